@@ -1,0 +1,85 @@
+"""Front ends of autodiff: ``Tensor.backward``, ``lumina.grad`` and ``lumina.value_and_grad``.
+
+All of them call the graph transform ``passes.autodiff.vjp`` on the lazy values; the gradients are
+lazy tensors like any other, so they fuse and compile together with the forward computation.
+"""
+from __future__ import annotations
+
+from typing import Callable, Sequence
+
+from .errors import LuminaGradError
+from .ir import builder as B
+from .ir.graph import topo_sort
+from .passes.autodiff import vjp
+from .tensor import LEAF_OF, Tensor, tensor
+from .tracing import REQUIRES_GRAD, STATE
+
+
+def backward(out: Tensor, gradient: Tensor | None = None) -> None:
+    """Accumulate d(out)/d(leaf) into ``leaf.grad`` for every leaf that requires grad."""
+    if not out.requires_grad:
+        raise LuminaGradError(f"backward: the {out._value.type} tensor does not require grad "
+                              "(no input of it has requires_grad=True, or it was made under no_grad)")
+    if gradient is None:
+        if out.shape != ():
+            raise LuminaGradError(f"backward: a gradient can only be implied for a scalar output; got "
+                                  f"{out._value.type}: pass gradient= of that shape")
+        g = B.const(1, out.dtype)
+    else:
+        gradient = gradient if isinstance(gradient, Tensor) else tensor(gradient, dtype=out.dtype)
+        if gradient.shape != out.shape:
+            raise LuminaGradError(f"backward: gradient {gradient._value.type} does not match output "
+                                  f"{out._value.type}")
+        g = B.cast(gradient._touch(), out.dtype)
+    leaves = [LEAF_OF[id(n.out)] for n in topo_sort([out._value]) if id(n.out) in LEAF_OF]
+    leaves = [t for t in leaves if t.requires_grad]
+    if not leaves:
+        return
+    grads = vjp([out._value], [g], [t._value for t in leaves], differentiable=lambda v: v in REQUIRES_GRAD)
+    for t, dv in zip(leaves, grads):
+        gt = Tensor(dv)
+        t.grad = gt if t.grad is None else t.grad + gt
+
+
+def _argnums(argnums, n: int) -> tuple[int, ...]:
+    nums = (argnums,) if isinstance(argnums, int) else tuple(argnums)
+    for i in nums:
+        if not -n <= i < n:
+            raise LuminaGradError(f"grad: argnums {argnums} out of range for {n} positional arguments")
+    return tuple(i % n for i in nums)
+
+
+def value_and_grad(fn: Callable, argnums: int | Sequence[int] = 0) -> Callable:
+    """``f(*args) -> (f(*args), df/dargs[argnums])`` for a function returning a float scalar tensor.
+
+    As ``jax.value_and_grad``: ``argnums`` an int gives one gradient, a tuple a tuple of them.
+    Raises LuminaGradError if the output is not a float scalar.
+    """
+    def wrapped(*args, **kwargs):
+        nums = _argnums(argnums, len(args))
+        args = [a if isinstance(a, Tensor) else tensor(a) for a in args]
+        for i in nums:
+            if not args[i].dtype.is_float:
+                raise LuminaGradError(f"grad: argument {i} is {args[i]._value.type}; only float inputs "
+                                      "have gradients")
+        prev, STATE.grad_enabled = STATE.grad_enabled, True
+        try:
+            out = fn(*args, **kwargs)
+        finally:
+            STATE.grad_enabled = prev
+        if not isinstance(out, Tensor) or out.shape != () or not out.dtype.is_float:
+            desc = out._value.type if isinstance(out, Tensor) else type(out).__name__
+            raise LuminaGradError(f"grad: the function must return a float scalar tensor, got {desc}")
+        wrt = [args[i]._touch() for i in nums]
+        grads = [Tensor(g) for g in vjp([out._value], [B.const(1, out.dtype)], wrt)]
+        return out, (grads[0] if isinstance(argnums, int) else tuple(grads))
+    return wrapped
+
+
+def grad(fn: Callable, argnums: int | Sequence[int] = 0) -> Callable:
+    """``f(*args) -> df/dargs[argnums]`` (see ``value_and_grad``)."""
+    vg = value_and_grad(fn, argnums)
+
+    def wrapped(*args, **kwargs):
+        return vg(*args, **kwargs)[1]
+    return wrapped

@@ -1,0 +1,229 @@
+"""Scalar expressions of the loop-level kernel description, and the index simplifier.
+
+A kernel computes one scalar ``Expr`` per point of its iteration domain. Expressions are frozen
+dataclasses (hashable, so renderers share common subexpressions) over loop variables, immediates and
+buffer loads. Index arithmetic is ordinary int64 ``Bin`` nodes; ``simplify_index`` normalises it with
+affine forms and value ranges (as in tinygrad's symbolic and Halide's simplifier) so that a reshape
+of a contiguous buffer indexes as ``i*N + j``, not as ``((i*N + j) // N) % M``.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Union
+
+from ..ir.dtypes import DType
+
+I64 = DType.int64
+
+
+@dataclass(frozen=True)
+class Var:
+    """A loop variable ranging over ``[0, extent)``."""
+    name: str
+    extent: int
+    dtype: DType = field(default=I64, compare=False)
+
+
+@dataclass(frozen=True)
+class Const:
+    value: Union[int, float, bool]
+    dtype: DType
+
+
+@dataclass(frozen=True)
+class Load:
+    """``buffers[buf][index]``; ``index`` is an int64 expression in elements."""
+    buf: int
+    index: "Expr"
+    dtype: DType
+
+
+@dataclass(frozen=True)
+class Un:
+    op: str          # an ir.Op value: "exp", "neg", ...
+    x: "Expr"
+    dtype: DType
+
+
+@dataclass(frozen=True)
+class Bin:
+    op: str          # an ir.Op value ("add", "lt", ...) or index-only "floordiv" / "mod"
+    a: "Expr"
+    b: "Expr"
+    dtype: DType
+
+
+@dataclass(frozen=True)
+class Select:
+    cond: "Expr"
+    a: "Expr"
+    b: "Expr"
+    dtype: DType
+
+
+@dataclass(frozen=True)
+class Cast:
+    x: "Expr"
+    dtype: DType
+
+
+@dataclass(frozen=True)
+class Rand:
+    """Uniform [0, 1) from the SplitMix64 finaliser (Steele, Lea & Flood 2014) of ``key`` and
+    ``index`` (the element's row-major position): counter-based, so any order of evaluation and any
+    thread split give the same bits."""
+    key: "Expr"
+    index: "Expr"
+    dtype: DType
+
+
+Expr = Union[Var, Const, Load, Un, Bin, Select, Cast, Rand]
+
+COMPARE = {"lt", "le", "gt", "ge", "eq", "ne"}
+
+
+def iconst(v: int) -> Const:
+    return Const(int(v), I64)
+
+
+def children(e: Expr) -> tuple:
+    if isinstance(e, (Var, Const)):
+        return ()
+    if isinstance(e, Load):
+        return (e.index,)
+    if isinstance(e, (Un, Cast)):
+        return (e.x,)
+    if isinstance(e, Bin):
+        return (e.a, e.b)
+    if isinstance(e, Select):
+        return (e.cond, e.a, e.b)
+    if isinstance(e, Rand):
+        return (e.key, e.index)
+    raise TypeError(e)
+
+
+# ---- affine index forms ---------------------------------------------------------------------------
+# An index is kept as {atom: coefficient} + constant, where an atom is a Var or any non-affine
+# subexpression (a floordiv, a mod, a select, a load for gather).
+
+Affine = tuple[dict, int]
+
+
+def _affine(e: Expr) -> Affine:
+    if isinstance(e, Const):
+        return {}, int(e.value)
+    if isinstance(e, Bin) and e.op == "add":
+        (ta, ca), (tb, cb) = _affine(e.a), _affine(e.b)
+        terms = dict(ta)
+        for k, v in tb.items():
+            terms[k] = terms.get(k, 0) + v
+        return {k: v for k, v in terms.items() if v}, ca + cb
+    if isinstance(e, Bin) and e.op == "sub":
+        (ta, ca), (tb, cb) = _affine(e.a), _affine(e.b)
+        terms = dict(ta)
+        for k, v in tb.items():
+            terms[k] = terms.get(k, 0) - v
+        return {k: v for k, v in terms.items() if v}, ca - cb
+    if isinstance(e, Bin) and e.op == "mul":
+        for x, c in ((e.a, e.b), (e.b, e.a)):
+            if isinstance(c, Const):
+                t, k = _affine(x)
+                return {a: v * int(c.value) for a, v in t.items() if v * int(c.value)}, k * int(c.value)
+    return {e: 1}, 0
+
+
+def _from_affine(terms: dict, const: int) -> Expr:
+    out = None
+    for atom, coeff in sorted(terms.items(), key=lambda kv: _order(kv[0])):
+        term = atom if coeff == 1 else Bin("mul", atom, iconst(coeff), I64)
+        out = term if out is None else Bin("add", out, term, I64)
+    if out is None:
+        return iconst(const)
+    return out if const == 0 else Bin("add", out, iconst(const), I64)
+
+
+def _order(atom: Expr):
+    # Vars first in name order (outer loops before inner ones), other atoms after.
+    return (0, atom.name) if isinstance(atom, Var) else (1, repr(atom))
+
+
+def bounds(e: Expr) -> tuple[int, int]:
+    """Inclusive [lo, hi] of an int64 index expression (conservative)."""
+    if isinstance(e, Var):
+        return 0, e.extent - 1
+    if isinstance(e, Const):
+        return int(e.value), int(e.value)
+    if isinstance(e, Bin) and e.op in ("add", "sub", "mul", "floordiv", "mod"):
+        (al, ah), (bl, bh) = bounds(e.a), bounds(e.b)
+        if e.op == "add":
+            return al + bl, ah + bh
+        if e.op == "sub":
+            return al - bh, ah - bl
+        if e.op == "mul":
+            c = [al * bl, al * bh, ah * bl, ah * bh]
+            return min(c), max(c)
+        if e.op == "floordiv" and bl == bh and bl > 0:
+            return al // bl, ah // bl
+        if e.op == "mod" and bl == bh and bl > 0:
+            return (al, ah) if 0 <= al and ah < bl else (0, bl - 1)
+    if isinstance(e, Select):
+        (al, ah), (bl, bh) = bounds(e.a), bounds(e.b)
+        return min(al, bl), max(ah, bh)
+    return -(1 << 62), 1 << 62
+
+
+def _split(terms: dict, const: int, c: int):
+    """Split an affine form into (part divisible by c) and (remainder part)."""
+    q_terms = {a: v // c for a, v in terms.items() if v % c == 0}
+    r_terms = {a: v for a, v in terms.items() if v % c != 0}
+    return (q_terms, const // c), (r_terms, const % c)
+
+
+def floordiv(e: Expr, c: int) -> Expr:
+    if c == 1:
+        return e
+    terms, k = _affine(e)
+    (qt, qk), (rt, rk) = _split(terms, k, c)
+    rest = _from_affine(rt, rk)
+    lo, hi = bounds(rest)
+    if 0 <= lo and hi < c:
+        return _from_affine(qt, qk)
+    lo, hi = bounds(e)
+    if 0 <= lo and hi < c:
+        return iconst(0)
+    return Bin("floordiv", e, iconst(c), I64)
+
+
+def mod(e: Expr, c: int) -> Expr:
+    if c == 1:
+        return iconst(0)
+    terms, k = _affine(e)
+    (_, _), (rt, rk) = _split(terms, k, c)
+    rest = _from_affine(rt, rk)
+    lo, hi = bounds(rest)
+    if 0 <= lo and hi < c:
+        return rest
+    lo, hi = bounds(e)
+    if 0 <= lo and hi < c:
+        return e
+    return Bin("mod", e, iconst(c), I64)
+
+
+def affine_sum(pairs, const: int = 0) -> Expr:
+    """``sum(coeff * expr) + const``, normalised."""
+    terms: dict = {}
+    k = const
+    for coeff, e in pairs:
+        t, c = _affine(e)
+        k += coeff * c
+        for a, v in t.items():
+            terms[a] = terms.get(a, 0) + coeff * v
+    return _from_affine({a: v for a, v in terms.items() if v}, k)
+
+
+def strides_of(e: Expr, vars: list[Var]) -> tuple[list[int], int] | None:
+    """If ``e`` is affine in ``vars`` alone, its per-var coefficients and constant; else None."""
+    terms, k = _affine(e)
+    if any(not isinstance(a, Var) or a not in vars for a in terms):
+        return None
+    return [terms.get(v, 0) for v in vars], k

@@ -1,0 +1,71 @@
+"""The backend-neutral kernel description every renderer consumes.
+
+A ``LoopKernel`` is a loop nest: ``domain`` loops (outer to inner) over the output's row-major
+positions, optional ``reduce_vars`` loops inside them folding ``value`` with ``reduce_op``, and one
+store of the result to the last buffer. A ``DotKernel`` is a batched GEMM over strided views of its
+operands. The renderers (LLVM today; Triton and Metal later) turn either into target code; the runtime
+splits the outermost domain loop (or the GEMM's rows) across threads.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ..ir.dtypes import DType
+from .expr import Expr, Var
+
+
+@dataclass(frozen=True)
+class Buffer:
+    """A kernel parameter: a flat array of ``numel`` elements of ``dtype``."""
+    dtype: DType
+    numel: int
+
+
+@dataclass(frozen=True)
+class LoopKernel:
+    name: str
+    buffers: tuple[Buffer, ...]        # inputs first; the output is the last one
+    domain: tuple[Var, ...]            # output loops, outer to inner; output index is row-major
+    reduce_vars: tuple[Var, ...]       # reduction loops (innermost); () for elementwise
+    reduce_op: str | None              # "sum" or "max"
+    value: Expr
+    source: tuple[str, ...] = ()       # the IR lines this kernel was fused from (for dumps)
+
+    @property
+    def out(self) -> Buffer:
+        return self.buffers[-1]
+
+    @property
+    def work(self) -> int:
+        """Innermost iterations in total: the size of the domain times the reduction."""
+        n = 1
+        for v in self.domain + self.reduce_vars:
+            n *= v.extent
+        return n
+
+
+@dataclass(frozen=True)
+class Operand:
+    """A strided view of buffer ``buf``: element (b, i, j) at ``offset + b*s[0] + i*s[1] + j*s[2]``."""
+    buf: int
+    offset: int
+    strides: tuple[int, int, int]
+
+
+@dataclass(frozen=True)
+class DotKernel:
+    """``C[b, m, n] = sum_k A[b, m, k] * B[b, k, n]`` into a contiguous [batch, M, N] output."""
+    name: str
+    buffers: tuple[Buffer, ...]
+    dtype: DType
+    batch: int
+    m: int
+    n: int
+    k: int
+    a: Operand
+    b: Operand
+    source: tuple[str, ...] = ()
+
+    @property
+    def out(self) -> Buffer:
+        return self.buffers[-1]

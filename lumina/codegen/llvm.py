@@ -1,0 +1,266 @@
+"""Render ``LoopKernel``s to LLVM IR (via ``llvmlite.ir``) for the CPU.
+
+Each kernel becomes ``void @name(T0* noalias %b0, ..., Tn* noalias %out, i64 %start, i64 %end)``
+whose outermost domain loop runs over ``[start, end)`` so the runtime can split it across threads
+(a rank-0 domain ignores the range). Loops are plain counted loops the LLVM loop vectorizer turns
+into SIMD; a ``sum`` accumulates with ``reassoc nsz`` fast-math flags, which is what lets it be
+vectorized (reassociation is the one licence we take; every other float op is IEEE-exact, with
+NumPy's NaN propagation for max/min). Bools live in memory as bytes (NumPy's layout) and in
+registers as ``i1``.
+"""
+from __future__ import annotations
+
+import math
+
+from llvmlite import ir
+
+from ..errors import LuminaCodegenError
+from ..ir.dtypes import DType
+from . import expr as E
+from .kernel import LoopKernel
+
+I1, I8, I32, I64 = ir.IntType(1), ir.IntType(8), ir.IntType(32), ir.IntType(64)
+F32, F64 = ir.FloatType(), ir.DoubleType()
+REG = {DType.bool: I1, DType.int32: I32, DType.int64: I64, DType.float32: F32, DType.float64: F64}
+MEM = {**REG, DType.bool: I8}
+REDUCE_FLAGS = ("reassoc", "nsz")
+
+_INTRINSIC = {"exp": "llvm.exp", "log": "llvm.log", "sqrt": "llvm.sqrt", "sin": "llvm.sin",
+              "cos": "llvm.cos", "abs": "llvm.fabs"}
+_LIBM = {"tanh": ("tanhf", "tanh"), "erf": ("erff", "erf")}
+_FCMP = {"lt": "<", "le": "<=", "gt": ">", "ge": ">=", "eq": "==", "ne": "!="}
+
+
+def _signed(v: int) -> int:
+    return v - (1 << 64) if v >= 1 << 63 else v
+
+
+class _FunctionBuilder:
+    def __init__(self, module: ir.Module, k: LoopKernel):
+        self.module, self.k = module, k
+        args = [MEM[b.dtype].as_pointer() for b in k.buffers] + [I64, I64]
+        self.fn = ir.Function(module, ir.FunctionType(ir.VoidType(), args), name=k.name)
+        for i, a in enumerate(self.fn.args[:-2]):
+            a.name = f"b{i}"
+            a.add_attribute("noalias")
+        self.start, self.end = self.fn.args[-2:]
+        self.start.name, self.end.name = "start", "end"
+        self.b = ir.IRBuilder(self.fn.append_basic_block("entry"))
+        self.vars: dict[E.Var, ir.Value] = {}
+        self.memo: dict = {}
+
+    # ---- loops ------------------------------------------------------------------------------------
+    def loop(self, var: E.Var, lo: ir.Value, hi: ir.Value, body):
+        b = self.b
+        pre = b.block
+        head = b.append_basic_block(f"{var.name}.head")
+        loop = b.append_basic_block(f"{var.name}.body")
+        done = b.append_basic_block(f"{var.name}.done")
+        b.cbranch(b.icmp_signed("<", lo, hi), head, done)
+        b.position_at_end(head)
+        b.branch(loop)
+        b.position_at_end(loop)
+        i = b.phi(I64, name=var.name)
+        i.add_incoming(lo, head)
+        self.vars[var] = i
+        carried = body()
+        nxt = b.add(i, ir.Constant(I64, 1), name=f"{var.name}.next", flags=("nsw",))
+        i.add_incoming(nxt, b.block)
+        b.cbranch(b.icmp_signed("<", nxt, hi), loop, done)
+        b.position_at_end(done)
+        return pre, head, carried
+
+    def emit(self):
+        k, b = self.k, self.b
+        loops = list(k.domain)
+
+        def nest(level: int):
+            if level < len(loops):
+                v = loops[level]
+                lo = self.start if level == 0 else ir.Constant(I64, 0)
+                hi = self.end if level == 0 else ir.Constant(I64, v.extent)
+                self.loop(v, lo, hi, lambda: nest(level + 1))
+                return None
+            value = self.reduction() if k.reduce_vars else self.expr(k.value)
+            index = self._row_major(k.domain)
+            self.store(len(k.buffers) - 1, index, value, k.out.dtype)
+            return None
+
+        nest(0)
+        b.ret_void()
+
+    def reduction(self) -> ir.Value:
+        """Fold ``value`` over the reduce loops into a register accumulator."""
+        k, b = self.k, self.b
+        dt = k.value.dtype
+        ty = REG[dt]
+        init = self._identity(k.reduce_op, dt)
+        with b.goto_entry_block():  # an entry-block alloca, which mem2reg turns into phis
+            acc_slot = b.alloca(ty, name="acc")
+        b.store(init, acc_slot)
+        self.memo = {}
+
+        def nest(level: int):
+            if level < len(k.reduce_vars):
+                v = k.reduce_vars[level]
+                self.loop(v, ir.Constant(I64, 0), ir.Constant(I64, v.extent), lambda: nest(level + 1))
+                return
+            self.memo = {}
+            x = self.expr(k.value)
+            acc = b.load(acc_slot)
+            b.store(self._combine(k.reduce_op, acc, x, dt), acc_slot)
+
+        nest(0)
+        self.memo = {}
+        return b.load(acc_slot)
+
+    def _identity(self, op: str, dt: DType) -> ir.Constant:
+        if op == "sum":
+            return ir.Constant(REG[dt], 0.0 if dt.is_float else 0)
+        if dt.is_float:
+            return ir.Constant(REG[dt], -math.inf)
+        return ir.Constant(REG[dt], -(1 << (REG[dt].width - 1)))
+
+    def _combine(self, op: str, acc, x, dt: DType):
+        b = self.b
+        if op == "sum":
+            return b.fadd(acc, x, flags=REDUCE_FLAGS) if dt.is_float else b.add(acc, x)
+        return self._max(acc, x, dt)
+
+    def _row_major(self, vars) -> ir.Value:
+        return self.expr(_row_major_expr(vars)) if vars else ir.Constant(I64, 0)
+
+    # ---- memory -------------------------------------------------------------------------------------
+    def pointer(self, buf: int, index: ir.Value):
+        return self.b.gep(self.fn.args[buf], [index], inbounds=True)
+
+    def store(self, buf: int, index, value, dt: DType):
+        if dt is DType.bool:
+            value = self.b.zext(value, I8)
+        self.b.store(value, self.pointer(buf, index))
+
+    # ---- expressions ----------------------------------------------------------------------------------
+    def expr(self, e: E.Expr) -> ir.Value:
+        hit = self.memo.get(e)
+        if hit is None:
+            hit = self.memo[e] = self._expr(e)
+        return hit
+
+    def _expr(self, e: E.Expr) -> ir.Value:
+        b = self.b
+        if isinstance(e, E.Var):
+            return self.vars[e]
+        if isinstance(e, E.Const):
+            return ir.Constant(REG[e.dtype], e.value if e.dtype.is_float else int(e.value))
+        if isinstance(e, E.Load):
+            v = b.load(self.pointer(e.buf, self.expr(e.index)))
+            return b.icmp_unsigned("!=", v, ir.Constant(I8, 0)) if e.dtype is DType.bool else v
+        if isinstance(e, E.Un):
+            return self._unary(e.op, self.expr(e.x), e.x.dtype)
+        if isinstance(e, E.Bin):
+            return self._binary(e.op, self.expr(e.a), self.expr(e.b), e.a.dtype)
+        if isinstance(e, E.Select):
+            return b.select(self.expr(e.cond), self.expr(e.a), self.expr(e.b))
+        if isinstance(e, E.Cast):
+            return self._cast(self.expr(e.x), e.x.dtype, e.dtype)
+        if isinstance(e, E.Rand):
+            return self._rand(self.expr(e.key), self.expr(e.index), e.dtype)
+        raise LuminaCodegenError(f"llvm: cannot render {type(e).__name__}")
+
+    def _call(self, name: str, ty, args):
+        fn = self.module.globals.get(name)
+        if fn is None:
+            fn = ir.Function(self.module, ir.FunctionType(ty, [a.type for a in args]), name=name)
+        return self.b.call(fn, args)
+
+    def _unary(self, op: str, x, dt: DType):
+        b = self.b
+        if op == "neg":
+            return b.fneg(x) if dt.is_float else b.neg(x)
+        if op == "not":
+            return b.xor(x, ir.Constant(I1, 1))
+        if op == "abs" and not dt.is_float:
+            return b.select(b.icmp_signed("<", x, ir.Constant(x.type, 0)), b.neg(x), x)
+        suffix = "f32" if dt is DType.float32 else "f64"
+        if op in _INTRINSIC:
+            return self._call(f"{_INTRINSIC[op]}.{suffix}", x.type, [x])
+        if op in _LIBM:
+            return self._call(_LIBM[op][dt is DType.float64], x.type, [x])
+        raise LuminaCodegenError(f"llvm: no lowering for unary {op} on {dt.name}")
+
+    def _max(self, a, x, dt: DType, smaller: bool = False):
+        b = self.b
+        if dt.is_float:  # NaN-propagating, like NumPy: pick a if a wins or a is NaN
+            wins = b.fcmp_unordered("<" if smaller else ">", a, x)
+            return b.select(wins, a, x)
+        return b.select(b.icmp_signed("<" if smaller else ">", a, x), a, x)
+
+    def _binary(self, op: str, x, y, dt: DType):
+        b = self.b
+        f = dt.is_float
+        if op in ("add", "sub", "mul"):
+            return getattr(b, ("f" if f else "") + op)(x, y)
+        if op == "div":
+            return b.fdiv(x, y) if f else b.sdiv(x, y)
+        if op == "floordiv":
+            return b.sdiv(x, y)  # index arithmetic: operands are non-negative
+        if op == "mod":
+            return b.srem(x, y)
+        if op == "pow":
+            return self._call(f"llvm.pow.{'f32' if dt is DType.float32 else 'f64'}", x.type, [x, y])
+        if op in ("maximum", "minimum"):
+            return self._max(x, y, dt, smaller=op == "minimum")
+        if op in _FCMP:
+            if f:
+                return b.fcmp_unordered("!=", x, y) if op == "ne" else b.fcmp_ordered(_FCMP[op], x, y)
+            return b.icmp_signed(_FCMP[op], x, y)
+        if op == "and":
+            return b.and_(x, y)
+        if op == "or":
+            return b.or_(x, y)
+        raise LuminaCodegenError(f"llvm: no lowering for binary {op} on {dt.name}")
+
+    def _cast(self, x, src: DType, dst: DType):
+        b = self.b
+        if src is dst:
+            return x
+        to = REG[dst]
+        if dst is DType.bool:
+            return b.fcmp_unordered("!=", x, ir.Constant(x.type, 0.0)) if src.is_float else \
+                b.icmp_unsigned("!=", x, ir.Constant(x.type, 0))
+        if src is DType.bool:
+            return b.uitofp(x, to) if dst.is_float else b.zext(x, to)
+        if src.is_float and dst.is_float:
+            return b.fpext(x, to) if dst.itemsize > src.itemsize else b.fptrunc(x, to)
+        if src.is_float:
+            return b.fptosi(x, to)
+        if dst.is_float:
+            return b.sitofp(x, to)
+        return b.sext(x, to) if dst.itemsize > src.itemsize else b.trunc(x, to)
+
+    def _rand(self, key, index, dt: DType):
+        b = self.b
+        c = lambda v: ir.Constant(I64, _signed(v))  # noqa: E731
+        z = b.add(b.mul(b.add(key, c(1)), c(0x9E3779B97F4A7C15)), index)  # key+1: no zero state
+        z = b.mul(b.xor(z, b.lshr(z, c(30))), c(0xBF58476D1CE4E5B9))
+        z = b.mul(b.xor(z, b.lshr(z, c(27))), c(0x94D049BB133111EB))
+        z = b.xor(z, b.lshr(z, c(31)))
+        bits = 24 if dt is DType.float32 else 53
+        top = b.uitofp(b.lshr(z, c(64 - bits)), REG[dt])
+        return b.fmul(top, ir.Constant(REG[dt], 2.0 ** -bits))
+
+
+def _row_major_expr(vars) -> E.Expr:
+    pairs, stride = [], 1
+    for v in reversed(vars):
+        pairs.append((stride, v))
+        stride *= v.extent
+    return E.affine_sum(pairs)
+
+
+def render_module(kernels: list[LoopKernel], name: str = "lumina") -> str:
+    """LLVM IR text of one module defining every kernel in ``kernels``."""
+    module = ir.Module(name=name)
+    for k in kernels:
+        _FunctionBuilder(module, k).emit()
+    return str(module)

@@ -1,0 +1,202 @@
+"""Lower one fused group (``passes.fusion.Kernel``) to a ``LoopKernel`` or ``DotKernel``.
+
+Every inlined node becomes a scalar expression at an index: elementwise ops map operands at the same
+index, movement ops rewrite the index (``permute`` reorders it, ``expand`` zeroes broadcast dims,
+``slice`` scales and shifts, ``reshape`` goes through the row-major linear position, ``pad`` and
+``concat`` select between guarded branches, ``gather`` loads its index), and materialised values
+are loads from buffers.
+"""
+from __future__ import annotations
+
+from ..errors import LuminaCodegenError
+from ..ir.dtypes import DType
+from ..ir.graph import Value
+from ..ir.ops import Kind, Op
+from ..passes.fusion import Kernel
+from ..passes.views import contiguous, strided_view
+from . import expr as E
+from .kernel import Buffer, DotKernel, LoopKernel, Operand
+
+I64 = DType.int64
+BOOL = DType.bool
+
+
+def row_major(index, shape) -> E.Expr:
+    """The linear position of ``index`` in a row-major array of ``shape``."""
+    pairs, stride = [], 1
+    for i, d in zip(reversed(index), reversed(shape)):
+        pairs.append((stride, i))
+        stride *= d
+    return E.affine_sum(pairs)
+
+
+def unravel(linear: E.Expr, shape) -> tuple:
+    out, stride = [], 1
+    for d in reversed(shape):
+        out.append(E.mod(E.floordiv(linear, stride), d) if d != 1 else E.iconst(0))
+        stride *= d
+    return tuple(reversed(out))
+
+
+def _and(a, b):
+    return b if a is None else E.Bin("and", a, b, BOOL)
+
+
+def _in_range(i: E.Expr, lo: int, hi: int):
+    """A bool expression for lo <= i < hi, or None when the bounds already prove it."""
+    blo, bhi = E.bounds(i)
+    cond = None
+    if blo < lo:
+        cond = E.Bin("ge", i, E.iconst(lo), BOOL)
+    if bhi >= hi:
+        cond = _and(cond, E.Bin("lt", i, E.iconst(hi), BOOL))
+    return cond
+
+
+def _clamp_if(cond, i: E.Expr, fallback: int = 0) -> E.Expr:
+    return i if cond is None else E.Select(cond, i, E.iconst(fallback), I64)
+
+
+class _Lowerer:
+    def __init__(self, kernel: Kernel):
+        self.buffers = {id(v): i for i, v in enumerate(kernel.inputs)}
+        self.memo: dict = {}
+
+    def value(self, v: Value, idx: tuple) -> E.Expr:
+        key = (id(v), idx)
+        if key not in self.memo:
+            self.memo[key] = self._lower(v, idx)
+        return self.memo[key]
+
+    def _lower(self, v: Value, idx: tuple) -> E.Expr:
+        n, dt = v.node, v.dtype
+        if id(v) in self.buffers:
+            return E.Load(self.buffers[id(v)], row_major(idx, v.shape), dt)
+        op, a = n.op, n.attrs
+        if op is Op.CONST:
+            return E.Const(a["value"].reshape(()).item(), dt)
+        if op.kind is Kind.UNARY:
+            return E.Un(op.value, self.value(n.inputs[0], idx), dt)
+        if op.kind is Kind.BINARY:
+            x, y = (self.value(u, idx) for u in n.inputs)
+            return E.Bin(op.value, x, y, dt)
+        if op is Op.WHERE:
+            c, x, y = (self.value(u, idx) for u in n.inputs)
+            return E.Select(c, x, y, dt)
+        if op is Op.CAST:
+            return E.Cast(self.value(n.inputs[0], idx), dt)
+        if op is Op.RAND:
+            return E.Rand(self.value(n.inputs[0], ()), row_major(idx, v.shape), dt)
+        if op.kind is Kind.MOVEMENT:
+            return getattr(self, "_" + op.value)(n, idx)
+        raise LuminaCodegenError(f"lower: {op.value} cannot be inlined into a loop kernel")
+
+    # ---- movement ops as index arithmetic ---------------------------------------------------------
+    def _reshape(self, n, idx):
+        x = n.inputs[0]
+        return self.value(x, unravel(row_major(idx, n.out.shape), x.shape))
+
+    def _permute(self, n, idx):
+        perm = n.attrs["perm"]
+        src = [None] * len(perm)
+        for k, p in enumerate(perm):
+            src[p] = idx[k]
+        return self.value(n.inputs[0], tuple(src))
+
+    def _expand(self, n, idx):
+        x = n.inputs[0]
+        src = tuple(E.iconst(0) if d == 1 else i for d, i in zip(x.shape, idx))
+        return self.value(x, src)
+
+    def _slice(self, n, idx):
+        a = n.attrs
+        src = tuple(E.affine_sum([(st, i)], lo) for i, lo, st in zip(idx, a["starts"], a["steps"]))
+        return self.value(n.inputs[0], src)
+
+    def _pad(self, n, idx):
+        x, a = n.inputs[0], n.attrs
+        valid, src = None, []
+        for i, (lo, _), d in zip(idx, a["pads"], x.shape):
+            shifted = E.affine_sum([(1, i)], -lo)
+            ok = _in_range(shifted, 0, d)
+            valid = _and(valid, ok) if ok is not None else valid
+            src.append(_clamp_if(ok, shifted))
+        inner = self.value(x, tuple(src))
+        if valid is None:
+            return inner
+        return E.Select(valid, inner, E.Const(a["value"], n.out.dtype), n.out.dtype)
+
+    def _concat(self, n, idx):
+        axis = n.attrs["axis"]
+        offsets, acc = [], 0
+        for u in n.inputs:
+            offsets.append(acc)
+            acc += u.shape[axis]
+        result = None
+        for u, off in reversed(list(zip(n.inputs, offsets))):
+            local = E.affine_sum([(1, idx[axis])], -off)
+            ok = _in_range(local, 0, u.shape[axis])
+            src = idx[:axis] + (_clamp_if(ok, local),) + idx[axis + 1:]
+            branch = self.value(u, src)
+            if result is None:
+                result = branch
+            else:
+                result = E.Select(E.Bin("lt", idx[axis], E.iconst(off + u.shape[axis]), BOOL),
+                                  branch, result, n.out.dtype)
+        return result
+
+    def _gather(self, n, idx):
+        x, ind = n.inputs
+        axis, k = n.attrs["axis"], ind.type.rank
+        j = E.Cast(self.value(ind, idx[axis:axis + k]), I64)
+        d = x.shape[axis]
+        j = E.Select(E.Bin("lt", j, E.iconst(0), BOOL), E.Bin("add", j, E.iconst(d), I64), j, I64)
+        # Out-of-range indices are clamped so a bad index can never read outside the buffer.
+        j = E.Select(E.Bin("lt", j, E.iconst(0), BOOL), E.iconst(0), j, I64)
+        j = E.Select(E.Bin("gt", j, E.iconst(d - 1), BOOL), E.iconst(d - 1), j, I64)
+        return self.value(x, idx[:axis] + (j,) + idx[axis + k:])
+
+
+def kernel_name(k: Kernel, index: int) -> str:
+    skip = {Op.INPUT, Op.CONST, Op.RESHAPE, Op.PERMUTE, Op.EXPAND}
+    ops = [n.op.value for n in k.nodes if n.op not in skip]
+    uniq = list(dict.fromkeys(ops))[:6] or ["copy"]
+    return f"k{index}_{'fused_' if len(ops) > 1 else ''}{'_'.join(uniq)}"
+
+
+def lower(k: Kernel, index: int, source: tuple[str, ...] = ()) -> LoopKernel | DotKernel:
+    """The kernel description of fused group ``k`` (the ``index``-th kernel of its executable)."""
+    buffers = tuple(Buffer(v.dtype, v.type.numel) for v in k.inputs) + (
+        Buffer(k.root.dtype, k.root.type.numel),)
+    name = kernel_name(k, index)
+    root = k.root
+    if root.op is Op.DOT:
+        return _lower_dot(k, name, buffers, source)
+    lw = _Lowerer(k)
+    domain = tuple(E.Var(f"i{d}", n) for d, n in enumerate(root.shape))
+    if root.op.kind is Kind.REDUCE:
+        x, axes = root.node.inputs[0], root.node.attrs["axes"]
+        keepdim = root.node.attrs["keepdim"]
+        rvars = tuple(E.Var(f"r{j}", x.shape[a]) for j, a in enumerate(axes))
+        kept = iter(domain if not keepdim else [v for i, v in enumerate(domain) if i not in axes])
+        rv = iter(rvars)
+        idx = tuple(next(rv) if i in axes else next(kept) for i in range(x.type.rank))
+        value = lw.value(x, idx)
+        op = "sum" if root.op is Op.REDUCE_SUM else "max"
+        return LoopKernel(name, buffers, domain, rvars, op, value, source)
+    return LoopKernel(name, buffers, domain, (), None, lw.value(root, domain), source)
+
+
+def _lower_dot(k: Kernel, name, buffers, source) -> DotKernel:
+    lhs, rhs = k.root.node.inputs
+    slot = {id(v): i for i, v in enumerate(k.inputs)}
+    ops = []
+    for operand in (lhs, rhs):
+        if id(operand) in slot:  # materialised as a contiguous buffer of its own
+            base, view = operand, contiguous(operand.shape)
+        else:
+            base, view = strided_view(operand)
+        ops.append(Operand(slot[id(base)], view.offset, tuple(view.strides)))
+    b, m, kk = lhs.shape
+    n = rhs.shape[2]
+    return DotKernel(name, buffers, k.root.dtype, b, m, n, kk, ops[0], ops[1], source)

@@ -1,0 +1,227 @@
+"""``@lumina.compile``: trace a function of tensors once per input signature and run it compiled.
+
+Tracing calls the function on placeholder tensors with the active ``tracing.Trace``; every realised
+tensor the function reads is captured as an extra input (read afresh at each call, so parameters
+updated by an optimizer are seen), and every such tensor the function rebinds (``assign``, an
+optimizer step, ``.grad`` set by ``backward``) becomes an extra output written back after the call.
+A whole training step (forward, backward, optimizer update) therefore runs as one executable.
+"""
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass
+from typing import Any, Callable, Sequence
+
+import numpy as np
+
+from .driver import compile_graph
+from .errors import LuminaTraceError, LuminaTypeError
+from .ir.dtypes import to_dtype
+from .ir.graph import Graph, emit, topo_sort
+from .ir.ops import Op
+from .ir.types import TensorType
+from .runtime.executable import Executable
+from .tensor import Tensor, realize
+from .tracing import BOUND, STATE, Trace, fresh_name
+
+
+def _flatten(tree) -> tuple[list, Callable]:
+    """Leaves of a tuple/list/dict tree of outputs, and a function that rebuilds the tree."""
+    if isinstance(tree, (tuple, list)):
+        parts = [_flatten(x) for x in tree]
+        sizes = [len(p[0]) for p in parts]
+
+        def build(leaves):
+            out, i = [], 0
+            for (_, f), n in zip(parts, sizes):
+                out.append(f(leaves[i:i + n]))
+                i += n
+            return type(tree)(out) if isinstance(tree, list) else tuple(out)
+        return [x for p in parts for x in p[0]], build
+    if isinstance(tree, dict):
+        keys = list(tree)
+        leaves, build_vals = _flatten([tree[k] for k in keys])
+        return leaves, lambda ls: dict(zip(keys, build_vals(ls)))
+    return [tree], lambda ls: ls[0]
+
+
+@dataclass
+class _Update:
+    tensor: Tensor
+    kind: str          # "value" | "grad"
+
+
+@dataclass
+class _Entry:
+    graph: Graph
+    executable: Executable
+    n_args: int
+    captured: list            # per captured input: a Tensor (read at call time) or a fixed array
+    out_is_tensor: list[bool]
+    out_constants: list       # non-tensor leaves returned as they were
+    rebuild: Callable
+    updates: list[_Update]
+    grads_cleared: list[Tensor]
+
+
+class CompiledFunction:
+    """The callable ``lumina.compile`` returns. Call it like the function; ``lower(*args)`` shows
+    the traced IR, the IR after the passes, the kernel partition and the generated LLVM."""
+
+    def __init__(self, fn: Callable, static_argnums: Sequence[int] = ()):
+        functools.update_wrapper(self, fn)
+        self.fn = fn
+        self.static_argnums = set(static_argnums)
+        self._cache: dict[tuple, _Entry] = {}
+
+    def _signature(self, args) -> tuple:
+        sig = []
+        for i, a in enumerate(args):
+            if i in self.static_argnums or not isinstance(a, (Tensor, np.ndarray)):
+                try:
+                    hash(a)
+                except TypeError:
+                    raise LuminaTypeError(f"compile: argument {i} of type {type(a).__name__} is neither a "
+                                          "tensor/array nor hashable (static)") from None
+                sig.append(("static", type(a).__name__, a))
+            elif isinstance(a, Tensor):
+                sig.append(("tensor", a.shape, a.dtype, a.requires_grad))
+            else:
+                sig.append(("array", a.shape, to_dtype(a.dtype)))
+        return tuple(sig)
+
+    def _entry(self, args) -> _Entry:
+        sig = self._signature(args)
+        entry = self._cache.get(sig)
+        if entry is None:
+            entry = self._cache[sig] = self._trace(args, sig)
+        return entry
+
+    def _trace(self, args, sig) -> _Entry:
+        if STATE.trace is not None:
+            raise LuminaTraceError("compile: nested @lumina.compile calls are not supported")
+        trace = Trace()
+        traced_args, placeholders = [], []
+        for a, s in zip(args, sig):
+            if s[0] == "static":
+                traced_args.append(a)
+                continue
+            v = emit(Op.INPUT, type=TensorType(tuple(a.shape), s[2]), name=f"arg{len(placeholders)}")
+            placeholders.append(v)
+            trace.placeholders.add(id(v))
+            traced_args.append(Tensor(v, requires_grad=isinstance(a, Tensor) and a.requires_grad, _is_leaf=True))
+        STATE.trace = trace
+        try:
+            out = self.fn(*traced_args)
+        finally:
+            STATE.trace = None
+        leaves, rebuild = _flatten(out)
+        out_values = [t._touch() for t in leaves if isinstance(t, Tensor)]
+
+        updates, cleared = [], []
+        for tensor, v0, g0 in trace.touched.values():
+            if tensor._value is not v0:
+                updates.append(_Update(tensor, "value"))
+            if tensor.grad is not g0:
+                if tensor.grad is None:
+                    cleared.append(tensor)
+                else:
+                    updates.append(_Update(tensor, "grad"))
+        update_values = [u.tensor._value if u.kind == "value" else u.tensor.grad._value for u in updates]
+        # Put every touched tensor back: the trace must not leak placeholders into user state.
+        for tensor, v0, g0 in trace.touched.values():
+            tensor._set_value(v0)
+            tensor.grad = g0
+
+        original = {id(v0): tensor for tensor, v0, _ in trace.touched.values()}
+        nodes = topo_sort(out_values + update_values)
+        captured_values, captured = [], []
+        for n in nodes:
+            v = n.out
+            if n.op is Op.INPUT and id(v) not in trace.placeholders:
+                if v not in BOUND:
+                    raise LuminaTraceError("compile: the function reads a tensor traced by another "
+                                           "compiled call")
+                captured_values.append(v)
+                captured.append(original.get(id(v), BOUND[v]))
+        graph = Graph.from_outputs(out_values + update_values, placeholders + captured_values,
+                                   name=getattr(self.fn, "__name__", "fn").strip("<>"))
+        exe = compile_graph(graph)
+        return _Entry(graph, exe, len(placeholders), captured,
+                      [isinstance(t, Tensor) for t in leaves],
+                      [None if isinstance(t, Tensor) else t for t in leaves], rebuild, updates, cleared)
+
+    def __call__(self, *args):
+        entry = self._entry(args)
+        inputs = []
+        for i, a in enumerate(args):
+            if i in self.static_argnums or not isinstance(a, (Tensor, np.ndarray)):
+                continue
+            inputs.append(a.numpy() if isinstance(a, Tensor) else a)
+        for c in entry.captured:
+            if isinstance(c, Tensor):
+                realize(c)
+                inputs.append(BOUND[c._value] if c._data is None else c._data)
+            else:
+                inputs.append(c)
+        outs = entry.executable.run(inputs)
+        n_user = sum(entry.out_is_tensor)
+        user, state = outs[:n_user], outs[n_user:]
+        for u, arr in zip(entry.updates, state):
+            if u.kind == "value":
+                u.tensor._set_value(Tensor._from_array(arr)._value)
+            else:
+                u.tensor.grad = Tensor._from_array(arr)
+        for t in entry.grads_cleared:
+            t.grad = None
+        it = iter(user)
+        leaves = [Tensor._from_array(next(it)) if is_t else c
+                  for is_t, c in zip(entry.out_is_tensor, entry.out_constants)]
+        return entry.rebuild(leaves)
+
+    def lower(self, *args) -> "Lowered":
+        """The compilation of this function for ``args``' signature (traces it if needed)."""
+        return Lowered(self._entry(args))
+
+
+class Lowered:
+    """Inspection of one compiled signature, in the spirit of ``jax.jit(f).lower(x)``."""
+
+    def __init__(self, entry: _Entry):
+        self._entry = entry
+        self.graph = entry.graph
+        self.executable = entry.executable
+
+    def as_text(self, stage: str = "input") -> str:
+        """IR text at ``stage``: "input" (as traced), "optimized" (after all passes) or a pass name."""
+        stages = dict(self.executable.info["stages"])
+        if stage == "optimized":
+            return self.executable.info["stages"][-1][1]
+        if stage not in stages:
+            raise LuminaTypeError(f"as_text: unknown stage {stage!r}; stages are "
+                                  f"{[s for s, _ in self.executable.info['stages']] + ['optimized']}")
+        return stages[stage]
+
+    def partition(self) -> str:
+        """Which IR nodes went into which kernel, and why each kernel's output is materialised."""
+        return self.executable.info["partition"]
+
+    def kernels(self) -> list:
+        """The kernel descriptions (``LoopKernel`` / ``DotKernel``) in launch order."""
+        return list(self.executable.info["kernels"])
+
+    def llvm_ir(self) -> str:
+        """The LLVM IR of the generated loop kernels (before LLVM's optimisation)."""
+        return self.executable.info["llvm"]
+
+
+def compile(fn: Callable | None = None, *, static_argnums: Sequence[int] = ()) -> Any:
+    """Decorator: compile ``fn`` (a function of tensors / arrays) per input signature.
+
+    Non-tensor arguments are static: their values are part of the signature, so pass numbers that
+    change every call (a learning rate schedule, say) as tensors. Returned tensors are realised.
+    Raises LuminaTraceError when ``fn`` reads a traced value (``.item()``, ``.numpy()``).
+    """
+    if fn is None:
+        return lambda f: CompiledFunction(f, static_argnums)
+    return CompiledFunction(fn, static_argnums)

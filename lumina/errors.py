@@ -1,0 +1,37 @@
+"""The exceptions lumina raises for failures a user can cause.
+
+Every message names the op, the shapes and dtypes involved (and, for ONNX, the node), in the form
+``op: what went wrong: what was given vs what was expected``.
+"""
+
+
+class LuminaError(Exception):
+    """Base class of every error lumina raises on bad input."""
+
+
+class LuminaShapeError(LuminaError, ValueError):
+    """Shapes that do not fit an op: broadcast mismatch, matmul inner dims, reshape sizes."""
+
+
+class LuminaTypeError(LuminaError, TypeError):
+    """Dtypes an op does not accept, or an unsupported dtype."""
+
+
+class LuminaValueError(LuminaError, ValueError):
+    """An attribute or argument value out of range (an axis, a permutation, a slice step)."""
+
+
+class LuminaGradError(LuminaError, RuntimeError):
+    """Autodiff misuse: backward on a non-scalar without a gradient, no path to an input."""
+
+
+class LuminaIRError(LuminaError):
+    """A graph the verifier rejects, or IR text the parser cannot read."""
+
+
+class LuminaTraceError(LuminaError, RuntimeError):
+    """Misuse of ``@lumina.compile`` tracing, e.g. reading a value while tracing."""
+
+
+class LuminaCodegenError(LuminaError):
+    """A kernel that the code generator or the LLVM JIT cannot build."""

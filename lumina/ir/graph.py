@@ -1,0 +1,164 @@
+"""The SSA data model: ``Value``, ``Node`` and ``Graph``.
+
+A ``Node`` applies one primitive ``Op`` to operand ``Value``s with named attributes and defines
+exactly one output ``Value``. Nodes are immutable and refer to their operands directly, so any set of
+values is also a DAG; a ``Graph`` is a topologically ordered list of nodes with designated inputs
+(``input`` nodes) and outputs. Passes build new graphs; values are compared by identity.
+"""
+from __future__ import annotations
+
+from typing import Iterable, Sequence
+
+from ..errors import LuminaIRError
+from .dtypes import DType
+from .ops import Op, infer_type
+from .types import TensorType
+
+
+class Value:
+    """An SSA value: defined once, by ``node``; its static ``type`` gives shape and dtype.
+
+    Arithmetic operators build new nodes (same-shape operands, no broadcasting); they exist so that
+    rule tables (VJPs, simplifications) read like the math. ``==`` stays identity so values can key
+    dicts.
+    """
+
+    __slots__ = ("type", "node", "__weakref__")
+
+    def __init__(self, type: TensorType, node: "Node"):
+        self.type = type
+        self.node = node
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return self.type.shape
+
+    @property
+    def dtype(self) -> DType:
+        return self.type.dtype
+
+    @property
+    def op(self) -> Op:
+        return self.node.op
+
+    def __repr__(self) -> str:
+        return f"<Value {self.type} = {self.node.op.value}>"
+
+    # Operator sugar for rule tables; see builder.py for the full vocabulary.
+    def __add__(self, other): return builder.add(self, other)
+    def __sub__(self, other): return builder.sub(self, other)
+    def __mul__(self, other): return builder.mul(self, other)
+    def __truediv__(self, other): return builder.div(self, other)
+    def __neg__(self): return builder.unary(Op.NEG, self)
+
+
+class Node:
+    """One primitive application: ``op(*inputs, **attrs)`` defining ``out``.
+
+    ``attrs`` is a plain dict treated as immutable; for ``const`` it holds ``value`` (a NumPy array),
+    for ``input`` its ``name``.
+    """
+
+    __slots__ = ("op", "inputs", "attrs", "out")
+
+    def __init__(self, op: Op, inputs: Sequence[Value], attrs: dict, type: TensorType):
+        self.op = op
+        self.inputs = tuple(inputs)
+        self.attrs = attrs
+        self.out = Value(type, self)
+
+    def __repr__(self) -> str:
+        return f"<Node {self.op.value} -> {self.out.type}>"
+
+
+def emit(op: Op, inputs: Sequence[Value] = (), type: TensorType | None = None, **attrs) -> Value:
+    """Build a node, inferring its type from the op's rule (``input``/``const`` take ``type``)."""
+    if type is None:
+        type = infer_type(op, [v.type for v in inputs], attrs)
+    return Node(op, inputs, attrs, type).out
+
+
+def topo_sort(outputs: Iterable[Value]) -> list[Node]:
+    """Every node reachable from ``outputs``, operands before users (iterative; deep chains are fine)."""
+    order: list[Node] = []
+    done: set[int] = set()
+    for root in outputs:
+        stack = [(root.node, False)]
+        while stack:
+            node, expanded = stack.pop()
+            if id(node) in done:
+                continue
+            if expanded:
+                done.add(id(node))
+                order.append(node)
+                continue
+            stack.append((node, True))
+            for v in reversed(node.inputs):
+                if id(v.node) not in done:
+                    stack.append((v.node, False))
+    return order
+
+
+class Graph:
+    """A function in SSA form: ``nodes`` in topological order, ``inputs`` and ``outputs`` values.
+
+    ``inputs`` are the outputs of ``input`` nodes, in call order; every ``input`` node in ``nodes``
+    is among them. ``print(graph)`` shows the IR text; ``ir.parse`` reads it back.
+    """
+
+    def __init__(self, nodes: list[Node], inputs: list[Value], outputs: list[Value], name: str = "main"):
+        self.nodes = list(nodes)
+        self.inputs = list(inputs)
+        self.outputs = list(outputs)
+        self.name = name
+
+    @classmethod
+    def from_outputs(cls, outputs: Sequence[Value], inputs: Sequence[Value] | None = None,
+                     name: str = "main") -> "Graph":
+        """The graph computing ``outputs``; ``inputs`` fixes the argument order (and may include
+        unused inputs). Raises LuminaIRError if an ``input`` node is reachable but not listed."""
+        nodes = topo_sort(list(outputs) + list(inputs or []))
+        found = [n.out for n in nodes if n.op is Op.INPUT]
+        if inputs is None:
+            inputs = found
+        else:
+            listed = {id(v) for v in inputs}
+            missing = [v for v in found if id(v) not in listed]
+            if missing:
+                raise LuminaIRError(f"graph {name}: outputs depend on inputs not listed as arguments: "
+                                    f"{[v.node.attrs.get('name') for v in missing]}")
+        return cls(nodes, list(inputs), list(outputs), name)
+
+    def users(self) -> dict[Value, list[Node]]:
+        """For each value, the nodes that read it (graph outputs are not counted)."""
+        table: dict[Value, list[Node]] = {n.out: [] for n in self.nodes}
+        for n in self.nodes:
+            for v in n.inputs:
+                table[v].append(n)
+        return table
+
+    def __str__(self) -> str:
+        from .printer import print_graph
+        return print_graph(self)
+
+    def as_text(self) -> str:
+        return str(self)
+
+    def structural_hash(self) -> str:
+        """A hex digest equal for graphs that differ only in value numbering and input names."""
+        from .printer import structural_hash
+        return structural_hash(self)
+
+    def to_networkx(self):
+        """A ``networkx.DiGraph`` with one vertex per node (op, type, attrs) and operand edges."""
+        import networkx as nx
+        g = nx.DiGraph()
+        index = {id(n): i for i, n in enumerate(self.nodes)}
+        for i, n in enumerate(self.nodes):
+            g.add_node(i, op=n.op.value, type=str(n.out.type))
+            for v in n.inputs:
+                g.add_edge(index[id(v.node)], i)
+        return g
+
+
+from . import builder  # noqa: E402  (Value's operators need it; builder imports this module)

@@ -1,0 +1,293 @@
+"""The closed set of lumina primitives and the shape/dtype rule of each.
+
+The IR has no implicit broadcasting: the operands of an elementwise op have identical shapes (the
+front end inserts ``reshape`` + ``expand``). Composite ops (softmax, gelu, cross_entropy, conv) are
+decompositions into these primitives, so autodiff, passes and backends see only this list.
+Semantics follow NumPy unless stated: ``div`` on integers truncates toward zero (C, LLVM ``sdiv``);
+``gather`` is ONNX ``Gather`` (out shape ``x.shape[:axis] + idx.shape + x.shape[axis+1:]``, negative
+indices count from the end); ``dot`` is XLA's ``DotGeneral`` (output dims: batch, lhs free, rhs free).
+"""
+from __future__ import annotations
+
+import enum
+import math
+from typing import Callable
+
+from ..errors import LuminaShapeError, LuminaTypeError, LuminaValueError
+from .dtypes import DType
+from .types import TensorType, fmt_types
+
+
+class Kind(enum.Enum):
+    SOURCE = "source"        # input, const, rand
+    UNARY = "unary"
+    BINARY = "binary"
+    TERNARY = "ternary"      # where
+    CAST = "cast"
+    REDUCE = "reduce"
+    MOVEMENT = "movement"
+    DOT = "dot"
+
+
+class Op(enum.Enum):
+    """A primitive. ``value`` is its name in IR text."""
+
+    INPUT = "input"
+    CONST = "const"
+    RAND = "rand"            # uniform [0, 1) from a counter-based hash of (key, linear index)
+
+    NEG = "neg"
+    EXP = "exp"
+    LOG = "log"
+    SQRT = "sqrt"
+    SIN = "sin"
+    COS = "cos"
+    TANH = "tanh"
+    ABS = "abs"
+    ERF = "erf"
+    NOT = "not"
+
+    ADD = "add"
+    SUB = "sub"
+    MUL = "mul"
+    DIV = "div"
+    POW = "pow"
+    MAXIMUM = "maximum"
+    MINIMUM = "minimum"
+    LT = "lt"
+    LE = "le"
+    GT = "gt"
+    GE = "ge"
+    EQ = "eq"
+    NE = "ne"
+    AND = "and"
+    OR = "or"
+
+    WHERE = "where"
+    CAST = "cast"
+
+    REDUCE_SUM = "reduce_sum"
+    REDUCE_MAX = "reduce_max"
+
+    RESHAPE = "reshape"
+    PERMUTE = "permute"
+    EXPAND = "expand"
+    SLICE = "slice"
+    PAD = "pad"
+    CONCAT = "concat"
+    GATHER = "gather"
+
+    DOT = "dot"
+
+    @property
+    def kind(self) -> Kind:
+        return _KIND[self]
+
+    @property
+    def is_elementwise(self) -> bool:
+        return self.kind in (Kind.UNARY, Kind.BINARY, Kind.TERNARY, Kind.CAST)
+
+
+_UNARY = {Op.NEG, Op.EXP, Op.LOG, Op.SQRT, Op.SIN, Op.COS, Op.TANH, Op.ABS, Op.ERF, Op.NOT}
+_ARITH = {Op.ADD, Op.SUB, Op.MUL, Op.DIV, Op.POW, Op.MAXIMUM, Op.MINIMUM}
+COMPARISONS = {Op.LT, Op.LE, Op.GT, Op.GE, Op.EQ, Op.NE}
+_LOGICAL = {Op.AND, Op.OR}
+_FLOAT_ONLY = {Op.EXP, Op.LOG, Op.SQRT, Op.SIN, Op.COS, Op.TANH, Op.ERF, Op.POW}
+_MOVEMENT = {Op.RESHAPE, Op.PERMUTE, Op.EXPAND, Op.SLICE, Op.PAD, Op.CONCAT, Op.GATHER}
+
+_KIND = {
+    **{op: Kind.UNARY for op in _UNARY},
+    **{op: Kind.BINARY for op in _ARITH | COMPARISONS | _LOGICAL},
+    **{op: Kind.MOVEMENT for op in _MOVEMENT},
+    Op.INPUT: Kind.SOURCE, Op.CONST: Kind.SOURCE, Op.RAND: Kind.SOURCE,
+    Op.WHERE: Kind.TERNARY, Op.CAST: Kind.CAST,
+    Op.REDUCE_SUM: Kind.REDUCE, Op.REDUCE_MAX: Kind.REDUCE,
+    Op.DOT: Kind.DOT,
+}
+
+# Number of operands per op; None means variadic (concat takes one or more).
+ARITY = {op: {Kind.UNARY: 1, Kind.BINARY: 2, Kind.TERNARY: 3, Kind.CAST: 1, Kind.REDUCE: 1,
+              Kind.MOVEMENT: 1, Kind.DOT: 2, Kind.SOURCE: 0}[op.kind] for op in Op}
+ARITY[Op.CONCAT] = None
+ARITY[Op.GATHER] = 2
+ARITY[Op.RAND] = 1
+
+
+def _err(op: Op, types, msg: str, cls=LuminaShapeError):
+    return cls(f"{op.value}: {msg}: got {fmt_types(types)}")
+
+
+def _norm_axis(op: Op, axis: int, rank: int, types) -> int:
+    if not -rank <= axis < max(rank, 1):
+        raise _err(op, types, f"axis {axis} out of range for rank {rank}", LuminaValueError)
+    return axis % rank if rank else 0
+
+
+# ---- one shape/dtype rule per op ------------------------------------------------------------------
+
+def _unary(op, types, **_):
+    (x,) = types
+    if op in _FLOAT_ONLY and not x.dtype.is_float:
+        raise _err(op, types, "expects a floating-point operand", LuminaTypeError)
+    if op is Op.NOT and x.dtype is not DType.bool:
+        raise _err(op, types, "expects a bool operand", LuminaTypeError)
+    if op is Op.NEG and x.dtype is DType.bool:
+        raise _err(op, types, "expects a numeric operand", LuminaTypeError)
+    return x
+
+
+def _binary(op, types, **_):
+    a, b = types
+    if a.shape != b.shape:
+        raise _err(op, types, "operand shapes differ (the IR does not broadcast; insert expand)")
+    if a.dtype is not b.dtype:
+        raise _err(op, types, "operand dtypes differ (insert cast)", LuminaTypeError)
+    if op in _LOGICAL and a.dtype is not DType.bool:
+        raise _err(op, types, "expects bool operands", LuminaTypeError)
+    if op in _FLOAT_ONLY and not a.dtype.is_float:
+        raise _err(op, types, "expects floating-point operands", LuminaTypeError)
+    if op in _ARITH and a.dtype is DType.bool:
+        raise _err(op, types, "expects numeric operands, not bool", LuminaTypeError)
+    return TensorType(a.shape, DType.bool) if op in COMPARISONS else a
+
+
+def _where(op, types, **_):
+    c, a, b = types
+    if not c.shape == a.shape == b.shape:
+        raise _err(op, types, "operand shapes differ")
+    if c.dtype is not DType.bool or a.dtype is not b.dtype:
+        raise _err(op, types, "expects (bool, T, T)", LuminaTypeError)
+    return a
+
+
+def _cast(op, types, *, dtype: DType):
+    return TensorType(types[0].shape, dtype)
+
+
+def _reduce(op, types, *, axes: tuple, keepdim: bool):
+    (x,) = types
+    norm = sorted({_norm_axis(op, a, x.rank, types) for a in axes})
+    if tuple(norm) != tuple(axes):
+        raise _err(op, types, f"axes {axes} must be sorted, unique and non-negative", LuminaValueError)
+    if x.dtype is DType.bool:
+        raise _err(op, types, "expects a numeric operand", LuminaTypeError)
+    shape = tuple(1 if i in axes else d for i, d in enumerate(x.shape) if keepdim or i not in axes)
+    return TensorType(shape, x.dtype)
+
+
+def _reshape(op, types, *, shape: tuple):
+    (x,) = types
+    if any(d < 0 for d in shape) or math.prod(shape) != x.numel:
+        raise _err(op, types, f"cannot reshape {x.numel} elements to {list(shape)}")
+    return TensorType(tuple(shape), x.dtype)
+
+
+def _permute(op, types, *, perm: tuple):
+    (x,) = types
+    if sorted(perm) != list(range(x.rank)):
+        raise _err(op, types, f"perm {perm} is not a permutation of {x.rank} axes", LuminaValueError)
+    return TensorType(tuple(x.shape[p] for p in perm), x.dtype)
+
+
+def _expand(op, types, *, shape: tuple):
+    (x,) = types
+    if len(shape) != x.rank or any(s != d and s != 1 for s, d in zip(x.shape, shape)):
+        raise _err(op, types, f"cannot expand to {list(shape)} (same rank, only size-1 dims grow)")
+    return TensorType(tuple(shape), x.dtype)
+
+
+def _slice(op, types, *, starts: tuple, stops: tuple, steps: tuple):
+    (x,) = types
+    if not len(starts) == len(stops) == len(steps) == x.rank:
+        raise _err(op, types, "starts/stops/steps need one entry per axis", LuminaValueError)
+    shape = []
+    for d, lo, hi, st in zip(x.shape, starts, stops, steps):
+        if st < 1 or not 0 <= lo <= d or not lo <= hi <= d:
+            raise _err(op, types, f"slice {lo}:{hi}:{st} invalid for a dim of {d}", LuminaValueError)
+        shape.append(max(0, -(-(hi - lo) // st)))
+    return TensorType(tuple(shape), x.dtype)
+
+
+def _pad(op, types, *, pads: tuple, value: float):
+    (x,) = types
+    if len(pads) != x.rank or any(lo < 0 or hi < 0 for lo, hi in pads):
+        raise _err(op, types, f"pads {pads} need one non-negative (lo, hi) per axis", LuminaValueError)
+    return TensorType(tuple(d + lo + hi for d, (lo, hi) in zip(x.shape, pads)), x.dtype)
+
+
+def _concat(op, types, *, axis: int):
+    first = types[0]
+    if axis < 0 or axis >= first.rank:
+        raise _err(op, types, f"axis {axis} out of range", LuminaValueError)
+    for t in types[1:]:
+        if t.dtype is not first.dtype or t.rank != first.rank or any(
+                a != b for i, (a, b) in enumerate(zip(t.shape, first.shape)) if i != axis):
+            raise _err(op, types, f"operands must agree in dtype and every dim but axis {axis}")
+    size = sum(t.shape[axis] for t in types)
+    return TensorType(first.shape[:axis] + (size,) + first.shape[axis + 1:], first.dtype)
+
+
+def _gather(op, types, *, axis: int):
+    x, idx = types
+    if not idx.dtype.is_int:
+        raise _err(op, types, "indices must be int32 or int64", LuminaTypeError)
+    if not 0 <= axis < x.rank:
+        raise _err(op, types, f"axis {axis} out of range", LuminaValueError)
+    return TensorType(x.shape[:axis] + idx.shape + x.shape[axis + 1:], x.dtype)
+
+
+def _dot(op, types, *, contract: tuple, batch: tuple):
+    a, b = types
+    (ac, bc), (ab, bb) = contract, batch
+    if a.dtype is not b.dtype or a.dtype is DType.bool:
+        raise _err(op, types, "operands must share a numeric dtype", LuminaTypeError)
+    if len(ac) != len(bc) or len(ab) != len(bb):
+        raise _err(op, types, f"contract {contract} / batch {batch} must pair lhs and rhs axes",
+                   LuminaValueError)
+    for axes, t in ((ac + ab, a), (bc + bb, b)):
+        if len(set(axes)) != len(axes) or any(not 0 <= i < t.rank for i in axes):
+            raise _err(op, types, f"contract {contract} / batch {batch} name invalid axes", LuminaValueError)
+    for i, j in zip(ac, bc):
+        if a.shape[i] != b.shape[j]:
+            raise _err(op, types, f"inner dimensions differ: lhs axis {i} ({a.shape[i]}) "
+                                  f"vs rhs axis {j} ({b.shape[j]})")
+    for i, j in zip(ab, bb):
+        if a.shape[i] != b.shape[j]:
+            raise _err(op, types, f"batch dimensions differ: lhs axis {i} ({a.shape[i]}) "
+                                  f"vs rhs axis {j} ({b.shape[j]})")
+    a_free = [d for i, d in enumerate(a.shape) if i not in ac + ab]
+    b_free = [d for i, d in enumerate(b.shape) if i not in bc + bb]
+    return TensorType(tuple([a.shape[i] for i in ab] + a_free + b_free), a.dtype)
+
+
+def _rand(op, types, *, shape: tuple, dtype: DType):
+    (key,) = types
+    if key.shape != () or key.dtype is not DType.int64:
+        raise _err(op, types, "key must be an int64 scalar", LuminaTypeError)
+    if not dtype.is_float:
+        raise _err(op, types, f"dtype must be floating-point, not {dtype.name}", LuminaTypeError)
+    return TensorType(tuple(shape), dtype)
+
+
+RULES: dict[Op, Callable[..., TensorType]] = {
+    **{op: _unary for op in _UNARY},
+    **{op: _binary for op in _ARITH | COMPARISONS | _LOGICAL},
+    Op.WHERE: _where, Op.CAST: _cast,
+    Op.REDUCE_SUM: _reduce, Op.REDUCE_MAX: _reduce,
+    Op.RESHAPE: _reshape, Op.PERMUTE: _permute, Op.EXPAND: _expand, Op.SLICE: _slice,
+    Op.PAD: _pad, Op.CONCAT: _concat, Op.GATHER: _gather,
+    Op.DOT: _dot, Op.RAND: _rand,
+}
+
+
+def infer_type(op: Op, types: list[TensorType], attrs: dict) -> TensorType:
+    """The output type of ``op`` applied to operands of ``types`` with ``attrs``.
+
+    Raises LuminaShapeError / LuminaTypeError / LuminaValueError naming the op and operand types.
+    ``input`` and ``const`` have no rule: their type is given when they are built.
+    """
+    arity = ARITY[op]
+    if (arity is not None and len(types) != arity) or (arity is None and not types):
+        raise _err(op, types, f"expects {arity if arity is not None else 'one or more'} operands",
+                   LuminaValueError)
+    return RULES[op](op, types, **attrs)

@@ -1,0 +1,4 @@
+"""Optimizers, PyTorch-style."""
+from .optimizer import SGD, Adam, AdamW, Optimizer
+
+__all__ = ["SGD", "Adam", "AdamW", "Optimizer"]

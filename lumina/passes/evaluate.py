@@ -1,0 +1,74 @@
+"""A NumPy reference interpreter of the primitives, used for constant folding at compile time.
+
+It never runs a user's program (that is what the backends are for); it folds nodes whose operands
+are all constants.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from ..ir.ops import Op
+
+_UNARY = {Op.NEG: np.negative, Op.EXP: np.exp, Op.LOG: np.log, Op.SQRT: np.sqrt, Op.SIN: np.sin,
+          Op.COS: np.cos, Op.TANH: np.tanh, Op.ABS: np.abs, Op.NOT: np.logical_not,
+          Op.ERF: np.vectorize(math.erf, otypes=[np.float64])}
+_BINARY = {Op.ADD: np.add, Op.SUB: np.subtract, Op.MUL: np.multiply, Op.POW: np.power,
+           Op.MAXIMUM: np.maximum, Op.MINIMUM: np.minimum, Op.LT: np.less, Op.LE: np.less_equal,
+           Op.GT: np.greater, Op.GE: np.greater_equal, Op.EQ: np.equal, Op.NE: np.not_equal,
+           Op.AND: np.logical_and, Op.OR: np.logical_or}
+
+
+def evaluate(node, args: list[np.ndarray]) -> np.ndarray:
+    """The value of ``node`` on constant operands ``args``, with the node's output dtype."""
+    op, a, dt = node.op, node.attrs, node.out.dtype.numpy
+    with np.errstate(all="ignore"):
+        if op in _UNARY:
+            out = _UNARY[op](args[0])
+        elif op in _BINARY:
+            out = _BINARY[op](*args)
+        elif op is Op.DIV:
+            x, y = args
+            out = x / y if node.out.dtype.is_float else np.trunc(x / np.where(y == 0, 1, y))
+        elif op is Op.WHERE:
+            out = np.where(*args)
+        elif op is Op.CAST:
+            out = args[0]
+        elif op is Op.REDUCE_SUM:
+            out = np.sum(args[0], axis=a["axes"], keepdims=a["keepdim"])
+        elif op is Op.REDUCE_MAX:
+            out = np.max(args[0], axis=a["axes"], keepdims=a["keepdim"])
+        elif op is Op.RESHAPE:
+            out = args[0].reshape(a["shape"])
+        elif op is Op.PERMUTE:
+            out = np.transpose(args[0], a["perm"])
+        elif op is Op.EXPAND:
+            out = np.broadcast_to(args[0], a["shape"])
+        elif op is Op.SLICE:
+            out = args[0][tuple(slice(*s) for s in zip(a["starts"], a["stops"], a["steps"]))]
+        elif op is Op.PAD:
+            out = np.pad(args[0], a["pads"], constant_values=a["value"])
+        elif op is Op.CONCAT:
+            out = np.concatenate(args, axis=a["axis"])
+        elif op is Op.GATHER:
+            x, idx = args
+            d = x.shape[a["axis"]]
+            out = np.take(x, np.clip(np.where(idx < 0, idx + d, idx), 0, d - 1), axis=a["axis"])
+        elif op is Op.DOT:
+            (ac, bc), (ab, bb) = a["contract"], a["batch"]
+            out = _dot_general(args[0], args[1], ac, bc, ab, bb)
+        else:
+            raise NotImplementedError(op)
+    return np.asarray(out, order="C").astype(dt, copy=False)
+
+
+def _dot_general(x, y, ac, bc, ab, bb):
+    letters = iter("abcdefghijklmnopqrstuvwxyz")
+    xs = [next(letters) for _ in range(x.ndim)]
+    ys = [next(letters) for _ in range(y.ndim)]
+    for i, j in zip(ac + ab, bc + bb):
+        ys[j] = xs[i]
+    out = [xs[i] for i in ab] + [xs[i] for i in range(x.ndim) if i not in ac + ab] + \
+          [ys[j] for j in range(y.ndim) if j not in bc + bb]
+    return np.einsum(f"{''.join(xs)},{''.join(ys)}->{''.join(out)}", x, y)

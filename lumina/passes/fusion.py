@@ -1,0 +1,135 @@
+"""Fusion: partition a graph into kernels.
+
+Each kernel materialises one value (its *root*) into a buffer and inlines every producer that is not
+itself materialised: chains of elementwise ops fuse together, into the reduction that consumes them,
+and movement ops become index arithmetic. A value is materialised when it is
+
+* a graph input or output, a non-scalar constant, a reduction or a ``dot``;
+* read by more than one node and not a cheap view (recomputing it in each reader would redo work);
+* the operand of an ``expand`` that grows it (inlining would recompute it once per broadcast copy);
+* the base of a ``dot`` operand, or a ``dot`` operand that is not a strided view of its base
+  (the GEMM reads strided views directly and nothing else);
+* more than ``MAX_DEPTH`` inlined ops deep (keeps kernels, and their compile time, bounded).
+
+``partition(graph)`` returns the kernels in execution order; ``Kernel.reason`` says why its root was
+materialised, which ``Partition.describe()`` prints for inspection.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from ..ir.graph import Graph, Node, Value
+from ..ir.ops import Kind, Op
+from .views import strided_view, view_chain
+
+MAX_DEPTH = 64
+
+
+@dataclass
+class Kernel:
+    """One fused group: ``nodes`` (topological, ending with ``root.node``) read ``inputs``."""
+    root: Value
+    nodes: list[Node]
+    inputs: list[Value]
+    reason: str
+
+    @property
+    def kind(self) -> str:
+        op = self.root.op
+        return "dot" if op is Op.DOT else "reduce" if op.kind is Kind.REDUCE else "elementwise"
+
+
+@dataclass
+class Partition:
+    graph: Graph
+    kernels: list[Kernel]
+    materialized: dict[int, str] = field(default_factory=dict)   # id(value) -> reason
+
+    def describe(self) -> str:
+        names = {n.out: f"%{i}" for i, n in enumerate(self.graph.nodes)}
+        lines = []
+        for i, k in enumerate(self.kernels):
+            ops = " ".join(f"{names[n.out]}:{n.op.value}" for n in k.nodes)
+            ins = ", ".join(names[v] for v in k.inputs)
+            lines.append(f"kernel {i} ({k.kind}) -> {names[k.root]}  [{k.reason}]  reads ({ins})  fuses {ops}")
+        return "\n".join(lines)
+
+
+def _is_scalar_const(v: Value) -> bool:
+    return v.op is Op.CONST and v.type.numel == 1
+
+
+def _cheap(v: Value) -> bool:
+    """A view of a buffer or a broadcast constant: re-deriving it in every reader costs nothing."""
+    base, _ = view_chain(v)
+    return base.op in (Op.INPUT, Op.CONST)
+
+
+def partition(graph: Graph) -> Partition:
+    users = graph.users()
+    mat: dict[int, str] = {}
+    for v in graph.outputs:
+        mat.setdefault(id(v), "graph output")
+    depth: dict[int, int] = {}
+    for n in graph.nodes:
+        v = n.out
+        if n.op is Op.INPUT:
+            mat[id(v)] = "input"
+        elif n.op is Op.CONST:
+            if not _is_scalar_const(v):
+                mat[id(v)] = "constant"
+        elif n.op is Op.DOT:
+            mat.setdefault(id(v), "dot")
+            for operand in n.inputs:
+                base, _ = view_chain(operand)
+                mat.setdefault(id(base), "dot operand base")
+                if strided_view(operand) is None:
+                    mat.setdefault(id(operand), "dot operand is not a strided view")
+        elif n.op.kind is Kind.REDUCE:
+            mat.setdefault(id(v), "reduction")
+        elif len(users[v]) > 1 and not _cheap(v):
+            mat.setdefault(id(v), f"{len(users[v])} readers")
+        if n.op is Op.EXPAND and n.out.type.numel > n.inputs[0].type.numel:
+            base, _ = view_chain(n.inputs[0])
+            if base.op not in (Op.INPUT, Op.CONST):
+                mat.setdefault(id(base), "broadcast by expand")
+        d = 1 + max((depth[id(u)] for u in n.inputs if id(u) not in mat), default=0)
+        if d > MAX_DEPTH and id(v) not in mat:
+            mat[id(v)] = f"fusion depth limit {MAX_DEPTH}"
+        depth[id(v)] = 0 if id(v) in mat else d
+
+    kernels = []
+    for n in graph.nodes:
+        v = n.out
+        if id(v) not in mat or n.op in (Op.INPUT, Op.CONST):
+            continue
+        kernels.append(_group(v, mat))
+    return Partition(graph, kernels, mat)
+
+
+def _group(root: Value, mat: dict[int, str]) -> Kernel:
+    """The nodes inlined into ``root``'s kernel and the materialised values they read."""
+    seen: set[int] = set()
+    nodes: list[Node] = []
+    inputs: dict[int, Value] = {}
+    stack = [(root.node, False)]
+    while stack:
+        node, expanded = stack.pop()
+        if expanded:
+            nodes.append(node)
+            continue
+        if id(node) in seen:
+            continue
+        seen.add(id(node))
+        stack.append((node, True))
+        for u in reversed(node.inputs):
+            if id(u) in mat:
+                inputs[id(u)] = u
+            elif id(u.node) not in seen:
+                stack.append((u.node, False))
+    if root.op is Op.DOT:  # the GEMM reads its operands' bases through strides
+        inputs = {}
+        for operand in root.node.inputs:
+            base, _ = view_chain(operand) if id(operand) not in mat else (operand, [])
+            inputs[id(base)] = base
+    return Kernel(root, nodes, list(inputs.values()), mat[id(root)])

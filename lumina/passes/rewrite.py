@@ -1,0 +1,35 @@
+"""The rewriter every pass uses: rebuild a graph node by node, letting a rule replace nodes."""
+from __future__ import annotations
+
+from typing import Callable, Optional
+
+from ..ir.graph import Graph, Node, Value, emit
+from ..ir.ops import Op
+
+Rule = Callable[[Node, list[Value]], Optional[Value]]
+
+
+def reemit(node: Node, inputs: list[Value]) -> Value:
+    """``node`` applied to ``inputs``: the node itself when the operands did not change."""
+    if all(a is b for a, b in zip(inputs, node.inputs)):
+        return node.out
+    given = node.out.type if node.op in (Op.INPUT, Op.CONST) else None
+    return emit(node.op, inputs, type=given, **node.attrs)
+
+
+def rewrite(graph: Graph, rule: Rule) -> Graph:
+    """Rebuild ``graph`` in order; ``rule(node, new_operands)`` returns a replacement value for the
+    node's output or None to keep the node (re-emitted on the new operands). Unreachable nodes are
+    dropped; inputs are kept, in order."""
+    env: dict[int, Value] = {}
+    for node in graph.nodes:
+        ins = [env[id(v)] for v in node.inputs]
+        new = rule(node, ins)
+        env[id(node.out)] = reemit(node, ins) if new is None else new
+    return Graph.from_outputs([env[id(v)] for v in graph.outputs],
+                              [env[id(v)] for v in graph.inputs], name=graph.name)
+
+
+def dce(graph: Graph) -> Graph:
+    """Dead-code elimination: keep only nodes the outputs depend on (inputs always stay)."""
+    return Graph.from_outputs(graph.outputs, graph.inputs, name=graph.name)

@@ -1,0 +1,97 @@
+"""Strided views: when a chain of movement ops over a buffer is just (offset, strides).
+
+``strided_view(value)`` follows ``reshape``/``permute``/``expand``/``slice`` back to the first value
+that is not a movement op (the base buffer) and returns the base and the view, or ``None`` when the
+chain needs a copy (a reshape that cannot be expressed on the strides, a pad, concat or gather).
+The reshape rule is NumPy's ``_attempt_nocopy_reshape``: split and merge dims within groups whose
+strides are compatible.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ..ir.graph import Value
+from ..ir.ops import Op
+
+VIEW_OPS = {Op.RESHAPE, Op.PERMUTE, Op.EXPAND, Op.SLICE}
+
+
+@dataclass(frozen=True)
+class View:
+    shape: tuple[int, ...]
+    strides: tuple[int, ...]   # in elements; 0 for broadcast dims
+    offset: int = 0
+
+
+def contiguous(shape) -> View:
+    strides, acc = [], 1
+    for d in reversed(shape):
+        strides.append(acc)
+        acc *= d
+    return View(tuple(shape), tuple(reversed(strides)), 0)
+
+
+def _reshape(v: View, shape: tuple[int, ...]) -> View | None:
+    # Drop size-1 dims (their strides are irrelevant), then match groups of equal element count.
+    old = [(d, s) for d, s in zip(v.shape, v.strides) if d != 1]
+    new_nz = [d for d in shape if d != 1]
+    strides_nz: list[int] = []
+    i = j = 0
+    while i < len(old) and j < len(new_nz):
+        oi, nj = i + 1, j + 1
+        osize, nsize = old[i][0], new_nz[j]
+        while osize != nsize:
+            if osize < nsize:
+                osize *= old[oi][0]
+                oi += 1
+            else:
+                nsize *= new_nz[nj]
+                nj += 1
+        for k in range(i, oi - 1):  # the old dims of a group must be mutually contiguous
+            if old[k][1] != old[k + 1][0] * old[k + 1][1]:
+                return None
+        acc = old[oi - 1][1]
+        group = []
+        for k in range(nj - 1, j - 1, -1):
+            group.append(acc)
+            acc *= new_nz[k]
+        strides_nz += reversed(group)
+        i, j = oi, nj
+    it = iter(strides_nz)
+    return View(shape, tuple(0 if d == 1 else next(it) for d in shape), v.offset)
+
+
+def apply(v: View, node) -> View | None:
+    """The view after one movement node, or None if it is not a strided view."""
+    a = node.attrs
+    if node.op is Op.RESHAPE:
+        return _reshape(v, a["shape"])
+    if node.op is Op.PERMUTE:
+        return View(tuple(v.shape[p] for p in a["perm"]), tuple(v.strides[p] for p in a["perm"]), v.offset)
+    if node.op is Op.EXPAND:
+        strides = tuple(0 if d != n else s for d, n, s in zip(v.shape, a["shape"], v.strides))
+        return View(tuple(a["shape"]), strides, v.offset)
+    if node.op is Op.SLICE:
+        offset = v.offset + sum(lo * s for lo, s in zip(a["starts"], v.strides))
+        strides = tuple(s * st for s, st in zip(v.strides, a["steps"]))
+        return View(node.out.shape, strides, offset)
+    return None
+
+
+def view_chain(value: Value) -> tuple[Value, list]:
+    """The base (first non-view value) under ``value`` and the movement nodes from base to value."""
+    chain = []
+    while value.op in VIEW_OPS:
+        chain.append(value.node)
+        value = value.node.inputs[0]
+    return value, chain[::-1]
+
+
+def strided_view(value: Value) -> tuple[Value, View] | None:
+    base, chain = view_chain(value)
+    v = contiguous(base.shape)
+    for node in chain:
+        v = apply(v, node)
+        if v is None:
+            return None
+    return base, v

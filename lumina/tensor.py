@@ -1,0 +1,672 @@
+"""The lazy ``Tensor``: PyTorch-style names over an SSA value.
+
+Operations only record IR nodes; ``.numpy()`` / ``.item()`` realise a tensor by compiling the graph
+that computes it (``driver.compile_graph``) and running it. NumPy broadcasting and PyTorch's dtype
+promotion apply (Python scalars are weak: ``f32 * 2.0`` stays ``float32``). Shapes are checked when
+the op is recorded, so a mismatch is reported at the line that caused it.
+"""
+from __future__ import annotations
+
+import math
+import weakref
+from typing import Sequence
+
+import numpy as np
+
+from . import tracing
+from .errors import LuminaGradError, LuminaShapeError, LuminaTraceError, LuminaTypeError, LuminaValueError
+from .ir import builder as B
+from .ir.dtypes import DType, promote, scalar_result, to_dtype
+from .ir.graph import Graph, Value, emit, topo_sort
+from .ir.ops import Op
+from .ir.types import TensorType
+from .tracing import BOUND, REQUIRES_GRAD, STATE
+
+# The tensor object of each leaf value that requires grad, for ``backward`` to find its ``.grad``.
+LEAF_OF: "weakref.WeakValueDictionary[int, Tensor]" = weakref.WeakValueDictionary()
+
+Scalar = (int, float, bool)
+
+
+def _shape_arg(shape) -> tuple[int, ...]:
+    if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
+        shape = shape[0]
+    return tuple(int(d) for d in shape)
+
+
+def broadcast_shapes(op: str, *types: TensorType) -> tuple[int, ...]:
+    """NumPy's broadcast of the operands' shapes; raises LuminaShapeError naming ``op``."""
+    rank = max(t.rank for t in types)
+    out = []
+    for i in range(rank):
+        dims = {t.shape[i - rank + t.rank] for t in types if i - rank + t.rank >= 0} - {1}
+        if len(dims) > 1:
+            raise LuminaShapeError(f"{op}: cannot broadcast {', '.join(map(str, types))}")
+        out.append(dims.pop() if dims else 1)
+    return tuple(out)
+
+
+class Tensor:
+    """A lazily evaluated n-dimensional array.
+
+    ``shape`` / ``dtype`` / ``ndim`` are known without running anything. ``requires_grad`` tensors
+    record their history for ``backward()``; their gradient lands in ``.grad``.
+    """
+
+    __slots__ = ("_value", "requires_grad", "grad", "_is_leaf", "_data", "__weakref__")
+    __hash__ = object.__hash__
+
+    def __init__(self, value: Value, requires_grad: bool = False, _is_leaf: bool = False):
+        self._value = value
+        self.requires_grad = requires_grad
+        self.grad: Tensor | None = None
+        self._is_leaf = _is_leaf or not requires_grad
+        self._data: np.ndarray | None = None
+        if requires_grad:
+            REQUIRES_GRAD.add(value)
+            if self._is_leaf:
+                LEAF_OF[id(value)] = self
+
+    # ---- construction helpers ---------------------------------------------------------------------
+    @staticmethod
+    def _from_array(arr: np.ndarray, requires_grad: bool = False) -> "Tensor":
+        """A realised tensor over ``arr`` (not copied; it must be C-contiguous)."""
+        v = emit(Op.INPUT, type=TensorType(arr.shape, to_dtype(arr.dtype)), name=tracing.fresh_name())
+        BOUND[v] = arr
+        return Tensor(v, requires_grad, _is_leaf=True)
+
+    def _set_value(self, v: Value) -> None:
+        if self.requires_grad and self._is_leaf:
+            LEAF_OF.pop(id(self._value), None)
+            LEAF_OF[id(v)] = self
+            REQUIRES_GRAD.add(v)
+        self._value = v
+        self._data = None
+
+    @property
+    def _realized(self) -> bool:
+        return self._value in BOUND
+
+    def _touch(self) -> Value:
+        """This tensor's value as an operand, noting it in the active trace if it is realised."""
+        if STATE.trace is not None and self._realized and id(self._value) not in STATE.trace.placeholders:
+            STATE.trace.touch(self)
+        return self._value
+
+    @staticmethod
+    def _result(value: Value, *parents: "Tensor") -> "Tensor":
+        rg = STATE.grad_enabled and any(p.requires_grad for p in parents)
+        return Tensor(value, rg)
+
+    # ---- metadata ---------------------------------------------------------------------------------
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return self._value.shape
+
+    @property
+    def dtype(self) -> DType:
+        return self._value.dtype
+
+    @property
+    def ndim(self) -> int:
+        return len(self.shape)
+
+    @property
+    def is_leaf(self) -> bool:
+        return self._is_leaf
+
+    def size(self, dim: int | None = None):
+        return self.shape if dim is None else self.shape[dim]
+
+    def numel(self) -> int:
+        return math.prod(self.shape)
+
+    def dim(self) -> int:
+        return self.ndim
+
+    def __len__(self) -> int:
+        if not self.shape:
+            raise LuminaTypeError("len() of a 0-d tensor")
+        return self.shape[0]
+
+    def __repr__(self) -> str:
+        if STATE.trace is not None:
+            return f"Tensor(<traced {self._value.type}>)"
+        body = np.array2string(self.numpy(), separator=", ", prefix="Tensor(")
+        extra = f", dtype={self.dtype.name}" if self.dtype not in (DType.float32, DType.int64, DType.bool) else ""
+        return f"Tensor({body}{extra}{', requires_grad=True' if self.requires_grad else ''})"
+
+    # ---- realisation ------------------------------------------------------------------------------
+    def numpy(self) -> np.ndarray:
+        """Run the graph that computes this tensor; returns its value as a NumPy array.
+
+        Raises LuminaTraceError inside ``@lumina.compile`` (a traced value is not known yet).
+        """
+        realize(self)
+        return BOUND[self._value] if self._data is None else self._data
+
+    def item(self):
+        if self.numel() != 1:
+            raise LuminaValueError(f"item: only one-element tensors convert to a Python scalar, got {self._value.type}")
+        return self.numpy().reshape(()).item()
+
+    def tolist(self):
+        return self.numpy().tolist()
+
+    def __array__(self, dtype=None, copy=None):
+        a = self.numpy()
+        return a if dtype is None else a.astype(dtype)
+
+    def __float__(self):
+        return float(self.item())
+
+    def __int__(self):
+        return int(self.item())
+
+    def __bool__(self):
+        return bool(self.item())
+
+    # ---- elementwise ------------------------------------------------------------------------------
+    def _binary(self, op: Op, other, reverse: bool = False, name: str | None = None) -> "Tensor":
+        name = name or op.value
+        if isinstance(other, Tensor):
+            dt = promote(self.dtype, other.dtype)
+            a, b = self, other
+        elif isinstance(other, Scalar):
+            dt = scalar_result(self.dtype, other)
+            a, b = self, _full_like_scalar(other, dt)
+        elif isinstance(other, (np.ndarray, list, np.generic)):
+            other = tensor(other)
+            return self._binary(op, other, reverse, name)
+        else:
+            return NotImplemented
+        if reverse:
+            a, b = b, a
+        if op in (Op.DIV, Op.POW) and not dt.is_float:
+            dt = DType.float32 if op is Op.DIV else dt
+        return _binary_op(op, a, b, dt, name)
+
+    def __add__(self, o): return self._binary(Op.ADD, o)
+    def __radd__(self, o): return self._binary(Op.ADD, o, True)
+    def __sub__(self, o): return self._binary(Op.SUB, o)
+    def __rsub__(self, o): return self._binary(Op.SUB, o, True)
+    def __mul__(self, o): return self._binary(Op.MUL, o)
+    def __rmul__(self, o): return self._binary(Op.MUL, o, True)
+    def __truediv__(self, o): return self._binary(Op.DIV, o)
+    def __rtruediv__(self, o): return self._binary(Op.DIV, o, True)
+
+    def __pow__(self, o):
+        if isinstance(o, (int, float)) and not isinstance(o, bool) and o == 2:
+            return self * self
+        if not self.dtype.is_float and not (isinstance(o, Tensor) and o.dtype.is_float) and not isinstance(o, float):
+            raise LuminaTypeError(f"pow: integer powers of {self._value.type} are not supported; cast to float")
+        return self._binary(Op.POW, o)
+
+    def __rpow__(self, o): return self._binary(Op.POW, o, True)
+    def __lt__(self, o): return self._binary(Op.LT, o)
+    def __le__(self, o): return self._binary(Op.LE, o)
+    def __gt__(self, o): return self._binary(Op.GT, o)
+    def __ge__(self, o): return self._binary(Op.GE, o)
+    def __eq__(self, o): return self._binary(Op.EQ, o)  # type: ignore[override]
+    def __ne__(self, o): return self._binary(Op.NE, o)  # type: ignore[override]
+    def __and__(self, o): return self._binary(Op.AND, o)
+    def __or__(self, o): return self._binary(Op.OR, o)
+    def __invert__(self): return self._unary(Op.NOT)
+    def __neg__(self): return self._unary(Op.NEG)
+    def __abs__(self): return self._unary(Op.ABS)
+    def __matmul__(self, o): return matmul(self, o)
+    def __rmatmul__(self, o): return matmul(tensor(o), self)
+
+    def _unary(self, op: Op) -> "Tensor":
+        x = self
+        if op in (Op.EXP, Op.LOG, Op.SQRT, Op.SIN, Op.COS, Op.TANH, Op.ERF) and not self.dtype.is_float:
+            x = self.to(DType.float32)
+        return Tensor._result(B.unary(op, x._touch()), self)
+
+    def neg(self): return self._unary(Op.NEG)
+    def abs(self): return self._unary(Op.ABS)
+    def exp(self): return self._unary(Op.EXP)
+    def log(self): return self._unary(Op.LOG)
+    def sqrt(self): return self._unary(Op.SQRT)
+    def sin(self): return self._unary(Op.SIN)
+    def cos(self): return self._unary(Op.COS)
+    def tanh(self): return self._unary(Op.TANH)
+    def erf(self): return self._unary(Op.ERF)
+
+    def sigmoid(self) -> "Tensor":
+        """``1 / (1 + exp(-x))``."""
+        return 1.0 / (1.0 + (-self).exp())
+
+    def relu(self) -> "Tensor":
+        """``max(x, 0)`` with PyTorch's subgradient 0 at 0 (``where(x > 0, x, 0)``)."""
+        return where(self > 0, self, 0.0 if self.dtype.is_float else 0)
+
+    def gelu(self, approximate: str = "none") -> "Tensor":
+        """GELU (Hendrycks & Gimpel 2016): ``x * Phi(x)`` exactly via erf, or PyTorch's
+        ``approximate="tanh"`` form ``0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3)))``."""
+        if approximate == "tanh":
+            inner = math.sqrt(2 / math.pi) * (self + 0.044715 * self * self * self)
+            return 0.5 * self * (1.0 + inner.tanh())
+        if approximate != "none":
+            raise LuminaValueError(f"gelu: approximate must be 'none' or 'tanh', got {approximate!r}")
+        return 0.5 * self * (1.0 + (self * (1 / math.sqrt(2))).erf())
+
+    def to(self, dtype) -> "Tensor":
+        dtype = to_dtype(dtype)
+        if dtype is self.dtype:
+            return self
+        return Tensor._result(B.cast(self._touch(), dtype), self if dtype.is_float else _NO_GRAD)
+
+    def float(self): return self.to(DType.float32)
+    def double(self): return self.to(DType.float64)
+    def int(self): return self.to(DType.int32)
+    def long(self): return self.to(DType.int64)
+    def bool(self): return self.to(DType.bool)
+    type = to
+    astype = to
+
+    # ---- reductions -------------------------------------------------------------------------------
+    def _axes(self, dim, op: str) -> tuple[int, ...]:
+        if dim is None:
+            return tuple(range(self.ndim))
+        dims = (dim,) if isinstance(dim, int) else tuple(dim)
+        for d in dims:
+            if not -max(self.ndim, 1) <= d < max(self.ndim, 1):
+                raise LuminaValueError(f"{op}: dim {d} out of range for {self._value.type}")
+        return tuple(sorted({d % max(self.ndim, 1) for d in dims})) if self.ndim else ()
+
+    def _reduce(self, op: Op, dim, keepdim: bool, name: str) -> "Tensor":
+        x = self.to(DType.int64) if self.dtype is DType.bool else self
+        axes = x._axes(dim, name)
+        return Tensor._result(B.reduce(op, x._touch(), axes, keepdim), x)
+
+    def sum(self, dim=None, keepdim: bool = False) -> "Tensor":
+        return self._reduce(Op.REDUCE_SUM, dim, keepdim, "sum")
+
+    def mean(self, dim=None, keepdim: bool = False) -> "Tensor":
+        x = self if self.dtype.is_float else self.to(DType.float32)
+        n = math.prod(self.shape[a] for a in self._axes(dim, "mean"))
+        return x.sum(dim, keepdim) / float(n)
+
+    def max(self, dim=None, keepdim: bool = False) -> "Tensor":
+        """The maximum over ``dim`` (all dims when None); values only, like ``torch.amax``."""
+        return self._reduce(Op.REDUCE_MAX, dim, keepdim, "max")
+
+    def min(self, dim=None, keepdim: bool = False) -> "Tensor":
+        return -((-self)._reduce(Op.REDUCE_MAX, dim, keepdim, "min"))
+
+    def argmax(self, dim: int | None = None, keepdim: bool = False) -> "Tensor":
+        """Index of the first maximum along ``dim`` (flattened when None), int64."""
+        x = self.reshape(-1) if dim is None else self
+        d = 0 if dim is None else x._axes(dim, "argmax")[0]
+        with no_grad():
+            m = x.max(d, keepdim=True)
+            n = x.shape[d]
+            idx = arange(n).reshape([n if i == d else 1 for i in range(x.ndim)])
+            hit = where(x == m, idx, n)
+            out = hit.min(d, keepdim=keepdim and dim is not None)
+        return out
+
+    def argmin(self, dim: int | None = None, keepdim: bool = False) -> "Tensor":
+        return (-self).argmax(dim, keepdim)
+
+    # ---- movement ---------------------------------------------------------------------------------
+    def reshape(self, *shape) -> "Tensor":
+        shape = list(_shape_arg(shape))
+        if shape.count(-1) > 1:
+            raise LuminaShapeError(f"reshape: only one dim can be -1, got {shape}")
+        if -1 in shape:
+            known = math.prod(d for d in shape if d != -1)
+            if known == 0 or self.numel() % known:
+                raise LuminaShapeError(f"reshape: cannot reshape {self._value.type} to {shape}")
+            shape[shape.index(-1)] = self.numel() // known
+        if math.prod(shape) != self.numel() or any(d < 0 for d in shape):
+            raise LuminaShapeError(f"reshape: cannot reshape {self._value.type} ({self.numel()} elements) to {shape}")
+        return Tensor._result(B.reshape(self._touch(), shape), self)
+
+    view = reshape
+
+    def flatten(self, start_dim: int = 0, end_dim: int = -1) -> "Tensor":
+        if self.ndim == 0:
+            return self.reshape(1)
+        s, e = start_dim % self.ndim, end_dim % self.ndim
+        return self.reshape(self.shape[:s] + (-1,) + self.shape[e + 1:])
+
+    def permute(self, *dims) -> "Tensor":
+        dims = _shape_arg(dims)
+        if sorted(d % max(self.ndim, 1) for d in dims) != list(range(self.ndim)):
+            raise LuminaValueError(f"permute: {list(dims)} is not a permutation of the dims of {self._value.type}")
+        return Tensor._result(B.permute(self._touch(), [d % self.ndim for d in dims]), self)
+
+    def transpose(self, dim0: int, dim1: int) -> "Tensor":
+        perm = list(range(self.ndim))
+        d0, d1 = self._axes(dim0, "transpose")[0], self._axes(dim1, "transpose")[0]
+        perm[d0], perm[d1] = perm[d1], perm[d0]
+        return self.permute(perm)
+
+    @property
+    def T(self) -> "Tensor":
+        return self.permute(list(reversed(range(self.ndim))))
+
+    def expand(self, *shape) -> "Tensor":
+        shape = _shape_arg(shape)
+        lead = len(shape) - self.ndim
+        if lead < 0:
+            raise LuminaShapeError(f"expand: cannot expand {self._value.type} to fewer dims {list(shape)}")
+        full = tuple(self.shape[i - lead] if d == -1 else d for i, d in enumerate(shape))
+        x = self.reshape((1,) * lead + self.shape) if lead else self
+        for d, n in zip(x.shape, full):
+            if d != n and d != 1:
+                raise LuminaShapeError(f"expand: cannot expand {self._value.type} to {list(full)}")
+        return Tensor._result(B.expand(x._touch(), full), x)
+
+    def broadcast_to(self, shape) -> "Tensor":
+        return self.expand(*shape)
+
+    def unsqueeze(self, dim: int) -> "Tensor":
+        d = dim % (self.ndim + 1)
+        return self.reshape(self.shape[:d] + (1,) + self.shape[d:])
+
+    def squeeze(self, dim: int | None = None) -> "Tensor":
+        if dim is None:
+            return self.reshape([d for d in self.shape if d != 1])
+        d = self._axes(dim, "squeeze")[0]
+        if self.shape[d] != 1:
+            return self
+        return self.reshape(self.shape[:d] + self.shape[d + 1:])
+
+    def __getitem__(self, key) -> "Tensor":
+        """Basic indexing: ints, slices (positive steps), ``None`` and ``Ellipsis``."""
+        key = key if isinstance(key, tuple) else (key,)
+        n_real = sum(1 for k in key if k is not None and k is not Ellipsis)
+        if n_real > self.ndim:
+            raise LuminaValueError(f"getitem: too many indices ({n_real}) for {self._value.type}")
+        if any(k is Ellipsis for k in key):
+            i = next(i for i, k in enumerate(key) if k is Ellipsis)
+            key = key[:i] + (slice(None),) * (self.ndim - n_real) + key[i + 1:]
+        key = key + (slice(None),) * (self.ndim - sum(1 for k in key if k is not None))
+        starts, stops, steps, out_shape = [], [], [], []
+        axis = 0
+        for k in key:
+            if k is None:
+                out_shape.append(1)
+                continue
+            d = self.shape[axis]
+            if isinstance(k, (int, np.integer)) and not isinstance(k, bool):
+                i = int(k) + d if k < 0 else int(k)
+                if not 0 <= i < d:
+                    raise LuminaValueError(f"getitem: index {k} out of range for dim {axis} of {self._value.type}")
+                starts.append(i), stops.append(i + 1), steps.append(1)
+            elif isinstance(k, slice):
+                if k.step is not None and k.step <= 0:
+                    raise LuminaValueError(f"getitem: slice step must be positive, got {k.step}")
+                lo, hi, st = k.indices(d)
+                hi = max(hi, lo)
+                starts.append(lo), stops.append(hi), steps.append(st)
+                out_shape.append(max(0, -(-(hi - lo) // st)))
+            else:
+                raise LuminaTypeError(f"getitem: unsupported index {k!r} (advanced indexing is not supported yet)")
+            axis += 1
+        v = self._touch()
+        if (tuple(starts), tuple(stops), tuple(steps)) != ((0,) * self.ndim, self.shape, (1,) * self.ndim):
+            v = emit(Op.SLICE, (v,), starts=tuple(starts), stops=tuple(stops), steps=tuple(steps))
+        return Tensor._result(B.reshape(v, out_shape), self)
+
+    # ---- state and autodiff -----------------------------------------------------------------------
+    def detach(self) -> "Tensor":
+        return Tensor(self._value)
+
+    def requires_grad_(self, flag: bool = True) -> "Tensor":
+        if not self._is_leaf:
+            raise LuminaGradError("requires_grad_: only leaf tensors can change requires_grad")
+        self.requires_grad = flag
+        if flag:
+            REQUIRES_GRAD.add(self._value)
+            LEAF_OF[id(self._value)] = self
+        return self
+
+    def backward(self, gradient: "Tensor | None" = None) -> None:
+        """Accumulate d(self)/d(leaf) into ``leaf.grad`` for every leaf that requires grad.
+
+        ``gradient`` (same shape as self) is required unless self is a scalar. Raises LuminaGradError.
+        """
+        from .autograd import backward
+        backward(self, gradient)
+
+    def assign(self, other) -> "Tensor":
+        """Replace this tensor's value in place (shape and dtype kept; ``other`` broadcasts)."""
+        other = other if isinstance(other, Tensor) else tensor(other, dtype=self.dtype)
+        if broadcast_shapes("assign", self._value.type, other._value.type) != self.shape:
+            raise LuminaShapeError(f"assign: cannot assign {other._value.type} to {self._value.type}")
+        v = B.broadcast_to(B.cast(other._touch(), self.dtype), self.shape)
+        if STATE.trace is not None:
+            _realize_outside_trace(self)
+            if self._realized:
+                STATE.trace.touch(self)
+        self._set_value(v)
+        return self
+
+    copy_ = assign
+
+    def add_(self, o): return self.assign(self + o)
+    def sub_(self, o): return self.assign(self - o)
+    def mul_(self, o): return self.assign(self * o)
+    def zero_(self): return self.assign(zeros(self.shape, dtype=self.dtype))
+
+
+class _NoGrad:
+    requires_grad = False
+
+
+_NO_GRAD = _NoGrad()
+
+
+def _full_like_scalar(value, dtype: DType) -> Tensor:
+    return Tensor(B.const(value, dtype))
+
+
+def _binary_op(op: Op, a: Tensor, b: Tensor, dt: DType, name: str) -> Tensor:
+    shape = broadcast_shapes(name, a._value.type, b._value.type)
+    x = B.broadcast_to(B.cast(a._touch(), dt), shape)
+    y = B.broadcast_to(B.cast(b._touch(), dt), shape)
+    return Tensor._result(emit(op, (x, y)), a, b)
+
+
+# ---- module-level ops -----------------------------------------------------------------------------
+
+def tensor(data, dtype=None, requires_grad: bool = False) -> Tensor:
+    """A realised tensor holding a copy of ``data`` (array, list or scalar).
+
+    Python floats default to float32 and ints to int64, as in PyTorch; NumPy arrays keep their dtype
+    (float64 stays float64). Raises LuminaTypeError for unsupported dtypes.
+    """
+    if isinstance(data, Tensor):
+        data = data.numpy()
+    if dtype is None:
+        arr = np.asarray(data)
+        if arr.dtype == np.float64 and not isinstance(data, (np.ndarray, np.generic)):
+            arr = arr.astype(np.float32)
+        dt = to_dtype(arr.dtype)
+    else:
+        dt = to_dtype(dtype)
+        arr = np.asarray(data)
+    arr = np.array(arr, dtype=dt.numpy, order="C", copy=True)
+    if requires_grad and not dt.is_float:
+        raise LuminaTypeError(f"tensor: only floating-point tensors can require grad, got {dt.name}")
+    return Tensor._from_array(arr, requires_grad)
+
+
+def full(shape, value, dtype=None, requires_grad: bool = False) -> Tensor:
+    """A tensor of ``shape`` filled with ``value`` (a broadcast constant unless it requires grad)."""
+    shape = _shape_arg((shape,))
+    dt = to_dtype(dtype) if dtype is not None else (DType.bool if isinstance(value, bool) else
+                                                    DType.float32 if isinstance(value, float) else DType.int64)
+    if requires_grad:
+        return tensor(np.full(shape, value), dt, requires_grad=True)
+    return Tensor(B.const(value, dt, shape))
+
+
+def zeros(*shape, dtype=DType.float32, requires_grad: bool = False) -> Tensor:
+    return full(_shape_arg(shape), 0, dtype, requires_grad)
+
+
+def ones(*shape, dtype=DType.float32, requires_grad: bool = False) -> Tensor:
+    return full(_shape_arg(shape), 1, dtype, requires_grad)
+
+
+def zeros_like(x: Tensor, dtype=None) -> Tensor:
+    return zeros(x.shape, dtype=dtype or x.dtype)
+
+
+def ones_like(x: Tensor, dtype=None) -> Tensor:
+    return ones(x.shape, dtype=dtype or x.dtype)
+
+
+def arange(start, end=None, step=1, dtype=None) -> Tensor:
+    """``[start, end)`` in steps of ``step``; int64 for int arguments, else float32."""
+    if end is None:
+        start, end = 0, start
+    floaty = any(isinstance(v, float) for v in (start, end, step))
+    dt = to_dtype(dtype) if dtype is not None else (DType.float32 if floaty else DType.int64)
+    values = np.arange(start, end, step, dtype=np.float64 if floaty else np.int64)
+    return Tensor(B.const(values.astype(dt.numpy), dt, values.shape))
+
+
+def where(cond, x, y) -> Tensor:
+    """``x`` where ``cond`` else ``y``, broadcasting all three; x/y promote like a binary op."""
+    cond = cond if isinstance(cond, Tensor) else tensor(cond, dtype=DType.bool)
+    if not isinstance(x, Tensor) and not isinstance(y, Tensor):
+        raise LuminaTypeError("where: x or y must be a tensor")
+    if isinstance(x, Tensor) and isinstance(y, Tensor):
+        dt = promote(x.dtype, y.dtype)
+    else:
+        t, s = (x, y) if isinstance(x, Tensor) else (y, x)
+        dt = scalar_result(t.dtype, s)
+    x = x if isinstance(x, Tensor) else _full_like_scalar(x, dt)
+    y = y if isinstance(y, Tensor) else _full_like_scalar(y, dt)
+    shape = broadcast_shapes("where", cond._value.type, x._value.type, y._value.type)
+    c = B.broadcast_to(B.cast(cond._touch(), DType.bool), shape)
+    a = B.broadcast_to(B.cast(x._touch(), dt), shape)
+    b = B.broadcast_to(B.cast(y._touch(), dt), shape)
+    return Tensor._result(emit(Op.WHERE, (c, a, b)), x, y)
+
+
+def maximum(a, b) -> Tensor:
+    """Elementwise max with NaN propagation (``torch.maximum``); ties split the gradient."""
+    a = a if isinstance(a, Tensor) else tensor(a)
+    return a._binary(Op.MAXIMUM, b)
+
+
+def minimum(a, b) -> Tensor:
+    a = a if isinstance(a, Tensor) else tensor(a)
+    return a._binary(Op.MINIMUM, b)
+
+
+def matmul(a: Tensor, b: Tensor) -> Tensor:
+    """``torch.matmul`` / ``np.matmul`` semantics: 1-D operands are promoted and squeezed, batch dims
+    broadcast. Raises LuminaShapeError when the inner dims differ."""
+    if not isinstance(b, Tensor):
+        b = tensor(b)
+    if a.ndim == 0 or b.ndim == 0:
+        raise LuminaShapeError(f"matmul: both operands need at least 1 dim, got {a._value.type} @ {b._value.type}")
+    dt = promote(a.dtype, b.dtype)
+    if dt is DType.bool:
+        raise LuminaTypeError(f"matmul: bool operands are not supported: {a._value.type} @ {b._value.type}")
+    x = a.unsqueeze(0) if a.ndim == 1 else a
+    y = b.unsqueeze(-1) if b.ndim == 1 else b
+    if x.shape[-1] != y.shape[-2]:
+        raise LuminaShapeError(f"matmul: inner dimensions differ: lhs {a._value.type} (contracting "
+                               f"{x.shape[-1]}) vs rhs {b._value.type} (contracting {y.shape[-2]})")
+    batch = broadcast_shapes("matmul", TensorType(x.shape[:-2], dt), TensorType(y.shape[:-2], dt))
+    x = x.to(dt).expand(*batch, *x.shape[-2:])
+    y = y.to(dt).expand(*batch, *y.shape[-2:])
+    nb = len(batch)
+    out = Tensor._result(B.dot(x._touch(), y._touch(), contract=((nb + 1,), (nb,)),
+                               batch=(tuple(range(nb)), tuple(range(nb)))), x, y)
+    if a.ndim == 1:
+        out = out.squeeze(-2)
+    if b.ndim == 1:
+        out = out.squeeze(-1)
+    return out
+
+
+def cat(tensors: Sequence[Tensor], dim: int = 0) -> Tensor:
+    """Concatenate along ``dim``; all other dims and the dtype (after promotion) must agree."""
+    tensors = list(tensors)
+    if not tensors:
+        raise LuminaValueError("cat: expects a non-empty list of tensors")
+    first = tensors[0]
+    d = first._axes(dim, "cat")[0]
+    dt = first.dtype
+    for t in tensors[1:]:
+        dt = promote(dt, t.dtype)
+        if t.ndim != first.ndim or any(a != b for i, (a, b) in enumerate(zip(t.shape, first.shape)) if i != d):
+            raise LuminaShapeError(f"cat: shapes differ outside dim {d}: "
+                                   f"{', '.join(str(x._value.type) for x in tensors)}")
+    vals = [B.cast(t._touch(), dt) for t in tensors]
+    return Tensor._result(emit(Op.CONCAT, vals, axis=d), *tensors)
+
+
+def stack(tensors: Sequence[Tensor], dim: int = 0) -> Tensor:
+    tensors = list(tensors)
+    if not tensors:
+        raise LuminaValueError("stack: expects a non-empty list of tensors")
+    if any(t.shape != tensors[0].shape for t in tensors):
+        raise LuminaShapeError(f"stack: all tensors must have the same shape, got "
+                               f"{', '.join(str(t._value.type) for t in tensors)}")
+    return cat([t.unsqueeze(dim) for t in tensors], dim)
+
+
+class no_grad:
+    """Context manager (and decorator) that disables gradient recording."""
+
+    def __enter__(self):
+        self._prev = STATE.grad_enabled
+        STATE.grad_enabled = False
+
+    def __exit__(self, *exc):
+        STATE.grad_enabled = self._prev
+
+    def __call__(self, fn):
+        def wrapper(*args, **kwargs):
+            with no_grad():
+                return fn(*args, **kwargs)
+        return wrapper
+
+
+def _realize_outside_trace(t: Tensor) -> None:
+    """Realise a tensor made before the trace began (so the trace can treat it as state)."""
+    if t._realized or any(n.op is Op.INPUT and n.out not in BOUND for n in topo_sort([t._value])):
+        return
+    trace, STATE.trace = STATE.trace, None
+    try:
+        realize(t)
+    finally:
+        STATE.trace = trace
+
+
+def realize(*tensors: Tensor) -> None:
+    """Compute every pending tensor in ``tensors`` in one executable and bind the results."""
+    pending = [t for t in tensors if not t._realized and t._data is None]
+    if not pending:
+        return
+    if STATE.trace is not None:
+        raise LuminaTraceError(
+            f"cannot read the value of a {pending[0]._value.type} tensor inside @lumina.compile: it is "
+            "only known when the compiled function runs; return it instead")
+    from .driver import compile_graph
+    values = list(dict.fromkeys(t._value for t in pending))
+    graph = Graph.from_outputs(values, name="eager")
+    missing = [v for v in graph.inputs if v not in BOUND]
+    if missing:
+        raise LuminaTraceError("realize: the tensor depends on a value traced inside @lumina.compile "
+                               "that escaped the compiled function")
+    outs = compile_graph(graph).run([BOUND[v] for v in graph.inputs])
+    result = dict(zip(values, outs))
+    for t in pending:
+        arr = result[t._value]
+        if t.requires_grad and not t._is_leaf:
+            t._data = arr  # keep the history for backward; cache the value
+        else:
+            fresh = Tensor._from_array(arr)
+            t._set_value(fresh._value)

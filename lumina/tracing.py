@@ -1,0 +1,43 @@
+"""State shared by lazy tensors: bound buffers, the grad mode and the active ``compile`` trace.
+
+A realised tensor is an ``input`` value whose data lives in ``BOUND`` (keyed weakly by the value, so
+the data lives as long as any lazy graph that reads it). While ``@lumina.compile`` traces a
+function, ``TRACE`` records the realised tensors the function touches and their original values, so
+that state the function rebinds (parameters, optimizer slots, ``.grad``) becomes extra outputs.
+"""
+from __future__ import annotations
+
+import itertools
+import weakref
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .ir.graph import Value
+
+BOUND: "weakref.WeakKeyDictionary[Value, np.ndarray]" = weakref.WeakKeyDictionary()
+REQUIRES_GRAD: "weakref.WeakSet[Value]" = weakref.WeakSet()
+_names = itertools.count()
+
+
+def fresh_name(prefix: str = "t") -> str:
+    return f"{prefix}{next(_names)}"
+
+
+@dataclass
+class Trace:
+    placeholders: set[int] = field(default_factory=set)          # id(value) of traced arguments
+    touched: dict[int, tuple] = field(default_factory=dict)      # id(tensor) -> (tensor, value, grad)
+
+    def touch(self, tensor) -> None:
+        """Remember a realised tensor's value and grad as they were before the function ran."""
+        if id(tensor) not in self.touched:
+            self.touched[id(tensor)] = (tensor, tensor._value, tensor.grad)
+
+
+class _State:
+    grad_enabled: bool = True
+    trace: Trace | None = None
+
+
+STATE = _State()
