@@ -12,7 +12,7 @@ from .ir import builder as B
 from .ir.graph import topo_sort
 from .passes.autodiff import vjp
 from .tensor import LEAF_OF, Tensor, tensor
-from .tracing import REQUIRES_GRAD, STATE
+from .tracing import STATE, STOP_GRAD
 
 
 def backward(out: Tensor, gradient: Tensor | None = None) -> None:
@@ -35,7 +35,8 @@ def backward(out: Tensor, gradient: Tensor | None = None) -> None:
     leaves = [t for t in leaves if t.requires_grad]
     if not leaves:
         return
-    grads = vjp([out._value], [g], [t._value for t in leaves], differentiable=lambda v: v in REQUIRES_GRAD)
+    grads = vjp([out._value], [g], [t._value for t in leaves], 
+                 differentiable=lambda v: v not in STOP_GRAD)
     for t, dv in zip(leaves, grads):
         gt = Tensor(dv)
         t.grad = gt if t.grad is None else t.grad + gt

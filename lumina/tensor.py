@@ -20,7 +20,7 @@ from .ir.dtypes import DType, promote, scalar_result, to_dtype
 from .ir.graph import Graph, Value, emit, topo_sort
 from .ir.ops import Op
 from .ir.types import TensorType
-from .tracing import BOUND, REQUIRES_GRAD, STATE
+from .tracing import BOUND, STATE, STOP_GRAD
 
 # The tensor object of each leaf value that requires grad, for ``backward`` to find its ``.grad``.
 LEAF_OF: "weakref.WeakValueDictionary[int, Tensor]" = weakref.WeakValueDictionary()
@@ -62,10 +62,8 @@ class Tensor:
         self.grad: Tensor | None = None
         self._is_leaf = _is_leaf or not requires_grad
         self._data: np.ndarray | None = None
-        if requires_grad:
-            REQUIRES_GRAD.add(value)
-            if self._is_leaf:
-                LEAF_OF[id(value)] = self
+        if requires_grad and self._is_leaf:
+            LEAF_OF[id(value)] = self
 
     # ---- construction helpers ---------------------------------------------------------------------
     @staticmethod
@@ -79,7 +77,6 @@ class Tensor:
         if self.requires_grad and self._is_leaf:
             LEAF_OF.pop(id(self._value), None)
             LEAF_OF[id(v)] = self
-            REQUIRES_GRAD.add(v)
         self._value = v
         self._data = None
 
@@ -95,8 +92,10 @@ class Tensor:
 
     @staticmethod
     def _result(value: Value, *parents: "Tensor") -> "Tensor":
-        rg = STATE.grad_enabled and any(p.requires_grad for p in parents)
-        return Tensor(value, rg)
+        wants = any(p.requires_grad for p in parents)
+        if wants and not STATE.grad_enabled and all(value is not p._value for p in parents):
+            STOP_GRAD.add(value)
+        return Tensor(value, wants and STATE.grad_enabled)
 
     # ---- metadata ---------------------------------------------------------------------------------
     @property
@@ -255,7 +254,7 @@ class Tensor:
         dtype = to_dtype(dtype)
         if dtype is self.dtype:
             return self
-        return Tensor._result(B.cast(self._touch(), dtype), self if dtype.is_float else _NO_GRAD)
+        return Tensor._result(B.cast(self._touch(), dtype), *((self,) if dtype.is_float else ()))
 
     def float(self): return self.to(DType.float32)
     def double(self): return self.to(DType.float64)
@@ -414,14 +413,16 @@ class Tensor:
 
     # ---- state and autodiff -----------------------------------------------------------------------
     def detach(self) -> "Tensor":
-        return Tensor(self._value)
+        """The same values, cut from the autodiff history (a no-op reshape marked stop-gradient)."""
+        v = emit(Op.RESHAPE, (self._touch(),), shape=self.shape)
+        STOP_GRAD.add(v)
+        return Tensor(v)
 
     def requires_grad_(self, flag: bool = True) -> "Tensor":
         if not self._is_leaf:
             raise LuminaGradError("requires_grad_: only leaf tensors can change requires_grad")
         self.requires_grad = flag
         if flag:
-            REQUIRES_GRAD.add(self._value)
             LEAF_OF[id(self._value)] = self
         return self
 
@@ -452,13 +453,6 @@ class Tensor:
     def sub_(self, o): return self.assign(self - o)
     def mul_(self, o): return self.assign(self * o)
     def zero_(self): return self.assign(zeros(self.shape, dtype=self.dtype))
-
-
-class _NoGrad:
-    requires_grad = False
-
-
-_NO_GRAD = _NoGrad()
 
 
 def _full_like_scalar(value, dtype: DType) -> Tensor:

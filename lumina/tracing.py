@@ -16,7 +16,8 @@ import numpy as np
 from .ir.graph import Value
 
 BOUND: "weakref.WeakKeyDictionary[Value, np.ndarray]" = weakref.WeakKeyDictionary()
-REQUIRES_GRAD: "weakref.WeakSet[Value]" = weakref.WeakSet()
+# Values made under no_grad (or by detach) from tensors that require grad: autodiff stops there.
+STOP_GRAD: "weakref.WeakSet[Value]" = weakref.WeakSet()
 _names = itertools.count()
 
 

@@ -11,7 +11,8 @@ The generated function (C view, all strides in elements, all non-negative)::
 
 computes, for b < batch, m_start <= m < m_end, n < N (beta = 0: C is overwritten, K == 0 writes 0):
 
-    C[b*sc_b + m*sc_m + n*sc_n] = sum_{k<K} A[b*sa_b + m*sa_m + k*sa_k] * B[b*sb_b + k*sb_k + n*sb_n]
+    C[b*sc_b + m*sc_m + n*sc_n] =
+        sum_{k<K} A[b*sa_b + m*sa_m + k*sa_k] * B[b*sb_b + k*sb_k + n*sb_n]
 
 It writes only rows [m_start, m_end) of C, so a caller parallelizes by giving each thread its own
 row range and its own workspace of ``gemm_workspace_elems(dtype)`` elements (any alignment).
@@ -65,8 +66,8 @@ _ALIGN_BYTES = 64
 class GemmBlocking:
     """Tile and block sizes of the packed GEMM, in elements.
 
-    mr x nr is the register tile: mr * (nr / lanes) vector accumulators, plus nr / lanes vectors of B
-    and one broadcast of A, must fit in the 16 vector registers of AVX2.
+    mr x nr is the register tile: mr * (nr / lanes) vector accumulators, plus nr / lanes vectors
+    of B and one broadcast of A, must fit in the 16 vector registers of AVX2.
     kc: depth of a K block. Each micro-kernel call streams an MR x KC panel of A and a KC x NR
     panel of B and then updates its C tile, so a larger KC amortizes the C traffic.
     mc: rows of the packed A block (MC x KC), which stays in L2.
@@ -133,7 +134,8 @@ def render_gemm(dtype: str, blocking: GemmBlocking | None = None) -> str:
 
 def _check_dtype(dtype: str) -> None:
     if dtype not in _ELEMENT:
-        raise LuminaTypeError(f"gemm: unsupported dtype {dtype!r}; expected one of {sorted(_ELEMENT)}")
+        raise LuminaTypeError(
+            f"gemm: unsupported dtype {dtype!r}; expected one of {sorted(_ELEMENT)}")
 
 
 # --- IR-building helpers -------------------------------------------------------------------------
@@ -179,7 +181,8 @@ def _no_vectorize(module: ir.Module) -> ir.MDValue:
     disable = module.add_metadata([ir.MetaDataString(module, "llvm.loop.vectorize.enable"),
                                    ir.Constant(_I1, 0)])
     # A loop ID must list itself first; add_metadata cannot build a cycle, so patch it in.
-    loop_id = module.add_metadata([ir.MetaDataString(module, f"lumina.loop.{len(module.metadata)}")])
+    placeholder = ir.MetaDataString(module, f"lumina.loop.{len(module.metadata)}")
+    loop_id = module.add_metadata([placeholder])
     loop_id.operands = (loop_id, disable)
     return loop_id
 
@@ -194,7 +197,8 @@ def _min(b: ir.IRBuilder, x, y, name: str = "") -> ir.Value:
     return b.select(b.icmp_signed("<", x, y), x, y, name=name)
 
 
-def _element_ptr(b: ir.IRBuilder, elem: ir.Type, base, *offsets: ir.Value, name: str = "") -> ir.Value:
+def _element_ptr(b: ir.IRBuilder, elem: ir.Type, base: ir.Value, *offsets: ir.Value,
+                 name: str = "") -> ir.Value:
     """&base[sum(offsets)] in elements."""
     total = offsets[0]
     for off in offsets[1:]:
@@ -306,7 +310,8 @@ def _emit_pack_b(module: ir.Module, elem: ir.Type, blk: GemmBlocking) -> ir.Func
                         # instead (as in pack_a).
                         exists = b.icmp_signed("<", _i64(j), cols)
                         col = b.add(p, b.select(exists, _i64(j), b.sub(cols, _i64(1))))
-                        src = _element_ptr(b, elem, args["b"], k_off, _strided(b, col, args["sb_n"]))
+                        n_off = _strided(b, col, args["sb_n"])
+                        src = _element_ptr(b, elem, args["b"], k_off, n_off)
                         value = b.select(exists, b.load(src, typ=elem), zero)
                         dst = _element_ptr(b, elem, panel, b.add(b.mul(k, _i64(blk.nr)), _i64(j)))
                         b.store(value, dst)
@@ -315,7 +320,9 @@ def _emit_pack_b(module: ir.Module, elem: ir.Type, blk: GemmBlocking) -> ir.Func
 
 
 def _emit_micro_kernel(module: ir.Module, elem: ir.Type, blk: GemmBlocking) -> ir.Function:
-    """micro(kc, ap, bp, c, sc_m, sc_n, mr, nr, accumulate): C[0:mr, 0:nr] (+)= Ap[MR x kc] Bp[kc x NR].
+    """micro(kc, ap, bp, c, sc_m, sc_n, mr, nr, accumulate): C[:mr, :nr] (+)= Ap Bp.
+
+    Ap is an MR x kc panel and Bp a kc x NR panel, both packed.
 
     The full MR x NR tile is computed in registers (padding rows/cols of the panels are zero);
     only the mr x nr corner that exists is written back. ``accumulate`` is false for the first
@@ -342,7 +349,8 @@ def _emit_micro_kernel(module: ir.Module, elem: ir.Type, blk: GemmBlocking) -> i
     splat_mask = ir.Constant(ir.VectorType(ir.IntType(32), blk.lanes), [0] * blk.lanes)
     with _for_range(b, 0, args["kc"], name="k") as k:
         b_row = _element_ptr(b, elem, args["bp"], b.mul(k, _i64(blk.nr)))
-        b_vecs = [b.load(_element_ptr(b, elem, b_row, _i64(v * blk.lanes)), typ=vec, align=vec_align)
+        b_vecs = [b.load(_element_ptr(b, elem, b_row, _i64(v * blk.lanes)), typ=vec,
+                         align=vec_align)
                   for v in range(vecs_per_row)]
         a_col = _element_ptr(b, elem, args["ap"], b.mul(k, _i64(blk.mr)))
         for i in range(blk.mr):
@@ -482,8 +490,13 @@ def _emit_macro_kernel(b, elem, blk, micro, a, a_pack, b_pack, c_batch, ic, jc, 
 # --- integer GEMM: a plain triple loop -----------------------------------------------------------
 
 def _emit_naive_gemm(module: ir.Module, dtype: str) -> None:
+    """m-k-n loop order: the inner loop runs along a row of B and of C, so for row-major B and C
+    LLVM's vectorizer (which versions loops on a runtime stride of 1) turns it into SIMD code.
+    Integer overflow wraps, as in NumPy.
+    """
     elem = _ELEMENT[dtype]
     fn, b, a = _define_gemm_entry(module, dtype)
+    zero = ir.Constant(elem, 0)
     with _for_range(b, 0, a["batch"], name="bi") as bi:
         a_batch = _element_ptr(b, elem, a["A"], _strided(b, bi, a["sa_b"]))
         b_batch = _element_ptr(b, elem, a["B"], _strided(b, bi, a["sb_b"]))
@@ -491,26 +504,13 @@ def _emit_naive_gemm(module: ir.Module, dtype: str) -> None:
         with _for_range(b, a["m_start"], a["m_end"], name="m") as m:
             a_row = _element_ptr(b, elem, a_batch, _strided(b, m, a["sa_m"]))
             c_row = _element_ptr(b, elem, c_batch, _strided(b, m, a["sc_m"]))
-            with _for_range(b, 0, a["N"], name="n") as n:
-                b_col = _element_ptr(b, elem, b_batch, _strided(b, n, a["sb_n"]))
-                entry = b.block
-                # sum over k as a phi-carried accumulator; integer overflow wraps (as in NumPy).
-                header = b.append_basic_block("k.header")
-                body = b.append_basic_block("k.body")
-                done = b.append_basic_block("k.done")
-                b.branch(header)
-                b.position_at_end(header)
-                k = b.phi(_I64, name="k")
-                acc = b.phi(elem, name="acc")
-                k.add_incoming(_i64(0), entry)
-                acc.add_incoming(ir.Constant(elem, 0), entry)
-                b.cbranch(b.icmp_signed("<", k, a["K"]), body, done)
-                b.position_at_end(body)
+            with _for_range(b, 0, a["N"], name="n0") as n:
+                b.store(zero, _element_ptr(b, elem, c_row, _strided(b, n, a["sc_n"])))
+            with _for_range(b, 0, a["K"], name="k") as k:
                 lhs = b.load(_element_ptr(b, elem, a_row, _strided(b, k, a["sa_k"])), typ=elem)
-                rhs = b.load(_element_ptr(b, elem, b_col, _strided(b, k, a["sb_k"])), typ=elem)
-                acc.add_incoming(b.add(acc, b.mul(lhs, rhs)), body)
-                k.add_incoming(b.add(k, _i64(1)), body)
-                b.branch(header)
-                b.position_at_end(done)
-                b.store(acc, _element_ptr(b, elem, c_row, _strided(b, n, a["sc_n"])))
+                b_row = _element_ptr(b, elem, b_batch, _strided(b, k, a["sb_k"]))
+                with _for_range(b, 0, a["N"], name="n") as n:
+                    rhs = b.load(_element_ptr(b, elem, b_row, _strided(b, n, a["sb_n"])), typ=elem)
+                    dst = _element_ptr(b, elem, c_row, _strided(b, n, a["sc_n"]))
+                    b.store(b.add(b.load(dst, typ=elem), b.mul(lhs, rhs)), dst)
     b.ret_void()

@@ -49,7 +49,8 @@ def _initialize() -> None:
 def _host_cpu() -> tuple[str, str, str]:
     """(triple, cpu name, feature string) of the machine we run on."""
     _initialize()
-    return llvm.get_process_triple(), llvm.get_host_cpu_name(), llvm.get_host_cpu_features().flatten()
+    features = llvm.get_host_cpu_features().flatten()
+    return llvm.get_process_triple(), llvm.get_host_cpu_name(), features
 
 
 def host_target_description() -> str:
@@ -59,7 +60,8 @@ def host_target_description() -> str:
     get the same string generate interchangeable machine code.
     """
     triple, cpu, features = _host_cpu()
-    return f"{triple} {cpu} {features} O{_OPT_LEVEL} llvm{'.'.join(map(str, llvm.llvm_version_info))}"
+    llvm_version = ".".join(map(str, llvm.llvm_version_info))
+    return f"{triple} {cpu} {features} O{_OPT_LEVEL} llvm{llvm_version}"
 
 
 def _create_target_machine() -> llvm.TargetMachine:
@@ -161,5 +163,6 @@ def compile_llvm(ir_text: str, name: str = "module") -> CompiledModule:
             engine.finalize_object()
             engine.run_static_constructors()
         except RuntimeError as exc:
-            raise LuminaCodegenError(f"jit: module {name!r}: code generation failed: {exc}") from None
+            raise LuminaCodegenError(
+                f"jit: module {name!r}: code generation failed: {exc}") from None
         return CompiledModule(name, engine, module, optimized_ir)
