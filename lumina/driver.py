@@ -69,7 +69,7 @@ def _build(graph: Graph) -> Executable:
 
     for v in opt.inputs:
         add(v, "input")
-    outputs = {id(v) for v in opt.outputs}
+    outputs = {id(part.aliases.get(id(v), v)) for v in opt.outputs}
     for n in opt.nodes:
         v = n.out
         if id(v) in slot_of or id(v) not in part.materialized:
@@ -79,7 +79,7 @@ def _build(graph: Graph) -> Executable:
         else:
             add(v, "output" if id(v) in outputs else "temp")
     for v in opt.outputs:  # an output that is an unmaterialised scalar constant
-        if id(v) not in slot_of:
+        if id(v) not in slot_of and id(v) not in part.aliases:
             add(v, "const", np.asarray(v.node.attrs["value"], order="C"))
 
     kernels = []
@@ -102,8 +102,9 @@ def _build(graph: Graph) -> Executable:
             launches.append(_gemm_launch(desc, kslots, slots, keepalive))
     info = {"stages": stages, "partition": part.describe(), "llvm": llvm_text,
             "kernels": [d for _, d in kernels]}
-    return Executable(slots, [slot_of[id(v)] for v in opt.inputs], [slot_of[id(v)] for v in opt.outputs],
-                      launches, keepalive, info)
+    output_slots = [slot_of[id(part.aliases.get(id(v), v))] for v in opt.outputs]
+    return Executable(slots, [slot_of[id(v)] for v in opt.inputs], output_slots,
+                      [v.shape for v in opt.outputs], launches, keepalive, info)
 
 
 _WORKSPACES: dict[tuple[str, int], np.ndarray] = {}

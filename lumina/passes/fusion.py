@@ -5,7 +5,8 @@ itself materialised: chains of elementwise ops fuse together, into the reduction
 and movement ops become index arithmetic. A value is materialised when it is
 
 * a graph input or output, a non-scalar constant, a reduction or a ``dot``;
-* read by more than one node and not a cheap view (recomputing it in each reader would redo work);
+* read by more than one node, unless recomputing it in each reader is cheaper than a round trip
+  through memory (at most ``RECOMPUTE_BUDGET`` cheap ops: ``relu``'s compare, a bias add);
 * the operand of an ``expand`` that grows it (inlining would recompute it once per broadcast copy);
 * the base of a ``dot`` operand, or a ``dot`` operand that is not a strided view of its base
   (the GEMM reads strided views directly and nothing else);
@@ -23,6 +24,9 @@ from ..ir.ops import Kind, Op
 from .views import strided_view, view_chain
 
 MAX_DEPTH = 64
+RECOMPUTE_BUDGET = 2
+_EXPENSIVE = {Op.EXP, Op.LOG, Op.SQRT, Op.SIN, Op.COS, Op.TANH, Op.ERF, Op.POW, Op.DIV, Op.RAND,
+              Op.GATHER, Op.PAD, Op.CONCAT}
 
 
 @dataclass
@@ -44,6 +48,7 @@ class Partition:
     graph: Graph
     kernels: list[Kernel]
     materialized: dict[int, str] = field(default_factory=dict)   # id(value) -> reason
+    aliases: dict[int, Value] = field(default_factory=dict)      # id(output) -> buffer it reshapes
 
     def describe(self) -> str:
         names = {n.out: f"%{i}" for i, n in enumerate(self.graph.nodes)}
@@ -59,18 +64,27 @@ def _is_scalar_const(v: Value) -> bool:
     return v.op is Op.CONST and v.type.numel == 1
 
 
-def _cheap(v: Value) -> bool:
-    """A view of a buffer or a broadcast constant: re-deriving it in every reader costs nothing."""
-    base, _ = view_chain(v)
-    return base.op in (Op.INPUT, Op.CONST)
+def _own_cost(n: Node) -> int:
+    if n.op.kind in (Kind.SOURCE, Kind.MOVEMENT) and n.op not in _EXPENSIVE:
+        return 0
+    return RECOMPUTE_BUDGET + 1 if n.op in _EXPENSIVE else 1
 
 
 def partition(graph: Graph) -> Partition:
     users = graph.users()
     mat: dict[int, str] = {}
-    for v in graph.outputs:
-        mat.setdefault(id(v), "graph output")
+    aliases: dict[int, Value] = {}
+    for v in graph.outputs:  # an output that only reshapes a computed value shares its buffer
+        base = v
+        while base.op is Op.RESHAPE:
+            base = base.node.inputs[0]
+        if base is not v and base.op not in (Op.INPUT, Op.CONST):
+            aliases[id(v)] = base
+            mat.setdefault(id(base), "graph output (reshaped)")
+        else:
+            mat.setdefault(id(v), "graph output")
     depth: dict[int, int] = {}
+    cost: dict[int, int] = {}   # ops recomputed if this value is inlined into a reader
     for n in graph.nodes:
         v = n.out
         if n.op is Op.INPUT:
@@ -87,7 +101,10 @@ def partition(graph: Graph) -> Partition:
                     mat.setdefault(id(operand), "dot operand is not a strided view")
         elif n.op.kind is Kind.REDUCE:
             mat.setdefault(id(v), "reduction")
-        elif len(users[v]) > 1 and not _cheap(v):
+        def inline_cost():
+            return _own_cost(n) + sum(cost[id(u)] for u in n.inputs if id(u) not in mat)
+        if n.op.kind not in (Kind.SOURCE, Kind.REDUCE, Kind.DOT) and len(users[v]) > 1 \
+                and inline_cost() > RECOMPUTE_BUDGET:
             mat.setdefault(id(v), f"{len(users[v])} readers")
         if n.op is Op.EXPAND and n.out.type.numel > n.inputs[0].type.numel:
             base, _ = view_chain(n.inputs[0])
@@ -97,6 +114,7 @@ def partition(graph: Graph) -> Partition:
         if d > MAX_DEPTH and id(v) not in mat:
             mat[id(v)] = f"fusion depth limit {MAX_DEPTH}"
         depth[id(v)] = 0 if id(v) in mat else d
+        cost[id(v)] = 0 if id(v) in mat else inline_cost()
 
     kernels = []
     for n in graph.nodes:
@@ -104,7 +122,7 @@ def partition(graph: Graph) -> Partition:
         if id(v) not in mat or n.op in (Op.INPUT, Op.CONST):
             continue
         kernels.append(_group(v, mat))
-    return Partition(graph, kernels, mat)
+    return Partition(graph, kernels, mat, aliases)
 
 
 def _group(root: Value, mat: dict[int, str]) -> Kernel:

@@ -13,11 +13,14 @@ from ..ir.graph import Graph
 from .canonicalize import canonicalize_dots, split_reductions
 from .constant_fold import constant_fold
 from .rewrite import dce
+from .simplify import simplify
 
 PASSES: list[tuple[str, Callable[[Graph], Graph]]] = [
     ("dce", dce),
+    ("simplify", simplify),
     ("constant_fold", constant_fold),
     ("canonicalize_dots", canonicalize_dots),
+    ("simplify_dots", simplify),
     ("split_reductions", split_reductions),
     ("dce_final", dce),
 ]

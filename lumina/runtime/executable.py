@@ -42,6 +42,7 @@ class Executable:
     slots: list[SlotSpec]
     input_slots: list[int]
     output_slots: list[int]
+    output_shapes: list[tuple[int, ...]]   # an output may reshape its slot's buffer
     launches: list[Launch]
     keepalive: list = field(default_factory=list)   # compiled modules whose code we call
     info: dict = field(default_factory=dict)        # IR texts, kernel sources, partition, for dumps
@@ -73,9 +74,10 @@ class Executable:
                     launch.fn(*launch.args(ptrs, start, end, worker))
                 parallel_for(call, launch.extent, launch.work)
         outs = []
-        for slot in self.output_slots:
+        for slot, shape in zip(self.output_slots, self.output_shapes):
             a = arrays[slot]
-            outs.append(a.copy() if self.slots[slot].role in ("input", "const", "temp") else a)
+            a = a.copy() if self.slots[slot].role in ("input", "const", "temp") else a
+            outs.append(a.reshape(shape))
         return outs
 
 

@@ -1,0 +1,384 @@
+"""The packed LLVM GEMM (lumina.codegen.llvm_gemm) run through the CPU JIT (lumina.runtime.jit).
+
+Each kernel is compiled once per dtype, called through ctypes on NumPy views (any strides) and
+compared with NumPy's ``@``.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import math
+import threading
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from lumina.codegen.llvm_gemm import (
+    BLOCKING,
+    gemm_function_name,
+    gemm_workspace_elems,
+    render_gemm,
+)
+from lumina.errors import LuminaCodegenError, LuminaTypeError
+from lumina.runtime.jit import compile_llvm, host_target_description
+
+DTYPES = ["float32", "float64", "int32", "int64"]
+TOLERANCE = {"float32": 1e-4, "float64": 1e-10, "int32": 0, "int64": 0}
+
+_P = ctypes.c_void_p
+_I = ctypes.c_int64
+_GEMM_SIGNATURE = ctypes.CFUNCTYPE(None, _P, _P, _P, *([_I] * 15), _P)
+
+_KERNELS: dict[str, tuple[object, object]] = {}
+
+
+def _kernel(dtype: str):
+    """The compiled GEMM for dtype (compiled once per test session)."""
+    if dtype not in _KERNELS:
+        module = compile_llvm(render_gemm(dtype), name=f"gemm_{dtype}")
+        # Keep the module alive next to the function pointer: it owns the machine code.
+        _KERNELS[dtype] = (module, _GEMM_SIGNATURE(module.address(gemm_function_name(dtype))))
+    return _KERNELS[dtype][1]
+
+
+def _element_strides(array: np.ndarray) -> list[int]:
+    assert all(s % array.itemsize == 0 for s in array.strides)
+    return [s // array.itemsize for s in array.strides]
+
+
+def run_gemm(a: np.ndarray, b: np.ndarray, c: np.ndarray, m_range: tuple[int, int] | None = None,
+             workspace: np.ndarray | None = None) -> None:
+    """c[i] = a[i] @ b[i] for rows m_range of every batch; a: [batch, M, K], b: [batch, K, N]."""
+    dtype = a.dtype.name
+    batch, m, k = a.shape
+    n = b.shape[2]
+    assert b.shape[:2] == (batch, k) and c.shape == (batch, m, n)
+    m_start, m_end = m_range or (0, m)
+    if workspace is None:
+        workspace = np.empty(max(gemm_workspace_elems(dtype), 1), dtype)
+    _kernel(dtype)(c.ctypes.data, a.ctypes.data, b.ctypes.data, batch, m, n, k,
+                   *_element_strides(a), *_element_strides(b), *_element_strides(c),
+                   m_start, m_end, workspace.ctypes.data)
+
+
+def random_array(shape, dtype: str, rng: np.random.Generator) -> np.ndarray:
+    if dtype.startswith("int"):
+        return rng.integers(-50, 50, size=shape).astype(dtype)
+    return rng.standard_normal(shape).astype(dtype)
+
+
+def assert_matches(actual: np.ndarray, expected: np.ndarray, dtype: str) -> None:
+    if dtype.startswith("int"):
+        np.testing.assert_array_equal(actual, expected)
+    else:
+        # Scale by sqrt(K)-ish magnitudes: compare against the largest entry, not entrywise.
+        tol = TOLERANCE[dtype]
+        scale = max(1.0, float(np.abs(expected).max(initial=0.0)))
+        np.testing.assert_allclose(actual, expected, rtol=tol, atol=tol * scale)
+
+
+def sentinel_like(shape, dtype: str) -> np.ndarray:
+    return np.full(shape, -7, dtype=dtype)
+
+
+# --- shapes ---------------------------------------------------------------------------------------
+
+SHAPES = [  # (batch, M, N, K)
+    (1, 1, 1, 1),
+    (1, 7, 5, 3),
+    (1, 33, 65, 17),
+    (1, 100, 37, 129),
+    (1, 256, 256, 256),
+    (3, 20, 30, 40),
+    (2, 97, 130, 1100),  # several K blocks, with an uneven split
+]
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("shape", SHAPES, ids=lambda s: "x".join(map(str, s)))
+def test_matches_numpy(dtype, shape):
+    batch, m, n, k = shape
+    rng = np.random.default_rng(0)
+    a = random_array((batch, m, k), dtype, rng)
+    b = random_array((batch, k, n), dtype, rng)
+    c = sentinel_like((batch, m, n), dtype)
+    run_gemm(a, b, c)
+    assert_matches(c, a @ b, dtype)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_tile_edges_around_register_tile(dtype):
+    """Every M, N residue modulo the register tile, with K around the block depth."""
+    rng = np.random.default_rng(1)
+    blk = BLOCKING.get(dtype, BLOCKING["float32"])
+    for m in range(1, blk.mr + 2):
+        for n in (1, blk.lanes - 1, blk.lanes, blk.nr - 1, blk.nr, blk.nr + 1):
+            a = random_array((1, m, 9), dtype, rng)
+            b = random_array((1, 9, n), dtype, rng)
+            c = sentinel_like((1, m, n), dtype)
+            run_gemm(a, b, c)
+            assert_matches(c, a @ b, dtype)
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_large_blocks(dtype):
+    """M, N, K beyond MC, NC and KC, so every cache-blocking loop runs more than once."""
+    blk = BLOCKING[dtype]
+    m, n, k = blk.mc * 2 + 5, blk.nc + 3, blk.kc * 2 + 7
+    rng = np.random.default_rng(2)
+    a = random_array((1, m, k), dtype, rng)
+    b = random_array((1, k, n), dtype, rng)
+    c = sentinel_like((1, m, n), dtype)
+    run_gemm(a, b, c)
+    assert_matches(c, a @ b, dtype)
+
+
+# --- strides --------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("transpose_a", [False, True])
+@pytest.mark.parametrize("transpose_b", [False, True])
+def test_transposed_operands(dtype, transpose_a, transpose_b):
+    batch, m, n, k = 2, 45, 70, 33
+    rng = np.random.default_rng(3)
+    a = random_array((batch, k, m), dtype, rng).transpose(0, 2, 1) if transpose_a \
+        else random_array((batch, m, k), dtype, rng)
+    b = random_array((batch, n, k), dtype, rng).transpose(0, 2, 1) if transpose_b \
+        else random_array((batch, k, n), dtype, rng)
+    c = sentinel_like((batch, m, n), dtype)
+    run_gemm(a, b, c)
+    assert_matches(c, a @ b, dtype)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_broadcast_batch_on_b(dtype):
+    """B shared by every batch through a stride-0 batch axis."""
+    batch, m, n, k = 3, 31, 40, 19
+    rng = np.random.default_rng(4)
+    a = random_array((batch, m, k), dtype, rng)
+    b = np.broadcast_to(random_array((1, k, n), dtype, rng), (batch, k, n))
+    assert b.strides[0] == 0
+    c = sentinel_like((batch, m, n), dtype)
+    run_gemm(a, b, c)
+    assert_matches(c, a @ b, dtype)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_strided_output_and_sliced_inputs(dtype):
+    """C written through a transposed view; A and B are every-other-column slices."""
+    batch, m, n, k = 2, 23, 29, 26
+    rng = np.random.default_rng(5)
+    a = random_array((batch, m, 2 * k), dtype, rng)[:, :, ::2]
+    b = random_array((batch, k, 3 * n), dtype, rng)[:, :, 1::3]
+    c_storage = sentinel_like((batch, n, m), dtype)
+    c = c_storage.transpose(0, 2, 1)
+    run_gemm(a, b, c)
+    assert_matches(c, a @ b, dtype)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_broadcast_k_stride_zero(dtype):
+    """A stride-0 axis inside a matrix (a row broadcast along K) is read correctly too."""
+    m, n, k = 13, 17, 11
+    rng = np.random.default_rng(6)
+    a = np.broadcast_to(random_array((1, m, 1), dtype, rng), (1, m, k))
+    b = random_array((1, k, n), dtype, rng)
+    c = sentinel_like((1, m, n), dtype)
+    run_gemm(a, b, c)
+    assert_matches(c, a @ b, dtype)
+
+
+# --- row ranges, K = 0 ----------------------------------------------------------------------------
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("m_range", [(0, 0), (0, 1), (5, 6), (3, 40), (17, 100), (100, 100)])
+def test_partial_row_range_leaves_other_rows(dtype, m_range):
+    batch, m, n, k = 2, 100, 37, 21
+    rng = np.random.default_rng(7)
+    a = random_array((batch, m, k), dtype, rng)
+    b = random_array((batch, k, n), dtype, rng)
+    c = sentinel_like((batch, m, n), dtype)
+    run_gemm(a, b, c, m_range=m_range)
+    m_start, m_end = m_range
+    assert_matches(c[:, m_start:m_end], (a @ b)[:, m_start:m_end], dtype)
+    assert (c[:, :m_start] == -7).all() and (c[:, m_end:] == -7).all()
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_k_zero_writes_zeros(dtype):
+    a = np.empty((2, 9, 0), dtype)
+    b = np.empty((2, 0, 21), dtype)
+    c = sentinel_like((2, 9, 21), dtype)
+    run_gemm(a, b, c, m_range=(2, 7))
+    assert (c[:, 2:7] == 0).all()
+    assert (c[:, :2] == -7).all() and (c[:, 7:] == -7).all()
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_empty_n_and_batch_write_nothing(dtype):
+    a = np.ones((1, 4, 3), dtype)
+    c = sentinel_like((1, 4, 0), dtype)
+    run_gemm(a, np.ones((1, 3, 0), dtype), c)
+    c = sentinel_like((0, 4, 5), dtype)
+    run_gemm(np.ones((0, 4, 3), dtype), np.ones((0, 3, 5), dtype), c)
+
+
+# --- random shapes and layouts --------------------------------------------------------------------
+
+@st.composite
+def gemm_cases(draw):
+    dtype = draw(st.sampled_from(DTYPES))
+    batch = draw(st.integers(1, 3))
+    m, n, k = (draw(st.integers(0, 70)) for _ in range(3))
+    m_start = draw(st.integers(0, m))
+    m_end = draw(st.integers(m_start, m))
+    return dict(dtype=dtype, batch=batch, m=m, n=n, k=k, m_range=(m_start, m_end),
+                transpose_a=draw(st.booleans()), transpose_b=draw(st.booleans()),
+                broadcast_b=draw(st.booleans()), seed=draw(st.integers(0, 2**31)))
+
+
+@settings(max_examples=60, deadline=None)
+@given(gemm_cases())
+def test_random_cases(case):
+    dtype, batch, m, n, k = case["dtype"], case["batch"], case["m"], case["n"], case["k"]
+    rng = np.random.default_rng(case["seed"])
+    a = (random_array((batch, k, m), dtype, rng).transpose(0, 2, 1) if case["transpose_a"]
+         else random_array((batch, m, k), dtype, rng))
+    b_batch = 1 if case["broadcast_b"] else batch
+    b = (random_array((b_batch, n, k), dtype, rng).transpose(0, 2, 1) if case["transpose_b"]
+         else random_array((b_batch, k, n), dtype, rng))
+    b = np.broadcast_to(b, (batch, k, n))
+    c = sentinel_like((batch, m, n), dtype)
+    run_gemm(a, b, c, m_range=case["m_range"])
+    m_start, m_end = case["m_range"]
+    assert_matches(c[:, m_start:m_end], (a @ b)[:, m_start:m_end], dtype)
+    assert (c[:, :m_start] == -7).all() and (c[:, m_end:] == -7).all()
+
+
+# --- threads --------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("dtype", ["float32", "int32"])
+def test_concurrent_calls_on_row_ranges(dtype):
+    """Four threads, each with its own row range and workspace, at once (ctypes drops the GIL)."""
+    batch, m, n, k = 2, 203, 150, 300
+    rng = np.random.default_rng(8)
+    a = random_array((batch, m, k), dtype, rng)
+    b = random_array((batch, k, n), dtype, rng)
+    c = sentinel_like((batch, m, n), dtype)
+    bounds = [0, 50, 51, 140, m]
+    errors = []
+    start = threading.Barrier(len(bounds) - 1)
+
+    def work(lo, hi):
+        try:
+            workspace = np.empty(max(gemm_workspace_elems(dtype), 1), dtype)
+            start.wait()
+            for _ in range(3):
+                run_gemm(a, b, c, m_range=(lo, hi), workspace=workspace)
+        except Exception as exc:  # surfaced below: pytest does not see exceptions in threads
+            errors.append(exc)
+
+    _kernel(dtype)  # compile before the threads start
+    threads = [threading.Thread(target=work, args=(lo, hi)) for lo, hi in zip(bounds, bounds[1:])]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert not errors
+    assert_matches(c, a @ b, dtype)
+
+
+# --- API surface ----------------------------------------------------------------------------------
+
+def test_names_and_workspace():
+    assert gemm_function_name("float32") == "lumina_gemm_float32"
+    for dtype in ("float32", "float64"):
+        blk = BLOCKING[dtype]
+        assert gemm_workspace_elems(dtype) >= blk.mc * blk.kc + blk.kc * blk.nc
+    assert gemm_workspace_elems("int32") == 0
+    with pytest.raises(LuminaTypeError, match="float16"):
+        render_gemm("float16")
+
+
+def test_float_kernel_uses_vector_fma():
+    text = render_gemm("float32")
+    assert "llvm.fma.v8f32" in text
+    module = compile_llvm(text, name="gemm_asm")
+    assert "vfmadd" in module.asm()
+
+
+# --- the JIT itself -------------------------------------------------------------------------------
+
+LIBM_IR = """
+declare float @tanhf(float)
+declare float @erff(float)
+declare float @expf(float)
+declare float @powf(float, float)
+declare double @tanh(double)
+
+define float @libm_mix(float %x) {
+  %t = call float @tanhf(float %x)
+  %e = call float @erff(float %x)
+  %x2 = call float @expf(float %x)
+  %p = call float @powf(float %x, float 3.0)
+  %s1 = fadd float %t, %e
+  %s2 = fadd float %x2, %p
+  %s = fadd float %s1, %s2
+  ret float %s
+}
+
+define double @dtanh(double %x) {
+  %t = call double @tanh(double %x)
+  ret double %t
+}
+"""
+
+
+def test_jit_resolves_libm():
+    module = compile_llvm(LIBM_IR, name="libm")
+    mix = ctypes.CFUNCTYPE(ctypes.c_float, ctypes.c_float)(module.address("libm_mix"))
+    dtanh = ctypes.CFUNCTYPE(ctypes.c_double, ctypes.c_double)(module.address("dtanh"))
+    x = 0.75
+    expected = math.tanh(x) + math.erf(x) + math.exp(x) + x**3
+    assert mix(x) == pytest.approx(expected, rel=1e-6)
+    assert dtanh(x) == pytest.approx(math.tanh(x), rel=1e-15)
+
+
+def test_jit_errors():
+    with pytest.raises(LuminaCodegenError, match="does not parse"):
+        compile_llvm("define void @f( {", name="broken")
+    with pytest.raises(LuminaCodegenError, match="does not verify"):
+        compile_llvm("define i32 @f() {\n  %x = add i32 %x, 1\n  ret i32 %x\n}", name="cyclic")
+    module = compile_llvm(LIBM_IR, name="libm")
+    with pytest.raises(LuminaCodegenError, match="no function 'missing'"):
+        module.address("missing")
+
+
+def test_jit_compiles_concurrently():
+    """compile_llvm may be called from several threads; each result works."""
+    results, errors = [], []
+
+    def work(i):
+        try:
+            text = f"define i64 @f{i}(i64 %x) {{\n  %y = mul i64 %x, {i + 2}\n  ret i64 %y\n}}\n"
+            module = compile_llvm(text, name=f"m{i}")
+            fn = ctypes.CFUNCTYPE(ctypes.c_int64, ctypes.c_int64)(module.address(f"f{i}"))
+            results.append((i, fn(10), module))
+        except Exception as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=work, args=(i,)) for i in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert not errors
+    assert sorted((i, value) for i, value, _ in results) == [(i, 10 * (i + 2)) for i in range(6)]
+
+
+def test_host_target_description():
+    description = host_target_description()
+    assert description == host_target_description()
+    assert "+" in description or "-" in description  # carries the CPU feature list
