@@ -37,8 +37,9 @@ def best_ms(fn, repeat: int, warmup: int = 2) -> float:
     return min(times) * 1e3
 
 
-def row(name: str, ms: float, base_ms: float, extra: str = "") -> None:
-    print(f"  {name:<16} {ms:9.3f} ms   {base_ms / ms:6.2f}x vs lumina{'' if not extra else '   ' + extra}")
+def row(name: str, ms: float, lumina_ms: float, extra: str = "") -> None:
+    """One competitor's time and lumina's speedup over it (>1: lumina is faster)."""
+    print(f"  {name:<16} {ms:9.3f} ms   lumina {ms / lumina_ms:5.2f}x{'' if not extra else '   ' + extra}")
 
 
 def bench_fused(repeat: int, use_compile: bool, torch) -> None:

@@ -62,6 +62,10 @@ class _Entry:
     rebuild: Callable
     updates: list[_Update]
     grads_cleared: list[Tensor]
+    guards: list[tuple[Tensor, bool]]   # (state tensor, its .grad was None when traced)
+
+    def guards_hold(self) -> bool:
+        return all((t.grad is None) == was_none for t, was_none in self.guards)
 
 
 class CompiledFunction:
@@ -72,7 +76,7 @@ class CompiledFunction:
         functools.update_wrapper(self, fn)
         self.fn = fn
         self.static_argnums = set(static_argnums)
-        self._cache: dict[tuple, _Entry] = {}
+        self._cache: dict[tuple, list[_Entry]] = {}
 
     def _signature(self, args) -> tuple:
         sig = []
@@ -91,10 +95,15 @@ class CompiledFunction:
         return tuple(sig)
 
     def _entry(self, args) -> _Entry:
+        """The compiled entry for ``args``: same signature, and the state it was traced with (which
+        ``.grad`` were None decides whether backward accumulates) still holds; else a new trace."""
         sig = self._signature(args)
-        entry = self._cache.get(sig)
-        if entry is None:
-            entry = self._cache[sig] = self._trace(args, sig)
+        entries = self._cache.setdefault(sig, [])
+        for entry in entries:
+            if entry.guards_hold():
+                return entry
+        entry = self._trace(args, sig)
+        entries.append(entry)
         return entry
 
     def _trace(self, args, sig) -> _Entry:
@@ -133,7 +142,13 @@ class CompiledFunction:
             tensor._set_value(v0)
             tensor.grad = g0
 
-        original = {id(v0): tensor for tensor, v0, _ in trace.touched.values()}
+        # Several tensor objects can share one value (a no-op reshape returns the same value); the
+        # call must read the one whose updates are written back.
+        updated = {id(u.tensor) for u in updates if u.kind == "value"}
+        original: dict[int, Tensor] = {}
+        for tensor, v0, _ in trace.touched.values():
+            if id(v0) not in original or id(tensor) in updated:
+                original[id(v0)] = tensor
         nodes = topo_sort(out_values + update_values)
         captured_values, captured = [], []
         for n in nodes:
@@ -147,9 +162,11 @@ class CompiledFunction:
         graph = Graph.from_outputs(out_values + update_values, placeholders + captured_values,
                                    name=getattr(self.fn, "__name__", "fn").strip("<>"))
         exe = compile_graph(graph)
+        guards = list(trace.grad_guards.values())
         return _Entry(graph, exe, len(placeholders), captured,
                       [isinstance(t, Tensor) for t in leaves],
-                      [None if isinstance(t, Tensor) else t for t in leaves], rebuild, updates, cleared)
+                      [None if isinstance(t, Tensor) else t for t in leaves], rebuild, updates, cleared,
+                      guards)
 
     def __call__(self, *args):
         entry = self._entry(args)

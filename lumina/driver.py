@@ -107,13 +107,14 @@ def _build(graph: Graph) -> Executable:
                       [v.shape for v in opt.outputs], launches, keepalive, info)
 
 
-_WORKSPACES: dict[tuple[str, int], np.ndarray] = {}
+_WORKSPACES = threading.local()  # GEMM packing buffers: one per OS thread, so calls never share
 
 
-def _workspace(dtype: str, worker: int) -> int:
-    ws = _WORKSPACES.get((dtype, worker))
+def _workspace(dtype: str) -> int:
+    table = _WORKSPACES.__dict__
+    ws = table.get(dtype)
     if ws is None:
-        ws = _WORKSPACES[(dtype, worker)] = np.empty(gemm_workspace_elems(dtype), dtype)
+        ws = table[dtype] = np.empty(max(1, gemm_workspace_elems(dtype)), dtype)
     return ws.ctypes.data
 
 
@@ -130,7 +131,7 @@ def _gemm_launch(d: DotKernel, kslots, slots, keepalive) -> Launch:
 
     def args(ptrs, start, end, worker):
         return [ptrs[c_slot], ptrs[a_slot] + d.a.offset * isz, ptrs[b_slot] + d.b.offset * isz,
-                *shape, *strides, start, end, _workspace(dtype, worker)]
+                *shape, *strides, start, end, _workspace(dtype)]
     return Launch(d.name, fn, kslots, d.m, d.batch * d.m * d.n * d.k, args, d.source)
 
 

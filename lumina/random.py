@@ -11,7 +11,6 @@ import math
 
 import numpy as np
 
-from .ir import builder as B
 from .ir.dtypes import DType, to_dtype
 from .ir.graph import emit
 from .ir.ops import Op
@@ -41,11 +40,13 @@ def _next_key() -> Tensor:
 def rand(*shape, dtype=DType.float32) -> Tensor:
     """Uniform samples in [0, 1) of ``shape``."""
     dt = to_dtype(dtype)
-    return Tensor(emit(Op.RAND, (_next_key()._touch(),), shape=_shape_arg(shape), dtype=dt))
+    shape = _shape_arg(shape, "rand")
+    return Tensor(emit(Op.RAND, (_next_key()._touch(),), shape=shape, dtype=dt))
 
 
 def randn(*shape, dtype=DType.float32) -> Tensor:
     """Standard normal samples by the Box–Muller transform: sqrt(-2 ln(1-u1)) cos(2 pi u2)."""
+    shape = _shape_arg(shape, "randn")
     u1, u2 = rand(*shape, dtype=dtype), rand(*shape, dtype=dtype)
     return (-2.0 * (1.0 - u1).log()).sqrt() * (2 * math.pi * u2).cos()
 
@@ -60,5 +61,5 @@ def randn_like(x: Tensor) -> Tensor:
 
 def randint(low: int, high: int, shape, dtype=DType.int64) -> Tensor:
     """Integers uniform in [low, high)."""
-    u = rand(*_shape_arg((shape,)), dtype=DType.float64)
+    u = rand(*_shape_arg((shape,) if isinstance(shape, int) else tuple(shape), "randint"), dtype=DType.float64)
     return (u * float(high - low)).to(dtype) + low

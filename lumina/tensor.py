@@ -17,7 +17,7 @@ from . import tracing
 from .errors import LuminaGradError, LuminaShapeError, LuminaTraceError, LuminaTypeError, LuminaValueError
 from .ir import builder as B
 from .ir.dtypes import DType, promote, scalar_result, to_dtype
-from .ir.graph import Graph, Value, emit, topo_sort
+from .ir.graph import Graph, Value, emit
 from .ir.ops import Op
 from .ir.types import TensorType
 from .tracing import BOUND, STATE, STOP_GRAD
@@ -28,10 +28,15 @@ LEAF_OF: "weakref.WeakValueDictionary[int, Tensor]" = weakref.WeakValueDictionar
 Scalar = (int, float, bool)
 
 
-def _shape_arg(shape) -> tuple[int, ...]:
+def _shape_arg(shape, op: str | None = None) -> tuple[int, ...]:
+    """``f(2, 3)`` or ``f((2, 3))`` -> ``(2, 3)``. With ``op`` (a creation function), a negative
+    size raises LuminaValueError naming it; views (reshape's -1, axes) pass ``op=None``."""
     if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
         shape = shape[0]
-    return tuple(int(d) for d in shape)
+    shape = tuple(int(d) for d in shape)
+    if op is not None and any(d < 0 for d in shape):
+        raise LuminaValueError(f"{op}: negative dimension in shape {list(shape)}")
+    return shape
 
 
 def broadcast_shapes(op: str, *types: TensorType) -> tuple[int, ...]:
@@ -53,15 +58,16 @@ class Tensor:
     record their history for ``backward()``; their gradient lands in ``.grad``.
     """
 
-    __slots__ = ("_value", "requires_grad", "grad", "_is_leaf", "_data", "__weakref__")
+    __slots__ = ("_value", "requires_grad", "_grad", "_is_leaf", "_data", "_serial", "__weakref__")
     __hash__ = object.__hash__
 
     def __init__(self, value: Value, requires_grad: bool = False, _is_leaf: bool = False):
         self._value = value
         self.requires_grad = requires_grad
-        self.grad: Tensor | None = None
+        self._grad: Tensor | None = None
         self._is_leaf = _is_leaf or not requires_grad
         self._data: np.ndarray | None = None
+        self._serial = next(tracing.SERIALS)  # creation order: tells state from trace temporaries
         if requires_grad and self._is_leaf:
             LEAF_OF[id(value)] = self
 
@@ -85,17 +91,38 @@ class Tensor:
         return self._value in BOUND
 
     def _touch(self) -> Value:
-        """This tensor's value as an operand, noting it in the active trace if it is realised."""
-        if STATE.trace is not None and self._realized and id(self._value) not in STATE.trace.placeholders:
-            STATE.trace.touch(self)
+        """This tensor's value as an operand. Inside a trace, a tensor made before the trace began is
+        state: it is realised (if pending) and noted, so each call reads its current value."""
+        trace = STATE.trace
+        if trace is not None and self._serial < trace.start and id(self) not in trace.touched:
+            _realize_outside_trace(self)
+            if self._realized:
+                trace.touch(self)
         return self._value
 
     @staticmethod
     def _result(value: Value, *parents: "Tensor") -> "Tensor":
         wants = any(p.requires_grad for p in parents)
-        if wants and not STATE.grad_enabled and all(value is not p._value for p in parents):
+        if wants and not STATE.grad_enabled:
+            if any(value is p._value for p in parents):  # a no-op view still cuts the history
+                value = emit(Op.RESHAPE, (value,), shape=value.shape)
             STOP_GRAD.add(value)
         return Tensor(value, wants and STATE.grad_enabled)
+
+    @property
+    def grad(self) -> "Tensor | None":
+        """The accumulated gradient (set by ``backward``), or None."""
+        trace = STATE.trace
+        if trace is not None and self._serial < trace.start:
+            trace.read_grad(self)
+        return self._grad
+
+    @grad.setter
+    def grad(self, value: "Tensor | None") -> None:
+        trace = STATE.trace
+        if trace is not None and self._serial < trace.start:
+            trace.write_grad(self)
+        self._grad = value
 
     # ---- metadata ---------------------------------------------------------------------------------
     @property
@@ -233,8 +260,14 @@ class Tensor:
     def erf(self): return self._unary(Op.ERF)
 
     def sigmoid(self) -> "Tensor":
-        """``1 / (1 + exp(-x))``."""
-        return 1.0 / (1.0 + (-self).exp())
+        """``1 / (1 + exp(-x))`` for x >= 0 and ``exp(x) / (1 + exp(x))`` below: neither branch
+        overflows, and each branch only sees inputs from its own side (so no ``0 * inf`` reaches
+        the gradient of the branch ``where`` discards)."""
+        x = self if self.dtype.is_float else self.to(DType.float32)
+        pos = x >= 0.0
+        e_neg = (-where(pos, x, 0.0)).exp()
+        e_pos = where(pos, 0.0, x).exp()
+        return where(pos, 1.0 / (1.0 + e_neg), e_pos / (1.0 + e_pos))
 
     def relu(self) -> "Tensor":
         """``max(x, 0)`` with PyTorch's subgradient 0 at 0 (``where(x > 0, x, 0)``)."""
@@ -275,7 +308,9 @@ class Tensor:
         return tuple(sorted({d % max(self.ndim, 1) for d in dims})) if self.ndim else ()
 
     def _reduce(self, op: Op, dim, keepdim: bool, name: str) -> "Tensor":
-        x = self.to(DType.int64) if self.dtype is DType.bool else self
+        # torch.sum accumulates bool and int32 in int64; max keeps int32 (bool max is via int64)
+        widen = self.dtype is DType.bool or (op is Op.REDUCE_SUM and self.dtype is DType.int32)
+        x = self.to(DType.int64) if widen else self
         axes = x._axes(dim, name)
         return Tensor._result(B.reduce(op, x._touch(), axes, keepdim), x)
 
@@ -304,6 +339,8 @@ class Tensor:
             idx = arange(n).reshape([n if i == d else 1 for i in range(x.ndim)])
             hit = where(x == m, idx, n)
             out = hit.min(d, keepdim=keepdim and dim is not None)
+        if dim is None and keepdim:  # torch: every dim kept, as size 1
+            out = out.reshape((1,) * self.ndim)
         return out
 
     def argmin(self, dim: int | None = None, keepdim: bool = False) -> "Tensor":
@@ -414,9 +451,8 @@ class Tensor:
     # ---- state and autodiff -----------------------------------------------------------------------
     def detach(self) -> "Tensor":
         """The same values, cut from the autodiff history (a no-op reshape marked stop-gradient)."""
-        v = emit(Op.RESHAPE, (self._touch(),), shape=self.shape)
-        STOP_GRAD.add(v)
-        return Tensor(v)
+        with no_grad():
+            return Tensor._result(self._touch(), self)
 
     def requires_grad_(self, flag: bool = True) -> "Tensor":
         if not self._is_leaf:
@@ -440,10 +476,7 @@ class Tensor:
         if broadcast_shapes("assign", self._value.type, other._value.type) != self.shape:
             raise LuminaShapeError(f"assign: cannot assign {other._value.type} to {self._value.type}")
         v = B.broadcast_to(B.cast(other._touch(), self.dtype), self.shape)
-        if STATE.trace is not None:
-            _realize_outside_trace(self)
-            if self._realized:
-                STATE.trace.touch(self)
+        self._touch()
         self._set_value(v)
         return self
 
@@ -480,9 +513,9 @@ def tensor(data, dtype=None, requires_grad: bool = False) -> Tensor:
         arr = np.asarray(data)
         if arr.dtype == np.float64 and not isinstance(data, (np.ndarray, np.generic)):
             arr = arr.astype(np.float32)
-        dt = to_dtype(arr.dtype)
+        dt = to_dtype(arr.dtype, "tensor")
     else:
-        dt = to_dtype(dtype)
+        dt = to_dtype(dtype, "tensor")
         arr = np.asarray(data)
     arr = np.array(arr, dtype=dt.numpy, order="C", copy=True)
     if requires_grad and not dt.is_float:
@@ -492,8 +525,8 @@ def tensor(data, dtype=None, requires_grad: bool = False) -> Tensor:
 
 def full(shape, value, dtype=None, requires_grad: bool = False) -> Tensor:
     """A tensor of ``shape`` filled with ``value`` (a broadcast constant unless it requires grad)."""
-    shape = _shape_arg((shape,))
-    dt = to_dtype(dtype) if dtype is not None else (DType.bool if isinstance(value, bool) else
+    shape = _shape_arg((shape,) if isinstance(shape, int) else tuple(shape), "full")
+    dt = to_dtype(dtype, "full") if dtype is not None else (DType.bool if isinstance(value, bool) else
                                                     DType.float32 if isinstance(value, float) else DType.int64)
     if requires_grad:
         return tensor(np.full(shape, value), dt, requires_grad=True)
@@ -501,11 +534,11 @@ def full(shape, value, dtype=None, requires_grad: bool = False) -> Tensor:
 
 
 def zeros(*shape, dtype=DType.float32, requires_grad: bool = False) -> Tensor:
-    return full(_shape_arg(shape), 0, dtype, requires_grad)
+    return full(_shape_arg(shape, "zeros"), 0, dtype, requires_grad)
 
 
 def ones(*shape, dtype=DType.float32, requires_grad: bool = False) -> Tensor:
-    return full(_shape_arg(shape), 1, dtype, requires_grad)
+    return full(_shape_arg(shape, "ones"), 1, dtype, requires_grad)
 
 
 def zeros_like(x: Tensor, dtype=None) -> Tensor:
@@ -520,6 +553,8 @@ def arange(start, end=None, step=1, dtype=None) -> Tensor:
     """``[start, end)`` in steps of ``step``; int64 for int arguments, else float32."""
     if end is None:
         start, end = 0, start
+    if step == 0:
+        raise LuminaValueError(f"arange: step must be non-zero (start={start}, end={end})")
     floaty = any(isinstance(v, float) for v in (start, end, step))
     dt = to_dtype(dtype) if dtype is not None else (DType.float32 if floaty else DType.int64)
     values = np.arange(start, end, step, dtype=np.float64 if floaty else np.int64)
@@ -630,7 +665,7 @@ class no_grad:
 
 def _realize_outside_trace(t: Tensor) -> None:
     """Realise a tensor made before the trace began (so the trace can treat it as state)."""
-    if t._realized or any(n.op is Op.INPUT and n.out not in BOUND for n in topo_sort([t._value])):
+    if t._realized or t._data is not None:
         return
     trace, STATE.trace = STATE.trace, None
     try:

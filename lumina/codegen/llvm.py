@@ -190,8 +190,8 @@ class _FunctionBuilder:
 
     def _max(self, a, x, dt: DType, smaller: bool = False):
         b = self.b
-        if dt.is_float:  # NaN-propagating, like NumPy: pick a if a wins or a is NaN
-            wins = b.fcmp_unordered("<" if smaller else ">", a, x)
+        if dt.is_float:  # NaN-propagating, like NumPy: pick a if it wins or is NaN, else x
+            wins = b.or_(b.fcmp_ordered("<" if smaller else ">", a, x), b.fcmp_unordered("uno", a, a))
             return b.select(wins, a, x)
         return b.select(b.icmp_signed("<" if smaller else ">", a, x), a, x)
 
@@ -201,7 +201,7 @@ class _FunctionBuilder:
         if op in ("add", "sub", "mul"):
             return getattr(b, ("f" if f else "") + op)(x, y)
         if op == "div":
-            return b.fdiv(x, y) if f else b.sdiv(x, y)
+            return b.fdiv(x, y) if f else self._int_div(x, y)
         if op == "floordiv":
             return b.sdiv(x, y)  # index arithmetic: operands are non-negative
         if op == "mod":
@@ -219,6 +219,16 @@ class _FunctionBuilder:
         if op == "or":
             return b.or_(x, y)
         raise LuminaCodegenError(f"llvm: no lowering for binary {op} on {dt.name}")
+
+    def _int_div(self, x, y):
+        """C division, made total: x / 0 is 0 (as NumPy) and MIN / -1 wraps, never trapping."""
+        b = self.b
+        zero, one = ir.Constant(x.type, 0), ir.Constant(x.type, 1)
+        is_zero = b.icmp_signed("==", y, zero)
+        is_neg1 = b.icmp_signed("==", y, ir.Constant(x.type, -1))
+        safe = b.select(b.or_(is_zero, is_neg1), one, y)
+        q = b.sdiv(x, safe)
+        return b.select(is_zero, zero, b.select(is_neg1, b.sub(zero, x), q))
 
     def _cast(self, x, src: DType, dst: DType):
         b = self.b

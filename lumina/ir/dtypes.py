@@ -64,10 +64,10 @@ def from_short(short: str) -> DType:
         raise LuminaTypeError(f"unknown dtype {short!r}; expected one of {sorted(_BY_SHORT)}") from None
 
 
-def to_dtype(x) -> DType:
+def to_dtype(x, op: str = "dtype") -> DType:
     """Normalise a DType, NumPy dtype, Python type or name (``"float32"``) to a DType.
 
-    Raises LuminaTypeError for dtypes lumina does not support (e.g. complex64, uint8).
+    Raises LuminaTypeError, naming ``op``, for dtypes lumina does not support (complex64, uint8...).
     """
     if isinstance(x, DType):
         return x
@@ -82,9 +82,9 @@ def to_dtype(x) -> DType:
     try:
         npd = np.dtype(x)
     except TypeError:
-        raise LuminaTypeError(f"unsupported dtype {x!r}; lumina supports {[d.name for d in DType]}") from None
+        raise LuminaTypeError(f"{op}: unsupported dtype {x!r}; lumina supports {[d.name for d in DType]}") from None
     if npd not in _BY_NUMPY:
-        raise LuminaTypeError(f"unsupported dtype {npd}; lumina supports {[d.name for d in DType]}")
+        raise LuminaTypeError(f"{op}: unsupported dtype {npd}; lumina supports {[d.name for d in DType]}")
     return _BY_NUMPY[npd]
 
 

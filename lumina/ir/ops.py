@@ -3,7 +3,8 @@
 The IR has no implicit broadcasting: the operands of an elementwise op have identical shapes (the
 front end inserts ``reshape`` + ``expand``). Composite ops (softmax, gelu, cross_entropy, conv) are
 decompositions into these primitives, so autodiff, passes and backends see only this list.
-Semantics follow NumPy unless stated: ``div`` on integers truncates toward zero (C, LLVM ``sdiv``);
+Semantics follow NumPy unless stated: ``div`` on integers truncates toward zero (C, LLVM ``sdiv``)
+and gives 0 for a zero divisor;
 ``gather`` is ONNX ``Gather`` (out shape ``x.shape[:axis] + idx.shape + x.shape[axis+1:]``, negative
 indices count from the end); ``dot`` is XLA's ``DotGeneral`` (output dims: batch, lhs free, rhs free).
 """
@@ -191,7 +192,7 @@ def _permute(op, types, *, perm: tuple):
 
 def _expand(op, types, *, shape: tuple):
     (x,) = types
-    if len(shape) != x.rank or any(s != d and s != 1 for s, d in zip(x.shape, shape)):
+    if len(shape) != x.rank or any(d < 0 or (s != d and s != 1) for s, d in zip(x.shape, shape)):
         raise _err(op, types, f"cannot expand to {list(shape)} (same rank, only size-1 dims grow)")
     return TensorType(tuple(shape), x.dtype)
 
@@ -266,6 +267,8 @@ def _rand(op, types, *, shape: tuple, dtype: DType):
         raise _err(op, types, "key must be an int64 scalar", LuminaTypeError)
     if not dtype.is_float:
         raise _err(op, types, f"dtype must be floating-point, not {dtype.name}", LuminaTypeError)
+    if any(d < 0 for d in shape):
+        raise _err(op, types, f"negative dimension in shape {list(shape)}", LuminaValueError)
     return TensorType(tuple(shape), dtype)
 
 

@@ -51,6 +51,13 @@ def _attr_value(key: str, text: str, op: Op, type: TensorType):
     return ast.literal_eval(text)
 
 
+def _lookup(values: dict, token: str, line: str):
+    name = token.strip()
+    if name not in values:
+        raise LuminaIRError(f"parse: {line!r}: {name} is used before it is defined")
+    return values[name]
+
+
 def parse(text: str) -> Graph:
     """Parse IR text into a Graph. Raises LuminaIRError naming the offending line."""
     lines = [ln.strip() for ln in text.strip().splitlines() if ln.strip()]
@@ -63,24 +70,28 @@ def parse(text: str) -> Graph:
             m = _RETURN.match(ln)
             if not m:
                 raise LuminaIRError(f"parse: bad return line: {ln!r}")
-            outputs = [values[t.strip()] for t in m.group(1).split(",") if t.strip()]
+            outputs = [_lookup(values, t, ln) for t in m.group(1).split(",") if t.strip()]
             if m.group(2):
-                inputs = [values[t.strip()] for t in m.group(2).split(",") if t.strip()]
+                inputs = [_lookup(values, t, ln) for t in m.group(2).split(",") if t.strip()]
             continue
         m = _NODE.match(ln)
         if not m:
             raise LuminaIRError(f"parse: cannot read line: {ln!r}")
         res, dt, dims, opname, operands, attr_text = m.groups()
+        if res in values:
+            raise LuminaIRError(f"parse: {ln!r}: {res} is defined twice (IR values are SSA)")
         try:
             op = Op(opname)
             type = TensorType(tuple(int(d) for d in dims.split(",") if d), from_short(dt))
-            args = [values[t.strip()] for t in operands.split(",") if t.strip()]
+            args = [_lookup(values, t, ln) for t in operands.split(",") if t.strip()]
             attrs = {}
             for part in _split_top(attr_text or ""):
                 key, _, val = part.partition("=")
                 attrs[key.strip()] = _attr_value(key.strip(), val, op, type)
             given = type if op in (Op.INPUT, Op.CONST) else None
             v = emit(op, args, type=given, **attrs)
+        except LuminaIRError:
+            raise
         except (LuminaError, KeyError, ValueError, SyntaxError) as e:
             raise LuminaIRError(f"parse: {ln!r}: {e}") from None
         if v.type != type:

@@ -30,7 +30,12 @@ def evaluate(node, args: list[np.ndarray]) -> np.ndarray:
             out = _BINARY[op](*args)
         elif op is Op.DIV:
             x, y = args
-            out = x / y if node.out.dtype.is_float else np.trunc(x / np.where(y == 0, 1, y))
+            if node.out.dtype.is_float:
+                out = x / y
+            else:  # C truncation, x / 0 == 0: what the backends compute
+                safe = np.where(y == 0, 1, y)
+                q = np.abs(x) // np.abs(safe) * np.sign(x) * np.sign(safe)
+                out = np.where(y == 0, 0, q)
         elif op is Op.WHERE:
             out = np.where(*args)
         elif op is Op.CAST:
