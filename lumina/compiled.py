@@ -211,17 +211,15 @@ class Lowered:
 
     def as_text(self, stage: str = "input") -> str:
         """IR text at ``stage``: "input" (as traced), "optimized" (after all passes) or a pass name."""
-        stages = dict(self.executable.info["stages"])
-        if stage == "optimized":
-            return self.executable.info["stages"][-1][1]
-        if stage not in stages:
-            raise LuminaTypeError(f"as_text: unknown stage {stage!r}; stages are "
-                                  f"{[s for s, _ in self.executable.info['stages']] + ['optimized']}")
-        return stages[stage]
+        stages = self.executable.info["stages"]
+        table = dict(stages, optimized=stages[-1][1])
+        if stage not in table:
+            raise LuminaTypeError(f"as_text: unknown stage {stage!r}; stages are {list(table)}")
+        return str(table[stage])
 
     def partition(self) -> str:
         """Which IR nodes went into which kernel, and why each kernel's output is materialised."""
-        return self.executable.info["partition"]
+        return self.executable.info["partition"].describe()
 
     def kernels(self) -> list:
         """The kernel descriptions (``LoopKernel`` / ``DotKernel``) in launch order."""

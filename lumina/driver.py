@@ -9,7 +9,7 @@ from __future__ import annotations
 import ctypes
 import hashlib
 import threading
-from dataclasses import dataclass
+from dataclasses import replace
 
 import numpy as np
 
@@ -55,8 +55,8 @@ def cache_clear() -> None:
 
 
 def _build(graph: Graph) -> Executable:
-    stages = [("input", str(graph))]
-    opt = optimize(graph, on_pass=lambda name, g: stages.append((name, str(g))))
+    stages = [("input", graph)]  # graphs, printed only when someone asks (see Lowered.as_text)
+    opt = optimize(graph, on_pass=lambda name, g: stages.append((name, g)))
     part = partition(opt)
     names = value_names(opt)
 
@@ -86,7 +86,12 @@ def _build(graph: Graph) -> Executable:
     for i, k in enumerate(part.kernels):
         source = tuple(format_node(n, names) for n in k.nodes)
         kernels.append((k, lower(k, i, source)))
-    loops = [d for _, d in kernels if isinstance(d, LoopKernel)]
+    # Structurally identical kernels (a deep chain repeats one) share one compiled function.
+    unique: dict[LoopKernel, LoopKernel] = {}
+    for _, d in kernels:
+        if isinstance(d, LoopKernel):
+            unique.setdefault(replace(d, name="", source=()), d)
+    loops = list(unique.values())
     llvm_text = render_module(loops, name=f"{graph.name}_kernels") if loops else ""
     module = _module(llvm_text, f"{graph.name}_kernels") if loops else None
     keepalive = [module] if module else []
@@ -95,12 +100,13 @@ def _build(graph: Graph) -> Executable:
     for k, desc in kernels:
         kslots = [slot_of[id(v)] for v in k.inputs] + [slot_of[id(k.root)]]
         if isinstance(desc, LoopKernel):
-            fn = cfunc(module.address(desc.name), len(kslots), 2)
+            compiled_as = unique[replace(desc, name="", source=())].name
+            fn = cfunc(module.address(compiled_as), len(kslots), 2)
             extent = desc.domain[0].extent if desc.domain else 1
             launches.append(Launch(desc.name, fn, kslots, extent, desc.work, loop_args(kslots), desc.source))
         else:
             launches.append(_gemm_launch(desc, kslots, slots, keepalive))
-    info = {"stages": stages, "partition": part.describe(), "llvm": llvm_text,
+    info = {"stages": stages, "partition": part, "llvm": llvm_text,
             "kernels": [d for _, d in kernels]}
     output_slots = [slot_of[id(part.aliases.get(id(v), v))] for v in opt.outputs]
     return Executable(slots, [slot_of[id(v)] for v in opt.inputs], output_slots,

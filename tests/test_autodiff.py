@@ -383,9 +383,9 @@ def test_10000_deep_chain_forward_and_gradient():
 
 
 def test_deep_nonlinear_chain_with_lumina_grad():
-    """2,000 alternating ``sin``-bearing / affine steps (deeper than the recursion limit), against
+    """10,000 alternating ``sin``-bearing / affine steps (deeper than the recursion limit), against
     a NumPy float64 forward/backward loop. Each nonlinear step's VJP needs its own intermediate."""
-    depth = 2_000
+    depth = DEPTH
     assert sys.getrecursionlimit() < depth
 
     def step_is_sin(i):
