@@ -227,3 +227,8 @@ def strides_of(e: Expr, vars: list[Var]) -> tuple[list[int], int] | None:
     if any(not isinstance(a, Var) or a not in vars for a in terms):
         return None
     return [terms.get(v, 0) for v in vars], k
+
+
+def affine_terms(e: Expr) -> Affine:
+    """``e`` as ``({atom: coefficient}, constant)``; non-affine parts are atoms."""
+    return _affine(e)

@@ -2,7 +2,9 @@
 
 A ``LoopKernel`` is a loop nest: ``domain`` loops (outer to inner) over the output's row-major
 positions, optional ``reduce_vars`` loops inside them folding ``value`` with ``reduce_op``, and one
-store of the result to the last buffer. A ``DotKernel`` is a batched GEMM over strided views of its
+store of the result to the last buffer. With ``reduce_outer`` the reduce loops sit between the outer
+domain loops and the innermost one, accumulating in the output buffer: the schedule for reducing
+over a non-contiguous axis (a bias gradient's sum over the batch). A ``DotKernel`` is a batched GEMM over strided views of its
 operands. The renderers (LLVM today; Triton and Metal later) turn either into target code; the runtime
 splits the outermost domain loop (or the GEMM's rows) across threads.
 """
@@ -30,6 +32,7 @@ class LoopKernel:
     reduce_op: str | None              # "sum" or "max"
     value: Expr
     source: tuple[str, ...] = ()       # the IR lines this kernel was fused from (for dumps)
+    reduce_outer: bool = False         # reduce loops outside the innermost domain loop (see below)
 
     @property
     def out(self) -> Buffer:

@@ -71,23 +71,52 @@ class _FunctionBuilder:
         return pre, head, carried
 
     def emit(self):
+        k = self.k
+        if k.reduce_vars and k.reduce_outer:
+            self.emit_outer_reduction()
+        else:
+            self.nest(list(k.domain), self.store_value)
+        self.b.ret_void()
+
+    def nest(self, loops: list, body) -> None:
+        """Loops over ``loops`` (outer to inner; the first domain var runs over [start, end))."""
+        if not loops:
+            body()
+            return
+        v, rest = loops[0], loops[1:]
+        first = bool(self.k.domain) and v is self.k.domain[0]
+        lo = self.start if first else ir.Constant(I64, 0)
+        hi = self.end if first else ir.Constant(I64, v.extent)
+        self.loop(v, lo, hi, lambda: self.nest(rest, body))
+
+    def store_value(self) -> None:
+        k = self.k
+        value = self.reduction() if k.reduce_vars else self.expr(k.value)
+        self.store(len(k.buffers) - 1, self._row_major(k.domain), value, k.out.dtype)
+
+    def emit_outer_reduction(self) -> None:
+        """The reduce loops run outside the innermost output loop and accumulate in the output
+        buffer: ``for r: for j: out[j] = out[j] + x[r, j]`` reads ``x`` row by row (contiguous and
+        vectorisable) where the register-accumulator order would stride down its columns."""
         k, b = self.k, self.b
-        loops = list(k.domain)
+        out, dt = len(k.buffers) - 1, k.value.dtype
+        *outer, inner = k.domain
 
-        def nest(level: int):
-            if level < len(loops):
-                v = loops[level]
-                lo = self.start if level == 0 else ir.Constant(I64, 0)
-                hi = self.end if level == 0 else ir.Constant(I64, v.extent)
-                self.loop(v, lo, hi, lambda: nest(level + 1))
-                return None
-            value = self.reduction() if k.reduce_vars else self.expr(k.value)
+        def init():
+            self.memo = {}
+            self.store(out, self._row_major(k.domain), self._identity(k.reduce_op, dt), dt)
+
+        def accumulate():
+            self.memo = {}
             index = self._row_major(k.domain)
-            self.store(len(k.buffers) - 1, index, value, k.out.dtype)
-            return None
+            acc = b.load(self.pointer(out, index))
+            self.store(out, index, self._combine(k.reduce_op, acc, self.expr(k.value), dt), dt)
 
-        nest(0)
-        b.ret_void()
+        def per_row():
+            self.nest([inner], init)
+            self.nest(list(k.reduce_vars) + [inner], accumulate)
+
+        self.nest(outer, per_row)
 
     def reduction(self) -> ir.Value:
         """Fold ``value`` over the reduce loops into a register accumulator."""

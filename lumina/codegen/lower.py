@@ -157,6 +157,28 @@ class _Lowerer:
         return self.value(x, idx[:axis] + (j,) + idx[axis + k:])
 
 
+def _loads(e: E.Expr):
+    stack = [e]
+    while stack:
+        e = stack.pop()
+        if isinstance(e, E.Load):
+            yield e
+        stack.extend(E.children(e))
+
+
+def _contiguous_along_output(value: E.Expr, domain, rvars) -> bool:
+    """True when some load walks memory with unit stride along the innermost output dim but not
+    along the innermost reduce dim: then reducing in the outer loops reads memory in order."""
+    if not domain or not rvars:
+        return False
+    inner, rinner = domain[-1], rvars[-1]
+    for load in _loads(value):
+        terms, _ = E.affine_terms(load.index)
+        if terms.get(inner) == 1 and terms.get(rinner) != 1:
+            return True
+    return False
+
+
 def kernel_name(k: Kernel, index: int) -> str:
     skip = {Op.INPUT, Op.CONST, Op.RESHAPE, Op.PERMUTE, Op.EXPAND}
     ops = [n.op.value for n in k.nodes if n.op not in skip]
@@ -183,7 +205,8 @@ def lower(k: Kernel, index: int, source: tuple[str, ...] = ()) -> LoopKernel | D
         idx = tuple(next(rv) if i in axes else next(kept) for i in range(x.type.rank))
         value = lw.value(x, idx)
         op = "sum" if root.op is Op.REDUCE_SUM else "max"
-        return LoopKernel(name, buffers, domain, rvars, op, value, source)
+        return LoopKernel(name, buffers, domain, rvars, op, value, source,
+                          reduce_outer=_contiguous_along_output(value, domain, rvars))
     return LoopKernel(name, buffers, domain, (), None, lw.value(root, domain), source)
 
 
