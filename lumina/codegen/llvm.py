@@ -5,7 +5,8 @@ whose outermost domain loop runs over ``[start, end)`` so the runtime can split 
 (a rank-0 domain ignores the range). Loops are plain counted loops the LLVM loop vectorizer turns
 into SIMD; a ``sum`` accumulates with ``reassoc nsz`` fast-math flags, which is what lets it be
 vectorized (reassociation is the one licence we take; every other float op is IEEE-exact, with
-NumPy's NaN propagation for max/min). Bools live in memory as bytes (NumPy's layout) and in
+NumPy's NaN propagation for max/min). float32 exp/log/tanh/erf are inline polynomials
+(``llvm_math``) so loops that use them still vectorize. Bools live in memory as bytes (NumPy's layout) and in
 registers as ``i1``.
 """
 from __future__ import annotations
@@ -17,6 +18,7 @@ from llvmlite import ir
 from ..errors import LuminaCodegenError
 from ..ir.dtypes import DType
 from . import expr as E
+from . import llvm_math
 from .kernel import LoopKernel
 
 I1, I8, I32, I64 = ir.IntType(1), ir.IntType(8), ir.IntType(32), ir.IntType(64)
@@ -210,6 +212,8 @@ class _FunctionBuilder:
             return b.xor(x, ir.Constant(I1, 1))
         if op == "abs" and not dt.is_float:
             return b.select(b.icmp_signed("<", x, ir.Constant(x.type, 0)), b.neg(x), x)
+        if dt is DType.float32 and op in llvm_math.FUNCTIONS:  # vectorisable polynomial forms
+            return llvm_math.FUNCTIONS[op](b, x)
         suffix = "f32" if dt is DType.float32 else "f64"
         if op in _INTRINSIC:
             return self._call(f"{_INTRINSIC[op]}.{suffix}", x.type, [x])
