@@ -1,9 +1,10 @@
 """The SSA data model: ``Value``, ``Node`` and ``Graph``.
 
-A ``Node`` applies one primitive ``Op`` to operand ``Value``s with named attributes and defines
-exactly one output ``Value``. Nodes are immutable and refer to their operands directly, so any set of
-values is also a DAG; a ``Graph`` is a topologically ordered list of nodes with designated inputs
-(``input`` nodes) and outputs. Passes build new graphs; values are compared by identity.
+A ``Node`` applies one primitive ``Op`` to operand values with named attributes and defines exactly
+one SSA value, which is the node itself (``Value`` names the same class: read it as "the result of").
+Nodes are immutable and refer to their operands directly, so any set of values is also a DAG; a
+``Graph`` is a topologically ordered list of nodes with designated inputs (``input`` nodes) and
+outputs. Passes build new graphs; values are compared by identity.
 """
 from __future__ import annotations
 
@@ -15,19 +16,33 @@ from .ops import Op, infer_type
 from .types import TensorType
 
 
-class Value:
-    """An SSA value: defined once, by ``node``; its static ``type`` gives shape and dtype.
+class Node:
+    """One primitive application ``op(*inputs, **attrs)`` and the SSA value it defines.
 
-    Arithmetic operators build new nodes (same-shape operands, no broadcasting); they exist so that
-    rule tables (VJPs, simplifications) read like the math. ``==`` stays identity so values can key
-    dicts.
+    Every primitive has exactly one result, so the node *is* its value (as in torch.fx): ``node.out``
+    and ``value.node`` both return the object itself, ``Value`` is another name for this class, and
+    no reference cycle ties a value to its node (so buffers bound to dead values are freed at once).
+    ``attrs`` is a plain dict treated as immutable; for ``const`` it holds ``value`` (a NumPy
+    array), for ``input`` its ``name``. Arithmetic operators build new nodes (same-shape operands,
+    no broadcasting) so that rule tables (VJPs, simplifications) read like the math; ``==`` stays
+    identity so values can key dicts.
     """
 
-    __slots__ = ("type", "node", "__weakref__")
+    __slots__ = ("op", "inputs", "attrs", "type", "__weakref__")
 
-    def __init__(self, type: TensorType, node: "Node"):
+    def __init__(self, op: Op, inputs: Sequence["Node"], attrs: dict, type: TensorType):
+        self.op = op
+        self.inputs = tuple(inputs)
+        self.attrs = attrs
         self.type = type
-        self.node = node
+
+    @property
+    def out(self) -> "Node":
+        return self
+
+    @property
+    def node(self) -> "Node":
+        return self
 
     @property
     def shape(self) -> tuple[int, ...]:
@@ -37,12 +52,8 @@ class Value:
     def dtype(self) -> DType:
         return self.type.dtype
 
-    @property
-    def op(self) -> Op:
-        return self.node.op
-
     def __repr__(self) -> str:
-        return f"<Value {self.type} = {self.node.op.value}>"
+        return f"<Value {self.type} = {self.op.value}>"
 
     # Operator sugar for rule tables; see builder.py for the full vocabulary.
     def __add__(self, other): return builder.add(self, other)
@@ -52,30 +63,14 @@ class Value:
     def __neg__(self): return builder.unary(Op.NEG, self)
 
 
-class Node:
-    """One primitive application: ``op(*inputs, **attrs)`` defining ``out``.
-
-    ``attrs`` is a plain dict treated as immutable; for ``const`` it holds ``value`` (a NumPy array),
-    for ``input`` its ``name``.
-    """
-
-    __slots__ = ("op", "inputs", "attrs", "out")
-
-    def __init__(self, op: Op, inputs: Sequence[Value], attrs: dict, type: TensorType):
-        self.op = op
-        self.inputs = tuple(inputs)
-        self.attrs = attrs
-        self.out = Value(type, self)
-
-    def __repr__(self) -> str:
-        return f"<Node {self.op.value} -> {self.out.type}>"
+Value = Node
 
 
 def emit(op: Op, inputs: Sequence[Value] = (), type: TensorType | None = None, **attrs) -> Value:
     """Build a node, inferring its type from the op's rule (``input``/``const`` take ``type``)."""
     if type is None:
         type = infer_type(op, [v.type for v in inputs], attrs)
-    return Node(op, inputs, attrs, type).out
+    return Node(op, inputs, attrs, type)
 
 
 def topo_sort(outputs: Iterable[Value]) -> list[Node]:
