@@ -22,3 +22,7 @@ def test_train_digits_reaches_96_percent(capsys):
     assert accuracy >= 0.96
     out = capsys.readouterr().out
     assert f"test accuracy: {accuracy:.4f}" in out
+
+
+def test_xor_example_learns_xor():
+    assert _load("xor").main([]) == 1.0
