@@ -14,7 +14,7 @@ from typing import Callable
 import numpy as np
 
 from ..errors import LuminaTypeError
-from .threads import parallel_for
+from .threads import parallel_for, split
 
 
 @dataclass
@@ -50,6 +50,7 @@ class Executable:
     def __post_init__(self):
         self._temps = {i: np.empty(s.shape, s.dtype) for i, s in enumerate(self.slots) if s.role == "temp"}
         self._lock = threading.Lock()
+        self._bounds = [split(L.extent, L.work) for L in self.launches]
 
     def run(self, inputs: list[np.ndarray]) -> list[np.ndarray]:
         """Execute on ``inputs`` (one array per graph input); returns one array per graph output."""
@@ -69,10 +70,14 @@ class Executable:
                 arrays[i] = np.empty(spec.shape, spec.dtype)
         ptrs = [a.ctypes.data if a is not None else 0 for a in arrays]
         with self._lock:  # intermediates are shared: one call at a time per executable
-            for launch in self.launches:
+            for launch, bounds in zip(self.launches, self._bounds):
+                if len(bounds) <= 2:
+                    launch.fn(*launch.args(ptrs, 0, launch.extent, 0))
+                    continue
+
                 def call(start, end, worker, launch=launch):
                     launch.fn(*launch.args(ptrs, start, end, worker))
-                parallel_for(call, launch.extent, launch.work)
+                parallel_for(call, launch.extent, launch.work, bounds)
         outs = []
         for slot, shape in zip(self.output_slots, self.output_shapes):
             a = arrays[slot]
