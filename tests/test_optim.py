@@ -65,8 +65,9 @@ def _torch_run(make_opt, make_sched=None, clip=None, micro=1, two_groups=False, 
             sched.step()
         losses.append(total)
     weights = {k: v.detach().numpy().copy() for k, v in model.state_dict().items()}
-    return dict(losses=np.array(losses), norms=np.array(norms), weights=weights, lrs=lrs, model=model,
-                opt=opt)
+    grads = {k: p.grad.numpy().copy() for k, p in model.named_parameters()}
+    return dict(losses=np.array(losses), norms=np.array(norms), weights=weights, grads=grads, lrs=lrs,
+                model=model, opt=opt)
 
 
 def _lumina_run(make_opt, make_sched=None, clip=None, micro=1, compiled=True, two_groups=False,
@@ -99,14 +100,19 @@ def _lumina_run(make_opt, make_sched=None, clip=None, micro=1, compiled=True, tw
             sched.step()
         losses.append(loss.item())
         norms.append(norm.item())
-    return dict(losses=np.array(losses), norms=np.array(norms), weights=model.state_dict(), lrs=lrs,
-                traces=len(traces), model=model, opt=opt)
+    grads = {k: p.grad.numpy().copy() for k, p in model.named_parameters()}
+    return dict(losses=np.array(losses), norms=np.array(norms), weights=model.state_dict(), grads=grads,
+                lrs=lrs, traces=len(traces), model=model, opt=opt)
 
 
 def _assert_same_training(got, want, what, rtol=1e-4):
     np.testing.assert_allclose(got["losses"], want["losses"], rtol=rtol, err_msg=f"{what}: losses")
     for k, v in got["weights"].items():
         np.testing.assert_allclose(v, want["weights"][k], rtol=rtol, atol=1e-6, err_msg=f"{what}: {k}")
+        # .grad is the last gradient (clipped, if clipping), never rewritten by the optimizer (weight
+        # decay is not folded into it); taken at weights that agree to ~1e-6, hence the looser bound
+        np.testing.assert_allclose(got["grads"][k], want["grads"][k], rtol=1e-3, atol=1e-5,
+                                   err_msg=f"{what}: {k}.grad")
     # the run must actually have trained: the weights moved
     start = _torch_model().state_dict()
     assert any(np.abs(v - start[k].numpy()).max() > 1e-3 for k, v in got["weights"].items()), what
@@ -154,9 +160,9 @@ def test_compiled_training_matches_torch_optim(name):
 @pytest.mark.parametrize("name", ["sgd_dampening_wd", "adam_l2_amsgrad", "rmsprop_centered_momentum"])
 def test_eager_training_matches_torch_optim(name):
     make_torch, make_lumina = OPTIMIZERS[name]
-    got = _lumina_run(make_lumina, compiled=False, n=10)
-    assert got["traces"] == 10
-    _assert_same_training(got, _torch_run(make_torch, n=10), name)
+    got = _lumina_run(make_lumina, compiled=False)
+    assert got["traces"] == N_STEPS
+    _assert_same_training(got, _torch_run(make_torch), name)
 
 
 @pytest.mark.parametrize("name", ["sgd_nesterov_wd", "adamw", "rmsprop_momentum_wd"])
@@ -193,6 +199,48 @@ def test_a_parameter_without_grad_is_left_alone():
     assert opt.state[unused]["step"].item() == 0.0
     assert opt.state[w]["step"].item() == 3.0
     np.testing.assert_allclose(w.numpy(), np.full(3, 0.7, np.float32), rtol=1e-5)
+
+
+def test_step_with_closure_returns_its_loss():
+    w = lumina.tensor(np.ones(3, np.float32), requires_grad=True)
+    opt = lumina.optim.SGD([w], lr=0.1)
+
+    def closure():
+        opt.zero_grad()
+        loss = (w * w).sum()
+        loss.backward()
+        return loss
+
+    assert opt.step(closure).item() == 3.0
+    np.testing.assert_allclose(w.numpy(), np.full(3, 0.8, np.float32), rtol=1e-6)
+
+
+@pytest.mark.parametrize("name", ["sgd_dampening_wd", "adam_l2_amsgrad", "adamw", "rmsprop_centered_momentum"])
+def test_float64_parameters_match_torch_to_float64_precision(name):
+    make_torch, make_lumina = OPTIMIZERS[name]
+    rng = np.random.default_rng(3)
+    w0 = rng.standard_normal((4, 3))
+    xs = [rng.standard_normal((5, 4)) for _ in range(8)]
+    tw = torch.tensor(w0, requires_grad=True)
+    topt = make_torch([tw])
+    for x in xs:
+        topt.zero_grad()
+        ((torch.from_numpy(x) @ tw).tanh() ** 2).sum().backward()
+        topt.step()
+    w = lumina.tensor(w0, requires_grad=True)
+    assert w.dtype is lumina.float64
+    opt = make_lumina([w])
+
+    @lumina.compile
+    def step(x):
+        opt.zero_grad()
+        ((x @ w).tanh() ** 2).sum().backward()
+        opt.step()
+
+    for x in xs:
+        step(x)
+    assert all(t.dtype is lumina.float64 for k, t in opt.state[w].items() if k != "step")
+    np.testing.assert_allclose(w.numpy(), tw.detach().numpy(), rtol=1e-10, atol=1e-12)
 
 
 # ---- the learning rate is state: schedulers and hand-set rates never re-trace ---------------------
@@ -276,6 +324,9 @@ SCHEDULERS = {
         o, [lib.optim.lr_scheduler.LinearLR(o, start_factor=0.25, total_iters=5),
             lib.optim.lr_scheduler.StepLR(o, step_size=4, gamma=0.7),
             lib.optim.lr_scheduler.CosineAnnealingLR(o, T_max=10)], milestones=[5, 17]),
+    "ChainedScheduler": lambda lib, o: lib.optim.lr_scheduler.ChainedScheduler(
+        [lib.optim.lr_scheduler.LinearLR(o, start_factor=0.2, total_iters=6),
+         lib.optim.lr_scheduler.ExponentialLR(o, gamma=0.9)]),
 }
 
 

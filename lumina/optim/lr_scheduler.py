@@ -224,7 +224,33 @@ class CosineAnnealingLR(LRScheduler):
                 for base in self.base_lrs]
 
 
-class SequentialLR(LRScheduler):
+class _Composite(LRScheduler):
+    """A scheduler made of other schedulers of the same optimizer (their states saved with it)."""
+
+    _schedulers: list[LRScheduler]
+
+    def _check(self, optimizer: Optimizer, schedulers: Sequence[LRScheduler]) -> None:
+        name = type(self).__name__
+        if len(schedulers) < 1:
+            raise LuminaValueError(f"{name}: expects at least one scheduler")
+        for i, s in enumerate(schedulers):
+            if getattr(s, "optimizer", None) is not optimizer:
+                raise LuminaValueError(f"{name}: scheduler {i} ({type(s).__name__}) belongs to another "
+                                       "optimizer")
+
+    def state_dict(self) -> dict:
+        state = {k: v for k, v in self.__dict__.items() if k not in ("optimizer", "_schedulers")}
+        state["_schedulers"] = [s.state_dict() for s in self._schedulers]
+        return state
+
+    def load_state_dict(self, state_dict: dict) -> None:
+        state = dict(state_dict)
+        for s, sd in zip(self._schedulers, state.pop("_schedulers")):
+            s.load_state_dict(sd)
+        self.__dict__.update(state)
+
+
+class SequentialLR(_Composite):
     """Run ``schedulers`` one after another, switching at the epochs in ``milestones`` (one fewer
     than the schedulers); at a milestone the next scheduler starts from its epoch 0 (e.g. a
     ``LinearLR`` warmup, then ``CosineAnnealingLR``).
@@ -234,12 +260,7 @@ class SequentialLR(LRScheduler):
 
     def __init__(self, optimizer: Optimizer, schedulers: Sequence[LRScheduler], milestones: Sequence[int],
                  last_epoch: int = -1):
-        if len(schedulers) < 1:
-            raise LuminaValueError("SequentialLR: expects at least one scheduler")
-        for i, s in enumerate(schedulers):
-            if getattr(s, "optimizer", None) is not optimizer:
-                raise LuminaValueError(f"SequentialLR: scheduler {i} ({type(s).__name__}) belongs to another "
-                                       "optimizer")
+        self._check(optimizer, schedulers)
         if len(milestones) != len(schedulers) - 1:
             raise LuminaValueError(f"SequentialLR: expects {len(schedulers) - 1} milestones for "
                                    f"{len(schedulers)} schedulers, got {len(milestones)}")
@@ -265,17 +286,23 @@ class SequentialLR(LRScheduler):
             scheduler.step()
         self._last_lr = scheduler.get_last_lr()
 
-    def state_dict(self) -> dict:
-        state = {k: v for k, v in self.__dict__.items() if k not in ("optimizer", "_schedulers")}
-        state["_schedulers"] = [s.state_dict() for s in self._schedulers]
-        return state
 
-    def load_state_dict(self, state_dict: dict) -> None:
-        state = dict(state_dict)
-        for s, sd in zip(self._schedulers, state.pop("_schedulers")):
-            s.load_state_dict(sd)
-        self.__dict__.update(state)
+class ChainedScheduler(_Composite):
+    """Step several schedulers of one optimizer together at every step (their factors compose,
+    e.g. ``ExponentialLR`` decay with a ``LinearLR`` warmup)."""
+
+    def __init__(self, schedulers: Sequence[LRScheduler], optimizer: Optimizer | None = None):
+        optimizer = optimizer if optimizer is not None else (schedulers[0].optimizer if schedulers else None)
+        self._check(optimizer, schedulers)
+        self._schedulers = list(schedulers)
+        self.optimizer = optimizer
+        self._last_lr = self._current()
+
+    def step(self) -> None:  # type: ignore[override]
+        for s in self._schedulers:
+            s.step()
+        self._last_lr = self._current()
 
 
-__all__ = ["CosineAnnealingLR", "ExponentialLR", "LRScheduler", "LambdaLR", "LinearLR", "MultiStepLR",
-           "SequentialLR", "StepLR"]
+__all__ = ["ChainedScheduler", "CosineAnnealingLR", "ExponentialLR", "LRScheduler", "LambdaLR", "LinearLR",
+           "MultiStepLR", "SequentialLR", "StepLR"]

@@ -67,7 +67,7 @@ class ParamGroup(dict):
                 self._tensors[key].assign(scalar)   # same dtype and shape: a rebinding, no graph
             else:
                 self._tensors[key] = scalar
-        elif self._traced and key != "params" and key in self and _differs(self[key], value):
+        elif self._traced and key in self._owner.defaults and key in self and _differs(self[key], value):
             warnings.warn(f"{type(self._owner).__name__}: param_groups[...][{key!r}] changed from "
                           f"{self[key]!r} to {value!r} after a step using it was compiled; the compiled "
                           f"step keeps {self[key]!r} (only {', '.join(TENSOR_HYPERPARAMETERS)} is read "
@@ -259,7 +259,7 @@ class Optimizer:
                 self._init_state(p, group)
                 slots = saved_state.get(idx, saved_state.get(str(idx), {}))
                 for key, t in self.state.get(p, {}).items():
-                    if key not in slots:
+                    if slots.get(key) is None:    # PyTorch saves a buffer not made yet as None
                         self._missing_slot(p, group, key, slots)
                         continue
                     arr = np.asarray(slots[key].detach().cpu() if hasattr(slots[key], "detach") else slots[key])

@@ -41,7 +41,7 @@ class SGD(Optimizer):
 
     def _missing_slot(self, p, group, key, saved) -> None:
         # A PyTorch checkpoint has no step count: its buffer exists once the first update is done.
-        if key == "step" and "momentum_buffer" in saved:
+        if key == "step" and saved.get("momentum_buffer") is not None:
             self.state[p]["step"].assign(tensor(np.float32(1.0)))
         else:
             super()._missing_slot(p, group, key, saved)
