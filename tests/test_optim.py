@@ -36,7 +36,7 @@ def _lumina_model(tmodel):
     return model
 
 
-def _groups(params, lib, two_groups):
+def _groups(params, two_groups):
     """All parameters in one group, or weights and biases in two groups (the biases with their own
     lr and no weight decay)."""
     params = list(params)
@@ -47,7 +47,7 @@ def _groups(params, lib, two_groups):
 
 def _torch_run(make_opt, make_sched=None, clip=None, micro=1, two_groups=False, n=N_STEPS):
     model = _torch_model()
-    opt = make_opt(_groups(model.parameters(), torch, two_groups))
+    opt = make_opt(_groups(model.parameters(), two_groups))
     sched = make_sched(opt) if make_sched else None
     losses, norms, lrs = [], [], []
     for x, y in BATCHES[:n]:
@@ -73,7 +73,7 @@ def _torch_run(make_opt, make_sched=None, clip=None, micro=1, two_groups=False, 
 def _lumina_run(make_opt, make_sched=None, clip=None, micro=1, compiled=True, two_groups=False,
                 n=N_STEPS):
     model = _lumina_model(_torch_model())
-    opt = make_opt(_groups(model.parameters(), lumina, two_groups))
+    opt = make_opt(_groups(model.parameters(), two_groups))
     sched = make_sched(opt) if make_sched else None
     traces = []
 
