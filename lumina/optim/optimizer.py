@@ -1,123 +1,281 @@
-"""Optimizers. ``step()`` records the update as tensor ops, so inside ``@lumina.compile`` it is part
-of the compiled step; outside, it runs at once (the new parameters are realised together).
+"""The ``Optimizer`` base class and its parameter groups, PyTorch-style.
 
-State (momentum buffers, Adam moments, the step count) is allocated when the optimizer is built, so
-a traced step only ever updates existing tensors.
+``step()`` records the update as tensor ops, so inside ``@lumina.compile`` it is part of the compiled
+step; outside, it runs at once (the new parameters and state are realised together).
+
+Two kinds of optimizer data, and how a compiled step sees them:
+
+* **State** (momentum buffers, Adam moments, step counts) lives in realised tensors allocated when a
+  parameter joins the optimizer, so a traced step only ever updates existing tensors: they become
+  inputs and outputs of the compiled step.
+* **Hyperparameters** live in ``param_groups``, a list of dicts as in ``torch.optim``. The learning
+  rate is also held in a realised float64 scalar tensor per group (``group.tensor("lr")``), which
+  the update reads: setting ``group["lr"]`` (by hand or from an ``lr_scheduler``) rebinds that
+  tensor's value, so a compiled step follows a schedule without being traced again. The other
+  hyperparameters (momentum, betas, eps, weight decay, flags) are read when the step is traced and
+  are constants of the compiled step; changing one afterwards warns (the compiled step will not see
+  it; compile a new step function).
+
+Scalar coefficients that PyTorch computes in Python (double precision), such as Adam's bias
+corrections, are computed here in float64 scalar ops and cast to the parameter's dtype, so float32
+updates round like PyTorch's.
 """
 from __future__ import annotations
 
-from typing import Iterable
+import warnings
+from typing import Any, Iterable
+
+import numpy as np
 
 from ..errors import LuminaTypeError, LuminaValueError
+from ..ir.dtypes import DType
 from ..tensor import Tensor, no_grad, realize, tensor, zeros
 from ..tracing import STATE
 
+# Hyperparameters held in a realised scalar tensor that the compiled step reads at each call.
+TENSOR_HYPERPARAMETERS = ("lr",)
+
+
+class ParamGroup(dict):
+    """One parameter group: ``"params"`` (a list of tensors) and the hyperparameters, as a dict.
+
+    ``group["lr"]`` is a Python float, as in PyTorch; ``group.tensor("lr")`` is the float64 scalar
+    tensor the update reads. Assigning ``group["lr"]`` updates both.
+    """
+
+    def __init__(self, values: dict, owner: "Optimizer"):
+        super().__init__()
+        self._owner = owner
+        self._tensors: dict[str, Tensor] = {}
+        self._traced = False          # set once a step reading this group has been traced
+        for k, v in values.items():
+            self[k] = v
+
+    def tensor(self, key: str) -> Tensor:
+        """The realised float64 scalar tensor that holds hyperparameter ``key`` (e.g. ``"lr"``)."""
+        return self._tensors[key]
+
+    def __setitem__(self, key: str, value: Any) -> None:
+        if key in TENSOR_HYPERPARAMETERS:
+            value = _python_number(value, f"{type(self._owner).__name__}: param_groups[...][{key!r}]")
+            if STATE.trace is not None:
+                raise LuminaValueError(
+                    f"{type(self._owner).__name__}: param_groups[...][{key!r}] was set inside "
+                    "@lumina.compile; set it (or step the lr scheduler) outside the compiled step")
+            scalar = tensor(np.asarray(value, dtype=np.float64))
+            if key in self._tensors:
+                self._tensors[key].assign(scalar)   # same dtype and shape: a rebinding, no graph
+            else:
+                self._tensors[key] = scalar
+        elif self._traced and key in self._owner.defaults and key in self and _differs(self[key], value):
+            warnings.warn(f"{type(self._owner).__name__}: param_groups[...][{key!r}] changed from "
+                          f"{self[key]!r} to {value!r} after a step using it was compiled; the compiled "
+                          f"step keeps {self[key]!r} (only {', '.join(TENSOR_HYPERPARAMETERS)} is read "
+                          "at each call). Compile a new step function to use the new value.",
+                          stacklevel=2)
+        super().__setitem__(key, value)
+
+    def update(self, *args, **kwargs) -> None:  # dict.update would bypass __setitem__
+        for k, v in dict(*args, **kwargs).items():
+            self[k] = v
+
+    def setdefault(self, key: str, default: Any = None) -> Any:
+        if key not in self:
+            self[key] = default
+        return self[key]
+
+
+def _python_number(value, what: str) -> float:
+    if isinstance(value, Tensor):
+        if value.numel() != 1:
+            raise LuminaValueError(f"{what}: expected a number or a one-element tensor, got {value._value.type}")
+        return float(value.item())
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.integer, np.floating)):
+        raise LuminaTypeError(f"{what}: expected a number, got {type(value).__name__}")
+    return float(value)
+
+
+def _differs(a, b) -> bool:
+    try:
+        return bool(a != b)
+    except Exception:  # noqa: BLE001  (values that do not compare are treated as changed)
+        return True
+
 
 class Optimizer:
-    def __init__(self, params: Iterable[Tensor], defaults: dict):
-        self.params = list(params)
-        if not self.params:
+    """Base class: holds ``param_groups``, per-parameter ``state`` and ``defaults``.
+
+    ``params`` is an iterable of tensors, or of dicts (``{"params": [...], "lr": ...}``), one per
+    parameter group, whose missing hyperparameters come from ``defaults``. Subclasses implement
+    ``_init_state(p, group)`` (allocate a parameter's state slots) and ``_update_group(group)``
+    (record the update, return the tensors it rebinds).
+
+    Raises LuminaValueError for an empty parameter list, a parameter in two groups or an invalid
+    hyperparameter, and LuminaTypeError for a parameter that is not a leaf tensor requiring grad.
+    """
+
+    def __init__(self, params: Iterable[Tensor] | Iterable[dict], defaults: dict):
+        self.defaults = dict(defaults)
+        self.state: dict[Tensor, dict[str, Tensor]] = {}
+        self.param_groups: list[ParamGroup] = []
+        groups = list(params)
+        if not groups:
             raise LuminaValueError(f"{type(self).__name__}: got an empty parameter list")
-        for i, p in enumerate(self.params):
+        if not isinstance(groups[0], dict):
+            groups = [{"params": groups}]
+        for g in groups:
+            self.add_param_group(g)
+
+    # ---- parameter groups -------------------------------------------------------------------------
+    def add_param_group(self, param_group: dict) -> None:
+        """Add a group (``{"params": ..., hyperparameter: value}``); missing hyperparameters come from
+        ``defaults``. Its parameters' state is allocated now."""
+        name = type(self).__name__
+        if not isinstance(param_group, dict) or "params" not in param_group:
+            raise LuminaTypeError(f"{name}: a parameter group must be a dict with a 'params' key, got "
+                                  f"{type(param_group).__name__}")
+        params = param_group["params"]
+        params = [params] if isinstance(params, Tensor) else list(params)
+        offset = sum(len(g["params"]) for g in self.param_groups)
+        for i, p in enumerate(params):
             if not isinstance(p, Tensor) or not p.requires_grad or not p.is_leaf:
                 desc = p._value.type if isinstance(p, Tensor) else type(p).__name__
-                raise LuminaTypeError(f"{type(self).__name__}: parameter {i} ({desc}) is not a leaf tensor "
+                raise LuminaTypeError(f"{name}: parameter {offset + i} ({desc}) is not a leaf tensor "
                                       "that requires grad")
-        self.defaults = defaults
-        self.state: dict[int, dict[str, Tensor]] = {}
+        seen = {id(p) for g in self.param_groups for p in g["params"]}
+        if len({id(p) for p in params}) != len(params) or seen & {id(p) for p in params}:
+            raise LuminaValueError(f"{name}: a parameter appears more than once (in one group or in "
+                                   "two groups)")
+        values = dict(self.defaults)
+        values.update({k: v for k, v in param_group.items() if k != "params"})
+        self._check_hyperparameters(values)
+        group = ParamGroup({"params": params, **values}, self)
+        self.param_groups.append(group)
+        for p in params:
+            self._init_state(p, group)
 
-    def _slot(self, p: Tensor, name: str) -> Tensor:
-        slots = self.state.setdefault(id(p), {})
+    @property
+    def params(self) -> list[Tensor]:
+        """All parameters, group after group."""
+        return [p for g in self.param_groups for p in g["params"]]
+
+    def _check_hyperparameters(self, group: dict) -> None:
+        """Raise LuminaValueError for an out-of-range hyperparameter (as ``torch.optim`` does)."""
+        name = type(self).__name__
+        lr = _python_number(group["lr"], f"{name}: lr")
+        if not lr >= 0.0:
+            raise LuminaValueError(f"{name}: invalid learning rate {lr} (expected >= 0)")
+        for key in ("momentum", "weight_decay", "eps", "alpha", "dampening"):
+            if key in group and not group[key] >= 0.0:
+                raise LuminaValueError(f"{name}: invalid {key} {group[key]} (expected >= 0)")
+        if "betas" in group:
+            for i, b in enumerate(group["betas"]):
+                if not 0.0 <= b < 1.0:
+                    raise LuminaValueError(f"{name}: invalid beta at index {i}: {b} (expected 0 <= beta < 1)")
+
+    # ---- state ------------------------------------------------------------------------------------
+    def _slot(self, p: Tensor, name: str, shape: tuple[int, ...] | None = None,
+              dtype: DType | None = None) -> Tensor:
+        """Parameter ``p``'s state tensor ``name``, allocated (zeros, realised) on first use."""
+        slots = self.state.setdefault(p, {})
         if name not in slots:
-            slots[name] = tensor(zeros(p.shape, dtype=p.dtype).numpy())
+            shape = p.shape if shape is None else shape
+            dtype = p.dtype if dtype is None else dtype
+            slots[name] = tensor(np.zeros(shape, dtype=dtype.numpy))
         return slots[name]
 
-    def zero_grad(self, set_to_none: bool = True) -> None:
-        for p in self.params:
-            p.grad = None
+    def _init_state(self, p: Tensor, group: ParamGroup) -> None:
+        """Allocate parameter ``p``'s state slots for ``group``'s settings (idempotent)."""
 
-    def step(self) -> None:
+    # ---- the update -------------------------------------------------------------------------------
+    def zero_grad(self, set_to_none: bool = True) -> None:
+        """Clear every parameter's ``.grad``: to None, or (``set_to_none=False``) to zeros where a
+        gradient exists. Inside ``@lumina.compile`` the zeros form depends on whether ``.grad`` is
+        None, so the step is traced once more after the first call creates the gradients."""
+        for p in self.params:
+            if set_to_none:
+                p.grad = None
+            elif p.grad is not None:
+                p.grad = zeros(p.shape, dtype=p.dtype)
+
+    def step(self, closure=None):
+        """Update the parameters from their ``.grad`` (parameters whose grad is None are skipped).
+
+        ``closure`` (optional, as in PyTorch) re-evaluates the model and returns the loss; it runs
+        with gradients enabled before the update and its result is returned."""
+        loss = None
+        if closure is not None:
+            loss = closure()
         with no_grad():
-            touched = self._update()
+            touched = []
+            for group in self.param_groups:
+                if STATE.trace is not None:
+                    group._traced = True
+                touched += self._update_group(group)
         if STATE.trace is None:
             realize(*touched)
+        return loss
 
-    def _update(self) -> list[Tensor]:
+    def _update_group(self, group: ParamGroup) -> list[Tensor]:
         raise NotImplementedError
 
+    @staticmethod
+    def _lr(group: ParamGroup) -> Tensor:
+        """The group's learning rate: a float64 scalar tensor read at each call."""
+        return group.tensor("lr")
 
-class SGD(Optimizer):
-    """SGD with momentum, as ``torch.optim.SGD``: ``b = mu b + g``; ``p -= lr b``
-    (``g + mu b`` with Nesterov); weight decay adds ``wd p`` to ``g``."""
+    # ---- checkpoints ------------------------------------------------------------------------------
+    def state_dict(self) -> dict:
+        """``{"state": {index: {slot: array}}, "param_groups": [{..., "params": [index, ...]}]}``,
+        PyTorch's layout (parameters numbered in group order), with NumPy copies as values."""
+        index = {id(p): i for i, p in enumerate(self.params)}
+        state = {index[id(p)]: {k: np.array(t.numpy(), copy=True) for k, t in slots.items()}
+                 for p, slots in self.state.items() if slots}
+        groups = [{**{k: v for k, v in g.items() if k != "params"},
+                   "params": [index[id(p)] for p in g["params"]]} for g in self.param_groups]
+        return {"state": state, "param_groups": groups}
 
-    def __init__(self, params, lr: float = 1e-3, momentum: float = 0.0, weight_decay: float = 0.0,
-                 nesterov: bool = False):
-        super().__init__(params, dict(lr=lr, momentum=momentum, weight_decay=weight_decay))
-        self.lr, self.momentum, self.weight_decay, self.nesterov = lr, momentum, weight_decay, nesterov
-        for p in self.params if momentum else ():
-            self._slot(p, "momentum_buffer")
+    def load_state_dict(self, state_dict: dict) -> None:
+        """Load hyperparameters and state saved by ``state_dict`` (this class's or, for the same
+        optimizer, ``torch.optim``'s: values may be arrays or torch tensors).
 
-    def _update(self):
-        touched = []
-        for p in self.params:
-            if p.grad is None:
-                continue
-            g = p.grad
-            if self.weight_decay:
-                g = g + self.weight_decay * p
-            if self.momentum:
-                buf = self._slot(p, "momentum_buffer")
-                buf.assign(buf * self.momentum + g)
-                touched.append(buf)
-                g = g + self.momentum * buf if self.nesterov else buf
-            p.assign(p - self.lr * g)
-            touched.append(p)
-        return touched
+        State tensors keep their identity (their values are rebound), so compiled steps that read
+        them stay valid. Raises LuminaValueError when the group sizes differ or a slot's shape does
+        not match its parameter's state.
+        """
+        name = type(self).__name__
+        groups = state_dict["param_groups"]
+        if len(groups) != len(self.param_groups) or any(
+                len(s["params"]) != len(g["params"]) for s, g in zip(groups, self.param_groups)):
+            raise LuminaValueError(f"{name}: load_state_dict: the saved parameter groups have sizes "
+                                   f"{[len(s['params']) for s in groups]}, this optimizer's "
+                                   f"{[len(g['params']) for g in self.param_groups]}")
+        saved_state = state_dict["state"]
+        for saved, group in zip(groups, self.param_groups):
+            for k, v in saved.items():
+                if k != "params":
+                    group[k] = v
+            for idx, p in zip(saved["params"], group["params"]):
+                self._init_state(p, group)
+                slots = saved_state.get(idx, saved_state.get(str(idx), {}))
+                for key, t in self.state.get(p, {}).items():
+                    if slots.get(key) is None:    # PyTorch saves a buffer not made yet as None
+                        self._missing_slot(p, group, key, slots)
+                        continue
+                    arr = np.asarray(slots[key].detach().cpu() if hasattr(slots[key], "detach") else slots[key])
+                    if arr.shape != t.shape:
+                        raise LuminaValueError(f"{name}: load_state_dict: state {key!r} of parameter {idx} "
+                                               f"has shape {list(arr.shape)}, expected {list(t.shape)}")
+                    t.assign(tensor(np.asarray(arr, dtype=t.dtype.numpy)))
 
+    def _missing_slot(self, p: Tensor, group: ParamGroup, key: str, saved: dict) -> None:
+        """A state slot absent from a loaded state dict: reset to zeros (subclasses may infer it)."""
+        t = self.state[p][key]
+        t.assign(tensor(np.zeros(t.shape, t.dtype.numpy)))
 
-class AdamW(Optimizer):
-    """Adam with decoupled weight decay (Loshchilov & Hutter 2019), as ``torch.optim.AdamW``:
-    ``p -= lr wd p``; ``m = b1 m + (1-b1) g``; ``v = b2 v + (1-b2) g^2``;
-    ``p -= lr (m / (1-b1^t)) / (sqrt(v / (1-b2^t)) + eps)``."""
-
-    def __init__(self, params, lr: float = 1e-3, betas=(0.9, 0.999), eps: float = 1e-8,
-                 weight_decay: float = 0.01):
-        super().__init__(params, dict(lr=lr, betas=betas, eps=eps, weight_decay=weight_decay))
-        self.lr, self.betas, self.eps, self.weight_decay = lr, betas, eps, weight_decay
-        self.t = tensor(0.0)
-        for p in self.params:
-            self._slot(p, "exp_avg"), self._slot(p, "exp_avg_sq")
-
-    def _update(self):
-        b1, b2 = self.betas
-        t = self.t.assign(self.t + 1.0)
-        bc1 = 1.0 - b1 ** t
-        bc2 = 1.0 - b2 ** t
-        touched = [self.t]
-        for p in self.params:
-            if p.grad is None:
-                continue
-            g = p.grad
-            m, v = self._slot(p, "exp_avg"), self._slot(p, "exp_avg_sq")
-            m.assign(m * b1 + g * (1 - b1))
-            v.assign(v * b2 + g * g * (1 - b2))
-            decayed = p * (1 - self.lr * self.weight_decay) if self.weight_decay else p
-            p.assign(decayed - self.lr * (m / bc1) / ((v / bc2).sqrt() + self.eps))
-            touched += [m, v, p]
-        return touched
-
-
-class Adam(AdamW):
-    """Adam (Kingma & Ba 2015) with L2 weight decay folded into the gradient, as ``torch.optim.Adam``."""
-
-    def __init__(self, params, lr: float = 1e-3, betas=(0.9, 0.999), eps: float = 1e-8,
-                 weight_decay: float = 0.0):
-        super().__init__(params, lr, betas, eps, weight_decay=0.0)
-        self.l2 = weight_decay
-
-    def _update(self):
-        if self.l2:
-            for p in self.params:
-                if p.grad is not None:
-                    p.grad = p.grad + self.l2 * p
-        return super()._update()
+    def __repr__(self) -> str:
+        lines = [f"{type(self).__name__} ("]
+        for i, g in enumerate(self.param_groups):
+            lines.append(f"Parameter Group {i}")
+            lines += [f"    {k}: {v}" for k, v in sorted(g.items()) if k != "params"]
+        return "\n".join(lines) + "\n)"
