@@ -1,5 +1,4 @@
 """Optimizers and learning-rate schedulers, PyTorch-style (``lumina.optim.lr_scheduler``)."""
-from ..nn import utils as _nn_utils  # noqa: F401  (makes ``lumina.nn.utils`` an attribute of ``lumina.nn``)
 from . import lr_scheduler
 from .adam import Adam, AdamW
 from .optimizer import Optimizer, ParamGroup
