@@ -291,6 +291,8 @@ class Tensor:
 
     def float(self): return self.to(DType.float32)
     def double(self): return self.to(DType.float64)
+    def half(self): return self.to(DType.float16)
+    def bfloat16(self): return self.to(DType.bfloat16)
     def int(self): return self.to(DType.int32)
     def long(self): return self.to(DType.int64)
     def bool(self): return self.to(DType.bool)
@@ -318,6 +320,8 @@ class Tensor:
         return self._reduce(Op.REDUCE_SUM, dim, keepdim, "sum")
 
     def mean(self, dim=None, keepdim: bool = False) -> "Tensor":
+        if self.dtype.is_half:  # as PyTorch's CPU mean: sum and divide in float32, round once
+            return self.to(DType.float32).mean(dim, keepdim).to(self.dtype)
         x = self if self.dtype.is_float else self.to(DType.float32)
         n = math.prod(self.shape[a] for a in self._axes(dim, "mean"))
         return x.sum(dim, keepdim) / float(n)
@@ -517,6 +521,8 @@ def tensor(data, dtype=None, requires_grad: bool = False) -> Tensor:
     else:
         dt = to_dtype(dtype, "tensor")
         arr = np.asarray(data)
+        if dt.is_half and arr.dtype != dt.numpy:  # round from float32, as every cast to 16 bits
+            arr = arr.astype(np.float32)
     arr = np.array(arr, dtype=dt.numpy, order="C", copy=True)
     if requires_grad and not dt.is_float:
         raise LuminaTypeError(f"tensor: only floating-point tensors can require grad, got {dt.name}")
@@ -596,6 +602,8 @@ def matmul(a: Tensor, b: Tensor) -> Tensor:
     broadcast. Raises LuminaShapeError when the inner dims differ."""
     if not isinstance(b, Tensor):
         b = tensor(b)
+    from .amp import autocast_operands  # amp builds on this module
+    a, b = autocast_operands(a, b)
     if a.ndim == 0 or b.ndim == 0:
         raise LuminaShapeError(f"matmul: both operands need at least 1 dim, got {a._value.type} @ {b._value.type}")
     dt = promote(a.dtype, b.dtype)
