@@ -26,7 +26,7 @@ from typing import Callable
 
 import numpy as np
 
-from .errors import LuminaTypeError, LuminaValueError
+from .errors import LuminaTraceError, LuminaTypeError, LuminaValueError
 from .ir.dtypes import DType, to_dtype
 from .tensor import Tensor, maximum, no_grad, realize, tensor, where, zeros
 from .tracing import STATE
@@ -252,7 +252,13 @@ class GradScaler:
             realize(self._scale, self._growth_tracker)
 
     def get_scale(self) -> float:
-        """The current scale as a Python float (1.0 when disabled); not inside ``@lumina.compile``."""
+        """The current scale as a Python float (1.0 when disabled).
+
+        Raises LuminaTraceError inside ``@lumina.compile``: the scale changes from call to call,
+        and a trace would freeze the value it read (use ``scale(x)``, which stays in the graph)."""
+        if STATE.trace is not None:
+            raise LuminaTraceError("GradScaler.get_scale: the scale is only known when the compiled "
+                                   "function runs; use scaler.scale(x) inside @lumina.compile")
         return float(self._scale.item()) if self._enabled else 1.0
 
     def get_growth_factor(self) -> float:

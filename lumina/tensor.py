@@ -262,7 +262,9 @@ class Tensor:
     def sigmoid(self) -> "Tensor":
         """``1 / (1 + exp(-x))`` for x >= 0 and ``exp(x) / (1 + exp(x))`` below: neither branch
         overflows, and each branch only sees inputs from its own side (so no ``0 * inf`` reaches
-        the gradient of the branch ``where`` discards)."""
+        the gradient of the branch ``where`` discards). 16-bit floats compute in float32."""
+        if self.dtype.is_half:
+            return self.to(DType.float32).sigmoid().to(self.dtype)
         x = self if self.dtype.is_float else self.to(DType.float32)
         pos = x >= 0.0
         e_neg = (-where(pos, x, 0.0)).exp()
@@ -275,7 +277,10 @@ class Tensor:
 
     def gelu(self, approximate: str = "none") -> "Tensor":
         """GELU (Hendrycks & Gimpel 2016): ``x * Phi(x)`` exactly via erf, or PyTorch's
-        ``approximate="tanh"`` form ``0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3)))``."""
+        ``approximate="tanh"`` form ``0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3)))``.
+        16-bit floats compute in float32 and round once, as PyTorch's CPU kernel."""
+        if self.dtype.is_half:
+            return self.to(DType.float32).gelu(approximate).to(self.dtype)
         if approximate == "tanh":
             inner = math.sqrt(2 / math.pi) * (self + 0.044715 * self * self * self)
             return 0.5 * self * (1.0 + inner.tanh())
