@@ -158,7 +158,8 @@ class GradScaler:
         if not 0.0 < backoff_factor < 1.0:
             raise LuminaValueError(f"GradScaler: backoff_factor must be in (0, 1), got {backoff_factor}")
         if not isinstance(growth_interval, int) or growth_interval <= 0:
-            raise LuminaValueError(f"GradScaler: growth_interval must be a positive int, got {growth_interval!r}")
+            raise LuminaValueError(f"GradScaler: growth_interval must be a positive int, "
+                                   f"got {growth_interval!r}")
         self._enabled = enabled
         self._init_scale, self._growth_factor = float(init_scale), float(growth_factor)
         self._backoff_factor, self._growth_interval = float(backoff_factor), growth_interval
