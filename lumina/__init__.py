@@ -13,7 +13,7 @@ from .autograd import grad, value_and_grad
 from .compiled import compile
 from .errors import (LuminaError, LuminaGradError, LuminaShapeError, LuminaTraceError,
                      LuminaTypeError, LuminaValueError)
-from .ir.dtypes import DType, bool_, float32, float64, int32, int64
+from .ir.dtypes import DType, bfloat16, bool_, float16, float32, float64, int32, int64
 from .random import manual_seed, rand, rand_like, randint, randn, randn_like
 from .tensor import (Tensor, arange, cat, full, matmul, maximum, minimum, no_grad, ones, ones_like,
                      realize, stack, tensor, where, zeros, zeros_like)
@@ -36,6 +36,7 @@ sum, mean, max, min, argmax, argmin, reshape, permute, transpose, squeeze, unsqu
     _unary(n) for n in ("sum", "mean", "max", "min", "argmax", "argmin", "reshape", "permute",
                         "transpose", "squeeze", "unsqueeze", "flatten"))
 
-from . import nn, optim  # noqa: E402
+from . import amp, nn, optim  # noqa: E402
+from .amp import autocast  # noqa: E402
 
 __version__ = "0.1.0"

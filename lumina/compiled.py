@@ -14,6 +14,7 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
+from .amp import autocast_state
 from .driver import compile_graph
 from .errors import LuminaTraceError, LuminaTypeError
 from .ir.dtypes import to_dtype
@@ -98,7 +99,7 @@ class CompiledFunction:
         """The compiled entry for ``args``: same signature, and the state it was traced with (which
         ``.grad`` were None decides whether backward accumulates) still holds; else a new trace."""
         sig = self._signature(args)
-        entries = self._cache.setdefault(sig, [])
+        entries = self._cache.setdefault((sig, autocast_state()), [])  # ops record autocast casts
         for entry in entries:
             if entry.guards_hold():
                 return entry

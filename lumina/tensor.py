@@ -262,7 +262,9 @@ class Tensor:
     def sigmoid(self) -> "Tensor":
         """``1 / (1 + exp(-x))`` for x >= 0 and ``exp(x) / (1 + exp(x))`` below: neither branch
         overflows, and each branch only sees inputs from its own side (so no ``0 * inf`` reaches
-        the gradient of the branch ``where`` discards)."""
+        the gradient of the branch ``where`` discards). 16-bit floats compute in float32."""
+        if self.dtype.is_half:
+            return self.to(DType.float32).sigmoid().to(self.dtype)
         x = self if self.dtype.is_float else self.to(DType.float32)
         pos = x >= 0.0
         e_neg = (-where(pos, x, 0.0)).exp()
@@ -275,7 +277,10 @@ class Tensor:
 
     def gelu(self, approximate: str = "none") -> "Tensor":
         """GELU (Hendrycks & Gimpel 2016): ``x * Phi(x)`` exactly via erf, or PyTorch's
-        ``approximate="tanh"`` form ``0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3)))``."""
+        ``approximate="tanh"`` form ``0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3)))``.
+        16-bit floats compute in float32 and round once, as PyTorch's CPU kernel."""
+        if self.dtype.is_half:
+            return self.to(DType.float32).gelu(approximate).to(self.dtype)
         if approximate == "tanh":
             inner = math.sqrt(2 / math.pi) * (self + 0.044715 * self * self * self)
             return 0.5 * self * (1.0 + inner.tanh())
@@ -291,6 +296,8 @@ class Tensor:
 
     def float(self): return self.to(DType.float32)
     def double(self): return self.to(DType.float64)
+    def half(self): return self.to(DType.float16)
+    def bfloat16(self): return self.to(DType.bfloat16)
     def int(self): return self.to(DType.int32)
     def long(self): return self.to(DType.int64)
     def bool(self): return self.to(DType.bool)
@@ -318,6 +325,8 @@ class Tensor:
         return self._reduce(Op.REDUCE_SUM, dim, keepdim, "sum")
 
     def mean(self, dim=None, keepdim: bool = False) -> "Tensor":
+        if self.dtype.is_half:  # as PyTorch's CPU mean: sum and divide in float32, round once
+            return self.to(DType.float32).mean(dim, keepdim).to(self.dtype)
         x = self if self.dtype.is_float else self.to(DType.float32)
         n = math.prod(self.shape[a] for a in self._axes(dim, "mean"))
         return x.sum(dim, keepdim) / float(n)
@@ -517,6 +526,8 @@ def tensor(data, dtype=None, requires_grad: bool = False) -> Tensor:
     else:
         dt = to_dtype(dtype, "tensor")
         arr = np.asarray(data)
+        if dt.is_half and arr.dtype != dt.numpy:  # round from float32, as every cast to 16 bits
+            arr = arr.astype(np.float32)
     arr = np.array(arr, dtype=dt.numpy, order="C", copy=True)
     if requires_grad and not dt.is_float:
         raise LuminaTypeError(f"tensor: only floating-point tensors can require grad, got {dt.name}")
@@ -596,6 +607,8 @@ def matmul(a: Tensor, b: Tensor) -> Tensor:
     broadcast. Raises LuminaShapeError when the inner dims differ."""
     if not isinstance(b, Tensor):
         b = tensor(b)
+    from .amp import autocast_operands  # amp builds on this module
+    a, b = autocast_operands(a, b)
     if a.ndim == 0 or b.ndim == 0:
         raise LuminaShapeError(f"matmul: both operands need at least 1 dim, got {a._value.type} @ {b._value.type}")
     dt = promote(a.dtype, b.dtype)

@@ -8,11 +8,18 @@ vectorized (reassociation is the one licence we take; every other float op is IE
 NumPy's NaN propagation for max/min). float32 exp/log/tanh/erf are inline polynomials
 (``llvm_math``) so loops that use them still vectorize. Bools live in memory as bytes (NumPy's layout) and in
 registers as ``i1``.
+
+The 16-bit floats live in memory as 16 bits (``half``; ``bfloat16`` as its ``i16`` bit pattern,
+which llvmlite has no type for) and in registers as ``float``: a load extends exactly, and every
+op whose result is a 16-bit float rounds it (round-to-nearest-even) back onto the 16-bit grid, so a
+fused chain computes the same bits as PyTorch's one-kernel-per-op CPU eager mode whatever the
+fusion. A ``sum`` of 16-bit values accumulates in float32 and rounds once, at the store.
 """
 from __future__ import annotations
 
 import math
 
+import numpy as np
 from llvmlite import ir
 
 from ..errors import LuminaCodegenError
@@ -21,10 +28,16 @@ from . import expr as E
 from . import llvm_math
 from .kernel import LoopKernel
 
-I1, I8, I32, I64 = ir.IntType(1), ir.IntType(8), ir.IntType(32), ir.IntType(64)
-F32, F64 = ir.FloatType(), ir.DoubleType()
-REG = {DType.bool: I1, DType.int32: I32, DType.int64: I64, DType.float32: F32, DType.float64: F64}
-MEM = {**REG, DType.bool: I8}
+I1, I8, I16, I32, I64 = (ir.IntType(w) for w in (1, 8, 16, 32, 64))
+F16, F32, F64 = ir.HalfType(), ir.FloatType(), ir.DoubleType()
+REG = {DType.bool: I1, DType.int32: I32, DType.int64: I64, DType.float16: F32, DType.bfloat16: F32,
+       DType.float32: F32, DType.float64: F64}
+MEM = {**REG, DType.bool: I8, DType.float16: F16, DType.bfloat16: I16}
+# Ops whose result is exact in the operands' format: no rounding needed after them.
+_EXACT = {"neg", "abs", "maximum", "minimum"}
+# Mantissa bits (with the implicit one) of the uniform samples ``rand`` draws: k-bit fractions
+# k/2^bits are exact in the dtype, so a sample never rounds up to 1.0.
+_RAND_BITS = {DType.float16: 11, DType.bfloat16: 8, DType.float32: 24, DType.float64: 53}
 REDUCE_FLAGS = ("reassoc", "nsz")
 
 _INTRINSIC = {"exp": "llvm.exp", "log": "llvm.log", "sqrt": "llvm.sqrt", "sin": "llvm.sin",
@@ -168,7 +181,47 @@ class _FunctionBuilder:
     def store(self, buf: int, index, value, dt: DType):
         if dt is DType.bool:
             value = self.b.zext(value, I8)
+        elif dt is DType.float16:
+            value = self.b.fptrunc(value, F16)
+        elif dt is DType.bfloat16:
+            value = self._bf16_bits(value)
         self.b.store(value, self.pointer(buf, index))
+
+    def load(self, buf: int, index, dt: DType):
+        b = self.b
+        v = b.load(self.pointer(buf, index))
+        if dt is DType.bool:
+            return b.icmp_unsigned("!=", v, ir.Constant(I8, 0))
+        if dt is DType.float16:
+            return b.fpext(v, F32)
+        if dt is DType.bfloat16:  # bfloat16 is the top half of a float32
+            return b.bitcast(b.shl(b.zext(v, I32), ir.Constant(I32, 16)), F32)
+        return v
+
+    # ---- 16-bit floats ----------------------------------------------------------------------------
+    def _bf16_round32(self, x) -> ir.Value:
+        """The float32 bit pattern of ``x`` rounded to bfloat16 (nearest, ties to even), as an i32
+        whose low 16 bits are zero; NaN stays a (quiet) NaN. As ``ml_dtypes`` and PyTorch's
+        ``c10::BFloat16``: add 0x7FFF plus the lowest kept bit, then truncate."""
+        b = self.b
+        c = lambda v: ir.Constant(I32, v)  # noqa: E731
+        bits = b.bitcast(x, I32)
+        lsb = b.and_(b.lshr(bits, c(16)), c(1))
+        rounded = b.add(bits, b.add(lsb, c(0x7FFF)))
+        quiet_nan = b.or_(bits, c(0x00400000))  # keep the sign, force a mantissa bit that survives
+        picked = b.select(b.fcmp_unordered("uno", x, x), quiet_nan, rounded)
+        return b.and_(picked, c(-0x10000))
+
+    def _bf16_bits(self, x) -> ir.Value:
+        return self.b.trunc(self.b.lshr(self._bf16_round32(x), ir.Constant(I32, 16)), I16)
+
+    def _round(self, x, dt: DType) -> ir.Value:
+        """A float32 register value rounded to the 16-bit float ``dt`` (and widened back)."""
+        if dt is DType.float16:
+            return self.b.fpext(self.b.fptrunc(x, F16), F32)
+        if dt is DType.bfloat16:
+            return self.b.bitcast(self._bf16_round32(x), F32)
+        return x
 
     # ---- expressions ----------------------------------------------------------------------------------
     def expr(self, e: E.Expr) -> ir.Value:
@@ -182,14 +235,17 @@ class _FunctionBuilder:
         if isinstance(e, E.Var):
             return self.vars[e]
         if isinstance(e, E.Const):
+            if e.dtype.is_half:  # a pad value, say, need not be on the 16-bit grid yet
+                return ir.Constant(F32, float(np.float32(e.value).astype(e.dtype.numpy)))
             return ir.Constant(REG[e.dtype], e.value if e.dtype.is_float else int(e.value))
         if isinstance(e, E.Load):
-            v = b.load(self.pointer(e.buf, self.expr(e.index)))
-            return b.icmp_unsigned("!=", v, ir.Constant(I8, 0)) if e.dtype is DType.bool else v
+            return self.load(e.buf, self.expr(e.index), e.dtype)
         if isinstance(e, E.Un):
-            return self._unary(e.op, self.expr(e.x), e.x.dtype)
+            v = self._unary(e.op, self.expr(e.x), e.x.dtype)
+            return v if e.op in _EXACT else self._round(v, e.dtype)
         if isinstance(e, E.Bin):
-            return self._binary(e.op, self.expr(e.a), self.expr(e.b), e.a.dtype)
+            v = self._binary(e.op, self.expr(e.a), self.expr(e.b), e.a.dtype)
+            return v if e.op in _EXACT else self._round(v, e.dtype)
         if isinstance(e, E.Select):
             return b.select(self.expr(e.cond), self.expr(e.a), self.expr(e.b))
         if isinstance(e, E.Cast):
@@ -212,9 +268,9 @@ class _FunctionBuilder:
             return b.xor(x, ir.Constant(I1, 1))
         if op == "abs" and not dt.is_float:
             return b.select(b.icmp_signed("<", x, ir.Constant(x.type, 0)), b.neg(x), x)
-        if dt is DType.float32 and op in llvm_math.FUNCTIONS:  # vectorisable polynomial forms
+        if dt is not DType.float64 and op in llvm_math.FUNCTIONS:  # float32 registers: polynomials
             return llvm_math.FUNCTIONS[op](b, x)
-        suffix = "f32" if dt is DType.float32 else "f64"
+        suffix = "f64" if dt is DType.float64 else "f32"
         if op in _INTRINSIC:
             return self._call(f"{_INTRINSIC[op]}.{suffix}", x.type, [x])
         if op in _LIBM:
@@ -240,7 +296,7 @@ class _FunctionBuilder:
         if op == "mod":
             return b.srem(x, y)
         if op == "pow":
-            return self._call(f"llvm.pow.{'f32' if dt is DType.float32 else 'f64'}", x.type, [x, y])
+            return self._call(f"llvm.pow.{'f64' if dt is DType.float64 else 'f32'}", x.type, [x, y])
         if op in ("maximum", "minimum"):
             return self._max(x, y, dt, smaller=op == "minimum")
         if op in _FCMP:
@@ -264,6 +320,8 @@ class _FunctionBuilder:
         return b.select(is_zero, zero, b.select(is_neg1, b.sub(zero, x), q))
 
     def _cast(self, x, src: DType, dst: DType):
+        """Convert a register value. A 16-bit float target rounds from float32, so float64 and
+        int64 values round twice (to float32, then to 16 bits), exactly as PyTorch's casts do."""
         b = self.b
         if src is dst:
             return x
@@ -274,11 +332,13 @@ class _FunctionBuilder:
         if src is DType.bool:
             return b.uitofp(x, to) if dst.is_float else b.zext(x, to)
         if src.is_float and dst.is_float:
-            return b.fpext(x, to) if dst.itemsize > src.itemsize else b.fptrunc(x, to)
+            if x.type != to:
+                x = b.fpext(x, to) if to is F64 else b.fptrunc(x, to)
+            return self._round(x, dst)
         if src.is_float:
             return b.fptosi(x, to)
         if dst.is_float:
-            return b.sitofp(x, to)
+            return self._round(b.sitofp(x, to), dst)
         return b.sext(x, to) if dst.itemsize > src.itemsize else b.trunc(x, to)
 
     def _rand(self, key, index, dt: DType):
@@ -288,7 +348,7 @@ class _FunctionBuilder:
         z = b.mul(b.xor(z, b.lshr(z, c(30))), c(0xBF58476D1CE4E5B9))
         z = b.mul(b.xor(z, b.lshr(z, c(27))), c(0x94D049BB133111EB))
         z = b.xor(z, b.lshr(z, c(31)))
-        bits = 24 if dt is DType.float32 else 53
+        bits = _RAND_BITS[dt]
         top = b.uitofp(b.lshr(z, c(64 - bits)), REG[dt])
         return b.fmul(top, ir.Constant(REG[dt], 2.0 ** -bits))
 

@@ -1,13 +1,19 @@
 """Element types of lumina tensors and their promotion rules.
 
-Promotion follows PyTorch's type lattice for tensor-tensor operands (bool < int32 < int64 < float32
-< float64); Python scalars are "weak" and do not widen a tensor's dtype (``f32 * 2.0 -> f32``,
-``i32 * 2.5 -> f32``), as in PyTorch and JAX.
+Promotion follows PyTorch's type lattice for tensor-tensor operands (bool < int32 < int64 <
+{float16, bfloat16} < float32 < float64, where the two 16-bit floats are unordered: ``f16 + bf16 ->
+f32``); Python scalars are "weak" and do not widen a tensor's dtype (``f32 * 2.0 -> f32``,
+``bf16 * 2.0 -> bf16``, ``i32 * 2.5 -> f32``), as in PyTorch and JAX.
+
+``float16`` (IEEE binary16) and ``bfloat16`` (8-bit exponent, 7-bit mantissa; NumPy type from
+``ml_dtypes``) are storage types: backends hold them in float32 registers and round every result
+to 16 bits (round-to-nearest-even), as PyTorch's CPU kernels do.
 """
 from __future__ import annotations
 
 import enum
 
+import ml_dtypes
 import numpy as np
 
 from ..errors import LuminaTypeError
@@ -19,6 +25,8 @@ class DType(enum.Enum):
     bool = "bool"
     int32 = "i32"
     int64 = "i64"
+    float16 = "f16"
+    bfloat16 = "bf16"
     float32 = "f32"
     float64 = "f64"
 
@@ -28,7 +36,7 @@ class DType(enum.Enum):
 
     @property
     def numpy(self) -> np.dtype:
-        return np.dtype(self.name)
+        return np.dtype(ml_dtypes.bfloat16) if self is DType.bfloat16 else np.dtype(self.name)
 
     @property
     def itemsize(self) -> int:
@@ -36,7 +44,12 @@ class DType(enum.Enum):
 
     @property
     def is_float(self) -> bool:
-        return self in (DType.float32, DType.float64)
+        return self in (DType.float16, DType.bfloat16, DType.float32, DType.float64)
+
+    @property
+    def is_half(self) -> bool:
+        """float16 or bfloat16: 16 bits in memory, computed in float32 registers."""
+        return self in (DType.float16, DType.bfloat16)
 
     @property
     def is_int(self) -> bool:
@@ -49,11 +62,14 @@ class DType(enum.Enum):
 
 
 float32, float64, int32, int64 = DType.float32, DType.float64, DType.int32, DType.int64
+float16, bfloat16 = DType.float16, DType.bfloat16
 bool_ = DType.bool
 
-_RANK = {DType.bool: 0, DType.int32: 1, DType.int64: 2, DType.float32: 3, DType.float64: 4}
+_RANK = {DType.bool: 0, DType.int32: 1, DType.int64: 2, DType.float16: 3, DType.bfloat16: 3,
+         DType.float32: 4, DType.float64: 5}
 _BY_SHORT = {d.short: d for d in DType}
 _BY_NUMPY = {d.numpy: d for d in DType}
+_BY_NAME = {"half": DType.float16, "bfloat16": DType.bfloat16}
 
 
 def from_short(short: str) -> DType:
@@ -79,6 +95,8 @@ def to_dtype(x, op: str = "dtype") -> DType:
         return DType.bool
     if isinstance(x, str) and x in _BY_SHORT:
         return _BY_SHORT[x]
+    if isinstance(x, str) and x in _BY_NAME:
+        return _BY_NAME[x]
     try:
         npd = np.dtype(x)
     except TypeError:
@@ -90,6 +108,8 @@ def to_dtype(x, op: str = "dtype") -> DType:
 
 def promote(a: DType, b: DType) -> DType:
     """The dtype of a binary op between two tensors of dtypes ``a`` and ``b``."""
+    if a is not b and a.is_half and b.is_half:  # neither holds the other: meet in float32
+        return DType.float32
     return a if _RANK[a] >= _RANK[b] else b
 
 

@@ -29,7 +29,8 @@ def format_attr(value) -> str:
         inner = ", ".join(format_attr(v) for v in value)
         return f"({inner},)" if len(value) == 1 else f"({inner})"
     if isinstance(value, np.ndarray):
-        if value.size <= INLINE_LIMIT and (value.dtype.kind != "f" or np.isfinite(value).all()):
+        floating = value.dtype.kind == "f" or value.dtype == DType.bfloat16.numpy
+        if value.size <= INLINE_LIMIT and (not floating or np.isfinite(value).all()):
             return repr(value.tolist())
         return "b64'" + base64.b64encode(value.tobytes()).decode() + "'"
     return repr(value)

@@ -1,12 +1,16 @@
 """Losses and activations as decompositions into primitives (their gradients come from autodiff)."""
 from __future__ import annotations
 
+from ..amp import autocast_fp32
 from ..errors import LuminaShapeError, LuminaTypeError
 from ..tensor import Tensor, arange, no_grad
 
 
 def log_softmax(x: Tensor, dim: int = -1) -> Tensor:
-    """``x - logsumexp(x)`` along ``dim``, shifted by the (constant) max for stability."""
+    """``x - logsumexp(x)`` along ``dim``, shifted by the (constant) max for stability; 16-bit
+    floats are computed in float32 and rounded once."""
+    if x.dtype.is_half:
+        return log_softmax(x.float(), dim).to(x.dtype)
     with no_grad():
         m = x.detach().max(dim, keepdim=True)
     shifted = x - m
@@ -14,6 +18,8 @@ def log_softmax(x: Tensor, dim: int = -1) -> Tensor:
 
 
 def softmax(x: Tensor, dim: int = -1) -> Tensor:
+    if x.dtype.is_half:  # computed in float32, rounded once
+        return softmax(x.float(), dim).to(x.dtype)
     with no_grad():
         m = x.detach().max(dim, keepdim=True)
     e = (x - m).exp()
@@ -30,7 +36,9 @@ def cross_entropy(logits: Tensor, target: Tensor, reduction: str = "mean") -> Te
 
     Computed as ``logsumexp(logits) - logits[target]`` (log-sum-exp stable), as ``torch.nn.functional
     .cross_entropy``. ``reduction`` is "mean", "sum" or "none". Raises LuminaShapeError / TypeError.
+    Under ``autocast`` it runs in float32 (a float32 op of the autocast policy).
     """
+    (logits,) = autocast_fp32(logits)
     if logits.ndim != 2 or target.shape != logits.shape[:1]:
         raise LuminaShapeError(f"cross_entropy: expects logits [N, C] and target [N], got "
                                f"{logits._value.type} and {target._value.type}")
@@ -47,6 +55,7 @@ def cross_entropy(logits: Tensor, target: Tensor, reduction: str = "mean") -> Te
 
 
 def mse_loss(x: Tensor, y: Tensor, reduction: str = "mean") -> Tensor:
+    x, y = autocast_fp32(x, y)
     d = (x - y) * (x - y)
     return d.mean() if reduction == "mean" else d.sum() if reduction == "sum" else d
 

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import math
 
+from ..amp import autocast_operands
 from ..errors import LuminaShapeError
 from ..random import rand
 from ..tensor import Tensor
@@ -31,8 +32,9 @@ class Linear(Module):
         if x.ndim == 0 or x.shape[-1] != self.in_features:
             raise LuminaShapeError(f"Linear({self.in_features}, {self.out_features}): input "
                                    f"{x._value.type} does not end in {self.in_features} features")
-        y = x @ self.weight.T
-        return y + self.bias if self.bias is not None else y
+        x, w, b = autocast_operands(x, self.weight, self.bias)  # linear is one op for autocast
+        y = x @ w.T
+        return y + b if b is not None else y
 
     def extra_repr(self) -> str:
         return f"in_features={self.in_features}, out_features={self.out_features}, bias={self.bias is not None}"

@@ -1,12 +1,15 @@
 """A NumPy reference interpreter of the primitives, used for constant folding at compile time.
 
 It never runs a user's program (that is what the backends are for); it folds nodes whose operands
-are all constants.
+are all constants. It computes what the backends compute: 16-bit float operands are widened to
+float32, the op runs there (a ``sum`` or ``dot`` accumulates in float32) and the result is rounded
+once to the 16-bit type, from float32 (so float64 and int64 values round twice, as in PyTorch).
 """
 from __future__ import annotations
 
 import math
 
+import ml_dtypes
 import numpy as np
 
 from ..ir.ops import Op
@@ -23,6 +26,7 @@ _BINARY = {Op.ADD: np.add, Op.SUB: np.subtract, Op.MUL: np.multiply, Op.POW: np.
 def evaluate(node, args: list[np.ndarray]) -> np.ndarray:
     """The value of ``node`` on constant operands ``args``, with the node's output dtype."""
     op, a, dt = node.op, node.attrs, node.out.dtype.numpy
+    args = [x.astype(np.float32) if _is_half(x.dtype) else x for x in args]
     with np.errstate(all="ignore"):
         if op in _UNARY:
             out = _UNARY[op](args[0])
@@ -65,7 +69,14 @@ def evaluate(node, args: list[np.ndarray]) -> np.ndarray:
             out = _dot_general(args[0], args[1], ac, bc, ab, bb)
         else:
             raise NotImplementedError(op)
-    return np.asarray(out, order="C").astype(dt, copy=False)
+    out = np.asarray(out, order="C")
+    if node.out.dtype.is_half and out.dtype != dt:
+        out = out.astype(np.float32, copy=False)
+    return out.astype(dt, copy=False)
+
+
+def _is_half(dtype: np.dtype) -> bool:
+    return dtype == np.float16 or dtype == ml_dtypes.bfloat16
 
 
 def _dot_general(x, y, ac, bc, ab, bb):
