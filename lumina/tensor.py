@@ -168,6 +168,10 @@ class Tensor:
 
         Raises LuminaTraceError inside ``@lumina.compile`` (a traced value is not known yet).
         """
+        if STATE.trace is not None:  # even a realised value would be frozen into the trace
+            raise LuminaTraceError(
+                f"cannot read the value of a {self._value.type} tensor inside @lumina.compile: it "
+                "would be baked into the compiled function; compute with the tensor, or return it")
         realize(self)
         return BOUND[self._value] if self._data is None else self._data
 

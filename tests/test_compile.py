@@ -519,3 +519,16 @@ def test_randn_inside_compile_is_standard_normal():
     assert abs(z.mean()) < 0.01
     assert abs(z.std() - 1.0) < 0.01
     assert abs(np.mean(np.abs(z) < 1.0) - 0.6827) < 0.01
+
+
+def test_reading_a_realised_state_value_inside_compile_is_refused():
+    """``.item()`` of a realised tensor inside a trace would freeze its current value into the
+    compiled function (a later update would be ignored): it is refused like a pending value."""
+    s = lumina.tensor(2.0)
+    f = lumina.compile(lambda x: x * s.item())
+    with pytest.raises(lumina.LuminaTraceError, match="inside @lumina.compile"):
+        f(lumina.ones(2))
+    g = lumina.compile(lambda x: x * s)
+    np.testing.assert_array_equal(g(lumina.ones(2)).numpy(), [2.0, 2.0])
+    s.assign(3.0)
+    np.testing.assert_array_equal(g(lumina.ones(2)).numpy(), [3.0, 3.0])

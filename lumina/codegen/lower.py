@@ -157,6 +157,9 @@ class _Lowerer:
         return self.value(x, idx[:axis] + (j,) + idx[axis + k:])
 
 
+_FULL_WIDTH = (DType.float32, DType.float64, DType.int32, DType.int64)
+
+
 def _loads(e: E.Expr):
     stack = [e]
     while stack:
@@ -206,7 +209,9 @@ def lower(k: Kernel, index: int, source: tuple[str, ...] = ()) -> LoopKernel | D
         value = lw.value(x, idx)
         op = "sum" if root.op is Op.REDUCE_SUM else "max"
         return LoopKernel(name, buffers, domain, rvars, op, value, source,
-                          reduce_outer=_contiguous_along_output(value, domain, rvars))
+                          # accumulating in the output buffer needs it at full precision
+                          reduce_outer=root.dtype in _FULL_WIDTH and
+                          _contiguous_along_output(value, domain, rvars))
     return LoopKernel(name, buffers, domain, (), None, lw.value(root, domain), source)
 
 

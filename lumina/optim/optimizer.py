@@ -207,14 +207,20 @@ class Optimizer:
         if closure is not None:
             loss = closure()
         with no_grad():
-            touched = []
-            for group in self.param_groups:
-                if STATE.trace is not None:
-                    group._traced = True
-                touched += self._update_group(group)
+            touched = self._update()
         if STATE.trace is None:
             realize(*touched)
         return loss
+
+    def _update(self) -> list[Tensor]:
+        """Record every group's update (call under no_grad); returns the tensors it rebinds, so a
+        wrapper (``GradScaler.step``) can select between their old and new values."""
+        touched = []
+        for group in self.param_groups:
+            if STATE.trace is not None:
+                group._traced = True
+            touched += self._update_group(group)
+        return touched
 
     def _update_group(self, group: ParamGroup) -> list[Tensor]:
         raise NotImplementedError

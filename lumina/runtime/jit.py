@@ -40,9 +40,12 @@ def _initialize() -> None:
     llvm.initialize_native_asmparser()
     # MCJIT resolves external symbols among the libraries loaded in the process. Python does not
     # always link libm itself, so load it explicitly to make `declare float @tanhf(float)` work.
-    libm = ctypes.util.find_library("m")
-    if libm is not None:
-        llvm.load_library_permanently(libm)
+    # libgcc_s provides the half-precision conversions (__truncsfhf2, __extendhfsf2) that LLVM
+    # calls on CPUs without F16C.
+    for name in ("m", "gcc_s"):
+        lib = ctypes.util.find_library(name)
+        if lib is not None:
+            llvm.load_library_permanently(lib)
 
 
 @functools.cache
