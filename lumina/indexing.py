@@ -196,11 +196,13 @@ def take_along_dim(x: Tensor, indices, dim: int | None = None) -> Tensor:
     ``dim=None`` indexes the flattened ``x`` with the flattened ``indices``."""
     idx = as_index(indices, "take_along_dim")
     if dim is None:
+        check_range(idx, x.numel(), "take_along_dim", f"the flattened {x._value.type}")
         return gather(x.reshape(-1), 0, idx.reshape(-1))
     d = x._axes(dim, "take_along_dim")[0]
     if idx.ndim != x.ndim:
         raise LuminaShapeError(f"take_along_dim: input {x._value.type} and indices {idx._value.type} "
                                "must have the same number of dims")
+    check_range(idx, x.shape[d], "take_along_dim", f"dim {d} of {x._value.type}")
     outer = broadcast_shapes("take_along_dim", *(TensorType(t.shape[:d] + (1,) + t.shape[d + 1:], t.dtype)
                                                  for t in (x, idx)))
     x = x.expand(*(outer[:d] + (x.shape[d],) + outer[d + 1:]))

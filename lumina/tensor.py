@@ -285,8 +285,8 @@ class Tensor:
 
     def clamp(self, min=None, max=None) -> "Tensor":  # noqa: A002 (PyTorch's names)
         """``torch.clamp``: ``min``/``max`` are scalars or broadcastable tensors (None = no bound).
-        Written as ``where(x < min, min, where(x > max, max, x))``: NaN passes through, and the
-        gradient reaches ``x`` where ``min <= x <= max`` (boundaries included), as in PyTorch.
+        Written as ``where(x < min, min, where(x > max, max, x))``, so the gradient reaches ``x`` where
+        ``min <= x <= max`` (boundaries included), as in PyTorch; NaN passes through (zero gradient).
         Raises LuminaValueError when both bounds are None."""
         if min is None and max is None:
             raise LuminaValueError(f"clamp: at least one of min and max must be given for {self._value.type}")
@@ -295,6 +295,8 @@ class Tensor:
             out = where(out < min, min, out)
         if max is not None:
             out = where(out > max, max, out)
+        if out.dtype.is_float:  # NaN passes through, with no gradient (PyTorch's mask is x >= min & x <= max)
+            out = where(self != self, math.nan, out)
         return out
 
     clip = clamp

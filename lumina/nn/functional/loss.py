@@ -109,9 +109,9 @@ def cross_entropy(input: Tensor, target: Tensor, weight: Tensor | None = None, i
 
 
 def _cross_entropy_probs(input, target, weight, reduction, label_smoothing):
-    if target.shape != input.shape:
-        raise LuminaShapeError(f"cross_entropy: probability target {target._value.type} must have the "
-                               f"input's shape {input._value.type}")
+    if target.shape != input.shape:  # neither class indices (int) nor probabilities
+        raise LuminaTypeError(f"cross_entropy: target {target._value.type} must hold class indices (int) or "
+                              f"class probabilities of the input's shape {input._value.type} (float)")
     c = input.shape[1] if input.ndim > 1 else input.shape[0]
     cdim = 1 if input.ndim > 1 else 0
     if label_smoothing > 0.0:
