@@ -11,8 +11,11 @@ grows with the image area squared.
   and contracted with the weight ``[g, O/g, C/g * kh * kw]`` in one batched ``dot`` (the GEMM
   micro-kernel), batch over the groups.
 * avg_pool2d: the sum of the slices over the divisor (one fused elementwise kernel).
-* max_pool2d: the max of the slices; the value is selected from the *first* slice that attains it,
-  so the gradient goes to one element per window, as PyTorch's (which routes it to the argmax).
+* max_pool2d: the offset of each window's first maximum is found without gradient (a reduction
+  over the stacked slices, so it is computed once and stored), and the output is the sum over
+  offsets of ``where(first == k, slice_k, 0)``: the gradient goes to one element per window, as
+  PyTorch's (which routes it to the argmax), and each offset's backward term stays a small
+  expression (a chain of ``where`` over the slices compiles far more slowly).
 
 Output size (PyTorch's docs): ``floor((H + 2 p - d (k - 1) - 1) / s) + 1`` (``ceil`` with
 ``ceil_mode``, dropping a last window that would start in the right padding).
@@ -26,7 +29,7 @@ import numpy as np
 from ...errors import LuminaShapeError, LuminaTypeError, LuminaValueError
 from ...ir import builder as B
 from ...shape_ops import pad
-from ...tensor import Tensor, maximum, no_grad, stack, tensor, where
+from ...tensor import Tensor, arange, no_grad, stack, tensor, where
 
 
 def pair(v, name: str, op: str) -> tuple[int, int]:
@@ -185,16 +188,17 @@ def max_pool2d(input: Tensor, kernel_size, stride=None, padding=0, dilation=1, c
     fill = -math.inf if x.dtype.is_float else int(np.iinfo(x.dtype.numpy).min)
     xp = pad(x, (pads[2], pads[3], pads[0], pads[1]), value=fill)
     parts = windows(xp, kernel, stride, dilation, out_hw)
-    with no_grad():
-        m = parts[0].detach()
-        for s in parts[1:]:
-            m = maximum(m, s.detach())
-    out = parts[-1]
-    for s in reversed(parts[:-1]):
-        hit = s == m
+    k = len(parts)
+    with no_grad():  # which window offset holds the first maximum (a NaN counts as one)
+        stacked = stack([s.detach() for s in parts], 2)                    # [N, C, K, Ho, Wo]
+        hit = stacked == stacked.max(2, keepdim=True)
         if x.dtype.is_float:
-            hit = hit | (s != s)  # a NaN wins, so it propagates
-        out = where(hit, s, out)
+            hit = hit | (stacked != stacked)
+        first = where(hit, arange(k).reshape(1, 1, k, 1, 1), k).min(2)     # [N, C, Ho, Wo]
+    out = None
+    for i, s in enumerate(parts):
+        term = where(first == i, s, 0.0 if x.dtype.is_float else 0)
+        out = term if out is None else out + term
     return out.squeeze(0) if unbatched else out
 
 
