@@ -57,7 +57,8 @@ def as_index(k, op: str) -> Tensor:
     return k
 
 
-def _known_values(idx: Tensor) -> np.ndarray | None:
+def known_values(idx: Tensor) -> np.ndarray | None:
+    """``idx``'s values if they are known without running anything (realised, outside a trace)."""
     if STATE.trace is not None:
         return None
     if idx._data is not None:
@@ -67,7 +68,7 @@ def _known_values(idx: Tensor) -> np.ndarray | None:
 
 def check_range(idx: Tensor, size: int, op: str, where_: str) -> None:
     """Raise LuminaValueError if ``idx``'s values are known and some is outside ``[-size, size)``."""
-    vals = _known_values(idx)
+    vals = known_values(idx)
     if vals is None or vals.size == 0:
         return
     lo, hi = int(vals.min()), int(vals.max())

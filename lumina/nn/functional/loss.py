@@ -5,7 +5,7 @@
 from __future__ import annotations
 
 from ...errors import LuminaShapeError, LuminaTypeError, LuminaValueError
-from ...indexing import gather, index_select
+from ...indexing import gather, index_select, known_values
 from ...tensor import Tensor, broadcast_shapes, where
 from .activation import log_softmax
 
@@ -44,8 +44,15 @@ def _classes_last(input: Tensor, target: Tensor, op: str):
     return flat, target.reshape(-1), expected
 
 
-def _nll(logp: Tensor, target: Tensor, weight: Tensor | None, ignore_index: int):
+def _nll(logp: Tensor, target: Tensor, weight: Tensor | None, ignore_index: int, op: str):
     """Per-row ``-w[t] * logp[t]`` and the row weights ``w[t] * [t != ignore_index]``."""
+    vals = known_values(target)
+    if vals is not None:
+        c = logp.shape[1]
+        bad = vals[(vals != ignore_index) & ((vals < 0) | (vals >= c))]
+        if bad.size:
+            raise LuminaValueError(f"{op}: target {int(bad[0])} is out of range for {c} classes "
+                                   f"(ignore_index={ignore_index})")
     valid = target != ignore_index
     safe = where(valid, target, 0)
     picked = gather(logp, 1, safe.unsqueeze(1)).reshape(-1)
@@ -69,7 +76,7 @@ def nll_loss(input: Tensor, target: Tensor, weight: Tensor | None = None, ignore
     _check_reduction(reduction, "nll_loss")
     flat, tgt, shape = _classes_last(input, target, "nll_loss")
     _check_weight(weight, flat.shape[1], "nll_loss")
-    loss, w = _nll(flat, tgt, weight, ignore_index)
+    loss, w = _nll(flat, tgt, weight, ignore_index, "nll_loss")
     if reduction == "mean":
         return loss.sum() / w.sum()
     return loss.sum() if reduction == "sum" else loss.reshape(shape)
@@ -98,7 +105,7 @@ def cross_entropy(input: Tensor, target: Tensor, weight: Tensor | None = None, i
         return _cross_entropy_probs(input, target, weight, reduction, label_smoothing)
     flat, tgt, shape = _classes_last(input, target, "cross_entropy")
     logp = log_softmax(flat, 1)
-    loss, w = _nll(logp, tgt, weight, ignore_index)
+    loss, w = _nll(logp, tgt, weight, ignore_index, "cross_entropy")
     if label_smoothing > 0.0:
         per_class = logp * weight if weight is not None else logp
         smooth = -where(tgt != ignore_index, per_class.sum(1), 0.0)
