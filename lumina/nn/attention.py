@@ -6,7 +6,7 @@ import math
 import numpy as np
 
 from ..errors import LuminaShapeError, LuminaTypeError, LuminaValueError
-from ..tensor import Tensor, arange, where
+from ..tensor import Tensor, arange, full, where
 from . import init
 from .functional.activation import dropout
 from .functional.attention import _safe_softmax
@@ -60,7 +60,7 @@ class MultiheadAttention(Module):
 
     def _as_additive(self, mask: Tensor, what: str) -> Tensor:
         if mask.dtype.name == "bool":
-            return where(mask, -math.inf, 0.0)
+            return where(mask, full(mask.shape, -math.inf, dtype=self.in_proj_weight.dtype), 0.0)
         if not mask.dtype.is_float:
             raise LuminaTypeError(f"{self._name()}: {what} must be bool or float, got {mask._value.type}")
         return mask.to(self.in_proj_weight.dtype)
