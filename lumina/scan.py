@@ -13,7 +13,7 @@ recursively and added back as exclusive offsets.
 from __future__ import annotations
 
 from .ir import builder as B
-from .ir.dtypes import DType
+from .ir.dtypes import DType, to_dtype
 from .tensor import Tensor, arange
 
 BLOCK = 128
@@ -47,10 +47,10 @@ def cumsum(x: Tensor, dim: int, dtype=None) -> Tensor:
     Same shape as ``x``; bool and integer inputs accumulate in int64 (as PyTorch), floats keep their
     dtype unless ``dtype`` is given. Raises LuminaValueError for a bad ``dim``.
     """
+    target = to_dtype(dtype) if dtype is not None else (x.dtype if x.dtype.is_float else DType.int64)
     if x.ndim == 0:
-        return x.to(dtype or (x.dtype if x.dtype.is_float else DType.int64))
+        return x.to(target)
     d = x._axes(dim, "cumsum")[0]
-    target = dtype or (x.dtype if x.dtype.is_float else DType.int64)
     x = x.to(target)
     if x.shape[d] == 0 or x.numel() == 0:
         return x

@@ -355,10 +355,10 @@ class Tensor:
         """``sqrt(var(...))``; see ``Tensor.var``."""
         return self.var(dim, correction, keepdim, unbiased).sqrt()
 
-    def cumsum(self, dim: int) -> "Tensor":
+    def cumsum(self, dim: int, dtype=None) -> "Tensor":
         """Inclusive prefix sums along ``dim``; see ``lumina.scan.cumsum``."""
         from .scan import cumsum
-        return cumsum(self, dim)
+        return cumsum(self, dim, dtype)
 
     def max(self, dim=None, keepdim: bool = False) -> "Tensor":
         """The maximum over ``dim`` (all dims when None); values only, like ``torch.amax``."""

@@ -24,6 +24,7 @@ def arr(*shape):
 
 # ---- conv2d ---------------------------------------------------------------------------------------
 
+@pytest.mark.filterwarnings("ignore:Using padding=.same. with even kernel")
 @pytest.mark.parametrize("x_shape,w_shape,kw", [
     ((2, 3, 7, 6), (4, 3, 3, 3), dict()),
     ((1, 2, 8, 7), (3, 2, 3, 2), dict(stride=2, padding=1)),
@@ -31,7 +32,8 @@ def arr(*shape):
     ((1, 4, 6, 6), (4, 1, 3, 3), dict(padding="same", groups=4)),            # depthwise
     ((2, 3, 5, 5), (2, 3, 1, 1), dict(stride=3)),                            # 1x1, stride > kernel
     ((3, 6, 6), (2, 3, 2, 2), dict(dilation=2, padding="valid")),            # unbatched CHW
-], ids=["plain", "stride_pad", "dilation_groups", "same_depthwise", "pointwise", "unbatched"])
+    ((1, 2, 5, 6), (3, 2, 2, 3), dict(padding="same", dilation=(1, 2))),     # uneven 'same': extra at the end
+], ids=["plain", "stride_pad", "dilation_groups", "same_depthwise", "pointwise", "unbatched", "same_even"])
 def test_conv2d_matches_torch(x_shape, w_shape, kw):
     groups = kw.get("groups", 1)
     bias = arr(w_shape[0])

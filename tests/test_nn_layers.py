@@ -58,7 +58,8 @@ def _stats(a):
 @pytest.mark.parametrize("name,make,bound,std", [
     ("conv weight", lambda nn: nn.Conv2d(64, 128, 3).weight, 1 / math.sqrt(64 * 9), 1 / math.sqrt(3 * 64 * 9)),
     ("conv bias", lambda nn: nn.Conv2d(16, 4000, 1).bias, 1 / 4.0, 1 / math.sqrt(3 * 16)),
-    ("grouped conv", lambda nn: nn.Conv2d(64, 64, 3, groups=4).weight, 1 / math.sqrt(16 * 9), 1 / math.sqrt(3 * 16 * 9)),
+    ("grouped conv", lambda nn: nn.Conv2d(64, 64, 3, groups=4).weight, 1 / math.sqrt(16 * 9),
+     1 / math.sqrt(3 * 16 * 9)),
     ("mha in_proj", lambda nn: nn.MultiheadAttention(128, 4).in_proj_weight, math.sqrt(6 / (4 * 128)),
      math.sqrt(2 / (4 * 128))),
     ("embedding", lambda nn: nn.Embedding(1000, 64).weight, None, 1.0),

@@ -154,9 +154,9 @@ class Module:
             arr = np.asarray(value.numpy() if isinstance(value, Tensor) else value)
             t = targets[name]
             if arr.shape != t.shape:
+                kind = "parameter" if isinstance(t, Parameter) else "buffer"
                 raise LuminaShapeError(f"load_state_dict: {type(self).__name__}: key {name!r} has shape "
-                                       f"{list(arr.shape)}, the {'parameter' if isinstance(t, Parameter) else 'buffer'} "
-                                       f"has {list(t.shape)}")
+                                       f"{list(arr.shape)}, the {kind} has {list(t.shape)}")
             t.assign(tensor(arr, dtype=t.dtype))
             loaded.append(t)
         realize(*loaded)
