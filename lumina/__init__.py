@@ -36,6 +36,11 @@ sum, mean, max, min, argmax, argmin, reshape, permute, transpose, squeeze, unsqu
     _unary(n) for n in ("sum", "mean", "max", "min", "argmax", "argmin", "reshape", "permute",
                         "transpose", "squeeze", "unsqueeze", "flatten"))
 
+clamp, clip, var, std = (_unary(n) for n in ("clamp", "clip", "var", "std"))
+
+from .indexing import gather, index_select, take_along_dim  # noqa: E402
+from .scan import cumsum  # noqa: E402
+from .shape_ops import chunk, pad, split  # noqa: E402
 from . import amp, nn, optim  # noqa: E402
 from .amp import autocast  # noqa: E402
 

@@ -292,6 +292,24 @@ class Tensor:
             raise LuminaValueError(f"gelu: approximate must be 'none' or 'tanh', got {approximate!r}")
         return 0.5 * self * (1.0 + (self * (1 / math.sqrt(2))).erf())
 
+    def clamp(self, min=None, max=None) -> "Tensor":  # noqa: A002 (PyTorch's names)
+        """``torch.clamp``: ``min``/``max`` are scalars or broadcastable tensors (None = no bound).
+        Written as ``where(x < min, min, where(x > max, max, x))``, so the gradient reaches ``x`` where
+        ``min <= x <= max`` (boundaries included), as in PyTorch; NaN passes through (zero gradient).
+        Raises LuminaValueError when both bounds are None."""
+        if min is None and max is None:
+            raise LuminaValueError(f"clamp: at least one of min and max must be given for {self._value.type}")
+        out = self
+        if min is not None:
+            out = where(out < min, min, out)
+        if max is not None:
+            out = where(out > max, max, out)
+        if out.dtype.is_float:  # NaN passes through, with no gradient (PyTorch's mask is x >= min & x <= max)
+            out = where(self != self, math.nan, out)
+        return out
+
+    clip = clamp
+
     def to(self, dtype) -> "Tensor":
         dtype = to_dtype(dtype)
         if dtype is self.dtype:
@@ -334,6 +352,26 @@ class Tensor:
         x = self if self.dtype.is_float else self.to(DType.float32)
         n = math.prod(self.shape[a] for a in self._axes(dim, "mean"))
         return x.sum(dim, keepdim) / float(n)
+
+    def var(self, dim=None, correction: int = 1, keepdim: bool = False, unbiased: bool | None = None) -> "Tensor":
+        """``sum((x - mean)^2) / (N - correction)`` over ``dim`` (all dims when None), as ``torch.var``
+        (``correction=1`` is Bessel's unbiased estimate, 0 the biased one; ``unbiased`` is the old
+        spelling). Two passes (mean, then squared deviations) for accuracy."""
+        if unbiased is not None:
+            correction = int(unbiased)
+        x = self if self.dtype.is_float else self.to(DType.float32)
+        n = math.prod(self.shape[a] for a in self._axes(dim, "var"))
+        d = x - x.mean(dim, keepdim=True)
+        return (d * d).sum(dim, keepdim) / float(max(n - correction, 0))
+
+    def std(self, dim=None, correction: int = 1, keepdim: bool = False, unbiased: bool | None = None) -> "Tensor":
+        """``sqrt(var(...))``; see ``Tensor.var``."""
+        return self.var(dim, correction, keepdim, unbiased).sqrt()
+
+    def cumsum(self, dim: int, dtype=None) -> "Tensor":
+        """Inclusive prefix sums along ``dim``; see ``lumina.scan.cumsum``."""
+        from .scan import cumsum
+        return cumsum(self, dim, dtype)
 
     def max(self, dim=None, keepdim: bool = False) -> "Tensor":
         """The maximum over ``dim`` (all dims when None); values only, like ``torch.amax``."""
@@ -425,8 +463,13 @@ class Tensor:
         return self.reshape(self.shape[:d] + self.shape[d + 1:])
 
     def __getitem__(self, key) -> "Tensor":
-        """Basic indexing: ints, slices (positive steps), ``None`` and ``Ellipsis``."""
+        """Basic indexing (ints, slices with positive steps, ``None``, ``Ellipsis``) and, with
+        integer index tensors/arrays/lists among the entries, advanced indexing as PyTorch
+        (``lumina.indexing.advanced_getitem``)."""
         key = key if isinstance(key, tuple) else (key,)
+        if any(isinstance(k, (Tensor, np.ndarray, list)) for k in key):
+            from .indexing import advanced_getitem
+            return advanced_getitem(self, key)
         n_real = sum(1 for k in key if k is not None and k is not Ellipsis)
         if n_real > self.ndim:
             raise LuminaValueError(f"getitem: too many indices ({n_real}) for {self._value.type}")
@@ -460,6 +503,26 @@ class Tensor:
         if (tuple(starts), tuple(stops), tuple(steps)) != ((0,) * self.ndim, self.shape, (1,) * self.ndim):
             v = emit(Op.SLICE, (v,), starts=tuple(starts), stops=tuple(stops), steps=tuple(steps))
         return Tensor._result(B.reshape(v, out_shape), self)
+
+    def split(self, split_size_or_sections, dim: int = 0) -> tuple["Tensor", ...]:
+        from .shape_ops import split
+        return split(self, split_size_or_sections, dim)
+
+    def chunk(self, chunks: int, dim: int = 0) -> tuple["Tensor", ...]:
+        from .shape_ops import chunk
+        return chunk(self, chunks, dim)
+
+    def gather(self, dim: int, index) -> "Tensor":
+        from .indexing import gather
+        return gather(self, dim, index)
+
+    def index_select(self, dim: int, index) -> "Tensor":
+        from .indexing import index_select
+        return index_select(self, dim, index)
+
+    def take_along_dim(self, indices, dim: int | None = None) -> "Tensor":
+        from .indexing import take_along_dim
+        return take_along_dim(self, indices, dim)
 
     # ---- state and autodiff -----------------------------------------------------------------------
     def detach(self) -> "Tensor":

@@ -1,10 +1,10 @@
-"""Layers: ``Linear``, ``ReLU``, ``Sequential``."""
+"""Layers: ``Linear``, activations, ``Flatten`` and the containers ``Sequential`` / ``ModuleList``."""
 from __future__ import annotations
 
 import math
 
 from ..amp import autocast_operands
-from ..errors import LuminaShapeError
+from ..errors import LuminaShapeError, LuminaTypeError
 from ..random import rand
 from ..tensor import Tensor
 from .module import Module, Parameter
@@ -82,3 +82,72 @@ class Sequential(Module):
 
     def __len__(self) -> int:
         return len(self._modules)
+
+    def __iter__(self):
+        return iter(list(self._modules.values()))
+
+
+class ModuleList(Module):
+    """``torch.nn.ModuleList``: a list of modules whose parameters and buffers are registered (under
+    the names "0", "1", ...). It has no ``forward``; iterate over it."""
+
+    def __init__(self, modules=None):
+        super().__init__()
+        for m in modules or ():
+            self.append(m)
+
+    def _check(self, m) -> Module:
+        if not isinstance(m, Module):
+            raise LuminaTypeError(f"ModuleList: {type(m).__name__} is not a Module")
+        return m
+
+    def append(self, module: Module) -> "ModuleList":
+        setattr(self, str(len(self._modules)), self._check(module))
+        return self
+
+    def extend(self, modules) -> "ModuleList":
+        for m in modules:
+            self.append(m)
+        return self
+
+    def insert(self, index: int, module: Module) -> None:
+        items = list(self._modules.values())
+        items.insert(index, self._check(module))
+        self._relabel(items)
+
+    def _relabel(self, items) -> None:
+        for name in list(self._modules):
+            delattr(self, name)
+            self._modules.pop(name)
+        for i, m in enumerate(items):
+            setattr(self, str(i), m)
+
+    def __getitem__(self, i):
+        items = list(self._modules.values())
+        if isinstance(i, slice):
+            return ModuleList(items[i])
+        if not -len(items) <= i < len(items):
+            raise IndexError(f"ModuleList: index {i} out of range for {len(items)} modules")
+        return items[i]
+
+    def __setitem__(self, i: int, module: Module) -> None:
+        items = list(self._modules.values())
+        items[i] = self._check(module)
+        self._relabel(items)
+
+    def __len__(self) -> int:
+        return len(self._modules)
+
+    def __iter__(self):
+        return iter(list(self._modules.values()))
+
+
+class Flatten(Module):
+    """``torch.nn.Flatten``: merges dims ``start_dim..end_dim`` (default: all but the batch dim)."""
+
+    def __init__(self, start_dim: int = 1, end_dim: int = -1):
+        super().__init__()
+        self.start_dim, self.end_dim = start_dim, end_dim
+
+    def forward(self, x: Tensor) -> Tensor:
+        return x.flatten(self.start_dim, self.end_dim)

@@ -1,4 +1,4 @@
-"""``Module`` and ``Parameter``: PyTorch's container model for layers and their weights."""
+"""``Module`` and ``Parameter``: PyTorch's container model for layers, their weights and buffers."""
 from __future__ import annotations
 
 from collections import OrderedDict
@@ -6,8 +6,8 @@ from typing import Iterator
 
 import numpy as np
 
-from ..errors import LuminaShapeError, LuminaValueError
-from ..tensor import Tensor, tensor
+from ..errors import LuminaShapeError, LuminaTypeError, LuminaValueError
+from ..tensor import Tensor, realize, tensor
 
 
 class Parameter(Tensor):
@@ -27,19 +27,61 @@ class Module:
 
     def __init__(self):
         object.__setattr__(self, "_parameters", OrderedDict())
+        object.__setattr__(self, "_buffers", OrderedDict())
+        object.__setattr__(self, "_non_persistent", set())
         object.__setattr__(self, "_modules", OrderedDict())
         object.__setattr__(self, "training", True)
 
     def __setattr__(self, name, value):
         if "_parameters" not in self.__dict__:
             raise LuminaValueError(f"{type(self).__name__}: call super().__init__() before assigning attributes")
+        if name in self._buffers and not isinstance(value, Parameter):
+            if value is not None and not isinstance(value, Tensor):
+                raise LuminaTypeError(f"{type(self).__name__}: cannot assign {type(value).__name__} to buffer "
+                                      f"{name!r} (a tensor or None is expected)")
+            self._buffers[name] = value
+            object.__setattr__(self, name, value)
+            return
         self._parameters.pop(name, None)
         self._modules.pop(name, None)
+        self._buffers.pop(name, None)
         if isinstance(value, Parameter):
             self._parameters[name] = value
         elif isinstance(value, Module):
             self._modules[name] = value
         object.__setattr__(self, name, value)
+
+    def register_buffer(self, name: str, tensor: Tensor | None, persistent: bool = True) -> None:
+        """Register ``tensor`` as state that is not a parameter (BatchNorm's running statistics).
+
+        A buffer is saved in ``state_dict`` (unless ``persistent=False``) and loaded back; a layer
+        updates it with ``Tensor.assign``, which inside ``@lumina.compile`` becomes a state output
+        written back after each call. Raises LuminaValueError for a bad or taken name,
+        LuminaTypeError for a value that is not a tensor."""
+        if "_buffers" not in self.__dict__:
+            raise LuminaValueError(f"{type(self).__name__}: call super().__init__() before register_buffer")
+        if not isinstance(name, str) or not name or "." in name:
+            raise LuminaValueError(f"register_buffer: bad buffer name {name!r}")
+        if name in self._parameters or name in self._modules or (hasattr(self, name) and name not in self._buffers):
+            raise LuminaValueError(f"register_buffer: {type(self).__name__} already has an attribute {name!r}")
+        if tensor is not None and (not isinstance(tensor, Tensor) or isinstance(tensor, Parameter)):
+            raise LuminaTypeError(f"register_buffer: {name!r} must be a Tensor (not a Parameter) or None, "
+                                  f"got {type(tensor).__name__}")
+        if tensor is not None:
+            realize(tensor)
+        self._buffers[name] = tensor
+        (self._non_persistent.discard if persistent else self._non_persistent.add)(name)
+        object.__setattr__(self, name, tensor)
+
+    def named_buffers(self, prefix: str = "") -> Iterator[tuple[str, Tensor]]:
+        for mp, m in self.named_modules(prefix):
+            for name, b in m._buffers.items():
+                if b is not None:
+                    yield (f"{mp}.{name}" if mp else name), b
+
+    def buffers(self) -> Iterator[Tensor]:
+        for _, b in self.named_buffers():
+            yield b
 
     def forward(self, *args, **kwargs):
         raise NotImplementedError(f"{type(self).__name__} does not define forward()")
@@ -79,30 +121,63 @@ class Module:
         for p in self.parameters():
             p.grad = None
 
+    def _state_items(self) -> Iterator[tuple[str, Tensor]]:
+        """(name, tensor) of every parameter and persistent buffer, in PyTorch's ``state_dict`` order:
+        modules in definition order, each one's parameters before its buffers."""
+        for mp, m in self.named_modules():
+            for name, t in list(m._parameters.items()) + [
+                    (n, b) for n, b in m._buffers.items() if n not in m._non_persistent]:
+                if t is not None:
+                    yield (f"{mp}.{name}" if mp else name), t
+
     def state_dict(self) -> "OrderedDict[str, np.ndarray]":
-        """Parameter name -> a copy of its value as a NumPy array."""
-        return OrderedDict((n, np.array(p.numpy(), copy=True)) for n, p in self.named_parameters())
+        """Parameter and persistent buffer name -> a copy of its value as a NumPy array."""
+        items = list(self._state_items())
+        realize(*(t for _, t in items))
+        return OrderedDict((n, np.array(t.numpy(), copy=True)) for n, t in items)
 
     def load_state_dict(self, state: dict, strict: bool = True) -> None:
-        """Copy values into the parameters. Raises LuminaValueError naming missing/unexpected keys
-        (when ``strict``) and LuminaShapeError naming a key whose shape differs."""
-        params = dict(self.named_parameters())
+        """Copy values into the parameters and buffers (cast to their dtypes). Raises
+        LuminaValueError naming missing/unexpected keys (when ``strict``) and LuminaShapeError naming
+        a key whose shape differs."""
+        targets = dict(self._state_items())
         if strict:
-            missing = sorted(set(params) - set(state))
-            unexpected = sorted(set(state) - set(params))
+            missing = sorted(set(targets) - set(state))
+            unexpected = sorted(set(state) - set(targets))
             if missing or unexpected:
                 raise LuminaValueError(f"load_state_dict: {type(self).__name__}: missing keys {missing}, "
                                        f"unexpected keys {unexpected}")
+        loaded = []
         for name, value in state.items():
-            if name not in params:
+            if name not in targets:
                 continue
             arr = np.asarray(value.numpy() if isinstance(value, Tensor) else value)
-            p = params[name]
-            if arr.shape != p.shape:
+            t = targets[name]
+            if arr.shape != t.shape:
+                kind = "parameter" if isinstance(t, Parameter) else "buffer"
                 raise LuminaShapeError(f"load_state_dict: {type(self).__name__}: key {name!r} has shape "
-                                       f"{list(arr.shape)}, the parameter has {list(p.shape)}")
-            p.assign(tensor(arr, dtype=p.dtype))
-            p.numpy()
+                                       f"{list(arr.shape)}, the {kind} has {list(t.shape)}")
+            t.assign(tensor(arr, dtype=t.dtype))
+            loaded.append(t)
+        realize(*loaded)
+
+    def save(self, path) -> None:
+        """Write ``state_dict()`` to ``path`` as an uncompressed ``.npz`` (NumPy appends ``.npz`` to a
+        path without it), one array per key."""
+        np.savez(path, **self.state_dict())
+
+    def load(self, path, strict: bool = True) -> "Module":
+        """Load a file written by ``save`` into this module (``load_state_dict``); returns self."""
+        with np.load(path, allow_pickle=False) as data:
+            self.load_state_dict({k: data[k] for k in data.files}, strict)
+        return self
+
+    def apply(self, fn) -> "Module":
+        """Call ``fn`` on every submodule (children first) and on self, as PyTorch; returns self."""
+        for m in self.children():
+            m.apply(fn)
+        fn(self)
+        return self
 
     def extra_repr(self) -> str:
         return ""

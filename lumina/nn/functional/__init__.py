@@ -1,0 +1,19 @@
+"""``lumina.nn.functional``: PyTorch's functional API as decompositions into primitives.
+
+Every function here is built from tensor ops, so its gradient comes from autodiff; none has a
+hand-written backward. One module per family: activations, convolution and pooling, normalisation,
+losses, attention, embedding.
+"""
+from ...shape_ops import pad
+from .activation import dropout, gelu, log_softmax, one_hot, relu, sigmoid, softmax, tanh
+from .attention import scaled_dot_product_attention
+from .conv import avg_pool2d, conv2d, max_pool2d
+from .loss import (binary_cross_entropy, binary_cross_entropy_with_logits, cross_entropy, l1_loss, mse_loss,
+                   nll_loss)
+from .norm import batch_norm, layer_norm
+from .sparse import embedding
+
+__all__ = ["avg_pool2d", "batch_norm", "binary_cross_entropy", "binary_cross_entropy_with_logits", "conv2d",
+           "cross_entropy", "dropout", "embedding", "gelu", "l1_loss", "layer_norm", "log_softmax", "max_pool2d",
+           "mse_loss", "nll_loss", "one_hot", "pad", "relu", "scaled_dot_product_attention", "sigmoid", "softmax",
+           "tanh"]

@@ -1,0 +1,33 @@
+"""``embedding``: row lookup as the ``gather`` primitive (its VJP scatter-adds into the table)."""
+from __future__ import annotations
+
+from ...errors import LuminaShapeError, LuminaValueError
+from ...indexing import as_index, check_range
+from ...ir.graph import emit
+from ...ir.ops import Op
+from ...tensor import Tensor, where
+
+
+def embedding(input, weight: Tensor, padding_idx: int | None = None, max_norm: float | None = None) -> Tensor:
+    """``torch.nn.functional.embedding``: ``weight[input]`` for integer ``input`` of any shape and a
+    table ``weight [V, D]``; output ``input.shape + [D]``. Repeated indices accumulate their
+    gradients (scatter-add). Rows looked up at ``padding_idx`` pass no gradient to the table.
+    Raises LuminaShapeError unless ``weight`` is 2-D, LuminaTypeError for non-integer indices,
+    LuminaValueError for known out-of-range indices or ``max_norm`` (not supported).
+    """
+    if max_norm is not None:
+        raise LuminaValueError("embedding: max_norm (renormalising the table in place) is not supported")
+    if weight.ndim != 2:
+        raise LuminaShapeError(f"embedding: weight must be [num_embeddings, embedding_dim], got {weight._value.type}")
+    idx = as_index(input, "embedding")
+    v = weight.shape[0]
+    check_range(idx, v, "embedding", f"the table {weight._value.type}")
+    if padding_idx is not None:
+        if not -v <= padding_idx < v:
+            raise LuminaValueError(f"embedding: padding_idx {padding_idx} out of range for {weight._value.type}")
+        padding_idx %= v
+    rows = Tensor._result(emit(Op.GATHER, (weight._touch(), idx._touch()), axis=0), weight)
+    if padding_idx is None:
+        return rows
+    frozen = Tensor._result(emit(Op.GATHER, (weight.detach()._touch(), idx._touch()), axis=0), weight.detach())
+    return where((idx == padding_idx).unsqueeze(-1), frozen, rows)

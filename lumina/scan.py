@@ -1,0 +1,60 @@
+"""``cumsum`` as a decomposition into ``dot`` with a triangular 0/1 matrix.
+
+Why a dot rather than log-depth shifted adds (Hillis & Steele): the shifted-add scan is
+``log2(n)`` dependent ``pad + slice + add`` levels; fused into one kernel, each level re-reads the
+one before it twice, so a fully fused scan recomputes ``O(n)`` loads per element, and materialising
+every level costs ``log2(n)`` full passes over memory. A dot with ``T[i, j] = [i <= j]`` runs on
+the packed GEMM micro-kernel, adds in a fixed order, and its gradient is the transposed dot (the
+reversed cumsum) with no extra rule. To keep the work linear in ``n`` for long axes it is blocked
+(two-level, as a blocked prefix sum): the axis is cut into blocks of ``BLOCK``, each block is
+scanned by the triangular dot (``n * BLOCK`` multiply-adds), and the block totals are scanned
+recursively and added back as exclusive offsets.
+"""
+from __future__ import annotations
+
+from .ir import builder as B
+from .ir.dtypes import DType, to_dtype
+from .tensor import Tensor, arange
+
+BLOCK = 128
+
+
+def _triangular_dot(x: Tensor) -> Tensor:
+    """Inclusive scan along the last axis of ``x`` (length ``n <= BLOCK``) as ``x @ T``."""
+    n = x.shape[-1]
+    i = arange(n)
+    upper = (i.reshape(n, 1) <= i.reshape(1, n)).to(x.dtype)  # T[i, j] = 1 for i <= j
+    return Tensor._result(B.dot(x._touch(), upper._touch(), contract=((x.ndim - 1,), (0,))), x)
+
+
+def _scan_last(x: Tensor) -> Tensor:
+    n = x.shape[-1]
+    if n <= BLOCK:
+        return _triangular_dot(x)
+    m = -(-n // BLOCK)
+    from .shape_ops import pad
+    xp = pad(x, (0, m * BLOCK - n)).reshape(x.shape[:-1] + (m, BLOCK))
+    local = _triangular_dot(xp)                                   # [..., m, BLOCK]
+    totals = local[..., BLOCK - 1]                                # [..., m]
+    before = pad(_scan_last(totals)[..., :m - 1], (1, 0))         # exclusive scan of the totals
+    out = (local + before.unsqueeze(-1)).reshape(x.shape[:-1] + (m * BLOCK,))
+    return out[..., :n]
+
+
+def cumsum(x: Tensor, dim: int, dtype=None) -> Tensor:
+    """``torch.cumsum``: ``out[..., j, ...] = sum_{i <= j} x[..., i, ...]`` along ``dim``.
+
+    Same shape as ``x``; bool and integer inputs accumulate in int64 (as PyTorch), floats keep their
+    dtype unless ``dtype`` is given. Raises LuminaValueError for a bad ``dim``.
+    """
+    target = to_dtype(dtype) if dtype is not None else (x.dtype if x.dtype.is_float else DType.int64)
+    if x.ndim == 0:
+        return x.to(target)
+    d = x._axes(dim, "cumsum")[0]
+    x = x.to(target)
+    if x.shape[d] == 0 or x.numel() == 0:
+        return x
+    last = x.ndim - 1
+    xt = x.transpose(d, last) if d != last else x
+    out = _scan_last(xt)
+    return out.transpose(d, last) if d != last else out
