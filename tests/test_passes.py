@@ -954,3 +954,18 @@ def test_reductions_over_outer_axes_match_numpy(shape, axes, keepdim, reduce):
     assert any(getattr(k, "reduce_outer", False) for k in kernels)
     ref = getattr(np, reduce)(x, axis=axes, keepdims=keepdim)
     np.testing.assert_allclose(f(x).numpy(), ref, rtol=1e-5, atol=1e-5)
+
+
+def test_deeply_nested_index_arithmetic_compiles_in_linear_time():
+    """Six pad/reshape/slice rounds nest index expressions six deep with shared subtrees; hashing
+    them as trees once took 22 s. The value is checked against NumPy too."""
+    import time
+    a = np.arange(96, dtype=np.float32).reshape(2, 48)
+    y, ref = lumina.tensor(a), a
+    for _ in range(6):
+        m = y.shape[1]
+        y = lumina.pad(y.reshape(2, m, 1), (0, 1)).reshape(2, 2 * m)[:, :m]
+        ref = np.pad(ref.reshape(2, m, 1), ((0, 0), (0, 0), (0, 1))).reshape(2, 2 * m)[:, :m]
+    start = time.perf_counter()
+    np.testing.assert_array_equal(y.numpy(), ref)
+    assert time.perf_counter() - start < 10.0

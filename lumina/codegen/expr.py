@@ -8,7 +8,7 @@ of a contiguous buffer indexes as ``i*N + j``, not as ``((i*N + j) // N) % M``.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Union
 
 from ..ir.dtypes import DType
@@ -79,6 +79,21 @@ class Rand:
 
 Expr = Union[Var, Const, Load, Un, Bin, Select, Cast, Rand]
 
+
+def _cached_hash(self) -> int:
+    """Hash once per node: expressions are DAGs with shared subtrees, and the dataclass hash would
+    walk them as trees (exponential in the depth of fused index arithmetic)."""
+    h = self.__dict__.get("_hash")
+    if h is None:
+        h = hash((type(self).__name__,) + tuple(getattr(self, name) for name in self._fields))
+        object.__setattr__(self, "_hash", h)
+    return h
+
+
+for _cls in (Var, Const, Load, Un, Bin, Select, Cast, Rand):
+    _cls._fields = tuple(f.name for f in fields(_cls) if f.compare)
+    _cls.__hash__ = _cached_hash
+
 COMPARE = {"lt", "le", "gt", "ge", "eq", "ne"}
 
 
@@ -144,7 +159,7 @@ def _from_affine(terms: dict, const: int) -> Expr:
 
 def _order(atom: Expr):
     # Vars first in name order (outer loops before inner ones), other atoms after.
-    return (0, atom.name) if isinstance(atom, Var) else (1, repr(atom))
+    return (0, atom.name, 0) if isinstance(atom, Var) else (1, type(atom).__name__, hash(atom))
 
 
 def bounds(e: Expr) -> tuple[int, int]:
