@@ -50,16 +50,11 @@ class Adam(Optimizer):
         wd, eps = group["weight_decay"], group["eps"]
         lr = self._lr(group)
         touched = []
-        for p in group["params"]:
-            g = p.grad
-            if g is None:
-                continue
-            self._init_state(p, group)
+        for p, g in self._gradients(group):
             state = self.state[p]
             step, m, v = state["step"], state["exp_avg"], state["exp_avg_sq"]
             step.assign(step + 1.0)
             t = step.to(DType.float64)
-            g = -g if group["maximize"] else g
             decayed = p
             if wd != 0:
                 if group["decoupled_weight_decay"]:

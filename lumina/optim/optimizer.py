@@ -225,6 +225,15 @@ class Optimizer:
     def _update_group(self, group: ParamGroup) -> list[Tensor]:
         raise NotImplementedError
 
+    def _gradients(self, group: ParamGroup):
+        """``(p, g)`` for each parameter of ``group`` that has a gradient, its state allocated;
+        ``g`` is negated when the group maximizes."""
+        for p in group["params"]:
+            if p.grad is None:
+                continue
+            self._init_state(p, group)
+            yield p, (-p.grad if group["maximize"] else p.grad)
+
     @staticmethod
     def _lr(group: ParamGroup) -> Tensor:
         """The group's learning rate: a float64 scalar tensor read at each call."""

@@ -40,15 +40,10 @@ class RMSprop(Optimizer):
         alpha, eps, wd, mu = group["alpha"], group["eps"], group["weight_decay"], group["momentum"]
         lr = self._lr(group)
         touched = []
-        for p in group["params"]:
-            g = p.grad
-            if g is None:
-                continue
-            self._init_state(p, group)
+        for p, g in self._gradients(group):
             state = self.state[p]
             step, sq = state["step"], state["square_avg"]
             step.assign(step + 1.0)
-            g = -g if group["maximize"] else g
             if wd != 0:
                 g = g + wd * p
             sq.assign(sq * alpha + g * g * (1.0 - alpha))

@@ -53,12 +53,7 @@ class SGD(Optimizer):
                                    f"(got momentum={mu}, dampening={damp})")
         lr = self._lr(group)
         touched = []
-        for p in group["params"]:
-            g = p.grad
-            if g is None:
-                continue
-            self._init_state(p, group)
-            g = -g if group["maximize"] else g
+        for p, g in self._gradients(group):
             if wd != 0:
                 g = g + wd * p
             if mu != 0:
