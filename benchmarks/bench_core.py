@@ -19,27 +19,12 @@ import numpy as np
 
 sys.path.insert(0, os.path.dirname(__file__))
 from machine import describe  # noqa: E402
+from timing import best_ms, row  # noqa: E402
 
 import lumina  # noqa: E402
 import lumina.nn as nn  # noqa: E402
 from lumina.nn import functional as F  # noqa: E402
 from lumina.runtime.threads import num_threads  # noqa: E402
-
-
-def best_ms(fn, repeat: int, warmup: int = 2) -> float:
-    for _ in range(warmup):
-        fn()
-    times = []
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return min(times) * 1e3
-
-
-def row(name: str, ms: float, lumina_ms: float, extra: str = "") -> None:
-    """One competitor's time and lumina's speedup over it (>1: lumina is faster)."""
-    print(f"  {name:<16} {ms:9.3f} ms   lumina {ms / lumina_ms:5.2f}x{'' if not extra else '   ' + extra}")
 
 
 def bench_fused(repeat: int, use_compile: bool, torch) -> None:

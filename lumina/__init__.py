@@ -11,7 +11,7 @@
 """
 from .autograd import grad, value_and_grad
 from .compiled import compile
-from .errors import (LuminaError, LuminaGradError, LuminaShapeError, LuminaTraceError,
+from .errors import (LuminaError, LuminaGradError, LuminaIndexError, LuminaShapeError, LuminaTraceError,
                      LuminaTypeError, LuminaValueError)
 from .ir.dtypes import DType, bfloat16, bool_, float16, float32, float64, int32, int64
 from .random import manual_seed, rand, rand_like, randint, randn, randn_like

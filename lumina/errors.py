@@ -21,6 +21,11 @@ class LuminaValueError(LuminaError, ValueError):
     """An attribute or argument value out of range (an axis, a permutation, a slice step)."""
 
 
+class LuminaIndexError(LuminaValueError, IndexError):
+    """An integer index outside its dimension (an ``IndexError`` too, so ``for row in tensor`` stops
+    where Python's sequence protocol expects)."""
+
+
 class LuminaGradError(LuminaError, RuntimeError):
     """Autodiff misuse: backward on a non-scalar without a gradient, no path to an input."""
 

@@ -14,7 +14,7 @@ from typing import Sequence
 import numpy as np
 
 from . import tracing
-from .errors import LuminaGradError, LuminaShapeError, LuminaTraceError, LuminaTypeError, LuminaValueError
+from .errors import LuminaGradError, LuminaIndexError, LuminaShapeError, LuminaTraceError, LuminaTypeError, LuminaValueError
 from .ir import builder as B
 from .ir.dtypes import DType, promote, scalar_result, to_dtype
 from .ir.graph import Graph, Value, emit
@@ -154,6 +154,10 @@ class Tensor:
         if not self.shape:
             raise LuminaTypeError("len() of a 0-d tensor")
         return self.shape[0]
+
+    def __iter__(self):
+        """The sub-tensors along dim 0, as ``torch.Tensor`` iterates (``q, k, v = qkv``)."""
+        return (self[i] for i in range(len(self)))
 
     def __repr__(self) -> str:
         if STATE.trace is not None:
@@ -487,7 +491,7 @@ class Tensor:
             if isinstance(k, (int, np.integer)) and not isinstance(k, bool):
                 i = int(k) + d if k < 0 else int(k)
                 if not 0 <= i < d:
-                    raise LuminaValueError(f"getitem: index {k} out of range for dim {axis} of {self._value.type}")
+                    raise LuminaIndexError(f"getitem: index {k} out of range for dim {axis} of {self._value.type}")
                 starts.append(i), stops.append(i + 1), steps.append(1)
             elif isinstance(k, slice):
                 if k.step is not None and k.step <= 0:
@@ -686,6 +690,15 @@ def matmul(a: Tensor, b: Tensor) -> Tensor:
     if x.shape[-1] != y.shape[-2]:
         raise LuminaShapeError(f"matmul: inner dimensions differ: lhs {a._value.type} (contracting "
                                f"{x.shape[-1]}) vs rhs {b._value.type} (contracting {y.shape[-2]})")
+    if x.ndim > 2 and all(d == 1 for d in y.shape[:-2]):
+        # A shared rhs (a Linear layer's weight): fold the lhs batch dims into its rows, so the
+        # product is one [B*M, K] x [K, N] GEMM, and so is its weight gradient (contracting B*M),
+        # instead of B small GEMMs and a sum over B.
+        y = y.reshape(y.shape[-2:])
+        out = matmul(x.reshape(-1, x.shape[-1]), y).reshape(*x.shape[:-1], y.shape[-1])
+        if b.ndim > 2:   # size-1 batch dims of the rhs beyond the lhs's rank still broadcast
+            out = out.reshape(*((1,) * (b.ndim - x.ndim)), *out.shape)
+        return out.squeeze(-1) if b.ndim == 1 else out
     batch = broadcast_shapes("matmul", TensorType(x.shape[:-2], dt), TensorType(y.shape[:-2], dt))
     x = x.to(dt).expand(*batch, *x.shape[-2:])
     y = y.to(dt).expand(*batch, *y.shape[-2:])

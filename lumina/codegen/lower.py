@@ -13,7 +13,7 @@ from ..ir.dtypes import DType
 from ..ir.graph import Value
 from ..ir.ops import Kind, Op
 from ..passes.fusion import Kernel
-from ..passes.views import contiguous, strided_view
+from ..passes.views import view_base
 from . import expr as E
 from .kernel import Buffer, DotKernel, LoopKernel, Operand
 
@@ -198,12 +198,15 @@ def lower(k: Kernel, index: int, source: tuple[str, ...] = ()) -> LoopKernel | D
     if root.op is Op.DOT:
         return _lower_dot(k, name, buffers, source)
     lw = _Lowerer(k)
-    domain = tuple(E.Var(f"i{d}", n) for d, n in enumerate(root.shape))
+    # Size-1 output dims index at 0 and get no loop, so the outermost loop (the one the runtime
+    # splits across threads) is a real one: a [1, 2048, 128] copy runs in parallel.
+    index = tuple(E.Var(f"i{d}", n) if n != 1 else E.iconst(0) for d, n in enumerate(root.shape))
+    domain = tuple(i for i in index if isinstance(i, E.Var))
     if root.op.kind is Kind.REDUCE:
         x, axes = root.node.inputs[0], root.node.attrs["axes"]
         keepdim = root.node.attrs["keepdim"]
         rvars = tuple(E.Var(f"r{j}", x.shape[a]) for j, a in enumerate(axes))
-        kept = iter(domain if not keepdim else [v for i, v in enumerate(domain) if i not in axes])
+        kept = iter(index if not keepdim else [v for i, v in enumerate(index) if i not in axes])
         rv = iter(rvars)
         idx = tuple(next(rv) if i in axes else next(kept) for i in range(x.type.rank))
         value = lw.value(x, idx)
@@ -212,18 +215,15 @@ def lower(k: Kernel, index: int, source: tuple[str, ...] = ()) -> LoopKernel | D
                           # accumulating in the output buffer needs it at full precision
                           reduce_outer=root.dtype in _FULL_WIDTH and
                           _contiguous_along_output(value, domain, rvars))
-    return LoopKernel(name, buffers, domain, (), None, lw.value(root, domain), source)
+    return LoopKernel(name, buffers, domain, (), None, lw.value(root, index), source)
 
 
 def _lower_dot(k: Kernel, name, buffers, source) -> DotKernel:
     lhs, rhs = k.root.node.inputs
     slot = {id(v): i for i, v in enumerate(k.inputs)}
     ops = []
-    for operand in (lhs, rhs):
-        if id(operand) in slot:  # materialised as a contiguous buffer of its own
-            base, view = operand, contiguous(operand.shape)
-        else:
-            base, view = strided_view(operand)
+    for operand in (lhs, rhs):   # the buffers fusion chose for them (passes.fusion._group)
+        base, view = view_base(operand, lambda p: id(p) in slot)
         ops.append(Operand(slot[id(base)], view.offset, tuple(view.strides)))
     b, m, kk = lhs.shape
     n = rhs.shape[2]

@@ -8,8 +8,8 @@ and movement ops become index arithmetic. A value is materialised when it is
 * read by more than one node, unless recomputing it in each reader is cheaper than a round trip
   through memory (at most ``RECOMPUTE_BUDGET`` cheap ops: ``relu``'s compare, a bias add);
 * the operand of an ``expand`` that grows it (inlining would recompute it once per broadcast copy);
-* the base of a ``dot`` operand, or a ``dot`` operand that is not a strided view of its base
-  (the GEMM reads strided views directly and nothing else);
+* what a ``dot`` operand is a strided view of: its base, or the deepest value of its movement
+  chain it is a strided view of, or the operand itself (the GEMM reads strided views directly);
 * more than ``MAX_DEPTH`` inlined ops deep (keeps kernels, and their compile time, bounded).
 
 ``partition(graph)`` returns the kernels in execution order; ``Kernel.reason`` says why its root was
@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 
 from ..ir.graph import Graph, Node, Value
 from ..ir.ops import Kind, Op
-from .views import strided_view, view_chain
+from .views import view_base, view_chain
 
 MAX_DEPTH = 64
 RECOMPUTE_BUDGET = 2
@@ -83,6 +83,15 @@ def partition(graph: Graph) -> Partition:
             mat.setdefault(id(base), "graph output (reshaped)")
         else:
             mat.setdefault(id(v), "graph output")
+    # GEMM operands first: what they read is decided before any reader count is weighed.
+    for n in graph.nodes:
+        if n.op is Op.DOT:
+            for operand in n.inputs:
+                start, _ = view_base(operand)
+                base, _ = view_chain(operand)
+                mat.setdefault(id(start), "dot operand base" if start is base else
+                               "dot operand (a strided view of this value)" if start is not operand else
+                               "dot operand is not a strided view")
     depth: dict[int, int] = {}
     cost: dict[int, int] = {}   # ops recomputed if this value is inlined into a reader
     for n in graph.nodes:
@@ -94,22 +103,17 @@ def partition(graph: Graph) -> Partition:
                 mat[id(v)] = "constant"
         elif n.op is Op.DOT:
             mat.setdefault(id(v), "dot")
-            for operand in n.inputs:
-                base, _ = view_chain(operand)
-                mat.setdefault(id(base), "dot operand base")
-                if strided_view(operand) is None:
-                    mat.setdefault(id(operand), "dot operand is not a strided view")
         elif n.op.kind is Kind.REDUCE:
             mat.setdefault(id(v), "reduction")
         def inline_cost():
             return _own_cost(n) + sum(cost[id(u)] for u in n.inputs if id(u) not in mat)
-        if n.op.kind not in (Kind.SOURCE, Kind.REDUCE, Kind.DOT) and len(users[v]) > 1 \
-                and inline_cost() > RECOMPUTE_BUDGET:
-            mat.setdefault(id(v), f"{len(users[v])} readers")
         if n.op is Op.EXPAND and n.out.type.numel > n.inputs[0].type.numel:
             base, _ = view_chain(n.inputs[0])
             if base.op not in (Op.INPUT, Op.CONST):
                 mat.setdefault(id(base), "broadcast by expand")
+        if n.op.kind not in (Kind.SOURCE, Kind.REDUCE, Kind.DOT) and len(users[v]) > 1 \
+                and inline_cost() > RECOMPUTE_BUDGET:
+            mat.setdefault(id(v), f"{len(users[v])} readers")
         d = 1 + max((depth[id(u)] for u in n.inputs if id(u) not in mat), default=0)
         if d > MAX_DEPTH and id(v) not in mat:
             mat[id(v)] = f"fusion depth limit {MAX_DEPTH}"
@@ -145,9 +149,9 @@ def _group(root: Value, mat: dict[int, str]) -> Kernel:
                 inputs[id(u)] = u
             elif id(u.node) not in seen:
                 stack.append((u.node, False))
-    if root.op is Op.DOT:  # the GEMM reads its operands' bases through strides
+    if root.op is Op.DOT:  # the GEMM reads its operands through strides
         inputs = {}
         for operand in root.node.inputs:
-            base, _ = view_chain(operand) if id(operand) not in mat else (operand, [])
+            base, _ = view_base(operand, lambda p: id(p) in mat)
             inputs[id(base)] = base
     return Kernel(root, nodes, list(inputs.values()), mat[id(root)])

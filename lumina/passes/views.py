@@ -9,6 +9,7 @@ strides are compatible.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Callable
 
 from ..ir.graph import Value
 from ..ir.ops import Op
@@ -87,11 +88,36 @@ def view_chain(value: Value) -> tuple[Value, list]:
     return value, chain[::-1]
 
 
-def strided_view(value: Value) -> tuple[Value, View] | None:
-    base, chain = view_chain(value)
-    v = contiguous(base.shape)
-    for node in chain:
+def _view_from(start: Value, nodes) -> View | None:
+    v = contiguous(start.shape)
+    for node in nodes:
         v = apply(v, node)
         if v is None:
             return None
-    return base, v
+    return v
+
+
+def strided_view(value: Value) -> tuple[Value, View] | None:
+    """``value`` as a strided view of its base (the first non-view value under it), or None."""
+    base, chain = view_chain(value)
+    v = _view_from(base, chain)
+    return None if v is None else (base, v)
+
+
+def view_base(value: Value, may_start: Callable[[Value], bool] = lambda v: True) -> tuple[Value, View]:
+    """The deepest value ``p`` of ``value``'s movement chain (from the base up to ``value``) that
+    ``may_start`` accepts and of which ``value`` is a strided view, with that view. ``value`` itself
+    always qualifies, as a contiguous view of its own buffer.
+
+    A GEMM operand is read from ``p``: choosing the deepest ``p`` lets the operands of several GEMMs
+    that take different views of one value (``x @ w`` and the ``x.T`` of its weight gradient)
+    share one buffer, and skips the copy entirely when the base itself will do.
+    """
+    base, chain = view_chain(value)
+    points = [base] + [n.out for n in chain]
+    for i, p in enumerate(points[:-1]):
+        if may_start(p):
+            v = _view_from(p, chain[i:])
+            if v is not None:
+                return p, v
+    return value, contiguous(value.shape)
