@@ -169,8 +169,8 @@ class CompiledFunction:
                       [None if isinstance(t, Tensor) else t for t in leaves], rebuild, updates, cleared,
                       guards)
 
-    def __call__(self, *args):
-        entry = self._entry(args)
+    def _inputs(self, entry: _Entry, args) -> list:
+        """The executable's input arrays: the tensor arguments, then the captured state."""
         inputs = []
         for i, a in enumerate(args):
             if i in self.static_argnums or not isinstance(a, (Tensor, np.ndarray)):
@@ -182,7 +182,11 @@ class CompiledFunction:
                 inputs.append(BOUND[c._value] if c._data is None else c._data)
             else:
                 inputs.append(c)
-        outs = entry.executable.run(inputs)
+        return inputs
+
+    def __call__(self, *args):
+        entry = self._entry(args)
+        outs = entry.executable.run(self._inputs(entry, args))
         n_user = sum(entry.out_is_tensor)
         user, state = outs[:n_user], outs[n_user:]
         for u, arr in zip(entry.updates, state):
@@ -196,6 +200,12 @@ class CompiledFunction:
         leaves = [Tensor._from_array(next(it)) if is_t else c
                   for is_t, c in zip(entry.out_is_tensor, entry.out_constants)]
         return entry.rebuild(leaves)
+
+    def profile(self, *args, repeat: int = 10) -> list[tuple[str, float]]:
+        """``(kernel name, best seconds)`` of every launch of the call on ``args``, in launch order,
+        each timed alone over ``repeat`` runs (state updates are not written back)."""
+        entry = self._entry(args)
+        return [(launch.name, t) for launch, t in entry.executable.profile(self._inputs(entry, args), repeat)]
 
     def lower(self, *args) -> "Lowered":
         """The compilation of this function for ``args``' signature (traces it if needed)."""

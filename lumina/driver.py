@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import ctypes
 import hashlib
+import platform
 import threading
 from dataclasses import replace
 
@@ -22,8 +23,11 @@ from .ir.ops import Op
 from .ir.printer import format_node, value_names
 from .passes.fusion import partition
 from .passes.pipeline import optimize
-from .runtime.executable import Executable, Launch, SlotSpec, cfunc, loop_args
+from .codegen.llvm_plan import PlanStep, host_futex, render_plan, symbol
+from .runtime.executable import Executable, Launch, SlotSpec
 from .runtime.jit import CompiledModule, compile_llvm
+from .runtime.schedule import schedule
+from .runtime.threads import PARALLEL_MIN_WORK, num_threads
 
 _LOCK = threading.Lock()
 _EXECUTABLES: dict[str, Executable] = {}
@@ -39,8 +43,9 @@ def _module(text: str, name: str) -> CompiledModule:
 
 
 def compile_graph(graph: Graph) -> Executable:
-    """The executable computing ``graph``; cached by structural hash."""
-    key = graph.structural_hash()
+    """The executable computing ``graph``; cached by structural hash (and the thread count the
+    plan was scheduled for)."""
+    key = f"{graph.structural_hash()}/{num_threads()}"
     with _LOCK:
         exe = _EXECUTABLES.get(key)
         if exe is None:
@@ -97,51 +102,61 @@ def _build(graph: Graph) -> Executable:
     keepalive = [module] if module else []
 
     launches = []
+    gemm_dtypes: list[str] = []
     for k, desc in kernels:
         kslots = [slot_of[id(v)] for v in k.inputs] + [slot_of[id(k.root)]]
         if isinstance(desc, LoopKernel):
-            compiled_as = unique[replace(desc, name="", source=())].name
-            fn = cfunc(module.address(compiled_as), len(kslots), 2)
+            address = module.address(unique[replace(desc, name="", source=())].name)
             extent = desc.domain[0].extent if desc.domain else 1
-            launches.append(Launch(desc.name, fn, kslots, extent, desc.work, loop_args(kslots), desc.source))
+            args = tuple(("buffer", s, 0) for s in kslots) + (("start",), ("end",))
+            launches.append(Launch(desc.name, address, args, tuple(kslots[:-1]), (kslots[-1],), extent,
+                                   desc.work, desc.source))
         else:
-            launches.append(_gemm_launch(desc, kslots, slots, keepalive))
-    info = {"stages": stages, "partition": part, "llvm": llvm_text,
+            if desc.dtype.name not in gemm_dtypes:
+                gemm_dtypes.append(desc.dtype.name)
+            launches.append(_gemm_launch(desc, kslots, gemm_dtypes.index(desc.dtype.name), keepalive))
+    workspaces = tuple((np.dtype(d), gemm_workspace_elems(d)) for d in gemm_dtypes)
+    plan, plan_threads, plan_text = _plan(launches, graph.name, keepalive)
+    info = {"stages": stages, "partition": part, "llvm": llvm_text, "plan": plan_text,
             "kernels": [d for _, d in kernels]}
     output_slots = [slot_of[id(part.aliases.get(id(v), v))] for v in opt.outputs]
     return Executable(slots, [slot_of[id(v)] for v in opt.inputs], output_slots,
-                      [v.shape for v in opt.outputs], launches, keepalive, info)
+                      [v.shape for v in opt.outputs], launches, plan, plan_threads, workspaces, keepalive, info)
 
 
-_WORKSPACES = threading.local()  # GEMM packing buffers: one per OS thread, so calls never share
+SMALL_PLAN = 4   # launches that Python calls one by one sooner than LLVM compiles a plan for them
 
 
-def _workspace(dtype: str) -> int:
-    table = _WORKSPACES.__dict__
-    ws = table.get(dtype)
-    if ws is None:
-        ws = table[dtype] = np.empty(max(1, gemm_workspace_elems(dtype)), dtype)
-    return ws.ctypes.data
+def _plan(launches: list[Launch], name: str, keepalive: list):
+    """The native plan function over ``launches`` and the number of threads it runs on (or no
+    plan, for a few launches on one thread: eager ops). A step with too little work in all for a
+    thread hand-off to pay runs on the calling thread alone."""
+    n = num_threads() if sum(L.work for L in launches) >= PARALLEL_MIN_WORK else 1
+    steps = schedule(launches, n)
+    used = 1 + max((t for s in steps for t in s.threads()), default=0)
+    if used == 1 and len(launches) <= SMALL_PLAN:
+        return None, 1, ""
+    text = render_plan([PlanStep(L.address, L.args, s.barrier, s.bounds[:used])
+                        for L, s in zip(launches, steps)], used, name=f"{name}_plan",
+                       x86=platform.machine().lower() in ("x86_64", "amd64"), futex=host_futex())
+    # compiled per executable, never shared through the module cache: its barrier lives in the
+    # module's globals, and only the executable's lock keeps two calls from meeting there
+    module = compile_llvm(text, f"{name}_plan", opt_level=1, symbols={symbol(L.address): L.address for L in launches})
+    keepalive.append(module)
+    p, i = ctypes.c_void_p, ctypes.c_int64
+    return ctypes.CFUNCTYPE(None, p, i, p)(module.address("plan")), used, text
 
 
-def _gemm_launch(d: DotKernel, kslots, slots, keepalive) -> Launch:
+def _gemm_launch(d: DotKernel, kslots, workspace: int, keepalive) -> Launch:
     dtype = d.dtype.name
     module = _module(render_gemm(dtype), f"gemm_{dtype}")
     keepalive.append(module)
-    fn = _gemm_cfunc(module.address(gemm_function_name(dtype)))
     isz = d.dtype.itemsize
     a_slot, b_slot = kslots[d.a.buf], kslots[d.b.buf]
     c_slot = kslots[-1]
-    shape = (d.batch, d.m, d.n, d.k)
-    strides = d.a.strides + d.b.strides + (d.m * d.n, d.n, 1)
-
-    def args(ptrs, start, end, worker):
-        return [ptrs[c_slot], ptrs[a_slot] + d.a.offset * isz, ptrs[b_slot] + d.b.offset * isz,
-                *shape, *strides, start, end, _workspace(dtype)]
-    return Launch(d.name, fn, kslots, d.m, d.batch * d.m * d.n * d.k, args, d.source)
-
-
-def _gemm_cfunc(address: int):
     # (C, A, B, batch, M, N, K, 9 strides, m_start, m_end, workspace): see codegen/llvm_gemm.py
-    p, i = ctypes.c_void_p, ctypes.c_int64
-    return ctypes.CFUNCTYPE(None, p, p, p, *([i] * 15), p)(address)
+    ints = (d.batch, d.m, d.n, d.k) + d.a.strides + d.b.strides + (d.m * d.n, d.n, 1)
+    args = (("buffer", c_slot, 0), ("buffer", a_slot, d.a.offset * isz), ("buffer", b_slot, d.b.offset * isz),
+            *(("int", v) for v in ints), ("start",), ("end",), ("workspace", workspace))
+    return Launch(d.name, module.address(gemm_function_name(dtype)), args, (a_slot, b_slot), (c_slot,), d.m,
+                  d.batch * d.m * d.n * d.k, d.source)

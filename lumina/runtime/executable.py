@@ -3,30 +3,73 @@
 Slots hold the caller's inputs (zero-copy when they are C-contiguous with the right dtype), constants,
 intermediates (allocated once per executable and reused across calls) and outputs (fresh arrays each
 call, since they are handed to the caller).
+
+``run`` makes one native call per thread: the plan function (``codegen.llvm_plan``) walks every
+launch with the barriers of the static schedule (``runtime.schedule``), so a step of hundreds of
+kernels costs one hand-off to the thread pool instead of one Python call (and, for split kernels,
+one hand-off) per kernel. ``run(..., stepwise=True)`` calls the kernels one by one from Python
+instead, to time each of them.
 """
 from __future__ import annotations
 
 import ctypes
 import threading
+import time
 from dataclasses import dataclass, field
 from typing import Callable
 
 import numpy as np
 
 from ..errors import LuminaTypeError
-from .threads import parallel_for, split
+from .threads import parallel_for, run_on_threads
 
 
-@dataclass
+@dataclass(frozen=True)
 class Launch:
-    """One kernel call. ``args(ptrs, start, end, worker)`` builds its ctypes arguments."""
+    """One kernel call: the function at ``address`` with ``args`` (``("buffer", slot, byte_offset)``,
+    ``("int", v)``, ``("start",)``, ``("end",)``, ``("workspace", i)``) over ``range(extent)`` of
+    its outer loop; ``work`` innermost iterations in all, to size the thread split."""
     name: str
-    fn: Callable
-    slots: list[int]
-    extent: int                 # iterations of the splittable outer loop
-    work: int                   # total innermost iterations, to size the thread split
-    args: Callable
+    address: int
+    args: tuple[tuple, ...]
+    reads: tuple[int, ...]
+    writes: tuple[int, ...]
+    extent: int
+    work: int
     source: tuple = ()
+
+    def call(self, ptrs, start: int, end: int, workspaces) -> None:
+        """Run chunk ``[start, end)`` from Python (the stepwise path)."""
+        values = {"start": start, "end": end}
+        args = [ptrs[a[1]] + a[2] if a[0] == "buffer" else int(workspaces[a[1]]) if a[0] == "workspace"
+                else a[1] if a[0] == "int" else values[a[0]] for a in self.args]
+        _cfunc(self.address, tuple(a[0] in ("buffer", "workspace") for a in self.args))(*args)
+
+
+_CFUNCS: dict = {}
+
+
+def _cfunc(address: int, pointer_args: tuple[bool, ...]) -> Callable:
+    fn = _CFUNCS.get((address, pointer_args))
+    if fn is None:
+        types = [ctypes.c_void_p if p else ctypes.c_int64 for p in pointer_args]
+        fn = _CFUNCS[(address, pointer_args)] = ctypes.CFUNCTYPE(None, *types)(address)
+    return fn
+
+
+_WORKSPACES = threading.local()   # per OS thread: GEMM packing buffers, so threads never share one
+
+
+def workspace_table(sizes: tuple[tuple[np.dtype, int], ...]) -> np.ndarray:
+    """This thread's workspace addresses, one per ``(dtype, elements)`` of ``sizes`` (int64)."""
+    tables = _WORKSPACES.__dict__.setdefault("tables", {})
+    table = tables.get(sizes)
+    if table is None:
+        arrays = [np.empty(max(1, n), dt) for dt, n in sizes]
+        table = np.array([a.ctypes.data for a in arrays] or [0], dtype=np.int64)
+        tables[sizes] = table
+        _WORKSPACES.__dict__.setdefault("keep", []).append(arrays)
+    return table
 
 
 @dataclass
@@ -44,16 +87,52 @@ class Executable:
     output_slots: list[int]
     output_shapes: list[tuple[int, ...]]   # an output may reshape its slot's buffer
     launches: list[Launch]
+    plan: Callable | None                   # plan(buffers, tid, workspaces) (codegen.llvm_plan);
+                                            # None: Python calls the launches one by one
+    plan_threads: int                       # threads the schedule gives work to (1: run inline)
+    workspaces: tuple = ()                  # ((dtype, elements), ...) of the GEMM workspaces
     keepalive: list = field(default_factory=list)   # compiled modules whose code we call
     info: dict = field(default_factory=dict)        # IR texts, kernel sources, partition, for dumps
 
     def __post_init__(self):
         self._temps = {i: np.empty(s.shape, s.dtype) for i, s in enumerate(self.slots) if s.role == "temp"}
         self._lock = threading.Lock()
-        self._bounds = [split(L.extent, L.work) for L in self.launches]
 
-    def run(self, inputs: list[np.ndarray]) -> list[np.ndarray]:
+    def run(self, inputs: list[np.ndarray], stepwise: bool = False) -> list[np.ndarray]:
         """Execute on ``inputs`` (one array per graph input); returns one array per graph output."""
+        arrays, ptrs = self._bind(inputs)
+        with self._lock:  # intermediates are shared: one call at a time per executable
+            if stepwise or self.plan is None:
+                self._run_stepwise(ptrs)
+            elif self.plan_threads == 1:
+                self.plan(ptrs.ctypes.data, 0, workspace_table(self.workspaces).ctypes.data)
+            else:
+                run_on_threads(lambda tid: self.plan(ptrs.ctypes.data, tid,
+                                                     workspace_table(self.workspaces).ctypes.data),
+                               self.plan_threads)
+        outs = []
+        for slot, shape in zip(self.output_slots, self.output_shapes):
+            a = arrays[slot]
+            a = a.copy() if self.slots[slot].role in ("input", "const", "temp") else a
+            outs.append(a.reshape(shape))
+        return outs
+
+    def profile(self, inputs: list[np.ndarray], repeat: int = 10) -> list[tuple[Launch, float]]:
+        """Each launch with its best wall time in seconds over ``repeat`` stepwise runs on
+        ``inputs`` (each launch split over the thread pool as the stepwise path splits it)."""
+        _, ptrs = self._bind(inputs)
+        ptrs = [int(p) for p in ptrs]
+        best = [float("inf")] * len(self.launches)
+        with self._lock:
+            for _ in range(repeat):
+                for i, launch in enumerate(self.launches):
+                    t0 = time.perf_counter()
+                    self._launch(launch, ptrs)
+                    best[i] = min(best[i], time.perf_counter() - t0)
+        return list(zip(self.launches, best))
+
+    def _bind(self, inputs: list[np.ndarray]) -> tuple[list, np.ndarray]:
+        """The array of every slot (inputs checked, outputs fresh) and their addresses (int64)."""
         arrays: list = [None] * len(self.slots)
         for slot, x in zip(self.input_slots, inputs):
             spec = self.slots[slot]
@@ -68,30 +147,14 @@ class Executable:
                 arrays[i] = self._temps[i]
             elif spec.role == "output" and arrays[i] is None:
                 arrays[i] = np.empty(spec.shape, spec.dtype)
-        ptrs = [a.ctypes.data if a is not None else 0 for a in arrays]
-        with self._lock:  # intermediates are shared: one call at a time per executable
-            for launch, bounds in zip(self.launches, self._bounds):
-                if len(bounds) <= 2:
-                    launch.fn(*launch.args(ptrs, 0, launch.extent, 0))
-                    continue
+        ptrs = np.array([a.ctypes.data if a is not None else 0 for a in arrays] or [0], dtype=np.int64)
+        return arrays, ptrs
 
-                def call(start, end, worker, launch=launch):
-                    launch.fn(*launch.args(ptrs, start, end, worker))
-                parallel_for(call, launch.extent, launch.work, bounds)
-        outs = []
-        for slot, shape in zip(self.output_slots, self.output_shapes):
-            a = arrays[slot]
-            a = a.copy() if self.slots[slot].role in ("input", "const", "temp") else a
-            outs.append(a.reshape(shape))
-        return outs
+    def _run_stepwise(self, ptrs) -> None:
+        ptrs = [int(p) for p in ptrs]
+        for launch in self.launches:
+            self._launch(launch, ptrs)
 
-
-def loop_args(slots: list[int]):
-    def args(ptrs, start, end, worker):
-        return [ptrs[s] for s in slots] + [start, end]
-    return args
-
-
-def cfunc(address: int, n_pointers: int, n_ints: int) -> Callable:
-    proto = ctypes.CFUNCTYPE(None, *([ctypes.c_void_p] * n_pointers), *([ctypes.c_int64] * n_ints))
-    return proto(address)
+    def _launch(self, launch: Launch, ptrs: list[int]) -> None:
+        parallel_for(lambda start, end, worker: launch.call(ptrs, start, end, workspace_table(self.workspaces)),
+                     launch.extent, launch.work)

@@ -67,17 +67,17 @@ def host_target_description() -> str:
     return f"{triple} {cpu} {features} O{_OPT_LEVEL} llvm{llvm_version}"
 
 
-def _create_target_machine() -> llvm.TargetMachine:
+def _create_target_machine(opt_level: int = _OPT_LEVEL) -> llvm.TargetMachine:
     # A fresh target machine per engine: MCJIT takes ownership of the one it is given.
     triple, cpu, features = _host_cpu()
     target = llvm.Target.from_triple(triple)
-    return target.create_target_machine(cpu=cpu, features=features, opt=_OPT_LEVEL,
+    return target.create_target_machine(cpu=cpu, features=features, opt=opt_level,
                                         codemodel="jitdefault", jit=True)
 
 
-def _optimize(module: llvm.ModuleRef, target_machine: llvm.TargetMachine) -> None:
-    """Run LLVM's standard -O3 module pipeline, with loop and SLP vectorization on, in place."""
-    tuning = llvm.create_pipeline_tuning_options(speed_level=_OPT_LEVEL)
+def _optimize(module: llvm.ModuleRef, target_machine: llvm.TargetMachine, opt_level: int) -> None:
+    """Run LLVM's standard module pipeline at ``opt_level``, with loop and SLP vectorization on."""
+    tuning = llvm.create_pipeline_tuning_options(speed_level=opt_level)
     tuning.loop_vectorization = True
     tuning.slp_vectorization = True
     tuning.loop_interleaving = True
@@ -149,17 +149,23 @@ class CompiledModule:
         return f"CompiledModule({self.name!r})"
 
 
-def compile_llvm(ir_text: str, name: str = "module") -> CompiledModule:
-    """Parse, verify, optimize (-O3, host CPU) and JIT-compile the LLVM IR in ``ir_text``.
+def compile_llvm(ir_text: str, name: str = "module", opt_level: int = _OPT_LEVEL,
+                 symbols: dict[str, int] | None = None) -> CompiledModule:
+    """Parse, verify, optimize (-O3 unless ``opt_level`` says otherwise; host CPU) and JIT-compile
+    the LLVM IR in ``ir_text``. Straight-line glue code (the executable plan) uses -O1: it has no
+    loops to vectorize, and thousands of calls compile much faster. ``symbols`` maps external
+    function names the module declares to addresses of code compiled earlier.
 
     Raises LuminaCodegenError if the text does not parse or verify, or code generation fails.
     """
     _initialize()
     with _LLVM_LOCK:
+        for symbol, address in (symbols or {}).items():
+            llvm.add_symbol(symbol, address)
         module = _parse(ir_text, name)
-        target_machine = _create_target_machine()
+        target_machine = _create_target_machine(opt_level)
         module.data_layout = str(target_machine.target_data)
-        _optimize(module, target_machine)
+        _optimize(module, target_machine, opt_level)
         optimized_ir = str(module)
         try:
             engine = llvm.create_mcjit_compiler(module, target_machine)

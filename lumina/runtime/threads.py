@@ -27,8 +27,14 @@ def num_threads() -> int:
 class _Pool:
     def __init__(self, workers: int):
         self.tasks: queue.SimpleQueue = queue.SimpleQueue()
-        for i in range(workers):
+        self.workers = 0
+        self.grow(workers)
+
+    def grow(self, workers: int) -> None:
+        """Start workers until there are ``workers`` of them."""
+        for i in range(self.workers, workers):
             threading.Thread(target=self._work, name=f"lumina-{i + 1}", daemon=True).start()
+        self.workers = max(self.workers, workers)
 
     def _work(self) -> None:
         while True:
@@ -76,3 +82,11 @@ def parallel_for(call: Callable[[int, int, int], None], extent: int, work: int,
         call(0, extent, 0)
     else:
         _pool().run(call, bounds)
+
+
+def run_on_threads(fn: Callable[[int], None], n: int) -> None:
+    """Run ``fn(tid)`` for ``tid`` in ``range(n)``, ``tid`` 0 on the calling thread; all ``n``
+    threads run at once, since they may wait for each other at barriers."""
+    pool = _pool()
+    pool.grow(n - 1)
+    pool.run(lambda start, end, worker: fn(worker), list(range(n + 1)))
