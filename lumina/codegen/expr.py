@@ -8,6 +8,7 @@ of a contiguous buffer indexes as ``i*N + j``, not as ``((i*N + j) // N) % M``.
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field, fields
 from typing import Union
 
@@ -194,22 +195,43 @@ def _split(terms: dict, const: int, c: int):
     return (q_terms, const // c), (r_terms, const % c)
 
 
+def _factor(terms: dict, const: int, c: int):
+    """``e = g*A + r`` with ``g`` the largest divisor of ``c`` (> 1) for which the terms whose
+    coefficients ``g`` does not divide, plus ``const % g``, stay in ``[0, g)``: returns ``(g, A, r)``
+    as expressions, or None. Then ``e // c = A // (c/g)`` and ``e % c = g*(A % (c/g)) + r``."""
+    best = None
+    for coeff in sorted({abs(v) for v in terms.values()}, reverse=True):
+        g = math.gcd(coeff, c)
+        if g <= 1 or (best is not None and g <= best[0]):
+            continue
+        small = {a: v for a, v in terms.items() if v % g}
+        r = _from_affine(small, const % g)
+        lo, hi = bounds(r)
+        if 0 <= lo and hi < g:
+            best = (g, _from_affine({a: v // g for a, v in terms.items() if v % g == 0}, const // g), r)
+    return best
+
+
 def floordiv(e: Expr, c: int) -> Expr:
+    """``e // c`` (floor division by a positive constant), simplified."""
     if c == 1:
         return e
+    if isinstance(e, Bin) and e.op == "floordiv" and isinstance(e.b, Const):   # (x // a) // c
+        return floordiv(e.a, int(e.b.value) * c)
     terms, k = _affine(e)
-    (qt, qk), (rt, rk) = _split(terms, k, c)
+    (qt, qk), (rt, rk) = _split(terms, k, c)   # e = c*q + rest, so e // c = q + rest // c
     rest = _from_affine(rt, rk)
     lo, hi = bounds(rest)
     if 0 <= lo and hi < c:
-        return _from_affine(qt, qk)
-    lo, hi = bounds(e)
-    if 0 <= lo and hi < c:
-        return iconst(0)
-    return Bin("floordiv", e, iconst(c), I64)
+        inner = iconst(0)
+    else:
+        factored = _factor(rt, rk, c)
+        inner = floordiv(factored[1], c // factored[0]) if factored else Bin("floordiv", rest, iconst(c), I64)
+    return affine_sum([(1, _from_affine(qt, qk)), (1, inner)])
 
 
 def mod(e: Expr, c: int) -> Expr:
+    """``e % c`` (Python's sign convention, positive constant ``c``), simplified."""
     if c == 1:
         return iconst(0)
     terms, k = _affine(e)
@@ -218,10 +240,11 @@ def mod(e: Expr, c: int) -> Expr:
     lo, hi = bounds(rest)
     if 0 <= lo and hi < c:
         return rest
-    lo, hi = bounds(e)
-    if 0 <= lo and hi < c:
-        return e
-    return Bin("mod", e, iconst(c), I64)
+    factored = _factor(rt, rk, c)   # the multiples of c in e are gone: e % c = rest % c
+    if factored is not None:
+        g, a, r = factored
+        return affine_sum([(g, mod(a, c // g)), (1, r)])
+    return Bin("mod", rest, iconst(c), I64)
 
 
 def affine_sum(pairs, const: int = 0) -> Expr:

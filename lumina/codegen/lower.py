@@ -15,6 +15,7 @@ from ..ir.ops import Kind, Op
 from ..passes.fusion import Kernel
 from ..passes.views import view_base
 from . import expr as E
+from .coalesce import coalesce
 from .kernel import Buffer, DotKernel, LoopKernel, Operand
 
 I64 = DType.int64
@@ -170,16 +171,14 @@ def _loads(e: E.Expr):
 
 
 def _contiguous_along_output(value: E.Expr, domain, rvars) -> bool:
-    """True when some load walks memory with unit stride along the innermost output dim but not
-    along the innermost reduce dim: then reducing in the outer loops reads memory in order."""
+    """True when some load walks memory with unit stride along the innermost output dim and none
+    along the innermost reduce dim: then reducing in the outer loops reads memory in order (a
+    per-channel vector read beside a reduction over contiguous rows does not count)."""
     if not domain or not rvars:
         return False
     inner, rinner = domain[-1], rvars[-1]
-    for load in _loads(value):
-        terms, _ = E.affine_terms(load.index)
-        if terms.get(inner) == 1 and terms.get(rinner) != 1:
-            return True
-    return False
+    strides = [E.affine_terms(load.index)[0] for load in _loads(value)]
+    return any(t.get(inner) == 1 for t in strides) and not any(t.get(rinner) == 1 for t in strides)
 
 
 def kernel_name(k: Kernel, index: int) -> str:
@@ -209,13 +208,14 @@ def lower(k: Kernel, index: int, source: tuple[str, ...] = ()) -> LoopKernel | D
         kept = iter(index if not keepdim else [v for i, v in enumerate(index) if i not in axes])
         rv = iter(rvars)
         idx = tuple(next(rv) if i in axes else next(kept) for i in range(x.type.rank))
-        value = lw.value(x, idx)
+        domain, rvars, value = coalesce(domain, rvars, lw.value(x, idx))
         op = "sum" if root.op is Op.REDUCE_SUM else "max"
         return LoopKernel(name, buffers, domain, rvars, op, value, source,
                           # accumulating in the output buffer needs it at full precision
                           reduce_outer=root.dtype in _FULL_WIDTH and
                           _contiguous_along_output(value, domain, rvars))
-    return LoopKernel(name, buffers, domain, (), None, lw.value(root, index), source)
+    domain, _, value = coalesce(domain, (), lw.value(root, index))
+    return LoopKernel(name, buffers, domain, (), None, value, source)
 
 
 def _lower_dot(k: Kernel, name, buffers, source) -> DotKernel:

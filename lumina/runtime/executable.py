@@ -120,7 +120,7 @@ class Executable:
     def profile(self, inputs: list[np.ndarray], repeat: int = 10) -> list[tuple[Launch, float]]:
         """Each launch with its best wall time in seconds over ``repeat`` stepwise runs on
         ``inputs`` (each launch split over the thread pool as the stepwise path splits it)."""
-        _, ptrs = self._bind(inputs)
+        arrays, ptrs = self._bind(inputs)   # arrays: keeps the fresh output buffers alive
         ptrs = [int(p) for p in ptrs]
         best = [float("inf")] * len(self.launches)
         with self._lock:

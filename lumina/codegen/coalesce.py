@@ -1,0 +1,87 @@
+"""Loop coalescing: adjacent loops that walk memory as one loop become one loop.
+
+Two adjacent loops ``a`` (outer, extent ``Ea``) and ``b`` (inner, extent ``Eb``) of a kernel merge
+into one loop ``m`` over ``Ea * Eb`` when every index reads them only as ``Eb * s * a + s * b``
+(the stride of ``a`` is ``Eb`` times the stride of ``b``, possibly 0 for both): then the index is
+``s * m``. This is the dimension collapsing of Halide's ``fuse`` and of NumPy's iterator: a
+``[32, 32, 8, 8]`` reduction over the last two axes becomes a ``[32, 32, 64]`` one, whose inner loop
+is long enough to vectorise. The output store is row-major over the domain, so merging adjacent
+domain loops keeps it; adjacent reduce loops keep their accumulation order.
+
+A loop variable used anywhere but an index's affine terms (a pad's bounds check, an iota's cast)
+keeps its loop.
+"""
+from __future__ import annotations
+
+from dataclasses import fields
+
+from . import expr as E
+
+
+def coalesce(domain: tuple[E.Var, ...], rvars: tuple[E.Var, ...], value: E.Expr):
+    """``(domain, rvars, value)`` with mergeable adjacent loops merged, inner pairs first."""
+    domain, rvars = list(domain), list(rvars)
+    for loops in (domain, rvars):
+        i = len(loops) - 2
+        while i >= 0:
+            a, b = loops[i], loops[i + 1]
+            if _mergeable(value, a, b, {}):
+                m = E.Var(a.name, a.extent * b.extent)
+                value = _merge(value, a, b, m, {})
+                loops[i:i + 2] = [m]
+            i -= 1
+    return tuple(domain), tuple(rvars), value
+
+
+def _index_field(e) -> str | None:
+    return "index" if isinstance(e, (E.Load, E.Rand)) else None
+
+
+def _uses(e: E.Expr, vs: tuple[E.Var, ...]) -> bool:
+    stack = [e]
+    while stack:
+        e = stack.pop()
+        if isinstance(e, E.Var) and e in vs:
+            return True
+        stack.extend(E.children(e))
+    return False
+
+
+def _mergeable(e: E.Expr, a: E.Var, b: E.Var, seen: dict) -> bool:
+    if e in seen:
+        return seen[e]
+    if isinstance(e, E.Var):
+        ok = e != a and e != b
+    elif _index_field(e):
+        terms, _ = E.affine_terms(e.index)
+        ok = terms.get(a, 0) == b.extent * terms.get(b, 0) and not any(
+            _uses(atom, (a, b)) for atom in terms if not isinstance(atom, E.Var))
+        ok = ok and all(_mergeable(c, a, b, seen) for c in E.children(e) if c is not e.index)
+    else:
+        ok = all(_mergeable(c, a, b, seen) for c in E.children(e))
+    seen[e] = ok
+    return ok
+
+
+def _merge(e: E.Expr, a: E.Var, b: E.Var, m: E.Var, memo: dict) -> E.Expr:
+    out = memo.get(e)
+    if out is not None:
+        return out
+    if isinstance(e, (E.Var, E.Const)):
+        out = e
+    else:
+        changes = {}
+        for f in fields(e):
+            child = getattr(e, f.name)
+            if not f.compare or not isinstance(child, (E.Var, E.Const, E.Load, E.Un, E.Bin, E.Select,
+                                                       E.Cast, E.Rand)):
+                continue
+            if f.name == _index_field(e):
+                terms, k = E.affine_terms(child)
+                pairs = [(v, atom) for atom, v in terms.items() if atom != a and atom != b]
+                changes[f.name] = E.affine_sum(pairs + [(terms.get(b, 0), m)], k)
+            else:
+                changes[f.name] = _merge(child, a, b, m, memo)
+        out = type(e)(**{f.name: changes.get(f.name, getattr(e, f.name)) for f in fields(e) if f.init})
+    memo[e] = out
+    return out
