@@ -29,57 +29,9 @@ import lumina  # noqa: E402
 from lumina.nn import functional as F  # noqa: E402
 from lumina.nn.utils import clip_grad_norm_  # noqa: E402
 from lumina.runtime.threads import num_threads  # noqa: E402
+from lumina.testing import twins  # noqa: E402
 import micro_gpt  # noqa: E402
 import train_convnet  # noqa: E402
-
-
-# ---- the same models in PyTorch, with the same parameter names ----------------------------
-
-def torch_convnet(torch, width: int):
-    nn = torch.nn
-
-    def stage(c_in, c_out):
-        return [nn.Conv2d(c_in, c_out, 3, padding=1), nn.BatchNorm2d(c_out), nn.ReLU(), nn.MaxPool2d(2)]
-    return nn.Sequential(*stage(1, width), *stage(width, 2 * width), nn.Flatten(), nn.Linear(2 * width * 4, 10))
-
-
-def torch_gpt(torch, vocab_size: int, block_size: int, n_layer: int, n_embd: int, n_head: int):
-    nn, F_ = torch.nn, torch.nn.functional
-
-    class CausalSelfAttention(nn.Module):
-        def __init__(self):
-            super().__init__()
-            self.qkv, self.proj = nn.Linear(n_embd, 3 * n_embd), nn.Linear(n_embd, n_embd)
-
-        def forward(self, x):
-            b, t, c = x.shape
-            q, k, v = self.qkv(x).reshape(b, t, 3, n_head, c // n_head).permute(2, 0, 3, 1, 4)
-            y = F_.scaled_dot_product_attention(q, k, v, is_causal=True)
-            return self.proj(y.transpose(1, 2).reshape(b, t, c))
-
-    class Block(nn.Module):
-        def __init__(self):
-            super().__init__()
-            self.ln1, self.attn, self.ln2 = nn.LayerNorm(n_embd), CausalSelfAttention(), nn.LayerNorm(n_embd)
-            self.mlp = nn.Sequential(nn.Linear(n_embd, 4 * n_embd), nn.GELU(), nn.Linear(4 * n_embd, n_embd))
-
-        def forward(self, x):
-            x = x + self.attn(self.ln1(x))
-            return x + self.mlp(self.ln2(x))
-
-    class GPT(nn.Module):
-        def __init__(self):
-            super().__init__()
-            self.tok_emb, self.pos_emb = nn.Embedding(vocab_size, n_embd), nn.Embedding(block_size, n_embd)
-            self.blocks = nn.ModuleList([Block() for _ in range(n_layer)])
-            self.ln_f, self.head = nn.LayerNorm(n_embd), nn.Linear(n_embd, vocab_size)
-
-        def forward(self, idx):
-            x = self.tok_emb(idx) + self.pos_emb(torch.arange(idx.shape[1]))
-            for block in self.blocks:
-                x = block(x)
-            return self.head(self.ln_f(x))
-    return GPT()
 
 
 # ---- one benchmark: the same step in three runners ----------------------------------------
@@ -136,7 +88,7 @@ def bench_convnet(repeat: int, use_compile: bool, torch) -> None:
     lumina.manual_seed(0)
     model = train_convnet.convnet(width)
     compare(f"(a) ConvNet training step (digits 1x8x8, width {width}, batch {batch}, AdamW)", model,
-            torch_convnet(torch, width), (x_train[:batch], y_train[:batch]), F.cross_entropy,
+            twins.convnet(torch, width, 2 * width), (x_train[:batch], y_train[:batch]), F.cross_entropy,
             torch.nn.functional.cross_entropy, 3e-3, None, repeat, use_compile, torch)
 
 
@@ -147,7 +99,7 @@ def bench_gpt(repeat: int, use_compile: bool, torch) -> None:
     lumina.manual_seed(0)
     model = micro_gpt.MicroGPT(vocab, block, n_layer, n_embd, n_head)
     compare(f"(b) Micro-GPT training step ({n_layer} layers, {n_embd} wide, {n_head} heads, context {block}, "
-            f"batch {batch}, AdamW + clipping)", model, torch_gpt(torch, vocab, block, n_layer, n_embd, n_head),
+            f"batch {batch}, AdamW + clipping)", model, twins.transformer(torch, vocab, block, n_embd, n_head, n_layer),
             (ids[:, :-1], ids[:, 1:]),
             lambda logits, y: F.cross_entropy(logits.reshape(-1, vocab), y.reshape(-1)),
             lambda logits, y: torch.nn.functional.cross_entropy(logits.reshape(-1, vocab), y.reshape(-1)),

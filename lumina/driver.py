@@ -147,6 +147,9 @@ def _plan(launches: list[Launch], name: str, keepalive: list):
     return ctypes.CFUNCTYPE(None, p, i, p)(module.address("plan")), used, text
 
 
+BATCH_SPLIT = 4   # a batched GEMM with this many entries per thread splits over its batch
+
+
 def _gemm_launch(d: DotKernel, kslots, workspace: int, keepalive) -> Launch:
     dtype = d.dtype.name
     module = _module(render_gemm(dtype), f"gemm_{dtype}")
@@ -154,9 +157,20 @@ def _gemm_launch(d: DotKernel, kslots, workspace: int, keepalive) -> Launch:
     isz = d.dtype.itemsize
     a_slot, b_slot = kslots[d.a.buf], kslots[d.b.buf]
     c_slot = kslots[-1]
+    a_off, b_off = d.a.offset * isz, d.b.offset * isz
     # (C, A, B, batch, M, N, K, 9 strides, m_start, m_end, workspace): see codegen/llvm_gemm.py
-    ints = (d.batch, d.m, d.n, d.k) + d.a.strides + d.b.strides + (d.m * d.n, d.n, 1)
-    args = (("buffer", c_slot, 0), ("buffer", a_slot, d.a.offset * isz), ("buffer", b_slot, d.b.offset * isz),
-            *(("int", v) for v in ints), ("start",), ("end",), ("workspace", workspace))
-    return Launch(d.name, module.address(gemm_function_name(dtype)), args, (a_slot, b_slot), (c_slot,), d.m,
+    strides = d.a.strides + d.b.strides + (d.m * d.n, d.n, 1)
+    if d.batch >= BATCH_SPLIT * num_threads():
+        # Many small GEMMs (attention heads): threads take whole GEMMs of the batch, so no two
+        # threads pack the same B panel; each chunk's C, A and B start at its first batch entry.
+        args = (("chunk_buffer", c_slot, 0, d.m * d.n * isz), ("chunk_buffer", a_slot, a_off, d.a.strides[0] * isz),
+                ("chunk_buffer", b_slot, b_off, d.b.strides[0] * isz), ("count",),
+                *(("int", v) for v in (d.m, d.n, d.k) + strides + (0, d.m)), ("workspace", workspace))
+        extent = d.batch
+    else:   # threads take row ranges of each GEMM
+        args = (("buffer", c_slot, 0), ("buffer", a_slot, a_off), ("buffer", b_slot, b_off),
+                *(("int", v) for v in (d.batch, d.m, d.n, d.k) + strides), ("start",), ("end",),
+                ("workspace", workspace))
+        extent = d.m
+    return Launch(d.name, module.address(gemm_function_name(dtype)), args, (a_slot, b_slot), (c_slot,), extent,
                   d.batch * d.m * d.n * d.k, d.source)

@@ -41,11 +41,13 @@ def test_floordiv_and_mod_equal_python_everywhere(coeffs, const, c, inner):
     nested = floordiv(e, inner)          # atoms that are themselves divisions
     for expr, value in ((e, lambda x: x), (nested, lambda x: x // inner)):
         q, r = floordiv(expr, c), mod(expr, c)
+        whole = affine_sum([(c, q), (1, r)])          # c*(e // c) + e % c folds back to e
         for point in itertools.product(*(range(v.extent) for v in VARS)):
             env = dict(zip((v.name for v in VARS), point))
             x = value(sum(k * p for k, p in zip(coeffs, point)) + const)
             assert evaluate(q, env) == x // c, (expr, c, env)
             assert evaluate(r, env) == x % c, (expr, c, env)
+            assert evaluate(whole, env) == x, (expr, c, env)
 
 
 def test_im2col_index_loses_its_divisions():
@@ -84,3 +86,12 @@ def test_coalesced_kernels_compute_the_same_values():
     b = rng.standard_normal((6, 1, 1)).astype(np.float32)
     got = lumina.compile(lambda x, b: ((x + b) * 2.0).sum((0, 2, 3)))(x, b).numpy()
     np.testing.assert_allclose(got, ((x + b) * 2.0).sum((0, 2, 3)), rtol=1e-5)
+
+
+def test_split_then_merged_axes_fold_back_to_the_plain_index():
+    # [384] viewed as [3, 4, 32] and flattened again (a qkv bias gradient through the head layout)
+    i2, r0 = Var("i2", 384), Var("r0", 2048)
+    e = affine_sum([(384, r0), (128, floordiv(i2, 128)), (32, mod(floordiv(i2, 32), 4)), (1, mod(i2, 32))])
+    assert e == affine_sum([(384, r0), (1, i2)])
+    shifted = affine_sum([(4, floordiv(affine_sum([(1, i2)], 5), 4)), (1, mod(affine_sum([(1, i2)], 5), 4))])
+    assert shifted == affine_sum([(1, i2)], 5)

@@ -14,6 +14,7 @@ import torch
 from sklearn.datasets import load_digits
 
 import lumina
+from lumina.testing.twins import convnet, transformer
 
 N_STEPS = 20
 RNG = np.random.default_rng(11)
@@ -57,84 +58,11 @@ DIGITS = _digit_batches()
 TOKENS = _token_batches()
 
 
-# ---- the models, written once for lib in (torch, lumina) -------------------------------------------
-
-def convnet(lib, c1: int = 8, c2: int = 16):
-    """``[N, 1, 8, 8] -> [N, 10]``: two ``Conv2d(bias=False) -> BatchNorm2d -> ReLU -> MaxPool2d(2)``
-    stages (8x8 -> 4x4 -> 2x2) and a linear classifier, as examples/train_convnet.py. No conv bias:
-    BatchNorm subtracts the per-channel mean, so a bias before it gets an ~0 gradient."""
-    nn = lib.nn
-
-    def stage(c_in, c_out):
-        return [nn.Conv2d(c_in, c_out, 3, padding=1, bias=False), nn.BatchNorm2d(c_out), nn.ReLU(),
-                nn.MaxPool2d(2)]
-    return nn.Sequential(*stage(1, c1), *stage(c1, c2), nn.Flatten(), nn.Linear(c2 * 2 * 2, 10))
-
-
-def transformer(lib, attention: str):
-    """``[B, T]`` token ids -> ``[B, T, VOCAB]`` next-token logits: token + position embeddings,
-    ``N_LAYER`` pre-norm blocks (``x + attn(ln1(x))``, ``x + mlp(ln2(x))`` with exact GELU), a final
-    LayerNorm and a head, as examples/micro_gpt.py. ``attention`` is ``"sdpa"`` (a fused ``qkv``
-    Linear and ``scaled_dot_product_attention(is_causal=True)``) or ``"mha"`` (``MultiheadAttention``
-    with a bool causal ``attn_mask``, True = may not attend, in both libraries)."""
-    nn, F = lib.nn, lib.nn.functional
-
-    class SelfAttention(nn.Module):
-        def __init__(self):
-            super().__init__()
-            self.qkv = nn.Linear(D_MODEL, 3 * D_MODEL)
-            self.proj = nn.Linear(D_MODEL, D_MODEL)
-
-        def forward(self, x):
-            b, t, c = x.shape
-            q, k, v = self.qkv(x).reshape(b, t, 3, N_HEAD, c // N_HEAD).permute(2, 0, 3, 1, 4)
-            y = F.scaled_dot_product_attention(q, k, v, is_causal=True)
-            return self.proj(y.transpose(1, 2).reshape(b, t, c))
-
-    class MHA(nn.Module):
-        def __init__(self):
-            super().__init__()
-            self.mha = nn.MultiheadAttention(D_MODEL, N_HEAD, batch_first=True)
-
-        def forward(self, x):
-            t = x.shape[1]
-            causal = lib.arange(t).reshape(1, t) > lib.arange(t).reshape(t, 1)
-            return self.mha(x, x, x, attn_mask=causal, need_weights=False)[0]
-
-    class Block(nn.Module):
-        def __init__(self):
-            super().__init__()
-            self.ln1 = nn.LayerNorm(D_MODEL)
-            self.attn = SelfAttention() if attention == "sdpa" else MHA()
-            self.ln2 = nn.LayerNorm(D_MODEL)
-            self.mlp = nn.Sequential(nn.Linear(D_MODEL, 4 * D_MODEL), nn.GELU(), nn.Linear(4 * D_MODEL, D_MODEL))
-
-        def forward(self, x):
-            x = x + self.attn(self.ln1(x))
-            return x + self.mlp(self.ln2(x))
-
-    class GPT(nn.Module):
-        def __init__(self):
-            super().__init__()
-            self.tok_emb = nn.Embedding(VOCAB, D_MODEL)
-            self.pos_emb = nn.Embedding(BLOCK, D_MODEL)
-            self.blocks = nn.ModuleList([Block() for _ in range(N_LAYER)])
-            self.ln_f = nn.LayerNorm(D_MODEL)
-            self.head = nn.Linear(D_MODEL, VOCAB)
-
-        def forward(self, idx):
-            x = self.tok_emb(idx) + self.pos_emb(lib.arange(idx.shape[1]))
-            for block in self.blocks:
-                x = block(x)
-            return self.head(self.ln_f(x))
-
-    return GPT()
-
-
+# the models, written once for lib in (torch, lumina) (lumina.testing.twins)
 MODELS = {
-    "convnet": (convnet, DIGITS),
-    "gpt_sdpa": (lambda lib: transformer(lib, "sdpa"), TOKENS),
-    "gpt_mha": (lambda lib: transformer(lib, "mha"), TOKENS),
+    "convnet": (lambda lib: convnet(lib, 8, 16, conv_bias=False), DIGITS),
+    "gpt_sdpa": (lambda lib: transformer(lib, VOCAB, BLOCK, D_MODEL, N_HEAD, N_LAYER, "sdpa"), TOKENS),
+    "gpt_mha": (lambda lib: transformer(lib, VOCAB, BLOCK, D_MODEL, N_HEAD, N_LAYER, "mha"), TOKENS),
 }
 
 OPTIMIZERS = {

@@ -33,6 +33,16 @@ def coalesce(domain: tuple[E.Var, ...], rvars: tuple[E.Var, ...], value: E.Expr)
     return tuple(domain), tuple(rvars), value
 
 
+def _rebuild(e: E.Expr, child_fn) -> E.Expr:
+    """``e`` with every expression field replaced by ``child_fn(field name, child)``."""
+    changes = {f.name: child_fn(f.name, getattr(e, f.name)) for f in fields(e)
+               if f.compare and isinstance(getattr(e, f.name), _EXPR_TYPES)}
+    return type(e)(**{f.name: changes.get(f.name, getattr(e, f.name)) for f in fields(e) if f.init})
+
+
+_EXPR_TYPES = (E.Var, E.Const, E.Load, E.Un, E.Bin, E.Select, E.Cast, E.Rand)
+
+
 def _index_field(e) -> str | None:
     return "index" if isinstance(e, (E.Load, E.Rand)) else None
 
@@ -65,23 +75,14 @@ def _mergeable(e: E.Expr, a: E.Var, b: E.Var, seen: dict) -> bool:
 
 def _merge(e: E.Expr, a: E.Var, b: E.Var, m: E.Var, memo: dict) -> E.Expr:
     out = memo.get(e)
-    if out is not None:
-        return out
-    if isinstance(e, (E.Var, E.Const)):
-        out = e
-    else:
-        changes = {}
-        for f in fields(e):
-            child = getattr(e, f.name)
-            if not f.compare or not isinstance(child, (E.Var, E.Const, E.Load, E.Un, E.Bin, E.Select,
-                                                       E.Cast, E.Rand)):
-                continue
-            if f.name == _index_field(e):
-                terms, k = E.affine_terms(child)
-                pairs = [(v, atom) for atom, v in terms.items() if atom != a and atom != b]
-                changes[f.name] = E.affine_sum(pairs + [(terms.get(b, 0), m)], k)
-            else:
-                changes[f.name] = _merge(child, a, b, m, memo)
-        out = type(e)(**{f.name: changes.get(f.name, getattr(e, f.name)) for f in fields(e) if f.init})
-    memo[e] = out
+    if out is None:
+        out = e if isinstance(e, (E.Var, E.Const)) else _rebuild(
+            e, lambda f, child: _merged_index(child, a, b, m) if f == _index_field(e) else _merge(child, a, b, m, memo))
+        memo[e] = out
     return out
+
+
+def _merged_index(index: E.Expr, a: E.Var, b: E.Var, m: E.Var) -> E.Expr:
+    terms, k = E.affine_terms(index)
+    pairs = [(v, atom) for atom, v in terms.items() if atom != a and atom != b]
+    return E.affine_sum(pairs + [(terms.get(b, 0), m)], k)

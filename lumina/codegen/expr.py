@@ -148,7 +148,33 @@ def _affine(e: Expr) -> Affine:
     return {e: 1}, 0
 
 
+def _recombine(terms: dict, const: int) -> tuple[dict, int]:
+    """Fold ``c*k*(e // k) + c*(e % k)`` back into ``c*e`` (what a reshape that splits an axis and
+    one that merges it again leave behind), until no such pair is left."""
+    changed = True
+    while changed:
+        changed = False
+        for atom, c in list(terms.items()):
+            if not (isinstance(atom, Bin) and atom.op == "mod" and isinstance(atom.b, Const)):
+                continue
+            k = int(atom.b.value)
+            partner = floordiv(atom.a, k)
+            if terms.get(partner) != c * k:
+                continue
+            del terms[atom], terms[partner]
+            inner, k0 = _affine(atom.a)
+            const += c * k0
+            for a, v in inner.items():
+                terms[a] = terms.get(a, 0) + c * v
+            terms = {a: v for a, v in terms.items() if v}
+            changed = True
+            break
+    return terms, const
+
+
 def _from_affine(terms: dict, const: int) -> Expr:
+    if any(isinstance(a, Bin) and a.op == "mod" for a in terms):
+        terms, const = _recombine(dict(terms), const)
     out = None
     for atom, coeff in sorted(terms.items(), key=lambda kv: _order(kv[0])):
         term = atom if coeff == 1 else Bin("mul", atom, iconst(coeff), I64)

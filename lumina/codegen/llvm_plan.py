@@ -42,7 +42,9 @@ def host_futex() -> int | None:
 class PlanStep:
     """One launch: call the function at ``address`` with ``args`` after a barrier if ``barrier``;
     ``bounds[t]`` is thread ``t``'s ``(start, end)`` chunk or None. ``args`` are ``("buffer", slot,
-    byte_offset)``, ``("int", value)``, ``("start",)``, ``("end",)`` or ``("workspace", index)``."""
+    byte_offset)``, ``("chunk_buffer", slot, byte_offset, bytes_per_iteration)`` (the chunk's
+    part of a buffer), ``("int", value)``, ``("start",)``, ``("end",)``, ``("count",)`` (end -
+    start) or ``("workspace", index)``."""
     address: int
     args: tuple[tuple, ...]
     barrier: bool
@@ -103,8 +105,14 @@ def _arg(b: ir.IRBuilder, arg: tuple, buffers, workspaces, start, end):
         return b.inttoptr(address, I8P)
     if kind == "workspace":
         return b.inttoptr(b.load(b.gep(workspaces, [ir.Constant(I64, arg[1])], inbounds=True)), I8P)
+    if kind == "chunk_buffer":   # the chunk's slice of a buffer: base + offset + start * step
+        address = b.load(b.gep(buffers, [ir.Constant(I64, arg[1])], inbounds=True))
+        address = b.add(address, b.add(ir.Constant(I64, arg[2]), b.mul(start, ir.Constant(I64, arg[3]))))
+        return b.inttoptr(address, I8P)
     if kind == "int":
         return ir.Constant(I64, arg[1])
+    if kind == "count":
+        return b.sub(end, start)
     return start if kind == "start" else end
 
 

@@ -27,8 +27,10 @@ from .threads import parallel_for, run_on_threads
 @dataclass(frozen=True)
 class Launch:
     """One kernel call: the function at ``address`` with ``args`` (``("buffer", slot, byte_offset)``,
-    ``("int", v)``, ``("start",)``, ``("end",)``, ``("workspace", i)``) over ``range(extent)`` of
-    its outer loop; ``work`` innermost iterations in all, to size the thread split."""
+    ``("chunk_buffer", slot, byte_offset, bytes_per_iteration)``, ``("int", v)``, ``("start",)``,
+    ``("end",)``, ``("count",)``, ``("workspace", i)``: see ``codegen.llvm_plan.PlanStep``) over
+    ``range(extent)`` of its outer loop; ``work`` innermost iterations in all, to size the thread
+    split."""
     name: str
     address: int
     args: tuple[tuple, ...]
@@ -40,10 +42,11 @@ class Launch:
 
     def call(self, ptrs, start: int, end: int, workspaces) -> None:
         """Run chunk ``[start, end)`` from Python (the stepwise path)."""
-        values = {"start": start, "end": end}
-        args = [ptrs[a[1]] + a[2] if a[0] == "buffer" else int(workspaces[a[1]]) if a[0] == "workspace"
+        values = {"start": start, "end": end, "count": end - start}
+        args = [ptrs[a[1]] + a[2] if a[0] == "buffer" else ptrs[a[1]] + a[2] + start * a[3]
+                if a[0] == "chunk_buffer" else int(workspaces[a[1]]) if a[0] == "workspace"
                 else a[1] if a[0] == "int" else values[a[0]] for a in self.args]
-        _cfunc(self.address, tuple(a[0] in ("buffer", "workspace") for a in self.args))(*args)
+        _cfunc(self.address, tuple(a[0] in ("buffer", "chunk_buffer", "workspace") for a in self.args))(*args)
 
 
 _CFUNCS: dict = {}
