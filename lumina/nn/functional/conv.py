@@ -61,7 +61,8 @@ def _batched(x: Tensor, op: str) -> tuple[Tensor, bool]:
 
 
 def windows(xp: Tensor, kernel, stride, dilation, out_hw) -> list[Tensor]:
-    """The ``kh * kw`` windows ``[N, C, Ho, Wo]`` of the padded input ``xp``, row-major over the
+    """The ``kh * kw`` windows ``[N, C, Ho, Wo]`` of the padded input ``xp`` (any two leading axes),
+    row-major over the
     kernel offsets (the order of a ``[.., kh, kw]`` weight flattened).
 
     Window ``(i, j)`` reads rows ``i*dh + sh*o``. For a stride > 1 the rows are first split into
@@ -148,13 +149,16 @@ def conv2d(input: Tensor, weight: Tensor, bias: Tensor | None = None, stride=1, 
             raise LuminaValueError(f"conv2d: padding must be an int, a pair, 'valid' or 'same', got {padding!r}")
     padding = pair(padding, "padding", "conv2d")
     (ho, wo), pads = _geometry(x, (kh, kw), stride, padding, dilation, False, "conv2d", "weight")
-    xp = pad(x, (pads[2], pads[3], pads[0], pads[1]))
-    cols = stack(windows(xp, (kh, kw), stride, dilation, (ho, wo)), 2)   # [N, C, kh*kw, Ho, Wo]
-    cols = cols.reshape(n, groups, cg * kh * kw, ho * wo)
+    # Channels first ([C, N, Hp, Wp]), so that the columns are [C*kh*kw, N*Ho*Wo] with the
+    # contraction's free dims (N, Ho, Wo) one contiguous run: the GEMMs of the forward and of the
+    # weight gradient then read the columns in place.
+    xp = pad(x, (pads[2], pads[3], pads[0], pads[1])).permute(1, 0, 2, 3)
+    cols = stack(windows(xp, (kh, kw), stride, dilation, (ho, wo)), 1)   # [C, kh*kw, N, Ho, Wo]
+    cols = cols.reshape(groups, cg * kh * kw, n * ho * wo)
     wm = weight.reshape(groups, o // groups, cg * kh * kw)
-    out = Tensor._result(B.dot(wm._touch(), cols._touch(), contract=((2,), (2,)), batch=((0,), (1,))),
-                         wm, cols)                                          # [g, O/g, N, Ho*Wo]
-    out = out.permute(2, 0, 1, 3).reshape(n, o, ho, wo)
+    out = Tensor._result(B.dot(wm._touch(), cols._touch(), contract=((2,), (1,)), batch=((0,), (0,))),
+                         wm, cols)                                          # [g, O/g, N*Ho*Wo]
+    out = out.reshape(o, n, ho, wo).permute(1, 0, 2, 3)
     if bias is not None:
         out = out + bias.reshape(1, o, 1, 1)
     return out.squeeze(0) if unbatched else out
