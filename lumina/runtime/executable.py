@@ -98,7 +98,13 @@ class Executable:
     info: dict = field(default_factory=dict)        # IR texts, kernel sources, partition, for dumps
 
     def __post_init__(self):
-        self._temps = {i: np.empty(s.shape, s.dtype) for i, s in enumerate(self.slots) if s.role == "temp"}
+        # Constants and intermediates keep their buffers across calls: their addresses are taken
+        # once; a call fills in only the inputs' and the fresh outputs'.
+        self._fixed: list = [s.const if s.role == "const" else np.empty(s.shape, s.dtype) if s.role == "temp"
+                             else None for s in self.slots]
+        self._fixed_ptrs = np.array([a.ctypes.data if a is not None else 0 for a in self._fixed] or [0],
+                                    dtype=np.int64)
+        self._fresh = [i for i, s in enumerate(self.slots) if s.role == "output"]
         self._lock = threading.Lock()
 
     def run(self, inputs: list[np.ndarray], stepwise: bool = False) -> list[np.ndarray]:
@@ -136,21 +142,19 @@ class Executable:
 
     def _bind(self, inputs: list[np.ndarray]) -> tuple[list, np.ndarray]:
         """The array of every slot (inputs checked, outputs fresh) and their addresses (int64)."""
-        arrays: list = [None] * len(self.slots)
+        arrays = list(self._fixed)
+        ptrs = self._fixed_ptrs.copy()
         for slot, x in zip(self.input_slots, inputs):
             spec = self.slots[slot]
             x = np.asarray(x, dtype=spec.dtype, order="C")
             if x.shape != spec.shape:
                 raise LuminaTypeError(f"executable: input of shape {x.shape}, expected {spec.shape}")
             arrays[slot] = x
-        for i, spec in enumerate(self.slots):
-            if spec.role == "const":
-                arrays[i] = spec.const
-            elif spec.role == "temp":
-                arrays[i] = self._temps[i]
-            elif spec.role == "output" and arrays[i] is None:
-                arrays[i] = np.empty(spec.shape, spec.dtype)
-        ptrs = np.array([a.ctypes.data if a is not None else 0 for a in arrays] or [0], dtype=np.int64)
+            ptrs[slot] = x.ctypes.data
+        for slot in self._fresh:
+            spec = self.slots[slot]
+            arrays[slot] = a = np.empty(spec.shape, spec.dtype)
+            ptrs[slot] = a.ctypes.data
         return arrays, ptrs
 
     def _run_stepwise(self, ptrs) -> None:

@@ -17,6 +17,10 @@ from dataclasses import dataclass
 
 from .threads import split
 
+# A split costs a barrier in the native plan (about a microsecond), not a hand-off to the thread pool
+# (about 18 µs): smaller launches than the pool's PARALLEL_MIN_WORK pay to split.
+PLAN_MIN_WORK = 1 << 13
+
 
 @dataclass(frozen=True)
 class Step:
@@ -38,7 +42,7 @@ def schedule(launches, n_threads: int) -> list[Step]:
     readers: dict[int, set[int]] = {}
     load = [0] * n_threads
     for i, launch in enumerate(launches):
-        chunks = split(launch.extent, launch.work) if n_threads > 1 else [0, launch.extent]
+        chunks = split(launch.extent, launch.work, PLAN_MIN_WORK) if n_threads > 1 else [0, launch.extent]
         if len(chunks) > 2:
             bounds = [(chunks[t], chunks[t + 1]) if t + 1 < len(chunks) else None for t in range(n_threads)]
         else:

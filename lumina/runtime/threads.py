@@ -67,9 +67,10 @@ def _pool() -> _Pool:
     return _Pool(max(1, num_threads() - 1))
 
 
-def split(extent: int, work: int) -> list[int]:
-    """Chunk boundaries of ``range(extent)`` for a kernel of ``work`` innermost iterations."""
-    n = max(1, min(num_threads(), extent, work // PARALLEL_MIN_WORK))
+def split(extent: int, work: int, min_work: int = PARALLEL_MIN_WORK) -> list[int]:
+    """Chunk boundaries of ``range(extent)`` for a kernel of ``work`` innermost iterations, at
+    least ``min_work`` per chunk."""
+    n = max(1, min(num_threads(), extent, work // min_work))
     return [extent * i // n for i in range(n + 1)]
 
 
