@@ -11,8 +11,8 @@
 """
 from .autograd import grad, value_and_grad
 from .compiled import compile
-from .errors import (LuminaError, LuminaGradError, LuminaIndexError, LuminaShapeError, LuminaTraceError,
-                     LuminaTypeError, LuminaValueError)
+from .errors import (LuminaError, LuminaGradError, LuminaIndexError, LuminaOnnxError, LuminaShapeError,
+                     LuminaTraceError, LuminaTypeError, LuminaValueError)
 from .ir.dtypes import DType, bfloat16, bool_, float16, float32, float64, int32, int64
 from .random import manual_seed, rand, rand_like, randint, randn, randn_like
 from .tensor import (Tensor, arange, cat, full, matmul, maximum, minimum, no_grad, ones, ones_like,

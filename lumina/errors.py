@@ -34,6 +34,11 @@ class LuminaIRError(LuminaError):
     """A graph the verifier rejects, or IR text the parser cannot read."""
 
 
+class LuminaOnnxError(LuminaError, ValueError):
+    """An ONNX model lumina cannot run: an unreadable file, an op or attribute it does not support,
+    or inputs that do not match the graph. The message names the node (name and op type)."""
+
+
 class LuminaTraceError(LuminaError, RuntimeError):
     """Misuse of ``@lumina.compile`` tracing, e.g. reading a value while tracing."""
 

@@ -1,0 +1,157 @@
+"""``lumina.onnx.load``: an ONNX model as a compiled lumina function.
+
+The graph is imported by tracing: ``@lumina.compile`` calls a function that walks the ONNX nodes in
+order and applies each one's handler (``onnx.ops``) to lumina tensors, so the imported model goes
+through the ordinary pipeline (passes, fusion, LLVM) and is specialised, and cached, per input
+shape: a symbolic dimension (``batch``, ``sequence``) is re-specialised for each new size. Float
+initializers become lumina tensors bound once (the compiled step reads them as captured inputs);
+integer initializers and ``Constant`` outputs stay NumPy arrays, known while tracing, so that shape
+arithmetic folds away.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from ..compiled import compile as lumina_compile
+from ..errors import LuminaError, LuminaOnnxError
+from ..tensor import Tensor
+from .ops import HANDLERS, Ctx
+
+
+def load(model, device: str = "cpu") -> "OnnxModel":
+    """Import ``model`` (a path to a ``.onnx`` file, its bytes, or an ``onnx.ModelProto``) for
+    ``device`` ("cpu"). External data files (``.onnx.data``) next to the model are read.
+
+    Raises LuminaOnnxError for a file that is not a readable ONNX model, a graph that uses an op
+    lumina does not import (naming every such node), or a device other than "cpu"."""
+    import onnx
+
+    if device != "cpu":
+        raise LuminaOnnxError(f"load: device {device!r} is not available; lumina's ONNX models run on 'cpu'")
+    if isinstance(model, onnx.ModelProto):
+        proto = model
+    else:
+        try:
+            if isinstance(model, (bytes, bytearray)):
+                proto = onnx.load_from_string(bytes(model))
+            else:
+                proto = onnx.load(str(Path(model)))
+        except FileNotFoundError:
+            raise LuminaOnnxError(f"load: no such file {str(model)!r}") from None
+        except Exception as e:   # protobuf's DecodeError, a truncated file, a bad external-data path
+            raise LuminaOnnxError(f"load: {str(model)[:200]!r} is not a readable ONNX model "
+                                  f"({type(e).__name__}: {e})") from None
+    return OnnxModel(proto)
+
+
+class OnnxModel:
+    """A loaded ONNX model. ``model(*arrays)`` or ``model(**{input_name: array})`` runs it and
+    returns ``{output_name: np.ndarray}`` in graph-output order. Inputs are checked against the
+    graph's declared dtypes and ranks (LuminaOnnxError names the input and what was expected)."""
+
+    def __init__(self, proto):
+        from onnx import numpy_helper
+
+        self.proto = proto
+        graph = proto.graph
+        self.opset = next((o.version for o in proto.opset_import if o.domain in ("", "ai.onnx")), 1)
+        unsupported = [f"{n.name or '<unnamed>'} ({n.op_type})" for n in graph.node
+                       if n.op_type not in HANDLERS or n.domain not in ("", "ai.onnx")]
+        if unsupported:
+            raise LuminaOnnxError(f"load: {len(unsupported)} node(s) use ops lumina does not import: "
+                                  + ", ".join(unsupported[:20]) + (" ..." if len(unsupported) > 20 else ""))
+        self._initializers = {}
+        for init in graph.initializer:
+            array = numpy_helper.to_array(init)
+            if array.dtype.kind == "f":
+                array = array.astype(np.float32) if array.dtype == np.float64 else array
+                self._initializers[init.name] = Tensor._from_array(np.ascontiguousarray(array))
+            else:
+                self._initializers[init.name] = array
+        self.input_names = [i.name for i in graph.input if i.name not in self._initializers]
+        self.output_names = [o.name for o in graph.output]
+        self._declared = {i.name: i.type.tensor_type for i in graph.input}
+        self._compiled = lumina_compile(self._trace)
+
+    def __call__(self, *arrays, **named) -> dict[str, np.ndarray]:
+        inputs = self._bind(arrays, named)
+        outs = self._compiled(*inputs)
+        return {name: o.numpy() if isinstance(o, Tensor) else np.asarray(o)
+                for name, o in zip(self.output_names, outs)}
+
+    def _bind(self, arrays, named) -> list[np.ndarray]:
+        from onnx.helper import tensor_dtype_to_np_dtype
+
+        if arrays and named:
+            raise LuminaOnnxError("call: pass the inputs either by position or by name, not both")
+        if named:
+            missing = [n for n in self.input_names if n not in named]
+            unknown = [n for n in named if n not in self.input_names]
+            if missing or unknown:
+                raise LuminaOnnxError(f"call: missing inputs {missing}, unknown inputs {unknown}; "
+                                      f"the graph's inputs are {self.input_names}")
+            arrays = [named[n] for n in self.input_names]
+        if len(arrays) != len(self.input_names):
+            raise LuminaOnnxError(f"call: {len(arrays)} inputs given, the graph takes {len(self.input_names)} "
+                                  f"({self.input_names})")
+        out = []
+        for name, a in zip(self.input_names, arrays):
+            a = np.asarray(a)
+            t = self._declared[name]
+            want = np.dtype(tensor_dtype_to_np_dtype(t.elem_type))
+            if a.dtype != want:
+                raise LuminaOnnxError(f"input {name!r}: dtype {a.dtype}, expected {want}")
+            if t.HasField("shape"):
+                dims = t.shape.dim
+                if a.ndim != len(dims):
+                    raise LuminaOnnxError(f"input {name!r}: rank {a.ndim} (shape {list(a.shape)}), expected "
+                                          f"rank {len(dims)} ({_dims(dims)})")
+                for i, d in enumerate(dims):
+                    if d.HasField("dim_value") and d.dim_value != a.shape[i]:
+                        raise LuminaOnnxError(f"input {name!r}: shape {list(a.shape)}, expected {_dims(dims)}")
+            out.append(np.ascontiguousarray(a))
+        return out
+
+    def _trace(self, *inputs):
+        env: dict = dict(self._initializers)
+        env.update(zip(self.input_names, inputs))
+        for i, node in enumerate(self.proto.graph.node):
+            ctx = Ctx(node.name or f"#{i}", node.op_type, self.opset, len(node.output))
+            try:
+                xs = [env[n] if n else None for n in node.input]
+            except KeyError as e:
+                raise ctx.error(f"input {e.args[0]!r} is not produced by any earlier node") from None
+            attrs = {a.name: _attribute(a) for a in node.attribute}
+            try:
+                outs = HANDLERS[node.op_type](ctx, xs, attrs)
+            except LuminaOnnxError:
+                raise
+            except LuminaError as e:
+                raise LuminaOnnxError(f"node {ctx.name!r} ({ctx.op_type}): {e} (inputs "
+                                      f"{[_describe(x) for x in xs]})") from None
+            env.update(zip(node.output, (np.asarray(o) if isinstance(o, np.generic) else o for o in outs)))
+        return tuple(env[n] for n in self.output_names)
+
+    def ir(self, *arrays, **named) -> str:
+        """The imported IR and the IR after lumina's passes, for inputs shaped like ``arrays``."""
+        lowered = self._compiled.lower(*self._bind(arrays, named))
+        return (f"# imported\n{lowered.as_text('input')}\n# optimized\n{lowered.as_text('optimized')}")
+
+
+def _attribute(a):
+    from onnx import helper
+    v = helper.get_attribute_value(a)
+    return v.decode() if isinstance(v, bytes) else v
+
+
+def _dims(dims) -> list:
+    return [d.dim_value if d.HasField("dim_value") else (d.dim_param or "?") for d in dims]
+
+
+def _describe(x) -> str:
+    if x is None:
+        return "none"
+    dtype = x.dtype if isinstance(x, np.ndarray) else x.dtype.name
+    return f"{dtype}{list(x.shape)}"

@@ -1,0 +1,159 @@
+"""ONNX import-and-run against ONNX Runtime: models exported from PyTorch CPU (MLP, CNN, a
+Transformer block with a symbolic batch dimension, run at two batch sizes), hand-built graphs for
+shape arithmetic folded at compile time, and clean LuminaOnnxErrors for bad files, unknown ops and
+bad inputs."""
+from __future__ import annotations
+
+import io
+import warnings
+
+import numpy as np
+import onnx
+import onnxruntime as ort
+import pytest
+import torch
+from onnx import TensorProto, helper
+
+import lumina
+import lumina.onnx
+from lumina import LuminaOnnxError
+
+RNG = np.random.default_rng(0)
+
+
+def export(model, *args, opset=17, dynamic_batch=True) -> bytes:
+    names = [f"x{i}" for i in range(len(args))]
+    f = io.BytesIO()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        torch.onnx.export(model.eval(), tuple(torch.from_numpy(a) for a in args), f, dynamo=False,
+                          opset_version=opset, input_names=names, output_names=["y"],
+                          dynamic_axes={n: {0: "batch"} for n in names} if dynamic_batch else None)
+    return f.getvalue()
+
+
+def assert_matches_ort(model_bytes: bytes, *arrays, rtol=1e-4, atol=1e-5):
+    session = ort.InferenceSession(model_bytes, providers=["CPUExecutionProvider"])
+    want = session.run(None, {i.name: a for i, a in zip(session.get_inputs(), arrays)})
+    got = lumina.onnx.load(model_bytes)(*arrays)
+    assert list(got) == [o.name for o in session.get_outputs()]
+    for g, w in zip(got.values(), want):
+        np.testing.assert_allclose(g, w, rtol=rtol, atol=atol)
+
+
+def _f32(*shape):
+    return RNG.standard_normal(shape).astype(np.float32)
+
+
+class Block(torch.nn.Module):
+    """A pre-norm Transformer block: LayerNorm, multi-head attention by MatMul/Softmax with a causal
+    mask, GELU MLP."""
+    def __init__(self, d=32, heads=4):
+        super().__init__()
+        self.heads = heads
+        self.ln1, self.ln2 = torch.nn.LayerNorm(d), torch.nn.LayerNorm(d)
+        self.qkv, self.proj = torch.nn.Linear(d, 3 * d), torch.nn.Linear(d, d)
+        self.mlp = torch.nn.Sequential(torch.nn.Linear(d, 4 * d), torch.nn.GELU(), torch.nn.Linear(4 * d, d))
+
+    def forward(self, x):
+        b, t, c = x.shape
+        q, k, v = self.qkv(self.ln1(x)).reshape(b, t, 3, self.heads, c // self.heads).permute(2, 0, 3, 1, 4)
+        att = (q @ k.transpose(-2, -1)) / (c // self.heads) ** 0.5
+        mask = torch.ones(t, t, dtype=torch.bool).tril()
+        att = att.masked_fill(~mask, float("-inf")).softmax(-1)
+        x = x + self.proj((att @ v).transpose(1, 2).reshape(b, t, c))
+        return x + self.mlp(self.ln2(x))
+
+
+def test_mlp_matches_onnxruntime():
+    torch.manual_seed(0)
+    m = torch.nn.Sequential(torch.nn.Linear(16, 32), torch.nn.ReLU(), torch.nn.Linear(32, 10),
+                            torch.nn.LogSoftmax(-1))
+    data = export(m, _f32(4, 16))
+    for batch in (4, 7):
+        assert_matches_ort(data, _f32(batch, 16))
+
+
+def test_cnn_matches_onnxruntime():
+    torch.manual_seed(0)
+    m = torch.nn.Sequential(
+        torch.nn.Conv2d(3, 8, 3, padding=1), torch.nn.BatchNorm2d(8), torch.nn.ReLU(), torch.nn.MaxPool2d(2),
+        torch.nn.Conv2d(8, 16, 3, stride=2, padding=1, groups=2), torch.nn.ReLU(), torch.nn.AvgPool2d(2),
+        torch.nn.Conv2d(16, 16, 1), torch.nn.AdaptiveAvgPool2d(1), torch.nn.Flatten(), torch.nn.Linear(16, 5))
+    with torch.no_grad():   # non-trivial running statistics
+        m[1].running_mean.uniform_(-0.5, 0.5)
+        m[1].running_var.uniform_(0.5, 2.0)
+    data = export(m, _f32(2, 3, 16, 16))
+    for batch in (2, 3):
+        assert_matches_ort(data, _f32(batch, 3, 16, 16))
+
+
+def test_transformer_block_at_two_batch_sizes_recompiles_once_per_shape():
+    torch.manual_seed(0)
+    data = export(Block(), _f32(2, 8, 32))
+    model = lumina.onnx.load(data)
+    for batch in (2, 5):
+        assert_matches_ort(data, _f32(batch, 8, 32))
+        model(_f32(batch, 8, 32))
+    assert "dot" in model.ir(_f32(2, 8, 32))
+
+
+def _model(nodes, inputs, outputs, initializers=(), opset=17) -> onnx.ModelProto:
+    graph = helper.make_graph(nodes, "g", inputs, outputs, list(initializers))
+    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset)])
+
+
+def test_shape_arithmetic_folds_at_compile_time():
+    # y = reshape(x, concat(shape(x)[0:1], [-1])): Shape -> Slice -> Concat -> Reshape
+    nodes = [
+        helper.make_node("Shape", ["x"], ["s"]),
+        helper.make_node("Slice", ["s", "zero", "one"], ["lead"]),
+        helper.make_node("Concat", ["lead", "minus_one"], ["shape"], axis=0),
+        helper.make_node("Reshape", ["x", "shape"], ["y"]),
+    ]
+    inits = [helper.make_tensor(n, TensorProto.INT64, [1], [v]) for n, v in
+             (("zero", 0), ("one", 1), ("minus_one", -1))]
+    proto = _model(nodes, [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["n", 3, 4])],
+                   [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)], inits)
+    x = _f32(2, 3, 4)
+    assert_matches_ort(proto.SerializeToString(), x)
+    model = lumina.onnx.load(proto)
+    assert "reshape" in model.ir(x) and "concat" not in model.ir(x)
+
+
+def test_bad_files_and_unknown_ops_raise_lumina_errors(tmp_path):
+    data = export(torch.nn.Linear(4, 2), _f32(1, 4))
+    with pytest.raises(LuminaOnnxError, match="not a readable ONNX model"):
+        lumina.onnx.load(data[: len(data) // 2])
+    path = tmp_path / "junk.onnx"
+    path.write_bytes(b"this is not protobuf")
+    with pytest.raises(LuminaOnnxError, match="not a readable ONNX model"):
+        lumina.onnx.load(path)
+    with pytest.raises(LuminaOnnxError, match="no such file"):
+        lumina.onnx.load(tmp_path / "missing.onnx")
+    proto = _model([helper.make_node("FancyOp", ["x"], ["y"], name="fancy_1")],
+                   [helper.make_tensor_value_info("x", TensorProto.FLOAT, [2])],
+                   [helper.make_tensor_value_info("y", TensorProto.FLOAT, [2])])
+    with pytest.raises(LuminaOnnxError, match=r"fancy_1 \(FancyOp\)"):
+        lumina.onnx.load(proto)
+
+
+def test_bad_inputs_name_the_input_and_what_was_expected():
+    model = lumina.onnx.load(export(torch.nn.Linear(4, 2), _f32(1, 4)))
+    with pytest.raises(LuminaOnnxError, match=r"input 'x0': dtype float64, expected float32"):
+        model(np.zeros((1, 4)))
+    with pytest.raises(LuminaOnnxError, match=r"input 'x0': rank 1 .* expected rank 2 \(\['batch', 4\]\)"):
+        model(np.zeros(4, np.float32))
+    with pytest.raises(LuminaOnnxError, match=r"shape \[3, 5\], expected \['batch', 4\]"):
+        model(np.zeros((3, 5), np.float32))
+    with pytest.raises(LuminaOnnxError, match=r"missing inputs \['x0'\]"):
+        model(other=np.zeros((1, 4), np.float32))
+
+
+def test_a_shape_input_that_is_data_names_the_node():
+    nodes = [helper.make_node("Reshape", ["x", "s"], ["y"], name="reshape_by_data")]
+    proto = _model(nodes, [helper.make_tensor_value_info("x", TensorProto.FLOAT, [4]),
+                           helper.make_tensor_value_info("s", TensorProto.INT64, [2])],
+                   [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)])
+    with pytest.raises(LuminaOnnxError, match=r"reshape_by_data' \(Reshape\): shape must be known at compile time"):
+        lumina.onnx.load(proto)(_f32(4), np.array([2, 2], np.int64))
