@@ -150,8 +150,19 @@ def test_bad_inputs_name_the_input_and_what_was_expected():
         model(other=np.zeros((1, 4), np.float32))
 
 
-def test_a_shape_input_that_is_data_names_the_node():
-    nodes = [helper.make_node("Reshape", ["x", "s"], ["y"], name="reshape_by_data")]
+def test_a_shape_given_as_an_input_specialises_on_its_value():
+    nodes = [helper.make_node("Reshape", ["x", "s"], ["y"], name="reshape_by_input")]
+    proto = _model(nodes, [helper.make_tensor_value_info("x", TensorProto.FLOAT, [4]),
+                           helper.make_tensor_value_info("s", TensorProto.INT64, [2])],
+                   [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)])
+    model, x = lumina.onnx.load(proto), _f32(4)
+    for shape in ([2, 2], [1, 4], [4, 1]):
+        np.testing.assert_array_equal(model(x, np.array(shape, np.int64))["y"], x.reshape(shape))
+
+
+def test_a_shape_computed_from_data_names_the_node():
+    nodes = [helper.make_node("Abs", ["s"], ["t"]),
+             helper.make_node("Reshape", ["x", "t"], ["y"], name="reshape_by_data")]
     proto = _model(nodes, [helper.make_tensor_value_info("x", TensorProto.FLOAT, [4]),
                            helper.make_tensor_value_info("s", TensorProto.INT64, [2])],
                    [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)])

@@ -33,8 +33,8 @@ def row_major(index, shape) -> E.Expr:
 
 def unravel(linear: E.Expr, shape) -> tuple:
     out, stride = [], 1
-    for d in reversed(shape):
-        out.append(E.mod(E.floordiv(linear, stride), d) if d != 1 else E.iconst(0))
+    for d in reversed(shape):   # a zero-size shape's index is never evaluated: any expression does
+        out.append(E.mod(E.floordiv(linear, stride), d) if d > 1 and stride > 0 else E.iconst(0))
         stride *= d
     return tuple(reversed(out))
 

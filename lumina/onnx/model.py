@@ -17,7 +17,7 @@ import numpy as np
 from ..compiled import compile as lumina_compile
 from ..errors import LuminaError, LuminaOnnxError
 from ..tensor import Tensor
-from .ops import HANDLERS, Ctx
+from .ops import HANDLERS, Ctx, NeedsValue
 
 
 def load(model, device: str = "cpu") -> "OnnxModel":
@@ -73,13 +73,27 @@ class OnnxModel:
         self.input_names = [i.name for i in graph.input if i.name not in self._initializers]
         self.output_names = [o.name for o in graph.output]
         self._declared = {i.name: i.type.tensor_type for i in graph.input}
+        self._by_value: set[str] = set()   # inputs the graph needs the values of (shapes, axes)
         self._compiled = lumina_compile(self._trace)
 
     def __call__(self, *arrays, **named) -> dict[str, np.ndarray]:
-        inputs = self._bind(arrays, named)
-        outs = self._compiled(*inputs)
+        outs = self._run(self._bind(arrays, named))
         return {name: o.numpy() if isinstance(o, Tensor) else np.asarray(o)
                 for name, o in zip(self.output_names, outs)}
+
+    def _args(self, inputs: list[np.ndarray]) -> list:
+        """The compiled function's arguments: arrays, or for inputs needed by value, their value
+        (a static argument: the function is specialised, and cached, per value)."""
+        return [_Known(a) if name in self._by_value else a for name, a in zip(self.input_names, inputs)]
+
+    def _run(self, inputs: list[np.ndarray]):
+        while True:
+            try:
+                return self._compiled(*self._args(inputs))
+            except NeedsValue as e:
+                if e.name in self._by_value:
+                    raise
+                self._by_value.add(e.name)
 
     def _bind(self, arrays, named) -> list[np.ndarray]:
         from onnx.helper import tensor_dtype_to_np_dtype
@@ -116,9 +130,11 @@ class OnnxModel:
 
     def _trace(self, *inputs):
         env: dict = dict(self._initializers)
+        inputs = [a.value if isinstance(a, _Known) else a for a in inputs]
         env.update(zip(self.input_names, inputs))
+        graph_inputs = {id(t): n for n, t in zip(self.input_names, inputs) if isinstance(t, Tensor)}
         for i, node in enumerate(self.proto.graph.node):
-            ctx = Ctx(node.name or f"#{i}", node.op_type, self.opset, len(node.output))
+            ctx = Ctx(node.name or f"#{i}", node.op_type, self.opset, len(node.output), graph_inputs)
             try:
                 xs = [env[n] if n else None for n in node.input]
             except KeyError as e:
@@ -131,13 +147,32 @@ class OnnxModel:
             except LuminaError as e:
                 raise LuminaOnnxError(f"node {ctx.name!r} ({ctx.op_type}): {e} (inputs "
                                       f"{[_describe(x) for x in xs]})") from None
+            wanted = [i for i, name in enumerate(node.output) if name]
+            if wanted and wanted[-1] >= len(outs):
+                raise ctx.error(f"output {wanted[-1]} ({node.output[wanted[-1]]!r}) is not supported; lumina "
+                                f"computes the first {len(outs)} output(s) of {ctx.op_type}")
             env.update(zip(node.output, (np.asarray(o) if isinstance(o, np.generic) else o for o in outs)))
         return tuple(env[n] for n in self.output_names)
 
     def ir(self, *arrays, **named) -> str:
         """The imported IR and the IR after lumina's passes, for inputs shaped like ``arrays``."""
-        lowered = self._compiled.lower(*self._bind(arrays, named))
+        inputs = self._bind(arrays, named)
+        self._run(inputs)
+        lowered = self._compiled.lower(*self._args(inputs))
         return (f"# imported\n{lowered.as_text('input')}\n# optimized\n{lowered.as_text('optimized')}")
+
+
+class _Known:
+    """An input array passed by value: hashable, so ``@lumina.compile`` specialises on it."""
+    def __init__(self, value: np.ndarray):
+        self.value = value
+        self._key = (value.dtype.str, value.shape, value.tobytes())
+
+    def __hash__(self):
+        return hash(self._key)
+
+    def __eq__(self, other):
+        return isinstance(other, _Known) and self._key == other._key
 
 
 def _attribute(a):

@@ -10,7 +10,7 @@ opset the model imports (``ctx.opset``).
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Callable
 
 import numpy as np
@@ -25,11 +25,13 @@ Value = "Tensor | np.ndarray | None"
 
 @dataclass(frozen=True)
 class Ctx:
-    """The node being imported: for error messages and opset-dependent semantics."""
+    """The node being imported: for error messages and opset-dependent semantics.
+    ``graph_inputs`` maps ``id`` of the traced graph-input tensors to their names."""
     name: str
     op_type: str
     opset: int
     n_outputs: int = 1
+    graph_inputs: dict = field(default_factory=dict, compare=False)
 
     def error(self, message: str) -> LuminaOnnxError:
         return LuminaOnnxError(f"node {self.name!r} ({self.op_type}): {message}")
@@ -57,8 +59,18 @@ def tensor_of(v) -> Tensor:
     return v if isinstance(v, Tensor) else tensor(np.array(v, order="C"))
 
 
+class NeedsValue(Exception):
+    """A graph input is used where a value must be known while tracing (``Reshape``'s shape,
+    ``ReduceSum``'s axes): the model specialises on that input's value and traces again."""
+    def __init__(self, name: str):
+        super().__init__(name)
+        self.name = name
+
+
 def static(ctx: Ctx, v, what: str) -> np.ndarray:
     """The value of ``v``, which must be known while tracing (a shape, axes, pads)."""
+    if id(v) in ctx.graph_inputs:
+        raise NeedsValue(ctx.graph_inputs[id(v)])
     if not is_static(v):
         raise ctx.error(f"{what} must be known at compile time (a constant or computed from shapes), "
                         f"got a computed tensor of shape {list(v.shape)}")
@@ -100,6 +112,7 @@ _BINARY = {
     "Greater": (lambda a, b: a > b, np.greater), "LessOrEqual": (lambda a, b: a <= b, np.less_equal),
     "GreaterOrEqual": (lambda a, b: a >= b, np.greater_equal),
     "And": (lambda a, b: a & b, np.logical_and), "Or": (lambda a, b: a | b, np.logical_or),
+    "Xor": (lambda a, b: a != b, np.logical_xor),
 }
 
 
@@ -114,6 +127,8 @@ def _binary(ctx, xs, attrs):
     ta, tb = tensor_of(a), tensor_of(b)
     if ctx.op_type in ("Add", "Sub", "Mul", "Div", "Pow") and ta.dtype is not tb.dtype:
         raise ctx.error(f"inputs of dtypes {ta.dtype} and {tb.dtype}: ONNX requires one dtype")
+    if ctx.op_type == "Div" and not ta.dtype.is_float:
+        raise ctx.error(f"integer division of computed {ta.dtype} tensors is not supported")
     return [lumina_fn(ta, tb)]
 
 
@@ -151,11 +166,15 @@ def _identity(ctx, xs, attrs):   # Dropout: inference, as ONNX Runtime runs it (
     return out + [np.ones(xs[0].shape, bool)] if ctx.op_type == "Dropout" else out
 
 
-@handler("Cast")
+@handler("Cast", "CastLike")
 def _cast(ctx, xs, attrs):
     from onnx.helper import tensor_dtype_to_np_dtype
-    dtype = np.dtype(tensor_dtype_to_np_dtype(attrs["to"]))
-    (x,) = xs
+    if ctx.op_type == "CastLike":
+        like = xs[1]
+        dtype = like.dtype if is_static(like) else like.dtype.numpy
+    else:
+        dtype = np.dtype(tensor_dtype_to_np_dtype(attrs["to"]))
+    x = xs[0]
     if is_static(x):
         return [x.astype(dtype)]
     return [x.to(_lumina_dtype(ctx, dtype))]
@@ -360,16 +379,65 @@ def _split(ctx, xs, attrs):
 
 # ---- reductions and normalisation ------------------------------------------------------------------
 
-@handler("ReduceSum", "ReduceMean", "ReduceMax", "ReduceMin")
+def _log_sum_exp(x: Tensor, axes, keepdim: bool) -> Tensor:
+    m = x.max(axes, keepdim=True).detach()
+    m = where(m.abs() == float("inf"), tensor(np.zeros((), m.dtype.numpy)), m)   # all -inf: log 0
+    out = (x - m).exp().sum(axes, keepdim=True).log() + m
+    return out if keepdim else out.reshape([d for i, d in enumerate(x.shape) if i not in axes])
+
+
+_REDUCE = {
+    "ReduceSum": lambda x, a, k: x.sum(a, keepdim=k), "ReduceMean": lambda x, a, k: x.mean(a, keepdim=k),
+    "ReduceMax": lambda x, a, k: x.max(a, keepdim=k), "ReduceMin": lambda x, a, k: x.min(a, keepdim=k),
+    "ReduceSumSquare": lambda x, a, k: (x * x).sum(a, keepdim=k),
+    "ReduceL1": lambda x, a, k: x.abs().sum(a, keepdim=k),
+    "ReduceL2": lambda x, a, k: (x * x).sum(a, keepdim=k).sqrt(),
+    "ReduceLogSum": lambda x, a, k: x.sum(a, keepdim=k).log(),
+    "ReduceLogSumExp": _log_sum_exp,
+}
+
+
+@handler(*_REDUCE)
 def _reduce(ctx, xs, attrs):
     x = tensor_of(xs[0])
     axes = _axes(ctx, xs, attrs, x.ndim)
-    if axes is None and attrs.get("noop_with_empty_axes", 0):
+    if not axes and attrs.get("noop_with_empty_axes", 0):
         return [x]
-    axes = tuple(axes) if axes is not None else tuple(range(x.ndim))
-    keep = bool(attrs.get("keepdims", 1))
-    fn = {"ReduceSum": x.sum, "ReduceMean": x.mean, "ReduceMax": x.max, "ReduceMin": x.min}[ctx.op_type]
-    return [fn(axes, keepdim=keep)]
+    axes = tuple(axes) if axes else tuple(range(x.ndim))
+    out = _REDUCE[ctx.op_type](x, axes, bool(attrs.get("keepdims", 1)))
+    return [out.to(x.dtype) if out.dtype is not x.dtype and ctx.op_type in ("ReduceMax", "ReduceMin") else out]
+
+
+@handler("ArgMax", "ArgMin")
+def _argmax(ctx, xs, attrs):
+    x = tensor_of(xs[0])
+    if attrs.get("select_last_index", 0):
+        raise ctx.error("select_last_index=1 is not supported")
+    axis, keep = attrs.get("axis", 0), bool(attrs.get("keepdims", 1))
+    return [x.argmax(axis, keepdim=keep) if ctx.op_type == "ArgMax" else x.argmin(axis, keepdim=keep)]
+
+
+@handler("Pad")
+def _pad(ctx, xs, attrs):
+    x = tensor_of(xs[0])
+    mode = attrs.get("mode", "constant")
+    if mode != "constant":
+        raise ctx.error(f"mode={mode!r} is not supported (only 'constant')")
+    if ctx.opset < 11:
+        pads, value = list(attrs["pads"]), attrs.get("value", 0.0)
+    else:
+        pads = ints(ctx, xs[1], "pads")
+        value = static(ctx, xs[2], "constant_value").reshape(()).item() if len(xs) > 2 and xs[2] is not None else 0
+    axes = ([a % x.ndim for a in ints(ctx, xs[3], "axes")] if len(xs) > 3 and xs[3] is not None
+            else list(range(x.ndim)))
+    n = len(axes)
+    before, after = dict(zip(axes, pads[:n])), dict(zip(axes, pads[n:]))
+    flat = []                      # lumina's pad: (last_lo, last_hi, second_last_lo, ...)
+    for d in reversed(range(x.ndim)):
+        flat += [before.get(d, 0), after.get(d, 0)]
+    if any(p < 0 for p in flat):
+        raise ctx.error(f"negative pads {pads} are not supported")
+    return [pad(x, flat, value=float(value))]
 
 
 @handler("Softmax", "LogSoftmax")
@@ -389,7 +457,12 @@ def _layer_norm(ctx, xs, attrs):
     axis = attrs.get("axis", -1) % x.ndim
     scale = tensor_of(xs[1])
     bias = tensor_of(xs[2]) if len(xs) > 2 and xs[2] is not None else None
-    return [F.layer_norm(x, x.shape[axis:], scale, bias, attrs.get("epsilon", 1e-5))]
+    eps = attrs.get("epsilon", 1e-5)
+    y = F.layer_norm(x, x.shape[axis:], scale, bias, eps)
+    if ctx.n_outputs == 1:
+        return [y]
+    axes = tuple(range(axis, x.ndim))     # the optional Mean and InvStdDev outputs, kept dims
+    return [y, x.mean(axes, keepdim=True), 1.0 / (x.var(axes, correction=0, keepdim=True) + eps).sqrt()]
 
 
 @handler("BatchNormalization")
@@ -454,6 +527,8 @@ def _pool(ctx, xs, attrs):
             x = pad(x, (l_, r, t, b_), value=float("-inf"))
             l_ = r = t = b_ = 0
         return [F.max_pool2d(x, tuple(kernel), tuple(strides), (t, l_), tuple(dilations), ceil)]
+    if list(dilations) != [1, 1]:
+        raise ctx.error(f"dilations {list(dilations)} are not supported for AveragePool")
     include = bool(attrs.get("count_include_pad", 0))
     if (l_, t) != (r, b_):
         raise ctx.error(f"asymmetric pads {attrs.get('pads')} are not supported for AveragePool")
