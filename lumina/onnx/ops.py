@@ -16,11 +16,12 @@ from typing import Callable
 import numpy as np
 
 from ..errors import LuminaOnnxError
+from ..ir.dtypes import DType, to_dtype
 from ..nn import functional as F
 from ..shape_ops import pad
 from ..tensor import Tensor, cat, matmul, maximum, minimum, tensor, where
 
-Value = "Tensor | np.ndarray | None"
+_F64 = DType.float64
 
 
 @dataclass(frozen=True)
@@ -132,6 +133,47 @@ def _binary(ctx, xs, attrs):
     return [lumina_fn(ta, tb)]
 
 
+def _trunc(q: Tensor) -> Tensor:
+    """Round toward zero: through an int64 cast where ``q`` may have a fraction; a float of
+    ``2**(mantissa bits)`` or more (and inf, NaN) is its own integer part."""
+    big = float(2 ** (np.finfo(q.dtype.numpy).nmant if q.dtype is not DType.bfloat16 else 7))
+    return where(q.abs() < big, q.to(DType.int64).to(q.dtype), q)
+
+
+@handler("Mod")
+def _mod(ctx, xs, attrs):
+    a, b = xs
+    fmod = attrs.get("fmod", 0)
+    if is_static(a) and is_static(b):
+        return [np.fmod(a, b) if fmod else np.mod(a, b)]
+    ta, tb = tensor_of(a), tensor_of(b)
+    if ta.dtype is not tb.dtype:
+        raise ctx.error(f"inputs of dtypes {ta.dtype} and {tb.dtype}: ONNX requires one dtype")
+    if not ta.dtype.is_float and fmod:
+        raise ctx.error("fmod=1 applies to float inputs")
+    # a - q*b with q = trunc(a/b) (fmod: the sign of a, C's fmod) or floor(a/b) (the sign of b);
+    # integers are divided in float64, exact for |a| < 2**53
+    fa, fb = (ta, tb) if ta.dtype.is_float else (ta.to(_F64), tb.to(_F64))
+    q = fa / fb
+    t = _trunc(q)
+    q = t if fmod else t - (q < t).to(q.dtype)
+    out = fa - q * fb
+    if ta.dtype.is_float:   # a finite a over an infinite b: a itself (or b, across signs, for floor)
+        same_sign = (fa >= 0.0) == (fb > 0.0)
+        keep = fa if fmod else where(same_sign | (fa == 0.0), fa, fb)
+        out = where((fb.abs() == float("inf")) & (fa.abs() != float("inf")), keep, out)
+    return [out if ta.dtype.is_float else out.to(ta.dtype)]
+
+
+@handler("RMSNormalization")
+def _rms_norm(ctx, xs, attrs):
+    x = tensor_of(xs[0])
+    axis = attrs.get("axis", -1) % x.ndim
+    axes = tuple(range(axis, x.ndim))
+    y = x / ((x * x).mean(axes, keepdim=True) + attrs.get("epsilon", 1e-5)).sqrt()
+    return [y * tensor_of(xs[1])]
+
+
 @handler("Max", "Min", "Sum", "Mean")
 def _variadic(ctx, xs, attrs):
     fn = {"Max": maximum, "Min": minimum, "Sum": lambda a, b: a + b, "Mean": lambda a, b: a + b}[ctx.op_type]
@@ -181,7 +223,6 @@ def _cast(ctx, xs, attrs):
 
 
 def _lumina_dtype(ctx, dtype: np.dtype):
-    from ..ir.dtypes import to_dtype
     try:
         return to_dtype(dtype)
     except Exception:
@@ -404,8 +445,11 @@ def _reduce(ctx, xs, attrs):
     if not axes and attrs.get("noop_with_empty_axes", 0):
         return [x]
     axes = tuple(axes) if axes else tuple(range(x.ndim))
-    out = _REDUCE[ctx.op_type](x, axes, bool(attrs.get("keepdims", 1)))
-    return [out.to(x.dtype) if out.dtype is not x.dtype and ctx.op_type in ("ReduceMax", "ReduceMin") else out]
+    keep = bool(attrs.get("keepdims", 1))
+    if x.dtype is DType.bool and ctx.op_type in ("ReduceMax", "ReduceMin"):   # any / all: empty is False / True
+        hits = (x if ctx.op_type == "ReduceMax" else ~x).to(DType.int64).sum(axes, keepdim=keep)
+        return [hits > 0 if ctx.op_type == "ReduceMax" else hits == 0]
+    return [_REDUCE[ctx.op_type](x, axes, keep)]
 
 
 @handler("ArgMax", "ArgMin")
@@ -498,10 +542,34 @@ def _pads2d(ctx, attrs, x, kernel, strides, dilations):
 
 def _spatial2d(ctx, x):
     if x.ndim != 4:
-        raise ctx.error(f"only 2-D (NCHW) inputs are supported, got shape {list(x.shape)}")
+        raise ctx.error(f"only 1-D and 2-D (NCL, NCHW) inputs are supported, got shape {list(x.shape)}")
+
+
+def _lift_1d(attrs: dict) -> dict:
+    """A 1-D conv/pool's attributes as those of the 2-D one over ``[N, C, 1, L]``."""
+    out = dict(attrs)
+    for key, unit in (("kernel_shape", 1), ("strides", 1), ("dilations", 1)):
+        if key in attrs:
+            out[key] = [unit] + list(attrs[key])
+    if "pads" in attrs:
+        lo, hi = attrs["pads"]
+        out["pads"] = [0, lo, 0, hi]
+    return out
+
+
+def one_d_as_two_d(fn):
+    """Run a 2-D handler on 1-D data (``[N, C, L]`` as ``[N, C, 1, L]``, weights likewise)."""
+    def wrapped(ctx, xs, attrs):
+        if len(xs[0].shape) == 3:
+            xs = [tensor_of(x).unsqueeze(2) if x is not None and i < 2 and len(x.shape) == 3 else x
+                  for i, x in enumerate(xs)]
+            return [y.squeeze(2) for y in fn(ctx, xs, _lift_1d(attrs))]
+        return fn(ctx, xs, attrs)
+    return wrapped
 
 
 @handler("Conv")
+@one_d_as_two_d
 def _conv(ctx, xs, attrs):
     x, w = tensor_of(xs[0]), tensor_of(xs[1])
     _spatial2d(ctx, x)
@@ -515,6 +583,7 @@ def _conv(ctx, xs, attrs):
 
 
 @handler("MaxPool", "AveragePool")
+@one_d_as_two_d
 def _pool(ctx, xs, attrs):
     x = tensor_of(xs[0])
     _spatial2d(ctx, x)
