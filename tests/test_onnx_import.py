@@ -168,3 +168,16 @@ def test_a_shape_computed_from_data_names_the_node():
                    [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)])
     with pytest.raises(LuminaOnnxError, match=r"reshape_by_data' \(Reshape\): shape must be known at compile time"):
         lumina.onnx.load(proto)(_f32(4), np.array([2, 2], np.int64))
+
+
+def test_the_onnx_backend_interface_runs_a_model():
+    from lumina.onnx import backend
+    torch.manual_seed(0)
+    data = export(torch.nn.Sequential(torch.nn.Linear(4, 3), torch.nn.Tanh()), _f32(2, 4))
+    proto = onnx.load_from_string(data)
+    x = _f32(2, 4)
+    want = ort.InferenceSession(data, providers=["CPUExecutionProvider"]).run(None, {"x0": x})
+    assert backend.supports_device("CPU") and not backend.supports_device("CUDA")
+    assert backend.LuminaBackend.is_compatible(proto)
+    for got in (backend.prepare(proto).run([x]), backend.run_model(proto, {"x0": x})):
+        np.testing.assert_allclose(got[0], want[0], rtol=1e-5, atol=1e-6)
