@@ -181,3 +181,24 @@ def test_the_onnx_backend_interface_runs_a_model():
     assert backend.LuminaBackend.is_compatible(proto)
     for got in (backend.prepare(proto).run([x]), backend.run_model(proto, {"x0": x})):
         np.testing.assert_allclose(got[0], want[0], rtol=1e-5, atol=1e-6)
+
+
+def test_cli_run_and_inspect(tmp_path, capsys):
+    from lumina.cli import main
+    torch.manual_seed(0)
+    path = tmp_path / "mlp.onnx"
+    path.write_bytes(export(torch.nn.Sequential(torch.nn.Linear(4, 3), torch.nn.ReLU()), _f32(2, 4)))
+    x = _f32(5, 4)
+    np.save(tmp_path / "x.npy", x)
+    assert main(["run", str(path), "--input", f"x0={tmp_path / 'x.npy'}", "--bench", "3"]) == 0
+    out = capsys.readouterr().out
+    want = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"]).run(None, {"x0": x})[0]
+    line = next(L for L in out.splitlines() if L.startswith("y: float32[5, 3] checksum "))
+    assert float(line.split()[-1]) == pytest.approx(float(want.astype(np.float64).sum()), rel=1e-4, abs=1e-5)
+    assert "latency over 3 runs: p50" in out
+    assert main(["inspect", str(path), "--dim", "batch=2"]) == 0
+    out = capsys.readouterr().out
+    assert "opsets: ai.onnx 17" in out and "x0: float['batch', 4]" in out and "unsupported ops: none" in out
+    assert "# optimized" in out
+    assert main(["run", str(tmp_path / "missing.onnx"), "--random-inputs"]) == 1
+    assert "no such file" in capsys.readouterr().err

@@ -26,24 +26,28 @@ def load(model, device: str = "cpu") -> "OnnxModel":
 
     Raises LuminaOnnxError for a file that is not a readable ONNX model, a graph that uses an op
     lumina does not import (naming every such node), or a device other than "cpu"."""
-    import onnx
-
     if device != "cpu":
         raise LuminaOnnxError(f"load: device {device!r} is not available; lumina's ONNX models run on 'cpu'")
-    if isinstance(model, onnx.ModelProto):
-        proto = model
-    else:
-        try:
-            if isinstance(model, (bytes, bytearray)):
-                proto = onnx.load_from_string(bytes(model))
-            else:
-                proto = onnx.load(str(Path(model)))
-        except FileNotFoundError:
-            raise LuminaOnnxError(f"load: no such file {str(model)!r}") from None
-        except Exception as e:   # protobuf's DecodeError, a truncated file, a bad external-data path
-            raise LuminaOnnxError(f"load: {str(model)[:200]!r} is not a readable ONNX model "
-                                  f"({type(e).__name__}: {e})") from None
+    proto = read_model(model)
     return OnnxModel(proto)
+
+
+def read_model(model):
+    """``model`` (a path, bytes or an ``onnx.ModelProto``) as a ``ModelProto``; raises
+    LuminaOnnxError for a missing file or bytes that are not an ONNX model."""
+    import onnx
+
+    if isinstance(model, onnx.ModelProto):
+        return model
+    try:
+        if isinstance(model, (bytes, bytearray)):
+            return onnx.load_from_string(bytes(model))
+        return onnx.load(str(Path(model)))
+    except FileNotFoundError:
+        raise LuminaOnnxError(f"load: no such file {str(model)!r}") from None
+    except Exception as e:   # protobuf's DecodeError, a truncated file, a bad external-data path
+        raise LuminaOnnxError(f"load: {str(model)[:200]!r} is not a readable ONNX model "
+                              f"({type(e).__name__}: {e})") from None
 
 
 class OnnxModel:
