@@ -202,3 +202,11 @@ def test_cli_run_and_inspect(tmp_path, capsys):
     assert "# optimized" in out
     assert main(["run", str(tmp_path / "missing.onnx"), "--random-inputs"]) == 1
     assert "no such file" in capsys.readouterr().err
+
+
+def test_gather_with_negative_data_indices_matches_onnxruntime():
+    nodes = [helper.make_node("Gather", ["x", "i"], ["y"], axis=1)]
+    proto = _model(nodes, [helper.make_tensor_value_info("x", TensorProto.FLOAT, [3, 5]),
+                           helper.make_tensor_value_info("i", TensorProto.INT64, [2, 2])],
+                   [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)])
+    assert_matches_ort(proto.SerializeToString(), _f32(3, 5), np.array([[0, -1], [4, -5]], np.int64))

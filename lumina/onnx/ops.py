@@ -375,6 +375,8 @@ def _gather(ctx, xs, attrs):
             return [tensor_of(x)[key]]
         picked = tensor_of(x).index_select(axis, tensor(idx.reshape(-1)))
         return [picked.reshape(x.shape[:axis] + idx.shape + x.shape[axis + 1:])]
+    n = x.shape[axis]   # ONNX allows negative indices, counted from the end
+    idx = where(idx < 0, idx + n, idx)
     flat = tensor_of(x).index_select(axis, idx.reshape(-1))
     return [flat.reshape(tuple(x.shape[:axis]) + tuple(idx.shape) + tuple(x.shape[axis + 1:]))]
 
