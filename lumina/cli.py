@@ -41,13 +41,12 @@ def _random_inputs(model, dims: dict[str, int]) -> dict:
     """An array per graph input: symbolic dims from ``--dim`` (else 1), values uniform in [0, 1)
     for floats and 0 for integers (valid token ids, indices)."""
     import numpy as np
-    from onnx.helper import tensor_dtype_to_np_dtype
     rng = np.random.default_rng(0)
     arrays = {}
     for name in model.input_names:
         t = model._declared[name]
         shape = [d.dim_value if d.HasField("dim_value") else dims.get(d.dim_param, 1) for d in t.shape.dim]
-        dtype = np.dtype(tensor_dtype_to_np_dtype(t.elem_type))
+        dtype = model._dtypes[name]
         arrays[name] = rng.random(shape).astype(dtype) if dtype.kind == "f" else np.zeros(shape, dtype)
     return arrays
 

@@ -12,6 +12,7 @@ import onnx
 import onnxruntime as ort
 import pytest
 import torch
+from hypothesis import HealthCheck, given, settings, strategies as st
 from onnx import TensorProto, helper
 
 import lumina
@@ -210,3 +211,35 @@ def test_gather_with_negative_data_indices_matches_onnxruntime():
                            helper.make_tensor_value_info("i", TensorProto.INT64, [2, 2])],
                    [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)])
     assert_matches_ort(proto.SerializeToString(), _f32(3, 5), np.array([[0, -1], [4, -5]], np.int64))
+
+
+_GOOD = None
+
+
+def _good_model() -> bytes:
+    global _GOOD
+    if _GOOD is None:
+        torch.manual_seed(0)
+        _GOOD = export(torch.nn.Sequential(torch.nn.Linear(4, 3), torch.nn.ReLU()), _f32(2, 4), dynamic_batch=False)
+    return _GOOD
+
+
+@settings(max_examples=150, deadline=None, derandomize=True, suppress_health_check=list(HealthCheck))
+@given(st.data())
+def test_corrupted_protobuf_gives_a_lumina_error_or_runs(data):
+    """Bytes flipped, cut or inserted anywhere in a valid model: loading and running it either
+    works or raises a LuminaError, never another exception."""
+    b = bytearray(_good_model())
+    for _ in range(data.draw(st.integers(1, 4))):
+        kind = data.draw(st.sampled_from(["flip", "cut", "insert"]))
+        i = data.draw(st.integers(0, len(b) - 1))
+        if kind == "flip":
+            b[i] ^= data.draw(st.integers(1, 255))
+        elif kind == "cut":
+            del b[i:i + data.draw(st.integers(1, 16))]
+        else:
+            b[i:i] = data.draw(st.binary(min_size=1, max_size=8))
+    try:
+        lumina.onnx.load(bytes(b))(np.zeros((2, 4), np.float32))
+    except lumina.LuminaError:
+        pass

@@ -24,12 +24,31 @@ def load(model, device: str = "cpu") -> "OnnxModel":
     """Import ``model`` (a path to a ``.onnx`` file, its bytes, or an ``onnx.ModelProto``) for
     ``device`` ("cpu"). External data files (``.onnx.data``) next to the model are read.
 
-    Raises LuminaOnnxError for a file that is not a readable ONNX model, a graph that uses an op
+    Raises LuminaOnnxError for a file that is not a readable ONNX model, one that fails
+    ``onnx.checker.check_node`` (attributes and arity against the op's schema), a graph that uses an op
     lumina does not import (naming every such node), or a device other than "cpu"."""
     if device != "cpu":
         raise LuminaOnnxError(f"load: device {device!r} is not available; lumina's ONNX models run on 'cpu'")
     proto = read_model(model)
+    _check_nodes(proto)
     return OnnxModel(proto)
+
+
+def _check_nodes(proto) -> None:
+    """Every node against its op's schema (attribute names and types, input and output counts),
+    as ONNX Runtime validates a graph before running it."""
+    import onnx.checker as checker
+    ctx = checker.C.CheckerContext()
+    ctx.ir_version = proto.ir_version
+    ctx.opset_imports = {o.domain: o.version for o in proto.opset_import}
+    for i, node in enumerate(proto.graph.node):
+        if node.op_type not in HANDLERS:   # reported as unsupported when the model is built
+            continue
+        try:
+            checker.check_node(node, ctx)
+        except (checker.ValidationError, UnicodeDecodeError) as e:   # the latter: corrupt strings
+            raise LuminaOnnxError(f"load: node {node.name or f'#{i}'!r} ({node.op_type}) is not valid ONNX: "
+                                  f"{str(e).strip().splitlines()[0][:300]}") from None
 
 
 def read_model(model):
@@ -68,7 +87,11 @@ class OnnxModel:
                                   + ", ".join(unsupported[:20]) + (" ..." if len(unsupported) > 20 else ""))
         self._initializers = {}
         for init in graph.initializer:
-            array = numpy_helper.to_array(init)
+            try:
+                array = numpy_helper.to_array(init)
+            except Exception as e:   # data that does not fill its dims, an unknown data type
+                raise LuminaOnnxError(f"load: initializer {init.name!r} cannot be read ({type(e).__name__}: "
+                                      f"{e})") from None
             if array.dtype.kind == "f":
                 array = array.astype(np.float32) if array.dtype == np.float64 else array
                 self._initializers[init.name] = Tensor._from_array(np.ascontiguousarray(array))
@@ -77,6 +100,7 @@ class OnnxModel:
         self.input_names = [i.name for i in graph.input if i.name not in self._initializers]
         self.output_names = [o.name for o in graph.output]
         self._declared = {i.name: i.type.tensor_type for i in graph.input}
+        self._dtypes = {name: _input_dtype(name, self._declared[name]) for name in self.input_names}
         self._by_value: set[str] = set()   # inputs the graph needs the values of (shapes, axes)
         self._compiled = lumina_compile(self._trace)
 
@@ -100,8 +124,6 @@ class OnnxModel:
                 self._by_value.add(e.name)
 
     def _bind(self, arrays, named) -> list[np.ndarray]:
-        from onnx.helper import tensor_dtype_to_np_dtype
-
         if arrays and named:
             raise LuminaOnnxError("call: pass the inputs either by position or by name, not both")
         if named:
@@ -117,8 +139,7 @@ class OnnxModel:
         out = []
         for name, a in zip(self.input_names, arrays):
             a = np.asarray(a)
-            t = self._declared[name]
-            want = np.dtype(tensor_dtype_to_np_dtype(t.elem_type))
+            t, want = self._declared[name], self._dtypes[name]
             if a.dtype != want:
                 raise LuminaOnnxError(f"input {name!r}: dtype {a.dtype}, expected {want}")
             if t.HasField("shape"):
@@ -156,6 +177,9 @@ class OnnxModel:
                 raise ctx.error(f"output {wanted[-1]} ({node.output[wanted[-1]]!r}) is not supported; lumina "
                                 f"computes the first {len(outs)} output(s) of {ctx.op_type}")
             env.update(zip(node.output, (np.asarray(o) if isinstance(o, np.generic) else o for o in outs)))
+        missing = [n for n in self.output_names if n not in env]
+        if missing:
+            raise LuminaOnnxError(f"graph outputs {missing} are not produced by any node, input or initializer")
         return tuple(env[n] for n in self.output_names)
 
     def ir(self, *arrays, **named) -> str:
@@ -164,6 +188,16 @@ class OnnxModel:
         self._run(inputs)
         lowered = self._compiled.lower(*self._args(inputs))
         return (f"# imported\n{lowered.as_text('input')}\n# optimized\n{lowered.as_text('optimized')}")
+
+
+def _input_dtype(name: str, t) -> np.dtype:
+    """The NumPy dtype a graph input declares; LuminaOnnxError for none or an unknown one."""
+    from onnx.helper import tensor_dtype_to_np_dtype
+    try:
+        return np.dtype(tensor_dtype_to_np_dtype(t.elem_type))
+    except Exception:   # UNDEFINED (0), a sequence/map type, a number no dtype has
+        raise LuminaOnnxError(f"load: input {name!r} declares no tensor element type lumina reads "
+                              f"(elem_type {t.elem_type})") from None
 
 
 class _Known:
