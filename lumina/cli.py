@@ -43,10 +43,8 @@ def _random_inputs(model, dims: dict[str, int]) -> dict:
     import numpy as np
     rng = np.random.default_rng(0)
     arrays = {}
-    for name in model.input_names:
-        t = model._declared[name]
-        shape = [d.dim_value if d.HasField("dim_value") else dims.get(d.dim_param, 1) for d in t.shape.dim]
-        dtype = model._dtypes[name]
+    for name, (dtype, declared) in model.input_specs.items():
+        shape = [dims.get(d, 1) if isinstance(d, str) else d for d in declared]
         arrays[name] = rng.random(shape).astype(dtype) if dtype.kind == "f" else np.zeros(shape, dtype)
     return arrays
 

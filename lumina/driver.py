@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import ctypes
 import hashlib
-import platform
 import threading
 from dataclasses import replace
 
@@ -23,7 +22,7 @@ from .ir.ops import Op
 from .ir.printer import format_node, value_names
 from .passes.fusion import partition
 from .passes.pipeline import optimize
-from .codegen.llvm_plan import PlanStep, host_futex, render_plan, symbol
+from .codegen.llvm_plan import PlanStep, host_futex, host_is_x86, render_plan, symbol
 from .runtime.executable import Executable, Launch, SlotSpec
 from .runtime.jit import CompiledModule, compile_llvm
 from .runtime.schedule import schedule
@@ -138,7 +137,7 @@ def _plan(launches: list[Launch], name: str, keepalive: list):
         return None, 1, ""
     text = render_plan([PlanStep(L.address, L.args, s.barrier, s.bounds[:used])
                         for L, s in zip(launches, steps)], used, name=f"{name}_plan",
-                       x86=platform.machine().lower() in ("x86_64", "amd64"), futex=host_futex())
+                       x86=host_is_x86(), futex=host_futex())
     # compiled per executable, never shared through the module cache: its barrier lives in the
     # module's globals, and only the executable's lock keeps two calls from meeting there
     module = compile_llvm(text, f"{name}_plan", opt_level=1, symbols={symbol(L.address): L.address for L in launches})

@@ -33,6 +33,11 @@ FUTEX_WAIT_PRIVATE, FUTEX_WAKE_PRIVATE = 128, 129
 FUTEX_SYSCALL = {"x86_64": 202, "amd64": 202, "aarch64": 98, "arm64": 98}   # Linux syscall numbers
 
 
+def host_is_x86() -> bool:
+    """Whether this host spins with the x86 ``pause`` instruction."""
+    return platform.machine().lower() in ("x86_64", "amd64")
+
+
 def host_futex() -> int | None:
     """The futex syscall number of this host, or None where there is none (not Linux)."""
     return FUTEX_SYSCALL.get(platform.machine().lower()) if platform.system() == "Linux" else None

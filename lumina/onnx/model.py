@@ -109,6 +109,11 @@ class OnnxModel:
         return {name: o.numpy() if isinstance(o, Tensor) else np.asarray(o)
                 for name, o in zip(self.output_names, outs)}
 
+    @property
+    def input_specs(self) -> dict[str, tuple[np.dtype, list]]:
+        """``{input name: (dtype, dims)}``; a symbolic dim is its name (a str), an unknown one "?"."""
+        return {n: (self._dtypes[n], _dims(self._declared[n].shape.dim)) for n in self.input_names}
+
     def _args(self, inputs: list[np.ndarray]) -> list:
         """The compiled function's arguments: arrays, or for inputs needed by value, their value
         (a static argument: the function is specialised, and cached, per value)."""

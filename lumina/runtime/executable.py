@@ -42,11 +42,26 @@ class Launch:
 
     def call(self, ptrs, start: int, end: int, workspaces) -> None:
         """Run chunk ``[start, end)`` from Python (the stepwise path)."""
-        values = {"start": start, "end": end, "count": end - start}
-        args = [ptrs[a[1]] + a[2] if a[0] == "buffer" else ptrs[a[1]] + a[2] + start * a[3]
-                if a[0] == "chunk_buffer" else int(workspaces[a[1]]) if a[0] == "workspace"
-                else a[1] if a[0] == "int" else values[a[0]] for a in self.args]
-        _cfunc(self.address, tuple(a[0] in ("buffer", "chunk_buffer", "workspace") for a in self.args))(*args)
+        args = [_arg_value(a, ptrs, start, end, workspaces) for a in self.args]
+        _cfunc(self.address, tuple(a[0] in _POINTER_ARGS for a in self.args))(*args)
+
+
+_POINTER_ARGS = ("buffer", "chunk_buffer", "workspace")
+
+
+def _arg_value(arg: tuple, ptrs, start: int, end: int, workspaces) -> int:
+    """The value of one launch argument for chunk ``[start, end)``, as the native plan computes it
+    (``codegen.llvm_plan._arg``)."""
+    kind = arg[0]
+    if kind == "buffer":
+        return ptrs[arg[1]] + arg[2]
+    if kind == "chunk_buffer":
+        return ptrs[arg[1]] + arg[2] + start * arg[3]
+    if kind == "workspace":
+        return int(workspaces[arg[1]])
+    if kind == "int":
+        return arg[1]
+    return {"start": start, "end": end, "count": end - start}[kind]
 
 
 _CFUNCS: dict = {}
