@@ -42,12 +42,29 @@ def cases(pattern: str | None = None) -> list:
     return sorted((c for c in found if pattern is None or pattern in c.name), key=lambda c: c.name)
 
 
+def _arrays(values) -> list[np.ndarray] | None:
+    """The case's recorded values as arrays: NumPy arrays and scalars as they are, ``TensorProto``s
+    (how the suite records float8, bfloat16 and 4-bit data) through ``onnx.numpy_helper``; ``None``
+    where a value is a sequence or an optional."""
+    from onnx import TensorProto, numpy_helper
+    out = []
+    for v in values:
+        if isinstance(v, TensorProto):
+            v = numpy_helper.to_array(v)
+        elif isinstance(v, np.generic):
+            v = np.asarray(v)
+        elif not isinstance(v, np.ndarray):
+            return None
+        out.append(v)
+    return out
+
+
 def run_case(case) -> Result:
     from . import load
     ops = [n.op_type for n in case.model.graph.node]
     op = ops[0] if len(ops) == 1 else f"{case.name.removeprefix('test_').split('_')[0]} (function body)"
-    inputs, wants = case.data_sets[0]
-    if not all(isinstance(a, np.ndarray) for a in list(inputs) + list(wants)):
+    inputs, wants = (_arrays(values) for values in case.data_sets[0])
+    if inputs is None or wants is None:
         return Result(case.name, op, "failed", "inputs or outputs are sequences or optionals, not tensors")
     try:
         model = load(case.model)

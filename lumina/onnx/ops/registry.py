@@ -1,0 +1,101 @@
+"""The handler registry and the value helpers every ONNX op handler uses.
+
+A handler gets the node's context, its inputs and its attributes, and returns its outputs. A value is
+either a lumina ``Tensor`` (data the model computes) or a NumPy array known while the graph is
+traced: initializers of integer dtype, ``Constant`` nodes, and everything computed from them and from
+``Shape``. Shape arithmetic (``Shape -> Gather -> Concat -> Reshape``) therefore folds to constants
+for the input shapes at hand, as ONNX Runtime's graph optimizer folds it; data is never computed in
+NumPy. Semantics follow the ONNX operator specification (https://onnx.ai/onnx/operators/), for the
+opset the model imports (``ctx.opset``).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Callable
+
+import numpy as np
+
+from ...errors import LuminaOnnxError
+from ...ir.dtypes import to_dtype
+from ...tensor import Tensor, tensor
+
+
+@dataclass(frozen=True)
+class Ctx:
+    """The node being imported: for error messages and opset-dependent semantics.
+    ``graph_inputs`` maps ``id`` of the traced graph-input tensors to their names."""
+    name: str
+    op_type: str
+    opset: int
+    n_outputs: int = 1
+    graph_inputs: dict = field(default_factory=dict, compare=False)
+
+    def error(self, message: str) -> LuminaOnnxError:
+        return LuminaOnnxError(f"node {self.name!r} ({self.op_type}): {message}")
+
+
+HANDLERS: dict[str, Callable] = {}
+
+
+def handler(*op_types: str):
+    def register(fn):
+        for op in op_types:
+            HANDLERS[op] = fn
+        return fn
+    return register
+
+
+# ---- values ---------------------------------------------------------------------------------------
+
+def is_static(v) -> bool:
+    return isinstance(v, (np.ndarray, np.generic))
+
+
+def tensor_of(v) -> Tensor:
+    """``v`` as a lumina tensor (a known array becomes a constant)."""
+    return v if isinstance(v, Tensor) else tensor(np.array(v, order="C"))
+
+
+class NeedsValue(Exception):
+    """A graph input is used where a value must be known while tracing (``Reshape``'s shape,
+    ``ReduceSum``'s axes): the model specialises on that input's value and traces again."""
+    def __init__(self, name: str):
+        super().__init__(name)
+        self.name = name
+
+
+def static(ctx: Ctx, v, what: str) -> np.ndarray:
+    """The value of ``v``, which must be known while tracing (a shape, axes, pads)."""
+    if id(v) in ctx.graph_inputs:
+        raise NeedsValue(ctx.graph_inputs[id(v)])
+    if not is_static(v):
+        raise ctx.error(f"{what} must be known at compile time (a constant or computed from shapes), "
+                        f"got a computed tensor of shape {list(v.shape)}")
+    return v
+
+
+def ints(ctx: Ctx, v, what: str) -> list[int]:
+    return [int(i) for i in static(ctx, v, what).reshape(-1)]
+
+
+
+def optional(xs, i: int):
+    """Input ``i`` of a node, or ``None`` where it is absent or given as the empty name."""
+    return xs[i] if len(xs) > i else None
+
+
+def lumina_dtype(ctx: Ctx, dtype: np.dtype):
+    """The lumina dtype of a NumPy one, or a LuminaOnnxError naming the node."""
+    try:
+        return to_dtype(dtype)
+    except Exception:
+        raise ctx.error(f"dtype {dtype} is not supported") from None
+
+
+def axes_of(ctx, xs, attrs, rank: int) -> list[int] | None:
+    """``axes`` from the attribute (older opsets) or the second input (newer ones)."""
+    if len(xs) > 1 and xs[1] is not None:
+        return [a % rank for a in ints(ctx, xs[1], "axes")]
+    if "axes" in attrs:
+        return [a % rank for a in attrs["axes"]]
+    return None

@@ -1,0 +1,173 @@
+"""Shape and movement ONNX operators: Shape, Reshape, Transpose, Gather, Slice, Concat, Expand, Split,
+Trilu... Known (NumPy) inputs give known outputs, so shape arithmetic folds while tracing."""
+from __future__ import annotations
+
+import numpy as np
+
+from ...tensor import cat, tensor, where
+from .registry import axes_of, handler, ints, is_static, static, tensor_of
+
+
+@handler("Shape")
+def _shape(ctx, xs, attrs):
+    shape = np.array(xs[0].shape, dtype=np.int64)
+    start, end = attrs.get("start", 0), attrs.get("end", None)
+    return [shape[start:end]]
+
+
+@handler("Size")
+def _size(ctx, xs, attrs):
+    return [np.array(int(np.prod(xs[0].shape)), dtype=np.int64)]
+
+
+@handler("Constant")
+def _constant(ctx, xs, attrs):
+    from onnx import numpy_helper
+    if "value" in attrs:
+        return [numpy_helper.to_array(attrs["value"])]
+    for key, dtype in (("value_float", np.float32), ("value_floats", np.float32), ("value_int", np.int64),
+                       ("value_ints", np.int64)):
+        if key in attrs:
+            return [np.array(attrs[key], dtype=dtype)]
+    raise ctx.error(f"unsupported attribute(s) {sorted(attrs)}")
+
+
+@handler("ConstantOfShape")
+def _constant_of_shape(ctx, xs, attrs):
+    from onnx import numpy_helper
+    value = numpy_helper.to_array(attrs["value"]) if "value" in attrs else np.zeros(1, np.float32)
+    return [np.full(ints(ctx, xs[0], "shape"), value.reshape(-1)[0], dtype=value.dtype)]
+
+
+@handler("Range")
+def _range(ctx, xs, attrs):
+    start, limit, delta = (static(ctx, v, n).reshape(()) for v, n in zip(xs, ("start", "limit", "delta")))
+    return [np.arange(start, limit, delta, dtype=np.result_type(start, limit, delta))]
+
+
+@handler("Reshape")
+def _reshape(ctx, xs, attrs):
+    x, shape = xs[0], ints(ctx, xs[1], "shape")
+    if not attrs.get("allowzero", 0):
+        shape = [x.shape[i] if d == 0 else d for i, d in enumerate(shape)]
+    return [x.reshape(shape)]
+
+
+@handler("Flatten")
+def _flatten(ctx, xs, attrs):
+    x = xs[0]
+    axis = attrs.get("axis", 1)
+    axis = axis + len(x.shape) if axis < 0 else axis
+    lead = int(np.prod(x.shape[:axis]))
+    return [x.reshape(lead, int(np.prod(x.shape[axis:])))]
+
+
+@handler("Transpose")
+def _transpose(ctx, xs, attrs):
+    x = xs[0]
+    perm = attrs.get("perm", list(range(len(x.shape)))[::-1])
+    return [np.transpose(x, perm) if is_static(x) else x.permute(*perm)]
+
+
+@handler("Unsqueeze")
+def _unsqueeze(ctx, xs, attrs):
+    x = xs[0]
+    axes = sorted(axes_of(ctx, xs, attrs, len(x.shape) + len(_rawaxes_of(ctx, xs, attrs))))
+    shape = list(x.shape)
+    for a in axes:
+        shape.insert(a, 1)
+    return [x.reshape(shape)]
+
+
+def _rawaxes_of(ctx, xs, attrs) -> list[int]:
+    return ints(ctx, xs[1], "axes") if len(xs) > 1 and xs[1] is not None else list(attrs.get("axes", []))
+
+
+@handler("Squeeze")
+def _squeeze(ctx, xs, attrs):
+    x = xs[0]
+    axes = axes_of(ctx, xs, attrs, len(x.shape))
+    if axes is None:
+        axes = [i for i, d in enumerate(x.shape) if d == 1]
+    for a in axes:
+        if x.shape[a] != 1:
+            raise ctx.error(f"cannot squeeze axis {a} of size {x.shape[a]} (input shape {list(x.shape)})")
+    return [x.reshape([d for i, d in enumerate(x.shape) if i not in axes])]
+
+
+@handler("Concat")
+def _concat(ctx, xs, attrs):
+    axis = attrs["axis"]
+    if all(is_static(x) for x in xs):
+        return [np.concatenate(xs, axis=axis)]
+    return [cat([tensor_of(x) for x in xs], axis)]
+
+
+@handler("Gather")
+def _gather(ctx, xs, attrs):
+    x, index = xs
+    axis = attrs.get("axis", 0) % len(x.shape)
+    idx = static(ctx, index, "indices") if is_static(index) else index
+    if is_static(x) and is_static(idx):
+        return [np.take(x, idx, axis=axis)]
+    if is_static(idx):
+        idx = np.where(idx < 0, idx + x.shape[axis], idx)
+        if idx.ndim == 0:   # a scalar index drops the axis
+            key = (slice(None),) * axis + (int(idx),)
+            return [tensor_of(x)[key]]
+        picked = tensor_of(x).index_select(axis, tensor(idx.reshape(-1)))
+        return [picked.reshape(x.shape[:axis] + idx.shape + x.shape[axis + 1:])]
+    n = x.shape[axis]   # ONNX allows negative indices, counted from the end
+    idx = where(idx < 0, idx + n, idx)
+    flat = tensor_of(x).index_select(axis, idx.reshape(-1))
+    return [flat.reshape(tuple(x.shape[:axis]) + tuple(idx.shape) + tuple(x.shape[axis + 1:]))]
+
+
+@handler("Slice")
+def _slice(ctx, xs, attrs):
+    x = xs[0]
+    rank = len(x.shape)
+    if ctx.opset < 10:
+        starts, ends = attrs["starts"], attrs["ends"]
+        axes = attrs.get("axes", list(range(len(starts))))
+        steps = [1] * len(starts)
+    else:
+        starts, ends = ints(ctx, xs[1], "starts"), ints(ctx, xs[2], "ends")
+        axes = ints(ctx, xs[3], "axes") if len(xs) > 3 and xs[3] is not None else list(range(len(starts)))
+        steps = ints(ctx, xs[4], "steps") if len(xs) > 4 and xs[4] is not None else [1] * len(starts)
+    key = [slice(None)] * rank
+    for s, e, a, st in zip(starts, ends, axes, steps):
+        if st < 0 and not is_static(x):
+            raise ctx.error(f"negative step {st} on axis {a} is not supported")
+        key[a % rank] = slice(s, e, st)
+    return [x[tuple(key)]]
+
+
+@handler("Expand")
+def _expand(ctx, xs, attrs):
+    x, shape = xs[0], ints(ctx, xs[1], "shape")
+    out = np.broadcast_shapes(tuple(x.shape), tuple(shape))
+    return [np.broadcast_to(x, out).copy() if is_static(x) else x.broadcast_to(out)]
+
+
+@handler("Split")
+def _split(ctx, xs, attrs):
+    x = tensor_of(xs[0])
+    axis = attrs.get("axis", 0) % x.ndim
+    sizes = ints(ctx, xs[1], "split") if len(xs) > 1 and xs[1] is not None else attrs.get("split")
+    if sizes is None:
+        n = attrs.get("num_outputs") or ctx.n_outputs
+        size = -(-x.shape[axis] // n)
+        sizes = [min(size, x.shape[axis] - i * size) for i in range(n)]
+    return list(x.split(list(sizes), axis))
+
+
+@handler("Trilu")
+def _trilu(ctx, xs, attrs):
+    x = xs[0]
+    k = int(static(ctx, xs[1], "k").reshape(())) if len(xs) > 1 and xs[1] is not None else 0
+    tri = np.triu if attrs.get("upper", 1) else np.tril
+    if is_static(x):
+        return [tri(x, k)]
+    keep = tri(np.ones(x.shape[-2:], bool), k)
+    return [where(tensor(keep), x, tensor(np.zeros((), x.dtype.numpy)))]
