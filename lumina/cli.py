@@ -90,7 +90,7 @@ def _inspect(args) -> int:
     import onnx
 
     from .onnx.model import read_model
-    from .onnx.ops import HANDLERS
+    from .onnx.model import imports_op
     proto = read_model(args.model)
     g = proto.graph
     opsets = [f"{o.domain or 'ai.onnx'} {o.version}" for o in proto.opset_import]
@@ -110,7 +110,7 @@ def _inspect(args) -> int:
         print(describe(v))
     hist = collections.Counter(n.op_type for n in g.node)
     print("ops: " + ", ".join(f"{op} {n}" for op, n in hist.most_common()))
-    unsupported = sorted(op for op in hist if op not in HANDLERS)
+    unsupported = sorted(op for op in hist if not imports_op(op))
     print(f"unsupported ops: {', '.join(unsupported) if unsupported else 'none'}")
     if not unsupported:
         from .onnx import load

@@ -243,3 +243,60 @@ def test_corrupted_protobuf_gives_a_lumina_error_or_runs(data):
         lumina.onnx.load(bytes(b))(np.zeros((2, 4), np.float32))
     except lumina.LuminaError:
         pass
+
+
+def _if_on_batch_size() -> onnx.ModelProto:
+    """``y = relu(x) if x.shape[0] > 2 else -x``: the condition is computed from a shape."""
+    then_g = helper.make_graph([helper.make_node("Relu", ["x"], ["t"])], "then", [],
+                               [helper.make_tensor_value_info("t", TensorProto.FLOAT, None)])
+    else_g = helper.make_graph([helper.make_node("Neg", ["x"], ["e"])], "else", [],
+                               [helper.make_tensor_value_info("e", TensorProto.FLOAT, None)])
+    nodes = [helper.make_node("Shape", ["x"], ["s"], start=0, end=1),
+             helper.make_node("Constant", [], ["two"], value=helper.make_tensor("two", TensorProto.INT64, [1], [2])),
+             helper.make_node("Greater", ["s", "two"], ["c1"]),
+             helper.make_node("Squeeze", ["c1"], ["c"]),
+             helper.make_node("If", ["c"], ["y"], then_branch=then_g, else_branch=else_g)]
+    return _model(nodes, [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["n", 3])],
+                  [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["n", 3])])
+
+
+def test_if_with_a_condition_known_at_compile_time_imports_the_taken_branch():
+    proto = _if_on_batch_size()
+    model = lumina.onnx.load(proto)
+    session = ort.InferenceSession(proto.SerializeToString(), providers=["CPUExecutionProvider"])
+    for n in (1, 4):   # one shape per branch
+        x = _f32(n, 3)
+        np.testing.assert_array_equal(model(x)["y"], session.run(None, {"x": x})[0])
+
+
+def test_if_on_data_names_the_node():
+    proto = _if_on_batch_size()
+    sum_node = helper.make_node("ReduceSum", ["x"], ["total"], keepdims=0)
+    zero = helper.make_node("Constant", [], ["zero"], value=helper.make_tensor("zero", TensorProto.FLOAT, [], [0.0]))
+    positive = helper.make_node("Greater", ["total", "zero"], ["c"])
+    nodes = [sum_node, zero, positive, proto.graph.node[-1]]
+    nodes[-1].name = "branch_on_sum"
+    data_cond = _model(nodes, list(proto.graph.input), list(proto.graph.output))
+    with pytest.raises(LuminaOnnxError, match=r"branch_on_sum.*\(If\).*condition must be known"):
+        lumina.onnx.load(data_cond)(_f32(4, 3))
+
+
+def test_model_local_functions_are_inlined():
+    """A node calling a function defined in the model (``ModelProto.functions``), as exporters emit
+    for custom blocks: ``swish(x) = x * sigmoid(beta * x)`` with an attribute reference."""
+    body = [helper.make_node("Constant", [], ["b"], value_float=0.0),
+            helper.make_node("Sigmoid", ["xb"], ["s"]),
+            helper.make_node("Mul", ["X", "s"], ["Y"])]
+    beta = helper.make_node("Constant", [], ["beta"])
+    beta.attribute.append(onnx.AttributeProto(name="value_float", ref_attr_name="beta", type=onnx.AttributeProto.FLOAT))
+    body = [beta, helper.make_node("Mul", ["X", "beta"], ["xb"])] + body[1:]
+    fn = helper.make_function("custom", "Swish", ["X"], ["Y"], body, [helper.make_opsetid("", 17)],
+                              attributes=["beta"])
+    graph = helper.make_graph([helper.make_node("Swish", ["x"], ["y"], domain="custom", beta=1.5)], "g",
+                              [helper.make_tensor_value_info("x", TensorProto.FLOAT, [2, 5])],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, [2, 5])])
+    proto = helper.make_model(graph, functions=[fn], opset_imports=[helper.make_opsetid("", 17),
+                                                                     helper.make_opsetid("custom", 1)])
+    x = _f32(2, 5)
+    session = ort.InferenceSession(proto.SerializeToString(), providers=["CPUExecutionProvider"])
+    np.testing.assert_allclose(lumina.onnx.load(proto)(x)["y"], session.run(None, {"x": x})[0], rtol=1e-6)

@@ -29,8 +29,8 @@ class LuminaRep(BackendRep):
 class LuminaBackend(Backend):
     @classmethod
     def is_compatible(cls, model, device: str = "CPU", **kwargs: Any) -> bool:
-        from .ops import HANDLERS
-        return cls.supports_device(device) and all(n.op_type in HANDLERS for n in model.graph.node)
+        from .model import imports_op
+        return cls.supports_device(device) and all(imports_op(n.op_type) for n in model.graph.node)
 
     @classmethod
     def prepare(cls, model, device: str = "CPU", **kwargs: Any) -> LuminaRep:

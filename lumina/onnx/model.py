@@ -18,6 +18,8 @@ from ..compiled import compile as lumina_compile
 from ..errors import LuminaError, LuminaOnnxError
 from ..tensor import Tensor
 from .ops import HANDLERS, Ctx, NeedsValue
+from .ops.registry import static
+from ..progress import progress
 
 
 def load(model, device: str = "cpu") -> "OnnxModel":
@@ -29,9 +31,39 @@ def load(model, device: str = "cpu") -> "OnnxModel":
     lumina does not import (naming every such node), or a device other than "cpu"."""
     if device != "cpu":
         raise LuminaOnnxError(f"load: device {device!r} is not available; lumina's ONNX models run on 'cpu'")
-    proto = read_model(model)
+    proto = _inline_functions(read_model(model))
     _check_nodes(proto)
     return OnnxModel(proto)
+
+
+def _inline_functions(proto):
+    """Calls of model-local functions (``ModelProto.functions``, which exporters emit for custom
+    blocks) replaced by their bodies, by ``onnx.inliner``."""
+    if not proto.functions:
+        return proto
+    import onnx.inliner
+    try:
+        return onnx.inliner.inline_local_functions(proto)
+    except Exception as e:   # a malformed function body
+        raise LuminaOnnxError(f"load: model-local functions cannot be inlined ({type(e).__name__}: "
+                              f"{str(e).strip()[:300]})") from None
+
+
+def _all_nodes(graph):
+    """The graph's nodes and, depth first, those of their subgraphs (``If`` branches)."""
+    for node in graph.node:
+        yield node
+        for a in node.attribute:
+            if a.HasField("g"):
+                yield from _all_nodes(a.g)
+
+
+SUBGRAPH_OPS = {"If"}   # imported by the model itself (they run subgraphs), not by a handler
+
+
+def imports_op(op_type: str) -> bool:
+    """Whether lumina imports ONNX operator ``op_type`` (of the default domain)."""
+    return op_type in HANDLERS or op_type in SUBGRAPH_OPS
 
 
 def _check_nodes(proto) -> None:
@@ -41,9 +73,9 @@ def _check_nodes(proto) -> None:
     ctx = checker.C.CheckerContext()
     ctx.ir_version = proto.ir_version
     ctx.opset_imports = {o.domain: o.version for o in proto.opset_import}
-    for i, node in enumerate(proto.graph.node):
-        if node.op_type not in HANDLERS:   # reported as unsupported when the model is built
-            continue
+    for i, node in enumerate(_all_nodes(proto.graph)):
+        if node.op_type not in HANDLERS:   # unsupported ones are reported when the model is built;
+            continue                       # If is checked node by node (its branches see outer names)
         try:
             checker.check_node(node, ctx)
         except (checker.ValidationError, UnicodeDecodeError) as e:   # the latter: corrupt strings
@@ -80,8 +112,8 @@ class OnnxModel:
         self.proto = proto
         graph = proto.graph
         self.opset = next((o.version for o in proto.opset_import if o.domain in ("", "ai.onnx")), 1)
-        unsupported = [f"{n.name or '<unnamed>'} ({n.op_type})" for n in graph.node
-                       if n.op_type not in HANDLERS or n.domain not in ("", "ai.onnx")]
+        unsupported = [f"{n.name or '<unnamed>'} ({n.op_type})" for n in _all_nodes(graph)
+                       if not imports_op(n.op_type) or n.domain not in ("", "ai.onnx")]
         if unsupported:
             raise LuminaOnnxError(f"load: {len(unsupported)} node(s) use ops lumina does not import: "
                                   + ", ".join(unsupported[:20]) + (" ..." if len(unsupported) > 20 else ""))
@@ -163,29 +195,54 @@ class OnnxModel:
         inputs = [a.value if isinstance(a, _Known) else a for a in inputs]
         env.update(zip(self.input_names, inputs))
         graph_inputs = {id(t): n for n, t in zip(self.input_names, inputs) if isinstance(t, Tensor)}
-        for i, node in enumerate(self.proto.graph.node):
-            ctx = Ctx(node.name or f"#{i}", node.op_type, self.opset, len(node.output), graph_inputs)
+        self._run_nodes(self.proto.graph.node, env, graph_inputs)
+        missing = [n for n in self.output_names if n not in env]
+        if missing:
+            raise LuminaOnnxError(f"graph outputs {missing} are not produced by any node, input or initializer")
+        return tuple(env[n] for n in self.output_names)
+
+    def _run_nodes(self, nodes, env: dict, graph_inputs: dict, prefix: str = "") -> None:
+        """Apply each node's handler in order, reading and extending ``env`` (name -> value)."""
+        for i, node in enumerate(progress(nodes, "import", unit="node") if not prefix else nodes):
+            ctx = Ctx(node.name or f"{prefix}#{i}", node.op_type, self.opset, len(node.output), graph_inputs)
             try:
                 xs = [env[n] if n else None for n in node.input]
             except KeyError as e:
                 raise ctx.error(f"input {e.args[0]!r} is not produced by any earlier node") from None
-            attrs = {a.name: _attribute(a) for a in node.attribute}
-            try:
-                outs = HANDLERS[node.op_type](ctx, xs, attrs)
-            except LuminaOnnxError:
-                raise
-            except LuminaError as e:
-                raise LuminaOnnxError(f"node {ctx.name!r} ({ctx.op_type}): {e} (inputs "
-                                      f"{[_describe(x) for x in xs]})") from None
+            if node.op_type == "If":
+                outs = self._if(ctx, node, xs, env, graph_inputs)
+            else:
+                outs = self._apply(ctx, node, xs)
             wanted = [i for i, name in enumerate(node.output) if name]
             if wanted and wanted[-1] >= len(outs):
                 raise ctx.error(f"output {wanted[-1]} ({node.output[wanted[-1]]!r}) is not supported; lumina "
                                 f"computes the first {len(outs)} output(s) of {ctx.op_type}")
             env.update(zip(node.output, (np.asarray(o) if isinstance(o, np.generic) else o for o in outs)))
-        missing = [n for n in self.output_names if n not in env]
-        if missing:
-            raise LuminaOnnxError(f"graph outputs {missing} are not produced by any node, input or initializer")
-        return tuple(env[n] for n in self.output_names)
+
+    def _apply(self, ctx: Ctx, node, xs: list) -> list:
+        attrs = {a.name: _attribute(a) for a in node.attribute}
+        try:
+            return HANDLERS[node.op_type](ctx, xs, attrs)
+        except LuminaOnnxError:
+            raise
+        except LuminaError as e:
+            raise LuminaOnnxError(f"node {ctx.name!r} ({ctx.op_type}): {e} (inputs "
+                                  f"{[_describe(x) for x in xs]})") from None
+
+    def _if(self, ctx: Ctx, node, xs: list, env: dict, graph_inputs: dict) -> list:
+        """``If`` whose condition is known while tracing (a constant, or computed from shapes): the
+        taken branch is imported in place, seeing the enclosing scope's values, as ONNX Runtime's
+        constant folding leaves it. A condition computed from data is refused."""
+        cond = static(ctx, xs[0], "the condition")
+        if cond.size != 1:
+            raise ctx.error(f"the condition has {cond.size} elements; If takes a single boolean")
+        branch = next(a.g for a in node.attribute if a.name == ("then_branch" if bool(cond.reshape(())) else "else_branch"))
+        inner = dict(env)
+        self._run_nodes(branch.node, inner, graph_inputs, prefix=f"{ctx.name}/")
+        try:
+            return [inner[o.name] for o in branch.output]
+        except KeyError as e:
+            raise ctx.error(f"branch output {e.args[0]!r} is not produced in the branch") from None
 
     def ir(self, *arrays, **named) -> str:
         """The imported IR and the IR after lumina's passes, for inputs shaped like ``arrays``."""
