@@ -300,3 +300,48 @@ def test_model_local_functions_are_inlined():
     x = _f32(2, 5)
     session = ort.InferenceSession(proto.SerializeToString(), providers=["CPUExecutionProvider"])
     np.testing.assert_allclose(lumina.onnx.load(proto)(x)["y"], session.run(None, {"x": x})[0], rtol=1e-6)
+
+
+class _OpsetProbe(torch.nn.Module):
+    """Ops whose ONNX form changed across opsets: BatchNormalization, Slice and Squeeze/Unsqueeze
+    (attributes before opsets 10/13, inputs after), ReduceMean/ReduceSum (axes input from 13/18),
+    Softmax (flattening semantics before 13)."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv, self.bn = torch.nn.Conv2d(1, 4, 3, padding=1), torch.nn.BatchNorm2d(4)
+        self.linear = torch.nn.Linear(16, 10)
+
+    def forward(self, x):
+        y = torch.nn.functional.max_pool2d(torch.relu(self.bn(self.conv(x))), 2)
+        y = self.linear(y.reshape(y.shape[0], 4, 16)[:, 1:3]).unsqueeze(1).squeeze(1)
+        return torch.softmax(y.mean(1), -1) + torch.tanh(y).sum(-1)[:, :1]
+
+
+@pytest.mark.parametrize("opset", [7, 9, 11, 13, 15, 17])
+def test_older_opsets_match_onnxruntime(opset):
+    torch.manual_seed(0)
+    probe = _OpsetProbe()
+    with torch.no_grad():
+        probe.bn.running_mean.uniform_(-0.5, 0.5)
+        probe.bn.running_var.uniform_(0.5, 2.0)
+    model = export(probe, _f32(2, 1, 8, 8), opset=opset)
+    assert onnx.load_from_string(model).opset_import[0].version == opset
+    assert_matches_ort(model, _f32(3, 1, 8, 8))
+
+
+def test_float16_and_int8_initializers():
+    """A float16 layer (its weights stored as float16) and an int8 lookup table cast to float."""
+    w = RNG.standard_normal((8, 4)).astype(np.float16)
+    table = RNG.integers(-128, 128, (4,)).astype(np.int8)
+    nodes = [helper.make_node("Cast", ["x"], ["xh"], to=TensorProto.FLOAT16),
+             helper.make_node("MatMul", ["xh", "w"], ["h"]),
+             helper.make_node("Relu", ["h"], ["r"]),
+             helper.make_node("Cast", ["r"], ["rf"], to=TensorProto.FLOAT),
+             helper.make_node("Cast", ["table"], ["tf"], to=TensorProto.FLOAT),
+             helper.make_node("Add", ["rf", "tf"], ["y"])]
+    inits = [onnx.numpy_helper.from_array(w, "w"), onnx.numpy_helper.from_array(table, "table")]
+    proto = _model(nodes, [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["n", 8])],
+                   [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["n", 4])], inits)
+    # float16 products summed over 8 terms: ONNX Runtime accumulates in float32 too
+    assert_matches_ort(proto.SerializeToString(), _f32(5, 8), rtol=2e-3, atol=2e-3)
