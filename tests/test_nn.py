@@ -33,7 +33,10 @@ def arr(*shape):
     ((2, 3, 5, 5), (2, 3, 1, 1), dict(stride=3)),                            # 1x1, stride > kernel
     ((3, 6, 6), (2, 3, 2, 2), dict(dilation=2, padding="valid")),            # unbatched CHW
     ((1, 2, 5, 6), (3, 2, 2, 3), dict(padding="same", dilation=(1, 2))),     # uneven 'same': extra at the end
-], ids=["plain", "stride_pad", "dilation_groups", "same_depthwise", "pointwise", "unbatched", "same_even"])
+    ((1, 2, 16, 15), (3, 2, 7, 7), dict(stride=2, padding=3)),               # large kernels: im2col by taps
+    ((2, 2, 13, 14), (4, 1, 5, 4), dict(stride=(3, 2), dilation=(2, 1), groups=2)),
+], ids=["plain", "stride_pad", "dilation_groups", "same_depthwise", "pointwise", "unbatched", "same_even",
+        "stem_7x7", "taps_strided_dilated"])
 def test_conv2d_matches_torch(x_shape, w_shape, kw):
     groups = kw.get("groups", 1)
     bias = arr(w_shape[0])

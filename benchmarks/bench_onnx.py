@@ -1,0 +1,103 @@
+"""ONNX inference latency: lumina vs ONNX Runtime (default CPU settings, the same thread count), in
+one process.
+
+    python benchmarks/bench_onnx.py [--repeat 20] [--only minilm|resnet] [--profile]
+
+(a) paraphrase-MiniLM-L3-v2 (3 layers, 384 wide, opset 17), batch 1 and 32 at sequence length 128;
+(b) open_nsfw, a ResNet-50-style classifier (NHWC 224x224x3), batch 1 and 8.
+Both models come from the package index (``lumina.testing.registry``). Outputs are compared before
+timing. Prints the machine, the first call (import, trace, compile) and the best-of-N latency of each,
+and the ratio ONNX Runtime / lumina (>1: lumina is faster). ``--profile`` adds lumina's ten slowest
+kernels per case.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+
+import numpy as np
+
+sys.path.insert(0, os.path.dirname(__file__))
+from machine import describe  # noqa: E402
+from timing import best_ms  # noqa: E402
+
+import lumina.onnx  # noqa: E402
+from lumina.runtime.threads import num_threads  # noqa: E402
+from lumina.testing import registry  # noqa: E402
+
+
+def minilm_inputs(batch: int, seq: int = 128) -> dict:
+    rng = np.random.default_rng(0)
+    ids = rng.integers(1000, 30000, (batch, seq)).astype(np.int64)
+    ids[:, 0], ids[:, -1] = 101, 102
+    return {"input_ids": ids, "attention_mask": np.ones_like(ids)}
+
+
+def nsfw_inputs(batch: int) -> dict:
+    rng = np.random.default_rng(0)
+    return {"input_0": rng.uniform(-120, 140, (batch, 224, 224, 3)).astype(np.float32)}
+
+
+def bench(title: str, item, cases, repeat: int, profile: bool) -> None:
+    import onnxruntime as ort
+    path = registry.fetch(item)
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = num_threads()
+    session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+    t0 = time.perf_counter()
+    model = lumina.onnx.load(path)
+    load_s = time.perf_counter() - t0
+    print(f"{title}  (load {load_s:.2f} s)")
+    for label, feeds in cases:
+        t0 = time.perf_counter()
+        got = model(**feeds)
+        first_s = time.perf_counter() - t0
+        want = session.run(None, feeds)
+        for (name, g), w in zip(got.items(), want):
+            if w.dtype.kind == "f":
+                err = float(np.abs(g - w).max() / max(np.abs(w).max(), 1e-30))
+                assert err <= 1e-4, f"{title} {label}: output {name} differs from ONNX Runtime by {err:.2g}"
+        lum = best_ms(lambda: model(**feeds), repeat)
+        ref = best_ms(lambda: session.run(None, feeds), repeat)
+        print(f"  {label:<10} lumina {lum:9.2f} ms   onnxruntime {ref:9.2f} ms   ratio {ref / lum:5.2f}x   "
+              f"(lumina first call {first_s:.2f} s)")
+        if profile:
+            _print_profile(model, feeds)
+
+
+def _print_profile(model, feeds, top: int = 10) -> None:
+    """lumina's slowest kernels for these inputs (``CompiledFunction.profile``)."""
+    args = model._args(model._bind((), feeds))
+    rows = model._compiled.profile(*args, repeat=5)
+    total = sum(s for _, s in rows)
+    by_name: dict[str, float] = {}
+    for name, s in rows:
+        kind = name.split("_")[0]
+        by_name[kind] = by_name.get(kind, 0.0) + s
+    print(f"      kernels: {len(rows)}, {total * 1e3:.2f} ms in kernels; by kind: "
+          + ", ".join(f"{k} {v * 1e3:.2f} ms" for k, v in sorted(by_name.items(), key=lambda kv: -kv[1])[:6]))
+    for name, s in sorted(rows, key=lambda r: -r[1])[:top]:
+        print(f"        {s * 1e3:8.3f} ms  {name}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeat", type=int, default=20)
+    parser.add_argument("--only", choices=["minilm", "resnet"])
+    parser.add_argument("--profile", action="store_true")
+    args = parser.parse_args()
+    import onnxruntime as ort
+    print(describe())
+    print(f"onnxruntime {ort.__version__}; threads: lumina {num_threads()}, onnxruntime {num_threads()}\n")
+    if args.only in (None, "minilm"):
+        bench("(a) paraphrase-MiniLM-L3-v2, sequence 128", registry.MINILM,
+              [("batch 1", minilm_inputs(1)), ("batch 32", minilm_inputs(32))], args.repeat, args.profile)
+    if args.only in (None, "resnet"):
+        bench("(b) open_nsfw (ResNet-50 style, NHWC 224x224)", registry.OPEN_NSFW,
+              [("batch 1", nsfw_inputs(1)), ("batch 8", nsfw_inputs(8))], args.repeat, args.profile)
+
+
+if __name__ == "__main__":
+    main()
