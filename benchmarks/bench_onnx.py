@@ -74,10 +74,10 @@ def _print_profile(model, feeds, top: int = 10) -> None:
     total = sum(s for _, s in rows)
     by_name: dict[str, float] = {}
     for name, s in rows:
-        kind = name.split("_")[0]
+        kind = "dot" if name.endswith("_dot") else name.split("_", 1)[-1]   # k12_fused_add_mul -> fused_add_mul
         by_name[kind] = by_name.get(kind, 0.0) + s
     print(f"      kernels: {len(rows)}, {total * 1e3:.2f} ms in kernels; by kind: "
-          + ", ".join(f"{k} {v * 1e3:.2f} ms" for k, v in sorted(by_name.items(), key=lambda kv: -kv[1])[:6]))
+          + ", ".join(f"{k} {v * 1e3:.2f} ms" for k, v in sorted(by_name.items(), key=lambda kv: -kv[1])[:5]))
     for name, s in sorted(rows, key=lambda r: -r[1])[:top]:
         print(f"        {s * 1e3:8.3f} ms  {name}")
 
