@@ -7,8 +7,8 @@ import numpy as np
 from ...ir.dtypes import DType
 from ...nn import functional as F
 from ...shape_ops import pad
-from ...tensor import Tensor, tensor, where
-from .registry import axes_of, handler, ints, static, tensor_of
+from ...tensor import Tensor, arange, tensor, where
+from .registry import axes_of, handler, ints, is_static, optional, static, tensor_of
 
 
 def _log_sum_exp(x: Tensor, axes, keepdim: bool) -> Tensor:
@@ -46,33 +46,69 @@ def _reduce(ctx, xs, attrs):
 @handler("ArgMax", "ArgMin")
 def _argmax(ctx, xs, attrs):
     x = tensor_of(xs[0])
-    if attrs.get("select_last_index", 0):
-        raise ctx.error("select_last_index=1 is not supported")
-    axis, keep = attrs.get("axis", 0), bool(attrs.get("keepdims", 1))
-    return [x.argmax(axis, keepdim=keep) if ctx.op_type == "ArgMax" else x.argmin(axis, keepdim=keep)]
+    axis, keep = attrs.get("axis", 0) % max(x.ndim, 1), bool(attrs.get("keepdims", 1))
+    if not attrs.get("select_last_index", 0):
+        return [x.argmax(axis, keepdim=keep) if ctx.op_type == "ArgMax" else x.argmin(axis, keepdim=keep)]
+    best = x.max(axis, keepdim=True) if ctx.op_type == "ArgMax" else x.min(axis, keepdim=True)
+    n = x.shape[axis]
+    pos = arange(n).reshape([n if a == axis else 1 for a in range(x.ndim)])
+    return [where(x == best, pos, -1).max(axis, keepdim=keep)]   # the last position holding it
+
+
+_PAD_MODES = {"reflect": "reflect", "edge": "edge", "wrap": "wrap"}   # ONNX -> np.pad
+
+
+def _pad_index(n: int, lo: int, hi: int, mode: str) -> np.ndarray:
+    """The source position of each output position along one axis (negative amounts crop)."""
+    kept = np.arange(n, dtype=np.int64)[max(-lo, 0):n - max(-hi, 0)]
+    return np.pad(kept, (max(lo, 0), max(hi, 0)), mode=_PAD_MODES[mode])
 
 
 @handler("Pad")
 def _pad(ctx, xs, attrs):
-    x = tensor_of(xs[0])
+    from .index import static_from_inputs   # pads computed from a small shape input specialise on it
+    x = xs[0]
     mode = attrs.get("mode", "constant")
-    if mode != "constant":
-        raise ctx.error(f"mode={mode!r} is not supported (only 'constant')")
+    if mode != "constant" and mode not in _PAD_MODES:
+        raise ctx.error(f"mode={mode!r} is not supported (constant, reflect, edge, wrap)")
     if ctx.opset < 11:
-        pads, value = list(attrs["pads"]), attrs.get("value", 0.0)
+        pads, value = list(attrs["pads"] if "pads" in attrs else attrs["paddings"]), attrs.get("value", 0.0)
     else:
-        pads = ints(ctx, xs[1], "pads")
-        value = static(ctx, xs[2], "constant_value").reshape(()).item() if len(xs) > 2 and xs[2] is not None else 0
-    axes = ([a % x.ndim for a in ints(ctx, xs[3], "axes")] if len(xs) > 3 and xs[3] is not None
-            else list(range(x.ndim)))
+        pads = [int(p) for p in static_from_inputs(ctx, xs[1], "pads").reshape(-1)]
+        value = optional(xs, 2)
+    rank = len(x.shape)
+    axes = ([int(a) % rank for a in static_from_inputs(ctx, xs[3], "axes").reshape(-1)]
+            if optional(xs, 3) is not None else list(range(rank)))
     n = len(axes)
+    if len(pads) != 2 * n:
+        raise ctx.error(f"pads {pads} must hold 2 amounts per padded axis ({n} axes)")
     before, after = dict(zip(axes, pads[:n])), dict(zip(axes, pads[n:]))
-    flat = []                      # lumina's pad: (last_lo, last_hi, second_last_lo, ...)
-    for d in reversed(range(x.ndim)):
-        flat += [before.get(d, 0), after.get(d, 0)]
-    if any(p < 0 for p in flat):
-        raise ctx.error(f"negative pads {pads} are not supported")
-    return [pad(x, flat, value=float(value))]
+    if mode != "constant":   # a gather along each padded axis with a constant index table
+        if any(x.shape[a] == 0 and (before[a] or after[a]) for a in axes):
+            raise ctx.error(f"mode={mode!r} cannot pad an empty axis (input shape {list(x.shape)})")
+        for a in axes:   # as ONNX Runtime: a reflection does not repeat the edge, nor wrap around
+            if mode == "reflect" and max(before[a], after[a]) >= x.shape[a]:
+                raise ctx.error(f"mode='reflect' pads at most {x.shape[a] - 1} for axis {a} of input shape "
+                                f"{list(x.shape)}, got {before[a]} before and {after[a]} after")
+        out = x
+        for a in axes:
+            if before[a] or after[a]:
+                idx = _pad_index(x.shape[a], before[a], after[a], mode)
+                out = np.take(out, idx, a) if is_static(out) else out.index_select(a, tensor(idx))
+        return [out]
+    width = [(before.get(d, 0), after.get(d, 0)) for d in range(rank)]
+    flat = [p for lo_hi in reversed(width) for p in lo_hi]   # lumina's pad: last dim first; negative crops
+    if value is None or not isinstance(value, Tensor):
+        value = np.asarray(0 if value is None else value).reshape(()).item()
+        if is_static(x) and all(lo >= 0 and hi >= 0 for lo, hi in width):
+            return [np.pad(x, width, constant_values=value).astype(x.dtype)]
+        return [pad(tensor_of(x), flat, value=float(value))]
+    # a computed fill: pad with 0, then the fill wherever the output lies outside the input
+    out = pad(tensor_of(x), flat)
+    inside = np.zeros(out.shape, bool)
+    inside[tuple(slice(max(lo, 0), max(lo, 0) + d + min(lo, 0) + min(hi, 0))
+                 for d, (lo, hi) in zip(x.shape, width))] = True
+    return [where(tensor(inside), out, value.reshape(()).to(out.dtype))]
 
 
 @handler("Softmax", "LogSoftmax")
