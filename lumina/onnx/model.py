@@ -18,6 +18,7 @@ from ..compiled import compile as lumina_compile
 from ..errors import LuminaError, LuminaOnnxError
 from ..tensor import Tensor
 from .ops import HANDLERS, Ctx, NeedsValue
+from .dtypes import check_operands, conform_outputs, narrow_array, node_types, value_types, widen_array
 from .ops.registry import static
 from ..progress import progress
 
@@ -120,7 +121,7 @@ class OnnxModel:
         self._initializers = {}
         for init in graph.initializer:
             try:
-                array = numpy_helper.to_array(init)
+                array = widen_array(numpy_helper.to_array(init))   # int8 as int32, float8 as float32...
             except Exception as e:   # data that does not fill its dims, an unknown data type
                 raise LuminaOnnxError(f"load: initializer {init.name!r} cannot be read ({type(e).__name__}: "
                                       f"{e})") from None
@@ -132,14 +133,15 @@ class OnnxModel:
         self.input_names = [i.name for i in graph.input if i.name not in self._initializers]
         self.output_names = [o.name for o in graph.output]
         self._declared = {i.name: i.type.tensor_type for i in graph.input}
+        self._types = value_types(proto)   # ONNX element type of every value (onnx.dtypes)
         self._dtypes = {name: _input_dtype(name, self._declared[name]) for name in self.input_names}
         self._by_value: set[str] = set()   # inputs the graph needs the values of (shapes, axes)
         self._compiled = lumina_compile(self._trace)
 
     def __call__(self, *arrays, **named) -> dict[str, np.ndarray]:
         outs = self._run(self._bind(arrays, named))
-        return {name: o.numpy() if isinstance(o, Tensor) else np.asarray(o)
-                for name, o in zip(self.output_names, outs)}
+        arrays = (o.numpy() if isinstance(o, Tensor) else np.asarray(o) for o in outs)
+        return {name: narrow_array(a, self._types.get(name, 0)) for name, a in zip(self.output_names, arrays)}
 
     @property
     def input_specs(self) -> dict[str, tuple[np.dtype, list]]:
@@ -187,7 +189,7 @@ class OnnxModel:
                 for i, d in enumerate(dims):
                     if d.HasField("dim_value") and d.dim_value != a.shape[i]:
                         raise LuminaOnnxError(f"input {name!r}: shape {list(a.shape)}, expected {_dims(dims)}")
-            out.append(np.ascontiguousarray(a))
+            out.append(np.ascontiguousarray(widen_array(a)))
         return out
 
     def _trace(self, *inputs):
@@ -204,7 +206,8 @@ class OnnxModel:
     def _run_nodes(self, nodes, env: dict, graph_inputs: dict, prefix: str = "") -> None:
         """Apply each node's handler in order, reading and extending ``env`` (name -> value)."""
         for i, node in enumerate(progress(nodes, "import", unit="node") if not prefix else nodes):
-            ctx = Ctx(node.name or f"{prefix}#{i}", node.op_type, self.opset, len(node.output), graph_inputs)
+            ctx = Ctx(node.name or f"{prefix}#{i}", node.op_type, self.opset, len(node.output), graph_inputs,
+                      **node_types(self._types, node))
             try:
                 xs = [env[n] if n else None for n in node.input]
             except KeyError as e:
@@ -222,7 +225,8 @@ class OnnxModel:
     def _apply(self, ctx: Ctx, node, xs: list) -> list:
         attrs = {a.name: _attribute(a) for a in node.attribute}
         try:
-            return HANDLERS[node.op_type](ctx, xs, attrs)
+            check_operands(ctx)
+            return conform_outputs(ctx, HANDLERS[node.op_type](ctx, xs, attrs))
         except LuminaOnnxError:
             raise
         except LuminaError as e:

@@ -23,12 +23,16 @@ from ...tensor import Tensor, tensor
 @dataclass(frozen=True)
 class Ctx:
     """The node being imported: for error messages and opset-dependent semantics.
-    ``graph_inputs`` maps ``id`` of the traced graph-input tensors to their names."""
+    ``graph_inputs`` maps ``id`` of the traced graph-input tensors to their names. ``in_types`` and
+    ``out_types`` are the ONNX element types (``TensorProto`` numbers, 0 if unknown) of the node's
+    inputs and outputs: the logical types of values lumina holds in a wider type (``onnx.dtypes``)."""
     name: str
     op_type: str
     opset: int
     n_outputs: int = 1
     graph_inputs: dict = field(default_factory=dict, compare=False)
+    in_types: tuple = field(default=(), compare=False)
+    out_types: tuple = field(default=(), compare=False)
 
     def error(self, message: str) -> LuminaOnnxError:
         return LuminaOnnxError(f"node {self.name!r} ({self.op_type}): {message}")
