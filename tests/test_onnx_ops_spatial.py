@@ -177,6 +177,32 @@ def test_max_pool_3d_dilated_and_lp_pool():
                                 p=3), {"x": x}, rtol=1e-4)
 
 
+def test_max_unpool_undoes_max_pool():
+    x = _f32(2, 3, 6, 8)
+    pooled, indices = ort.InferenceSession(one_node("MaxPool", {"x": x}, ["y", "i"], kernel_shape=[2, 2], strides=[2, 2]),
+                                           providers=["CPUExecutionProvider"]).run(None, {"x": x})
+    inputs = {"y": pooled, "i": indices}
+    assert_matches_ort(one_node("MaxUnpool", inputs, ["z"], kernel_shape=[2, 2], strides=[2, 2]), inputs)
+
+
+def test_deform_conv_groups_offset_groups_mask():
+    x, w, b = _f32(2, 4, 5, 8), _f32(6, 2, 2, 3), _f32(6)
+    offset, mask = _f32(2, 2 * 6 * 2, 3, 2) * 1.5, RNG.uniform(0, 1, (2, 2 * 6, 3, 2)).astype(np.float32)
+    inputs = {"x": x, "w": w, "offset": offset, "b": b, "mask": mask}
+    model = one_node("DeformConv", inputs, ["y"], group=2, offset_group=2, strides=[2, 3], pads=[1, 0, 0, 1],
+                     dilations=[1, 2])
+    assert_matches_ort(model, inputs)
+
+
+@pytest.mark.parametrize("mode,coord", [("avg", "half_pixel"), ("max", "output_half_pixel")])
+def test_roi_align(mode, coord):
+    inputs = {"x": _f32(2, 3, 9, 7), "rois": np.array([[0.5, 1, 5, 7.5], [-1, 2, 3, 3], [2, 0, 9, 12]], np.float32),
+              "batch_indices": np.array([1, 0, 1], np.int64)}
+    model = one_node("RoiAlign", inputs, ["y"], mode=mode, coordinate_transformation_mode=coord, output_height=3,
+                     output_width=4, sampling_ratio=2, spatial_scale=0.8)
+    assert_matches_ort(model, inputs)
+
+
 # ---- GridSample, AffineGrid, CenterCropPad --------------------------------------------------------
 
 @pytest.mark.parametrize("mode,padding,align", [("linear", "zeros", 0), ("cubic", "border", 1),
@@ -245,6 +271,9 @@ def test_unsupported_attributes_name_the_node():
     with pytest.raises(LuminaOnnxError, match=r"\(GridSample\): padding_mode='wrap' is not supported"):
         lumina.onnx.load(one_node("GridSample", {"x": x, "grid": _f32(1, 2, 2, 2)}, ["y"], padding_mode="wrap",
                                   opset=20))(x=x, grid=_f32(1, 2, 2, 2))
+    with pytest.raises(LuminaOnnxError, match=r"\(RoiAlign\): sampling_ratio=0 .* is not supported"):
+        inputs = {"x": x, "rois": np.zeros((1, 4), np.float32), "batch_indices": np.zeros(1, np.int64)}
+        lumina.onnx.load(one_node("RoiAlign", inputs, ["y"]))(**inputs)
     with pytest.raises(LuminaOnnxError, match=r"\(ConvTranspose\): kernel_shape \[2, 2\] differs"):
         lumina.onnx.load(one_node("ConvTranspose", {"x": x}, ["y"], {"w": _f32(1, 1, 3, 3)},
                                   kernel_shape=[2, 2]))(x=x)

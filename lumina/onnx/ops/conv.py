@@ -1,5 +1,6 @@
 """Convolution and pooling over ``[N, C, D1, ..., Dn]`` (any number of spatial dims): Conv,
-ConvTranspose, MaxPool (with its Indices output), AveragePool, LpPool, the global pools, and Col2Im.
+ConvTranspose, DeformConv, MaxPool (with its Indices output), MaxUnpool, AveragePool, LpPool, the
+global pools, and Col2Im.
 
 Every op reads its input through *windows*: the input is padded once, and kernel offset
 ``(j1, ..., jn)`` of every output position is one slice of the padded input, of the output's
@@ -253,6 +254,61 @@ def _place_blocks(cols: Tensor, image, block, strides, dilations, begin) -> Tens
     return _pad_spatial(y, [-b for b in begin], [size - b * s + b0 for size, b, s, b0 in zip(image, blocks, strides, begin)])
 
 
+@handler("DeformConv")
+def _deform_conv(ctx, xs, attrs):
+    """Conv whose taps read the input at learned fractional positions: tap ``k`` of output ``o``
+    reads ``o * stride - pad_begin + k * dilation + offset[n, g, k, :, o]`` bilinearly (taps outside
+    the input read zero), scaled by ``mask[n, g, k, o]``; offset group ``g`` serves
+    ``C / offset_group`` input channels. The sampling, data-dependent, is one interpolation matrix
+    ``[N, og, K * P, prod(S)]`` (per dim ``where(tap == position, weight, 0)``, their outer
+    product) contracted with the input; the columns then contract with the weight as in Conv."""
+    from .resize import _floor
+    x, w, offset = tensor_of(xs[0]), tensor_of(xs[1]), tensor_of(xs[2])
+    n = _spatial_rank(ctx, x)
+    groups, og = attrs.get("group", 1), attrs.get("offset_group", 1)
+    batch, c, sizes = x.shape[0], x.shape[1], x.shape[2:]
+    o, kernel = w.shape[0], list(w.shape[2:])
+    if "kernel_shape" in attrs and list(attrs["kernel_shape"]) != kernel:
+        raise ctx.error(f"kernel_shape {list(attrs['kernel_shape'])} differs from the weight's {kernel}")
+    strides = _spatial_attr(ctx, attrs, "strides", n, 1)
+    dilations = _spatial_attr(ctx, attrs, "dilations", n, 1)
+    pads = _spatial_attr(ctx, attrs, "pads", 2 * n, 0)
+    outs = [(size + pads[a] + pads[a + n] - d * (k - 1) - 1) // s + 1
+            for a, (size, k, s, d) in enumerate(zip(sizes, kernel, strides, dilations))]
+    taps, points = math.prod(kernel), math.prod(outs)
+    if (w.ndim != x.ndim or c != w.shape[1] * groups or o % groups or c % og
+            or offset.shape != (batch, og * taps * n, *outs)):
+        raise ctx.error(f"X {list(x.shape)}, W {list(w.shape)} and offset {list(offset.shape)} do not match "
+                        f"(group={groups}, offset_group={og}, output {outs})")
+    if not x.dtype.is_float:
+        raise ctx.error(f"expects a floating-point input, got {x.dtype.name}")
+    offset = offset.reshape(batch, og, taps, n, points)
+    mats = []
+    for a, (size, k, s, d) in enumerate(zip(sizes, kernel, strides, dilations)):
+        shape = [1] * n
+        shape[a] = k
+        tap_pos = np.broadcast_to((np.arange(k) * d).reshape(shape), kernel).reshape(taps, 1)
+        shape = [1] * n
+        shape[a] = outs[a]
+        out_pos = np.broadcast_to((np.arange(outs[a]) * s - pads[a]).reshape(shape), outs).reshape(1, points)
+        coord = offset[:, :, :, a] + tensor((tap_pos + out_pos).astype(x.dtype.numpy))   # [N, og, K, P]
+        coord = coord.clamp(-2.0, size + 1.0).reshape(batch, og, taps * points, 1)   # far outside: all taps miss
+        low = _floor(coord)
+        frac = coord - low
+        positions = tensor(np.arange(size, dtype=x.dtype.numpy))
+        mats.append(where(low == positions, 1.0 - frac, 0.0) + where(low + 1.0 == positions, frac, 0.0))
+    full = mats[0]
+    for m in mats[1:]:   # [N, og, K * P, S_0 * ... * S_a]
+        full = (full.unsqueeze(4) * m.unsqueeze(3)).reshape(batch, og, taps * points, -1)
+    mask = optional(xs, 4)
+    if mask is not None:
+        full = full * tensor_of(mask).reshape(batch, og, taps * points, 1)
+    cols = matmul(x.reshape(batch, og, c // og, -1), full.permute(0, 1, 3, 2))         # [N, og, C/og, K * P]
+    cols = cols.reshape(batch, groups, c // groups * taps, points)
+    y = matmul(w.reshape(1, groups, o // groups, c // groups * taps), cols)             # [N, g, O/g, P]
+    return [_add_bias(y.reshape(batch, o, *outs), optional(xs, 3))]
+
+
 @handler("Col2Im")
 def _col2im(ctx, xs, attrs):
     """``[N, C * prod(block), L]`` columns summed back into ``[N, C, *image_shape]`` (the inverse
@@ -390,6 +446,37 @@ def _argmax_indices(x, parts, y, kernel, strides, dilations, begin, outs, storag
     n, c = x.shape[:2]
     base = (np.arange(n * c, dtype=np.int64) * math.prod(sizes)).reshape(n, c, *([1] * len(sizes)))
     return idx + tensor(base)
+
+
+@handler("MaxUnpool")
+def _max_unpool(ctx, xs, attrs):
+    """``X`` scattered to the flat positions ``I`` (MaxPool's Indices) of a zero tensor of the
+    unpooled shape ``(in - 1) * stride - pads + kernel``, which is then zero-padded at the end to
+    ``output_shape`` if given (as the ONNX reference; ONNX Runtime instead reads the indices as
+    positions of ``output_shape``). Per ``(n, c)`` slab, output ``q`` is
+    ``sum_p where(I[p] - slab base == q, X[p], 0)``: indices must point into their own slab, as
+    MaxPool's do (others are dropped), and positions named twice add up."""
+    x, idx = tensor_of(xs[0]), tensor_of(xs[1])
+    n = _spatial_rank(ctx, x)
+    if idx.shape != x.shape or not idx.dtype.is_int:
+        raise ctx.error(f"indices {idx.dtype.name}{list(idx.shape)} must be integers shaped like X {list(x.shape)}")
+    kernel = _spatial_attr(ctx, attrs, "kernel_shape", n, 1)
+    strides = _spatial_attr(ctx, attrs, "strides", n, 1)
+    pads = _spatial_attr(ctx, attrs, "pads", 2 * n, 0)
+    sizes = [(i - 1) * s - pads[a] - pads[a + n] + k for a, (i, s, k) in enumerate(zip(x.shape[2:], strides, kernel))]
+    target = sizes
+    if optional(xs, 2) is not None:
+        target = ints(ctx, xs[2], "output_shape")[-n:]
+        if any(t < u for t, u in zip(target, sizes)):
+            raise ctx.error(f"output_shape {target} is smaller than the unpooled size {sizes}")
+    batch, c = x.shape[:2]
+    area = math.prod(sizes)
+    base = (np.arange(batch * c, dtype=np.int64) * area).reshape(batch, c, 1, 1)
+    local = idx.to(DType.int64).reshape(batch, c, -1, 1) - tensor(base)          # [N, C, P, 1]
+    hit = local == tensor(np.arange(area, dtype=np.int64).reshape(1, 1, 1, area))
+    zero = 0.0 if x.dtype.is_float else 0
+    y = where(hit, x.reshape(batch, c, -1, 1), zero).sum(2).to(x.dtype).reshape(batch, c, *sizes)
+    return [_pad_spatial(y, [0] * n, [t - u for t, u in zip(target, sizes)])]
 
 
 @handler("GlobalAveragePool", "GlobalMaxPool", "GlobalLpPool")

@@ -1,4 +1,5 @@
-"""Resampling and cropping: Resize (opsets 10 to 19), Upsample, GridSample, AffineGrid, CenterCropPad.
+"""Resampling and cropping: Resize (opsets 10 to 19), Upsample, GridSample, AffineGrid, RoiAlign,
+CenterCropPad.
 
 Resize is separable: each resized axis maps its ``n`` input positions to ``m`` output positions with
 ``k`` taps per output, whose positions and weights depend only on the sizes, the scale, the mode
@@ -10,8 +11,8 @@ against ``n`` (linear, cubic and antialiased on long axes), else a ``dot`` with 
 interpolation matrix. ``tf_crop_and_resize`` outputs that fall outside the input read
 ``extrapolation_value`` (a static mask).
 
-GridSample samples at data-dependent coordinates: its interpolation matrices are built from the
-grid with elementwise lumina ops (``where(tap == position, weight, 0)``) and contracted with the
+GridSample and RoiAlign sample at data-dependent coordinates: their interpolation matrices are
+built from the grid (the regions) with elementwise lumina ops (``where(tap == position, weight, 0)``) and contracted with the
 input in one batched ``dot``. AffineGrid and CenterCropPad need only shapes beyond their data.
 """
 from __future__ import annotations
@@ -21,7 +22,7 @@ import math
 import numpy as np
 
 from ...ir.dtypes import DType
-from ...tensor import Tensor, matmul, tensor, where
+from ...tensor import Tensor, matmul, maximum, tensor, where
 from .registry import handler, optional, static, tensor_of
 
 _COORDINATE_MODES = ("half_pixel", "half_pixel_symmetric", "pytorch_half_pixel", "align_corners",
@@ -384,6 +385,69 @@ def _grid_sample(ctx, xs, attrs):
         full = (full.unsqueeze(3) * m.unsqueeze(2)).reshape(n, points, -1)
     y = matmul(x.reshape(n, x.shape[1], -1), full.to(x.dtype).permute(0, 2, 1))     # [N, C, P]
     return [y.reshape(n, x.shape[1], *out)]
+
+
+@handler("RoiAlign")
+def _roi_align(ctx, xs, attrs):
+    """Each region of interest ``rois [R, 4]`` (x1, y1, x2, y2, times ``spatial_scale``) of image
+    ``batch_indices[r]``, pooled to ``[output_height, output_width]`` bins of
+    ``sampling_ratio ** 2`` bilinear samples each (averaged, or the max of the samples' weighted
+    corners for ``mode='max'``, as the reference and ONNX Runtime). Sample positions depend on the
+    data, so the bilinear weights are per-dim matrices built with ``where``; they are separable, and
+    ``avg`` is ``B_y @ X[b] @ B_x^T`` per region."""
+    x, rois, batch_idx = tensor_of(xs[0]), tensor_of(xs[1]), tensor_of(xs[2])
+    mode = attrs.get("mode", "avg")
+    coord = attrs.get("coordinate_transformation_mode", "half_pixel")
+    ratio = attrs.get("sampling_ratio", 0)
+    out_hw = (attrs.get("output_height", 1), attrs.get("output_width", 1))
+    scale = float(attrs.get("spatial_scale", 1.0))
+    if mode not in ("avg", "max") or coord not in ("half_pixel", "output_half_pixel"):
+        raise ctx.error(f"mode={mode!r} / coordinate_transformation_mode={coord!r} are not supported "
+                        "(avg, max / half_pixel, output_half_pixel)")
+    if ratio <= 0:
+        raise ctx.error("sampling_ratio=0 (an adaptive number of samples per bin, which depends on the "
+                        "rois' data) is not supported; give sampling_ratio > 0")
+    if x.ndim != 4 or rois.ndim != 2 or rois.shape[1] != 4 or batch_idx.shape != (rois.shape[0],):
+        raise ctx.error(f"X {list(x.shape)}, rois {list(rois.shape)} and batch_indices {list(batch_idx.shape)} "
+                        "must be [N, C, H, W], [R, 4] and [R]")
+    if not x.dtype.is_float:
+        raise ctx.error(f"expects a floating-point input, got {x.dtype.name}")
+    r = rois.shape[0]
+    half = 0.5 if coord == "half_pixel" else 0.0
+    box = rois.to(x.dtype) * scale - half                                     # [R, 4]
+    per_dim = []
+    for axis, size, pooled in ((1, x.shape[2], out_hw[0]), (0, x.shape[3], out_hw[1])):
+        start, end = box[:, axis], box[:, axis + 2]
+        length = end - start if half else (end - start).clamp(1.0, None)     # malformed rois count as 1
+        bin_size = (length / float(pooled)).reshape(r, 1)
+        steps = np.add.outer(np.arange(pooled), (np.arange(ratio) + 0.5) / ratio).reshape(1, -1)   # [1, pooled * ratio]
+        v = start.reshape(r, 1) + bin_size * tensor(steps.astype(x.dtype.numpy))           # [R, S]
+        valid = ((v >= -1.0) & (v <= float(size))).to(x.dtype)
+        v = v.clamp(0.0, None)
+        low = v.to(DType.int64).to(x.dtype)
+        top = low >= float(size - 1)
+        low = where(top, float(size - 1), low)
+        v = where(top, low, v)
+        high = where(top, low, low + 1.0)
+        frac = v - low
+        positions = tensor(np.arange(size, dtype=x.dtype.numpy)).reshape(1, 1, size)
+        lows = where(low.unsqueeze(2) == positions, ((1.0 - frac) * valid).unsqueeze(2), 0.0)   # [R, S, size]
+        highs = where(high.unsqueeze(2) == positions, (frac * valid).unsqueeze(2), 0.0)
+        per_dim.append((lows, highs))
+    image = x.index_select(0, batch_idx.to(DType.int64))                        # [R, C, H, W]
+    (ylo, yhi), (xlo, xhi) = per_dim
+    if mode == "avg":
+        by = (ylo + yhi).reshape(r, out_hw[0], ratio, -1).sum(2).unsqueeze(1)   # [R, 1, PH, H]
+        bx = (xlo + xhi).reshape(r, out_hw[1], ratio, -1).sum(2).unsqueeze(1)   # [R, 1, PW, W]
+        return [matmul(matmul(by, image), bx.permute(0, 1, 3, 2)) / float(ratio * ratio)]
+    best = None
+    for ay in (ylo, yhi):
+        rows = matmul(ay.unsqueeze(1), image)                                   # [R, C, PH * ratio, W]
+        for ax in (xlo, xhi):
+            corner = matmul(rows, ax.unsqueeze(1).permute(0, 1, 3, 2))          # [R, C, PH * ratio, PW * ratio]
+            best = corner if best is None else maximum(best, corner)
+    best = best.reshape(r, x.shape[1], out_hw[0], ratio, out_hw[1], ratio)
+    return [best.max((3, 5))]
 
 
 @handler("AffineGrid")
