@@ -161,14 +161,26 @@ def test_a_shape_given_as_an_input_specialises_on_its_value():
         np.testing.assert_array_equal(model(x, np.array(shape, np.int64))["y"], x.reshape(shape))
 
 
-def test_a_shape_computed_from_data_names_the_node():
+def test_a_shape_computed_from_a_small_input_specialises_on_it():
     nodes = [helper.make_node("Abs", ["s"], ["t"]),
-             helper.make_node("Reshape", ["x", "t"], ["y"], name="reshape_by_data")]
+             helper.make_node("Reshape", ["x", "t"], ["y"])]
     proto = _model(nodes, [helper.make_tensor_value_info("x", TensorProto.FLOAT, [4]),
                            helper.make_tensor_value_info("s", TensorProto.INT64, [2])],
                    [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)])
+    model = lumina.onnx.load(proto)
+    for shape, want in (([2, -2], (2, 2)), ([-4, 1], (4, 1))):
+        assert model(_f32(4), np.array(shape, np.int64))["y"].shape == want
+
+
+def test_a_shape_computed_from_data_names_the_node():
+    """A shape read off a large float input (its argmax) cannot be known when compiling."""
+    nodes = [helper.make_node("ArgMax", ["d"], ["t"], keepdims=1),
+             helper.make_node("Reshape", ["x", "t"], ["y"], name="reshape_by_data")]
+    proto = _model(nodes, [helper.make_tensor_value_info("x", TensorProto.FLOAT, [4]),
+                           helper.make_tensor_value_info("d", TensorProto.FLOAT, [32])],
+                   [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)])
     with pytest.raises(LuminaOnnxError, match=r"reshape_by_data' \(Reshape\): shape must be known at compile time"):
-        lumina.onnx.load(proto)(_f32(4), np.array([2, 2], np.int64))
+        lumina.onnx.load(proto)(_f32(4), _f32(32))
 
 
 def test_the_onnx_backend_interface_runs_a_model():

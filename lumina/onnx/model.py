@@ -189,14 +189,14 @@ class OnnxModel:
                 for i, d in enumerate(dims):
                     if d.HasField("dim_value") and d.dim_value != a.shape[i]:
                         raise LuminaOnnxError(f"input {name!r}: shape {list(a.shape)}, expected {_dims(dims)}")
-            out.append(np.ascontiguousarray(widen_array(a)))
+            out.append(np.ascontiguousarray(widen_array(a)).reshape(a.shape))   # keeps 0-d arrays 0-d
         return out
 
     def _trace(self, *inputs):
         env: dict = dict(self._initializers)
         inputs = [a.value if isinstance(a, _Known) else a for a in inputs]
         env.update(zip(self.input_names, inputs))
-        graph_inputs = {id(t): n for n, t in zip(self.input_names, inputs) if isinstance(t, Tensor)}
+        graph_inputs = {id(t._value): n for n, t in zip(self.input_names, inputs) if isinstance(t, Tensor)}
         self._run_nodes(self.proto.graph.node, env, graph_inputs)
         missing = [n for n in self.output_names if n not in env]
         if missing:

@@ -20,11 +20,9 @@ import numpy as np
 
 from ...indexing import gather
 from ...ir.dtypes import DType
-from ...ir.ops import Op
 from ...shape_ops import pad
 from ...tensor import Tensor, arange, cat, matmul, maximum, minimum, ones, tensor, where
-from . import shape as _shape   # noqa: F401  (registered first: Range below replaces its handler)
-from .registry import NeedsValue, axes_of, handler, ints, is_static, static, tensor_of
+from .registry import axes_of, handler, ints, is_static, static, tensor_of
 
 
 # ---- helpers --------------------------------------------------------------------------------------
@@ -348,41 +346,6 @@ def _eye_like(ctx, xs, attrs):
     dtype = (np.dtype(tensor_dtype_to_np_dtype(attrs["dtype"])) if "dtype" in attrs
              else x.dtype if is_static(x) else x.dtype.numpy)
     return [np.eye(*x.shape, k=attrs.get("k", 0), dtype=dtype)]
-
-
-_SMALL_INPUT = 16   # elements: a graph input this small that feeds a static value is a size, not data
-
-
-def static_from_inputs(ctx, v, what: str) -> np.ndarray:
-    """``static(ctx, v, what)``, and for a tensor computed from a small graph input (``Cast(size)``
-    in the window functions' bodies, ``Max(Shape(x), shape)`` in CenterCropPad's) a request to
-    specialise the model on that input's value, as ``static`` does for the input itself.
-
-    The input is found by walking ``v``'s IR back to an ``input`` node: ``@lumina.compile`` names
-    its array arguments ``arg0, arg1, ...`` in order, and the model passes its tensor inputs in the
-    order of ``ctx.graph_inputs``."""
-    if is_static(v) or id(v) in ctx.graph_inputs:
-        return static(ctx, v, what)
-    names = list(ctx.graph_inputs.values())
-    todo, seen = [v._value], set()
-    while todo and len(seen) < 256:
-        node = todo.pop()
-        if id(node) in seen:
-            continue
-        seen.add(id(node))
-        arg = re.fullmatch(r"arg(\d+)", str(node.attrs.get("name", ""))) if node.op is Op.INPUT else None
-        if arg and int(arg.group(1)) < len(names) and math.prod(node.shape) <= _SMALL_INPUT:
-            raise NeedsValue(names[int(arg.group(1))])
-        todo.extend(node.inputs)
-    return static(ctx, v, what)
-
-
-@handler("Range")
-def _range(ctx, xs, attrs):
-    start, limit, delta = (static_from_inputs(ctx, v, n).reshape(()) for v, n in zip(xs, ("start", "limit", "delta")))
-    if delta == 0:
-        raise ctx.error("delta must not be 0")
-    return [np.arange(start, limit, delta, dtype=np.result_type(start, limit, delta))]
 
 
 # ---- scans and products ---------------------------------------------------------------------------

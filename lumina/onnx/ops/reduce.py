@@ -8,7 +8,7 @@ from ...ir.dtypes import DType
 from ...nn import functional as F
 from ...shape_ops import pad
 from ...tensor import Tensor, arange, tensor, where
-from .registry import axes_of, handler, ints, is_static, optional, static, tensor_of
+from .registry import axes_of, handler, is_static, optional, static, tensor_of
 
 
 def _log_sum_exp(x: Tensor, axes, keepdim: bool) -> Tensor:
@@ -66,7 +66,6 @@ def _pad_index(n: int, lo: int, hi: int, mode: str) -> np.ndarray:
 
 @handler("Pad")
 def _pad(ctx, xs, attrs):
-    from .index import static_from_inputs   # pads computed from a small shape input specialise on it
     x = xs[0]
     mode = attrs.get("mode", "constant")
     if mode != "constant" and mode not in _PAD_MODES:
@@ -74,10 +73,10 @@ def _pad(ctx, xs, attrs):
     if ctx.opset < 11:
         pads, value = list(attrs["pads"] if "pads" in attrs else attrs["paddings"]), attrs.get("value", 0.0)
     else:
-        pads = [int(p) for p in static_from_inputs(ctx, xs[1], "pads").reshape(-1)]
+        pads = [int(p) for p in static(ctx, xs[1], "pads").reshape(-1)]
         value = optional(xs, 2)
     rank = len(x.shape)
-    axes = ([int(a) % rank for a in static_from_inputs(ctx, xs[3], "axes").reshape(-1)]
+    axes = ([int(a) % rank for a in static(ctx, xs[3], "axes").reshape(-1)]
             if optional(xs, 3) is not None else list(range(rank)))
     n = len(axes)
     if len(pads) != 2 * n:

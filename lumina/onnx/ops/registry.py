@@ -10,6 +10,7 @@ opset the model imports (``ctx.opset``).
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Callable
 
@@ -23,7 +24,7 @@ from ...tensor import Tensor, tensor
 @dataclass(frozen=True)
 class Ctx:
     """The node being imported: for error messages and opset-dependent semantics.
-    ``graph_inputs`` maps ``id`` of the traced graph-input tensors to their names. ``in_types`` and
+    ``graph_inputs`` maps ``id`` of the traced graph inputs' IR values to their names. ``in_types`` and
     ``out_types`` are the ONNX element types (``TensorProto`` numbers, 0 if unknown) of the node's
     inputs and outputs: the logical types of values lumina holds in a wider type (``onnx.dtypes``)."""
     name: str
@@ -68,14 +69,41 @@ class NeedsValue(Exception):
         self.name = name
 
 
+SMALL_INPUT = 16
+"""A graph input of at most this many elements that a compile-time value (a shape, axes, a size) is
+computed from is specialised on by value; a larger one is data, and the node is refused."""
+
+
 def static(ctx: Ctx, v, what: str) -> np.ndarray:
-    """The value of ``v``, which must be known while tracing (a shape, axes, pads)."""
-    if id(v) in ctx.graph_inputs:
-        raise NeedsValue(ctx.graph_inputs[id(v)])
-    if not is_static(v):
-        raise ctx.error(f"{what} must be known at compile time (a constant or computed from shapes), "
-                        f"got a computed tensor of shape {list(v.shape)}")
-    return v
+    """The value of ``v``, which must be known while tracing (a shape, axes, pads, a size).
+
+    A value computed from a small graph input (``Range(0, Cast(size))`` in the window functions,
+    ``Max(Shape(x), shape)`` in CenterCropPad, or the input itself) raises ``NeedsValue``: the model
+    specialises on that input's value and traces again. Anything else computed from data is a
+    LuminaOnnxError naming the node."""
+    if is_static(v):
+        return v
+    source = _small_input_behind(ctx, v)
+    if source is not None:
+        raise NeedsValue(source)
+    raise ctx.error(f"{what} must be known at compile time (a constant or computed from shapes), "
+                    f"got a computed tensor of shape {list(v.shape)}")
+
+
+def _small_input_behind(ctx: Ctx, v: Tensor, limit: int = 256) -> str | None:
+    """The graph input ``v`` is, or the name of a small one that ``v``'s IR reads (searching at most
+    ``limit`` nodes)."""
+    todo, seen = [v._value], set()
+    while todo and len(seen) < limit:
+        value = todo.pop()
+        if id(value) in seen:
+            continue
+        seen.add(id(value))
+        name = ctx.graph_inputs.get(id(value))
+        if name is not None and (value is v._value or math.prod(value.shape) <= SMALL_INPUT):
+            return name
+        todo.extend(value.inputs)
+    return None
 
 
 def ints(ctx: Ctx, v, what: str) -> list[int]:

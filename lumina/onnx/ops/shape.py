@@ -42,6 +42,8 @@ def _constant_of_shape(ctx, xs, attrs):
 @handler("Range")
 def _range(ctx, xs, attrs):
     start, limit, delta = (static(ctx, v, n).reshape(()) for v, n in zip(xs, ("start", "limit", "delta")))
+    if delta == 0:
+        raise ctx.error("delta must not be 0")
     return [np.arange(start, limit, delta, dtype=np.result_type(start, limit, delta))]
 
 
