@@ -13,7 +13,7 @@ from ...ir.dtypes import DType
 from ...tensor import Tensor, maximum, minimum, where
 from .. import dtypes as onnx_dtypes
 from ..dtypes import cast, idiv, logical, u64_divmod, u64_key
-from .registry import handler, is_static, optional, tensor_of
+from .registry import handler, is_static, optional, static, tensor_of
 
 _UNARY = {
     "Relu": Tensor.relu, "Sigmoid": Tensor.sigmoid, "Tanh": Tensor.tanh, "Exp": Tensor.exp,
@@ -174,9 +174,20 @@ def _bound(ctx, v, x: Tensor, what: str):
 
 
 @handler("Identity", "Dropout")
-def _identity(ctx, xs, attrs):   # Dropout: inference, as ONNX Runtime runs it (mask of ones)
+def _identity(ctx, xs, attrs):
+    """Identity, and Dropout in inference (the output is the input and the mask all ones, as ONNX
+    Runtime runs it). Dropout in training mode (``training_mode`` true, or ``is_test=0`` before
+    opset 7) draws a random mask, which lumina does not import: refused rather than ignored."""
     out = [xs[0]]
-    return out + [np.ones(xs[0].shape, bool)] if ctx.op_type == "Dropout" else out
+    if ctx.op_type != "Dropout":
+        return out
+    training = optional(xs, 2)
+    ratio = optional(xs, 1)
+    if training is not None and bool(static(ctx, training, "training_mode").reshape(())):
+        if ratio is None or float(static(ctx, ratio, "ratio").reshape(())) != 0.0:
+            raise ctx.error("training_mode=True (random dropout) is not supported; lumina imports Dropout "
+                            "for inference")
+    return out + [np.ones(xs[0].shape, bool)]
 
 
 @handler("Cast", "CastLike")
