@@ -101,10 +101,10 @@ def taps(x: Tensor, axis: int, k: int, stride: int, dilation: int, out: int) -> 
     """The ``k`` kernel taps of every output position along ``axis``, as a new axis before it:
     ``y[..., t, o, ...] = x[..., o * stride + t * dilation, ...]`` (``t < k``, ``o < out``).
 
-    Movement ops only, no concatenation: ``x`` is broadcast ``k`` times along a new axis,
-    flattened from there on, and read back with rows ``dilation`` longer, so that copy ``t``
-    starts ``t * dilation`` further along ``axis`` (the skew that turns a Toeplitz layout into a
-    reshape); the stride keeps every ``stride``-th row through a ``[out, stride]`` split. The
+    Movement ops only, no concatenation: ``x`` is broadcast along a new axis, flattened from there
+    on, and read back as ``k`` rows ``dilation`` longer than ``x``, so that row ``t`` starts
+    ``t * dilation`` further along ``axis`` (the skew that turns a Toeplitz layout into a reshape;
+    a few extra copies fill the last rows, a slice where a pad would cost a kernel of its own); the stride keeps every ``stride``-th row through a ``[out, stride]`` split. The
     fusion pass lowers the chain to index arithmetic on ``x``, and its gradient is the sum over
     the broadcast copies (col2im) rather than one padded slice per tap."""
     shape = list(x.shape)
@@ -115,8 +115,9 @@ def taps(x: Tensor, axis: int, k: int, stride: int, dilation: int, out: int) -> 
         length = need
     outer, rest = shape[:axis], shape[axis + 1:]
     inner = math.prod(rest)
-    flat = x.unsqueeze(axis).expand(*outer, k, length, *rest).reshape(*outer, k * length * inner)
-    rows = pad(flat, (0, k * dilation * inner)).reshape(*outer, k, length + dilation, *rest)
+    copies = k + -(-k * dilation // length)   # enough copies to fill k rows of length + dilation
+    flat = x.unsqueeze(axis).expand(*outer, copies, length, *rest).reshape(*outer, copies * length * inner)
+    rows = flat[..., :k * (length + dilation) * inner].reshape(*outer, k, length + dilation, *rest)
     y = rows[(slice(None),) * (axis + 1) + (slice(0, out * stride),)]
     if stride > 1:
         y = y.reshape(*outer, k, out, stride, *rest)[(slice(None),) * (axis + 2) + (0,)]
