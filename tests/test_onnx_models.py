@@ -10,12 +10,12 @@ unoptimized sessions differ by 3e-7 of the scale on MiniLM.)
 from __future__ import annotations
 
 import numpy as np
+import onnxruntime as ort
 import pytest
+import tokenizers
 
 import lumina.onnx
 from lumina.testing import registry
-
-ort = pytest.importorskip("onnxruntime")
 
 
 def ort_session(model):
@@ -56,7 +56,6 @@ def test_minilm_matches_onnxruntime(minilm, batch, seq):
 
 
 def test_minilm_paraphrases_are_closer_than_unrelated_sentences(minilm):
-    tokenizers = pytest.importorskip("tokenizers")
     tok = tokenizers.Tokenizer.from_file(str(registry.fetch(registry.BERT_UNCASED_TOKENIZER)))
     tok.no_truncation()
     tok.enable_padding(pad_id=0, pad_token="[PAD]")
@@ -123,7 +122,6 @@ def exported(tmp_path_factory):
 @pytest.mark.parametrize("opset", [18, 23])
 @pytest.mark.parametrize("name", ["digits_mlp", "digits_resnet", "resnet18", "gpt2", "bert"])
 def test_dynamo_export_matches_onnxruntime(exported, name, opset):
-    pytest.importorskip("onnxscript")
     path = exported(name, opset)
     model, session = lumina.onnx.load(path), ort_session(path)
     renamed = [i.name for i in session.get_inputs()]
@@ -134,7 +132,6 @@ def test_dynamo_export_matches_onnxruntime(exported, name, opset):
 
 def test_opset_23_transformers_use_the_attention_op(exported):
     import onnx
-    pytest.importorskip("onnxscript")
     ops = {n.op_type for n in onnx.load(str(exported("gpt2", 23))).graph.node}
     assert "Attention" in ops
 
@@ -142,7 +139,6 @@ def test_opset_23_transformers_use_the_attention_op(exported):
 def test_digits_models_classify_like_onnxruntime(exported):
     """The trained digits CNN's predicted classes are ONNX Runtime's, on the whole data set."""
     from sklearn.datasets import load_digits
-    pytest.importorskip("onnxscript")
     x, y = load_digits(return_X_y=True)
     images = (x / 16.0).astype(np.float32).reshape(-1, 1, 8, 8)
     path = exported("digits_resnet", 18)
@@ -156,7 +152,6 @@ def test_digits_models_classify_like_onnxruntime(exported):
 def test_external_data_file_is_read(tmp_path, exported):
     """Weights saved beside the model in ``model.onnx.data`` (as exporters do for large models)."""
     import onnx
-    pytest.importorskip("onnxscript")
     proto = onnx.load(str(exported("digits_mlp", 18)))
     path = tmp_path / "model.onnx"
     onnx.save_model(proto, str(path), save_as_external_data=True, all_tensors_to_one_file=True,
