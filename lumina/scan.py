@@ -9,12 +9,18 @@ reversed cumsum) with no extra rule. To keep the work linear in ``n`` for long a
 (two-level, as a blocked prefix sum): the axis is cut into blocks of ``BLOCK``, each block is
 scanned by the triangular dot (``n * BLOCK`` multiply-adds), and the block totals are scanned
 recursively and added back as exclusive offsets.
+
+A triangular dot multiplies every element by the zeros above the diagonal too, so one infinity or
+NaN would spoil every output of its row (``inf * 0`` is NaN). Floats are therefore scanned with
+their non-finite elements zeroed, and the running counts of ``+inf``, ``-inf`` and NaN (one int64 scan of the three
+indicators stacked) put IEEE's sums back: NaN after a NaN or after both infinities, otherwise the
+infinity seen so far.
 """
 from __future__ import annotations
 
 from .ir import builder as B
 from .ir.dtypes import DType, to_dtype
-from .tensor import Tensor, arange
+from .tensor import Tensor, arange, no_grad
 
 BLOCK = 128
 
@@ -56,5 +62,21 @@ def cumsum(x: Tensor, dim: int, dtype=None) -> Tensor:
         return x
     last = x.ndim - 1
     xt = x.transpose(d, last) if d != last else x
-    out = _scan_last(xt)
+    out = _scan_finite(xt) if x.dtype.is_float else _scan_last(xt)
     return out.transpose(d, last) if d != last else out
+
+
+def _scan_finite(x: Tensor) -> Tensor:
+    """The inclusive scan of a float ``x`` along its last axis with IEEE semantics for inf and NaN
+    (see the module docstring)."""
+    from .tensor import stack, where
+    inf = float("inf")
+    finite = x.abs() < inf                                  # False for +-inf and NaN
+    total = _scan_last(where(finite, x, 0.0))
+    with no_grad():
+        counts = _scan_last(stack([x == inf, x == -inf, x != x]).to(DType.int64))
+        pos, neg, nan = counts[0] > 0, counts[1] > 0, counts[2] > 0
+        signed_inf = where(pos, total * 0.0 + inf, -inf)       # total * 0 + inf: a tensor of x's dtype
+        special = where(nan | (pos & neg), float("nan"), signed_inf)
+        any_special = pos | neg | nan
+    return where(any_special, special, total)

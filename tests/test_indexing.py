@@ -172,6 +172,16 @@ def test_cumsum_of_ints_and_bools_is_int64():
     np.testing.assert_array_equal(lumina.tensor(b).cumsum(0).numpy(), [1, 1, 2, 3])
 
 
+@pytest.mark.parametrize("n", [5, 300], ids=["short", "blocked"])
+def test_cumsum_of_infinities_and_nans_matches_numpy(n):
+    """inf, -inf and NaN spoil only what follows them (a triangular dot would spread inf * 0 = NaN
+    over the whole row)."""
+    x = RNG.uniform(-1, 1, (5, n)).astype(np.float32)
+    x[0, 1], x[1, n // 2], x[2, 2], x[2, n - 2], x[3, 0] = np.inf, np.nan, -np.inf, np.inf, -np.inf
+    out = lumina.cumsum(lumina.tensor(x), 1).numpy()
+    np.testing.assert_allclose(out, np.cumsum(x, 1), rtol=1e-5, atol=1e-5)   # NaNs compare equal
+
+
 def test_cumsum_long_axis_float32_accuracy():
     """The blocked scan (blocks of 128, block totals scanned recursively) over 20,000 elements."""
     x = RNG.uniform(0, 1, (2, 20000)).astype(np.float32)
