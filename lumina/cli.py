@@ -3,13 +3,22 @@
     lumina info                      version, LLVM target (CPU, SIMD features) and thread count
     lumina run MODEL.onnx [--input name=file.npy ...] [--random-inputs] [--dim name=N ...] [--bench N]
     lumina inspect MODEL.onnx [--dim name=N ...]
+    lumina dump TARGET [--memory] [--target ir|llvm]   the IR before and after each pass, the kernel
+                                                       partition and the memory plan
+    lumina viz TARGET -o OUT.svg [--stage optimized|input]   the graph drawn through Graphviz
+    lumina profile TARGET [--repeat N] [--top N]       per kernel FLOPs, bytes, time, GFLOP/s, GB/s
+
+TARGET is an ONNX model (``MODEL.onnx``, symbolic dims from ``--dim name=N``, default 1) or a
+``@lumina.compile``d function ``path/to/file.py::fn`` called on example inputs of ``--shapes
+64x64,64`` (``x``-separated dims, comma-separated inputs, ``scalar`` for 0-d) and ``--dtypes``
+(default float32 for each). Example inputs are uniform in [0, 1) for floats and 0 for integers.
 """
 from __future__ import annotations
 
 import argparse
 import sys
 
-from .errors import LuminaError
+from .errors import LuminaError, LuminaValueError
 
 
 def _info(args) -> int:
@@ -119,6 +128,171 @@ def _inspect(args) -> int:
     return 0
 
 
+MEMORY_LINE = "memory: arena {} bytes, naive {} bytes, lower bound {} bytes"
+
+
+def _parse_shapes(spec: str | None) -> list[tuple[int, ...]]:
+    """``"64x64,64"`` -> ``[(64, 64), (64,)]``; ``scalar`` (or ``()``) is a 0-d input."""
+    if not spec:
+        return []
+    shapes = []
+    for part in spec.split(","):
+        part = part.strip()
+        if part in ("scalar", "()"):
+            shapes.append(())
+            continue
+        try:
+            dims = tuple(int(d) for d in part.split("x"))
+        except ValueError:
+            raise LuminaValueError(f"--shapes: {part!r} is not a shape like 64x64 (dims separated by 'x', "
+                                   "inputs by ',', 'scalar' for 0-d)") from None
+        if any(d < 0 for d in dims):
+            raise LuminaValueError(f"--shapes: {part!r} has a negative dimension")
+        shapes.append(dims)
+    return shapes
+
+
+def _example_inputs(shapes, dtypes: str | None) -> list:
+    """Arrays of ``shapes``: floats uniform in [0, 1), integers and bools 0; dtype per input from
+    ``dtypes`` (comma-separated NumPy/lumina names: float32, f16, int64...; default float32)."""
+    import numpy as np
+
+    from .ir.dtypes import to_dtype
+    names = [d.strip() for d in dtypes.split(",")] if dtypes else ["float32"] * len(shapes)
+    if len(names) != len(shapes):
+        raise LuminaValueError(f"--dtypes: {len(names)} dtypes for {len(shapes)} shapes")
+    rng = np.random.default_rng(0)
+    arrays = []
+    for shape, name in zip(shapes, names):
+        try:
+            dt = np.dtype(to_dtype(name).numpy)
+        except (LuminaError, TypeError, ValueError):
+            raise LuminaValueError(f"--dtypes: unknown dtype {name!r}") from None
+        arrays.append(rng.random(shape).astype(dt) if dt.kind == "f" else np.zeros(shape, dt))
+    return arrays
+
+
+def _load_function(spec: str):
+    """The ``@lumina.compile``d object named by ``path/to/file.py::fn`` (the file is imported as a
+    module named after it, with its directory on ``sys.path`` for its own imports)."""
+    import importlib.util
+    import os
+
+    from .compiled import CompiledFunction
+    path, _, name = spec.rpartition("::")
+    if not os.path.isfile(path):
+        raise LuminaValueError(f"{spec}: no file {path!r}")
+    module_name = "_lumina_cli_" + os.path.splitext(os.path.basename(path))[0]
+    module_spec = importlib.util.spec_from_file_location(module_name, path)
+    module = importlib.util.module_from_spec(module_spec)
+    sys.path.insert(0, os.path.dirname(os.path.abspath(path)))
+    try:
+        module_spec.loader.exec_module(module)
+    finally:
+        sys.path.pop(0)
+    fn = getattr(module, name, None)
+    if fn is None:
+        raise LuminaValueError(f"{spec}: {path} defines no {name!r}")
+    if not isinstance(fn, CompiledFunction):
+        raise LuminaValueError(f"{spec}: {name} is a {type(fn).__name__}, not a function decorated with "
+                               "@lumina.compile")
+    return fn
+
+
+def _compiled_call(args):
+    """``(CompiledFunction, arguments)`` for the CLI's TARGET: an ONNX model's compiled trace on
+    random inputs (``--dim``), or ``file.py::fn`` on example inputs (``--shapes``, ``--dtypes``)."""
+    target = args.target
+    if "::" in target:
+        if args.shapes is None:
+            raise LuminaValueError(f"{target}: give the example inputs' shapes with --shapes (e.g. 64x64,64)")
+        return _load_function(target), _example_inputs(_parse_shapes(args.shapes), args.dtypes)
+    if args.shapes is not None or args.dtypes is not None:
+        raise LuminaValueError("--shapes/--dtypes describe a file.py::fn target; an ONNX model takes --dim")
+    from .onnx import load
+    model = load(target)
+    inputs = model._bind([], _random_inputs(model, _dims(args.dim)))
+    model._run(inputs)     # learns which inputs the model needs by value (shapes, axes)
+    return model._compiled, model._args(inputs)
+
+
+def _memory_section(lowered) -> list[str]:
+    """The memory plan's description, ending with the one summary line ``MEMORY_LINE``."""
+    import re
+    plan = lowered.memory_plan()
+    summary = re.compile(r"^memory: arena \d+ bytes, naive \d+ bytes, lower bound \d+ bytes$")
+    lines = [line for line in plan.describe().splitlines() if not summary.match(line)]
+    return lines + [MEMORY_LINE.format(plan.arena_bytes, plan.naive_bytes, plan.lower_bound_bytes)]
+
+
+def _dump(args) -> int:
+    fn, call_args = _compiled_call(args)
+    lowered = fn.lower(*call_args)
+    name = lowered.graph.name
+    if args.target_kind == "llvm":
+        print(lowered.llvm_ir() or f"; {name}: no loop kernels (only GEMM calls)")
+        return 0
+    if not args.memory:
+        previous = None
+        for stage in lowered.stages():
+            text = lowered.as_text(stage)
+            title = "input" if stage == "input" else f"after {stage}"
+            if text == previous:
+                print(f"// ---- {name}: {title} (unchanged) ----")
+            else:
+                print(f"// ---- {name}: {title} ----\n{text}")
+            previous = text
+        n = len(lowered.kernels())
+        print(f"// ---- {name}: partition, {n} kernel{'s' * (n != 1)} ----")
+        print(lowered.partition())
+        print(f"// ---- {name}: memory plan ----")
+    print("\n".join(_memory_section(lowered)))
+    return 0
+
+
+def _viz(args) -> int:
+    import os
+
+    import graphviz
+    fn, call_args = _compiled_call(args)
+    lowered = fn.lower(*call_args)
+    if args.stage == "optimized":
+        dot = lowered.to_dot()
+    else:
+        dot = lowered.graph.to_dot(forward_outputs=sum(lowered._entry.out_is_tensor))
+    fmt = os.path.splitext(args.output)[1].lstrip(".").lower() or "svg"
+    if fmt in ("dot", "gv"):
+        data = dot.source.encode()
+    else:
+        try:
+            data = dot.pipe(format=fmt)
+        except graphviz.ExecutableNotFound:
+            raise LuminaValueError("viz: Graphviz's 'dot' binary is not installed; run "
+                                   "scripts/install-system-deps.sh (or apt-get install graphviz)") from None
+        except (ValueError, graphviz.CalledProcessError) as e:
+            raise LuminaValueError(f"viz: Graphviz cannot write {args.output!r} ({fmt}): {e}") from None
+    with open(args.output, "wb") as f:
+        f.write(data)
+    n = len(lowered.kernels())
+    print(f"wrote {args.output}: {len(lowered.graph.nodes) if args.stage == 'input' else n} "
+          f"{'nodes' if args.stage == 'input' else 'kernels'}")
+    return 0
+
+
+def _profile(args) -> int:
+    fn, call_args = _compiled_call(args)
+    report = fn.profile_report(*call_args, repeat=args.repeat)
+    print(report.table(top=args.top))
+    return 0
+
+
+def _add_target(p) -> None:
+    p.add_argument("target", metavar="TARGET", help="MODEL.onnx or path/to/file.py::fn")
+    p.add_argument("--dim", action="append", metavar="NAME=N", help="ONNX: size of a symbolic dimension (default 1)")
+    p.add_argument("--shapes", metavar="S", help="file.py::fn: example input shapes, e.g. 64x64,64")
+    p.add_argument("--dtypes", metavar="D", help="file.py::fn: example input dtypes, e.g. float32,int64")
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="lumina", description="lumina deep-learning compiler")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -134,6 +308,24 @@ def main(argv=None) -> int:
     inspect.add_argument("model")
     inspect.add_argument("--dim", action="append", metavar="NAME=N", help="size of a symbolic dimension (default 1)")
     inspect.set_defaults(fn=_inspect)
+    dump = sub.add_parser("dump", help="the IR before and after each pass, the kernel partition, the memory plan")
+    _add_target(dump)
+    dump.add_argument("--memory", action="store_true", help="only the memory plan, ending with the summary line")
+    dump.add_argument("--target", dest="target_kind", choices=("ir", "llvm"), default="ir",
+                      help="llvm: print the generated LLVM IR instead")
+    dump.set_defaults(fn=_dump)
+    viz = sub.add_parser("viz", help="draw the graph (kernels as clusters) through Graphviz")
+    _add_target(viz)
+    viz.add_argument("-o", "--output", required=True, metavar="OUT.svg",
+                     help="output file; its extension picks the format (svg, png, pdf; dot/gv: DOT source)")
+    viz.add_argument("--stage", choices=("optimized", "input"), default="optimized",
+                     help="optimized: after the passes, kernels as clusters (default); input: as traced")
+    viz.set_defaults(fn=_viz)
+    prof = sub.add_parser("profile", help="per kernel FLOPs, bytes moved, time, GFLOP/s, GB/s and share")
+    _add_target(prof)
+    prof.add_argument("--repeat", type=int, default=10, metavar="N", help="best of N runs per kernel")
+    prof.add_argument("--top", type=int, default=None, metavar="N", help="only the N slowest kernels")
+    prof.set_defaults(fn=_profile)
     args = parser.parse_args(argv)
     try:
         return args.fn(args)

@@ -207,6 +207,15 @@ class CompiledFunction:
         entry = self._entry(args)
         return [(launch.name, t) for launch, t in entry.executable.profile(self._inputs(entry, args), repeat)]
 
+    def profile_report(self, *args, repeat: int = 10):
+        """Per kernel launch of the call on ``args``: FLOPs, bytes moved, best seconds over
+        ``repeat`` runs, achieved GFLOP/s and GB/s and share of the step, as a
+        ``runtime.profile.ProfileReport`` (``.rows``; ``str()`` is the table). Counting rules:
+        ``runtime/profile.py``."""
+        from .runtime.profile import profile_report
+        entry = self._entry(args)
+        return profile_report(entry.executable, self._inputs(entry, args), repeat)
+
     def lower(self, *args) -> "Lowered":
         """The compilation of this function for ``args``' signature (traces it if needed)."""
         return Lowered(self._entry(args))
@@ -239,6 +248,18 @@ class Lowered:
     def llvm_ir(self) -> str:
         """The LLVM IR of the generated loop kernels (before LLVM's optimisation)."""
         return self.executable.info["llvm"]
+
+    def stages(self) -> list[str]:
+        """The stage names ``as_text`` takes, in pipeline order: "input", then one per pass."""
+        return [name for name, _ in self.executable.info["stages"]]
+
+    def to_dot(self):
+        """A ``graphviz.Digraph`` of the optimized graph with its kernels as clusters and the
+        forward part (what the function's returned tensors depend on) coloured apart from the
+        backward part (gradients, state updates); see ``ir.export.to_dot``."""
+        part = self.executable.info["partition"]
+        return part.graph.to_dot(part, forward_outputs=sum(self._entry.out_is_tensor),
+                                 kernel_names=[k.name for k in self.kernels()])
 
 
 def compile(fn: Callable | None = None, *, static_argnums: Sequence[int] = ()) -> Any:

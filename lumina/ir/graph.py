@@ -145,15 +145,16 @@ class Graph:
         return structural_hash(self)
 
     def to_networkx(self):
-        """A ``networkx.DiGraph`` with one vertex per node (op, type, attrs) and operand edges."""
-        import networkx as nx
-        g = nx.DiGraph()
-        index = {id(n): i for i, n in enumerate(self.nodes)}
-        for i, n in enumerate(self.nodes):
-            g.add_node(i, op=n.op.value, type=str(n.out.type))
-            for v in n.inputs:
-                g.add_edge(index[id(v.node)], i)
-        return g
+        """A ``networkx.DiGraph``: vertex ``i`` is ``nodes[i]`` (op, shape, dtype, type, attrs),
+        one edge per operand (see ``export.to_networkx``)."""
+        from .export import to_networkx
+        return to_networkx(self)
+
+    def to_dot(self, partition=None, forward_outputs: int | None = None, kernel_names=None):
+        """A ``graphviz.Digraph`` of this graph; a fusion ``partition`` of it draws kernels as
+        clusters; forward and backward nodes are coloured apart (see ``export.to_dot``)."""
+        from .export import to_dot
+        return to_dot(self, partition, forward_outputs, kernel_names)
 
 
 from . import builder  # noqa: E402  (Value's operators need it; builder imports this module)

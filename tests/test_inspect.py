@@ -1,0 +1,192 @@
+"""Inspection: networkx / Graphviz export, the ``lumina dump`` / ``viz`` / ``profile`` commands and
+the per-kernel profile's FLOP and byte counts."""
+import re
+import xml.etree.ElementTree as ET
+
+import numpy as np
+import pytest
+
+import lumina
+import lumina.nn as nn
+from lumina.cli import main
+from lumina.ir.export import BACKWARD_COLOR, FORWARD_COLOR
+from lumina.nn import functional as F
+from lumina.passes.pipeline import PASSES
+
+MEMORY_LINE = re.compile(r"^memory: arena (\d+) bytes, naive (\d+) bytes, lower bound (\d+) bytes$")
+SVG = "{http://www.w3.org/2000/svg}"
+
+
+@pytest.fixture(scope="module")
+def onnx_model(tmp_path_factory):
+    """``y = sum(relu(x @ W + b))`` with ``x: f32[batch, 8]``, written with onnx.helper."""
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+    rng = np.random.default_rng(0)
+    nodes = [helper.make_node("MatMul", ["x", "W"], ["h"]), helper.make_node("Add", ["h", "b"], ["a"]),
+             helper.make_node("Relu", ["a"], ["r"]), helper.make_node("ReduceSum", ["r"], ["y"], keepdims=0)]
+    graph = helper.make_graph(
+        nodes, "mlp", [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["batch", 8])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [])],
+        [numpy_helper.from_array(rng.random((8, 16), dtype=np.float32), "W"),
+         numpy_helper.from_array(rng.random(16, dtype=np.float32), "b")])
+    path = tmp_path_factory.mktemp("onnx") / "mlp.onnx"
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)]), str(path))
+    return str(path)
+
+
+@pytest.fixture(scope="module")
+def train_step():
+    """A compiled MLP training step (forward, backward, SGD update) and its example inputs."""
+    model = nn.Sequential(nn.Linear(8, 16), nn.ReLU(), nn.Linear(16, 4))
+    opt = lumina.optim.SGD(model.parameters(), lr=0.1)
+
+    @lumina.compile
+    def step(x, y):
+        opt.zero_grad()
+        loss = F.cross_entropy(model(x), y)
+        loss.backward()
+        opt.step()
+        return loss
+    rng = np.random.default_rng(0)
+    return step, (rng.random((6, 8), dtype=np.float32), rng.integers(0, 4, 6))
+
+
+# ---- networkx / graphviz export -----------------------------------------------------------------
+
+def test_to_networkx_counts_equal_the_graphs(train_step):
+    step, args = train_step
+    g = step.lower(*args).graph
+    nxg = g.to_networkx()
+    assert nxg.number_of_nodes() == len(g.nodes)
+    assert nxg.number_of_edges() == len({(id(v.node), id(n)) for n in g.nodes for v in n.inputs})
+    index = {id(n): i for i, n in enumerate(g.nodes)}
+    for i, n in enumerate(g.nodes):
+        assert (nxg.nodes[i]["op"], nxg.nodes[i]["shape"], nxg.nodes[i]["dtype"]) == \
+            (n.op.value, n.shape, n.dtype.short)
+        for pos, v in enumerate(n.inputs):   # edges carry operand order
+            assert pos in nxg.edges[index[id(v.node)], i]["operands"]
+    assert nxg.graph["outputs"] == [index[id(v.node)] for v in g.outputs]
+
+
+def test_to_dot_draws_one_cluster_per_kernel_and_colours_backward_nodes(train_step):
+    step, args = train_step
+    lowered = step.lower(*args)
+    source = lowered.to_dot().source
+    kernels = lowered.kernels()
+    assert len(re.findall(r"subgraph cluster_k\d+ \{", source)) == len(kernels) > 3
+    for k in kernels:
+        assert k.name in source
+    # forward (the loss) and backward (gradients, SGD update) are both present, in different colours
+    assert source.count(FORWARD_COLOR) > 0 and source.count(BACKWARD_COLOR) > 0
+
+
+def test_to_dot_without_partition_has_every_node_and_a_forward_graph_no_backward():
+    fn = lumina.compile(lambda a, b: (a @ b).relu())
+    g = fn.lower(np.ones((3, 4), np.float32), np.ones((4, 5), np.float32)).graph
+    source = g.to_dot().source
+    assert len(re.findall(r"^\s*n\d+ \[", source, flags=re.M)) == len(g.nodes)
+    assert "cluster" not in source and BACKWARD_COLOR not in source
+
+
+def test_to_dot_refuses_a_partition_of_another_graph(train_step):
+    step, args = train_step
+    lowered = step.lower(*args)
+    with pytest.raises(lumina.LuminaError, match="partition is of graph"):
+        lowered.graph.to_dot(lowered.executable.info["partition"])
+
+
+# ---- the CLI --------------------------------------------------------------------------------------
+
+def test_dump_onnx_prints_every_pass_and_the_partition(onnx_model, capsys):
+    assert main(["dump", onnx_model, "--dim", "batch=4"]) == 0
+    out = capsys.readouterr().out
+    assert "_trace: input ----\ngraph _trace {" in out
+    for name, _ in PASSES:
+        assert f": after {name} " in out
+    kernels = re.findall(r"^kernel (\d+) \((\w+)\)", out, flags=re.M)
+    assert [int(i) for i, _ in kernels] == list(range(len(kernels))) and len(kernels) >= 2
+    assert ("0", "dot") in kernels
+    assert "f32[4,8] = input" in out          # --dim batch=4 reached the traced input
+    assert MEMORY_LINE.match(out.strip().splitlines()[-1])
+
+
+def test_dump_memory_ends_with_exactly_one_memory_line(onnx_model, capsys):
+    assert main(["dump", "--memory", onnx_model, "--dim", "batch=64"]) == 0
+    lines = capsys.readouterr().out.strip().splitlines()
+    matches = [line for line in lines if MEMORY_LINE.match(line)]
+    assert len(matches) == 1 and MEMORY_LINE.match(lines[-1])
+    arena, naive, bound = map(int, MEMORY_LINE.match(lines[-1]).groups())
+    assert 0 < bound <= arena <= naive
+
+
+def test_dump_function_file_and_llvm_target(tmp_path, capsys):
+    src = tmp_path / "model.py"
+    src.write_text("import lumina\n\n@lumina.compile\ndef f(a, b):\n    return (a * b).exp().sum(1)\n")
+    assert main(["dump", f"{src}::f", "--shapes", "4x8,4x8"]) == 0
+    out = capsys.readouterr().out
+    assert "f32[4,8] = input" in out and "reduce_sum" in out and re.search(r"^kernel 0 ", out, flags=re.M)
+    assert main(["dump", f"{src}::f", "--shapes", "4x8,4x8", "--target", "llvm"]) == 0
+    llvm = capsys.readouterr().out
+    assert re.search(r'^define void @"k0_fused_\w*exp', llvm, flags=re.M)   # kernels named after what they fuse
+    import llvmlite.binding as llvm_binding
+    llvm_binding.parse_assembly(llvm).verify()
+
+
+def test_dump_refuses_a_function_that_is_not_compiled(tmp_path, capsys):
+    src = tmp_path / "plain.py"
+    src.write_text("def g(a):\n    return a\n")
+    assert main(["dump", f"{src}::g", "--shapes", "3"]) == 1
+    assert "not a function decorated with @lumina.compile" in capsys.readouterr().err
+    assert main(["dump", f"{src}::g"]) == 1
+    assert "--shapes" in capsys.readouterr().err
+
+
+def test_viz_writes_an_svg_with_a_cluster_per_kernel(onnx_model, tmp_path, capsys):
+    out = tmp_path / "mlp.svg"
+    assert main(["viz", onnx_model, "--dim", "batch=2", "-o", str(out)]) == 0
+    n = int(re.search(r"(\d+) kernels", capsys.readouterr().out).group(1))
+    text = out.read_text()
+    assert text.startswith("<?xml") or text.startswith("<svg")
+    root = ET.fromstring(text)
+    assert root.tag == SVG + "svg"
+    clusters = [g for g in root.iter(SVG + "g") if g.get("class") == "cluster"]
+    assert len(clusters) == n >= 2
+
+
+# ---- profile ------------------------------------------------------------------------------------
+
+def test_profile_counts_matmul_flops_and_bytes():
+    m, k, n = 48, 40, 24
+    fn = lumina.compile(lambda a, b: a @ b)
+    a, b = np.ones((m, k), np.float32), np.ones((k, n), np.float32)
+    report = fn.profile_report(a, b, repeat=2)
+    dots = [r for r in report.rows if r.kind == "dot"]
+    assert len(dots) == 1
+    assert dots[0].flops == 2 * m * n * k
+    assert dots[0].bytes == (m * k + k * n + m * n) * 4
+    assert dots[0].seconds > 0 and dots[0].gflops == pytest.approx(dots[0].flops / dots[0].seconds / 1e9)
+    assert sum(r.share for r in report.rows) == pytest.approx(1.0)
+    assert [(r.name, r.seconds > 0) for r in report.rows] == [(name, True) for name, _ in fn.profile(a, b)]
+
+
+def test_profile_counts_batched_matmul_and_reduction_flops():
+    fn = lumina.compile(lambda a, b: (a @ b).sum())
+    a, b = np.ones((3, 5, 7), np.float32), np.ones((3, 7, 2), np.float32)
+    report = fn.profile_report(a, b, repeat=1)
+    # dot: 2*M*N*K*batch; the reduction: one add per element of its input
+    assert report.flops == 2 * 5 * 2 * 7 * 3 + 3 * 5 * 2
+
+
+def test_profile_command_prints_a_row_per_kernel(tmp_path, capsys):
+    src = tmp_path / "mm.py"
+    src.write_text("import lumina\n\n@lumina.compile\ndef f(a, b):\n    return (a @ b).tanh()\n")
+    assert main(["profile", f"{src}::f", "--shapes", "32x16,16x8", "--repeat", "2"]) == 0
+    out = capsys.readouterr().out
+    lines = out.strip().splitlines()
+    assert lines[0].split() == ["kernel", "kind", "MFLOP", "MB", "us", "GFLOP/s", "GB/s", "share"]
+    total = lines[-1].split()
+    # 2*32*8*16 for the dot and 32*8 for tanh, in MFLOP; the shares add up to the whole step
+    assert total[:3] == ["total", f"({len(lines) - 4}", "kernels)"]
+    assert float(total[3]) == pytest.approx((2 * 32 * 8 * 16 + 32 * 8) / 1e6, abs=1e-3)
+    assert total[-1] == "100.0%"
