@@ -13,19 +13,23 @@ from dataclasses import replace
 
 import numpy as np
 
+from .codegen import expr as E
 from .codegen.kernel import DotKernel, LoopKernel
 from .codegen.llvm import render_module
-from .codegen.llvm_gemm import gemm_function_name, gemm_workspace_elems, render_gemm
+from .codegen.llvm import EPILOGUE_FUNCTION, render_epilogue
+from .codegen.llvm_gemm import (EPILOGUE_POINTERS, gemm_epilogue_function_name, gemm_function_name,
+                                gemm_workspace_elems, render_gemm)
 from .codegen.lower import lower
 from .ir.graph import Graph
 from .ir.ops import Op
 from .ir.printer import format_node, value_names
+from .passes import memory
 from .passes.fusion import partition
 from .passes.pipeline import optimize
 from .codegen.llvm_plan import PlanStep, host_futex, host_is_x86, render_plan, symbol
 from .runtime.executable import Executable, Launch, SlotSpec
 from .runtime.jit import CompiledModule, compile_llvm
-from .runtime.schedule import schedule
+from .runtime.schedule import horizons, schedule
 from .runtime.threads import PARALLEL_MIN_WORK, num_threads
 
 _LOCK = threading.Lock()
@@ -115,26 +119,73 @@ def _build(graph: Graph) -> Executable:
                 gemm_dtypes.append(desc.dtype.name)
             launches.append(_gemm_launch(desc, kslots, gemm_dtypes.index(desc.dtype.name), keepalive))
     workspaces = tuple((np.dtype(d), gemm_workspace_elems(d)) for d in gemm_dtypes)
-    plan, plan_threads, plan_text = _plan(launches, graph.name, keepalive)
+    plan, plan_threads, plan_text, steps = _plan(launches, graph.name, keepalive)
+    mem = _memory_plan(slots, launches, [d for _, d in kernels], steps)
     info = {"stages": stages, "partition": part, "llvm": llvm_text, "plan": plan_text,
             "kernels": [d for _, d in kernels]}
     output_slots = [slot_of[id(part.aliases.get(id(v), v))] for v in opt.outputs]
     return Executable(slots, [slot_of[id(v)] for v in opt.inputs], output_slots,
-                      [v.shape for v in opt.outputs], launches, plan, plan_threads, workspaces, keepalive, info)
+                      [v.shape for v in opt.outputs], launches, plan, plan_threads, workspaces, keepalive, info,
+                      mem)
+
+
+def _memory_plan(slots: list[SlotSpec], launches: list[Launch], descs: list, steps) -> memory.MemoryPlan:
+    """Arena offsets of the temporaries (by slot), with lifetimes over the launch order as the
+    plan's schedule can run it (``steps``; None: one launch after another)."""
+    sizes = {i: int(np.prod(s.shape, dtype=np.int64)) * np.dtype(s.dtype).itemsize
+             for i, s in enumerate(slots) if s.role == "temp"}
+    inplace = []
+    for i, (launch, desc) in enumerate(zip(launches, descs)):
+        if len(launch.writes) == 1:
+            inplace += [(i, s, launch.writes[0]) for s in _same_index_inputs(desc, launch)]
+    return memory.plan([(L.reads, L.writes) for L in launches], sizes,
+                       horizons(steps) if steps is not None else None, inplace)
+
+
+def _same_index_inputs(desc, launch: Launch) -> list[int]:
+    """The input slots that elementwise kernel ``desc`` reads only at the element it writes (same
+    element size and count as the output, every load at the store's row-major index): their
+    memory can take the output in place, each thread's chunk reading what it alone overwrites."""
+    if not isinstance(desc, LoopKernel) or desc.reduce_vars or len(launch.reads) != len(desc.buffers) - 1:
+        return []
+    out = desc.out
+    store = ({}, 0)
+    stride = 1
+    for v in reversed(desc.domain):
+        store[0][v] = stride
+        stride *= v.extent
+    loads: dict[int, list] = {}
+    stack, seen = [desc.value], set()
+    while stack:
+        e = stack.pop()
+        if id(e) in seen:
+            continue
+        seen.add(id(e))
+        if isinstance(e, E.Load):
+            loads.setdefault(e.buf, []).append(e.index)
+        stack.extend(E.children(e))
+    ok: dict[int, bool] = {}
+    for p, slot in enumerate(launch.reads):
+        buf = desc.buffers[p]
+        fits = (buf.numel == out.numel and buf.dtype.itemsize == out.dtype.itemsize and
+                all(E.affine_terms(index) == store for index in loads.get(p, [])))
+        ok[slot] = ok.get(slot, True) and fits
+    return [slot for slot, fits in ok.items() if fits and slot != launch.writes[0]]
 
 
 SMALL_PLAN = 4   # launches that Python calls one by one sooner than LLVM compiles a plan for them
 
 
 def _plan(launches: list[Launch], name: str, keepalive: list):
-    """The native plan function over ``launches`` and the number of threads it runs on (or no
-    plan, for a few launches on one thread: eager ops). A step with too little work in all for a
+    """The native plan function over ``launches``, the number of threads it runs on, its LLVM
+    text and its schedule steps (or no plan and no steps, for a few launches on one thread: eager
+    ops). A step with too little work in all for a
     thread hand-off to pay runs on the calling thread alone."""
     n = num_threads() if sum(L.work for L in launches) >= PARALLEL_MIN_WORK else 1
     steps = schedule(launches, n)
     used = 1 + max((t for s in steps for t in s.threads()), default=0)
     if used == 1 and len(launches) <= SMALL_PLAN:
-        return None, 1, ""
+        return None, 1, "", None
     text = render_plan([PlanStep(L.address, L.args, s.barrier, s.bounds[:used])
                         for L, s in zip(launches, steps)], used, name=f"{name}_plan",
                        x86=host_is_x86(), futex=host_futex())
@@ -143,7 +194,7 @@ def _plan(launches: list[Launch], name: str, keepalive: list):
     module = compile_llvm(text, f"{name}_plan", opt_level=1, symbols={symbol(L.address): L.address for L in launches})
     keepalive.append(module)
     p, i = ctypes.c_void_p, ctypes.c_int64
-    return ctypes.CFUNCTYPE(None, p, i, p)(module.address("plan")), used, text
+    return ctypes.CFUNCTYPE(None, p, i, p)(module.address("plan")), used, text, steps
 
 
 BATCH_SPLIT = 4   # a batched GEMM with this many entries per thread splits over its batch
@@ -159,7 +210,8 @@ def _gemm_launch(d: DotKernel, kslots, workspace: int, keepalive) -> Launch:
     a_off, b_off = d.a.offset * isz, d.b.offset * isz
     # (C, A, B, batch, M, N, K, 9 strides, m_start, m_end, workspace): see codegen/llvm_gemm.py
     strides = d.a.strides + d.b.strides + (d.m * d.n, d.n, 1)
-    if d.batch >= BATCH_SPLIT * num_threads():
+    by_batch = d.batch >= BATCH_SPLIT * num_threads()
+    if by_batch:
         # Many small GEMMs (attention heads): threads take whole GEMMs of the batch, so no two
         # threads pack the same B panel; each chunk's C, A and B start at its first batch entry.
         args = (("chunk_buffer", c_slot, 0, d.m * d.n * isz), ("chunk_buffer", a_slot, a_off, d.a.strides[0] * isz),
@@ -171,5 +223,15 @@ def _gemm_launch(d: DotKernel, kslots, workspace: int, keepalive) -> Launch:
                 *(("int", v) for v in (d.batch, d.m, d.n, d.k) + strides), ("start",), ("end",),
                 ("workspace", workspace))
         extent = d.m
-    return Launch(d.name, module.address(gemm_function_name(dtype)), args, (a_slot, b_slot), (c_slot,), extent,
+    entry = gemm_function_name(dtype)
+    if d.epilogue is not None:   # see codegen/llvm_gemm.py: epilogue address, batch0, its buffers, C
+        epi = _module(render_epilogue(d.epilogue, d.dtype, EPILOGUE_POINTERS), "epilogue")
+        keepalive.append(epi)
+        reads = [kslots[i] for i in d.epilogue.buffers]
+        reads += [c_slot] * (EPILOGUE_POINTERS - 1 - len(reads))
+        batch0 = ("start",) if by_batch else ("int", 0)
+        args += (("int", epi.address(EPILOGUE_FUNCTION)), batch0,
+                 *(("buffer", s, 0) for s in reads), ("buffer", c_slot, 0))
+        entry = gemm_epilogue_function_name(dtype)
+    return Launch(d.name, module.address(entry), args, tuple(dict.fromkeys(kslots[:-1])), (c_slot,), extent,
                   d.batch * d.m * d.n * d.k, d.source)

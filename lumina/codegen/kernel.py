@@ -56,8 +56,24 @@ class Operand:
 
 
 @dataclass(frozen=True)
+class Epilogue:
+    """An elementwise function applied to a GEMM's output in place, after its last K block.
+
+    ``value`` is the new ``C[b, m, n]`` as an expression over the loop variables ``vars`` = (b, m, n)
+    (extents batch, M, N). Its loads name epilogue positions: ``Load(i)`` for ``i < len(buffers)``
+    reads the dot kernel's buffer ``buffers[i]``; ``Load(OUT)`` (``OUT = MAX_EPILOGUE_INPUTS``) reads
+    the finished dot result, at its own position only. The renderer stores ``value`` to that
+    position of the output.
+    """
+    vars: tuple[Var, Var, Var]
+    value: Expr
+    buffers: tuple[int, ...]
+
+
+@dataclass(frozen=True)
 class DotKernel:
-    """``C[b, m, n] = sum_k A[b, m, k] * B[b, k, n]`` into a contiguous [batch, M, N] output."""
+    """``C[b, m, n] = sum_k A[b, m, k] * B[b, k, n]`` into a contiguous [batch, M, N] output, then
+    ``C = epilogue(C, ...)`` when there is an ``epilogue``."""
     name: str
     buffers: tuple[Buffer, ...]
     dtype: DType
@@ -68,6 +84,7 @@ class DotKernel:
     a: Operand
     b: Operand
     source: tuple[str, ...] = ()
+    epilogue: Epilogue | None = None
 
     @property
     def out(self) -> Buffer:

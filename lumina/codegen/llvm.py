@@ -26,7 +26,7 @@ from ..errors import LuminaCodegenError
 from ..ir.dtypes import DType
 from . import expr as E
 from . import llvm_math
-from .kernel import LoopKernel
+from .kernel import Epilogue, LoopKernel
 
 I1, I8, I16, I32, I64 = (ir.IntType(w) for w in (1, 8, 16, 32, 64))
 F16, F32, F64 = ir.HalfType(), ir.FloatType(), ir.DoubleType()
@@ -359,6 +359,56 @@ def _row_major_expr(vars) -> E.Expr:
         pairs.append((stride, v))
         stride *= v.extent
     return E.affine_sum(pairs)
+
+
+EPILOGUE_FUNCTION = "lumina_epilogue"
+
+
+class _EpilogueBuilder(_FunctionBuilder):
+    """``void lumina_epilogue(p0, ..., p{MAX-1}, out, i64 b, i64 m0, i64 m1, i64 n0, i64 n1)``:
+    ``out[b, m, n] = value`` for m0 <= m < m1, n0 <= n < n1 of batch entry b (an output panel of a
+    GEMM, see ``llvm_gemm``); the inner loop runs along contiguous output columns and vectorizes."""
+    def __init__(self, module: ir.Module, ep: Epilogue, dtype: DType, n_pointers: int):
+        self.module = module
+        types = [I8] * n_pointers
+        stack = [ep.value]
+        while stack:   # each pointer is typed by what is loaded through it
+            e = stack.pop()
+            if isinstance(e, E.Load):
+                types[e.buf] = MEM[e.dtype]
+            stack.extend(E.children(e))
+        types[-1] = MEM[dtype]
+        args = [t.as_pointer() for t in types] + [I64] * 5
+        self.fn = ir.Function(module, ir.FunctionType(ir.VoidType(), args), name=EPILOGUE_FUNCTION)
+        for i, a in enumerate(self.fn.args[:n_pointers]):
+            a.name = f"p{i}"
+            a.add_attribute("noalias")   # an unused pointer repeats another, but is never read
+        self.b = ir.IRBuilder(self.fn.append_basic_block("entry"))
+        self.ep, self.dtype, self.out = ep, dtype, n_pointers - 1
+        self.vars: dict[E.Var, ir.Value] = {}
+        self.memo: dict = {}
+
+    def emit(self):
+        bv, mv, nv = self.ep.vars
+        batch, m0, m1, n0, n1 = self.fn.args[-5:]
+        self.vars[bv] = batch
+
+        def body():
+            self.memo = {}
+            index = self.expr(_row_major_expr(self.ep.vars))
+            value = self.expr(self.ep.value)
+            self.store(self.out, index, value, self.dtype)
+
+        self.loop(mv, m0, m1, lambda: self.loop(nv, n0, n1, body))
+        self.b.ret_void()
+
+
+def render_epilogue(ep: Epilogue, dtype: DType, n_pointers: int) -> str:
+    """LLVM IR text of a module defining ``EPILOGUE_FUNCTION`` for ``ep`` over a ``dtype`` GEMM
+    output (see ``_EpilogueBuilder``); ``n_pointers`` = the epilogue's buffers + the output."""
+    module = ir.Module(name="lumina_epilogue")
+    _EpilogueBuilder(module, ep, dtype, n_pointers).emit()
+    return str(module)
 
 
 def render_module(kernels: list[LoopKernel], name: str = "lumina") -> str:

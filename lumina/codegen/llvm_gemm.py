@@ -14,6 +14,14 @@ computes, for b < batch, m_start <= m < m_end, n < N (beta = 0: C is overwritten
     C[b*sc_b + m*sc_m + n*sc_n] =
         sum_{k<K} A[b*sa_b + m*sa_m + k*sa_k] * B[b*sb_b + k*sb_k + n*sb_n]
 
+``lumina_gemm_epi_<dtype>`` (floating point only) takes the same arguments and then
+``i64 epilogue, i64 batch0, T* e0, ..., T* e{EPILOGUE_POINTERS-2}, T* out``: after the last K block of
+each MC x NC panel of C (still in L2) it calls the function at address ``epilogue`` as
+``epilogue(e0, ..., out, batch0 + b, m_lo, m_hi, n_lo, n_hi)``, which rewrites that panel of ``out``
+in place (``codegen.llvm.render_epilogue``: bias, activation, residual, per-channel scale).
+``batch0`` is the batch index of this call's first entry in ``out``, for callers that hand each
+thread a slice of the batch.
+
 It writes only rows [m_start, m_end) of C, so a caller parallelizes by giving each thread its own
 row range and its own workspace of ``gemm_workspace_elems(dtype)`` elements (any alignment).
 
@@ -44,7 +52,10 @@ from llvmlite import ir
 
 from lumina.errors import LuminaTypeError
 
-__all__ = ["GemmBlocking", "gemm_function_name", "gemm_workspace_elems", "render_gemm", "BLOCKING"]
+__all__ = ["GemmBlocking", "gemm_function_name", "gemm_epilogue_function_name", "gemm_workspace_elems",
+           "render_gemm", "BLOCKING", "EPILOGUE_POINTERS"]
+
+EPILOGUE_POINTERS = 5   # buffers an epilogue function takes: 4 it reads + the output
 
 _I1 = ir.IntType(1)
 _I64 = ir.IntType(64)
@@ -102,6 +113,14 @@ def gemm_function_name(dtype: str) -> str:
     """Symbol of the GEMM for ``dtype``, e.g. ``lumina_gemm_float32``."""
     _check_dtype(dtype)
     return f"lumina_gemm_{dtype}"
+
+
+def gemm_epilogue_function_name(dtype: str) -> str:
+    """Symbol of the GEMM with an epilogue for floating ``dtype``, e.g. ``lumina_gemm_epi_float32``."""
+    _check_dtype(dtype)
+    if dtype not in BLOCKING:
+        raise LuminaTypeError(f"gemm: {dtype} GEMMs take no epilogue; expected one of {sorted(BLOCKING)}")
+    return f"lumina_gemm_epi_{dtype}"
 
 
 def gemm_workspace_elems(dtype: str, blocking: GemmBlocking | None = None) -> int:
@@ -240,11 +259,18 @@ _GEMM_PARAMS = [
 ]
 
 
-def _define_gemm_entry(module: ir.Module, dtype: str):
-    fn, b, args = _define(module, gemm_function_name(dtype), ir.VoidType(), _GEMM_PARAMS,
-                          internal=False)
-    for pname in ("C", "A", "B", "workspace"):
+_EPILOGUE_PARAMS = [("epilogue", _I64), ("batch0", _I64)] + [
+    (f"e{i}", _PTR) for i in range(EPILOGUE_POINTERS)]
+
+
+def _define_gemm_entry(module: ir.Module, dtype: str, epilogue: bool = False):
+    name = gemm_epilogue_function_name(dtype) if epilogue else gemm_function_name(dtype)
+    params = _GEMM_PARAMS + (_EPILOGUE_PARAMS if epilogue else [])
+    fn, b, args = _define(module, name, ir.VoidType(), params, internal=False)
+    for pname in ("A", "B", "workspace"):
         args[pname].add_attribute("noalias")
+    if not epilogue:   # with one, the epilogue's output pointer is C again
+        args["C"].add_attribute("noalias")
     return fn, b, args
 
 
@@ -427,7 +453,15 @@ def _emit_packed_gemm(module: ir.Module, dtype: str, blk: GemmBlocking) -> None:
     pack_a = _emit_pack_a(module, elem, blk)
     pack_b = _emit_pack_b(module, elem, blk)
     micro = _emit_micro_kernel(module, elem, blk)
-    fn, b, a = _define_gemm_entry(module, dtype)
+    for epilogue in (False, True):
+        _emit_packed_entry(module, dtype, elem, blk, pack_a, pack_b, micro, epilogue)
+
+
+def _emit_packed_entry(module, dtype, elem, blk, pack_a, pack_b, micro, epilogue: bool) -> None:
+    fn, b, a = _define_gemm_entry(module, dtype, epilogue)
+    if epilogue:
+        epi_type = ir.FunctionType(ir.VoidType(), [_PTR] * EPILOGUE_POINTERS + [_I64] * 5)
+        epi_fn = b.inttoptr(a["epilogue"], epi_type.as_pointer(), name="epilogue_fn")
 
     # Workspace: [packed A block: MC x KC][packed B block: KC x NC], each cache-line aligned.
     a_pack = _align_up(b, a["workspace"], name="a_pack")
@@ -453,6 +487,11 @@ def _emit_packed_gemm(module: ir.Module, dtype: str, blk: GemmBlocking) -> None:
                     b.call(pack_a, [a_pack, a_src, a["sa_m"], a["sa_k"], mc, kc])
                     _emit_macro_kernel(b, elem, blk, micro, a, a_pack, b_pack, c_batch,
                                        ic, jc, mc, nc, kc, accumulate)
+                    if epilogue:   # after the last K block the panel is final (and in L2)
+                        last = b.icmp_signed(">=", b.add(pc, kc_step), k_stop, name="last_k")
+                        with b.if_then(last):
+                            b.call(epi_fn, [a[f"e{i}"] for i in range(EPILOGUE_POINTERS)] + [
+                                b.add(a["batch0"], bi), ic, b.add(ic, mc), jc, b.add(jc, nc)])
     b.ret_void()
 
 

@@ -16,7 +16,8 @@ from ..passes.fusion import Kernel
 from ..passes.views import view_base
 from . import expr as E
 from .coalesce import coalesce
-from .kernel import Buffer, DotKernel, LoopKernel, Operand
+from ..passes.fusion import MAX_EPILOGUE_INPUTS
+from .kernel import Buffer, DotKernel, Epilogue, LoopKernel, Operand
 
 I64 = DType.int64
 BOOL = DType.bool
@@ -194,7 +195,7 @@ def lower(k: Kernel, index: int, source: tuple[str, ...] = ()) -> LoopKernel | D
         Buffer(k.root.dtype, k.root.type.numel),)
     name = kernel_name(k, index)
     root = k.root
-    if root.op is Op.DOT:
+    if root.op is Op.DOT or k.dot is not None:
         return _lower_dot(k, name, buffers, source)
     lw = _Lowerer(k)
     # Size-1 output dims index at 0 and get no loop, so the outermost loop (the one the runtime
@@ -218,8 +219,37 @@ def lower(k: Kernel, index: int, source: tuple[str, ...] = ()) -> LoopKernel | D
     return LoopKernel(name, buffers, domain, (), None, value, source)
 
 
+class _EpilogueLowerer(_Lowerer):
+    """Lowers an epilogue: the dot result is a load of the output at the dot's own position, and
+    every other buffer gets the next free epilogue position (see ``kernel.Epilogue``)."""
+    def __init__(self, k: Kernel, dot: Value):
+        self.dot, self.slots, self.memo = dot, {id(v): i for i, v in enumerate(k.inputs)}, {}
+        self.buffers: dict[int, int] = {}
+        self.used: list[int] = []
+
+    def _lower(self, v: Value, idx: tuple) -> E.Expr:
+        if v is self.dot:
+            return E.Load(MAX_EPILOGUE_INPUTS, row_major(idx, v.shape), v.dtype)
+        if id(v) in self.slots and id(v) not in self.buffers:
+            self.buffers[id(v)] = len(self.used)
+            self.used.append(self.slots[id(v)])
+        return super()._lower(v, idx)
+
+
+def _lower_epilogue(k: Kernel) -> Epilogue:
+    dot = k.dot.out
+    bvars = tuple(E.Var(name, n) for name, n in zip("bmn", dot.shape))
+    lw = _EpilogueLowerer(k, dot)
+    value = lw.value(k.root, unravel(row_major(bvars, dot.shape), k.root.shape))
+    if len(lw.used) > MAX_EPILOGUE_INPUTS:
+        raise LuminaCodegenError(f"lower: the epilogue of {k.root.type} reads {len(lw.used)} buffers, "
+                                 f"expected at most {MAX_EPILOGUE_INPUTS}")
+    return Epilogue(bvars, value, tuple(lw.used))
+
+
 def _lower_dot(k: Kernel, name, buffers, source) -> DotKernel:
-    lhs, rhs = k.root.node.inputs
+    dot = k.dot.out if k.dot is not None else k.root
+    lhs, rhs = dot.node.inputs
     slot = {id(v): i for i, v in enumerate(k.inputs)}
     ops = []
     for operand in (lhs, rhs):   # the buffers fusion chose for them (passes.fusion._group)
@@ -227,4 +257,5 @@ def _lower_dot(k: Kernel, name, buffers, source) -> DotKernel:
         ops.append(Operand(slot[id(base)], view.offset, tuple(view.strides)))
     b, m, kk = lhs.shape
     n = rhs.shape[2]
-    return DotKernel(name, buffers, k.root.dtype, b, m, n, kk, ops[0], ops[1], source)
+    epilogue = _lower_epilogue(k) if k.dot is not None else None
+    return DotKernel(name, buffers, dot.dtype, b, m, n, kk, ops[0], ops[1], source, epilogue)

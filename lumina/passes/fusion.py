@@ -14,6 +14,17 @@ and movement ops become index arithmetic. A value is materialised when it is
 
 ``partition(graph)`` returns the kernels in execution order; ``Kernel.reason`` says why its root was
 materialised, which ``Partition.describe()`` prints for inspection.
+
+**GEMM epilogues.** A ``dot`` whose result is read by exactly one elementwise kernel, only at its own
+output position (through elementwise ops and reshapes: ``relu(x @ w + b)``, a per-channel scale and
+shift, a residual add of a same-shape buffer, GELU), fuses into that kernel: the kernel keeps its
+root and gains ``Kernel.dot``, the GEMM, whose C tile the epilogue rewrites in place after the final
+K block (``codegen.llvm_gemm``); the dot result gets no buffer of its own. When the value at the end
+of a dot's single-reader index-preserving chain has several readers (the pre-activation of a
+training step, read by the activation and by its backward), that value is materialised as the
+epilogue's root instead of being recomputed in each reader. Every candidate that is turned down, and
+every value kept out of its readers by the recompute budget, is listed in ``Partition.refused`` with
+its reason.
 """
 from __future__ import annotations
 
@@ -29,18 +40,38 @@ _EXPENSIVE = {Op.EXP, Op.LOG, Op.SQRT, Op.SIN, Op.COS, Op.TANH, Op.ERF, Op.POW, 
               Op.GATHER, Op.PAD, Op.CONCAT}
 
 
+MAX_EPILOGUE_INPUTS = 4   # buffers an epilogue may read besides the dot result (GEMM arguments)
+_EPILOGUE_DTYPES = ("float32", "float64")   # the packed GEMMs; the integer one has no epilogue
+
+
 @dataclass
 class Kernel:
-    """One fused group: ``nodes`` (topological, ending with ``root.node``) read ``inputs``."""
+    """One fused group: ``nodes`` (topological, ending with ``root.node``) read ``inputs``.
+
+    ``dot`` is set for a GEMM with an elementwise epilogue: ``nodes`` starts with the ``dot`` node,
+    whose result is never stored on its own, and the rest computes ``root`` from it.
+    """
     root: Value
     nodes: list[Node]
     inputs: list[Value]
     reason: str
+    dot: Node | None = None
 
     @property
     def kind(self) -> str:
         op = self.root.op
+        if self.dot is not None:
+            return "dot+epilogue"
         return "dot" if op is Op.DOT else "reduce" if op.kind is Kind.REDUCE else "elementwise"
+
+
+@dataclass(frozen=True)
+class Refusal:
+    """A fusion candidate that was turned down: ``value`` was not fused into the kernel computing
+    ``into`` (None when it has no single consumer), because of ``reason``."""
+    value: Value
+    into: Value | None
+    reason: str
 
 
 @dataclass
@@ -49,14 +80,20 @@ class Partition:
     kernels: list[Kernel]
     materialized: dict[int, str] = field(default_factory=dict)   # id(value) -> reason
     aliases: dict[int, Value] = field(default_factory=dict)      # id(output) -> buffer it reshapes
+    refused: list[Refusal] = field(default_factory=list)
 
     def describe(self) -> str:
+        """One line per kernel (its kind, root, why the root is materialised, the buffers it reads,
+        the nodes it fuses), then one line per refused fusion candidate with its reason."""
         names = {n.out: f"%{i}" for i, n in enumerate(self.graph.nodes)}
         lines = []
         for i, k in enumerate(self.kernels):
             ops = " ".join(f"{names[n.out]}:{n.op.value}" for n in k.nodes)
             ins = ", ".join(names[v] for v in k.inputs)
             lines.append(f"kernel {i} ({k.kind}) -> {names[k.root]}  [{k.reason}]  reads ({ins})  fuses {ops}")
+        for r in self.refused:
+            into = f" into the kernel of {names[r.into]}" if r.into is not None else ""
+            lines.append(f"refused: {names[r.value]}:{r.value.op.value}{into}: {r.reason}")
         return "\n".join(lines)
 
 
@@ -71,8 +108,10 @@ def _own_cost(n: Node) -> int:
 
 
 def partition(graph: Graph) -> Partition:
+    """Partition ``graph`` into kernels (see the module docstring); never raises on a valid graph."""
     users = graph.users()
     mat: dict[int, str] = {}
+    refused: list[Refusal] = []
     aliases: dict[int, Value] = {}
     for v in graph.outputs:  # an output that only reshapes a computed value shares its buffer
         base = v
@@ -112,21 +151,109 @@ def partition(graph: Graph) -> Partition:
             if base.op not in (Op.INPUT, Op.CONST):
                 mat.setdefault(id(base), "broadcast by expand")
         if n.op.kind not in (Kind.SOURCE, Kind.REDUCE, Kind.DOT) and len(users[v]) > 1 \
-                and inline_cost() > RECOMPUTE_BUDGET:
-            mat.setdefault(id(v), f"{len(users[v])} readers")
+                and inline_cost() > RECOMPUTE_BUDGET and id(v) not in mat:
+            why = (f"{len(users[v])} readers: inlining would recompute {inline_cost()} ops per "
+                   f"element in each (RECOMPUTE_BUDGET {RECOMPUTE_BUDGET})")
+            mat[id(v)] = why
+            refused.append(Refusal(v, None, why))
         d = 1 + max((depth[id(u)] for u in n.inputs if id(u) not in mat), default=0)
         if d > MAX_DEPTH and id(v) not in mat:
             mat[id(v)] = f"fusion depth limit {MAX_DEPTH}"
         depth[id(v)] = 0 if id(v) in mat else d
         cost[id(v)] = 0 if id(v) in mat else inline_cost()
 
-    kernels = []
+    kernels = _group_all(graph, mat)
+    if _mark_epilogue_roots(graph, users, mat, kernels):
+        kernels = _group_all(graph, mat)
+    kernels = _fuse_epilogues(kernels, mat, refused)
+    return Partition(graph, kernels, mat, aliases, refused)
+
+
+def _group_all(graph: Graph, mat: dict[int, str]) -> list[Kernel]:
+    return [_group(n.out, mat) for n in graph.nodes
+            if id(n.out) in mat and n.op not in (Op.INPUT, Op.CONST)]
+
+
+def _index_preserving(n: Node) -> bool:
+    """Whether ``n`` reads each operand at its own output position (in row-major order)."""
+    return n.op.kind in (Kind.UNARY, Kind.BINARY) or n.op in (Op.WHERE, Op.CAST, Op.RESHAPE)
+
+
+def _mark_epilogue_roots(graph: Graph, users, mat: dict[int, str], kernels: list[Kernel]) -> bool:
+    """For each dot read by several kernels, materialise the end of its single-reader,
+    index-preserving chain when that value has several readers, so it is computed once as the
+    dot's epilogue instead of in every reader. Whether any value was marked."""
+    reading: dict[int, int] = {}
+    for k in kernels:
+        for v in k.inputs:
+            reading[id(v)] = reading.get(id(v), 0) + 1
+    marked = False
     for n in graph.nodes:
-        v = n.out
-        if id(v) not in mat or n.op in (Op.INPUT, Op.CONST):
+        if n.op is not Op.DOT or mat.get(id(n.out)) != "dot" or reading.get(id(n.out), 0) < 2:
             continue
-        kernels.append(_group(v, mat))
-    return Partition(graph, kernels, mat, aliases)
+        end = n.out
+        while True:
+            readers = list({id(u): u for u in users[end]}.values())
+            if len(readers) != 1 or not _index_preserving(readers[0]) \
+                    or readers[0].out.dtype != n.out.dtype or id(end) in mat and end is not n.out:
+                break
+            end = readers[0].out
+        if end is not n.out and id(end) not in mat and len(users[end]) > 1:
+            mat[id(end)] = f"dot epilogue result ({len(users[end])} readers)"
+            marked = True
+    return marked
+
+
+def _epilogue_refusal(dot: Value, readers: list[Kernel], mat: dict[int, str]) -> str | None:
+    """Why ``dot`` cannot become the GEMM of its reader's epilogue, or None when it can."""
+    if mat[id(dot)] != "dot":
+        return f"the dot result is materialised: {mat[id(dot)]}"
+    if dot.dtype.name not in _EPILOGUE_DTYPES:
+        return f"{dot.dtype.name} GEMMs take no epilogue"
+    if len(readers) != 1:
+        return f"read by {len(readers)} kernels"
+    k = readers[0]
+    if k.kind != "elementwise":
+        return f"the reader is a {k.kind} kernel"
+    if k.root.dtype != dot.dtype or k.root.type.numel != dot.type.numel:
+        return f"the epilogue's result {k.root.type} does not fit the dot's buffer {dot.type}"
+    reaches = {id(dot)}
+    for node in k.nodes:   # topological: every node on a path from the dot to the root
+        if any(id(u) in reaches for u in node.inputs):
+            if not _index_preserving(node):
+                return f"{node.op.value} between the dot and the kernel's root changes the index"
+            reaches.add(id(node.out))
+    extra = [v for v in k.inputs if v is not dot]
+    if len(extra) > MAX_EPILOGUE_INPUTS:
+        return f"the epilogue reads {len(extra)} buffers (MAX_EPILOGUE_INPUTS {MAX_EPILOGUE_INPUTS})"
+    return None
+
+
+def _fuse_epilogues(kernels: list[Kernel], mat: dict[int, str], refused: list[Refusal]) -> list[Kernel]:
+    """Merge each dot kernel into its one elementwise reader as that kernel's GEMM (see module)."""
+    readers: dict[int, list[Kernel]] = {}
+    for k in kernels:
+        for v in k.inputs:
+            readers.setdefault(id(v), []).append(k)
+    merged: set[int] = set()
+    for d in kernels:
+        if d.root.op is not Op.DOT or not readers.get(id(d.root)):
+            continue
+        dot, into = d.root, readers[id(d.root)]
+        why = _epilogue_refusal(dot, into, mat)
+        if why is not None:
+            refused.append(Refusal(dot, into[0].root if len(into) == 1 else None, why))
+            continue
+        k = into[0]
+        k.dot = dot.node
+        k.nodes = [dot.node] + k.nodes
+        inputs = {id(v): v for v in d.inputs}
+        inputs.update((id(v), v) for v in k.inputs if v is not dot)
+        k.inputs = list(inputs.values())
+        k.reason = f"{k.reason}; epilogue of the dot"
+        del mat[id(dot)]
+        merged.add(id(d))
+    return [k for k in kernels if id(k) not in merged]
 
 
 def _group(root: Value, mat: dict[int, str]) -> Kernel:
