@@ -40,6 +40,7 @@ _EXPENSIVE = {Op.EXP, Op.LOG, Op.SQRT, Op.SIN, Op.COS, Op.TANH, Op.ERF, Op.POW, 
               Op.GATHER, Op.PAD, Op.CONCAT}
 
 
+EPILOGUES = True          # fuse elementwise epilogues into dots (False: for A/B measurements)
 MAX_EPILOGUE_INPUTS = 4   # buffers an epilogue may read besides the dot result (GEMM arguments)
 _EPILOGUE_DTYPES = ("float32", "float64")   # the packed GEMMs; the integer one has no epilogue
 
@@ -163,9 +164,10 @@ def partition(graph: Graph) -> Partition:
         cost[id(v)] = 0 if id(v) in mat else inline_cost()
 
     kernels = _group_all(graph, mat)
-    if _mark_epilogue_roots(graph, users, mat, kernels):
-        kernels = _group_all(graph, mat)
-    kernels = _fuse_epilogues(kernels, mat, refused)
+    if EPILOGUES:
+        if _mark_epilogue_roots(graph, users, mat, kernels):
+            kernels = _group_all(graph, mat)
+        kernels = _fuse_epilogues(kernels, mat, refused)
     return Partition(graph, kernels, mat, aliases, refused)
 
 
@@ -191,14 +193,16 @@ def _mark_epilogue_roots(graph: Graph, users, mat: dict[int, str], kernels: list
     for n in graph.nodes:
         if n.op is not Op.DOT or mat.get(id(n.out)) != "dot" or reading.get(id(n.out), 0) < 2:
             continue
-        end = n.out
+        end, computes = n.out, False
         while True:
             readers = list({id(u): u for u in users[end]}.values())
             if len(readers) != 1 or not _index_preserving(readers[0]) \
                     or readers[0].out.dtype != n.out.dtype or id(end) in mat and end is not n.out:
                 break
             end = readers[0].out
-        if end is not n.out and id(end) not in mat and len(users[end]) > 1:
+            computes = computes or end.op is not Op.RESHAPE
+        # a chain of reshapes only would add a pass over C and save nothing
+        if computes and id(end) not in mat and len(users[end]) > 1:
             mat[id(end)] = f"dot epilogue result ({len(users[end])} readers)"
             marked = True
     return marked
