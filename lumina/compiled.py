@@ -249,6 +249,12 @@ class Lowered:
         """The LLVM IR of the generated loop kernels (before LLVM's optimisation)."""
         return self.executable.info["llvm"]
 
+    def memory_plan(self):
+        """The executable's ``passes.memory.MemoryPlan``: the arena offset of every intermediate
+        buffer (by slot), and the arena, naive and lower-bound sizes in bytes. The runtime's arena
+        (``self.executable.arena``, a uint8 array) has exactly ``arena_bytes``."""
+        return self.executable.memory_plan
+
     def stages(self) -> list[str]:
         """The stage names ``as_text`` takes, in pipeline order: "input", then one per pass."""
         return [name for name, _ in self.executable.info["stages"]]

@@ -1,8 +1,10 @@
 """The executable plan: an ordered list of kernel launches over numbered buffer slots.
 
 Slots hold the caller's inputs (zero-copy when they are C-contiguous with the right dtype), constants,
-intermediates (allocated once per executable and reused across calls) and outputs (fresh arrays each
-call, since they are handed to the caller).
+intermediates and outputs (fresh arrays each call, since they are handed to the caller). The
+intermediates live in one arena per executable, allocated once and reused across calls, each at the
+offset of the executable's memory plan (``passes.memory``), so buffers whose lifetimes do not meet
+share memory.
 
 ``run`` makes one native call per thread: the plan function (``codegen.llvm_plan``) walks every
 launch with the barriers of the static schedule (``runtime.schedule``), so a step of hundreds of
@@ -21,6 +23,8 @@ from typing import Callable
 import numpy as np
 
 from ..errors import LuminaTypeError
+from ..passes.memory import MemoryPlan
+from ..passes.memory import plan as plan_memory
 from .threads import parallel_for, run_on_threads
 
 
@@ -75,6 +79,20 @@ def _cfunc(address: int, pointer_args: tuple[bool, ...]) -> Callable:
     return fn
 
 
+ARENA_ALIGNMENT = 64
+
+
+def _nbytes(spec: SlotSpec) -> int:
+    return int(np.prod(spec.shape, dtype=np.int64)) * np.dtype(spec.dtype).itemsize
+
+
+def _aligned_bytes(nbytes: int, alignment: int = ARENA_ALIGNMENT) -> np.ndarray:
+    """A uint8 array of ``nbytes`` whose data starts at a multiple of ``alignment`` bytes."""
+    raw = np.empty(nbytes + alignment, np.uint8)
+    start = -raw.ctypes.data % alignment
+    return raw[start:start + nbytes]
+
+
 _WORKSPACES = threading.local()   # per OS thread: GEMM packing buffers, so threads never share one
 
 
@@ -111,16 +129,31 @@ class Executable:
     workspaces: tuple = ()                  # ((dtype, elements), ...) of the GEMM workspaces
     keepalive: list = field(default_factory=list)   # compiled modules whose code we call
     info: dict = field(default_factory=dict)        # IR texts, kernel sources, partition, for dumps
+    memory_plan: MemoryPlan | None = None           # arena offsets of the "temp" slots; None: each
+                                                    # temp gets its own stretch of the arena
 
     def __post_init__(self):
+        if self.memory_plan is None:
+            temps = {i: _nbytes(s) for i, s in enumerate(self.slots) if s.role == "temp"}
+            self.memory_plan = plan_memory([((), tuple(temps))], temps)   # all live at once
+        self.arena = _aligned_bytes(self.memory_plan.arena_bytes)
         # Constants and intermediates keep their buffers across calls: their addresses are taken
         # once; a call fills in only the inputs' and the fresh outputs'.
-        self._fixed: list = [s.const if s.role == "const" else np.empty(s.shape, s.dtype) if s.role == "temp"
-                             else None for s in self.slots]
+        self._fixed: list = [s.const if s.role == "const" else self._in_arena(i) if s.role == "temp"
+                             else None for i, s in enumerate(self.slots)]
         self._fixed_ptrs = np.array([a.ctypes.data if a is not None else 0 for a in self._fixed] or [0],
                                     dtype=np.int64)
         self._fresh = [i for i, s in enumerate(self.slots) if s.role == "output"]
         self._lock = threading.Lock()
+
+    def _in_arena(self, slot: int) -> np.ndarray:
+        """Temp slot ``slot``'s array: a view of the arena at its planned offset."""
+        spec, offset = self.slots[slot], self.memory_plan.offsets[slot]
+        n = _nbytes(spec)
+        if offset % ARENA_ALIGNMENT or offset + n > self.arena.nbytes:
+            raise LuminaTypeError(f"executable: slot {slot} planned at byte {offset} ({n} bytes) "
+                                  f"outside the {self.arena.nbytes}-byte arena or misaligned")
+        return self.arena[offset:offset + n].view(spec.dtype).reshape(spec.shape)
 
     def run(self, inputs: list[np.ndarray], stepwise: bool = False) -> list[np.ndarray]:
         """Execute on ``inputs`` (one array per graph input); returns one array per graph output."""

@@ -70,3 +70,28 @@ def schedule(launches, n_threads: int) -> list[Step]:
 def _conflict(others: set[int] | None, mine: set[int]) -> bool:
     """Whether threads ``mine`` touching a buffer races with ``others`` having touched it."""
     return bool(others) and not (len(mine) == 1 and others <= mine)
+
+
+def horizons(steps: list[Step]) -> list[int]:
+    """For each step ``i``, the last step that may still run at the same time as step ``i``
+    (``i`` itself when every later step is ordered after it). Step ``j > i`` is ordered after ``i``
+    when a barrier lies in ``(i, j]``, or when both run whole on the same thread (program order);
+    the memory planner keeps a buffer live through the horizon of every step that touches it."""
+    out = list(range(len(steps)))
+    end = len(steps)
+    while end > 0:   # phases between barriers, last first, each scanned backwards
+        begin = end - 1
+        while begin > 0 and not steps[begin].barrier:
+            begin -= 1
+        last = None                      # the last step of the phase after i
+        not_only: dict[int, int] = {}    # thread t -> the last step after i not run by t alone
+        for i in range(end - 1, begin - 1, -1):
+            mine = steps[i].threads()
+            if last is not None:
+                out[i] = not_only.get(mine[0], i) if len(mine) == 1 else last
+            last = i if last is None else last
+            for t in range(len(steps[i].bounds)):
+                if mine != [t]:
+                    not_only.setdefault(t, i)
+        end = begin
+    return out
