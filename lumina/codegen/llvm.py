@@ -395,7 +395,7 @@ class _EpilogueBuilder(_FunctionBuilder):
 
         def body():
             self.memo = {}
-            index = self.expr(_row_major_expr(self.ep.vars))
+            index = self.expr(self.ep.index)
             value = self.expr(self.ep.value)
             self.store(self.out, index, value, self.dtype)
 

@@ -239,12 +239,15 @@ class _EpilogueLowerer(_Lowerer):
 def _lower_epilogue(k: Kernel) -> Epilogue:
     dot = k.dot.out
     bvars = tuple(E.Var(name, n) for name, n in zip("bmn", dot.shape))
+    # the same expression as the dot result's loads, so LLVM sees the store hit the loaded element
+    # (a spare ``b * M * N`` term would make it assume a dependence and not vectorize)
+    index = row_major((bvars[0] if dot.shape[0] > 1 else E.iconst(0),) + bvars[1:], dot.shape)
     lw = _EpilogueLowerer(k, dot)
-    value = lw.value(k.root, unravel(row_major(bvars, dot.shape), k.root.shape))
+    value = lw.value(k.root, unravel(index, k.root.shape))
     if len(lw.used) > MAX_EPILOGUE_INPUTS:
         raise LuminaCodegenError(f"lower: the epilogue of {k.root.type} reads {len(lw.used)} buffers, "
                                  f"expected at most {MAX_EPILOGUE_INPUTS}")
-    return Epilogue(bvars, value, tuple(lw.used))
+    return Epilogue(bvars, value, tuple(lw.used), index)
 
 
 def _lower_dot(k: Kernel, name, buffers, source) -> DotKernel:
