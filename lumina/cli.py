@@ -16,6 +16,7 @@ TARGET is an ONNX model (``MODEL.onnx``, symbolic dims from ``--dim name=N``, de
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 
 from .errors import LuminaError, LuminaValueError
@@ -176,7 +177,6 @@ def _load_function(spec: str):
     """The ``@lumina.compile``d object named by ``path/to/file.py::fn`` (the file is imported as a
     module named after it, with its directory on ``sys.path`` for its own imports)."""
     import importlib.util
-    import os
 
     from .compiled import CompiledFunction
     path, _, name = spec.rpartition("::")
@@ -251,8 +251,6 @@ def _dump(args) -> int:
 
 
 def _viz(args) -> int:
-    import os
-
     import graphviz
     fn, call_args = _compiled_call(args)
     lowered = fn.lower(*call_args)
@@ -329,6 +327,9 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     try:
         return args.fn(args)
+    except BrokenPipeError:   # `lumina dump ... | head`: the reader has what it wanted
+        sys.stdout = open(os.devnull, "w")
+        return 0
     except LuminaError as e:
         print(f"lumina: error: {e}", file=sys.stderr)
         return 1

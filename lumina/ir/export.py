@@ -22,7 +22,7 @@ from typing import Sequence
 import numpy as np
 
 from ..errors import LuminaIRError
-from .ops import Op
+from .ops import Kind, Op
 
 # Fill colours: forward nodes blue, backward (gradients and updates) orange, sources grey.
 FORWARD_COLOR = "#cfe2f3"
@@ -147,9 +147,11 @@ def to_dot(graph, partition=None, forward_outputs: int | None = None,
     for k, kernel in enumerate(kernels):
         home[id(kernel.root.node)] = f"k{k}_n{index[id(kernel.root.node)]}"
     in_kernel = {id(n) for kernel in kernels for n in kernel.nodes}
+    views = _views_of_one_kernel(graph, kernels, in_kernel, outputs)
     for i, n in enumerate(graph.nodes):
-        if id(n) not in in_kernel:
+        if id(n) not in in_kernel and id(n) not in views:
             dot.node(f"n{i}", **attrs(n))
+        if id(n) not in in_kernel:
             home.setdefault(id(n), f"n{i}")
     for k, kernel in enumerate(kernels):   # a value only ever inlined: its first copy stands for it
         for n in kernel.nodes:
@@ -167,8 +169,38 @@ def to_dot(graph, partition=None, forward_outputs: int | None = None,
             c.attr(label=title, style="rounded", color="#666666", fontsize="10", labeljust="l")
             for n in kernel.nodes:
                 c.node(f"k{k}_n{index[id(n)]}", **attrs(n))
+            for n in graph.nodes:   # the views a GEMM reads in place: drawn with the GEMM
+                if views.get(id(n)) == k:
+                    c.node(f"n{index[id(n)]}", **attrs(n))
         for n in kernel.nodes:
             for v in n.inputs:
                 src = f"k{k}_n{index[id(v.node)]}" if id(v.node) in mine else home[id(v.node)]
                 dot.edge(src, f"k{k}_n{index[id(n)]}")
     return dot
+
+
+def _views_of_one_kernel(graph, kernels, in_kernel: set[int], outputs: set[int]) -> dict[int, int]:
+    """Movement nodes no kernel computes (a GEMM reads them as strided views of its operands' buffers)
+    that one kernel alone reads, directly or through other such views: ``id(node) -> kernel``."""
+    reader: dict[int, set[int]] = {}
+    for k, kernel in enumerate(kernels):
+        for n in kernel.nodes:
+            for v in n.inputs:
+                reader.setdefault(id(v.node), set()).add(k)
+    owner: dict[int, int] = {}
+    for n in reversed(graph.nodes):
+        if id(n) in in_kernel:
+            continue
+        if id(n) in outputs or n.op.kind is not Kind.MOVEMENT:
+            for v in n.inputs:   # read outside every kernel
+                reader.setdefault(id(v.node), set()).add(-1)
+            continue
+        readers = reader.get(id(n), set())
+        if len(readers) == 1:
+            owner[id(n)] = next(iter(readers))
+            for v in n.inputs:   # its operand is read by the same kernel, through this view
+                reader.setdefault(id(v.node), set()).update(readers)
+        else:
+            for v in n.inputs:   # several readers (or none): the operand stays outside
+                reader.setdefault(id(v.node), set()).update(readers or {-1})
+    return owner

@@ -19,12 +19,12 @@ import math
 from dataclasses import dataclass
 
 from ..errors import LuminaValueError
-from ..ir.ops import Kind, Op
+from ..ir.ops import Kind
 
 
 @dataclass(frozen=True)
 class KernelProfile:
-    """One launch: ``name``, ``kind`` ("dot" | "reduce" | "elementwise"), ``flops`` (operations),
+    """One launch: ``name``, ``kind`` (the fusion kernel's: "dot", "reduce", "elementwise"...), ``flops`` (operations),
     ``bytes`` (bytes read + written), ``seconds`` (best wall time), ``share`` (of the step's summed
     kernel time, 0..1)."""
     name: str
@@ -71,14 +71,15 @@ class ProfileReport:
             keep = set(sorted(range(len(rows)), key=lambda i: -rows[i].seconds)[:top])
             hidden = [r for i, r in enumerate(rows) if i not in keep]
             rows = [r for i, r in enumerate(rows) if i in keep]
-        width = max([len(r.name) for r in rows] + [6])
-        head = f"{'kernel':<{width}}  {'kind':<11} {'MFLOP':>9} {'MB':>8} {'us':>9} {'GFLOP/s':>8} {'GB/s':>7} {'share':>6}"
+        width = max([len(r.name) for r in rows] + [len(f"total ({len(self.rows)} kernels)")])
+        kw = max([len(r.kind) for r in rows] + [4])
+        head = f"{'kernel':<{width}}  {'kind':<{kw}} {'MFLOP':>9} {'MB':>8} {'us':>9} {'GFLOP/s':>8} {'GB/s':>7} {'share':>6}"
         lines = [head, "-" * len(head)]
 
         def line(name, kind, flops, nbytes, seconds, share):
             gf = flops / seconds / 1e9 if seconds > 0 else 0.0
             gb = nbytes / seconds / 1e9 if seconds > 0 else 0.0
-            return (f"{name:<{width}}  {kind:<11} {flops / 1e6:>9.3f} {nbytes / 1e6:>8.3f} {seconds * 1e6:>9.1f} "
+            return (f"{name:<{width}}  {kind:<{kw}} {flops / 1e6:>9.3f} {nbytes / 1e6:>8.3f} {seconds * 1e6:>9.1f} "
                     f"{gf:>8.2f} {gb:>7.2f} {share * 100:>5.1f}%")
         lines += [line(r.name, r.kind, r.flops, r.bytes, r.seconds, r.share) for r in rows]
         if hidden:
