@@ -31,5 +31,14 @@ def rewrite(graph: Graph, rule: Rule) -> Graph:
 
 
 def dce(graph: Graph) -> Graph:
-    """Dead-code elimination: keep only nodes the outputs depend on (inputs always stay)."""
+    """Dead-code elimination: keep only the nodes some output depends on.
+
+    Every input stays (it is an argument, in call order), and so does every output, repeated or
+    not: the IR has no notion of a droppable output. A traced training step's outputs are exactly
+    what the function returned plus the state it updated (parameters, optimizer moments, ``.grad``),
+    all read back by the caller, and ``autodiff.grad`` returns the forward outputs and the requested
+    gradients only, so there is no unused output to drop; backward values nobody returns are never
+    part of such a graph. ``Graph.from_outputs`` (tracing, ``rewrite``) keeps only live nodes
+    already; this pass matters for graphs built node by node (``ir.parse``, ``Graph(...)``).
+    """
     return Graph.from_outputs(graph.outputs, graph.inputs, name=graph.name)
