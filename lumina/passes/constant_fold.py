@@ -29,8 +29,7 @@ from ..ir.graph import Graph, Node, Value, emit
 from ..ir.ops import Kind, Op
 from ..ir.types import TensorType
 from .evaluate import evaluate
-from .rewrite import rewrite
-from .simplify import splat
+from .rewrite import rewrite, splat
 
 FOLD_LIMIT = 1 << 16     # elements of a constant a fold may build
 EVAL_LIMIT = 1 << 20     # elements an operand or result may have while a fold is evaluated

@@ -31,7 +31,7 @@ def _key_of(value) -> object:
     (``-0.0`` and ``0.0`` differ, ``nan`` equals ``nan``)."""
     if isinstance(value, np.ndarray):
         return ("array", value.dtype.str, value.shape, value.tobytes())
-    if isinstance(value, bool) or isinstance(value, (int, str, DType)) or value is None:
+    if isinstance(value, (bool, int, str, DType)) or value is None:
         return (type(value).__name__, value)
     if isinstance(value, float):
         return ("float", value.hex() if math.isfinite(value) else repr(value))

@@ -3,13 +3,15 @@
 ``LUMINA_DUMP=after-all`` prints the IR after every pass (to stderr); ``LUMINA_DUMP=<pass>[,<pass>]``
 after the named ones only. ``LUMINA_PASSES_OFF=<pass>[,<pass>]`` skips the named passes (as the
 ``disable`` argument of ``optimize`` does), to compare a program's results with and without them;
-``OPTIONAL`` lists the passes that may be skipped, the others are needed by code generation.
+``OPTIONAL`` lists the passes that may be skipped (those that only remove work). Set it before the
+first compile: executables are cached by the traced graph's hash (``driver.cache_clear()`` forgets
+them).
 """
 from __future__ import annotations
 
 import os
 import sys
-from typing import Callable, Iterable
+from collections.abc import Callable, Iterable
 
 from ..errors import LuminaValueError
 from ..ir.graph import Graph

@@ -1,12 +1,15 @@
-"""The rewriter every pass uses: rebuild a graph node by node, letting a rule replace nodes."""
+"""The rewriter every pass uses (rebuild a graph node by node, letting a rule replace nodes), and
+``splat``, the constant pattern the rule tables match."""
 from __future__ import annotations
 
-from typing import Callable, Optional
+from collections.abc import Callable
+
+import numpy as np
 
 from ..ir.graph import Graph, Node, Value, emit
 from ..ir.ops import Op
 
-Rule = Callable[[Node, list[Value]], Optional[Value]]
+Rule = Callable[[Node, list[Value]], Value | None]
 
 
 def reemit(node: Node, inputs: list[Value]) -> Value:
@@ -15,6 +18,22 @@ def reemit(node: Node, inputs: list[Value]) -> Value:
         return node.out
     given = node.out.type if node.op in (Op.INPUT, Op.CONST) else None
     return emit(node.op, inputs, type=given, **node.attrs)
+
+
+def splat(v: Value) -> np.ndarray | None:
+    """The single value (a 0-d array of ``v``'s dtype) that every element of ``v`` equals bit for
+    bit, when ``v`` is a constant or a chain of reshapes/expands of one; else None."""
+    while v.op in (Op.RESHAPE, Op.EXPAND):
+        v = v.node.inputs[0]
+    if v.op is not Op.CONST:
+        return None
+    flat = np.ascontiguousarray(v.node.attrs["value"]).reshape(-1)
+    if flat.size == 0:
+        return None
+    bits = flat.view(np.uint8).reshape(flat.size, -1)
+    if flat.size > 1 and not ((bits[-1] == bits[0]).all() and (bits == bits[0]).all()):
+        return None
+    return flat[:1].reshape(())
 
 
 def rewrite(graph: Graph, rule: Rule) -> Graph:

@@ -22,7 +22,7 @@ excludes the rewrites that hold only up to signed zeros or NaNs:
 """
 from __future__ import annotations
 
-from typing import Callable, Optional
+from collections.abc import Callable
 
 import numpy as np
 
@@ -30,7 +30,8 @@ from ..ir import builder as B
 from ..ir.dtypes import DType
 from ..ir.graph import Graph, Node, Value, emit
 from ..ir.ops import Op
-from .rewrite import rewrite
+from .constant_fold import FOLD_LIMIT
+from .rewrite import rewrite, splat
 
 # A -> {B, ...}: every value of dtype A is exactly representable in B (so A -> B -> A is identity).
 LOSSLESS: dict[DType, frozenset[DType]] = {
@@ -42,22 +43,6 @@ LOSSLESS: dict[DType, frozenset[DType]] = {
     DType.float32: frozenset({DType.float64}),
     DType.float64: frozenset(),
 }
-
-
-def splat(v: Value) -> Optional[np.ndarray]:
-    """The single value (a 0-d array of ``v``'s dtype) that every element of ``v`` equals bit for
-    bit, when ``v`` is a constant or a chain of reshapes/expands of one; else None."""
-    while v.op in (Op.RESHAPE, Op.EXPAND):
-        v = v.node.inputs[0]
-    if v.op is not Op.CONST:
-        return None
-    flat = np.ascontiguousarray(v.node.attrs["value"]).reshape(-1)
-    if flat.size == 0:
-        return None
-    bits = flat.view(np.uint8).reshape(flat.size, -1)
-    if flat.size > 1 and not ((bits[-1] == bits[0]).all() and (bits == bits[0]).all()):
-        return None
-    return flat[:1].reshape(())
 
 
 def _is(v: Value, number) -> bool:
@@ -81,7 +66,7 @@ def _broadcast(node: Node, s: np.ndarray) -> Value:
 
 # ---- movement ---------------------------------------------------------------------------------
 
-def _reshape(node: Node, x: Value) -> Optional[Value]:
+def _reshape(node: Node, x: Value) -> Value | None:
     shape = node.attrs["shape"]
     if x.shape == shape:                         # reshape to the same shape
         return x
@@ -93,7 +78,7 @@ def _reshape(node: Node, x: Value) -> Optional[Value]:
     return None
 
 
-def _permute(node: Node, x: Value) -> Optional[Value]:
+def _permute(node: Node, x: Value) -> Value | None:
     perm = node.attrs["perm"]
     if perm == tuple(range(len(perm))):          # identity permutation
         return x
@@ -106,7 +91,7 @@ def _permute(node: Node, x: Value) -> Optional[Value]:
     return None
 
 
-def _expand(node: Node, x: Value) -> Optional[Value]:
+def _expand(node: Node, x: Value) -> Value | None:
     if x.shape == node.attrs["shape"]:
         return x
     s = splat(x)
@@ -119,7 +104,7 @@ def _expand(node: Node, x: Value) -> Optional[Value]:
 
 # ---- casts and arithmetic ---------------------------------------------------------------------
 
-def _cast(node: Node, x: Value) -> Optional[Value]:
+def _cast(node: Node, x: Value) -> Value | None:
     target = node.attrs["dtype"]
     if x.dtype is target:
         return x
@@ -133,8 +118,7 @@ def _cast(node: Node, x: Value) -> Optional[Value]:
     return None
 
 
-def _neg(node: Node, x: Value) -> Optional[Value]:
-    from .constant_fold import FOLD_LIMIT
+def _neg(node: Node, x: Value) -> Value | None:
     if x.op is Op.NEG:                           # neg(neg(y)) -> y (also for wrapping integers)
         return x.node.inputs[0]
     s = splat(x)
@@ -150,7 +134,7 @@ def _zero_for_add(v: Value) -> bool:
     return _is(v, -0.0) if v.dtype.is_float else _is(v, 0)
 
 
-def _add(node: Node, x: Value, y: Value) -> Optional[Value]:
+def _add(node: Node, x: Value, y: Value) -> Value | None:
     if _zero_for_add(y):
         return x
     if _zero_for_add(x):
@@ -158,11 +142,11 @@ def _add(node: Node, x: Value, y: Value) -> Optional[Value]:
     return None
 
 
-def _sub(node: Node, x: Value, y: Value) -> Optional[Value]:
+def _sub(node: Node, x: Value, y: Value) -> Value | None:
     return x if _is(y, 0) else None              # +0.0 for floats: -0.0 - +0.0 == -0.0
 
 
-def _mul(node: Node, x: Value, y: Value) -> Optional[Value]:
+def _mul(node: Node, x: Value, y: Value) -> Value | None:
     if _is(y, 1):
         return x
     if _is(x, 1):
@@ -175,11 +159,11 @@ def _mul(node: Node, x: Value, y: Value) -> Optional[Value]:
     return None
 
 
-def _div(node: Node, x: Value, y: Value) -> Optional[Value]:
+def _div(node: Node, x: Value, y: Value) -> Value | None:
     return x if _is(y, 1) else None
 
 
-def _where(node: Node, c: Value, a: Value, b: Value) -> Optional[Value]:
+def _where(node: Node, c: Value, a: Value, b: Value) -> Value | None:
     if a is b:
         return a
     s = splat(c)
@@ -188,7 +172,7 @@ def _where(node: Node, c: Value, a: Value, b: Value) -> Optional[Value]:
     return a if bool(s) else b
 
 
-RULES: dict[Op, Callable[..., Optional[Value]]] = {
+RULES: dict[Op, Callable[..., Value | None]] = {
     Op.RESHAPE: _reshape,
     Op.PERMUTE: _permute,
     Op.EXPAND: _expand,
