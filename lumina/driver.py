@@ -209,12 +209,13 @@ def _gemm_launch(d: DotKernel, kslots, workspace: int, keepalive) -> Launch:
     c_slot = kslots[-1]
     a_off, b_off = d.a.offset * isz, d.b.offset * isz
     # (C, A, B, batch, M, N, K, 9 strides, m_start, m_end, workspace): see codegen/llvm_gemm.py
-    strides = d.a.strides + d.b.strides + (d.m * d.n, d.n, 1)
+    c_strides = d.c_strides if d.c_strides is not None else (d.m * d.n, d.n, 1)
+    strides = d.a.strides + d.b.strides + c_strides
     by_batch = d.batch >= BATCH_SPLIT * num_threads()
     if by_batch:
         # Many small GEMMs (attention heads): threads take whole GEMMs of the batch, so no two
         # threads pack the same B panel; each chunk's C, A and B start at its first batch entry.
-        args = (("chunk_buffer", c_slot, 0, d.m * d.n * isz), ("chunk_buffer", a_slot, a_off, d.a.strides[0] * isz),
+        args = (("chunk_buffer", c_slot, 0, c_strides[0] * isz), ("chunk_buffer", a_slot, a_off, d.a.strides[0] * isz),
                 ("chunk_buffer", b_slot, b_off, d.b.strides[0] * isz), ("count",),
                 *(("int", v) for v in (d.m, d.n, d.k) + strides + (0, d.m)), ("workspace", workspace))
         extent = d.batch

@@ -68,13 +68,15 @@ class Epilogue:
     vars: tuple[Var, Var, Var]
     value: Expr
     buffers: tuple[int, ...]
-    index: Expr          # C[b, m, n]'s row-major position, written exactly as ``value`` loads it
+    index: Expr          # C[b, m, n]'s position in the output (row-major, or at ``DotKernel.c_strides``
+    #                      when a permute re-indexes it), written exactly as ``value`` loads it
 
 
 @dataclass(frozen=True)
 class DotKernel:
     """``C[b, m, n] = sum_k A[b, m, k] * B[b, k, n]`` into a contiguous [batch, M, N] output, then
-    ``C = epilogue(C, ...)`` when there is an ``epilogue``."""
+    ``C = epilogue(C, ...)`` when there is an ``epilogue``. ``c_strides`` (elements) place
+    ``C[b, m, n]`` in the output: row-major ``(M*N, N, 1)`` unless a permuted epilogue re-indexes it."""
     name: str
     buffers: tuple[Buffer, ...]
     dtype: DType
@@ -86,6 +88,7 @@ class DotKernel:
     b: Operand
     source: tuple[str, ...] = ()
     epilogue: Epilogue | None = None
+    c_strides: tuple[int, int, int] | None = None   # None: row-major (M*N, N, 1)
 
     @property
     def out(self) -> Buffer:

@@ -55,7 +55,7 @@ from lumina.errors import LuminaTypeError
 __all__ = ["GemmBlocking", "gemm_function_name", "gemm_epilogue_function_name", "gemm_workspace_elems",
            "render_gemm", "BLOCKING", "EPILOGUE_POINTERS"]
 
-EPILOGUE_POINTERS = 5   # buffers an epilogue function takes: 4 it reads + the output
+EPILOGUE_POINTERS = 9   # buffers an epilogue function takes: 8 it reads + the output
 
 _I1 = ir.IntType(1)
 _I64 = ir.IntType(64)

@@ -222,14 +222,18 @@ def lower(k: Kernel, index: int, source: tuple[str, ...] = ()) -> LoopKernel | D
 class _EpilogueLowerer(_Lowerer):
     """Lowers an epilogue: the dot result is a load of the output at the dot's own position, and
     every other buffer gets the next free epilogue position (see ``kernel.Epilogue``)."""
-    def __init__(self, k: Kernel, dot: Value):
+    def __init__(self, k: Kernel, dot: Value, index: E.Expr):
         self.dot, self.slots, self.memo = dot, {id(v): i for i, v in enumerate(k.inputs)}, {}
+        self.index = index
         self.buffers: dict[int, int] = {}
         self.used: list[int] = []
 
     def _lower(self, v: Value, idx: tuple) -> E.Expr:
         if v is self.dot:
-            return E.Load(MAX_EPILOGUE_INPUTS, row_major(idx, v.shape), v.dtype)
+            # fusion admits only bijective re-indexings on which every path agrees, so each load of
+            # the dot result is of C[b, m, n] itself: written as the store's expression, so LLVM
+            # sees the store hit the loaded element (the reshape/permute arithmetic would hide it)
+            return E.Load(MAX_EPILOGUE_INPUTS, self.index, v.dtype)
         if id(v) in self.slots and id(v) not in self.buffers:
             self.buffers[id(v)] = len(self.used)
             self.used.append(self.slots[id(v)])
@@ -241,8 +245,11 @@ def _lower_epilogue(k: Kernel) -> Epilogue:
     bvars = tuple(E.Var(name, n) for name, n in zip("bmn", dot.shape))
     # the same expression as the dot result's loads, so LLVM sees the store hit the loaded element
     # (a spare ``b * M * N`` term would make it assume a dependence and not vectorize)
-    index = row_major((bvars[0] if dot.shape[0] > 1 else E.iconst(0),) + bvars[1:], dot.shape)
-    lw = _EpilogueLowerer(k, dot)
+    if k.c_strides is None:
+        index = row_major((bvars[0] if dot.shape[0] > 1 else E.iconst(0),) + bvars[1:], dot.shape)
+    else:   # a permuted epilogue: C[b, m, n] sits at these strides in the root's buffer
+        index = E.affine_sum([(s, v) for s, v in zip(k.c_strides, bvars) if s and v.extent > 1])
+    lw = _EpilogueLowerer(k, dot, index)
     value = lw.value(k.root, unravel(index, k.root.shape))
     if len(lw.used) > MAX_EPILOGUE_INPUTS:
         raise LuminaCodegenError(f"lower: the epilogue of {k.root.type} reads {len(lw.used)} buffers, "
@@ -261,4 +268,16 @@ def _lower_dot(k: Kernel, name, buffers, source) -> DotKernel:
     b, m, kk = lhs.shape
     n = rhs.shape[2]
     epilogue = _lower_epilogue(k) if k.dot is not None else None
-    return DotKernel(name, buffers, dot.dtype, b, m, n, kk, ops[0], ops[1], source, epilogue)
+    c_strides = k.c_strides if k.c_strides is not None else (m * n, n, 1)
+    if m > 1 and c_strides[1] == 1 and c_strides[2] != 1:
+        # C is stored transposed (an NHWC convolution's [O, N*H*W] result): compute C^T = B^T A^T
+        # instead, so the micro-kernel stores, and the epilogue's inner loop runs, along contiguous
+        # memory; the epilogue then walks (b, n, m) with n over the GEMM's rows
+        a, bb = ops
+        ops = [Operand(bb.buf, bb.offset, (bb.strides[0], bb.strides[2], bb.strides[1])),
+               Operand(a.buf, a.offset, (a.strides[0], a.strides[2], a.strides[1]))]
+        m, n, c_strides = n, m, (c_strides[0], c_strides[2], c_strides[1])
+        if epilogue is not None:
+            bv, mv, nv = epilogue.vars
+            epilogue = Epilogue((bv, nv, mv), epilogue.value, epilogue.buffers, epilogue.index)
+    return DotKernel(name, buffers, dot.dtype, b, m, n, kk, ops[0], ops[1], source, epilogue, c_strides)

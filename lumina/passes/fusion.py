@@ -19,7 +19,12 @@ materialised, which ``Partition.describe()`` prints for inspection.
 output position (through elementwise ops and reshapes: ``relu(x @ w + b)``, a per-channel scale and
 shift, a residual add of a same-shape buffer, GELU), fuses into that kernel: the kernel keeps its
 root and gains ``Kernel.dot``, the GEMM, whose C tile the epilogue rewrites in place after the final
-K block (``codegen.llvm_gemm``); the dot result gets no buffer of its own. When the value at the end
+K block (``codegen.llvm_gemm``); the dot result gets no buffer of its own. Reshapes and permutes
+between the dot and the elementwise ops (a convolution's ``[O, N*Ho*Wo] -> [N, O, Ho, Wo]``, an NHWC
+transpose) are accepted when they re-index the dot's result bijectively and the root's row-major
+position of ``C[b, m, n]`` is ``b*sb + m*sm + n*sn``: the GEMM then stores C straight into the root's
+buffer through those strides (``Kernel.c_strides``) and the epilogue rewrites it there; any other
+re-indexing is refused with its reason. When the value at the end
 of a dot's single-reader index-preserving chain has several readers (the pre-activation of a
 training step, read by the activation and by its backward), that value is materialised as the
 epilogue's root instead of being recomputed in each reader. Every candidate that is turned down, and
@@ -41,7 +46,7 @@ _EXPENSIVE = {Op.EXP, Op.LOG, Op.SQRT, Op.SIN, Op.COS, Op.TANH, Op.ERF, Op.POW, 
 
 
 EPILOGUES = True          # fuse elementwise epilogues into dots (False: for A/B measurements)
-MAX_EPILOGUE_INPUTS = 4   # buffers an epilogue may read besides the dot result (GEMM arguments)
+MAX_EPILOGUE_INPUTS = 8   # buffers an epilogue may read besides the dot result (GEMM arguments)
 _EPILOGUE_DTYPES = ("float32", "float64")   # the packed GEMMs; the integer one has no epilogue
 
 
@@ -50,13 +55,15 @@ class Kernel:
     """One fused group: ``nodes`` (topological, ending with ``root.node``) read ``inputs``.
 
     ``dot`` is set for a GEMM with an elementwise epilogue: ``nodes`` starts with the ``dot`` node,
-    whose result is never stored on its own, and the rest computes ``root`` from it.
+    whose result is never stored on its own, and the rest computes ``root`` from it. ``c_strides``
+    (elements) place ``C[b, m, n]`` in the root's row-major buffer when a permute re-indexes it.
     """
     root: Value
     nodes: list[Node]
     inputs: list[Value]
     reason: str
     dot: Node | None = None
+    c_strides: tuple[int, int, int] | None = None   # C's strides in the root's buffer; None: row-major
 
     @property
     def kind(self) -> str:
@@ -222,15 +229,56 @@ def _epilogue_refusal(dot: Value, readers: list[Kernel], mat: dict[int, str]) ->
     if k.root.dtype != dot.dtype or k.root.type.numel != dot.type.numel:
         return f"the epilogue's result {k.root.type} does not fit the dot's buffer {dot.type}"
     reaches = {id(dot)}
+    permuted = False
     for node in k.nodes:   # topological: every node on a path from the dot to the root
         if any(id(u) in reaches for u in node.inputs):
-            if not _index_preserving(node):
+            if node.op is Op.PERMUTE:
+                permuted = True
+            elif not _index_preserving(node):
                 return f"{node.op.value} between the dot and the kernel's root changes the index"
             reaches.add(id(node.out))
     extra = [v for v in k.inputs if v is not dot]
     if len(extra) > MAX_EPILOGUE_INPUTS:
         return f"the epilogue reads {len(extra)} buffers (MAX_EPILOGUE_INPUTS {MAX_EPILOGUE_INPUTS})"
+    if permuted:
+        strides = _permuted_c_strides(dot, k)
+        if isinstance(strides, str):
+            return strides
     return None
+
+
+def _permuted_c_strides(dot: Value, k: Kernel) -> tuple[int, int, int] | str:
+    """The strides (elements) at which ``C[b, m, n]`` sits in the row-major buffer of ``k.root``
+    when every path from ``dot`` to the root is a chain of reshapes, permutes and index-preserving
+    ops that re-indexes the dot's result bijectively; otherwise why not (a str).
+
+    Exact: follows each element's dot position through the chain (NumPy ``reshape``/``transpose``
+    of ``arange``, one int64 array per re-indexed value) and checks the inverse map is affine.
+    """
+    import numpy as np
+    maps: dict[int, np.ndarray] = {id(dot): np.arange(dot.type.numel, dtype=np.int64).reshape(dot.shape)}
+    for node in k.nodes:
+        ins = [maps[id(u)] for u in node.inputs if id(u) in maps]
+        if not ins:
+            continue
+        if node.op is Op.PERMUTE:
+            maps[id(node.out)] = ins[0].transpose(node.attrs["perm"])
+        elif node.op is Op.RESHAPE:
+            maps[id(node.out)] = ins[0].reshape(node.out.shape)
+        else:   # index-preserving (checked by the caller): every operand from the dot at one index
+            if any(m.shape != node.out.shape or not np.array_equal(m, ins[0]) for m in ins[1:]):
+                return (f"{node.op.value} reads the dot's result through two different re-indexings, "
+                        f"not one bijective re-indexing")
+            maps[id(node.out)] = ins[0]
+    pos = np.empty(dot.type.numel, dtype=np.int64)
+    pos[maps[id(k.root)].reshape(-1)] = np.arange(dot.type.numel, dtype=np.int64)
+    pos = pos.reshape(dot.shape)
+    strides = tuple(int(pos[(0,) * i + (1,) + (0,) * (2 - i)]) if dot.shape[i] > 1 else 0 for i in range(3))
+    b, m, n = (np.arange(d, dtype=np.int64) * s for d, s in zip(dot.shape, strides))
+    if not np.array_equal(pos, b[:, None, None] + m[None, :, None] + n[None, None, :]):
+        return (f"the permuted result {k.root.type} does not hold the GEMM's C {dot.type} at fixed "
+                f"strides (the permute splits its rows or columns; a re-batched GEMM would be needed)")
+    return strides
 
 
 def _fuse_epilogues(kernels: list[Kernel], mat: dict[int, str], refused: list[Refusal]) -> list[Kernel]:
@@ -250,6 +298,8 @@ def _fuse_epilogues(kernels: list[Kernel], mat: dict[int, str], refused: list[Re
             continue
         k = into[0]
         k.dot = dot.node
+        if any(n.op is Op.PERMUTE for n in k.nodes):
+            k.c_strides = _permuted_c_strides(dot, k)
         k.nodes = [dot.node] + k.nodes
         inputs = {id(v): v for v in d.inputs}
         inputs.update((id(v), v) for v in k.inputs if v is not dot)
