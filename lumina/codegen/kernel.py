@@ -60,7 +60,8 @@ class Epilogue:
     """An elementwise function applied to a GEMM's output in place, after its last K block.
 
     ``value`` is the new ``C[b, m, n]`` as an expression over the loop variables ``vars`` = (b, m, n)
-    (extents batch, M, N; a batch of one indexes at 0, not through ``b``). Its loads name epilogue positions: ``Load(i)`` for ``i < len(buffers)``
+    (extents batch, M, N; a batch of one indexes at 0, not through ``b``) of the GEMM as launched:
+    when it computes C^T, ``vars`` lists (b, n, m), so the renderer's row loop runs over n. Its loads name epilogue positions: ``Load(i)`` for ``i < len(buffers)``
     reads the dot kernel's buffer ``buffers[i]``; ``Load(OUT)`` (``OUT = MAX_EPILOGUE_INPUTS``) reads
     the finished dot result, at its own position only. The renderer stores ``value`` to that
     position of the output.

@@ -242,7 +242,10 @@ class _EpilogueLowerer(_Lowerer):
 
 def _lower_epilogue(k: Kernel) -> Epilogue:
     dot = k.dot.out
-    bvars = tuple(E.Var(name, n) for name, n in zip("bmn", dot.shape))
+    bsz, msz, nsz = dot.shape
+    if k.rebatch > 1:   # a batch-1 dot run as ``rebatch`` GEMMs of its column runs (fusion.Kernel)
+        bsz, nsz = k.rebatch, nsz // k.rebatch
+    bvars = tuple(E.Var(name, n) for name, n in zip("bmn", (bsz, msz, nsz)))
     # the same expression as the dot result's loads, so LLVM sees the store hit the loaded element
     # (a spare ``b * M * N`` term would make it assume a dependence and not vectorize)
     if k.c_strides is None:
@@ -269,6 +272,12 @@ def _lower_dot(k: Kernel, name, buffers, source) -> DotKernel:
     n = rhs.shape[2]
     epilogue = _lower_epilogue(k) if k.dot is not None else None
     c_strides = k.c_strides if k.c_strides is not None else (m * n, n, 1)
+    if k.rebatch > 1:   # batch 1 as ``rebatch`` GEMMs over runs of columns: A shared, B stepped
+        a, bb = ops
+        n //= k.rebatch
+        b = k.rebatch
+        ops = [Operand(a.buf, a.offset, (0, a.strides[1], a.strides[2])),
+               Operand(bb.buf, bb.offset, (n * bb.strides[2], bb.strides[1], bb.strides[2]))]
     if m > 1 and c_strides[1] == 1 and c_strides[2] != 1:
         # C is stored transposed (an NHWC convolution's [O, N*H*W] result): compute C^T = B^T A^T
         # instead, so the micro-kernel stores, and the epilogue's inner loop runs, along contiguous

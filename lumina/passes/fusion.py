@@ -56,7 +56,9 @@ class Kernel:
 
     ``dot`` is set for a GEMM with an elementwise epilogue: ``nodes`` starts with the ``dot`` node,
     whose result is never stored on its own, and the rest computes ``root`` from it. ``c_strides``
-    (elements) place ``C[b, m, n]`` in the root's row-major buffer when a permute re-indexes it.
+    (elements) place ``C[b, m, n]`` in the root's row-major buffer when a permute re-indexes it;
+    with ``rebatch`` R > 1 (a batch-1 dot only) they are the strides of ``(r, m, n')`` for the column
+    ``n = r * N/R + n'``, i.e. the GEMM runs as R GEMMs of N/R columns each.
     """
     root: Value
     nodes: list[Node]
@@ -64,6 +66,7 @@ class Kernel:
     reason: str
     dot: Node | None = None
     c_strides: tuple[int, int, int] | None = None   # C's strides in the root's buffer; None: row-major
+    rebatch: int = 1   # >1: the batch-1 dot's columns run as this many GEMMs (a batched conv's images)
 
     @property
     def kind(self) -> str:
@@ -241,16 +244,19 @@ def _epilogue_refusal(dot: Value, readers: list[Kernel], mat: dict[int, str]) ->
     if len(extra) > MAX_EPILOGUE_INPUTS:
         return f"the epilogue reads {len(extra)} buffers (MAX_EPILOGUE_INPUTS {MAX_EPILOGUE_INPUTS})"
     if permuted:
-        strides = _permuted_c_strides(dot, k)
-        if isinstance(strides, str):
-            return strides
+        layout = _permuted_c_strides(dot, k)
+        if isinstance(layout, str):
+            return layout
     return None
 
 
-def _permuted_c_strides(dot: Value, k: Kernel) -> tuple[int, int, int] | str:
-    """The strides (elements) at which ``C[b, m, n]`` sits in the row-major buffer of ``k.root``
-    when every path from ``dot`` to the root is a chain of reshapes, permutes and index-preserving
-    ops that re-indexes the dot's result bijectively; otherwise why not (a str).
+def _permuted_c_strides(dot: Value, k: Kernel) -> tuple[tuple[int, int, int], int] | str:
+    """``(strides, rebatch)``: the strides (elements) at which ``C[b, m, n]`` sits in the row-major
+    buffer of ``k.root`` when every path from ``dot`` to the root is a chain of reshapes, permutes and
+    index-preserving ops that re-indexes the dot's result bijectively; otherwise why not (a str).
+    When no fixed strides fit but a batch-1 dot's columns split into R equal runs that do (a
+    convolution over N > 1 images: ``n = image * Ho*Wo + pixel``), ``strides`` are those of
+    ``(r, m, n')`` and ``rebatch`` = R; else ``rebatch`` = 1.
 
     Exact: follows each element's dot position through the chain (NumPy ``reshape``/``transpose``
     of ``arange``, one int64 array per re-indexed value) and checks the inverse map is affine.
@@ -274,11 +280,27 @@ def _permuted_c_strides(dot: Value, k: Kernel) -> tuple[int, int, int] | str:
     pos[maps[id(k.root)].reshape(-1)] = np.arange(dot.type.numel, dtype=np.int64)
     pos = pos.reshape(dot.shape)
     strides = tuple(int(pos[(0,) * i + (1,) + (0,) * (2 - i)]) if dot.shape[i] > 1 else 0 for i in range(3))
-    b, m, n = (np.arange(d, dtype=np.int64) * s for d, s in zip(dot.shape, strides))
-    if not np.array_equal(pos, b[:, None, None] + m[None, :, None] + n[None, None, :]):
-        return (f"the permuted result {k.root.type} does not hold the GEMM's C {dot.type} at fixed "
-                f"strides (the permute splits its rows or columns; a re-batched GEMM would be needed)")
-    return strides
+    if _affine_at(pos, strides):
+        return strides, 1
+    bsz, msz, nsz = dot.shape
+    if bsz == 1 and nsz > 1:   # columns in R runs of N/R: C as R GEMMs of [M, N/R]
+        run = pos[0, 0] - np.arange(nsz, dtype=np.int64) * strides[2]
+        breaks = np.flatnonzero(run)
+        n2 = int(breaks[0]) if breaks.size else nsz
+        if 1 < n2 < nsz and nsz % n2 == 0:
+            split = (int(pos[0, 0, n2]), strides[1], strides[2])
+            cols = pos[0].reshape(msz, nsz // n2, n2).transpose(1, 0, 2)
+            if _affine_at(cols, split):
+                return split, nsz // n2
+    return (f"the permuted result {k.root.type} does not hold the GEMM's C {dot.type} at fixed "
+                f"strides (the permute splits its rows, or its columns into unequal runs)")
+
+
+def _affine_at(pos, strides) -> bool:
+    """Whether the 3-d integer array ``pos`` is ``i*s0 + j*s1 + k*s2`` at every ``[i, j, k]``."""
+    import numpy as np
+    b, m, n = (np.arange(d, dtype=np.int64) * s for d, s in zip(pos.shape, strides))
+    return bool(np.array_equal(pos, b[:, None, None] + m[None, :, None] + n[None, None, :]))
 
 
 def _fuse_epilogues(kernels: list[Kernel], mat: dict[int, str], refused: list[Refusal]) -> list[Kernel]:
@@ -299,7 +321,7 @@ def _fuse_epilogues(kernels: list[Kernel], mat: dict[int, str], refused: list[Re
         k = into[0]
         k.dot = dot.node
         if any(n.op is Op.PERMUTE for n in k.nodes):
-            k.c_strides = _permuted_c_strides(dot, k)
+            k.c_strides, k.rebatch = _permuted_c_strides(dot, k)
         k.nodes = [dot.node] + k.nodes
         inputs = {id(v): v for v in d.inputs}
         inputs.update((id(v), v) for v in k.inputs if v is not dot)
