@@ -25,6 +25,7 @@ Output size (PyTorch's docs): ``floor((H + 2 p - d (k - 1) - 1) / s) + 1`` (``ce
 """
 from __future__ import annotations
 
+import itertools
 import math
 
 import numpy as np
@@ -63,29 +64,32 @@ def _batched(x: Tensor, op: str) -> tuple[Tensor, bool]:
     return x, False
 
 
-def windows(xp: Tensor, kernel, stride, dilation, out_hw) -> list[Tensor]:
-    """The ``kh * kw`` windows ``[N, C, Ho, Wo]`` of the padded input ``xp`` (any two leading axes),
-    row-major over the
-    kernel offsets (the order of a ``[.., kh, kw]`` weight flattened).
+def windows(xp: Tensor, kernel, stride, dilation, outs) -> list[Tensor]:
+    """The ``prod(kernel)`` windows ``[A, B, *outs]`` of the padded input ``xp`` (``[A, B, *spatial]``,
+    any two leading axes, any number of spatial dims), row-major over the kernel offsets (the order
+    of a ``[.., k1, ..., kn]`` weight flattened).
 
-    Window ``(i, j)`` reads rows ``i*dh + sh*o``. For a stride > 1 the rows are first split into
-    (block, phase) by a reshape ``[.., H/sh, sh, W/sw, sw]``, so every window is a unit-step slice
-    at a fixed phase: the gradient of a unit-step slice is one ``pad``, whereas a strided slice's
-    interleaves zeros through reshape/pad chains, whose index expressions are much deeper (and
-    slower to compile, see ``codegen.expr``)."""
-    (kh, kw), (sh, sw), (dh, dw), (ho, wo) = kernel, stride, dilation, out_hw
-    n, c, hp, wp = xp.shape
-    hq, wq = sh * ((kh - 1) * dh // sh + ho), sw * ((kw - 1) * dw // sw + wo)  # rows/cols any window reads
-    if hq < hp or wq < wp:
-        xp = xp[:, :, :min(hq, hp), :min(wq, wp)]
-    if hq > hp or wq > wp:  # only rows/cols past the last window: never read
-        xp = pad(xp, (0, max(0, wq - wp), 0, max(0, hq - hp)))
-    xr = xp.reshape(n, c, hq // sh, sh, wq // sw, sw)
+    Window ``(j1, ..., jn)`` reads positions ``j*d + s*o`` along each dim. For a stride > 1 each dim
+    is first split into (block, phase) by a reshape ``[.., S/s, s, ..]``, so every window is a
+    unit-step slice at a fixed phase: the gradient of a unit-step slice is one ``pad``, whereas a
+    strided slice's interleaves zeros through reshape/pad chains, whose index expressions are much
+    deeper (and slower to compile, see ``codegen.expr``)."""
+    lead, sizes = list(xp.shape[:2]), xp.shape[2:]
+    need = [s * ((k - 1) * d // s + o) for k, s, d, o in zip(kernel, stride, dilation, outs)]  # read extent
+    crop = [min(q, size) for q, size in zip(need, sizes)]
+    if crop != list(sizes):
+        xp = xp[(slice(None), slice(None)) + tuple(slice(0, c) for c in crop)]
+    grow = [q - c for q, c in zip(need, crop)]
+    if any(grow):   # only elements past the last window: never read
+        xp = pad(xp, [p for g in reversed(grow) for p in (0, g)])
+    xr = xp.reshape(lead + [v for q, s in zip(need, stride) for v in (q // s, s)])
     out = []
-    for i in range(kh):
-        for j in range(kw):
-            (bi, pi), (bj, pj) = divmod(i * dh, sh), divmod(j * dw, sw)
-            out.append(xr[:, :, bi:bi + ho, pi, bj:bj + wo, pj])
+    for offsets in itertools.product(*(range(k) for k in kernel)):
+        key = [slice(None), slice(None)]
+        for j, s, d, o in zip(offsets, stride, dilation, outs):
+            block, phase = divmod(j * d, s)
+            key += [slice(block, block + o), phase]
+        out.append(xr[tuple(key)])
     return out
 
 

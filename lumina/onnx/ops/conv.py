@@ -25,6 +25,7 @@ import numpy as np
 
 from ...ir.dtypes import DType
 from ...nn import functional as F
+from ...nn.functional.conv import windows
 from ...shape_ops import pad
 from ...tensor import Tensor, matmul, maximum, stack, tensor, where, zeros
 from .registry import handler, ints, optional, tensor_of
@@ -76,30 +77,6 @@ def _geometry(ctx, attrs, sizes, kernel, strides, dilations, ceil_mode: bool = F
     return begin, end, outs
 
 
-def _windows(xp: Tensor, kernel, strides, dilations, outs) -> list[Tensor]:
-    """The ``prod(kernel)`` windows ``[A, B, *outs]`` of ``xp`` (``[A, B, *spatial]``, already
-    padded), row-major over the kernel offsets (the order of a flattened ``[.., k1, ..., kn]``
-    weight). As in ``conv2d``'s ``windows``, each spatial dim is split into (block, phase) by a
-    reshape, so that every window is a unit-step slice at a fixed phase."""
-    lead, sizes = list(xp.shape[:2]), xp.shape[2:]
-    need = [s * ((k - 1) * d // s + o) for k, s, d, o in zip(kernel, strides, dilations, outs)]
-    crop = [min(q, size) for q, size in zip(need, sizes)]
-    if crop != list(sizes):
-        xp = xp[(slice(None), slice(None)) + tuple(slice(0, c) for c in crop)]
-    grow = [q - c for q, c in zip(need, crop)]
-    if any(grow):   # only elements past the last window: never read
-        xp = pad(xp, [p for g in reversed(grow) for p in (0, g)])
-    xr = xp.reshape(lead + [v for q, s in zip(need, strides) for v in (q // s, s)])
-    out = []
-    for offsets in itertools.product(*(range(k) for k in kernel)):
-        key = [slice(None), slice(None)]
-        for j, s, d, o in zip(offsets, strides, dilations, outs):
-            block, phase = divmod(j * d, s)
-            key += [slice(block, block + o), phase]
-        out.append(xr[tuple(key)])
-    return out
-
-
 def _pad_spatial(x: Tensor, begin, end, value: float = 0.0) -> Tensor:
     """``x`` padded (negative amounts crop) by ``begin`` / ``end`` on its spatial dims."""
     if not any(begin) and not any(end):
@@ -129,7 +106,7 @@ def _conv_nd(x: Tensor, w: Tensor, strides, dilations, groups: int) -> Tensor:
     n, o, cg, kernel = x.shape[0], w.shape[0], w.shape[1], w.shape[2:]
     outs = [(size - d * (k - 1) - 1) // s + 1 for size, k, s, d in zip(x.shape[2:], kernel, strides, dilations)]
     xc = x.permute(1, 0, *range(2, x.ndim))                                # [C, N, *S]
-    cols = stack(_windows(xc, kernel, strides, dilations, outs), 1)        # [C, K, N, *outs]
+    cols = stack(windows(xc, kernel, strides, dilations, outs), 1)        # [C, K, N, *outs]
     cols = cols.reshape(groups, cg * math.prod(kernel), n * math.prod(outs))
     y = matmul(w.reshape(groups, o // groups, cg * math.prod(kernel)), cols)    # [g, O/g, N * P]
     return y.reshape(o, n, *outs).permute(1, 0, *range(2, 2 + len(outs)))
@@ -345,12 +322,12 @@ def _pool_setup(ctx, x, attrs):
     return kernel, strides, dilations, begin, end, outs
 
 
-def _pooled_windows(x: Tensor, kernel, strides, dilations, begin, end, outs, fill: float) -> list[Tensor]:
+def _pooledwindows(x: Tensor, kernel, strides, dilations, begin, end, outs, fill: float) -> list[Tensor]:
     """The windows of ``x`` padded by ``begin`` / ``end`` with ``fill`` (and, for ``ceil_mode``,
     past the end padding too: those elements are read by no divisor and no max)."""
     need = [(o - 1) * s + d * (k - 1) + 1 for o, s, d, k in zip(outs, strides, dilations, kernel)]
     tail = [max(e, q - size - b) for e, q, size, b in zip(end, need, x.shape[2:], begin)]
-    return _windows(_pad_spatial(x, begin, tail, fill), kernel, strides, dilations, outs)
+    return windows(_pad_spatial(x, begin, tail, fill), kernel, strides, dilations, outs)
 
 
 def _tap_positions(size: int, k: int, s: int, d: int, b: int, out: int) -> np.ndarray:
@@ -382,7 +359,7 @@ def _average_pool(ctx, xs, attrs):
     x = _float_input(ctx, tensor_of(xs[0]))
     kernel, strides, dilations, begin, end, outs = _pool_setup(ctx, x, attrs)
     include = bool(attrs.get("count_include_pad", 0))
-    total = _sum(_pooled_windows(x, kernel, strides, dilations, begin, end, outs, 0.0))
+    total = _sum(_pooledwindows(x, kernel, strides, dilations, begin, end, outs, 0.0))
     div = _divisor(x, kernel, strides, dilations, begin, end, outs, include)
     if (div == div.flat[0]).all():
         return [total / float(div.flat[0])]
@@ -397,7 +374,7 @@ def _lp_pool(ctx, xs, attrs):
     kernel, strides, dilations, begin, end, outs = _pool_setup(ctx, x, attrs)
     p = attrs.get("p", 2)
     powered = x.abs() ** p if p != 2 else x * x
-    total = _sum(_pooled_windows(powered, kernel, strides, dilations, begin, end, outs, 0.0))
+    total = _sum(_pooledwindows(powered, kernel, strides, dilations, begin, end, outs, 0.0))
     return [total.sqrt() if p == 2 else total ** (1.0 / p)]
 
 
@@ -414,7 +391,7 @@ def _max_pool(ctx, xs, attrs):
     if x.dtype is DType.bool:
         raise ctx.error("bool input is not supported")
     kernel, strides, dilations, begin, end, outs = _pool_setup(ctx, x, attrs)
-    parts = _pooled_windows(x, kernel, strides, dilations, begin, end, outs, _lowest(x))
+    parts = _pooledwindows(x, kernel, strides, dilations, begin, end, outs, _lowest(x))
     y = parts[0]
     for p in parts[1:]:
         y = maximum(y, p)
