@@ -9,7 +9,7 @@ from __future__ import annotations
 import ctypes
 import hashlib
 import threading
-from dataclasses import replace
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -62,7 +62,26 @@ def cache_clear() -> None:
         _MODULES.clear()
 
 
-def _build(graph: Graph) -> Executable:
+@dataclass
+class Program:
+    """The target-independent half of a build: the optimized graph cut into kernels, each lowered
+    to its kernel description, over numbered buffer slots. Every backend (the LLVM executable here,
+    ``runtime.cuda``) turns one into launches.
+
+    ``kernels`` lists ``(kernel, description, slots)`` in execution order: ``slots[i]`` is the slot
+    of the description's ``buffers[i]`` (inputs, then outputs)."""
+    graph: Graph
+    stages: list
+    partition: object
+    slots: list[SlotSpec]
+    kernels: list[tuple]
+    input_slots: list[int]
+    output_slots: list[int]
+    output_shapes: list[tuple[int, ...]]
+
+
+def lower_program(graph: Graph) -> Program:
+    """Optimize ``graph``, partition it into kernels and lower each (see ``Program``)."""
     stages = [("input", graph)]  # graphs, printed only when someone asks (see Lowered.as_text)
     opt = optimize(graph, on_pass=lambda name, g: stages.append((name, g)))
     part = partition(opt)
@@ -93,10 +112,19 @@ def _build(graph: Graph) -> Executable:
     kernels = []
     for i, k in enumerate(part.kernels):
         source = tuple(format_node(n, names) for n in k.nodes)
-        kernels.append((k, lower(k, i, source)))
+        kslots = [slot_of[id(v)] for v in k.inputs] + [slot_of[id(k.root)]]
+        kernels.append((k, lower(k, i, source), kslots))
+    output_slots = [slot_of[id(part.aliases.get(id(v), v))] for v in opt.outputs]
+    return Program(graph, stages, part, slots, kernels, [slot_of[id(v)] for v in opt.inputs],
+                   output_slots, [v.shape for v in opt.outputs])
+
+
+def _build(graph: Graph) -> Executable:
+    prog = lower_program(graph)
+    slots, kernels = prog.slots, prog.kernels
     # Structurally identical kernels (a deep chain repeats one) share one compiled function.
     unique: dict[LoopKernel, LoopKernel] = {}
-    for _, d in kernels:
+    for _, d, _ in kernels:
         if isinstance(d, LoopKernel):
             unique.setdefault(replace(d, name="", source=()), d)
     loops = list(unique.values())
@@ -106,8 +134,7 @@ def _build(graph: Graph) -> Executable:
 
     launches = []
     gemm_dtypes: list[str] = []
-    for k, desc in kernels:
-        kslots = [slot_of[id(v)] for v in k.inputs] + [slot_of[id(k.root)]]
+    for k, desc, kslots in kernels:
         if isinstance(desc, LoopKernel):
             address = module.address(unique[replace(desc, name="", source=())].name)
             extent = desc.domain[0].extent if desc.domain else 1
@@ -120,13 +147,11 @@ def _build(graph: Graph) -> Executable:
             launches.append(_gemm_launch(desc, kslots, gemm_dtypes.index(desc.dtype.name), keepalive))
     workspaces = tuple((np.dtype(d), gemm_workspace_elems(d)) for d in gemm_dtypes)
     plan, plan_threads, plan_text, steps = _plan(launches, graph.name, keepalive)
-    mem = _memory_plan(slots, launches, [d for _, d in kernels], steps)
-    info = {"stages": stages, "partition": part, "llvm": llvm_text, "plan": plan_text,
-            "kernels": [d for _, d in kernels]}
-    output_slots = [slot_of[id(part.aliases.get(id(v), v))] for v in opt.outputs]
-    return Executable(slots, [slot_of[id(v)] for v in opt.inputs], output_slots,
-                      [v.shape for v in opt.outputs], launches, plan, plan_threads, workspaces, keepalive, info,
-                      mem)
+    mem = _memory_plan(slots, launches, [d for _, d, _ in kernels], steps)
+    info = {"stages": prog.stages, "partition": prog.partition, "llvm": llvm_text, "plan": plan_text,
+            "kernels": [d for _, d, _ in kernels], "program": prog}
+    return Executable(slots, prog.input_slots, prog.output_slots, prog.output_shapes, launches, plan,
+                      plan_threads, workspaces, keepalive, info, mem)
 
 
 def _memory_plan(slots: list[SlotSpec], launches: list[Launch], descs: list, steps) -> memory.MemoryPlan:

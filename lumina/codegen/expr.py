@@ -78,7 +78,15 @@ class Rand:
     dtype: DType
 
 
-Expr = Union[Var, Const, Load, Un, Bin, Select, Cast, Rand]
+@dataclass(frozen=True)
+class Acc:
+    """The result of reduction stage ``stage`` of a ``kernel.RowKernel`` at the current point of its
+    outer loops (a register, not a load): how later stages read a row's max, sum or mean."""
+    stage: int
+    dtype: DType
+
+
+Expr = Union[Var, Const, Load, Un, Bin, Select, Cast, Rand, Acc]
 
 
 def _cached_hash(self) -> int:
@@ -91,7 +99,7 @@ def _cached_hash(self) -> int:
     return h
 
 
-for _cls in (Var, Const, Load, Un, Bin, Select, Cast, Rand):
+for _cls in (Var, Const, Load, Un, Bin, Select, Cast, Rand, Acc):
     _cls._fields = tuple(f.name for f in fields(_cls) if f.compare)
     _cls.__hash__ = _cached_hash
 
@@ -103,7 +111,7 @@ def iconst(v: int) -> Const:
 
 
 def children(e: Expr) -> tuple:
-    if isinstance(e, (Var, Const)):
+    if isinstance(e, (Var, Const, Acc)):
         return ()
     if isinstance(e, Load):
         return (e.index,)

@@ -4,9 +4,13 @@ A ``LoopKernel`` is a loop nest: ``domain`` loops (outer to inner) over the outp
 positions, optional ``reduce_vars`` loops inside them folding ``value`` with ``reduce_op``, and one
 store of the result to the last buffer. With ``reduce_outer`` the reduce loops sit between the outer
 domain loops and the innermost one, accumulating in the output buffer: the schedule for reducing
-over a non-contiguous axis (a bias gradient's sum over the batch). A ``DotKernel`` is a batched GEMM over strided views of its
-operands. The renderers (LLVM today; Triton and Metal later) turn either into target code; the runtime
-splits the outermost domain loop (or the GEMM's rows) across threads.
+over a non-contiguous axis (a bias gradient's sum over the batch). A ``RowKernel`` is a multi-output
+kernel: outer loops over rows, and inside them several loop nests (``Stage``) run one after another,
+each either reducing into a register that later stages read (``expr.Acc``) or storing to one of the
+kernel's outputs: a softmax or a normalization's mean, variance and normalized row in one pass over
+memory. A ``DotKernel`` is a batched GEMM over strided views of its operands. The renderers (LLVM,
+Triton, Metal) turn each into target code; the runtime splits the outermost domain loop (or the
+GEMM's rows) across threads.
 """
 from __future__ import annotations
 
@@ -45,6 +49,60 @@ class LoopKernel:
         for v in self.domain + self.reduce_vars:
             n *= v.extent
         return n
+
+
+@dataclass(frozen=True)
+class Stage:
+    """One loop nest inside a ``RowKernel``'s outer loops, over its own ``vars`` (outer to inner).
+
+    With ``reduce_op`` ("sum" or "max") the stage folds ``value`` over ``vars`` into one scalar per
+    outer point (starting from 0, or from the lowest value of its dtype for "max"); later stages read
+    it as ``expr.Acc(<this stage's position>)``, and when ``out`` is set it is also stored at
+    ``index`` (an int64 expression over the kernel's ``domain`` only) of buffer ``out``. Without
+    ``reduce_op`` the stage stores ``value`` at ``index`` of buffer ``out`` at every point of ``vars``.
+    ``value`` reads the domain's and its own loop variables, ``Acc`` of earlier stages, and ``Load``s
+    of the kernel's input buffers only (never of an output)."""
+    vars: tuple[Var, ...]
+    reduce_op: str | None
+    value: Expr
+    out: int | None          # a buffer position (>= the number of inputs), or None: register only
+    index: Expr | None       # the store's position in ``buffers[out]``, in elements
+
+
+@dataclass(frozen=True)
+class RowKernel:
+    """A multi-output kernel: for every point of ``domain`` (outer loops, outer to inner) run
+    ``stages`` in order (see ``Stage``). ``buffers`` lists the inputs, then the ``n_outputs``
+    outputs; every output is written by exactly one stage, each element once. The runtime splits the
+    outermost domain loop across threads, as for a ``LoopKernel``."""
+    name: str
+    buffers: tuple[Buffer, ...]
+    n_outputs: int
+    domain: tuple[Var, ...]
+    stages: tuple[Stage, ...]
+    source: tuple[str, ...] = ()
+
+    @property
+    def n_inputs(self) -> int:
+        return len(self.buffers) - self.n_outputs
+
+    @property
+    def outputs(self) -> tuple[Buffer, ...]:
+        return self.buffers[self.n_inputs:]
+
+    @property
+    def work(self) -> int:
+        """Innermost iterations in total: the domain's size times the stages' loop sizes."""
+        rows = 1
+        for v in self.domain:
+            rows *= v.extent
+        inner = 0
+        for st in self.stages:
+            n = 1
+            for v in st.vars:
+                n *= v.extent
+            inner += n
+        return rows * max(inner, 1)
 
 
 @dataclass(frozen=True)
