@@ -45,3 +45,8 @@ class LuminaTraceError(LuminaError, RuntimeError):
 
 class LuminaCodegenError(LuminaError):
     """A kernel that the code generator or the LLVM JIT cannot build."""
+
+
+class LuminaDeviceError(LuminaError, RuntimeError):
+    """A device that is not available here (``cuda`` without an NVIDIA GPU and Triton, ``metal`` off
+    macOS), or tensors on two devices meeting in one op. The message names the device and why."""
