@@ -168,6 +168,18 @@ def test_exp_log_extremes():
     assert np.isnan(lumina.tensor([-1.0]).sqrt().numpy()[0])
 
 
+def test_erf_tails_are_exactly_one_and_agree_with_torch():
+    """From |x| = 4 on, float32 erf is exactly +-1 (the erfc tail is clamped there for speed, see
+    ``codegen.llvm_math.ERFC_CLAMP``); the whole range agrees with torch to a few ulp."""
+    x = np.concatenate([np.linspace(-30, 30, 600_001, dtype=np.float32),
+                        np.array([1e30, -1e30, np.inf, -np.inf], np.float32)])
+    got = lumina.tensor(x).erf().numpy()
+    want = torch.erf(torch.from_numpy(x)).numpy()
+    np.testing.assert_allclose(got, want, rtol=5e-7, atol=3e-8)   # a few ulp, as the other primitives
+    tail = np.abs(x) >= 4
+    np.testing.assert_array_equal(got[tail], np.sign(x[tail]))
+
+
 def test_sigmoid_saturates_without_nan():
     a = np.array([-100.0, -20.0, 0.0, 20.0, 100.0], dtype=np.float32)
     _check(lambda x: x.sigmoid(), torch.sigmoid, lambda x: 1.0 / (1.0 + np.exp(-x)), [a])

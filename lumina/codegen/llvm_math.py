@@ -108,6 +108,13 @@ def tanh(b: ir.IRBuilder, x):
     return b.select(_is_nan(b, x), x, y)
 
 
+# erf's far branch evaluates erfc at min(|x|, ERFC_CLAMP). From |x| = 4 on, erfc(|x|) < 2^-25, so
+# 1 - erfc rounds to exactly 1.0 and the clamp changes no result; it must stay well below 9.2,
+# where exp(-z^2) leaves the normal range: denormal arithmetic made erf of large inputs (a GEMM's
+# pre-activation) several times slower.
+ERFC_CLAMP = 5.0
+
+
 def _erfc_tail(b: ir.IRBuilder, z):
     """erfc(z) for z >= 0 with relative error below 1.2e-7 (Numerical Recipes' ``erfcc``,
     a Chebyshev fit: t = 1/(1 + z/2), erfc = t exp(-z^2 + P(t)))."""
@@ -130,7 +137,7 @@ def erf(b: ir.IRBuilder, x):
     near = b.fdiv(b.fmul(xc, p), q)
     ax = _intrinsic(b, "llvm.fabs.f32", x)
     far = _intrinsic(b, "llvm.copysign.f32",
-                     b.fsub(_c(1.0), _erfc_tail(b, _intrinsic(b, "llvm.minnum.f32", ax, _c(10.0)))), x)
+                     b.fsub(_c(1.0), _erfc_tail(b, _intrinsic(b, "llvm.minnum.f32", ax, _c(ERFC_CLAMP)))), x)
     y = b.select(b.fcmp_ordered("<", ax, _c(0.5)), near, far)
     return b.select(_is_nan(b, x), x, y)
 
