@@ -1,0 +1,241 @@
+"""Render kernel descriptions (``codegen.kernel``) to Metal Shading Language compute kernels.
+
+``render(desc)`` is the MSL source of one ``kernel void <desc.name>(...)``; ``geometry(desc)`` is
+how to launch it (``dispatchThreadgroups`` with ``threadgroups`` x ``threads`` threads, 1-D). Every
+kernel takes its buffers in ``desc.buffers`` order (``[[buffer(i)]]``; inputs ``const device``)
+and its position as ``uint tg [[threadgroup_position_in_grid]]``, ``uint lid
+[[thread_position_in_threadgroup]]``:
+
+* elementwise ``LoopKernel``: one thread per output element (``tg * threads + lid``, the row-major
+  output position; threads past the end return);
+* reducing ``LoopKernel``: one threadgroup per output element; each thread folds a strided slice
+  of the reduction into a register, then a tree in threadgroup memory with
+  ``threadgroup_barrier(mem_flags::mem_threadgroup)`` between levels combines them. ``reduce_outer``
+  is a CPU schedule and changes nothing here;
+* ``RowKernel``: one threadgroup per outer point; stages run in order, each a strided loop over
+  its own variables; a reducing stage ends in a threadgroup reduction whose result (``Acc(j)``) every
+  thread reads back from threadgroup memory;
+* ``DotKernel``: a classic tiled GEMM: one threadgroup of ``TILE`` x ``TILE`` threads per output
+  tile of one batch entry; each step stages a ``TILE`` x ``TILE`` tile of A and of B (read through
+  their strided ``Operand`` views) in threadgroup memory; each thread accumulates one C[b, m, n]
+  (float32 for float dtypes, with ``fma``), then applies the ``Epilogue`` (``Load(OUT)`` is the
+  rounded dot result) and stores at ``c_strides`` or the epilogue's index.
+
+Numerics follow ``codegen.llvm`` (see ``metal_expr``): NaN-propagating max, 16-bit floats computed
+in float32 and rounded after every op, bool as bytes. Sums associate differently (a tree, not a
+loop), so float results agree with the CPU to rounding, integers exactly. Metal has no float64:
+a kernel with a float64 buffer or value raises ``LuminaCodegenError`` naming the kernel and dtype.
+The host must compile with fast math off (``runtime.metal`` does), or ``isnan`` folds away.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ..errors import LuminaCodegenError
+from ..ir.dtypes import DType
+from ..passes.fusion import MAX_EPILOGUE_INPUTS   # an epilogue's buffer position of the dot result
+from .kernel import DotKernel, LoopKernel, RowKernel
+from .metal_expr import Emitter, identity, int_literal, mem, reg
+
+MAX_THREADS = 256      # threads per threadgroup of a reduction or row kernel
+TILE = 16              # a DotKernel's output tile is TILE x TILE, its K step TILE
+ELEMENTWISE_THREADS = 256
+_BARRIER = "threadgroup_barrier(mem_flags::mem_threadgroup);"
+
+Kernel = LoopKernel | RowKernel | DotKernel
+
+
+@dataclass(frozen=True)
+class Geometry:
+    """A 1-D launch: ``threadgroups`` groups of ``threads`` threads each
+    (``dispatchThreadgroups(MTLSize(threadgroups,1,1), MTLSize(threads,1,1))``)."""
+    threadgroups: int
+    threads: int
+
+
+def _size(vars) -> int:
+    n = 1
+    for v in vars:
+        n *= v.extent
+    return n
+
+
+def _pow2_at_least(n: int, cap: int) -> int:
+    p = 1
+    while p < n and p < cap:
+        p *= 2
+    return p
+
+
+def geometry(desc: Kernel) -> Geometry:
+    """How to launch ``render(desc)``."""
+    if isinstance(desc, DotKernel):
+        tiles = -(-desc.m // TILE) * -(-desc.n // TILE)
+        return Geometry(desc.batch * tiles, TILE * TILE)
+    if isinstance(desc, RowKernel):
+        widest = max((_size(st.vars) for st in desc.stages), default=1)
+        return Geometry(_size(desc.domain), _pow2_at_least(widest, MAX_THREADS))
+    if isinstance(desc, LoopKernel):
+        if desc.reduce_vars:
+            return Geometry(_size(desc.domain), _pow2_at_least(_size(desc.reduce_vars), MAX_THREADS))
+        n = _size(desc.domain)
+        threads = min(ELEMENTWISE_THREADS, max(n, 1))
+        return Geometry(-(-n // threads), threads)
+    raise LuminaCodegenError(f"metal: cannot render a {type(desc).__name__}")
+
+
+def render(desc: Kernel) -> str:
+    """The MSL source (``#include <metal_stdlib>``, helpers, one ``kernel void desc.name``) of
+    ``desc``. Raises ``LuminaCodegenError`` for float64 or an op Metal cannot express."""
+    geo = geometry(desc)
+    inputs = len(desc.buffers) - (desc.n_outputs if isinstance(desc, RowKernel) else 1)
+    names = {i: f"b{i}" for i in range(len(desc.buffers))}
+    params = []
+    for i, buf in enumerate(desc.buffers):
+        const = "const " if i < inputs else ""
+        params.append(f"{const}device {mem(buf.dtype, desc.name)}* b{i} [[buffer({i})]]")
+    params += ["uint tg [[threadgroup_position_in_grid]]", "uint lid [[thread_position_in_threadgroup]]"]
+    if isinstance(desc, DotKernel):
+        em = _dot(desc, names)
+    elif isinstance(desc, RowKernel):
+        em = _row(desc, names, geo.threads)
+    elif desc.reduce_vars:
+        em = _reduction(desc, names, geo.threads)
+    else:
+        em = _elementwise(desc, names, geo.threads)
+    comment = "".join(f"// {line}\n" for line in desc.source)
+    signature = f"kernel void {desc.name}(" + ",\n    ".join(params) + ")"
+    helpers = em.source_helpers()
+    return ("#include <metal_stdlib>\nusing namespace metal;\n\n" + (helpers + "\n\n" if helpers else "")
+            + f"{comment}// launch: {geo.threadgroups} threadgroups x {geo.threads} threads\n"
+            + signature + " {\n" + "\n".join(em.lines) + "\n}\n")
+
+
+def _elementwise(k: LoopKernel, names, threads: int) -> Emitter:
+    em = Emitter(k.name, names)
+    n = _size(k.domain)
+    em.line(f"const long gid = long(tg) * {threads} + long(lid);")
+    em.line(f"if (gid >= {int_literal(n, DType.int64)}) return;")
+    em.unravel(k.domain, "gid")
+    em.store(len(k.buffers) - 1, "gid", em.expr(k.value), k.out.dtype)
+    return em
+
+
+def _tree(em: Emitter, op: str, acc: str, dt: DType, threads: int, scratch: str) -> str:
+    """Combine every thread's ``acc`` through ``scratch`` (threadgroup memory): the group's result
+    in thread 0's ``scratch[0]``, returned as an expression valid after the final barrier."""
+    em.line(f"{scratch}[lid] = {acc};")
+    em.line(_BARRIER)
+    if threads > 1:
+        with em.block(f"for (uint s = {threads // 2}; s > 0; s >>= 1)"):
+            em.line(f"if (lid < s) {scratch}[lid] = {em.combine(op, f'{scratch}[lid]', f'{scratch}[lid + s]', dt)};")
+            em.line(_BARRIER)
+    return f"{scratch}[0]"
+
+
+def _fold(em: Emitter, vars, op: str, value, threads: int, acc: str) -> None:
+    """``acc`` (declared) folded with ``value`` over this thread's share of ``vars``."""
+    with em.block(f"for (long j = lid; j < {int_literal(_size(vars), DType.int64)}; j += {threads})"):
+        em.unravel(vars, "j")
+        em.line(f"{acc} = {em.combine(op, acc, em.expr(value), value.dtype)};")
+
+
+def _scratch(em: Emitter, dtypes, threads: int) -> dict[str, str]:
+    """One threadgroup array of ``threads`` registers per register type among ``dtypes``."""
+    arrays = {}
+    for dt in dtypes:
+        ty = reg(dt, em.name)
+        if ty not in arrays:
+            arrays[ty] = f"lum_scratch_{ty}"
+            em.line(f"threadgroup {ty} {arrays[ty]}[{threads}];")
+    return arrays
+
+
+def _reduction(k: LoopKernel, names, threads: int) -> Emitter:
+    em = Emitter(k.name, names)
+    dt = k.value.dtype
+    scratch = _scratch(em, [dt], threads)[reg(dt, k.name)]
+    em.line("const long gid = long(tg);")
+    em.unravel(k.domain, "gid")
+    em.line(f"{reg(dt, k.name)} acc = {identity(k.reduce_op, dt)};")
+    _fold(em, k.reduce_vars, k.reduce_op, k.value, threads, "acc")
+    total = _tree(em, k.reduce_op, "acc", dt, threads, scratch)
+    with em.block("if (lid == 0)"):
+        em.store(len(k.buffers) - 1, "gid", total, k.out.dtype)
+    return em
+
+
+def _row(k: RowKernel, names, threads: int) -> Emitter:
+    em = Emitter(k.name, names)
+    reducing = [st for st in k.stages if st.reduce_op]
+    scratch = _scratch(em, [st.value.dtype for st in reducing], threads)
+    em.line("const long gid = long(tg);")
+    em.unravel(k.domain, "gid")
+    for j, st in enumerate(k.stages):
+        em.line(f"// stage {j}: {st.reduce_op or 'store'} over {', '.join(v.name for v in st.vars) or '()'}")
+        if st.out is not None and not k.n_inputs <= st.out < len(k.buffers):
+            raise LuminaCodegenError(f"metal: kernel {k.name}: stage {j} stores to buffer {st.out}, "
+                                     f"expected an output in [{k.n_inputs}, {len(k.buffers)})")
+        if not st.reduce_op:
+            with em.block(f"for (long j = lid; j < {int_literal(_size(st.vars), DType.int64)}; j += {threads})"):
+                em.unravel(st.vars, "j")
+                em.store(st.out, em.expr(st.index), em.expr(st.value), k.buffers[st.out].dtype)
+            continue
+        dt = st.value.dtype
+        ty = reg(dt, k.name)
+        acc = em.fresh(f"acc{j}")
+        em.line(f"{ty} {acc} = {identity(st.reduce_op, dt)};")
+        _fold(em, st.vars, st.reduce_op, st.value, threads, acc)
+        total = _tree(em, st.reduce_op, acc, dt, threads, scratch[ty])
+        # every thread reads the result; the barrier keeps the next stage from overwriting it early
+        em.line(f"const {ty} {acc}_all = {em.round(total, dt)};")
+        em.line(_BARRIER)
+        em.accs[j] = f"{acc}_all"
+        if st.out is not None:
+            with em.block("if (lid == 0)"):
+                em.store(st.out, em.expr(st.index), f"{acc}_all", k.buffers[st.out].dtype)
+    return em
+
+
+def _dot(k: DotKernel, names) -> Emitter:
+    acc_dt = DType.float32 if k.dtype.is_float else k.dtype
+    reg(k.dtype, k.name)
+    ty = reg(acc_dt, k.name)
+    em = Emitter(k.name, names)
+    tiles_n, tiles_m = -(-k.n // TILE), -(-k.m // TILE)
+    em.line(f"threadgroup {ty} lum_a[{TILE * TILE}];   // A[m, k] tile, row-major")
+    em.line(f"threadgroup {ty} lum_b[{TILE * TILE}];   // B[k, n] tile, row-major")
+    em.line(f"const long bi = long(tg) / {tiles_m * tiles_n};")
+    em.line(f"const long m = (long(tg) / {tiles_n}) % {tiles_m} * {TILE} + lid / {TILE};")
+    em.line(f"const long n = long(tg) % {tiles_n} * {TILE} + lid % {TILE};")
+    em.line(f"{ty} acc = 0;")
+
+    def operand(op, row: str, col: str) -> str:
+        s = op.strides
+        return (f"{op.offset} + bi * {s[0]} + {row} * {s[1]} + {col} * {s[2]}")
+
+    a_dt, b_dt = k.buffers[k.a.buf].dtype, k.buffers[k.b.buf].dtype
+    with em.block(f"for (long k0 = 0; k0 < {k.k}; k0 += {TILE})"):
+        em.line(f"const long ka = k0 + lid % {TILE}, kb = k0 + lid / {TILE};")
+        em.line(f"lum_a[lid] = m < {k.m} && ka < {k.k} ? {ty}({em.load(k.a.buf, operand(k.a, 'm', 'ka'), a_dt)}) : 0;")
+        em.line(f"lum_b[lid] = kb < {k.k} && n < {k.n} ? {ty}({em.load(k.b.buf, operand(k.b, 'kb', 'n'), b_dt)}) : 0;")
+        em.line(_BARRIER)
+        with em.block(f"for (uint kk = 0; kk < {TILE}; ++kk)"):
+            a, b = f"lum_a[lid / {TILE} * {TILE} + kk]", f"lum_b[kk * {TILE} + lid % {TILE}]"
+            em.line(f"acc = metal::fma({a}, {b}, acc);" if k.dtype.is_float else f"acc += {a} * {b};")
+        em.line(_BARRIER)
+    out = len(k.buffers) - 1
+    with em.block(f"if (m < {k.m} && n < {k.n})"):
+        em.line(f"const {reg(k.dtype, k.name)} c = {em.round('acc', k.dtype)};")
+        ep = k.epilogue
+        if ep is None:
+            cs = k.c_strides or (k.m * k.n, k.n, 1)
+            em.store(out, f"bi * {cs[0]} + m * {cs[1]} + n * {cs[2]}", "c", k.out.dtype)
+        else:
+            # epilogue position i names buffer ep.buffers[i]; position OUT is the dot result
+            em.buffers = {i: names[b] for i, b in enumerate(ep.buffers)} | {out: names[out]}
+            em.special = {MAX_EPILOGUE_INPUTS: "c"}
+            for var, name in zip(ep.vars, ("bi", "m", "n")):
+                em.vars[var] = name
+            em.store(out, em.expr(ep.index), em.expr(ep.value), k.out.dtype)
+    return em

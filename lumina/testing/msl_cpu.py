@@ -1,0 +1,221 @@
+"""Run rendered MSL kernels on the CPU: compile them as C++ against ``msl/shim.h`` and execute them
+thread by thread (threadgroups one after another, the threads of a group as fibers that switch at
+``threadgroup_barrier``; see the header for the semantics kept).
+
+    lib = build([desc1, desc2])                      # one g++ call for the batch, cached on disk
+    outputs = lib.run(desc1, inputs)                 # one flat array per output buffer
+
+``compile_sources`` does the same for MSL text that did not come from ``codegen.metal`` (a test's
+hand-written kernel). A batch compiles into one shared library under ``$LUMINA_CACHE/msl`` (default
+``~/.cache/lumina/msl``), named by the hash of the sources, the shim and the compiler flags, so a
+second run pays no compile time. Each kernel sits in a namespace of its own, so kernels that share
+a name or helpers do not clash; a generated ``extern "C"`` entry per kernel binds its parameters
+from the ``[[...]]`` attributes of its signature.
+"""
+from __future__ import annotations
+
+import ctypes
+import hashlib
+import os
+import re
+import subprocess
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from ..codegen import metal
+from ..codegen.kernel import DotKernel, LoopKernel, RowKernel
+from ..errors import LuminaCodegenError
+from .registry import cache_dir
+
+SHIM_DIR = Path(__file__).parent / "msl"
+CXX = os.environ.get("CXX", "g++")
+FLAGS = ("-std=c++20", "-O1", "-shared", "-fPIC", "-fwrapv", "-fno-strict-aliasing",
+         "-ffp-contract=off", "-Wno-attributes", "-w")
+
+# How each position attribute binds, from the driver's (groups, threads, tg, lid).
+_POSITION = {
+    "threadgroup_position_in_grid": "tg",
+    "thread_position_in_threadgroup": "lid",
+    "thread_index_in_threadgroup": "lid",
+    "thread_position_in_grid": "tg * threads + lid",
+    "threads_per_threadgroup": "threads",
+    "threadgroups_per_grid": "groups",
+    "threads_per_grid": "groups * threads",
+}
+_KERNEL = re.compile(r"kernel\s+void\s+(\w+)\s*\(")
+_PARAM = re.compile(r"^(?P<type>.+?)\s*\b(?P<name>\w+)\s*\[\[\s*(?P<attr>\w+)\s*(?:\(\s*(?P<arg>\d+)\s*\))?\s*\]\]$",
+                    re.S)
+
+
+@dataclass(frozen=True)
+class _Param:
+    type: str
+    attr: str
+    index: int | None
+
+
+def _signature(source: str) -> tuple[str, list[_Param]]:
+    """The kernel's name and its parameters (type, attribute, buffer index)."""
+    found = _KERNEL.search(source)
+    if found is None:
+        raise LuminaCodegenError("msl shim: no `kernel void name(...)` in the source")
+    depth, start, params, i = 0, found.end(), [], found.end()
+    while True:   # split at the top-level commas up to the closing parenthesis
+        ch = source[i]
+        if ch in "([":
+            depth += 1
+        elif ch in ")]":
+            if depth == 0:
+                params.append(source[start:i])
+                break
+            depth -= 1
+        elif ch == "," and depth == 0:
+            params.append(source[start:i])
+            start = i + 1
+        i += 1
+    out = []
+    for text in params:
+        m = _PARAM.match(text.strip())
+        if m is None:
+            raise LuminaCodegenError(f"msl shim: kernel {found.group(1)}: cannot bind parameter "
+                                     f"{text.strip()!r}: expected `type name [[attribute]]`")
+        attr = m.group("attr")
+        if attr != "buffer" and attr not in _POSITION:
+            raise LuminaCodegenError(f"msl shim: kernel {found.group(1)}: unsupported attribute "
+                                     f"[[{attr}]]; expected buffer(i) or one of {sorted(_POSITION)}")
+        arg = m.group("arg")
+        out.append(_Param(m.group("type"), attr, int(arg) if arg is not None else None))
+    return found.group(1), out
+
+
+def _translation_unit(sources: list[str]) -> str:
+    parts = ['#include "shim.h"\n']
+    for i, src in enumerate(sources):
+        name, params = _signature(src)
+        section = f"lumina_tg_{i}"
+        args = []
+        for p in params:
+            args.append(f"({p.type})bufs[{p.index}]" if p.attr == "buffer" else f"(uint)({_POSITION[p.attr]})")
+        barrier = "true" if "threadgroup_barrier" in src else "false"
+        parts.append(f"""
+#undef threadgroup
+#define threadgroup static __attribute__((section("{section}"), aligned(16)))
+namespace lumina_kernel_{i} {{
+{src}
+}}  // namespace lumina_kernel_{i}
+extern "C" char __start_{section}[] __attribute__((weak));
+extern "C" char __stop_{section}[] __attribute__((weak));
+extern "C" int lumina_run_{i}(void** bufs, uint groups, uint threads, char* err, size_t errlen) {{
+    auto body = [&](uint tg, uint lid) {{
+        lumina_kernel_{i}::{name}({", ".join(args)});
+    }};
+    return lumina_msl::dispatch(groups, threads, {barrier}, __start_{section}, __stop_{section}, body,
+                                err, errlen);
+}}
+""")
+    return "".join(parts)
+
+
+class ShimLibrary:
+    """A compiled batch of MSL kernels. ``call(i, buffers, groups, threads)`` runs source ``i``
+    on raw buffers; ``run(desc, inputs)`` runs a kernel description built by ``build``."""
+
+    def __init__(self, path: Path, names: list[str], descs: dict | None = None):
+        self.path = path
+        self.names = names
+        self._lib = ctypes.CDLL(str(path))
+        self._descs = descs or {}
+
+    def call(self, i: int, buffers: list[np.ndarray], threadgroups: int, threads: int) -> None:
+        """Launch source ``i`` of the batch: ``threadgroups`` groups of ``threads`` threads over
+        ``buffers`` (C-contiguous arrays, in ``[[buffer(i)]]`` order), written in place."""
+        for b in buffers:
+            if not b.flags.c_contiguous:
+                raise LuminaCodegenError(f"msl shim: kernel {self.names[i]}: buffers must be contiguous")
+        ptrs = (ctypes.c_void_p * max(len(buffers), 1))(*[b.ctypes.data for b in buffers])
+        err = ctypes.create_string_buffer(512)
+        fn = getattr(self._lib, f"lumina_run_{i}")
+        fn.restype = ctypes.c_int
+        fn.argtypes = [ctypes.c_void_p, ctypes.c_uint, ctypes.c_uint, ctypes.c_char_p, ctypes.c_size_t]
+        if fn(ptrs, threadgroups, threads, err, len(err)) != 0:
+            raise LuminaCodegenError(f"msl shim: kernel {self.names[i]}: {err.value.decode()}")
+
+    def run(self, desc, inputs: list[np.ndarray]) -> list[np.ndarray]:
+        """Run ``desc`` (built into this library) on ``inputs`` (one array per input buffer, in
+        ``desc.buffers`` order, any shape with the right size); returns one new flat array per
+        output buffer. Raises ``LuminaCodegenError`` on a size or dtype mismatch."""
+        i = self._descs.get(id(desc))
+        if i is None:
+            raise LuminaCodegenError(f"msl shim: kernel {desc.name} is not in this library")
+        n_out = desc.n_outputs if isinstance(desc, RowKernel) else 1
+        n_in = len(desc.buffers) - n_out
+        if len(inputs) != n_in:
+            raise LuminaCodegenError(f"msl shim: kernel {desc.name}: {len(inputs)} inputs, expected {n_in}")
+        arrays = []
+        for j, (buf, x) in enumerate(zip(desc.buffers, inputs)):
+            x = np.ascontiguousarray(x).reshape(-1)
+            if x.size != buf.numel or x.dtype != buf.dtype.numpy:
+                raise LuminaCodegenError(f"msl shim: kernel {desc.name}: input {j} is {x.dtype}[{x.size}], "
+                                         f"expected {buf.dtype.numpy}[{buf.numel}]")
+            arrays.append(x)
+        outputs = [np.zeros(b.numel, b.dtype.numpy) for b in desc.buffers[n_in:]]
+        geo = metal.geometry(desc)
+        if geo.threadgroups:
+            self.call(i, arrays + outputs, geo.threadgroups, geo.threads)
+        return outputs
+
+
+def compile_sources(sources: list[str]) -> ShimLibrary:
+    """Compile MSL ``sources`` (one kernel each) with one g++ call (or load the cached library).
+    Raises ``LuminaCodegenError`` with g++'s messages when a source does not compile."""
+    unit = _translation_unit(sources)
+    shim = (SHIM_DIR / "shim.h").read_text()
+    key = hashlib.sha256("\0".join([CXX, *FLAGS, shim, unit]).encode()).hexdigest()[:32]
+    folder = cache_dir() / "msl"
+    path = folder / f"{key}.so"
+    if not path.exists():
+        folder.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryDirectory(dir=folder) as tmp:
+            cpp = Path(tmp) / "kernels.cpp"
+            cpp.write_text(unit)
+            out = Path(tmp) / "kernels.so"
+            proc = subprocess.run([CXX, *FLAGS, "-I", str(SHIM_DIR), str(cpp), "-o", str(out)],
+                                  capture_output=True, text=True)
+            if proc.returncode != 0:
+                raise LuminaCodegenError(f"msl shim: g++ rejected the MSL of "
+                                         f"{[_signature(s)[0] for s in sources]}:\n{proc.stderr[-4000:]}")
+            os.replace(out, path)   # atomic: a concurrent process sees the whole file or none
+    return ShimLibrary(path, [_signature(s)[0] for s in sources])
+
+
+def build(descs: list[LoopKernel | RowKernel | DotKernel]) -> ShimLibrary:
+    """Render every description with ``codegen.metal`` and compile them as one batch; identical
+    sources compile once. ``run(desc, inputs)`` then runs any of ``descs``."""
+    sources: list[str] = []
+    index: dict[str, int] = {}
+    which = {}
+    for d in descs:
+        src = metal.render(d)
+        if src not in index:
+            index[src] = len(sources)
+            sources.append(src)
+        which[id(d)] = index[src]
+    lib = compile_sources(sources)
+    lib._descs = which
+    lib._keep = list(descs)   # the ids above stay valid while the library lives
+    return lib
+
+
+def launcher(desc):
+    """``launcher(desc)(buffers)``: run ``desc`` under the shim on ``buffers`` (flat NumPy arrays in
+    ``desc.buffers`` order, outputs written in place): the same API as ``runtime.metal.launcher``."""
+    lib = build([desc])
+    geo = metal.geometry(desc)
+
+    def launch(buffers: list[np.ndarray]) -> None:
+        if geo.threadgroups:
+            lib.call(0, buffers, geo.threadgroups, geo.threads)
+    return launch
