@@ -14,7 +14,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from .codegen import expr as E
-from .codegen.kernel import DotKernel, LoopKernel
+from .codegen.kernel import DotKernel, LoopKernel, RowKernel
 from .codegen.llvm import render_module
 from .codegen.llvm import EPILOGUE_FUNCTION, render_epilogue
 from .codegen.llvm_gemm import (EPILOGUE_POINTERS, gemm_epilogue_function_name, gemm_function_name,
@@ -112,7 +112,7 @@ def lower_program(graph: Graph) -> Program:
     kernels = []
     for i, k in enumerate(part.kernels):
         source = tuple(format_node(n, names) for n in k.nodes)
-        kslots = [slot_of[id(v)] for v in k.inputs] + [slot_of[id(k.root)]]
+        kslots = [slot_of[id(v)] for v in list(k.inputs) + k.outputs]
         kernels.append((k, lower(k, i, source), kslots))
     output_slots = [slot_of[id(part.aliases.get(id(v), v))] for v in opt.outputs]
     return Program(graph, stages, part, slots, kernels, [slot_of[id(v)] for v in opt.inputs],
@@ -123,9 +123,9 @@ def _build(graph: Graph) -> Executable:
     prog = lower_program(graph)
     slots, kernels = prog.slots, prog.kernels
     # Structurally identical kernels (a deep chain repeats one) share one compiled function.
-    unique: dict[LoopKernel, LoopKernel] = {}
+    unique: dict = {}
     for _, d, _ in kernels:
-        if isinstance(d, LoopKernel):
+        if isinstance(d, (LoopKernel, RowKernel)):
             unique.setdefault(replace(d, name="", source=()), d)
     loops = list(unique.values())
     llvm_text = render_module(loops, name=f"{graph.name}_kernels") if loops else ""
@@ -135,12 +135,13 @@ def _build(graph: Graph) -> Executable:
     launches = []
     gemm_dtypes: list[str] = []
     for k, desc, kslots in kernels:
-        if isinstance(desc, LoopKernel):
+        if isinstance(desc, (LoopKernel, RowKernel)):
             address = module.address(unique[replace(desc, name="", source=())].name)
             extent = desc.domain[0].extent if desc.domain else 1
             args = tuple(("buffer", s, 0) for s in kslots) + (("start",), ("end",))
-            launches.append(Launch(desc.name, address, args, tuple(kslots[:-1]), (kslots[-1],), extent,
-                                   desc.work, desc.source))
+            n_in = len(desc.buffers) - (desc.n_outputs if isinstance(desc, RowKernel) else 1)
+            launches.append(Launch(desc.name, address, args, tuple(kslots[:n_in]), tuple(kslots[n_in:]),
+                                   extent, desc.work, desc.source))
         else:
             if desc.dtype.name not in gemm_dtypes:
                 gemm_dtypes.append(desc.dtype.name)

@@ -1,4 +1,4 @@
-"""Render ``LoopKernel``s to LLVM IR (via ``llvmlite.ir``) for the CPU.
+"""Render ``LoopKernel``s and ``RowKernel``s to LLVM IR (via ``llvmlite.ir``) for the CPU.
 
 Each kernel becomes ``void @name(T0* noalias %b0, ..., Tn* noalias %out, i64 %start, i64 %end)``
 whose outermost domain loop runs over ``[start, end)`` so the runtime can split it across threads
@@ -14,6 +14,12 @@ which llvmlite has no type for) and in registers as ``float``: a load extends ex
 op whose result is a 16-bit float rounds it (round-to-nearest-even) back onto the 16-bit grid, so a
 fused chain computes the same bits as PyTorch's one-kernel-per-op CPU eager mode whatever the
 fusion. A ``sum`` of 16-bit values accumulates in float32 and rounds once, at the store.
+
+A ``RowKernel`` has the same signature: its domain loops (the outermost over ``[start, end)``) hold
+the stages one after another, each its own loop nest; a reduce stage accumulates in a register as
+a ``LoopKernel``'s reduction does, and its finished value (rounded as its store would be) is what
+later stages read as ``Acc``. Before each stage's loops, the parts of its expressions that do not
+depend on them (a row's ``rstd`` from two accumulators, the row's base index) are computed once.
 """
 from __future__ import annotations
 
@@ -26,7 +32,7 @@ from ..errors import LuminaCodegenError
 from ..ir.dtypes import DType
 from . import expr as E
 from . import llvm_math
-from .kernel import Epilogue, LoopKernel
+from .kernel import Epilogue, LoopKernel, RowKernel, Stage
 
 I1, I8, I16, I32, I64 = (ir.IntType(w) for w in (1, 8, 16, 32, 64))
 F16, F32, F64 = ir.HalfType(), ir.FloatType(), ir.DoubleType()
@@ -252,6 +258,8 @@ class _FunctionBuilder:
             return self._cast(self.expr(e.x), e.x.dtype, e.dtype)
         if isinstance(e, E.Rand):
             return self._rand(self.expr(e.key), self.expr(e.index), e.dtype)
+        if isinstance(e, E.Acc) and e.stage in getattr(self, "accs", {}):
+            return self.accs[e.stage]
         raise LuminaCodegenError(f"llvm: cannot render {type(e).__name__}")
 
     def _call(self, name: str, ty, args):
@@ -353,6 +361,81 @@ class _FunctionBuilder:
         return b.fmul(top, ir.Constant(REG[dt], 2.0 ** -bits))
 
 
+class _RowBuilder(_FunctionBuilder):
+    """A ``RowKernel``: per point of the domain, its stages in order (see the module docstring)."""
+    def emit(self):
+        self.nest(list(self.k.domain), self.row)
+        self.b.ret_void()
+
+    def row(self) -> None:
+        self.memo, self.accs = {}, {}
+        for j, st in enumerate(self.k.stages):
+            exprs = [st.value] + ([st.index] if st.index is not None else [])
+            self.hoist(exprs, set(st.vars))
+            row_memo = dict(self.memo)
+            if st.reduce_op is None:
+                def body(st=st, row_memo=row_memo):
+                    self.memo = dict(row_memo)
+                    self.store(st.out, self.expr(st.index), self.expr(st.value), self.k.buffers[st.out].dtype)
+                self.stage_loops(st, body)
+                self.memo = row_memo
+                continue
+            dt = st.value.dtype
+            with self.b.goto_entry_block():   # an entry-block alloca, which mem2reg turns into phis
+                slot = self.b.alloca(REG[dt], name=f"acc{j}")
+            self.b.store(self._identity(st.reduce_op, dt), slot)
+
+            def accumulate(st=st, slot=slot, dt=dt, row_memo=row_memo):
+                self.memo = dict(row_memo)
+                x = self.expr(st.value)
+                self.b.store(self._combine(st.reduce_op, self.b.load(slot), x, dt), slot)
+            self.stage_loops(st, accumulate)
+            self.memo = row_memo
+            self.accs[j] = self._round(self.b.load(slot), dt)   # the value its store would hold
+            if st.out is not None:
+                self.store(st.out, self.expr(st.index), self.accs[j], self.k.buffers[st.out].dtype)
+
+    def stage_loops(self, st: Stage, body) -> None:
+        def nest(level: int):
+            if level == len(st.vars):
+                body()
+                return
+            v = st.vars[level]
+            self.loop(v, ir.Constant(I64, 0), ir.Constant(I64, v.extent), lambda: nest(level + 1))
+        nest(0)
+
+    def hoist(self, exprs, inner: set) -> None:
+        """Compute, at the row level, every largest subexpression of ``exprs`` that reads none of
+        the ``inner`` loop variables (loads included: every index lowering emits is in bounds)."""
+        depends: dict = {}
+        order = []
+        stack = [(e, False) for e in exprs]
+        while stack:   # post-order, iteratively: fused expressions can be deep
+            e, done = stack.pop()
+            if e in depends:
+                continue
+            if done:
+                depends[e] = (isinstance(e, E.Var) and e in inner) or any(depends[c] for c in E.children(e))
+                order.append(e)
+                continue
+            stack.append((e, True))
+            stack.extend((c, False) for c in E.children(e) if c not in depends)
+        roots, seen = [], set()
+        stack = list(exprs)
+        while stack:
+            e = stack.pop()
+            if e in seen:
+                continue
+            seen.add(e)
+            if not depends[e]:
+                if not isinstance(e, (E.Var, E.Const)):
+                    roots.append(e)
+            else:
+                stack.extend(E.children(e))
+        for e in roots:
+            self.expr(e)
+
+
 def _row_major_expr(vars) -> E.Expr:
     pairs, stride = [], 1
     for v in reversed(vars):
@@ -411,9 +494,9 @@ def render_epilogue(ep: Epilogue, dtype: DType, n_pointers: int) -> str:
     return str(module)
 
 
-def render_module(kernels: list[LoopKernel], name: str = "lumina") -> str:
+def render_module(kernels: list[LoopKernel | RowKernel], name: str = "lumina") -> str:
     """LLVM IR text of one module defining every kernel in ``kernels``."""
     module = ir.Module(name=name)
     for k in kernels:
-        _FunctionBuilder(module, k).emit()
+        (_RowBuilder if isinstance(k, RowKernel) else _FunctionBuilder)(module, k).emit()
     return str(module)

@@ -1,4 +1,4 @@
-"""Lower one fused group (``passes.fusion.Kernel``) to a ``LoopKernel`` or ``DotKernel``.
+"""Lower one fused group (``passes.fusion.Kernel``) to a ``LoopKernel``, ``RowKernel`` or ``DotKernel``.
 
 Every inlined node becomes a scalar expression at an index: elementwise ops map operands at the same
 index, movement ops rewrite the index (``permute`` reorders it, ``expand`` zeroes broadcast dims,
@@ -17,7 +17,7 @@ from ..passes.views import view_base
 from . import expr as E
 from .coalesce import coalesce
 from ..passes.fusion import MAX_EPILOGUE_INPUTS
-from .kernel import Buffer, DotKernel, Epilogue, LoopKernel, Operand
+from .kernel import Buffer, DotKernel, Epilogue, LoopKernel, Operand, RowKernel, Stage
 
 I64 = DType.int64
 BOOL = DType.bool
@@ -189,8 +189,10 @@ def kernel_name(k: Kernel, index: int) -> str:
     return f"k{index}_{'fused_' if len(ops) > 1 else ''}{'_'.join(uniq)}"
 
 
-def lower(k: Kernel, index: int, source: tuple[str, ...] = ()) -> LoopKernel | DotKernel:
+def lower(k: Kernel, index: int, source: tuple[str, ...] = ()) -> LoopKernel | RowKernel | DotKernel:
     """The kernel description of fused group ``k`` (the ``index``-th kernel of its executable)."""
+    if k.rows is not None:
+        return _lower_rows(k, kernel_name(k, index), source)
     buffers = tuple(Buffer(v.dtype, v.type.numel) for v in k.inputs) + (
         Buffer(k.root.dtype, k.root.type.numel),)
     name = kernel_name(k, index)
@@ -290,3 +292,69 @@ def _lower_dot(k: Kernel, name, buffers, source) -> DotKernel:
             bv, mv, nv = epilogue.vars
             epilogue = Epilogue((bv, nv, mv), epilogue.value, epilogue.buffers, epilogue.index)
     return DotKernel(name, buffers, dot.dtype, b, m, n, kk, ops[0], ops[1], source, epilogue, c_strides)
+
+
+class _RowLowerer(_Lowerer):
+    """Lowers the stages of a row kernel: a reduce stage's result read at the current row is its
+    ``Acc``; an earlier elementwise stage's result is recomputed (inlined) where it is read, which
+    fusion admits only at the reader's own row (a per-row value) or position (a whole-row value)."""
+    def __init__(self, k: Kernel, row_vars: tuple):
+        super().__init__(k)
+        self.roles = {id(st.kernel.root): st.role for st in k.rows.stages}
+        self.row_vars = row_vars          # the domain's vars, outer to inner
+        self.acc: dict[int, E.Acc] = {}   # id(reduce stage result) -> its Acc
+        self.position: tuple = ()         # the index over the rows' shape of the stage being lowered
+
+    def row_index(self, v: Value) -> tuple:
+        """The current row's index in per-row value ``v`` (its dims > 1 are the row dims)."""
+        it = iter(self.row_vars)
+        return tuple(next(it) if n > 1 else E.iconst(0) for n in v.shape)
+
+    def _lower(self, v: Value, idx: tuple) -> E.Expr:
+        role = self.roles.get(id(v))
+        if role is None:
+            return super()._lower(v, idx)
+        want = self.position if role == "full" else self.row_index(v)
+        if E.affine_terms(row_major(idx, v.shape)) != E.affine_terms(row_major(want, v.shape)):
+            raise LuminaCodegenError(f"lower: a row kernel stage reads {v.type} (a {role} stage) away from "
+                                     f"its own {'position' if role == 'full' else 'row'}")
+        if role == "reduce":
+            return self.acc[id(v)]
+        return super()._lower(v, idx)   # an earlier elementwise stage: recomputed, as if inlined
+
+
+def _lower_rows(k: Kernel, name: str, source) -> RowKernel:
+    """A ``RowKernel``: the domain is the rows (the reduced shape's kept dims of extent > 1), and
+    each reduce stage and each stored elementwise stage of ``k.rows`` becomes a ``Stage``
+    (register-only elementwise stages are recomputed where read and get none)."""
+    rows = k.rows
+    shape, axes = rows.shape, rows.axes
+    outputs = k.outputs
+    buffers = tuple(Buffer(v.dtype, v.type.numel) for v in list(k.inputs) + outputs)
+    out_pos = {id(v): len(k.inputs) + i for i, v in enumerate(outputs)}
+    kept = tuple(E.Var(f"i{d}", n) if n != 1 else E.iconst(0) for d, n in enumerate(shape) if d not in axes)
+    domain = tuple(v for v in kept if isinstance(v, E.Var))
+    lw = _RowLowerer(k, domain)
+    stages: list[Stage] = []
+    for st in rows.stages:
+        v = st.kernel.root
+        if st.role != "reduce" and not st.stored:
+            continue
+        s = len(stages)
+        inner = {a: E.Var(f"s{s}r{a}", shape[a]) for a in axes if shape[a] != 1}
+        it = iter(kept)
+        lw.position = tuple(inner.get(d, E.iconst(0)) if d in axes else next(it) for d in range(len(shape)))
+        svars = tuple(inner.values())
+        out = out_pos.get(id(v)) if st.stored else None
+        if st.role == "reduce":
+            value = lw.value(v.node.inputs[0], lw.position)
+            index = row_major(lw.row_index(v), v.shape) if st.stored else None
+            op = "sum" if v.op is Op.REDUCE_SUM else "max"
+            stages.append(Stage(svars, op, value, out, index))
+            lw.acc[id(v)] = E.Acc(s, v.dtype)
+        elif st.role == "full":
+            stages.append(Stage(svars, None, lw.value(v, lw.position), out, row_major(lw.position, shape)))
+        else:
+            here = lw.row_index(v)
+            stages.append(Stage((), None, lw.value(v, here), out, row_major(here, v.shape)))
+    return RowKernel(name, buffers, len(outputs), domain, tuple(stages), source)

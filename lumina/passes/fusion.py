@@ -30,6 +30,22 @@ training step, read by the activation and by its backward), that value is materi
 epilogue's root instead of being recomputed in each reader. Every candidate that is turned down, and
 every value kept out of its readers by the recompute budget, is listed in ``Partition.refused`` with
 its reason.
+
+**Multi-output row kernels** (``MULTI_OUTPUT``). Reductions over the same *rows* (the same reduced
+input shape and axes, the innermost axis among them) and the kernels that read them per row merge
+into one kernel with several stages run one after another for every row (``Kernel.rows``, lowered
+to a ``codegen.kernel.RowKernel``): *sibling* reductions that do not depend on each other (a loss's
+max and sum), and *row chains*, where a later kernel reads an earlier reduction only broadcast along
+the reduced axes at its own row (a softmax's ``exp(x - max)`` and its sum; a LayerNorm's mean,
+variance and normalized, affine output). A later stage reads an earlier reduction as a register; an
+earlier elementwise result over the whole row is recomputed in the stages that read it. A stage's
+result is stored only when a kernel outside the group or the graph's outputs read it (a LayerNorm's
+mean and rstd saved for the backward pass); otherwise it lives in registers and gets no buffer.
+A candidate is refused, with its reason in ``Partition.refused``, when its row is longer than
+``MAX_ROW_ELEMENTS`` (the stages re-read the row and count on it staying in cache), when a stage
+would recompute an earlier whole-row result of more than ``ROW_RECOMPUTE_BUDGET`` ops per element,
+when it reads a stage's result at another row or position, or when it depends on the group through
+a kernel outside it (the merged kernel could not be placed).
 """
 from __future__ import annotations
 
@@ -49,6 +65,18 @@ EPILOGUES = True          # fuse elementwise epilogues into dots (False: for A/B
 MAX_EPILOGUE_INPUTS = 8   # buffers an epilogue may read besides the dot result (GEMM arguments)
 _EPILOGUE_DTYPES = ("float32", "float64")   # the packed GEMMs; the integer one has no epilogue
 
+MULTI_OUTPUT = True       # merge reductions over the same rows and their per-row readers (False: A/B)
+# The stages of a row kernel each walk the row; they save a pass over memory only while the row stays
+# in cache between them. 16K elements is 64 KiB per float32 buffer read: within the L2 cache of any
+# server core of the last decade (256 KiB to 2 MiB), with room for the two or three buffers a
+# normalization reads. A longer row is fetched from DRAM by every stage, as by separate kernels.
+MAX_ROW_ELEMENTS = 1 << 14
+# A later stage recomputes an earlier whole-row elementwise result instead of loading it (stages read
+# no outputs). That replaces a store and a load through memory, not one load as inlining across
+# kernels does, so the budget is three times RECOMPUTE_BUDGET: one expensive op (exp, div, sqrt)
+# and three cheap ones per element, as a softmax's ``exp(x - max)`` or a LayerNorm's ``(x - mean) * rstd``.
+ROW_RECOMPUTE_BUDGET = 3 * RECOMPUTE_BUDGET
+
 
 @dataclass
 class Kernel:
@@ -67,13 +95,41 @@ class Kernel:
     dot: Node | None = None
     c_strides: tuple[int, int, int] | None = None   # C's strides in the root's buffer; None: row-major
     rebatch: int = 1   # >1: the batch-1 dot's columns run as this many GEMMs (a batched conv's images)
+    rows: "Rows | None" = None   # a multi-output row kernel: its stages (``root`` is its last output)
+
+    @property
+    def outputs(self) -> list[Value]:
+        """The values this kernel stores, in stage order (``[root]`` but for a row kernel)."""
+        return [st.kernel.root for st in self.rows.stages if st.stored] if self.rows else [self.root]
 
     @property
     def kind(self) -> str:
         op = self.root.op
+        if self.rows is not None:
+            return "multi-output"
         if self.dot is not None:
             return "dot+epilogue"
         return "dot" if op is Op.DOT else "reduce" if op.kind is Kind.REDUCE else "elementwise"
+
+
+@dataclass
+class RowStage:
+    """One stage of a row kernel: the single-output kernel it was (``kernel``), its ``role`` over the
+    rows ("reduce": a reduction over the row; "full": an elementwise value over the whole row, the
+    reduction's input shape; "row": an elementwise value per row, the reduction's output) and whether
+    its result is ``stored`` (read outside the row kernel, or a graph output)."""
+    kernel: Kernel
+    role: str
+    stored: bool = False
+
+
+@dataclass
+class Rows:
+    """The rows a multi-output kernel runs over: the reduced input ``shape`` and its reduced ``axes``
+    (every reduce stage's), and its ``stages`` in execution order."""
+    shape: tuple[int, ...]
+    axes: tuple[int, ...]
+    stages: list[RowStage]
 
 
 @dataclass(frozen=True)
@@ -94,14 +150,22 @@ class Partition:
     refused: list[Refusal] = field(default_factory=list)
 
     def describe(self) -> str:
-        """One line per kernel (its kind, root, why the root is materialised, the buffers it reads,
-        the nodes it fuses), then one line per refused fusion candidate with its reason."""
+        """One line per kernel (its kind, outputs, why its root is materialised, the buffers it
+        reads, for a multi-output row kernel its stages (result, role, stored or register-only, why
+        it was a kernel of its own), the nodes it fuses), then one line per refused fusion candidate
+        with its reason."""
         names = {n.out: f"%{i}" for i, n in enumerate(self.graph.nodes)}
         lines = []
         for i, k in enumerate(self.kernels):
             ops = " ".join(f"{names[n.out]}:{n.op.value}" for n in k.nodes)
             ins = ", ".join(names[v] for v in k.inputs)
-            lines.append(f"kernel {i} ({k.kind}) -> {names[k.root]}  [{k.reason}]  reads ({ins})  fuses {ops}")
+            outs = ", ".join(names[v] for v in k.outputs)
+            stages = ""
+            if k.rows is not None:
+                stages = "  stages " + ", ".join(
+                    f"{names[st.kernel.root]}:{st.role} ({'stored' if st.stored else 'register'}; "
+                    f"{st.kernel.reason})" for st in k.rows.stages)
+            lines.append(f"kernel {i} ({k.kind}) -> {outs}  [{k.reason}]  reads ({ins}){stages}  fuses {ops}")
         for r in self.refused:
             into = f" into the kernel of {names[r.into]}" if r.into is not None else ""
             lines.append(f"refused: {names[r.value]}:{r.value.op.value}{into}: {r.reason}")
@@ -178,6 +242,11 @@ def partition(graph: Graph) -> Partition:
         if _mark_epilogue_roots(graph, users, mat, kernels):
             kernels = _group_all(graph, mat)
         kernels = _fuse_epilogues(kernels, mat, refused)
+    if MULTI_OUTPUT:
+        outputs = {id(aliases.get(id(v), v)) for v in graph.outputs}
+        from .row_fusion import fuse_rows   # it builds on this module's Kernel
+        order = {id(n): i for i, n in enumerate(graph.nodes)}
+        kernels = fuse_rows(kernels, mat, refused, outputs, order)
     return Partition(graph, kernels, mat, aliases, refused)
 
 

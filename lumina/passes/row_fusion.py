@@ -1,0 +1,266 @@
+"""Multi-output row kernels: merge reductions over the same rows and their per-row readers.
+
+``fuse_rows`` runs after the single-output partition (``passes.fusion``; its module docstring states
+the rules and the cost bounds ``MAX_ROW_ELEMENTS`` and ``ROW_RECOMPUTE_BUDGET``). It walks the
+kernels in order; a reduction whose innermost axis is reduced opens a *group* over its rows (the
+reduced input shape and axes); a later kernel joins a group when it is
+
+* a reduction over the same rows (a *stage* of role "reduce"),
+* elementwise over the rows' whole shape ("full") or over one value per row ("row"),
+
+and it either reads a member (a row chain) or is a reduction independent of the group (a sibling).
+Whether a member is read only at the reader's own row (a reduction or per-row value, broadcast
+along the reduced axes) or position (a whole-row value) is decided on the graph: the index each
+node of the reader is evaluated at is followed from its root through elementwise ops, ``expand``,
+``permute`` and reshapes that only add or drop size-1 dims (anything else is "unknown", and an
+unknown index reaching a member refuses the candidate). The merged kernels are put back in a
+topological order (the merged kernel runs where its last member ran, or earlier).
+"""
+from __future__ import annotations
+
+import heapq
+import math
+from dataclasses import dataclass, field
+
+from ..ir.graph import Value
+from ..ir.ops import Kind, Op
+from . import fusion as F
+
+_UNKNOWN = None   # an index entry that is no single dim of the rows' shape
+_ZERO = -1        # an index entry that is the constant 0 (a broadcast dim)
+
+
+@dataclass
+class _Group:
+    shape: tuple[int, ...]
+    axes: tuple[int, ...]
+    members: list[int]                                   # kernel indices, in order
+    stages: list[F.RowStage]
+    roles: dict[int, str] = field(default_factory=dict)  # id(member root) -> role
+    cost: dict[int, int] = field(default_factory=dict)   # id(full member root) -> recompute ops
+
+    @property
+    def length(self) -> int:
+        return math.prod(self.shape[a] for a in self.axes)
+
+
+def fuse_rows(kernels: list[F.Kernel], mat: dict[int, str], refused: list[F.Refusal],
+              outputs: set[int], order: dict[int, int]) -> list[F.Kernel]:
+    """``kernels`` with every group of two or more merged into one ``Kernel`` with ``rows`` set, in
+    a topological order; register-only stage results leave ``mat``. ``outputs``: ids of the graph's
+    output buffers; ``order``: id(node) -> its position in the graph."""
+    producer = {id(k.root): i for i, k in enumerate(kernels)}
+    group_of: list[int | None] = [None] * len(kernels)
+    groups: list[_Group] = []
+    for i, k in enumerate(kernels):
+        if k.kind not in ("reduce", "elementwise"):
+            continue
+        read = [group_of[producer[id(v)]] for v in k.inputs
+                if id(v) in producer and group_of[producer[id(v)]] is not None]
+        chains = list(dict.fromkeys(reversed(read)))        # the groups it reads, latest first
+        key = _row_key(k)
+        siblings = [g for g in range(len(groups) - 1, -1, -1)
+                    if g not in chains and key is not None and (groups[g].shape, groups[g].axes) == key]
+        whys = []
+        for g in chains + siblings:
+            why = _join(groups[g], g, i, k, kernels, producer, group_of)
+            if why is None:
+                group_of[i] = g
+                break
+            if g in chains:
+                whys.append((groups[g], why))
+        if group_of[i] is None:
+            for g, why in whys[:1]:
+                refused.append(F.Refusal(k.root, kernels[g.members[-1]].root, f"row kernel: {why}"))
+            if key is not None and key[0][-1] > 1 and len(key[0]) - 1 in key[1]:
+                group_of[i] = len(groups)
+                groups.append(_Group(key[0], key[1], [i], [F.RowStage(k, "reduce")], {id(k.root): "reduce"}))
+    merged = [_merge(g, kernels, mat, outputs, order) for g in groups]
+    return _toposort(kernels, group_of, groups, merged)
+
+
+def _row_key(k: F.Kernel):
+    """``(shape, axes)`` of a reduce kernel's rows, or None."""
+    if k.kind != "reduce":
+        return None
+    node = k.root.node
+    return tuple(node.inputs[0].shape), tuple(sorted(node.attrs["axes"]))
+
+
+def _kept(shape, axes) -> list[int]:
+    """The row dims: the dims of ``shape`` not reduced, of extent > 1."""
+    return [d for d, n in enumerate(shape) if d not in axes and n > 1]
+
+
+def _role(k: F.Kernel, g: _Group) -> tuple[str | None, str]:
+    """The role ``k`` would take among ``g``'s stages and its starting (value, index), or why not."""
+    shape, axes = g.shape, g.axes
+    rank = len(shape)
+    if k.kind == "reduce":
+        if _row_key(k) != (shape, axes):
+            x = k.root.node.inputs[0]
+            return None, (f"it reduces {x.type} over axes {_row_key(k)[1]}, not the rows "
+                          f"{list(shape)} over axes {axes}")
+        return "reduce", (k.root.node.inputs[0], tuple(range(rank)))
+    root = k.root
+    if root.shape == shape:
+        return "full", (root, tuple(range(rank)))
+    kept = _kept(shape, axes)
+    if [n for n in root.shape if n > 1] == [shape[d] for d in kept]:
+        it = iter(kept)
+        return "row", (root, tuple(next(it) if n > 1 else _ZERO for n in root.shape))
+    return None, f"its result {root.type} is neither the rows' shape {list(shape)} nor one value per row"
+
+
+def _join(g: _Group, gi: int, i: int, k: F.Kernel, kernels, producer, group_of) -> str | None:
+    """Add kernel ``i`` (``k``) to group ``g`` (number ``gi``) and return None, or return why not."""
+    role, start = _role(k, g)
+    if role is None:
+        return start
+    if g.length > F.MAX_ROW_ELEMENTS:
+        return (f"a row of {g.length} elements exceeds MAX_ROW_ELEMENTS {F.MAX_ROW_ELEMENTS}: "
+                f"it would not stay in cache between the stages")
+    reads = _reads(k, start, g)
+    if isinstance(reads, str):
+        return reads
+    recompute = sum(g.cost[id(v)] for v in reads if g.roles[id(v)] == "full")
+    if recompute > F.ROW_RECOMPUTE_BUDGET:
+        return (f"its stage would recompute {recompute} ops per element of earlier stages "
+                f"(ROW_RECOMPUTE_BUDGET {F.ROW_RECOMPUTE_BUDGET})")
+    through = _depends_through(gi, k, kernels, producer, group_of)
+    if through is not None:
+        return f"it depends on the row kernel through the kernel of another value ({through.type})"
+    g.members.append(i)
+    g.stages.append(F.RowStage(k, role))
+    g.roles[id(k.root)] = role
+    g.cost[id(k.root)] = sum(F._own_cost(n) for n in k.nodes) + recompute   # noqa: SLF001
+    return None
+
+
+def _reads(k: F.Kernel, start: tuple, g: _Group) -> list[Value] | str:
+    """The members of ``g`` that ``k`` reads (each at the right row or position), or why not."""
+    inside = {id(n) for n in k.nodes}
+    rank, kept = len(g.shape), _kept(g.shape, g.axes)
+    seen, found = set(), {}
+    stack = [start]
+    while stack:
+        v, idx = stack.pop()
+        if (id(v), idx) in seen:
+            continue
+        seen.add((id(v), idx))
+        role = g.roles.get(id(v))
+        if role is not None:
+            if role == "full":
+                ok = all(e == d or g.shape[d] == 1 and e == _ZERO for d, e in enumerate(idx))
+            else:
+                ok = [e for e, n in zip(idx, v.shape) if n > 1] == kept
+            if not ok:
+                where = "position" if role == "full" else "row"
+                return f"it reads {v.type} (a {role} stage) away from its own {where}"
+            found[id(v)] = v
+            continue
+        if id(v.node) not in inside or v.op in (Op.INPUT, Op.CONST):
+            continue
+        stack.extend(_operand_indices(v.node, idx))
+    del rank
+    return list(found.values())
+
+
+def _operand_indices(n, idx: tuple) -> list[tuple[Value, tuple]]:
+    """Each operand of node ``n`` with the index it is read at when ``n`` is evaluated at ``idx``."""
+    op = n.op
+    if op.kind in (Kind.UNARY, Kind.BINARY, Kind.TERNARY, Kind.CAST):
+        return [(u, idx) for u in n.inputs]
+    if op is Op.EXPAND:
+        x = n.inputs[0]
+        return [(x, tuple(_ZERO if d == 1 else e for d, e in zip(x.shape, idx)))]
+    if op is Op.PERMUTE:
+        src = [None] * len(idx)
+        for j, p in enumerate(n.attrs["perm"]):
+            src[p] = idx[j]
+        return [(n.inputs[0], tuple(src))]
+    if op is Op.RESHAPE:
+        x = n.inputs[0]
+        outer = [e for e, d in zip(idx, n.out.shape) if d > 1]
+        if [d for d in x.shape if d > 1] == [d for d in n.out.shape if d > 1]:
+            it = iter(outer)
+            return [(x, tuple(next(it) if d > 1 else _ZERO for d in x.shape))]
+        return [(x, (_UNKNOWN,) * len(x.shape))]
+    return [(u, (_UNKNOWN,) * len(u.shape)) for u in n.inputs]
+
+
+def _depends_through(gi: int, k: F.Kernel, kernels, producer, group_of) -> Value | None:
+    """A value ``k`` reads, computed outside group ``gi``, that depends on the group: then the
+    group cannot run as one kernel before ``k`` (None when there is none)."""
+    def producers(j):   # the kernels whose results kernel j, or the group it is in, reads
+        members = [j] if group_of[j] is None else [m for m, gg in enumerate(group_of) if gg == group_of[j]]
+        return [producer[id(v)] for m in members for v in kernels[m].inputs if id(v) in producer]
+
+    for v in k.inputs:
+        p = producer.get(id(v))
+        if p is None or group_of[p] == gi:
+            continue
+        stack, seen = [p], {p}
+        while stack:
+            j = stack.pop()
+            if group_of[j] == gi:
+                return v
+            for q in producers(j):
+                if q not in seen:
+                    seen.add(q)
+                    stack.append(q)
+    return None
+
+
+def _merge(g: _Group, kernels, mat, outputs: set[int], order) -> F.Kernel | None:
+    """The one kernel of group ``g`` (None for a group of one: its kernel stays as it was)."""
+    if len(g.members) < 2:
+        return None
+    mine = set(g.members)
+    roots = {id(st.kernel.root) for st in g.stages}
+    read_outside = {id(v) for j, k in enumerate(kernels) if j not in mine for v in k.inputs}
+    for st in g.stages:
+        st.stored = id(st.kernel.root) in read_outside or id(st.kernel.root) in outputs
+        if not st.stored:
+            del mat[id(st.kernel.root)]
+    nodes = {id(n): n for st in g.stages for n in st.kernel.nodes}
+    inputs = {id(v): v for st in g.stages for v in st.kernel.inputs if id(v) not in roots}
+    root = [st.kernel.root for st in g.stages if st.stored][-1]
+    rows = math.prod(n for d, n in enumerate(g.shape) if d not in g.axes)
+    reason = f"{len(g.stages)} stages over {rows} rows of {g.length} elements"
+    return F.Kernel(root, sorted(nodes.values(), key=lambda n: order[id(n)]), list(inputs.values()),
+                    reason, rows=F.Rows(g.shape, g.axes, g.stages))
+
+
+def _toposort(kernels, group_of, groups, merged) -> list[F.Kernel]:
+    """The final kernels (merged groups and untouched kernels) in a topological order that keeps
+    the original one where it can (by each unit's last member)."""
+    unit = [group_of[i] if group_of[i] is not None and merged[group_of[i]] is not None else ("k", i)
+            for i in range(len(kernels))]
+    producer = {id(k.root): i for i, k in enumerate(kernels)}
+    last: dict = {}
+    for i, u in enumerate(unit):
+        last[u] = i
+    deps: dict = {u: set() for u in last}
+    for i, k in enumerate(kernels):
+        for v in k.inputs:
+            p = producer.get(id(v))
+            if p is not None and unit[p] != unit[i]:
+                deps[unit[i]].add(unit[p])
+    users: dict = {u: [] for u in last}
+    for u, ds in deps.items():
+        for d in ds:
+            users[d].append(u)
+    waiting = {u: len(ds) for u, ds in deps.items()}
+    ready = [(last[u], u) for u, n in waiting.items() if n == 0]
+    heapq.heapify(ready)
+    out = []
+    while ready:
+        _, u = heapq.heappop(ready)
+        out.append(merged[u] if not isinstance(u, tuple) else kernels[u[1]])
+        for w in users[u]:
+            waiting[w] -= 1
+            if waiting[w] == 0:
+                heapq.heappush(ready, (last[w], w))
+    assert len(out) == len(last), "row fusion left a dependence cycle"
+    return out
