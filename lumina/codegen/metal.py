@@ -34,6 +34,7 @@ from dataclasses import dataclass
 from ..errors import LuminaCodegenError
 from ..ir.dtypes import DType
 from ..passes.fusion import MAX_EPILOGUE_INPUTS   # an epilogue's buffer position of the dot result
+from . import expr as E
 from .kernel import DotKernel, LoopKernel, RowKernel
 from .metal_expr import Emitter, identity, int_literal, mem, reg
 
@@ -82,6 +83,31 @@ def geometry(desc: Kernel) -> Geometry:
         threads = min(ELEMENTWISE_THREADS, max(n, 1))
         return Geometry(-(-n // threads), threads)
     raise LuminaCodegenError(f"metal: cannot render a {type(desc).__name__}")
+
+
+def _exprs(desc: Kernel):
+    if isinstance(desc, LoopKernel):
+        return [desc.value]
+    if isinstance(desc, RowKernel):
+        return [e for st in desc.stages for e in (st.value, st.index) if e is not None]
+    return [desc.epilogue.value, desc.epilogue.index] if desc.epilogue is not None else []
+
+
+def uses_float64(desc: Kernel) -> bool:
+    """Whether ``desc`` has a float64 buffer or computes a float64 value anywhere: such a kernel
+    cannot run on Metal (``render`` raises), so a Metal runtime must place it elsewhere."""
+    if any(b.dtype is DType.float64 for b in desc.buffers) or getattr(desc, "dtype", None) is DType.float64:
+        return True
+    seen, stack = set(), _exprs(desc)
+    while stack:
+        e = stack.pop()
+        if id(e) in seen:
+            continue
+        seen.add(id(e))
+        if getattr(e, "dtype", None) is DType.float64:
+            return True
+        stack.extend(E.children(e))
+    return False
 
 
 def render(desc: Kernel) -> str:
