@@ -307,20 +307,30 @@ class _RowLowerer(_Lowerer):
 
     def row_index(self, v: Value) -> tuple:
         """The current row's index in per-row value ``v`` (its dims > 1 are the row dims)."""
-        it = iter(self.row_vars)
-        return tuple(next(it) if n > 1 else E.iconst(0) for n in v.shape)
+        return _onto(v.shape, self.row_vars)
+
+    def at(self, v: Value) -> tuple:
+        """The current position's index in whole-row value ``v`` (its dims > 1 are the rows' dims
+        of extent > 1: fusion matches rows up to size-1 dims)."""
+        return _onto(v.shape, [i for i in self.position if not isinstance(i, E.Const)])
 
     def _lower(self, v: Value, idx: tuple) -> E.Expr:
         role = self.roles.get(id(v))
         if role is None:
             return super()._lower(v, idx)
-        want = self.position if role == "full" else self.row_index(v)
+        want = self.at(v) if role == "full" else self.row_index(v)
         if E.affine_terms(row_major(idx, v.shape)) != E.affine_terms(row_major(want, v.shape)):
             raise LuminaCodegenError(f"lower: a row kernel stage reads {v.type} (a {role} stage) away from "
                                      f"its own {'position' if role == 'full' else 'row'}")
         if role == "reduce":
             return self.acc[id(v)]
         return super()._lower(v, idx)   # an earlier elementwise stage: recomputed, as if inlined
+
+
+def _onto(shape, index) -> tuple:
+    """An index into ``shape`` whose dims of extent > 1 take ``index`` in order, the others 0."""
+    it = iter(index)
+    return tuple(next(it) if n > 1 else E.iconst(0) for n in shape)
 
 
 def _lower_rows(k: Kernel, name: str, source) -> RowKernel:
@@ -347,13 +357,14 @@ def _lower_rows(k: Kernel, name: str, source) -> RowKernel:
         svars = tuple(inner.values())
         out = out_pos.get(id(v)) if st.stored else None
         if st.role == "reduce":
-            value = lw.value(v.node.inputs[0], lw.position)
+            value = lw.value(v.node.inputs[0], lw.at(v.node.inputs[0]))
             index = row_major(lw.row_index(v), v.shape) if st.stored else None
             op = "sum" if v.op is Op.REDUCE_SUM else "max"
             stages.append(Stage(svars, op, value, out, index))
             lw.acc[id(v)] = E.Acc(s, v.dtype)
         elif st.role == "full":
-            stages.append(Stage(svars, None, lw.value(v, lw.position), out, row_major(lw.position, shape)))
+            here = lw.at(v)
+            stages.append(Stage(svars, None, lw.value(v, here), out, row_major(here, v.shape)))
         else:
             here = lw.row_index(v)
             stages.append(Stage((), None, lw.value(v, here), out, row_major(here, v.shape)))

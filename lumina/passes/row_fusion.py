@@ -43,6 +43,10 @@ class _Group:
     def length(self) -> int:
         return math.prod(self.shape[a] for a in self.axes)
 
+    @property
+    def signature(self) -> tuple:
+        return _signature(self.shape, self.axes)
+
 
 def fuse_rows(kernels: list[F.Kernel], mat: dict[int, str], refused: list[F.Refusal],
               outputs: set[int], order: dict[int, int]) -> list[F.Kernel]:
@@ -60,7 +64,7 @@ def fuse_rows(kernels: list[F.Kernel], mat: dict[int, str], refused: list[F.Refu
         chains = list(dict.fromkeys(reversed(read)))        # the groups it reads, latest first
         key = _row_key(k)
         siblings = [g for g in range(len(groups) - 1, -1, -1)
-                    if g not in chains and key is not None and (groups[g].shape, groups[g].axes) == key]
+                    if g not in chains and key is not None and groups[g].signature == _signature(*key)]
         whys = []
         for g in chains + siblings:
             why = _join(groups[g], g, i, k, kernels, producer, group_of)
@@ -72,7 +76,8 @@ def fuse_rows(kernels: list[F.Kernel], mat: dict[int, str], refused: list[F.Refu
         if group_of[i] is None:
             for g, why in whys[:1]:
                 refused.append(F.Refusal(k.root, kernels[g.members[-1]].root, f"row kernel: {why}"))
-            if key is not None and key[0][-1] > 1 and len(key[0]) - 1 in key[1]:
+            sig = _signature(*key) if key is not None else ()
+            if sig and sig[-1][1]:   # the innermost dim of extent > 1 is reduced: rows are contiguous
                 group_of[i] = len(groups)
                 groups.append(_Group(key[0], key[1], [i], [F.RowStage(k, "reduce")], {id(k.root): "reduce"}))
     merged = [_merge(g, kernels, mat, outputs, order) for g in groups]
@@ -87,6 +92,18 @@ def _row_key(k: F.Kernel):
     return tuple(node.inputs[0].shape), tuple(sorted(node.attrs["axes"]))
 
 
+def _signature(shape, axes) -> tuple:
+    """The rows of reducing ``shape`` over ``axes`` up to size-1 dims: ``(extent, reduced)`` of each
+    dim of extent > 1 (``[16, 1, 40]`` over axis 2 has the rows of ``[16, 40]`` over axis 1)."""
+    return tuple((n, d in axes) for d, n in enumerate(shape) if n > 1)
+
+
+def _onto(shape, dims: list) -> tuple:
+    """An index into ``shape``: its dims of extent > 1 take ``dims`` in order, the others 0."""
+    it = iter(dims)
+    return tuple(next(it) if n > 1 else _ZERO for n in shape)
+
+
 def _kept(shape, axes) -> list[int]:
     """The row dims: the dims of ``shape`` not reduced, of extent > 1."""
     return [d for d, n in enumerate(shape) if d not in axes and n > 1]
@@ -95,20 +112,19 @@ def _kept(shape, axes) -> list[int]:
 def _role(k: F.Kernel, g: _Group) -> tuple[str | None, str]:
     """The role ``k`` would take among ``g``'s stages and its starting (value, index), or why not."""
     shape, axes = g.shape, g.axes
-    rank = len(shape)
+    full = [d for d, n in enumerate(shape) if n > 1]
     if k.kind == "reduce":
-        if _row_key(k) != (shape, axes):
-            x = k.root.node.inputs[0]
+        x = k.root.node.inputs[0]
+        if _signature(*_row_key(k)) != g.signature:
             return None, (f"it reduces {x.type} over axes {_row_key(k)[1]}, not the rows "
                           f"{list(shape)} over axes {axes}")
-        return "reduce", (k.root.node.inputs[0], tuple(range(rank)))
+        return "reduce", (x, _onto(x.shape, full))
     root = k.root
-    if root.shape == shape:
-        return "full", (root, tuple(range(rank)))
+    if [n for n in root.shape if n > 1] == [shape[d] for d in full]:
+        return "full", (root, _onto(root.shape, full))
     kept = _kept(shape, axes)
     if [n for n in root.shape if n > 1] == [shape[d] for d in kept]:
-        it = iter(kept)
-        return "row", (root, tuple(next(it) if n > 1 else _ZERO for n in root.shape))
+        return "row", (root, _onto(root.shape, kept))
     return None, f"its result {root.type} is neither the rows' shape {list(shape)} nor one value per row"
 
 
@@ -140,7 +156,8 @@ def _join(g: _Group, gi: int, i: int, k: F.Kernel, kernels, producer, group_of) 
 def _reads(k: F.Kernel, start: tuple, g: _Group) -> list[Value] | str:
     """The members of ``g`` that ``k`` reads (each at the right row or position), or why not."""
     inside = {id(n) for n in k.nodes}
-    rank, kept = len(g.shape), _kept(g.shape, g.axes)
+    kept = _kept(g.shape, g.axes)
+    full = [d for d, n in enumerate(g.shape) if n > 1]
     seen, found = set(), {}
     stack = [start]
     while stack:
@@ -150,10 +167,7 @@ def _reads(k: F.Kernel, start: tuple, g: _Group) -> list[Value] | str:
         seen.add((id(v), idx))
         role = g.roles.get(id(v))
         if role is not None:
-            if role == "full":
-                ok = all(e == d or g.shape[d] == 1 and e == _ZERO for d, e in enumerate(idx))
-            else:
-                ok = [e for e, n in zip(idx, v.shape) if n > 1] == kept
+            ok = [e for e, n in zip(idx, v.shape) if n > 1] == (full if role == "full" else kept)
             if not ok:
                 where = "position" if role == "full" else "row"
                 return f"it reads {v.type} (a {role} stage) away from its own {where}"
@@ -162,7 +176,6 @@ def _reads(k: F.Kernel, start: tuple, g: _Group) -> list[Value] | str:
         if id(v.node) not in inside or v.op in (Op.INPUT, Op.CONST):
             continue
         stack.extend(_operand_indices(v.node, idx))
-    del rank
     return list(found.values())
 
 
