@@ -1,0 +1,483 @@
+"""The Metal renderer (``codegen.metal``) against the CPU backend, without a Mac: each kernel's MSL is
+compiled as C++ against ``testing/msl/shim.h`` and run thread by thread (``testing.msl_cpu``).
+
+Program tests: every kernel of the digits MLP, ConvNet and Micro-GPT training steps (examples/,
+small configs) and of the digits MLP exported to ONNX, with the buffers it really read and wrote on
+the CPU (``testing.kernels.capture``); structurally identical kernels compile once, each program
+in one g++ call. Unit tests pin the semantics against NumPy or the CPU backend (LLVM): unary ops,
+NaN in max, rand bits, 16-bit rounding, a GEMM with epilogue and permuted output, hand-built row
+kernels, threadgroup barriers, float64 refusal, and the ``metal`` device off macOS.
+"""
+from __future__ import annotations
+
+import ctypes
+import dataclasses
+import math
+import platform
+import sys
+from pathlib import Path
+
+import ml_dtypes
+import numpy as np
+import pytest
+
+import lumina
+import lumina.nn as nn
+import lumina.onnx
+from lumina.codegen import expr as E
+from lumina.codegen import metal
+from lumina.codegen.kernel import Buffer, DotKernel, Epilogue, LoopKernel, Operand, RowKernel, Stage
+from lumina.codegen.llvm import render_module
+from lumina.errors import LuminaCodegenError, LuminaDeviceError
+from lumina.ir.dtypes import DType
+from lumina.nn import functional as F
+from lumina.passes.fusion import MAX_EPILOGUE_INPUTS
+from lumina.runtime import metal as metal_device
+from lumina.runtime.jit import compile_llvm
+from lumina.testing import msl_cpu
+from lumina.testing.kernels import capture
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "examples"))
+
+F32, F16, BF16, I32, I64, BOOL = (DType.float32, DType.float16, DType.bfloat16, DType.int32,
+                                  DType.int64, DType.bool)
+
+
+# ---- the example programs -----------------------------------------------------------------------
+
+def _cases(fn, args):
+    entry = fn._entry(args)                                       # noqa: SLF001 - a test hook
+    return capture(entry.executable, fn._inputs(entry, args))     # noqa: SLF001
+
+
+def _train_step(model, opt, loss_fn):
+    @lumina.compile
+    def step(x, y):
+        opt.zero_grad()
+        loss = loss_fn(model(x), y)
+        loss.backward()
+        opt.step()
+        return loss
+    return step
+
+
+def digits_step():
+    lumina.manual_seed(0)
+    model = nn.Sequential(nn.Linear(64, 32), nn.ReLU(), nn.Linear(32, 32), nn.ReLU(), nn.Linear(32, 10))
+    step = _train_step(model, lumina.optim.SGD(model.parameters(), lr=0.05, momentum=0.9), F.cross_entropy)
+    rng = np.random.default_rng(0)
+    x, y = rng.random((16, 64), dtype=np.float32), rng.integers(0, 10, 16)
+    step(x, y)   # a second step: the momentum buffers hold real values
+    return _cases(step, (x, y))
+
+
+def convnet_step():
+    import train_convnet
+    lumina.manual_seed(0)
+    model = train_convnet.convnet(4)
+    # Every conv feeds a BatchNorm, so a conv bias's gradient is pure rounding noise (~1e-9) whose
+    # sign depends on the summation order; Adam's default eps would scale it to lr-sized steps.
+    # eps=1e-3 keeps noise noise-sized; the kernels are the same.
+    opt = lumina.optim.AdamW(model.parameters(), lr=3e-3, weight_decay=1e-4, eps=1e-3)
+    step = _train_step(model, opt, F.cross_entropy)
+    rng = np.random.default_rng(0)
+    x, y = rng.random((4, 1, 8, 8), dtype=np.float32), rng.integers(0, 10, 4)
+    step(x, y)
+    return _cases(step, (x, y))
+
+
+def micro_gpt_step():
+    import micro_gpt
+    lumina.manual_seed(0)
+    vocab = 11
+    model = micro_gpt.MicroGPT(vocab, 8, n_layer=1, n_embd=16, n_head=2)
+    step = _train_step(model, lumina.optim.AdamW(model.parameters(), lr=3e-3),
+                       lambda logits, y: F.cross_entropy(logits.reshape(-1, vocab), y.reshape(-1)))
+    rng = np.random.default_rng(0)
+    x, y = rng.integers(0, vocab, (2, 8)), rng.integers(0, vocab, (2, 8))
+    step(x, y)
+    return _cases(step, (x, y))
+
+
+def onnx_digits_mlp(tmp_path_factory):
+    from lumina.testing.exports import digits_mlp
+    path = digits_mlp().save(tmp_path_factory.mktemp("onnx") / "digits_mlp.onnx", 18)
+    model = lumina.onnx.load(path)
+    x = np.random.default_rng(0).random((5, 64), dtype=np.float32)
+    return _cases(model._compiled, model._args([x]))              # noqa: SLF001
+
+
+PROGRAMS = {"digits_mlp": digits_step, "convnet": convnet_step, "micro_gpt": micro_gpt_step,
+            "onnx_digits_mlp": onnx_digits_mlp}
+
+
+def _canonical(desc):
+    """``desc`` without its name and IR lines: kernels equal under this compile once."""
+    return dataclasses.replace(desc, name="k", source=())
+
+
+def _magnitude(x: np.ndarray) -> float:
+    x = x.astype(np.float64)
+    return float(np.abs(x[np.isfinite(x)]).max(initial=0.0))
+
+
+def _assert_matches(got: np.ndarray, want: np.ndarray, inputs, what: str):
+    """Integers and bools exactly; floats to 1e-4 relative, or 1e-5 of the largest magnitude among
+    the kernel's float inputs and outputs: a sum that cancels (a bias gradient behind a BatchNorm)
+    is rounding noise of the size of its terms, in any summation order."""
+    assert got.dtype == want.dtype and got.shape == want.shape, what
+    if want.dtype.kind != "f":
+        np.testing.assert_array_equal(got, want, err_msg=what)
+        return
+    got, want = got.astype(np.float64), want.astype(np.float64)
+    np.testing.assert_array_equal(np.isnan(got), np.isnan(want), err_msg=what)
+    scale = max([_magnitude(want)] + [_magnitude(x) for x in inputs if x.dtype.kind == "f"])
+    np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-5 * scale, equal_nan=True, err_msg=what)
+
+
+@pytest.mark.parametrize("program", list(PROGRAMS))
+def test_program_kernels_match_cpu(program, tmp_path_factory):
+    make = PROGRAMS[program]
+    cases = make(tmp_path_factory) if program.startswith("onnx") else make()
+    # Metal has no float64: the optimizers' scalar hyperparameter arithmetic (bias corrections in
+    # float64, as PyTorch computes them in Python) is refused, by name. Those kernels are scalars.
+    refused = [c for c in cases if metal.uses_float64(c.kernel)]
+    for c in refused:
+        with pytest.raises(LuminaCodegenError, match=f"{c.kernel.name}.*float64"):
+            metal.render(c.kernel)
+        assert all(b.numel == 1 for b in c.kernel.buffers), c.kernel.source
+    runnable = [c for c in cases if c not in refused]
+    assert len(runnable) >= 3 and any(isinstance(c.kernel, DotKernel) for c in runnable)
+    unique = {}
+    for c in runnable:
+        unique.setdefault(metal.render(_canonical(c.kernel)), _canonical(c.kernel))
+    lib = msl_cpu.build(list(unique.values()))
+    for c in runnable:
+        desc = unique[metal.render(_canonical(c.kernel))]
+        outputs = lib.run(desc, c.inputs)
+        assert len(outputs) == len(c.outputs)
+        for i, (got, want) in enumerate(zip(outputs, c.outputs)):
+            _assert_matches(got, want, c.inputs, f"{program}: {c.kernel.name} output {i}: {c.kernel.source}")
+
+
+# ---- the CPU backend as oracle for hand-built LoopKernels -------------------------------------------
+
+def _cpu_run(k: LoopKernel, inputs) -> np.ndarray:
+    module = compile_llvm(render_module([k]), k.name)
+    out = np.zeros(k.out.numel, k.out.dtype.numpy)
+    arrays = [np.ascontiguousarray(x).reshape(-1) for x in inputs] + [out]
+    fn = ctypes.CFUNCTYPE(None, *([ctypes.c_void_p] * len(arrays)), ctypes.c_int64, ctypes.c_int64)(
+        module.address(k.name))
+    fn(*[a.ctypes.data for a in arrays], 0, k.domain[0].extent if k.domain else 1)
+    return out
+
+
+def _elementwise(name, in_dtypes, out_dtype, n, value_of):
+    """A 1-D elementwise LoopKernel ``out[i] = value_of(loads)`` over ``n`` elements."""
+    i = E.Var("i0", n)
+    loads = [E.Load(j, i, dt) for j, dt in enumerate(in_dtypes)]
+    return LoopKernel(name, tuple(Buffer(dt, n) for dt in in_dtypes) + (Buffer(out_dtype, n),),
+                      (i,), (), None, value_of(*loads))
+
+
+SPECIAL = np.array([0.0, -0.0, 1.0, -1.0, 0.5, -0.49, 3.7, -3.7, 1e-30, 88.0, -104.0, 200.0, 1e30,
+                    np.inf, -np.inf, np.nan], np.float32)
+
+UNARY = {"exp": np.exp, "log": np.log, "sqrt": np.sqrt, "sin": np.sin, "cos": np.cos,
+         "tanh": np.tanh, "abs": np.abs, "neg": np.negative, "erf": np.vectorize(math.erf, otypes=[float])}
+
+
+def test_every_unary_op_matches_numpy():
+    x = np.concatenate([SPECIAL, np.random.default_rng(1).normal(0, 4, 200).astype(np.float32)])
+    with np.errstate(all="ignore"):
+        kernels = {op: _elementwise(f"k_{op}", [F32], F32, x.size, lambda a, op=op: E.Un(op, a, F32))
+                   for op in UNARY}
+        ints = {dt: _elementwise(f"k_abs_neg_{dt.name}", [dt], dt, 6,
+                                 lambda a, dt=dt: E.Bin("add", E.Un("abs", a, dt), E.Un("neg", a, dt), dt))
+                for dt in (I32, I64)}
+        lnot = _elementwise("k_not", [BOOL], BOOL, 2, lambda a: E.Un("not", a, BOOL))
+        lib = msl_cpu.build([*kernels.values(), *ints.values(), lnot])
+        for op, k in kernels.items():
+            want = UNARY[op](x.astype(np.float64)).astype(np.float32)   # the exact result, rounded
+            got = lib.run(k, [x])[0]
+            np.testing.assert_array_equal(np.isnan(got), np.isnan(want), err_msg=op)
+            tol = 3e-6 if op != "erf" else 1e-6
+            np.testing.assert_allclose(got, want, rtol=tol, atol=1e-7, equal_nan=True, err_msg=op)
+        for dt, k in ints.items():
+            info = np.iinfo(dt.numpy)
+            v = np.array([0, 5, -7, info.max, info.min, -1], dt.numpy)
+            np.testing.assert_array_equal(lib.run(k, [v])[0], np.abs(v) + np.negative(v))   # wraps at MIN
+        np.testing.assert_array_equal(lib.run(lnot, [np.array([True, False])])[0], [False, True])
+
+
+def test_binary_ops_match_cpu_backend():
+    n = 12
+    a32 = np.array([7, -7, 7, -7, 0, np.iinfo(np.int32).min, 9, -9, 100, 1, -1, 5], np.int32)
+    b32 = np.array([2, 2, -2, -2, 3, -1, 0, 0, 7, 1, 1, -5], np.int32)
+    fa = np.array([1.0, np.nan, 2.0, -0.0, np.inf, 3.0, -2.0, 0.5, np.nan, 1.0, 0.0, -1.5], np.float32)
+    fb = np.array([np.nan, 1.0, 2.0, 0.0, 1.0, -np.inf, 3.0, 2.0, np.nan, 0.0, 0.0, 2.0], np.float32)
+    ops = []
+    for dt, a, b in ((I32, a32, b32), (I64, a32.astype(np.int64), b32.astype(np.int64))):
+        for op in ("div", "maximum", "minimum", "lt", "ne"):
+            out = BOOL if op in E.COMPARE else dt
+            ops.append((_elementwise(f"k_{op}_{dt.name}", [dt, dt], out, n,
+                                     lambda x, y, op=op, out=out: E.Bin(op, x, y, out)), [a, b]))
+    for op in ("div", "maximum", "minimum", "lt", "le", "eq", "ne", "pow", "sub"):
+        out = BOOL if op in E.COMPARE else F32
+        ops.append((_elementwise(f"k_{op}_f32", [F32, F32], out, n,
+                                 lambda x, y, op=op, out=out: E.Bin(op, x, y, out)), [fa, fb]))
+    for op in ("and", "or"):
+        ops.append((_elementwise(f"k_{op}", [BOOL, BOOL], BOOL, 4, lambda x, y, op=op: E.Bin(op, x, y, BOOL)),
+                    [np.array([0, 0, 1, 1], bool), np.array([0, 1, 0, 1], bool)]))
+    select = _elementwise("k_select", [F32, F32], F32, n,
+                          lambda x, y: E.Select(E.Bin("gt", x, y, BOOL), x, E.Cast(E.Bin("ne", x, x, BOOL), F32), F32))
+    ops.append((select, [fa, fb]))
+    lib = msl_cpu.build([k for k, _ in ops])
+    with np.errstate(all="ignore"):
+        for k, inputs in ops:
+            got, want = lib.run(k, inputs)[0], _cpu_run(k, inputs)
+            np.testing.assert_allclose(got, want, rtol=1e-6, equal_nan=True, err_msg=k.name)
+
+
+def test_index_floordiv_and_mod_floor_for_negative_dividends():
+    """Index arithmetic floors like Python's // and % (the simplifier's meaning of the nodes)."""
+    i = E.Var("i0", 40)
+    shifted = E.Bin("sub", i, E.iconst(20), I64)    # -20 .. 19: bounds say it may be negative
+    value = E.Bin("add", E.Bin("mul", E.Bin("floordiv", shifted, E.iconst(7), I64), E.iconst(100), I64),
+                  E.Bin("mod", shifted, E.iconst(7), I64), I64)
+    k = LoopKernel("k_floor", (Buffer(I64, 40),), (i,), (), None, value)
+    got = msl_cpu.build([k]).run(k, [])[0]
+    s = np.arange(40) - 20
+    np.testing.assert_array_equal(got, (s // 7) * 100 + s % 7)
+
+
+def _reduction(name, dtype, rows, cols, op):
+    i, r = E.Var("i0", rows), E.Var("r0", cols)
+    x = E.Load(0, E.affine_sum([(cols, i), (1, r)]), dtype)
+    return LoopKernel(name, (Buffer(dtype, rows * cols), Buffer(dtype, rows)), (i,), (r,), op, x)
+
+
+def test_reductions_propagate_nan_and_match_numpy():
+    rng = np.random.default_rng(2)
+    fmax = _reduction("k_max", F32, 5, 300, "max")
+    fsum = _reduction("k_sum", F32, 5, 300, "sum")
+    imax = _reduction("k_imax", I64, 3, 70, "max")
+    isum = _reduction("k_isum", I32, 3, 1000, "sum")
+    lib = msl_cpu.build([fmax, fsum, imax, isum])
+    x = rng.normal(size=(5, 300)).astype(np.float32)
+    x[1, 17] = np.nan          # NaN anywhere in a row wins
+    x[2, 299] = np.nan
+    x[3, :] = -np.inf
+    with np.errstate(invalid="ignore"):
+        np.testing.assert_array_equal(lib.run(fmax, [x])[0], x.max(1))
+        np.testing.assert_allclose(lib.run(fsum, [x])[0], x.astype(np.float64).sum(1), rtol=1e-5)
+    xi = rng.integers(-2**62, 2**62, (3, 70))
+    np.testing.assert_array_equal(lib.run(imax, [xi])[0], xi.max(1))
+    xs = rng.integers(-2**31, 2**31 - 1, (3, 1000), dtype=np.int32)
+    np.testing.assert_array_equal(lib.run(isum, [xs])[0], xs.sum(1, dtype=np.int32))   # wraps
+
+
+def test_rand_bits_equal_the_cpu_backend():
+    n = 3000
+    kernels = []
+    for dt in (F32, F16, BF16):
+        i = E.Var("i0", n)
+        key = E.Load(0, E.iconst(0), I64)
+        kernels.append(LoopKernel(f"k_rand_{dt.name}", (Buffer(I64, 1), Buffer(dt, n)), (i,), (), None,
+                                  E.Rand(key, E.Bin("add", i, E.iconst(5), I64), dt)))
+    lib = msl_cpu.build(kernels)
+    for key in (0, 12345, -3):
+        for k in kernels:
+            seed = np.array([key], np.int64)
+            got, want = lib.run(k, [seed])[0], _cpu_run(k, [seed])
+            np.testing.assert_array_equal(got.view(np.uint16 if k.out.dtype.is_half else np.uint32),
+                                          want.view(np.uint16 if k.out.dtype.is_half else np.uint32))
+            assert 0.0 <= got.astype(np.float32).min() and got.astype(np.float32).max() < 1.0
+
+
+def test_16bit_floats_round_after_every_op_like_the_cpu_backend():
+    rng = np.random.default_rng(3)
+    n = 4096
+    kernels, inputs = [], []
+    for dt in (F16, BF16):
+        def chain(a, b, dt=dt):   # (a * b + a) / (b - 0.3), sqrt|.|, cast back and forth
+            y = E.Bin("div", E.Bin("add", E.Bin("mul", a, b, dt), a, dt),
+                      E.Bin("sub", b, E.Const(0.3, dt), dt), dt)
+            y = E.Bin("add", y, E.Un("sqrt", E.Un("abs", y, dt), dt), dt)
+            return E.Cast(E.Bin("mul", E.Cast(y, F32), E.Const(1.0001, F32), F32), dt)
+        kernels.append(_elementwise(f"k_chain_{dt.name}", [dt, dt], dt, n, chain))
+        kernels.append(_elementwise(f"k_narrow_{dt.name}", [F32], dt, n, lambda a, dt=dt: E.Cast(a, dt)))
+        kernels.append(_elementwise(f"k_from_int_{dt.name}", [I64], dt, n, lambda a, dt=dt: E.Cast(a, dt)))
+        a = rng.normal(0, 3, n).astype(dt.numpy)
+        b = rng.normal(0, 3, n).astype(dt.numpy)
+        a[:4] = [np.nan, np.inf, -np.inf, 65504 if dt is F16 else 3e38]
+        inputs += [[a, b]]
+        # float32 values exactly halfway between 16-bit neighbours (ties go to even) and NaNs
+        grid = rng.normal(0, 100, n).astype(dt.numpy).astype(np.float32)
+        ulp = np.abs(np.spacing(grid.astype(dt.numpy)).astype(np.float32))
+        halfway = (grid + ulp / 2).astype(np.float32)
+        halfway[:3] = [np.nan, -np.nan, 1e-40]
+        inputs += [[halfway], [rng.integers(-2**40, 2**40, n)]]
+    lib = msl_cpu.build(kernels)
+    with np.errstate(all="ignore"):
+        for k, xs in zip(kernels, inputs):
+            got, want = lib.run(k, xs)[0], _cpu_run(k, xs)
+            nan = np.isnan(want.astype(np.float32))      # a NaN's sign bit is the hardware's choice
+            np.testing.assert_array_equal(np.isnan(got.astype(np.float32)), nan, err_msg=k.name)
+            np.testing.assert_array_equal(got.view(np.uint16)[~nan], want.view(np.uint16)[~nan], err_msg=k.name)
+
+
+def test_16bit_sum_accumulates_in_float32_and_rounds_once():
+    k = _reduction("k_sum_f16", F16, 2, 2000, "sum")
+    x = np.full((2, 2000), 1.0, np.float16)   # rounding each partial sum to f16 would stall at 2048
+    x[1] = np.float16(0.1)
+    got = msl_cpu.build([k]).run(k, [x])[0]
+    np.testing.assert_array_equal(got, x.astype(np.float32).sum(1).astype(np.float16))
+
+
+# ---- GEMM ---------------------------------------------------------------------------------------------
+
+def test_dot_kernel_with_strided_operands_epilogue_and_permuted_output():
+    batch, m, n, k = 2, 21, 19, 37
+    rng = np.random.default_rng(4)
+    a_t = rng.normal(size=(batch, k, m)).astype(np.float32)   # A is read through a transposed view
+    b = rng.normal(size=(k, n)).astype(np.float32)            # B is shared by the batch (stride 0)
+    bias = rng.normal(size=n).astype(np.float32)
+    bv, mv, nv = E.Var("b", batch), E.Var("m", m), E.Var("n", n)
+    # C[b, m, n] lands at [n, b, m] of the output
+    index = E.affine_sum([(m, bv), (1, mv), (batch * m, nv)])
+    c = E.Load(MAX_EPILOGUE_INPUTS, index, F32)
+    value = E.Bin("maximum", E.Bin("add", c, E.Load(0, nv, F32), F32), E.Const(0.0, F32), F32)
+    ep = Epilogue((bv, mv, nv), value, (2,), index)
+    desc = DotKernel("k_dot_epi", (Buffer(F32, a_t.size), Buffer(F32, b.size), Buffer(F32, n),
+                                   Buffer(F32, batch * m * n)), F32, batch, m, n, k,
+                     Operand(0, 0, (k * m, 1, m)), Operand(1, 0, (0, n, 1)), epilogue=ep,
+                     c_strides=(m, 1, batch * m))
+    plain = DotKernel("k_dot_i64", (Buffer(I64, 6 * 40), Buffer(I64, 40 * 17), Buffer(I64, 6 * 17)), I64,
+                      1, 6, 17, 40, Operand(0, 0, (0, 40, 1)), Operand(1, 0, (0, 17, 1)))
+    lib = msl_cpu.build([desc, plain])
+    got = lib.run(desc, [a_t, b, bias])[0].reshape(n, batch, m)
+    want = np.maximum(np.einsum("bkm,kn->bmn", a_t.astype(np.float64), b) + bias, 0)
+    np.testing.assert_allclose(got, want.transpose(2, 0, 1), rtol=1e-5, atol=1e-5)
+    ai, bi = rng.integers(-1000, 1000, (6, 40)), rng.integers(-1000, 1000, (40, 17))
+    np.testing.assert_array_equal(lib.run(plain, [ai, bi])[0], (ai @ bi).reshape(-1))
+
+
+# ---- row kernels --------------------------------------------------------------------------------------
+
+def _softmax_rows(rows: int, cols: int) -> RowKernel:
+    i, j = E.Var("i0", rows), E.Var("j0", cols)
+    x = E.Load(0, E.affine_sum([(cols, i), (1, j)]), F32)
+    shifted = E.Un("exp", E.Bin("sub", x, E.Acc(0, F32), F32), F32)
+    stages = (Stage((j,), "max", x, None, None),
+              Stage((j,), "sum", shifted, None, None),
+              Stage((j,), None, E.Bin("div", shifted, E.Acc(1, F32), F32), 1, E.affine_sum([(cols, i), (1, j)])))
+    return RowKernel("k_softmax", (Buffer(F32, rows * cols), Buffer(F32, rows * cols)), 1, (i,), stages)
+
+
+def _mean_var_norm(rows: int, cols: int) -> RowKernel:
+    i, j = E.Var("i0", rows), E.Var("j0", cols)
+    x = E.Load(0, E.affine_sum([(cols, i), (1, j)]), F32)
+    inv = E.Const(1.0 / cols, F32)
+    centered = E.Bin("sub", x, E.Acc(0, F32), F32)
+    norm = E.Bin("div", centered, E.Un("sqrt", E.Bin("add", E.Acc(1, F32), E.Const(1e-5, F32), F32), F32), F32)
+    stages = (Stage((j,), "sum", E.Bin("mul", x, inv, F32), 1, i),
+              Stage((j,), "sum", E.Bin("mul", E.Bin("mul", centered, centered, F32), inv, F32), 2, i),
+              Stage((j,), None, norm, 3, E.affine_sum([(cols, i), (1, j)])))
+    bufs = (Buffer(F32, rows * cols), Buffer(F32, rows), Buffer(F32, rows), Buffer(F32, rows * cols))
+    return RowKernel("k_mean_var", bufs, 3, (i,), stages)
+
+
+def test_hand_built_row_kernels_match_numpy():
+    rng = np.random.default_rng(5)
+    softmax, moments = _softmax_rows(6, 300), _mean_var_norm(5, 77)
+    lib = msl_cpu.build([softmax, moments])
+    x = rng.normal(0, 5, (6, 300)).astype(np.float32)
+    x[2, 7] = np.nan                       # a NaN row stays NaN (max propagates it)
+    x[3] += 80.0                           # exp would overflow without the max shift
+    got = lib.run(softmax, [x])[0].reshape(6, 300)
+    e = np.exp(x.astype(np.float64) - x.max(1, keepdims=True))
+    np.testing.assert_allclose(got, e / e.sum(1, keepdims=True), rtol=2e-5, atol=1e-7)
+    y = rng.normal(3, 2, (5, 77)).astype(np.float32)
+    mean, var, norm = lib.run(moments, [y])
+    y64 = y.astype(np.float64)
+    np.testing.assert_allclose(mean, y64.mean(1), rtol=1e-5)
+    np.testing.assert_allclose(var, y64.var(1), rtol=1e-4)
+    np.testing.assert_allclose(norm.reshape(5, 77), (y64 - y64.mean(1, keepdims=True)) / np.sqrt(y64.var(1, keepdims=True) + 1e-5),
+                               rtol=1e-4, atol=1e-5)
+
+
+# ---- threadgroup barriers under the shim ----------------------------------------------------------------
+
+TREE = """#include <metal_stdlib>
+using namespace metal;
+kernel void tree_sum(const device float* x [[buffer(0)]], device float* out [[buffer(1)]],
+                     uint tg [[threadgroup_position_in_grid]], uint lid [[thread_position_in_threadgroup]],
+                     uint threads [[threads_per_threadgroup]]) {
+    threadgroup float partial[64];
+    partial[lid] = x[tg * threads + lid];
+    BARRIER
+    for (uint s = threads / 2; s > 0; s >>= 1) {
+        if (lid < s) partial[lid] += partial[lid + s];
+        BARRIER
+    }
+    if (lid == 0) out[tg] = partial[0];
+}
+"""
+DIVERGENT = """#include <metal_stdlib>
+using namespace metal;
+kernel void divergent(device float* out [[buffer(0)]], uint lid [[thread_position_in_threadgroup]]) {
+    threadgroup float t[4];
+    if (lid == 3) return;
+    t[lid] = 1.0f;
+    threadgroup_barrier(mem_flags::mem_threadgroup);
+    out[lid] = t[0];
+}
+"""
+
+
+def test_a_missing_threadgroup_barrier_fails_under_the_shim():
+    racy = TREE.replace("BARRIER", "")
+    fenced = TREE.replace("BARRIER", "threadgroup_barrier(mem_flags::mem_threadgroup);")
+    lib = msl_cpu.compile_sources([racy, fenced, DIVERGENT])
+    x = np.random.default_rng(6).random(3 * 64, dtype=np.float32)
+    out = [np.zeros(3, np.float32) for _ in range(2)]
+    lib.call(0, [x, out[0]], 3, 64)
+    lib.call(1, [x, out[1]], 3, 64)
+    want = x.reshape(3, 64).astype(np.float64).sum(1)
+    np.testing.assert_allclose(out[1], want, rtol=1e-5)
+    assert not np.allclose(out[0], want, rtol=1e-3, equal_nan=False)   # read unwritten (poisoned) memory
+    with pytest.raises(LuminaCodegenError, match="divergent.*barrier divergence"):
+        lib.call(2, [np.zeros(4, np.float32)], 1, 4)
+    # the renderer's own reduction is fenced: the same sums through a rendered kernel
+    k = _reduction("k_tree", F32, 3, 64, "sum")
+    np.testing.assert_allclose(msl_cpu.build([k]).run(k, [x])[0], want, rtol=1e-5)
+
+
+def test_rendered_source_is_msl_with_threadgroup_reductions():
+    src = metal.render(_softmax_rows(2, 100))
+    assert "kernel void k_softmax(" in src and "[[buffer(1)]]" in src
+    assert src.count("threadgroup_barrier(mem_flags::mem_threadgroup)") >= 4
+    assert metal.geometry(_softmax_rows(2, 100)) == metal.Geometry(2, 128)
+
+
+# ---- errors and the device ------------------------------------------------------------------------------
+
+def test_float64_kernels_are_refused_by_name():
+    k64 = _elementwise("k_double", [DType.float64], DType.float64, 4, lambda a: E.Un("exp", a, DType.float64))
+    inner = _elementwise("k_inner_double", [F32], F32, 4,
+                         lambda a: E.Cast(E.Bin("mul", E.Cast(a, DType.float64), E.Const(0.1, DType.float64),
+                                                DType.float64), F32))
+    for k in (k64, inner):
+        assert metal.uses_float64(k)
+        with pytest.raises(LuminaCodegenError, match=f"kernel {k.name}: dtype float64"):
+            metal.render(k)
+    assert not metal.uses_float64(_softmax_rows(2, 3))
+
+
+@pytest.mark.skipif(platform.system() == "Darwin", reason="checks the message off macOS")
+def test_metal_device_is_unavailable_off_macos_with_a_clear_message():
+    ok, why = metal_device.available()
+    assert not ok and "macOS" in why and platform.system() in why
+    with pytest.raises(LuminaDeviceError, match="needs macOS"):
+        metal_device.launcher(_softmax_rows(2, 3))
