@@ -1,0 +1,280 @@
+"""Render kernel descriptions (``codegen.kernel``) to Triton source, for CUDA GPUs.
+
+``render(desc)`` returns a Python module's source defining ``@triton.jit def <desc.name>(p0, ...,
+pN, <block sizes>)``: one pointer per buffer of ``desc.buffers`` (in that order; bools as ``uint8``
+bytes, see ``triton_expr``) followed by ``tl.constexpr`` block sizes, which ``geometry(desc)`` names
+along with the grid they imply and the configurations an autotuner may try. Every extent, stride
+and offset is a literal in the source (descriptions are specialised to their shapes), and all index
+arithmetic is int64.
+
+* ``LoopKernel`` without reduction: one program per ``BLOCK`` of the flattened output.
+* ``LoopKernel`` with ``reduce_vars``, and ``RowKernel``: one program per ``BLOCK_M`` output
+  points (rows); the reduction (each stage of a ``RowKernel``) loops over its flattened extent in
+  chunks of ``BLOCK_R``, folding a ``[BLOCK_M, BLOCK_R]`` accumulator that is reduced across
+  lanes after the loop (sums in float32 for 16-bit floats, rounded once at the store; ``max`` with
+  NaN propagation). ``reduce_outer`` is the CPU's schedule hint and changes nothing here.
+* ``DotKernel``: one program per ``BLOCK_M x BLOCK_N`` tile of C per batch entry (grid axis 1),
+  ``tl.dot`` over ``BLOCK_K`` chunks of the strided operand views (IEEE float32, no TF32), then the
+  epilogue evaluated on the accumulator tile and stored through ``Epilogue.index`` (or C stored at
+  ``c_strides``). Integer GEMMs multiply and sum in registers (``tl.dot`` has no int32/int64 form).
+
+Lanes past the end of the domain compute on position 0 (their indices are clamped) and only the
+stores are masked, so loads need no masks and gathered indices stay in bounds.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ..errors import LuminaCodegenError
+from ..ir.dtypes import DType
+from ..passes.fusion import MAX_EPILOGUE_INPUTS
+from . import expr as E
+from .kernel import DotKernel, LoopKernel, RowKernel, Stage
+from .triton_expr import PRELUDE, REG, Emitter, literal, round_to, to_memory
+
+Desc = LoopKernel | RowKernel | DotKernel
+
+
+@dataclass(frozen=True)
+class Geometry:
+    """How to launch a rendered kernel. ``params`` are its constexpr block sizes in signature order;
+    ``grid(meta)`` the launch grid for block sizes ``meta``; ``configs`` the candidates an autotuner
+    times (each the block sizes plus ``num_warps``), ``configs[0]`` the default without a GPU to time
+    on. ``axes`` gives the grid: per axis ``(extent, param)``, ``cdiv(extent, meta[param])``
+    programs, or ``extent`` programs when ``param`` is None."""
+    params: tuple[str, ...]
+    axes: tuple[tuple[int, str | None], ...]
+    configs: tuple[dict, ...]
+
+    def grid(self, meta: dict) -> tuple[int, ...]:
+        return tuple(max(1, -(-n // meta[p])) if p else n for n, p in self.axes)
+
+
+def _pow2(n: int) -> int:
+    p = 1
+    while p < n:
+        p *= 2
+    return p
+
+
+def _size(vars) -> int:
+    n = 1
+    for v in vars:
+        n *= v.extent
+    return n
+
+
+def geometry(desc: Desc) -> Geometry:
+    """Block-size parameters, grid and autotuning candidates of ``render(desc)``."""
+    if isinstance(desc, DotKernel):
+        if not desc.dtype.is_float:   # register products: a [BM, BK, BN] tile, keep it small
+            configs = ({"BLOCK_M": 16, "BLOCK_N": 16, "BLOCK_K": 16, "num_warps": 4},)
+        else:
+            cap_m, cap_n = max(16, _pow2(desc.m)), max(16, _pow2(desc.n))
+            seen, configs = set(), []
+            for bm, bn, bk, w in ((64, 64, 32, 4), (128, 64, 32, 4), (64, 128, 32, 4), (128, 128, 32, 8),
+                                  (32, 32, 32, 4), (16, 64, 64, 4), (64, 16, 64, 4)):
+                if desc.dtype is DType.float64:
+                    bk = min(bk, 16)
+                c = (min(bm, cap_m), min(bn, cap_n), bk, w)
+                if c not in seen:
+                    seen.add(c)
+                    configs.append({"BLOCK_M": c[0], "BLOCK_N": c[1], "BLOCK_K": c[2], "num_warps": c[3]})
+        return Geometry(("BLOCK_M", "BLOCK_N", "BLOCK_K"), ((desc.m, "BLOCK_M"), (desc.n, "BLOCK_N"),
+                                                           (desc.batch, None)), tuple(configs))
+    if isinstance(desc, LoopKernel) and not desc.reduce_vars:
+        total = _size(desc.domain)
+        cap = max(16, _pow2(total))
+        configs = tuple({"BLOCK": min(b, cap), "num_warps": w} for b, w in ((1024, 4), (256, 2), (4096, 8)))
+        return Geometry(("BLOCK",), ((total, "BLOCK"),), _dedupe(configs))
+    rows = _size(desc.domain)
+    if isinstance(desc, LoopKernel):
+        inner = _size(desc.reduce_vars)
+    else:
+        inner = max(_size(st.vars) for st in desc.stages)
+    configs = []
+    for br, elems, w in ((1024, 4096, 4), (256, 2048, 4), (4096, 8192, 8), (64, 1024, 4)):
+        br = min(br, _pow2(inner))
+        bm = min(max(1, elems // br), _pow2(rows))
+        configs.append({"BLOCK_M": bm, "BLOCK_R": br, "num_warps": w})
+    return Geometry(("BLOCK_M", "BLOCK_R"), ((rows, "BLOCK_M"),), _dedupe(configs))
+
+
+def _dedupe(configs) -> tuple[dict, ...]:
+    out, seen = [], set()
+    for c in configs:
+        key = tuple(sorted(c.items()))
+        if key not in seen:
+            seen.add(key)
+            out.append(c)
+    return tuple(out)
+
+
+def render(desc: Desc) -> str:
+    """The Python source of a module defining the ``@triton.jit`` kernel ``desc.name`` (and the
+    helpers of ``triton_expr.PRELUDE``). Raises ``LuminaCodegenError`` for a name that is not an
+    identifier or an expression the renderer has no lowering for."""
+    if not desc.name.isidentifier():
+        raise LuminaCodegenError(f"triton: kernel name {desc.name!r} is not a Python identifier")
+    params = geometry(desc).params
+    lines = ["", "", "@triton.jit",
+             f"def {desc.name}({', '.join([f'p{i}' for i in range(len(desc.buffers))] + [f'{p}: tl.constexpr' for p in params])}):"]
+    lines += [f"    # {s}" for s in desc.source]
+    if isinstance(desc, DotKernel):
+        _dot(desc, lines)
+    elif isinstance(desc, LoopKernel) and not desc.reduce_vars:
+        _elementwise(desc, lines)
+    elif isinstance(desc, LoopKernel):
+        stage = Stage(desc.reduce_vars, desc.reduce_op, desc.value, len(desc.buffers) - 1,
+                      _row_major(desc.domain))
+        _rows(desc, desc.domain, (stage,), lines)
+    elif isinstance(desc, RowKernel):
+        _rows(desc, desc.domain, desc.stages, lines)
+    else:
+        raise LuminaCodegenError(f"triton: cannot render a {type(desc).__name__}")
+    return PRELUDE + "\n".join(lines) + "\n"
+
+
+def _row_major(vars) -> E.Expr:
+    pairs, stride = [], 1
+    for v in reversed(vars):
+        pairs.append((stride, v))
+        stride *= v.extent
+    return E.affine_sum(pairs)
+
+
+def _unflatten(lines: list[str], indent: str, vars, flat: str, names: dict) -> None:
+    """Bind each of ``vars`` (row-major over the flat position ``flat``) to a named tensor."""
+    stride = 1
+    for i, v in reversed(list(enumerate(vars))):
+        text = flat if stride == 1 else f"({flat} // {stride})"
+        if i > 0:
+            text = f"{text} % {v.extent}"
+        name = f"v_{len(names)}_{v.name}" if f"v_{v.name}" in names.values() else f"v_{v.name}"
+        name = "".join(ch if ch.isalnum() or ch == "_" else "_" for ch in name)
+        lines.append(f"{indent}{name} = {text}")
+        names[v] = name
+        stride *= v.extent
+
+
+def _pointer(i: int) -> str:
+    return f"p{i}"
+
+
+def _elementwise(k: LoopKernel, lines: list[str]) -> None:
+    total = _size(k.domain)
+    lines += ["    pid = tl.program_id(0).to(tl.int64)",
+              "    flat = pid * BLOCK + tl.arange(0, BLOCK).to(tl.int64)",
+              f"    mask = flat < {total}",
+              "    flat = tl.where(mask, flat, 0)"]
+    names: dict = {}
+    _unflatten(lines, "    ", k.domain, "flat", names)
+    value = Emitter(lines, "    ", names, _pointer, k.name).emit(k.value)
+    out = len(k.buffers) - 1
+    lines.append(f"    tl.store(p{out} + flat, {to_memory(value, k.out.dtype)}, mask=mask)")
+
+
+def _identity(op: str, dt: DType) -> str:
+    if op == "sum":
+        return literal(0, dt)
+    if dt.is_float:
+        return literal(float("-inf"), dt)
+    return literal(-(1 << (8 * dt.itemsize - 1)), dt)
+
+
+def _rows(desc, domain, stages, lines: list[str]) -> None:
+    """Programs over BLOCK_M rows of ``domain``; each stage loops over its own flattened vars."""
+    rows = _size(domain)
+    lines += ["    pid = tl.program_id(0).to(tl.int64)",
+              "    row = pid * BLOCK_M + tl.arange(0, BLOCK_M).to(tl.int64)[:, None]",
+              f"    row_mask = row < {rows}",
+              "    row = tl.where(row_mask, row, 0)"]
+    names: dict = {}
+    _unflatten(lines, "    ", domain, "row", names)
+    outer = Emitter(lines, "    ", names, _pointer, desc.name)
+    for j, st in enumerate(stages):
+        inner = _size(st.vars)
+        ind = "        "
+        lines.append(f"    # stage {j}: {st.reduce_op or 'store'} over {inner} point(s)")
+        if st.reduce_op is not None:
+            acc_t = REG[st.value.dtype]
+            lines.append(f"    acc = tl.full([BLOCK_M, BLOCK_R], {_identity(st.reduce_op, st.value.dtype)}, {acc_t})")
+        lines += [f"    for r0 in range(0, {inner}, BLOCK_R):",
+                  f"{ind}r = r0 + tl.arange(0, BLOCK_R).to(tl.int64)[None, :]",
+                  f"{ind}r_mask = r < {inner}",
+                  f"{ind}r = tl.where(r_mask, r, 0)"]
+        local = dict(names)
+        _unflatten(lines, ind, st.vars, "r", local)
+        em = Emitter(lines, ind, local, _pointer, desc.name)
+        value = em.emit(st.value)
+        if st.reduce_op is None:
+            index = em.emit(st.index)
+            dt = desc.buffers[st.out].dtype
+            lines.append(f"{ind}tl.store(p{st.out} + ({index} + tl.zeros([BLOCK_M, BLOCK_R], tl.int64)), "
+                         f"{to_memory(value, dt)}, mask=row_mask & r_mask)")
+            continue
+        dt = st.value.dtype
+        ident = _identity(st.reduce_op, dt)
+        if st.reduce_op == "sum":
+            lines.append(f"{ind}acc = acc + tl.where(r_mask, {value}, {ident})")
+            total = "tl.sum(acc, axis=1)[:, None]"
+        else:
+            fn = "_max" if dt.is_float else "_imax"
+            lines.append(f"{ind}acc = {fn}(acc, tl.where(r_mask, {value}, {ident}))")
+            total = f"tl.reduce(acc, 1, {fn})[:, None]"
+        # a later stage reads the finished reduction at the dtype's precision, as if it were stored
+        lines.append(f"    acc{j} = {round_to(total, dt)}")
+        names[("acc", j)] = f"acc{j}"
+        if st.out is not None:
+            index = outer.emit(st.index)
+            out_dt = desc.buffers[st.out].dtype
+            lines.append(f"    tl.store(p{st.out} + ({index} + tl.zeros([BLOCK_M, 1], tl.int64)), "
+                         f"{to_memory(f'acc{j}', out_dt)}, mask=row_mask)")
+
+
+def _dot(d: DotKernel, lines: list[str]) -> None:
+    float_ = d.dtype.is_float
+    acc_t = "tl.float64" if d.dtype is DType.float64 else ("tl.float32" if float_ else REG[d.dtype])
+    a, b = d.a, d.b
+    lines += [f"    pid = tl.program_id(0).to(tl.int64)",
+              f"    bat = tl.program_id(1).to(tl.int64)",
+              f"    tiles_n = tl.cdiv({d.n}, BLOCK_N)",
+              "    m = (pid // tiles_n) * BLOCK_M + tl.arange(0, BLOCK_M).to(tl.int64)",
+              "    n = (pid % tiles_n) * BLOCK_N + tl.arange(0, BLOCK_N).to(tl.int64)",
+              f"    m_ok = m < {d.m}",
+              f"    n_ok = n < {d.n}",
+              "    m = tl.where(m_ok, m, 0)",
+              "    n = tl.where(n_ok, n, 0)",
+              f"    a_row = p{a.buf} + ({a.offset} + bat * {a.strides[0]} + m * {a.strides[1]})",
+              f"    b_col = p{b.buf} + ({b.offset} + bat * {b.strides[0]} + n * {b.strides[2]})",
+              f"    acc = tl.zeros([BLOCK_M, BLOCK_N], {acc_t})",
+              f"    for k0 in range(0, {d.k}, BLOCK_K):",
+              "        k = k0 + tl.arange(0, BLOCK_K).to(tl.int64)",
+              f"        k_ok = k < {d.k}",
+              f"        x = tl.load(a_row[:, None] + k[None, :] * {a.strides[2]}, mask=k_ok[None, :], other=0)",
+              f"        y = tl.load(b_col[None, :] + k[:, None] * {b.strides[1]}, mask=k_ok[:, None], other=0)"]
+    if float_:
+        precision = ', input_precision="ieee"' if d.dtype in (DType.float32, DType.float64) else ""
+        lines.append(f"        acc = tl.dot(x, y, acc{precision}, out_dtype={acc_t})")
+    else:
+        lines.append("        acc += tl.sum(x[:, :, None] * y[None, :, :], axis=1)")
+    lines.append(f"    c = {round_to('acc', d.dtype)}")
+    lines.append("    mask = m_ok[:, None] & n_ok[None, :]")
+    ep = d.epilogue
+    if ep is None:
+        cs = d.c_strides if d.c_strides is not None else (d.m * d.n, d.n, 1)
+        lines.append(f"    tl.store(p{len(d.buffers) - 1} + (bat * {cs[0]} + m[:, None] * {cs[1]} + n[None, :] * {cs[2]}), "
+                     f"{to_memory('c', d.dtype)}, mask=mask)")
+        return
+    bv, mv, nv = ep.vars
+    lines += ["    mm = m[:, None]", "    nn = n[None, :]"]
+    names = {bv: "bat", mv: "mm", nv: "nn"}
+
+    def out_load(load: E.Load):
+        return "c" if load.buf == MAX_EPILOGUE_INPUTS else None
+
+    em = Emitter(lines, "    ", names, lambda i: f"p{ep.buffers[i]}", d.name, load_override=out_load)
+    value = em.emit(ep.value)
+    index = em.emit(ep.index)
+    lines.append(f"    tl.store(p{len(d.buffers) - 1} + ({index} + tl.zeros([BLOCK_M, BLOCK_N], tl.int64)), "
+                 f"{to_memory(value, d.dtype)}, mask=mask)")

@@ -1,0 +1,222 @@
+"""Loading and launching Triton kernels rendered by ``codegen.triton``.
+
+    run = launcher(desc)                 # render + load, cached by the description
+    run([a, b, out])                     # flat 1-d contiguous torch tensors in desc.buffers order
+
+Triton's JIT reads a kernel's source with ``inspect``, so the rendered module is written to
+``$LUMINA_CACHE/triton/<sha256 of the source>.py`` (default ``~/.cache/lumina``) and imported from
+there. Under ``TRITON_INTERPRET=1`` (``interpreting()``) the module is imported with the variable
+set, so its functions are Triton's interpreted ones and run on CPU torch tensors; otherwise they are
+JIT functions for the GPU the tensors live on. The variable is read when a launcher is made (and
+is part of the cache key), so interpreted and compiled launchers of one description can coexist.
+
+Buffers: ``torch.bool`` tensors are passed as their ``uint8`` bytes (the kernel loads ``!= 0`` and
+stores 0/1), 16-bit floats as themselves. Launches go on the current torch stream.
+
+Block sizes: on a GPU the first launch of a kernel times every configuration of
+``codegen.triton.geometry(desc).configs`` on copies of its buffers (so an output that aliases an
+input is never clobbered) and keeps the fastest, cached in memory and on disk
+(``$LUMINA_CACHE/triton/autotune.json``) by source hash and device name. Under the interpreter or
+with ``LUMINA_TRITON_AUTOTUNE=0`` the default configuration ``configs[0]`` is used, untimed.
+Floating-point contraction (FMA fusion) is off, matching the CPU backend's IEEE ops.
+"""
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import json
+import os
+import sys
+import threading
+from pathlib import Path
+from typing import Sequence
+
+from ..codegen.kernel import DotKernel, LoopKernel, RowKernel
+from ..codegen.triton import geometry, render
+from ..codegen.triton_expr import POINTER
+from ..errors import LuminaCodegenError, LuminaDeviceError
+
+__all__ = ["interpreting", "launcher", "Launcher", "compile_aot", "cache_dir"]
+
+_LOCK = threading.RLock()
+_LAUNCHERS: dict = {}
+_TUNED: dict[str, dict] = {}
+_TUNE_REPS = 10
+
+
+def interpreting() -> bool:
+    """Whether ``TRITON_INTERPRET=1`` is in effect (Triton's CPU interpreter)."""
+    return os.environ.get("TRITON_INTERPRET", "0").lower() in ("1", "true", "on", "yes")
+
+
+def cache_dir() -> Path:
+    """``$LUMINA_CACHE/triton`` (default ``~/.cache/lumina/triton``), created on demand."""
+    root = Path(os.environ.get("LUMINA_CACHE", Path.home() / ".cache" / "lumina"))
+    path = root / "triton"
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def _load(source: str, name: str, interpret: bool):
+    """Import ``source`` from the cache directory and return its function ``name`` (an
+    ``InterpretedFunction`` when ``interpret``, else a ``JITFunction``)."""
+    digest = hashlib.sha256(source.encode()).hexdigest()[:24]
+    path = cache_dir() / f"{digest}.py"
+    if not path.exists() or path.read_text() != source:
+        tmp = path.with_suffix(f".{os.getpid()}.tmp")
+        tmp.write_text(source)
+        os.replace(tmp, path)
+    module_name = f"lumina_triton_{digest}_{'interp' if interpret else 'jit'}"
+    with _LOCK:
+        module = sys.modules.get(module_name)
+        if module is None:
+            saved = os.environ.get("TRITON_INTERPRET")
+            os.environ["TRITON_INTERPRET"] = "1" if interpret else "0"
+            try:
+                spec = importlib.util.spec_from_file_location(module_name, path)
+                module = importlib.util.module_from_spec(spec)
+                spec.loader.exec_module(module)
+            except Exception as exc:   # a rendering bug: show where the source is
+                raise LuminaCodegenError(f"triton: kernel {name}: generated source {path} does not load: "
+                                         f"{type(exc).__name__}: {exc}") from exc
+            finally:
+                if saved is None:
+                    del os.environ["TRITON_INTERPRET"]
+                else:
+                    os.environ["TRITON_INTERPRET"] = saved
+            sys.modules[module_name] = module
+    return getattr(module, name), digest
+
+
+def _tune_file() -> Path:
+    return cache_dir() / "autotune.json"
+
+
+def _disk_tuned() -> dict:
+    try:
+        return json.loads(_tune_file().read_text())
+    except (OSError, ValueError):
+        return {}
+
+
+def _remember(key: str, config: dict) -> None:
+    with _LOCK:
+        _TUNED[key] = config
+        table = _disk_tuned()
+        table[key] = config
+        tmp = _tune_file().with_suffix(f".{os.getpid()}.tmp")
+        tmp.write_text(json.dumps(table, indent=1, sort_keys=True))
+        os.replace(tmp, _tune_file())
+
+
+class Launcher:
+    """A loaded kernel, ready to launch. ``name``: the kernel's name; ``source``: the rendered
+    module; ``geometry``: its block sizes and grid (``codegen.triton.Geometry``); ``interpret``:
+    whether it runs in Triton's interpreter."""
+
+    def __init__(self, desc, interpret: bool):
+        self.desc = desc
+        self.name = desc.name
+        self.source = render(desc)
+        self.geometry = geometry(desc)
+        self.interpret = interpret
+        self.fn, self.digest = _load(self.source, desc.name, interpret)
+        self.config: dict | None = dict(self.geometry.configs[0]) if interpret else None
+
+    def __call__(self, buffers: Sequence["torch.Tensor"]) -> None:  # noqa: F821
+        """Launch on ``buffers``: flat 1-d contiguous tensors in ``desc.buffers`` order (inputs,
+        then outputs), on the GPU (CPU under the interpreter), with ``desc.buffers``' dtypes and
+        sizes. Raises ``LuminaDeviceError`` for a wrong count, size, dtype or device."""
+        args = self._check(buffers)
+        config = self.config if self.config is not None else self._tuned(args)
+        self._launch(args, config)
+
+    def _launch(self, args, config: dict) -> None:
+        meta = {p: config[p] for p in self.geometry.params}
+        options = {} if self.interpret else {"num_warps": config.get("num_warps", 4), "enable_fp_fusion": False}
+        self.fn[self.geometry.grid(meta)](*args, **meta, **options)
+
+    def _check(self, buffers):
+        import torch
+        from ..ir.dtypes import DType
+        bufs = self.desc.buffers
+        if len(buffers) != len(bufs):
+            raise LuminaDeviceError(f"triton: kernel {self.name} takes {len(bufs)} buffers, got {len(buffers)}")
+        args = []
+        for i, (t, b) in enumerate(zip(buffers, bufs)):
+            want = b.dtype.numpy
+            if t.dim() != 1 or t.numel() != b.numel or not t.is_contiguous() or \
+                    str(t.dtype).removeprefix("torch.") != ("bool" if b.dtype is DType.bool else want.name):
+                raise LuminaDeviceError(
+                    f"triton: kernel {self.name}: buffer {i} must be a flat contiguous {b.dtype.name}[{b.numel}], "
+                    f"got {str(t.dtype)}{list(t.shape)}")
+            if self.interpret != (t.device.type == "cpu"):
+                raise LuminaDeviceError(f"triton: kernel {self.name}: buffer {i} is on {t.device}; "
+                                        f"{'the interpreter runs on CPU tensors' if self.interpret else 'expected a GPU tensor'}")
+            args.append(t.view(torch.uint8) if t.dtype is torch.bool else t)
+        return args
+
+    def _tuned(self, args) -> dict:
+        import torch
+        configs = self.geometry.configs
+        if len(configs) == 1 or os.environ.get("LUMINA_TRITON_AUTOTUNE", "1") == "0":
+            self.config = dict(configs[0])
+            return self.config
+        key = f"{self.digest}/{torch.cuda.get_device_name(args[0].device)}"
+        hit = _TUNED.get(key) or _disk_tuned().get(key)
+        if hit is None:
+            scratch = [a.clone() for a in args]
+            times = []
+            for c in configs:
+                self._launch(scratch, c)   # compile and warm up
+                start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+                start.record()
+                for _ in range(_TUNE_REPS):
+                    self._launch(scratch, c)
+                end.record()
+                end.synchronize()
+                times.append(start.elapsed_time(end))
+            hit = dict(configs[min(range(len(configs)), key=times.__getitem__)])
+            _remember(key, hit)
+        self.config = dict(hit)
+        return self.config
+
+
+def launcher(desc: LoopKernel | RowKernel | DotKernel) -> Launcher:
+    """The ``Launcher`` of ``desc`` (rendered and loaded once per description and mode: see
+    ``interpreting``)."""
+    interpret = interpreting()
+    key = (desc, interpret)
+    with _LOCK:
+        hit = _LAUNCHERS.get(key)
+        if hit is None:
+            hit = _LAUNCHERS[key] = Launcher(desc, interpret)
+    return hit
+
+
+def signature(desc) -> dict[str, str]:
+    """``triton.compile``'s signature of ``render(desc)``: pointer types, then constexprs."""
+    sig = {f"p{i}": POINTER[b.dtype] for i, b in enumerate(desc.buffers)}
+    sig.update({p: "constexpr" for p in geometry(desc).params})
+    return sig
+
+
+def compile_aot(desc, arch: int = 90, config: dict | None = None) -> dict:
+    """Compile ``render(desc)`` ahead of time for CUDA ``sm_<arch>`` (no GPU needed: Triton's
+    bundled ptxas). Returns Triton's ``asm`` dict (``"ttir"``, ``"ttgir"``, ``"llir"``, ``"ptx"``
+    and ``"cubin"``, the ELF bytes) for ``config`` (default ``geometry(desc).configs[0]``).
+    Raises ``LuminaCodegenError`` when Triton rejects the source."""
+    import triton
+    from triton.backends.compiler import GPUTarget
+    from triton.compiler import ASTSource
+    geo = geometry(desc)
+    config = dict(config or geo.configs[0])
+    fn, _ = _load(render(desc), desc.name, interpret=False)
+    src = ASTSource(fn, signature=signature(desc), constexprs={p: config[p] for p in geo.params})
+    options = {"num_warps": config.get("num_warps", 4), "enable_fp_fusion": False}
+    try:
+        compiled = triton.compile(src, target=GPUTarget("cuda", arch, 32), options=options)
+    except Exception as exc:
+        raise LuminaCodegenError(f"triton: kernel {desc.name}: sm_{arch} compilation failed: "
+                                 f"{type(exc).__name__}: {str(exc)[:2000]}") from exc
+    return compiled.asm
