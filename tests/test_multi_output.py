@@ -1,0 +1,290 @@
+"""Multi-output row kernels (``passes.row_fusion``, ``codegen.kernel.RowKernel``): softmax,
+log-softmax, LayerNorm, RMSNorm and cross-entropy compile to one (or a few) row kernels and agree
+with PyTorch CPU in float32, float16 and bfloat16; a LayerNorm training step agrees with torch's;
+``describe()`` names the stages and the refused candidates; and on random shapes and axes the
+results with ``MULTI_OUTPUT`` on and off agree with each other and with NumPy.
+
+Oracles: PyTorch CPU (``torch.nn.functional``) and NumPy; the kernels the CPU backend really ran
+(``testing.kernels.capture``) for the sibling-reduction kernel's outputs.
+"""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+import lumina
+from lumina.codegen.kernel import RowKernel
+from lumina.driver import cache_clear, compile_graph
+from lumina.ir import parse, verify
+from lumina.nn import functional as F
+from lumina.passes import fusion
+from lumina.passes.fusion import partition
+from lumina.testing.kernels import capture
+
+RNG = np.random.default_rng(7)
+N, C = 16, 40
+
+
+@pytest.fixture(autouse=True)
+def fresh_cache():
+    cache_clear()
+    yield
+    cache_clear()
+
+
+def _rms_norm(lib, x, w):
+    return x / ((x * x).mean(-1, keepdim=True) + 1e-6).sqrt() * w
+
+
+COMPOSITES = {   # name: (lumina, torch) of (x, weight, bias)
+    "softmax": (lambda x, w, b: F.softmax(x, -1), lambda x, w, b: torch.softmax(x, -1)),
+    "log_softmax": (lambda x, w, b: F.log_softmax(x, -1), lambda x, w, b: torch.log_softmax(x, -1)),
+    "layer_norm": (lambda x, w, b: F.layer_norm(x, C, w, b),
+                   lambda x, w, b: torch.nn.functional.layer_norm(x, (C,), w, b)),
+    "rms_norm": (lambda x, w, b: _rms_norm(lumina, x, w), lambda x, w, b: _rms_norm(torch, x, w)),
+}
+TOLERANCE = {"float32": 1e-5, "float16": 4e-3, "bfloat16": 3e-2}
+
+
+def _kernels(fn, *args) -> list:
+    return fn.lower(*args).kernels()
+
+
+def _run(f, args, multi_output: bool, monkeypatch):
+    cache_clear()
+    monkeypatch.setattr(fusion, "MULTI_OUTPUT", multi_output)
+    fn = lumina.compile(f)
+    out = fn(*args)
+    return out, _kernels(fn, *args)
+
+
+def _f32(t) -> np.ndarray:
+    return np.asarray(t.to(lumina.float32).numpy(), dtype=np.float32)
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float16", "bfloat16"])
+@pytest.mark.parametrize("name", sorted(COMPOSITES))
+def test_composite_is_one_row_kernel_and_matches_torch(name, dtype, monkeypatch):
+    ours, theirs = COMPOSITES[name]
+    arrays = [RNG.standard_normal(s).astype(np.float32) * 3 for s in ((N, C), (C,), (C,))]
+    args = [lumina.tensor(a).to(getattr(lumina, dtype)) for a in arrays]
+    out, kernels = _run(ours, args, True, monkeypatch)
+    off, off_kernels = _run(ours, args, False, monkeypatch)
+    assert len(kernels) == 1 and isinstance(kernels[0], RowKernel), kernels
+    assert len(off_kernels) >= 3
+    want = theirs(*(torch.tensor(a).to(getattr(torch, dtype)) for a in arrays)).float().numpy()
+    tol = TOLERANCE[dtype]
+    np.testing.assert_allclose(_f32(out), want, rtol=tol, atol=tol)
+    np.testing.assert_allclose(_f32(out), _f32(off), rtol=tol, atol=tol)
+
+
+def test_cross_entropy_forward_is_three_kernels_and_matches_torch(monkeypatch):
+    x = RNG.standard_normal((N, C)).astype(np.float32) * 4
+    t = RNG.integers(0, C, N)
+    args = (lumina.tensor(x), lumina.tensor(t))
+    out, kernels = _run(lambda x, t: F.cross_entropy(x, t), args, True, monkeypatch)
+    _, off = _run(lambda x, t: F.cross_entropy(x, t), args, False, monkeypatch)
+    # the targets' mask, the log-softmax with the target's log-probability, the mean over rows
+    assert len(kernels) == 3 < len(off), (len(kernels), len(off))
+    want = torch.nn.functional.cross_entropy(torch.tensor(x), torch.tensor(t)).item()
+    np.testing.assert_allclose(float(out.item()), want, rtol=1e-5)
+
+
+def test_sibling_reductions_store_both_outputs(monkeypatch):
+    """Two independent reductions over the same rows: one kernel, two outputs, as the CPU
+    backend's captured buffers show."""
+    x = RNG.standard_normal((N, C)).astype(np.float32)
+    monkeypatch.setattr(fusion, "MULTI_OUTPUT", True)
+    fn = lumina.compile(lambda x: (x.sum(-1), (x * x).max(-1)))
+    total, peak = fn(lumina.tensor(x))
+    np.testing.assert_allclose(total.numpy(), x.sum(-1), rtol=1e-5, atol=1e-5)
+    np.testing.assert_array_equal(peak.numpy(), (x * x).max(-1))
+    (kernel,) = _kernels(fn, lumina.tensor(x))
+    assert isinstance(kernel, RowKernel) and kernel.n_outputs == 2
+    (case,) = capture(fn.lower(lumina.tensor(x)).executable, [x])
+    assert len(case.outputs) == 2
+    np.testing.assert_allclose(case.outputs[0], x.sum(-1), rtol=1e-5, atol=1e-5)
+    np.testing.assert_array_equal(case.outputs[1], (x * x).max(-1))
+
+
+def _mlp(lib):
+    torch.manual_seed(0)
+    return torch.nn.Sequential(torch.nn.Linear(C, 32), torch.nn.LayerNorm(32), torch.nn.ReLU(),
+                               torch.nn.Linear(32, 10)) if lib is torch else \
+        lumina.nn.Sequential(lumina.nn.Linear(C, 32), lumina.nn.LayerNorm(32), lumina.nn.ReLU(),
+                             lumina.nn.Linear(32, 10))
+
+
+def test_layer_norm_training_step_matches_torch(monkeypatch):
+    """Forward, backward and SGD of Linear-LayerNorm-ReLU-Linear with cross-entropy, three steps:
+    the LayerNorm forward is one row kernel that also stores the mean and rstd the backward reads."""
+    tmodel = _mlp(torch)
+    start = {k: v.detach().numpy().copy() for k, v in tmodel.state_dict().items()}
+    batches = [(RNG.standard_normal((N, C)).astype(np.float32), RNG.integers(0, 10, N)) for _ in range(3)]
+    topt = torch.optim.SGD(tmodel.parameters(), lr=0.1)
+    want = []
+    for x, y in batches:
+        topt.zero_grad()
+        loss = torch.nn.functional.cross_entropy(tmodel(torch.tensor(x)), torch.tensor(y))
+        loss.backward()
+        topt.step()
+        want.append(loss.item())
+
+    counts = {}
+    for multi in (False, True):
+        monkeypatch.setattr(fusion, "MULTI_OUTPUT", multi)
+        cache_clear()
+        model = _mlp(lumina)
+        model.load_state_dict(start)
+        opt = lumina.optim.SGD(model.parameters(), lr=0.1)
+
+        @lumina.compile
+        def step(x, y):
+            opt.zero_grad()
+            loss = F.cross_entropy(model(x), y)
+            loss.backward()
+            opt.step()
+            return loss
+        got = [float(step(lumina.tensor(x), lumina.tensor(y)).item()) for x, y in batches]
+        np.testing.assert_allclose(got, want, rtol=1e-5)
+        for k, v in tmodel.state_dict().items():
+            np.testing.assert_allclose(np.asarray(model.state_dict()[k]), v.detach().numpy(), rtol=1e-4, atol=1e-5)
+        low = step.lower(*(lumina.tensor(a) for a in batches[0]))
+        counts[multi] = len(low.kernels())
+        if multi:
+            rows = [k for k in low.executable.info["partition"].kernels if k.rows is not None]
+            layer_norm = [k for k in rows if sum(st.role == "reduce" for st in k.rows.stages) == 2]
+            # mean and rstd (read by the backward) and the normalized output are stored
+            assert any(len(k.outputs) >= 3 for k in layer_norm), [len(k.outputs) for k in rows]
+    assert counts[True] < counts[False], counts
+
+
+SOFTMAX_AND_REFUSALS = """
+graph rows {
+  %0:f32[8,32] = input {name='x'}
+  %1:f32[8,1] = reduce_max %0 {axes=(1,), keepdim=True}
+  %2:f32[8,32] = expand %1 {shape=(8, 32)}
+  %3:f32[8,32] = sub %0, %2
+  %4:f32[8,32] = exp %3
+  %5:f32[8,1] = reduce_sum %4 {axes=(1,), keepdim=True}
+  %6:f32[8,32] = expand %5 {shape=(8, 32)}
+  %7:f32[8,32] = div %4, %6
+  %8:f32[2,4,1] = reshape %5 {shape=(2, 4, 1)}
+  %9:f32[4,2,1] = permute %8 {perm=(1, 0, 2)}
+  %10:f32[8,1] = reshape %9 {shape=(8, 1)}
+  %11:f32[8,32] = expand %10 {shape=(8, 32)}
+  %12:f32[8,32] = mul %11, %0
+  return %7, %1, %12
+}
+"""
+
+
+def _softmax_and_refusals_numpy(x):
+    m = x.max(1, keepdims=True)
+    e = np.exp(x - m)
+    s = e.sum(1, keepdims=True)
+    return [e / s, m, s.reshape(2, 4, 1).transpose(1, 0, 2).reshape(8, 1) * x]
+
+
+def test_describe_names_the_row_kernel_its_outputs_and_refusals():
+    """The softmax is one kernel storing the normalized rows and the max (a graph output); the
+    permuted read of the sum (``%8``..``%11``: row i reads another row's sum) is refused with its
+    reason, so the sum is stored for it."""
+    g = verify(parse(SOFTMAX_AND_REFUSALS))
+    part = partition(g)
+    text = part.describe()
+    kernel_lines = [ln for ln in text.splitlines() if ln.startswith("kernel ")]
+    softmax = [ln for ln in kernel_lines if "multi-output" in ln]
+    assert len(softmax) == 1 and "-> %1, %5, %7" in softmax[0], text
+    assert "%5:reduce (stored; reduction)" in softmax[0] and "%4:full (register;" in softmax[0], text
+    assert "away from its own row" in text, text
+    x = RNG.standard_normal((8, 32)).astype(np.float32)
+    for got, want in zip(compile_graph(g).run([x]), _softmax_and_refusals_numpy(x)):
+        np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)
+
+
+DEPENDENCE = """
+graph dep {
+  %0:f32[8,8] = input {name='x'}
+  %1:f32[8,1] = reduce_sum %0 {axes=(1,), keepdim=True}
+  %2:f32[1,8] = reshape %1 {shape=(1, 8)}
+  %3:f32[8,8] = expand %2 {shape=(8, 8)}
+  %4:f32[8,8] = mul %3, %0
+  %5:f32[8,8] = exp %4
+  %6:f32[8,8] = expand %1 {shape=(8, 8)}
+  %7:f32[8,8] = add %5, %6
+  %8:f32[8,1] = reduce_sum %7 {axes=(1,), keepdim=True}
+  %9:f32[8,8] = mul %5, %0
+  return %8, %9
+}
+"""
+
+
+def test_dependence_through_another_kernel_is_refused():
+    """``%8`` reads the row sum ``%1`` at its own row, but also ``%5``, which reads ``%1``
+    transposed: merged, the row kernel would have to run both before and after ``%5``'s kernel."""
+    g = verify(parse(DEPENDENCE))
+    text = partition(g).describe()
+    assert "refused: %8:reduce_sum into the kernel of %1: row kernel: it depends on the row kernel" in text, text
+    x = RNG.standard_normal((8, 8)).astype(np.float32) * 0.3
+    s = x.sum(1, keepdims=True)
+    e = np.exp(np.broadcast_to(s.reshape(1, 8), (8, 8)) * x)
+    for got, want in zip(compile_graph(g).run([x]), [(e + s).sum(1, keepdims=True), e * x]):
+        np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-5)
+
+
+def test_long_rows_and_expensive_recomputes_are_refused(monkeypatch):
+    g = verify(parse(SOFTMAX_AND_REFUSALS))
+    monkeypatch.setattr(fusion, "MAX_ROW_ELEMENTS", 16)
+    text = partition(g).describe()
+    assert "multi-output" not in text and "exceeds MAX_ROW_ELEMENTS 16" in text, text
+    monkeypatch.setattr(fusion, "MAX_ROW_ELEMENTS", 1 << 14)
+    monkeypatch.setattr(fusion, "ROW_RECOMPUTE_BUDGET", 3)   # exp(x - max) costs 4 per element
+    text = partition(g).describe()
+    assert "would recompute 4 ops per element of earlier stages (ROW_RECOMPUTE_BUDGET 3)" in text, text
+    x = RNG.standard_normal((8, 32)).astype(np.float32)
+    for got, want in zip(compile_graph(g).run([x]), _softmax_and_refusals_numpy(x)):
+        np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)
+
+
+@st.composite
+def _shapes_and_axes(draw):
+    shape = tuple(draw(st.lists(st.integers(1, 6), min_size=1, max_size=4)))
+    axes = draw(st.lists(st.integers(0, len(shape) - 1), min_size=1, max_size=len(shape), unique=True))
+    return shape, tuple(sorted(axes))
+
+
+def _normalizations(lib, x, axes):
+    """A softmax, a standardization and two sibling reductions over ``axes``."""
+    if lib is np:
+        m = x.max(axes, keepdims=True)
+        mean = x.mean(axes, keepdims=True)
+    else:
+        m = x.max(axes, keepdim=True)
+        mean = x.mean(axes, keepdim=True)
+    e = (x - m).exp() if lib is not np else np.exp(x - m)
+    s = e.sum(axes, keepdims=True) if lib is np else e.sum(axes, keepdim=True)
+    c = x - mean
+    var = (c * c).mean(axes, keepdims=True) if lib is np else (c * c).mean(axes, keepdim=True)
+    std = np.sqrt(var + 1e-5) if lib is np else (var + 1e-5).sqrt()
+    return [e / s, c / std, x.sum(axes), (x * x).max(axes)]
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(_shapes_and_axes())
+def test_multi_output_on_and_off_agree_with_numpy(monkeypatch, shape_axes):
+    shape, axes = shape_axes
+    x = RNG.standard_normal(shape).astype(np.float32)
+    want = _normalizations(np, x.astype(np.float64), axes)
+    results = {}
+    for multi in (True, False):
+        cache_clear()
+        monkeypatch.setattr(fusion, "MULTI_OUTPUT", multi)
+        fn = lumina.compile(lambda t: tuple(_normalizations(lumina, t, axes)))
+        results[multi] = [o.numpy() for o in fn(lumina.tensor(x))]
+    for on, off, ref in zip(results[True], results[False], want):
+        np.testing.assert_allclose(on, ref, rtol=1e-4, atol=1e-4)
+        np.testing.assert_allclose(on, off, rtol=1e-5, atol=1e-5)
