@@ -1,5 +1,6 @@
 """What each pass does to one Transformer block's training step (forward + backward): IR nodes after
-every pass, then kernels with the optional passes off, with them on, and with GEMM epilogues.
+every pass, then kernels with the optional passes off, with them on, with GEMM epilogues, and with
+multi-output row kernels.
 
     python benchmarks/pass_report.py
 
@@ -21,16 +22,18 @@ from lumina.passes.pipeline import OPTIONAL, PASSES  # noqa: E402
 import transformer_block as tb  # noqa: E402
 
 
-def lowered(disable=(), epilogues=True):
+def lowered(disable=(), epilogues=True, multi_output=True):
     """The step compiled afresh under the given settings."""
     cache_clear()
     fusion.EPILOGUES, saved = epilogues, fusion.EPILOGUES
+    fusion.MULTI_OUTPUT, saved_multi = multi_output, fusion.MULTI_OUTPUT
     os.environ["LUMINA_PASSES_OFF"] = ",".join(disable)
     try:
         fresh = lumina.compile(tb.step.__wrapped__)
         return fresh.lower(*tb.batch())
     finally:
         fusion.EPILOGUES = saved
+        fusion.MULTI_OUTPUT = saved_multi
         os.environ.pop("LUMINA_PASSES_OFF")
         cache_clear()
 
@@ -42,9 +45,11 @@ def main() -> None:
     for name, _ in PASSES:
         print(f"| after {name} | {len(full.as_text(name).splitlines()) - 2} |")
     print("\n| configuration | kernels |\n| --- | --- |")
-    for label, kwargs in (("optional passes off, no epilogues", dict(disable=sorted(OPTIONAL), epilogues=False)),
-                          ("all passes, no epilogues", dict(epilogues=False)),
-                          ("all passes, GEMM epilogues (default)", {})):
+    for label, kwargs in (("optional passes off, no epilogues, no multi-output kernels",
+                           dict(disable=sorted(OPTIONAL), epilogues=False, multi_output=False)),
+                          ("all passes, no epilogues, no multi-output kernels", dict(epilogues=False, multi_output=False)),
+                          ("all passes, GEMM epilogues, no multi-output kernels", dict(multi_output=False)),
+                          ("all passes, GEMM epilogues, multi-output row kernels (default)", {})):
         print(f"| {label} | {len(lowered(**kwargs).kernels())} |")
 
 

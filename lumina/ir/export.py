@@ -106,7 +106,7 @@ def to_dot(graph, partition=None, forward_outputs: int | None = None,
     Nodes are labelled ``%i op`` and their type; forward nodes are filled blue, backward ones orange
     (``forward_nodes``), graph inputs and constants are grey ellipses, graph outputs have a bold
     border. ``partition`` (a ``passes.fusion.Partition`` of this very graph) draws each kernel as a
-    cluster ``cluster_k<i>`` labelled with its number, kind and root (and ``kernel_names[i]`` when
+    cluster ``cluster_k<i>`` labelled with its number, kind and outputs (and ``kernel_names[i]`` when
     given, e.g. the generated function names of ``Lowered.kernels()``); nodes no kernel computes
     (inputs, constants, outputs that alias a buffer) stay outside the clusters.
     Raises LuminaIRError if the partition belongs to another graph or ``kernel_names`` has the wrong
@@ -145,7 +145,8 @@ def to_dot(graph, partition=None, forward_outputs: int | None = None,
         raise LuminaIRError(f"to_dot: {len(kernel_names)} kernel names for {len(kernels)} kernels")
     home: dict[int, str] = {}          # id(node) -> the DOT node that holds its value's buffer
     for k, kernel in enumerate(kernels):
-        home[id(kernel.root.node)] = f"k{k}_n{index[id(kernel.root.node)]}"
+        for v in kernel.outputs:
+            home[id(v.node)] = f"k{k}_n{index[id(v.node)]}"
     in_kernel = {id(n) for kernel in kernels for n in kernel.nodes}
     views = _views_of_one_kernel(graph, kernels, in_kernel, outputs)
     for i, n in enumerate(graph.nodes):
@@ -162,7 +163,8 @@ def to_dot(graph, partition=None, forward_outputs: int | None = None,
                 dot.edge(home[id(v.node)], f"n{i}")
     for k, kernel in enumerate(kernels):
         mine = {id(n) for n in kernel.nodes}
-        title = f"kernel {k} ({kernel.kind}) -> %{index[id(kernel.root.node)]}"
+        outs = ", ".join(f"%{index[id(v.node)]}" for v in kernel.outputs)   # a row kernel has several
+        title = f"kernel {k} ({kernel.kind}) -> {outs}"
         if kernel_names is not None:
             title += f"\n{kernel_names[k]}"
         with dot.subgraph(name=f"cluster_k{k}") as c:
