@@ -9,11 +9,12 @@ is long enough to vectorise. The output store is row-major over the domain, so m
 domain loops keeps it; adjacent reduce loops keep their accumulation order.
 
 A loop variable used anywhere but an index's affine terms (a pad's bounds check, an iota's cast)
-keeps its loop.
+keeps its loop. ``coalesce_rows`` does the same for a ``RowKernel``: domain loops merge when every
+stage's value and store index allow it, and each stage's own loops when its value and index do.
 """
 from __future__ import annotations
 
-from dataclasses import fields
+from dataclasses import fields, replace
 
 from . import expr as E
 
@@ -40,7 +41,7 @@ def _rebuild(e: E.Expr, child_fn) -> E.Expr:
     return type(e)(**{f.name: changes.get(f.name, getattr(e, f.name)) for f in fields(e) if f.init})
 
 
-_EXPR_TYPES = (E.Var, E.Const, E.Load, E.Un, E.Bin, E.Select, E.Cast, E.Rand)
+_EXPR_TYPES = (E.Var, E.Const, E.Load, E.Un, E.Bin, E.Select, E.Cast, E.Rand, E.Acc)
 
 
 def _index_field(e) -> str | None:
@@ -86,3 +87,38 @@ def _merged_index(index: E.Expr, a: E.Var, b: E.Var, m: E.Var) -> E.Expr:
     terms, k = E.affine_terms(index)
     pairs = [(v, atom) for atom, v in terms.items() if atom != a and atom != b]
     return E.affine_sum(pairs + [(terms.get(b, 0), m)], k)
+
+
+def coalesce_rows(domain: tuple[E.Var, ...], stages: tuple):
+    """``(domain, stages)`` of a ``RowKernel`` with mergeable adjacent loops merged (see the module
+    docstring); a store index is checked and rewritten as a load's index is."""
+    def exprs(st):   # the value, and the store index wrapped as an index so it is checked as one
+        return [st.value] + ([E.Load(-1, st.index, E.I64)] if st.index is not None else [])
+
+    def rebuilt(st, a, b, m, vars):
+        memo: dict = {}
+        value = _merge(st.value, a, b, m, memo)
+        index = _merged_index(st.index, a, b, m) if st.index is not None else None
+        return replace(st, vars=vars, value=value, index=index)
+
+    domain, stages = list(domain), list(stages)
+    i = len(domain) - 2
+    while i >= 0:
+        a, b = domain[i], domain[i + 1]
+        if all(_mergeable(e, a, b, {}) for st in stages for e in exprs(st)):
+            m = E.Var(a.name, a.extent * b.extent)
+            stages = [rebuilt(st, a, b, m, st.vars) for st in stages]
+            domain[i:i + 2] = [m]
+        i -= 1
+    for s, st in enumerate(stages):
+        loops = list(st.vars)
+        i = len(loops) - 2
+        while i >= 0:
+            a, b = loops[i], loops[i + 1]
+            if all(_mergeable(e, a, b, {}) for e in exprs(st)):
+                m = E.Var(a.name, a.extent * b.extent)
+                loops[i:i + 2] = [m]
+                st = rebuilt(st, a, b, m, tuple(loops))
+            i -= 1
+        stages[s] = st
+    return tuple(domain), tuple(stages)

@@ -15,7 +15,7 @@ from ..ir.ops import Kind, Op
 from ..passes.fusion import Kernel
 from ..passes.views import view_base
 from . import expr as E
-from .coalesce import coalesce
+from .coalesce import coalesce, coalesce_rows
 from ..passes.fusion import MAX_EPILOGUE_INPUTS
 from .kernel import Buffer, DotKernel, Epilogue, LoopKernel, Operand, RowKernel, Stage
 
@@ -368,4 +368,5 @@ def _lower_rows(k: Kernel, name: str, source) -> RowKernel:
         else:
             here = lw.row_index(v)
             stages.append(Stage((), None, lw.value(v, here), out, row_major(here, v.shape)))
-    return RowKernel(name, buffers, len(outputs), domain, tuple(stages), source)
+    domain, stages = coalesce_rows(domain, tuple(stages))
+    return RowKernel(name, buffers, len(outputs), domain, stages, source)
