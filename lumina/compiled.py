@@ -5,6 +5,14 @@ tensor the function reads is captured as an extra input (read afresh at each cal
 updated by an optimizer are seen), and every such tensor the function rebinds (``assign``, an
 optimizer step, ``.grad`` set by ``backward``) becomes an extra output written back after the call.
 A whole training step (forward, backward, optimizer update) therefore runs as one executable.
+
+Devices: ``compile(fn, device="cuda")`` runs the whole function on that device (default:
+``runtime.devices.default_device()``, the best one available). Results go back where the data came
+from: the returned tensors are on the compile device when an argument or a captured state tensor
+already lives there, else on the CPU; a state tensor the function rebinds (a parameter, an
+optimizer slot, a ``.grad``) stays on its own device. So code written for the CPU runs unchanged
+(copying its state to the GPU and back at every call), and moving the model's parameters and the
+inputs to the device first (``Tensor.to``, ``Module.to``) keeps everything there.
 """
 from __future__ import annotations
 
@@ -16,12 +24,13 @@ import numpy as np
 
 from .amp import autocast_state
 from .driver import compile_graph
-from .errors import LuminaTraceError, LuminaTypeError
+from .errors import LuminaDeviceError, LuminaTraceError, LuminaTypeError
 from .ir.dtypes import to_dtype
 from .ir.graph import Graph, emit, topo_sort
 from .ir.ops import Op
 from .ir.types import TensorType
 from .runtime.executable import Executable
+from .runtime import devices
 from .tensor import Tensor, realize
 from .tracing import BOUND, STATE, Trace, fresh_name
 
@@ -73,11 +82,19 @@ class CompiledFunction:
     """The callable ``lumina.compile`` returns. Call it like the function; ``lower(*args)`` shows
     the traced IR, the IR after the passes, the kernel partition and the generated LLVM."""
 
-    def __init__(self, fn: Callable, static_argnums: Sequence[int] = ()):
+    def __init__(self, fn: Callable, static_argnums: Sequence[int] = (), device: str | None = None):
         functools.update_wrapper(self, fn)
         self.fn = fn
         self.static_argnums = set(static_argnums)
         self._cache: dict[tuple, list[_Entry]] = {}
+        self._device = devices.require(device) if device is not None else None
+
+    @property
+    def device(self) -> str:
+        """The device the function runs on (the default device is picked at the first use)."""
+        if self._device is None:
+            self._device = devices.default_device()
+        return self._device
 
     def _signature(self, args) -> tuple:
         sig = []
@@ -162,42 +179,58 @@ class CompiledFunction:
                 captured.append(original.get(id(v), BOUND[v]))
         graph = Graph.from_outputs(out_values + update_values, placeholders + captured_values,
                                    name=getattr(self.fn, "__name__", "fn").strip("<>"))
-        exe = compile_graph(graph)
+        exe = compile_graph(graph, self.device)
         guards = list(trace.grad_guards.values())
         return _Entry(graph, exe, len(placeholders), captured,
                       [isinstance(t, Tensor) for t in leaves],
                       [None if isinstance(t, Tensor) else t for t in leaves], rebuild, updates, cleared,
                       guards)
 
+    def _tensors(self, entry: _Entry, args) -> list:
+        """The executable's inputs: per graph input, the tensor argument, the array argument or
+        the captured state (a Tensor, or an array fixed at trace time)."""
+        found = [a for i, a in enumerate(args)
+                 if i not in self.static_argnums and isinstance(a, (Tensor, np.ndarray))]
+        return found + list(entry.captured)
+
     def _inputs(self, entry: _Entry, args) -> list:
-        """The executable's input arrays: the tensor arguments, then the captured state."""
+        """The executable's input data, one per graph input: NumPy arrays, or device tensors for
+        a device executable (data already on its device is passed as it is)."""
+        host = self.device == "cpu"
         inputs = []
-        for i, a in enumerate(args):
-            if i in self.static_argnums or not isinstance(a, (Tensor, np.ndarray)):
-                continue
-            inputs.append(a.numpy() if isinstance(a, Tensor) else a)
-        for c in entry.captured:
-            if isinstance(c, Tensor):
-                realize(c)
-                inputs.append(BOUND[c._value] if c._data is None else c._data)
-            else:
-                inputs.append(c)
+        for x in self._tensors(entry, args):
+            if isinstance(x, Tensor):
+                realize(x)
+                data = BOUND[x._value] if x._data is None else x._data
+                x = devices.host_array(data) if host else data
+            inputs.append(x)
         return inputs
 
     def __call__(self, *args):
         entry = self._entry(args)
-        outs = entry.executable.run(self._inputs(entry, args))
+        inputs = self._inputs(entry, args)
+        device = self.device
+        state_on = [u.tensor.device for u in entry.updates]
+        if device == "cpu":
+            outs = entry.executable.run(inputs)
+            user_on = "cpu"
+        else:
+            here = any(isinstance(x, Tensor) and x.device == device for x in self._tensors(entry, args))
+            user_on = device if here else "cpu"
+            host = [user_on == "cpu"] * sum(entry.out_is_tensor) + [d != device for d in state_on]
+            outs = entry.executable.run(inputs, host=host)
         n_user = sum(entry.out_is_tensor)
         user, state = outs[:n_user], outs[n_user:]
-        for u, arr in zip(entry.updates, state):
+        for u, arr, on in zip(entry.updates, state, state_on):
+            t = _result_tensor(arr, device, on)
             if u.kind == "value":
-                u.tensor._set_value(Tensor._from_array(arr)._value)
+                u.tensor._set_value(t._value)
             else:
-                u.tensor.grad = Tensor._from_array(arr)
+                u.tensor.grad = t
         for t in entry.grads_cleared:
             t.grad = None
         it = iter(user)
-        leaves = [Tensor._from_array(next(it)) if is_t else c
+        leaves = [_result_tensor(next(it), device, user_on) if is_t else c
                   for is_t, c in zip(entry.out_is_tensor, entry.out_constants)]
         return entry.rebuild(leaves)
 
@@ -205,6 +238,7 @@ class CompiledFunction:
         """``(kernel name, best seconds)`` of every launch of the call on ``args``, in launch order,
         each timed alone over ``repeat`` runs (state updates are not written back)."""
         entry = self._entry(args)
+        self._cpu_only("profile")
         return [(launch.name, t) for launch, t in entry.executable.profile(self._inputs(entry, args), repeat)]
 
     def profile_report(self, *args, repeat: int = 10):
@@ -213,8 +247,15 @@ class CompiledFunction:
         ``runtime.profile.ProfileReport`` (``.rows``; ``str()`` is the table). Counting rules:
         ``runtime/profile.py``."""
         from .runtime.profile import profile_report
+        self._cpu_only("profile_report")
         entry = self._entry(args)
         return profile_report(entry.executable, self._inputs(entry, args), repeat)
+
+    def _cpu_only(self, what: str) -> None:
+        if self.device != "cpu":
+            raise LuminaDeviceError(f"{what}: per-kernel profiles are measured on the cpu device only; "
+                                    f"{self.fn.__name__} runs on {self.device} (compile it with device='cpu', "
+                                    "or time the whole call, as benchmarks/bench_gpu.py does)")
 
     def lower(self, *args) -> "Lowered":
         """The compilation of this function for ``args``' signature (traces it if needed)."""
@@ -268,13 +309,26 @@ class Lowered:
                                  kernel_names=[k.name for k in self.kernels()])
 
 
-def compile(fn: Callable | None = None, *, static_argnums: Sequence[int] = ()) -> Any:
+def _result_tensor(data, device: str, wanted: str) -> Tensor:
+    """A realised tensor on ``wanted`` over ``data`` (an output of an executable on ``device``:
+    already in ``wanted``'s form when the executable was asked for it there, else moved)."""
+    if wanted != device and not isinstance(data, np.ndarray):
+        data = devices.transfer(data, device, wanted)
+    elif wanted == "cuda" and isinstance(data, np.ndarray):
+        data = devices.transfer(data, "cpu", "cuda")
+    return Tensor._bind(data, wanted)
+
+
+def compile(fn: Callable | None = None, *, static_argnums: Sequence[int] = (), device: str | None = None) -> Any:
     """Decorator: compile ``fn`` (a function of tensors / arrays) per input signature.
 
     Non-tensor arguments are static: their values are part of the signature, so pass numbers that
     change every call (a learning rate schedule, say) as tensors. Returned tensors are realised.
-    Raises LuminaTraceError when ``fn`` reads a traced value (``.item()``, ``.numpy()``).
+    ``device`` ("cpu", "cuda", "metal"; default: ``runtime.devices.default_device()``) is where
+    the function runs; see the module docstring for where its results land.
+    Raises LuminaTraceError when ``fn`` reads a traced value (``.item()``, ``.numpy()``), and
+    LuminaDeviceError (naming the device and why) when ``device`` cannot run here.
     """
     if fn is None:
-        return lambda f: CompiledFunction(f, static_argnums)
-    return CompiledFunction(fn, static_argnums)
+        return lambda f: CompiledFunction(f, static_argnums, device)
+    return CompiledFunction(fn, static_argnums, device)

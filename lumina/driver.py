@@ -45,15 +45,38 @@ def _module(text: str, name: str) -> CompiledModule:
     return mod
 
 
-def compile_graph(graph: Graph) -> Executable:
-    """The executable computing ``graph``; cached by structural hash (and the thread count the
-    plan was scheduled for)."""
-    key = f"{graph.structural_hash()}/{num_threads()}"
+def compile_graph(graph: Graph, device: str = "cpu"):
+    """The executable computing ``graph`` on ``device`` ("cpu": an ``Executable`` over LLVM
+    kernels; "cuda": a ``runtime.cuda.CudaExecutable`` over Triton kernels; "metal": a
+    ``runtime.metal_exec.MetalExecutable``); cached by structural hash (and, on the CPU, the
+    thread count the plan was scheduled for). Raises LuminaDeviceError (naming the device and
+    why) for a device that cannot run here."""
+    from .runtime import devices
+    device = devices.require(device)
+    if device != "cpu":
+        tag = "cuda-interpreted" if device == "cuda" and devices.interpreting() else device
+        key = f"{graph.structural_hash()}/{tag}"
+    else:
+        key = f"{graph.structural_hash()}/{num_threads()}"
     with _LOCK:
         exe = _EXECUTABLES.get(key)
         if exe is None:
-            exe = _EXECUTABLES[key] = _build(graph)
+            exe = _EXECUTABLES[key] = _build(graph) if device == "cpu" else _build_on(graph, device)
     return exe
+
+
+def _build_on(graph: Graph, device: str):
+    """The executable of ``graph`` for a GPU device: the target-independent ``Program`` handed
+    to that device's runtime as plain data (slots, ``(description, slots)`` per kernel)."""
+    prog = lower_program(graph)
+    info = {"stages": prog.stages, "partition": prog.partition, "llvm": "",
+            "kernels": [d for _, d, _ in prog.kernels], "program": prog}
+    if device == "cuda":
+        from .runtime.cuda import CudaExecutable as DeviceExecutable
+    else:
+        from .runtime.metal_exec import MetalExecutable as DeviceExecutable
+    return DeviceExecutable(prog.slots, prog.input_slots, prog.output_slots, prog.output_shapes,
+                            [(d, s) for _, d, s in prog.kernels], info)
 
 
 def cache_clear() -> None:

@@ -14,7 +14,7 @@ from typing import Sequence
 import numpy as np
 
 from . import tracing
-from .errors import LuminaGradError, LuminaIndexError, LuminaShapeError, LuminaTraceError, LuminaTypeError, LuminaValueError
+from .errors import LuminaDeviceError, LuminaGradError, LuminaIndexError, LuminaShapeError, LuminaTraceError, LuminaTypeError, LuminaValueError
 from .ir import builder as B
 from .ir.dtypes import DType, promote, scalar_result, to_dtype
 from .ir.graph import Graph, Value, emit
@@ -26,6 +26,68 @@ from .tracing import BOUND, STATE, STOP_GRAD
 LEAF_OF: "weakref.WeakValueDictionary[int, Tensor]" = weakref.WeakValueDictionary()
 
 Scalar = (int, float, bool)
+
+# ---- devices ---------------------------------------------------------------------------------------
+# Where each value a Tensor was made for lives: "cpu", "cuda", "metal", or None for values that are
+# on no device yet and join whichever device they meet: constants (``full``, ``zeros``, ``arange``,
+# Python scalars) and the placeholders of a ``@lumina.compile`` trace. A realised value's device is
+# set when it is bound (``Tensor._bind``); a computed value's is its operands' common device,
+# memoised here as each Tensor is made, which is where two devices meeting in one op is caught.
+# Until the first value is bound to another device (``_ON_DEVICES``) every value is on the CPU and
+# nothing is memoised: CPU-only programs pay nothing per op. Values made before that are memoised
+# on their first use after it (each once).
+_DEVICE: "weakref.WeakKeyDictionary[Value, str | None]" = weakref.WeakKeyDictionary()
+_ON_DEVICES = [False]
+DEVICE_NAMES = ("cpu", "cuda", "metal")
+
+
+def _own_device(n: Value) -> str | None:
+    """The device of value ``n`` whose operands' devices are known."""
+    if n.op is Op.INPUT:
+        return "cpu" if n in BOUND else None
+    found = None
+    for v in n.inputs:
+        d = _DEVICE[v]
+        if d is not None and found is not None and d != found:
+            raise LuminaDeviceError(f"{n.op.value}: operands on two devices, {found} and {d} "
+                                    f"({', '.join(str(v.type) for v in n.inputs)}); move one with .to(device)")
+        found = found or d
+    return found
+
+
+def _device_of(value: Value) -> str | None:
+    """``value``'s device (see ``_DEVICE``), computing and memoising it for the values under it
+    that no Tensor was made for (iteratively: deep graphs are fine). Raises LuminaDeviceError
+    naming the op and both devices where operands on two devices meet."""
+    if value in _DEVICE:
+        return _DEVICE[value]
+    stack = [value]
+    while stack:
+        n = stack[-1]
+        if n in _DEVICE:
+            stack.pop()
+            continue
+        pending = [v for v in n.inputs if v not in _DEVICE]
+        if pending:
+            stack.extend(pending)
+            continue
+        stack.pop()
+        _DEVICE[n] = _own_device(n)
+    return _DEVICE[value]
+
+
+def _torch_to_dtype(dtype) -> DType:
+    """The lumina dtype of a torch dtype (``torch.float32`` -> float32)."""
+    return to_dtype(str(dtype).rpartition(".")[2])
+
+
+def _device_arg(x) -> str | None:
+    """``x`` as a device name if it names one ("cuda", "cuda:0", a ``torch.device``), else None
+    (``Tensor.to`` then reads it as a dtype)."""
+    if type(x).__name__ == "device" or (isinstance(x, str) and x.split(":")[0].strip().lower() in DEVICE_NAMES):
+        from .runtime.devices import canonical
+        return canonical(x)
+    return None
 
 
 def _shape_arg(shape, op: str | None = None) -> tuple[int, ...]:
@@ -68,6 +130,8 @@ class Tensor:
         self._is_leaf = _is_leaf or not requires_grad
         self._data: np.ndarray | None = None
         self._serial = next(tracing.SERIALS)  # creation order: tells state from trace temporaries
+        if _ON_DEVICES[0]:
+            _device_of(value)                 # raises where operands on two devices meet
         if requires_grad and self._is_leaf:
             LEAF_OF[id(value)] = self
 
@@ -77,6 +141,19 @@ class Tensor:
         """A realised tensor over ``arr`` (not copied; it must be C-contiguous)."""
         v = emit(Op.INPUT, type=TensorType(arr.shape, to_dtype(arr.dtype)), name=tracing.fresh_name())
         BOUND[v] = arr
+        return Tensor(v, requires_grad, _is_leaf=True)
+
+    @staticmethod
+    def _bind(data, device: str, requires_grad: bool = False) -> "Tensor":
+        """A realised tensor over ``data`` on ``device``: a C-contiguous NumPy array on "cpu" and
+        "metal", a torch tensor on "cuda" (see ``runtime.devices.transfer``)."""
+        if device == "cpu":
+            return Tensor._from_array(data, requires_grad)
+        dtype = to_dtype(data.dtype) if isinstance(data, np.ndarray) else _torch_to_dtype(data.dtype)
+        v = emit(Op.INPUT, type=TensorType(tuple(data.shape), dtype), name=tracing.fresh_name())
+        BOUND[v] = data
+        _DEVICE[v] = device
+        _ON_DEVICES[0] = True
         return Tensor(v, requires_grad, _is_leaf=True)
 
     def _set_value(self, v: Value) -> None:
@@ -138,6 +215,13 @@ class Tensor:
         return len(self.shape)
 
     @property
+    def device(self) -> str:
+        """Where this tensor's value lives and where ops on it run: "cpu", "cuda" or "metal".
+        Constants not yet combined with data (``zeros``, ``full``, ``arange``) report "cpu" and
+        join any device they meet."""
+        return (_device_of(self._value) if _ON_DEVICES[0] else None) or "cpu"
+
+    @property
     def is_leaf(self) -> bool:
         return self._is_leaf
 
@@ -177,7 +261,11 @@ class Tensor:
                 f"cannot read the value of a {self._value.type} tensor inside @lumina.compile: it "
                 "would be baked into the compiled function; compute with the tensor, or return it")
         realize(self)
-        return BOUND[self._value] if self._data is None else self._data
+        data = BOUND[self._value] if self._data is None else self._data
+        if isinstance(data, np.ndarray):
+            return data
+        from .runtime.devices import host_array
+        return host_array(data)   # a copy to the host: waits for the device's work on it
 
     def item(self):
         if self.numel() != 1:
@@ -314,11 +402,49 @@ class Tensor:
 
     clip = clamp
 
-    def to(self, dtype) -> "Tensor":
+    def to(self, dtype_or_device, dtype=None) -> "Tensor":
+        """A cast (``to(lumina.float16)``), a device move (``to("cuda")``), or both
+        (``to("cuda", lumina.float16)``).
+
+        Moving realises the tensor on its device and copies the value (a new leaf, keeping
+        ``requires_grad``: how parameters move); ops then run where their operands live, and
+        operands on two devices in one op raise LuminaDeviceError. Moving a tensor that is part of
+        an autodiff graph raises LuminaDeviceError (the IR has no cross-device copy to
+        differentiate; move the leaves first). Inside ``@lumina.compile`` a move is a no-op: the
+        compiled function runs wholly on the device it was compiled for."""
+        device = _device_arg(dtype_or_device)
+        if device is None:
+            return self._cast(dtype_or_device)
+        out = self._move(device)
+        return out if dtype is None else out._cast(dtype)
+
+    def _cast(self, dtype) -> "Tensor":
         dtype = to_dtype(dtype)
         if dtype is self.dtype:
             return self
         return Tensor._result(B.cast(self._touch(), dtype), *((self,) if dtype.is_float else ()))
+
+    def _move(self, device: str) -> "Tensor":
+        if STATE.trace is not None or device == self.device:
+            return self
+        if self.requires_grad and not self._is_leaf:
+            raise LuminaDeviceError(f"to: cannot move {self._value.type} from {self.device} to {device}: it "
+                                    "is computed from tensors that require grad; move the leaves (parameters, "
+                                    "inputs) before computing with them")
+        from .runtime.devices import require, transfer
+        require(device)
+        src = self.device
+        realize(self)
+        data = BOUND[self._value] if self._data is None else self._data
+        return Tensor._bind(transfer(data, src, device), device, self.requires_grad)
+
+    def cuda(self) -> "Tensor":
+        """``to("cuda")``."""
+        return self.to("cuda")
+
+    def cpu(self) -> "Tensor":
+        """``to("cpu")``."""
+        return self.to("cpu")
 
     def float(self): return self.to(DType.float32)
     def double(self): return self.to(DType.float64)
@@ -776,6 +902,14 @@ def realize(*tensors: Tensor) -> None:
         raise LuminaTraceError(
             f"cannot read the value of a {pending[0]._value.type} tensor inside @lumina.compile: it is "
             "only known when the compiled function runs; return it instead")
+    groups: dict[str, list[Tensor]] = {}
+    for t in pending:   # each device's tensors run there, as one executable
+        groups.setdefault(t.device, []).append(t)
+    for device, group in groups.items():
+        _realize_on(device, group)
+
+
+def _realize_on(device: str, pending: list[Tensor]) -> None:
     from .driver import compile_graph
     values = list(dict.fromkeys(t._value for t in pending))
     graph = Graph.from_outputs(values, name="eager")
@@ -783,12 +917,14 @@ def realize(*tensors: Tensor) -> None:
     if missing:
         raise LuminaTraceError("realize: the tensor depends on a value traced inside @lumina.compile "
                                "that escaped the compiled function")
-    outs = compile_graph(graph).run([BOUND[v] for v in graph.inputs])
+    exe = compile_graph(graph, device)
+    inputs = [BOUND[v] for v in graph.inputs]
+    outs = exe.run(inputs) if device == "cpu" else exe.run(inputs, host=False)
     result = dict(zip(values, outs))
     for t in pending:
         arr = result[t._value]
         if t.requires_grad and not t._is_leaf:
             t._data = arr  # keep the history for backward; cache the value
         else:
-            fresh = Tensor._from_array(arr)
+            fresh = Tensor._bind(arr, device)
             t._set_value(fresh._value)

@@ -1,0 +1,75 @@
+"""The metal executable: a program's kernels as Metal launches over host-visible NumPy buffers.
+
+Built from the same plain data as ``runtime.cuda.CudaExecutable`` (slots, ``(description, slots)``
+per kernel). The intermediates live in one aligned NumPy arena at the offsets of the memory plan
+(``runtime.device_plan``), constants are kept from the build, outputs are fresh arrays each call,
+and each kernel runs through ``launcher(desc)(buffers)`` in order: ``runtime.metal.launcher`` on an
+Apple GPU (shared-storage buffers, one command buffer per kernel), or any launcher with its API,
+such as ``testing.msl_cpu.launcher``, which runs the same MSL on the CPU through a C++ shim (how
+this executable is tested off macOS).
+"""
+from __future__ import annotations
+
+import threading
+from typing import Callable, Sequence
+
+import numpy as np
+
+from ..errors import LuminaTypeError
+from .device_plan import memory_plan, slot_bytes
+from .executable import ARENA_ALIGNMENT, SlotSpec, _aligned_bytes
+
+
+class MetalExecutable:
+    """A compiled program on the metal device. ``run(inputs, host=...)`` takes one array per graph
+    input and returns one NumPy array per graph output (Metal's buffers are shared with the host,
+    so ``host`` changes nothing). Raises LuminaTypeError for an input of the wrong shape."""
+
+    device = "metal"
+
+    def __init__(self, slots: list[SlotSpec], input_slots: list[int], output_slots: list[int],
+                 output_shapes: list[tuple[int, ...]], kernels: Sequence[tuple], info: dict | None = None,
+                 launcher: Callable | None = None):
+        if launcher is None:
+            from .metal import launcher
+        self.slots, self.input_slots, self.output_slots = slots, input_slots, output_slots
+        self.output_shapes = output_shapes
+        self.info = dict(info or {})
+        self.memory_plan = memory_plan(slots, kernels)
+        self.kernels = [(desc, tuple(kslots), launcher(desc)) for desc, kslots in kernels]
+        self.arena = _aligned_bytes(self.memory_plan.arena_bytes)
+        self._fixed: list = [None] * len(slots)
+        for i, s in enumerate(slots):
+            if s.role == "const":
+                self._fixed[i] = np.ascontiguousarray(s.const, dtype=s.dtype)
+            elif s.role == "temp":
+                offset, n = self.memory_plan.offsets[i], slot_bytes(s)
+                if offset % ARENA_ALIGNMENT or offset + n > self.arena.nbytes:
+                    raise LuminaTypeError(f"metal executable: slot {i} planned at byte {offset} ({n} bytes) "
+                                          f"outside the {self.arena.nbytes}-byte arena or misaligned")
+                self._fixed[i] = self.arena[offset:offset + n].view(s.dtype).reshape(s.shape)
+        self._lock = threading.Lock()
+
+    def run(self, inputs: Sequence, host=True) -> list[np.ndarray]:
+        """Launch every kernel on ``inputs``; one NumPy array per graph output."""
+        if len(inputs) != len(self.input_slots):
+            raise LuminaTypeError(f"metal executable: {len(inputs)} inputs, expected {len(self.input_slots)}")
+        buffers = list(self._fixed)
+        for slot, x in zip(self.input_slots, inputs):
+            spec = self.slots[slot]
+            x = np.ascontiguousarray(x, dtype=spec.dtype)
+            if x.shape != spec.shape:
+                raise LuminaTypeError(f"metal executable: input of shape {x.shape}, expected {spec.shape}")
+            buffers[slot] = x
+        for i, s in enumerate(self.slots):
+            if s.role == "output":
+                buffers[i] = np.empty(s.shape, s.dtype)
+        with self._lock:   # the arena is shared: one call at a time
+            for desc, kslots, launch in self.kernels:
+                launch([buffers[s].reshape(-1) for s in kslots])
+            outs = []
+            for slot, shape in zip(self.output_slots, self.output_shapes):
+                a = buffers[slot]
+                a = a.copy() if self.slots[slot].role != "output" else a
+                outs.append(a.reshape(shape))
+        return outs
