@@ -32,7 +32,7 @@ from .registry import cache_dir
 
 SHIM_DIR = Path(__file__).parent / "msl"
 CXX = os.environ.get("CXX", "g++")
-FLAGS = ("-std=c++20", "-O1", "-shared", "-fPIC", "-fwrapv", "-fno-strict-aliasing",
+FLAGS = ("-std=c++20", "-O0", "-shared", "-fPIC", "-fwrapv", "-fno-strict-aliasing",
          "-ffp-contract=off", "-Wno-attributes", "-w")
 
 # How each position attribute binds, from the driver's (groups, threads, tg, lid).
