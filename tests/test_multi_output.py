@@ -110,6 +110,21 @@ def test_sibling_reductions_store_both_outputs(monkeypatch):
     np.testing.assert_array_equal(case.outputs[1], (x * x).max(-1))
 
 
+@pytest.mark.parametrize("dtype", ["float32", "float16"])
+def test_bias_gradient_pair_over_the_batch_is_one_kernel(dtype, monkeypatch):
+    """``sum(dy * xhat)`` and ``sum(dy)`` over the leading axes (a LayerNorm's weight and bias
+    gradients): siblings over rows that are not contiguous, one kernel (float32 accumulates in
+    the outputs, reading each input row once; float16 in registers, row by row), as torch sums."""
+    xs = [RNG.standard_normal((4, 24, 48)).astype(np.float32) for _ in range(2)]
+    args = [lumina.tensor(a).to(getattr(lumina, dtype)) for a in xs]
+    out, kernels = _run(lambda x, d: ((x * d).sum((0, 1)), d.sum((0, 1))), args, True, monkeypatch)
+    assert len(kernels) == 1 and isinstance(kernels[0], RowKernel) and kernels[0].n_outputs == 2
+    tx, td = (torch.tensor(a).to(getattr(torch, dtype)) for a in xs)
+    tol = TOLERANCE[dtype]
+    for got, want in zip(out, ((tx * td).sum((0, 1)), td.sum((0, 1)))):
+        np.testing.assert_allclose(_f32(got), want.float().numpy(), rtol=tol, atol=tol * 10)
+
+
 def _mlp(lib):
     torch.manual_seed(0)
     return torch.nn.Sequential(torch.nn.Linear(C, 32), torch.nn.LayerNorm(32), torch.nn.ReLU(),

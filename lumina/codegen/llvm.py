@@ -364,8 +364,39 @@ class _FunctionBuilder:
 class _RowBuilder(_FunctionBuilder):
     """A ``RowKernel``: per point of the domain, its stages in order (see the module docstring)."""
     def emit(self):
-        self.nest(list(self.k.domain), self.row)
+        if _siblings_outer(self.k):
+            self.emit_outer_siblings()
+        else:
+            self.nest(list(self.k.domain), self.row)
         self.b.ret_void()
+
+    def emit_outer_siblings(self) -> None:
+        """Independent stored reductions over the same loops, reading memory along the innermost
+        domain loop (bias gradients' sums over the batch): as ``LoopKernel``'s ``reduce_outer``, the
+        reduce loops run outside the innermost domain loop and every stage accumulates in its
+        output, so each input row is read once, in order, for all of them."""
+        k, b = self.k, self.b
+        *outer, inner = k.domain
+        first = k.stages[0].vars
+
+        def init():
+            self.memo = {}
+            for st in k.stages:
+                self.store(st.out, self.expr(st.index), self._identity(st.reduce_op, st.value.dtype), st.value.dtype)
+
+        def accumulate():
+            self.memo = {}
+            for st in k.stages[1:]:   # the stages' loops run as one: the first stage's
+                self.vars.update(zip(st.vars, (self.vars[v] for v in first)))
+            for st in k.stages:
+                ptr = self.pointer(st.out, self.expr(st.index))
+                b.store(self._combine(st.reduce_op, b.load(ptr), self.expr(st.value), st.value.dtype), ptr)
+
+        def per_row():
+            self.nest([inner], init)
+            self.nest(list(first) + [inner], accumulate)
+
+        self.nest(outer, per_row)
 
     def row(self) -> None:
         self.memo, self.accs = {}, {}
@@ -434,6 +465,38 @@ class _RowBuilder(_FunctionBuilder):
                 stack.extend(E.children(e))
         for e in roots:
             self.expr(e)
+
+
+_FULL_WIDTH = (DType.float32, DType.float64, DType.int32, DType.int64)
+
+
+def _siblings_outer(k: RowKernel) -> bool:
+    """Whether ``k`` is independent full-width reductions, each stored, over loops of the same
+    extents, whose loads walk memory along the innermost domain loop and not along the innermost
+    reduce loop: then ``emit_outer_siblings`` reads memory in order where the row order would
+    stride down columns."""
+    from .lower import contiguous_along_output   # the LoopKernel schedule's own test
+    if not k.domain or not k.stages[0].vars:
+        return False
+    extents = [v.extent for v in k.stages[0].vars]
+    for st in k.stages:
+        if st.reduce_op is None or st.out is None or st.value.dtype not in _FULL_WIDTH \
+                or k.buffers[st.out].dtype is not st.value.dtype or [v.extent for v in st.vars] != extents \
+                or _reads_acc(st.value) or not contiguous_along_output(st.value, k.domain, st.vars):
+            return False
+    return True
+
+
+def _reads_acc(e: E.Expr) -> bool:
+    stack, seen = [e], set()
+    while stack:
+        e = stack.pop()
+        if isinstance(e, E.Acc):
+            return True
+        if e not in seen:
+            seen.add(e)
+            stack.extend(E.children(e))
+    return False
 
 
 def _row_major_expr(vars) -> E.Expr:

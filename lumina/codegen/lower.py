@@ -171,7 +171,7 @@ def _loads(e: E.Expr):
         stack.extend(E.children(e))
 
 
-def _contiguous_along_output(value: E.Expr, domain, rvars) -> bool:
+def contiguous_along_output(value: E.Expr, domain, rvars) -> bool:
     """True when some load walks memory with unit stride along the innermost output dim and none
     along the innermost reduce dim: then reducing in the outer loops reads memory in order (a
     per-channel vector read beside a reduction over contiguous rows does not count)."""
@@ -216,7 +216,7 @@ def lower(k: Kernel, index: int, source: tuple[str, ...] = ()) -> LoopKernel | R
         return LoopKernel(name, buffers, domain, rvars, op, value, source,
                           # accumulating in the output buffer needs it at full precision
                           reduce_outer=root.dtype in _FULL_WIDTH and
-                          _contiguous_along_output(value, domain, rvars))
+                          contiguous_along_output(value, domain, rvars))
     domain, _, value = coalesce(domain, (), lw.value(root, index))
     return LoopKernel(name, buffers, domain, (), None, value, source)
 

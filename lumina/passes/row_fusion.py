@@ -8,7 +8,10 @@ reduced input shape and axes); a later kernel joins a group when it is
 * a reduction over the same rows (a *stage* of role "reduce"),
 * elementwise over the rows' whole shape ("full") or over one value per row ("row"),
 
-and it either reads a member (a row chain) or is a reduction independent of the group (a sibling).
+and it either reads a member (a row chain) or is a reduction independent of the group that reads
+one of the group's buffers (a sibling: it saves a pass over that buffer). Reductions that keep the
+innermost dim (a bias gradient's sum over the batch) group with siblings only: the CPU renderer
+accumulates them side by side in their outputs, reading each input row in order.
 Whether a member is read only at the reader's own row (a reduction or per-row value, broadcast
 along the reduced axes) or position (a whole-row value) is decided on the graph: the index each
 node of the reader is evaluated at is followed from its root through elementwise ops, ``expand``,
@@ -38,6 +41,7 @@ class _Group:
     stages: list[F.RowStage]
     roles: dict[int, str] = field(default_factory=dict)  # id(member root) -> role
     cost: dict[int, int] = field(default_factory=dict)   # id(full member root) -> recompute ops
+    contiguous: bool = True   # the innermost dim (of extent > 1) is reduced: a row is contiguous
 
     @property
     def length(self) -> int:
@@ -77,9 +81,10 @@ def fuse_rows(kernels: list[F.Kernel], mat: dict[int, str], refused: list[F.Refu
             for g, why in whys[:1]:
                 refused.append(F.Refusal(k.root, kernels[g.members[-1]].root, f"row kernel: {why}"))
             sig = _signature(*key) if key is not None else ()
-            if sig and sig[-1][1]:   # the innermost dim of extent > 1 is reduced: rows are contiguous
+            if any(reduced and n > 1 for n, reduced in sig):
                 group_of[i] = len(groups)
-                groups.append(_Group(key[0], key[1], [i], [F.RowStage(k, "reduce")], {id(k.root): "reduce"}))
+                groups.append(_Group(key[0], key[1], [i], [F.RowStage(k, "reduce")], {id(k.root): "reduce"},
+                                     contiguous=sig[-1][1]))
     merged = [_merge(g, kernels, mat, outputs, order) for g in groups]
     return _toposort(kernels, group_of, groups, merged)
 
@@ -139,6 +144,11 @@ def _join(g: _Group, gi: int, i: int, k: F.Kernel, kernels, producer, group_of) 
     reads = _reads(k, start, g)
     if isinstance(reads, str):
         return reads
+    if not g.contiguous and (role != "reduce" or reads):
+        return ("the rows are not contiguous (the innermost dim is kept): only independent sibling "
+                "reductions share such a kernel, which accumulates them side by side in their outputs")
+    if role == "reduce" and not reads and not _shares_input(g, k, kernels):
+        return "a sibling reduction that reads none of the group's buffers: merging would save no pass over memory"
     recompute = sum(g.cost[id(v)] for v in reads if g.roles[id(v)] == "full")
     if recompute > F.ROW_RECOMPUTE_BUDGET:
         return (f"its stage would recompute {recompute} ops per element of earlier stages "
@@ -151,6 +161,12 @@ def _join(g: _Group, gi: int, i: int, k: F.Kernel, kernels, producer, group_of) 
     g.roles[id(k.root)] = role
     g.cost[id(k.root)] = sum(F._own_cost(n) for n in k.nodes) + recompute   # noqa: SLF001
     return None
+
+
+def _shares_input(g: _Group, k: F.Kernel, kernels) -> bool:
+    """Whether ``k`` reads a buffer some member of ``g`` reads (what a sibling saves is a pass)."""
+    mine = {id(v) for j in g.members for v in kernels[j].inputs}
+    return any(id(v) in mine for v in k.inputs)
 
 
 def _reads(k: F.Kernel, start: tuple, g: _Group) -> list[Value] | str:
