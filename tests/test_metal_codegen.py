@@ -463,6 +463,33 @@ def test_rendered_source_is_msl_with_threadgroup_reductions():
 
 # ---- errors and the device ------------------------------------------------------------------------------
 
+def test_kernels_past_31_buffers_take_an_argument_buffer():
+    n, width = 40, 5
+    i = E.Var("i0", width)
+    total = E.Load(0, i, F32)
+    for j in range(1, n):
+        total = E.Bin("add", total, E.Bin("mul", E.Load(j, i, F32), E.Const(float(j), F32), F32), F32)
+    k = LoopKernel("k_wide", tuple(Buffer(F32, width) for _ in range(n + 1)), (i,), (), None, total)
+    assert metal.uses_argument_buffer(k) and "constant lum_args& args [[buffer(0)]]" in metal.render(k)
+    xs = [np.random.default_rng(j).random(width, dtype=np.float32) for j in range(n)]
+    np.testing.assert_allclose(msl_cpu.build([k]).run(k, xs)[0], _cpu_run(k, xs), rtol=1e-6)
+
+
+def test_launchers_made_together_compile_together():
+    softmax, total = _softmax_rows(2, 5), _reduction("k_rowsum", F32, 2, 5, "sum")
+    run_softmax, run_total = msl_cpu.launcher(softmax), msl_cpu.launcher(total)
+    x = np.arange(10, dtype=np.float32)
+    probs, sums = np.zeros(10, np.float32), np.zeros(2, np.float32)
+    run_softmax([x, probs])
+    run_total([x, sums])
+    assert run_softmax.lib is run_total.lib    # one g++ call for both
+    e = np.exp(x.reshape(2, 5) - x.reshape(2, 5).max(1, keepdims=True))
+    np.testing.assert_allclose(probs.reshape(2, 5), e / e.sum(1, keepdims=True), rtol=1e-6)
+    np.testing.assert_array_equal(sums, [10, 35])
+    with pytest.raises(LuminaCodegenError, match="float64"):
+        msl_cpu.launcher(_elementwise("k_f64", [DType.float64], DType.float64, 2, lambda a: a))
+
+
 def test_float64_kernels_are_refused_by_name():
     k64 = _elementwise("k_double", [DType.float64], DType.float64, 4, lambda a: E.Un("exp", a, DType.float64))
     inner = _elementwise("k_inner_double", [F32], F32, 4,

@@ -3,7 +3,7 @@
 ``render(desc)`` is the MSL source of one ``kernel void <desc.name>(...)``; ``geometry(desc)`` is
 how to launch it (``dispatchThreadgroups`` with ``threadgroups`` x ``threads`` threads, 1-D). Every
 kernel takes its buffers in ``desc.buffers`` order (``[[buffer(i)]]``; inputs ``const device``)
-and its position as ``uint tg [[threadgroup_position_in_grid]]``, ``uint lid
+(or, past 31 buffers, one argument buffer: ``uses_argument_buffer``) and its position as ``uint tg [[threadgroup_position_in_grid]]``, ``uint lid
 [[thread_position_in_threadgroup]]``:
 
 * elementwise ``LoopKernel``: one thread per output element (``tg * threads + lid``, the row-major
@@ -38,6 +38,7 @@ from . import expr as E
 from .kernel import DotKernel, LoopKernel, RowKernel
 from .metal_expr import Emitter, identity, int_literal, mem, reg
 
+MAX_BUFFER_ARGUMENTS = 31   # Metal's buffer argument table; wider kernels take an argument buffer
 MAX_THREADS = 256      # threads per threadgroup of a reduction or row kernel
 TILE = 16              # a DotKernel's output tile is TILE x TILE, its K step TILE
 ELEMENTWISE_THREADS = 256
@@ -110,16 +111,29 @@ def uses_float64(desc: Kernel) -> bool:
     return False
 
 
+def uses_argument_buffer(desc: Kernel) -> bool:
+    """Whether ``desc`` has more buffers than Metal's argument table holds (31): then its kernel
+    takes one ``constant lum_args& args [[buffer(0)]]``, a struct of the buffers' device pointers
+    in ``desc.buffers`` order (Metal 3 argument buffers: the host writes each buffer's
+    ``gpuAddress``), instead of one ``[[buffer(i)]]`` per buffer."""
+    return len(desc.buffers) > MAX_BUFFER_ARGUMENTS
+
+
 def render(desc: Kernel) -> str:
     """The MSL source (``#include <metal_stdlib>``, helpers, one ``kernel void desc.name``) of
     ``desc``. Raises ``LuminaCodegenError`` for float64 or an op Metal cannot express."""
     geo = geometry(desc)
     inputs = len(desc.buffers) - (desc.n_outputs if isinstance(desc, RowKernel) else 1)
     names = {i: f"b{i}" for i in range(len(desc.buffers))}
-    params = []
-    for i, buf in enumerate(desc.buffers):
-        const = "const " if i < inputs else ""
-        params.append(f"{const}device {mem(buf.dtype, desc.name)}* b{i} [[buffer({i})]]")
+    pointers = [f"{'const ' if i < inputs else ''}device {mem(buf.dtype, desc.name)}* b{i}"
+                for i, buf in enumerate(desc.buffers)]
+    struct, prologue = "", []
+    if uses_argument_buffer(desc):
+        struct = "struct lum_args {\n" + "".join(f"    {p};\n" for p in pointers) + "};\n\n"
+        params = ["constant lum_args& args [[buffer(0)]]"]
+        prologue = [f"    {p} = args.b{i};" for i, p in enumerate(pointers)]
+    else:
+        params = [f"{p} [[buffer({i})]]" for i, p in enumerate(pointers)]
     params += ["uint tg [[threadgroup_position_in_grid]]", "uint lid [[thread_position_in_threadgroup]]"]
     if isinstance(desc, DotKernel):
         em = _dot(desc, names)
@@ -133,8 +147,8 @@ def render(desc: Kernel) -> str:
     signature = f"kernel void {desc.name}(" + ",\n    ".join(params) + ")"
     helpers = em.source_helpers()
     return ("#include <metal_stdlib>\nusing namespace metal;\n\n" + (helpers + "\n\n" if helpers else "")
-            + f"{comment}// launch: {geo.threadgroups} threadgroups x {geo.threads} threads\n"
-            + signature + " {\n" + "\n".join(em.lines) + "\n}\n")
+            + struct + f"{comment}// launch: {geo.threadgroups} threadgroups x {geo.threads} threads\n"
+            + signature + " {\n" + "\n".join(prologue + em.lines) + "\n}\n")
 
 
 def _elementwise(k: LoopKernel, names, threads: int) -> Emitter:

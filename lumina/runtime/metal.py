@@ -7,7 +7,8 @@ Metal bindings (``pip install pyobjc-framework-Metal``, macOS only).
 
 Each call copies the buffers into shared-storage ``MTLBuffer``s, encodes one
 ``dispatchThreadgroups`` with ``codegen.metal.geometry(desc)``, waits for the command buffer and
-copies the outputs back. That is the whole contract: no arena, no asynchronous queue; the device
+copies the outputs back (a kernel with more than 31 buffers gets them through one argument
+buffer of ``gpuAddress`` values, which needs Metal 3: macOS 13 on Apple silicon). That is the whole contract: no arena, no asynchronous queue; the device
 registry and executable plan built on top decide how buffers live. Kernels with float64 values
 (``codegen.metal.uses_float64``) cannot run on Metal: ``launcher`` raises ``LuminaCodegenError``.
 
@@ -93,6 +94,7 @@ def launcher(desc) -> Callable[[list[np.ndarray]], None]:
         raise LuminaCodegenError(f"metal: kernel {desc.name}: needs {geo.threads} threads per threadgroup, "
                                  f"the pipeline allows {pipeline.maxTotalThreadsPerThreadgroup()}")
     n_in = len(desc.buffers) - (desc.n_outputs if isinstance(desc, RowKernel) else 1)
+    wide = msl.uses_argument_buffer(desc)
 
     def run(buffers: list[np.ndarray]) -> None:
         if len(buffers) != len(desc.buffers):
@@ -113,8 +115,15 @@ def launcher(desc) -> Callable[[list[np.ndarray]], None]:
         command = _queue().commandBuffer()
         encoder = command.computeCommandEncoder()
         encoder.setComputePipelineState_(pipeline)
-        for i, buf in enumerate(mtl):
-            encoder.setBuffer_offset_atIndex_(buf, 0, i)
+        if wide:   # one argument buffer of device addresses (Metal 3), every buffer made resident
+            table = device.newBufferWithLength_options_(8 * len(mtl), shared)
+            np.frombuffer(table.contents().as_buffer(8 * len(mtl)), np.uint64)[:] = [b.gpuAddress() for b in mtl]
+            encoder.setBuffer_offset_atIndex_(table, 0, 0)
+            for buf in mtl:
+                encoder.useResource_usage_(buf, Metal.MTLResourceUsageRead | Metal.MTLResourceUsageWrite)
+        else:
+            for i, buf in enumerate(mtl):
+                encoder.setBuffer_offset_atIndex_(buf, 0, i)
         encoder.dispatchThreadgroups_threadsPerThreadgroup_(Metal.MTLSizeMake(geo.threadgroups, 1, 1),
                                                             Metal.MTLSizeMake(geo.threads, 1, 1))
         encoder.endEncoding()

@@ -20,6 +20,7 @@ import os
 import re
 import subprocess
 import tempfile
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -98,23 +99,29 @@ def _translation_unit(sources: list[str]) -> str:
         section = f"lumina_tg_{i}"
         args = []
         for p in params:
-            args.append(f"({p.type})bufs[{p.index}]" if p.attr == "buffer" else f"(uint)({_POSITION[p.attr]})")
+            if p.attr != "buffer":
+                args.append(f"(uint)({_POSITION[p.attr]})")
+            elif p.type.rstrip().endswith("&"):   # a struct by reference: bufs[i] points at it
+                args.append(f"*({p.type.rstrip()[:-1]}*)bufs[{p.index}]")
+            else:
+                args.append(f"({p.type})bufs[{p.index}]")
         barrier = "true" if "threadgroup_barrier" in src else "false"
         parts.append(f"""
 #undef threadgroup
 #define threadgroup static __attribute__((section("{section}"), aligned(16)))
-namespace lumina_kernel_{i} {{
-{src}
-}}  // namespace lumina_kernel_{i}
 extern "C" char __start_{section}[] __attribute__((weak));
 extern "C" char __stop_{section}[] __attribute__((weak));
+namespace lumina_kernel_{i} {{
+{src}
+// the entry point sits in the kernel's namespace, so parameter types (a struct) resolve
 extern "C" int lumina_run_{i}(void** bufs, uint groups, uint threads, char* err, size_t errlen) {{
     auto body = [&](uint tg, uint lid) {{
-        lumina_kernel_{i}::{name}({", ".join(args)});
+        {name}({", ".join(args)});
     }};
     return lumina_msl::dispatch(groups, threads, {barrier}, __start_{section}, __stop_{section}, body,
                                 err, errlen);
 }}
+}}  // namespace lumina_kernel_{i}
 """)
     return "".join(parts)
 
@@ -123,11 +130,12 @@ class ShimLibrary:
     """A compiled batch of MSL kernels. ``call(i, buffers, groups, threads)`` runs source ``i``
     on raw buffers; ``run(desc, inputs)`` runs a kernel description built by ``build``."""
 
-    def __init__(self, path: Path, names: list[str], descs: dict | None = None):
+    def __init__(self, path: Path, names: list[str], sources: list[str], descs: dict | None = None):
         self.path = path
         self.names = names
         self._lib = ctypes.CDLL(str(path))
         self._descs = descs or {}
+        self._argument_buffer = {i: "constant lum_args& args" in src for i, src in enumerate(sources)}
 
     def call(self, i: int, buffers: list[np.ndarray], threadgroups: int, threads: int) -> None:
         """Launch source ``i`` of the batch: ``threadgroups`` groups of ``threads`` threads over
@@ -136,6 +144,9 @@ class ShimLibrary:
             if not b.flags.c_contiguous:
                 raise LuminaCodegenError(f"msl shim: kernel {self.names[i]}: buffers must be contiguous")
         ptrs = (ctypes.c_void_p * max(len(buffers), 1))(*[b.ctypes.data for b in buffers])
+        table = ptrs
+        if self._argument_buffer.get(i):   # the kernel reads every pointer from one struct: bufs[0]
+            ptrs = (ctypes.c_void_p * 1)(ctypes.addressof(table))
         err = ctypes.create_string_buffer(512)
         fn = getattr(self._lib, f"lumina_run_{i}")
         fn.restype = ctypes.c_int
@@ -188,7 +199,7 @@ def compile_sources(sources: list[str]) -> ShimLibrary:
                 raise LuminaCodegenError(f"msl shim: g++ rejected the MSL of "
                                          f"{[_signature(s)[0] for s in sources]}:\n{proc.stderr[-4000:]}")
             os.replace(out, path)   # atomic: a concurrent process sees the whole file or none
-    return ShimLibrary(path, [_signature(s)[0] for s in sources])
+    return ShimLibrary(path, [_signature(s)[0] for s in sources], sources)
 
 
 def build(descs: list[LoopKernel | RowKernel | DotKernel]) -> ShimLibrary:
@@ -209,13 +220,39 @@ def build(descs: list[LoopKernel | RowKernel | DotKernel]) -> ShimLibrary:
     return lib
 
 
-def launcher(desc):
-    """``launcher(desc)(buffers)``: run ``desc`` under the shim on ``buffers`` (flat NumPy arrays in
-    ``desc.buffers`` order, outputs written in place): the same API as ``runtime.metal.launcher``."""
-    lib = build([desc])
-    geo = metal.geometry(desc)
+_PENDING: list = []          # launchers created but not yet compiled: built together, in one batch
+_PENDING_LOCK = threading.Lock()
 
-    def launch(buffers: list[np.ndarray]) -> None:
-        if geo.threadgroups:
-            lib.call(0, buffers, geo.threadgroups, geo.threads)
-    return launch
+
+class _Launcher:
+    def __init__(self, desc):
+        self.desc, self.geometry, self.lib = desc, metal.geometry(desc), None
+        metal.render(desc)   # refuse float64 (or anything else unrenderable) now, not at launch
+
+    def __call__(self, buffers: list[np.ndarray]) -> None:
+        if self.lib is None:
+            with _PENDING_LOCK:
+                if self.lib is None:
+                    batch = list(_PENDING)
+                    _PENDING.clear()
+                    lib = build([p.desc for p in batch])
+                    for p in batch:
+                        p.lib = lib
+        if len(buffers) != len(self.desc.buffers):
+            raise LuminaCodegenError(f"msl shim: kernel {self.desc.name}: {len(buffers)} buffers, "
+                                     f"expected {len(self.desc.buffers)}")
+        if self.geometry.threadgroups:
+            self.lib.call(self.lib._descs[id(self.desc)], buffers, self.geometry.threadgroups,
+                          self.geometry.threads)
+
+
+def launcher(desc):
+    """``launcher(desc)(buffers)``: run ``desc`` under the shim on ``buffers`` (flat C-contiguous
+    NumPy arrays in ``desc.buffers`` order, outputs written in place): the API of
+    ``runtime.metal.launcher``. Launchers made before the first launch compile together in one
+    g++ call (a whole program's kernels). Raises ``LuminaCodegenError`` at once for a kernel the
+    renderer refuses (float64)."""
+    run = _Launcher(desc)
+    with _PENDING_LOCK:
+        _PENDING.append(run)
+    return run
