@@ -40,14 +40,20 @@ class Geometry:
     """How to launch a rendered kernel. ``params`` are its constexpr block sizes in signature order;
     ``grid(meta)`` the launch grid for block sizes ``meta``; ``configs`` the candidates an autotuner
     times (each the block sizes plus ``num_warps``), ``configs[0]`` the default without a GPU to time
-    on. ``axes`` gives the grid: per axis ``(extent, param)``, ``cdiv(extent, meta[param])``
-    programs, or ``extent`` programs when ``param`` is None."""
+    on. ``axes`` gives the grid: per axis, factors ``(extent, param)`` whose program counts
+    multiply: ``cdiv(extent, meta[param])``, or ``extent`` when ``param`` is None."""
     params: tuple[str, ...]
-    axes: tuple[tuple[int, str | None], ...]
+    axes: tuple[tuple[tuple[int, str | None], ...], ...]
     configs: tuple[dict, ...]
 
     def grid(self, meta: dict) -> tuple[int, ...]:
-        return tuple(max(1, -(-n // meta[p])) if p else n for n, p in self.axes)
+        out = []
+        for factors in self.axes:
+            count = 1
+            for n, p in factors:
+                count *= -(-n // meta[p]) if p else n
+            out.append(max(1, count))
+        return tuple(out)
 
 
 def _pow2(n: int) -> int:
@@ -80,13 +86,13 @@ def geometry(desc: Desc) -> Geometry:
                 if c not in seen:
                     seen.add(c)
                     configs.append({"BLOCK_M": c[0], "BLOCK_N": c[1], "BLOCK_K": c[2], "num_warps": c[3]})
-        return Geometry(("BLOCK_M", "BLOCK_N", "BLOCK_K"), ((desc.m, "BLOCK_M"), (desc.n, "BLOCK_N"),
-                                                           (desc.batch, None)), tuple(configs))
+        return Geometry(("BLOCK_M", "BLOCK_N", "BLOCK_K"), (((desc.m, "BLOCK_M"), (desc.n, "BLOCK_N")),
+                                                           ((desc.batch, None),)), tuple(configs))
     if isinstance(desc, LoopKernel) and not desc.reduce_vars:
         total = _size(desc.domain)
         cap = max(16, _pow2(total))
         configs = tuple({"BLOCK": min(b, cap), "num_warps": w} for b, w in ((1024, 4), (256, 2), (4096, 8)))
-        return Geometry(("BLOCK",), ((total, "BLOCK"),), _dedupe(configs))
+        return Geometry(("BLOCK",), (((total, "BLOCK"),),), _dedupe(configs))
     rows = _size(desc.domain)
     if isinstance(desc, LoopKernel):
         inner = _size(desc.reduce_vars)
@@ -97,7 +103,7 @@ def geometry(desc: Desc) -> Geometry:
         br = min(br, _pow2(inner))
         bm = min(max(1, elems // br), _pow2(rows))
         configs.append({"BLOCK_M": bm, "BLOCK_R": br, "num_warps": w})
-    return Geometry(("BLOCK_M", "BLOCK_R"), ((rows, "BLOCK_M"),), _dedupe(configs))
+    return Geometry(("BLOCK_M", "BLOCK_R"), (((rows, "BLOCK_M"),),), _dedupe(configs))
 
 
 def _dedupe(configs) -> tuple[dict, ...]:

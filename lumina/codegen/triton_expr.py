@@ -10,9 +10,11 @@ launcher passes ``torch.bool`` buffers viewed as ``uint8``) and 16-bit floats as
 The semantics are the LLVM renderer's (``codegen.llvm``), which is the spec:
 
 * float ``maximum``/``minimum`` propagate NaN (NumPy's rule): ``_max``/``_min`` below;
-* float ``div`` and ``sqrt`` are IEEE round-to-nearest (``tl.div_rn``, ``tl.sqrt_rn``), not the
-  approximate PTX forms; integer ``div`` is C division made total (x / 0 = 0, MIN / -1 wraps);
-  index ``floordiv``/``mod`` truncate like C (``sdiv``/``srem``), as on the CPU;
+* float ``div`` and ``sqrt`` are IEEE round-to-nearest (``tl.div_rn``, ``tl.sqrt_rn`` for float32;
+  float64's ``/`` and ``tl.sqrt`` are IEEE already), not the approximate PTX forms; integer ``div`` is C division made total (x / 0 = 0, MIN / -1 wraps);
+  index ``floordiv``/``mod`` floor like Python's (the meaning ``expr.floordiv``/``expr.mod`` give
+  them; the CPU's ``sdiv``/``srem`` agree wherever the dividend is non-negative, which is where
+  the lowering produces them);
 * ``tanh`` is Cephes' ``tanhf`` (float32, the polynomial ``llvm_math`` uses) or ``tanh`` (float64);
   ``pow`` is ``exp2(y * log2|x|)`` in float64 with C's sign and zero rules (Triton has no ``pow``
   outside libdevice, which the interpreter cannot run);
@@ -86,6 +88,19 @@ def _bf16(x):
 
 
 @triton.jit
+def _bf16_bits(x):
+    # float32 -> bfloat16 storage through the bits (no conversion that could flush subnormals)
+    bits = _bf16(x).to(tl.uint32, bitcast=True)
+    return (bits >> 16).to(tl.uint16).to(tl.bfloat16, bitcast=True)
+
+
+@triton.jit
+def _bf16_load(x):
+    # bfloat16 is the top half of a float32
+    return (x.to(tl.uint16, bitcast=True).to(tl.uint32) << 16).to(tl.float32, bitcast=True)
+
+
+@triton.jit
 def _f16(x):
     return x.to(tl.float16).to(tl.float32)
 
@@ -97,6 +112,19 @@ def _idiv(a, b):
     neg1 = b == -1
     q = a // tl.where(zero | neg1, 1, b)
     return tl.where(zero, 0, tl.where(neg1, -a, q))
+
+
+@triton.jit
+def _floorfloordiv(a, b):
+    # Python's a // b from C's truncating division
+    q = a // b
+    return q - (((a % b) != 0) & ((a < 0) != (b < 0))).to(q.dtype)
+
+
+@triton.jit
+def _floormod(a, b):
+    r = a % b
+    return r + tl.where((r != 0) & ((r < 0) != (b < 0)), b, 0)
 
 
 @triton.jit
@@ -183,8 +211,8 @@ def to_memory(x: str, dtype: DType) -> str:
         return f"{x}.to(tl.uint8)"
     if dtype is DType.float16:
         return f"{x}.to(tl.float16)"
-    if dtype is DType.bfloat16:   # round first: the store's own conversion need not be RTNE
-        return f"_bf16({x}).to(tl.bfloat16)"
+    if dtype is DType.bfloat16:
+        return f"_bf16_bits({x})"
     return x
 
 
@@ -192,7 +220,9 @@ def from_memory(x: str, dtype: DType) -> str:
     """A loaded element ``x`` of ``dtype`` as its register type."""
     if dtype is DType.bool:
         return f"({x} != 0)"
-    if dtype.is_half:
+    if dtype is DType.bfloat16:
+        return f"_bf16_load({x})"
+    if dtype is DType.float16:
         return f"{x}.to(tl.float32)"
     return x
 
@@ -254,6 +284,8 @@ class Emitter:
         if isinstance(e, E.Un):
             v = self._unary(e.op, m[e.x], e.x.dtype)
             return v if e.op in _EXACT else round_to(v, e.dtype)
+        if isinstance(e, E.Bin) and e.op in ("floordiv", "mod") and not e.a.dtype.is_float:
+            return self._floor(e, m[e.a], m[e.b])
         if isinstance(e, E.Bin):
             v = self._binary(e.op, m[e.a], m[e.b], e.a.dtype)
             return v if e.op in _EXACT else round_to(v, e.dtype)
@@ -268,6 +300,13 @@ class Emitter:
                     f" * tl.full([], {2.0 ** -bits!r}, {ty})")
         raise LuminaCodegenError(f"triton: kernel {self.kernel}: cannot render {type(e).__name__}")
 
+    def _floor(self, e: E.Bin, x: str, y: str) -> str:
+        """Index ``floordiv``/``mod`` with Python's (floor) meaning, which the simplifier reasons
+        with; plain C division where the bounds prove both operands non-negative."""
+        if E.bounds(e.a)[0] >= 0 and E.bounds(e.b)[0] > 0:
+            return f"({x} {_ARITH[e.op]} {y})"
+        return f"_floor{e.op}({x}, {y})"
+
     def _unary(self, op: str, x: str, dt: DType) -> str:
         if op == "neg":
             return f"(-{x})"
@@ -278,6 +317,8 @@ class Emitter:
         if dt.is_float:
             if op == "tanh":
                 return f"_tanh64({x})" if dt is DType.float64 else f"_tanh32({x})"
+            if op == "sqrt" and dt is DType.float64:   # float64 sqrt is IEEE already
+                return f"tl.sqrt({x})"
             if op in _MATH:
                 return f"{_MATH[op]}({x})"
         raise LuminaCodegenError(f"triton: kernel {self.kernel}: no lowering for unary {op} on {dt.name}")
@@ -289,7 +330,9 @@ class Emitter:
         if op in _COMPARE:
             return f"({x} {_COMPARE[op]} {y})"
         if op == "div":
-            return f"tl.div_rn({x}, {y})" if f else f"_idiv({x}, {y})"
+            if not f:
+                return f"_idiv({x}, {y})"
+            return f"({x} / {y})" if dt is DType.float64 else f"tl.div_rn({x}, {y})"
         if op == "pow" and f:
             return f"_pow({x}, {y}).to({REG[dt]})"
         if op in ("maximum", "minimum"):

@@ -1,0 +1,497 @@
+"""The Triton renderer (``codegen.triton``) run under Triton's CPU interpreter (``TRITON_INTERPRET=1``,
+on CPU torch tensors) against the CPU backend: every kernel of the example programs with the
+buffers it really reads (``testing.kernels.capture``), and hand-built kernels for each expression
+kind, dtype rule and kernel shape, checked against the CPU backend or NumPy.
+
+The interpreter is switched on per test (``monkeypatch``), and ``runtime.triton_jit`` imports the
+rendered modules with the variable set, so other tests in the process see no change.
+"""
+from __future__ import annotations
+
+import ctypes
+import dataclasses
+import math
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+import lumina
+import lumina.nn as nn
+import lumina.onnx
+from lumina.codegen import expr as E
+from lumina.codegen import triton as tr
+from lumina.codegen.kernel import Buffer, DotKernel, Epilogue, LoopKernel, Operand, RowKernel, Stage
+from lumina.codegen.llvm import render_module
+from lumina.errors import LuminaCodegenError, LuminaDeviceError
+from lumina.ir.dtypes import DType
+from lumina.nn import functional as F
+from lumina.passes.fusion import MAX_EPILOGUE_INPUTS
+from lumina.runtime import triton_jit
+from lumina.runtime.jit import compile_llvm
+from lumina.testing.kernels import capture
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "examples"))
+
+F32, F64, F16, BF16, I32, I64, BOOL = (DType.float32, DType.float64, DType.float16, DType.bfloat16,
+                                       DType.int32, DType.int64, DType.bool)
+
+
+@pytest.fixture(autouse=True)
+def interpreter(monkeypatch, tmp_path_factory):
+    monkeypatch.setenv("TRITON_INTERPRET", "1")
+    monkeypatch.setenv("LUMINA_CACHE", str(tmp_path_factory.getbasetemp() / "lumina_cache"))
+
+
+def to_torch(x: np.ndarray) -> torch.Tensor:
+    """A flat CPU tensor copy of ``x`` (bfloat16 through its bits: torch cannot read ml_dtypes)."""
+    x = np.ascontiguousarray(x).reshape(-1).copy()
+    if x.dtype == BF16.numpy:
+        return torch.from_numpy(x.view(np.int16)).view(torch.bfloat16)
+    return torch.from_numpy(x)
+
+
+def to_numpy(t: torch.Tensor) -> np.ndarray:
+    if t.dtype is torch.bfloat16:
+        return t.view(torch.int16).numpy().view(BF16.numpy)
+    return t.numpy()
+
+
+def run(desc, inputs) -> list[np.ndarray]:
+    """``desc`` through the Triton launcher on CPU torch tensors: its outputs as NumPy arrays."""
+    n_out = desc.n_outputs if isinstance(desc, RowKernel) else 1
+    outs = [to_torch(np.zeros(b.numel, b.dtype.numpy)) for b in desc.buffers[-n_out:]]
+    triton_jit.launcher(desc)([to_torch(x) for x in inputs] + outs)
+    return [to_numpy(o) for o in outs]
+
+
+# ---- the example programs -----------------------------------------------------------------------
+
+def _cases(fn, args):
+    entry = fn._entry(args)                                       # noqa: SLF001 - a test hook
+    return capture(entry.executable, fn._inputs(entry, args))     # noqa: SLF001
+
+
+def _train_step(model, opt, loss_fn):
+    @lumina.compile
+    def step(x, y):
+        opt.zero_grad()
+        loss = loss_fn(model(x), y)
+        loss.backward()
+        opt.step()
+        return loss
+    return step
+
+
+def digits_step():
+    lumina.manual_seed(0)
+    model = nn.Sequential(nn.Linear(64, 32), nn.ReLU(), nn.Linear(32, 32), nn.ReLU(), nn.Linear(32, 10))
+    step = _train_step(model, lumina.optim.SGD(model.parameters(), lr=0.05, momentum=0.9), F.cross_entropy)
+    rng = np.random.default_rng(0)
+    x, y = rng.random((16, 64), dtype=np.float32), rng.integers(0, 10, 16)
+    step(x, y)   # a second step: the momentum buffers hold real values
+    return _cases(step, (x, y))
+
+
+def convnet_step():
+    import train_convnet
+    lumina.manual_seed(0)
+    model = train_convnet.convnet(4)
+    # eps=1e-3: a conv bias feeding a BatchNorm has a rounding-noise gradient that Adam's default
+    # eps would scale to lr-sized, order-dependent steps; the kernels are the same
+    opt = lumina.optim.AdamW(model.parameters(), lr=3e-3, weight_decay=1e-4, eps=1e-3)
+    step = _train_step(model, opt, F.cross_entropy)
+    rng = np.random.default_rng(0)
+    x, y = rng.random((4, 1, 8, 8), dtype=np.float32), rng.integers(0, 10, 4)
+    step(x, y)
+    return _cases(step, (x, y))
+
+
+def micro_gpt_step():
+    import micro_gpt
+    lumina.manual_seed(0)
+    vocab = 11
+    model = micro_gpt.MicroGPT(vocab, 8, n_layer=1, n_embd=16, n_head=2)
+    step = _train_step(model, lumina.optim.AdamW(model.parameters(), lr=3e-3),
+                       lambda logits, y: F.cross_entropy(logits.reshape(-1, vocab), y.reshape(-1)))
+    rng = np.random.default_rng(0)
+    x, y = rng.integers(0, vocab, (2, 8)), rng.integers(0, vocab, (2, 8))
+    step(x, y)
+    return _cases(step, (x, y))
+
+
+def onnx_digits_mlp(tmp_path):
+    from lumina.testing.exports import digits_mlp
+    path = digits_mlp().save(tmp_path / "digits_mlp.onnx", 18)
+    model = lumina.onnx.load(path)
+    x = np.random.default_rng(0).random((5, 64), dtype=np.float32)
+    return _cases(model._compiled, model._args([x]))              # noqa: SLF001
+
+
+PROGRAMS = {"digits_mlp": digits_step, "convnet": convnet_step, "micro_gpt": micro_gpt_step,
+            "onnx_digits_mlp": onnx_digits_mlp}
+
+
+def program_cases(name: str, tmp_path):
+    make = PROGRAMS[name]
+    return make(tmp_path) if name.startswith("onnx") else make()
+
+
+def canonical(desc):
+    """``desc`` without its name and IR lines: kernels equal under this render and load once."""
+    return dataclasses.replace(desc, name="k", source=())
+
+
+def _magnitude(x: np.ndarray) -> float:
+    x = x.astype(np.float64)
+    return float(np.abs(x[np.isfinite(x)]).max(initial=0.0))
+
+
+def assert_matches(got: np.ndarray, want: np.ndarray, inputs, what: str):
+    """Integers and bools exactly; floats to 1e-5 relative, or 1e-6 of the largest magnitude among
+    the kernel's float inputs and outputs: a sum that cancels is rounding noise the size of its
+    terms, in any summation order (Triton sums a row as a tree, the CPU in SIMD lanes)."""
+    assert got.dtype == want.dtype and got.shape == want.shape, what
+    if want.dtype.kind != "f":
+        np.testing.assert_array_equal(got, want, err_msg=what)
+        return
+    got, want = got.astype(np.float64), want.astype(np.float64)
+    np.testing.assert_array_equal(np.isnan(got), np.isnan(want), err_msg=what)
+    scale = max([_magnitude(want)] + [_magnitude(x) for x in inputs if x.dtype.kind == "f"])
+    np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6 * scale, equal_nan=True, err_msg=what)
+
+
+@pytest.mark.parametrize("program", list(PROGRAMS))
+def test_program_kernels_match_cpu(program, tmp_path):
+    cases = program_cases(program, tmp_path)
+    assert any(isinstance(c.kernel, DotKernel) for c in cases), program
+    for c in cases:
+        outputs = run(canonical(c.kernel), c.inputs)
+        assert len(outputs) == len(c.outputs)
+        for i, (got, want) in enumerate(zip(outputs, c.outputs)):
+            assert_matches(got, want, c.inputs, f"{program}: {c.kernel.name} output {i}: {c.kernel.source}")
+
+
+# ---- hand-built kernels against the CPU backend and NumPy -------------------------------------------
+
+def cpu_run(k: LoopKernel | RowKernel, inputs) -> list[np.ndarray]:
+    """``k`` compiled by the LLVM backend and run on one thread: its outputs."""
+    module = compile_llvm(render_module([k]), k.name)
+    n_out = k.n_outputs if isinstance(k, RowKernel) else 1
+    outs = [np.zeros(b.numel, b.dtype.numpy) for b in k.buffers[-n_out:]]
+    arrays = [np.ascontiguousarray(x).reshape(-1) for x in inputs] + outs
+    fn = ctypes.CFUNCTYPE(None, *([ctypes.c_void_p] * len(arrays)), ctypes.c_int64, ctypes.c_int64)(
+        module.address(k.name))
+    fn(*[a.ctypes.data for a in arrays], 0, k.domain[0].extent if k.domain else 1)
+    return outs
+
+
+def elementwise(name, in_dtypes, out_dtype, n, value_of):
+    """A 1-D elementwise LoopKernel ``out[i] = value_of(loads)`` over ``n`` elements."""
+    i = E.Var("i0", n)
+    loads = [E.Load(j, i, dt) for j, dt in enumerate(in_dtypes)]
+    return LoopKernel(name, tuple(Buffer(dt, n) for dt in in_dtypes) + (Buffer(out_dtype, n),),
+                      (i,), (), None, value_of(*loads))
+
+
+SPECIAL = np.array([0.0, -0.0, 1.0, -1.0, 0.5, -0.49, 3.7, -3.7, 1e-30, 88.0, -104.0, 200.0, 1e30,
+                    np.inf, -np.inf, np.nan], np.float32)
+UNARY = {"exp": np.exp, "log": np.log, "sqrt": np.sqrt, "sin": np.sin, "cos": np.cos,
+         "tanh": np.tanh, "abs": np.abs, "neg": np.negative, "erf": np.vectorize(math.erf, otypes=[float])}
+
+
+@pytest.mark.parametrize("dt", [F32, F64])
+def test_every_unary_op_matches_numpy(dt):
+    x = np.concatenate([SPECIAL, np.random.default_rng(1).normal(0, 4, 200).astype(np.float32),
+                        np.linspace(-0.7, 0.7, 57, dtype=np.float32)]).astype(dt.numpy)
+    with np.errstate(all="ignore"):
+        for op, ref in UNARY.items():
+            k = elementwise(f"k_{op}_{dt.name}", [dt], dt, x.size, lambda a, op=op: E.Un(op, a, dt))
+            got = run(k, [x])[0]
+            want = ref(x.astype(np.float64)).astype(dt.numpy)    # the exact result, rounded
+            np.testing.assert_array_equal(np.isnan(got), np.isnan(want), err_msg=op)
+            tol = 3e-6 if dt is F32 else 1e-13
+            np.testing.assert_allclose(got, want, rtol=tol, atol=1e-300 if dt is F64 else 1e-7,
+                                       equal_nan=True, err_msg=op)
+            if dt is F32 and op not in ("exp", "log", "erf", "sin", "cos"):
+                # polynomials the CPU shares (tanh) and exact ops: close to the CPU's bits too
+                np.testing.assert_allclose(got, cpu_run(k, [x])[0], rtol=2e-7, equal_nan=True, err_msg=op)
+
+
+def test_integer_and_bool_unary_ops_match_cpu():
+    kernels = [(elementwise(f"k_abs_neg_{dt.name}", [dt], dt, 6,
+                            lambda a, dt=dt: E.Bin("add", E.Un("abs", a, dt), E.Un("neg", a, dt), dt)),
+                np.array([0, 5, -7, np.iinfo(dt.numpy).max, np.iinfo(dt.numpy).min, -1], dt.numpy))
+               for dt in (I32, I64)]
+    kernels.append((elementwise("k_not", [BOOL], BOOL, 2, lambda a: E.Un("not", a, BOOL)),
+                    np.array([True, False])))
+    for k, v in kernels:
+        np.testing.assert_array_equal(run(k, [v])[0], cpu_run(k, [v])[0], err_msg=k.name)
+
+
+def test_binary_ops_casts_and_select_match_cpu_backend():
+    n = 12
+    a32 = np.array([7, -7, 7, -7, 0, np.iinfo(np.int32).min, 9, -9, 100, 1, -1, 5], np.int32)
+    b32 = np.array([2, 2, -2, -2, 3, -1, 0, 0, 7, 1, 1, -5], np.int32)
+    fa = np.array([1.0, np.nan, 2.0, -0.0, np.inf, 3.0, -2.0, 0.5, np.nan, 1.0, 0.0, -1.5], np.float32)
+    fb = np.array([np.nan, 1.0, 2.0, 0.0, 1.0, -np.inf, 3.0, 2.0, np.nan, 0.0, 0.0, 2.0], np.float32)
+    ops = []
+    for dt, a, b in ((I32, a32, b32), (I64, a32.astype(np.int64), b32.astype(np.int64))):
+        for op in ("add", "sub", "mul", "div", "maximum", "minimum", "lt", "le", "gt", "ge", "eq", "ne"):
+            out = BOOL if op in E.COMPARE else dt
+            ops.append((elementwise(f"k_{op}_{dt.name}", [dt, dt], out, n,
+                                    lambda x, y, op=op, out=out: E.Bin(op, x, y, out)), [a, b]))
+    for op in ("add", "sub", "mul", "div", "maximum", "minimum", "lt", "le", "gt", "ge", "eq", "ne"):
+        out = BOOL if op in E.COMPARE else F32
+        ops.append((elementwise(f"k_{op}_f32", [F32, F32], out, n,
+                                lambda x, y, op=op, out=out: E.Bin(op, x, y, out)), [fa, fb]))
+    for op in ("and", "or"):
+        ops.append((elementwise(f"k_{op}", [BOOL, BOOL], BOOL, 4, lambda x, y, op=op: E.Bin(op, x, y, BOOL)),
+                    [np.array([0, 0, 1, 1], bool), np.array([0, 1, 0, 1], bool)]))
+    ops.append((elementwise("k_select", [F32, F32], F32, n,
+                            lambda x, y: E.Select(E.Bin("gt", x, y, BOOL), x,
+                                                  E.Cast(E.Bin("ne", x, x, BOOL), F32), F32)), [fa, fb]))
+    casts = [(F32, I32), (F32, BOOL), (BOOL, F32), (BOOL, I64), (I64, I32), (I32, I64), (I64, F64),
+             (F64, F32), (F32, F64), (I32, BOOL)]
+    values = {F32: np.array([1.5, -2.5, 0.0, -0.0, np.nan, 7.9, -7.9, 1e9, 3.0, 0.1, 2.0**31 - 128, -2.0**31], np.float32),
+              I32: a32, I64: np.array([2**40 + 3, -2**40 - 1, 0, 1, -1, 2**31, 2**53 + 1, 5, 6, 7, 8, -9]),
+              F64: np.array([1e300, -1e-300, 0.1, 1 / 3, np.nan, -np.inf, 3.0, 2.5, -2.5, 1e-50, 7.0, 8.0]),
+              BOOL: np.array([1, 0] * 6, bool)}
+    for src, dst in casts:
+        x = values[src]
+        if src is F32 and dst is I32:
+            x = np.where(np.isfinite(x), x, 0).astype(np.float32)   # out-of-range float -> int is undefined
+        ops.append((elementwise(f"k_cast_{src.name}_{dst.name}", [src], dst, n, lambda a, dst=dst: E.Cast(a, dst)), [x]))
+    with np.errstate(all="ignore"):
+        for k, inputs in ops:
+            got, want = run(k, inputs)[0], cpu_run(k, inputs)[0]
+            assert got.dtype == want.dtype
+            np.testing.assert_array_equal(got, want, err_msg=k.name)   # every op here is exact
+
+
+def test_pow_follows_c_rules_and_rounds_correctly():
+    x = np.array([2.0, -2.0, -2.0, 0.0, 0.0, 0.0, 1.0, np.nan, 3.7, 0.5, -8.0, 10.0], np.float32)
+    y = np.array([10.0, 3.0, 0.5, 2.0, -1.0, 0.0, np.nan, 0.0, 2.2, -3.3, 1 / 3, 30.0], np.float32)
+    k = elementwise("k_pow", [F32, F32], F32, x.size, lambda a, b: E.Bin("pow", a, b, F32))
+    with np.errstate(all="ignore"):
+        want = np.power(x.astype(np.float64), y.astype(np.float64)).astype(np.float32)
+        np.testing.assert_allclose(run(k, [x, y])[0], want, rtol=1e-7, equal_nan=True)
+        np.testing.assert_allclose(run(k, [x, y])[0], cpu_run(k, [x, y])[0], rtol=1e-7, equal_nan=True)
+
+
+def test_index_floordiv_and_mod_floor_for_negative_dividends():
+    """Index arithmetic floors like Python's // and % (the simplifier's meaning of the nodes)."""
+    i = E.Var("i0", 40)
+    shifted = E.Bin("sub", i, E.iconst(20), I64)    # -20 .. 19: bounds say it may be negative
+    value = E.Bin("add", E.Bin("mul", E.Bin("floordiv", shifted, E.iconst(7), I64), E.iconst(100), I64),
+                  E.Bin("mod", shifted, E.iconst(7), I64), I64)
+    k = LoopKernel("k_floor", (Buffer(I64, 40),), (i,), (), None, value)
+    s = np.arange(40) - 20
+    np.testing.assert_array_equal(run(k, [])[0], (s // 7) * 100 + s % 7)
+
+
+def test_int64_positions_past_2_to_the_31():
+    """Indices beyond int32: a gather through 2**33 + i, and the rand counter, stay exact."""
+    n = 64
+    i = E.Var("i0", n)
+    far = E.Bin("add", E.Bin("mul", i, E.iconst(2**33), I64), E.iconst(2**31 + 5), I64)
+    value = E.Bin("sub", E.Bin("floordiv", far, E.iconst(2**33), I64),
+                  E.Bin("mod", far, E.iconst(2**31), I64), I64)
+    k = LoopKernel("k_big", (Buffer(I64, n),), (i,), (), None, value)
+    big = np.arange(n, dtype=np.int64) * 2**33 + 2**31 + 5
+    np.testing.assert_array_equal(run(k, [])[0], big // 2**33 - big % 2**31)
+    r = LoopKernel("k_rand_far", (Buffer(F32, n),), (i,), (), None, E.Rand(E.iconst(7), far, F32))
+    np.testing.assert_array_equal(run(r, [])[0], cpu_run(r, [])[0])
+
+
+def reduction(name, dtype, rows, cols, op, outer=False):
+    i, r = E.Var("i0", rows), E.Var("r0", cols)
+    x = E.Load(0, E.affine_sum([(cols, i), (1, r)]), dtype)
+    return LoopKernel(name, (Buffer(dtype, rows * cols), Buffer(dtype, rows)), (i,), (r,), op, x,
+                      reduce_outer=outer)
+
+
+def test_reductions_propagate_nan_and_match_numpy():
+    rng = np.random.default_rng(2)
+    x = rng.normal(size=(5, 3000)).astype(np.float32)   # longer than one BLOCK_R chunk
+    x[1, 17] = np.nan
+    x[2, 2999] = np.nan
+    x[3, :] = -np.inf
+    with np.errstate(invalid="ignore"):
+        np.testing.assert_array_equal(run(reduction("k_max", F32, 5, 3000, "max"), [x])[0], x.max(1))
+        np.testing.assert_allclose(run(reduction("k_sum", F32, 5, 3000, "sum"), [x])[0],
+                                   x.astype(np.float64).sum(1), rtol=1e-5)
+    xi = rng.integers(-2**62, 2**62, (3, 70))
+    np.testing.assert_array_equal(run(reduction("k_imax", I64, 3, 70, "max"), [xi])[0], xi.max(1))
+    xs = rng.integers(-2**31, 2**31 - 1, (3, 1000), dtype=np.int32)
+    np.testing.assert_array_equal(run(reduction("k_isum", I32, 3, 1000, "sum"), [xs])[0],
+                                  xs.sum(1, dtype=np.int32))   # wraps
+    # reduce_outer is the CPU's schedule; the result is the same
+    y = rng.normal(size=(7, 33)).astype(np.float32)
+    k = reduction("k_outer", F32, 7, 33, "sum", outer=True)
+    np.testing.assert_allclose(run(k, [y])[0], cpu_run(k, [y])[0], rtol=1e-6)
+
+
+def test_rand_bits_equal_the_cpu_backend():
+    n = 3000
+    for dt in (F32, F64, F16, BF16):
+        i = E.Var("i0", n)
+        key = E.Load(0, E.iconst(0), I64)
+        k = LoopKernel(f"k_rand_{dt.name}", (Buffer(I64, 1), Buffer(dt, n)), (i,), (), None,
+                       E.Rand(key, E.Bin("add", i, E.iconst(5), I64), dt))
+        for seed in (0, 12345, -3):
+            key_buf = np.array([seed], np.int64)
+            got, want = run(k, [key_buf])[0], cpu_run(k, [key_buf])[0]
+            np.testing.assert_array_equal(got, want, err_msg=f"{dt.name} key {seed}")
+            assert 0.0 <= got.astype(np.float64).min() and got.astype(np.float64).max() < 1.0
+
+
+def test_16bit_floats_round_after_every_op_like_the_cpu_backend():
+    rng = np.random.default_rng(3)
+    n = 2048
+    with np.errstate(all="ignore"):
+        for dt in (F16, BF16):
+            def chain(a, b, dt=dt):   # (a * b + a) / (b - 0.3) + sqrt|.|, tanh, cast back and forth
+                y = E.Bin("div", E.Bin("add", E.Bin("mul", a, b, dt), a, dt),
+                          E.Bin("sub", b, E.Const(0.3, dt), dt), dt)
+                y = E.Bin("add", y, E.Un("sqrt", E.Un("abs", y, dt), dt), dt)
+                y = E.Bin("add", y, E.Un("tanh", a, dt), dt)
+                return E.Cast(E.Bin("mul", E.Cast(y, F32), E.Const(1.0001, F32), F32), dt)
+            a = rng.normal(0, 3, n).astype(dt.numpy)
+            b = rng.normal(0, 3, n).astype(dt.numpy)
+            a[:4] = [np.nan, np.inf, -np.inf, 65504 if dt is F16 else 3e38]
+            grid = rng.normal(0, 100, n).astype(dt.numpy).astype(np.float32)
+            ulp = np.abs(np.spacing(grid.astype(dt.numpy)).astype(np.float32))
+            halfway = (grid + ulp / 2).astype(np.float32)     # ties go to even
+            halfway[:3] = [np.nan, -np.nan, 1e-40]
+            cases = [(elementwise(f"k_chain_{dt.name}", [dt, dt], dt, n, chain), [a, b]),
+                     (elementwise(f"k_narrow_{dt.name}", [F32], dt, n, lambda x, dt=dt: E.Cast(x, dt)), [halfway]),
+                     (elementwise(f"k_from_int_{dt.name}", [I64], dt, n, lambda x, dt=dt: E.Cast(x, dt)),
+                      [rng.integers(-2**40, 2**40, n)])]
+            for k, xs in cases:
+                got, want = run(k, xs)[0], cpu_run(k, xs)[0]
+                nan = np.isnan(want.astype(np.float32))
+                np.testing.assert_array_equal(np.isnan(got.astype(np.float32)), nan, err_msg=k.name)
+                np.testing.assert_array_equal(got.view(np.uint16)[~nan], want.view(np.uint16)[~nan], err_msg=k.name)
+
+
+def test_16bit_sum_accumulates_in_float32_and_rounds_once():
+    x = np.full((2, 3000), 1.0, np.float16)   # rounding each partial sum to f16 would stall at 2048
+    x[1] = np.float16(0.1)
+    got = run(reduction("k_sum_f16", F16, 2, 3000, "sum"), [x])[0]
+    np.testing.assert_array_equal(got, x.astype(np.float32).sum(1).astype(np.float16))
+
+
+# ---- GEMM ---------------------------------------------------------------------------------------------
+
+def test_dot_kernel_with_strided_operands_epilogue_and_permuted_output():
+    batch, m, n, k = 2, 21, 19, 70
+    rng = np.random.default_rng(4)
+    a_t = rng.normal(size=(batch, k, m)).astype(np.float32)   # A is read through a transposed view
+    b = rng.normal(size=(k, n)).astype(np.float32)            # B is shared by the batch (stride 0)
+    bias = rng.normal(size=n).astype(np.float32)
+    bv, mv, nv = E.Var("b", batch), E.Var("m", m), E.Var("n", n)
+    index = E.affine_sum([(m, bv), (1, mv), (batch * m, nv)])   # C[b, m, n] at [n, b, m]: NHWC-like
+    c = E.Load(MAX_EPILOGUE_INPUTS, index, F32)
+    value = E.Bin("maximum", E.Bin("add", c, E.Load(0, nv, F32), F32), E.Const(0.0, F32), F32)
+    ep = Epilogue((bv, mv, nv), value, (2,), index)
+    desc = DotKernel("k_dot_epi", (Buffer(F32, a_t.size), Buffer(F32, b.size), Buffer(F32, n),
+                                   Buffer(F32, batch * m * n)), F32, batch, m, n, k,
+                     Operand(0, 0, (k * m, 1, m)), Operand(1, 0, (0, n, 1)), epilogue=ep,
+                     c_strides=(m, 1, batch * m))
+    got = run(desc, [a_t, b, bias])[0].reshape(n, batch, m)
+    want = np.maximum(np.einsum("bkm,kn->bmn", a_t.astype(np.float64), b) + bias, 0)
+    np.testing.assert_allclose(got, want.transpose(2, 0, 1), rtol=1e-5, atol=1e-5)
+    # the same GEMM without its epilogue, stored through c_strides alone
+    plain = dataclasses.replace(desc, name="k_dot_strided", buffers=desc.buffers[:2] + desc.buffers[3:],
+                                epilogue=None)
+    got = run(plain, [a_t, b])[0].reshape(n, batch, m)
+    np.testing.assert_allclose(got, np.einsum("bkm,kn->nbm", a_t.astype(np.float64), b), rtol=1e-5, atol=1e-5)
+
+
+def test_dot_kernel_rebatched_offset_views_float64_and_integers():
+    """A batch-1 GEMM over offset views, the per-batch GEMMs of a conv over N images (an output
+    offset per batch through c_strides), float64, and int64 (register products, wrapping)."""
+    rng = np.random.default_rng(6)
+    n_img, o, hw, kk = 3, 5, 36, 12     # conv as [O, K] @ [N, K, HW] -> [N, O, HW]
+    w = rng.normal(size=(o, kk)).astype(np.float64)
+    cols = rng.normal(size=(n_img, kk, hw)).astype(np.float64)
+    pad = np.concatenate([np.zeros(4), cols.reshape(-1)])   # operand B starts 4 elements in
+    desc = DotKernel("k_conv_gemm", (Buffer(F64, w.size), Buffer(F64, pad.size), Buffer(F64, n_img * o * hw)),
+                     F64, n_img, o, hw, kk, Operand(0, 0, (0, kk, 1)), Operand(1, 4, (kk * hw, hw, 1)),
+                     c_strides=(o * hw, hw, 1))
+    got = run(desc, [w, pad])[0].reshape(n_img, o, hw)
+    np.testing.assert_allclose(got, np.einsum("ok,nkh->noh", w, cols), rtol=1e-12)
+    ai, bi = rng.integers(-2**40, 2**40, (6, 40)), rng.integers(-2**30, 2**30, (40, 17))
+    plain = DotKernel("k_dot_i64", (Buffer(I64, 6 * 40), Buffer(I64, 40 * 17), Buffer(I64, 6 * 17)), I64,
+                      1, 6, 17, 40, Operand(0, 0, (0, 40, 1)), Operand(1, 0, (0, 17, 1)))
+    with np.errstate(over="ignore"):
+        np.testing.assert_array_equal(run(plain, [ai, bi])[0], (ai @ bi).reshape(-1))
+
+
+# ---- row kernels --------------------------------------------------------------------------------------
+
+def softmax_rows(rows: int, cols: int) -> RowKernel:
+    i, j = E.Var("i0", rows), E.Var("j0", cols)
+    x = E.Load(0, E.affine_sum([(cols, i), (1, j)]), F32)
+    shifted = E.Un("exp", E.Bin("sub", x, E.Acc(0, F32), F32), F32)
+    stages = (Stage((j,), "max", x, None, None),
+              Stage((j,), "sum", shifted, None, None),
+              Stage((j,), None, E.Bin("div", shifted, E.Acc(1, F32), F32), 1, E.affine_sum([(cols, i), (1, j)])))
+    return RowKernel("k_softmax", (Buffer(F32, rows * cols), Buffer(F32, rows * cols)), 1, (i,), stages)
+
+
+def mean_var_norm(rows: int, cols: int, dt: DType = F32) -> RowKernel:
+    i, j = E.Var("i0", rows), E.Var("j0", cols)
+    x = E.Load(0, E.affine_sum([(cols, i), (1, j)]), dt)
+    inv = E.Const(1.0 / cols, dt)
+    centered = E.Bin("sub", x, E.Acc(0, dt), dt)
+    norm = E.Bin("div", centered, E.Un("sqrt", E.Bin("add", E.Acc(1, dt), E.Const(1e-5, dt), dt), dt), dt)
+    stages = (Stage((j,), "sum", E.Bin("mul", x, inv, dt), 1, i),
+              Stage((j,), "sum", E.Bin("mul", E.Bin("mul", centered, centered, dt), inv, dt), 2, i),
+              Stage((j,), None, norm, 3, E.affine_sum([(cols, i), (1, j)])))
+    bufs = (Buffer(dt, rows * cols), Buffer(dt, rows), Buffer(dt, rows), Buffer(dt, rows * cols))
+    return RowKernel(f"k_mean_var_{dt.name}", bufs, 3, (i,), stages)
+
+
+def test_hand_built_row_kernels_match_numpy_and_the_cpu():
+    rng = np.random.default_rng(5)
+    x = rng.normal(0, 5, (6, 3000)).astype(np.float32)    # rows longer than one chunk
+    x[2, 7] = np.nan                       # a NaN row stays NaN (max propagates it)
+    x[3] += 80.0                           # exp would overflow without the max shift
+    softmax = softmax_rows(6, 3000)
+    with np.errstate(invalid="ignore"):
+        got = run(softmax, [x])[0].reshape(6, 3000)
+        e = np.exp(x.astype(np.float64) - x.max(1, keepdims=True))
+        np.testing.assert_allclose(got, e / e.sum(1, keepdims=True), rtol=2e-5, atol=1e-7)
+    np.testing.assert_allclose(got.reshape(-1), cpu_run(softmax, [x])[0], rtol=2e-5, atol=1e-9)
+    y = rng.normal(3, 2, (5, 77)).astype(np.float32)
+    mean, var, norm = run(mean_var_norm(5, 77), [y])
+    y64 = y.astype(np.float64)
+    np.testing.assert_allclose(mean, y64.mean(1), rtol=1e-5)
+    np.testing.assert_allclose(var, y64.var(1), rtol=1e-4)
+    np.testing.assert_allclose(norm.reshape(5, 77), (y64 - y64.mean(1, keepdims=True)) /
+                               np.sqrt(y64.var(1, keepdims=True) + 1e-5), rtol=1e-4, atol=1e-5)
+    # bfloat16: stages read a reduction at bfloat16 precision, as the CPU backend does
+    k = mean_var_norm(4, 50, BF16)
+    yb = y[:4, :50].astype(BF16.numpy)
+    for got_b, want_b in zip(run(k, [yb]), cpu_run(k, [yb])):
+        np.testing.assert_allclose(got_b.astype(np.float32), want_b.astype(np.float32), rtol=1e-2)
+
+
+# ---- the launcher ---------------------------------------------------------------------------------------
+
+def test_launcher_caches_and_checks_its_buffers():
+    k = elementwise("k_twice", [F32], F32, 10, lambda a: E.Bin("add", a, a, F32))
+    first = triton_jit.launcher(k)
+    assert triton_jit.launcher(k) is first and triton_jit.interpreting()
+    assert first.name == "k_twice" and "@triton.jit" in first.source and "def k_twice(p0, p1, BLOCK" in first.source
+    assert first.geometry.grid({"BLOCK": 4}) == (3,)
+    with pytest.raises(LuminaDeviceError, match="k_twice.*buffer 1.*float32\\[10\\]"):
+        first([torch.zeros(10), torch.zeros(9)])
+    with pytest.raises(LuminaDeviceError, match="k_twice takes 2 buffers"):
+        first([torch.zeros(10)])
+    with pytest.raises(LuminaCodegenError, match="not a Python identifier"):
+        tr.render(dataclasses.replace(k, name="k-bad"))
