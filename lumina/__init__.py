@@ -8,12 +8,16 @@
 
     @lumina.compile
     def step(x, y): ...     # traced once per signature, compiled to LLVM, cached
+
+    lumina.compile(step, device="cuda")   # Triton kernels on a GPU (see lumina.default_device())
 """
 from .autograd import grad, value_and_grad
 from .compiled import compile
-from .errors import (LuminaError, LuminaGradError, LuminaIndexError, LuminaOnnxError, LuminaShapeError,
+from .errors import (LuminaDeviceError, LuminaError, LuminaGradError, LuminaIndexError, LuminaOnnxError, LuminaShapeError,
                      LuminaTraceError, LuminaTypeError, LuminaValueError)
 from .ir.dtypes import DType, bfloat16, bool_, float16, float32, float64, int32, int64
+from .runtime.devices import available as device_available
+from .runtime.devices import default_device
 from .random import manual_seed, rand, rand_like, randint, randn, randn_like
 from .tensor import (Tensor, arange, cat, full, matmul, maximum, minimum, no_grad, ones, ones_like,
                      realize, stack, tensor, where, zeros, zeros_like)

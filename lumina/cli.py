@@ -3,8 +3,9 @@
     lumina info                      version, LLVM target (CPU, SIMD features) and thread count
     lumina run MODEL.onnx [--input name=file.npy ...] [--random-inputs] [--dim name=N ...] [--bench N]
     lumina inspect MODEL.onnx [--dim name=N ...]
-    lumina dump TARGET [--memory] [--target ir|llvm]   the IR before and after each pass, the kernel
-                                                       partition and the memory plan
+    lumina dump TARGET [--memory] [--target ir|llvm|triton|metal]   the IR before and after each
+                                   pass, the kernel partition and the memory plan; or the generated
+                                   LLVM IR, Triton (@triton.jit) or Metal (MSL) kernel sources
     lumina viz TARGET -o OUT.svg [--stage optimized|input]   the graph drawn through Graphviz
     lumina profile TARGET [--repeat N] [--top N]       per kernel FLOPs, bytes, time, GFLOP/s, GB/s
 
@@ -232,6 +233,12 @@ def _dump(args) -> int:
     if args.target_kind == "llvm":
         print(lowered.llvm_ir() or f"; {name}: no loop kernels (only GEMM calls)")
         return 0
+    if args.target_kind in ("triton", "metal"):
+        comment = "#" if args.target_kind == "triton" else "//"
+        for i, (kernel, source) in enumerate(lowered.kernel_sources(args.target_kind)):
+            print(f"{comment} ---- {name}: kernel {i} {kernel} ({args.target_kind}) ----")
+            print(source.rstrip("\n"))
+        return 0
     if not args.memory:
         previous = None
         for stage in lowered.stages():
@@ -309,8 +316,9 @@ def main(argv=None) -> int:
     dump = sub.add_parser("dump", help="the IR before and after each pass, the kernel partition, the memory plan")
     _add_target(dump)
     dump.add_argument("--memory", action="store_true", help="only the memory plan, ending with the summary line")
-    dump.add_argument("--target", dest="target_kind", choices=("ir", "llvm"), default="ir",
-                      help="llvm: print the generated LLVM IR instead")
+    dump.add_argument("--target", dest="target_kind", choices=("ir", "llvm", "triton", "metal"), default="ir",
+                      help="llvm: the generated LLVM IR instead; triton, metal: each kernel's generated "
+                           "Triton (cuda) or Metal Shading Language source")
     dump.set_defaults(fn=_dump)
     viz = sub.add_parser("viz", help="draw the graph (kernels as clusters) through Graphviz")
     _add_target(viz)

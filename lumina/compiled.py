@@ -290,6 +290,12 @@ class Lowered:
         """The LLVM IR of the generated loop kernels (before LLVM's optimisation)."""
         return self.executable.info["llvm"]
 
+    def kernel_sources(self, target: str) -> list[tuple[str, str]]:
+        """``(kernel name, source)`` per kernel in launch order, as ``target`` renders it: "triton"
+        (the cuda device's kernels) or "metal" (MSL), whatever device this signature runs on (the
+        kernel descriptions are the same for every device); see ``runtime.devices.kernel_source``."""
+        return [(d.name, devices.kernel_source(d, target)) for d in self.kernels()]
+
     def memory_plan(self):
         """The executable's ``passes.memory.MemoryPlan``: the arena offset of every intermediate
         buffer (by slot), and the arena, naive and lower-bound sizes in bytes. The runtime's arena

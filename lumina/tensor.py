@@ -30,9 +30,11 @@ Scalar = (int, float, bool)
 # ---- devices ---------------------------------------------------------------------------------------
 # Where each value a Tensor was made for lives: "cpu", "cuda", "metal", or None for values that are
 # on no device yet and join whichever device they meet: constants (``full``, ``zeros``, ``arange``,
-# Python scalars) and the placeholders of a ``@lumina.compile`` trace. A realised value's device is
-# set when it is bound (``Tensor._bind``); a computed value's is its operands' common device,
-# memoised here as each Tensor is made, which is where two devices meeting in one op is caught.
+# Python scalars), 0-d CPU tensors (as in PyTorch) and the placeholders of a ``@lumina.compile``
+# trace. A realised value's device is set when it is bound (``Tensor._bind``); a computed value's is
+# its operands' common device, memoised here as each Tensor is made, which is where two devices
+# meeting in one op is caught. Inside a trace devices are not checked: the compiled function runs
+# wholly on its compile device, and every input it reads is copied there.
 # Until the first value is bound to another device (``_ON_DEVICES``) every value is on the CPU and
 # nothing is memoised: CPU-only programs pay nothing per op. Values made before that are memoised
 # on their first use after it (each once).
@@ -43,8 +45,8 @@ DEVICE_NAMES = ("cpu", "cuda", "metal")
 
 def _own_device(n: Value) -> str | None:
     """The device of value ``n`` whose operands' devices are known."""
-    if n.op is Op.INPUT:
-        return "cpu" if n in BOUND else None
+    if n.op is Op.INPUT:   # a 0-d CPU tensor joins any device, as in PyTorch (a learning rate)
+        return "cpu" if n in BOUND and n.type.shape != () else None
     found = None
     for v in n.inputs:
         d = _DEVICE[v]
@@ -130,7 +132,7 @@ class Tensor:
         self._is_leaf = _is_leaf or not requires_grad
         self._data: np.ndarray | None = None
         self._serial = next(tracing.SERIALS)  # creation order: tells state from trace temporaries
-        if _ON_DEVICES[0]:
+        if _ON_DEVICES[0] and STATE.trace is None:
             _device_of(value)                 # raises where operands on two devices meet
         if requires_grad and self._is_leaf:
             LEAF_OF[id(value)] = self

@@ -117,6 +117,15 @@ class Module:
     def eval(self) -> "Module":
         return self.train(False)
 
+    def to(self, device) -> "Module":
+        """Move every parameter and buffer to ``device`` ("cpu", "cuda", "metal") in place, as
+        ``torch.nn.Module.to(device)``; see ``Tensor.to``. Returns self."""
+        for _, m in self.named_modules():
+            for t in list(m._parameters.values()) + list(m._buffers.values()):
+                if t is not None:
+                    t.assign(t.to(device))
+        return self
+
     def zero_grad(self) -> None:
         for p in self.parameters():
             p.grad = None

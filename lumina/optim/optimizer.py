@@ -181,7 +181,7 @@ class Optimizer:
         if name not in slots:
             shape = p.shape if shape is None else shape
             dtype = p.dtype if dtype is None else dtype
-            slots[name] = tensor(np.zeros(shape, dtype=dtype.numpy))
+            slots[name] = tensor(np.zeros(shape, dtype=dtype.numpy)).to(p.device)   # where p lives
         return slots[name]
 
     def _init_state(self, p: Tensor, group: ParamGroup) -> None:

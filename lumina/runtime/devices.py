@@ -104,6 +104,22 @@ def default_device() -> str:
     return "cpu"
 
 
+SOURCE_TARGETS = ("triton", "metal")   # kernel source languages kernel_source renders
+
+
+def kernel_source(desc, target: str) -> str:
+    """The source ``target`` ("triton": the cuda device's ``@triton.jit`` Python, "metal": MSL)
+    generates for kernel description ``desc``. Raises LuminaDeviceError for another target and
+    LuminaCodegenError for a kernel the renderer cannot express."""
+    if target == "triton":
+        from ..codegen.triton import render
+    elif target == "metal":
+        from ..codegen.metal import render
+    else:
+        raise LuminaDeviceError(f"kernel_source: unknown target {target!r}; targets are {', '.join(SOURCE_TARGETS)}")
+    return render(desc)
+
+
 def torch_device():
     """The ``torch.device`` that holds cuda buffers: the GPU, or the CPU under the interpreter."""
     import torch
