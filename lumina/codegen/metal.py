@@ -175,6 +175,7 @@ def _tree(em: Emitter, op: str, acc: str, dt: DType, threads: int, scratch: str)
 
 def _fold(em: Emitter, vars, op: str, value, threads: int, acc: str) -> None:
     """``acc`` (declared) folded with ``value`` over this thread's share of ``vars``."""
+    em.hoist([value], vars)
     with em.block(f"for (long j = lid; j < {int_literal(_size(vars), DType.int64)}; j += {threads})"):
         em.unravel(vars, "j")
         em.line(f"{acc} = {em.combine(op, acc, em.expr(value), value.dtype)};")
@@ -217,6 +218,7 @@ def _row(k: RowKernel, names, threads: int) -> Emitter:
             raise LuminaCodegenError(f"metal: kernel {k.name}: stage {j} stores to buffer {st.out}, "
                                      f"expected an output in [{k.n_inputs}, {len(k.buffers)})")
         if not st.reduce_op:
+            em.hoist([st.value, st.index], st.vars)
             with em.block(f"for (long j = lid; j < {int_literal(_size(st.vars), DType.int64)}; j += {threads})"):
                 em.unravel(st.vars, "j")
                 em.store(st.out, em.expr(st.index), em.expr(st.value), k.buffers[st.out].dtype)
@@ -237,6 +239,14 @@ def _row(k: RowKernel, names, threads: int) -> Emitter:
     return em
 
 
+def _linear(terms, const: int = 0) -> str:
+    """``sum(name * coefficient) + const`` as readable MSL (no zero terms, no ``* 1``)."""
+    parts = [name if c == 1 else f"{name} * {c}" for name, c in terms if c]
+    if const or not parts:
+        parts.append(str(const))
+    return " + ".join(parts)
+
+
 def _dot(k: DotKernel, names) -> Emitter:
     acc_dt = DType.float32 if k.dtype.is_float else k.dtype
     reg(k.dtype, k.name)
@@ -245,14 +255,15 @@ def _dot(k: DotKernel, names) -> Emitter:
     tiles_n, tiles_m = -(-k.n // TILE), -(-k.m // TILE)
     em.line(f"threadgroup {ty} lum_a[{TILE * TILE}];   // A[m, k] tile, row-major")
     em.line(f"threadgroup {ty} lum_b[{TILE * TILE}];   // B[k, n] tile, row-major")
-    em.line(f"const long bi = long(tg) / {tiles_m * tiles_n};")
-    em.line(f"const long m = (long(tg) / {tiles_n}) % {tiles_m} * {TILE} + lid / {TILE};")
-    em.line(f"const long n = long(tg) % {tiles_n} * {TILE} + lid % {TILE};")
+    em.line(f"const long bi = {'long(tg) / ' + str(tiles_m * tiles_n) if k.batch > 1 else '0'};")
+    tile_m = f"long(tg) / {tiles_n}" if tiles_n > 1 else "long(tg)"
+    tile_m = f"({tile_m}) % {tiles_m}" if k.batch > 1 else tile_m
+    em.line(f"const long m = {tile_m + f' * {TILE} + ' if tiles_m > 1 else ''}lid / {TILE};")
+    em.line(f"const long n = {f'long(tg) % {tiles_n} * {TILE} + ' if tiles_n > 1 else ''}lid % {TILE};")
     em.line(f"{ty} acc = 0;")
 
     def operand(op, row: str, col: str) -> str:
-        s = op.strides
-        return (f"{op.offset} + bi * {s[0]} + {row} * {s[1]} + {col} * {s[2]}")
+        return _linear([("bi", op.strides[0]), (row, op.strides[1]), (col, op.strides[2])], op.offset)
 
     a_dt, b_dt = k.buffers[k.a.buf].dtype, k.buffers[k.b.buf].dtype
     with em.block(f"for (long k0 = 0; k0 < {k.k}; k0 += {TILE})"):
@@ -270,7 +281,7 @@ def _dot(k: DotKernel, names) -> Emitter:
         ep = k.epilogue
         if ep is None:
             cs = k.c_strides or (k.m * k.n, k.n, 1)
-            em.store(out, f"bi * {cs[0]} + m * {cs[1]} + n * {cs[2]}", "c", k.out.dtype)
+            em.store(out, _linear([("bi", cs[0]), ("m", cs[1]), ("n", cs[2])]), "c", k.out.dtype)
         else:
             # epilogue position i names buffer ep.buffers[i]; position OUT is the dot result
             em.buffers = {i: names[b] for i, b in enumerate(ep.buffers)} | {out: names[out]}
