@@ -185,10 +185,64 @@ def _memory_plan(slots: list[SlotSpec], launches: list[Launch], descs: list, ste
              for i, s in enumerate(slots) if s.role == "temp"}
     inplace = []
     for i, (launch, desc) in enumerate(zip(launches, descs)):
-        if len(launch.writes) == 1:
+        if isinstance(desc, RowKernel):
+            inplace += [(i, s, o) for s, o in _row_inplace_pairs(desc, launch)]
+        elif len(launch.writes) == 1:
             inplace += [(i, s, launch.writes[0]) for s in _same_index_inputs(desc, launch)]
     return memory.plan([(L.reads, L.writes) for L in launches], sizes,
                        horizons(steps) if steps is not None else None, inplace)
+
+
+def _loads_by_buffer(value) -> dict[int, list]:
+    """``{buffer position: [index expressions it is loaded at]}`` over expression ``value``."""
+    loads: dict[int, list] = {}
+    stack, seen = [value], set()
+    while stack:
+        e = stack.pop()
+        if id(e) in seen:
+            continue
+        seen.add(id(e))
+        if isinstance(e, E.Load):
+            loads.setdefault(e.buf, []).append(e.index)
+        stack.extend(E.children(e))
+    return loads
+
+
+def _row_inplace_pairs(desc: RowKernel, launch: Launch) -> list[tuple[int, int]]:
+    """``(input slot, output slot)`` pairs where the output may take the input's memory: the
+    output is stored by an elementwise stage S at its position, every stage up to S loads the input
+    only at its own position in the same row (the same affine index as S's store, over its own
+    loops of the same extents), and no later stage loads it. A row's input elements are then all
+    read before S overwrites them, and each thread's rows are its own."""
+    n_in = desc.n_inputs
+    if len(launch.reads) != n_in:
+        return []
+    loads = [_loads_by_buffer(st.value) for st in desc.stages]
+    pairs = []
+    for s, st in enumerate(desc.stages):
+        if st.reduce_op is not None or st.out is None or not st.vars:
+            continue
+        out = desc.buffers[st.out]
+        store = E.affine_terms(st.index)
+        for p in range(n_in):
+            buf = desc.buffers[p]
+            if buf.numel != out.numel or buf.dtype.itemsize != out.dtype.itemsize or p not in loads[s]:
+                continue
+            ok = not any(p in loads[t] for t in range(s + 1, len(desc.stages)))
+            for t in range(s + 1):
+                if not ok or p not in loads[t]:
+                    continue
+                other = desc.stages[t]
+                if [v.extent for v in other.vars] != [v.extent for v in st.vars]:
+                    ok = False
+                    break
+                rename = dict(zip(other.vars, st.vars))
+                for index in loads[t][p]:
+                    terms, const = E.affine_terms(index)
+                    ok = ok and ({rename.get(a, a): c for a, c in terms.items()}, const) == store
+            if ok and launch.reads[p] not in launch.writes:
+                pairs.append((launch.reads[p], launch.writes[st.out - n_in]))
+    return pairs
 
 
 def _same_index_inputs(desc, launch: Launch) -> list[int]:

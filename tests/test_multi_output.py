@@ -125,6 +125,19 @@ def test_bias_gradient_pair_over_the_batch_is_one_kernel(dtype, monkeypatch):
         np.testing.assert_allclose(_f32(got), want.float().numpy(), rtol=tol, atol=tol * 10)
 
 
+def test_row_kernel_output_takes_a_dying_input_in_place():
+    """``softmax(x @ w) @ w.T``: the scores die in the softmax kernel, which reads each row's scores
+    in its stages before its last stage overwrites them, so the probabilities take their memory."""
+    x = RNG.standard_normal((64, 32)).astype(np.float32)
+    w = RNG.standard_normal((32, 48)).astype(np.float32)
+    fn = lumina.compile(lambda x, w: F.softmax(x @ w, -1) @ w.T)
+    got = fn(lumina.tensor(x), lumina.tensor(w)).numpy()
+    want = (torch.softmax(torch.tensor(x) @ torch.tensor(w), -1) @ torch.tensor(w).T).numpy()
+    np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-5)
+    plan = fn.lower(lumina.tensor(x), lumina.tensor(w)).memory_plan()
+    assert len(plan.inplace) == 1 and plan.arena_bytes == 64 * 48 * 4, plan.describe()
+
+
 def _mlp(lib):
     torch.manual_seed(0)
     return torch.nn.Sequential(torch.nn.Linear(C, 32), torch.nn.LayerNorm(32), torch.nn.ReLU(),

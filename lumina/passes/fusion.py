@@ -247,7 +247,21 @@ def partition(graph: Graph) -> Partition:
         from .row_fusion import fuse_rows   # it builds on this module's Kernel
         order = {id(n): i for i, n in enumerate(graph.nodes)}
         kernels = fuse_rows(kernels, mat, refused, outputs, order)
+        _restate_dot_refusals(kernels, refused)
     return Partition(graph, kernels, mat, aliases, refused)
+
+
+def _restate_dot_refusals(kernels: list[Kernel], refused: list[Refusal]) -> None:
+    """A dot refused as an epilogue for its several readers that row fusion merged into one
+    kernel: say so, rather than count readers that are gone."""
+    readers: dict[int, list[Kernel]] = {}
+    for k in kernels:
+        for v in k.inputs:
+            readers.setdefault(id(v), []).append(k)
+    for i, r in enumerate(refused):
+        now = readers.get(id(r.value), [])
+        if r.value.op is Op.DOT and r.reason.startswith("read by") and len(now) == 1 and now[0].rows:
+            refused[i] = Refusal(r.value, now[0].root, "the reader is a multi-output kernel")
 
 
 def _group_all(graph: Graph, mat: dict[int, str]) -> list[Kernel]:
