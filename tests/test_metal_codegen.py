@@ -454,6 +454,15 @@ def test_a_missing_threadgroup_barrier_fails_under_the_shim():
     np.testing.assert_allclose(msl_cpu.build([k]).run(k, [x])[0], want, rtol=1e-5)
 
 
+def test_shim_reports_sources_it_cannot_compile_or_bind():
+    broken = TREE.replace("BARRIER", "threadgroup_barrier(mem_flags::mem_threadgroup)")   # no ';'
+    with pytest.raises(LuminaCodegenError, match=r"g\+\+ rejected the MSL of \['tree_sum'\]"):
+        msl_cpu.compile_sources([broken])
+    unknown = DIVERGENT.replace("thread_position_in_threadgroup", "simdgroup_index_in_threadgroup")
+    with pytest.raises(LuminaCodegenError, match=r"unsupported attribute \[\[simdgroup_index_in_threadgroup\]\]"):
+        msl_cpu.compile_sources([unknown])
+
+
 def test_rendered_source_is_msl_with_threadgroup_reductions():
     src = metal.render(_softmax_rows(2, 100))
     assert "kernel void k_softmax(" in src and "[[buffer(1)]]" in src

@@ -118,7 +118,6 @@ int dispatch(uint groups, uint threads, bool fibers, char* tg_begin, char* tg_en
             makecontext(&f, fiber_main, 0);
             grp.state[lid] = 0;
         }
-        bool started = false;
         for (;;) {
             for (uint lid = 0; lid < threads; ++lid) {
                 if (grp.state[lid] == 2) continue;
@@ -126,7 +125,6 @@ int dispatch(uint groups, uint threads, bool fibers, char* tg_begin, char* tg_en
                 grp.cur = lid;
                 swapcontext(&grp.sched, &grp.fibers[lid]);
             }
-            started = true;
             uint waiting = 0, done = 0;
             for (uint lid = 0; lid < threads; ++lid) (grp.state[lid] == 1 ? waiting : done) += 1;
             if (waiting == 0) break;
@@ -137,7 +135,6 @@ int dispatch(uint groups, uint threads, bool fibers, char* tg_begin, char* tg_en
                 break;
             }
         }
-        (void)started;
     }
     current = saved;
     return rc;
