@@ -287,8 +287,12 @@ class Lowered:
         return list(self.executable.info["kernels"])
 
     def llvm_ir(self) -> str:
-        """The LLVM IR of the generated loop kernels (before LLVM's optimisation)."""
-        return self.executable.info["llvm"]
+        """The LLVM IR of the generated loop kernels (before LLVM's optimisation); for a function
+        compiled for another device, that of the same graph compiled for the cpu."""
+        exe = self.executable
+        if getattr(exe, "device", "cpu") != "cpu":
+            exe = compile_graph(self.graph, "cpu")
+        return exe.info["llvm"]
 
     def kernel_sources(self, target: str) -> list[tuple[str, str]]:
         """``(kernel name, source)`` per kernel in launch order, as ``target`` renders it: "triton"

@@ -22,6 +22,7 @@ from lumina.errors import LuminaDeviceError
 from lumina.nn import functional as F
 from lumina.runtime import devices
 from lumina.testing.twins import convnet
+from test_inspect import onnx_model  # noqa: F401  (a fixture: y = sum(relu(x @ W + b)) as ONNX)
 
 
 @pytest.fixture
@@ -266,3 +267,41 @@ def test_dump_prints_every_kernels_source(tmp_path, capsys, target, comment, mar
     names = [k.name for k in fn.lower(np.ones((4, 8), np.float32), np.ones((8, 8), np.float32)).kernels()]
     assert _kernel_headers(out, comment) == names and len(names) >= 2
     assert out.count(marker) >= len(names)
+
+
+def test_dump_onnx_model_triton_target(onnx_model, capsys):
+    assert main(["dump", onnx_model, "--dim", "batch=4", "--target", "triton"]) == 0
+    out = capsys.readouterr().out
+    names = _kernel_headers(out, "#")
+    assert names and out.count("@triton.jit") >= len(names)
+    compile(out, "dump", "exec")    # the dump is Python: every kernel's module, one after another
+
+
+# ---- the metal executable, its kernels run by the MSL-on-CPU shim -------------------------------------
+
+def test_metal_executable_runs_a_program_like_the_cpu_device():
+    from lumina.driver import compile_graph, lower_program
+    from lumina.runtime.metal_exec import MetalExecutable
+    from lumina.testing import msl_cpu
+
+    def f(x, w, b):
+        h = (x @ w + b).relu()
+        return (h - h.mean(-1, keepdim=True)).exp().sum(-1), h.max(0)
+    rng = np.random.default_rng(0)
+    args = [rng.standard_normal(s, dtype=np.float32) for s in ((6, 8), (8, 16), (16,))]
+    graph = lumina.compile(f, device="cpu").lower(*args).graph
+    prog = lower_program(graph)
+    exe = MetalExecutable(prog.slots, prog.input_slots, prog.output_slots, prog.output_shapes,
+                          [(d, s) for _, d, s in prog.kernels], launcher=msl_cpu.launcher)
+    assert exe.arena.nbytes == exe.memory_plan.arena_bytes
+    for got, want in zip(exe.run(args), compile_graph(graph).run(args)):
+        np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)
+
+
+def test_lowered_llvm_ir_of_a_cuda_function_is_the_cpu_devices(interpret):
+    x = np.ones((4, 8), np.float32)
+    on_cuda = lumina.compile(lambda x: (x * 2.0).exp(), device="cuda").lower(x)
+    on_cpu = lumina.compile(lambda x: (x * 2.0).exp(), device="cpu").lower(x)
+    assert on_cuda.executable.device == "cuda" and "define void" in on_cuda.llvm_ir()
+    assert on_cuda.llvm_ir() == on_cpu.llvm_ir()
+    assert [k.name for k in on_cuda.kernels()] == [k.name for k in on_cpu.kernels()]
