@@ -99,6 +99,26 @@ def micro_gpt_step():
     return _cases(step, (x, y))
 
 
+def amp_step(dtype: DType):
+    """A digits MLP (GELU, LayerNorm) step under autocast: 16-bit GEMMs, row kernels and casts."""
+    lumina.manual_seed(0)
+    model = nn.Sequential(nn.Linear(64, 32), nn.GELU(), nn.LayerNorm(32), nn.Linear(32, 10))
+    opt = lumina.optim.SGD(model.parameters(), lr=0.05, momentum=0.9)
+
+    @lumina.compile
+    def step(x, y):
+        opt.zero_grad()
+        with lumina.autocast(dtype=dtype):
+            loss = F.cross_entropy(model(x), y)
+        loss.backward()
+        opt.step()
+        return loss
+    rng = np.random.default_rng(0)
+    x, y = rng.random((16, 64), dtype=np.float32), rng.integers(0, 10, 16)
+    step(x, y)
+    return _cases(step, (x, y))
+
+
 def onnx_digits_mlp(tmp_path_factory):
     from lumina.testing.exports import digits_mlp
     path = digits_mlp().save(tmp_path_factory.mktemp("onnx") / "digits_mlp.onnx", 18)
@@ -108,7 +128,8 @@ def onnx_digits_mlp(tmp_path_factory):
 
 
 PROGRAMS = {"digits_mlp": digits_step, "convnet": convnet_step, "micro_gpt": micro_gpt_step,
-            "onnx_digits_mlp": onnx_digits_mlp}
+            "onnx_digits_mlp": onnx_digits_mlp, "amp_float16": lambda: amp_step(F16),
+            "amp_bfloat16": lambda: amp_step(BF16)}
 
 
 def _canonical(desc):
@@ -122,17 +143,20 @@ def _magnitude(x: np.ndarray) -> float:
 
 
 def _assert_matches(got: np.ndarray, want: np.ndarray, inputs, what: str):
-    """Integers and bools exactly; floats to 1e-4 relative, or 1e-5 of the largest magnitude among
-    the kernel's float inputs and outputs: a sum that cancels (a bias gradient behind a BatchNorm)
-    is rounding noise of the size of its terms, in any summation order."""
+    """Integers and bools exactly; floats to 1e-4 relative (16-bit floats: one unit in the last
+    place), or 1e-5 of the largest magnitude among the kernel's float inputs and outputs: a sum
+    that cancels (a bias gradient behind a BatchNorm) is rounding noise of the size of its terms,
+    in any summation order."""
     assert got.dtype == want.dtype and got.shape == want.shape, what
-    if want.dtype.kind != "f":
+    rtol = {np.dtype(np.float16): 2.0 ** -10, np.dtype(ml_dtypes.bfloat16): 2.0 ** -7}.get(want.dtype, 1e-4)
+    if want.dtype.kind not in "fV":
         np.testing.assert_array_equal(got, want, err_msg=what)
         return
     got, want = got.astype(np.float64), want.astype(np.float64)
     np.testing.assert_array_equal(np.isnan(got), np.isnan(want), err_msg=what)
-    scale = max([_magnitude(want)] + [_magnitude(x) for x in inputs if x.dtype.kind == "f"])
-    np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-5 * scale, equal_nan=True, err_msg=what)
+    scale = max([_magnitude(want)] + [_magnitude(x) for x in inputs if x.dtype.kind == "f" or
+                                      x.dtype == ml_dtypes.bfloat16])
+    np.testing.assert_allclose(got, want, rtol=rtol, atol=1e-5 * scale, equal_nan=True, err_msg=what)
 
 
 @pytest.mark.parametrize("program", list(PROGRAMS))
