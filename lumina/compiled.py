@@ -203,6 +203,8 @@ class CompiledFunction:
                 realize(x)
                 data = BOUND[x._value] if x._data is None else x._data
                 x = devices.host_array(data) if host else data
+            elif host:
+                x = devices.host_array(x)     # a value fixed at trace time, maybe a device's
             inputs.append(x)
         return inputs
 

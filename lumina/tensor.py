@@ -679,8 +679,13 @@ class Tensor:
         backward(self, gradient)
 
     def assign(self, other) -> "Tensor":
-        """Replace this tensor's value in place (shape and dtype kept; ``other`` broadcasts)."""
+        """Replace this tensor's value in place (shape, dtype and device kept, as ``torch``'s
+        ``copy_``: ``other`` broadcasts, and is copied over from another device)."""
         other = other if isinstance(other, Tensor) else tensor(other, dtype=self.dtype)
+        if _ON_DEVICES[0] and STATE.trace is None:
+            dst, src = _device_of(self._value), _device_of(other._value)
+            if dst is not None and src is not None and src != dst:
+                other = other.to(dst)
         if broadcast_shapes("assign", self._value.type, other._value.type) != self.shape:
             raise LuminaShapeError(f"assign: cannot assign {other._value.type} to {self._value.type}")
         v = B.broadcast_to(B.cast(other._touch(), self.dtype), self.shape)

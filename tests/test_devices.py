@@ -305,3 +305,15 @@ def test_lowered_llvm_ir_of_a_cuda_function_is_the_cpu_devices(interpret):
     assert on_cuda.executable.device == "cuda" and "define void" in on_cuda.llvm_ir()
     assert on_cuda.llvm_ir() == on_cpu.llvm_ir()
     assert [k.name for k in on_cuda.kernels()] == [k.name for k in on_cpu.kernels()]
+
+
+def test_assign_and_load_state_dict_keep_the_destination_device(interpret):
+    model = nn.Linear(3, 2).to("cuda")
+    state = {k: np.full(v.shape, 0.5, np.float32) for k, v in model.state_dict().items()}
+    model.load_state_dict(state)
+    assert model.weight.device == "cuda" and model.bias.device == "cuda"
+    np.testing.assert_array_equal(model.weight.numpy(), state["weight"])
+    x = lumina.tensor([1.0, 2.0]).cuda()
+    x.assign(lumina.tensor([3.0, 4.0]))       # copy_: the data moves to x's device
+    assert x.device == "cuda"
+    np.testing.assert_array_equal(x.numpy(), [3.0, 4.0])

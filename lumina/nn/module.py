@@ -123,7 +123,9 @@ class Module:
         for _, m in self.named_modules():
             for t in list(m._parameters.values()) + list(m._buffers.values()):
                 if t is not None:
-                    t.assign(t.to(device))
+                    t._set_value(t.to(device)._value)   # noqa: SLF001 (assign would keep the device)
+                    if t.grad is not None:
+                        t.grad = t.grad.to(device)
         return self
 
     def zero_grad(self) -> None:
