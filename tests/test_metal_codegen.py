@@ -22,11 +22,19 @@ import numpy as np
 import pytest
 
 import lumina
-import lumina.nn as nn
 import lumina.onnx
+from lumina import nn
 from lumina.codegen import expr as E
 from lumina.codegen import metal
-from lumina.codegen.kernel import Buffer, DotKernel, Epilogue, LoopKernel, Operand, RowKernel, Stage
+from lumina.codegen.kernel import (
+    Buffer,
+    DotKernel,
+    Epilogue,
+    LoopKernel,
+    Operand,
+    RowKernel,
+    Stage,
+)
 from lumina.codegen.llvm import render_module
 from lumina.errors import LuminaCodegenError, LuminaDeviceError
 from lumina.ir.dtypes import DType
@@ -46,8 +54,8 @@ F32, F16, BF16, I32, I64, BOOL = (DType.float32, DType.float16, DType.bfloat16, 
 # ---- the example programs -----------------------------------------------------------------------
 
 def _cases(fn, args):
-    entry = fn._entry(args)                                       # noqa: SLF001 - a test hook
-    return capture(entry.executable, fn._inputs(entry, args))     # noqa: SLF001
+    entry = fn._entry(args)
+    return capture(entry.executable, fn._inputs(entry, args))
 
 
 def _train_step(model, opt, loss_fn):
@@ -124,7 +132,7 @@ def onnx_digits_mlp(tmp_path_factory):
     path = digits_mlp().save(tmp_path_factory.mktemp("onnx") / "digits_mlp.onnx", 18)
     model = lumina.onnx.load(path)
     x = np.random.default_rng(0).random((5, 64), dtype=np.float32)
-    return _cases(model._compiled, model._args([x]))              # noqa: SLF001
+    return _cases(model._compiled, model._args([x]))
 
 
 PROGRAMS = {"digits_mlp": digits_step, "convnet": convnet_step, "micro_gpt": micro_gpt_step,

@@ -33,7 +33,9 @@ from dataclasses import dataclass
 
 from ..errors import LuminaCodegenError
 from ..ir.dtypes import DType
-from ..passes.fusion import MAX_EPILOGUE_INPUTS   # an epilogue's buffer position of the dot result
+from ..passes.fusion import (
+    MAX_EPILOGUE_INPUTS,  # an epilogue's buffer position of the dot result
+)
 from . import expr as E
 from .kernel import DotKernel, LoopKernel, RowKernel
 from .metal_expr import Emitter, identity, int_literal, mem, reg

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import functools
 import platform
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 
@@ -37,7 +37,7 @@ def _device():
     if platform.system() != "Darwin":
         return None, f"metal: the Metal device needs macOS; this is {platform.system()}"
     try:
-        import Metal   # PyObjC's bindings
+        import Metal  # PyObjC's bindings
     except ImportError as exc:
         return None, f"metal: PyObjC's Metal bindings are not installed (pip install pyobjc-framework-Metal): {exc}"
     device = Metal.MTLCreateSystemDefaultDevice()

@@ -48,7 +48,7 @@ _POSITION = {
 }
 _KERNEL = re.compile(r"kernel\s+void\s+(\w+)\s*\(")
 _PARAM = re.compile(r"^(?P<type>.+?)\s*\b(?P<name>\w+)\s*\[\[\s*(?P<attr>\w+)\s*(?:\(\s*(?P<arg>\d+)\s*\))?\s*\]\]$",
-                    re.S)
+                    re.DOTALL)
 
 
 @dataclass(frozen=True)
@@ -194,7 +194,7 @@ def compile_sources(sources: list[str]) -> ShimLibrary:
             cpp.write_text(unit)
             out = Path(tmp) / "kernels.so"
             proc = subprocess.run([CXX, *FLAGS, "-I", str(SHIM_DIR), str(cpp), "-o", str(out)],
-                                  capture_output=True, text=True)
+                                  capture_output=True, text=True, check=False)
             if proc.returncode != 0:
                 raise LuminaCodegenError(f"msl shim: g++ rejected the MSL of "
                                          f"{[_signature(s)[0] for s in sources]}:\n{proc.stderr[-4000:]}")
