@@ -190,6 +190,9 @@ def test_program_kernels_match_cpu(program, tmp_path_factory):
         assert len(outputs) == len(c.outputs)
         for i, (got, want) in enumerate(zip(outputs, c.outputs)):
             _assert_matches(got, want, c.inputs, f"{program}: {c.kernel.name} output {i}: {c.kernel.source}")
+        # threads taking turns from the last one: the same bits, or a barrier is missing somewhere
+        for i, (a, b) in enumerate(zip(outputs, lib.run(desc, c.inputs, reverse=True))):
+            np.testing.assert_array_equal(a.view(np.uint8), b.view(np.uint8), err_msg=f"{c.kernel.name} output {i}")
 
 
 # ---- the CPU backend as oracle for hand-built LoopKernels -------------------------------------------
@@ -468,10 +471,32 @@ kernel void divergent(device float* out [[buffer(0)]], uint lid [[thread_positio
 """
 
 
+BROADCAST = """#include <metal_stdlib>
+using namespace metal;
+kernel void broadcast(const device float* x [[buffer(0)]], device float* out [[buffer(1)]],
+                      uint lid [[thread_position_in_threadgroup]]) {
+    threadgroup float total[1];
+    if (lid == 0) total[0] = x[0] + x[1];
+    BARRIER
+    out[lid] = total[0];
+}
+"""
+
+
 def test_a_missing_threadgroup_barrier_fails_under_the_shim():
     racy = TREE.replace("BARRIER", "")
     fenced = TREE.replace("BARRIER", "threadgroup_barrier(mem_flags::mem_threadgroup);")
-    lib = msl_cpu.compile_sources([racy, fenced, DIVERGENT])
+    lib = msl_cpu.compile_sources([racy, fenced, DIVERGENT, BROADCAST.replace("BARRIER", ""),
+                                   BROADCAST.replace("BARRIER", "threadgroup_barrier(mem_flags::mem_threadgroup);")])
+    # thread 0 broadcasting: a missing barrier shows when the other threads run first
+    two = np.array([1.0, 2.0], np.float32)
+    for racy_first, reverse in ((3, False), (4, False), (4, True)):
+        out = np.zeros(8, np.float32)
+        lib.call(racy_first, [two, out], 1, 8, reverse=reverse)
+        np.testing.assert_array_equal(out, 3.0)
+    out = np.zeros(8, np.float32)
+    lib.call(3, [two, out], 1, 8, reverse=True)
+    assert np.isnan(out[1:]).all() and out[0] == 3.0
     x = np.random.default_rng(6).random(3 * 64, dtype=np.float32)
     out = [np.zeros(3, np.float32) for _ in range(2)]
     lib.call(0, [x, out[0]], 3, 64)

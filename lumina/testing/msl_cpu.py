@@ -114,11 +114,11 @@ extern "C" char __stop_{section}[] __attribute__((weak));
 namespace lumina_kernel_{i} {{
 {src}
 // the entry point sits in the kernel's namespace, so parameter types (a struct) resolve
-extern "C" int lumina_run_{i}(void** bufs, uint groups, uint threads, char* err, size_t errlen) {{
+extern "C" int lumina_run_{i}(void** bufs, uint groups, uint threads, int reverse, char* err, size_t errlen) {{
     auto body = [&](uint tg, uint lid) {{
         {name}({", ".join(args)});
     }};
-    return lumina_msl::dispatch(groups, threads, {barrier}, __start_{section}, __stop_{section}, body,
+    return lumina_msl::dispatch(groups, threads, {barrier}, reverse != 0, __start_{section}, __stop_{section}, body,
                                 err, errlen);
 }}
 }}  // namespace lumina_kernel_{i}
@@ -137,9 +137,12 @@ class ShimLibrary:
         self._descs = descs or {}
         self._argument_buffer = {i: "constant lum_args& args" in src for i, src in enumerate(sources)}
 
-    def call(self, i: int, buffers: list[np.ndarray], threadgroups: int, threads: int) -> None:
+    def call(self, i: int, buffers: list[np.ndarray], threadgroups: int, threads: int,
+             reverse: bool = False) -> None:
         """Launch source ``i`` of the batch: ``threadgroups`` groups of ``threads`` threads over
-        ``buffers`` (C-contiguous arrays, in ``[[buffer(i)]]`` order), written in place."""
+        ``buffers`` (C-contiguous arrays, in ``[[buffer(i)]]`` order), written in place. The threads
+        of a group take turns in index order, or with ``reverse`` from the last one (a kernel whose
+        barriers are right gives the same result both ways)."""
         for b in buffers:
             if not b.flags.c_contiguous:
                 raise LuminaCodegenError(f"msl shim: kernel {self.names[i]}: buffers must be contiguous")
@@ -150,14 +153,16 @@ class ShimLibrary:
         err = ctypes.create_string_buffer(512)
         fn = getattr(self._lib, f"lumina_run_{i}")
         fn.restype = ctypes.c_int
-        fn.argtypes = [ctypes.c_void_p, ctypes.c_uint, ctypes.c_uint, ctypes.c_char_p, ctypes.c_size_t]
-        if fn(ptrs, threadgroups, threads, err, len(err)) != 0:
+        fn.argtypes = [ctypes.c_void_p, ctypes.c_uint, ctypes.c_uint, ctypes.c_int, ctypes.c_char_p,
+                       ctypes.c_size_t]
+        if fn(ptrs, threadgroups, threads, int(reverse), err, len(err)) != 0:
             raise LuminaCodegenError(f"msl shim: kernel {self.names[i]}: {err.value.decode()}")
 
-    def run(self, desc, inputs: list[np.ndarray]) -> list[np.ndarray]:
+    def run(self, desc, inputs: list[np.ndarray], reverse: bool = False) -> list[np.ndarray]:
         """Run ``desc`` (built into this library) on ``inputs`` (one array per input buffer, in
         ``desc.buffers`` order, any shape with the right size); returns one new flat array per
-        output buffer. Raises ``LuminaCodegenError`` on a size or dtype mismatch."""
+        output buffer. ``reverse``: see ``call``. Raises ``LuminaCodegenError`` on a size or dtype
+        mismatch."""
         i = self._descs.get(id(desc))
         if i is None:
             raise LuminaCodegenError(f"msl shim: kernel {desc.name} is not in this library")
@@ -175,7 +180,7 @@ class ShimLibrary:
         outputs = [np.zeros(b.numel, b.dtype.numpy) for b in desc.buffers[n_in:]]
         geo = metal.geometry(desc)
         if geo.threadgroups:
-            self.call(i, arrays + outputs, geo.threadgroups, geo.threads)
+            self.call(i, arrays + outputs, geo.threadgroups, geo.threads, reverse)
         return outputs
 
 

@@ -13,10 +13,12 @@
 // * Attributes ([[buffer(i)]], [[thread_position_in_grid]], ...) are C++ attributes g++ ignores
 //   (-Wno-attributes); lumina/testing/msl_cpu.py reads them from the kernel's signature to bind
 //   each parameter (a buffer pointer, or a 1-D position).
-// * Threads of a group are fibers (ucontext) run in order of their index on one OS thread; each
-//   runs until it finishes or reaches threadgroup_barrier(), and the barrier lets the next fiber run.
-//   So a value written before a barrier is seen after it, and a kernel that forgets a barrier reads
-//   memory its neighbours have not written yet (the poisoned bytes). Some threads finishing while
+// * Threads of a group are fibers (ucontext) run in order of their index (or in reverse order) on
+//   one OS thread; each runs until it finishes or reaches threadgroup_barrier(), and the barrier lets
+//   the next fiber run. So a value written before a barrier is seen after it, and a kernel that
+//   forgets a barrier reads memory its neighbours have not written yet (the poisoned bytes): in
+//   index order a read of a higher thread's slot, in reverse order one of a lower thread's (thread
+//   0 broadcasting a result); running both orders catches either. Some threads finishing while
 //   others wait at a barrier is reported as barrier divergence (undefined behaviour in Metal).
 //   Kernels without a barrier run their threads as plain calls.
 // * Types: half is _Float16 (round-to-nearest-even conversions, as Metal), long/ulong 64 bits,
@@ -83,13 +85,13 @@ inline void barrier() {
 // Run `groups` threadgroups of `threads` threads; `tg_begin..tg_end` is the kernel's threadgroup
 // memory, poisoned before each group. Returns 0, or 1 with a message in err.
 template <class F>
-int dispatch(uint groups, uint threads, bool fibers, char* tg_begin, char* tg_end, F& body,
+int dispatch(uint groups, uint threads, bool fibers, bool reverse, char* tg_begin, char* tg_end, F& body,
              char* err, size_t errlen) {
     auto poison = [&] { if (tg_begin && tg_end > tg_begin) std::memset(tg_begin, 0xFF, tg_end - tg_begin); };
     if (!fibers) {
         for (uint g = 0; g < groups; ++g) {
             poison();
-            for (uint lid = 0; lid < threads; ++lid) body(g, lid);
+            for (uint k = 0; k < threads; ++k) body(g, reverse ? threads - 1 - k : k);
         }
         return 0;
     }
@@ -119,7 +121,8 @@ int dispatch(uint groups, uint threads, bool fibers, char* tg_begin, char* tg_en
             grp.state[lid] = 0;
         }
         for (;;) {
-            for (uint lid = 0; lid < threads; ++lid) {
+            for (uint k = 0; k < threads; ++k) {
+                uint lid = reverse ? threads - 1 - k : k;
                 if (grp.state[lid] == 2) continue;
                 grp.state[lid] = 0;
                 grp.cur = lid;
