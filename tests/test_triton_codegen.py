@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import ctypes
 import dataclasses
+import functools
 import math
 import sys
+import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -122,10 +124,10 @@ def micro_gpt_step():
     return _cases(step, (x, y))
 
 
-def onnx_digits_mlp(tmp_path):
+def onnx_digits_mlp():
     from lumina.testing.exports import digits_mlp
-    path = digits_mlp().save(tmp_path / "digits_mlp.onnx", 18)
-    model = lumina.onnx.load(path)
+    with tempfile.TemporaryDirectory() as tmp:
+        model = lumina.onnx.load(digits_mlp().save(Path(tmp) / "digits_mlp.onnx", 18))
     x = np.random.default_rng(0).random((5, 64), dtype=np.float32)
     return _cases(model._compiled, model._args([x]))              # noqa: SLF001
 
@@ -134,9 +136,11 @@ PROGRAMS = {"digits_mlp": digits_step, "convnet": convnet_step, "micro_gpt": mic
             "onnx_digits_mlp": onnx_digits_mlp}
 
 
-def program_cases(name: str, tmp_path):
-    make = PROGRAMS[name]
-    return make(tmp_path) if name.startswith("onnx") else make()
+@functools.cache
+def program_cases(name: str):
+    """The captured kernels of example program ``name`` (built once per process: the AOT tests
+    compile the same kernels)."""
+    return PROGRAMS[name]()
 
 
 def canonical(desc):
@@ -164,8 +168,8 @@ def assert_matches(got: np.ndarray, want: np.ndarray, inputs, what: str):
 
 
 @pytest.mark.parametrize("program", list(PROGRAMS))
-def test_program_kernels_match_cpu(program, tmp_path):
-    cases = program_cases(program, tmp_path)
+def test_program_kernels_match_cpu(program):
+    cases = program_cases(program)
     assert any(isinstance(c.kernel, DotKernel) for c in cases), program
     for c in cases:
         outputs = run(canonical(c.kernel), c.inputs)

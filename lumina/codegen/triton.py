@@ -18,6 +18,11 @@ arithmetic is int64.
   epilogue evaluated on the accumulator tile and stored through ``Epilogue.index`` (or C stored at
   ``c_strides``). Integer GEMMs multiply and sum in registers (``tl.dot`` has no int32/int64 form).
 
+The source calls only Triton builtins and its own ``@triton.jit`` helpers, never Triton's
+standard library of jit functions (``tl.sum``, ``tl.zeros``, ``tl.cdiv``): those are decorated once,
+interpreted or compiled, when ``triton.language`` is first imported, while the rendered modules are
+decorated as the launcher asks, so one process can interpret a kernel and compile it for sm_90.
+
 Lanes past the end of the domain compute on position 0 (their indices are clamped) and only the
 stores are masked, so loads need no masks and gathered indices stay in bounds.
 """
@@ -216,14 +221,14 @@ def _rows(desc, domain, stages, lines: list[str]) -> None:
         if st.reduce_op is None:
             index = em.emit(st.index)
             dt = desc.buffers[st.out].dtype
-            lines.append(f"{ind}tl.store(p{st.out} + ({index} + tl.zeros([BLOCK_M, BLOCK_R], tl.int64)), "
+            lines.append(f"{ind}tl.store(p{st.out} + ({index} + tl.full([BLOCK_M, BLOCK_R], 0, tl.int64)), "
                          f"{to_memory(value, dt)}, mask=row_mask & r_mask)")
             continue
         dt = st.value.dtype
         ident = _identity(st.reduce_op, dt)
         if st.reduce_op == "sum":
             lines.append(f"{ind}acc = acc + tl.where(r_mask, {value}, {ident})")
-            total = "tl.sum(acc, axis=1)[:, None]"
+            total = "tl.reduce(acc, 1, _add)[:, None]"
         else:
             fn = "_max" if dt.is_float else "_imax"
             lines.append(f"{ind}acc = {fn}(acc, tl.where(r_mask, {value}, {ident}))")
@@ -234,7 +239,7 @@ def _rows(desc, domain, stages, lines: list[str]) -> None:
         if st.out is not None:
             index = outer.emit(st.index)
             out_dt = desc.buffers[st.out].dtype
-            lines.append(f"    tl.store(p{st.out} + ({index} + tl.zeros([BLOCK_M, 1], tl.int64)), "
+            lines.append(f"    tl.store(p{st.out} + ({index} + tl.full([BLOCK_M, 1], 0, tl.int64)), "
                          f"{to_memory(f'acc{j}', out_dt)}, mask=row_mask)")
 
 
@@ -244,7 +249,7 @@ def _dot(d: DotKernel, lines: list[str]) -> None:
     a, b = d.a, d.b
     lines += [f"    pid = tl.program_id(0).to(tl.int64)",
               f"    bat = tl.program_id(1).to(tl.int64)",
-              f"    tiles_n = tl.cdiv({d.n}, BLOCK_N)",
+              f"    tiles_n = ({d.n} + BLOCK_N - 1) // BLOCK_N",
               "    m = (pid // tiles_n) * BLOCK_M + tl.arange(0, BLOCK_M).to(tl.int64)",
               "    n = (pid % tiles_n) * BLOCK_N + tl.arange(0, BLOCK_N).to(tl.int64)",
               f"    m_ok = m < {d.m}",
@@ -253,7 +258,7 @@ def _dot(d: DotKernel, lines: list[str]) -> None:
               "    n = tl.where(n_ok, n, 0)",
               f"    a_row = p{a.buf} + ({a.offset} + bat * {a.strides[0]} + m * {a.strides[1]})",
               f"    b_col = p{b.buf} + ({b.offset} + bat * {b.strides[0]} + n * {b.strides[2]})",
-              f"    acc = tl.zeros([BLOCK_M, BLOCK_N], {acc_t})",
+              f"    acc = tl.full([BLOCK_M, BLOCK_N], 0, {acc_t})",
               f"    for k0 in range(0, {d.k}, BLOCK_K):",
               "        k = k0 + tl.arange(0, BLOCK_K).to(tl.int64)",
               f"        k_ok = k < {d.k}",
@@ -263,7 +268,7 @@ def _dot(d: DotKernel, lines: list[str]) -> None:
         precision = ', input_precision="ieee"' if d.dtype in (DType.float32, DType.float64) else ""
         lines.append(f"        acc = tl.dot(x, y, acc{precision}, out_dtype={acc_t})")
     else:
-        lines.append("        acc += tl.sum(x[:, :, None] * y[None, :, :], axis=1)")
+        lines.append("        acc += tl.reduce(x[:, :, None] * y[None, :, :], 1, _add)")
     lines.append(f"    c = {round_to('acc', d.dtype)}")
     lines.append("    mask = m_ok[:, None] & n_ok[None, :]")
     ep = d.epilogue
@@ -282,5 +287,5 @@ def _dot(d: DotKernel, lines: list[str]) -> None:
     em = Emitter(lines, "    ", names, lambda i: f"p{ep.buffers[i]}", d.name, load_override=out_load)
     value = em.emit(ep.value)
     index = em.emit(ep.index)
-    lines.append(f"    tl.store(p{len(d.buffers) - 1} + ({index} + tl.zeros([BLOCK_M, BLOCK_N], tl.int64)), "
+    lines.append(f"    tl.store(p{len(d.buffers) - 1} + ({index} + tl.full([BLOCK_M, BLOCK_N], 0, tl.int64)), "
                  f"{to_memory(value, d.dtype)}, mask=mask)")

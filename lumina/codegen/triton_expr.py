@@ -57,6 +57,11 @@ _NAN = tl.constexpr(float("nan"))
 
 
 @triton.jit
+def _add(a, b):
+    return a + b
+
+
+@triton.jit
 def _max(a, b):
     # NaN-propagating maximum (NumPy's rule, as codegen.llvm): a if it wins or is NaN, else b
     return tl.where((a > b) | (a != a), a, b)

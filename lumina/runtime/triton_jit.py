@@ -22,6 +22,7 @@ Floating-point contraction (FMA fusion) is off, matching the CPU backend's IEEE 
 """
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import importlib.util
 import json
@@ -88,6 +89,26 @@ def _load(source: str, name: str, interpret: bool):
     return getattr(module, name), digest
 
 
+@contextlib.contextmanager
+def _language_restored():
+    """Undo what an interpreted launch leaves patched in ``triton.language``: Triton 3.9's
+    interpreter patches the language for every call of a ``@triton.jit`` helper from a kernel
+    (``InterpretedFunction.__call__``) and never restores it, after which ``triton.compile`` in the
+    same process fails ("'value' object has no attribute 'dtype'")."""
+    import triton.language as tl
+    objects = (tl, tl.core, tl.math, tl.tensor, tl.dtype, tl.condition, tl.core.tensor_descriptor_base)
+    saved = [dict(vars(obj)) for obj in objects]
+    try:
+        yield
+    finally:
+        for obj, before in zip(objects, saved):
+            for name, value in list(vars(obj).items()):
+                if name not in before:
+                    delattr(obj, name)
+                elif before[name] is not value:
+                    setattr(obj, name, before[name])
+
+
 def _tune_file() -> Path:
     return cache_dir() / "autotune.json"
 
@@ -133,7 +154,11 @@ class Launcher:
 
     def _launch(self, args, config: dict) -> None:
         meta = {p: config[p] for p in self.geometry.params}
-        options = {} if self.interpret else {"num_warps": config.get("num_warps", 4), "enable_fp_fusion": False}
+        if self.interpret:
+            with _language_restored():
+                self.fn[self.geometry.grid(meta)](*args, **meta)
+            return
+        options = {"num_warps": config.get("num_warps", 4), "enable_fp_fusion": False}
         self.fn[self.geometry.grid(meta)](*args, **meta, **options)
 
     def _check(self, buffers):
