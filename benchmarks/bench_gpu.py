@@ -105,30 +105,34 @@ def bench_mlp(torch, repeat: int, use_compile: bool) -> None:
 
 def bench_matmul(torch, repeat: int, use_compile: bool) -> None:
     import lumina
-    n = MATMUL_N
     rng = np.random.default_rng(0)
-    a, b = (rng.standard_normal((n, n), dtype=np.float32) for _ in range(2))
+    a, b = (rng.standard_normal((MATMUL_N, MATMUL_N), dtype=np.float32) for _ in range(2))
+    for name in ("bfloat16", "float32"):
+        _matmul(torch, lumina, a, b, name, repeat, use_compile)
+
+
+def _matmul(torch, lumina, a: np.ndarray, b: np.ndarray, name: str, repeat: int, use_compile: bool) -> None:
+    n = a.shape[0]
     flop = 2 * n ** 3
-    for name, ldt, tdt in (("bfloat16", lumina.bfloat16, torch.bfloat16), ("float32", lumina.float32, torch.float32)):
-        la, lb = (lumina.tensor(v, dtype=ldt).to("cuda") for v in (a, b))
-        ta, tb = (torch.from_numpy(v).cuda().to(tdt) for v in (a, b))
-        mm = lumina.compile(lambda a, b: a @ b, device="cuda")
-        print(f"(b) {n}x{n} matmul, {name}", flush=True)
-        compile_s = first_call_s(lambda: mm(la, lb).numpy())
-        got = torch.from_numpy(mm(la, lb).to("cpu").to(lumina.float32).numpy()).cuda()
-        want = (ta @ tb).float()
-        err = ((got - want).abs().max() / want.abs().max()).item()
-        assert err < (2e-2 if name == "bfloat16" else 1e-3), f"matmul {name}: relative error {err} against torch"
-        lum = gpu_ms(torch, lambda: mm(la, lb), repeat, f"lumina matmul {name}")
-        print(f"  {'lumina':<16} {lum:9.3f} ms   {flop / lum / 1e9:6.1f} TFLOP/s   first call {compile_s:.1f} s",
-              flush=True)
-        ms = gpu_ms(torch, lambda: ta @ tb, repeat, f"torch matmul {name}")
-        row("torch eager", ms, lum, f"{flop / ms / 1e9:6.1f} TFLOP/s")
-        if use_compile:
-            cm = torch.compile(lambda a, b: a @ b)
-            c_s = first_call_s(lambda: cm(ta, tb))
-            ms = gpu_ms(torch, lambda: cm(ta, tb), repeat, f"torch.compile matmul {name}")
-            row("torch.compile", ms, lum, f"{flop / ms / 1e9:6.1f} TFLOP/s, first call {c_s:.1f} s")
+    la, lb = (lumina.tensor(v, dtype=getattr(lumina, name)).to("cuda") for v in (a, b))
+    ta, tb = (torch.from_numpy(v).cuda().to(getattr(torch, name)) for v in (a, b))
+    mm = lumina.compile(lambda a, b: a @ b, device="cuda")
+    print(f"(b) {n}x{n} matmul, {name}", flush=True)
+    compile_s = first_call_s(lambda: mm(la, lb).numpy())
+    got = torch.from_numpy(mm(la, lb).to("cpu").to(lumina.float32).numpy()).cuda()
+    want = (ta @ tb).float()
+    err = ((got - want).abs().max() / want.abs().max()).item()
+    assert err < (2e-2 if name == "bfloat16" else 1e-3), f"matmul {name}: relative error {err} against torch"
+    lum = gpu_ms(torch, lambda: mm(la, lb), repeat, f"lumina matmul {name}")
+    print(f"  {'lumina':<16} {lum:9.3f} ms   {flop / lum / 1e9:6.1f} TFLOP/s   first call {compile_s:.1f} s",
+          flush=True)
+    ms = gpu_ms(torch, lambda: ta @ tb, repeat, f"torch matmul {name}")
+    row("torch eager", ms, lum, f"{flop / ms / 1e9:6.1f} TFLOP/s")
+    if use_compile:
+        cm = torch.compile(lambda a, b: a @ b)
+        c_s = first_call_s(lambda: cm(ta, tb))
+        ms = gpu_ms(torch, lambda: cm(ta, tb), repeat, f"torch.compile matmul {name}")
+        row("torch.compile", ms, lum, f"{flop / ms / 1e9:6.1f} TFLOP/s, first call {c_s:.1f} s")
 
 
 # ---- (c) Micro-GPT training step ----------------------------------------------------------------------

@@ -1,6 +1,6 @@
 """The ``lumina`` command line.
 
-    lumina info                      version, LLVM target (CPU, SIMD features) and thread count
+    lumina info                      version, LLVM target (CPU, SIMD features), thread count, devices
     lumina run MODEL.onnx [--input name=file.npy ...] [--random-inputs] [--dim name=N ...] [--bench N]
     lumina inspect MODEL.onnx [--dim name=N ...]
     lumina dump TARGET [--memory] [--target ir|llvm|triton|metal]   the IR before and after each
@@ -37,6 +37,11 @@ def _info(args) -> int:
     print(f"target: {target[0]} cpu={target[1]}")
     print(f"simd: {' '.join(s[1:] for s in simd)}")
     print(f"threads: {num_threads()}")
+    from .runtime import devices
+    for name in devices.DEVICES:
+        ok, reason = devices.available(name)
+        print(f"device {name}: {'available' if ok else 'unavailable'} ({reason})")
+    print(f"default device: {devices.default_device()}")
     return 0
 
 

@@ -35,21 +35,28 @@ Scalar = (int, float, bool)
 # its operands' common device, memoised here as each Tensor is made, which is where two devices
 # meeting in one op is caught. Inside a trace devices are not checked: the compiled function runs
 # wholly on its compile device, and every input it reads is copied there.
-# Until the first value is bound to another device (``_ON_DEVICES``) every value is on the CPU and
-# nothing is memoised: CPU-only programs pay nothing per op. Values made before that are memoised
-# on their first use after it (each once).
+# While no value bound to another device is alive (``_ON_DEVICES``: how many are) every value is
+# on the CPU and nothing is checked or memoised: CPU-only programs pay nothing per op. A lazy value
+# keeps the values it reads alive, so none can depend on device data once the count is back at 0;
+# values made while it was 0 are memoised on their first use after it rises (each once).
 _DEVICE: "weakref.WeakKeyDictionary[Value, str | None]" = weakref.WeakKeyDictionary()
-_ON_DEVICES = [False]
+_ON_DEVICES = [0]
+
+
+def _released() -> None:
+    _ON_DEVICES[0] -= 1
+
+
 DEVICE_NAMES = ("cpu", "cuda", "metal")
 
 
-def _own_device(n: Value) -> str | None:
-    """The device of value ``n`` whose operands' devices are known."""
-    if n.op is Op.INPUT:   # a 0-d CPU tensor joins any device, as in PyTorch (a learning rate)
-        return "cpu" if n in BOUND and n.type.shape != () else None
+_UNKNOWN = object()
+
+
+def _own_device(n: Value, operands: list) -> str | None:
+    """The device of value ``n`` given its operands' devices."""
     found = None
-    for v in n.inputs:
-        d = _DEVICE[v]
+    for d in operands:
         if d is not None and found is not None and d != found:
             raise LuminaDeviceError(f"{n.op.value}: operands on two devices, {found} and {d} "
                                     f"({', '.join(str(v.type) for v in n.inputs)}); move one with .to(device)")
@@ -61,20 +68,25 @@ def _device_of(value: Value) -> str | None:
     """``value``'s device (see ``_DEVICE``), computing and memoising it for the values under it
     that no Tensor was made for (iteratively: deep graphs are fine). Raises LuminaDeviceError
     naming the op and both devices where operands on two devices meet."""
-    if value in _DEVICE:
-        return _DEVICE[value]
+    get = _DEVICE.get
+    found = get(value, _UNKNOWN)
+    if found is not _UNKNOWN:
+        return found
     stack = [value]
     while stack:
         n = stack[-1]
-        if n in _DEVICE:
+        if n.op is Op.INPUT:   # a 0-d CPU tensor joins any device, as in PyTorch (a learning rate)
             stack.pop()
+            if get(n, _UNKNOWN) is _UNKNOWN:
+                _DEVICE[n] = "cpu" if n in BOUND and n.type.shape != () else None
             continue
-        pending = [v for v in n.inputs if v not in _DEVICE]
-        if pending:
-            stack.extend(pending)
+        operands = [get(v, _UNKNOWN) for v in n.inputs]
+        missing = [v for v, d in zip(n.inputs, operands) if d is _UNKNOWN]
+        if missing:
+            stack.extend(missing)
             continue
         stack.pop()
-        _DEVICE[n] = _own_device(n)
+        _DEVICE[n] = _own_device(n, operands)
     return _DEVICE[value]
 
 
@@ -155,7 +167,8 @@ class Tensor:
         v = emit(Op.INPUT, type=TensorType(tuple(data.shape), dtype), name=tracing.fresh_name())
         BOUND[v] = data
         _DEVICE[v] = device
-        _ON_DEVICES[0] = True
+        _ON_DEVICES[0] += 1
+        weakref.finalize(v, _released)
         return Tensor(v, requires_grad, _is_leaf=True)
 
     def _set_value(self, v: Value) -> None:

@@ -317,3 +317,11 @@ def test_assign_and_load_state_dict_keep_the_destination_device(interpret):
     x.assign(lumina.tensor([3.0, 4.0]))       # copy_: the data moves to x's device
     assert x.device == "cuda"
     np.testing.assert_array_equal(x.numpy(), [3.0, 4.0])
+
+
+def test_info_lists_the_devices(no_gpu, capsys):
+    assert main(["info"]) == 0
+    out = capsys.readouterr().out
+    assert "device cpu: available (LLVM CPU backend)" in out
+    assert re.search(r"^device cuda: unavailable \(no NVIDIA driver", out, flags=re.M)
+    assert out.rstrip().endswith("default device: cpu")

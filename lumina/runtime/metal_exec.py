@@ -65,7 +65,7 @@ class MetalExecutable:
             if s.role == "output":
                 buffers[i] = np.empty(s.shape, s.dtype)
         with self._lock:   # the arena is shared: one call at a time
-            for desc, kslots, launch in self.kernels:
+            for _desc, kslots, launch in self.kernels:
                 launch([buffers[s].reshape(-1) for s in kslots])
             outs = []
             for slot, shape in zip(self.output_slots, self.output_shapes):
