@@ -2,9 +2,10 @@
 
 ``render(desc)`` is the MSL source of one ``kernel void <desc.name>(...)``; ``geometry(desc)`` is
 how to launch it (``dispatchThreadgroups`` with ``threadgroups`` x ``threads`` threads, 1-D). Every
-kernel takes its buffers in ``desc.buffers`` order (``[[buffer(i)]]``; inputs ``const device``)
-(or, past 31 buffers, one argument buffer: ``uses_argument_buffer``) and its position as ``uint tg [[threadgroup_position_in_grid]]``, ``uint lid
-[[thread_position_in_threadgroup]]``:
+kernel takes its buffers in ``desc.buffers`` order (``[[buffer(i)]]``, inputs ``const device``; past
+31 buffers, one argument buffer: ``uses_argument_buffer``), then its position as ``uint tg
+[[threadgroup_position_in_grid]]`` and ``uint lid [[thread_position_in_threadgroup]]``. Integer
+index arithmetic is 64-bit (``long``), as in the description.
 
 * elementwise ``LoopKernel``: one thread per output element (``tg * threads + lid``, the row-major
   output position; threads past the end return);
@@ -22,7 +23,8 @@ kernel takes its buffers in ``desc.buffers`` order (``[[buffer(i)]]``; inputs ``
   rounded dot result) and stores at ``c_strides`` or the epilogue's index.
 
 Numerics follow ``codegen.llvm`` (see ``metal_expr``): NaN-propagating max, 16-bit floats computed
-in float32 and rounded after every op, bool as bytes. Sums associate differently (a tree, not a
+in float32 and rounded after every op (an ``Acc`` of a 16-bit stage is rounded, as its store would
+be), bool as bytes. Sums associate differently (a tree, not a
 loop), so float results agree with the CPU to rounding, integers exactly. Metal has no float64:
 a kernel with a float64 buffer or value raises ``LuminaCodegenError`` naming the kernel and dtype.
 The host must compile with fast math off (``runtime.metal`` does), or ``isnan`` folds away.
@@ -33,9 +35,7 @@ from dataclasses import dataclass
 
 from ..errors import LuminaCodegenError
 from ..ir.dtypes import DType
-from ..passes.fusion import (
-    MAX_EPILOGUE_INPUTS,  # an epilogue's buffer position of the dot result
-)
+from ..passes.fusion import MAX_EPILOGUE_INPUTS
 from . import expr as E
 from .kernel import DotKernel, LoopKernel, RowKernel
 from .metal_expr import Emitter, identity, int_literal, mem, reg
