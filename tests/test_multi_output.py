@@ -81,6 +81,18 @@ def test_composite_is_one_row_kernel_and_matches_torch(name, dtype, monkeypatch)
     np.testing.assert_allclose(_f32(out), _f32(off), rtol=tol, atol=tol)
 
 
+def test_softmax_keeps_exp_for_the_row_instead_of_recomputing_it(monkeypatch):
+    """The sum stage and the division stage share ``exp(x - max)``: the LLVM renderer keeps it in a
+    per-row stack buffer (``row0``) written by the first and read by the second."""
+    x = lumina.tensor(RNG.standard_normal((N, C)).astype(np.float32))
+    monkeypatch.setattr(fusion, "MULTI_OUTPUT", True)
+    fn = lumina.compile(lambda x: F.softmax(x, -1))
+    text = fn.lower(x).llvm_ir()
+    assert text.count("alloca float, i64 40") == 1 and "%\"row0\"" in text, text[:2000]
+    np.testing.assert_allclose(fn(x).numpy(), torch.softmax(torch.tensor(x.numpy()), -1).numpy(),
+                               rtol=1e-6, atol=1e-7)
+
+
 def test_cross_entropy_forward_is_three_kernels_and_matches_torch(monkeypatch):
     x = RNG.standard_normal((N, C)).astype(np.float32) * 4
     t = RNG.integers(0, C, N)

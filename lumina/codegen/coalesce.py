@@ -122,3 +122,21 @@ def coalesce_rows(domain: tuple[E.Var, ...], stages: tuple):
             i -= 1
         stages[s] = st
     return tuple(domain), tuple(stages)
+
+
+def substitute(e: E.Expr, mapping: dict) -> E.Expr:
+    """``e`` with every ``Var`` in ``mapping`` replaced by its image (a ``Var`` or any expression)."""
+    memo: dict = {}
+
+    def go(x):
+        out = memo.get(x)
+        if out is None:
+            if isinstance(x, E.Var):
+                out = mapping.get(x, x)
+            elif isinstance(x, (E.Const, E.Acc)):
+                out = x
+            else:
+                out = _rebuild(x, lambda _f, child: go(child))
+            memo[x] = out
+        return out
+    return go(e)

@@ -20,6 +20,10 @@ the stages one after another, each its own loop nest; a reduce stage accumulates
 a ``LoopKernel``'s reduction does, and its finished value (rounded as its store would be) is what
 later stages read as ``Acc``. Before each stage's loops, the parts of its expressions that do not
 depend on them (a row's ``rstd`` from two accumulators, the row's base index) are computed once.
+A costly subexpression a later stage shares with an earlier one over loops of the same extents (a
+softmax's ``exp(x - max)``, summed by one stage and divided by the next) is kept for the row in a
+stack buffer by the earlier stage and loaded by the later one, not recomputed: up to
+``ROW_SCRATCH_BYTES`` per kernel, a row that stays in the L1/L2 cache.
 """
 from __future__ import annotations
 
@@ -32,6 +36,7 @@ from ..errors import LuminaCodegenError
 from ..ir.dtypes import DType
 from . import expr as E
 from . import llvm_math
+from .coalesce import substitute
 from .kernel import Epilogue, LoopKernel, RowKernel, Stage
 
 I1, I8, I16, I32, I64 = (ir.IntType(w) for w in (1, 8, 16, 32, 64))
@@ -400,14 +405,36 @@ class _RowBuilder(_FunctionBuilder):
 
     def row(self) -> None:
         self.memo, self.accs = {}, {}
+        saves, loads, sizes = _row_reuse(self.k)
+        scratch = {}
+        with self.b.goto_entry_block():
+            for sid, (dt, n) in sizes.items():
+                scratch[sid] = self.b.alloca(REG[dt], size=ir.Constant(I64, n), name=f"row{sid}")
+
+        def reuse(j, before: bool):
+            """Load the stage's shared subexpressions (before its value), or keep them (after)."""
+            st = self.k.stages[j]
+            if not (loads[j] if before else saves[j]):
+                return
+            pos = self.expr(_row_major_expr(st.vars))
+            if before:
+                for e, sid in loads[j].items():
+                    self.memo[e] = self.b.load(self.b.gep(scratch[sid], [pos], inbounds=True))
+            else:
+                for e, sid in saves[j]:
+                    self.b.store(self.memo[e], self.b.gep(scratch[sid], [pos], inbounds=True))
+
         for j, st in enumerate(self.k.stages):
             exprs = [st.value] + ([st.index] if st.index is not None else [])
             self.hoist(exprs, set(st.vars))
             row_memo = dict(self.memo)
             if st.reduce_op is None:
-                def body(st=st, row_memo=row_memo):
+                def body(st=st, row_memo=row_memo, j=j):
                     self.memo = dict(row_memo)
-                    self.store(st.out, self.expr(st.index), self.expr(st.value), self.k.buffers[st.out].dtype)
+                    reuse(j, True)
+                    value = self.expr(st.value)
+                    reuse(j, False)
+                    self.store(st.out, self.expr(st.index), value, self.k.buffers[st.out].dtype)
                 self.stage_loops(st, body)
                 self.memo = row_memo
                 continue
@@ -416,9 +443,11 @@ class _RowBuilder(_FunctionBuilder):
                 slot = self.b.alloca(REG[dt], name=f"acc{j}")
             self.b.store(self._identity(st.reduce_op, dt), slot)
 
-            def accumulate(st=st, slot=slot, dt=dt, row_memo=row_memo):
+            def accumulate(st=st, slot=slot, dt=dt, row_memo=row_memo, j=j):
                 self.memo = dict(row_memo)
+                reuse(j, True)
                 x = self.expr(st.value)
+                reuse(j, False)
                 self.b.store(self._combine(st.reduce_op, self.b.load(slot), x, dt), slot)
             self.stage_loops(st, accumulate)
             self.memo = row_memo
@@ -468,6 +497,101 @@ class _RowBuilder(_FunctionBuilder):
 
 
 _FULL_WIDTH = (DType.float32, DType.float64, DType.int32, DType.int64)
+ROW_SCRATCH_BYTES = 1 << 17   # stack buffers of one row kernel (threads have megabytes of stack)
+_COSTLY = {"exp", "log", "sqrt", "sin", "cos", "tanh", "erf", "div", "pow"}
+
+
+def _row_reuse(k: RowKernel):
+    """Which costly subexpressions later stages take from earlier ones (see the module docstring):
+    ``(saves, loads, sizes)``: ``saves[t]`` lists ``(expression in stage t's vars, scratch)`` that
+    stage t keeps, ``loads[s]`` maps expressions in stage s's vars to the scratch they are loaded
+    from, ``sizes[scratch] = (dtype, elements)``."""
+    stages = k.stages
+    saves: list[list] = [[] for _ in stages]
+    loads: list[dict] = [{} for _ in stages]
+    sizes: dict[int, tuple] = {}
+    kept: dict[tuple, int] = {}   # (stage, expression) -> scratch
+    budget = ROW_SCRATCH_BYTES
+    subexprs = [_dependent_subexprs(st.value, set(st.vars)) for st in stages]
+    avail: list[set] = []   # per stage: what its loop body evaluates or loads (not inside a load)
+    costly: dict = {}
+    for s, st in enumerate(stages):
+        extents = [v.extent for v in st.vars]
+        earlier = [t for t in range(s) if stages[t].vars and [v.extent for v in stages[t].vars] == extents]
+        _match_earlier(st, s, earlier, stages, subexprs, avail, costly, loads, saves, kept, sizes, budget)
+        budget = ROW_SCRATCH_BYTES - sum(n * 8 for _, n in sizes.values())
+        reached, stack = set(), [st.value]
+        while stack:
+            e = stack.pop()
+            if e in reached or e not in subexprs[s]:
+                continue
+            reached.add(e)
+            if e not in loads[s]:
+                stack.extend(E.children(e))
+        avail.append(reached)
+    return saves, loads, sizes
+
+
+def _match_earlier(st, s, earlier, stages, subexprs, avail, costly, loads, saves, kept, sizes, budget):
+    """Fill ``loads[s]`` (and the earlier stages' ``saves``) for stage ``st`` (see ``_row_reuse``)."""
+    if earlier:
+        extents = [v.extent for v in st.vars]
+        stack, seen = [st.value], set()
+        while stack:
+            e = stack.pop()
+            if e in seen or e not in subexprs[s]:
+                continue
+            seen.add(e)
+            hit = None
+            if _is_costly(e, costly):
+                for t in earlier:
+                    r = substitute(e, dict(zip(st.vars, stages[t].vars)))
+                    if r in avail[t]:
+                        hit = (t, r)
+                        break
+            if hit is None:
+                stack.extend(E.children(e))
+                continue
+            t, r = hit
+            sid = loads[t].get(r, kept.get(hit))
+            if sid is None:
+                n = math.prod(extents)
+                nbytes = n * 8   # a register value: at most 8 bytes
+                if nbytes > budget:
+                    stack.extend(E.children(e))
+                    continue
+                budget -= nbytes
+                sid = kept[hit] = len(sizes)
+                sizes[sid] = (e.dtype, n)
+                saves[t].append((r, sid))
+            loads[s][e] = sid
+
+
+def _dependent_subexprs(value: E.Expr, inner: set) -> set:
+    """The subexpressions of ``value`` that read a variable of ``inner`` (not hoisted)."""
+    depends: dict = {}
+    stack = [(value, False)]
+    while stack:
+        e, done = stack.pop()
+        if e in depends:
+            continue
+        if done:
+            depends[e] = (isinstance(e, E.Var) and e in inner) or any(depends[c] for c in E.children(e))
+            continue
+        stack.append((e, True))
+        stack.extend((c, False) for c in E.children(e) if c not in depends)
+    return {e for e, d in depends.items() if d}
+
+
+def _is_costly(e: E.Expr, memo: dict) -> bool:
+    """Whether ``e`` computes an expensive op (worth a store and a load to keep)."""
+    hit = memo.get(e)
+    if hit is None:
+        own = (isinstance(e, E.Un) and e.op in _COSTLY) or (isinstance(e, E.Bin) and e.op in _COSTLY and
+                                                           e.dtype.is_float)
+        hit = memo[e] = own or any(_is_costly(c, memo) for c in E.children(e)
+                                   if not isinstance(c, (E.Var, E.Const, E.Acc)))
+    return hit
 
 
 def _siblings_outer(k: RowKernel) -> bool:

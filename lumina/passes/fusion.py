@@ -43,7 +43,7 @@ result is stored only when a kernel outside the group or the graph's outputs rea
 mean and rstd saved for the backward pass); otherwise it lives in registers and gets no buffer.
 A candidate is refused, with its reason in ``Partition.refused``, when its row is longer than
 ``MAX_ROW_ELEMENTS`` (the stages re-read the row and count on it staying in cache), when a stage
-would recompute an earlier whole-row result of more than ``ROW_RECOMPUTE_BUDGET`` ops per element,
+would recompute earlier whole-row results of more than ``ROW_RECOMPUTE_BUDGET`` ops per element,
 when it reads a stage's result at another row or position, or when it depends on the group through
 a kernel outside it (the merged kernel could not be placed).
 """
@@ -72,9 +72,11 @@ MULTI_OUTPUT = True       # merge reductions over the same rows and their per-ro
 # normalization reads. A longer row is fetched from DRAM by every stage, as by separate kernels.
 MAX_ROW_ELEMENTS = 1 << 14
 # A later stage recomputes an earlier whole-row elementwise result instead of loading it (stages read
-# no outputs). That replaces a store and a load through memory, not one load as inlining across
-# kernels does, so the budget is three times RECOMPUTE_BUDGET: one expensive op (exp, div, sqrt)
-# and three cheap ones per element, as a softmax's ``exp(x - max)`` or a LayerNorm's ``(x - mean) * rstd``.
+# no outputs; a renderer may keep it for the row instead, as the LLVM one does for costly ones).
+# That replaces a store and a load through memory, not one load as inlining across kernels does,
+# so the budget, in ops per element per reading stage, is three times RECOMPUTE_BUDGET: one
+# expensive op (exp, div, sqrt) and three cheap ones, as a softmax's ``exp(x - max)`` or a
+# LayerNorm's ``(x - mean) / std``.
 ROW_RECOMPUTE_BUDGET = 3 * RECOMPUTE_BUDGET
 
 

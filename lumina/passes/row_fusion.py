@@ -40,7 +40,7 @@ class _Group:
     members: list[int]                                   # kernel indices, in order
     stages: list[F.RowStage]
     roles: dict[int, str] = field(default_factory=dict)  # id(member root) -> role
-    cost: dict[int, int] = field(default_factory=dict)   # id(full member root) -> recompute ops
+    cost: dict[int, int] = field(default_factory=dict)   # id(full member root) -> ops per evaluation
     contiguous: bool = True   # the innermost dim (of extent > 1) is reduced: a row is contiguous
 
     @property
@@ -149,7 +149,8 @@ def _join(g: _Group, gi: int, i: int, k: F.Kernel, kernels, producer, group_of) 
                 "reductions share such a kernel, which accumulates them side by side in their outputs")
     if role == "reduce" and not reads and not _shares_input(g, k, kernels):
         return "a sibling reduction that reads none of the group's buffers: merging would save no pass over memory"
-    recompute = sum(g.cost[id(v)] for v in reads if g.roles[id(v)] == "full")
+    full = [v for v in reads if g.roles[id(v)] == "full"]
+    recompute = sum(g.cost[id(v)] for v in full)   # ops per element to evaluate them in k's stage
     if recompute > F.ROW_RECOMPUTE_BUDGET:
         return (f"its stage would recompute {recompute} ops per element of earlier stages "
                 f"(ROW_RECOMPUTE_BUDGET {F.ROW_RECOMPUTE_BUDGET})")
