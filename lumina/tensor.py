@@ -4,6 +4,12 @@ Operations only record IR nodes; ``.numpy()`` / ``.item()`` realise a tensor by 
 that computes it (``driver.compile_graph``) and running it. NumPy broadcasting and PyTorch's dtype
 promotion apply (Python scalars are weak: ``f32 * 2.0`` stays ``float32``). Shapes are checked when
 the op is recorded, so a mismatch is reported at the line that caused it.
+
+Devices, as PyTorch users expect them: a tensor lives on ``.device`` ("cpu" unless moved with
+``.to("cuda")`` / ``.to("metal")``), ops run where their operands live (realising a graph compiles
+it for that device), operands on two devices in one op raise LuminaDeviceError naming the op and
+both devices, and ``.numpy()`` copies the value to the host. Constants and 0-d CPU tensors join any
+device. A realised cuda tensor's data is a torch tensor from PyTorch's allocator, kept on the GPU.
 """
 from __future__ import annotations
 
