@@ -269,7 +269,8 @@ class Tensor:
             return f"Tensor(<traced {self._value.type}>)"
         body = np.array2string(self.numpy(), separator=", ", prefix="Tensor(")
         extra = f", dtype={self.dtype.name}" if self.dtype not in (DType.float32, DType.int64, DType.bool) else ""
-        return f"Tensor({body}{extra}{', requires_grad=True' if self.requires_grad else ''})"
+        where = f", device='{self.device}'" if self.device != "cpu" else ""
+        return f"Tensor({body}{where}{extra}{', requires_grad=True' if self.requires_grad else ''})"
 
     # ---- realisation ------------------------------------------------------------------------------
     def numpy(self) -> np.ndarray:

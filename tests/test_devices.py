@@ -103,6 +103,7 @@ def test_to_cuda_computes_there_and_reads_back(interpret):
     a = np.arange(12, dtype=np.float32).reshape(3, 4)
     x = lumina.tensor(a).to("cuda")
     assert x.device == "cuda" and lumina.tensor(a).device == "cpu"
+    assert repr(x[0, :2]) == "Tensor([0., 1.], device='cuda')"
     y = (x * 2.0 + 1.0).exp().sum(1)
     assert y.device == "cuda"
     np.testing.assert_allclose(y.numpy(), np.exp(a * 2 + 1).sum(1), rtol=1e-6)
