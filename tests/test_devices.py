@@ -326,3 +326,13 @@ def test_info_lists_the_devices(no_gpu, capsys):
     assert "device cpu: available (LLVM CPU backend)" in out
     assert re.search(r"^device cuda: unavailable \(no NVIDIA driver", out, flags=re.M)
     assert out.rstrip().endswith("default device: cpu")
+
+
+def test_profile_times_every_cuda_kernel(interpret):
+    x = np.ones((4, 8), np.float32)
+    fn = lumina.compile(lambda x: (x * 2.0).exp().sum(1), device="cuda")
+    rows = fn.profile(x, repeat=2)
+    assert [name for name, _ in rows] == [k.name for k in fn.lower(x).kernels()]
+    assert all(0 < t < 60 for _, t in rows)
+    with pytest.raises(LuminaDeviceError, match=r"profile_report: .* cpu device only; <lambda> runs on cuda"):
+        fn.profile_report(x)
