@@ -336,3 +336,25 @@ def test_profile_times_every_cuda_kernel(interpret):
     assert all(0 < t < 60 for _, t in rows)
     with pytest.raises(LuminaDeviceError, match=r"profile_report: .* cpu device only; <lambda> runs on cuda"):
         fn.profile_report(x)
+
+
+def test_every_dtype_crosses_the_cuda_executable(interpret):
+    """Inputs and outputs of each dtype (bf16 through its bit pattern, bool as bytes) round-trip
+    through host copies and device buffers as the cpu device computes them."""
+    import ml_dtypes
+    rng = np.random.default_rng(3)
+    a = rng.standard_normal((3, 5), dtype=np.float32)
+    args = (a.astype(ml_dtypes.bfloat16), a.astype(np.float16), a.astype(np.float64),
+            rng.integers(-9, 9, (3, 5)).astype(np.int32), rng.integers(-9, 9, (3, 5)), a > 0)
+
+    def f(bf, h, d, i, j, m):
+        return bf * 2.0, h + 1.0, d.sum(0), i + 1, j * j, m & (d > 0.5), lumina.where(m, bf.float(), h.float())
+    got = lumina.compile(f, device="cuda")(*args)
+    want = lumina.compile(f, device="cpu")(*args)
+    for g, w in zip(got, want):
+        assert g.dtype == w.dtype and g.device == "cpu"
+        np.testing.assert_array_equal(g.numpy(), w.numpy())
+    on_device = lumina.compile(f, device="cuda")(*(lumina.tensor(x).cuda() for x in args))
+    for g, w in zip(on_device, want):
+        assert g.device == "cuda"
+        np.testing.assert_array_equal(g.numpy(), w.numpy())
