@@ -73,8 +73,8 @@ def digits_step():
     lumina.manual_seed(0)
     model = nn.Sequential(nn.Linear(64, 32), nn.ReLU(), nn.Linear(32, 32), nn.ReLU(), nn.Linear(32, 10))
     step = _train_step(model, lumina.optim.SGD(model.parameters(), lr=0.05, momentum=0.9), F.cross_entropy)
-    rng = np.random.default_rng(0)
-    x, y = rng.random((16, 64), dtype=np.float32), rng.integers(0, 10, 16)
+    rng = np.random.default_rng(0)   # the example's batch of 64: sums over it take a threadgroup
+    x, y = rng.random((64, 64), dtype=np.float32), rng.integers(0, 10, 64)
     step(x, y)   # a second step: the momentum buffers hold real values
     return _cases(step, (x, y))
 
@@ -110,7 +110,7 @@ def micro_gpt_step():
 def amp_step(dtype: DType):
     """A digits MLP (GELU, LayerNorm) step under autocast: 16-bit GEMMs, row kernels and casts."""
     lumina.manual_seed(0)
-    model = nn.Sequential(nn.Linear(64, 32), nn.GELU(), nn.LayerNorm(32), nn.Linear(32, 10))
+    model = nn.Sequential(nn.Linear(64, 48), nn.GELU(), nn.LayerNorm(48), nn.Linear(48, 10))
     opt = lumina.optim.SGD(model.parameters(), lr=0.05, momentum=0.9)
 
     @lumina.compile
@@ -298,7 +298,9 @@ def test_reductions_propagate_nan_and_match_numpy():
     fsum = _reduction("k_sum", F32, 5, 300, "sum")
     imax = _reduction("k_imax", I64, 3, 70, "max")
     isum = _reduction("k_isum", I32, 3, 1000, "sum")
-    lib = msl_cpu.build([fmax, fsum, imax, isum])
+    short = _reduction("k_max_short", F32, 300, 5, "max")    # one thread per output point
+    assert metal.serial(short) and not metal.serial(fmax)
+    lib = msl_cpu.build([fmax, fsum, imax, isum, short])
     x = rng.normal(size=(5, 300)).astype(np.float32)
     x[1, 17] = np.nan          # NaN anywhere in a row wins
     x[2, 299] = np.nan
@@ -306,6 +308,10 @@ def test_reductions_propagate_nan_and_match_numpy():
     with np.errstate(invalid="ignore"):
         np.testing.assert_array_equal(lib.run(fmax, [x])[0], x.max(1))
         np.testing.assert_allclose(lib.run(fsum, [x])[0], x.astype(np.float64).sum(1), rtol=1e-5)
+    xs5 = rng.normal(size=(300, 5)).astype(np.float32)
+    xs5[7, 2] = np.nan
+    with np.errstate(invalid="ignore"):
+        np.testing.assert_array_equal(lib.run(short, [xs5])[0], xs5.max(1))
     xi = rng.integers(-2**62, 2**62, (3, 70))
     np.testing.assert_array_equal(lib.run(imax, [xi])[0], xi.max(1))
     xs = rng.integers(-2**31, 2**31 - 1, (3, 1000), dtype=np.int32)
@@ -425,8 +431,13 @@ def _mean_var_norm(rows: int, cols: int) -> RowKernel:
 
 def test_hand_built_row_kernels_match_numpy():
     rng = np.random.default_rng(5)
-    softmax, moments = _softmax_rows(6, 300), _mean_var_norm(5, 77)
-    lib = msl_cpu.build([softmax, moments])
+    softmax, moments, narrow = _softmax_rows(6, 300), _mean_var_norm(5, 77), _softmax_rows(300, 10)
+    assert metal.serial(narrow) and not metal.serial(softmax)   # a thread per row / a group per row
+    lib = msl_cpu.build([softmax, moments, narrow])
+    z = rng.normal(0, 5, (300, 10)).astype(np.float32)
+    e = np.exp(z.astype(np.float64) - z.max(1, keepdims=True))
+    np.testing.assert_allclose(lib.run(narrow, [z])[0].reshape(300, 10), e / e.sum(1, keepdims=True),
+                               rtol=2e-5, atol=1e-7)
     x = rng.normal(0, 5, (6, 300)).astype(np.float32)
     x[2, 7] = np.nan                       # a NaN row stays NaN (max propagates it)
     x[3] += 80.0                           # exp would overflow without the max shift

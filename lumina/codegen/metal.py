@@ -16,6 +16,9 @@ index arithmetic is 64-bit (``long``), as in the description.
 * ``RowKernel``: one threadgroup per outer point; stages run in order, each a strided loop over
   its own variables; a reducing stage ends in a threadgroup reduction whose result (``Acc(j)``) every
   thread reads back from threadgroup memory;
+* either of them with loops of at most ``SERIAL_MAX`` elements (a bias gradient over a small batch,
+  a 10-class softmax): one thread per output point, its loops run by that thread alone, a block
+  of points per threadgroup (``serial``);
 * ``DotKernel``: a classic tiled GEMM: one threadgroup of ``TILE`` x ``TILE`` threads per output
   tile of one batch entry; each step stages a ``TILE`` x ``TILE`` tile of A and of B (read through
   their strided ``Operand`` views) in threadgroup memory; each thread accumulates one C[b, m, n]
@@ -44,6 +47,7 @@ MAX_BUFFER_ARGUMENTS = 31   # Metal's buffer argument table; wider kernels take 
 MAX_THREADS = 256      # threads per threadgroup of a reduction or row kernel
 TILE = 16              # a DotKernel's output tile is TILE x TILE, its K step TILE
 ELEMENTWISE_THREADS = 256
+SERIAL_MAX = 32        # reductions and rows this short: one thread per output point, no threadgroup
 _BARRIER = "threadgroup_barrier(mem_flags::mem_threadgroup);"
 
 Kernel = LoopKernel | RowKernel | DotKernel
@@ -71,21 +75,36 @@ def _pow2_at_least(n: int, cap: int) -> int:
     return p
 
 
+def _widest(desc: LoopKernel | RowKernel) -> int:
+    """The longest inner loop: the reduction, or the largest stage."""
+    if isinstance(desc, RowKernel):
+        return max((_size(st.vars) for st in desc.stages), default=1)
+    return _size(desc.reduce_vars)
+
+
+def serial(desc: Kernel) -> bool:
+    """Whether each thread computes whole output points of ``desc`` (an elementwise kernel, or
+    reductions and rows of at most ``SERIAL_MAX`` elements: a block of points per threadgroup, no
+    barriers) rather than a threadgroup cooperating on one point."""
+    if isinstance(desc, DotKernel):
+        return False
+    if isinstance(desc, LoopKernel) and not desc.reduce_vars:
+        return True
+    return _widest(desc) <= SERIAL_MAX
+
+
 def geometry(desc: Kernel) -> Geometry:
     """How to launch ``render(desc)``."""
     if isinstance(desc, DotKernel):
         tiles = -(-desc.m // TILE) * -(-desc.n // TILE)
         return Geometry(desc.batch * tiles, TILE * TILE)
-    if isinstance(desc, RowKernel):
-        widest = max((_size(st.vars) for st in desc.stages), default=1)
-        return Geometry(_size(desc.domain), _pow2_at_least(widest, MAX_THREADS))
-    if isinstance(desc, LoopKernel):
-        if desc.reduce_vars:
-            return Geometry(_size(desc.domain), _pow2_at_least(_size(desc.reduce_vars), MAX_THREADS))
-        n = _size(desc.domain)
-        threads = min(ELEMENTWISE_THREADS, max(n, 1))
-        return Geometry(-(-n // threads), threads)
-    raise LuminaCodegenError(f"metal: cannot render a {type(desc).__name__}")
+    if not isinstance(desc, (LoopKernel, RowKernel)):
+        raise LuminaCodegenError(f"metal: cannot render a {type(desc).__name__}")
+    points = _size(desc.domain)
+    if serial(desc):
+        threads = min(ELEMENTWISE_THREADS, max(points, 1))
+        return Geometry(-(-points // threads), threads)
+    return Geometry(points, _pow2_at_least(_widest(desc), MAX_THREADS))
 
 
 def _exprs(desc: Kernel):
@@ -140,9 +159,9 @@ def render(desc: Kernel) -> str:
     if isinstance(desc, DotKernel):
         em = _dot(desc, names)
     elif isinstance(desc, RowKernel):
-        em = _row(desc, names, geo.threads)
+        em = _row(desc, names, geo.threads, serial(desc))
     elif desc.reduce_vars:
-        em = _reduction(desc, names, geo.threads)
+        em = _reduction(desc, names, geo.threads, serial(desc))
     else:
         em = _elementwise(desc, names, geo.threads)
     comment = "".join(f"// {line}\n" for line in desc.source)
@@ -153,12 +172,20 @@ def render(desc: Kernel) -> str:
             + signature + " {\n" + "\n".join(prologue + em.lines) + "\n}\n")
 
 
+def _point(em: Emitter, domain, threads: int, alone: bool) -> None:
+    """Bind ``gid`` (the output point, row-major) and the domain's variables: thread ``lid`` of
+    block ``tg`` when each thread has a point of its own (``alone``), else the threadgroup's."""
+    if alone:
+        em.line(f"const long gid = long(tg) * {threads} + long(lid);")
+        em.line(f"if (gid >= {int_literal(_size(domain), DType.int64)}) return;")
+    else:
+        em.line("const long gid = long(tg);")
+    em.unravel(domain, "gid")
+
+
 def _elementwise(k: LoopKernel, names, threads: int) -> Emitter:
     em = Emitter(k.name, names)
-    n = _size(k.domain)
-    em.line(f"const long gid = long(tg) * {threads} + long(lid);")
-    em.line(f"if (gid >= {int_literal(n, DType.int64)}) return;")
-    em.unravel(k.domain, "gid")
+    _point(em, k.domain, threads, True)
     em.store(len(k.buffers) - 1, "gid", em.expr(k.value), k.out.dtype)
     return em
 
@@ -175,10 +202,19 @@ def _tree(em: Emitter, op: str, acc: str, dt: DType, threads: int, scratch: str)
     return f"{scratch}[0]"
 
 
-def _fold(em: Emitter, vars, op: str, value, threads: int, acc: str) -> None:
+def _loop(em: Emitter, vars, lanes: int | None):
+    """A loop over ``vars`` (flattened as ``j``): all of it, or with ``lanes`` threads sharing it,
+    this thread's strided part."""
+    n = int_literal(_size(vars), DType.int64)
+    if lanes is None:
+        return em.block(f"for (long j = 0; j < {n}; ++j)")
+    return em.block(f"for (long j = lid; j < {n}; j += {lanes})")
+
+
+def _fold(em: Emitter, vars, op: str, value, lanes: int | None, acc: str) -> None:
     """``acc`` (declared) folded with ``value`` over this thread's share of ``vars``."""
     em.hoist([value], vars)
-    with em.block(f"for (long j = lid; j < {int_literal(_size(vars), DType.int64)}; j += {threads})"):
+    with _loop(em, vars, lanes):
         em.unravel(vars, "j")
         em.line(f"{acc} = {em.combine(op, acc, em.expr(value), value.dtype)};")
 
@@ -194,26 +230,29 @@ def _scratch(em: Emitter, dtypes, threads: int) -> dict[str, str]:
     return arrays
 
 
-def _reduction(k: LoopKernel, names, threads: int) -> Emitter:
+def _reduction(k: LoopKernel, names, threads: int, alone: bool) -> Emitter:
     em = Emitter(k.name, names)
     dt = k.value.dtype
-    scratch = _scratch(em, [dt], threads)[reg(dt, k.name)]
-    em.line("const long gid = long(tg);")
-    em.unravel(k.domain, "gid")
+    out = len(k.buffers) - 1
+    scratch = None if alone else _scratch(em, [dt], threads)[reg(dt, k.name)]
+    _point(em, k.domain, threads, alone)
     em.line(f"{reg(dt, k.name)} acc = {identity(k.reduce_op, dt)};")
-    _fold(em, k.reduce_vars, k.reduce_op, k.value, threads, "acc")
+    _fold(em, k.reduce_vars, k.reduce_op, k.value, None if alone else threads, "acc")
+    if alone:
+        em.store(out, "gid", "acc", k.out.dtype)
+        return em
     total = _tree(em, k.reduce_op, "acc", dt, threads, scratch)
     with em.block("if (lid == 0)"):
-        em.store(len(k.buffers) - 1, "gid", total, k.out.dtype)
+        em.store(out, "gid", total, k.out.dtype)
     return em
 
 
-def _row(k: RowKernel, names, threads: int) -> Emitter:
+def _row(k: RowKernel, names, threads: int, alone: bool) -> Emitter:
     em = Emitter(k.name, names)
     reducing = [st for st in k.stages if st.reduce_op]
-    scratch = _scratch(em, [st.value.dtype for st in reducing], threads)
-    em.line("const long gid = long(tg);")
-    em.unravel(k.domain, "gid")
+    scratch = {} if alone else _scratch(em, [st.value.dtype for st in reducing], threads)
+    lanes = None if alone else threads
+    _point(em, k.domain, threads, alone)
     for j, st in enumerate(k.stages):
         em.line(f"// stage {j}: {st.reduce_op or 'store'} over {', '.join(v.name for v in st.vars) or '()'}")
         if st.out is not None and not k.n_inputs <= st.out < len(k.buffers):
@@ -221,7 +260,7 @@ def _row(k: RowKernel, names, threads: int) -> Emitter:
                                      f"expected an output in [{k.n_inputs}, {len(k.buffers)})")
         if not st.reduce_op:
             em.hoist([st.value, st.index], st.vars)
-            with em.block(f"for (long j = lid; j < {int_literal(_size(st.vars), DType.int64)}; j += {threads})"):
+            with _loop(em, st.vars, lanes):
                 em.unravel(st.vars, "j")
                 em.store(st.out, em.expr(st.index), em.expr(st.value), k.buffers[st.out].dtype)
             continue
@@ -229,13 +268,18 @@ def _row(k: RowKernel, names, threads: int) -> Emitter:
         ty = reg(dt, k.name)
         acc = em.fresh(f"acc{j}")
         em.line(f"{ty} {acc} = {identity(st.reduce_op, dt)};")
-        _fold(em, st.vars, st.reduce_op, st.value, threads, acc)
-        total = _tree(em, st.reduce_op, acc, dt, threads, scratch[ty])
-        # every thread reads the result; the barrier keeps the next stage from overwriting it early
-        em.line(f"const {ty} {acc}_all = {em.round(total, dt)};")
-        em.line(_BARRIER)
+        _fold(em, st.vars, st.reduce_op, st.value, lanes, acc)
+        if alone:
+            em.line(f"const {ty} {acc}_all = {em.round(acc, dt)};")
+        else:
+            total = _tree(em, st.reduce_op, acc, dt, threads, scratch[ty])
+            # every thread reads the result; the barrier keeps the next stage from overwriting it early
+            em.line(f"const {ty} {acc}_all = {em.round(total, dt)};")
+            em.line(_BARRIER)
         em.accs[j] = f"{acc}_all"
-        if st.out is not None:
+        if st.out is not None and alone:
+            em.store(st.out, em.expr(st.index), f"{acc}_all", k.buffers[st.out].dtype)
+        elif st.out is not None:
             with em.block("if (lid == 0)"):
                 em.store(st.out, em.expr(st.index), f"{acc}_all", k.buffers[st.out].dtype)
     return em
