@@ -485,6 +485,103 @@ def test_hand_built_row_kernels_match_numpy_and_the_cpu():
         np.testing.assert_allclose(got_b.astype(np.float32), want_b.astype(np.float32), rtol=1e-2)
 
 
+def test_row_kernel_with_two_domain_loops_a_scalar_stage_and_computed_output_positions():
+    """Stages that store one value per row (no loops of their own) at positions computed from the
+    domain (reversed rows), behind a reduction whose temporaries live outside the stage loops."""
+    rows, chans, cols = 5, 3, 40
+    i, c, j = E.Var("i0", rows), E.Var("c0", chans), E.Var("j0", cols)
+    x = E.Load(0, E.affine_sum([(chans * cols, i), (cols, c), (1, j)]), F32)
+    reversed_row = E.affine_sum([(-chans, i), (1, c)], (rows - 1) * chans)
+    stages = (Stage((j,), "sum", x, 1, reversed_row),
+              Stage((), None, E.Bin("mul", E.Acc(0, F32), E.Un("exp", E.Cast(c, F32), F32), F32), 2, reversed_row),
+              Stage((j,), "max", E.Bin("sub", x, E.Acc(0, F32), F32), 3,
+                    E.affine_sum([(1, reversed_row)], 0)))
+    bufs = (Buffer(F32, rows * chans * cols),) + (Buffer(F32, rows * chans),) * 3
+    k = RowKernel("k_rows2", bufs, 3, (i, c), stages)
+    xv = np.random.default_rng(7).normal(size=(rows, chans, cols)).astype(np.float32)
+    got = run(k, [xv])
+    for g, w in zip(got, cpu_run(k, [xv])):
+        np.testing.assert_allclose(g, w, rtol=1e-5, atol=1e-6)
+    s = xv.astype(np.float64).sum(2)
+    np.testing.assert_allclose(got[0].reshape(rows, chans)[::-1], s, rtol=1e-5)
+    np.testing.assert_allclose(got[1].reshape(rows, chans)[::-1], s * np.exp(np.arange(chans)), rtol=1e-5)
+    np.testing.assert_allclose(got[2].reshape(rows, chans)[::-1], (xv - s[..., None]).max(2), rtol=1e-5)
+
+
+def _sum_of(terms, dt):
+    out = terms[0]
+    for t in terms[1:]:
+        out = E.Bin("add", out, t, dt)
+    return out
+
+
+def hand_built_kernels() -> list:
+    """Kernels that exercise what the example programs may not: every unary and binary op in
+    float32, float64 and the 16-bit floats, casts, integer division, floor index arithmetic,
+    ``rand`` in every float dtype, integer and 16-bit reductions, float64 and int64 GEMMs, a GEMM
+    epilogue with permuted strides, and row kernels."""
+    kernels = []
+    for dt in (F32, F64, F16, BF16):
+        def every_op(a, b, dt=dt):
+            unary = [E.Un(op, a, dt) for op in UNARY]
+            binary = [E.Bin(op, a, b, dt) for op in ("add", "sub", "mul", "div", "pow", "maximum", "minimum")]
+            compare = [E.Cast(E.Bin(op, a, b, BOOL), dt) for op in sorted(E.COMPARE)]
+            noise = E.Rand(E.iconst(3), E.Var("i0", 64), dt)
+            return _sum_of(unary + binary + compare + [noise, E.Cast(E.Cast(a, I32), dt)], dt)
+        kernels.append(elementwise(f"k_ops_{dt.name}", [dt, dt], dt, 64, every_op))
+    for dt in (I32, I64):
+        def int_ops(a, b, dt=dt):
+            ops = [E.Bin(op, a, b, dt) for op in ("add", "sub", "mul", "div", "maximum", "minimum")]
+            ops += [E.Un("abs", a, dt), E.Un("neg", b, dt), E.Cast(E.Bin("and", E.Bin("lt", a, b, BOOL),
+                                                                           E.Un("not", E.Bin("eq", a, b, BOOL), BOOL), BOOL), dt)]
+            # a dividend whose bounds are unknown (the floor-division path; its values are >= 0,
+            # where the CPU's truncating division agrees; negative ones: the floordiv test above)
+            dividend = E.Cast(E.Un("abs", a, dt), I64)
+            ops += [E.Cast(E.Bin("floordiv", dividend, E.iconst(7), I64), dt),
+                    E.Cast(E.Bin("mod", dividend, E.iconst(7), I64), dt)]
+            return _sum_of(ops, dt)
+        kernels.append(elementwise(f"k_ops_{dt.name}", [dt, dt], dt, 64, int_ops))
+    kernels += [reduction("k_max_f32", F32, 3, 300, "max"), reduction("k_sum_i32", I32, 3, 300, "sum"),
+                reduction("k_max_i64", I64, 3, 30, "max"), reduction("k_sum_f16", F16, 3, 3000, "sum"),
+                reduction("k_max_bf16", BF16, 3, 30, "max"), softmax_rows(6, 3000), mean_var_norm(5, 77, BF16)]
+    batch, m, n, k = 2, 21, 19, 70
+    bv, mv, nv = E.Var("b", batch), E.Var("m", m), E.Var("n", n)
+    index = E.affine_sum([(m, bv), (1, mv), (batch * m, nv)])
+    value = E.Bin("maximum", E.Bin("add", E.Load(MAX_EPILOGUE_INPUTS, index, F32), E.Load(0, nv, F32), F32),
+                  E.Const(0.0, F32), F32)
+    kernels.append(DotKernel("k_dot_epi", (Buffer(F32, batch * k * m), Buffer(F32, k * n), Buffer(F32, n),
+                                           Buffer(F32, batch * m * n)), F32, batch, m, n, k,
+                             Operand(0, 0, (k * m, 1, m)), Operand(1, 0, (0, n, 1)),
+                             epilogue=Epilogue((bv, mv, nv), value, (2,), index), c_strides=(m, 1, batch * m)))
+    for dt in (F64, I64, F16):
+        kernels.append(DotKernel(f"k_dot_{dt.name}", (Buffer(dt, 6 * 40), Buffer(dt, 40 * 17), Buffer(dt, 6 * 17)),
+                                 dt, 1, 6, 17, 40, Operand(0, 0, (0, 40, 1)), Operand(1, 0, (0, 17, 1))))
+    return kernels
+
+
+def test_hand_built_kernels_match_cpu():
+    """The kernels the AOT test compiles (every op per dtype, summed; reductions; row kernels) give
+    the CPU backend's results under the interpreter. Inputs in [0.5, 2): every op stays finite.
+    16-bit floats round after every op, so an exp or erf one float32 ulp apart may round to
+    neighbouring 16-bit values and the difference propagates: 2e-2 relative for them."""
+    rng = np.random.default_rng(8)
+    for k in hand_built_kernels():
+        if isinstance(k, DotKernel):
+            continue
+        n_in = len(k.buffers) - (k.n_outputs if isinstance(k, RowKernel) else 1)
+        inputs = [(rng.integers(1, 50, b.numel) * rng.choice([-1, 1], b.numel)).astype(b.dtype.numpy)
+                  if b.dtype.is_int else rng.uniform(0.5, 2.0, b.numel).astype(b.dtype.numpy)
+                  for b in k.buffers[:n_in]]
+        for got, want in zip(run(k, inputs), cpu_run(k, inputs)):
+            assert np.isfinite(want.astype(np.float64)).all(), k.name
+            if want.dtype.kind != "f":
+                np.testing.assert_array_equal(got, want, err_msg=k.name)
+            else:
+                rtol = 2e-2 if k.buffers[-1].dtype.is_half else 1e-5
+                np.testing.assert_allclose(got.astype(np.float64), want.astype(np.float64), rtol=rtol,
+                                           atol=1e-6, err_msg=k.name)
+
+
 # ---- the launcher ---------------------------------------------------------------------------------------
 
 def test_launcher_caches_and_checks_its_buffers():

@@ -216,7 +216,7 @@ def _rows(desc, domain, stages, lines: list[str]) -> None:
                   f"{ind}r = tl.where(r_mask, r, 0)"]
         local = dict(names)
         _unflatten(lines, ind, st.vars, "r", local)
-        em = Emitter(lines, ind, local, _pointer, desc.name)
+        em = Emitter(lines, ind, local, _pointer, desc.name, prefix=f"s{j}_")
         value = em.emit(st.value)
         if st.reduce_op is None:
             index = em.emit(st.index)

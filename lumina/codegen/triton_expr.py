@@ -238,14 +238,16 @@ class Emitter:
     ``names`` maps a ``Var`` (and, for ``Acc(j)``, the key ``("acc", j)``) to the name of the
     tensor holding it; ``pointer(buf)`` names the pointer a ``Load`` of ``buf`` reads, and
     ``load_override(load)`` may return a name instead (an epilogue's ``Load(OUT)``). Results are
-    memoised per emitter, so one emitter serves one loop body."""
+    memoised per emitter, so one emitter serves one loop body; each emitter of a kernel takes its
+    own name ``prefix``."""
 
     def __init__(self, lines: list[str], indent: str, names: dict, pointer, kernel: str,
-                 load_override=None):
+                 load_override=None, prefix: str = "t"):
         self.lines, self.indent, self.names = lines, indent, names
         self.pointer, self.kernel, self.load_override = pointer, kernel, load_override
         self.memo: dict = {}
         self.count = 0
+        self.prefix = prefix   # unique per emitter of a kernel: a loop body must not rebind outer names
 
     def emit(self, root: E.Expr) -> str:
         """The name of a tensor holding ``root`` (emitting what is not yet computed)."""
@@ -268,7 +270,7 @@ class Emitter:
     def _assign(self, text: str) -> str:
         if text.isidentifier():
             return text
-        name = f"t{self.count}"
+        name = f"{self.prefix}{self.count}"
         self.count += 1
         self.lines.append(f"{self.indent}{name} = {text}")
         return name
