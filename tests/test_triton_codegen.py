@@ -428,6 +428,12 @@ def test_dot_kernel_rebatched_offset_views_float64_and_integers():
                      c_strides=(o * hw, hw, 1))
     got = run(desc, [w, pad])[0].reshape(n_img, o, hw)
     np.testing.assert_allclose(got, np.einsum("ok,nkh->noh", w, cols), rtol=1e-12)
+    # more tile rows than a group (GROUP_M) and ragged edges, over a batch of 2
+    a, b = rng.normal(size=(2, 600, 40)).astype(np.float32), rng.normal(size=(2, 40, 130)).astype(np.float32)
+    tiles = DotKernel("k_tiles", (Buffer(F32, a.size), Buffer(F32, b.size), Buffer(F32, 2 * 600 * 130)), F32,
+                      2, 600, 130, 40, Operand(0, 0, (600 * 40, 40, 1)), Operand(1, 0, (40 * 130, 130, 1)))
+    np.testing.assert_allclose(run(tiles, [a, b])[0].reshape(2, 600, 130), a.astype(np.float64) @ b,
+                               rtol=1e-5, atol=1e-5)
     ai, bi = rng.integers(-2**40, 2**40, (6, 40)), rng.integers(-2**30, 2**30, (40, 17))
     plain = DotKernel("k_dot_i64", (Buffer(I64, 6 * 40), Buffer(I64, 40 * 17), Buffer(I64, 6 * 17)), I64,
                       1, 6, 17, 40, Operand(0, 0, (0, 40, 1)), Operand(1, 0, (0, 17, 1)))

@@ -13,7 +13,7 @@ arithmetic is int64.
   chunks of ``BLOCK_R``, folding a ``[BLOCK_M, BLOCK_R]`` accumulator that is reduced across
   lanes after the loop (sums in float32 for 16-bit floats, rounded once at the store; ``max`` with
   NaN propagation). ``reduce_outer`` is the CPU's schedule hint and changes nothing here.
-* ``DotKernel``: one program per ``BLOCK_M x BLOCK_N`` tile of C per batch entry (grid axis 1),
+* ``DotKernel``: one program per ``BLOCK_M x BLOCK_N`` tile of C per batch entry (one grid axis),
   ``tl.dot`` over ``BLOCK_K`` chunks of the strided operand views (IEEE float32, no TF32), then the
   epilogue evaluated on the accumulator tile and stored through ``Epilogue.index`` (or C stored at
   ``c_strides``). Integer GEMMs multiply and sum in registers (``tl.dot`` has no int32/int64 form).
@@ -38,6 +38,7 @@ from .kernel import DotKernel, LoopKernel, RowKernel, Stage
 from .triton_expr import PRELUDE, REG, Emitter, literal, round_to, to_memory
 
 Desc = LoopKernel | RowKernel | DotKernel
+GROUP_M = 8   # rows of GEMM tiles that consecutive programs walk together (L2 reuse)
 
 
 @dataclass(frozen=True)
@@ -91,8 +92,8 @@ def geometry(desc: Desc) -> Geometry:
                 if c not in seen:
                     seen.add(c)
                     configs.append({"BLOCK_M": c[0], "BLOCK_N": c[1], "BLOCK_K": c[2], "num_warps": c[3]})
-        return Geometry(("BLOCK_M", "BLOCK_N", "BLOCK_K"), (((desc.m, "BLOCK_M"), (desc.n, "BLOCK_N")),
-                                                           ((desc.batch, None),)), tuple(configs))
+        return Geometry(("BLOCK_M", "BLOCK_N", "BLOCK_K"), (((desc.m, "BLOCK_M"), (desc.n, "BLOCK_N"), (desc.batch, None)),),
+                        tuple(configs))
     if isinstance(desc, LoopKernel) and not desc.reduce_vars:
         total = _size(desc.domain)
         cap = max(16, _pow2(total))
@@ -247,11 +248,20 @@ def _dot(d: DotKernel, lines: list[str]) -> None:
     float_ = d.dtype.is_float
     acc_t = "tl.float64" if d.dtype is DType.float64 else ("tl.float32" if float_ else REG[d.dtype])
     a, b = d.a, d.b
-    lines += [f"    pid = tl.program_id(0).to(tl.int64)",
-              f"    bat = tl.program_id(1).to(tl.int64)",
+    # One grid axis (axis 1 is limited to 65535 programs): batch-major, and inside a batch entry
+    # the tiles in groups of GROUP_M rows of tiles, so programs running together share A and B
+    # panels in L2 (the ordering of Triton's matmul tutorial).
+    lines += ["    pid = tl.program_id(0).to(tl.int64)",
+              f"    tiles_m = ({d.m} + BLOCK_M - 1) // BLOCK_M",
               f"    tiles_n = ({d.n} + BLOCK_N - 1) // BLOCK_N",
-              "    m = (pid // tiles_n) * BLOCK_M + tl.arange(0, BLOCK_M).to(tl.int64)",
-              "    n = (pid % tiles_n) * BLOCK_N + tl.arange(0, BLOCK_N).to(tl.int64)",
+              "    bat = pid // (tiles_m * tiles_n)",
+              "    tile = pid % (tiles_m * tiles_n)",
+              f"    group = tile // ({GROUP_M} * tiles_n)",
+              f"    rows_in_group = tl.minimum(tiles_m - group * {GROUP_M}, {GROUP_M})",
+              f"    tile_m = group * {GROUP_M} + (tile % ({GROUP_M} * tiles_n)) % rows_in_group",
+              f"    tile_n = (tile % ({GROUP_M} * tiles_n)) // rows_in_group",
+              "    m = tile_m * BLOCK_M + tl.arange(0, BLOCK_M).to(tl.int64)",
+              "    n = tile_n * BLOCK_N + tl.arange(0, BLOCK_N).to(tl.int64)",
               f"    m_ok = m < {d.m}",
               f"    n_ok = n < {d.n}",
               "    m = tl.where(m_ok, m, 0)",
