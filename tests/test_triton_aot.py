@@ -12,11 +12,11 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
+import test_triton_codegen as T
+from test_triton_codegen import PROGRAMS, canonical, program_cases
 
 from lumina.codegen.kernel import DotKernel, LoopKernel, RowKernel
 from lumina.runtime.triton_jit import compile_aot
-import test_triton_codegen as T
-from test_triton_codegen import PROGRAMS, canonical, program_cases
 
 _COMPILED: set = set()
 

@@ -21,11 +21,19 @@ import pytest
 import torch
 
 import lumina
-import lumina.nn as nn
 import lumina.onnx
+from lumina import nn
 from lumina.codegen import expr as E
 from lumina.codegen import triton as tr
-from lumina.codegen.kernel import Buffer, DotKernel, Epilogue, LoopKernel, Operand, RowKernel, Stage
+from lumina.codegen.kernel import (
+    Buffer,
+    DotKernel,
+    Epilogue,
+    LoopKernel,
+    Operand,
+    RowKernel,
+    Stage,
+)
 from lumina.codegen.llvm import render_module
 from lumina.errors import LuminaCodegenError, LuminaDeviceError
 from lumina.ir.dtypes import DType
@@ -72,8 +80,8 @@ def run(desc, inputs) -> list[np.ndarray]:
 # ---- the example programs -----------------------------------------------------------------------
 
 def _cases(fn, args):
-    entry = fn._entry(args)                                       # noqa: SLF001 - a test hook
-    return capture(entry.executable, fn._inputs(entry, args))     # noqa: SLF001
+    entry = fn._entry(args)
+    return capture(entry.executable, fn._inputs(entry, args))
 
 
 def _train_step(model, opt, loss_fn):
@@ -129,7 +137,7 @@ def onnx_digits_mlp():
     with tempfile.TemporaryDirectory() as tmp:
         model = lumina.onnx.load(digits_mlp().save(Path(tmp) / "digits_mlp.onnx", 18))
     x = np.random.default_rng(0).random((5, 64), dtype=np.float32)
-    return _cases(model._compiled, model._args([x]))              # noqa: SLF001
+    return _cases(model._compiled, model._args([x]))
 
 
 PROGRAMS = {"digits_mlp": digits_step, "convnet": convnet_step, "micro_gpt": micro_gpt_step,
@@ -434,6 +442,14 @@ def test_dot_kernel_rebatched_offset_views_float64_and_integers():
                       2, 600, 130, 40, Operand(0, 0, (600 * 40, 40, 1)), Operand(1, 0, (40 * 130, 130, 1)))
     np.testing.assert_allclose(run(tiles, [a, b])[0].reshape(2, 600, 130), a.astype(np.float64) @ b,
                                rtol=1e-5, atol=1e-5)
+    # float16 operands multiply into a float32 accumulator, rounded once at the store
+    ah, bh = rng.normal(size=(6, 40)).astype(np.float16), rng.normal(size=(40, 17)).astype(np.float16)
+    half = DotKernel("k_dot_f16", (Buffer(F16, ah.size), Buffer(F16, bh.size), Buffer(F16, 6 * 17)), F16,
+                     1, 6, 17, 40, Operand(0, 0, (0, 40, 1)), Operand(1, 0, (0, 17, 1)))
+    want = (ah.astype(np.float64) @ bh.astype(np.float64)).astype(np.float16).reshape(-1)
+    got = run(half, [ah, bh])[0]
+    assert got.dtype == np.float16
+    np.testing.assert_allclose(got.astype(np.float32), want.astype(np.float32), rtol=1e-3, atol=1e-3)
     ai, bi = rng.integers(-2**40, 2**40, (6, 40)), rng.integers(-2**30, 2**30, (40, 17))
     plain = DotKernel("k_dot_i64", (Buffer(I64, 6 * 40), Buffer(I64, 40 * 17), Buffer(I64, 6 * 17)), I64,
                       1, 6, 17, 40, Operand(0, 0, (0, 40, 1)), Operand(1, 0, (0, 17, 1)))

@@ -29,15 +29,15 @@ import json
 import os
 import sys
 import threading
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 from ..codegen.kernel import DotKernel, LoopKernel, RowKernel
 from ..codegen.triton import geometry, render
 from ..codegen.triton_expr import POINTER
 from ..errors import LuminaCodegenError, LuminaDeviceError
 
-__all__ = ["interpreting", "launcher", "Launcher", "compile_aot", "cache_dir"]
+__all__ = ["Launcher", "cache_dir", "compile_aot", "interpreting", "launcher"]
 
 _LOCK = threading.RLock()
 _LAUNCHERS: dict = {}
@@ -144,7 +144,7 @@ class Launcher:
         self.fn, self.digest = _load(self.source, desc.name, interpret)
         self.config: dict | None = dict(self.geometry.configs[0]) if interpret else None
 
-    def __call__(self, buffers: Sequence["torch.Tensor"]) -> None:  # noqa: F821
+    def __call__(self, buffers: Sequence[torch.Tensor]) -> None:  # noqa: F821
         """Launch on ``buffers``: flat 1-d contiguous tensors in ``desc.buffers`` order (inputs,
         then outputs), on the GPU (CPU under the interpreter), with ``desc.buffers``' dtypes and
         sizes. Raises ``LuminaDeviceError`` for a wrong count, size, dtype or device."""
@@ -163,6 +163,7 @@ class Launcher:
 
     def _check(self, buffers):
         import torch
+
         from ..ir.dtypes import DType
         bufs = self.desc.buffers
         if len(buffers) != len(bufs):
@@ -174,7 +175,7 @@ class Launcher:
                     str(t.dtype).removeprefix("torch.") != ("bool" if b.dtype is DType.bool else want.name):
                 raise LuminaDeviceError(
                     f"triton: kernel {self.name}: buffer {i} must be a flat contiguous {b.dtype.name}[{b.numel}], "
-                    f"got {str(t.dtype)}{list(t.shape)}")
+                    f"got {t.dtype!s}{list(t.shape)}")
             if self.interpret != (t.device.type == "cpu"):
                 raise LuminaDeviceError(f"triton: kernel {self.name}: buffer {i} is on {t.device}; "
                                         f"{'the interpreter runs on CPU tensors' if self.interpret else 'expected a GPU tensor'}")
