@@ -299,6 +299,36 @@ def test_metal_executable_runs_a_program_like_the_cpu_device():
         np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)
 
 
+def test_metal_executable_places_float64_scalars_on_the_host():
+    """AdamW's bias corrections are float64 scalars, which Metal cannot compute: they run on the
+    host (runtime.host_kernel), everything else through the shim, and the step equals the CPU's."""
+    from lumina.driver import compile_graph, lower_program
+    from lumina.codegen.metal import uses_float64
+    from lumina.runtime.metal_exec import MetalExecutable
+    from lumina.testing import msl_cpu
+
+    model = nn.Linear(8, 4)
+    opt = lumina.optim.AdamW(model.parameters(), lr=1e-2)
+
+    @lumina.compile(device="cpu")
+    def step(x, y):
+        opt.zero_grad()
+        loss = F.cross_entropy(model(x), y)
+        loss.backward()
+        opt.step()
+        return loss
+    rng = np.random.default_rng(1)
+    x, y = rng.standard_normal((16, 8), dtype=np.float32), rng.integers(0, 4, 16)
+    lowered = step.lower(x, y)
+    inputs = step._inputs(lowered._entry, (x, y))
+    prog = lower_program(lowered.graph)
+    assert any(uses_float64(d) for _, d, _ in prog.kernels)
+    exe = MetalExecutable(prog.slots, prog.input_slots, prog.output_slots, prog.output_shapes,
+                          [(d, s) for _, d, s in prog.kernels], launcher=msl_cpu.launcher)
+    for got, want in zip(exe.run(inputs), compile_graph(lowered.graph).run(inputs)):
+        np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)
+
+
 def test_lowered_llvm_ir_of_a_cuda_function_is_the_cpu_devices(interpret):
     x = np.ones((4, 8), np.float32)
     on_cuda = lumina.compile(lambda x: (x * 2.0).exp(), device="cuda").lower(x)

@@ -141,7 +141,7 @@ class CudaExecutable:
         x = np.asarray(x)
         if x.shape != spec.shape:
             raise LuminaTypeError(f"cuda executable: input of shape {x.shape}, expected {spec.shape}")
-        x = np.ascontiguousarray(x, dtype=spec.dtype)
+        x = np.asarray(x, dtype=spec.dtype, order="C")   # (ascontiguousarray makes 0-d 1-d)
         if self.interpreted:
             return from_numpy(x)
         staging = self._staging.get(slot)

@@ -6,7 +6,9 @@ per kernel). The intermediates live in one aligned NumPy arena at the offsets of
 and each kernel runs through ``launcher(desc)(buffers)`` in order: ``runtime.metal.launcher`` on an
 Apple GPU (shared-storage buffers, one command buffer per kernel), or any launcher with its API,
 such as ``testing.msl_cpu.launcher``, which runs the same MSL on the CPU through a C++ shim (how
-this executable is tested off macOS).
+this executable is tested off macOS). Metal has no float64: the kernels that compute in it (the
+optimizers' hyperparameter scalars) run on the host through the LLVM backend
+(``runtime.host_kernel``), between the launches, on the same shared buffers.
 """
 from __future__ import annotations
 
@@ -15,7 +17,9 @@ from typing import Callable, Sequence
 
 import numpy as np
 
+from ..codegen.metal import uses_float64
 from ..errors import LuminaTypeError
+from . import host_kernel
 from .device_plan import memory_plan, slot_bytes
 from .executable import ARENA_ALIGNMENT, SlotSpec, _aligned_bytes
 
@@ -36,7 +40,8 @@ class MetalExecutable:
         self.output_shapes = output_shapes
         self.info = dict(info or {})
         self.memory_plan = memory_plan(slots, kernels)
-        self.kernels = [(desc, tuple(kslots), launcher(desc)) for desc, kslots in kernels]
+        self.kernels = [(desc, tuple(kslots), host_kernel.launcher(desc) if uses_float64(desc) else launcher(desc))
+                        for desc, kslots in kernels]
         self.arena = _aligned_bytes(self.memory_plan.arena_bytes)
         self._fixed: list = [None] * len(slots)
         for i, s in enumerate(slots):
@@ -57,7 +62,7 @@ class MetalExecutable:
         buffers = list(self._fixed)
         for slot, x in zip(self.input_slots, inputs):
             spec = self.slots[slot]
-            x = np.ascontiguousarray(x, dtype=spec.dtype)
+            x = np.asarray(x, dtype=spec.dtype, order="C")   # (ascontiguousarray makes 0-d 1-d)
             if x.shape != spec.shape:
                 raise LuminaTypeError(f"metal executable: input of shape {x.shape}, expected {spec.shape}")
             buffers[slot] = x
