@@ -78,7 +78,7 @@ def main() -> None:
         "layer_norm [4096, 1024]": (lambda: (lambda x, w, b: F.layer_norm(x, 1024, w, b)), (x, w, b)),
         "Micro-GPT training step": gpt_step(),
     }
-    print(f"| case | kernels off -> on | ms off | ms on | on / off |\n| --- | --- | --- | --- | --- |")
+    print("| case | kernels off -> on | ms off | ms on | on / off |\n| --- | --- | --- | --- | --- |")
     for name, (make, call_args) in cases.items():
         runs = {on: compiled(make, call_args, on) for on in (False, True)}
         best = {False: float("inf"), True: float("inf")}

@@ -599,7 +599,7 @@ def _siblings_outer(k: RowKernel) -> bool:
     extents, whose loads walk memory along the innermost domain loop and not along the innermost
     reduce loop: then ``emit_outer_siblings`` reads memory in order where the row order would
     stride down columns."""
-    from .lower import contiguous_along_output   # the LoopKernel schedule's own test
+    from .lower import contiguous_along_output  # the LoopKernel schedule's own test
     if not k.domain or not k.stages[0].vars:
         return False
     extents = [v.extent for v in k.stages[0].vars]

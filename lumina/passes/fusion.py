@@ -97,7 +97,7 @@ class Kernel:
     dot: Node | None = None
     c_strides: tuple[int, int, int] | None = None   # C's strides in the root's buffer; None: row-major
     rebatch: int = 1   # >1: the batch-1 dot's columns run as this many GEMMs (a batched conv's images)
-    rows: "Rows | None" = None   # a multi-output row kernel: its stages (``root`` is its last output)
+    rows: Rows | None = None     # a multi-output row kernel: its stages (``root`` is its last output)
 
     @property
     def outputs(self) -> list[Value]:
@@ -246,7 +246,7 @@ def partition(graph: Graph) -> Partition:
         kernels = _fuse_epilogues(kernels, mat, refused)
     if MULTI_OUTPUT:
         outputs = {id(aliases.get(id(v), v)) for v in graph.outputs}
-        from .row_fusion import fuse_rows   # it builds on this module's Kernel
+        from .row_fusion import fuse_rows  # it builds on this module's Kernel
         order = {id(n): i for i, n in enumerate(graph.nodes)}
         kernels = fuse_rows(kernels, mat, refused, outputs, order)
         _restate_dot_refusals(kernels, refused)

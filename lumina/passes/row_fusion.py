@@ -160,7 +160,7 @@ def _join(g: _Group, gi: int, i: int, k: F.Kernel, kernels, producer, group_of) 
     g.members.append(i)
     g.stages.append(F.RowStage(k, role))
     g.roles[id(k.root)] = role
-    g.cost[id(k.root)] = sum(F._own_cost(n) for n in k.nodes) + recompute   # noqa: SLF001
+    g.cost[id(k.root)] = sum(F._own_cost(n) for n in k.nodes) + recompute
     return None
 
 
