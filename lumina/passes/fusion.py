@@ -89,6 +89,10 @@ class Kernel:
     (elements) place ``C[b, m, n]`` in the root's row-major buffer when a permute re-indexes it;
     with ``rebatch`` R > 1 (a batch-1 dot only) they are the strides of ``(r, m, n')`` for the column
     ``n = r * N/R + n'``, i.e. the GEMM runs as R GEMMs of N/R columns each.
+
+    ``rows`` is set for a multi-output row kernel (``passes.row_fusion``): ``nodes`` are all its
+    stages' nodes, ``inputs`` the buffers they read from outside it, ``outputs`` the stage results
+    it stores (``root`` is the last of them).
     """
     root: Value
     nodes: list[Node]
