@@ -140,8 +140,18 @@ def onnx_digits_mlp():
     return _cases(model._compiled, model._args([x]))
 
 
+def onnx_gpt2():
+    """``transformers``' GPT-2 (one layer, random weights) through the dynamo exporter: attention,
+    the tanh GELU (``pow``), LayerNorm rows and scalar operands meeting blocks."""
+    from lumina.testing.exports import gpt2
+    with tempfile.TemporaryDirectory() as tmp:
+        model = lumina.onnx.load(gpt2(n_layer=1).save(Path(tmp) / "gpt2.onnx", 18))
+    ids = np.random.default_rng(0).integers(0, 500, (2, 16))
+    return _cases(model._compiled, model._args([ids]))
+
+
 PROGRAMS = {"digits_mlp": digits_step, "convnet": convnet_step, "micro_gpt": micro_gpt_step,
-            "onnx_digits_mlp": onnx_digits_mlp}
+            "onnx_digits_mlp": onnx_digits_mlp, "onnx_gpt2": onnx_gpt2}
 
 
 @functools.cache
@@ -281,6 +291,25 @@ def test_binary_ops_casts_and_select_match_cpu_backend():
             got, want = run(k, inputs)[0], cpu_run(k, inputs)[0]
             assert got.dtype == want.dtype
             np.testing.assert_array_equal(got, want, err_msg=k.name)   # every op here is exact
+
+
+def test_scalar_operands_meet_blocks_in_every_op():
+    """A value read at a fixed position (a 0-d tensor in Triton) combined with a block: and/or of
+    bools, NaN-propagating maximum/minimum with the scalar first, pow, floor modulo."""
+    n = 12
+    i = E.Var("i0", n)
+    s, x = E.Load(0, E.iconst(0), F32), E.Load(1, i, F32)
+    cond = E.Bin("or", E.Bin("lt", s, x, BOOL), E.Bin("and", E.Bin("eq", s, s, BOOL), E.Bin("gt", x, s, BOOL), BOOL), BOOL)
+    value = _sum_of([E.Select(cond, E.Bin("maximum", s, x, F32), E.Bin("minimum", s, x, F32), F32),
+                     E.Bin("pow", s, x, F32), E.Bin("pow", x, s, F32),
+                     E.Cast(E.Bin("mod", E.Bin("sub", E.Load(2, E.iconst(0), I64), i, I64), E.iconst(5), I64), F32)], F32)
+    k = LoopKernel("k_scalar_block", (Buffer(F32, 1), Buffer(F32, n), Buffer(I64, 1), Buffer(F32, n)), (i,), (),
+                   None, value)
+    xs = np.array([0.5, 1.0, 2.0, 3.0, 1.5, np.nan, 2.5, 4.0, 1.25, 3.5, 1.75, 2.25], np.float32)
+    for scalar in (2.0, np.nan):
+        inputs = [np.array([scalar], np.float32), xs, np.array([20])]   # 20 - i >= 0: the CPU's srem agrees
+        with np.errstate(all="ignore"):
+            np.testing.assert_allclose(run(k, inputs)[0], cpu_run(k, inputs)[0], rtol=1e-6, equal_nan=True)
 
 
 def test_pow_follows_c_rules_and_rounds_correctly():

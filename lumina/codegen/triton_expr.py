@@ -44,7 +44,7 @@ POINTER = {DType.bool: "*u8", DType.int32: "*i32", DType.int64: "*i64", DType.fl
 _EXACT = {"neg", "abs", "maximum", "minimum"}
 _RAND_BITS = {DType.float16: 11, DType.bfloat16: 8, DType.float32: 24, DType.float64: 53}
 _COMPARE = {"lt": "<", "le": "<=", "gt": ">", "ge": ">=", "eq": "==", "ne": "!="}
-_ARITH = {"add": "+", "sub": "-", "mul": "*", "floordiv": "//", "mod": "%", "and": "&", "or": "|"}
+_ARITH = {"add": "+", "sub": "-", "mul": "*", "floordiv": "//", "mod": "%"}
 _MATH = {"exp": "tl.exp", "log": "tl.log", "sin": "tl.sin", "cos": "tl.cos", "sqrt": "tl.sqrt_rn",
          "erf": "tl.erf"}
 
@@ -57,6 +57,17 @@ _NAN = tl.constexpr(float("nan"))
 
 
 @triton.jit
+def _or(a, b):
+    # bool or through int8: the interpreter cannot | a 0-d bool with a block of bools
+    return (a.to(tl.int8) | b.to(tl.int8)) != 0
+
+
+@triton.jit
+def _and(a, b):
+    return (a.to(tl.int8) & b.to(tl.int8)) != 0
+
+
+@triton.jit
 def _add(a, b):
     return a + b
 
@@ -64,12 +75,12 @@ def _add(a, b):
 @triton.jit
 def _max(a, b):
     # NaN-propagating maximum (NumPy's rule, as codegen.llvm): a if it wins or is NaN, else b
-    return tl.where((a > b) | (a != a), a, b)
+    return tl.where(_or(a > b, a != a), a, b)
 
 
 @triton.jit
 def _min(a, b):
-    return tl.where((a < b) | (a != a), a, b)
+    return tl.where(_or(a < b, a != a), a, b)
 
 
 @triton.jit
@@ -115,7 +126,7 @@ def _idiv(a, b):
     # C division made total: a / 0 = 0 and MIN / -1 wraps (codegen.llvm._int_div)
     zero = b == 0
     neg1 = b == -1
-    q = a // tl.where(zero | neg1, 1, b)
+    q = a // tl.where(_or(zero, neg1), 1, b)
     return tl.where(zero, 0, tl.where(neg1, -a, q))
 
 
@@ -123,13 +134,13 @@ def _idiv(a, b):
 def _floorfloordiv(a, b):
     # Python's a // b from C's truncating division
     q = a // b
-    return q - (((a % b) != 0) & ((a < 0) != (b < 0))).to(q.dtype)
+    return q - _and((a % b) != 0, (a < 0) != (b < 0)).to(q.dtype)
 
 
 @triton.jit
 def _floormod(a, b):
     r = a % b
-    return r + tl.where((r != 0) & ((r < 0) != (b < 0)), b, 0)
+    return r + tl.where(_and(r != 0, (r < 0) != (b < 0)), b, 0)
 
 
 @triton.jit
@@ -167,9 +178,9 @@ def _pow(x, y):
     yd = y.to(tl.float64)
     r = tl.exp2(yd * tl.log2(tl.abs(xd)))
     integral = tl.floor(yd) == yd
-    odd = integral & (tl.abs(yd - 2.0 * tl.floor(yd * 0.5)) == 1.0)
+    odd = tl.abs(yd - 2.0 * tl.floor(yd * 0.5)) == 1.0   # read only where integral
     r = tl.where(xd < 0, tl.where(integral, tl.where(odd, -r, r), _NAN), r)
-    r = tl.where((yd == 0) | (xd == 1.0), 1.0, r)
+    r = tl.where(_or(yd == 0, xd == 1.0), 1.0, r)
     return r
 
 
@@ -332,8 +343,10 @@ class Emitter:
 
     def _binary(self, op: str, x: str, y: str, dt: DType) -> str:
         f = dt.is_float
-        if op in _ARITH and not (f and op in ("floordiv", "mod", "and", "or")):
+        if op in _ARITH and not (f and op in ("floordiv", "mod")):
             return f"({x} {_ARITH[op]} {y})"
+        if op in ("and", "or") and dt is DType.bool:
+            return f"_{op}({x}, {y})"
         if op in _COMPARE:
             return f"({x} {_COMPARE[op]} {y})"
         if op == "div":
