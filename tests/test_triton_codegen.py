@@ -647,3 +647,23 @@ def test_launcher_caches_and_checks_its_buffers():
         first([torch.zeros(10)])
     with pytest.raises(LuminaCodegenError, match="not a Python identifier"):
         tr.render(dataclasses.replace(k, name="k-bad"))
+
+
+def test_autotune_times_each_configuration_once_and_caches_the_fastest_on_disk(monkeypatch):
+    configs = ({"BLOCK": 1024}, {"BLOCK": 256}, {"BLOCK": 4096})
+    timed = []
+
+    def cost(config):
+        timed.append(config["BLOCK"])
+        return {1024: 3.0, 256: 1.0, 4096: 2.0}[config["BLOCK"]]
+
+    assert triton_jit.autotune("abc/GPU", configs, cost) == {"BLOCK": 256}
+    assert timed == [1024, 256, 4096]
+
+    def never(config):
+        raise AssertionError("a cached key must not be timed again")
+
+    assert triton_jit.autotune("abc/GPU", configs, never) == {"BLOCK": 256}
+    monkeypatch.setattr(triton_jit, "_TUNED", {})     # a new process: the disk cache answers
+    assert triton_jit.autotune("abc/GPU", configs, never) == {"BLOCK": 256}
+    assert '"abc/GPU"' in (triton_jit.cache_dir() / "autotune.json").read_text()

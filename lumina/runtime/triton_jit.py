@@ -37,7 +37,7 @@ from ..codegen.triton import geometry, render
 from ..codegen.triton_expr import POINTER
 from ..errors import LuminaCodegenError, LuminaDeviceError
 
-__all__ = ["Launcher", "cache_dir", "compile_aot", "interpreting", "launcher"]
+__all__ = ["Launcher", "autotune", "cache_dir", "compile_aot", "interpreting", "launcher", "signature"]
 
 _LOCK = threading.RLock()
 _LAUNCHERS: dict = {}
@@ -189,23 +189,35 @@ class Launcher:
             self.config = dict(configs[0])
             return self.config
         key = f"{self.digest}/{torch.cuda.get_device_name(args[0].device)}"
-        hit = _TUNED.get(key) or _disk_tuned().get(key)
-        if hit is None:
-            scratch = [a.clone() for a in args]
-            times = []
-            for c in configs:
-                self._launch(scratch, c)   # compile and warm up
-                start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
-                start.record()
-                for _ in range(_TUNE_REPS):
-                    self._launch(scratch, c)
-                end.record()
-                end.synchronize()
-                times.append(start.elapsed_time(end))
-            hit = dict(configs[min(range(len(configs)), key=times.__getitem__)])
-            _remember(key, hit)
-        self.config = dict(hit)
+        scratch = []
+
+        def milliseconds(config: dict) -> float:
+            if not scratch:   # copies: an output may alias an input, and every run writes it
+                scratch.extend(a.clone() for a in args)
+            self._launch(scratch, config)   # compile and warm up
+            start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+            start.record()
+            for _ in range(_TUNE_REPS):
+                self._launch(scratch, config)
+            end.record()
+            end.synchronize()
+            return start.elapsed_time(end)
+
+        self.config = autotune(key, configs, milliseconds)
         return self.config
+
+
+def autotune(key: str, configs, cost) -> dict:
+    """The configuration of ``configs`` with the lowest ``cost(config)`` (a time), remembered under
+    ``key`` (source hash / device name) in memory and in ``$LUMINA_CACHE/triton/autotune.json``:
+    a key seen before, in this process or an earlier one, costs nothing."""
+    hit = _TUNED.get(key) or _disk_tuned().get(key)
+    if hit is None:
+        costs = [cost(c) for c in configs]
+        hit = dict(configs[min(range(len(configs)), key=costs.__getitem__)])
+        _remember(key, hit)
+    _TUNED[key] = hit
+    return dict(hit)
 
 
 def launcher(desc: LoopKernel | RowKernel | DotKernel) -> Launcher:
