@@ -35,7 +35,7 @@ from ..ir.dtypes import DType
 from ..passes.fusion import MAX_EPILOGUE_INPUTS
 from . import expr as E
 from .kernel import DotKernel, LoopKernel, RowKernel, Stage
-from .triton_expr import PRELUDE, REG, Emitter, literal, round_to, to_memory
+from .triton_expr import PRELUDE, REG, Emitter, round_to, scalar_text, to_memory
 
 Desc = LoopKernel | RowKernel | DotKernel
 GROUP_M = 8   # rows of GEMM tiles that consecutive programs walk together (L2 reuse)
@@ -187,11 +187,12 @@ def _elementwise(k: LoopKernel, lines: list[str]) -> None:
 
 
 def _identity(op: str, dt: DType) -> str:
+    """The starting value of a ``sum`` or ``max`` over ``dt`` (as a Python literal)."""
     if op == "sum":
-        return literal(0, dt)
+        return scalar_text(0, dt)
     if dt.is_float:
-        return literal(float("-inf"), dt)
-    return literal(-(1 << (8 * dt.itemsize - 1)), dt)
+        return scalar_text(float("-inf"), dt)
+    return scalar_text(-(1 << (8 * dt.itemsize - 1)), dt)
 
 
 def _rows(desc, domain, stages, lines: list[str]) -> None:
@@ -228,11 +229,11 @@ def _rows(desc, domain, stages, lines: list[str]) -> None:
         dt = st.value.dtype
         ident = _identity(st.reduce_op, dt)
         if st.reduce_op == "sum":
-            lines.append(f"{ind}acc = acc + tl.where(r_mask, {value}, {ident})")
+            lines.append(f"{ind}acc = acc + tl.where(r_mask, {value}, tl.full([], {ident}, {acc_t}))")
             total = "tl.reduce(acc, 1, _add)[:, None]"
         else:
             fn = "_max" if dt.is_float else "_imax"
-            lines.append(f"{ind}acc = {fn}(acc, tl.where(r_mask, {value}, {ident}))")
+            lines.append(f"{ind}acc = {fn}(acc, tl.where(r_mask, {value}, tl.full([], {ident}, {acc_t})))")
             total = f"tl.reduce(acc, 1, {fn})[:, None]"
         # a later stage reads the finished reduction at the dtype's precision, as if it were stored
         lines.append(f"    acc{j} = {round_to(total, dt)}")

@@ -194,22 +194,26 @@ def _splitmix(key, index):
 '''
 
 
+def scalar_text(value, dtype: DType) -> str:
+    """Python text of constant ``value`` as ``dtype``'s register holds it (a 16-bit float already
+    rounded onto its grid; infinities and NaN as the module's constexprs)."""
+    if dtype is DType.bool:
+        return str(int(bool(value)))
+    if not dtype.is_float:
+        return str(int(value))
+    v = float(value)
+    if dtype.is_half:  # a pad value, say, need not be on the 16-bit grid yet
+        v = float(np.float32(v).astype(dtype.numpy))
+    if math.isnan(v):
+        return "_NAN"
+    if math.isinf(v):
+        return "_INF" if v > 0 else "-_INF"
+    return repr(v)
+
+
 def literal(value, dtype: DType) -> str:
     """A Triton expression for constant ``value`` as a register of ``dtype`` (a 0-d tensor)."""
-    if dtype is DType.bool:
-        return f"tl.full([], {int(bool(value))}, tl.int1)"
-    if dtype.is_float:
-        v = float(value)
-        if dtype.is_half:  # a pad value, say, need not be on the 16-bit grid yet
-            v = float(np.float32(v).astype(dtype.numpy))
-        if math.isnan(v):
-            text = "_NAN"
-        elif math.isinf(v):
-            text = "_INF" if v > 0 else "-_INF"
-        else:
-            text = repr(v)
-        return f"tl.full([], {text}, {REG[dtype]})"
-    return f"tl.full([], {int(value)}, {REG[dtype]})"
+    return f"tl.full([], {scalar_text(value, dtype)}, {REG[dtype]})"
 
 
 def round_to(x: str, dtype: DType) -> str:
