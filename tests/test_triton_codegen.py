@@ -72,7 +72,8 @@ def to_numpy(t: torch.Tensor) -> np.ndarray:
 def run(desc, inputs) -> list[np.ndarray]:
     """``desc`` through the Triton launcher on CPU torch tensors: its outputs as NumPy arrays."""
     n_out = desc.n_outputs if isinstance(desc, RowKernel) else 1
-    outs = [to_torch(np.zeros(b.numel, b.dtype.numpy)) for b in desc.buffers[-n_out:]]
+    # outputs start as garbage (77), so an element the kernel fails to write shows
+    outs = [to_torch(np.full(b.numel, 77).astype(b.dtype.numpy)) for b in desc.buffers[-n_out:]]
     triton_jit.launcher(desc)([to_torch(x) for x in inputs] + outs)
     return [to_numpy(o) for o in outs]
 
@@ -641,6 +642,14 @@ def test_launcher_caches_and_checks_its_buffers():
     assert triton_jit.launcher(k) is first and triton_jit.interpreting()
     assert first.name == "k_twice" and "@triton.jit" in first.source and "def k_twice(p0, p1, BLOCK" in first.source
     assert first.geometry.grid({"BLOCK": 4}) == (3,)
+    empty = DotKernel("k_empty", (Buffer(F32, 0), Buffer(F32, 0), Buffer(F32, 0)), F32, 1, 0, 5, 0,
+                      Operand(0, 0, (0, 0, 1)), Operand(1, 0, (0, 5, 1)))
+    assert tr.geometry(empty).grid({"BLOCK_M": 16, "BLOCK_N": 16, "BLOCK_K": 16}) == (0,)
+    assert run(empty, [np.zeros(0, np.float32), np.zeros(0, np.float32)])[0].shape == (0,)
+    # K = 0: C is all zeros
+    zero_k = DotKernel("k_zero_k", (Buffer(F32, 0), Buffer(F32, 0), Buffer(F32, 15)), F32, 1, 3, 5, 0,
+                       Operand(0, 0, (0, 0, 1)), Operand(1, 0, (0, 5, 1)))
+    np.testing.assert_array_equal(run(zero_k, [np.zeros(0, np.float32), np.zeros(0, np.float32)])[0], np.zeros(15))
     with pytest.raises(LuminaDeviceError, match="k_twice.*buffer 1.*float32\\[10\\]"):
         first([torch.zeros(10), torch.zeros(9)])
     with pytest.raises(LuminaDeviceError, match="k_twice takes 2 buffers"):

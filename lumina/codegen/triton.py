@@ -58,8 +58,8 @@ class Geometry:
             count = 1
             for n, p in factors:
                 count *= -(-n // meta[p]) if p else n
-            out.append(max(1, count))
-        return tuple(out)
+            out.append(count)
+        return tuple(out)   # a 0 (an empty output) means: launch nothing
 
 
 def _pow2(n: int) -> int:

@@ -154,6 +154,8 @@ class Launcher:
 
     def _launch(self, args, config: dict) -> None:
         meta = {p: config[p] for p in self.geometry.params}
+        if 0 in self.geometry.grid(meta):   # an empty output: nothing to write
+            return
         if self.interpret:
             with _language_restored():
                 self.fn[self.geometry.grid(meta)](*args, **meta)
