@@ -80,20 +80,16 @@ def geometry(desc: Desc) -> Geometry:
     """Block-size parameters, grid and autotuning candidates of ``render(desc)``."""
     if isinstance(desc, DotKernel):
         if not desc.dtype.is_float:   # register products: a [BM, BK, BN] tile, keep it small
-            configs = ({"BLOCK_M": 16, "BLOCK_N": 16, "BLOCK_K": 16, "num_warps": 4},)
-        else:
+            tiles = ((16, 16, 16, 4),)
+        else:   # tl.dot needs 16 at least; float64 keeps BLOCK_K at 16 (registers)
             cap_m, cap_n = max(16, _pow2(desc.m)), max(16, _pow2(desc.n))
-            seen, configs = set(), []
-            for bm, bn, bk, w in ((64, 64, 32, 4), (128, 64, 32, 4), (64, 128, 32, 4), (128, 128, 32, 8),
-                                  (32, 32, 32, 4), (16, 64, 64, 4), (64, 16, 64, 4)):
-                if desc.dtype is DType.float64:
-                    bk = min(bk, 16)
-                c = (min(bm, cap_m), min(bn, cap_n), bk, w)
-                if c not in seen:
-                    seen.add(c)
-                    configs.append({"BLOCK_M": c[0], "BLOCK_N": c[1], "BLOCK_K": c[2], "num_warps": c[3]})
-        return Geometry(("BLOCK_M", "BLOCK_N", "BLOCK_K"), (((desc.m, "BLOCK_M"), (desc.n, "BLOCK_N"), (desc.batch, None)),),
-                        tuple(configs))
+            cap_k = min(16 if desc.dtype is DType.float64 else 64, max(16, _pow2(desc.k)))
+            tiles = tuple((min(bm, cap_m), min(bn, cap_n), min(bk, cap_k), w) for bm, bn, bk, w in
+                          ((64, 64, 32, 4), (128, 64, 32, 4), (64, 128, 32, 4), (128, 128, 32, 8),
+                           (32, 32, 32, 4), (16, 64, 64, 4), (64, 16, 64, 4)))
+        configs = _dedupe({"BLOCK_M": bm, "BLOCK_N": bn, "BLOCK_K": bk, "num_warps": w} for bm, bn, bk, w in tiles)
+        tiles_axis = ((desc.m, "BLOCK_M"), (desc.n, "BLOCK_N"), (desc.batch, None))
+        return Geometry(("BLOCK_M", "BLOCK_N", "BLOCK_K"), (tiles_axis,), configs)
     if isinstance(desc, LoopKernel) and not desc.reduce_vars:
         total = _size(desc.domain)
         cap = max(16, _pow2(total))
