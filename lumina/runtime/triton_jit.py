@@ -17,7 +17,8 @@ Block sizes: on a GPU the first launch of a kernel times every configuration of
 ``codegen.triton.geometry(desc).configs`` on copies of its buffers (so an output that aliases an
 input is never clobbered) and keeps the fastest, cached in memory and on disk
 (``$LUMINA_CACHE/triton/autotune.json``) by source hash and device name. Under the interpreter or
-with ``LUMINA_TRITON_AUTOTUNE=0`` the default configuration ``configs[0]`` is used, untimed.
+with ``LUMINA_TRITON_AUTOTUNE=0`` the default configuration ``configs[0]`` is used, untimed. (The
+timing launches synchronise: launch each kernel once before capturing a CUDA graph.)
 Floating-point contraction (FMA fusion) is off, matching the CPU backend's IEEE ops.
 """
 from __future__ import annotations
@@ -63,12 +64,12 @@ def _load(source: str, name: str, interpret: bool):
     ``InterpretedFunction`` when ``interpret``, else a ``JITFunction``)."""
     digest = hashlib.sha256(source.encode()).hexdigest()[:24]
     path = cache_dir() / f"{digest}.py"
-    if not path.exists() or path.read_text() != source:
-        tmp = path.with_suffix(f".{os.getpid()}.tmp")
-        tmp.write_text(source)
-        os.replace(tmp, path)
     module_name = f"lumina_triton_{digest}_{'interp' if interpret else 'jit'}"
     with _LOCK:
+        if not path.exists() or path.read_text() != source:   # another process may be writing it
+            tmp = path.with_suffix(f".{os.getpid()}.tmp")
+            tmp.write_text(source)
+            os.replace(tmp, path)
         module = sys.modules.get(module_name)
         if module is None:
             saved = os.environ.get("TRITON_INTERPRET")
