@@ -95,3 +95,24 @@ def test_split_then_merged_axes_fold_back_to_the_plain_index():
     assert e == affine_sum([(384, r0), (1, i2)])
     shifted = affine_sum([(4, floordiv(affine_sum([(1, i2)], 5), 4)), (1, mod(affine_sum([(1, i2)], 5), 4))])
     assert shifted == affine_sum([(1, i2)], 5)
+
+
+@settings(max_examples=20, deadline=None)
+@given(shift=st.integers(-40, 40), divisor=st.integers(1, 9), scale=st.sampled_from([1, -1, 3]))
+def test_llvm_backend_divides_negative_indices_with_floor_semantics(shift, divisor, scale):
+    """``floordiv``/``mod`` mean Python's floor division: the LLVM backend must agree when the
+    dividend can be negative (C's sdiv/srem truncate towards zero)."""
+    import numpy as np
+
+    from lumina.codegen.kernel import Buffer, LoopKernel
+    from lumina.ir.dtypes import DType
+    from lumina.runtime.host_kernel import launcher
+
+    i = Var("i", 30)
+    x = affine_sum([(scale, i)], shift)
+    for op in ("floordiv", "mod"):
+        k = LoopKernel("k", (Buffer(DType.int64, 30),), (i,), (), None, Bin(op, x, Const(divisor, DType.int64), DType.int64))
+        out = np.zeros(30, np.int64)
+        launcher(k)([out])
+        want = [OPS[op](scale * j + shift, divisor) for j in range(30)]
+        assert out.tolist() == want, op

@@ -180,6 +180,10 @@ class _FunctionBuilder:
         b = self.b
         if op == "sum":
             return b.fadd(acc, x, flags=REDUCE_FLAGS) if dt.is_float else b.add(acc, x)
+        if dt.is_float:
+            # IEEE 754-2019 maximum: NaN-propagating (NumPy's max), -0 < +0. The loop vectorizer
+            # knows this intrinsic as a reduction; the select form of ``_max`` stays scalar.
+            return self._call(f"llvm.maximum.{'f64' if dt is DType.float64 else 'f32'}", acc.type, [acc, x])
         return self._max(acc, x, dt)
 
     def _row_major(self, vars) -> ir.Value:
@@ -254,6 +258,8 @@ class _FunctionBuilder:
         if isinstance(e, E.Un):
             v = self._unary(e.op, self.expr(e.x), e.x.dtype)
             return v if e.op in _EXACT else self._round(v, e.dtype)
+        if isinstance(e, E.Bin) and e.op in ("floordiv", "mod") and E.bounds(e.a)[0] < 0:
+            return self._floor_div_mod(e.op, self.expr(e.a), self.expr(e.b))
         if isinstance(e, E.Bin):
             v = self._binary(e.op, self.expr(e.a), self.expr(e.b), e.a.dtype)
             return v if e.op in _EXACT else self._round(v, e.dtype)
@@ -305,7 +311,7 @@ class _FunctionBuilder:
         if op == "div":
             return b.fdiv(x, y) if f else self._int_div(x, y)
         if op == "floordiv":
-            return b.sdiv(x, y)  # index arithmetic: operands are non-negative
+            return b.sdiv(x, y)  # index arithmetic whose bounds prove x >= 0 (else _floor_div_mod)
         if op == "mod":
             return b.srem(x, y)
         if op == "pow":
@@ -321,6 +327,19 @@ class _FunctionBuilder:
         if op == "or":
             return b.or_(x, y)
         raise LuminaCodegenError(f"llvm: no lowering for binary {op} on {dt.name}")
+
+    def _floor_div_mod(self, op: str, x, y):
+        """Index ``floordiv``/``mod`` with floor semantics (``expr``'s, Python's) for a dividend
+        that may be negative: C's truncating quotient, moved down by one when the remainder is
+        non-zero and its sign differs from the divisor's."""
+        b = self.b
+        q, r = b.sdiv(x, y), b.srem(x, y)
+        zero = ir.Constant(r.type, 0)
+        fix = b.and_(b.icmp_signed("!=", r, zero),
+                     b.icmp_signed("!=", b.icmp_signed("<", r, zero), b.icmp_signed("<", y, zero)))
+        if op == "floordiv":
+            return b.sub(q, b.zext(fix, q.type))
+        return b.select(fix, b.add(r, y), r)
 
     def _int_div(self, x, y):
         """C division, made total: x / 0 is 0 (as NumPy) and MIN / -1 wraps, never trapping."""
