@@ -257,16 +257,7 @@ def _same_index_inputs(desc, launch: Launch) -> list[int]:
     for v in reversed(desc.domain):
         store[0][v] = stride
         stride *= v.extent
-    loads: dict[int, list] = {}
-    stack, seen = [desc.value], set()
-    while stack:
-        e = stack.pop()
-        if id(e) in seen:
-            continue
-        seen.add(id(e))
-        if isinstance(e, E.Load):
-            loads.setdefault(e.buf, []).append(e.index)
-        stack.extend(E.children(e))
+    loads = _loads_by_buffer(desc.value)
     ok: dict[int, bool] = {}
     for p, slot in enumerate(launch.reads):
         buf = desc.buffers[p]

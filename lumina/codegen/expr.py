@@ -304,3 +304,40 @@ def strides_of(e: Expr, vars: list[Var]) -> tuple[list[int], int] | None:
 def affine_terms(e: Expr) -> Affine:
     """``e`` as ``({atom: coefficient}, constant)``; non-affine parts are atoms."""
     return _affine(e)
+
+
+def reads_vars(exprs, inner) -> dict:
+    """``{subexpression: whether it reads a loop variable of inner}`` over ``exprs`` (post-order,
+    iteratively: fused expressions can be deep)."""
+    inner = set(inner)
+    depends: dict = {}
+    stack = [(e, False) for e in exprs]
+    while stack:
+        e, done = stack.pop()
+        if e in depends:
+            continue
+        if done:
+            depends[e] = (isinstance(e, Var) and e in inner) or any(depends[c] for c in children(e))
+            continue
+        stack.append((e, True))
+        stack.extend((c, False) for c in children(e) if c not in depends)
+    return depends
+
+
+def invariant_roots(exprs, inner) -> list:
+    """The largest subexpressions of ``exprs`` that read none of the loop variables ``inner``
+    (leaves aside): what a renderer computes once outside the loops over ``inner`` (a row's base
+    index, ``log`` of an earlier stage's sum). Hoisting a load is safe: every index that lowering
+    emits is in bounds, even where the loop runs no iteration."""
+    depends = reads_vars(exprs, inner)
+    roots, seen, stack = [], set(), list(exprs)
+    while stack:
+        e = stack.pop()
+        if e in seen:
+            continue
+        seen.add(e)
+        if depends[e]:
+            stack.extend(children(e))
+        elif not isinstance(e, (Var, Const, Acc)):
+            roots.append(e)
+    return roots

@@ -485,33 +485,8 @@ class _RowBuilder(_FunctionBuilder):
 
     def hoist(self, exprs, inner: set) -> None:
         """Compute, at the row level, every largest subexpression of ``exprs`` that reads none of
-        the ``inner`` loop variables (loads included: every index lowering emits is in bounds)."""
-        depends: dict = {}
-        order = []
-        stack = [(e, False) for e in exprs]
-        while stack:   # post-order, iteratively: fused expressions can be deep
-            e, done = stack.pop()
-            if e in depends:
-                continue
-            if done:
-                depends[e] = (isinstance(e, E.Var) and e in inner) or any(depends[c] for c in E.children(e))
-                order.append(e)
-                continue
-            stack.append((e, True))
-            stack.extend((c, False) for c in E.children(e) if c not in depends)
-        roots, seen = [], set()
-        stack = list(exprs)
-        while stack:
-            e = stack.pop()
-            if e in seen:
-                continue
-            seen.add(e)
-            if not depends[e]:
-                if not isinstance(e, (E.Var, E.Const)):
-                    roots.append(e)
-            else:
-                stack.extend(E.children(e))
-        for e in roots:
+        the ``inner`` loop variables (``expr.invariant_roots``)."""
+        for e in E.invariant_roots(exprs, inner):
             self.expr(e)
 
 
@@ -588,18 +563,7 @@ def _match_earlier(st, s, earlier, stages, subexprs, avail, costly, loads, saves
 
 def _dependent_subexprs(value: E.Expr, inner: set) -> set:
     """The subexpressions of ``value`` that read a variable of ``inner`` (not hoisted)."""
-    depends: dict = {}
-    stack = [(value, False)]
-    while stack:
-        e, done = stack.pop()
-        if e in depends:
-            continue
-        if done:
-            depends[e] = (isinstance(e, E.Var) and e in inner) or any(depends[c] for c in E.children(e))
-            continue
-        stack.append((e, True))
-        stack.extend((c, False) for c in E.children(e) if c not in depends)
-    return {e for e, d in depends.items() if d}
+    return {e for e, d in E.reads_vars([value], inner).items() if d}
 
 
 def _is_costly(e: E.Expr, memo: dict) -> bool:

@@ -279,28 +279,7 @@ class Emitter:
         the loop variables ``inner``, so a loop over them reuses it (a row's base index, ``log`` of
         an earlier stage's sum). As ``llvm._RowBuilder.hoist``: every index lowering emits is in
         bounds, so a hoisted load is safe even where the loop runs no iteration."""
-        inner = set(inner)
-        depends: dict = {}
-        stack = [(e, False) for e in exprs]
-        while stack:   # post-order, iteratively: fused expressions can be deep
-            e, done = stack.pop()
-            if e in depends:
-                continue
-            if done:
-                depends[e] = (isinstance(e, E.Var) and e in inner) or any(depends[c] for c in E.children(e))
-                continue
-            stack.append((e, True))
-            stack.extend((c, False) for c in E.children(e) if c not in depends)
-        seen, stack, roots = set(), list(exprs), []
-        while stack:
-            e = stack.pop()
-            if e in seen:
-                continue
-            seen.add(e)
-            if depends[e]:
-                stack.extend(E.children(e))
-            elif not isinstance(e, (E.Var, E.Const, E.Acc)):
-                roots.append(e)
+        roots = E.invariant_roots(exprs, inner)
         for e in reversed(roots):
             self.expr(e)
 
