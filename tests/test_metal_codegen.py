@@ -1,29 +1,22 @@
 """The Metal renderer (``codegen.metal``) against the CPU backend, without a Mac: each kernel's MSL is
 compiled as C++ against ``testing/msl/shim.h`` and run thread by thread (``testing.msl_cpu``).
 
-Program tests: every kernel of the digits MLP, ConvNet and Micro-GPT training steps (examples/,
-small configs) and of the digits MLP exported to ONNX, with the buffers it really read and wrote on
-the CPU (``testing.kernels.capture``); structurally identical kernels compile once, each program
-in one g++ call. Unit tests pin the semantics against NumPy or the CPU backend (LLVM): unary ops,
+Program tests: every kernel of the example programs (``testing.programs``: the digits MLP,
+ConvNet and Micro-GPT training steps, a step under float16 and bfloat16 autocast, the digits MLP
+exported to ONNX, and the pretrained paraphrase-MiniLM-L3 on one sentence), with the buffers it
+really read and wrote on the CPU (``testing.kernels.capture``), compared by
+``testing.kernels.assert_matches``; structurally identical kernels compile once, each program in
+one g++ call. Unit tests pin the semantics against NumPy or the CPU backend (LLVM): unary ops,
 NaN in max, rand bits, 16-bit rounding, a GEMM with epilogue and permuted output, hand-built row
 kernels, threadgroup barriers, float64 refusal, and the ``metal`` device off macOS.
 """
 from __future__ import annotations
 
-import ctypes
-import dataclasses
-import math
 import platform
-import sys
-from pathlib import Path
 
-import ml_dtypes
 import numpy as np
 import pytest
 
-import lumina
-import lumina.onnx
-from lumina import nn
 from lumina.codegen import expr as E
 from lumina.codegen import metal
 from lumina.codegen.kernel import (
@@ -32,145 +25,35 @@ from lumina.codegen.kernel import (
     Epilogue,
     LoopKernel,
     Operand,
-    RowKernel,
-    Stage,
 )
-from lumina.codegen.llvm import render_module
 from lumina.errors import LuminaCodegenError, LuminaDeviceError
 from lumina.ir.dtypes import DType
-from lumina.nn import functional as F
 from lumina.passes.fusion import MAX_EPILOGUE_INPUTS
 from lumina.runtime import metal as metal_device
-from lumina.runtime.jit import compile_llvm
 from lumina.testing import msl_cpu
-from lumina.testing.kernels import capture
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "examples"))
+from lumina.testing.kernel_builders import (
+    SPECIAL,
+    UNARY,
+    elementwise,
+    mean_var_norm,
+    reduction,
+    softmax_rows,
+)
+from lumina.testing.kernels import assert_matches, canonical, cpu_outputs
+from lumina.testing.programs import program_cases
 
 F32, F16, BF16, I32, I64, BOOL = (DType.float32, DType.float16, DType.bfloat16, DType.int32,
                                   DType.int64, DType.bool)
 
 
-# ---- the example programs -----------------------------------------------------------------------
+# ---- the example programs (``testing.programs``) ------------------------------------------------
 
-def _cases(fn, args):
-    entry = fn._entry(args)
-    return capture(entry.executable, fn._inputs(entry, args))
+PROGRAMS = ("digits_mlp", "convnet", "micro_gpt", "onnx_digits_mlp", "amp_float16", "amp_bfloat16", "minilm")
 
 
-def _train_step(model, opt, loss_fn):
-    @lumina.compile
-    def step(x, y):
-        opt.zero_grad()
-        loss = loss_fn(model(x), y)
-        loss.backward()
-        opt.step()
-        return loss
-    return step
-
-
-def digits_step():
-    lumina.manual_seed(0)
-    model = nn.Sequential(nn.Linear(64, 32), nn.ReLU(), nn.Linear(32, 32), nn.ReLU(), nn.Linear(32, 10))
-    step = _train_step(model, lumina.optim.SGD(model.parameters(), lr=0.05, momentum=0.9), F.cross_entropy)
-    rng = np.random.default_rng(0)   # the example's batch of 64: sums over it take a threadgroup
-    x, y = rng.random((64, 64), dtype=np.float32), rng.integers(0, 10, 64)
-    step(x, y)   # a second step: the momentum buffers hold real values
-    return _cases(step, (x, y))
-
-
-def convnet_step():
-    import train_convnet
-    lumina.manual_seed(0)
-    model = train_convnet.convnet(4)
-    # Every conv feeds a BatchNorm, so a conv bias's gradient is pure rounding noise (~1e-9) whose
-    # sign depends on the summation order; Adam's default eps would scale it to lr-sized steps.
-    # eps=1e-3 keeps noise noise-sized; the kernels are the same.
-    opt = lumina.optim.AdamW(model.parameters(), lr=3e-3, weight_decay=1e-4, eps=1e-3)
-    step = _train_step(model, opt, F.cross_entropy)
-    rng = np.random.default_rng(0)
-    x, y = rng.random((4, 1, 8, 8), dtype=np.float32), rng.integers(0, 10, 4)
-    step(x, y)
-    return _cases(step, (x, y))
-
-
-def micro_gpt_step():
-    import micro_gpt
-    lumina.manual_seed(0)
-    vocab = 11
-    model = micro_gpt.MicroGPT(vocab, 8, n_layer=1, n_embd=16, n_head=2)
-    step = _train_step(model, lumina.optim.AdamW(model.parameters(), lr=3e-3),
-                       lambda logits, y: F.cross_entropy(logits.reshape(-1, vocab), y.reshape(-1)))
-    rng = np.random.default_rng(0)
-    x, y = rng.integers(0, vocab, (2, 8)), rng.integers(0, vocab, (2, 8))
-    step(x, y)
-    return _cases(step, (x, y))
-
-
-def amp_step(dtype: DType):
-    """A digits MLP (GELU, LayerNorm) step under autocast: 16-bit GEMMs, row kernels and casts."""
-    lumina.manual_seed(0)
-    model = nn.Sequential(nn.Linear(64, 48), nn.GELU(), nn.LayerNorm(48), nn.Linear(48, 10))
-    opt = lumina.optim.SGD(model.parameters(), lr=0.05, momentum=0.9)
-
-    @lumina.compile
-    def step(x, y):
-        opt.zero_grad()
-        with lumina.autocast(dtype=dtype):
-            loss = F.cross_entropy(model(x), y)
-        loss.backward()
-        opt.step()
-        return loss
-    rng = np.random.default_rng(0)
-    x, y = rng.random((16, 64), dtype=np.float32), rng.integers(0, 10, 16)
-    step(x, y)
-    return _cases(step, (x, y))
-
-
-def onnx_digits_mlp(tmp_path_factory):
-    from lumina.testing.exports import digits_mlp
-    path = digits_mlp().save(tmp_path_factory.mktemp("onnx") / "digits_mlp.onnx", 18)
-    model = lumina.onnx.load(path)
-    x = np.random.default_rng(0).random((5, 64), dtype=np.float32)
-    return _cases(model._compiled, model._args([x]))
-
-
-PROGRAMS = {"digits_mlp": digits_step, "convnet": convnet_step, "micro_gpt": micro_gpt_step,
-            "onnx_digits_mlp": onnx_digits_mlp, "amp_float16": lambda: amp_step(F16),
-            "amp_bfloat16": lambda: amp_step(BF16)}
-
-
-def _canonical(desc):
-    """``desc`` without its name and IR lines: kernels equal under this compile once."""
-    return dataclasses.replace(desc, name="k", source=())
-
-
-def _magnitude(x: np.ndarray) -> float:
-    x = x.astype(np.float64)
-    return float(np.abs(x[np.isfinite(x)]).max(initial=0.0))
-
-
-def _assert_matches(got: np.ndarray, want: np.ndarray, inputs, what: str):
-    """Integers and bools exactly; floats to 1e-4 relative (16-bit floats: one unit in the last
-    place), or 1e-5 of the largest magnitude among the kernel's float inputs and outputs: a sum
-    that cancels (a bias gradient behind a BatchNorm) is rounding noise of the size of its terms,
-    in any summation order."""
-    assert got.dtype == want.dtype and got.shape == want.shape, what
-    rtol = {np.dtype(np.float16): 2.0 ** -10, np.dtype(ml_dtypes.bfloat16): 2.0 ** -7}.get(want.dtype, 1e-4)
-    if want.dtype.kind not in "fV":
-        np.testing.assert_array_equal(got, want, err_msg=what)
-        return
-    got, want = got.astype(np.float64), want.astype(np.float64)
-    np.testing.assert_array_equal(np.isnan(got), np.isnan(want), err_msg=what)
-    scale = max([_magnitude(want)] + [_magnitude(x) for x in inputs if x.dtype.kind == "f" or
-                                      x.dtype == ml_dtypes.bfloat16])
-    np.testing.assert_allclose(got, want, rtol=rtol, atol=1e-5 * scale, equal_nan=True, err_msg=what)
-
-
-@pytest.mark.parametrize("program", list(PROGRAMS))
-def test_program_kernels_match_cpu(program, tmp_path_factory):
-    make = PROGRAMS[program]
-    cases = make(tmp_path_factory) if program.startswith("onnx") else make()
+@pytest.mark.parametrize("program", PROGRAMS)
+def test_program_kernels_match_cpu(program):
+    cases = program_cases(program)
     # Metal has no float64: the optimizers' scalar hyperparameter arithmetic (bias corrections in
     # float64, as PyTorch computes them in Python) is refused, by name. Those kernels are scalars.
     refused = [c for c in cases if metal.uses_float64(c.kernel)]
@@ -182,55 +65,30 @@ def test_program_kernels_match_cpu(program, tmp_path_factory):
     assert len(runnable) >= 3 and any(isinstance(c.kernel, DotKernel) for c in runnable)
     unique = {}
     for c in runnable:
-        unique.setdefault(metal.render(_canonical(c.kernel)), _canonical(c.kernel))
+        unique.setdefault(metal.render(canonical(c.kernel)), canonical(c.kernel))
     lib = msl_cpu.build(list(unique.values()))
     for c in runnable:
-        desc = unique[metal.render(_canonical(c.kernel))]
+        desc = unique[metal.render(canonical(c.kernel))]
         outputs = lib.run(desc, c.inputs)
         assert len(outputs) == len(c.outputs)
         for i, (got, want) in enumerate(zip(outputs, c.outputs)):
-            _assert_matches(got, want, c.inputs, f"{program}: {c.kernel.name} output {i}: {c.kernel.source}")
+            assert_matches(got, want, c.inputs, f"{program}: {c.kernel.name} output {i}: {c.kernel.source}")
         # threads taking turns from the last one: the same bits, or a barrier is missing somewhere
         for i, (a, b) in enumerate(zip(outputs, lib.run(desc, c.inputs, reverse=True))):
             np.testing.assert_array_equal(a.view(np.uint8), b.view(np.uint8), err_msg=f"{c.kernel.name} output {i}")
 
 
-# ---- the CPU backend as oracle for hand-built LoopKernels -------------------------------------------
-
-def _cpu_run(k: LoopKernel, inputs) -> np.ndarray:
-    module = compile_llvm(render_module([k]), k.name)
-    out = np.zeros(k.out.numel, k.out.dtype.numpy)
-    arrays = [np.ascontiguousarray(x).reshape(-1) for x in inputs] + [out]
-    fn = ctypes.CFUNCTYPE(None, *([ctypes.c_void_p] * len(arrays)), ctypes.c_int64, ctypes.c_int64)(
-        module.address(k.name))
-    fn(*[a.ctypes.data for a in arrays], 0, k.domain[0].extent if k.domain else 1)
-    return out
-
-
-def _elementwise(name, in_dtypes, out_dtype, n, value_of):
-    """A 1-D elementwise LoopKernel ``out[i] = value_of(loads)`` over ``n`` elements."""
-    i = E.Var("i0", n)
-    loads = [E.Load(j, i, dt) for j, dt in enumerate(in_dtypes)]
-    return LoopKernel(name, tuple(Buffer(dt, n) for dt in in_dtypes) + (Buffer(out_dtype, n),),
-                      (i,), (), None, value_of(*loads))
-
-
-SPECIAL = np.array([0.0, -0.0, 1.0, -1.0, 0.5, -0.49, 3.7, -3.7, 1e-30, 88.0, -104.0, 200.0, 1e30,
-                    np.inf, -np.inf, np.nan], np.float32)
-
-UNARY = {"exp": np.exp, "log": np.log, "sqrt": np.sqrt, "sin": np.sin, "cos": np.cos,
-         "tanh": np.tanh, "abs": np.abs, "neg": np.negative, "erf": np.vectorize(math.erf, otypes=[float])}
-
+# ---- hand-built kernels (``testing.kernel_builders``) against NumPy and the CPU backend ------------
 
 def test_every_unary_op_matches_numpy():
     x = np.concatenate([SPECIAL, np.random.default_rng(1).normal(0, 4, 200).astype(np.float32)])
     with np.errstate(all="ignore"):
-        kernels = {op: _elementwise(f"k_{op}", [F32], F32, x.size, lambda a, op=op: E.Un(op, a, F32))
+        kernels = {op: elementwise(f"k_{op}", [F32], F32, x.size, lambda a, op=op: E.Un(op, a, F32))
                    for op in UNARY}
-        ints = {dt: _elementwise(f"k_abs_neg_{dt.name}", [dt], dt, 6,
+        ints = {dt: elementwise(f"k_abs_neg_{dt.name}", [dt], dt, 6,
                                  lambda a, dt=dt: E.Bin("add", E.Un("abs", a, dt), E.Un("neg", a, dt), dt))
                 for dt in (I32, I64)}
-        lnot = _elementwise("k_not", [BOOL], BOOL, 2, lambda a: E.Un("not", a, BOOL))
+        lnot = elementwise("k_not", [BOOL], BOOL, 2, lambda a: E.Un("not", a, BOOL))
         lib = msl_cpu.build([*kernels.values(), *ints.values(), lnot])
         for op, k in kernels.items():
             want = UNARY[op](x.astype(np.float64)).astype(np.float32)   # the exact result, rounded
@@ -255,22 +113,22 @@ def test_binary_ops_match_cpu_backend():
     for dt, a, b in ((I32, a32, b32), (I64, a32.astype(np.int64), b32.astype(np.int64))):
         for op in ("div", "maximum", "minimum", "lt", "ne"):
             out = BOOL if op in E.COMPARE else dt
-            ops.append((_elementwise(f"k_{op}_{dt.name}", [dt, dt], out, n,
+            ops.append((elementwise(f"k_{op}_{dt.name}", [dt, dt], out, n,
                                      lambda x, y, op=op, out=out: E.Bin(op, x, y, out)), [a, b]))
     for op in ("div", "maximum", "minimum", "lt", "le", "eq", "ne", "pow", "sub"):
         out = BOOL if op in E.COMPARE else F32
-        ops.append((_elementwise(f"k_{op}_f32", [F32, F32], out, n,
+        ops.append((elementwise(f"k_{op}_f32", [F32, F32], out, n,
                                  lambda x, y, op=op, out=out: E.Bin(op, x, y, out)), [fa, fb]))
     for op in ("and", "or"):
-        ops.append((_elementwise(f"k_{op}", [BOOL, BOOL], BOOL, 4, lambda x, y, op=op: E.Bin(op, x, y, BOOL)),
+        ops.append((elementwise(f"k_{op}", [BOOL, BOOL], BOOL, 4, lambda x, y, op=op: E.Bin(op, x, y, BOOL)),
                     [np.array([0, 0, 1, 1], bool), np.array([0, 1, 0, 1], bool)]))
-    select = _elementwise("k_select", [F32, F32], F32, n,
+    select = elementwise("k_select", [F32, F32], F32, n,
                           lambda x, y: E.Select(E.Bin("gt", x, y, BOOL), x, E.Cast(E.Bin("ne", x, x, BOOL), F32), F32))
     ops.append((select, [fa, fb]))
     lib = msl_cpu.build([k for k, _ in ops])
     with np.errstate(all="ignore"):
         for k, inputs in ops:
-            got, want = lib.run(k, inputs)[0], _cpu_run(k, inputs)
+            got, want = lib.run(k, inputs)[0], cpu_outputs(k, inputs)[0]
             np.testing.assert_allclose(got, want, rtol=1e-6, equal_nan=True, err_msg=k.name)
 
 
@@ -286,19 +144,13 @@ def test_index_floordiv_and_mod_floor_for_negative_dividends():
     np.testing.assert_array_equal(got, (s // 7) * 100 + s % 7)
 
 
-def _reduction(name, dtype, rows, cols, op):
-    i, r = E.Var("i0", rows), E.Var("r0", cols)
-    x = E.Load(0, E.affine_sum([(cols, i), (1, r)]), dtype)
-    return LoopKernel(name, (Buffer(dtype, rows * cols), Buffer(dtype, rows)), (i,), (r,), op, x)
-
-
 def test_reductions_propagate_nan_and_match_numpy():
     rng = np.random.default_rng(2)
-    fmax = _reduction("k_max", F32, 5, 300, "max")
-    fsum = _reduction("k_sum", F32, 5, 300, "sum")
-    imax = _reduction("k_imax", I64, 3, 70, "max")
-    isum = _reduction("k_isum", I32, 3, 1000, "sum")
-    short = _reduction("k_max_short", F32, 300, 5, "max")    # one thread per output point
+    fmax = reduction("k_max", F32, 5, 300, "max")
+    fsum = reduction("k_sum", F32, 5, 300, "sum")
+    imax = reduction("k_imax", I64, 3, 70, "max")
+    isum = reduction("k_isum", I32, 3, 1000, "sum")
+    short = reduction("k_max_short", F32, 300, 5, "max")    # one thread per output point
     assert metal.serial(short) and not metal.serial(fmax)
     lib = msl_cpu.build([fmax, fsum, imax, isum, short])
     x = rng.normal(size=(5, 300)).astype(np.float32)
@@ -330,7 +182,7 @@ def test_rand_bits_equal_the_cpu_backend():
     for key in (0, 12345, -3):
         for k in kernels:
             seed = np.array([key], np.int64)
-            got, want = lib.run(k, [seed])[0], _cpu_run(k, [seed])
+            got, want = lib.run(k, [seed])[0], cpu_outputs(k, [seed])[0]
             np.testing.assert_array_equal(got.view(np.uint16 if k.out.dtype.is_half else np.uint32),
                                           want.view(np.uint16 if k.out.dtype.is_half else np.uint32))
             assert 0.0 <= got.astype(np.float32).min() and got.astype(np.float32).max() < 1.0
@@ -346,9 +198,9 @@ def test_16bit_floats_round_after_every_op_like_the_cpu_backend():
                       E.Bin("sub", b, E.Const(0.3, dt), dt), dt)
             y = E.Bin("add", y, E.Un("sqrt", E.Un("abs", y, dt), dt), dt)
             return E.Cast(E.Bin("mul", E.Cast(y, F32), E.Const(1.0001, F32), F32), dt)
-        kernels.append(_elementwise(f"k_chain_{dt.name}", [dt, dt], dt, n, chain))
-        kernels.append(_elementwise(f"k_narrow_{dt.name}", [F32], dt, n, lambda a, dt=dt: E.Cast(a, dt)))
-        kernels.append(_elementwise(f"k_from_int_{dt.name}", [I64], dt, n, lambda a, dt=dt: E.Cast(a, dt)))
+        kernels.append(elementwise(f"k_chain_{dt.name}", [dt, dt], dt, n, chain))
+        kernels.append(elementwise(f"k_narrow_{dt.name}", [F32], dt, n, lambda a, dt=dt: E.Cast(a, dt)))
+        kernels.append(elementwise(f"k_from_int_{dt.name}", [I64], dt, n, lambda a, dt=dt: E.Cast(a, dt)))
         a = rng.normal(0, 3, n).astype(dt.numpy)
         b = rng.normal(0, 3, n).astype(dt.numpy)
         a[:4] = [np.nan, np.inf, -np.inf, 65504 if dt is F16 else 3e38]
@@ -362,14 +214,14 @@ def test_16bit_floats_round_after_every_op_like_the_cpu_backend():
     lib = msl_cpu.build(kernels)
     with np.errstate(all="ignore"):
         for k, xs in zip(kernels, inputs):
-            got, want = lib.run(k, xs)[0], _cpu_run(k, xs)
+            got, want = lib.run(k, xs)[0], cpu_outputs(k, xs)[0]
             nan = np.isnan(want.astype(np.float32))      # a NaN's sign bit is the hardware's choice
             np.testing.assert_array_equal(np.isnan(got.astype(np.float32)), nan, err_msg=k.name)
             np.testing.assert_array_equal(got.view(np.uint16)[~nan], want.view(np.uint16)[~nan], err_msg=k.name)
 
 
 def test_16bit_sum_accumulates_in_float32_and_rounds_once():
-    k = _reduction("k_sum_f16", F16, 2, 2000, "sum")
+    k = reduction("k_sum_f16", F16, 2, 2000, "sum")
     x = np.full((2, 2000), 1.0, np.float16)   # rounding each partial sum to f16 would stall at 2048
     x[1] = np.float16(0.1)
     got = msl_cpu.build([k]).run(k, [x])[0]
@@ -406,32 +258,9 @@ def test_dot_kernel_with_strided_operands_epilogue_and_permuted_output():
 
 # ---- row kernels --------------------------------------------------------------------------------------
 
-def _softmax_rows(rows: int, cols: int) -> RowKernel:
-    i, j = E.Var("i0", rows), E.Var("j0", cols)
-    x = E.Load(0, E.affine_sum([(cols, i), (1, j)]), F32)
-    shifted = E.Un("exp", E.Bin("sub", x, E.Acc(0, F32), F32), F32)
-    stages = (Stage((j,), "max", x, None, None),
-              Stage((j,), "sum", shifted, None, None),
-              Stage((j,), None, E.Bin("div", shifted, E.Acc(1, F32), F32), 1, E.affine_sum([(cols, i), (1, j)])))
-    return RowKernel("k_softmax", (Buffer(F32, rows * cols), Buffer(F32, rows * cols)), 1, (i,), stages)
-
-
-def _mean_var_norm(rows: int, cols: int) -> RowKernel:
-    i, j = E.Var("i0", rows), E.Var("j0", cols)
-    x = E.Load(0, E.affine_sum([(cols, i), (1, j)]), F32)
-    inv = E.Const(1.0 / cols, F32)
-    centered = E.Bin("sub", x, E.Acc(0, F32), F32)
-    norm = E.Bin("div", centered, E.Un("sqrt", E.Bin("add", E.Acc(1, F32), E.Const(1e-5, F32), F32), F32), F32)
-    stages = (Stage((j,), "sum", E.Bin("mul", x, inv, F32), 1, i),
-              Stage((j,), "sum", E.Bin("mul", E.Bin("mul", centered, centered, F32), inv, F32), 2, i),
-              Stage((j,), None, norm, 3, E.affine_sum([(cols, i), (1, j)])))
-    bufs = (Buffer(F32, rows * cols), Buffer(F32, rows), Buffer(F32, rows), Buffer(F32, rows * cols))
-    return RowKernel("k_mean_var", bufs, 3, (i,), stages)
-
-
 def test_hand_built_row_kernels_match_numpy():
     rng = np.random.default_rng(5)
-    softmax, moments, narrow = _softmax_rows(6, 300), _mean_var_norm(5, 77), _softmax_rows(300, 10)
+    softmax, moments, narrow = softmax_rows(6, 300), mean_var_norm(5, 77), softmax_rows(300, 10)
     assert metal.serial(narrow) and not metal.serial(softmax)   # a thread per row / a group per row
     lib = msl_cpu.build([softmax, moments, narrow])
     z = rng.normal(0, 5, (300, 10)).astype(np.float32)
@@ -518,7 +347,7 @@ def test_a_missing_threadgroup_barrier_fails_under_the_shim():
     with pytest.raises(LuminaCodegenError, match="divergent.*barrier divergence"):
         lib.call(2, [np.zeros(4, np.float32)], 1, 4)
     # the renderer's own reduction is fenced: the same sums through a rendered kernel
-    k = _reduction("k_tree", F32, 3, 64, "sum")
+    k = reduction("k_tree", F32, 3, 64, "sum")
     np.testing.assert_allclose(msl_cpu.build([k]).run(k, [x])[0], want, rtol=1e-5)
 
 
@@ -532,10 +361,10 @@ def test_shim_reports_sources_it_cannot_compile_or_bind():
 
 
 def test_rendered_source_is_msl_with_threadgroup_reductions():
-    src = metal.render(_softmax_rows(2, 100))
+    src = metal.render(softmax_rows(2, 100))
     assert "kernel void k_softmax(" in src and "[[buffer(1)]]" in src
     assert src.count("threadgroup_barrier(mem_flags::mem_threadgroup)") >= 4
-    assert metal.geometry(_softmax_rows(2, 100)) == metal.Geometry(2, 128)
+    assert metal.geometry(softmax_rows(2, 100)) == metal.Geometry(2, 128)
 
 
 # ---- errors and the device ------------------------------------------------------------------------------
@@ -549,11 +378,11 @@ def test_kernels_past_31_buffers_take_an_argument_buffer():
     k = LoopKernel("k_wide", tuple(Buffer(F32, width) for _ in range(n + 1)), (i,), (), None, total)
     assert metal.uses_argument_buffer(k) and "constant lum_args& args [[buffer(0)]]" in metal.render(k)
     xs = [np.random.default_rng(j).random(width, dtype=np.float32) for j in range(n)]
-    np.testing.assert_allclose(msl_cpu.build([k]).run(k, xs)[0], _cpu_run(k, xs), rtol=1e-6)
+    np.testing.assert_allclose(msl_cpu.build([k]).run(k, xs)[0], cpu_outputs(k, xs)[0], rtol=1e-6)
 
 
 def test_launchers_made_together_compile_together():
-    softmax, total = _softmax_rows(2, 5), _reduction("k_rowsum", F32, 2, 5, "sum")
+    softmax, total = softmax_rows(2, 5), reduction("k_rowsum", F32, 2, 5, "sum")
     run_softmax, run_total = msl_cpu.launcher(softmax), msl_cpu.launcher(total)
     x = np.arange(10, dtype=np.float32)
     probs, sums = np.zeros(10, np.float32), np.zeros(2, np.float32)
@@ -564,19 +393,19 @@ def test_launchers_made_together_compile_together():
     np.testing.assert_allclose(probs.reshape(2, 5), e / e.sum(1, keepdims=True), rtol=1e-6)
     np.testing.assert_array_equal(sums, [10, 35])
     with pytest.raises(LuminaCodegenError, match="float64"):
-        msl_cpu.launcher(_elementwise("k_f64", [DType.float64], DType.float64, 2, lambda a: a))
+        msl_cpu.launcher(elementwise("k_f64", [DType.float64], DType.float64, 2, lambda a: a))
 
 
 def test_float64_kernels_are_refused_by_name():
-    k64 = _elementwise("k_double", [DType.float64], DType.float64, 4, lambda a: E.Un("exp", a, DType.float64))
-    inner = _elementwise("k_inner_double", [F32], F32, 4,
+    k64 = elementwise("k_double", [DType.float64], DType.float64, 4, lambda a: E.Un("exp", a, DType.float64))
+    inner = elementwise("k_inner_double", [F32], F32, 4,
                          lambda a: E.Cast(E.Bin("mul", E.Cast(a, DType.float64), E.Const(0.1, DType.float64),
                                                 DType.float64), F32))
     for k in (k64, inner):
         assert metal.uses_float64(k)
         with pytest.raises(LuminaCodegenError, match=f"kernel {k.name}: dtype float64"):
             metal.render(k)
-    assert not metal.uses_float64(_softmax_rows(2, 3))
+    assert not metal.uses_float64(softmax_rows(2, 3))
 
 
 @pytest.mark.skipif(platform.system() == "Darwin", reason="checks the message off macOS")
@@ -584,4 +413,4 @@ def test_metal_device_is_unavailable_off_macos_with_a_clear_message():
     ok, why = metal_device.available()
     assert not ok and "macOS" in why and platform.system() in why
     with pytest.raises(LuminaDeviceError, match="needs macOS"):
-        metal_device.launcher(_softmax_rows(2, 3))
+        metal_device.launcher(softmax_rows(2, 3))

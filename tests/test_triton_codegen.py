@@ -1,28 +1,21 @@
 """The Triton renderer (``codegen.triton``) run under Triton's CPU interpreter (``TRITON_INTERPRET=1``,
-on CPU torch tensors) against the CPU backend: every kernel of the example programs with the
-buffers it really reads (``testing.kernels.capture``), and hand-built kernels for each expression
-kind, dtype rule and kernel shape, checked against the CPU backend or NumPy.
+on CPU torch tensors) against the CPU backend: every kernel of the example programs
+(``testing.programs``, the pretrained paraphrase-MiniLM-L3 among them) with the buffers it really
+reads (``testing.kernels.capture``), compared by ``testing.kernels.assert_matches``, and
+hand-built kernels (``testing.kernel_builders``) for each expression kind, dtype rule and kernel
+shape, checked against the CPU backend or NumPy.
 
 The interpreter is switched on per test (``monkeypatch``), and ``runtime.triton_jit`` imports the
 rendered modules with the variable set, so other tests in the process see no change.
 """
 from __future__ import annotations
 
-import ctypes
 import dataclasses
-import functools
-import math
-import sys
-import tempfile
-from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 
-import lumina
-import lumina.onnx
-from lumina import nn
 from lumina.codegen import expr as E
 from lumina.codegen import triton as tr
 from lumina.codegen.kernel import (
@@ -34,16 +27,21 @@ from lumina.codegen.kernel import (
     RowKernel,
     Stage,
 )
-from lumina.codegen.llvm import render_module
 from lumina.errors import LuminaCodegenError, LuminaDeviceError
 from lumina.ir.dtypes import DType
-from lumina.nn import functional as F
 from lumina.passes.fusion import MAX_EPILOGUE_INPUTS
 from lumina.runtime import triton_jit
-from lumina.runtime.jit import compile_llvm
-from lumina.testing.kernels import capture
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "examples"))
+from lumina.testing.kernel_builders import (
+    SPECIAL,
+    UNARY,
+    elementwise,
+    mean_var_norm,
+    reduction,
+    softmax_rows,
+    sum_of,
+)
+from lumina.testing.kernels import assert_matches, canonical, cpu_outputs
+from lumina.testing.programs import program_cases
 
 F32, F64, F16, BF16, I32, I64, BOOL = (DType.float32, DType.float64, DType.float16, DType.bfloat16,
                                        DType.int32, DType.int64, DType.bool)
@@ -78,117 +76,16 @@ def run(desc, inputs) -> list[np.ndarray]:
     return [to_numpy(o) for o in outs]
 
 
-# ---- the example programs -----------------------------------------------------------------------
+# ---- the example programs (``testing.programs``) ------------------------------------------------
 
-def _cases(fn, args):
-    entry = fn._entry(args)
-    return capture(entry.executable, fn._inputs(entry, args))
-
-
-def _train_step(model, opt, loss_fn):
-    @lumina.compile
-    def step(x, y):
-        opt.zero_grad()
-        loss = loss_fn(model(x), y)
-        loss.backward()
-        opt.step()
-        return loss
-    return step
+PROGRAMS = ("digits_mlp", "convnet", "micro_gpt", "onnx_digits_mlp", "onnx_gpt2")
+"""The example programs whose every kernel runs under the interpreter (and compiles for sm_90 in
+test_triton_aot)."""
+MODELS = ("minilm",)
+"""Pretrained models from the package index (``testing.registry``), run here only."""
 
 
-def digits_step():
-    lumina.manual_seed(0)
-    model = nn.Sequential(nn.Linear(64, 32), nn.ReLU(), nn.Linear(32, 32), nn.ReLU(), nn.Linear(32, 10))
-    step = _train_step(model, lumina.optim.SGD(model.parameters(), lr=0.05, momentum=0.9), F.cross_entropy)
-    rng = np.random.default_rng(0)
-    x, y = rng.random((16, 64), dtype=np.float32), rng.integers(0, 10, 16)
-    step(x, y)   # a second step: the momentum buffers hold real values
-    return _cases(step, (x, y))
-
-
-def convnet_step():
-    import train_convnet
-    lumina.manual_seed(0)
-    model = train_convnet.convnet(4)
-    # eps=1e-3: a conv bias feeding a BatchNorm has a rounding-noise gradient that Adam's default
-    # eps would scale to lr-sized, order-dependent steps; the kernels are the same
-    opt = lumina.optim.AdamW(model.parameters(), lr=3e-3, weight_decay=1e-4, eps=1e-3)
-    step = _train_step(model, opt, F.cross_entropy)
-    rng = np.random.default_rng(0)
-    x, y = rng.random((4, 1, 8, 8), dtype=np.float32), rng.integers(0, 10, 4)
-    step(x, y)
-    return _cases(step, (x, y))
-
-
-def micro_gpt_step():
-    import micro_gpt
-    lumina.manual_seed(0)
-    vocab = 11
-    model = micro_gpt.MicroGPT(vocab, 8, n_layer=1, n_embd=16, n_head=2)
-    step = _train_step(model, lumina.optim.AdamW(model.parameters(), lr=3e-3),
-                       lambda logits, y: F.cross_entropy(logits.reshape(-1, vocab), y.reshape(-1)))
-    rng = np.random.default_rng(0)
-    x, y = rng.integers(0, vocab, (2, 8)), rng.integers(0, vocab, (2, 8))
-    step(x, y)
-    return _cases(step, (x, y))
-
-
-def onnx_digits_mlp():
-    from lumina.testing.exports import digits_mlp
-    with tempfile.TemporaryDirectory() as tmp:
-        model = lumina.onnx.load(digits_mlp().save(Path(tmp) / "digits_mlp.onnx", 18))
-    x = np.random.default_rng(0).random((5, 64), dtype=np.float32)
-    return _cases(model._compiled, model._args([x]))
-
-
-def onnx_gpt2():
-    """``transformers``' GPT-2 (one layer, random weights) through the dynamo exporter: attention,
-    the tanh GELU (``pow``), LayerNorm rows and scalar operands meeting blocks."""
-    from lumina.testing.exports import gpt2
-    with tempfile.TemporaryDirectory() as tmp:
-        model = lumina.onnx.load(gpt2(n_layer=1).save(Path(tmp) / "gpt2.onnx", 18))
-    ids = np.random.default_rng(0).integers(0, 500, (2, 16))
-    return _cases(model._compiled, model._args([ids]))
-
-
-PROGRAMS = {"digits_mlp": digits_step, "convnet": convnet_step, "micro_gpt": micro_gpt_step,
-            "onnx_digits_mlp": onnx_digits_mlp, "onnx_gpt2": onnx_gpt2}
-
-
-@functools.cache
-def program_cases(name: str):
-    """The captured kernels of example program ``name`` (built once per process: the AOT tests
-    compile the same kernels)."""
-    return PROGRAMS[name]()
-
-
-def canonical(desc):
-    """``desc`` without its name and IR lines: kernels equal under this render and load once."""
-    return dataclasses.replace(desc, name="k", source=())
-
-
-def _magnitude(x: np.ndarray) -> float:
-    x = x.astype(np.float64)
-    return float(np.abs(x[np.isfinite(x)]).max(initial=0.0))
-
-
-def assert_matches(got: np.ndarray, want: np.ndarray, inputs, what: str):
-    """Integers and bools exactly; floats to 1e-5 relative, or 1e-6 of the largest magnitude among
-    the kernel's float inputs and outputs: a sum that cancels is rounding noise the size of its
-    terms, in any summation order (Triton sums a row as a tree, the CPU in SIMD lanes)."""
-    assert got.dtype == want.dtype and got.shape == want.shape, what
-    if want.dtype.kind != "f":
-        np.testing.assert_array_equal(got, want, err_msg=what)
-        return
-    got, want = got.astype(np.float64), want.astype(np.float64)
-    np.testing.assert_array_equal(np.isnan(got), np.isnan(want), err_msg=what)
-    scale = max([_magnitude(want)] + [_magnitude(x) for x in inputs if x.dtype.kind == "f"])
-    np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6 * scale, equal_nan=True, err_msg=what)
-
-
-@pytest.mark.parametrize("program", list(PROGRAMS))
-def test_program_kernels_match_cpu(program):
-    cases = program_cases(program)
+def _assert_program_matches(program: str, cases) -> None:
     assert any(isinstance(c.kernel, DotKernel) for c in cases), program
     for c in cases:
         outputs = run(canonical(c.kernel), c.inputs)
@@ -197,33 +94,27 @@ def test_program_kernels_match_cpu(program):
             assert_matches(got, want, c.inputs, f"{program}: {c.kernel.name} output {i}: {c.kernel.source}")
 
 
+@pytest.mark.parametrize("program", PROGRAMS)
+def test_program_kernels_match_cpu(program):
+    _assert_program_matches(program, program_cases(program))
+
+
+@pytest.fixture(scope="module")
+def model_cases():
+    """The models' captured kernels, built before ``interpreter`` points ``LUMINA_CACHE`` at a
+    temporary folder: the registry reads its models from the real cache (or fails, not skips,
+    when it cannot download them)."""
+    return {name: program_cases(name) for name in MODELS}
+
+
+@pytest.mark.parametrize("model", MODELS)
+def test_pretrained_model_kernels_match_cpu(model, model_cases):
+    cases = model_cases[model]
+    assert {RowKernel, LoopKernel, DotKernel} <= {type(c.kernel) for c in cases}, model
+    _assert_program_matches(model, cases)
+
+
 # ---- hand-built kernels against the CPU backend and NumPy -------------------------------------------
-
-def cpu_run(k: LoopKernel | RowKernel, inputs) -> list[np.ndarray]:
-    """``k`` compiled by the LLVM backend and run on one thread: its outputs."""
-    module = compile_llvm(render_module([k]), k.name)
-    n_out = k.n_outputs if isinstance(k, RowKernel) else 1
-    outs = [np.zeros(b.numel, b.dtype.numpy) for b in k.buffers[-n_out:]]
-    arrays = [np.ascontiguousarray(x).reshape(-1) for x in inputs] + outs
-    fn = ctypes.CFUNCTYPE(None, *([ctypes.c_void_p] * len(arrays)), ctypes.c_int64, ctypes.c_int64)(
-        module.address(k.name))
-    fn(*[a.ctypes.data for a in arrays], 0, k.domain[0].extent if k.domain else 1)
-    return outs
-
-
-def elementwise(name, in_dtypes, out_dtype, n, value_of):
-    """A 1-D elementwise LoopKernel ``out[i] = value_of(loads)`` over ``n`` elements."""
-    i = E.Var("i0", n)
-    loads = [E.Load(j, i, dt) for j, dt in enumerate(in_dtypes)]
-    return LoopKernel(name, tuple(Buffer(dt, n) for dt in in_dtypes) + (Buffer(out_dtype, n),),
-                      (i,), (), None, value_of(*loads))
-
-
-SPECIAL = np.array([0.0, -0.0, 1.0, -1.0, 0.5, -0.49, 3.7, -3.7, 1e-30, 88.0, -104.0, 200.0, 1e30,
-                    np.inf, -np.inf, np.nan], np.float32)
-UNARY = {"exp": np.exp, "log": np.log, "sqrt": np.sqrt, "sin": np.sin, "cos": np.cos,
-         "tanh": np.tanh, "abs": np.abs, "neg": np.negative, "erf": np.vectorize(math.erf, otypes=[float])}
-
 
 @pytest.mark.parametrize("dt", [F32, F64])
 def test_every_unary_op_matches_numpy(dt):
@@ -240,7 +131,7 @@ def test_every_unary_op_matches_numpy(dt):
                                        equal_nan=True, err_msg=op)
             if dt is F32 and op not in ("exp", "log", "erf", "sin", "cos"):
                 # polynomials the CPU shares (tanh) and exact ops: close to the CPU's bits too
-                np.testing.assert_allclose(got, cpu_run(k, [x])[0], rtol=2e-7, equal_nan=True, err_msg=op)
+                np.testing.assert_allclose(got, cpu_outputs(k, [x])[0], rtol=2e-7, equal_nan=True, err_msg=op)
 
 
 def test_integer_and_bool_unary_ops_match_cpu():
@@ -251,7 +142,7 @@ def test_integer_and_bool_unary_ops_match_cpu():
     kernels.append((elementwise("k_not", [BOOL], BOOL, 2, lambda a: E.Un("not", a, BOOL)),
                     np.array([True, False])))
     for k, v in kernels:
-        np.testing.assert_array_equal(run(k, [v])[0], cpu_run(k, [v])[0], err_msg=k.name)
+        np.testing.assert_array_equal(run(k, [v])[0], cpu_outputs(k, [v])[0], err_msg=k.name)
 
 
 def test_binary_ops_casts_and_select_match_cpu_backend():
@@ -289,7 +180,7 @@ def test_binary_ops_casts_and_select_match_cpu_backend():
         ops.append((elementwise(f"k_cast_{src.name}_{dst.name}", [src], dst, n, lambda a, dst=dst: E.Cast(a, dst)), [x]))
     with np.errstate(all="ignore"):
         for k, inputs in ops:
-            got, want = run(k, inputs)[0], cpu_run(k, inputs)[0]
+            got, want = run(k, inputs)[0], cpu_outputs(k, inputs)[0]
             assert got.dtype == want.dtype
             np.testing.assert_array_equal(got, want, err_msg=k.name)   # every op here is exact
 
@@ -301,7 +192,7 @@ def test_scalar_operands_meet_blocks_in_every_op():
     i = E.Var("i0", n)
     s, x = E.Load(0, E.iconst(0), F32), E.Load(1, i, F32)
     cond = E.Bin("or", E.Bin("lt", s, x, BOOL), E.Bin("and", E.Bin("eq", s, s, BOOL), E.Bin("gt", x, s, BOOL), BOOL), BOOL)
-    value = _sum_of([E.Select(cond, E.Bin("maximum", s, x, F32), E.Bin("minimum", s, x, F32), F32),
+    value = sum_of([E.Select(cond, E.Bin("maximum", s, x, F32), E.Bin("minimum", s, x, F32), F32),
                      E.Bin("pow", s, x, F32), E.Bin("pow", x, s, F32),
                      E.Cast(E.Bin("mod", E.Bin("sub", E.Load(2, E.iconst(0), I64), i, I64), E.iconst(5), I64), F32)], F32)
     k = LoopKernel("k_scalar_block", (Buffer(F32, 1), Buffer(F32, n), Buffer(I64, 1), Buffer(F32, n)), (i,), (),
@@ -310,7 +201,7 @@ def test_scalar_operands_meet_blocks_in_every_op():
     for scalar in (2.0, np.nan):
         inputs = [np.array([scalar], np.float32), xs, np.array([20])]   # 20 - i >= 0: the CPU's srem agrees
         with np.errstate(all="ignore"):
-            np.testing.assert_allclose(run(k, inputs)[0], cpu_run(k, inputs)[0], rtol=1e-6, equal_nan=True)
+            np.testing.assert_allclose(run(k, inputs)[0], cpu_outputs(k, inputs)[0], rtol=1e-6, equal_nan=True)
 
 
 def test_pow_follows_c_rules_and_rounds_correctly():
@@ -320,7 +211,7 @@ def test_pow_follows_c_rules_and_rounds_correctly():
     with np.errstate(all="ignore"):
         want = np.power(x.astype(np.float64), y.astype(np.float64)).astype(np.float32)
         np.testing.assert_allclose(run(k, [x, y])[0], want, rtol=1e-7, equal_nan=True)
-        np.testing.assert_allclose(run(k, [x, y])[0], cpu_run(k, [x, y])[0], rtol=1e-7, equal_nan=True)
+        np.testing.assert_allclose(run(k, [x, y])[0], cpu_outputs(k, [x, y])[0], rtol=1e-7, equal_nan=True)
 
 
 def test_index_floordiv_and_mod_floor_for_negative_dividends():
@@ -345,14 +236,7 @@ def test_int64_positions_past_2_to_the_31():
     big = np.arange(n, dtype=np.int64) * 2**33 + 2**31 + 5
     np.testing.assert_array_equal(run(k, [])[0], big // 2**33 - big % 2**31)
     r = LoopKernel("k_rand_far", (Buffer(F32, n),), (i,), (), None, E.Rand(E.iconst(7), far, F32))
-    np.testing.assert_array_equal(run(r, [])[0], cpu_run(r, [])[0])
-
-
-def reduction(name, dtype, rows, cols, op, outer=False):
-    i, r = E.Var("i0", rows), E.Var("r0", cols)
-    x = E.Load(0, E.affine_sum([(cols, i), (1, r)]), dtype)
-    return LoopKernel(name, (Buffer(dtype, rows * cols), Buffer(dtype, rows)), (i,), (r,), op, x,
-                      reduce_outer=outer)
+    np.testing.assert_array_equal(run(r, [])[0], cpu_outputs(r, [])[0])
 
 
 def test_reductions_propagate_nan_and_match_numpy():
@@ -373,7 +257,7 @@ def test_reductions_propagate_nan_and_match_numpy():
     # reduce_outer is the CPU's schedule; the result is the same
     y = rng.normal(size=(7, 33)).astype(np.float32)
     k = reduction("k_outer", F32, 7, 33, "sum", outer=True)
-    np.testing.assert_allclose(run(k, [y])[0], cpu_run(k, [y])[0], rtol=1e-6)
+    np.testing.assert_allclose(run(k, [y])[0], cpu_outputs(k, [y])[0], rtol=1e-6)
 
 
 def test_rand_bits_equal_the_cpu_backend():
@@ -385,7 +269,7 @@ def test_rand_bits_equal_the_cpu_backend():
                        E.Rand(key, E.Bin("add", i, E.iconst(5), I64), dt))
         for seed in (0, 12345, -3):
             key_buf = np.array([seed], np.int64)
-            got, want = run(k, [key_buf])[0], cpu_run(k, [key_buf])[0]
+            got, want = run(k, [key_buf])[0], cpu_outputs(k, [key_buf])[0]
             np.testing.assert_array_equal(got, want, err_msg=f"{dt.name} key {seed}")
             assert 0.0 <= got.astype(np.float64).min() and got.astype(np.float64).max() < 1.0
 
@@ -413,7 +297,7 @@ def test_16bit_floats_round_after_every_op_like_the_cpu_backend():
                      (elementwise(f"k_from_int_{dt.name}", [I64], dt, n, lambda x, dt=dt: E.Cast(x, dt)),
                       [rng.integers(-2**40, 2**40, n)])]
             for k, xs in cases:
-                got, want = run(k, xs)[0], cpu_run(k, xs)[0]
+                got, want = run(k, xs)[0], cpu_outputs(k, xs)[0]
                 nan = np.isnan(want.astype(np.float32))
                 np.testing.assert_array_equal(np.isnan(got.astype(np.float32)), nan, err_msg=k.name)
                 np.testing.assert_array_equal(got.view(np.uint16)[~nan], want.view(np.uint16)[~nan], err_msg=k.name)
@@ -489,29 +373,6 @@ def test_dot_kernel_rebatched_offset_views_float64_and_integers():
 
 # ---- row kernels --------------------------------------------------------------------------------------
 
-def softmax_rows(rows: int, cols: int) -> RowKernel:
-    i, j = E.Var("i0", rows), E.Var("j0", cols)
-    x = E.Load(0, E.affine_sum([(cols, i), (1, j)]), F32)
-    shifted = E.Un("exp", E.Bin("sub", x, E.Acc(0, F32), F32), F32)
-    stages = (Stage((j,), "max", x, None, None),
-              Stage((j,), "sum", shifted, None, None),
-              Stage((j,), None, E.Bin("div", shifted, E.Acc(1, F32), F32), 1, E.affine_sum([(cols, i), (1, j)])))
-    return RowKernel("k_softmax", (Buffer(F32, rows * cols), Buffer(F32, rows * cols)), 1, (i,), stages)
-
-
-def mean_var_norm(rows: int, cols: int, dt: DType = F32) -> RowKernel:
-    i, j = E.Var("i0", rows), E.Var("j0", cols)
-    x = E.Load(0, E.affine_sum([(cols, i), (1, j)]), dt)
-    inv = E.Const(1.0 / cols, dt)
-    centered = E.Bin("sub", x, E.Acc(0, dt), dt)
-    norm = E.Bin("div", centered, E.Un("sqrt", E.Bin("add", E.Acc(1, dt), E.Const(1e-5, dt), dt), dt), dt)
-    stages = (Stage((j,), "sum", E.Bin("mul", x, inv, dt), 1, i),
-              Stage((j,), "sum", E.Bin("mul", E.Bin("mul", centered, centered, dt), inv, dt), 2, i),
-              Stage((j,), None, norm, 3, E.affine_sum([(cols, i), (1, j)])))
-    bufs = (Buffer(dt, rows * cols), Buffer(dt, rows), Buffer(dt, rows), Buffer(dt, rows * cols))
-    return RowKernel(f"k_mean_var_{dt.name}", bufs, 3, (i,), stages)
-
-
 def test_hand_built_row_kernels_match_numpy_and_the_cpu():
     rng = np.random.default_rng(5)
     x = rng.normal(0, 5, (6, 3000)).astype(np.float32)    # rows longer than one chunk
@@ -522,7 +383,7 @@ def test_hand_built_row_kernels_match_numpy_and_the_cpu():
         got = run(softmax, [x])[0].reshape(6, 3000)
         e = np.exp(x.astype(np.float64) - x.max(1, keepdims=True))
         np.testing.assert_allclose(got, e / e.sum(1, keepdims=True), rtol=2e-5, atol=1e-7)
-    np.testing.assert_allclose(got.reshape(-1), cpu_run(softmax, [x])[0], rtol=2e-5, atol=1e-9)
+    np.testing.assert_allclose(got.reshape(-1), cpu_outputs(softmax, [x])[0], rtol=2e-5, atol=1e-9)
     y = rng.normal(3, 2, (5, 77)).astype(np.float32)
     mean, var, norm = run(mean_var_norm(5, 77), [y])
     y64 = y.astype(np.float64)
@@ -533,7 +394,7 @@ def test_hand_built_row_kernels_match_numpy_and_the_cpu():
     # bfloat16: stages read a reduction at bfloat16 precision, as the CPU backend does
     k = mean_var_norm(4, 50, BF16)
     yb = y[:4, :50].astype(BF16.numpy)
-    for got_b, want_b in zip(run(k, [yb]), cpu_run(k, [yb])):
+    for got_b, want_b in zip(run(k, [yb]), cpu_outputs(k, [yb])):
         np.testing.assert_allclose(got_b.astype(np.float32), want_b.astype(np.float32), rtol=1e-2)
 
 
@@ -552,19 +413,12 @@ def test_row_kernel_with_two_domain_loops_a_scalar_stage_and_computed_output_pos
     k = RowKernel("k_rows2", bufs, 3, (i, c), stages)
     xv = np.random.default_rng(7).normal(size=(rows, chans, cols)).astype(np.float32)
     got = run(k, [xv])
-    for g, w in zip(got, cpu_run(k, [xv])):
+    for g, w in zip(got, cpu_outputs(k, [xv])):
         np.testing.assert_allclose(g, w, rtol=1e-5, atol=1e-6)
     s = xv.astype(np.float64).sum(2)
     np.testing.assert_allclose(got[0].reshape(rows, chans)[::-1], s, rtol=1e-5)
     np.testing.assert_allclose(got[1].reshape(rows, chans)[::-1], s * np.exp(np.arange(chans)), rtol=1e-5)
     np.testing.assert_allclose(got[2].reshape(rows, chans)[::-1], (xv - s[..., None]).max(2), rtol=1e-5)
-
-
-def _sum_of(terms, dt):
-    out = terms[0]
-    for t in terms[1:]:
-        out = E.Bin("add", out, t, dt)
-    return out
 
 
 def hand_built_kernels() -> list:
@@ -579,7 +433,7 @@ def hand_built_kernels() -> list:
             binary = [E.Bin(op, a, b, dt) for op in ("add", "sub", "mul", "div", "pow", "maximum", "minimum")]
             compare = [E.Cast(E.Bin(op, a, b, BOOL), dt) for op in sorted(E.COMPARE)]
             noise = E.Rand(E.iconst(3), E.Var("i0", 64), dt)
-            return _sum_of(unary + binary + compare + [noise, E.Cast(E.Cast(a, I32), dt)], dt)
+            return sum_of(unary + binary + compare + [noise, E.Cast(E.Cast(a, I32), dt)], dt)
         kernels.append(elementwise(f"k_ops_{dt.name}", [dt, dt], dt, 64, every_op))
     for dt in (I32, I64):
         def int_ops(a, b, dt=dt):
@@ -591,7 +445,7 @@ def hand_built_kernels() -> list:
             dividend = E.Cast(E.Un("abs", a, dt), I64)
             ops += [E.Cast(E.Bin("floordiv", dividend, E.iconst(7), I64), dt),
                     E.Cast(E.Bin("mod", dividend, E.iconst(7), I64), dt)]
-            return _sum_of(ops, dt)
+            return sum_of(ops, dt)
         kernels.append(elementwise(f"k_ops_{dt.name}", [dt, dt], dt, 64, int_ops))
     kernels += [reduction("k_max_f32", F32, 3, 300, "max"), reduction("k_sum_i32", I32, 3, 300, "sum"),
                 reduction("k_max_i64", I64, 3, 30, "max"), reduction("k_sum_f16", F16, 3, 3000, "sum"),
@@ -624,7 +478,7 @@ def test_hand_built_kernels_match_cpu():
         inputs = [(rng.integers(1, 50, b.numel) * rng.choice([-1, 1], b.numel)).astype(b.dtype.numpy)
                   if b.dtype.is_int else rng.uniform(0.5, 2.0, b.numel).astype(b.dtype.numpy)
                   for b in k.buffers[:n_in]]
-        for got, want in zip(run(k, inputs), cpu_run(k, inputs)):
+        for got, want in zip(run(k, inputs), cpu_outputs(k, inputs)):
             assert np.isfinite(want.astype(np.float64)).all(), k.name
             if want.dtype.kind != "f":
                 np.testing.assert_array_equal(got, want, err_msg=k.name)

@@ -11,15 +11,21 @@ backend kernel by kernel against the CPU backend.
 kernel's input buffers just before its launch and its output buffers just after, so a kernel sees
 the values it sees in the real program: no random data that would send a ``log`` or a ``gather``
 index somewhere the program never goes.
+
+``assert_matches`` is the comparison rule every backend's per-kernel tests use, ``canonical`` the
+form in which structurally equal kernels compile once, and ``cpu_outputs`` runs a hand-built
+kernel description on the CPU backend as the oracle.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
 from ..codegen.kernel import DotKernel, LoopKernel, RowKernel
+from ..ir.dtypes import DType
 from ..runtime.executable import Executable
+from ..runtime.host_kernel import launcher
 
 
 @dataclass
@@ -39,14 +45,64 @@ def n_outputs(kernel) -> int:
 def capture(exe: Executable, inputs: list[np.ndarray]) -> list[KernelCase]:
     """One ``KernelCase`` per kernel of ``exe``, in launch order, from one run on ``inputs``."""
     prog = exe.info["program"]
-    arrays, ptrs = exe._bind(inputs)   # noqa: SLF001 - a testing hook into the executable
+    arrays, ptrs = exe._bind(inputs)
     ptrs = [int(p) for p in ptrs]
     cases = []
-    with exe._lock:                      # noqa: SLF001
+    with exe._lock:
         for launch, (_, desc, kslots) in zip(exe.launches, prog.kernels):
             n_in = len(desc.buffers) - n_outputs(desc)
             before = [np.array(arrays[s], copy=True).reshape(-1) for s in kslots[:n_in]]
-            exe._launch(launch, ptrs)    # noqa: SLF001
+            exe._launch(launch, ptrs)
             after = [np.array(arrays[s], copy=True).reshape(-1) for s in kslots[n_in:]]
             cases.append(KernelCase(desc, before, after))
     return cases
+
+
+def canonical(desc):
+    """``desc`` without its name and IR lines: kernels equal under this render the same source, so
+    a backend test compiles (or loads) them once."""
+    return replace(desc, name="k", source=())
+
+
+def cpu_outputs(desc: LoopKernel | RowKernel, inputs) -> list[np.ndarray]:
+    """The outputs (one flat array per output buffer) of a hand-built loop or row kernel run on the
+    CPU backend (``runtime.host_kernel.launcher``: the LLVM renderer, whose semantics are the spec)
+    over ``inputs`` (arrays in ``desc.buffers`` order, any shape)."""
+    outs = [np.zeros(b.numel, b.dtype.numpy) for b in desc.buffers[len(desc.buffers) - n_outputs(desc):]]
+    launcher(desc)([np.ascontiguousarray(x).reshape(-1) for x in inputs] + outs)
+    return outs
+
+
+def _is_float(x: np.ndarray) -> bool:
+    return x.dtype.kind == "f" or x.dtype == DType.bfloat16.numpy
+
+
+def magnitude(x: np.ndarray) -> float:
+    """The largest finite ``|x|`` (0 when there is none)."""
+    x = x.astype(np.float64)
+    return float(np.abs(x[np.isfinite(x)]).max(initial=0.0))
+
+
+def assert_matches(got: np.ndarray, want: np.ndarray, inputs, what: str) -> None:
+    """A backend's output ``got`` against the CPU's ``want`` for one kernel output, given the
+    kernel's ``inputs``; ``what`` names it in the failure message. The rule, one for every backend:
+
+    - dtype and shape equal; integers and bools bit-exact;
+    - floats: NaN exactly where the CPU has NaN, and otherwise ``|got - want| <= rtol * |want| +
+      1e-6 * scale`` with ``rtol`` 1e-5 for float32/float64 and one unit in the last place for
+      the 16-bit floats (2**-10 float16, 2**-7 bfloat16: an ``exp`` one float32 ulp apart may
+      round to the neighbouring 16-bit value). ``scale`` is the largest finite magnitude among
+      the kernel's float inputs and this output: a sum that cancels (a bias gradient behind a
+      BatchNorm) is rounding noise the size of its terms, in any summation order (Triton sums a
+      row as a tree, Metal per threadgroup, the CPU in SIMD lanes).
+
+    Raises AssertionError naming ``what``."""
+    assert got.dtype == want.dtype and got.shape == want.shape, (what, got.dtype, got.shape, want.dtype, want.shape)
+    if not _is_float(want):
+        np.testing.assert_array_equal(got, want, err_msg=what)
+        return
+    rtol = {np.dtype(np.float16): 2.0 ** -10, DType.bfloat16.numpy: 2.0 ** -7}.get(want.dtype, 1e-5)
+    got, want = got.astype(np.float64), want.astype(np.float64)
+    np.testing.assert_array_equal(np.isnan(got), np.isnan(want), err_msg=what)
+    scale = max([magnitude(want)] + [magnitude(x) for x in inputs if _is_float(x)])
+    np.testing.assert_allclose(got, want, rtol=rtol, atol=1e-6 * scale, equal_nan=True, err_msg=what)

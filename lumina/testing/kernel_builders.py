@@ -1,0 +1,89 @@
+"""Hand-built kernel descriptions for the backends' unit tests: the shapes of kernel each renderer
+must handle, written out directly (no graph, no fusion), plus the float32 values and NumPy
+references the elementwise tests share.
+
+    k = elementwise("k_exp", [F32], F32, 16, lambda a: E.Un("exp", a, F32))
+    r = reduction("k_max", F32, rows=5, cols=300, op="max")         # out[i] = max_r x[i, r]
+    s = softmax_rows(6, 3000)                                       # a three-stage RowKernel
+    m = mean_var_norm(5, 77)                                        # three outputs: mean, var, norm
+
+The semantics of every kernel are the CPU backend's (``codegen.llvm``); run one there with
+``testing.kernels.cpu_outputs``.
+"""
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+
+import numpy as np
+
+from ..codegen import expr as E
+from ..codegen.kernel import Buffer, LoopKernel, RowKernel, Stage
+from ..ir.dtypes import DType
+
+F32 = DType.float32
+
+SPECIAL = np.array([0.0, -0.0, 1.0, -1.0, 0.5, -0.49, 3.7, -3.7, 1e-30, 88.0, -104.0, 200.0, 1e30,
+                    np.inf, -np.inf, np.nan], np.float32)
+"""float32 inputs at the edges of the unary ops: signed zeros, overflow and underflow of ``exp``,
+infinities and NaN."""
+
+UNARY = {"exp": np.exp, "log": np.log, "sqrt": np.sqrt, "sin": np.sin, "cos": np.cos,
+         "tanh": np.tanh, "abs": np.abs, "neg": np.negative, "erf": np.vectorize(math.erf, otypes=[float])}
+"""Every float unary op of ``codegen.expr`` with its NumPy reference (evaluate it in float64 and
+round: the exact result)."""
+
+
+def elementwise(name: str, in_dtypes: Sequence[DType], out_dtype: DType, n: int,
+                value_of: Callable[..., E.Expr]) -> LoopKernel:
+    """A 1-D elementwise LoopKernel ``out[i] = value_of(*loads)`` over ``n`` elements: buffer ``j``
+    of dtype ``in_dtypes[j]`` is read at ``i``, and the output buffer (``out_dtype[n]``) is last."""
+    i = E.Var("i0", n)
+    loads = [E.Load(j, i, dt) for j, dt in enumerate(in_dtypes)]
+    return LoopKernel(name, tuple(Buffer(dt, n) for dt in in_dtypes) + (Buffer(out_dtype, n),),
+                      (i,), (), None, value_of(*loads))
+
+
+def reduction(name: str, dtype: DType, rows: int, cols: int, op: str, outer: bool = False) -> LoopKernel:
+    """``out[i] = op(x[i, r] for r in range(cols))`` over a ``[rows, cols]`` buffer of ``dtype``
+    (``op`` "sum" or "max"); ``outer`` asks for the CPU's ``reduce_outer`` schedule."""
+    i, r = E.Var("i0", rows), E.Var("r0", cols)
+    x = E.Load(0, E.affine_sum([(cols, i), (1, r)]), dtype)
+    return LoopKernel(name, (Buffer(dtype, rows * cols), Buffer(dtype, rows)), (i,), (r,), op, x,
+                      reduce_outer=outer)
+
+
+def softmax_rows(rows: int, cols: int) -> RowKernel:
+    """A float32 softmax over each row of ``[rows, cols]`` as one RowKernel ``k_softmax``: stage 0
+    the row's max, stage 1 the sum of ``exp(x - Acc(0))``, stage 2 stores ``exp(x - Acc(0)) / Acc(1)``."""
+    i, j = E.Var("i0", rows), E.Var("j0", cols)
+    x = E.Load(0, E.affine_sum([(cols, i), (1, j)]), F32)
+    shifted = E.Un("exp", E.Bin("sub", x, E.Acc(0, F32), F32), F32)
+    stages = (Stage((j,), "max", x, None, None),
+              Stage((j,), "sum", shifted, None, None),
+              Stage((j,), None, E.Bin("div", shifted, E.Acc(1, F32), F32), 1, E.affine_sum([(cols, i), (1, j)])))
+    return RowKernel("k_softmax", (Buffer(F32, rows * cols), Buffer(F32, rows * cols)), 1, (i,), stages)
+
+
+def mean_var_norm(rows: int, cols: int, dt: DType = F32) -> RowKernel:
+    """Row moments of ``[rows, cols]`` in ``dt`` as one RowKernel ``k_mean_var_<dtype>`` with three
+    outputs: the mean ``[rows]``, the (biased) variance ``[rows]`` (a stage reading ``Acc(0)``), and
+    ``(x - mean) / sqrt(var + 1e-5)`` ``[rows, cols]``."""
+    i, j = E.Var("i0", rows), E.Var("j0", cols)
+    x = E.Load(0, E.affine_sum([(cols, i), (1, j)]), dt)
+    inv = E.Const(1.0 / cols, dt)
+    centered = E.Bin("sub", x, E.Acc(0, dt), dt)
+    norm = E.Bin("div", centered, E.Un("sqrt", E.Bin("add", E.Acc(1, dt), E.Const(1e-5, dt), dt), dt), dt)
+    stages = (Stage((j,), "sum", E.Bin("mul", x, inv, dt), 1, i),
+              Stage((j,), "sum", E.Bin("mul", E.Bin("mul", centered, centered, dt), inv, dt), 2, i),
+              Stage((j,), None, norm, 3, E.affine_sum([(cols, i), (1, j)])))
+    bufs = (Buffer(dt, rows * cols), Buffer(dt, rows), Buffer(dt, rows), Buffer(dt, rows * cols))
+    return RowKernel(f"k_mean_var_{dt.name}", bufs, 3, (i,), stages)
+
+
+def sum_of(terms: Sequence[E.Expr], dt: DType) -> E.Expr:
+    """``terms[0] + terms[1] + ...`` in ``dt``, left to right."""
+    out = terms[0]
+    for t in terms[1:]:
+        out = E.Bin("add", out, t, dt)
+    return out
