@@ -22,21 +22,23 @@ from lumina.codegen import metal
 from lumina.codegen.kernel import (
     Buffer,
     DotKernel,
-    Epilogue,
     LoopKernel,
-    Operand,
 )
 from lumina.errors import LuminaCodegenError, LuminaDeviceError
 from lumina.ir.dtypes import DType
-from lumina.passes.fusion import MAX_EPILOGUE_INPUTS
 from lumina.runtime import metal as metal_device
 from lumina.testing import msl_cpu
 from lumina.testing.kernel_builders import (
     SPECIAL,
     UNARY,
+    dot_bias_relu_permuted,
     elementwise,
     mean_var_norm,
+    plain_dot,
+    rand_kernel,
     reduction,
+    rounding_inputs,
+    rounding_kernels,
     softmax_rows,
 )
 from lumina.testing.kernels import assert_matches, canonical, cpu_outputs
@@ -172,12 +174,7 @@ def test_reductions_propagate_nan_and_match_numpy():
 
 def test_rand_bits_equal_the_cpu_backend():
     n = 3000
-    kernels = []
-    for dt in (F32, F16, BF16):
-        i = E.Var("i0", n)
-        key = E.Load(0, E.iconst(0), I64)
-        kernels.append(LoopKernel(f"k_rand_{dt.name}", (Buffer(I64, 1), Buffer(dt, n)), (i,), (), None,
-                                  E.Rand(key, E.Bin("add", i, E.iconst(5), I64), dt)))
+    kernels = [rand_kernel(dt, n) for dt in (F32, F16, BF16)]
     lib = msl_cpu.build(kernels)
     for key in (0, 12345, -3):
         for k in kernels:
@@ -192,25 +189,9 @@ def test_16bit_floats_round_after_every_op_like_the_cpu_backend():
     rng = np.random.default_rng(3)
     n = 4096
     kernels, inputs = [], []
-    for dt in (F16, BF16):
-        def chain(a, b, dt=dt):   # (a * b + a) / (b - 0.3), sqrt|.|, cast back and forth
-            y = E.Bin("div", E.Bin("add", E.Bin("mul", a, b, dt), a, dt),
-                      E.Bin("sub", b, E.Const(0.3, dt), dt), dt)
-            y = E.Bin("add", y, E.Un("sqrt", E.Un("abs", y, dt), dt), dt)
-            return E.Cast(E.Bin("mul", E.Cast(y, F32), E.Const(1.0001, F32), F32), dt)
-        kernels.append(elementwise(f"k_chain_{dt.name}", [dt, dt], dt, n, chain))
-        kernels.append(elementwise(f"k_narrow_{dt.name}", [F32], dt, n, lambda a, dt=dt: E.Cast(a, dt)))
-        kernels.append(elementwise(f"k_from_int_{dt.name}", [I64], dt, n, lambda a, dt=dt: E.Cast(a, dt)))
-        a = rng.normal(0, 3, n).astype(dt.numpy)
-        b = rng.normal(0, 3, n).astype(dt.numpy)
-        a[:4] = [np.nan, np.inf, -np.inf, 65504 if dt is F16 else 3e38]
-        inputs += [[a, b]]
-        # float32 values exactly halfway between 16-bit neighbours (ties go to even) and NaNs
-        grid = rng.normal(0, 100, n).astype(dt.numpy).astype(np.float32)
-        ulp = np.abs(np.spacing(grid.astype(dt.numpy)).astype(np.float32))
-        halfway = (grid + ulp / 2).astype(np.float32)
-        halfway[:3] = [np.nan, -np.nan, 1e-40]
-        inputs += [[halfway], [rng.integers(-2**40, 2**40, n)]]
+    for dt in (F16, BF16):   # no tanh in the chain: the shim's is std::tanh, not the CPU's polynomial
+        kernels += rounding_kernels(dt, n, tanh=False)
+        inputs += rounding_inputs(dt, n, rng)
     lib = msl_cpu.build(kernels)
     with np.errstate(all="ignore"):
         for k, xs in zip(kernels, inputs):
@@ -236,18 +217,8 @@ def test_dot_kernel_with_strided_operands_epilogue_and_permuted_output():
     a_t = rng.normal(size=(batch, k, m)).astype(np.float32)   # A is read through a transposed view
     b = rng.normal(size=(k, n)).astype(np.float32)            # B is shared by the batch (stride 0)
     bias = rng.normal(size=n).astype(np.float32)
-    bv, mv, nv = E.Var("b", batch), E.Var("m", m), E.Var("n", n)
-    # C[b, m, n] lands at [n, b, m] of the output
-    index = E.affine_sum([(m, bv), (1, mv), (batch * m, nv)])
-    c = E.Load(MAX_EPILOGUE_INPUTS, index, F32)
-    value = E.Bin("maximum", E.Bin("add", c, E.Load(0, nv, F32), F32), E.Const(0.0, F32), F32)
-    ep = Epilogue((bv, mv, nv), value, (2,), index)
-    desc = DotKernel("k_dot_epi", (Buffer(F32, a_t.size), Buffer(F32, b.size), Buffer(F32, n),
-                                   Buffer(F32, batch * m * n)), F32, batch, m, n, k,
-                     Operand(0, 0, (k * m, 1, m)), Operand(1, 0, (0, n, 1)), epilogue=ep,
-                     c_strides=(m, 1, batch * m))
-    plain = DotKernel("k_dot_i64", (Buffer(I64, 6 * 40), Buffer(I64, 40 * 17), Buffer(I64, 6 * 17)), I64,
-                      1, 6, 17, 40, Operand(0, 0, (0, 40, 1)), Operand(1, 0, (0, 17, 1)))
+    desc = dot_bias_relu_permuted(batch, m, n, k)     # C[b, m, n] lands at [n, b, m] of the output
+    plain = plain_dot(I64, 6, 17, 40)
     lib = msl_cpu.build([desc, plain])
     got = lib.run(desc, [a_t, b, bias])[0].reshape(n, batch, m)
     want = np.maximum(np.einsum("bkm,kn->bmn", a_t.astype(np.float64), b) + bias, 0)

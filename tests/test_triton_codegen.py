@@ -21,7 +21,6 @@ from lumina.codegen import triton as tr
 from lumina.codegen.kernel import (
     Buffer,
     DotKernel,
-    Epilogue,
     LoopKernel,
     Operand,
     RowKernel,
@@ -29,14 +28,18 @@ from lumina.codegen.kernel import (
 )
 from lumina.errors import LuminaCodegenError, LuminaDeviceError
 from lumina.ir.dtypes import DType
-from lumina.passes.fusion import MAX_EPILOGUE_INPUTS
 from lumina.runtime import triton_jit
 from lumina.testing.kernel_builders import (
     SPECIAL,
     UNARY,
+    dot_bias_relu_permuted,
     elementwise,
     mean_var_norm,
+    plain_dot,
+    rand_kernel,
     reduction,
+    rounding_inputs,
+    rounding_kernels,
     softmax_rows,
     sum_of,
 )
@@ -263,10 +266,7 @@ def test_reductions_propagate_nan_and_match_numpy():
 def test_rand_bits_equal_the_cpu_backend():
     n = 3000
     for dt in (F32, F64, F16, BF16):
-        i = E.Var("i0", n)
-        key = E.Load(0, E.iconst(0), I64)
-        k = LoopKernel(f"k_rand_{dt.name}", (Buffer(I64, 1), Buffer(dt, n)), (i,), (), None,
-                       E.Rand(key, E.Bin("add", i, E.iconst(5), I64), dt))
+        k = rand_kernel(dt, n)
         for seed in (0, 12345, -3):
             key_buf = np.array([seed], np.int64)
             got, want = run(k, [key_buf])[0], cpu_outputs(k, [key_buf])[0]
@@ -278,25 +278,8 @@ def test_16bit_floats_round_after_every_op_like_the_cpu_backend():
     rng = np.random.default_rng(3)
     n = 2048
     with np.errstate(all="ignore"):
-        for dt in (F16, BF16):
-            def chain(a, b, dt=dt):   # (a * b + a) / (b - 0.3) + sqrt|.|, tanh, cast back and forth
-                y = E.Bin("div", E.Bin("add", E.Bin("mul", a, b, dt), a, dt),
-                          E.Bin("sub", b, E.Const(0.3, dt), dt), dt)
-                y = E.Bin("add", y, E.Un("sqrt", E.Un("abs", y, dt), dt), dt)
-                y = E.Bin("add", y, E.Un("tanh", a, dt), dt)
-                return E.Cast(E.Bin("mul", E.Cast(y, F32), E.Const(1.0001, F32), F32), dt)
-            a = rng.normal(0, 3, n).astype(dt.numpy)
-            b = rng.normal(0, 3, n).astype(dt.numpy)
-            a[:4] = [np.nan, np.inf, -np.inf, 65504 if dt is F16 else 3e38]
-            grid = rng.normal(0, 100, n).astype(dt.numpy).astype(np.float32)
-            ulp = np.abs(np.spacing(grid.astype(dt.numpy)).astype(np.float32))
-            halfway = (grid + ulp / 2).astype(np.float32)     # ties go to even
-            halfway[:3] = [np.nan, -np.nan, 1e-40]
-            cases = [(elementwise(f"k_chain_{dt.name}", [dt, dt], dt, n, chain), [a, b]),
-                     (elementwise(f"k_narrow_{dt.name}", [F32], dt, n, lambda x, dt=dt: E.Cast(x, dt)), [halfway]),
-                     (elementwise(f"k_from_int_{dt.name}", [I64], dt, n, lambda x, dt=dt: E.Cast(x, dt)),
-                      [rng.integers(-2**40, 2**40, n)])]
-            for k, xs in cases:
+        for dt in (F16, BF16):   # the chain includes tanh: the polynomial the CPU shares
+            for k, xs in zip(rounding_kernels(dt, n), rounding_inputs(dt, n, rng)):
                 got, want = run(k, xs)[0], cpu_outputs(k, xs)[0]
                 nan = np.isnan(want.astype(np.float32))
                 np.testing.assert_array_equal(np.isnan(got.astype(np.float32)), nan, err_msg=k.name)
@@ -318,15 +301,7 @@ def test_dot_kernel_with_strided_operands_epilogue_and_permuted_output():
     a_t = rng.normal(size=(batch, k, m)).astype(np.float32)   # A is read through a transposed view
     b = rng.normal(size=(k, n)).astype(np.float32)            # B is shared by the batch (stride 0)
     bias = rng.normal(size=n).astype(np.float32)
-    bv, mv, nv = E.Var("b", batch), E.Var("m", m), E.Var("n", n)
-    index = E.affine_sum([(m, bv), (1, mv), (batch * m, nv)])   # C[b, m, n] at [n, b, m]: NHWC-like
-    c = E.Load(MAX_EPILOGUE_INPUTS, index, F32)
-    value = E.Bin("maximum", E.Bin("add", c, E.Load(0, nv, F32), F32), E.Const(0.0, F32), F32)
-    ep = Epilogue((bv, mv, nv), value, (2,), index)
-    desc = DotKernel("k_dot_epi", (Buffer(F32, a_t.size), Buffer(F32, b.size), Buffer(F32, n),
-                                   Buffer(F32, batch * m * n)), F32, batch, m, n, k,
-                     Operand(0, 0, (k * m, 1, m)), Operand(1, 0, (0, n, 1)), epilogue=ep,
-                     c_strides=(m, 1, batch * m))
+    desc = dot_bias_relu_permuted(batch, m, n, k)              # C[b, m, n] at [n, b, m]: NHWC-like
     got = run(desc, [a_t, b, bias])[0].reshape(n, batch, m)
     want = np.maximum(np.einsum("bkm,kn->bmn", a_t.astype(np.float64), b) + bias, 0)
     np.testing.assert_allclose(got, want.transpose(2, 0, 1), rtol=1e-5, atol=1e-5)
@@ -358,15 +333,13 @@ def test_dot_kernel_rebatched_offset_views_float64_and_integers():
                                rtol=1e-5, atol=1e-5)
     # float16 operands multiply into a float32 accumulator, rounded once at the store
     ah, bh = rng.normal(size=(6, 40)).astype(np.float16), rng.normal(size=(40, 17)).astype(np.float16)
-    half = DotKernel("k_dot_f16", (Buffer(F16, ah.size), Buffer(F16, bh.size), Buffer(F16, 6 * 17)), F16,
-                     1, 6, 17, 40, Operand(0, 0, (0, 40, 1)), Operand(1, 0, (0, 17, 1)))
+    half = plain_dot(F16, 6, 17, 40)
     want = (ah.astype(np.float64) @ bh.astype(np.float64)).astype(np.float16).reshape(-1)
     got = run(half, [ah, bh])[0]
     assert got.dtype == np.float16
     np.testing.assert_allclose(got.astype(np.float32), want.astype(np.float32), rtol=1e-3, atol=1e-3)
     ai, bi = rng.integers(-2**40, 2**40, (6, 40)), rng.integers(-2**30, 2**30, (40, 17))
-    plain = DotKernel("k_dot_i64", (Buffer(I64, 6 * 40), Buffer(I64, 40 * 17), Buffer(I64, 6 * 17)), I64,
-                      1, 6, 17, 40, Operand(0, 0, (0, 40, 1)), Operand(1, 0, (0, 17, 1)))
+    plain = plain_dot(I64, 6, 17, 40)
     with np.errstate(over="ignore"):
         np.testing.assert_array_equal(run(plain, [ai, bi])[0], (ai @ bi).reshape(-1))
 
@@ -450,18 +423,8 @@ def hand_built_kernels() -> list:
     kernels += [reduction("k_max_f32", F32, 3, 300, "max"), reduction("k_sum_i32", I32, 3, 300, "sum"),
                 reduction("k_max_i64", I64, 3, 30, "max"), reduction("k_sum_f16", F16, 3, 3000, "sum"),
                 reduction("k_max_bf16", BF16, 3, 30, "max"), softmax_rows(6, 3000), mean_var_norm(5, 77, BF16)]
-    batch, m, n, k = 2, 21, 19, 70
-    bv, mv, nv = E.Var("b", batch), E.Var("m", m), E.Var("n", n)
-    index = E.affine_sum([(m, bv), (1, mv), (batch * m, nv)])
-    value = E.Bin("maximum", E.Bin("add", E.Load(MAX_EPILOGUE_INPUTS, index, F32), E.Load(0, nv, F32), F32),
-                  E.Const(0.0, F32), F32)
-    kernels.append(DotKernel("k_dot_epi", (Buffer(F32, batch * k * m), Buffer(F32, k * n), Buffer(F32, n),
-                                           Buffer(F32, batch * m * n)), F32, batch, m, n, k,
-                             Operand(0, 0, (k * m, 1, m)), Operand(1, 0, (0, n, 1)),
-                             epilogue=Epilogue((bv, mv, nv), value, (2,), index), c_strides=(m, 1, batch * m)))
-    for dt in (F64, I64, F16):
-        kernels.append(DotKernel(f"k_dot_{dt.name}", (Buffer(dt, 6 * 40), Buffer(dt, 40 * 17), Buffer(dt, 6 * 17)),
-                                 dt, 1, 6, 17, 40, Operand(0, 0, (0, 40, 1)), Operand(1, 0, (0, 17, 1))))
+    kernels.append(dot_bias_relu_permuted(2, 21, 19, 70))
+    kernels += [plain_dot(dt, 6, 17, 40) for dt in (F64, I64, F16)]
     return kernels
 
 

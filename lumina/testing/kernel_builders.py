@@ -18,10 +18,19 @@ from collections.abc import Callable, Sequence
 import numpy as np
 
 from ..codegen import expr as E
-from ..codegen.kernel import Buffer, LoopKernel, RowKernel, Stage
+from ..codegen.kernel import (
+    Buffer,
+    DotKernel,
+    Epilogue,
+    LoopKernel,
+    Operand,
+    RowKernel,
+    Stage,
+)
 from ..ir.dtypes import DType
+from ..passes.fusion import MAX_EPILOGUE_INPUTS
 
-F32 = DType.float32
+F32, I64 = DType.float32, DType.int64
 
 SPECIAL = np.array([0.0, -0.0, 1.0, -1.0, 0.5, -0.49, 3.7, -3.7, 1e-30, 88.0, -104.0, 200.0, 1e30,
                     np.inf, -np.inf, np.nan], np.float32)
@@ -87,3 +96,63 @@ def sum_of(terms: Sequence[E.Expr], dt: DType) -> E.Expr:
     for t in terms[1:]:
         out = E.Bin("add", out, t, dt)
     return out
+
+
+def rand_kernel(dt: DType, n: int) -> LoopKernel:
+    """``k_rand_<dtype>``: ``out[i] = Rand(key, i + 5)`` in ``dt`` over ``n`` elements, the key read
+    from an int64 buffer of one element (buffer 0)."""
+    i = E.Var("i0", n)
+    return LoopKernel(f"k_rand_{dt.name}", (Buffer(I64, 1), Buffer(dt, n)), (i,), (), None,
+                      E.Rand(E.Load(0, E.iconst(0), I64), E.Bin("add", i, E.iconst(5), I64), dt))
+
+
+def rounding_kernels(dt: DType, n: int, tanh: bool = True) -> list[LoopKernel]:
+    """Three kernels over ``n`` elements of the 16-bit float ``dt`` that show whether a renderer
+    rounds to ``dt`` after every op, as the CPU backend does: ``k_chain_<dtype>`` (``(a * b + a) /
+    (b - 0.3)``, plus ``sqrt|.|``, plus ``tanh(a)`` when ``tanh``, times 1.0001 in float32 and
+    back), ``k_narrow_<dtype>`` (float32 -> dt) and ``k_from_int_<dtype>`` (int64 -> dt). Their
+    inputs: ``rounding_inputs``."""
+    def chain(a, b):
+        y = E.Bin("div", E.Bin("add", E.Bin("mul", a, b, dt), a, dt), E.Bin("sub", b, E.Const(0.3, dt), dt), dt)
+        y = E.Bin("add", y, E.Un("sqrt", E.Un("abs", y, dt), dt), dt)
+        if tanh:
+            y = E.Bin("add", y, E.Un("tanh", a, dt), dt)
+        return E.Cast(E.Bin("mul", E.Cast(y, F32), E.Const(1.0001, F32), F32), dt)
+    return [elementwise(f"k_chain_{dt.name}", [dt, dt], dt, n, chain),
+            elementwise(f"k_narrow_{dt.name}", [F32], dt, n, lambda x: E.Cast(x, dt)),
+            elementwise(f"k_from_int_{dt.name}", [I64], dt, n, lambda x: E.Cast(x, dt))]
+
+
+def rounding_inputs(dt: DType, n: int, rng: np.random.Generator) -> list[list[np.ndarray]]:
+    """Inputs for ``rounding_kernels(dt, n)``, in order: ``[a, b]`` (normal, with NaN, +-inf and
+    the largest finite ``dt`` value), float32 values exactly halfway between 16-bit neighbours
+    (ties go to even) with NaNs and a float32 denormal, and int64 values up to 2**40."""
+    a = rng.normal(0, 3, n).astype(dt.numpy)
+    b = rng.normal(0, 3, n).astype(dt.numpy)
+    a[:4] = [np.nan, np.inf, -np.inf, 65504 if dt is DType.float16 else 3e38]
+    grid = rng.normal(0, 100, n).astype(dt.numpy).astype(np.float32)
+    ulp = np.abs(np.spacing(grid.astype(dt.numpy)).astype(np.float32))
+    halfway = (grid + ulp / 2).astype(np.float32)
+    halfway[:3] = [np.nan, -np.nan, 1e-40]
+    return [[a, b], [halfway], [rng.integers(-2**40, 2**40, n)]]
+
+
+def dot_bias_relu_permuted(batch: int, m: int, n: int, k: int) -> DotKernel:
+    """``k_dot_epi``: float32 ``relu(A @ B + bias)`` for ``A`` ``[batch, m, k]`` read through a
+    transposed view (buffer 0 holds ``[batch, k, m]``), ``B`` ``[k, n]`` shared by the batch (batch
+    stride 0), ``bias`` ``[n]``; ``C[b, m, n]`` is stored at ``[n, b, m]`` (an NHWC-like
+    permutation, by the epilogue's index and ``c_strides``)."""
+    bv, mv, nv = E.Var("b", batch), E.Var("m", m), E.Var("n", n)
+    index = E.affine_sum([(m, bv), (1, mv), (batch * m, nv)])
+    value = E.Bin("maximum", E.Bin("add", E.Load(MAX_EPILOGUE_INPUTS, index, F32), E.Load(0, nv, F32), F32),
+                  E.Const(0.0, F32), F32)
+    return DotKernel("k_dot_epi", (Buffer(F32, batch * k * m), Buffer(F32, k * n), Buffer(F32, n),
+                                   Buffer(F32, batch * m * n)), F32, batch, m, n, k,
+                     Operand(0, 0, (k * m, 1, m)), Operand(1, 0, (0, n, 1)),
+                     epilogue=Epilogue((bv, mv, nv), value, (2,), index), c_strides=(m, 1, batch * m))
+
+
+def plain_dot(dt: DType, m: int, n: int, k: int) -> DotKernel:
+    """``k_dot_<dtype>``: one row-major ``[m, k] @ [k, n]`` GEMM in ``dt``, no epilogue."""
+    return DotKernel(f"k_dot_{dt.name}", (Buffer(dt, m * k), Buffer(dt, k * n), Buffer(dt, m * n)), dt,
+                     1, m, n, k, Operand(0, 0, (0, k, 1)), Operand(1, 0, (0, n, 1)))
