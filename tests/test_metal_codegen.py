@@ -3,7 +3,7 @@ compiled as C++ against ``testing/msl/shim.h`` and run thread by thread (``testi
 
 Program tests: every kernel of the example programs (``testing.programs``: the digits MLP,
 ConvNet and Micro-GPT training steps, a step under float16 and bfloat16 autocast, the digits MLP
-exported to ONNX, and the pretrained paraphrase-MiniLM-L3 on one sentence), with the buffers it
+and a one-layer GPT-2 exported to ONNX, and the pretrained paraphrase-MiniLM-L3 on one sentence), with the buffers it
 really read and wrote on the CPU (``testing.kernels.capture``), compared by
 ``testing.kernels.assert_matches``; structurally identical kernels compile once, each program in
 one g++ call. Unit tests pin the semantics against NumPy or the CPU backend (LLVM): unary ops,
@@ -50,7 +50,8 @@ F32, F16, BF16, I32, I64, BOOL = (DType.float32, DType.float16, DType.bfloat16, 
 
 # ---- the example programs (``testing.programs``) ------------------------------------------------
 
-PROGRAMS = ("digits_mlp", "convnet", "micro_gpt", "onnx_digits_mlp", "amp_float16", "amp_bfloat16", "minilm")
+PROGRAMS = ("digits_mlp", "convnet", "micro_gpt", "amp_float16", "amp_bfloat16", "onnx_digits_mlp", "onnx_gpt2",
+            "minilm")
 
 
 @pytest.mark.parametrize("program", PROGRAMS)
