@@ -31,14 +31,18 @@ from lumina.testing import msl_cpu
 from lumina.testing.kernel_builders import (
     SPECIAL,
     UNARY,
+    binary_inputs,
+    binary_kernel,
     dot_bias_relu_permuted,
     elementwise,
+    floor_index_kernel,
     mean_var_norm,
     plain_dot,
     rand_kernel,
     reduction,
     rounding_inputs,
     rounding_kernels,
+    select_kernel,
     softmax_rows,
 )
 from lumina.testing.kernels import assert_matches, canonical, cpu_outputs
@@ -107,27 +111,13 @@ def test_every_unary_op_matches_numpy():
 
 
 def test_binary_ops_match_cpu_backend():
-    n = 12
-    a32 = np.array([7, -7, 7, -7, 0, np.iinfo(np.int32).min, 9, -9, 100, 1, -1, 5], np.int32)
-    b32 = np.array([2, 2, -2, -2, 3, -1, 0, 0, 7, 1, 1, -5], np.int32)
-    fa = np.array([1.0, np.nan, 2.0, -0.0, np.inf, 3.0, -2.0, 0.5, np.nan, 1.0, 0.0, -1.5], np.float32)
-    fb = np.array([np.nan, 1.0, 2.0, 0.0, 1.0, -np.inf, 3.0, 2.0, np.nan, 0.0, 0.0, 2.0], np.float32)
-    ops = []
-    for dt, a, b in ((I32, a32, b32), (I64, a32.astype(np.int64), b32.astype(np.int64))):
-        for op in ("div", "maximum", "minimum", "lt", "ne"):
-            out = BOOL if op in E.COMPARE else dt
-            ops.append((elementwise(f"k_{op}_{dt.name}", [dt, dt], out, n,
-                                     lambda x, y, op=op, out=out: E.Bin(op, x, y, out)), [a, b]))
-    for op in ("div", "maximum", "minimum", "lt", "le", "eq", "ne", "pow", "sub"):
-        out = BOOL if op in E.COMPARE else F32
-        ops.append((elementwise(f"k_{op}_f32", [F32, F32], out, n,
-                                 lambda x, y, op=op, out=out: E.Bin(op, x, y, out)), [fa, fb]))
-    for op in ("and", "or"):
-        ops.append((elementwise(f"k_{op}", [BOOL, BOOL], BOOL, 4, lambda x, y, op=op: E.Bin(op, x, y, BOOL)),
-                    [np.array([0, 0, 1, 1], bool), np.array([0, 1, 0, 1], bool)]))
-    select = elementwise("k_select", [F32, F32], F32, n,
-                          lambda x, y: E.Select(E.Bin("gt", x, y, BOOL), x, E.Cast(E.Bin("ne", x, x, BOOL), F32), F32))
-    ops.append((select, [fa, fb]))
+    inputs = binary_inputs()
+    ops = [(binary_kernel(op, dt, 12), inputs[dt]) for dt in (I32, I64)
+           for op in ("div", "maximum", "minimum", "lt", "ne")]
+    ops += [(binary_kernel(op, F32, 12), inputs[F32])
+            for op in ("div", "maximum", "minimum", "lt", "le", "eq", "ne", "pow", "sub")]
+    ops += [(binary_kernel(op, BOOL, 4), inputs[BOOL]) for op in ("and", "or")]
+    ops.append((select_kernel(12), inputs[F32]))
     lib = msl_cpu.build([k for k, _ in ops])
     with np.errstate(all="ignore"):
         for k, inputs in ops:
@@ -137,14 +127,8 @@ def test_binary_ops_match_cpu_backend():
 
 def test_index_floordiv_and_mod_floor_for_negative_dividends():
     """Index arithmetic floors like Python's // and % (the simplifier's meaning of the nodes)."""
-    i = E.Var("i0", 40)
-    shifted = E.Bin("sub", i, E.iconst(20), I64)    # -20 .. 19: bounds say it may be negative
-    value = E.Bin("add", E.Bin("mul", E.Bin("floordiv", shifted, E.iconst(7), I64), E.iconst(100), I64),
-                  E.Bin("mod", shifted, E.iconst(7), I64), I64)
-    k = LoopKernel("k_floor", (Buffer(I64, 40),), (i,), (), None, value)
-    got = msl_cpu.build([k]).run(k, [])[0]
-    s = np.arange(40) - 20
-    np.testing.assert_array_equal(got, (s // 7) * 100 + s % 7)
+    k, want = floor_index_kernel()
+    np.testing.assert_array_equal(msl_cpu.build([k]).run(k, [])[0], want)
 
 
 def test_reductions_propagate_nan_and_match_numpy():

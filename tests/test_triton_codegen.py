@@ -32,14 +32,18 @@ from lumina.runtime import triton_jit
 from lumina.testing.kernel_builders import (
     SPECIAL,
     UNARY,
+    binary_inputs,
+    binary_kernel,
     dot_bias_relu_permuted,
     elementwise,
+    floor_index_kernel,
     mean_var_norm,
     plain_dot,
     rand_kernel,
     reduction,
     rounding_inputs,
     rounding_kernels,
+    select_kernel,
     softmax_rows,
     sum_of,
 )
@@ -150,30 +154,15 @@ def test_integer_and_bool_unary_ops_match_cpu():
 
 def test_binary_ops_casts_and_select_match_cpu_backend():
     n = 12
-    a32 = np.array([7, -7, 7, -7, 0, np.iinfo(np.int32).min, 9, -9, 100, 1, -1, 5], np.int32)
-    b32 = np.array([2, 2, -2, -2, 3, -1, 0, 0, 7, 1, 1, -5], np.int32)
-    fa = np.array([1.0, np.nan, 2.0, -0.0, np.inf, 3.0, -2.0, 0.5, np.nan, 1.0, 0.0, -1.5], np.float32)
-    fb = np.array([np.nan, 1.0, 2.0, 0.0, 1.0, -np.inf, 3.0, 2.0, np.nan, 0.0, 0.0, 2.0], np.float32)
-    ops = []
-    for dt, a, b in ((I32, a32, b32), (I64, a32.astype(np.int64), b32.astype(np.int64))):
-        for op in ("add", "sub", "mul", "div", "maximum", "minimum", "lt", "le", "gt", "ge", "eq", "ne"):
-            out = BOOL if op in E.COMPARE else dt
-            ops.append((elementwise(f"k_{op}_{dt.name}", [dt, dt], out, n,
-                                    lambda x, y, op=op, out=out: E.Bin(op, x, y, out)), [a, b]))
-    for op in ("add", "sub", "mul", "div", "maximum", "minimum", "lt", "le", "gt", "ge", "eq", "ne"):
-        out = BOOL if op in E.COMPARE else F32
-        ops.append((elementwise(f"k_{op}_f32", [F32, F32], out, n,
-                                lambda x, y, op=op, out=out: E.Bin(op, x, y, out)), [fa, fb]))
-    for op in ("and", "or"):
-        ops.append((elementwise(f"k_{op}", [BOOL, BOOL], BOOL, 4, lambda x, y, op=op: E.Bin(op, x, y, BOOL)),
-                    [np.array([0, 0, 1, 1], bool), np.array([0, 1, 0, 1], bool)]))
-    ops.append((elementwise("k_select", [F32, F32], F32, n,
-                            lambda x, y: E.Select(E.Bin("gt", x, y, BOOL), x,
-                                                  E.Cast(E.Bin("ne", x, x, BOOL), F32), F32)), [fa, fb]))
+    inputs = binary_inputs()
+    every = ("add", "sub", "mul", "div", "maximum", "minimum", "lt", "le", "gt", "ge", "eq", "ne")
+    ops = [(binary_kernel(op, dt, n), inputs[dt]) for dt in (I32, I64, F32) for op in every]
+    ops += [(binary_kernel(op, BOOL, 4), inputs[BOOL]) for op in ("and", "or")]
+    ops.append((select_kernel(n), inputs[F32]))
     casts = [(F32, I32), (F32, BOOL), (BOOL, F32), (BOOL, I64), (I64, I32), (I32, I64), (I64, F64),
              (F64, F32), (F32, F64), (I32, BOOL)]
     values = {F32: np.array([1.5, -2.5, 0.0, -0.0, np.nan, 7.9, -7.9, 1e9, 3.0, 0.1, 2.0**31 - 128, -2.0**31], np.float32),
-              I32: a32, I64: np.array([2**40 + 3, -2**40 - 1, 0, 1, -1, 2**31, 2**53 + 1, 5, 6, 7, 8, -9]),
+              I32: inputs[I32][0], I64: np.array([2**40 + 3, -2**40 - 1, 0, 1, -1, 2**31, 2**53 + 1, 5, 6, 7, 8, -9]),
               F64: np.array([1e300, -1e-300, 0.1, 1 / 3, np.nan, -np.inf, 3.0, 2.5, -2.5, 1e-50, 7.0, 8.0]),
               BOOL: np.array([1, 0] * 6, bool)}
     for src, dst in casts:
@@ -219,13 +208,8 @@ def test_pow_follows_c_rules_and_rounds_correctly():
 
 def test_index_floordiv_and_mod_floor_for_negative_dividends():
     """Index arithmetic floors like Python's // and % (the simplifier's meaning of the nodes)."""
-    i = E.Var("i0", 40)
-    shifted = E.Bin("sub", i, E.iconst(20), I64)    # -20 .. 19: bounds say it may be negative
-    value = E.Bin("add", E.Bin("mul", E.Bin("floordiv", shifted, E.iconst(7), I64), E.iconst(100), I64),
-                  E.Bin("mod", shifted, E.iconst(7), I64), I64)
-    k = LoopKernel("k_floor", (Buffer(I64, 40),), (i,), (), None, value)
-    s = np.arange(40) - 20
-    np.testing.assert_array_equal(run(k, [])[0], (s // 7) * 100 + s % 7)
+    k, want = floor_index_kernel()
+    np.testing.assert_array_equal(run(k, [])[0], want)
 
 
 def test_int64_positions_past_2_to_the_31():

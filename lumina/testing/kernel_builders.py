@@ -30,7 +30,7 @@ from ..codegen.kernel import (
 from ..ir.dtypes import DType
 from ..passes.fusion import MAX_EPILOGUE_INPUTS
 
-F32, I64 = DType.float32, DType.int64
+F32, I32, I64, BOOL = DType.float32, DType.int32, DType.int64, DType.bool
 
 SPECIAL = np.array([0.0, -0.0, 1.0, -1.0, 0.5, -0.49, 3.7, -3.7, 1e-30, 88.0, -104.0, 200.0, 1e30,
                     np.inf, -np.inf, np.nan], np.float32)
@@ -156,3 +156,40 @@ def plain_dot(dt: DType, m: int, n: int, k: int) -> DotKernel:
     """``k_dot_<dtype>``: one row-major ``[m, k] @ [k, n]`` GEMM in ``dt``, no epilogue."""
     return DotKernel(f"k_dot_{dt.name}", (Buffer(dt, m * k), Buffer(dt, k * n), Buffer(dt, m * n)), dt,
                      1, m, n, k, Operand(0, 0, (0, k, 1)), Operand(1, 0, (0, n, 1)))
+
+
+def binary_inputs() -> dict[DType, tuple[np.ndarray, np.ndarray]]:
+    """Operand pairs for binary ops by dtype: int32 and int64 (12 each: signs for C-truncating
+    division, division by zero, INT32_MIN / -1), float32 (12: NaN on either side, signed zeros,
+    infinities) and bool (the four combinations)."""
+    a32 = np.array([7, -7, 7, -7, 0, np.iinfo(np.int32).min, 9, -9, 100, 1, -1, 5], np.int32)
+    b32 = np.array([2, 2, -2, -2, 3, -1, 0, 0, 7, 1, 1, -5], np.int32)
+    fa = np.array([1.0, np.nan, 2.0, -0.0, np.inf, 3.0, -2.0, 0.5, np.nan, 1.0, 0.0, -1.5], np.float32)
+    fb = np.array([np.nan, 1.0, 2.0, 0.0, 1.0, -np.inf, 3.0, 2.0, np.nan, 0.0, 0.0, 2.0], np.float32)
+    return {I32: (a32, b32), I64: (a32.astype(np.int64), b32.astype(np.int64)), F32: (fa, fb),
+            BOOL: (np.array([0, 0, 1, 1], bool), np.array([0, 1, 0, 1], bool))}
+
+
+def binary_kernel(op: str, dt: DType, n: int) -> LoopKernel:
+    """``k_<op>_<dtype>``: ``out[i] = a[i] <op> b[i]`` over ``n`` elements of ``dt`` (a bool output
+    for comparisons)."""
+    out = BOOL if op in E.COMPARE else dt
+    return elementwise(f"k_{op}_{dt.name}", [dt, dt], out, n, lambda x, y: E.Bin(op, x, y, out))
+
+
+def select_kernel(n: int) -> LoopKernel:
+    """``k_select``: float32 ``a if a > b else float(a != a)`` (1 where ``a`` is NaN)."""
+    return elementwise("k_select", [F32, F32], F32, n,
+                       lambda x, y: E.Select(E.Bin("gt", x, y, BOOL), x, E.Cast(E.Bin("ne", x, x, BOOL), F32), F32))
+
+
+def floor_index_kernel() -> tuple[LoopKernel, np.ndarray]:
+    """``k_floor``: int64 ``((i - 20) // 7) * 100 + (i - 20) % 7`` for ``i`` in 0..39, where the
+    bounds say the dividend may be negative; with the result Python's flooring // and % give
+    (the simplifier's meaning of the nodes)."""
+    i = E.Var("i0", 40)
+    shifted = E.Bin("sub", i, E.iconst(20), I64)
+    value = E.Bin("add", E.Bin("mul", E.Bin("floordiv", shifted, E.iconst(7), I64), E.iconst(100), I64),
+                  E.Bin("mod", shifted, E.iconst(7), I64), I64)
+    s = np.arange(40) - 20
+    return LoopKernel("k_floor", (Buffer(I64, 40),), (i,), (), None, value), (s // 7) * 100 + s % 7
