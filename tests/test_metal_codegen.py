@@ -79,7 +79,8 @@ def test_program_kernels_match_cpu(program):
         outputs = lib.run(desc, c.inputs)
         assert len(outputs) == len(c.outputs)
         for i, (got, want) in enumerate(zip(outputs, c.outputs)):
-            assert_matches(got, want, c.inputs, f"{program}: {c.kernel.name} output {i}: {c.kernel.source}")
+            assert_matches(got, want, c.inputs, f"{program}: {c.kernel.name} output {i}: {c.kernel.source}",
+                           c.kernel)
         # threads taking turns from the last one: the same bits, or a barrier is missing somewhere
         for i, (a, b) in enumerate(zip(outputs, lib.run(desc, c.inputs, reverse=True))):
             np.testing.assert_array_equal(a.view(np.uint8), b.view(np.uint8), err_msg=f"{c.kernel.name} output {i}")

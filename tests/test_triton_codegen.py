@@ -88,6 +88,8 @@ def run(desc, inputs) -> list[np.ndarray]:
 PROGRAMS = ("digits_mlp", "convnet", "micro_gpt", "onnx_digits_mlp", "onnx_gpt2")
 """The example programs whose every kernel runs under the interpreter (and compiles for sm_90 in
 test_triton_aot)."""
+AUTOCAST = ("amp_float16", "amp_bfloat16")
+"""Steps under autocast (16-bit GEMMs, row kernels and casts), run here only."""
 MODELS = ("minilm",)
 """Pretrained models from the package index (``testing.registry``), run here only."""
 
@@ -98,10 +100,11 @@ def _assert_program_matches(program: str, cases) -> None:
         outputs = run(canonical(c.kernel), c.inputs)
         assert len(outputs) == len(c.outputs)
         for i, (got, want) in enumerate(zip(outputs, c.outputs)):
-            assert_matches(got, want, c.inputs, f"{program}: {c.kernel.name} output {i}: {c.kernel.source}")
+            assert_matches(got, want, c.inputs, f"{program}: {c.kernel.name} output {i}: {c.kernel.source}",
+                           c.kernel)
 
 
-@pytest.mark.parametrize("program", PROGRAMS)
+@pytest.mark.parametrize("program", PROGRAMS + AUTOCAST)
 def test_program_kernels_match_cpu(program):
     _assert_program_matches(program, program_cases(program))
 

@@ -18,10 +18,11 @@ kernel description on the CPU backend as the oracle.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, fields, is_dataclass, replace
 
 import numpy as np
 
+from ..codegen import expr as E
 from ..codegen.kernel import DotKernel, LoopKernel, RowKernel
 from ..ir.dtypes import DType
 from ..runtime.executable import Executable
@@ -83,15 +84,41 @@ def magnitude(x: np.ndarray) -> float:
     return float(np.abs(x[np.isfinite(x)]).max(initial=0.0))
 
 
-def assert_matches(got: np.ndarray, want: np.ndarray, inputs, what: str) -> None:
-    """A backend's output ``got`` against the CPU's ``want`` for one kernel output, given the
+_ULP16 = {np.dtype(np.float16): 2.0 ** -10, DType.bfloat16.numpy: 2.0 ** -7}
+_ROUNDING_NODES = (E.Un, E.Bin, E.Select, E.Cast, E.Acc)
+
+
+def rounds_through_16bit(kernel) -> np.dtype | None:
+    """The coarsest 16-bit float (bfloat16 before float16) that ``kernel`` rounds an intermediate
+    value to: the dtype of a GEMM, or of an op, select, cast or accumulator in its expressions.
+    None when it computes in float32/float64 only (16-bit buffers loaded and widened at once do not
+    count: widening is exact)."""
+    found: set[np.dtype] = set()
+
+    def walk(node) -> None:
+        if isinstance(node, _ROUNDING_NODES + (DotKernel,)) and node.dtype.numpy in _ULP16:
+            found.add(node.dtype.numpy)
+        if isinstance(node, (tuple, list)):
+            for item in node:
+                walk(item)
+        elif is_dataclass(node) and not isinstance(node, type):
+            for f in fields(node):
+                if f.name not in ("buffers", "source", "dtype"):
+                    walk(getattr(node, f.name))
+    walk(kernel)
+    return max(found, key=_ULP16.get, default=None)
+
+
+def assert_matches(got: np.ndarray, want: np.ndarray, inputs, what: str, kernel=None) -> None:
+    """A backend's output ``got`` against the CPU's ``want`` for one output of ``kernel``, given the
     kernel's ``inputs``; ``what`` names it in the failure message. The rule, one for every backend:
 
     - dtype and shape equal; integers and bools bit-exact;
     - floats: NaN exactly where the CPU has NaN, and otherwise ``|got - want| <= rtol * |want| +
-      1e-6 * scale`` with ``rtol`` 1e-5 for float32/float64 and one unit in the last place for
-      the 16-bit floats (2**-10 float16, 2**-7 bfloat16: an ``exp`` one float32 ulp apart may
-      round to the neighbouring 16-bit value). ``scale`` is the largest finite magnitude among
+      1e-6 * scale`` with ``rtol`` 1e-5, or one unit in the last place of a 16-bit float (2**-10
+      float16, 2**-7 bfloat16) where the output is one or ``kernel`` rounds an intermediate to one
+      (``rounds_through_16bit``, float32 outputs included): an ``exp`` or a GEMM's float32 sum one
+      float32 ulp apart may round to the neighbouring 16-bit value, and that difference carries. ``scale`` is the largest finite magnitude among
       the kernel's float inputs and this output: a sum that cancels (a bias gradient behind a
       BatchNorm) is rounding noise the size of its terms, in any summation order (Triton sums a
       row as a tree, Metal per threadgroup, the CPU in SIMD lanes).
@@ -101,7 +128,8 @@ def assert_matches(got: np.ndarray, want: np.ndarray, inputs, what: str) -> None
     if not _is_float(want):
         np.testing.assert_array_equal(got, want, err_msg=what)
         return
-    rtol = {np.dtype(np.float16): 2.0 ** -10, DType.bfloat16.numpy: 2.0 ** -7}.get(want.dtype, 1e-5)
+    narrow = rounds_through_16bit(kernel) if kernel is not None else None
+    rtol = max(_ULP16.get(want.dtype, 1e-5), _ULP16.get(narrow, 1e-5))
     got, want = got.astype(np.float64), want.astype(np.float64)
     np.testing.assert_array_equal(np.isnan(got), np.isnan(want), err_msg=what)
     scale = max([magnitude(want)] + [magnitude(x) for x in inputs if _is_float(x)])
