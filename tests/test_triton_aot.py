@@ -12,11 +12,12 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
-import test_triton_codegen as T
-from test_triton_codegen import PROGRAMS, canonical, program_cases
+from test_triton_codegen import AUTOCAST, MODELS, PROGRAMS, hand_built_kernels
 
 from lumina.codegen.kernel import DotKernel, LoopKernel, RowKernel
 from lumina.runtime.triton_jit import compile_aot
+from lumina.testing.kernels import canonical
+from lumina.testing.programs import program_cases
 
 _COMPILED: set = set()
 
@@ -40,9 +41,16 @@ def _compile_all(descs) -> None:
             _assert_sm90_cubin(asm, f"{desc.name}: {desc.source}")
 
 
-@pytest.mark.parametrize("program", list(PROGRAMS))
-def test_every_kernel_compiles_to_an_sm90_cubin(program):
-    cases = program_cases(program)
+@pytest.fixture(scope="module")
+def model_cases():
+    """The pretrained models' kernels, captured before ``cache`` points ``LUMINA_CACHE`` at a
+    temporary folder (the registry reads the models from the real cache, or fails to fetch them)."""
+    return {name: program_cases(name) for name in MODELS}
+
+
+@pytest.mark.parametrize("program", PROGRAMS + AUTOCAST + MODELS)
+def test_every_kernel_compiles_to_an_sm90_cubin(program, model_cases):
+    cases = model_cases[program] if program in MODELS else program_cases(program)
     unique = {}
     for c in cases:     # structurally equal kernels (of this program or an earlier one) compile once
         desc = canonical(c.kernel)
@@ -76,4 +84,4 @@ def test_every_configuration_compiles():
 
 
 def test_hand_built_kernels_compile_to_sm90():
-    _compile_all(T.hand_built_kernels())
+    _compile_all(hand_built_kernels())
