@@ -32,7 +32,7 @@ from .ir.types import TensorType
 from .runtime.executable import Executable
 from .runtime import devices
 from .tensor import Tensor, realize
-from .tracing import BOUND, STATE, Trace, fresh_name
+from .tracing import BOUND, STATE, Trace
 
 
 def _flatten(tree) -> tuple[list, Callable]:

@@ -22,7 +22,6 @@ from lumina.errors import LuminaDeviceError
 from lumina.nn import functional as F
 from lumina.runtime import devices
 from lumina.testing.twins import convnet
-from test_inspect import onnx_model  # noqa: F401  (a fixture: y = sum(relu(x @ W + b)) as ONNX)
 
 
 @pytest.fixture
