@@ -59,7 +59,7 @@ def bench_matmul(repeat: int, torch) -> None:
     assert np.allclose(mm(a, b).numpy(), a @ b, rtol=1e-3, atol=1e-3)
     flop = 2 * n ** 3
     lum = best_ms(lambda: mm(a, b), repeat)
-    print(f"(b) 1024x1024 float32 matmul")
+    print("(b) 1024x1024 float32 matmul")
     print(f"  {'lumina':<16} {lum:9.3f} ms   {flop / lum / 1e6:7.1f} GFLOP/s")
     for name, fn in (("numpy (BLAS)", lambda: a @ b),
                      ("torch eager", lambda: torch.from_numpy(a) @ torch.from_numpy(b))):
@@ -88,7 +88,7 @@ def bench_mlp(repeat: int, use_compile: bool, torch) -> None:
     step(x, y)
     compile_s = time.perf_counter() - t0
     lum = best_ms(lambda: step(x, y), repeat)
-    print(f"(c) MLP 784-512-512-10 training step, batch 256 (forward, backward, SGD momentum)")
+    print("(c) MLP 784-512-512-10 training step, batch 256 (forward, backward, SGD momentum)")
     print(f"  {'lumina':<16} {lum:9.3f} ms   first call (trace + compile) {compile_s:.2f} s, "
           f"{len(step.lower(x, y).kernels())} kernels")
 

@@ -18,7 +18,6 @@ and one line ``val loss: X.XXXX nats/char (unigram baseline Y.YYYY)``.
 from __future__ import annotations
 
 import argparse
-import math
 import sys
 import time
 from pathlib import Path

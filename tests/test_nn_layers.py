@@ -75,7 +75,7 @@ def test_default_init_distributions_match_torch(name, make, bound, std):
     if bound is not None:
         assert -bound <= lo1 and hi1 <= bound, name
         assert hi1 > 0.98 * bound and lo1 < -0.98 * bound, name    # it fills the interval, like torch's
-        assert hi2 > 0.98 * bound
+        assert -bound <= lo2 and hi2 <= bound and hi2 > 0.98 * bound and lo2 < -0.98 * bound, name  # the bound is torch's
 
 
 def test_other_default_inits_match_torch():

@@ -258,15 +258,15 @@ def test_constant_fold_casts_and_unaries_agree_with_numpy():
 def test_constant_fold_refuses_to_build_big_constants():
     big = 1 << 20
     assert big > cf_module.FOLD_LIMIT
-    g = ir(f"""
-    graph big {{
-      %0:f32[1024,1024] = input {{name='x'}}
-      %1:f32[] = const {{value=2.0}}
-      %2:f32[1,1] = reshape %1 {{shape=(1, 1)}}
-      %3:f32[1024,1024] = expand %2 {{shape=(1024, 1024)}}
+    g = ir("""
+    graph big {
+      %0:f32[1024,1024] = input {name='x'}
+      %1:f32[] = const {value=2.0}
+      %2:f32[1,1] = reshape %1 {shape=(1, 1)}
+      %3:f32[1024,1024] = expand %2 {shape=(1024, 1024)}
       %4:f32[1024,1024] = mul %0, %3
       return %4
-    }}
+    }
     """)
     out = verify(constant_fold(g))
     assert "expand" in ops_of(out)

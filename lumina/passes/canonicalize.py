@@ -69,7 +69,7 @@ def split_reductions(graph: Graph) -> Graph:
         if node.op.kind.value != "reduce":
             return None
         (x,) = ins
-        axes, keepdim = node.attrs["axes"], node.attrs["keepdim"]
+        axes = node.attrs["axes"]
         r = math.prod(x.shape[a] for a in axes)
         outs = x.type.numel // max(r, 1)
         t = _split_factor(r)
