@@ -305,17 +305,10 @@ def test_metal_executable_places_float64_scalars_on_the_host():
     from lumina.codegen.metal import uses_float64
     from lumina.runtime.metal_exec import MetalExecutable
     from lumina.testing import msl_cpu
+    from lumina.testing.programs import train_step
 
     model = nn.Linear(8, 4)
-    opt = lumina.optim.AdamW(model.parameters(), lr=1e-2)
-
-    @lumina.compile(device="cpu")
-    def step(x, y):
-        opt.zero_grad()
-        loss = F.cross_entropy(model(x), y)
-        loss.backward()
-        opt.step()
-        return loss
+    step = train_step(model, lumina.optim.AdamW(model.parameters(), lr=1e-2), F.cross_entropy)
     rng = np.random.default_rng(1)
     x, y = rng.standard_normal((16, 8), dtype=np.float32), rng.integers(0, 4, 16)
     lowered = step.lower(x, y)
