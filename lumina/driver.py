@@ -162,7 +162,7 @@ def _build(graph: Graph) -> Executable:
             address = module.address(unique[replace(desc, name="", source=())].name)
             extent = desc.domain[0].extent if desc.domain else 1
             args = tuple(("buffer", s, 0) for s in kslots) + (("start",), ("end",))
-            n_in = len(desc.buffers) - (desc.n_outputs if isinstance(desc, RowKernel) else 1)
+            n_in = len(desc.buffers) - desc.n_outputs
             launches.append(Launch(desc.name, address, args, tuple(kslots[:n_in]), tuple(kslots[n_in:]),
                                    extent, desc.work, desc.source))
         else:

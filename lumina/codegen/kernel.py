@@ -43,6 +43,10 @@ class LoopKernel:
         return self.buffers[-1]
 
     @property
+    def n_outputs(self) -> int:
+        return 1
+
+    @property
     def work(self) -> int:
         """Innermost iterations in total: the size of the domain times the reduction."""
         n = 1
@@ -135,7 +139,16 @@ class Epilogue:
 class DotKernel:
     """``C[b, m, n] = sum_k A[b, m, k] * B[b, k, n]`` into a contiguous [batch, M, N] output, then
     ``C = epilogue(C, ...)`` when there is an ``epilogue``. ``c_strides`` (elements) place
-    ``C[b, m, n]`` in the output: row-major ``(M*N, N, 1)`` unless a permuted epilogue re-indexes it."""
+    ``C[b, m, n]`` in the output: row-major ``(M*N, N, 1)`` unless a permuted epilogue re-indexes it.
+
+    With ``rows`` (a *row-fused* GEMM: MatMul + bias + ReLU + LayerNorm, or scores + softmax, in one
+    kernel) the kernel goes on, once every column of a row of C is final, to run the stages of the
+    ``RowKernel`` ``rows`` on that row. Then C is row-major, and ``rows.domain`` is one variable over
+    the ``batch * M`` rows of C (row ``r = b * M + m``). ``rows.buffers`` is ``buffers`` itself: the
+    stages read C (buffer ``c_buf``, among ``rows``' inputs) and any input of the kernel, and write
+    the ``rows.n_outputs`` buffers after C. A renderer may run the stages on a block of rows as soon
+    as that block's columns are done (a GPU program owning all N columns of its rows, a CPU panel
+    of MC rows still in L2); C is stored first in every case, and the stages load it back."""
     name: str
     buffers: tuple[Buffer, ...]
     dtype: DType
@@ -148,7 +161,19 @@ class DotKernel:
     source: tuple[str, ...] = ()
     epilogue: Epilogue | None = None
     c_strides: tuple[int, int, int] | None = None   # None: row-major (M*N, N, 1)
+    rows: RowKernel | None = None   # row stages over finished rows of C (see above)
+
+    @property
+    def n_outputs(self) -> int:
+        """C, then the row stages' outputs."""
+        return 1 + (self.rows.n_outputs if self.rows is not None else 0)
+
+    @property
+    def c_buf(self) -> int:
+        """The position of C in ``buffers``: the first output."""
+        return len(self.buffers) - self.n_outputs
 
     @property
     def out(self) -> Buffer:
-        return self.buffers[-1]
+        """C's buffer."""
+        return self.buffers[self.c_buf]

@@ -144,7 +144,7 @@ def render(desc: Kernel) -> str:
     """The MSL source (``#include <metal_stdlib>``, helpers, one ``kernel void desc.name``) of
     ``desc``. Raises ``LuminaCodegenError`` for float64 or an op Metal cannot express."""
     geo = geometry(desc)
-    inputs = len(desc.buffers) - (desc.n_outputs if isinstance(desc, RowKernel) else 1)
+    inputs = len(desc.buffers) - desc.n_outputs
     names = {i: f"b{i}" for i in range(len(desc.buffers))}
     pointers = [f"{'const ' if i < inputs else ''}device {mem(buf.dtype, desc.name)}* b{i}"
                 for i, buf in enumerate(desc.buffers)]

@@ -11,14 +11,8 @@ from typing import Sequence
 
 import numpy as np
 
-from ..codegen.kernel import RowKernel
 from ..passes import memory
 from .executable import SlotSpec
-
-
-def n_outputs(desc) -> int:
-    """How many of ``desc.buffers`` (the last ones) the kernel writes."""
-    return desc.n_outputs if isinstance(desc, RowKernel) else 1
 
 
 def slot_bytes(spec: SlotSpec) -> int:
@@ -31,6 +25,6 @@ def memory_plan(slots: Sequence[SlotSpec], kernels: Sequence[tuple]) -> memory.M
     sizes = {i: slot_bytes(s) for i, s in enumerate(slots) if s.role == "temp"}
     rw = []
     for desc, kslots in kernels:
-        n_in = len(desc.buffers) - n_outputs(desc)
+        n_in = len(desc.buffers) - desc.n_outputs
         rw.append((tuple(kslots[:n_in]), tuple(kslots[n_in:])))
     return memory.plan(rw, sizes)

@@ -27,7 +27,6 @@ from collections.abc import Callable
 import numpy as np
 
 from ..codegen import metal as msl
-from ..codegen.kernel import RowKernel
 from ..errors import LuminaCodegenError, LuminaDeviceError
 
 
@@ -93,7 +92,7 @@ def launcher(desc) -> Callable[[list[np.ndarray]], None]:
     if geo.threads > pipeline.maxTotalThreadsPerThreadgroup():
         raise LuminaCodegenError(f"metal: kernel {desc.name}: needs {geo.threads} threads per threadgroup, "
                                  f"the pipeline allows {pipeline.maxTotalThreadsPerThreadgroup()}")
-    n_in = len(desc.buffers) - (desc.n_outputs if isinstance(desc, RowKernel) else 1)
+    n_in = len(desc.buffers) - desc.n_outputs
     wide = msl.uses_argument_buffer(desc)
 
     def run(buffers: list[np.ndarray]) -> None:

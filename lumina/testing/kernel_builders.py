@@ -6,6 +6,7 @@ references the elementwise tests share.
     r = reduction("k_max", F32, rows=5, cols=300, op="max")         # out[i] = max_r x[i, r]
     s = softmax_rows(6, 3000)                                       # a three-stage RowKernel
     m = mean_var_norm(5, 77)                                        # three outputs: mean, var, norm
+    d = dot_bias_relu_layer_norm(2, 40, 96, 24)                     # GEMM + bias + ReLU + LayerNorm
 
 The semantics of every kernel are the CPU backend's (``codegen.llvm``); run one there with
 ``testing.kernels.cpu_outputs``.
@@ -150,6 +151,60 @@ def dot_bias_relu_permuted(batch: int, m: int, n: int, k: int) -> DotKernel:
                                    Buffer(F32, batch * m * n)), F32, batch, m, n, k,
                      Operand(0, 0, (k * m, 1, m)), Operand(1, 0, (0, n, 1)),
                      epilogue=Epilogue((bv, mv, nv), value, (2,), index), c_strides=(m, 1, batch * m))
+
+
+def dot_bias_relu_layer_norm(batch: int, m: int, n: int, k: int, eps: float = 1e-5) -> DotKernel:
+    """``k_dot_ln``: the fused MLP layer as one row-fused float32 GEMM (``DotKernel.rows``)::
+
+        C = relu(A @ B + bias)                 # A [batch, m, k], B [k, n] (batch stride 0)
+        mean = C.mean(-1); rstd = 1 / sqrt(C.var(-1) + eps)
+        y = (C - mean) * rstd * gamma + beta
+
+    Buffers: 0 A, 1 B, 2 bias [n], 3 gamma [n], 4 beta [n]; outputs 5 C [batch, m, n], 6 mean
+    [batch, m], 7 rstd [batch, m], 8 y [batch, m, n] (all row-major). The row stages: the sum of
+    a row (register only), the mean, the sum of squared deviations (register only), rstd, y.
+    ``layer_norm_reference`` computes the same in NumPy."""
+    bv, mv, nv = E.Var("b", batch), E.Var("m", m), E.Var("n", n)
+    c_index = E.affine_sum([(m * n, bv), (n, mv), (1, nv)] if batch > 1 else [(n, mv), (1, nv)])
+    relu = E.Bin("maximum", E.Bin("add", E.Load(MAX_EPILOGUE_INPUTS, c_index, F32), E.Load(0, nv, F32), F32),
+                 E.Const(0.0, F32), F32)
+    r = E.Var("r", batch * m)
+    s = [E.Var(f"s{j}", n) for j in range(5)]
+
+    def c_at(j):
+        return E.Load(5, E.affine_sum([(n, r), (1, s[j])]), F32)
+
+    def mean():
+        return E.Bin("mul", E.Acc(0, F32), E.Const(1.0 / n, F32), F32)
+
+    def rstd():
+        var = E.Bin("add", E.Bin("mul", E.Acc(2, F32), E.Const(1.0 / n, F32), F32), E.Const(eps, F32), F32)
+        return E.Bin("div", E.Const(1.0, F32), E.Un("sqrt", var, F32), F32)
+
+    dev = E.Bin("sub", c_at(2), mean(), F32)
+    norm = E.Bin("mul", E.Bin("sub", c_at(4), mean(), F32), rstd(), F32)
+    y = E.Bin("add", E.Bin("mul", norm, E.Load(3, s[4], F32), F32), E.Load(4, s[4], F32), F32)
+    stages = (Stage((s[0],), "sum", c_at(0), None, None),
+              Stage((), None, mean(), 6, r),
+              Stage((s[2],), "sum", E.Bin("mul", dev, dev, F32), None, None),
+              Stage((), None, rstd(), 7, r),
+              Stage((s[4],), None, y, 8, E.affine_sum([(n, r), (1, s[4])])))
+    buffers = (Buffer(F32, batch * m * k), Buffer(F32, k * n), Buffer(F32, n), Buffer(F32, n), Buffer(F32, n),
+               Buffer(F32, batch * m * n), Buffer(F32, batch * m), Buffer(F32, batch * m), Buffer(F32, batch * m * n))
+    rows = RowKernel("k_dot_ln_rows", buffers, 3, (r,), stages)
+    return DotKernel("k_dot_ln", buffers, F32, batch, m, n, k, Operand(0, 0, (m * k, k, 1)), Operand(1, 0, (0, n, 1)),
+                     epilogue=Epilogue((bv, mv, nv), relu, (2,), c_index), c_strides=(m * n, n, 1), rows=rows)
+
+
+def layer_norm_reference(a, b, bias, gamma, beta, eps: float = 1e-5) -> list[np.ndarray]:
+    """NumPy (float64, rounded to float32) outputs of ``dot_bias_relu_layer_norm`` for ``a``
+    ``[batch, m, k]`` and the other inputs: ``[C, mean, rstd, y]``, flat."""
+    c = np.maximum(a.astype(np.float64) @ b.astype(np.float64) + bias, 0)
+    c = c.astype(np.float32).astype(np.float64)   # C is stored, and the stages read it back
+    mean = c.mean(-1)
+    rstd = 1 / np.sqrt(c.var(-1) + eps)
+    y = (c - mean[..., None]) * rstd[..., None] * gamma + beta
+    return [x.astype(np.float32).reshape(-1) for x in (c, mean, rstd, y)]
 
 
 def plain_dot(dt: DType, m: int, n: int, k: int) -> DotKernel:

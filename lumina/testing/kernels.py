@@ -38,11 +38,6 @@ class KernelCase:
     outputs: list[np.ndarray]
 
 
-def n_outputs(kernel) -> int:
-    """How many of ``kernel.buffers`` (the last ones) it writes."""
-    return kernel.n_outputs if isinstance(kernel, RowKernel) else 1
-
-
 def capture(exe: Executable, inputs: list[np.ndarray]) -> list[KernelCase]:
     """One ``KernelCase`` per kernel of ``exe``, in launch order, from one run on ``inputs``."""
     prog = exe.info["program"]
@@ -51,7 +46,7 @@ def capture(exe: Executable, inputs: list[np.ndarray]) -> list[KernelCase]:
     cases = []
     with exe._lock:
         for launch, (_, desc, kslots) in zip(exe.launches, prog.kernels):
-            n_in = len(desc.buffers) - n_outputs(desc)
+            n_in = len(desc.buffers) - desc.n_outputs
             before = [np.array(arrays[s], copy=True).reshape(-1) for s in kslots[:n_in]]
             exe._launch(launch, ptrs)
             after = [np.array(arrays[s], copy=True).reshape(-1) for s in kslots[n_in:]]
@@ -69,7 +64,7 @@ def cpu_outputs(desc: LoopKernel | RowKernel, inputs) -> list[np.ndarray]:
     """The outputs (one flat array per output buffer) of a hand-built loop or row kernel run on the
     CPU backend (``runtime.host_kernel.launcher``: the LLVM renderer, whose semantics are the spec)
     over ``inputs`` (arrays in ``desc.buffers`` order, any shape)."""
-    outs = [np.zeros(b.numel, b.dtype.numpy) for b in desc.buffers[len(desc.buffers) - n_outputs(desc):]]
+    outs = [np.zeros(b.numel, b.dtype.numpy) for b in desc.buffers[len(desc.buffers) - desc.n_outputs:]]
     launcher(desc)([np.ascontiguousarray(x).reshape(-1) for x in inputs] + outs)
     return outs
 

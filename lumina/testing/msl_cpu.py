@@ -166,7 +166,7 @@ class ShimLibrary:
         i = self._descs.get(id(desc))
         if i is None:
             raise LuminaCodegenError(f"msl shim: kernel {desc.name} is not in this library")
-        n_out = desc.n_outputs if isinstance(desc, RowKernel) else 1
+        n_out = desc.n_outputs
         n_in = len(desc.buffers) - n_out
         if len(inputs) != n_in:
             raise LuminaCodegenError(f"msl shim: kernel {desc.name}: {len(inputs)} inputs, expected {n_in}")
