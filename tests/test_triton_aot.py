@@ -12,10 +12,17 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
-from test_triton_codegen import AUTOCAST, MODELS, PROGRAMS, hand_built_kernels
+from test_triton_codegen import (
+    AUTOCAST,
+    MODELS,
+    PROGRAMS,
+    hand_built_kernels,
+    scores_softmax,
+)
 
 from lumina.codegen.kernel import DotKernel, LoopKernel, RowKernel
 from lumina.runtime.triton_jit import compile_aot
+from lumina.testing.kernel_builders import dot_bias_relu_layer_norm
 from lumina.testing.kernels import canonical
 from lumina.testing.programs import program_cases
 
@@ -85,3 +92,17 @@ def test_every_configuration_compiles():
 
 def test_hand_built_kernels_compile_to_sm90():
     _compile_all(hand_built_kernels())
+
+
+def test_every_configuration_of_a_row_fused_gemm_compiles():
+    """Row-fused GEMMs (GEMM + bias + ReLU + LayerNorm; scores + softmax with no epilogue): every
+    autotuning candidate compiles for sm_90, with the CTA barrier between C's stores and the row
+    stages' loads of it."""
+    from lumina.codegen.triton import geometry
+    descs = [dot_bias_relu_layer_norm(2, 40, 96, 24), dot_bias_relu_layer_norm(1, 5, 300, 17),
+             scores_softmax(2, 19, 45, 16)]
+    jobs = [(desc, config) for desc in descs for config in geometry(desc).configs]
+    with ThreadPoolExecutor(max_workers=min(4, os.cpu_count() or 1)) as pool:
+        for (desc, config), asm in zip(jobs, pool.map(lambda job: compile_aot(job[0], config=job[1]), jobs)):
+            _assert_sm90_cubin(asm, f"{desc.name} {config}")
+            assert "ttg.barrier" in asm["ttir"], f"{desc.name} {config}"   # tl.debug_barrier, before the stages

@@ -34,9 +34,11 @@ from lumina.testing.kernel_builders import (
     UNARY,
     binary_inputs,
     binary_kernel,
+    dot_bias_relu_layer_norm,
     dot_bias_relu_permuted,
     elementwise,
     floor_index_kernel,
+    layer_norm_reference,
     mean_var_norm,
     plain_dot,
     rand_kernel,
@@ -76,7 +78,7 @@ def to_numpy(t: torch.Tensor) -> np.ndarray:
 
 def run(desc, inputs) -> list[np.ndarray]:
     """``desc`` through the Triton launcher on CPU torch tensors: its outputs as NumPy arrays."""
-    n_out = desc.n_outputs if isinstance(desc, RowKernel) else 1
+    n_out = desc.n_outputs
     # outputs start as garbage (77), so an element the kernel fails to write shows
     outs = [to_torch(np.full(b.numel, 77).astype(b.dtype.numpy)) for b in desc.buffers[-n_out:]]
     triton_jit.launcher(desc)([to_torch(x) for x in inputs] + outs)
@@ -331,6 +333,106 @@ def test_dot_kernel_rebatched_offset_views_float64_and_integers():
         np.testing.assert_array_equal(run(plain, [ai, bi])[0], (ai @ bi).reshape(-1))
 
 
+# ---- row-fused GEMMs (``DotKernel.rows``) ---------------------------------------------------------------
+
+def layer_norm_inputs(batch: int, m: int, n: int, k: int, seed: int = 9) -> list[np.ndarray]:
+    """A, B, bias, gamma, beta for ``dot_bias_relu_layer_norm(batch, m, n, k)``."""
+    rng = np.random.default_rng(seed)
+    return [rng.normal(size=(batch, m, k)).astype(np.float32), rng.normal(size=(k, n)).astype(np.float32),
+            rng.normal(size=n).astype(np.float32), rng.normal(1, 0.5, n).astype(np.float32),
+            rng.normal(size=n).astype(np.float32)]
+
+
+def assert_layer_norm_outputs(got, inputs, what: str) -> None:
+    for name, g, w in zip(("C", "mean", "rstd", "y"), got, layer_norm_reference(*inputs)):
+        np.testing.assert_allclose(g, w, rtol=1e-5, atol=1e-5, err_msg=f"{what}: {name}")
+
+
+@pytest.mark.parametrize("batch, m, n, k", [
+    (1, 5, 300, 17),     # one program; N over several BLOCK_N tiles, not a multiple of them
+    (3, 40, 96, 24),     # a batch; M not a multiple of BLOCK_M
+    (2, 70, 20, 9),      # several row blocks per batch entry; N below one tile
+    (2, 33, 130, 0),     # K = 0: C = relu(bias)
+])
+def test_row_fused_gemm_layer_norm_matches_numpy(batch, m, n, k):
+    desc = dot_bias_relu_layer_norm(batch, m, n, k)
+    assert desc.n_outputs == 4 and desc.c_buf == 5
+    inputs = layer_norm_inputs(batch, m, n, k)
+    got = run(desc, inputs)
+    assert len(got) == 4
+    assert_layer_norm_outputs(got, inputs, desc.name)
+
+
+def test_row_fused_gemm_every_configuration_gives_the_same_result():
+    desc = dot_bias_relu_layer_norm(2, 40, 100, 24)
+    geo = tr.geometry(desc)
+    assert geo.params == ("BLOCK_M", "BLOCK_N", "BLOCK_K", "BLOCK_R")
+    assert {16, 32} <= {c["BLOCK_M"] for c in geo.configs}          # few rows: small blocks
+    for c in geo.configs:
+        assert c["BLOCK_M"] * c["BLOCK_N"] <= 8192 and c["BLOCK_M"] * c["BLOCK_R"] <= 8192, c
+        assert geo.grid(c) == (2 * -(-40 // c["BLOCK_M"]),)     # batch x row blocks, all N in one program
+    inputs = layer_norm_inputs(2, 40, 100, 24)
+    launch = triton_jit.launcher(desc)
+    first = None
+    for config in geo.configs:
+        launch.config = dict(config)
+        got = run(desc, inputs)
+        assert_layer_norm_outputs(got, inputs, f"{config}")
+        if first is None:
+            first = got
+        for g, f in zip(got, first):   # BLOCK_K and BLOCK_R change only the summation order
+            np.testing.assert_allclose(g, f, rtol=1e-5, atol=1e-6, err_msg=f"{config}")
+
+
+def scores_softmax(batch: int, m: int, n: int, k: int) -> DotKernel:
+    """``k_scores_softmax``: float32 ``softmax(A @ B, -1)`` over a batch of per-entry A ``[m, k]``
+    and B ``[k, n]``, with no epilogue (C stored through ``c_strides``): the attention-scores
+    shape of row fusion. Outputs: C, then the softmax."""
+    rows = batch * m
+    r, j = E.Var("r", rows), E.Var("j", n)
+    c = E.Load(2, E.affine_sum([(n, r), (1, j)]), F32)
+    shifted = E.Un("exp", E.Bin("sub", c, E.Acc(0, F32), F32), F32)
+    stages = (Stage((j,), "max", c, None, None),
+              Stage((j,), "sum", shifted, None, None),
+              Stage((j,), None, E.Bin("div", shifted, E.Acc(1, F32), F32), 3, E.affine_sum([(n, r), (1, j)])))
+    bufs = (Buffer(F32, batch * m * k), Buffer(F32, batch * k * n), Buffer(F32, rows * n), Buffer(F32, rows * n))
+    return DotKernel("k_scores_softmax", bufs, F32, batch, m, n, k, Operand(0, 0, (m * k, k, 1)),
+                     Operand(1, 0, (k * n, n, 1)), c_strides=(m * n, n, 1),
+                     rows=RowKernel("k_scores_softmax_rows", bufs, 1, (r,), stages))
+
+
+def test_row_fused_gemm_without_epilogue_softmax_matches_numpy():
+    batch, m, n, k = 2, 19, 45, 16
+    rng = np.random.default_rng(10)
+    a, b = rng.normal(size=(batch, m, k)).astype(np.float32), rng.normal(size=(batch, k, n)).astype(np.float32)
+    a[1, 4, 0] = np.nan                      # a NaN row stays NaN, the others do not see it
+    desc = scores_softmax(batch, m, n, k)
+    c, p = run(desc, [a, b])
+    with np.errstate(invalid="ignore"):
+        want_c = a.astype(np.float64) @ b
+        e = np.exp(want_c - want_c.max(-1, keepdims=True))
+        np.testing.assert_allclose(c.reshape(batch, m, n), want_c, rtol=1e-5, atol=1e-5)
+        np.testing.assert_allclose(p.reshape(batch, m, n), e / e.sum(-1, keepdims=True), rtol=2e-5, atol=1e-7)
+    assert np.isnan(p.reshape(batch, m, n)[1, 4]).all() and np.isfinite(np.delete(p.reshape(-1, n), 1 * m + 4, 0)).all()
+
+
+def test_row_fused_gemm_renders_one_program_per_row_block():
+    """The shape of the source: the N loop around the unfused tile's K loop, a barrier, then the
+    row stages over the program's rows; unfused GEMMs keep their tile grid and store C at ``c_buf``."""
+    src = tr.render(dot_bias_relu_layer_norm(2, 40, 96, 24))
+    body = src[src.index("def k_dot_ln("):]
+    assert body.count("@triton.jit") == 0 and "BLOCK_R: tl.constexpr" in body
+    loop, barrier, stage = body.index("for n0 in range(0, 96, BLOCK_N)"), body.index("tl.debug_barrier()"), \
+        body.index("# stage 0")
+    assert loop < body.index("tl.dot(") < body.index("tl.store(p5 ") < barrier < stage
+    assert "row = (bat * 40 + m)[:, None]" in body and "tiles_n" not in body
+    plain = tr.render(dot_bias_relu_permuted(2, 21, 19, 70))
+    assert "tiles_n" in plain and "debug_barrier" not in plain and "tl.store(p3 " in plain
+    with pytest.raises(LuminaCodegenError, match="one loop over"):
+        d = dot_bias_relu_layer_norm(2, 4, 8, 3)
+        tr.render(dataclasses.replace(d, rows=dataclasses.replace(d.rows, domain=(E.Var("r", 4),))))
+
+
 # ---- row kernels --------------------------------------------------------------------------------------
 
 def test_hand_built_row_kernels_match_numpy_and_the_cpu():
@@ -411,6 +513,7 @@ def hand_built_kernels() -> list:
                 reduction("k_max_i64", I64, 3, 30, "max"), reduction("k_sum_f16", F16, 3, 3000, "sum"),
                 reduction("k_max_bf16", BF16, 3, 30, "max"), softmax_rows(6, 3000), mean_var_norm(5, 77, BF16)]
     kernels.append(dot_bias_relu_permuted(2, 21, 19, 70))
+    kernels.append(dot_bias_relu_layer_norm(2, 40, 96, 24))
     kernels += [plain_dot(dt, 6, 17, 40) for dt in (F64, I64, F16)]
     return kernels
 

@@ -17,14 +17,22 @@ arithmetic is int64.
   ``tl.dot`` over ``BLOCK_K`` chunks of the strided operand views (IEEE float32, no TF32), then the
   epilogue evaluated on the accumulator tile and stored through ``Epilogue.index`` (or C stored at
   ``c_strides``). Integer GEMMs multiply and sum in registers (``tl.dot`` has no int32/int64 form).
+  C is stored at ``DotKernel.c_buf`` (the first output).
+* Row-fused ``DotKernel`` (``rows`` set: MatMul + bias + ReLU + LayerNorm, scores + softmax): one
+  program per ``BLOCK_M`` rows of C in one batch entry (grid: batch x cdiv(M, BLOCK_M)), owning
+  all N columns of them. It loops over N in ``BLOCK_N`` tiles, each the unfused tile's K loop,
+  epilogue and store of C (row-major); then ``tl.debug_barrier()``, so that C stored by the other
+  threads of the CTA is visible, and then the ``rows`` stages exactly as a ``RowKernel``'s (with
+  ``BLOCK_R`` chunks) on the program's rows (flat row ``bat * M + m``), loading C back from L2.
 
 The source calls only Triton builtins and its own ``@triton.jit`` helpers, never Triton's
 standard library of jit functions (``tl.sum``, ``tl.zeros``, ``tl.cdiv``): those are decorated once,
 interpreted or compiled, when ``triton.language`` is first imported, while the rendered modules are
 decorated as the launcher asks, so one process can interpret a kernel and compile it for sm_90.
 
-Lanes past the end of the domain compute on position 0 (their indices are clamped) and only the
-stores are masked, so loads need no masks and gathered indices stay in bounds.
+Lanes past the end of the domain compute on position 0 (their indices are clamped; a row-fused
+GEMM's rows to the block's first row, which the program itself wrote) and only the stores are
+masked, so loads need no masks and gathered indices stay in bounds.
 """
 from __future__ import annotations
 
@@ -78,6 +86,8 @@ def _size(vars) -> int:
 
 def geometry(desc: Desc) -> Geometry:
     """Block-size parameters, grid and autotuning candidates of ``render(desc)``."""
+    if isinstance(desc, DotKernel) and desc.rows is not None:
+        return _fused_dot_geometry(desc)
     if isinstance(desc, DotKernel):
         if not desc.dtype.is_float:   # register products: a [BM, BK, BN] tile, keep it small
             tiles = ((16, 16, 16, 4),)
@@ -106,6 +116,29 @@ def geometry(desc: Desc) -> Geometry:
         bm = min(max(1, elems // br), _pow2(rows))
         configs.append({"BLOCK_M": bm, "BLOCK_R": br, "num_warps": w})
     return Geometry(("BLOCK_M", "BLOCK_R"), (((rows, "BLOCK_M"),),), _dedupe(configs))
+
+
+def _fused_dot_geometry(d: DotKernel) -> Geometry:
+    """A row-fused GEMM: one program per BLOCK_M rows of a batch entry (few rows: few programs, so
+    small BLOCK_M come first), looping over N in BLOCK_N tiles; the row stages' [BLOCK_M, BLOCK_R]
+    chunks stay near the GEMM tile's size in registers."""
+    inner = max((_size(st.vars) for st in d.rows.stages), default=1)
+    if not d.dtype.is_float:   # register products: a [BM, BK, BN] tile, keep it small
+        tiles = ((16, 16, 16, 4),)
+        cap_m = cap_n = cap_k = 16
+    else:   # tl.dot needs 16 at least; float64 keeps BLOCK_K at 16 (registers)
+        tiles = ((32, 64, 32, 4), (16, 64, 64, 4), (16, 128, 32, 4), (64, 64, 32, 4), (64, 128, 32, 8),
+                 (128, 64, 32, 8))
+        cap_m, cap_n = max(16, _pow2(d.m)), max(16, _pow2(d.n))
+        cap_k = min(16 if d.dtype is DType.float64 else 64, max(16, _pow2(d.k)))
+    configs = []
+    for bm, bn, bk, w in tiles:
+        bm = min(bm, cap_m)
+        br = min(max(16, 32 * 32 * w // bm), _pow2(inner))   # 32 elements a thread
+        configs.append({"BLOCK_M": bm, "BLOCK_N": min(bn, cap_n), "BLOCK_K": min(bk, cap_k), "BLOCK_R": br,
+                        "num_warps": w})
+    axis = ((d.m, "BLOCK_M"), (d.batch, None))
+    return Geometry(("BLOCK_M", "BLOCK_N", "BLOCK_K", "BLOCK_R"), (axis,), _dedupe(configs))
 
 
 def _dedupe(configs) -> tuple[dict, ...]:
@@ -198,6 +231,14 @@ def _rows(desc, domain, stages, lines: list[str]) -> None:
               "    row = pid * BLOCK_M + tl.arange(0, BLOCK_M).to(tl.int64)[:, None]",
               f"    row_mask = row < {rows}",
               "    row = tl.where(row_mask, row, 0)"]
+    _row_stages(desc, domain, stages, lines)
+
+
+def _row_stages(desc, domain, stages, lines: list[str]) -> None:
+    """The stages of a row kernel (or of a row-fused GEMM's ``rows``) for the program's rows: the
+    lines already bind ``row`` (``[BLOCK_M, 1]`` int64, the flat row-major position over
+    ``domain``, clamped to a valid row where masked) and ``row_mask`` (``[BLOCK_M, 1]``, the rows
+    that exist). Each stage loops over its own flattened vars in chunks of ``BLOCK_R``."""
     names: dict = {}
     _unflatten(lines, "    ", domain, "row", names)
     outer = Emitter(lines, "    ", names, _pointer, desc.name)
@@ -242,8 +283,9 @@ def _rows(desc, domain, stages, lines: list[str]) -> None:
 
 
 def _dot(d: DotKernel, lines: list[str]) -> None:
-    float_ = d.dtype.is_float
-    acc_t = "tl.float64" if d.dtype is DType.float64 else ("tl.float32" if float_ else REG[d.dtype])
+    if d.rows is not None:
+        _fused_dot(d, lines)
+        return
     a, b = d.a, d.b
     # One grid axis (axis 1 is limited to 65535 programs): batch-major, and inside a batch entry
     # the tiles in groups of GROUP_M rows of tiles, so programs running together share A and B
@@ -264,35 +306,82 @@ def _dot(d: DotKernel, lines: list[str]) -> None:
               "    m = tl.where(m_ok, m, 0)",
               "    n = tl.where(n_ok, n, 0)",
               f"    a_row = p{a.buf} + ({a.offset} + bat * {a.strides[0]} + m * {a.strides[1]})",
-              f"    b_col = p{b.buf} + ({b.offset} + bat * {b.strides[0]} + n * {b.strides[2]})",
-              f"    acc = tl.full([BLOCK_M, BLOCK_N], 0, {acc_t})",
-              f"    for k0 in range(0, {d.k}, BLOCK_K):",
-              "        k = k0 + tl.arange(0, BLOCK_K).to(tl.int64)",
-              f"        k_ok = k < {d.k}",
-              f"        x = tl.load(a_row[:, None] + k[None, :] * {a.strides[2]}, mask=k_ok[None, :], other=0)",
-              f"        y = tl.load(b_col[None, :] + k[:, None] * {b.strides[1]}, mask=k_ok[:, None], other=0)"]
+              f"    b_col = p{b.buf} + ({b.offset} + bat * {b.strides[0]} + n * {b.strides[2]})"]
+    _dot_tile(d, lines, "    ", "t")
+
+
+def _fused_dot(d: DotKernel, lines: list[str]) -> None:
+    """A row-fused GEMM: each program owns BLOCK_M rows of C in one batch entry and all N columns.
+    It computes and stores C one BLOCK_N tile at a time (the unfused tile's code, epilogue
+    included), then, once the CTA's threads have all stored (``tl.debug_barrier``: C written by
+    the other threads must be visible), runs ``d.rows``' stages on its rows, reading C back while
+    it is still in L2."""
+    rows = d.rows
+    if len(rows.domain) != 1 or rows.domain[0].extent != d.batch * d.m:
+        raise LuminaCodegenError(f"triton: kernel {d.name}: a row-fused GEMM's rows must be one loop over "
+                                 f"batch * M = {d.batch * d.m} rows, got {rows.domain}")
+    if d.c_strides not in (None, (d.m * d.n, d.n, 1)):
+        raise LuminaCodegenError(f"triton: kernel {d.name}: a row-fused GEMM stores C row-major, got "
+                                 f"c_strides {d.c_strides}")
+    a, b = d.a, d.b
+    # Batch-major programs; masked rows compute on the block's first row (its own, always valid),
+    # so the stages' unmasked loads of C read what this program wrote.
+    lines += ["    pid = tl.program_id(0).to(tl.int64)",
+              f"    tiles_m = ({d.m} + BLOCK_M - 1) // BLOCK_M",
+              "    bat = pid // tiles_m",
+              "    tile_m = pid % tiles_m",
+              "    m = tile_m * BLOCK_M + tl.arange(0, BLOCK_M).to(tl.int64)",
+              f"    m_ok = m < {d.m}",
+              "    m = tl.where(m_ok, m, tile_m * BLOCK_M)",
+              f"    a_row = p{a.buf} + ({a.offset} + bat * {a.strides[0]} + m * {a.strides[1]})",
+              f"    for n0 in range(0, {d.n}, BLOCK_N):",
+              "        n = n0 + tl.arange(0, BLOCK_N).to(tl.int64)",
+              f"        n_ok = n < {d.n}",
+              "        n = tl.where(n_ok, n, 0)",
+              f"        b_col = p{b.buf} + ({b.offset} + bat * {b.strides[0]} + n * {b.strides[2]})"]
+    _dot_tile(d, lines, "        ", "e")
+    lines += ["    # C's rows are final: the row stages read them back",
+              "    tl.debug_barrier()",
+              f"    row = (bat * {d.m} + m)[:, None]",
+              "    row_mask = m_ok[:, None]"]
+    _row_stages(d, rows.domain, rows.stages, lines)
+
+
+def _dot_tile(d: DotKernel, lines: list[str], ind: str, prefix: str) -> None:
+    """One ``BLOCK_M x BLOCK_N`` tile of C at rows ``m`` and columns ``n`` (clamped, with masks
+    ``m_ok`` and ``n_ok``) of batch entry ``bat``, from the operand pointers ``a_row`` and
+    ``b_col``: the K loop, the epilogue (temporaries named ``prefix``) and the store, at ``ind``."""
+    float_ = d.dtype.is_float
+    acc_t = "tl.float64" if d.dtype is DType.float64 else ("tl.float32" if float_ else REG[d.dtype])
+    a, b = d.a, d.b
+    lines += [f"{ind}acc = tl.full([BLOCK_M, BLOCK_N], 0, {acc_t})",
+              f"{ind}for k0 in range(0, {d.k}, BLOCK_K):",
+              f"{ind}    k = k0 + tl.arange(0, BLOCK_K).to(tl.int64)",
+              f"{ind}    k_ok = k < {d.k}",
+              f"{ind}    x = tl.load(a_row[:, None] + k[None, :] * {a.strides[2]}, mask=k_ok[None, :], other=0)",
+              f"{ind}    y = tl.load(b_col[None, :] + k[:, None] * {b.strides[1]}, mask=k_ok[:, None], other=0)"]
     if float_:
         precision = ', input_precision="ieee"' if d.dtype in (DType.float32, DType.float64) else ""
-        lines.append(f"        acc = tl.dot(x, y, acc{precision}, out_dtype={acc_t})")
+        lines.append(f"{ind}    acc = tl.dot(x, y, acc{precision}, out_dtype={acc_t})")
     else:
-        lines.append("        acc += tl.reduce(x[:, :, None] * y[None, :, :], 1, _add)")
-    lines.append(f"    c = {round_to('acc', d.dtype)}")
-    lines.append("    mask = m_ok[:, None] & n_ok[None, :]")
+        lines.append(f"{ind}    acc += tl.reduce(x[:, :, None] * y[None, :, :], 1, _add)")
+    lines.append(f"{ind}c = {round_to('acc', d.dtype)}")
+    lines.append(f"{ind}mask = m_ok[:, None] & n_ok[None, :]")
     ep = d.epilogue
     if ep is None:
         cs = d.c_strides if d.c_strides is not None else (d.m * d.n, d.n, 1)
-        lines.append(f"    tl.store(p{len(d.buffers) - 1} + (bat * {cs[0]} + m[:, None] * {cs[1]} + n[None, :] * {cs[2]}), "
+        lines.append(f"{ind}tl.store(p{d.c_buf} + (bat * {cs[0]} + m[:, None] * {cs[1]} + n[None, :] * {cs[2]}), "
                      f"{to_memory('c', d.dtype)}, mask=mask)")
         return
     bv, mv, nv = ep.vars
-    lines += ["    mm = m[:, None]", "    nn = n[None, :]"]
+    lines += [f"{ind}mm = m[:, None]", f"{ind}nn = n[None, :]"]
     names = {bv: "bat", mv: "mm", nv: "nn"}
 
     def out_load(load: E.Load):
         return "c" if load.buf == MAX_EPILOGUE_INPUTS else None
 
-    em = Emitter(lines, "    ", names, lambda i: f"p{ep.buffers[i]}", d.name, load_override=out_load)
+    em = Emitter(lines, ind, names, lambda i: f"p{ep.buffers[i]}", d.name, load_override=out_load, prefix=prefix)
     value = em.emit(ep.value)
     index = em.emit(ep.index)
-    lines.append(f"    tl.store(p{len(d.buffers) - 1} + ({index} + tl.full([BLOCK_M, BLOCK_N], 0, tl.int64)), "
+    lines.append(f"{ind}tl.store(p{d.c_buf} + ({index} + tl.full([BLOCK_M, BLOCK_N], 0, tl.int64)), "
                  f"{to_memory(value, d.dtype)}, mask=mask)")
