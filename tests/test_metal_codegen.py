@@ -13,6 +13,7 @@ kernels, threadgroup barriers, float64 refusal, and the ``metal`` device off mac
 from __future__ import annotations
 
 import platform
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -33,9 +34,11 @@ from lumina.testing.kernel_builders import (
     UNARY,
     binary_inputs,
     binary_kernel,
+    dot_bias_relu_layer_norm,
     dot_bias_relu_permuted,
     elementwise,
     floor_index_kernel,
+    layer_norm_reference,
     mean_var_norm,
     plain_dot,
     rand_kernel,
@@ -58,6 +61,23 @@ PROGRAMS = ("digits_mlp", "convnet", "micro_gpt", "amp_float16", "amp_bfloat16",
             "minilm")
 
 
+def _clobbered_c(case) -> bool:
+    """Whether the CPU's C of a row-fused GEMM was overwritten within the kernel: the CPU's memory
+    plan may put a stage's output over C (C is read by the stages only), and then the captured C
+    is bit for bit a later captured output."""
+    k = case.kernel
+    if not isinstance(k, DotKernel) or k.rows is None:
+        return False
+    c = case.outputs[0]
+    return any(o.dtype == c.dtype and o.size == c.size and np.array_equal(o.view(np.uint8), c.view(np.uint8))
+               for o in case.outputs[1:])
+
+
+def _unfused(k: DotKernel) -> DotKernel:
+    """The GEMM of a row-fused ``k`` alone: C as its only output, the same tiles and sums."""
+    return replace(k, rows=None, buffers=k.buffers[:k.c_buf + 1])
+
+
 @pytest.mark.parametrize("program", PROGRAMS)
 def test_program_kernels_match_cpu(program):
     cases = program_cases(program)
@@ -70,15 +90,23 @@ def test_program_kernels_match_cpu(program):
         assert all(b.numel == 1 for b in c.kernel.buffers), c.kernel.source
     runnable = [c for c in cases if c not in refused]
     assert len(runnable) >= 3 and any(isinstance(c.kernel, DotKernel) for c in runnable)
+    clobbered = [c for c in runnable if _clobbered_c(c)]
     unique = {}
-    for c in runnable:
-        unique.setdefault(metal.render(canonical(c.kernel)), canonical(c.kernel))
+    for k in [canonical(c.kernel) for c in runnable] + [_unfused(canonical(c.kernel)) for c in clobbered]:
+        unique.setdefault(metal.render(k), k)
     lib = msl_cpu.build(list(unique.values()))
     for c in runnable:
         desc = unique[metal.render(canonical(c.kernel))]
         outputs = lib.run(desc, c.inputs)
         assert len(outputs) == len(c.outputs)
         for i, (got, want) in enumerate(zip(outputs, c.outputs)):
+            if i == 0 and c in clobbered:
+                # the CPU's C is gone: ours is the unfused GEMM's (checked against the CPU where a
+                # program has one), the same sums in the same order, and the stages that read it match
+                plain = unique[metal.render(_unfused(canonical(c.kernel)))]
+                np.testing.assert_array_equal(got.view(np.uint8), lib.run(plain, c.inputs[:len(plain.buffers) - 1])[0].view(np.uint8),
+                                              err_msg=f"{c.kernel.name}: C")
+                continue
             assert_matches(got, want, c.inputs, f"{program}: {c.kernel.name} output {i}: {c.kernel.source}",
                            c.kernel)
         # threads taking turns from the last one: the same bits, or a barrier is missing somewhere
@@ -211,6 +239,76 @@ def test_dot_kernel_with_strided_operands_epilogue_and_permuted_output():
     np.testing.assert_allclose(got, want.transpose(2, 0, 1), rtol=1e-5, atol=1e-5)
     ai, bi = rng.integers(-1000, 1000, (6, 40)), rng.integers(-1000, 1000, (40, 17))
     np.testing.assert_array_equal(lib.run(plain, [ai, bi])[0], (ai @ bi).reshape(-1))
+
+
+# ---- row-fused GEMMs (``DotKernel.rows``) --------------------------------------------------------------
+
+def _layer_norm_inputs(batch, m, n, k, seed=7):
+    rng = np.random.default_rng(seed)
+    a = rng.normal(size=(batch, m, k)).astype(np.float32)
+    b = rng.normal(size=(k, n)).astype(np.float32)
+    bias, gamma, beta = (rng.normal(size=n).astype(np.float32) for _ in range(3))
+    return [a, b, bias, gamma, beta]
+
+
+# (batch, M, N, K): one tile; M and N off the tile grid with several tiles of each; rows wider
+# than the 256 lanes of a group; M a multiple of the tile
+LAYER_NORM_SHAPES = [(1, 5, 7, 3), (2, 40, 96, 24), (3, 33, 50, 17), (2, 16, 300, 8), (1, 48, 40, 40)]
+
+
+def test_row_fused_gemm_layer_norm_matches_numpy():
+    descs = [dot_bias_relu_layer_norm(*shape) for shape in LAYER_NORM_SHAPES]
+    for (batch, m, n, _), d in zip(LAYER_NORM_SHAPES, descs):   # a group per (batch entry, TILE rows)
+        assert metal.geometry(d) == metal.Geometry(batch * -(-m // metal.TILE), metal.TILE ** 2)
+    lib = msl_cpu.build(descs)
+    for shape, d in zip(LAYER_NORM_SHAPES, descs):
+        inputs = _layer_norm_inputs(*shape)
+        got = lib.run(d, inputs)
+        for name, g, w in zip(("C", "mean", "rstd", "y"), got, layer_norm_reference(*inputs)):
+            np.testing.assert_allclose(g, w, rtol=1e-5, atol=1e-5 * np.abs(w).max(), err_msg=f"{shape} {name}")
+        for i, (a, b) in enumerate(zip(got, lib.run(d, inputs, reverse=True))):
+            np.testing.assert_array_equal(a.view(np.uint32), b.view(np.uint32), err_msg=f"{shape} output {i}")
+
+
+def test_row_fused_gemm_source_stores_c_then_fences_device_memory():
+    d = dot_bias_relu_layer_norm(2, 40, 96, 24)
+    src = metal.render(d)
+    # C (buffer 5, the first output) is written and read back: no output is const
+    assert "const device float* b4 [[buffer(4)]]" in src and "\n    device float* b5 [[buffer(5)]]" in src
+    assert src.count("threadgroup_barrier(mem_flags::mem_device);") == 1
+    store_c, fence, stages = src.index("b5[t"), src.index("mem_flags::mem_device"), src.index("// stage 0")
+    assert store_c < fence < stages
+    # the plain GEMM of the same description renders as it did: C at the last buffer
+    plain = dot_bias_relu_permuted(2, 21, 19, 37)
+    assert "mem_device" not in metal.render(plain) and plain.n_outputs == 1
+
+
+def test_a_missing_device_memory_barrier_fails_under_the_shim():
+    """Without ``threadgroup_barrier(mem_flags::mem_device)`` between storing C and the row stages,
+    or with only a threadgroup-memory barrier there, a thread reads C that other threads of its
+    group wrote but have not made visible: the shim holds each thread's device stores until a
+    mem_device barrier or its end, so it reads the poisoned outputs and the stages' results are
+    NaN (in either thread order)."""
+    shape = (2, 20, 40, 24)
+    d = dot_bias_relu_layer_norm(*shape)
+    fence = "threadgroup_barrier(mem_flags::mem_device);"
+    src = metal.render(d)
+    lib = msl_cpu.compile_sources([src, src.replace(fence, ""),
+                                   src.replace(fence, "threadgroup_barrier(mem_flags::mem_threadgroup);")])
+    inputs = [x.reshape(-1) for x in _layer_norm_inputs(*shape)]
+    want = layer_norm_reference(*_layer_norm_inputs(*shape))
+    geo = metal.geometry(d)
+    for reverse in (False, True):
+        for i in range(3):
+            outputs = [np.full(w.size, np.nan, np.float32) for w in want]
+            lib.call(i, inputs + outputs, geo.threadgroups, geo.threads, reverse=reverse)
+            # C itself is right every time
+            np.testing.assert_allclose(outputs[0], want[0], rtol=1e-5, atol=1e-5 * np.abs(want[0]).max())
+            if i == 0:
+                for g, w in zip(outputs[1:], want[1:]):
+                    np.testing.assert_allclose(g, w, rtol=1e-5, atol=1e-5 * np.abs(w).max())
+            else:
+                assert np.isnan(outputs[1]).any() and np.isnan(outputs[3]).any(), (i, reverse)
 
 
 # ---- row kernels --------------------------------------------------------------------------------------

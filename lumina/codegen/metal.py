@@ -2,10 +2,10 @@
 
 ``render(desc)`` is the MSL source of one ``kernel void <desc.name>(...)``; ``geometry(desc)`` is
 how to launch it (``dispatchThreadgroups`` with ``threadgroups`` x ``threads`` threads, 1-D). Every
-kernel takes its buffers in ``desc.buffers`` order (``[[buffer(i)]]``, inputs ``const device``; past
-31 buffers, one argument buffer: ``uses_argument_buffer``), then its position as ``uint tg
-[[threadgroup_position_in_grid]]`` and ``uint lid [[thread_position_in_threadgroup]]``. Integer
-index arithmetic is 64-bit (``long``), as in the description.
+kernel takes its buffers in ``desc.buffers`` order (``[[buffer(i)]]``, inputs ``const device``, the
+last ``desc.n_outputs`` writable; past 31 buffers, one argument buffer: ``uses_argument_buffer``),
+then its position as ``uint tg [[threadgroup_position_in_grid]]`` and ``uint lid
+[[thread_position_in_threadgroup]]``. Integer index arithmetic is 64-bit (``long``), as in the description.
 
 * elementwise ``LoopKernel``: one thread per output element (``tg * threads + lid``, the row-major
   output position; threads past the end return);
@@ -23,7 +23,14 @@ index arithmetic is 64-bit (``long``), as in the description.
   tile of one batch entry; each step stages a ``TILE`` x ``TILE`` tile of A and of B (read through
   their strided ``Operand`` views) in threadgroup memory; each thread accumulates one C[b, m, n]
   (float32 for float dtypes, with ``fma``), then applies the ``Epilogue`` (``Load(OUT)`` is the
-  rounded dot result) and stores at ``c_strides`` or the epilogue's index.
+  rounded dot result) and stores at ``c_strides`` or the epilogue's index, into C (``desc.c_buf``);
+* row-fused ``DotKernel`` (``rows``: GEMM + bias + ReLU + LayerNorm, scores + softmax): one
+  threadgroup of ``TILE`` x ``TILE`` threads per (batch entry, ``TILE`` rows of C), owning those
+  rows whole. It walks the N tiles (each the tiled K loop, the epilogue and the store of C above),
+  then ``threadgroup_barrier(mem_flags::mem_device)`` so that the C every thread stored is visible
+  to the group, then runs the ``RowKernel`` stages on each of its rows in turn (``gid`` = b * M +
+  m; rows past M skipped), all ``TILE * TILE`` threads as the stages' lanes, with the row
+  kernels' threadgroup reductions. C is an output written and read back, so it is not ``const``.
 
 Numerics follow ``codegen.llvm`` (see ``metal_expr``): NaN-propagating max, 16-bit floats computed
 in float32 and rounded after every op (an ``Acc`` of a 16-bit stage is rounded, as its store would
@@ -95,6 +102,8 @@ def serial(desc: Kernel) -> bool:
 
 def geometry(desc: Kernel) -> Geometry:
     """How to launch ``render(desc)``."""
+    if isinstance(desc, DotKernel) and desc.rows is not None:
+        return Geometry(desc.batch * -(-desc.m // TILE), TILE * TILE)
     if isinstance(desc, DotKernel):
         tiles = -(-desc.m // TILE) * -(-desc.n // TILE)
         return Geometry(desc.batch * tiles, TILE * TILE)
@@ -112,7 +121,8 @@ def _exprs(desc: Kernel):
         return [desc.value]
     if isinstance(desc, RowKernel):
         return [e for st in desc.stages for e in (st.value, st.index) if e is not None]
-    return [desc.epilogue.value, desc.epilogue.index] if desc.epilogue is not None else []
+    out = [desc.epilogue.value, desc.epilogue.index] if desc.epilogue is not None else []
+    return out + (_exprs(desc.rows) if desc.rows is not None else [])
 
 
 def uses_float64(desc: Kernel) -> bool:
@@ -249,10 +259,22 @@ def _reduction(k: LoopKernel, names, threads: int, alone: bool) -> Emitter:
 
 def _row(k: RowKernel, names, threads: int, alone: bool) -> Emitter:
     em = Emitter(k.name, names)
-    reducing = [st for st in k.stages if st.reduce_op]
-    scratch = {} if alone else _scratch(em, [st.value.dtype for st in reducing], threads)
-    lanes = None if alone else threads
+    scratch = {} if alone else _scratch(em, _reduced_dtypes(k), threads)
     _point(em, k.domain, threads, alone)
+    _stages(em, k, None if alone else threads, scratch)
+    return em
+
+
+def _reduced_dtypes(k: RowKernel) -> list[DType]:
+    return [st.value.dtype for st in k.stages if st.reduce_op]
+
+
+def _stages(em: Emitter, k: RowKernel, lanes: int | None, scratch: dict[str, str]) -> None:
+    """The stages of ``k`` for one row, its domain's variables already bound: each stage's loop
+    shared by ``lanes`` threads of the group (reductions end in a threadgroup tree through
+    ``scratch``, every thread of the group reaching its barriers), or with ``lanes`` None run by
+    this thread alone."""
+    alone = lanes is None
     for j, st in enumerate(k.stages):
         em.line(f"// stage {j}: {st.reduce_op or 'store'} over {', '.join(v.name for v in st.vars) or '()'}")
         if st.out is not None and not k.n_inputs <= st.out < len(k.buffers):
@@ -272,7 +294,7 @@ def _row(k: RowKernel, names, threads: int, alone: bool) -> Emitter:
         if alone:
             em.line(f"const {ty} {acc}_all = {em.round(acc, dt)};")
         else:
-            total = _tree(em, st.reduce_op, acc, dt, threads, scratch[ty])
+            total = _tree(em, st.reduce_op, acc, dt, lanes, scratch[ty])
             # every thread reads the result; the barrier keeps the next stage from overwriting it early
             em.line(f"const {ty} {acc}_all = {em.round(total, dt)};")
             em.line(_BARRIER)
@@ -282,7 +304,6 @@ def _row(k: RowKernel, names, threads: int, alone: bool) -> Emitter:
         elif st.out is not None:
             with em.block("if (lid == 0)"):
                 em.store(st.out, em.expr(st.index), f"{acc}_all", k.buffers[st.out].dtype)
-    return em
 
 
 def _linear(terms, const: int = 0) -> str:
@@ -301,11 +322,20 @@ def _dot(k: DotKernel, names) -> Emitter:
     tiles_n, tiles_m = -(-k.n // TILE), -(-k.m // TILE)
     em.line(f"threadgroup {ty} lum_a[{TILE * TILE}];   // A[m, k] tile, row-major")
     em.line(f"threadgroup {ty} lum_b[{TILE * TILE}];   // B[k, n] tile, row-major")
+    if k.rows is not None:
+        return _dot_rows(k, em, names, ty)
     em.line(f"const long bi = {'long(tg) / ' + str(tiles_m * tiles_n) if k.batch > 1 else '0'};")
     tile_m = f"long(tg) / {tiles_n}" if tiles_n > 1 else "long(tg)"
     tile_m = f"({tile_m}) % {tiles_m}" if k.batch > 1 else tile_m
     em.line(f"const long m = {tile_m + f' * {TILE} + ' if tiles_m > 1 else ''}lid / {TILE};")
     em.line(f"const long n = {f'long(tg) % {tiles_n} * {TILE} + ' if tiles_n > 1 else ''}lid % {TILE};")
+    _dot_tile(em, k, names, ty)
+    return em
+
+
+def _dot_tile(em: Emitter, k: DotKernel, names, ty: str) -> None:
+    """This thread's C[bi, m, n] (``bi``, ``m``, ``n`` bound; every thread of the group runs it,
+    as its K loop has barriers): the tiled K loop, then the epilogue and the store of C."""
     em.line(f"{ty} acc = 0;")
 
     def operand(op, row: str, col: str) -> str:
@@ -321,7 +351,7 @@ def _dot(k: DotKernel, names) -> Emitter:
             a, b = f"lum_a[lid / {TILE} * {TILE} + kk]", f"lum_b[kk * {TILE} + lid % {TILE}]"
             em.line(f"acc = metal::fma({a}, {b}, acc);" if k.dtype.is_float else f"acc += {a} * {b};")
         em.line(_BARRIER)
-    out = len(k.buffers) - 1
+    out = k.c_buf
     with em.block(f"if (m < {k.m} && n < {k.n})"):
         em.line(f"const {reg(k.dtype, k.name)} c = {em.round('acc', k.dtype)};")
         ep = k.epilogue
@@ -335,4 +365,38 @@ def _dot(k: DotKernel, names) -> Emitter:
             for var, name in zip(ep.vars, ("bi", "m", "n")):
                 em.vars[var] = name
             em.store(out, em.expr(ep.index), em.expr(ep.value), k.out.dtype)
+            em.buffers, em.special = names, {}
+
+
+def _dot_rows(k: DotKernel, em: Emitter, names, ty: str) -> Emitter:
+    """A row-fused GEMM: the group owns TILE whole rows of C (all N columns) of one batch entry. It
+    computes them tile by tile along N, stores C, waits until every thread's C is visible in device
+    memory, then runs the row stages on each of its rows in turn with all its threads as lanes."""
+    rows, lanes = k.rows, TILE * TILE
+    if rows.buffers != k.buffers or len(rows.domain) > 1 or _size(rows.domain) != k.batch * k.m:
+        raise LuminaCodegenError(f"metal: kernel {k.name}: the row stages must run over the dot's "
+                                 f"buffers and one variable over its {k.batch * k.m} rows")
+    em.names |= {"m0", "n0", "row"}
+    scratch = _scratch(em, _reduced_dtypes(rows), lanes)
+    tiles_m = -(-k.m // TILE)
+    em.line(f"const long bi = {f'long(tg) / {tiles_m}' if k.batch > 1 else '0'};")
+    tile_m = ("long(tg)" if k.batch == 1 else f"long(tg) % {tiles_m}") if tiles_m > 1 else "0"
+    em.line(f"const long m0 = {tile_m if tile_m == '0' else f'{tile_m} * {TILE}'};   // this group's first row")
+    em.line(f"const long m = m0 + lid / {TILE};")
+    with em.block(f"for (long n0 = 0; n0 < {k.n}; n0 += {TILE})"):
+        em.line(f"const long n = n0 + lid % {TILE};")
+        _dot_tile(em, k, names, ty)
+    em.line("// C written by the other threads of the group is read below")
+    em.line("threadgroup_barrier(mem_flags::mem_device);")
+    if k.m <= TILE:
+        bound = f"row < {k.m}"
+    elif k.m % TILE == 0:
+        bound = f"row < m0 + {TILE}"
+    else:
+        bound = f"row < m0 + {TILE} && row < {k.m}"
+    # the same row in every thread at once, so the stages' barriers are reached by all of them
+    with em.block(f"for (long row = m0; {bound}; ++row)"):
+        em.line(f"const long gid = {'bi * ' + str(k.m) + ' + ' if k.batch > 1 else ''}row;")
+        em.unravel(rows.domain, "gid")
+        _stages(em, rows, lanes, scratch)
     return em

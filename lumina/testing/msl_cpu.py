@@ -10,7 +10,11 @@ hand-written kernel). A batch compiles into one shared library under ``$LUMINA_C
 ``~/.cache/lumina/msl``), named by the hash of the sources, the shim and the compiler flags, so a
 second run pays no compile time. Each kernel sits in a namespace of its own, so kernels that share
 a name or helpers do not clash; a generated ``extern "C"`` entry per kernel binds its parameters
-from the ``[[...]]`` attributes of its signature.
+from the ``[[...]]`` attributes of its signature. Every ``device T*`` of a source becomes the shim's
+``lumina_msl::dptr<T>``, whose loads and stores model when a thread's device writes become visible
+to the others of its group (at a ``mem_device`` barrier; see the header). ``run`` starts every
+output as 0xFF bytes (NaN floats, -1 integers), so an element nobody wrote, or one read before its
+writer's store was visible, shows.
 """
 from __future__ import annotations
 
@@ -46,6 +50,7 @@ _POSITION = {
     "threadgroups_per_grid": "groups",
     "threads_per_grid": "groups * threads",
 }
+_DEVICE_POINTER = re.compile(r"\b(const\s+)?device\s+(const\s+)?(\w+)\s*\*")
 _KERNEL = re.compile(r"kernel\s+void\s+(\w+)\s*\(")
 _PARAM = re.compile(r"^(?P<type>.+?)\s*\b(?P<name>\w+)\s*\[\[\s*(?P<attr>\w+)\s*(?:\(\s*(?P<arg>\d+)\s*\))?\s*\]\]$",
                     re.DOTALL)
@@ -92,9 +97,18 @@ def _signature(source: str) -> tuple[str, list[_Param]]:
     return found.group(1), out
 
 
+def _device_pointers(source: str) -> str:
+    """``source`` with every ``[const] device T*`` as ``lumina_msl::dptr<[const] T>``."""
+    def sub(m: re.Match) -> str:
+        const = "const " if m.group(1) or m.group(2) else ""
+        return f"lumina_msl::dptr<{const}{m.group(3)}> "
+    return _DEVICE_POINTER.sub(sub, source)
+
+
 def _translation_unit(sources: list[str]) -> str:
     parts = ['#include "shim.h"\n']
     for i, src in enumerate(sources):
+        src = _device_pointers(src)
         name, params = _signature(src)
         section = f"lumina_tg_{i}"
         args = []
@@ -161,7 +175,8 @@ class ShimLibrary:
     def run(self, desc, inputs: list[np.ndarray], reverse: bool = False) -> list[np.ndarray]:
         """Run ``desc`` (built into this library) on ``inputs`` (one array per input buffer, in
         ``desc.buffers`` order, any shape with the right size); returns one new flat array per
-        output buffer. ``reverse``: see ``call``. Raises ``LuminaCodegenError`` on a size or dtype
+        output buffer (started as 0xFF bytes, so an element the kernel never wrote shows).
+        ``reverse``: see ``call``. Raises ``LuminaCodegenError`` on a size or dtype
         mismatch."""
         i = self._descs.get(id(desc))
         if i is None:
@@ -177,7 +192,9 @@ class ShimLibrary:
                 raise LuminaCodegenError(f"msl shim: kernel {desc.name}: input {j} is {x.dtype}[{x.size}], "
                                          f"expected {buf.dtype.numpy}[{buf.numel}]")
             arrays.append(x)
-        outputs = [np.zeros(b.numel, b.dtype.numpy) for b in desc.buffers[n_in:]]
+        # garbage, as a GPU's fresh buffer: an unwritten element, or one read too early, shows
+        outputs = [np.full(b.numel * b.dtype.itemsize, 0xFF, np.uint8).view(b.dtype.numpy)
+                   for b in desc.buffers[n_in:]]
         geo = metal.geometry(desc)
         if geo.threadgroups:
             self.call(i, arrays + outputs, geo.threadgroups, geo.threads, reverse)

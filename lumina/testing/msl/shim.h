@@ -21,6 +21,15 @@
 //   0 broadcasting a result); running both orders catches either. Some threads finishing while
 //   others wait at a barrier is reported as barrier divergence (undefined behaviour in Metal).
 //   Kernels without a barrier run their threads as plain calls.
+// * Device memory: the driver (msl_cpu.py) rewrites every `device T*` of the source into
+//   lumina_msl::dptr<T>, whose element reads and writes go through the current thread. In a kernel
+//   with barriers, a thread's device stores wait in a store buffer of its own (its own later loads
+//   see them) until it reaches threadgroup_barrier(mem_flags::mem_device) or returns, as Metal
+//   makes a thread's device writes visible to the rest of its group only at a barrier over device
+//   memory. So a thread that reads device memory another thread of its group wrote, without a
+//   mem_device barrier between them (none, or a mem_threadgroup one), reads what was there before
+//   the kernel ran: the poisoned output buffers of msl_cpu's `run`. Threadgroup memory is not
+//   buffered: every barrier orders it, whatever its flags.
 // * Types: half is _Float16 (round-to-nearest-even conversions, as Metal), long/ulong 64 bits,
 //   as_type<T> is a bit cast; metal:: math maps to <cmath> (float overloads).
 #ifndef LUMINA_MSL_SHIM_H
@@ -31,6 +40,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <type_traits>
 #include <ucontext.h>
 #include <vector>
 
@@ -50,6 +60,13 @@ inline T as_type(U x) {
 
 namespace lumina_msl {
 
+// A device store not yet visible to the other threads of the group.
+struct Pending {
+    char* addr;
+    size_t size;
+    unsigned long long bits;
+};
+
 // One threadgroup being run as fibers: `lane(lid)` is the kernel body of thread lid.
 struct Group {
     void (*lane)(void* ctx, uint lid) = nullptr;
@@ -59,28 +76,88 @@ struct Group {
     ucontext_t sched;
     std::vector<ucontext_t> fibers;
     std::vector<uchar> state;   // 0 runnable, 1 waiting at a barrier, 2 finished
+    std::vector<std::vector<Pending>> pending;   // each thread's device stores not yet visible
 };
+
 
 constexpr size_t kStack = 64 * 1024;
 inline thread_local Group* current = nullptr;
+
+// Make thread lid's buffered device stores visible, in the order it made them.
+inline void flush(Group* g, uint lid) {
+    for (const Pending& w : g->pending[lid]) std::memcpy(w.addr, &w.bits, w.size);
+    g->pending[lid].clear();
+}
 
 inline void fiber_main() {
     Group* g = current;
     uint lid = g->cur;
     g->lane(g->ctx, lid);
+    flush(g, lid);       // a kernel's writes are visible once it has finished
     g->state[lid] = 2;   // returns to g->sched through uc_link
 }
 
-inline void barrier() {
+inline void barrier(bool device_memory) {
     Group* g = current;
     if (g == nullptr) {
         std::fprintf(stderr, "lumina msl shim: threadgroup_barrier outside a threadgroup\n");
         std::abort();
     }
     uint lid = g->cur;
+    if (device_memory) flush(g, lid);
     g->state[lid] = 1;
     swapcontext(&g->fibers[lid], &g->sched);
 }
+
+// Device memory through the current thread: plain loads and stores when the threads run as plain
+// calls, the thread's store buffer when they are fibers.
+template <class V>
+inline V device_load(const V* p) {
+    Group* g = current;
+    if (g != nullptr && !g->pending[g->cur].empty()) {
+        const std::vector<Pending>& q = g->pending[g->cur];
+        for (size_t i = q.size(); i-- > 0;) {   // the thread's own latest store to p
+            if (q[i].addr == reinterpret_cast<const char*>(p) && q[i].size == sizeof(V)) {
+                V v;
+                std::memcpy(&v, &q[i].bits, sizeof v);
+                return v;
+            }
+        }
+    }
+    return *p;
+}
+
+template <class V>
+inline void device_store(V* p, V v) {
+    static_assert(sizeof(V) <= sizeof(unsigned long long), "device_store: element too wide");
+    Group* g = current;
+    if (g == nullptr) {
+        *p = v;
+        return;
+    }
+    Pending w{reinterpret_cast<char*>(p), sizeof(V), 0};
+    std::memcpy(&w.bits, &v, sizeof v);
+    g->pending[g->cur].push_back(w);
+}
+
+// `p[i]`: converts to the element (a load) and takes an assignment (a store).
+template <class T>
+struct dref {
+    using V = std::remove_const_t<T>;
+    T* p;
+    operator V() const { return device_load<V>(p); }
+    const dref& operator=(V v) const { device_store<V>(const_cast<V*>(p), v); return *this; }
+    const dref& operator=(const dref& o) const { return *this = V(o); }
+};
+
+// A `device T*` (T may be const): one pointer, so an argument buffer of device addresses holds them.
+template <class T>
+struct dptr {
+    T* p;
+    dptr() = default;
+    dptr(void* q) : p(static_cast<T*>(q)) {}
+    dref<T> operator[](long i) const { return dref<T>{p + i}; }
+};
 
 // Run `groups` threadgroups of `threads` threads; `tg_begin..tg_end` is the kernel's threadgroup
 // memory, poisoned before each group. Returns 0, or 1 with a message in err.
@@ -105,6 +182,7 @@ int dispatch(uint groups, uint threads, bool fibers, bool reverse, char* tg_begi
     grp.threads = threads;
     grp.fibers.resize(threads);
     grp.state.assign(threads, 0);
+    grp.pending.assign(threads, {});
     Group* saved = current;
     current = &grp;
     int rc = 0;
@@ -119,6 +197,7 @@ int dispatch(uint groups, uint threads, bool fibers, bool reverse, char* tg_begi
             f.uc_link = &grp.sched;
             makecontext(&f, fiber_main, 0);
             grp.state[lid] = 0;
+            grp.pending[lid].clear();
         }
         for (;;) {
             for (uint k = 0; k < threads; ++k) {
@@ -147,7 +226,8 @@ int dispatch(uint groups, uint threads, bool fibers, bool reverse, char* tg_begi
 
 namespace metal {
 enum class mem_flags { mem_none = 0, mem_device = 1, mem_threadgroup = 2, mem_texture = 4 };
-inline void threadgroup_barrier(mem_flags) { lumina_msl::barrier(); }
+constexpr mem_flags operator|(mem_flags a, mem_flags b) { return mem_flags(int(a) | int(b)); }
+inline void threadgroup_barrier(mem_flags f) { lumina_msl::barrier((int(f) & int(mem_flags::mem_device)) != 0); }
 
 inline float exp(float x) { return std::exp(x); }
 inline float exp2(float x) { return std::exp2(x); }
