@@ -378,6 +378,32 @@ kernel void broadcast(const device float* x [[buffer(0)]], device float* out [[b
 """
 
 
+HANDOFF = """#include <metal_stdlib>
+using namespace metal;
+kernel void handoff(device float* buf [[buffer(0)]], uint lid [[thread_position_in_threadgroup]]) {
+    if (lid == 0) buf[0] = 7.0f;
+    BARRIER
+    buf[1 + lid] = buf[0];
+}
+"""
+
+
+def test_device_writes_are_visible_to_the_group_after_a_mem_device_barrier_only():
+    fences = ["threadgroup_barrier(mem_flags::mem_device);",
+              "threadgroup_barrier(mem_flags::mem_device | mem_flags::mem_threadgroup);",
+              "threadgroup_barrier(mem_flags::mem_threadgroup);", ""]
+    lib = msl_cpu.compile_sources([HANDOFF.replace("BARRIER", f) for f in fences])
+    for i in range(len(fences)):
+        for reverse in (False, True):
+            buf = np.full(9, np.nan, np.float32)
+            lib.call(i, [buf], 1, 8, reverse=reverse)
+            assert buf[0] == 7.0 and buf[1] == 7.0   # thread 0 reads its own store
+            if i < 2:
+                np.testing.assert_array_equal(buf[2:], 7.0)
+            elif i == 2 or reverse:   # (no barrier at all: plain calls, so only threads before 0 miss it)
+                assert np.isnan(buf[2:]).all(), (fences[i], reverse, buf)
+
+
 def test_a_missing_threadgroup_barrier_fails_under_the_shim():
     racy = TREE.replace("BARRIER", "")
     fenced = TREE.replace("BARRIER", "threadgroup_barrier(mem_flags::mem_threadgroup);")

@@ -24,12 +24,13 @@
 // * Device memory: the driver (msl_cpu.py) rewrites every `device T*` of the source into
 //   lumina_msl::dptr<T>, whose element reads and writes go through the current thread. In a kernel
 //   with barriers, a thread's device stores wait in a store buffer of its own (its own later loads
-//   see them) until it reaches threadgroup_barrier(mem_flags::mem_device) or returns, as Metal
-//   makes a thread's device writes visible to the rest of its group only at a barrier over device
-//   memory. So a thread that reads device memory another thread of its group wrote, without a
-//   mem_device barrier between them (none, or a mem_threadgroup one), reads what was there before
-//   the kernel ran: the poisoned output buffers of msl_cpu's `run`. Threadgroup memory is not
-//   buffered: every barrier orders it, whatever its flags.
+//   see them) until it reaches threadgroup_barrier(mem_flags::mem_device), or else until the
+//   dispatch ends: Metal makes a thread's device writes visible to the rest of its group only at a
+//   barrier over device memory, and to other threadgroups only after the dispatch. So a thread that
+//   reads device memory another thread wrote, without a mem_device barrier between them (none, or
+//   a mem_threadgroup one), or that another threadgroup wrote, reads what was there before the
+//   kernel ran: the poisoned output buffers of msl_cpu's `run`, in either thread order. Threadgroup
+//   memory is not buffered: every barrier orders it, whatever its flags.
 // * Types: half is _Float16 (round-to-nearest-even conversions, as Metal), long/ulong 64 bits,
 //   as_type<T> is a bit cast; metal:: math maps to <cmath> (float overloads).
 #ifndef LUMINA_MSL_SHIM_H
@@ -93,7 +94,6 @@ inline void fiber_main() {
     Group* g = current;
     uint lid = g->cur;
     g->lane(g->ctx, lid);
-    flush(g, lid);       // a kernel's writes are visible once it has finished
     g->state[lid] = 2;   // returns to g->sched through uc_link
 }
 
@@ -183,6 +183,7 @@ int dispatch(uint groups, uint threads, bool fibers, bool reverse, char* tg_begi
     grp.fibers.resize(threads);
     grp.state.assign(threads, 0);
     grp.pending.assign(threads, {});
+    std::vector<Pending> retired;   // stores of finished groups: visible when the dispatch ends
     Group* saved = current;
     current = &grp;
     int rc = 0;
@@ -209,7 +210,13 @@ int dispatch(uint groups, uint threads, bool fibers, bool reverse, char* tg_begi
             }
             uint waiting = 0, done = 0;
             for (uint lid = 0; lid < threads; ++lid) (grp.state[lid] == 1 ? waiting : done) += 1;
-            if (waiting == 0) break;
+            if (waiting == 0) {   // the group is done: what it stored waits for the dispatch's end
+                for (uint lid = 0; lid < threads; ++lid) {
+                    retired.insert(retired.end(), grp.pending[lid].begin(), grp.pending[lid].end());
+                    grp.pending[lid].clear();
+                }
+                break;
+            }
             if (done != 0) {
                 std::snprintf(err, errlen, "barrier divergence in threadgroup %u: %u threads wait at "
                               "threadgroup_barrier, %u have returned", g, waiting, done);
@@ -219,6 +226,7 @@ int dispatch(uint groups, uint threads, bool fibers, bool reverse, char* tg_begi
         }
     }
     current = saved;
+    for (const Pending& w : retired) std::memcpy(w.addr, &w.bits, w.size);
     return rc;
 }
 
