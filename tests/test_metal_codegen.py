@@ -388,6 +388,17 @@ kernel void handoff(device float* buf [[buffer(0)]], uint lid [[thread_position_
 """
 
 
+ACROSS_GROUPS = """#include <metal_stdlib>
+using namespace metal;
+kernel void across(device float* buf [[buffer(0)]], uint tg [[threadgroup_position_in_grid]],
+                   uint lid [[thread_position_in_threadgroup]]) {
+    if (lid == 0) buf[tg] = 1.0f + tg;
+    threadgroup_barrier(mem_flags::mem_device);
+    buf[2 + tg * 4 + lid] = buf[0];
+}
+"""
+
+
 def test_device_writes_are_visible_to_the_group_after_a_mem_device_barrier_only():
     fences = ["threadgroup_barrier(mem_flags::mem_device);",
               "threadgroup_barrier(mem_flags::mem_device | mem_flags::mem_threadgroup);",
@@ -402,6 +413,11 @@ def test_device_writes_are_visible_to_the_group_after_a_mem_device_barrier_only(
                 np.testing.assert_array_equal(buf[2:], 7.0)
             elif i == 2 or reverse:   # (no barrier at all: plain calls, so only threads before 0 miss it)
                 assert np.isnan(buf[2:]).all(), (fences[i], reverse, buf)
+    # the barrier orders device memory within a group only: group 1 reading group 0's store races
+    buf = np.full(10, np.nan, np.float32)
+    msl_cpu.compile_sources([ACROSS_GROUPS]).call(0, [buf], 2, 4)
+    np.testing.assert_array_equal(buf[:6], [1, 2, 1, 1, 1, 1])
+    assert np.isnan(buf[6:]).all()
 
 
 def test_a_missing_threadgroup_barrier_fails_under_the_shim():

@@ -25,8 +25,10 @@
 //   lumina_msl::dptr<T>, whose element reads and writes go through the current thread. In a kernel
 //   with barriers, a thread's device stores wait in a store buffer of its own (its own later loads
 //   see them) until it reaches threadgroup_barrier(mem_flags::mem_device), or else until the
-//   dispatch ends: Metal makes a thread's device writes visible to the rest of its group only at a
-//   barrier over device memory, and to other threadgroups only after the dispatch. So a thread that
+//   dispatch ends. The barrier makes them visible to its group only (a table the group's loads
+//   consult), the end of the dispatch to everyone: Metal orders a thread's device writes for the
+//   rest of its group at a barrier over device memory, for other threadgroups only between
+//   dispatches. So a thread that
 //   reads device memory another thread wrote, without a mem_device barrier between them (none, or
 //   a mem_threadgroup one), or that another threadgroup wrote, reads what was there before the
 //   kernel ran: the poisoned output buffers of msl_cpu's `run`, in either thread order. Threadgroup
@@ -42,6 +44,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <type_traits>
+#include <unordered_map>
 #include <ucontext.h>
 #include <vector>
 
@@ -78,15 +81,16 @@ struct Group {
     std::vector<ucontext_t> fibers;
     std::vector<uchar> state;   // 0 runnable, 1 waiting at a barrier, 2 finished
     std::vector<std::vector<Pending>> pending;   // each thread's device stores not yet visible
+    std::unordered_map<const char*, Pending> fenced;   // stores visible to this group only
 };
 
 
 constexpr size_t kStack = 64 * 1024;
 inline thread_local Group* current = nullptr;
 
-// Make thread lid's buffered device stores visible, in the order it made them.
+// Make thread lid's buffered device stores visible to its group, in the order it made them.
 inline void flush(Group* g, uint lid) {
-    for (const Pending& w : g->pending[lid]) std::memcpy(w.addr, &w.bits, w.size);
+    for (const Pending& w : g->pending[lid]) g->fenced[w.addr] = w;
     g->pending[lid].clear();
 }
 
@@ -122,6 +126,14 @@ inline V device_load(const V* p) {
                 std::memcpy(&v, &q[i].bits, sizeof v);
                 return v;
             }
+        }
+    }
+    if (g != nullptr && !g->fenced.empty()) {   // a store of the group before a mem_device barrier
+        auto it = g->fenced.find(reinterpret_cast<const char*>(p));
+        if (it != g->fenced.end() && it->second.size == sizeof(V)) {
+            V v;
+            std::memcpy(&v, &it->second.bits, sizeof v);
+            return v;
         }
     }
     return *p;
@@ -183,6 +195,7 @@ int dispatch(uint groups, uint threads, bool fibers, bool reverse, char* tg_begi
     grp.fibers.resize(threads);
     grp.state.assign(threads, 0);
     grp.pending.assign(threads, {});
+    grp.fenced.clear();
     std::vector<Pending> retired;   // stores of finished groups: visible when the dispatch ends
     Group* saved = current;
     current = &grp;
@@ -211,6 +224,8 @@ int dispatch(uint groups, uint threads, bool fibers, bool reverse, char* tg_begi
             uint waiting = 0, done = 0;
             for (uint lid = 0; lid < threads; ++lid) (grp.state[lid] == 1 ? waiting : done) += 1;
             if (waiting == 0) {   // the group is done: what it stored waits for the dispatch's end
+                for (const auto& entry : grp.fenced) retired.push_back(entry.second);
+                grp.fenced.clear();
                 for (uint lid = 0; lid < threads; ++lid) {
                     retired.insert(retired.end(), grp.pending[lid].begin(), grp.pending[lid].end());
                     grp.pending[lid].clear();
