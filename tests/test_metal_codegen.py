@@ -278,7 +278,9 @@ def test_row_fused_gemm_source_stores_c_then_fences_device_memory():
     assert src.count("threadgroup_barrier(mem_flags::mem_device);") == 1
     store_c, fence, stages = src.index("b5[t"), src.index("mem_flags::mem_device"), src.index("// stage 0")
     assert store_c < fence < stages
-    # the plain GEMM of the same description renders as it did: C at the last buffer
+    # the stages read C's rows row-major: a permuted C is refused, by name
+    with pytest.raises(LuminaCodegenError, match="k_dot_ln: the row stages .* row-major C"):
+        metal.render(replace(d, c_strides=(40, 1, 80)))
     plain = dot_bias_relu_permuted(2, 21, 19, 37)
     assert "mem_device" not in metal.render(plain) and plain.n_outputs == 1
 

@@ -373,9 +373,11 @@ def _dot_rows(k: DotKernel, em: Emitter, names, ty: str) -> Emitter:
     computes them tile by tile along N, stores C, waits until every thread's C is visible in device
     memory, then runs the row stages on each of its rows in turn with all its threads as lanes."""
     rows, lanes = k.rows, TILE * TILE
-    if rows.buffers != k.buffers or len(rows.domain) > 1 or _size(rows.domain) != k.batch * k.m:
+    row_major = k.c_strides in (None, (k.m * k.n, k.n, 1))
+    if rows.buffers != k.buffers or len(rows.domain) > 1 or _size(rows.domain) != k.batch * k.m or not row_major:
         raise LuminaCodegenError(f"metal: kernel {k.name}: the row stages must run over the dot's "
-                                 f"buffers and one variable over its {k.batch * k.m} rows")
+                                 f"buffers and one variable over the {k.batch * k.m} rows of its "
+                                 f"row-major C; got c_strides {k.c_strides}, domain {rows.domain}")
     em.names |= {"m0", "n0", "row"}
     scratch = _scratch(em, _reduced_dtypes(rows), lanes)
     tiles_m = -(-k.m // TILE)
