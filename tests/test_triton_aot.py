@@ -75,13 +75,15 @@ def test_every_kernel_compiles_to_an_sm90_cubin(program, model_cases):
 
 def test_every_configuration_compiles():
     """The autotuner's candidates (not only the default) are valid for the hardware: all of them
-    for one kernel of each kind (elementwise, reduction, row kernel, GEMM with an epilogue)."""
+    for one kernel of each kind (elementwise, reduction, row kernel, GEMM with an epilogue, and a
+    row-fused GEMM once the program has one)."""
     from lumina.codegen.triton import geometry
     cases = program_cases("digits_mlp")
     picks = {}
     for c in cases:
         k = c.kernel
-        kind = (type(k).__name__, bool(getattr(k, "reduce_vars", ())), getattr(k, "epilogue", None) is not None)
+        kind = (type(k).__name__, bool(getattr(k, "reduce_vars", ())), getattr(k, "epilogue", None) is not None,
+                getattr(k, "rows", None) is not None)
         picks.setdefault(kind, canonical(k))
     assert len(picks) >= 4, picks.keys()
     jobs = [(desc, config) for desc in picks.values() for config in geometry(desc).configs]
