@@ -449,9 +449,11 @@ def test_row_fused_gemm_renders_one_program_per_row_block():
     assert "row = (bat * 40 + m)[:, None]" in body and "tiles_n" not in body
     plain = tr.render(dot_bias_relu_permuted(2, 21, 19, 70))
     assert "tiles_n" in plain and "debug_barrier" not in plain and "tl.store(p3 " in plain
-    with pytest.raises(LuminaCodegenError, match="one loop over"):
-        d = dot_bias_relu_layer_norm(2, 4, 8, 3)
+    d = dot_bias_relu_layer_norm(2, 4, 8, 3)
+    with pytest.raises(LuminaCodegenError, match="k_dot_ln: a row-fused GEMM's rows must be one loop over"):
         tr.render(dataclasses.replace(d, rows=dataclasses.replace(d.rows, domain=(E.Var("r", 4),))))
+    with pytest.raises(LuminaCodegenError, match="k_dot_ln: a row-fused GEMM stores C row-major"):
+        tr.render(dataclasses.replace(d, c_strides=(32, 1, 4)))
 
 
 # ---- row kernels --------------------------------------------------------------------------------------
