@@ -16,7 +16,7 @@ import numpy as np
 from .codegen import expr as E
 from .codegen.kernel import DotKernel, LoopKernel, RowKernel
 from .codegen.llvm import render_module
-from .codegen.llvm import EPILOGUE_FUNCTION, render_epilogue
+from .codegen.llvm import EPILOGUE_FUNCTION, epilogue_pointers, render_epilogue
 from .codegen.llvm_gemm import (EPILOGUE_POINTERS, gemm_epilogue_function_name, gemm_function_name,
                                 gemm_workspace_elems, render_gemm)
 from .codegen.lower import lower
@@ -187,6 +187,10 @@ def _memory_plan(slots: list[SlotSpec], launches: list[Launch], descs: list, ste
     for i, (launch, desc) in enumerate(zip(launches, descs)):
         if isinstance(desc, RowKernel):
             inplace += [(i, s, o) for s, o in _row_inplace_pairs(desc, launch)]
+        elif isinstance(desc, DotKernel) and desc.rows is not None:
+            # the stages read C as an input: a stage's output may take C's memory as it would an input's
+            rows = replace(launch, reads=launch.reads + launch.writes[:1], writes=launch.writes[1:])
+            inplace += [(i, s, o) for s, o in _row_inplace_pairs(desc.rows, rows)]
         elif len(launch.writes) == 1:
             inplace += [(i, s, launch.writes[0]) for s in _same_index_inputs(desc, launch)]
     return memory.plan([(L.reads, L.writes) for L in launches], sizes,
@@ -300,7 +304,7 @@ def _gemm_launch(d: DotKernel, kslots, workspace: int, keepalive) -> Launch:
     keepalive.append(module)
     isz = d.dtype.itemsize
     a_slot, b_slot = kslots[d.a.buf], kslots[d.b.buf]
-    c_slot = kslots[-1]
+    c_slot = kslots[d.c_buf]
     a_off, b_off = d.a.offset * isz, d.b.offset * isz
     # (C, A, B, batch, M, N, K, 9 strides, m_start, m_end, workspace): see codegen/llvm_gemm.py
     c_strides = d.c_strides if d.c_strides is not None else (d.m * d.n, d.n, 1)
@@ -319,14 +323,16 @@ def _gemm_launch(d: DotKernel, kslots, workspace: int, keepalive) -> Launch:
                 ("workspace", workspace))
         extent = d.m
     entry = gemm_function_name(dtype)
-    if d.epilogue is not None:   # see codegen/llvm_gemm.py: epilogue address, batch0, its buffers, C
-        epi = _module(render_epilogue(d.epilogue, d.dtype, EPILOGUE_POINTERS), "epilogue")
+    if d.epilogue is not None or d.rows is not None:
+        # see codegen/llvm_gemm.py: epilogue address, batch0, its buffers, C
+        epi = _module(render_epilogue(d, EPILOGUE_POINTERS), "epilogue")
         keepalive.append(epi)
-        reads = [kslots[i] for i in d.epilogue.buffers]
+        reads = [kslots[i] for i in epilogue_pointers(d)]
         reads += [c_slot] * (EPILOGUE_POINTERS - 1 - len(reads))
         batch0 = ("start",) if by_batch else ("int", 0)
         args += (("int", epi.address(EPILOGUE_FUNCTION)), batch0,
                  *(("buffer", s, 0) for s in reads), ("buffer", c_slot, 0))
         entry = gemm_epilogue_function_name(dtype)
-    return Launch(d.name, module.address(entry), args, tuple(dict.fromkeys(kslots[:-1])), (c_slot,), extent,
-                  d.batch * d.m * d.n * d.k, d.source)
+    n_in = len(d.buffers) - d.n_outputs
+    return Launch(d.name, module.address(entry), args, tuple(dict.fromkeys(kslots[:n_in])), tuple(kslots[n_in:]),
+                  extent, d.batch * d.m * d.n * d.k, d.source)

@@ -28,6 +28,7 @@ stack buffer by the earlier stage and loaded by the later one, not recomputed: u
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 
 import numpy as np
 from llvmlite import ir
@@ -37,7 +38,7 @@ from ..ir.dtypes import DType
 from . import expr as E
 from . import llvm_math
 from .coalesce import substitute
-from .kernel import Epilogue, LoopKernel, RowKernel, Stage
+from .kernel import DotKernel, Epilogue, LoopKernel, RowKernel, Stage
 
 I1, I8, I16, I32, I64 = (ir.IntType(w) for w in (1, 8, 16, 32, 64))
 F16, F32, F64 = ir.HalfType(), ir.FloatType(), ir.DoubleType()
@@ -621,7 +622,7 @@ class _EpilogueBuilder(_FunctionBuilder):
     """``void lumina_epilogue(p0, ..., p{MAX-1}, out, i64 b, i64 m0, i64 m1, i64 n0, i64 n1)``:
     ``out[b, m, n] = value`` for m0 <= m < m1, n0 <= n < n1 of batch entry b (an output panel of a
     GEMM, see ``llvm_gemm``); the inner loop runs along contiguous output columns and vectorizes."""
-    def __init__(self, module: ir.Module, ep: Epilogue, dtype: DType, n_pointers: int):
+    def __init__(self, module: ir.Module, ep: Epilogue, dtype: DType, n_pointers: int, name: str):
         self.module = module
         types = [I8] * n_pointers
         stack = [ep.value]
@@ -632,7 +633,7 @@ class _EpilogueBuilder(_FunctionBuilder):
             stack.extend(E.children(e))
         types[-1] = MEM[dtype]
         args = [t.as_pointer() for t in types] + [I64] * 5
-        self.fn = ir.Function(module, ir.FunctionType(ir.VoidType(), args), name=EPILOGUE_FUNCTION)
+        self.fn = ir.Function(module, ir.FunctionType(ir.VoidType(), args), name=name)
         for i, a in enumerate(self.fn.args[:n_pointers]):
             a.name = f"p{i}"
             a.add_attribute("noalias")   # an unused pointer repeats another, but is never read
@@ -656,11 +657,58 @@ class _EpilogueBuilder(_FunctionBuilder):
         self.b.ret_void()
 
 
-def render_epilogue(ep: Epilogue, dtype: DType, n_pointers: int) -> str:
-    """LLVM IR text of a module defining ``EPILOGUE_FUNCTION`` for ``ep`` over a ``dtype`` GEMM
-    output (see ``_EpilogueBuilder``); ``n_pointers`` = the epilogue's buffers + the output."""
+def epilogue_pointers(d: DotKernel) -> tuple[int, ...]:
+    """The buffers of ``d`` (positions in ``d.buffers``) passed as the epilogue function's pointers
+    ``p0, p1, ...`` (C itself is its ``out``): the elementwise epilogue's (``Epilogue.buffers``,
+    in order), then every other buffer the row stages of ``d.rows`` load or store."""
+    ptrs = list(d.epilogue.buffers) if d.epilogue is not None else []
+    if d.rows is not None:
+        used = {st.out for st in d.rows.stages if st.out is not None}
+        stack = [e for st in d.rows.stages for e in (st.value, st.index) if e is not None]
+        while stack:
+            e = stack.pop()
+            if isinstance(e, E.Load):
+                used.add(e.buf)
+            stack.extend(E.children(e))
+        ptrs += sorted(used - set(ptrs) - {d.c_buf})
+    return tuple(ptrs)
+
+
+def render_epilogue(d: DotKernel, n_pointers: int) -> str:
+    """LLVM IR text of a module defining ``EPILOGUE_FUNCTION`` for GEMM ``d``, with ``n_pointers``
+    pointer arguments (``epilogue_pointers(d)``, padded, then C) and ``(b, m0, m1, n0, n1)``, which
+    ``llvm_gemm`` calls on each finished panel of C: it applies ``d.epilogue`` to the panel (see
+    ``_EpilogueBuilder``); for a row-fused GEMM (``d.rows``) it then runs the row stages on rows
+    ``b*M + m0 .. b*M + m1`` once the panel reaches column N (the GEMM's column blocks are its
+    outermost loop, so those rows are final), while they are still in L2.
+    Raises ``LuminaCodegenError`` when the buffers do not fit in ``n_pointers - 1``."""
     module = ir.Module(name="lumina_epilogue")
-    _EpilogueBuilder(module, ep, dtype, n_pointers).emit()
+    ptrs = epilogue_pointers(d)
+    if len(ptrs) > n_pointers - 1:
+        raise LuminaCodegenError(f"llvm: the epilogue of {d.name} takes {len(ptrs)} buffers, "
+                                 f"more than {n_pointers - 1}")
+    if d.rows is None:
+        _EpilogueBuilder(module, d.epilogue, d.dtype, n_pointers, EPILOGUE_FUNCTION).emit()
+        return str(module)
+    fn = ir.Function(module, ir.FunctionType(ir.VoidType(), [I8.as_pointer()] * n_pointers + [I64] * 5),
+                     name=EPILOGUE_FUNCTION)
+    b = ir.IRBuilder(fn.append_basic_block("entry"))
+    *pointers, out = fn.args[:n_pointers]
+    batch, m0, m1, n0, n1 = fn.args[n_pointers:]
+    if d.epilogue is not None:
+        panel = _EpilogueBuilder(module, d.epilogue, d.dtype, n_pointers, "lumina_panel")
+        panel.emit()
+        b.call(panel.fn, [b.bitcast(a, t) for a, t in zip(fn.args, panel.fn.function_type.args)])
+    rows = _RowBuilder(module, replace(d.rows, name="lumina_rows"))
+    rows.emit()
+    args = []
+    for i, t in enumerate(rows.fn.function_type.args[:-2]):
+        src = out if i == d.c_buf else pointers[ptrs.index(i)] if i in ptrs else None
+        args.append(b.bitcast(src, t) if src is not None else ir.Constant(t, None))
+    base = b.mul(batch, ir.Constant(I64, d.m))
+    with b.if_then(b.icmp_signed("==", n1, ir.Constant(I64, d.n))):
+        b.call(rows.fn, args + [b.add(base, m0), b.add(base, m1)])
+    b.ret_void()
     return str(module)
 
 

@@ -8,6 +8,8 @@ are loads from buffers.
 """
 from __future__ import annotations
 
+from dataclasses import replace
+
 from ..errors import LuminaCodegenError
 from ..ir.dtypes import DType
 from ..ir.graph import Value
@@ -15,7 +17,7 @@ from ..ir.ops import Kind, Op
 from ..passes.fusion import Kernel
 from ..passes.views import view_base
 from . import expr as E
-from .coalesce import coalesce, coalesce_rows
+from .coalesce import coalesce, coalesce_rows, substitute
 from ..passes.fusion import MAX_EPILOGUE_INPUTS
 from .kernel import Buffer, DotKernel, Epilogue, LoopKernel, Operand, RowKernel, Stage
 
@@ -191,6 +193,8 @@ def kernel_name(k: Kernel, index: int) -> str:
 
 def lower(k: Kernel, index: int, source: tuple[str, ...] = ()) -> LoopKernel | RowKernel | DotKernel:
     """The kernel description of fused group ``k`` (the ``index``-th kernel of its executable)."""
+    if k.rows is not None and k.rows.producer is not None:
+        return _lower_dot_rows(k, kernel_name(k, index), source)
     if k.rows is not None:
         return _lower_rows(k, kernel_name(k, index), source)
     buffers = tuple(Buffer(v.dtype, v.type.numel) for v in k.inputs) + (
@@ -370,3 +374,32 @@ def _lower_rows(k: Kernel, name: str, source) -> RowKernel:
             stages.append(Stage((), None, lw.value(v, here), out, row_major(here, v.shape)))
     domain, stages = coalesce_rows(domain, tuple(stages))
     return RowKernel(name, buffers, len(outputs), domain, stages, source)
+
+
+def _lower_dot_rows(k: Kernel, name: str, source) -> DotKernel:
+    """A row-fused GEMM (``DotKernel.rows``): the producer's GEMM and epilogue over the fused
+    kernel's inputs, and the stages lowered as a ``RowKernel`` that reads the GEMM's result ``C``
+    as the input after them; its rows are flattened to one variable over the GEMM's rows."""
+    dk, c = k.rows.producer, k.rows.producer.root
+    inputs = list(k.inputs)
+    rows = _lower_rows(replace(k, inputs=inputs + [c], rows=replace(k.rows, producer=None)), f"{name}_rows", source)
+    dot = _lower_dot(replace(dk, inputs=inputs), name, rows.buffers, source)
+    if dot.c_strides != (dot.m * dot.n, dot.n, 1) or dot.m * dot.batch != _size(rows.domain):
+        raise LuminaCodegenError(f"lower: the rows of {c.type} are not the {dot.batch * dot.m} rows of "
+                                 f"the GEMM's row-major result")
+    r = E.Var("r", dot.batch * dot.m)
+    flat, stride = {}, 1
+    for v in reversed(rows.domain):   # the domain is row-major over the rows: r's digits
+        flat[v] = E.mod(E.floordiv(r, stride), v.extent) if stride > 1 or v.extent < r.extent else r
+        stride *= v.extent
+    stages = tuple(replace(st, value=substitute(st.value, flat),
+                           index=substitute(st.index, flat) if st.index is not None else None)
+                   for st in rows.stages)
+    return replace(dot, rows=replace(rows, domain=(r,), stages=stages))
+
+
+def _size(vars) -> int:
+    n = 1
+    for v in vars:
+        n *= v.extent
+    return n

@@ -66,6 +66,7 @@ MAX_EPILOGUE_INPUTS = 8   # buffers an epilogue may read besides the dot result 
 _EPILOGUE_DTYPES = ("float32", "float64")   # the packed GEMMs; the integer one has no epilogue
 
 MULTI_OUTPUT = True       # merge reductions over the same rows and their per-row readers (False: A/B)
+DOT_ROWS = True           # row kernels over whole rows of a GEMM's result join the GEMM (False: A/B)
 # The stages of a row kernel each walk the row; they save a pass over memory only while the row stays
 # in cache between them. 16K elements is 64 KiB per float32 buffer read: within the L2 cache of any
 # server core of the last decade (256 KiB to 2 MiB), with room for the two or three buffers a
@@ -105,14 +106,18 @@ class Kernel:
 
     @property
     def outputs(self) -> list[Value]:
-        """The values this kernel stores, in stage order (``[root]`` but for a row kernel)."""
-        return [st.kernel.root for st in self.rows.stages if st.stored] if self.rows else [self.root]
+        """The values this kernel stores, in stage order (``[root]`` but for a row kernel, whose
+        GEMM result comes first when it is a row-fused GEMM)."""
+        if self.rows is None:
+            return [self.root]
+        head = [self.rows.producer.root] if self.rows.producer is not None else []
+        return head + [st.kernel.root for st in self.rows.stages if st.stored]
 
     @property
     def kind(self) -> str:
         op = self.root.op
         if self.rows is not None:
-            return "multi-output"
+            return "dot+rows" if self.rows.producer is not None else "multi-output"
         if self.dot is not None:
             return "dot+epilogue"
         return "dot" if op is Op.DOT else "reduce" if op.kind is Kind.REDUCE else "elementwise"
@@ -132,10 +137,13 @@ class RowStage:
 @dataclass
 class Rows:
     """The rows a multi-output kernel runs over: the reduced input ``shape`` and its reduced ``axes``
-    (every reduce stage's), and its ``stages`` in execution order."""
+    (every reduce stage's), and its ``stages`` in execution order. ``producer`` is set for a
+    row-fused GEMM: the ``dot`` or ``dot+epilogue`` kernel whose result (always stored) the stages
+    read as whole rows, computed first in the same kernel."""
     shape: tuple[int, ...]
     axes: tuple[int, ...]
     stages: list[RowStage]
+    producer: Kernel | None = None
 
 
 @dataclass(frozen=True)

@@ -42,6 +42,7 @@ class _Group:
     roles: dict[int, str] = field(default_factory=dict)  # id(member root) -> role
     cost: dict[int, int] = field(default_factory=dict)   # id(full member root) -> ops per evaluation
     contiguous: bool = True   # the innermost dim (of extent > 1) is reduced: a row is contiguous
+    producer: int | None = None   # a row-fused GEMM: the dot kernel whose result's rows these are
 
     @property
     def length(self) -> int:
@@ -85,6 +86,9 @@ def fuse_rows(kernels: list[F.Kernel], mat: dict[int, str], refused: list[F.Refu
                 group_of[i] = len(groups)
                 groups.append(_Group(key[0], key[1], [i], [F.RowStage(k, "reduce")], {id(k.root): "reduce"},
                                      contiguous=sig[-1][1]))
+    if F.DOT_ROWS:
+        for gi, g in enumerate(groups):
+            _attach_dot(g, gi, kernels, producer, group_of, refused, outputs)
     merged = [_merge(g, kernels, mat, outputs, order) for g in groups]
     return _toposort(kernels, group_of, groups, merged)
 
@@ -242,24 +246,118 @@ def _depends_through(gi: int, k: F.Kernel, kernels, producer, group_of) -> Value
     return None
 
 
-def _merge(g: _Group, kernels, mat, outputs: set[int], order) -> F.Kernel | None:
-    """The one kernel of group ``g`` (None for a group of one: its kernel stays as it was)."""
-    if len(g.members) < 2:
-        return None
-    mine = set(g.members)
-    roots = {id(st.kernel.root) for st in g.stages}
+def _attach_dot(g: _Group, gi: int, kernels, producer, group_of, refused, outputs: set[int]) -> None:
+    """Make the GEMM whose result ``g``'s stages read as whole rows the group's ``producer``: the
+    first ``dot`` / ``dot+epilogue`` kernel read by a member that ``_dot_rows`` accepts (each one
+    turned down is listed in ``refused`` with its reason)."""
+    seen = set()
+    for j in g.members:
+        for v in kernels[j].inputs:
+            p = producer.get(id(v))
+            if p is None or p in seen or group_of[p] is not None or kernels[p].kind not in ("dot", "dot+epilogue"):
+                continue
+            seen.add(p)
+            why = _dot_rows(g, gi, p, kernels, producer, group_of, outputs)
+            if why is None:
+                return
+            refused.append(F.Refusal(kernels[p].root, kernels[j].root, f"row-fused GEMM: {why}"))
+
+
+def _dot_rows(g: _Group, gi: int, p: int, kernels, producer, group_of, outputs: set[int]) -> str | None:
+    """Join dot kernel ``p`` to group ``g`` (number ``gi``) as its producer and return None, or
+    return why not. The stages must read the GEMM's result ``C`` ([batch, M, N], row-major) only
+    at their own position, each row of ``g`` must be one row of ``C`` (the reduced dims are its
+    trailing N), the GEMM must not depend on the group nor the group on it through another kernel,
+    and the epilogue's and the stages' buffers together must fit the GEMM epilogue's arguments."""
+    dk = kernels[p]
+    dot = dk.dot if dk.dot is not None else dk.root.node
+    c = dk.root
+    if dot.out.type.rank != 3:
+        return f"the dot {dot.out.type} is not a batched GEMM [batch, M, N] (canonicalize makes it one)"
+    batch, m, n = dot.out.shape
+    if dot.out.dtype.name not in F._EPILOGUE_DTYPES:
+        return f"{dot.out.dtype.name} GEMMs take no epilogue"
+    if dk.rebatch > 1 or dk.c_strides not in (None, (m * n, n, 1)):
+        return "the GEMM stores its result permuted, not as rows"
+    sig = g.signature
+    reduced = [e for e, r in sig if r]
+    if not g.contiguous or any(r for (_, r) in sig[:len(sig) - len(reduced)]) or math.prod(reduced) != n \
+            or [e for e in c.shape if e > 1] != [e for e in g.shape if e > 1]:
+        return (f"the rows {list(g.shape)} over axes {list(g.axes)} are not the {batch * m} rows of "
+                f"{n} of the GEMM's result {c.type}")
+    g.roles[id(c)] = "full"      # read like an earlier whole-row stage: at the reader's own position
+    try:
+        for st in g.stages:
+            reads = _reads(st.kernel, _role(st.kernel, g)[1], g)
+            if isinstance(reads, str):
+                return reads
+    finally:
+        del g.roles[id(c)]
+    mine = {id(st.kernel.root) for st in g.stages} | {id(c)}
+    extra = {id(v) for st in g.stages for v in st.kernel.inputs if id(v) not in mine}
+    buffers = len(extra | _epilogue_reads(dk)) + sum(_stored(g, kernels, outputs))
+    if buffers > F.MAX_EPILOGUE_INPUTS:
+        return (f"the epilogue and the stages would take {buffers} buffers besides the result, "
+                f"more than the GEMM epilogue's {F.MAX_EPILOGUE_INPUTS}")
+    through = _depends_through(gi, dk, kernels, producer, group_of)
+    if through is not None:
+        return f"the GEMM reads {through.type}, which depends on the row kernel"
+    group_of[p] = gi
+    for j in g.members:
+        through = _depends_through(gi, kernels[j], kernels, producer, group_of)
+        if through is not None:
+            group_of[p] = None
+            return f"the row kernel reads {through.type}, which depends on the GEMM through another kernel"
+    g.producer = p
+    return None
+
+
+def _epilogue_reads(dk: F.Kernel) -> set[int]:
+    """Ids of the buffers the epilogue of dot kernel ``dk`` reads (not only the dot's operands)."""
+    if dk.dot is None:
+        return set()
+    inputs = {id(v) for v in dk.inputs}
+    chain, stack = set(), list(dk.dot.inputs)   # the movement ops the operands are views through
+    inside = {id(nd) for nd in dk.nodes}
+    while stack:
+        u = stack.pop()
+        if id(u.node) in inside and u.op.kind is Kind.MOVEMENT and id(u.node) not in chain:
+            chain.add(id(u.node))
+            stack.extend(u.node.inputs)
+    return {id(u) for nd in dk.nodes if nd is not dk.dot and id(nd) not in chain
+            for u in nd.inputs if id(u) in inputs}
+
+
+def _stored(g: _Group, kernels, outputs: set[int]) -> list[bool]:
+    """Per stage of ``g``: whether its result is read outside the group or is a graph output."""
+    mine = set(g.members) | ({g.producer} if g.producer is not None else set())
     read_outside = {id(v) for j, k in enumerate(kernels) if j not in mine for v in k.inputs}
-    for st in g.stages:
-        st.stored = id(st.kernel.root) in read_outside or id(st.kernel.root) in outputs
+    return [id(st.kernel.root) in read_outside or id(st.kernel.root) in outputs for st in g.stages]
+
+
+def _merge(g: _Group, kernels, mat, outputs: set[int], order) -> F.Kernel | None:
+    """The one kernel of group ``g`` (None for a group of one without a producer: its kernel
+    stays as it was)."""
+    if len(g.members) < 2 and g.producer is None:
+        return None
+    roots = {id(st.kernel.root) for st in g.stages}
+    for st, stored in zip(g.stages, _stored(g, kernels, outputs)):
+        st.stored = stored
         if not st.stored:
             del mat[id(st.kernel.root)]
-    nodes = {id(n): n for st in g.stages for n in st.kernel.nodes}
-    inputs = {id(v): v for st in g.stages for v in st.kernel.inputs if id(v) not in roots}
-    root = [st.kernel.root for st in g.stages if st.stored][-1]
+    dk = kernels[g.producer] if g.producer is not None else None
+    units = ([dk] if dk is not None else []) + [st.kernel for st in g.stages]
+    nodes = {id(n): n for u in units for n in u.nodes}
+    inside = roots | ({id(dk.root)} if dk is not None else set())
+    inputs = {id(v): v for u in units for v in u.inputs if id(v) not in inside}
+    stored = [st.kernel.root for st in g.stages if st.stored]
+    root = stored[-1] if stored else dk.root
     rows = math.prod(n for d, n in enumerate(g.shape) if d not in g.axes)
     reason = f"{len(g.stages)} stages over {rows} rows of {g.length} elements"
+    if dk is not None:
+        reason = f"a GEMM and {reason} of its result, the stages on each block of rows as it is finished"
     return F.Kernel(root, sorted(nodes.values(), key=lambda n: order[id(n)]), list(inputs.values()),
-                    reason, rows=F.Rows(g.shape, g.axes, g.stages))
+                    reason, rows=F.Rows(g.shape, g.axes, g.stages, dk))
 
 
 def _toposort(kernels, group_of, groups, merged) -> list[F.Kernel]:
