@@ -46,6 +46,18 @@ A candidate is refused, with its reason in ``Partition.refused``, when its row i
 would recompute earlier whole-row results of more than ``ROW_RECOMPUTE_BUDGET`` ops per element,
 when it reads a stage's result at another row or position, or when it depends on the group through
 a kernel outside it (the merged kernel could not be placed).
+
+**Row-fused GEMMs** (``DOT_ROWS``). When a row kernel's rows are whole rows of a GEMM's result C
+(``dot`` or ``dot+epilogue``, float, stored row-major [batch, M, N], the reduced dims being its
+trailing N) and its stages read C only at their own position, the GEMM joins it: one kernel
+computes C, epilogue included, and runs the stages on each block of finished rows (MatMul + bias +
+ReLU + LayerNorm; attention scores + softmax; a residual add + LayerNorm). C is always stored. The
+renderers choose the blocks (``codegen.kernel.DotKernel.rows``): the CPU runs the stages on each
+MC-row panel from the GEMM's epilogue call while the panel is in L2, a GPU program owns whole rows.
+A candidate is refused, with its reason, when the GEMM or the stages depend on each other through
+another kernel (a training step's ReLU, stored for the backward pass, sits between the GEMM and
+the LayerNorm), when C is permuted or not float, or when the epilogue's and the stages' buffers
+together exceed ``MAX_EPILOGUE_INPUTS`` (the CPU epilogue's arguments).
 """
 from __future__ import annotations
 
