@@ -2,8 +2,10 @@
 
     python benchmarks/bench_gpu.py [--repeat 50] [--no-torch-compile] [--only mlp|matmul|gpt]
 
-(a) the fused MLP: ``relu(x @ W1 + b1) @ W2 + b2`` forward, x: [8192, 1024], 1024 -> 4096 -> 1024,
-    float32 (bias and ReLU run as GEMM epilogues);
+(a) the fused MLP kernel: ``LayerNorm(relu(x @ W + b))`` forward, x: [8192, 1024], W: [1024, 1024],
+    float32: lumina's one row-fused GEMM kernel (bias and ReLU on the accumulator tile, LayerNorm on
+    the finished rows), lumina unfused (``fusion.DOT_ROWS`` off: the GEMM with its epilogue, then a
+    LayerNorm row kernel), PyTorch eager and ``torch.compile``, and NumPy on the host for scale;
 (b) a 4096x4096 matmul in bfloat16 and in float32 (TFLOP/s; torch's float32 matmul uses TF32 only
     if ``torch.backends.cuda.matmul.allow_tf32`` is set, which this script leaves at its default);
 (c) one Micro-GPT training step (``examples/micro_gpt.py``: 3 layers, 128 wide, 4 heads, context
@@ -32,7 +34,7 @@ sys.path.insert(0, os.path.dirname(__file__))
 sys.path.insert(0, str(ROOT / "examples"))
 
 WARMUP = 5
-MLP_SHAPE = (8192, 1024, 4096)      # rows, width, hidden width
+MLP_SHAPE = (8192, 1024, 1024)      # rows, input width, output width
 MATMUL_N = 4096
 GPT = dict(vocab=84, block=64, n_layer=3, n_embd=128, n_head=4, batch=32)
 
@@ -69,36 +71,57 @@ def first_call_s(fn) -> float:
 
 def bench_mlp(torch, repeat: int, use_compile: bool) -> None:
     import lumina
+    from lumina.driver import cache_clear
+    from lumina.nn import functional as F
+    from lumina.passes import fusion
     n, d, h = MLP_SHAPE
     rng = np.random.default_rng(0)
     x = rng.standard_normal((n, d), dtype=np.float32)
-    w1 = (rng.standard_normal((d, h), dtype=np.float32) / np.sqrt(d)).astype(np.float32)
-    b1 = rng.standard_normal(h, dtype=np.float32)
-    w2 = (rng.standard_normal((h, d), dtype=np.float32) / np.sqrt(h)).astype(np.float32)
-    b2 = rng.standard_normal(d, dtype=np.float32)
-    args = [lumina.tensor(a).to("cuda") for a in (x, w1, b1, w2, b2)]
-    targs = [torch.from_numpy(a).cuda() for a in (x, w1, b1, w2, b2)]
+    w = (rng.standard_normal((d, h), dtype=np.float32) / np.sqrt(d)).astype(np.float32)
+    b, gamma, beta = (rng.standard_normal(h, dtype=np.float32) for _ in range(3))
+    arrays = (x, w, b, gamma, beta)
+    args = [lumina.tensor(a).to("cuda") for a in arrays]
+    targs = [torch.from_numpy(a).cuda() for a in arrays]
 
-    def mlp(x, w1, b1, w2, b2):
-        return (x @ w1 + b1).relu() @ w2 + b2
+    def mlp(x, w, b, g, be):
+        return F.layer_norm((x @ w + b).relu(), h, g, be)
 
-    fn = lumina.compile(mlp, device="cuda")
-    print(f"(a) fused MLP forward relu(x @ W1 + b1) @ W2 + b2, x [{n}, {d}], {d} -> {h} -> {d}, float32", flush=True)
-    compile_s = first_call_s(lambda: fn(*args).numpy())
-    want = mlp(*targs)
-    got = torch.from_numpy(fn(*args).numpy()).cuda()
-    err = ((got - want).abs().max() / want.abs().max()).item()
-    assert err < 1e-2, f"fused MLP: relative error {err} against torch"
-    lum = gpu_ms(torch, lambda: fn(*args), repeat, "lumina mlp")
-    flop = 2 * n * d * h * 2
-    print(f"  {'lumina':<16} {lum:9.3f} ms   {flop / lum / 1e9:6.1f} TFLOP/s   first call (trace + compile + "
-          f"tune) {compile_s:.1f} s, {len(fn.lower(*args).kernels())} kernels", flush=True)
-    row("torch eager", gpu_ms(torch, lambda: mlp(*targs), repeat, "torch mlp"), lum)
+    def tmlp(x, w, b, g, be):
+        return torch.nn.functional.layer_norm(torch.relu(x @ w + b), (h,), g, be)
+
+    def numpy_mlp(x, w, b, g, be):
+        y = np.maximum(x @ w + b, 0)
+        mean = y.mean(-1, keepdims=True)
+        return (y - mean) / np.sqrt(y.var(-1, keepdims=True) + 1e-5) * g + be
+
+    print(f"(a) fused MLP forward LayerNorm(relu(x @ W + b)), x [{n}, {d}], W [{d}, {h}], float32", flush=True)
+    want = tmlp(*targs)
+    timed = {}
+    for label, dot_rows in (("lumina fused", True), ("lumina unfused", False)):
+        cache_clear()
+        fusion.DOT_ROWS, saved = dot_rows, fusion.DOT_ROWS
+        try:
+            fn = lumina.compile(mlp, device="cuda")
+            compile_s = first_call_s(lambda: fn(*args).numpy())
+            kernels = len(fn.lower(*args).kernels())
+        finally:
+            fusion.DOT_ROWS = saved
+        got = torch.from_numpy(fn(*args).numpy()).cuda()
+        err = ((got - want).abs().max() / want.abs().max()).item()
+        assert err < 1e-3, f"{label} MLP: relative error {err} against torch"
+        timed[label] = (gpu_ms(torch, lambda: fn(*args), repeat, label), kernels, compile_s)
+    lum = timed["lumina fused"][0]
+    for label, (ms, kernels, compile_s) in timed.items():
+        row(label, ms, lum, f"{kernels} kernel(s), first call (trace + compile + tune) {compile_s:.1f} s")
+    row("torch eager", gpu_ms(torch, lambda: tmlp(*targs), repeat, "torch mlp"), lum)
     if use_compile:
-        cm = torch.compile(mlp)
+        cm = torch.compile(tmlp)
         c_s = first_call_s(lambda: cm(*targs))
         row("torch.compile", gpu_ms(torch, lambda: cm(*targs), repeat, "torch.compile mlp"), lum,
             f"first call {c_s:.1f} s")
+    t0 = time.perf_counter()
+    numpy_mlp(*arrays)
+    row("NumPy (host CPU)", (time.perf_counter() - t0) * 1e3, lum, "one call")
 
 
 # ---- (b) 4096x4096 matmul ---------------------------------------------------------------------------
