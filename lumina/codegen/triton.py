@@ -127,8 +127,8 @@ def _fused_dot_geometry(d: DotKernel) -> Geometry:
         tiles = ((16, 16, 16, 4),)
         cap_m = cap_n = cap_k = 16
     else:   # tl.dot needs 16 at least; float64 keeps BLOCK_K at 16 (registers)
-        tiles = ((32, 64, 32, 4), (16, 64, 64, 4), (16, 128, 32, 4), (64, 64, 32, 4), (64, 128, 32, 8),
-                 (128, 64, 32, 8))
+        tiles = ((32, 64, 32, 4), (16, 64, 64, 4), (16, 128, 32, 4), (32, 128, 32, 4), (64, 64, 32, 4),
+                 (64, 128, 32, 8), (128, 64, 32, 8))
         cap_m, cap_n = max(16, _pow2(d.m)), max(16, _pow2(d.n))
         cap_k = min(16 if d.dtype is DType.float64 else 64, max(16, _pow2(d.k)))
     configs = []
