@@ -39,7 +39,12 @@ class KernelCase:
 
 
 def capture(exe: Executable, inputs: list[np.ndarray]) -> list[KernelCase]:
-    """One ``KernelCase`` per kernel of ``exe``, in launch order, from one run on ``inputs``."""
+    """One ``KernelCase`` per kernel of ``exe``, in launch order, from one run on ``inputs``.
+
+    When the memory plan put one output of a kernel in the memory of an earlier one (a row-fused
+    GEMM's stage output over C, which only the stages read), the earlier output's value is taken
+    from a second launch with that output in a buffer of its own, inputs restored: every output is
+    what the kernel wrote there, as a backend that does not share the memory writes it."""
     prog = exe.info["program"]
     arrays, ptrs = exe._bind(inputs)
     ptrs = [int(p) for p in ptrs]
@@ -50,6 +55,15 @@ def capture(exe: Executable, inputs: list[np.ndarray]) -> list[KernelCase]:
             before = [np.array(arrays[s], copy=True).reshape(-1) for s in kslots[:n_in]]
             exe._launch(launch, ptrs)
             after = [np.array(arrays[s], copy=True).reshape(-1) for s in kslots[n_in:]]
+            outs = kslots[n_in:]
+            for j, slot in enumerate(outs):
+                if any(np.shares_memory(arrays[slot], arrays[t]) for t in outs[j + 1:]):
+                    own = np.empty_like(arrays[slot])
+                    for s, x in zip(kslots[:n_in], before):   # an input the launch overwrote in place
+                        if any(np.shares_memory(arrays[s], arrays[t]) for t in outs):
+                            arrays[s].reshape(-1)[...] = x
+                    exe._launch(launch, ptrs[:slot] + [own.ctypes.data] + ptrs[slot + 1:])
+                    after[j] = own.reshape(-1)
             cases.append(KernelCase(desc, before, after))
     return cases
 
