@@ -25,7 +25,7 @@ def layer_norm(input: Tensor, normalized_shape, weight: Tensor | None = None, bi
     mean = input.mean(dims, keepdim=True)
     centered = input - mean
     var = (centered * centered).mean(dims, keepdim=True)
-    out = centered * (1.0 / (var + eps).sqrt())   # rstd once per row, then a multiply, as torch does
+    out = centered / (var + eps).sqrt()
     if weight is not None:
         out = out * weight
     if bias is not None:
@@ -76,11 +76,11 @@ def batch_norm(input: Tensor, running_mean: Tensor | None, running_var: Tensor |
                     updated.append(running_var)
             if STATE.trace is None:
                 realize(*updated)
-        out = centered * (1.0 / (var + eps).sqrt())   # invstd once per channel, as torch does
+        out = centered / (var + eps).sqrt()
     else:
         if running_mean is None or running_var is None:
             raise LuminaValueError("batch_norm: evaluation (training=False) needs running_mean and running_var")
-        out = (input - running_mean.reshape(bshape)) * (1.0 / (running_var.reshape(bshape) + eps).sqrt())
+        out = (input - running_mean.reshape(bshape)) / (running_var.reshape(bshape) + eps).sqrt()
     if weight is not None:
         out = out * weight.reshape(bshape)
     if bias is not None:
