@@ -108,9 +108,9 @@ def test_attention_scores_and_softmax_are_one_kernel_per_head_batch(monkeypatch)
 @pytest.mark.parametrize("relu", [False, True])
 def test_training_step_gradients_match_torch(relu, monkeypatch):
     """Forward and backward of ``sum(LN(act(x @ w + b)) * r)``; every gradient matches torch's.
-    Without the ReLU the forward GEMM is row-fused and also stores C, which the backward reads.
-    With it, the ReLU's output is a kernel of its own (the backward reads the pre-activation too),
-    between the GEMM and the LayerNorm, and the partition says why the GEMM is not fused."""
+    The forward GEMM is row-fused and stores C, which the backward reads. With the ReLU, the
+    pre-activation is the GEMM's result (the backward reads it too) and the ReLU is a kernel of
+    its own between it and the LayerNorm: the row kernel takes it in as its first stage."""
     arrays = _mlp_inputs((40,), 24, 32) + [_randn(40, 32)]
 
     def layer(x, w, b, g, be):
@@ -127,10 +127,10 @@ def test_training_step_gradients_match_torch(relu, monkeypatch):
     args = [lumina.tensor(a) for a in arrays]
     got, kernels = _compile(step, args, True, monkeypatch)
     fused = [k for k in kernels if isinstance(k, DotKernel) and k.rows is not None]
+    assert len(fused) == 1 and fused[0].n_outputs >= 2, kernels   # C and what the backward reads
     if relu:
-        assert "depends on the GEMM through another kernel" in lumina.compile(step).lower(*args).partition()
-    else:
-        assert len(fused) == 1 and fused[0].n_outputs >= 2, kernels   # C and what the backward reads
+        text = lumina.compile(step).lower(*args).partition()
+        assert ":full (register" in text.split("(dot+rows)")[1].split("\n")[0], text   # the ReLU, recomputed
     tx, tw, tb, tg, tbe, tr = (torch.tensor(a, dtype=torch.float64) for a in arrays)
     for p in (tw, tb, tg, tbe):
         p.requires_grad_(True)
@@ -142,8 +142,9 @@ def test_training_step_gradients_match_torch(relu, monkeypatch):
 
 
 def test_refusals_name_their_reason(monkeypatch):
-    """Reductions over the GEMM's columns (axis 0), or reading a row at another position (a column
-    broadcast along it), do not fuse, and ``describe()`` says why."""
+    """Reductions over the GEMM's columns (axis 0), or stages reading C at another position (a
+    column broadcast along each row, row 0 broadcast to every row, directly or through an
+    elementwise kernel before the rows), do not fuse, and ``describe()`` says why."""
     x, w = _randn(16, 8), _randn(8, 12)
     args = [lumina.tensor(x), lumina.tensor(w)]
     monkeypatch.setattr(fusion, "DOT_ROWS", True)
@@ -155,6 +156,24 @@ def test_refusals_name_their_reason(monkeypatch):
     def other_column(x, w):   # each row also reads its column 1: not the reader's own position
         y = x @ w
         return (y - y[:, 1:2]).exp().sum(-1)
+
+    def other_row(x, w):   # every row reads row 0 of C, which another block of rows computes
+        y = x @ w
+        return F.softmax(y, -1) * y[:1]
+
+    def through_other_column(x, w):   # the same, through an elementwise kernel before the rows
+        y = x @ w
+        z = (y * y[:, :1]).exp()
+        return F.layer_norm(z, 12), z.sum()
+
+    for f in (other_row, through_other_column):
+        text = lumina.compile(f).lower(*args).partition()
+        assert "(dot+rows)" not in text and "row-fused GEMM: it reads f32[1,16,12] (a full stage) away from its " \
+            "own position" in text, text
+    y = x.astype(np.float64) @ w
+    e = np.exp(y - y.max(-1, keepdims=True))
+    np.testing.assert_allclose(lumina.compile(other_row)(*args).numpy(), e / e.sum(-1, keepdims=True) * y[:1],
+                               rtol=1e-5, atol=1e-6)
 
     fn = lumina.compile(other_column)
     y = x.astype(np.float64) @ w

@@ -168,6 +168,16 @@ def _join(g: _Group, gi: int, i: int, k: F.Kernel, kernels, producer, group_of) 
     return None
 
 
+def _stage_reads(g: _Group, k: F.Kernel) -> list[Value] | str:
+    """``_reads`` for a kernel that is already a stage of ``g``: the walk starts at its own result,
+    which is not a read of itself."""
+    own = g.roles.pop(id(k.root))
+    try:
+        return _reads(k, _role(k, g)[1], g)
+    finally:
+        g.roles[id(k.root)] = own
+
+
 def _shares_input(g: _Group, k: F.Kernel, kernels) -> bool:
     """Whether ``k`` reads a buffer some member of ``g`` reads (what a sibling saves is a pass)."""
     mine = {id(v) for j in g.members for v in kernels[j].inputs}
@@ -248,19 +258,84 @@ def _depends_through(gi: int, k: F.Kernel, kernels, producer, group_of) -> Value
 
 def _attach_dot(g: _Group, gi: int, kernels, producer, group_of, refused, outputs: set[int]) -> None:
     """Make the GEMM whose result ``g``'s stages read as whole rows the group's ``producer``: the
-    first ``dot`` / ``dot+epilogue`` kernel read by a member that ``_dot_rows`` accepts (each one
-    turned down is listed in ``refused`` with its reason)."""
+    first ``dot`` / ``dot+epilogue`` kernel read by a member that ``_dot_rows`` accepts, or read
+    through an elementwise kernel that ``_bridge`` takes in as the group's first stage (a training
+    step's ReLU, stored for the backward pass). Each candidate turned down is listed in
+    ``refused`` with its reason."""
     seen = set()
-    for j in g.members:
+    for j in list(g.members):
         for v in kernels[j].inputs:
             p = producer.get(id(v))
-            if p is None or p in seen or group_of[p] is not None or kernels[p].kind not in ("dot", "dot+epilogue"):
+            if p is None or p in seen or group_of[p] is not None:
                 continue
             seen.add(p)
-            why = _dot_rows(g, gi, p, kernels, producer, group_of, outputs)
+            kind = kernels[p].kind
+            if kind in ("dot", "dot+epilogue"):
+                why = _dot_rows(g, gi, p, kernels, producer, group_of, outputs)
+            elif kind == "elementwise" and _dots_read(kernels[p], kernels, producer, group_of):
+                why = _bridge(g, gi, p, kernels, producer, group_of, outputs)
+            else:
+                continue
             if why is None:
                 return
             refused.append(F.Refusal(kernels[p].root, kernels[j].root, f"row-fused GEMM: {why}"))
+
+
+def _dots_read(k: F.Kernel, kernels, producer, group_of) -> list[int]:
+    """The ungrouped dot kernels whose results kernel ``k`` reads."""
+    found = [producer.get(id(v)) for v in k.inputs]
+    return list(dict.fromkeys(q for q in found if q is not None and group_of[q] is None
+                              and kernels[q].kind in ("dot", "dot+epilogue")))
+
+
+def _bridge(g: _Group, gi: int, e: int, kernels, producer, group_of, outputs: set[int]) -> str | None:
+    """Take elementwise kernel ``e``, which reads a GEMM's result and which a member of ``g``
+    reads, in as ``g``'s first stage (a whole-row value, recomputed where the later stages read
+    it, stored when read outside) and join its GEMM as the producer (``_dot_rows``); return None,
+    or why not (and leave ``g`` as it was)."""
+    ek = kernels[e]
+    role, _ = _role(ek, g)
+    if role != "full":
+        return f"the kernel of {ek.root.type} between the GEMM and the rows is not over the rows' shape"
+    cost = dict(g.cost)
+    g.members.insert(0, e)
+    g.stages.insert(0, F.RowStage(ek, "full"))
+    g.roles[id(ek.root)] = "full"
+    group_of[e] = gi
+    why = _restage(g)
+    if why is None:
+        through = _depends_through(gi, ek, kernels, producer, group_of)
+        why = None if through is None else f"{ek.root.type} reads {through.type}, which depends on the row kernel"
+    if why is None:
+        for q in _dots_read(ek, kernels, producer, group_of):
+            why = _dot_rows(g, gi, q, kernels, producer, group_of, outputs)
+            if why is None:
+                return None
+    g.members.pop(0)
+    g.stages.pop(0)
+    del g.roles[id(ek.root)]
+    group_of[e] = None
+    g.cost = cost
+    return why
+
+
+def _restage(g: _Group) -> str | None:
+    """Recount, stage by stage, the ops each stage recomputes of the earlier whole-row stages it
+    reads (as ``_join`` counts them) after a stage was put in front; None when every stage is
+    within ``ROW_RECOMPUTE_BUDGET``, else why not."""
+    cost: dict[int, int] = {}
+    for st in g.stages:
+        k = st.kernel
+        reads = _stage_reads(g, k)
+        if isinstance(reads, str):
+            return reads
+        recompute = sum(cost[id(v)] for v in reads if g.roles[id(v)] == "full")
+        if recompute > F.ROW_RECOMPUTE_BUDGET:
+            return (f"the stage of {k.root.type} would recompute {recompute} ops per element of earlier "
+                    f"stages (ROW_RECOMPUTE_BUDGET {F.ROW_RECOMPUTE_BUDGET})")
+        cost[id(k.root)] = sum(F._own_cost(n) for n in k.nodes) + recompute
+    g.cost = cost
+    return None
 
 
 def _dot_rows(g: _Group, gi: int, p: int, kernels, producer, group_of, outputs: set[int]) -> str | None:
@@ -288,7 +363,7 @@ def _dot_rows(g: _Group, gi: int, p: int, kernels, producer, group_of, outputs: 
     g.roles[id(c)] = "full"      # read like an earlier whole-row stage: at the reader's own position
     try:
         for st in g.stages:
-            reads = _reads(st.kernel, _role(st.kernel, g)[1], g)
+            reads = _stage_reads(g, st.kernel)
             if isinstance(reads, str):
                 return reads
     finally:
