@@ -18,6 +18,11 @@ node of the reader is evaluated at is followed from its root through elementwise
 ``permute`` and reshapes that only add or drop size-1 dims (anything else is "unknown", and an
 unknown index reaching a member refuses the candidate). The merged kernels are put back in a
 topological order (the merged kernel runs where its last member ran, or earlier).
+
+With ``fusion.DOT_ROWS``, each group then looks for its *producer* (``_attach_dot``): a GEMM whose
+result's rows are the group's rows and which the stages read only at their own position joins the
+group (``_dot_rows``), directly or through one elementwise kernel between them (``_bridge``: a
+training step's ReLU), which becomes the group's first stage.
 """
 from __future__ import annotations
 
