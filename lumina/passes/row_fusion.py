@@ -302,6 +302,8 @@ def _bridge(g: _Group, gi: int, e: int, kernels, producer, group_of, outputs: se
     role, _ = _role(ek, g)
     if role != "full":
         return f"the kernel of {ek.root.type} between the GEMM and the rows is not over the rows' shape"
+    if any(id(v) in producer and group_of[producer[id(v)]] == gi for v in ek.inputs):
+        return f"the kernel of {ek.root.type} between the GEMM and the rows reads the row kernel's results"
     cost = dict(g.cost)
     g.members.insert(0, e)
     g.stages.insert(0, F.RowStage(ek, "full"))
