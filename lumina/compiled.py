@@ -291,8 +291,10 @@ class Lowered:
         return list(self.executable.info["kernels"])
 
     def llvm_ir(self) -> str:
-        """The LLVM IR of the generated loop kernels (before LLVM's optimisation); for a function
-        compiled for another device, that of the same graph compiled for the cpu."""
+        """The LLVM IR of the generated loop kernels, then of each GEMM's epilogue module (its
+        elementwise epilogue and a row-fused GEMM's row stages, under a comment naming the
+        kernel; the packed GEMM itself is a library routine), before LLVM's optimisation; for a
+        function compiled for another device, that of the same graph compiled for the cpu."""
         exe = self.executable
         if getattr(exe, "device", "cpu") != "cpu":
             exe = compile_graph(self.graph, "cpu")

@@ -156,6 +156,7 @@ def _build(graph: Graph) -> Executable:
     keepalive = [module] if module else []
 
     launches = []
+    epilogues: list[str] = []   # the GEMM epilogue modules' IR, for dumps
     gemm_dtypes: list[str] = []
     for k, desc, kslots in kernels:
         if isinstance(desc, (LoopKernel, RowKernel)):
@@ -168,11 +169,11 @@ def _build(graph: Graph) -> Executable:
         else:
             if desc.dtype.name not in gemm_dtypes:
                 gemm_dtypes.append(desc.dtype.name)
-            launches.append(_gemm_launch(desc, kslots, gemm_dtypes.index(desc.dtype.name), keepalive))
+            launches.append(_gemm_launch(desc, kslots, gemm_dtypes.index(desc.dtype.name), keepalive, epilogues))
     workspaces = tuple((np.dtype(d), gemm_workspace_elems(d)) for d in gemm_dtypes)
     plan, plan_threads, plan_text, steps = _plan(launches, graph.name, keepalive)
     mem = _memory_plan(slots, launches, [d for _, d, _ in kernels], steps)
-    info = {"stages": prog.stages, "partition": prog.partition, "llvm": llvm_text, "plan": plan_text,
+    info = {"stages": prog.stages, "partition": prog.partition, "llvm": llvm_text + "".join(epilogues), "plan": plan_text,
             "kernels": [d for _, d, _ in kernels], "program": prog}
     return Executable(slots, prog.input_slots, prog.output_slots, prog.output_shapes, launches, plan,
                       plan_threads, workspaces, keepalive, info, mem)
@@ -298,7 +299,9 @@ def _plan(launches: list[Launch], name: str, keepalive: list):
 BATCH_SPLIT = 4   # a batched GEMM with this many entries per thread splits over its batch
 
 
-def _gemm_launch(d: DotKernel, kslots, workspace: int, keepalive) -> Launch:
+def _gemm_launch(d: DotKernel, kslots, workspace: int, keepalive, epilogues: list[str]) -> Launch:
+    """The launch of GEMM ``d`` (a call of ``codegen.llvm_gemm``'s function, with ``d``'s epilogue
+    module when it has an epilogue or row stages, whose IR is appended to ``epilogues``)."""
     dtype = d.dtype.name
     module = _module(render_gemm(dtype), f"gemm_{dtype}")
     keepalive.append(module)
@@ -325,7 +328,10 @@ def _gemm_launch(d: DotKernel, kslots, workspace: int, keepalive) -> Launch:
     entry = gemm_function_name(dtype)
     if d.epilogue is not None or d.rows is not None:
         # see codegen/llvm_gemm.py: epilogue address, batch0, its buffers, C
-        epi = _module(render_epilogue(d, EPILOGUE_POINTERS), "epilogue")
+        text = render_epilogue(d, EPILOGUE_POINTERS)
+        epi = _module(text, "epilogue")
+        epilogues.append(f"\n; ---- {d.name}: the epilogue {gemm_epilogue_function_name(dtype)} calls on each "
+                         f"finished panel of C\n{text}")
         keepalive.append(epi)
         reads = [kslots[i] for i in epilogue_pointers(d)]
         reads += [c_slot] * (EPILOGUE_POINTERS - 1 - len(reads))

@@ -11,6 +11,7 @@ import torch
 
 import lumina
 import lumina.nn as nn
+from lumina.codegen.kernel import DotKernel
 from lumina.nn import functional as F
 from lumina.passes.pipeline import PASSES
 
@@ -425,9 +426,14 @@ def test_lower_partition_and_llvm_ir():
     assert names and any("fused_" in n for n in names)
     # the softmax's max, exp and sum run on the rows of the second GEMM's result, in its kernel
     assert any(ln.startswith("kernel 1 (dot+rows)") and ":exp" in ln and ":reduce_max" in ln for ln in kernels)
-    # every loop kernel named in the LLVM module is one of the lowered kernels
+    # every loop kernel named in the LLVM module is one of the lowered kernels; each GEMM with an
+    # epilogue or row stages follows with its epilogue module, under a comment naming the kernel
     kernel_names = {k.name for k in lowered.kernels()}
-    assert set(names) <= kernel_names
+    loops = re.findall(r'define void @"?([\w.]+)', llvm.split("\n; ---- ")[0])
+    assert loops and set(loops) <= kernel_names
+    fused = [k.name for k in lowered.kernels() if isinstance(k, DotKernel) and (k.epilogue or k.rows)]
+    assert len(fused) == 2 and all(f"; ---- {name}: the epilogue" in llvm for name in fused)
+    assert llvm.count('define void @"lumina_rows"') == 1   # the softmax on the second GEMM's rows
     assert len(lowered.kernels()) == len(kernels)
 
 
