@@ -8,6 +8,7 @@ are loads from buffers.
 """
 from __future__ import annotations
 
+import math
 from dataclasses import replace
 
 from ..errors import LuminaCodegenError
@@ -384,7 +385,7 @@ def _lower_dot_rows(k: Kernel, name: str, source) -> DotKernel:
     inputs = list(k.inputs)
     rows = _lower_rows(replace(k, inputs=inputs + [c], rows=replace(k.rows, producer=None)), f"{name}_rows", source)
     dot = _lower_dot(replace(dk, inputs=inputs), name, rows.buffers, source)
-    if dot.c_strides != (dot.m * dot.n, dot.n, 1) or dot.m * dot.batch != _size(rows.domain):
+    if dot.c_strides != (dot.m * dot.n, dot.n, 1) or dot.m * dot.batch != math.prod(v.extent for v in rows.domain):
         raise LuminaCodegenError(f"lower: the rows of {c.type} are not the {dot.batch * dot.m} rows of "
                                  f"the GEMM's row-major result")
     r = E.Var("r", dot.batch * dot.m)
@@ -396,10 +397,3 @@ def _lower_dot_rows(k: Kernel, name: str, source) -> DotKernel:
                            index=substitute(st.index, flat) if st.index is not None else None)
                    for st in rows.stages)
     return replace(dot, rows=replace(rows, domain=(r,), stages=stages))
-
-
-def _size(vars) -> int:
-    n = 1
-    for v in vars:
-        n *= v.extent
-    return n
