@@ -21,6 +21,7 @@ from lumina.cli import main
 from lumina.errors import LuminaDeviceError
 from lumina.nn import functional as F
 from lumina.runtime import devices
+from lumina.testing.programs import train_step
 from lumina.testing.twins import convnet
 
 
@@ -160,14 +161,7 @@ def _mlp_pair():
 
 def _lumina_steps(model, device, batches):
     opt = lumina.optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
-
-    @lumina.compile(device=device)
-    def step(x, y):
-        opt.zero_grad()
-        loss = F.cross_entropy(model(x), y)
-        loss.backward()
-        opt.step()
-        return loss
+    step = train_step(model, opt, F.cross_entropy, device=device)
     losses = [step(x, y) for x, y in batches]
     return losses, model.state_dict()
 
@@ -304,7 +298,6 @@ def test_metal_executable_places_float64_scalars_on_the_host():
     from lumina.codegen.metal import uses_float64
     from lumina.runtime.metal_exec import MetalExecutable
     from lumina.testing import msl_cpu
-    from lumina.testing.programs import train_step
 
     model = nn.Linear(8, 4)
     step = train_step(model, lumina.optim.AdamW(model.parameters(), lr=1e-2), F.cross_entropy)

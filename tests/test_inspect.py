@@ -12,6 +12,7 @@ from lumina.cli import main
 from lumina.ir.export import BACKWARD_COLOR, FORWARD_COLOR
 from lumina.nn import functional as F
 from lumina.passes.pipeline import PASSES
+from lumina.testing import programs
 
 MEMORY_LINE = re.compile(r"^memory: arena (\d+) bytes, naive (\d+) bytes, lower bound (\d+) bytes$")
 SVG = "{http://www.w3.org/2000/svg}"
@@ -21,15 +22,7 @@ SVG = "{http://www.w3.org/2000/svg}"
 def train_step():
     """A compiled MLP training step (forward, backward, SGD update) and its example inputs."""
     model = nn.Sequential(nn.Linear(8, 16), nn.ReLU(), nn.Linear(16, 4))
-    opt = lumina.optim.SGD(model.parameters(), lr=0.1)
-
-    @lumina.compile
-    def step(x, y):
-        opt.zero_grad()
-        loss = F.cross_entropy(model(x), y)
-        loss.backward()
-        opt.step()
-        return loss
+    step = programs.train_step(model, lumina.optim.SGD(model.parameters(), lr=0.1), F.cross_entropy)
     rng = np.random.default_rng(0)
     return step, (rng.random((6, 8), dtype=np.float32), rng.integers(0, 4, 6))
 

@@ -23,6 +23,7 @@ from lumina.nn import functional as F
 from lumina.passes import fusion
 from lumina.passes.fusion import partition
 from lumina.testing.kernels import capture
+from lumina.testing.programs import train_step
 
 RNG = np.random.default_rng(7)
 N, C = 16, 40
@@ -158,16 +159,6 @@ def _mlp(lib):
                              lumina.nn.Linear(32, 10))
 
 
-def _sgd_step(model, opt):
-    def step(x, y):
-        opt.zero_grad()
-        loss = F.cross_entropy(model(x), y)
-        loss.backward()
-        opt.step()
-        return loss
-    return step
-
-
 def test_layer_norm_training_step_matches_torch(monkeypatch):
     """Forward, backward and SGD of Linear-LayerNorm-ReLU-Linear with cross-entropy, three steps:
     the LayerNorm forward is one row kernel that also stores the mean and rstd the backward reads."""
@@ -191,7 +182,7 @@ def test_layer_norm_training_step_matches_torch(monkeypatch):
         model.load_state_dict(start)
         opt = lumina.optim.SGD(model.parameters(), lr=0.1)
 
-        step = lumina.compile(_sgd_step(model, opt))
+        step = train_step(model, opt, F.cross_entropy)
         got = [float(step(lumina.tensor(x), lumina.tensor(y)).item()) for x, y in batches]
         np.testing.assert_allclose(got, want, rtol=1e-5)
         for k, v in tmodel.state_dict().items():

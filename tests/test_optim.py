@@ -17,6 +17,7 @@ import lumina.nn as nn
 from lumina.nn import functional as F
 from lumina.nn.utils import clip_grad_norm_, clip_grad_value_
 from lumina.optim import lr_scheduler as lsched
+from lumina.testing.programs import train_step
 
 N_STEPS = 20
 RNG = np.random.default_rng(2024)
@@ -535,14 +536,7 @@ def test_state_dict_round_trip_resumes_training_exactly(name):
     model = _lumina_model(_torch_model())
     model.load_state_dict(first["weights"])
     opt = make_lumina(list(model.parameters()))
-
-    @lumina.compile
-    def step(x, y):
-        opt.zero_grad()
-        loss = F.cross_entropy(model(x), y)
-        loss.backward()
-        opt.step()
-        return loss
+    step = train_step(model, opt, F.cross_entropy)
 
     step(*BATCHES[0])                      # compile against fresh state, then load
     model.load_state_dict(first["weights"])

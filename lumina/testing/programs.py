@@ -45,12 +45,13 @@ def cases(fn, args) -> list[KernelCase]:
     return capture(entry.executable, fn._inputs(entry, args))
 
 
-def train_step(model, opt, loss_fn, dtype: DType | None = None):
+def train_step(model, opt, loss_fn, dtype: DType | None = None, device: str | None = None):
     """A compiled training step ``step(x, y) -> loss``: zero_grad, forward (under autocast to
-    ``dtype`` when given), backward, ``opt.step()``."""
+    ``dtype`` when given), backward, ``opt.step()``; compiled for ``device`` (see
+    ``lumina.compile``; None: the default)."""
     import lumina
 
-    @lumina.compile
+    @lumina.compile(device=device)
     def step(x, y):
         opt.zero_grad()
         if dtype is None:
