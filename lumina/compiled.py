@@ -17,6 +17,9 @@ inputs to the device first (``Tensor.to``, ``Module.to``) keeps everything there
 from __future__ import annotations
 
 import functools
+import os
+import threading
+from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any, Callable, Sequence
 
@@ -24,7 +27,7 @@ import numpy as np
 
 from .amp import autocast_state
 from .driver import compile_graph
-from .errors import LuminaDeviceError, LuminaTraceError, LuminaTypeError
+from .errors import LuminaDeviceError, LuminaTraceError, LuminaTypeError, LuminaValueError
 from .ir.dtypes import to_dtype
 from .ir.graph import Graph, emit, topo_sort
 from .ir.ops import Op
@@ -32,7 +35,11 @@ from .ir.types import TensorType
 from .runtime.executable import Executable
 from .runtime import devices
 from .tensor import Tensor, realize
-from .tracing import BOUND, STATE, Trace
+from .tracing import BOUND, STATE, STATE_LOCK, Trace, grad_type
+
+# Compiled signatures each compiled function keeps by default (``$LUMINA_COMPILE_CACHE_SIZE``
+# overrides): enough for the batch sizes, train/eval modes and autocast states of real use.
+CACHE_SIZE = 64
 
 
 def _flatten(tree) -> tuple[list, Callable]:
@@ -55,38 +62,84 @@ def _flatten(tree) -> tuple[list, Callable]:
     return [tree], lambda ls: ls[0]
 
 
-@dataclass
+class _GradOf:
+    """Captured state: the ``.grad`` that ``owner`` holds at each call. A call writes back a new
+    grad tensor, so the grad object the trace read is not the one the next call must read."""
+    __slots__ = ("owner",)
+
+    def __init__(self, owner: Tensor):
+        self.owner = owner
+
+    def resolve(self) -> Tensor | None:
+        return self.owner._grad
+
+
+def _resolve(x):
+    """A captured input or update target as it is at this call: a tensor (or a fixed array)."""
+    return x.resolve() if isinstance(x, _GradOf) else x
+
+
+@dataclass(eq=False)
 class _Update:
-    tensor: Tensor
-    kind: str          # "value" | "grad"
+    target: Tensor | _GradOf   # the state tensor written back
+    kind: str                  # "value" | "grad"
 
 
-@dataclass
+@dataclass(eq=False)
 class _Entry:
+    key: tuple                # (signature, autocast state): where the entry sits in the cache
     graph: Graph
     executable: Executable
     n_args: int
-    captured: list            # per captured input: a Tensor (read at call time) or a fixed array
+    captured: list            # per captured input: a Tensor or a _GradOf (read at call time), or
+                              # a fixed array
     out_is_tensor: list[bool]
     out_constants: list       # non-tensor leaves returned as they were
     rebuild: Callable
     updates: list[_Update]
     grads_cleared: list[Tensor]
-    guards: list[tuple[Tensor, bool]]   # (state tensor, its .grad was None when traced)
+    guards: list[tuple[Tensor, Any]]   # (state tensor, its .grad's type when traced; None: no grad)
 
     def guards_hold(self) -> bool:
-        return all((t.grad is None) == was_none for t, was_none in self.guards)
+        return all(grad_type(t) == traced for t, traced in self.guards)
+
+
+def default_cache_size() -> int:
+    """How many compiled signatures a compiled function keeps (``lumina.compile``'s
+    ``cache_size``): ``$LUMINA_COMPILE_CACHE_SIZE``, else ``CACHE_SIZE``."""
+    env = os.environ.get("LUMINA_COMPILE_CACHE_SIZE")
+    return CACHE_SIZE if env is None else _cache_size(env, "LUMINA_COMPILE_CACHE_SIZE")
+
+
+def _cache_size(value, what: str) -> int:
+    try:
+        n = int(value)
+    except (TypeError, ValueError):
+        n = 0
+    if n < 1 or (isinstance(value, float) and value != n) or isinstance(value, bool):
+        raise LuminaValueError(f"compile: {what} must be a positive integer, got {value!r}")
+    return n
 
 
 class CompiledFunction:
     """The callable ``lumina.compile`` returns. Call it like the function; ``lower(*args)`` shows
-    the traced IR, the IR after the passes, the kernel partition and the generated LLVM."""
+    the traced IR, the IR after the passes, the kernel partition and the generated LLVM.
 
-    def __init__(self, fn: Callable, static_argnums: Sequence[int] = (), device: str | None = None):
+    It keeps the executables of its ``cache_size`` most recently used signatures (an LRU; an
+    evicted one is freed unless something else holds it, and is traced again if it comes back).
+    It may be called from several threads at once: the first calls of one signature trace it
+    once, and a trace never overlaps another thread's compiled call reading or writing state."""
+
+    def __init__(self, fn: Callable, static_argnums: Sequence[int] = (), device: str | None = None,
+                 cache_size: int | None = None):
         functools.update_wrapper(self, fn)
         self.fn = fn
         self.static_argnums = set(static_argnums)
+        self.cache_size = default_cache_size() if cache_size is None else _cache_size(cache_size, "cache_size")
         self._cache: dict[tuple, list[_Entry]] = {}
+        self._recent: OrderedDict[_Entry, None] = OrderedDict()   # least recently used first
+        self._lock = threading.Lock()         # guards _cache and _recent
+        self._trace_lock = threading.Lock()   # one trace of this function at a time
         self._device = devices.require(device) if device is not None else None
 
     @property
@@ -112,21 +165,70 @@ class CompiledFunction:
                 sig.append(("array", a.shape, to_dtype(a.dtype)))
         return tuple(sig)
 
+    def cache_info(self) -> dict:
+        """``{"entries": compiled signatures held, "cache_size": the most it holds}``."""
+        with self._lock:
+            return {"entries": len(self._recent), "cache_size": self.cache_size}
+
+    def cache_clear(self) -> None:
+        """Drop every compiled signature (each is traced again at its next call)."""
+        with self._lock:
+            self._cache.clear()
+            self._recent.clear()
+
+    def _lookup(self, key: tuple) -> _Entry | None:
+        with self._lock:
+            for entry in self._cache.get(key, ()):
+                if entry.guards_hold():
+                    self._recent.move_to_end(entry)
+                    return entry
+        return None
+
+    def _insert(self, entry: _Entry) -> None:
+        with self._lock:
+            self._cache.setdefault(entry.key, []).append(entry)
+            self._recent[entry] = None
+            while len(self._recent) > self.cache_size:
+                old, _ = self._recent.popitem(last=False)
+                entries = self._cache[old.key]
+                entries.remove(old)
+                if not entries:
+                    del self._cache[old.key]
+
     def _entry(self, args) -> _Entry:
         """The compiled entry for ``args``: same signature, and the state it was traced with (which
-        ``.grad`` were None decides whether backward accumulates) still holds; else a new trace."""
+        ``.grad`` exist, and their types: whether backward accumulates) still holds; else a new
+        trace."""
+        if STATE.trace is not None:
+            raise LuminaTraceError(f"compile: {getattr(self.fn, '__name__', 'a compiled function')} "
+                                   "called inside another @lumina.compile function; nested compiled "
+                                   "calls are not supported (call the plain function instead)")
         sig = self._signature(args)
-        entries = self._cache.setdefault((sig, autocast_state()), [])  # ops record autocast casts
-        for entry in entries:
-            if entry.guards_hold():
-                return entry
-        entry = self._trace(args, sig)
-        entries.append(entry)
+        key = (sig, autocast_state())   # ops record autocast casts
+        entry = self._lookup(key)
+        if entry is None:
+            with self._trace_lock:       # another thread may have traced it meanwhile
+                entry = self._lookup(key)
+                if entry is None:
+                    entry = self._trace(args, sig, key)
+                    self._insert(entry)
         return entry
 
-    def _trace(self, args, sig) -> _Entry:
-        if STATE.trace is not None:
-            raise LuminaTraceError("compile: nested @lumina.compile calls are not supported")
+    def _prepare(self, args) -> tuple[_Entry, list, list, list]:
+        """The entry for ``args``, its input data, and the state tensors it reads and writes back
+        at this call, read under ``STATE_LOCK`` so that no trace has them rebound meanwhile."""
+        for _ in range(3):
+            entry = self._entry(args)
+            with STATE_LOCK:
+                if not entry.guards_hold():   # another thread changed a .grad since the lookup
+                    continue
+                sources = [_resolve(c) for c in entry.captured]
+                targets = [_resolve(u.target) for u in entry.updates]
+                return entry, self._inputs(args, sources), sources, targets
+        raise LuminaTraceError(f"compile: {getattr(self.fn, '__name__', 'fn')}: the .grad of a tensor it "
+                               "reads keeps changing between the lookup and the call (another thread?)")
+
+    def _trace(self, args, sig, key) -> _Entry:
         trace = Trace()
         traced_args, placeholders = [], []
         for a, s in zip(args, sig):
@@ -137,35 +239,40 @@ class CompiledFunction:
             placeholders.append(v)
             trace.placeholders.add(id(v))
             traced_args.append(Tensor(v, requires_grad=isinstance(a, Tensor) and a.requires_grad, _is_leaf=True))
-        STATE.trace = trace
-        try:
-            out = self.fn(*traced_args)
-        finally:
-            STATE.trace = None
-        leaves, rebuild = _flatten(out)
-        out_values = [t._touch() for t in leaves if isinstance(t, Tensor)]
+        grad_refs: dict[int, _GradOf] = {}
 
-        updates, cleared = [], []
-        for tensor, v0, g0 in trace.touched.values():
-            if tensor._value is not v0:
-                updates.append(_Update(tensor, "value"))
-            if tensor.grad is not g0:
-                if tensor.grad is None:
-                    cleared.append(tensor)
-                else:
-                    updates.append(_Update(tensor, "grad"))
-        update_values = [u.tensor._value if u.kind == "value" else u.tensor.grad._value for u in updates]
-        # Put every touched tensor back: the trace must not leak placeholders into user state.
-        for tensor, v0, g0 in trace.touched.values():
-            tensor._set_value(v0)
-            tensor.grad = g0
+        def ref(tensor: Tensor):
+            """How a call finds state tensor ``tensor``: itself, or, for a grad read as ``p.grad``,
+            the grad ``p`` holds at that call (one ``_GradOf`` per ``p``)."""
+            owner = trace.grad_owner.get(id(tensor))
+            if owner is None:
+                return tensor
+            return grad_refs.setdefault(id(owner), _GradOf(owner))
+
+        with STATE_LOCK:   # the state tensors the function touches hold traced values until restored
+            try:
+                STATE.trace = trace
+                try:
+                    out = self.fn(*traced_args)
+                finally:
+                    STATE.trace = None
+                leaves, rebuild = _flatten(out)
+                out_values = [t._touch() for t in leaves if isinstance(t, Tensor)]
+                updates, cleared, update_values = self._updates(trace, ref)
+            finally:
+                # Whether the function returned or raised (KeyboardInterrupt included), every
+                # touched tensor gets its value and grad back: a trace never leaks placeholders
+                # into user state.
+                for tensor, v0, g0 in trace.touched.values():
+                    tensor._set_value(v0)
+                    tensor._grad = g0
 
         # Several tensor objects can share one value (a no-op reshape returns the same value); the
         # call must read the one whose updates are written back.
-        updated = {id(u.tensor) for u in updates if u.kind == "value"}
+        updated = {id(u.target) for u in updates if u.kind == "value"}
         original: dict[int, Tensor] = {}
         for tensor, v0, _ in trace.touched.values():
-            if id(v0) not in original or id(tensor) in updated:
+            if id(v0) not in original or id(ref(tensor)) in updated:
                 original[id(v0)] = tensor
         nodes = topo_sort(out_values + update_values)
         captured_values, captured = [], []
@@ -176,29 +283,47 @@ class CompiledFunction:
                     raise LuminaTraceError("compile: the function reads a tensor traced by another "
                                            "compiled call")
                 captured_values.append(v)
-                captured.append(original.get(id(v), BOUND[v]))
+                tensor = original.get(id(v))
+                captured.append(BOUND[v] if tensor is None else ref(tensor))
         graph = Graph.from_outputs(out_values + update_values, placeholders + captured_values,
                                    name=getattr(self.fn, "__name__", "fn").strip("<>"))
         exe = compile_graph(graph, self.device)
         guards = list(trace.grad_guards.values())
-        return _Entry(graph, exe, len(placeholders), captured,
+        return _Entry(key, graph, exe, len(placeholders), captured,
                       [isinstance(t, Tensor) for t in leaves],
                       [None if isinstance(t, Tensor) else t for t in leaves], rebuild, updates, cleared,
                       guards)
 
-    def _tensors(self, entry: _Entry, args) -> list:
+    @staticmethod
+    def _updates(trace: Trace, ref: Callable) -> tuple[list[_Update], list[Tensor], list]:
+        """The state the traced function rebound (while the trace still holds the new values):
+        the updates to write back, the tensors whose .grad it set to None, and the new values."""
+        updates, cleared, values = [], [], []
+        for tensor, v0, g0 in trace.touched.values():
+            if tensor._value is not v0:
+                updates.append(_Update(ref(tensor), "value"))
+                values.append(tensor._value)
+            if tensor._grad is not g0:
+                if tensor._grad is None:
+                    cleared.append(tensor)
+                else:
+                    updates.append(_Update(tensor, "grad"))
+                    values.append(tensor._grad._value)
+        return updates, cleared, values
+
+    def _tensors(self, args, sources: list) -> list:
         """The executable's inputs: per graph input, the tensor argument, the array argument or
         the captured state (a Tensor, or an array fixed at trace time)."""
         found = [a for i, a in enumerate(args)
                  if i not in self.static_argnums and isinstance(a, (Tensor, np.ndarray))]
-        return found + list(entry.captured)
+        return found + sources
 
-    def _inputs(self, entry: _Entry, args) -> list:
+    def _inputs(self, args, sources: list) -> list:
         """The executable's input data, one per graph input: NumPy arrays, or device tensors for
         a device executable (data already on its device is passed as it is)."""
         host = self.device == "cpu"
         inputs = []
-        for x in self._tensors(entry, args):
+        for x in self._tensors(args, sources):
             if isinstance(x, Tensor):
                 realize(x)
                 data = BOUND[x._value] if x._data is None else x._data
@@ -209,28 +334,28 @@ class CompiledFunction:
         return inputs
 
     def __call__(self, *args):
-        entry = self._entry(args)
-        inputs = self._inputs(entry, args)
+        entry, inputs, sources, targets = self._prepare(args)
         device = self.device
-        state_on = [u.tensor.device for u in entry.updates]
+        state_on = [t.device for t in targets]
         if device == "cpu":
             outs = entry.executable.run(inputs)
             user_on = "cpu"
         else:
-            here = any(isinstance(x, Tensor) and x.device == device for x in self._tensors(entry, args))
+            here = any(isinstance(x, Tensor) and x.device == device for x in self._tensors(args, sources))
             user_on = device if here else "cpu"
             host = [user_on == "cpu"] * sum(entry.out_is_tensor) + [d != device for d in state_on]
             outs = entry.executable.run(inputs, host=host)
         n_user = sum(entry.out_is_tensor)
         user, state = outs[:n_user], outs[n_user:]
-        for u, arr, on in zip(entry.updates, state, state_on):
-            t = _result_tensor(arr, device, on)
-            if u.kind == "value":
-                u.tensor._set_value(t._value)
-            else:
-                u.tensor.grad = t
-        for t in entry.grads_cleared:
-            t.grad = None
+        with STATE_LOCK:
+            for u, target, arr, on in zip(entry.updates, targets, state, state_on):
+                t = _result_tensor(arr, device, on)
+                if u.kind == "value":
+                    target._set_value(t._value)
+                else:
+                    target.grad = t
+            for t in entry.grads_cleared:
+                t.grad = None
         it = iter(user)
         leaves = [_result_tensor(next(it), device, user_on) if is_t else c
                   for is_t, c in zip(entry.out_is_tensor, entry.out_constants)]
@@ -240,10 +365,10 @@ class CompiledFunction:
         """``(kernel name, best seconds)`` of every launch of the call on ``args``, in launch order,
         each timed alone over ``repeat`` runs (state updates are not written back). On cuda: CUDA
         events around each launch (wall time under the interpreter); not on metal."""
-        entry = self._entry(args)
         if self.device == "metal":
             self._cpu_only("profile")
-        return [(launch.name, t) for launch, t in entry.executable.profile(self._inputs(entry, args), repeat)]
+        entry, inputs, _, _ = self._prepare(args)
+        return [(launch.name, t) for launch, t in entry.executable.profile(inputs, repeat)]
 
     def profile_report(self, *args, repeat: int = 10):
         """Per kernel launch of the call on ``args``: FLOPs, bytes moved, best seconds over
@@ -252,8 +377,8 @@ class CompiledFunction:
         ``runtime/profile.py``."""
         from .runtime.profile import profile_report
         self._cpu_only("profile_report")
-        entry = self._entry(args)
-        return profile_report(entry.executable, self._inputs(entry, args), repeat)
+        entry, inputs, _, _ = self._prepare(args)
+        return profile_report(entry.executable, inputs, repeat)
 
     def _cpu_only(self, what: str) -> None:
         if self.device != "cpu":
@@ -335,16 +460,20 @@ def _result_tensor(data, device: str, wanted: str) -> Tensor:
     return Tensor._bind(data, wanted)
 
 
-def compile(fn: Callable | None = None, *, static_argnums: Sequence[int] = (), device: str | None = None) -> Any:
+def compile(fn: Callable | None = None, *, static_argnums: Sequence[int] = (), device: str | None = None,
+            cache_size: int | None = None) -> Any:
     """Decorator: compile ``fn`` (a function of tensors / arrays) per input signature.
 
     Non-tensor arguments are static: their values are part of the signature, so pass numbers that
     change every call (a learning rate schedule, say) as tensors. Returned tensors are realised.
     ``device`` ("cpu", "cuda", "metal"; default: ``runtime.devices.default_device()``) is where
-    the function runs; see the module docstring for where its results land.
-    Raises LuminaTraceError when ``fn`` reads a traced value (``.item()``, ``.numpy()``), and
-    LuminaDeviceError (naming the device and why) when ``device`` cannot run here.
+    the function runs; see the module docstring for where its results land. ``cache_size`` is how
+    many signatures stay compiled, least recently used dropped first (default
+    ``default_cache_size()``: ``$LUMINA_COMPILE_CACHE_SIZE``, else 64).
+    Raises LuminaTraceError when ``fn`` reads a traced value (``.item()``, ``.numpy()``),
+    LuminaDeviceError (naming the device and why) when ``device`` cannot run here, and
+    LuminaValueError for a ``cache_size`` that is not a positive integer.
     """
     if fn is None:
-        return lambda f: CompiledFunction(f, static_argnums, device)
-    return CompiledFunction(fn, static_argnums, device)
+        return lambda f: CompiledFunction(f, static_argnums, device, cache_size)
+    return CompiledFunction(fn, static_argnums, device, cache_size)

@@ -2,12 +2,19 @@
 
 A realised tensor is an ``input`` value whose data lives in ``BOUND`` (keyed weakly by the value, so
 the data lives as long as any lazy graph that reads it). While ``@lumina.compile`` traces a
-function, ``TRACE`` records the realised tensors the function touches and their original values, so
-that state the function rebinds (parameters, optimizer slots, ``.grad``) becomes extra outputs.
+function, ``STATE.trace`` records the realised tensors the function touches and their original
+values, so that state the function rebinds (parameters, optimizer slots, ``.grad``) becomes extra
+outputs.
+
+Threads: the grad mode and the active trace are per thread (``STATE`` is a ``threading.local``),
+as PyTorch keeps its grad mode; a new thread starts with gradients enabled and no trace. A trace
+rebinds the state tensors it touches to traced values until it ends, so ``STATE_LOCK`` is held
+for that time, and by compiled calls while they read and write back state (``compiled.py``).
 """
 from __future__ import annotations
 
 import itertools
+import threading
 import weakref
 from dataclasses import dataclass, field
 
@@ -31,8 +38,10 @@ class Trace:
     start: int = field(default_factory=lambda: next(SERIALS))     # tensors numbered below are state
     placeholders: set[int] = field(default_factory=set)          # id(value) of traced arguments
     touched: dict[int, tuple] = field(default_factory=dict)      # id(tensor) -> (tensor, value, grad)
-    grad_guards: dict[int, tuple] = field(default_factory=dict)  # id(tensor) -> (tensor, grad was None)
+    grad_guards: dict[int, tuple] = field(default_factory=dict)  # id(tensor) -> (tensor, grad_type)
     grads_written: set[int] = field(default_factory=set)
+    grad_owner: dict[int, object] = field(default_factory=dict)  # id(grad tensor) -> tensor whose
+    #                                                               .grad it was when read
 
     def touch(self, tensor) -> None:
         """Remember a state tensor's value and grad as they were before the function ran."""
@@ -41,18 +50,32 @@ class Trace:
 
     def read_grad(self, tensor) -> None:
         """The function depends on whether a state tensor's ``.grad`` is None (``backward``
-        accumulates into an existing grad): a guard the compiled entry re-checks at each call."""
-        if id(tensor) not in self.grads_written and id(tensor) not in self.grad_guards:
-            self.grad_guards[id(tensor)] = (tensor, tensor._grad is None)
+        accumulates into an existing grad) and on its type: a guard the compiled entry re-checks
+        at each call."""
+        if id(tensor) in self.grads_written:
+            return
+        if id(tensor) not in self.grad_guards:
+            self.grad_guards[id(tensor)] = (tensor, grad_type(tensor))
+        # The grad tensor read here is whatever ``tensor.grad`` holds at each call (a call writes
+        # back a new grad tensor), not this object: remember whose grad it is.
+        if tensor._grad is not None and tensor._grad._serial < self.start:
+            self.grad_owner.setdefault(id(tensor._grad), tensor)
 
     def write_grad(self, tensor) -> None:
         self.touch(tensor)
         self.grads_written.add(id(tensor))
 
 
-class _State:
+def grad_type(tensor):
+    """``tensor.grad``'s type (shape and dtype), or None when it has no gradient."""
+    return None if tensor._grad is None else tensor._grad._value.type
+
+
+class _State(threading.local):
+    """Per thread: the class attributes are each new thread's starting values."""
     grad_enabled: bool = True
     trace: Trace | None = None
 
 
 STATE = _State()
+STATE_LOCK = threading.RLock()
