@@ -1,5 +1,6 @@
 """The ``lumina`` command line.
 
+    lumina --version                 lumina's version
     lumina info                      version, LLVM target (CPU, SIMD features), thread count, devices
     lumina run MODEL.onnx [--input name=file.npy ...] [--random-inputs] [--dim name=N ...] [--bench N]
     lumina inspect MODEL.onnx [--dim name=N ...]
@@ -45,12 +46,35 @@ def _info(args) -> int:
     return 0
 
 
-def _dims(pairs) -> dict[str, int]:
+def _symbolic_dims(input_dims) -> list[str]:
+    """The names of the symbolic dimensions in ``input_dims`` (per graph input, its dims: ints and
+    names, "?" for an unnamed one), sorted."""
+    return sorted({d for dims in input_dims for d in dims if isinstance(d, str) and d != "?"})
+
+
+def _dims(pairs, symbolic: list[str]) -> dict[str, int]:
+    """``--dim NAME=N`` arguments as ``{NAME: N}``. Raises LuminaValueError for a pair that is not
+    ``NAME=N`` with N a non-negative integer, or a NAME that is not in ``symbolic`` (the model's
+    symbolic dimensions)."""
     out = {}
     for p in pairs or []:
-        name, _, value = p.partition("=")
-        out[name] = int(value)
+        name, eq, value = p.partition("=")
+        try:
+            size = int(value)
+        except ValueError:
+            size = -1
+        if not eq or not name or size < 0:
+            raise LuminaValueError(f"--dim {p}: expected NAME=N with N a non-negative integer, e.g. batch=8")
+        if name not in symbolic:
+            raise LuminaValueError(f"--dim {p}: the model has no symbolic dimension {name!r} (its symbolic "
+                                   f"dimensions: {', '.join(symbolic) if symbolic else 'none'})")
+        out[name] = size
     return out
+
+
+def _model_dims(model) -> list[str]:
+    """The symbolic dimensions of an ``OnnxModel``'s inputs."""
+    return _symbolic_dims(dims for _, dims in model.input_specs.values())
 
 
 def _random_inputs(model, dims: dict[str, int]) -> dict:
@@ -66,13 +90,28 @@ def _random_inputs(model, dims: dict[str, int]) -> dict:
 
 
 def _inputs(model, args) -> dict:
+    """The arrays ``lumina run`` feeds: ``--input NAME=FILE.npy`` files, and with ``--random-inputs``
+    random arrays (sized by ``--dim``) for the inputs not given. Raises LuminaValueError for a file
+    that is missing or not a .npy array, or ``--dim`` without ``--random-inputs`` (it sizes only
+    random inputs; a file's array has its own shape)."""
     import numpy as np
     given = {}
     for p in args.input or []:
-        name, _, path = p.partition("=")
-        given[name] = np.load(path)
+        name, eq, path = p.partition("=")
+        if not eq or not name or not path:
+            raise LuminaValueError(f"--input {p}: expected NAME=FILE.npy")
+        if not os.path.isfile(path):
+            raise LuminaValueError(f"--input {p}: no file {path!r}")
+        try:
+            given[name] = np.load(path)
+        except (OSError, ValueError, EOFError) as e:
+            raise LuminaValueError(f"--input {p}: {path!r} is not a .npy array ({e})") from None
+    dims = _dims(args.dim, _model_dims(model))
     if args.random_inputs:
-        return {**_random_inputs(model, _dims(args.dim)), **given}
+        return {**_random_inputs(model, dims), **given}
+    if dims:
+        raise LuminaValueError("--dim sizes the inputs --random-inputs makes; add --random-inputs "
+                               "(an --input file's array has its own shape)")
     return given
 
 
@@ -112,15 +151,18 @@ def _inspect(args) -> int:
     opsets = [f"{o.domain or 'ai.onnx'} {o.version}" for o in proto.opset_import]
     print(f"opsets: {', '.join(opsets)}")
     inits = {i.name for i in g.initializer}
+    inputs = [v for v in g.input if v.name not in inits]
+
+    def shape(v) -> list:
+        dims = v.type.tensor_type.shape.dim
+        return [d.dim_value if d.HasField("dim_value") else (d.dim_param or "?") for d in dims]
 
     def describe(v):
-        t = v.type.tensor_type
-        dims = [d.dim_value if d.HasField("dim_value") else (d.dim_param or "?") for d in t.shape.dim]
-        return f"  {v.name}: {onnx.TensorProto.DataType.Name(t.elem_type).lower()}{dims}"
+        return f"  {v.name}: {onnx.TensorProto.DataType.Name(v.type.tensor_type.elem_type).lower()}{shape(v)}"
+    dims = _dims(args.dim, _symbolic_dims(shape(v) for v in inputs))
     print("inputs:")
-    for v in g.input:
-        if v.name not in inits:
-            print(describe(v))
+    for v in inputs:
+        print(describe(v))
     print("outputs:")
     for v in g.output:
         print(describe(v))
@@ -131,7 +173,7 @@ def _inspect(args) -> int:
     if not unsupported:
         from .onnx import load
         model = load(proto)
-        print(model.ir(**_random_inputs(model, _dims(args.dim))))
+        print(model.ir(**_random_inputs(model, dims)))
     return 0
 
 
@@ -210,6 +252,9 @@ def _compiled_call(args):
     random inputs (``--dim``), or ``file.py::fn`` on example inputs (``--shapes``, ``--dtypes``)."""
     target = args.target
     if "::" in target:
+        if args.dim:
+            raise LuminaValueError(f"{target}: --dim sizes an ONNX model's symbolic dimensions; a "
+                                   "file.py::fn target takes --shapes")
         if args.shapes is None:
             raise LuminaValueError(f"{target}: give the example inputs' shapes with --shapes (e.g. 64x64,64)")
         return _load_function(target), _example_inputs(_parse_shapes(args.shapes), args.dtypes)
@@ -217,7 +262,7 @@ def _compiled_call(args):
         raise LuminaValueError("--shapes/--dtypes describe a file.py::fn target; an ONNX model takes --dim")
     from .onnx import load
     model = load(target)
-    inputs = model._bind([], _random_inputs(model, _dims(args.dim)))
+    inputs = model._bind([], _random_inputs(model, _dims(args.dim, _model_dims(model))))
     model._run(inputs)     # learns which inputs the model needs by value (shapes, axes)
     return model._compiled, model._args(inputs)
 
@@ -304,7 +349,9 @@ def _add_target(p) -> None:
 
 
 def main(argv=None) -> int:
+    from . import __version__
     parser = argparse.ArgumentParser(prog="lumina", description="lumina deep-learning compiler")
+    parser.add_argument("--version", action="version", version=f"lumina {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("info", help="show the version, the code-generation target and thread count").set_defaults(fn=_info)
     run = sub.add_parser("run", help="run an ONNX model and print its outputs' shapes and checksums")
