@@ -2,13 +2,18 @@
 
 ``compile_graph`` is what ``@lumina.compile``, eager realisation and (later) ONNX import all call.
 Executables are cached in memory by the graph's structural hash, and compiled LLVM modules by the
-hash of their text, so retracing an identical graph never reaches LLVM again.
+hash of their text, so retracing an identical graph never reaches LLVM again while its executable
+is alive. The cache keeps the ``RECENT_EXECUTABLES`` most recently requested executables (eager
+realisations have no other owner) and finds every other one still alive (held by a compiled
+function's cache, a ``Lowered``); the rest are freed with their arenas and machine code.
 """
 from __future__ import annotations
 
 import ctypes
 import hashlib
 import threading
+import weakref
+from collections import OrderedDict
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -33,8 +38,13 @@ from .runtime.schedule import horizons, schedule
 from .runtime.threads import PARALLEL_MIN_WORK, num_threads
 
 _LOCK = threading.Lock()
-_EXECUTABLES: dict[str, Executable] = {}
-_MODULES: dict[str, CompiledModule] = {}
+# Every executable still alive, by key; the recent ones are held here too. Compiled modules are
+# held by the executables that call them (``Executable.keepalive``), so they go with the last one.
+_EXECUTABLES: "weakref.WeakValueDictionary[str, object]" = weakref.WeakValueDictionary()
+_RECENT: "OrderedDict[str, object]" = OrderedDict()   # least recently requested first
+_MODULES: "weakref.WeakValueDictionary[str, CompiledModule]" = weakref.WeakValueDictionary()
+
+RECENT_EXECUTABLES = 32
 
 
 def _module(text: str, name: str) -> CompiledModule:
@@ -62,6 +72,10 @@ def compile_graph(graph: Graph, device: str = "cpu"):
         exe = _EXECUTABLES.get(key)
         if exe is None:
             exe = _EXECUTABLES[key] = _build(graph) if device == "cpu" else _build_on(graph, device)
+        _RECENT[key] = exe
+        _RECENT.move_to_end(key)
+        while len(_RECENT) > RECENT_EXECUTABLES:
+            _RECENT.popitem(last=False)
     return exe
 
 
@@ -80,9 +94,19 @@ def _build_on(graph: Graph, device: str):
 
 
 def cache_clear() -> None:
+    """Forget every cached executable and compiled module (the next request of a graph builds
+    it afresh; executables still held elsewhere stay usable)."""
     with _LOCK:
         _EXECUTABLES.clear()
+        _RECENT.clear()
         _MODULES.clear()
+
+
+def cache_info() -> dict:
+    """``{"alive": executables alive in the cache, "recent": those it holds itself,
+    "modules": compiled LLVM modules alive}``."""
+    with _LOCK:
+        return {"alive": len(_EXECUTABLES), "recent": len(_RECENT), "modules": len(_MODULES)}
 
 
 @dataclass

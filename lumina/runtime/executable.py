@@ -15,6 +15,7 @@ instead, to time each of them.
 from __future__ import annotations
 
 import ctypes
+import functools
 import threading
 import time
 from dataclasses import dataclass, field
@@ -68,15 +69,10 @@ def _arg_value(arg: tuple, ptrs, start: int, end: int, workspaces) -> int:
     return {"start": start, "end": end, "count": end - start}[kind]
 
 
-_CFUNCS: dict = {}
-
-
+@functools.lru_cache(maxsize=4096)   # bounded: every executable built brings new addresses
 def _cfunc(address: int, pointer_args: tuple[bool, ...]) -> Callable:
-    fn = _CFUNCS.get((address, pointer_args))
-    if fn is None:
-        types = [ctypes.c_void_p if p else ctypes.c_int64 for p in pointer_args]
-        fn = _CFUNCS[(address, pointer_args)] = ctypes.CFUNCTYPE(None, *types)(address)
-    return fn
+    types = [ctypes.c_void_p if p else ctypes.c_int64 for p in pointer_args]
+    return ctypes.CFUNCTYPE(None, *types)(address)
 
 
 ARENA_ALIGNMENT = 64

@@ -35,7 +35,7 @@ def launcher(desc: LoopKernel | RowKernel) -> Callable[[Sequence[np.ndarray]], N
     return _compiled(replace(desc, name="host_kernel", source=()))
 
 
-@functools.lru_cache(maxsize=None)
+@functools.lru_cache(maxsize=256)   # each holds a JIT'ed module: bounded, least recent dropped
 def _compiled(desc: LoopKernel | RowKernel) -> Callable[[Sequence[np.ndarray]], None]:
     module = compile_llvm(render_module([desc], name="host_kernel"), "host_kernel")
     fn = ctypes.CFUNCTYPE(None, *[ctypes.c_void_p] * len(desc.buffers), ctypes.c_int64, ctypes.c_int64)(

@@ -30,6 +30,7 @@ import json
 import os
 import sys
 import threading
+import weakref
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -40,8 +41,15 @@ from ..errors import LuminaCodegenError, LuminaDeviceError
 
 __all__ = ["Launcher", "autotune", "cache_dir", "compile_aot", "interpreting", "launcher", "signature"]
 
+# Held while loading a kernel module, and around every Triton compilation and launch (a launch may
+# compile, or, under the interpreter, patch ``triton.language``): Triton's code generator runs
+# ``ast.parse``, and CPython (3.11 here) keeps the AST constructor's recursion depth per interpreter,
+# not per thread, so two threads compiling at once can fail with "SystemError: AST constructor
+# recursion depth mismatch" (python/cpython#106905).
 _LOCK = threading.RLock()
-_LAUNCHERS: dict = {}
+# The launchers in use (held by the executables that launch them): a launcher goes with the last
+# executable using it, and its module (with Triton's compiled binaries) leaves ``sys.modules``.
+_LAUNCHERS: "weakref.WeakValueDictionary" = weakref.WeakValueDictionary()
 _TUNED: dict[str, dict] = {}
 _TUNE_REPS = 10
 
@@ -59,12 +67,16 @@ def cache_dir() -> Path:
     return path
 
 
+def _module_name(digest: str, interpret: bool) -> str:
+    return f"lumina_triton_{digest}_{'interp' if interpret else 'jit'}"
+
+
 def _load(source: str, name: str, interpret: bool):
     """Import ``source`` from the cache directory and return its function ``name`` (an
     ``InterpretedFunction`` when ``interpret``, else a ``JITFunction``)."""
     digest = hashlib.sha256(source.encode()).hexdigest()[:24]
     path = cache_dir() / f"{digest}.py"
-    module_name = f"lumina_triton_{digest}_{'interp' if interpret else 'jit'}"
+    module_name = _module_name(digest, interpret)
     with _LOCK:
         if not path.exists() or path.read_text() != source:   # another process may be writing it
             tmp = path.with_suffix(f".{os.getpid()}.tmp")
@@ -158,11 +170,12 @@ class Launcher:
         if 0 in self.geometry.grid(meta):   # an empty output: nothing to write
             return
         if self.interpret:
-            with _language_restored():
+            with _LOCK, _language_restored():
                 self.fn[self.geometry.grid(meta)](*args, **meta)
             return
         options = {"num_warps": config.get("num_warps", 4), "enable_fp_fusion": False}
-        self.fn[self.geometry.grid(meta)](*args, **meta, **options)
+        with _LOCK:
+            self.fn[self.geometry.grid(meta)](*args, **meta, **options)
 
     def _check(self, buffers):
         import torch
@@ -232,6 +245,7 @@ def launcher(desc: LoopKernel | RowKernel | DotKernel) -> Launcher:
         hit = _LAUNCHERS.get(key)
         if hit is None:
             hit = _LAUNCHERS[key] = Launcher(desc, interpret)
+            weakref.finalize(hit, sys.modules.pop, _module_name(hit.digest, interpret), None)
     return hit
 
 
@@ -246,7 +260,8 @@ def compile_aot(desc, arch: int = 90, config: dict | None = None) -> dict:
     """Compile ``render(desc)`` ahead of time for CUDA ``sm_<arch>`` (no GPU needed: Triton's
     bundled ptxas). Returns Triton's ``asm`` dict (``"ttir"``, ``"ttgir"``, ``"llir"``, ``"ptx"``
     and ``"cubin"``, the ELF bytes) for ``config`` (default ``geometry(desc).configs[0]``).
-    Raises ``LuminaCodegenError`` when Triton rejects the source."""
+    Raises ``LuminaCodegenError`` when Triton rejects the source. Safe to call from several
+    threads: the compilations run one at a time (see ``_LOCK``)."""
     import triton
     from triton.backends.compiler import GPUTarget
     from triton.compiler import ASTSource
@@ -256,7 +271,8 @@ def compile_aot(desc, arch: int = 90, config: dict | None = None) -> dict:
     src = ASTSource(fn, signature=signature(desc), constexprs={p: config[p] for p in geo.params})
     options = {"num_warps": config.get("num_warps", 4), "enable_fp_fusion": False}
     try:
-        compiled = triton.compile(src, target=GPUTarget("cuda", arch, 32), options=options)
+        with _LOCK:
+            compiled = triton.compile(src, target=GPUTarget("cuda", arch, 32), options=options)
     except Exception as exc:
         raise LuminaCodegenError(f"triton: kernel {desc.name}: sm_{arch} compilation failed: "
                                  f"{type(exc).__name__}: {str(exc)[:2000]}") from exc
