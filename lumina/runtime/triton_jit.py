@@ -5,7 +5,9 @@
 
 Triton's JIT reads a kernel's source with ``inspect``, so the rendered module is written to
 ``$LUMINA_CACHE/triton/<sha256 of the source>.py`` (default ``~/.cache/lumina``) and imported from
-there. Under ``TRITON_INTERPRET=1`` (``interpreting()``) the module is imported with the variable
+there. The cache is never trusted: the module's code and the source Triton reads are the rendered
+source held in memory (no ``__pycache__``), and a cache entry that differs from it (truncated,
+corrupt, not UTF-8, a directory, unreadable) is removed and written again (``_write_entry``). Under ``TRITON_INTERPRET=1`` (``interpreting()``) the module is imported with the variable
 set, so its functions are Triton's interpreted ones and run on CPU torch tensors; otherwise they are
 JIT functions for the GPU the tensors live on. The variable is read when a launcher is made (and
 is part of the cache key), so interpreted and compiled launchers of one description can coexist.
@@ -25,9 +27,12 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import importlib.machinery
 import importlib.util
 import json
+import linecache
 import os
+import shutil
 import sys
 import threading
 import weakref
@@ -60,11 +65,61 @@ def interpreting() -> bool:
 
 
 def cache_dir() -> Path:
-    """``$LUMINA_CACHE/triton`` (default ``~/.cache/lumina/triton``), created on demand."""
+    """``$LUMINA_CACHE/triton`` (default ``~/.cache/lumina/triton``), created on demand (a file in
+    its place is removed). Raises LuminaCodegenError where it cannot be created."""
     root = Path(os.environ.get("LUMINA_CACHE", Path.home() / ".cache" / "lumina"))
     path = root / "triton"
-    path.mkdir(parents=True, exist_ok=True)
+    try:
+        if path.is_symlink() or path.exists() and not path.is_dir():
+            path.unlink()
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise LuminaCodegenError(f"triton: the kernel cache {path} cannot be created ({type(exc).__name__}: "
+                                 f"{exc}); point LUMINA_CACHE at a writable folder") from exc
     return path
+
+
+def _remove(path: Path) -> None:
+    """Remove whatever is at ``path`` (a file, a link, a directory tree); nothing there is fine."""
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path)
+    else:
+        path.unlink(missing_ok=True)
+
+
+def _write_entry(path: Path, data: bytes) -> None:
+    """Make the cache entry ``path`` hold exactly ``data``: an entry that already does is left
+    alone; anything else there (truncated or corrupt bytes, text that is not UTF-8, a directory,
+    a file that cannot be read) is removed and written again, atomically (another process may be
+    writing the same entry). Raises OSError where the cache cannot be written."""
+    try:
+        if path.read_bytes() == data:
+            return
+    except OSError:   # missing, a directory, unreadable: replaced below
+        pass
+    tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
+    tmp.write_bytes(data)
+    try:
+        os.replace(tmp, path)
+    except OSError:   # a directory (or something else os.replace cannot overwrite) is in the way
+        _remove(path)
+        os.replace(tmp, path)
+
+
+class _SourceLoader(importlib.machinery.SourceFileLoader):
+    """Loads a kernel module from the rendered source it is given, never from the file on disk or
+    a ``__pycache__`` entry (a stale or corrupt one would be trusted, or crash the import); the
+    file is only ``__file__``, and ``linecache`` holds the same source for ``inspect``."""
+
+    def __init__(self, fullname: str, path: str, source: str):
+        super().__init__(fullname, path)
+        self.source = source
+
+    def get_source(self, fullname):
+        return self.source
+
+    def get_code(self, fullname):
+        return compile(self.source, self.path, "exec", dont_inherit=True)
 
 
 def _module_name(digest: str, interpret: bool) -> str:
@@ -78,16 +133,22 @@ def _load(source: str, name: str, interpret: bool):
     path = cache_dir() / f"{digest}.py"
     module_name = _module_name(digest, interpret)
     with _LOCK:
-        if not path.exists() or path.read_text() != source:   # another process may be writing it
-            tmp = path.with_suffix(f".{os.getpid()}.tmp")
-            tmp.write_text(source)
-            os.replace(tmp, path)
+        try:
+            _write_entry(path, source.encode())
+        except OSError as exc:
+            raise LuminaCodegenError(f"triton: kernel {name}: cannot write its source to the cache entry {path} "
+                                     f"({type(exc).__name__}: {exc}); point LUMINA_CACHE at a writable "
+                                     f"folder") from exc
+        # inspect (Triton's JIT) reads the source through linecache: give it the rendered text, not
+        # the file, which another process could be rewriting (an entry without mtime is kept)
+        linecache.cache[str(path)] = (len(source), None, source.splitlines(keepends=True), str(path))
         module = sys.modules.get(module_name)
         if module is None:
             saved = os.environ.get("TRITON_INTERPRET")
             os.environ["TRITON_INTERPRET"] = "1" if interpret else "0"
             try:
-                spec = importlib.util.spec_from_file_location(module_name, path)
+                loader = _SourceLoader(module_name, str(path), source)
+                spec = importlib.util.spec_from_file_location(module_name, path, loader=loader)
                 module = importlib.util.module_from_spec(spec)
                 spec.loader.exec_module(module)
             except Exception as exc:   # a rendering bug: show where the source is
@@ -127,20 +188,24 @@ def _tune_file() -> Path:
 
 
 def _disk_tuned() -> dict:
+    """The tuning table on disk; empty where the file is missing, unreadable, not UTF-8 JSON, or
+    not a JSON object (``autotune`` checks each entry it uses)."""
     try:
-        return json.loads(_tune_file().read_text())
-    except (OSError, ValueError):
+        table = json.loads(_tune_file().read_bytes().decode())
+    except (OSError, ValueError):   # ValueError: UnicodeDecodeError and JSONDecodeError
         return {}
+    return table if isinstance(table, dict) else {}
 
 
 def _remember(key: str, config: dict) -> None:
+    """Add ``key: config`` to the tuning table in memory and on disk. The disk copy is a cache: where
+    it cannot be written, the next process times the kernel again."""
     with _LOCK:
         _TUNED[key] = config
         table = _disk_tuned()
         table[key] = config
-        tmp = _tune_file().with_suffix(f".{os.getpid()}.tmp")
-        tmp.write_text(json.dumps(table, indent=1, sort_keys=True))
-        os.replace(tmp, _tune_file())
+        with contextlib.suppress(OSError):
+            _write_entry(_tune_file(), json.dumps(table, indent=1, sort_keys=True).encode())
 
 
 class Launcher:
@@ -226,9 +291,10 @@ class Launcher:
 def autotune(key: str, configs, cost) -> dict:
     """The configuration of ``configs`` with the lowest ``cost(config)`` (a time), remembered under
     ``key`` (source hash / device name) in memory and in ``$LUMINA_CACHE/triton/autotune.json``:
-    a key seen before, in this process or an earlier one, costs nothing."""
+    a key seen before, in this process or an earlier one, costs nothing. A remembered entry that is
+    not one of ``configs`` (a corrupt or stale file) is timed again."""
     hit = _TUNED.get(key) or _disk_tuned().get(key)
-    if hit is None:
+    if hit not in [dict(c) for c in configs]:
         costs = [cost(c) for c in configs]
         hit = dict(configs[min(range(len(configs)), key=costs.__getitem__)])
         _remember(key, hit)
