@@ -188,6 +188,7 @@ class GradScaler:
         if id(optimizer) in self._found_inf:
             raise LuminaValueError("GradScaler.unscale_: already called on this optimizer since the "
                                    "last update()")
+        self._keep_in_trace()
         with no_grad():
             inv = (1.0 / self._scale.to(DType.float64)).to(DType.float32)  # as torch: in float64
             found = zeros(())
@@ -248,9 +249,16 @@ class GradScaler:
                 keep_grown = grow & (grown.abs() < math.inf)
                 self._scale.assign(where(overflow, shrunk, where(keep_grown, grown, self._scale)))
                 self._growth_tracker.assign(where(overflow | grow, 0, successful))
+        self._keep_in_trace()
         self._found_inf = {}
         if STATE.trace is None:
             realize(self._scale, self._growth_tracker)
+
+    def _keep_in_trace(self) -> None:
+        """Inside ``@lumina.compile`` the inf checks are traced tensors: the trace puts
+        ``_found_inf`` back when it ends (a failed call must not leave them behind)."""
+        if STATE.trace is not None:
+            STATE.trace.keep(self, "_found_inf")
 
     def get_scale(self) -> float:
         """The current scale as a Python float (1.0 when disabled).

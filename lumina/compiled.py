@@ -263,9 +263,7 @@ class CompiledFunction:
                 # Whether the function returned or raised (KeyboardInterrupt included), every
                 # touched tensor gets its value and grad back: a trace never leaks placeholders
                 # into user state.
-                for tensor, v0, g0 in trace.touched.values():
-                    tensor._set_value(v0)
-                    tensor._grad = g0
+                trace.restore()
 
         # Several tensor objects can share one value (a no-op reshape returns the same value); the
         # call must read the one whose updates are written back.

@@ -13,6 +13,7 @@ for that time, and by compiled calls while they read and write back state (``com
 """
 from __future__ import annotations
 
+import copy
 import itertools
 import threading
 import weakref
@@ -42,6 +43,7 @@ class Trace:
     grads_written: set[int] = field(default_factory=set)
     grad_owner: dict[int, object] = field(default_factory=dict)  # id(grad tensor) -> tensor whose
     #                                                               .grad it was when read
+    kept: dict[tuple, tuple] = field(default_factory=dict)       # (id(obj), attr) -> (obj, attr, copy)
 
     def touch(self, tensor) -> None:
         """Remember a state tensor's value and grad as they were before the function ran."""
@@ -64,6 +66,22 @@ class Trace:
     def write_grad(self, tensor) -> None:
         self.touch(tensor)
         self.grads_written.add(id(tensor))
+
+    def keep(self, obj, attr: str) -> None:
+        """Python state that only means something inside the trace (it holds traced tensors):
+        ``obj.attr`` (a shallow copy of it, as it is now) is put back when the trace ends, whether
+        the function returned or raised."""
+        if (id(obj), attr) not in self.kept:
+            self.kept[(id(obj), attr)] = (obj, attr, copy.copy(getattr(obj, attr)))
+
+    def restore(self) -> None:
+        """Put every touched state tensor's value and grad, and every kept attribute, back as
+        they were before the function ran."""
+        for tensor, value, grad in self.touched.values():
+            tensor._set_value(value)
+            tensor._grad = grad
+        for obj, attr, value in self.kept.values():
+            setattr(obj, attr, value)
 
 
 def grad_type(tensor):

@@ -519,3 +519,41 @@ def test_cache_size_is_configurable(monkeypatch):
     monkeypatch.setenv("LUMINA_COMPILE_CACHE_SIZE", "lots")
     with pytest.raises(LuminaValueError, match="LUMINA_COMPILE_CACHE_SIZE"):
         lumina.compile(lambda x: x)
+
+
+@pytest.mark.parametrize("point", ["backward", "step", "update"])
+def test_a_failed_trace_leaves_a_grad_scaler_usable(point):
+    model, tmodel = twins()
+    opt = lumina.optim.SGD(model.parameters(), lr=0.1)
+    topt = torch.optim.SGD(tmodel.parameters(), lr=0.1)
+    scaler, tscaler = lumina.amp.GradScaler(init_scale=256.0), torch.amp.GradScaler("cpu", init_scale=256.0)
+    fail = [point]
+
+    @lumina.compile
+    def step(x, y):
+        opt.zero_grad()
+        loss = mse(model(x), y)
+        scaler.scale(loss).backward()
+        if fail[0] == "backward":
+            raise Injected(point)
+        scaler.step(opt)
+        if fail[0] == "step":
+            raise Injected(point)
+        scaler.update()
+        if fail[0] == "update":
+            raise Injected(point)
+        return loss
+
+    with pytest.raises(Injected):
+        step(arr(6, 4), arr(6, 3))
+    assert scaler.get_scale() == 256.0
+    fail[0] = None
+    for _ in range(3):
+        x, y = arr(6, 4), arr(6, 3)
+        step(x, y)
+        topt.zero_grad()
+        tscaler.scale(mse(tmodel(torch.from_numpy(x)), torch.from_numpy(y))).backward()
+        tscaler.step(topt)
+        tscaler.update()
+        assert_params_close(model, tmodel)
+    assert scaler.get_scale() == tscaler.get_scale()
