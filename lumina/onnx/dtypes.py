@@ -7,6 +7,10 @@ use narrow integers and 4/6/8-bit floats; the importer keeps each value's *logic
 * int8, int16, uint8, uint16, int4, uint4, int2, uint2 are held in int32, uint32 in int64. After
   every node whose output has such a type the result is wrapped to the type's range (two's complement
   modular arithmetic), so Add/Mul/Neg/Cast/BitShift overflow exactly as the narrow type does.
+  ``Cast`` from a float to one of them truncates toward zero and then wraps; NaN and infinities
+  give 0. (ONNX leaves a float out of the target's range undefined; wrapping is its rule for integers
+  out of range, and what ONNX Runtime does for int4/uint4 and ml_dtypes before 0.7 did; ml_dtypes 0.7
+  gives 0 instead. lumina computes the casts itself, so its answers do not change with ml_dtypes.)
 * uint64 is held in int64 as the same 64 bits. Addition, subtraction, multiplication and the bitwise
   ops are the same on those bits; the ops that read the sign (comparisons, Min/Max, Div, Mod, right
   shift, Cast to float) use unsigned forms written here, and every other op refuses a uint64 operand
@@ -285,7 +289,7 @@ def conform(v, elem: int, in_range: bool = False):
     t = INTS[elem]
     if is_static(v):
         if v.dtype.kind == "f":
-            v = np.trunc(np.nan_to_num(v)).astype(np.int64)
+            v = _float_to_int64_array(v)
         return v.astype(want.numpy) if in_range else wrap_array(v, t).astype(want.numpy)
     if v.dtype.is_float:
         v = _float_to_int64(v)
@@ -372,6 +376,13 @@ def _float_to_int64(x: Tensor) -> Tensor:
     instead of LLVM's poison."""
     x = x.to(DType.float32) if x.dtype.is_half else x   # exact; 2**63 is beyond float16
     return where(x.abs() < 2.0 ** 63, x, 0.0).to(DType.int64)
+
+
+def _float_to_int64_array(a: np.ndarray) -> np.ndarray:
+    """``_float_to_int64`` on a NumPy float array."""
+    a = a.astype(np.float64)
+    with np.errstate(invalid="ignore"):
+        return np.trunc(np.where(np.abs(a) < 2.0 ** 63, a, 0.0)).astype(np.int64)
 
 
 # ---- floats: powers of two and rounding -----------------------------------------------------------
@@ -480,15 +491,23 @@ def to_e8m0(x: Tensor, saturate: bool = True, round_mode: str = "up") -> Tensor:
 # ---- Cast -----------------------------------------------------------------------------------------
 
 _NUMPY_CASTS = (set(NATIVE) | set(INTS)) - {TP.BFLOAT16}
+# Integer types narrower than the type they are held in: a cast to them wraps.
+_WRAPPED = {elem for elem, t in INTS.items() if t.bits < 8 * t.compute.itemsize}
 
 
 def cast(x, src: int, dst: int, saturate: bool = True, round_mode: str = "up"):
     """``x``, the value lumina holds for ONNX type ``src``, cast to ONNX type ``dst`` (the value held
     for ``dst``), per the ONNX Cast specification. Known integer and native values cast in NumPy (shape
-    arithmetic stays known); all others, and every cast to or from an emulated float, in lumina."""
+    arithmetic stays known); all others, and every cast to or from an emulated float, in lumina.
+    A cast to a narrow integer truncates a float toward zero (NaN and infinities: 0) and keeps the
+    low bits, known or not (see the module docstring)."""
     if is_static(x) and src in _NUMPY_CASTS and dst in _NUMPY_CASTS:
+        a = np.asarray(narrow_array(x, src))
+        if dst in _WRAPPED:   # computed here: NumPy's and ml_dtypes' out-of-range casts differ
+            a = _float_to_int64_array(a) if a.dtype.kind == "f" else a.astype(np.int64)
+            return wrap_array(a, INTS[dst]).astype(INTS[dst].compute.numpy)
         with np.errstate(all="ignore"):
-            return widen_array(np.asarray(narrow_array(x, src).astype(np_dtype(dst))))
+            return widen_array(np.asarray(a.astype(np_dtype(dst))))
     x = tensor_of(x)
     if dst in MINIFLOATS:
         return round_minifloat(to_float(x, src, DType.float64), MINIFLOATS[dst],

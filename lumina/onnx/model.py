@@ -27,12 +27,15 @@ def load(model, device: str = "cpu") -> "OnnxModel":
     """Import ``model`` (a path to a ``.onnx`` file, its bytes, or an ``onnx.ModelProto``) for
     ``device`` ("cpu"). External data files (``.onnx.data``) next to the model are read.
 
-    Raises LuminaOnnxError for a file that is not a readable ONNX model, one that fails
-    ``onnx.checker.check_node`` (attributes and arity against the op's schema), a graph that uses an op
-    lumina does not import (naming every such node), or a device other than "cpu"."""
+    Raises LuminaOnnxError for a file that is not a readable ONNX model, an opset version outside
+    the ones ONNX defines, a node that fails ``onnx.checker.check_node`` (attributes and arity against
+    the op's schema), a graph that uses an op lumina does not import (naming every such node), or a
+    device other than "cpu"."""
     if device != "cpu":
         raise LuminaOnnxError(f"load: device {device!r} is not available; lumina's ONNX models run on 'cpu'")
-    proto = _inline_functions(read_model(model))
+    proto = read_model(model)
+    _check_versions(proto)
+    proto = _inline_functions(proto)
     _check_nodes(proto)
     return OnnxModel(proto)
 
@@ -65,6 +68,28 @@ SUBGRAPH_OPS = {"If"}   # imported by the model itself (they run subgraphs), not
 def imports_op(op_type: str) -> bool:
     """Whether lumina imports ONNX operator ``op_type`` (of the default domain)."""
     return op_type in HANDLERS or op_type in SUBGRAPH_OPS
+
+
+_INT32_MAX = 2**31 - 1
+
+
+def _check_versions(proto) -> None:
+    """The model's IR version and opset imports against what ONNX defines, as ONNX Runtime checks
+    them when it loads a model: an ``ai.onnx`` opset from 1 to the newest that the installed ``onnx``
+    knows (``onnx.defs.onnx_opset_version()``; a newer one may change an op's meaning), any other
+    domain's version positive, and each number one the checker can read (a 32-bit int)."""
+    import onnx.defs
+    newest = onnx.defs.onnx_opset_version()
+    if not 0 <= proto.ir_version <= _INT32_MAX:
+        raise LuminaOnnxError(f"load: ir_version {proto.ir_version} is not an ONNX IR version")
+    for o in proto.opset_import:
+        domain = o.domain or "ai.onnx"
+        if domain == "ai.onnx" and not 1 <= o.version <= newest:
+            raise LuminaOnnxError(f"load: opset_import {domain} version {o.version} is not one ONNX defines: "
+                                  f"lumina imports ai.onnx opsets 1 to {newest} (onnx {onnx.__version__})")
+        if not 1 <= o.version <= _INT32_MAX:
+            raise LuminaOnnxError(f"load: opset_import {domain} version {o.version} is not a valid opset "
+                                  f"version (1 to {_INT32_MAX})")
 
 
 def _check_nodes(proto) -> None:
@@ -213,9 +238,9 @@ class OnnxModel:
             except KeyError as e:
                 raise ctx.error(f"input {e.args[0]!r} is not produced by any earlier node") from None
             if node.op_type == "If":
-                outs = self._if(ctx, node, xs, env, graph_inputs)
+                outs = self._guarded(ctx, node, xs, lambda: self._if(ctx, node, xs, env, graph_inputs))
             else:
-                outs = self._apply(ctx, node, xs)
+                outs = self._guarded(ctx, node, xs, lambda: self._apply(ctx, node, xs))
             wanted = [i for i, name in enumerate(node.output) if name]
             if wanted and wanted[-1] >= len(outs):
                 raise ctx.error(f"output {wanted[-1]} ({node.output[wanted[-1]]!r}) is not supported; lumina "
@@ -223,15 +248,30 @@ class OnnxModel:
             env.update(zip(node.output, (np.asarray(o) if isinstance(o, np.generic) else o for o in outs)))
 
     def _apply(self, ctx: Ctx, node, xs: list) -> list:
+        """The node's handler applied to ``xs``."""
         attrs = {a.name: _attribute(a) for a in node.attribute}
+        check_operands(ctx)
+        return conform_outputs(ctx, HANDLERS[node.op_type](ctx, xs, attrs))
+
+    @staticmethod
+    def _guarded(ctx: Ctx, node, xs: list, run) -> list:
+        """``run()``, importing the node. Whatever it raises reaches the caller as a
+        LuminaOnnxError naming the node: a lumina error with the node and input types added, and any
+        other exception (NumPy's ``AxisError`` on an attribute no check caught, a ``MemoryError``, a
+        handler bug) chained, so a model never ends in a bare Python exception. ``NeedsValue``
+        (specialise and trace again) passes through."""
         try:
-            check_operands(ctx)
-            return conform_outputs(ctx, HANDLERS[node.op_type](ctx, xs, attrs))
-        except LuminaOnnxError:
+            return run()
+        except (LuminaOnnxError, NeedsValue):
             raise
         except LuminaError as e:
             raise LuminaOnnxError(f"node {ctx.name!r} ({ctx.op_type}): {e} (inputs "
                                   f"{[_describe(x) for x in xs]})") from None
+        except Exception as e:   # noqa: BLE001 (the safety net: see the docstring)
+            detail = str(e).strip().splitlines()[0][:300] if str(e).strip() else ""
+            raise LuminaOnnxError(f"node {ctx.name!r} ({ctx.op_type}): cannot be imported for inputs "
+                                  f"{[_describe(x) for x in xs]} and attributes {_describe_attributes(node)}: "
+                                  f"{type(e).__name__}{': ' + detail if detail else ''}") from e
 
     def _if(self, ctx: Ctx, node, xs: list, env: dict, graph_inputs: dict) -> list:
         """``If`` whose condition is known while tracing (a constant, or computed from shapes): the
@@ -287,6 +327,25 @@ def _attribute(a):
 
 def _dims(dims) -> list:
     return [d.dim_value if d.HasField("dim_value") else (d.dim_param or "?") for d in dims]
+
+
+def _describe_attributes(node, limit: int = 300) -> str:
+    """``{name: value}`` of the node's scalar and list attributes (tensors and graphs by kind), cut
+    to ``limit`` characters."""
+    from onnx import AttributeProto
+    kinds = {AttributeProto.TENSOR: "<tensor>", AttributeProto.GRAPH: "<graph>", AttributeProto.TENSORS: "<tensors>",
+             AttributeProto.GRAPHS: "<graphs>", AttributeProto.SPARSE_TENSOR: "<sparse tensor>"}
+    parts = []
+    for a in node.attribute:
+        if a.type in kinds:
+            parts.append(f"{a.name}={kinds[a.type]}")
+            continue
+        try:
+            parts.append(f"{a.name}={_attribute(a)!r}")
+        except Exception:   # noqa: BLE001 (bytes that are not UTF-8)
+            parts.append(f"{a.name}=<unreadable>")
+    text = "{" + ", ".join(parts) + "}"
+    return text if len(text) <= limit else text[:limit - 4] + " ...}"
 
 
 def _describe(x) -> str:

@@ -17,7 +17,7 @@ import numpy as np
 
 from ...ir.dtypes import DType
 from ...tensor import Tensor, where, zeros_like
-from .registry import handler, ints, is_static, tensor_of
+from .registry import check_constant, handler, ints, is_static, tensor_of
 
 
 def _float_op(fn):
@@ -214,7 +214,10 @@ def _window(ctx, xs, attrs, coefficients: tuple[float, ...]):
     """``sum_k (-1)^k a_k cos(2 pi k n / N)`` for ``n < size``, ``N = size`` (periodic) or
     ``size - 1`` (symmetric), computed in float64 and cast to ``output_datatype``."""
     from onnx.helper import tensor_dtype_to_np_dtype
-    size = ints(ctx, xs[0], "size")[0]
+    size = ints(ctx, xs[0], "size")
+    if len(size) != 1:
+        raise ctx.error(f"size {size} must be a scalar")
+    size = check_constant(ctx, [max(size[0], 0)], np.float64, "the window")[0]
     period = size if attrs.get("periodic", 1) else size - 1
     phase = np.arange(size, dtype=np.float64) / max(period, 1)
     w = sum((-1) ** k * a * np.cos(2 * np.pi * k * phase) for k, a in enumerate(coefficients))

@@ -113,7 +113,7 @@ def _softmax_as_is(x: Tensor) -> Tensor:
     ``F.softmax`` computes in float32 and rounds once (one unit in the last place apart)."""
     if not x.dtype.is_half:
         return F.softmax(x, -1)
-    e = (x - x.detach().max(-1, keepdim=True)).exp()
+    e = (x - x.detach().amax(-1, keepdim=True)).exp()
     return e / e.sum(-1, keepdim=True)
 
 
@@ -208,7 +208,7 @@ def _attention(ctx, xs, attrs):
     else:
         probs = _softmax_as_is(scores)
     if bias is not None:   # a query row with every key masked attends to nothing
-        all_masked = bias.max(-1, keepdim=True) == _NEG_INF
+        all_masked = bias.amax(-1, keepdim=True) == _NEG_INF
         probs = where(all_masked, tensor_of(np.zeros((), dtype.numpy)), probs)
     if mode == 3:
         qk = probs

@@ -463,6 +463,6 @@ def _global_pool(ctx, xs, attrs):
     if ctx.op_type == "GlobalAveragePool":
         return [x.mean(axes, keepdim=True)]
     if ctx.op_type == "GlobalMaxPool":
-        return [x.max(axes, keepdim=True)]
+        return [x.amax(axes, keepdim=True)]
     p = attrs.get("p", 2)
     return [((_float_input(ctx, x).abs() ** p).sum(axes, keepdim=True)) ** (1.0 / p)]

@@ -22,7 +22,7 @@ from ...indexing import gather
 from ...ir.dtypes import DType
 from ...shape_ops import pad
 from ...tensor import Tensor, arange, cat, matmul, maximum, minimum, ones, tensor, where
-from .registry import axes_of, handler, ints, is_static, static, tensor_of
+from .registry import axes_of, axis_of, check_constant, handler, ints, is_static, static, tensor_of
 
 
 # ---- helpers --------------------------------------------------------------------------------------
@@ -96,11 +96,18 @@ def _scan_last(x: Tensor, combine, fill) -> Tensor:
 @handler("GatherElements")
 def _gather_elements(ctx, xs, attrs):
     x, index = xs
-    axis = attrs.get("axis", 0) % max(len(x.shape), 1)
+    axis = axis_of(ctx, attrs.get("axis", 0), len(x.shape))
+    if len(index.shape) != len(x.shape):
+        raise ctx.error(f"indices of shape {list(index.shape)} must have the rank of data {list(x.shape)}")
     if is_static(x) and is_static(index):
+        n = x.shape[axis]
+        if index.size and (index.min() < -n or index.max() >= n):
+            raise ctx.error(f"indices hold {int(index.min() if index.min() < -n else index.max())}, out of "
+                            f"range for axis {axis} of size {n}: ONNX takes [{-n}, {n - 1}]")
         idx = np.where(index < 0, index + x.shape[axis], index)
         return [np.take_along_axis(x, idx, axis)]
-    return [gather(tensor_of(x), axis, tensor_of(index))]
+    # ONNX counts negative indices from the end; lumina's gather takes [0, n)
+    return [gather(tensor_of(x), axis, _normalized(tensor_of(index), x.shape[axis]))]
 
 
 @handler("GatherND")
@@ -158,15 +165,15 @@ def _fold_updates(ctx, data: Tensor, hit: Tensor, upd: Tensor, axis: int, reduct
         return data * _prod(moved, (axis,), keepdim=False)
     m = hit.shape[axis]
     order = _positions(m, axis, hit.ndim)
-    last = where(hit, order, -1).max(axis, keepdim=True)       # the last update per element, or -1
+    last = where(hit, order, -1).amax(axis, keepdim=True)      # the last update per element, or -1
     touched = last.reshape(last.shape[:axis] + last.shape[axis + 1:]) >= 0
     if reduction == "none":
         picked = where(hit & (order == last), upd, _zero(dtype)).sum(axis).to(dtype)
         return where(touched, picked, data)
     if reduction == "max":
-        best = where(hit, upd, _lowest(dtype)).max(axis)
+        best = where(hit, upd, _lowest(dtype)).amax(axis)
         return where(touched, maximum(data, best), data)
-    best = where(hit, upd, _highest(dtype)).min(axis)
+    best = where(hit, upd, _highest(dtype)).amin(axis)
     return where(touched, minimum(data, best), data)
 
 
@@ -174,7 +181,7 @@ def _fold_updates(ctx, data: Tensor, hit: Tensor, upd: Tensor, axis: int, reduct
 def _scatter_elements(ctx, xs, attrs):
     data, index, updates = (tensor_of(v) for v in xs)
     rank = data.ndim
-    axis = attrs.get("axis", 0) % max(rank, 1)
+    axis = axis_of(ctx, attrs.get("axis", 0), rank)
     reduction = attrs.get("reduction", "none")
     if index.shape != updates.shape or index.ndim != rank or any(
             i > d for a, (i, d) in enumerate(zip(index.shape, data.shape)) if a != axis):
@@ -244,8 +251,8 @@ def _top_k(x: Tensor, k: int, axis: int, largest: bool) -> tuple[Tensor, Tensor]
         values, indices = [], []
         for _ in range(k):
             rest = where(taken, fill, x)
-            best = rest.max(axis, keepdim=True) if largest else rest.min(axis, keepdim=True)
-            first = where((x == best) & ~taken, pos, n).min(axis, keepdim=True)
+            best = rest.amax(axis, keepdim=True) if largest else rest.amin(axis, keepdim=True)
+            first = where((x == best) & ~taken, pos, n).amin(axis, keepdim=True)
             taken = taken | (pos == first)
             values.append(best)
             indices.append(first)
@@ -264,7 +271,7 @@ def _top_k(x: Tensor, k: int, axis: int, largest: bool) -> tuple[Tensor, Tensor]
 def _topk(ctx, xs, attrs):
     x = tensor_of(xs[0])
     k = attrs["k"] if ctx.opset < 10 else ints(ctx, xs[1], "K")[0]
-    axis = attrs.get("axis", -1) % max(x.ndim, 1)
+    axis = axis_of(ctx, attrs.get("axis", -1), x.ndim)
     if not 0 <= k <= x.shape[axis]:
         raise ctx.error(f"K={k} is outside [0, {x.shape[axis]}] (axis {axis} of input shape {list(x.shape)})")
     if x.dtype is DType.bool:
@@ -277,10 +284,10 @@ def _topk(ctx, xs, attrs):
 def _hardmax(ctx, xs, attrs):
     x = tensor_of(xs[0])
     if ctx.opset < 13:   # over the input flattened to 2-D at axis
-        axis = attrs.get("axis", 1) % max(x.ndim, 1)
+        axis = axis_of(ctx, attrs.get("axis", 1), x.ndim)
         flat = x.reshape(math.prod(x.shape[:axis]), -1)
         return [_one_hot_max(flat, 1).reshape(x.shape)]
-    return [_one_hot_max(x, attrs.get("axis", -1) % max(x.ndim, 1))]
+    return [_one_hot_max(x, axis_of(ctx, attrs.get("axis", -1), x.ndim))]
 
 
 def _one_hot_max(x: Tensor, axis: int) -> Tensor:
@@ -292,9 +299,13 @@ def _one_hot_max(x: Tensor, axis: int) -> Tensor:
 @handler("OneHot")
 def _one_hot(ctx, xs, attrs):
     index, depth, values = xs
-    depth = ints(ctx, depth, "depth")[0]
+    depth = ints(ctx, depth, "depth")
+    if len(depth) != 1 or depth[0] < 1:
+        raise ctx.error(f"depth {depth} must be one positive number")
+    depth = depth[0]
     idx = tensor_of(index)
-    axis = attrs.get("axis", -1) % (idx.ndim + 1)
+    axis = axis_of(ctx, attrs.get("axis", -1), idx.ndim + 1)   # an axis of the output, one rank more
+    check_constant(ctx, list(idx.shape) + [depth], np.bool_, "the one-hot mask")
     if not idx.dtype.is_int:   # float indices truncate toward zero
         idx = idx.to(DType.int64)
     idx = _normalized(idx, depth)   # in-range negatives wrap; others match no position (all off)
@@ -314,7 +325,7 @@ def _compress(ctx, xs, attrs):
     if axis is None:
         x = x.reshape(-1)
         axis = 0
-    axis %= len(x.shape)
+    axis = axis_of(ctx, axis, len(x.shape))
     if keep.size and keep[-1] >= x.shape[axis]:
         raise ctx.error(f"condition selects index {keep[-1]}, beyond axis {axis} of size {x.shape[axis]}")
     if is_static(x):
@@ -330,6 +341,7 @@ def _tile(ctx, xs, attrs):
     if len(repeats) != len(x.shape) or any(r < 0 for r in repeats):
         raise ctx.error(f"repeats {repeats} must hold one non-negative count per dim of shape {list(x.shape)}")
     if is_static(x):
+        check_constant(ctx, [r * d for r, d in zip(repeats, x.shape)], x.dtype)
         return [np.tile(x, repeats)]
     # [d0, d1] -> [1, d0, 1, d1] -> expand [r0, d0, r1, d1] -> [r0*d0, r1*d1]
     spread = [s for d in x.shape for s in (1, d)]
@@ -345,6 +357,7 @@ def _eye_like(ctx, xs, attrs):
         raise ctx.error(f"input must be 2-D, got shape {list(x.shape)}")
     dtype = (np.dtype(tensor_dtype_to_np_dtype(attrs["dtype"])) if "dtype" in attrs
              else x.dtype if is_static(x) else x.dtype.numpy)
+    check_constant(ctx, x.shape, dtype)
     return [np.eye(*x.shape, k=attrs.get("k", 0), dtype=dtype)]
 
 
@@ -352,10 +365,13 @@ def _eye_like(ctx, xs, attrs):
 
 def _scan(ctx, xs, attrs, inclusive_scan, identity):
     x = tensor_of(xs[0])
-    axis = ints(ctx, xs[1], "axis")[0] % max(x.ndim, 1)
-    n = x.shape[axis]
-    if x.ndim == 0 or n == 0:
+    axis = ints(ctx, xs[1], "axis")
+    if len(axis) != 1:
+        raise ctx.error(f"axis {axis} must be a single axis")
+    axis = axis_of(ctx, axis[0], max(x.ndim, 1))   # a scalar scans to itself
+    if x.ndim == 0 or x.shape[axis] == 0:
         return [x]
+    n = x.shape[axis]
     last = x.ndim - 1
     y = x.transpose(axis, last) if axis != last else x
     if attrs.get("reverse", 0):
@@ -381,7 +397,7 @@ def _cumprod(ctx, xs, attrs):
 @handler("ReduceProd")
 def _reduce_prod(ctx, xs, attrs):
     x = xs[0]
-    axes = axes_of(ctx, xs, attrs, max(len(x.shape), 1))
+    axes = axes_of(ctx, xs, attrs, len(x.shape))
     if not axes and attrs.get("noop_with_empty_axes", 0):
         return [x]
     axes = tuple(sorted(set(axes))) if axes else tuple(range(len(x.shape)))

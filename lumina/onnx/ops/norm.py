@@ -9,7 +9,7 @@ import numpy as np
 
 from ...shape_ops import pad
 from ...tensor import Tensor, where
-from .registry import Ctx, handler, lumina_dtype, tensor_of
+from .registry import Ctx, axes_index, axis_of, handler, lumina_dtype, tensor_of
 
 
 def _channels(ctx: Ctx, x: Tensor, what: str, t: Tensor, size: int) -> Tensor:
@@ -70,10 +70,7 @@ def _mean_variance_norm(ctx, xs, attrs):
     """``(x - E[x]) / (sqrt(Var[x]) + 1e-9)`` over ``axes`` (default ``[0, 2, 3]``), as the spec's
     function body."""
     x = tensor_of(xs[0])
-    axes = attrs.get("axes", [0, 2, 3])
-    if any(not -x.ndim <= a < x.ndim for a in axes):
-        raise ctx.error(f"axes {list(axes)} are out of range for input {list(x.shape)}")
-    axes = tuple(sorted({a % x.ndim for a in axes}))
+    axes = tuple(sorted(set(axes_index(ctx, attrs.get("axes", [0, 2, 3]), x.ndim))))
     centered = x - x.mean(axes, keepdim=True)
     return [centered / ((centered * centered).mean(axes, keepdim=True).sqrt() + 1e-9)]
 
@@ -107,7 +104,6 @@ def _lp_norm(ctx, xs, attrs):
     p, axis = attrs.get("p", 2), attrs.get("axis", -1)
     if p not in (1, 2):
         raise ctx.error(f"p={p} is not supported (1 or 2)")
-    if not -x.ndim <= axis < x.ndim:
-        raise ctx.error(f"axis={axis} is out of range for input {list(x.shape)}")
+    axis = axis_of(ctx, axis, x.ndim)
     norm = x.abs().sum(axis, keepdim=True) if p == 1 else (x * x).sum(axis, keepdim=True).sqrt()
     return [x / where(norm == 0.0, 1.0, norm)]   # all-zero lanes: 0 / 1

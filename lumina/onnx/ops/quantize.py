@@ -116,8 +116,8 @@ def _dynamic_quantize(ctx, xs, attrs):
     """uint8 quantization with the scale and zero point of ``x``'s range (widened to include 0):
     ``scale = (max - min) / 255``, ``zero_point = rint(clamp(-min / scale, 0, 255))``."""
     x = tensor_of(xs[0])
-    hi = x.max().clamp(min=0.0)
-    lo = x.min().clamp(max=0.0)
+    hi = x.amax().clamp(min=0.0)
+    lo = x.amin().clamp(max=0.0)
     scale = where(hi == lo, 1.0, hi - lo) / 255.0
     zero = rint((-lo / scale).clamp(0.0, 255.0))
     y = (rint(x / scale) + zero).clamp(0.0, 255.0)

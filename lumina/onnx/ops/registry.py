@@ -124,10 +124,68 @@ def lumina_dtype(ctx: Ctx, dtype: np.dtype):
         raise ctx.error(f"dtype {dtype} is not supported") from None
 
 
-def axes_of(ctx, xs, attrs, rank: int) -> list[int] | None:
-    """``axes`` from the attribute (older opsets) or the second input (newer ones)."""
+def axis_of(ctx: Ctx, axis, rank: int, what: str = "axis", *, upper: int | None = None) -> int:
+    """``axis`` counted from 0: ONNX takes an axis in ``[-rank, rank - 1]``, a negative one counting
+    from the end (``upper``: a larger last value, as Flatten's ``axis`` in ``[-rank, rank]``).
+
+    Raises LuminaOnnxError naming the node, the attribute (``what``), its value and the range."""
+    last = rank - 1 if upper is None else upper
+    if not isinstance(axis, (int, np.integer)) or not -rank <= axis <= last:
+        raise ctx.error(f"{what}={axis!r} is out of range for an input of rank {rank}: ONNX takes "
+                        f"{what} in [{-rank}, {last}]")
+    return int(axis) % rank if axis < 0 else int(axis)
+
+
+def axes_index(ctx: Ctx, axes, rank: int, what: str = "axes", *, unique: bool = False,
+               rank_of: str = "the input") -> list[int]:
+    """Each of ``axes`` counted from 0 (see ``axis_of``); ``unique``: a repeated axis is an error
+    (Unsqueeze, where it would change the output's rank), else repeats are kept as given.
+    ``rank_of`` names whose rank ``rank`` is, for the message."""
+    axes = list(axes)
+    out = []
+    for a in axes:
+        if not isinstance(a, (int, np.integer)) or not -rank <= a < rank:
+            raise ctx.error(f"{what}={axes} holds {a}, out of range for {rank_of} of rank {rank}: ONNX takes "
+                            f"each axis in [{-rank}, {rank - 1}]")
+        out.append(int(a) % rank)
+    if unique and len(set(out)) != len(out):
+        raise ctx.error(f"{what}={axes} names an axis twice (rank {rank})")
+    return out
+
+
+def permutation(ctx: Ctx, perm, rank: int, what: str = "perm") -> list[int]:
+    """``perm`` checked to be a permutation of ``0 .. rank - 1`` (Transpose; ONNX Runtime refuses
+    negative entries too)."""
+    perm = list(perm)
+    if len(perm) != rank or sorted(perm) != list(range(rank)):
+        raise ctx.error(f"{what}={perm} is not a permutation of the {rank} axes of an input of rank {rank} "
+                        f"(each of 0 .. {rank - 1} once)")
+    return [int(p) for p in perm]
+
+
+def axes_of(ctx, xs, attrs, rank: int, *, unique: bool = False, rank_of: str = "the input") -> list[int] | None:
+    """``axes`` from the attribute (older opsets) or the second input (newer ones), counted from 0
+    and checked against ``rank`` (``axes_index``)."""
     if len(xs) > 1 and xs[1] is not None:
-        return [a % rank for a in ints(ctx, xs[1], "axes")]
+        return axes_index(ctx, ints(ctx, xs[1], "axes"), rank, unique=unique, rank_of=rank_of)
     if "axes" in attrs:
-        return [a % rank for a in attrs["axes"]]
+        return axes_index(ctx, attrs["axes"], rank, unique=unique, rank_of=rank_of)
     return None
+
+
+MAX_CONSTANT_BYTES = 1 << 32
+"""The largest array (4 GiB) the importer builds while tracing (ConstantOfShape, Range, Tile, Expand
+of known values...): a bigger one is a model error, not an allocation to attempt."""
+
+
+def check_constant(ctx: Ctx, shape, dtype, what: str = "the output") -> tuple[int, ...]:
+    """``shape`` (non-negative sizes) for a known array of ``dtype`` of at most
+    ``MAX_CONSTANT_BYTES``; LuminaOnnxError naming the node, the shape and the byte count."""
+    shape = tuple(int(d) for d in shape)
+    if any(d < 0 for d in shape):
+        raise ctx.error(f"{what} would have shape {list(shape)}: sizes must not be negative")
+    size = math.prod(shape) * np.dtype(dtype).itemsize
+    if size > MAX_CONSTANT_BYTES:
+        raise ctx.error(f"{what} would be a constant of shape {list(shape)} {np.dtype(dtype)}: {size} bytes, "
+                        f"more than the {MAX_CONSTANT_BYTES} bytes lumina computes while importing")
+    return shape

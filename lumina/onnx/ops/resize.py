@@ -23,7 +23,7 @@ import numpy as np
 
 from ...ir.dtypes import DType
 from ...tensor import Tensor, matmul, maximum, tensor, where
-from .registry import handler, optional, static, tensor_of
+from .registry import axes_index, check_constant, handler, optional, static, tensor_of
 
 _COORDINATE_MODES = ("half_pixel", "half_pixel_symmetric", "pytorch_half_pixel", "align_corners",
                      "asymmetric", "tf_crop_and_resize")
@@ -188,6 +188,7 @@ def _resize(ctx, x: Tensor, scales, sizes, roi, axes, attrs: dict, nearest_modes
             continue
         if m <= 0 or n == 0:
             raise ctx.error(f"axis {axis}: cannot resize {n} elements to {m}")
+        check_constant(ctx, [m, 8], np.float64, f"the interpolation table of axis {axis}")
         taps, coeffs, outside = _axis_weights(n, m, scale, None if roi is None else roi[i], attrs, nearest_modes[i])
         compute = _resample_axis(ctx, compute, axis, taps, coeffs, outside, fill)
     return compute.to(x.dtype) if low_precision else compute
@@ -220,9 +221,7 @@ def _resize_op(ctx, xs, attrs):
     policy = attrs.get("keep_aspect_ratio_policy", "stretch")
     if policy not in ("stretch", "not_larger", "not_smaller"):
         raise ctx.error(f"keep_aspect_ratio_policy={policy!r} is not supported (stretch, not_larger, not_smaller)")
-    axes = [a % x.ndim for a in attrs.get("axes", range(x.ndim))]
-    if len(set(axes)) != len(axes):
-        raise ctx.error(f"axes {attrs.get('axes')} repeat an axis")
+    axes = axes_index(ctx, attrs.get("axes", range(x.ndim)), x.ndim, unique=True)
     roi_v = _values(ctx, optional(xs, 1), "roi") if coord == "tf_crop_and_resize" else None
     scales_v = _values(ctx, optional(xs, 2), "scales")
     sizes_v = _values(ctx, optional(xs, 3), "sizes")
@@ -242,8 +241,8 @@ def _resize_op(ctx, xs, attrs):
             sizes = [int(scale * i + 0.5) for i in in_sizes]
     else:
         scales_f = scales_v.astype(np.float32)
-        if (scales_f <= 0).any():
-            raise ctx.error(f"scales {scales_v.tolist()} must be positive")
+        if not ((scales_f > 0) & np.isfinite(scales_f)).all():
+            raise ctx.error(f"scales {scales_v.tolist()} must be positive and finite")
         sizes = [int(v) for v in (scales_f * np.array(in_sizes, np.float32))]   # floor, in float32 as ORT
         scales = [float(s) for s in scales_f]
     roi = None
@@ -447,7 +446,7 @@ def _roi_align(ctx, xs, attrs):
             corner = matmul(rows, ax.unsqueeze(1).permute(0, 1, 3, 2))          # [R, C, PH * ratio, PW * ratio]
             best = corner if best is None else maximum(best, corner)
     best = best.reshape(r, x.shape[1], out_hw[0], ratio, out_hw[1], ratio)
-    return [best.max((3, 5))]
+    return [best.amax((3, 5))]
 
 
 @handler("AffineGrid")
@@ -475,9 +474,9 @@ def _center_crop_pad(ctx, xs, attrs):
     leaves the extra element at the end)."""
     x = xs[0]
     shape = [int(s) for s in static(ctx, xs[1], "shape")]
-    axes = [a % x.ndim for a in attrs.get("axes", range(x.ndim))]
-    if len(shape) != len(axes):
-        raise ctx.error(f"shape {shape} must have one entry per axis ({axes})")
+    axes = axes_index(ctx, attrs.get("axes", range(len(x.shape))), len(x.shape), unique=True)
+    if len(shape) != len(axes) or any(s < 0 for s in shape):
+        raise ctx.error(f"shape {shape} must hold one non-negative size per axis ({axes})")
     key, pads = [slice(None)] * x.ndim, [(0, 0)] * x.ndim
     for a, want in zip(axes, shape):
         have = x.shape[a]

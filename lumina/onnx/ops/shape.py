@@ -2,10 +2,12 @@
 Trilu... Known (NumPy) inputs give known outputs, so shape arithmetic folds while tracing."""
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from ...tensor import cat, tensor, where
-from .registry import axes_of, handler, ints, is_static, static, tensor_of
+from .registry import axes_index, axes_of, axis_of, check_constant, handler, ints, is_static, permutation, static, tensor_of
 
 
 @handler("Shape")
@@ -36,45 +38,70 @@ def _constant(ctx, xs, attrs):
 def _constant_of_shape(ctx, xs, attrs):
     from onnx import numpy_helper
     value = numpy_helper.to_array(attrs["value"]) if "value" in attrs else np.zeros(1, np.float32)
-    return [np.full(ints(ctx, xs[0], "shape"), value.reshape(-1)[0], dtype=value.dtype)]
+    if value.size != 1:
+        raise ctx.error(f"value must hold one element, got shape {list(value.shape)}")
+    shape = check_constant(ctx, ints(ctx, xs[0], "shape"), value.dtype)
+    return [np.full(shape, value.reshape(-1)[0], dtype=value.dtype)]
 
 
 @handler("Range")
 def _range(ctx, xs, attrs):
-    start, limit, delta = (static(ctx, v, n).reshape(()) for v, n in zip(xs, ("start", "limit", "delta")))
+    start, limit, delta = (_scalar(ctx, v, n) for v, n in zip(xs, ("start", "limit", "delta")))
     if delta == 0:
         raise ctx.error("delta must not be 0")
-    return [np.arange(start, limit, delta, dtype=np.result_type(start, limit, delta))]
+    dtype = np.result_type(start, limit, delta)
+    with np.errstate(all="ignore"):
+        count = float(np.ceil((np.float64(limit) - np.float64(start)) / np.float64(delta)))
+    if not np.isfinite(count):
+        raise ctx.error(f"start={start}, limit={limit}, delta={delta} do not give a finite number of elements")
+    check_constant(ctx, [max(int(count), 0)], dtype)
+    return [np.arange(start, limit, delta, dtype=dtype)]
+
+
+def _scalar(ctx, v, what: str) -> np.ndarray:
+    v = static(ctx, v, what)
+    if v.size != 1:
+        raise ctx.error(f"{what} must be a scalar, got shape {list(v.shape)}")
+    return v.reshape(())
 
 
 @handler("Reshape")
 def _reshape(ctx, xs, attrs):
     x, shape = xs[0], ints(ctx, xs[1], "shape")
-    if not attrs.get("allowzero", 0):
+    allowzero = attrs.get("allowzero", 0)
+    if not allowzero and any(d == 0 for d in shape[len(x.shape):]):
+        raise ctx.error(f"shape {shape}: a 0 copies the input's size at that position, and the input "
+                        f"{list(x.shape)} has rank {len(x.shape)}")
+    if not allowzero:
         shape = [x.shape[i] if d == 0 else d for i, d in enumerate(shape)]
+    if any(d < -1 for d in shape) or shape.count(-1) > 1:
+        raise ctx.error(f"shape {shape}: sizes are non-negative, with at most one -1")
+    known = math.prod(d for d in shape if d != -1)
+    total = math.prod(x.shape)
+    if -1 in shape and (known == 0 or total % known) or -1 not in shape and known != total:
+        raise ctx.error(f"cannot reshape an input of shape {list(x.shape)} ({total} elements) to {shape}")
     return [x.reshape(shape)]
 
 
 @handler("Flatten")
 def _flatten(ctx, xs, attrs):
     x = xs[0]
-    axis = attrs.get("axis", 1)
-    axis = axis + len(x.shape) if axis < 0 else axis
-    lead = int(np.prod(x.shape[:axis]))
-    return [x.reshape(lead, int(np.prod(x.shape[axis:])))]
+    axis = axis_of(ctx, attrs.get("axis", 1), len(x.shape), upper=len(x.shape))   # axis == rank: [N, 1]
+    return [x.reshape(math.prod(x.shape[:axis]), math.prod(x.shape[axis:]))]
 
 
 @handler("Transpose")
 def _transpose(ctx, xs, attrs):
     x = xs[0]
-    perm = attrs.get("perm", list(range(len(x.shape)))[::-1])
+    perm = permutation(ctx, attrs.get("perm", list(range(len(x.shape)))[::-1]), len(x.shape))
     return [np.transpose(x, perm) if is_static(x) else x.permute(*perm)]
 
 
 @handler("Unsqueeze")
 def _unsqueeze(ctx, xs, attrs):
     x = xs[0]
-    axes = sorted(axes_of(ctx, xs, attrs, len(x.shape) + len(_rawaxes_of(ctx, xs, attrs))))
+    rank = len(x.shape) + len(_rawaxes_of(ctx, xs, attrs))   # axes count in the output
+    axes = sorted(axes_of(ctx, xs, attrs, rank, unique=True, rank_of="the output") or [])
     shape = list(x.shape)
     for a in axes:
         shape.insert(a, 1)
@@ -99,7 +126,14 @@ def _squeeze(ctx, xs, attrs):
 
 @handler("Concat")
 def _concat(ctx, xs, attrs):
-    axis = attrs["axis"]
+    if not xs or any(x is None for x in xs):
+        raise ctx.error("takes one or more inputs, none absent")
+    rank = len(xs[0].shape)
+    axis = axis_of(ctx, attrs["axis"], rank)
+    for i, x in enumerate(xs):
+        if len(x.shape) != rank or any(a != b for k, (a, b) in enumerate(zip(x.shape, xs[0].shape)) if k != axis):
+            raise ctx.error(f"input {i} of shape {list(x.shape)} does not fit input 0 of shape "
+                            f"{list(xs[0].shape)}: all inputs have one rank and agree outside axis {axis}")
     if all(is_static(x) for x in xs):
         return [np.concatenate(xs, axis=axis)]
     return [cat([tensor_of(x) for x in xs], axis)]
@@ -108,8 +142,14 @@ def _concat(ctx, xs, attrs):
 @handler("Gather")
 def _gather(ctx, xs, attrs):
     x, index = xs
-    axis = attrs.get("axis", 0) % len(x.shape)
+    axis = axis_of(ctx, attrs.get("axis", 0), len(x.shape))
     idx = static(ctx, index, "indices") if is_static(index) else index
+    if is_static(idx):
+        n = x.shape[axis]
+        if idx.size and (idx.min() < -n or idx.max() >= n):
+            bad = int(idx.min()) if idx.min() < -n else int(idx.max())
+            raise ctx.error(f"index {bad} is out of range for axis {axis} of size {n} (input shape "
+                            f"{list(x.shape)}): ONNX takes indices in [{-n}, {n - 1}]")
     if is_static(x) and is_static(idx):
         return [np.take(x, idx, axis=axis)]
     if is_static(idx):
@@ -137,30 +177,45 @@ def _slice(ctx, xs, attrs):
         starts, ends = ints(ctx, xs[1], "starts"), ints(ctx, xs[2], "ends")
         axes = ints(ctx, xs[3], "axes") if len(xs) > 3 and xs[3] is not None else list(range(len(starts)))
         steps = ints(ctx, xs[4], "steps") if len(xs) > 4 and xs[4] is not None else [1] * len(starts)
+    if not len(starts) == len(ends) == len(axes) == len(steps):
+        raise ctx.error(f"starts {starts}, ends {ends}, axes {axes} and steps {steps} must have one length")
+    axes = axes_index(ctx, axes, rank, unique=True)
     key = [slice(None)] * rank
     for s, e, a, st in zip(starts, ends, axes, steps):
+        if st == 0:
+            raise ctx.error(f"steps={steps}: a step of 0 on axis {a}")
         if st < 0 and not is_static(x):
             raise ctx.error(f"negative step {st} on axis {a} is not supported")
-        key[a % rank] = slice(s, e, st)
+        key[a] = slice(s, e, st)
     return [x[tuple(key)]]
 
 
 @handler("Expand")
 def _expand(ctx, xs, attrs):
     x, shape = xs[0], ints(ctx, xs[1], "shape")
-    out = np.broadcast_shapes(tuple(x.shape), tuple(shape))
+    try:
+        out = np.broadcast_shapes(tuple(x.shape), tuple(shape))
+    except ValueError:
+        raise ctx.error(f"shape {shape} does not broadcast with the input's shape {list(x.shape)}") from None
+    if is_static(x):
+        check_constant(ctx, out, x.dtype)
     return [np.broadcast_to(x, out).copy() if is_static(x) else x.broadcast_to(out)]
 
 
 @handler("Split")
 def _split(ctx, xs, attrs):
     x = tensor_of(xs[0])
-    axis = attrs.get("axis", 0) % x.ndim
+    axis = axis_of(ctx, attrs.get("axis", 0), x.ndim)
     sizes = ints(ctx, xs[1], "split") if len(xs) > 1 and xs[1] is not None else attrs.get("split")
     if sizes is None:
         n = attrs.get("num_outputs") or ctx.n_outputs
+        if n < 1:
+            raise ctx.error(f"num_outputs={n}: Split makes at least one output")
         size = -(-x.shape[axis] // n)
-        sizes = [min(size, x.shape[axis] - i * size) for i in range(n)]
+        sizes = [max(min(size, x.shape[axis] - i * size), 0) for i in range(n)]
+    if any(d < 0 for d in sizes) or sum(sizes) != x.shape[axis]:
+        raise ctx.error(f"split={list(sizes)} must be non-negative sizes summing to {x.shape[axis]} (axis {axis} "
+                        f"of input shape {list(x.shape)})")
     return list(x.split(list(sizes), axis))
 
 
