@@ -3,7 +3,9 @@ float6, float4 and float8e8m0, held in a wider lumina type.
 
 Oracles: ``ml_dtypes`` and ``onnx.numpy_helper`` (the ONNX reference casts) for the float rounding,
 bit for bit, over random float32 bit patterns (subnormals, NaN, infinities) and every halfway case;
-ONNX Runtime for integer arithmetic with overflow, uint64 above 2**63, BitShift, the bitwise ops,
+ONNX Runtime for float to int4/uint4 casts out of range (the ONNX rule for integers out of range,
+written out, for int2/uint2, which ONNX Runtime lacks; ml_dtypes changed its answer there in 0.7),
+integer arithmetic with overflow, uint64 above 2**63, BitShift, the bitwise ops,
 QuantizeLinear/DequantizeLinear/DynamicQuantizeLinear; the ONNX reference evaluator where ONNX
 Runtime has no kernel (signed BitShift)."""
 from __future__ import annotations
@@ -208,17 +210,67 @@ def test_casts_between_integers_wrap():
     assert_same(lumina.onnx.load(model)(x), ort_run(model, {"x": x}))
 
 
-def test_float_to_narrow_int_casts():
-    """Float to int4/uint4 (ml_dtypes: truncate, then keep the low bits) and to int8..uint32 within
-    their range (ONNX Runtime)."""
+NARROW = {TP.INT4: (-8, 16), TP.UINT4: (0, 16), TP.INT2: (-2, 4), TP.UINT2: (0, 4)}   # (min, 2**bits)
+
+
+def wrapped(x: np.ndarray, elem: int) -> np.ndarray:
+    """The ONNX rule for an integer out of a narrow type's range, written out: keep the low bits,
+    two's complement (NaN and infinities: 0)."""
+    low, span = NARROW[elem]
+    t = np.trunc(np.where(np.isfinite(x), x, 0)).astype(np.int64)
+    return ((t - low) % span + low).astype(np.int32)
+
+
+def narrow_cast_model(x: np.ndarray | None):
+    """Cast of ``x`` (a graph input, or a Constant when given: lumina casts known values while
+    importing) to int4, uint4, int2 and uint2."""
+    nodes = [helper.make_node("Cast", ["x"], [f"y{t}"], to=t) for t in NARROW]
+    if x is not None:
+        nodes.insert(0, helper.make_node("Constant", [], ["x"], value=numpy_helper.from_array(x)))
+    inputs = [("x", TP.FLOAT, [64])] if x is None else []
+    return graph_model(nodes, inputs, [(f"y{t}", t, [64]) for t in NARROW])
+
+
+def test_float_to_narrow_int_casts_truncate_and_wrap():
+    """Float to int4/uint4/int2/uint2, in range and out of it, at run time and on known values
+    (folded while importing): truncated toward zero, then the low bits kept; the same whichever
+    ml_dtypes is installed (0.7 gives 0 out of range)."""
     x = (RNG.standard_normal(64) * 40).astype(np.float32)
-    nodes = [helper.make_node("Cast", ["x"], [f"y{t}"], to=t) for t in (TP.INT4, TP.UINT4, TP.INT2, TP.UINT2)]
-    model = graph_model(nodes, [("x", TP.FLOAT, [64])], [(f"y{t}", t, [64]) for t in (TP.INT4, TP.UINT4,
-                                                                                     TP.INT2, TP.UINT2)])
-    got = lumina.onnx.load(model)(x)
-    for t in (TP.INT4, TP.UINT4, TP.INT2, TP.UINT2):
-        np.testing.assert_array_equal(got[f"y{t}"].astype(np.int32),
-                                      x.astype(helper.tensor_dtype_to_np_dtype(t)).astype(np.int32))
+    x[:6] = [np.nan, np.inf, -np.inf, 7.9, -8.9, 3e9]
+    runtime = lumina.onnx.load(narrow_cast_model(None))(x)
+    folded = lumina.onnx.load(narrow_cast_model(x))()
+    for t in NARROW:
+        np.testing.assert_array_equal(runtime[f"y{t}"].astype(np.int32), wrapped(x, t), err_msg=str(t))
+        np.testing.assert_array_equal(folded[f"y{t}"].astype(np.int32), wrapped(x, t), err_msg=str(t))
+
+
+def test_float_to_4_bit_casts_wrap_like_onnxruntime():
+    """Whole numbers (ONNX Runtime rounds halves away from zero before wrapping where lumina, like
+    the ONNX reference and every wider integer type, truncates), NaN and infinities, in range and
+    out of it: ONNX Runtime returns no 4-bit arrays, so its answers come back through a Cast to
+    float."""
+    x = np.concatenate([np.arange(-40, 41), [-1000, 1000, np.nan, np.inf, -np.inf],
+                        np.trunc(RNG.standard_normal(19) * 200)]).astype(np.float32)
+    for t in (TP.INT4, TP.UINT4):
+        nodes = [helper.make_node("Cast", ["x"], ["n"], to=t), helper.make_node("Cast", ["n"], ["y"], to=TP.FLOAT)]
+        model = graph_model(nodes, [("x", TP.FLOAT, [105])], [("y", TP.FLOAT, [105])], opset=21)
+        assert_same(lumina.onnx.load(model)(x), ort_run(model, {"x": x}))
+
+
+@pytest.mark.filterwarnings("ignore:invalid value encountered in cast")   # the reference, out of range
+def test_float_to_narrow_int_casts_in_range_like_the_reference():
+    """In range (where ONNX defines the result) lumina and the ONNX reference agree on every type."""
+    x = np.linspace(-1.99, 1.99, 64, dtype=np.float32)
+    got = lumina.onnx.load(narrow_cast_model(None))(x)
+    want = ReferenceEvaluator(narrow_cast_model(None)).run(None, {"x": x})
+    for t, w in zip(NARROW, want):
+        low, span = NARROW[t]
+        keep = (np.trunc(x) >= low) & (np.trunc(x) < low + span)
+        np.testing.assert_array_equal(got[f"y{t}"].astype(np.int32)[keep], w.astype(np.int32)[keep])
+
+
+def test_float_to_wider_int_casts_in_range_like_onnxruntime():
+    x = (RNG.standard_normal(64) * 40).astype(np.float32)
     for t, dtype in INT_TYPES.items():
         info = np.iinfo(dtype)
         v = np.clip(x * 1000, info.min, min(info.max, 2 ** 24)).astype(np.float32)
