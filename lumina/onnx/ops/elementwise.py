@@ -153,14 +153,21 @@ def _where(ctx, xs, attrs):
 
 @handler("Clip")
 def _clip(ctx, xs, attrs):
-    """``min(max(x, lo), hi)``; an absent bound does not bound. Bounds have the input's type, so
+    """``min(max(x, lo), hi)`` as ONNX Runtime computes it (``std::min(std::max(x, lo), hi)``): a
+    NaN in ``x`` stays NaN, a NaN bound does not bound (every comparison with it is false), and
+    ``hi`` wins where ``lo > hi``. An absent bound does not bound. Bounds have the input's type, so
     integers stay integers."""
     x = tensor_of(xs[0])
     if ctx.opset < 11:
         lo, hi = attrs.get("min"), attrs.get("max")
     else:
         lo, hi = (_bound(ctx, optional(xs, i), x, what) for i, what in ((1, "min"), (2, "max")))
-    return [x if lo is None and hi is None else x.clamp(lo, hi)]
+    y = x
+    if lo is not None:
+        y = where(y < lo, lo, y).to(x.dtype)
+    if hi is not None:
+        y = where(y > hi, hi, y).to(x.dtype)
+    return [y]
 
 
 def _bound(ctx, v, x: Tensor, what: str):

@@ -6,6 +6,7 @@ import math
 
 import numpy as np
 
+from ...indexing import select_slices
 from ...tensor import cat, tensor, where
 from .registry import axes_index, axes_of, axis_of, check_constant, handler, ints, is_static, permutation, static, tensor_of
 
@@ -116,7 +117,7 @@ def _rawaxes_of(ctx, xs, attrs) -> list[int]:
 def _squeeze(ctx, xs, attrs):
     x = xs[0]
     axes = axes_of(ctx, xs, attrs, len(x.shape))
-    if axes is None:
+    if not axes:   # absent, or an empty axes input (as ONNX Runtime): every dim of size 1
         axes = [i for i, d in enumerate(x.shape) if d == 1]
     for a in axes:
         if x.shape[a] != 1:
@@ -159,10 +160,8 @@ def _gather(ctx, xs, attrs):
             return [tensor_of(x)[key]]
         picked = tensor_of(x).index_select(axis, tensor(idx.reshape(-1)))
         return [picked.reshape(x.shape[:axis] + idx.shape + x.shape[axis + 1:])]
-    n = x.shape[axis]   # ONNX allows negative indices, counted from the end
-    idx = where(idx < 0, idx + n, idx)
-    flat = tensor_of(x).index_select(axis, idx.reshape(-1))
-    return [flat.reshape(tuple(x.shape[:axis]) + tuple(idx.shape) + tuple(x.shape[axis + 1:]))]
+    # ONNX allows negative indices, counted from the end; one out of range raises when it runs
+    return [select_slices(tensor_of(x), axis, idx, f"node {ctx.name!r} (Gather)")]
 
 
 @handler("Slice")
