@@ -397,7 +397,7 @@ def test_layer_errors():
         nn.BatchNorm2d(4)(lumina.ones(2, 3, 5, 5))
     with pytest.raises(LuminaShapeError, match=r"LayerNorm\(\[5\]\)"):
         nn.LayerNorm(5)(lumina.ones(2, 4))
-    mha = nn.MultiheadAttention(8, 2)
+    mha = nn.MultiheadAttention(8, 2, batch_first=True)
     x = lumina.ones(2, 5, 8)
     with pytest.raises(LuminaShapeError, match=r"MultiheadAttention\(8, num_heads=2\): attn_mask bool\[5,4\] must "
                                                r"be \[L, S\] = \[5, 5\] or \[B\*num_heads, L, S\] = \[4, 5, 5\]"):

@@ -445,7 +445,8 @@ def test_reduction(name, dim, keepdim):
     rng = np.random.default_rng(11)
     a = _draw("real", (2, 3, 4), rng)  # continuous values: no ties in max/min
     nfn = {"sum": np.sum, "mean": np.mean, "max": np.max, "min": np.min}[name]
-    _check(lambda x: getattr(x, name)(dim, keepdim=keepdim), _torch_reduce(name, dim, keepdim),
+    method = "a" + name if name in ("max", "min") else name   # torch.amax / amin take tuples
+    _check(lambda x: getattr(x, method)(dim, keepdim=keepdim), _torch_reduce(name, dim, keepdim),
            lambda x: nfn(x, axis=dim, keepdims=keepdim), [a])
 
 
@@ -454,9 +455,13 @@ def test_reduction_module_functions_and_positional_dim(name):
     rng = np.random.default_rng(12)
     a = _draw("real", (3, 5), rng)
     nfn = {"sum": np.sum, "mean": np.mean, "max": np.max, "min": np.min}[name]
-    np.testing.assert_allclose(getattr(lumina, name)(lumina.tensor(a), 1).numpy(), nfn(a, axis=1), **FWD)
-    np.testing.assert_allclose(getattr(lumina.tensor(a), name)(0, True).numpy(),
-                               nfn(a, axis=0, keepdims=True), **FWD)
+    values = getattr(lumina, name)(lumina.tensor(a), 1)
+    kept = getattr(lumina.tensor(a), name)(0, True)
+    if name in ("max", "min"):      # torch.max(x, dim) is a (values, indices) named tuple
+        assert type(values).__name__ == name and values._fields == ("values", "indices")
+        values, kept = values.values, kept.values
+    np.testing.assert_allclose(values.numpy(), nfn(a, axis=1), **FWD)
+    np.testing.assert_allclose(kept.numpy(), nfn(a, axis=0, keepdims=True), **FWD)
 
 
 @pytest.mark.parametrize("name", ["max", "min"])
@@ -464,7 +469,7 @@ def test_max_min_ties_share_gradient(name):
     """Like torch.amax/amin, tied extrema share the gradient evenly."""
     a = np.array([[3.0, 1.0, 3.0, 3.0], [-2.0, -2.0, 0.0, 5.0]], dtype=np.float32)
     for dim in (None, 1, 0):
-        _check(lambda x: getattr(x, name)(dim), _torch_reduce(name, dim, False),
+        _check(lambda x: getattr(x, "a" + name)(dim), _torch_reduce(name, dim, False),
                lambda x: getattr(np, name)(x, axis=dim), [a])
 
 
@@ -474,9 +479,13 @@ def test_max_min_reduction_propagate_nan(name):
     a = np.array([[np.nan, 1.0, 2.0], [1.0, np.nan, 0.0], [3.0, 1.0, np.nan], [1.0, 2.0, 3.0]],
                  dtype=np.float32)
     x = lumina.tensor(a)
-    np.testing.assert_array_equal(getattr(x, name)(1).numpy(), getattr(np, name)(a, axis=1))
-    np.testing.assert_array_equal(getattr(x, name)(1).numpy(),
+    np.testing.assert_array_equal(getattr(x, "a" + name)(1).numpy(), getattr(np, name)(a, axis=1))
+    np.testing.assert_array_equal(getattr(x, "a" + name)(1).numpy(),
                                   getattr(torch, "a" + name)(torch.tensor(a), 1).numpy())
+    values, indices = getattr(x, name)(1)
+    want = getattr(torch.tensor(a), name)(1)
+    np.testing.assert_array_equal(values.numpy(), want.values.numpy())
+    np.testing.assert_array_equal(indices.numpy(), want.indices.numpy())
     assert np.isnan(getattr(x, name)().item())
 
 
@@ -727,9 +736,9 @@ INT_OPS = [
     ("rsub", lambda a, b: 10 - b),
     ("where", lambda a, b: (torch.where if isinstance(a, torch.Tensor) else lumina.where)(a > b, a, b)),
     ("sum", lambda a, b: a.sum(1)),
-    ("max", lambda a, b: a.amax(0) if isinstance(a, torch.Tensor) else a.max(0)),
-    ("min", lambda a, b: b.amin() if isinstance(b, torch.Tensor) else b.min()),
-    ("mean", lambda a, b: a.float().mean(0) if isinstance(a, torch.Tensor) else a.mean(0)),
+    ("max", lambda a, b: a.amax(0)),
+    ("min", lambda a, b: b.amin()),
+    ("mean", lambda a, b: a.mean(0, dtype=torch.float32 if isinstance(a, torch.Tensor) else lumina.float32)),
 ]
 
 
@@ -815,12 +824,12 @@ def _fd_grad(fn, arrays, i):
 
 
 def _softmax_loss(x, w):
-    e = (x - x.max(-1, keepdim=True)).exp()
+    e = (x - x.amax(-1, keepdim=True)).exp()
     return ((e / e.sum(-1, keepdim=True)) * w).sum()
 
 
 def _logsumexp(x, w):
-    m = x.max(1, keepdim=True)
+    m = x.amax(1, keepdim=True)
     return ((x - m).exp().sum(1, keepdim=True).log() + m).sum() + (x * w).mean()
 
 

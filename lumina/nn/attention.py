@@ -19,8 +19,8 @@ class MultiheadAttention(Module):
     [3E]`` (zeros) and ``out_proj`` (a ``Linear(E, E)`` with a zero bias), as PyTorch lays them out,
     so a ``state_dict`` loads into either.
 
-    ``forward(query, key, value)`` takes ``[B, L, E]`` / ``[B, S, E]`` when ``batch_first`` (this
-    class's default, unlike PyTorch's) or ``[L, B, E]`` otherwise, or unbatched ``[L, E]``; it
+    ``forward(query, key, value)`` takes ``[B, L, E]`` / ``[B, S, E]`` when ``batch_first`` or
+    ``[L, B, E]`` otherwise (the default, as PyTorch's), or unbatched ``[L, E]``; it
     returns ``(output, weights)`` with ``weights`` averaged over heads ``[B, L, S]`` (per head
     ``[B, H, L, S]`` with ``average_attn_weights=False``) or None without ``need_weights``.
     Masks follow PyTorch's MHA convention: in a bool ``attn_mask`` ``[L, S]`` / ``[B*H, L, S]`` or
@@ -30,7 +30,7 @@ class MultiheadAttention(Module):
     """
 
     def __init__(self, embed_dim: int, num_heads: int, dropout: float = 0.0, bias: bool = True,
-                 batch_first: bool = True, kdim: int | None = None, vdim: int | None = None):
+                 batch_first: bool = False, kdim: int | None = None, vdim: int | None = None):
         super().__init__()
         if num_heads < 1 or embed_dim % num_heads:
             raise LuminaValueError(f"MultiheadAttention: embed_dim {embed_dim} must be divisible by num_heads "

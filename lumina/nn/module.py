@@ -7,7 +7,7 @@ from typing import Iterator
 import numpy as np
 
 from ..errors import LuminaShapeError, LuminaTypeError, LuminaValueError
-from ..tensor import Tensor, realize, tensor
+from ..tensor import Tensor, no_grad, realize, tensor
 
 
 class Parameter(Tensor):
@@ -40,6 +40,10 @@ class Module:
                 raise LuminaTypeError(f"{type(self).__name__}: cannot assign {type(value).__name__} to buffer "
                                       f"{name!r} (a tensor or None is expected)")
             self._buffers[name] = value
+            object.__setattr__(self, name, value)
+            return
+        if isinstance(value, Parameter) and name in self._parameters:
+            self._parameters[name] = value   # keeps its place (``self.weight += 1`` rebinds the same one)
             object.__setattr__(self, name, value)
             return
         self._parameters.pop(name, None)
@@ -87,6 +91,10 @@ class Module:
         raise NotImplementedError(f"{type(self).__name__} does not define forward()")
 
     def __call__(self, *args, **kwargs):
+        """``forward(*args, **kwargs)``, with NumPy arrays among the positional arguments made
+        Tensors first (so the result is a Tensor with its autograd history, as a torch module
+        called on ``torch.from_numpy(a)``)."""
+        args = tuple(tensor(a) if isinstance(a, np.ndarray) else a for a in args)
         return self.forward(*args, **kwargs)
 
     def named_modules(self, prefix: str = "") -> Iterator[tuple[str, "Module"]]:
@@ -168,7 +176,8 @@ class Module:
                 kind = "parameter" if isinstance(t, Parameter) else "buffer"
                 raise LuminaShapeError(f"load_state_dict: {type(self).__name__}: key {name!r} has shape "
                                        f"{list(arr.shape)}, the {kind} has {list(t.shape)}")
-            t.assign(tensor(arr, dtype=t.dtype))
+            with no_grad():   # as torch's load_state_dict: a parameter's copy_ records no history
+                t.assign(tensor(arr, dtype=t.dtype))
             loaded.append(t)
         realize(*loaded)
 

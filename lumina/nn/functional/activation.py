@@ -1,9 +1,12 @@
 """Activations, softmax and dropout as decompositions into primitives (gradients from autodiff)."""
 from __future__ import annotations
 
-from ...errors import LuminaTypeError, LuminaValueError
+from ...errors import LuminaTraceError, LuminaTypeError, LuminaValueError
+from ...indexing import known_values
+from ...ir.dtypes import DType
 from ...random import rand
 from ...tensor import Tensor, arange, no_grad, where
+from ...tracing import STATE
 
 
 def log_softmax(x: Tensor, dim: int = -1) -> Tensor:
@@ -12,7 +15,7 @@ def log_softmax(x: Tensor, dim: int = -1) -> Tensor:
     if x.dtype.is_half:
         return log_softmax(x.float(), dim).to(x.dtype)
     with no_grad():
-        m = x.detach().max(dim, keepdim=True)
+        m = x.detach().amax(dim, keepdim=True)
     shifted = x - m
     return shifted - shifted.exp().sum(dim, keepdim=True).log()
 
@@ -22,15 +25,37 @@ def softmax(x: Tensor, dim: int = -1) -> Tensor:
     if x.dtype.is_half:
         return softmax(x.float(), dim).to(x.dtype)
     with no_grad():
-        m = x.detach().max(dim, keepdim=True)
+        m = x.detach().amax(dim, keepdim=True)
     e = (x - m).exp()
     return e / e.sum(dim, keepdim=True)
 
 
-def one_hot(target: Tensor, num_classes: int) -> Tensor:
-    """``[..., num_classes]`` bool indicator of integer ``target`` (``torch.nn.functional.one_hot``
-    gives int64; cast with ``.long()`` for that)."""
-    return target.unsqueeze(-1) == arange(num_classes)
+def one_hot(tensor: Tensor, num_classes: int = -1) -> Tensor:
+    """``torch.nn.functional.one_hot``: ``[..., num_classes]`` int64, 1 where the last index
+    equals the class in int64 ``tensor``. ``num_classes=-1`` infers ``max + 1`` from the values,
+    which must therefore be known (not inside ``@lumina.compile``: LuminaTraceError). Raises
+    LuminaTypeError for a non-int64 input, LuminaValueError for a negative class or one
+    ``>= num_classes`` among values known when the op is recorded (lazy values out of range give
+    a row of zeros)."""
+    if tensor.dtype is not DType.int64:
+        raise LuminaTypeError(f"one_hot: expects an int64 index tensor (as torch), got {tensor._value.type}")
+    if num_classes == -1 and STATE.trace is not None:
+        raise LuminaTraceError("one_hot: num_classes=-1 reads the values to count the classes, which are "
+                               "not known inside @lumina.compile; pass num_classes")
+    values = tensor.numpy() if num_classes == -1 else known_values(tensor)
+    if values is not None and values.size:
+        if values.min() < 0:
+            raise LuminaValueError(f"one_hot: class values must be non-negative, got {int(values.min())}")
+        if num_classes != -1 and values.max() >= num_classes:
+            raise LuminaValueError(f"one_hot: class value {int(values.max())} is not smaller than "
+                                   f"num_classes {num_classes}")
+    if num_classes == -1:
+        if values.size == 0:
+            raise LuminaValueError("one_hot: cannot infer the number of classes from an empty tensor")
+        num_classes = int(values.max()) + 1
+    if num_classes < 0:
+        raise LuminaValueError(f"one_hot: num_classes must be -1 or non-negative, got {num_classes}")
+    return (tensor.unsqueeze(-1) == arange(num_classes)).to(DType.int64)
 
 
 def relu(x: Tensor) -> Tensor:

@@ -12,7 +12,7 @@ def _safe_softmax(scores: Tensor) -> Tensor:
     """Softmax over the last dim whose rows that are entirely -inf give 0, not NaN (PyTorch's
     ``_safe_softmax`` in the math attention path)."""
     with no_grad():
-        m = scores.detach().max(-1, keepdim=True)
+        m = scores.detach().amax(-1, keepdim=True)
         m = where(m == -math.inf, 0.0, m)
     e = (scores - m).exp()
     total = e.sum(-1, keepdim=True)

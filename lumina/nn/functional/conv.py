@@ -241,10 +241,10 @@ def max_pool2d(input: Tensor, kernel_size, stride=None, padding=0, dilation=1, c
     k = len(parts)
     with no_grad():  # which window offset holds the first maximum (a NaN counts as one)
         stacked = stack([s.detach() for s in parts], 2)                    # [N, C, K, Ho, Wo]
-        hit = stacked == stacked.max(2, keepdim=True)
+        hit = stacked == stacked.amax(2, keepdim=True)
         if x.dtype.is_float:
             hit = hit | (stacked != stacked)
-        first = where(hit, arange(k).reshape(1, 1, k, 1, 1), k).min(2)     # [N, C, Ho, Wo]
+        first = where(hit, arange(k).reshape(1, 1, k, 1, 1), k).amin(2)     # [N, C, Ho, Wo]
     out = None
     for i, s in enumerate(parts):
         term = where(first == i, s, 0.0 if x.dtype.is_float else 0)

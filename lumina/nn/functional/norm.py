@@ -3,6 +3,7 @@ PyTorch's conventions (biased variance for normalising; unbiased for the running
 from __future__ import annotations
 
 from ...errors import LuminaShapeError, LuminaValueError
+from ...reductions import normalize
 from ...tensor import Tensor, no_grad, realize
 from ...tracing import STATE
 
@@ -10,7 +11,8 @@ from ...tracing import STATE
 def layer_norm(input: Tensor, normalized_shape, weight: Tensor | None = None, bias: Tensor | None = None,
                eps: float = 1e-5) -> Tensor:
     """``(x - E[x]) / sqrt(Var[x] + eps) * weight + bias`` over the trailing ``normalized_shape`` dims
-    (biased variance), as ``torch.nn.functional.layer_norm``. ``weight`` / ``bias`` have
+    (biased variance), as ``torch.nn.functional.layer_norm``; overflow-safe
+    (``lumina.reductions.normalize``). ``weight`` / ``bias`` have
     ``normalized_shape``. Raises LuminaShapeError when the input does not end in ``normalized_shape``
     or an affine tensor has another shape."""
     shape = (normalized_shape,) if isinstance(normalized_shape, int) else tuple(normalized_shape)
@@ -22,10 +24,7 @@ def layer_norm(input: Tensor, normalized_shape, weight: Tensor | None = None, bi
         if t is not None and t.shape != shape:
             raise LuminaShapeError(f"layer_norm: {name} {t._value.type} must have normalized_shape {list(shape)}")
     dims = tuple(range(input.ndim - k, input.ndim))
-    mean = input.mean(dims, keepdim=True)
-    centered = input - mean
-    var = (centered * centered).mean(dims, keepdim=True)
-    out = centered / (var + eps).sqrt()
+    out, _, _ = normalize(input, dims, eps)
     if weight is not None:
         out = out * weight
     if bias is not None:
@@ -61,9 +60,7 @@ def batch_norm(input: Tensor, running_mean: Tensor | None, running_var: Tensor |
         if n <= 1:
             raise LuminaValueError(f"batch_norm: expected more than 1 value per channel when training, got "
                                    f"input {input._value.type}")
-        mean = input.mean(axes, keepdim=True)
-        centered = input - mean
-        var = (centered * centered).mean(axes, keepdim=True)
+        out, mean, var = normalize(input, axes, eps)
         if running_mean is not None or running_var is not None:
             with no_grad():
                 updated = []
@@ -76,7 +73,6 @@ def batch_norm(input: Tensor, running_mean: Tensor | None, running_var: Tensor |
                     updated.append(running_var)
             if STATE.trace is None:
                 realize(*updated)
-        out = centered / (var + eps).sqrt()
     else:
         if running_mean is None or running_var is None:
             raise LuminaValueError("batch_norm: evaluation (training=False) needs running_mean and running_var")

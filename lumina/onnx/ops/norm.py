@@ -7,6 +7,7 @@ import math
 
 import numpy as np
 
+from ...reductions import normalize, scaled_moments
 from ...shape_ops import pad
 from ...tensor import Tensor, where
 from .registry import Ctx, axes_index, axis_of, handler, lumina_dtype, tensor_of
@@ -22,9 +23,9 @@ def _channels(ctx: Ctx, x: Tensor, what: str, t: Tensor, size: int) -> Tensor:
 
 
 def _normalize(x: Tensor, axes: tuple[int, ...], eps: float) -> Tensor:
-    """``(x - mean) / sqrt(var + eps)`` over ``axes`` (biased variance)."""
-    centered = x - x.mean(axes, keepdim=True)
-    return centered / ((centered * centered).mean(axes, keepdim=True) + eps).sqrt()
+    """``(x - mean) / sqrt(var + eps)`` over ``axes`` (biased variance), overflow-safe
+    (``lumina.reductions.normalize``)."""
+    return normalize(x, axes, eps)[0]
 
 
 @handler("GroupNormalization")
@@ -71,8 +72,9 @@ def _mean_variance_norm(ctx, xs, attrs):
     function body."""
     x = tensor_of(xs[0])
     axes = tuple(sorted(set(axes_index(ctx, attrs.get("axes", [0, 2, 3]), x.ndim))))
-    centered = x - x.mean(axes, keepdim=True)
-    return [centered / ((centered * centered).mean(axes, keepdim=True).sqrt() + 1e-9)]
+    mean, _, sum_sq, s = scaled_moments(x, axes)
+    std = (sum_sq / float(max(math.prod(x.shape[a] for a in axes), 1))).sqrt() * s
+    return [(x - mean) / (std + 1e-9)]
 
 
 @handler("LRN")

@@ -8,6 +8,7 @@ import numpy as np
 
 from ...ir.dtypes import DType
 from ...nn import functional as F
+from ...reductions import normalize
 from ...shape_ops import pad
 from ...tensor import Tensor, arange, tensor, where
 from .registry import axes_index, axes_of, axis_of, check_constant, handler, is_static, optional, static, tensor_of
@@ -175,7 +176,8 @@ def _layer_norm(ctx, xs, attrs):
     if ctx.n_outputs == 1:
         return [y]
     axes = tuple(range(axis, x.ndim))     # the optional Mean and InvStdDev outputs, kept dims
-    return [y, x.mean(axes, keepdim=True), 1.0 / (x.var(axes, correction=0, keepdim=True) + eps).sqrt()]
+    _, mean, var = normalize(x, axes, eps)
+    return [y, mean, 1.0 / (var + eps).sqrt()]
 
 
 @handler("RMSNormalization")

@@ -1,0 +1,215 @@
+"""Order statistics and moments over dims: ``amax``/``amin``, ``max``/``min`` (with indices),
+``argmax``/``argmin``, ``var``/``std`` and the overflow-safe moments that ``layer_norm``,
+``batch_norm`` and group statistics share.
+
+Semantics are PyTorch 2.13's (``torch.amax``, ``torch.max``, ``torch.var``):
+
+* NaN wins: the max / min of a slice holding NaN is NaN, and ``argmax`` / ``argmin`` / ``max(dim)``
+  return the index of its first NaN.
+* Gradients: ``amax`` / ``amin`` and the full ``max()`` / ``min()`` share the gradient evenly among
+  the tied extremes (a NaN counts as a tie of a NaN result); ``max(dim)`` / ``min(dim)`` give it all
+  to the returned index.
+* A reduction over a dim of size 0 raises ``LuminaIndexError`` (torch: ``IndexError``), and a full
+  reduction of an empty tensor raises ``LuminaValueError``: there is no identity to return.
+
+The IR has one extreme reduction, ``reduce_max`` (NaN-propagating, IEEE 754-2019 ``maximum``). The
+minimum is ``f(max(f(x)))`` with an order-reversing bijection ``f``: ``-x`` for floats, and
+``~x = -x - 1`` (wrapping) for integers, which unlike ``-x`` has no overflow at the most negative
+value.
+"""
+from __future__ import annotations
+
+import math
+from collections import namedtuple
+
+from .errors import LuminaIndexError, LuminaTypeError, LuminaValueError
+from .ir import builder as B
+from .ir.dtypes import DType
+from .ir.ops import Op
+
+# torch.return_types.max / .min: named tuples of (values, indices).
+max_result = namedtuple("max", ["values", "indices"])
+min_result = namedtuple("min", ["values", "indices"])
+
+# Deviations are scaled down when the data's magnitude exceeds 2^50, so their squares stay below
+# float32's 2^128; see ``scaled_moments``.
+_BIG = 2.0 ** 50
+
+
+def _check_nonempty(x, axes: tuple[int, ...], op: str, full: bool) -> None:
+    if full and x.numel() == 0:
+        raise LuminaValueError(f"{op}: the reduction over every dim of an empty {x._value.type} has no "
+                               "identity; give a dim")
+    for a in axes:
+        if x.shape[a] == 0:
+            raise LuminaIndexError(f"{op}: reduction dim {a} of {x._value.type} has size 0")
+
+
+def _reversed_order(x):
+    """An order-reversing bijection of ``x``'s dtype that is its own inverse: ``-x`` for floats,
+    ``~x`` (``-x - 1``, wrapping) for integers."""
+    return -x if x.dtype.is_float else -x - 1
+
+
+def amax(x, dim=None, keepdim: bool = False, *, op: str = "amax"):
+    """``torch.amax``: the maximum over ``dim`` (an int or a tuple; every dim when None); NaN
+    propagates; bool stays bool. Raises LuminaIndexError for a dim out of range or of size 0."""
+    from .tensor import Tensor
+    axes = x._axes(dim, op)
+    _check_nonempty(x, axes, op, full=dim is None)
+    src = x.to(DType.int64) if x.dtype is DType.bool else x
+    out = Tensor._result(B.reduce(Op.REDUCE_MAX, src._touch(), axes, keepdim), src)
+    return out.to(DType.bool) if x.dtype is DType.bool else out
+
+
+def amin(x, dim=None, keepdim: bool = False, *, op: str = "amin"):
+    """``torch.amin``: the minimum over ``dim``; see ``amax``."""
+    if x.dtype is DType.bool:
+        return amin(x.to(DType.int64), dim, keepdim, op=op).to(DType.bool)
+    return _reversed_order(amax(_reversed_order(x), dim, keepdim, op=op))
+
+
+def _first_index(x, best, d: int, keepdim: bool):
+    """The first index along ``d`` where ``x`` equals ``best`` (kept dim) or is NaN."""
+    from .tensor import arange, no_grad, where
+    with no_grad():
+        n = x.shape[d]
+        pos = arange(n).reshape([n if i == d else 1 for i in range(x.ndim)])
+        hit = x == best
+        if x.dtype.is_float:
+            hit = hit | (x != x)
+        return amin(where(hit, pos, n), d, keepdim)
+
+
+def arg_extreme(x, dim, keepdim: bool, largest: bool):
+    """``torch.argmax`` / ``argmin``: the index (int64) of the first extreme along ``dim``, or of
+    the first NaN; over the flattened tensor when ``dim`` is None (``keepdim`` then keeps every dim
+    as size 1). Raises LuminaIndexError for an empty reduced dim."""
+    op = "argmax" if largest else "argmin"
+    if dim is not None and not isinstance(dim, int):
+        raise LuminaTypeError(f"{op}: dim must be an int or None, got {dim!r}")
+    if x.ndim == 0 and dim is not None:  # a 0-d tensor's one element is at index 0
+        from .tensor import zeros
+        x.reshape(1)._axes(dim, op)
+        return zeros((), dtype=DType.int64)
+    flat = x.reshape(-1) if dim is None else x
+    d = 0 if dim is None else flat._axes(dim, op)[0]
+    _check_nonempty(flat, (d,), op, full=False)
+    src = flat.to(DType.int64) if flat.dtype is DType.bool else flat
+    best = (amax if largest else amin)(src.detach(), d, keepdim=True, op=op)
+    out = _first_index(src, best, d, keepdim and dim is not None)
+    if dim is None and keepdim:
+        out = out.reshape((1,) * x.ndim)
+    return out
+
+
+def extreme(x, dim, keepdim: bool, largest: bool, other=None):
+    """``Tensor.max`` / ``min`` with PyTorch's three forms: ``max()`` (a 0-d tensor over every
+    element), ``max(dim, keepdim=False)`` (a ``(values, indices)`` named tuple; the gradient goes
+    to the index) and ``max(other)`` (``torch.maximum``)."""
+    from .tensor import Tensor, arange, maximum, minimum, where
+    op = "max" if largest else "min"
+    if isinstance(dim, Tensor) or other is not None:
+        if other is not None and dim is not None:
+            raise LuminaTypeError(f"{op}: give either dim or other, not both")
+        return (maximum if largest else minimum)(x, dim if other is None else other)
+    if dim is None:
+        if keepdim:
+            raise LuminaTypeError(f"{op}: keepdim needs a dim")
+        return (amax if largest else amin)(x, None, op=op)
+    if not isinstance(dim, int) or isinstance(dim, bool):
+        raise LuminaTypeError(f"{op}: dim must be an int, got {dim!r} (amax / amin take a tuple of dims)")
+    if x.ndim == 0:
+        x.reshape(1)._axes(dim, op)
+        from .tensor import zeros
+        return (max_result if largest else min_result)(x, zeros((), dtype=DType.int64))
+    d = x._axes(dim, op)[0]
+    indices = arg_extreme(x, d, True, largest)
+    n = x.shape[d]
+    pos = arange(n).reshape([n if i == d else 1 for i in range(x.ndim)])
+    # The picked element itself (so its gradient is the whole g, as torch's); -0.0 is the additive
+    # identity that keeps a picked -0.0's sign.
+    values = where(pos == indices, x, -0.0 if x.dtype.is_float else 0).sum(d, keepdim=True)
+    if x.dtype is not values.dtype:
+        values = values.to(x.dtype)
+    if not keepdim:
+        values, indices = values.squeeze(d), indices.squeeze(d)
+    return (max_result if largest else min_result)(values, indices)
+
+
+def _correction(op: str, unbiased, correction) -> float:
+    if unbiased is not None and correction is not None:
+        raise LuminaTypeError(f"{op}: give either unbiased or correction, not both")
+    if unbiased is not None:
+        return 1.0 if unbiased else 0.0
+    return 1.0 if correction is None else float(correction)
+
+
+def scaled_moments(x, axes: tuple[int, ...]):
+    """``(mean, d, sum_sq, s)`` over ``axes`` (kept as size-1 dims) with deviations scaled so that
+    their squares cannot overflow: ``d = (x - mean) / s``, ``sum_sq = sum(d^2)``; the biased
+    variance is ``sum_sq / N * s^2``.
+
+    ``s`` is 1 while ``m = max|x|`` is at most ``2^50`` (the plain two-pass computation, bit for bit)
+    and ``m * 2^-50`` above (``m`` comes from the same pass as the mean; its gradient is stopped, as
+    the results do not depend on ``s``). A nonzero deviation is at least about one ulp of ``m``
+    (``m * 2^-24``), so a scaled ``|d|`` lies in ``[2^26, 2^51]`` and ``d^2`` in float32's range. The
+    scale multiplies each deviation before it is squared, which LLVM's reassociation of the sum
+    cannot factor back out (``sum(x * c)`` it may turn into ``c * sum(x)``, so the mean is the plain
+    ``sum(x) / N``). The scaled norm is LAPACK's ``nrm2`` technique.
+
+    Limit: the sum behind the mean is float32's, so a slice whose sum exceeds float32's range
+    (``[1.7e38, 1.7e38]``) has an infinite mean and gives NaN, never a finite wrong value."""
+    from .tensor import no_grad, where
+    n = math.prod(x.shape[a] for a in axes)
+    mean = x.sum(axes, keepdim=True) / float(max(n, 1))
+    if n == 0:
+        return mean, x - mean, (x - mean).sum(axes, keepdim=True), 1.0
+    with no_grad():
+        m = amax(x.detach().abs(), axes, keepdim=True)
+        s = where(m > _BIG, m * (1.0 / _BIG), 1.0)
+    d = (x - mean) * (1.0 / s)
+    return mean, d, (d * d).sum(axes, keepdim=True), s
+
+
+def variance(x, dim, unbiased, keepdim: bool, correction, *, op: str = "var", root: bool = False):
+    """``torch.var`` / ``torch.std``: ``sum((x - mean)^2) / max(N - correction, 0)`` over ``dim``
+    (every dim when None); ``correction`` defaults to 1 (Bessel), ``unbiased=False`` is
+    ``correction=0``; ``N - correction <= 0`` gives inf or NaN, as torch. float32 and 16-bit inputs
+    accumulate in float64 (as PyTorch's CPU kernels) and round once, so ``var([3e38, 3e38])`` is 0
+    and ``std([1e30, -1e30])`` is ``1.414e30``; float64 inputs use ``scaled_moments``. Raises
+    LuminaTypeError for integer inputs (as torch), LuminaIndexError for a dim out of range."""
+    if not x.dtype.is_float:
+        raise LuminaTypeError(f"{op}: only floating-point inputs are supported (as torch.{op}), got "
+                              f"{x._value.type}")
+    wide = x.to(DType.float64)
+    axes = wide._axes(dim, op)
+    n = math.prod(wide.shape[a] for a in axes)
+    dof = max(n - _correction(op, unbiased, correction), 0.0)
+    _, _, sum_sq, s = scaled_moments(wide, axes)
+    out = (sum_sq / dof).sqrt() * s if root else sum_sq / dof * s * s
+    if not keepdim:
+        out = out.reshape([d for i, d in enumerate(wide.shape) if i not in axes])
+    return out.to(x.dtype)
+
+
+def normalize(x, axes: tuple[int, ...], eps: float):
+    """``(x - E[x]) / sqrt(Var[x] + eps)`` over ``axes`` (biased variance): the core of
+    ``layer_norm``, ``batch_norm`` and group / instance normalisation, overflow-safe through
+    ``scaled_moments`` (the layer norm of ``[1e38, 1e38, -1e38, 1]`` is finite, as the exact one).
+    Returns ``(normalized, mean, biased variance)``, the statistics as size-1 dims."""
+    from .tensor import maximum
+    if x.dtype.is_half:       # in float32, rounded once (as PyTorch's CPU kernels)
+        out, mean, var = normalize(x.to(DType.float32), axes, eps)
+        return out.to(x.dtype), mean.to(x.dtype), var.to(x.dtype)
+    n = math.prod(x.shape[a] for a in axes)
+    mean, d, sum_sq, s = scaled_moments(x, axes)
+    var_s = sum_sq / float(max(n, 1))
+    if isinstance(s, float):
+        return d / (var_s + eps).sqrt(), mean, var_s
+    # eps / s^2: eps itself while s is 1; where it underflows (s > 2^54) the floor keeps an
+    # all-equal slice at 0 instead of 0 / 0 (a nonzero var_s there is at least 2^52).
+    eps_s = eps / s / s
+    if eps > 0:
+        eps_s = maximum(eps_s, 2.0 ** -126)
+    return d / (var_s + eps_s).sqrt(), mean, var_s * s * s
