@@ -10,6 +10,7 @@ from typing import Callable, Sequence
 from .errors import LuminaGradError
 from .ir import builder as B
 from .ir.graph import topo_sort
+from .inplace import THROUGH, check_saved, former_leaf
 from .passes.autodiff import vjp
 from .tensor import LEAF_OF, Tensor, tensor
 from .tracing import STATE, STOP_GRAD
@@ -31,13 +32,29 @@ def backward(out: Tensor, gradient: Tensor | None = None) -> None:
             raise LuminaGradError(f"backward: gradient {gradient._value.type} does not match output "
                                   f"{out._value.type}")
         g = B.cast(gradient._touch(), out.dtype)
-    leaves = [LEAF_OF[id(n.out)] for n in topo_sort([out._value]) if id(n.out) in LEAF_OF]
-    leaves = [t for t in leaves if t.requires_grad]
-    if not leaves:
+    forward = topo_sort([out._touch()])
+    # Each leaf that requires grad, with its value in the graph: its current one, or one it held
+    # before an in-place update under no_grad (an optimizer step between forward and backward).
+    found = []
+    for n in forward:
+        t = LEAF_OF.get(id(n))
+        if t is None:
+            t = former_leaf(n)
+        if t is not None and t.requires_grad:
+            found.append((t, n))
+    if not found:
         return
-    grads = vjp([out._value], [g], [t._value for t in leaves], 
-                 differentiable=lambda v: v not in STOP_GRAD)
-    for t, dv in zip(leaves, grads):
+    wrt = [n for _, n in found]
+    grads = vjp([out._value], [g], wrt, differentiable=lambda v: v not in STOP_GRAD,
+                passthrough=THROUGH.__contains__ if THROUGH else None)
+    # raises where torch finds a saved tensor modified in place
+    check_saved(forward, grads, wrt, lambda v: v not in STOP_GRAD)
+    totals: dict[int, tuple] = {}
+    for (t, _), dv in zip(found, grads):
+        if id(t) in totals:
+            dv = totals[id(t)][1] + dv
+        totals[id(t)] = (t, dv)
+    for t, dv in totals.values():
         gt = Tensor(dv)
         t.grad = gt if t.grad is None else t.grad + gt
 

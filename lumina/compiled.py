@@ -20,7 +20,7 @@ import functools
 import os
 import threading
 from collections import OrderedDict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Callable, Sequence
 
 import numpy as np
@@ -34,7 +34,7 @@ from .ir.ops import Op
 from .ir.types import TensorType
 from .runtime.executable import Executable
 from .runtime import devices
-from .tensor import Tensor, realize
+from .tensor import Tensor, no_grad, realize
 from .tracing import BOUND, STATE, STATE_LOCK, Trace, grad_type
 
 # Compiled signatures each compiled function keeps by default (``$LUMINA_COMPILE_CACHE_SIZE``
@@ -99,6 +99,7 @@ class _Entry:
     updates: list[_Update]
     grads_cleared: list[Tensor]
     guards: list[tuple[Tensor, Any]]   # (state tensor, its .grad's type when traced; None: no grad)
+    arg_updates: list[int] = field(default_factory=list)   # arguments updated in place, by position
 
     def guards_hold(self) -> bool:
         return all(grad_type(t) == traced for t, traced in self.guards)
@@ -230,8 +231,8 @@ class CompiledFunction:
 
     def _trace(self, args, sig, key) -> _Entry:
         trace = Trace()
-        traced_args, placeholders = [], []
-        for a, s in zip(args, sig):
+        traced_args, placeholders, arg_tensors = [], [], []
+        for i, (a, s) in enumerate(zip(args, sig)):
             if s[0] == "static":
                 traced_args.append(a)
                 continue
@@ -239,6 +240,7 @@ class CompiledFunction:
             placeholders.append(v)
             trace.placeholders.add(id(v))
             traced_args.append(Tensor(v, requires_grad=isinstance(a, Tensor) and a.requires_grad, _is_leaf=True))
+            arg_tensors.append((i, traced_args[-1], v))
         grad_refs: dict[int, _GradOf] = {}
 
         def ref(tensor: Tensor):
@@ -259,6 +261,9 @@ class CompiledFunction:
                 leaves, rebuild = _flatten(out)
                 out_values = [t._touch() for t in leaves if isinstance(t, Tensor)]
                 updates, cleared, update_values = self._updates(trace, ref)
+                # arguments the function updated in place (``x.add_(1)``, ``x[i] = v``): written
+                # back to the caller's tensors (and arrays) after each call, as in eager mode
+                written = [(i, t._value) for i, t, v in arg_tensors if t._value is not v]
             finally:
                 # Whether the function returned or raised (KeyboardInterrupt included), every
                 # touched tensor gets its value and grad back: a trace never leaks placeholders
@@ -272,7 +277,8 @@ class CompiledFunction:
         for tensor, v0, _ in trace.touched.values():
             if id(v0) not in original or id(ref(tensor)) in updated:
                 original[id(v0)] = tensor
-        nodes = topo_sort(out_values + update_values)
+        written_values = [v for _, v in written]
+        nodes = topo_sort(out_values + update_values + written_values)
         captured_values, captured = [], []
         for n in nodes:
             v = n.out
@@ -283,14 +289,14 @@ class CompiledFunction:
                 captured_values.append(v)
                 tensor = original.get(id(v))
                 captured.append(BOUND[v] if tensor is None else ref(tensor))
-        graph = Graph.from_outputs(out_values + update_values, placeholders + captured_values,
+        graph = Graph.from_outputs(out_values + update_values + written_values, placeholders + captured_values,
                                    name=getattr(self.fn, "__name__", "fn").strip("<>"))
         exe = compile_graph(graph, self.device)
         guards = list(trace.grad_guards.values())
         return _Entry(key, graph, exe, len(placeholders), captured,
                       [isinstance(t, Tensor) for t in leaves],
                       [None if isinstance(t, Tensor) else t for t in leaves], rebuild, updates, cleared,
-                      guards)
+                      guards, [i for i, _ in written])
 
     @staticmethod
     def _updates(trace: Trace, ref: Callable) -> tuple[list[_Update], list[Tensor], list]:
@@ -342,9 +348,10 @@ class CompiledFunction:
             here = any(isinstance(x, Tensor) and x.device == device for x in self._tensors(args, sources))
             user_on = device if here else "cpu"
             host = [user_on == "cpu"] * sum(entry.out_is_tensor) + [d != device for d in state_on]
+            host += [not isinstance(args[i], Tensor) or args[i].device != device for i in entry.arg_updates]
             outs = entry.executable.run(inputs, host=host)
-        n_user = sum(entry.out_is_tensor)
-        user, state = outs[:n_user], outs[n_user:]
+        n_user, n_state = sum(entry.out_is_tensor), len(entry.updates)
+        user, state, written = outs[:n_user], outs[n_user:n_user + n_state], outs[n_user + n_state:]
         with STATE_LOCK:
             for u, target, arr, on in zip(entry.updates, targets, state, state_on):
                 t = _result_tensor(arr, device, on)
@@ -354,6 +361,8 @@ class CompiledFunction:
                     target.grad = t
             for t in entry.grads_cleared:
                 t.grad = None
+        for i, arr in zip(entry.arg_updates, written):
+            _write_arg(args[i], arr, device)
         it = iter(user)
         leaves = [_result_tensor(next(it), device, user_on) if is_t else c
                   for is_t, c in zip(entry.out_is_tensor, entry.out_constants)]
@@ -446,6 +455,16 @@ class Lowered:
         part = self.executable.info["partition"]
         return part.graph.to_dot(part, forward_outputs=sum(self._entry.out_is_tensor),
                                  kernel_names=[k.name for k in self.kernels()])
+
+
+def _write_arg(arg, data, device: str) -> None:
+    """Write an argument's new value (an output on ``device``) into the caller's tensor in place (no
+    history: the function's own autograd checks ran when it was traced) or NumPy array."""
+    if isinstance(arg, Tensor):
+        with no_grad():
+            arg.copy_(_result_tensor(data, device, arg.device))
+    else:
+        np.copyto(arg, devices.host_array(data))
 
 
 def _result_tensor(data, device: str, wanted: str) -> Tensor:

@@ -30,6 +30,9 @@ from .tracing import BOUND, STATE, STOP_GRAD
 
 # The tensor object of each leaf value that requires grad, for ``backward`` to find its ``.grad``.
 LEAF_OF: "weakref.WeakValueDictionary[int, Tensor]" = weakref.WeakValueDictionary()
+# Counts every rebinding of a tensor's value (``Tensor._set_value``): a view (``lumina.inplace``)
+# re-reads its parent only when this moved since it last looked.
+_EPOCH = [0]
 
 Scalar = (int, float, bool)
 
@@ -140,7 +143,8 @@ class Tensor:
     record their history for ``backward()``; their gradient lands in ``.grad``.
     """
 
-    __slots__ = ("_value", "requires_grad", "_grad", "_is_leaf", "_data", "_serial", "__weakref__")
+    __slots__ = ("_value", "requires_grad", "_grad", "_is_leaf", "_data", "_serial", "_view", "_updates",
+                 "__weakref__")   # _updates: set by the first in-place update (lumina.inplace)
     __hash__ = object.__hash__
 
     def __init__(self, value: Value, requires_grad: bool = False, _is_leaf: bool = False):
@@ -150,6 +154,7 @@ class Tensor:
         self._is_leaf = _is_leaf or not requires_grad
         self._data: np.ndarray | None = None
         self._serial = next(tracing.SERIALS)  # creation order: tells state from trace temporaries
+        self._view = None                     # an inplace.ViewLink when this tensor aliases another
         if _ON_DEVICES[0] and STATE.trace is None:
             _device_of(value)                 # raises where operands on two devices meet
         if requires_grad and self._is_leaf:
@@ -183,6 +188,7 @@ class Tensor:
             LEAF_OF[id(v)] = self
         self._value = v
         self._data = None
+        _EPOCH[0] += 1
 
     @property
     def _realized(self) -> bool:
@@ -196,6 +202,8 @@ class Tensor:
             _realize_outside_trace(self)
             if self._realized:
                 trace.touch(self)
+        if self._view is not None and self._view.stamp != _EPOCH[0]:
+            _sync_view(self)       # a view whose base may have been updated in place
         return self._value
 
     @staticmethod
@@ -205,7 +213,11 @@ class Tensor:
             if any(value is p._value for p in parents):  # a no-op view still cuts the history
                 value = emit(Op.RESHAPE, (value,), shape=value.shape)
             STOP_GRAD.add(value)
-        return Tensor(value, wants and STATE.grad_enabled)
+        out = Tensor(value, wants and STATE.grad_enabled)
+        if len(parents) == 1 and (value.op in _VIEW_OPS or value is parents[0]._value):
+            from .inplace import link_view
+            link_view(out, parents[0], value)   # an alias of its parent, as torch's views are
+        return out
 
     @property
     def grad(self) -> "Tensor | None":
@@ -678,9 +690,35 @@ class Tensor:
 
     # ---- state and autodiff -----------------------------------------------------------------------
     def detach(self) -> "Tensor":
-        """The same values, cut from the autodiff history (a no-op reshape marked stop-gradient)."""
+        """The same values, cut from the autodiff history (a no-op reshape marked stop-gradient).
+        As torch's, it aliases ``self``: an in-place update of either shows in the other."""
+        from .inplace import detached
         with no_grad():
-            return Tensor._result(self._touch(), self)
+            return detached(Tensor._result(self._touch(), self))
+
+    def clone(self) -> "Tensor":
+        """A copy with the same history (the gradient flows back to ``self``), aliasing nothing."""
+        out = Tensor._result(emit(Op.RESHAPE, (self._touch(),), shape=self.shape), self)
+        out._view = None
+        return out
+
+    def t(self) -> "Tensor":
+        """torch's ``t()``: the transpose of a tensor of at most 2 dims (a view, as ``T``)."""
+        if self.ndim > 2:
+            raise LuminaValueError(f"t: expects a tensor of at most 2 dims, got {self._value.type}; use transpose")
+        return self.permute(list(reversed(range(self.ndim))))
+
+    def contiguous(self) -> "Tensor":
+        """``self`` when its elements are in row-major order in its base's storage, else a copy
+        (torch's ``contiguous``: so a view of the result no longer aliases ``self``'s base)."""
+        from .inplace import is_contiguous
+        return self if is_contiguous(self) else self.clone()
+
+    @property
+    def _version(self) -> int:
+        """How many in-place updates this tensor's base has had (torch's ``_version``)."""
+        from .inplace import version
+        return version(self)
 
     def requires_grad_(self, flag: bool = True) -> "Tensor":
         if not self._is_leaf:
@@ -698,31 +736,84 @@ class Tensor:
         from .autograd import backward
         backward(self, gradient)
 
+    # In-place updates, with torch's semantics (views, dtype rules, autograd checks, version
+    # counters): the mechanism is ``lumina.inplace``. Each returns ``self``, rebound.
+    def copy_(self, src, non_blocking: bool = False) -> "Tensor":
+        """Replace this tensor's value in place with ``src`` (a tensor, array or number) broadcast
+        to its shape and cast to its dtype; data on another device is copied over."""
+        from .inplace import copy_
+        return copy_(self, src)
+
     def assign(self, other) -> "Tensor":
-        """Replace this tensor's value in place (shape, dtype and device kept, as ``torch``'s
-        ``copy_``: ``other`` broadcasts, and is copied over from another device)."""
-        other = other if isinstance(other, Tensor) else tensor(other, dtype=self.dtype)
-        if _ON_DEVICES[0] and STATE.trace is None:
-            dst, src = _device_of(self._value), _device_of(other._value)
-            if dst is not None and src is not None and src != dst:
-                other = other.to(dst)
-        if broadcast_shapes("assign", self._value.type, other._value.type) != self.shape:
-            raise LuminaShapeError(f"assign: cannot assign {other._value.type} to {self._value.type}")
-        v = B.broadcast_to(B.cast(other._touch(), self.dtype), self.shape)
-        self._touch()
-        self._set_value(v)
-        return self
+        """``copy_`` (lumina's older name, which optimizers and layers use for state updates)."""
+        from .inplace import copy_
+        return copy_(self, other, "assign")
 
-    copy_ = assign
+    def _inplace(self, op: Op, other, name: str, alpha=None) -> "Tensor":
+        from .inplace import binary_
+        return binary_(self, op, other, name, alpha)
 
-    def add_(self, o): return self.assign(self + o)
-    def sub_(self, o): return self.assign(self - o)
-    def mul_(self, o): return self.assign(self * o)
-    def zero_(self): return self.assign(zeros(self.shape, dtype=self.dtype))
+    def add_(self, other, *, alpha=1): return self._inplace(Op.ADD, other, "add_", alpha)
+    def sub_(self, other, *, alpha=1): return self._inplace(Op.SUB, other, "sub_", alpha)
+    def mul_(self, other): return self._inplace(Op.MUL, other, "mul_")
+
+    def div_(self, other, *, rounding_mode=None):
+        if rounding_mode is not None:
+            raise LuminaValueError(f"div_: rounding_mode={rounding_mode!r} is not supported for {self._value.type}")
+        return self._inplace(Op.DIV, other, "div_")
+
+    def pow_(self, other):
+        from .inplace import update
+        return update(self, "pow_", lambda: self ** other, (other,))
+
+    def __iadd__(self, other): return self._inplace(Op.ADD, other, "add_")
+    def __isub__(self, other): return self._inplace(Op.SUB, other, "sub_")
+    def __imul__(self, other): return self._inplace(Op.MUL, other, "mul_")
+    def __itruediv__(self, other): return self._inplace(Op.DIV, other, "div_")
+    def __ipow__(self, other): return self.pow_(other)
+    def __iand__(self, other): return self._inplace(Op.AND, other, "bitwise_and_")
+    def __ior__(self, other): return self._inplace(Op.OR, other, "bitwise_or_")
+
+    def zero_(self) -> "Tensor":
+        from .inplace import fill_
+        return fill_(self, 0, "zero_")
+
+    def fill_(self, value) -> "Tensor":
+        from .inplace import fill_
+        return fill_(self, value)
+
+    def clamp_(self, min=None, max=None) -> "Tensor":  # noqa: A002 (PyTorch's names)
+        from .inplace import clamp_
+        return clamp_(self, min, max)
+
+    clip_ = clamp_
+
+    def masked_fill(self, mask, value) -> "Tensor":
+        """``value`` where ``mask`` (bool, broadcast with ``self``) is True; see ``inplace.masked_fill``."""
+        from .inplace import masked_fill
+        return masked_fill(self, mask, value)
+
+    def masked_fill_(self, mask, value) -> "Tensor":
+        from .inplace import masked_fill_
+        return masked_fill_(self, mask, value)
+
+    def __setitem__(self, key, value) -> None:
+        """``x[key] = value`` as torch (ints, slices, None, Ellipsis, integer index arrays, bool
+        masks); see ``inplace.setitem``."""
+        from .inplace import setitem
+        setitem(self, key, value)
 
 
 def _full_like_scalar(value, dtype: DType) -> Tensor:
     return Tensor(B.const(value, dtype))
+
+
+_VIEW_OPS = frozenset({Op.RESHAPE, Op.PERMUTE, Op.SLICE, Op.EXPAND})
+
+
+def _sync_view(t: Tensor) -> None:
+    from .inplace import sync
+    sync(t)
 
 
 def _binary_op(op: Op, a: Tensor, b: Tensor, dt: DType, name: str) -> Tensor:
@@ -915,13 +1006,22 @@ def _realize_outside_trace(t: Tensor) -> None:
         return
     trace, STATE.trace = STATE.trace, None
     try:
-        realize(t)
+        _realize(t)   # as it is: a view is brought up to date by the trace, which sees the update
     finally:
         STATE.trace = trace
 
 
 def realize(*tensors: Tensor) -> None:
     """Compute every pending tensor in ``tensors`` in one executable and bind the results."""
+    with tracing.STATE_LOCK:   # not while another thread's trace has state tensors rebound
+        if STATE.trace is None:
+            for t in tensors:
+                if t._view is not None and t._view.stamp != _EPOCH[0]:
+                    _sync_view(t)
+        _realize(*tensors)
+
+
+def _realize(*tensors: Tensor) -> None:
     pending = [t for t in tensors if not t._realized and t._data is None]
     if not pending:
         return

@@ -196,11 +196,15 @@ NON_DIFFERENTIABLE = {Op.INPUT, Op.CONST, Op.RAND, Op.NOT, Op.LT, Op.LE, Op.GT, 
 
 
 def vjp(outputs: Sequence[Value], cotangents: Sequence[Value], wrt: Sequence[Value],
-        differentiable: Callable[[Value], bool] | None = None) -> list[Value]:
+        differentiable: Callable[[Value], bool] | None = None,
+        passthrough: Callable[[Value], bool] | None = None) -> list[Value]:
     """Cotangents of ``wrt`` given ``cotangents`` of ``outputs`` (same shapes/dtypes as outputs).
 
-    ``differentiable(v)`` may cut the walk (values computed under ``no_grad``). An input with no
-    path to the outputs gets zeros. Raises LuminaGradError if a cotangent's type does not match.
+    ``differentiable(v)`` may cut the walk (values computed under ``no_grad``). ``passthrough(v)``
+    marks ``where`` nodes whose cotangent goes unchanged to their last operand (an in-place update
+    made under ``no_grad`` of a tensor with history: ``where(True, new, old)``, see
+    ``lumina.inplace``). An input with no path to the outputs gets zeros. Raises LuminaGradError if
+    a cotangent's type does not match.
     """
     for o, c in zip(outputs, cotangents):
         if o.type != c.type:
@@ -221,7 +225,10 @@ def vjp(outputs: Sequence[Value], cotangents: Sequence[Value], wrt: Sequence[Val
         g = grads.get(id(n.out))
         if g is None or n.op in NON_DIFFERENTIABLE or not n.out.dtype.is_float:
             continue
-        contributions = VJP[n.op](g, *n.inputs, n.out, **n.attrs)
+        if passthrough is not None and passthrough(n.out):
+            contributions = (None,) * (len(n.inputs) - 1) + (g,)
+        else:
+            contributions = VJP[n.op](g, *n.inputs, n.out, **n.attrs)
         for v, dv in zip(n.inputs, contributions):
             if dv is None or id(v) not in live:
                 continue

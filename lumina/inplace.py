@@ -1,0 +1,995 @@
+"""In-place updates with PyTorch's semantics: functionalisation, views and version counters.
+
+A lumina ``Tensor`` holds an immutable SSA value. An in-place op (``x += y``, ``add_``, ``copy_``,
+``x[i] = v``, ...) computes the new value with ordinary ops and rebinds the tensor to it
+(``Tensor._set_value``): the object keeps its identity, so a ``Parameter`` stays registered in its
+module and an optimizer slot stays the same object, and ``@lumina.compile`` turns the rebinding into
+an output written back after each call (``compiled.py``).
+
+**Views.** ``reshape``/``view``/``flatten``/``squeeze``/``unsqueeze``, ``permute``/``transpose``/``T``,
+``expand``, basic indexing (``x[0]``, ``x[:, 1:3]``, ``split``, ``chunk``) and ``detach`` return
+tensors that alias their input, as torch's do. Such a tensor carries a ``ViewLink``: its parent and
+the movement steps that derive it from the parent's value (recording one is a few pointers; nothing
+else is computed until something is mutated). An in-place op on a view writes back into the parent,
+and so on up to the base, through the inverse of each step (a reshape or permute back; a slice
+becomes ``where(region, pad(new), old)``), then re-derives the views on the way down. Any other view
+re-derives its value from its parent when it is next read after the parent was rebound
+(``sync``: ``Tensor._touch`` checks one epoch counter, so code that never mutates pays nothing).
+
+Whether a tensor aliases follows torch: a reshape whose layout cannot be expressed with strides is a
+copy (torch's ``computeStride``, over the strides the chain of steps gives, ``Layout``). That is
+decided lazily, the first time it matters; until something is mutated a view and a copy cannot be
+told apart.
+
+**Errors where torch raises** (all ``LuminaError`` subclasses): an in-place op on a leaf that
+requires grad, or on a view of one, with grad mode on (``LuminaGradError``; do it under
+``lumina.no_grad()``, as an optimizer step does); on a view made under ``no_grad`` of a tensor that
+requires grad, with grad mode on; a result dtype the tensor cannot hold (``int64 += 1.5``,
+``LuminaTypeError``); a result shape other than the tensor's (``LuminaShapeError``); writing through a
+view in which several elements are one element of the base (``expand``, ``LuminaValueError``); an
+operand that partially overlaps the written elements (``x[1:] += x[:-1]``, ``LuminaValueError``).
+
+**Version counters.** Each base tensor counts the in-place updates made to it or its views
+(``Tensor._version``, in the slot ``Tensor._updates``). lumina's VJP rules read forward values where torch saves tensors; when
+``backward`` finds that a value the gradient reads was, at the time it was read, the value of a
+tensor since updated in place (or a view of such a value), it raises ``LuminaGradError`` as torch
+does ("one of the variables needed for gradient computation has been modified by an inplace
+operation"). The old value still exists in lumina's SSA graph, so the gradient would be computable;
+raising keeps programs portable between lumina and torch. Which values backward reads follows
+lumina's VJP rules, which for primitives match torch's saved tensors (``exp`` its result, ``mul``
+its operands, ``add`` nothing); composites may read a different set.
+
+**Autograd.** An in-place op on a tensor with history records the op: gradients flow through the
+new value to the old one and to the operands. Under ``no_grad`` the update is not recorded: a leaf
+stays a leaf that requires grad (``p -= lr * p.grad``), and a non-leaf keeps its history, the
+gradient passing to its old value unchanged (torch's behaviour), which ``passes.autodiff.vjp``
+implements for the ``where(True, new, old)`` node marked in ``THROUGH``.
+"""
+from __future__ import annotations
+
+import math
+import weakref
+from typing import Callable
+
+import numpy as np
+
+from .errors import LuminaGradError, LuminaIndexError, LuminaShapeError, LuminaTraceError, LuminaTypeError, LuminaValueError
+from .ir import builder as B
+from .ir.dtypes import DType
+from .ir.graph import Value, emit, topo_sort
+from .ir.ops import Op
+from .ir.types import TensorType
+from .tensor import _EPOCH, BOUND, Tensor, broadcast_shapes, tensor, where
+from .tracing import STATE, STOP_GRAD
+
+VIEW_OPS = frozenset({Op.RESHAPE, Op.PERMUTE, Op.SLICE, Op.EXPAND})
+
+# Values that tensors held before an in-place update: value -> (the tensor, its version after the
+# update, the op). ``check_saved`` reads it; see the module docstring.
+SUPERSEDED: "weakref.WeakKeyDictionary[Value, tuple]" = weakref.WeakKeyDictionary()
+# ``where(True, new, old)`` nodes of updates made without recording history to a tensor that has
+# some: autodiff passes the gradient to ``old`` unchanged.
+THROUGH: "weakref.WeakSet[Value]" = weakref.WeakSet()
+
+Step = tuple   # (op, attrs, input shape, output shape) of one movement node
+
+
+class ViewLink:
+    """How a view tensor derives from its parent: ``steps`` applied to the parent's value.
+
+    ``seen`` is (a weak reference to) the parent's value the view was last derived from and
+    ``stamp`` the epoch when that was last checked. ``cut``: made under ``no_grad`` from a tensor
+    that requires grad; ``detached``: made by ``detach()`` (which torch lets one modify in place).
+    ``layout`` is filled in when first needed (``Layout``), None until then."""
+
+    __slots__ = ("parent", "steps", "seen", "stamp", "cut", "detached", "layout")
+
+    def __init__(self, parent: Tensor, steps: tuple, seen: Value, cut: bool):
+        self.parent = parent
+        self.steps = steps
+        self.seen = weakref.ref(seen)
+        self.stamp = _EPOCH[0]
+        self.cut = cut
+        self.detached = False
+        self.layout = None
+
+
+def link_view(t: Tensor, parent: Tensor, value: Value) -> None:
+    """Make ``t`` (just built over ``value``) a view of ``parent`` if ``value`` is ``parent``'s
+    value through movement ops only (``Tensor._result`` calls this for every one-parent result whose
+    op is a movement op)."""
+    src = parent._value
+    steps = []
+    v = value
+    while v is not src:
+        if v.op not in VIEW_OPS or len(steps) == 64:
+            return
+        steps.append((v.op, v.attrs, v.inputs[0].shape, v.shape))
+        v = v.inputs[0]
+    steps.reverse()
+    t._view = ViewLink(parent, tuple(steps), src, cut=parent.requires_grad and not STATE.grad_enabled)
+
+
+def detached(t: Tensor) -> Tensor:
+    """Mark ``t`` (``x.detach()``) as a detached alias: torch lets it be modified in place even
+    when its base is a leaf that requires grad, without recording anything."""
+    if t._view is not None:
+        t._view.detached = True
+        t._view.cut = False
+    return t
+
+
+# ---- layouts: torch's strides of a chain of views -------------------------------------------------
+Layout = tuple   # (sizes, strides, offset) in elements of the base's contiguous storage
+
+
+def _contiguous(shape) -> Layout:
+    strides, acc = [], 1
+    for d in reversed(shape):
+        strides.append(acc)
+        acc *= max(d, 1)
+    return tuple(shape), tuple(reversed(strides)), 0
+
+
+def compute_stride(oldshape, oldstride, newshape) -> tuple | None:
+    """The strides of ``reshape(newshape)`` as a view of a tensor of ``oldshape``/``oldstride``, or
+    None when torch would copy. A transcription of ``at::detail::computeStride``
+    (aten/src/ATen/TensorUtils.cpp)."""
+    if not oldshape:
+        return (1,) * len(newshape)
+    numel = math.prod(oldshape)
+    if numel == 0 and tuple(oldshape) == tuple(newshape):
+        return tuple(oldstride)
+    newstride = [0] * len(newshape)
+    if numel == 0:
+        for d in range(len(newshape) - 1, -1, -1):
+            newstride[d] = 1 if d == len(newshape) - 1 else max(newshape[d + 1], 1) * newstride[d + 1]
+        return tuple(newstride)
+    view_d = len(newshape) - 1
+    chunk_base_stride = oldstride[-1]
+    tensor_numel = 1
+    view_numel = 1
+    for tensor_d in range(len(oldshape) - 1, -1, -1):
+        tensor_numel *= oldshape[tensor_d]
+        if tensor_d == 0 or (oldshape[tensor_d - 1] != 1 and
+                             oldstride[tensor_d - 1] != tensor_numel * chunk_base_stride):
+            while view_d >= 0 and (view_numel < tensor_numel or newshape[view_d] == 1):
+                newstride[view_d] = view_numel * chunk_base_stride
+                view_numel *= newshape[view_d]
+                view_d -= 1
+            if view_numel != tensor_numel:
+                return None
+            if tensor_d > 0:
+                chunk_base_stride = oldstride[tensor_d - 1]
+                tensor_numel = 1
+                view_numel = 1
+    if view_d != -1:
+        return None
+    return tuple(newstride)
+
+
+def _step_layout(layout: Layout, step: Step) -> Layout | None:
+    sizes, strides, offset = layout
+    op, attrs, _, out_shape = step
+    if op is Op.SLICE:
+        offset += sum(lo * s for lo, s in zip(attrs["starts"], strides))
+        return tuple(out_shape), tuple(s * st for s, st in zip(strides, attrs["steps"])), offset
+    if op is Op.PERMUTE:
+        perm = attrs["perm"]
+        return tuple(sizes[p] for p in perm), tuple(strides[p] for p in perm), offset
+    if op is Op.EXPAND:
+        return tuple(out_shape), tuple(0 if d != n else s for d, n, s in zip(sizes, out_shape, strides)), offset
+    new = compute_stride(sizes, strides, out_shape)
+    return None if new is None else (tuple(out_shape), new, offset)
+
+
+def _layout(t: Tensor) -> Layout:
+    """``t``'s elements in its base's storage. A view that turns out to be a copy (torch's reshape of
+    a layout strides cannot express) is unlinked here: from now on it is a base of its own."""
+    link = t._view
+    if link is None:
+        return _contiguous(t.shape)
+    if link.layout is None:
+        layout = _layout(link.parent)
+        for step in link.steps:
+            layout = _step_layout(layout, step)
+            if layout is None:
+                t._view = None
+                return _contiguous(t.shape)
+        link.layout = layout
+    return link.layout
+
+
+def _chain(t: Tensor) -> list[Tensor]:
+    """``[base, ..., t]``: ``t`` and the views it derives from, up to the base tensor."""
+    chain = [t]
+    while chain[-1]._view is not None:
+        _layout(chain[-1])
+        if chain[-1]._view is None:
+            break
+        chain.append(chain[-1]._view.parent)
+    chain.reverse()
+    return chain
+
+
+def base(t: Tensor) -> Tensor:
+    """The tensor whose storage ``t`` views (``t`` itself when it is no view); torch's ``_base``
+    or the tensor itself."""
+    return _chain(t)[0]
+
+
+def is_contiguous(t: Tensor) -> bool:
+    """Whether ``t``'s elements lie in row-major order in its base's storage (torch's rule: size-1
+    dims have any stride)."""
+    sizes, strides, _ = _layout(t)
+    expected = 1
+    for d, s in zip(reversed(sizes), reversed(strides)):
+        if d != 1 and s != expected:
+            return False
+        expected *= d
+    return True
+
+
+def version(t: Tensor) -> int:
+    """How many in-place updates ``t``'s base has had (torch's ``_version``)."""
+    return getattr(base(t), "_updates", 0)
+
+
+def _elements(t: Tensor) -> np.ndarray:
+    """The storage offset of each element of ``t`` in its base (an int64 array of ``t``'s shape)."""
+    sizes, strides, offset = _layout(t)
+    out = np.full(sizes, offset, dtype=np.int64)
+    for axis, (d, s) in enumerate(zip(sizes, strides)):
+        out += (np.arange(d, dtype=np.int64) * s).reshape([d if a == axis else 1 for a in range(len(sizes))])
+    return out
+
+
+# ---- keeping views current ------------------------------------------------------------------------
+
+def _derive(steps, v: Value) -> Value:
+    for op, attrs, _, _ in steps:
+        v = emit(op, (v,), **attrs)
+    return v
+
+
+def _rederive(t: Tensor, parent_value: Value) -> None:
+    """Rebind view ``t`` to its steps applied to ``parent_value`` (its parent's current value)."""
+    link = t._view
+    v = _derive(link.steps, parent_value)
+    if link.cut or link.detached:
+        if v is parent_value:
+            v = emit(Op.RESHAPE, (v,), shape=v.shape)
+        STOP_GRAD.add(v)
+        wants = False
+    else:
+        wants = link.parent.requires_grad
+    t._set_value(v)
+    t.requires_grad = wants
+    t._is_leaf = not wants
+    link.seen = weakref.ref(parent_value)
+    link.stamp = _EPOCH[0]
+
+
+def sync(t: Tensor) -> None:
+    """Bring view ``t`` up to date with its parent (``Tensor._touch`` calls this when some tensor
+    was rebound since ``t`` last checked)."""
+    link = t._view
+    pv = link.parent._touch()
+    link.stamp = _EPOCH[0]
+    if link.seen() is pv:
+        return
+    _layout(t)
+    if t._view is not None:
+        _rederive(t, pv)
+
+
+# ---- the checks torch makes -----------------------------------------------------------------------
+
+def can_cast(src: DType, dst: DType) -> bool:
+    """torch's ``canCast``: no float to integer or bool, nothing but bool to bool."""
+    if src.is_float and not dst.is_float:
+        return False
+    return src is DType.bool or dst is not DType.bool
+
+
+def _check_grad(t: Tensor, op: str) -> list[Tensor]:
+    """Raise where torch refuses an in-place op for autograd's sake; returns ``t``'s chain."""
+    chain = _chain(t)
+    if not STATE.grad_enabled:
+        return chain
+    links = [c._view for c in chain[1:]]
+    if any(link.detached for link in links):
+        return chain
+    root = chain[0]
+    if any(link.cut for link in links):
+        raise LuminaGradError(
+            f"{op}: {t._value.type} is a view of a tensor that requires grad, made under no_grad, and "
+            "is being modified in place with grad mode enabled (torch forbids this too); make the view "
+            "and modify it both under no_grad, or both outside")
+    if root.requires_grad and root._is_leaf:
+        what = "a view of a leaf tensor" if len(chain) > 1 else "a leaf tensor"
+        raise LuminaGradError(
+            f"{op}: {what} that requires grad ({root._value.type}) is being used in an in-place "
+            "operation (torch raises too); update it under `with lumina.no_grad():`, as an optimizer "
+            "step does, or work on a clone()")
+    return chain
+
+
+def _check_no_internal_overlap(t: Tensor, op: str) -> None:
+    if t._view is None:
+        return
+    sizes, strides, _ = _layout(t)
+    if any(s == 0 and d > 1 for d, s in zip(sizes, strides)):
+        raise LuminaValueError(
+            f"{op}: more than one element of the written-to {t._value.type} is the same element of its "
+            "base (an expand()ed view; torch raises too); clone() it before writing to it")
+
+
+def _check_overlap(t: Tensor, other, op: str) -> None:
+    """Raise if ``other`` reads some of the elements written to ``t`` but not each at the position
+    it is written to (torch raises for such operands when they are dense, and otherwise gives a
+    result that depends on its loop order; lumina always raises)."""
+    if not isinstance(other, Tensor) or other is t or (t._view is None and other._view is None):
+        return
+    if base(t) is not base(other):
+        return
+    written = _elements(t)
+    try:
+        read = np.broadcast_to(_elements(other), t.shape)
+    except ValueError:
+        return   # the shape error comes later, with its own message
+    if np.array_equal(written, read):
+        return
+    if np.intersect1d(written, read).size:
+        raise LuminaValueError(
+            f"{op}: some elements of the operand {other._value.type} are elements of the written-to "
+            f"{t._value.type} at other positions (overlapping views of one tensor; torch raises for "
+            "these too, or computes an order-dependent result); clone() the operand first")
+
+
+def _same_elements(t: Tensor, other: Tensor) -> bool:
+    """Whether ``other`` is exactly ``t``'s elements (so copying it into ``t`` changes nothing)."""
+    if other is t:
+        return True
+    if (t._view is None and other._view is None) or t.shape != other.shape or base(t) is not base(other):
+        return False
+    return np.array_equal(_elements(t), _elements(other))
+
+
+# ---- the update -----------------------------------------------------------------------------------
+
+def update(t: Tensor, op: str, compute: Callable[[], Tensor], operands=(), check_cast: bool = True) -> Tensor:
+    """Replace ``t``'s value by ``compute()`` in place, with torch's checks; returns ``t``.
+
+    ``compute`` builds the new value from ``t`` and ``operands`` (tensors among them are checked for
+    overlap with ``t``). Its result must have ``t``'s shape; with ``check_cast`` its dtype must be one
+    that torch casts to ``t``'s (``can_cast``)."""
+    old = t._touch()
+    _check_grad(t, op)
+    _check_no_internal_overlap(t, op)
+    for o in operands:
+        _check_overlap(t, o, op)
+    new = compute()
+    if new.shape != t.shape:
+        raise LuminaShapeError(f"{op}: output with shape {list(t.shape)} doesn't match the broadcast shape "
+                               f"{list(new.shape)} ({t._value.type} in place)")
+    if check_cast and not can_cast(new.dtype, t.dtype):
+        raise LuminaTypeError(f"{op}: result type {new.dtype.name} can't be cast to the desired output type "
+                              f"{t.dtype.name} of {t._value.type} (torch raises too)")
+    new = new.to(t.dtype)
+    inputs = [o for o in operands if isinstance(o, Tensor)]
+    aliased = any(o is t or ((o._view is not None or t._view is not None) and base(o) is base(t)) for o in inputs)
+    own = frozenset() if aliased else _nodes_made(new._value, [old] + [o._value for o in inputs])
+    _write(t, new, op, own)
+    return t
+
+
+def _nodes_made(value: Value, sources: list[Value], limit: int = 10000) -> frozenset:
+    """The ids of the nodes between ``value`` and ``sources`` (an update's own computation: what
+    ``compute`` made from the tensor's old value and the operands)."""
+    stop = {id(v) for v in sources}
+    made, stack = set(), [value]
+    while stack and len(made) < limit:
+        v = stack.pop()
+        if id(v) in stop or id(v) in made or v.op in (Op.INPUT, Op.CONST):
+            continue
+        made.add(id(v))
+        stack.extend(v.inputs)
+    return frozenset(made)
+
+
+def _write(t: Tensor, new: Tensor, op: str, own: frozenset = frozenset()) -> None:
+    """Rebind ``t``, and through its chain of views its base, to ``new``'s value (``t``'s shape and
+    dtype); bump the base's version; re-derive the views on the chain. ``own``: the nodes the update
+    computed (``update``), whose gradients may read the old values (torch saves the original)."""
+    val = new._touch()
+    chain = _chain(t)
+    olds = [c._touch() for c in chain]
+    if any(step[0] is Op.EXPAND for c in chain[1:] for step in c._view.steps):
+        val = _scatter_by_layout(olds[0], _elements(t), val)
+    else:
+        for i in range(len(chain) - 1, 0, -1):
+            val = _unstep_all(chain[i]._view.steps, olds[i - 1], val)
+    root = chain[0]
+    detached_write = any(c._view.detached for c in chain[1:])
+    _rebind_base(root, val, olds[0], new.requires_grad, detached_write)
+    n = _bump(root)
+    for c, old in zip(chain, olds):
+        SUPERSEDED[old] = (weakref.ref(c), n, op, own)
+    for i in range(1, len(chain)):
+        _rederive(chain[i], chain[i - 1]._value)
+
+
+def _bump(root: Tensor) -> int:
+    """Count one more in-place update of base tensor ``root`` (torch's version counter; the slot is
+    only set on tensors that were ever updated, so others pay nothing)."""
+    root._updates = getattr(root, "_updates", 0) + 1
+    return root._updates
+
+
+def _rebind_base(root: Tensor, val: Value, old: Value, new_wants: bool, detached_write: bool) -> None:
+    recorded = STATE.grad_enabled and not detached_write
+    if root.requires_grad and not recorded:
+        STOP_GRAD.add(val)
+        if root._is_leaf:   # a leaf stays a leaf: its new value has no history (``p -= lr * p.grad``)
+            val = emit(Op.RESHAPE, (val,), shape=val.shape)
+        else:               # the tensor keeps its history: the gradient passes to the old value
+            val = emit(Op.WHERE, (B.const(True, DType.bool, val.shape), val, old))
+            THROUGH.add(val)
+    root._set_value(val)
+    if recorded and new_wants and not root.requires_grad:
+        root.requires_grad = True
+        root._is_leaf = False
+
+
+def _scatter_by_layout(old: Value, elements: np.ndarray, new: Value) -> Value:
+    """``old`` with the storage elements ``elements`` (the written view's, one per element of
+    ``new``, all distinct) replaced by ``new``'s values: for a chain through an ``expand``, where the
+    steps have no inverse. A gather with constant indices (its gradient is a one-hot product, so this
+    is kept to that rare case)."""
+    size = math.prod(old.shape)
+    inverse = np.full(size, -1, dtype=np.int64)
+    inverse[elements.reshape(-1)] = np.arange(elements.size, dtype=np.int64)
+    picked = emit(Op.GATHER, (B.reshape(new, (elements.size,)),
+                              B.const(np.maximum(inverse, 0), DType.int64, (size,))), axis=0)
+    flat = emit(Op.WHERE, (B.const(inverse >= 0, DType.bool, (size,)), picked, B.reshape(old, (size,))))
+    return B.reshape(flat, old.shape)
+
+
+def _unstep_all(steps, parent_old: Value, child_new: Value) -> Value:
+    """The parent's value after writing ``child_new`` into the view ``steps`` derive from it."""
+    olds = [parent_old]
+    for step in steps[:-1]:
+        olds.append(_derive((step,), olds[-1]))
+    val = child_new
+    for step, old in zip(reversed(steps), reversed(olds)):
+        val = _unstep(step, old, val)
+    return val
+
+
+def _unstep(step: Step, old: Value, new: Value) -> Value:
+    """Inverse of one movement step (not ``expand``: see ``_scatter_by_layout``): ``old`` (the
+    step's input) with the step's output replaced by ``new``."""
+    op, attrs, in_shape, out_shape = step
+    if op is Op.RESHAPE:
+        return B.reshape(new, in_shape)
+    if op is Op.PERMUTE:
+        return B.permute(new, [int(i) for i in np.argsort(attrs["perm"])])
+    return emit(Op.WHERE, (_region(in_shape, attrs), _place(new, in_shape, attrs), old))
+
+
+def _place(new: Value, shape, attrs) -> Value:
+    """``new`` (a slice's result) at the slice's positions in an array of ``shape``; what lies
+    between them is a filler that ``_region`` masks out. The transpose of ``slice``, as its VJP."""
+    fill = 0.0 if new.dtype.is_float else (False if new.dtype is DType.bool else 0)
+    g = new
+    for axis, (d, lo, st) in enumerate(zip(shape, attrs["starts"], attrs["steps"])):
+        n = g.shape[axis]
+        if st > 1:   # interleave st-1 fillers after each element: [n] -> [n, st] -> [n*st]
+            g = B.reshape(g, g.shape[:axis + 1] + (1,) + g.shape[axis + 1:])
+            pads = [(0, 0)] * g.type.rank
+            pads[axis + 1] = (0, st - 1)
+            g = emit(Op.PAD, (g,), pads=tuple(pads), value=fill)
+            g = B.reshape(g, g.shape[:axis] + (n * st,) + g.shape[axis + 2:])
+            keep = min(n * st, d - lo)
+            if keep < n * st:
+                starts, stops = [0] * g.type.rank, list(g.shape)
+                stops[axis] = keep
+                g = emit(Op.SLICE, (g,), starts=tuple(starts), stops=tuple(stops), steps=(1,) * g.type.rank)
+        pads = [(0, 0)] * g.type.rank
+        pads[axis] = (lo, d - lo - g.shape[axis])
+        if pads[axis] != (0, 0):
+            g = emit(Op.PAD, (g,), pads=tuple(pads), value=fill)
+    return g
+
+
+def _region(shape, attrs) -> Value:
+    """A bool value of ``shape``: True on the elements a slice with ``attrs`` selects."""
+    mask = None
+    for axis, (d, lo, hi, st) in enumerate(zip(shape, attrs["starts"], attrs["stops"], attrs["steps"])):
+        if (lo, hi, st) == (0, d, 1):
+            continue
+        picked = np.zeros(d, dtype=bool)
+        picked[lo:hi:st] = True
+        one = [d if a == axis else 1 for a in range(len(shape))]
+        m = B.expand(B.const(picked.reshape(one), DType.bool, one), shape)
+        mask = m if mask is None else emit(Op.AND, (mask, m))
+    return mask if mask is not None else B.const(True, DType.bool, shape)
+
+
+def _plain(value: Value, *parents: Tensor) -> Tensor:
+    """``Tensor._result`` without the view link: a new value, not an alias."""
+    out = Tensor._result(value, *parents)
+    out._view = None
+    return out
+
+
+def _own_value(v: Value, device: str) -> Value:
+    """A value equal to ``v`` that no other tensor holds: a realised buffer is shared by a new
+    input (no copy is made; buffers are never written), anything else gets an identity reshape."""
+    if v.op is Op.INPUT and v in BOUND and STATE.trace is None:
+        return Tensor._bind(BOUND[v], device)._value
+    return emit(Op.RESHAPE, (v,), shape=v.shape)
+
+
+# ---- the in-place ops -----------------------------------------------------------------------------
+
+def _as_operand(t: Tensor, x, op: str):
+    if isinstance(x, (Tensor, bool, int, float)):
+        return x
+    if isinstance(x, (np.ndarray, np.generic, list, tuple)):
+        return tensor(x)
+    raise LuminaTypeError(f"{op}: unsupported operand of type {type(x).__name__} for {t._value.type}")
+
+
+def binary_(t: Tensor, op: Op, other, name: str, alpha=None) -> Tensor:
+    """``t = t <op> (alpha * other)`` in place: ``add_``, ``sub_``, ``mul_``, ``div_``, ``+=``, ..."""
+    other = operand = _as_operand(t, other, name)
+    if alpha is not None and not (alpha == 1 and not isinstance(alpha, bool)):
+        result_float = t.dtype.is_float or (isinstance(other, Tensor) and other.dtype.is_float) or isinstance(other, float)
+        if isinstance(alpha, float) and not result_float:
+            raise LuminaTypeError(f"{name}: for integral input tensors, argument alpha must not be a floating "
+                                  f"point number (got alpha={alpha} for {t._value.type})")
+        other = other * alpha
+
+    def compute() -> Tensor:
+        return t._binary(op, other, name=name)
+    return update(t, name, compute, (operand,))
+
+
+def copy_(t: Tensor, src, op: str = "copy_") -> Tensor:
+    """torch's ``copy_``: ``src`` (a tensor, array or number) broadcast to ``t``'s shape and cast to
+    its dtype (any cast, as torch's; a copy from another device moves the data to ``t``'s)."""
+    from .tensor import _DEVICE, _ON_DEVICES, _device_of
+    if not isinstance(src, Tensor):
+        src = Tensor(B.const(src, t.dtype)) if isinstance(src, (bool, int, float)) else tensor(src, dtype=t.dtype)
+    if _ON_DEVICES[0] and STATE.trace is None:
+        dst_dev, src_dev = _device_of(t._value), _device_of(src._value)
+        if dst_dev is not None and src_dev is not None and src_dev != dst_dev:
+            src = src.to(dst_dev)
+    if broadcast_shapes(op, t._value.type, src._value.type) != t.shape:
+        raise LuminaShapeError(f"{op}: cannot assign {src._value.type} to {t._value.type}")
+    t._touch()
+    src._touch()
+    if _same_elements(t, src):   # x[0] = x[0], the write-back of ``x[0] += 1``: nothing changes
+        _check_grad(t, op)
+        _bump(base(t))
+        return t
+
+    def compute() -> Tensor:
+        v = B.broadcast_to(B.cast(src._touch(), t.dtype), t.shape)
+        if v is src._value:
+            v = _own_value(v, _DEVICE.get(v) or "cpu")
+        return _plain(v, *((src,) if t.dtype.is_float else ()))
+    return update(t, op, compute, (src,), check_cast=False)
+
+
+def fill_(t: Tensor, value, op: str = "fill_") -> Tensor:
+    """torch's ``fill_``: every element set to ``value`` (a number or a 0-d tensor), cast to ``t``'s
+    dtype. Raises LuminaValueError for a tensor value with dims."""
+    if isinstance(value, Tensor):
+        if value.ndim != 0:
+            raise LuminaValueError(f"{op}: only a 0-dimension value tensor can fill {t._value.type}, got "
+                                   f"{value._value.type}")
+        return copy_(t, value, op)
+    if not isinstance(value, (bool, int, float, np.number, np.bool_)):
+        raise LuminaTypeError(f"{op}: value must be a number or a 0-d tensor, got {type(value).__name__}")
+    return update(t, op, lambda: Tensor(B.const(value, t.dtype, t.shape)), check_cast=False)
+
+
+def clamp_(t: Tensor, min=None, max=None) -> Tensor:  # noqa: A002 (torch's names)
+    return update(t, "clamp_", lambda: t.clamp(min, max), (min, max))
+
+
+def masked_fill(t: Tensor, mask, value, op: str = "masked_fill") -> Tensor:
+    """torch's ``masked_fill``: ``value`` (a number or a 0-d tensor, cast to ``t``'s dtype) where the
+    bool ``mask`` (broadcast with ``t``) is True. Raises LuminaTypeError for a mask that is not bool,
+    LuminaValueError for a value tensor with dims."""
+    mask = mask if isinstance(mask, Tensor) else tensor(mask)
+    if mask.dtype is not DType.bool:
+        raise LuminaTypeError(f"{op}: only boolean masks are supported, got a {mask._value.type} mask for "
+                              f"{t._value.type}")
+    if isinstance(value, Tensor):
+        if value.ndim != 0:
+            raise LuminaValueError(f"{op}: only a 0-dimensional value tensor is supported, got "
+                                   f"{value._value.type} for {t._value.type}")
+        fill = value.to(t.dtype)
+    elif isinstance(value, (bool, int, float, np.number, np.bool_)):
+        fill = Tensor(B.const(value, t.dtype))
+    else:
+        raise LuminaTypeError(f"{op}: value must be a number or a 0-d tensor, got {type(value).__name__}")
+    return where(mask, fill, t)
+
+
+def masked_fill_(t: Tensor, mask, value) -> Tensor:
+    if isinstance(mask, Tensor) and broadcast_shapes("masked_fill_", mask._value.type, t._value.type) != t.shape:
+        raise LuminaShapeError(f"masked_fill_: mask {mask._value.type} does not broadcast to {t._value.type}")
+    return update(t, "masked_fill_", lambda: masked_fill(t, mask, value, "masked_fill_"), (mask, value))
+
+
+# ---- __setitem__ ----------------------------------------------------------------------------------
+
+def _is_advanced(k) -> bool:
+    return isinstance(k, (Tensor, np.ndarray, list)) or isinstance(k, (bool, np.bool_))
+
+
+def _as_value(x: Tensor, value) -> Tensor:
+    """The assigned value as a tensor of ``x``'s dtype (numbers become constants)."""
+    if isinstance(value, Tensor):
+        return value
+    if isinstance(value, (bool, int, float, np.number, np.bool_)):
+        return Tensor(B.const(value, x.dtype))
+    if isinstance(value, (np.ndarray, list, tuple)):
+        return tensor(np.asarray(value), dtype=x.dtype)
+    raise LuminaTypeError(f"setitem: cannot assign a {type(value).__name__} to {x._value.type}")
+
+
+def _fit(value: Tensor, shape: tuple, x: Tensor) -> Tensor:
+    """``value`` broadcast to the indexed ``shape`` (torch drops leading size-1 dims of the value
+    first); raises LuminaShapeError otherwise."""
+    while value.ndim > len(shape) and value.shape[0] == 1:
+        value = value.reshape(value.shape[1:])
+    try:
+        ok = broadcast_shapes("setitem", value._value.type, TensorType(shape, value.dtype)) == tuple(shape)
+    except LuminaShapeError:
+        ok = False
+    if not ok:
+        raise LuminaShapeError(f"setitem: shape mismatch: value of shape {list(value.shape)} cannot be broadcast "
+                               f"to the indexing result of shape {list(shape)} (indexing {x._value.type})")
+    return value.expand(*shape) if value.shape != tuple(shape) else value
+
+
+def setitem(x: Tensor, key, value) -> None:
+    """``x[key] = value`` as torch: ``key`` holds ints, slices, None, Ellipsis, integer index tensors
+    /arrays/lists and bool masks; ``value`` (a number, array or tensor) is cast to ``x``'s dtype and
+    broadcast to ``x[key]``'s shape. Basic keys write through a view; index arrays scatter (when an
+    index repeats, the last write wins, as torch's CPU kernel); a mask writes with ``where``.
+
+    Raises LuminaIndexError for an index out of range (known when recorded) and for a mask whose
+    shape differs from the dims it indexes, LuminaShapeError when the value does not broadcast,
+    and the errors of ``update``. A mask computed inside ``@lumina.compile`` needs a value that does
+    not depend on how many elements it selects (LuminaTraceError otherwise)."""
+    key = key if isinstance(key, tuple) else (key,)
+    if not any(_is_advanced(k) for k in key):
+        view = x[key]
+        src = _fit(_as_value(x, value), view.shape, x)
+        copy_(view, src, "setitem")
+        return
+    _advanced_setitem(x, key, value)
+
+
+def _expand_key(x: Tensor, key: tuple) -> tuple:
+    """``key`` with Ellipsis expanded and trailing full slices added; a bool mask counts for as many
+    dims as it has."""
+    def dims(k):
+        if k is None or k is Ellipsis:
+            return 0
+        if isinstance(k, (bool, np.bool_)):
+            return 0
+        if _is_mask(k):
+            return _mask_ndim(k)
+        return 1
+    n_real = sum(dims(k) for k in key)
+    if sum(1 for k in key if k is Ellipsis) > 1:
+        raise LuminaIndexError(f"setitem: an index can only have a single ellipsis, got {key!r}")
+    if n_real > x.ndim:
+        raise LuminaIndexError(f"setitem: too many indices ({n_real}) for {x._value.type}")
+    if any(k is Ellipsis for k in key):
+        i = next(i for i, k in enumerate(key) if k is Ellipsis)
+        key = key[:i] + (slice(None),) * (x.ndim - n_real) + key[i + 1:]
+    return key + (slice(None),) * (x.ndim - sum(dims(k) for k in key))
+
+
+def _is_mask(k) -> bool:
+    if isinstance(k, Tensor):
+        return k.dtype is DType.bool
+    if isinstance(k, (np.ndarray, list)):
+        return np.asarray(k).dtype == np.bool_
+    return False
+
+
+def _mask_ndim(k) -> int:
+    return k.ndim if isinstance(k, Tensor) else np.asarray(k).ndim
+
+
+def _known(k) -> np.ndarray | None:
+    """An index's values if known without running anything (arrays, lists, realised tensors)."""
+    if not isinstance(k, Tensor):
+        return np.asarray(k)
+    from .indexing import known_values
+    return known_values(k)
+
+
+def _advanced_setitem(x: Tensor, key: tuple, value) -> None:
+    if isinstance(value, Tensor) and (value._view is not None or value is x) and base(value) is base(x):
+        raise LuminaValueError(
+            f"setitem: the value {value._value.type} is a view of the indexed {x._value.type}: some of its "
+            "elements may be written before they are read (torch raises too); clone() the value first")
+    if any(isinstance(k, (bool, np.bool_)) for k in key):
+        raise LuminaTypeError(f"setitem: a Python bool index is not supported (indexing {x._value.type}); "
+                              "use a bool mask tensor")
+    key = _expand_key(x, key)
+    masks = [i for i, k in enumerate(key) if _is_mask(k)]
+    if masks:
+        # check each mask's shape against the dims it indexes
+        in_dim = 0
+        for k in key:
+            if k is None:
+                continue
+            if _is_mask(k):
+                m_shape = tuple(k.shape) if isinstance(k, Tensor) else np.asarray(k).shape
+                if m_shape != x.shape[in_dim:in_dim + len(m_shape)] or len(m_shape) == 0:
+                    raise LuminaIndexError(f"setitem: the shape of the mask {list(m_shape)} does not match the "
+                                           f"shape of the indexed dims {list(x.shape[in_dim:in_dim + len(m_shape)])} "
+                                           f"of {x._value.type}")
+                in_dim += len(m_shape)
+            else:
+                in_dim += 1
+        only_mask = len(masks) == 1 and not any(_is_advanced(k) for i, k in enumerate(key) if i != masks[0])
+        if only_mask and _masked_where(x, key, masks[0], value):
+            return
+        key = _masks_to_indices(x, key)
+    _scatter_setitem(x, key, value)
+
+
+def _masked_where(x: Tensor, key: tuple, m: int, value) -> bool:
+    """``x[..., mask, ...] = value`` as ``where`` when ``value`` does not depend on the number of
+    selected elements (a number, or a tensor whose dim for them is 1 or absent). False otherwise."""
+    mask = key[m] if isinstance(key[m], Tensor) else tensor(np.asarray(key[m]))
+    k = mask.ndim
+    basic = list(key)
+    basic[m:m + 1] = [slice(None)] * k
+    y = x[tuple(basic)]
+    q = sum(1 for kk in key[:m] if kk is None or not isinstance(kk, (int, np.integer)))
+    result = y.shape[:q] + (-1,) + y.shape[q + k:]       # -1: the number of selected elements
+    val = _as_value(x, value)
+    while val.ndim > len(result) and val.shape[0] == 1:
+        val = val.reshape(val.shape[1:])
+    lead = len(result) - val.ndim
+    if lead < 0:
+        return False
+    vshape = (1,) * lead + tuple(val.shape)
+    if vshape[q] != 1:
+        return False
+    val = _fit(val.reshape(vshape[:q] + (1,) * k + vshape[q + 1:]), y.shape, x)
+    mask_b = mask.reshape((1,) * q + mask.shape + (1,) * (y.ndim - q - k))
+    copy_(y, where(mask_b, val.to(x.dtype), y), "setitem")
+    return True
+
+
+def _masks_to_indices(x: Tensor, key: tuple) -> tuple:
+    """Each bool mask replaced by the integer index arrays of its True elements (``nonzero``): the
+    mask's values are needed, so a lazy mask is computed (outside ``@lumina.compile`` only)."""
+    out = []
+    for k in key:
+        if not _is_mask(k):
+            out.append(k)
+            continue
+        vals = _known(k)
+        if vals is None:
+            if STATE.trace is not None:
+                raise LuminaTraceError(
+                    "setitem: x[mask] = value with a value holding one entry per selected element needs the "
+                    "number of True elements of a mask computed inside @lumina.compile, which is only known "
+                    "when the compiled function runs; use lumina.where(mask, value, x) with a value of x's shape")
+            vals = k.numpy()
+        out.extend(np.nonzero(np.asarray(vals, dtype=bool)))
+    return tuple(out)
+
+
+def _scatter_setitem(x: Tensor, key: tuple, value) -> None:
+    """``x[key] = value`` where ``key`` holds integer index arrays: the basic entries give a view
+    ``y``; the indexed dims of ``y`` are moved together and merged (as ``advanced_getitem`` does) and
+    the value's rows are scattered into them."""
+    from .indexing import as_index
+    basic, adv_dims, adv_in_dims, adv = [], [], [], []
+    out_dim, in_dim = 0, 0
+    for k in key:
+        if k is None:
+            basic.append(None)
+            out_dim += 1
+            continue
+        if isinstance(k, (Tensor, np.ndarray, list)):
+            idx = as_index(k, "setitem")
+            size = x.shape[in_dim]
+            vals = _known(idx)
+            if vals is not None and vals.size and (vals.min() < -size or vals.max() >= size):
+                bad = int(vals.min()) if vals.min() < -size else int(vals.max())
+                raise LuminaIndexError(f"setitem: index {bad} is out of bounds for dim {in_dim} with size "
+                                       f"{size} of {x._value.type}")
+            adv_dims.append(out_dim)
+            adv_in_dims.append(in_dim)
+            adv.append((idx, size, vals))
+            basic.append(slice(None))
+            out_dim += 1
+        else:
+            basic.append(k)
+            if not isinstance(k, (int, np.integer)):
+                out_dim += 1
+        in_dim += 1
+    y = x[tuple(basic)]
+    try:
+        shape = broadcast_shapes("setitem", *(i._value.type for i, _, _ in adv))
+    except LuminaShapeError:
+        raise LuminaIndexError("setitem: index arrays of shapes "
+                               f"{', '.join(str(list(i.shape)) for i, _, _ in adv)} do not broadcast together "
+                               f"(indexing {x._value.type})") from None
+    adjacent = adv_dims == list(range(adv_dims[0], adv_dims[0] + len(adv_dims)))
+    q = adv_dims[0] if adjacent else 0
+    rest = [d for d in range(y.ndim) if d not in adv_dims]
+    perm = rest[:q] + adv_dims + rest[q:]
+    yp = y.permute(perm)
+    sizes = [yp.shape[q + j] for j in range(len(adv_dims))]
+    pre, post = yp.shape[:q], yp.shape[q + len(sizes):]
+    m = math.prod(sizes)
+    n = math.prod(shape)
+    if all(vals is not None for _, _, vals in adv):
+        lin = np.zeros(shape, dtype=np.int64)
+        stride = 1
+        for _, size, vals in reversed(adv):
+            v = np.broadcast_to(np.asarray(vals, dtype=np.int64), shape)
+            lin = lin + np.where(v < 0, v + size, v) * stride
+            stride *= size
+        lin = lin.reshape(-1)
+    else:
+        lin, stride = None, 1
+        for (idx, size, _), dim in reversed(list(zip(adv, adv_in_dims))):
+            term = _checked(idx, size, f"dim {dim} of {x._value.type}")
+            term = term * stride if stride != 1 else term
+            lin = term if lin is None else lin + term
+            stride *= size
+        lin = lin.expand(*shape).reshape(n)
+    val = _fit(_as_value(x, value), pre + tuple(shape) + post, x).to(x.dtype)
+    merged = yp.reshape(pre + (m,) + post)
+    src = val.reshape(pre + (n,) + post)
+    new = _scatter_rows(merged, q, lin, src)
+    new_y = new.reshape(yp.shape).permute([int(i) for i in np.argsort(perm)])
+    copy_(y, new_y, "setitem")
+
+
+def _checked(idx: Tensor, size: int, where_: str) -> Tensor:
+    """A lazily computed index as int64, negative entries counted from the end, checked against
+    ``[-size, size)`` when it runs (``indexing.checked_index``, where available)."""
+    from . import indexing
+    check = getattr(indexing, "checked_index", None)
+    if check is not None:
+        return check(idx, size, "setitem", where_)
+    idx = idx.to(DType.int64)
+    return where(idx < 0, idx + size, idx)
+
+
+def _take(x: Tensor, axis: int, rows: Tensor) -> Tensor:
+    """The ``gather`` primitive with in-range ``rows``: ``x``'s slices along ``axis`` at ``rows``."""
+    return Tensor._result(emit(Op.GATHER, (x._touch(), rows._touch()), axis=axis), x)
+
+
+def _scatter_rows(base_: Tensor, axis: int, lin, src: Tensor) -> Tensor:
+    """``base_`` with row ``lin[i]`` along ``axis`` replaced by row ``i`` of ``src`` (the last ``i``
+    where an index repeats); ``lin`` is an int64 NumPy array or tensor of in-range indices."""
+    m, n = base_.shape[axis], src.shape[axis]
+    if n == 0:
+        return base_
+    one = [m if a == axis else 1 for a in range(base_.ndim)]
+    if isinstance(lin, np.ndarray):
+        winner = np.full(m, -1, dtype=np.int64)
+        winner[lin] = np.arange(n, dtype=np.int64)      # NumPy assigns in order: the last one wins
+        covered = Tensor(B.const(winner.reshape(one) >= 0, DType.bool, one))
+        rows = tensor(np.maximum(winner, 0))
+    else:
+        hits = lin.reshape(n, 1) == Tensor(B.const(np.arange(m, dtype=np.int64).reshape(1, m), DType.int64, (1, m)))
+        order = Tensor(B.const(np.arange(n, dtype=np.int64).reshape(n, 1), DType.int64, (n, 1)))
+        who = where(hits, order, -1)
+        winner = Tensor(B.reduce(Op.REDUCE_MAX, who._touch(), (0,)))
+        covered = (winner >= 0).reshape(one)
+        rows = where(winner >= 0, winner, 0)
+    picked = _take(src, axis, rows)
+    return where(covered, picked, base_)
+
+
+# ---- backward: values modified after they were read ------------------------------------------------
+
+def _stale(v: Value) -> tuple | None:
+    entry = SUPERSEDED.get(v)
+    if entry is None:
+        return None
+    owner = entry[0]()
+    if owner is not None and owner._value is v:   # restored (a trace puts state back)
+        return None
+    return entry
+
+
+def former_leaf(v: Value) -> Tensor | None:
+    """The leaf tensor (requiring grad) that held ``v`` before an in-place update, if any: its
+    gradient through ``v`` still accumulates into its ``.grad``, as torch's does."""
+    entry = SUPERSEDED.get(v) if SUPERSEDED else None
+    if entry is None:
+        return None
+    t = entry[0]()
+    if t is None or t._view is not None or not (t.requires_grad and t._is_leaf) or t._value is v:
+        return None
+    return t
+
+
+def check_saved(forward: list, grads: list[Value], wrt: list[Value],
+                differentiable: Callable[[Value], bool]) -> None:
+    """Raise LuminaGradError where torch would find a saved tensor modified in place: the gradient
+    graph ``grads`` reads a value that a tensor held before an in-place update (or a view of one),
+    for the VJP of a forward node recorded before that update. (The update's own nodes are exempt:
+    torch saves the original ``self`` of an in-place op, unless an operand aliases it.)
+    ``forward``: the nodes of the differentiated computation; ``wrt``: the values differentiated
+    for; ``differentiable``: as ``vjp``'s."""
+    if not SUPERSEDED:
+        return
+    stale: dict[int, tuple] = {}
+    for n in forward:
+        entry = _stale(n)
+        if entry is not None:
+            stale[id(n)] = entry
+        elif n.op in VIEW_OPS and id(n.inputs[0]) in stale:   # a view shares its base's version
+            stale[id(n)] = stale[id(n.inputs[0])]
+    if not stale:
+        return
+    fwd = {id(n) for n in forward}
+    read = {id(v) for n in topo_sort(grads) if id(n) not in fwd for v in n.inputs if id(v) in stale}
+    if not read:
+        return
+    from .passes.autodiff import NON_DIFFERENTIABLE
+    live = {id(w) for w in wrt}
+    for n in forward:
+        if id(n) not in live and n.op not in NON_DIFFERENTIABLE and differentiable(n) and \
+                any(id(v) in live for v in n.inputs):
+            live.add(id(n))
+    for n in forward:
+        if id(n) not in live or not any(id(v) in read for v in (*n.inputs, n)):
+            continue
+        for v in _vjp_reads(n, live):
+            if id(v) in read and id(n) not in stale[id(v)][3]:
+                _, ver, op, _ = stale[id(v)]
+                raise LuminaGradError(
+                    f"backward: one of the values needed for gradient computation has been modified by an "
+                    f"in-place operation: the gradient of {n.op.value} {n.type} reads a {v.type} value "
+                    f"that a tensor held before {op} updated it (its base is now at version {ver}); torch "
+                    "raises here too. Do the in-place update after backward(), or on a clone()")
+
+
+def _vjp_reads(n: Value, live: set) -> list[Value]:
+    """The operands and result of forward node ``n`` that its VJP rule reads to give the gradients
+    of its live operands (torch's saved tensors, in lumina's rules)."""
+    from .passes.autodiff import NON_DIFFERENTIABLE, VJP
+    if n.op in NON_DIFFERENTIABLE or not n.dtype.is_float or n in THROUGH:
+        return []
+    g = emit(Op.INPUT, type=n.type, name="cotangent")
+    contributions = VJP[n.op](g, *n.inputs, n, **n.attrs)
+    targets = {id(v): v for v in (*n.inputs, n)}
+    stack = [c for v, c in zip(n.inputs, contributions) if c is not None and id(v) in live]
+    found, seen = {}, set()
+    while stack:
+        v = stack.pop()
+        if id(v) in seen:
+            continue
+        seen.add(id(v))
+        if id(v) in targets:
+            found[id(v)] = v
+            continue
+        stack.extend(v.inputs)
+    return list(found.values())
