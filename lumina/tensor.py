@@ -14,6 +14,7 @@ device. A realised cuda tensor's data is a torch tensor from PyTorch's allocator
 from __future__ import annotations
 
 import math
+import os
 import weakref
 from typing import Sequence
 
@@ -30,9 +31,11 @@ from .tracing import BOUND, STATE, STOP_GRAD
 
 # The tensor object of each leaf value that requires grad, for ``backward`` to find its ``.grad``.
 LEAF_OF: "weakref.WeakValueDictionary[int, Tensor]" = weakref.WeakValueDictionary()
-# Counts every rebinding of a tensor's value (``Tensor._set_value``): a view (``lumina.inplace``)
-# re-reads its parent only when this moved since it last looked.
+# A new number at every rebinding of a tensor's value (``Tensor._set_value``): a view
+# (``lumina.inplace``) re-reads its parent only when this changed since it last looked. Numbers come
+# from a counter and are never reused, so a rebinding in another thread is never missed.
 _EPOCH = [0]
+_EPOCHS = tracing.itertools.count(1)
 
 Scalar = (int, float, bool)
 
@@ -113,14 +116,48 @@ def _device_arg(x) -> str | None:
     return None
 
 
-def _shape_arg(shape, op: str | None = None) -> tuple[int, ...]:
-    """``f(2, 3)`` or ``f((2, 3))`` -> ``(2, 3)``. With ``op`` (a creation function), a negative
-    size raises LuminaValueError naming it; views (reshape's -1, axes) pass ``op=None``."""
+def _physical_memory() -> int:
+    """This machine's memory in bytes (2^48 where the OS does not say)."""
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError, AttributeError):
+        return 2 ** 48
+
+
+MEMORY_BYTES = _physical_memory()
+
+
+def check_size(op: str, shape: Sequence[int], dtype: DType) -> None:
+    """Raise LuminaValueError when a tensor of ``shape`` and ``dtype`` could not be held in this
+    machine's memory (``MEMORY_BYTES``): as PyTorch fails to allocate it, and rather than a lazy
+    constant that would take hours to reduce (``ones(2**62).sum()``)."""
+    numel = math.prod(shape)
+    if numel * dtype.itemsize > MEMORY_BYTES:
+        raise LuminaValueError(f"{op}: a {dtype.name} tensor of shape {list(shape)} needs "
+                               f"{numel * dtype.itemsize / 2**30:.4g} GiB, more than this machine's memory "
+                               f"({MEMORY_BYTES / 2**30:.4g} GiB)")
+
+
+def _shape_arg(shape, op: str | None = None, dtype: DType = DType.float32) -> tuple[int, ...]:
+    """``f(2, 3)`` or ``f((2, 3))`` -> ``(2, 3)``. Sizes must be integers (Python, NumPy, or 0-d
+    integer tensors), else LuminaTypeError. With ``op`` (a creation function), a negative size or
+    one too large for memory (``check_size``) raises LuminaValueError naming it; views (reshape's
+    -1, axes) pass ``op=None``."""
     if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
         shape = shape[0]
-    shape = tuple(int(d) for d in shape)
-    if op is not None and any(d < 0 for d in shape):
-        raise LuminaValueError(f"{op}: negative dimension in shape {list(shape)}")
+    sizes = []
+    for d in shape:
+        if isinstance(d, Tensor) and d.ndim == 0 and not d.dtype.is_float and d.dtype is not DType.bool:
+            d = d.item()
+        if isinstance(d, bool) or not isinstance(d, (int, np.integer)):
+            raise LuminaTypeError(f"{op or 'shape'}: sizes must be integers, got {d!r} in "
+                                  f"{list(shape) if isinstance(shape, (tuple, list)) else shape!r}")
+        sizes.append(int(d))
+    shape = tuple(sizes)
+    if op is not None:
+        if any(d < 0 for d in shape):
+            raise LuminaValueError(f"{op}: negative dimension in shape {list(shape)}")
+        check_size(op, shape, dtype)
     return shape
 
 
@@ -133,6 +170,8 @@ def broadcast_shapes(op: str, *types: TensorType) -> tuple[int, ...]:
         if len(dims) > 1:
             raise LuminaShapeError(f"{op}: cannot broadcast {', '.join(map(str, types))}")
         out.append(dims.pop() if dims else 1)
+    if math.prod(out) > max(t.numel for t in types):   # an outer product: may outgrow memory
+        check_size(op, out, max((t.dtype for t in types), key=lambda d: d.itemsize))
     return tuple(out)
 
 
@@ -188,7 +227,7 @@ class Tensor:
             LEAF_OF[id(v)] = self
         self._value = v
         self._data = None
-        _EPOCH[0] += 1
+        _EPOCH[0] = next(_EPOCHS)
 
     @property
     def _realized(self) -> bool:
@@ -294,8 +333,9 @@ class Tensor:
             raise LuminaTraceError(
                 f"cannot read the value of a {self._value.type} tensor inside @lumina.compile: it "
                 "would be baked into the compiled function; compute with the tensor, or return it")
-        realize(self)
-        data = BOUND[self._value] if self._data is None else self._data
+        with tracing.STATE_LOCK:   # not while another thread's trace has this tensor rebound
+            realize(self)
+            data = BOUND[self._value] if self._data is None else self._data
         if isinstance(data, np.ndarray):
             return data
         from .runtime.devices import host_array
@@ -371,7 +411,7 @@ class Tensor:
     def __neg__(self): return self._unary(Op.NEG)
     def __abs__(self): return self._unary(Op.ABS)
     def __matmul__(self, o): return matmul(self, o)
-    def __rmatmul__(self, o): return matmul(tensor(o), self)
+    def __rmatmul__(self, o): return matmul(o if isinstance(o, Tensor) else tensor(o), self)
 
     def _unary(self, op: Op) -> "Tensor":
         x = self
@@ -402,8 +442,9 @@ class Tensor:
         return where(pos, 1.0 / (1.0 + e_neg), e_pos / (1.0 + e_pos))
 
     def relu(self) -> "Tensor":
-        """``max(x, 0)`` with PyTorch's subgradient 0 at 0 (``where(x > 0, x, 0)``)."""
-        return where(self > 0, self, 0.0 if self.dtype.is_float else 0)
+        """``torch.relu``: ``where(x <= 0, 0, x)``, so NaN passes through (with its gradient, as
+        torch's ``threshold_backward``) and the subgradient at 0 is 0."""
+        return where(self <= 0, 0.0 if self.dtype.is_float else 0, self)
 
     def gelu(self, approximate: str = "none") -> "Tensor":
         """GELU (Hendrycks & Gimpel 2016): ``x * Phi(x)`` exactly via erf, or PyTorch's
@@ -419,20 +460,30 @@ class Tensor:
         return 0.5 * self * (1.0 + (self * (1 / math.sqrt(2))).erf())
 
     def clamp(self, min=None, max=None) -> "Tensor":  # noqa: A002 (PyTorch's names)
-        """``torch.clamp``: ``min``/``max`` are scalars or broadcastable tensors (None = no bound).
-        Written as ``where(x < min, min, where(x > max, max, x))``, so the gradient reaches ``x`` where
-        ``min <= x <= max`` (boundaries included), as in PyTorch; NaN passes through (zero gradient).
-        Raises LuminaValueError when both bounds are None."""
+        """``torch.clamp``: ``min(max(x, min), max)`` with scalar or broadcastable tensor bounds
+        (None = no bound; when ``min > max`` the result is ``max``). A NaN in ``x`` or in a bound
+        gives NaN. Gradients are torch's (``clamp_backward``, ``clamp_backward_min_max``): ``x``
+        gets ``g`` where ``min <= x <= max``, ``min`` where ``x < min < max``, ``max`` where
+        ``x > max`` or ``max < min``; none where the result is NaN. Raises LuminaValueError when
+        both bounds are None."""
         if min is None and max is None:
             raise LuminaValueError(f"clamp: at least one of min and max must be given for {self._value.type}")
-        out = self
-        if min is not None:
-            out = where(out < min, min, out)
-        if max is not None:
-            out = where(out > max, max, out)
-        if out.dtype.is_float:  # NaN passes through, with no gradient (PyTorch's mask is x >= min & x <= max)
-            out = where(self != self, math.nan, out)
-        return out
+        dt = self.dtype
+        for b in (min, max):
+            if b is not None:
+                dt = promote(dt, b.dtype) if isinstance(b, Tensor) else scalar_result(dt, b)
+        x = self.to(dt)
+        lo = None if min is None else min.to(dt) if isinstance(min, Tensor) else _full_like_scalar(min, dt)
+        hi = None if max is None else max.to(dt) if isinstance(max, Tensor) else _full_like_scalar(max, dt)
+        # What is left where a NaN (in x or a bound) decides: NaN; integers have none.
+        nan = _full_like_scalar(math.nan, dt) if dt.is_float else (hi if hi is not None else lo)
+        if hi is None:
+            return where(x >= lo, x, where(x < lo, lo, nan))
+        if lo is None:
+            return where(x <= hi, x, where(x > hi, hi, nan))
+        below = (x < lo) & (lo < hi)
+        above = ((x > hi) & (lo == lo)) | ((hi < lo) & (x == x))
+        return where((x >= lo) & (x <= hi), x, where(below, lo, where(above, hi, nan)))
 
     clip = clamp
 
@@ -492,13 +543,23 @@ class Tensor:
 
     # ---- reductions -------------------------------------------------------------------------------
     def _axes(self, dim, op: str) -> tuple[int, ...]:
+        """``dim`` (an int, a tuple/list of ints, or None for every dim) as sorted non-negative axes.
+        Raises LuminaIndexError for a dim outside ``[-ndim, ndim)`` (a 0-d tensor takes -1 and 0,
+        as torch) and LuminaTypeError for a dim that is not an int."""
         if dim is None:
             return tuple(range(self.ndim))
-        dims = (dim,) if isinstance(dim, int) else tuple(dim)
+        dims = (dim,) if not isinstance(dim, (tuple, list)) else tuple(dim)
+        rank = max(self.ndim, 1)
         for d in dims:
-            if not -max(self.ndim, 1) <= d < max(self.ndim, 1):
-                raise LuminaValueError(f"{op}: dim {d} out of range for {self._value.type}")
-        return tuple(sorted({d % max(self.ndim, 1) for d in dims})) if self.ndim else ()
+            if isinstance(d, bool) or not isinstance(d, (int, np.integer)):
+                raise LuminaTypeError(f"{op}: dim must be an int, got {d!r} for {self._value.type}")
+            if not -rank <= d < rank:
+                raise LuminaIndexError(f"{op}: dim {d} out of range for {self._value.type} (expected "
+                                       f"[{-rank}, {rank - 1}])")
+        axes = [int(d) % rank for d in dims]
+        if len(set(axes)) != len(axes):
+            raise LuminaValueError(f"{op}: dim {list(dims)} names a dim twice for {self._value.type}")
+        return tuple(sorted(axes)) if self.ndim else ()
 
     def _reduce(self, op: Op, dim, keepdim: bool, name: str) -> "Tensor":
         # torch.sum accumulates bool and int32 in int64; max keeps int32 (bool max is via int64)
@@ -510,56 +571,79 @@ class Tensor:
     def sum(self, dim=None, keepdim: bool = False) -> "Tensor":
         return self._reduce(Op.REDUCE_SUM, dim, keepdim, "sum")
 
-    def mean(self, dim=None, keepdim: bool = False) -> "Tensor":
-        if self.dtype.is_half:  # as PyTorch's CPU mean: sum and divide in float32, round once
-            return self.to(DType.float32).mean(dim, keepdim).to(self.dtype)
-        x = self if self.dtype.is_float else self.to(DType.float32)
-        n = math.prod(self.shape[a] for a in self._axes(dim, "mean"))
+    def mean(self, dim=None, keepdim: bool = False, *, dtype=None) -> "Tensor":
+        """``torch.mean``: the sum over ``dim`` divided by the count (NaN for an empty slice).
+        16-bit floats sum and divide in float32 and round once, as PyTorch's CPU kernel. Raises
+        LuminaTypeError for integer and bool inputs without a float ``dtype`` (as torch)."""
+        x = self if dtype is None else self.to(dtype)
+        if not x.dtype.is_float:
+            raise LuminaTypeError(f"mean: input dtype must be floating point, got {self._value.type} "
+                                  "(pass dtype=lumina.float32, as torch)")
+        if x.dtype.is_half:
+            return x.to(DType.float32).mean(dim, keepdim).to(x.dtype)
+        n = math.prod(x.shape[a] for a in x._axes(dim, "mean"))
         return x.sum(dim, keepdim) / float(n)
 
-    def var(self, dim=None, correction: int = 1, keepdim: bool = False, unbiased: bool | None = None) -> "Tensor":
-        """``sum((x - mean)^2) / (N - correction)`` over ``dim`` (all dims when None), as ``torch.var``
-        (``correction=1`` is Bessel's unbiased estimate, 0 the biased one; ``unbiased`` is the old
-        spelling). Two passes (mean, then squared deviations) for accuracy."""
-        if unbiased is not None:
-            correction = int(unbiased)
-        x = self if self.dtype.is_float else self.to(DType.float32)
-        n = math.prod(self.shape[a] for a in self._axes(dim, "var"))
-        d = x - x.mean(dim, keepdim=True)
-        return (d * d).sum(dim, keepdim) / float(max(n - correction, 0))
+    def var(self, dim=None, unbiased: bool | None = None, keepdim: bool = False, *,
+            correction=None) -> "Tensor":
+        """``torch.var``: ``sum((x - mean)^2) / max(N - correction, 0)`` over ``dim`` (every dim
+        when None). ``correction`` defaults to 1 (Bessel's unbiased estimate); ``unbiased`` is the
+        older spelling (``var(dim, unbiased, keepdim)``, or ``var(unbiased)`` with a bool first).
+        Overflow-safe (``lumina.reductions.scaled_moments``). Raises LuminaTypeError for integer
+        inputs, LuminaIndexError for a dim out of range."""
+        from .reductions import variance
+        if isinstance(dim, bool):
+            dim, unbiased = None, dim
+        return variance(self, dim, unbiased, keepdim, correction, op="var")
 
-    def std(self, dim=None, correction: int = 1, keepdim: bool = False, unbiased: bool | None = None) -> "Tensor":
-        """``sqrt(var(...))``; see ``Tensor.var``."""
-        return self.var(dim, correction, keepdim, unbiased).sqrt()
+    def std(self, dim=None, unbiased: bool | None = None, keepdim: bool = False, *,
+            correction=None) -> "Tensor":
+        """``torch.std``: ``sqrt(var(...))`` computed without squaring large values; see ``var``."""
+        from .reductions import variance
+        if isinstance(dim, bool):
+            dim, unbiased = None, dim
+        return variance(self, dim, unbiased, keepdim, correction, op="std", root=True)
 
     def cumsum(self, dim: int, dtype=None) -> "Tensor":
         """Inclusive prefix sums along ``dim``; see ``lumina.scan.cumsum``."""
         from .scan import cumsum
         return cumsum(self, dim, dtype)
 
-    def max(self, dim=None, keepdim: bool = False) -> "Tensor":
-        """The maximum over ``dim`` (all dims when None); values only, like ``torch.amax``."""
-        return self._reduce(Op.REDUCE_MAX, dim, keepdim, "max")
+    def max(self, dim=None, keepdim: bool = False, *, other=None):
+        """``torch.max``: over every element (``max()``, a 0-d tensor), along ``dim`` (a
+        ``(values, indices)`` named tuple, the first extreme's index; the gradient goes to it), or
+        elementwise against a tensor (``max(other)``, ``torch.maximum``). NaN propagates and is
+        the index returned. Raises LuminaIndexError for an empty reduced dim; see
+        ``lumina.reductions``."""
+        from .reductions import extreme
+        return extreme(self, dim, keepdim, True, other)
 
-    def min(self, dim=None, keepdim: bool = False) -> "Tensor":
-        return -((-self)._reduce(Op.REDUCE_MAX, dim, keepdim, "min"))
+    def min(self, dim=None, keepdim: bool = False, *, other=None):
+        """``torch.min``; see ``Tensor.max``."""
+        from .reductions import extreme
+        return extreme(self, dim, keepdim, False, other)
+
+    def amax(self, dim=(), keepdim: bool = False) -> "Tensor":
+        """``torch.amax``: the maximum over ``dim`` (an int or tuple; ``()`` means every dim, as
+        torch); NaN propagates; the gradient is shared evenly among ties."""
+        from .reductions import amax
+        return amax(self, None if dim == () else dim, keepdim)
+
+    def amin(self, dim=(), keepdim: bool = False) -> "Tensor":
+        """``torch.amin``; see ``Tensor.amax``."""
+        from .reductions import amin
+        return amin(self, None if dim == () else dim, keepdim)
 
     def argmax(self, dim: int | None = None, keepdim: bool = False) -> "Tensor":
-        """Index of the first maximum along ``dim`` (flattened when None), int64."""
-        x = self.reshape(-1) if dim is None else self
-        d = 0 if dim is None else x._axes(dim, "argmax")[0]
-        with no_grad():
-            m = x.max(d, keepdim=True)
-            n = x.shape[d]
-            idx = arange(n).reshape([n if i == d else 1 for i in range(x.ndim)])
-            hit = where(x == m, idx, n)
-            out = hit.min(d, keepdim=keepdim and dim is not None)
-        if dim is None and keepdim:  # torch: every dim kept, as size 1
-            out = out.reshape((1,) * self.ndim)
-        return out
+        """``torch.argmax``: the index (int64) of the first maximum along ``dim`` (of the
+        flattened tensor when None), or of the first NaN."""
+        from .reductions import arg_extreme
+        return arg_extreme(self, dim, keepdim, True)
 
     def argmin(self, dim: int | None = None, keepdim: bool = False) -> "Tensor":
-        return (-self).argmax(dim, keepdim)
+        """``torch.argmin``; see ``Tensor.argmax``."""
+        from .reductions import arg_extreme
+        return arg_extreme(self, dim, keepdim, False)
 
     # ---- movement ---------------------------------------------------------------------------------
     def reshape(self, *shape) -> "Tensor":
@@ -578,14 +662,22 @@ class Tensor:
     view = reshape
 
     def flatten(self, start_dim: int = 0, end_dim: int = -1) -> "Tensor":
+        """``torch.flatten``: dims ``start_dim..end_dim`` merged into one. Raises LuminaIndexError
+        for a dim out of range, LuminaValueError when ``start_dim`` comes after ``end_dim``."""
+        s, e = self._axes(start_dim, "flatten")[:1] or (0,), self._axes(end_dim, "flatten")[:1] or (0,)
+        s, e = s[0], e[0]
+        if s > e:
+            raise LuminaValueError(f"flatten: start_dim {start_dim} comes after end_dim {end_dim} for "
+                                   f"{self._value.type}")
         if self.ndim == 0:
             return self.reshape(1)
-        s, e = start_dim % self.ndim, end_dim % self.ndim
         return self.reshape(self.shape[:s] + (-1,) + self.shape[e + 1:])
 
     def permute(self, *dims) -> "Tensor":
         dims = _shape_arg(dims)
-        if sorted(d % max(self.ndim, 1) for d in dims) != list(range(self.ndim)):
+        if len(dims) == self.ndim:
+            self._axes(dims, "permute")       # LuminaIndexError for a dim out of range
+        if len(dims) != self.ndim or sorted(d % max(self.ndim, 1) for d in dims) != list(range(self.ndim)):
             raise LuminaValueError(f"permute: {list(dims)} is not a permutation of the dims of {self._value.type}")
         return Tensor._result(B.permute(self._touch(), [d % self.ndim for d in dims]), self)
 
@@ -605,6 +697,7 @@ class Tensor:
         if lead < 0:
             raise LuminaShapeError(f"expand: cannot expand {self._value.type} to fewer dims {list(shape)}")
         full = tuple(self.shape[i - lead] if d == -1 else d for i, d in enumerate(shape))
+        check_size("expand", full, self.dtype)
         x = self.reshape((1,) * lead + self.shape) if lead else self
         for d, n in zip(x.shape, full):
             if d != n and d != 1:
@@ -615,16 +708,21 @@ class Tensor:
         return self.expand(*shape)
 
     def unsqueeze(self, dim: int) -> "Tensor":
-        d = dim % (self.ndim + 1)
+        """``torch.unsqueeze``: a size-1 dim inserted at ``dim`` in ``[-ndim-1, ndim]``; raises
+        LuminaIndexError outside it."""
+        if isinstance(dim, bool) or not isinstance(dim, (int, np.integer)):
+            raise LuminaTypeError(f"unsqueeze: dim must be an int, got {dim!r}")
+        if not -self.ndim - 1 <= dim <= self.ndim:
+            raise LuminaIndexError(f"unsqueeze: dim {dim} out of range for {self._value.type} (expected "
+                                   f"[{-self.ndim - 1}, {self.ndim}])")
+        d = int(dim) % (self.ndim + 1)
         return self.reshape(self.shape[:d] + (1,) + self.shape[d:])
 
-    def squeeze(self, dim: int | None = None) -> "Tensor":
-        if dim is None:
-            return self.reshape([d for d in self.shape if d != 1])
-        d = self._axes(dim, "squeeze")[0]
-        if self.shape[d] != 1:
-            return self
-        return self.reshape(self.shape[:d] + self.shape[d + 1:])
+    def squeeze(self, dim=None) -> "Tensor":
+        """``torch.squeeze``: removes the size-1 dims among ``dim`` (an int or a tuple; every dim
+        when None); dims of another size stay. Raises LuminaIndexError for a dim out of range."""
+        axes = self._axes(dim, "squeeze")
+        return self.reshape([d for i, d in enumerate(self.shape) if not (i in axes and d == 1)])
 
     def __getitem__(self, key) -> "Tensor":
         """Basic indexing (ints, slices with positive steps, ``None``, ``Ellipsis``) and, with
@@ -713,6 +811,12 @@ class Tensor:
         (torch's ``contiguous``: so a view of the result no longer aliases ``self``'s base)."""
         from .inplace import is_contiguous
         return self if is_contiguous(self) else self.clone()
+
+    @property
+    def data(self) -> "Tensor":
+        """The same values without history, aliasing ``self`` (torch's ``.data``, like ``detach()``):
+        ``p.data.add_(...)`` updates ``p`` in place without recording it."""
+        return self.detach()
 
     @property
     def _version(self) -> int:
@@ -833,6 +937,13 @@ def tensor(data, dtype=None, requires_grad: bool = False) -> Tensor:
     """
     if isinstance(data, Tensor):
         data = data.numpy()
+    try:
+        probe = data if isinstance(data, np.ndarray) else np.asarray(data)
+    except (ValueError, TypeError, OverflowError) as e:   # ragged nested lists, huge ints
+        raise LuminaValueError(f"tensor: cannot make a tensor of {type(data).__name__} data: {e}") from None
+    if probe.dtype == object:
+        raise LuminaTypeError(f"tensor: data must be numbers or nested sequences of numbers of equal "
+                              f"lengths, got {type(data).__name__} holding {type(probe.flat[0]).__name__ if probe.size else 'nothing'}")
     if dtype is None:
         arr = np.asarray(data)
         if arr.dtype == np.float64 and not isinstance(data, (np.ndarray, np.generic)):
@@ -850,21 +961,25 @@ def tensor(data, dtype=None, requires_grad: bool = False) -> Tensor:
 
 
 def full(shape, value, dtype=None, requires_grad: bool = False) -> Tensor:
-    """A tensor of ``shape`` filled with ``value`` (a broadcast constant unless it requires grad)."""
-    shape = _shape_arg((shape,) if isinstance(shape, int) else tuple(shape), "full")
+    """``torch.full``: a tensor of ``shape`` filled with ``value`` (a broadcast constant unless it
+    requires grad); the dtype is ``value``'s (bool, int64, float32) unless given. Raises
+    LuminaTypeError for non-integer sizes, LuminaValueError for negative or too large ones."""
     dt = to_dtype(dtype, "full") if dtype is not None else (DType.bool if isinstance(value, bool) else
                                                     DType.float32 if isinstance(value, float) else DType.int64)
+    shape = _shape_arg(tuple(shape) if isinstance(shape, (tuple, list)) else (shape,), "full", dt)
     if requires_grad:
         return tensor(np.full(shape, value), dt, requires_grad=True)
     return Tensor(B.const(value, dt, shape))
 
 
 def zeros(*shape, dtype=DType.float32, requires_grad: bool = False) -> Tensor:
-    return full(_shape_arg(shape, "zeros"), 0, dtype, requires_grad)
+    """``torch.zeros(*size)``; see ``full``."""
+    return full(_shape_arg(shape, "zeros", to_dtype(dtype)), 0, dtype, requires_grad)
 
 
 def ones(*shape, dtype=DType.float32, requires_grad: bool = False) -> Tensor:
-    return full(_shape_arg(shape, "ones"), 1, dtype, requires_grad)
+    """``torch.ones(*size)``; see ``full``."""
+    return full(_shape_arg(shape, "ones", to_dtype(dtype)), 1, dtype, requires_grad)
 
 
 def zeros_like(x: Tensor, dtype=None) -> Tensor:
@@ -879,10 +994,19 @@ def arange(start, end=None, step=1, dtype=None) -> Tensor:
     """``[start, end)`` in steps of ``step``; int64 for int arguments, else float32."""
     if end is None:
         start, end = 0, start
+    for v in (start, end, step):
+        if isinstance(v, bool) or not isinstance(v, (int, float, np.integer, np.floating)):
+            raise LuminaTypeError(f"arange: start, end and step must be numbers, got {v!r}")
+        if not math.isfinite(v):
+            raise LuminaValueError(f"arange: unsupported range {start} to {end} in steps of {step}")
     if step == 0:
         raise LuminaValueError(f"arange: step must be non-zero (start={start}, end={end})")
-    floaty = any(isinstance(v, float) for v in (start, end, step))
+    if (end - start) * step < 0:
+        raise LuminaValueError(f"arange: upper bound {end} and lower bound {start} inconsistent with "
+                               f"step sign {step} (as torch)")
+    floaty = any(isinstance(v, (float, np.floating)) for v in (start, end, step))
     dt = to_dtype(dtype) if dtype is not None else (DType.float32 if floaty else DType.int64)
+    check_size("arange", (math.ceil((end - start) / step),), dt)
     values = np.arange(start, end, step, dtype=np.float64 if floaty else np.int64)
     return Tensor(B.const(values.astype(dt.numpy), dt, values.shape))
 

@@ -33,13 +33,18 @@ def _sign(x: Value) -> Value:
     return pos - neg
 
 
-def _minmax_vjp(g, x, y, out):
-    """PyTorch's rule for maximum/minimum: the winner takes g, a tie splits it in half."""
-    tie = emit(Op.EQ, (x, y))
-    half = B.where(tie, g * 0.5, g)
-    x_wins = emit(Op.EQ, (out, x))
-    y_wins = emit(Op.EQ, (out, y))
-    return B.where(x_wins, half, 0.0), B.where(y_wins, half, 0.0)
+def _maximum_vjp(g, x, y, out):
+    """PyTorch's rule for ``maximum``: ``where(x == y, g / 2, g)``, zeroed for ``x`` where
+    ``x < y`` and for ``y`` where ``x > y``. Where a NaN is involved every compare is false, so
+    both operands get ``g`` (as torch's ``derivatives.yaml``)."""
+    share = B.where(emit(Op.EQ, (x, y)), g * 0.5, g)
+    return B.where(emit(Op.LT, (x, y)), 0.0, share), B.where(emit(Op.GT, (x, y)), 0.0, share)
+
+
+def _minimum_vjp(g, x, y, out):
+    """PyTorch's rule for ``minimum``; see ``_maximum_vjp`` with the compares swapped."""
+    share = B.where(emit(Op.EQ, (x, y)), g * 0.5, g)
+    return B.where(emit(Op.GT, (x, y)), 0.0, share), B.where(emit(Op.LT, (x, y)), 0.0, share)
 
 
 def _pow_vjp(g, x, y, out):
@@ -57,9 +62,13 @@ def _reduce_sum_vjp(g, x, out, *, axes, keepdim):
 
 
 def _reduce_max_vjp(g, x, out, *, axes, keepdim):
-    """Like ``torch.amax``: the gradient is shared evenly among the tied maxima."""
+    """PyTorch's ``evenly_distribute_backward`` (``torch.max()``): the gradient is shared evenly
+    among the elements equal to the maximum, or, where the maximum is NaN, among the NaNs.
+    (``torch.amax`` gives NaN gradients to a slice holding NaN; lumina follows ``max()``.)"""
     keep = tuple(1 if i in axes else d for i, d in enumerate(x.shape))
-    hit = B.cast(emit(Op.EQ, (x, B.expand(B.reshape(out, keep), x.shape))), x.dtype)
+    best = B.expand(B.reshape(out, keep), x.shape)
+    both_nan = emit(Op.AND, (emit(Op.NE, (x, x)), emit(Op.NE, (best, best))))
+    hit = B.cast(emit(Op.OR, (emit(Op.EQ, (x, best)), both_nan)), x.dtype)
     count = B.reduce(Op.REDUCE_SUM, hit, axes, keepdim=True)
     share = B.reshape(g, keep) / count
     return (B.expand(share, x.shape) * hit,)
@@ -175,8 +184,8 @@ VJP: dict[Op, Callable] = {
     Op.MUL: lambda g, x, y, out: (g * y, g * x),
     Op.DIV: lambda g, x, y, out: (g / y, -(g * out / y)),
     Op.POW: _pow_vjp,
-    Op.MAXIMUM: _minmax_vjp,
-    Op.MINIMUM: _minmax_vjp,
+    Op.MAXIMUM: _maximum_vjp,
+    Op.MINIMUM: _minimum_vjp,
     Op.WHERE: lambda g, c, x, y, out: (None, B.where(c, g, 0.0), B.where(c, 0.0, g)),
     Op.CAST: lambda g, x, out, *, dtype: (B.cast(g, x.dtype) if x.dtype.is_float else None,),
     Op.REDUCE_SUM: _reduce_sum_vjp,
