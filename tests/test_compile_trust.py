@@ -372,13 +372,15 @@ def test_many_threads_call_one_compiled_function(tiny_switch_interval):
 
 
 def test_eager_work_and_grad_mode_in_one_thread_while_another_traces():
+    """Thread B records eager ops (with gradients) while thread A, under no_grad, is inside a
+    trace; B's values are computed when it reads them, after A's trace."""
     tracing, eager_done = threading.Event(), threading.Event()
     seen = {}
 
     @lumina.compile
     def slow(x):
         tracing.set()
-        assert eager_done.wait(60)
+        assert eager_done.wait(60)   # B records its ops meanwhile (reading a value would wait)
         return x + 1.0
 
     def eager():
@@ -386,21 +388,46 @@ def test_eager_work_and_grad_mode_in_one_thread_while_another_traces():
         try:
             x = lumina.tensor(np.arange(3, dtype=np.float32), requires_grad=True)
             y = (x * 2.0).sum()
-            seen["value"] = y.numpy().item()
             seen["requires_grad"] = y.requires_grad
             y.backward()
-            seen["grad"] = x.grad.numpy()
         finally:
             eager_done.set()
+        return y.numpy().item(), x.grad.numpy()
 
     def traced():
         with lumina.no_grad():   # this thread's grad mode only
             return slow(np.zeros(2, np.float32)).numpy()
-    out, _ = run_threads([traced, eager])
+    out, (value, grad) = run_threads([traced, eager])
     np.testing.assert_allclose(out, 1.0)
-    assert seen["value"] == 6.0 and seen["requires_grad"]
-    np.testing.assert_allclose(seen["grad"], 2.0)
+    assert seen["requires_grad"] and value == 6.0
+    np.testing.assert_allclose(grad, 2.0)
     assert STATE.grad_enabled
+
+
+def test_reading_state_that_another_thread_is_tracing_waits_for_the_trace():
+    """``.numpy()`` of a weight that a trace in another thread has rebound waits until the trace
+    has put it back: it reads the weight before or after the step, never a traced value."""
+    model, _ = twins()
+    opt = lumina.optim.SGD(model.parameters(), lr=0.1)
+    w = model[0].weight
+    w0 = w.numpy().copy()
+    inside = threading.Event()
+
+    @lumina.compile
+    def step(x, y):
+        opt.zero_grad()
+        mse(model(x), y).backward()
+        opt.step()
+        inside.set()
+        threading.Event().wait(0.2)   # stay in the trace a while, the weight rebound
+        return w * 1.0
+
+    def read():
+        assert inside.wait(60)
+        return w.numpy().copy(), model.state_dict()
+    (after, _), (seen, state) = run_threads([lambda: (step(arr(5, 4), arr(5, 3)).numpy(), 0), read])
+    assert np.array_equal(seen, w0) or np.array_equal(seen, after)
+    assert np.array_equal(state["0.weight"], seen) or np.array_equal(state["0.weight"], after)
 
 
 def test_a_compiled_call_never_reads_state_another_thread_is_tracing(tiny_switch_interval):

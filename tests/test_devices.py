@@ -304,7 +304,7 @@ def test_metal_executable_places_float64_scalars_on_the_host():
     rng = np.random.default_rng(1)
     x, y = rng.standard_normal((16, 8), dtype=np.float32), rng.integers(0, 4, 16)
     lowered = step.lower(x, y)
-    inputs = step._inputs(lowered._entry, (x, y))
+    _, inputs, _, _ = step._prepare((x, y))
     prog = lower_program(lowered.graph)
     assert any(uses_float64(d) for _, d, _ in prog.kernels)
     exe = MetalExecutable(prog.slots, prog.input_slots, prog.output_slots, prog.output_shapes,

@@ -41,8 +41,8 @@ def _example(module: str):
 
 def cases(fn, args) -> list[KernelCase]:
     """The captured kernels of ``lumina.compile``d ``fn`` called on ``args``."""
-    entry = fn._entry(args)
-    return capture(entry.executable, fn._inputs(entry, args))
+    entry, inputs, _, _ = fn._prepare(args)
+    return capture(entry.executable, inputs)
 
 
 def train_step(model, opt, loss_fn, dtype: DType | None = None, device: str | None = None):
