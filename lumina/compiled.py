@@ -4,7 +4,23 @@ Tracing calls the function on placeholder tensors with the active ``tracing.Trac
 tensor the function reads is captured as an extra input (read afresh at each call, so parameters
 updated by an optimizer are seen), and every such tensor the function rebinds (``assign``, an
 optimizer step, ``.grad`` set by ``backward``) becomes an extra output written back after the call.
-A whole training step (forward, backward, optimizer update) therefore runs as one executable.
+A whole training step (forward, backward, optimizer update) therefore runs as one executable. A
+gradient read as ``p.grad`` is captured as "the grad ``p`` holds at the call", not as the tensor
+object the trace saw (each call writes back a new one), so gradients accumulate over calls as in
+eager mode. Whether each such ``.grad`` is None, and its type, guard the entry: a change retraces.
+
+A trace rebinds the state tensors it touches to traced values; when it ends, returning or raising
+(KeyboardInterrupt included), they get their values and grads back, so a failed call leaves the
+model, its gradients and the optimizer as they were, and caches nothing.
+
+Threads: tracing state and the grad mode are per thread (``tracing.STATE``). One function's first
+calls from several threads trace it once; traces of different functions take turns, and compiled
+calls and ``Tensor.numpy`` wait for a trace in progress rather than see its traced values
+(``tracing.STATE_LOCK``). Concurrent calls that update the same state each write back their own
+result (as concurrent PyTorch steps on one model race).
+
+Each compiled function keeps its ``cache_size`` most recently used entries (see ``compile``);
+what it drops is freed once the driver's cache of recent executables lets go of it too.
 
 Devices: ``compile(fn, device="cuda")`` runs the whole function on that device (default:
 ``runtime.devices.default_device()``, the best one available). Results go back where the data came
