@@ -368,9 +368,11 @@ class CompiledFunction:
             outs = entry.executable.run(inputs, host=host)
         n_user, n_state = sum(entry.out_is_tensor), len(entry.updates)
         user, state, written = outs[:n_user], outs[n_user:n_user + n_state], outs[n_user + n_state:]
+        # Every result tensor is made before the first is written back, so the state is updated
+        # all together (short of an interrupt in the few assignments below) or not at all.
+        results = [_result_tensor(arr, device, on) for arr, on in zip(state, state_on)]
         with STATE_LOCK:
-            for u, target, arr, on in zip(entry.updates, targets, state, state_on):
-                t = _result_tensor(arr, device, on)
+            for u, target, t in zip(entry.updates, targets, results):
                 if u.kind == "value":
                     target._set_value(t._value)
                 else:
