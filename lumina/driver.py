@@ -159,8 +159,12 @@ def lower_program(graph: Graph) -> Program:
     kernels = []
     for i, k in enumerate(part.kernels):
         source = tuple(format_node(n, names) for n in k.nodes)
+        desc = lower(k, i, source)
         kslots = [slot_of[id(v)] for v in list(k.inputs) + k.outputs]
-        kernels.append((k, lower(k, i, source), kslots))
+        if desc.checks:   # its status buffer follows its inputs (codegen.kernel)
+            kslots.insert(len(k.inputs), len(slots))
+            slots.append(SlotSpec((len(desc.checks),), np.dtype(np.int64), "status", checks=desc.checks))
+        kernels.append((k, desc, kslots))
     output_slots = [slot_of[id(part.aliases.get(id(v), v))] for v in opt.outputs]
     return Program(graph, stages, part, slots, kernels, [slot_of[id(v)] for v in opt.inputs],
                    output_slots, [v.shape for v in opt.outputs])

@@ -11,17 +11,27 @@ Two decompositions, chosen by what their gradients cost:
   rows, so it is a masked sum instead: ``out[..., k] = sum_d where(index[..., k] == d, x[..., d], 0)``
   (work ``numel(index) * x.shape[dim]``, fused into one reduction; its gradient is the same mask).
 
-Negative indices count from the end. Index values that are known when the op is recorded (NumPy
-arrays, lists, realised tensors) are range-checked (LuminaValueError); a lazily computed index that
-is out of range is clamped by the generated code, never read out of bounds.
+Valid indices are PyTorch's: ``[-size, size)`` for ``x[idx]`` (negative ones count from the end) and
+``take_along_dim`` along a dim, ``[0, size)`` for ``index_select``, ``gather``, ``take_along_dim``
+without a dim and ``embedding``. Any other index raises ``LuminaIndexError`` naming the op, the index
+and the bound: at once when the index values are known as the op is recorded (NumPy arrays, lists,
+realised tensors); otherwise when the kernel runs, through a ``check_index`` node in front of the
+lookup (``checked_index``; see ``ir.ops``): the kernel records the offending index, the executable
+raises after the launch, and meanwhile the lookup reads in bounds. One deliberate difference: torch
+2.13's ``take_along_dim(x, i, dim)`` wraps every index modulo the size (``i % size``, meant for the
+negative ones), so an index past the end reads another element; here it is an error.
+
+The ONNX importer names its node in these errors by recording its ops inside ``index_errors_of``.
 """
 from __future__ import annotations
 
+import contextlib
 import math
+import threading
 
 import numpy as np
 
-from .errors import LuminaShapeError, LuminaTypeError, LuminaValueError
+from .errors import LuminaIndexError, LuminaShapeError, LuminaTypeError, LuminaValueError
 from .ir.dtypes import DType
 from .ir.graph import emit
 from .ir.ops import Op
@@ -66,25 +76,69 @@ def known_values(idx: Tensor) -> np.ndarray | None:
     return BOUND.get(idx._value)
 
 
-def check_range(idx: Tensor, size: int, op: str, where_: str) -> None:
-    """Raise LuminaValueError if ``idx``'s values are known and some is outside ``[-size, size)``."""
+_SITE = threading.local()
+
+
+@contextlib.contextmanager
+def index_errors_of(who: str):
+    """Within the block, the index errors of the lookups recorded (at once or when they run) begin
+    with ``who``: the ONNX importer wraps each node's handler with ``"node 'name' (Gather)"``."""
+    outer = getattr(_SITE, "who", None)
+    _SITE.who = who if outer is None else f"{outer}: {who}"
+    try:
+        yield
+    finally:
+        _SITE.who = outer
+
+
+def range_message(op: str, where_: str, size: int, negative: bool, name: str = "index",
+                  note: str = "") -> str:
+    """The text of the error for an index outside its range, ``{index}`` standing for the index:
+    ``getitem: index {index} is out of range for dim 0 of f32[3,4] (valid: -3 to 2)``."""
+    who = getattr(_SITE, "who", None)
+    valid = f"{-size if negative else 0} to {size - 1}" if size else "none, the dim is empty"
+    return (f"{who + ': ' if who else ''}{op}: {name} {{index}} is out of range for {where_} "
+            f"(valid: {valid}{'; ' + note if note else ''})")
+
+
+def check_range(idx: Tensor, size: int, op: str, where_: str, negative: bool = True,
+                name: str = "index", note: str = "") -> None:
+    """Raise LuminaIndexError if ``idx``'s values are known and one is outside ``[-size, size)``
+    (``[0, size)`` unless ``negative``)."""
     vals = known_values(idx)
     if vals is None or vals.size == 0:
         return
+    low = -size if negative else 0
     lo, hi = int(vals.min()), int(vals.max())
-    if lo < -size or hi >= size:
-        bad = lo if lo < -size else hi
-        raise LuminaValueError(f"{op}: index {bad} is out of range for {where_} (size {size})")
+    if lo < low or hi >= size:
+        bad = lo if lo < low else hi
+        raise LuminaIndexError(range_message(op, where_, size, negative, name, note).replace("{index}", str(bad)))
 
 
-def _normalized(idx: Tensor, size: int) -> Tensor:
-    """``idx`` as int64 with negative entries counted from the end."""
-    idx = idx.to(DType.int64)
-    return where(idx < 0, idx + size, idx)
+def checked_index(idx: Tensor, size: int, op: str, where_: str, negative: bool = True,
+                  name: str = "index", note: str = "") -> Tensor:
+    """``idx`` (an integer tensor) as int64 with negative entries counted from the end, every entry
+    checked to lie in ``[-size, size)`` (``[0, size)`` unless ``negative``): at once if its values
+    are known (``check_range``), else when it is computed (a ``check_index`` node). The error,
+    LuminaIndexError, reads ``{op}: {name} 7 is out of range for {where_} (valid: ...; {note})``."""
+    check_range(idx, size, op, where_, negative, name, note)
+    vals = known_values(idx)
+    if vals is not None or idx.numel() == 0:
+        idx = idx.to(DType.int64)
+        return where(idx < 0, idx + size, idx) if vals is not None and vals.size and vals.min() < 0 else idx
+    if size == 0:   # every entry is out of range, and nothing could be read in its place
+        who = getattr(_SITE, "who", None)
+        raise LuminaIndexError(f"{who + ': ' if who else ''}{op}: {where_} is empty, so no {name} is in "
+                               f"range; got an index {idx._value.type} of {idx.numel()} entries")
+    message = range_message(op, where_, size, negative, name, note)
+    return Tensor._result(emit(Op.CHECK_INDEX, (idx._touch(),), size=size, low=-size if negative else 0,
+                               message=message), idx)
 
 
-def _gather(x: Tensor, axis: int, idx: Tensor) -> Tensor:
-    """The ``gather`` primitive: ``x.shape[:axis] + idx.shape + x.shape[axis+1:]``."""
+def take(x: Tensor, axis: int, idx: Tensor) -> Tensor:
+    """The ``gather`` primitive: the slices of ``x`` along ``axis`` at ``idx``, output
+    ``x.shape[:axis] + idx.shape + x.shape[axis+1:]``. ``idx`` must be checked already
+    (``checked_index``): an index out of range would read a clamped slice, silently."""
     return Tensor._result(emit(Op.GATHER, (x._touch(), idx._touch()), axis=axis), x)
 
 
@@ -96,7 +150,7 @@ def advanced_getitem(x: Tensor, key: tuple) -> Tensor:
     would put ``len(idx)`` first). The index arrays broadcast together to a shape ``S``; if the
     indexed dims are adjacent, ``S`` replaces them in place, otherwise ``S`` comes first. Raises
     LuminaTypeError for bool/float indices, LuminaShapeError when the indices do not broadcast and
-    LuminaValueError for known out-of-range values.
+    LuminaIndexError for an index outside ``[-size, size)`` of its dim (at once when it is known).
     """
     if any(k is Ellipsis for k in key):
         i = next(i for i, k in enumerate(key) if k is Ellipsis)
@@ -118,7 +172,7 @@ def advanced_getitem(x: Tensor, key: tuple) -> Tensor:
             idx = as_index(k, "getitem")
             check_range(idx, x.shape[in_dim], "getitem", f"dim {in_dim} of {x._value.type}")
             adv_dims.append(out_dim)
-            adv_idx.append((idx, x.shape[in_dim]))
+            adv_idx.append((idx, x.shape[in_dim], in_dim))
             basic.append(slice(None))
             out_dim += 1
         else:
@@ -128,41 +182,49 @@ def advanced_getitem(x: Tensor, key: tuple) -> Tensor:
         in_dim += 1
     y = x[tuple(basic)]
     try:
-        shape = broadcast_shapes("getitem", *(i._value.type for i, _ in adv_idx))
+        shape = broadcast_shapes("getitem", *(i._value.type for i, _, _ in adv_idx))
     except LuminaShapeError:
         raise LuminaShapeError("getitem: index arrays of shapes "
-                               f"{', '.join(str(list(i.shape)) for i, _ in adv_idx)} do not broadcast "
+                               f"{', '.join(str(list(i.shape)) for i, _, _ in adv_idx)} do not broadcast "
                                f"together (indexing {x._value.type})") from None
     adjacent = adv_dims == list(range(adv_dims[0], adv_dims[0] + len(adv_dims)))
     q = adv_dims[0] if adjacent else 0
     rest = [d for d in range(y.ndim) if d not in adv_dims]
     y = y.permute(rest[:q] + adv_dims + rest[q:])
     sizes = [y.shape[q + j] for j in range(len(adv_dims))]
-    if len(adv_idx) == 1:
-        lin = adv_idx[0][0].expand(*shape)
-    else:
-        lin, stride = None, 1
-        for (idx, size) in reversed(adv_idx):
-            term = _normalized(idx, size) * stride if stride != 1 else _normalized(idx, size)
-            lin = term if lin is None else lin + term
-            stride *= size
-        lin = lin.expand(*shape)
+    lin, stride = None, 1
+    for (idx, size, dim) in reversed(adv_idx):
+        term = checked_index(idx, size, "getitem", f"dim {dim} of {x._value.type}")
+        term = term * stride if stride != 1 else term
+        lin = term if lin is None else lin + term
+        stride *= size
+    lin = lin.expand(*shape)
     merged = y.reshape(y.shape[:q] + (math.prod(sizes),) + y.shape[q + len(sizes):])
-    return _gather(merged, q, lin)
+    return take(merged, q, lin)
 
 
 def index_select(x: Tensor, dim: int, index) -> Tensor:
     """``torch.index_select``: the slices ``index`` (1-D ints) of ``x`` along ``dim``.
 
     Output ``x.shape[:dim] + [len(index)] + x.shape[dim+1:]``; the gradient scatter-adds (repeated
-    indices accumulate). Raises LuminaShapeError unless ``index`` is 1-D (or 0-d).
+    indices accumulate). Raises LuminaShapeError unless ``index`` is 1-D (or 0-d), LuminaIndexError
+    for an index outside ``[0, x.shape[dim])`` (as PyTorch, negative ones too).
     """
     d = x._axes(dim, "index_select")[0]
     idx = as_index(index, "index_select")
     if idx.ndim > 1:
         raise LuminaShapeError(f"index_select: index must be 1-D, got {idx._value.type}")
-    check_range(idx, x.shape[d], "index_select", f"dim {d} of {x._value.type}")
-    return _gather(x, d, idx.reshape(-1))
+    checked = checked_index(idx, x.shape[d], "index_select", f"dim {d} of {x._value.type}", negative=False)
+    return take(x, d, checked.reshape(-1))
+
+
+def select_slices(x: Tensor, axis: int, index, op: str, negative: bool = True) -> Tensor:
+    """ONNX ``Gather``: the slices of ``x`` along ``axis`` at ``index`` (any shape), output
+    ``x.shape[:axis] + index.shape + x.shape[axis+1:]``; indices checked (``checked_index``) with
+    ``op`` named in the error."""
+    idx = as_index(index, op)
+    checked = checked_index(idx, x.shape[axis], op, f"axis {axis} of {x._value.type}", negative)
+    return take(x, axis, checked.reshape(-1)).reshape(x.shape[:axis] + idx.shape + x.shape[axis + 1:])
 
 
 def gather(x: Tensor, dim: int, index) -> Tensor:
@@ -170,42 +232,57 @@ def gather(x: Tensor, dim: int, index) -> Tensor:
 
     ``index`` has ``x``'s rank and ``index.shape[d] <= x.shape[d]`` for ``d != dim``; the output has
     ``index``'s shape and ``x``'s dtype. Decomposed as a masked sum along ``dim`` (see the module
-    docstring). Raises LuminaShapeError / LuminaTypeError / LuminaValueError.
+    docstring). Raises LuminaShapeError / LuminaTypeError, LuminaIndexError for an index outside
+    ``[0, x.shape[dim])`` (as PyTorch, negative ones too).
     """
-    d = x._axes(dim, "gather")[0] if x.ndim else 0
-    idx = as_index(index, "gather")
+    return select_elements(x, dim, index, "gather", negative=False)
+
+
+def select_elements(x: Tensor, dim: int, index, op: str, negative: bool = True, where_: str | None = None) -> Tensor:
+    """``gather``'s lookup (ONNX ``GatherElements``) with ``op`` named in its errors, negative
+    indices counting from the end when ``negative``; ``where_`` names what is indexed."""
+    d = x._axes(dim, op)[0] if x.ndim else 0
+    idx = as_index(index, op)
     if idx.ndim != x.ndim or any(i > s for a, (i, s) in enumerate(zip(idx.shape, x.shape)) if a != d):
-        raise LuminaShapeError(f"gather: index {idx._value.type} must have the rank of input {x._value.type} "
+        raise LuminaShapeError(f"{op}: index {idx._value.type} must have the rank of input {x._value.type} "
                                f"and no larger size outside dim {d}")
     if x.ndim == 0:
         return x.reshape(idx.shape)
-    check_range(idx, x.shape[d], "gather", f"dim {d} of {x._value.type}")
+    checked = checked_index(idx, x.shape[d], op, where_ or f"dim {d} of {x._value.type}", negative)
+    return pick(x, d, checked)
+
+
+def pick(x: Tensor, d: int, checked: Tensor) -> Tensor:
+    """``out[..., k, ...] = x[..., checked[..., k, ...], ...]`` along ``d``, as a masked sum, for an
+    index of ``x``'s rank checked already (``checked_index``): an index out of range would read 0."""
+    idx = checked
     if idx.shape[:d] + idx.shape[d + 1:] != x.shape[:d] + x.shape[d + 1:]:
         x = x[tuple(slice(0, idx.shape[a]) if a != d else slice(None) for a in range(x.ndim))]
+    if x.dtype is DType.bool:
+        return pick(x.to(DType.int64), d, idx) != 0
     n = x.shape[d]
     xm = x.unsqueeze(d)                                          # [..., 1, n, ...]
-    im = _normalized(idx, n).unsqueeze(d + 1)                    # [..., k, 1, ...]
+    im = idx.unsqueeze(d + 1)                                    # [..., k, 1, ...]
     positions = arange(n).reshape([n if a == d + 1 else 1 for a in range(x.ndim + 1)])
-    if x.dtype is DType.bool:
-        return gather(x.to(DType.int64), d, idx) != 0
     picked = where(im == positions, xm, 0.0 if x.dtype.is_float else 0)
     return picked.sum(d + 1).to(x.dtype)
 
 
 def take_along_dim(x: Tensor, indices, dim: int | None = None) -> Tensor:
-    """``torch.take_along_dim``: like ``gather`` but ``x`` and ``indices`` broadcast outside ``dim``;
-    ``dim=None`` indexes the flattened ``x`` with the flattened ``indices``."""
+    """``torch.take_along_dim``: like ``gather`` but ``x`` and ``indices`` broadcast outside ``dim``,
+    and negative indices count from the end; ``dim=None`` indexes the flattened ``x`` with the
+    flattened ``indices`` (in ``[0, numel)``, as PyTorch). An index out of range raises
+    LuminaIndexError (torch 2.13 wraps it modulo the size along a dim: see the module docstring)."""
     idx = as_index(indices, "take_along_dim")
     if dim is None:
-        check_range(idx, x.numel(), "take_along_dim", f"the flattened {x._value.type}")
-        return gather(x.reshape(-1), 0, idx.reshape(-1))
+        checked = checked_index(idx, x.numel(), "take_along_dim", f"the flattened {x._value.type}", negative=False)
+        return pick(x.reshape(-1), 0, checked.reshape(-1))
     d = x._axes(dim, "take_along_dim")[0]
     if idx.ndim != x.ndim:
         raise LuminaShapeError(f"take_along_dim: input {x._value.type} and indices {idx._value.type} "
                                "must have the same number of dims")
-    check_range(idx, x.shape[d], "take_along_dim", f"dim {d} of {x._value.type}")
     outer = broadcast_shapes("take_along_dim", *(TensorType(t.shape[:d] + (1,) + t.shape[d + 1:], t.dtype)
                                                  for t in (x, idx)))
+    checked = checked_index(idx, x.shape[d], "take_along_dim", f"dim {d} of {x._value.type}")
     x = x.expand(*(outer[:d] + (x.shape[d],) + outer[d + 1:]))
-    idx = idx.expand(*(outer[:d] + (idx.shape[d],) + outer[d + 1:]))
-    return gather(x, d, idx)
+    return pick(x, d, checked.expand(*(outer[:d] + (idx.shape[d],) + outer[d + 1:])))

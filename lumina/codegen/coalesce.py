@@ -41,7 +41,7 @@ def _rebuild(e: E.Expr, child_fn) -> E.Expr:
     return type(e)(**{f.name: changes.get(f.name, getattr(e, f.name)) for f in fields(e) if f.init})
 
 
-_EXPR_TYPES = (E.Var, E.Const, E.Load, E.Un, E.Bin, E.Select, E.Cast, E.Rand, E.Acc)
+_EXPR_TYPES = (E.Var, E.Const, E.Load, E.Un, E.Bin, E.Select, E.Cast, E.Rand, E.Acc, E.Check)
 
 
 def _index_field(e) -> str | None:

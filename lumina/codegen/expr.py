@@ -86,7 +86,23 @@ class Acc:
     dtype: DType
 
 
-Expr = Union[Var, Const, Load, Un, Bin, Select, Cast, Rand, Acc]
+@dataclass(frozen=True)
+class Check:
+    """``check_index`` (``ir.ops``) at one point: ``index`` (int64) counted from the end when it is
+    negative and ``low`` is ``-size``, and 0 when it is outside ``[low, size)``, so what it indexes
+    stays in bounds. An entry outside is recorded in element ``site`` of the kernel's status buffer
+    ``buf`` (int64, one element per ``kernel.IndexCheck``): the renderer keeps the largest
+    ``index - low`` (unsigned) of the kernel's points and, when it is ``>= size - low``, stores it
+    there with an atomic unsigned max; the runtime reads the buffer after the launch."""
+    index: "Expr"
+    low: int
+    size: int
+    buf: int
+    site: int
+    dtype: DType = I64
+
+
+Expr = Union[Var, Const, Load, Un, Bin, Select, Cast, Rand, Acc, Check]
 
 
 def _cached_hash(self) -> int:
@@ -99,7 +115,7 @@ def _cached_hash(self) -> int:
     return h
 
 
-for _cls in (Var, Const, Load, Un, Bin, Select, Cast, Rand, Acc):
+for _cls in (Var, Const, Load, Un, Bin, Select, Cast, Rand, Acc, Check):
     _cls._fields = tuple(f.name for f in fields(_cls) if f.compare)
     _cls.__hash__ = _cached_hash
 
@@ -123,6 +139,8 @@ def children(e: Expr) -> tuple:
         return (e.cond, e.a, e.b)
     if isinstance(e, Rand):
         return (e.key, e.index)
+    if isinstance(e, Check):
+        return (e.index,)
     raise TypeError(e)
 
 
@@ -219,6 +237,8 @@ def bounds(e: Expr) -> tuple[int, int]:
     if isinstance(e, Select):
         (al, ah), (bl, bh) = bounds(e.a), bounds(e.b)
         return min(al, bl), max(ah, bh)
+    if isinstance(e, Check):
+        return 0, max(e.size - 1, 0)
     return -(1 << 62), 1 << 62
 
 

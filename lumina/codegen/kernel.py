@@ -11,10 +11,16 @@ kernel's outputs: a softmax or a normalization's mean, variance and normalized r
 memory. A ``DotKernel`` is a batched GEMM over strided views of its operands. The renderers (LLVM,
 Triton, Metal) turn each into target code; the runtime splits the outermost domain loop (or the
 GEMM's rows) across threads.
+
+**Index checks.** A kernel that evaluates ``check_index`` nodes (``expr.Check``) lists them in
+``checks`` (site ``i`` is ``checks[i]``) and has one more input buffer, right after the materialised
+values it reads: its *status* buffer, int64 with one element per site, zero before the launch. Each
+site's element stays zero unless an index was out of range; the runtime reads the buffer after the
+launch and raises the site's ``LuminaIndexError``.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from ..ir.dtypes import DType
 from .expr import Expr, Var
@@ -28,6 +34,29 @@ class Buffer:
 
 
 @dataclass(frozen=True)
+class IndexCheck:
+    """One ``check_index`` site of a kernel: an index outside ``[low, size)`` is an error. Its
+    status element holds ``index - low`` (as unsigned 64 bits) of an offending index, or 0.
+    ``message`` is the error's text, ``{index}`` standing for the index; it is not part of the
+    kernel's identity (two kernels differing only in messages compile to one function)."""
+    low: int
+    size: int
+    message: str = field(compare=False)
+
+    def error(self, status: int) -> str | None:
+        """The error message for status element ``status`` (an int64), or None if it is 0."""
+        if status == 0:
+            return None
+        index = ((status + self.low + (1 << 63)) % (1 << 64)) - (1 << 63)   # wraps as int64 does
+        return self.message.replace("{index}", str(index))
+
+
+def status_buffer(n_sites: int) -> Buffer:
+    """The status buffer of a kernel with ``n_sites`` index checks."""
+    return Buffer(DType.int64, n_sites)
+
+
+@dataclass(frozen=True)
 class LoopKernel:
     name: str
     buffers: tuple[Buffer, ...]        # inputs first; the output is the last one
@@ -37,6 +66,7 @@ class LoopKernel:
     value: Expr
     source: tuple[str, ...] = ()       # the IR lines this kernel was fused from (for dumps)
     reduce_outer: bool = False         # reduce loops outside the innermost domain loop (see below)
+    checks: tuple[IndexCheck, ...] = ()   # index checks; their status buffer precedes the output
 
     @property
     def out(self) -> Buffer:
@@ -85,6 +115,7 @@ class RowKernel:
     domain: tuple[Var, ...]
     stages: tuple[Stage, ...]
     source: tuple[str, ...] = ()
+    checks: tuple[IndexCheck, ...] = ()   # index checks; their status buffer is the last input
 
     @property
     def n_inputs(self) -> int:
@@ -162,6 +193,8 @@ class DotKernel:
     epilogue: Epilogue | None = None
     c_strides: tuple[int, int, int] | None = None   # None: row-major (M*N, N, 1)
     rows: RowKernel | None = None   # row stages over finished rows of C (see above)
+    checks: tuple[IndexCheck, ...] = ()   # the epilogue's and the rows' index checks (status: the
+    #                                       last input buffer, shared with ``rows``)
 
     @property
     def n_outputs(self) -> int:

@@ -24,6 +24,12 @@ A costly subexpression a later stage shares with an earlier one over loops of th
 softmax's ``exp(x - max)``, summed by one stage and divided by the next) is kept for the row in a
 stack buffer by the earlier stage and loaded by the later one, not recomputed: up to
 ``ROW_SCRATCH_BYTES`` per kernel, a row that stays in the L1/L2 cache.
+
+An index check (``expr.Check``) costs a subtraction and an unsigned max per point: each site keeps
+the largest ``index - low`` (unsigned) in a register, a reduction the loop vectorizer handles like a
+sum, and only when the function returns does it compare that with the site's span and, if an index
+was out of range, store it in the status buffer with an atomic unsigned max (threads running other
+chunks of the loop may store there too). No branch enters the loops, so they vectorize as before.
 """
 from __future__ import annotations
 
@@ -75,6 +81,7 @@ class _FunctionBuilder:
         self.b = ir.IRBuilder(self.fn.append_basic_block("entry"))
         self.vars: dict[E.Var, ir.Value] = {}
         self.memo: dict = {}
+        self.check_slots: dict[tuple[int, int], tuple] = {}
 
     # ---- loops ------------------------------------------------------------------------------------
     def loop(self, var: E.Var, lo: ir.Value, hi: ir.Value, body):
@@ -103,7 +110,16 @@ class _FunctionBuilder:
             self.emit_outer_reduction()
         else:
             self.nest(list(k.domain), self.store_value)
-        self.b.ret_void()
+        self.finish()
+
+    def finish(self) -> None:
+        """Record the index checks' findings (see the module docstring) and return."""
+        b = self.b
+        for (buf, site), (slot, span) in self.check_slots.items():
+            worst = b.load(slot)
+            with b.if_then(b.icmp_unsigned(">=", worst, ir.Constant(I64, span)), likely=False):
+                b.atomic_rmw("umax", self.pointer(buf, ir.Constant(I64, site)), worst, "monotonic")
+        b.ret_void()
 
     def nest(self, loops: list, body) -> None:
         """Loops over ``loops`` (outer to inner; the first domain var runs over [start, end))."""
@@ -272,7 +288,26 @@ class _FunctionBuilder:
             return self._rand(self.expr(e.key), self.expr(e.index), e.dtype)
         if isinstance(e, E.Acc) and e.stage in getattr(self, "accs", {}):
             return self.accs[e.stage]
+        if isinstance(e, E.Check):
+            return self._check(e)
         raise LuminaCodegenError(f"llvm: cannot render {type(e).__name__}")
+
+    def _check(self, e: E.Check) -> ir.Value:
+        """The checked index (see ``expr.Check``), folding ``index - low`` into the site's register."""
+        b = self.b
+        j = self.expr(e.index)
+        u = b.sub(j, ir.Constant(I64, e.low))
+        span = e.size - e.low
+        key = (e.buf, e.site)
+        if key not in self.check_slots:
+            with b.goto_entry_block():   # an entry-block alloca, which mem2reg turns into phis
+                slot = b.alloca(I64, name=f"check{e.site}")
+                b.store(ir.Constant(I64, 0), slot)
+            self.check_slots[key] = (slot, span)
+        slot = self.check_slots[key][0]
+        b.store(self._call("llvm.umax.i64", I64, [b.load(slot), u]), slot)
+        index = b.select(b.icmp_signed("<", j, ir.Constant(I64, 0)), u, j) if e.low < 0 else j
+        return b.select(b.icmp_unsigned("<", u, ir.Constant(I64, span)), index, ir.Constant(I64, 0))
 
     def _call(self, name: str, ty, args):
         fn = self.module.globals.get(name)
@@ -393,7 +428,7 @@ class _RowBuilder(_FunctionBuilder):
             self.emit_outer_siblings()
         else:
             self.nest(list(self.k.domain), self.row)
-        self.b.ret_void()
+        self.finish()
 
     def emit_outer_siblings(self) -> None:
         """Independent stored reductions over the same loops, reading memory along the innermost
@@ -630,6 +665,8 @@ class _EpilogueBuilder(_FunctionBuilder):
             e = stack.pop()
             if isinstance(e, E.Load):
                 types[e.buf] = MEM[e.dtype]
+            elif isinstance(e, E.Check):
+                types[e.buf] = I64   # the status buffer
             stack.extend(E.children(e))
         types[-1] = MEM[dtype]
         args = [t.as_pointer() for t in types] + [I64] * 5
@@ -641,6 +678,7 @@ class _EpilogueBuilder(_FunctionBuilder):
         self.ep, self.dtype, self.out = ep, dtype, n_pointers - 1
         self.vars: dict[E.Var, ir.Value] = {}
         self.memo: dict = {}
+        self.check_slots: dict[tuple[int, int], tuple] = {}
 
     def emit(self):
         bv, mv, nv = self.ep.vars
@@ -654,7 +692,7 @@ class _EpilogueBuilder(_FunctionBuilder):
             self.store(self.out, index, value, self.dtype)
 
         self.loop(mv, m0, m1, lambda: self.loop(nv, n0, n1, body))
-        self.b.ret_void()
+        self.finish()
 
 
 def epilogue_pointers(d: DotKernel) -> tuple[int, ...]:
@@ -667,7 +705,7 @@ def epilogue_pointers(d: DotKernel) -> tuple[int, ...]:
         stack = [e for st in d.rows.stages for e in (st.value, st.index) if e is not None]
         while stack:
             e = stack.pop()
-            if isinstance(e, E.Load):
+            if isinstance(e, (E.Load, E.Check)):   # a check's buffer: the status buffer
                 used.add(e.buf)
             stack.extend(E.children(e))
         ptrs += sorted(used - set(ptrs) - {d.c_buf})

@@ -4,7 +4,8 @@ Every inlined node becomes a scalar expression at an index: elementwise ops map 
 index, movement ops rewrite the index (``permute`` reorders it, ``expand`` zeroes broadcast dims,
 ``slice`` scales and shifts, ``reshape`` goes through the row-major linear position, ``pad`` and
 ``concat`` select between guarded branches, ``gather`` loads its index), and materialised values
-are loads from buffers.
+are loads from buffers. A ``check_index`` node becomes an ``expr.Check`` site of the kernel (see
+``kernel.IndexCheck``), recorded in the status buffer that follows the kernel's inputs.
 """
 from __future__ import annotations
 
@@ -20,7 +21,8 @@ from ..passes.views import view_base
 from . import expr as E
 from .coalesce import coalesce, coalesce_rows, substitute
 from ..passes.fusion import MAX_EPILOGUE_INPUTS
-from .kernel import Buffer, DotKernel, Epilogue, LoopKernel, Operand, RowKernel, Stage
+from .kernel import (Buffer, DotKernel, Epilogue, IndexCheck, LoopKernel, Operand, RowKernel, Stage,
+                     status_buffer)
 
 I64 = DType.int64
 BOOL = DType.bool
@@ -62,10 +64,54 @@ def _clamp_if(cond, i: E.Expr, fallback: int = 0) -> E.Expr:
     return i if cond is None else E.Select(cond, i, E.iconst(fallback), I64)
 
 
+class _Sites:
+    """The index checks of one kernel, numbered as lowering meets them (shared by the lowerers of
+    a GEMM's epilogue and its row stages)."""
+    def __init__(self):
+        self.of: dict[int, int] = {}          # id(check_index node) -> its site
+        self.checks: list[IndexCheck] = []
+
+    def site(self, n) -> int:
+        if id(n) not in self.of:
+            a = n.attrs
+            self.of[id(n)] = len(self.checks)
+            self.checks.append(IndexCheck(a["low"], a["size"], a["message"]))
+        return self.of[id(n)]
+
+
+def _has_checks(k: Kernel) -> bool:
+    return any(n.op is Op.CHECK_INDEX for n in k.nodes)
+
+
+def _shifted(i: int, status: int | None) -> int:
+    """Buffer position ``i`` counted as if the status buffer sat at ``status`` (None: none)."""
+    return i + 1 if status is not None and i >= status else i
+
+
+def _with_status(buffers: tuple, status: int | None, sites: _Sites) -> tuple:
+    """``buffers`` with the status buffer of ``sites`` inserted at position ``status``."""
+    if status is None:
+        return buffers
+    if not sites.checks:   # every node of a kernel is lowered: its check_index nodes too
+        raise LuminaCodegenError("lower: a kernel holds check_index nodes but lowering met none")
+    return buffers[:status] + (status_buffer(len(sites.checks)),) + buffers[status:]
+
+
 class _Lowerer:
-    def __init__(self, kernel: Kernel):
-        self.buffers = {id(v): i for i, v in enumerate(kernel.inputs)}
+    """Lowers the nodes of fused group ``kernel`` to expressions. ``status`` is the position of the
+    status buffer (None when the group has no ``check_index``); the kernel's inputs at or after it
+    move one position up."""
+    def __init__(self, kernel: Kernel, status: int | None = None, sites: _Sites | None = None):
+        self.buffers = {id(v): _shifted(i, status) for i, v in enumerate(kernel.inputs)}
         self.memo: dict = {}
+        self.status = status
+        self.sites = sites if sites is not None else _Sites()
+
+    def status_buffer(self) -> int:
+        """The buffer position an ``expr.Check`` names for the status buffer."""
+        if self.status is None:
+            raise LuminaCodegenError("lower: a check_index in a kernel that has no status buffer")
+        return self.status
 
     def value(self, v: Value, idx: tuple) -> E.Expr:
         key = (id(v), idx)
@@ -92,9 +138,18 @@ class _Lowerer:
             return E.Cast(self.value(n.inputs[0], idx), dt)
         if op is Op.RAND:
             return E.Rand(self.value(n.inputs[0], ()), row_major(idx, v.shape), dt)
+        if op is Op.CHECK_INDEX:
+            return self._check_index(n, idx)
         if op.kind is Kind.MOVEMENT:
             return getattr(self, "_" + op.value)(n, idx)
         raise LuminaCodegenError(f"lower: {op.value} cannot be inlined into a loop kernel")
+
+    def _check_index(self, n, idx):
+        a = n.attrs
+        site = self.sites.site(n)
+        j = self.value(n.inputs[0], idx)
+        j = j if j.dtype is I64 else E.Cast(j, I64)
+        return E.Check(j, a["low"], a["size"], self.status_buffer(), site)
 
     # ---- movement ops as index arithmetic ---------------------------------------------------------
     def _reshape(self, n, idx):
@@ -153,12 +208,18 @@ class _Lowerer:
     def _gather(self, n, idx):
         x, ind = n.inputs
         axis, k = n.attrs["axis"], ind.type.rank
-        j = E.Cast(self.value(ind, idx[axis:axis + k]), I64)
+        j = self.value(ind, idx[axis:axis + k])
+        j = j if j.dtype is I64 else E.Cast(j, I64)
         d = x.shape[axis]
-        j = E.Select(E.Bin("lt", j, E.iconst(0), BOOL), E.Bin("add", j, E.iconst(d), I64), j, I64)
-        # Out-of-range indices are clamped so a bad index can never read outside the buffer.
-        j = E.Select(E.Bin("lt", j, E.iconst(0), BOOL), E.iconst(0), j, I64)
-        j = E.Select(E.Bin("gt", j, E.iconst(d - 1), BOOL), E.iconst(d - 1), j, I64)
+        lo, hi = E.bounds(j)
+        if lo < 0:
+            j = E.Select(E.Bin("lt", j, E.iconst(0), BOOL), E.Bin("add", j, E.iconst(d), I64), j, I64)
+        # An index out of range is reported by the check_index before it (the front end puts one
+        # before every gather of a computed index); here it is clamped all the same, so that no
+        # index, checked or not, ever reads outside the buffer.
+        if lo < -d or hi >= d:
+            j = E.Select(E.Bin("lt", j, E.iconst(0), BOOL), E.iconst(0), j, I64)
+            j = E.Select(E.Bin("gt", j, E.iconst(d - 1), BOOL), E.iconst(d - 1), j, I64)
         return self.value(x, idx[:axis] + (j,) + idx[axis + k:])
 
 
@@ -202,9 +263,10 @@ def lower(k: Kernel, index: int, source: tuple[str, ...] = ()) -> LoopKernel | R
         Buffer(k.root.dtype, k.root.type.numel),)
     name = kernel_name(k, index)
     root = k.root
+    status = len(k.inputs) if _has_checks(k) else None
     if root.op is Op.DOT or k.dot is not None:
-        return _lower_dot(k, name, buffers, source)
-    lw = _Lowerer(k)
+        return _lower_dot(k, name, buffers, source, status, _Sites())
+    lw = _Lowerer(k, status)
     # Size-1 output dims index at 0 and get no loop, so the outermost loop (the one the runtime
     # splits across threads) is a real one: a [1, 2048, 128] copy runs in parallel.
     index = tuple(E.Var(f"i{d}", n) if n != 1 else E.iconst(0) for d, n in enumerate(root.shape))
@@ -218,22 +280,33 @@ def lower(k: Kernel, index: int, source: tuple[str, ...] = ()) -> LoopKernel | R
         idx = tuple(next(rv) if i in axes else next(kept) for i in range(x.type.rank))
         domain, rvars, value = coalesce(domain, rvars, lw.value(x, idx))
         op = "sum" if root.op is Op.REDUCE_SUM else "max"
-        return LoopKernel(name, buffers, domain, rvars, op, value, source,
+        return LoopKernel(name, _with_status(buffers, status, lw.sites), domain, rvars, op, value, source,
                           # accumulating in the output buffer needs it at full precision
                           reduce_outer=root.dtype in _FULL_WIDTH and
-                          contiguous_along_output(value, domain, rvars))
+                          contiguous_along_output(value, domain, rvars),
+                          checks=tuple(lw.sites.checks))
     domain, _, value = coalesce(domain, (), lw.value(root, index))
-    return LoopKernel(name, buffers, domain, (), None, value, source)
+    return LoopKernel(name, _with_status(buffers, status, lw.sites), domain, (), None, value, source,
+                      checks=tuple(lw.sites.checks))
 
 
 class _EpilogueLowerer(_Lowerer):
     """Lowers an epilogue: the dot result is a load of the output at the dot's own position, and
-    every other buffer gets the next free epilogue position (see ``kernel.Epilogue``)."""
-    def __init__(self, k: Kernel, dot: Value, index: E.Expr):
-        self.dot, self.slots, self.memo = dot, {id(v): i for i, v in enumerate(k.inputs)}, {}
+    every other buffer (the status buffer too) gets the next free epilogue position (see
+    ``kernel.Epilogue``)."""
+    def __init__(self, k: Kernel, dot: Value, index: E.Expr, status: int | None, sites: _Sites):
+        self.dot, self.slots, self.memo = dot, {id(v): _shifted(i, status) for i, v in enumerate(k.inputs)}, {}
         self.index = index
         self.buffers: dict[int, int] = {}
         self.used: list[int] = []
+        self.status, self.sites = status, sites
+        self.status_position: int | None = None
+
+    def status_buffer(self) -> int:
+        if self.status_position is None:
+            self.status_position = len(self.used)
+            self.used.append(super().status_buffer())
+        return self.status_position
 
     def _lower(self, v: Value, idx: tuple) -> E.Expr:
         if v is self.dot:
@@ -247,7 +320,7 @@ class _EpilogueLowerer(_Lowerer):
         return super()._lower(v, idx)
 
 
-def _lower_epilogue(k: Kernel) -> Epilogue:
+def _lower_epilogue(k: Kernel, status: int | None, sites: _Sites) -> Epilogue:
     dot = k.dot.out
     bsz, msz, nsz = dot.shape
     if k.rebatch > 1:   # a batch-1 dot run as ``rebatch`` GEMMs of its column runs (fusion.Kernel)
@@ -259,7 +332,7 @@ def _lower_epilogue(k: Kernel) -> Epilogue:
         index = row_major((bvars[0] if dot.shape[0] > 1 else E.iconst(0),) + bvars[1:], dot.shape)
     else:   # a permuted epilogue: C[b, m, n] sits at these strides in the root's buffer
         index = E.affine_sum([(s, v) for s, v in zip(k.c_strides, bvars) if s and v.extent > 1])
-    lw = _EpilogueLowerer(k, dot, index)
+    lw = _EpilogueLowerer(k, dot, index, status, sites)
     value = lw.value(k.root, unravel(index, k.root.shape))
     if len(lw.used) > MAX_EPILOGUE_INPUTS:
         raise LuminaCodegenError(f"lower: the epilogue of {k.root.type} reads {len(lw.used)} buffers, "
@@ -267,7 +340,9 @@ def _lower_epilogue(k: Kernel) -> Epilogue:
     return Epilogue(bvars, value, tuple(lw.used), index)
 
 
-def _lower_dot(k: Kernel, name, buffers, source) -> DotKernel:
+def _lower_dot(k: Kernel, name, buffers, source, status: int | None, sites: _Sites) -> DotKernel:
+    """The ``DotKernel`` of ``k`` over ``buffers`` (the status buffer not yet among them: it is
+    inserted at ``status`` once ``sites`` holds every check of the kernel)."""
     dot = k.dot.out if k.dot is not None else k.root
     lhs, rhs = dot.node.inputs
     slot = {id(v): i for i, v in enumerate(k.inputs)}
@@ -277,7 +352,7 @@ def _lower_dot(k: Kernel, name, buffers, source) -> DotKernel:
         ops.append(Operand(slot[id(base)], view.offset, tuple(view.strides)))
     b, m, kk = lhs.shape
     n = rhs.shape[2]
-    epilogue = _lower_epilogue(k) if k.dot is not None else None
+    epilogue = _lower_epilogue(k, status, sites) if k.dot is not None else None
     c_strides = k.c_strides if k.c_strides is not None else (m * n, n, 1)
     if k.rebatch > 1:   # batch 1 as ``rebatch`` GEMMs over runs of columns: A shared, B stepped
         a, bb = ops
@@ -296,15 +371,16 @@ def _lower_dot(k: Kernel, name, buffers, source) -> DotKernel:
         if epilogue is not None:
             bv, mv, nv = epilogue.vars
             epilogue = Epilogue((bv, nv, mv), epilogue.value, epilogue.buffers, epilogue.index)
-    return DotKernel(name, buffers, dot.dtype, b, m, n, kk, ops[0], ops[1], source, epilogue, c_strides)
+    return DotKernel(name, _with_status(buffers, status, sites), dot.dtype, b, m, n, kk, ops[0], ops[1], source,
+                     epilogue, c_strides, checks=tuple(sites.checks))
 
 
 class _RowLowerer(_Lowerer):
     """Lowers the stages of a row kernel: a reduce stage's result read at the current row is its
     ``Acc``; an earlier elementwise stage's result is recomputed (inlined) where it is read, which
     fusion admits only at the reader's own row (a per-row value) or position (a whole-row value)."""
-    def __init__(self, k: Kernel, row_vars: tuple):
-        super().__init__(k)
+    def __init__(self, k: Kernel, row_vars: tuple, status: int | None, sites: _Sites):
+        super().__init__(k, status, sites)
         self.roles = {id(st.kernel.root): st.role for st in k.rows.stages}
         self.row_vars = row_vars          # the domain's vars, outer to inner
         self.acc: dict[int, E.Acc] = {}   # id(reduce stage result) -> its Acc
@@ -338,18 +414,22 @@ def _onto(shape, index) -> tuple:
     return tuple(next(it) if n > 1 else E.iconst(0) for n in shape)
 
 
-def _lower_rows(k: Kernel, name: str, source) -> RowKernel:
+def _lower_rows(k: Kernel, name: str, source, status: int | None = None, sites: _Sites | None = None,
+                with_status: bool = True) -> RowKernel:
     """A ``RowKernel``: the domain is the rows (the reduced shape's kept dims of extent > 1), and
     each reduce stage and each stored elementwise stage of ``k.rows`` becomes a ``Stage``
     (register-only elementwise stages are recomputed where read and get none)."""
     rows = k.rows
     shape, axes = rows.shape, rows.axes
     outputs = k.outputs
+    if status is None and _has_checks(k):
+        status = len(k.inputs)
+    sites = sites if sites is not None else _Sites()
     buffers = tuple(Buffer(v.dtype, v.type.numel) for v in list(k.inputs) + outputs)
-    out_pos = {id(v): len(k.inputs) + i for i, v in enumerate(outputs)}
+    out_pos = {id(v): _shifted(len(k.inputs) + i, status) for i, v in enumerate(outputs)}
     kept = tuple(E.Var(f"i{d}", n) if n != 1 else E.iconst(0) for d, n in enumerate(shape) if d not in axes)
     domain = tuple(v for v in kept if isinstance(v, E.Var))
-    lw = _RowLowerer(k, domain)
+    lw = _RowLowerer(k, domain, status, sites)
     stages: list[Stage] = []
     for st in rows.stages:
         v = st.kernel.root
@@ -374,7 +454,9 @@ def _lower_rows(k: Kernel, name: str, source) -> RowKernel:
             here = lw.row_index(v)
             stages.append(Stage((), None, lw.value(v, here), out, row_major(here, v.shape)))
     domain, stages = coalesce_rows(domain, tuple(stages))
-    return RowKernel(name, buffers, len(outputs), domain, stages, source)
+    if with_status:   # (a row-fused GEMM inserts it once its epilogue is lowered too)
+        buffers = _with_status(buffers, status, sites)
+    return RowKernel(name, buffers, len(outputs), domain, stages, source, checks=tuple(sites.checks))
 
 
 def _lower_dot_rows(k: Kernel, name: str, source) -> DotKernel:
@@ -383,8 +465,13 @@ def _lower_dot_rows(k: Kernel, name: str, source) -> DotKernel:
     as the input after them; its rows are flattened to one variable over the GEMM's rows."""
     dk, c = k.rows.producer, k.rows.producer.root
     inputs = list(k.inputs)
-    rows = _lower_rows(replace(k, inputs=inputs + [c], rows=replace(k.rows, producer=None)), f"{name}_rows", source)
-    dot = _lower_dot(replace(dk, inputs=inputs), name, rows.buffers, source)
+    # the status buffer, if any, sits after the inputs and before C (the first output)
+    status = len(inputs) if _has_checks(k) or _has_checks(dk) else None
+    sites = _Sites()
+    rows = _lower_rows(replace(k, inputs=inputs + [c], rows=replace(k.rows, producer=None)), f"{name}_rows", source,
+                       status, sites, with_status=False)
+    dot = _lower_dot(replace(dk, inputs=inputs), name, rows.buffers, source, status, sites)
+    rows = replace(rows, buffers=dot.buffers, checks=dot.checks)   # the epilogue's checks too
     if dot.c_strides != (dot.m * dot.n, dot.n, 1) or dot.m * dot.batch != math.prod(v.extent for v in rows.domain):
         raise LuminaCodegenError(f"lower: the rows of {c.type} are not the {dot.batch * dot.m} rows of "
                                  f"the GEMM's row-major result")

@@ -15,6 +15,11 @@ The semantics are the LLVM renderer's (``codegen.llvm``), which is the spec:
   |x| = 0.5, Numerical Recipes' ``erfcc`` above).
 
 Metal has no float64: any float64 value raises ``LuminaCodegenError``.
+
+An index check (``expr.Check``) is rendered as its value only: the index, counted from the end when
+negative, or 0 when out of range, so the lookup stays in bounds; nothing is recorded in the status
+buffer (MSL has no portable 64-bit atomics), so on Metal an index out of range computed on the GPU
+is clamped, not reported.
 """
 from __future__ import annotations
 
@@ -324,6 +329,11 @@ class Emitter:
             key, index = self.expr(e.key), self.expr(e.index)
             return self.temp(e.dtype, f"{self.use('lum_rand')}({key}, {index}, {bits}u, "
                                       f"{float_literal(2.0 ** -bits)})")
+        if isinstance(e, E.Check):   # the value only: see the module docstring
+            j = self.expr(e.index)
+            low, size = int_literal(e.low, DType.int64), int_literal(e.size, DType.int64)
+            index = f"({j} < 0 ? {j} + {size} : {j})" if e.low < 0 else j
+            return self.temp(DType.int64, f"({j} >= {low} && {j} < {size}) ? {index} : long(0)")
         raise LuminaCodegenError(f"metal: kernel {self.name}: cannot render {type(e).__name__}")
 
     def _const(self, e: E.Const) -> str:

@@ -19,7 +19,13 @@ The semantics are the LLVM renderer's (``codegen.llvm``), which is the spec:
   ``pow`` is ``exp2(y * log2|x|)`` in float64 with C's sign and zero rules (Triton has no ``pow``
   outside libdevice, which the interpreter cannot run);
 * ``rand`` is the SplitMix64 finaliser of ``(key + 1) * golden + index`` in uint64 arithmetic,
-  keeping the top 24 (float32), 53 (float64), 11 (float16) or 8 (bfloat16) bits.
+  keeping the top 24 (float32), 53 (float64), 11 (float16) or 8 (bfloat16) bits;
+* an index check (``expr.Check``) stores ``index - low`` of an offending lane in the site's status
+  element with masked atomics: ``atomic_max`` for an index past the end (a positive value),
+  ``atomic_min`` for one below ``low`` (a negative one), so the element, zero before the launch,
+  only ever holds an offending value, whatever the order of the lanes; the lanes that pass issue
+  no memory traffic. The CPU records the same ``index - low`` (unsigned max there), so one decoder
+  (``kernel.IndexCheck.error``) serves both.
 
 exp, log, sin, cos and erf are Triton's (``tl.exp`` ...): on a GPU within a few ulp of the CPU's
 Cephes polynomials, not bit-identical.
@@ -320,7 +326,19 @@ class Emitter:
             ty = REG[e.dtype]
             return (f"(_splitmix({m[e.key]}, {m[e.index]}) >> {64 - bits}).to({ty})"
                     f" * tl.full([], {2.0 ** -bits!r}, {ty})")
+        if isinstance(e, E.Check):
+            return self._check(e, m[e.index])
         raise LuminaCodegenError(f"triton: kernel {self.kernel}: cannot render {type(e).__name__}")
+
+    def _check(self, e: E.Check, j: str) -> str:
+        """The checked index, recording offending lanes (see the module docstring)."""
+        span = e.size - e.low
+        u = self._assign(f"({j} - {literal(e.low, DType.int64)})")
+        ptr = self._assign(f"{self.pointer(e.buf)} + ({e.site} + {u} * 0)")   # one per lane
+        self.lines.append(f"{self.indent}tl.atomic_max({ptr}, {u}, mask={u} >= {span})")
+        self.lines.append(f"{self.indent}tl.atomic_min({ptr}, {u}, mask={u} < 0)")
+        index = f"tl.where({j} < 0, {u}, {j})" if e.low < 0 else j
+        return f"tl.where(_and({u} >= 0, {u} < {span}), {index}, {literal(0, DType.int64)})"
 
     def _floor(self, e: E.Bin, x: str, y: str) -> str:
         """Index ``floordiv``/``mod`` with Python's (floor) meaning, which the simplifier reasons

@@ -6,7 +6,15 @@ decompositions into these primitives, so autodiff, passes and backends see only 
 Semantics follow NumPy unless stated: ``div`` on integers truncates toward zero (C, LLVM ``sdiv``)
 and gives 0 for a zero divisor;
 ``gather`` is ONNX ``Gather`` (out shape ``x.shape[:axis] + idx.shape + x.shape[axis+1:]``, negative
-indices count from the end); ``dot`` is XLA's ``DotGeneral`` (output dims: batch, lhs free, rhs free).
+indices count from the end; an index out of range reads a clamped position, never outside the
+buffer); ``dot`` is XLA's ``DotGeneral`` (output dims: batch, lhs free, rhs free).
+
+``check_index`` is the run-time range check of an index tensor computed in the graph (the front end
+puts one before every gather it records): ``check_index(i) {size, low, message}`` is ``i`` as int64
+with a negative entry counted from the end (``i + size`` when ``low`` is ``-size``), for every entry
+in ``[low, size)``. An entry outside that range is an error: the kernel records it and the executable
+raises ``LuminaIndexError(message)`` after the launch (``{index}`` in ``message`` stands for the
+offending entry); that entry reads as 0 meanwhile, so what consumes it stays in bounds.
 """
 from __future__ import annotations
 
@@ -28,6 +36,7 @@ class Kind(enum.Enum):
     REDUCE = "reduce"
     MOVEMENT = "movement"
     DOT = "dot"
+    CHECK = "check"          # check_index: an elementwise value with a run-time error path
 
 
 class Op(enum.Enum):
@@ -80,6 +89,8 @@ class Op(enum.Enum):
 
     DOT = "dot"
 
+    CHECK_INDEX = "check_index"
+
     @property
     def kind(self) -> Kind:
         return _KIND[self]
@@ -104,11 +115,12 @@ _KIND = {
     Op.WHERE: Kind.TERNARY, Op.CAST: Kind.CAST,
     Op.REDUCE_SUM: Kind.REDUCE, Op.REDUCE_MAX: Kind.REDUCE,
     Op.DOT: Kind.DOT,
+    Op.CHECK_INDEX: Kind.CHECK,
 }
 
 # Number of operands per op; None means variadic (concat takes one or more).
 ARITY = {op: {Kind.UNARY: 1, Kind.BINARY: 2, Kind.TERNARY: 3, Kind.CAST: 1, Kind.REDUCE: 1,
-              Kind.MOVEMENT: 1, Kind.DOT: 2, Kind.SOURCE: 0}[op.kind] for op in Op}
+              Kind.MOVEMENT: 1, Kind.DOT: 2, Kind.SOURCE: 0, Kind.CHECK: 1}[op.kind] for op in Op}
 ARITY[Op.CONCAT] = None
 ARITY[Op.GATHER] = 2
 ARITY[Op.RAND] = 1
@@ -237,6 +249,17 @@ def _gather(op, types, *, axis: int):
     return TensorType(x.shape[:axis] + idx.shape + x.shape[axis + 1:], x.dtype)
 
 
+def _check_index(op, types, *, size: int, low: int, message: str):
+    (idx,) = types
+    if not idx.dtype.is_int:
+        raise _err(op, types, "indices must be int32 or int64", LuminaTypeError)
+    if size < 0 or low not in (0, -size):
+        raise _err(op, types, f"size {size} must be >= 0 and low {low} either 0 or -size", LuminaValueError)
+    if not isinstance(message, str):
+        raise _err(op, types, f"message must be a string, got {message!r}", LuminaTypeError)
+    return TensorType(idx.shape, DType.int64)
+
+
 def _dot(op, types, *, contract: tuple, batch: tuple):
     a, b = types
     (ac, bc), (ab, bb) = contract, batch
@@ -279,7 +302,7 @@ RULES: dict[Op, Callable[..., TensorType]] = {
     Op.REDUCE_SUM: _reduce, Op.REDUCE_MAX: _reduce,
     Op.RESHAPE: _reshape, Op.PERMUTE: _permute, Op.EXPAND: _expand, Op.SLICE: _slice,
     Op.PAD: _pad, Op.CONCAT: _concat, Op.GATHER: _gather,
-    Op.DOT: _dot, Op.RAND: _rand,
+    Op.DOT: _dot, Op.RAND: _rand, Op.CHECK_INDEX: _check_index,
 }
 
 

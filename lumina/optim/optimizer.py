@@ -206,10 +206,18 @@ class Optimizer:
         loss = None
         if closure is not None:
             loss = closure()
+        before = [(t, t._value) for t in self.params + [t for slots in self.state.values() for t in slots.values()]]
         with no_grad():
             touched = self._update()
         if STATE.trace is None:
-            realize(*touched)
+            try:
+                realize(*touched)
+            except BaseException:
+                # the update could not be computed (a label out of range, found as the loss ran):
+                # the parameters and the state keep their values, as after a raising torch step
+                for t, v in before:
+                    t._set_value(v)
+                raise
         return loss
 
     def _update(self) -> list[Tensor]:

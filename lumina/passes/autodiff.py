@@ -201,7 +201,7 @@ VJP: dict[Op, Callable] = {
 }
 # Piecewise-constant ops and sources carry no gradient.
 NON_DIFFERENTIABLE = {Op.INPUT, Op.CONST, Op.RAND, Op.NOT, Op.LT, Op.LE, Op.GT, Op.GE, Op.EQ,
-                      Op.NE, Op.AND, Op.OR}
+                      Op.NE, Op.AND, Op.OR, Op.CHECK_INDEX}
 
 
 def vjp(outputs: Sequence[Value], cotangents: Sequence[Value], wrt: Sequence[Value],

@@ -12,6 +12,7 @@ import math
 import ml_dtypes
 import numpy as np
 
+from ..errors import LuminaIndexError
 from ..ir.ops import Op
 
 _UNARY = {Op.NEG: np.negative, Op.EXP: np.exp, Op.LOG: np.log, Op.SQRT: np.sqrt, Op.SIN: np.sin,
@@ -64,6 +65,8 @@ def evaluate(node, args: list[np.ndarray]) -> np.ndarray:
             x, idx = args
             d = x.shape[a["axis"]]
             out = np.take(x, np.clip(np.where(idx < 0, idx + d, idx), 0, d - 1), axis=a["axis"])
+        elif op is Op.CHECK_INDEX:
+            out = check_index(args[0], a["size"], a["low"], a["message"])
         elif op is Op.DOT:
             (ac, bc), (ab, bb) = a["contract"], a["batch"]
             out = _dot_general(args[0], args[1], ac, bc, ab, bb)
@@ -73,6 +76,16 @@ def evaluate(node, args: list[np.ndarray]) -> np.ndarray:
     if node.out.dtype.is_half and out.dtype != dt:
         out = out.astype(np.float32, copy=False)
     return out.astype(dt, copy=False)
+
+
+def check_index(idx: np.ndarray, size: int, low: int, message: str) -> np.ndarray:
+    """``check_index``'s value (``ir.ops``): ``idx`` as int64, negative entries counted from the end;
+    raises LuminaIndexError(``message``) naming the first entry outside ``[low, size)``."""
+    idx = np.asarray(idx).astype(np.int64)
+    bad = (idx < low) | (idx >= size)
+    if bad.any():
+        raise LuminaIndexError(message.replace("{index}", str(int(idx[bad].flat[0]))))
+    return np.where(idx < 0, idx + size, idx)
 
 
 def _is_half(dtype: np.dtype) -> bool:

@@ -27,7 +27,7 @@ from typing import Sequence
 
 import numpy as np
 
-from ..errors import LuminaTypeError
+from ..errors import LuminaIndexError, LuminaTypeError
 from .device_plan import memory_plan, slot_bytes
 from .executable import SlotSpec
 
@@ -118,6 +118,16 @@ class CudaExecutable:
             elif s.role == "temp":
                 offset, n = self.memory_plan.offsets[i], slot_bytes(s)
                 self._fixed[i] = self.arena[offset:offset + n].view(torch_dtype(s.dtype)).view(s.shape)
+        # index checks: each kernel's status slot is a view of one zeroed int64 tensor, read after
+        # the launches (``codegen.kernel.IndexCheck``)
+        self._checks = [c for s in slots if s.role == "status" for c in s.checks]
+        self._status = torch.zeros(len(self._checks), dtype=torch.int64, device=self.torch_device) \
+            if self._checks else None
+        at = 0
+        for i, s in enumerate(slots):
+            if s.role == "status":
+                self._fixed[i] = self._status[at:at + len(s.checks)]
+                at += len(s.checks)
         self._lock = threading.Lock()
 
     @property
@@ -161,6 +171,7 @@ class CudaExecutable:
             if self.interpreted:
                 buffers = self._bind(inputs)
                 self._launch_all(buffers)
+                self._raise_index_error()
                 return [to_numpy(o) if h else o for o, h in zip(self._outputs(buffers, wants_host), wants_host)]
             caller = torch.cuda.current_stream()
             self.stream.wait_stream(caller)
@@ -174,6 +185,7 @@ class CudaExecutable:
                 outs = self._outputs(buffers, wants_host)
                 self.done = torch.cuda.Event()
                 self.done.record(self.stream)
+                self._raise_index_error()   # waits for the launches when there are index checks
             caller.wait_event(self.done)
             for out, on_host in zip(outs, wants_host):
                 if not on_host:
@@ -191,6 +203,18 @@ class CudaExecutable:
             if s.role == "output":
                 buffers[i] = torch.empty(s.shape, dtype=torch_dtype(s.dtype), device=self.torch_device)
         return buffers
+
+    def _raise_index_error(self) -> None:
+        """Raise LuminaIndexError if an index check of the last launches found an index out of
+        range (clearing the statuses first); waits for the stream when there are checks."""
+        if self._status is None:
+            return
+        status = self._status.tolist()   # (waits for the stream)
+        if not any(status):
+            return
+        self._status.zero_()
+        found = [c.error(int(v)) for c, v in zip(self._checks, status)]
+        raise LuminaIndexError(next(m for m in found if m is not None))
 
     def _launch_all(self, buffers: list) -> None:
         for k in self.kernels:

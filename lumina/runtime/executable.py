@@ -11,6 +11,13 @@ launch with the barriers of the static schedule (``runtime.schedule``), so a ste
 kernels costs one hand-off to the thread pool instead of one Python call (and, for split kernels,
 one hand-off) per kernel. ``run(..., stepwise=True)`` calls the kernels one by one from Python
 instead, to time each of them.
+
+Index checks work like a device-side assert: a kernel that checks indices computed at run time
+writes what it finds out of range to its *status* slot (``codegen.kernel.IndexCheck``), a few
+int64s the executable owns and keeps at zero; after the launches ``run`` looks at them (one NumPy
+``any`` over all of them), and if one is set it clears them and raises ``LuminaIndexError`` naming
+the op, the index and the bound. The outputs of that call are never returned, so nothing the caller
+would write back (a compiled training step's new weights) is ever seen.
 """
 from __future__ import annotations
 
@@ -23,7 +30,7 @@ from typing import Callable
 
 import numpy as np
 
-from ..errors import LuminaTypeError
+from ..errors import LuminaIndexError, LuminaTypeError
 from ..passes.memory import MemoryPlan
 from ..passes.memory import plan as plan_memory
 from .threads import parallel_for, run_on_threads
@@ -108,8 +115,9 @@ def workspace_table(sizes: tuple[tuple[np.dtype, int], ...]) -> np.ndarray:
 class SlotSpec:
     shape: tuple[int, ...]
     dtype: np.dtype
-    role: str                   # "input" | "const" | "temp" | "output"
+    role: str                   # "input" | "const" | "temp" | "output" | "status"
     const: np.ndarray | None = None
+    checks: tuple = ()          # "status": the ``codegen.kernel.IndexCheck`` of each element
 
 
 @dataclass
@@ -137,6 +145,14 @@ class Executable:
         # once; a call fills in only the inputs' and the fresh outputs'.
         self._fixed: list = [s.const if s.role == "const" else self._in_arena(i) if s.role == "temp"
                              else None for i, s in enumerate(self.slots)]
+        # The status slots of the index checks: views of one zeroed array, read after each call.
+        self._checks = [c for s in self.slots if s.role == "status" for c in s.checks]
+        self._status = np.zeros(max(1, len(self._checks)), np.int64) if self._checks else None
+        at = 0
+        for i, s in enumerate(self.slots):
+            if s.role == "status":
+                self._fixed[i] = self._status[at:at + len(s.checks)]
+                at += len(s.checks)
         self._fixed_ptrs = np.array([a.ctypes.data if a is not None else 0 for a in self._fixed] or [0],
                                     dtype=np.int64)
         self._fresh = [i for i, s in enumerate(self.slots) if s.role == "output"]
@@ -163,6 +179,9 @@ class Executable:
                 run_on_threads(lambda tid: self.plan(ptrs.ctypes.data, tid,
                                                      workspace_table(self.workspaces).ctypes.data),
                                self.plan_threads)
+            error = self._index_error()
+        if error is not None:
+            raise LuminaIndexError(error)
         outs = []
         for slot, shape in zip(self.output_slots, self.output_shapes):
             a = arrays[slot]
@@ -176,13 +195,30 @@ class Executable:
         arrays, ptrs = self._bind(inputs)   # arrays: keeps the fresh output buffers alive
         ptrs = [int(p) for p in ptrs]
         best = [float("inf")] * len(self.launches)
+        error = None
         with self._lock:
             for _ in range(repeat):
                 for i, launch in enumerate(self.launches):
                     t0 = time.perf_counter()
                     self._launch(launch, ptrs)
                     best[i] = min(best[i], time.perf_counter() - t0)
+                error = self._index_error()
+                if error is not None:
+                    break
+        if error is not None:
+            raise LuminaIndexError(error)
         return list(zip(self.launches, best))
+
+    def _index_error(self) -> str | None:
+        """The message of the first index check that found an index out of range in the last
+        launches, clearing every status for the next call; None when none did. Call it holding
+        the lock."""
+        status = self._status
+        if status is None or not status.any():
+            return None
+        found = [c.error(int(v)) for c, v in zip(self._checks, status)]
+        status[:] = 0
+        return next(m for m in found if m is not None)
 
     def _bind(self, inputs: list[np.ndarray]) -> tuple[list, np.ndarray]:
         """The array of every slot (inputs checked, outputs fresh) and their addresses (int64)."""

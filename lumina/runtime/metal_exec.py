@@ -18,7 +18,7 @@ from typing import Callable, Sequence
 import numpy as np
 
 from ..codegen.metal import uses_float64
-from ..errors import LuminaTypeError
+from ..errors import LuminaIndexError, LuminaTypeError
 from . import host_kernel
 from .device_plan import memory_plan, slot_bytes
 from .executable import ARENA_ALIGNMENT, SlotSpec, _aligned_bytes
@@ -53,6 +53,8 @@ class MetalExecutable:
                     raise LuminaTypeError(f"metal executable: slot {i} planned at byte {offset} ({n} bytes) "
                                           f"outside the {self.arena.nbytes}-byte arena or misaligned")
                 self._fixed[i] = self.arena[offset:offset + n].view(s.dtype).reshape(s.shape)
+            elif s.role == "status":   # index checks: only the kernels placed on the host record
+                self._fixed[i] = np.zeros(s.shape, s.dtype)   # (codegen.metal_expr)
         self._lock = threading.Lock()
 
     def run(self, inputs: Sequence, host=True) -> list[np.ndarray]:
@@ -72,6 +74,13 @@ class MetalExecutable:
         with self._lock:   # the arena is shared: one call at a time
             for _desc, kslots, launch in self.kernels:
                 launch([buffers[s].reshape(-1) for s in kslots])
+            found = [c.error(int(v)) for spec, status in zip(self.slots, self._fixed) if spec.role == "status"
+                     for c, v in zip(spec.checks, status)]
+            if any(m is not None for m in found):
+                for spec, status in zip(self.slots, self._fixed):
+                    if spec.role == "status":
+                        status[:] = 0
+                raise LuminaIndexError(next(m for m in found if m is not None))
             outs = []
             for slot, shape in zip(self.output_slots, self.output_shapes):
                 a = buffers[slot]

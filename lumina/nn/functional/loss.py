@@ -5,8 +5,9 @@
 from __future__ import annotations
 
 from ...amp import autocast_fp32
-from ...errors import LuminaShapeError, LuminaTypeError, LuminaValueError
-from ...indexing import gather, index_select, known_values
+from ...errors import LuminaIndexError, LuminaShapeError, LuminaTypeError, LuminaValueError
+from ...ir.dtypes import DType
+from ...indexing import checked_index, known_values, pick, range_message, take
 from ...tensor import Tensor, broadcast_shapes, where
 from .activation import log_softmax
 
@@ -46,20 +47,25 @@ def _classes_last(input: Tensor, target: Tensor, op: str):
 
 
 def _nll(logp: Tensor, target: Tensor, weight: Tensor | None, ignore_index: int, op: str):
-    """Per-row ``-w[t] * logp[t]`` and the row weights ``w[t] * [t != ignore_index]``."""
+    """Per-row ``-w[t] * logp[t]`` and the row weights ``w[t] * [t != ignore_index]``. A target
+    outside ``[0, C)`` that is not ``ignore_index`` raises LuminaIndexError (at once when the
+    targets are known, else when the loss is computed)."""
+    c = logp.shape[1]
+    where_, note = f"{c} classes", f"ignore_index={ignore_index}"
     vals = known_values(target)
     if vals is not None:
-        c = logp.shape[1]
         bad = vals[(vals != ignore_index) & ((vals < 0) | (vals >= c))]
         if bad.size:
-            raise LuminaValueError(f"{op}: target {int(bad[0])} is out of range for {c} classes "
-                                   f"(ignore_index={ignore_index})")
+            raise LuminaIndexError(range_message(op, where_, c, False, "target", note).replace("{index}", str(bad[0])))
     valid = target != ignore_index
-    safe = where(valid, target, 0)
-    picked = gather(logp, 1, safe.unsqueeze(1)).reshape(-1)
+    # an ignored target reads class 0 and weighs 0: only the others are checked
+    safe = where(valid, target, 0).to(DType.int64)
+    if vals is None:
+        safe = checked_index(safe, c, op, where_, negative=False, name="target", note=note)
+    picked = pick(logp, 1, safe.unsqueeze(1)).reshape(-1)
     w = valid.to(logp.dtype)
     if weight is not None:
-        w = w * index_select(weight, 0, safe)
+        w = w * take(weight, 0, safe)
     return -(picked * w), w
 
 

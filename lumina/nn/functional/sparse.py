@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from ...errors import LuminaShapeError, LuminaValueError
-from ...indexing import as_index, check_range
+from ...indexing import as_index, checked_index
 from ...ir.graph import emit
 from ...ir.ops import Op
 from ...tensor import Tensor, where
@@ -13,7 +13,9 @@ def embedding(input, weight: Tensor, padding_idx: int | None = None, max_norm: f
     table ``weight [V, D]``; output ``input.shape + [D]``. Repeated indices accumulate their
     gradients (scatter-add). Rows looked up at ``padding_idx`` pass no gradient to the table.
     Raises LuminaShapeError unless ``weight`` is 2-D, LuminaTypeError for non-integer indices,
-    LuminaValueError for known out-of-range indices or ``max_norm`` (not supported).
+    LuminaIndexError for an index outside ``[0, num_embeddings)`` (negative ones too, as PyTorch:
+    at once when the indices are known, else when the lookup runs), LuminaValueError for
+    ``max_norm`` (not supported).
     """
     if max_norm is not None:
         raise LuminaValueError("embedding: max_norm (renormalising the table in place) is not supported")
@@ -21,7 +23,7 @@ def embedding(input, weight: Tensor, padding_idx: int | None = None, max_norm: f
         raise LuminaShapeError(f"embedding: weight must be [num_embeddings, embedding_dim], got {weight._value.type}")
     idx = as_index(input, "embedding")
     v = weight.shape[0]
-    check_range(idx, v, "embedding", f"the table {weight._value.type}")
+    idx = checked_index(idx, v, "embedding", f"the table {weight._value.type}", negative=False)
     if padding_idx is not None:
         if not -v <= padding_idx < v:
             raise LuminaValueError(f"embedding: padding_idx {padding_idx} out of range for {weight._value.type}")

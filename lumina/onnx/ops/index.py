@@ -18,7 +18,7 @@ import re
 
 import numpy as np
 
-from ...indexing import gather
+from ...indexing import checked_index, select_elements
 from ...ir.dtypes import DType
 from ...shape_ops import pad
 from ...tensor import Tensor, arange, cat, matmul, maximum, minimum, ones, tensor, where
@@ -37,6 +37,13 @@ def _normalized(idx: Tensor, n: int) -> Tensor:
     ``[-n, n)``)."""
     idx = idx.to(DType.int64)
     return where(idx < 0, idx + n, idx)
+
+
+def _checked(ctx, idx: Tensor, n: int, where_: str) -> Tensor:
+    """``idx`` as int64 counted from the end where negative, every entry checked to lie in
+    ``[-n, n)`` (ONNX Runtime raises otherwise): a LuminaIndexError naming the node, at once for
+    known indices, else when the model runs (``lumina.indexing.checked_index``)."""
+    return checked_index(idx, n, f"node {ctx.name!r} ({ctx.op_type})", where_)
 
 
 def _flip(x: Tensor, axis: int) -> Tensor:
@@ -107,7 +114,8 @@ def _gather_elements(ctx, xs, attrs):
         idx = np.where(index < 0, index + x.shape[axis], index)
         return [np.take_along_axis(x, idx, axis)]
     # ONNX counts negative indices from the end; lumina's gather takes [0, n)
-    return [gather(tensor_of(x), axis, _normalized(tensor_of(index), x.shape[axis]))]
+    return [select_elements(tensor_of(x), axis, tensor_of(index), f"node {ctx.name!r} ({ctx.op_type})",
+                            where_=f"axis {axis} of data")]
 
 
 @handler("GatherND")
@@ -134,7 +142,7 @@ def _gather_nd(ctx, xs, attrs):
     idx = tensor_of(index)
     lin = tensor(offset)
     for j in range(k):
-        lin = lin + _normalized(idx[..., j], sizes[j]) * strides[j]
+        lin = lin + _checked(ctx, idx[..., j], sizes[j], f"axis {b + j} of data") * strides[j]
     flat = tensor_of(x).reshape([n_batch * n_cell] + inner)
     return [flat.index_select(0, lin.reshape(-1)).reshape(out_shape)]
 
@@ -193,7 +201,7 @@ def _scatter_elements(ctx, xs, attrs):
     target = data[block] if partial else data
     n = data.shape[axis]
     # hit[..., j, p, ...]: update j (along the axis) writes position p of the axis
-    hit = _normalized(index, n).unsqueeze(axis + 1) == _positions(n, axis + 1, rank + 1)
+    hit = _checked(ctx, index, n, f"axis {axis} of data").unsqueeze(axis + 1) == _positions(n, axis + 1, rank + 1)
     out = _fold_updates(ctx, target, hit, updates.unsqueeze(axis + 1), axis, reduction)
     if not partial:
         return [out]
@@ -218,7 +226,7 @@ def _scatter_nd(ctx, xs, attrs):
     cells, inner = math.prod(sizes), math.prod(data.shape[k:])
     lin = None
     for j in range(k):
-        term = _normalized(index[..., j], sizes[j]) * math.prod(sizes[j + 1:])
+        term = _checked(ctx, index[..., j], sizes[j], f"axis {j} of data") * math.prod(sizes[j + 1:])
         lin = term if lin is None else lin + term
     n_upd = math.prod(index.shape[:-1])
     lin = lin.reshape(n_upd, 1, 1) if lin is not None else tensor(np.zeros((n_upd, 1, 1), np.int64))
