@@ -584,3 +584,21 @@ def test_a_failed_trace_leaves_a_grad_scaler_usable(point):
         tscaler.update()
         assert_params_close(model, tmodel)
     assert scaler.get_scale() == tscaler.get_scale()
+
+
+def test_a_compiled_entry_does_not_keep_the_state_it_was_traced_with():
+    """Each cached signature would otherwise hold a copy of the model and optimizer state."""
+    model, _ = twins()
+    opt = lumina.optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
+
+    @lumina.compile
+    def step(x, y):
+        opt.zero_grad()
+        mse(model(x), y).backward()
+        opt.step()
+
+    traced_with = [weakref.ref(p.numpy()) for p in model.parameters()]
+    traced_with += [weakref.ref(s["momentum_buffer"].numpy()) for s in opt.state.values()]
+    step(arr(5, 4), arr(5, 3))
+    gc.collect()
+    assert all(r() is None for r in traced_with)
