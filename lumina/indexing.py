@@ -76,6 +76,10 @@ def known_values(idx: Tensor) -> np.ndarray | None:
     return BOUND.get(idx._value)
 
 
+# Check computed indices as the kernels run (False: for A/B measurements of what the checks cost;
+# an index out of range then reads a clamped row, silently).
+RUN_TIME_CHECKS = True
+
 _SITE = threading.local()
 
 
@@ -130,6 +134,9 @@ def checked_index(idx: Tensor, size: int, op: str, where_: str, negative: bool =
         who = getattr(_SITE, "who", None)
         raise LuminaIndexError(f"{who + ': ' if who else ''}{op}: {where_} is empty, so no {name} is in "
                                f"range; got an index {idx._value.type} of {idx.numel()} entries")
+    if not RUN_TIME_CHECKS:
+        idx = idx.to(DType.int64)
+        return where(idx < 0, idx + size, idx) if negative else idx
     message = range_message(op, where_, size, negative, name, note)
     return Tensor._result(emit(Op.CHECK_INDEX, (idx._touch(),), size=size, low=-size if negative else 0,
                                message=message), idx)

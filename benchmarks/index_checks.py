@@ -1,0 +1,79 @@
+"""What the run-time index checks cost: the same compiled steps built with and without them
+(``lumina.indexing.RUN_TIME_CHECKS``), in one process, timed alternately, best of ``--rounds``.
+
+* ``train``: Embedding(2000, 128) -> Linear(128, 2000) on 32 x 64 tokens, cross_entropy over the
+  2000 classes, SGD with momentum (checks: the tokens, the labels, the VJP's index);
+* ``lookups``: ``x[rows]`` of 8192 rows, ``x.gather(1, cols)`` of 4096 x 64, ``embedding`` of 4096
+  rows of a 4096 x 256 table.
+
+    python benchmarks/index_checks.py [--rounds 15]
+
+Prints each step's best wall time per call both ways, then the per-kernel best times
+(``CompiledFunction.profile``) summed over the step.
+"""
+from __future__ import annotations
+
+import argparse
+import time
+
+import numpy as np
+
+import lumina
+import lumina.indexing as indexing
+import lumina.nn as nn
+import lumina.nn.functional as F
+from lumina.testing.programs import train_step
+
+V, D, C, B, T = 2000, 128, 2000, 32, 64
+
+
+def build(checks: bool) -> dict:
+    """``{name: (compiled function, args)}``, traced and compiled with checks on or off."""
+    rng = np.random.default_rng(0)
+    indexing.RUN_TIME_CHECKS = checks
+    try:
+        lumina.manual_seed(1)
+        model = nn.Sequential(nn.Embedding(V, D), nn.Linear(D, C))
+        opt = lumina.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
+        step = train_step(model, opt, lambda out, y: F.cross_entropy(out.reshape(-1, C), y))
+
+        @lumina.compile
+        def lookups(x, rows, cols):
+            return x[rows].sum(1), x[:4096].gather(1, cols).sum(1), F.embedding(rows[:4096], x).mean(1)
+
+        steps = {"train": (step, (lumina.tensor(rng.integers(0, V, (B, T))), lumina.tensor(rng.integers(0, C, B * T)))),
+                 "lookups": (lookups, (lumina.tensor(rng.standard_normal((4096, 256)).astype(np.float32)),
+                                       lumina.tensor(rng.integers(0, 4096, 8192)),
+                                       lumina.tensor(rng.integers(0, 256, (4096, 64)))))}
+        for fn, args in steps.values():
+            fn(*args)   # trace and compile now, under this setting
+    finally:
+        indexing.RUN_TIME_CHECKS = True
+    return steps
+
+
+def best_call(fn, args, calls: int) -> float:
+    t0 = time.perf_counter()
+    for _ in range(calls):
+        fn(*args)
+    return (time.perf_counter() - t0) / calls
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--rounds", type=int, default=15)
+    rounds = ap.parse_args().rounds
+    off, on = build(False), build(True)
+    for name, calls in (("train", 5), ("lookups", 20)):
+        a = b = ka = kb = float("inf")
+        for _ in range(rounds):   # alternate, so a busy moment hits both
+            a = min(a, best_call(*off[name], calls))
+            b = min(b, best_call(*on[name], calls))
+            ka = min(ka, sum(t for _, t in off[name][0].profile(*off[name][1], repeat=5)))
+            kb = min(kb, sum(t for _, t in on[name][0].profile(*on[name][1], repeat=5)))
+        print(f"{name}: without checks {a * 1e3:.3f} ms, with {b * 1e3:.3f} ms per call ({100 * (b / a - 1):+.1f}%); "
+              f"kernels {ka * 1e3:.3f} ms vs {kb * 1e3:.3f} ms ({100 * (kb / ka - 1):+.1f}%)")
+
+
+if __name__ == "__main__":
+    main()
