@@ -80,15 +80,20 @@ def value_and_grad(fn: Callable, argnums: int | Sequence[int] = 0) -> Callable:
             if not args[i].dtype.is_float:
                 raise LuminaGradError(f"grad: argument {i} is {args[i]._value.type}; only float inputs "
                                       "have gradients")
+        wrt = [args[i]._touch() for i in nums]
         prev, STATE.grad_enabled = STATE.grad_enabled, True
         try:
             out = fn(*args, **kwargs)
         finally:
             STATE.grad_enabled = prev
+        for i, v in zip(nums, wrt):
+            if args[i]._value is not v:   # torch.func.grad: a leaf that requires grad, in place
+                raise LuminaGradError(f"grad: the function updated argument {i} ({args[i]._value.type}) in "
+                                      "place; an input it is differentiated for cannot be (torch raises "
+                                      "too); update a clone() of it")
         if not isinstance(out, Tensor) or out.shape != () or not out.dtype.is_float:
             desc = out._value.type if isinstance(out, Tensor) else type(out).__name__
             raise LuminaGradError(f"grad: the function must return a float scalar tensor, got {desc}")
-        wrt = [args[i]._touch() for i in nums]
         grads = [Tensor(g) for g in vjp([out._value], [B.const(1, out.dtype)], wrt)]
         return out, (grads[0] if isinstance(argnums, int) else tuple(grads))
     return wrapped

@@ -6,20 +6,16 @@ A lumina ``Tensor`` holds an immutable SSA value. An in-place op (``x += y``, ``
 module and an optimizer slot stays the same object, and ``@lumina.compile`` turns the rebinding into
 an output written back after each call (``compiled.py``).
 
-**Views.** ``reshape``/``view``/``flatten``/``squeeze``/``unsqueeze``, ``permute``/``transpose``/``T``,
-``expand``, basic indexing (``x[0]``, ``x[:, 1:3]``, ``split``, ``chunk``) and ``detach`` return
-tensors that alias their input, as torch's do. Such a tensor carries a ``ViewLink``: its parent and
-the movement steps that derive it from the parent's value (recording one is a few pointers; nothing
-else is computed until something is mutated). An in-place op on a view writes back into the parent,
-and so on up to the base, through the inverse of each step (a reshape or permute back; a slice
-becomes ``where(region, pad(new), old)``), then re-derives the views on the way down. Any other view
-re-derives its value from its parent when it is next read after the parent was rebound
-(``sync``: ``Tensor._touch`` checks one epoch counter, so code that never mutates pays nothing).
+**When it runs.** Outside ``@lumina.compile`` an in-place op on a realised tensor (a parameter, a
+buffer, anything already computed) is computed at once, as in torch's eager mode, so a tensor
+updated at every step never carries the graph of the steps before (``assign``, which optimizers and
+layers use, only records: they realise their state together). Elsewhere updates stay lazy.
 
-Whether a tensor aliases follows torch: a reshape whose layout cannot be expressed with strides is a
-copy (torch's ``computeStride``, over the strides the chain of steps gives, ``Layout``). That is
-decided lazily, the first time it matters; until something is mutated a view and a copy cannot be
-told apart.
+**Views** (``lumina.aliases``). An in-place op on a view writes back into its parent, and so on up
+to the base, through the inverse of each step (a reshape or permute back; a slice becomes
+``where(region, pad(new), old)``; a chain through an ``expand`` scatters by the view's storage
+layout), then re-derives the views on the way down; every other view of the base re-derives itself
+when next read. ``x[key] = value`` is ``lumina.setitem``.
 
 **Errors where torch raises** (all ``LuminaError`` subclasses): an in-place op on a leaf that
 requires grad, or on a view of one, with grad mode on (``LuminaGradError``; do it under
@@ -30,8 +26,8 @@ view in which several elements are one element of the base (``expand``, ``Lumina
 operand that partially overlaps the written elements (``x[1:] += x[:-1]``, ``LuminaValueError``).
 
 **Version counters.** Each base tensor counts the in-place updates made to it or its views
-(``Tensor._version``, in the slot ``Tensor._updates``). lumina's VJP rules read forward values where torch saves tensors; when
-``backward`` finds that a value the gradient reads was, at the time it was read, the value of a
+(``Tensor._version``, in the slot ``Tensor._updates``). lumina's VJP rules read forward values
+where torch saves tensors; when ``backward`` finds that a value the gradient reads was, at the time it was read, the value of a
 tensor since updated in place (or a view of such a value), it raises ``LuminaGradError`` as torch
 does ("one of the variables needed for gradient computation has been modified by an inplace
 operation"). The old value still exists in lumina's SSA graph, so the gradient would be computable;
@@ -53,234 +49,21 @@ from typing import Callable
 
 import numpy as np
 
-from .errors import LuminaGradError, LuminaIndexError, LuminaShapeError, LuminaTraceError, LuminaTypeError, LuminaValueError
+from .aliases import VIEW_OPS, Step, base, chain_of, derive, elements_of, layout_of, rederive
+from .errors import LuminaGradError, LuminaShapeError, LuminaTypeError, LuminaValueError
 from .ir import builder as B
 from .ir.dtypes import DType
 from .ir.graph import Value, emit, topo_sort
 from .ir.ops import Op
-from .ir.types import TensorType
-from .tensor import _EPOCH, BOUND, Tensor, broadcast_shapes, tensor, where
+from .tensor import BOUND, Tensor, broadcast_shapes, realize, tensor, where
 from .tracing import STATE, STOP_GRAD
 
-VIEW_OPS = frozenset({Op.RESHAPE, Op.PERMUTE, Op.SLICE, Op.EXPAND})
-
-# Values that tensors held before an in-place update: value -> (the tensor, its version after the
-# update, the op). ``check_saved`` reads it; see the module docstring.
+# Values that tensors held before an in-place update: value -> (the tensor, its base's version after
+# the update, the op, the update's own nodes). ``check_saved`` reads it; see the module docstring.
 SUPERSEDED: "weakref.WeakKeyDictionary[Value, tuple]" = weakref.WeakKeyDictionary()
 # ``where(True, new, old)`` nodes of updates made without recording history to a tensor that has
 # some: autodiff passes the gradient to ``old`` unchanged.
 THROUGH: "weakref.WeakSet[Value]" = weakref.WeakSet()
-
-Step = tuple   # (op, attrs, input shape, output shape) of one movement node
-
-
-class ViewLink:
-    """How a view tensor derives from its parent: ``steps`` applied to the parent's value.
-
-    ``seen`` is (a weak reference to) the parent's value the view was last derived from and
-    ``stamp`` the epoch when that was last checked. ``cut``: made under ``no_grad`` from a tensor
-    that requires grad; ``detached``: made by ``detach()`` (which torch lets one modify in place).
-    ``layout`` is filled in when first needed (``Layout``), None until then."""
-
-    __slots__ = ("parent", "steps", "seen", "stamp", "cut", "detached", "layout")
-
-    def __init__(self, parent: Tensor, steps: tuple, seen: Value, cut: bool):
-        self.parent = parent
-        self.steps = steps
-        self.seen = weakref.ref(seen)
-        self.stamp = _EPOCH[0]
-        self.cut = cut
-        self.detached = False
-        self.layout = None
-
-
-def link_view(t: Tensor, parent: Tensor, value: Value) -> None:
-    """Make ``t`` (just built over ``value``) a view of ``parent`` if ``value`` is ``parent``'s
-    value through movement ops only (``Tensor._result`` calls this for every one-parent result whose
-    op is a movement op)."""
-    src = parent._value
-    steps = []
-    v = value
-    while v is not src:
-        if v.op not in VIEW_OPS or len(steps) == 64:
-            return
-        steps.append((v.op, v.attrs, v.inputs[0].shape, v.shape))
-        v = v.inputs[0]
-    steps.reverse()
-    t._view = ViewLink(parent, tuple(steps), src, cut=parent.requires_grad and not STATE.grad_enabled)
-
-
-def detached(t: Tensor) -> Tensor:
-    """Mark ``t`` (``x.detach()``) as a detached alias: torch lets it be modified in place even
-    when its base is a leaf that requires grad, without recording anything."""
-    if t._view is not None:
-        t._view.detached = True
-        t._view.cut = False
-    return t
-
-
-# ---- layouts: torch's strides of a chain of views -------------------------------------------------
-Layout = tuple   # (sizes, strides, offset) in elements of the base's contiguous storage
-
-
-def _contiguous(shape) -> Layout:
-    strides, acc = [], 1
-    for d in reversed(shape):
-        strides.append(acc)
-        acc *= max(d, 1)
-    return tuple(shape), tuple(reversed(strides)), 0
-
-
-def compute_stride(oldshape, oldstride, newshape) -> tuple | None:
-    """The strides of ``reshape(newshape)`` as a view of a tensor of ``oldshape``/``oldstride``, or
-    None when torch would copy. A transcription of ``at::detail::computeStride``
-    (aten/src/ATen/TensorUtils.cpp)."""
-    if not oldshape:
-        return (1,) * len(newshape)
-    numel = math.prod(oldshape)
-    if numel == 0 and tuple(oldshape) == tuple(newshape):
-        return tuple(oldstride)
-    newstride = [0] * len(newshape)
-    if numel == 0:
-        for d in range(len(newshape) - 1, -1, -1):
-            newstride[d] = 1 if d == len(newshape) - 1 else max(newshape[d + 1], 1) * newstride[d + 1]
-        return tuple(newstride)
-    view_d = len(newshape) - 1
-    chunk_base_stride = oldstride[-1]
-    tensor_numel = 1
-    view_numel = 1
-    for tensor_d in range(len(oldshape) - 1, -1, -1):
-        tensor_numel *= oldshape[tensor_d]
-        if tensor_d == 0 or (oldshape[tensor_d - 1] != 1 and
-                             oldstride[tensor_d - 1] != tensor_numel * chunk_base_stride):
-            while view_d >= 0 and (view_numel < tensor_numel or newshape[view_d] == 1):
-                newstride[view_d] = view_numel * chunk_base_stride
-                view_numel *= newshape[view_d]
-                view_d -= 1
-            if view_numel != tensor_numel:
-                return None
-            if tensor_d > 0:
-                chunk_base_stride = oldstride[tensor_d - 1]
-                tensor_numel = 1
-                view_numel = 1
-    if view_d != -1:
-        return None
-    return tuple(newstride)
-
-
-def _step_layout(layout: Layout, step: Step) -> Layout | None:
-    sizes, strides, offset = layout
-    op, attrs, _, out_shape = step
-    if op is Op.SLICE:
-        offset += sum(lo * s for lo, s in zip(attrs["starts"], strides))
-        return tuple(out_shape), tuple(s * st for s, st in zip(strides, attrs["steps"])), offset
-    if op is Op.PERMUTE:
-        perm = attrs["perm"]
-        return tuple(sizes[p] for p in perm), tuple(strides[p] for p in perm), offset
-    if op is Op.EXPAND:
-        return tuple(out_shape), tuple(0 if d != n else s for d, n, s in zip(sizes, out_shape, strides)), offset
-    new = compute_stride(sizes, strides, out_shape)
-    return None if new is None else (tuple(out_shape), new, offset)
-
-
-def _layout(t: Tensor) -> Layout:
-    """``t``'s elements in its base's storage. A view that turns out to be a copy (torch's reshape of
-    a layout strides cannot express) is unlinked here: from now on it is a base of its own."""
-    link = t._view
-    if link is None:
-        return _contiguous(t.shape)
-    if link.layout is None:
-        layout = _layout(link.parent)
-        for step in link.steps:
-            layout = _step_layout(layout, step)
-            if layout is None:
-                t._view = None
-                return _contiguous(t.shape)
-        link.layout = layout
-    return link.layout
-
-
-def _chain(t: Tensor) -> list[Tensor]:
-    """``[base, ..., t]``: ``t`` and the views it derives from, up to the base tensor."""
-    chain = [t]
-    while chain[-1]._view is not None:
-        _layout(chain[-1])
-        if chain[-1]._view is None:
-            break
-        chain.append(chain[-1]._view.parent)
-    chain.reverse()
-    return chain
-
-
-def base(t: Tensor) -> Tensor:
-    """The tensor whose storage ``t`` views (``t`` itself when it is no view); torch's ``_base``
-    or the tensor itself."""
-    return _chain(t)[0]
-
-
-def is_contiguous(t: Tensor) -> bool:
-    """Whether ``t``'s elements lie in row-major order in its base's storage (torch's rule: size-1
-    dims have any stride)."""
-    sizes, strides, _ = _layout(t)
-    expected = 1
-    for d, s in zip(reversed(sizes), reversed(strides)):
-        if d != 1 and s != expected:
-            return False
-        expected *= d
-    return True
-
-
-def version(t: Tensor) -> int:
-    """How many in-place updates ``t``'s base has had (torch's ``_version``)."""
-    return getattr(base(t), "_updates", 0)
-
-
-def _elements(t: Tensor) -> np.ndarray:
-    """The storage offset of each element of ``t`` in its base (an int64 array of ``t``'s shape)."""
-    sizes, strides, offset = _layout(t)
-    out = np.full(sizes, offset, dtype=np.int64)
-    for axis, (d, s) in enumerate(zip(sizes, strides)):
-        out += (np.arange(d, dtype=np.int64) * s).reshape([d if a == axis else 1 for a in range(len(sizes))])
-    return out
-
-
-# ---- keeping views current ------------------------------------------------------------------------
-
-def _derive(steps, v: Value) -> Value:
-    for op, attrs, _, _ in steps:
-        v = emit(op, (v,), **attrs)
-    return v
-
-
-def _rederive(t: Tensor, parent_value: Value) -> None:
-    """Rebind view ``t`` to its steps applied to ``parent_value`` (its parent's current value)."""
-    link = t._view
-    v = _derive(link.steps, parent_value)
-    if link.cut or link.detached:
-        if v is parent_value:
-            v = emit(Op.RESHAPE, (v,), shape=v.shape)
-        STOP_GRAD.add(v)
-        wants = False
-    else:
-        wants = link.parent.requires_grad
-    t._set_value(v)
-    t.requires_grad = wants
-    t._is_leaf = not wants
-    link.seen = weakref.ref(parent_value)
-    link.stamp = _EPOCH[0]
-
-
-def sync(t: Tensor) -> None:
-    """Bring view ``t`` up to date with its parent (``Tensor._touch`` calls this when some tensor
-    was rebound since ``t`` last checked)."""
-    link = t._view
-    pv = link.parent._touch()
-    link.stamp = _EPOCH[0]
-    if link.seen() is pv:
-        return
-    _layout(t)
-    if t._view is not None:
-        _rederive(t, pv)
 
 
 # ---- the checks torch makes -----------------------------------------------------------------------
@@ -294,7 +77,7 @@ def can_cast(src: DType, dst: DType) -> bool:
 
 def _check_grad(t: Tensor, op: str) -> list[Tensor]:
     """Raise where torch refuses an in-place op for autograd's sake; returns ``t``'s chain."""
-    chain = _chain(t)
+    chain = chain_of(t)
     if not STATE.grad_enabled:
         return chain
     links = [c._view for c in chain[1:]]
@@ -318,7 +101,7 @@ def _check_grad(t: Tensor, op: str) -> list[Tensor]:
 def _check_no_internal_overlap(t: Tensor, op: str) -> None:
     if t._view is None:
         return
-    sizes, strides, _ = _layout(t)
+    sizes, strides, _ = layout_of(t)
     if any(s == 0 and d > 1 for d, s in zip(sizes, strides)):
         raise LuminaValueError(
             f"{op}: more than one element of the written-to {t._value.type} is the same element of its "
@@ -333,9 +116,9 @@ def _check_overlap(t: Tensor, other, op: str) -> None:
         return
     if base(t) is not base(other):
         return
-    written = _elements(t)
+    written = elements_of(t)
     try:
-        read = np.broadcast_to(_elements(other), t.shape)
+        read = np.broadcast_to(elements_of(other), t.shape)
     except ValueError:
         return   # the shape error comes later, with its own message
     if np.array_equal(written, read):
@@ -353,7 +136,7 @@ def _same_elements(t: Tensor, other: Tensor) -> bool:
         return True
     if (t._view is None and other._view is None) or t.shape != other.shape or base(t) is not base(other):
         return False
-    return np.array_equal(_elements(t), _elements(other))
+    return np.array_equal(elements_of(t), elements_of(other))
 
 
 # ---- the update -----------------------------------------------------------------------------------
@@ -403,10 +186,10 @@ def _write(t: Tensor, new: Tensor, op: str, own: frozenset = frozenset()) -> Non
     dtype); bump the base's version; re-derive the views on the chain. ``own``: the nodes the update
     computed (``update``), whose gradients may read the old values (torch saves the original)."""
     val = new._touch()
-    chain = _chain(t)
+    chain = chain_of(t)
     olds = [c._touch() for c in chain]
     if any(step[0] is Op.EXPAND for c in chain[1:] for step in c._view.steps):
-        val = _scatter_by_layout(olds[0], _elements(t), val)
+        val = _scatter_by_layout(olds[0], elements_of(t), val)
     else:
         for i in range(len(chain) - 1, 0, -1):
             val = _unstep_all(chain[i]._view.steps, olds[i - 1], val)
@@ -416,8 +199,18 @@ def _write(t: Tensor, new: Tensor, op: str, own: frozenset = frozenset()) -> Non
     n = _bump(root)
     for c, old in zip(chain, olds):
         SUPERSEDED[old] = (weakref.ref(c), n, op, own)
+    if olds[0] in BOUND and STATE.trace is None and op != "assign":
+        # An update of a realised tensor (a parameter, a buffer: ``p -= lr * p.grad``) is computed
+        # at once, as torch's is: else its value would carry the graph of every earlier step.
+        # (Optimizers and layers update state through ``assign`` and realise it together.)
+        realize(root)
     for i in range(1, len(chain)):
-        _rederive(chain[i], chain[i - 1]._value)
+        rederive(chain[i], chain[i - 1]._value)
+
+
+def version(t: Tensor) -> int:
+    """How many in-place updates ``t``'s base has had (torch's ``_version``)."""
+    return getattr(base(t), "_updates", 0)
 
 
 def _bump(root: Tensor) -> int:
@@ -460,7 +253,7 @@ def _unstep_all(steps, parent_old: Value, child_new: Value) -> Value:
     """The parent's value after writing ``child_new`` into the view ``steps`` derive from it."""
     olds = [parent_old]
     for step in steps[:-1]:
-        olds.append(_derive((step,), olds[-1]))
+        olds.append(derive((step,), olds[-1]))
     val = child_new
     for step, old in zip(reversed(steps), reversed(olds)):
         val = _unstep(step, old, val)
@@ -625,285 +418,6 @@ def masked_fill_(t: Tensor, mask, value) -> Tensor:
     if isinstance(mask, Tensor) and broadcast_shapes("masked_fill_", mask._value.type, t._value.type) != t.shape:
         raise LuminaShapeError(f"masked_fill_: mask {mask._value.type} does not broadcast to {t._value.type}")
     return update(t, "masked_fill_", lambda: masked_fill(t, mask, value, "masked_fill_"), (mask, value))
-
-
-# ---- __setitem__ ----------------------------------------------------------------------------------
-
-def _is_advanced(k) -> bool:
-    return isinstance(k, (Tensor, np.ndarray, list)) or isinstance(k, (bool, np.bool_))
-
-
-def _as_value(x: Tensor, value) -> Tensor:
-    """The assigned value as a tensor of ``x``'s dtype (numbers become constants)."""
-    if isinstance(value, Tensor):
-        return value
-    if isinstance(value, (bool, int, float, np.number, np.bool_)):
-        return Tensor(B.const(value, x.dtype))
-    if isinstance(value, (np.ndarray, list, tuple)):
-        return tensor(np.asarray(value), dtype=x.dtype)
-    raise LuminaTypeError(f"setitem: cannot assign a {type(value).__name__} to {x._value.type}")
-
-
-def _fit(value: Tensor, shape: tuple, x: Tensor) -> Tensor:
-    """``value`` broadcast to the indexed ``shape`` (torch drops leading size-1 dims of the value
-    first); raises LuminaShapeError otherwise."""
-    while value.ndim > len(shape) and value.shape[0] == 1:
-        value = value.reshape(value.shape[1:])
-    try:
-        ok = broadcast_shapes("setitem", value._value.type, TensorType(shape, value.dtype)) == tuple(shape)
-    except LuminaShapeError:
-        ok = False
-    if not ok:
-        raise LuminaShapeError(f"setitem: shape mismatch: value of shape {list(value.shape)} cannot be broadcast "
-                               f"to the indexing result of shape {list(shape)} (indexing {x._value.type})")
-    return value.expand(*shape) if value.shape != tuple(shape) else value
-
-
-def setitem(x: Tensor, key, value) -> None:
-    """``x[key] = value`` as torch: ``key`` holds ints, slices, None, Ellipsis, integer index tensors
-    /arrays/lists and bool masks; ``value`` (a number, array or tensor) is cast to ``x``'s dtype and
-    broadcast to ``x[key]``'s shape. Basic keys write through a view; index arrays scatter (when an
-    index repeats, the last write wins, as torch's CPU kernel); a mask writes with ``where``.
-
-    Raises LuminaIndexError for an index out of range (known when recorded) and for a mask whose
-    shape differs from the dims it indexes, LuminaShapeError when the value does not broadcast,
-    and the errors of ``update``. A mask computed inside ``@lumina.compile`` needs a value that does
-    not depend on how many elements it selects (LuminaTraceError otherwise)."""
-    key = key if isinstance(key, tuple) else (key,)
-    if not any(_is_advanced(k) for k in key):
-        view = x[key]
-        src = _fit(_as_value(x, value), view.shape, x)
-        copy_(view, src, "setitem")
-        return
-    _advanced_setitem(x, key, value)
-
-
-def _expand_key(x: Tensor, key: tuple) -> tuple:
-    """``key`` with Ellipsis expanded and trailing full slices added; a bool mask counts for as many
-    dims as it has."""
-    def dims(k):
-        if k is None or k is Ellipsis:
-            return 0
-        if isinstance(k, (bool, np.bool_)):
-            return 0
-        if _is_mask(k):
-            return _mask_ndim(k)
-        return 1
-    n_real = sum(dims(k) for k in key)
-    if sum(1 for k in key if k is Ellipsis) > 1:
-        raise LuminaIndexError(f"setitem: an index can only have a single ellipsis, got {key!r}")
-    if n_real > x.ndim:
-        raise LuminaIndexError(f"setitem: too many indices ({n_real}) for {x._value.type}")
-    if any(k is Ellipsis for k in key):
-        i = next(i for i, k in enumerate(key) if k is Ellipsis)
-        key = key[:i] + (slice(None),) * (x.ndim - n_real) + key[i + 1:]
-    return key + (slice(None),) * (x.ndim - sum(dims(k) for k in key))
-
-
-def _is_mask(k) -> bool:
-    if isinstance(k, Tensor):
-        return k.dtype is DType.bool
-    if isinstance(k, (np.ndarray, list)):
-        return np.asarray(k).dtype == np.bool_
-    return False
-
-
-def _mask_ndim(k) -> int:
-    return k.ndim if isinstance(k, Tensor) else np.asarray(k).ndim
-
-
-def _known(k) -> np.ndarray | None:
-    """An index's values if known without running anything (arrays, lists, realised tensors)."""
-    if not isinstance(k, Tensor):
-        return np.asarray(k)
-    from .indexing import known_values
-    return known_values(k)
-
-
-def _advanced_setitem(x: Tensor, key: tuple, value) -> None:
-    if isinstance(value, Tensor) and (value._view is not None or value is x) and base(value) is base(x):
-        raise LuminaValueError(
-            f"setitem: the value {value._value.type} is a view of the indexed {x._value.type}: some of its "
-            "elements may be written before they are read (torch raises too); clone() the value first")
-    if any(isinstance(k, (bool, np.bool_)) for k in key):
-        raise LuminaTypeError(f"setitem: a Python bool index is not supported (indexing {x._value.type}); "
-                              "use a bool mask tensor")
-    key = _expand_key(x, key)
-    masks = [i for i, k in enumerate(key) if _is_mask(k)]
-    if masks:
-        # check each mask's shape against the dims it indexes
-        in_dim = 0
-        for k in key:
-            if k is None:
-                continue
-            if _is_mask(k):
-                m_shape = tuple(k.shape) if isinstance(k, Tensor) else np.asarray(k).shape
-                if m_shape != x.shape[in_dim:in_dim + len(m_shape)] or len(m_shape) == 0:
-                    raise LuminaIndexError(f"setitem: the shape of the mask {list(m_shape)} does not match the "
-                                           f"shape of the indexed dims {list(x.shape[in_dim:in_dim + len(m_shape)])} "
-                                           f"of {x._value.type}")
-                in_dim += len(m_shape)
-            else:
-                in_dim += 1
-        only_mask = len(masks) == 1 and not any(_is_advanced(k) for i, k in enumerate(key) if i != masks[0])
-        if only_mask and _masked_where(x, key, masks[0], value):
-            return
-        key = _masks_to_indices(x, key)
-    _scatter_setitem(x, key, value)
-
-
-def _masked_where(x: Tensor, key: tuple, m: int, value) -> bool:
-    """``x[..., mask, ...] = value`` as ``where`` when ``value`` does not depend on the number of
-    selected elements (a number, or a tensor whose dim for them is 1 or absent). False otherwise."""
-    mask = key[m] if isinstance(key[m], Tensor) else tensor(np.asarray(key[m]))
-    k = mask.ndim
-    basic = list(key)
-    basic[m:m + 1] = [slice(None)] * k
-    y = x[tuple(basic)]
-    q = sum(1 for kk in key[:m] if kk is None or not isinstance(kk, (int, np.integer)))
-    result = y.shape[:q] + (-1,) + y.shape[q + k:]       # -1: the number of selected elements
-    val = _as_value(x, value)
-    while val.ndim > len(result) and val.shape[0] == 1:
-        val = val.reshape(val.shape[1:])
-    lead = len(result) - val.ndim
-    if lead < 0:
-        return False
-    vshape = (1,) * lead + tuple(val.shape)
-    if vshape[q] != 1:
-        return False
-    val = _fit(val.reshape(vshape[:q] + (1,) * k + vshape[q + 1:]), y.shape, x)
-    mask_b = mask.reshape((1,) * q + mask.shape + (1,) * (y.ndim - q - k))
-    copy_(y, where(mask_b, val.to(x.dtype), y), "setitem")
-    return True
-
-
-def _masks_to_indices(x: Tensor, key: tuple) -> tuple:
-    """Each bool mask replaced by the integer index arrays of its True elements (``nonzero``): the
-    mask's values are needed, so a lazy mask is computed (outside ``@lumina.compile`` only)."""
-    out = []
-    for k in key:
-        if not _is_mask(k):
-            out.append(k)
-            continue
-        vals = _known(k)
-        if vals is None:
-            if STATE.trace is not None:
-                raise LuminaTraceError(
-                    "setitem: x[mask] = value with a value holding one entry per selected element needs the "
-                    "number of True elements of a mask computed inside @lumina.compile, which is only known "
-                    "when the compiled function runs; use lumina.where(mask, value, x) with a value of x's shape")
-            vals = k.numpy()
-        out.extend(np.nonzero(np.asarray(vals, dtype=bool)))
-    return tuple(out)
-
-
-def _scatter_setitem(x: Tensor, key: tuple, value) -> None:
-    """``x[key] = value`` where ``key`` holds integer index arrays: the basic entries give a view
-    ``y``; the indexed dims of ``y`` are moved together and merged (as ``advanced_getitem`` does) and
-    the value's rows are scattered into them."""
-    from .indexing import as_index
-    basic, adv_dims, adv_in_dims, adv = [], [], [], []
-    out_dim, in_dim = 0, 0
-    for k in key:
-        if k is None:
-            basic.append(None)
-            out_dim += 1
-            continue
-        if isinstance(k, (Tensor, np.ndarray, list)):
-            idx = as_index(k, "setitem")
-            size = x.shape[in_dim]
-            vals = _known(idx)
-            if vals is not None and vals.size and (vals.min() < -size or vals.max() >= size):
-                bad = int(vals.min()) if vals.min() < -size else int(vals.max())
-                raise LuminaIndexError(f"setitem: index {bad} is out of bounds for dim {in_dim} with size "
-                                       f"{size} of {x._value.type}")
-            adv_dims.append(out_dim)
-            adv_in_dims.append(in_dim)
-            adv.append((idx, size, vals))
-            basic.append(slice(None))
-            out_dim += 1
-        else:
-            basic.append(k)
-            if not isinstance(k, (int, np.integer)):
-                out_dim += 1
-        in_dim += 1
-    y = x[tuple(basic)]
-    try:
-        shape = broadcast_shapes("setitem", *(i._value.type for i, _, _ in adv))
-    except LuminaShapeError:
-        raise LuminaIndexError("setitem: index arrays of shapes "
-                               f"{', '.join(str(list(i.shape)) for i, _, _ in adv)} do not broadcast together "
-                               f"(indexing {x._value.type})") from None
-    adjacent = adv_dims == list(range(adv_dims[0], adv_dims[0] + len(adv_dims)))
-    q = adv_dims[0] if adjacent else 0
-    rest = [d for d in range(y.ndim) if d not in adv_dims]
-    perm = rest[:q] + adv_dims + rest[q:]
-    yp = y.permute(perm)
-    sizes = [yp.shape[q + j] for j in range(len(adv_dims))]
-    pre, post = yp.shape[:q], yp.shape[q + len(sizes):]
-    m = math.prod(sizes)
-    n = math.prod(shape)
-    if all(vals is not None for _, _, vals in adv):
-        lin = np.zeros(shape, dtype=np.int64)
-        stride = 1
-        for _, size, vals in reversed(adv):
-            v = np.broadcast_to(np.asarray(vals, dtype=np.int64), shape)
-            lin = lin + np.where(v < 0, v + size, v) * stride
-            stride *= size
-        lin = lin.reshape(-1)
-    else:
-        lin, stride = None, 1
-        for (idx, size, _), dim in reversed(list(zip(adv, adv_in_dims))):
-            term = _checked(idx, size, f"dim {dim} of {x._value.type}")
-            term = term * stride if stride != 1 else term
-            lin = term if lin is None else lin + term
-            stride *= size
-        lin = lin.expand(*shape).reshape(n)
-    val = _fit(_as_value(x, value), pre + tuple(shape) + post, x).to(x.dtype)
-    merged = yp.reshape(pre + (m,) + post)
-    src = val.reshape(pre + (n,) + post)
-    new = _scatter_rows(merged, q, lin, src)
-    new_y = new.reshape(yp.shape).permute([int(i) for i in np.argsort(perm)])
-    copy_(y, new_y, "setitem")
-
-
-def _checked(idx: Tensor, size: int, where_: str) -> Tensor:
-    """A lazily computed index as int64, negative entries counted from the end, checked against
-    ``[-size, size)`` when it runs (``indexing.checked_index``, where available)."""
-    from . import indexing
-    check = getattr(indexing, "checked_index", None)
-    if check is not None:
-        return check(idx, size, "setitem", where_)
-    idx = idx.to(DType.int64)
-    return where(idx < 0, idx + size, idx)
-
-
-def _take(x: Tensor, axis: int, rows: Tensor) -> Tensor:
-    """The ``gather`` primitive with in-range ``rows``: ``x``'s slices along ``axis`` at ``rows``."""
-    return Tensor._result(emit(Op.GATHER, (x._touch(), rows._touch()), axis=axis), x)
-
-
-def _scatter_rows(base_: Tensor, axis: int, lin, src: Tensor) -> Tensor:
-    """``base_`` with row ``lin[i]`` along ``axis`` replaced by row ``i`` of ``src`` (the last ``i``
-    where an index repeats); ``lin`` is an int64 NumPy array or tensor of in-range indices."""
-    m, n = base_.shape[axis], src.shape[axis]
-    if n == 0:
-        return base_
-    one = [m if a == axis else 1 for a in range(base_.ndim)]
-    if isinstance(lin, np.ndarray):
-        winner = np.full(m, -1, dtype=np.int64)
-        winner[lin] = np.arange(n, dtype=np.int64)      # NumPy assigns in order: the last one wins
-        covered = Tensor(B.const(winner.reshape(one) >= 0, DType.bool, one))
-        rows = tensor(np.maximum(winner, 0))
-    else:
-        hits = lin.reshape(n, 1) == Tensor(B.const(np.arange(m, dtype=np.int64).reshape(1, m), DType.int64, (1, m)))
-        order = Tensor(B.const(np.arange(n, dtype=np.int64).reshape(n, 1), DType.int64, (n, 1)))
-        who = where(hits, order, -1)
-        winner = Tensor(B.reduce(Op.REDUCE_MAX, who._touch(), (0,)))
-        covered = (winner >= 0).reshape(one)
-        rows = where(winner >= 0, winner, 0)
-    picked = _take(src, axis, rows)
-    return where(covered, picked, base_)
 
 
 # ---- backward: values modified after they were read ------------------------------------------------

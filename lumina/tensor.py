@@ -13,6 +13,7 @@ device. A realised cuda tensor's data is a torch tensor from PyTorch's allocator
 """
 from __future__ import annotations
 
+import itertools
 import math
 import os
 import weakref
@@ -32,10 +33,10 @@ from .tracing import BOUND, STATE, STOP_GRAD
 # The tensor object of each leaf value that requires grad, for ``backward`` to find its ``.grad``.
 LEAF_OF: "weakref.WeakValueDictionary[int, Tensor]" = weakref.WeakValueDictionary()
 # A new number at every rebinding of a tensor's value (``Tensor._set_value``): a view
-# (``lumina.inplace``) re-reads its parent only when this changed since it last looked. Numbers come
+# (``lumina.aliases``) re-reads its parent only when this changed since it last looked. Numbers come
 # from a counter and are never reused, so a rebinding in another thread is never missed.
 _EPOCH = [0]
-_EPOCHS = tracing.itertools.count(1)
+_EPOCHS = itertools.count(1)
 
 Scalar = (int, float, bool)
 
@@ -193,7 +194,7 @@ class Tensor:
         self._is_leaf = _is_leaf or not requires_grad
         self._data: np.ndarray | None = None
         self._serial = next(tracing.SERIALS)  # creation order: tells state from trace temporaries
-        self._view = None                     # an inplace.ViewLink when this tensor aliases another
+        self._view = None                     # an aliases.ViewLink when this tensor aliases another
         if _ON_DEVICES[0] and STATE.trace is None:
             _device_of(value)                 # raises where operands on two devices meet
         if requires_grad and self._is_leaf:
@@ -254,7 +255,7 @@ class Tensor:
             STOP_GRAD.add(value)
         out = Tensor(value, wants and STATE.grad_enabled)
         if len(parents) == 1 and (value.op in _VIEW_OPS or value is parents[0]._value):
-            from .inplace import link_view
+            from .aliases import link_view
             link_view(out, parents[0], value)   # an alias of its parent, as torch's views are
         return out
 
@@ -790,7 +791,7 @@ class Tensor:
     def detach(self) -> "Tensor":
         """The same values, cut from the autodiff history (a no-op reshape marked stop-gradient).
         As torch's, it aliases ``self``: an in-place update of either shows in the other."""
-        from .inplace import detached
+        from .aliases import detached
         with no_grad():
             return detached(Tensor._result(self._touch(), self))
 
@@ -809,7 +810,7 @@ class Tensor:
     def contiguous(self) -> "Tensor":
         """``self`` when its elements are in row-major order in its base's storage, else a copy
         (torch's ``contiguous``: so a view of the result no longer aliases ``self``'s base)."""
-        from .inplace import is_contiguous
+        from .aliases import is_contiguous
         return self if is_contiguous(self) else self.clone()
 
     @property
@@ -903,8 +904,8 @@ class Tensor:
 
     def __setitem__(self, key, value) -> None:
         """``x[key] = value`` as torch (ints, slices, None, Ellipsis, integer index arrays, bool
-        masks); see ``inplace.setitem``."""
-        from .inplace import setitem
+        masks); see ``lumina.setitem``."""
+        from .setitem import setitem
         setitem(self, key, value)
 
 
@@ -916,7 +917,7 @@ _VIEW_OPS = frozenset({Op.RESHAPE, Op.PERMUTE, Op.SLICE, Op.EXPAND})
 
 
 def _sync_view(t: Tensor) -> None:
-    from .inplace import sync
+    from .aliases import sync
     sync(t)
 
 

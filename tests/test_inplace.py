@@ -547,7 +547,7 @@ def test_compute_stride_matches_torch_view_rule(shape, data):
     x = x[tuple(slice(None, None, data.draw(st.integers(1, 2))) for _ in shape)]
     n = x.numel()
     new = data.draw(st.sampled_from([(n,), (1, n), (n, 1)] + ([(2, n // 2)] if n % 2 == 0 else [])))
-    from lumina.inplace import compute_stride
+    from lumina.aliases import compute_stride
     try:
         expected = x.view(new).stride()
     except RuntimeError:
@@ -776,3 +776,56 @@ def test_in_place_errors_are_raised_inside_compile_too():
 
     with pytest.raises(LuminaTypeError, match="can't be cast"):
         cast(lumina.tensor(np.arange(3)))
+
+
+def test_a_compiled_function_with_views_and_setitem_on_cuda_through_tritons_interpreter(monkeypatch):
+    monkeypatch.setenv("TRITON_INTERPRET", "1")
+    monkeypatch.delenv("LUMINA_DEVICE", raising=False)
+
+    def prog(lib, x, i, m):
+        x[1:, ::2] += 1.0
+        x.t()[0] = 7.0
+        x[i] = x[0] * 2.0
+        m[m > 1] = 0                 # an int64 tensor: the fillers of the write-back are ints
+        m[:, 1] *= 3
+        return x * 1.0, m + 0
+
+    a, mi, idx = np.arange(12, dtype=np.float32).reshape(3, 4), np.arange(6).reshape(2, 3), np.array([2, 0])
+    tx, tm = torch.tensor(a.copy()), torch.tensor(mi.copy())
+    t_out = prog(torch, tx, torch.tensor(idx), tm)
+    f = lumina.compile(lambda x, i, m: prog(lumina, x, i, m), device="cuda")
+    lx, lm = lumina.tensor(a.copy()), lumina.tensor(mi.copy())
+    l_out = f(lx, lumina.tensor(idx), lm)
+    for t, lu in zip(list(t_out) + [tx, tm], list(l_out) + [lx, lm]):
+        np.testing.assert_array_equal(lu.numpy(), t.numpy())
+
+
+def test_an_index_out_of_range_computed_inside_compile_raises_when_it_runs():
+    @lumina.compile
+    def put(x, i):
+        x[i] = 1.0
+        return x * 1.0
+
+    x = lumina.tensor(arr(3, 2))
+    put(x, lumina.tensor(np.array([0, 2])))
+    with pytest.raises(LuminaIndexError, match="setitem"):
+        put(x, lumina.tensor(np.array([0, 3])))
+
+
+def test_data_is_a_detached_alias():
+    def prog(lib, w):
+        w.data.mul_(2.0)
+        w.data[0] = 5.0
+        (w * w).sum().backward()
+        return w
+    both(prog, arr(3), grad=(0,))
+
+
+def test_grad_of_a_function_that_updates_its_input_in_place_raises():
+    with pytest.raises(RuntimeError):
+        torch.func.grad(lambda x: x.mul_(2).sum())(torch.ones(3))
+    with pytest.raises(LuminaGradError, match="in place"):
+        lumina.grad(lambda x: x.mul_(2).sum())(lumina.ones(3))
+    # a clone may be updated: the gradient goes through the update
+    g = lumina.grad(lambda x: x.clone().mul_(x).sum())(lumina.tensor([1.0, 2.0]))
+    np.testing.assert_array_equal(g.numpy(), [2.0, 4.0])
