@@ -7,9 +7,11 @@ Triton's JIT reads a kernel's source with ``inspect``, so the rendered module is
 ``$LUMINA_CACHE/triton/<sha256 of the source>.py`` (default ``~/.cache/lumina``) and imported from
 there. The cache is never trusted: the module's code and the source Triton reads are the rendered
 source held in memory (no ``__pycache__``), and a cache entry that differs from it (truncated,
-corrupt, not UTF-8, a directory, unreadable) is removed and written again (``_write_entry``). Under ``TRITON_INTERPRET=1`` (``interpreting()``) the module is imported with the variable
-set, so its functions are Triton's interpreted ones and run on CPU torch tensors; otherwise they are
-JIT functions for the GPU the tensors live on. The variable is read when a launcher is made (and
+corrupt, not UTF-8, a directory, unreadable) is removed and written again (``_write_entry``).
+
+Under ``TRITON_INTERPRET=1`` (``interpreting()``) the module is imported with the variable set, so
+its functions are Triton's interpreted ones and run on CPU torch tensors; otherwise they are JIT
+functions for the GPU the tensors live on. The variable is read when a launcher is made (and
 is part of the cache key), so interpreted and compiled launchers of one description can coexist.
 
 Buffers: ``torch.bool`` tensors are passed as their ``uint8`` bytes (the kernel loads ``!= 0`` and
