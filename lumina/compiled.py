@@ -42,10 +42,10 @@ from typing import Any, Callable, Sequence
 import numpy as np
 
 from .amp import autocast_state
-from .driver import compile_graph
+from .driver import compile_graph, with_own_inputs
 from .errors import LuminaDeviceError, LuminaTraceError, LuminaTypeError, LuminaValueError
 from .ir.dtypes import to_dtype
-from .ir.graph import Graph, Node, Value, emit, topo_sort
+from .ir.graph import Graph, emit, topo_sort
 from .ir.ops import Op
 from .ir.types import TensorType
 from .runtime.executable import Executable
@@ -307,9 +307,9 @@ class CompiledFunction:
                 captured.append(BOUND[v] if tensor is None else ref(tensor))
         # The graph reads the captured state through inputs of its own: the values it was traced
         # with are bound to the state's data at that time, which the entry must not keep alive.
-        outputs, own_inputs = _unbound(out_values + update_values + written_values, captured_values)
-        graph = Graph.from_outputs(outputs, placeholders + own_inputs,
-                                   name=getattr(self.fn, "__name__", "fn").strip("<>"))
+        graph = with_own_inputs(Graph.from_outputs(out_values + update_values + written_values,
+                                                   placeholders + captured_values,
+                                                   name=getattr(self.fn, "__name__", "fn").strip("<>")))
         exe = compile_graph(graph, self.device)
         guards = list(trace.grad_guards.values())
         return _Entry(key, graph, exe, len(placeholders), captured,
@@ -476,16 +476,6 @@ class Lowered:
         part = self.executable.info["partition"]
         return part.graph.to_dot(part, forward_outputs=sum(self._entry.out_is_tensor),
                                  kernel_names=[k.name for k in self.kernels()])
-
-
-def _unbound(outputs: list[Value], inputs: list[Value]) -> tuple[list[Value], list[Value]]:
-    """``outputs`` recomputed from fresh ``input`` nodes standing for ``inputs`` (same types and
-    names, bound to no data), and those nodes: the nodes on a path from an input are copied."""
-    new: dict[int, Value] = {id(v): emit(Op.INPUT, type=v.type, **v.attrs) for v in inputs}
-    for n in topo_sort(outputs):
-        if id(n) not in new and any(id(v) in new for v in n.inputs):
-            new[id(n)] = Node(n.op, [new.get(id(v), v) for v in n.inputs], n.attrs, n.type)
-    return [new.get(id(v), v) for v in outputs], [new[id(v)] for v in inputs]
 
 
 def _write_arg(arg, data, device: str) -> None:

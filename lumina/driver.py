@@ -25,7 +25,7 @@ from .codegen.llvm import EPILOGUE_FUNCTION, epilogue_pointers, render_epilogue
 from .codegen.llvm_gemm import (EPILOGUE_POINTERS, gemm_epilogue_function_name, gemm_function_name,
                                 gemm_workspace_elems, render_gemm)
 from .codegen.lower import lower
-from .ir.graph import Graph
+from .ir.graph import Graph, Node, emit
 from .ir.ops import Op
 from .ir.printer import format_node, value_names
 from .passes import memory
@@ -36,6 +36,7 @@ from .runtime.executable import Executable, Launch, SlotSpec
 from .runtime.jit import CompiledModule, compile_llvm
 from .runtime.schedule import horizons, schedule
 from .runtime.threads import PARALLEL_MIN_WORK, num_threads
+from .tracing import BOUND
 
 _LOCK = threading.Lock()
 # Every executable still alive, by key; the recent ones are held here too. Compiled modules are
@@ -71,12 +72,30 @@ def compile_graph(graph: Graph, device: str = "cpu"):
     with _LOCK:
         exe = _EXECUTABLES.get(key)
         if exe is None:
+            graph = with_own_inputs(graph)   # the executable keeps it (for inspection), not its data
             exe = _EXECUTABLES[key] = _build(graph) if device == "cpu" else _build_on(graph, device)
         _RECENT[key] = exe
         _RECENT.move_to_end(key)
         while len(_RECENT) > RECENT_EXECUTABLES:
             _RECENT.popitem(last=False)
     return exe
+
+
+def with_own_inputs(graph: Graph) -> Graph:
+    """``graph`` over fresh ``input`` nodes of the same types and names, bound to no data (the
+    nodes on a path from an input are copied; ``graph`` itself when no input is bound). A
+    realised tensor's value is bound to its data (``tracing.BOUND``) as long as the value lives:
+    whatever keeps a graph must not keep the data of the tensors it was built from."""
+    if not any(v in BOUND for v in graph.inputs):
+        return graph
+    new = {id(v): emit(Op.INPUT, type=v.type, **v.attrs) for v in graph.inputs}
+    nodes = []
+    for n in graph.nodes:
+        if id(n) not in new and any(id(v) in new for v in n.inputs):
+            new[id(n)] = Node(n.op, [new.get(id(v), v) for v in n.inputs], n.attrs, n.type)
+        nodes.append(new.get(id(n), n))
+    return Graph(nodes, [new[id(v)] for v in graph.inputs], [new.get(id(v), v) for v in graph.outputs],
+                 graph.name)
 
 
 def _build_on(graph: Graph, device: str):

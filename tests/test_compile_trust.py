@@ -602,3 +602,13 @@ def test_a_compiled_entry_does_not_keep_the_state_it_was_traced_with():
     step(arr(5, 4), arr(5, 3))
     gc.collect()
     assert all(r() is None for r in traced_with)
+
+
+def test_a_cached_eager_executable_does_not_keep_its_inputs_data():
+    w = lumina.tensor(arr(64, 64))
+    first = weakref.ref(w.numpy())
+    for _ in range(2):
+        w.assign(w * 2.0)
+        w.numpy()
+    gc.collect()
+    assert first() is None
