@@ -104,6 +104,17 @@ def test_nn_embedding_module():
         emb(computed([[0, 6]])).numpy()
 
 
+@pytest.mark.parametrize("bad", [3, -1])
+def test_one_hot_of_a_class_out_of_range(bad):
+    torch_raises(lambda t: TF.one_hot(t, 3), np.array([0, bad]))
+    with pytest.raises(LuminaIndexError, match=f"one_hot: class value {bad} is out of range for 3 classes"):
+        F.one_hot(computed([0, bad]), 3).numpy()
+    step = lumina.compile(lambda t: F.one_hot(t, 3))
+    with pytest.raises(LuminaIndexError, match=f"one_hot: class value {bad}"):
+        step(lumina.tensor(np.array([0, bad])))
+    np.testing.assert_array_equal(step(lumina.tensor(np.array([2, 0]))).numpy(), [[0, 0, 1], [1, 0, 0]])
+
+
 def test_take_along_dim_along_a_dim_takes_negative_indices_and_rejects_the_rest():
     """A deliberate difference: torch 2.13 wraps every index modulo the size along a dim
     (``indices % size`` in its reference, written for the negative ones), so 4 of 4 reads column 0;

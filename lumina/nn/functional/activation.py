@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from ...errors import LuminaTraceError, LuminaTypeError, LuminaValueError
-from ...indexing import known_values
+from ...indexing import checked_index, known_values
 from ...ir.dtypes import DType
 from ...random import rand
 from ...tensor import Tensor, arange, no_grad, where
@@ -35,8 +35,8 @@ def one_hot(tensor: Tensor, num_classes: int = -1) -> Tensor:
     equals the class in int64 ``tensor``. ``num_classes=-1`` infers ``max + 1`` from the values,
     which must therefore be known (not inside ``@lumina.compile``: LuminaTraceError). Raises
     LuminaTypeError for a non-int64 input, LuminaValueError for a negative class or one
-    ``>= num_classes`` among values known when the op is recorded (lazy values out of range give
-    a row of zeros)."""
+    ``>= num_classes`` among values known when the op is recorded (LuminaIndexError when the
+    values are computed, as the kernel runs: ``indexing.checked_index``)."""
     if tensor.dtype is not DType.int64:
         raise LuminaTypeError(f"one_hot: expects an int64 index tensor (as torch), got {tensor._value.type}")
     if num_classes == -1 and STATE.trace is not None:
@@ -55,6 +55,9 @@ def one_hot(tensor: Tensor, num_classes: int = -1) -> Tensor:
         num_classes = int(values.max()) + 1
     if num_classes < 0:
         raise LuminaValueError(f"one_hot: num_classes must be -1 or non-negative, got {num_classes}")
+    if values is None:
+        tensor = checked_index(tensor, num_classes, "one_hot", f"{num_classes} classes", negative=False,
+                               name="class value")
     return (tensor.unsqueeze(-1) == arange(num_classes)).to(DType.int64)
 
 
