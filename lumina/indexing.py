@@ -21,13 +21,11 @@ raises after the launch, and meanwhile the lookup reads in bounds. One deliberat
 2.13's ``take_along_dim(x, i, dim)`` wraps every index modulo the size (``i % size``, meant for the
 negative ones), so an index past the end reads another element; here it is an error.
 
-The ONNX importer names its node in these errors by recording its ops inside ``index_errors_of``.
+The ONNX importer names its node in these errors through ``op`` (``"node 'g' (Gather)"``).
 """
 from __future__ import annotations
 
-import contextlib
 import math
-import threading
 
 import numpy as np
 
@@ -80,29 +78,13 @@ def known_values(idx: Tensor) -> np.ndarray | None:
 # an index out of range then reads a clamped row, silently).
 RUN_TIME_CHECKS = True
 
-_SITE = threading.local()
-
-
-@contextlib.contextmanager
-def index_errors_of(who: str):
-    """Within the block, the index errors of the lookups recorded (at once or when they run) begin
-    with ``who``: the ONNX importer wraps each node's handler with ``"node 'name' (Gather)"``."""
-    outer = getattr(_SITE, "who", None)
-    _SITE.who = who if outer is None else f"{outer}: {who}"
-    try:
-        yield
-    finally:
-        _SITE.who = outer
-
 
 def range_message(op: str, where_: str, size: int, negative: bool, name: str = "index",
                   note: str = "") -> str:
     """The text of the error for an index outside its range, ``{index}`` standing for the index:
     ``getitem: index {index} is out of range for dim 0 of f32[3,4] (valid: -3 to 2)``."""
-    who = getattr(_SITE, "who", None)
     valid = f"{-size if negative else 0} to {size - 1}" if size else "none, the dim is empty"
-    return (f"{who + ': ' if who else ''}{op}: {name} {{index}} is out of range for {where_} "
-            f"(valid: {valid}{'; ' + note if note else ''})")
+    return f"{op}: {name} {{index}} is out of range for {where_} (valid: {valid}{'; ' + note if note else ''})"
 
 
 def check_range(idx: Tensor, size: int, op: str, where_: str, negative: bool = True,
@@ -131,9 +113,8 @@ def checked_index(idx: Tensor, size: int, op: str, where_: str, negative: bool =
         idx = idx.to(DType.int64)
         return where(idx < 0, idx + size, idx) if vals is not None and vals.size and vals.min() < 0 else idx
     if size == 0:   # every entry is out of range, and nothing could be read in its place
-        who = getattr(_SITE, "who", None)
-        raise LuminaIndexError(f"{who + ': ' if who else ''}{op}: {where_} is empty, so no {name} is in "
-                               f"range; got an index {idx._value.type} of {idx.numel()} entries")
+        raise LuminaIndexError(f"{op}: {where_} is empty, so no {name} is in range; got an index "
+                               f"{idx._value.type} of {idx.numel()} entries")
     if not RUN_TIME_CHECKS:
         idx = idx.to(DType.int64)
         return where(idx < 0, idx + size, idx) if negative else idx
