@@ -282,6 +282,39 @@ def test_an_error_in_any_thread_chunk_is_found(where):
     np.testing.assert_array_equal(f(lumina.tensor(table), lumina.tensor(idx)).numpy(), want)
 
 
+def _softmax(z):
+    e = np.exp(z - z.max(-1, keepdims=True))
+    return e / e.sum(-1, keepdims=True)
+
+
+def _layer_norm(z):
+    return (z - z.mean(-1, keepdims=True)) / np.sqrt(z.var(-1, keepdims=True) + 1e-5)
+
+
+@pytest.mark.parametrize("case", ["epilogue", "epilogue_and_rows", "rows"])
+def test_checks_inside_gemm_kernels(case):
+    """A lookup fused into a GEMM's epilogue, or into the row stages of a row-fused GEMM, records
+    through the epilogue function's pointers."""
+    x, w, table = arr(64, 32), arr(32, 48), arr(100, 48)
+    idx = RNG.integers(0, 100, 64)
+    fn, want = {
+        "epilogue": (lambda a, b, t, i: a @ b + F.embedding(i, t), lambda: x @ w + table[idx]),
+        "epilogue_and_rows": (lambda a, b, t, i: F.softmax(a @ b + F.embedding(i, t), -1),
+                              lambda: _softmax(x @ w + table[idx])),
+        "rows": (lambda a, b, t, i: F.layer_norm(a @ b, (48,)) + F.embedding(i, t),
+                 lambda: _layer_norm(x @ w) + table[idx]),
+    }[case]
+    step = lumina.compile(fn)
+    args = [lumina.tensor(v) for v in (x, w, table)]
+    (kernel,) = step.lower(*args, lumina.tensor(idx)).executable.info["kernels"]
+    assert type(kernel).__name__ == "DotKernel" and len(kernel.checks) == 1
+    assert (kernel.epilogue is not None) == (case != "rows") and (kernel.rows is not None) == (case != "epilogue")
+    np.testing.assert_allclose(step(*args, lumina.tensor(idx)).numpy(), want(), rtol=1e-4, atol=1e-4)
+    idx[63] = 100
+    with pytest.raises(LuminaIndexError, match=r"embedding: index 100 is out of range for the table f32\[100,48\]"):
+        step(*args, lumina.tensor(idx))
+
+
 def test_the_kernels_record_into_a_status_slot():
     f = lumina.compile(lambda t, i: F.embedding(i, t))
     exe = f.lower(lumina.tensor(arr(5, 3)), lumina.tensor(np.array([1]))).executable
@@ -409,3 +442,13 @@ def test_triton_kernels_record_an_index_out_of_range(monkeypatch, tmp_path):
         F.embedding(i + 1, x).numpy()
     with pytest.raises(LuminaIndexError, match=r"getitem: index -(6|8|9|10) is out of range for dim 0"):
         x[i - 10].numpy()
+    # a row-fused GEMM whose epilogue looks the rows up: the check inside the GEMM's program
+    a, w, table = arr(16, 8), arr(8, 12), arr(20, 12)
+    idx = RNG.integers(0, 20, 16)
+    step = lumina.compile(lambda p, q, t, j: F.softmax(p @ q + F.embedding(j, t), -1), device="cuda")
+    args = [lumina.tensor(v).to("cuda") for v in (a, w, table)]
+    np.testing.assert_allclose(step(*args, lumina.tensor(idx).to("cuda")).numpy(), _softmax(a @ w + table[idx]),
+                               rtol=1e-5, atol=1e-6)
+    idx[5] = 20
+    with pytest.raises(LuminaIndexError, match=r"embedding: index 20 is out of range for the table f32\[20,12\]"):
+        step(*args, lumina.tensor(idx).to("cuda"))
