@@ -315,6 +315,24 @@ def test_checks_inside_gemm_kernels(case):
         step(*args, lumina.tensor(idx))
 
 
+def test_the_status_buffer_counts_against_the_epilogue_limit():
+    """An epilogue reading 8 buffers, an embedding's among them, would need a ninth pointer for
+    its checks' status: fusion refuses it, saying so, and the step still runs."""
+    x, w, table = arr(64, 32), arr(32, 48), arr(100, 48)
+    idx = RNG.integers(0, 100, 64)
+    cs = [arr(64, 48) for _ in range(6)]
+
+    def fn(a, b, t, i, *c):
+        y = a @ b + F.embedding(i, t)
+        for v in c:
+            y = y + v
+        return y
+    step = lumina.compile(fn)
+    args = [lumina.tensor(v) for v in [x, w, table, idx] + cs]
+    assert "the epilogue reads 9 buffers (MAX_EPILOGUE_INPUTS 8)" in step.lower(*args).partition()
+    np.testing.assert_allclose(step(*args).numpy(), x @ w + table[idx] + sum(cs), rtol=1e-4, atol=1e-4)
+
+
 def test_the_kernels_record_into_a_status_slot():
     f = lumina.compile(lambda t, i: F.embedding(i, t))
     exe = f.lower(lumina.tensor(arr(5, 3)), lumina.tensor(np.array([1]))).executable

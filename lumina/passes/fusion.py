@@ -198,6 +198,12 @@ class Partition:
         return "\n".join(lines)
 
 
+def checks_status(nodes) -> int:
+    """1 when ``nodes`` hold a ``check_index``: the kernel then takes one more buffer, the status
+    buffer its checks record in (``codegen.kernel``); else 0."""
+    return int(any(n.op is Op.CHECK_INDEX for n in nodes))
+
+
 def _is_scalar_const(v: Value) -> bool:
     return v.op is Op.CONST and v.type.numel == 1
 
@@ -349,9 +355,9 @@ def _epilogue_refusal(dot: Value, readers: list[Kernel], mat: dict[int, str]) ->
             elif not _index_preserving(node):
                 return f"{node.op.value} between the dot and the kernel's root changes the index"
             reaches.add(id(node.out))
-    extra = [v for v in k.inputs if v is not dot]
-    if len(extra) > MAX_EPILOGUE_INPUTS:
-        return f"the epilogue reads {len(extra)} buffers (MAX_EPILOGUE_INPUTS {MAX_EPILOGUE_INPUTS})"
+    extra = len([v for v in k.inputs if v is not dot]) + checks_status(k.nodes)
+    if extra > MAX_EPILOGUE_INPUTS:
+        return f"the epilogue reads {extra} buffers (MAX_EPILOGUE_INPUTS {MAX_EPILOGUE_INPUTS})"
     if permuted:
         layout = _permuted_c_strides(dot, k)
         if isinstance(layout, str):

@@ -377,7 +377,8 @@ def _dot_rows(g: _Group, gi: int, p: int, kernels, producer, group_of, outputs: 
         del g.roles[id(c)]
     mine = {id(st.kernel.root) for st in g.stages} | {id(c)}
     extra = {id(v) for st in g.stages for v in st.kernel.inputs if id(v) not in mine}
-    buffers = len(extra | _epilogue_reads(dk)) + sum(_stored(g, kernels, outputs))
+    buffers = len(extra | _epilogue_reads(dk)) + sum(_stored(g, kernels, outputs)) + \
+        F.checks_status([n for st in g.stages for n in st.kernel.nodes] + dk.nodes)
     if buffers > F.MAX_EPILOGUE_INPUTS:
         return (f"the epilogue and the stages would take {buffers} buffers besides the result, "
                 f"more than the GEMM epilogue's {F.MAX_EPILOGUE_INPUTS}")
