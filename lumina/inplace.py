@@ -6,10 +6,14 @@ A lumina ``Tensor`` holds an immutable SSA value. An in-place op (``x += y``, ``
 module and an optimizer slot stays the same object, and ``@lumina.compile`` turns the rebinding into
 an output written back after each call (``compiled.py``).
 
-**When it runs.** Outside ``@lumina.compile`` an in-place op on a realised tensor (a parameter, a
-buffer, anything already computed) is computed at once, as in torch's eager mode, so a tensor
-updated at every step never carries the graph of the steps before (``assign``, which optimizers and
-layers use, only records: they realise their state together). Elsewhere updates stay lazy.
+**When it runs.** Updates are lazy, like every lumina op, except that state (a tensor that was
+realised, or already updated in place) is computed at once, outside ``@lumina.compile``, when an
+operand brings unrealised work (any, for a leaf that requires grad: ``p -= lr * p.grad`` carries
+the gradient's graph; more than ``PENDING_LIMIT`` nodes otherwise) and after every
+``PENDING_LIMIT`` lazy updates in a row. So a tensor updated at every step never carries the graphs
+of the steps before, nor keeps their buffers alive, while a loop of small writes (``w[i] = row``)
+still compiles as one graph. ``assign``, which optimizers and layers use, only records: they
+realise their state together.
 
 **Views** (``lumina.aliases``). An in-place op on a view writes back into its parent, and so on up
 to the base, through the inverse of each step (a reshape or permute back; a slice becomes
@@ -163,8 +167,28 @@ def update(t: Tensor, op: str, compute: Callable[[], Tensor], operands=(), check
     inputs = [o for o in operands if isinstance(o, Tensor)]
     aliased = any(o is t or ((o._view is not None or t._view is not None) and base(o) is base(t)) for o in inputs)
     own = frozenset() if aliased else _nodes_made(new._value, [old] + [o._value for o in inputs])
-    _write(t, new, op, own)
+    work = max((_pending_work(o._value) for o in inputs), default=0)
+    _write(t, new, op, own, work)
     return t
+
+
+# How much unrealised work an in-place update of state may take in before it is computed (nodes of
+# an operand's pending graph), and after how many lazy updates in a row it is computed anyway.
+PENDING_LIMIT = 32
+
+
+def _pending_work(v: Value) -> int:
+    """How many nodes computing ``v`` would run, not counting views (movement ops) of realised
+    inputs and constants, up to just past ``PENDING_LIMIT``."""
+    seen, stack, work = set(), [v], 0
+    while stack and work <= PENDING_LIMIT:
+        n = stack.pop()
+        if id(n) in seen or n.op in (Op.INPUT, Op.CONST):
+            continue
+        seen.add(id(n))
+        work += n.op not in VIEW_OPS
+        stack.extend(n.inputs)
+    return work
 
 
 def _nodes_made(value: Value, sources: list[Value], limit: int = 10000) -> frozenset:
@@ -181,10 +205,11 @@ def _nodes_made(value: Value, sources: list[Value], limit: int = 10000) -> froze
     return frozenset(made)
 
 
-def _write(t: Tensor, new: Tensor, op: str, own: frozenset = frozenset()) -> None:
+def _write(t: Tensor, new: Tensor, op: str, own: frozenset = frozenset(), work: int = 0) -> None:
     """Rebind ``t``, and through its chain of views its base, to ``new``'s value (``t``'s shape and
     dtype); bump the base's version; re-derive the views on the chain. ``own``: the nodes the update
-    computed (``update``), whose gradients may read the old values (torch saves the original)."""
+    computed (``update``), whose gradients may read the old values (torch saves the original);
+    ``work``: the unrealised work the operands bring (``_pending_work``; see "When it runs")."""
     val = new._touch()
     chain = chain_of(t)
     olds = [c._touch() for c in chain]
@@ -199,10 +224,10 @@ def _write(t: Tensor, new: Tensor, op: str, own: frozenset = frozenset()) -> Non
     n = _bump(root)
     for c, old in zip(chain, olds):
         SUPERSEDED[old] = (weakref.ref(c), n, op, own)
-    if olds[0] in BOUND and STATE.trace is None and op != "assign":
-        # An update of a realised tensor (a parameter, a buffer: ``p -= lr * p.grad``) is computed
-        # at once, as torch's is: else its value would carry the graph of every earlier step.
-        # (Optimizers and layers update state through ``assign`` and realise it together.)
+    state = olds[0] in BOUND or n > 1
+    parameter = root.requires_grad and root._is_leaf
+    if state and STATE.trace is None and op != "assign" and \
+            (work > PENDING_LIMIT or (parameter and work) or n % PENDING_LIMIT == 0):
         realize(root)
     for i in range(1, len(chain)):
         rederive(chain[i], chain[i - 1]._value)
@@ -327,6 +352,21 @@ def _own_value(v: Value, device: str) -> Value:
 
 # ---- the in-place ops -----------------------------------------------------------------------------
 
+NUMBERS = (bool, int, float, np.number, np.bool_)
+
+
+def number(value, dtype: DType, op: str) -> Value:
+    """A Python or NumPy number as a 0-d constant of ``dtype`` (torch's conversion: a float to an
+    integer truncates). Raises LuminaValueError, as torch does, for a value an integer dtype cannot
+    hold (NaN, infinity, out of range)."""
+    if dtype.is_int and not isinstance(value, (bool, np.bool_)):
+        info = np.iinfo(dtype.numpy)
+        finite = not isinstance(value, (float, np.floating)) or math.isfinite(value)
+        if not finite or not info.min <= int(value) <= info.max:
+            raise LuminaValueError(f"{op}: value {value!r} cannot be converted to type {dtype.name} without "
+                                   "overflow (torch raises too)")
+    return B.const(value, dtype)
+
 def _as_operand(t: Tensor, x, op: str):
     if isinstance(x, (Tensor, bool, int, float)):
         return x
@@ -338,6 +378,8 @@ def _as_operand(t: Tensor, x, op: str):
 def binary_(t: Tensor, op: Op, other, name: str, alpha=None) -> Tensor:
     """``t = t <op> (alpha * other)`` in place: ``add_``, ``sub_``, ``mul_``, ``div_``, ``+=``, ..."""
     other = operand = _as_operand(t, other, name)
+    if isinstance(other, int) and not isinstance(other, bool) and t.dtype.is_int:
+        number(other, t.dtype, name)   # an int the tensor's dtype cannot hold
     if alpha is not None and not (alpha == 1 and not isinstance(alpha, bool)):
         result_float = t.dtype.is_float or (isinstance(other, Tensor) and other.dtype.is_float) or isinstance(other, float)
         if isinstance(alpha, float) and not result_float:
@@ -355,7 +397,7 @@ def copy_(t: Tensor, src, op: str = "copy_") -> Tensor:
     its dtype (any cast, as torch's; a copy from another device moves the data to ``t``'s)."""
     from .tensor import _DEVICE, _ON_DEVICES, _device_of
     if not isinstance(src, Tensor):
-        src = Tensor(B.const(src, t.dtype)) if isinstance(src, (bool, int, float)) else tensor(src, dtype=t.dtype)
+        src = Tensor(number(src, t.dtype, op)) if isinstance(src, NUMBERS) else tensor(src, dtype=t.dtype)
     if _ON_DEVICES[0] and STATE.trace is None:
         dst_dev, src_dev = _device_of(t._value), _device_of(src._value)
         if dst_dev is not None and src_dev is not None and src_dev != dst_dev:
@@ -385,9 +427,10 @@ def fill_(t: Tensor, value, op: str = "fill_") -> Tensor:
             raise LuminaValueError(f"{op}: only a 0-dimension value tensor can fill {t._value.type}, got "
                                    f"{value._value.type}")
         return copy_(t, value, op)
-    if not isinstance(value, (bool, int, float, np.number, np.bool_)):
+    if not isinstance(value, NUMBERS):
         raise LuminaTypeError(f"{op}: value must be a number or a 0-d tensor, got {type(value).__name__}")
-    return update(t, op, lambda: Tensor(B.const(value, t.dtype, t.shape)), check_cast=False)
+    fill = number(value, t.dtype, op)
+    return update(t, op, lambda: Tensor(B.broadcast_to(fill, t.shape)), check_cast=False)
 
 
 def clamp_(t: Tensor, min=None, max=None) -> Tensor:  # noqa: A002 (torch's names)
@@ -407,8 +450,8 @@ def masked_fill(t: Tensor, mask, value, op: str = "masked_fill") -> Tensor:
             raise LuminaValueError(f"{op}: only a 0-dimensional value tensor is supported, got "
                                    f"{value._value.type} for {t._value.type}")
         fill = value.to(t.dtype)
-    elif isinstance(value, (bool, int, float, np.number, np.bool_)):
-        fill = Tensor(B.const(value, t.dtype))
+    elif isinstance(value, NUMBERS):
+        fill = Tensor(number(value, t.dtype, op))
     else:
         raise LuminaTypeError(f"{op}: value must be a number or a 0-d tensor, got {type(value).__name__}")
     return where(mask, fill, t)

@@ -25,7 +25,7 @@ import numpy as np
 
 from .aliases import base
 from .errors import LuminaIndexError, LuminaShapeError, LuminaTraceError, LuminaTypeError, LuminaValueError
-from .inplace import copy_
+from .inplace import NUMBERS, copy_, number
 from .ir import builder as B
 from .ir.dtypes import DType
 from .ir.graph import emit
@@ -43,8 +43,8 @@ def _as_value(x: Tensor, value) -> Tensor:
     """The assigned value as a tensor of ``x``'s dtype (numbers become constants)."""
     if isinstance(value, Tensor):
         return value
-    if isinstance(value, (bool, int, float, np.number, np.bool_)):
-        return Tensor(B.const(value, x.dtype))
+    if isinstance(value, NUMBERS):
+        return Tensor(number(value, x.dtype, "setitem"))
     if isinstance(value, (np.ndarray, list, tuple)):
         return tensor(np.asarray(value), dtype=x.dtype)
     raise LuminaTypeError(f"setitem: cannot assign a {type(value).__name__} to {x._value.type}")
@@ -128,6 +128,11 @@ def _known(k) -> np.ndarray | None:
 
 
 def _advanced_setitem(x: Tensor, key: tuple, value) -> None:
+    single_mask = sum(1 for k in key if _is_advanced(k)) == 1 and any(_is_mask(k) for k in key)
+    if isinstance(value, Tensor) and value.dtype is not x.dtype and not (single_mask and value.ndim == 0):
+        raise LuminaTypeError(f"setitem: with index arrays or masks the value's dtype must be the indexed "
+                              f"tensor's, got {value._value.type} for {x._value.type} (torch's index_put "
+                              "raises too); cast the value with .to()")
     if isinstance(value, Tensor) and (value._view is not None or value is x) and base(value) is base(x):
         raise LuminaValueError(
             f"setitem: the value {value._value.type} is a view of the indexed {x._value.type}: some of its "
@@ -145,7 +150,7 @@ def _advanced_setitem(x: Tensor, key: tuple, value) -> None:
                 continue
             if _is_mask(k):
                 m_shape = tuple(k.shape) if isinstance(k, Tensor) else np.asarray(k).shape
-                if m_shape != x.shape[in_dim:in_dim + len(m_shape)] or len(m_shape) == 0:
+                if m_shape != x.shape[in_dim:in_dim + len(m_shape)]:
                     raise LuminaIndexError(f"setitem: the shape of the mask {list(m_shape)} does not match the "
                                            f"shape of the indexed dims {list(x.shape[in_dim:in_dim + len(m_shape)])} "
                                            f"of {x._value.type}")
@@ -192,6 +197,9 @@ def _masks_to_indices(x: Tensor, key: tuple) -> tuple:
         if not _is_mask(k):
             out.append(k)
             continue
+        if _mask_ndim(k) == 0:
+            raise LuminaTypeError(f"setitem: a 0-d mask with a value of one row per selected element is not "
+                                  f"supported (indexing {x._value.type}); use lumina.where")
         vals = _known(k)
         if vals is None:
             if STATE.trace is not None:

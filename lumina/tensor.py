@@ -843,11 +843,11 @@ class Tensor:
 
     # In-place updates, with torch's semantics (views, dtype rules, autograd checks, version
     # counters): the mechanism is ``lumina.inplace``. Each returns ``self``, rebound.
-    def copy_(self, src, non_blocking: bool = False) -> "Tensor":
-        """Replace this tensor's value in place with ``src`` (a tensor, array or number) broadcast
+    def copy_(self, other, non_blocking: bool = False) -> "Tensor":
+        """Replace this tensor's value in place with ``other`` (a tensor, array or number) broadcast
         to its shape and cast to its dtype; data on another device is copied over."""
         from .inplace import copy_
-        return copy_(self, src)
+        return copy_(self, other)
 
     def assign(self, other) -> "Tensor":
         """``copy_`` (lumina's older name, which optimizers and layers use for state updates)."""
@@ -867,9 +867,9 @@ class Tensor:
             raise LuminaValueError(f"div_: rounding_mode={rounding_mode!r} is not supported for {self._value.type}")
         return self._inplace(Op.DIV, other, "div_")
 
-    def pow_(self, other):
+    def pow_(self, exponent):
         from .inplace import update
-        return update(self, "pow_", lambda: self ** other, (other,))
+        return update(self, "pow_", lambda: self ** exponent, (exponent,))
 
     def __iadd__(self, other): return self._inplace(Op.ADD, other, "add_")
     def __isub__(self, other): return self._inplace(Op.SUB, other, "sub_")

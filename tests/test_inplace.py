@@ -829,3 +829,39 @@ def test_grad_of_a_function_that_updates_its_input_in_place_raises():
     # a clone may be updated: the gradient goes through the update
     g = lumina.grad(lambda x: x.clone().mul_(x).sum())(lumina.tensor([1.0, 2.0]))
     np.testing.assert_array_equal(g.numpy(), [2.0, 4.0])
+
+
+def test_state_updated_in_place_outside_compile_does_not_keep_earlier_steps_graphs():
+    from lumina.inplace import PENDING_LIMIT
+    w = lumina.tensor(arr(4, 3), requires_grad=True)
+    x = lumina.tensor(arr(5, 4))
+    for _ in range(3):
+        (x @ w).tanh().sum().backward()
+        with lumina.no_grad():
+            w -= 0.1 * w.grad          # the gradient's graph: computed at once, as in torch
+        assert w._realized
+        w.grad = None
+    buf = lumina.tensor(np.zeros((PENDING_LIMIT + 2, 3), np.float32))
+    for i in range(PENDING_LIMIT + 2):
+        buf[i] = float(i)              # small writes stay lazy, computed together every PENDING_LIMIT
+        assert buf._realized == (i + 1 == PENDING_LIMIT)
+    np.testing.assert_array_equal(buf.numpy()[:, 0], np.arange(PENDING_LIMIT + 2, dtype=np.float32))
+
+
+@pytest.mark.parametrize("prog,error", [
+    (lambda lib, i: i.fill_(float("nan")), LuminaValueError),
+    (lambda lib, i: i.__setitem__(0, float("inf")), LuminaValueError),
+    (lambda lib, i: i.__setitem__(0, 1e30), LuminaValueError),
+    (lambda lib, i: i.int().__setitem__(0, 2 ** 40), LuminaValueError),
+    (lambda lib, i: i.masked_fill_(i == 0, float("nan")), LuminaValueError),
+    (lambda lib, i: i.__setitem__(lib.tensor([0]), lib.tensor([2.5])), LuminaTypeError),   # index_put: dtypes
+    (lambda lib, i: i.__setitem__(lib.tensor([0]), lib.tensor(2.5)), LuminaTypeError),
+    (lambda lib, i: i.float().__setitem__(i > 0, lib.tensor([1, 2])), LuminaTypeError),
+])
+def test_values_an_integer_tensor_cannot_take_raise(prog, error):
+    raises_both(prog, error, np.arange(3), torch_error=(RuntimeError, OverflowError))
+
+
+def test_a_0d_value_through_one_mask_is_cast_like_masked_fill():
+    both(lambda lib, x: (x.__setitem__(x > 0, lib.tensor(2)), x)[1], arr(3, 2))
+    both(lambda lib, i: (i.__setitem__(lib.tensor([0]), 2.9), i)[1], np.arange(3))   # a number: converted
