@@ -33,6 +33,8 @@ def contiguous(shape) -> View:
 
 
 def _reshape(v: View, shape: tuple[int, ...]) -> View | None:
+    if 0 in v.shape:   # no element to address: any strides do (the groups below never balance)
+        return View(tuple(shape), contiguous(shape).strides, v.offset)
     # Drop size-1 dims (their strides are irrelevant), then match groups of equal element count.
     old = [(d, s) for d, s in zip(v.shape, v.strides) if d != 1]
     new_nz = [d for d in shape if d != 1]

@@ -66,7 +66,8 @@ def _nll(logp: Tensor, target: Tensor, weight: Tensor | None, ignore_index: int,
     w = valid.to(logp.dtype)
     if weight is not None:
         w = w * take(weight, 0, safe)
-    return -(picked * w), w
+    # an ignored row is 0 exactly, whatever its log-probability (inf or NaN logits), as torch
+    return where(valid, -(picked * w), 0.0), w
 
 
 def _check_weight(weight: Tensor | None, c: int, op: str) -> None:
