@@ -115,7 +115,8 @@ class RowKernel:
     domain: tuple[Var, ...]
     stages: tuple[Stage, ...]
     source: tuple[str, ...] = ()
-    checks: tuple[IndexCheck, ...] = ()   # index checks; their status buffer is the last input
+    checks: tuple[IndexCheck, ...] = ()   # index checks; their status buffer follows the values read
+    #                                       (the last input, but before C in a row-fused GEMM's rows)
 
     @property
     def n_inputs(self) -> int:
