@@ -58,8 +58,9 @@ def test_signature_matches_torch(name):
     assert mine is not None, f"{name}: lumina's signature cannot be inspected"
     overloads = [td.parse_signature(o) for o in entry["overloads"]]
     problems = td.compare_signature(name, mine, overloads)
-    assert not problems, (f"{name}{td.render_signature(mine)} vs {entry['torch']} "
-                          f"{' | '.join(entry['overloads'])}:\n  " + "\n  ".join(problems))
+    if problems:    # pytest.fail, not assert: pytest would cut a long assertion message short
+        pytest.fail(f"{name}{td.render_signature(mine)} vs {entry['torch']} {' | '.join(entry['overloads'])}:\n  "
+                    + "\n  ".join(problems), pytrace=False)
 
 
 if __name__ == "__main__":
