@@ -2852,28 +2852,28 @@ def _against(mine: list[Param], o: list[Param], allowed: dict) -> tuple[list[str
     mine_pos = [p.name for p in mine if p.kind in ("positional", "varargs")]
     torch_names = {q.name for q in o}
     mine_names = {p.name for p in mine}
-    issues, renamed, renames = [], set(), set()
+    found, renamed, renames = [], set(), set()
     for i, n in enumerate(mine_pos):
         if n in allowed:
             continue
         if i >= len(pos):
-            issues.append(f"lumina's positional #{i + 1} is {n!r}; torch {render_signature(o)} takes {len(pos)} "
+            found.append(f"lumina's positional #{i + 1} is {n!r}; torch {render_signature(o)} takes {len(pos)} "
                           f"positionally")
             break
         if pos[i] != n:
             if n not in torch_names and pos[i] not in mine_names:
-                issues.append(f"lumina names torch's {pos[i]!r} {n!r} (positional #{i + 1} of {render_signature(o)})")
+                found.append(f"lumina names torch's {pos[i]!r} {n!r} (positional #{i + 1} of {render_signature(o)})")
                 renamed.add(n)
                 renames.add(pos[i])
                 continue
-            issues.append(f"positional #{i + 1}: lumina {n!r}, torch {pos[i]!r} in {render_signature(o)}")
+            found.append(f"positional #{i + 1}: lumina {n!r}, torch {pos[i]!r} in {render_signature(o)}")
             break
     if not any(p.kind == "varkw" for p in mine):
         for q in o:
             if q.name not in mine_names and q.name not in renames and q.kind != "varkw" \
                     and q.name not in SIGNATURE_OMISSIONS and q.name not in allowed:
-                issues.append(f"torch's {str(q)!r} is missing")
-    return issues, renamed, renames
+                found.append(f"torch's {str(q)!r} is missing")
+    return found, renamed, renames
 
 
 def compare_signature(name: str, mine: list[Param], overloads: list[list[Param]]) -> list[str]:
