@@ -50,6 +50,7 @@ from .ir.ops import Op
 from .ir.types import TensorType
 from .runtime.executable import Executable
 from .runtime import devices
+from .inplace import replaced
 from .tensor import Tensor, no_grad, realize
 from .tracing import BOUND, STATE, STATE_LOCK, Trace, grad_type
 
@@ -377,7 +378,9 @@ class CompiledFunction:
         with STATE_LOCK:
             for u, target, t in zip(entry.updates, targets, results):
                 if u.kind == "value":
+                    old = target._value
                     target._set_value(t._value)
+                    replaced(target, old)     # an in-place update: versions, views, backward
                 else:
                     target.grad = t
             for t in entry.grads_cleared:

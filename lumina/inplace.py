@@ -238,6 +238,13 @@ def version(t: Tensor) -> int:
     return getattr(base(t), "_updates", 0)
 
 
+def replaced(t: Tensor, old: Value, op: str = "a compiled function") -> None:
+    """Count ``t``'s rebinding from ``old`` (a compiled call writing back the state it updated) as
+    the in-place update it stands for: its base's version moves, and a graph that read ``old``
+    finds it modified when differentiated."""
+    SUPERSEDED[old] = (weakref.ref(t), _bump(base(t)), op, frozenset())
+
+
 def _bump(root: Tensor) -> int:
     """Count one more in-place update of base tensor ``root`` (torch's version counter; the slot is
     only set on tensors that were ever updated, so others pay nothing)."""

@@ -865,3 +865,24 @@ def test_values_an_integer_tensor_cannot_take_raise(prog, error):
 def test_a_0d_value_through_one_mask_is_cast_like_masked_fill():
     both(lambda lib, x: (x.__setitem__(x > 0, lib.tensor(2)), x)[1], arr(3, 2))
     both(lambda lib, i: (i.__setitem__(lib.tensor([0]), 2.9), i)[1], np.arange(3))   # a number: converted
+
+
+def test_a_compiled_step_between_forward_and_backward_counts_as_an_in_place_update():
+    w = lumina.tensor(arr(3), requires_grad=True)
+
+    @lumina.compile
+    def scale():
+        with lumina.no_grad():
+            w.mul_(0.5)
+        return w * 1.0
+
+    loss = (w * w).sum()        # mul keeps w for the gradient
+    version = w._version
+    scale()
+    assert w._version > version
+    with pytest.raises(LuminaGradError, match="modified by an in-place operation"):
+        loss.backward()
+    added = (w + 1.0).sum()     # add keeps nothing: the gradient reaches the old value's tensor
+    scale()
+    added.backward()
+    np.testing.assert_array_equal(w.grad.numpy(), np.ones(3, np.float32))
