@@ -30,14 +30,18 @@ view in which several elements are one element of the base (``expand``, ``Lumina
 operand that partially overlaps the written elements (``x[1:] += x[:-1]``, ``LuminaValueError``).
 
 **Version counters.** Each base tensor counts the in-place updates made to it or its views
-(``Tensor._version``, in the slot ``Tensor._updates``). lumina's VJP rules read forward values
-where torch saves tensors; when ``backward`` finds that a value the gradient reads was, at the time it was read, the value of a
-tensor since updated in place (or a view of such a value), it raises ``LuminaGradError`` as torch
-does ("one of the variables needed for gradient computation has been modified by an inplace
-operation"). The old value still exists in lumina's SSA graph, so the gradient would be computable;
-raising keeps programs portable between lumina and torch. Which values backward reads follows
-lumina's VJP rules, which for primitives match torch's saved tensors (``exp`` its result, ``mul``
-its operands, ``add`` nothing); composites may read a different set.
+(``Tensor._version``, in the slot ``Tensor._updates``; state a compiled call writes back counts
+too: ``replaced``). lumina's VJP rules read forward values where torch saves tensors; when
+``backward`` finds that the gradient of a node recorded before an update reads the value a tensor
+(or a view of it) held before that update, it raises ``LuminaGradError``, as torch does ("one of
+the variables needed for gradient computation has been modified by an inplace operation";
+``check_saved``). The old value still exists in lumina's SSA graph, so the gradient would be
+computable; raising keeps programs portable between lumina and torch. The update's own nodes may
+read the old value (torch saves an in-place op's original ``self``), unless an operand aliases the
+tensor (``y.mul_(y)``: torch raises). Which values a gradient reads follows lumina's VJP rules,
+which for primitives match torch's saved tensors (``exp`` its result, ``mul`` its operands, ``add``
+nothing); composites may read a different set. A leaf that requires grad and was updated between
+forward and backward gets the gradient of its old value in ``.grad`` (``former_leaf``).
 
 **Autograd.** An in-place op on a tensor with history records the op: gradients flow through the
 new value to the old one and to the operands. Under ``no_grad`` the update is not recorded: a leaf
@@ -79,14 +83,14 @@ def can_cast(src: DType, dst: DType) -> bool:
     return src is DType.bool or dst is not DType.bool
 
 
-def _check_grad(t: Tensor, op: str) -> list[Tensor]:
-    """Raise where torch refuses an in-place op for autograd's sake; returns ``t``'s chain."""
+def _check_grad(t: Tensor, op: str) -> None:
+    """Raise where torch refuses an in-place op for autograd's sake."""
     chain = chain_of(t)
     if not STATE.grad_enabled:
-        return chain
+        return
     links = [c._view for c in chain[1:]]
     if any(link.detached for link in links):
-        return chain
+        return
     root = chain[0]
     if any(link.cut for link in links):
         raise LuminaGradError(
@@ -99,7 +103,6 @@ def _check_grad(t: Tensor, op: str) -> list[Tensor]:
             f"{op}: {what} that requires grad ({root._value.type}) is being used in an in-place "
             "operation (torch raises too); update it under `with lumina.no_grad():`, as an optimizer "
             "step does, or work on a clone()")
-    return chain
 
 
 def _check_no_internal_overlap(t: Tensor, op: str) -> None:
@@ -150,7 +153,8 @@ def update(t: Tensor, op: str, compute: Callable[[], Tensor], operands=(), check
 
     ``compute`` builds the new value from ``t`` and ``operands`` (tensors among them are checked for
     overlap with ``t``). Its result must have ``t``'s shape; with ``check_cast`` its dtype must be one
-    that torch casts to ``t``'s (``can_cast``)."""
+    that torch casts to ``t``'s (``can_cast``). Raises LuminaGradError, LuminaTypeError,
+    LuminaShapeError or LuminaValueError where torch raises (see the module docstring)."""
     old = t._touch()
     _check_grad(t, op)
     _check_no_internal_overlap(t, op)
@@ -373,6 +377,7 @@ def number(value, dtype: DType, op: str) -> Value:
             raise LuminaValueError(f"{op}: value {value!r} cannot be converted to type {dtype.name} without "
                                    "overflow (torch raises too)")
     return B.const(value, dtype)
+
 
 def _as_operand(t: Tensor, x, op: str):
     if isinstance(x, (Tensor, bool, int, float)):
