@@ -187,7 +187,15 @@ def variance(x, dim, unbiased, keepdim: bool, correction, *, op: str = "var", ro
     n = math.prod(wide.shape[a] for a in axes)
     dof = max(n - _correction(op, unbiased, correction), 0.0)
     _, _, sum_sq, s = scaled_moments(wide, axes)
-    out = (sum_sq / dof).sqrt() * s if root else sum_sq / dof * s * s
+    if root:
+        # torch's std_backward: no gradient where the deviation is 0 (not 0 / 0); the inner
+        # where keeps sqrt's own VJP away from 0.
+        from .tensor import where
+        v = sum_sq / dof
+        zero = v == 0.0
+        out = where(zero, 0.0, where(zero, 1.0, v).sqrt()) * s
+    else:
+        out = sum_sq / dof * s * s
     if not keepdim:
         out = out.reshape([d for i, d in enumerate(wide.shape) if i not in axes])
     return out.to(x.dtype)

@@ -337,7 +337,8 @@ class _FunctionBuilder:
         if dt.is_float:  # NaN-propagating, like NumPy: pick a if it wins or is NaN, else x
             wins = b.or_(b.fcmp_ordered("<" if smaller else ">", a, x), b.fcmp_unordered("uno", a, a))
             return b.select(wins, a, x)
-        return b.select(b.icmp_signed("<" if smaller else ">", a, x), a, x)
+        cmp = b.icmp_unsigned if dt is DType.bool else b.icmp_signed
+        return b.select(cmp("<" if smaller else ">", a, x), a, x)
 
     def _binary(self, op: str, x, y, dt: DType):
         b = self.b
@@ -357,6 +358,8 @@ class _FunctionBuilder:
         if op in _FCMP:
             if f:
                 return b.fcmp_unordered("!=", x, y) if op == "ne" else b.fcmp_ordered(_FCMP[op], x, y)
+            if dt is DType.bool:   # i1: signed, true would be -1 and order below false
+                return b.icmp_unsigned(_FCMP[op], x, y)
             return b.icmp_signed(_FCMP[op], x, y)
         if op == "and":
             return b.and_(x, y)

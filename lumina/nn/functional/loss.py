@@ -4,6 +4,8 @@
 """
 from __future__ import annotations
 
+import math
+
 from ...amp import autocast_fp32
 from ...errors import LuminaIndexError, LuminaShapeError, LuminaTypeError, LuminaValueError
 from ...ir.dtypes import DType
@@ -75,6 +77,14 @@ def _check_weight(weight: Tensor | None, c: int, op: str) -> None:
         raise LuminaShapeError(f"{op}: weight must be [C] = [{c}], got {weight._value.type}")
 
 
+def _weighted_mean(loss: Tensor, w: Tensor) -> Tensor:
+    """``sum(loss) / sum(w)``, NaN when every target is ignored (as torch), with no gradient
+    there: torch's backward gives 0, where the plain quotient would give ``inf * 0``."""
+    total = w.sum()
+    none = total == 0.0
+    return where(none, math.nan, loss.sum() / where(none, 1.0, total))
+
+
 def nll_loss(input: Tensor, target: Tensor, weight: Tensor | None = None, ignore_index: int = -100,
              reduction: str = "mean") -> Tensor:
     """``torch.nn.functional.nll_loss``: ``-weight[t] * input[t]`` for log-probabilities ``input [N, C]``
@@ -86,7 +96,7 @@ def nll_loss(input: Tensor, target: Tensor, weight: Tensor | None = None, ignore
     _check_weight(weight, flat.shape[1], "nll_loss")
     loss, w = _nll(flat, tgt, weight, ignore_index, "nll_loss")
     if reduction == "mean":
-        return loss.sum() / w.sum()
+        return _weighted_mean(loss, w)
     return loss.sum() if reduction == "sum" else loss.reshape(shape)
 
 
@@ -120,7 +130,7 @@ def cross_entropy(input: Tensor, target: Tensor, weight: Tensor | None = None, i
         smooth = -where(tgt != ignore_index, per_class.sum(1), 0.0)
         loss = loss * (1.0 - label_smoothing) + smooth * (label_smoothing / c)
     if reduction == "mean":
-        return loss.sum() / w.sum()
+        return _weighted_mean(loss, w)
     return loss.sum() if reduction == "sum" else loss.reshape(shape)
 
 
