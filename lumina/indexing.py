@@ -215,13 +215,14 @@ def select_slices(x: Tensor, axis: int, index, op: str, negative: bool = True) -
     return take(x, axis, checked.reshape(-1)).reshape(x.shape[:axis] + idx.shape + x.shape[axis + 1:])
 
 
-def gather(x: Tensor, dim: int, index) -> Tensor:
+def gather(x: Tensor, dim: int, index, *, sparse_grad: bool = False) -> Tensor:
     """``torch.gather``: ``out[i][j][k] = x[index[i][j][k]][j][k]`` for ``dim == 0`` (and likewise).
 
     ``index`` has ``x``'s rank and ``index.shape[d] <= x.shape[d]`` for ``d != dim``; the output has
     ``index``'s shape and ``x``'s dtype. Decomposed as a masked sum along ``dim`` (see the module
-    docstring). Raises LuminaShapeError / LuminaTypeError, LuminaIndexError for an index outside
-    ``[0, x.shape[dim])`` (as PyTorch, negative ones too).
+    docstring). ``sparse_grad`` is accepted for torch's signature; the gradient is always dense
+    (lumina has no sparse tensors). Raises LuminaShapeError / LuminaTypeError, LuminaIndexError for
+    an index outside ``[0, x.shape[dim])`` (as PyTorch, negative ones too).
     """
     return select_elements(x, dim, index, "gather", negative=False)
 
