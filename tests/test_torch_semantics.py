@@ -301,3 +301,57 @@ def test_module_called_on_a_numpy_array_returns_a_tensor_with_history():
     assert isinstance(out, lumina.Tensor) and out.requires_grad
     out.sum().backward()
     np.testing.assert_array_equal(model.weight.grad.numpy(), np.full((2, 3), 4.0, np.float32))
+
+
+# ---- found by the differential harness (lumina.testing.torch_diff) --------------------------------
+
+@pytest.mark.parametrize("op", ["lt", "le", "gt", "ge", "eq", "ne"])
+def test_bool_comparisons_order_false_below_true(op):
+    a = np.array([False, False, True, True])
+    b = np.array([False, True, False, True])
+    _same(getattr(lumina.tensor(a), f"__{op}__")(lumina.tensor(b)), getattr(torch.tensor(a), f"__{op}__")(torch.tensor(b)))
+
+
+def test_clamp_with_equal_bounds():
+    a = np.array([-0.898, 0.5, -3.0, 4.0, NAN], np.float32)
+    for lo, hi in ((-0.0, 0.0), (-1.0, -1.0), (2.0, 2.0)):
+        _same(lumina.tensor(a).clamp(lo, hi), torch.tensor(a).clamp(lo, hi))
+    x = a[:4]
+    lo, hi = np.full(4, 1.0, np.float32), np.full(4, 1.0, np.float32)
+    for got, want in _grads(lambda p, q, r: p.clamp(q, r), lambda p, q, r: p.clamp(q, r), x, lo, hi):
+        np.testing.assert_array_equal(got, want)
+
+
+def test_std_has_no_gradient_at_zero_deviation():
+    for got, want in _grads(lambda x: x.std(), lambda t: t.std(), np.full(3, 2.0, np.float32)):
+        np.testing.assert_array_equal(got, want)
+
+
+def test_mean_loss_over_no_target_is_nan_with_zero_gradient():
+    logits = np.random.default_rng(0).standard_normal((3, 4)).astype(np.float32)
+    target = np.full(3, -100)
+    x, t = lumina.tensor(logits, requires_grad=True), torch.tensor(logits, requires_grad=True)
+    got, want = F.cross_entropy(x, lumina.tensor(target)), TF.cross_entropy(t, torch.tensor(target))
+    assert math.isnan(got.item()) and math.isnan(want.item())
+    got.backward()
+    want.backward()
+    np.testing.assert_array_equal(np.abs(x.grad.numpy()), t.grad.numpy())
+
+
+def test_a_0d_tensor_promotes_like_a_scalar():
+    for a_dt, b_dt in ((torch.bfloat16, torch.float64), (torch.float32, torch.float64), (torch.int64, torch.float64),
+                       (torch.int32, torch.int64), (torch.bool, torch.int64)):
+        a = torch.tensor([1, 0], dtype=a_dt)
+        b = torch.tensor(1, dtype=b_dt)
+        la = lumina.tensor(a.float().numpy()).to(str(a_dt).split(".")[1])
+        lb = lumina.tensor(b.float().numpy()).to(str(b_dt).split(".")[1])
+        assert str((la * lb).dtype).split(".")[-1] == str((a * b).dtype).split(".")[1], (a_dt, b_dt)
+        assert str(lumina.where(la > 0, la, lb).dtype).split(".")[-1] == str(torch.where(a > 0, a, b).dtype).split(".")[1]
+
+
+def test_integer_tensors_refuse_nan_and_0d_size_errors():
+    with pytest.raises(LuminaValueError, match="NaN"):
+        lumina.tensor(NAN, dtype=lumina.int32)
+    with pytest.raises(LuminaIndexError):
+        lumina.tensor(3.0).size(0)
+    _same(lumina.tensor(3.0).transpose(0, -1), torch.tensor(3.0).transpose(0, -1))

@@ -370,6 +370,8 @@ class Emitter:
         if op in ("and", "or") and dt is DType.bool:
             return f"_{op}({x}, {y})"
         if op in _COMPARE:
+            if dt is DType.bool and op not in ("eq", "ne"):   # int1 orders as signed: true < false
+                x, y = f"{x}.to(tl.int8)", f"{y}.to(tl.int8)"
             return f"({x} {_COMPARE[op]} {y})"
         if op == "div":
             if not f:
@@ -378,6 +380,8 @@ class Emitter:
         if op == "pow" and f:
             return f"_pow({x}, {y}).to({REG[dt]})"
         if op in ("maximum", "minimum"):
+            if dt is DType.bool:
+                return f"_i{op[:3]}({x}.to(tl.int8), {y}.to(tl.int8)).to(tl.int1)"
             return f"_{'' if f else 'i'}{op[:3]}({x}, {y})"
         raise LuminaCodegenError(f"triton: kernel {self.kernel}: no lowering for binary {op} on {dt.name}")
 
