@@ -7,8 +7,11 @@
   rows of a 4096 x 256 table.
 
     python benchmarks/index_checks.py [--rounds 15]
+    LUMINA_NUM_THREADS=1 python benchmarks/index_checks.py     # the steady number on a busy machine
 
-Prints each step's best wall time per call both ways, then the per-kernel best times
+Prints each step's best wall time per call both ways, the best CPU time of the calling thread
+(all of the step's work when ``LUMINA_NUM_THREADS=1``; preemption by other processes does not count
+there, which makes it the figure to trust on a shared machine), and the per-kernel best times
 (``CompiledFunction.profile``) summed over the step.
 """
 from __future__ import annotations
@@ -52,11 +55,12 @@ def build(checks: bool) -> dict:
     return steps
 
 
-def best_call(fn, args, calls: int) -> float:
-    t0 = time.perf_counter()
+def best_call(fn, args, calls: int) -> tuple[float, float]:
+    """(wall, calling thread's CPU) seconds per call."""
+    t0, c0 = time.perf_counter(), time.thread_time()
     for _ in range(calls):
         fn(*args)
-    return (time.perf_counter() - t0) / calls
+    return (time.perf_counter() - t0) / calls, (time.thread_time() - c0) / calls
 
 
 def main() -> None:
@@ -65,14 +69,15 @@ def main() -> None:
     rounds = ap.parse_args().rounds
     off, on = build(False), build(True)
     for name, calls in (("train", 5), ("lookups", 20)):
-        a = b = ka = kb = float("inf")
+        a, b, ka, kb = [float("inf")] * 2, [float("inf")] * 2, float("inf"), float("inf")
         for _ in range(rounds):   # alternate, so a busy moment hits both
-            a = min(a, best_call(*off[name], calls))
-            b = min(b, best_call(*on[name], calls))
+            a = [min(x, y) for x, y in zip(a, best_call(*off[name], calls))]
+            b = [min(x, y) for x, y in zip(b, best_call(*on[name], calls))]
             ka = min(ka, sum(t for _, t in off[name][0].profile(*off[name][1], repeat=5)))
             kb = min(kb, sum(t for _, t in on[name][0].profile(*on[name][1], repeat=5)))
-        print(f"{name}: without checks {a * 1e3:.3f} ms, with {b * 1e3:.3f} ms per call ({100 * (b / a - 1):+.1f}%); "
-              f"kernels {ka * 1e3:.3f} ms vs {kb * 1e3:.3f} ms ({100 * (kb / ka - 1):+.1f}%)")
+        print(f"{name}: without checks / with them: wall {a[0] * 1e3:.3f} / {b[0] * 1e3:.3f} ms per call "
+              f"({100 * (b[0] / a[0] - 1):+.1f}%); CPU {a[1] * 1e3:.3f} / {b[1] * 1e3:.3f} ms "
+              f"({100 * (b[1] / a[1] - 1):+.1f}%); kernels {ka * 1e3:.3f} / {kb * 1e3:.3f} ms ({100 * (kb / ka - 1):+.1f}%)")
 
 
 if __name__ == "__main__":
