@@ -11,6 +11,8 @@
 
     lumina.compile(step, device="cuda")   # Triton kernels on a GPU (see lumina.default_device())
 """
+import builtins
+
 from .autograd import grad, value_and_grad
 from .compiled import compile
 from .errors import (LuminaDeviceError, LuminaError, LuminaGradError, LuminaIndexError, LuminaOnnxError, LuminaShapeError,
@@ -25,22 +27,79 @@ from .tensor import (Tensor, arange, cat, full, matmul, maximum, minimum, no_gra
 bool = bool_  # noqa: A001  (lumina.bool, like torch.bool)
 
 
-def _unary(name):
-    def fn(x, *args, **kwargs):
-        return getattr(x if isinstance(x, Tensor) else tensor(x), name)(*args, **kwargs)
-    fn.__name__ = name
-    fn.__doc__ = f"``lumina.{name}(x)`` is ``x.{name}()``; see ``Tensor.{name}``."
-    return fn
+def _as_tensor(input) -> Tensor:
+    return input if isinstance(input, Tensor) else tensor(input)
 
 
-exp, log, sqrt, sin, cos, tanh, sigmoid, relu, gelu, abs, neg, erf = (  # noqa: A001
-    _unary(n) for n in ("exp", "log", "sqrt", "sin", "cos", "tanh", "sigmoid", "relu", "gelu", "abs",
-                        "neg", "erf"))
-sum, mean, max, min, argmax, argmin, reshape, permute, transpose, squeeze, unsqueeze, flatten = (  # noqa: A001
-    _unary(n) for n in ("sum", "mean", "max", "min", "argmax", "argmin", "reshape", "permute",
-                        "transpose", "squeeze", "unsqueeze", "flatten"))
+# torch's functional spellings of Tensor methods, with torch's signatures: each is the method.
+def exp(input): return _as_tensor(input).exp()
+def log(input): return _as_tensor(input).log()
+def sqrt(input): return _as_tensor(input).sqrt()
+def sin(input): return _as_tensor(input).sin()
+def cos(input): return _as_tensor(input).cos()
+def tanh(input): return _as_tensor(input).tanh()
+def sigmoid(input): return _as_tensor(input).sigmoid()
+def relu(input): return _as_tensor(input).relu()
+def gelu(input, approximate: str = "none"): return _as_tensor(input).gelu(approximate)
+def abs(input): return _as_tensor(input).abs()  # noqa: A001
+def neg(input): return _as_tensor(input).neg()
+def erf(input): return _as_tensor(input).erf()
 
-clamp, clip, var, std = (_unary(n) for n in ("clamp", "clip", "var", "std"))
+
+def sum(input, dim=None, keepdim: builtins.bool = False, *, dtype=None):  # noqa: A001
+    return _as_tensor(input).sum(dim, keepdim, dtype=dtype)
+
+
+def mean(input, dim=None, keepdim: builtins.bool = False, *, dtype=None):
+    return _as_tensor(input).mean(dim, keepdim, dtype=dtype)
+
+
+def max(input, dim=None, keepdim: builtins.bool = False, *, other=None):  # noqa: A001
+    """``torch.max``: ``max(input)``, ``max(input, dim, keepdim)`` or ``max(input, other)`` (a
+    tensor in ``dim``'s place, or ``other=``); see ``Tensor.max``."""
+    return _as_tensor(input).max(dim, keepdim, other=other)
+
+
+def min(input, dim=None, keepdim: builtins.bool = False, *, other=None):  # noqa: A001
+    """``torch.min``; see ``max``."""
+    return _as_tensor(input).min(dim, keepdim, other=other)
+
+
+def argmax(input, dim=None, keepdim: builtins.bool = False):
+    return _as_tensor(input).argmax(dim, keepdim)
+
+
+def argmin(input, dim=None, keepdim: builtins.bool = False):
+    return _as_tensor(input).argmin(dim, keepdim)
+
+
+def reshape(input, shape): return _as_tensor(input).reshape(shape)
+def permute(input, dims): return _as_tensor(input).permute(dims)
+def transpose(input, dim0, dim1): return _as_tensor(input).transpose(dim0, dim1)
+def squeeze(input, dim=None): return _as_tensor(input).squeeze(dim)
+def unsqueeze(input, dim): return _as_tensor(input).unsqueeze(dim)
+
+
+def flatten(input, start_dim: int = 0, end_dim: int = -1):
+    return _as_tensor(input).flatten(start_dim, end_dim)
+
+
+def clamp(input, min=None, max=None):  # noqa: A002 (torch's names)
+    return _as_tensor(input).clamp(min, max)
+
+
+clip = clamp
+
+
+def var(input, dim=None, unbiased=None, keepdim: builtins.bool = False, *, correction=None):
+    """``torch.var``; see ``Tensor.var`` (``unbiased=None`` means not given)."""
+    return _as_tensor(input).var(dim, unbiased, keepdim, correction=correction)
+
+
+def std(input, dim=None, unbiased=None, keepdim: builtins.bool = False, *, correction=None):
+    """``torch.std``; see ``Tensor.std``."""
+    return _as_tensor(input).std(dim, unbiased, keepdim, correction=correction)
+
 
 from .indexing import gather, index_select, take_along_dim  # noqa: E402
 from .scan import cumsum  # noqa: E402

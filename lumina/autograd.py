@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Callable, Sequence
 
-from .errors import LuminaGradError
+from .errors import LuminaGradError, LuminaValueError
 from .ir import builder as B
 from .ir.graph import topo_sort
 from .inplace import THROUGH, check_saved, former_leaf
@@ -16,8 +16,21 @@ from .tensor import LEAF_OF, Tensor, tensor
 from .tracing import STATE, STOP_GRAD
 
 
-def backward(out: Tensor, gradient: Tensor | None = None) -> None:
-    """Accumulate d(out)/d(leaf) into ``leaf.grad`` for every leaf that requires grad."""
+def backward(out: Tensor, gradient: Tensor | None = None, inputs=None) -> None:
+    """Accumulate d(out)/d(leaf) into ``leaf.grad`` for every leaf that requires grad (those among
+    ``inputs``, a tensor or a sequence of tensors, when given: torch's ``backward(inputs=)``).
+    Raises LuminaValueError for an input that is not a leaf requiring grad."""
+    only = None
+    if inputs is not None:
+        inputs = [inputs] if isinstance(inputs, Tensor) else list(inputs)
+        if not inputs:
+            raise LuminaValueError("backward: inputs= is empty (leave it out to accumulate into every leaf)")
+        for t in inputs:
+            if not isinstance(t, Tensor) or not t.is_leaf or not t.requires_grad:
+                raise LuminaValueError(f"backward: inputs= takes leaf tensors that require grad; got "
+                                       f"{t._value.type if isinstance(t, Tensor) else type(t).__name__}"
+                                       + (" (computed from others)" if isinstance(t, Tensor) and not t.is_leaf else ""))
+        only = {id(t) for t in inputs}
     if not out.requires_grad:
         raise LuminaGradError(f"backward: the {out._value.type} tensor does not require grad "
                               "(no input of it has requires_grad=True, or it was made under no_grad)")
@@ -40,7 +53,7 @@ def backward(out: Tensor, gradient: Tensor | None = None) -> None:
         t = LEAF_OF.get(id(n))
         if t is None:
             t = former_leaf(n)
-        if t is not None and t.requires_grad:
+        if t is not None and t.requires_grad and (only is None or id(t) in only):
             found.append((t, n))
     if not found:
         return

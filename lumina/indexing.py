@@ -191,13 +191,14 @@ def advanced_getitem(x: Tensor, key: tuple) -> Tensor:
     return take(merged, q, lin)
 
 
-def index_select(x: Tensor, dim: int, index) -> Tensor:
-    """``torch.index_select``: the slices ``index`` (1-D ints) of ``x`` along ``dim``.
+def index_select(input: Tensor, dim: int, index) -> Tensor:
+    """``torch.index_select``: the slices ``index`` (1-D ints) of ``input`` (``x`` below) along ``dim``.
 
     Output ``x.shape[:dim] + [len(index)] + x.shape[dim+1:]``; the gradient scatter-adds (repeated
     indices accumulate). Raises LuminaShapeError unless ``index`` is 1-D (or 0-d), LuminaIndexError
     for an index outside ``[0, x.shape[dim])`` (as PyTorch, negative ones too).
     """
+    x = input
     d = x._axes(dim, "index_select")[0]
     idx = as_index(index, "index_select")
     if idx.ndim > 1:
@@ -215,8 +216,9 @@ def select_slices(x: Tensor, axis: int, index, op: str, negative: bool = True) -
     return take(x, axis, checked.reshape(-1)).reshape(x.shape[:axis] + idx.shape + x.shape[axis + 1:])
 
 
-def gather(x: Tensor, dim: int, index, *, sparse_grad: bool = False) -> Tensor:
-    """``torch.gather``: ``out[i][j][k] = x[index[i][j][k]][j][k]`` for ``dim == 0`` (and likewise).
+def gather(input: Tensor, dim: int, index, *, sparse_grad: bool = False) -> Tensor:
+    """``torch.gather``: ``out[i][j][k] = x[index[i][j][k]][j][k]`` for ``dim == 0`` (and likewise),
+    ``x`` being ``input``.
 
     ``index`` has ``x``'s rank and ``index.shape[d] <= x.shape[d]`` for ``d != dim``; the output has
     ``index``'s shape and ``x``'s dtype. Decomposed as a masked sum along ``dim`` (see the module
@@ -224,7 +226,7 @@ def gather(x: Tensor, dim: int, index, *, sparse_grad: bool = False) -> Tensor:
     (lumina has no sparse tensors). Raises LuminaShapeError / LuminaTypeError, LuminaIndexError for
     an index outside ``[0, x.shape[dim])`` (as PyTorch, negative ones too).
     """
-    return select_elements(x, dim, index, "gather", negative=False)
+    return select_elements(input, dim, index, "gather", negative=False)
 
 
 def select_elements(x: Tensor, dim: int, index, op: str, negative: bool = True, where_: str | None = None) -> Tensor:
@@ -257,11 +259,13 @@ def pick(x: Tensor, d: int, checked: Tensor) -> Tensor:
     return picked.sum(d + 1).to(x.dtype)
 
 
-def take_along_dim(x: Tensor, indices, dim: int | None = None) -> Tensor:
-    """``torch.take_along_dim``: like ``gather`` but ``x`` and ``indices`` broadcast outside ``dim``,
+def take_along_dim(input: Tensor, indices, dim: int | None = None) -> Tensor:
+    """``torch.take_along_dim``: like ``gather`` but ``input`` (``x`` below) and ``indices``
+    broadcast outside ``dim``,
     and negative indices count from the end; ``dim=None`` indexes the flattened ``x`` with the
     flattened ``indices`` (in ``[0, numel)``, as PyTorch). An index out of range raises
     LuminaIndexError (torch 2.13 wraps it modulo the size along a dim: see the module docstring)."""
+    x = input
     idx = as_index(indices, "take_along_dim")
     if dim is None:
         checked = checked_index(idx, x.numel(), "take_along_dim", f"the flattened {x._value.type}", negative=False)

@@ -14,7 +14,8 @@ import numpy as np
 from .ir.dtypes import DType, to_dtype
 from .ir.graph import emit
 from .ir.ops import Op
-from .tensor import Tensor, _shape_arg, tensor
+from .errors import LuminaTypeError
+from .tensor import Tensor, _shape_arg, place, tensor
 from .tracing import STATE
 
 _COUNTER = tensor(np.int64(0))
@@ -37,29 +38,44 @@ def _next_key() -> Tensor:
     return key
 
 
-def rand(*shape, dtype=DType.float32) -> Tensor:
-    """Uniform samples in [0, 1) of ``shape``."""
-    dt = to_dtype(dtype)
-    shape = _shape_arg(shape, "rand")
-    return Tensor(emit(Op.RAND, (_next_key()._touch(),), shape=shape, dtype=dt))
+def _finish(t: Tensor, device, requires_grad: bool, op: str) -> Tensor:
+    """A draw on ``device`` (``lumina.tensor.place``), made a realised leaf when it requires grad
+    (as ``lumina.tensor``; floating-point dtypes only, as torch)."""
+    if requires_grad:
+        if not t.dtype.is_float:
+            raise LuminaTypeError(f"{op}: only floating-point tensors can require grad, got {t.dtype.name}")
+        t = tensor(t, requires_grad=True)
+    return place(t, device, op)
 
 
-def randn(*shape, dtype=DType.float32) -> Tensor:
+def rand(*size, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
+    """Uniform samples in [0, 1) of ``size``; float32 unless ``dtype`` is given."""
+    dt = DType.float32 if dtype is None else to_dtype(dtype)
+    shape = _shape_arg(size, "rand")
+    out = Tensor(emit(Op.RAND, (_next_key()._touch(),), shape=shape, dtype=dt))
+    return _finish(out, device, requires_grad, "rand")
+
+
+def randn(*size, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
     """Standard normal samples by the Box–Muller transform: sqrt(-2 ln(1-u1)) cos(2 pi u2)."""
-    shape = _shape_arg(shape, "randn")
+    shape = _shape_arg(size, "randn")
     u1, u2 = rand(*shape, dtype=dtype), rand(*shape, dtype=dtype)
-    return (-2.0 * (1.0 - u1).log()).sqrt() * (2 * math.pi * u2).cos()
+    out = (-2.0 * (1.0 - u1).log()).sqrt() * (2 * math.pi * u2).cos()
+    return _finish(out, device, requires_grad, "randn")
 
 
-def rand_like(x: Tensor) -> Tensor:
-    return rand(*x.shape, dtype=x.dtype)
+def rand_like(input: Tensor, *, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
+    """``rand`` of ``input``'s shape, with its dtype unless ``dtype`` is given."""
+    return rand(*input.shape, dtype=dtype or input.dtype, device=device, requires_grad=requires_grad)
 
 
-def randn_like(x: Tensor) -> Tensor:
-    return randn(*x.shape, dtype=x.dtype)
+def randn_like(input: Tensor, *, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
+    """``randn`` of ``input``'s shape, with its dtype unless ``dtype`` is given."""
+    return randn(*input.shape, dtype=dtype or input.dtype, device=device, requires_grad=requires_grad)
 
 
-def randint(low: int, high: int, shape, dtype=DType.int64) -> Tensor:
-    """Integers uniform in [low, high)."""
-    u = rand(*_shape_arg((shape,) if isinstance(shape, int) else tuple(shape), "randint"), dtype=DType.float64)
-    return (u * float(high - low)).to(dtype) + low
+def randint(low: int, high: int, size, *, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
+    """Integers uniform in [low, high) of ``size``; int64 unless ``dtype`` is given."""
+    dtype = DType.int64 if dtype is None else dtype
+    u = rand(*_shape_arg((size,) if isinstance(size, int) else tuple(size), "randint"), dtype=DType.float64)
+    return _finish((u * float(high - low)).to(dtype) + low, device, requires_grad, "randint")

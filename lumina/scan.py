@@ -47,12 +47,14 @@ def _scan_last(x: Tensor) -> Tensor:
     return out[..., :n]
 
 
-def cumsum(x: Tensor, dim: int, dtype=None) -> Tensor:
-    """``torch.cumsum``: ``out[..., j, ...] = sum_{i <= j} x[..., i, ...]`` along ``dim``.
+def cumsum(input: Tensor, dim: int, *, dtype=None) -> Tensor:
+    """``torch.cumsum``: ``out[..., j, ...] = sum_{i <= j} x[..., i, ...]`` along ``dim``, ``x``
+    being ``input``.
 
     Same shape as ``x``; bool and integer inputs accumulate in int64 (as PyTorch), floats keep their
     dtype unless ``dtype`` is given. Raises LuminaValueError for a bad ``dim``.
     """
+    x = input
     target = to_dtype(dtype) if dtype is not None else (x.dtype if x.dtype.is_float else DType.int64)
     if x.ndim == 0:
         return x.to(target)

@@ -13,14 +13,15 @@ from .ir.ops import Op
 from .tensor import Tensor
 
 
-def pad(x: Tensor, pad: Sequence[int], mode: str = "constant", value: float = 0.0) -> Tensor:
+def pad(input: Tensor, pad: Sequence[int], mode: str = "constant", value: float | None = None) -> Tensor:
     """``torch.nn.functional.pad`` in constant mode.
 
     ``pad = (left, right, top, bottom, front, back, ...)``: pairs for the last dim first, then the one
-    before it, and so on (PyTorch's convention). Negative amounts crop. Output dtype = ``x``'s; the
-    fill ``value`` is converted to it. Raises LuminaValueError for an odd-length ``pad``, more pairs
+    before it, and so on (PyTorch's convention). Negative amounts crop. Output dtype = ``input``'s;
+    the fill ``value`` (None: 0, as torch) is converted to it. Raises LuminaValueError for an odd-length ``pad``, more pairs
     than dims, a mode other than "constant", or a crop that leaves a negative size.
     """
+    x, value = input, 0.0 if value is None else value
     if mode != "constant":
         raise LuminaValueError(f"pad: only mode='constant' is supported, got {mode!r} for {x._value.type}")
     pad = tuple(int(p) for p in pad)
@@ -43,10 +44,11 @@ def pad(x: Tensor, pad: Sequence[int], mode: str = "constant", value: float = 0.
     return Tensor._result(emit(Op.PAD, (x._touch(),), pads=grow, value=fill), x)
 
 
-def split(x: Tensor, split_size_or_sections, dim: int = 0) -> tuple[Tensor, ...]:
+def split(tensor: Tensor, split_size_or_sections, dim: int = 0) -> tuple[Tensor, ...]:
     """``torch.split``: an int gives pieces of that size (the last may be smaller); a list gives the
-    size of each piece, which must add up to ``x.shape[dim]``. Raises LuminaValueError /
+    size of each piece, which must add up to ``tensor.shape[dim]``. Raises LuminaValueError /
     LuminaShapeError."""
+    x = tensor
     d = x._axes(dim, "split")[0]
     n = x.shape[d]
     if isinstance(split_size_or_sections, int):
@@ -65,9 +67,10 @@ def split(x: Tensor, split_size_or_sections, dim: int = 0) -> tuple[Tensor, ...]
     return tuple(out)
 
 
-def chunk(x: Tensor, chunks: int, dim: int = 0) -> tuple[Tensor, ...]:
+def chunk(input: Tensor, chunks: int, dim: int = 0) -> tuple[Tensor, ...]:
     """``torch.chunk``: pieces of ``ceil(n / chunks)`` along ``dim`` (fewer than ``chunks`` pieces when
     that size already covers ``n``). Raises LuminaValueError for ``chunks < 1``."""
+    x = input
     if chunks < 1:
         raise LuminaValueError(f"chunk: chunks must be at least 1, got {chunks} for {x._value.type}")
     d = x._axes(dim, "chunk")[0]

@@ -108,6 +108,11 @@ def _torch_to_dtype(dtype) -> DType:
     return to_dtype(str(dtype).rpartition(".")[2])
 
 
+# torch's legacy type names, which ``Tensor.type()`` returns.
+_TYPE_NAMES = {"float32": "FloatTensor", "float64": "DoubleTensor", "float16": "HalfTensor",
+               "bfloat16": "BFloat16Tensor", "int32": "IntTensor", "int64": "LongTensor", "bool": "BoolTensor"}
+
+
 def _device_arg(x) -> str | None:
     """``x`` as a device name if it names one ("cuda", "cuda:0", a ``torch.device``), else None
     (``Tensor.to`` then reads it as a dtype)."""
@@ -174,6 +179,22 @@ def broadcast_shapes(op: str, *types: TensorType) -> tuple[int, ...]:
     if math.prod(out) > max(t.numel for t in types):   # an outer product: may outgrow memory
         check_size(op, out, max((t.dtype for t in types), key=lambda d: d.itemsize))
     return tuple(out)
+
+
+def _category(dt: DType) -> int:
+    return 2 if dt.is_float else 0 if dt is DType.bool else 1
+
+
+def result_type(a: "Tensor", b: "Tensor", a_dtype: DType | None = None) -> DType:
+    """``torch.result_type`` of two tensors: a 0-d tensor is like a scalar beside a tensor with
+    dims, so it only decides the dtype when its category (bool < integer < float) is higher
+    (``f32[3] + f64[]`` is float32, ``i64[3] + f64[]`` float64); otherwise ``promote``.
+    ``a_dtype`` overrides ``a``'s dtype (an accumulated result type)."""
+    da = a.dtype if a_dtype is None else a_dtype
+    if (a.ndim == 0) == (b.ndim == 0):
+        return promote(da, b.dtype)
+    (dim, d_dim), (zero, d_zero) = ((a, da), (b, b.dtype)) if b.ndim == 0 else ((b, b.dtype), (a, da))
+    return d_zero if _category(d_zero) > _category(d_dim) else d_dim
 
 
 class Tensor:
@@ -299,7 +320,13 @@ class Tensor:
         return self._is_leaf
 
     def size(self, dim: int | None = None):
-        return self.shape if dim is None else self.shape[dim]
+        """``torch.Tensor.size``: the shape, or the size of ``dim`` (LuminaIndexError when out of
+        range)."""
+        if dim is None:
+            return self.shape
+        if self.ndim == 0:
+            raise LuminaIndexError(f"size: dim {dim} out of range for the 0-d {self._value.type}")
+        return self.shape[self._axes(dim, "size")[0]]
 
     def numel(self) -> int:
         return math.prod(self.shape)
@@ -325,8 +352,9 @@ class Tensor:
         return f"Tensor({body}{where}{extra}{', requires_grad=True' if self.requires_grad else ''})"
 
     # ---- realisation ------------------------------------------------------------------------------
-    def numpy(self) -> np.ndarray:
-        """Run the graph that computes this tensor; returns its value as a NumPy array.
+    def numpy(self, *, force: bool = False) -> np.ndarray:
+        """Run the graph that computes this tensor; returns its value as a NumPy array (with
+        ``force=True`` a copy of it that shares no memory with the tensor, as torch's).
 
         Raises LuminaTraceError inside ``@lumina.compile`` (a traced value is not known yet).
         """
@@ -338,7 +366,7 @@ class Tensor:
             realize(self)
             data = BOUND[self._value] if self._data is None else self._data
         if isinstance(data, np.ndarray):
-            return data
+            return np.array(data, copy=True) if force else data
         from .runtime.devices import host_array
         return host_array(data)   # a copy to the host: waits for the device's work on it
 
@@ -367,7 +395,7 @@ class Tensor:
     def _binary(self, op: Op, other, reverse: bool = False, name: str | None = None) -> "Tensor":
         name = name or op.value
         if isinstance(other, Tensor):
-            dt = promote(self.dtype, other.dtype)
+            dt = result_type(self, other)
             a, b = self, other
         elif isinstance(other, Scalar):
             dt = scalar_result(self.dtype, other)
@@ -379,6 +407,9 @@ class Tensor:
             return NotImplemented
         if reverse:
             a, b = b, a
+        if op is Op.SUB and DType.bool in (self.dtype, other.dtype if isinstance(other, Tensor) else None):
+            raise LuminaTypeError(f"sub: subtraction with a bool tensor is not supported (as torch): "
+                                  f"{a._value.type} - {b._value.type}; use ^ or logical_xor")
         if op in (Op.DIV, Op.POW) and not dt.is_float:
             dt = DType.float32 if op is Op.DIV else dt
         return _binary_op(op, a, b, dt, name)
@@ -415,6 +446,9 @@ class Tensor:
     def __rmatmul__(self, o): return matmul(o if isinstance(o, Tensor) else tensor(o), self)
 
     def _unary(self, op: Op) -> "Tensor":
+        if self.dtype is DType.bool and op in (Op.NEG, Op.ABS):
+            raise LuminaTypeError(f"{op.value}: not supported for bool tensors (as torch), got {self._value.type}; "
+                                  "use ~ (logical not) or .long()")
         x = self
         if op in (Op.EXP, Op.LOG, Op.SQRT, Op.SIN, Op.COS, Op.TANH, Op.ERF) and not self.dtype.is_float:
             x = self.to(DType.float32)
@@ -445,6 +479,8 @@ class Tensor:
     def relu(self) -> "Tensor":
         """``torch.relu``: ``where(x <= 0, 0, x)``, so NaN passes through (with its gradient, as
         torch's ``threshold_backward``) and the subgradient at 0 is 0."""
+        if self.dtype is DType.bool:
+            raise LuminaTypeError(f"relu: bool inputs are not supported (as torch), got {self._value.type}")
         return where(self <= 0, 0.0 if self.dtype.is_float else 0, self)
 
     def gelu(self, approximate: str = "none") -> "Tensor":
@@ -469,10 +505,13 @@ class Tensor:
         both bounds are None."""
         if min is None and max is None:
             raise LuminaValueError(f"clamp: at least one of min and max must be given for {self._value.type}")
+        if min is not None and max is not None and isinstance(min, Tensor) != isinstance(max, Tensor):
+            raise LuminaTypeError(f"clamp: min and max must both be tensors or both numbers (as torch), got "
+                                  f"{type(min).__name__} and {type(max).__name__} for {self._value.type}")
         dt = self.dtype
         for b in (min, max):
             if b is not None:
-                dt = promote(dt, b.dtype) if isinstance(b, Tensor) else scalar_result(dt, b)
+                dt = result_type(self, b, dt) if isinstance(b, Tensor) else scalar_result(dt, b)
         x = self.to(dt)
         lo = None if min is None else min.to(dt) if isinstance(min, Tensor) else _full_like_scalar(min, dt)
         hi = None if max is None else max.to(dt) if isinstance(max, Tensor) else _full_like_scalar(max, dt)
@@ -483,14 +522,21 @@ class Tensor:
         if lo is None:
             return where(x <= hi, x, where(x > hi, hi, nan))
         below = (x < lo) & (lo < hi)
-        above = ((x > hi) & (lo == lo)) | ((hi < lo) & (x == x))
-        return where((x >= lo) & (x <= hi), x, where(below, lo, where(above, hi, nan)))
+        above = (x > hi) | (hi < lo)
+        # Neither, without a NaN: x < lo == hi, whose value is hi with no gradient (as torch's
+        # masks); with a NaN anywhere, NaN.
+        some_nan = (x != x) | (lo != lo) | (hi != hi)
+        rest = where(some_nan, nan, where(below, lo, where(above, hi, hi.detach())))
+        return where((x >= lo) & (x <= hi), x, rest)
 
     clip = clamp
 
-    def to(self, dtype_or_device, dtype=None) -> "Tensor":
-        """A cast (``to(lumina.float16)``), a device move (``to("cuda")``), or both
-        (``to("cuda", lumina.float16)``).
+    def to(self, device=None, dtype=None, non_blocking: bool = False, copy: bool = False) -> "Tensor":
+        """A cast (``to(lumina.float16)``), a device move (``to("cuda")``), both
+        (``to("cuda", lumina.float16)``), or to another tensor's device and dtype (``to(other)``),
+        as torch's three overloads: a dtype in ``device``'s place is the cast. ``copy=True``
+        returns a new tensor even when nothing changes; ``non_blocking`` has no effect on the result
+        (lumina's runtime orders its device copies).
 
         Moving realises the tensor on its device and copies the value (a new leaf, keeping
         ``requires_grad``: how parameters move); ops then run where their operands live, and
@@ -498,11 +544,16 @@ class Tensor:
         an autodiff graph raises LuminaDeviceError (the IR has no cross-device copy to
         differentiate; move the leaves first). Inside ``@lumina.compile`` a move is a no-op: the
         compiled function runs wholly on the device it was compiled for."""
-        device = _device_arg(dtype_or_device)
-        if device is None:
-            return self._cast(dtype_or_device)
-        out = self._move(device)
-        return out if dtype is None else out._cast(dtype)
+        if isinstance(device, Tensor):
+            device, dtype = device.device, device.dtype if dtype is None else dtype
+        moved = _device_arg(device) if device is not None else None
+        if device is not None and moved is None:
+            if dtype is not None:
+                raise LuminaTypeError(f"to: {device!r} is not a device, and dtype={dtype!r} is given too")
+            device, dtype = None, device
+        out = self if moved is None else self._move(moved)
+        out = out if dtype is None else out._cast(dtype)
+        return out.clone() if copy and out is self else out
 
     def _cast(self, dtype) -> "Tensor":
         dtype = to_dtype(dtype)
@@ -524,9 +575,9 @@ class Tensor:
         data = BOUND[self._value] if self._data is None else self._data
         return Tensor._bind(transfer(data, src, device), device, self.requires_grad)
 
-    def cuda(self) -> "Tensor":
-        """``to("cuda")``."""
-        return self.to("cuda")
+    def cuda(self, device=None, non_blocking: bool = False) -> "Tensor":
+        """``to("cuda")`` (``device``: None, 0, "cuda" or "cuda:0": lumina drives one GPU)."""
+        return self.to("cuda" if device is None else f"cuda:{device}" if isinstance(device, int) else device)
 
     def cpu(self) -> "Tensor":
         """``to("cpu")``."""
@@ -539,7 +590,13 @@ class Tensor:
     def int(self): return self.to(DType.int32)
     def long(self): return self.to(DType.int64)
     def bool(self): return self.to(DType.bool)
-    type = to
+    def type(self, dtype=None, non_blocking: bool = False):
+        """``to(dtype)``; with no dtype, the name of this tensor's type as torch spells it
+        (``"lumina.FloatTensor"``)."""
+        if dtype is None:
+            return "lumina." + _TYPE_NAMES.get(self.dtype.name, self.dtype.name)
+        return self.to(dtype, non_blocking=non_blocking)
+
     astype = to
 
     # ---- reductions -------------------------------------------------------------------------------
@@ -569,8 +626,10 @@ class Tensor:
         axes = x._axes(dim, name)
         return Tensor._result(B.reduce(op, x._touch(), axes, keepdim), x)
 
-    def sum(self, dim=None, keepdim: bool = False) -> "Tensor":
-        return self._reduce(Op.REDUCE_SUM, dim, keepdim, "sum")
+    def sum(self, dim=None, keepdim: bool = False, *, dtype=None) -> "Tensor":
+        """``torch.sum`` over ``dim`` (every dim when None); ``dtype`` casts the input first."""
+        x = self if dtype is None else self.to(dtype)
+        return x._reduce(Op.REDUCE_SUM, dim, keepdim, "sum")
 
     def mean(self, dim=None, keepdim: bool = False, *, dtype=None) -> "Tensor":
         """``torch.mean``: the sum over ``dim`` divided by the count (NaN for an empty slice).
@@ -605,10 +664,10 @@ class Tensor:
             dim, unbiased = None, dim
         return variance(self, dim, unbiased, keepdim, correction, op="std", root=True)
 
-    def cumsum(self, dim: int, dtype=None) -> "Tensor":
+    def cumsum(self, dim: int, *, dtype=None) -> "Tensor":
         """Inclusive prefix sums along ``dim``; see ``lumina.scan.cumsum``."""
         from .scan import cumsum
-        return cumsum(self, dim, dtype)
+        return cumsum(self, dim, dtype=dtype)
 
     def max(self, dim=None, keepdim: bool = False, *, other=None):
         """``torch.max``: over every element (``max()``, a 0-d tensor), along ``dim`` (a
@@ -660,7 +719,9 @@ class Tensor:
             raise LuminaShapeError(f"reshape: cannot reshape {self._value.type} ({self.numel()} elements) to {shape}")
         return Tensor._result(B.reshape(self._touch(), shape), self)
 
-    view = reshape
+    def view(self, *size) -> "Tensor":
+        """``reshape`` (lumina's values are immutable, so every reshape is a view)."""
+        return self.reshape(*size)
 
     def flatten(self, start_dim: int = 0, end_dim: int = -1) -> "Tensor":
         """``torch.flatten``: dims ``start_dim..end_dim`` merged into one. Raises LuminaIndexError
@@ -672,7 +733,7 @@ class Tensor:
                                    f"{self._value.type}")
         if self.ndim == 0:
             return self.reshape(1)
-        return self.reshape(self.shape[:s] + (-1,) + self.shape[e + 1:])
+        return self.reshape(self.shape[:s] + (math.prod(self.shape[s:e + 1]),) + self.shape[e + 1:])
 
     def permute(self, *dims) -> "Tensor":
         dims = _shape_arg(dims)
@@ -684,7 +745,10 @@ class Tensor:
 
     def transpose(self, dim0: int, dim1: int) -> "Tensor":
         perm = list(range(self.ndim))
-        d0, d1 = self._axes(dim0, "transpose")[0], self._axes(dim1, "transpose")[0]
+        (d0,), (d1,) = (self.reshape(1) if self.ndim == 0 else self)._axes(dim0, "transpose"), \
+            (self.reshape(1) if self.ndim == 0 else self)._axes(dim1, "transpose")
+        if self.ndim == 0:      # torch: a 0-d tensor transposes over dims 0 / -1 to itself
+            return self.reshape(())
         perm[d0], perm[d1] = perm[d1], perm[d0]
         return self.permute(perm)
 
@@ -692,8 +756,10 @@ class Tensor:
     def T(self) -> "Tensor":
         return self.permute(list(reversed(range(self.ndim))))
 
-    def expand(self, *shape) -> "Tensor":
-        shape = _shape_arg(shape)
+    def expand(self, *size, implicit: bool = False) -> "Tensor":
+        """``torch.Tensor.expand``: size-1 dims broadcast to ``size`` (-1 keeps a dim). ``implicit``
+        only marks torch's traced graphs; it does not change the result."""
+        shape = _shape_arg(size)
         lead = len(shape) - self.ndim
         if lead < 0:
             raise LuminaShapeError(f"expand: cannot expand {self._value.type} to fewer dims {list(shape)}")
@@ -705,8 +771,8 @@ class Tensor:
                 raise LuminaShapeError(f"expand: cannot expand {self._value.type} to {list(full)}")
         return Tensor._result(B.expand(x._touch(), full), x)
 
-    def broadcast_to(self, shape) -> "Tensor":
-        return self.expand(*shape)
+    def broadcast_to(self, size) -> "Tensor":
+        return self.expand(*size)
 
     def unsqueeze(self, dim: int) -> "Tensor":
         """``torch.unsqueeze``: a size-1 dim inserted at ``dim`` in ``[-ndim-1, ndim]``; raises
@@ -767,17 +833,18 @@ class Tensor:
             v = emit(Op.SLICE, (v,), starts=tuple(starts), stops=tuple(stops), steps=tuple(steps))
         return Tensor._result(B.reshape(v, out_shape), self)
 
-    def split(self, split_size_or_sections, dim: int = 0) -> tuple["Tensor", ...]:
+    def split(self, split_size, dim: int = 0) -> tuple["Tensor", ...]:
+        """``torch.Tensor.split``: ``split_size`` is a chunk size or a list of sizes."""
         from .shape_ops import split
-        return split(self, split_size_or_sections, dim)
+        return split(self, split_size, dim)
 
     def chunk(self, chunks: int, dim: int = 0) -> tuple["Tensor", ...]:
         from .shape_ops import chunk
         return chunk(self, chunks, dim)
 
-    def gather(self, dim: int, index) -> "Tensor":
+    def gather(self, dim: int, index, *, sparse_grad: bool = False) -> "Tensor":
         from .indexing import gather
-        return gather(self, dim, index)
+        return gather(self, dim, index, sparse_grad=sparse_grad)
 
     def index_select(self, dim: int, index) -> "Tensor":
         from .indexing import index_select
@@ -825,21 +892,30 @@ class Tensor:
         from .inplace import version
         return version(self)
 
-    def requires_grad_(self, flag: bool = True) -> "Tensor":
+    def requires_grad_(self, mode: bool = True) -> "Tensor":
         if not self._is_leaf:
             raise LuminaGradError("requires_grad_: only leaf tensors can change requires_grad")
-        self.requires_grad = flag
-        if flag:
+        self.requires_grad = mode
+        if mode:
             LEAF_OF[id(self._value)] = self
         return self
 
-    def backward(self, gradient: "Tensor | None" = None) -> None:
-        """Accumulate d(self)/d(leaf) into ``leaf.grad`` for every leaf that requires grad.
+    def backward(self, gradient: "Tensor | None" = None, retain_graph: bool | None = None,
+                 create_graph: bool = False, inputs=None) -> None:
+        """Accumulate d(self)/d(leaf) into ``leaf.grad`` for every leaf that requires grad (only
+        the leaves among ``inputs``, a tensor or a sequence of them, when given).
 
-        ``gradient`` (same shape as self) is required unless self is a scalar. Raises LuminaGradError.
+        ``gradient`` (same shape as self) is required unless self is a scalar. ``retain_graph``
+        changes nothing: lumina's graphs are values, never freed by a backward pass, so every
+        graph can be differentiated again. Raises LuminaGradError, and LuminaValueError for
+        ``create_graph=True`` (the gradient's own graph is not recorded) and for an input that
+        is not a leaf requiring grad.
         """
         from .autograd import backward
-        backward(self, gradient)
+        if create_graph:
+            raise LuminaValueError("backward: create_graph=True is not supported (backward does not record "
+                                   "the gradient's own graph)")
+        backward(self, gradient, inputs=inputs)
 
     # In-place updates, with torch's semantics (views, dtype rules, autograd checks, version
     # counters): the mechanism is ``lumina.inplace``. Each returns ``self``, rebound.
@@ -930,11 +1006,28 @@ def _binary_op(op: Op, a: Tensor, b: Tensor, dt: DType, name: str) -> Tensor:
 
 # ---- module-level ops -----------------------------------------------------------------------------
 
-def tensor(data, dtype=None, requires_grad: bool = False) -> Tensor:
-    """A realised tensor holding a copy of ``data`` (array, list or scalar).
+def place(t: Tensor, device, op: str) -> Tensor:
+    """``t`` on ``device`` (a creation function's ``device=``): None leaves it where it is (a
+    constant joins whichever device it meets, as does one made with ``device="cpu"``); another
+    device copies it there. Raises LuminaDeviceError naming ``op`` for an unknown or unavailable
+    device."""
+    if device is None:
+        return t
+    from .runtime.devices import canonical
+    try:
+        name = canonical(device)
+        return t.to(name)
+    except LuminaDeviceError as e:
+        raise LuminaDeviceError(f"{op}: {e}") from None
+
+
+def tensor(data, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
+    """A realised tensor holding a copy of ``data`` (array, list or scalar), on ``device`` (see
+    ``place``).
 
     Python floats default to float32 and ints to int64, as in PyTorch; NumPy arrays keep their dtype
-    (float64 stays float64). Raises LuminaTypeError for unsupported dtypes.
+    (float64 stays float64). Raises LuminaTypeError for unsupported dtypes, LuminaDeviceError for
+    an unknown device.
     """
     if isinstance(data, Tensor):
         data = data.numpy()
@@ -955,44 +1048,63 @@ def tensor(data, dtype=None, requires_grad: bool = False) -> Tensor:
         arr = np.asarray(data)
         if dt.is_half and arr.dtype != dt.numpy:  # round from float32, as every cast to 16 bits
             arr = arr.astype(np.float32)
+    if not dt.is_float and arr.dtype.kind in "fc" and arr.size and not np.isfinite(arr).all():
+        raise LuminaValueError(f"tensor: cannot convert a float NaN or infinity to {dt.name}")
     arr = np.array(arr, dtype=dt.numpy, order="C", copy=True)
     if requires_grad and not dt.is_float:
         raise LuminaTypeError(f"tensor: only floating-point tensors can require grad, got {dt.name}")
-    return Tensor._from_array(arr, requires_grad)
+    return place(Tensor._from_array(arr, requires_grad), device, "tensor")
 
 
-def full(shape, value, dtype=None, requires_grad: bool = False) -> Tensor:
-    """``torch.full``: a tensor of ``shape`` filled with ``value`` (a broadcast constant unless it
-    requires grad); the dtype is ``value``'s (bool, int64, float32) unless given. Raises
-    LuminaTypeError for non-integer sizes, LuminaValueError for negative or too large ones."""
+def full(size, fill_value, *, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
+    """``torch.full``: a tensor of ``size`` filled with ``fill_value`` (a broadcast constant unless
+    it requires grad), on ``device`` (see ``place``); the dtype is ``fill_value``'s (bool, int64,
+    float32) unless given. Raises LuminaTypeError for non-integer sizes, LuminaValueError for
+    negative or too large ones."""
+    value = fill_value
     dt = to_dtype(dtype, "full") if dtype is not None else (DType.bool if isinstance(value, bool) else
                                                     DType.float32 if isinstance(value, float) else DType.int64)
-    shape = _shape_arg(tuple(shape) if isinstance(shape, (tuple, list)) else (shape,), "full", dt)
+    shape = _shape_arg(tuple(size) if isinstance(size, (tuple, list)) else (size,), "full", dt)
     if requires_grad:
-        return tensor(np.full(shape, value), dt, requires_grad=True)
-    return Tensor(B.const(value, dt, shape))
+        return tensor(np.full(shape, value), dt, device, requires_grad=True)
+    return place(Tensor(B.const(value, dt, shape)), device, "full")
 
 
-def zeros(*shape, dtype=DType.float32, requires_grad: bool = False) -> Tensor:
-    """``torch.zeros(*size)``; see ``full``."""
-    return full(_shape_arg(shape, "zeros", to_dtype(dtype)), 0, dtype, requires_grad)
+def zeros(*size, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
+    """``torch.zeros(*size)``: float32 unless ``dtype`` is given; see ``full``."""
+    dtype = DType.float32 if dtype is None else dtype
+    return full(_shape_arg(size, "zeros", to_dtype(dtype)), 0, dtype=dtype, device=device,
+                requires_grad=requires_grad)
 
 
-def ones(*shape, dtype=DType.float32, requires_grad: bool = False) -> Tensor:
-    """``torch.ones(*size)``; see ``full``."""
-    return full(_shape_arg(shape, "ones", to_dtype(dtype)), 1, dtype, requires_grad)
+def ones(*size, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
+    """``torch.ones(*size)``: float32 unless ``dtype`` is given; see ``full``."""
+    dtype = DType.float32 if dtype is None else dtype
+    return full(_shape_arg(size, "ones", to_dtype(dtype)), 1, dtype=dtype, device=device,
+                requires_grad=requires_grad)
 
 
-def zeros_like(x: Tensor, dtype=None) -> Tensor:
-    return zeros(x.shape, dtype=dtype or x.dtype)
+def zeros_like(input: Tensor, *, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
+    """Zeros of ``input``'s shape, with its dtype unless ``dtype`` is given (device: see ``place``)."""
+    return zeros(input.shape, dtype=dtype or input.dtype, device=device, requires_grad=requires_grad)
 
 
-def ones_like(x: Tensor, dtype=None) -> Tensor:
-    return ones(x.shape, dtype=dtype or x.dtype)
+def ones_like(input: Tensor, *, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
+    """Ones of ``input``'s shape; see ``zeros_like``."""
+    return ones(input.shape, dtype=dtype or input.dtype, device=device, requires_grad=requires_grad)
 
 
-def arange(start, end=None, step=1, dtype=None) -> Tensor:
-    """``[start, end)`` in steps of ``step``; int64 for int arguments, else float32."""
+def arange(start=0, end=None, step=1, *, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
+    """``[start, end)`` in steps of ``step``; int64 for int arguments, else float32. As torch:
+    ``arange(end)``, ``arange(start, end)``, ``arange(start, end, step)`` or by keyword
+    (``arange(end=5)``). ``device``: see ``place``; ``requires_grad`` needs a float dtype."""
+    if requires_grad:
+        out = arange(start, end, step, dtype=dtype)
+        if not out.dtype.is_float:
+            raise LuminaTypeError(f"arange: only floating-point tensors can require grad, got {out.dtype.name}")
+        return tensor(out.numpy(), out.dtype, device, requires_grad=True)
+    if device is not None:
+        return place(arange(start, end, step, dtype=dtype), device, "arange")
     if end is None:
         start, end = 0, start
     for v in (start, end, step):
@@ -1012,13 +1124,15 @@ def arange(start, end=None, step=1, dtype=None) -> Tensor:
     return Tensor(B.const(values.astype(dt.numpy), dt, values.shape))
 
 
-def where(cond, x, y) -> Tensor:
-    """``x`` where ``cond`` else ``y``, broadcasting all three; x/y promote like a binary op."""
+def where(condition, input, other) -> Tensor:
+    """``input`` where ``condition`` else ``other``, broadcasting all three; they promote like a
+    binary op."""
+    cond, x, y = condition, input, other
     cond = cond if isinstance(cond, Tensor) else tensor(cond, dtype=DType.bool)
     if not isinstance(x, Tensor) and not isinstance(y, Tensor):
         raise LuminaTypeError("where: x or y must be a tensor")
     if isinstance(x, Tensor) and isinstance(y, Tensor):
-        dt = promote(x.dtype, y.dtype)
+        dt = result_type(x, y)
     else:
         t, s = (x, y) if isinstance(x, Tensor) else (y, x)
         dt = scalar_result(t.dtype, s)
@@ -1031,20 +1145,21 @@ def where(cond, x, y) -> Tensor:
     return Tensor._result(emit(Op.WHERE, (c, a, b)), x, y)
 
 
-def maximum(a, b) -> Tensor:
+def maximum(input, other) -> Tensor:
     """Elementwise max with NaN propagation (``torch.maximum``); ties split the gradient."""
-    a = a if isinstance(a, Tensor) else tensor(a)
-    return a._binary(Op.MAXIMUM, b)
+    a = input if isinstance(input, Tensor) else tensor(input)
+    return a._binary(Op.MAXIMUM, other)
 
 
-def minimum(a, b) -> Tensor:
-    a = a if isinstance(a, Tensor) else tensor(a)
-    return a._binary(Op.MINIMUM, b)
+def minimum(input, other) -> Tensor:
+    a = input if isinstance(input, Tensor) else tensor(input)
+    return a._binary(Op.MINIMUM, other)
 
 
-def matmul(a: Tensor, b: Tensor) -> Tensor:
+def matmul(input: Tensor, other: Tensor) -> Tensor:
     """``torch.matmul`` / ``np.matmul`` semantics: 1-D operands are promoted and squeezed, batch dims
     broadcast. Raises LuminaShapeError when the inner dims differ."""
+    a, b = input, other
     if not isinstance(b, Tensor):
         b = tensor(b)
     from .amp import autocast_operands  # amp builds on this module

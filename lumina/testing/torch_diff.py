@@ -2817,6 +2817,14 @@ SIGNATURE_DIFFERENCES: dict[str, dict[str, str]] = {
                                       "overloads take either unbiased or correction, and one Python signature "
                                       "needs a sentinel to tell which was passed"}
        for scope in ("lumina", "Tensor") for op in ("var", "std")},
+    **{f"{scope}.{op}": {"other": "torch's overloads put either dim or other second (max(input, dim, keepdim) and "
+                                  "max(input, other)); lumina's one signature takes dim there and treats a tensor "
+                                  "in dim's place as other (x.max(y) is torch's max(other)), so other= is a "
+                                  "keyword-only second spelling"}
+       for scope in ("lumina", "Tensor") for op in ("max", "min")},
+    "lumina.arange": {"end": "None stands for 'not given', so one signature takes torch's overloads arange(end), "
+                             "arange(start, end) and arange(start, end, step): arange(5) is arange(0, 5); "
+                             "start defaults to 0 for arange(end=5)"},
 }
 """Per namesake: a parameter lumina leaves out, adds, or defaults differently on purpose -> why."""
 
