@@ -95,7 +95,9 @@ def arg_extreme(x, dim, keepdim: bool, largest: bool):
     flat = x.reshape(-1) if dim is None else x
     d = 0 if dim is None else flat._axes(dim, op)[0]
     _check_nonempty(flat, (d,), op, full=False)
-    src = flat.to(DType.int64) if flat.dtype is DType.bool else flat
+    if flat.dtype is DType.bool:
+        raise LuminaTypeError(f"{op}: bool inputs are not supported (as torch), got {x._value.type}")
+    src = flat
     best = (amax if largest else amin)(src.detach(), d, keepdim=True, op=op)
     out = _first_index(src, best, d, keepdim and dim is not None)
     if dim is None and keepdim:

@@ -17,14 +17,14 @@ from ..tensor import Tensor, full, no_grad, realize
 from ..tracing import STATE
 
 
-def calculate_gain(nonlinearity: str, param: float | None = None) -> float:
+def calculate_gain(nonlinearity: str, param: float | None = None) -> float | int:
     """The recommended gain for ``nonlinearity`` (``torch.nn.init.calculate_gain``): 1 for linear,
     conv and sigmoid, 5/3 for tanh, sqrt(2) for relu, sqrt(2 / (1 + a^2)) for leaky_relu (a = 0.01
     unless ``param``), 3/4 for selu. Raises LuminaValueError for another name."""
     linear = {"linear", "conv1d", "conv2d", "conv3d", "conv_transpose1d", "conv_transpose2d",
               "conv_transpose3d", "sigmoid"}
     if nonlinearity in linear:
-        return 1.0
+        return 1                     # an int, as torch's
     if nonlinearity == "tanh":
         return 5.0 / 3
     if nonlinearity == "relu":

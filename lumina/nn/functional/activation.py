@@ -1,6 +1,8 @@
 """Activations, softmax and dropout as decompositions into primitives (gradients from autodiff)."""
 from __future__ import annotations
 
+import warnings
+
 from ...errors import LuminaTraceError, LuminaTypeError, LuminaValueError
 from ...indexing import checked_index, known_values
 from ...ir.dtypes import DType
@@ -9,21 +11,47 @@ from ...tensor import Tensor, arange, no_grad, where
 from ...tracing import STATE
 
 
-def log_softmax(x: Tensor, dim: int = -1) -> Tensor:
+def implicit_dim(op: str, ndim: int) -> int:
+    """torch's legacy dim of softmax / log_softmax called without one (``_get_softmax_dim``): 0
+    for 0-, 1- and 3-D inputs, else 1, with torch's deprecation warning."""
+    dim = 0 if ndim in (0, 1, 3) else 1
+    warnings.warn(f"Implicit dimension choice for {op} has been deprecated. Change the call to include "
+                  f"dim={dim} as an argument.", UserWarning, stacklevel=4)
+    return dim
+
+
+def _prepare(input: Tensor, dim, dtype, op: str) -> tuple[Tensor, int]:
+    """``input`` cast to ``dtype`` (when given, as torch: before the op) and the dim to use."""
+    x = input if dtype is None else input.to(dtype)
+    return x, implicit_dim(op, x.ndim) if dim is None else dim
+
+
+def log_softmax(input: Tensor, dim: int | None = None, dtype=None) -> Tensor:
     """``x - logsumexp(x)`` along ``dim``, shifted by the (constant) max for stability; 16-bit
-    floats are computed in float32 and rounded once."""
+    floats are computed in float32 and rounded once. ``dtype`` casts the input first;
+    ``dim=None`` is torch's deprecated implicit dim (``implicit_dim``: 0 for 0-, 1- and 3-D
+    inputs, else 1, with a warning)."""
+    x, dim = _prepare(input, dim, dtype, "log_softmax")
     if x.dtype.is_half:
         return log_softmax(x.float(), dim).to(x.dtype)
+    if x.numel() == 0:                 # nothing to normalise (no max over an empty dim)
+        x._axes(dim, "log_softmax")
+        return x
     with no_grad():
         m = x.detach().amax(dim, keepdim=True)
     shifted = x - m
     return shifted - shifted.exp().sum(dim, keepdim=True).log()
 
 
-def softmax(x: Tensor, dim: int = -1) -> Tensor:
-    """``exp(x - max) / sum(exp(x - max))`` along ``dim`` (16-bit floats in float32, rounded once)."""
+def softmax(input: Tensor, dim: int | None = None, dtype=None) -> Tensor:
+    """``exp(x - max) / sum(exp(x - max))`` along ``dim`` (16-bit floats in float32, rounded once);
+    ``dtype`` and ``dim=None``: see ``log_softmax``."""
+    x, dim = _prepare(input, dim, dtype, "softmax")
     if x.dtype.is_half:
         return softmax(x.float(), dim).to(x.dtype)
+    if x.numel() == 0:                 # nothing to normalise (no max over an empty dim)
+        x._axes(dim, "softmax")
+        return x
     with no_grad():
         m = x.detach().amax(dim, keepdim=True)
     e = (x - m).exp()
@@ -61,28 +89,39 @@ def one_hot(tensor: Tensor, num_classes: int = -1) -> Tensor:
     return (tensor.unsqueeze(-1) == arange(num_classes)).to(DType.int64)
 
 
-def relu(x: Tensor) -> Tensor:
-    return x.relu()
+def _maybe_inplace(input: Tensor, out: Tensor, inplace: bool) -> Tensor:
+    """``out``, or with ``inplace`` ``input`` updated to it (``Tensor.copy_``: torch's in-place
+    rules, version counters and autograd checks) and returned."""
+    if not inplace or out is input:
+        return out
+    return input.copy_(out)
 
 
-def gelu(x: Tensor, approximate: str = "none") -> Tensor:
-    return x.gelu(approximate)
+def relu(input: Tensor, inplace: bool = False) -> Tensor:
+    """``max(input, 0)``; ``inplace`` writes it into ``input`` (``_maybe_inplace``)."""
+    return _maybe_inplace(input, input.relu(), inplace)
 
 
-def sigmoid(x: Tensor) -> Tensor:
-    return x.sigmoid()
+def gelu(input: Tensor, approximate: str = "none") -> Tensor:
+    return input.gelu(approximate)
 
 
-def tanh(x: Tensor) -> Tensor:
-    return x.tanh()
+def sigmoid(input: Tensor) -> Tensor:
+    return input.sigmoid()
 
 
-def dropout(x: Tensor, p: float = 0.5, training: bool = True) -> Tensor:
+def tanh(input: Tensor) -> Tensor:
+    return input.tanh()
+
+
+def dropout(input: Tensor, p: float = 0.5, training: bool = True, inplace: bool = False) -> Tensor:
     """``torch.nn.functional.dropout``: in training, each element is zeroed with probability ``p`` and
     the survivors are scaled by ``1 / (1 - p)`` (Srivastava et al. 2014, inverted dropout), so the
     expectation is unchanged; otherwise the identity. The mask comes from the in-graph generator
     (``lumina.rand``): reproducible after ``lumina.manual_seed`` and fresh on every compiled call.
-    Raises LuminaValueError unless ``0 <= p <= 1``, LuminaTypeError for a non-float input."""
+    ``inplace`` writes the result into ``input`` (``_maybe_inplace``). Raises LuminaValueError
+    unless ``0 <= p <= 1``, LuminaTypeError for a non-float input."""
+    x = input
     if not x.dtype.is_float:
         raise LuminaTypeError(f"dropout: expects a floating-point input, got {x._value.type}")
     if not 0.0 <= p <= 1.0:
@@ -90,6 +129,6 @@ def dropout(x: Tensor, p: float = 0.5, training: bool = True) -> Tensor:
     if not training or p == 0.0:
         return x
     if p == 1.0:
-        return x * 0.0
+        return _maybe_inplace(x, x * 0.0, inplace)
     keep = rand(*x.shape, dtype=x.dtype) >= p
-    return where(keep, x * (1.0 / (1.0 - p)), 0.0)
+    return _maybe_inplace(x, where(keep, x * (1.0 / (1.0 - p)), 0.0), inplace)

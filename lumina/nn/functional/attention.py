@@ -11,6 +11,8 @@ from .activation import dropout
 def _safe_softmax(scores: Tensor) -> Tensor:
     """Softmax over the last dim whose rows that are entirely -inf give 0, not NaN (PyTorch's
     ``_safe_softmax`` in the math attention path)."""
+    if scores.numel() == 0:
+        return scores
     with no_grad():
         m = scores.detach().amax(-1, keepdim=True)
         m = where(m == -math.inf, 0.0, m)
@@ -19,9 +21,15 @@ def _safe_softmax(scores: Tensor) -> Tensor:
     return e / where(total == 0.0, 1.0, total)
 
 
+def _repeat_heads(t: Tensor, g: int) -> Tensor:
+    """``t.repeat_interleave(g, dim=-3)``: each head of ``[..., H, S, E]`` ``g`` times in a row."""
+    *lead, h, s, e = t.shape
+    return t.unsqueeze(-3).expand(*lead, h, g, s, e).reshape(*lead, h * g, s, e)
+
+
 def scaled_dot_product_attention(query: Tensor, key: Tensor, value: Tensor, attn_mask: Tensor | None = None,
                                  dropout_p: float = 0.0, is_causal: bool = False,
-                                 scale: float | None = None) -> Tensor:
+                                 scale: float | None = None, enable_gqa: bool = False) -> Tensor:
     """``softmax(Q K^T * scale + mask) V`` with ``scale = 1 / sqrt(E)`` by default, as
     ``torch.nn.functional.scaled_dot_product_attention``.
 
@@ -29,9 +37,18 @@ def scaled_dot_product_attention(query: Tensor, key: Tensor, value: Tensor, attn
     broadcast). ``attn_mask`` broadcasts to ``[..., L, S]``: a bool mask marks the pairs that *may*
     attend (False -> -inf), a float mask is added to the scores. ``is_causal`` keeps ``j <= i``
     (top-left aligned). Rows with every score masked give 0. ``dropout_p`` drops attention weights
-    (use 0 at evaluation). Raises LuminaShapeError for mismatched shapes or a mask that does not
-    broadcast, LuminaValueError for ``is_causal`` together with ``attn_mask``.
+    (use 0 at evaluation). ``enable_gqa`` allows grouped-query attention: key and value with
+    ``Hk`` heads (dim -3) serve a query with ``Hq = g * Hk``, each key/value head repeated ``g``
+    times in a row (torch's ``repeat_interleave``). Raises LuminaShapeError for mismatched shapes or
+    a mask that does not broadcast, LuminaValueError for ``is_causal`` together with ``attn_mask``.
     """
+    if enable_gqa and query.ndim >= 3 and key.ndim >= 3 and key.shape[-3] != query.shape[-3]:
+        hq, hk = query.shape[-3], key.shape[-3]
+        if hk == 0 or hq % hk or value.ndim < 3 or value.shape[-3] != hk:
+            raise LuminaShapeError(f"scaled_dot_product_attention: enable_gqa needs the query's heads (dim -3) to "
+                                   f"be a multiple of key's and value's, got {query._value.type}, "
+                                   f"{key._value.type}, {value._value.type}")
+        key, value = (_repeat_heads(t, hq // hk) for t in (key, value))
     if query.ndim < 2 or key.ndim < 2 or value.ndim < 2:
         raise LuminaShapeError(f"scaled_dot_product_attention: query, key and value need at least 2 dims, got "
                                f"{query._value.type}, {key._value.type}, {value._value.type}")
