@@ -1,7 +1,7 @@
 """Mixed precision: ``autocast`` and ``GradScaler``, after ``torch.autocast("cpu")`` and
 ``torch.amp.GradScaler``.
 
-    with lumina.autocast(dtype=lumina.bfloat16):
+    with lumina.autocast("cpu", dtype=lumina.bfloat16):
         loss = F.cross_entropy(model(x), y)     # matmuls in bfloat16, the loss in float32
     scaler.scale(loss).backward()
     scaler.step(opt)                            # skipped, in-graph, if a gradient overflowed
@@ -49,12 +49,18 @@ class autocast:
     """Context manager (and decorator) that runs lower-precision ops in ``dtype``.
 
     ``autocast("cpu", dtype=lumina.bfloat16, enabled=True)`` as ``torch.autocast``: ``dtype`` is
-    ``lumina.bfloat16`` (the default) or ``lumina.float16``; ``enabled=False`` turns autocast off
-    inside an enclosing region. Raises LuminaTypeError for any other dtype.
+    ``lumina.bfloat16`` or ``lumina.float16``, by default torch's for ``device_type`` (bfloat16
+    for "cpu", float16 for "cuda" and "metal"); the op lists are PyTorch's CPU ones on every
+    device. ``enabled=False`` turns autocast off inside an enclosing region. ``cache_enabled``
+    (torch's cache of casted weights) does not change results. Raises LuminaTypeError for any
+    other dtype, LuminaDeviceError for an unknown ``device_type``.
     """
 
-    def __init__(self, device_type: str = "cpu", dtype=DType.bfloat16, enabled: bool = True,
-                 cache_enabled: bool | None = None):
+    def __init__(self, device_type: str, dtype=None, enabled: bool = True, cache_enabled: bool | None = None):
+        from .runtime.devices import canonical
+        device_type = canonical(device_type)
+        if dtype is None:
+            dtype = DType.bfloat16 if device_type == "cpu" else DType.float16
         dt = to_dtype(dtype, "autocast")
         if not dt.is_half:
             raise LuminaTypeError(f"autocast: dtype must be lumina.bfloat16 or lumina.float16, got {dt}")

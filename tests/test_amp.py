@@ -489,7 +489,7 @@ def test_autocast_result_dtypes_match_torch(dt):
     lin = nn.Linear(8, 3)
     tlin = _torch_linear(lin)
     x, tx = lumina.tensor(a), torch.from_numpy(a)
-    with lumina.autocast(dtype=dt):
+    with lumina.autocast("cpu", dtype=dt):
         o, m, m64 = lin(x), x @ x.T, x.double() @ x.double().T
         mixed = x.half() @ x.bfloat16().T
         got = [o, m, m64, mixed, F.softmax(o, 1), F.log_softmax(o, 1),
@@ -511,12 +511,12 @@ def test_autocast_result_dtypes_match_torch(dt):
 def test_autocast_disabled_nested_and_as_decorator():
     x = lumina.ones(2, 2)
     assert not lumina.amp.is_autocast_enabled()
-    with lumina.autocast(dtype=lumina.float16):
+    with lumina.autocast("cpu", dtype=lumina.float16):
         assert (x @ x).dtype is lumina.float16
-        with lumina.autocast(enabled=False):
+        with lumina.autocast("cpu", enabled=False):
             assert (x @ x).dtype is lumina.float32
             assert lumina.amp.autocast_operands(x)[0] is x
-        with lumina.autocast(dtype=lumina.bfloat16):
+        with lumina.autocast("cpu", dtype=lumina.bfloat16):
             assert (x @ x).dtype is lumina.bfloat16
         assert (x @ x).dtype is lumina.float16
     assert (x @ x).dtype is lumina.float32
@@ -526,7 +526,7 @@ def test_autocast_disabled_nested_and_as_decorator():
         return a @ a
     assert f(x).dtype is lumina.bfloat16 and (x @ x).dtype is lumina.float32
     ints = lumina.ones(2, 2, dtype=lumina.int64)
-    with lumina.autocast():
+    with lumina.autocast("cpu"):
         assert lumina.amp.get_autocast_dtype() is lumina.bfloat16
         assert (ints @ ints).dtype is lumina.int64
         d = x.double()
@@ -534,16 +534,16 @@ def test_autocast_disabled_nested_and_as_decorator():
         assert out[:3] == (None, ints, d) and out[3].dtype is lumina.bfloat16
         assert lumina.amp.autocast_fp32(x.half())[0].dtype is lumina.float32
     with pytest.raises(LuminaTypeError, match="autocast: dtype"):
-        lumina.autocast(dtype=lumina.float32)
+        lumina.autocast("cpu", dtype=lumina.float32)
 
 
 def test_autocast_state_is_part_of_the_compiled_signature():
     f = lumina.compile(lambda a: a @ a)
     x = lumina.ones(3, 3)
     assert f(x).dtype is lumina.float32
-    with lumina.autocast(dtype=lumina.bfloat16):
+    with lumina.autocast("cpu", dtype=lumina.bfloat16):
         assert f(x).dtype is lumina.bfloat16
-    with lumina.autocast(dtype=lumina.float16):
+    with lumina.autocast("cpu", dtype=lumina.float16):
         assert f(x).dtype is lumina.float16
     assert f(x).dtype is lumina.float32
 
@@ -555,7 +555,7 @@ def test_autocast_gradients_match_torch():
     lumina.manual_seed(1)
     lin = nn.Linear(8, 4)
     tlin = _torch_linear(lin)
-    with lumina.autocast(dtype=lumina.bfloat16):
+    with lumina.autocast("cpu", dtype=lumina.bfloat16):
         loss = F.cross_entropy(lin(lumina.tensor(a)), lumina.tensor(target))
     loss.backward()
     with torch.autocast("cpu", dtype=torch.bfloat16):
@@ -753,7 +753,7 @@ def _train_digits(autocast_dtype, seed: int = 0, epochs: int = 30):
     lumina.manual_seed(seed)
     model = nn.Sequential(nn.Linear(64, 128), nn.ReLU(), nn.Linear(128, 128), nn.ReLU(), nn.Linear(128, 10))
     opt = lumina.optim.SGD(model.parameters(), lr=0.05, momentum=0.9)
-    amp = lumina.autocast(dtype=autocast_dtype or lumina.bfloat16, enabled=autocast_dtype is not None)
+    amp = lumina.autocast("cpu", dtype=autocast_dtype or lumina.bfloat16, enabled=autocast_dtype is not None)
 
     @lumina.compile
     def train_step(x, y):

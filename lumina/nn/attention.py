@@ -11,7 +11,7 @@ from . import init
 from .functional.activation import dropout
 from .functional.attention import _safe_softmax
 from .layers import Linear
-from .module import Module, Parameter
+from .module import Module, Parameter, factory
 
 
 class MultiheadAttention(Module):
@@ -26,12 +26,18 @@ class MultiheadAttention(Module):
     Masks follow PyTorch's MHA convention: in a bool ``attn_mask`` ``[L, S]`` / ``[B*H, L, S]`` or
     ``key_padding_mask [B, S]``, True marks a pair that may *not* attend; float masks are added to
     the scores. ``is_causal=True`` without ``attn_mask`` masks ``j > i``. Rows with no key left
-    give 0. Raises LuminaShapeError naming the layer for inputs or masks of the wrong shape.
+    give 0. ``device`` / ``dtype``: see ``module.factory``. Raises LuminaShapeError naming the layer
+    for inputs or masks of the wrong shape, LuminaValueError for what is not supported:
+    ``add_bias_kv=True``, ``add_zero_attn=True``, ``kdim`` / ``vdim`` other than ``embed_dim``.
     """
 
     def __init__(self, embed_dim: int, num_heads: int, dropout: float = 0.0, bias: bool = True,
-                 batch_first: bool = False, kdim: int | None = None, vdim: int | None = None):
+                 add_bias_kv: bool = False, add_zero_attn: bool = False, kdim: int | None = None,
+                 vdim: int | None = None, batch_first: bool = False, device=None, dtype=None):
         super().__init__()
+        for name, value in (("add_bias_kv", add_bias_kv), ("add_zero_attn", add_zero_attn)):
+            if value:
+                raise LuminaValueError(f"MultiheadAttention: {name}=True is not supported")
         if num_heads < 1 or embed_dim % num_heads:
             raise LuminaValueError(f"MultiheadAttention: embed_dim {embed_dim} must be divisible by num_heads "
                                    f"{num_heads}")
@@ -45,6 +51,7 @@ class MultiheadAttention(Module):
         init.xavier_uniform_(self.in_proj_weight)
         if bias:
             init.zeros_(self.out_proj.bias)
+        factory(self, device, dtype)
 
     def _name(self) -> str:
         return f"MultiheadAttention({self.embed_dim}, num_heads={self.num_heads})"

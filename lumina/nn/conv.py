@@ -10,7 +10,7 @@ from ..tensor import Tensor
 from . import functional as F
 from . import init
 from .functional.conv import pair
-from .module import Module, Parameter
+from .module import Module, Parameter, factory
 
 
 class Conv2d(Module):
@@ -20,10 +20,10 @@ class Conv2d(Module):
     ``[in, H, W]``) -> ``[N, out, Ho, Wo]``; computed by ``functional.conv2d`` (im2col + dot).
     Raises LuminaValueError when ``groups`` does not divide the channels or for a padding mode
     other than "zeros", LuminaShapeError naming the layer for an input with other channels or a
-    kernel larger than the padded input."""
+    kernel larger than the padded input. ``device`` / ``dtype``: see ``module.factory``."""
 
     def __init__(self, in_channels: int, out_channels: int, kernel_size, stride=1, padding=0, dilation=1,
-                 groups: int = 1, bias: bool = True, padding_mode: str = "zeros"):
+                 groups: int = 1, bias: bool = True, padding_mode: str = "zeros", device=None, dtype=None):
         super().__init__()
         if groups < 1 or in_channels % groups or out_channels % groups:
             raise LuminaValueError(f"Conv2d: groups={groups} must divide in_channels={in_channels} and "
@@ -37,6 +37,7 @@ class Conv2d(Module):
         self.weight = Parameter(np.zeros((out_channels, in_channels // groups) + self.kernel_size, np.float32))
         self.bias = Parameter(np.zeros(out_channels, np.float32)) if bias else None
         self.reset_parameters()
+        factory(self, device, dtype)
 
     def reset_parameters(self) -> None:
         init.kaiming_uniform_(self.weight, a=math.sqrt(5))
@@ -63,10 +64,14 @@ class Conv2d(Module):
 
 
 class MaxPool2d(Module):
-    """``torch.nn.MaxPool2d`` (see ``functional.max_pool2d``)."""
+    """``torch.nn.MaxPool2d`` (see ``functional.max_pool2d``). Raises LuminaValueError for
+    ``return_indices=True`` (not supported)."""
 
-    def __init__(self, kernel_size, stride=None, padding=0, dilation=1, ceil_mode: bool = False):
+    def __init__(self, kernel_size, stride=None, padding=0, dilation=1, return_indices: bool = False,
+                 ceil_mode: bool = False):
         super().__init__()
+        if return_indices:
+            raise LuminaValueError("MaxPool2d: return_indices=True is not supported")
         self.kernel_size, self.stride, self.padding = kernel_size, stride, padding
         self.dilation, self.ceil_mode = dilation, ceil_mode
 

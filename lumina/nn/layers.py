@@ -7,7 +7,8 @@ from ..amp import autocast_operands
 from ..errors import LuminaShapeError, LuminaTypeError
 from ..random import rand
 from ..tensor import Tensor
-from .module import Module, Parameter
+from . import functional as F
+from .module import Module, Parameter, factory
 
 
 def _uniform(shape, bound: float) -> Parameter:
@@ -19,14 +20,16 @@ class Linear(Module):
     init: U(-1/sqrt(in), 1/sqrt(in)) for both W and b, i.e. kaiming_uniform with a = sqrt(5)).
 
     Input ``[..., in_features]``, output ``[..., out_features]``; raises LuminaShapeError otherwise.
+    ``device`` / ``dtype``: where the parameters live and their dtype (``module.factory``).
     """
 
-    def __init__(self, in_features: int, out_features: int, bias: bool = True):
+    def __init__(self, in_features: int, out_features: int, bias: bool = True, device=None, dtype=None):
         super().__init__()
         self.in_features, self.out_features = in_features, out_features
         bound = 1 / math.sqrt(in_features) if in_features else 0.0
         self.weight = _uniform((out_features, in_features), bound)
         self.bias = _uniform((out_features,), bound) if bias else None
+        factory(self, device, dtype)
 
     def forward(self, x: Tensor) -> Tensor:
         if x.ndim == 0 or x.shape[-1] != self.in_features:
@@ -41,8 +44,17 @@ class Linear(Module):
 
 
 class ReLU(Module):
+    """``max(x, 0)``; ``inplace`` writes it into the input (``functional.relu``)."""
+
+    def __init__(self, inplace: bool = False):
+        super().__init__()
+        self.inplace = inplace
+
     def forward(self, x: Tensor) -> Tensor:
-        return x.relu()
+        return F.relu(x, inplace=self.inplace)
+
+    def extra_repr(self) -> str:
+        return "inplace=True" if self.inplace else ""
 
 
 class GELU(Module):
@@ -67,9 +79,9 @@ class Sigmoid(Module):
 class Sequential(Module):
     """Applies its modules in order."""
 
-    def __init__(self, *modules: Module):
+    def __init__(self, *args: Module):
         super().__init__()
-        for i, m in enumerate(modules):
+        for i, m in enumerate(args):
             setattr(self, str(i), m)
 
     def forward(self, x):

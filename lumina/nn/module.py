@@ -6,16 +6,55 @@ from typing import Iterator
 
 import numpy as np
 
-from ..errors import LuminaShapeError, LuminaTypeError, LuminaValueError
-from ..tensor import Tensor, no_grad, realize, tensor
+from ..errors import LuminaDeviceError, LuminaError, LuminaShapeError, LuminaTypeError, LuminaValueError
+from ..ir.dtypes import DType, to_dtype
+from ..tensor import Tensor, _device_arg, no_grad, realize, tensor, zeros_like
+
+
+def _to_args(device, dtype) -> tuple[str | None, DType | None]:
+    """torch's ``Module.to`` forms -> (device name or None, floating DType or None): a tensor in
+    ``device``'s place gives its device and dtype, a dtype there is the dtype. Raises
+    LuminaDeviceError for something that is neither a device nor a dtype, LuminaTypeError for a
+    dtype that is not floating point."""
+    if isinstance(device, Tensor):
+        device, dtype = device.device, device.dtype if dtype is None else dtype
+    name = None if device is None else _device_arg(device)
+    if device is not None and name is None:
+        try:
+            as_dtype = to_dtype(device)
+        except LuminaError:
+            as_dtype = None
+        if as_dtype is None or dtype is not None:
+            from ..runtime.devices import canonical
+            canonical(device)       # raises LuminaDeviceError naming the devices
+        dtype = as_dtype
+    if dtype is not None:
+        dtype = to_dtype(dtype)
+        if not dtype.is_float:
+            raise LuminaTypeError(f"Module.to: only floating-point dtypes are accepted, got {dtype.name} (as torch)")
+    return name, dtype
+
+
+def factory(module: "Module", device, dtype) -> None:
+    """A layer's torch factory arguments ``device=`` / ``dtype=``: its parameters and buffers made
+    on ``device`` and the floating ones cast to ``dtype`` (``Module.to``). Raises
+    LuminaDeviceError for an unknown or unavailable device, LuminaTypeError for a non-float dtype."""
+    if device is not None:
+        from ..runtime.devices import canonical
+        canonical(device)
+    if device is not None or dtype is not None:
+        module.to(device, dtype)
 
 
 class Parameter(Tensor):
-    """A realised leaf tensor that requires grad and that a ``Module`` registers as a weight."""
+    """A realised leaf tensor that requires grad and that a ``Module`` registers as a weight;
+    ``Parameter()`` holds an empty float32 tensor, as torch's."""
 
     __slots__ = ()
 
-    def __init__(self, data, requires_grad: bool = True):
+    def __init__(self, data=None, requires_grad: bool = True):
+        if data is None:
+            data = np.zeros(0, np.float32)
         src = data if isinstance(data, Tensor) else tensor(data)
         arr = np.array(src.numpy(), copy=True)
         t = Tensor._from_array(arr, requires_grad)
@@ -77,17 +116,27 @@ class Module:
         (self._non_persistent.discard if persistent else self._non_persistent.add)(name)
         object.__setattr__(self, name, tensor)
 
-    def named_buffers(self, prefix: str = "") -> Iterator[tuple[str, Tensor]]:
-        for mp, m in self.named_modules(prefix):
-            for name, b in m._buffers.items():
-                if b is not None:
-                    yield (f"{mp}.{name}" if mp else name), b
+    def _named_members(self, table: str, prefix: str, recurse: bool, remove_duplicate: bool):
+        """(name, tensor) of every entry of each module's ``_parameters`` / ``_buffers`` (this
+        module's only unless ``recurse``), each tensor once unless ``remove_duplicate`` is False."""
+        seen = set()
+        modules = self.named_modules(prefix=prefix, remove_duplicate=remove_duplicate) if recurse else [(prefix, self)]
+        for mp, m in modules:
+            for name, t in getattr(m, table).items():
+                if t is None or (remove_duplicate and id(t) in seen):
+                    continue
+                seen.add(id(t))
+                yield (f"{mp}.{name}" if mp else name), t
 
-    def buffers(self) -> Iterator[Tensor]:
-        for _, b in self.named_buffers():
+    def named_buffers(self, prefix: str = "", recurse: bool = True,
+                      remove_duplicate: bool = True) -> Iterator[tuple[str, Tensor]]:
+        yield from self._named_members("_buffers", prefix, recurse, remove_duplicate)
+
+    def buffers(self, recurse: bool = True) -> Iterator[Tensor]:
+        for _, b in self.named_buffers(recurse=recurse):
             yield b
 
-    def forward(self, *args, **kwargs):
+    def forward(self, *input):
         raise NotImplementedError(f"{type(self).__name__} does not define forward()")
 
     def __call__(self, *args, **kwargs):
@@ -97,21 +146,27 @@ class Module:
         args = tuple(tensor(a) if isinstance(a, np.ndarray) else a for a in args)
         return self.forward(*args, **kwargs)
 
-    def named_modules(self, prefix: str = "") -> Iterator[tuple[str, "Module"]]:
+    def named_modules(self, memo: set | None = None, prefix: str = "",
+                      remove_duplicate: bool = True) -> Iterator[tuple[str, "Module"]]:
+        """(name, module) of this module and every submodule, depth first; a module reachable
+        twice is yielded once unless ``remove_duplicate`` is False (``memo``: the modules already
+        yielded, torch's recursion state)."""
+        if remove_duplicate:
+            memo = set() if memo is None else memo
+            if self in memo:
+                return
+            memo.add(self)
         yield prefix, self
         for name, m in self._modules.items():
-            yield from m.named_modules(f"{prefix}.{name}" if prefix else name)
+            if m is not None:
+                yield from m.named_modules(memo, f"{prefix}.{name}" if prefix else name, remove_duplicate)
 
-    def named_parameters(self, prefix: str = "") -> Iterator[tuple[str, Parameter]]:
-        seen = set()
-        for mp, m in self.named_modules(prefix):
-            for name, p in m._parameters.items():
-                if id(p) not in seen:
-                    seen.add(id(p))
-                    yield (f"{mp}.{name}" if mp else name), p
+    def named_parameters(self, prefix: str = "", recurse: bool = True,
+                         remove_duplicate: bool = True) -> Iterator[tuple[str, Parameter]]:
+        yield from self._named_members("_parameters", prefix, recurse, remove_duplicate)
 
-    def parameters(self) -> Iterator[Parameter]:
-        for _, p in self.named_parameters():
+    def parameters(self, recurse: bool = True) -> Iterator[Parameter]:
+        for _, p in self.named_parameters(recurse=recurse):
             yield p
 
     def children(self) -> Iterator["Module"]:
@@ -125,40 +180,74 @@ class Module:
     def eval(self) -> "Module":
         return self.train(False)
 
-    def to(self, device) -> "Module":
-        """Move every parameter and buffer to ``device`` ("cpu", "cuda", "metal") in place, as
-        ``torch.nn.Module.to(device)``; see ``Tensor.to``. Returns self."""
+    def to(self, device=None, dtype=None, non_blocking: bool = False) -> "Module":
+        """Move every parameter and buffer to ``device`` ("cpu", "cuda", "metal") and cast the
+        floating-point ones to ``dtype``, in place, as ``torch.nn.Module.to``: ``to(device)``,
+        ``to(dtype)``, ``to(device, dtype)`` or ``to(tensor)`` (its device and dtype); see
+        ``Tensor.to``. Gradients follow. Returns self. Raises LuminaDeviceError for an unknown or
+        unavailable device, LuminaTypeError for a dtype that is not floating point (as torch)."""
+        device, dtype = _to_args(device, dtype)
         for _, m in self.named_modules():
             for t in list(m._parameters.values()) + list(m._buffers.values()):
-                if t is not None:
-                    t._set_value(t.to(device)._value)   # noqa: SLF001 (assign would keep the device)
-                    if t.grad is not None:
-                        t.grad = t.grad.to(device)
+                if t is None:
+                    continue
+                new = t
+                cast = dtype is not None and t.dtype.is_float and t.dtype is not dtype
+                if cast:    # a new realised leaf value: the parameter stays a leaf
+                    new = tensor(t.numpy(), dtype).to(t.device)
+                if device is not None:
+                    new = new.to(device)
+                if new is not t:
+                    t._set_value(new._value)   # noqa: SLF001 (assign would keep the device and dtype)
+                if t.grad is not None:
+                    g = t.grad.to(dtype) if cast else t.grad
+                    t.grad = g if device is None else g.to(device)
         return self
 
-    def zero_grad(self) -> None:
+    def zero_grad(self, set_to_none: bool = True) -> None:
+        """Reset every parameter's gradient: to None (torch's default), or to zeros."""
         for p in self.parameters():
-            p.grad = None
+            if set_to_none or p.grad is None:
+                p.grad = None
+            else:
+                p.grad = zeros_like(p.grad)
 
     def _state_items(self) -> Iterator[tuple[str, Tensor]]:
         """(name, tensor) of every parameter and persistent buffer, in PyTorch's ``state_dict`` order:
         modules in definition order, each one's parameters before its buffers."""
-        for mp, m in self.named_modules():
+        for mp, m in self.named_modules(remove_duplicate=False):   # a shared module under each name, as torch
             for name, t in list(m._parameters.items()) + [
                     (n, b) for n, b in m._buffers.items() if n not in m._non_persistent]:
                 if t is not None:
                     yield (f"{mp}.{name}" if mp else name), t
 
-    def state_dict(self) -> "OrderedDict[str, np.ndarray]":
-        """Parameter and persistent buffer name -> a copy of its value as a NumPy array."""
+    def state_dict(self, *args, destination=None, prefix: str = "",
+                   keep_vars: bool = False) -> "OrderedDict[str, np.ndarray]":
+        """Parameter and persistent buffer name (after ``prefix``) -> a copy of its value as a
+        NumPy array, or with ``keep_vars`` the tensor itself; entered into ``destination`` (a dict)
+        when given, which is returned. ``args`` is torch's deprecated positional form
+        ``(destination, prefix, keep_vars)``."""
+        if args:
+            if len(args) > 3:
+                raise LuminaTypeError(f"state_dict: takes at most 3 positional arguments, got {len(args)}")
+            destination, prefix, keep_vars = (*args, *(destination, prefix, keep_vars)[len(args):])
         items = list(self._state_items())
-        realize(*(t for _, t in items))
-        return OrderedDict((n, np.array(t.numpy(), copy=True)) for n, t in items)
+        out = OrderedDict() if destination is None else destination
+        if not keep_vars:
+            realize(*(t for _, t in items))
+        for n, t in items:
+            out[prefix + n] = t if keep_vars else np.array(t.numpy(), copy=True)
+        return out
 
-    def load_state_dict(self, state: dict, strict: bool = True) -> None:
+    def load_state_dict(self, state_dict: dict, strict: bool = True, assign: bool = False) -> None:
         """Copy values into the parameters and buffers (cast to their dtypes). Raises
         LuminaValueError naming missing/unexpected keys (when ``strict``) and LuminaShapeError naming
-        a key whose shape differs."""
+        a key whose shape differs; LuminaValueError for ``assign=True`` (torch's switch to adopt the
+        given tensors instead of copying into the module's own, which lumina does not support)."""
+        if assign:
+            raise LuminaValueError("load_state_dict: assign=True (adopting the given tensors as the module's) is "
+                                   "not supported; values are copied into the existing parameters")
+        state = state_dict
         targets = dict(self._state_items())
         if strict:
             missing = sorted(set(targets) - set(state))

@@ -8,7 +8,7 @@ from ..errors import LuminaShapeError
 from ..tensor import Tensor, no_grad, realize, tensor
 from ..tracing import STATE
 from . import functional as F
-from .module import Module, Parameter
+from .module import Module, Parameter, factory
 
 
 class _BatchNorm(Module):
@@ -20,24 +20,26 @@ class _BatchNorm(Module):
     to ``num_batches_tracked`` and moves the running stats by ``momentum`` (by ``1 /
     num_batches_tracked``, a cumulative average, when ``momentum`` is None); in eval mode it uses
     the running stats. Updates are ``Tensor.assign`` on the buffers, so a compiled training step
-    carries them from call to call.
+    carries them from call to call. ``device`` / ``dtype``: see ``module.factory``; ``bias=False``
+    (torch's keyword) leaves the shift out.
     """
 
     _ranks: tuple[int, ...] = ()
 
     def __init__(self, num_features: int, eps: float = 1e-5, momentum: float | None = 0.1, affine: bool = True,
-                 track_running_stats: bool = True):
+                 track_running_stats: bool = True, device=None, dtype=None, *, bias: bool = True):
         super().__init__()
         self.num_features, self.eps, self.momentum = num_features, eps, momentum
         self.affine, self.track_running_stats = affine, track_running_stats
         self.weight = Parameter(np.ones(num_features, np.float32)) if affine else None
-        self.bias = Parameter(np.zeros(num_features, np.float32)) if affine else None
+        self.bias = Parameter(np.zeros(num_features, np.float32)) if affine and bias else None
         if track_running_stats:
             self.register_buffer("running_mean", tensor(np.zeros(num_features, np.float32)))
             self.register_buffer("running_var", tensor(np.ones(num_features, np.float32)))
             self.register_buffer("num_batches_tracked", tensor(np.int64(0)))
         else:
             self.running_mean = self.running_var = self.num_batches_tracked = None
+        factory(self, device, dtype)
 
     def reset_running_stats(self) -> None:
         if self.track_running_stats:
@@ -80,14 +82,17 @@ class BatchNorm2d(_BatchNorm):
 
 class LayerNorm(Module):
     """``torch.nn.LayerNorm``: normalises over the trailing ``normalized_shape`` dims; ``weight`` (ones)
-    and ``bias`` (zeros) of that shape when ``elementwise_affine``."""
+    and ``bias`` (zeros) of that shape when ``elementwise_affine``; ``device`` / ``dtype``: see
+    ``module.factory``."""
 
-    def __init__(self, normalized_shape, eps: float = 1e-5, elementwise_affine: bool = True, bias: bool = True):
+    def __init__(self, normalized_shape, eps: float = 1e-5, elementwise_affine: bool = True, bias: bool = True,
+                 device=None, dtype=None):
         super().__init__()
         shape = (normalized_shape,) if isinstance(normalized_shape, int) else tuple(normalized_shape)
         self.normalized_shape, self.eps, self.elementwise_affine = shape, eps, elementwise_affine
         self.weight = Parameter(np.ones(shape, np.float32)) if elementwise_affine else None
         self.bias = Parameter(np.zeros(shape, np.float32)) if elementwise_affine and bias else None
+        factory(self, device, dtype)
 
     def forward(self, x: Tensor) -> Tensor:
         try:

@@ -7,18 +7,29 @@ from ..errors import LuminaShapeError, LuminaValueError
 from ..tensor import Tensor, no_grad, realize
 from . import functional as F
 from . import init
-from .module import Module, Parameter
+from .module import Module, Parameter, factory
 
 
 class Embedding(Module):
     """``torch.nn.Embedding``: ``weight [num_embeddings, embedding_dim]`` ~ N(0, 1) (PyTorch's default),
     with the ``padding_idx`` row zeroed and frozen (it receives no gradient). Input: integer indices
-    of any shape; output ``input.shape + [embedding_dim]``. Raises LuminaValueError for a
-    ``padding_idx`` out of range."""
+    of any shape; output ``input.shape + [embedding_dim]``. ``device`` / ``dtype``: see
+    ``module.factory``. Raises LuminaValueError for a ``padding_idx`` out of range and for what
+    ``functional.embedding`` does not support (``max_norm``, ``scale_grad_by_freq=True``,
+    ``sparse=True``), here rather than at the first lookup."""
 
     def __init__(self, num_embeddings: int, embedding_dim: int, padding_idx: int | None = None,
-                 _weight: Tensor | None = None, _freeze: bool = False):
+                 max_norm: float | None = None, norm_type: float = 2.0, scale_grad_by_freq: bool = False,
+                 sparse: bool = False, _weight: Tensor | None = None, _freeze: bool = False, device=None,
+                 dtype=None):
         super().__init__()
+        for name, value, default in (("max_norm", max_norm, None), ("scale_grad_by_freq", scale_grad_by_freq, False),
+                                     ("sparse", sparse, False)):
+            if value != default:
+                raise LuminaValueError(f"Embedding({num_embeddings}, {embedding_dim}): {name}={value!r} is not "
+                                       "supported")
+        self.max_norm, self.norm_type = max_norm, norm_type
+        self.scale_grad_by_freq, self.sparse = scale_grad_by_freq, sparse
         if padding_idx is not None:
             if not -num_embeddings <= padding_idx < num_embeddings:
                 raise LuminaValueError(f"Embedding({num_embeddings}, {embedding_dim}): padding_idx {padding_idx} "
@@ -33,6 +44,7 @@ class Embedding(Module):
         else:
             self.weight = Parameter(np.zeros((num_embeddings, embedding_dim), np.float32))
             self.reset_parameters()
+        factory(self, device, dtype)
 
     def reset_parameters(self) -> None:
         init.normal_(self.weight)
@@ -46,7 +58,7 @@ class Embedding(Module):
     def from_pretrained(cls, embeddings, freeze: bool = True, padding_idx: int | None = None) -> "Embedding":
         """An Embedding over a copy of ``embeddings [V, D]``; ``freeze`` stops its gradient."""
         v, d = embeddings.shape
-        return cls(v, d, padding_idx, _weight=embeddings, _freeze=freeze)
+        return cls(v, d, padding_idx=padding_idx, _weight=embeddings, _freeze=freeze)
 
     def forward(self, idx) -> Tensor:
         return F.embedding(idx, self.weight, self.padding_idx)

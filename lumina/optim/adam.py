@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from ..ir.dtypes import DType
 from ..tensor import Tensor, maximum
-from .optimizer import Optimizer, ParamGroup
+from .optimizer import Optimizer, ParamGroup, refuse_differentiable
 
 
 def lerp(start: Tensor, end: Tensor, weight: float) -> Tensor:
@@ -33,7 +33,8 @@ class Adam(Optimizer):
 
     def __init__(self, params, lr: float = 1e-3, betas: tuple[float, float] = (0.9, 0.999),
                  eps: float = 1e-8, weight_decay: float = 0.0, amsgrad: bool = False, *,
-                 maximize: bool = False, decoupled_weight_decay: bool = False):
+                 maximize: bool = False, differentiable: bool = False, decoupled_weight_decay: bool = False):
+        refuse_differentiable(differentiable, type(self).__name__)
         super().__init__(params, dict(lr=lr, betas=tuple(betas), eps=eps, weight_decay=weight_decay,
                                       amsgrad=amsgrad, maximize=maximize,
                                       decoupled_weight_decay=decoupled_weight_decay))
@@ -84,6 +85,6 @@ class AdamW(Adam):
 
     def __init__(self, params, lr: float = 1e-3, betas: tuple[float, float] = (0.9, 0.999),
                  eps: float = 1e-8, weight_decay: float = 1e-2, amsgrad: bool = False, *,
-                 maximize: bool = False):
+                 maximize: bool = False, differentiable: bool = False):
         super().__init__(params, lr, betas, eps, weight_decay, amsgrad, maximize=maximize,
-                         decoupled_weight_decay=True)
+                         differentiable=differentiable, decoupled_weight_decay=True)

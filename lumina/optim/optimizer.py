@@ -85,6 +85,13 @@ class ParamGroup(dict):
         return self[key]
 
 
+def refuse_differentiable(differentiable: bool, op: str) -> None:
+    """torch's ``differentiable=True`` (autograd through the update itself) is not supported:
+    LuminaValueError naming ``op``."""
+    if differentiable:
+        raise LuminaValueError(f"{op}: differentiable=True (autograd through the optimizer step) is not supported")
+
+
 def _python_number(value, what: str) -> float:
     if isinstance(value, Tensor):
         if value.numel() != 1:

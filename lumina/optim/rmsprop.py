@@ -5,7 +5,7 @@ from __future__ import annotations
 from ..ir.dtypes import DType
 from ..tensor import Tensor
 from .adam import lerp
-from .optimizer import Optimizer, ParamGroup
+from .optimizer import Optimizer, ParamGroup, refuse_differentiable
 
 
 class RMSprop(Optimizer):
@@ -19,12 +19,16 @@ class RMSprop(Optimizer):
         p = p - lr g / d                                     (momentum == 0)
 
     Like PyTorch it also counts a float32 ``step`` per parameter (the update does not use it).
-    Raises LuminaValueError for a negative hyperparameter.
+    ``capturable`` and ``foreach`` are torch's choices of kernels, taken positionally in torch's
+    places; they do not change the update. Raises LuminaValueError for a negative hyperparameter
+    and for ``differentiable=True``.
     """
 
     def __init__(self, params, lr: float = 1e-2, alpha: float = 0.99, eps: float = 1e-8,
-                 weight_decay: float = 0.0, momentum: float = 0.0, centered: bool = False, *,
-                 maximize: bool = False):
+                 weight_decay: float = 0.0, momentum: float = 0.0, centered: bool = False,
+                 capturable: bool = False, foreach: bool | None = None, maximize: bool = False,
+                 differentiable: bool = False):
+        refuse_differentiable(differentiable, "RMSprop")
         super().__init__(params, dict(lr=lr, alpha=alpha, eps=eps, weight_decay=weight_decay,
                                       momentum=momentum, centered=centered, maximize=maximize))
 

@@ -6,7 +6,7 @@ import numpy as np
 from ..errors import LuminaValueError
 from ..ir.dtypes import DType
 from ..tensor import Tensor, tensor, where
-from .optimizer import Optimizer, ParamGroup
+from .optimizer import Optimizer, ParamGroup, refuse_differentiable
 
 
 class SGD(Optimizer):
@@ -26,7 +26,9 @@ class SGD(Optimizer):
     """
 
     def __init__(self, params, lr: float = 1e-3, momentum: float = 0.0, dampening: float = 0.0,
-                 weight_decay: float = 0.0, nesterov: bool = False, *, maximize: bool = False):
+                 weight_decay: float = 0.0, nesterov: bool = False, *, maximize: bool = False,
+                 differentiable: bool = False):
+        refuse_differentiable(differentiable, "SGD")
         if nesterov and (momentum <= 0 or dampening != 0):
             raise LuminaValueError(f"SGD: Nesterov momentum requires a momentum > 0 and zero dampening "
                                    f"(got momentum={momentum}, dampening={dampening})")

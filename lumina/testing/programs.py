@@ -57,7 +57,7 @@ def train_step(model, opt, loss_fn, dtype: DType | None = None, device: str | No
         if dtype is None:
             loss = loss_fn(model(x), y)
         else:
-            with lumina.autocast(dtype=dtype):
+            with lumina.autocast(device or lumina.default_device(), dtype=dtype):
                 loss = loss_fn(model(x), y)
         loss.backward()
         opt.step()

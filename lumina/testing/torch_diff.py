@@ -2801,8 +2801,6 @@ SIGNATURE_OMISSIONS: dict[str, str] = {
     "fused": "torch's choice of a fused kernel; lumina compiles and fuses the update itself",
     "capturable": "a CUDA-graph capture switch; lumina's compiled steps keep their state on the device already",
     "non_blocking": "a copy's overlap with the host, not its result: lumina's device copies are ordered by its runtime",
-    "size_average": "deprecated in torch in favour of reduction=",
-    "reduce": "deprecated in torch in favour of reduction=",
 }
 """torch parameters lumina leaves out everywhere, with the reason."""
 
@@ -2890,7 +2888,10 @@ def compare_signature(name: str, mine: list[Param], overloads: list[list[Param]]
     way), kinds (positional or keyword-only), defaults, and torch parameters lumina leaves out
     unless ``SIGNATURE_OMISSIONS`` / ``SIGNATURE_DIFFERENCES`` documents them. One lumina
     parameter may stand for several overloads (``max(dim=None)`` covers ``max()`` and
-    ``max(dim)``); positions and omissions are judged against the overload that fits best."""
+    ``max(dim)``); positions and omissions are judged against the overload that fits best.
+    Private parameters ("_" first, as ``Embedding``'s ``_weight``) are left out on both sides,
+    as ``torch_signatures`` leaves out torch's."""
+    mine = [p for p in mine if not p.name.startswith("_")]
     allowed = SIGNATURE_DIFFERENCES.get(name, {})
     def fit(o):
         # fewest problems; among equals, the overload whose parameter kinds line up with lumina's

@@ -24,6 +24,15 @@ def _reduce(loss: Tensor, reduction: str, op: str) -> Tensor:
     raise LuminaValueError(f"{op}: reduction must be 'mean', 'sum' or 'none', got {reduction!r}")
 
 
+def _no_legacy(size_average, reduce, op: str) -> None:
+    """torch's deprecated ``size_average`` / ``reduce`` (superseded by ``reduction``): accepted in
+    torch's positions, so positional calls bind as in torch, but only as None."""
+    for name, v in (("size_average", size_average), ("reduce", reduce)):
+        if v is not None:
+            raise LuminaValueError(f"{op}: {name}={v!r} is deprecated in torch and not supported; pass "
+                                   "reduction='mean', 'sum' or 'none'")
+
+
 def _check_reduction(reduction: str, op: str) -> None:
     if reduction not in ("mean", "sum", "none"):
         raise LuminaValueError(f"{op}: reduction must be 'mean', 'sum' or 'none', got {reduction!r}")
@@ -85,12 +94,14 @@ def _weighted_mean(loss: Tensor, w: Tensor) -> Tensor:
     return where(none, math.nan, loss.sum() / where(none, 1.0, total))
 
 
-def nll_loss(input: Tensor, target: Tensor, weight: Tensor | None = None, ignore_index: int = -100,
-             reduction: str = "mean") -> Tensor:
+def nll_loss(input: Tensor, target: Tensor, weight: Tensor | None = None, size_average=None,
+             ignore_index: int = -100, reduce=None, reduction: str = "mean") -> Tensor:
     """``torch.nn.functional.nll_loss``: ``-weight[t] * input[t]`` for log-probabilities ``input [N, C]``
     (or ``[C]``, ``[N, C, d1, ...]``) and class indices ``target [N]`` (``[]``, ``[N, d1, ...]``).
     Targets equal to ``ignore_index`` contribute 0; "mean" divides by the summed weights of the other
-    targets. Raises LuminaShapeError / LuminaTypeError / LuminaValueError."""
+    targets. Raises LuminaShapeError / LuminaTypeError / LuminaValueError (also for
+    ``size_average`` / ``reduce``: see ``_no_legacy``)."""
+    _no_legacy(size_average, reduce, "nll_loss")
     _check_reduction(reduction, "nll_loss")
     flat, tgt, shape = _classes_last(input, target, "nll_loss")
     _check_weight(weight, flat.shape[1], "nll_loss")
@@ -100,8 +111,9 @@ def nll_loss(input: Tensor, target: Tensor, weight: Tensor | None = None, ignore
     return loss.sum() if reduction == "sum" else loss.reshape(shape)
 
 
-def cross_entropy(input: Tensor, target: Tensor, weight: Tensor | None = None, ignore_index: int = -100,
-                  reduction: str = "mean", label_smoothing: float = 0.0) -> Tensor:
+def cross_entropy(input: Tensor, target: Tensor, weight: Tensor | None = None, size_average=None,
+                  ignore_index: int = -100, reduce=None, reduction: str = "mean",
+                  label_smoothing: float = 0.0) -> Tensor:
     """``torch.nn.functional.cross_entropy``: ``nll_loss(log_softmax(input, 1), target)`` with the
     log-sum-exp computed stably (shifted by the max).
 
@@ -110,8 +122,10 @@ def cross_entropy(input: Tensor, target: Tensor, weight: Tensor | None = None, i
     target with the uniform distribution (Szegedy et al. 2016): for indices, PyTorch's
     ``(1 - e) * nll + e / C * sum_c(-weight[c] logp[c])``, the smoothing term also zero for ignored
     targets and, for "mean", divided by the same summed target weights as the nll term.
-    Raises LuminaShapeError / LuminaTypeError / LuminaValueError (``label_smoothing`` outside [0, 1]).
+    Raises LuminaShapeError / LuminaTypeError / LuminaValueError (``label_smoothing`` outside [0, 1],
+    ``size_average`` / ``reduce``: see ``_no_legacy``).
     """
+    _no_legacy(size_average, reduce, "cross_entropy")
     _check_reduction(reduction, "cross_entropy")
     (input,) = autocast_fp32(input)  # a float32 op of the autocast policy
     if not 0.0 <= label_smoothing <= 1.0:
@@ -154,11 +168,12 @@ def _same_shape(input: Tensor, target: Tensor, op: str) -> None:
         raise LuminaShapeError(f"{op}: target {target._value.type} must have the input's shape {input._value.type}")
 
 
-def binary_cross_entropy(input: Tensor, target: Tensor, weight: Tensor | None = None,
-                         reduction: str = "mean") -> Tensor:
+def binary_cross_entropy(input: Tensor, target: Tensor, weight: Tensor | None = None, size_average=None,
+                         reduce=None, reduction: str = "mean") -> Tensor:
     """``torch.nn.functional.binary_cross_entropy`` of probabilities ``input`` against ``target`` (same
     shape): ``-weight * (t log p + (1 - t) log(1 - p))`` with each log clamped to >= -100, as PyTorch
     (so ``p`` = 0 or 1 gives a finite loss). Raises LuminaShapeError / LuminaValueError."""
+    _no_legacy(size_average, reduce, "binary_cross_entropy")
     _same_shape(input, target, "binary_cross_entropy")
     _check_reduction(reduction, "binary_cross_entropy")
 
@@ -183,10 +198,12 @@ def softplus_neg(x: Tensor) -> Tensor:
 
 
 def binary_cross_entropy_with_logits(input: Tensor, target: Tensor, weight: Tensor | None = None,
-                                     reduction: str = "mean", pos_weight: Tensor | None = None) -> Tensor:
+                                     size_average=None, reduce=None, reduction: str = "mean",
+                                     pos_weight: Tensor | None = None) -> Tensor:
     """``torch.nn.functional.binary_cross_entropy_with_logits`` in PyTorch's stable form:
     ``(1 - t) x + (1 + (pos_weight - 1) t) log(1 + exp(-x))``, times ``weight``. ``pos_weight``
     broadcasts against the last (class) dim. Raises LuminaShapeError / LuminaValueError."""
+    _no_legacy(size_average, reduce, "binary_cross_entropy_with_logits")
     _same_shape(input, target, "binary_cross_entropy_with_logits")
     _check_reduction(reduction, "binary_cross_entropy_with_logits")
     sp = softplus_neg(input)
@@ -200,13 +217,33 @@ def binary_cross_entropy_with_logits(input: Tensor, target: Tensor, weight: Tens
     return _reduce(loss, reduction, "binary_cross_entropy_with_logits")
 
 
-def mse_loss(input: Tensor, target: Tensor, reduction: str = "mean") -> Tensor:
-    """``(input - target)^2`` (broadcasting), reduced; float32 under autocast."""
+def _weighted(loss: Tensor, weight: Tensor | None, input: Tensor, reduction: str, op: str) -> Tensor:
+    """torch 2.13's per-element ``weight`` of mse_loss / l1_loss: ``loss * weight``, and "mean"
+    divides by ``sum(weight)``. Raises LuminaShapeError unless ``weight`` has ``input``'s shape."""
+    if weight is None:
+        return _reduce(loss, reduction, op)
+    if weight.shape != input.shape:
+        raise LuminaShapeError(f"{op}: weight {weight._value.type} must have the input's shape {input._value.type}")
+    _check_reduction(reduction, op)
+    loss = loss * weight
+    if reduction == "mean":
+        return loss.sum() / weight.sum()
+    return _reduce(loss, reduction, op)
+
+
+def mse_loss(input: Tensor, target: Tensor, size_average=None, reduce=None, reduction: str = "mean",
+             weight: Tensor | None = None) -> Tensor:
+    """``(input - target)^2`` (broadcasting), times ``weight`` when given, reduced; float32 under
+    autocast. Raises LuminaValueError for ``size_average`` / ``reduce`` (``_no_legacy``)."""
+    _no_legacy(size_average, reduce, "mse_loss")
     input, target = autocast_fp32(input, target)
     d = input - target
-    return _reduce(d * d, reduction, "mse_loss")
+    return _weighted(d * d, weight, input, reduction, "mse_loss")
 
 
-def l1_loss(input: Tensor, target: Tensor, reduction: str = "mean") -> Tensor:
-    """``|input - target|`` (broadcasting), reduced; the gradient at 0 is 0, as PyTorch's sign."""
-    return _reduce((input - target).abs(), reduction, "l1_loss")
+def l1_loss(input: Tensor, target: Tensor, size_average=None, reduce=None, reduction: str = "mean",
+            weight: Tensor | None = None) -> Tensor:
+    """``|input - target|`` (broadcasting), times ``weight`` when given, reduced; the gradient at 0
+    is 0, as PyTorch's sign. Raises LuminaValueError for ``size_average`` / ``reduce``."""
+    _no_legacy(size_average, reduce, "l1_loss")
+    return _weighted((input - target).abs(), weight, input, reduction, "l1_loss")
