@@ -22,6 +22,7 @@ from lumina.ir import parse, verify
 from lumina.nn import functional as F
 from lumina.passes import fusion
 from lumina.passes.fusion import partition
+from lumina.runtime import executable
 from lumina.testing.kernels import capture
 from lumina.testing.programs import train_step
 
@@ -324,3 +325,76 @@ def test_multi_output_on_and_off_agree_with_numpy(monkeypatch, shape_axes):
     for on, off, ref in zip(results[True], results[False], want):
         np.testing.assert_allclose(on, ref, rtol=1e-4, atol=1e-4)
         np.testing.assert_allclose(on, off, rtol=1e-5, atol=1e-5)
+
+
+# A row of 3 and an empty batch of such rows in one graph (the LayerNorm of a [3] input beside
+# that of a [0, 3] one, which reads the same weight): with the empty dim dropped as if it had size
+# 1, the [0, 3] reduction ``%8`` would pass for a sibling over the [3] row that shares its input
+# ``%0``, and ``%10`` for a whole-row stage storing 3 elements into its empty buffer (memory the
+# arena gives to other values). ``%12``, a weight gradient's sum over the empty rows, is zeros.
+EMPTY_BESIDE_A_ROW = """
+graph empty_rows {
+  %0:f32[3] = input {name='x'}
+  %1:f32[0,3] = input {name='e'}
+  %2:f32[1] = reduce_sum %0 {axes=(0,), keepdim=True}
+  %3:f32[3] = expand %2 {shape=(3,)}
+  %4:f32[3] = sub %0, %3
+  %5:f32[1,3] = reshape %0 {shape=(1, 3)}
+  %6:f32[0,3] = expand %5 {shape=(0, 3)}
+  %7:f32[0,3] = mul %1, %6
+  %8:f32[0,1] = reduce_sum %7 {axes=(1,), keepdim=True}
+  %9:f32[0,3] = expand %8 {shape=(0, 3)}
+  %10:f32[0,3] = sub %7, %9
+  %11:f32[1,3] = reduce_sum %10 {axes=(0,), keepdim=True}
+  %12:f32[3] = reshape %11 {shape=(3,)}
+  %13:f32[3] = add %4, %12
+  return %13, %10, %12
+}
+"""
+
+# The gradient of ``gather`` with an empty [2, 0] index: a sum over 2 empty rows, padded to the
+# input's [1, 1]. The pad is one value per row of the [2, 1, 0] reduction up to size-1 dims, but
+# there are no rows: merged, nothing would write the pad's output.
+EMPTY_ROWS_PADDED = """
+graph empty_pad {
+  %0:f32[2,1,0] = input {name='g'}
+  %1:f32[1,1,0] = reduce_sum %0 {axes=(0,), keepdim=True}
+  %2:f32[1,0] = reshape %1 {shape=(1, 0)}
+  %3:f32[1,1] = pad %2 {pads=((0, 0), (0, 1)), value=0.0}
+  return %3
+}
+"""
+
+
+@pytest.mark.parametrize("text, inputs, want", [
+    (EMPTY_BESIDE_A_ROW, [np.array([1.0, 2.0, 6.0], np.float32), np.zeros((0, 3), np.float32)],
+     [np.array([-8.0, -7.0, -3.0], np.float32), np.zeros((0, 3), np.float32), np.zeros(3, np.float32)]),
+    (EMPTY_ROWS_PADDED, [np.zeros((2, 1, 0), np.float32)], [np.zeros((1, 1), np.float32)]),
+])
+def test_kernels_over_empty_values_stay_out_of_row_kernels(text, inputs, want, monkeypatch):
+    """A kernel that reads or computes an empty value joins no row kernel (nor opens one). The
+    arena and the outputs are poisoned (NaN) before each call, so that an element left unwritten,
+    or overwritten by a store past an empty buffer's end, shows."""
+    g = verify(parse(text))
+    monkeypatch.setattr(fusion, "MULTI_OUTPUT", True)
+    monkeypatch.setattr(executable, "POISON", True)
+    part = partition(g)
+    for k in part.kernels:
+        if k.rows is not None:
+            assert all(n.out.type.numel for n in k.nodes), part.describe()
+    exe = compile_graph(g)
+    for _ in range(2):
+        for got, w in zip(exe.run(inputs), want):
+            np.testing.assert_array_equal(got, w)
+
+
+def test_row_kernel_over_rows_that_are_not_its_values_is_refused_by_lowering(monkeypatch):
+    """The lowering's own check: forced into one row kernel (as the row analysis would merge them
+    without its empty-value rule), the empty kernels give a LuminaCodegenError, not garbage."""
+    from lumina.errors import LuminaCodegenError
+    from lumina.passes import row_fusion
+    monkeypatch.setattr(fusion, "MULTI_OUTPUT", True)
+    monkeypatch.setattr(row_fusion, "_empty", lambda k: False)
+    for text in (EMPTY_BESIDE_A_ROW, EMPTY_ROWS_PADDED):
+        with pytest.raises(LuminaCodegenError, match="row kernel of .* expected"):
+            compile_graph(verify(parse(text)))

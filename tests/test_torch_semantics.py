@@ -355,3 +355,53 @@ def test_integer_tensors_refuse_nan_and_0d_size_errors():
     with pytest.raises(LuminaIndexError):
         lumina.tensor(3.0).size(0)
     _same(lumina.tensor(3.0).transpose(0, -1), torch.tensor(3.0).transpose(0, -1))
+
+
+def _layer_norms_with_an_empty_batch(lib, rows, empty, cotangents):
+    """The input, weight and bias gradients of one LayerNorm(3) applied to each of ``rows`` and to
+    the [0, 3] ``empty``, through one loss (lumina realises every result in one graph)."""
+    ln = lib.nn.LayerNorm(3)
+    state = {"weight": np.array([0.5, -2.0, 1.5], np.float32), "bias": np.array([0.25, 0.0, -1.0], np.float32)}
+    ln.load_state_dict(state if lib is lumina else {k: torch.tensor(v) for k, v in state.items()})
+    xs = [lib.tensor(r, requires_grad=True) for r in rows + [empty]]
+    outs = [ln(x) for x in xs]
+    loss = sum((o * lib.tensor(c)).sum() for o, c in zip(outs, cotangents)) + outs[-1].sum()
+    loss.backward()
+    results = outs + [x.grad for x in xs] + [ln.weight.grad, ln.bias.grad]
+    if lib is lumina:
+        lumina.realize(*results)
+    return [r.detach().numpy() for r in results]
+
+
+@pytest.mark.parametrize("row", [[0.0, 0.0, 0.0], [1e-45, 0.5, -0.0], [3.0, -1 / 3, 1.0]])
+def test_layer_norm_beside_an_empty_batch_matches_torch(row, monkeypatch):
+    """A row's LayerNorm realised with that of a [0, 3] tensor: the empty one's kernels once
+    passed for stages over the row (gradients of 3e20, NaN or a different garbage value each run)."""
+    from lumina.runtime import executable
+    monkeypatch.setattr(executable, "POISON", True)
+    rows = [np.array(row, np.float32)]
+    empty = np.zeros((0, 3), np.float32)
+    cots = [np.array([1.0, -0.5, 2.0], np.float32)]
+    for _ in range(2):
+        got = _layer_norms_with_an_empty_batch(lumina, rows, empty, cots)
+        want = _layer_norms_with_an_empty_batch(torch, rows, empty, cots)
+        for g, w in zip(got, want):
+            np.testing.assert_allclose(g, w, rtol=1e-5, atol=1e-5)
+
+
+def test_gather_with_an_empty_index_has_a_zero_gradient(monkeypatch):
+    """The gradient, a sum over the empty index's rows padded to ``x``'s shape, is zeros (the pad
+    once joined a row kernel of no rows, which left it unwritten: fresh buffers are poisoned here,
+    so that shows as NaN)."""
+    from lumina.runtime import executable
+    monkeypatch.setattr(executable, "POISON", True)
+    index = np.zeros((2, 0), np.int64)
+    grads = []
+    for lib in (lumina, torch):
+        x = lib.tensor(np.array([[-0.0]], np.float32), requires_grad=True)
+        y = lib.gather(x, 0, lib.tensor(index))
+        (y * lib.tensor(np.zeros((2, 0), np.float32))).sum().backward()
+        if lib is lumina:
+            lumina.realize(y, x.grad)
+        grads.append(x.grad.numpy())
+    np.testing.assert_array_equal(*grads)

@@ -429,6 +429,7 @@ def _lower_rows(k: Kernel, name: str, source, status: int | None = None, sites: 
     out_pos = {id(v): _shifted(len(k.inputs) + i, status) for i, v in enumerate(outputs)}
     kept = tuple(E.Var(f"i{d}", n) if n != 1 else E.iconst(0) for d, n in enumerate(shape) if d not in axes)
     domain = tuple(v for v in kept if isinstance(v, E.Var))
+    _check_row_outputs(k, domain)
     lw = _RowLowerer(k, domain, status, sites)
     stages: list[Stage] = []
     for st in rows.stages:
@@ -457,6 +458,27 @@ def _lower_rows(k: Kernel, name: str, source, status: int | None = None, sites: 
     if with_status:   # (a row-fused GEMM inserts it once its epilogue is lowered too)
         buffers = _with_status(buffers, status, sites)
     return RowKernel(name, buffers, len(outputs), domain, stages, source, checks=tuple(sites.checks))
+
+
+def _check_row_outputs(k: Kernel, domain: tuple) -> None:
+    """Raise LuminaCodegenError unless each value row kernel ``k`` stores or reduces has exactly the
+    elements its stage walks (``domain``'s rows, of one element or a whole row each): a stage over
+    rows that are not its value's would leave part of a buffer unwritten (garbage in a result) or
+    read and write past a buffer's end (into memory the arena gives to other values)."""
+    rows = k.rows
+    n_rows = math.prod(v.extent for v in domain)
+    length = math.prod(rows.shape[a] for a in rows.axes)
+    for st in rows.stages:
+        v = st.kernel.root
+        checked = [(v, "stores", length if st.role == "full" else 1)] if st.stored else []
+        if st.role == "reduce":
+            checked.append((v.node.inputs[0], "reduces", length))
+        for x, what, per_row in checked:
+            if x.type.numel != n_rows * per_row:
+                raise LuminaCodegenError(
+                    f"lower: row kernel of {k.root.type} over the rows of {list(rows.shape)} (axes "
+                    f"{list(rows.axes)}): its {st.role} stage {what} {x.type}, {x.type.numel} elements, "
+                    f"expected {n_rows} rows of {per_row}")
 
 
 def _lower_dot_rows(k: Kernel, name: str, source) -> DotKernel:

@@ -9,7 +9,8 @@ reduced input shape and axes); a later kernel joins a group when it is
 * elementwise over the rows' whole shape ("full") or over one value per row ("row"),
 
 and it either reads a member (a row chain) or is a reduction independent of the group that reads
-one of the group's buffers (a sibling: it saves a pass over that buffer). Reductions that keep the
+one of the group's buffers (a sibling: it saves a pass over that buffer). A kernel that reads or
+computes an empty value neither opens nor joins a group (``_empty``). Reductions that keep the
 innermost dim (a bias gradient's sum over the batch) group with siblings only: the CPU renderer
 accumulates them side by side in their outputs, reading each input row in order.
 Whether a member is read only at the reader's own row (a reduction or per-row value, broadcast
@@ -67,7 +68,7 @@ def fuse_rows(kernels: list[F.Kernel], mat: dict[int, str], refused: list[F.Refu
     group_of: list[int | None] = [None] * len(kernels)
     groups: list[_Group] = []
     for i, k in enumerate(kernels):
-        if k.kind not in ("reduce", "elementwise"):
+        if k.kind not in ("reduce", "elementwise") or _empty(k):
             continue
         read = [group_of[producer[id(v)]] for v in k.inputs
                 if id(v) in producer and group_of[producer[id(v)]] is not None]
@@ -96,6 +97,15 @@ def fuse_rows(kernels: list[F.Kernel], mat: dict[int, str], refused: list[F.Refu
             _attach_dot(g, gi, kernels, producer, group_of, refused, outputs)
     merged = [_merge(g, kernels, mat, outputs, order) for g in groups]
     return _toposort(kernels, group_of, groups, merged)
+
+
+def _empty(k: F.Kernel) -> bool:
+    """Whether kernel ``k`` reads or computes a value with no elements. Such a kernel stays on its
+    own: the rows' analysis drops dims of extent <= 1 as broadcast, so a ``[0, 3]`` value would pass
+    for the rows of a ``[3]`` one, and a stage of the merged kernel would store a whole row into
+    its empty buffer (memory the arena gives to other values). On its own it is cheap: it has no
+    elements to read, or none to write."""
+    return any(v.type.numel == 0 for v in k.inputs) or any(n.out.type.numel == 0 for n in k.nodes)
 
 
 def _row_key(k: F.Kernel):
@@ -271,7 +281,7 @@ def _attach_dot(g: _Group, gi: int, kernels, producer, group_of, refused, output
     for j in list(g.members):
         for v in kernels[j].inputs:
             p = producer.get(id(v))
-            if p is None or p in seen or group_of[p] is not None:
+            if p is None or p in seen or group_of[p] is not None or _empty(kernels[p]):
                 continue
             seen.add(p)
             kind = kernels[p].kind

@@ -84,6 +84,11 @@ def _cfunc(address: int, pointer_args: tuple[bool, ...]) -> Callable:
 
 ARENA_ALIGNMENT = 64
 
+# Tests set this to fill the arena and every fresh output with 0xFF bytes (NaN in a float, -1 in an
+# int) before each call, so that an element no kernel writes shows as NaN instead of whatever the
+# allocator left there (often zeros, which can pass for a right answer).
+POISON = False
+
 
 def _nbytes(spec: SlotSpec) -> int:
     return int(np.prod(spec.shape, dtype=np.int64)) * np.dtype(spec.dtype).itemsize
@@ -171,6 +176,8 @@ class Executable:
         """Execute on ``inputs`` (one array per graph input); returns one array per graph output."""
         arrays, ptrs = self._bind(inputs)
         with self._lock:  # intermediates are shared: one call at a time per executable
+            if POISON:
+                self.arena[:] = 0xFF
             if stepwise or self.plan is None:
                 self._run_stepwise(ptrs)
             elif self.plan_threads == 1:
@@ -234,6 +241,8 @@ class Executable:
         for slot in self._fresh:
             spec = self.slots[slot]
             arrays[slot] = a = np.empty(spec.shape, spec.dtype)
+            if POISON:
+                a.reshape(-1).view(np.uint8)[:] = 0xFF
             ptrs[slot] = a.ctypes.data
         return arrays, ptrs
 
