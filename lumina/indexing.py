@@ -26,6 +26,7 @@ The ONNX importer names its node in these errors through ``op`` (``"node 'g' (Ga
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -130,6 +131,67 @@ def take(x: Tensor, axis: int, idx: Tensor) -> Tensor:
     return Tensor._result(emit(Op.GATHER, (x._touch(), idx._touch()), axis=axis), x)
 
 
+@dataclass(frozen=True)
+class AdvancedKey:
+    """A key with integer index arrays split by PyTorch's rules: ``basic`` (the ints, slices and
+    None, with a full slice where each array was) applies first and gives a view ``y``; ``arrays``
+    holds ``(index, size of its dim, that dim of x)`` per array and ``dims`` the dims of ``y`` they
+    index; the arrays broadcast to ``shape``; ``y.permute(perm)`` brings the indexed dims together
+    at ``q``: in place when they are adjacent, else first."""
+    basic: tuple
+    arrays: list
+    dims: list
+    shape: tuple
+    q: int
+    perm: list
+
+
+def split_advanced(x: Tensor, key: tuple, op: str, mismatch: type = LuminaShapeError) -> AdvancedKey:
+    """``key`` (no Ellipsis; ints, slices, None and integer index arrays) split for advanced
+    indexing (``AdvancedKey``). Index arrays whose values are known are range-checked at once
+    (LuminaIndexError); arrays that do not broadcast raise ``mismatch`` naming ``op``."""
+    basic, dims, arrays = [], [], []
+    out_dim, in_dim = 0, 0
+    for k in key:
+        if k is None:
+            basic.append(None)
+            out_dim += 1
+            continue
+        if is_index_array(k):
+            idx = as_index(k, op)
+            check_range(idx, x.shape[in_dim], op, f"dim {in_dim} of {x._value.type}")
+            dims.append(out_dim)
+            arrays.append((idx, x.shape[in_dim], in_dim))
+            basic.append(slice(None))
+            out_dim += 1
+        else:
+            basic.append(k)
+            if not isinstance(k, (int, np.integer)):
+                out_dim += 1
+        in_dim += 1
+    try:
+        shape = broadcast_shapes(op, *(i._value.type for i, _, _ in arrays))
+    except LuminaShapeError:
+        raise mismatch(f"{op}: index arrays of shapes {', '.join(str(list(i.shape)) for i, _, _ in arrays)} "
+                       f"do not broadcast together (indexing {x._value.type})") from None
+    adjacent = dims == list(range(dims[0], dims[0] + len(dims)))
+    q = dims[0] if adjacent else 0
+    rest = [d for d in range(out_dim + x.ndim - in_dim) if d not in dims]
+    return AdvancedKey(tuple(basic), arrays, dims, shape, q, rest[:q] + dims + rest[q:])
+
+
+def linear_index(arrays: list, op: str, x: Tensor) -> Tensor:
+    """The row-major linear index into the merged indexed dims of ``AdvancedKey.arrays``, each
+    array checked when it runs (``checked_index``: negative entries count from the end)."""
+    lin, stride = None, 1
+    for idx, size, dim in reversed(arrays):
+        term = checked_index(idx, size, op, f"dim {dim} of {x._value.type}")
+        term = term * stride if stride != 1 else term
+        lin = term if lin is None else lin + term
+        stride *= size
+    return lin
+
+
 def advanced_getitem(x: Tensor, key: tuple) -> Tensor:
     """``x[key]`` where some entries of ``key`` are integer index arrays, with PyTorch's rules.
 
@@ -149,44 +211,11 @@ def advanced_getitem(x: Tensor, key: tuple) -> Tensor:
         raise LuminaValueError(f"getitem: too many indices ({n_real}) for {x._value.type}")
     key = key + (slice(None),) * (x.ndim - n_real)
 
-    basic, adv_dims, adv_idx = [], [], []
-    out_dim, in_dim = 0, 0
-    for k in key:
-        if k is None:
-            basic.append(None)
-            out_dim += 1
-            continue
-        if is_index_array(k):
-            idx = as_index(k, "getitem")
-            check_range(idx, x.shape[in_dim], "getitem", f"dim {in_dim} of {x._value.type}")
-            adv_dims.append(out_dim)
-            adv_idx.append((idx, x.shape[in_dim], in_dim))
-            basic.append(slice(None))
-            out_dim += 1
-        else:
-            basic.append(k)
-            if not isinstance(k, (int, np.integer)):
-                out_dim += 1
-        in_dim += 1
-    y = x[tuple(basic)]
-    try:
-        shape = broadcast_shapes("getitem", *(i._value.type for i, _, _ in adv_idx))
-    except LuminaShapeError:
-        raise LuminaShapeError("getitem: index arrays of shapes "
-                               f"{', '.join(str(list(i.shape)) for i, _, _ in adv_idx)} do not broadcast "
-                               f"together (indexing {x._value.type})") from None
-    adjacent = adv_dims == list(range(adv_dims[0], adv_dims[0] + len(adv_dims)))
-    q = adv_dims[0] if adjacent else 0
-    rest = [d for d in range(y.ndim) if d not in adv_dims]
-    y = y.permute(rest[:q] + adv_dims + rest[q:])
-    sizes = [y.shape[q + j] for j in range(len(adv_dims))]
-    lin, stride = None, 1
-    for (idx, size, dim) in reversed(adv_idx):
-        term = checked_index(idx, size, "getitem", f"dim {dim} of {x._value.type}")
-        term = term * stride if stride != 1 else term
-        lin = term if lin is None else lin + term
-        stride *= size
-    lin = lin.expand(*shape)
+    split = split_advanced(x, key, "getitem")
+    y = x[split.basic].permute(split.perm)
+    q = split.q
+    sizes = [y.shape[q + j] for j in range(len(split.dims))]
+    lin = linear_index(split.arrays, "getitem", x).expand(*split.shape)
     merged = y.reshape(y.shape[:q] + (math.prod(sizes),) + y.shape[q + len(sizes):])
     return take(merged, q, lin)
 

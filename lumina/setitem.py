@@ -28,7 +28,6 @@ from .errors import LuminaIndexError, LuminaShapeError, LuminaTraceError, Lumina
 from .inplace import NUMBERS, copy_, number
 from .ir import builder as B
 from .ir.dtypes import DType
-from .ir.graph import emit
 from .ir.ops import Op
 from .ir.types import TensorType
 from .tensor import Tensor, broadcast_shapes, tensor, where
@@ -216,82 +215,32 @@ def _scatter_setitem(x: Tensor, key: tuple, value) -> None:
     """``x[key] = value`` where ``key`` holds integer index arrays: the basic entries give a view
     ``y``; the indexed dims of ``y`` are moved together and merged (as ``advanced_getitem`` does) and
     the value's rows are scattered into them."""
-    from .indexing import as_index
-    basic, adv_dims, adv_in_dims, adv = [], [], [], []
-    out_dim, in_dim = 0, 0
-    for k in key:
-        if k is None:
-            basic.append(None)
-            out_dim += 1
-            continue
-        if isinstance(k, (Tensor, np.ndarray, list)):
-            idx = as_index(k, "setitem")
-            size = x.shape[in_dim]
-            vals = _known(idx)
-            if vals is not None and vals.size and (vals.min() < -size or vals.max() >= size):
-                bad = int(vals.min()) if vals.min() < -size else int(vals.max())
-                raise LuminaIndexError(f"setitem: index {bad} is out of bounds for dim {in_dim} with size "
-                                       f"{size} of {x._value.type}")
-            adv_dims.append(out_dim)
-            adv_in_dims.append(in_dim)
-            adv.append((idx, size, vals))
-            basic.append(slice(None))
-            out_dim += 1
-        else:
-            basic.append(k)
-            if not isinstance(k, (int, np.integer)):
-                out_dim += 1
-        in_dim += 1
-    y = x[tuple(basic)]
-    try:
-        shape = broadcast_shapes("setitem", *(i._value.type for i, _, _ in adv))
-    except LuminaShapeError:
-        raise LuminaIndexError("setitem: index arrays of shapes "
-                               f"{', '.join(str(list(i.shape)) for i, _, _ in adv)} do not broadcast together "
-                               f"(indexing {x._value.type})") from None
-    adjacent = adv_dims == list(range(adv_dims[0], adv_dims[0] + len(adv_dims)))
-    q = adv_dims[0] if adjacent else 0
-    rest = [d for d in range(y.ndim) if d not in adv_dims]
-    perm = rest[:q] + adv_dims + rest[q:]
-    yp = y.permute(perm)
-    sizes = [yp.shape[q + j] for j in range(len(adv_dims))]
+    from .indexing import linear_index, split_advanced
+    split = split_advanced(x, key, "setitem", LuminaIndexError)
+    y = x[split.basic]
+    yp = y.permute(split.perm)
+    q, shape = split.q, split.shape
+    sizes = [yp.shape[q + j] for j in range(len(split.dims))]
     pre, post = yp.shape[:q], yp.shape[q + len(sizes):]
     m = math.prod(sizes)
     n = math.prod(shape)
-    if all(vals is not None for _, _, vals in adv):
+    known = [_known(idx) for idx, _, _ in split.arrays]
+    if all(vals is not None for vals in known):      # the rows are known: no index kernel
         lin = np.zeros(shape, dtype=np.int64)
         stride = 1
-        for _, size, vals in reversed(adv):
+        for (_, size, _), vals in zip(reversed(split.arrays), reversed(known)):
             v = np.broadcast_to(np.asarray(vals, dtype=np.int64), shape)
             lin = lin + np.where(v < 0, v + size, v) * stride
             stride *= size
         lin = lin.reshape(-1)
     else:
-        lin, stride = None, 1
-        for (idx, size, _), dim in reversed(list(zip(adv, adv_in_dims))):
-            term = _checked(idx, size, f"dim {dim} of {x._value.type}")
-            term = term * stride if stride != 1 else term
-            lin = term if lin is None else lin + term
-            stride *= size
-        lin = lin.expand(*shape).reshape(n)
+        lin = linear_index(split.arrays, "setitem", x).expand(*shape).reshape(n)
     val = _fit(_as_value(x, value), pre + tuple(shape) + post, x).to(x.dtype)
     merged = yp.reshape(pre + (m,) + post)
     src = val.reshape(pre + (n,) + post)
     new = _scatter_rows(merged, q, lin, src)
-    new_y = new.reshape(yp.shape).permute([int(i) for i in np.argsort(perm)])
+    new_y = new.reshape(yp.shape).permute([int(i) for i in np.argsort(split.perm)])
     copy_(y, new_y, "setitem")
-
-
-def _checked(idx: Tensor, size: int, where_: str) -> Tensor:
-    """A computed index as int64, negative entries counted from the end, checked against
-    ``[-size, size)`` when it runs (LuminaIndexError then; ``indexing.checked_index``)."""
-    from .indexing import checked_index
-    return checked_index(idx, size, "setitem", where_)
-
-
-def _take(x: Tensor, axis: int, rows: Tensor) -> Tensor:
-    """The ``gather`` primitive with in-range ``rows``: ``x``'s slices along ``axis`` at ``rows``."""
-    return Tensor._result(emit(Op.GATHER, (x._touch(), rows._touch()), axis=axis), x)
 
 
 def _scatter_rows(base_: Tensor, axis: int, lin, src: Tensor) -> Tensor:
@@ -313,5 +262,6 @@ def _scatter_rows(base_: Tensor, axis: int, lin, src: Tensor) -> Tensor:
         winner = Tensor(B.reduce(Op.REDUCE_MAX, who._touch(), (0,)))
         covered = (winner >= 0).reshape(one)
         rows = where(winner >= 0, winner, 0)
-    picked = _take(src, axis, rows)
+    from .indexing import take
+    picked = take(src, axis, rows)
     return where(covered, picked, base_)
