@@ -255,3 +255,24 @@ def test_recompute_budget_refusal_is_described():
     text = f.lower(x).partition()
     assert any(line.startswith("refused: ") and ":exp: 2 readers: inlining would recompute" in line
                and "RECOMPUTE_BUDGET 2" in line for line in text.splitlines()), text
+
+
+@pytest.mark.parametrize("m,k,n", [(2, 0, 3), (0, 2, 3), (2, 3, 0)])
+def test_empty_dot_takes_no_epilogue_and_its_gradients_match_torch(m, k, n, monkeypatch):
+    """A GEMM with an empty result (the input gradient of a [2, 0] @ [0, 3], transposed into its
+    reader) is refused an epilogue instead of failing to place its C; a K of 0 gives zeros. Fresh
+    buffers are poisoned (NaN), so an element no kernel writes would show."""
+    import torch
+    from lumina.runtime import executable
+    monkeypatch.setattr(executable, "POISON", True)
+    a, b, g = _randn(m, k), _randn(k, n), _randn(m, n)
+    results = []
+    for lib in (lumina, torch):
+        x, w = lib.tensor(a, requires_grad=True), lib.tensor(b, requires_grad=True)
+        y = x @ w
+        (y * lib.tensor(g)).sum().backward()
+        if lib is lumina:
+            lumina.realize(y, x.grad, w.grad)
+        results.append([y.detach().numpy(), x.grad.numpy(), w.grad.numpy()])
+    for got, want in zip(*results):
+        np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)

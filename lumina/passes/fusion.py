@@ -24,7 +24,7 @@ between the dot and the elementwise ops (a convolution's ``[O, N*Ho*Wo] -> [N, O
 transpose) are accepted when they re-index the dot's result bijectively and the root's row-major
 position of ``C[b, m, n]`` is ``b*sb + m*sm + n*sn``: the GEMM then stores C straight into the root's
 buffer through those strides (``Kernel.c_strides``) and the epilogue rewrites it there; any other
-re-indexing is refused with its reason. When the value at the end
+re-indexing is refused with its reason, as is a dot with an empty result. When the value at the end
 of a dot's single-reader index-preserving chain has several readers (the pre-activation of a
 training step, read by the activation and by its backward), that value is materialised as the
 epilogue's root instead of being recomputed in each reader. Every candidate that is turned down, and
@@ -339,6 +339,8 @@ def _epilogue_refusal(dot: Value, readers: list[Kernel], mat: dict[int, str]) ->
         return f"the dot result is materialised: {mat[id(dot)]}"
     if dot.dtype.name not in _EPILOGUE_DTYPES:
         return f"{dot.dtype.name} GEMMs take no epilogue"
+    if dot.type.numel == 0:
+        return f"the dot's result {dot.type} is empty: there is no C to run an epilogue over"
     if len(readers) != 1:
         return f"read by {len(readers)} kernels"
     k = readers[0]
