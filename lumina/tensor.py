@@ -591,10 +591,10 @@ class Tensor:
     def long(self): return self.to(DType.int64)
     def bool(self): return self.to(DType.bool)
     def type(self, dtype=None, non_blocking: bool = False):
-        """``to(dtype)``; with no dtype, the name of this tensor's type as torch spells it
-        (``"lumina.FloatTensor"``)."""
+        """``to(dtype)``; with no dtype, the name of this tensor's type exactly as torch spells
+        it (``"torch.FloatTensor"``), so code comparing type names ports unchanged."""
         if dtype is None:
-            return "lumina." + _TYPE_NAMES.get(self.dtype.name, self.dtype.name)
+            return "torch." + _TYPE_NAMES.get(self.dtype.name, self.dtype.name)
         return self.to(dtype, non_blocking=non_blocking)
 
     astype = to
