@@ -35,10 +35,10 @@ def backward(out: Tensor, gradient: Tensor | None = None, inputs=None) -> None:
         raise LuminaGradError(f"backward: the {out._value.type} tensor does not require grad "
                               "(no input of it has requires_grad=True, or it was made under no_grad)")
     if gradient is None:
-        if out.shape != ():
+        if out.numel() != 1:     # torch: any one-element output implies a gradient of ones
             raise LuminaGradError(f"backward: a gradient can only be implied for a scalar output; got "
                                   f"{out._value.type}: pass gradient= of that shape")
-        g = B.const(1, out.dtype)
+        g = B.const(1, out.dtype, out.shape)
     else:
         gradient = gradient if isinstance(gradient, Tensor) else tensor(gradient, dtype=out.dtype)
         if gradient.shape != out.shape:

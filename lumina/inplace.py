@@ -353,10 +353,11 @@ def _plain(value: Value, *parents: Tensor) -> Tensor:
     return out
 
 
-def _own_value(v: Value, device: str) -> Value:
+def _own_value(v: Value, device: str, history: bool = False) -> Value:
     """A value equal to ``v`` that no other tensor holds: a realised buffer is shared by a new
-    input (no copy is made; buffers are never written), anything else gets an identity reshape."""
-    if v.op is Op.INPUT and v in BOUND and STATE.trace is None:
+    input (no copy is made; buffers are never written), anything else, or a value whose gradient
+    must reach ``v`` (``history``: a leaf that requires grad), gets an identity reshape."""
+    if v.op is Op.INPUT and v in BOUND and STATE.trace is None and not history:
         return Tensor._bind(BOUND[v], device)._value
     return emit(Op.RESHAPE, (v,), shape=v.shape)
 
@@ -426,7 +427,7 @@ def copy_(t: Tensor, src, op: str = "copy_") -> Tensor:
     def compute() -> Tensor:
         v = B.broadcast_to(B.cast(src._touch(), t.dtype), t.shape)
         if v is src._value:
-            v = _own_value(v, _DEVICE.get(v) or "cpu")
+            v = _own_value(v, _DEVICE.get(v) or "cpu", history=src.requires_grad and STATE.grad_enabled)
         return _plain(v, *((src,) if t.dtype.is_float else ()))
     return update(t, op, compute, (src,), check_cast=False)
 

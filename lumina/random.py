@@ -51,6 +51,8 @@ def _finish(t: Tensor, device, requires_grad: bool, op: str) -> Tensor:
 def rand(*size, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
     """Uniform samples in [0, 1) of ``size``; float32 unless ``dtype`` is given."""
     dt = DType.float32 if dtype is None else to_dtype(dtype)
+    if not size:
+        raise LuminaTypeError("rand: missing the size (as torch; lumina.rand(()) is a 0-d sample)")
     shape = _shape_arg(size, "rand")
     out = Tensor(emit(Op.RAND, (_next_key()._touch(),), shape=shape, dtype=dt))
     return _finish(out, device, requires_grad, "rand")
@@ -58,24 +60,26 @@ def rand(*size, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
 
 def randn(*size, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
     """Standard normal samples by the Box–Muller transform: sqrt(-2 ln(1-u1)) cos(2 pi u2)."""
+    if not size:
+        raise LuminaTypeError("randn: missing the size (as torch; lumina.randn(()) is a 0-d sample)")
     shape = _shape_arg(size, "randn")
-    u1, u2 = rand(*shape, dtype=dtype), rand(*shape, dtype=dtype)
+    u1, u2 = rand(shape, dtype=dtype), rand(shape, dtype=dtype)
     out = (-2.0 * (1.0 - u1).log()).sqrt() * (2 * math.pi * u2).cos()
     return _finish(out, device, requires_grad, "randn")
 
 
 def rand_like(input: Tensor, *, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
     """``rand`` of ``input``'s shape, with its dtype unless ``dtype`` is given."""
-    return rand(*input.shape, dtype=dtype or input.dtype, device=device, requires_grad=requires_grad)
+    return rand(input.shape, dtype=dtype or input.dtype, device=device, requires_grad=requires_grad)
 
 
 def randn_like(input: Tensor, *, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
     """``randn`` of ``input``'s shape, with its dtype unless ``dtype`` is given."""
-    return randn(*input.shape, dtype=dtype or input.dtype, device=device, requires_grad=requires_grad)
+    return randn(input.shape, dtype=dtype or input.dtype, device=device, requires_grad=requires_grad)
 
 
 def randint(low: int, high: int, size, *, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
     """Integers uniform in [low, high) of ``size``; int64 unless ``dtype`` is given."""
     dtype = DType.int64 if dtype is None else dtype
-    u = rand(*_shape_arg((size,) if isinstance(size, int) else tuple(size), "randint"), dtype=DType.float64)
+    u = rand(_shape_arg((size,) if isinstance(size, int) else tuple(size), "randint"), dtype=DType.float64)
     return _finish((u * float(high - low)).to(dtype) + low, device, requires_grad, "randint")

@@ -126,7 +126,7 @@ def extreme(x, dim, keepdim: bool, largest: bool, other=None):
         from .tensor import zeros
         return (max_result if largest else min_result)(x, zeros((), dtype=DType.int64))
     d = x._axes(dim, op)[0]
-    indices = arg_extreme(x, d, True, largest)
+    indices = arg_extreme(x.to(DType.int64) if x.dtype is DType.bool else x, d, True, largest)
     n = x.shape[d]
     pos = arange(n).reshape([n if i == d else 1 for i in range(x.ndim)])
     # The picked element itself (so its gradient is the whole g, as torch's); -0.0 is the additive

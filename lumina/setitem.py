@@ -61,7 +61,7 @@ def _fit(value: Tensor, shape: tuple, x: Tensor, expand: bool = True) -> Tensor:
     if not ok:
         raise LuminaShapeError(f"setitem: shape mismatch: value of shape {list(value.shape)} cannot be broadcast "
                                f"to the indexing result of shape {list(shape)} (indexing {x._value.type})")
-    return value.expand(*shape) if expand and value.shape != tuple(shape) else value
+    return value.expand(tuple(shape)) if expand and value.shape != tuple(shape) else value
 
 
 def setitem(x: Tensor, key, value) -> None:
@@ -234,7 +234,7 @@ def _scatter_setitem(x: Tensor, key: tuple, value) -> None:
             stride *= size
         lin = lin.reshape(-1)
     else:
-        lin = linear_index(split.arrays, "setitem", x).expand(*shape).reshape(n)
+        lin = linear_index(split.arrays, "setitem", x).expand(tuple(shape)).reshape(n)
     val = _fit(_as_value(x, value), pre + tuple(shape) + post, x).to(x.dtype)
     merged = yp.reshape(pre + (m,) + post)
     src = val.reshape(pre + (n,) + post)

@@ -181,6 +181,10 @@ def broadcast_shapes(op: str, *types: TensorType) -> tuple[int, ...]:
     return tuple(out)
 
 
+# Arithmetic on two bools is logic in torch: + and maximum are or, * and minimum are and.
+_BOOL_AS_LOGIC = {Op.ADD: Op.OR, Op.MAXIMUM: Op.OR, Op.MUL: Op.AND, Op.MINIMUM: Op.AND}
+
+
 def _category(dt: DType) -> int:
     return 2 if dt.is_float else 0 if dt is DType.bool else 1
 
@@ -407,11 +411,14 @@ class Tensor:
             return NotImplemented
         if reverse:
             a, b = b, a
-        if op is Op.SUB and DType.bool in (self.dtype, other.dtype if isinstance(other, Tensor) else None):
+        if op is Op.SUB and (DType.bool in (self.dtype, other.dtype if isinstance(other, Tensor) else None)
+                             or isinstance(other, bool)):
             raise LuminaTypeError(f"sub: subtraction with a bool tensor is not supported (as torch): "
                                   f"{a._value.type} - {b._value.type}; use ^ or logical_xor")
         if op in (Op.DIV, Op.POW) and not dt.is_float:
             dt = DType.float32 if op is Op.DIV else dt
+        if dt is DType.bool and op in _BOOL_AS_LOGIC:     # torch: True + True is True, True * False False
+            op = _BOOL_AS_LOGIC[op]
         return _binary_op(op, a, b, dt, name)
 
     def __add__(self, o): return self._binary(Op.ADD, o)
@@ -707,6 +714,9 @@ class Tensor:
 
     # ---- movement ---------------------------------------------------------------------------------
     def reshape(self, *shape) -> "Tensor":
+        if not shape:
+            raise LuminaTypeError(f"reshape: missing the shape for {self._value.type} (as torch; reshape(()) "
+                                  "makes a 0-d tensor)")
         shape = list(_shape_arg(shape))
         if shape.count(-1) > 1:
             raise LuminaShapeError(f"reshape: only one dim can be -1, got {shape}")
@@ -721,7 +731,7 @@ class Tensor:
 
     def view(self, *size) -> "Tensor":
         """``reshape`` (lumina's values are immutable, so every reshape is a view)."""
-        return self.reshape(*size)
+        return self.reshape(size if len(size) != 1 else size[0])
 
     def flatten(self, start_dim: int = 0, end_dim: int = -1) -> "Tensor":
         """``torch.flatten``: dims ``start_dim..end_dim`` merged into one. Raises LuminaIndexError
@@ -736,6 +746,8 @@ class Tensor:
         return self.reshape(self.shape[:s] + (math.prod(self.shape[s:e + 1]),) + self.shape[e + 1:])
 
     def permute(self, *dims) -> "Tensor":
+        if not dims:
+            raise LuminaTypeError(f"permute: missing the dims for {self._value.type} (as torch)")
         dims = _shape_arg(dims)
         if len(dims) == self.ndim:
             self._axes(dims, "permute")       # LuminaIndexError for a dim out of range
@@ -759,6 +771,8 @@ class Tensor:
     def expand(self, *size, implicit: bool = False) -> "Tensor":
         """``torch.Tensor.expand``: size-1 dims broadcast to ``size`` (-1 keeps a dim). ``implicit``
         only marks torch's traced graphs; it does not change the result."""
+        if not size:
+            raise LuminaTypeError(f"expand: missing the size for {self._value.type} (as torch)")
         shape = _shape_arg(size)
         lead = len(shape) - self.ndim
         if lead < 0:
@@ -772,7 +786,7 @@ class Tensor:
         return Tensor._result(B.expand(x._touch(), full), x)
 
     def broadcast_to(self, size) -> "Tensor":
-        return self.expand(*size)
+        return self.expand(tuple(size))
 
     def unsqueeze(self, dim: int) -> "Tensor":
         """``torch.unsqueeze``: a size-1 dim inserted at ``dim`` in ``[-ndim-1, ndim]``; raises
@@ -1072,6 +1086,8 @@ def full(size, fill_value, *, dtype=None, device=None, requires_grad: bool = Fal
 
 def zeros(*size, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
     """``torch.zeros(*size)``: float32 unless ``dtype`` is given; see ``full``."""
+    if not size:
+        raise LuminaTypeError("zeros: missing the size (as torch; zeros(()) is 0-d)")
     dtype = DType.float32 if dtype is None else dtype
     return full(_shape_arg(size, "zeros", to_dtype(dtype)), 0, dtype=dtype, device=device,
                 requires_grad=requires_grad)
@@ -1079,6 +1095,8 @@ def zeros(*size, dtype=None, device=None, requires_grad: bool = False) -> Tensor
 
 def ones(*size, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
     """``torch.ones(*size)``: float32 unless ``dtype`` is given; see ``full``."""
+    if not size:
+        raise LuminaTypeError("ones: missing the size (as torch; ones(()) is 0-d)")
     dtype = DType.float32 if dtype is None else dtype
     return full(_shape_arg(size, "ones", to_dtype(dtype)), 1, dtype=dtype, device=device,
                 requires_grad=requires_grad)

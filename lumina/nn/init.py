@@ -59,12 +59,12 @@ def _fill(tensor: Tensor, value: Tensor) -> Tensor:
 
 def uniform_(tensor: Tensor, a: float = 0.0, b: float = 1.0) -> Tensor:
     """Fill with U(a, b)."""
-    return _fill(tensor, rand(*tensor.shape, dtype=tensor.dtype) * (b - a) + a)
+    return _fill(tensor, rand(tensor.shape, dtype=tensor.dtype) * (b - a) + a)
 
 
 def normal_(tensor: Tensor, mean: float = 0.0, std: float = 1.0) -> Tensor:
     """Fill with N(mean, std^2)."""
-    return _fill(tensor, randn(*tensor.shape, dtype=tensor.dtype) * std + mean)
+    return _fill(tensor, randn(tensor.shape, dtype=tensor.dtype) * std + mean)
 
 
 def constant_(tensor: Tensor, val: float) -> Tensor:

@@ -12,7 +12,7 @@ from .module import Module, Parameter, factory
 
 
 def _uniform(shape, bound: float) -> Parameter:
-    return Parameter((rand(*shape) * 2.0 - 1.0) * bound)
+    return Parameter((rand(tuple(shape)) * 2.0 - 1.0) * bound)
 
 
 class Linear(Module):

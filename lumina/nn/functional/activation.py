@@ -130,5 +130,5 @@ def dropout(input: Tensor, p: float = 0.5, training: bool = True, inplace: bool 
         return x
     if p == 1.0:
         return _maybe_inplace(x, x * 0.0, inplace)
-    keep = rand(*x.shape, dtype=x.dtype) >= p
+    keep = rand(x.shape, dtype=x.dtype) >= p
     return _maybe_inplace(x, where(keep, x * (1.0 / (1.0 - p)), 0.0), inplace)

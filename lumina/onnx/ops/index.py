@@ -354,7 +354,7 @@ def _tile(ctx, xs, attrs):
     # [d0, d1] -> [1, d0, 1, d1] -> expand [r0, d0, r1, d1] -> [r0*d0, r1*d1]
     spread = [s for d in x.shape for s in (1, d)]
     tiled = [s for r, d in zip(repeats, x.shape) for s in (r, d)]
-    return [x.reshape(spread).expand(*tiled).reshape([r * d for r, d in zip(repeats, x.shape)])]
+    return [x.reshape(spread).expand(tuple(tiled)).reshape([r * d for r, d in zip(repeats, x.shape)])]
 
 
 @handler("EyeLike")
@@ -517,7 +517,7 @@ def _einsum(ctx, xs, attrs):
     terms = []
     for i, (t, labels) in enumerate(zip(operands, ins)):
         t = t.to(compute)
-        t = t.expand(*[size[label] for label in labels]) if t.shape != tuple(size[label] for label in labels) else t
+        t = t.expand(tuple(size[label] for label in labels)) if t.shape != tuple(size[label] for label in labels) else t
         t, labels = _diagonal(t, labels)
         later = {label for other in ins[:i] + ins[i + 1:] for label in other}
         terms.append(_sum_labels(t, labels, later | set(out)))

@@ -95,7 +95,7 @@ def _flatten(ctx, xs, attrs):
 def _transpose(ctx, xs, attrs):
     x = xs[0]
     perm = permutation(ctx, attrs.get("perm", list(range(len(x.shape)))[::-1]), len(x.shape))
-    return [np.transpose(x, perm) if is_static(x) else x.permute(*perm)]
+    return [np.transpose(x, perm) if is_static(x) else x.permute(list(perm))]
 
 
 @handler("Unsqueeze")
