@@ -5,6 +5,7 @@ arithmetic; their gradients (slice <-> pad) come from autodiff.
 """
 from __future__ import annotations
 
+import math
 from typing import Sequence
 
 from .errors import LuminaShapeError, LuminaValueError
@@ -32,7 +33,7 @@ def pad(input: Tensor, pad: Sequence[int], mode: str = "constant", value: float 
     for i in range(len(pad) // 2):
         pairs[x.ndim - 1 - i] = (pad[2 * i], pad[2 * i + 1])
     for d, (lo, hi) in zip(x.shape, pairs):
-        if d + lo + hi < 0:
+        if d + lo + hi < 0 or d + min(lo, 0) + min(hi, 0) < 0:   # torch crops (narrows) first
             raise LuminaValueError(f"pad: pad {list(pad)} leaves a negative size for {x._value.type}")
     # crop first (negative amounts), then pad (positive ones)
     if any(lo < 0 or hi < 0 for lo, hi in pairs):
@@ -40,6 +41,8 @@ def pad(input: Tensor, pad: Sequence[int], mode: str = "constant", value: float 
     grow = tuple((max(lo, 0), max(hi, 0)) for lo, hi in pairs)
     if all(p == (0, 0) for p in grow):
         return x
+    if not x.dtype.is_float and isinstance(value, float) and not math.isfinite(value):
+        raise LuminaValueError(f"pad: value {value} cannot fill the {x.dtype.name} tensor {x._value.type}")
     fill = float(value) if x.dtype.is_float else (bool(value) if x.dtype.name == "bool" else int(value))
     return Tensor._result(emit(Op.PAD, (x._touch(),), pads=grow, value=fill), x)
 

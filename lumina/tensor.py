@@ -1137,6 +1137,8 @@ def arange(start=0, end=None, step=1, *, dtype=None, device=None, requires_grad:
                                f"step sign {step} (as torch)")
     floaty = any(isinstance(v, (float, np.floating)) for v in (start, end, step))
     dt = to_dtype(dtype) if dtype is not None else (DType.float32 if floaty else DType.int64)
+    if dt is DType.bool:
+        raise LuminaTypeError("arange: bool is not a supported dtype (as torch)")
     check_size("arange", (math.ceil((end - start) / step),), dt)
     values = np.arange(start, end, step, dtype=np.float64 if floaty else np.int64)
     return Tensor(B.const(values.astype(dt.numpy), dt, values.shape))
