@@ -405,3 +405,24 @@ def test_gather_with_an_empty_index_has_a_zero_gradient(monkeypatch):
             lumina.realize(y, x.grad)
         grads.append(x.grad.numpy())
     np.testing.assert_array_equal(*grads)
+
+
+@pytest.mark.parametrize("dtype", [np.int32, np.int64, np.bool_])
+def test_bitwise_and_or_not_on_integers_and_bools(dtype):
+    a = np.array([0, 1, -1, 2, -3, 7, 100, -100]).astype(dtype)
+    b = np.array([3, -1, 5, 6, 7, -8, 1, -1]).astype(dtype)
+    for fn in (lambda x, y: x & y, lambda x, y: x | y, lambda x, y: ~x):
+        _same(fn(lumina.tensor(a), lumina.tensor(b)), fn(torch.tensor(a), torch.tensor(b)))
+    with pytest.raises(LuminaTypeError):
+        lumina.tensor([1.0]) & lumina.tensor([2.0])
+
+
+def test_bitwise_ops_on_the_triton_interpreter(monkeypatch):
+    pytest.importorskip("triton")
+    monkeypatch.setenv("TRITON_INTERPRET", "1")
+    a, b = np.array([0, 1, -1, 2, -3, 7]), np.array([3, -1, 5, 6, 7, -8])
+    got = lumina.compile(lambda x, y: (x & y, x | y, ~x, x >= y), device="cuda")(a, b)
+    for g, want in zip(got, (a & b, a | b, ~a, a >= b)):
+        np.testing.assert_array_equal(g.numpy(), want)
+    t, f = np.array([False, False, True, True]), np.array([False, True, False, True])
+    np.testing.assert_array_equal(lumina.compile(lambda x, y: x >= y, device="cuda")(t, f).numpy(), t >= f)

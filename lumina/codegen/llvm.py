@@ -319,8 +319,8 @@ class _FunctionBuilder:
         b = self.b
         if op == "neg":
             return b.fneg(x) if dt.is_float else b.neg(x)
-        if op == "not":
-            return b.xor(x, ir.Constant(I1, 1))
+        if op == "not":       # all ones: logical not of an i1, bitwise not of an integer
+            return b.xor(x, ir.Constant(x.type, -1))
         if op == "abs" and not dt.is_float:
             return b.select(b.icmp_signed("<", x, ir.Constant(x.type, 0)), b.neg(x), x)
         if dt is not DType.float64 and op in llvm_math.FUNCTIONS:  # float32 registers: polynomials

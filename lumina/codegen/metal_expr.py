@@ -346,7 +346,7 @@ class Emitter:
 
     def _unary(self, op: str, x: str, dt: DType) -> str:
         if op in ("neg", "not"):
-            sign = "-" if op == "neg" else "!"
+            sign = "-" if op == "neg" else "!" if dt is DType.bool else "~"
             return f"{sign}{x}" if x[0].isalpha() else f"{sign}({x})"
         if op == "abs":
             return f"metal::fabs({x})" if dt.is_float else f"({x} < 0 ? -{x} : {x})"

@@ -351,7 +351,7 @@ class Emitter:
         if op == "neg":
             return f"(-{x})"
         if op == "not":
-            return f"({x} == 0)"
+            return f"({x} == 0)" if dt is DType.bool else f"(~{x})"
         if op == "abs":
             return f"tl.abs({x})"
         if dt.is_float:
@@ -369,6 +369,8 @@ class Emitter:
             return f"({x} {_ARITH[op]} {y})"
         if op in ("and", "or") and dt is DType.bool:
             return f"_{op}({x}, {y})"
+        if op in ("and", "or"):        # bitwise on integers
+            return f"({x} {'&' if op == 'and' else '|'} {y})"
         if op in _COMPARE:
             if dt is DType.bool and op not in ("eq", "ne"):   # int1 orders as signed: true < false
                 x, y = f"{x}.to(tl.int8)", f"{y}.to(tl.int8)"

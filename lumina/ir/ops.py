@@ -142,8 +142,8 @@ def _unary(op, types, **_):
     (x,) = types
     if op in _FLOAT_ONLY and not x.dtype.is_float:
         raise _err(op, types, "expects a floating-point operand", LuminaTypeError)
-    if op is Op.NOT and x.dtype is not DType.bool:
-        raise _err(op, types, "expects a bool operand", LuminaTypeError)
+    if op is Op.NOT and x.dtype.is_float:      # logical not of bool, bitwise not of integers
+        raise _err(op, types, "expects a bool or integer operand", LuminaTypeError)
     if op is Op.NEG and x.dtype is DType.bool:
         raise _err(op, types, "expects a numeric operand", LuminaTypeError)
     return x
@@ -155,8 +155,8 @@ def _binary(op, types, **_):
         raise _err(op, types, "operand shapes differ (the IR does not broadcast; insert expand)")
     if a.dtype is not b.dtype:
         raise _err(op, types, "operand dtypes differ (insert cast)", LuminaTypeError)
-    if op in _LOGICAL and a.dtype is not DType.bool:
-        raise _err(op, types, "expects bool operands", LuminaTypeError)
+    if op in _LOGICAL and a.dtype.is_float:    # logical on bool, bitwise on integers
+        raise _err(op, types, "expects bool or integer operands", LuminaTypeError)
     if op in _FLOAT_ONLY and not a.dtype.is_float:
         raise _err(op, types, "expects floating-point operands", LuminaTypeError)
     if op in _ARITH and a.dtype is DType.bool:

@@ -16,12 +16,12 @@ from ..errors import LuminaIndexError
 from ..ir.ops import Op
 
 _UNARY = {Op.NEG: np.negative, Op.EXP: np.exp, Op.LOG: np.log, Op.SQRT: np.sqrt, Op.SIN: np.sin,
-          Op.COS: np.cos, Op.TANH: np.tanh, Op.ABS: np.abs, Op.NOT: np.logical_not,
+          Op.COS: np.cos, Op.TANH: np.tanh, Op.ABS: np.abs, Op.NOT: np.invert,
           Op.ERF: np.vectorize(math.erf, otypes=[np.float64])}
 _BINARY = {Op.ADD: np.add, Op.SUB: np.subtract, Op.MUL: np.multiply, Op.POW: np.power,
            Op.MAXIMUM: np.maximum, Op.MINIMUM: np.minimum, Op.LT: np.less, Op.LE: np.less_equal,
            Op.GT: np.greater, Op.GE: np.greater_equal, Op.EQ: np.equal, Op.NE: np.not_equal,
-           Op.AND: np.logical_and, Op.OR: np.logical_or}
+           Op.AND: np.bitwise_and, Op.OR: np.bitwise_or}
 
 
 def evaluate(node, args: list[np.ndarray]) -> np.ndarray:
