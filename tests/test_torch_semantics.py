@@ -426,3 +426,12 @@ def test_bitwise_ops_on_the_triton_interpreter(monkeypatch):
         np.testing.assert_array_equal(g.numpy(), want)
     t, f = np.array([False, False, True, True]), np.array([False, True, False, True])
     np.testing.assert_array_equal(lumina.compile(lambda x, y: x >= y, device="cuda")(t, f).numpy(), t >= f)
+
+
+def test_max_pool2d_gives_a_window_s_gradient_to_its_last_nan_as_torch():
+    rng = np.random.default_rng(1)
+    a = rng.standard_normal((1, 2, 5, 5)).astype(np.float32)
+    a[0, 0, 1, 1] = a[0, 0, 0, 0] = a[0, 1, 2, 3] = NAN
+    for args in ((2,), (3, 1, 1)):
+        got, want = _grads(lambda x: F.max_pool2d(x, *args), lambda t: TF.max_pool2d(t, *args), a)[0]
+        np.testing.assert_array_equal(got, want)

@@ -239,12 +239,14 @@ def max_pool2d(input: Tensor, kernel_size, stride=None, padding=0, dilation=1, c
     xp = pad(x, (pads[2], pads[3], pads[0], pads[1]), value=fill)
     parts = windows(xp, kernel, stride, dilation, out_hw)
     k = len(parts)
-    with no_grad():  # which window offset holds the first maximum (a NaN counts as one)
+    with no_grad():  # the window offset the gradient goes to, as torch's CPU kernel picks it:
+        # the first maximum, or, in a window holding NaN, the last NaN (it takes each NaN it meets)
         stacked = stack([s.detach() for s in parts], 2)                    # [N, C, K, Ho, Wo]
-        hit = stacked == stacked.amax(2, keepdim=True)
+        offsets = arange(k).reshape(1, 1, k, 1, 1)
+        first = where(stacked == stacked.amax(2, keepdim=True), offsets, k).amin(2)   # [N, C, Ho, Wo]
         if x.dtype.is_float:
-            hit = hit | (stacked != stacked)
-        first = where(hit, arange(k).reshape(1, 1, k, 1, 1), k).amin(2)     # [N, C, Ho, Wo]
+            last_nan = where(stacked != stacked, offsets, -1).amax(2)
+            first = where(last_nan >= 0, last_nan, first)
     out = None
     for i, s in enumerate(parts):
         term = where(first == i, s, 0.0 if x.dtype.is_float else 0)
