@@ -47,7 +47,8 @@ def gpu_ms(torch, fn, repeat: int, desc: str) -> float:
         fn()
     torch.cuda.synchronize()
     times = []
-    for _ in tqdm(range(repeat), desc=desc, unit="call", file=sys.stderr, leave=False):
+    for _ in tqdm(range(repeat), desc=desc, unit="call", file=sys.stderr, leave=False,
+                  disable=not sys.stderr.isatty()):
         start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
         start.record()
         fn()

@@ -208,7 +208,7 @@ def main(argv=None) -> float:
 
     history = []                 # (step, train loss, validation loss)
     eval_every = max(1, total // 10)
-    bar = tqdm(range(1, total + 1), desc="training", unit="step")
+    bar = tqdm(range(1, total + 1), desc="training", unit="step", disable=not sys.stderr.isatty())
     running = None
     for step in bar:
         loss = train_step(*data.batch(data.train, args.batch_size)).item()

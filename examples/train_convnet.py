@@ -10,6 +10,7 @@ executable. Ends with one line: ``test accuracy: 0.XXXX``.
 from __future__ import annotations
 
 import argparse
+import sys
 
 import numpy as np
 from sklearn.datasets import load_digits
@@ -68,7 +69,7 @@ def main(argv=None) -> float:
 
     rng = np.random.default_rng(args.seed)
     n = steps_per_epoch * args.batch_size   # full batches only: one compiled signature
-    bar = tqdm(range(args.epochs), desc="training", unit="epoch")
+    bar = tqdm(range(args.epochs), desc="training", unit="epoch", disable=not sys.stderr.isatty())
     for _ in bar:
         model.train()
         order = rng.permutation(len(x_train))[:n].reshape(-1, args.batch_size)

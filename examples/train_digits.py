@@ -9,6 +9,7 @@ Every kernel of the training step (forward, backward and the SGD update, compile
 from __future__ import annotations
 
 import argparse
+import sys
 
 import numpy as np
 from sklearn.datasets import load_digits
@@ -59,7 +60,7 @@ def main(argv=None) -> float:
 
     rng = np.random.default_rng(args.seed)
     n = len(x_train) // args.batch_size * args.batch_size  # full batches: one compiled signature
-    bar = tqdm(range(args.epochs), desc="training", unit="epoch")
+    bar = tqdm(range(args.epochs), desc="training", unit="epoch", disable=not sys.stderr.isatty())
     for _ in bar:
         order = rng.permutation(len(x_train))[:n].reshape(-1, args.batch_size)
         losses = [train_step(x_train[idx], y_train[idx]) for idx in order]

@@ -7,6 +7,7 @@ Ends with one line: ``xor accuracy: 1.0000 (loss 0.00xx)``.
 from __future__ import annotations
 
 import argparse
+import sys
 
 import numpy as np
 from tqdm import tqdm
@@ -38,7 +39,7 @@ def main(argv=None) -> float:
         opt.step()
         return loss
 
-    bar = tqdm(range(args.steps), desc="xor", unit="step")
+    bar = tqdm(range(args.steps), desc="xor", unit="step", disable=not sys.stderr.isatty())
     for i in bar:
         loss = step(X, Y)
         if i % 50 == 0:

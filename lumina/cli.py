@@ -130,7 +130,7 @@ def _run(args) -> int:
     if args.bench:
         from tqdm import tqdm
         times = []
-        for _ in tqdm(range(args.bench), desc="bench", unit="run"):
+        for _ in tqdm(range(args.bench), desc="bench", unit="run", disable=not sys.stderr.isatty()):
             t0 = time.perf_counter()
             model(**inputs)
             times.append((time.perf_counter() - t0) * 1e3)
