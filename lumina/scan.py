@@ -81,4 +81,6 @@ def _scan_finite(x: Tensor) -> Tensor:
         signed_inf = where(pos, total * 0.0 + inf, -inf)       # total * 0 + inf: a tensor of x's dtype
         special = where(nan | (pos & neg), float("nan"), signed_inf)
         any_special = pos | neg | nan
-    return where(any_special, special, total)
+    # Past a non-finite element the value is ``special``, but the gradient still flows into the
+    # finite partial sums (``total - total`` is 0: total is finite), as torch's reversed cumsum.
+    return where(any_special, special + (total - total.detach()), total)

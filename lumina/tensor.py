@@ -731,6 +731,8 @@ class Tensor:
 
     def view(self, *size) -> "Tensor":
         """``reshape`` (lumina's values are immutable, so every reshape is a view)."""
+        if not size:
+            raise LuminaTypeError(f"view: missing the size for {self._value.type} (as torch)")
         return self.reshape(size if len(size) != 1 else size[0])
 
     def flatten(self, start_dim: int = 0, end_dim: int = -1) -> "Tensor":
@@ -1308,8 +1310,8 @@ def _realize_on(device: str, pending: list[Tensor]) -> None:
     inputs = [BOUND[v] for v in graph.inputs]
     outs = exe.run(inputs) if device == "cpu" else exe.run(inputs, host=False)
     result = dict(zip(values, outs))
-    for t in pending:
-        arr = result[t._value]
+    # Look every result up before binding any: binding a base rebinds its views (lumina.inplace).
+    for t, arr in [(t, result[t._value]) for t in pending]:
         if t.requires_grad and not t._is_leaf:
             t._data = arr  # keep the history for backward; cache the value
         else:

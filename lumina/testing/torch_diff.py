@@ -3027,6 +3027,7 @@ class KnownDifference:
     why: str
     applies: Callable[[Discrepancy], bool]
     supported: bool = True
+    always: bool = True        # False: the cases are drawn at random and may not come up every run
 
 
 def _float_values(a) -> np.ndarray:
@@ -3169,6 +3170,20 @@ def _gelu_slope_overflows(d: Discrepancy) -> bool:
         and abs(_input_at(x, i)) > big)
 
 
+def _gelu_negative_tail(d: Discrepancy) -> bool:
+    """Each differing value: float32, x below -2, lumina within 2e-4 relative of the exact value
+    (the tail is where 1 + erf(x / sqrt 2) cancels)."""
+    x = d.case_obj.args[0]
+    if x.value.dtype != np.float32 or d.case_obj.kwargs.get("approximate", "none") != "none":
+        return False
+
+    def close(i, lv, tv):
+        xi = _input_at(x, i)
+        exact = 0.5 * xi * math.erfc(-xi / math.sqrt(2.0))
+        return -5.0 < xi < -2.0 and abs(lv - exact) <= 2e-4 * abs(exact)
+    return _each(d, close)
+
+
 def _cumsum_at_non_finite(d: Discrepancy) -> bool:
     """Each differing gradient element: lumina's 0, at an input element that is NaN or +-inf."""
     x = d.case_obj.args[0]
@@ -3235,6 +3250,13 @@ KNOWN_DIFFERENCES: list[KnownDifference] = [
                     "lumina differentiates x/2 (1 + erf(x / sqrt 2)) by the chain rule: the cotangent times x/2 "
                     "is +-inf and erf's slope exp(-x^2/2) is 0, inf * 0 = NaN; torch's closed-form slope gives "
                     "-0", _gelu_slope_overflows),
+    KnownDifference(("F.gelu", "nn.GELU"), ("value",),
+                    "float32 values for x between -5 and -2 (the negative tail)",
+                    "lumina computes x/2 (1 + erf(x / sqrt 2)) with a float32 erf, as torch's kernel does; near "
+                    "x = -3 the sum cancels to a few thousandths, so the relative error grows to 1e-5..1e-4 "
+                    "(absolute error below 1e-7); lumina and torch miss the exact value by different amounts. "
+                    "An erfc branch fixes it but splits the GEMM epilogues GELU lives in",
+                    _gelu_negative_tail, always=False),
     KnownDifference(("Tensor.cumsum", "lumina.cumsum"), ("grad value",),
                     "gradient at input positions holding NaN or +-inf",
                     "lumina scans non-finite elements separately (so that one inf or NaN does not poison the "
@@ -3276,7 +3298,7 @@ def triage(row: str, problems: list[Discrepancy]) -> tuple[list[Discrepancy], li
         else:
             known.append(p)
             used.add(id(entry))
-    stale = [e for e in KNOWN_DIFFERENCES if row in e.rows and id(e) not in used]
+    stale = [e for e in KNOWN_DIFFERENCES if row in e.rows and id(e) not in used and e.always]
     return failures, known, stale
 
 
