@@ -251,10 +251,14 @@ def gather(input: Tensor, dim: int, index, *, sparse_grad: bool = False) -> Tens
 
     ``index`` has ``x``'s rank and ``index.shape[d] <= x.shape[d]`` for ``d != dim``; the output has
     ``index``'s shape and ``x``'s dtype. Decomposed as a masked sum along ``dim`` (see the module
-    docstring). ``sparse_grad`` is accepted for torch's signature; the gradient is always dense
-    (lumina has no sparse tensors). Raises LuminaShapeError / LuminaTypeError, LuminaIndexError for
-    an index outside ``[0, x.shape[dim])`` (as PyTorch, negative ones too).
+    docstring). ``sparse_grad=True`` raises LuminaValueError: lumina has no sparse tensors, and a
+    dense gradient in its place would not be what was asked for. Raises LuminaShapeError /
+    LuminaTypeError, LuminaIndexError for an index outside ``[0, x.shape[dim])`` (as PyTorch,
+    negative ones too).
     """
+    if sparse_grad:
+        raise LuminaValueError(f"gather: sparse_grad=True is not supported (lumina has no sparse tensors) for "
+                               f"{input._value.type}")
     return select_elements(input, dim, index, "gather", negative=False)
 
 

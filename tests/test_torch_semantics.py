@@ -435,3 +435,8 @@ def test_max_pool2d_gives_a_window_s_gradient_to_its_last_nan_as_torch():
     for args in ((2,), (3, 1, 1)):
         got, want = _grads(lambda x: F.max_pool2d(x, *args), lambda t: TF.max_pool2d(t, *args), a)[0]
         np.testing.assert_array_equal(got, want)
+
+
+def test_gather_refuses_sparse_grad_instead_of_ignoring_it():
+    with pytest.raises(LuminaValueError, match="sparse_grad"):
+        lumina.ones(2, 3).gather(1, lumina.tensor([[0], [1]]), sparse_grad=True)
