@@ -2994,7 +2994,7 @@ COMPARISON_RULES: list[tuple[str, str]] = [
      "Philox/MT streams differ by design; the checks are on the distribution's support "
      "(dropout: each element 0 or x / (1 - p))"),
     ("take_along_dim with an index out of range is not compared",
-     "torch 2.13 does not check its indices there (it reads out of bounds and returns a value); "
+     "torch 2.13 does not check its indices there (its reference wraps them, indices % size, and returns a value); "
      "lumina raises LuminaIndexError"),
     ("The gradient with respect to a loss's class weights is checked by finite differences of lumina's forward",
      "torch cannot differentiate with respect to them (it raises when the weight requires grad), so it is no "
