@@ -431,6 +431,8 @@ class Tensor:
     def __rtruediv__(self, o): return self._binary(Op.DIV, o, True)
 
     def __pow__(self, o):
+        if not self.dtype.is_float and isinstance(o, (int, np.integer)) and not isinstance(o, bool):
+            return _integer_power(self, int(o))
         if isinstance(o, (int, float)) and not isinstance(o, bool) and o == 2:
             return self * self
         if not self.dtype.is_float and not (isinstance(o, Tensor) and o.dtype.is_float) and not isinstance(o, float):
@@ -999,6 +1001,25 @@ class Tensor:
         masks); see ``lumina.setitem``."""
         from .setitem import setitem
         setitem(self, key, value)
+
+
+def _integer_power(x: "Tensor", n: int) -> "Tensor":
+    """``x ** n`` for an integer (or bool: int64) tensor and a Python integer ``n >= 0``, exact
+    and wrapping as torch's, by repeated squaring. Raises LuminaValueError for ``n < 0`` (torch:
+    "Integers to negative integer powers are not allowed")."""
+    if n < 0:
+        raise LuminaValueError(f"pow: integers to negative integer powers are not allowed (as torch): "
+                               f"{x._value.type} ** {n}")
+    base = x.to(DType.int64) if x.dtype is DType.bool else x
+    result = None
+    while True:
+        if n & 1:
+            result = base if result is None else result * base
+        n >>= 1
+        if not n:
+            break
+        base = base * base
+    return ones(base.shape, dtype=base.dtype) if result is None else result
 
 
 def _full_like_scalar(value, dtype: DType) -> Tensor:

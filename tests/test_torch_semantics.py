@@ -440,3 +440,12 @@ def test_max_pool2d_gives_a_window_s_gradient_to_its_last_nan_as_torch():
 def test_gather_refuses_sparse_grad_instead_of_ignoring_it():
     with pytest.raises(LuminaValueError, match="sparse_grad"):
         lumina.ones(2, 3).gather(1, lumina.tensor([[0], [1]]), sparse_grad=True)
+
+
+def test_integer_tensors_to_integer_scalar_powers():
+    a = np.array([2, -3, 0, 7, 2 ** 31 - 1], np.int32)
+    for n in (0, 1, 2, 3, 5, 31, 64):
+        _same(lumina.tensor(a) ** n, torch.tensor(a) ** n)
+    _same(lumina.tensor([True, False]) ** 2, torch.tensor([True, False]) ** 2)
+    with pytest.raises(LuminaValueError, match="negative integer powers"):
+        lumina.tensor(a) ** -1

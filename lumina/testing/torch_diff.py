@@ -3213,9 +3213,10 @@ def _attention_masked_non_finite_keys(d: Discrepancy) -> bool:
 KNOWN_DIFFERENCES: list[KnownDifference] = [
     # -- not supported yet: lumina raises a LuminaError where torch computes
     KnownDifference(("Tensor.__pow__", "Tensor.__ipow__", "Tensor.pow_", "Tensor.__rpow__"), ("raises",),
-                    "`**`, `**=`, `pow_`, `__rpow__` of integer (or bool) tensors and integer exponents",
-                    "integer powers are not implemented: lumina's pow is floating-point (LuminaTypeError; "
-                    "cast to float)", _integer_power, supported=False),
+                    "`**`, `**=`, `pow_`, `__rpow__` of integer (or bool) tensors and integer tensor exponents",
+                    "integer powers by a tensor of exponents are not implemented (a Python integer exponent is: "
+                    "repeated squaring); lumina's pow primitive is floating-point (LuminaTypeError; cast to "
+                    "float)", _integer_power, supported=False),
     KnownDifference(("Tensor.__getitem__",), ("raises",), "`x[mask]` with a bool tensor in the key",
                     "the result's shape would depend on the data, which a static-shape graph cannot express "
                     "(LuminaTypeError; use lumina.where)", _bool_mask_read, supported=False),
