@@ -215,7 +215,7 @@ def advanced_getitem(x: Tensor, key: tuple) -> Tensor:
     y = x[split.basic].permute(split.perm)
     q = split.q
     sizes = [y.shape[q + j] for j in range(len(split.dims))]
-    lin = linear_index(split.arrays, "getitem", x).expand(*split.shape)
+    lin = linear_index(split.arrays, "getitem", x).expand(tuple(split.shape))
     merged = y.reshape(y.shape[:q] + (math.prod(sizes),) + y.shape[q + len(sizes):])
     return take(merged, q, lin)
 

@@ -514,9 +514,9 @@ def _apply_chain(x, steps):
         elif step[0] == "int":
             x = x[(slice(None),) * step[1] + (step[2],)]
         elif step[0] == "permute":
-            x = x.permute(*step[1])
+            x = x.permute(tuple(step[1]))
         elif step[0] == "reshape":
-            x = x.reshape(*step[1])
+            x = x.reshape(tuple(step[1]))
         elif step[0] == "unsqueeze":
             x = x.unsqueeze(step[1])
         else:
