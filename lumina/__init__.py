@@ -65,6 +65,16 @@ def min(input, dim=None, keepdim: builtins.bool = False, *, other=None):  # noqa
     return _as_tensor(input).min(dim, keepdim, other=other)
 
 
+def amax(input, dim=(), keepdim: builtins.bool = False):
+    """``torch.amax``; see ``Tensor.amax``."""
+    return _as_tensor(input).amax(dim, keepdim)
+
+
+def amin(input, dim=(), keepdim: builtins.bool = False):
+    """``torch.amin``; see ``Tensor.amin``."""
+    return _as_tensor(input).amin(dim, keepdim)
+
+
 def argmax(input, dim=None, keepdim: builtins.bool = False):
     return _as_tensor(input).argmax(dim, keepdim)
 

@@ -1222,7 +1222,7 @@ def matmul(input: Tensor, other: Tensor) -> Tensor:
         # product is one [B*M, K] x [K, N] GEMM, and so is its weight gradient (contracting B*M),
         # instead of B small GEMMs and a sum over B.
         y = y.reshape(y.shape[-2:])
-        out = matmul(x.reshape(-1, x.shape[-1]), y).reshape(*x.shape[:-1], y.shape[-1])
+        out = matmul(x.reshape(math.prod(x.shape[:-1]), x.shape[-1]), y).reshape(*x.shape[:-1], y.shape[-1])
         if b.ndim > 2:   # size-1 batch dims of the rhs beyond the lhs's rank still broadcast
             out = out.reshape(*((1,) * (b.ndim - x.ndim)), *out.shape)
         return out.squeeze(-1) if b.ndim == 1 else out

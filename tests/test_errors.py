@@ -151,7 +151,7 @@ def test_dtype_errors_name_op_and_types():
     raises(LuminaTypeError, lambda: -b, "neg", "bool[2]")
     raises(LuminaTypeError, lambda: ~f, "not", "f32[2,3]")
     raises(LuminaTypeError, lambda: f & f, "and", "f32[2,3]")
-    raises(LuminaTypeError, lambda: lumina.tensor([1, 2]) ** 3, "pow", "i64[2]")
+    raises(LuminaTypeError, lambda: lumina.tensor([1, 2]) ** lumina.tensor([3, 1]), "pow", "i64[2]")
 
 
 # ---- realisation and tracing ----------------------------------------------------------------------

@@ -33,6 +33,7 @@ every distinct discrepancy; ``--write-docs`` refreshes the document.
 """
 from __future__ import annotations
 
+import contextlib
 import functools
 import inspect
 import math
@@ -3184,6 +3185,23 @@ def _gelu_negative_tail(d: Discrepancy) -> bool:
     return _each(d, close)
 
 
+def _bool_matmul(d: Discrepancy) -> bool:
+    """lumina refused a matmul of bool operands."""
+    return isinstance(d.error, LuminaError) and "bool operands" in str(d.error)
+
+
+def _tiny_batch_statistics(d: Discrepancy) -> bool:
+    """Training-mode batch norm over at most 2 values per channel; every differing gradient element
+    within 1e-3 of the largest of torch's gradient."""
+    x = d.case_obj.args[0].value
+    per_channel = x.size // x.shape[1] if x.ndim > 1 and x.shape[1] else x.size
+    m = d.mismatch
+    if per_channel > 2 or m is None or not str(m.path).startswith("grad"):
+        return False
+    scale = float(np.nanmax(np.abs(np.asarray(m.torch, dtype=np.float64)))) if np.size(m.torch) else 0.0
+    return _each(d, lambda i, lv, tv: abs(lv - tv) <= 1e-3 * max(scale, 1e-30))
+
+
 def _cumsum_at_non_finite(d: Discrepancy) -> bool:
     """Each differing gradient element: lumina's 0, at an input element that is NaN or +-inf."""
     x = d.case_obj.args[0]
@@ -3224,9 +3242,20 @@ KNOWN_DIFFERENCES: list[KnownDifference] = [
                     "`ceil_mode=True` where the (dilated) kernel is larger than the padded input",
                     "torch then pools a partial window that starts inside the input; lumina requires the kernel "
                     "to fit the padded input (LuminaShapeError)", _pool_kernel_exceeds_padded_input,
-                    supported=False),
+                    supported=False, always=False),
+    KnownDifference(("Tensor.__matmul__", "Tensor.__rmatmul__", "lumina.matmul"), ("raises",),
+                    "bool operands (torch computes only those with an empty result; others raise there too)",
+                    "lumina's dot has no bool form (LuminaTypeError; cast to an integer or float dtype)",
+                    _bool_matmul, supported=False, always=False),
     # -- deliberate
-    KnownDifference(("Tensor.amax", "Tensor.amin"), ("grad nan",),
+    KnownDifference(("nn.BatchNorm1d", "nn.BatchNorm2d", "F.batch_norm"), ("grad value",),
+                    "input gradients of training-mode batch statistics over at most 2 values per channel, "
+                    "within 1e-3 of the largest gradient",
+                    "with two values per channel the gradient is almost all cancellation: lumina's float32 "
+                    "result and torch's both differ from the float64 one by about 1e-3 of the largest element "
+                    "(lumina's by less in the case found), in different directions",
+                    _tiny_batch_statistics, always=False),
+    KnownDifference(("Tensor.amax", "Tensor.amin", "lumina.amax", "lumina.amin"), ("grad nan",),
                     "gradient of a reduced slice holding NaN",
                     "lumina shares the cotangent among the slice's NaNs, as torch's own max()/min() do "
                     "(evenly_distribute_backward); torch.amax/amin's gradient is NaN across the slice",
@@ -3245,7 +3274,8 @@ KNOWN_DIFFERENCES: list[KnownDifference] = [
                     "reduction='mean' where every target is ignored or of weight 0 (the weights averaged "
                     "over sum to 0): the input's gradient",
                     "both forwards are NaN (0/0); lumina's gradient is 0, since no element contributes, where "
-                    "torch's backward divides 0 by the zero total weight and gives NaN", _no_weight_to_average),
+                    "torch's backward divides 0 by the zero total weight and gives NaN", _no_weight_to_average,
+                    always=False),
     KnownDifference(("F.gelu",), ("grad nan",), "gradient at finite x whose square overflows the dtype "
                     "(-3.4e38 in float32), where the cotangent times x/2 overflows",
                     "lumina differentiates x/2 (1 + erf(x / sqrt 2)) by the chain rule: the cotangent times x/2 "
@@ -3269,7 +3299,7 @@ KNOWN_DIFFERENCES: list[KnownDifference] = [
                     "lumina selects -inf for the masked scores (where(mask, scores, -inf)), so its result and "
                     "gradients are those of attention over the unmasked keys, finite; torch adds a -inf mask to "
                     "the scores, a masked score of inf (or NaN) gives inf + -inf = NaN, and its result and "
-                    "gradients are NaN", _attention_masked_non_finite_keys),
+                    "gradients are NaN", _attention_masked_non_finite_keys, always=False),
 ]
 """Reviewed differences from torch (see ``KnownDifference``); docs/torch_parity.md lists them."""
 
@@ -3418,8 +3448,29 @@ def draw_cases(spec: OpSpec, n: int, seed: int | None = None) -> list[Case]:
                     phases=(Phase.generate,), suppress_health_check=list(HealthCheck))(test)
     if seed is not None:
         test = seeded(seed)(test)
-    test()
+    with _no_module_constants():
+        test()
     return out
+
+
+@contextlib.contextmanager
+def _no_module_constants():
+    """Hypothesis mixes in literal constants it finds in every module imported so far, so the cases
+    it draws would depend on what ran earlier in the process (a test file imported before this one
+    changes them). The harness's fixed cases hold the special values; here the generator is kept
+    to its own choices. (A private hook of the pinned hypothesis; without it, generation stays as
+    hypothesis makes it.)"""
+    from hypothesis.internal.conjecture import providers
+    provider = getattr(providers, "HypothesisProvider", None)
+    original = getattr(provider, "_maybe_draw_constant", None)
+    if original is None:
+        yield
+        return
+    provider._maybe_draw_constant = lambda self, choice_type, constraints, *, p=0.05: None
+    try:
+        yield
+    finally:
+        provider._maybe_draw_constant = original
 
 
 def cases_for(spec: OpSpec, n: int, seed: int | None = None) -> list[Case]:
