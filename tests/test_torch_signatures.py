@@ -6,7 +6,7 @@ torch's function is Python, and the ``@overload`` list of torch's type stubs (``
 where it is a builtin. ``test_the_recorded_signatures_are_torch_2_13s`` re-derives the file from the
 installed torch 2.13, so it cannot drift; ``python tests/test_torch_signatures.py`` rewrites it.
 The rules, and the parameters lumina leaves out on purpose, are
-``lumina.testing.torch_diff.compare_signature`` and ``SIGNATURE_OMISSIONS`` /
+``lumina.testing.torch_signatures.compare_signature`` and ``SIGNATURE_OMISSIONS`` /
 ``SIGNATURE_DIFFERENCES`` (rendered in docs/torch_parity.md); ``SIGNATURE_EXCLUDED`` names the
 shared names whose signatures are not compared, with the reason.
 """
@@ -17,10 +17,10 @@ from pathlib import Path
 import pytest
 import torch
 
-from lumina.testing import torch_diff as td
+from lumina.testing import torch_signatures as ts
 
 DATA = Path(__file__).parent / "data" / "torch_signatures.json"
-NAMESAKES = {n.name: n for n in td.signature_namesakes()}
+NAMESAKES = {n.name: n for n in ts.signature_namesakes()}
 
 
 def recorded() -> dict:
@@ -30,7 +30,7 @@ def recorded() -> dict:
 def derive() -> dict:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        return {name: td.torch_signatures(name) for name in sorted(NAMESAKES)}
+        return {name: ts.torch_signatures(name) for name in sorted(NAMESAKES)}
 
 
 def test_the_recorded_signatures_are_torch_2_13s():
@@ -48,18 +48,18 @@ def test_every_shared_name_has_a_recorded_signature():
     assert not missing, f"no torch signature recorded for {missing}: run `python tests/test_torch_signatures.py`"
 
 
-@pytest.mark.parametrize("name", sorted(set(NAMESAKES) - set(td.SIGNATURE_EXCLUDED)))
+@pytest.mark.parametrize("name", sorted(set(NAMESAKES) - set(ts.SIGNATURE_EXCLUDED)))
 def test_signature_matches_torch(name):
     entry = recorded().get(name)
     if entry is None:
         pytest.fail(f"{name}: no torch signature recorded")
-    mine = td.signature_of(NAMESAKES[name].lumina, drop_self=name.startswith(("Tensor.", "nn.Module.",
+    mine = ts.signature_of(NAMESAKES[name].lumina, drop_self=name.startswith(("Tensor.", "nn.Module.",
                                                                                "optim.Optimizer.")))
     assert mine is not None, f"{name}: lumina's signature cannot be inspected"
-    overloads = [td.parse_signature(o) for o in entry["overloads"]]
-    problems = td.compare_signature(name, mine, overloads)
+    overloads = [ts.parse_signature(o) for o in entry["overloads"]]
+    problems = ts.compare_signature(name, mine, overloads)
     if problems:    # pytest.fail, not assert: pytest would cut a long assertion message short
-        pytest.fail(f"{name}{td.render_signature(mine)} vs {entry['torch']} {' | '.join(entry['overloads'])}:\n  "
+        pytest.fail(f"{name}{ts.render_signature(mine)} vs {entry['torch']} {' | '.join(entry['overloads'])}:\n  "
                     + "\n  ".join(problems), pytrace=False)
 
 
