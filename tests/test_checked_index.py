@@ -351,7 +351,6 @@ def test_the_kernels_record_into_a_status_slot():
 # ---- ONNX, with ONNX Runtime as the oracle ---------------------------------------------------------
 
 def _onnx(op: str, inputs: dict, **attrs):
-    onnx = pytest.importorskip("onnx")
     from onnx import TensorProto, helper
     types = {np.dtype(np.float32): TensorProto.FLOAT, np.dtype(np.int64): TensorProto.INT64}
     node = helper.make_node(op, list(inputs), ["y"], name="g1", **attrs)
@@ -362,7 +361,7 @@ def _onnx(op: str, inputs: dict, **attrs):
 
 
 def _ort(model, inputs):
-    ort = pytest.importorskip("onnxruntime")
+    import onnxruntime as ort
     sess = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
     return sess.run(None, inputs)[0]
 
@@ -457,7 +456,6 @@ def test_valid_labels_match_torch(n, c, data):
 # ---- the Triton renderer records into the status buffer too (run by Triton's interpreter) -----------
 
 def test_triton_kernels_record_an_index_out_of_range(monkeypatch, tmp_path):
-    pytest.importorskip("triton")
     monkeypatch.setenv("TRITON_INTERPRET", "1")
     monkeypatch.setenv("LUMINA_CACHE", str(tmp_path))
     x = lumina.tensor(arr(5, 3)).to("cuda")

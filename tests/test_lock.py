@@ -9,7 +9,7 @@ from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 from packaging.version import Version
 
-tomllib = pytest.importorskip("tomllib")   # Python 3.11+
+tomllib = pytest.importorskip("tomllib", reason="tomllib is in the standard library from Python 3.11, the version requirements/lock.txt is resolved for")
 
 ROOT = Path(__file__).resolve().parent.parent
 

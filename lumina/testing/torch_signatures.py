@@ -20,7 +20,7 @@ import torch
 
 import lumina
 
-from .torch_diff import Namesake, _public, namesakes
+from .namesakes import Namesake, _public, namesakes
 
 @dataclass(frozen=True)
 class Param:
