@@ -24,7 +24,7 @@ from timing import best_ms, row  # noqa: E402
 import lumina  # noqa: E402
 import lumina.nn as nn  # noqa: E402
 from lumina.nn import functional as F  # noqa: E402
-from lumina.runtime.threads import num_threads  # noqa: E402
+from lumina.backends.cpu.threads import num_threads  # noqa: E402
 
 
 def bench_fused(repeat: int, use_compile: bool, torch) -> None:

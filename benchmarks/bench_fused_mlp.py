@@ -1,4 +1,4 @@
-"""The row-fused MLP kernel (``passes.fusion.DOT_ROWS``) vs the unfused kernels vs NumPy vs PyTorch.
+"""The row-fused MLP kernel (``schedule.partition.DOT_ROWS``) vs the unfused kernels vs NumPy vs PyTorch.
 
     python benchmarks/bench_fused_mlp.py [--repeat 10] [--rounds 3] [--threads N] [--quick] [--profile]
 
@@ -95,10 +95,10 @@ def main(argv: list[str] | None = None) -> dict:
     from timing import best_ms
 
     import lumina
-    from lumina.driver import cache_clear
+    from lumina.compiler import cache_clear
     from lumina.nn import functional as F
-    from lumina.passes import fusion
-    from lumina.runtime.threads import num_threads
+    from lumina.schedule import partition as fusion
+    from lumina.backends.cpu.threads import num_threads
 
     threads = num_threads()
     blas = _limit_blas(threads)

@@ -72,9 +72,9 @@ def first_call_s(fn) -> float:
 
 def bench_mlp(torch, repeat: int, use_compile: bool) -> None:
     import lumina
-    from lumina.driver import cache_clear
+    from lumina.compiler import cache_clear
     from lumina.nn import functional as F
-    from lumina.passes import fusion
+    from lumina.schedule import partition as fusion
     n, d, h = MLP_SHAPE
     rng = np.random.default_rng(0)
     x = rng.standard_normal((n, d), dtype=np.float32)
@@ -229,7 +229,7 @@ def main() -> int:
     except ImportError:
         print("bench_gpu: PyTorch is not installed; nothing to measure")
         return 0
-    from lumina.runtime import devices
+    from lumina.backends import devices
     ok, reason = devices.available("cuda")
     if not torch.cuda.is_available() or not ok or devices.interpreting():
         why = reason.split(";")[0] if not ok else "TRITON_INTERPRET=1 is set" if devices.interpreting() else "torch sees no GPU"

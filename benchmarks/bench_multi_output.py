@@ -1,4 +1,4 @@
-"""Multi-output row kernels on and off (``passes.fusion.MULTI_OUTPUT``), in one process.
+"""Multi-output row kernels on and off (``schedule.partition.MULTI_OUTPUT``), in one process.
 
     python benchmarks/bench_multi_output.py [--repeat 20] [--rounds 3]
 
@@ -23,11 +23,11 @@ from machine import describe  # noqa: E402
 from timing import best_ms  # noqa: E402
 
 import lumina  # noqa: E402
-from lumina.driver import cache_clear  # noqa: E402
+from lumina.compiler import cache_clear  # noqa: E402
 from lumina.nn import functional as F  # noqa: E402
 from lumina.nn.utils import clip_grad_norm_  # noqa: E402
-from lumina.passes import fusion  # noqa: E402
-from lumina.runtime.threads import num_threads  # noqa: E402
+from lumina.schedule import partition as fusion  # noqa: E402
+from lumina.backends.cpu.threads import num_threads  # noqa: E402
 import micro_gpt  # noqa: E402
 
 

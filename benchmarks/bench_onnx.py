@@ -24,7 +24,7 @@ from machine import describe  # noqa: E402
 from timing import best_ms  # noqa: E402
 
 import lumina.onnx  # noqa: E402
-from lumina.runtime.threads import num_threads  # noqa: E402
+from lumina.backends.cpu.threads import num_threads  # noqa: E402
 from lumina.testing import registry  # noqa: E402
 
 

@@ -28,7 +28,7 @@ from timing import best_ms, row  # noqa: E402
 import lumina  # noqa: E402
 from lumina.nn import functional as F  # noqa: E402
 from lumina.nn.utils import clip_grad_norm_  # noqa: E402
-from lumina.runtime.threads import num_threads  # noqa: E402
+from lumina.backends.cpu.threads import num_threads  # noqa: E402
 from lumina.testing import twins  # noqa: E402
 import micro_gpt  # noqa: E402
 import train_convnet  # noqa: E402

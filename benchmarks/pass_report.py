@@ -16,9 +16,9 @@ import sys
 sys.path.insert(0, os.path.dirname(__file__))
 
 import lumina  # noqa: E402
-from lumina.driver import cache_clear  # noqa: E402
-from lumina.passes import fusion  # noqa: E402
-from lumina.passes.pipeline import OPTIONAL, PASSES  # noqa: E402
+from lumina.compiler import cache_clear  # noqa: E402
+from lumina.schedule import partition as fusion  # noqa: E402
+from lumina.transforms.pipeline import OPTIONAL, PASSES  # noqa: E402
 import transformer_block as tb  # noqa: E402
 
 

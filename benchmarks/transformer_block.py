@@ -57,7 +57,7 @@ def main() -> None:
     from timing import best_ms
 
     import torch
-    from lumina.runtime.threads import num_threads
+    from lumina.backends.cpu.threads import num_threads
     torch.set_num_threads(num_threads())
     print(describe())
     idx, tgt = batch()

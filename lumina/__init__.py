@@ -15,14 +15,14 @@ import builtins
 
 from .autograd import grad, value_and_grad
 from .compiled import compile
-from .errors import (LuminaDeviceError, LuminaError, LuminaGradError, LuminaIndexError, LuminaOnnxError, LuminaShapeError,
-                     LuminaTraceError, LuminaTypeError, LuminaValueError)
+from .errors import (LuminaDeviceError, LuminaError, LuminaGradError, LuminaIndexError, LuminaOnnxError,
+                     LuminaShapeError, LuminaTraceError, LuminaTypeError, LuminaValueError)
 from .ir.dtypes import DType, bfloat16, bool_, float16, float32, float64, int32, int64
-from .runtime.devices import available as device_available
-from .runtime.devices import default_device
+from .backends.devices import available as device_available
+from .backends.devices import default_device
 from .random import manual_seed, rand, rand_like, randint, randn, randn_like
-from .tensor import (Tensor, arange, cat, full, matmul, maximum, minimum, no_grad, ones, ones_like,
-                     realize, stack, tensor, where, zeros, zeros_like)
+from .tensor import (Tensor, arange, cat, full, matmul, maximum, minimum, no_grad, ones, ones_like, realize,
+                     stack, tensor, where, zeros, zeros_like)
 
 bool = bool_  # noqa: A001  (lumina.bool, like torch.bool)
 

@@ -57,7 +57,7 @@ class autocast:
     """
 
     def __init__(self, device_type: str, dtype=None, enabled: bool = True, cache_enabled: bool | None = None):
-        from .runtime.devices import canonical
+        from .backends.devices import canonical
         device_type = canonical(device_type)
         if dtype is None:
             dtype = DType.bfloat16 if device_type == "cpu" else DType.float16

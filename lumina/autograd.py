@@ -1,6 +1,6 @@
 """Front ends of autodiff: ``Tensor.backward``, ``lumina.grad`` and ``lumina.value_and_grad``.
 
-All of them call the graph transform ``passes.autodiff.vjp`` on the lazy values; the gradients are
+All of them call the graph transform ``transforms.autodiff.vjp`` on the lazy values; the gradients are
 lazy tensors like any other, so they fuse and compile together with the forward computation.
 """
 from __future__ import annotations
@@ -8,10 +8,10 @@ from __future__ import annotations
 from typing import Callable, Sequence
 
 from .errors import LuminaGradError, LuminaValueError
-from .ir import builder as B
+from .ir import graph as B
 from .ir.graph import topo_sort
 from .inplace import THROUGH, check_saved, former_leaf
-from .passes.autodiff import vjp
+from .transforms.autodiff import vjp
 from .tensor import LEAF_OF, Tensor, tensor
 from .tracing import STATE, STOP_GRAD
 

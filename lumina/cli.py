@@ -28,8 +28,8 @@ def _info(args) -> int:
     import llvmlite
 
     from . import __version__
-    from .runtime.jit import host_target_description
-    from .runtime.threads import num_threads
+    from .backends.cpu.jit import host_target_description
+    from .backends.cpu.threads import num_threads
 
     target = host_target_description().split()
     simd = [f for f in target[2].split(",") if f.startswith("+") and
@@ -38,7 +38,7 @@ def _info(args) -> int:
     print(f"target: {target[0]} cpu={target[1]}")
     print(f"simd: {' '.join(s[1:] for s in simd)}")
     print(f"threads: {num_threads()}")
-    from .runtime import devices
+    from .backends import devices
     for name in devices.DEVICES:
         ok, reason = devices.available(name)
         print(f"device {name}: {'available' if ok else 'unavailable'} ({reason})")

@@ -23,7 +23,7 @@ Each compiled function keeps its ``cache_size`` most recently used entries (see 
 what it drops is freed once the driver's cache of recent executables lets go of it too.
 
 Devices: ``compile(fn, device="cuda")`` runs the whole function on that device (default:
-``runtime.devices.default_device()``, the best one available). Results go back where the data came
+``backends.devices.default_device()``, the best one available). Results go back where the data came
 from: the returned tensors are on the compile device when an argument or a captured state tensor
 already lives there, else on the CPU; a state tensor the function rebinds (a parameter, an
 optimizer slot, a ``.grad``) stays on its own device. So code written for the CPU runs unchanged
@@ -42,14 +42,14 @@ from typing import Any, Callable, Sequence
 import numpy as np
 
 from .amp import autocast_state
-from .driver import compile_graph, with_own_inputs
+from .compiler import compile_graph, with_own_inputs
 from .errors import LuminaDeviceError, LuminaTraceError, LuminaTypeError, LuminaValueError
 from .ir.dtypes import to_dtype
 from .ir.graph import Graph, emit, topo_sort
 from .ir.ops import Op
 from .ir.types import TensorType
-from .runtime.executable import Executable
-from .runtime import devices
+from .backends.cpu.executable import Executable
+from .backends import devices
 from .inplace import replaced
 from .tensor import Tensor, no_grad, realize
 from .tracing import BOUND, STATE, STATE_LOCK, Trace, grad_type
@@ -404,9 +404,9 @@ class CompiledFunction:
     def profile_report(self, *args, repeat: int = 10):
         """Per kernel launch of the call on ``args``: FLOPs, bytes moved, best seconds over
         ``repeat`` runs, achieved GFLOP/s and GB/s and share of the step, as a
-        ``runtime.profile.ProfileReport`` (``.rows``; ``str()`` is the table). Counting rules:
-        ``runtime/profile.py``."""
-        from .runtime.profile import profile_report
+        ``backends.cpu.profile.ProfileReport`` (``.rows``; ``str()`` is the table). Counting rules:
+        ``backends/cpu/profile.py``."""
+        from .backends.cpu.profile import profile_report
         self._cpu_only("profile_report")
         entry, inputs, _, _ = self._prepare(args)
         return profile_report(entry.executable, inputs, repeat)
@@ -459,11 +459,11 @@ class Lowered:
     def kernel_sources(self, target: str) -> list[tuple[str, str]]:
         """``(kernel name, source)`` per kernel in launch order, as ``target`` renders it: "triton"
         (the cuda device's kernels) or "metal" (MSL), whatever device this signature runs on (the
-        kernel descriptions are the same for every device); see ``runtime.devices.kernel_source``."""
+        kernel descriptions are the same for every device); see ``backends.devices.kernel_source``."""
         return [(d.name, devices.kernel_source(d, target)) for d in self.kernels()]
 
     def memory_plan(self):
-        """The executable's ``passes.memory.MemoryPlan``: the arena offset of every intermediate
+        """The executable's ``schedule.memory.MemoryPlan``: the arena offset of every intermediate
         buffer (by slot), and the arena, naive and lower-bound sizes in bytes. The runtime's arena
         (``self.executable.arena``, a uint8 array) has exactly ``arena_bytes``."""
         return self.executable.memory_plan
@@ -507,7 +507,7 @@ def compile(fn: Callable | None = None, *, static_argnums: Sequence[int] = (), d
 
     Non-tensor arguments are static: their values are part of the signature, so pass numbers that
     change every call (a learning rate schedule, say) as tensors. Returned tensors are realised.
-    ``device`` ("cpu", "cuda", "metal"; default: ``runtime.devices.default_device()``) is where
+    ``device`` ("cpu", "cuda", "metal"; default: ``backends.devices.default_device()``) is where
     the function runs; see the module docstring for where its results land. ``cache_size`` is how
     many signatures stay compiled, least recently used dropped first (default
     ``default_cache_size()``: ``$LUMINA_COMPILE_CACHE_SIZE``, else 64).

@@ -46,7 +46,7 @@ forward and backward gets the gradient of its old value in ``.grad`` (``former_l
 **Autograd.** An in-place op on a tensor with history records the op: gradients flow through the
 new value to the old one and to the operands. Under ``no_grad`` the update is not recorded: a leaf
 stays a leaf that requires grad (``p -= lr * p.grad``), and a non-leaf keeps its history, the
-gradient passing to its old value unchanged (torch's behaviour), which ``passes.autodiff.vjp``
+gradient passing to its old value unchanged (torch's behaviour), which ``transforms.autodiff.vjp``
 implements for the ``where(True, new, old)`` node marked in ``THROUGH``.
 """
 from __future__ import annotations
@@ -59,7 +59,7 @@ import numpy as np
 
 from .aliases import VIEW_OPS, Step, base, chain_of, derive, elements_of, layout_of, rederive
 from .errors import LuminaGradError, LuminaShapeError, LuminaTypeError, LuminaValueError
-from .ir import builder as B
+from .ir import graph as B
 from .ir.dtypes import DType
 from .ir.graph import Value, emit, topo_sort
 from .ir.ops import Op
@@ -523,7 +523,7 @@ def check_saved(forward: list, grads: list[Value], wrt: list[Value],
     read = {id(v) for n in topo_sort(grads) if id(n) not in fwd for v in n.inputs if id(v) in stale}
     if not read:
         return
-    from .passes.autodiff import NON_DIFFERENTIABLE
+    from .transforms.autodiff import NON_DIFFERENTIABLE
     live = {id(w) for w in wrt}
     for n in forward:
         if id(n) not in live and n.op not in NON_DIFFERENTIABLE and differentiable(n) and \
@@ -545,7 +545,7 @@ def check_saved(forward: list, grads: list[Value], wrt: list[Value],
 def _vjp_reads(n: Value, live: set) -> list[Value]:
     """The operands and result of forward node ``n`` that its VJP rule reads to give the gradients
     of its live operands (torch's saved tensors, in lumina's rules)."""
-    from .passes.autodiff import NON_DIFFERENTIABLE, VJP
+    from .transforms.autodiff import NON_DIFFERENTIABLE, VJP
     if n.op in NON_DIFFERENTIABLE or not n.dtype.is_float or n in THROUGH:
         return []
     g = emit(Op.INPUT, type=n.type, name="cotangent")

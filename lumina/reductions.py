@@ -23,7 +23,7 @@ import math
 from collections import namedtuple
 
 from .errors import LuminaIndexError, LuminaTypeError, LuminaValueError
-from .ir import builder as B
+from .ir import graph as B
 from .ir.dtypes import DType
 from .ir.ops import Op
 

@@ -18,7 +18,7 @@ infinity seen so far.
 """
 from __future__ import annotations
 
-from .ir import builder as B
+from .ir import graph as B
 from .ir.dtypes import DType, to_dtype
 from .tensor import Tensor, arange, no_grad
 

@@ -26,7 +26,7 @@ import numpy as np
 from .aliases import base
 from .errors import LuminaIndexError, LuminaShapeError, LuminaTraceError, LuminaTypeError, LuminaValueError
 from .inplace import NUMBERS, copy_, number
-from .ir import builder as B
+from .ir import graph as B
 from .ir.dtypes import DType
 from .ir.ops import Op
 from .ir.types import TensorType

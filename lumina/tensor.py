@@ -22,8 +22,9 @@ from typing import Sequence
 import numpy as np
 
 from . import tracing
-from .errors import LuminaDeviceError, LuminaGradError, LuminaIndexError, LuminaShapeError, LuminaTraceError, LuminaTypeError, LuminaValueError
-from .ir import builder as B
+from .errors import (LuminaDeviceError, LuminaGradError, LuminaIndexError, LuminaShapeError, LuminaTraceError,
+                     LuminaTypeError, LuminaValueError)
+from .ir import graph as B
 from .ir.dtypes import DType, promote, scalar_result, to_dtype
 from .ir.graph import Graph, Value, emit
 from .ir.ops import Op
@@ -117,7 +118,7 @@ def _device_arg(x) -> str | None:
     """``x`` as a device name if it names one ("cuda", "cuda:0", a ``torch.device``), else None
     (``Tensor.to`` then reads it as a dtype)."""
     if type(x).__name__ == "device" or (isinstance(x, str) and x.split(":")[0].strip().lower() in DEVICE_NAMES):
-        from .runtime.devices import canonical
+        from .backends.devices import canonical
         return canonical(x)
     return None
 
@@ -236,7 +237,7 @@ class Tensor:
     @staticmethod
     def _bind(data, device: str, requires_grad: bool = False) -> "Tensor":
         """A realised tensor over ``data`` on ``device``: a C-contiguous NumPy array on "cpu" and
-        "metal", a torch tensor on "cuda" (see ``runtime.devices.transfer``)."""
+        "metal", a torch tensor on "cuda" (see ``backends.devices.transfer``)."""
         if device == "cpu":
             return Tensor._from_array(data, requires_grad)
         dtype = to_dtype(data.dtype) if isinstance(data, np.ndarray) else _torch_to_dtype(data.dtype)
@@ -371,7 +372,7 @@ class Tensor:
             data = BOUND[self._value] if self._data is None else self._data
         if isinstance(data, np.ndarray):
             return np.array(data, copy=True) if force else data
-        from .runtime.devices import host_array
+        from .backends.devices import host_array
         return host_array(data)   # a copy to the host: waits for the device's work on it
 
     def item(self):
@@ -577,7 +578,7 @@ class Tensor:
             raise LuminaDeviceError(f"to: cannot move {self._value.type} from {self.device} to {device}: it "
                                     "is computed from tensors that require grad; move the leaves (parameters, "
                                     "inputs) before computing with them")
-        from .runtime.devices import require, transfer
+        from .backends.devices import require, transfer
         require(device)
         src = self.device
         realize(self)
@@ -1050,7 +1051,7 @@ def place(t: Tensor, device, op: str) -> Tensor:
     device."""
     if device is None:
         return t
-    from .runtime.devices import canonical
+    from .backends.devices import canonical
     try:
         name = canonical(device)
         return t.to(name)
@@ -1320,7 +1321,7 @@ def _realize(*tensors: Tensor) -> None:
 
 
 def _realize_on(device: str, pending: list[Tensor]) -> None:
-    from .driver import compile_graph
+    from .compiler import compile_graph
     values = list(dict.fromkeys(t._value for t in pending))
     graph = Graph.from_outputs(values, name="eager")
     missing = [v for v in graph.inputs if v not in BOUND]

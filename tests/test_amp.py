@@ -23,16 +23,16 @@ import torch
 
 import lumina
 import lumina.nn as nn
-from lumina.driver import compile_graph
+from lumina.compiler import compile_graph
 from lumina.errors import LuminaTraceError, LuminaTypeError, LuminaValueError
-from lumina.ir import builder as B
+from lumina.ir import graph as B
 from lumina.ir.dtypes import DType, promote, to_dtype
 from lumina.ir.graph import Graph
 from lumina.ir.ops import Op
 from lumina.ir.parser import parse
 from lumina.ir.types import TensorType
 from lumina.nn import functional as F
-from lumina.passes.pipeline import optimize
+from lumina.transforms.pipeline import optimize
 
 HALVES = [lumina.float16, lumina.bfloat16]
 TORCH = {lumina.bool: torch.bool, lumina.int32: torch.int32, lumina.int64: torch.int64,

@@ -278,7 +278,7 @@ def test_an_error_in_any_thread_chunk_is_found(where):
 
     lowered = f.lower(lumina.tensor(table), lumina.tensor(idx))
     exe = lowered.executable
-    if lumina.runtime.threads.num_threads() > 1:
+    if lumina.backends.cpu.threads.num_threads() > 1:
         assert exe.plan is not None and exe.plan_threads > 1
     with pytest.raises(LuminaIndexError, match=r"embedding: index 50 is out of range for the table f32\[50,64\]"):
         f(lumina.tensor(table), lumina.tensor(idx))

@@ -13,7 +13,7 @@ import lumina
 import lumina.nn as nn
 from lumina.codegen.kernel import DotKernel
 from lumina.nn import functional as F
-from lumina.passes.pipeline import PASSES
+from lumina.transforms.pipeline import PASSES
 
 RNG = np.random.default_rng(7)
 

@@ -16,7 +16,7 @@ import torch
 
 import lumina
 import lumina.nn as nn
-from lumina import driver
+from lumina import compiler as driver
 from lumina.errors import LuminaTraceError, LuminaValueError
 from lumina.tracing import STATE
 

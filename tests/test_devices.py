@@ -1,4 +1,4 @@
-"""Devices: the registry (``runtime.devices``), ``compile(fn, device=...)``, ``Tensor.to(device)``
+"""Devices: the registry (``backends.devices``), ``compile(fn, device=...)``, ``Tensor.to(device)``
 and ``lumina dump --target triton|metal``.
 
 The cuda device runs here in Triton's interpreter (``TRITON_INTERPRET=1``, set per test by the
@@ -20,7 +20,7 @@ import lumina.nn as nn
 from lumina.cli import main
 from lumina.errors import LuminaDeviceError
 from lumina.nn import functional as F
-from lumina.runtime import devices
+from lumina.backends import devices
 from lumina.testing.programs import train_step
 from lumina.testing.twins import convnet
 
@@ -273,8 +273,8 @@ def test_dump_onnx_model_triton_target(onnx_model, capsys):
 # ---- the metal executable, its kernels run by the MSL-on-CPU shim -------------------------------------
 
 def test_metal_executable_runs_a_program_like_the_cpu_device():
-    from lumina.driver import compile_graph, lower_program
-    from lumina.runtime.metal_exec import MetalExecutable
+    from lumina.compiler import compile_graph, lower_program
+    from lumina.backends.metal.executable import MetalExecutable
     from lumina.testing import msl_cpu
 
     def f(x, w, b):
@@ -293,10 +293,10 @@ def test_metal_executable_runs_a_program_like_the_cpu_device():
 
 def test_metal_executable_places_float64_scalars_on_the_host():
     """AdamW's bias corrections are float64 scalars, which Metal cannot compute: they run on the
-    host (runtime.host_kernel), everything else through the shim, and the step equals the CPU's."""
-    from lumina.driver import compile_graph, lower_program
-    from lumina.codegen.metal import uses_float64
-    from lumina.runtime.metal_exec import MetalExecutable
+    host (backends.cpu.host_kernel), everything else through the shim, and the step equals the CPU's."""
+    from lumina.compiler import compile_graph, lower_program
+    from lumina.backends.metal.msl import uses_float64
+    from lumina.backends.metal.executable import MetalExecutable
     from lumina.testing import msl_cpu
 
     model = nn.Linear(8, 4)

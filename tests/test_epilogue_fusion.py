@@ -1,4 +1,4 @@
-"""Elementwise epilogues fused into the GEMM (lumina.passes.fusion, codegen.llvm_gemm): results
+"""Elementwise epilogues fused into the GEMM (lumina.schedule.partition, backends.cpu.llvm_gemm): results
 against NumPy (float64 reference), the kernel list, and the partition's record of refused fusions."""
 from __future__ import annotations
 
@@ -165,7 +165,7 @@ def test_transposed_result_is_an_epilogue(m, k, n):
 def test_epilogue_reads_eight_buffers_but_not_nine():
     """An epilogue reads up to MAX_EPILOGUE_INPUTS (8) buffers besides the dot result (an unfolded
     BatchNorm: mean, variance, scale, shift, plus a bias and a residual); a ninth is refused."""
-    from lumina.passes.fusion import MAX_EPILOGUE_INPUTS
+    from lumina.schedule.partition import MAX_EPILOGUE_INPUTS
     assert MAX_EPILOGUE_INPUTS == 8
 
     @lumina.compile
@@ -263,7 +263,7 @@ def test_empty_dot_takes_no_epilogue_and_its_gradients_match_torch(m, k, n, monk
     reader) is refused an epilogue instead of failing to place its C; a K of 0 gives zeros. Fresh
     buffers are poisoned (NaN), so an element no kernel writes would show."""
     import torch
-    from lumina.runtime import executable
+    from lumina.backends.cpu import executable
     monkeypatch.setattr(executable, "POISON", True)
     a, b, g = _randn(m, k), _randn(k, n), _randn(m, n)
     results = []

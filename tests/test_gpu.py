@@ -10,7 +10,7 @@ import pytest
 import torch
 
 import lumina
-from lumina.runtime import devices
+from lumina.backends import devices
 
 
 def _real_gpu() -> tuple[bool, str]:

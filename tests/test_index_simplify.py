@@ -106,7 +106,7 @@ def test_llvm_backend_divides_negative_indices_with_floor_semantics(shift, divis
 
     from lumina.codegen.kernel import Buffer, LoopKernel
     from lumina.ir.dtypes import DType
-    from lumina.runtime.host_kernel import launcher
+    from lumina.backends.cpu.host_kernel import launcher
 
     i = Var("i", 30)
     x = affine_sum([(scale, i)], shift)

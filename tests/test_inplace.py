@@ -17,7 +17,8 @@ from hypothesis import strategies as st
 
 import lumina
 import lumina.nn as nn
-from lumina import LuminaGradError, LuminaIndexError, LuminaShapeError, LuminaTraceError, LuminaTypeError, LuminaValueError
+from lumina import (LuminaGradError, LuminaIndexError, LuminaShapeError, LuminaTraceError, LuminaTypeError,
+                    LuminaValueError)
 
 RNG = np.random.default_rng(14)
 

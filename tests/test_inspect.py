@@ -13,7 +13,7 @@ import lumina.nn as nn
 from lumina.cli import main
 from lumina.ir.export import BACKWARD_COLOR, FORWARD_COLOR
 from lumina.nn import functional as F
-from lumina.passes.pipeline import PASSES
+from lumina.transforms.pipeline import PASSES
 from lumina.testing import programs
 
 MEMORY_LINE = re.compile(r"^memory: arena (\d+) bytes, naive (\d+) bytes, lower bound (\d+) bytes$")

@@ -12,10 +12,9 @@ import numpy as np
 import pytest
 
 import lumina
-from lumina.errors import (LuminaError, LuminaIRError, LuminaShapeError, LuminaTypeError,
-                           LuminaValueError)
+from lumina.errors import LuminaError, LuminaIRError, LuminaShapeError, LuminaTypeError, LuminaValueError
 from lumina.ir import DType, Graph, Node, Op, TensorType, emit, infer_type, parse, verify
-from lumina.ir import builder as B
+from lumina.ir import graph as B
 
 F32, F64, I32, I64, BOOL = DType.float32, DType.float64, DType.int32, DType.int64, DType.bool
 

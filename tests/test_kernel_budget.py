@@ -8,10 +8,10 @@ from __future__ import annotations
 import numpy as np
 
 import lumina
-from lumina.driver import cache_clear
+from lumina.compiler import cache_clear
 from lumina.nn import functional as F
-from lumina.passes import fusion
-from lumina.passes.pipeline import OPTIONAL
+from lumina.schedule import partition as fusion
+from lumina.transforms.pipeline import OPTIONAL
 from lumina.testing import twins
 
 BUDGET = 57           # measured 2026-12-06 with the overflow-safe LayerNorm (its max|x| stage and

@@ -1,4 +1,4 @@
-"""The packed LLVM GEMM (lumina.codegen.llvm_gemm) run through the CPU JIT (lumina.runtime.jit).
+"""The packed LLVM GEMM (lumina.backends.cpu.llvm_gemm) run through the CPU JIT (lumina.backends.cpu.jit).
 
 Each kernel is compiled once per dtype, called through ctypes on NumPy views (any strides) and
 compared with NumPy's ``@``.
@@ -15,14 +15,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from lumina.codegen.llvm_gemm import (
-    BLOCKING,
-    gemm_function_name,
-    gemm_workspace_elems,
-    render_gemm,
-)
+from lumina.backends.cpu.llvm_gemm import BLOCKING, gemm_function_name, gemm_workspace_elems, render_gemm
 from lumina.errors import LuminaCodegenError, LuminaTypeError
-from lumina.runtime.jit import compile_llvm, host_target_description
+from lumina.backends.cpu.jit import compile_llvm, host_target_description
 
 DTYPES = ["float32", "float64", "int32", "int64"]
 TOLERANCE = {"float32": 1e-4, "float64": 1e-10, "int32": 0, "int64": 0}

@@ -1,4 +1,4 @@
-"""Liveness-based memory planning (``passes.memory``) and the runtime's one arena per executable.
+"""Liveness-based memory planning (``schedule.memory``) and the runtime's one arena per executable.
 
 The 20-layer MLP (width 1024, batch 64) of issue 5: its inference graph's arena is at most half
 the naive sum of its intermediates and within 5% of the liveness lower bound, its training step
@@ -16,8 +16,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import lumina
-from lumina.passes import memory
-from lumina.runtime.schedule import Step, horizons
+from lumina.schedule import memory
+from lumina.schedule.thread_schedule import Step, horizons
 
 LAYERS, WIDTH, BATCH = 20, 1024, 64
 

@@ -1,4 +1,4 @@
-"""The Metal renderer (``codegen.metal``) against the CPU backend, without a Mac: each kernel's MSL is
+"""The Metal renderer (``backends.metal.msl``) against the CPU backend, without a Mac: each kernel's MSL is
 compiled as C++ against ``testing/msl/shim.h`` and run thread by thread (``testing.msl_cpu``).
 
 Program tests: every kernel of the example programs (``testing.programs``: the digits MLP,
@@ -19,35 +19,17 @@ import numpy as np
 import pytest
 
 from lumina.codegen import expr as E
-from lumina.codegen import metal
-from lumina.codegen.kernel import (
-    Buffer,
-    DotKernel,
-    LoopKernel,
-)
+from lumina.backends.metal import msl as metal
+from lumina.codegen.kernel import Buffer, DotKernel, LoopKernel
 from lumina.errors import LuminaCodegenError, LuminaDeviceError
 from lumina.ir.dtypes import DType
-from lumina.runtime import metal as metal_device
+from lumina.backends.metal import device as metal_device
 from lumina.testing import msl_cpu
-from lumina.testing.kernel_builders import (
-    SPECIAL,
-    UNARY,
-    binary_inputs,
-    binary_kernel,
-    dot_bias_relu_layer_norm,
-    dot_bias_relu_permuted,
-    elementwise,
-    floor_index_kernel,
-    layer_norm_reference,
-    mean_var_norm,
-    plain_dot,
-    rand_kernel,
-    reduction,
-    rounding_inputs,
-    rounding_kernels,
-    select_kernel,
-    softmax_rows,
-)
+from lumina.testing.kernel_builders import (SPECIAL, UNARY, binary_inputs, binary_kernel,
+                                            dot_bias_relu_layer_norm, dot_bias_relu_permuted, elementwise,
+                                            floor_index_kernel, layer_norm_reference, mean_var_norm,
+                                            plain_dot, rand_kernel, reduction, rounding_inputs,
+                                            rounding_kernels, select_kernel, softmax_rows)
 from lumina.testing.kernels import assert_matches, canonical, cpu_outputs
 from lumina.testing.programs import program_cases
 

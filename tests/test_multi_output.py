@@ -1,4 +1,4 @@
-"""Multi-output row kernels (``passes.row_fusion``, ``codegen.kernel.RowKernel``): softmax,
+"""Multi-output row kernels (``schedule.row_fusion``, ``codegen.kernel.RowKernel``): softmax,
 log-softmax, LayerNorm, RMSNorm and cross-entropy compile to one (or a few) row kernels and agree
 with PyTorch CPU in float32, float16 and bfloat16; a LayerNorm training step agrees with torch's;
 ``describe()`` names the stages and the refused candidates; and on random shapes and axes the
@@ -17,12 +17,12 @@ from hypothesis import strategies as st
 
 import lumina
 from lumina.codegen.kernel import RowKernel
-from lumina.driver import cache_clear, compile_graph
+from lumina.compiler import cache_clear, compile_graph
 from lumina.ir import parse, verify
 from lumina.nn import functional as F
-from lumina.passes import fusion
-from lumina.passes.fusion import partition
-from lumina.runtime import executable
+from lumina.schedule import partition as fusion
+from lumina.schedule.partition import partition
+from lumina.backends.cpu import executable
 from lumina.testing.kernels import capture
 from lumina.testing.programs import train_step
 
@@ -392,7 +392,7 @@ def test_row_kernel_over_rows_that_are_not_its_values_is_refused_by_lowering(mon
     """The lowering's own check: forced into one row kernel (as the row analysis would merge them
     without its empty-value rule), the empty kernels give a LuminaCodegenError, not garbage."""
     from lumina.errors import LuminaCodegenError
-    from lumina.passes import row_fusion
+    from lumina.schedule import row_fusion
     monkeypatch.setattr(fusion, "MULTI_OUTPUT", True)
     monkeypatch.setattr(row_fusion, "_empty", lambda k: False)
     for text in (EMPTY_BESIDE_A_ROW, EMPTY_ROWS_PADDED):

@@ -16,16 +16,16 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import lumina
-from lumina.driver import compile_graph
+from lumina.compiler import compile_graph
 from lumina.ir import DType, Graph, Op, TensorType, emit, parse, verify
-from lumina.ir import builder as B
-from lumina.passes import constant_fold as cf_module
-from lumina.passes.canonicalize import canonicalize_dots, split_reductions
-from lumina.passes.constant_fold import constant_fold
-from lumina.passes.fusion import partition
-from lumina.passes.pipeline import PASSES, optimize
-from lumina.passes.rewrite import dce
-from lumina.runtime import threads
+from lumina.ir import graph as B
+from lumina.transforms import constant_fold as cf_module
+from lumina.transforms.canonicalize import canonicalize_dots, split_reductions
+from lumina.transforms.constant_fold import constant_fold
+from lumina.schedule.partition import partition
+from lumina.transforms.pipeline import PASSES, optimize
+from lumina.transforms.rewrite import dce
+from lumina.backends.cpu import threads
 
 F32, F64, I32, I64, BOOL = DType.float32, DType.float64, DType.int32, DType.int64, DType.bool
 RNG = np.random.default_rng(1234)

@@ -15,19 +15,19 @@ import numpy as np
 import pytest
 
 import lumina
-from lumina import driver
+from lumina import compiler as driver
 from lumina.errors import LuminaValueError
 from lumina.ir import Graph, Op, parse, verify
-from lumina.ir import builder as B
+from lumina.ir import graph as B
 from lumina.ir.dtypes import DType
 from lumina.nn import functional as F
 from lumina.nn.utils import clip_grad_norm_
-from lumina.passes import constant_fold as cf_module
-from lumina.passes.constant_fold import constant_fold
-from lumina.passes.cse import cse
-from lumina.passes.pipeline import OPTIONAL, PASSES, optimize
-from lumina.passes.rewrite import dce
-from lumina.passes.simplify import simplify
+from lumina.transforms import constant_fold as cf_module
+from lumina.transforms.constant_fold import constant_fold
+from lumina.transforms.cse import cse
+from lumina.transforms.pipeline import OPTIONAL, PASSES, optimize
+from lumina.transforms.rewrite import dce
+from lumina.transforms.simplify import simplify
 from lumina.testing.twins import convnet, transformer
 
 RNG = np.random.default_rng(5)

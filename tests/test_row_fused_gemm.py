@@ -1,4 +1,4 @@
-"""Row-fused GEMMs (``passes.row_fusion._attach_dot``, ``codegen.kernel.DotKernel.rows``): a row
+"""Row-fused GEMMs (``schedule.row_fusion._attach_dot``, ``codegen.kernel.DotKernel.rows``): a row
 kernel over whole rows of a GEMM's result runs in the GEMM's kernel. MatMul + bias + ReLU +
 LayerNorm, attention scores + softmax and a residual add + LayerNorm compile to one kernel and
 agree with PyTorch CPU, forward and backward; with ``DOT_ROWS`` off they agree too, in more
@@ -17,9 +17,9 @@ from hypothesis import strategies as st
 
 import lumina
 from lumina.codegen.kernel import DotKernel
-from lumina.driver import cache_clear
+from lumina.compiler import cache_clear
 from lumina.nn import functional as F
-from lumina.passes import fusion
+from lumina.schedule import partition as fusion
 
 RNG = np.random.default_rng(11)
 

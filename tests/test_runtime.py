@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 
 import lumina
-from lumina.runtime import threads
-from lumina.runtime.schedule import schedule
+from lumina.backends.cpu import threads
+from lumina.schedule.thread_schedule import schedule
 
 
 @dataclass

@@ -377,7 +377,7 @@ def _layer_norms_with_an_empty_batch(lib, rows, empty, cotangents):
 def test_layer_norm_beside_an_empty_batch_matches_torch(row, monkeypatch):
     """A row's LayerNorm realised with that of a [0, 3] tensor: the empty one's kernels once
     passed for stages over the row (gradients of 3e20, NaN or a different garbage value each run)."""
-    from lumina.runtime import executable
+    from lumina.backends.cpu import executable
     monkeypatch.setattr(executable, "POISON", True)
     rows = [np.array(row, np.float32)]
     empty = np.zeros((0, 3), np.float32)
@@ -393,7 +393,7 @@ def test_gather_with_an_empty_index_has_a_zero_gradient(monkeypatch):
     """The gradient, a sum over the empty index's rows padded to ``x``'s shape, is zeros (the pad
     once joined a row kernel of no rows, which left it unwritten: fresh buffers are poisoned here,
     so that shows as NaN)."""
-    from lumina.runtime import executable
+    from lumina.backends.cpu import executable
     monkeypatch.setattr(executable, "POISON", True)
     index = np.zeros((2, 0), np.int64)
     grads = []

@@ -1,5 +1,5 @@
 """Every kernel of the example programs, rendered to Triton, compiles ahead of time to a real CUDA
-``sm_90`` cubin (``runtime.triton_jit.compile_aot``: ``triton.compile`` with
+``sm_90`` cubin (``backends.cuda.jit.compile_aot``: ``triton.compile`` with
 ``GPUTarget("cuda", 90, 32)`` and Triton's bundled ptxas), on a machine without a GPU.
 
 Structurally identical kernels (equal but for their names and IR lines) compile once.
@@ -19,7 +19,7 @@ from test_triton_codegen import (
 )
 
 from lumina.codegen.kernel import DotKernel, LoopKernel, RowKernel
-from lumina.runtime.triton_jit import compile_aot
+from lumina.backends.cuda.jit import compile_aot
 from lumina.testing.kernel_builders import dot_bias_relu_layer_norm
 from lumina.testing.kernels import canonical
 from lumina.testing.programs import program_cases
@@ -75,7 +75,7 @@ def test_every_configuration_compiles():
     """The autotuner's candidates (not only the default) are valid for the hardware: all of them
     for one kernel of each kind (elementwise, reduction, row kernel, GEMM with an epilogue, and a
     row-fused GEMM once the program has one)."""
-    from lumina.codegen.triton import geometry
+    from lumina.backends.cuda.triton import geometry
     cases = program_cases("digits_mlp")
     picks = {}
     for c in cases:
@@ -97,7 +97,7 @@ def test_every_configuration_of_a_row_fused_gemm_compiles():
     """Row-fused GEMMs (GEMM + bias + ReLU + LayerNorm; scores + softmax with no epilogue): every
     autotuning candidate compiles for sm_90, with the CTA barrier between C's stores and the row
     stages' loads of it."""
-    from lumina.codegen.triton import geometry
+    from lumina.backends.cuda.triton import geometry
     descs = [dot_bias_relu_layer_norm(2, 40, 96, 24), dot_bias_relu_layer_norm(1, 5, 300, 17),
              scores_softmax(2, 19, 45, 16)]
     for desc in descs:

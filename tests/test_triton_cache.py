@@ -15,9 +15,9 @@ import pytest
 import torch
 
 from lumina.codegen import expr as E
-from lumina.codegen import triton as tr
+from lumina.backends.cuda import triton as tr
 from lumina.ir.dtypes import DType
-from lumina.runtime import triton_jit
+from lumina.backends.cuda import jit as triton_jit
 from lumina.testing.kernel_builders import elementwise
 
 F32 = DType.float32

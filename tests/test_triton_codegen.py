@@ -1,11 +1,11 @@
-"""The Triton renderer (``codegen.triton``) run under Triton's CPU interpreter (``TRITON_INTERPRET=1``,
+"""The Triton renderer (``backends.cuda.triton``) run under Triton's CPU interpreter (``TRITON_INTERPRET=1``,
 on CPU torch tensors) against the CPU backend: every kernel of the example programs
 (``testing.programs``, the pretrained paraphrase-MiniLM-L3 among them) with the buffers it really
 reads (``testing.kernels.capture``), compared by ``testing.kernels.assert_matches``, and
 hand-built kernels (``testing.kernel_builders``) for each expression kind, dtype rule and kernel
 shape, checked against the CPU backend or NumPy.
 
-The interpreter is switched on per test (``monkeypatch``), and ``runtime.triton_jit`` imports the
+The interpreter is switched on per test (``monkeypatch``), and ``backends.cuda.jit`` imports the
 rendered modules with the variable set, so other tests in the process see no change.
 """
 from __future__ import annotations
@@ -17,38 +17,16 @@ import pytest
 import torch
 
 from lumina.codegen import expr as E
-from lumina.codegen import triton as tr
-from lumina.codegen.kernel import (
-    Buffer,
-    DotKernel,
-    LoopKernel,
-    Operand,
-    RowKernel,
-    Stage,
-)
+from lumina.backends.cuda import triton as tr
+from lumina.codegen.kernel import Buffer, DotKernel, LoopKernel, Operand, RowKernel, Stage
 from lumina.errors import LuminaCodegenError, LuminaDeviceError
 from lumina.ir.dtypes import DType
-from lumina.runtime import triton_jit
-from lumina.testing.kernel_builders import (
-    SPECIAL,
-    UNARY,
-    binary_inputs,
-    binary_kernel,
-    dot_bias_relu_layer_norm,
-    dot_bias_relu_permuted,
-    elementwise,
-    floor_index_kernel,
-    layer_norm_reference,
-    mean_var_norm,
-    plain_dot,
-    rand_kernel,
-    reduction,
-    rounding_inputs,
-    rounding_kernels,
-    select_kernel,
-    softmax_rows,
-    sum_of,
-)
+from lumina.backends.cuda import jit as triton_jit
+from lumina.testing.kernel_builders import (SPECIAL, UNARY, binary_inputs, binary_kernel,
+                                            dot_bias_relu_layer_norm, dot_bias_relu_permuted, elementwise,
+                                            floor_index_kernel, layer_norm_reference, mean_var_norm,
+                                            plain_dot, rand_kernel, reduction, rounding_inputs,
+                                            rounding_kernels, select_kernel, softmax_rows, sum_of)
 from lumina.testing.kernels import assert_matches, canonical, cpu_outputs
 from lumina.testing.programs import program_cases
 

@@ -1,4 +1,4 @@
-"""Lower one fused group (``passes.fusion.Kernel``) to a ``LoopKernel``, ``RowKernel`` or ``DotKernel``.
+"""Lower one fused group (``schedule.partition.Kernel``) to a ``LoopKernel``, ``RowKernel`` or ``DotKernel``.
 
 Every inlined node becomes a scalar expression at an index: elementwise ops map operands at the same
 index, movement ops rewrite the index (``permute`` reorders it, ``expand`` zeroes broadcast dims,
@@ -16,11 +16,11 @@ from ..errors import LuminaCodegenError
 from ..ir.dtypes import DType
 from ..ir.graph import Value
 from ..ir.ops import Kind, Op
-from ..passes.fusion import Kernel
-from ..passes.views import view_base
+from ..schedule.partition import Kernel
+from ..schedule.views import view_base
 from . import expr as E
 from .coalesce import coalesce, coalesce_rows, substitute
-from ..passes.fusion import MAX_EPILOGUE_INPUTS
+from ..schedule.partition import MAX_EPILOGUE_INPUTS
 from .kernel import (Buffer, DotKernel, Epilogue, IndexCheck, LoopKernel, Operand, RowKernel, Stage,
                      status_buffer)
 
@@ -347,7 +347,7 @@ def _lower_dot(k: Kernel, name, buffers, source, status: int | None, sites: _Sit
     lhs, rhs = dot.node.inputs
     slot = {id(v): i for i, v in enumerate(k.inputs)}
     ops = []
-    for operand in (lhs, rhs):   # the buffers fusion chose for them (passes.fusion._group)
+    for operand in (lhs, rhs):   # the buffers fusion chose for them (schedule.partition._group)
         base, view = view_base(operand, lambda p: id(p) in slot)
         ops.append(Operand(slot[id(base)], view.offset, tuple(view.strides)))
     b, m, kk = lhs.shape

@@ -105,7 +105,7 @@ def to_dot(graph, partition=None, forward_outputs: int | None = None,
 
     Nodes are labelled ``%i op`` and their type; forward nodes are filled blue, backward ones orange
     (``forward_nodes``), graph inputs and constants are grey ellipses, graph outputs have a bold
-    border. ``partition`` (a ``passes.fusion.Partition`` of this very graph) draws each kernel as a
+    border. ``partition`` (a ``schedule.partition.Partition`` of this very graph) draws each kernel as a
     cluster ``cluster_k<i>`` labelled with its number, kind and outputs (and ``kernel_names[i]`` when
     given, e.g. the generated function names of ``Lowered.kernels()``); nodes no kernel computes
     (inputs, constants, outputs that alias a buffer) stay outside the clusters.

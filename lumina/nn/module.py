@@ -25,7 +25,7 @@ def _to_args(device, dtype) -> tuple[str | None, DType | None]:
         except LuminaError:
             as_dtype = None
         if as_dtype is None or dtype is not None:
-            from ..runtime.devices import canonical
+            from ..backends.devices import canonical
             canonical(device)       # raises LuminaDeviceError naming the devices
         dtype = as_dtype
     if dtype is not None:
@@ -40,7 +40,7 @@ def factory(module: "Module", device, dtype) -> None:
     on ``device`` and the floating ones cast to ``dtype`` (``Module.to``). Raises
     LuminaDeviceError for an unknown or unavailable device, LuminaTypeError for a non-float dtype."""
     if device is not None:
-        from ..runtime.devices import canonical
+        from ..backends.devices import canonical
         canonical(device)
     if device is not None or dtype is not None:
         module.to(device, dtype)

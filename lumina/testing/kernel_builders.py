@@ -8,7 +8,7 @@ references the elementwise tests share.
     m = mean_var_norm(5, 77)                                        # three outputs: mean, var, norm
     d = dot_bias_relu_layer_norm(2, 40, 96, 24)                     # GEMM + bias + ReLU + LayerNorm
 
-The semantics of every kernel are the CPU backend's (``codegen.llvm``); run one there with
+The semantics of every kernel are the CPU backend's (``backends.cpu.llvm``); run one there with
 ``testing.kernels.cpu_outputs``.
 """
 from __future__ import annotations
@@ -19,17 +19,9 @@ from collections.abc import Callable, Sequence
 import numpy as np
 
 from ..codegen import expr as E
-from ..codegen.kernel import (
-    Buffer,
-    DotKernel,
-    Epilogue,
-    LoopKernel,
-    Operand,
-    RowKernel,
-    Stage,
-)
+from ..codegen.kernel import Buffer, DotKernel, Epilogue, LoopKernel, Operand, RowKernel, Stage
 from ..ir.dtypes import DType
-from ..passes.fusion import MAX_EPILOGUE_INPUTS
+from ..schedule.partition import MAX_EPILOGUE_INPUTS
 
 F32, I32, I64, BOOL = DType.float32, DType.int32, DType.int64, DType.bool
 

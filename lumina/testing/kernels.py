@@ -25,8 +25,8 @@ import numpy as np
 from ..codegen import expr as E
 from ..codegen.kernel import DotKernel, LoopKernel, RowKernel
 from ..ir.dtypes import DType
-from ..runtime.executable import Executable
-from ..runtime.host_kernel import launcher
+from ..backends.cpu.executable import Executable
+from ..backends.cpu.host_kernel import launcher
 
 
 @dataclass
@@ -76,7 +76,7 @@ def canonical(desc):
 
 def cpu_outputs(desc: LoopKernel | RowKernel, inputs) -> list[np.ndarray]:
     """The outputs (one flat array per output buffer) of a hand-built loop or row kernel run on the
-    CPU backend (``runtime.host_kernel.launcher``: the LLVM renderer, whose semantics are the spec)
+    CPU backend (``backends.cpu.host_kernel.launcher``: the LLVM renderer, whose semantics are the spec)
     over ``inputs`` (arrays in ``desc.buffers`` order, any shape)."""
     outs = [np.zeros(b.numel, b.dtype.numpy) for b in desc.buffers[len(desc.buffers) - desc.n_outputs:]]
     launcher(desc)([np.ascontiguousarray(x).reshape(-1) for x in inputs] + outs)

@@ -5,7 +5,7 @@ thread by thread (threadgroups one after another, the threads of a group as fibe
     lib = build([desc1, desc2])                      # one g++ call for the batch, cached on disk
     outputs = lib.run(desc1, inputs)                 # one flat array per output buffer
 
-``compile_sources`` does the same for MSL text that did not come from ``codegen.metal`` (a test's
+``compile_sources`` does the same for MSL text that did not come from ``backends.metal.msl`` (a test's
 hand-written kernel). A batch compiles into one shared library under ``$LUMINA_CACHE/msl`` (default
 ``~/.cache/lumina/msl``), named by the hash of the sources, the shim and the compiler flags, so a
 second run pays no compile time. Each kernel sits in a namespace of its own, so kernels that share
@@ -30,7 +30,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..codegen import metal
+from ..backends.metal import msl as metal
 from ..codegen.kernel import DotKernel, LoopKernel, RowKernel
 from ..errors import LuminaCodegenError
 from .registry import cache_dir
@@ -225,7 +225,7 @@ def compile_sources(sources: list[str]) -> ShimLibrary:
 
 
 def build(descs: list[LoopKernel | RowKernel | DotKernel]) -> ShimLibrary:
-    """Render every description with ``codegen.metal`` and compile them as one batch; identical
+    """Render every description with ``backends.metal.msl`` and compile them as one batch; identical
     sources compile once. ``run(desc, inputs)`` then runs any of ``descs``."""
     sources: list[str] = []
     index: dict[str, int] = {}
@@ -271,7 +271,7 @@ class _Launcher:
 def launcher(desc):
     """``launcher(desc)(buffers)``: run ``desc`` under the shim on ``buffers`` (flat C-contiguous
     NumPy arrays in ``desc.buffers`` order, outputs written in place): the API of
-    ``runtime.metal.launcher``. Launchers made before the first launch compile together in one
+    ``backends.metal.device.launcher``. Launchers made before the first launch compile together in one
     g++ call (a whole program's kernels). Raises ``LuminaCodegenError`` at once for a kernel the
     renderer refuses (float64)."""
     run = _Launcher(desc)

@@ -44,7 +44,7 @@ import torch
 from hypothesis import strategies as st
 
 import lumina
-from lumina.errors import LuminaError, LuminaShapeError, LuminaTypeError
+from ..errors import LuminaError, LuminaShapeError, LuminaTypeError
 
 from .namesakes import namesakes
 from .torch_signatures import SIGNATURE_DIFFERENCES, SIGNATURE_EXCLUDED, SIGNATURE_OMISSIONS

@@ -31,7 +31,7 @@ import math
 import numpy as np
 
 from ...errors import LuminaShapeError, LuminaTypeError, LuminaValueError
-from ...ir import builder as B
+from ...ir import graph as B
 from ...shape_ops import pad
 from ...tensor import Tensor, arange, no_grad, stack, tensor, where
 

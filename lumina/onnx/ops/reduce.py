@@ -11,7 +11,8 @@ from ...nn import functional as F
 from ...reductions import normalize
 from ...shape_ops import pad
 from ...tensor import Tensor, arange, tensor, where
-from .registry import axes_index, axes_of, axis_of, check_constant, handler, is_static, optional, static, tensor_of
+from .registry import (axes_index, axes_of, axis_of, check_constant, handler, is_static, optional, static,
+                       tensor_of)
 
 
 def _log_sum_exp(x: Tensor, axes, keepdim: bool) -> Tensor:

@@ -8,7 +8,8 @@ import numpy as np
 
 from ...indexing import select_slices
 from ...tensor import cat, tensor, where
-from .registry import axes_index, axes_of, axis_of, check_constant, handler, ints, is_static, permutation, static, tensor_of
+from .registry import (axes_index, axes_of, axis_of, check_constant, handler, ints, is_static, permutation,
+                       static, tensor_of)
 
 
 @handler("Shape")

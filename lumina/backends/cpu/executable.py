@@ -1,0 +1,256 @@
+"""The executable plan: an ordered list of kernel launches over numbered buffer slots.
+
+Slots hold the caller's inputs (zero-copy when they are C-contiguous with the right dtype), constants,
+intermediates and outputs (fresh arrays each call, since they are handed to the caller). The
+intermediates live in one arena per executable, allocated once and reused across calls, each at the
+offset of the executable's memory plan (``schedule.memory``), so buffers whose lifetimes do not meet
+share memory.
+
+``run`` makes one native call per thread: the plan function (``backends.cpu.llvm_plan``) walks every
+launch with the barriers of the static schedule (``schedule.thread_schedule``), so a step of hundreds of
+kernels costs one hand-off to the thread pool instead of one Python call (and, for split kernels,
+one hand-off) per kernel. ``run(..., stepwise=True)`` calls the kernels one by one from Python
+instead, to time each of them.
+
+Index checks work like a device-side assert: a kernel that checks indices computed at run time
+writes what it finds out of range to its *status* slot (``codegen.kernel.IndexCheck``), a few
+int64s the executable owns and keeps at zero; after the launches ``run`` looks at them (one NumPy
+``any`` over all of them), and if one is set it clears them and raises ``LuminaIndexError`` naming
+the op, the index and the bound. The outputs of that call are never returned, so nothing the caller
+would write back (a compiled training step's new weights) is ever seen.
+"""
+from __future__ import annotations
+
+import ctypes
+import functools
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Callable
+
+import numpy as np
+
+from ...errors import LuminaIndexError, LuminaTypeError
+from ...schedule.memory import MemoryPlan
+from ...schedule.memory import plan as plan_memory
+from .threads import parallel_for, run_on_threads
+
+
+@dataclass(frozen=True)
+class Launch:
+    """One kernel call: the function at ``address`` with ``args`` (``("buffer", slot, byte_offset)``,
+    ``("chunk_buffer", slot, byte_offset, bytes_per_iteration)``, ``("int", v)``, ``("start",)``,
+    ``("end",)``, ``("count",)``, ``("workspace", i)``: see ``backends.cpu.llvm_plan.PlanStep``) over
+    ``range(extent)`` of its outer loop; ``work`` innermost iterations in all, to size the thread
+    split."""
+    name: str
+    address: int
+    args: tuple[tuple, ...]
+    reads: tuple[int, ...]
+    writes: tuple[int, ...]
+    extent: int
+    work: int
+    source: tuple = ()
+
+    def call(self, ptrs, start: int, end: int, workspaces) -> None:
+        """Run chunk ``[start, end)`` from Python (the stepwise path)."""
+        args = [_arg_value(a, ptrs, start, end, workspaces) for a in self.args]
+        _cfunc(self.address, tuple(a[0] in _POINTER_ARGS for a in self.args))(*args)
+
+
+_POINTER_ARGS = ("buffer", "chunk_buffer", "workspace")
+
+
+def _arg_value(arg: tuple, ptrs, start: int, end: int, workspaces) -> int:
+    """The value of one launch argument for chunk ``[start, end)``, as the native plan computes it
+    (``backends.cpu.llvm_plan._arg``)."""
+    kind = arg[0]
+    if kind == "buffer":
+        return ptrs[arg[1]] + arg[2]
+    if kind == "chunk_buffer":
+        return ptrs[arg[1]] + arg[2] + start * arg[3]
+    if kind == "workspace":
+        return int(workspaces[arg[1]])
+    if kind == "int":
+        return arg[1]
+    return {"start": start, "end": end, "count": end - start}[kind]
+
+
+@functools.lru_cache(maxsize=4096)   # bounded: every executable built brings new addresses
+def _cfunc(address: int, pointer_args: tuple[bool, ...]) -> Callable:
+    types = [ctypes.c_void_p if p else ctypes.c_int64 for p in pointer_args]
+    return ctypes.CFUNCTYPE(None, *types)(address)
+
+
+ARENA_ALIGNMENT = 64
+
+# Tests set this to fill the arena and every fresh output with 0xFF bytes (NaN in a float, -1 in an
+# int) before each call, so that an element no kernel writes shows as NaN instead of whatever the
+# allocator left there (often zeros, which can pass for a right answer).
+POISON = False
+
+
+def _nbytes(spec: SlotSpec) -> int:
+    return int(np.prod(spec.shape, dtype=np.int64)) * np.dtype(spec.dtype).itemsize
+
+
+def _aligned_bytes(nbytes: int, alignment: int = ARENA_ALIGNMENT) -> np.ndarray:
+    """A uint8 array of ``nbytes`` whose data starts at a multiple of ``alignment`` bytes."""
+    raw = np.empty(nbytes + alignment, np.uint8)
+    start = -raw.ctypes.data % alignment
+    return raw[start:start + nbytes]
+
+
+_WORKSPACES = threading.local()   # per OS thread: GEMM packing buffers, so threads never share one
+
+
+def workspace_table(sizes: tuple[tuple[np.dtype, int], ...]) -> np.ndarray:
+    """This thread's workspace addresses, one per ``(dtype, elements)`` of ``sizes`` (int64)."""
+    tables = _WORKSPACES.__dict__.setdefault("tables", {})
+    table = tables.get(sizes)
+    if table is None:
+        arrays = [np.empty(max(1, n), dt) for dt, n in sizes]
+        table = np.array([a.ctypes.data for a in arrays] or [0], dtype=np.int64)
+        tables[sizes] = table
+        _WORKSPACES.__dict__.setdefault("keep", []).append(arrays)
+    return table
+
+
+@dataclass
+class SlotSpec:
+    shape: tuple[int, ...]
+    dtype: np.dtype
+    role: str                   # "input" | "const" | "temp" | "output" | "status"
+    const: np.ndarray | None = None
+    checks: tuple = ()          # "status": the ``codegen.kernel.IndexCheck`` of each element
+
+
+@dataclass
+class Executable:
+    slots: list[SlotSpec]
+    input_slots: list[int]
+    output_slots: list[int]
+    output_shapes: list[tuple[int, ...]]   # an output may reshape its slot's buffer
+    launches: list[Launch]
+    plan: Callable | None                   # plan(buffers, tid, workspaces) (backends.cpu.llvm_plan);
+                                            # None: Python calls the launches one by one
+    plan_threads: int                       # threads the schedule gives work to (1: run inline)
+    workspaces: tuple = ()                  # ((dtype, elements), ...) of the GEMM workspaces
+    keepalive: list = field(default_factory=list)   # compiled modules whose code we call
+    info: dict = field(default_factory=dict)        # IR texts, kernel sources, partition, for dumps
+    memory_plan: MemoryPlan | None = None           # arena offsets of the "temp" slots; None: each
+                                                    # temp gets its own stretch of the arena
+
+    def __post_init__(self):
+        if self.memory_plan is None:
+            temps = {i: _nbytes(s) for i, s in enumerate(self.slots) if s.role == "temp"}
+            self.memory_plan = plan_memory([((), tuple(temps))], temps)   # all live at once
+        self.arena = _aligned_bytes(self.memory_plan.arena_bytes)
+        # Constants and intermediates keep their buffers across calls: their addresses are taken
+        # once; a call fills in only the inputs' and the fresh outputs'.
+        self._fixed: list = [s.const if s.role == "const" else self._in_arena(i) if s.role == "temp"
+                             else None for i, s in enumerate(self.slots)]
+        # The status slots of the index checks: views of one zeroed array, read after each call.
+        self._checks = [c for s in self.slots if s.role == "status" for c in s.checks]
+        self._status = np.zeros(max(1, len(self._checks)), np.int64) if self._checks else None
+        at = 0
+        for i, s in enumerate(self.slots):
+            if s.role == "status":
+                self._fixed[i] = self._status[at:at + len(s.checks)]
+                at += len(s.checks)
+        self._fixed_ptrs = np.array([a.ctypes.data if a is not None else 0 for a in self._fixed] or [0],
+                                    dtype=np.int64)
+        self._fresh = [i for i, s in enumerate(self.slots) if s.role == "output"]
+        self._lock = threading.Lock()
+
+    def _in_arena(self, slot: int) -> np.ndarray:
+        """Temp slot ``slot``'s array: a view of the arena at its planned offset."""
+        spec, offset = self.slots[slot], self.memory_plan.offsets[slot]
+        n = _nbytes(spec)
+        if offset % ARENA_ALIGNMENT or offset + n > self.arena.nbytes:
+            raise LuminaTypeError(f"executable: slot {slot} planned at byte {offset} ({n} bytes) "
+                                  f"outside the {self.arena.nbytes}-byte arena or misaligned")
+        return self.arena[offset:offset + n].view(spec.dtype).reshape(spec.shape)
+
+    def run(self, inputs: list[np.ndarray], stepwise: bool = False) -> list[np.ndarray]:
+        """Execute on ``inputs`` (one array per graph input); returns one array per graph output."""
+        arrays, ptrs = self._bind(inputs)
+        with self._lock:  # intermediates are shared: one call at a time per executable
+            if POISON:
+                self.arena[:] = 0xFF
+            if stepwise or self.plan is None:
+                self._run_stepwise(ptrs)
+            elif self.plan_threads == 1:
+                self.plan(ptrs.ctypes.data, 0, workspace_table(self.workspaces).ctypes.data)
+            else:
+                run_on_threads(lambda tid: self.plan(ptrs.ctypes.data, tid,
+                                                     workspace_table(self.workspaces).ctypes.data),
+                               self.plan_threads)
+            error = self._index_error()
+        if error is not None:
+            raise LuminaIndexError(error)
+        outs = []
+        for slot, shape in zip(self.output_slots, self.output_shapes):
+            a = arrays[slot]
+            a = a.copy() if self.slots[slot].role in ("input", "const", "temp") else a
+            outs.append(a.reshape(shape))
+        return outs
+
+    def profile(self, inputs: list[np.ndarray], repeat: int = 10) -> list[tuple[Launch, float]]:
+        """Each launch with its best wall time in seconds over ``repeat`` stepwise runs on
+        ``inputs`` (each launch split over the thread pool as the stepwise path splits it)."""
+        arrays, ptrs = self._bind(inputs)   # arrays: keeps the fresh output buffers alive
+        ptrs = [int(p) for p in ptrs]
+        best = [float("inf")] * len(self.launches)
+        error = None
+        with self._lock:
+            for _ in range(repeat):
+                for i, launch in enumerate(self.launches):
+                    t0 = time.perf_counter()
+                    self._launch(launch, ptrs)
+                    best[i] = min(best[i], time.perf_counter() - t0)
+                error = self._index_error()
+                if error is not None:
+                    break
+        if error is not None:
+            raise LuminaIndexError(error)
+        return list(zip(self.launches, best))
+
+    def _index_error(self) -> str | None:
+        """The message of the first index check that found an index out of range in the last
+        launches, clearing every status for the next call; None when none did. Call it holding
+        the lock."""
+        status = self._status
+        if status is None or not status.any():
+            return None
+        found = [c.error(int(v)) for c, v in zip(self._checks, status)]
+        status[:] = 0
+        return next(m for m in found if m is not None)
+
+    def _bind(self, inputs: list[np.ndarray]) -> tuple[list, np.ndarray]:
+        """The array of every slot (inputs checked, outputs fresh) and their addresses (int64)."""
+        arrays = list(self._fixed)
+        ptrs = self._fixed_ptrs.copy()
+        for slot, x in zip(self.input_slots, inputs):
+            spec = self.slots[slot]
+            x = np.asarray(x, dtype=spec.dtype, order="C")
+            if x.shape != spec.shape:
+                raise LuminaTypeError(f"executable: input of shape {x.shape}, expected {spec.shape}")
+            arrays[slot] = x
+            ptrs[slot] = x.ctypes.data
+        for slot in self._fresh:
+            spec = self.slots[slot]
+            arrays[slot] = a = np.empty(spec.shape, spec.dtype)
+            if POISON:
+                a.reshape(-1).view(np.uint8)[:] = 0xFF
+            ptrs[slot] = a.ctypes.data
+        return arrays, ptrs
+
+    def _run_stepwise(self, ptrs) -> None:
+        ptrs = [int(p) for p in ptrs]
+        for launch in self.launches:
+            self._launch(launch, ptrs)
+
+    def _launch(self, launch: Launch, ptrs: list[int]) -> None:
+        parallel_for(lambda start, end, worker: launch.call(ptrs, start, end, workspace_table(self.workspaces)),
+                     launch.extent, launch.work)

@@ -1,0 +1,177 @@
+"""LLVM JIT for the host CPU: LLVM IR text in, callable machine-code addresses out.
+
+    mod = compile_llvm(ir_text, name="fused_mul_add")
+    fn = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ...)(mod.address("fused_mul_add"))
+    fn(...)                      # releases the GIL; safe from several threads at once
+    print(mod.asm())             # native assembly, for inspection
+
+Code is generated for the host CPU exactly (``llvm.get_host_cpu_name()`` and its feature list), at
+-O3 with loop and SLP vectorization, and loaded into an MCJIT execution engine. Calls to libm
+(``expf``, ``tanhf``, ``erff``, ``powf``, ...) resolve against the process's C math library.
+
+Thread safety: compiling holds a module-level lock (llvmlite parses into one global LLVM context,
+which is not thread-safe). Calling compiled code needs no lock: once ``compile_llvm`` returns, the
+code is finalized and read-only.
+"""
+
+from __future__ import annotations
+
+import ctypes.util
+import functools
+import threading
+
+import llvmlite.binding as llvm
+
+from ...errors import LuminaCodegenError
+
+__all__ = ["CompiledModule", "compile_llvm", "host_target_description"]
+
+_OPT_LEVEL = 3
+
+# Serializes every use of the LLVM context: parsing, optimizing, code generation, engine creation.
+_LLVM_LOCK = threading.RLock()
+
+
+@functools.cache
+def _initialize() -> None:
+    """One-time LLVM setup: native target, asm printer, and libm visible to the JIT linker."""
+    llvm.initialize_native_target()
+    llvm.initialize_native_asmprinter()
+    llvm.initialize_native_asmparser()
+    # MCJIT resolves external symbols among the libraries loaded in the process. Python does not
+    # always link libm itself, so load it explicitly to make `declare float @tanhf(float)` work.
+    # libgcc_s provides the half-precision conversions (__truncsfhf2, __extendhfsf2) that LLVM
+    # calls on CPUs without F16C.
+    for name in ("m", "gcc_s"):
+        lib = ctypes.util.find_library(name)
+        if lib is not None:
+            llvm.load_library_permanently(lib)
+
+
+@functools.cache
+def _host_cpu() -> tuple[str, str, str]:
+    """(triple, cpu name, feature string) of the machine we run on."""
+    _initialize()
+    features = llvm.get_host_cpu_features().flatten()
+    return llvm.get_process_triple(), llvm.get_host_cpu_name(), features
+
+
+def host_target_description() -> str:
+    """A string that identifies the code the JIT generates on this machine, for cache keys.
+
+    Example: ``"x86_64-unknown-linux-gnu znver4 +64bit,+adx,+avx,+avx2,..."``. Two processes that
+    get the same string generate interchangeable machine code.
+    """
+    triple, cpu, features = _host_cpu()
+    llvm_version = ".".join(map(str, llvm.llvm_version_info))
+    return f"{triple} {cpu} {features} O{_OPT_LEVEL} llvm{llvm_version}"
+
+
+def _create_target_machine(opt_level: int = _OPT_LEVEL) -> llvm.TargetMachine:
+    # A fresh target machine per engine: MCJIT takes ownership of the one it is given.
+    triple, cpu, features = _host_cpu()
+    target = llvm.Target.from_triple(triple)
+    return target.create_target_machine(cpu=cpu, features=features, opt=opt_level,
+                                        codemodel="jitdefault", jit=True)
+
+
+def _optimize(module: llvm.ModuleRef, target_machine: llvm.TargetMachine, opt_level: int) -> None:
+    """Run LLVM's standard module pipeline at ``opt_level``, with loop and SLP vectorization on."""
+    tuning = llvm.create_pipeline_tuning_options(speed_level=opt_level)
+    tuning.loop_vectorization = True
+    tuning.slp_vectorization = True
+    tuning.loop_interleaving = True
+    tuning.loop_unrolling = True
+    builder = llvm.create_pass_builder(target_machine, tuning)
+    pass_manager = builder.getModulePassManager()
+    pass_manager.run(module, builder)
+
+
+def _parse(ir_text: str, name: str) -> llvm.ModuleRef:
+    try:
+        module = llvm.parse_assembly(ir_text)
+    except RuntimeError as exc:
+        raise LuminaCodegenError(f"jit: module {name!r}: LLVM IR does not parse: {exc}") from None
+    try:
+        module.verify()
+    except RuntimeError as exc:
+        raise LuminaCodegenError(f"jit: module {name!r}: LLVM IR does not verify: {exc}") from None
+    module.name = name
+    triple, _, _ = _host_cpu()
+    module.triple = triple
+    return module
+
+
+class CompiledModule:
+    """Machine code for one LLVM module, alive as long as this object is.
+
+    Holds the execution engine (which owns the module and the code memory): function addresses
+    returned by ``address`` stay valid until this object is garbage-collected, so keep it referenced
+    alongside any ctypes function built from them.
+    """
+
+    def __init__(self, name: str, engine: llvm.ExecutionEngine, module: llvm.ModuleRef,
+                 optimized_ir: str) -> None:
+        self.name = name
+        self._engine = engine
+        self._module = module
+        self._optimized_ir = optimized_ir
+        self._addresses: dict[str, int] = {}
+
+    def address(self, symbol: str) -> int:
+        """The raw address of function ``symbol``, for ``ctypes.CFUNCTYPE(...)(addr)``.
+
+        Raises LuminaCodegenError if the module defines no such function.
+        """
+        cached = self._addresses.get(symbol)
+        if cached is not None:
+            return cached
+        with _LLVM_LOCK:
+            addr = self._engine.get_function_address(symbol)
+        if not addr:
+            defined = sorted(f.name for f in self._module.functions if not f.is_declaration)
+            raise LuminaCodegenError(
+                f"jit: module {self.name!r} defines no function {symbol!r}; it defines {defined}")
+        self._addresses[symbol] = addr
+        return addr
+
+    def ir(self) -> str:
+        """The LLVM IR after the -O3 pipeline, as text."""
+        return self._optimized_ir
+
+    def asm(self) -> str:
+        """Native assembly of the optimized module, as text (regenerated on each call)."""
+        with _LLVM_LOCK:
+            module = llvm.parse_assembly(self._optimized_ir)
+            return _create_target_machine().emit_assembly(module)
+
+    def __repr__(self) -> str:
+        return f"CompiledModule({self.name!r})"
+
+
+def compile_llvm(ir_text: str, name: str = "module", opt_level: int = _OPT_LEVEL,
+                 symbols: dict[str, int] | None = None) -> CompiledModule:
+    """Parse, verify, optimize (-O3 unless ``opt_level`` says otherwise; host CPU) and JIT-compile
+    the LLVM IR in ``ir_text``. Straight-line glue code (the executable plan) uses -O1: it has no
+    loops to vectorize, and thousands of calls compile much faster. ``symbols`` maps external
+    function names the module declares to addresses of code compiled earlier.
+
+    Raises LuminaCodegenError if the text does not parse or verify, or code generation fails.
+    """
+    _initialize()
+    with _LLVM_LOCK:
+        for symbol, address in (symbols or {}).items():
+            llvm.add_symbol(symbol, address)
+        module = _parse(ir_text, name)
+        target_machine = _create_target_machine(opt_level)
+        module.data_layout = str(target_machine.target_data)
+        _optimize(module, target_machine, opt_level)
+        optimized_ir = str(module)
+        try:
+            engine = llvm.create_mcjit_compiler(module, target_machine)
+            engine.finalize_object()
+            engine.run_static_constructors()
+        except RuntimeError as exc:
+            raise LuminaCodegenError(
+                f"jit: module {name!r}: code generation failed: {exc}") from None
+        return CompiledModule(name, engine, module, optimized_ir)

@@ -1,0 +1,193 @@
+"""The executable plan as one native function: every kernel launch of a step, and the barriers
+between them, without returning to Python.
+
+``render_plan`` emits ``void plan(i64* buffers, i64 tid, i64* workspaces)``. Each thread of the pool
+calls it with its id ``tid``; it walks the launches in order, calls the kernels its share of the
+schedule gives it (an outer-loop chunk of a split launch, or a whole launch) with their arguments
+(buffer addresses read from ``buffers[slot]`` plus a byte offset, integer constants, the chunk's
+``start``/``end``, the thread's GEMM workspace) and waits at the barriers the schedule placed.
+
+The barrier is a sense-reversing centralized barrier (Mellor-Crummey & Scott 1991, "Algorithms for
+scalable synchronization on shared-memory multiprocessors", section 3.1): an atomic arrival count and
+a global sense flipped by the last thread to arrive; the others spin on it (x86 ``pause``) for
+``SPIN_LIMIT`` polls, then sleep on it with a Linux futex (``FUTEX_WAIT_PRIVATE`` on the sense word;
+the releaser calls ``FUTEX_WAKE_PRIVATE`` only when a sleeper registered), so that a thread whose
+partner was descheduled gives its core away instead of burning it (elsewhere: ``sched_yield``).
+
+Kernels are called as external functions named after their addresses (``symbol``), which the JIT
+resolves to the already compiled kernel modules, so nothing is compiled twice. A step is described by plain data (see
+``PlanStep``); the schedule itself is the runtime's (``schedule.thread_schedule``).
+"""
+from __future__ import annotations
+
+import platform
+from dataclasses import dataclass
+
+from llvmlite import ir
+
+I32 = ir.IntType(32)
+I64 = ir.IntType(64)
+I8P = ir.IntType(8).as_pointer()
+SPIN_LIMIT = 2000      # pause-polls (~50 µs on Zen 2) before a waiting thread sleeps
+FUTEX_WAIT_PRIVATE, FUTEX_WAKE_PRIVATE = 128, 129
+FUTEX_SYSCALL = {"x86_64": 202, "amd64": 202, "aarch64": 98, "arm64": 98}   # Linux syscall numbers
+
+
+def host_is_x86() -> bool:
+    """Whether this host spins with the x86 ``pause`` instruction."""
+    return platform.machine().lower() in ("x86_64", "amd64")
+
+
+def host_futex() -> int | None:
+    """The futex syscall number of this host, or None where there is none (not Linux)."""
+    return FUTEX_SYSCALL.get(platform.machine().lower()) if platform.system() == "Linux" else None
+
+
+@dataclass(frozen=True)
+class PlanStep:
+    """One launch: call the function at ``address`` with ``args`` after a barrier if ``barrier``;
+    ``bounds[t]`` is thread ``t``'s ``(start, end)`` chunk or None. ``args`` are ``("buffer", slot,
+    byte_offset)``, ``("chunk_buffer", slot, byte_offset, bytes_per_iteration)`` (the chunk's
+    part of a buffer), ``("int", value)``, ``("start",)``, ``("end",)``, ``("count",)`` (end -
+    start) or ``("workspace", index)``."""
+    address: int
+    args: tuple[tuple, ...]
+    barrier: bool
+    bounds: tuple[tuple[int, int] | None, ...]
+
+
+def render_plan(steps: list[PlanStep], n_threads: int, name: str = "plan", x86: bool = True,
+                futex: int | None = None) -> str:
+    """LLVM IR text of a module defining ``void plan(i64* buffers, i64 tid, i64* workspaces)``;
+    register every step's ``symbol(address)`` with the JIT before compiling it. ``x86``: spin with
+    ``pause``; ``futex``: the futex syscall number that waiting threads sleep with (None:
+    ``sched_yield``)."""
+    module = ir.Module(name=name)
+    barrier = _emit_barrier(module, n_threads, x86, futex)
+    fn = ir.Function(module, ir.FunctionType(ir.VoidType(), [I64.as_pointer(), I64, I64.as_pointer()]),
+                     name="plan")
+    buffers, tid, workspaces = fn.args
+    b = ir.IRBuilder(fn.append_basic_block("entry"))
+    sense = b.alloca(I32, name="sense")
+    b.store(b.load_atomic(module.get_global("barrier_sense"), "acquire", 4), sense)
+    # The chunk table: starts/ends[step][thread]; (0, 0) for a thread that skips the step.
+    table = [b_ if b_ is not None else (0, 0) for s in steps for b_ in s.bounds]
+    starts = _const_table(module, "starts", [lo for lo, _ in table])
+    ends = _const_table(module, "ends", [hi for _, hi in table])
+    for i, step in enumerate(steps):
+        if step.barrier:
+            b.call(barrier, [sense])
+        slot = b.add(b.mul(ir.Constant(I64, i), ir.Constant(I64, n_threads)), tid)
+        start = b.load(b.gep(starts, [ir.Constant(I64, 0), slot], inbounds=True))
+        end = b.load(b.gep(ends, [ir.Constant(I64, 0), slot], inbounds=True))
+        with b.if_then(b.icmp_signed("<", start, end)):
+            args = [_arg(b, a, buffers, workspaces, start, end) for a in step.args]
+            b.call(_declare(module, step.address, [a.type for a in args]), args)
+    b.ret_void()
+    return str(module)
+
+
+def symbol(address: int) -> str:
+    """The name under which the plan module calls the kernel at ``address``; the JIT must resolve
+    it to that address (``llvmlite.binding.add_symbol``)."""
+    return f"lumina_kernel_{address:x}"
+
+
+def _declare(module: ir.Module, address: int, types) -> ir.Function:
+    name = symbol(address)
+    fn = module.globals.get(name)
+    if fn is None:
+        fn = ir.Function(module, ir.FunctionType(ir.VoidType(), types), name=name)
+    return fn
+
+
+def _arg(b: ir.IRBuilder, arg: tuple, buffers, workspaces, start, end):
+    kind = arg[0]
+    if kind == "buffer":
+        address = b.load(b.gep(buffers, [ir.Constant(I64, arg[1])], inbounds=True))
+        if arg[2]:
+            address = b.add(address, ir.Constant(I64, arg[2]))
+        return b.inttoptr(address, I8P)
+    if kind == "workspace":
+        return b.inttoptr(b.load(b.gep(workspaces, [ir.Constant(I64, arg[1])], inbounds=True)), I8P)
+    if kind == "chunk_buffer":   # the chunk's slice of a buffer: base + offset + start * step
+        address = b.load(b.gep(buffers, [ir.Constant(I64, arg[1])], inbounds=True))
+        address = b.add(address, b.add(ir.Constant(I64, arg[2]), b.mul(start, ir.Constant(I64, arg[3]))))
+        return b.inttoptr(address, I8P)
+    if kind == "int":
+        return ir.Constant(I64, arg[1])
+    if kind == "count":
+        return b.sub(end, start)
+    return start if kind == "start" else end
+
+
+def _const_table(module: ir.Module, name: str, values: list[int]) -> ir.GlobalVariable:
+    typ = ir.ArrayType(I64, max(1, len(values)))
+    g = ir.GlobalVariable(module, typ, name=name)
+    g.global_constant = True
+    g.linkage = "internal"
+    g.initializer = ir.Constant(typ, values or [0])
+    return g
+
+
+def _emit_barrier(module: ir.Module, n_threads: int, x86: bool, futex: int | None) -> ir.Function:
+    def global_(name, typ):
+        g = ir.GlobalVariable(module, typ, name=name)
+        g.linkage, g.initializer = "internal", ir.Constant(typ, 0)
+        return g
+    count, sense_g, sleepers = global_("barrier_count", I64), global_("barrier_sense", I32), global_("barrier_sleepers", I32)
+    pause = ir.Function(module, ir.FunctionType(ir.VoidType(), []), name="llvm.x86.sse2.pause") if x86 else None
+    if futex is None:
+        sleep = ir.Function(module, ir.FunctionType(I32, []), name="sched_yield")
+    else:
+        sleep = ir.Function(module, ir.FunctionType(I64, [I64], var_arg=True), name="syscall")
+
+    fn = ir.Function(module, ir.FunctionType(ir.VoidType(), [I32.as_pointer()]), name="barrier")
+    fn.linkage = "internal"
+    (local,) = fn.args
+    b = ir.IRBuilder(fn.append_basic_block("entry"))
+    mine = b.xor(b.load(local), ir.Constant(I32, 1))
+    b.store(mine, local)
+    arrived = b.atomic_rmw("add", count, ir.Constant(I64, 1), "acq_rel")
+    last = b.icmp_unsigned("==", arrived, ir.Constant(I64, n_threads - 1))
+    release, wait, spin, done = (fn.append_basic_block(n) for n in ("release", "wait", "spin", "done"))
+    polls = b.alloca(I64)
+    b.store(ir.Constant(I64, 0), polls)
+    b.cbranch(last, release, wait)
+
+    # The last to arrive resets the count, then flips the sense, then wakes any sleeper. The sense
+    # store and the sleeper count are sequentially consistent on both sides (a Dekker handshake):
+    # either the releaser sees the sleeper, or the sleeper's futex call sees the new sense.
+    b.position_at_end(release)
+    b.store_atomic(ir.Constant(I64, 0), count, "monotonic", 8)
+    b.store_atomic(mine, sense_g, "seq_cst", 4)
+    if futex is not None:
+        with b.if_then(b.icmp_unsigned("!=", b.load_atomic(sleepers, "seq_cst", 4), ir.Constant(I32, 0))):
+            b.call(sleep, [ir.Constant(I64, futex), b.ptrtoint(sense_g, I64),
+                           ir.Constant(I64, FUTEX_WAKE_PRIVATE), ir.Constant(I64, n_threads)])
+    b.ret_void()
+
+    b.position_at_end(wait)
+    b.cbranch(b.icmp_unsigned("==", b.load_atomic(sense_g, "acquire", 4), mine), done, spin)
+
+    b.position_at_end(spin)
+    n = b.add(b.load(polls), ir.Constant(I64, 1))
+    b.store(n, polls)
+    with b.if_else(b.icmp_unsigned(">", n, ir.Constant(I64, SPIN_LIMIT))) as (then, otherwise):
+        with then:
+            if futex is None:
+                b.call(sleep, [])
+            else:   # sleep while the sense still holds its old value
+                b.atomic_rmw("add", sleepers, ir.Constant(I32, 1), "seq_cst")
+                old = b.zext(b.xor(mine, ir.Constant(I32, 1)), I64)
+                b.call(sleep, [ir.Constant(I64, futex), b.ptrtoint(sense_g, I64),
+                               ir.Constant(I64, FUTEX_WAIT_PRIVATE), old, ir.Constant(I64, 0)])
+                b.atomic_rmw("sub", sleepers, ir.Constant(I32, 1), "seq_cst")
+        with otherwise:
+            if pause is not None:
+                b.call(pause, [])
+    b.branch(wait)
+
+    b.position_at_end(done)
+    b.ret_void()
+    return fn
