@@ -104,20 +104,19 @@ def default_device() -> str:
     return "cpu"
 
 
-SOURCE_TARGETS = ("triton", "metal")   # kernel source languages kernel_source renders
+SOURCE_TARGETS = {"llvm": "cpu", "triton": "cuda", "metal": "metal"}
+"""The kernel source languages ``kernel_source`` renders, and the device whose backend renders each."""
 
 
 def kernel_source(desc, target: str) -> str:
-    """The source ``target`` ("triton": the cuda device's ``@triton.jit`` Python, "metal": MSL)
-    generates for kernel description ``desc``. Raises LuminaDeviceError for another target and
-    LuminaCodegenError for a kernel the renderer cannot express."""
-    if target == "triton":
-        from .cuda.triton import render
-    elif target == "metal":
-        from .metal.msl import render
-    else:
+    """The source ``target`` generates for kernel description ``desc`` ("llvm": the CPU's LLVM IR
+    module for a loop or row kernel, "triton": the cuda device's ``@triton.jit`` Python, "metal":
+    MSL). Raises LuminaDeviceError for another target and LuminaCodegenError for a kernel the
+    renderer cannot express."""
+    if target not in SOURCE_TARGETS:
         raise LuminaDeviceError(f"kernel_source: unknown target {target!r}; targets are {', '.join(SOURCE_TARGETS)}")
-    return render(desc)
+    from .target import backend
+    return backend(SOURCE_TARGETS[target]).render(desc)
 
 
 def torch_device():

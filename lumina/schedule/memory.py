@@ -23,6 +23,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Hashable, Sequence
 
+import numpy as np
+
 from ..errors import LuminaError
 
 ALIGNMENT = 64
@@ -30,6 +32,14 @@ ALIGNMENT = 64
 
 class LuminaMemoryError(LuminaError):
     """A memory plan was asked for with inconsistent buffers, lifetimes or kernels."""
+
+
+def aligned_bytes(nbytes: int, alignment: int = ALIGNMENT):
+    """A uint8 NumPy array of ``nbytes`` whose data starts at a multiple of ``alignment`` bytes:
+    an arena the plan's offsets can index."""
+    raw = np.empty(nbytes + alignment, np.uint8)
+    start = -raw.ctypes.data % alignment
+    return raw[start:start + nbytes]
 
 
 def align(n: int, alignment: int = ALIGNMENT) -> int:

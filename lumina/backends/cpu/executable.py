@@ -31,7 +31,8 @@ from typing import Callable
 import numpy as np
 
 from ...errors import LuminaIndexError, LuminaTypeError
-from ...schedule.memory import MemoryPlan
+from ...codegen.program import SlotSpec
+from ...schedule.memory import ALIGNMENT, MemoryPlan, aligned_bytes
 from ...schedule.memory import plan as plan_memory
 from .threads import parallel_for, run_on_threads
 
@@ -82,23 +83,10 @@ def _cfunc(address: int, pointer_args: tuple[bool, ...]) -> Callable:
     return ctypes.CFUNCTYPE(None, *types)(address)
 
 
-ARENA_ALIGNMENT = 64
-
 # Tests set this to fill the arena and every fresh output with 0xFF bytes (NaN in a float, -1 in an
 # int) before each call, so that an element no kernel writes shows as NaN instead of whatever the
 # allocator left there (often zeros, which can pass for a right answer).
 POISON = False
-
-
-def _nbytes(spec: SlotSpec) -> int:
-    return int(np.prod(spec.shape, dtype=np.int64)) * np.dtype(spec.dtype).itemsize
-
-
-def _aligned_bytes(nbytes: int, alignment: int = ARENA_ALIGNMENT) -> np.ndarray:
-    """A uint8 array of ``nbytes`` whose data starts at a multiple of ``alignment`` bytes."""
-    raw = np.empty(nbytes + alignment, np.uint8)
-    start = -raw.ctypes.data % alignment
-    return raw[start:start + nbytes]
 
 
 _WORKSPACES = threading.local()   # per OS thread: GEMM packing buffers, so threads never share one
@@ -114,15 +102,6 @@ def workspace_table(sizes: tuple[tuple[np.dtype, int], ...]) -> np.ndarray:
         tables[sizes] = table
         _WORKSPACES.__dict__.setdefault("keep", []).append(arrays)
     return table
-
-
-@dataclass
-class SlotSpec:
-    shape: tuple[int, ...]
-    dtype: np.dtype
-    role: str                   # "input" | "const" | "temp" | "output" | "status"
-    const: np.ndarray | None = None
-    checks: tuple = ()          # "status": the ``codegen.kernel.IndexCheck`` of each element
 
 
 @dataclass
@@ -143,9 +122,9 @@ class Executable:
 
     def __post_init__(self):
         if self.memory_plan is None:
-            temps = {i: _nbytes(s) for i, s in enumerate(self.slots) if s.role == "temp"}
+            temps = {i: s.nbytes for i, s in enumerate(self.slots) if s.role == "temp"}
             self.memory_plan = plan_memory([((), tuple(temps))], temps)   # all live at once
-        self.arena = _aligned_bytes(self.memory_plan.arena_bytes)
+        self.arena = aligned_bytes(self.memory_plan.arena_bytes)
         # Constants and intermediates keep their buffers across calls: their addresses are taken
         # once; a call fills in only the inputs' and the fresh outputs'.
         self._fixed: list = [s.const if s.role == "const" else self._in_arena(i) if s.role == "temp"
@@ -166,8 +145,8 @@ class Executable:
     def _in_arena(self, slot: int) -> np.ndarray:
         """Temp slot ``slot``'s array: a view of the arena at its planned offset."""
         spec, offset = self.slots[slot], self.memory_plan.offsets[slot]
-        n = _nbytes(spec)
-        if offset % ARENA_ALIGNMENT or offset + n > self.arena.nbytes:
+        n = spec.nbytes
+        if offset % ALIGNMENT or offset + n > self.arena.nbytes:
             raise LuminaTypeError(f"executable: slot {slot} planned at byte {offset} ({n} bytes) "
                                   f"outside the {self.arena.nbytes}-byte arena or misaligned")
         return self.arena[offset:offset + n].view(spec.dtype).reshape(spec.shape)

@@ -24,7 +24,7 @@ import llvmlite.binding as llvm
 
 from ...errors import LuminaCodegenError
 
-__all__ = ["CompiledModule", "compile_llvm", "host_target_description"]
+__all__ = ["CompiledModule", "compile_llvm", "host_cpu_name", "host_target_description", "host_vector_bits"]
 
 _OPT_LEVEL = 3
 
@@ -54,6 +54,20 @@ def _host_cpu() -> tuple[str, str, str]:
     _initialize()
     features = llvm.get_host_cpu_features().flatten()
     return llvm.get_process_triple(), llvm.get_host_cpu_name(), features
+
+
+def host_cpu_name() -> str:
+    """LLVM's name of the host CPU (``znver5``, ``skylake-avx512``, ``apple-m1``...)."""
+    return _host_cpu()[1]
+
+
+def host_vector_bits() -> int:
+    """The widest vector registers the host's float math uses: 512 with AVX-512F, 256 with AVX,
+    128 otherwise (SSE, NEON)."""
+    features = set(_host_cpu()[2].split(","))
+    if "+avx512f" in features:
+        return 512
+    return 256 if "+avx" in features else 128
 
 
 def host_target_description() -> str:

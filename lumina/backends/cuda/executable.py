@@ -6,7 +6,7 @@ outputs. Every buffer is a torch tensor from PyTorch's caching allocator (no han
 calls):
 
 - the intermediates live in one arena tensor per executable, each a view at the offset of the
-  memory plan (``backends.device_plan``: liveness over the launch order);
+  memory plan (``codegen.program.sequential_memory_plan``: liveness over the launch order);
 - constants are uploaded once, when the executable is built;
 - inputs given on the host are copied through pinned staging buffers with non-blocking copies;
   inputs already on the device are used as they are (made contiguous and cast if needed);
@@ -28,8 +28,7 @@ from typing import Sequence
 import numpy as np
 
 from ...errors import LuminaIndexError, LuminaTypeError
-from ..device_plan import memory_plan, slot_bytes
-from ..cpu.executable import SlotSpec
+from ...codegen.program import SlotSpec, sequential_memory_plan
 
 
 def _torch():
@@ -103,7 +102,7 @@ class CudaExecutable:
         self.info = dict(info or {})
         self.interpreted = triton_jit.interpreting()
         self.torch_device = torch.device("cpu" if self.interpreted else "cuda")
-        self.memory_plan = memory_plan(slots, kernels)
+        self.memory_plan = sequential_memory_plan(slots, kernels)
         self.kernels = [CudaKernel(d, s, triton_jit.launcher(d)) for d, s in kernels]
         self.info.setdefault("triton", [k.launcher.source for k in self.kernels])
         self.stream = None if self.interpreted else torch.cuda.Stream()
@@ -116,7 +115,7 @@ class CudaExecutable:
             if s.role == "const":
                 self._fixed[i] = from_numpy(np.ascontiguousarray(s.const, dtype=s.dtype)).to(self.torch_device)
             elif s.role == "temp":
-                offset, n = self.memory_plan.offsets[i], slot_bytes(s)
+                offset, n = self.memory_plan.offsets[i], s.nbytes
                 self._fixed[i] = self.arena[offset:offset + n].view(torch_dtype(s.dtype)).view(s.shape)
         # index checks: each kernel's status slot is a view of one zeroed int64 tensor, read after
         # the launches (``codegen.kernel.IndexCheck``)

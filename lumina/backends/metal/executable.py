@@ -2,7 +2,7 @@
 
 Built from the same plain data as ``backends.cuda.executable.CudaExecutable`` (slots, ``(description, slots)``
 per kernel). The intermediates live in one aligned NumPy arena at the offsets of the memory plan
-(``backends.device_plan``), constants are kept from the build, outputs are fresh arrays each call,
+(``codegen.program.sequential_memory_plan``), constants are kept from the build, outputs are fresh arrays each call,
 and each kernel runs through ``launcher(desc)(buffers)`` in order: ``backends.metal.device.launcher`` on an
 Apple GPU (shared-storage buffers, one command buffer per kernel), or any launcher with its API,
 such as ``testing.msl_cpu.launcher``, which runs the same MSL on the CPU through a C++ shim (how
@@ -20,8 +20,8 @@ import numpy as np
 from .msl import uses_float64
 from ...errors import LuminaIndexError, LuminaTypeError
 from ..cpu import host_kernel
-from ..device_plan import memory_plan, slot_bytes
-from ..cpu.executable import ARENA_ALIGNMENT, SlotSpec, _aligned_bytes
+from ...codegen.program import SlotSpec, sequential_memory_plan
+from ...schedule.memory import ALIGNMENT, aligned_bytes
 
 
 class MetalExecutable:
@@ -39,17 +39,17 @@ class MetalExecutable:
         self.slots, self.input_slots, self.output_slots = slots, input_slots, output_slots
         self.output_shapes = output_shapes
         self.info = dict(info or {})
-        self.memory_plan = memory_plan(slots, kernels)
+        self.memory_plan = sequential_memory_plan(slots, kernels)
         self.kernels = [(desc, tuple(kslots), host_kernel.launcher(desc) if uses_float64(desc) else launcher(desc))
                         for desc, kslots in kernels]
-        self.arena = _aligned_bytes(self.memory_plan.arena_bytes)
+        self.arena = aligned_bytes(self.memory_plan.arena_bytes)
         self._fixed: list = [None] * len(slots)
         for i, s in enumerate(slots):
             if s.role == "const":
                 self._fixed[i] = np.ascontiguousarray(s.const, dtype=s.dtype)
             elif s.role == "temp":
-                offset, n = self.memory_plan.offsets[i], slot_bytes(s)
-                if offset % ARENA_ALIGNMENT or offset + n > self.arena.nbytes:
+                offset, n = self.memory_plan.offsets[i], s.nbytes
+                if offset % ALIGNMENT or offset + n > self.arena.nbytes:
                     raise LuminaTypeError(f"metal executable: slot {i} planned at byte {offset} ({n} bytes) "
                                           f"outside the {self.arena.nbytes}-byte arena or misaligned")
                 self._fixed[i] = self.arena[offset:offset + n].view(s.dtype).reshape(s.shape)

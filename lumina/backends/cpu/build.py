@@ -1,0 +1,184 @@
+"""The CPU backend's builder: a lowered program in, an ``Executable`` out.
+
+Loop and row kernels are rendered into one LLVM module (structurally identical kernels share one
+function); each dot kernel is a call of the GEMM generator's function for its dtype, with an
+epilogue module when it has fused epilogue or row stages; the launches are scheduled over the
+target's threads (``schedule.thread_schedule``) into one native plan function
+(``backends.cpu.llvm_plan``); the arena is laid out by liveness over that schedule, with the
+in-place pairs the kernels allow (``codegen.inplace_pairs``). Compiled LLVM modules are cached in
+memory by the hash of their text while an executable holds them.
+"""
+from __future__ import annotations
+
+import ctypes
+import hashlib
+import weakref
+from dataclasses import replace
+
+import numpy as np
+
+from ...codegen.inplace_pairs import row_inplace_pairs, same_index_inputs
+from ...codegen.kernel import DotKernel, LoopKernel, RowKernel
+from ...codegen.program import Program, SlotRole, SlotSpec
+from ...schedule import memory
+from ...schedule.thread_schedule import horizons, schedule
+from .executable import Executable, Launch
+from .jit import CompiledModule, compile_llvm
+from .llvm import EPILOGUE_FUNCTION, epilogue_pointers, render_epilogue, render_module
+from .llvm_gemm import (EPILOGUE_POINTERS, gemm_epilogue_function_name, gemm_function_name,
+                        gemm_workspace_elems, render_gemm)
+from .llvm_plan import PlanStep, host_futex, host_is_x86, render_plan, symbol
+from .threads import PARALLEL_MIN_WORK
+
+_MODULES: "weakref.WeakValueDictionary[str, CompiledModule]" = weakref.WeakValueDictionary()
+
+
+def cache_clear() -> None:
+    """Forget the compiled modules (executables still holding one keep it)."""
+    _MODULES.clear()
+
+
+def cache_info() -> dict:
+    """``{"modules": compiled LLVM modules alive}``."""
+    return {"modules": len(_MODULES)}
+
+
+def _module(text: str, name: str) -> CompiledModule:
+    """The compiled module of LLVM IR ``text``, shared while some executable holds it."""
+    key = hashlib.sha256(text.encode()).hexdigest()
+    mod = _MODULES.get(key)
+    if mod is None:
+        mod = _MODULES[key] = compile_llvm(text, name)
+    return mod
+
+
+def build(prog: Program, target) -> Executable:
+    """The CPU executable of lowered program ``prog`` for ``target`` (a ``backends.target.Target``
+    of the cpu device): the loop and row kernels in one LLVM module, a call of the GEMM generator's
+    function (with its epilogue module) per dot kernel, the native plan over all launches scheduled
+    on ``target.threads`` threads, and the arena laid out by liveness."""
+    graph = prog.graph
+    slots, kernels = prog.slots, prog.kernels
+    # Structurally identical kernels (a deep chain repeats one) share one compiled function.
+    unique: dict = {}
+    for _, d, _ in kernels:
+        if isinstance(d, (LoopKernel, RowKernel)):
+            unique.setdefault(replace(d, name="", source=()), d)
+    loops = list(unique.values())
+    llvm_text = render_module(loops, name=f"{graph.name}_kernels") if loops else ""
+    module = _module(llvm_text, f"{graph.name}_kernels") if loops else None
+    keepalive = [module] if module else []
+
+    launches = []
+    epilogues: list[str] = []   # the GEMM epilogue modules' IR, for dumps
+    gemm_dtypes: list[str] = []
+    for k, desc, kslots in kernels:
+        if isinstance(desc, (LoopKernel, RowKernel)):
+            address = module.address(unique[replace(desc, name="", source=())].name)
+            extent = desc.domain[0].extent if desc.domain else 1
+            args = tuple(("buffer", s, 0) for s in kslots) + (("start",), ("end",))
+            n_in = len(desc.buffers) - desc.n_outputs
+            launches.append(Launch(desc.name, address, args, tuple(kslots[:n_in]), tuple(kslots[n_in:]),
+                                   extent, desc.work, desc.source))
+        else:
+            if desc.dtype.name not in gemm_dtypes:
+                gemm_dtypes.append(desc.dtype.name)
+            launches.append(_gemm_launch(desc, kslots, gemm_dtypes.index(desc.dtype.name), keepalive, epilogues,
+                                          target.threads))
+    workspaces = tuple((np.dtype(d), gemm_workspace_elems(d)) for d in gemm_dtypes)
+    plan, plan_threads, plan_text, steps = _plan(launches, graph.name, keepalive, target.threads)
+    mem = _memory_plan(slots, launches, [d for _, d, _ in kernels], steps)
+    info = prog.info(llvm=llvm_text + "".join(epilogues), plan=plan_text)
+    return Executable(slots, prog.input_slots, prog.output_slots, prog.output_shapes, launches, plan,
+                      plan_threads, workspaces, keepalive, info, mem)
+
+
+def _memory_plan(slots: list[SlotSpec], launches: list[Launch], descs: list, steps) -> memory.MemoryPlan:
+    """Arena offsets of the temporaries (by slot), with lifetimes over the launch order as the
+    plan's schedule can run it (``steps``; None: one launch after another)."""
+    sizes = {i: s.nbytes for i, s in enumerate(slots) if s.role == SlotRole.TEMP}
+    inplace = []
+    for i, (launch, desc) in enumerate(zip(launches, descs)):
+        if isinstance(desc, RowKernel):
+            inplace += [(i, s, o) for s, o in row_inplace_pairs(desc, launch.reads, launch.writes)]
+        elif isinstance(desc, DotKernel) and desc.rows is not None:
+            # the stages read C as an input: a stage's output may take C's memory as it would an input's
+            rows = replace(launch, reads=launch.reads + launch.writes[:1], writes=launch.writes[1:])
+            inplace += [(i, s, o) for s, o in row_inplace_pairs(desc.rows, rows.reads, rows.writes)]
+        elif len(launch.writes) == 1:
+            inplace += [(i, s, launch.writes[0]) for s in same_index_inputs(desc, launch.reads, launch.writes)]
+    return memory.plan([(L.reads, L.writes) for L in launches], sizes,
+                       horizons(steps) if steps is not None else None, inplace)
+
+
+SMALL_PLAN = 4   # launches that Python calls one by one sooner than LLVM compiles a plan for them
+
+
+def _plan(launches: list[Launch], name: str, keepalive: list, threads: int):
+    """The native plan function over ``launches``, the number of threads it runs on, its LLVM
+    text and its schedule steps (or no plan and no steps, for a few launches on one thread: eager
+    ops). A step with too little work in all for a
+    thread hand-off to pay runs on the calling thread alone."""
+    n = threads if sum(L.work for L in launches) >= PARALLEL_MIN_WORK else 1
+    steps = schedule(launches, n)
+    used = 1 + max((t for s in steps for t in s.threads()), default=0)
+    if used == 1 and len(launches) <= SMALL_PLAN:
+        return None, 1, "", None
+    text = render_plan([PlanStep(L.address, L.args, s.barrier, s.bounds[:used])
+                        for L, s in zip(launches, steps)], used, name=f"{name}_plan",
+                       x86=host_is_x86(), futex=host_futex())
+    # compiled per executable, never shared through the module cache: its barrier lives in the
+    # module's globals, and only the executable's lock keeps two calls from meeting there
+    module = compile_llvm(text, f"{name}_plan", opt_level=1, symbols={symbol(L.address): L.address for L in launches})
+    keepalive.append(module)
+    p, i = ctypes.c_void_p, ctypes.c_int64
+    return ctypes.CFUNCTYPE(None, p, i, p)(module.address("plan")), used, text, steps
+
+
+BATCH_SPLIT = 4   # a batched GEMM with this many entries per thread splits over its batch
+
+
+def _gemm_launch(d: DotKernel, kslots, workspace: int, keepalive, epilogues: list[str],
+                 threads: int) -> Launch:
+    """The launch of GEMM ``d`` (a call of ``backends.cpu.llvm_gemm``'s function, with ``d``'s epilogue
+    module when it has an epilogue or row stages, whose IR is appended to ``epilogues``)."""
+    dtype = d.dtype.name
+    module = _module(render_gemm(dtype), f"gemm_{dtype}")
+    keepalive.append(module)
+    isz = d.dtype.itemsize
+    a_slot, b_slot = kslots[d.a.buf], kslots[d.b.buf]
+    c_slot = kslots[d.c_buf]
+    a_off, b_off = d.a.offset * isz, d.b.offset * isz
+    # (C, A, B, batch, M, N, K, 9 strides, m_start, m_end, workspace): see backends/cpu/llvm_gemm.py
+    c_strides = d.c_strides if d.c_strides is not None else (d.m * d.n, d.n, 1)
+    strides = d.a.strides + d.b.strides + c_strides
+    by_batch = d.batch >= BATCH_SPLIT * threads
+    if by_batch:
+        # Many small GEMMs (attention heads): threads take whole GEMMs of the batch, so no two
+        # threads pack the same B panel; each chunk's C, A and B start at its first batch entry.
+        args = (("chunk_buffer", c_slot, 0, c_strides[0] * isz), ("chunk_buffer", a_slot, a_off, d.a.strides[0] * isz),
+                ("chunk_buffer", b_slot, b_off, d.b.strides[0] * isz), ("count",),
+                *(("int", v) for v in (d.m, d.n, d.k) + strides + (0, d.m)), ("workspace", workspace))
+        extent = d.batch
+    else:   # threads take row ranges of each GEMM
+        args = (("buffer", c_slot, 0), ("buffer", a_slot, a_off), ("buffer", b_slot, b_off),
+                *(("int", v) for v in (d.batch, d.m, d.n, d.k) + strides), ("start",), ("end",),
+                ("workspace", workspace))
+        extent = d.m
+    entry = gemm_function_name(dtype)
+    if d.epilogue is not None or d.rows is not None:
+        # see backends/cpu/llvm_gemm.py: epilogue address, batch0, its buffers, C
+        text = render_epilogue(d, EPILOGUE_POINTERS)
+        epi = _module(text, "epilogue")
+        epilogues.append(f"\n; ---- {d.name}: the epilogue {gemm_epilogue_function_name(dtype)} calls on each "
+                         f"finished panel of C\n{text}")
+        keepalive.append(epi)
+        reads = [kslots[i] for i in epilogue_pointers(d)]
+        reads += [c_slot] * (EPILOGUE_POINTERS - 1 - len(reads))
+        batch0 = ("start",) if by_batch else ("int", 0)
+        args += (("int", epi.address(EPILOGUE_FUNCTION)), batch0,
+                 *(("buffer", s, 0) for s in reads), ("buffer", c_slot, 0))
+        entry = gemm_epilogue_function_name(dtype)
+    n_in = len(d.buffers) - d.n_outputs
+    return Launch(d.name, module.address(entry), args, tuple(dict.fromkeys(kslots[:n_in])), tuple(kslots[n_in:]),
+                  extent, d.batch * d.m * d.n * d.k, d.source)
