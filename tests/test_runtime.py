@@ -9,6 +9,7 @@ import pytest
 
 import lumina
 from lumina.backends.cpu import threads
+from lumina.backends.cpu.launch import ChunkBufferArg
 from lumina.schedule.thread_schedule import schedule
 
 
@@ -116,6 +117,6 @@ def test_a_batched_gemm_split_over_its_batch_matches_numpy(monkeypatch, n_thread
         for got in ([o.numpy() for o in f(q, k, w)], exe.run([q, k, w], stepwise=True)):
             for g, x in zip(got, want):
                 np.testing.assert_allclose(g, x, rtol=1e-4, atol=1e-4)
-        assert any(a[0] == "chunk_buffer" for launch in exe.launches for a in launch.args)
+        assert any(isinstance(a, ChunkBufferArg) for launch in exe.launches for a in launch.args)
     finally:
         threads.num_threads.cache_clear()

@@ -22,8 +22,9 @@ from ...codegen.kernel import DotKernel, LoopKernel, RowKernel
 from ...codegen.program import Program, SlotRole, SlotSpec
 from ...schedule import memory
 from ...schedule.thread_schedule import horizons, schedule
-from .executable import Executable, Launch
+from .executable import Executable
 from .jit import CompiledModule, compile_llvm
+from .launch import BufferArg, ChunkBufferArg, IntArg, Launch, RangeArg, WorkspaceArg
 from .llvm import EPILOGUE_FUNCTION, epilogue_pointers, render_epilogue, render_module
 from .llvm_gemm import (EPILOGUE_POINTERS, gemm_epilogue_function_name, gemm_function_name,
                         gemm_workspace_elems, render_gemm)
@@ -76,7 +77,7 @@ def build(prog: Program, target) -> Executable:
         if isinstance(desc, (LoopKernel, RowKernel)):
             address = module.address(unique[replace(desc, name="", source=())].name)
             extent = desc.domain[0].extent if desc.domain else 1
-            args = tuple(("buffer", s, 0) for s in kslots) + (("start",), ("end",))
+            args = tuple(BufferArg(s) for s in kslots) + (RangeArg.START, RangeArg.END)
             n_in = len(desc.buffers) - desc.n_outputs
             launches.append(Launch(desc.name, address, args, tuple(kslots[:n_in]), tuple(kslots[n_in:]),
                                    extent, desc.work, desc.source))
@@ -156,14 +157,14 @@ def _gemm_launch(d: DotKernel, kslots, workspace: int, keepalive, epilogues: lis
     if by_batch:
         # Many small GEMMs (attention heads): threads take whole GEMMs of the batch, so no two
         # threads pack the same B panel; each chunk's C, A and B start at its first batch entry.
-        args = (("chunk_buffer", c_slot, 0, c_strides[0] * isz), ("chunk_buffer", a_slot, a_off, d.a.strides[0] * isz),
-                ("chunk_buffer", b_slot, b_off, d.b.strides[0] * isz), ("count",),
-                *(("int", v) for v in (d.m, d.n, d.k) + strides + (0, d.m)), ("workspace", workspace))
+        args = (ChunkBufferArg(c_slot, 0, c_strides[0] * isz), ChunkBufferArg(a_slot, a_off, d.a.strides[0] * isz),
+                ChunkBufferArg(b_slot, b_off, d.b.strides[0] * isz), RangeArg.COUNT,
+                *(IntArg(v) for v in (d.m, d.n, d.k) + strides + (0, d.m)), WorkspaceArg(workspace))
         extent = d.batch
     else:   # threads take row ranges of each GEMM
-        args = (("buffer", c_slot, 0), ("buffer", a_slot, a_off), ("buffer", b_slot, b_off),
-                *(("int", v) for v in (d.batch, d.m, d.n, d.k) + strides), ("start",), ("end",),
-                ("workspace", workspace))
+        args = (BufferArg(c_slot), BufferArg(a_slot, a_off), BufferArg(b_slot, b_off),
+                *(IntArg(v) for v in (d.batch, d.m, d.n, d.k) + strides), RangeArg.START, RangeArg.END,
+                WorkspaceArg(workspace))
         extent = d.m
     entry = gemm_function_name(dtype)
     if d.epilogue is not None or d.rows is not None:
@@ -175,9 +176,8 @@ def _gemm_launch(d: DotKernel, kslots, workspace: int, keepalive, epilogues: lis
         keepalive.append(epi)
         reads = [kslots[i] for i in epilogue_pointers(d)]
         reads += [c_slot] * (EPILOGUE_POINTERS - 1 - len(reads))
-        batch0 = ("start",) if by_batch else ("int", 0)
-        args += (("int", epi.address(EPILOGUE_FUNCTION)), batch0,
-                 *(("buffer", s, 0) for s in reads), ("buffer", c_slot, 0))
+        batch0 = RangeArg.START if by_batch else IntArg(0)
+        args += (IntArg(epi.address(EPILOGUE_FUNCTION)), batch0, *(BufferArg(s) for s in reads), BufferArg(c_slot))
         entry = gemm_epilogue_function_name(dtype)
     n_in = len(d.buffers) - d.n_outputs
     return Launch(d.name, module.address(entry), args, tuple(dict.fromkeys(kslots[:n_in])), tuple(kslots[n_in:]),

@@ -21,8 +21,6 @@ would write back (a compiled training step's new weights) is ever seen.
 """
 from __future__ import annotations
 
-import ctypes
-import functools
 import threading
 import time
 from dataclasses import dataclass, field
@@ -34,53 +32,8 @@ from ...errors import LuminaIndexError, LuminaTypeError
 from ...codegen.program import SlotSpec
 from ...schedule.memory import ALIGNMENT, MemoryPlan, aligned_bytes
 from ...schedule.memory import plan as plan_memory
+from .launch import Launch
 from .threads import parallel_for, run_on_threads
-
-
-@dataclass(frozen=True)
-class Launch:
-    """One kernel call: the function at ``address`` with ``args`` (``("buffer", slot, byte_offset)``,
-    ``("chunk_buffer", slot, byte_offset, bytes_per_iteration)``, ``("int", v)``, ``("start",)``,
-    ``("end",)``, ``("count",)``, ``("workspace", i)``: see ``backends.cpu.llvm_plan.PlanStep``) over
-    ``range(extent)`` of its outer loop; ``work`` innermost iterations in all, to size the thread
-    split."""
-    name: str
-    address: int
-    args: tuple[tuple, ...]
-    reads: tuple[int, ...]
-    writes: tuple[int, ...]
-    extent: int
-    work: int
-    source: tuple = ()
-
-    def call(self, ptrs, start: int, end: int, workspaces) -> None:
-        """Run chunk ``[start, end)`` from Python (the stepwise path)."""
-        args = [_arg_value(a, ptrs, start, end, workspaces) for a in self.args]
-        _cfunc(self.address, tuple(a[0] in _POINTER_ARGS for a in self.args))(*args)
-
-
-_POINTER_ARGS = ("buffer", "chunk_buffer", "workspace")
-
-
-def _arg_value(arg: tuple, ptrs, start: int, end: int, workspaces) -> int:
-    """The value of one launch argument for chunk ``[start, end)``, as the native plan computes it
-    (``backends.cpu.llvm_plan._arg``)."""
-    kind = arg[0]
-    if kind == "buffer":
-        return ptrs[arg[1]] + arg[2]
-    if kind == "chunk_buffer":
-        return ptrs[arg[1]] + arg[2] + start * arg[3]
-    if kind == "workspace":
-        return int(workspaces[arg[1]])
-    if kind == "int":
-        return arg[1]
-    return {"start": start, "end": end, "count": end - start}[kind]
-
-
-@functools.lru_cache(maxsize=4096)   # bounded: every executable built brings new addresses
-def _cfunc(address: int, pointer_args: tuple[bool, ...]) -> Callable:
-    types = [ctypes.c_void_p if p else ctypes.c_int64 for p in pointer_args]
-    return ctypes.CFUNCTYPE(None, *types)(address)
 
 
 # Tests set this to fill the arena and every fresh output with 0xFF bytes (NaN in a float, -1 in an

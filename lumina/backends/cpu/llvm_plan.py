@@ -25,6 +25,8 @@ from dataclasses import dataclass
 
 from llvmlite import ir
 
+from .launch import BufferArg, ChunkBufferArg, IntArg, LaunchArg, RangeArg, WorkspaceArg
+
 I32 = ir.IntType(32)
 I64 = ir.IntType(64)
 I8P = ir.IntType(8).as_pointer()
@@ -46,12 +48,9 @@ def host_futex() -> int | None:
 @dataclass(frozen=True)
 class PlanStep:
     """One launch: call the function at ``address`` with ``args`` after a barrier if ``barrier``;
-    ``bounds[t]`` is thread ``t``'s ``(start, end)`` chunk or None. ``args`` are ``("buffer", slot,
-    byte_offset)``, ``("chunk_buffer", slot, byte_offset, bytes_per_iteration)`` (the chunk's
-    part of a buffer), ``("int", value)``, ``("start",)``, ``("end",)``, ``("count",)`` (end -
-    start) or ``("workspace", index)``."""
+    ``bounds[t]`` is thread ``t``'s ``(start, end)`` chunk or None. ``args``: see ``launch``."""
     address: int
-    args: tuple[tuple, ...]
+    args: tuple[LaunchArg, ...]
     barrier: bool
     bounds: tuple[tuple[int, int] | None, ...]
 
@@ -101,24 +100,24 @@ def _declare(module: ir.Module, address: int, types) -> ir.Function:
     return fn
 
 
-def _arg(b: ir.IRBuilder, arg: tuple, buffers, workspaces, start, end):
-    kind = arg[0]
-    if kind == "buffer":
-        address = b.load(b.gep(buffers, [ir.Constant(I64, arg[1])], inbounds=True))
-        if arg[2]:
-            address = b.add(address, ir.Constant(I64, arg[2]))
+def _arg(b: ir.IRBuilder, arg: LaunchArg, buffers, workspaces, start, end):
+    """The IR value of one launch argument (``launch.arg_value`` computes the same in Python)."""
+    if isinstance(arg, BufferArg):
+        address = b.load(b.gep(buffers, [ir.Constant(I64, arg.slot)], inbounds=True))
+        if arg.offset:
+            address = b.add(address, ir.Constant(I64, arg.offset))
         return b.inttoptr(address, I8P)
-    if kind == "workspace":
-        return b.inttoptr(b.load(b.gep(workspaces, [ir.Constant(I64, arg[1])], inbounds=True)), I8P)
-    if kind == "chunk_buffer":   # the chunk's slice of a buffer: base + offset + start * step
-        address = b.load(b.gep(buffers, [ir.Constant(I64, arg[1])], inbounds=True))
-        address = b.add(address, b.add(ir.Constant(I64, arg[2]), b.mul(start, ir.Constant(I64, arg[3]))))
+    if isinstance(arg, WorkspaceArg):
+        return b.inttoptr(b.load(b.gep(workspaces, [ir.Constant(I64, arg.index)], inbounds=True)), I8P)
+    if isinstance(arg, ChunkBufferArg):   # the chunk's slice of a buffer: base + offset + start * stride
+        address = b.load(b.gep(buffers, [ir.Constant(I64, arg.slot)], inbounds=True))
+        address = b.add(address, b.add(ir.Constant(I64, arg.offset), b.mul(start, ir.Constant(I64, arg.stride))))
         return b.inttoptr(address, I8P)
-    if kind == "int":
-        return ir.Constant(I64, arg[1])
-    if kind == "count":
+    if isinstance(arg, IntArg):
+        return ir.Constant(I64, arg.value)
+    if arg is RangeArg.COUNT:
         return b.sub(end, start)
-    return start if kind == "start" else end
+    return start if arg is RangeArg.START else end
 
 
 def _const_table(module: ir.Module, name: str, values: list[int]) -> ir.GlobalVariable:

@@ -1,0 +1,99 @@
+"""A kernel launch of the CPU plan: which native function, with which arguments, over which range.
+
+Every kernel the CPU backend builds is a C-ABI function whose arguments are pointers and 64-bit
+integers. A ``Launch`` names them as data, so that the same description drives both the native
+plan (``llvm_plan`` emits the argument computations) and the stepwise path (``Launch.call`` computes
+them in Python):
+
+    BufferArg(slot, offset)               the slot's data address plus ``offset`` bytes
+    ChunkBufferArg(slot, offset, stride)  ... plus ``start * stride`` bytes: a thread's part of a buffer
+    IntArg(value)                         an i64 constant
+    WorkspaceArg(index)                   the calling thread's GEMM packing buffer ``index``
+    RangeArg.START / END / COUNT          the chunk ``[start, end)`` of the outer loop, or its length
+"""
+from __future__ import annotations
+
+import ctypes
+import enum
+import functools
+from dataclasses import dataclass
+from typing import Callable, Union
+
+
+@dataclass(frozen=True)
+class BufferArg:
+    """A pointer: slot ``slot``'s data address plus ``offset`` bytes."""
+    slot: int
+    offset: int = 0
+
+
+@dataclass(frozen=True)
+class ChunkBufferArg:
+    """A pointer to the chunk's part of a buffer: slot ``slot``'s address plus ``offset + start *
+    stride`` bytes (threads that take whole GEMMs of a batch)."""
+    slot: int
+    offset: int
+    stride: int
+
+
+@dataclass(frozen=True)
+class IntArg:
+    """An i64 constant."""
+    value: int
+
+
+@dataclass(frozen=True)
+class WorkspaceArg:
+    """A pointer to the calling thread's workspace ``index`` (a GEMM's packing buffers)."""
+    index: int
+
+
+class RangeArg(enum.Enum):
+    """The launch's chunk of its outer loop, as an i64."""
+    START = "start"
+    END = "end"
+    COUNT = "count"     # end - start
+
+
+LaunchArg = Union[BufferArg, ChunkBufferArg, IntArg, WorkspaceArg, RangeArg]
+POINTER_ARGS = (BufferArg, ChunkBufferArg, WorkspaceArg)
+
+
+def arg_value(arg: LaunchArg, ptrs, start: int, end: int, workspaces) -> int:
+    """The value of one launch argument for chunk ``[start, end)``, as the native plan computes it
+    (``llvm_plan``). ``ptrs[slot]``: each slot's data address; ``workspaces[i]``: the thread's."""
+    if isinstance(arg, BufferArg):
+        return ptrs[arg.slot] + arg.offset
+    if isinstance(arg, ChunkBufferArg):
+        return ptrs[arg.slot] + arg.offset + start * arg.stride
+    if isinstance(arg, WorkspaceArg):
+        return int(workspaces[arg.index])
+    if isinstance(arg, IntArg):
+        return arg.value
+    return {RangeArg.START: start, RangeArg.END: end, RangeArg.COUNT: end - start}[arg]
+
+
+@dataclass(frozen=True)
+class Launch:
+    """One kernel call: the function at ``address`` with ``args`` over ``range(extent)`` of its outer
+    loop; it reads slots ``reads`` and writes ``writes``; ``work`` innermost iterations in all, to
+    size the thread split; ``source``: the IR lines of the kernel group it computes."""
+    name: str
+    address: int
+    args: tuple[LaunchArg, ...]
+    reads: tuple[int, ...]
+    writes: tuple[int, ...]
+    extent: int
+    work: int
+    source: tuple = ()
+
+    def call(self, ptrs, start: int, end: int, workspaces) -> None:
+        """Run chunk ``[start, end)`` from Python (the stepwise path)."""
+        values = [arg_value(a, ptrs, start, end, workspaces) for a in self.args]
+        _cfunc(self.address, tuple(isinstance(a, POINTER_ARGS) for a in self.args))(*values)
+
+
+@functools.lru_cache(maxsize=4096)   # bounded: every executable built brings new addresses
+def _cfunc(address: int, pointer_args: tuple[bool, ...]) -> Callable:
+    types = [ctypes.c_void_p if p else ctypes.c_int64 for p in pointer_args]
+    return ctypes.CFUNCTYPE(None, *types)(address)
