@@ -1,7 +1,7 @@
 """Static thread schedule of an executable's launches: who runs what, and where threads must meet.
 
 Every thread of the pool walks the whole launch list (SPMD, as an OpenMP parallel region does). A
-launch is either *split*, its outer loop cut into one chunk per thread (``threads.split``), or
+launch is either *split*, its outer loop cut into one chunk per thread (``split``), or
 *whole*, run by one thread. A whole launch goes to the thread that wrote what it reads since the
 last barrier, if only one did (no barrier needed), otherwise to the thread with the least work
 since the last barrier, so independent small kernels (each parameter's optimizer update) run side
@@ -15,11 +15,17 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ..backends.cpu.threads import split
 
 # A split costs a barrier in the native plan (about a microsecond), not a hand-off to the thread pool
 # (about 18 µs): smaller launches than the pool's PARALLEL_MIN_WORK pay to split.
 PLAN_MIN_WORK = 1 << 13
+
+
+def split(extent: int, work: int, min_work: int, n_threads: int) -> list[int]:
+    """Chunk boundaries of ``range(extent)`` for a launch of ``work`` innermost iterations: at most
+    ``n_threads`` chunks of at least ``min_work`` iterations each (one chunk: ``[0, extent]``)."""
+    n = max(1, min(n_threads, extent, work // min_work))
+    return [extent * i // n for i in range(n + 1)]
 
 
 @dataclass(frozen=True)
@@ -42,7 +48,7 @@ def schedule(launches, n_threads: int) -> list[Step]:
     readers: dict[int, set[int]] = {}
     load = [0] * n_threads
     for i, launch in enumerate(launches):
-        chunks = split(launch.extent, launch.work, PLAN_MIN_WORK) if n_threads > 1 else [0, launch.extent]
+        chunks = split(launch.extent, launch.work, PLAN_MIN_WORK, n_threads)
         if len(chunks) > 2:
             bounds = [(chunks[t], chunks[t + 1]) if t + 1 < len(chunks) else None for t in range(n_threads)]
         else:

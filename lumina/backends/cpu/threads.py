@@ -13,6 +13,8 @@ import threading
 from functools import cache
 from typing import Callable
 
+from ...schedule.thread_schedule import split
+
 # Below this many innermost iterations a kernel runs on the calling thread: a hand-off costs more
 # than the work saves.
 PARALLEL_MIN_WORK = 1 << 15
@@ -67,18 +69,11 @@ def _pool() -> _Pool:
     return _Pool(max(1, num_threads() - 1))
 
 
-def split(extent: int, work: int, min_work: int = PARALLEL_MIN_WORK) -> list[int]:
-    """Chunk boundaries of ``range(extent)`` for a kernel of ``work`` innermost iterations, at
-    least ``min_work`` per chunk."""
-    n = max(1, min(num_threads(), extent, work // min_work))
-    return [extent * i // n for i in range(n + 1)]
-
-
 def parallel_for(call: Callable[[int, int, int], None], extent: int, work: int,
                  bounds: list[int] | None = None) -> None:
     """Run ``call(start, end, worker)`` over chunks of ``range(extent)``; ``work`` sizes the split
-    (or pass precomputed ``bounds`` from ``split``)."""
-    bounds = bounds if bounds is not None else split(extent, work)
+    (or pass precomputed ``bounds`` from ``schedule.thread_schedule.split``)."""
+    bounds = bounds if bounds is not None else split(extent, work, PARALLEL_MIN_WORK, num_threads())
     if len(bounds) <= 2:
         call(0, extent, 0)
     else:
