@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import enum
 import math
+from dataclasses import dataclass
 from typing import Callable
 
 from ..errors import LuminaShapeError, LuminaTypeError, LuminaValueError
@@ -92,38 +93,23 @@ class Op(enum.Enum):
     CHECK_INDEX = "check_index"
 
     @property
+    def info(self) -> OpDef:
+        """This primitive's record: kind, shape rule, arity and traits (``OPS``)."""
+        return OPS[self]
+
+    @property
     def kind(self) -> Kind:
-        return _KIND[self]
+        return OPS[self].kind
 
     @property
     def is_elementwise(self) -> bool:
         return self.kind in (Kind.UNARY, Kind.BINARY, Kind.TERNARY, Kind.CAST)
 
 
-_UNARY = {Op.NEG, Op.EXP, Op.LOG, Op.SQRT, Op.SIN, Op.COS, Op.TANH, Op.ABS, Op.ERF, Op.NOT}
+# The operand classes the shape rules below tell apart.
 _ARITH = {Op.ADD, Op.SUB, Op.MUL, Op.DIV, Op.POW, Op.MAXIMUM, Op.MINIMUM}
 COMPARISONS = {Op.LT, Op.LE, Op.GT, Op.GE, Op.EQ, Op.NE}
 _LOGICAL = {Op.AND, Op.OR}
-_FLOAT_ONLY = {Op.EXP, Op.LOG, Op.SQRT, Op.SIN, Op.COS, Op.TANH, Op.ERF, Op.POW}
-_MOVEMENT = {Op.RESHAPE, Op.PERMUTE, Op.EXPAND, Op.SLICE, Op.PAD, Op.CONCAT, Op.GATHER}
-
-_KIND = {
-    **{op: Kind.UNARY for op in _UNARY},
-    **{op: Kind.BINARY for op in _ARITH | COMPARISONS | _LOGICAL},
-    **{op: Kind.MOVEMENT for op in _MOVEMENT},
-    Op.INPUT: Kind.SOURCE, Op.CONST: Kind.SOURCE, Op.RAND: Kind.SOURCE,
-    Op.WHERE: Kind.TERNARY, Op.CAST: Kind.CAST,
-    Op.REDUCE_SUM: Kind.REDUCE, Op.REDUCE_MAX: Kind.REDUCE,
-    Op.DOT: Kind.DOT,
-    Op.CHECK_INDEX: Kind.CHECK,
-}
-
-# Number of operands per op; None means variadic (concat takes one or more).
-ARITY = {op: {Kind.UNARY: 1, Kind.BINARY: 2, Kind.TERNARY: 3, Kind.CAST: 1, Kind.REDUCE: 1,
-              Kind.MOVEMENT: 1, Kind.DOT: 2, Kind.SOURCE: 0, Kind.CHECK: 1}[op.kind] for op in Op}
-ARITY[Op.CONCAT] = None
-ARITY[Op.GATHER] = 2
-ARITY[Op.RAND] = 1
 
 
 def _err(op: Op, types, msg: str, cls=LuminaShapeError):
@@ -140,7 +126,7 @@ def _norm_axis(op: Op, axis: int, rank: int, types) -> int:
 
 def _unary(op, types, **_):
     (x,) = types
-    if op in _FLOAT_ONLY and not x.dtype.is_float:
+    if op.info.float_only and not x.dtype.is_float:
         raise _err(op, types, "expects a floating-point operand", LuminaTypeError)
     if op is Op.NOT and x.dtype.is_float:      # logical not of bool, bitwise not of integers
         raise _err(op, types, "expects a bool or integer operand", LuminaTypeError)
@@ -157,7 +143,7 @@ def _binary(op, types, **_):
         raise _err(op, types, "operand dtypes differ (insert cast)", LuminaTypeError)
     if op in _LOGICAL and a.dtype.is_float:    # logical on bool, bitwise on integers
         raise _err(op, types, "expects bool or integer operands", LuminaTypeError)
-    if op in _FLOAT_ONLY and not a.dtype.is_float:
+    if op.info.float_only and not a.dtype.is_float:
         raise _err(op, types, "expects floating-point operands", LuminaTypeError)
     if op in _ARITH and a.dtype is DType.bool:
         raise _err(op, types, "expects numeric operands, not bool", LuminaTypeError)
@@ -295,15 +281,83 @@ def _rand(op, types, *, shape: tuple, dtype: DType):
     return TensorType(tuple(shape), dtype)
 
 
-RULES: dict[Op, Callable[..., TensorType]] = {
-    **{op: _unary for op in _UNARY},
-    **{op: _binary for op in _ARITH | COMPARISONS | _LOGICAL},
-    Op.WHERE: _where, Op.CAST: _cast,
-    Op.REDUCE_SUM: _reduce, Op.REDUCE_MAX: _reduce,
-    Op.RESHAPE: _reshape, Op.PERMUTE: _permute, Op.EXPAND: _expand, Op.SLICE: _slice,
-    Op.PAD: _pad, Op.CONCAT: _concat, Op.GATHER: _gather,
-    Op.DOT: _dot, Op.RAND: _rand, Op.CHECK_INDEX: _check_index,
+@dataclass(frozen=True)
+class OpDef:
+    """Everything the compiler knows about one primitive, in one record.
+
+    ``kind``: its family; ``rule``: its shape/dtype rule (None for ``input``/``const``, whose type
+    is given when they are built); ``arity``: its operand count (None: one or more). Traits:
+    ``commutative`` (CSE orders the operands), ``differentiable`` (false for piecewise-constant ops
+    and sources: autodiff stops there), ``float_only`` (operands must be floating point),
+    ``costly`` (a transcendental, a division or data movement with index arithmetic: fusion
+    recomputes it in several readers only within a budget), ``view`` (the result is a strided view
+    of the operand's elements: no copy is needed to read it), ``effectful`` (two identical nodes
+    are two values: CSE never merges them)."""
+    kind: Kind
+    rule: Callable[..., TensorType] | None
+    arity: int | None
+    commutative: bool = False
+    differentiable: bool = True
+    float_only: bool = False
+    costly: bool = False
+    view: bool = False
+    effectful: bool = False
+
+
+_U, _B = Kind.UNARY, Kind.BINARY
+_CONSTANT = dict(differentiable=False)        # piecewise constant: no gradient
+_TRANSCENDENTAL = dict(float_only=True, costly=True)
+OPS: dict[Op, OpDef] = {
+    Op.INPUT: OpDef(Kind.SOURCE, None, 0, differentiable=False, effectful=True),
+    Op.CONST: OpDef(Kind.SOURCE, None, 0, differentiable=False),
+    Op.RAND: OpDef(Kind.SOURCE, _rand, 1, differentiable=False, costly=True, effectful=True),
+
+    Op.NEG: OpDef(_U, _unary, 1),
+    Op.EXP: OpDef(_U, _unary, 1, **_TRANSCENDENTAL),
+    Op.LOG: OpDef(_U, _unary, 1, **_TRANSCENDENTAL),
+    Op.SQRT: OpDef(_U, _unary, 1, **_TRANSCENDENTAL),
+    Op.SIN: OpDef(_U, _unary, 1, **_TRANSCENDENTAL),
+    Op.COS: OpDef(_U, _unary, 1, **_TRANSCENDENTAL),
+    Op.TANH: OpDef(_U, _unary, 1, **_TRANSCENDENTAL),
+    Op.ABS: OpDef(_U, _unary, 1),
+    Op.ERF: OpDef(_U, _unary, 1, **_TRANSCENDENTAL),
+    Op.NOT: OpDef(_U, _unary, 1, **_CONSTANT),
+
+    Op.ADD: OpDef(_B, _binary, 2, commutative=True),
+    Op.SUB: OpDef(_B, _binary, 2),
+    Op.MUL: OpDef(_B, _binary, 2, commutative=True),
+    Op.DIV: OpDef(_B, _binary, 2, costly=True),
+    Op.POW: OpDef(_B, _binary, 2, **_TRANSCENDENTAL),
+    Op.MAXIMUM: OpDef(_B, _binary, 2),
+    Op.MINIMUM: OpDef(_B, _binary, 2),
+    Op.LT: OpDef(_B, _binary, 2, **_CONSTANT),
+    Op.LE: OpDef(_B, _binary, 2, **_CONSTANT),
+    Op.GT: OpDef(_B, _binary, 2, **_CONSTANT),
+    Op.GE: OpDef(_B, _binary, 2, **_CONSTANT),
+    Op.EQ: OpDef(_B, _binary, 2, commutative=True, **_CONSTANT),
+    Op.NE: OpDef(_B, _binary, 2, commutative=True, **_CONSTANT),
+    Op.AND: OpDef(_B, _binary, 2, commutative=True, **_CONSTANT),
+    Op.OR: OpDef(_B, _binary, 2, commutative=True, **_CONSTANT),
+
+    Op.WHERE: OpDef(Kind.TERNARY, _where, 3),
+    Op.CAST: OpDef(Kind.CAST, _cast, 1),
+
+    Op.REDUCE_SUM: OpDef(Kind.REDUCE, _reduce, 1),
+    Op.REDUCE_MAX: OpDef(Kind.REDUCE, _reduce, 1),
+
+    Op.RESHAPE: OpDef(Kind.MOVEMENT, _reshape, 1, view=True),
+    Op.PERMUTE: OpDef(Kind.MOVEMENT, _permute, 1, view=True),
+    Op.EXPAND: OpDef(Kind.MOVEMENT, _expand, 1, view=True),
+    Op.SLICE: OpDef(Kind.MOVEMENT, _slice, 1, view=True),
+    Op.PAD: OpDef(Kind.MOVEMENT, _pad, 1, costly=True),
+    Op.CONCAT: OpDef(Kind.MOVEMENT, _concat, None, costly=True),
+    Op.GATHER: OpDef(Kind.MOVEMENT, _gather, 2, costly=True),
+
+    Op.DOT: OpDef(Kind.DOT, _dot, 2),
+
+    Op.CHECK_INDEX: OpDef(Kind.CHECK, _check_index, 1, **_CONSTANT),
 }
+assert set(OPS) == set(Op), "every primitive has its record"
 
 
 def infer_type(op: Op, types: list[TensorType], attrs: dict) -> TensorType:
@@ -312,8 +366,8 @@ def infer_type(op: Op, types: list[TensorType], attrs: dict) -> TensorType:
     Raises LuminaShapeError / LuminaTypeError / LuminaValueError naming the op and operand types.
     ``input`` and ``const`` have no rule: their type is given when they are built.
     """
-    arity = ARITY[op]
+    arity = OPS[op].arity
     if (arity is not None and len(types) != arity) or (arity is None and not types):
         raise _err(op, types, f"expects {arity if arity is not None else 'one or more'} operands",
                    LuminaValueError)
-    return RULES[op](op, types, **attrs)
+    return OPS[op].rule(op, types, **attrs)

@@ -199,9 +199,8 @@ VJP: dict[Op, Callable] = {
     Op.GATHER: _gather_vjp,
     Op.DOT: _dot_vjp,
 }
-# Piecewise-constant ops and sources carry no gradient.
-NON_DIFFERENTIABLE = {Op.INPUT, Op.CONST, Op.RAND, Op.NOT, Op.LT, Op.LE, Op.GT, Op.GE, Op.EQ,
-                      Op.NE, Op.AND, Op.OR, Op.CHECK_INDEX}
+# Piecewise-constant ops and sources carry no gradient (their records say so: ``ir.ops.OPS``).
+NON_DIFFERENTIABLE = frozenset(op for op in Op if not op.info.differentiable)
 
 
 def vjp(outputs: Sequence[Value], cotangents: Sequence[Value], wrt: Sequence[Value],

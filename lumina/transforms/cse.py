@@ -19,11 +19,7 @@ import numpy as np
 
 from ..ir.dtypes import DType
 from ..ir.graph import Graph, Node, Value
-from ..ir.ops import Op
 from .rewrite import reemit, rewrite
-
-NEVER_MERGED = frozenset({Op.INPUT, Op.RAND})
-COMMUTATIVE = frozenset({Op.ADD, Op.MUL, Op.EQ, Op.NE, Op.AND, Op.OR})
 
 
 def _key_of(value) -> object:
@@ -44,10 +40,10 @@ def _key_of(value) -> object:
 
 def node_key(node: Node, inputs: list[Value]) -> tuple | None:
     """The value-numbering key of ``node`` applied to ``inputs``, or None for a node never merged."""
-    if node.op in NEVER_MERGED:
+    if node.op.info.effectful:
         return None
     operands = tuple(id(v) for v in inputs)
-    if node.op in COMMUTATIVE:
+    if node.op.info.commutative:
         operands = tuple(sorted(operands))
     attrs = tuple(sorted((k, _key_of(v)) for k, v in node.attrs.items()))
     return (node.op, operands, attrs, node.out.type)
