@@ -4,9 +4,10 @@
     lumina info                      version, LLVM target (CPU, SIMD features), thread count, devices
     lumina run MODEL.onnx [--input name=file.npy ...] [--random-inputs] [--dim name=N ...] [--bench N]
     lumina inspect MODEL.onnx [--dim name=N ...]
-    lumina dump TARGET [--memory] [--target ir|llvm|triton|metal]   the IR before and after each
-                                   pass, the kernel partition and the memory plan; or the generated
-                                   LLVM IR, Triton (@triton.jit) or Metal (MSL) kernel sources
+    lumina dump TARGET [--memory] [--target ir|kernel|llvm|triton|metal]   the IR before and after
+                                   each pass, the kernel partition and the memory plan; or every
+                                   kernel description as text (with the IR nodes it came from); or
+                                   the generated LLVM IR, Triton (@triton.jit) or Metal (MSL) sources
     lumina viz TARGET -o OUT.svg [--stage optimized|input]   the graph drawn through Graphviz
     lumina profile TARGET [--repeat N] [--top N]       per kernel FLOPs, bytes, time, GFLOP/s, GB/s
 
@@ -280,6 +281,9 @@ def _dump(args) -> int:
     fn, call_args = _compiled_call(args)
     lowered = fn.lower(*call_args)
     name = lowered.graph.name
+    if args.target_kind == "kernel":
+        print(lowered.as_text("kernel"))
+        return 0
     if args.target_kind == "llvm":
         print(lowered.llvm_ir() or f"; {name}: no loop kernels (only GEMM calls)")
         return 0
@@ -368,9 +372,10 @@ def main(argv=None) -> int:
     dump = sub.add_parser("dump", help="the IR before and after each pass, the kernel partition, the memory plan")
     _add_target(dump)
     dump.add_argument("--memory", action="store_true", help="only the memory plan, ending with the summary line")
-    dump.add_argument("--target", dest="target_kind", choices=("ir", "llvm", "triton", "metal"), default="ir",
-                      help="llvm: the generated LLVM IR instead; triton, metal: each kernel's generated "
-                           "Triton (cuda) or Metal Shading Language source")
+    dump.add_argument("--target", dest="target_kind", choices=("ir", "kernel", "llvm", "triton", "metal"),
+                      default="ir", help="kernel: every kernel description as text, naming the IR nodes "
+                                         "it came from; llvm: the generated LLVM IR instead; triton, metal: "
+                                         "each kernel's generated Triton (cuda) or Metal Shading Language source")
     dump.set_defaults(fn=_dump)
     viz = sub.add_parser("viz", help="draw the graph (kernels as clusters) through Graphviz")
     _add_target(viz)

@@ -431,12 +431,27 @@ class Lowered:
         self.executable = entry.executable
 
     def as_text(self, stage: str = "input") -> str:
-        """IR text at ``stage``: "input" (as traced), "optimized" (after all passes) or a pass name."""
+        """IR text at ``stage``: "input" (as traced), "optimized" (after all passes) or a pass name;
+        "kernel": the kernel descriptions instead (``kernels_text``). Raises LuminaTypeError for
+        any other stage."""
         stages = self.executable.info["stages"]
         table = dict(stages, optimized=stages[-1][1])
+        if stage == "kernel" and stage not in table:
+            return self.kernels_text()
         if stage not in table:
-            raise LuminaTypeError(f"as_text: unknown stage {stage!r}; stages are {list(table)}")
+            raise LuminaTypeError(f"as_text: unknown stage {stage!r}; stages are {list(table) + ['kernel']}")
         return str(table[stage])
+
+    def kernels_text(self) -> str:
+        """Every kernel description as text, in launch order (``codegen.kernel_text``): each under
+        a ``// ---- <graph>: kernel <i> ----`` line, with the IR nodes it was fused from (numbered
+        as in ``as_text("optimized")``) as comments, its buffers and its loop nest. What ``lumina
+        dump --target kernel`` prints."""
+        from .codegen.kernel_text import format_kernels
+        kernels = self.kernels()
+        if not kernels:
+            return f"// ---- {self.graph.name}: no kernels ----"
+        return format_kernels(kernels, title=f"{self.graph.name}: ")
 
     def partition(self) -> str:
         """Which IR nodes went into which kernel, and why each kernel's output is materialised."""

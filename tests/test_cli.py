@@ -1,5 +1,7 @@
 """The ``lumina`` command line's arguments: ``--version``, and every malformed or unknown ``--dim`` /
 ``--input`` an error (a LuminaError message, exit status 1), never silently ignored."""
+import re
+
 import numpy as np
 import pytest
 
@@ -75,3 +77,49 @@ def test_an_npy_input_runs(onnx_model, tmp_path, capsys):
     np.save(tmp_path / "x.npy", x)
     assert main(["run", onnx_model, "--input", f"x={tmp_path / 'x.npy'}"]) == 0
     assert "y: float32[] checksum" in capsys.readouterr().out
+
+
+def _gather_softmax_model(path) -> str:
+    """``y = softmax((table[ids] + x) @ W)`` with ``x: f32[batch, 8]``, ``ids: i64[batch]``: a gather
+    (with its index check), a GEMM and a row kernel, written with onnx.helper."""
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+    rng = np.random.default_rng(1)
+    nodes = [helper.make_node("Gather", ["table", "ids"], ["e"], axis=0),
+             helper.make_node("Add", ["e", "x"], ["h"]), helper.make_node("MatMul", ["h", "W"], ["z"]),
+             helper.make_node("Softmax", ["z"], ["y"], axis=-1)]
+    graph = helper.make_graph(
+        nodes, "gather_softmax",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["batch", 8]),
+         helper.make_tensor_value_info("ids", TensorProto.INT64, ["batch"])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["batch", 4])],
+        [numpy_helper.from_array(rng.random((10, 8), dtype=np.float32), "table"),
+         numpy_helper.from_array(rng.random((8, 4), dtype=np.float32), "W")])
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)]), str(path))
+    return str(path)
+
+
+def test_dump_kernel_target_prints_every_kernel_with_the_ir_nodes_it_came_from(tmp_path, capsys):
+    model = _gather_softmax_model(tmp_path / "gather_softmax.onnx")
+    assert main(["dump", model, "--dim", "batch=3", "--target", "kernel"]) == 0
+    text = capsys.readouterr().out
+    assert main(["dump", model, "--dim", "batch=3"]) == 0
+    ir_dump = capsys.readouterr().out
+    # the oracle: the IR dump's partition (which nodes each kernel fuses) and its optimized graph
+    partition = re.findall(r"^kernel (\d+) \((\S+)\) .*?fuses (.*)$", ir_dump, flags=re.M)
+    optimized = re.findall(r"^graph \w+ \{\n(.*?)^\}", ir_dump, flags=re.M | re.S)[-1]
+    optimized_lines = {ln.strip() for ln in optimized.splitlines()}
+    blocks = re.split(r"^// ---- \w+: kernel \d+ ----\n", text, flags=re.M)[1:]
+    assert len(blocks) == len(partition) >= 2
+    for block, (_, kind, fuses) in zip(blocks, partition):
+        source = re.findall(r"^//   (.*)$", block, flags=re.M)
+        assert source and all(line in optimized_lines for line in source)
+        assert sorted(re.findall(r"^(%\d+):", "\n".join(source), flags=re.M)) == \
+            sorted(re.findall(r"(%\d+):\w+", fuses))
+        assert re.search(r"^kernel k\d+_\w+ \((loop|rows|dot)\) \{$", block, flags=re.M)
+        assert ("(dot)" in block) == kind.startswith("dot")
+    # the gather's index check: a status buffer and its site, with the model's message
+    checked = [b for b in blocks if re.search(r"^  b\d+\s+status\s+i64\[1\]", b, flags=re.M)]
+    assert len(checked) == 1 and "check 0: index in [-10, 10)" in checked[0]
+    # the softmax: a row-fused GEMM's max and sum stages
+    assert any("(dot)" in b and "rows " in b and "= max for " in b and "= sum for " in b for b in blocks)

@@ -73,6 +73,37 @@ def test_to_dot_refuses_a_partition_of_another_graph(train_step):
         lowered.graph.to_dot(lowered.executable.info["partition"])
 
 
+# ---- kernel descriptions as text ------------------------------------------------------------------
+
+def test_lowered_gives_every_kernel_as_text_with_its_source_nodes(train_step):
+    step, args = train_step
+    lowered = step.lower(*args)
+    text = lowered.as_text("kernel")
+    assert text == lowered.kernels_text()
+    kernels = lowered.kernels()
+    blocks = re.split(r"^// ---- \w+: kernel \d+ ----\n", text, flags=re.M)
+    assert blocks[0] == "" and len(blocks) - 1 == len(kernels) > 3
+    optimized = {ln.strip() for ln in lowered.as_text("optimized").splitlines()}
+    for i, (desc, block) in enumerate(zip(kernels, blocks[1:])):
+        assert f"// ---- {lowered.graph.name}: kernel {i} ----" in text
+        assert re.search(rf"^kernel {desc.name} \((loop|rows|dot)\) {{$", block, flags=re.M)
+        # the IR nodes it came from, numbered as in the optimized graph
+        source = re.findall(r"^//   (.*)$", block, flags=re.M)
+        assert source == list(desc.source) and set(source) <= optimized
+    # the partition fused the same nodes into each kernel
+    fused = [sorted(re.findall(r"(%\d+):\w+", line.split(" fuses ")[1]))
+             for line in lowered.partition().splitlines() if line.startswith("kernel ")]
+    assert fused == [sorted(re.findall(r"^//   (%\d+):", b, flags=re.M)) for b in blocks[1:]]
+    with pytest.raises(lumina.LuminaError, match="'kernel'"):
+        lowered.as_text("no-such-stage")
+
+
+def test_lowered_kernel_text_of_a_function_without_kernels():
+    fn = lumina.compile(lambda a: a)
+    lowered = fn.lower(np.ones(3, np.float32))
+    assert lowered.kernels() == [] and lowered.as_text("kernel") == f"// ---- {lowered.graph.name}: no kernels ----"
+
+
 # ---- the CLI --------------------------------------------------------------------------------------
 
 def test_dump_onnx_prints_every_pass_and_the_partition(onnx_model, capsys):
