@@ -101,3 +101,58 @@ def _dot_general(x, y, ac, bc, ab, bb):
     out = [xs[i] for i in ab] + [xs[i] for i in range(x.ndim) if i not in ac + ab] + \
           [ys[j] for j in range(y.ndim) if j not in bc + bb]
     return np.einsum(f"{''.join(xs)},{''.join(ys)}->{''.join(out)}", x, y)
+
+
+def interpret(graph, inputs: list[np.ndarray]) -> list[np.ndarray]:
+    """Run ``graph`` in NumPy: the reference the compiled executables are tested against.
+
+    ``inputs`` holds one array per ``graph.inputs`` (call order) with that input's shape and
+    dtype; the result holds one new array per ``graph.outputs``, with its shape and dtype. The
+    nodes run in ``graph.nodes`` order, each through ``evaluate`` (so the numerics are the ones
+    written down above: 16-bit floats computed in float32 and rounded once per op, ``div`` on
+    integers truncating, ``gather`` clamping); an intermediate is dropped after its last reader.
+    Raises LuminaValueError for the wrong number of inputs, LuminaShapeError / LuminaTypeError
+    for an input of the wrong shape / dtype, LuminaIndexError where a ``check_index`` finds an
+    index out of range (the message the executables raise), and LuminaIRError naming the node
+    for an op ``evaluate`` does not support (never a silent skip).
+    """
+    from ..errors import LuminaIRError, LuminaShapeError, LuminaTypeError, LuminaValueError
+    from .printer import format_node, value_names
+
+    if len(inputs) != len(graph.inputs):
+        raise LuminaValueError(f"interpret: graph {graph.name} takes {len(graph.inputs)} inputs, "
+                               f"got {len(inputs)}")
+    values: dict = {}
+    for i, (v, x) in enumerate(zip(graph.inputs, inputs)):
+        x = np.asarray(x)
+        if x.shape != v.shape:
+            raise LuminaShapeError(f"interpret: input {i} ({v.attrs.get('name')}) of shape {list(x.shape)}, "
+                                   f"expected {v.type}")
+        if x.dtype != np.dtype(v.dtype.numpy):
+            raise LuminaTypeError(f"interpret: input {i} ({v.attrs.get('name')}) of dtype {x.dtype}, "
+                                  f"expected {v.type}")
+        values[v] = x
+    last_read = {}
+    for position, node in enumerate(graph.nodes):
+        for v in node.inputs:
+            last_read[v] = position
+    for v in graph.outputs:
+        last_read[v] = len(graph.nodes)
+    for position, node in enumerate(graph.nodes):
+        if node.op is Op.INPUT:
+            if node not in values:
+                raise LuminaValueError(f"interpret: graph {graph.name} reads input "
+                                       f"{node.attrs.get('name')!r}, which is not among its arguments")
+        elif node.op is Op.CONST:
+            values[node] = np.asarray(node.attrs["value"])
+        else:
+            try:
+                values[node] = evaluate(node, [values[v] for v in node.inputs])
+            except NotImplementedError:
+                line = format_node(node, value_names(graph))
+                raise LuminaIRError(f"interpret: {node.op.value} is not supported by the reference "
+                                    f"evaluator (ir.interpret.evaluate): {line}") from None
+        for v in set(node.inputs) | {node}:
+            if last_read.get(v, position) == position:   # read for the last time, or never
+                del values[v]
+    return [np.array(values[v], copy=True) for v in graph.outputs]
