@@ -1,0 +1,138 @@
+"""Elementwise rows: unary functions (and their ``F.`` and ``Tensor.__op__`` forms), the binary
+operators with their reflected forms, comparisons, ``maximum``/``minimum``, ``where``, ``clamp``."""
+from __future__ import annotations
+
+import math
+import operator
+
+from hypothesis import strategies as st
+
+from ..cases import ALL, FLOATS, INTS, Arr, Case
+from ..spec import OpSpec
+from ..strategies import (array, binary_cases, binary_specials, broadcast_shapes, shapes, specials, unary_cases,
+                          unary_specials, wants_grad)
+from .common import methods, mpmath_pair
+
+
+_UNARY_FLOAT = dict(exp=4, log=4, sqrt=2, sin=4, cos=4, tanh=4, sigmoid=4, erf=8)
+
+
+def _unary(name, lo=None, hi=None, dtypes=ALL, exact=False, ulps=4.0, scopes=("lumina", "Tensor"),
+           differentiable=True, **kw):
+    return methods(name, scopes, cases=unary_cases(lo, hi, differentiable), dtypes=dtypes, exact=exact,
+                   ulps=ulps, grad=differentiable, fixed=lambda d: unary_specials(d, differentiable), **kw)
+
+
+def _dunder(name, fn, cases, fixed=None, dtypes=ALL, exact=False, ulps=4.0, **kw):
+    return [OpSpec(f"Tensor.{name}", fn, cases=cases, fixed=fixed, dtypes=dtypes, exact=exact, ulps=ulps, **kw)]
+
+
+def _binary_dunder(name, op, exact=False, ulps=4.0, differentiable=True, dtypes=ALL, reverse=None):
+    """``x op y`` (``Tensor.__op__``); ``reverse`` is the reflected name (``__radd__``), run as
+    ``scalar op x`` and ``array op x`` for a NumPy array or list on the left."""
+    out = _dunder(name, lambda L, x, y: op(x, y), binary_cases(differentiable=differentiable), exact=exact, ulps=ulps,
+                  fixed=lambda d: binary_specials(d, differentiable), dtypes=dtypes, grad=differentiable)
+    if reverse:
+        @st.composite
+        def rcases(draw, dtype):
+            x = Arr(draw(array(dtype, draw(shapes()))), wants_grad(dtype, differentiable))
+            return Case((x, draw(st.sampled_from([2, -1, 0, 0.5, -0.0, math.inf, math.nan, True]))), dtype=dtype)
+        out += _dunder(reverse, lambda L, x, s: op(s, x), rcases, exact=exact, ulps=ulps, dtypes=dtypes,
+                       grad=differentiable)
+    return out
+
+
+@st.composite
+def _gelu_cases(draw, dtype):
+    x = Arr(draw(array(dtype, draw(shapes()))), wants_grad(dtype, True))
+    form = draw(st.integers(0, 3))
+    if form == 0:
+        return Case((x,), {"approximate": "tanh"}, dtype=dtype)
+    if form == 1:
+        return Case((x,), {"approximate": draw(st.sampled_from(["none", "bogus"]))}, dtype=dtype)
+    return Case((x,), dtype=dtype)
+
+
+@st.composite
+def _where_cases(draw, dtype):
+    sc, sa, sb = draw(broadcast_shapes(3))
+    cond = Arr(draw(array("bool", sc)))
+    g = wants_grad(dtype, True)
+    a = Arr(draw(array(dtype, sa)), g)
+    if draw(st.integers(0, 4)) == 0:
+        return Case((cond, a, draw(st.sampled_from([0.0, 1, math.nan, -0.0]))), dtype=dtype)
+    odt = dtype if draw(st.integers(0, 3)) else draw(st.sampled_from(ALL))
+    return Case((cond, a, Arr(draw(array(odt, sb)), wants_grad(odt, True))), dtype=dtype)
+
+
+@st.composite
+def clamp_cases(draw, dtype):
+    """``clamp(x, min, max)``: scalar bounds (NaN and infinities among them), one bound by keyword,
+    a tensor ``min``, or tensor bounds that broadcast with ``x``."""
+    sx, sb = draw(broadcast_shapes(2))
+    x = Arr(draw(array(dtype, sx)), wants_grad(dtype, True))
+    form = draw(st.integers(0, 4))
+    scal = st.sampled_from([-1, 0, 1, 0.5, -0.0, math.nan, -math.inf, math.inf, 2])
+    if form == 0:
+        return Case((x, draw(scal), draw(scal)), dtype=dtype)
+    if form == 1:
+        return Case((x,), {"min": draw(scal)}, dtype=dtype)
+    if form == 2:
+        return Case((x,), {"max": draw(scal)}, dtype=dtype)
+    if form == 3:
+        return Case((x, Arr(draw(array(dtype, sb)), wants_grad(dtype, True))), dtype=dtype)
+    return Case((x,), {"min": Arr(draw(array(dtype, sb)), wants_grad(dtype, True)),
+                       "max": Arr(draw(array(dtype, sb)), wants_grad(dtype, True))}, dtype=dtype)
+
+
+def _clamp_fixed(dtype):
+    s = specials(dtype)
+    g = wants_grad(dtype, True)
+    return [Case((Arr(s, g), -1, 1), dtype=dtype), Case((Arr(s, g),), {"min": Arr(s[::-1].copy(), g)}, dtype=dtype),
+            Case((Arr(s.reshape(-1, 1), g),), {"min": Arr(s.reshape(1, -1), g), "max": 2}, dtype=dtype)]
+
+
+def specs() -> list[OpSpec]:
+    """The elementwise rows."""
+    rows: list[OpSpec] = []
+    for name, ulps in _UNARY_FLOAT.items():
+        rows += _unary(name, ulps=ulps, exact_math=mpmath_pair(name),
+                       grad_atol=4.0 if name in ("tanh", "sigmoid") else 0.0)
+    rows += _unary("abs", exact=True) + _unary("neg", exact=True) + _unary("relu", exact=True, signed_zeros=False)
+    rows += [OpSpec("F.relu", lambda L, x: L.nn.functional.relu(x), unary_cases(), dtypes=ALL, exact=True,
+                    signed_zeros=False, fixed=unary_specials)]
+    for name in ("sigmoid", "tanh"):
+        rows += [OpSpec(f"F.{name}", (lambda n: lambda L, x: getattr(L.nn.functional, n)(x))(name), unary_cases(),
+                        exact_math=mpmath_pair(name), grad_atol=4.0,
+                        dtypes=ALL, ulps=4, fixed=unary_specials)]
+    rows += [OpSpec("F.gelu", lambda L, x, **k: L.nn.functional.gelu(x, **k), _gelu_cases, dtypes=FLOATS, ulps=8,
+                    exact_math=mpmath_pair("gelu"),
+                    fixed=unary_specials),
+             OpSpec("Tensor.__abs__", lambda L, x: abs(x), unary_cases(), dtypes=ALL, exact=True, fixed=unary_specials),
+             OpSpec("Tensor.__neg__", lambda L, x: -x, unary_cases(), dtypes=ALL, exact=True, fixed=unary_specials),
+             OpSpec("Tensor.__invert__", lambda L, x: ~x, unary_cases(differentiable=False), dtypes=("bool",) + INTS,
+                    exact=True, grad=False)]
+    # binary operators
+    rows += _binary_dunder("__add__", operator.add, exact=True, reverse="__radd__")
+    rows += _binary_dunder("__sub__", operator.sub, exact=True, reverse="__rsub__")
+    rows += _binary_dunder("__mul__", operator.mul, exact=True, reverse="__rmul__")
+    rows += _binary_dunder("__truediv__", operator.truediv, ulps=1, reverse="__rtruediv__")
+    rows += _binary_dunder("__pow__", operator.pow, ulps=8, reverse="__rpow__")
+    for name, op in (("__lt__", operator.lt), ("__le__", operator.le), ("__gt__", operator.gt),
+                     ("__ge__", operator.ge), ("__eq__", operator.eq), ("__ne__", operator.ne)):
+        rows += _binary_dunder(name, op, exact=True, differentiable=False)
+    for name, op in (("__and__", operator.and_), ("__or__", operator.or_)):
+        rows += _binary_dunder(name, op, exact=True, differentiable=False, dtypes=("bool",) + INTS)
+    for name in ("maximum", "minimum"):
+        rows += [OpSpec(f"lumina.{name}", (lambda n: lambda L, a, b: getattr(L, n)(a, b))(name),
+                        binary_cases(scalar_other=False), dtypes=ALL, exact=True, signed_zeros=False,
+                        fixed=binary_specials)]
+    rows += [OpSpec("lumina.where", lambda L, c, a, b: L.where(c, a, b), _where_cases, dtypes=ALL, exact=True)]
+    for scope in ("lumina", "Tensor"):
+        for name in ("clamp", "clip"):
+            call = (lambda n: (lambda L, x, *a, **k: getattr(L, n)(x, *a, **k)) if scope == "lumina" else
+                    (lambda L, x, *a, **k: getattr(x, n)(*a, **k)))(name)
+            rows.append(OpSpec(f"{scope}.{name}", call, clamp_cases, dtypes=FLOATS + INTS, exact=True,
+                               signed_zeros=False,
+                               fixed=_clamp_fixed, checks="NaN bounds (scalar and tensor), min > max"))
+    return rows

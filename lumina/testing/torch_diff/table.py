@@ -1,0 +1,58 @@
+"""The table: ``OPS``, one ``OpSpec`` per namesake (``name#variant`` for further rows), assembled from
+the op families of ``ops``; ``EXCLUDED``, the namesakes not run, each with its reason; and
+``coverage``, which checks that every namesake is one or the other."""
+from __future__ import annotations
+
+from ..namesakes import namesakes
+from .ops import (autograd, conversions, creation, elementwise, functional, indexing, inplace, linalg, modules,
+                  parameters, reductions, shapes)
+from .spec import OpSpec, namesake_of
+
+FAMILIES = (elementwise, linalg, reductions, shapes, indexing, creation, conversions, autograd, inplace, functional,
+            modules, parameters)
+"""The op families whose ``specs()`` make up the table."""
+
+
+def _build() -> dict[str, OpSpec]:
+    table = {}
+    for family in FAMILIES:
+        for s in family.specs():
+            if s.name in table:
+                raise ValueError(f"torch_diff: two specs named {s.name}")
+            table[s.name] = s
+    return table
+
+
+OPS: dict[str, OpSpec] = _build()
+"""The table: spec name -> ``OpSpec``. A name with ``#`` (``lumina.var#positional``) is a further
+spec of the namesake before it."""
+
+
+EXCLUDED: dict[str, str] = {
+    "lumina.Tensor": "the class; its methods are the Tensor.* rows (torch.Tensor(...) is a legacy constructor; "
+                     "use lumina.tensor)",
+    "lumina.bfloat16": "a dtype object: every row compares result dtypes by name",
+    "lumina.bool": "a dtype object: every row compares result dtypes by name",
+    "lumina.float16": "a dtype object: every row compares result dtypes by name",
+    "lumina.float32": "a dtype object: every row compares result dtypes by name",
+    "lumina.float64": "a dtype object: every row compares result dtypes by name",
+    "lumina.int32": "a dtype object: every row compares result dtypes by name",
+    "lumina.int64": "a dtype object: every row compares result dtypes by name",
+    "lumina.compile": "a compiler entry point, not an op (torch.compile shares the name only); tests/test_compile.py",
+    "lumina.autocast": "a context manager; mixed precision is tested in tests/test_amp.py",
+    "lumina.manual_seed": "seeds lumina's own generator; its streams differ from torch's by design",
+    "Tensor.cuda": "needs a GPU; device moves are tested in tests/test_devices.py and tests/test_gpu.py",
+    "nn.Module": "the base class; layers built on it are rows here, its methods are in the signature check",
+    "nn.ModuleList": "a container without a forward; tests/test_nn_layers.py",
+}
+"""Namesakes not run by the harness, each with the reason."""
+
+
+def coverage() -> tuple[list[str], list[str], list[str]]:
+    """(namesakes covered by a spec, excluded ones, ones in neither: these fail the coverage test)."""
+    names = [n.name for n in namesakes()]
+    specs = {namesake_of(s) for s in OPS}
+    covered = [n for n in names if n in specs]
+    excluded = [n for n in names if n in EXCLUDED and n not in specs]
+    missing = [n for n in names if n not in specs and n not in EXCLUDED]
+    return covered, excluded, missing
