@@ -12,7 +12,6 @@ import sys
 import numpy as np
 import pytest
 
-import lumina
 from lumina.codegen import expr as E
 from lumina.codegen.kernel import Buffer, DotKernel, IndexCheck, LoopKernel, Operand
 from lumina.codegen.kernel_text import WIDTH, format_kernel, format_kernels

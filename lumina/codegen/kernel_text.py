@@ -264,6 +264,8 @@ def _status_buffer(desc) -> int | None:
 
 
 class _KernelPrinter:
+    """Builds the text of one kernel: ``lines`` collects its body, ``fresh`` numbers its lets."""
+
     def __init__(self, desc):
         self.desc = desc
         self.lines: list[str] = []
@@ -294,7 +296,7 @@ class _KernelPrinter:
         if d.source:
             out.append("// from IR:")
             out += [f"//   {line}" for line in d.source]
-        kind = {LoopKernel: "loop", RowKernel: "rows", DotKernel: "dot"}[type(d)]
+        kind = "loop" if isinstance(d, LoopKernel) else "rows" if isinstance(d, RowKernel) else "dot"
         out.append(f"kernel {d.name} ({kind}) {{")
         self.buffers()
         for site, check in enumerate(d.checks):
@@ -352,6 +354,8 @@ class _KernelPrinter:
             self.emit(d, "}")
 
     def reduction(self, depth: int, dest: str, red: str, vars, body: _Scope, value) -> None:
+        """``<dest> = <red> for <vars> { <lets> yield <value> }`` (``dest`` is the text before
+        ``=``: a store target, or a stage's register)."""
         loops = f" for {_loops(vars)}" if vars else ""
         self.emit(depth, f"{dest} = {red}{loops} {{")
         self.emit_lets(depth + 1, body)
