@@ -22,7 +22,7 @@ import time
 import numpy as np
 
 import lumina
-import lumina.indexing as indexing
+from lumina.tensor import indexing
 import lumina.nn as nn
 import lumina.nn.functional as F
 from lumina.testing.programs import train_step

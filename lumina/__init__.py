@@ -13,14 +13,14 @@
 """
 import builtins
 
-from .autograd import grad, value_and_grad
+from .tensor.autograd import grad, value_and_grad
 from .compiled import compile
 from .errors import (LuminaDeviceError, LuminaError, LuminaGradError, LuminaIndexError, LuminaOnnxError,
                      LuminaShapeError, LuminaTraceError, LuminaTypeError, LuminaValueError)
 from .ir.dtypes import DType, bfloat16, bool_, float16, float32, float64, int32, int64
 from .backends.devices import available as device_available
 from .backends.devices import default_device
-from .random import manual_seed, rand, rand_like, randint, randn, randn_like
+from .tensor.random import manual_seed, rand, rand_like, randint, randn, randn_like
 from .tensor import (Tensor, arange, cat, full, matmul, maximum, minimum, no_grad, ones, ones_like, realize,
                      stack, tensor, where, zeros, zeros_like)
 
@@ -111,9 +111,9 @@ def std(input, dim=None, unbiased=None, keepdim: builtins.bool = False, *, corre
     return _as_tensor(input).std(dim, unbiased, keepdim, correction=correction)
 
 
-from .indexing import gather, index_select, take_along_dim  # noqa: E402
-from .scan import cumsum  # noqa: E402
-from .shape_ops import chunk, pad, split  # noqa: E402
+from .tensor.indexing import gather, index_select, take_along_dim  # noqa: E402
+from .tensor.scan import cumsum  # noqa: E402
+from .tensor.shape_ops import chunk, pad, split  # noqa: E402
 from . import amp, nn, optim  # noqa: E402
 from .amp import autocast  # noqa: E402
 

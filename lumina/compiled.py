@@ -50,7 +50,7 @@ from .ir.ops import Op
 from .ir.types import TensorType
 from .backends.cpu.executable import Executable
 from .backends import devices
-from .inplace import replaced
+from .tensor.inplace import replaced
 from .tensor import Tensor, no_grad, realize
 from .tracing import BOUND, STATE, STATE_LOCK, Trace, grad_type
 

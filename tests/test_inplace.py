@@ -548,7 +548,7 @@ def test_compute_stride_matches_torch_view_rule(shape, data):
     x = x[tuple(slice(None, None, data.draw(st.integers(1, 2))) for _ in shape)]
     n = x.numel()
     new = data.draw(st.sampled_from([(n,), (1, n), (n, 1)] + ([(2, n // 2)] if n % 2 == 0 else [])))
-    from lumina.aliases import compute_stride
+    from lumina.tensor.aliases import compute_stride
     try:
         expected = x.view(new).stride()
     except RuntimeError:
@@ -833,7 +833,7 @@ def test_grad_of_a_function_that_updates_its_input_in_place_raises():
 
 
 def test_state_updated_in_place_outside_compile_does_not_keep_earlier_steps_graphs():
-    from lumina.inplace import PENDING_LIMIT
+    from lumina.tensor.inplace import PENDING_LIMIT
     w = lumina.tensor(arr(4, 3), requires_grad=True)
     x = lumina.tensor(arr(5, 4))
     for _ in range(3):

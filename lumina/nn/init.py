@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 
 from ..errors import LuminaValueError
-from ..random import rand, randn
+from ..tensor.random import rand, randn
 from ..tensor import Tensor, full, no_grad, realize
 from ..tracing import STATE
 

@@ -5,7 +5,7 @@ import math
 
 from ..amp import autocast_operands
 from ..errors import LuminaShapeError, LuminaTypeError
-from ..random import rand
+from ..tensor.random import rand
 from ..tensor import Tensor
 from . import functional as F
 from .module import Module, Parameter, factory

@@ -281,7 +281,7 @@ class Tensor:
             STOP_GRAD.add(value)
         out = Tensor(value, wants and STATE.grad_enabled)
         if len(parents) == 1 and (value.op in _VIEW_OPS or value is parents[0]._value):
-            from ..aliases import link_view
+            from .aliases import link_view
             link_view(out, parents[0], value)   # an alias of its parent, as torch's views are
         return out
 
@@ -661,7 +661,7 @@ class Tensor:
         older spelling (``var(dim, unbiased, keepdim)``, or ``var(unbiased)`` with a bool first).
         Overflow-safe (``lumina.reductions.scaled_moments``). Raises LuminaTypeError for integer
         inputs, LuminaIndexError for a dim out of range."""
-        from ..reductions import variance
+        from .reductions import variance
         if isinstance(dim, bool):
             dim, unbiased = None, dim
         return variance(self, dim, unbiased, keepdim, correction, op="var")
@@ -669,14 +669,14 @@ class Tensor:
     def std(self, dim=None, unbiased: bool | None = None, keepdim: bool = False, *,
             correction=None) -> "Tensor":
         """``torch.std``: ``sqrt(var(...))`` computed without squaring large values; see ``var``."""
-        from ..reductions import variance
+        from .reductions import variance
         if isinstance(dim, bool):
             dim, unbiased = None, dim
         return variance(self, dim, unbiased, keepdim, correction, op="std", root=True)
 
     def cumsum(self, dim: int, *, dtype=None) -> "Tensor":
         """Inclusive prefix sums along ``dim``; see ``lumina.scan.cumsum``."""
-        from ..scan import cumsum
+        from .scan import cumsum
         return cumsum(self, dim, dtype=dtype)
 
     def max(self, dim=None, keepdim: bool = False, *, other=None):
@@ -685,34 +685,34 @@ class Tensor:
         elementwise against a tensor (``max(other)``, ``torch.maximum``). NaN propagates and is
         the index returned. Raises LuminaIndexError for an empty reduced dim; see
         ``lumina.reductions``."""
-        from ..reductions import extreme
+        from .reductions import extreme
         return extreme(self, dim, keepdim, True, other)
 
     def min(self, dim=None, keepdim: bool = False, *, other=None):
         """``torch.min``; see ``Tensor.max``."""
-        from ..reductions import extreme
+        from .reductions import extreme
         return extreme(self, dim, keepdim, False, other)
 
     def amax(self, dim=(), keepdim: bool = False) -> "Tensor":
         """``torch.amax``: the maximum over ``dim`` (an int or tuple; ``()`` means every dim, as
         torch); NaN propagates; the gradient is shared evenly among ties."""
-        from ..reductions import amax
+        from .reductions import amax
         return amax(self, None if dim == () else dim, keepdim)
 
     def amin(self, dim=(), keepdim: bool = False) -> "Tensor":
         """``torch.amin``; see ``Tensor.amax``."""
-        from ..reductions import amin
+        from .reductions import amin
         return amin(self, None if dim == () else dim, keepdim)
 
     def argmax(self, dim: int | None = None, keepdim: bool = False) -> "Tensor":
         """``torch.argmax``: the index (int64) of the first maximum along ``dim`` (of the
         flattened tensor when None), or of the first NaN."""
-        from ..reductions import arg_extreme
+        from .reductions import arg_extreme
         return arg_extreme(self, dim, keepdim, True)
 
     def argmin(self, dim: int | None = None, keepdim: bool = False) -> "Tensor":
         """``torch.argmin``; see ``Tensor.argmax``."""
-        from ..reductions import arg_extreme
+        from .reductions import arg_extreme
         return arg_extreme(self, dim, keepdim, False)
 
     # ---- movement ---------------------------------------------------------------------------------
@@ -816,7 +816,7 @@ class Tensor:
         (``lumina.indexing.advanced_getitem``)."""
         key = key if isinstance(key, tuple) else (key,)
         if any(isinstance(k, (Tensor, np.ndarray, list)) for k in key):
-            from ..indexing import advanced_getitem
+            from .indexing import advanced_getitem
             return advanced_getitem(self, key)
         n_real = sum(1 for k in key if k is not None and k is not Ellipsis)
         if n_real > self.ndim:
@@ -854,30 +854,30 @@ class Tensor:
 
     def split(self, split_size, dim: int = 0) -> tuple["Tensor", ...]:
         """``torch.Tensor.split``: ``split_size`` is a chunk size or a list of sizes."""
-        from ..shape_ops import split
+        from .shape_ops import split
         return split(self, split_size, dim)
 
     def chunk(self, chunks: int, dim: int = 0) -> tuple["Tensor", ...]:
-        from ..shape_ops import chunk
+        from .shape_ops import chunk
         return chunk(self, chunks, dim)
 
     def gather(self, dim: int, index, *, sparse_grad: bool = False) -> "Tensor":
-        from ..indexing import gather
+        from .indexing import gather
         return gather(self, dim, index, sparse_grad=sparse_grad)
 
     def index_select(self, dim: int, index) -> "Tensor":
-        from ..indexing import index_select
+        from .indexing import index_select
         return index_select(self, dim, index)
 
     def take_along_dim(self, indices, dim: int | None = None) -> "Tensor":
-        from ..indexing import take_along_dim
+        from .indexing import take_along_dim
         return take_along_dim(self, indices, dim)
 
     # ---- state and autodiff -----------------------------------------------------------------------
     def detach(self) -> "Tensor":
         """The same values, cut from the autodiff history (a no-op reshape marked stop-gradient).
         As torch's, it aliases ``self``: an in-place update of either shows in the other."""
-        from ..aliases import detached
+        from .aliases import detached
         with no_grad():
             return detached(Tensor._result(self._touch(), self))
 
@@ -896,7 +896,7 @@ class Tensor:
     def contiguous(self) -> "Tensor":
         """``self`` when its elements are in row-major order in its base's storage, else a copy
         (torch's ``contiguous``: so a view of the result no longer aliases ``self``'s base)."""
-        from ..aliases import is_contiguous
+        from .aliases import is_contiguous
         return self if is_contiguous(self) else self.clone()
 
     @property
@@ -908,7 +908,7 @@ class Tensor:
     @property
     def _version(self) -> int:
         """How many in-place updates this tensor's base has had (torch's ``_version``)."""
-        from ..inplace import version
+        from .inplace import version
         return version(self)
 
     def requires_grad_(self, mode: bool = True) -> "Tensor":
@@ -930,7 +930,7 @@ class Tensor:
         ``create_graph=True`` (the gradient's own graph is not recorded) and for an input that
         is not a leaf requiring grad.
         """
-        from ..autograd import backward
+        from .autograd import backward
         if create_graph:
             raise LuminaValueError("backward: create_graph=True is not supported (backward does not record "
                                    "the gradient's own graph)")
@@ -941,16 +941,16 @@ class Tensor:
     def copy_(self, other, non_blocking: bool = False) -> "Tensor":
         """Replace this tensor's value in place with ``other`` (a tensor, array or number) broadcast
         to its shape and cast to its dtype; data on another device is copied over."""
-        from ..inplace import copy_
+        from .inplace import copy_
         return copy_(self, other)
 
     def assign(self, other) -> "Tensor":
         """``copy_`` (lumina's older name, which optimizers and layers use for state updates)."""
-        from ..inplace import copy_
+        from .inplace import copy_
         return copy_(self, other, "assign")
 
     def _inplace(self, op: Op, other, name: str, alpha=None) -> "Tensor":
-        from ..inplace import binary_
+        from .inplace import binary_
         return binary_(self, op, other, name, alpha)
 
     def add_(self, other, *, alpha=1): return self._inplace(Op.ADD, other, "add_", alpha)
@@ -963,7 +963,7 @@ class Tensor:
         return self._inplace(Op.DIV, other, "div_")
 
     def pow_(self, exponent):
-        from ..inplace import update
+        from .inplace import update
         return update(self, "pow_", lambda: self ** exponent, (exponent,))
 
     def __iadd__(self, other): return self._inplace(Op.ADD, other, "add_")
@@ -975,32 +975,32 @@ class Tensor:
     def __ior__(self, other): return self._inplace(Op.OR, other, "bitwise_or_")
 
     def zero_(self) -> "Tensor":
-        from ..inplace import fill_
+        from .inplace import fill_
         return fill_(self, 0, "zero_")
 
     def fill_(self, value) -> "Tensor":
-        from ..inplace import fill_
+        from .inplace import fill_
         return fill_(self, value)
 
     def clamp_(self, min=None, max=None) -> "Tensor":  # noqa: A002 (PyTorch's names)
-        from ..inplace import clamp_
+        from .inplace import clamp_
         return clamp_(self, min, max)
 
     clip_ = clamp_
 
     def masked_fill(self, mask, value) -> "Tensor":
         """``value`` where ``mask`` (bool, broadcast with ``self``) is True; see ``inplace.masked_fill``."""
-        from ..inplace import masked_fill
+        from .inplace import masked_fill
         return masked_fill(self, mask, value)
 
     def masked_fill_(self, mask, value) -> "Tensor":
-        from ..inplace import masked_fill_
+        from .inplace import masked_fill_
         return masked_fill_(self, mask, value)
 
     def __setitem__(self, key, value) -> None:
         """``x[key] = value`` as torch (ints, slices, None, Ellipsis, integer index arrays, bool
         masks); see ``lumina.setitem``."""
-        from ..setitem import setitem
+        from .setitem import setitem
         setitem(self, key, value)
 
 
@@ -1031,7 +1031,7 @@ _VIEW_OPS = frozenset({Op.RESHAPE, Op.PERMUTE, Op.SLICE, Op.EXPAND})
 
 
 def _sync_view(t: Tensor) -> None:
-    from ..aliases import sync
+    from .aliases import sync
     sync(t)
 
 

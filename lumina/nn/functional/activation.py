@@ -4,9 +4,9 @@ from __future__ import annotations
 import warnings
 
 from ...errors import LuminaTraceError, LuminaTypeError, LuminaValueError
-from ...indexing import checked_index, known_values
+from ...tensor.indexing import checked_index, known_values
 from ...ir.dtypes import DType
-from ...random import rand
+from ...tensor.random import rand
 from ...tensor import Tensor, arange, no_grad, where
 from ...tracing import STATE
 

@@ -9,7 +9,7 @@ import math
 from ...amp import autocast_fp32
 from ...errors import LuminaIndexError, LuminaShapeError, LuminaTypeError, LuminaValueError
 from ...ir.dtypes import DType
-from ...indexing import checked_index, known_values, pick, range_message, take
+from ...tensor.indexing import checked_index, known_values, pick, range_message, take
 from ...tensor import Tensor, broadcast_shapes, where
 from .activation import log_softmax
 

@@ -3,7 +3,7 @@ PyTorch's conventions (biased variance for normalising; unbiased for the running
 from __future__ import annotations
 
 from ...errors import LuminaShapeError, LuminaValueError
-from ...reductions import normalize
+from ...tensor.reductions import normalize
 from ...tensor import Tensor, no_grad, realize
 from ...tracing import STATE
 

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from ...errors import LuminaShapeError, LuminaValueError
-from ...indexing import as_index, checked_index
+from ...tensor.indexing import as_index, checked_index
 from ...ir.graph import emit
 from ...ir.ops import Op
 from ...tensor import Tensor, where

@@ -18,9 +18,9 @@ import re
 
 import numpy as np
 
-from ...indexing import checked_index, select_elements
+from ...tensor.indexing import checked_index, select_elements
 from ...ir.dtypes import DType
-from ...shape_ops import pad
+from ...tensor.shape_ops import pad
 from ...tensor import Tensor, arange, cat, matmul, maximum, minimum, ones, tensor, where
 from .registry import axes_of, axis_of, check_constant, handler, ints, is_static, static, tensor_of
 

@@ -7,8 +7,8 @@ import math
 
 import numpy as np
 
-from ...reductions import normalize, scaled_moments
-from ...shape_ops import pad
+from ...tensor.reductions import normalize, scaled_moments
+from ...tensor.shape_ops import pad
 from ...tensor import Tensor, where
 from .registry import Ctx, axes_index, axis_of, handler, lumina_dtype, tensor_of
 

@@ -489,6 +489,6 @@ def _center_crop_pad(ctx, xs, attrs):
         return [np.pad(x[tuple(key)], pads)]
     y = x[tuple(key)]
     if any(p != (0, 0) for p in pads):
-        from ...shape_ops import pad
+        from ...tensor.shape_ops import pad
         y = pad(y, [v for p in reversed(pads) for v in p])
     return [y]

@@ -6,7 +6,7 @@ import math
 
 import numpy as np
 
-from ...indexing import select_slices
+from ...tensor.indexing import select_slices
 from ...tensor import cat, tensor, where
 from .registry import (axes_index, axes_of, axis_of, check_constant, handler, ints, is_static, permutation,
                        static, tensor_of)

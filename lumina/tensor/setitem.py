@@ -24,14 +24,14 @@ import math
 import numpy as np
 
 from .aliases import base
-from .errors import LuminaIndexError, LuminaShapeError, LuminaTraceError, LuminaTypeError, LuminaValueError
+from ..errors import LuminaIndexError, LuminaShapeError, LuminaTraceError, LuminaTypeError, LuminaValueError
 from .inplace import NUMBERS, copy_, number
-from .ir import graph as B
-from .ir.dtypes import DType
-from .ir.ops import Op
-from .ir.types import TensorType
-from .tensor import Tensor, broadcast_shapes, tensor, where
-from .tracing import STATE
+from ..ir import graph as B
+from ..ir.dtypes import DType
+from ..ir.ops import Op
+from ..ir.types import TensorType
+from . import Tensor, broadcast_shapes, tensor, where
+from ..tracing import STATE
 
 
 def _is_advanced(k) -> bool:

@@ -18,9 +18,9 @@ infinity seen so far.
 """
 from __future__ import annotations
 
-from .ir import graph as B
-from .ir.dtypes import DType, to_dtype
-from .tensor import Tensor, arange, no_grad
+from ..ir import graph as B
+from ..ir.dtypes import DType, to_dtype
+from . import Tensor, arange, no_grad
 
 BLOCK = 128
 
@@ -71,7 +71,7 @@ def cumsum(input: Tensor, dim: int, *, dtype=None) -> Tensor:
 def _scan_finite(x: Tensor) -> Tensor:
     """The inclusive scan of a float ``x`` along its last axis with IEEE semantics for inf and NaN
     (see the module docstring)."""
-    from .tensor import stack, where
+    from . import stack, where
     inf = float("inf")
     finite = x.abs() < inf                                  # False for +-inf and NaN
     total = _scan_last(where(finite, x, 0.0))

@@ -58,13 +58,13 @@ from typing import Callable
 import numpy as np
 
 from .aliases import VIEW_OPS, Step, base, chain_of, derive, elements_of, layout_of, rederive
-from .errors import LuminaGradError, LuminaShapeError, LuminaTypeError, LuminaValueError
-from .ir import graph as B
-from .ir.dtypes import DType
-from .ir.graph import Value, emit, topo_sort
-from .ir.ops import Op
-from .tensor import BOUND, Tensor, broadcast_shapes, realize, tensor, where
-from .tracing import STATE, STOP_GRAD
+from ..errors import LuminaGradError, LuminaShapeError, LuminaTypeError, LuminaValueError
+from ..ir import graph as B
+from ..ir.dtypes import DType
+from ..ir.graph import Value, emit, topo_sort
+from ..ir.ops import Op
+from . import BOUND, Tensor, broadcast_shapes, realize, tensor, where
+from ..tracing import STATE, STOP_GRAD
 
 # Values that tensors held before an in-place update: value -> (the tensor, its base's version after
 # the update, the op, the update's own nodes). ``check_saved`` reads it; see the module docstring.
@@ -408,7 +408,7 @@ def binary_(t: Tensor, op: Op, other, name: str, alpha=None) -> Tensor:
 def copy_(t: Tensor, src, op: str = "copy_") -> Tensor:
     """torch's ``copy_``: ``src`` (a tensor, array or number) broadcast to ``t``'s shape and cast to
     its dtype (any cast, as torch's; a copy from another device moves the data to ``t``'s)."""
-    from .tensor import _DEVICE, _ON_DEVICES, _device_of
+    from . import _DEVICE, _ON_DEVICES, _device_of
     if not isinstance(src, Tensor):
         src = Tensor(number(src, t.dtype, op)) if isinstance(src, NUMBERS) else tensor(src, dtype=t.dtype)
     if _ON_DEVICES[0] and STATE.trace is None:
@@ -523,7 +523,7 @@ def check_saved(forward: list, grads: list[Value], wrt: list[Value],
     read = {id(v) for n in topo_sort(grads) if id(n) not in fwd for v in n.inputs if id(v) in stale}
     if not read:
         return
-    from .transforms.autodiff import NON_DIFFERENTIABLE
+    from ..transforms.autodiff import NON_DIFFERENTIABLE
     live = {id(w) for w in wrt}
     for n in forward:
         if id(n) not in live and n.op not in NON_DIFFERENTIABLE and differentiable(n) and \
@@ -545,7 +545,7 @@ def check_saved(forward: list, grads: list[Value], wrt: list[Value],
 def _vjp_reads(n: Value, live: set) -> list[Value]:
     """The operands and result of forward node ``n`` that its VJP rule reads to give the gradients
     of its live operands (torch's saved tensors, in lumina's rules)."""
-    from .transforms.autodiff import NON_DIFFERENTIABLE, VJP
+    from ..transforms.autodiff import NON_DIFFERENTIABLE, VJP
     if n.op in NON_DIFFERENTIABLE or not n.dtype.is_float or n in THROUGH:
         return []
     g = emit(Op.INPUT, type=n.type, name="cotangent")

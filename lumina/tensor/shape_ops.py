@@ -8,10 +8,10 @@ from __future__ import annotations
 import math
 from typing import Sequence
 
-from .errors import LuminaShapeError, LuminaValueError
-from .ir.graph import emit
-from .ir.ops import Op
-from .tensor import Tensor
+from ..errors import LuminaShapeError, LuminaValueError
+from ..ir.graph import emit
+from ..ir.ops import Op
+from . import Tensor
 
 
 def pad(input: Tensor, pad: Sequence[int], mode: str = "constant", value: float | None = None) -> Tensor:

@@ -21,10 +21,10 @@ import weakref
 
 import numpy as np
 
-from .ir.graph import Value, emit
-from .ir.ops import Op
-from .tensor import _EPOCH, Tensor
-from .tracing import STATE, STOP_GRAD
+from ..ir.graph import Value, emit
+from ..ir.ops import Op
+from . import _EPOCH, Tensor
+from ..tracing import STATE, STOP_GRAD
 
 VIEW_OPS = frozenset({Op.RESHAPE, Op.PERMUTE, Op.SLICE, Op.EXPAND})
 

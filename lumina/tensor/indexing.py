@@ -30,13 +30,13 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .errors import LuminaIndexError, LuminaShapeError, LuminaTypeError, LuminaValueError
-from .ir.dtypes import DType
-from .ir.graph import emit
-from .ir.ops import Op
-from .ir.types import TensorType
-from .tensor import Tensor, arange, broadcast_shapes, tensor, where
-from .tracing import BOUND, STATE
+from ..errors import LuminaIndexError, LuminaShapeError, LuminaTypeError, LuminaValueError
+from ..ir.dtypes import DType
+from ..ir.graph import emit
+from ..ir.ops import Op
+from ..ir.types import TensorType
+from . import Tensor, arange, broadcast_shapes, tensor, where
+from ..tracing import BOUND, STATE
 
 
 def is_index_array(k) -> bool:

@@ -7,13 +7,13 @@ from __future__ import annotations
 
 from typing import Callable, Sequence
 
-from .errors import LuminaGradError, LuminaValueError
-from .ir import graph as B
-from .ir.graph import topo_sort
+from ..errors import LuminaGradError, LuminaValueError
+from ..ir import graph as B
+from ..ir.graph import topo_sort
 from .inplace import THROUGH, check_saved, former_leaf
-from .transforms.autodiff import vjp
-from .tensor import LEAF_OF, Tensor, tensor
-from .tracing import STATE, STOP_GRAD
+from ..transforms.autodiff import vjp
+from . import LEAF_OF, Tensor, tensor
+from ..tracing import STATE, STOP_GRAD
 
 
 def backward(out: Tensor, gradient: Tensor | None = None, inputs=None) -> None:

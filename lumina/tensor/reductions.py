@@ -22,10 +22,10 @@ from __future__ import annotations
 import math
 from collections import namedtuple
 
-from .errors import LuminaIndexError, LuminaTypeError, LuminaValueError
-from .ir import graph as B
-from .ir.dtypes import DType
-from .ir.ops import Op
+from ..errors import LuminaIndexError, LuminaTypeError, LuminaValueError
+from ..ir import graph as B
+from ..ir.dtypes import DType
+from ..ir.ops import Op
 
 # torch.return_types.max / .min: named tuples of (values, indices).
 max_result = namedtuple("max", ["values", "indices"])
@@ -54,7 +54,7 @@ def _reversed_order(x):
 def amax(x, dim=None, keepdim: bool = False, *, op: str = "amax"):
     """``torch.amax``: the maximum over ``dim`` (an int or a tuple; every dim when None); NaN
     propagates; bool stays bool. Raises LuminaIndexError for a dim out of range or of size 0."""
-    from .tensor import Tensor
+    from . import Tensor
     axes = x._axes(dim, op)
     _check_nonempty(x, axes, op, full=dim is None)
     src = x.to(DType.int64) if x.dtype is DType.bool else x
@@ -71,7 +71,7 @@ def amin(x, dim=None, keepdim: bool = False, *, op: str = "amin"):
 
 def _first_index(x, best, d: int, keepdim: bool):
     """The first index along ``d`` where ``x`` equals ``best`` (kept dim) or is NaN."""
-    from .tensor import arange, no_grad, where
+    from . import arange, no_grad, where
     with no_grad():
         n = x.shape[d]
         pos = arange(n).reshape([n if i == d else 1 for i in range(x.ndim)])
@@ -89,7 +89,7 @@ def arg_extreme(x, dim, keepdim: bool, largest: bool):
     if dim is not None and not isinstance(dim, int):
         raise LuminaTypeError(f"{op}: dim must be an int or None, got {dim!r}")
     if x.ndim == 0 and dim is not None:  # a 0-d tensor's one element is at index 0
-        from .tensor import zeros
+        from . import zeros
         x.reshape(1)._axes(dim, op)
         return zeros((), dtype=DType.int64)
     flat = x.reshape(-1) if dim is None else x
@@ -109,7 +109,7 @@ def extreme(x, dim, keepdim: bool, largest: bool, other=None):
     """``Tensor.max`` / ``min`` with PyTorch's three forms: ``max()`` (a 0-d tensor over every
     element), ``max(dim, keepdim=False)`` (a ``(values, indices)`` named tuple; the gradient goes
     to the index) and ``max(other)`` (``torch.maximum``)."""
-    from .tensor import Tensor, arange, maximum, minimum, where
+    from . import Tensor, arange, maximum, minimum, where
     op = "max" if largest else "min"
     if isinstance(dim, Tensor) or other is not None:
         if other is not None and dim is not None:
@@ -123,7 +123,7 @@ def extreme(x, dim, keepdim: bool, largest: bool, other=None):
         raise LuminaTypeError(f"{op}: dim must be an int, got {dim!r} (amax / amin take a tuple of dims)")
     if x.ndim == 0:
         x.reshape(1)._axes(dim, op)
-        from .tensor import zeros
+        from . import zeros
         return (max_result if largest else min_result)(x, zeros((), dtype=DType.int64))
     d = x._axes(dim, op)[0]
     indices = arg_extreme(x.to(DType.int64) if x.dtype is DType.bool else x, d, True, largest)
@@ -162,7 +162,7 @@ def scaled_moments(x, axes: tuple[int, ...]):
 
     Limit: the sum behind the mean is float32's, so a slice whose sum exceeds float32's range
     (``[1.7e38, 1.7e38]``) has an infinite mean and gives NaN, never a finite wrong value."""
-    from .tensor import no_grad, where
+    from . import no_grad, where
     n = math.prod(x.shape[a] for a in axes)
     mean = x.sum(axes, keepdim=True) / float(max(n, 1))
     if n == 0:
@@ -192,7 +192,7 @@ def variance(x, dim, unbiased, keepdim: bool, correction, *, op: str = "var", ro
     if root:
         # torch's std_backward: no gradient where the deviation is 0 (not 0 / 0); the inner
         # where keeps sqrt's own VJP away from 0.
-        from .tensor import where
+        from . import where
         v = sum_sq / dof
         zero = v == 0.0
         out = where(zero, 0.0, where(zero, 1.0, v).sqrt()) * s
@@ -208,7 +208,7 @@ def normalize(x, axes: tuple[int, ...], eps: float):
     ``layer_norm``, ``batch_norm`` and group / instance normalisation, overflow-safe through
     ``scaled_moments`` (the layer norm of ``[1e38, 1e38, -1e38, 1]`` is finite, as the exact one).
     Returns ``(normalized, mean, biased variance)``, the statistics as size-1 dims."""
-    from .tensor import maximum
+    from . import maximum
     if x.dtype.is_half:       # in float32, rounded once (as PyTorch's CPU kernels)
         out, mean, var = normalize(x.to(DType.float32), axes, eps)
         return out.to(x.dtype), mean.to(x.dtype), var.to(x.dtype)

@@ -11,12 +11,12 @@ import math
 
 import numpy as np
 
-from .ir.dtypes import DType, to_dtype
-from .ir.graph import emit
-from .ir.ops import Op
-from .errors import LuminaTypeError
-from .tensor import Tensor, _shape_arg, place, tensor
-from .tracing import STATE
+from ..ir.dtypes import DType, to_dtype
+from ..ir.graph import emit
+from ..ir.ops import Op
+from ..errors import LuminaTypeError
+from . import Tensor, _shape_arg, place, tensor
+from ..tracing import STATE
 
 _COUNTER = tensor(np.int64(0))
 
