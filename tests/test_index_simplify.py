@@ -9,7 +9,8 @@ import operator
 
 from hypothesis import given, settings, strategies as st
 
-from lumina.codegen.expr import Bin, Const, Var, affine_sum, children, floordiv, mod
+from lumina.codegen.expr import Bin, Const, KOp, Var, affine_sum, children, floordiv, mod
+from lumina.ir.ops import Op
 
 
 def evaluate(e, env):
@@ -21,12 +22,12 @@ def evaluate(e, env):
     return OPS[e.op](a, b)
 
 
-OPS = {"add": operator.add, "sub": operator.sub, "mul": operator.mul, "floordiv": operator.floordiv,
-       "mod": operator.mod}
+OPS = {Op.ADD: operator.add, Op.SUB: operator.sub, Op.MUL: operator.mul, KOp.FLOORDIV: operator.floordiv,
+       KOp.MOD: operator.mod}
 
 
 def divisions(e) -> int:
-    own = isinstance(e, Bin) and e.op in ("floordiv", "mod")
+    own = isinstance(e, Bin) and e.op in (KOp.FLOORDIV, KOp.MOD)
     return own + sum(divisions(x) for x in children(e))
 
 
@@ -69,12 +70,12 @@ def test_contiguous_loops_merge_and_broadcast_loops_stay():
     i0, i1, r0, r1 = Var("i0", 4), Var("i1", 3), Var("r0", 8), Var("r1", 8)
     # x[i0, i1, r0, r1] + b[i1]: the reduce loops merge; i0/i1 do not (b reads i1 alone)
     x = Load(0, affine_sum([(192, i0), (64, i1), (8, r0), (1, r1)]), f32)
-    value = B("add", x, Load(1, i1, f32), f32)
+    value = B(Op.ADD, x, Load(1, i1, f32), f32)
     domain, rvars, merged = coalesce((i0, i1), (r0, r1), value)
     assert domain == (i0, i1) and [v.extent for v in rvars] == [64]
     assert merged.a.index == affine_sum([(192, i0), (64, i1), (1, rvars[0])])
     # a loop variable in a bounds check (a pad) keeps its loop
-    guarded = Select(B("lt", r1, Const(4, DType.int64), DType.bool), x, Const(0.0, f32), f32)
+    guarded = Select(B(Op.LT, r1, Const(4, DType.int64), DType.bool), x, Const(0.0, f32), f32)
     assert coalesce((i0, i1), (r0, r1), guarded)[1] == (r0, r1)
 
 
@@ -110,7 +111,7 @@ def test_llvm_backend_divides_negative_indices_with_floor_semantics(shift, divis
 
     i = Var("i", 30)
     x = affine_sum([(scale, i)], shift)
-    for op in ("floordiv", "mod"):
+    for op in (KOp.FLOORDIV, KOp.MOD):
         k = LoopKernel("k", (Buffer(DType.int64, 30),), (i,), (), None, Bin(op, x, Const(divisor, DType.int64), DType.int64))
         out = np.zeros(30, np.int64)
         launcher(k)([out])

@@ -20,9 +20,10 @@ import pytest
 
 from lumina.codegen import expr as E
 from lumina.backends.metal import msl as metal
-from lumina.codegen.kernel import Buffer, DotKernel, LoopKernel
+from lumina.codegen.kernel import Buffer, DotKernel, LoopKernel, Reduce
 from lumina.errors import LuminaCodegenError, LuminaDeviceError
 from lumina.ir.dtypes import DType
+from lumina.ir.ops import Op
 from lumina.backends.metal import device as metal_device
 from lumina.testing import msl_cpu
 from lumina.testing.kernel_builders import (SPECIAL, UNARY, binary_inputs, binary_kernel,
@@ -76,18 +77,18 @@ def test_program_kernels_match_cpu(program):
 def test_every_unary_op_matches_numpy():
     x = np.concatenate([SPECIAL, np.random.default_rng(1).normal(0, 4, 200).astype(np.float32)])
     with np.errstate(all="ignore"):
-        kernels = {op: elementwise(f"k_{op}", [F32], F32, x.size, lambda a, op=op: E.Un(op, a, F32))
+        kernels = {op: elementwise(f"k_{op.value}", [F32], F32, x.size, lambda a, op=op: E.Un(op, a, F32))
                    for op in UNARY}
         ints = {dt: elementwise(f"k_abs_neg_{dt.name}", [dt], dt, 6,
-                                 lambda a, dt=dt: E.Bin("add", E.Un("abs", a, dt), E.Un("neg", a, dt), dt))
+                                 lambda a, dt=dt: E.Bin(Op.ADD, E.Un(Op.ABS, a, dt), E.Un(Op.NEG, a, dt), dt))
                 for dt in (I32, I64)}
-        lnot = elementwise("k_not", [BOOL], BOOL, 2, lambda a: E.Un("not", a, BOOL))
+        lnot = elementwise("k_not", [BOOL], BOOL, 2, lambda a: E.Un(Op.NOT, a, BOOL))
         lib = msl_cpu.build([*kernels.values(), *ints.values(), lnot])
         for op, k in kernels.items():
             want = UNARY[op](x.astype(np.float64)).astype(np.float32)   # the exact result, rounded
             got = lib.run(k, [x])[0]
             np.testing.assert_array_equal(np.isnan(got), np.isnan(want), err_msg=op)
-            tol = 3e-6 if op != "erf" else 1e-6
+            tol = 3e-6 if op is not Op.ERF else 1e-6
             np.testing.assert_allclose(got, want, rtol=tol, atol=1e-7, equal_nan=True, err_msg=op)
         for dt, k in ints.items():
             info = np.iinfo(dt.numpy)
@@ -99,10 +100,10 @@ def test_every_unary_op_matches_numpy():
 def test_binary_ops_match_cpu_backend():
     inputs = binary_inputs()
     ops = [(binary_kernel(op, dt, 12), inputs[dt]) for dt in (I32, I64)
-           for op in ("div", "maximum", "minimum", "lt", "ne")]
+           for op in (Op.DIV, Op.MAXIMUM, Op.MINIMUM, Op.LT, Op.NE)]
     ops += [(binary_kernel(op, F32, 12), inputs[F32])
-            for op in ("div", "maximum", "minimum", "lt", "le", "eq", "ne", "pow", "sub")]
-    ops += [(binary_kernel(op, BOOL, 4), inputs[BOOL]) for op in ("and", "or")]
+            for op in (Op.DIV, Op.MAXIMUM, Op.MINIMUM, Op.LT, Op.LE, Op.EQ, Op.NE, Op.POW, Op.SUB)]
+    ops += [(binary_kernel(op, BOOL, 4), inputs[BOOL]) for op in (Op.AND, Op.OR)]
     ops.append((select_kernel(12), inputs[F32]))
     lib = msl_cpu.build([k for k, _ in ops])
     with np.errstate(all="ignore"):
@@ -119,11 +120,11 @@ def test_index_floordiv_and_mod_floor_for_negative_dividends():
 
 def test_reductions_propagate_nan_and_match_numpy():
     rng = np.random.default_rng(2)
-    fmax = reduction("k_max", F32, 5, 300, "max")
-    fsum = reduction("k_sum", F32, 5, 300, "sum")
-    imax = reduction("k_imax", I64, 3, 70, "max")
-    isum = reduction("k_isum", I32, 3, 1000, "sum")
-    short = reduction("k_max_short", F32, 300, 5, "max")    # one thread per output point
+    fmax = reduction("k_max", F32, 5, 300, Reduce.MAX)
+    fsum = reduction("k_sum", F32, 5, 300, Reduce.SUM)
+    imax = reduction("k_imax", I64, 3, 70, Reduce.MAX)
+    isum = reduction("k_isum", I32, 3, 1000, Reduce.SUM)
+    short = reduction("k_max_short", F32, 300, 5, Reduce.MAX)    # one thread per output point
     assert metal.serial(short) and not metal.serial(fmax)
     lib = msl_cpu.build([fmax, fsum, imax, isum, short])
     x = rng.normal(size=(5, 300)).astype(np.float32)
@@ -173,7 +174,7 @@ def test_16bit_floats_round_after_every_op_like_the_cpu_backend():
 
 
 def test_16bit_sum_accumulates_in_float32_and_rounds_once():
-    k = reduction("k_sum_f16", F16, 2, 2000, "sum")
+    k = reduction("k_sum_f16", F16, 2, 2000, Reduce.SUM)
     x = np.full((2, 2000), 1.0, np.float16)   # rounding each partial sum to f16 would stall at 2048
     x[1] = np.float16(0.1)
     got = msl_cpu.build([k]).run(k, [x])[0]
@@ -403,7 +404,7 @@ def test_a_missing_threadgroup_barrier_fails_under_the_shim():
     with pytest.raises(LuminaCodegenError, match="divergent.*barrier divergence"):
         lib.call(2, [np.zeros(4, np.float32)], 1, 4)
     # the renderer's own reduction is fenced: the same sums through a rendered kernel
-    k = reduction("k_tree", F32, 3, 64, "sum")
+    k = reduction("k_tree", F32, 3, 64, Reduce.SUM)
     np.testing.assert_allclose(msl_cpu.build([k]).run(k, [x])[0], want, rtol=1e-5)
 
 
@@ -430,7 +431,7 @@ def test_kernels_past_31_buffers_take_an_argument_buffer():
     i = E.Var("i0", width)
     total = E.Load(0, i, F32)
     for j in range(1, n):
-        total = E.Bin("add", total, E.Bin("mul", E.Load(j, i, F32), E.Const(float(j), F32), F32), F32)
+        total = E.Bin(Op.ADD, total, E.Bin(Op.MUL, E.Load(j, i, F32), E.Const(float(j), F32), F32), F32)
     k = LoopKernel("k_wide", tuple(Buffer(F32, width) for _ in range(n + 1)), (i,), (), None, total)
     assert metal.uses_argument_buffer(k) and "constant lum_args& args [[buffer(0)]]" in metal.render(k)
     xs = [np.random.default_rng(j).random(width, dtype=np.float32) for j in range(n)]
@@ -438,7 +439,7 @@ def test_kernels_past_31_buffers_take_an_argument_buffer():
 
 
 def test_launchers_made_together_compile_together():
-    softmax, total = softmax_rows(2, 5), reduction("k_rowsum", F32, 2, 5, "sum")
+    softmax, total = softmax_rows(2, 5), reduction("k_rowsum", F32, 2, 5, Reduce.SUM)
     run_softmax, run_total = msl_cpu.launcher(softmax), msl_cpu.launcher(total)
     x = np.arange(10, dtype=np.float32)
     probs, sums = np.zeros(10, np.float32), np.zeros(2, np.float32)
@@ -453,9 +454,9 @@ def test_launchers_made_together_compile_together():
 
 
 def test_float64_kernels_are_refused_by_name():
-    k64 = elementwise("k_double", [DType.float64], DType.float64, 4, lambda a: E.Un("exp", a, DType.float64))
+    k64 = elementwise("k_double", [DType.float64], DType.float64, 4, lambda a: E.Un(Op.EXP, a, DType.float64))
     inner = elementwise("k_inner_double", [F32], F32, 4,
-                         lambda a: E.Cast(E.Bin("mul", E.Cast(a, DType.float64), E.Const(0.1, DType.float64),
+                         lambda a: E.Cast(E.Bin(Op.MUL, E.Cast(a, DType.float64), E.Const(0.1, DType.float64),
                                                 DType.float64), F32))
     for k in (k64, inner):
         assert metal.uses_float64(k)

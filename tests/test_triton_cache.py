@@ -17,6 +17,7 @@ import torch
 from lumina.codegen import expr as E
 from lumina.backends.cuda import triton as tr
 from lumina.ir.dtypes import DType
+from lumina.ir.ops import Op
 from lumina.backends.cuda import jit as triton_jit
 from lumina.testing.kernel_builders import elementwise
 
@@ -35,7 +36,7 @@ def cache(monkeypatch, tmp_path):
 def _doubling(name: str):
     """``out = x + x`` over ``X``, under a name of its own (so its module is imported afresh), and the
     path of its cache entry."""
-    k = elementwise(name, [F32], F32, X.size, lambda a: E.Bin("add", a, a, F32))
+    k = elementwise(name, [F32], F32, X.size, lambda a: E.Bin(Op.ADD, a, a, F32))
     digest = hashlib.sha256(tr.render(k).encode()).hexdigest()[:24]
     return k, triton_jit.cache_dir() / f"{digest}.py"
 

@@ -18,9 +18,11 @@ import torch
 
 from lumina.codegen import expr as E
 from lumina.backends.cuda import triton as tr
-from lumina.codegen.kernel import Buffer, DotKernel, LoopKernel, Operand, RowKernel, Stage
+from lumina.codegen.expr import KOp
+from lumina.codegen.kernel import Buffer, DotKernel, LoopKernel, Operand, Reduce, RowKernel, Stage
 from lumina.errors import LuminaCodegenError, LuminaDeviceError
 from lumina.ir.dtypes import DType
+from lumina.ir.ops import Op
 from lumina.backends.cuda import jit as triton_jit
 from lumina.testing.kernel_builders import (SPECIAL, UNARY, binary_inputs, binary_kernel,
                                             dot_bias_relu_layer_norm, dot_bias_relu_permuted, elementwise,
@@ -112,24 +114,24 @@ def test_every_unary_op_matches_numpy(dt):
                         np.linspace(-0.7, 0.7, 57, dtype=np.float32)]).astype(dt.numpy)
     with np.errstate(all="ignore"):
         for op, ref in UNARY.items():
-            k = elementwise(f"k_{op}_{dt.name}", [dt], dt, x.size, lambda a, op=op: E.Un(op, a, dt))
+            k = elementwise(f"k_{op.value}_{dt.name}", [dt], dt, x.size, lambda a, op=op: E.Un(op, a, dt))
             got = run(k, [x])[0]
             want = ref(x.astype(np.float64)).astype(dt.numpy)    # the exact result, rounded
             np.testing.assert_array_equal(np.isnan(got), np.isnan(want), err_msg=op)
             tol = 3e-6 if dt is F32 else 1e-13
             np.testing.assert_allclose(got, want, rtol=tol, atol=1e-300 if dt is F64 else 1e-7,
                                        equal_nan=True, err_msg=op)
-            if dt is F32 and op not in ("exp", "log", "erf", "sin", "cos"):
+            if dt is F32 and op not in (Op.EXP, Op.LOG, Op.ERF, Op.SIN, Op.COS):
                 # polynomials the CPU shares (tanh) and exact ops: close to the CPU's bits too
                 np.testing.assert_allclose(got, cpu_outputs(k, [x])[0], rtol=2e-7, equal_nan=True, err_msg=op)
 
 
 def test_integer_and_bool_unary_ops_match_cpu():
     kernels = [(elementwise(f"k_abs_neg_{dt.name}", [dt], dt, 6,
-                            lambda a, dt=dt: E.Bin("add", E.Un("abs", a, dt), E.Un("neg", a, dt), dt)),
+                            lambda a, dt=dt: E.Bin(Op.ADD, E.Un(Op.ABS, a, dt), E.Un(Op.NEG, a, dt), dt)),
                 np.array([0, 5, -7, np.iinfo(dt.numpy).max, np.iinfo(dt.numpy).min, -1], dt.numpy))
                for dt in (I32, I64)]
-    kernels.append((elementwise("k_not", [BOOL], BOOL, 2, lambda a: E.Un("not", a, BOOL)),
+    kernels.append((elementwise("k_not", [BOOL], BOOL, 2, lambda a: E.Un(Op.NOT, a, BOOL)),
                     np.array([True, False])))
     for k, v in kernels:
         np.testing.assert_array_equal(run(k, [v])[0], cpu_outputs(k, [v])[0], err_msg=k.name)
@@ -138,9 +140,9 @@ def test_integer_and_bool_unary_ops_match_cpu():
 def test_binary_ops_casts_and_select_match_cpu_backend():
     n = 12
     inputs = binary_inputs()
-    every = ("add", "sub", "mul", "div", "maximum", "minimum", "lt", "le", "gt", "ge", "eq", "ne")
+    every = (Op.ADD, Op.SUB, Op.MUL, Op.DIV, Op.MAXIMUM, Op.MINIMUM, Op.LT, Op.LE, Op.GT, Op.GE, Op.EQ, Op.NE)
     ops = [(binary_kernel(op, dt, n), inputs[dt]) for dt in (I32, I64, F32) for op in every]
-    ops += [(binary_kernel(op, BOOL, 4), inputs[BOOL]) for op in ("and", "or")]
+    ops += [(binary_kernel(op, BOOL, 4), inputs[BOOL]) for op in (Op.AND, Op.OR)]
     ops.append((select_kernel(n), inputs[F32]))
     casts = [(F32, I32), (F32, BOOL), (BOOL, F32), (BOOL, I64), (I64, I32), (I32, I64), (I64, F64),
              (F64, F32), (F32, F64), (I32, BOOL)]
@@ -166,10 +168,10 @@ def test_scalar_operands_meet_blocks_in_every_op():
     n = 12
     i = E.Var("i0", n)
     s, x = E.Load(0, E.iconst(0), F32), E.Load(1, i, F32)
-    cond = E.Bin("or", E.Bin("lt", s, x, BOOL), E.Bin("and", E.Bin("eq", s, s, BOOL), E.Bin("gt", x, s, BOOL), BOOL), BOOL)
-    value = sum_of([E.Select(cond, E.Bin("maximum", s, x, F32), E.Bin("minimum", s, x, F32), F32),
-                     E.Bin("pow", s, x, F32), E.Bin("pow", x, s, F32),
-                     E.Cast(E.Bin("mod", E.Bin("sub", E.Load(2, E.iconst(0), I64), i, I64), E.iconst(5), I64), F32)], F32)
+    cond = E.Bin(Op.OR, E.Bin(Op.LT, s, x, BOOL), E.Bin(Op.AND, E.Bin(Op.EQ, s, s, BOOL), E.Bin(Op.GT, x, s, BOOL), BOOL), BOOL)
+    value = sum_of([E.Select(cond, E.Bin(Op.MAXIMUM, s, x, F32), E.Bin(Op.MINIMUM, s, x, F32), F32),
+                     E.Bin(Op.POW, s, x, F32), E.Bin(Op.POW, x, s, F32),
+                     E.Cast(E.Bin(KOp.MOD, E.Bin(Op.SUB, E.Load(2, E.iconst(0), I64), i, I64), E.iconst(5), I64), F32)], F32)
     k = LoopKernel("k_scalar_block", (Buffer(F32, 1), Buffer(F32, n), Buffer(I64, 1), Buffer(F32, n)), (i,), (),
                    None, value)
     xs = np.array([0.5, 1.0, 2.0, 3.0, 1.5, np.nan, 2.5, 4.0, 1.25, 3.5, 1.75, 2.25], np.float32)
@@ -182,7 +184,7 @@ def test_scalar_operands_meet_blocks_in_every_op():
 def test_pow_follows_c_rules_and_rounds_correctly():
     x = np.array([2.0, -2.0, -2.0, 0.0, 0.0, 0.0, 1.0, np.nan, 3.7, 0.5, -8.0, 10.0], np.float32)
     y = np.array([10.0, 3.0, 0.5, 2.0, -1.0, 0.0, np.nan, 0.0, 2.2, -3.3, 1 / 3, 30.0], np.float32)
-    k = elementwise("k_pow", [F32, F32], F32, x.size, lambda a, b: E.Bin("pow", a, b, F32))
+    k = elementwise("k_pow", [F32, F32], F32, x.size, lambda a, b: E.Bin(Op.POW, a, b, F32))
     with np.errstate(all="ignore"):
         want = np.power(x.astype(np.float64), y.astype(np.float64)).astype(np.float32)
         np.testing.assert_allclose(run(k, [x, y])[0], want, rtol=1e-7, equal_nan=True)
@@ -199,9 +201,9 @@ def test_int64_positions_past_2_to_the_31():
     """Indices beyond int32: a gather through 2**33 + i, and the rand counter, stay exact."""
     n = 64
     i = E.Var("i0", n)
-    far = E.Bin("add", E.Bin("mul", i, E.iconst(2**33), I64), E.iconst(2**31 + 5), I64)
-    value = E.Bin("sub", E.Bin("floordiv", far, E.iconst(2**33), I64),
-                  E.Bin("mod", far, E.iconst(2**31), I64), I64)
+    far = E.Bin(Op.ADD, E.Bin(Op.MUL, i, E.iconst(2**33), I64), E.iconst(2**31 + 5), I64)
+    value = E.Bin(Op.SUB, E.Bin(KOp.FLOORDIV, far, E.iconst(2**33), I64),
+                  E.Bin(KOp.MOD, far, E.iconst(2**31), I64), I64)
     k = LoopKernel("k_big", (Buffer(I64, n),), (i,), (), None, value)
     big = np.arange(n, dtype=np.int64) * 2**33 + 2**31 + 5
     np.testing.assert_array_equal(run(k, [])[0], big // 2**33 - big % 2**31)
@@ -216,17 +218,17 @@ def test_reductions_propagate_nan_and_match_numpy():
     x[2, 2999] = np.nan
     x[3, :] = -np.inf
     with np.errstate(invalid="ignore"):
-        np.testing.assert_array_equal(run(reduction("k_max", F32, 5, 3000, "max"), [x])[0], x.max(1))
-        np.testing.assert_allclose(run(reduction("k_sum", F32, 5, 3000, "sum"), [x])[0],
+        np.testing.assert_array_equal(run(reduction("k_max", F32, 5, 3000, Reduce.MAX), [x])[0], x.max(1))
+        np.testing.assert_allclose(run(reduction("k_sum", F32, 5, 3000, Reduce.SUM), [x])[0],
                                    x.astype(np.float64).sum(1), rtol=1e-5)
     xi = rng.integers(-2**62, 2**62, (3, 70))
-    np.testing.assert_array_equal(run(reduction("k_imax", I64, 3, 70, "max"), [xi])[0], xi.max(1))
+    np.testing.assert_array_equal(run(reduction("k_imax", I64, 3, 70, Reduce.MAX), [xi])[0], xi.max(1))
     xs = rng.integers(-2**31, 2**31 - 1, (3, 1000), dtype=np.int32)
-    np.testing.assert_array_equal(run(reduction("k_isum", I32, 3, 1000, "sum"), [xs])[0],
+    np.testing.assert_array_equal(run(reduction("k_isum", I32, 3, 1000, Reduce.SUM), [xs])[0],
                                   xs.sum(1, dtype=np.int32))   # wraps
     # reduce_outer is the CPU's schedule; the result is the same
     y = rng.normal(size=(7, 33)).astype(np.float32)
-    k = reduction("k_outer", F32, 7, 33, "sum", outer=True)
+    k = reduction("k_outer", F32, 7, 33, Reduce.SUM, outer=True)
     np.testing.assert_allclose(run(k, [y])[0], cpu_outputs(k, [y])[0], rtol=1e-6)
 
 
@@ -256,7 +258,7 @@ def test_16bit_floats_round_after_every_op_like_the_cpu_backend():
 def test_16bit_sum_accumulates_in_float32_and_rounds_once():
     x = np.full((2, 3000), 1.0, np.float16)   # rounding each partial sum to f16 would stall at 2048
     x[1] = np.float16(0.1)
-    got = run(reduction("k_sum_f16", F16, 2, 3000, "sum"), [x])[0]
+    got = run(reduction("k_sum_f16", F16, 2, 3000, Reduce.SUM), [x])[0]
     np.testing.assert_array_equal(got, x.astype(np.float32).sum(1).astype(np.float16))
 
 
@@ -369,10 +371,10 @@ def scores_softmax(batch: int, m: int, n: int, k: int) -> DotKernel:
     rows = batch * m
     r, j = E.Var("r", rows), E.Var("j", n)
     c = E.Load(2, E.affine_sum([(n, r), (1, j)]), F32)
-    shifted = E.Un("exp", E.Bin("sub", c, E.Acc(0, F32), F32), F32)
-    stages = (Stage((j,), "max", c, None, None),
-              Stage((j,), "sum", shifted, None, None),
-              Stage((j,), None, E.Bin("div", shifted, E.Acc(1, F32), F32), 3, E.affine_sum([(n, r), (1, j)])))
+    shifted = E.Un(Op.EXP, E.Bin(Op.SUB, c, E.Acc(0, F32), F32), F32)
+    stages = (Stage((j,), Reduce.MAX, c, None, None),
+              Stage((j,), Reduce.SUM, shifted, None, None),
+              Stage((j,), None, E.Bin(Op.DIV, shifted, E.Acc(1, F32), F32), 3, E.affine_sum([(n, r), (1, j)])))
     bufs = (Buffer(F32, batch * m * k), Buffer(F32, batch * k * n), Buffer(F32, rows * n), Buffer(F32, rows * n))
     return DotKernel("k_scores_softmax", bufs, F32, batch, m, n, k, Operand(0, 0, (m * k, k, 1)),
                      Operand(1, 0, (k * n, n, 1)), c_strides=(m * n, n, 1),
@@ -447,9 +449,9 @@ def test_row_kernel_with_two_domain_loops_a_scalar_stage_and_computed_output_pos
     i, c, j = E.Var("i0", rows), E.Var("c0", chans), E.Var("j0", cols)
     x = E.Load(0, E.affine_sum([(chans * cols, i), (cols, c), (1, j)]), F32)
     reversed_row = E.affine_sum([(-chans, i), (1, c)], (rows - 1) * chans)
-    stages = (Stage((j,), "sum", x, 1, reversed_row),
-              Stage((), None, E.Bin("mul", E.Acc(0, F32), E.Un("exp", E.Cast(c, F32), F32), F32), 2, reversed_row),
-              Stage((j,), "max", E.Bin("sub", x, E.Acc(0, F32), F32), 3,
+    stages = (Stage((j,), Reduce.SUM, x, 1, reversed_row),
+              Stage((), None, E.Bin(Op.MUL, E.Acc(0, F32), E.Un(Op.EXP, E.Cast(c, F32), F32), F32), 2, reversed_row),
+              Stage((j,), Reduce.MAX, E.Bin(Op.SUB, x, E.Acc(0, F32), F32), 3,
                     E.affine_sum([(1, reversed_row)], 0)))
     bufs = (Buffer(F32, rows * chans * cols),) + (Buffer(F32, rows * chans),) * 3
     k = RowKernel("k_rows2", bufs, 3, (i, c), stages)
@@ -472,26 +474,26 @@ def hand_built_kernels() -> list:
     for dt in (F32, F64, F16, BF16):
         def every_op(a, b, dt=dt):
             unary = [E.Un(op, a, dt) for op in UNARY]
-            binary = [E.Bin(op, a, b, dt) for op in ("add", "sub", "mul", "div", "pow", "maximum", "minimum")]
-            compare = [E.Cast(E.Bin(op, a, b, BOOL), dt) for op in sorted(E.COMPARE)]
+            binary = [E.Bin(op, a, b, dt) for op in (Op.ADD, Op.SUB, Op.MUL, Op.DIV, Op.POW, Op.MAXIMUM, Op.MINIMUM)]
+            compare = [E.Cast(E.Bin(op, a, b, BOOL), dt) for op in sorted(E.COMPARE, key=lambda op: op.value)]
             noise = E.Rand(E.iconst(3), E.Var("i0", 64), dt)
             return sum_of(unary + binary + compare + [noise, E.Cast(E.Cast(a, I32), dt)], dt)
         kernels.append(elementwise(f"k_ops_{dt.name}", [dt, dt], dt, 64, every_op))
     for dt in (I32, I64):
         def int_ops(a, b, dt=dt):
-            ops = [E.Bin(op, a, b, dt) for op in ("add", "sub", "mul", "div", "maximum", "minimum")]
-            ops += [E.Un("abs", a, dt), E.Un("neg", b, dt), E.Cast(E.Bin("and", E.Bin("lt", a, b, BOOL),
-                                                                           E.Un("not", E.Bin("eq", a, b, BOOL), BOOL), BOOL), dt)]
+            ops = [E.Bin(op, a, b, dt) for op in (Op.ADD, Op.SUB, Op.MUL, Op.DIV, Op.MAXIMUM, Op.MINIMUM)]
+            ops += [E.Un(Op.ABS, a, dt), E.Un(Op.NEG, b, dt), E.Cast(E.Bin(Op.AND, E.Bin(Op.LT, a, b, BOOL),
+                                                                           E.Un(Op.NOT, E.Bin(Op.EQ, a, b, BOOL), BOOL), BOOL), dt)]
             # a dividend whose bounds are unknown (the floor-division path; its values are >= 0,
             # where the CPU's truncating division agrees; negative ones: the floordiv test above)
-            dividend = E.Cast(E.Un("abs", a, dt), I64)
-            ops += [E.Cast(E.Bin("floordiv", dividend, E.iconst(7), I64), dt),
-                    E.Cast(E.Bin("mod", dividend, E.iconst(7), I64), dt)]
+            dividend = E.Cast(E.Un(Op.ABS, a, dt), I64)
+            ops += [E.Cast(E.Bin(KOp.FLOORDIV, dividend, E.iconst(7), I64), dt),
+                    E.Cast(E.Bin(KOp.MOD, dividend, E.iconst(7), I64), dt)]
             return sum_of(ops, dt)
         kernels.append(elementwise(f"k_ops_{dt.name}", [dt, dt], dt, 64, int_ops))
-    kernels += [reduction("k_max_f32", F32, 3, 300, "max"), reduction("k_sum_i32", I32, 3, 300, "sum"),
-                reduction("k_max_i64", I64, 3, 30, "max"), reduction("k_sum_f16", F16, 3, 3000, "sum"),
-                reduction("k_max_bf16", BF16, 3, 30, "max"), softmax_rows(6, 3000), mean_var_norm(5, 77, BF16)]
+    kernels += [reduction("k_max_f32", F32, 3, 300, Reduce.MAX), reduction("k_sum_i32", I32, 3, 300, Reduce.SUM),
+                reduction("k_max_i64", I64, 3, 30, Reduce.MAX), reduction("k_sum_f16", F16, 3, 3000, Reduce.SUM),
+                reduction("k_max_bf16", BF16, 3, 30, Reduce.MAX), softmax_rows(6, 3000), mean_var_norm(5, 77, BF16)]
     kernels.append(dot_bias_relu_permuted(2, 21, 19, 70))
     kernels.append(dot_bias_relu_layer_norm(2, 40, 96, 24))
     kernels += [plain_dot(dt, 6, 17, 40) for dt in (F64, I64, F16)]
@@ -524,7 +526,7 @@ def test_hand_built_kernels_match_cpu():
 # ---- the launcher ---------------------------------------------------------------------------------------
 
 def test_launcher_caches_and_checks_its_buffers():
-    k = elementwise("k_twice", [F32], F32, 10, lambda a: E.Bin("add", a, a, F32))
+    k = elementwise("k_twice", [F32], F32, 10, lambda a: E.Bin(Op.ADD, a, a, F32))
     first = triton_jit.launcher(k)
     assert triton_jit.launcher(k) is first and triton_jit.interpreting()
     assert first.name == "k_twice" and "@triton.jit" in first.source and "def k_twice(p0, p1, BLOCK" in first.source

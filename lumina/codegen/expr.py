@@ -2,19 +2,50 @@
 
 A kernel computes one scalar ``Expr`` per point of its iteration domain. Expressions are frozen
 dataclasses (hashable, so renderers share common subexpressions) over loop variables, immediates and
-buffer loads. Index arithmetic is ordinary int64 ``Bin`` nodes; ``simplify_index`` normalises it with
-affine forms and value ranges (as in tinygrad's symbolic and Halide's simplifier) so that a reshape
-of a contiguous buffer indexes as ``i*N + j``, not as ``((i*N + j) // N) % M``.
+buffer loads. Index arithmetic is ordinary int64 ``Bin`` nodes; ``floordiv`` and ``mod`` normalise
+it with affine forms and value ranges (as in tinygrad's symbolic and Halide's simplifier) so that a
+reshape of a contiguous buffer indexes as ``i*N + j``, not as ``((i*N + j) // N) % M``.
+
+**Ops.** A ``Un`` or ``Bin`` names its op with an enum member: the IR primitive itself
+(``ir.Op.MUL``: the op means what the IR says, see ``ir.ops``) or, for what only kernels compute,
+a ``KOp`` (index ``floordiv``/``mod``, and what ``codegen.legalize`` rewrites into). So
+``Op.MUL`` is grep-able from the graph through the description to each renderer's table.
 """
 from __future__ import annotations
 
+import enum
 import math
 from dataclasses import dataclass, field, fields
 from typing import Union
 
 from ..ir.dtypes import DType
+from ..ir.ops import COMPARISONS, Op
 
 I64 = DType.int64
+
+
+class KOp(enum.Enum):
+    """A kernel-only op of a ``Un`` or ``Bin`` (the rest are ``ir.Op`` primitives).
+
+    Lowering emits only the index ops ``FLOORDIV`` and ``MOD`` (int64, Python's floor semantics,
+    which the simplifier reasons with). The others exist after ``codegen.legalize``: C's integer
+    ``TRUNC_DIV`` / ``TRUNC_REM`` (truncating; the divisor is never 0, nor -1 with the smallest
+    dividend), ``XOR``, ``SHR`` (arithmetic shift right, as C's ``>>`` on signed integers),
+    ``BITCAST`` (``Un``: the operand's bits as ``dtype``, same width) and ``ROUND`` (``Un``: a
+    float32 value rounded to the nearest ``dtype`` value, a 16-bit float, ties to even; the result
+    is held in a float32 register as every 16-bit value is)."""
+    FLOORDIV = "floordiv"
+    MOD = "mod"
+    TRUNC_DIV = "trunc_div"
+    TRUNC_REM = "trunc_rem"
+    XOR = "xor"
+    SHR = "shr"
+    BITCAST = "bitcast"
+    ROUND = "round"
+
+
+KernelOp = Union[Op, KOp]
+_OPS = (Op, KOp)
 
 
 @dataclass(frozen=True)
@@ -41,17 +72,31 @@ class Load:
 
 @dataclass(frozen=True)
 class Un:
-    op: str          # an ir.Op value: "exp", "neg", ...
+    """``op(x)``: a unary ``ir.Op`` (``Op.EXP``, ``Op.NEG``, ...) or ``KOp.BITCAST`` / ``KOp.ROUND``."""
+    op: KernelOp
     x: "Expr"
     dtype: DType
+
+    def __post_init__(self):
+        _check_op(self)
 
 
 @dataclass(frozen=True)
 class Bin:
-    op: str          # an ir.Op value ("add", "lt", ...) or index-only "floordiv" / "mod"
+    """``op(a, b)``: a binary ``ir.Op`` (``Op.ADD``, ``Op.LT``, ...; comparisons have a bool
+    ``dtype``) or a binary ``KOp``."""
+    op: KernelOp
     a: "Expr"
     b: "Expr"
     dtype: DType
+
+    def __post_init__(self):
+        _check_op(self)
+
+
+def _check_op(e) -> None:
+    if not isinstance(e.op, _OPS):   # a string op would match no renderer's table
+        raise TypeError(f"{type(e).__name__}: op must be an ir.Op or a KOp, got {e.op!r}")
 
 
 @dataclass(frozen=True)
@@ -107,19 +152,25 @@ Expr = Union[Var, Const, Load, Un, Bin, Select, Cast, Rand, Acc, Check]
 
 def _cached_hash(self) -> int:
     """Hash once per node: expressions are DAGs with shared subtrees, and the dataclass hash would
-    walk them as trees (exponential in the depth of fused index arithmetic)."""
+    walk them as trees (exponential in the depth of fused index arithmetic). An op hashes as its
+    name (``value``): ``_order`` sorts index atoms by hash, which is the order of generated code."""
     h = self.__dict__.get("_hash")
     if h is None:
-        h = hash((type(self).__name__,) + tuple(getattr(self, name) for name in self._fields))
+        h = hash((type(self).__name__,) + tuple(_hash_key(getattr(self, name)) for name in self._fields))
         object.__setattr__(self, "_hash", h)
     return h
+
+
+def _hash_key(v):
+    return v.value if isinstance(v, _OPS) else v
 
 
 for _cls in (Var, Const, Load, Un, Bin, Select, Cast, Rand, Acc, Check):
     _cls._fields = tuple(f.name for f in fields(_cls) if f.compare)
     _cls.__hash__ = _cached_hash
 
-COMPARE = {"lt", "le", "gt", "ge", "eq", "ne"}
+COMPARE = frozenset(COMPARISONS)
+"""The comparison ops (``ir.ops.COMPARISONS``): a ``Bin`` of one has a bool ``dtype``."""
 
 
 def iconst(v: int) -> Const:
@@ -154,19 +205,19 @@ Affine = tuple[dict, int]
 def _affine(e: Expr) -> Affine:
     if isinstance(e, Const):
         return {}, int(e.value)
-    if isinstance(e, Bin) and e.op == "add":
+    if isinstance(e, Bin) and e.op is Op.ADD:
         (ta, ca), (tb, cb) = _affine(e.a), _affine(e.b)
         terms = dict(ta)
         for k, v in tb.items():
             terms[k] = terms.get(k, 0) + v
         return {k: v for k, v in terms.items() if v}, ca + cb
-    if isinstance(e, Bin) and e.op == "sub":
+    if isinstance(e, Bin) and e.op is Op.SUB:
         (ta, ca), (tb, cb) = _affine(e.a), _affine(e.b)
         terms = dict(ta)
         for k, v in tb.items():
             terms[k] = terms.get(k, 0) - v
         return {k: v for k, v in terms.items() if v}, ca - cb
-    if isinstance(e, Bin) and e.op == "mul":
+    if isinstance(e, Bin) and e.op is Op.MUL:
         for x, c in ((e.a, e.b), (e.b, e.a)):
             if isinstance(c, Const):
                 t, k = _affine(x)
@@ -181,7 +232,7 @@ def _recombine(terms: dict, const: int) -> tuple[dict, int]:
     while changed:
         changed = False
         for atom, c in list(terms.items()):
-            if not (isinstance(atom, Bin) and atom.op == "mod" and isinstance(atom.b, Const)):
+            if not (isinstance(atom, Bin) and atom.op is KOp.MOD and isinstance(atom.b, Const)):
                 continue
             k = int(atom.b.value)
             partner = floordiv(atom.a, k)
@@ -199,20 +250,23 @@ def _recombine(terms: dict, const: int) -> tuple[dict, int]:
 
 
 def _from_affine(terms: dict, const: int) -> Expr:
-    if any(isinstance(a, Bin) and a.op == "mod" for a in terms):
+    if any(isinstance(a, Bin) and a.op is KOp.MOD for a in terms):
         terms, const = _recombine(dict(terms), const)
     out = None
     for atom, coeff in sorted(terms.items(), key=lambda kv: _order(kv[0])):
-        term = atom if coeff == 1 else Bin("mul", atom, iconst(coeff), I64)
-        out = term if out is None else Bin("add", out, term, I64)
+        term = atom if coeff == 1 else Bin(Op.MUL, atom, iconst(coeff), I64)
+        out = term if out is None else Bin(Op.ADD, out, term, I64)
     if out is None:
         return iconst(const)
-    return out if const == 0 else Bin("add", out, iconst(const), I64)
+    return out if const == 0 else Bin(Op.ADD, out, iconst(const), I64)
 
 
 def _order(atom: Expr):
     # Vars first in name order (outer loops before inner ones), other atoms after.
     return (0, atom.name, 0) if isinstance(atom, Var) else (1, type(atom).__name__, hash(atom))
+
+
+_BOUNDED = (Op.ADD, Op.SUB, Op.MUL, KOp.FLOORDIV, KOp.MOD)
 
 
 def bounds(e: Expr) -> tuple[int, int]:
@@ -221,18 +275,18 @@ def bounds(e: Expr) -> tuple[int, int]:
         return 0, e.extent - 1
     if isinstance(e, Const):
         return int(e.value), int(e.value)
-    if isinstance(e, Bin) and e.op in ("add", "sub", "mul", "floordiv", "mod"):
+    if isinstance(e, Bin) and e.op in _BOUNDED:
         (al, ah), (bl, bh) = bounds(e.a), bounds(e.b)
-        if e.op == "add":
+        if e.op is Op.ADD:
             return al + bl, ah + bh
-        if e.op == "sub":
+        if e.op is Op.SUB:
             return al - bh, ah - bl
-        if e.op == "mul":
+        if e.op is Op.MUL:
             c = [al * bl, al * bh, ah * bl, ah * bh]
             return min(c), max(c)
-        if e.op == "floordiv" and bl == bh and bl > 0:
+        if e.op is KOp.FLOORDIV and bl == bh and bl > 0:
             return al // bl, ah // bl
-        if e.op == "mod" and bl == bh and bl > 0:
+        if e.op is KOp.MOD and bl == bh and bl > 0:
             return (al, ah) if 0 <= al and ah < bl else (0, bl - 1)
     if isinstance(e, Select):
         (al, ah), (bl, bh) = bounds(e.a), bounds(e.b)
@@ -270,7 +324,7 @@ def floordiv(e: Expr, c: int) -> Expr:
     """``e // c`` (floor division by a positive constant), simplified."""
     if c == 1:
         return e
-    if isinstance(e, Bin) and e.op == "floordiv" and isinstance(e.b, Const):   # (x // a) // c
+    if isinstance(e, Bin) and e.op is KOp.FLOORDIV and isinstance(e.b, Const):   # (x // a) // c
         return floordiv(e.a, int(e.b.value) * c)
     terms, k = _affine(e)
     (qt, qk), (rt, rk) = _split(terms, k, c)   # e = c*q + rest, so e // c = q + rest // c
@@ -280,7 +334,7 @@ def floordiv(e: Expr, c: int) -> Expr:
         inner = iconst(0)
     else:
         factored = _factor(rt, rk, c)
-        inner = floordiv(factored[1], c // factored[0]) if factored else Bin("floordiv", rest, iconst(c), I64)
+        inner = floordiv(factored[1], c // factored[0]) if factored else Bin(KOp.FLOORDIV, rest, iconst(c), I64)
     return affine_sum([(1, _from_affine(qt, qk)), (1, inner)])
 
 
@@ -298,7 +352,7 @@ def mod(e: Expr, c: int) -> Expr:
     if factored is not None:
         g, a, r = factored
         return affine_sum([(g, mod(a, c // g)), (1, r)])
-    return Bin("mod", rest, iconst(c), I64)
+    return Bin(KOp.MOD, rest, iconst(c), I64)
 
 
 def affine_sum(pairs, const: int = 0) -> Expr:

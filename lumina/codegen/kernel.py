@@ -20,10 +20,18 @@ launch and raises the site's ``LuminaIndexError``.
 """
 from __future__ import annotations
 
+import enum
 from dataclasses import dataclass, field
 
 from ..ir.dtypes import DType
 from .expr import Expr, Var
+
+
+class Reduce(enum.Enum):
+    """How a reduction folds its values: ``SUM`` from 0, or ``MAX`` from the lowest value of the
+    dtype (-inf for floats, where NaN wins: NumPy's ``max``)."""
+    SUM = "sum"
+    MAX = "max"
 
 
 @dataclass(frozen=True)
@@ -62,7 +70,7 @@ class LoopKernel:
     buffers: tuple[Buffer, ...]        # inputs first; the output is the last one
     domain: tuple[Var, ...]            # output loops, outer to inner; output index is row-major
     reduce_vars: tuple[Var, ...]       # reduction loops (innermost); () for elementwise
-    reduce_op: str | None              # "sum" or "max"
+    reduce_op: Reduce | None           # None: elementwise
     value: Expr
     source: tuple[str, ...] = ()       # the IR lines this kernel was fused from (for dumps)
     reduce_outer: bool = False         # reduce loops outside the innermost domain loop (see below)
@@ -89,15 +97,15 @@ class LoopKernel:
 class Stage:
     """One loop nest inside a ``RowKernel``'s outer loops, over its own ``vars`` (outer to inner).
 
-    With ``reduce_op`` ("sum" or "max") the stage folds ``value`` over ``vars`` into one scalar per
-    outer point (starting from 0, or from the lowest value of its dtype for "max"); later stages read
+    With ``reduce_op`` (``Reduce.SUM`` or ``Reduce.MAX``) the stage folds ``value`` over ``vars``
+    into one scalar per outer point (see ``Reduce``); later stages read
     it as ``expr.Acc(<this stage's position>)``, and when ``out`` is set it is also stored at
     ``index`` (an int64 expression over the kernel's ``domain`` only) of buffer ``out``. Without
     ``reduce_op`` the stage stores ``value`` at ``index`` of buffer ``out`` at every point of ``vars``.
     ``value`` reads the domain's and its own loop variables, ``Acc`` of earlier stages, and ``Load``s
     of the kernel's input buffers only (never of an output)."""
     vars: tuple[Var, ...]
-    reduce_op: str | None
+    reduce_op: Reduce | None
     value: Expr
     out: int | None          # a buffer position (>= the number of inputs), or None: register only
     index: Expr | None       # the store's position in ``buffers[out]``, in elements

@@ -21,7 +21,7 @@ from ..schedule.views import view_base
 from . import expr as E
 from .coalesce import coalesce, coalesce_rows, substitute
 from ..schedule.partition import MAX_EPILOGUE_INPUTS
-from .kernel import (Buffer, DotKernel, Epilogue, IndexCheck, LoopKernel, Operand, RowKernel, Stage,
+from .kernel import (Buffer, DotKernel, Epilogue, IndexCheck, LoopKernel, Operand, Reduce, RowKernel, Stage,
                      status_buffer)
 
 I64 = DType.int64
@@ -46,7 +46,7 @@ def unravel(linear: E.Expr, shape) -> tuple:
 
 
 def _and(a, b):
-    return b if a is None else E.Bin("and", a, b, BOOL)
+    return b if a is None else E.Bin(Op.AND, a, b, BOOL)
 
 
 def _in_range(i: E.Expr, lo: int, hi: int):
@@ -54,9 +54,9 @@ def _in_range(i: E.Expr, lo: int, hi: int):
     blo, bhi = E.bounds(i)
     cond = None
     if blo < lo:
-        cond = E.Bin("ge", i, E.iconst(lo), BOOL)
+        cond = E.Bin(Op.GE, i, E.iconst(lo), BOOL)
     if bhi >= hi:
-        cond = _and(cond, E.Bin("lt", i, E.iconst(hi), BOOL))
+        cond = _and(cond, E.Bin(Op.LT, i, E.iconst(hi), BOOL))
     return cond
 
 
@@ -127,10 +127,10 @@ class _Lowerer:
         if op is Op.CONST:
             return E.Const(a["value"].reshape(()).item(), dt)
         if op.kind is Kind.UNARY:
-            return E.Un(op.value, self.value(n.inputs[0], idx), dt)
+            return E.Un(op, self.value(n.inputs[0], idx), dt)
         if op.kind is Kind.BINARY:
             x, y = (self.value(u, idx) for u in n.inputs)
-            return E.Bin(op.value, x, y, dt)
+            return E.Bin(op, x, y, dt)
         if op is Op.WHERE:
             c, x, y = (self.value(u, idx) for u in n.inputs)
             return E.Select(c, x, y, dt)
@@ -201,7 +201,7 @@ class _Lowerer:
             if result is None:
                 result = branch
             else:
-                result = E.Select(E.Bin("lt", idx[axis], E.iconst(off + u.shape[axis]), BOOL),
+                result = E.Select(E.Bin(Op.LT, idx[axis], E.iconst(off + u.shape[axis]), BOOL),
                                   branch, result, n.out.dtype)
         return result
 
@@ -213,13 +213,13 @@ class _Lowerer:
         d = x.shape[axis]
         lo, hi = E.bounds(j)
         if lo < 0:
-            j = E.Select(E.Bin("lt", j, E.iconst(0), BOOL), E.Bin("add", j, E.iconst(d), I64), j, I64)
+            j = E.Select(E.Bin(Op.LT, j, E.iconst(0), BOOL), E.Bin(Op.ADD, j, E.iconst(d), I64), j, I64)
         # An index out of range is reported by the check_index before it (the front end puts one
         # before every gather of a computed index); here it is clamped all the same, so that no
         # index, checked or not, ever reads outside the buffer.
         if lo < -d or hi >= d:
-            j = E.Select(E.Bin("lt", j, E.iconst(0), BOOL), E.iconst(0), j, I64)
-            j = E.Select(E.Bin("gt", j, E.iconst(d - 1), BOOL), E.iconst(d - 1), j, I64)
+            j = E.Select(E.Bin(Op.LT, j, E.iconst(0), BOOL), E.iconst(0), j, I64)
+            j = E.Select(E.Bin(Op.GT, j, E.iconst(d - 1), BOOL), E.iconst(d - 1), j, I64)
         return self.value(x, idx[:axis] + (j,) + idx[axis + k:])
 
 
@@ -279,7 +279,7 @@ def lower(k: Kernel, index: int, source: tuple[str, ...] = ()) -> LoopKernel | R
         rv = iter(rvars)
         idx = tuple(next(rv) if i in axes else next(kept) for i in range(x.type.rank))
         domain, rvars, value = coalesce(domain, rvars, lw.value(x, idx))
-        op = "sum" if root.op is Op.REDUCE_SUM else "max"
+        op = Reduce.SUM if root.op is Op.REDUCE_SUM else Reduce.MAX
         return LoopKernel(name, _with_status(buffers, status, lw.sites), domain, rvars, op, value, source,
                           # accumulating in the output buffer needs it at full precision
                           reduce_outer=root.dtype in _FULL_WIDTH and
@@ -445,7 +445,7 @@ def _lower_rows(k: Kernel, name: str, source, status: int | None = None, sites: 
         if st.role == "reduce":
             value = lw.value(v.node.inputs[0], lw.at(v.node.inputs[0]))
             index = row_major(lw.row_index(v), v.shape) if st.stored else None
-            op = "sum" if v.op is Op.REDUCE_SUM else "max"
+            op = Reduce.SUM if v.op is Op.REDUCE_SUM else Reduce.MAX
             stages.append(Stage(svars, op, value, out, index))
             lw.acc[id(v)] = E.Acc(s, v.dtype)
         elif st.role == "full":

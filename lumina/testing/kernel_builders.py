@@ -2,7 +2,7 @@
 must handle, written out directly (no graph, no fusion), plus the float32 values and NumPy
 references the elementwise tests share.
 
-    k = elementwise("k_exp", [F32], F32, 16, lambda a: E.Un("exp", a, F32))
+    k = elementwise("k_exp", [F32], F32, 16, lambda a: E.Un(Op.EXP, a, F32))
     r = reduction("k_max", F32, rows=5, cols=300, op="max")         # out[i] = max_r x[i, r]
     s = softmax_rows(6, 3000)                                       # a three-stage RowKernel
     m = mean_var_norm(5, 77)                                        # three outputs: mean, var, norm
@@ -19,8 +19,10 @@ from collections.abc import Callable, Sequence
 import numpy as np
 
 from ..codegen import expr as E
-from ..codegen.kernel import Buffer, DotKernel, Epilogue, LoopKernel, Operand, RowKernel, Stage
+from ..codegen.expr import KOp
+from ..codegen.kernel import Buffer, DotKernel, Epilogue, LoopKernel, Operand, Reduce, RowKernel, Stage
 from ..ir.dtypes import DType
+from ..ir.ops import Op
 from ..schedule.partition import MAX_EPILOGUE_INPUTS
 
 F32, I32, I64, BOOL = DType.float32, DType.int32, DType.int64, DType.bool
@@ -30,8 +32,8 @@ SPECIAL = np.array([0.0, -0.0, 1.0, -1.0, 0.5, -0.49, 3.7, -3.7, 1e-30, 88.0, -1
 """float32 inputs at the edges of the unary ops: signed zeros, overflow and underflow of ``exp``,
 infinities and NaN."""
 
-UNARY = {"exp": np.exp, "log": np.log, "sqrt": np.sqrt, "sin": np.sin, "cos": np.cos,
-         "tanh": np.tanh, "abs": np.abs, "neg": np.negative, "erf": np.vectorize(math.erf, otypes=[float])}
+UNARY = {Op.EXP: np.exp, Op.LOG: np.log, Op.SQRT: np.sqrt, Op.SIN: np.sin, Op.COS: np.cos,
+         Op.TANH: np.tanh, Op.ABS: np.abs, Op.NEG: np.negative, Op.ERF: np.vectorize(math.erf, otypes=[float])}
 """Every float unary op of ``codegen.expr`` with its NumPy reference (evaluate it in float64 and
 round: the exact result)."""
 
@@ -46,12 +48,13 @@ def elementwise(name: str, in_dtypes: Sequence[DType], out_dtype: DType, n: int,
                       (i,), (), None, value_of(*loads))
 
 
-def reduction(name: str, dtype: DType, rows: int, cols: int, op: str, outer: bool = False) -> LoopKernel:
+def reduction(name: str, dtype: DType, rows: int, cols: int, op: Reduce | str, outer: bool = False) -> LoopKernel:
     """``out[i] = op(x[i, r] for r in range(cols))`` over a ``[rows, cols]`` buffer of ``dtype``
-    (``op`` "sum" or "max"); ``outer`` asks for the CPU's ``reduce_outer`` schedule."""
+    (``op`` a ``Reduce`` or its name, "sum" or "max"); ``outer`` asks for the CPU's
+    ``reduce_outer`` schedule."""
     i, r = E.Var("i0", rows), E.Var("r0", cols)
     x = E.Load(0, E.affine_sum([(cols, i), (1, r)]), dtype)
-    return LoopKernel(name, (Buffer(dtype, rows * cols), Buffer(dtype, rows)), (i,), (r,), op, x,
+    return LoopKernel(name, (Buffer(dtype, rows * cols), Buffer(dtype, rows)), (i,), (r,), Reduce(op), x,
                       reduce_outer=outer)
 
 
@@ -60,10 +63,10 @@ def softmax_rows(rows: int, cols: int) -> RowKernel:
     the row's max, stage 1 the sum of ``exp(x - Acc(0))``, stage 2 stores ``exp(x - Acc(0)) / Acc(1)``."""
     i, j = E.Var("i0", rows), E.Var("j0", cols)
     x = E.Load(0, E.affine_sum([(cols, i), (1, j)]), F32)
-    shifted = E.Un("exp", E.Bin("sub", x, E.Acc(0, F32), F32), F32)
-    stages = (Stage((j,), "max", x, None, None),
-              Stage((j,), "sum", shifted, None, None),
-              Stage((j,), None, E.Bin("div", shifted, E.Acc(1, F32), F32), 1, E.affine_sum([(cols, i), (1, j)])))
+    shifted = E.Un(Op.EXP, E.Bin(Op.SUB, x, E.Acc(0, F32), F32), F32)
+    stages = (Stage((j,), Reduce.MAX, x, None, None),
+              Stage((j,), Reduce.SUM, shifted, None, None),
+              Stage((j,), None, E.Bin(Op.DIV, shifted, E.Acc(1, F32), F32), 1, E.affine_sum([(cols, i), (1, j)])))
     return RowKernel("k_softmax", (Buffer(F32, rows * cols), Buffer(F32, rows * cols)), 1, (i,), stages)
 
 
@@ -74,10 +77,10 @@ def mean_var_norm(rows: int, cols: int, dt: DType = F32) -> RowKernel:
     i, j = E.Var("i0", rows), E.Var("j0", cols)
     x = E.Load(0, E.affine_sum([(cols, i), (1, j)]), dt)
     inv = E.Const(1.0 / cols, dt)
-    centered = E.Bin("sub", x, E.Acc(0, dt), dt)
-    norm = E.Bin("div", centered, E.Un("sqrt", E.Bin("add", E.Acc(1, dt), E.Const(1e-5, dt), dt), dt), dt)
-    stages = (Stage((j,), "sum", E.Bin("mul", x, inv, dt), 1, i),
-              Stage((j,), "sum", E.Bin("mul", E.Bin("mul", centered, centered, dt), inv, dt), 2, i),
+    centered = E.Bin(Op.SUB, x, E.Acc(0, dt), dt)
+    norm = E.Bin(Op.DIV, centered, E.Un(Op.SQRT, E.Bin(Op.ADD, E.Acc(1, dt), E.Const(1e-5, dt), dt), dt), dt)
+    stages = (Stage((j,), Reduce.SUM, E.Bin(Op.MUL, x, inv, dt), 1, i),
+              Stage((j,), Reduce.SUM, E.Bin(Op.MUL, E.Bin(Op.MUL, centered, centered, dt), inv, dt), 2, i),
               Stage((j,), None, norm, 3, E.affine_sum([(cols, i), (1, j)])))
     bufs = (Buffer(dt, rows * cols), Buffer(dt, rows), Buffer(dt, rows), Buffer(dt, rows * cols))
     return RowKernel(f"k_mean_var_{dt.name}", bufs, 3, (i,), stages)
@@ -87,7 +90,7 @@ def sum_of(terms: Sequence[E.Expr], dt: DType) -> E.Expr:
     """``terms[0] + terms[1] + ...`` in ``dt``, left to right."""
     out = terms[0]
     for t in terms[1:]:
-        out = E.Bin("add", out, t, dt)
+        out = E.Bin(Op.ADD, out, t, dt)
     return out
 
 
@@ -96,7 +99,7 @@ def rand_kernel(dt: DType, n: int) -> LoopKernel:
     from an int64 buffer of one element (buffer 0)."""
     i = E.Var("i0", n)
     return LoopKernel(f"k_rand_{dt.name}", (Buffer(I64, 1), Buffer(dt, n)), (i,), (), None,
-                      E.Rand(E.Load(0, E.iconst(0), I64), E.Bin("add", i, E.iconst(5), I64), dt))
+                      E.Rand(E.Load(0, E.iconst(0), I64), E.Bin(Op.ADD, i, E.iconst(5), I64), dt))
 
 
 def rounding_kernels(dt: DType, n: int, tanh: bool = True) -> list[LoopKernel]:
@@ -106,11 +109,11 @@ def rounding_kernels(dt: DType, n: int, tanh: bool = True) -> list[LoopKernel]:
     back), ``k_narrow_<dtype>`` (float32 -> dt) and ``k_from_int_<dtype>`` (int64 -> dt). Their
     inputs: ``rounding_inputs``."""
     def chain(a, b):
-        y = E.Bin("div", E.Bin("add", E.Bin("mul", a, b, dt), a, dt), E.Bin("sub", b, E.Const(0.3, dt), dt), dt)
-        y = E.Bin("add", y, E.Un("sqrt", E.Un("abs", y, dt), dt), dt)
+        y = E.Bin(Op.DIV, E.Bin(Op.ADD, E.Bin(Op.MUL, a, b, dt), a, dt), E.Bin(Op.SUB, b, E.Const(0.3, dt), dt), dt)
+        y = E.Bin(Op.ADD, y, E.Un(Op.SQRT, E.Un(Op.ABS, y, dt), dt), dt)
         if tanh:
-            y = E.Bin("add", y, E.Un("tanh", a, dt), dt)
-        return E.Cast(E.Bin("mul", E.Cast(y, F32), E.Const(1.0001, F32), F32), dt)
+            y = E.Bin(Op.ADD, y, E.Un(Op.TANH, a, dt), dt)
+        return E.Cast(E.Bin(Op.MUL, E.Cast(y, F32), E.Const(1.0001, F32), F32), dt)
     return [elementwise(f"k_chain_{dt.name}", [dt, dt], dt, n, chain),
             elementwise(f"k_narrow_{dt.name}", [F32], dt, n, lambda x: E.Cast(x, dt)),
             elementwise(f"k_from_int_{dt.name}", [I64], dt, n, lambda x: E.Cast(x, dt))]
@@ -137,7 +140,7 @@ def dot_bias_relu_permuted(batch: int, m: int, n: int, k: int) -> DotKernel:
     permutation, by the epilogue's index and ``c_strides``)."""
     bv, mv, nv = E.Var("b", batch), E.Var("m", m), E.Var("n", n)
     index = E.affine_sum([(m, bv), (1, mv), (batch * m, nv)])
-    value = E.Bin("maximum", E.Bin("add", E.Load(MAX_EPILOGUE_INPUTS, index, F32), E.Load(0, nv, F32), F32),
+    value = E.Bin(Op.MAXIMUM, E.Bin(Op.ADD, E.Load(MAX_EPILOGUE_INPUTS, index, F32), E.Load(0, nv, F32), F32),
                   E.Const(0.0, F32), F32)
     return DotKernel("k_dot_epi", (Buffer(F32, batch * k * m), Buffer(F32, k * n), Buffer(F32, n),
                                    Buffer(F32, batch * m * n)), F32, batch, m, n, k,
@@ -158,7 +161,7 @@ def dot_bias_relu_layer_norm(batch: int, m: int, n: int, k: int, eps: float = 1e
     ``layer_norm_reference`` computes the same in NumPy."""
     bv, mv, nv = E.Var("b", batch), E.Var("m", m), E.Var("n", n)
     c_index = E.affine_sum([(m * n, bv), (n, mv), (1, nv)] if batch > 1 else [(n, mv), (1, nv)])
-    relu = E.Bin("maximum", E.Bin("add", E.Load(MAX_EPILOGUE_INPUTS, c_index, F32), E.Load(0, nv, F32), F32),
+    relu = E.Bin(Op.MAXIMUM, E.Bin(Op.ADD, E.Load(MAX_EPILOGUE_INPUTS, c_index, F32), E.Load(0, nv, F32), F32),
                  E.Const(0.0, F32), F32)
     r = E.Var("r", batch * m)
     s = [E.Var(f"s{j}", n) for j in range(5)]
@@ -167,18 +170,18 @@ def dot_bias_relu_layer_norm(batch: int, m: int, n: int, k: int, eps: float = 1e
         return E.Load(5, E.affine_sum([(n, r), (1, s[j])]), F32)
 
     def mean():
-        return E.Bin("mul", E.Acc(0, F32), E.Const(1.0 / n, F32), F32)
+        return E.Bin(Op.MUL, E.Acc(0, F32), E.Const(1.0 / n, F32), F32)
 
     def rstd():
-        var = E.Bin("add", E.Bin("mul", E.Acc(2, F32), E.Const(1.0 / n, F32), F32), E.Const(eps, F32), F32)
-        return E.Bin("div", E.Const(1.0, F32), E.Un("sqrt", var, F32), F32)
+        var = E.Bin(Op.ADD, E.Bin(Op.MUL, E.Acc(2, F32), E.Const(1.0 / n, F32), F32), E.Const(eps, F32), F32)
+        return E.Bin(Op.DIV, E.Const(1.0, F32), E.Un(Op.SQRT, var, F32), F32)
 
-    dev = E.Bin("sub", c_at(2), mean(), F32)
-    norm = E.Bin("mul", E.Bin("sub", c_at(4), mean(), F32), rstd(), F32)
-    y = E.Bin("add", E.Bin("mul", norm, E.Load(3, s[4], F32), F32), E.Load(4, s[4], F32), F32)
-    stages = (Stage((s[0],), "sum", c_at(0), None, None),
+    dev = E.Bin(Op.SUB, c_at(2), mean(), F32)
+    norm = E.Bin(Op.MUL, E.Bin(Op.SUB, c_at(4), mean(), F32), rstd(), F32)
+    y = E.Bin(Op.ADD, E.Bin(Op.MUL, norm, E.Load(3, s[4], F32), F32), E.Load(4, s[4], F32), F32)
+    stages = (Stage((s[0],), Reduce.SUM, c_at(0), None, None),
               Stage((), None, mean(), 6, r),
-              Stage((s[2],), "sum", E.Bin("mul", dev, dev, F32), None, None),
+              Stage((s[2],), Reduce.SUM, E.Bin(Op.MUL, dev, dev, F32), None, None),
               Stage((), None, rstd(), 7, r),
               Stage((s[4],), None, y, 8, E.affine_sum([(n, r), (1, s[4])])))
     buffers = (Buffer(F32, batch * m * k), Buffer(F32, k * n), Buffer(F32, n), Buffer(F32, n), Buffer(F32, n),
@@ -217,17 +220,17 @@ def binary_inputs() -> dict[DType, tuple[np.ndarray, np.ndarray]]:
             BOOL: (np.array([0, 0, 1, 1], bool), np.array([0, 1, 0, 1], bool))}
 
 
-def binary_kernel(op: str, dt: DType, n: int) -> LoopKernel:
+def binary_kernel(op: Op, dt: DType, n: int) -> LoopKernel:
     """``k_<op>_<dtype>``: ``out[i] = a[i] <op> b[i]`` over ``n`` elements of ``dt`` (a bool output
     for comparisons)."""
     out = BOOL if op in E.COMPARE else dt
-    return elementwise(f"k_{op}_{dt.name}", [dt, dt], out, n, lambda x, y: E.Bin(op, x, y, out))
+    return elementwise(f"k_{op.value}_{dt.name}", [dt, dt], out, n, lambda x, y: E.Bin(op, x, y, out))
 
 
 def select_kernel(n: int) -> LoopKernel:
     """``k_select``: float32 ``a if a > b else float(a != a)`` (1 where ``a`` is NaN)."""
     return elementwise("k_select", [F32, F32], F32, n,
-                       lambda x, y: E.Select(E.Bin("gt", x, y, BOOL), x, E.Cast(E.Bin("ne", x, x, BOOL), F32), F32))
+                       lambda x, y: E.Select(E.Bin(Op.GT, x, y, BOOL), x, E.Cast(E.Bin(Op.NE, x, x, BOOL), F32), F32))
 
 
 def floor_index_kernel() -> tuple[LoopKernel, np.ndarray]:
@@ -235,8 +238,8 @@ def floor_index_kernel() -> tuple[LoopKernel, np.ndarray]:
     bounds say the dividend may be negative; with the result Python's flooring // and % give
     (the simplifier's meaning of the nodes)."""
     i = E.Var("i0", 40)
-    shifted = E.Bin("sub", i, E.iconst(20), I64)
-    value = E.Bin("add", E.Bin("mul", E.Bin("floordiv", shifted, E.iconst(7), I64), E.iconst(100), I64),
-                  E.Bin("mod", shifted, E.iconst(7), I64), I64)
+    shifted = E.Bin(Op.SUB, i, E.iconst(20), I64)
+    value = E.Bin(Op.ADD, E.Bin(Op.MUL, E.Bin(KOp.FLOORDIV, shifted, E.iconst(7), I64), E.iconst(100), I64),
+                  E.Bin(KOp.MOD, shifted, E.iconst(7), I64), I64)
     s = np.arange(40) - 20
     return LoopKernel("k_floor", (Buffer(I64, 40),), (i,), (), None, value), (s // 7) * 100 + s % 7

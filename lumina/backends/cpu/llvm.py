@@ -41,10 +41,12 @@ from llvmlite import ir
 
 from ...errors import LuminaCodegenError
 from ...ir.dtypes import DType
+from ...ir.ops import Op
 from ...codegen import expr as E
+from ...codegen.expr import KOp
 from . import llvm_math
 from ...codegen.coalesce import substitute
-from ...codegen.kernel import DotKernel, Epilogue, LoopKernel, RowKernel, Stage
+from ...codegen.kernel import DotKernel, Epilogue, LoopKernel, Reduce, RowKernel, Stage
 
 I1, I8, I16, I32, I64 = (ir.IntType(w) for w in (1, 8, 16, 32, 64))
 F16, F32, F64 = ir.HalfType(), ir.FloatType(), ir.DoubleType()
@@ -52,16 +54,16 @@ REG = {DType.bool: I1, DType.int32: I32, DType.int64: I64, DType.float16: F32, D
        DType.float32: F32, DType.float64: F64}
 MEM = {**REG, DType.bool: I8, DType.float16: F16, DType.bfloat16: I16}
 # Ops whose result is exact in the operands' format: no rounding needed after them.
-_EXACT = {"neg", "abs", "maximum", "minimum"}
+_EXACT = {Op.NEG, Op.ABS, Op.MAXIMUM, Op.MINIMUM}
 # Mantissa bits (with the implicit one) of the uniform samples ``rand`` draws: k-bit fractions
 # k/2^bits are exact in the dtype, so a sample never rounds up to 1.0.
 _RAND_BITS = {DType.float16: 11, DType.bfloat16: 8, DType.float32: 24, DType.float64: 53}
 REDUCE_FLAGS = ("reassoc", "nsz")
 
-_INTRINSIC = {"exp": "llvm.exp", "log": "llvm.log", "sqrt": "llvm.sqrt", "sin": "llvm.sin",
-              "cos": "llvm.cos", "abs": "llvm.fabs"}
-_LIBM = {"tanh": ("tanhf", "tanh"), "erf": ("erff", "erf")}
-_FCMP = {"lt": "<", "le": "<=", "gt": ">", "ge": ">=", "eq": "==", "ne": "!="}
+_INTRINSIC = {Op.EXP: "llvm.exp", Op.LOG: "llvm.log", Op.SQRT: "llvm.sqrt", Op.SIN: "llvm.sin",
+              Op.COS: "llvm.cos", Op.ABS: "llvm.fabs"}
+_LIBM = {Op.TANH: ("tanhf", "tanh"), Op.ERF: ("erff", "erf")}
+_FCMP = {Op.LT: "<", Op.LE: "<=", Op.GT: ">", Op.GE: ">=", Op.EQ: "==", Op.NE: "!="}
 
 
 def _signed(v: int) -> int:
@@ -186,16 +188,16 @@ class _FunctionBuilder:
         self.memo = {}
         return b.load(acc_slot)
 
-    def _identity(self, op: str, dt: DType) -> ir.Constant:
-        if op == "sum":
+    def _identity(self, op: Reduce, dt: DType) -> ir.Constant:
+        if op is Reduce.SUM:
             return ir.Constant(REG[dt], 0.0 if dt.is_float else 0)
         if dt.is_float:
             return ir.Constant(REG[dt], -math.inf)
         return ir.Constant(REG[dt], -(1 << (REG[dt].width - 1)))
 
-    def _combine(self, op: str, acc, x, dt: DType):
+    def _combine(self, op: Reduce, acc, x, dt: DType):
         b = self.b
-        if op == "sum":
+        if op is Reduce.SUM:
             return b.fadd(acc, x, flags=REDUCE_FLAGS) if dt.is_float else b.add(acc, x)
         if dt.is_float:
             # IEEE 754-2019 maximum: NaN-propagating (NumPy's max), -0 < +0. The loop vectorizer
@@ -275,7 +277,7 @@ class _FunctionBuilder:
         if isinstance(e, E.Un):
             v = self._unary(e.op, self.expr(e.x), e.x.dtype)
             return v if e.op in _EXACT else self._round(v, e.dtype)
-        if isinstance(e, E.Bin) and e.op in ("floordiv", "mod") and E.bounds(e.a)[0] < 0:
+        if isinstance(e, E.Bin) and e.op in (KOp.FLOORDIV, KOp.MOD) and E.bounds(e.a)[0] < 0:
             return self._floor_div_mod(e.op, self.expr(e.a), self.expr(e.b))
         if isinstance(e, E.Bin):
             v = self._binary(e.op, self.expr(e.a), self.expr(e.b), e.a.dtype)
@@ -315,13 +317,13 @@ class _FunctionBuilder:
             fn = ir.Function(self.module, ir.FunctionType(ty, [a.type for a in args]), name=name)
         return self.b.call(fn, args)
 
-    def _unary(self, op: str, x, dt: DType):
+    def _unary(self, op: Op, x, dt: DType):
         b = self.b
-        if op == "neg":
+        if op is Op.NEG:
             return b.fneg(x) if dt.is_float else b.neg(x)
-        if op == "not":       # all ones: logical not of an i1, bitwise not of an integer
+        if op is Op.NOT:       # all ones: logical not of an i1, bitwise not of an integer
             return b.xor(x, ir.Constant(x.type, -1))
-        if op == "abs" and not dt.is_float:
+        if op is Op.ABS and not dt.is_float:
             return b.select(b.icmp_signed("<", x, ir.Constant(x.type, 0)), b.neg(x), x)
         if dt is not DType.float64 and op in llvm_math.FUNCTIONS:  # float32 registers: polynomials
             return llvm_math.FUNCTIONS[op](b, x)
@@ -340,34 +342,34 @@ class _FunctionBuilder:
         cmp = b.icmp_unsigned if dt is DType.bool else b.icmp_signed
         return b.select(cmp("<" if smaller else ">", a, x), a, x)
 
-    def _binary(self, op: str, x, y, dt: DType):
+    def _binary(self, op: Op | KOp, x, y, dt: DType):
         b = self.b
         f = dt.is_float
-        if op in ("add", "sub", "mul"):
-            return getattr(b, ("f" if f else "") + op)(x, y)
-        if op == "div":
+        if op in (Op.ADD, Op.SUB, Op.MUL):
+            return getattr(b, ("f" if f else "") + op.value)(x, y)
+        if op is Op.DIV:
             return b.fdiv(x, y) if f else self._int_div(x, y)
-        if op == "floordiv":
+        if op is KOp.FLOORDIV:
             return b.sdiv(x, y)  # index arithmetic whose bounds prove x >= 0 (else _floor_div_mod)
-        if op == "mod":
+        if op is KOp.MOD:
             return b.srem(x, y)
-        if op == "pow":
+        if op is Op.POW:
             return self._call(f"llvm.pow.{'f64' if dt is DType.float64 else 'f32'}", x.type, [x, y])
-        if op in ("maximum", "minimum"):
-            return self._max(x, y, dt, smaller=op == "minimum")
+        if op in (Op.MAXIMUM, Op.MINIMUM):
+            return self._max(x, y, dt, smaller=op is Op.MINIMUM)
         if op in _FCMP:
             if f:
-                return b.fcmp_unordered("!=", x, y) if op == "ne" else b.fcmp_ordered(_FCMP[op], x, y)
+                return b.fcmp_unordered("!=", x, y) if op is Op.NE else b.fcmp_ordered(_FCMP[op], x, y)
             if dt is DType.bool:   # i1: signed, true would be -1 and order below false
                 return b.icmp_unsigned(_FCMP[op], x, y)
             return b.icmp_signed(_FCMP[op], x, y)
-        if op == "and":
+        if op is Op.AND:
             return b.and_(x, y)
-        if op == "or":
+        if op is Op.OR:
             return b.or_(x, y)
         raise LuminaCodegenError(f"llvm: no lowering for binary {op} on {dt.name}")
 
-    def _floor_div_mod(self, op: str, x, y):
+    def _floor_div_mod(self, op: KOp, x, y):
         """Index ``floordiv``/``mod`` with floor semantics (``expr``'s, Python's) for a dividend
         that may be negative: C's truncating quotient, moved down by one when the remainder is
         non-zero and its sign differs from the divisor's."""
@@ -376,7 +378,7 @@ class _FunctionBuilder:
         zero = ir.Constant(r.type, 0)
         fix = b.and_(b.icmp_signed("!=", r, zero),
                      b.icmp_signed("!=", b.icmp_signed("<", r, zero), b.icmp_signed("<", y, zero)))
-        if op == "floordiv":
+        if op is KOp.FLOORDIV:
             return b.sub(q, b.zext(fix, q.type))
         return b.select(fix, b.add(r, y), r)
 
@@ -531,7 +533,7 @@ class _RowBuilder(_FunctionBuilder):
 
 _FULL_WIDTH = (DType.float32, DType.float64, DType.int32, DType.int64)
 ROW_SCRATCH_BYTES = 1 << 17   # stack buffers of one row kernel (threads have megabytes of stack)
-_COSTLY = {"exp", "log", "sqrt", "sin", "cos", "tanh", "erf", "div", "pow"}
+_COSTLY = {Op.EXP, Op.LOG, Op.SQRT, Op.SIN, Op.COS, Op.TANH, Op.ERF, Op.DIV, Op.POW}
 
 
 def _row_reuse(k: RowKernel):

@@ -20,6 +20,8 @@ import math
 
 from llvmlite import ir
 
+from ...ir.ops import Op
+
 F32, I32 = ir.FloatType(), ir.IntType(32)
 
 
@@ -142,4 +144,4 @@ def erf(b: ir.IRBuilder, x):
     return b.select(_is_nan(b, x), x, y)
 
 
-FUNCTIONS = {"exp": exp, "log": log, "tanh": tanh, "erf": erf}
+FUNCTIONS = {Op.EXP: exp, Op.LOG: log, Op.TANH: tanh, Op.ERF: erf}

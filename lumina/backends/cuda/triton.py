@@ -42,7 +42,7 @@ from ...errors import LuminaCodegenError
 from ...ir.dtypes import DType
 from ...schedule.partition import MAX_EPILOGUE_INPUTS
 from ...codegen import expr as E
-from ...codegen.kernel import DotKernel, LoopKernel, RowKernel, Stage
+from ...codegen.kernel import DotKernel, LoopKernel, Reduce, RowKernel, Stage
 from .triton_expr import PRELUDE, REG, Emitter, round_to, scalar_text, to_memory
 
 Desc = LoopKernel | RowKernel | DotKernel
@@ -215,9 +215,9 @@ def _elementwise(k: LoopKernel, lines: list[str]) -> None:
     lines.append(f"    tl.store(p{out} + flat, {to_memory(value, k.out.dtype)}, mask=mask)")
 
 
-def _identity(op: str, dt: DType) -> str:
+def _identity(op: Reduce, dt: DType) -> str:
     """The starting value of a ``sum`` or ``max`` over ``dt`` (as a Python literal)."""
-    if op == "sum":
+    if op is Reduce.SUM:
         return scalar_text(0, dt)
     if dt.is_float:
         return scalar_text(float("-inf"), dt)
@@ -245,7 +245,7 @@ def _row_stages(desc, domain, stages, lines: list[str]) -> None:
     for j, st in enumerate(stages):
         inner = _size(st.vars)
         ind = "        "
-        lines.append(f"    # stage {j}: {st.reduce_op or 'store'} over {inner} point(s)")
+        lines.append(f"    # stage {j}: {st.reduce_op.value if st.reduce_op else 'store'} over {inner} point(s)")
         if st.reduce_op is not None:
             acc_t = REG[st.value.dtype]
             lines.append(f"    acc = tl.full([BLOCK_M, BLOCK_R], {_identity(st.reduce_op, st.value.dtype)}, {acc_t})")
@@ -265,7 +265,7 @@ def _row_stages(desc, domain, stages, lines: list[str]) -> None:
             continue
         dt = st.value.dtype
         ident = _identity(st.reduce_op, dt)
-        if st.reduce_op == "sum":
+        if st.reduce_op is Reduce.SUM:
             lines.append(f"{ind}acc = acc + tl.where(r_mask, {value}, tl.full([], {ident}, {acc_t}))")
             total = "tl.reduce(acc, 1, _add)[:, None]"
         else:

@@ -38,7 +38,9 @@ import numpy as np
 
 from ...errors import LuminaCodegenError
 from ...ir.dtypes import DType
+from ...ir.ops import Op
 from ...codegen import expr as E
+from ...codegen.expr import KOp
 
 # Register type of each dtype, and its memory type (what a pointer of that buffer points to).
 REG = {DType.bool: "tl.int1", DType.int32: "tl.int32", DType.int64: "tl.int64",
@@ -47,12 +49,12 @@ REG = {DType.bool: "tl.int1", DType.int32: "tl.int32", DType.int64: "tl.int64",
 # The Triton signature string of a buffer's pointer (``triton.compile``'s ``signature``).
 POINTER = {DType.bool: "*u8", DType.int32: "*i32", DType.int64: "*i64", DType.float16: "*fp16",
            DType.bfloat16: "*bf16", DType.float32: "*fp32", DType.float64: "*fp64"}
-_EXACT = {"neg", "abs", "maximum", "minimum"}
+_EXACT = {Op.NEG, Op.ABS, Op.MAXIMUM, Op.MINIMUM}
 _RAND_BITS = {DType.float16: 11, DType.bfloat16: 8, DType.float32: 24, DType.float64: 53}
-_COMPARE = {"lt": "<", "le": "<=", "gt": ">", "ge": ">=", "eq": "==", "ne": "!="}
-_ARITH = {"add": "+", "sub": "-", "mul": "*", "floordiv": "//", "mod": "%"}
-_MATH = {"exp": "tl.exp", "log": "tl.log", "sin": "tl.sin", "cos": "tl.cos", "sqrt": "tl.sqrt_rn",
-         "erf": "tl.erf"}
+_COMPARE = {Op.LT: "<", Op.LE: "<=", Op.GT: ">", Op.GE: ">=", Op.EQ: "==", Op.NE: "!="}
+_ARITH = {Op.ADD: "+", Op.SUB: "-", Op.MUL: "*", KOp.FLOORDIV: "//", KOp.MOD: "%"}
+_MATH = {Op.EXP: "tl.exp", Op.LOG: "tl.log", Op.SIN: "tl.sin", Op.COS: "tl.cos", Op.SQRT: "tl.sqrt_rn",
+         Op.ERF: "tl.erf"}
 
 PRELUDE = '''\
 import triton
@@ -312,7 +314,7 @@ class Emitter:
         if isinstance(e, E.Un):
             v = self._unary(e.op, m[e.x], e.x.dtype)
             return v if e.op in _EXACT else round_to(v, e.dtype)
-        if isinstance(e, E.Bin) and e.op in ("floordiv", "mod") and not e.a.dtype.is_float:
+        if isinstance(e, E.Bin) and e.op in (KOp.FLOORDIV, KOp.MOD) and not e.a.dtype.is_float:
             return self._floor(e, m[e.a], m[e.b])
         if isinstance(e, E.Bin):
             v = self._binary(e.op, m[e.a], m[e.b], e.a.dtype)
@@ -345,47 +347,47 @@ class Emitter:
         with; plain C division where the bounds prove both operands non-negative."""
         if E.bounds(e.a)[0] >= 0 and E.bounds(e.b)[0] > 0:
             return f"({x} {_ARITH[e.op]} {y})"
-        return f"_floor{e.op}({x}, {y})"
+        return f"_floor{e.op.value}({x}, {y})"
 
-    def _unary(self, op: str, x: str, dt: DType) -> str:
-        if op == "neg":
+    def _unary(self, op: Op, x: str, dt: DType) -> str:
+        if op is Op.NEG:
             return f"(-{x})"
-        if op == "not":
+        if op is Op.NOT:
             return f"({x} == 0)" if dt is DType.bool else f"(~{x})"
-        if op == "abs":
+        if op is Op.ABS:
             return f"tl.abs({x})"
         if dt.is_float:
-            if op == "tanh":
+            if op is Op.TANH:
                 return f"_tanh64({x})" if dt is DType.float64 else f"_tanh32({x})"
-            if op == "sqrt" and dt is DType.float64:   # float64 sqrt is IEEE already
+            if op is Op.SQRT and dt is DType.float64:   # float64 sqrt is IEEE already
                 return f"tl.sqrt({x})"
             if op in _MATH:
                 return f"{_MATH[op]}({x})"
-        raise LuminaCodegenError(f"triton: kernel {self.kernel}: no lowering for unary {op} on {dt.name}")
+        raise LuminaCodegenError(f"triton: kernel {self.kernel}: no lowering for unary {op.value} on {dt.name}")
 
-    def _binary(self, op: str, x: str, y: str, dt: DType) -> str:
+    def _binary(self, op: Op | KOp, x: str, y: str, dt: DType) -> str:
         f = dt.is_float
-        if op in _ARITH and not (f and op in ("floordiv", "mod")):
+        if op in _ARITH and not (f and op in (KOp.FLOORDIV, KOp.MOD)):
             return f"({x} {_ARITH[op]} {y})"
-        if op in ("and", "or") and dt is DType.bool:
-            return f"_{op}({x}, {y})"
-        if op in ("and", "or"):        # bitwise on integers
-            return f"({x} {'&' if op == 'and' else '|'} {y})"
+        if op in (Op.AND, Op.OR) and dt is DType.bool:
+            return f"_{op.value}({x}, {y})"
+        if op in (Op.AND, Op.OR):        # bitwise on integers
+            return f"({x} {'&' if op is Op.AND else '|'} {y})"
         if op in _COMPARE:
-            if dt is DType.bool and op not in ("eq", "ne"):   # int1 orders as signed: true < false
+            if dt is DType.bool and op not in (Op.EQ, Op.NE):   # int1 orders as signed: true < false
                 x, y = f"{x}.to(tl.int8)", f"{y}.to(tl.int8)"
             return f"({x} {_COMPARE[op]} {y})"
-        if op == "div":
+        if op is Op.DIV:
             if not f:
                 return f"_idiv({x}, {y})"
             return f"({x} / {y})" if dt is DType.float64 else f"tl.div_rn({x}, {y})"
-        if op == "pow" and f:
+        if op is Op.POW and f:
             return f"_pow({x}, {y}).to({REG[dt]})"
-        if op in ("maximum", "minimum"):
+        if op in (Op.MAXIMUM, Op.MINIMUM):
             if dt is DType.bool:
-                return f"_i{op[:3]}({x}.to(tl.int8), {y}.to(tl.int8)).to(tl.int1)"
-            return f"_{'' if f else 'i'}{op[:3]}({x}, {y})"
-        raise LuminaCodegenError(f"triton: kernel {self.kernel}: no lowering for binary {op} on {dt.name}")
+                return f"_i{op.value[:3]}({x}.to(tl.int8), {y}.to(tl.int8)).to(tl.int1)"
+            return f"_{'' if f else 'i'}{op.value[:3]}({x}, {y})"
+        raise LuminaCodegenError(f"triton: kernel {self.kernel}: no lowering for binary {op.value} on {dt.name}")
 
     def _cast(self, x: str, src: DType, dst: DType) -> str:
         """As ``backends.cpu.llvm._cast``: a 16-bit target rounds from float32, so float64 and int64

@@ -47,7 +47,7 @@ from ...errors import LuminaCodegenError
 from ...ir.dtypes import DType
 from ...schedule.partition import MAX_EPILOGUE_INPUTS
 from ...codegen import expr as E
-from ...codegen.kernel import DotKernel, LoopKernel, RowKernel
+from ...codegen.kernel import DotKernel, LoopKernel, Reduce, RowKernel
 from .msl_expr import Emitter, identity, int_literal, mem, reg
 
 MAX_BUFFER_ARGUMENTS = 31   # Metal's buffer argument table; wider kernels take an argument buffer
@@ -200,7 +200,7 @@ def _elementwise(k: LoopKernel, names, threads: int) -> Emitter:
     return em
 
 
-def _tree(em: Emitter, op: str, acc: str, dt: DType, threads: int, scratch: str) -> str:
+def _tree(em: Emitter, op: Reduce, acc: str, dt: DType, threads: int, scratch: str) -> str:
     """Combine every thread's ``acc`` through ``scratch`` (threadgroup memory): the group's result
     in thread 0's ``scratch[0]``, returned as an expression valid after the final barrier."""
     em.line(f"{scratch}[lid] = {acc};")
@@ -221,7 +221,7 @@ def _loop(em: Emitter, vars, lanes: int | None):
     return em.block(f"for (long j = lid; j < {n}; j += {lanes})")
 
 
-def _fold(em: Emitter, vars, op: str, value, lanes: int | None, acc: str) -> None:
+def _fold(em: Emitter, vars, op: Reduce, value, lanes: int | None, acc: str) -> None:
     """``acc`` (declared) folded with ``value`` over this thread's share of ``vars``."""
     em.hoist([value], vars)
     with _loop(em, vars, lanes):
@@ -276,7 +276,8 @@ def _stages(em: Emitter, k: RowKernel, lanes: int | None, scratch: dict[str, str
     this thread alone."""
     alone = lanes is None
     for j, st in enumerate(k.stages):
-        em.line(f"// stage {j}: {st.reduce_op or 'store'} over {', '.join(v.name for v in st.vars) or '()'}")
+        em.line(f"// stage {j}: {st.reduce_op.value if st.reduce_op else 'store'} over "
+                f"{', '.join(v.name for v in st.vars) or '()'}")
         if st.out is not None and not k.n_inputs <= st.out < len(k.buffers):
             raise LuminaCodegenError(f"metal: kernel {k.name}: stage {j} stores to buffer {st.out}, "
                                      f"expected an output in [{k.n_inputs}, {len(k.buffers)})")

@@ -30,17 +30,20 @@ import numpy as np
 
 from ...errors import LuminaCodegenError
 from ...ir.dtypes import DType
+from ...ir.ops import Op
 from ...codegen import expr as E
+from ...codegen.expr import KOp
+from ...codegen.kernel import Reduce
 
 MEM = {DType.bool: "uchar", DType.int32: "int", DType.int64: "long", DType.float16: "half",
        DType.bfloat16: "ushort", DType.float32: "float"}
 REG = {DType.bool: "bool", DType.int32: "int", DType.int64: "long", DType.float16: "float",
        DType.bfloat16: "float", DType.float32: "float"}
-_EXACT = {"neg", "abs", "maximum", "minimum"}
+_EXACT = {Op.NEG, Op.ABS, Op.MAXIMUM, Op.MINIMUM}
 _RAND_BITS = {DType.float16: 11, DType.bfloat16: 8, DType.float32: 24}
-_MATH = {"exp", "log", "sqrt", "sin", "cos", "tanh"}
-_CMP = {"lt": "<", "le": "<=", "gt": ">", "ge": ">=", "eq": "==", "ne": "!="}
-_ARITH = {"add": "+", "sub": "-", "mul": "*"}
+_MATH = {Op.EXP, Op.LOG, Op.SQRT, Op.SIN, Op.COS, Op.TANH}
+_CMP = {Op.LT: "<", Op.LE: "<=", Op.GT: ">", Op.GE: ">=", Op.EQ: "==", Op.NE: "!="}
+_ARITH = {Op.ADD: "+", Op.SUB: "-", Op.MUL: "*"}
 
 # Helper functions a kernel's source defines before the kernel when it uses them: name -> (the
 # helpers it calls, source).
@@ -154,9 +157,9 @@ def int_literal(v: int, dt: DType) -> str:
     return str(v)
 
 
-def identity(op: str, dt: DType) -> str:
+def identity(op: Reduce, dt: DType) -> str:
     """The starting value of a "sum" or "max" reduction of ``dt`` values (as ``llvm.py``)."""
-    if op == "sum":
+    if op is Reduce.SUM:
         return "0.0f" if dt.is_float else "0"
     if dt.is_float:
         return "(-INFINITY)"
@@ -269,11 +272,11 @@ class Emitter:
             return f"{self.use('lum_bf16_round')}({x})"
         return x
 
-    def combine(self, op: str, acc: str, x: str, dt: DType) -> str:
+    def combine(self, op: Reduce, acc: str, x: str, dt: DType) -> str:
         """``acc`` folded with ``x`` by reduction ``op`` ("sum" or NaN-propagating "max")."""
-        if op == "sum":
+        if op is Reduce.SUM:
             return f"{acc} + {x}"
-        if op != "max":
+        if op is not Reduce.MAX:
             raise LuminaCodegenError(f"metal: kernel {self.name}: unknown reduction {op!r}")
         if dt.is_float:
             return f"{self.use('lum_max')}({acc}, {x})"
@@ -344,41 +347,41 @@ class Emitter:
             return float_literal(float(np.float32(e.value).astype(e.dtype.numpy)))
         return int_literal(e.value, e.dtype)
 
-    def _unary(self, op: str, x: str, dt: DType) -> str:
-        if op in ("neg", "not"):
-            sign = "-" if op == "neg" else "!" if dt is DType.bool else "~"
+    def _unary(self, op: Op, x: str, dt: DType) -> str:
+        if op in (Op.NEG, Op.NOT):
+            sign = "-" if op is Op.NEG else "!" if dt is DType.bool else "~"
             return f"{sign}{x}" if x[0].isalpha() else f"{sign}({x})"
-        if op == "abs":
+        if op is Op.ABS:
             return f"metal::fabs({x})" if dt.is_float else f"({x} < 0 ? -{x} : {x})"
         if dt.is_float and op in _MATH:
-            return f"metal::{op}({x})"
-        if dt.is_float and op == "erf":
+            return f"metal::{op.value}({x})"
+        if dt.is_float and op is Op.ERF:
             return f"{self.use('lum_erf')}({x})"
-        raise LuminaCodegenError(f"metal: kernel {self.name}: no lowering for unary {op} on {dt.name}")
+        raise LuminaCodegenError(f"metal: kernel {self.name}: no lowering for unary {op.value} on {dt.name}")
 
     def _binary(self, e: E.Bin, x: str, y: str) -> str:
         op, dt = e.op, e.a.dtype
         if op in _ARITH:
             return f"{x} {_ARITH[op]} {y}"
-        if op == "div":
+        if op is Op.DIV:
             return f"{x} / {y}" if dt.is_float else f"{self.use('lum_div')}({x}, {y})"
-        if op in ("floordiv", "mod"):
+        if op in (KOp.FLOORDIV, KOp.MOD):
             if E.bounds(e.a)[0] >= 0 and E.bounds(e.b)[0] > 0:   # C's / and % agree with floor's
-                return f"{x} {'/' if op == 'floordiv' else '%'} {y}"
+                return f"{x} {'/' if op is KOp.FLOORDIV else '%'} {y}"
             self.use("lum_floordiv")
-            return f"{'lum_floordiv' if op == 'floordiv' else 'lum_mod'}({x}, {y})"
-        if op == "pow" and dt.is_float:
+            return f"{'lum_floordiv' if op is KOp.FLOORDIV else 'lum_mod'}({x}, {y})"
+        if op is Op.POW and dt.is_float:
             return f"metal::pow({x}, {y})"
-        if op in ("maximum", "minimum"):
+        if op in (Op.MAXIMUM, Op.MINIMUM):
             if dt.is_float:
                 self.use("lum_max")
-                return f"{'lum_max' if op == 'maximum' else 'lum_min'}({x}, {y})"
-            return f"({x} {'>' if op == 'maximum' else '<'} {y} ? {x} : {y})"
+                return f"{'lum_max' if op is Op.MAXIMUM else 'lum_min'}({x}, {y})"
+            return f"({x} {'>' if op is Op.MAXIMUM else '<'} {y} ? {x} : {y})"
         if op in _CMP:
             return f"{x} {_CMP[op]} {y}"
-        if op in ("and", "or"):
-            return f"{x} {'&' if op == 'and' else '|'} {y}"
-        raise LuminaCodegenError(f"metal: kernel {self.name}: no lowering for binary {op} on {dt.name}")
+        if op in (Op.AND, Op.OR):
+            return f"{x} {'&' if op is Op.AND else '|'} {y}"
+        raise LuminaCodegenError(f"metal: kernel {self.name}: no lowering for binary {op.value} on {dt.name}")
 
     def _cast(self, x: str, src: DType, dst: DType) -> str:
         """As ``llvm._cast``: a 16-bit float target rounds from float32."""
