@@ -377,3 +377,33 @@ def test_host_target_description():
     description = host_target_description()
     assert description == host_target_description()
     assert "+" in description or "-" in description  # carries the CPU feature list
+
+
+def _epilogue_reading(n_buffers: int):
+    """A float32 [4, 8] @ [8, 8] GEMM whose epilogue adds ``n_buffers`` vectors [8] to C."""
+    from lumina.codegen import expr as E
+    from lumina.codegen.kernel import DOT_RESULT, Buffer, DotKernel, Epilogue, Operand
+    from lumina.ir.dtypes import DType
+    from lumina.ir.ops import Op
+    f32, m, n, k = DType.float32, 4, 8, 8
+    bv, mv, nv = E.Var("b", 1), E.Var("m", m), E.Var("n", n)
+    index = E.affine_sum([(n, mv), (1, nv)])
+    value = E.Load(DOT_RESULT, index, f32)
+    for i in range(n_buffers):
+        value = E.Bin(Op.ADD, value, E.Load(i, nv, f32), f32)
+    buffers = (Buffer(f32, m * k), Buffer(f32, k * n)) + (Buffer(f32, n),) * n_buffers + (Buffer(f32, m * n),)
+    return DotKernel("k_wide_epilogue", buffers, f32, 1, m, n, k, Operand(0, 0, (0, k, 1)), Operand(1, 0, (0, n, 1)),
+                     epilogue=Epilogue((bv, mv, nv), value, tuple(range(2, 2 + n_buffers)), index))
+
+
+def test_epilogue_pointers_follow_the_cpu_target():
+    """The GEMM's epilogue function takes the CPU target's ``max_epilogue_inputs`` buffers plus the
+    output; an epilogue reading more raises LuminaCodegenError instead of dropping a buffer."""
+    from lumina.backends import cpu
+    from lumina.backends.cpu.llvm import render_epilogue
+    from lumina.backends.cpu.llvm_gemm import EPILOGUE_POINTERS
+    from lumina.backends.target import MAX_EPILOGUE_INPUTS
+    assert EPILOGUE_POINTERS == MAX_EPILOGUE_INPUTS + 1 == cpu.target().max_epilogue_inputs + 1
+    compile_llvm(render_epilogue(_epilogue_reading(MAX_EPILOGUE_INPUTS), EPILOGUE_POINTERS), name="wide_epilogue")
+    with pytest.raises(LuminaCodegenError, match="reads 9 buffers besides the dot result, more than the 8"):
+        render_epilogue(_epilogue_reading(MAX_EPILOGUE_INPUTS + 1), EPILOGUE_POINTERS)

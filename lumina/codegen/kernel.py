@@ -157,16 +157,24 @@ class Operand:
     strides: tuple[int, int, int]
 
 
+DOT_RESULT = -1
+"""The ``Load.buf`` of an epilogue's reads of the finished dot result (``Epilogue``): a marker,
+never a buffer position."""
+
+
 @dataclass(frozen=True)
 class Epilogue:
     """An elementwise function applied to a GEMM's output in place, after its last K block.
 
     ``value`` is the new ``C[b, m, n]`` as an expression over the loop variables ``vars`` = (b, m, n)
     (extents batch, M, N; a batch of one indexes at 0, not through ``b``) of the GEMM as launched:
-    when it computes C^T, ``vars`` lists (b, n, m), so the renderer's row loop runs over n. Its loads name epilogue positions: ``Load(i)`` for ``i < len(buffers)``
-    reads the dot kernel's buffer ``buffers[i]``; ``Load(OUT)`` (``OUT = MAX_EPILOGUE_INPUTS``) reads
-    the finished dot result, at its own position only. The renderer stores ``value`` to that
-    position of the output.
+    when it computes C^T, ``vars`` lists (b, n, m), so the renderer's row loop runs over n. Its
+    loads name epilogue positions: ``Load(i)`` for ``0 <= i < len(buffers)`` reads the dot kernel's
+    buffer ``buffers[i]``; ``Load(DOT_RESULT, index)`` reads the finished dot result, at its own
+    position only (``index`` is the store's). The renderer stores ``value`` to that position of
+    the output. How many buffers an epilogue may read is the backend's limit (the CPU's epilogue
+    function has ``Target.max_epilogue_inputs`` pointer arguments besides the output); the
+    description itself has none.
     """
     vars: tuple[Var, Var, Var]
     value: Expr

@@ -34,9 +34,8 @@ from __future__ import annotations
 import math
 
 from ..ir.dtypes import DType
-from ..schedule.partition import MAX_EPILOGUE_INPUTS
 from . import expr as E
-from .kernel import DotKernel, LoopKernel, RowKernel, Stage
+from .kernel import DOT_RESULT, DotKernel, LoopKernel, RowKernel, Stage
 
 WIDTH = 80          # a subexpression whose inline text grows past this gets its operands named
 SHORT_INDEX = 40    # shared index arithmetic up to this long stays inline (b0[i0*16 + i1] reads
@@ -413,7 +412,7 @@ class _KernelPrinter:
             epi = k.epilogue
 
             def load_name(i: int):
-                if i == MAX_EPILOGUE_INPUTS:
+                if i == DOT_RESULT:
                     return "C", k.dtype
                 if 0 <= i < len(epi.buffers):
                     return self.buffer(epi.buffers[i])

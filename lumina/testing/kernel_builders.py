@@ -20,10 +20,9 @@ import numpy as np
 
 from ..codegen import expr as E
 from ..codegen.expr import KOp
-from ..codegen.kernel import Buffer, DotKernel, Epilogue, LoopKernel, Operand, Reduce, RowKernel, Stage
+from ..codegen.kernel import DOT_RESULT, Buffer, DotKernel, Epilogue, LoopKernel, Operand, Reduce, RowKernel, Stage
 from ..ir.dtypes import DType
 from ..ir.ops import Op
-from ..schedule.partition import MAX_EPILOGUE_INPUTS
 
 F32, I32, I64, BOOL = DType.float32, DType.int32, DType.int64, DType.bool
 
@@ -140,7 +139,7 @@ def dot_bias_relu_permuted(batch: int, m: int, n: int, k: int) -> DotKernel:
     permutation, by the epilogue's index and ``c_strides``)."""
     bv, mv, nv = E.Var("b", batch), E.Var("m", m), E.Var("n", n)
     index = E.affine_sum([(m, bv), (1, mv), (batch * m, nv)])
-    value = E.Bin(Op.MAXIMUM, E.Bin(Op.ADD, E.Load(MAX_EPILOGUE_INPUTS, index, F32), E.Load(0, nv, F32), F32),
+    value = E.Bin(Op.MAXIMUM, E.Bin(Op.ADD, E.Load(DOT_RESULT, index, F32), E.Load(0, nv, F32), F32),
                   E.Const(0.0, F32), F32)
     return DotKernel("k_dot_epi", (Buffer(F32, batch * k * m), Buffer(F32, k * n), Buffer(F32, n),
                                    Buffer(F32, batch * m * n)), F32, batch, m, n, k,
@@ -161,7 +160,7 @@ def dot_bias_relu_layer_norm(batch: int, m: int, n: int, k: int, eps: float = 1e
     ``layer_norm_reference`` computes the same in NumPy."""
     bv, mv, nv = E.Var("b", batch), E.Var("m", m), E.Var("n", n)
     c_index = E.affine_sum([(m * n, bv), (n, mv), (1, nv)] if batch > 1 else [(n, mv), (1, nv)])
-    relu = E.Bin(Op.MAXIMUM, E.Bin(Op.ADD, E.Load(MAX_EPILOGUE_INPUTS, c_index, F32), E.Load(0, nv, F32), F32),
+    relu = E.Bin(Op.MAXIMUM, E.Bin(Op.ADD, E.Load(DOT_RESULT, c_index, F32), E.Load(0, nv, F32), F32),
                  E.Const(0.0, F32), F32)
     r = E.Var("r", batch * m)
     s = [E.Var(f"s{j}", n) for j in range(5)]

@@ -46,7 +46,7 @@ from ...codegen import expr as E
 from ...codegen.expr import KOp
 from . import llvm_math
 from ...codegen.coalesce import substitute
-from ...codegen.kernel import DotKernel, Epilogue, LoopKernel, Reduce, RowKernel, Stage
+from ...codegen.kernel import DOT_RESULT, DotKernel, Epilogue, LoopKernel, Reduce, RowKernel, Stage
 
 I1, I8, I16, I32, I64 = (ir.IntType(w) for w in (1, 8, 16, 32, 64))
 F16, F32, F64 = ir.HalfType(), ir.FloatType(), ir.DoubleType()
@@ -661,14 +661,16 @@ EPILOGUE_FUNCTION = "lumina_epilogue"
 class _EpilogueBuilder(_FunctionBuilder):
     """``void lumina_epilogue(p0, ..., p{MAX-1}, out, i64 b, i64 m0, i64 m1, i64 n0, i64 n1)``:
     ``out[b, m, n] = value`` for m0 <= m < m1, n0 <= n < n1 of batch entry b (an output panel of a
-    GEMM, see ``llvm_gemm``); the inner loop runs along contiguous output columns and vectorizes."""
+    GEMM, see ``llvm_gemm``); the inner loop runs along contiguous output columns and vectorizes.
+    Epilogue position ``i`` is pointer ``p{i}``; the dot result (``kernel.DOT_RESULT``) is read
+    from ``out``, where the GEMM left it."""
     def __init__(self, module: ir.Module, ep: Epilogue, dtype: DType, n_pointers: int, name: str):
         self.module = module
         types = [I8] * n_pointers
         stack = [ep.value]
         while stack:   # each pointer is typed by what is loaded through it
             e = stack.pop()
-            if isinstance(e, E.Load):
+            if isinstance(e, E.Load) and e.buf != DOT_RESULT:
                 types[e.buf] = MEM[e.dtype]
             elif isinstance(e, E.Check):
                 types[e.buf] = I64   # the status buffer
@@ -684,6 +686,9 @@ class _EpilogueBuilder(_FunctionBuilder):
         self.vars: dict[E.Var, ir.Value] = {}
         self.memo: dict = {}
         self.check_slots: dict[tuple[int, int], tuple] = {}
+
+    def pointer(self, buf: int, index: ir.Value):
+        return super().pointer(self.out if buf == DOT_RESULT else buf, index)
 
     def emit(self):
         bv, mv, nv = self.ep.vars
@@ -728,8 +733,9 @@ def render_epilogue(d: DotKernel, n_pointers: int) -> str:
     module = ir.Module(name="lumina_epilogue")
     ptrs = epilogue_pointers(d)
     if len(ptrs) > n_pointers - 1:
-        raise LuminaCodegenError(f"llvm: the epilogue of {d.name} takes {len(ptrs)} buffers, "
-                                 f"more than {n_pointers - 1}")
+        raise LuminaCodegenError(f"llvm: the epilogue of {d.name} reads {len(ptrs)} buffers besides the "
+                                 f"dot result, more than the {n_pointers - 1} pointers of the CPU's "
+                                 f"epilogue function (Target.max_epilogue_inputs)")
     if d.rows is None:
         _EpilogueBuilder(module, d.epilogue, d.dtype, n_pointers, EPILOGUE_FUNCTION).emit()
         return str(module)

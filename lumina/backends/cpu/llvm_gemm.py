@@ -51,11 +51,15 @@ from typing import Iterator
 from llvmlite import ir
 
 from ...errors import LuminaTypeError
+from ..target import MAX_EPILOGUE_INPUTS
 
 __all__ = ["GemmBlocking", "gemm_function_name", "gemm_epilogue_function_name", "gemm_workspace_elems",
            "render_gemm", "BLOCKING", "EPILOGUE_POINTERS"]
 
-EPILOGUE_POINTERS = 9   # buffers an epilogue function takes: 8 it reads + the output
+EPILOGUE_POINTERS = MAX_EPILOGUE_INPUTS + 1
+"""Pointers an epilogue function takes: the buffers an epilogue may read besides the dot result
+(the CPU target's ``max_epilogue_inputs``), then the output. ``llvm.render_epilogue`` raises
+LuminaCodegenError for a kernel that needs more."""
 
 _I1 = ir.IntType(1)
 _I64 = ir.IntType(64)

@@ -40,9 +40,8 @@ from dataclasses import dataclass
 
 from ...errors import LuminaCodegenError
 from ...ir.dtypes import DType
-from ...schedule.partition import MAX_EPILOGUE_INPUTS
 from ...codegen import expr as E
-from ...codegen.kernel import DotKernel, LoopKernel, Reduce, RowKernel, Stage
+from ...codegen.kernel import DOT_RESULT, DotKernel, LoopKernel, Reduce, RowKernel, Stage
 from .triton_expr import PRELUDE, REG, Emitter, round_to, scalar_text, to_memory
 
 Desc = LoopKernel | RowKernel | DotKernel
@@ -378,7 +377,7 @@ def _dot_tile(d: DotKernel, lines: list[str], ind: str, prefix: str) -> None:
     names = {bv: "bat", mv: "mm", nv: "nn"}
 
     def out_load(load: E.Load):
-        return "c" if load.buf == MAX_EPILOGUE_INPUTS else None
+        return "c" if load.buf == DOT_RESULT else None
 
     em = Emitter(lines, ind, names, lambda i: f"p{ep.buffers[i]}", d.name, load_override=out_load, prefix=prefix)
     value = em.emit(ep.value)

@@ -260,7 +260,7 @@ class Emitter:
 
     ``names`` maps a ``Var`` (and, for ``Acc(j)``, the key ``("acc", j)``) to the name of the
     tensor holding it; ``pointer(buf)`` names the pointer a ``Load`` of ``buf`` reads, and
-    ``load_override(load)`` may return a name instead (an epilogue's ``Load(OUT)``). Results are
+    ``load_override(load)`` may return a name instead (an epilogue's ``Load(DOT_RESULT)``). Results are
     memoised per emitter, so one emitter serves one loop body; each emitter of a kernel takes its
     own name ``prefix``."""
 

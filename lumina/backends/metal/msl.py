@@ -22,7 +22,7 @@ then its position as ``uint tg [[threadgroup_position_in_grid]]`` and ``uint lid
 * ``DotKernel``: a classic tiled GEMM: one threadgroup of ``TILE`` x ``TILE`` threads per output
   tile of one batch entry; each step stages a ``TILE`` x ``TILE`` tile of A and of B (read through
   their strided ``Operand`` views) in threadgroup memory; each thread accumulates one C[b, m, n]
-  (float32 for float dtypes, with ``fma``), then applies the ``Epilogue`` (``Load(OUT)`` is the
+  (float32 for float dtypes, with ``fma``), then applies the ``Epilogue`` (``Load(DOT_RESULT)`` is the
   rounded dot result) and stores at ``c_strides`` or the epilogue's index, into C (``desc.c_buf``);
 * row-fused ``DotKernel`` (``rows``: GEMM + bias + ReLU + LayerNorm, scores + softmax): one
   threadgroup of ``TILE`` x ``TILE`` threads per (batch entry, ``TILE`` rows of C), owning those
@@ -45,9 +45,8 @@ from dataclasses import dataclass
 
 from ...errors import LuminaCodegenError
 from ...ir.dtypes import DType
-from ...schedule.partition import MAX_EPILOGUE_INPUTS
 from ...codegen import expr as E
-from ...codegen.kernel import DotKernel, LoopKernel, Reduce, RowKernel
+from ...codegen.kernel import DOT_RESULT, DotKernel, LoopKernel, Reduce, RowKernel
 from .msl_expr import Emitter, identity, int_literal, mem, reg
 
 MAX_BUFFER_ARGUMENTS = 31   # Metal's buffer argument table; wider kernels take an argument buffer
@@ -360,9 +359,9 @@ def _dot_tile(em: Emitter, k: DotKernel, names, ty: str) -> None:
             cs = k.c_strides or (k.m * k.n, k.n, 1)
             em.store(out, _linear([("bi", cs[0]), ("m", cs[1]), ("n", cs[2])]), "c", k.out.dtype)
         else:
-            # epilogue position i names buffer ep.buffers[i]; position OUT is the dot result
+            # epilogue position i names buffer ep.buffers[i]; DOT_RESULT is the dot result
             em.buffers = {i: names[b] for i, b in enumerate(ep.buffers)} | {out: names[out]}
-            em.special = {MAX_EPILOGUE_INPUTS: "c"}
+            em.special = {DOT_RESULT: "c"}
             for var, name in zip(ep.vars, ("bi", "m", "n")):
                 em.vars[var] = name
             em.store(out, em.expr(ep.index), em.expr(ep.value), k.out.dtype)
