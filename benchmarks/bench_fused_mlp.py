@@ -1,4 +1,4 @@
-"""The row-fused MLP kernel (``schedule.partition.DOT_ROWS``) vs the unfused kernels vs NumPy vs PyTorch.
+"""The row-fused MLP kernel (``FusionOptions.dot_rows``) vs the unfused kernels vs NumPy vs PyTorch.
 
     python benchmarks/bench_fused_mlp.py [--repeat 10] [--rounds 3] [--threads N] [--quick] [--profile]
 
@@ -6,11 +6,11 @@ Each case is ``layer_norm(relu(x @ W + b), gamma, beta)`` over the last dim (eps
 float32 forward, for x of shape [M, K] (or [B, T, K]) and W of [K, N]. Four configurations run in
 one process:
 
-- lumina fused: ``DOT_ROWS`` on, one kernel: the GEMM, whose epilogue adds the bias, applies the
+- lumina fused: ``dot_rows`` on, one kernel: the GEMM, whose epilogue adds the bias, applies the
   ReLU and runs the LayerNorm stages on each finished MC x N panel of C (while it is still in L2
   when N fits in one of the GEMM's NC = 1024 column blocks; for wider N the panel's earlier
   column blocks were written in earlier passes);
-- lumina unfused: ``DOT_ROWS`` off, a GEMM + bias + ReLU kernel that writes C, then a multi-output
+- lumina unfused: ``dot_rows`` off, a GEMM + bias + ReLU kernel that writes C, then a multi-output
   LayerNorm row kernel that reads it back;
 - NumPy: ``np.maximum(x @ W + b, 0)``, then mean, variance and the affine normalisation, in float32
   (the GEMM is NumPy's BLAS);
@@ -95,9 +95,9 @@ def main(argv: list[str] | None = None) -> dict:
     from timing import best_ms
 
     import lumina
-    from lumina.compiler import cache_clear
+    from lumina.compiler import CompileOptions, cache_clear
     from lumina.nn import functional as F
-    from lumina.schedule import partition as fusion
+    from lumina.schedule.options import FusionOptions
     from lumina.backends.cpu.threads import num_threads
 
     threads = num_threads()
@@ -112,19 +112,15 @@ def main(argv: list[str] | None = None) -> dict:
           f"{torch.get_num_threads() if torch else '(not installed)'}\n")
 
     def compiled(mlp, call_args, dot_rows: bool):
-        """``(kinds, fn)``: ``mlp`` compiled afresh with DOT_ROWS as given (and called once on
+        """``(kinds, fn)``: ``mlp`` compiled afresh with ``dot_rows`` as given (and called once on
         ``call_args``), and the kinds of its kernels, e.g. ``["dot+rows"]``."""
         cache_clear()
-        fusion.DOT_ROWS, saved = dot_rows, fusion.DOT_ROWS
-        try:
-            fn = lumina.compile(mlp)
-            fn(*call_args)
-            lowered = fn.lower(*call_args)
-            kinds = re.findall(r"^kernel \d+ \(([^)]*)\)", lowered.partition(), re.MULTILINE)
-            assert len(kinds) == len(lowered.kernels()), lowered.partition()
-            return kinds, fn
-        finally:
-            fusion.DOT_ROWS = saved
+        fn = lumina.compile(mlp, options=CompileOptions(FusionOptions(dot_rows=dot_rows)))
+        fn(*call_args)
+        lowered = fn.lower(*call_args)
+        kinds = re.findall(r"^kernel \d+ \(([^)]*)\)", lowered.partition(), re.MULTILINE)
+        assert len(kinds) == len(lowered.kernels()), lowered.partition()
+        return kinds, fn
 
     def measure(case: Case) -> tuple[dict, dict]:
         """``({config: best ms}, {lumina config: (kernel kinds, compiled fn)})`` of one case,

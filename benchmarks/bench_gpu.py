@@ -4,8 +4,9 @@
 
 (a) the fused MLP kernel: ``LayerNorm(relu(x @ W + b))`` forward, x: [8192, 1024], W: [1024, 1024],
     float32: lumina's one row-fused GEMM kernel (bias and ReLU on the accumulator tile, LayerNorm on
-    the finished rows), lumina unfused (``fusion.DOT_ROWS`` off: the GEMM with its epilogue, then a
-    LayerNorm row kernel), PyTorch eager and ``torch.compile``, and NumPy on the host for scale;
+    the finished rows), lumina unfused (``FusionOptions.dot_rows`` off: the GEMM with its epilogue,
+    then a LayerNorm row kernel), PyTorch eager and ``torch.compile``, and NumPy on the host for
+    scale;
 (b) a 4096x4096 matmul in bfloat16 and in float32 (TFLOP/s; torch's float32 matmul uses TF32 only
     if ``torch.backends.cuda.matmul.allow_tf32`` is set, which this script leaves at its default);
 (c) one Micro-GPT training step (``examples/micro_gpt.py``: 3 layers, 128 wide, 4 heads, context
@@ -72,9 +73,9 @@ def first_call_s(fn) -> float:
 
 def bench_mlp(torch, repeat: int, use_compile: bool) -> None:
     import lumina
-    from lumina.compiler import cache_clear
+    from lumina.compiler import CompileOptions, cache_clear
     from lumina.nn import functional as F
-    from lumina.schedule import partition as fusion
+    from lumina.schedule.options import FusionOptions
     n, d, h = MLP_SHAPE
     rng = np.random.default_rng(0)
     x = rng.standard_normal((n, d), dtype=np.float32)
@@ -100,13 +101,9 @@ def bench_mlp(torch, repeat: int, use_compile: bool) -> None:
     timed = {}
     for label, dot_rows in (("lumina fused", True), ("lumina unfused", False)):
         cache_clear()
-        fusion.DOT_ROWS, saved = dot_rows, fusion.DOT_ROWS
-        try:
-            fn = lumina.compile(mlp, device="cuda")
-            compile_s = first_call_s(lambda: fn(*args).numpy())
-            kernels = len(fn.lower(*args).kernels())
-        finally:
-            fusion.DOT_ROWS = saved
+        fn = lumina.compile(mlp, device="cuda", options=CompileOptions(FusionOptions(dot_rows=dot_rows)))
+        compile_s = first_call_s(lambda: fn(*args).numpy())
+        kernels = len(fn.lower(*args).kernels())
         got = torch.from_numpy(fn(*args).numpy()).cuda()
         err = ((got - want).abs().max() / want.abs().max()).item()
         assert err < 1e-3, f"{label} MLP: relative error {err} against torch"

@@ -1,4 +1,4 @@
-"""Multi-output row kernels on and off (``schedule.partition.MULTI_OUTPUT``), in one process.
+"""Multi-output row kernels on and off (``schedule.options.FusionOptions.multi_output``), in one process.
 
     python benchmarks/bench_multi_output.py [--repeat 20] [--rounds 3]
 
@@ -23,24 +23,20 @@ from machine import describe  # noqa: E402
 from timing import best_ms  # noqa: E402
 
 import lumina  # noqa: E402
-from lumina.compiler import cache_clear  # noqa: E402
+from lumina.compiler import CompileOptions, cache_clear  # noqa: E402
 from lumina.nn import functional as F  # noqa: E402
 from lumina.nn.utils import clip_grad_norm_  # noqa: E402
-from lumina.schedule import partition as fusion  # noqa: E402
+from lumina.schedule.options import FusionOptions  # noqa: E402
 from lumina.backends.cpu.threads import num_threads  # noqa: E402
 import micro_gpt  # noqa: E402
 
 
 def compiled(make, args, multi_output: bool):
-    """``(call, kernels)``: ``make()``'s function compiled afresh with MULTI_OUTPUT as given."""
+    """``(call, kernels)``: ``make()``'s function compiled afresh with ``multi_output`` as given."""
     cache_clear()
-    fusion.MULTI_OUTPUT, saved = multi_output, fusion.MULTI_OUTPUT
-    try:
-        fn = lumina.compile(make())
-        fn(*args)
-        return (lambda: fn(*args).numpy()), len(fn.lower(*args).kernels())
-    finally:
-        fusion.MULTI_OUTPUT = saved
+    fn = lumina.compile(make(), options=CompileOptions(FusionOptions(multi_output=multi_output)))
+    fn(*args)
+    return (lambda: fn(*args).numpy()), len(fn.lower(*args).kernels())
 
 
 def gpt_step():

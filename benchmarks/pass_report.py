@@ -16,26 +16,22 @@ import sys
 sys.path.insert(0, os.path.dirname(__file__))
 
 import lumina  # noqa: E402
+from lumina import compiler  # noqa: E402
 from lumina.compiler import cache_clear  # noqa: E402
-from lumina.schedule import partition as fusion  # noqa: E402
 from lumina.transforms.pipeline import OPTIONAL, PASSES  # noqa: E402
 import transformer_block as tb  # noqa: E402
 
 
-def lowered(disable=(), epilogues=True, multi_output=True, dot_rows=True):
-    """The step compiled afresh under the given settings."""
+def lowered(disable=(), **fusion):
+    """The step compiled afresh with the passes ``disable``d and the ``FusionOptions`` fields
+    ``fusion`` changed."""
     cache_clear()
-    fusion.EPILOGUES, saved = epilogues, fusion.EPILOGUES
-    fusion.MULTI_OUTPUT, saved_multi = multi_output, fusion.MULTI_OUTPUT
-    fusion.DOT_ROWS, saved_dot_rows = dot_rows, fusion.DOT_ROWS
     os.environ["LUMINA_PASSES_OFF"] = ",".join(disable)
     try:
-        fresh = lumina.compile(tb.step.__wrapped__)
-        return fresh.lower(*tb.batch())
+        with compiler.options(**fusion):
+            fresh = lumina.compile(tb.step.__wrapped__)
+            return fresh.lower(*tb.batch())
     finally:
-        fusion.EPILOGUES = saved
-        fusion.MULTI_OUTPUT = saved_multi
-        fusion.DOT_ROWS = saved_dot_rows
         os.environ.pop("LUMINA_PASSES_OFF")
         cache_clear()
 

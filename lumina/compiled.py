@@ -42,7 +42,7 @@ from typing import Any, Callable, Sequence
 import numpy as np
 
 from .amp import autocast_state
-from .compiler import compile_graph, with_own_inputs
+from .compiler import CompileOptions, compile_graph, current_options, with_own_inputs
 from .errors import LuminaDeviceError, LuminaTraceError, LuminaTypeError, LuminaValueError
 from .ir.dtypes import to_dtype
 from .ir.graph import Graph, emit, topo_sort
@@ -104,7 +104,8 @@ class _Update:
 
 @dataclass(eq=False)
 class _Entry:
-    key: tuple                # (signature, autocast state): where the entry sits in the cache
+    key: tuple                # (signature, autocast state, compile options): where the entry sits
+                              # in the cache
     graph: Graph
     executable: Executable
     n_args: int
@@ -149,9 +150,10 @@ class CompiledFunction:
     once, and a trace never overlaps another thread's compiled call reading or writing state."""
 
     def __init__(self, fn: Callable, static_argnums: Sequence[int] = (), device: str | None = None,
-                 cache_size: int | None = None):
+                 cache_size: int | None = None, options: CompileOptions | None = None):
         functools.update_wrapper(self, fn)
         self.fn = fn
+        self.options = options   # None: the compiler options current at each call
         self.static_argnums = set(static_argnums)
         self.cache_size = default_cache_size() if cache_size is None else _cache_size(cache_size, "cache_size")
         self._cache: dict[tuple, list[_Entry]] = {}
@@ -222,7 +224,8 @@ class CompiledFunction:
                                    "called inside another @lumina.compile function; nested compiled "
                                    "calls are not supported (call the plain function instead)")
         sig = self._signature(args)
-        key = (sig, autocast_state())   # ops record autocast casts
+        options = self.options if self.options is not None else current_options()
+        key = (sig, autocast_state(), options)   # ops record autocast casts
         entry = self._lookup(key)
         if entry is None:
             with self._trace_lock:       # another thread may have traced it meanwhile
@@ -311,7 +314,7 @@ class CompiledFunction:
         graph = with_own_inputs(Graph.from_outputs(out_values + update_values + written_values,
                                                    placeholders + captured_values,
                                                    name=getattr(self.fn, "__name__", "fn").strip("<>")))
-        exe = compile_graph(graph, self.device)
+        exe = compile_graph(graph, self.device, options=key[2])
         guards = list(trace.grad_guards.values())
         return _Entry(key, graph, exe, len(placeholders), captured,
                       [isinstance(t, Tensor) for t in leaves],
@@ -468,7 +471,7 @@ class Lowered:
         function compiled for another device, that of the same graph compiled for the cpu."""
         exe = self.executable
         if getattr(exe, "device", "cpu") != "cpu":
-            exe = compile_graph(self.graph, "cpu")
+            exe = compile_graph(self.graph, "cpu", options=self._entry.key[2])
         return exe.info["llvm"]
 
     def kernel_sources(self, target: str) -> list[tuple[str, str]]:
@@ -517,7 +520,7 @@ def _result_tensor(data, device: str, wanted: str) -> Tensor:
 
 
 def compile(fn: Callable | None = None, *, static_argnums: Sequence[int] = (), device: str | None = None,
-            cache_size: int | None = None) -> Any:
+            cache_size: int | None = None, options: CompileOptions | None = None) -> Any:
     """Decorator: compile ``fn`` (a function of tensors / arrays) per input signature.
 
     Non-tensor arguments are static: their values are part of the signature, so pass numbers that
@@ -525,11 +528,13 @@ def compile(fn: Callable | None = None, *, static_argnums: Sequence[int] = (), d
     ``device`` ("cpu", "cuda", "metal"; default: ``backends.devices.default_device()``) is where
     the function runs; see the module docstring for where its results land. ``cache_size`` is how
     many signatures stay compiled, least recently used dropped first (default
-    ``default_cache_size()``: ``$LUMINA_COMPILE_CACHE_SIZE``, else 64).
+    ``default_cache_size()``: ``$LUMINA_COMPILE_CACHE_SIZE``, else 64). ``options``
+    (``compiler.CompileOptions``) fix what the compiler may fuse; None: the options current at each
+    call (``compiler.options``), each compiled apart.
     Raises LuminaTraceError when ``fn`` reads a traced value (``.item()``, ``.numpy()``),
     LuminaDeviceError (naming the device and why) when ``device`` cannot run here, and
     LuminaValueError for a ``cache_size`` that is not a positive integer.
     """
     if fn is None:
-        return lambda f: CompiledFunction(f, static_argnums, device, cache_size)
-    return CompiledFunction(fn, static_argnums, device, cache_size)
+        return lambda f: CompiledFunction(f, static_argnums, device, cache_size, options)
+    return CompiledFunction(fn, static_argnums, device, cache_size, options)

@@ -3,23 +3,31 @@
     optimize (transforms) -> partition (schedule, for the target) -> lower (codegen) -> build (backend)
 
 ``compile_graph`` is what ``@lumina.compile``, eager realisation and ONNX import all call.
-Executables are cached in memory by the graph's structural hash and the target's key, so retracing
-an identical graph never reaches a code generator again while its executable is alive. The cache
-keeps the ``RECENT_EXECUTABLES`` most recently requested executables (eager realisations have no
-other owner) and finds every other one still alive (held by a compiled function's cache, a
-``Lowered``); the rest are freed with their arenas and machine code.
+``CompileOptions`` (the partitioner's ``FusionOptions``) say what may fuse; a compilation given
+none uses the current ones, which ``with options(dot_rows=False): ...`` changes for a block.
+Executables are cached in memory by the graph's structural hash, the target's key and the options,
+so retracing an identical graph never reaches a code generator again while its executable is
+alive, and other options never get it. The cache keeps the ``RECENT_EXECUTABLES`` most recently
+requested executables (eager realisations have no other owner) and finds every other one still
+alive (held by a compiled function's cache, a ``Lowered``); the rest are freed with their arenas
+and machine code.
 """
 from __future__ import annotations
 
 import threading
 import weakref
 from collections import OrderedDict
+from contextlib import contextmanager
+from contextvars import ContextVar
+from dataclasses import dataclass, field
+from typing import Iterator
 
 from .backends import devices
 from .backends.target import Target, backend, target_for
 from .codegen.program import Program, lower_partition
 from .ir.graph import Graph, Node, emit
 from .ir.ops import Op
+from .schedule.options import FusionOptions
 from .schedule.partition import partition
 from .tracing import BOUND
 from .transforms.pipeline import optimize
@@ -27,39 +35,73 @@ from .transforms.pipeline import optimize
 _LOCK = threading.Lock()
 # Every executable still alive, by key; the recent ones are held here too. Compiled modules are
 # held by the executables that call them, so they go with the last one.
-_EXECUTABLES: "weakref.WeakValueDictionary[str, object]" = weakref.WeakValueDictionary()
-_RECENT: "OrderedDict[str, object]" = OrderedDict()   # least recently requested first
+_EXECUTABLES: "weakref.WeakValueDictionary[tuple, object]" = weakref.WeakValueDictionary()
+_RECENT: "OrderedDict[tuple, object]" = OrderedDict()   # least recently requested first
 
 RECENT_EXECUTABLES = 32
 
 
-def lower_program(graph: Graph, target: Target | None = None) -> Program:
+@dataclass(frozen=True)
+class CompileOptions:
+    """Everything besides the graph and the target that decides what is built: ``fusion``, the
+    partitioner's switches and budgets. Part of every executable's cache key."""
+    fusion: FusionOptions = field(default_factory=FusionOptions)
+
+
+_OPTIONS: ContextVar[CompileOptions] = ContextVar("lumina_compile_options", default=CompileOptions())
+
+
+def current_options() -> CompileOptions:
+    """The options a compilation given none uses: ``CompileOptions()``, or those of the innermost
+    ``options`` block this thread is in."""
+    return _OPTIONS.get()
+
+
+@contextmanager
+def options(**fusion) -> Iterator[CompileOptions]:
+    """Within the ``with`` block, in this thread, compile with the current options' named
+    ``FusionOptions`` fields changed (``with options(epilogues=False, max_row_elements=16):``);
+    yields those options. Compiled functions and executables are cached per options, so the block
+    never gets what was built outside it, nor the reverse. Raises LuminaValueError for an unknown
+    field, LuminaTypeError / LuminaValueError for a bad value (``FusionOptions``)."""
+    now = current_options()
+    token = _OPTIONS.set(CompileOptions(now.fusion.changed(**fusion)))
+    try:
+        yield _OPTIONS.get()
+    finally:
+        _OPTIONS.reset(token)
+
+
+def lower_program(graph: Graph, target: Target, options: CompileOptions | None = None) -> Program:
     """The target-independent half of a build: ``graph`` optimized (every stage kept, printed
-    only when someone asks: ``Lowered.as_text``), partitioned into kernel groups and each group
-    lowered to its kernel description."""
+    only when someone asks: ``Lowered.as_text``), partitioned into kernel groups for what
+    ``target`` can do, with ``options`` (None: ``current_options()``), and each group lowered to
+    its kernel description."""
+    options = options if options is not None else current_options()
     stages = [("input", graph)]
     optimized = optimize(graph, on_pass=lambda name, g: stages.append((name, g)))
-    groups = partition(optimized)
+    groups = partition(optimized, target, options.fusion)
     return lower_partition(optimized, groups, stages)
 
 
-def build(graph: Graph, target: Target):
+def build(graph: Graph, target: Target, options: CompileOptions | None = None):
     """The executable of ``graph`` for ``target``: ``lower_program``, then the target's backend."""
-    return backend(target.device).build(lower_program(graph, target), target)
+    return backend(target.device).build(lower_program(graph, target, options), target)
 
 
-def compile_graph(graph: Graph, device: str = "cpu"):
+def compile_graph(graph: Graph, device: str = "cpu", options: CompileOptions | None = None):
     """The executable computing ``graph`` on ``device`` ("cpu": an ``Executable`` over LLVM
-    kernels; "cuda": a ``CudaExecutable`` over Triton kernels; "metal": a ``MetalExecutable``),
-    cached by structural hash and target. Raises LuminaDeviceError (naming the device and why) for
-    a device that cannot run here."""
+    kernels; "cuda": a ``CudaExecutable`` over Triton kernels; "metal": a ``MetalExecutable``)
+    with ``options`` (None: ``current_options()``), cached by structural hash, target and options.
+    Raises LuminaDeviceError (naming the device and why) for a device that cannot run here."""
     target = target_for(devices.require(device))
-    key = f"{graph.structural_hash()}/{target.key}"
+    options = options if options is not None else current_options()
+    key = (graph.structural_hash(), target.key, options)
     with _LOCK:
         exe = _EXECUTABLES.get(key)
         if exe is None:
             graph = with_own_inputs(graph)   # the executable keeps it (for inspection), not its data
-            exe = _EXECUTABLES[key] = build(graph, target)
+            exe = _EXECUTABLES[key] = build(graph, target, options)
         _RECENT[key] = exe
         _RECENT.move_to_end(key)
         while len(_RECENT) > RECENT_EXECUTABLES:

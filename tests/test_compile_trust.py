@@ -274,7 +274,7 @@ def test_a_failed_compile_after_tracing_restores_state(monkeypatch):
     step = failing_step(model, opt, [None, None])
     before = snapshot(model, opt)
 
-    def broken(graph, device="cpu"):
+    def broken(graph, device="cpu", options=None):
         raise KeyboardInterrupt
     monkeypatch.setattr(lumina.compiled, "compile_graph", broken)
     with pytest.raises(KeyboardInterrupt):

@@ -275,6 +275,7 @@ def test_dump_onnx_model_triton_target(onnx_model, capsys):
 def test_metal_executable_runs_a_program_like_the_cpu_device():
     from lumina.compiler import compile_graph, lower_program
     from lumina.backends.metal.executable import MetalExecutable
+    from lumina.backends.target import target_for
     from lumina.testing import msl_cpu
 
     def f(x, w, b):
@@ -283,7 +284,7 @@ def test_metal_executable_runs_a_program_like_the_cpu_device():
     rng = np.random.default_rng(0)
     args = [rng.standard_normal(s, dtype=np.float32) for s in ((6, 8), (8, 16), (16,))]
     graph = lumina.compile(f, device="cpu").lower(*args).graph
-    prog = lower_program(graph)
+    prog = lower_program(graph, target_for("cpu"))
     exe = MetalExecutable(prog.slots, prog.input_slots, prog.output_slots, prog.output_shapes,
                           [(d, s) for _, d, s in prog.kernels], launcher=msl_cpu.launcher)
     assert exe.arena.nbytes == exe.memory_plan.arena_bytes
@@ -297,6 +298,7 @@ def test_metal_executable_places_float64_scalars_on_the_host():
     from lumina.compiler import compile_graph, lower_program
     from lumina.backends.metal.msl import uses_float64
     from lumina.backends.metal.executable import MetalExecutable
+    from lumina.backends.target import target_for
     from lumina.testing import msl_cpu
 
     model = nn.Linear(8, 4)
@@ -305,7 +307,7 @@ def test_metal_executable_places_float64_scalars_on_the_host():
     x, y = rng.standard_normal((16, 8), dtype=np.float32), rng.integers(0, 4, 16)
     lowered = step.lower(x, y)
     _, inputs, _, _ = step._prepare((x, y))
-    prog = lower_program(lowered.graph)
+    prog = lower_program(lowered.graph, target_for("cpu"))
     assert any(uses_float64(d) for _, d, _ in prog.kernels)
     exe = MetalExecutable(prog.slots, prog.input_slots, prog.output_slots, prog.output_shapes,
                           [(d, s) for _, d, s in prog.kernels], launcher=msl_cpu.launcher)

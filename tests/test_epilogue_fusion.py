@@ -1,14 +1,22 @@
-"""Elementwise epilogues fused into the GEMM (lumina.schedule.partition, backends.cpu.llvm_gemm): results
-against NumPy (float64 reference), the kernel list, and the partition's record of refused fusions."""
+"""Elementwise epilogues fused into the GEMM (lumina.schedule.epilogues, backends.cpu.llvm_gemm): results
+against NumPy (float64 reference), the kernel list, and the partition's record of refused fusions; the
+target's capabilities and the compile options decide what fuses, and the options key the caches."""
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 
 import numpy as np
 import pytest
 
 import lumina
+from lumina import compiler
+from lumina.backends.target import backend, target_for
 from lumina.codegen.kernel import DotKernel, LoopKernel
+from lumina.errors import LuminaTypeError, LuminaValueError
+from lumina.schedule.options import FusionOptions
+from lumina.schedule.partition import partition
+from lumina.transforms.pipeline import optimize
 
 RNG = np.random.default_rng(5)
 
@@ -163,10 +171,11 @@ def test_transposed_result_is_an_epilogue(m, k, n):
 
 
 def test_epilogue_reads_eight_buffers_but_not_nine():
-    """An epilogue reads up to MAX_EPILOGUE_INPUTS (8) buffers besides the dot result (an unfolded
-    BatchNorm: mean, variance, scale, shift, plus a bias and a residual); a ninth is refused."""
-    from lumina.schedule.partition import MAX_EPILOGUE_INPUTS
-    assert MAX_EPILOGUE_INPUTS == 8
+    """An epilogue reads up to the target's ``max_epilogue_inputs`` (8 on the CPU) buffers besides
+    the dot result (an unfolded BatchNorm: mean, variance, scale, shift, plus a bias and a
+    residual); a ninth is refused."""
+    limit = target_for("cpu").max_epilogue_inputs
+    assert limit == 8
 
     @lumina.compile
     def f(x, w, *vs):
@@ -175,7 +184,7 @@ def test_epilogue_reads_eight_buffers_but_not_nine():
             h = h * v + 0.5
         return h
     x, w = _randn(11, 9), _randn(9, 13)
-    for count, fused in ((8, True), (9, False)):
+    for count, fused in ((limit, True), (limit + 1, False)):
         vs = [_randn(13) for _ in range(count)]
         ref = x.astype(np.float64) @ w
         for v in vs:
@@ -184,7 +193,7 @@ def test_epilogue_reads_eight_buffers_but_not_nine():
         lowered = f.lower(x, w, *vs)
         assert (lowered.kernels()[0].epilogue is not None) == fused, lowered.partition()
         if not fused:
-            assert "the epilogue reads 9 buffers (MAX_EPILOGUE_INPUTS 8)" in lowered.partition()
+            assert f"the epilogue reads {limit + 1} buffers (MAX_EPILOGUE_INPUTS {limit})" in lowered.partition()
 
 
 @pytest.mark.parametrize("n", [1, 3, 8])   # 8: on <= 2 threads the batch is split (driver.BATCH_SPLIT)
@@ -276,3 +285,66 @@ def test_empty_dot_takes_no_epilogue_and_its_gradients_match_torch(m, k, n, monk
         results.append([y.detach().numpy(), x.grad.numpy(), w.grad.numpy()])
     for got, want in zip(*results):
         np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)
+
+
+def _bias_relu_graph():
+    """The traced graph of ``relu(x @ w + b)`` with its NumPy inputs and float64 result."""
+    x, w, b = _randn(9, 7), _randn(7, 5), _randn(5)
+    graph = lumina.compile(lambda x, w, b: (x @ w + b).relu()).lower(x, w, b).graph
+    return graph, [x, w, b], np.maximum(x.astype(np.float64) @ w + b, 0)
+
+
+def test_the_target_decides_what_an_epilogue_takes():
+    """``partition`` reads the GEMM's capabilities from the target it is given: with no epilogue
+    dtypes, or fewer epilogue inputs than the bias, the dot stays a kernel of its own, with the
+    reason; what the target's backend builds from that partition still computes the function."""
+    graph, inputs, want = _bias_relu_graph()
+    cpu = target_for("cpu")
+    optimized = optimize(graph)
+    assert [k.kind for k in partition(optimized, cpu).kernels] == ["dot+epilogue"]
+    refusals = {replace(cpu, epilogue_dtypes=frozenset()): "float32 GEMMs take no epilogue",
+                replace(cpu, max_epilogue_inputs=0): "the epilogue reads 1 buffers (MAX_EPILOGUE_INPUTS 0)"}
+    for target, reason in refusals.items():
+        part = partition(optimized, target)
+        assert [k.kind for k in part.kernels] == ["dot", "elementwise"], part.describe()
+        assert reason in part.describe(), part.describe()
+        exe = backend("cpu").build(compiler.lower_program(graph, target), target)
+        np.testing.assert_allclose(exe.run(inputs)[0], want, rtol=1e-5, atol=1e-5)
+
+
+def test_compile_options_key_the_executable_caches():
+    """Executables and compiled signatures are cached per options: a block with other options never
+    gets what was built outside it, nor the reverse, and both compute the function."""
+    graph, inputs, want = _bias_relu_graph()
+    fused = compiler.compile_graph(graph)
+    with compiler.options(epilogues=False) as opts:
+        assert opts.fusion == FusionOptions(epilogues=False)
+        plain = compiler.compile_graph(graph)
+        assert compiler.compile_graph(graph) is plain
+    assert compiler.compile_graph(graph) is fused is not plain
+    assert [k.kind for k in fused.info["partition"].kernels] == ["dot+epilogue"]
+    assert [k.kind for k in plain.info["partition"].kernels] == ["dot", "elementwise"]
+    for exe in (fused, plain):
+        np.testing.assert_allclose(exe.run(inputs)[0], want, rtol=1e-5, atol=1e-5)
+
+    f = lumina.compile(lambda x, w, b: (x @ w + b).relu())
+    for epilogues, count in ((True, 1), (False, 2), (True, 1)):
+        with compiler.options(epilogues=epilogues):
+            np.testing.assert_allclose(np.asarray(f(*inputs)), want, rtol=1e-5, atol=1e-5)
+            assert len(f.lower(*inputs).kernels()) == count
+    assert f.cache_info()["entries"] == 2
+    with compiler.options(epilogues=False) as opts:   # options bound at compile(): used at every call
+        bound = lumina.compile(lambda x, w, b: (x @ w + b).relu(), options=opts)
+    np.testing.assert_allclose(np.asarray(bound(*inputs)), want, rtol=1e-5, atol=1e-5)
+    assert len(bound.lower(*inputs).kernels()) == 2
+
+
+def test_bad_compile_options_raise():
+    with pytest.raises(LuminaValueError, match="unknown option 'epilogue'.*epilogues"):
+        with compiler.options(epilogue=False):
+            pass
+    with pytest.raises(LuminaTypeError, match="epilogues must be bool"):
+        FusionOptions(epilogues=1)
+    with pytest.raises(LuminaValueError, match="max_depth must be >= 0"):
+        FusionOptions(max_depth=-1)
+    assert compiler.current_options() == compiler.CompileOptions()

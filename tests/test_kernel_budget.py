@@ -8,9 +8,9 @@ from __future__ import annotations
 import numpy as np
 
 import lumina
+from lumina import compiler
 from lumina.compiler import cache_clear
 from lumina.nn import functional as F
-from lumina.schedule import partition as fusion
 from lumina.transforms.pipeline import OPTIONAL
 from lumina.testing import twins
 
@@ -34,16 +34,16 @@ def _step():
     return step, (rng.integers(0, VOCAB, (BATCH, BLOCK)), rng.integers(0, VOCAB, (BATCH, BLOCK)))
 
 
-def _compiled(monkeypatch, disable=(), epilogues=True, multi_output=True, dot_rows=True):
+def _compiled(monkeypatch, disable=(), **fusion):
+    """``(kernels, loss)`` of the step compiled with the passes ``disable``d and the
+    ``FusionOptions`` fields ``fusion`` changed."""
     cache_clear()
-    monkeypatch.setattr(fusion, "EPILOGUES", epilogues)
-    monkeypatch.setattr(fusion, "MULTI_OUTPUT", multi_output)
-    monkeypatch.setattr(fusion, "DOT_ROWS", dot_rows)
     monkeypatch.setenv("LUMINA_PASSES_OFF", ",".join(disable))
     step, args = _step()
-    fn = lumina.compile(step)
-    loss = float(fn(*args).item())
-    kernels = len(fn.lower(*args).kernels())
+    with compiler.options(**fusion):
+        fn = lumina.compile(step)
+        loss = float(fn(*args).item())
+        kernels = len(fn.lower(*args).kernels())
     cache_clear()
     return kernels, loss
 

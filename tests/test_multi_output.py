@@ -2,7 +2,7 @@
 log-softmax, LayerNorm, RMSNorm and cross-entropy compile to one (or a few) row kernels and agree
 with PyTorch CPU in float32, float16 and bfloat16; a LayerNorm training step agrees with torch's;
 ``describe()`` names the stages and the refused candidates; and on random shapes and axes the
-results with ``MULTI_OUTPUT`` on and off agree with each other and with NumPy.
+results with ``FusionOptions.multi_output`` on and off agree with each other and with NumPy.
 
 Oracles: PyTorch CPU (``torch.nn.functional``) and NumPy; the kernels the CPU backend really ran
 (``testing.kernels.capture``) for the sibling-reduction kernel's outputs.
@@ -16,18 +16,22 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import lumina
+from lumina import compiler
+from lumina.backends.cpu import executable
+from lumina.backends.target import target_for
 from lumina.codegen.kernel import RowKernel
 from lumina.compiler import cache_clear, compile_graph
 from lumina.ir import parse, verify
 from lumina.nn import functional as F
-from lumina.schedule import partition as fusion
+from lumina.schedule.groups import StageRole
+from lumina.schedule.options import FusionOptions
 from lumina.schedule.partition import partition
-from lumina.backends.cpu import executable
 from lumina.testing.kernels import capture
 from lumina.testing.programs import train_step
 
 RNG = np.random.default_rng(7)
 N, C = 16, 40
+CPU = target_for("cpu")
 
 
 @pytest.fixture(autouse=True)
@@ -55,12 +59,10 @@ def _kernels(fn, *args) -> list:
     return fn.lower(*args).kernels()
 
 
-def _run(f, args, multi_output: bool, monkeypatch):
-    cache_clear()
-    monkeypatch.setattr(fusion, "MULTI_OUTPUT", multi_output)
-    fn = lumina.compile(f)
-    out = fn(*args)
-    return out, _kernels(fn, *args)
+def _run(f, args, multi_output: bool):
+    with compiler.options(multi_output=multi_output):
+        fn = lumina.compile(f)
+        return fn(*args), _kernels(fn, *args)
 
 
 def _f32(t) -> np.ndarray:
@@ -69,12 +71,12 @@ def _f32(t) -> np.ndarray:
 
 @pytest.mark.parametrize("dtype", ["float32", "float16", "bfloat16"])
 @pytest.mark.parametrize("name", sorted(COMPOSITES))
-def test_composite_is_one_row_kernel_and_matches_torch(name, dtype, monkeypatch):
+def test_composite_is_one_row_kernel_and_matches_torch(name, dtype):
     ours, theirs = COMPOSITES[name]
     arrays = [RNG.standard_normal(s).astype(np.float32) * 3 for s in ((N, C), (C,), (C,))]
     args = [lumina.tensor(a).to(getattr(lumina, dtype)) for a in arrays]
-    out, kernels = _run(ours, args, True, monkeypatch)
-    off, off_kernels = _run(ours, args, False, monkeypatch)
+    out, kernels = _run(ours, args, True)
+    off, off_kernels = _run(ours, args, False)
     assert len(kernels) == 1 and isinstance(kernels[0], RowKernel), kernels
     assert len(off_kernels) >= 3
     want = theirs(*(torch.tensor(a).to(getattr(torch, dtype)) for a in arrays)).float().numpy()
@@ -83,11 +85,10 @@ def test_composite_is_one_row_kernel_and_matches_torch(name, dtype, monkeypatch)
     np.testing.assert_allclose(_f32(out), _f32(off), rtol=tol, atol=tol)
 
 
-def test_softmax_keeps_exp_for_the_row_instead_of_recomputing_it(monkeypatch):
+def test_softmax_keeps_exp_for_the_row_instead_of_recomputing_it():
     """The sum stage and the division stage share ``exp(x - max)``: the LLVM renderer keeps it in a
     per-row stack buffer (``row0``) written by the first and read by the second."""
     x = lumina.tensor(RNG.standard_normal((N, C)).astype(np.float32))
-    monkeypatch.setattr(fusion, "MULTI_OUTPUT", True)
     fn = lumina.compile(lambda x: F.softmax(x, -1))
     text = fn.lower(x).llvm_ir()
     assert text.count("alloca float, i64 40") == 1 and "%\"row0\"" in text, text[:2000]
@@ -95,23 +96,22 @@ def test_softmax_keeps_exp_for_the_row_instead_of_recomputing_it(monkeypatch):
                                rtol=1e-6, atol=1e-7)
 
 
-def test_cross_entropy_forward_is_three_kernels_and_matches_torch(monkeypatch):
+def test_cross_entropy_forward_is_three_kernels_and_matches_torch():
     x = RNG.standard_normal((N, C)).astype(np.float32) * 4
     t = RNG.integers(0, C, N)
     args = (lumina.tensor(x), lumina.tensor(t))
-    out, kernels = _run(lambda x, t: F.cross_entropy(x, t), args, True, monkeypatch)
-    _, off = _run(lambda x, t: F.cross_entropy(x, t), args, False, monkeypatch)
+    out, kernels = _run(lambda x, t: F.cross_entropy(x, t), args, True)
+    _, off = _run(lambda x, t: F.cross_entropy(x, t), args, False)
     # the targets' mask, the log-softmax with the target's log-probability, the mean over rows
     assert len(kernels) == 3 < len(off), (len(kernels), len(off))
     want = torch.nn.functional.cross_entropy(torch.tensor(x), torch.tensor(t)).item()
     np.testing.assert_allclose(float(out.item()), want, rtol=1e-5)
 
 
-def test_sibling_reductions_store_both_outputs(monkeypatch):
+def test_sibling_reductions_store_both_outputs():
     """Two independent reductions over the same rows: one kernel, two outputs, as the CPU
     backend's captured buffers show."""
     x = RNG.standard_normal((N, C)).astype(np.float32)
-    monkeypatch.setattr(fusion, "MULTI_OUTPUT", True)
     fn = lumina.compile(lambda x: (x.sum(-1), (x * x).amax(-1)))
     total, peak = fn(lumina.tensor(x))
     np.testing.assert_allclose(total.numpy(), x.sum(-1), rtol=1e-5, atol=1e-5)
@@ -125,13 +125,13 @@ def test_sibling_reductions_store_both_outputs(monkeypatch):
 
 
 @pytest.mark.parametrize("dtype", ["float32", "float16"])
-def test_bias_gradient_pair_over_the_batch_is_one_kernel(dtype, monkeypatch):
+def test_bias_gradient_pair_over_the_batch_is_one_kernel(dtype):
     """``sum(dy * xhat)`` and ``sum(dy)`` over the leading axes (a LayerNorm's weight and bias
     gradients): siblings over rows that are not contiguous, one kernel (float32 accumulates in
     the outputs, reading each input row once; float16 in registers, row by row), as torch sums."""
     xs = [RNG.standard_normal((4, 24, 48)).astype(np.float32) for _ in range(2)]
     args = [lumina.tensor(a).to(getattr(lumina, dtype)) for a in xs]
-    out, kernels = _run(lambda x, d: ((x * d).sum((0, 1)), d.sum((0, 1))), args, True, monkeypatch)
+    out, kernels = _run(lambda x, d: ((x * d).sum((0, 1)), d.sum((0, 1))), args, True)
     assert len(kernels) == 1 and isinstance(kernels[0], RowKernel) and kernels[0].n_outputs == 2
     tx, td = (torch.tensor(a).to(getattr(torch, dtype)) for a in xs)
     tol = TOLERANCE[dtype]
@@ -160,7 +160,7 @@ def _mlp(lib):
                              lumina.nn.Linear(32, 10))
 
 
-def test_layer_norm_training_step_matches_torch(monkeypatch):
+def test_layer_norm_training_step_matches_torch():
     """Forward, backward and SGD of Linear-LayerNorm-ReLU-Linear with cross-entropy, three steps:
     the LayerNorm forward is one row kernel that also stores the mean and rstd the backward reads."""
     tmodel = _mlp(torch)
@@ -177,23 +177,21 @@ def test_layer_norm_training_step_matches_torch(monkeypatch):
 
     counts = {}
     for multi in (False, True):
-        monkeypatch.setattr(fusion, "MULTI_OUTPUT", multi)
-        cache_clear()
         model = _mlp(lumina)
         model.load_state_dict(start)
         opt = lumina.optim.SGD(model.parameters(), lr=0.1)
-
-        step = train_step(model, opt, F.cross_entropy)
-        got = [float(step(lumina.tensor(x), lumina.tensor(y)).item()) for x, y in batches]
+        with compiler.options(multi_output=multi):
+            step = train_step(model, opt, F.cross_entropy)
+            got = [float(step(lumina.tensor(x), lumina.tensor(y)).item()) for x, y in batches]
+            low = step.lower(*(lumina.tensor(a) for a in batches[0]))
         np.testing.assert_allclose(got, want, rtol=1e-5)
         for k, v in tmodel.state_dict().items():
             np.testing.assert_allclose(np.asarray(model.state_dict()[k]), v.detach().numpy(), rtol=1e-4, atol=1e-5)
-        low = step.lower(*(lumina.tensor(a) for a in batches[0]))
         counts[multi] = len(low.kernels())
         if multi:
             rows = [k for k in low.executable.info["partition"].kernels if k.rows is not None]
             # mean, max|x| (the overflow-safe scale) and the variance
-            layer_norm = [k for k in rows if sum(st.role == "reduce" for st in k.rows.stages) == 3]
+            layer_norm = [k for k in rows if sum(st.role is StageRole.REDUCE for st in k.rows.stages) == 3]
             # mean and rstd (read by the backward) and the normalized output are stored
             assert any(len(k.outputs) >= 3 for k in layer_norm), [len(k.outputs) for k in rows]
     assert counts[True] < counts[False], counts
@@ -231,7 +229,7 @@ def test_describe_names_the_row_kernel_its_outputs_and_refusals():
     permuted read of the sum (``%8``..``%11``: row i reads another row's sum) is refused with its
     reason, so the sum is stored for it."""
     g = verify(parse(SOFTMAX_AND_REFUSALS))
-    part = partition(g)
+    part = partition(g, CPU)
     text = part.describe()
     kernel_lines = [ln for ln in text.splitlines() if ln.startswith("kernel ")]
     softmax = [ln for ln in kernel_lines if "multi-output" in ln]
@@ -264,7 +262,7 @@ def test_dependence_through_another_kernel_is_refused():
     """``%8`` reads the row sum ``%1`` at its own row, but also ``%5``, which reads ``%1``
     transposed: merged, the row kernel would have to run both before and after ``%5``'s kernel."""
     g = verify(parse(DEPENDENCE))
-    text = partition(g).describe()
+    text = partition(g, CPU).describe()
     assert "refused: %8:reduce_sum into the kernel of %1: row kernel: it depends on the row kernel" in text, text
     x = RNG.standard_normal((8, 8)).astype(np.float32) * 0.3
     s = x.sum(1, keepdims=True)
@@ -273,18 +271,18 @@ def test_dependence_through_another_kernel_is_refused():
         np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-5)
 
 
-def test_long_rows_and_expensive_recomputes_are_refused(monkeypatch):
+def test_long_rows_and_expensive_recomputes_are_refused():
     g = verify(parse(SOFTMAX_AND_REFUSALS))
-    monkeypatch.setattr(fusion, "MAX_ROW_ELEMENTS", 16)
-    text = partition(g).describe()
+    text = partition(g, CPU, FusionOptions(max_row_elements=16)).describe()
     assert "multi-output" not in text and "exceeds MAX_ROW_ELEMENTS 16" in text, text
-    monkeypatch.setattr(fusion, "MAX_ROW_ELEMENTS", 1 << 14)
-    monkeypatch.setattr(fusion, "ROW_RECOMPUTE_BUDGET", 3)   # exp(x - max) costs 4 per element
-    text = partition(g).describe()
+    # exp(x - max) costs 4 per element
+    text = partition(g, CPU, FusionOptions(row_recompute_budget=3)).describe()
     assert "would recompute 4 ops per element of earlier stages (ROW_RECOMPUTE_BUDGET 3)" in text, text
     x = RNG.standard_normal((8, 32)).astype(np.float32)
-    for got, want in zip(compile_graph(g).run([x]), _softmax_and_refusals_numpy(x)):
-        np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)
+    for options in ({"max_row_elements": 16}, {"row_recompute_budget": 3}):
+        with compiler.options(**options):
+            for got, want in zip(compile_graph(g).run([x]), _softmax_and_refusals_numpy(x)):
+                np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)
 
 
 @st.composite
@@ -312,16 +310,15 @@ def _normalizations(lib, x, axes):
 
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(_shapes_and_axes())
-def test_multi_output_on_and_off_agree_with_numpy(monkeypatch, shape_axes):
+def test_multi_output_on_and_off_agree_with_numpy(shape_axes):
     shape, axes = shape_axes
     x = RNG.standard_normal(shape).astype(np.float32)
     want = _normalizations(np, x.astype(np.float64), axes)
     results = {}
     for multi in (True, False):
-        cache_clear()
-        monkeypatch.setattr(fusion, "MULTI_OUTPUT", multi)
-        fn = lumina.compile(lambda t: tuple(_normalizations(lumina, t, axes)))
-        results[multi] = [o.numpy() for o in fn(lumina.tensor(x))]
+        with compiler.options(multi_output=multi):
+            fn = lumina.compile(lambda t: tuple(_normalizations(lumina, t, axes)))
+            results[multi] = [o.numpy() for o in fn(lumina.tensor(x))]
     for on, off, ref in zip(results[True], results[False], want):
         np.testing.assert_allclose(on, ref, rtol=1e-4, atol=1e-4)
         np.testing.assert_allclose(on, off, rtol=1e-5, atol=1e-5)
@@ -376,9 +373,8 @@ def test_kernels_over_empty_values_stay_out_of_row_kernels(text, inputs, want, m
     arena and the outputs are poisoned (NaN) before each call, so that an element left unwritten,
     or overwritten by a store past an empty buffer's end, shows."""
     g = verify(parse(text))
-    monkeypatch.setattr(fusion, "MULTI_OUTPUT", True)
     monkeypatch.setattr(executable, "POISON", True)
-    part = partition(g)
+    part = partition(g, CPU)
     for k in part.kernels:
         if k.rows is not None:
             assert all(n.out.type.numel for n in k.nodes), part.describe()
@@ -393,7 +389,6 @@ def test_row_kernel_over_rows_that_are_not_its_values_is_refused_by_lowering(mon
     without its empty-value rule), the empty kernels give a LuminaCodegenError, not garbage."""
     from lumina.errors import LuminaCodegenError
     from lumina.schedule import row_fusion
-    monkeypatch.setattr(fusion, "MULTI_OUTPUT", True)
     monkeypatch.setattr(row_fusion, "_empty", lambda k: False)
     for text in (EMPTY_BESIDE_A_ROW, EMPTY_ROWS_PADDED):
         with pytest.raises(LuminaCodegenError, match="row kernel of .* expected"):

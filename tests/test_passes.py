@@ -1,4 +1,4 @@
-"""The passes (dce, constant_fold, canonicalize_dots, split_reductions, fusion.partition) on small IR
+"""The passes (dce, constant_fold, canonicalize_dots, split_reductions, schedule.partition) on small IR
 text fixtures, the verifier after every pass of the pipeline on real programs, and end-to-end runs of
 ``driver.compile_graph`` compared with NumPy.
 
@@ -26,9 +26,11 @@ from lumina.schedule.partition import partition
 from lumina.transforms.pipeline import PASSES, optimize
 from lumina.transforms.rewrite import dce
 from lumina.backends.cpu import threads
+from lumina.backends.target import target_for
 
 F32, F64, I32, I64, BOOL = DType.float32, DType.float64, DType.int32, DType.int64, DType.bool
 RNG = np.random.default_rng(1234)
+CPU = target_for("cpu")
 
 
 # ---- an independent NumPy interpreter -------------------------------------------------------------
@@ -440,7 +442,7 @@ graph chain {
 
 def test_elementwise_chain_and_reduction_fuse_into_one_kernel():
     g = ir(CHAIN)
-    part = partition(g)
+    part = partition(g, CPU)
     assert len(part.kernels) == 1
     k = part.kernels[0]
     assert k.root is g.outputs[0]
@@ -469,7 +471,7 @@ graph two {
 
 def test_a_value_with_two_readers_is_materialised():
     g = ir(TWO_READERS)
-    part = partition(g)
+    part = partition(g, CPU)
     shared = g.nodes[1].out
     assert id(shared) in part.materialized
     assert "reader" in part.materialized[id(shared)]
@@ -503,7 +505,7 @@ def test_describe_names_dot_and_expand_reasons():
       return %7
     }
     """)
-    text = partition(g).describe()
+    text = partition(g, CPU).describe()
     assert "dot" in text and "reduction" in text and "graph output" in text
     x = RNG.standard_normal((8, 16)).astype(np.float32)
     w = RNG.standard_normal((16, 4)).astype(np.float32)
@@ -578,7 +580,7 @@ def test_verifier_accepts_the_graph_after_every_pass(name):
     for pass_name, fn in PASSES:
         verify(fn(g))
     # and the partition covers every materialised non-source value
-    part = partition(opt)
+    part = partition(opt, CPU)
     roots = {id(v) for k in part.kernels for v in k.outputs}
     for n in opt.nodes:
         if id(n.out) in part.materialized and n.op not in (Op.INPUT, Op.CONST):
