@@ -15,8 +15,9 @@ from lumina.transforms.pipeline import OPTIONAL
 from lumina.testing import twins
 
 BUDGET = 57           # measured 2026-12-06 with the overflow-safe LayerNorm (its max|x| stage and
-                      # scale cost one kernel; 56 before); 108 without multi-output
-#                       row kernels either, 112 without epilogues, 120 with the optional passes off
+                      # scale cost one kernel; 56 before). benchmarks/pass_report.py counts 59
+#                       without row-fused GEMMs, 119 without multi-output row kernels either, 123
+#                       without epilogues, 129 with the optional passes off too
 VOCAB, BLOCK, D_MODEL, N_HEAD, BATCH = 65, 64, 128, 4, 8
 
 
