@@ -48,9 +48,11 @@ class Target:
     threads: int = 1
 
     @property
-    def key(self) -> str:
-        """The part of an executable's cache key that this target decides."""
-        return f"{self.device}/{self.name}/{self.vector_bits}/{int(self.float64)}/{self.threads}"
+    def key(self) -> tuple:
+        """The part of an executable's cache key that this target decides: every field, since
+        the partition and the code depend on all of them."""
+        return (self.device, self.name, self.vector_bits, self.float64, tuple(sorted(self.epilogue_dtypes)),
+                self.max_epilogue_inputs, self.threads)
 
 
 def backend(device: str) -> ModuleType:
