@@ -213,8 +213,7 @@ def readers_of(kernels) -> dict[int, list[Kernel]]:
 
 
 # Ops worth more than a round trip through memory: never recomputed in several readers.
-EXPENSIVE = frozenset({Op.EXP, Op.LOG, Op.SQRT, Op.SIN, Op.COS, Op.TANH, Op.ERF, Op.POW, Op.DIV, Op.RAND,
-                       Op.GATHER, Op.PAD, Op.CONCAT})
+EXPENSIVE = frozenset(op for op in Op if op.info.costly)   # the ops' records say which (ir.ops.OPS)
 
 
 def own_cost(n: Node, recompute_budget: int) -> int:

@@ -14,7 +14,7 @@ from typing import Callable
 from ..ir.graph import Value
 from ..ir.ops import Op
 
-VIEW_OPS = {Op.RESHAPE, Op.PERMUTE, Op.EXPAND, Op.SLICE}
+VIEW_OPS = frozenset(op for op in Op if op.info.view)   # reshape, permute, expand, slice (ir.ops.OPS)
 
 
 @dataclass(frozen=True)
