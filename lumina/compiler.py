@@ -29,7 +29,6 @@ from .ir.graph import Graph, Node, emit
 from .ir.ops import Op
 from .schedule.options import FusionOptions
 from .schedule.partition import partition
-from .tracing import BOUND
 from .transforms.pipeline import optimize
 
 _LOCK = threading.Lock()
@@ -110,11 +109,11 @@ def compile_graph(graph: Graph, device: str = "cpu", options: CompileOptions | N
 
 
 def with_own_inputs(graph: Graph) -> Graph:
-    """``graph`` over fresh ``input`` nodes of the same types and names, bound to no data (the
-    nodes on a path from an input are copied; ``graph`` itself when no input is bound). A
-    realised tensor's value is bound to its data (``tracing.BOUND``) as long as the value lives:
-    whatever keeps a graph must not keep the data of the tensors it was built from."""
-    if not any(v in BOUND for v in graph.inputs):
+    """``graph`` over fresh ``input`` nodes of the same types and names (the nodes on a path from
+    an input are copied). The front end binds a realised tensor's data to its ``input`` value for
+    as long as the value lives (``tracing.BOUND``), so whatever keeps a graph (an executable, for
+    inspection) keeps this copy: it never holds the data of the tensors the graph was built from."""
+    if not graph.inputs:
         return graph
     new = {id(v): emit(Op.INPUT, type=v.type, **v.attrs) for v in graph.inputs}
     nodes = []
