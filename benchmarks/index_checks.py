@@ -1,5 +1,6 @@
 """What the run-time index checks cost: the same compiled steps built with and without them
-(``lumina.indexing.RUN_TIME_CHECKS``), in one process, timed alternately, best of ``--rounds``.
+(``lumina.tensor.indexing.RUN_TIME_CHECKS``), in one process, timed alternately, best of
+``--rounds``.
 
 * ``train``: Embedding(2000, 128) -> Linear(128, 2000) on 32 x 64 tokens, cross_entropy over the
   2000 classes, SGD with momentum (checks: the tokens, the labels, the VJP's index);

@@ -13,16 +13,15 @@
 """
 import builtins
 
-from .tensor.autograd import grad, value_and_grad
 from .compiled import compile
 from .errors import (LuminaDeviceError, LuminaError, LuminaGradError, LuminaIndexError, LuminaOnnxError,
                      LuminaShapeError, LuminaTraceError, LuminaTypeError, LuminaValueError)
 from .ir.dtypes import DType, bfloat16, bool_, float16, float32, float64, int32, int64
 from .backends.devices import available as device_available
 from .backends.devices import default_device
-from .tensor.random import manual_seed, rand, rand_like, randint, randn, randn_like
-from .tensor import (Tensor, arange, cat, full, matmul, maximum, minimum, no_grad, ones, ones_like, realize,
-                     stack, tensor, where, zeros, zeros_like)
+from .tensor import (Tensor, arange, cat, chunk, cumsum, full, gather, grad, index_select, manual_seed, matmul,
+                     maximum, minimum, no_grad, ones, ones_like, pad, rand, rand_like, randint, randn, randn_like,
+                     realize, split, stack, take_along_dim, tensor, value_and_grad, where, zeros, zeros_like)
 
 bool = bool_  # noqa: A001  (lumina.bool, like torch.bool)
 
@@ -111,9 +110,6 @@ def std(input, dim=None, unbiased=None, keepdim: builtins.bool = False, *, corre
     return _as_tensor(input).std(dim, unbiased, keepdim, correction=correction)
 
 
-from .tensor.indexing import gather, index_select, take_along_dim  # noqa: E402
-from .tensor.scan import cumsum  # noqa: E402
-from .tensor.shape_ops import chunk, pad, split  # noqa: E402
 from . import amp, nn, optim  # noqa: E402
 from .amp import autocast  # noqa: E402
 

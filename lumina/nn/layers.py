@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import math
 
-from ..amp import autocast_operands
+from ..tensor.autocast import autocast_operands
 from ..errors import LuminaShapeError, LuminaTypeError
 from ..tensor.random import rand
 from ..tensor import Tensor

@@ -8,7 +8,8 @@ import numpy as np
 
 from ..errors import LuminaDeviceError, LuminaError, LuminaShapeError, LuminaTypeError, LuminaValueError
 from ..ir.dtypes import DType, to_dtype
-from ..tensor import Tensor, _device_arg, no_grad, realize, tensor, zeros_like
+from ..tensor import Tensor, no_grad, realize, tensor, zeros_like
+from ..tensor.device import device_arg
 
 
 def _to_args(device, dtype) -> tuple[str | None, DType | None]:
@@ -18,7 +19,7 @@ def _to_args(device, dtype) -> tuple[str | None, DType | None]:
     dtype that is not floating point."""
     if isinstance(device, Tensor):
         device, dtype = device.device, device.dtype if dtype is None else dtype
-    name = None if device is None else _device_arg(device)
+    name = None if device is None else device_arg(device)
     if device is not None and name is None:
         try:
             as_dtype = to_dtype(device)

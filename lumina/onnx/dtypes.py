@@ -34,7 +34,8 @@ from onnx import TensorProto as TP
 
 from ..ir.dtypes import DType
 from ..ir.ops import Op
-from ..tensor import Tensor, _binary_op, full, maximum, minimum, tensor, where
+from ..tensor import Tensor, full, maximum, minimum, tensor, where
+from ..tensor.elementwise import binary_op
 from .ops.registry import is_static, tensor_of
 
 # ---- the types ------------------------------------------------------------------------------------
@@ -305,7 +306,7 @@ def idiv(a: Tensor, b) -> Tensor:
     0 for a zero divisor). ``b`` may be a Python int."""
     if not isinstance(b, Tensor):
         b = full((), int(b), dtype=a.dtype)
-    return _binary_op(Op.DIV, a, b, a.dtype, "div")
+    return binary_op(Op.DIV, a, b, a.dtype, "div")
 
 
 def floor_div(a: Tensor, b) -> Tensor:

@@ -6,27 +6,66 @@ return a tensor that carries a ``ViewLink``: its parent and the movement steps t
 parent's value (``Tensor._result`` records one for every one-parent result of movement ops; that is a
 few pointers, nothing is computed until something is updated in place). The value of a view is
 always ``steps(parent's value)``: when the parent is rebound (by an in-place update, of it or of
-another view of it: ``lumina.inplace``), the view re-derives its value the next time it is read
-(``sync``; ``Tensor._touch`` compares one epoch number, so code that never mutates pays nothing).
+another view of it: ``lumina.tensor.inplace``), the view re-derives its value the next time it is
+read (``sync``; ``Tensor._touch`` compares one epoch number, ``EPOCH``, so code that never mutates
+pays nothing).
 
 Whether a result aliases follows torch: a reshape whose layout cannot be expressed with strides is a
 copy (torch's ``computeStride`` over the strides that the chain of steps gives: ``layout_of``). That
 is decided lazily, the first time it matters; until something is updated in place a view and a copy
 cannot be told apart.
+
+This module sits below ``core``, which links and syncs views through it: it reads and writes a
+tensor's fields (``TensorLike``) but never makes a Tensor, so it does not import the class.
 """
 from __future__ import annotations
 
+import itertools
 import math
 import weakref
+from typing import Protocol
 
 import numpy as np
 
 from ..ir.graph import Value, emit
 from ..ir.ops import Op
-from . import _EPOCH, Tensor
 from ..tracing import STATE, STOP_GRAD
 
 VIEW_OPS = frozenset({Op.RESHAPE, Op.PERMUTE, Op.SLICE, Op.EXPAND})
+
+
+class TensorLike(Protocol):
+    """The fields of a ``lumina.tensor.core.Tensor`` that views read and write."""
+    _value: Value
+    _view: ViewLink | None
+    requires_grad: bool
+    _is_leaf: bool
+
+    @property
+    def shape(self) -> tuple[int, ...]: ...
+
+    def _touch(self) -> Value: ...
+
+    def _set_value(self, v: Value) -> None: ...
+
+
+class Epoch:
+    """A number that changes at every rebinding of a tensor's value (``Tensor._set_value`` calls
+    ``advance``): a view re-reads its parent only when it changed since the view last looked.
+    Numbers come from a counter and are never reused, so a rebinding in another thread is never
+    missed."""
+
+    __slots__ = ("now", "_numbers")
+
+    def __init__(self) -> None:
+        self.now = 0
+        self._numbers = itertools.count(1)
+
+    def advance(self) -> None:
+        self.now = next(self._numbers)
+
+
+EPOCH = Epoch()
 
 Step = tuple   # (op, attrs, input shape, output shape) of one movement node
 
@@ -41,17 +80,17 @@ class ViewLink:
 
     __slots__ = ("parent", "steps", "seen", "stamp", "cut", "detached", "layout")
 
-    def __init__(self, parent: Tensor, steps: tuple, seen: Value, cut: bool):
+    def __init__(self, parent: TensorLike, steps: tuple, seen: Value, cut: bool):
         self.parent = parent
         self.steps = steps
         self.seen = weakref.ref(seen)
-        self.stamp = _EPOCH[0]
+        self.stamp = EPOCH.now
         self.cut = cut
         self.detached = False
         self.layout = None
 
 
-def link_view(t: Tensor, parent: Tensor, value: Value) -> None:
+def link_view(t: TensorLike, parent: TensorLike, value: Value) -> None:
     """Make ``t`` (just built over ``value``) a view of ``parent`` if ``value`` is ``parent``'s
     value through movement ops only (``Tensor._result`` calls this for every one-parent result whose
     op is a movement op)."""
@@ -67,7 +106,7 @@ def link_view(t: Tensor, parent: Tensor, value: Value) -> None:
     t._view = ViewLink(parent, tuple(steps), src, cut=parent.requires_grad and not STATE.grad_enabled)
 
 
-def detached(t: Tensor) -> Tensor:
+def detached(t: TensorLike) -> TensorLike:
     """Mark ``t`` (``x.detach()``) as a detached alias: torch lets it be modified in place even
     when its base is a leaf that requires grad, without recording anything."""
     if t._view is not None:
@@ -140,7 +179,7 @@ def _step_layout(layout: Layout, step: Step) -> Layout | None:
     return None if new is None else (tuple(out_shape), new, offset)
 
 
-def layout_of(t: Tensor) -> Layout:
+def layout_of(t: TensorLike) -> Layout:
     """``t``'s elements in its base's storage. A view that turns out to be a copy (torch's reshape of
     a layout strides cannot express) is unlinked here: from now on it is a base of its own."""
     link = t._view
@@ -157,7 +196,7 @@ def layout_of(t: Tensor) -> Layout:
     return link.layout
 
 
-def chain_of(t: Tensor) -> list[Tensor]:
+def chain_of(t: TensorLike) -> list[TensorLike]:
     """``[base, ..., t]``: ``t`` and the views it derives from, up to the base tensor."""
     chain = [t]
     while chain[-1]._view is not None:
@@ -169,13 +208,13 @@ def chain_of(t: Tensor) -> list[Tensor]:
     return chain
 
 
-def base(t: Tensor) -> Tensor:
+def base(t: TensorLike) -> TensorLike:
     """The tensor whose storage ``t`` views (``t`` itself when it is no view); torch's ``_base``
     or the tensor itself."""
     return chain_of(t)[0]
 
 
-def is_contiguous(t: Tensor) -> bool:
+def is_contiguous(t: TensorLike) -> bool:
     """Whether ``t``'s elements lie in row-major order in its base's storage (torch's rule: size-1
     dims have any stride)."""
     sizes, strides, _ = layout_of(t)
@@ -187,7 +226,7 @@ def is_contiguous(t: Tensor) -> bool:
     return True
 
 
-def elements_of(t: Tensor) -> np.ndarray:
+def elements_of(t: TensorLike) -> np.ndarray:
     """The storage offset of each element of ``t`` in its base (an int64 array of ``t``'s shape)."""
     sizes, strides, offset = layout_of(t)
     out = np.full(sizes, offset, dtype=np.int64)
@@ -205,7 +244,7 @@ def derive(steps, v: Value) -> Value:
     return v
 
 
-def rederive(t: Tensor, parent_value: Value) -> None:
+def rederive(t: TensorLike, parent_value: Value) -> None:
     """Rebind view ``t`` to its steps applied to ``parent_value`` (its parent's current value)."""
     link = t._view
     v = derive(link.steps, parent_value)
@@ -220,15 +259,15 @@ def rederive(t: Tensor, parent_value: Value) -> None:
     t.requires_grad = wants
     t._is_leaf = not wants
     link.seen = weakref.ref(parent_value)
-    link.stamp = _EPOCH[0]
+    link.stamp = EPOCH.now
 
 
-def sync(t: Tensor) -> None:
+def sync(t: TensorLike) -> None:
     """Bring view ``t`` up to date with its parent (``Tensor._touch`` calls this when some tensor
     was rebound since ``t`` last checked)."""
     link = t._view
     pv = link.parent._touch()
-    link.stamp = _EPOCH[0]
+    link.stamp = EPOCH.now
     if link.seen() is pv:
         return
     layout_of(t)

@@ -10,10 +10,11 @@ from typing import Callable, Sequence
 from ..errors import LuminaGradError, LuminaValueError
 from ..ir import graph as B
 from ..ir.graph import topo_sort
-from .inplace import THROUGH, check_saved, former_leaf
-from ..transforms.autodiff import vjp
-from . import LEAF_OF, Tensor, tensor
 from ..tracing import STATE, STOP_GRAD
+from ..transforms.autodiff import vjp
+from .core import LEAF_OF, Tensor
+from .creation import tensor
+from .saved import THROUGH, check_saved, former_leaf
 
 
 def backward(out: Tensor, gradient: Tensor | None = None, inputs=None) -> None:
@@ -119,3 +120,23 @@ def grad(fn: Callable, argnums: int | Sequence[int] = 0) -> Callable:
     def wrapped(*args, **kwargs):
         return vg(*args, **kwargs)[1]
     return wrapped
+
+
+class AutogradMethods:
+    """``Tensor.backward`` (the package copies it onto ``Tensor``)."""
+
+    def backward(self, gradient: Tensor | None = None, retain_graph: bool | None = None,
+                 create_graph: bool = False, inputs=None) -> None:
+        """Accumulate d(self)/d(leaf) into ``leaf.grad`` for every leaf that requires grad (only
+        the leaves among ``inputs``, a tensor or a sequence of them, when given).
+
+        ``gradient`` (same shape as self) is required unless self is a scalar. ``retain_graph``
+        changes nothing: lumina's graphs are values, never freed by a backward pass, so every
+        graph can be differentiated again. Raises LuminaGradError, and LuminaValueError for
+        ``create_graph=True`` (the gradient's own graph is not recorded) and for an input that
+        is not a leaf requiring grad.
+        """
+        if create_graph:
+            raise LuminaValueError("backward: create_graph=True is not supported (backward does not record "
+                                   "the gradient's own graph)")
+        backward(self, gradient, inputs=inputs)

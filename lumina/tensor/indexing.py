@@ -1,5 +1,6 @@
-"""Indexing with integer tensors: ``x[idx]``, ``x[:, idx]``, ``x[ia, ib]``, ``index_select``, ``gather``
-and ``take_along_dim``.
+"""Reading by index: basic indexing (``x[0]``, ``x[:, 1:3]``, ``x[None]``, ``x[..., 0]``: a view, a
+``slice`` primitive) and indexing with integer tensors: ``x[idx]``, ``x[:, idx]``, ``x[ia, ib]``,
+``index_select``, ``gather`` and ``take_along_dim``. Writing by index is ``lumina.tensor.setitem``.
 
 Two decompositions, chosen by what their gradients cost:
 
@@ -31,12 +32,16 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..errors import LuminaIndexError, LuminaShapeError, LuminaTypeError, LuminaValueError
+from ..ir import graph as B
 from ..ir.dtypes import DType
 from ..ir.graph import emit
 from ..ir.ops import Op
 from ..ir.types import TensorType
-from . import Tensor, arange, broadcast_shapes, tensor, where
 from ..tracing import BOUND, STATE
+from .core import Tensor
+from .creation import arange, tensor
+from .elementwise import where
+from .shapes import broadcast_shapes
 
 
 def is_index_array(k) -> bool:
@@ -312,3 +317,60 @@ def take_along_dim(input: Tensor, indices, dim: int | None = None) -> Tensor:
     checked = checked_index(idx, x.shape[d], "take_along_dim", f"dim {d} of {x._value.type}")
     x = x.expand(*(outer[:d] + (x.shape[d],) + outer[d + 1:]))
     return pick(x, d, checked.expand(*(outer[:d] + (idx.shape[d],) + outer[d + 1:])))
+
+
+class IndexingMethods:
+    """``Tensor``'s reads by index (the package copies them onto ``Tensor``)."""
+
+    def __getitem__(self, key) -> Tensor:
+        """Basic indexing (ints, slices with positive steps, ``None``, ``Ellipsis``) and, with
+        integer index tensors/arrays/lists among the entries, advanced indexing as PyTorch
+        (``advanced_getitem``)."""
+        key = key if isinstance(key, tuple) else (key,)
+        if any(isinstance(k, (Tensor, np.ndarray, list)) for k in key):
+            return advanced_getitem(self, key)
+        n_real = sum(1 for k in key if k is not None and k is not Ellipsis)
+        if n_real > self.ndim:
+            raise LuminaValueError(f"getitem: too many indices ({n_real}) for {self._value.type}")
+        if any(k is Ellipsis for k in key):
+            i = next(i for i, k in enumerate(key) if k is Ellipsis)
+            key = key[:i] + (slice(None),) * (self.ndim - n_real) + key[i + 1:]
+        key = key + (slice(None),) * (self.ndim - sum(1 for k in key if k is not None))
+        starts, stops, steps, out_shape = [], [], [], []
+        axis = 0
+        for k in key:
+            if k is None:
+                out_shape.append(1)
+                continue
+            d = self.shape[axis]
+            if isinstance(k, (int, np.integer)) and not isinstance(k, bool):
+                i = int(k) + d if k < 0 else int(k)
+                if not 0 <= i < d:
+                    raise LuminaIndexError(f"getitem: index {k} out of range for dim {axis} of {self._value.type}")
+                starts.append(i), stops.append(i + 1), steps.append(1)
+            elif isinstance(k, slice):
+                if k.step is not None and k.step <= 0:
+                    raise LuminaValueError(f"getitem: slice step must be positive, got {k.step}")
+                lo, hi, st = k.indices(d)
+                hi = max(hi, lo)
+                starts.append(lo), stops.append(hi), steps.append(st)
+                out_shape.append(max(0, -(-(hi - lo) // st)))
+            else:
+                raise LuminaTypeError(f"getitem: unsupported index {k!r} (advanced indexing is not supported yet)")
+            axis += 1
+        v = self._touch()
+        if (tuple(starts), tuple(stops), tuple(steps)) != ((0,) * self.ndim, self.shape, (1,) * self.ndim):
+            v = emit(Op.SLICE, (v,), starts=tuple(starts), stops=tuple(stops), steps=tuple(steps))
+        return Tensor._result(B.reshape(v, out_shape), self)
+
+    def gather(self, dim: int, index, *, sparse_grad: bool = False) -> Tensor:
+        """``torch.Tensor.gather``: see ``gather``."""
+        return gather(self, dim, index, sparse_grad=sparse_grad)
+
+    def index_select(self, dim: int, index) -> Tensor:
+        """``torch.Tensor.index_select``: see ``index_select``."""
+        return index_select(self, dim, index)
+
+    def take_along_dim(self, indices, dim: int | None = None) -> Tensor:
+        """``torch.Tensor.take_along_dim``: see ``take_along_dim``."""
+        return take_along_dim(self, indices, dim)

@@ -15,11 +15,11 @@ of the steps before, nor keeps their buffers alive, while a loop of small writes
 still compiles as one graph. ``assign``, which optimizers and layers use, only records: they
 realise their state together.
 
-**Views** (``lumina.aliases``). An in-place op on a view writes back into its parent, and so on up
-to the base, through the inverse of each step (a reshape or permute back; a slice becomes
+**Views** (``lumina.tensor.aliases``). An in-place op on a view writes back into its parent, and
+so on up to the base, through the inverse of each step (a reshape or permute back; a slice becomes
 ``where(region, pad(new), old)``; a chain through an ``expand`` scatters by the view's storage
 layout), then re-derives the views on the way down; every other view of the base re-derives itself
-when next read. ``x[key] = value`` is ``lumina.setitem``.
+when next read. ``x[key] = value`` is ``lumina.tensor.setitem``.
 
 **Errors where torch raises** (all ``LuminaError`` subclasses): an in-place op on a leaf that
 requires grad, or on a view of one, with grad mode on (``LuminaGradError``; do it under
@@ -31,23 +31,15 @@ operand that partially overlaps the written elements (``x[1:] += x[:-1]``, ``Lum
 
 **Version counters.** Each base tensor counts the in-place updates made to it or its views
 (``Tensor._version``, in the slot ``Tensor._updates``; state a compiled call writes back counts
-too: ``replaced``). lumina's VJP rules read forward values where torch saves tensors; when
-``backward`` finds that the gradient of a node recorded before an update reads the value a tensor
-(or a view of it) held before that update, it raises ``LuminaGradError``, as torch does ("one of
-the variables needed for gradient computation has been modified by an inplace operation";
-``check_saved``). The old value still exists in lumina's SSA graph, so the gradient would be
-computable; raising keeps programs portable between lumina and torch. The update's own nodes may
-read the old value (torch saves an in-place op's original ``self``), unless an operand aliases the
-tensor (``y.mul_(y)``: torch raises). Which values a gradient reads follows lumina's VJP rules,
-which for primitives match torch's saved tensors (``exp`` its result, ``mul`` its operands, ``add``
-nothing); composites may read a different set. A leaf that requires grad and was updated between
-forward and backward gets the gradient of its old value in ``.grad`` (``former_leaf``).
+too: ``replaced``). Each update records the values it replaced (``saved.SUPERSEDED``), so that
+``backward`` raises, as torch does, where a gradient reads a value modified in place after it was
+read (``lumina.tensor.saved``).
 
 **Autograd.** An in-place op on a tensor with history records the op: gradients flow through the
 new value to the old one and to the operands. Under ``no_grad`` the update is not recorded: a leaf
 stays a leaf that requires grad (``p -= lr * p.grad``), and a non-leaf keeps its history, the
 gradient passing to its old value unchanged (torch's behaviour), which ``transforms.autodiff.vjp``
-implements for the ``where(True, new, old)`` node marked in ``THROUGH``.
+implements for the ``where(True, new, old)`` node marked in ``saved.THROUGH``.
 """
 from __future__ import annotations
 
@@ -57,21 +49,19 @@ from typing import Callable
 
 import numpy as np
 
-from .aliases import VIEW_OPS, Step, base, chain_of, derive, elements_of, layout_of, rederive
 from ..errors import LuminaGradError, LuminaShapeError, LuminaTypeError, LuminaValueError
 from ..ir import graph as B
 from ..ir.dtypes import DType
-from ..ir.graph import Value, emit, topo_sort
+from ..ir.graph import Value, emit
 from ..ir.ops import Op
-from . import BOUND, Tensor, broadcast_shapes, realize, tensor, where
-from ..tracing import STATE, STOP_GRAD
-
-# Values that tensors held before an in-place update: value -> (the tensor, its base's version after
-# the update, the op, the update's own nodes). ``check_saved`` reads it; see the module docstring.
-SUPERSEDED: "weakref.WeakKeyDictionary[Value, tuple]" = weakref.WeakKeyDictionary()
-# ``where(True, new, old)`` nodes of updates made without recording history to a tensor that has
-# some: autodiff passes the gradient to ``old`` unchanged.
-THROUGH: "weakref.WeakSet[Value]" = weakref.WeakSet()
+from ..tracing import BOUND, STATE, STOP_GRAD
+from .aliases import VIEW_OPS, Step, base, chain_of, derive, elements_of, layout_of, rederive
+from .core import Tensor, realize
+from .creation import tensor
+from .device import DEVICE_STATE
+from .elementwise import where
+from .saved import SUPERSEDED, THROUGH
+from .shapes import broadcast_shapes
 
 
 # ---- the checks torch makes -----------------------------------------------------------------------
@@ -408,11 +398,10 @@ def binary_(t: Tensor, op: Op, other, name: str, alpha=None) -> Tensor:
 def copy_(t: Tensor, src, op: str = "copy_") -> Tensor:
     """torch's ``copy_``: ``src`` (a tensor, array or number) broadcast to ``t``'s shape and cast to
     its dtype (any cast, as torch's; a copy from another device moves the data to ``t``'s)."""
-    from . import _DEVICE, _ON_DEVICES, _device_of
     if not isinstance(src, Tensor):
         src = Tensor(number(src, t.dtype, op)) if isinstance(src, NUMBERS) else tensor(src, dtype=t.dtype)
-    if _ON_DEVICES[0] and STATE.trace is None:
-        dst_dev, src_dev = _device_of(t._value), _device_of(src._value)
+    if DEVICE_STATE.elsewhere and STATE.trace is None:
+        dst_dev, src_dev = DEVICE_STATE.device_of(t._value), DEVICE_STATE.device_of(src._value)
         if dst_dev is not None and src_dev is not None and src_dev != dst_dev:
             src = src.to(dst_dev)
     if broadcast_shapes(op, t._value.type, src._value.type) != t.shape:
@@ -427,7 +416,7 @@ def copy_(t: Tensor, src, op: str = "copy_") -> Tensor:
     def compute() -> Tensor:
         v = B.broadcast_to(B.cast(src._touch(), t.dtype), t.shape)
         if v is src._value:
-            v = _own_value(v, _DEVICE.get(v) or "cpu", history=src.requires_grad and STATE.grad_enabled)
+            v = _own_value(v, DEVICE_STATE.of.get(v) or "cpu", history=src.requires_grad and STATE.grad_enabled)
         return _plain(v, *((src,) if t.dtype.is_float else ()))
     return update(t, op, compute, (src,), check_cast=False)
 
@@ -476,90 +465,61 @@ def masked_fill_(t: Tensor, mask, value) -> Tensor:
     return update(t, "masked_fill_", lambda: masked_fill(t, mask, value, "masked_fill_"), (mask, value))
 
 
-# ---- backward: values modified after they were read ------------------------------------------------
+class InplaceMethods:
+    """``Tensor``'s in-place ops, each returning ``self`` rebound, and its version counter (the
+    package copies them onto ``Tensor``)."""
 
-def _stale(v: Value) -> tuple | None:
-    entry = SUPERSEDED.get(v)
-    if entry is None:
-        return None
-    owner = entry[0]()
-    if owner is not None and owner._value is v:   # restored (a trace puts state back)
-        return None
-    return entry
+    @property
+    def _version(self) -> int:
+        """How many in-place updates this tensor's base has had (torch's ``_version``)."""
+        return version(self)
 
+    def copy_(self, other, non_blocking: bool = False) -> Tensor:
+        """Replace this tensor's value in place with ``other`` (a tensor, array or number) broadcast
+        to its shape and cast to its dtype; data on another device is copied over."""
+        return copy_(self, other)
 
-def former_leaf(v: Value) -> Tensor | None:
-    """The leaf tensor (requiring grad) that held ``v`` before an in-place update, if any: its
-    gradient through ``v`` still accumulates into its ``.grad``, as torch's does."""
-    entry = SUPERSEDED.get(v) if SUPERSEDED else None
-    if entry is None:
-        return None
-    t = entry[0]()
-    if t is None or t._view is not None or not (t.requires_grad and t._is_leaf) or t._value is v:
-        return None
-    return t
+    def assign(self, other) -> Tensor:
+        """``copy_`` (lumina's older name, which optimizers and layers use for state updates)."""
+        return copy_(self, other, "assign")
 
+    def _inplace(self, op: Op, other, name: str, alpha=None) -> Tensor:
+        return binary_(self, op, other, name, alpha)
 
-def check_saved(forward: list, grads: list[Value], wrt: list[Value],
-                differentiable: Callable[[Value], bool]) -> None:
-    """Raise LuminaGradError where torch would find a saved tensor modified in place: the gradient
-    graph ``grads`` reads a value that a tensor held before an in-place update (or a view of one),
-    for the VJP of a forward node recorded before that update. (The update's own nodes are exempt:
-    torch saves the original ``self`` of an in-place op, unless an operand aliases it.)
-    ``forward``: the nodes of the differentiated computation; ``wrt``: the values differentiated
-    for; ``differentiable``: as ``vjp``'s."""
-    if not SUPERSEDED:
-        return
-    stale: dict[int, tuple] = {}
-    for n in forward:
-        entry = _stale(n)
-        if entry is not None:
-            stale[id(n)] = entry
-        elif n.op in VIEW_OPS and id(n.inputs[0]) in stale:   # a view shares its base's version
-            stale[id(n)] = stale[id(n.inputs[0])]
-    if not stale:
-        return
-    fwd = {id(n) for n in forward}
-    read = {id(v) for n in topo_sort(grads) if id(n) not in fwd for v in n.inputs if id(v) in stale}
-    if not read:
-        return
-    from ..transforms.autodiff import NON_DIFFERENTIABLE
-    live = {id(w) for w in wrt}
-    for n in forward:
-        if id(n) not in live and n.op not in NON_DIFFERENTIABLE and differentiable(n) and \
-                any(id(v) in live for v in n.inputs):
-            live.add(id(n))
-    for n in forward:
-        if id(n) not in live or not any(id(v) in read for v in (*n.inputs, n)):
-            continue
-        for v in _vjp_reads(n, live):
-            if id(v) in read and id(n) not in stale[id(v)][3]:
-                _, ver, op, _ = stale[id(v)]
-                raise LuminaGradError(
-                    f"backward: one of the values needed for gradient computation has been modified by an "
-                    f"in-place operation: the gradient of {n.op.value} {n.type} reads a {v.type} value "
-                    f"that a tensor held before {op} updated it (its base is now at version {ver}); torch "
-                    "raises here too. Do the in-place update after backward(), or on a clone()")
+    def add_(self, other, *, alpha=1): return self._inplace(Op.ADD, other, "add_", alpha)
+    def sub_(self, other, *, alpha=1): return self._inplace(Op.SUB, other, "sub_", alpha)
+    def mul_(self, other): return self._inplace(Op.MUL, other, "mul_")
 
+    def div_(self, other, *, rounding_mode=None):
+        if rounding_mode is not None:
+            raise LuminaValueError(f"div_: rounding_mode={rounding_mode!r} is not supported for {self._value.type}")
+        return self._inplace(Op.DIV, other, "div_")
 
-def _vjp_reads(n: Value, live: set) -> list[Value]:
-    """The operands and result of forward node ``n`` that its VJP rule reads to give the gradients
-    of its live operands (torch's saved tensors, in lumina's rules)."""
-    from ..transforms.autodiff import NON_DIFFERENTIABLE, VJP
-    if n.op in NON_DIFFERENTIABLE or not n.dtype.is_float or n in THROUGH:
-        return []
-    g = emit(Op.INPUT, type=n.type, name="cotangent")
-    contributions = VJP[n.op](g, *n.inputs, n, **n.attrs)
-    targets = {id(v): v for v in (*n.inputs, n)}
-    stack = [c for v, c in zip(n.inputs, contributions) if c is not None and id(v) in live]
-    found, seen = {}, set()
-    while stack:
-        v = stack.pop()
-        if id(v) in seen:
-            continue
-        seen.add(id(v))
-        if id(v) in targets:
-            found[id(v)] = v
-            continue
-        stack.extend(v.inputs)
-    return list(found.values())
+    def pow_(self, exponent):
+        return update(self, "pow_", lambda: self ** exponent, (exponent,))
+
+    def __iadd__(self, other): return self._inplace(Op.ADD, other, "add_")
+    def __isub__(self, other): return self._inplace(Op.SUB, other, "sub_")
+    def __imul__(self, other): return self._inplace(Op.MUL, other, "mul_")
+    def __itruediv__(self, other): return self._inplace(Op.DIV, other, "div_")
+    def __ipow__(self, other): return self.pow_(other)
+    def __iand__(self, other): return self._inplace(Op.AND, other, "bitwise_and_")
+    def __ior__(self, other): return self._inplace(Op.OR, other, "bitwise_or_")
+
+    def zero_(self) -> Tensor:
+        return fill_(self, 0, "zero_")
+
+    def fill_(self, value) -> Tensor:
+        return fill_(self, value)
+
+    def clamp_(self, min=None, max=None) -> Tensor:  # noqa: A002 (PyTorch's names)
+        return clamp_(self, min, max)
+
+    clip_ = clamp_
+
+    def masked_fill(self, mask, value) -> Tensor:
+        """``value`` where ``mask`` (bool, broadcast with ``self``) is True; see ``masked_fill``."""
+        return masked_fill(self, mask, value)
+
+    def masked_fill_(self, mask, value) -> Tensor:
+        return masked_fill_(self, mask, value)

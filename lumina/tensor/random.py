@@ -11,12 +11,14 @@ import math
 
 import numpy as np
 
+from ..errors import LuminaTypeError
 from ..ir.dtypes import DType, to_dtype
 from ..ir.graph import emit
 from ..ir.ops import Op
-from ..errors import LuminaTypeError
-from . import Tensor, _shape_arg, place, tensor
 from ..tracing import STATE
+from .core import Tensor
+from .creation import place, tensor
+from .shapes import shape_arg
 
 _COUNTER = tensor(np.int64(0))
 
@@ -39,7 +41,7 @@ def _next_key() -> Tensor:
 
 
 def _finish(t: Tensor, device, requires_grad: bool, op: str) -> Tensor:
-    """A draw on ``device`` (``lumina.tensor.place``), made a realised leaf when it requires grad
+    """A draw on ``device`` (``creation.place``), made a realised leaf when it requires grad
     (as ``lumina.tensor``; floating-point dtypes only, as torch)."""
     if requires_grad:
         if not t.dtype.is_float:
@@ -53,7 +55,7 @@ def rand(*size, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
     dt = DType.float32 if dtype is None else to_dtype(dtype)
     if not size:
         raise LuminaTypeError("rand: missing the size (as torch; lumina.rand(()) is a 0-d sample)")
-    shape = _shape_arg(size, "rand")
+    shape = shape_arg(size, "rand")
     out = Tensor(emit(Op.RAND, (_next_key()._touch(),), shape=shape, dtype=dt))
     return _finish(out, device, requires_grad, "rand")
 
@@ -62,7 +64,7 @@ def randn(*size, dtype=None, device=None, requires_grad: bool = False) -> Tensor
     """Standard normal samples by the Box–Muller transform: sqrt(-2 ln(1-u1)) cos(2 pi u2)."""
     if not size:
         raise LuminaTypeError("randn: missing the size (as torch; lumina.randn(()) is a 0-d sample)")
-    shape = _shape_arg(size, "randn")
+    shape = shape_arg(size, "randn")
     u1, u2 = rand(shape, dtype=dtype), rand(shape, dtype=dtype)
     out = (-2.0 * (1.0 - u1).log()).sqrt() * (2 * math.pi * u2).cos()
     return _finish(out, device, requires_grad, "randn")
@@ -81,5 +83,5 @@ def randn_like(input: Tensor, *, dtype=None, device=None, requires_grad: bool = 
 def randint(low: int, high: int, size, *, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
     """Integers uniform in [low, high) of ``size``; int64 unless ``dtype`` is given."""
     dtype = DType.int64 if dtype is None else dtype
-    u = rand(_shape_arg((size,) if isinstance(size, int) else tuple(size), "randint"), dtype=DType.float64)
+    u = rand(shape_arg((size,) if isinstance(size, int) else tuple(size), "randint"), dtype=DType.float64)
     return _finish((u * float(high - low)).to(dtype) + low, device, requires_grad, "randint")

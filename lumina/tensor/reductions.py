@@ -1,6 +1,6 @@
-"""Order statistics and moments over dims: ``amax``/``amin``, ``max``/``min`` (with indices),
-``argmax``/``argmin``, ``var``/``std`` and the overflow-safe moments that ``layer_norm``,
-``batch_norm`` and group statistics share.
+"""Reductions over dims: ``sum`` and ``mean``, the order statistics ``amax``/``amin``,
+``max``/``min`` (with indices), ``argmax``/``argmin``, the moments ``var``/``std`` and the
+overflow-safe moments that ``layer_norm``, ``batch_norm`` and group statistics share.
 
 Semantics are PyTorch 2.13's (``torch.amax``, ``torch.max``, ``torch.var``):
 
@@ -26,6 +26,9 @@ from ..errors import LuminaIndexError, LuminaTypeError, LuminaValueError
 from ..ir import graph as B
 from ..ir.dtypes import DType
 from ..ir.ops import Op
+from .core import Tensor, no_grad
+from .creation import arange, zeros
+from .elementwise import maximum, minimum, where
 
 # torch.return_types.max / .min: named tuples of (values, indices).
 max_result = namedtuple("max", ["values", "indices"])
@@ -54,7 +57,6 @@ def _reversed_order(x):
 def amax(x, dim=None, keepdim: bool = False, *, op: str = "amax"):
     """``torch.amax``: the maximum over ``dim`` (an int or a tuple; every dim when None); NaN
     propagates; bool stays bool. Raises LuminaIndexError for a dim out of range or of size 0."""
-    from . import Tensor
     axes = x._axes(dim, op)
     _check_nonempty(x, axes, op, full=dim is None)
     src = x.to(DType.int64) if x.dtype is DType.bool else x
@@ -71,7 +73,6 @@ def amin(x, dim=None, keepdim: bool = False, *, op: str = "amin"):
 
 def _first_index(x, best, d: int, keepdim: bool):
     """The first index along ``d`` where ``x`` equals ``best`` (kept dim) or is NaN."""
-    from . import arange, no_grad, where
     with no_grad():
         n = x.shape[d]
         pos = arange(n).reshape([n if i == d else 1 for i in range(x.ndim)])
@@ -89,7 +90,6 @@ def arg_extreme(x, dim, keepdim: bool, largest: bool):
     if dim is not None and not isinstance(dim, int):
         raise LuminaTypeError(f"{op}: dim must be an int or None, got {dim!r}")
     if x.ndim == 0 and dim is not None:  # a 0-d tensor's one element is at index 0
-        from . import zeros
         x.reshape(1)._axes(dim, op)
         return zeros((), dtype=DType.int64)
     flat = x.reshape(-1) if dim is None else x
@@ -109,7 +109,6 @@ def extreme(x, dim, keepdim: bool, largest: bool, other=None):
     """``Tensor.max`` / ``min`` with PyTorch's three forms: ``max()`` (a 0-d tensor over every
     element), ``max(dim, keepdim=False)`` (a ``(values, indices)`` named tuple; the gradient goes
     to the index) and ``max(other)`` (``torch.maximum``)."""
-    from . import Tensor, arange, maximum, minimum, where
     op = "max" if largest else "min"
     if isinstance(dim, Tensor) or other is not None:
         if other is not None and dim is not None:
@@ -123,7 +122,6 @@ def extreme(x, dim, keepdim: bool, largest: bool, other=None):
         raise LuminaTypeError(f"{op}: dim must be an int, got {dim!r} (amax / amin take a tuple of dims)")
     if x.ndim == 0:
         x.reshape(1)._axes(dim, op)
-        from . import zeros
         return (max_result if largest else min_result)(x, zeros((), dtype=DType.int64))
     d = x._axes(dim, op)[0]
     indices = arg_extreme(x.to(DType.int64) if x.dtype is DType.bool else x, d, True, largest)
@@ -162,7 +160,6 @@ def scaled_moments(x, axes: tuple[int, ...]):
 
     Limit: the sum behind the mean is float32's, so a slice whose sum exceeds float32's range
     (``[1.7e38, 1.7e38]``) has an infinite mean and gives NaN, never a finite wrong value."""
-    from . import no_grad, where
     n = math.prod(x.shape[a] for a in axes)
     mean = x.sum(axes, keepdim=True) / float(max(n, 1))
     if n == 0:
@@ -192,7 +189,6 @@ def variance(x, dim, unbiased, keepdim: bool, correction, *, op: str = "var", ro
     if root:
         # torch's std_backward: no gradient where the deviation is 0 (not 0 / 0); the inner
         # where keeps sqrt's own VJP away from 0.
-        from . import where
         v = sum_sq / dof
         zero = v == 0.0
         out = where(zero, 0.0, where(zero, 1.0, v).sqrt()) * s
@@ -208,7 +204,6 @@ def normalize(x, axes: tuple[int, ...], eps: float):
     ``layer_norm``, ``batch_norm`` and group / instance normalisation, overflow-safe through
     ``scaled_moments`` (the layer norm of ``[1e38, 1e38, -1e38, 1]`` is finite, as the exact one).
     Returns ``(normalized, mean, biased variance)``, the statistics as size-1 dims."""
-    from . import maximum
     if x.dtype.is_half:       # in float32, rounded once (as PyTorch's CPU kernels)
         out, mean, var = normalize(x.to(DType.float32), axes, eps)
         return out.to(x.dtype), mean.to(x.dtype), var.to(x.dtype)
@@ -223,3 +218,79 @@ def normalize(x, axes: tuple[int, ...], eps: float):
     if eps > 0:
         eps_s = maximum(eps_s, 2.0 ** -126)
     return d / (var_s + eps_s).sqrt(), mean, var_s * s * s
+
+
+class ReductionMethods:
+    """``Tensor``'s reductions (the package copies them onto ``Tensor``)."""
+
+    def _reduce(self, op: Op, dim, keepdim: bool, name: str) -> Tensor:
+        # torch.sum accumulates bool and int32 in int64; max keeps int32 (bool max is via int64)
+        widen = self.dtype is DType.bool or (op is Op.REDUCE_SUM and self.dtype is DType.int32)
+        x = self.to(DType.int64) if widen else self
+        axes = x._axes(dim, name)
+        return Tensor._result(B.reduce(op, x._touch(), axes, keepdim), x)
+
+    def sum(self, dim=None, keepdim: bool = False, *, dtype=None) -> Tensor:
+        """``torch.sum`` over ``dim`` (every dim when None); ``dtype`` casts the input first."""
+        x = self if dtype is None else self.to(dtype)
+        return x._reduce(Op.REDUCE_SUM, dim, keepdim, "sum")
+
+    def mean(self, dim=None, keepdim: bool = False, *, dtype=None) -> Tensor:
+        """``torch.mean``: the sum over ``dim`` divided by the count (NaN for an empty slice).
+        16-bit floats sum and divide in float32 and round once, as PyTorch's CPU kernel. Raises
+        LuminaTypeError for integer and bool inputs without a float ``dtype`` (as torch)."""
+        x = self if dtype is None else self.to(dtype)
+        if not x.dtype.is_float:
+            raise LuminaTypeError(f"mean: input dtype must be floating point, got {self._value.type} "
+                                  "(pass dtype=lumina.float32, as torch)")
+        if x.dtype.is_half:
+            return x.to(DType.float32).mean(dim, keepdim).to(x.dtype)
+        n = math.prod(x.shape[a] for a in x._axes(dim, "mean"))
+        return x.sum(dim, keepdim) / float(n)
+
+    def var(self, dim=None, unbiased: bool | None = None, keepdim: bool = False, *,
+            correction=None) -> Tensor:
+        """``torch.var``: ``sum((x - mean)^2) / max(N - correction, 0)`` over ``dim`` (every dim
+        when None). ``correction`` defaults to 1 (Bessel's unbiased estimate); ``unbiased`` is the
+        older spelling (``var(dim, unbiased, keepdim)``, or ``var(unbiased)`` with a bool first).
+        Overflow-safe (``scaled_moments``). Raises LuminaTypeError for integer inputs,
+        LuminaIndexError for a dim out of range."""
+        if isinstance(dim, bool):
+            dim, unbiased = None, dim
+        return variance(self, dim, unbiased, keepdim, correction, op="var")
+
+    def std(self, dim=None, unbiased: bool | None = None, keepdim: bool = False, *,
+            correction=None) -> Tensor:
+        """``torch.std``: ``sqrt(var(...))`` computed without squaring large values; see ``var``."""
+        if isinstance(dim, bool):
+            dim, unbiased = None, dim
+        return variance(self, dim, unbiased, keepdim, correction, op="std", root=True)
+
+    def max(self, dim=None, keepdim: bool = False, *, other=None):
+        """``torch.max``: over every element (``max()``, a 0-d tensor), along ``dim`` (a
+        ``(values, indices)`` named tuple, the first extreme's index; the gradient goes to it), or
+        elementwise against a tensor (``max(other)``, ``torch.maximum``). NaN propagates and is
+        the index returned. Raises LuminaIndexError for an empty reduced dim; see ``extreme``."""
+        return extreme(self, dim, keepdim, True, other)
+
+    def min(self, dim=None, keepdim: bool = False, *, other=None):
+        """``torch.min``; see ``Tensor.max``."""
+        return extreme(self, dim, keepdim, False, other)
+
+    def amax(self, dim=(), keepdim: bool = False) -> Tensor:
+        """``torch.amax``: the maximum over ``dim`` (an int or tuple; ``()`` means every dim, as
+        torch); NaN propagates; the gradient is shared evenly among ties."""
+        return amax(self, None if dim == () else dim, keepdim)
+
+    def amin(self, dim=(), keepdim: bool = False) -> Tensor:
+        """``torch.amin``; see ``Tensor.amax``."""
+        return amin(self, None if dim == () else dim, keepdim)
+
+    def argmax(self, dim: int | None = None, keepdim: bool = False) -> Tensor:
+        """``torch.argmax``: the index (int64) of the first maximum along ``dim`` (of the
+        flattened tensor when None), or of the first NaN."""
+        return arg_extreme(self, dim, keepdim, True)
+
+    def argmin(self, dim: int | None = None, keepdim: bool = False) -> Tensor:
+        """``torch.argmin``; see ``Tensor.argmax``."""
+        return arg_extreme(self, dim, keepdim, False)

@@ -20,7 +20,10 @@ from __future__ import annotations
 
 from ..ir import graph as B
 from ..ir.dtypes import DType, to_dtype
-from . import Tensor, arange, no_grad
+from .core import Tensor, no_grad
+from .creation import arange
+from .elementwise import where
+from .movement import pad, stack
 
 BLOCK = 128
 
@@ -38,7 +41,6 @@ def _scan_last(x: Tensor) -> Tensor:
     if n <= BLOCK:
         return _triangular_dot(x)
     m = -(-n // BLOCK)
-    from .shape_ops import pad
     xp = pad(x, (0, m * BLOCK - n)).reshape(x.shape[:-1] + (m, BLOCK))
     local = _triangular_dot(xp)                                   # [..., m, BLOCK]
     totals = local[..., BLOCK - 1]                                # [..., m]
@@ -71,7 +73,6 @@ def cumsum(input: Tensor, dim: int, *, dtype=None) -> Tensor:
 def _scan_finite(x: Tensor) -> Tensor:
     """The inclusive scan of a float ``x`` along its last axis with IEEE semantics for inf and NaN
     (see the module docstring)."""
-    from . import stack, where
     inf = float("inf")
     finite = x.abs() < inf                                  # False for +-inf and NaN
     total = _scan_last(where(finite, x, 0.0))
@@ -84,3 +85,11 @@ def _scan_finite(x: Tensor) -> Tensor:
     # Past a non-finite element the value is ``special``, but the gradient still flows into the
     # finite partial sums (``total - total`` is 0: total is finite), as torch's reversed cumsum.
     return where(any_special, special + (total - total.detach()), total)
+
+
+class ScanMethods:
+    """``Tensor``'s scans (the package copies them onto ``Tensor``)."""
+
+    def cumsum(self, dim: int, *, dtype=None) -> Tensor:
+        """Inclusive prefix sums along ``dim``; see ``cumsum``."""
+        return cumsum(self, dim, dtype=dtype)

@@ -1,4 +1,4 @@
-"""``x[key] = value`` with torch's semantics, as in-place updates (``lumina.inplace``).
+"""``x[key] = value`` with torch's semantics, as in-place updates (``lumina.tensor.inplace``).
 
 ``key`` holds ints, slices, None, Ellipsis, integer index tensors/arrays/lists and bool masks;
 ``value`` (a number, array or tensor) is cast to ``x``'s dtype and broadcast to ``x[key]``'s shape
@@ -23,15 +23,19 @@ import math
 
 import numpy as np
 
-from .aliases import base
 from ..errors import LuminaIndexError, LuminaShapeError, LuminaTraceError, LuminaTypeError, LuminaValueError
-from .inplace import NUMBERS, copy_, number
 from ..ir import graph as B
 from ..ir.dtypes import DType
 from ..ir.ops import Op
 from ..ir.types import TensorType
-from . import Tensor, broadcast_shapes, tensor, where
 from ..tracing import STATE
+from .aliases import base
+from .core import Tensor
+from .creation import tensor
+from .elementwise import where
+from .indexing import known_values, linear_index, split_advanced, take
+from .inplace import NUMBERS, copy_, number
+from .shapes import broadcast_shapes
 
 
 def _is_advanced(k) -> bool:
@@ -122,7 +126,6 @@ def _known(k) -> np.ndarray | None:
     """An index's values if known without running anything (arrays, lists, realised tensors)."""
     if not isinstance(k, Tensor):
         return np.asarray(k)
-    from .indexing import known_values
     return known_values(k)
 
 
@@ -215,7 +218,6 @@ def _scatter_setitem(x: Tensor, key: tuple, value) -> None:
     """``x[key] = value`` where ``key`` holds integer index arrays: the basic entries give a view
     ``y``; the indexed dims of ``y`` are moved together and merged (as ``advanced_getitem`` does) and
     the value's rows are scattered into them."""
-    from .indexing import linear_index, split_advanced
     split = split_advanced(x, key, "setitem", LuminaIndexError)
     y = x[split.basic]
     yp = y.permute(split.perm)
@@ -262,6 +264,14 @@ def _scatter_rows(base_: Tensor, axis: int, lin, src: Tensor) -> Tensor:
         winner = Tensor(B.reduce(Op.REDUCE_MAX, who._touch(), (0,)))
         covered = (winner >= 0).reshape(one)
         rows = where(winner >= 0, winner, 0)
-    from .indexing import take
     picked = take(src, axis, rows)
     return where(covered, picked, base_)
+
+
+class SetitemMethods:
+    """``Tensor``'s writes by index (the package copies them onto ``Tensor``)."""
+
+    def __setitem__(self, key, value) -> None:
+        """``x[key] = value`` as torch (ints, slices, None, Ellipsis, integer index arrays, bool
+        masks); see ``setitem``."""
+        setitem(self, key, value)

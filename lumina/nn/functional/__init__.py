@@ -4,7 +4,7 @@ Every function here is built from tensor ops, so its gradient comes from autodif
 hand-written backward. One module per family: activations, convolution and pooling, normalisation,
 losses, attention, embedding.
 """
-from ...tensor.shape_ops import pad
+from ...tensor.movement import pad
 from .activation import dropout, gelu, log_softmax, one_hot, relu, sigmoid, softmax, tanh
 from .attention import scaled_dot_product_attention
 from .conv import avg_pool2d, conv2d, max_pool2d

@@ -32,7 +32,7 @@ import numpy as np
 
 from ...errors import LuminaShapeError, LuminaTypeError, LuminaValueError
 from ...ir import graph as B
-from ...tensor.shape_ops import pad
+from ...tensor.movement import pad
 from ...tensor import Tensor, arange, no_grad, stack, tensor, where
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import math
 
-from ...amp import autocast_fp32
+from ...tensor.autocast import autocast_fp32
 from ...errors import LuminaIndexError, LuminaShapeError, LuminaTypeError, LuminaValueError
 from ...ir.dtypes import DType
 from ...tensor.indexing import checked_index, known_values, pick, range_message, take

@@ -12,7 +12,7 @@ def layer_norm(input: Tensor, normalized_shape, weight: Tensor | None = None, bi
                eps: float = 1e-5) -> Tensor:
     """``(x - E[x]) / sqrt(Var[x] + eps) * weight + bias`` over the trailing ``normalized_shape`` dims
     (biased variance), as ``torch.nn.functional.layer_norm``; overflow-safe
-    (``lumina.reductions.normalize``). ``weight`` / ``bias`` have
+    (``lumina.tensor.reductions.normalize``). ``weight`` / ``bias`` have
     ``normalized_shape``. Raises LuminaShapeError when the input does not end in ``normalized_shape``
     or an affine tensor has another shape."""
     shape = (normalized_shape,) if isinstance(normalized_shape, int) else tuple(normalized_shape)

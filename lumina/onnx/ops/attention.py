@@ -13,7 +13,7 @@ import numpy as np
 
 from ...ir.dtypes import DType
 from ...nn import functional as F
-from ...tensor.shape_ops import pad
+from ...tensor.movement import pad
 from ...tensor import Tensor, arange, cat, matmul, stack, where
 from .registry import Ctx, handler, lumina_dtype, optional, tensor_of
 

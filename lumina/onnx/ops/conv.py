@@ -26,7 +26,7 @@ import numpy as np
 from ...ir.dtypes import DType
 from ...nn import functional as F
 from ...nn.functional.conv import windows
-from ...tensor.shape_ops import pad
+from ...tensor.movement import pad
 from ...tensor import Tensor, matmul, maximum, stack, tensor, where, zeros
 from .registry import handler, ints, optional, tensor_of
 

@@ -3,13 +3,13 @@ the older Scatter), ScatterND, TopK, Hardmax, OneHot, Tile, EyeLike, Compress, C
 ReduceProd, Einsum, DepthToSpace, SpaceToDepth and Range.
 
 Index tensors the model computes stay lumina tensors. Reads are the ``gather`` primitive (on a
-linearised index) or ``lumina.indexing.gather``'s masked sum; lumina has no scatter primitive, so a
-scatter compares every index with the positions it may write (``index == arange``) and folds the
-updates in with ``where`` and a sum / max / product over the updates axis: work
+linearised index) or ``lumina.tensor.indexing.gather``'s masked sum; lumina has no scatter
+primitive, so a scatter compares every index with the positions it may write (``index == arange``)
+and folds the updates in with ``where`` and a sum / max / product over the updates axis: work
 ``numel(indices) x size of the scattered axis`` (ScatterElements) or ``number of index tuples x
-numel(data)`` (ScatterND), fused into one reduction. Values that must be known while tracing
-(TopK's ``K``, Tile's ``repeats``, OneHot's ``depth``, the scan axis, Compress's condition) are
-taken with ``static`` and specialise the model on them when they are graph inputs.
+numel(data)`` (ScatterND), fused into one reduction. Values that must be known while tracing (TopK's
+``K``, Tile's ``repeats``, OneHot's ``depth``, the scan axis, Compress's condition) are taken with
+``static`` and specialise the model on them when they are graph inputs.
 """
 from __future__ import annotations
 
@@ -20,7 +20,7 @@ import numpy as np
 
 from ...tensor.indexing import checked_index, select_elements
 from ...ir.dtypes import DType
-from ...tensor.shape_ops import pad
+from ...tensor.movement import pad
 from ...tensor import Tensor, arange, cat, matmul, maximum, minimum, ones, tensor, where
 from .registry import axes_of, axis_of, check_constant, handler, ints, is_static, static, tensor_of
 
@@ -42,7 +42,7 @@ def _normalized(idx: Tensor, n: int) -> Tensor:
 def _checked(ctx, idx: Tensor, n: int, where_: str) -> Tensor:
     """``idx`` as int64 counted from the end where negative, every entry checked to lie in
     ``[-n, n)`` (ONNX Runtime raises otherwise): a LuminaIndexError naming the node, at once for
-    known indices, else when the model runs (``lumina.indexing.checked_index``)."""
+    known indices, else when the model runs (``lumina.tensor.indexing.checked_index``)."""
     return checked_index(idx, n, f"node {ctx.name!r} ({ctx.op_type})", where_)
 
 

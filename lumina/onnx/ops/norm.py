@@ -8,7 +8,7 @@ import math
 import numpy as np
 
 from ...tensor.reductions import normalize, scaled_moments
-from ...tensor.shape_ops import pad
+from ...tensor.movement import pad
 from ...tensor import Tensor, where
 from .registry import Ctx, axes_index, axis_of, handler, lumina_dtype, tensor_of
 
@@ -24,7 +24,7 @@ def _channels(ctx: Ctx, x: Tensor, what: str, t: Tensor, size: int) -> Tensor:
 
 def _normalize(x: Tensor, axes: tuple[int, ...], eps: float) -> Tensor:
     """``(x - mean) / sqrt(var + eps)`` over ``axes`` (biased variance), overflow-safe
-    (``lumina.reductions.normalize``)."""
+    (``lumina.tensor.reductions.normalize``)."""
     return normalize(x, axes, eps)[0]
 
 

@@ -9,7 +9,7 @@ import numpy as np
 from ...ir.dtypes import DType
 from ...nn import functional as F
 from ...tensor.reductions import normalize
-from ...tensor.shape_ops import pad
+from ...tensor.movement import pad
 from ...tensor import Tensor, arange, tensor, where
 from .registry import (axes_index, axes_of, axis_of, check_constant, handler, is_static, optional, static,
                        tensor_of)

@@ -22,7 +22,7 @@ import math
 import numpy as np
 
 from ...ir.dtypes import DType
-from ...tensor import Tensor, matmul, maximum, tensor, where
+from ...tensor import Tensor, matmul, maximum, pad, tensor, where
 from .registry import axes_index, check_constant, handler, optional, static, tensor_of
 
 _COORDINATE_MODES = ("half_pixel", "half_pixel_symmetric", "pytorch_half_pixel", "align_corners",
@@ -489,6 +489,5 @@ def _center_crop_pad(ctx, xs, attrs):
         return [np.pad(x[tuple(key)], pads)]
     y = x[tuple(key)]
     if any(p != (0, 0) for p in pads):
-        from ...tensor.shape_ops import pad
         y = pad(y, [v for p in reversed(pads) for v in p])
     return [y]
