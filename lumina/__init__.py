@@ -1,4 +1,4 @@
-"""lumina: a deep-learning compiler. Lazy tensors -> SSA IR -> passes -> LLVM -> runtime.
+"""lumina: a deep-learning compiler. Lazy tensors -> SSA IR -> transforms -> schedule -> codegen -> backends.
 
     import lumina
     x = lumina.tensor([[1.0, 2.0]], requires_grad=True)

@@ -16,7 +16,7 @@ import torch
 
 import lumina
 import lumina.nn as nn
-from lumina import compiler as driver
+from lumina import compiler
 from lumina.errors import LuminaTraceError, LuminaValueError
 from lumina.tracing import STATE
 
@@ -510,7 +510,7 @@ def test_the_cache_keeps_the_most_recently_used_signatures():
 
 
 def test_an_evicted_executable_is_freed(monkeypatch):
-    monkeypatch.setattr(driver, "RECENT_EXECUTABLES", 1)
+    monkeypatch.setattr(compiler, "RECENT_EXECUTABLES", 1)
     model, _ = twins()
     opt = lumina.optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
 
@@ -532,7 +532,7 @@ def test_an_evicted_executable_is_freed(monkeypatch):
     gc.collect()
     assert exe_ref() is None and module_ref() is None
     assert step.cache_info()["entries"] == 2
-    assert driver.cache_info()["alive"] <= 2 + 1 + 2     # plus an eager executable or two at most
+    assert compiler.cache_info()["alive"] <= 2 + 1 + 2     # plus an eager executable or two at most
 
 
 def test_cache_size_is_configurable(monkeypatch):

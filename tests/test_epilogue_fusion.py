@@ -196,7 +196,7 @@ def test_epilogue_reads_eight_buffers_but_not_nine():
             assert f"the epilogue reads {limit + 1} buffers (MAX_EPILOGUE_INPUTS {limit})" in lowered.partition()
 
 
-@pytest.mark.parametrize("n", [1, 3, 8])   # 8: on <= 2 threads the batch is split (driver.BATCH_SPLIT)
+@pytest.mark.parametrize("n", [1, 3, 8])   # 8: on <= 2 threads the batch is split (backends.cpu.build.BATCH_SPLIT)
 def test_conv2d_bias_relu_matches_torch(n):
     """conv2d is im2col + dot whose ``[O, N*Ho*Wo]`` result is reshaped and permuted to
     ``[N, O, Ho, Wo]``, a bijective re-indexing: for one image at fixed strides, for N images at

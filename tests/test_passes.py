@@ -1,6 +1,6 @@
 """The passes (dce, constant_fold, canonicalize_dots, split_reductions, schedule.partition) on small IR
 text fixtures, the verifier after every pass of the pipeline on real programs, and end-to-end runs of
-``driver.compile_graph`` compared with NumPy.
+``compiler.compile_graph`` compared with NumPy.
 
 ``reference`` below is this file's own NumPy interpreter of the primitives, written from the op
 definitions in ``lumina.ir.ops`` (NumPy semantics; ``div`` on integers truncates; ``gather`` is

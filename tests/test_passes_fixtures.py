@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 
 import lumina
-from lumina import compiler as driver
+from lumina import compiler
 from lumina.errors import LuminaValueError
 from lumina.ir import Graph, Op, parse, verify
 from lumina.ir import graph as B
@@ -563,8 +563,8 @@ def test_cse_and_simplify_keep_every_bit(fn, source, monkeypatch):
     out = verify(fn(g))
     for _ in range(3):
         inputs = [_special_values(v) for v in g.inputs]
-        want = driver.compile_graph(g).run(inputs)
-        got = driver.compile_graph(out).run(inputs)
+        want = compiler.compile_graph(g).run(inputs)
+        got = compiler.compile_graph(out).run(inputs)
         for w, o in zip(want, got):
             assert w.dtype == o.dtype and w.shape == o.shape
             np.testing.assert_array_equal(_bits(o), _bits(w))
@@ -668,7 +668,7 @@ def _train(name: str, passes_off: str, monkeypatch):
     """Two training steps of model ``name`` with the passes ``passes_off`` skipped: the losses,
     the parameters after them, and the compiled step's ``Lowered``."""
     monkeypatch.setenv("LUMINA_PASSES_OFF", passes_off)
-    driver.cache_clear()                 # executables are cached by the traced graph's hash
+    compiler.cache_clear()                 # executables are cached by the traced graph's hash
     model, step, batches = MODELS[name]()
     compiled = lumina.compile(step)
     losses = [float(compiled(x, y).numpy()) for x, y in batches]
@@ -696,7 +696,7 @@ def test_example_models_verify_after_every_pass_and_agree_with_the_passes_off(na
     give the same losses and parameters to rtol 1e-6, from a graph with fewer nodes."""
     off_losses, off_params, off = _train(name, ",".join(sorted(OPTIONAL)), monkeypatch)
     on_losses, on_params, on = _train(name, "", monkeypatch)
-    driver.cache_clear()
+    compiler.cache_clear()
     _check_every_stage(name, on)
     _check_every_stage(name, off)
     on_nodes, off_nodes = (len(x.executable.info["stages"][-1][1].nodes) for x in (on, off))

@@ -1,7 +1,7 @@
 """Every kernel of a compiled program with the buffers it really reads and writes, for testing a
 backend kernel by kernel against the CPU backend.
 
-    exe = lumina.compile(step).lower(*args).executable        # or driver.compile_graph(graph)
+    exe = lumina.compile(step).lower(*args).executable        # or compiler.compile_graph(graph)
     for case in capture(exe, inputs):
         outs = my_backend_run(case.kernel, case.inputs)    # one array per output buffer
         for got, want in zip(outs, case.outputs):

@@ -211,7 +211,7 @@ def vjp(outputs: Sequence[Value], cotangents: Sequence[Value], wrt: Sequence[Val
     ``differentiable(v)`` may cut the walk (values computed under ``no_grad``). ``passthrough(v)``
     marks ``where`` nodes whose cotangent goes unchanged to their last operand (an in-place update
     made under ``no_grad`` of a tensor with history: ``where(True, new, old)``, see
-    ``lumina.inplace``). An input with no path to the outputs gets zeros. Raises LuminaGradError if
+    ``lumina.tensor.inplace``). An input with no path to the outputs gets zeros. Raises LuminaGradError if
     a cotangent's type does not match.
     """
     for o, c in zip(outputs, cotangents):

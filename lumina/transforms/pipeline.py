@@ -4,7 +4,7 @@
 after the named ones only. ``LUMINA_PASSES_OFF=<pass>[,<pass>]`` skips the named passes (as the
 ``disable`` argument of ``optimize`` does), to compare a program's results with and without them;
 ``OPTIONAL`` lists the passes that may be skipped (those that only remove work). Set it before the
-first compile: executables are cached by the traced graph's hash (``driver.cache_clear()`` forgets
+first compile: executables are cached by the traced graph's hash (``compiler.cache_clear()`` forgets
 them).
 """
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """The cuda executable: a program's kernels as Triton launches over device buffers.
 
-Built from the plain data of a lowered program (the front's ``driver.lower_program``): the buffer
+Built from the plain data of a lowered program (``compiler.lower_program``): the buffer
 slots, ``(description, slots)`` per kernel in launch order, and which slots are the inputs and
 outputs. Every buffer is a torch tensor from PyTorch's caching allocator (no hand-written driver
 calls):

@@ -1,7 +1,7 @@
 """``python -m lumina.testing.torch_diff [--write-docs] [NAME ...]``."""
 from __future__ import annotations
 
-import sys
+import argparse
 
 from .check import check
 from .discrepancy import distinct
@@ -17,13 +17,20 @@ def main(argv: list[str] | None = None) -> int:
     by default) and print their distinct discrepancies; ``--write-docs`` refreshes
     docs/torch_parity.md instead. Returns the exit status: 1 when a row has a discrepancy that
     no known difference covers or a stale known difference."""
-    args = list(argv if argv is not None else sys.argv[1:])
-    if "--write-docs" in args:
+    parser = argparse.ArgumentParser(prog="python -m lumina.testing.torch_diff",
+                                     description="Run lumina's PyTorch namesakes against torch on generated cases.")
+    parser.add_argument("--write-docs", action="store_true", help=f"refresh the generated sections of {DOCS}")
+    parser.add_argument("names", nargs="*", metavar="NAME", help="rows of the op table (default: all)")
+    args = parser.parse_args(argv)
+    if args.write_docs:
         write_docs()
         print(f"wrote the generated sections of {DOCS}")
         return 0
+    unknown = [n for n in args.names if n not in OPS]
+    if unknown:
+        parser.error(f"no row named {', '.join(map(repr, unknown))} (rows: Tensor.add, F.softmax, ...)")
     total = known = stale = 0
-    for name in args or sorted(OPS):
+    for name in args.names or sorted(OPS):
         spec = OPS[name]
         if not available(spec):
             print(f"{name}: not in lumina")

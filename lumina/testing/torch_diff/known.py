@@ -270,7 +270,7 @@ KNOWN_DIFFERENCES: list[KnownDifference] = [
                     _share_among_nans),
     KnownDifference(("Tensor.var", "Tensor.std", "lumina.var", "lumina.std"), ("inf",),
                     "float64 slices of finite values whose sum exceeds float64's range",
-                    "the mean overflows to inf: a documented limit of lumina.reductions.scaled_moments, which "
+                    "the mean overflows to inf: a documented limit of lumina.tensor.reductions.scaled_moments, which "
                     "rescales by a power of two but sums first; float32 inputs (summed in float64) are exact",
                     _mean_overflows),
     KnownDifference(("F.binary_cross_entropy",), ("grad nan", "grad value", "grad inf"),
