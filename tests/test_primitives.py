@@ -170,7 +170,7 @@ def test_exp_log_extremes():
 
 def test_erf_tails_are_exactly_one_and_agree_with_torch():
     """From |x| = 4 on, float32 erf is exactly +-1 (the erfc tail is clamped there for speed, see
-    ``backends.cpu.llvm_math.ERFC_CLAMP``); the whole range agrees with torch to a few ulp."""
+    ``codegen.legalize.ERFC_CLAMP``); the whole range agrees with torch to a few ulp."""
     x = np.concatenate([np.linspace(-30, 30, 600_001, dtype=np.float32),
                         np.array([1e30, -1e30, np.inf, -np.inf], np.float32)])
     got = lumina.tensor(x).erf().numpy()

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import enum
 import math
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field, fields, replace
 from typing import Union
 
 from ..ir.dtypes import DType
@@ -193,6 +193,19 @@ def children(e: Expr) -> tuple:
     if isinstance(e, Check):
         return (e.index,)
     raise TypeError(e)
+
+
+_CHILD_FIELDS = {Load: ("index",), Un: ("x",), Cast: ("x",), Bin: ("a", "b"), Select: ("cond", "a", "b"),
+                 Rand: ("key", "index"), Check: ("index",)}
+
+
+def with_children(e: Expr, kids) -> Expr:
+    """``e`` with its children (``children(e)``, in that order) replaced by ``kids``; ``e`` itself
+    when every one is the same object."""
+    names = _CHILD_FIELDS.get(type(e), ())
+    if all(getattr(e, name) is kid for name, kid in zip(names, kids)):
+        return e
+    return replace(e, **dict(zip(names, kids)))
 
 
 # ---- affine index forms ---------------------------------------------------------------------------

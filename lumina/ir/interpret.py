@@ -13,6 +13,7 @@ import ml_dtypes
 import numpy as np
 
 from ..errors import LuminaIndexError
+from .numerics import uniform
 from .ops import Op
 
 _UNARY = {Op.NEG: np.negative, Op.EXP: np.exp, Op.LOG: np.log, Op.SQRT: np.sqrt, Op.SIN: np.sin,
@@ -70,6 +71,9 @@ def evaluate(node, args: list[np.ndarray]) -> np.ndarray:
         elif op is Op.DOT:
             (ac, bc), (ab, bb) = a["contract"], a["batch"]
             out = _dot_general(args[0], args[1], ac, bc, ab, bb)
+        elif op is Op.RAND:   # the samples of the key at each row-major position (ir.numerics)
+            positions = np.arange(math.prod(a["shape"]), dtype=np.int64).reshape(a["shape"])
+            out = uniform(int(args[0]), positions, a["dtype"])
         else:
             raise NotImplementedError(op)
     out = np.asarray(out, order="C")

@@ -4,16 +4,20 @@ Each kernel becomes ``void @name(T0* noalias %b0, ..., Tn* noalias %out, i64 %st
 whose outermost domain loop runs over ``[start, end)`` so the runtime can split it across threads
 (a rank-0 domain ignores the range). Loops are plain counted loops the LLVM loop vectorizer turns
 into SIMD; a ``sum`` accumulates with ``reassoc nsz`` fast-math flags, which is what lets it be
-vectorized (reassociation is the one licence we take; every other float op is IEEE-exact, with
-NumPy's NaN propagation for max/min). float32 exp/log/tanh/erf are inline polynomials
-(``llvm_math``) so loops that use them still vectorize. Bools live in memory as bytes (NumPy's layout) and in
-registers as ``i1``.
+vectorized (reassociation is the one licence we take; every other float op is IEEE-exact).
+Bools live in memory as bytes (NumPy's layout) and in registers as ``i1``.
 
-The 16-bit floats live in memory as 16 bits (``half``; ``bfloat16`` as its ``i16`` bit pattern,
-which llvmlite has no type for) and in registers as ``float``: a load extends exactly, and every
-op whose result is a 16-bit float rounds it (round-to-nearest-even) back onto the 16-bit grid, so a
-fused chain computes the same bits as PyTorch's one-kernel-per-op CPU eager mode whatever the
-fusion. A ``sum`` of 16-bit values accumulates in float32 and rounds once, at the store.
+The numerics that need more than one instruction are ``codegen.legalize``'s, applied to every
+kernel first (``LEGALIZE``: all its rules): NumPy's NaN-propagating maximum/minimum, C's total
+integer division, floor division of indices, ``rand``'s SplitMix64 bits and the float32 tanh and
+erf polynomials become plain operations, and every op whose result is a 16-bit float is computed
+in float32 and rounded (``KOp.ROUND``, round-to-nearest-even) back onto the 16-bit grid, so a fused
+chain computes the same bits as PyTorch's one-kernel-per-op CPU eager mode whatever the fusion.
+What is left is a table from each op to its instruction or intrinsic; float32 exp and log are
+inline polynomials (``llvm_math``) so that loops using them still vectorize. The 16-bit floats live
+in memory as 16 bits (``half``; ``bfloat16`` as its ``i16`` bit pattern, which llvmlite has no type
+for) and in registers as ``float``: a load extends exactly, a store narrows a value already on the
+grid. A ``sum`` of 16-bit values accumulates in float32 and rounds once, at the store.
 
 A ``RowKernel`` has the same signature: its domain loops (the outermost over ``[start, end)``) hold
 the stages one after another, each its own loop nest; a reduce stage accumulates in a register as
@@ -36,13 +40,13 @@ from __future__ import annotations
 import math
 from dataclasses import replace
 
-import numpy as np
 from llvmlite import ir
 
 from ...errors import LuminaCodegenError
 from ...ir.dtypes import DType
 from ...ir.ops import Op
 from ...codegen import expr as E
+from ...codegen import legalize as L
 from ...codegen.expr import KOp
 from . import llvm_math
 from ...codegen.coalesce import substitute
@@ -53,21 +57,20 @@ F16, F32, F64 = ir.HalfType(), ir.FloatType(), ir.DoubleType()
 REG = {DType.bool: I1, DType.int32: I32, DType.int64: I64, DType.float16: F32, DType.bfloat16: F32,
        DType.float32: F32, DType.float64: F64}
 MEM = {**REG, DType.bool: I8, DType.float16: F16, DType.bfloat16: I16}
-# Ops whose result is exact in the operands' format: no rounding needed after them.
-_EXACT = {Op.NEG, Op.ABS, Op.MAXIMUM, Op.MINIMUM}
-# Mantissa bits (with the implicit one) of the uniform samples ``rand`` draws: k-bit fractions
-# k/2^bits are exact in the dtype, so a sample never rounds up to 1.0.
-_RAND_BITS = {DType.float16: 11, DType.bfloat16: 8, DType.float32: 24, DType.float64: 53}
 REDUCE_FLAGS = ("reassoc", "nsz")
+LEGALIZE = frozenset(L.Rule)
+"""The ``codegen.legalize`` rules every kernel is rendered after: all of them."""
 
+# The op tables: ``ir.IRBuilder`` methods for integer and bool operands (bool and/or on i1), and
+# for float ones; comparison predicates; float intrinsics (``<name>.f32`` / ``.f64``) and the libm
+# functions of float64 ops that LLVM has no intrinsic for.
+_INT = {Op.ADD: "add", Op.SUB: "sub", Op.MUL: "mul", Op.AND: "and_", Op.OR: "or_", KOp.XOR: "xor",
+        KOp.SHR: "ashr", KOp.TRUNC_DIV: "sdiv", KOp.TRUNC_REM: "srem"}
+_FLOAT = {Op.ADD: "fadd", Op.SUB: "fsub", Op.MUL: "fmul", Op.DIV: "fdiv"}
+_CMP = {Op.LT: "<", Op.LE: "<=", Op.GT: ">", Op.GE: ">=", Op.EQ: "==", Op.NE: "!="}
 _INTRINSIC = {Op.EXP: "llvm.exp", Op.LOG: "llvm.log", Op.SQRT: "llvm.sqrt", Op.SIN: "llvm.sin",
-              Op.COS: "llvm.cos", Op.ABS: "llvm.fabs"}
-_LIBM = {Op.TANH: ("tanhf", "tanh"), Op.ERF: ("erff", "erf")}
-_FCMP = {Op.LT: "<", Op.LE: "<=", Op.GT: ">", Op.GE: ">=", Op.EQ: "==", Op.NE: "!="}
-
-
-def _signed(v: int) -> int:
-    return v - (1 << 64) if v >= 1 << 63 else v
+              Op.COS: "llvm.cos", Op.ABS: "llvm.fabs", Op.POW: "llvm.pow"}
+_LIBM64 = {Op.TANH: "tanh", Op.ERF: "erf"}
 
 
 class _FunctionBuilder:
@@ -201,9 +204,10 @@ class _FunctionBuilder:
             return b.fadd(acc, x, flags=REDUCE_FLAGS) if dt.is_float else b.add(acc, x)
         if dt.is_float:
             # IEEE 754-2019 maximum: NaN-propagating (NumPy's max), -0 < +0. The loop vectorizer
-            # knows this intrinsic as a reduction; the select form of ``_max`` stays scalar.
+            # knows this intrinsic as a reduction; the select form of ``legalize.maximum`` stays scalar.
             return self._call(f"llvm.maximum.{'f64' if dt is DType.float64 else 'f32'}", acc.type, [acc, x])
-        return self._max(acc, x, dt)
+        a, b = L.param("%a", dt), L.param("%b", dt)
+        return self.template(L.maximum(a, b, dt), {a: acc, b: x})
 
     def _row_major(self, vars) -> ir.Value:
         return self.expr(_row_major_expr(vars)) if vars else ir.Constant(I64, 0)
@@ -217,8 +221,10 @@ class _FunctionBuilder:
             value = self.b.zext(value, I8)
         elif dt is DType.float16:
             value = self.b.fptrunc(value, F16)
-        elif dt is DType.bfloat16:
-            value = self._bf16_bits(value)
+        elif dt is DType.bfloat16:   # the top half of the float32, rounded (a reduction's is not yet)
+            x = L.param("%x", DType.float32)
+            bits = self.template(L.bf16_round_bits(x), {x: value})
+            value = self.b.trunc(self.b.lshr(bits, ir.Constant(I32, 16)), I16)
         self.b.store(value, self.pointer(buf, index))
 
     def load(self, buf: int, index, dt: DType):
@@ -232,30 +238,25 @@ class _FunctionBuilder:
             return b.bitcast(b.shl(b.zext(v, I32), ir.Constant(I32, 16)), F32)
         return v
 
-    # ---- 16-bit floats ----------------------------------------------------------------------------
-    def _bf16_round32(self, x) -> ir.Value:
-        """The float32 bit pattern of ``x`` rounded to bfloat16 (nearest, ties to even), as an i32
-        whose low 16 bits are zero; NaN stays a (quiet) NaN. As ``ml_dtypes`` and PyTorch's
-        ``c10::BFloat16``: add 0x7FFF plus the lowest kept bit, then truncate."""
-        b = self.b
-        c = lambda v: ir.Constant(I32, v)  # noqa: E731
-        bits = b.bitcast(x, I32)
-        lsb = b.and_(b.lshr(bits, c(16)), c(1))
-        rounded = b.add(bits, b.add(lsb, c(0x7FFF)))
-        quiet_nan = b.or_(bits, c(0x00400000))  # keep the sign, force a mantissa bit that survives
-        picked = b.select(b.fcmp_unordered("uno", x, x), quiet_nan, rounded)
-        return b.and_(picked, c(-0x10000))
-
-    def _bf16_bits(self, x) -> ir.Value:
-        return self.b.trunc(self.b.lshr(self._bf16_round32(x), ir.Constant(I32, 16)), I16)
-
     def _round(self, x, dt: DType) -> ir.Value:
-        """A float32 register value rounded to the 16-bit float ``dt`` (and widened back)."""
+        """``KOp.ROUND``: a float32 register value rounded to the 16-bit float ``dt`` (and widened
+        back); any other ``dt`` leaves it as it is."""
         if dt is DType.float16:
             return self.b.fpext(self.b.fptrunc(x, F16), F32)
         if dt is DType.bfloat16:
-            return self.b.bitcast(self._bf16_round32(x), F32)
+            p = L.param("%x", DType.float32)
+            return self.template(L.bf16_round(p), {p: x})
         return x
+
+    def template(self, expr: E.Expr, bound: dict) -> ir.Value:
+        """The value of ``expr``, a ``codegen.legalize`` template over the ``param``\\ s in
+        ``bound`` (each mapped to its value), emitted here."""
+        saved, self.memo = self.memo, {}   # the params stand for other values next time
+        self.vars.update(bound)
+        try:
+            return self.expr(expr)
+        finally:
+            self.memo = saved
 
     # ---- expressions ----------------------------------------------------------------------------------
     def expr(self, e: E.Expr) -> ir.Value:
@@ -268,26 +269,18 @@ class _FunctionBuilder:
         b = self.b
         if isinstance(e, E.Var):
             return self.vars[e]
-        if isinstance(e, E.Const):
-            if e.dtype.is_half:  # a pad value, say, need not be on the 16-bit grid yet
-                return ir.Constant(F32, float(np.float32(e.value).astype(e.dtype.numpy)))
-            return ir.Constant(REG[e.dtype], e.value if e.dtype.is_float else int(e.value))
+        if isinstance(e, E.Const):   # a 16-bit one is on its grid (legalize), held as float32
+            return ir.Constant(REG[e.dtype], float(e.value) if e.dtype.is_float else int(e.value))
         if isinstance(e, E.Load):
             return self.load(e.buf, self.expr(e.index), e.dtype)
         if isinstance(e, E.Un):
-            v = self._unary(e.op, self.expr(e.x), e.x.dtype)
-            return v if e.op in _EXACT else self._round(v, e.dtype)
-        if isinstance(e, E.Bin) and e.op in (KOp.FLOORDIV, KOp.MOD) and E.bounds(e.a)[0] < 0:
-            return self._floor_div_mod(e.op, self.expr(e.a), self.expr(e.b))
+            return self._unary(e.op, self.expr(e.x), e.x.dtype, e.dtype)
         if isinstance(e, E.Bin):
-            v = self._binary(e.op, self.expr(e.a), self.expr(e.b), e.a.dtype)
-            return v if e.op in _EXACT else self._round(v, e.dtype)
+            return self._binary(e.op, self.expr(e.a), self.expr(e.b), e.a.dtype)
         if isinstance(e, E.Select):
             return b.select(self.expr(e.cond), self.expr(e.a), self.expr(e.b))
         if isinstance(e, E.Cast):
             return self._cast(self.expr(e.x), e.x.dtype, e.dtype)
-        if isinstance(e, E.Rand):
-            return self._rand(self.expr(e.key), self.expr(e.index), e.dtype)
         if isinstance(e, E.Acc) and e.stage in getattr(self, "accs", {}):
             return self.accs[e.stage]
         if isinstance(e, E.Check):
@@ -317,84 +310,47 @@ class _FunctionBuilder:
             fn = ir.Function(self.module, ir.FunctionType(ty, [a.type for a in args]), name=name)
         return self.b.call(fn, args)
 
-    def _unary(self, op: Op, x, dt: DType):
+    def _unary(self, op: Op | KOp, x, dt: DType, out: DType):
+        """``op`` of register value ``x`` (of ``dt``) as a register value of ``out``."""
         b = self.b
+        if op is KOp.ROUND:
+            return self._round(x, out)
+        if op is KOp.BITCAST:
+            return b.bitcast(x, REG[out])
         if op is Op.NEG:
             return b.fneg(x) if dt.is_float else b.neg(x)
         if op is Op.NOT:       # all ones: logical not of an i1, bitwise not of an integer
             return b.xor(x, ir.Constant(x.type, -1))
         if op is Op.ABS and not dt.is_float:
             return b.select(b.icmp_signed("<", x, ir.Constant(x.type, 0)), b.neg(x), x)
-        if dt is not DType.float64 and op in llvm_math.FUNCTIONS:  # float32 registers: polynomials
-            return llvm_math.FUNCTIONS[op](b, x)
-        suffix = "f64" if dt is DType.float64 else "f32"
-        if op in _INTRINSIC:
-            return self._call(f"{_INTRINSIC[op]}.{suffix}", x.type, [x])
-        if op in _LIBM:
-            return self._call(_LIBM[op][dt is DType.float64], x.type, [x])
-        raise LuminaCodegenError(f"llvm: no lowering for unary {op} on {dt.name}")
-
-    def _max(self, a, x, dt: DType, smaller: bool = False):
-        b = self.b
-        if dt.is_float:  # NaN-propagating, like NumPy: pick a if it wins or is NaN, else x
-            wins = b.or_(b.fcmp_ordered("<" if smaller else ">", a, x), b.fcmp_unordered("uno", a, a))
-            return b.select(wins, a, x)
-        cmp = b.icmp_unsigned if dt is DType.bool else b.icmp_signed
-        return b.select(cmp("<" if smaller else ">", a, x), a, x)
+        if dt.is_float and dt is not DType.float64 and op in llvm_math.FUNCTIONS:
+            return llvm_math.FUNCTIONS[op](b, x)   # float32 registers: polynomials that vectorize
+        if dt.is_float and op in _INTRINSIC:
+            return self._call(f"{_INTRINSIC[op]}.{'f64' if dt is DType.float64 else 'f32'}", x.type, [x])
+        if dt is DType.float64 and op in _LIBM64:
+            return self._call(_LIBM64[op], x.type, [x])
+        raise LuminaCodegenError(f"llvm: no lowering for unary {op.value} on {dt.name}")
 
     def _binary(self, op: Op | KOp, x, y, dt: DType):
+        """``op`` of register values ``x`` and ``y`` (both of ``dt``)."""
         b = self.b
-        f = dt.is_float
-        if op in (Op.ADD, Op.SUB, Op.MUL):
-            return getattr(b, ("f" if f else "") + op.value)(x, y)
-        if op is Op.DIV:
-            return b.fdiv(x, y) if f else self._int_div(x, y)
-        if op is KOp.FLOORDIV:
-            return b.sdiv(x, y)  # index arithmetic whose bounds prove x >= 0 (else _floor_div_mod)
-        if op is KOp.MOD:
-            return b.srem(x, y)
-        if op is Op.POW:
-            return self._call(f"llvm.pow.{'f64' if dt is DType.float64 else 'f32'}", x.type, [x, y])
-        if op in (Op.MAXIMUM, Op.MINIMUM):
-            return self._max(x, y, dt, smaller=op is Op.MINIMUM)
-        if op in _FCMP:
-            if f:
-                return b.fcmp_unordered("!=", x, y) if op is Op.NE else b.fcmp_ordered(_FCMP[op], x, y)
+        if op in _CMP:
+            if dt.is_float:   # ne is unordered: true for NaN, as NumPy's
+                return b.fcmp_unordered("!=", x, y) if op is Op.NE else b.fcmp_ordered(_CMP[op], x, y)
             if dt is DType.bool:   # i1: signed, true would be -1 and order below false
-                return b.icmp_unsigned(_FCMP[op], x, y)
-            return b.icmp_signed(_FCMP[op], x, y)
-        if op is Op.AND:
-            return b.and_(x, y)
-        if op is Op.OR:
-            return b.or_(x, y)
-        raise LuminaCodegenError(f"llvm: no lowering for binary {op} on {dt.name}")
-
-    def _floor_div_mod(self, op: KOp, x, y):
-        """Index ``floordiv``/``mod`` with floor semantics (``expr``'s, Python's) for a dividend
-        that may be negative: C's truncating quotient, moved down by one when the remainder is
-        non-zero and its sign differs from the divisor's."""
-        b = self.b
-        q, r = b.sdiv(x, y), b.srem(x, y)
-        zero = ir.Constant(r.type, 0)
-        fix = b.and_(b.icmp_signed("!=", r, zero),
-                     b.icmp_signed("!=", b.icmp_signed("<", r, zero), b.icmp_signed("<", y, zero)))
-        if op is KOp.FLOORDIV:
-            return b.sub(q, b.zext(fix, q.type))
-        return b.select(fix, b.add(r, y), r)
-
-    def _int_div(self, x, y):
-        """C division, made total: x / 0 is 0 (as NumPy) and MIN / -1 wraps, never trapping."""
-        b = self.b
-        zero, one = ir.Constant(x.type, 0), ir.Constant(x.type, 1)
-        is_zero = b.icmp_signed("==", y, zero)
-        is_neg1 = b.icmp_signed("==", y, ir.Constant(x.type, -1))
-        safe = b.select(b.or_(is_zero, is_neg1), one, y)
-        q = b.sdiv(x, safe)
-        return b.select(is_zero, zero, b.select(is_neg1, b.sub(zero, x), q))
+                return b.icmp_unsigned(_CMP[op], x, y)
+            return b.icmp_signed(_CMP[op], x, y)
+        if dt.is_float and op in _FLOAT:
+            return getattr(b, _FLOAT[op])(x, y)
+        if dt.is_float and op is Op.POW:
+            return self._call(f"{_INTRINSIC[op]}.{'f64' if dt is DType.float64 else 'f32'}", x.type, [x, y])
+        if not dt.is_float and op in _INT:
+            return getattr(b, _INT[op])(x, y)
+        raise LuminaCodegenError(f"llvm: no lowering for binary {op.value} on {dt.name}")
 
     def _cast(self, x, src: DType, dst: DType):
-        """Convert a register value. A 16-bit float target rounds from float32, so float64 and
-        int64 values round twice (to float32, then to 16 bits), exactly as PyTorch's casts do."""
+        """Convert a register value (a 16-bit float is a float32 register: converting to one from
+        anything but bool needs a ``KOp.ROUND`` after, which legalization puts there)."""
         b = self.b
         if src is dst:
             return x
@@ -407,23 +363,12 @@ class _FunctionBuilder:
         if src.is_float and dst.is_float:
             if x.type != to:
                 x = b.fpext(x, to) if to is F64 else b.fptrunc(x, to)
-            return self._round(x, dst)
+            return x
         if src.is_float:
             return b.fptosi(x, to)
         if dst.is_float:
-            return self._round(b.sitofp(x, to), dst)
+            return b.sitofp(x, to)
         return b.sext(x, to) if dst.itemsize > src.itemsize else b.trunc(x, to)
-
-    def _rand(self, key, index, dt: DType):
-        b = self.b
-        c = lambda v: ir.Constant(I64, _signed(v))  # noqa: E731
-        z = b.add(b.mul(b.add(key, c(1)), c(0x9E3779B97F4A7C15)), index)  # key+1: no zero state
-        z = b.mul(b.xor(z, b.lshr(z, c(30))), c(0xBF58476D1CE4E5B9))
-        z = b.mul(b.xor(z, b.lshr(z, c(27))), c(0x94D049BB133111EB))
-        z = b.xor(z, b.lshr(z, c(31)))
-        bits = _RAND_BITS[dt]
-        top = b.uitofp(b.lshr(z, c(64 - bits)), REG[dt])
-        return b.fmul(top, ir.Constant(REG[dt], 2.0 ** -bits))
 
 
 class _RowBuilder(_FunctionBuilder):
@@ -732,6 +677,7 @@ def render_epilogue(d: DotKernel, n_pointers: int) -> str:
     Raises ``LuminaCodegenError`` when the buffers do not fit in ``n_pointers - 1``."""
     module = ir.Module(name="lumina_epilogue")
     ptrs = epilogue_pointers(d)
+    d = L.legalize(d, LEGALIZE)
     if len(ptrs) > n_pointers - 1:
         raise LuminaCodegenError(f"llvm: the epilogue of {d.name} reads {len(ptrs)} buffers besides the "
                                  f"dot result, more than the {n_pointers - 1} pointers of the CPU's "
@@ -765,5 +711,6 @@ def render_module(kernels: list[LoopKernel | RowKernel], name: str = "lumina") -
     """LLVM IR text of one module defining every kernel in ``kernels``."""
     module = ir.Module(name=name)
     for k in kernels:
+        k = L.legalize(k, LEGALIZE)
         (_RowBuilder if isinstance(k, RowKernel) else _FunctionBuilder)(module, k).emit()
     return str(module)

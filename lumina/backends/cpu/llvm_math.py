@@ -1,15 +1,12 @@
-"""Branch-free float32 ``exp``, ``log``, ``tanh`` and ``erf`` in LLVM IR.
+"""Branch-free float32 ``exp`` and ``log`` in LLVM IR.
 
 LLVM lowers ``llvm.exp.f32`` and friends to scalar libm calls, which stop the loop vectorizer; these
 straight-line polynomial versions vectorize (8 or 16 lanes per instruction), which is what makes
-softmax, GELU and log-sum-exp run at SIMD speed. Accuracy is that of the sources:
-
-* exp, log: Cephes ``expf`` / ``logf`` (S. L. Moshier), about 1-2 ulp on the whole range;
-  ``exp`` scales by 2^n in two factors so results down to denormals and up to FLT_MAX are right.
-* tanh: Cephes ``tanhf`` (an odd polynomial below |x| = 0.625, ``1 - 2 / (exp(2|x|) + 1)`` above).
-* erf: Eigen's ``generic_fast_erf_float`` rational form below |x| = 0.5, and ``1 - erfc(|x|)``
-  above with Numerical Recipes' ``erfcc`` (relative error < 1.2e-7 in erfc), so ``1 + erf(x)`` in
-  GELU's negative tail is as accurate as float32 rounding allows.
+softmax, GELU and log-sum-exp run at SIMD speed. Accuracy is that of the source: Cephes ``expf`` /
+``logf`` (S. L. Moshier), about 1-2 ulp on the whole range; ``exp`` scales by 2^n in two factors so
+results down to denormals and up to FLT_MAX are right. (float32 tanh and erf are polynomials too,
+the ones the Triton and MSL renderers share: ``codegen.legalize.tanh32`` / ``erf32``, built on this
+``exp``.)
 
 Special values follow IEEE/NumPy: NaN propagates, exp(-inf) = 0, exp(inf) = inf, log(0) = -inf,
 log(x < 0) = NaN, log(inf) = inf.
@@ -97,51 +94,4 @@ def log(b: ir.IRBuilder, x):
     return b.select(b.fcmp_unordered("<", x, _c(0.0)), _c(math.nan), y)   # x < 0 or NaN
 
 
-def tanh(b: ir.IRBuilder, x):
-    ax = _intrinsic(b, "llvm.fabs.f32", x)
-    z = b.fmul(x, x)
-    small = b.fadd(b.fmul(b.fmul(_horner(b, z, [-5.70498872745e-3, 2.06390887954e-2,
-                                                 -5.37397155531e-2, 1.33314422036e-1,
-                                                 -3.33332819422e-1]), z), x), x)
-    e = exp(b, b.fmul(_intrinsic(b, "llvm.minnum.f32", ax, _c(44.0)), _c(2.0)))
-    large = b.fsub(_c(1.0), b.fdiv(_c(2.0), b.fadd(e, _c(1.0))))
-    large = _intrinsic(b, "llvm.copysign.f32", large, x)
-    y = b.select(b.fcmp_ordered("<", ax, _c(0.625)), small, large)
-    return b.select(_is_nan(b, x), x, y)
-
-
-# erf's far branch evaluates erfc at min(|x|, ERFC_CLAMP). From |x| = 4 on, erfc(|x|) < 2^-25, so
-# 1 - erfc rounds to exactly 1.0 and the clamp changes no result; it must stay well below 9.2,
-# where exp(-z^2) leaves the normal range: denormal arithmetic made erf of large inputs (a GEMM's
-# pre-activation) several times slower.
-ERFC_CLAMP = 5.0
-
-
-def _erfc_tail(b: ir.IRBuilder, z):
-    """erfc(z) for z >= 0 with relative error below 1.2e-7 (Numerical Recipes' ``erfcc``,
-    a Chebyshev fit: t = 1/(1 + z/2), erfc = t exp(-z^2 + P(t)))."""
-    t = b.fdiv(_c(1.0), b.fadd(_c(1.0), b.fmul(z, _c(0.5))))
-    poly = _horner(b, t, [0.17087277, -0.82215223, 1.48851587, -1.13520398, 0.27886807,
-                          -0.18628806, 0.09678418, 0.37409196, 1.00002368, -1.26551223])
-    return b.fmul(t, exp(b, b.fsub(poly, b.fmul(z, z))))
-
-
-def erf(b: ir.IRBuilder, x):
-    # Near 0, Eigen's rational form (accurate relative to erf itself); from |x| = 0.5 on,
-    # 1 - erfc(|x|), so 1 + erf(x) for negative x (GELU's tail) keeps erfc's relative accuracy.
-    xc = _intrinsic(b, "llvm.maxnum.f32", _intrinsic(b, "llvm.minnum.f32", x, _c(4.0)), _c(-4.0))
-    x2 = b.fmul(xc, xc)
-    p = _horner(b, x2, [-2.72614225801306e-10, 2.77068142495902e-08, -2.10102402082508e-06,
-                        -5.69250639462346e-05, -7.34990630326855e-04, -2.95459980854025e-03,
-                        -1.60960333262415e-02])
-    q = _horner(b, x2, [-1.45660718464996e-05, -2.13374055278905e-04, -1.68282697438203e-03,
-                        -7.37332916720468e-03, -1.42647390514189e-02])
-    near = b.fdiv(b.fmul(xc, p), q)
-    ax = _intrinsic(b, "llvm.fabs.f32", x)
-    far = _intrinsic(b, "llvm.copysign.f32",
-                     b.fsub(_c(1.0), _erfc_tail(b, _intrinsic(b, "llvm.minnum.f32", ax, _c(ERFC_CLAMP)))), x)
-    y = b.select(b.fcmp_ordered("<", ax, _c(0.5)), near, far)
-    return b.select(_is_nan(b, x), x, y)
-
-
-FUNCTIONS = {Op.EXP: exp, Op.LOG: log, Op.TANH: tanh, Op.ERF: erf}
+FUNCTIONS = {Op.EXP: exp, Op.LOG: log}

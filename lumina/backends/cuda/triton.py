@@ -42,7 +42,8 @@ from ...errors import LuminaCodegenError
 from ...ir.dtypes import DType
 from ...codegen import expr as E
 from ...codegen.kernel import DOT_RESULT, DotKernel, LoopKernel, Reduce, RowKernel, Stage
-from .triton_expr import PRELUDE, REG, Emitter, round_to, scalar_text, to_memory
+from ...codegen.legalize import legalize
+from .triton_expr import LEGALIZE, PRELUDE, REG, Emitter, round_to, scalar_text, to_memory
 
 Desc = LoopKernel | RowKernel | DotKernel
 GROUP_M = 8   # rows of GEMM tiles that consecutive programs walk together (L2 reuse)
@@ -152,11 +153,13 @@ def _dedupe(configs) -> tuple[dict, ...]:
 
 def render(desc: Desc) -> str:
     """The Python source of a module defining the ``@triton.jit`` kernel ``desc.name`` (and the
-    helpers of ``triton_expr.PRELUDE``). Raises ``LuminaCodegenError`` for a name that is not an
-    identifier or an expression the renderer has no lowering for."""
+    helpers of ``triton_expr.PRELUDE``), ``desc`` legalized first (``triton_expr.LEGALIZE``).
+    Raises ``LuminaCodegenError`` for a name that is not an identifier or an expression the
+    renderer has no lowering for."""
     if not desc.name.isidentifier():
         raise LuminaCodegenError(f"triton: kernel name {desc.name!r} is not a Python identifier")
     params = geometry(desc).params
+    desc = legalize(desc, LEGALIZE)
     lines = ["", "", "@triton.jit",
              f"def {desc.name}({', '.join([f'p{i}' for i in range(len(desc.buffers))] + [f'{p}: tl.constexpr' for p in params])}):"]
     lines += [f"    # {s}" for s in desc.source]

@@ -2,24 +2,25 @@
 generated kernels share.
 
 Every expression node becomes one Python assignment in the kernel body (``t7 = tl.exp(t6)``), so a
-DAG with shared subtrees is computed once. Values live in registers as ``REG`` types: bools as
-``int1``, 16-bit floats as float32 (rounded back onto the 16-bit grid after every op that is not
-exact, as ``backends.cpu.llvm`` does), everything else as itself. Memory holds bools as bytes (the
-launcher passes ``torch.bool`` buffers viewed as ``uint8``) and 16-bit floats as 16 bits.
+DAG with shared subtrees is computed once; the rounding of a 16-bit op's result (``KOp.ROUND``)
+wraps the op in the same statement (``t2 = _f16((t1 + t0))``). Values live in registers as ``REG`` types: bools as ``int1``,
+16-bit floats as float32, everything else as itself. Memory holds bools as bytes (the launcher
+passes ``torch.bool`` buffers viewed as ``uint8``) and 16-bit floats as 16 bits.
 
-The semantics are the LLVM renderer's (``backends.cpu.llvm``), which is the spec:
+The semantics are the kernel description's (``ir.ops``), the LLVM renderer's too. A description is
+legalized first (``LEGALIZE``: ``rand`` becomes SplitMix64 in int64 operations, a 16-bit result is
+computed in float32 and rounded; see ``codegen.legalize``), then each op is a table entry. The ops
+whose meaning takes more than one operation are helper functions of ``PRELUDE`` rendered from
+``codegen.legalize``'s templates, the CPU's definition: NaN-propagating ``maximum``/``minimum``
+(``_max``, ``_min``), integer ``div`` (``_idiv``), index ``floordiv``/``mod`` whose operands may be
+negative (``_floorfloordiv``, ``_floormod``), the float32 ``tanh`` polynomial (``_tanh32``) and
+the rounding to bfloat16 (``_bf16``). Triton's own choices:
 
-* float ``maximum``/``minimum`` propagate NaN (NumPy's rule): ``_max``/``_min`` below;
 * float ``div`` and ``sqrt`` are IEEE round-to-nearest (``tl.div_rn``, ``tl.sqrt_rn`` for float32;
-  float64's ``/`` and ``tl.sqrt`` are IEEE already), not the approximate PTX forms; integer ``div`` is C division made total (x / 0 = 0, MIN / -1 wraps);
-  index ``floordiv``/``mod`` floor like Python's (the meaning ``expr.floordiv``/``expr.mod`` give
-  them; the CPU's ``sdiv``/``srem`` agree wherever the dividend is non-negative, which is where
-  the lowering produces them);
-* ``tanh`` is Cephes' ``tanhf`` (float32, the polynomial ``llvm_math`` uses) or ``tanh`` (float64);
-  ``pow`` is ``exp2(y * log2|x|)`` in float64 with C's sign and zero rules (Triton has no ``pow``
-  outside libdevice, which the interpreter cannot run);
-* ``rand`` is the SplitMix64 finaliser of ``(key + 1) * golden + index`` in uint64 arithmetic,
-  keeping the top 24 (float32), 53 (float64), 11 (float16) or 8 (bfloat16) bits;
+  float64's ``/`` and ``tl.sqrt`` are IEEE already), not the approximate PTX forms;
+* float64 ``tanh`` is Cephes' ``tanh`` (``_tanh64``); ``pow`` is ``exp2(y * log2|x|)`` in float64
+  with C's sign and zero rules (Triton has no ``pow`` outside libdevice, which the interpreter
+  cannot run);
 * an index check (``expr.Check``) stores ``index - low`` of an offending lane in the site's status
   element with masked atomics: ``atomic_max`` for an index past the end (a positive value),
   ``atomic_min`` for one below ``low`` (a negative one), so the element, zero before the launch,
@@ -34,13 +35,15 @@ from __future__ import annotations
 
 import math
 
-import numpy as np
-
 from ...errors import LuminaCodegenError
 from ...ir.dtypes import DType
 from ...ir.ops import Op
 from ...codegen import expr as E
+from ...codegen import legalize as L
 from ...codegen.expr import KOp
+
+LEGALIZE = frozenset({L.Rule.RAND, L.Rule.ROUND_16BIT})
+"""The ``codegen.legalize`` rules a description is rendered after (the rest are ``PRELUDE``'s helpers)."""
 
 # Register type of each dtype, and its memory type (what a pointer of that buffer points to).
 REG = {DType.bool: "tl.int1", DType.int32: "tl.int32", DType.int64: "tl.int64",
@@ -49,14 +52,19 @@ REG = {DType.bool: "tl.int1", DType.int32: "tl.int32", DType.int64: "tl.int64",
 # The Triton signature string of a buffer's pointer (``triton.compile``'s ``signature``).
 POINTER = {DType.bool: "*u8", DType.int32: "*i32", DType.int64: "*i64", DType.float16: "*fp16",
            DType.bfloat16: "*bf16", DType.float32: "*fp32", DType.float64: "*fp64"}
-_EXACT = {Op.NEG, Op.ABS, Op.MAXIMUM, Op.MINIMUM}
-_RAND_BITS = {DType.float16: 11, DType.bfloat16: 8, DType.float32: 24, DType.float64: 53}
-_COMPARE = {Op.LT: "<", Op.LE: "<=", Op.GT: ">", Op.GE: ">=", Op.EQ: "==", Op.NE: "!="}
-_ARITH = {Op.ADD: "+", Op.SUB: "-", Op.MUL: "*", KOp.FLOORDIV: "//", KOp.MOD: "%"}
-_MATH = {Op.EXP: "tl.exp", Op.LOG: "tl.log", Op.SIN: "tl.sin", Op.COS: "tl.cos", Op.SQRT: "tl.sqrt_rn",
-         Op.ERF: "tl.erf"}
 
-PRELUDE = '''\
+# The op tables: ``{x}``, ``{a}``, ``{b}`` are the operands' names. Entries that depend on the
+# operands' dtype are in ``_unary`` / ``_binary``.
+_UNARY = {Op.NEG: "(-{x})", Op.ABS: "tl.abs({x})", Op.EXP: "tl.exp({x})", Op.LOG: "tl.log({x})",
+          Op.SIN: "tl.sin({x})", Op.COS: "tl.cos({x})", Op.ERF: "tl.erf({x})"}
+_BINARY = {Op.ADD: "({a} + {b})", Op.SUB: "({a} - {b})", Op.MUL: "({a} * {b})",
+           KOp.TRUNC_DIV: "({a} // {b})", KOp.TRUNC_REM: "({a} % {b})", KOp.XOR: "({a} ^ {b})",
+           KOp.SHR: "({a} >> {b})", KOp.FLOORDIV: "_floorfloordiv({a}, {b})", KOp.MOD: "_floormod({a}, {b})",
+           Op.LT: "({a} < {b})", Op.LE: "({a} <= {b})", Op.GT: "({a} > {b})", Op.GE: "({a} >= {b})",
+           Op.EQ: "({a} == {b})", Op.NE: "({a} != {b})"}
+_ORDERED = (Op.LT, Op.LE, Op.GT, Op.GE)
+
+_HEADER = '''\
 import triton
 import triton.language as tl
 
@@ -78,39 +86,9 @@ def _and(a, b):
 @triton.jit
 def _add(a, b):
     return a + b
+'''
 
-
-@triton.jit
-def _max(a, b):
-    # NaN-propagating maximum (NumPy's rule, as backends.cpu.llvm): a if it wins or is NaN, else b
-    return tl.where(_or(a > b, a != a), a, b)
-
-
-@triton.jit
-def _min(a, b):
-    return tl.where(_or(a < b, a != a), a, b)
-
-
-@triton.jit
-def _imax(a, b):
-    return tl.where(a > b, a, b)
-
-
-@triton.jit
-def _imin(a, b):
-    return tl.where(a < b, a, b)
-
-
-@triton.jit
-def _bf16(x):
-    # float32 -> the nearest bfloat16 (ties to even), as float32; NaN stays a quiet NaN
-    bits = x.to(tl.uint32, bitcast=True)
-    lsb = (bits >> 16) & 1
-    rounded = bits + (lsb + 0x7FFF)
-    picked = tl.where(x != x, bits | 0x00400000, rounded)
-    return (picked & 0xFFFF0000).to(tl.float32, bitcast=True)
-
-
+_FORMATS = '''\
 @triton.jit
 def _bf16_bits(x):
     # float32 -> bfloat16 storage through the bits (no conversion that could flush subnormals)
@@ -127,44 +105,9 @@ def _bf16_load(x):
 @triton.jit
 def _f16(x):
     return x.to(tl.float16).to(tl.float32)
+'''
 
-
-@triton.jit
-def _idiv(a, b):
-    # C division made total: a / 0 = 0 and MIN / -1 wraps (backends.cpu.llvm._int_div)
-    zero = b == 0
-    neg1 = b == -1
-    q = a // tl.where(_or(zero, neg1), 1, b)
-    return tl.where(zero, 0, tl.where(neg1, -a, q))
-
-
-@triton.jit
-def _floorfloordiv(a, b):
-    # Python's a // b from C's truncating division
-    q = a // b
-    return q - _and((a % b) != 0, (a < 0) != (b < 0)).to(q.dtype)
-
-
-@triton.jit
-def _floormod(a, b):
-    r = a % b
-    return r + tl.where(_and(r != 0, (r < 0) != (b < 0)), b, 0)
-
-
-@triton.jit
-def _tanh32(x):
-    # Cephes tanhf: odd polynomial below |x| = 0.625, 1 - 2 / (exp(2|x|) + 1) above
-    ax = tl.abs(x)
-    z = x * x
-    p = (((-5.70498872745e-3 * z + 2.06390887954e-2) * z - 5.37397155531e-2) * z
-         + 1.33314422036e-1) * z - 3.33332819422e-1
-    small = p * z * x + x
-    e = tl.exp(tl.minimum(ax, 44.0) * 2.0)
-    large = 1.0 - tl.div_rn(2.0, e + 1.0)
-    large = tl.where(x < 0, -large, large)
-    return tl.where(x != x, x, tl.where(ax < 0.625, small, large))
-
-
+_OWN = '''\
 @triton.jit
 def _tanh64(x):
     # Cephes tanh (double): x + x^3 P(x^2)/Q(x^2) below |x| = 0.625, the exp form above
@@ -190,28 +133,17 @@ def _pow(x, y):
     r = tl.where(xd < 0, tl.where(integral, tl.where(odd, -r, r), _NAN), r)
     r = tl.where(_or(yd == 0, xd == 1.0), 1.0, r)
     return r
-
-
-@triton.jit
-def _splitmix(key, index):
-    # SplitMix64 finaliser of (key + 1) * golden + index, in uint64 arithmetic (backends.cpu.llvm._rand)
-    z = (key + 1).to(tl.uint64) * 0x9E3779B97F4A7C15 + index.to(tl.uint64)
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EB
-    return z ^ (z >> 31)
 '''
 
 
 def scalar_text(value, dtype: DType) -> str:
-    """Python text of constant ``value`` as ``dtype``'s register holds it (a 16-bit float already
-    rounded onto its grid; infinities and NaN as the module's constexprs)."""
+    """Python text of constant ``value`` as ``dtype``'s register holds it (infinities and NaN as the
+    module's constexprs; a 16-bit float constant is on its grid already, see ``codegen.legalize``)."""
     if dtype is DType.bool:
         return str(int(bool(value)))
     if not dtype.is_float:
         return str(int(value))
     v = float(value)
-    if dtype.is_half:  # a pad value, say, need not be on the 16-bit grid yet
-        v = float(np.float32(v).astype(dtype.numpy))
     if math.isnan(v):
         return "_NAN"
     if math.isinf(v):
@@ -225,7 +157,8 @@ def literal(value, dtype: DType) -> str:
 
 
 def round_to(x: str, dtype: DType) -> str:
-    """``x`` (a float32 register) rounded onto ``dtype``'s grid when it is a 16-bit float."""
+    """``KOp.ROUND``: ``x`` (a float32 register) rounded onto ``dtype``'s grid when it is a 16-bit
+    float."""
     if dtype is DType.float16:
         return f"_f16({x})"
     if dtype is DType.bfloat16:
@@ -262,15 +195,17 @@ class Emitter:
     tensor holding it; ``pointer(buf)`` names the pointer a ``Load`` of ``buf`` reads, and
     ``load_override(load)`` may return a name instead (an epilogue's ``Load(DOT_RESULT)``). Results are
     memoised per emitter, so one emitter serves one loop body; each emitter of a kernel takes its
-    own name ``prefix``."""
+    own name ``prefix``. With ``literals`` constants are Python literals written where they are
+    used, which take the type of the tensor they meet (a helper function's body, ``PRELUDE``)."""
 
     def __init__(self, lines: list[str], indent: str, names: dict, pointer, kernel: str,
-                 load_override=None, prefix: str = "t"):
+                 load_override=None, prefix: str = "t", literals: bool = False):
         self.lines, self.indent, self.names = lines, indent, names
         self.pointer, self.kernel, self.load_override = pointer, kernel, load_override
         self.memo: dict = {}
         self.count = 0
         self.prefix = prefix   # unique per emitter of a kernel: a loop body must not rebind outer names
+        self.literals = literals
 
     def emit(self, root: E.Expr) -> str:
         """The name of a tensor holding ``root`` (emitting what is not yet computed)."""
@@ -279,13 +214,32 @@ class Emitter:
             e, ready = stack.pop()
             if e in self.memo:
                 continue
-            kids = () if isinstance(e, E.Load) and self._override(e) else E.children(e)
+            kids = self._operands(e)
             if ready or not kids:
-                self.memo[e] = self._assign(self._render(e))
+                text = self._render(e)
+                self.memo[e] = text if self.literals and isinstance(e, E.Const) else self._assign(text)
                 continue
             stack.append((e, True))
             stack.extend((c, False) for c in kids if c not in self.memo)
         return self.memo[root]
+
+    def _operands(self, e: E.Expr) -> tuple:
+        """What ``e``'s statement reads: its children, but an overridden load reads nothing and a
+        rounded op not yet computed is written inside the rounding, so it reads the op's operands."""
+        if isinstance(e, E.Load) and self._override(e):
+            return ()
+        if self._folds(e):
+            return E.children(e.x)
+        return E.children(e)
+
+    def _folds(self, e: E.Expr) -> bool:
+        """Whether ``e`` rounds the op of a 16-bit value (computed in float32 from 16-bit operands,
+        ``legalize``'s ``ROUND_16BIT``: nothing else reads it) or a conversion not yet computed:
+        then one statement does both, ``_f16((a + b))``."""
+        if not (isinstance(e, E.Un) and e.op is KOp.ROUND) or e.x in self.memo:
+            return False
+        op = e.x
+        return isinstance(op, E.Cast) or (isinstance(op, (E.Un, E.Bin)) and E.children(op)[0].dtype.is_half)
 
     def _override(self, e: E.Load):
         return self.load_override(e) if self.load_override is not None else None
@@ -305,29 +259,22 @@ class Emitter:
         if isinstance(e, E.Acc):
             return self.names[("acc", e.stage)]
         if isinstance(e, E.Const):
-            return literal(e.value, e.dtype)
+            return scalar_text(e.value, e.dtype) if self.literals else literal(e.value, e.dtype)
         if isinstance(e, E.Load):
             hit = self._override(e)
             if hit is not None:
                 return hit
             return from_memory(f"tl.load({self.pointer(e.buf)} + {m[e.index]})", e.dtype)
+        if self._folds(e):
+            return round_to(self._render(e.x), e.dtype)
         if isinstance(e, E.Un):
-            v = self._unary(e.op, m[e.x], e.x.dtype)
-            return v if e.op in _EXACT else round_to(v, e.dtype)
-        if isinstance(e, E.Bin) and e.op in (KOp.FLOORDIV, KOp.MOD) and not e.a.dtype.is_float:
-            return self._floor(e, m[e.a], m[e.b])
+            return self._unary(e.op, m[e.x], e.x.dtype, e.dtype)
         if isinstance(e, E.Bin):
-            v = self._binary(e.op, m[e.a], m[e.b], e.a.dtype)
-            return v if e.op in _EXACT else round_to(v, e.dtype)
+            return self._binary(e.op, m[e.a], m[e.b], e.a.dtype)
         if isinstance(e, E.Select):
             return f"tl.where({m[e.cond]}, {m[e.a]}, {m[e.b]})"
         if isinstance(e, E.Cast):
             return self._cast(m[e.x], e.x.dtype, e.dtype)
-        if isinstance(e, E.Rand):
-            bits = _RAND_BITS[e.dtype]
-            ty = REG[e.dtype]
-            return (f"(_splitmix({m[e.key]}, {m[e.index]}) >> {64 - bits}).to({ty})"
-                    f" * tl.full([], {2.0 ** -bits!r}, {ty})")
         if isinstance(e, E.Check):
             return self._check(e, m[e.index])
         raise LuminaCodegenError(f"triton: kernel {self.kernel}: cannot render {type(e).__name__}")
@@ -342,41 +289,31 @@ class Emitter:
         index = f"tl.where({j} < 0, {u}, {j})" if e.low < 0 else j
         return f"tl.where(_and({u} >= 0, {u} < {span}), {index}, {literal(0, DType.int64)})"
 
-    def _floor(self, e: E.Bin, x: str, y: str) -> str:
-        """Index ``floordiv``/``mod`` with Python's (floor) meaning, which the simplifier reasons
-        with; plain C division where the bounds prove both operands non-negative."""
-        if E.bounds(e.a)[0] >= 0 and E.bounds(e.b)[0] > 0:
-            return f"({x} {_ARITH[e.op]} {y})"
-        return f"_floor{e.op.value}({x}, {y})"
-
-    def _unary(self, op: Op, x: str, dt: DType) -> str:
-        if op is Op.NEG:
-            return f"(-{x})"
+    def _unary(self, op: Op | KOp, x: str, dt: DType, out: DType) -> str:
+        """``op`` of ``x`` (a ``dt`` register) as an ``out`` register."""
+        if op in _UNARY:
+            return _UNARY[op].format(x=x)
+        if op is KOp.ROUND:
+            return round_to(x, out)
+        if op is KOp.BITCAST:
+            return f"{x}.to({_BITS[out]}, bitcast=True)"
         if op is Op.NOT:
             return f"({x} == 0)" if dt is DType.bool else f"(~{x})"
-        if op is Op.ABS:
-            return f"tl.abs({x})"
-        if dt.is_float:
-            if op is Op.TANH:
-                return f"_tanh64({x})" if dt is DType.float64 else f"_tanh32({x})"
-            if op is Op.SQRT and dt is DType.float64:   # float64 sqrt is IEEE already
-                return f"tl.sqrt({x})"
-            if op in _MATH:
-                return f"{_MATH[op]}({x})"
+        if op is Op.SQRT and dt.is_float:   # float64 sqrt is IEEE already
+            return f"tl.sqrt({x})" if dt is DType.float64 else f"tl.sqrt_rn({x})"
+        if op is Op.TANH and dt.is_float:
+            return f"_tanh64({x})" if dt is DType.float64 else f"_tanh32({x})"
         raise LuminaCodegenError(f"triton: kernel {self.kernel}: no lowering for unary {op.value} on {dt.name}")
 
     def _binary(self, op: Op | KOp, x: str, y: str, dt: DType) -> str:
+        """``op`` of ``x`` and ``y``, both ``dt`` registers."""
         f = dt.is_float
-        if op in _ARITH and not (f and op in (KOp.FLOORDIV, KOp.MOD)):
-            return f"({x} {_ARITH[op]} {y})"
-        if op in (Op.AND, Op.OR) and dt is DType.bool:
-            return f"_{op.value}({x}, {y})"
-        if op in (Op.AND, Op.OR):        # bitwise on integers
-            return f"({x} {'&' if op is Op.AND else '|'} {y})"
-        if op in _COMPARE:
-            if dt is DType.bool and op not in (Op.EQ, Op.NE):   # int1 orders as signed: true < false
-                x, y = f"{x}.to(tl.int8)", f"{y}.to(tl.int8)"
-            return f"({x} {_COMPARE[op]} {y})"
+        if dt is DType.bool and op in _ORDERED:   # int1 orders as signed: true < false
+            x, y = f"{x}.to(tl.int8)", f"{y}.to(tl.int8)"
+        if op in _BINARY:
+            return _BINARY[op].format(a=x, b=y)
+        if op in (Op.AND, Op.OR):   # logical on bools, bitwise on integers
+            return f"_{op.value}({x}, {y})" if dt is DType.bool else f"({x} {'&' if op is Op.AND else '|'} {y})"
         if op is Op.DIV:
             if not f:
                 return f"_idiv({x}, {y})"
@@ -390,14 +327,52 @@ class Emitter:
         raise LuminaCodegenError(f"triton: kernel {self.kernel}: no lowering for binary {op.value} on {dt.name}")
 
     def _cast(self, x: str, src: DType, dst: DType) -> str:
-        """As ``backends.cpu.llvm._cast``: a 16-bit target rounds from float32, so float64 and int64
-        values round twice (to float32, then to 16 bits), exactly as PyTorch's casts do."""
-        if src is dst:
+        """A value converted between register types (a cast to a 16-bit float from anything but
+        bool is followed by a ``KOp.ROUND``, which legalization puts there)."""
+        if src is dst or (REG[src] == REG[dst] and src is not DType.bool):
             return x
         if dst is DType.bool:
             return f"({x} != 0)"
-        if src is DType.bool:
-            return f"{x}.to({REG[dst]})"
-        if REG[src] == REG[dst]:
-            return round_to(x, dst)
-        return round_to(f"{x}.to({REG[dst]})", dst)
+        return f"{x}.to({REG[dst]})"
+
+
+# The same-width register type a ``KOp.BITCAST`` reinterprets bits as.
+_BITS = {**REG, DType.int32: "tl.int32", DType.float32: "tl.float32"}
+
+
+def _helper(name: str, comment: str, template, *params) -> str:
+    """The ``@triton.jit`` function ``name(params)`` computing ``template`` (a ``codegen.legalize``
+    template over the ``params``)."""
+    lines: list[str] = []
+    em = Emitter(lines, "    ", {p: p.name for p in params}, None, name, literals=True)
+    result = em.emit(template)
+    return "\n".join(["@triton.jit", f"def {name}({', '.join(p.name for p in params)}):", f"    # {comment}",
+                      *lines, f"    return {result}"]) + "\n"
+
+
+def _helpers() -> str:
+    """The helpers whose bodies are ``codegen.legalize``'s templates."""
+    fa, fb = L.param("a", DType.float32), L.param("b", DType.float32)
+    ia, ib = L.param("a", DType.int64), L.param("b", DType.int64)
+    x = L.param("x", DType.float32)
+    return "\n\n".join([
+        _helper("_max", "NaN-propagating maximum (legalize.maximum): a if it wins or is NaN, else b",
+                L.maximum(fa, fb, DType.float32), fa, fb),
+        _helper("_min", "NaN-propagating minimum (legalize.maximum)", L.maximum(fa, fb, DType.float32, smaller=True),
+                fa, fb),
+        _helper("_imax", "integer maximum (legalize.maximum)", L.maximum(ia, ib, DType.int64), ia, ib),
+        _helper("_imin", "integer minimum (legalize.maximum)", L.maximum(ia, ib, DType.int64, smaller=True), ia, ib),
+        _helper("_bf16", "float32 -> the nearest bfloat16 (ties to even), as float32; NaN stays a quiet NaN "
+                         "(legalize.bf16_round)", L.bf16_round(x), x),
+        _FORMATS,
+        _helper("_idiv", "C division made total: a / 0 = 0 and MIN / -1 wraps (legalize.total_div)",
+                L.total_div(ia, ib, DType.int64), ia, ib),
+        _helper("_floorfloordiv", "Python's a // b from C's truncating division (legalize.floor_div)",
+                L.floor_div(ia, ib, DType.int64), ia, ib),
+        _helper("_floormod", "Python's a % b (legalize.floor_mod)", L.floor_mod(ia, ib, DType.int64), ia, ib),
+        _helper("_tanh32", "Cephes tanhf (legalize.tanh32), the CPU's polynomial", L.tanh32(x), x),
+        _OWN])
+
+
+PRELUDE = _HEADER + "\n\n" + _helpers() + "\n"
+"""The module header every rendered kernel starts with: imports, constants and the helpers."""

@@ -32,7 +32,7 @@ then its position as ``uint tg [[threadgroup_position_in_grid]]`` and ``uint lid
   m; rows past M skipped), all ``TILE * TILE`` threads as the stages' lanes, with the row
   kernels' threadgroup reductions. C is an output written and read back, so it is not ``const``.
 
-Numerics follow ``backends.cpu.llvm`` (see ``metal_expr``): NaN-propagating max, 16-bit floats computed
+Numerics follow ``backends.cpu.llvm`` (see ``msl_expr``): NaN-propagating max, 16-bit floats computed
 in float32 and rounded after every op (an ``Acc`` of a 16-bit stage is rounded, as its store would
 be), bool as bytes. Sums associate differently (a tree, not a
 loop), so float results agree with the CPU to rounding, integers exactly. Metal has no float64:
@@ -47,7 +47,8 @@ from ...errors import LuminaCodegenError
 from ...ir.dtypes import DType
 from ...codegen import expr as E
 from ...codegen.kernel import DOT_RESULT, DotKernel, LoopKernel, Reduce, RowKernel
-from .msl_expr import Emitter, identity, int_literal, mem, reg
+from ...codegen.legalize import legalize
+from .msl_expr import LEGALIZE, Emitter, identity, int_literal, mem, reg
 
 MAX_BUFFER_ARGUMENTS = 31   # Metal's buffer argument table; wider kernels take an argument buffer
 MAX_THREADS = 256      # threads per threadgroup of a reduction or row kernel
@@ -151,8 +152,10 @@ def uses_argument_buffer(desc: Kernel) -> bool:
 
 def render(desc: Kernel) -> str:
     """The MSL source (``#include <metal_stdlib>``, helpers, one ``kernel void desc.name``) of
-    ``desc``. Raises ``LuminaCodegenError`` for float64 or an op Metal cannot express."""
+    ``desc``, legalized first (``msl_expr.LEGALIZE``). Raises ``LuminaCodegenError`` for float64 or
+    an op Metal cannot express."""
     geo = geometry(desc)
+    desc = legalize(desc, LEGALIZE)
     inputs = len(desc.buffers) - desc.n_outputs
     names = {i: f"b{i}" for i in range(len(desc.buffers))}
     pointers = [f"{'const ' if i < inputs else ''}device {mem(buf.dtype, desc.name)}* b{i}"

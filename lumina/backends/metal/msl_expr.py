@@ -1,18 +1,19 @@
 """Scalar expressions (``codegen.expr``) as Metal Shading Language statements.
 
-The semantics are the LLVM renderer's (``backends.cpu.llvm``), which is the spec:
-
-* registers: ``bool``, ``int``, ``long`` and ``float``; float16 and bfloat16 are held in ``float``
-  and every op whose result is a 16-bit float rounds it (nearest, ties to even) back onto the 16-bit
-  grid, except the exact ones (neg, abs, maximum, minimum);
-* memory: bool as ``uchar`` bytes, float16 as ``half``, bfloat16 as its ``ushort`` bit pattern.
-  Metal's own ``bfloat`` type needs MSL 3.1 (macOS 14); bit operations work on every Metal GPU and
-  are exactly the conversion ``llvm.py`` does (round-to-nearest-even, NaN stays a quiet NaN);
-* maximum/minimum and the "max" reduction propagate NaN like NumPy; ``ne`` is unordered;
-* integer ``div`` is total (x / 0 = 0, MIN / -1 wraps); index ``floordiv``/``mod`` floor;
-* ``Rand`` is SplitMix64 of (key, index) in 64-bit unsigned arithmetic (``ulong``);
-* erf has no MSL built-in: ``lum_erf`` is ``llvm_math.erf``'s formula (Eigen's rational form below
-  |x| = 0.5, Numerical Recipes' ``erfcc`` above).
+The semantics are the kernel description's (``ir.ops``), the LLVM renderer's too. A description is
+legalized first (``LEGALIZE``: ``rand`` becomes SplitMix64 in 64-bit integer operations, a 16-bit
+result is computed in float32 and rounded; see ``codegen.legalize``), then each op is a table
+entry; the ops whose meaning takes more than one operation are helper functions (``HELPERS``,
+defined before a kernel that uses them) rendered from ``codegen.legalize``'s templates, the CPU's
+definition: NaN-propagating ``maximum``/``minimum`` (``lum_max``, ``lum_min``; ``ne`` is
+unordered), integer ``div`` made total (``lum_div``: x / 0 = 0, MIN / -1 wraps), index
+``floordiv``/``mod`` whose dividend may be negative (``lum_floordiv``, ``lum_mod``), the rounding
+to bfloat16 (``lum_bf16_round32``) and ``erf``, which MSL lacks (``lum_erf``: the float32
+polynomial the CPU uses). Registers: ``bool``, ``int``, ``long`` and ``float``, the 16-bit floats
+held in ``float``; memory: bool as ``uchar`` bytes, float16 as ``half``, bfloat16 as its ``ushort``
+bit pattern (Metal's own ``bfloat`` type needs MSL 3.1, macOS 14; bit operations work on every
+Metal GPU). Integer arithmetic wraps, as it does on the GPU (the CPU shim compiles with
+``-fwrapv``).
 
 Metal has no float64: any float64 value raises ``LuminaCodegenError``.
 
@@ -32,29 +33,28 @@ from ...errors import LuminaCodegenError
 from ...ir.dtypes import DType
 from ...ir.ops import Op
 from ...codegen import expr as E
+from ...codegen import legalize as L
 from ...codegen.expr import KOp
 from ...codegen.kernel import Reduce
+
+LEGALIZE = frozenset({L.Rule.RAND, L.Rule.ROUND_16BIT})
+"""The ``codegen.legalize`` rules a description is rendered after (the rest are ``HELPERS``)."""
 
 MEM = {DType.bool: "uchar", DType.int32: "int", DType.int64: "long", DType.float16: "half",
        DType.bfloat16: "ushort", DType.float32: "float"}
 REG = {DType.bool: "bool", DType.int32: "int", DType.int64: "long", DType.float16: "float",
        DType.bfloat16: "float", DType.float32: "float"}
-_EXACT = {Op.NEG, Op.ABS, Op.MAXIMUM, Op.MINIMUM}
-_RAND_BITS = {DType.float16: 11, DType.bfloat16: 8, DType.float32: 24}
+# The op tables: ``metal::`` functions of float operands, infix operators (comparisons, C's
+# truncating integer ``/`` and ``%``, bitwise ``&`` ``|`` on bools and integers), helper calls.
 _MATH = {Op.EXP, Op.LOG, Op.SQRT, Op.SIN, Op.COS, Op.TANH}
-_CMP = {Op.LT: "<", Op.LE: "<=", Op.GT: ">", Op.GE: ">=", Op.EQ: "==", Op.NE: "!="}
-_ARITH = {Op.ADD: "+", Op.SUB: "-", Op.MUL: "*"}
+_INFIX = {Op.ADD: "+", Op.SUB: "-", Op.MUL: "*", Op.LT: "<", Op.LE: "<=", Op.GT: ">", Op.GE: ">=",
+          Op.EQ: "==", Op.NE: "!=", Op.AND: "&", Op.OR: "|", KOp.TRUNC_DIV: "/", KOp.TRUNC_REM: "%",
+          KOp.XOR: "^", KOp.SHR: ">>"}
+_CALLS = {KOp.FLOORDIV: ("lum_floordiv", "lum_floordiv"), KOp.MOD: ("lum_floordiv", "lum_mod")}
 
 # Helper functions a kernel's source defines before the kernel when it uses them: name -> (the
-# helpers it calls, source).
+# helpers it calls, source); the ones built from legalize's templates are added below.
 HELPERS: dict[str, tuple[tuple[str, ...], str]] = {
-    "lum_bf16_round32": ((), """\
-// float32 bits of x rounded to bfloat16 (nearest, ties to even; NaN stays quiet), low half zero
-inline uint lum_bf16_round32(float x) {
-    uint bits = as_type<uint>(x);
-    uint rounded = bits + (((bits >> 16) & 1u) + 0x7FFFu);
-    return (metal::isnan(x) ? (bits | 0x00400000u) : rounded) & 0xFFFF0000u;
-}"""),
     "lum_bf16_round": (("lum_bf16_round32",), """\
 inline float lum_bf16_round(float x) { return as_type<float>(lum_bf16_round32(x)); }"""),
     "lum_bf16_bits": (("lum_bf16_round32",), """\
@@ -63,62 +63,7 @@ inline ushort lum_bf16_bits(float x) { return ushort(lum_bf16_round32(x) >> 16);
 inline float lum_bf16_load(ushort b) { return as_type<float>(uint(b) << 16); }"""),
     "lum_f16_round": ((), """\
 inline float lum_f16_round(float x) { return float(half(x)); }"""),
-    "lum_max": ((), """\
-// NumPy's maximum/minimum: NaN wins
-inline float lum_max(float a, float b) { return (a > b || metal::isnan(a)) ? a : b; }
-inline float lum_min(float a, float b) { return (a < b || metal::isnan(a)) ? a : b; }"""),
-    "lum_div": ((), """\
-// C division made total, as NumPy: x / 0 = 0, MIN / -1 wraps
-inline int lum_div(int x, int y) {
-    return y == 0 ? 0 : (y == -1 ? int(0u - uint(x)) : x / y);
 }
-inline long lum_div(long x, long y) {
-    return y == 0 ? 0 : (y == -1 ? long(0ul - ulong(x)) : x / y);
-}"""),
-    "lum_floordiv": ((), """\
-// Python's // and % by a positive constant, for dividends that may be negative
-inline long lum_floordiv(long x, long c) { long q = x / c; return (x % c != 0 && x < 0) ? q - 1 : q; }
-inline long lum_mod(long x, long c) { long r = x % c; return r < 0 ? r + c : r; }"""),
-    "lum_rand": ((), """\
-// SplitMix64 (Steele, Lea & Flood 2014) of key and index: the top `bits` bits as a fraction
-inline float lum_rand(long key, long index, uint bits, float scale) {
-    ulong z = (ulong(key) + 1ul) * 0x9E3779B97F4A7C15ul + ulong(index);
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ul;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBul;
-    z = z ^ (z >> 31);
-    return float(z >> (64u - bits)) * scale;
-}"""),
-    "lum_erf": ((), None),   # built by _erf_source below
-}
-
-
-def _horner(x: str, coeffs) -> str:
-    out = float_literal(coeffs[0])
-    for c in coeffs[1:]:
-        out = f"({out} * {x} + {float_literal(c)})"
-    return out
-
-
-def _erf_source() -> str:
-    p = [-2.72614225801306e-10, 2.77068142495902e-08, -2.10102402082508e-06, -5.69250639462346e-05,
-         -7.34990630326855e-04, -2.95459980854025e-03, -1.60960333262415e-02]
-    q = [-1.45660718464996e-05, -2.13374055278905e-04, -1.68282697438203e-03, -7.37332916720468e-03,
-         -1.42647390514189e-02]
-    tail = [0.17087277, -0.82215223, 1.48851587, -1.13520398, 0.27886807, -0.18628806, 0.09678418,
-            0.37409196, 1.00002368, -1.26551223]
-    return f"""\
-// llvm_math.erf: Eigen's rational form below |x| = 0.5, 1 - erfc(|x|) (Numerical Recipes' erfcc)
-inline float lum_erf(float x) {{
-    const float xc = metal::fmax(metal::fmin(x, 4.0f), -4.0f);
-    const float x2 = xc * xc;
-    const float small = xc * {_horner("x2", p)} / {_horner("x2", q)};
-    const float z = metal::fmin(metal::fabs(x), 10.0f);
-    const float t = 1.0f / (1.0f + z * 0.5f);
-    const float tail = t * metal::exp({_horner("t", tail)} - z * z);
-    const float y = metal::fabs(x) < 0.5f ? small : metal::copysign(1.0f - tail, x);
-    return metal::isnan(x) ? x : y;
-}}"""
-
 
 
 def reg(dt: DType, where: str) -> str:
@@ -314,24 +259,14 @@ class Emitter:
                 return self.special[e.buf]
             return self.temp(e.dtype, self.load(e.buf, self.expr(e.index), e.dtype))
         if isinstance(e, E.Un):
-            v = self.temp(e.dtype, self._unary(e.op, self.expr(e.x), e.x.dtype))
-            return v if e.op in _EXACT or not e.dtype.is_half else self.temp(e.dtype, self.round(v, e.dtype))
+            return self.temp(e.dtype, self._unary(e.op, self.expr(e.x), e.x.dtype, e.dtype))
         if isinstance(e, E.Bin):
-            v = self.temp(e.dtype, self._binary(e, self.expr(e.a), self.expr(e.b)))
-            return v if e.op in _EXACT or not e.dtype.is_half else self.temp(e.dtype, self.round(v, e.dtype))
+            return self.temp(e.dtype, self._binary(e.op, self.expr(e.a), self.expr(e.b), e.a.dtype))
         if isinstance(e, E.Select):
             c, a, b = self.expr(e.cond), self.expr(e.a), self.expr(e.b)
             return self.temp(e.dtype, f"{c} ? {a} : {b}")
         if isinstance(e, E.Cast):
             return self._cast(self.expr(e.x), e.x.dtype, e.dtype)
-        if isinstance(e, E.Rand):
-            if e.dtype not in _RAND_BITS:
-                reg(e.dtype, self.name)
-                raise LuminaCodegenError(f"metal: kernel {self.name}: rand of {e.dtype.name}")
-            bits = _RAND_BITS[e.dtype]
-            key, index = self.expr(e.key), self.expr(e.index)
-            return self.temp(e.dtype, f"{self.use('lum_rand')}({key}, {index}, {bits}u, "
-                                      f"{float_literal(2.0 ** -bits)})")
         if isinstance(e, E.Check):   # the value only: see the module docstring
             j = self.expr(e.index)
             low, size = int_literal(e.low, DType.int64), int_literal(e.size, DType.int64)
@@ -343,11 +278,16 @@ class Emitter:
         reg(e.dtype, self.name)
         if e.dtype is DType.bool:
             return "true" if e.value else "false"
-        if e.dtype.is_float:   # a 16-bit constant (a pad value) need not be on its grid yet
-            return float_literal(float(np.float32(e.value).astype(e.dtype.numpy)))
+        if e.dtype.is_float:   # a 16-bit constant is on its grid already (legalize)
+            return float_literal(float(e.value))
         return int_literal(e.value, e.dtype)
 
-    def _unary(self, op: Op, x: str, dt: DType) -> str:
+    def _unary(self, op: Op | KOp, x: str, dt: DType, out: DType) -> str:
+        """``op`` of ``x`` (a ``dt`` register) as an ``out`` register."""
+        if op is KOp.ROUND:
+            return self.round(x, out)
+        if op is KOp.BITCAST:
+            return f"as_type<{reg(out, self.name)}>({x})"
         if op in (Op.NEG, Op.NOT):
             sign = "-" if op is Op.NEG else "!" if dt is DType.bool else "~"
             return f"{sign}{x}" if x[0].isalpha() else f"{sign}({x})"
@@ -359,17 +299,16 @@ class Emitter:
             return f"{self.use('lum_erf')}({x})"
         raise LuminaCodegenError(f"metal: kernel {self.name}: no lowering for unary {op.value} on {dt.name}")
 
-    def _binary(self, e: E.Bin, x: str, y: str) -> str:
-        op, dt = e.op, e.a.dtype
-        if op in _ARITH:
-            return f"{x} {_ARITH[op]} {y}"
+    def _binary(self, op: Op | KOp, x: str, y: str, dt: DType) -> str:
+        """``op`` of ``x`` and ``y``, both ``dt`` registers."""
+        if op in _INFIX:
+            return f"{x} {_INFIX[op]} {y}"
+        if op in _CALLS:
+            helper, function = _CALLS[op]
+            self.use(helper)
+            return f"{function}({x}, {y})"
         if op is Op.DIV:
             return f"{x} / {y}" if dt.is_float else f"{self.use('lum_div')}({x}, {y})"
-        if op in (KOp.FLOORDIV, KOp.MOD):
-            if E.bounds(e.a)[0] >= 0 and E.bounds(e.b)[0] > 0:   # C's / and % agree with floor's
-                return f"{x} {'/' if op is KOp.FLOORDIV else '%'} {y}"
-            self.use("lum_floordiv")
-            return f"{'lum_floordiv' if op is KOp.FLOORDIV else 'lum_mod'}({x}, {y})"
         if op is Op.POW and dt.is_float:
             return f"metal::pow({x}, {y})"
         if op in (Op.MAXIMUM, Op.MINIMUM):
@@ -377,23 +316,17 @@ class Emitter:
                 self.use("lum_max")
                 return f"{'lum_max' if op is Op.MAXIMUM else 'lum_min'}({x}, {y})"
             return f"({x} {'>' if op is Op.MAXIMUM else '<'} {y} ? {x} : {y})"
-        if op in _CMP:
-            return f"{x} {_CMP[op]} {y}"
-        if op in (Op.AND, Op.OR):
-            return f"{x} {'&' if op is Op.AND else '|'} {y}"
         raise LuminaCodegenError(f"metal: kernel {self.name}: no lowering for binary {op.value} on {dt.name}")
 
     def _cast(self, x: str, src: DType, dst: DType) -> str:
-        """As ``llvm._cast``: a 16-bit float target rounds from float32."""
+        """A value converted between register types (a cast to a 16-bit float from anything but
+        bool is followed by a ``KOp.ROUND``, which legalization puts there)."""
         reg(src, self.name)
         if src is dst:
             return x
         if dst is DType.bool:
             return self.temp(dst, f"{x} != 0")
-        value = self.temp(dst, f"{reg(dst, self.name)}({x})")
-        if dst.is_half and src is not DType.bool:
-            return self.temp(dst, self.round(value, dst))
-        return value
+        return self.temp(dst, f"{reg(dst, self.name)}({x})")
 
     def source_helpers(self) -> str:
         """The helpers this kernel used, dependencies first."""
@@ -411,4 +344,39 @@ class Emitter:
         return "\n".join(HELPERS[n][1] for n in order)
 
 
-HELPERS["lum_erf"] = ((), _erf_source())
+def _function(name: str, template: E.Expr, *params: E.Var) -> str:
+    """``inline T name(params) { ... }`` computing ``template`` (a ``codegen.legalize`` template
+    over the ``params``), one typed local per operation."""
+    em = Emitter(name, {})
+    for p in params:
+        em.vars[p] = p.name
+        em.names.add(p.name)
+    result = em.expr(template)
+    args = ", ".join(f"{reg(p.dtype, name)} {p.name}" for p in params)
+    return "\n".join([f"inline {reg(template.dtype, name)} {name}({args}) {{", *em.lines, f"    return {result};", "}"])
+
+
+def _template_helpers() -> dict[str, tuple[tuple[str, ...], str]]:
+    fa, fb, x = L.param("a", DType.float32), L.param("b", DType.float32), L.param("x", DType.float32)
+    long_a, long_b = L.param("a", DType.int64), L.param("b", DType.int64)
+    int_a, int_b = L.param("a", DType.int32), L.param("b", DType.int32)
+    return {
+        "lum_bf16_round32": ((), "// float32 bits of x rounded to bfloat16 (nearest, ties to even; NaN stays quiet), "
+                                 "low half zero (legalize.bf16_round_bits)\n"
+                             + _function("lum_bf16_round32", L.bf16_round_bits(x), x)),
+        "lum_max": ((), "// NumPy's maximum/minimum: NaN wins (legalize.maximum)\n"
+                    + _function("lum_max", L.maximum(fa, fb, DType.float32), fa, fb) + "\n"
+                    + _function("lum_min", L.maximum(fa, fb, DType.float32, smaller=True), fa, fb)),
+        "lum_div": ((), "// C division made total, as NumPy: x / 0 = 0, MIN / -1 wraps (legalize.total_div)\n"
+                    + _function("lum_div", L.total_div(int_a, int_b, DType.int32), int_a, int_b) + "\n"
+                    + _function("lum_div", L.total_div(long_a, long_b, DType.int64), long_a, long_b)),
+        "lum_floordiv": ((), "// Python's // and %, for dividends that may be negative (legalize.floor_div, floor_mod)\n"
+                         + _function("lum_floordiv", L.floor_div(long_a, long_b, DType.int64), long_a, long_b) + "\n"
+                         + _function("lum_mod", L.floor_mod(long_a, long_b, DType.int64), long_a, long_b)),
+        "lum_erf": ((), "// the CPU's float32 erf (legalize.erf32): Eigen's rational form below |x| = 0.5, "
+                        "1 - erfc(|x|) (Numerical Recipes' erfcc)\n"
+                    + _function("lum_erf", L.erf32(x), x)),
+    }
+
+
+HELPERS.update(_template_helpers())
