@@ -78,8 +78,9 @@ def test_bfloat16_rounding_matches_ml_dtypes():
     rng = np.random.default_rng(0)
     grid = rng.normal(0, 100, 4000).astype(BF16.numpy).astype(np.float32)
     ulp = np.abs(np.spacing(grid.astype(BF16.numpy)).astype(np.float32))
-    x = np.concatenate([grid + ulp / 2, grid - ulp / 2, grid + ulp / 3, rng.normal(0, 1e-38, 200).astype(np.float32),
-                        np.array([3.39e38, -3.39e38, 1e-45, np.inf, -np.inf, 0.0, -0.0], np.float32)]).astype(np.float32)
+    edges = np.array([3.39e38, -3.39e38, 1e-45, np.inf, -np.inf, 0.0, -0.0], np.float32)
+    tiny = rng.normal(0, 1e-38, 200).astype(np.float32)     # subnormals
+    x = np.concatenate([grid + ulp / 2, grid - ulp / 2, grid + ulp / 3, tiny, edges]).astype(np.float32)
     k = kb.elementwise("k_to_bf16", [F32], BF16, x.size, lambda a: E.Cast(a, BF16))
     got = cpu_outputs(k, [x])[0]
     np.testing.assert_array_equal(got.view(np.uint16), x.astype(ml_dtypes.bfloat16).view(np.uint16))
@@ -100,9 +101,10 @@ def test_maximum_minimum_and_division_match_numpy():
             a, b = inputs[dt]
             got = cpu_outputs(kb.binary_kernel(Op.DIV, dt, a.size), [a, b])[0]
             # C's truncating quotient, 0 for a zero divisor; MIN / -1 wraps to MIN
-            want = [0 if y == 0 else int(np.array(abs(x) // abs(y) * (1 if (x < 0) == (y < 0) else -1)).astype(dt.numpy))
-                    for x, y in zip(a.astype(object), b.astype(object))]
-            np.testing.assert_array_equal(got, np.array(want, dtype=object).astype(dt.numpy))
+            quotient = [0 if y == 0 else abs(x) // abs(y) * (1 if (x < 0) == (y < 0) else -1)
+                        for x, y in zip(a.astype(object), b.astype(object))]
+            want = np.array(quotient).astype(dt.numpy)
+            np.testing.assert_array_equal(got, want)
 
 
 def test_floor_division_of_negative_indices_matches_python():
@@ -130,7 +132,8 @@ def _kernels() -> list:
     for dt in (F32, F64, F16, BF16):
         def every_op(a, b, dt=dt):
             unary = [E.Un(op, a, dt) for op in kb.UNARY]
-            binary = [E.Bin(op, a, b, dt) for op in (Op.ADD, Op.SUB, Op.MUL, Op.DIV, Op.POW, Op.MAXIMUM, Op.MINIMUM)]
+            binary = [E.Bin(op, a, b, dt)
+                      for op in (Op.ADD, Op.SUB, Op.MUL, Op.DIV, Op.POW, Op.MAXIMUM, Op.MINIMUM)]
             compare = [E.Cast(E.Bin(op, a, b, BOOL), dt) for op in sorted(E.COMPARE, key=lambda o: o.value)]
             casts = [E.Cast(E.Cast(a, I32), dt), E.Cast(E.Cast(a, F64 if dt is not F64 else F32), dt),
                      E.Const(0.1, dt)]

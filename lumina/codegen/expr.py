@@ -115,9 +115,10 @@ class Cast:
 
 @dataclass(frozen=True)
 class Rand:
-    """Uniform [0, 1) from the SplitMix64 finaliser (Steele, Lea & Flood 2014) of ``key`` and
-    ``index`` (the element's row-major position): counter-based, so any order of evaluation and any
-    thread split give the same bits."""
+    """``rand``'s sample: uniform [0, 1) from the SplitMix64 finaliser of ``key`` and ``index`` (the
+    element's row-major position), as ``ir.numerics`` defines it: counter-based, so any order of
+    evaluation and any thread split give the same bits. ``codegen.legalize`` turns it into integer
+    operations (``Rule.RAND``)."""
     key: "Expr"
     index: "Expr"
     dtype: DType

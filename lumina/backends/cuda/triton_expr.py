@@ -3,8 +3,8 @@ generated kernels share.
 
 Every expression node becomes one Python assignment in the kernel body (``t7 = tl.exp(t6)``), so a
 DAG with shared subtrees is computed once; the rounding of a 16-bit op's result (``KOp.ROUND``)
-wraps the op in the same statement (``t2 = _f16((t1 + t0))``). Values live in registers as ``REG`` types: bools as ``int1``,
-16-bit floats as float32, everything else as itself. Memory holds bools as bytes (the launcher
+wraps the op in the same statement (``t2 = _f16((t1 + t0))``). Values live in registers as ``REG``
+types: bools as ``int1``, 16-bit floats as float32, everything else as itself. Memory holds bools as bytes (the launcher
 passes ``torch.bool`` buffers viewed as ``uint8``) and 16-bit floats as 16 bits.
 
 The semantics are the kernel description's (``ir.ops``), the LLVM renderer's too. A description is
@@ -296,7 +296,7 @@ class Emitter:
         if op is KOp.ROUND:
             return round_to(x, out)
         if op is KOp.BITCAST:
-            return f"{x}.to({_BITS[out]}, bitcast=True)"
+            return f"{x}.to({REG[out]}, bitcast=True)"
         if op is Op.NOT:
             return f"({x} == 0)" if dt is DType.bool else f"(~{x})"
         if op is Op.SQRT and dt.is_float:   # float64 sqrt is IEEE already
@@ -336,10 +336,6 @@ class Emitter:
         return f"{x}.to({REG[dst]})"
 
 
-# The same-width register type a ``KOp.BITCAST`` reinterprets bits as.
-_BITS = {**REG, DType.int32: "tl.int32", DType.float32: "tl.float32"}
-
-
 def _helper(name: str, comment: str, template, *params) -> str:
     """The ``@triton.jit`` function ``name(params)`` computing ``template`` (a ``codegen.legalize``
     template over the ``params``)."""
@@ -358,10 +354,11 @@ def _helpers() -> str:
     return "\n\n".join([
         _helper("_max", "NaN-propagating maximum (legalize.maximum): a if it wins or is NaN, else b",
                 L.maximum(fa, fb, DType.float32), fa, fb),
-        _helper("_min", "NaN-propagating minimum (legalize.maximum)", L.maximum(fa, fb, DType.float32, smaller=True),
-                fa, fb),
+        _helper("_min", "NaN-propagating minimum (legalize.maximum)",
+                L.maximum(fa, fb, DType.float32, smaller=True), fa, fb),
         _helper("_imax", "integer maximum (legalize.maximum)", L.maximum(ia, ib, DType.int64), ia, ib),
-        _helper("_imin", "integer minimum (legalize.maximum)", L.maximum(ia, ib, DType.int64, smaller=True), ia, ib),
+        _helper("_imin", "integer minimum (legalize.maximum)",
+                L.maximum(ia, ib, DType.int64, smaller=True), ia, ib),
         _helper("_bf16", "float32 -> the nearest bfloat16 (ties to even), as float32; NaN stays a quiet NaN "
                          "(legalize.bf16_round)", L.bf16_round(x), x),
         _FORMATS,

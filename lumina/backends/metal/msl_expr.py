@@ -353,16 +353,18 @@ def _function(name: str, template: E.Expr, *params: E.Var) -> str:
         em.names.add(p.name)
     result = em.expr(template)
     args = ", ".join(f"{reg(p.dtype, name)} {p.name}" for p in params)
-    return "\n".join([f"inline {reg(template.dtype, name)} {name}({args}) {{", *em.lines, f"    return {result};", "}"])
+    return "\n".join([f"inline {reg(template.dtype, name)} {name}({args}) {{", *em.lines,
+                      f"    return {result};", "}"])
 
 
 def _template_helpers() -> dict[str, tuple[tuple[str, ...], str]]:
+    """The ``HELPERS`` entries whose functions are ``codegen.legalize``'s templates."""
     fa, fb, x = L.param("a", DType.float32), L.param("b", DType.float32), L.param("x", DType.float32)
     long_a, long_b = L.param("a", DType.int64), L.param("b", DType.int64)
     int_a, int_b = L.param("a", DType.int32), L.param("b", DType.int32)
     return {
-        "lum_bf16_round32": ((), "// float32 bits of x rounded to bfloat16 (nearest, ties to even; NaN stays quiet), "
-                                 "low half zero (legalize.bf16_round_bits)\n"
+        "lum_bf16_round32": ((), "// float32 bits of x rounded to bfloat16 (nearest, ties to even; NaN stays "
+                                 "quiet), low half zero (legalize.bf16_round_bits)\n"
                              + _function("lum_bf16_round32", L.bf16_round_bits(x), x)),
         "lum_max": ((), "// NumPy's maximum/minimum: NaN wins (legalize.maximum)\n"
                     + _function("lum_max", L.maximum(fa, fb, DType.float32), fa, fb) + "\n"
@@ -370,9 +372,10 @@ def _template_helpers() -> dict[str, tuple[tuple[str, ...], str]]:
         "lum_div": ((), "// C division made total, as NumPy: x / 0 = 0, MIN / -1 wraps (legalize.total_div)\n"
                     + _function("lum_div", L.total_div(int_a, int_b, DType.int32), int_a, int_b) + "\n"
                     + _function("lum_div", L.total_div(long_a, long_b, DType.int64), long_a, long_b)),
-        "lum_floordiv": ((), "// Python's // and %, for dividends that may be negative (legalize.floor_div, floor_mod)\n"
-                         + _function("lum_floordiv", L.floor_div(long_a, long_b, DType.int64), long_a, long_b) + "\n"
-                         + _function("lum_mod", L.floor_mod(long_a, long_b, DType.int64), long_a, long_b)),
+        "lum_floordiv": ((), "// Python's // and %, for dividends that may be negative "
+                             "(legalize.floor_div, floor_mod)\n"
+                         + _function("lum_floordiv", L.floor_div(long_a, long_b, DType.int64), long_a, long_b)
+                         + "\n" + _function("lum_mod", L.floor_mod(long_a, long_b, DType.int64), long_a, long_b)),
         "lum_erf": ((), "// the CPU's float32 erf (legalize.erf32): Eigen's rational form below |x| = 0.5, "
                         "1 - erfc(|x|) (Numerical Recipes' erfcc)\n"
                     + _function("lum_erf", L.erf32(x), x)),
