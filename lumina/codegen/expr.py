@@ -14,6 +14,7 @@ a ``KOp`` (index ``floordiv``/``mod``, and what ``codegen.legalize`` rewrites in
 from __future__ import annotations
 
 import enum
+import hashlib
 import math
 from dataclasses import dataclass, field, fields, replace
 from typing import Union
@@ -153,8 +154,7 @@ Expr = Union[Var, Const, Load, Un, Bin, Select, Cast, Rand, Acc, Check]
 
 def _cached_hash(self) -> int:
     """Hash once per node: expressions are DAGs with shared subtrees, and the dataclass hash would
-    walk them as trees (exponential in the depth of fused index arithmetic). An op hashes as its
-    name (``value``): ``_order`` sorts index atoms by hash, which is the order of generated code."""
+    walk them as trees (exponential in the depth of fused index arithmetic)."""
     h = self.__dict__.get("_hash")
     if h is None:
         h = hash((type(self).__name__,) + tuple(_hash_key(getattr(self, name)) for name in self._fields))
@@ -166,7 +166,28 @@ def _hash_key(v):
     return v.value if isinstance(v, _OPS) else v
 
 
-for _cls in (Var, Const, Load, Un, Bin, Select, Cast, Rand, Acc, Check):
+def stable_key(e) -> str:
+    """A digest of expression ``e``'s structure that is the same in every process (Python's
+    ``hash`` of a string is not: ``PYTHONHASHSEED``), computed once per node. ``_order`` sorts
+    index atoms by it, so generated code does not depend on the process that generated it."""
+    key = e.__dict__.get("_stable_key")
+    if key is None:
+        parts = [type(e).__name__]
+        for name in e._fields:
+            v = getattr(e, name)
+            if isinstance(v, _EXPR_TYPES):
+                parts.append(stable_key(v))
+            elif isinstance(v, tuple) and any(isinstance(x, _EXPR_TYPES) for x in v):
+                parts.append("(" + ",".join(stable_key(x) if isinstance(x, _EXPR_TYPES) else repr(x) for x in v) + ")")
+            else:
+                parts.append(repr(v.value if isinstance(v, _OPS) else v))
+        key = hashlib.blake2b("|".join(parts).encode(), digest_size=12).hexdigest()
+        object.__setattr__(e, "_stable_key", key)
+    return key
+
+
+_EXPR_TYPES = (Var, Const, Load, Un, Bin, Select, Cast, Rand, Acc, Check)
+for _cls in _EXPR_TYPES:
     _cls._fields = tuple(f.name for f in fields(_cls) if f.compare)
     _cls.__hash__ = _cached_hash
 
@@ -277,7 +298,7 @@ def _from_affine(terms: dict, const: int) -> Expr:
 
 def _order(atom: Expr):
     # Vars first in name order (outer loops before inner ones), other atoms after.
-    return (0, atom.name, 0) if isinstance(atom, Var) else (1, type(atom).__name__, hash(atom))
+    return (0, atom.name, "") if isinstance(atom, Var) else (1, type(atom).__name__, stable_key(atom))
 
 
 _BOUNDED = (Op.ADD, Op.SUB, Op.MUL, KOp.FLOORDIV, KOp.MOD)
