@@ -16,7 +16,7 @@ from ..errors import LuminaCodegenError
 from ..ir.dtypes import DType
 from ..ir.graph import Value
 from ..ir.ops import Kind, Op
-from ..schedule.partition import Kernel
+from ..schedule.groups import Kernel, StageRole
 from ..schedule.views import view_base
 from . import expr as E
 from .coalesce import coalesce, coalesce_rows, substitute
@@ -395,11 +395,11 @@ class _RowLowerer(_Lowerer):
         role = self.roles.get(id(v))
         if role is None:
             return super()._lower(v, idx)
-        want = self.at(v) if role == "full" else self.row_index(v)
+        want = self.at(v) if role is StageRole.FULL else self.row_index(v)
         if E.affine_terms(row_major(idx, v.shape)) != E.affine_terms(row_major(want, v.shape)):
             raise LuminaCodegenError(f"lower: a row kernel stage reads {v.type} (a {role} stage) away from "
-                                     f"its own {'position' if role == 'full' else 'row'}")
-        if role == "reduce":
+                                     f"its own {'position' if role is StageRole.FULL else 'row'}")
+        if role is StageRole.REDUCE:
             return self.acc[id(v)]
         return super()._lower(v, idx)   # an earlier elementwise stage: recomputed, as if inlined
 
@@ -430,7 +430,7 @@ def _lower_rows(k: Kernel, name: str, source, status: int | None = None, sites: 
     stages: list[Stage] = []
     for st in rows.stages:
         v = st.kernel.root
-        if st.role != "reduce" and not st.stored:
+        if st.role is not StageRole.REDUCE and not st.stored:
             continue
         s = len(stages)
         inner = {a: E.Var(f"s{s}r{a}", shape[a]) for a in axes if shape[a] != 1}
@@ -438,13 +438,13 @@ def _lower_rows(k: Kernel, name: str, source, status: int | None = None, sites: 
         lw.position = tuple(inner.get(d, E.iconst(0)) if d in axes else next(it) for d in range(len(shape)))
         svars = tuple(inner.values())
         out = out_pos.get(id(v)) if st.stored else None
-        if st.role == "reduce":
+        if st.role is StageRole.REDUCE:
             value = lw.value(v.node.inputs[0], lw.at(v.node.inputs[0]))
             index = row_major(lw.row_index(v), v.shape) if st.stored else None
             op = Reduce.SUM if v.op is Op.REDUCE_SUM else Reduce.MAX
             stages.append(Stage(svars, op, value, out, index))
             lw.acc[id(v)] = E.Acc(s, v.dtype)
-        elif st.role == "full":
+        elif st.role is StageRole.FULL:
             here = lw.at(v)
             stages.append(Stage(svars, None, lw.value(v, here), out, row_major(here, v.shape)))
         else:
@@ -466,8 +466,8 @@ def _check_row_outputs(k: Kernel, domain: tuple) -> None:
     length = math.prod(rows.shape[a] for a in rows.axes)
     for st in rows.stages:
         v = st.kernel.root
-        checked = [(v, "stores", length if st.role == "full" else 1)] if st.stored else []
-        if st.role == "reduce":
+        checked = [(v, "stores", length if st.role is StageRole.FULL else 1)] if st.stored else []
+        if st.role is StageRole.REDUCE:
             checked.append((v.node.inputs[0], "reduces", length))
         for x, what, per_row in checked:
             if x.type.numel != n_rows * per_row:

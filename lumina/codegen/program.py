@@ -116,7 +116,7 @@ def sequential_memory_plan(slots: list[SlotSpec], kernels) -> memory.MemoryPlan:
     after another in order (a GPU stream or command queue): liveness over the launch order, no
     thread horizons and no in-place pairs (a GPU kernel's blocks may read an input element after
     another block has written the output over it)."""
-    sizes = {i: s.nbytes for i, s in enumerate(slots) if s.role == SlotRole.TEMP}
+    sizes = {i: s.nbytes for i, s in enumerate(slots) if s.role is SlotRole.TEMP}
     rw = []
     for desc, kslots in kernels:
         n_in = len(desc.buffers) - desc.n_outputs

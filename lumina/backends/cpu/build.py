@@ -97,7 +97,7 @@ def build(prog: Program, target) -> Executable:
 def _memory_plan(slots: list[SlotSpec], launches: list[Launch], descs: list, steps) -> memory.MemoryPlan:
     """Arena offsets of the temporaries (by slot), with lifetimes over the launch order as the
     plan's schedule can run it (``steps``; None: one launch after another)."""
-    sizes = {i: s.nbytes for i, s in enumerate(slots) if s.role == SlotRole.TEMP}
+    sizes = {i: s.nbytes for i, s in enumerate(slots) if s.role is SlotRole.TEMP}
     inplace = []
     for i, (launch, desc) in enumerate(zip(launches, descs)):
         if isinstance(desc, RowKernel):

@@ -29,7 +29,7 @@ from typing import Callable
 import numpy as np
 
 from ...errors import LuminaIndexError, LuminaTypeError
-from ...codegen.program import SlotSpec
+from ...codegen.program import SlotRole, SlotSpec
 from ...schedule.memory import ALIGNMENT, MemoryPlan, aligned_bytes
 from ...schedule.memory import plan as plan_memory
 from .launch import Launch
@@ -75,24 +75,24 @@ class Executable:
 
     def __post_init__(self):
         if self.memory_plan is None:
-            temps = {i: s.nbytes for i, s in enumerate(self.slots) if s.role == "temp"}
+            temps = {i: s.nbytes for i, s in enumerate(self.slots) if s.role is SlotRole.TEMP}
             self.memory_plan = plan_memory([((), tuple(temps))], temps)   # all live at once
         self.arena = aligned_bytes(self.memory_plan.arena_bytes)
         # Constants and intermediates keep their buffers across calls: their addresses are taken
         # once; a call fills in only the inputs' and the fresh outputs'.
-        self._fixed: list = [s.const if s.role == "const" else self._in_arena(i) if s.role == "temp"
+        self._fixed: list = [s.const if s.role is SlotRole.CONST else self._in_arena(i) if s.role is SlotRole.TEMP
                              else None for i, s in enumerate(self.slots)]
         # The status slots of the index checks: views of one zeroed array, read after each call.
-        self._checks = [c for s in self.slots if s.role == "status" for c in s.checks]
+        self._checks = [c for s in self.slots if s.role is SlotRole.STATUS for c in s.checks]
         self._status = np.zeros(max(1, len(self._checks)), np.int64) if self._checks else None
         at = 0
         for i, s in enumerate(self.slots):
-            if s.role == "status":
+            if s.role is SlotRole.STATUS:
                 self._fixed[i] = self._status[at:at + len(s.checks)]
                 at += len(s.checks)
         self._fixed_ptrs = np.array([a.ctypes.data if a is not None else 0 for a in self._fixed] or [0],
                                     dtype=np.int64)
-        self._fresh = [i for i, s in enumerate(self.slots) if s.role == "output"]
+        self._fresh = [i for i, s in enumerate(self.slots) if s.role is SlotRole.OUTPUT]
         self._lock = threading.Lock()
 
     def _in_arena(self, slot: int) -> np.ndarray:
@@ -124,7 +124,7 @@ class Executable:
         outs = []
         for slot, shape in zip(self.output_slots, self.output_shapes):
             a = arrays[slot]
-            a = a.copy() if self.slots[slot].role in ("input", "const", "temp") else a
+            a = a.copy() if self.slots[slot].role in (SlotRole.INPUT, SlotRole.CONST, SlotRole.TEMP) else a
             outs.append(a.reshape(shape))
         return outs
 

@@ -28,7 +28,7 @@ from typing import Sequence
 import numpy as np
 
 from ...errors import LuminaIndexError, LuminaTypeError
-from ...codegen.program import SlotSpec, sequential_memory_plan
+from ...codegen.program import SlotRole, SlotSpec, sequential_memory_plan
 
 
 def _torch():
@@ -112,19 +112,19 @@ class CudaExecutable:
         self.arena = torch.empty(self.memory_plan.arena_bytes, dtype=torch.uint8, device=self.torch_device)
         self._fixed: list = [None] * len(slots)
         for i, s in enumerate(slots):
-            if s.role == "const":
+            if s.role is SlotRole.CONST:
                 self._fixed[i] = from_numpy(np.ascontiguousarray(s.const, dtype=s.dtype)).to(self.torch_device)
-            elif s.role == "temp":
+            elif s.role is SlotRole.TEMP:
                 offset, n = self.memory_plan.offsets[i], s.nbytes
                 self._fixed[i] = self.arena[offset:offset + n].view(torch_dtype(s.dtype)).view(s.shape)
         # index checks: each kernel's status slot is a view of one zeroed int64 tensor, read after
         # the launches (``codegen.kernel.IndexCheck``)
-        self._checks = [c for s in slots if s.role == "status" for c in s.checks]
+        self._checks = [c for s in slots if s.role is SlotRole.STATUS for c in s.checks]
         self._status = torch.zeros(len(self._checks), dtype=torch.int64, device=self.torch_device) \
             if self._checks else None
         at = 0
         for i, s in enumerate(slots):
-            if s.role == "status":
+            if s.role is SlotRole.STATUS:
                 self._fixed[i] = self._status[at:at + len(s.checks)]
                 at += len(s.checks)
         self._lock = threading.Lock()
@@ -199,7 +199,7 @@ class CudaExecutable:
         for slot, x in zip(self.input_slots, inputs):
             buffers[slot] = self._device_input(slot, x)
         for i, s in enumerate(self.slots):
-            if s.role == "output":
+            if s.role is SlotRole.OUTPUT:
                 buffers[i] = torch.empty(s.shape, dtype=torch_dtype(s.dtype), device=self.torch_device)
         return buffers
 
@@ -224,7 +224,7 @@ class CudaExecutable:
         outs = []
         for slot, shape, on_host in zip(self.output_slots, self.output_shapes, wants_host):
             t = buffers[slot]
-            if self.slots[slot].role != "output":    # an input, constant or arena view: not ours to hand out
+            if self.slots[slot].role is not SlotRole.OUTPUT:    # an input, constant or arena view: not ours to hand out
                 t = t.clone()
             t = t.view(shape)
             if on_host and not self.interpreted:

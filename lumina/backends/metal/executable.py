@@ -20,7 +20,7 @@ import numpy as np
 from .msl import uses_float64
 from ...errors import LuminaIndexError, LuminaTypeError
 from ..cpu import host_kernel
-from ...codegen.program import SlotSpec, sequential_memory_plan
+from ...codegen.program import SlotRole, SlotSpec, sequential_memory_plan
 from ...schedule.memory import ALIGNMENT, aligned_bytes
 
 
@@ -45,15 +45,15 @@ class MetalExecutable:
         self.arena = aligned_bytes(self.memory_plan.arena_bytes)
         self._fixed: list = [None] * len(slots)
         for i, s in enumerate(slots):
-            if s.role == "const":
+            if s.role is SlotRole.CONST:
                 self._fixed[i] = np.ascontiguousarray(s.const, dtype=s.dtype)
-            elif s.role == "temp":
+            elif s.role is SlotRole.TEMP:
                 offset, n = self.memory_plan.offsets[i], s.nbytes
                 if offset % ALIGNMENT or offset + n > self.arena.nbytes:
                     raise LuminaTypeError(f"metal executable: slot {i} planned at byte {offset} ({n} bytes) "
                                           f"outside the {self.arena.nbytes}-byte arena or misaligned")
                 self._fixed[i] = self.arena[offset:offset + n].view(s.dtype).reshape(s.shape)
-            elif s.role == "status":   # index checks: only the kernels placed on the host record
+            elif s.role is SlotRole.STATUS:   # index checks: only the kernels placed on the host record
                 self._fixed[i] = np.zeros(s.shape, s.dtype)   # (backends.metal.msl_expr)
         self._lock = threading.Lock()
 
@@ -69,21 +69,21 @@ class MetalExecutable:
                 raise LuminaTypeError(f"metal executable: input of shape {x.shape}, expected {spec.shape}")
             buffers[slot] = x
         for i, s in enumerate(self.slots):
-            if s.role == "output":
+            if s.role is SlotRole.OUTPUT:
                 buffers[i] = np.empty(s.shape, s.dtype)
         with self._lock:   # the arena is shared: one call at a time
             for _desc, kslots, launch in self.kernels:
                 launch([buffers[s].reshape(-1) for s in kslots])
-            found = [c.error(int(v)) for spec, status in zip(self.slots, self._fixed) if spec.role == "status"
+            found = [c.error(int(v)) for spec, status in zip(self.slots, self._fixed) if spec.role is SlotRole.STATUS
                      for c, v in zip(spec.checks, status)]
             if any(m is not None for m in found):
                 for spec, status in zip(self.slots, self._fixed):
-                    if spec.role == "status":
+                    if spec.role is SlotRole.STATUS:
                         status[:] = 0
                 raise LuminaIndexError(next(m for m in found if m is not None))
             outs = []
             for slot, shape in zip(self.output_slots, self.output_shapes):
                 a = buffers[slot]
-                a = a.copy() if self.slots[slot].role != "output" else a
+                a = a.copy() if self.slots[slot].role is not SlotRole.OUTPUT else a
                 outs.append(a.reshape(shape))
         return outs
