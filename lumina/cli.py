@@ -29,17 +29,14 @@ def _info(args) -> int:
     import llvmlite
 
     from . import __version__
-    from .backends.cpu.jit import host_target_description
-    from .backends.cpu.threads import num_threads
-
-    target = host_target_description().split()
-    simd = [f for f in target[2].split(",") if f.startswith("+") and
-            any(k in f for k in ("sse", "avx", "fma", "neon"))]
-    print(f"lumina {__version__} (llvmlite {llvmlite.__version__})")
-    print(f"target: {target[0]} cpu={target[1]}")
-    print(f"simd: {' '.join(s[1:] for s in simd)}")
-    print(f"threads: {num_threads()}")
     from .backends import devices
+    from .backends.target import target_for
+
+    cpu = target_for("cpu")
+    print(f"lumina {__version__} (llvmlite {llvmlite.__version__})")
+    print(f"target: {cpu.triple} cpu={cpu.name}")
+    print(f"simd: {' '.join(cpu.simd)} (vectors of {cpu.vector_bits} bits)")
+    print(f"threads: {cpu.threads}")
     for name in devices.DEVICES:
         ok, reason = devices.available(name)
         print(f"device {name}: {'available' if ok else 'unavailable'} ({reason})")

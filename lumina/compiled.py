@@ -48,7 +48,6 @@ from .ir.dtypes import to_dtype
 from .ir.graph import Graph, emit, topo_sort
 from .ir.ops import Op
 from .ir.types import TensorType
-from .backends.cpu.executable import Executable
 from .backends import devices
 from .tensor.inplace import replaced
 from .tensor import Tensor, no_grad, realize
@@ -107,7 +106,7 @@ class _Entry:
     key: tuple                # (signature, autocast state, compile options): where the entry sits
                               # in the cache
     graph: Graph
-    executable: Executable
+    executable: object          # the device backend's executable (backends.<device>.build)
     n_args: int
     captured: list            # per captured input: a Tensor or a _GradOf (read at call time), or
                               # a fixed array
@@ -409,10 +408,9 @@ class CompiledFunction:
         ``repeat`` runs, achieved GFLOP/s and GB/s and share of the step, as a
         ``backends.cpu.profile.ProfileReport`` (``.rows``; ``str()`` is the table). Counting rules:
         ``backends/cpu/profile.py``."""
-        from .backends.cpu.profile import profile_report
         self._cpu_only("profile_report")
         entry, inputs, _, _ = self._prepare(args)
-        return profile_report(entry.executable, inputs, repeat)
+        return entry.executable.profile_report(inputs, repeat)
 
     def _cpu_only(self, what: str) -> None:
         if self.device != "cpu":

@@ -38,7 +38,9 @@ class Target:
     ``float64``: whether kernels may compute in float64 (Metal has none: its float64 kernels run on
     the host). ``epilogue_dtypes``: names of the dtypes whose GEMMs take fused epilogues and row
     stages. ``max_epilogue_inputs``: buffers an epilogue may read besides the dot result.
-    ``threads``: the CPU threads a plan is scheduled over (1 on a GPU)."""
+    ``threads``: the CPU threads a plan is scheduled over (1 on a GPU). ``triple`` and ``simd``:
+    the CPU's LLVM target triple and vector extensions (``avx2``, ``avx512f``, ``neon``...), for
+    ``lumina info``."""
     device: str
     name: str
     vector_bits: int = 0
@@ -46,13 +48,15 @@ class Target:
     epilogue_dtypes: frozenset = EPILOGUE_DTYPES
     max_epilogue_inputs: int = MAX_EPILOGUE_INPUTS
     threads: int = 1
+    triple: str = ""
+    simd: tuple = ()
 
     @property
     def key(self) -> tuple:
         """The part of an executable's cache key that this target decides: every field, since
         the partition and the code depend on all of them."""
         return (self.device, self.name, self.vector_bits, self.float64, tuple(sorted(self.epilogue_dtypes)),
-                self.max_epilogue_inputs, self.threads)
+                self.max_epilogue_inputs, self.threads, self.triple, self.simd)
 
 
 def backend(device: str) -> ModuleType:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from ..target import Target
 from .build import build, cache_clear, cache_info
-from .jit import host_cpu_name, host_vector_bits
+from .jit import host_cpu_name, host_simd, host_triple, host_vector_bits
 from ...codegen.kernel import DotKernel
 from .llvm import render_epilogue, render_module
 from .llvm_gemm import EPILOGUE_POINTERS, render_gemm
@@ -20,7 +20,8 @@ __all__ = ["build", "cache_clear", "cache_info", "render", "target"]
 
 def target() -> Target:
     """The host CPU: its LLVM name, its widest vector registers, the threads of the pool."""
-    return Target("cpu", host_cpu_name(), vector_bits=host_vector_bits(), threads=num_threads())
+    return Target("cpu", host_cpu_name(), vector_bits=host_vector_bits(), threads=num_threads(),
+                  triple=host_triple(), simd=host_simd())
 
 
 def render(desc) -> str:

@@ -33,6 +33,7 @@ from ...codegen.program import SlotRole, SlotSpec
 from ...schedule.memory import ALIGNMENT, MemoryPlan, aligned_bytes
 from ...schedule.memory import plan as plan_memory
 from .launch import Launch
+from .profile import profile_report
 from .threads import parallel_for, run_on_threads
 
 
@@ -127,6 +128,11 @@ class Executable:
             a = a.copy() if self.slots[slot].role in (SlotRole.INPUT, SlotRole.CONST, SlotRole.TEMP) else a
             outs.append(a.reshape(shape))
         return outs
+
+    def profile_report(self, inputs: list[np.ndarray], repeat: int = 10):
+        """FLOPs, bytes moved, best time, rates and share of the step of every launch on
+        ``inputs``, as a ``profile.ProfileReport`` (see ``profile.profile_report``)."""
+        return profile_report(self, inputs, repeat)
 
     def profile(self, inputs: list[np.ndarray], repeat: int = 10) -> list[tuple[Launch, float]]:
         """Each launch with its best wall time in seconds over ``repeat`` stepwise runs on

@@ -24,7 +24,8 @@ import llvmlite.binding as llvm
 
 from ...errors import LuminaCodegenError
 
-__all__ = ["CompiledModule", "compile_llvm", "host_cpu_name", "host_target_description", "host_vector_bits"]
+__all__ = ["CompiledModule", "compile_llvm", "host_cpu_name", "host_simd", "host_target_description", "host_triple",
+           "host_vector_bits"]
 
 _OPT_LEVEL = 3
 
@@ -59,6 +60,19 @@ def _host_cpu() -> tuple[str, str, str]:
 def host_cpu_name() -> str:
     """LLVM's name of the host CPU (``znver5``, ``skylake-avx512``, ``apple-m1``...)."""
     return _host_cpu()[1]
+
+
+def host_triple() -> str:
+    """The LLVM target triple of this process (``x86_64-unknown-linux-gnu``...)."""
+    return _host_cpu()[0]
+
+
+def host_simd() -> tuple[str, ...]:
+    """The host's vector extensions LLVM generates code for (``sse4.2``, ``avx2``, ``fma``,
+    ``avx512f``, ``neon``...), sorted."""
+    features = _host_cpu()[2].split(",")
+    return tuple(sorted(f[1:] for f in features if f.startswith("+") and
+                        any(k in f for k in ("sse", "avx", "fma", "neon"))))
 
 
 def host_vector_bits() -> int:
