@@ -105,3 +105,14 @@ def test_the_checks_see_a_cycle_and_an_upward_import():
     node = tree.body[0].body[0]
     assert _targets("lumina.ir.graph", False, node, _modules()) == ["lumina.compiler"]
     assert _layer("lumina.ir.graph") < _layer("lumina.compiler")
+
+
+def test_the_front_reaches_no_backend_internals(graph):
+    """Above the compiler, a backend is reached through the device registry and the targets
+    (``backends.devices``, ``backends.target``) or through the executable it built; the testing
+    harnesses, which check backends kernel by kernel, are the exception."""
+    public = {"lumina.backends", "lumina.backends.devices", "lumina.backends.target"}
+    inside = [a for a, b in graph.edges if b.startswith("lumina.backends") and b not in public
+              and _layer(a) is None and not a.startswith("lumina.testing")]
+    assert not inside, sorted(f"{a} -> {b}" for a, b in graph.edges
+                              if a in inside and b.startswith("lumina.backends") and b not in public)
