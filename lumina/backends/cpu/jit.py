@@ -57,16 +57,19 @@ def _host_cpu() -> tuple[str, str, str]:
     return llvm.get_process_triple(), llvm.get_host_cpu_name(), features
 
 
+@functools.cache
 def host_cpu_name() -> str:
     """LLVM's name of the host CPU (``znver5``, ``skylake-avx512``, ``apple-m1``...)."""
     return _host_cpu()[1]
 
 
+@functools.cache
 def host_triple() -> str:
     """The LLVM target triple of this process (``x86_64-unknown-linux-gnu``...)."""
     return _host_cpu()[0]
 
 
+@functools.cache
 def host_simd() -> tuple[str, ...]:
     """The host's vector extensions LLVM generates code for (``sse4.2``, ``avx2``, ``fma``,
     ``avx512f``, ``neon``...), sorted."""
@@ -75,6 +78,7 @@ def host_simd() -> tuple[str, ...]:
                         any(k in f for k in ("sse", "avx", "fma", "neon"))))
 
 
+@functools.cache
 def host_vector_bits() -> int:
     """The widest vector registers the host's float math uses: 512 with AVX-512F, 256 with AVX,
     128 otherwise (SSE, NEON)."""

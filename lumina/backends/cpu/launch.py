@@ -62,15 +62,29 @@ POINTER_ARGS = (BufferArg, ChunkBufferArg, WorkspaceArg)
 def arg_value(arg: LaunchArg, ptrs, start: int, end: int, workspaces) -> int:
     """The value of one launch argument for chunk ``[start, end)``, as the native plan computes it
     (``llvm_plan``). ``ptrs[slot]``: each slot's data address; ``workspaces[i]``: the thread's."""
+    return _getter(arg)(ptrs, start, end, workspaces)
+
+
+def _getter(arg: LaunchArg) -> Callable:
+    """``arg``'s value as a function of ``(ptrs, start, end, workspaces)``: chosen once per
+    launch, since the stepwise path calls it for every argument of every launch."""
     if isinstance(arg, BufferArg):
-        return ptrs[arg.slot] + arg.offset
+        slot, offset = arg.slot, arg.offset
+        return lambda ptrs, start, end, ws: ptrs[slot] + offset
     if isinstance(arg, ChunkBufferArg):
-        return ptrs[arg.slot] + arg.offset + start * arg.stride
+        slot, offset, stride = arg.slot, arg.offset, arg.stride
+        return lambda ptrs, start, end, ws: ptrs[slot] + offset + start * stride
     if isinstance(arg, WorkspaceArg):
-        return int(workspaces[arg.index])
+        index = arg.index
+        return lambda ptrs, start, end, ws: int(ws[index])
     if isinstance(arg, IntArg):
-        return arg.value
-    return {RangeArg.START: start, RangeArg.END: end, RangeArg.COUNT: end - start}[arg]
+        value = arg.value
+        return lambda ptrs, start, end, ws: value
+    if arg is RangeArg.START:
+        return lambda ptrs, start, end, ws: start
+    if arg is RangeArg.END:
+        return lambda ptrs, start, end, ws: end
+    return lambda ptrs, start, end, ws: end - start
 
 
 @dataclass(frozen=True)
@@ -89,8 +103,14 @@ class Launch:
 
     def call(self, ptrs, start: int, end: int, workspaces) -> None:
         """Run chunk ``[start, end)`` from Python (the stepwise path)."""
-        values = [arg_value(a, ptrs, start, end, workspaces) for a in self.args]
-        _cfunc(self.address, tuple(isinstance(a, POINTER_ARGS) for a in self.args))(*values)
+        fn, getters = self._callable
+        fn(*[get(ptrs, start, end, workspaces) for get in getters])
+
+    @functools.cached_property
+    def _callable(self) -> tuple[Callable, tuple[Callable, ...]]:
+        """The ctypes function and the argument getters, made on the first call."""
+        pointers = tuple(isinstance(a, POINTER_ARGS) for a in self.args)
+        return _cfunc(self.address, pointers), tuple(_getter(a) for a in self.args)
 
 
 @functools.lru_cache(maxsize=4096)   # bounded: every executable built brings new addresses
