@@ -19,9 +19,10 @@ from .errors import (LuminaDeviceError, LuminaError, LuminaGradError, LuminaInde
 from .ir.dtypes import DType, bfloat16, bool_, float16, float32, float64, int32, int64
 from .backends.devices import available as device_available
 from .backends.devices import default_device
-from .tensor import (Tensor, arange, cat, chunk, cumsum, full, gather, grad, index_select, manual_seed, matmul,
-                     maximum, minimum, no_grad, ones, ones_like, pad, rand, rand_like, randint, randn, randn_like,
-                     realize, split, stack, take_along_dim, tensor, value_and_grad, where, zeros, zeros_like)
+from .tensor import (Tensor, arange, cat, chunk, cumprod, cumsum, einsum, eye, flip, full, gather, grad, index_select,
+                     logsumexp, manual_seed, matmul, maximum, minimum, no_grad, ones, ones_like, pad, rand, rand_like,
+                     randint, randn, randn_like, realize, scatter, scatter_add, scatter_reduce, split, stack,
+                     take_along_dim, tensor, tile, topk, tril, triu, value_and_grad, where, zeros, zeros_like)
 
 bool = bool_  # noqa: A001  (lumina.bool, like torch.bool)
 
@@ -51,6 +52,11 @@ def sum(input, dim=None, keepdim: builtins.bool = False, *, dtype=None):  # noqa
 
 def mean(input, dim=None, keepdim: builtins.bool = False, *, dtype=None):
     return _as_tensor(input).mean(dim, keepdim, dtype=dtype)
+
+
+def prod(input, dim=None, keepdim: builtins.bool = False, *, dtype=None):
+    """``torch.prod``: ``prod(input)`` or ``prod(input, dim, keepdim)``; see ``Tensor.prod``."""
+    return _as_tensor(input).prod(dim, keepdim, dtype=dtype)
 
 
 def max(input, dim=None, keepdim: builtins.bool = False, *, other=None):  # noqa: A001

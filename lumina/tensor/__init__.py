@@ -14,13 +14,17 @@ The modules, bottom to top (each imports only modules above it in this list, nev
     random       rand / randn / randint from the in-graph generator
     autocast     which dtype lower-precision ops run in (``lumina.autocast``)
     elementwise  arithmetic and comparison operators, unary math, where, clamp, maximum / minimum
-    linalg       matmul and ``@``
-    movement     reshape / permute / expand / squeeze / split / chunk, cat / stack / pad
-    indexing     ``x[key]``, gather / index_select / take_along_dim
-    reductions   sum / mean / max / min / amax / argmax / var / std, the overflow-safe moments
-    scan         cumsum
+    linalg       matmul and ``@``, triu / tril
+    movement     reshape / permute / expand / squeeze / split / chunk, cat / stack / pad, tile / repeat
+    indexing     ``x[key]``, gather / index_select / take_along_dim, flip
+    reductions   sum / mean / prod / logsumexp / max / min / amax / argmax / var / std, the
+                 overflow-safe moments
+    scan         cumsum / cumprod
+    selection    topk
+    einsum       einsum
     saved        what in-place updates superseded, checked by backward (torch's saved tensors)
     inplace      in-place updates (``add_``, ``copy_``, ``+=``, ...) and version counters
+    scatter      scatter / scatter_add / scatter_reduce, out of place and in place
     setitem      ``x[key] = value``
     autograd     backward, ``lumina.grad``, ``lumina.value_and_grad``
 
@@ -41,27 +45,31 @@ from types import FunctionType
 
 from .autograd import AutogradMethods, grad, value_and_grad
 from .core import LEAF_OF, Tensor, no_grad, realize
-from .creation import arange, full, ones, ones_like, place, tensor, zeros, zeros_like
+from .creation import arange, eye, full, ones, ones_like, place, tensor, zeros, zeros_like
 from .device import DEVICE_NAMES
+from .einsum import einsum
 from .elementwise import ElementwiseMethods, maximum, minimum, where
-from .indexing import IndexingMethods, gather, index_select, take_along_dim
+from .indexing import IndexingMethods, flip, gather, index_select, take_along_dim
 from .inplace import InplaceMethods
-from .linalg import LinalgMethods, matmul
-from .movement import MovementMethods, cat, chunk, pad, split, stack
+from .linalg import LinalgMethods, matmul, tril, triu
+from .movement import MovementMethods, cat, chunk, pad, split, stack, tile
 from .random import manual_seed, rand, rand_like, randint, randn, randn_like
-from .reductions import ReductionMethods
-from .scan import ScanMethods, cumsum
+from .reductions import ReductionMethods, logsumexp, prod
+from .scan import ScanMethods, cumprod, cumsum
+from .scatter import ScatterMethods, scatter, scatter_add, scatter_reduce
+from .selection import SelectionMethods, topk
 from .setitem import SetitemMethods
 from .shapes import MEMORY_BYTES, broadcast_shapes, check_size, result_type
 
-__all__ = ["Tensor", "tensor", "full", "zeros", "ones", "zeros_like", "ones_like", "arange", "place",
+__all__ = ["Tensor", "tensor", "full", "zeros", "ones", "zeros_like", "ones_like", "arange", "eye", "place",
            "rand", "randn", "randint", "rand_like", "randn_like", "manual_seed",
-           "where", "maximum", "minimum", "matmul", "cat", "stack", "pad", "split", "chunk",
-           "gather", "index_select", "take_along_dim", "cumsum", "no_grad", "realize", "grad", "value_and_grad",
+           "where", "maximum", "minimum", "matmul", "triu", "tril", "cat", "stack", "pad", "split", "chunk", "tile",
+           "gather", "index_select", "take_along_dim", "flip", "cumsum", "cumprod", "prod", "logsumexp", "topk",
+           "einsum", "scatter", "scatter_add", "scatter_reduce", "no_grad", "realize", "grad", "value_and_grad",
            "broadcast_shapes", "result_type", "check_size", "MEMORY_BYTES", "DEVICE_NAMES", "LEAF_OF"]
 
 _METHODS = (ElementwiseMethods, LinalgMethods, MovementMethods, IndexingMethods, ReductionMethods, ScanMethods,
-            InplaceMethods, SetitemMethods, AutogradMethods)
+            SelectionMethods, InplaceMethods, ScatterMethods, SetitemMethods, AutogradMethods)
 
 
 def _attach(methods: type) -> None:

@@ -1,5 +1,5 @@
 """Creating tensors: from data (``tensor``), constants (``full``, ``zeros``, ``ones`` and their
-``_like`` forms, ``arange``, ``const``) and a creation function's ``device=`` (``place``).
+``_like`` forms, ``arange``, ``eye``, ``const``) and a creation function's ``device=`` (``place``).
 Random tensors are ``lumina.tensor.random``."""
 from __future__ import annotations
 
@@ -141,3 +141,24 @@ def arange(start=0, end=None, step=1, *, dtype=None, device=None, requires_grad:
     check_size("arange", (math.ceil((end - start) / step),), dt)
     values = np.arange(start, end, step, dtype=np.float64 if floaty else np.int64)
     return Tensor(B.const(values.astype(dt.numpy), dt, values.shape))
+
+
+def eye(n: int, m: int | None = None, *, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
+    """``torch.eye``: an ``n x m`` matrix (``m = n`` when None) with ones on the diagonal and zeros
+    elsewhere, float32 unless ``dtype`` is given (bool gives True / False), a constant on
+    ``device`` (see ``place``). ``requires_grad`` needs a float dtype. Raises LuminaTypeError for a
+    size that is not an int, LuminaValueError for a negative one (torch: "n must be greater or
+    equal to 0") or one too large for memory."""
+    for name, v in (("n", n), ("m", m)):
+        if v is not None and (isinstance(v, bool) or not isinstance(v, (int, np.integer))):
+            raise LuminaTypeError(f"eye: {name} must be an int, got {v!r}")
+        if v is not None and v < 0:
+            raise LuminaValueError(f"eye: {name} must be greater or equal to 0, got {v} (as torch)")
+    m = n if m is None else m
+    dt = to_dtype(dtype, "eye") if dtype is not None else DType.float32
+    check_size("eye", (n, m), dt)
+    if requires_grad:
+        if not dt.is_float:
+            raise LuminaTypeError(f"eye: only floating-point tensors can require grad, got {dt.name}")
+        return tensor(np.eye(n, m, dtype=dt.numpy), dt, device, requires_grad=True)
+    return place(Tensor(B.const(np.eye(int(n), int(m), dtype=dt.numpy), dt, (int(n), int(m)))), device, "eye")

@@ -1,6 +1,7 @@
 """Reading by index: basic indexing (``x[0]``, ``x[:, 1:3]``, ``x[None]``, ``x[..., 0]``: a view, a
 ``slice`` primitive) and indexing with integer tensors: ``x[idx]``, ``x[:, idx]``, ``x[ia, ib]``,
-``index_select``, ``gather`` and ``take_along_dim``. Writing by index is ``lumina.tensor.setitem``.
+``index_select``, ``gather`` and ``take_along_dim``; ``flip``, which reads at reversed constant
+indices. Writing by index is ``lumina.tensor.setitem`` and ``lumina.tensor.scatter``.
 
 Two decompositions, chosen by what their gradients cost:
 
@@ -319,6 +320,24 @@ def take_along_dim(input: Tensor, indices, dim: int | None = None) -> Tensor:
     return pick(x, d, checked.expand(*(outer[:d] + (idx.shape[d],) + outer[d + 1:])))
 
 
+def flip(input: Tensor, dims) -> Tensor:
+    """``torch.flip``: ``input`` with the order of its elements reversed along each of ``dims`` (an
+    int or a sequence of ints; a 0-d tensor takes 0 / -1 and is returned as it is).
+
+    Same shape and dtype; a copy (torch copies too). Each flipped dim is a ``gather`` at the
+    constant indices ``n-1, ..., 0``, so its gradient is the gradient flipped back (the gather's
+    scatter-add). Raises LuminaIndexError for a dim out of range, LuminaValueError for a dim named
+    twice (as torch)."""
+    x = input
+    axes = x._axes(dims, "flip")
+    out = x
+    for a in axes:
+        n = x.shape[a]
+        if n > 1:
+            out = take(out, a, tensor(np.arange(n - 1, -1, -1, dtype=np.int64)))
+    return out.clone() if out is x else out
+
+
 class IndexingMethods:
     """``Tensor``'s reads by index (the package copies them onto ``Tensor``)."""
 
@@ -374,3 +393,9 @@ class IndexingMethods:
     def take_along_dim(self, indices, dim: int | None = None) -> Tensor:
         """``torch.Tensor.take_along_dim``: see ``take_along_dim``."""
         return take_along_dim(self, indices, dim)
+
+    def flip(self, *dims) -> Tensor:
+        """``torch.Tensor.flip``: ``flip(0, 1)`` or ``flip((0, 1))``; see ``flip``."""
+        if not dims:
+            raise LuminaTypeError(f"flip: missing the dims for {self._value.type} (as torch)")
+        return flip(self, dims[0] if len(dims) == 1 else dims)

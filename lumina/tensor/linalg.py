@@ -1,16 +1,18 @@
 """Matrix products: ``matmul`` and the ``@`` operator (torch's and NumPy's rules), one batched
-``dot`` primitive; under autocast its operands are cast to the lower precision first."""
+``dot`` primitive; under autocast its operands are cast to the lower precision first. And the
+triangular parts of matrices, ``triu`` / ``tril`` (a constant mask and ``where``)."""
 from __future__ import annotations
 
 import math
 
-from ..errors import LuminaShapeError, LuminaTypeError
+from ..errors import LuminaShapeError, LuminaTypeError, LuminaValueError
 from ..ir import graph as B
 from ..ir.dtypes import DType, promote
 from ..ir.types import TensorType
 from .autocast import autocast_operands
 from .core import Tensor
-from .creation import tensor
+from .creation import arange, tensor
+from .elementwise import where
 from .shapes import broadcast_shapes
 
 
@@ -53,9 +55,42 @@ def matmul(input: Tensor, other: Tensor) -> Tensor:
     return out
 
 
+def _triangle(x: Tensor, diagonal: int, upper: bool) -> Tensor:
+    op = "triu" if upper else "tril"
+    if x.ndim < 2:
+        raise LuminaValueError(f"{op}: input tensor must have at least 2 dimensions (as torch), got {x._value.type}")
+    if isinstance(diagonal, bool) or not isinstance(diagonal, int):
+        raise LuminaTypeError(f"{op}: diagonal must be an int, got {diagonal!r}")
+    rows, cols = x.shape[-2:]
+    offset = arange(cols).reshape(1, cols) - arange(rows).reshape(rows, 1)    # j - i
+    keep = offset >= diagonal if upper else offset <= diagonal
+    return where(keep, x, False if x.dtype is DType.bool else 0)
+
+
+def triu(input: Tensor, diagonal: int = 0) -> Tensor:
+    """``torch.triu``: the elements of the last two dims on and above diagonal ``diagonal`` (``j - i
+    >= diagonal``; 0 is the main diagonal, positive ones above it), zeros elsewhere; batch dims
+    carry over. Same shape and dtype; the gradient is masked the same way. Raises
+    LuminaValueError for fewer than 2 dims (as torch)."""
+    return _triangle(input, diagonal, upper=True)
+
+
+def tril(input: Tensor, diagonal: int = 0) -> Tensor:
+    """``torch.tril``: the elements on and below diagonal ``diagonal`` (``j - i <= diagonal``); see
+    ``triu``."""
+    return _triangle(input, diagonal, upper=False)
+
 
 class LinalgMethods:
     """``Tensor``'s ``@`` operator (the package copies these onto ``Tensor``)."""
 
     def __matmul__(self, o): return matmul(self, o)
     def __rmatmul__(self, o): return matmul(o if isinstance(o, Tensor) else tensor(o), self)
+
+    def triu(self, diagonal: int = 0) -> Tensor:
+        """``torch.Tensor.triu``; see ``triu``."""
+        return triu(self, diagonal)
+
+    def tril(self, diagonal: int = 0) -> Tensor:
+        """``torch.Tensor.tril``; see ``tril``."""
+        return tril(self, diagonal)

@@ -2,7 +2,8 @@
 
 The methods (``reshape``/``view``/``flatten``, ``permute``/``transpose``/``T``/``t``, ``expand``,
 ``squeeze``/``unsqueeze``, ``split``/``chunk``) return views (``lumina.tensor.aliases``); ``cat``,
-``stack`` and ``pad`` make new values. ``pad``, ``split`` and ``chunk`` are one or a few ``pad`` /
+``stack``, ``pad`` and ``tile``/``repeat`` (an expand of an interleaved reshape, copied) make new
+values. ``pad``, ``split`` and ``chunk`` are one or a few ``pad`` /
 ``slice`` primitives, which the fusion pass turns into index arithmetic; their gradients
 (slice <-> pad) come from autodiff.
 """
@@ -117,6 +118,31 @@ def stack(tensors: Sequence[Tensor], dim: int = 0) -> Tensor:
     return cat([t.unsqueeze(dim) for t in tensors], dim)
 
 
+def tile(input: Tensor, dims) -> Tensor:
+    """``torch.tile``: ``input`` repeated ``dims[i]`` times along dim ``i``.
+
+    ``dims`` shorter than ``input``'s rank is padded with ones in front; longer, ``input`` gains
+    size-1 leading dims (PyTorch's rule). Output shape ``[r * d for r, d in zip(dims, shape)]``,
+    ``input``'s dtype; the gradient sums the copies. Written as ``[d0, d1] -> [1, d0, 1, d1] ->
+    expand [r0, d0, r1, d1] -> [r0*d0, r1*d1]``. Raises LuminaTypeError for a non-integer count,
+    LuminaValueError for a count that makes a negative size (torch: "negative dimension"; as in
+    torch, -1 copies of an empty dim pass) or a result too large for memory."""
+    return _repeat(input, shape_arg((dims,) if isinstance(dims, (int, np.integer)) else tuple(dims)), "tile")
+
+
+def _repeat(x: Tensor, reps: tuple[int, ...], op: str) -> Tensor:
+    shape = (1,) * (len(reps) - x.ndim) + x.shape
+    reps = (1,) * (len(shape) - len(reps)) + tuple(reps)
+    if any(r * d < 0 for r, d in zip(reps, shape)):   # torch checks the sizes: -1 copies of an empty dim pass
+        raise LuminaValueError(f"{op}: repeat counts {list(reps)} make a negative size for {x._value.type}")
+    reps = tuple(max(r, 0) for r in reps)
+    out_shape = tuple(r * d for r, d in zip(reps, shape))
+    check_size(op, out_shape, x.dtype)
+    spread = [s for d in shape for s in (1, d)]
+    tiled = [s for r, d in zip(reps, shape) for s in (r, d)]
+    return x.reshape(spread).expand(tuple(tiled)).reshape(out_shape).clone()
+
+
 class MovementMethods:
     """``Tensor``'s movement methods (the package copies them onto ``Tensor``)."""
 
@@ -226,3 +252,19 @@ class MovementMethods:
 
     def chunk(self, chunks: int, dim: int = 0) -> tuple[Tensor, ...]:
         return chunk(self, chunks, dim)
+
+    def tile(self, *dims) -> Tensor:
+        """``torch.Tensor.tile``: ``tile(2, 3)`` or ``tile((2, 3))``; see ``tile``."""
+        return tile(self, dims[0] if len(dims) == 1 and isinstance(dims[0], (tuple, list)) else dims)
+
+    def repeat(self, *repeats) -> Tensor:
+        """``torch.Tensor.repeat``: ``tile`` with at least one count per dim (extra counts add
+        leading dims). Raises LuminaValueError for fewer counts than dims (as torch) or a negative
+        count, LuminaTypeError when no count is given."""
+        if not repeats:
+            raise LuminaTypeError(f"repeat: missing the repeat counts for {self._value.type} (as torch)")
+        reps = shape_arg(repeats)
+        if len(reps) < self.ndim:
+            raise LuminaValueError(f"repeat: {len(reps)} repeat counts {list(reps)} for the {self.ndim} dims of "
+                                   f"{self._value.type}: give at least one per dim (as torch)")
+        return _repeat(self, reps, "repeat")

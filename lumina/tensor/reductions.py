@@ -1,6 +1,6 @@
-"""Reductions over dims: ``sum`` and ``mean``, the order statistics ``amax``/``amin``,
-``max``/``min`` (with indices), ``argmax``/``argmin``, the moments ``var``/``std`` and the
-overflow-safe moments that ``layer_norm``, ``batch_norm`` and group statistics share.
+"""Reductions over dims: ``sum``, ``mean`` and ``prod``, ``logsumexp``, the order statistics
+``amax``/``amin``, ``max``/``min`` (with indices), ``argmax``/``argmin``, the moments ``var``/``std``
+and the overflow-safe moments that ``layer_norm``, ``batch_norm`` and group statistics share.
 
 Semantics are PyTorch 2.13's (``torch.amax``, ``torch.max``, ``torch.var``):
 
@@ -16,6 +16,13 @@ The IR has one extreme reduction, ``reduce_max`` (NaN-propagating, IEEE 754-2019
 minimum is ``f(max(f(x)))`` with an order-reversing bijection ``f``: ``-x`` for floats, and
 ``~x = -x - 1`` (wrapping) for integers, which unlike ``-x`` has no overflow at the most negative
 value.
+
+The IR has no product reduction either: ``prod`` multiplies halves, ``x[:n/2] * x[n/2:]``, ``log2(n)``
+times (``product_last``). Its gradient comes from autodiff through the multiplies, so it is the
+exact product of the other factors, zeros included (torch's ``prod_backward`` divides where no
+factor is 0). The order of the products is not torch's (nor is torch's own the same for every
+length): a product that overflows or underflows part way can differ, an exact product of
+representable size is off by a few ulps at most.
 """
 from __future__ import annotations
 
@@ -27,8 +34,9 @@ from ..ir import graph as B
 from ..ir.dtypes import DType
 from ..ir.ops import Op
 from .core import Tensor, no_grad
-from .creation import arange, zeros
+from .creation import arange, ones, zeros
 from .elementwise import maximum, minimum, where
+from .movement import pad
 
 # torch.return_types.max / .min: named tuples of (values, indices).
 max_result = namedtuple("max", ["values", "indices"])
@@ -135,6 +143,68 @@ def extreme(x, dim, keepdim: bool, largest: bool, other=None):
     if not keepdim:
         values, indices = values.squeeze(d), indices.squeeze(d)
     return (max_result if largest else min_result)(values, indices)
+
+
+def product_last(x):
+    """The product over the last axis of ``x`` (kept in ``x``'s dtype; bool as logical and), as a
+    tree of ``log2(n)`` halving multiplies; an empty axis gives ones."""
+    n = x.shape[-1]
+    if n == 0:
+        return ones(x.shape[:-1], dtype=x.dtype)
+    while n > 1:
+        if n % 2:
+            x = pad(x, (0, 1), value=1)
+            n += 1
+        x = x[..., :n // 2] * x[..., n // 2:]
+        n //= 2
+    return x.reshape(x.shape[:-1])
+
+
+def prod(input, dim=None, keepdim: bool = False, *, dtype=None):
+    """``torch.prod``: the product of every element (``dim=None``: a 0-d tensor) or along one int
+    ``dim`` (kept as size 1 with ``keepdim``).
+
+    dtype: ``dtype`` when given (the input is cast first), else bool and integers give int64 (as
+    torch's, so ``prod`` of int32 is int64; integer products wrap), floats keep theirs. An empty
+    product is 1. See the module docstring for the order of the multiplies and the gradient.
+    Raises LuminaTypeError for a dim that is not an int (torch takes one dim), LuminaIndexError for
+    one out of range."""
+    x = input.to(dtype) if dtype is not None else input if input.dtype.is_float else input.to(DType.int64)
+    if dim is None:
+        if keepdim:
+            raise LuminaTypeError(f"prod: keepdim needs a dim (for {input._value.type})")
+        return product_last(x.reshape(-1))
+    if isinstance(dim, bool) or not isinstance(dim, int):
+        raise LuminaTypeError(f"prod: dim must be one int, got {dim!r} for {input._value.type} (as torch)")
+    if x.ndim == 0:
+        x.reshape(1)._axes(dim, "prod")
+        return x.clone()
+    d = x._axes(dim, "prod")[0]
+    moved = x.permute([a for a in range(x.ndim) if a != d] + [d]) if d != x.ndim - 1 else x
+    out = product_last(moved)
+    return out.unsqueeze(d) if keepdim else out
+
+
+def logsumexp(input, dim, keepdim: bool = False):
+    """``torch.logsumexp``: ``log(sum(exp(x)))`` over ``dim`` (an int or a tuple), computed as
+    ``m + log(sum(exp(x - m)))`` with ``m`` the (constant) max, so it neither overflows nor
+    underflows; a slice of all -inf gives -inf, one holding +inf gives inf, NaN propagates, and an
+    empty slice gives -inf. Integers and bool compute in float32 (as torch); 16-bit floats in
+    float32, rounded once. The gradient is the softmax of the slice. Raises LuminaIndexError for a
+    dim out of range."""
+    x = input if input.dtype.is_float else input.to(DType.float32)
+    if x.dtype.is_half:
+        return logsumexp(x.to(DType.float32), dim, keepdim).to(x.dtype)
+    axes = x._axes(dim, "logsumexp")
+    kept = tuple(1 if a in axes else d for a, d in enumerate(x.shape))
+    if any(x.shape[a] == 0 for a in axes):
+        out = zeros(kept, dtype=x.dtype) - math.inf
+    else:
+        with no_grad():
+            m = amax(x.detach(), axes, keepdim=True)
+            m = where(m.abs() == math.inf, 0.0, m)    # every element -inf (or one +inf): no shift
+        out = (x - m).exp().sum(axes, keepdim=True).log() + m
+    return out if keepdim else out.reshape([d for a, d in enumerate(x.shape) if a not in axes])
 
 
 def _correction(op: str, unbiased, correction) -> float:
@@ -294,3 +364,11 @@ class ReductionMethods:
     def argmin(self, dim: int | None = None, keepdim: bool = False) -> Tensor:
         """``torch.argmin``; see ``Tensor.argmax``."""
         return arg_extreme(self, dim, keepdim, False)
+
+    def prod(self, dim=None, keepdim: bool = False, *, dtype=None) -> Tensor:
+        """``torch.prod``: the product of every element, or along ``dim``; see ``prod``."""
+        return prod(self, dim, keepdim, dtype=dtype)
+
+    def logsumexp(self, dim, keepdim: bool = False) -> Tensor:
+        """``torch.logsumexp`` over ``dim``; see ``logsumexp``."""
+        return logsumexp(self, dim, keepdim)

@@ -1,4 +1,5 @@
-"""``cumsum`` as a decomposition into ``dot`` with a triangular 0/1 matrix.
+"""Scans: ``cumsum`` as a decomposition into ``dot`` with a triangular 0/1 matrix, and ``cumprod`` as
+log-depth shifted multiplies.
 
 Why a dot rather than log-depth shifted adds (Hillis & Steele): the shifted-add scan is
 ``log2(n)`` dependent ``pad + slice + add`` levels; fused into one kernel, each level re-reads the
@@ -15,6 +16,10 @@ NaN would spoil every output of its row (``inf * 0`` is NaN). Floats are therefo
 their non-finite elements zeroed, and the running counts of ``+inf``, ``-inf`` and NaN (one int64 scan of the three
 indicators stacked) put IEEE's sums back: NaN after a NaN or after both infinities, otherwise the
 infinity seen so far.
+
+``cumprod`` has no matrix form, so it is the shifted scan (Hillis & Steele): ``log2(n)`` levels of
+``x * pad(x[..., :n - s], (s, 0), value=1)`` for ``s = 1, 2, 4, ...``. Its gradient comes from
+autodiff through the multiplies: exact products of the other factors, zeros included.
 """
 from __future__ import annotations
 
@@ -87,9 +92,40 @@ def _scan_finite(x: Tensor) -> Tensor:
     return where(any_special, special + (total - total.detach()), total)
 
 
+def cumprod(input: Tensor, dim: int, *, dtype=None) -> Tensor:
+    """``torch.cumprod``: ``out[..., j, ...] = prod_{i <= j} x[..., i, ...]`` along ``dim``, ``x``
+    being ``input``.
+
+    Same shape as ``x``; bool and integer inputs multiply in int64 (as PyTorch; integer products
+    wrap), floats keep their dtype unless ``dtype`` is given. The order of the multiplies is a
+    tree, not torch's left-to-right one: a product that overflows or underflows part way can
+    differ (see the module docstring). Raises LuminaIndexError for a bad ``dim``."""
+    x = input
+    target = to_dtype(dtype) if dtype is not None else (x.dtype if x.dtype.is_float else DType.int64)
+    if x.ndim == 0:
+        x.reshape(1)._axes(dim, "cumprod")
+        return x.to(target).clone()
+    d = x._axes(dim, "cumprod")[0]
+    x = x.to(target)
+    n = x.shape[d]
+    if n == 0 or x.numel() == 0:
+        return x.clone()
+    last = x.ndim - 1
+    y = x.transpose(d, last) if d != last else x
+    shift = 1
+    while shift < n:
+        y = y * pad(y[..., :n - shift], (shift, 0), value=1)
+        shift *= 2
+    return y.transpose(d, last) if d != last else y
+
+
 class ScanMethods:
     """``Tensor``'s scans (the package copies them onto ``Tensor``)."""
 
     def cumsum(self, dim: int, *, dtype=None) -> Tensor:
         """Inclusive prefix sums along ``dim``; see ``cumsum``."""
         return cumsum(self, dim, dtype=dtype)
+
+    def cumprod(self, dim: int, *, dtype=None) -> Tensor:
+        """Inclusive prefix products along ``dim``; see ``cumprod``."""
+        return cumprod(self, dim, dtype=dtype)

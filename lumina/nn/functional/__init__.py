@@ -2,7 +2,7 @@
 
 Every function here is built from tensor ops, so its gradient comes from autodiff; none has a
 hand-written backward. One module per family: activations, convolution and pooling, normalisation,
-losses, attention, embedding.
+losses, attention, embedding, vision rearrangements.
 """
 from ...tensor.movement import pad
 from .activation import dropout, gelu, log_softmax, one_hot, relu, sigmoid, softmax, tanh
@@ -12,8 +12,9 @@ from .loss import (binary_cross_entropy, binary_cross_entropy_with_logits, cross
                    nll_loss)
 from .norm import batch_norm, layer_norm
 from .sparse import embedding
+from .vision import pixel_shuffle, pixel_unshuffle
 
 __all__ = ["avg_pool2d", "batch_norm", "binary_cross_entropy", "binary_cross_entropy_with_logits", "conv2d",
            "cross_entropy", "dropout", "embedding", "gelu", "l1_loss", "layer_norm", "log_softmax", "max_pool2d",
-           "mse_loss", "nll_loss", "one_hot", "pad", "relu", "scaled_dot_product_attention", "sigmoid", "softmax",
-           "tanh"]
+           "mse_loss", "nll_loss", "one_hot", "pad", "pixel_shuffle", "pixel_unshuffle", "relu",
+           "scaled_dot_product_attention", "sigmoid", "softmax", "tanh"]

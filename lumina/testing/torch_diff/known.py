@@ -236,6 +236,90 @@ def _attention_masked_non_finite_keys(d: Discrepancy) -> bool:
             and _each(d, lambda i, lv, tv: math.isnan(tv) and math.isfinite(lv)))
 
 
+def _cumprod_divides(d: Discrepancy) -> bool:
+    """Each differing gradient element lies in a scanned slice holding NaN or +-inf, a subnormal, or
+    a magnitude within a factor 8 of the dtype's largest (where torch's division by the input, or
+    its product with the cotangent, loses the value)."""
+    c = d.case_obj
+    x = _float_values(c.args[0])
+    if x.ndim == 0:
+        return False
+    info = ml_dtypes.finfo(c.args[0].value.dtype)
+    with np.errstate(all="ignore"):
+        a = np.abs(x)
+        odd = ~np.isfinite(x) | ((a > 0) & (a < float(info.tiny))) | (a > float(info.max) / 8)
+    bad = np.broadcast_to(np.any(odd, axis=_arg(c, 1, "dim") % x.ndim, keepdims=True), x.shape)
+    return d.mismatch.path == "grad[0]" and _each(d, lambda i, lv, tv: bool(bad[i]))
+
+
+def _logsumexp_rounds_to_max(d: Discrepancy) -> bool:
+    """Each differing gradient element is a maximum of its slice, and the slice's logsumexp rounds
+    to that maximum in the input's dtype (the log of the sum is below half an ulp of the max)."""
+    c = d.case_obj
+    x = c.args[0].value
+    v = x.astype(np.float64)
+    dims = _reduce_dims(c)
+    axes = tuple(k % v.ndim for k in dims) if v.ndim else None
+    with np.errstate(all="ignore"):
+        m = np.max(v, axis=axes, keepdims=True)
+        r = m + np.log(np.sum(np.exp(v - m), axis=axes, keepdims=True))
+        lost = np.broadcast_to((r.astype(x.dtype).astype(np.float64) == m) & np.isfinite(m), v.shape)
+    at_max = v == np.broadcast_to(m, v.shape)
+    return d.mismatch.path == "grad[0]" and _each(d, lambda i, lv, tv: bool(lost[i] and at_max[i]))
+
+
+def _scatter_reduce_divides(d: Discrepancy) -> bool:
+    """amax / amin / prod with NaN, +-inf, a subnormal or a magnitude within a factor 8 of the
+    largest in the input or the source; each differing gradient element: torch's NaN or +-inf,
+    lumina's finite."""
+    c = d.case_obj
+    if _arg(c, 4, "reduce") not in ("amax", "amin", "prod") or len(c.args) < 4:
+        return False
+    info = ml_dtypes.finfo(c.args[0].value.dtype)
+    with np.errstate(all="ignore"):
+        odd = any((~np.isfinite(v) | ((np.abs(v) > 0) & (np.abs(v) < float(info.tiny)))
+                   | (np.abs(v) > float(info.max) / 8)).any() for v in map(_float_values, (c.args[0], c.args[3])))
+    return odd and str(d.mismatch.path).startswith("grad") and _each(
+        d, lambda i, lv, tv: not math.isfinite(tv) and math.isfinite(lv))
+
+
+def _scatter_extreme_excluded_self(d: Discrepancy) -> bool:
+    """amax / amin with include_self=False where an element of the input equals the result at a
+    position some index writes; each differing gradient element: torch's is a fraction of
+    lumina's (torch shares the cotangent with the excluded input element)."""
+    c = d.case_obj
+    if _arg(c, 4, "reduce") not in ("amax", "amin") or c.kwargs.get("include_self", True):
+        return False
+    x, dim, idx, src = (a.value if isinstance(a, Arr) else a for a in c.args[:4])
+    d_ = dim % x.ndim
+    best = {}
+    for pos in np.ndindex(idx.shape):
+        target = pos[:d_] + (int(idx[pos]),) + pos[d_ + 1:]
+        v = float(src[pos])
+        best[target] = v if target not in best else (max if _arg(c, 4, "reduce") == "amax" else min)(best[target], v)
+    tied = any(float(x[t]) == v for t, v in best.items())
+    return tied and str(d.mismatch.path).startswith("grad") and _each(
+        d, lambda i, lv, tv: tv == 0.0 or (lv != 0.0 and 0.0 < tv / lv < 1.0))
+
+
+def _einsum_int32(d: Discrepancy) -> bool:
+    """int32 operands; a dtype of int32 against torch's int64, each differing value equal to
+    torch's modulo 2^32, or torch raising for its own mix of int32 and int64."""
+    c = d.case_obj
+    if not all(isinstance(a, Arr) and a.value.dtype == np.int32 for a in c.args[1:]):
+        return False
+    if d.kind == "dtype":
+        return True
+    if d.kind == "returns":
+        return "expected scalar type Int but found Long" in d.detail
+    return _each(d, lambda i, lv, tv: (int(lv) - int(tv)) % 2 ** 32 == 0)
+
+
+def _unshuffle_empty(d: Discrepancy) -> bool:
+    """An empty input: torch returns a copy of the input's shape."""
+    return d.case_obj.args[0].value.size == 0
+
+
 KNOWN_DIFFERENCES: list[KnownDifference] = [
     # -- not supported yet: lumina raises a LuminaError where torch computes
     KnownDifference(("Tensor.__pow__", "Tensor.__ipow__", "Tensor.pow_", "Tensor.__rpow__"), ("raises",),
@@ -301,6 +385,44 @@ KNOWN_DIFFERENCES: list[KnownDifference] = [
                     "lumina scans non-finite elements separately (so that one inf or NaN does not poison the "
                     "rest of the scan's float arithmetic) and their own gradient is 0; torch passes them the "
                     "reversed cumsum of the cotangent", _cumsum_at_non_finite),
+    KnownDifference(("Tensor.cumprod", "lumina.cumprod"), ("grad nan", "grad inf", "grad value"),
+                    "gradient of a scanned slice that holds NaN, +-inf, a subnormal or a value near the dtype's "
+                    "largest",
+                    "lumina differentiates the scan's multiplies, so each input's gradient is a sum of products of "
+                    "the other factors; torch's cumprod backward divides the reversed cumsum of (cotangent * "
+                    "output) by the input: NaN past an inf or NaN, inf where that product overflows, digits lost "
+                    "to a subnormal divisor", _cumprod_divides),
+    KnownDifference(("Tensor.logsumexp", "lumina.logsumexp"), ("grad value",),
+                    "gradient at the maxima of a slice whose logsumexp rounds to its maximum (|max| near the "
+                    "dtype's largest value)",
+                    "lumina's gradient is the softmax of the slice (each of two equal maxima gets half); torch's "
+                    "is exp(x - logsumexp), computed from the rounded result, so each maximum gets the whole "
+                    "cotangent", _logsumexp_rounds_to_max),
+    KnownDifference(("Tensor.scatter_reduce", "lumina.scatter_reduce", "Tensor.scatter_reduce_"),
+                    ("grad nan", "grad inf"),
+                    "reduce='amax', 'amin' or 'prod' with NaN, +-inf, subnormals or values near the dtype's "
+                    "largest in the input or the source: the gradient",
+                    "lumina differentiates the decomposition (an element no index writes passes its cotangent "
+                    "through; amax/amin share it among the NaNs; prod multiplies the other factors); torch's "
+                    "backward compares with the result and multiplies by result / input, which is NaN or "
+                    "overflows there", _scatter_reduce_divides, always=False),
+    KnownDifference(("Tensor.scatter_reduce", "lumina.scatter_reduce", "Tensor.scatter_reduce_"), ("grad value",),
+                    "reduce='amax' or 'amin' with include_self=False, an input element equal to the result at a "
+                    "position an index writes: the gradient",
+                    "the input element takes no part in the result, so lumina gives the written source elements "
+                    "the whole cotangent; torch's backward counts the equal input element among the ties and "
+                    "gives it none, so a share of the cotangent is lost",
+                    _scatter_extreme_excluded_self, always=False),
+    KnownDifference(("lumina.einsum",), ("dtype", "value", "returns"),
+                    "int32 operands where a label of size 1 in later operands is summed out",
+                    "torch's einsum sums such a label out of the operand before the product (its sum promotes "
+                    "int32 to int64, so the rest is int64 and does not wrap; with three operands it may then "
+                    "raise 'expected scalar type Int but found Long'); lumina sums it in the product, in int32",
+                    _einsum_int32, always=False),
+    KnownDifference(("F.pixel_unshuffle",), ("shape",), "empty inputs",
+                    "torch 2.13 returns a copy of an empty input unchanged ([0, 1, 3, 3] for r = 3); lumina "
+                    "rearranges its shape as any other ([0, 9, 1, 1]), as torch's pixel_shuffle does",
+                    _unshuffle_empty, always=False),
     KnownDifference(("F.scaled_dot_product_attention",), ("nan", "grad nan"),
                     "is_causal or a bool mask, key entries +-inf or NaN only at key positions the mask removes "
                     "for every query (query and value finite): the result and gradients",

@@ -1,4 +1,4 @@
-"""Creation rows: zeros/ones (and ``_like``), full, arange, tensor (the dtype it infers), and the
+"""Creation rows: zeros/ones (and ``_like``), full, arange, eye, tensor (the dtype it infers), and the
 random creators, compared on dtype, shape and range (lumina's generator is its own)."""
 from __future__ import annotations
 
@@ -48,6 +48,14 @@ def _arange_cases(draw, dtype):
     if form == 1:
         return Case((draw(nums), draw(nums)), kw, dtype=dtype)
     return Case((draw(nums), draw(nums), draw(st.one_of(nums, st.sampled_from([0, -1, -0.5])))), kw, dtype=dtype)
+
+
+@st.composite
+def _eye_cases(draw, dtype):
+    """``eye(n)``, ``eye(n, m)``, sometimes with ``dtype=``; a negative size raises."""
+    n = draw(st.integers(-1 if draw(st.integers(0, 9)) == 0 else 0, 4))
+    args = (n,) if draw(st.booleans()) else (n, draw(st.integers(0, 4)))
+    return Case(args, {"dtype": Dt(dtype)} if draw(st.booleans()) else {}, dtype=dtype)
 
 
 @st.composite
@@ -110,6 +118,7 @@ def specs() -> list[OpSpec]:
                     dtypes=ALL, exact=True, grad=False, checks="bool/int/float fill values and their inferred dtype"),
              OpSpec("lumina.arange", lambda L, *a, **k: L.arange(*a, **k), _arange_cases, dtypes=ALL, exact=True,
                     grad=False),
+             OpSpec("lumina.eye", lambda L, *a, **k: L.eye(*a, **k), _eye_cases, dtypes=ALL, exact=True, grad=False),
              OpSpec("lumina.tensor", _tensor_call, _tensor_cases, dtypes=ALL, exact=True, grad=False,
                     checks="the dtype inferred from Python and NumPy data; ragged lists raise")]
     for name in ("rand", "randn"):

@@ -1,5 +1,5 @@
 """``nn.functional`` rows beyond the elementwise ones: softmax, one_hot, losses, normalisations,
-convolution, pooling, padding, embedding, attention, dropout."""
+convolution, pooling, padding, embedding, attention, dropout, pixel_shuffle / pixel_unshuffle."""
 from __future__ import annotations
 
 import math
@@ -275,6 +275,24 @@ def _dropout_cases(draw, dtype):
     return Case((x,), kw, dtype=dtype)
 
 
+@st.composite
+def _pixel_cases(draw, dtype, shuffle=True):
+    """``pixel_shuffle(x, r)`` / ``pixel_unshuffle(x, r)`` with 0 to 2 batch dims; channels (or
+    height and width) not divisible, fewer than 3 dims or ``r <= 0`` raise."""
+    r = draw(st.integers(1, 3)) if not rarely(draw, 12) else 0
+    batch = tuple(draw(st.lists(st.integers(0, 2), max_size=2)))
+    q = max(r, 1)
+    if shuffle:
+        shape = batch + (q * q * draw(st.integers(0, 2)) + (1 if rarely(draw, 10) else 0), draw(st.integers(0, 3)),
+                         draw(st.integers(0, 3)))
+    else:
+        shape = batch + (draw(st.integers(0, 2)), q * draw(st.integers(0, 2)) + (1 if rarely(draw, 10) else 0),
+                         q * draw(st.integers(0, 2)))
+    if rarely(draw, 12):
+        shape = shape[-2:]
+    return Case((Arr(draw(array(dtype, shape)), wants_grad(dtype, True)), r), dtype=dtype)
+
+
 def specs() -> list[OpSpec]:
     """The ``nn.functional`` rows."""
     rows: list[OpSpec] = []
@@ -328,5 +346,10 @@ def specs() -> list[OpSpec]:
                     normwise=True, dtypes=("float32", "float64"), ulps=64, accumulates=True),
              OpSpec("F.dropout", lambda L, x, **k: L.nn.functional.dropout(x, **k), _dropout_cases,
                     dtypes=("float32", "float64"), values=False, grad=False, check_extra=_dropout_check,
-                    checks="every element is 0 or x/(1-p); identity when not training; p outside [0, 1] raises")]
+                    checks="every element is 0 or x/(1-p); identity when not training; p outside [0, 1] raises"),
+             OpSpec("F.pixel_shuffle", lambda L, x, r: L.nn.functional.pixel_shuffle(x, r), _pixel_cases, dtypes=ALL,
+                    exact=True, checks="batch dims; channels not divisible by r^2 raise"),
+             OpSpec("F.pixel_unshuffle", lambda L, x, r: L.nn.functional.pixel_unshuffle(x, r),
+                    lambda d: _pixel_cases(d, shuffle=False), dtypes=ALL, exact=True,
+                    checks="batch dims; a height or width not divisible by r raises")]
     return rows

@@ -1,6 +1,6 @@
 """In-place rows: the ``_`` methods and augmented assignments (returning self, refused on a leaf that
-requires grad, the gradient through a non-leaf), fill and masked fill, ``x[key] = value``, updates
-through views, ``no_grad`` updates of a leaf, and torch's version counter."""
+requires grad, the gradient through a non-leaf), fill and masked fill, the scatters, ``x[key] =
+value``, updates through views, ``no_grad`` updates of a leaf, and torch's version counter."""
 from __future__ import annotations
 
 import math
@@ -13,7 +13,7 @@ from ..cases import ALL, FLOATS, INTS, Arr, Case, np_dtype
 from ..spec import OpSpec
 from ..strategies import array, broadcast_shapes, rarely, shapes, wants_grad
 from .elementwise import clamp_cases
-from .indexing import getitem_cases
+from .indexing import getitem_cases, scatter_cases
 
 
 def _copy_of(x):
@@ -180,6 +180,15 @@ def _version_leaf(L, x, when):
     return x.grad
 
 
+def _scatter_inplace_cases(dtype, **kw):
+    """``scatter_cases``, sometimes on the leaf itself (torch raises when it requires grad)."""
+    @st.composite
+    def cases(draw, d):
+        c = draw(scatter_cases(d, **kw))
+        return Case(c.args, {**c.kwargs, "leaf": True} if rarely(draw, 6) else c.kwargs, dtype=c.dtype)
+    return cases(dtype)
+
+
 def specs() -> list[OpSpec]:
     """The in-place rows."""
     rows: list[OpSpec] = []
@@ -212,6 +221,16 @@ def specs() -> list[OpSpec]:
                     checks="modifying a tensor that backward needs raises (torch's version counter)"),
              OpSpec("Tensor.add_#leaf", _version_leaf, _version_cases, grad=False,
                     checks="the same, from a leaf that requires grad")]
+    rows += [OpSpec("Tensor.scatter_", _inplace("scatter_"), lambda d: st.one_of(
+                        _scatter_inplace_cases(d), _scatter_inplace_cases(d, value=True)),
+                    dtypes=("float32", "int64"), exact=True, checks=inplace_checks),
+             OpSpec("Tensor.scatter_add_", _inplace("scatter_add_"), lambda d: _scatter_inplace_cases(d, reduce=True).map(
+                 lambda c: Case(c.args[:4], {k: v for k, v in c.kwargs.items() if k == "leaf"}, dtype=c.dtype)),
+                 dtypes=("float32", "int64"), accumulates=True,
+                 checks=inplace_checks),
+             OpSpec("Tensor.scatter_reduce_", _inplace("scatter_reduce_"),
+                    lambda d: _scatter_inplace_cases(d, reduce=True), dtypes=("float32", "int64"), accumulates=True,
+                    checks=inplace_checks)]
     for name in ("clamp_", "clip_"):
         rows += [OpSpec(f"Tensor.{name}", _inplace(name), _clamp_inplace_cases, dtypes=FLOATS[:2] + INTS[:1],
                         exact=True, signed_zeros=False, checks=inplace_checks)]

@@ -1,12 +1,18 @@
 """Matrix products: ``@``, its reflected form and ``lumina.matmul``, over vectors, matrices and
-broadcast batches."""
+broadcast batches; ``einsum``; the triangles ``triu`` / ``tril``."""
 from __future__ import annotations
 
 from hypothesis import strategies as st
 
-from ..cases import FLOATS, INTS, Arr, Case
+from ..cases import ALL, FLOATS, INTS, Arr, Case
 from ..spec import OpSpec
-from ..strategies import array, rarely, wants_grad
+from ..strategies import array, rarely, shapes, wants_grad
+from .common import methods
+
+# Equations and the ranks of their operands ("..." stands for 0 to 2 dims).
+_EQUATIONS = ("ij,jk->ik", "bij,bjk->bik", "ij,jk", "i,i", "i,i->", "i,j->ij", "ii->i", "ii", "iij->j", "ij->ji",
+              "ijk->", "ij,ij->ij", "bn,anm,bm->ba", "...ij,...jk->...ik", "...i->...", "i...->...", "ab,ba",
+              "Ab,bA->", "i j , j k -> i k")
 
 
 @st.composite
@@ -23,6 +29,43 @@ def _matmul_cases(draw, dtype):
     return Case((Arr(draw(array(dtype, sa)), g), Arr(draw(array(dtype, sb)), g)), dtype=dtype)
 
 
+@st.composite
+def _einsum_cases(draw, dtype):
+    """``einsum(equation, *operands)`` over ``_EQUATIONS``, each label's size drawn (0 to 3) and
+    sometimes 1 in one operand (it broadcasts); one draw in ten gives a label two sizes (torch
+    raises)."""
+    eq = draw(st.sampled_from(_EQUATIONS))
+    lhs = eq.replace(" ", "").partition("->")[0]
+    size = {c: draw(st.integers(0, 3)) for c in lhs if c.isalpha()}
+    ell = tuple(draw(st.integers(1, 3)) for _ in range(draw(st.integers(0, 2))))
+    g = wants_grad(dtype, True)
+    ops = []
+    for term in lhs.split(","):
+        head, dots, tail = term.partition("...")
+        shape = [size[c] if draw(st.integers(0, 5)) else 1 for c in head]
+        shape += list(ell) if dots else []
+        shape += [size[c] if draw(st.integers(0, 5)) else 1 for c in tail]
+        ops.append(shape)
+    if rarely(draw, 10) and ops[0]:
+        ops[0][0] += 2
+    for term, shape in zip(lhs.split(","), ops):   # a repeated label within one operand: one size
+        for c in set(term):
+            at = [i for i, t in enumerate(term.replace("...", "")) if t == c]
+            if len(at) > 1 and "..." not in term:
+                for i in at:
+                    shape[i] = shape[at[0]]
+    return Case((eq, *(Arr(draw(array(dtype, tuple(s))), g) for s in ops)), dtype=dtype)
+
+
+@st.composite
+def _triangle_cases(draw, dtype):
+    """``triu(x, diagonal)``: 0- to 4-d (fewer than 2 dims raises), diagonals past either corner."""
+    x = Arr(draw(array(dtype, draw(shapes(0, 4)))), wants_grad(dtype, True))
+    if draw(st.booleans()):
+        return Case((x,), dtype=dtype)
+    return Case((x, draw(st.integers(-4, 4))), dtype=dtype)
+
+
 def specs() -> list[OpSpec]:
     """The matrix product rows."""
     rows: list[OpSpec] = []
@@ -31,5 +74,10 @@ def specs() -> list[OpSpec]:
              OpSpec("Tensor.__rmatmul__", lambda L, a, b: b.__rmatmul__(a), _matmul_cases, accumulates=True,
                     checks="``b.__rmatmul__(a)`` with ``a`` a tensor that requires grad: the gradient reaches ``a``"),
              OpSpec("lumina.matmul", lambda L, a, b: L.matmul(a, b), _matmul_cases, dtypes=FLOATS + INTS,
-                    accumulates=True)]
+                    accumulates=True),
+             OpSpec("lumina.einsum", lambda L, eq, *ops: L.einsum(eq, *ops), _einsum_cases, dtypes=FLOATS + INTS,
+                    accumulates=True, checks="diagonals, '...', implicit outputs, size-1 broadcasting, spaces; a "
+                                             "label of two sizes raises")]
+    for name in ("triu", "tril"):
+        rows += methods(name, cases=_triangle_cases, dtypes=ALL, exact=True, checks="fewer than 2 dims raises")
     return rows

@@ -1,6 +1,9 @@
-"""Reductions: sums and means, variance and standard deviation (their positional forms too),
-max/min (values and indices, or elementwise), amax/amin, argmax/argmin, cumulative sums."""
+"""Reductions: sums, means and products, logsumexp, variance and standard deviation (their positional
+forms too), max/min (values and indices, or elementwise), amax/amin, argmax/argmin, topk,
+cumulative sums and products."""
 from __future__ import annotations
+
+import math
 
 import ml_dtypes
 import numpy as np
@@ -8,8 +11,8 @@ from hypothesis import strategies as st
 
 from ..cases import ALL, FLOATS, INTS, Arr, Case, Dt, is_float, np_dtype
 from ..spec import OpSpec
-from ..strategies import (array, binary_specials, broadcast_shapes, dim_of, reduce_cases, reduce_specials, shapes,
-                          wants_grad)
+from ..strategies import (array, binary_specials, broadcast_shapes, dim_of, rarely, reduce_cases, reduce_specials,
+                          shapes, wants_grad)
 from .common import methods
 
 
@@ -100,6 +103,58 @@ def _cumsum_cases(draw, dtype):
     return Case((x, dim_of(draw, len(shape))), kw, dtype=dtype)
 
 
+@st.composite
+def _prod_cases(draw, dtype):
+    """``prod(x)``, ``prod(x, dim)``, ``prod(x, dim, keepdim)``, sometimes with ``dtype=``."""
+    shape = draw(shapes())
+    x = Arr(draw(array(dtype, shape)), wants_grad(dtype, True))
+    kw = {"dtype": Dt(draw(st.sampled_from(["float64", "int64", "float32"])))} if draw(st.integers(0, 5)) == 0 else {}
+    if kw and not is_float(kw["dtype"].name):
+        x = Arr(x.value)        # torch's autograd refuses an integer result of a float input that requires grad
+    if draw(st.integers(0, 3)) == 0:
+        return Case((x,), kw, dtype=dtype)
+    dim = dim_of(draw, len(shape))
+    if draw(st.booleans()):
+        kw["keepdim"] = draw(st.booleans())
+    return Case((x, dim), kw, dtype=dtype)
+
+
+@st.composite
+def _logsumexp_cases(draw, dtype):
+    """``logsumexp(x, dim[, keepdim])``, ``dim`` an int or a tuple (torch requires it)."""
+    shape = draw(shapes())
+    x = Arr(draw(array(dtype, shape)), wants_grad(dtype, True))
+    if len(shape) >= 2 and draw(st.booleans()):
+        dim = tuple(draw(st.permutations(range(len(shape))))[:draw(st.integers(1, len(shape)))])
+    else:
+        dim = dim_of(draw, len(shape))
+    return Case((x, dim), {"keepdim": draw(st.booleans())} if draw(st.booleans()) else {}, dtype=dtype)
+
+
+@st.composite
+def _topk_cases(draw, dtype):
+    """``topk(x, k, dim, largest)`` over distinct values (torch's order of ties is unspecified, and
+    so is which tie gets the gradient), a NaN and infinities among them sometimes; ``k`` past the
+    end raises. ``sorted=False`` is left out: torch may return any order then."""
+    shape = draw(shapes(0, 3))
+    n = math.prod(shape)
+    if dtype == "bool":
+        x = Arr(draw(array(dtype, shape)))
+    else:
+        vals = np.array(draw(st.permutations(range(n))), np.float64) - n // 2
+        if is_float(dtype) and n and draw(st.booleans()):
+            vals = vals * 0.5
+            specials = draw(st.lists(st.sampled_from([math.nan, math.inf, -math.inf]), max_size=2, unique=True))
+            vals[:min(len(specials), n)] = specials[:n]
+            vals = vals[np.array(draw(st.permutations(range(n))), np.int64)] if n else vals
+        x = Arr(vals.astype(np_dtype(dtype)).reshape(shape), wants_grad(dtype, True))
+    dim = dim_of(draw, len(shape))
+    size = shape[dim % len(shape)] if shape and -len(shape) <= dim < len(shape) else 1
+    k = size + 1 if rarely(draw, 10) else draw(st.integers(0, size))
+    kw = {"largest": draw(st.booleans())} if draw(st.booleans()) else {}
+    return Case((x, k, dim), kw, dtype=dtype)
+
+
 def _sum_extra(draw, dtype):
     return {"dtype": Dt(draw(st.sampled_from(["float64", "int64", "float32"])))} if draw(st.integers(0, 5)) == 0 else {}
 
@@ -131,4 +186,12 @@ def specs() -> list[OpSpec]:
                         fixed=_arg_fixed, checks="the index of a NaN")
     rows += methods("cumsum", cases=_cumsum_cases, dtypes=ALL, accumulates=True,
                     fixed=lambda d: reduce_specials(d)[:2])
+    rows += methods("cumprod", cases=_cumsum_cases, dtypes=ALL, accumulates=True,
+                    fixed=lambda d: reduce_specials(d)[:2])
+    rows += methods("prod", cases=_prod_cases, dtypes=ALL, accumulates=True, fixed=reduce_specials,
+                    checks="int32 and bool give int64; ``dtype=``; a tuple of dims raises")
+    rows += methods("logsumexp", cases=_logsumexp_cases, dtypes=FLOATS + INTS, accumulates=True,
+                    fixed=reduce_specials, checks="rows of -inf and of +inf; integers give float32")
+    rows += methods("topk", cases=_topk_cases, dtypes=FLOATS + INTS + ("bool",), exact=True, signed_zeros=False,
+                    checks="``(values, indices)``; NaN ranks above every number; k past the end raises")
     return rows

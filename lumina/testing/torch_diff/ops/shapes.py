@@ -1,5 +1,6 @@
 """Shape and layout rows: reshape and view, permute, transpose and ``.T``/``.t()``, expand and
-broadcast_to, squeeze/unsqueeze, flatten, cat/stack, split/chunk, clone and contiguous."""
+broadcast_to, squeeze/unsqueeze, flatten, cat/stack, split/chunk, tile and repeat, clone and
+contiguous."""
 from __future__ import annotations
 
 import math
@@ -136,6 +137,21 @@ def _chunk_cases(draw, dtype):
     return Case((x, draw(st.integers(1, 5)), dim_of(draw, len(shape))), dtype=dtype)
 
 
+@st.composite
+def _tile_cases(draw, dtype, repeat=False):
+    """``tile(x, dims)`` / ``x.repeat(*sizes)``: fewer counts than dims (repeat raises), more
+    (leading dims), zeros; a negative count raises."""
+    shape = draw(shapes(0, 3))
+    x = Arr(draw(array(dtype, shape)), wants_grad(dtype, True))
+    reps = draw(st.lists(st.integers(0, 3), min_size=len(shape) if repeat and not rarely(draw, 8) else 0,
+                         max_size=len(shape) + 2))
+    if reps and rarely(draw, 10):
+        reps[0] = -1
+    if repeat:
+        return Case((x, *reps), dtype=dtype)
+    return Case((x, tuple(reps)), dtype=dtype)
+
+
 def specs() -> list[OpSpec]:
     """The shape and layout rows."""
     rows: list[OpSpec] = []
@@ -159,6 +175,9 @@ def specs() -> list[OpSpec]:
                     exact=True)]
     rows += methods("split", cases=_split_cases, dtypes=("float32", "int64"), exact=True)
     rows += methods("chunk", cases=_chunk_cases, dtypes=("float32", "int64"), exact=True)
+    rows += methods("tile", cases=_tile_cases, dtypes=ALL, exact=True, checks="fewer or more counts than dims")
+    rows += [OpSpec("Tensor.repeat", lambda L, x, *r: x.repeat(*r), lambda d: _tile_cases(d, repeat=True), dtypes=ALL,
+                    exact=True, checks="fewer counts than dims raises")]
     rows += [OpSpec("Tensor.clone", lambda L, x: x.clone(), tensor_only, dtypes=ALL, exact=True),
              OpSpec("Tensor.contiguous", lambda L, x: x.transpose(0, -1).contiguous() if x.ndim else x.contiguous(),
                     tensor_only, dtypes=ALL, exact=True),
