@@ -15,13 +15,6 @@ from .registry import (axes_index, axes_of, axis_of, check_constant, handler, is
                        tensor_of)
 
 
-def _log_sum_exp(x: Tensor, axes, keepdim: bool) -> Tensor:
-    m = x.amax(axes, keepdim=True).detach()
-    m = where(m.abs() == float("inf"), tensor(np.zeros((), m.dtype.numpy)), m)   # all -inf: log 0
-    out = (x - m).exp().sum(axes, keepdim=True).log() + m
-    return out if keepdim else out.reshape([d for i, d in enumerate(x.shape) if i not in axes])
-
-
 def _mean(x: Tensor, axes, keepdim: bool) -> Tensor:
     """The mean; of integers in float64, truncated back toward zero (ONNX Runtime's integer
     division of the sum by the count)."""
@@ -37,7 +30,7 @@ _REDUCE = {
     "ReduceL1": lambda x, a, k: x.abs().sum(a, keepdim=k),
     "ReduceL2": lambda x, a, k: (x * x).sum(a, keepdim=k).sqrt(),
     "ReduceLogSum": lambda x, a, k: x.sum(a, keepdim=k).log(),
-    "ReduceLogSumExp": _log_sum_exp,
+    "ReduceLogSumExp": lambda x, a, k: x.logsumexp(a, keepdim=k),
 }
 
 _NOOP = {   # noop_with_empty_axes and no axes: the elementwise part alone (ONNX Runtime, onnx.reference)

@@ -7,7 +7,7 @@ import math
 import numpy as np
 
 from ...tensor.indexing import select_slices
-from ...tensor import cat, tensor, where
+from ...tensor import cat, tensor, tril, triu
 from .registry import (axes_index, axes_of, axis_of, check_constant, handler, ints, is_static, permutation,
                        static, tensor_of)
 
@@ -223,8 +223,7 @@ def _split(ctx, xs, attrs):
 def _trilu(ctx, xs, attrs):
     x = xs[0]
     k = int(static(ctx, xs[1], "k").reshape(())) if len(xs) > 1 and xs[1] is not None else 0
-    tri = np.triu if attrs.get("upper", 1) else np.tril
+    upper = bool(attrs.get("upper", 1))
     if is_static(x):
-        return [tri(x, k)]
-    keep = tri(np.ones(x.shape[-2:], bool), k)
-    return [where(tensor(keep), x, tensor(np.zeros((), x.dtype.numpy)))]
+        return [np.triu(x, k) if upper else np.tril(x, k)]
+    return [triu(x, k) if upper else tril(x, k)]
