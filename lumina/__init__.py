@@ -19,10 +19,11 @@ from .errors import (LuminaDeviceError, LuminaError, LuminaGradError, LuminaInde
 from .ir.dtypes import DType, bfloat16, bool_, float16, float32, float64, int32, int64
 from .backends.devices import available as device_available
 from .backends.devices import default_device
-from .tensor import (Tensor, arange, cat, chunk, cumprod, cumsum, einsum, eye, flip, full, gather, grad, index_select,
-                     logsumexp, manual_seed, matmul, maximum, minimum, no_grad, ones, ones_like, pad, rand, rand_like,
-                     randint, randn, randn_like, realize, scatter, scatter_add, scatter_reduce, split, stack,
-                     take_along_dim, tensor, tile, topk, tril, triu, value_and_grad, where, zeros, zeros_like)
+from .tensor import (Tensor, arange, cat, ceil, chunk, cumprod, cumsum, einsum, eye, flip, floor, full, gather, grad,
+                     index_select, logsumexp, manual_seed, matmul, maximum, minimum, no_grad, ones, ones_like, pad, rand,
+                     rand_like, randint, randn, randn_like, realize, round, scatter, scatter_add, scatter_reduce, sign,
+                     split, stack, take_along_dim, tensor, tile, topk, tril, triu, trunc, value_and_grad, where, zeros,
+                     zeros_like)
 
 bool = bool_  # noqa: A001  (lumina.bool, like torch.bool)
 

@@ -1,7 +1,9 @@
 """The composite ops the ONNX importer shares with ``Tensor``: ``einsum``, ``topk``, ``flip``, ``prod``,
 ``cumprod``, ``logsumexp``, ``tile`` / ``repeat``, ``scatter`` / ``scatter_add`` / ``scatter_reduce``
-(and their in-place forms), ``eye``, ``triu`` / ``tril``, ``F.one_hot``, ``F.pixel_shuffle`` /
-``F.pixel_unshuffle`` and ``gather``.
+(and their in-place forms), ``eye``, ``triu`` / ``tril``, ``floor`` / ``ceil`` / ``trunc`` /
+``round`` / ``sign``, the piecewise activations of ``F`` (``elu``, ``selu``, ``celu``,
+``leaky_relu``, ``softplus``, ``hardsigmoid``, ``hardswish``, ``silu``, ``mish``, ``softsign``,
+``threshold``), ``F.one_hot``, ``F.pixel_shuffle`` / ``F.pixel_unshuffle`` and ``gather``.
 
 Every forward is compared with PyTorch CPU (values, dtypes, shapes), every gradient torch gives
 with torch's and with float64 finite differences (``gradcheck.check``); errors are LuminaError
@@ -29,15 +31,16 @@ def arr(*shape):
     return RNG.standard_normal(shape)
 
 
-def same(lo, to, exact=True):
-    """lumina's tensor equals torch's: shape, dtype name, values (NaN equal to NaN)."""
+def same(lo, to, exact=True, rtol=2e-6):
+    """lumina's tensor equals torch's: shape, dtype name, values (NaN equal to NaN; within ``rtol``
+    unless ``exact``)."""
     assert tuple(lo.shape) == tuple(to.shape), (lo.shape, to.shape)
     assert lo.dtype.name == str(to.dtype).removeprefix("torch."), (lo.dtype, to.dtype)
     a, b = lo.numpy(), to.detach().numpy()
     if exact:
         np.testing.assert_array_equal(a, b)
     else:
-        np.testing.assert_allclose(a, b, rtol=2e-6, atol=1e-6, equal_nan=True)
+        np.testing.assert_allclose(a, b, rtol=rtol, atol=rtol / 2, equal_nan=True)
 
 
 # ---- einsum ---------------------------------------------------------------------------------------
@@ -344,6 +347,75 @@ def test_scatter_add_property_against_torch(shape, data):
     got = lumina.scatter_add(lumina.tensor(x), dim, lumina.tensor(index), lumina.tensor(src))
     want = torch.scatter_add(torch.tensor(x), dim, torch.tensor(index), torch.tensor(src))
     same(got, want, exact=False)
+
+
+# ---- rounding and sign, activations ---------------------------------------------------------------
+
+_SPECIAL = np.array([np.nan, np.inf, -np.inf, 0.0, -0.0, 0.5, -0.5, 1.5, 2.5, -2.5, -3.0, 3.0, -3.7, 2.0**23 + 1,
+                     1e30, 1e-40], np.float32)
+
+
+@pytest.mark.parametrize("name", ["floor", "ceil", "trunc", "round", "sign"])
+def test_rounding_matches_torch_bit_for_bit_with_zero_gradients(name):
+    for dtype in (np.float32, np.float64, np.float16):
+        with np.errstate(over="ignore"):   # 1e30 is inf in float16
+            values = _SPECIAL.astype(dtype)
+        got = getattr(lumina, name)(lumina.tensor(values))
+        want = getattr(torch, name)(torch.tensor(values))
+        same(got, want)
+        np.testing.assert_array_equal(np.signbit(got.numpy()), np.signbit(want.numpy()))   # -0.0 where torch
+    ints = np.array([-3, 0, 7], np.int32)
+    same(getattr(lumina.tensor(ints), name)(), getattr(torch.tensor(ints), name)())
+    x = lumina.tensor(_SPECIAL[3:9].astype(np.float64), requires_grad=True)
+    y = getattr(lumina, name)(x)
+    assert y.requires_grad   # as torch: a result that requires grad, with a zero gradient
+    (y * 3.0).sum().backward()
+    np.testing.assert_array_equal(x.grad.numpy(), np.zeros(6))
+    if name != "sign":
+        with pytest.raises(LuminaTypeError, match=f"{name}: bool inputs are not supported"):
+            getattr(lumina, name)(lumina.tensor([True]))
+
+
+def test_round_to_decimals():
+    x = np.array([2.345, -0.125, 1234.5678, -1234.5678, 0.5], np.float64)
+    for d in (2, 1, -2):
+        same(lumina.round(lumina.tensor(x), decimals=d), torch.round(torch.tensor(x), decimals=d))
+    with pytest.raises(LuminaTypeError, match="round: decimals=0 needs a float input"):
+        lumina.round(lumina.tensor([1, 2]), decimals=0)
+
+
+_ACTIVATIONS = [("elu", (0.5,)), ("selu", ()), ("celu", (2.0,)), ("leaky_relu", (0.2,)), ("softplus", ()),
+                ("softplus", (2.0, 3.0)), ("hardsigmoid", ()), ("hardswish", ()), ("silu", ()), ("mish", ()),
+                ("softsign", ()), ("threshold", (0.5, -1.0))]
+
+
+@pytest.mark.parametrize("name, args", _ACTIVATIONS, ids=[f"{n}{a}" for n, a in _ACTIVATIONS])
+def test_activations_match_torch(name, args):
+    x = RNG.uniform(-6, 6, size=(4, 6))      # away from the seams, where finite differences hold
+    # torch's float64 hardsigmoid backward multiplies by 1/6 rounded to float32: its exact form instead
+    exact = (lambda L, F_, t: (t + 3.0).clamp(0.0, 6.0) / 6.0) if name == "hardsigmoid" else None
+    check(lambda L, F_, t: getattr(F_, name)(t, *args), x, torch_fn=exact)
+    same(getattr(F, name)(lumina.tensor(_SPECIAL), *args), getattr(TF, name)(torch.tensor(_SPECIAL), *args),
+         exact=False)
+    half = RNG.uniform(-6, 6, size=8).astype(np.float16)   # within 2 ulps: lumina rounds each 16-bit op
+    same(getattr(F, name)(lumina.tensor(half), *args), getattr(TF, name)(torch.tensor(half), *args), exact=False,
+         rtol=2e-3)
+
+
+def test_activation_seams_and_in_place():
+    """torch's gradient at the boundaries: elu's at 0 is alpha, leaky_relu's the slope,
+    hardsigmoid's 0 at +-3, hardswish's 0 at -3 and 1 at 3."""
+    x = np.array([0.0, -3.0, 3.0], np.float64)
+    for name, args in (("elu", (2.0,)), ("leaky_relu", (0.1,)), ("hardsigmoid", ()), ("hardswish", ())):
+        lx, tx = lumina.tensor(x, requires_grad=True), torch.tensor(x, requires_grad=True)
+        getattr(F, name)(lx, *args).sum().backward()
+        getattr(TF, name)(tx, *args).sum().backward()
+        np.testing.assert_allclose(lx.grad.numpy(), tx.grad.numpy(), rtol=1e-7)
+    y = lumina.tensor(x)
+    assert F.elu(y, inplace=True) is y
+    np.testing.assert_array_equal(y.numpy(), TF.elu(torch.tensor(x)).numpy())
+    with pytest.raises(LuminaTypeError, match="elu: expects a floating-point input"):
+        F.elu(lumina.tensor([1, 2]))
 
 
 # ---- one_hot, pixel_shuffle / pixel_unshuffle, gather ----------------------------------------------

@@ -14,6 +14,7 @@ The modules, bottom to top (each imports only modules above it in this list, nev
     random       rand / randn / randint from the in-graph generator
     autocast     which dtype lower-precision ops run in (``lumina.autocast``)
     elementwise  arithmetic and comparison operators, unary math, where, clamp, maximum / minimum
+    rounding     floor / ceil / trunc / round, sign
     linalg       matmul and ``@``, triu / tril
     movement     reshape / permute / expand / squeeze / split / chunk, cat / stack / pad, tile / repeat
     indexing     ``x[key]``, gather / index_select / take_along_dim, flip
@@ -55,6 +56,7 @@ from .linalg import LinalgMethods, matmul, tril, triu
 from .movement import MovementMethods, cat, chunk, pad, split, stack, tile
 from .random import manual_seed, rand, rand_like, randint, randn, randn_like
 from .reductions import ReductionMethods, logsumexp, prod
+from .rounding import RoundingMethods, ceil, floor, round, sign, trunc
 from .scan import ScanMethods, cumprod, cumsum
 from .scatter import ScatterMethods, scatter, scatter_add, scatter_reduce
 from .selection import SelectionMethods, topk
@@ -65,11 +67,11 @@ __all__ = ["Tensor", "tensor", "full", "zeros", "ones", "zeros_like", "ones_like
            "rand", "randn", "randint", "rand_like", "randn_like", "manual_seed",
            "where", "maximum", "minimum", "matmul", "triu", "tril", "cat", "stack", "pad", "split", "chunk", "tile",
            "gather", "index_select", "take_along_dim", "flip", "cumsum", "cumprod", "prod", "logsumexp", "topk",
-           "einsum", "scatter", "scatter_add", "scatter_reduce", "no_grad", "realize", "grad", "value_and_grad",
-           "broadcast_shapes", "result_type", "check_size", "MEMORY_BYTES", "DEVICE_NAMES", "LEAF_OF"]
+           "einsum", "scatter", "scatter_add", "scatter_reduce", "floor", "ceil", "trunc", "round", "sign",
+           "no_grad", "realize", "grad", "value_and_grad", "broadcast_shapes", "result_type", "check_size", "MEMORY_BYTES", "DEVICE_NAMES", "LEAF_OF"]
 
-_METHODS = (ElementwiseMethods, LinalgMethods, MovementMethods, IndexingMethods, ReductionMethods, ScanMethods,
-            SelectionMethods, InplaceMethods, ScatterMethods, SetitemMethods, AutogradMethods)
+_METHODS = (ElementwiseMethods, RoundingMethods, LinalgMethods, MovementMethods, IndexingMethods, ReductionMethods,
+            ScanMethods, SelectionMethods, InplaceMethods, ScatterMethods, SetitemMethods, AutogradMethods)
 
 
 def _attach(methods: type) -> None:

@@ -5,7 +5,8 @@ hand-written backward. One module per family: activations, convolution and pooli
 losses, attention, embedding, vision rearrangements.
 """
 from ...tensor.movement import pad
-from .activation import dropout, gelu, log_softmax, one_hot, relu, sigmoid, softmax, tanh
+from .activation import (celu, dropout, elu, gelu, hardsigmoid, hardswish, leaky_relu, log_softmax, mish, one_hot, relu,
+                         selu, sigmoid, silu, softmax, softplus, softsign, tanh, threshold)
 from .attention import scaled_dot_product_attention
 from .conv import avg_pool2d, conv2d, max_pool2d
 from .loss import (binary_cross_entropy, binary_cross_entropy_with_logits, cross_entropy, l1_loss, mse_loss,
@@ -14,7 +15,8 @@ from .norm import batch_norm, layer_norm
 from .sparse import embedding
 from .vision import pixel_shuffle, pixel_unshuffle
 
-__all__ = ["avg_pool2d", "batch_norm", "binary_cross_entropy", "binary_cross_entropy_with_logits", "conv2d",
-           "cross_entropy", "dropout", "embedding", "gelu", "l1_loss", "layer_norm", "log_softmax", "max_pool2d",
-           "mse_loss", "nll_loss", "one_hot", "pad", "pixel_shuffle", "pixel_unshuffle", "relu",
-           "scaled_dot_product_attention", "sigmoid", "softmax", "tanh"]
+__all__ = ["avg_pool2d", "batch_norm", "binary_cross_entropy", "binary_cross_entropy_with_logits", "celu", "conv2d",
+           "cross_entropy", "dropout", "elu", "embedding", "gelu", "hardsigmoid", "hardswish", "l1_loss",
+           "layer_norm", "leaky_relu", "log_softmax", "max_pool2d", "mish", "mse_loss", "nll_loss", "one_hot", "pad",
+           "pixel_shuffle", "pixel_unshuffle", "relu", "scaled_dot_product_attention", "selu", "sigmoid", "silu",
+           "softmax", "softplus", "softsign", "tanh", "threshold"]

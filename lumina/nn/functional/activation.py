@@ -1,13 +1,22 @@
-"""Activations, softmax and dropout as decompositions into primitives (gradients from autodiff)."""
+"""Activations, softmax and dropout as decompositions into primitives (gradients from autodiff).
+
+The piecewise activations (``elu``, ``selu``, ``celu``, ``leaky_relu``, ``softplus``, ``hardsigmoid``,
+``hardswish``, ``threshold``) follow PyTorch 2.13's kernels at the
+seams: which side of a boundary a point belongs to (its gradient), NaN (which fails every
+comparison, so it lands where torch's ``a ? b : c`` puts it) and the sign of zeros. Each ``where``
+branch is computed only on the inputs it selects (the others replaced by a harmless value), so a
+discarded branch's inf or NaN never reaches the gradient (``0 * inf``).
+"""
 from __future__ import annotations
 
+import math
 import warnings
 
 from ...errors import LuminaTraceError, LuminaTypeError, LuminaValueError
 from ...tensor.indexing import checked_index, known_values
 from ...ir.dtypes import DType
 from ...tensor.random import rand
-from ...tensor import Tensor, arange, no_grad, where
+from ...tensor import Tensor, arange, no_grad, where, zeros_like
 from ...tracing import STATE
 
 
@@ -87,6 +96,165 @@ def one_hot(tensor: Tensor, num_classes: int = -1) -> Tensor:
         tensor = checked_index(tensor, num_classes, "one_hot", f"{num_classes} classes", negative=False,
                                name="class value")
     return (tensor.unsqueeze(-1) == arange(num_classes)).to(DType.int64)
+
+
+def log1p(u: Tensor) -> Tensor:
+    """``log(1 + u)`` accurate for small ``u`` (Goldberg's correction: ``log(w) * u / (w - 1)`` with
+    ``w = 1 + u`` rounded cancels the rounding of ``w``); inf stays inf."""
+    w = 1.0 + u
+    ws = where((w == 1.0) | (w == math.inf), 2.0, w)   # keeps the unused branch away from 0 / 0
+    return where(w == 1.0, u, where(w == math.inf, w, ws.log() * u / (ws - 1.0)))
+
+
+def expm1(x: Tensor) -> Tensor:
+    """``exp(x) - 1`` accurate near 0: ``2t / (1 - t)`` with ``t = tanh(x / 2)`` for ``|x| < 1``;
+    a zero keeps its sign."""
+    near = x.abs() < 1.0
+    t = (where(near, x, 0.0) * 0.5).tanh()
+    return where(x == 0.0, x, where(near, 2.0 * t / (1.0 - t), where(near, 0.0, x).exp() - 1.0))
+
+
+def _float_input(x: Tensor, op: str) -> Tensor:
+    if not x.dtype.is_float:
+        raise LuminaTypeError(f"{op}: expects a floating-point input (as torch), got {x._value.type}")
+    return x
+
+
+def _in_float32(fn):
+    """``fn(x, ...)`` on a 16-bit float ``x`` computed in float32 and rounded once (as PyTorch's CPU
+    kernels)."""
+    def run(x: Tensor, *args):
+        if x.dtype.is_half:
+            return fn(x.to(DType.float32), *args).to(x.dtype)
+        return fn(x, *args)
+    return run
+
+
+@_in_float32
+def _elu(x: Tensor, alpha: float, scale: float = 1.0, input_scale: float = 1.0) -> Tensor:
+    """torch's elu kernel: ``x <= 0 ? alpha * expm1(x * input_scale) : x``, times ``scale``."""
+    neg = x <= 0.0
+    out = where(neg, alpha * expm1(where(neg, x, 0.0) * input_scale), x)
+    return out * scale if scale != 1.0 else out
+
+
+def elu(input: Tensor, alpha: float = 1.0, inplace: bool = False) -> Tensor:
+    """``torch.nn.functional.elu`` (Clevert et al. 2015): ``x`` above 0, ``alpha * (exp(x) - 1)`` at
+    and below it (so the gradient at 0 is ``alpha``; NaN passes with gradient 1, as torch's).
+    Floats only (LuminaTypeError); ``inplace`` writes into ``input``."""
+    x = _float_input(input, "elu")
+    return _maybe_inplace(x, _elu(x, float(alpha)), inplace)
+
+
+_SELU_ALPHA, _SELU_SCALE = 1.6732632423543772848170429916717, 1.0507009873554804934193349852946
+
+
+def selu(input: Tensor, inplace: bool = False) -> Tensor:
+    """``torch.nn.functional.selu`` (Klambauer et al. 2017): ``scale * elu(x, alpha)`` with the
+    paper's constants; see ``elu``."""
+    x = _float_input(input, "selu")
+    return _maybe_inplace(x, _elu(x, _SELU_ALPHA, _SELU_SCALE), inplace)
+
+
+def celu(input: Tensor, alpha: float = 1.0, inplace: bool = False) -> Tensor:
+    """``torch.nn.functional.celu`` (Barron 2017): ``x`` above 0, ``alpha * (exp(x / alpha) - 1)``
+    at and below it. Raises LuminaValueError for ``alpha == 0`` (as torch); see ``elu``."""
+    x = _float_input(input, "celu")
+    if alpha == 0:
+        raise LuminaValueError(f"celu: alpha cannot be 0 (torch raises ZeroDivisionError), for {x._value.type}")
+    return _maybe_inplace(x, _elu(x, float(alpha), 1.0, 1.0 / alpha), inplace)
+
+
+def leaky_relu(input: Tensor, negative_slope: float = 0.01, inplace: bool = False) -> Tensor:
+    """``torch.nn.functional.leaky_relu``: ``x`` above 0, ``negative_slope * x`` at and below it
+    (the gradient at 0 and at NaN is ``negative_slope``, as torch's). Floats only (as torch's CPU
+    kernel)."""
+    x = _float_input(input, "leaky_relu")
+    return _maybe_inplace(x, where(x > 0, x, x * negative_slope), inplace)
+
+
+@_in_float32
+def _softplus(x: Tensor, beta: float, threshold: float) -> Tensor:
+    z = x * beta
+    linear = z > threshold
+    up = (z > 0.0) & ~linear
+    zp, zn = where(up, z, 1.0), where(up | linear, 0.0, z)
+    # z + log1p(exp(-z)) above 0 (its slope, sigmoid(z), stays accurate as exp(z) grows),
+    # log1p(exp(z)) below
+    soft = where(up, zp + log1p((-zp).exp()), log1p(zn.exp()))
+    return where(linear, x, soft / beta if beta != 1.0 else soft)
+
+
+def softplus(input: Tensor, beta: float = 1.0, threshold: float = 20.0) -> Tensor:
+    """``torch.nn.functional.softplus``: ``log(1 + exp(beta * x)) / beta``, and ``x`` itself where
+    ``beta * x > threshold`` (where the two agree to the dtype's precision), as torch. Floats only."""
+    return _softplus(_float_input(input, "softplus"), float(beta), float(threshold))
+
+
+@_in_float32
+def _hardsigmoid(x: Tensor) -> Tensor:
+    inside = (x > -3.0) & (x < 3.0)
+    return where(inside, where(inside, x, 0.0) / 6.0 + 0.5,
+                 where(x <= -3.0, 0.0, where(x >= 3.0, 1.0, x.detach() * math.nan)))
+
+
+def hardsigmoid(input: Tensor, inplace: bool = False) -> Tensor:
+    """``torch.nn.functional.hardsigmoid``: ``relu6(x + 3) / 6``; the gradient is ``1/6`` strictly
+    inside ``(-3, 3)`` and 0 elsewhere, NaN included (as torch). Floats only."""
+    x = _float_input(input, "hardsigmoid")
+    return _maybe_inplace(x, _hardsigmoid(x), inplace)
+
+
+@_in_float32
+def _hardswish(x: Tensor) -> Tensor:
+    # torch's kernel, x * min(max(x + 3, 0), 6) / 6, with the clamp by region (torch's gradient is 0
+    # at and below -3, x / 3 + 1 / 2 between, 1 from 3 on and at NaN)
+    low, mid = x <= -3.0, (x > -3.0) & (x < 3.0)
+    clamped = where(mid, where(mid, x, 0.0) + 3.0, where(low, zeros_like(x), 6.0))
+    return x * clamped / 6.0
+
+
+def hardswish(input: Tensor, inplace: bool = False) -> Tensor:
+    """``torch.nn.functional.hardswish`` (Howard et al. 2019): ``x * relu6(x + 3) / 6``: ``x * 0``
+    at and below -3 (a signed zero; NaN for -inf), ``x`` from 3 on and at NaN, with torch's
+    gradients at the seams (0 at -3, 1 at 3). Floats only."""
+    x = _float_input(input, "hardswish")
+    return _maybe_inplace(x, _hardswish(x), inplace)
+
+
+def silu(input: Tensor, inplace: bool = False) -> Tensor:
+    """``torch.nn.functional.silu`` (swish): ``x * sigmoid(x)``. Floats only."""
+    x = _float_input(input, "silu")
+    return _maybe_inplace(x, x * x.sigmoid(), inplace)
+
+
+@_in_float32
+def _mish(x: Tensor) -> Tensor:
+    return x * _softplus(x, 1.0, 20.0).tanh()
+
+
+def mish(input: Tensor, inplace: bool = False) -> Tensor:
+    """``torch.nn.functional.mish`` (Misra 2019): ``x * tanh(softplus(x))``. Floats only."""
+    x = _float_input(input, "mish")
+    return _maybe_inplace(x, _mish(x), inplace)
+
+
+@_in_float32
+def _softsign(x: Tensor) -> Tensor:
+    return x / (1.0 + x.abs())
+
+
+def softsign(input: Tensor) -> Tensor:
+    """``torch.nn.functional.softsign``: ``x / (1 + |x|)`` (NaN at +-inf, as torch); integers
+    compute in float32."""
+    return _softsign(input if input.dtype.is_float else input.to(DType.float32))
+
+
+def threshold(input: Tensor, threshold: float, value: float, inplace: bool = False) -> Tensor:
+    """``torch.nn.functional.threshold``: ``value`` where ``x <= threshold``, ``x`` elsewhere (and at
+    NaN)."""
+    x = input
+    return _maybe_inplace(x, where(x <= threshold, value, x).to(x.dtype), inplace)
 
 
 def _maybe_inplace(input: Tensor, out: Tensor, inplace: bool) -> Tensor:

@@ -1,10 +1,12 @@
-"""Elementwise math and activation ONNX operators that lumina has no primitive for, written with the
-primitives it has (exp, log, sqrt, sin, cos, tanh, casts, comparisons, where): inverse and
+"""Elementwise math and activation ONNX operators that lumina has no primitive for: inverse and
 hyperbolic trigonometry, Floor/Ceil/Round, Sign, IsInf/IsNaN, the ReLU family (Elu, Selu, Celu,
 LeakyRelu, PRelu, ThresholdedRelu, Shrink), the hard and smooth gates (HardSigmoid, HardSwish,
 Softplus, Softsign, Mish, Swish), and the window functions (Hann, Hamming, Blackman) of a size
 known while tracing, which are constants.
 
+Where PyTorch has the op (rounding and sign in ``lumina.tensor.rounding``, the activations in
+``lumina.nn.functional``), the handler calls it, translating ONNX's parameters; the rest are written
+here with the primitives lumina has (exp, log, sqrt, sin, cos, tanh, casts, comparisons, where).
 Formulas follow the ONNX operator specification; where the textbook form loses precision (``log(1 +
 u)`` for small ``u``, ``exp(x) - 1`` near 0, ``sinh`` near 0) a stable rewrite is used, noted at each.
 16-bit floats compute in float32 and round once.
@@ -16,7 +18,10 @@ import math
 import numpy as np
 
 from ...ir.dtypes import DType
-from ...tensor import Tensor, where, zeros_like
+from ...nn import functional as F
+from ...nn.functional.activation import log1p
+from ...tensor import Tensor, ceil, floor, sign, where, zeros_like
+from ...tensor import round as round_
 from .registry import check_constant, handler, ints, is_static, tensor_of
 
 
@@ -39,49 +44,6 @@ def _register(table: dict) -> None:
 
 
 # ---- building blocks ------------------------------------------------------------------------------
-
-def _log1p(u: Tensor) -> Tensor:
-    """``log(1 + u)`` accurate for small ``u`` (Goldberg's correction: ``log(w) * u / (w - 1)`` with
-    ``w = 1 + u`` rounded cancels the rounding of ``w``)."""
-    w = 1.0 + u
-    return where(w == 1.0, u, where(w == math.inf, w, w.log() * u / (w - 1.0)))
-
-
-def _expm1(x: Tensor) -> Tensor:
-    """``exp(x) - 1`` accurate near 0: ``2t / (1 - t)`` with ``t = tanh(x / 2)`` for ``|x| < 1``."""
-    t = (x * 0.5).tanh()
-    return where(x.abs() < 1.0, 2.0 * t / (1.0 - t), x.exp() - 1.0)
-
-
-def _mantissa_limit(x: Tensor) -> float:
-    """The magnitude from which every float of ``x``'s dtype is an integer."""
-    return float(2 ** np.finfo(x.dtype.numpy).nmant)
-
-
-def _trunc(x: Tensor) -> Tensor:
-    """Round toward zero through an int64 cast; values at or beyond ``2**mantissa`` (and inf, NaN)
-    are already integers and pass through."""
-    return where(x.abs() < _mantissa_limit(x), x.to(DType.int64).to(x.dtype), x)
-
-
-def _floor(x: Tensor, attrs=None) -> Tensor:
-    t = _trunc(x)
-    return t - (x < t).to(x.dtype)
-
-
-def _ceil(x: Tensor, attrs=None) -> Tensor:
-    t = _trunc(x)
-    return t + (x > t).to(x.dtype)
-
-
-def _round(x: Tensor, attrs=None) -> Tensor:
-    """Round half to even (ONNX Round, ``np.round``)."""
-    f = _floor(x)
-    frac = x - f                           # exact below 2**mantissa
-    f_even = _floor(f * 0.5) * 2.0 == f
-    up = (frac > 0.5) | ((frac == 0.5) & ~f_even)
-    return where(x.abs() < _mantissa_limit(x), f + up.to(x.dtype), x)
-
 
 def _atan(x: Tensor) -> Tensor:
     """Arctangent by Cephes' range reduction (to ``|x| <= tan(pi/8)`` with ``atan(x) = pi/4 +
@@ -110,7 +72,7 @@ def _asinh(x: Tensor, attrs=None) -> Tensor:
     ``a^2`` would overflow."""
     a = x.abs()
     y = where(a > 2.0 ** 28, (where(a > 2.0 ** 28, a, 1.0)).log() + math.log(2),
-              _log1p(a + a * a / (1.0 + (1.0 + a * a).sqrt())))
+              log1p(a + a * a / (1.0 + (1.0 + a * a).sqrt())))
     return where(x < 0.0, -y, y)
 
 
@@ -118,14 +80,14 @@ def _acosh(x: Tensor, attrs=None) -> Tensor:
     """``log1p((x - 1) + sqrt((x - 1)(x + 1)))``; ``log(x) + log 2`` where ``x^2`` would overflow;
     NaN below 1."""
     d = x - 1.0
-    y = where(x > 2.0 ** 28, x.log() + math.log(2), _log1p(d + (d * (x + 1.0)).sqrt()))
+    y = where(x > 2.0 ** 28, x.log() + math.log(2), log1p(d + (d * (x + 1.0)).sqrt()))
     return where(x < 1.0, math.nan, y)   # (x - 1)(x + 1) > 0 again below -1
 
 
 def _atanh(x: Tensor, attrs=None) -> Tensor:
     """``sign(x) log1p(2a / (1 - a)) / 2``, ``a = |x|`` (odd symmetry keeps ``1 + u`` away from 0)."""
     a = x.abs()
-    y = 0.5 * _log1p(2.0 * a / (1.0 - a))
+    y = 0.5 * log1p(2.0 * a / (1.0 - a))
     return where(x < 0.0, -y, y)
 
 
@@ -135,16 +97,12 @@ def _sinh(x: Tensor, attrs=None) -> Tensor:
     return where(x.abs() < 1.0, 2.0 * t / (1.0 - t * t), 0.5 * (x.exp() - (-x).exp()))
 
 
-def _softplus(x: Tensor, attrs=None) -> Tensor:
-    """``log(1 + e^x)`` as ``max(x, 0) + log1p(e^-|x|)``: no overflow, accurate for negative ``x``."""
-    return where(x > 0.0, x, 0.0) + _log1p((-x.abs()).exp())
-
-
-def _clamp01(x: Tensor) -> Tensor:
-    return where(x < 0.0, 0.0, where(x > 1.0, 1.0, x))
-
-
 _SELU_ALPHA, _SELU_GAMMA = 1.67326319217681884765625, 1.05070102214813232421875
+
+
+def _swish(x: Tensor, alpha: float) -> Tensor:
+    return F.silu(x) if alpha == 1.0 else x * (alpha * x).sigmoid()
+
 
 _register({
     "Atan": lambda x, a: _atan(x),
@@ -156,22 +114,24 @@ _register({
     "Sinh": _sinh,
     "Cosh": lambda x, a: 0.5 * (x.exp() + (-x).exp()),
     "Tan": lambda x, a: x.sin() / x.cos(),
-    "Floor": _floor,
-    "Ceil": _ceil,
-    "Round": _round,
+    "Floor": lambda x, a: floor(x),
+    "Ceil": lambda x, a: ceil(x),
+    "Round": lambda x, a: round_(x),             # halves to even, as torch's
     "IsNaN": lambda x, a: x != x,
-    "Elu": lambda x, a: where(x >= 0.0, x, a.get("alpha", 1.0) * _expm1(x)),
-    "Selu": lambda x, a: a.get("gamma", _SELU_GAMMA) * where(
-        x > 0.0, x, a.get("alpha", _SELU_ALPHA) * _expm1(x)),
-    "Celu": lambda x, a: where(x > 0.0, x, a.get("alpha", 1.0) * _expm1(x / a.get("alpha", 1.0))),
-    "LeakyRelu": lambda x, a: where(x >= 0.0, x, a.get("alpha", 0.01) * x),
-    "ThresholdedRelu": lambda x, a: where(x > a.get("alpha", 1.0), x, 0.0),
-    "HardSigmoid": lambda x, a: _clamp01(a.get("alpha", 0.2) * x + a.get("beta", 0.5)),
-    "HardSwish": lambda x, a: x * _clamp01(x * (1 / 6) + 0.5),
-    "Softplus": _softplus,
-    "Softsign": lambda x, a: x / (1.0 + x.abs()),
-    "Mish": lambda x, a: x * _softplus(x).tanh(),
-    "Swish": lambda x, a: x * (a.get("alpha", 1.0) * x).sigmoid(),
+    # torch's elu is x above 0 and alpha (exp(x) - 1) at 0 too: the same values as ONNX's x >= 0
+    "Elu": lambda x, a: F.elu(x, a.get("alpha", 1.0)),
+    "Selu": lambda x, a: a.get("gamma", _SELU_GAMMA) * F.elu(x, a.get("alpha", _SELU_ALPHA)),
+    "Celu": lambda x, a: F.celu(x, a.get("alpha", 1.0)),
+    "LeakyRelu": lambda x, a: F.leaky_relu(x, a.get("alpha", 0.01)),
+    # ONNX's x > alpha ? x : 0 sends NaN to 0, torch's threshold (x <= alpha ? 0 : x) keeps it
+    "ThresholdedRelu": lambda x, a: where(x != x, 0.0, F.threshold(x, a.get("alpha", 1.0), 0.0)),
+    # ONNX's general alpha and beta (torch's hardsigmoid is alpha = 1/6, beta = 1/2 only)
+    "HardSigmoid": lambda x, a: (a.get("alpha", 0.2) * x + a.get("beta", 0.5)).clamp(0.0, 1.0),
+    "HardSwish": lambda x, a: F.hardswish(x),
+    "Softplus": lambda x, a: F.softplus(x),
+    "Softsign": lambda x, a: F.softsign(x),
+    "Mish": lambda x, a: F.mish(x),
+    "Swish": lambda x, a: _swish(x, a.get("alpha", 1.0)),
     "Shrink": lambda x, a: where(x < -a.get("lambd", 0.5), x + a.get("bias", 0.0),
                                  where(x > a.get("lambd", 0.5), x - a.get("bias", 0.0), 0.0)),
 })
@@ -186,9 +146,8 @@ def _sign(ctx, xs, attrs):
         return [np.sign(x)]
     if x.dtype is DType.bool:
         raise ctx.error("bool input is not supported (ONNX Sign takes numbers)")
-    zero = zeros_like(x)
-    y = where(x > zero, 1, where(x < zero, -1, zero))
-    return [where(x != x, x, y) if x.dtype.is_float else y]   # NaN stays NaN
+    y = sign(x)
+    return [where(x != x, x, y) if x.dtype.is_float else y]   # ONNX keeps NaN (torch's sign gives 0)
 
 
 @handler("IsInf")

@@ -315,6 +315,28 @@ def _einsum_int32(d: Discrepancy) -> bool:
     return _each(d, lambda i, lv, tv: (int(lv) - int(tv)) % 2 ** 32 == 0)
 
 
+def _float64_nan_input_gradient(d: Discrepancy) -> bool:
+    """float64; each differing gradient element: torch's NaN, lumina's finite, at a NaN input."""
+    x = d.case_obj.args[0]
+    return x.value.dtype == np.float64 and d.mismatch.path == "grad[0]" and _each(
+        d, lambda i, lv, tv: math.isnan(tv) and math.isfinite(lv) and math.isnan(_input_at(x, i)))
+
+
+def _float32_sixth(d: Discrepancy) -> bool:
+    """float64; each differing gradient element within 1e-7 (relative) of torch's."""
+    return d.case_obj.args[0].value.dtype == np.float64 and d.mismatch.path == "grad[0]" and _each(
+        d, lambda i, lv, tv: abs(lv - tv) <= 1e-7 * abs(tv))
+
+
+def _cotangent_times_huge_x(d: Discrepancy) -> bool:
+    """Each differing gradient element: lumina's NaN, torch's finite, at a finite input within a
+    factor 64 of the dtype's largest."""
+    x = d.case_obj.args[0]
+    big = float(ml_dtypes.finfo(x.value.dtype).max) / 64
+    return _each(d, lambda i, lv, tv: math.isnan(lv) and math.isfinite(tv) and math.isfinite(_input_at(x, i))
+                 and abs(_input_at(x, i)) > big)
+
+
 def _unshuffle_empty(d: Discrepancy) -> bool:
     """An empty input: torch returns a copy of the input's shape."""
     return d.case_obj.args[0].value.size == 0
@@ -419,6 +441,19 @@ KNOWN_DIFFERENCES: list[KnownDifference] = [
                     "int32 to int64, so the rest is int64 and does not wrap; with three operands it may then "
                     "raise 'expected scalar type Int but found Long'); lumina sums it in the product, in int32",
                     _einsum_int32, always=False),
+    KnownDifference(("F.elu", "F.selu", "F.celu", "F.hardswish"), ("grad nan",), "float64 gradient at a NaN input",
+                    "a NaN fails every comparison, so it takes the identity branch, whose derivative is 1: lumina "
+                    "passes the cotangent in every dtype, as torch's float32 and 16-bit kernels do; torch's float64 "
+                    "kernels give NaN", _float64_nan_input_gradient),
+    KnownDifference(("F.hardsigmoid",), ("grad value",), "float64 gradients inside (-3, 3), within 1e-7 relative",
+                    "torch's backward multiplies by 1/6 rounded to float32 in every dtype; lumina's float64 "
+                    "gradient uses float64's 1/6", _float32_sixth),
+    KnownDifference(("F.silu", "F.mish"), ("grad nan",), "gradient at finite x near the dtype's largest magnitude "
+                    "(-3.4e38 in float32), where the cotangent times x overflows",
+                    "lumina differentiates x * sigmoid(x) (x * tanh(softplus(x))) by the product rule: the "
+                    "cotangent times x is +-inf and the other factor's slope is 0, inf * 0 = NaN; torch's "
+                    "closed-form slope multiplies in another order and stays finite (0, or the cotangent)",
+                    _cotangent_times_huge_x),
     KnownDifference(("F.pixel_unshuffle",), ("shape",), "empty inputs",
                     "torch 2.13 returns a copy of an empty input unchanged ([0, 1, 3, 3] for r = 3); lumina "
                     "rearranges its shape as any other ([0, 9, 1, 1]), as torch's pixel_shuffle does",

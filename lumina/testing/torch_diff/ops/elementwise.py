@@ -1,5 +1,6 @@
-"""Elementwise rows: unary functions (and their ``F.`` and ``Tensor.__op__`` forms), the binary
-operators with their reflected forms, comparisons, ``maximum``/``minimum``, ``where``, ``clamp``."""
+"""Elementwise rows: unary functions (and their ``F.`` and ``Tensor.__op__`` forms), rounding and sign,
+the piecewise activations of ``F`` with their parameters, the binary operators with their reflected
+forms, comparisons, ``maximum``/``minimum``, ``where``, ``clamp``."""
 from __future__ import annotations
 
 import math
@@ -54,6 +55,42 @@ def _gelu_cases(draw, dtype):
 
 
 @st.composite
+def _round_cases(draw, dtype):
+    """``round(x)`` or ``round(x, decimals=d)`` (integers with decimals raise)."""
+    x = Arr(draw(array(dtype, draw(shapes()))), wants_grad(dtype, True))
+    if draw(st.integers(0, 2)) == 0:
+        return Case((x,), {"decimals": draw(st.integers(-2, 3))}, dtype=dtype)
+    return Case((x,), dtype=dtype)
+
+
+# F.name -> the strategy of its parameters after the input (positional)
+_ACTIVATIONS = {
+    "elu": st.tuples(st.sampled_from([1.0, 0.5, 2.0])), "selu": st.just(()),
+    "celu": st.tuples(st.sampled_from([1.0, 0.5, 2.0])),
+    "leaky_relu": st.tuples(st.sampled_from([0.01, 0.2, 0.0, -0.5])),
+    "softplus": st.one_of(st.just(()), st.tuples(st.sampled_from([1.0, 2.0, 0.5]), st.sampled_from([20.0, 2.0]))),
+    "hardsigmoid": st.just(()), "hardswish": st.just(()), "silu": st.just(()), "mish": st.just(()),
+    "softsign": st.just(()), "threshold": st.tuples(st.sampled_from([0.5, 0.0, -1.0]), st.sampled_from([0.0, -2.0, 20.0])),
+}
+
+
+def _activation_cases(name):
+    @st.composite
+    def cases(draw, dtype):
+        x = Arr(draw(array(dtype, draw(shapes()))), wants_grad(dtype, True))
+        return Case((x, *draw(_ACTIVATIONS[name])), dtype=dtype)
+    return cases
+
+
+def _activation_fixed(name):
+    params = {"elu": (2.0,), "celu": (2.0,), "leaky_relu": (0.1,), "threshold": (0.5, -1.0)}.get(name, ())
+
+    def fixed(dtype):
+        return [Case((Arr(specials(dtype), wants_grad(dtype, True)), *params), dtype=dtype)]
+    return fixed
+
+
+@st.composite
 def _where_cases(draw, dtype):
     sc, sa, sb = draw(broadcast_shapes(3))
     cond = Arr(draw(array("bool", sc)))
@@ -105,6 +142,16 @@ def specs() -> list[OpSpec]:
         rows += [OpSpec(f"F.{name}", (lambda n: lambda L, x: getattr(L.nn.functional, n)(x))(name), unary_cases(),
                         exact_math=mpmath_pair(name), grad_atol=4.0,
                         dtypes=ALL, ulps=4, fixed=unary_specials)]
+    for name in ("floor", "ceil", "trunc", "sign"):
+        rows += _unary(name, dtypes=ALL, exact=True,
+                       checks="integers unchanged, bool raises (sign: returns it); signed zeros; zero gradient")
+    rows += methods("round", cases=_round_cases, dtypes=ALL, exact=True, fixed=unary_specials,
+                    checks="halves to even; ``decimals``, negative too")
+    for name in _ACTIVATIONS:
+        rows += [OpSpec(f"F.{name}", (lambda n: lambda L, x, *a: getattr(L.nn.functional, n)(x, *a))(name),
+                        _activation_cases(name), dtypes=FLOATS, ulps=4, fixed=_activation_fixed(name),
+                        checks="parameters; the gradient at the seams" if name not in ("silu", "mish", "softsign")
+                        else "")]
     rows += [OpSpec("F.gelu", lambda L, x, **k: L.nn.functional.gelu(x, **k), _gelu_cases, dtypes=FLOATS, ulps=8,
                     exact_math=mpmath_pair("gelu"),
                     fixed=unary_specials),
