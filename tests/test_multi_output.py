@@ -393,3 +393,21 @@ def test_row_kernel_over_rows_that_are_not_its_values_is_refused_by_lowering(mon
     for text in (EMPTY_BESIDE_A_ROW, EMPTY_ROWS_PADDED):
         with pytest.raises(LuminaCodegenError, match="row kernel of .* expected"):
             compile_graph(verify(parse(text)))
+
+
+@pytest.mark.parametrize("shape", [(2,), (5,), (3, 5)])
+@pytest.mark.parametrize("with_sum", [False, True])
+def test_a_row_kernel_concatenates_its_own_reductions(shape, with_sum):
+    """A reader that concatenates the per-row results of the row kernel it joins reads each part at
+    an index computed for its place in the result (``i - 1`` for the second one-element part): on
+    a dim of extent 1 that is element 0. The two largest of two elements, concatenated, failed to
+    lower (LuminaCodegenError)."""
+    rng = np.random.default_rng(len(shape))
+    x = rng.standard_normal(shape).astype(np.float32)
+    t = lumina.tensor(x)
+    m = t.amax(-1, keepdim=True)
+    second = lumina.where(t == m, -1e30, t).amax(-1, keepdim=True)
+    parts = [m, second] + ([(t - m).exp().sum(-1, keepdim=True)] if with_sum else [])
+    xm = x.max(-1, keepdims=True)
+    want = [xm, np.sort(x, -1)[..., -2:-1]] + ([np.exp(x - xm).sum(-1, keepdims=True)] if with_sum else [])
+    np.testing.assert_allclose(lumina.cat(parts, -1).numpy(), np.concatenate(want, -1), rtol=1e-6)

@@ -396,6 +396,9 @@ class _RowLowerer(_Lowerer):
         if role is None:
             return super()._lower(v, idx)
         want = self.at(v) if role is StageRole.FULL else self.row_index(v)
+        # A dim of extent 1 can only be read at 0: a reader that computes another index there
+        # (concat's ``i - 1`` for its second part, under the select that takes it) reads element 0.
+        idx = tuple(E.iconst(0) if n == 1 else i for i, n in zip(idx, v.shape))
         if E.affine_terms(row_major(idx, v.shape)) != E.affine_terms(row_major(want, v.shape)):
             raise LuminaCodegenError(f"lower: a row kernel stage reads {v.type} (a {role} stage) away from "
                                      f"its own {'position' if role is StageRole.FULL else 'row'}")
