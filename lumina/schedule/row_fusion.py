@@ -207,9 +207,17 @@ class _RowFuser:
         """A value ``k`` reads, computed outside group ``gi``, that depends on the group: then the
         group cannot run as one kernel before ``k`` (None when there is none)."""
         kernels, producer, group_of = self.kernels, self.producer, self.group_of
+        members_of: dict[int, list[int]] = {}   # group -> the kernels in it, gathered on first need
 
         def producers(j):   # the kernels whose results kernel j, or the group it is in, reads
-            members = [j] if group_of[j] is None else [m for m, gg in enumerate(group_of) if gg == group_of[j]]
+            if group_of[j] is None:
+                members = [j]
+            else:
+                if not members_of:
+                    for m, gg in enumerate(group_of):
+                        if gg is not None:
+                            members_of.setdefault(gg, []).append(m)
+                members = members_of[group_of[j]]
             return [producer[id(v)] for m in members for v in kernels[m].inputs if id(v) in producer]
 
         for v in k.inputs:
