@@ -402,6 +402,21 @@ def affine_sum(pairs, const: int = 0) -> Expr:
     return _from_affine({a: v for a, v in terms.items() if v}, k)
 
 
+def row_major(index, shape) -> Expr:
+    """The linear position of ``index`` (one expression per dim) in a row-major array of ``shape``."""
+    pairs, stride = [], 1
+    for i, d in zip(reversed(index), reversed(shape)):
+        pairs.append((stride, i))
+        stride *= d
+    return affine_sum(pairs)
+
+
+def position(vars) -> Expr:
+    """The row-major position of the point ``vars`` (loop variables, outer to inner) in the box of
+    their own extents."""
+    return row_major(vars, [v.extent for v in vars])
+
+
 def strides_of(e: Expr, vars: list[Var]) -> tuple[list[int], int] | None:
     """If ``e`` is affine in ``vars`` alone, its per-var coefficients and constant; else None."""
     terms, k = _affine(e)

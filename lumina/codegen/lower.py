@@ -19,21 +19,13 @@ from ..ir.ops import Kind, Op
 from ..schedule.groups import Kernel, StageRole
 from ..schedule.views import view_base
 from . import expr as E
+from .expr import row_major
 from .coalesce import coalesce, coalesce_rows, substitute
 from .kernel import (DOT_RESULT, Buffer, DotKernel, Epilogue, IndexCheck, LoopKernel, Operand, Reduce,
                      RowKernel, Stage, status_buffer)
 
 I64 = DType.int64
 BOOL = DType.bool
-
-
-def row_major(index, shape) -> E.Expr:
-    """The linear position of ``index`` in a row-major array of ``shape``."""
-    pairs, stride = [], 1
-    for i, d in zip(reversed(index), reversed(shape)):
-        pairs.append((stride, i))
-        stride *= d
-    return E.affine_sum(pairs)
 
 
 def unravel(linear: E.Expr, shape) -> tuple:

@@ -139,7 +139,7 @@ class KernelBuilder:
         return self.template(L.maximum(pa, px, dt), {pa: acc, px: x})
 
     def _row_major(self, vars) -> ir.Value:
-        return self.expr(row_major_expr(vars)) if vars else ir.Constant(I64, 0)
+        return self.expr(E.position(vars)) if vars else ir.Constant(I64, 0)
 
     # ---- memory -------------------------------------------------------------------------------------
     def pointer(self, buf: int, index: ir.Value):
@@ -300,12 +300,5 @@ class KernelBuilder:
         return b.sext(x, to) if dst.itemsize > src.itemsize else b.trunc(x, to)
 
 
-def row_major_expr(vars) -> E.Expr:
-    """The row-major position over loop variables ``vars`` (outer to inner)."""
-    pairs, stride = [], 1
-    for v in reversed(vars):
-        pairs.append((stride, v))
-        stride *= v.extent
-    return E.affine_sum(pairs)
 
 

@@ -23,7 +23,7 @@ from ...codegen.coalesce import substitute
 from ...codegen.kernel import RowKernel, Stage
 from ...ir.dtypes import DType
 from ...ir.ops import Op
-from .llvm_expr import I64, REG, KernelBuilder, row_major_expr
+from .llvm_expr import I64, REG, KernelBuilder
 
 
 class RowBuilder(KernelBuilder):
@@ -76,7 +76,7 @@ class RowBuilder(KernelBuilder):
             st = self.k.stages[j]
             if not (loads[j] if before else saves[j]):
                 return
-            pos = self.expr(row_major_expr(st.vars))
+            pos = self.expr(E.position(st.vars))
             if before:
                 for e, sid in loads[j].items():
                     self.memo[e] = self.b.load(self.b.gep(scratch[sid], [pos], inbounds=True))

@@ -169,21 +169,13 @@ def render(desc: Desc) -> str:
         _elementwise(desc, lines)
     elif isinstance(desc, LoopKernel):
         stage = Stage(desc.reduce_vars, desc.reduce_op, desc.value, len(desc.buffers) - 1,
-                      _row_major(desc.domain))
+                      E.position(desc.domain))
         _rows(desc, desc.domain, (stage,), lines)
     elif isinstance(desc, RowKernel):
         _rows(desc, desc.domain, desc.stages, lines)
     else:
         raise LuminaCodegenError(f"triton: cannot render a {type(desc).__name__}")
     return PRELUDE + "\n".join(lines) + "\n"
-
-
-def _row_major(vars) -> E.Expr:
-    pairs, stride = [], 1
-    for v in reversed(vars):
-        pairs.append((stride, v))
-        stride *= v.extent
-    return E.affine_sum(pairs)
 
 
 def _unflatten(lines: list[str], indent: str, vars, flat: str, names: dict) -> None:
