@@ -19,13 +19,20 @@ from .errors import (LuminaDeviceError, LuminaError, LuminaGradError, LuminaInde
 from .ir.dtypes import DType, bfloat16, bool_, float16, float32, float64, int32, int64
 from .backends.devices import available as device_available
 from .backends.devices import default_device
-from .tensor import (Tensor, arange, cat, ceil, chunk, cumprod, cumsum, einsum, eye, flip, floor, full, gather, grad,
-                     index_select, logsumexp, manual_seed, matmul, maximum, minimum, no_grad, ones, ones_like, pad, rand,
-                     rand_like, randint, randn, randn_like, realize, round, scatter, scatter_add, scatter_reduce, sign,
-                     split, stack, take_along_dim, tensor, tile, topk, tril, triu, trunc, value_and_grad, where, zeros,
-                     zeros_like)
+from .tensor import (Tensor, arange, cat, ceil, chunk, cumprod, cumsum, einsum, enable_grad, eye, flip, floor, full,
+                     gather, grad, index_select, inference_mode, is_grad_enabled, logsumexp, manual_seed, matmul,
+                     maximum, minimum, no_grad, ones, ones_like, pad, rand, rand_like, randint, randn, randn_like,
+                     realize, round, scatter, scatter_add, scatter_reduce, set_grad_enabled, sign, split, stack,
+                     take_along_dim, tensor, tile, topk, tril, triu, trunc, value_and_grad, where, zeros, zeros_like)
 
 bool = bool_  # noqa: A001  (lumina.bool, like torch.bool)
+# torch's other names of the same dtypes. They shadow Python's builtins in this module only, so its
+# code says ``builtins.float`` where it means the builtin.
+long = int64
+int = int32  # noqa: A001
+float = float32  # noqa: A001
+double = float64
+half = float16
 
 
 def _as_tensor(input) -> Tensor:

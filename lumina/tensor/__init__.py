@@ -45,7 +45,7 @@ from __future__ import annotations
 from types import FunctionType
 
 from .autograd import AutogradMethods, grad, value_and_grad
-from .core import LEAF_OF, Tensor, no_grad, realize
+from .core import LEAF_OF, Tensor, enable_grad, inference_mode, is_grad_enabled, no_grad, realize, set_grad_enabled
 from .creation import arange, eye, full, ones, ones_like, place, tensor, zeros, zeros_like
 from .device import DEVICE_NAMES
 from .einsum import einsum
@@ -68,7 +68,7 @@ __all__ = ["Tensor", "tensor", "full", "zeros", "ones", "zeros_like", "ones_like
            "where", "maximum", "minimum", "matmul", "triu", "tril", "cat", "stack", "pad", "split", "chunk", "tile",
            "gather", "index_select", "take_along_dim", "flip", "cumsum", "cumprod", "prod", "logsumexp", "topk",
            "einsum", "scatter", "scatter_add", "scatter_reduce", "floor", "ceil", "trunc", "round", "sign",
-           "no_grad", "realize", "grad", "value_and_grad", "broadcast_shapes", "result_type", "check_size", "MEMORY_BYTES", "DEVICE_NAMES", "LEAF_OF"]
+           "no_grad", "enable_grad", "set_grad_enabled", "inference_mode", "is_grad_enabled", "realize", "grad", "value_and_grad", "broadcast_shapes", "result_type", "check_size", "MEMORY_BYTES", "DEVICE_NAMES", "LEAF_OF"]
 
 _METHODS = (ElementwiseMethods, RoundingMethods, LinalgMethods, MovementMethods, IndexingMethods, ReductionMethods,
             ScanMethods, SelectionMethods, InplaceMethods, ScatterMethods, SetitemMethods, AutogradMethods)

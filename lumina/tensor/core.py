@@ -18,6 +18,8 @@ allocator, kept on the GPU.
 """
 from __future__ import annotations
 
+import functools
+
 import math
 import weakref
 
@@ -356,21 +358,93 @@ class Tensor:
         return self
 
 
-class no_grad:
-    """Context manager (and decorator) that disables gradient recording."""
+class set_grad_enabled:
+    """Context manager, decorator and function that sets gradient recording on or off (PyTorch's
+    ``torch.set_grad_enabled``, https://pytorch.org/docs/stable/generated/torch.set_grad_enabled.html):
+    called as a function it takes effect at once and stays until changed; as a context manager it
+    restores the previous mode on exit. The mode is per thread, as torch's."""
 
-    def __enter__(self):
+    def __init__(self, mode: bool) -> None:
+        if not isinstance(mode, bool):
+            raise LuminaTypeError(f"set_grad_enabled: mode must be a bool, got {type(mode).__name__}")
+        self.mode = mode
         self._prev = STATE.grad_enabled
-        STATE.grad_enabled = False
+        STATE.grad_enabled = mode
 
-    def __exit__(self, *exc):
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, *exc) -> None:
         STATE.grad_enabled = self._prev
 
     def __call__(self, fn):
+        mode = self.mode
+        STATE.grad_enabled = self._prev     # as a decorator, it changes nothing until fn runs
+
+        @functools.wraps(fn)
         def wrapper(*args, **kwargs):
-            with no_grad():
+            with set_grad_enabled(mode):
                 return fn(*args, **kwargs)
         return wrapper
+
+
+class _GradMode:
+    """A context manager and decorator that sets gradient recording to ``_MODE`` inside."""
+    _MODE = False
+
+    def __enter__(self) -> None:
+        self._prev = STATE.grad_enabled
+        STATE.grad_enabled = self._MODE
+
+    def __exit__(self, *exc) -> None:
+        STATE.grad_enabled = self._prev
+
+    def __call__(self, fn):
+        mode = self._MODE
+
+        @functools.wraps(fn)
+        def wrapper(*args, **kwargs):
+            prev = STATE.grad_enabled
+            STATE.grad_enabled = mode
+            try:
+                return fn(*args, **kwargs)
+            finally:
+                STATE.grad_enabled = prev
+        return wrapper
+
+
+class no_grad(_GradMode):
+    """Context manager (and decorator) that disables gradient recording (``torch.no_grad``)."""
+    _MODE = False
+
+
+class enable_grad(_GradMode):
+    """Context manager (and decorator, with or without parentheses: ``enable_grad(fn)``) that
+    enables gradient recording inside a ``no_grad`` block (``torch.enable_grad``)."""
+    _MODE = True
+
+    def __new__(cls, orig_func=None):
+        if orig_func is None:
+            return super().__new__(cls)
+        return super().__new__(cls)(orig_func)
+
+    def __init__(self, orig_func=None) -> None:
+        pass
+
+
+class inference_mode(_GradMode):
+    """``torch.inference_mode(mode=True)``: with ``mode`` True, gradient recording is off inside.
+    lumina has no separate inference tensors (torch's tensors made here cannot enter autograd
+    later; lumina's can, as if made under ``no_grad``): the difference is documented rather than
+    emulated, since no computed value differs."""
+
+    def __init__(self, mode: bool = True) -> None:
+        self._MODE = not mode
+
+
+def is_grad_enabled() -> bool:
+    """Whether gradients are recorded in this thread (``torch.is_grad_enabled``)."""
+    return STATE.grad_enabled
 
 
 def _realize_outside_trace(t: Tensor) -> None:

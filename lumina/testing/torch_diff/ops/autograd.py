@@ -40,12 +40,23 @@ def _state_call(L, x, what):
     d = y.detach()
     with L.no_grad():
         z = x * 2.0
+        with L.enable_grad():
+            e = x * 2.0
+        inner = L.is_grad_enabled()
+    with L.set_grad_enabled(False):
+        s = x * 2.0
+    with L.inference_mode():
+        i = x * 2.0
     return {"requires_grad": (x.requires_grad, y.requires_grad, d.requires_grad, z.requires_grad),
             "is_leaf": (x.is_leaf, y.is_leaf, d.is_leaf, z.is_leaf),
             "grad": x.grad,
             "requires_grad_": (x.detach().requires_grad_(True).requires_grad,),
             "detach": d,
-            "no_grad": z}[what]
+            "no_grad": z,
+            "enable_grad": (e, e.requires_grad),
+            "set_grad_enabled": (s, s.requires_grad, L.is_grad_enabled()),
+            "inference_mode": (i.requires_grad, L.is_grad_enabled()),
+            "is_grad_enabled": (inner, L.is_grad_enabled())}[what]
 
 
 @st.composite
@@ -61,8 +72,9 @@ def specs() -> list[OpSpec]:
     for what in ("requires_grad", "is_leaf", "grad", "requires_grad_", "detach"):
         rows += [OpSpec(f"Tensor.{what}", _state_call, (lambda w: lambda d: _state_cases(d, w))(what),
                         dtypes=("float32",), grad=False, exact=True)]
-    rows += [OpSpec("lumina.no_grad", _state_call, lambda d: _state_cases(d, "no_grad"), dtypes=("float32",),
-                    grad=False, exact=True)]
+    for what in ("no_grad", "enable_grad", "set_grad_enabled", "inference_mode", "is_grad_enabled"):
+        rows += [OpSpec(f"lumina.{what}", _state_call, (lambda w: lambda d: _state_cases(d, w))(what),
+                        dtypes=("float32",), grad=False, exact=True)]
     rows += [OpSpec("Tensor.data", lambda L, x: (x.data, x.data.requires_grad, x.data.is_leaf), tensor_only,
                     dtypes=("float32", "int64"), exact=True, grad=False, checks="a leaf that does not require grad")]
     return rows
