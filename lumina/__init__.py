@@ -126,5 +126,7 @@ def std(input, dim=None, unbiased=None, keepdim: builtins.bool = False, *, corre
 
 from . import amp, nn, optim  # noqa: E402
 from .amp import autocast  # noqa: E402
+from .serialization import load, save  # noqa: E402
+from . import utils  # noqa: E402
 
 __version__ = "0.1.0"

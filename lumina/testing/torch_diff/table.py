@@ -46,6 +46,8 @@ EXCLUDED: dict[str, str] = {
     "lumina.compile": "a compiler entry point, not an op (torch.compile shares the name only); tests/test_compile.py",
     "lumina.autocast": "a context manager; mixed precision is tested in tests/test_amp.py",
     "lumina.manual_seed": "seeds lumina's own generator; its streams differ from torch's by design",
+    "lumina.save": "file I/O, not an op: checked against safetensors.torch in tests/test_serialization.py",
+    "lumina.load": "file I/O, not an op: safetensors / torch.save files in tests/test_serialization.py",
     "Tensor.cuda": "needs a GPU; device moves are tested in tests/test_devices.py and tests/test_gpu.py",
     "nn.Module": "the base class; layers built on it are rows here, its methods are in the signature check",
     "nn.ModuleList": "a container without a forward; tests/test_nn_layers.py",
