@@ -112,19 +112,26 @@ def _differs(a, b) -> bool:
 class Optimizer:
     """Base class: holds ``param_groups``, per-parameter ``state`` and ``defaults``.
 
-    ``params`` is an iterable of tensors, or of dicts (``{"params": [...], "lr": ...}``), one per
-    parameter group, whose missing hyperparameters come from ``defaults``. Subclasses implement
+    ``params`` is an iterable of tensors, of ``(name, tensor)`` pairs (``named_parameters()``; the
+    names are kept in the group's ``"param_names"``, as torch 2.13 does), or of dicts
+    (``{"params": [...], "lr": ...}``), one per parameter group, whose missing hyperparameters come
+    from ``defaults``. Subclasses implement
     ``_init_state(p, group)`` (allocate a parameter's state slots) and ``_update_group(group)``
     (record the update, return the tensors it rebinds).
 
-    Raises LuminaValueError for an empty parameter list, a parameter in two groups or an invalid
-    hyperparameter, and LuminaTypeError for a parameter that is not a leaf tensor requiring grad.
+    Raises LuminaValueError for an empty parameter list, a parameter in two groups, named and
+    unnamed parameters mixed, or an invalid hyperparameter; LuminaTypeError for a parameter that is
+    not a leaf tensor requiring grad, ``params`` that is one tensor, or a group whose parameters
+    are a set.
     """
 
     def __init__(self, params: Iterable[Tensor] | Iterable[dict], defaults: dict):
         self.defaults = dict(defaults)
         self.state: dict[Tensor, dict[str, Tensor]] = {}
         self.param_groups: list[ParamGroup] = []
+        if isinstance(params, Tensor):
+            raise LuminaTypeError(f"{type(self).__name__}: params should be an iterable of tensors or dicts, "
+                                  f"got a tensor ({params._value.type})")
         groups = list(params)
         if not groups:
             raise LuminaValueError(f"{type(self).__name__}: got an empty parameter list")
@@ -142,7 +149,21 @@ class Optimizer:
             raise LuminaTypeError(f"{name}: a parameter group must be a dict with a 'params' key, got "
                                   f"{type(param_group).__name__}")
         params = param_group["params"]
+        if isinstance(params, set):
+            raise LuminaTypeError(f"{name}: parameters must be an ordered collection (the order of a set "
+                                  "changes between runs); got a set")
         params = [params] if isinstance(params, Tensor) else list(params)
+        # torch 2.13 also takes (name, tensor) pairs, as from named_parameters(): kept in "param_names"
+        names = [p[0] for p in params if isinstance(p, tuple) and len(p) == 2]
+        if names and len(names) != len(params):
+            raise LuminaValueError(f"{name}: all parameters of a group must be named or none: "
+                                   f"{len(names)} of {len(params)} are (name, tensor) pairs")
+        if names:
+            params = [p[1] for p in params]
+            param_group = {**param_group, "param_names": names}
+        if self.param_groups and ("param_names" in self.param_groups[0]) != bool(names):
+            raise LuminaValueError(f"{name}: all parameter groups must be named or none (a group of "
+                                   "(name, tensor) pairs next to one of plain tensors)")
         offset = sum(len(g["params"]) for g in self.param_groups)
         for i, p in enumerate(params):
             if not isinstance(p, Tensor) or not p.requires_grad or not p.is_leaf:
@@ -172,9 +193,12 @@ class Optimizer:
         lr = _python_number(group["lr"], f"{name}: lr")
         if not lr >= 0.0:
             raise LuminaValueError(f"{name}: invalid learning rate {lr} (expected >= 0)")
-        for key in ("momentum", "weight_decay", "eps", "alpha", "dampening"):
+        for key in ("momentum", "weight_decay", "eps", "alpha", "dampening", "lr_decay",
+                    "initial_accumulator_value", "momentum_decay"):
             if key in group and not group[key] >= 0.0:
                 raise LuminaValueError(f"{name}: invalid {key} {group[key]} (expected >= 0)")
+        if "rho" in group and not 0.0 <= group["rho"] <= 1.0:
+            raise LuminaValueError(f"{name}: invalid rho {group['rho']} (expected 0 <= rho <= 1)")
         if "betas" in group:
             for i, b in enumerate(group["betas"]):
                 if not 0.0 <= b < 1.0:
@@ -182,13 +206,15 @@ class Optimizer:
 
     # ---- state ------------------------------------------------------------------------------------
     def _slot(self, p: Tensor, name: str, shape: tuple[int, ...] | None = None,
-              dtype: DType | None = None) -> Tensor:
-        """Parameter ``p``'s state tensor ``name``, allocated (zeros, realised) on first use."""
+              dtype: DType | None = None, fill: float = 0.0) -> Tensor:
+        """Parameter ``p``'s state tensor ``name``, allocated (filled with ``fill``, zeros by
+        default; realised) on first use."""
         slots = self.state.setdefault(p, {})
         if name not in slots:
             shape = p.shape if shape is None else shape
             dtype = p.dtype if dtype is None else dtype
-            slots[name] = tensor(np.zeros(shape, dtype=dtype.numpy)).to(p.device)   # where p lives
+            value = np.full(shape, fill, dtype=dtype.numpy)
+            slots[name] = tensor(value).to(p.device)   # where p lives
         return slots[name]
 
     def _init_state(self, p: Tensor, group: ParamGroup) -> None:
@@ -299,9 +325,14 @@ class Optimizer:
                     t.assign(tensor(np.asarray(arr, dtype=t.dtype.numpy)))
 
     def _missing_slot(self, p: Tensor, group: ParamGroup, key: str, saved: dict) -> None:
-        """A state slot absent from a loaded state dict: reset to zeros (subclasses may infer it)."""
+        """A state slot absent from a loaded state dict (torch saves no state for a parameter that
+        has not been updated yet): reset to its initial value (subclasses may infer it)."""
         t = self.state[p][key]
-        t.assign(tensor(np.zeros(t.shape, t.dtype.numpy)))
+        t.assign(tensor(np.full(t.shape, self._initial_value(key, group), t.dtype.numpy)))
+
+    def _initial_value(self, key: str, group: ParamGroup) -> float:
+        """The value state slot ``key`` starts at (zeros unless a subclass says otherwise)."""
+        return 0.0
 
     def __repr__(self) -> str:
         lines = [f"{type(self).__name__} ("]

@@ -30,7 +30,8 @@ class RMSprop(Optimizer):
                  differentiable: bool = False):
         refuse_differentiable(differentiable, "RMSprop")
         super().__init__(params, dict(lr=lr, alpha=alpha, eps=eps, weight_decay=weight_decay,
-                                      momentum=momentum, centered=centered, maximize=maximize))
+                                      momentum=momentum, centered=centered, maximize=maximize,
+                                      capturable=capturable, foreach=foreach, differentiable=differentiable))
 
     def _init_state(self, p: Tensor, group: ParamGroup) -> None:
         self._slot(p, "step", shape=(), dtype=DType.float32)

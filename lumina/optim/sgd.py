@@ -21,19 +21,21 @@ class SGD(Optimizer):
 
     State per parameter: ``momentum_buffer`` when momentum != 0, and a float32 ``step`` count when
     dampening != 0 too (it tells the first update, which PyTorch marks by a missing buffer).
-    Raises LuminaValueError for a negative hyperparameter, or Nesterov without momentum or with
-    dampening.
+    ``foreach`` and ``fused`` are torch's choices of kernels (accepted, kept in the groups as
+    torch keeps them; the update is the same). Raises LuminaValueError for a negative
+    hyperparameter, Nesterov without momentum or with dampening, or ``differentiable=True``.
     """
 
     def __init__(self, params, lr: float = 1e-3, momentum: float = 0.0, dampening: float = 0.0,
                  weight_decay: float = 0.0, nesterov: bool = False, *, maximize: bool = False,
-                 differentiable: bool = False):
+                 foreach: bool | None = None, differentiable: bool = False, fused: bool | None = None):
         refuse_differentiable(differentiable, "SGD")
         if nesterov and (momentum <= 0 or dampening != 0):
             raise LuminaValueError(f"SGD: Nesterov momentum requires a momentum > 0 and zero dampening "
                                    f"(got momentum={momentum}, dampening={dampening})")
         super().__init__(params, dict(lr=lr, momentum=momentum, dampening=dampening,
-                                      weight_decay=weight_decay, nesterov=nesterov, maximize=maximize))
+                                      weight_decay=weight_decay, nesterov=nesterov, maximize=maximize,
+                                      foreach=foreach, differentiable=differentiable, fused=fused))
 
     def _init_state(self, p: Tensor, group: ParamGroup) -> None:
         if group["momentum"] != 0:
