@@ -19,6 +19,7 @@ from .errors import (LuminaDeviceError, LuminaError, LuminaGradError, LuminaInde
 from .ir.dtypes import DType, bfloat16, bool_, float16, float32, float64, int32, int64
 from .backends.devices import available as device_available
 from .backends.devices import default_device
+from .tensor import add, div, floor_divide, fmod, mul, pow, remainder, sub  # noqa: A004
 from .tensor import (Tensor, arange, cat, ceil, chunk, cumprod, cumsum, einsum, enable_grad, eye, flip, floor, full,
                      gather, grad, index_select, inference_mode, is_grad_enabled, logsumexp, manual_seed, matmul,
                      maximum, minimum, no_grad, ones, ones_like, pad, rand, rand_like, randint, randn, randn_like,

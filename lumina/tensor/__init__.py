@@ -18,6 +18,7 @@ The modules, bottom to top (each imports only modules above it in this list, nev
     linalg       matmul and ``@``, triu / tril
     movement     reshape / permute / expand / squeeze / split / chunk, cat / stack / pad, tile / repeat
     indexing     ``x[key]``, gather / index_select / take_along_dim, flip
+    arithmetic   add / sub / mul / div / pow / fmod / remainder / floor_divide with torch's keywords
     reductions   sum / mean / prod / logsumexp / max / min / amax / argmax / var / std, the
                  overflow-safe moments
     scan         cumsum / cumprod
@@ -44,6 +45,7 @@ from __future__ import annotations
 
 from types import FunctionType
 
+from .arithmetic import ArithmeticMethods, add, div, floor_divide, fmod, mul, pow, remainder, sub
 from .autograd import AutogradMethods, grad, value_and_grad
 from .core import LEAF_OF, Tensor, enable_grad, inference_mode, is_grad_enabled, no_grad, realize, set_grad_enabled
 from .creation import arange, eye, full, ones, ones_like, place, tensor, zeros, zeros_like
@@ -67,10 +69,10 @@ __all__ = ["Tensor", "tensor", "full", "zeros", "ones", "zeros_like", "ones_like
            "rand", "randn", "randint", "rand_like", "randn_like", "manual_seed",
            "where", "maximum", "minimum", "matmul", "triu", "tril", "cat", "stack", "pad", "split", "chunk", "tile",
            "gather", "index_select", "take_along_dim", "flip", "cumsum", "cumprod", "prod", "logsumexp", "topk",
-           "einsum", "scatter", "scatter_add", "scatter_reduce", "floor", "ceil", "trunc", "round", "sign",
+           "einsum", "add", "sub", "mul", "div", "pow", "fmod", "remainder", "floor_divide", "scatter", "scatter_add", "scatter_reduce", "floor", "ceil", "trunc", "round", "sign",
            "no_grad", "enable_grad", "set_grad_enabled", "inference_mode", "is_grad_enabled", "realize", "grad", "value_and_grad", "broadcast_shapes", "result_type", "check_size", "MEMORY_BYTES", "DEVICE_NAMES", "LEAF_OF"]
 
-_METHODS = (ElementwiseMethods, RoundingMethods, LinalgMethods, MovementMethods, IndexingMethods, ReductionMethods,
+_METHODS = (ElementwiseMethods, RoundingMethods, ArithmeticMethods, LinalgMethods, MovementMethods, IndexingMethods, ReductionMethods,
             ScanMethods, SelectionMethods, InplaceMethods, ScatterMethods, SetitemMethods, AutogradMethods)
 
 

@@ -6,6 +6,8 @@ from __future__ import annotations
 import math
 import operator
 
+import numpy as np
+
 from hypothesis import strategies as st
 
 from ..cases import ALL, FLOATS, INTS, Arr, Case
@@ -129,6 +131,72 @@ def _clamp_fixed(dtype):
             Case((Arr(s.reshape(-1, 1), g),), {"min": Arr(s.reshape(1, -1), g), "max": 2}, dtype=dtype)]
 
 
+def _arith_cases(extra=None, differentiable=True, scalars=(2, -3, 0.5, -1.5, 0, True), other_lo=-4):
+    """``op(x, y, **extra)`` with ``x`` and ``y`` in [-4, 4] (zeros among them: integer zero
+    divisors raise in both libraries), ``y`` broadcast, of another dtype, or a Python number;
+    ``y`` in [other_lo, 4] (with zeros and the bounds mixed in only when ``other_lo <= 0``)."""
+    @st.composite
+    def cases(draw, dtype):
+        sa, sb = draw(broadcast_shapes(2))
+        x = Arr(draw(array(dtype, sa, -4, 4)), wants_grad(dtype, differentiable))
+        kind = draw(st.integers(0, 4))
+        kw = draw(extra) if extra is not None else {}
+        if kind == 0:
+            return Case((x, draw(st.sampled_from(list(scalars)))), kw, dtype=dtype)
+        odt = draw(st.sampled_from(ALL)) if kind == 1 else dtype
+        return Case((x, Arr(draw(array(odt, sb, other_lo, 4, special=other_lo <= 0)), wants_grad(odt, differentiable))), kw, dtype=dtype)
+    return cases
+
+
+def _arith_specials(dtype: str, differentiable: bool = True, finite_grads_only: bool = False) -> list[Case]:
+    """NaN, infinities and signed zeros against ordinary values (floats); the integer edge values
+    against nonzero divisors."""
+    g = wants_grad(dtype, differentiable)
+    if dtype == "bool":
+        return [Case((Arr(np.array([False, True]), g), Arr(np.array([[True], [True]]), g)), dtype=dtype)]
+    if dtype in INTS:
+        x = np.array([0, 1, -1, 7, -7, 5, -6], dtype)
+        return [Case((Arr(x.reshape(-1, 1), g), Arr(np.array([1, -1, 2, -2, 3, -3], dtype).reshape(1, -1), g)),
+                     dtype=dtype)]
+    x = np.array([math.nan, math.inf, -math.inf, 0.0, -0.0, 1.0, -1.0, 2.5, -3.5, 0.3], dtype)
+    f = np.array([0.0, -0.0, 1.0, -1.0, 2.5, -3.5, 0.3, 7.0], dtype)
+    return [Case((Arr(x.reshape(-1, 1), g and finite_grads_only is False), Arr(x.reshape(1, -1),
+                  g and finite_grads_only is False)), dtype=dtype),
+            Case((Arr(f.reshape(-1, 1), g), Arr(f[2:].reshape(1, -1), g)), dtype=dtype)]
+
+
+def _remainder_specials(dtype: str) -> list[Case]:
+    """``_arith_specials``, gradients only at finite quotients (lumina's are 0 beyond: see
+    ``lumina.tensor.arithmetic``)."""
+    return _arith_specials(dtype, finite_grads_only=True)
+
+
+def _arith_rows() -> list[OpSpec]:
+    """``add`` / ``sub`` (``alpha``), ``mul``, ``div`` (``rounding_mode``), ``pow``, ``fmod``,
+    ``remainder``, ``floor_divide``, as functions and methods."""
+    alpha = st.one_of(st.just({}), st.fixed_dictionaries({"alpha": st.sampled_from([2, -1, 0, 0.5, True])}))
+    modes = st.one_of(st.just({}), st.fixed_dictionaries({"rounding_mode": st.sampled_from([None, "trunc", "floor",
+                                                                                          "bogus"])}))
+    rows = []
+    rows += methods("add", cases=_arith_cases(alpha), dtypes=ALL, exact=True, fixed=_arith_specials,
+                    checks="alpha: int, float (integers raise), bool (only for bool results)")
+    rows += methods("sub", cases=_arith_cases(alpha), dtypes=ALL, exact=True, fixed=_arith_specials,
+                    checks="alpha; bool operands raise")
+    rows += methods("mul", cases=_arith_cases(), dtypes=ALL, exact=True, fixed=_arith_specials)
+    rows += methods("div", cases=_arith_cases(modes), dtypes=FLOATS[:2] + INTS, ulps=1, fixed=_arith_specials,
+                    checks="rounding_mode None / trunc / floor / invalid; integer zero divisors raise")
+    rows += methods("floor_divide", cases=_arith_cases(), dtypes=FLOATS[:2] + INTS, exact=True,
+                    fixed=_arith_specials, checks="integer zero divisors raise; zero gradient")
+    for name in ("fmod", "remainder"):
+        rows += methods(name, cases=_arith_cases(other_lo=1, scalars=(2, -3, 0.5, -1.5)), dtypes=FLOATS[:2] + INTS,
+                        exact=True, fixed=_remainder_specials,
+                        checks="the sign of the dividend (fmod) / divisor (remainder); NaN for a zero float "
+                               "divisor, integer zero divisors raise")
+    rows += methods("pow", cases=_arith_cases(scalars=(2, 3, 0.5, -1.5, 0), other_lo=1), dtypes=FLOATS[:2], ulps=8,
+                    fixed=_arith_specials)
+    return rows
+
+
 def specs() -> list[OpSpec]:
     """The elementwise rows."""
     rows: list[OpSpec] = []
@@ -182,4 +250,4 @@ def specs() -> list[OpSpec]:
             rows.append(OpSpec(f"{scope}.{name}", call, clamp_cases, dtypes=FLOATS + INTS, exact=True,
                                signed_zeros=False,
                                fixed=_clamp_fixed, checks="NaN bounds (scalar and tensor), min > max"))
-    return rows
+    return rows + _arith_rows()
