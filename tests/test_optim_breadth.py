@@ -45,8 +45,12 @@ OPTIMIZERS = {
     "radam_rectified_early": ("RAdam", dict(lr=0.01, betas=(0.9, 0.5), weight_decay=0.1)),   # rho_t > 5 from step 2
     "radam_decoupled_maximize": ("RAdam", dict(lr=0.01, betas=(0.9, 0.6), weight_decay=0.1,
                                                decoupled_weight_decay=True, maximize=True)),
+    "rprop": ("Rprop", dict()),
+    "rprop_options": ("Rprop", dict(lr=0.05, etas=(0.3, 1.5), step_sizes=(1e-3, 0.08), maximize=True)),
+    "asgd": ("ASGD", dict(lr=0.05)),
+    "asgd_averaging": ("ASGD", dict(lr=0.05, lambd=0.01, alpha=0.5, t0=2.0, weight_decay=0.1, maximize=True)),
 }
-NEW = ["adagrad_options", "adadelta_options", "adamax_options", "nadam_l2", "nadam_decoupled_maximize",
+NEW = ["rprop_options", "asgd_averaging", "adagrad_options", "adadelta_options", "adamax_options", "nadam_l2", "nadam_decoupled_maximize",
        "radam_rectified_early", "radam_decoupled_maximize"]
 
 
@@ -182,7 +186,7 @@ def test_state_dict_round_trip_within_lumina(name):
         np.testing.assert_array_equal(a.numpy(), b.numpy())
 
 
-@pytest.mark.parametrize("name", ["nadam_l2", "adagrad_options", "sgd_dampening"])
+@pytest.mark.parametrize("name", ["nadam_l2", "adagrad_options", "sgd_dampening", "rprop_options", "asgd_averaging"])
 def test_add_param_group_matches_torch(name):
     """The second parameter joins, in its own group with its own lr, after two steps."""
     results = {}
@@ -353,6 +357,11 @@ BAD = [
     ("RAdam", dict(lr=-0.01), "learning rate"),
     ("RAdam", dict(weight_decay=-0.01), "weight_decay"),
     ("RMSprop", dict(alpha=-0.1), "alpha"),
+    ("Rprop", dict(etas=(1.2, 1.5)), "eta values"),
+    ("Rprop", dict(etas=(0.5, 0.9)), "eta values"),
+    ("Rprop", dict(lr=-0.1), "learning rate"),
+    ("ASGD", dict(lr=-0.1), "learning rate"),
+    ("ASGD", dict(weight_decay=-0.1), "weight_decay"),
 ]
 
 
@@ -389,12 +398,12 @@ def test_bad_scheduler_arguments_raise_as_torch_does():
 
 
 def test_differentiable_is_refused_and_capturable_changes_nothing():
-    for cls in ("Adagrad", "Adadelta", "Adamax", "NAdam", "RAdam"):
+    for cls in ("Adagrad", "Adadelta", "Adamax", "NAdam", "RAdam", "Rprop", "ASGD"):
         with pytest.raises(lumina.LuminaValueError, match="differentiable"):
             getattr(lumina.optim, cls)([lumina.tensor(np.zeros(2, np.float32), requires_grad=True)],
                                        differentiable=True)
     # capturable (CUDA graphs) is accepted and ignored; torch refuses it on CPU at step()
-    for cls in ("Adadelta", "Adamax", "NAdam", "RAdam", "Adam"):
+    for cls in ("Adadelta", "Adamax", "NAdam", "RAdam", "Adam", "Rprop", "ASGD"):
         runs = []
         for capturable in (False, True):
             p = lumina.tensor(PARAMS[1].copy(), requires_grad=True)
@@ -439,7 +448,8 @@ def test_named_parameters_are_kept_as_torch_keeps_them():
         torch.optim.SGD(tw, lr=0.1)
 
 
-@pytest.mark.parametrize("name", ["nadam_l2", "adagrad_options", "adamax_options"])
+@pytest.mark.parametrize("name", ["nadam_l2", "adagrad_options", "adamax_options", "rprop_options",
+                                  "asgd_averaging"])
 def test_torch_checkpoint_without_state_for_a_parameter(name):
     """torch keeps no state for a parameter never updated (Adagrad: it does, from the start); lumina
     starts such a parameter's slots at their initial values (NAdam's mu_product at 1)."""
