@@ -1,4 +1,4 @@
-"""Layers: ``Linear``, activations, ``Flatten`` and the containers ``Sequential`` / ``ModuleList``."""
+"""Layers: ``Linear``, activations, ``Flatten`` / ``Unflatten`` / ``Identity`` and the containers ``Sequential`` / ``ModuleList``."""
 from __future__ import annotations
 
 import math
@@ -129,8 +129,7 @@ class ModuleList(Module):
 
     def _relabel(self, items) -> None:
         for name in list(self._modules):
-            delattr(self, name)
-            self._modules.pop(name)
+            delattr(self, name)      # Module.__delattr__ unregisters it
         for i, m in enumerate(items):
             setattr(self, str(i), m)
 
@@ -163,3 +162,45 @@ class Flatten(Module):
 
     def forward(self, x: Tensor) -> Tensor:
         return x.flatten(self.start_dim, self.end_dim)
+
+
+class Identity(Module):
+    """``torch.nn.Identity``: returns its input; the constructor's arguments are ignored, as torch's."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__()
+
+    def forward(self, input):
+        return input
+
+
+class Unflatten(Module):
+    """``torch.nn.Unflatten``: splits dim ``dim`` of the input into ``unflattened_size`` (whose
+    product must be that dim's size; one entry may be -1). Raises LuminaTypeError when
+    ``unflattened_size`` is not a list or tuple of ints, LuminaShapeError when it does not fit."""
+
+    def __init__(self, dim: int, unflattened_size):
+        super().__init__()
+        if not isinstance(unflattened_size, (list, tuple)) or not all(
+                isinstance(s, int) and not isinstance(s, bool) for s in unflattened_size):
+            raise LuminaTypeError(f"Unflatten: unflattened_size must be a tuple or list of ints, "
+                                  f"got {unflattened_size!r}")
+        self.dim, self.unflattened_size = dim, tuple(unflattened_size)
+
+    def forward(self, input: Tensor) -> Tensor:
+        n = input.ndim
+        if not -n <= self.dim < n:
+            raise LuminaShapeError(f"Unflatten: dim {self.dim} out of range for {input._value.type}")
+        d = self.dim % n
+        sizes = self.unflattened_size
+        known = math.prod(s for s in sizes if s != -1)
+        if sizes.count(-1) > 1 or (sizes.count(-1) == 0 and known != input.shape[d]) or (
+                sizes.count(-1) == 1 and (known == 0 or input.shape[d] % known)):
+            raise LuminaShapeError(f"Unflatten: sizes {list(sizes)} do not fit dim {self.dim} "
+                                   f"({input.shape[d]}) of {input._value.type}")
+        # -1 resolved here: an empty input's other dims still say what it stands for
+        sizes = tuple(input.shape[d] // known if s == -1 else s for s in sizes)
+        return input.reshape(*input.shape[:d], *sizes, *input.shape[d + 1:])
+
+    def extra_repr(self) -> str:
+        return f"dim={self.dim}, unflattened_size={self.unflattened_size}"

@@ -1,8 +1,9 @@
 """``Module`` and ``Parameter``: PyTorch's container model for layers, their weights and buffers."""
 from __future__ import annotations
 
+import itertools
 from collections import OrderedDict
-from typing import Iterator
+from typing import Iterator, NamedTuple
 
 import numpy as np
 
@@ -47,6 +48,52 @@ def factory(module: "Module", device, dtype) -> None:
         module.to(device, dtype)
 
 
+class _IncompatibleKeys(NamedTuple):
+    """What ``load_state_dict`` returns, as torch's: the module's keys the state lacked, and the
+    state's keys the module has no place for."""
+    missing_keys: list[str]
+    unexpected_keys: list[str]
+
+
+class RemovableHandle:
+    """``torch.utils.hooks.RemovableHandle``: ``remove()`` takes the hook it was returned for out
+    of its module's table (a second call does nothing); a context manager that removes on exit."""
+
+    _ids = itertools.count()
+
+    def __init__(self, table: OrderedDict):
+        self.id = next(RemovableHandle._ids)
+        self._table = table
+
+    def remove(self) -> None:
+        self._table.pop(self.id, None)
+
+    def __enter__(self) -> "RemovableHandle":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.remove()
+
+
+def _saved(t: Tensor) -> "_SavedTensor":
+    return _SavedTensor(np.array(t.numpy(), copy=True), t.dtype.name, t.requires_grad)
+
+
+class _SavedTensor(NamedTuple):
+    """A tensor's pickled form (a lazy tensor is realised first): its NumPy data, dtype name and
+    ``requires_grad``."""
+    data: np.ndarray
+    dtype: str
+    requires_grad: bool
+
+    def restore(self) -> Tensor:
+        return tensor(self.data, dtype=to_dtype(self.dtype), requires_grad=self.requires_grad)
+
+
+def _rebuild_parameter(data: np.ndarray, dtype: str, requires_grad: bool) -> "Parameter":
+    return Parameter(tensor(data, dtype=to_dtype(dtype)), requires_grad)
+
+
 class Parameter(Tensor):
     """A realised leaf tensor that requires grad and that a ``Module`` registers as a weight;
     ``Parameter()`` holds an empty float32 tensor, as torch's."""
@@ -61,6 +108,12 @@ class Parameter(Tensor):
         t = Tensor._from_array(arr, requires_grad)
         super().__init__(t._value, requires_grad, _is_leaf=True)
 
+    def __reduce_ex__(self, protocol):
+        """Pickling and ``copy.deepcopy``: the realised values, dtype and ``requires_grad`` (the
+        gradient is not kept, as torch's)."""
+        s = _saved(self)
+        return _rebuild_parameter, (s.data, s.dtype, s.requires_grad)
+
 
 class Module:
     """Base class of layers. Assigning a ``Parameter`` or a ``Module`` attribute registers it."""
@@ -71,6 +124,36 @@ class Module:
         object.__setattr__(self, "_non_persistent", set())
         object.__setattr__(self, "_modules", OrderedDict())
         object.__setattr__(self, "training", True)
+        object.__setattr__(self, "_forward_hooks", OrderedDict())
+        object.__setattr__(self, "_forward_pre_hooks", OrderedDict())
+
+    def __getstate__(self) -> dict:
+        """Pickling and ``copy.deepcopy``: the attributes with each buffer (a plain tensor) saved as
+        its data, dtype and ``requires_grad`` (``_SavedTensor``); Parameters pickle themselves."""
+        saved: dict[int, _SavedTensor] = {}
+
+        def keep(v):
+            if isinstance(v, Tensor) and not isinstance(v, Parameter):
+                return saved.setdefault(id(v), _saved(v))
+            return v
+        state = {k: keep(v) for k, v in self.__dict__.items()}
+        state["_buffers"] = OrderedDict((k, keep(v)) for k, v in self._buffers.items())
+        return state
+
+    def __setstate__(self, state: dict) -> None:
+        restored: dict[int, Tensor] = {}
+
+        def back(v):
+            return restored.setdefault(id(v), v.restore()) if isinstance(v, _SavedTensor) else v
+        state = {k: back(v) for k, v in state.items()}
+        state["_buffers"] = OrderedDict((k, back(v)) for k, v in state["_buffers"].items())
+        self.__dict__.update(state)
+
+    def __delattr__(self, name: str) -> None:
+        for table in ("_parameters", "_buffers", "_modules"):
+            getattr(self, table).pop(name, None)
+        self._non_persistent.discard(name)
+        object.__delattr__(self, name)
 
     def __setattr__(self, name, value):
         if "_parameters" not in self.__dict__:
@@ -145,7 +228,52 @@ class Module:
         Tensors first (so the result is a Tensor with its autograd history, as a torch module
         called on ``torch.from_numpy(a)``)."""
         args = tuple(tensor(a) if isinstance(a, np.ndarray) else a for a in args)
-        return self.forward(*args, **kwargs)
+        for hook, with_kwargs in list(self._forward_pre_hooks.values()):
+            if with_kwargs:
+                result = hook(self, args, kwargs)
+                if result is not None:
+                    if not (isinstance(result, tuple) and len(result) == 2):
+                        raise LuminaTypeError(f"{type(self).__name__}: a forward pre-hook with kwargs must return "
+                                              f"None or (args, kwargs), got {type(result).__name__}")
+                    args, kwargs = result
+            else:
+                result = hook(self, args)
+                if result is not None:
+                    args = result if isinstance(result, tuple) else (result,)
+        try:
+            out = self.forward(*args, **kwargs)
+        except Exception:
+            for hook, with_kwargs, always in list(self._forward_hooks.values()):
+                if always:
+                    hook(self, args, kwargs, None) if with_kwargs else hook(self, args, None)
+            raise
+        for hook, with_kwargs, _ in list(self._forward_hooks.values()):
+            result = hook(self, args, kwargs, out) if with_kwargs else hook(self, args, out)
+            if result is not None:
+                out = result
+        return out
+
+    def _add_hook(self, table: OrderedDict, entry: tuple, prepend: bool) -> RemovableHandle:
+        handle = RemovableHandle(table)
+        table[handle.id] = entry
+        if prepend:
+            table.move_to_end(handle.id, last=False)
+        return handle
+
+    def register_forward_pre_hook(self, hook, *, prepend: bool = False, with_kwargs: bool = False) -> RemovableHandle:
+        """``hook(module, args)`` before each ``forward``, as torch's: it may return new positional
+        arguments (a non-tuple is wrapped), or with ``with_kwargs`` ``hook(module, args, kwargs)``
+        returning ``(args, kwargs)``. ``prepend`` runs it before the hooks already registered.
+        Returns a handle whose ``remove()`` unregisters it."""
+        return self._add_hook(self._forward_pre_hooks, (hook, with_kwargs), prepend)
+
+    def register_forward_hook(self, hook, *, prepend: bool = False, with_kwargs: bool = False,
+                              always_call: bool = False) -> RemovableHandle:
+        """``hook(module, args, output)`` after each ``forward`` (``hook(module, args, kwargs,
+        output)`` with ``with_kwargs``), as torch's: a non-None result replaces the output.
+        ``always_call``: also called (output None) when ``forward`` raises. Returns a handle whose
+        ``remove()`` unregisters it."""
+        return self._add_hook(self._forward_hooks, (hook, with_kwargs, always_call), prepend)
 
     def named_modules(self, memo: set | None = None, prefix: str = "",
                       remove_duplicate: bool = True) -> Iterator[tuple[str, "Module"]]:
@@ -170,8 +298,45 @@ class Module:
         for _, p in self.named_parameters(recurse=recurse):
             yield p
 
+    def modules(self, remove_duplicate: bool = True) -> Iterator["Module"]:
+        """This module and every submodule, depth first, each once unless ``remove_duplicate`` is
+        False (``named_modules``)."""
+        for _, m in self.named_modules(remove_duplicate=remove_duplicate):
+            yield m
+
+    def named_children(self) -> Iterator[tuple[str, "Module"]]:
+        """(name, module) of the direct submodules, each module once, in registration order."""
+        seen = set()
+        for name, m in self._modules.items():
+            if m is not None and id(m) not in seen:
+                seen.add(id(m))
+                yield name, m
+
     def children(self) -> Iterator["Module"]:
-        yield from self._modules.values()
+        for _, m in self.named_children():
+            yield m
+
+    def requires_grad_(self, requires_grad: bool = True) -> "Module":
+        """Set ``requires_grad`` on every parameter; returns self."""
+        for p in self.parameters():
+            p.requires_grad_(requires_grad)
+        return self
+
+    def half(self) -> "Module":
+        """Cast the floating-point parameters and buffers to float16 (``to(float16)``)."""
+        return self.to(dtype="float16")
+
+    def float(self) -> "Module":
+        """Cast the floating-point parameters and buffers to float32."""
+        return self.to(dtype="float32")
+
+    def double(self) -> "Module":
+        """Cast the floating-point parameters and buffers to float64."""
+        return self.to(dtype="float64")
+
+    def bfloat16(self) -> "Module":
+        """Cast the floating-point parameters and buffers to bfloat16."""
+        return self.to(dtype="bfloat16")
 
     def train(self, mode: bool = True) -> "Module":
         for _, m in self.named_modules():
@@ -240,22 +405,23 @@ class Module:
             out[prefix + n] = t if keep_vars else np.array(t.numpy(), copy=True)
         return out
 
-    def load_state_dict(self, state_dict: dict, strict: bool = True, assign: bool = False) -> None:
-        """Copy values into the parameters and buffers (cast to their dtypes). Raises
-        LuminaValueError naming missing/unexpected keys (when ``strict``) and LuminaShapeError naming
-        a key whose shape differs; LuminaValueError for ``assign=True`` (torch's switch to adopt the
-        given tensors instead of copying into the module's own, which lumina does not support)."""
+    def load_state_dict(self, state_dict: dict, strict: bool = True, assign: bool = False) -> _IncompatibleKeys:
+        """Copy values into the parameters and buffers (cast to their dtypes); returns torch's
+        ``_IncompatibleKeys(missing_keys, unexpected_keys)``. Raises LuminaValueError naming the
+        missing/unexpected keys when ``strict`` (torch's RuntimeError), before anything is copied,
+        and LuminaShapeError naming a key whose shape differs (whatever ``strict``, as torch);
+        LuminaValueError for ``assign=True`` (torch's switch to adopt the given tensors instead of
+        copying into the module's own, which lumina does not support)."""
         if assign:
             raise LuminaValueError("load_state_dict: assign=True (adopting the given tensors as the module's) is "
                                    "not supported; values are copied into the existing parameters")
         state = state_dict
         targets = dict(self._state_items())
-        if strict:
-            missing = sorted(set(targets) - set(state))
-            unexpected = sorted(set(state) - set(targets))
-            if missing or unexpected:
-                raise LuminaValueError(f"load_state_dict: {type(self).__name__}: missing keys {missing}, "
-                                       f"unexpected keys {unexpected}")
+        missing = [k for k in targets if k not in state]
+        unexpected = [k for k in state if k not in targets]
+        if strict and (missing or unexpected):
+            raise LuminaValueError(f"load_state_dict: error(s) in loading state_dict for {type(self).__name__}: "
+                                   f"missing keys {missing}, unexpected keys {unexpected}")
         loaded = []
         for name, value in state.items():
             if name not in targets:
@@ -270,6 +436,7 @@ class Module:
                 t.assign(tensor(arr, dtype=t.dtype))
             loaded.append(t)
         realize(*loaded)
+        return _IncompatibleKeys(missing, unexpected)
 
     def save(self, path) -> None:
         """Write ``state_dict()`` to ``path`` as an uncompressed ``.npz`` (NumPy appends ``.npz`` to a

@@ -10,7 +10,7 @@ from ...tensor.autocast import autocast_fp32
 from ...errors import LuminaIndexError, LuminaShapeError, LuminaTypeError, LuminaValueError
 from ...ir.dtypes import DType
 from ...tensor.indexing import checked_index, known_values, pick, range_message, take
-from ...tensor import Tensor, broadcast_shapes, where
+from ...tensor import Tensor, broadcast_shapes, minimum, where
 from .activation import log_softmax
 
 
@@ -247,3 +247,200 @@ def l1_loss(input: Tensor, target: Tensor, size_average=None, reduce=None, reduc
     is 0, as PyTorch's sign. Raises LuminaValueError for ``size_average`` / ``reduce``."""
     _no_legacy(size_average, reduce, "l1_loss")
     return _weighted((input - target).abs(), weight, input, reduction, "l1_loss")
+
+
+def _pointwise_pair(input: Tensor, target: Tensor, op: str) -> tuple[Tensor, Tensor]:
+    """``input`` and ``target`` broadcast together (torch warns when they differ and broadcasts),
+    float32 under autocast. Raises LuminaShapeError when they do not broadcast."""
+    input, target = autocast_fp32(input, target)
+    shape = tuple(broadcast_shapes(op, input._value.type, target._value.type))
+    return (input if input.shape == shape else input.expand(*shape),
+            target if target.shape == shape else target.expand(*shape))
+
+
+def smooth_l1_loss(input: Tensor, target: Tensor, size_average=None, reduce=None, reduction: str = "mean",
+                   beta: float = 1.0) -> Tensor:
+    """``torch.nn.functional.smooth_l1_loss`` (https://pytorch.org/docs/stable/generated/torch.nn.SmoothL1Loss.html):
+    with ``d = |input - target|``, ``0.5 d^2 / beta`` where ``d < beta``, else ``d - 0.5 beta``;
+    ``beta = 0`` is ``l1_loss``. Any float shapes that broadcast. Raises LuminaValueError for
+    ``beta < 0`` or a bad ``reduction``, LuminaShapeError when the shapes do not broadcast."""
+    _no_legacy(size_average, reduce, "smooth_l1_loss")
+    _check_reduction(reduction, "smooth_l1_loss")
+    if beta < 0:
+        raise LuminaValueError(f"smooth_l1_loss: beta must be >= 0, got {beta}")
+    input, target = _pointwise_pair(input, target, "smooth_l1_loss")
+    d = (input - target).abs()
+    if beta == 0.0:
+        return _reduce(d, reduction, "smooth_l1_loss")
+    # the quadratic branch sees d capped at beta, so an infinite d gives no inf * 0 in its gradient
+    # (a NaN d passes, so its gradient is NaN, as torch's)
+    small = where(d > beta, beta, d)
+    return _reduce(where(d < beta, small * small * (0.5 / beta), d - 0.5 * beta), reduction, "smooth_l1_loss")
+
+
+def huber_loss(input: Tensor, target: Tensor, reduction: str = "mean", delta: float = 1.0,
+               weight: Tensor | None = None) -> Tensor:
+    """``torch.nn.functional.huber_loss`` (Huber 1964; https://pytorch.org/docs/stable/generated/torch.nn.HuberLoss.html):
+    with ``d = |input - target|``, ``0.5 d^2`` where ``d < delta``, else ``delta (d - 0.5 delta)``;
+    times ``weight`` (input's shape) when given ("mean" is then the plain mean, as torch's). Raises
+    LuminaValueError for ``delta <= 0`` or a bad ``reduction``, LuminaShapeError for shapes."""
+    _check_reduction(reduction, "huber_loss")
+    if not delta > 0:
+        raise LuminaValueError(f"huber_loss: delta must be > 0, got {delta}")
+    input, target = _pointwise_pair(input, target, "huber_loss")
+    d = (input - target).abs()
+    small = where(d > delta, delta, d)      # as smooth_l1_loss: no inf * 0 in the unused branch's gradient
+    loss = where(d < delta, small * small * 0.5, (d - 0.5 * delta) * delta)
+    if weight is not None:
+        if weight.shape != input.shape:
+            raise LuminaShapeError(f"huber_loss: weight {weight._value.type} must have the input's shape "
+                                   f"{input._value.type}")
+        loss = loss * weight
+    return _reduce(loss, reduction, "huber_loss")
+
+
+def kl_div(input: Tensor, target: Tensor, size_average=None, reduce=None, reduction: str = "mean",
+           log_target: bool = False) -> Tensor:
+    """``torch.nn.functional.kl_div`` of log-probabilities ``input`` against ``target``
+    (probabilities, or log-probabilities with ``log_target``): ``target * (log target - input)``
+    pointwise, 0 where ``target`` is 0 (``xlogy``), or ``exp(target) * (target - input)``.
+    ``reduction``: also "batchmean" (the sum over ``input.size(0)``, the true KL divergence per
+    sample). At a zero target the target's gradient is 0 (torch's is NaN, from ``xlogy``'s
+    ``log 0 + 0/0``). https://pytorch.org/docs/stable/generated/torch.nn.KLDivLoss.html. Raises
+    LuminaValueError / LuminaShapeError."""
+    _no_legacy(size_average, reduce, "kl_div")
+    if reduction not in ("mean", "sum", "none", "batchmean"):
+        raise LuminaValueError(f"kl_div: reduction must be 'mean', 'batchmean', 'sum' or 'none', got {reduction!r}")
+    input, target = _pointwise_pair(input, target, "kl_div")
+    if log_target:
+        loss = target.exp() * (target - input)
+    else:
+        zero = target == 0.0      # xlogy(0, 0) = 0; a negative target gives NaN, as torch
+        safe = where(zero, 1.0, target)
+        loss = where(zero, 0.0, target * safe.log()) - target * input
+    if reduction == "batchmean":
+        return loss.sum() / input.shape[0] if input.ndim else loss.sum()
+    return _reduce(loss, reduction, "kl_div")
+
+
+def poisson_nll_loss(input: Tensor, target: Tensor, log_input: bool = True, full: bool = False,
+                     size_average=None, eps: float = 1e-08, reduce=None, reduction: str = "mean") -> Tensor:
+    """``torch.nn.functional.poisson_nll_loss``: ``exp(input) - target * input`` (``log_input``) or
+    ``input - target * log(input + eps)``; ``full`` adds Stirling's ``t log t - t + 0.5 log(2 pi t)``
+    where ``target > 1``. https://pytorch.org/docs/stable/generated/torch.nn.PoissonNLLLoss.html.
+    Raises LuminaValueError / LuminaShapeError."""
+    _no_legacy(size_average, reduce, "poisson_nll_loss")
+    _check_reduction(reduction, "poisson_nll_loss")
+    input, target = _pointwise_pair(input, target, "poisson_nll_loss")
+    loss = input.exp() - target * input if log_input else input - target * (input + eps).log()
+    if full:
+        big = target > 1.0
+        t = where(big, target, 2.0)
+        loss = loss + where(big, t * t.log() - t + (t * (2 * math.pi)).log() * 0.5, 0.0)
+    return _reduce(loss, reduction, "poisson_nll_loss")
+
+
+def gaussian_nll_loss(input: Tensor, target: Tensor, var, full: bool = False, eps: float = 1e-06,
+                      reduction: str = "mean") -> Tensor:
+    """``torch.nn.functional.gaussian_nll_loss``: ``0.5 (log max(var, eps) + (input - target)^2 /
+    max(var, eps))``, plus ``0.5 log(2 pi)`` with ``full``. ``var``: input's shape, input's shape
+    with the last dim 1 or dropped (one variance per sample), or a float. The clamp at ``eps`` is
+    invisible to the gradient, as torch's (an in-place clamp under no_grad).
+    https://pytorch.org/docs/stable/generated/torch.nn.GaussianNLLLoss.html. Raises LuminaValueError
+    for a negative variance (when known) or a bad ``reduction``, LuminaShapeError for shapes."""
+    _check_reduction(reduction, "gaussian_nll_loss")
+    if not isinstance(var, Tensor):
+        if var < 0:
+            raise LuminaValueError(f"gaussian_nll_loss: var has negative entries ({var})")
+        var = input.detach() * 0.0 + float(var)
+    if var.shape != input.shape:
+        if input.shape[:-1] == var.shape:
+            var = var.unsqueeze(-1)
+        elif not (input.shape[:-1] == var.shape[:-1] and var.ndim and var.shape[-1] == 1):
+            raise LuminaShapeError(f"gaussian_nll_loss: var {var._value.type} must have the input's shape "
+                                   f"{input._value.type}, or it with the last dim 1 or dropped")
+    if target.shape != input.shape:
+        raise LuminaShapeError(f"gaussian_nll_loss: target {target._value.type} must have the input's shape "
+                               f"{input._value.type}")
+    vals = known_values(var)
+    if vals is not None and (vals < 0).any():
+        raise LuminaValueError("gaussian_nll_loss: var has negative entries")
+    var = var + (var.clamp(min=eps) - var).detach()
+    d = input - target
+    loss = (var.log() + d * d / var) * 0.5
+    if full:
+        loss = loss + 0.5 * math.log(2 * math.pi)
+    return _reduce(loss, reduction, "gaussian_nll_loss")
+
+
+def margin_ranking_loss(input1: Tensor, input2: Tensor, target: Tensor, margin: float = 0,
+                        size_average=None, reduce=None, reduction: str = "mean") -> Tensor:
+    """``torch.nn.functional.margin_ranking_loss``: ``max(0, -target * (input1 - input2) + margin)``
+    with ``target`` in {1, -1}, the three broadcast together.
+    https://pytorch.org/docs/stable/generated/torch.nn.MarginRankingLoss.html. Raises
+    LuminaShapeError when the shapes do not broadcast, LuminaValueError for ``reduction``."""
+    _no_legacy(size_average, reduce, "margin_ranking_loss")
+    _check_reduction(reduction, "margin_ranking_loss")
+    broadcast_shapes("margin_ranking_loss", input1._value.type, input2._value.type, target._value.type)
+    return _reduce((-target * (input1 - input2) + margin).clamp(min=0.0), reduction, "margin_ranking_loss")
+
+
+def cosine_embedding_loss(input1: Tensor, input2: Tensor, target: Tensor, margin: float = 0,
+                          size_average=None, reduce=None, reduction: str = "mean") -> Tensor:
+    """``torch.nn.functional.cosine_embedding_loss`` of ``input1``, ``input2`` ``[N, D]`` (or ``[D]``)
+    and ``target [N]`` (``[]``) in {1, -1}: ``1 - cos`` where ``target == 1``, ``max(0, cos - margin)``
+    where ``target == -1``, 0 elsewhere; ``cos = <x1, x2> / sqrt((|x1|^2 + 1e-12) (|x2|^2 + 1e-12))``
+    as PyTorch's kernel. https://pytorch.org/docs/stable/generated/torch.nn.CosineEmbeddingLoss.html.
+    Raises LuminaShapeError for other ranks or mismatched shapes."""
+    _no_legacy(size_average, reduce, "cosine_embedding_loss")
+    _check_reduction(reduction, "cosine_embedding_loss")
+    if input1.ndim not in (1, 2) or input1.shape != input2.shape or target.ndim != input1.ndim - 1 or (
+            target.ndim and target.shape[0] != input1.shape[0]):
+        raise LuminaShapeError(f"cosine_embedding_loss: expected input1, input2 of one shape [N, D] or [D] and "
+                               f"target [N] or [], got {input1._value.type}, {input2._value.type}, "
+                               f"{target._value.type}")
+    dim = input1.ndim - 1
+    eps = 1e-12
+    prod = (input1 * input2).sum(dim)
+    denom = (((input1 * input1).sum(dim) + eps) * ((input2 * input2).sum(dim) + eps)).sqrt()
+    cos = prod / denom
+    loss = where(target == 1, 1.0 - cos, 0.0) + where(target == -1, (cos - margin).clamp(min=0.0), 0.0)
+    return _reduce(loss, reduction, "cosine_embedding_loss")
+
+
+def _pairwise_distance(x1: Tensor, x2: Tensor, p: float, eps: float) -> Tensor:
+    """``torch.pairwise_distance``: the ``p``-norm of ``x1 - x2 + eps`` over the last dim."""
+    d = (x1 - x2 + eps).abs()
+    if p == math.inf:
+        return d.max(-1)
+    if p == 1:
+        return d.sum(-1)
+    if p == 2:
+        return (d * d).sum(-1).sqrt()
+    return (d ** p).sum(-1) ** (1.0 / p)
+
+
+def triplet_margin_loss(anchor: Tensor, positive: Tensor, negative: Tensor, margin: float = 1.0, p: float = 2,
+                        eps: float = 1e-06, swap: bool = False, size_average=None, reduce=None,
+                        reduction: str = "mean") -> Tensor:
+    """``torch.nn.functional.triplet_margin_loss`` (Balntas et al. 2016) of ``[N, D]`` (or ``[D]``)
+    embeddings: ``max(0, margin + d(a, p) - d(a, n))`` with ``d`` the ``p``-norm distance of
+    ``x1 - x2 + eps``; ``swap`` uses ``min(d(a, n), d(p, n))`` for the negative distance.
+    https://pytorch.org/docs/stable/generated/torch.nn.TripletMarginLoss.html. Raises
+    LuminaShapeError for other ranks or differing shapes, LuminaValueError for ``p <= 0``,
+    ``margin <= 0`` or ``reduction``."""
+    _no_legacy(size_average, reduce, "triplet_margin_loss")
+    _check_reduction(reduction, "triplet_margin_loss")
+    if anchor.ndim not in (1, 2) or not anchor.shape == positive.shape == negative.shape:
+        raise LuminaShapeError(f"triplet_margin_loss: anchor, positive and negative must share one shape [N, D] or "
+                               f"[D], got {anchor._value.type}, {positive._value.type}, {negative._value.type}")
+    if not margin > 0:
+        raise LuminaValueError(f"triplet_margin_loss: margin must be greater than 0, got {margin}")
+    if not p > 0:
+        raise LuminaValueError(f"triplet_margin_loss: p must be > 0, got {p}")
+    d_pos = _pairwise_distance(anchor, positive, p, eps)
+    d_neg = _pairwise_distance(anchor, negative, p, eps)
+    if swap:
+        d_swap = _pairwise_distance(positive, negative, p, eps)
+        d_neg = minimum(d_neg, d_swap)     # torch.min: a tie splits the gradient
+    return _reduce((d_pos - d_neg + margin).clamp(min=0.0), reduction, "triplet_margin_loss")

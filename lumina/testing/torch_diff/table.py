@@ -51,6 +51,9 @@ EXCLUDED: dict[str, str] = {
     "Tensor.cuda": "needs a GPU; device moves are tested in tests/test_devices.py and tests/test_gpu.py",
     "nn.Module": "the base class; layers built on it are rows here, its methods are in the signature check",
     "nn.ModuleList": "a container without a forward; tests/test_nn_layers.py",
+    "nn.ModuleDict": "a container without a forward; tests/test_nn_module_api.py",
+    "nn.ParameterDict": "a container without a forward; tests/test_nn_module_api.py",
+    "nn.ParameterList": "a container without a forward; tests/test_nn_module_api.py",
 }
 """Namesakes not run by the harness, each with the reason."""
 

@@ -76,6 +76,130 @@ def _bce_cases(draw, dtype, logits=False):
 
 
 @st.composite
+def _pointwise_loss_cases(draw, dtype, knob=None, values=(), lo=None, hi=None, target_lo=None, target_hi=None,
+                          extra=(), target_grad=True):
+    """``input``, ``target`` of one shape (special values mixed in unless bounded), a reduction
+    (or "bogus", torch raises), ``knob`` drawn from ``values``, each name of ``extra`` a bool."""
+    shape = draw(shapes(0, 3))
+    g = wants_grad(dtype, True)
+    x = Arr(draw(array(dtype, shape, lo, hi, special=lo is None)), g)
+    t = Arr(draw(array(dtype, shape, target_lo, target_hi, special=target_lo is None)), g and target_grad)
+    kw = {}
+    if draw(st.booleans()):
+        kw["reduction"] = draw(st.sampled_from(["mean", "sum", "none"]))
+    if knob and draw(st.booleans()):
+        kw[knob] = draw(st.sampled_from(values))
+    for name in extra:
+        if draw(st.booleans()):
+            kw[name] = draw(st.booleans())
+    if rarely(draw, 12):
+        kw["reduction"] = "bogus"
+    return Case((x, t), kw, dtype=dtype)
+
+
+@st.composite
+def _kl_div_cases(draw, dtype):
+    log_target = draw(st.booleans())
+    # probabilities from 0.01: at a zero target lumina's target gradient is 0, torch's NaN (xlogy's
+    # log(0) + 0/0); the zero target's value is checked in tests/test_nn_losses_more.py
+    case = draw(_pointwise_loss_cases(dtype, lo=-4, hi=0, target_lo=-4 if log_target else 0.01,
+                                      target_hi=0 if log_target else 1))
+    kw = dict(case.kwargs, log_target=log_target)
+    if draw(st.integers(0, 3)) == 0:
+        kw["reduction"] = "batchmean"
+    return Case(case.args, kw, dtype=dtype)
+
+
+@st.composite
+def _gaussian_nll_cases(draw, dtype):
+    """``input``, ``target`` and a positive ``var`` of their shape, the last dim 1 or dropped; some
+    variances below ``eps`` (clamped)."""
+    shape = draw(shapes(1, 3, min_side=1))
+    g = wants_grad(dtype, True)
+    x = Arr(draw(array(dtype, shape, special=False)), g)
+    t = Arr(draw(array(dtype, shape, special=False)), g)
+    vshape = draw(st.sampled_from([shape, shape[:-1] + (1,), shape[:-1]]))
+    var = Arr(draw(array(dtype, vshape, 1e-8, 4, special=False)), g)
+    kw = {}
+    if draw(st.booleans()):
+        kw["reduction"] = draw(st.sampled_from(["mean", "sum", "none"]))
+    if draw(st.booleans()):
+        kw["full"] = True
+    return Case((x, t, var), kw, dtype=dtype)
+
+
+@st.composite
+def _pair_target_cases(draw, dtype, embedding=False):
+    """``margin_ranking_loss`` (``x1``, ``x2``, ``y`` of one shape) or ``cosine_embedding_loss``
+    (``[N, D]`` or ``[D]`` inputs, ``y [N]`` / ``[]``), ``y`` in {1, -1}; a margin; reductions."""
+    if embedding:
+        shape = draw(st.sampled_from([(draw(st.integers(1, 3)), draw(st.integers(1, 3))), (draw(st.integers(1, 3)),)]))
+        tshape = shape[:-1]
+    else:
+        shape = tshape = draw(shapes(0, 2))
+    g = wants_grad(dtype, True)
+
+    def draw_input():
+        if not embedding:
+            return draw(array(dtype, shape))
+        # magnitudes >= 0.25: near a zero vector the cosine's gradient is ill-conditioned (1e5 and more)
+        signs = np.where(draw(array("bool", shape)), 1, -1).astype(np_dtype(dtype))
+        return draw(array(dtype, shape, 0.25, 4, special=False)) * signs
+    x1, x2 = Arr(draw_input(), g), Arr(draw_input(), g)
+    y = Arr(np.where(draw(array("bool", tshape)), 1, -1).astype(np_dtype(dtype)))
+    kw = {}
+    if draw(st.booleans()):
+        kw["reduction"] = draw(st.sampled_from(["mean", "sum", "none"]))
+    if draw(st.booleans()):
+        kw["margin"] = draw(st.sampled_from([0.0, 0.5, -0.25]))
+    return Case((x1, x2, y), kw, dtype=dtype)
+
+
+@st.composite
+def _triplet_cases(draw, dtype):
+    shape = draw(st.sampled_from([(draw(st.integers(1, 3)), draw(st.integers(1, 3))), (draw(st.integers(1, 3)),)]))
+    g = wants_grad(dtype, True)
+    a, p, n = (Arr(draw(array(dtype, shape, special=False)), g) for _ in range(3))
+    kw = {}
+    if draw(st.booleans()):
+        kw["reduction"] = draw(st.sampled_from(["mean", "sum", "none"]))
+    if draw(st.booleans()):
+        kw["margin"] = draw(st.sampled_from([0.5, 2.0]))
+    if draw(st.booleans()):
+        kw["p"] = draw(st.sampled_from([1.0, 2.0, 3.0]))
+    if draw(st.booleans()):
+        kw["swap"] = True
+    return Case((a, p, n), kw, dtype=dtype)
+
+
+def _loss_rows() -> list[OpSpec]:
+    """The regression, divergence and embedding losses."""
+    common = dict(normwise=True, dtypes=("float32", "float64"), ulps=16, accumulates=True)
+    return [
+        OpSpec("F.smooth_l1_loss", lambda L, x, t, **k: L.nn.functional.smooth_l1_loss(x, t, **k),
+               lambda d: _pointwise_loss_cases(d, "beta", (0.0, 0.5, 1.0, 2.0)), **common),
+        OpSpec("F.huber_loss", lambda L, x, t, **k: L.nn.functional.huber_loss(x, t, **k),
+               lambda d: _pointwise_loss_cases(d, "delta", (0.5, 1.0, 2.0)), **common),
+        OpSpec("F.kl_div", lambda L, x, t, **k: L.nn.functional.kl_div(x, t, **k), _kl_div_cases,
+               checks="log_target, batchmean; zero targets (xlogy)", **common),
+        OpSpec("F.poisson_nll_loss", lambda L, x, t, **k: L.nn.functional.poisson_nll_loss(x, t, **k),
+               lambda d: _pointwise_loss_cases(d, lo=-3, hi=3, target_lo=0, target_hi=4, extra=("full",),
+                                               target_grad=False),
+               checks="log_input=True, full (Stirling's term); count targets not differentiated", **common),
+        OpSpec("F.gaussian_nll_loss", lambda L, x, t, v, **k: L.nn.functional.gaussian_nll_loss(x, t, v, **k),
+               _gaussian_nll_cases, checks="per-sample variances, variances clamped at eps, full", **common),
+        OpSpec("F.margin_ranking_loss", lambda L, a, b, y, **k: L.nn.functional.margin_ranking_loss(a, b, y, **k),
+               _pair_target_cases, **common),
+        OpSpec("F.cosine_embedding_loss",
+               lambda L, a, b, y, **k: L.nn.functional.cosine_embedding_loss(a, b, y, **k),
+               lambda d: _pair_target_cases(d, embedding=True), **common),
+        OpSpec("F.triplet_margin_loss",
+               lambda L, a, pos, neg, **k: L.nn.functional.triplet_margin_loss(a, pos, neg, **k), _triplet_cases,
+               checks="p = 1, 2, 3; swap", **common),
+    ]
+
+
+@st.composite
 def _class_loss_cases(draw, dtype, log_probs=False):
     """``input [N, C, d...]`` or ``[C]`` and class indices; weights, ignore_index, label smoothing,
     reductions; an index out of range sometimes (torch raises)."""
@@ -352,4 +476,5 @@ def specs() -> list[OpSpec]:
              OpSpec("F.pixel_unshuffle", lambda L, x, r: L.nn.functional.pixel_unshuffle(x, r),
                     lambda d: _pixel_cases(d, shuffle=False), dtypes=ALL, exact=True,
                     checks="batch dims; a height or width not divisible by r raises")]
+    rows += _loss_rows()
     return rows

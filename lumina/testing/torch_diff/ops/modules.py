@@ -8,6 +8,56 @@ from ..cases import Arr, Case
 from ..spec import OpSpec
 from ..strategies import array, shapes, tensor_only
 from .common import mpmath_pair
+from .functional import (_bce_cases, _class_loss_cases, _gaussian_nll_cases, _kl_div_cases, _pair_target_cases,
+                         _pointwise_loss_cases, _triplet_cases)
+
+
+def _args_only(cases):
+    """A functional row's cases without their keywords (a loss module takes them at construction)."""
+    return lambda d: cases(d).map(lambda c: Case(c.args, dtype=c.dtype))
+
+
+def _open_unit_input(case: Case) -> bool:
+    """Probabilities inside (0, 1): at 0 and 1 torch's BCE gradients are its own (a reviewed
+    difference of the F.binary_cross_entropy row)."""
+    x = case.args[0].value
+    return bool(((x > 0) & (x < 1)).all())
+
+
+def _loss_module_rows() -> list[OpSpec]:
+    """Each loss module, built with non-default keywords, on its function's cases."""
+    f64 = ("float32", "float64")
+    common = dict(dtypes=f64, normwise=True, ulps=16, accumulates=True)
+    # finite values here: the specials (and the overflow rounding at them) are the function rows' cases
+    pair = _args_only(lambda d: _pointwise_loss_cases(d, lo=-4, hi=4, target_lo=-4, target_hi=4))
+    rows = []
+    rows += _module("L1Loss", lambda L: L.nn.L1Loss(), pair, **common)
+    rows += _module("MSELoss", lambda L: L.nn.MSELoss(reduction="sum"), pair, **common)
+    rows += _module("SmoothL1Loss", lambda L: L.nn.SmoothL1Loss(beta=0.5), pair, **common)
+    rows += _module("HuberLoss", lambda L: L.nn.HuberLoss(reduction="none", delta=2.0), pair, **common)
+    rows += _module("KLDivLoss", lambda L: L.nn.KLDivLoss(reduction="batchmean", log_target=True),
+                    _args_only(lambda d: _kl_div_cases(d).filter(lambda c: c.kwargs["log_target"])), **common)
+    rows += _module("PoissonNLLLoss", lambda L: L.nn.PoissonNLLLoss(full=True),
+                    _args_only(lambda d: _pointwise_loss_cases(d, lo=-3, hi=3, target_lo=0, target_hi=4,
+                                                               target_grad=False)), **common)
+    rows += _module("GaussianNLLLoss", lambda L: L.nn.GaussianNLLLoss(full=True), _args_only(_gaussian_nll_cases),
+                    **common)
+    rows += _module("BCELoss", lambda L: L.nn.BCELoss(reduction="sum"), _args_only(
+                        lambda d: _bce_cases(d).filter(_open_unit_input)),
+                    dtypes=f64, normwise=True, ulps=16, accumulates=True)
+    rows += _module("BCEWithLogitsLoss", lambda L: L.nn.BCEWithLogitsLoss(),
+                    _args_only(lambda d: _bce_cases(d, logits=True)), **common)
+    rows += _module("CrossEntropyLoss", lambda L: L.nn.CrossEntropyLoss(label_smoothing=0.1),
+                    _args_only(_class_loss_cases), **common)
+    rows += _module("NLLLoss", lambda L: L.nn.NLLLoss(reduction="sum"),
+                    _args_only(lambda d: _class_loss_cases(d, log_probs=True)), **common)
+    rows += _module("MarginRankingLoss", lambda L: L.nn.MarginRankingLoss(margin=0.5), _args_only(_pair_target_cases),
+                    **common)
+    rows += _module("CosineEmbeddingLoss", lambda L: L.nn.CosineEmbeddingLoss(margin=0.25),
+                    _args_only(lambda d: _pair_target_cases(d, embedding=True)), **common)
+    rows += _module("TripletMarginLoss", lambda L: L.nn.TripletMarginLoss(margin=0.5, p=1.0, swap=True),
+                    _args_only(_triplet_cases), **common)
+    return rows
 
 
 def _module(name, make, cases, dtypes=("float32",), **kw):
@@ -84,6 +134,10 @@ def specs() -> list[OpSpec]:
                            "scaled_dot_product_attention in torch), NaN in torch's MultiheadAttention",
                            _mha_fully_masked),),
                     accumulates=True, checks="torch's default layout (batch_first=False), masks, need_weights")
+    rows += _module("Identity", lambda L: L.nn.Identity(3, k=1), _mod_input, exact=True)
+    rows += _module("Unflatten", lambda L: L.nn.Unflatten(-1, (2, -1)), lambda d: _mod_input(
+        d, shapes(1, 3).map(lambda s: s[:-1] + (4,))), exact=True)
+    rows += _loss_module_rows()
     rows += [OpSpec("nn.Parameter", lambda L, x: L.nn.Parameter(x.detach()), tensor_only, exact=True, grad=False,
                     check_extra=_parameter_check)]
     return rows
