@@ -224,6 +224,13 @@ SCHEDULERS = {
                                                                pct_start=0.25),
     "OneCycleLR_no_momentum": lambda L, o: L.OneCycleLR(o, max_lr=0.3, total_steps=30, cycle_momentum=False,
                                                         div_factor=10.0),
+    "CyclicLR": lambda L, o: L.CyclicLR(o, base_lr=0.01, max_lr=[0.1, 0.2], step_size_up=4),
+    "CyclicLR_triangular2": lambda L, o: L.CyclicLR(o, base_lr=[0.01, 0.02], max_lr=0.1, step_size_up=3,
+                                                    step_size_down=5, mode="triangular2", base_momentum=0.7),
+    "CyclicLR_exp_range": lambda L, o: L.CyclicLR(o, base_lr=0.01, max_lr=0.1, step_size_up=5, mode="exp_range",
+                                                  gamma=0.95),
+    "CyclicLR_scale_fn": lambda L, o: L.CyclicLR(o, base_lr=0.01, max_lr=0.1, step_size_up=2, cycle_momentum=False,
+                                                 scale_fn=lambda x: 1.0 / (1.0 + x), scale_mode="iterations"),
     "ExponentialLR": lambda L, o: L.ExponentialLR(o, gamma=0.9),
     "MultiStepLR": lambda L, o: L.MultiStepLR(o, milestones=[4, 9, 9], gamma=0.5),
     "LambdaLR": lambda L, o: L.LambdaLR(o, lambda e: 1.0 / (1.0 + e)),
@@ -303,7 +310,7 @@ def test_cosine_warm_restarts_epoch_argument_matches_torch():
 
 
 @pytest.mark.parametrize("name", ["OneCycleLR", "CosineAnnealingWarmRestarts_mult", "PolynomialLR",
-                                  "MultiplicativeLR", "plateau"])
+                                  "MultiplicativeLR", "CyclicLR_triangular2", "CyclicLR_exp_range", "plateau"])
 @pytest.mark.filterwarnings("ignore::UserWarning")
 def test_scheduler_state_dict_resumes_from_lumina_and_from_torch(name):
     plateau = name == "plateau"
@@ -386,6 +393,8 @@ def test_bad_scheduler_arguments_raise_as_torch_does():
         lambda L, o: L.ReduceLROnPlateau(o, mode="up"),
         lambda L, o: L.ReduceLROnPlateau(o, threshold_mode="pct"),
         lambda L, o: L.MultiplicativeLR(o, [lambda e: 1.0]),
+        lambda L, o: L.CyclicLR(o, base_lr=0.01, max_lr=0.1, mode="sawtooth"),
+        lambda L, o: L.CyclicLR(o, base_lr=[0.01] * 3, max_lr=0.1),
     ]
     for i, make in enumerate(cases):
         with pytest.raises(ValueError):
@@ -395,6 +404,8 @@ def test_bad_scheduler_arguments_raise_as_torch_does():
     adagrad = lumina.optim.Adagrad([lumina.tensor(np.zeros(1, np.float32), requires_grad=True)])
     with pytest.raises(lumina.LuminaValueError, match="momentum or betas"):
         lsched.OneCycleLR(adagrad, max_lr=1.0, total_steps=10)
+    with pytest.raises(lumina.LuminaValueError, match="momentum or betas"):
+        lsched.CyclicLR(adagrad, base_lr=0.01, max_lr=1.0)
 
 
 def test_differentiable_is_refused_and_capturable_changes_nothing():
