@@ -249,9 +249,13 @@ def l1_loss(input: Tensor, target: Tensor, size_average=None, reduce=None, reduc
     return _weighted((input - target).abs(), weight, input, reduction, "l1_loss")
 
 
-def _pointwise_pair(input: Tensor, target: Tensor, op: str) -> tuple[Tensor, Tensor]:
+def _pointwise_pair(input: Tensor, target: Tensor, op: str, integers: bool = False) -> tuple[Tensor, Tensor]:
     """``input`` and ``target`` broadcast together (torch warns when they differ and broadcasts),
-    float32 under autocast. Raises LuminaShapeError when they do not broadcast."""
+    float32 under autocast. Raises LuminaShapeError when they do not broadcast, LuminaTypeError
+    when neither is floating point unless ``integers`` (torch's kernels have no integer form)."""
+    if not integers and not (input.dtype.is_float or target.dtype.is_float):
+        raise LuminaTypeError(f"{op}: input {input._value.type} and target {target._value.type} are integers; "
+                              "floating point is expected (as torch)")
     input, target = autocast_fp32(input, target)
     shape = tuple(broadcast_shapes(op, input._value.type, target._value.type))
     return (input if input.shape == shape else input.expand(*shape),
@@ -263,7 +267,8 @@ def smooth_l1_loss(input: Tensor, target: Tensor, size_average=None, reduce=None
     """``torch.nn.functional.smooth_l1_loss`` (https://pytorch.org/docs/stable/generated/torch.nn.SmoothL1Loss.html):
     with ``d = |input - target|``, ``0.5 d^2 / beta`` where ``d < beta``, else ``d - 0.5 beta``;
     ``beta = 0`` is ``l1_loss``. Any float shapes that broadcast. Raises LuminaValueError for
-    ``beta < 0`` or a bad ``reduction``, LuminaShapeError when the shapes do not broadcast."""
+    ``beta < 0`` or a bad ``reduction``, LuminaShapeError when the shapes do not broadcast,
+    LuminaTypeError for integer input and target."""
     _no_legacy(size_average, reduce, "smooth_l1_loss")
     _check_reduction(reduction, "smooth_l1_loss")
     if beta < 0:
@@ -283,7 +288,8 @@ def huber_loss(input: Tensor, target: Tensor, reduction: str = "mean", delta: fl
     """``torch.nn.functional.huber_loss`` (Huber 1964; https://pytorch.org/docs/stable/generated/torch.nn.HuberLoss.html):
     with ``d = |input - target|``, ``0.5 d^2`` where ``d < delta``, else ``delta (d - 0.5 delta)``;
     times ``weight`` (input's shape) when given ("mean" is then the plain mean, as torch's). Raises
-    LuminaValueError for ``delta <= 0`` or a bad ``reduction``, LuminaShapeError for shapes."""
+    LuminaValueError for ``delta <= 0`` or a bad ``reduction``, LuminaShapeError for shapes,
+    LuminaTypeError for integer input and target."""
     _check_reduction(reduction, "huber_loss")
     if not delta > 0:
         raise LuminaValueError(f"huber_loss: delta must be > 0, got {delta}")
@@ -307,7 +313,7 @@ def kl_div(input: Tensor, target: Tensor, size_average=None, reduce=None, reduct
     ``reduction``: also "batchmean" (the sum over ``input.size(0)``, the true KL divergence per
     sample). At a zero target the target's gradient is 0 (torch's is NaN, from ``xlogy``'s
     ``log 0 + 0/0``). https://pytorch.org/docs/stable/generated/torch.nn.KLDivLoss.html. Raises
-    LuminaValueError / LuminaShapeError."""
+    LuminaValueError / LuminaShapeError, LuminaTypeError for integer input and target."""
     _no_legacy(size_average, reduce, "kl_div")
     if reduction not in ("mean", "sum", "none", "batchmean"):
         raise LuminaValueError(f"kl_div: reduction must be 'mean', 'batchmean', 'sum' or 'none', got {reduction!r}")
@@ -331,7 +337,7 @@ def poisson_nll_loss(input: Tensor, target: Tensor, log_input: bool = True, full
     Raises LuminaValueError / LuminaShapeError."""
     _no_legacy(size_average, reduce, "poisson_nll_loss")
     _check_reduction(reduction, "poisson_nll_loss")
-    input, target = _pointwise_pair(input, target, "poisson_nll_loss")
+    input, target = _pointwise_pair(input, target, "poisson_nll_loss", integers=True)
     loss = input.exp() - target * input if log_input else input - target * (input + eps).log()
     if full:
         big = target > 1.0
@@ -349,6 +355,8 @@ def gaussian_nll_loss(input: Tensor, target: Tensor, var, full: bool = False, ep
     https://pytorch.org/docs/stable/generated/torch.nn.GaussianNLLLoss.html. Raises LuminaValueError
     for a negative variance (when known) or a bad ``reduction``, LuminaShapeError for shapes."""
     _check_reduction(reduction, "gaussian_nll_loss")
+    if not input.dtype.is_float:
+        raise LuminaTypeError(f"gaussian_nll_loss: input must be floating point, got {input._value.type}")
     if not isinstance(var, Tensor):
         if var < 0:
             raise LuminaValueError(f"gaussian_nll_loss: var has negative entries ({var})")
