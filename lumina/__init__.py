@@ -19,6 +19,8 @@ from .errors import (LuminaDeviceError, LuminaError, LuminaGradError, LuminaInde
 from .ir.dtypes import DType, bfloat16, bool_, float16, float32, float64, int32, int64
 from .backends.devices import available as device_available
 from .backends.devices import default_device
+from .tensor import all, any, expm1, frac, isfinite, isinf, isnan, log1p, nan_to_num, rsqrt  # noqa: A004
+from .tensor import movedim, narrow, roll, unbind
 from .tensor import add, div, floor_divide, fmod, mul, pow, remainder, sub  # noqa: A004
 from .tensor import (Tensor, arange, cat, ceil, chunk, cumprod, cumsum, einsum, enable_grad, eye, flip, floor, full,
                      gather, grad, index_select, inference_mode, is_grad_enabled, logsumexp, manual_seed, matmul,
@@ -102,6 +104,12 @@ def permute(input, dims): return _as_tensor(input).permute(dims)
 def transpose(input, dim0, dim1): return _as_tensor(input).transpose(dim0, dim1)
 def squeeze(input, dim=None): return _as_tensor(input).squeeze(dim)
 def unsqueeze(input, dim): return _as_tensor(input).unsqueeze(dim)
+
+
+def clone(input): return _as_tensor(input).clone()
+def detach(input): return _as_tensor(input).detach()
+def t(input): return _as_tensor(input).t()
+def masked_fill(input, mask, value): return _as_tensor(input).masked_fill(mask, value)
 
 
 def flatten(input, start_dim: int = 0, end_dim: int = -1):

@@ -157,3 +157,181 @@ def test_compiled_matches_eager_and_torch():
     want = torch.remainder(ta, tb) + ta.fmod(tb) * 2.0 + torch.div(ta, tb, rounding_mode="floor") \
         + torch.add(ta, tb, alpha=0.5)
     np.testing.assert_array_equal(f(lumina.tensor(a), lumina.tensor(b)).numpy(), want.numpy())
+
+
+# predicates, nan_to_num, rsqrt / log1p / expm1 / frac, all / any (lumina.tensor.pointwise)
+
+SPECIAL = np.array([np.nan, np.inf, -np.inf, 0.0, -0.0, 1.0, -1.0, -0.5, 1e-8, -1e-8, 1e-4, -0.9999, 50.0, -50.0,
+                    100.0, 3.7, -2.5, -3.0, 88.0, 2e-3])
+UNARY = ["isnan", "isinf", "isfinite", "nan_to_num", "rsqrt", "log1p", "expm1", "frac"]
+
+
+@pytest.mark.parametrize("name", UNARY)
+@pytest.mark.parametrize("dtype", [np.float32, np.float64, np.float16])
+def test_pointwise_floats_match_torch(name, dtype):
+    a = SPECIAL.astype(dtype)
+    got = getattr(lumina, name)(lumina.tensor(a)).numpy()
+    want = getattr(torch, name)(torch.tensor(a)).numpy()
+    assert got.dtype == want.dtype
+    np.testing.assert_allclose(got.astype(np.float64), want.astype(np.float64), rtol=4 * np.finfo(dtype).eps, atol=0)
+    _same(getattr(lumina.tensor(a), name)().numpy(), torch.tensor(got))
+
+
+def test_log1p_and_expm1_keep_their_accuracy_near_zero():
+    small = np.array([1e-7, -3e-6, 2e-5, 1e-30, -1e-12], np.float32)
+    for name in ("log1p", "expm1"):
+        got = getattr(lumina, name)(lumina.tensor(small)).numpy()
+        np.testing.assert_allclose(got, getattr(torch, name)(torch.tensor(small)).numpy(), rtol=2e-7)
+
+
+@pytest.mark.parametrize("name", [n for n in UNARY if n != "frac"])
+@pytest.mark.parametrize("dtype", [np.int32, np.int64, np.bool_])
+def test_pointwise_integers_and_bools_match_torch(name, dtype):
+    a = np.array([0, 1, 3, 1]).astype(dtype)
+    got = getattr(lumina, name)(lumina.tensor(a)).numpy()
+    want = getattr(torch, name)(torch.tensor(a)).numpy()
+    assert got.dtype == want.dtype
+    np.testing.assert_allclose(got.astype(np.float64), want.astype(np.float64), rtol=1e-7)
+
+
+def test_nan_to_num_replacements_and_frac_of_integers():
+    a = SPECIAL.astype(np.float32)
+    for kw in ({"nan": 2.0}, {"posinf": 9.0, "neginf": -7.5}, {"nan": -1.0, "posinf": 1e3}):
+        _same(lumina.nan_to_num(lumina.tensor(a), **kw).numpy(), torch.nan_to_num(torch.tensor(a), **kw))
+    with pytest.raises(NotImplementedError):
+        torch.frac(torch.tensor([1, 2]))
+    with pytest.raises(lumina.LuminaTypeError):
+        lumina.frac(lumina.tensor([1, 2]))
+
+
+@pytest.mark.parametrize("name", ["rsqrt", "log1p", "expm1", "frac", "nan_to_num"])
+def test_pointwise_gradients_match_torch(name):
+    a = np.concatenate([RNG.uniform(0.1, 3.0, 6), [1e-3, -0.5, 0.25, 2.0]])
+    if name in ("frac", "nan_to_num", "expm1"):
+        a = np.concatenate([a, -a[:4], [np.inf, -np.inf, np.nan] if name == "nan_to_num" else []])
+    g = RNG.standard_normal(a.shape)
+    la = lumina.tensor(a, requires_grad=True)
+    (getattr(lumina, name)(la) * lumina.tensor(g)).sum().backward()
+    ta = torch.tensor(a, requires_grad=True)
+    (getattr(torch, name)(ta) * torch.tensor(g)).sum().backward()
+    np.testing.assert_allclose(la.grad.numpy(), ta.grad.numpy(), rtol=1e-13, atol=0)
+
+
+@pytest.mark.parametrize("name", ["all", "any"])
+@pytest.mark.parametrize("kw", [{}, {"dim": 0}, {"dim": 1, "keepdim": True}, {"dim": (0, 1)}, {"dim": -1},
+                                {"dim": None, "keepdim": True}])
+@pytest.mark.parametrize("arr", [np.array([[0.0, np.nan, 1.0], [2.0, 3.0, 0.0]]), np.array([[0, 4, 1], [2, 3, 5]]),
+                                 np.array([[True, False, True], [True, True, True]]), np.zeros((0, 3), np.float32)])
+def test_all_and_any_match_torch(name, kw, arr):
+    got = getattr(lumina, name)(lumina.tensor(arr), **kw).numpy()
+    _same(got, getattr(torch, name)(torch.tensor(arr), **kw))
+    _same(getattr(lumina.tensor(arr), name)(**kw).numpy(), getattr(torch.tensor(arr), name)(**kw))
+
+
+def test_all_any_out_of_range_dim_raises():
+    with pytest.raises(IndexError):
+        torch.all(torch.zeros(2, 3), dim=2)
+    with pytest.raises(lumina.LuminaError):
+        lumina.all(lumina.zeros(2, 3), dim=2)
+
+
+def test_pointwise_under_compile():
+    @lumina.compile
+    def f(x):
+        return lumina.nan_to_num(x.log1p() + x.expm1(), nan=-1.0), lumina.isfinite(x).all(dim=0)
+
+    a = np.array([[0.5, -2.0, np.inf], [1e-6, np.nan, 3.0]], np.float32)
+    v, ok = f(lumina.tensor(a))
+    ta = torch.tensor(a)
+    np.testing.assert_allclose(v.numpy(), torch.nan_to_num(ta.log1p() + ta.expm1(), nan=-1.0).numpy(), rtol=1e-6)
+    _same(ok.numpy(), torch.isfinite(ta).all(dim=0))
+
+
+# shape helpers (lumina.tensor.reshaping) and function spellings of methods
+
+CUBE = np.arange(24.0).reshape(2, 3, 4)
+
+
+def _both(call):
+    """``call(L, x)`` in torch and lumina on CUBE: equal results (tuples too), or both raise."""
+    try:
+        want = call(torch, torch.tensor(CUBE, requires_grad=False))
+    except (RuntimeError, IndexError, ValueError, TypeError):
+        with pytest.raises(lumina.LuminaError):
+            got = call(lumina, lumina.tensor(CUBE))
+            [g.numpy() for g in got] if isinstance(got, tuple) else got.numpy()
+        return
+    got = call(lumina, lumina.tensor(CUBE))
+    if isinstance(want, tuple):
+        assert isinstance(got, tuple) and len(got) == len(want)
+        for g, w in zip(got, want):
+            _same(g.numpy(), w)
+    else:
+        _same(got.numpy(), want)
+
+
+@pytest.mark.parametrize("dim", [0, 1, 2, -1, 3, -4])
+@pytest.mark.parametrize("start,length", [(0, 1), (1, 2), (-2, 2), (-3, 1), (2, 0), (3, 1), (4, 0), (5, 0), (0, -1),
+                                          (-5, 1)])
+def test_narrow_matches_torch(dim, start, length):
+    _both(lambda L, x: x.narrow(dim, start, length))
+    _both(lambda L, x: L.narrow(x, dim, start, length))
+
+
+@pytest.mark.parametrize("dim", [0, 1, 2, -1, -3, 3])
+def test_unbind_matches_torch(dim):
+    _both(lambda L, x: x.unbind(dim))
+    _both(lambda L, x: L.unbind(x, dim))
+
+
+@pytest.mark.parametrize("src,dst", [(0, 2), (-1, 0), ((0, 1), (2, 0)), ((0, 1), (1,)), ((0, 0), (1, 2)), (3, 0),
+                                     ([2], [0]), ((0, 1, 2), (-1, -2, -3))])
+def test_movedim_matches_torch(src, dst):
+    _both(lambda L, x: x.movedim(src, dst))
+    _both(lambda L, x: L.movedim(x, src, dst))
+
+
+@pytest.mark.parametrize("shifts,dims", [(1, ()), (-5, None), (2, 0), (1, (1,)), ((1, 2), (0, 2)), ((1, 1), (1, 1)),
+                                         ((1,), (0, 1)), (7, -1), (1, 3), (100, 1)])
+def test_roll_matches_torch(shifts, dims):
+    _both(lambda L, x: x.roll(shifts, dims))
+    _both(lambda L, x: L.roll(x, shifts, dims))
+
+
+def test_as_helpers_and_function_spellings_match_torch():
+    _both(lambda L, x: x.view_as(x.reshape(4, 6)))
+    _both(lambda L, x: x.view_as(x[0]))
+    _both(lambda L, x: x[:, :1].expand_as(x))
+    _both(lambda L, x: x.expand_as(x[0]))
+    _both(lambda L, x: x.reshape_as(x.reshape(6, 4)))
+    _both(lambda L, x: L.clone(x))
+    _both(lambda L, x: L.detach(x))
+    _both(lambda L, x: L.t(x[0]))
+    _both(lambda L, x: L.t(x))
+    _both(lambda L, x: L.masked_fill(x, x > 5, -1.0))
+
+
+def test_shape_helper_gradients_match_torch():
+    g = RNG.standard_normal((2, 3, 4))
+
+    def run(L, x):
+        parts = x.unbind(1)
+        y = L.roll(x, (1, -2), (0, 2)) * L.movedim(x, 2, 0).movedim(0, 2) + x.narrow(2, 1, 2).expand_as(x[..., :2]).sum()
+        return (y * parts[1].unsqueeze(1) + L.clone(x).view_as(x)) * L.tensor(g)
+
+    lx = lumina.tensor(CUBE, requires_grad=True)
+    run(lumina, lx).sum().backward()
+    tx = torch.tensor(CUBE, requires_grad=True)
+    run(torch, tx).sum().backward()
+    np.testing.assert_allclose(lx.grad.numpy(), tx.grad.numpy(), rtol=1e-12)
+
+
+def test_shape_helpers_under_compile():
+    @lumina.compile
+    def f(x):
+        a, b = x.unbind(0)
+        return lumina.roll(a, 1, 1) + b.narrow(1, 0, 4).movedim(0, 1).movedim(1, 0)
+
+    tx = torch.tensor(CUBE)
+    a, b = tx.unbind(0)
+    _same(f(lumina.tensor(CUBE)).numpy(), torch.roll(a, 1, 1) + b.narrow(1, 0, 4))

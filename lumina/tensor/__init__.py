@@ -18,6 +18,8 @@ The modules, bottom to top (each imports only modules above it in this list, nev
     linalg       matmul and ``@``, triu / tril
     movement     reshape / permute / expand / squeeze / split / chunk, cat / stack / pad, tile / repeat
     indexing     ``x[key]``, gather / index_select / take_along_dim, flip
+    reshaping    view_as / expand_as / reshape_as, narrow, unbind, movedim, roll
+    pointwise    isnan / isinf / isfinite, nan_to_num, rsqrt / log1p / expm1 / frac, all / any
     arithmetic   add / sub / mul / div / pow / fmod / remainder / floor_divide with torch's keywords
     reductions   sum / mean / prod / logsumexp / max / min / amax / argmax / var / std, the
                  overflow-safe moments
@@ -56,8 +58,11 @@ from .indexing import IndexingMethods, flip, gather, index_select, take_along_di
 from .inplace import InplaceMethods
 from .linalg import LinalgMethods, matmul, tril, triu
 from .movement import MovementMethods, cat, chunk, pad, split, stack, tile
+from .pointwise import (PointwiseMethods, all, any, expm1, frac, isfinite, isinf, isnan, log1p, nan_to_num,
+                        rsqrt)
 from .random import manual_seed, rand, rand_like, randint, randn, randn_like
 from .reductions import ReductionMethods, logsumexp, prod
+from .reshaping import ReshapingMethods, movedim, narrow, roll, unbind
 from .rounding import RoundingMethods, ceil, floor, round, sign, trunc
 from .scan import ScanMethods, cumprod, cumsum
 from .scatter import ScatterMethods, scatter, scatter_add, scatter_reduce
@@ -69,10 +74,11 @@ __all__ = ["Tensor", "tensor", "full", "zeros", "ones", "zeros_like", "ones_like
            "rand", "randn", "randint", "rand_like", "randn_like", "manual_seed",
            "where", "maximum", "minimum", "matmul", "triu", "tril", "cat", "stack", "pad", "split", "chunk", "tile",
            "gather", "index_select", "take_along_dim", "flip", "cumsum", "cumprod", "prod", "logsumexp", "topk",
-           "einsum", "add", "sub", "mul", "div", "pow", "fmod", "remainder", "floor_divide", "scatter", "scatter_add", "scatter_reduce", "floor", "ceil", "trunc", "round", "sign",
+           "einsum", "add", "sub", "mul", "div", "pow", "fmod", "remainder", "floor_divide", "isnan", "isinf", "isfinite", "nan_to_num", "rsqrt", "log1p",
+           "expm1", "frac", "all", "any", "narrow", "unbind", "movedim", "roll", "scatter", "scatter_add", "scatter_reduce", "floor", "ceil", "trunc", "round", "sign",
            "no_grad", "enable_grad", "set_grad_enabled", "inference_mode", "is_grad_enabled", "realize", "grad", "value_and_grad", "broadcast_shapes", "result_type", "check_size", "MEMORY_BYTES", "DEVICE_NAMES", "LEAF_OF"]
 
-_METHODS = (ElementwiseMethods, RoundingMethods, ArithmeticMethods, LinalgMethods, MovementMethods, IndexingMethods, ReductionMethods,
+_METHODS = (ElementwiseMethods, RoundingMethods, ArithmeticMethods, PointwiseMethods, ReshapingMethods, LinalgMethods, MovementMethods, IndexingMethods, ReductionMethods,
             ScanMethods, SelectionMethods, InplaceMethods, ScatterMethods, SetitemMethods, AutogradMethods)
 
 

@@ -197,6 +197,33 @@ def _arith_rows() -> list[OpSpec]:
     return rows
 
 
+@st.composite
+def _nan_to_num_cases(draw, dtype):
+    x = Arr(draw(array(dtype, draw(shapes()))), wants_grad(dtype, True))
+    vals = st.sampled_from([None, 0.0, -1.5, 7.0, 1e6])
+    form = draw(st.integers(0, 2))
+    if form == 0:
+        return Case((x,), dtype=dtype)
+    if form == 1:
+        return Case((x, draw(st.sampled_from([0.0, 2.5, -1.0]))), {"posinf": draw(vals), "neginf": draw(vals)},
+                    dtype=dtype)
+    return Case((x,), {"nan": draw(st.sampled_from([0.0, -3.0])), "neginf": draw(vals)}, dtype=dtype)
+
+
+def _pointwise_rows() -> list[OpSpec]:
+    """The predicates, ``nan_to_num``, ``rsqrt`` / ``log1p`` / ``expm1`` / ``frac``."""
+    rows = []
+    for name in ("isnan", "isinf", "isfinite"):
+        rows += _unary(name, exact=True, differentiable=False, checks="bool results; integers and bools are finite")
+    rows += methods("nan_to_num", cases=_nan_to_num_cases, dtypes=ALL, exact=True, fixed=unary_specials,
+                    checks="the dtype's extremes by default; integers unchanged")
+    for name in ("rsqrt", "log1p", "expm1"):
+        rows += _unary(name, ulps=4, checks="integers compute in float32" +
+                       ("; accuracy near 0" if name != "rsqrt" else ""))
+    rows += _unary("frac", dtypes=ALL, exact=True, checks="the sign of the input; integers and bools raise")
+    return rows
+
+
 def specs() -> list[OpSpec]:
     """The elementwise rows."""
     rows: list[OpSpec] = []
@@ -250,4 +277,4 @@ def specs() -> list[OpSpec]:
             rows.append(OpSpec(f"{scope}.{name}", call, clamp_cases, dtypes=FLOATS + INTS, exact=True,
                                signed_zeros=False,
                                fixed=_clamp_fixed, checks="NaN bounds (scalar and tensor), min > max"))
-    return rows + _arith_rows()
+    return rows + _arith_rows() + _pointwise_rows()

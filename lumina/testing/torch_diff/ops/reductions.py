@@ -194,4 +194,7 @@ def specs() -> list[OpSpec]:
                     fixed=reduce_specials, checks="rows of -inf and of +inf; integers give float32")
     rows += methods("topk", cases=_topk_cases, dtypes=FLOATS + INTS + ("bool",), exact=True, signed_zeros=False,
                     checks="``(values, indices)``; NaN ranks above every number; k past the end raises")
+    for name in ("all", "any"):
+        rows += methods(name, cases=reduce_cases(differentiable=False), dtypes=ALL, exact=True, grad=False,
+                        fixed=lambda d: reduce_specials(d, False), checks="bool results; NaN is true; empty slices")
     return rows

@@ -11,6 +11,7 @@ from ..cases import ALL, Arr, Case
 from ..spec import OpSpec
 from ..strategies import array, dim_of, rarely, shapes, tensor_only, wants_grad
 from .common import methods
+from .inplace import _masked_fill_cases
 
 
 @st.composite
@@ -152,6 +153,67 @@ def _tile_cases(draw, dtype, repeat=False):
     return Case((x, tuple(reps)), dtype=dtype)
 
 
+@st.composite
+def _narrow_cases(draw, dtype):
+    shape = draw(shapes(min_rank=1))
+    x = Arr(draw(array(dtype, shape)), wants_grad(dtype, True))
+    d = dim_of(draw, len(shape))
+    size = shape[d] if isinstance(d, int) and -len(shape) <= d < len(shape) else 2
+    start = draw(st.integers(-size - rarely(draw, 8), size + rarely(draw, 8)))
+    length = draw(st.integers(-rarely(draw, 8), size + 1))
+    return Case((x, d, start, length), dtype=dtype)
+
+
+@st.composite
+def _unbind_cases(draw, dtype):
+    shape = draw(shapes())
+    x = Arr(draw(array(dtype, shape)), wants_grad(dtype, True))
+    return Case((x, dim_of(draw, len(shape))), dtype=dtype)
+
+
+@st.composite
+def _movedim_cases(draw, dtype):
+    shape = draw(shapes(min_rank=1))
+    x = Arr(draw(array(dtype, shape)), wants_grad(dtype, True))
+    n = len(shape)
+    k = draw(st.integers(1, n))
+    src = draw(st.permutations(list(range(n))))[:k]
+    dst = draw(st.permutations(list(range(-n, 0)) if draw(st.booleans()) else list(range(n))))[:k]
+    if rarely(draw, 8):
+        dst = dst[:-1] or [0, 0]            # lengths differ: torch raises
+    if k == 1 and draw(st.booleans()):
+        return Case((x, src[0], dst[0]), dtype=dtype)
+    return Case((x, tuple(src), tuple(dst)), dtype=dtype)
+
+
+@st.composite
+def _roll_cases(draw, dtype):
+    shape = draw(shapes())
+    x = Arr(draw(array(dtype, shape)), wants_grad(dtype, True))
+    shift = st.integers(-7, 7)
+    if not shape or draw(st.booleans()):
+        return Case((x, draw(shift)), dtype=dtype)
+    k = draw(st.integers(1, len(shape)))
+    dims = tuple(draw(st.integers(-len(shape), len(shape) - 1)) for _ in range(k))
+    return Case((x, tuple(draw(shift) for _ in range(k)), dims if k > 1 or draw(st.booleans()) else dims[0]),
+                dtype=dtype)
+
+
+@st.composite
+def _as_cases(draw, dtype, how):
+    """``x.view_as(y)`` / ``reshape_as`` (a permuted shape) and ``expand_as`` (a broadcast one)."""
+    shape = draw(shapes())
+    x = Arr(draw(array(dtype, shape)), wants_grad(dtype, True))
+    if how == "expand":
+        target = tuple(d if d != 1 else draw(st.integers(1, 3)) for d in shape)
+        target = (draw(st.integers(1, 2)),) * draw(st.integers(0, 1)) + target
+    else:
+        target = tuple(draw(st.permutations(list(shape)))) + (1,) * draw(st.integers(0, 1))
+    if rarely(draw, 8):
+        target = target + (2,)
+    return Case((x, Arr(draw(array(dtype, target)))), dtype=dtype)
+
+
 def specs() -> list[OpSpec]:
     """The shape and layout rows."""
     rows: list[OpSpec] = []
@@ -183,4 +245,21 @@ def specs() -> list[OpSpec]:
                     tensor_only, dtypes=ALL, exact=True),
              OpSpec("Tensor.t", lambda L, x: x.t(), tensor_only, dtypes=("float32", "int64"), exact=True,
                     checks="0-, 1- and 2-d; more dims raise")]
+    rows += [OpSpec("lumina.clone", lambda L, x: L.clone(x), tensor_only, dtypes=ALL, exact=True),
+             OpSpec("lumina.detach", lambda L, x: L.detach(x), tensor_only, dtypes=ALL, exact=True, grad=False),
+             OpSpec("lumina.masked_fill", lambda L, x, m, v: L.masked_fill(x, m, v),
+                    lambda d: _masked_fill_cases(d, inplace=False), dtypes=("float32", "int64", "bool"), exact=True),
+             OpSpec("lumina.t", lambda L, x: L.t(x), tensor_only, dtypes=("float32", "int64"), exact=True,
+                    checks="0-, 1- and 2-d; more dims raise")]
+    for how in ("view", "reshape", "expand"):
+        rows += [OpSpec(f"Tensor.{how}_as", (lambda h: lambda L, x, y: getattr(x, f"{h}_as")(y))(how),
+                        (lambda h: lambda d: _as_cases(d, h))(how), dtypes=ALL, exact=True,
+                        checks="a shape that does not fit raises")]
+    rows += methods("narrow", cases=_narrow_cases, dtypes=ALL, exact=True,
+                    checks="negative start; start or length out of range raise")
+    rows += methods("unbind", cases=_unbind_cases, dtypes=ALL, exact=True, checks="a 0-d tensor raises")
+    rows += methods("movedim", cases=_movedim_cases, dtypes=ALL, exact=True,
+                    checks="ints or tuples; negative dims; lengths that differ raise")
+    rows += methods("roll", cases=_roll_cases, dtypes=ALL, exact=True,
+                    checks="dims=None rolls the flattened tensor; several dims; shifts beyond the size")
     return rows
