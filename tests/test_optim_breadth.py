@@ -490,3 +490,59 @@ def test_torch_checkpoint_without_state_for_a_parameter(name):
         step(*grads(k))
     for i, (lp, tp) in enumerate(zip(lparams, tparams)):
         _assert_close(lp.numpy(), tp.detach().numpy(), f"{name}: parameter {i}")
+
+
+@pytest.mark.parametrize("name", ["adagrad_options", "adadelta_options", "adamax_options", "nadam_l2",
+                                  "radam_decoupled_maximize", "rprop_options", "asgd_averaging"])
+def test_float64_parameters_match_torch_to_float64_precision(name):
+    """The scalar factors are computed in float64 and cast to the parameter dtype, as torch's Python
+    floats: float64 parameters agree to float64 precision (state counters stay float32, as torch's)."""
+    params64 = [p.astype(np.float64) for p in PARAMS]
+    tparams = [torch.nn.Parameter(torch.tensor(p)) for p in params64]
+    topt = _torch_opt(name, tparams)
+    for gs in GRADS[:N_STEPS]:
+        for p, g in zip(tparams, gs):
+            p.grad = torch.tensor(g.astype(np.float64))
+        topt.step()
+    lparams = [lumina.tensor(p.copy(), requires_grad=True) for p in params64]
+    lopt = _lumina_opt(name, lparams)
+    step = _lumina_stepper(lopt, lparams, compiled=True)
+    for gs in GRADS[:N_STEPS]:
+        step(*(g.astype(np.float64) for g in gs))
+    for i, (lp, tp) in enumerate(zip(lparams, tparams)):
+        assert lp.numpy().dtype == np.float64
+        np.testing.assert_allclose(lp.numpy(), tp.detach().numpy(), rtol=1e-13, atol=1e-15,
+                                   err_msg=f"{name}: parameter {i}")
+    assert lopt.state_dict()["state"][0]["step"].dtype == topt.state_dict()["state"][0]["step"].numpy().dtype
+
+
+@pytest.mark.filterwarnings("ignore:Detected call of:UserWarning")   # torch's note on the step order
+def test_compiled_step_follows_one_cycle_and_cyclic_lr_without_retracing():
+    """The learning rate is read at each call of a compiled step; the momentum is a constant of the
+    traced step, so cycling it there warns (it is not silently ignored)."""
+    for make in (lambda L, o: L.OneCycleLR(o, max_lr=0.2, total_steps=2 * N_STEPS, cycle_momentum=False),
+                 lambda L, o: L.CyclicLR(o, base_lr=0.01, max_lr=0.2, step_size_up=3, cycle_momentum=False)):
+        tparams = [torch.nn.Parameter(torch.tensor(p)) for p in PARAMS]
+        topt = torch.optim.SGD(tparams, lr=0.1, momentum=0.9, nesterov=True)
+        tsched = make(torch.optim.lr_scheduler, topt)
+        lparams = [lumina.tensor(p.copy(), requires_grad=True) for p in PARAMS]
+        lopt = lumina.optim.SGD(lparams, lr=0.1, momentum=0.9, nesterov=True)
+        lsch = make(lsched, lopt)
+        traces = []
+        step = _lumina_stepper(lopt, lparams, compiled=True, traces=traces)
+        for gs in GRADS[:2 * N_STEPS]:
+            _torch_steps(topt, tparams, [gs])
+            tsched.step()
+            step(*gs)
+            lsch.step()
+        assert len(traces) == 1
+        for lp, tp in zip(lparams, tparams):
+            _assert_close(lp.numpy(), tp.detach().numpy(), type(lsch).__name__)
+
+    lparams = [lumina.tensor(p.copy(), requires_grad=True) for p in PARAMS]
+    lopt = lumina.optim.SGD(lparams, lr=0.1, momentum=0.9)
+    cycling = lsched.OneCycleLR(lopt, max_lr=0.2, total_steps=10)
+    step = _lumina_stepper(lopt, lparams, compiled=True)
+    step(*GRADS[0])
+    with pytest.warns(UserWarning, match="momentum.*compiled"):
+        cycling.step()
