@@ -21,6 +21,7 @@ from .backends.devices import available as device_available
 from .backends.devices import default_device
 from .tensor import all, any, expm1, frac, isfinite, isinf, isnan, log1p, nan_to_num, rsqrt  # noqa: A004
 from .tensor import movedim, narrow, roll, unbind
+from .tensor import addmm, baddbmm, bmm, mm, outer
 from .tensor import add, div, floor_divide, fmod, mul, pow, remainder, sub  # noqa: A004
 from .tensor import (Tensor, arange, cat, ceil, chunk, cumprod, cumsum, einsum, enable_grad, eye, flip, floor, full,
                      gather, grad, index_select, inference_mode, is_grad_enabled, logsumexp, manual_seed, matmul,

@@ -335,3 +335,79 @@ def test_shape_helpers_under_compile():
     tx = torch.tensor(CUBE)
     a, b = tx.unbind(0)
     _same(f(lumina.tensor(CUBE)).numpy(), torch.roll(a, 1, 1) + b.narrow(1, 0, 4))
+
+
+# matrix products under torch's stricter names (lumina.tensor.linalg)
+
+def _products(L, T, a, b, x, y, c, v, w):
+    return (L.mm(T(a), T(b)), T(a).mm(T(b)), L.bmm(T(x), T(y)), T(x).bmm(T(y)), L.outer(T(v), T(w)), T(v).outer(T(w)),
+            L.addmm(T(c), T(a), T(b)), L.addmm(T(c), T(a), T(b), beta=0.5, alpha=-2), T(c).addmm(T(a), T(b), alpha=3),
+            L.baddbmm(T(c), T(x), T(y), beta=2, alpha=0.25), T(b[:1]).baddbmm(T(x), T(y)))
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64, np.int32, np.int64])
+def test_products_match_torch(dtype):
+    def draw(*shape):
+        return (RNG.standard_normal(shape) * 3).astype(dtype)
+    args = (draw(2, 3), draw(3, 4), draw(2, 2, 3), draw(2, 3, 4), draw(4), draw(5), draw(3))
+    if not np.issubdtype(dtype, np.floating):
+        args = [np.asarray(a) for a in args]
+    for got, want in zip(_products(lumina, lumina.tensor, *args), _products(torch, torch.tensor, *args)):
+        assert got.numpy().dtype == want.numpy().dtype and got.shape == tuple(want.shape)
+        np.testing.assert_allclose(got.numpy(), want.numpy(), rtol=1e-5 if dtype == np.float32 else 1e-12)
+
+
+def test_addmm_beta_zero_ignores_nan_input_and_outer_promotes():
+    a, b = RNG.standard_normal((2, 3)), RNG.standard_normal((3, 4))
+    c = np.full((2, 4), np.nan)
+    got = lumina.addmm(lumina.tensor(c), lumina.tensor(a), lumina.tensor(b), beta=0).numpy()
+    np.testing.assert_allclose(got, torch.addmm(torch.tensor(c), torch.tensor(a), torch.tensor(b), beta=0).numpy())
+    v, w = np.array([1, 2], np.int32), np.array([0.5, 1.5, 2.0], np.float32)
+    _same(lumina.outer(lumina.tensor(v), lumina.tensor(w)).numpy(), torch.outer(torch.tensor(v), torch.tensor(w)))
+
+
+@pytest.mark.parametrize("call", [
+    lambda L, T: L.mm(T(np.ones((2, 3))), T(np.ones((2, 3)))),
+    lambda L, T: L.mm(T(np.ones(3)), T(np.ones((3, 4)))),
+    lambda L, T: L.mm(T(np.ones((2, 3), np.float32)), T(np.ones((3, 4)))),
+    lambda L, T: L.mm(T(np.ones((2, 3), bool)), T(np.ones((3, 4), bool))),
+    lambda L, T: L.bmm(T(np.ones((2, 2, 3))), T(np.ones((1, 3, 4)))),
+    lambda L, T: L.bmm(T(np.ones((2, 3))), T(np.ones((3, 4)))),
+    lambda L, T: L.outer(T(np.ones((2, 2))), T(np.ones(3))),
+    lambda L, T: L.addmm(T(np.ones(3)), T(np.ones((2, 3))), T(np.ones((3, 4)))),
+    lambda L, T: L.addmm(T(np.ones(4, np.float32)), T(np.ones((2, 3))), T(np.ones((3, 4)))),
+    lambda L, T: L.baddbmm(T(np.ones((3, 4))), T(np.ones((2, 2, 3))), T(np.ones((2, 3, 4)))),
+])
+def test_product_errors_match_torch(call):
+    with pytest.raises((RuntimeError, NotImplementedError)):
+        call(torch, torch.tensor)
+    with pytest.raises(lumina.LuminaError, match=r"mm|bmm|outer|addmm|baddbmm"):
+        call(lumina, lumina.tensor)
+
+
+def test_product_gradients_match_torch():
+    a, b, c = RNG.standard_normal((2, 3)), RNG.standard_normal((3, 4)), RNG.standard_normal((4,))
+    x, y = RNG.standard_normal((2, 2, 3)), RNG.standard_normal((2, 3, 4))
+
+    def run(L, T):
+        ts = [T(v, requires_grad=True) for v in (a, b, c, x, y)]
+        ta, tb, tc, tx, ty = ts
+        out = (L.addmm(tc, ta, tb, beta=0.5, alpha=2).sum() + L.baddbmm(tc, tx, ty, beta=-1).sum()
+               + (L.outer(tc, tc) ** 2).sum() + L.mm(ta, tb).pow(2).sum() + L.bmm(tx, ty).sum())
+        out.backward()
+        return [t.grad.numpy() for t in ts]
+
+    for got, want in zip(run(lumina, lumina.tensor), run(torch, torch.tensor)):
+        np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-12)
+
+
+def test_products_under_compile():
+    @lumina.compile
+    def f(c, a, b):
+        return lumina.addmm(c, a, b, alpha=0.5) + lumina.outer(c, c)[:2]
+
+    a, b, c = (RNG.standard_normal(s).astype(np.float32) for s in ((2, 4), (4, 4), (4,)))
+    want = torch.addmm(torch.tensor(c), torch.tensor(a), torch.tensor(b), alpha=0.5) \
+        + torch.outer(torch.tensor(c), torch.tensor(c))[:2]
+    np.testing.assert_allclose(f(lumina.tensor(c), lumina.tensor(a), lumina.tensor(b)).numpy(), want.numpy(),
+                               rtol=1e-5, atol=1e-6)

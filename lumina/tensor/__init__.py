@@ -15,7 +15,7 @@ The modules, bottom to top (each imports only modules above it in this list, nev
     autocast     which dtype lower-precision ops run in (``lumina.autocast``)
     elementwise  arithmetic and comparison operators, unary math, where, clamp, maximum / minimum
     rounding     floor / ceil / trunc / round, sign
-    linalg       matmul and ``@``, triu / tril
+    linalg       matmul and ``@``, mm / bmm / outer / addmm / baddbmm, triu / tril
     movement     reshape / permute / expand / squeeze / split / chunk, cat / stack / pad, tile / repeat
     indexing     ``x[key]``, gather / index_select / take_along_dim, flip
     reshaping    view_as / expand_as / reshape_as, narrow, unbind, movedim, roll
@@ -56,7 +56,7 @@ from .einsum import einsum
 from .elementwise import ElementwiseMethods, maximum, minimum, where
 from .indexing import IndexingMethods, flip, gather, index_select, take_along_dim
 from .inplace import InplaceMethods
-from .linalg import LinalgMethods, matmul, tril, triu
+from .linalg import LinalgMethods, addmm, baddbmm, bmm, matmul, mm, outer, tril, triu
 from .movement import MovementMethods, cat, chunk, pad, split, stack, tile
 from .pointwise import (PointwiseMethods, all, any, expm1, frac, isfinite, isinf, isnan, log1p, nan_to_num,
                         rsqrt)
@@ -75,7 +75,8 @@ __all__ = ["Tensor", "tensor", "full", "zeros", "ones", "zeros_like", "ones_like
            "where", "maximum", "minimum", "matmul", "triu", "tril", "cat", "stack", "pad", "split", "chunk", "tile",
            "gather", "index_select", "take_along_dim", "flip", "cumsum", "cumprod", "prod", "logsumexp", "topk",
            "einsum", "add", "sub", "mul", "div", "pow", "fmod", "remainder", "floor_divide", "isnan", "isinf", "isfinite", "nan_to_num", "rsqrt", "log1p",
-           "expm1", "frac", "all", "any", "narrow", "unbind", "movedim", "roll", "scatter", "scatter_add", "scatter_reduce", "floor", "ceil", "trunc", "round", "sign",
+           "expm1", "frac", "all", "any", "narrow", "unbind", "movedim", "roll", "mm", "bmm", "outer",
+           "addmm", "baddbmm", "scatter", "scatter_add", "scatter_reduce", "floor", "ceil", "trunc", "round", "sign",
            "no_grad", "enable_grad", "set_grad_enabled", "inference_mode", "is_grad_enabled", "realize", "grad", "value_and_grad", "broadcast_shapes", "result_type", "check_size", "MEMORY_BYTES", "DEVICE_NAMES", "LEAF_OF"]
 
 _METHODS = (ElementwiseMethods, RoundingMethods, ArithmeticMethods, PointwiseMethods, ReshapingMethods, LinalgMethods, MovementMethods, IndexingMethods, ReductionMethods,

@@ -66,6 +66,39 @@ def _triangle_cases(draw, dtype):
     return Case((x, draw(st.integers(-4, 4))), dtype=dtype)
 
 
+@st.composite
+def _product_cases(draw, dtype, op):
+    """``mm`` / ``bmm`` / ``outer`` operands, and ``addmm`` / ``baddbmm`` with an ``input`` that
+    broadcasts (``beta`` and ``alpha`` sometimes given, 0 among them); rarely a wrong rank, inner
+    dim or dtype (torch raises)."""
+    g = wants_grad(dtype, True)
+    m, k, n, b = (draw(st.integers(0, 3)) for _ in range(4))
+    batched = op in ("bmm", "baddbmm")
+    if op == "outer":
+        sa, sb = (m,), (n,)
+    else:
+        sa, sb = ((b,) if batched else ()) + (m, k), ((b,) if batched else ()) + (k, n)
+    if rarely(draw, 10):
+        sb = sb[:-1] if draw(st.booleans()) else sb[:-2] + (k + 1,) + sb[-1:] if len(sb) > 1 else (k, n)
+    odt = dtype
+    if rarely(draw, 12):
+        odt = draw(st.sampled_from(FLOATS + INTS))
+    args = [Arr(draw(array(dtype, sa)), g), Arr(draw(array(odt, sb)), wants_grad(odt, True))]
+    kw = {}
+    if op in ("addmm", "baddbmm"):
+        out = ((b,) if batched else ()) + (m, n)
+        si = out[draw(st.integers(0, len(out))):]
+        si = tuple(1 if draw(st.booleans()) else d for d in si)
+        args.insert(0, Arr(draw(array(dtype, si)), g))
+        if draw(st.booleans()):
+            kw["beta"] = draw(st.sampled_from([0, 1, 0.5, -2]))
+        if draw(st.booleans()):
+            kw["alpha"] = draw(st.sampled_from([1, 2, -0.5]))
+        if dtype in INTS:
+            kw = {k: int(v) for k, v in kw.items()}
+    return Case(tuple(args), kw, dtype=dtype)
+
+
 def specs() -> list[OpSpec]:
     """The matrix product rows."""
     rows: list[OpSpec] = []
@@ -80,4 +113,9 @@ def specs() -> list[OpSpec]:
                                              "label of two sizes raises")]
     for name in ("triu", "tril"):
         rows += methods(name, cases=_triangle_cases, dtypes=ALL, exact=True, checks="fewer than 2 dims raises")
+    for name in ("mm", "bmm", "outer", "addmm", "baddbmm"):
+        rows += methods(name, cases=(lambda n: lambda d: _product_cases(d, n))(name), dtypes=FLOATS[:2] + INTS,
+                        accumulates=True, ulps=8,
+                        checks="ranks, inner dims and (but for outer) dtypes checked" +
+                        ("; beta and alpha, beta=0 ignores input" if name.startswith(("add", "badd")) else ""))
     return rows
