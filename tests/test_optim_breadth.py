@@ -546,3 +546,94 @@ def test_compiled_step_follows_one_cycle_and_cyclic_lr_without_retracing():
     step(*GRADS[0])
     with pytest.warns(UserWarning, match="momentum.*compiled"):
         cycling.step()
+
+
+# ---- L-BFGS -------------------------------------------------------------------------------------
+
+X_ROSEN = (np.random.default_rng(3).standard_normal(8) * 0.5 - 1.0).astype(np.float32)
+LBFGS_OPTIONS = {
+    "fixed_step": dict(lr=0.5, max_iter=5),
+    "short_history": dict(lr=0.1, max_iter=5, history_size=3),
+    "strong_wolfe": dict(line_search_fn="strong_wolfe", max_iter=5),
+    "strong_wolfe_short_history": dict(line_search_fn="strong_wolfe", history_size=2, max_iter=6),
+}
+
+
+def _lbfgs_run(lib, options, steps, load=None):
+    """``steps`` L-BFGS steps on the 8-d Rosenbrock function (far from converged, so every stopping
+    test is decided by clear margins); ``load``: a state dict to load first (with its start point)."""
+    start = X_ROSEN if load is None else load[1]
+    x = torch.nn.Parameter(torch.tensor(start)) if lib is torch else lumina.tensor(start.copy(), requires_grad=True)
+    opt = lib.optim.LBFGS([x], **options)
+    if load is not None:
+        opt.load_state_dict(load[0])
+
+    def closure():
+        opt.zero_grad()
+        loss = (100.0 * (x[1:] - x[:-1] * x[:-1]) ** 2 + (1.0 - x[:-1]) ** 2).sum()
+        loss.backward()
+        return loss
+
+    losses = [float(opt.step(closure)) for _ in range(steps)]
+    value = x.detach().numpy() if lib is torch else x.numpy()
+    return np.array(losses), np.array(value), opt
+
+
+def _torch_state_as_numpy(value):
+    if isinstance(value, dict):
+        return {k: _torch_state_as_numpy(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_torch_state_as_numpy(v) for v in value]
+    return value.numpy().copy() if isinstance(value, torch.Tensor) else value
+
+
+@pytest.mark.parametrize("name", sorted(LBFGS_OPTIONS))
+@pytest.mark.filterwarnings("ignore::UserWarning")      # torch: float() of a loss that requires grad
+def test_lbfgs_matches_torch(name):
+    got_losses, got, opt = _lbfgs_run(lumina, LBFGS_OPTIONS[name], 4)
+    want_losses, want, topt = _lbfgs_run(torch, LBFGS_OPTIONS[name], 4)
+    # float32 dot products summed in another order: ~1e-7 per iteration, compounded over ~20
+    np.testing.assert_allclose(got_losses, want_losses, rtol=1e-5)
+    np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-5)
+    mine, theirs = opt.state[opt.param_groups[0]["params"][0]], next(iter(topt.state.values()))
+    assert (mine["func_evals"], mine["n_iter"]) == (theirs["func_evals"], theirs["n_iter"])
+    assert len(mine["old_dirs"]) == len(theirs["old_dirs"])
+
+
+@pytest.mark.parametrize("name", ["fixed_step", "strong_wolfe"])
+@pytest.mark.filterwarnings("ignore::UserWarning")
+def test_lbfgs_state_dicts_resume_from_lumina_and_from_torch(name):
+    options = LBFGS_OPTIONS[name]
+    want_losses, want, _ = _lbfgs_run(torch, options, 4)
+    for lib in (lumina, torch):
+        _, half, opt = _lbfgs_run(lib, options, 2)
+        saved = opt.state_dict() if lib is lumina else _torch_state_as_numpy(opt.state_dict())
+        assert sorted(saved["state"]) == [0] and saved["param_groups"][0]["params"] == [0]
+        losses, got, _ = _lbfgs_run(lumina, options, 2, load=(saved, half))
+        np.testing.assert_allclose(losses, want_losses[2:], rtol=1e-5, err_msg=lib.__name__)
+        np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-5, err_msg=lib.__name__)
+
+
+def test_lbfgs_errors():
+    x = lumina.tensor(X_ROSEN.copy(), requires_grad=True)
+    y = lumina.tensor(X_ROSEN.copy(), requires_grad=True)
+    with pytest.raises(lumina.LuminaValueError, match="learning rate"):
+        lumina.optim.LBFGS([x], lr=-1.0)
+    with pytest.raises(ValueError):
+        torch.optim.LBFGS([torch.nn.Parameter(torch.zeros(2))], lr=-1.0)
+    with pytest.raises(lumina.LuminaValueError, match="parameter groups"):
+        lumina.optim.LBFGS([{"params": [x]}, {"params": [y]}])
+    opt = lumina.optim.LBFGS([x])
+    with pytest.raises(lumina.LuminaValueError, match="parameter groups"):
+        opt.add_param_group({"params": [y]})
+    with pytest.raises(lumina.LuminaValueError, match="closure"):
+        opt.step()
+    with pytest.raises(lumina.LuminaValueError, match="strong_wolfe"):
+        lumina.optim.LBFGS([x], line_search_fn="armijo").step(lambda: (x * x).sum())
+
+    @lumina.compile
+    def compiled_step(v):
+        return opt.step(lambda: (x * v).sum())
+
+    with pytest.raises(lumina.LuminaValueError, match="eagerly"):
+        compiled_step(np.ones(8, np.float32))
