@@ -9,6 +9,7 @@ from .activation import (celu, dropout, elu, gelu, hardsigmoid, hardswish, leaky
                          selu, sigmoid, silu, softmax, softplus, softsign, tanh, threshold)
 from .attention import scaled_dot_product_attention
 from .conv import avg_pool2d, conv2d, max_pool2d
+from .ctc import ctc_loss
 from .loss import (binary_cross_entropy, binary_cross_entropy_with_logits, cosine_embedding_loss, cross_entropy,
                    gaussian_nll_loss, huber_loss, kl_div, l1_loss, margin_ranking_loss, mse_loss, nll_loss,
                    poisson_nll_loss, smooth_l1_loss, triplet_margin_loss)
@@ -17,7 +18,7 @@ from .sparse import embedding
 from .vision import pixel_shuffle, pixel_unshuffle
 
 __all__ = ["avg_pool2d", "batch_norm", "binary_cross_entropy", "binary_cross_entropy_with_logits", "celu", "conv2d",
-           "cosine_embedding_loss", "cross_entropy", "dropout", "elu", "embedding", "gaussian_nll_loss", "gelu", "hardsigmoid", "hardswish", "huber_loss", "kl_div", "l1_loss",
+           "cosine_embedding_loss", "cross_entropy", "ctc_loss", "dropout", "elu", "embedding", "gaussian_nll_loss", "gelu", "hardsigmoid", "hardswish", "huber_loss", "kl_div", "l1_loss",
            "layer_norm", "leaky_relu", "margin_ranking_loss", "log_softmax", "max_pool2d", "mish", "mse_loss", "nll_loss", "one_hot", "pad",
            "pixel_shuffle", "pixel_unshuffle", "poisson_nll_loss", "relu", "scaled_dot_product_attention", "selu", "sigmoid", "silu",
            "softmax", "softplus", "softsign", "tanh", "threshold", "triplet_margin_loss"]

@@ -172,6 +172,28 @@ def _triplet_cases(draw, dtype):
     return Case((a, p, n), kw, dtype=dtype)
 
 
+@st.composite
+def _ctc_cases(draw, dtype):
+    """Logits ``[T, N, C]`` (made log-probabilities by the call, where torch's gradient is the true
+    one), padded targets ``[N, S]`` without the blank, lengths as tuples; every alignment feasible
+    (torch's gradient of an infinite loss is its own); reductions, zero_infinity."""
+    t, n, c, s = draw(st.integers(4, 5)), draw(st.integers(1, 2)), draw(st.integers(2, 4)), draw(st.integers(1, 2))
+    x = Arr(draw(array(dtype, (t, n, c), special=False)), wants_grad(dtype, True))
+    targets = draw(array("int64", (n, s), 1, c - 1))
+    tl = tuple(draw(st.integers(0, s)) for _ in range(n))
+    il = tuple(draw(st.integers(2 * k, t)) for k in tl)       # 2 * len frames always suffice
+    kw = {}
+    if draw(st.booleans()):
+        kw["reduction"] = draw(st.sampled_from(["mean", "sum", "none"]))
+    if draw(st.booleans()):
+        kw["zero_infinity"] = True
+    return Case((x, Arr(targets), il, tl), kw, dtype=dtype)
+
+
+def _ctc_call(L, x, t, il, tl, **k):
+    return L.nn.functional.ctc_loss(L.nn.functional.log_softmax(x, 2), t, il, tl, **k)
+
+
 def _loss_rows() -> list[OpSpec]:
     """The regression, divergence and embedding losses."""
     common = dict(normwise=True, dtypes=("float32", "float64"), ulps=16, accumulates=True)
@@ -196,6 +218,8 @@ def _loss_rows() -> list[OpSpec]:
         OpSpec("F.triplet_margin_loss",
                lambda L, a, pos, neg, **k: L.nn.functional.triplet_margin_loss(a, pos, neg, **k), _triplet_cases,
                checks="p = 1, 2, 3; swap", **common),
+        OpSpec("F.ctc_loss", _ctc_call, _ctc_cases, checks="through log_softmax; padded targets, lengths as tuples",
+               **common),
     ]
 
 

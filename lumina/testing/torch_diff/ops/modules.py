@@ -8,8 +8,8 @@ from ..cases import Arr, Case
 from ..spec import OpSpec
 from ..strategies import array, shapes, tensor_only
 from .common import mpmath_pair
-from .functional import (_bce_cases, _class_loss_cases, _gaussian_nll_cases, _kl_div_cases, _pair_target_cases,
-                         _pointwise_loss_cases, _triplet_cases)
+from .functional import (_bce_cases, _class_loss_cases, _ctc_cases, _gaussian_nll_cases, _kl_div_cases,
+                         _pair_target_cases, _pointwise_loss_cases, _triplet_cases)
 
 
 def _args_only(cases):
@@ -57,6 +57,8 @@ def _loss_module_rows() -> list[OpSpec]:
                     _args_only(lambda d: _pair_target_cases(d, embedding=True)), **common)
     rows += _module("TripletMarginLoss", lambda L: L.nn.TripletMarginLoss(margin=0.5, p=1.0, swap=True),
                     _args_only(_triplet_cases), **common)
+    rows += [OpSpec("nn.CTCLoss", lambda L, m, x, *a: m(L.nn.functional.log_softmax(x, 2), *a), cases=_args_only(
+        _ctc_cases), module=lambda L: L.nn.CTCLoss(blank=0, reduction="sum", zero_infinity=True), **common)]
     return rows
 
 
