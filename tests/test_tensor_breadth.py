@@ -316,7 +316,8 @@ def test_shape_helper_gradients_match_torch():
 
     def run(L, x):
         parts = x.unbind(1)
-        y = L.roll(x, (1, -2), (0, 2)) * L.movedim(x, 2, 0).movedim(0, 2) + x.narrow(2, 1, 2).expand_as(x[..., :2]).sum()
+        y = L.roll(x, (1, -2), (0, 2)) * L.movedim(x, 2, 0).movedim(0, 2) \
+            + x.narrow(2, 1, 2).expand_as(x[..., :2]).sum()
         return (y * parts[1].unsqueeze(1) + L.clone(x).view_as(x)) * L.tensor(g)
 
     lx = lumina.tensor(CUBE, requires_grad=True)
@@ -411,3 +412,11 @@ def test_products_under_compile():
         + torch.outer(torch.tensor(c), torch.tensor(c))[:2]
     np.testing.assert_allclose(f(lumina.tensor(c), lumina.tensor(a), lumina.tensor(b)).numpy(), want.numpy(),
                                rtol=1e-5, atol=1e-6)
+
+
+def test_pow_with_a_number_base_and_integer_powers():
+    e = np.array([0.5, 2.0, -1.0, 3.0])
+    _same(lumina.pow(2.0, lumina.tensor(e)).numpy(), torch.pow(2.0, torch.tensor(e)))
+    _same(lumina.tensor(e).pow(2).numpy(), torch.tensor(e).pow(2))
+    i = np.array([-3, 0, 2, 5], np.int32)
+    _same(lumina.pow(lumina.tensor(i), 3).numpy(), torch.pow(torch.tensor(i), 3))

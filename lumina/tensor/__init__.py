@@ -74,12 +74,13 @@ __all__ = ["Tensor", "tensor", "full", "zeros", "ones", "zeros_like", "ones_like
            "rand", "randn", "randint", "rand_like", "randn_like", "manual_seed",
            "where", "maximum", "minimum", "matmul", "triu", "tril", "cat", "stack", "pad", "split", "chunk", "tile",
            "gather", "index_select", "take_along_dim", "flip", "cumsum", "cumprod", "prod", "logsumexp", "topk",
-           "einsum", "add", "sub", "mul", "div", "pow", "fmod", "remainder", "floor_divide", "isnan", "isinf", "isfinite", "nan_to_num", "rsqrt", "log1p",
-           "expm1", "frac", "all", "any", "narrow", "unbind", "movedim", "roll", "mm", "bmm", "outer",
+           "einsum", "add", "sub", "mul", "div", "pow", "fmod", "remainder", "floor_divide",
+           "isnan", "isinf", "isfinite", "nan_to_num", "rsqrt", "log1p", "expm1", "frac", "all", "any", "narrow", "unbind", "movedim", "roll", "mm", "bmm", "outer",
            "addmm", "baddbmm", "scatter", "scatter_add", "scatter_reduce", "floor", "ceil", "trunc", "round", "sign",
            "no_grad", "enable_grad", "set_grad_enabled", "inference_mode", "is_grad_enabled", "realize", "grad", "value_and_grad", "broadcast_shapes", "result_type", "check_size", "MEMORY_BYTES", "DEVICE_NAMES", "LEAF_OF"]
 
-_METHODS = (ElementwiseMethods, RoundingMethods, ArithmeticMethods, PointwiseMethods, ReshapingMethods, LinalgMethods, MovementMethods, IndexingMethods, ReductionMethods,
+_METHODS = (ElementwiseMethods, RoundingMethods, ArithmeticMethods, PointwiseMethods, ReshapingMethods, LinalgMethods,
+            MovementMethods, IndexingMethods, ReductionMethods,
             ScanMethods, SelectionMethods, InplaceMethods, ScatterMethods, SetitemMethods, AutogradMethods)
 
 

@@ -78,7 +78,8 @@ def _check_alpha(alpha, dt: DType, op: str) -> None:
 def add(input, other, *, alpha=1) -> Tensor:
     """``torch.add``: ``input + alpha * other``, broadcast, with torch's type promotion (bool + bool
     is or). torch's CPU kernel fuses the multiply-add for floats; lumina rounds ``alpha * other``
-    first, so an ``alpha`` that is not a power of two may differ from torch's in the last bit. ``alpha`` must be an integer for integer results and a bool only for bool results
+    first, so an ``alpha`` that is not a power of two may differ from torch's in the last bit. ``alpha`` must
+    be an integer for integer results and a bool only for bool results
     (LuminaTypeError otherwise, as torch)."""
     a = _as_tensor(input, "add")
     if type(alpha) is int and alpha == 1:
@@ -208,13 +209,14 @@ def _floor_div(a: Tensor, b: Tensor, op: str) -> Tensor:
         q, safe = _int_trunc_div(a, b, op)
         return where((q * safe != a) & ((a < 0) != (safe < 0)), q - 1, q)
     # torch's div_floor_floating: from fmod, so the quotient is exact where a / b would round.
-    mod = fmod(a, b)
-    div = (a - mod) / b
-    div = where((mod != 0.0) & ((b < 0.0) != (mod < 0.0)), div - 1.0, div)
+    x, y = a.detach(), b.detach()
+    mod = fmod(x, y)
+    div = (x - mod) / y
+    div = where((mod != 0.0) & ((y < 0.0) != (mod < 0.0)), div - 1.0, div)
     fl = floor(div)
     fl = where(div - fl > 0.5, fl + 1.0, fl)
-    fl = where(div == 0.0, (a / b) * 0.0, fl)     # a zero quotient takes a / b's sign
-    return _constant(where(b == 0.0, a / b, fl), a, b)
+    fl = where(div == 0.0, (x / y) * 0.0, fl)     # a zero quotient takes x / y's sign
+    return _constant(where(y == 0.0, x / y, fl), a, b)
 
 
 def _constant(value: Tensor, a: Tensor, b: Tensor) -> Tensor:
@@ -240,7 +242,7 @@ def div(input, other, *, rounding_mode: str | None = None) -> Tensor:
     if rounding_mode == "floor":
         return _floor_div(a, b, "div")
     if dt is DType.bool:
-        raise LuminaTypeError(f"div: rounding_mode='trunc' is not implemented for bool (as torch)")
+        raise LuminaTypeError("div: rounding_mode='trunc' is not implemented for bool (as torch)")
     if not dt.is_float:
         return _int_trunc_div(a, b, "div")[0]
     return trunc(a / b)      # a rounding result: zero gradient

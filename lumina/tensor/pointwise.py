@@ -7,7 +7,8 @@ counts as true, an empty reduction is True resp. False).
 ``log1p`` and ``expm1`` keep their accuracy near 0 with Goldberg's and Kahan's corrections
 ("What every computer scientist should know about floating-point arithmetic", thm. 4, and
 Kahan's expm1): ``log(u) * x / (u - 1)`` for ``u = 1 + x``, ``(u - 1) * x / log(u)`` for ``u =
-exp(x)``; their gradients are torch's formulas, ``g / (1 + x)`` and ``g * (expm1(x) + 1)``. Integer and bool inputs compute in float32, as torch's.
+exp(x)``; their gradients are torch's formulas, ``g / (1 + x)`` and ``g * (expm1(x) + 1)``.
+Integer and bool inputs compute in float32, as torch's.
 """
 from __future__ import annotations
 

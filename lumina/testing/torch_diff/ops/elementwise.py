@@ -144,7 +144,8 @@ def _arith_cases(extra=None, differentiable=True, scalars=(2, -3, 0.5, -1.5, 0, 
         if kind == 0:
             return Case((x, draw(st.sampled_from(list(scalars)))), kw, dtype=dtype)
         odt = draw(st.sampled_from(ALL)) if kind == 1 else dtype
-        return Case((x, Arr(draw(array(odt, sb, other_lo, 4, special=other_lo <= 0)), wants_grad(odt, differentiable))), kw, dtype=dtype)
+        y = draw(array(odt, sb, other_lo, 4, special=other_lo <= 0))
+        return Case((x, Arr(y, wants_grad(odt, differentiable))), kw, dtype=dtype)
     return cases
 
 
