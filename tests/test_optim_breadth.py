@@ -637,3 +637,49 @@ def test_lbfgs_errors():
 
     with pytest.raises(lumina.LuminaValueError, match="eagerly"):
         compiled_step(np.ones(8, np.float32))
+
+
+# ---- hooks ----------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("cls", ["SGD", "NAdam", "LBFGS"])
+def test_optimizer_hooks_run_as_torchs(cls):
+    """The same hooks on a torch and a lumina optimizer log the same calls in the same order (step
+    pre / post with the arguments, a pre-hook's replacement arguments, state-dict hooks with
+    ``prepend``, replacements returned by post / load-pre hooks, removal through the handle)."""
+    logs = {}
+    for lib in (torch, lumina):
+        log = logs[lib] = []
+        if lib is torch:
+            x = torch.nn.Parameter(torch.tensor(PARAMS[1]))
+        else:
+            x = lumina.tensor(PARAMS[1].copy(), requires_grad=True)
+        opt = getattr(lib.optim, cls)([x], lr=0.01)
+
+        def closure():
+            opt.zero_grad()
+            loss = (x * x).sum()
+            loss.backward()
+            return loss
+
+        def pre(o, args, kwargs):
+            log.append(("pre", o is opt, len(args), sorted(kwargs)))
+            return (o,), {"closure": closure}      # replaces the arguments (args[0] is the optimizer)
+
+        def post(o, args, kwargs):
+            log.append(("post", len(args), sorted(kwargs)))
+
+        handles = [opt.register_step_pre_hook(pre), opt.register_step_post_hook(post)]
+        opt.register_state_dict_pre_hook(lambda o: log.append("sd-pre-1"))
+        opt.register_state_dict_pre_hook(lambda o: log.append("sd-pre-0"), prepend=True)
+        opt.register_state_dict_post_hook(lambda o, sd: {**sd, "note": "kept"})
+        opt.register_load_state_dict_pre_hook(lambda o, sd: log.append(("load-pre", sd.get("note"))))
+        opt.register_load_state_dict_post_hook(lambda o: log.append("load-post"))
+        opt.step()                                 # the pre-hook supplies the closure
+        saved = opt.state_dict()
+        log.append(saved["note"])
+        opt.load_state_dict(saved)
+        for h in handles:
+            h.remove()
+        opt.step(closure)                          # no step hooks any more
+        log.append("end")
+    assert logs[lumina] == logs[torch]

@@ -31,6 +31,7 @@ from ..errors import LuminaTypeError, LuminaValueError
 from ..ir.dtypes import DType
 from ..tensor import Tensor, no_grad, realize, tensor, zeros
 from ..tracing import STATE
+from .hooks import OptimizerHooks, wrap_hooked_methods
 
 # Hyperparameters held in a realised scalar tensor that the compiled step reads at each call.
 TENSOR_HYPERPARAMETERS = ("lr",)
@@ -109,7 +110,7 @@ def _differs(a, b) -> bool:
         return True
 
 
-class Optimizer:
+class Optimizer(OptimizerHooks):
     """Base class: holds ``param_groups``, per-parameter ``state`` and ``defaults``.
 
     ``params`` is an iterable of tensors, of ``(name, tensor)`` pairs (``named_parameters()``; the
@@ -118,6 +119,8 @@ class Optimizer:
     from ``defaults``. Subclasses implement
     ``_init_state(p, group)`` (allocate a parameter's state slots) and ``_update_group(group)``
     (record the update, return the tensors it rebinds).
+
+    Hooks (``register_step_pre_hook`` and the others of torch) come from ``OptimizerHooks``.
 
     Raises LuminaValueError for an empty parameter list, a parameter in two groups, named and
     unnamed parameters mixed, or an invalid hyperparameter; LuminaTypeError for a parameter that is
@@ -340,3 +343,6 @@ class Optimizer:
             lines.append(f"Parameter Group {i}")
             lines += [f"    {k}: {v}" for k, v in sorted(g.items()) if k != "params"]
         return "\n".join(lines) + "\n)"
+
+
+wrap_hooked_methods(Optimizer)   # the subclasses' own are wrapped by OptimizerHooks.__init_subclass__
