@@ -91,6 +91,25 @@ class Tensor:
         DEVICE_STATE.bind(v, device)
         return Tensor(v, requires_grad, _is_leaf=True)
 
+    # ---- pickling and copying ---------------------------------------------------------------------
+    def __reduce_ex__(self, protocol):
+        """Pickle as torch's tensors pickle: the values (a lazy tensor is realised first), the
+        dtype, ``requires_grad`` and the device; the result is a leaf with no history."""
+        return _rebuild, (np.array(self.numpy(), copy=True), self.requires_grad, self.device)
+
+    def __deepcopy__(self, memo) -> Tensor:
+        """``copy.deepcopy``: a leaf with the same values, dtype, device and ``requires_grad``.
+        Raises LuminaGradError for a non-leaf that requires grad, as torch ("Only Tensors created
+        explicitly by the user (graph leaves) support the deepcopy protocol")."""
+        if self.requires_grad and not self._is_leaf:
+            raise LuminaGradError("deepcopy: only tensors created by the user (graph leaves) support the "
+                                  f"deepcopy protocol, as in torch; this {self._value.type} tensor has history "
+                                  "(detach() it first)")
+        rebuild, args = self.__reduce_ex__(4)[:2]   # a subclass (nn.Parameter) rebuilds as itself
+        out = rebuild(*args)
+        memo[id(self)] = out
+        return out
+
     def _set_value(self, v: Value) -> None:
         if self.requires_grad and self._is_leaf:
             LEAF_OF.pop(id(self._value), None)
@@ -356,6 +375,12 @@ class Tensor:
         if mode:
             LEAF_OF[id(self._value)] = self
         return self
+
+
+def _rebuild(data: np.ndarray, requires_grad: bool, device: str) -> Tensor:
+    """The tensor a pickle holds (``Tensor.__reduce_ex__``)."""
+    t = Tensor._from_array(np.ascontiguousarray(data), requires_grad)
+    return t if device == "cpu" else t.to(device)
 
 
 class set_grad_enabled:

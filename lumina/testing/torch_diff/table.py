@@ -48,6 +48,7 @@ EXCLUDED: dict[str, str] = {
     "lumina.manual_seed": "seeds lumina's own generator; its streams differ from torch's by design",
     "lumina.save": "file I/O, not an op: checked against safetensors.torch in tests/test_serialization.py",
     "lumina.load": "file I/O, not an op: safetensors / torch.save files in tests/test_serialization.py",
+    "Tensor.__deepcopy__": "copying, not an op: tests/test_tensor_pickle.py compares deepcopy and pickle with torch's",
     "Tensor.cuda": "needs a GPU; device moves are tested in tests/test_devices.py and tests/test_gpu.py",
     "nn.Module": "the base class; layers built on it are rows here, its methods are in the signature check",
     "nn.ModuleList": "a container without a forward; tests/test_nn_layers.py",
