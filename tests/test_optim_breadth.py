@@ -683,3 +683,19 @@ def test_optimizer_hooks_run_as_torchs(cls):
         opt.step(closure)                          # no step hooks any more
         log.append("end")
     assert logs[lumina] == logs[torch]
+
+
+@pytest.mark.filterwarnings("ignore::UserWarning")     # torch deprecates step(epoch)
+def test_scheduler_epoch_argument_matches_torch():
+    """``step(epoch)`` jumps with the closed form where torch has one (ConstantLR, PolynomialLR) and
+    applies ``get_lr`` at the new epoch where it has none (MultiplicativeLR)."""
+    for name in ("ConstantLR", "PolynomialLR", "MultiplicativeLR"):
+        out = {}
+        for lib in (torch, lumina):
+            opt = _optimizer(lib, "momentum")
+            sched = SCHEDULERS[name](lib.optim.lr_scheduler, opt)
+            out[lib] = []
+            for epoch in (3, 11, 4, 26, 7):
+                sched.step(epoch)
+                out[lib].append(sched.get_last_lr())
+        assert out[lumina] == out[torch], name
