@@ -380,6 +380,15 @@ def test_bad_hyperparameters_raise_as_torch_does(cls, kwargs, match):
         getattr(lumina.optim, cls)([lumina.tensor(np.zeros(2, np.float32), requires_grad=True)], **kwargs)
 
 
+@pytest.mark.parametrize("cls", ["SGD", "Adam", "AdamW", "Adagrad"])
+def test_fused_and_foreach_together_raise_as_torch_does(cls):
+    with pytest.raises(RuntimeError, match="cannot be `True` together"):
+        getattr(torch.optim, cls)([torch.nn.Parameter(torch.zeros(2))], lr=0.1, fused=True, foreach=True)
+    with pytest.raises(lumina.LuminaValueError, match="cannot be `True` together"):
+        getattr(lumina.optim, cls)([lumina.tensor(np.zeros(2, np.float32), requires_grad=True)], lr=0.1,
+                                   fused=True, foreach=True)
+
+
 def test_bad_scheduler_arguments_raise_as_torch_does():
     cases = [
         lambda L, o: L.ConstantLR(o, factor=1.5),

@@ -200,6 +200,8 @@ class Optimizer(OptimizerHooks):
                     "initial_accumulator_value", "momentum_decay"):
             if key in group and not group[key] >= 0.0:
                 raise LuminaValueError(f"{name}: invalid {key} {group[key]} (expected >= 0)")
+        if group.get("fused") and group.get("foreach"):
+            raise LuminaValueError(f"{name}: `fused` and `foreach` cannot be `True` together")
         if "rho" in group and not 0.0 <= group["rho"] <= 1.0:
             raise LuminaValueError(f"{name}: invalid rho {group['rho']} (expected 0 <= rho <= 1)")
         if "betas" in group:
