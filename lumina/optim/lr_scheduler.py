@@ -5,6 +5,10 @@ group's learning rate in a realised scalar tensor that a compiled step reads at 
 ``scheduler.step()`` (called outside the compiled step, after it) changes the learning rate without
 tracing the step again. The formulas are PyTorch's recursive ("chainable") forms, evaluated in
 Python floats in the same order, so the learning rates equal PyTorch's exactly.
+
+The base class lives in ``scheduler_base``, the cyclic schedules (``CosineAnnealingWarmRestarts``,
+``OneCycleLR``, ``CyclicLR``) in ``cyclic_lr``; all are importable from here, as from torch's
+``torch.optim.lr_scheduler``. ``ReduceLROnPlateau.step(metric)`` reads a monitored value instead.
 """
 from __future__ import annotations
 
