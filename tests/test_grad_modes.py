@@ -1,5 +1,5 @@
 """Gradient-recording modes against PyTorch: set_grad_enabled (function, context manager,
-decorator), enable_grad inside no_grad (with and without parentheses), inference_mode,
+decorator), no_grad / enable_grad / inference_mode as decorators with and without parentheses,
 is_grad_enabled, and the mode being per thread."""
 from __future__ import annotations
 
@@ -31,9 +31,19 @@ def _flags(L):
     def off(a):
         return a * 2
 
+    @L.no_grad
+    def bare_off(a):
+        return a * 2
+
+    @L.inference_mode
+    def bare_inference(a):
+        return a * 2
+
     with L.no_grad():
         out.append(bare(x).requires_grad)
     out.append(off(x).requires_grad)
+    out.append(bare_off(x).requires_grad)
+    out.append(bare_inference(x).requires_grad)
     with L.set_grad_enabled(False):
         out.append((x * 2).requires_grad)
         with L.set_grad_enabled(True):

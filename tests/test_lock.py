@@ -2,14 +2,13 @@
 pins every requirement of lumina[test,examples] to one version that requirement allows, and the
 Quick start's two commands use it."""
 import re
+import tomllib   # the lock pins numpy 2.4, which needs Python 3.11+, where tomllib is standard
 from pathlib import Path
 
-import pytest
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 from packaging.version import Version
 
-tomllib = pytest.importorskip("tomllib", reason="tomllib is in the standard library from Python 3.11, the version requirements/lock.txt is resolved for")
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -414,8 +414,14 @@ class set_grad_enabled:
 
 
 class _GradMode:
-    """A context manager and decorator that sets gradient recording to ``_MODE`` inside."""
+    """A context manager and decorator that sets gradient recording to ``_MODE`` inside. As torch's,
+    it decorates with or without parentheses: ``@no_grad()`` and ``@no_grad`` are the same."""
     _MODE = False
+
+    def __new__(cls, orig_func=None, *args, **kwargs):
+        if callable(orig_func):
+            return super().__new__(cls)(orig_func)
+        return super().__new__(cls)
 
     def __enter__(self) -> None:
         self._prev = STATE.grad_enabled
@@ -442,16 +448,14 @@ class no_grad(_GradMode):
     """Context manager (and decorator) that disables gradient recording (``torch.no_grad``)."""
     _MODE = False
 
+    def __init__(self) -> None:
+        pass
+
 
 class enable_grad(_GradMode):
-    """Context manager (and decorator, with or without parentheses: ``enable_grad(fn)``) that
-    enables gradient recording inside a ``no_grad`` block (``torch.enable_grad``)."""
+    """Context manager (and decorator) that enables gradient recording inside a ``no_grad`` block
+    (``torch.enable_grad``)."""
     _MODE = True
-
-    def __new__(cls, orig_func=None):
-        if orig_func is None:
-            return super().__new__(cls)
-        return super().__new__(cls)(orig_func)
 
     def __init__(self, orig_func=None) -> None:
         pass
@@ -463,7 +467,7 @@ class inference_mode(_GradMode):
     later; lumina's can, as if made under ``no_grad``): the difference is documented rather than
     emulated, since no computed value differs."""
 
-    def __init__(self, mode: bool = True) -> None:
+    def __init__(self, mode=True) -> None:
         self._MODE = not mode
 
 
