@@ -4,12 +4,12 @@ the op families of ``ops``; ``EXCLUDED``, the namesakes not run, each with its r
 from __future__ import annotations
 
 from ..namesakes import namesakes
-from .ops import (autograd, conversions, creation, elementwise, functional, indexing, inplace, linalg, modules,
-                  parameters, reductions, shapes)
+from .ops import (autograd, conversions, creation, distances, elementwise, functional, indexing, inplace, linalg,
+                  modules, parameters, random, recurrent, reductions, shapes, sorting, vision)
 from .spec import OpSpec, namesake_of
 
-FAMILIES = (elementwise, linalg, reductions, shapes, indexing, creation, conversions, autograd, inplace, functional,
-            modules, parameters)
+FAMILIES = (elementwise, linalg, reductions, sorting, shapes, indexing, random, creation, distances, conversions,
+            autograd, inplace, functional, modules, vision, recurrent, parameters)
 """The op families whose ``specs()`` make up the table."""
 
 
@@ -56,7 +56,9 @@ EXCLUDED: dict[str, str] = {
     "nn.ParameterDict": "a container without a forward; tests/test_nn_module_api.py",
     "nn.ParameterList": "a container without a forward; tests/test_nn_module_api.py",
 }
-"""Namesakes not run by the harness, each with the reason."""
+for _family in FAMILIES:   # a family may exclude its own namesakes, next to its rows
+    EXCLUDED.update(getattr(_family, "EXCLUDED", {}))
+"""Namesakes not run by the harness, each with the reason: the ones above and each family's ``EXCLUDED``."""
 
 
 def coverage() -> tuple[list[str], list[str], list[str]]:
