@@ -21,6 +21,8 @@ from .backends.devices import available as device_available
 from .backends.devices import default_device
 from .tensor import all, any, expm1, frac, isfinite, isinf, isnan, log1p, nan_to_num, rsqrt  # noqa: A004
 from .tensor import movedim, narrow, roll, unbind
+from .tensor import diag, diag_embed, diagflat, diagonal, trace
+from .tensor import cartesian_prod, empty, empty_like, full_like, linspace, logspace, meshgrid
 from .tensor import addmm, baddbmm, bmm, mm, outer
 from .tensor import add, div, floor_divide, fmod, mul, pow, remainder, sub  # noqa: A004
 from .tensor import (Tensor, arange, cat, ceil, chunk, cumprod, cumsum, einsum, enable_grad, eye, flip, floor, full,

@@ -10,7 +10,9 @@ The modules, bottom to top (each imports only modules above it in this list, nev
     device       where each value lives (``DEVICE_STATE``), device arguments
     core         the Tensor class: its value, realisation, device, dtype, repr, grad slots
     shapes       size arguments, broadcasting, type promotion
-    creation     tensor / full / zeros / ones / arange, and a creation function's ``device=``
+    creation     tensor / full / zeros / ones / empty / arange / linspace / logspace, meshgrid,
+                 ``Tensor.new_*``, and a creation function's ``device=``
+    diagonal     diagonal (a view) / diag / diag_embed / diagflat / trace
     random       rand / randn / randint from the in-graph generator
     autocast     which dtype lower-precision ops run in (``lumina.autocast``)
     elementwise  arithmetic and comparison operators, unary math, where, clamp, maximum / minimum
@@ -51,7 +53,9 @@ from .arithmetic import ArithmeticMethods, add, div, floor_divide, fmod, mul, po
 from .autograd import AutogradMethods, grad, value_and_grad
 from .core import LEAF_OF, Tensor, enable_grad, inference_mode, is_grad_enabled, no_grad, realize, set_grad_enabled
 from .creation import arange, eye, full, ones, ones_like, place, tensor, zeros, zeros_like
+from .creation import CreationMethods, cartesian_prod, empty, empty_like, full_like, linspace, logspace, meshgrid
 from .device import DEVICE_NAMES
+from .diagonal import DiagonalMethods, diag, diag_embed, diagflat, diagonal, trace
 from .einsum import einsum
 from .elementwise import ElementwiseMethods, maximum, minimum, where
 from .indexing import IndexingMethods, flip, gather, index_select, take_along_dim
@@ -82,6 +86,10 @@ __all__ = ["Tensor", "tensor", "full", "zeros", "ones", "zeros_like", "ones_like
 _METHODS = (ElementwiseMethods, RoundingMethods, ArithmeticMethods, PointwiseMethods, ReshapingMethods, LinalgMethods,
             MovementMethods, IndexingMethods, ReductionMethods,
             ScanMethods, SelectionMethods, InplaceMethods, ScatterMethods, SetitemMethods, AutogradMethods)
+
+__all__ += ["empty", "empty_like", "full_like", "linspace", "logspace", "meshgrid", "cartesian_prod",
+            "diag", "diag_embed", "diagflat", "diagonal", "trace"]
+_METHODS += (CreationMethods, DiagonalMethods)
 
 
 def _attach(methods: type) -> None:

@@ -1,5 +1,7 @@
-"""Creation rows: zeros/ones (and ``_like``), full, arange, eye, tensor (the dtype it infers), and the
-random creators, compared on dtype, shape and range (lumina's generator is its own)."""
+"""Creation rows: zeros/ones/empty (and ``_like``), full / full_like, ``Tensor.new_*``, arange,
+linspace / logspace, eye, meshgrid / cartesian_prod, tensor (the dtype it infers), the random
+creators, compared on dtype, shape and range (lumina's generator is its own), and the diagonals
+(diag, diagonal, diag_embed, diagflat, trace)."""
 from __future__ import annotations
 
 import math
@@ -12,7 +14,8 @@ import lumina
 
 from ..cases import ALL, FLOATS, Arr, Case, Dt
 from ..spec import OpSpec
-from ..strategies import array, rarely, shapes
+from ..strategies import array, dim_of, rarely, shapes, wants_grad
+from .common import methods
 from ..tensors import lumina_numpy
 
 
@@ -106,6 +109,73 @@ def _random_bounds(op):
     return extra
 
 
+@st.composite
+def _full_like_cases(draw, dtype):
+    x = Arr(draw(array(dtype, draw(shapes(0, 3)))))
+    value = draw(st.sampled_from([0, 1, -2, 2.5, -0.0, True, False, 7]))
+    kw = {"dtype": Dt(draw(st.sampled_from(ALL)))} if draw(st.booleans()) else {}
+    return Case((x, value), kw, dtype=dtype)
+
+
+@st.composite
+def _new_cases(draw, dtype, op):
+    """``x.new_zeros(*size)`` / ``(size)``, ``x.new_full(size, value)``, ``x.new_tensor(data)``,
+    sometimes with ``dtype=``."""
+    x = Arr(draw(array(dtype, draw(shapes(0, 2)))))
+    shape = draw(shapes(0, 3))
+    kw = {"dtype": Dt(draw(st.sampled_from(ALL)))} if draw(st.booleans()) else {}
+    if op == "new_full":
+        return Case((x, shape, draw(st.sampled_from([0, 1, -2, 2.5, True]))), kw, dtype=dtype)
+    if op == "new_tensor":
+        return Case((x, draw(array("float32", shape, -9, 9)).tolist()), kw, dtype=dtype)
+    return Case((x, *shape) if draw(st.booleans()) else (x, shape), kw, dtype=dtype)
+
+
+@st.composite
+def _space_cases(draw, dtype, log=False):
+    ends = st.one_of(st.integers(-6, 6), st.floats(-6, 6, allow_nan=False).map(lambda v: round(v, 2)))
+    steps = -1 if rarely(draw, 12) else draw(st.integers(0, 40))
+    kw = {"dtype": Dt(dtype)} if draw(st.booleans()) else {}
+    args = (draw(ends), draw(ends), steps)
+    if log and draw(st.booleans()):
+        args += (draw(st.sampled_from([2.0, 10.0, 0.5, 3])),)
+    return Case(args, kw, dtype=dtype)
+
+
+@st.composite
+def _grid_cases(draw, dtype, prod=False):
+    n = draw(st.integers(1, 3))
+    g = wants_grad(dtype, True)
+    ranks = st.just(1) if prod else st.integers(0, 1)
+    xs = [Arr(draw(array(dtype, draw(shapes(r, r)))), g) for r in [draw(ranks) for _ in range(n)]]
+    if prod:
+        return Case(tuple(xs), dtype=dtype)
+    return Case(tuple(xs), {"indexing": draw(st.sampled_from(["ij", "xy"]))}, dtype=dtype)
+
+
+@st.composite
+def _diagonal_cases(draw, dtype, op):
+    """``diagonal(x, offset, dim1, dim2)``, ``diag_embed(x, offset, dim1, dim2)``, ``diag(x, d)``,
+    ``diagflat(x, offset)``, ``trace(x)``; offsets past the edge give empty diagonals."""
+    g = wants_grad(dtype, True)
+    if op == "trace":
+        rank = 3 if rarely(draw, 12) else 2
+        return Case((Arr(draw(array(dtype, draw(shapes(rank, rank, max_side=4)))), g),), dtype=dtype)
+    if op == "diag":
+        rank = 3 if rarely(draw, 12) else draw(st.integers(1, 2))
+    elif op == "diagflat":
+        rank = draw(st.integers(0, 3))
+    else:
+        rank = draw(st.integers(2 if op == "diagonal" else 1, 3))
+    x = Arr(draw(array(dtype, draw(shapes(rank, rank, max_side=4)))), g)
+    offset = draw(st.integers(-5, 5))
+    if op in ("diag", "diagflat"):
+        return Case((x, offset), dtype=dtype)
+    out_rank = rank if op == "diagonal" else rank + 1
+    d1, d2 = dim_of(draw, out_rank), dim_of(draw, out_rank)
+    return Case((x, offset, d1, d2), dtype=dtype)
+
+
 def specs() -> list[OpSpec]:
     """The creation rows."""
     rows: list[OpSpec] = []
@@ -129,6 +199,34 @@ def specs() -> list[OpSpec]:
                  OpSpec(f"lumina.{name}_like", (lambda n: lambda L, x: getattr(L, n + "_like")(x))(name),
                         (lambda n: lambda d: _random_creation(d, n + "_like"))(name), dtypes=FLOATS, values=False,
                         grad=False, check_extra=_random_bounds(name + "_like"), checks="dtype and shape")]
+    rows += [OpSpec("lumina.full_like", lambda L, x, v, **k: L.full_like(x, v, **k), _full_like_cases, dtypes=ALL,
+                    exact=True, grad=False, checks="the input's dtype, or ``dtype=``; the fill value cast to it")]
+    for name in ("new_zeros", "new_ones", "new_full", "new_tensor"):
+        rows += [OpSpec(f"Tensor.{name}", (lambda n: lambda L, x, *a, **k: getattr(x, n)(*a, **k))(name),
+                        (lambda n: lambda d: _new_cases(d, n))(name), dtypes=ALL, exact=True, grad=False,
+                        checks="``self``'s dtype unless ``dtype=``")]
+    rows += [OpSpec("Tensor.new_empty", lambda L, x, *a, **k: x.new_empty(*a, **k),
+                    lambda d: _new_cases(d, "new_empty"), dtypes=ALL, values=False, grad=False,
+                    checks="dtype and shape (torch's values are uninitialised)"),
+             OpSpec("lumina.empty", lambda L, *s, **k: L.empty(*s, **k), _creation_cases, dtypes=ALL, values=False,
+                    grad=False, checks="dtype and shape (torch's values are uninitialised)"),
+             OpSpec("lumina.empty_like", lambda L, x, **k: L.empty_like(x, **k),
+                    lambda d: _creation_cases(d, like=True), dtypes=ALL, values=False, grad=False,
+                    checks="dtype and shape (torch's values are uninitialised)"),
+             OpSpec("lumina.linspace", lambda L, *a, **k: L.linspace(*a, **k), _space_cases,
+                    dtypes=("float32", "float64"), ulps=1, grad=False,
+                    checks="torch's two-ended fill; both ends exact; negative steps raise"),
+             OpSpec("lumina.logspace", lambda L, *a, **k: L.logspace(*a, **k), lambda d: _space_cases(d, True),
+                    dtypes=("float32", "float64"), ulps=2, grad=False, checks="``base``"),
+             OpSpec("lumina.meshgrid", lambda L, *xs, **k: L.meshgrid(*xs, **k), _grid_cases, dtypes=ALL,
+                    exact=True, checks="'ij' and 'xy'; 0-d inputs; gradients sum over the copies"),
+             OpSpec("lumina.cartesian_prod", lambda L, *xs: L.cartesian_prod(*xs), lambda d: _grid_cases(d, True),
+                    dtypes=ALL, exact=True, checks="rows in itertools.product order")]
+    for name in ("diagonal", "diag_embed", "diag", "diagflat", "trace"):
+        rows += methods(name, cases=(lambda n: lambda d: _diagonal_cases(d, n))(name),
+                        dtypes=FLOATS + ("int64", "int32") + (() if name == "trace" else ("bool",)),
+                        exact=name != "trace", accumulates=name == "trace",
+                        checks="offsets past the edge (empty diagonals); dims counted from either end; errors")
     rows += [OpSpec("lumina.randint", lambda L, lo, hi, s: L.randint(lo, hi, s),
                     lambda d: _random_creation(d, "randint"), dtypes=("int64",), values=False, grad=False,
                     check_extra=_random_bounds("randint"), checks="dtype, shape, values in [low, high)")]
