@@ -21,6 +21,9 @@ from .backends.devices import available as device_available
 from .backends.devices import default_device
 from .tensor import all, any, expm1, frac, isfinite, isinf, isnan, log1p, nan_to_num, rsqrt  # noqa: A004
 from .tensor import movedim, narrow, roll, unbind
+from .tensor import index_add, index_copy, index_fill, index_put, masked_scatter, masked_select, repeat_interleave, take
+from .tensor import bernoulli, multinomial, normal, randperm
+from .tensor import bitwise_and, bitwise_left_shift, bitwise_not, bitwise_or, bitwise_right_shift, bitwise_xor
 from .tensor import diag, diag_embed, diagflat, diagonal, trace
 from .tensor import cartesian_prod, empty, empty_like, full_like, linspace, logspace, meshgrid
 from .tensor import addmm, baddbmm, bmm, mm, outer

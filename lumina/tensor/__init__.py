@@ -31,6 +31,8 @@ The modules, bottom to top (each imports only modules above it in this list, nev
     saved        what in-place updates superseded, checked by backward (torch's saved tensors)
     inplace      in-place updates (``add_``, ``copy_``, ``+=``, ...) and version counters
     scatter      scatter / scatter_add / scatter_reduce, out of place and in place
+    bitwise      bitwise and / or / xor / not / shifts, the operators ^ << >>, in place too
+    sampling     randperm / multinomial / bernoulli / normal, normal_ / uniform_ / ... in place
     setitem      ``x[key] = value``
     autograd     backward, ``lumina.grad``, ``lumina.value_and_grad``
 
@@ -51,6 +53,8 @@ from types import FunctionType
 
 from .arithmetic import ArithmeticMethods, add, div, floor_divide, fmod, mul, pow, remainder, sub
 from .autograd import AutogradMethods, grad, value_and_grad
+from .bitwise import (BitwiseMethods, bitwise_and, bitwise_left_shift, bitwise_not, bitwise_or, bitwise_right_shift,
+                      bitwise_xor)
 from .core import LEAF_OF, Tensor, enable_grad, inference_mode, is_grad_enabled, no_grad, realize, set_grad_enabled
 from .creation import arange, eye, full, ones, ones_like, place, tensor, zeros, zeros_like
 from .creation import CreationMethods, cartesian_prod, empty, empty_like, full_like, linspace, logspace, meshgrid
@@ -68,8 +72,11 @@ from .random import manual_seed, rand, rand_like, randint, randn, randn_like
 from .reductions import ReductionMethods, logsumexp, prod
 from .reshaping import ReshapingMethods, movedim, narrow, roll, unbind
 from .rounding import RoundingMethods, ceil, floor, round, sign, trunc
+from .sampling import SamplingMethods, bernoulli, multinomial, normal, randperm
 from .scan import ScanMethods, cumprod, cumsum
 from .scatter import ScatterMethods, scatter, scatter_add, scatter_reduce
+from .scatter import (IndexOpMethods, index_add, index_copy, index_fill, index_put, masked_scatter, masked_select,
+                      repeat_interleave, take)
 from .selection import SelectionMethods, topk
 from .setitem import SetitemMethods
 from .shapes import MEMORY_BYTES, broadcast_shapes, check_size, result_type
@@ -90,6 +97,11 @@ _METHODS = (ElementwiseMethods, RoundingMethods, ArithmeticMethods, PointwiseMet
 __all__ += ["empty", "empty_like", "full_like", "linspace", "logspace", "meshgrid", "cartesian_prod",
             "diag", "diag_embed", "diagflat", "diagonal", "trace"]
 _METHODS += (CreationMethods, DiagonalMethods)
+
+__all__ += ["bitwise_and", "bitwise_or", "bitwise_xor", "bitwise_not", "bitwise_left_shift", "bitwise_right_shift",
+            "index_add", "index_copy", "index_fill", "index_put", "masked_scatter", "take", "masked_select",
+            "repeat_interleave", "randperm", "multinomial", "bernoulli", "normal"]
+_METHODS += (BitwiseMethods, IndexOpMethods, SamplingMethods)
 
 
 def _attach(methods: type) -> None:
