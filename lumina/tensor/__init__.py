@@ -28,6 +28,7 @@ The modules, bottom to top (each imports only modules above it in this list, nev
     scan         cumsum / cumprod
     selection    topk
     einsum       einsum
+    distances    norm / dist / cdist / cosine_similarity / pairwise_distance, torch's norm gradients
     saved        what in-place updates superseded, checked by backward (torch's saved tensors)
     inplace      in-place updates (``add_``, ``copy_``, ``+=``, ...) and version counters
     scatter      scatter / scatter_add / scatter_reduce, out of place and in place
@@ -60,6 +61,7 @@ from .creation import arange, eye, full, ones, ones_like, place, tensor, zeros, 
 from .creation import CreationMethods, cartesian_prod, empty, empty_like, full_like, linspace, logspace, meshgrid
 from .device import DEVICE_NAMES
 from .diagonal import DiagonalMethods, diag, diag_embed, diagflat, diagonal, trace
+from .distances import DistanceMethods, cdist, cosine_similarity, dist, norm, pairwise_distance
 from .einsum import einsum
 from .elementwise import ElementwiseMethods, maximum, minimum, where
 from .indexing import IndexingMethods, flip, gather, index_select, take_along_dim
@@ -97,6 +99,8 @@ _METHODS = (ElementwiseMethods, RoundingMethods, ArithmeticMethods, PointwiseMet
 __all__ += ["empty", "empty_like", "full_like", "linspace", "logspace", "meshgrid", "cartesian_prod",
             "diag", "diag_embed", "diagflat", "diagonal", "trace"]
 _METHODS += (CreationMethods, DiagonalMethods)
+__all__ += ["norm", "dist", "cdist", "cosine_similarity", "pairwise_distance"]
+_METHODS += (DistanceMethods,)
 
 __all__ += ["bitwise_and", "bitwise_or", "bitwise_xor", "bitwise_not", "bitwise_left_shift", "bitwise_right_shift",
             "index_add", "index_copy", "index_fill", "index_put", "masked_scatter", "take", "masked_select",

@@ -16,6 +16,7 @@ from .loss import (binary_cross_entropy, binary_cross_entropy_with_logits, cosin
 from .norm import batch_norm, layer_norm
 from .sparse import embedding
 from .vision import pixel_shuffle, pixel_unshuffle
+from ...tensor.distances import cosine_similarity, pairwise_distance  # noqa: F401 (torch's F names)
 
 __all__ = ["avg_pool2d", "batch_norm", "binary_cross_entropy", "binary_cross_entropy_with_logits", "celu", "conv2d",
            "cosine_embedding_loss", "cross_entropy", "ctc_loss", "dropout", "elu", "embedding", "gaussian_nll_loss", "gelu", "hardsigmoid", "hardswish", "huber_loss", "kl_div", "l1_loss",
