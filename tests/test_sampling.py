@@ -162,3 +162,38 @@ def test_in_place_fill_of_a_leaf_that_requires_grad_raises():
         x.normal_()
     with lumina.no_grad():
         assert x.uniform_() is x
+
+
+def test_generator_objects_have_their_own_stream():
+    g = lumina.Generator().manual_seed(5)
+    assert g.initial_seed() == 5 and g.device == "cpu"
+    a = [lumina.rand(4, generator=g).numpy(), lumina.randperm(5, generator=g).numpy(),
+         lumina.zeros(3).normal_(generator=g).numpy(),
+         lumina.multinomial(lumina.tensor(np.ones(4)), 2, generator=g).numpy()]
+    g.manual_seed(5)
+    lumina.rand(10)                               # the global stream does not disturb g's
+    b = [lumina.rand(4, generator=g).numpy(), lumina.randperm(5, generator=g).numpy(),
+         lumina.zeros(3).normal_(generator=g).numpy(),
+         lumina.multinomial(lumina.tensor(np.ones(4)), 2, generator=g).numpy()]
+    for u, v in zip(a, b):
+        np.testing.assert_array_equal(u, v)
+    state = g.get_state()
+    first = lumina.randn(3, generator=g).numpy()
+    g.set_state(state)
+    np.testing.assert_array_equal(lumina.randn(3, generator=g).numpy(), first)
+    with pytest.raises(LuminaError):
+        lumina.rand(2, generator=torch.Generator())
+
+
+def test_generator_inside_compile_advances():
+    g = lumina.Generator().manual_seed(0)
+
+    @lumina.compile
+    def f(x):
+        return x + lumina.rand(3, generator=g)
+
+    x = lumina.zeros(3)
+    a, b = f(x).numpy(), f(x).numpy()
+    assert not np.array_equal(a, b)
+    g.manual_seed(0)
+    np.testing.assert_array_equal(f(x).numpy(), a)

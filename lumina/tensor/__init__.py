@@ -70,7 +70,7 @@ from .linalg import LinalgMethods, addmm, baddbmm, bmm, matmul, mm, outer, tril,
 from .movement import MovementMethods, cat, chunk, pad, split, stack, tile
 from .pointwise import (PointwiseMethods, all, any, expm1, frac, isfinite, isinf, isnan, log1p, nan_to_num,
                         rsqrt)
-from .random import manual_seed, rand, rand_like, randint, randn, randn_like
+from .random import Generator, manual_seed, rand, rand_like, randint, randn, randn_like
 from .reductions import ReductionMethods, logsumexp, prod
 from .reshaping import ReshapingMethods, movedim, narrow, roll, unbind
 from .rounding import RoundingMethods, ceil, floor, round, sign, trunc
@@ -104,7 +104,7 @@ _METHODS += (DistanceMethods,)
 
 __all__ += ["bitwise_and", "bitwise_or", "bitwise_xor", "bitwise_not", "bitwise_left_shift", "bitwise_right_shift",
             "index_add", "index_copy", "index_fill", "index_put", "masked_scatter", "take", "masked_select",
-            "repeat_interleave", "randperm", "multinomial", "bernoulli", "normal"]
+            "repeat_interleave", "randperm", "multinomial", "bernoulli", "normal", "Generator"]
 _METHODS += (BitwiseMethods, IndexOpMethods, SamplingMethods)
 
 

@@ -5,7 +5,8 @@ errors (https://pytorch.org/docs/2.13/torch.html#random-sampling).
 
 Every draw comes from ``random.rand`` (the in-graph counter-based generator, seeded by
 ``lumina.manual_seed``), so the streams differ from torch's by design while the distributions are
-the same; all of them run inside ``@lumina.compile`` too. The transforms from uniform ``u`` in
+the same; all of them run inside ``@lumina.compile`` too, and take torch's ``generator=`` (a
+``lumina.Generator``: a stream of its own). The transforms from uniform ``u`` in
 [0, 1) (float64 where precision matters):
 
 * ``randperm(n)``: the order of ``n`` uniform keys (``topk``): every permutation equally likely,
@@ -36,7 +37,7 @@ from .core import Tensor
 from .creation import tensor
 from .indexing import known_values
 from .inplace import update
-from .random import _finish, rand, randn
+from .random import Generator, _finish, rand, randn
 from .scan import cumsum
 from .selection import topk
 from .shapes import broadcast_shapes, shape_arg
@@ -44,7 +45,8 @@ from .shapes import broadcast_shapes, shape_arg
 NUMBERS = (int, float, np.integer, np.floating)
 
 
-def randperm(n: int, *, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
+def randperm(n: int, *, generator: Generator | None = None, dtype=None, device=None,
+             requires_grad: bool = False) -> Tensor:
     """``torch.randperm``: a random permutation of ``0 .. n-1`` (1-D, int64 unless ``dtype``).
     Raises LuminaValueError for a negative ``n``, LuminaTypeError for a bool dtype (as torch)."""
     dt = DType.int64 if dtype is None else to_dtype(dtype)
@@ -56,7 +58,7 @@ def randperm(n: int, *, dtype=None, device=None, requires_grad: bool = False) ->
         raise LuminaTypeError("randperm: not implemented for bool (as torch)")
     if n == 0:
         return _finish(tensor(np.zeros(0, dt.numpy)), device, requires_grad, "randperm")
-    keys = rand(n, dtype=DType.float64)
+    keys = rand(n, generator=generator, dtype=DType.float64)
     return _finish(topk(keys, n).indices.to(dt), device, requires_grad, "randperm")
 
 
@@ -83,7 +85,8 @@ def _check_probabilities(p: Tensor, num_samples: int, replacement: bool) -> None
         raise LuminaValueError(f"multinomial: invalid distribution, the probabilities {p._value.type} sum to 0")
 
 
-def multinomial(input: Tensor, num_samples: int, replacement: bool = False) -> Tensor:
+def multinomial(input: Tensor, num_samples: int, replacement: bool = False, *,
+                generator: Generator | None = None) -> Tensor:
     """``torch.multinomial``: ``num_samples`` category indices per row of ``input`` (1-d
     ``[n]`` or 2-d ``[rows, n]`` non-negative float weights, not necessarily normalised), drawn
     with probability proportional to the weights; int64 ``[num_samples]`` / ``[rows,
@@ -98,11 +101,11 @@ def multinomial(input: Tensor, num_samples: int, replacement: bool = False) -> T
     if replacement:
         cdf = cumsum(rows, -1)
         total = cdf[:, n - 1:]
-        u = rand((rows.shape[0], num_samples), dtype=DType.float64) * total
+        u = rand((rows.shape[0], num_samples), generator=generator, dtype=DType.float64) * total
         below = cdf.unsqueeze(1) <= u.unsqueeze(2)              # [rows, samples, n]
         picked = below.to(DType.int64).sum(-1).clamp(max=n - 1)
     else:
-        u = rand(rows.shape, dtype=DType.float64)
+        u = rand(rows.shape, generator=generator, dtype=DType.float64)
         keys = u.log() / rows                                   # -inf for a zero weight
         picked = topk(keys, num_samples, -1).indices
     return picked if input.ndim == 2 else picked.reshape(num_samples)
@@ -118,7 +121,7 @@ def _probability(p, op: str, bounds: str = "[0, 1]") -> None:
         raise LuminaValueError(f"{op}: expects p to be in {bounds}, got p={bad}")
 
 
-def bernoulli(input: Tensor, p=None) -> Tensor:
+def bernoulli(input: Tensor, p=None, *, generator: Generator | None = None) -> Tensor:
     """``torch.bernoulli``: 1 with probability ``input`` (or the number ``p``, for every element
     of ``input``'s shape), else 0; ``input``'s shape and float dtype, no gradient. Raises
     LuminaTypeError for a non-float ``input``, LuminaValueError for a probability outside [0, 1]
@@ -127,11 +130,12 @@ def bernoulli(input: Tensor, p=None) -> Tensor:
         raise LuminaTypeError(f"bernoulli: only floating-point inputs are supported (as torch), got {input._value.type}")
     prob = input.detach() if p is None else p
     _probability(prob, "bernoulli")
-    u = rand(input.shape, dtype=DType.float64)
+    u = rand(input.shape, generator=generator, dtype=DType.float64)
     return (u < (prob.to(DType.float64) if isinstance(prob, Tensor) else float(prob))).to(input.dtype)
 
 
-def normal(mean, std=1.0, size=None, *, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
+def normal(mean, std=1.0, size=None, *, generator: Generator | None = None, dtype=None, device=None,
+           requires_grad: bool = False) -> Tensor:
     """``torch.normal``: ``mean + std * z``, ``z`` standard normal. Overloads as torch: tensor
     ``mean`` and / or tensor ``std`` (the result has their broadcast shape and promoted float
     dtype; the gradient reaches a ``mean`` / ``std`` that requires it), or numbers ``mean``,
@@ -150,11 +154,12 @@ def normal(mean, std=1.0, size=None, *, dtype=None, device=None, requires_grad: 
         shape = ref.shape if not isinstance(other, Tensor) else broadcast_shapes(
             "normal", ref._value.type, other._value.type)
         dt = ref.dtype if not isinstance(other, Tensor) else (ref + other).dtype
-        return (randn(shape, dtype=dt) * std + mean).to(dt)
+        return (randn(shape, generator=generator, dtype=dt) * std + mean).to(dt)
     if size is None:
         raise LuminaTypeError("normal: with number mean and std, the size is needed (as torch)")
     _check_std(std)
-    out = randn(shape_arg((size,) if isinstance(size, int) else tuple(size), "normal"), dtype=dtype) * std + mean
+    out = randn(shape_arg((size,) if isinstance(size, int) else tuple(size), "normal"), generator=generator,
+                dtype=dtype) * std + mean
     return _finish(out, device, requires_grad, "normal")
 
 
@@ -169,59 +174,59 @@ def _float_only(t: Tensor, op: str) -> None:
         raise LuminaTypeError(f"{op}: only floating-point tensors are supported (as torch), got {t._value.type}")
 
 
-def _uniform(t: Tensor) -> Tensor:
-    return rand(t.shape, dtype=DType.float64)
+def _uniform(t: Tensor, generator: Generator | None) -> Tensor:
+    return rand(t.shape, generator=generator, dtype=DType.float64)
 
 
 class SamplingMethods:
     """``Tensor``'s sampling methods; the ``_`` ones fill ``self`` in place (``inplace.update``)
     and return it."""
 
-    def multinomial(self, num_samples: int, replacement: bool = False) -> Tensor:
+    def multinomial(self, num_samples: int, replacement: bool = False, *, generator=None) -> Tensor:
         """``torch.Tensor.multinomial``; see ``multinomial``."""
-        return multinomial(self, num_samples, replacement)
+        return multinomial(self, num_samples, replacement, generator=generator)
 
-    def bernoulli(self, p=None) -> Tensor:
+    def bernoulli(self, p=None, *, generator=None) -> Tensor:
         """``torch.Tensor.bernoulli``; see ``bernoulli``."""
-        return bernoulli(self, p)
+        return bernoulli(self, p, generator=generator)
 
-    def bernoulli_(self, p=0.5) -> Tensor:
+    def bernoulli_(self, p=0.5, *, generator=None) -> Tensor:
         """``torch.Tensor.bernoulli_``: 1 with probability ``p`` (a number or a tensor broadcasting
         to ``self``), else 0, in ``self``'s dtype (integers and bool too)."""
         _probability(p, "bernoulli_")
         prob = p.to(DType.float64) if isinstance(p, Tensor) else float(p)
-        return update(self, "bernoulli_", lambda: (_uniform(self) < prob).to(self.dtype), (p,), check_cast=False)
+        return update(self, "bernoulli_", lambda: (_uniform(self, generator) < prob).to(self.dtype), (p,), check_cast=False)
 
-    def normal_(self, mean=0, std=1) -> Tensor:
+    def normal_(self, mean=0, std=1, *, generator=None) -> Tensor:
         """``torch.Tensor.normal_``: normal samples of ``mean`` and ``std`` (floats only)."""
         _float_only(self, "normal_")
         _check_std(std)
-        return update(self, "normal_", lambda: (randn(self.shape, dtype=self.dtype) * std + mean).to(self.dtype))
+        return update(self, "normal_", lambda: (randn(self.shape, generator=generator, dtype=self.dtype) * std + mean).to(self.dtype))
 
-    def uniform_(self, from_=0, to=1) -> Tensor:
+    def uniform_(self, from_=0, to=1, *, generator=None) -> Tensor:
         """``torch.Tensor.uniform_``: uniform samples in ``[from_, to)`` (floats only); raises
         LuminaValueError for ``from_ > to``."""
         _float_only(self, "uniform_")
         if from_ > to:
             raise LuminaValueError(f"uniform_: expects a [from, to) range, but found from={from_} > to={to}")
-        return update(self, "uniform_", lambda: (_uniform(self) * (to - from_) + from_).to(self.dtype))
+        return update(self, "uniform_", lambda: (_uniform(self, generator) * (to - from_) + from_).to(self.dtype))
 
-    def exponential_(self, lambd=1) -> Tensor:
+    def exponential_(self, lambd=1, *, generator=None) -> Tensor:
         """``torch.Tensor.exponential_``: exponential samples of rate ``lambd`` > 0 (floats only)."""
         _float_only(self, "exponential_")
         if not lambd > 0:
             raise LuminaValueError(f"exponential_: expects lambda > 0.0, but found lambda={lambd}")
-        return update(self, "exponential_", lambda: (-(1.0 - _uniform(self)).log() / lambd).to(self.dtype))
+        return update(self, "exponential_", lambda: (-(1.0 - _uniform(self, generator)).log() / lambd).to(self.dtype))
 
-    def geometric_(self, p) -> Tensor:
+    def geometric_(self, p, *, generator=None) -> Tensor:
         """``torch.Tensor.geometric_``: the number of Bernoulli(``p``) trials up to the first
         success (1, 2, ...), ``p`` in (0, 1); any dtype but bool."""
         if not 0 < p < 1:
             raise LuminaValueError(f"geometric_: expects p to be in (0, 1), but got p={p}")
-        return update(self, "geometric_", lambda: (((1.0 - _uniform(self)).log() / math.log1p(-p)).floor() + 1)
+        return update(self, "geometric_", lambda: (((1.0 - _uniform(self, generator)).log() / math.log1p(-p)).floor() + 1)
                       .to(self.dtype), check_cast=False)
 
-    def random_(self, from_=None, to=None) -> Tensor:
+    def random_(self, from_=None, to=None, *, generator=None) -> Tensor:
         """``torch.Tensor.random_``: integers uniform in ``[from_, to)``; ``random_(to)`` is
         ``[0, to)``; ``random_()`` ``[0, 2**mantissa]`` for floats (``[0, 2**24]`` for float32),
         ``[0, max]`` for integers, {False, True} for bool. Raises LuminaValueError for an empty
@@ -235,7 +240,7 @@ class SamplingMethods:
             raise LuminaValueError(f"random_: expects 'from' to be less than 'to', but got from={low} >= to={high}")
         span = float(high - low)
         top = float(np.nextafter(span, 0.0))    # u * span may round up to span itself
-        return update(self, "random_", lambda: ((_uniform(self) * span).floor().clamp(max=top) + float(low))
+        return update(self, "random_", lambda: ((_uniform(self, generator) * span).floor().clamp(max=top) + float(low))
                       .to(self.dtype), check_cast=False)
 
 
