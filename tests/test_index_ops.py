@@ -157,3 +157,15 @@ def test_errors_where_torch_raises(call):
         call(torch, torch.tensor(X))
     with pytest.raises(LuminaError):
         call(lumina, lumina.tensor(X))
+
+
+def test_index_put_with_a_bool_mask():
+    m = X > 0
+    for acc in (False, True):
+        got = lumina.tensor(X).index_put((lumina.tensor(m),), lumina.tensor(np.float64(2.0)), accumulate=acc)
+        want = torch.tensor(X).index_put((torch.tensor(m),), torch.tensor(2.0, dtype=torch.float64), accumulate=acc)
+        np.testing.assert_array_equal(got.numpy(), want.numpy())
+    f = lumina.compile(lambda x: x.index_put((x > 0,), lumina.tensor(np.float64(2.0))))
+    np.testing.assert_array_equal(f(lumina.tensor(X)).numpy(), np.where(m, 2.0, X))
+    with pytest.raises(LuminaTraceError, match="index_put"):
+        lumina.compile(lambda x: x.index_put((x > 0,), x[0, 0], accumulate=True))(lumina.tensor(X))

@@ -350,7 +350,8 @@ def index_put(input: Tensor, indices, values: Tensor, accumulate: bool = False) 
     where repeated indices add up; without, the last write wins as torch's CPU kernel).
 
     ``indices``: a tuple or list of index tensors for the leading dims (int32 / int64, negative
-    ones count from the end, or bool masks; masks need known values: eager only), broadcasting
+    ones count from the end, or bool masks: with ``accumulate`` they need their values, so eager
+    only), broadcasting
     together to a shape ``S``; ``values`` has ``input``'s dtype and broadcasts to ``S +
     input.shape[len(indices):]``. Raises LuminaTypeError (dtypes, a non-tensor), LuminaIndexError
     (too many indices, an index out of range), LuminaShapeError (shapes that do not broadcast).
@@ -362,18 +363,20 @@ def index_put(input: Tensor, indices, values: Tensor, accumulate: bool = False) 
     if values.dtype is not input.dtype:
         raise LuminaTypeError(f"index_put: values {values._value.type} must have the dtype of {input._value.type} "
                               "(as torch)")
+    n_dims = sum(i.ndim if i.dtype is DType.bool else 1 for i in indices)
+    if n_dims > input.ndim:
+        raise LuminaIndexError(f"index_put: too many indices for {input._value.type} (got {n_dims})")
+    if not accumulate:      # x[indices] = values, whose bool masks need no values when they broadcast
+        out = input.clone()
+        out[tuple(indices)] = values
+        return out
     arrays = []
     for i in indices:
         if i.dtype is DType.bool:
+            _eager_only("index_put", f"the bool index {i._value.type} (with accumulate=True)")
             arrays += [tensor(a.astype(np.int64)) for a in np.nonzero(i.numpy())]
         else:
             arrays.append(as_index(i, "index_put"))
-    if len(arrays) > input.ndim:
-        raise LuminaIndexError(f"index_put: too many indices for {input._value.type} (got {len(arrays)})")
-    if not accumulate:
-        out = input.clone()
-        out[tuple(arrays)] = values
-        return out
     k = len(arrays)
     shape = broadcast_shapes("index_put", *(a._value.type for a in arrays))
     rest = input.shape[k:]
