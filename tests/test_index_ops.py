@@ -151,6 +151,7 @@ def test_masked_scatter_short_source_raises():
     lambda L, x: x.index_put((L.tensor([0]),) * 3, x[0, 0]),                       # too many indices
     lambda L, x: x.index_put((L.tensor([0]),), x[0, 0].float()),                   # values dtype
     lambda L, x: x.index_add(3, L.tensor([0]), x),                                 # dim out of range
+    lambda L, x: L.repeat_interleave(x[0, 0], 2, dim=0),                           # a 0-d input has no dim 0
 ])
 def test_errors_where_torch_raises(call):
     with pytest.raises((RuntimeError, IndexError, TypeError, NotImplementedError)):

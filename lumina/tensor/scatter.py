@@ -473,10 +473,10 @@ def repeat_interleave(input: Tensor, repeats, dim: int | None = None, *, output_
     total, LuminaTypeError / LuminaShapeError for a float or multi-dim ``repeats`` or one of the
     wrong length. https://pytorch.org/docs/2.13/generated/torch.repeat_interleave.html"""
     op = "repeat_interleave"
+    if dim is not None and input.ndim == 0:      # torch: a 0-d tensor has no dim to repeat along
+        raise LuminaIndexError(f"{op}: dim {dim} is out of range for the 0-d {input._value.type}; use dim=None")
     x = input.reshape(-1) if dim is None else input
-    d = 0 if dim is None else (x._axes(dim, op)[0] if x.ndim else (x.reshape(1)._axes(dim, op), 0)[1])
-    if x.ndim == 0:
-        x = x.reshape(1)
+    d = 0 if dim is None else x._axes(dim, op)[0]
     n = x.shape[d]
     if isinstance(repeats, (int, np.integer)) and not isinstance(repeats, bool):
         if repeats < 0:
