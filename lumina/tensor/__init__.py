@@ -35,6 +35,7 @@ The modules, bottom to top (each imports only modules above it in this list, nev
     bitwise      bitwise and / or / xor / not / shifts, the operators ^ << >>, in place too
     sampling     randperm / multinomial / bernoulli / normal, normal_ / uniform_ / ... in place
     setitem      ``x[key] = value``
+    interop      from_numpy / from_dlpack / __dlpack__: memory shared with NumPy and DLPack producers
     autograd     backward, ``lumina.grad``, ``lumina.value_and_grad``
 
 How ``Tensor`` gets its methods. ``core`` defines the class with its data model only, and imports no
@@ -63,6 +64,7 @@ from .device import DEVICE_NAMES
 from .diagonal import DiagonalMethods, diag, diag_embed, diagflat, diagonal, trace
 from .distances import DistanceMethods, cdist, cosine_similarity, dist, norm, pairwise_distance
 from .einsum import einsum
+from .interop import InteropMethods, SharedTensor, from_dlpack, from_numpy
 from .elementwise import ElementwiseMethods, maximum, minimum, where
 from .indexing import IndexingMethods, flip, gather, index_select, take_along_dim
 from .inplace import InplaceMethods
@@ -101,6 +103,8 @@ __all__ += ["empty", "empty_like", "full_like", "linspace", "logspace", "meshgri
 _METHODS += (CreationMethods, DiagonalMethods)
 __all__ += ["norm", "dist", "cdist", "cosine_similarity", "pairwise_distance"]
 _METHODS += (DistanceMethods,)
+__all__ += ["from_numpy", "from_dlpack", "SharedTensor"]
+_METHODS += (InteropMethods,)
 
 __all__ += ["bitwise_and", "bitwise_or", "bitwise_xor", "bitwise_not", "bitwise_left_shift", "bitwise_right_shift",
             "index_add", "index_copy", "index_fill", "index_put", "masked_scatter", "take", "masked_select",

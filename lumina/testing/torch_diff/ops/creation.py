@@ -1,7 +1,7 @@
 """Creation rows: zeros/ones/empty (and ``_like``), full / full_like, ``Tensor.new_*``, arange,
 linspace / logspace, eye, meshgrid / cartesian_prod, tensor (the dtype it infers), the random
-creators, compared on dtype, shape and range (lumina's generator is its own), and the diagonals
-(diag, diagonal, diag_embed, diagflat, trace)."""
+creators, compared on dtype, shape and range (lumina's generator is its own), the diagonals
+(diag, diagonal, diag_embed, diagflat, trace) and the NumPy / DLPack importers."""
 from __future__ import annotations
 
 import math
@@ -17,6 +17,29 @@ from ..spec import OpSpec
 from ..strategies import array, dim_of, rarely, shapes, wants_grad
 from .common import methods
 from ..tensors import lumina_numpy
+
+
+EXCLUDED: dict[str, str] = {
+    "Tensor.__dlpack__": "a protocol method returning a capsule, not a tensor: tests/test_interop.py round-trips "
+                         "lumina tensors through torch.from_dlpack and np.from_dlpack and checks the shared memory",
+    "Tensor.__dlpack_device__": "a protocol method returning the (device type, index) pair: tests/test_interop.py "
+                                "compares it with torch's",
+}
+"""This family's namesakes not run by the harness, each with the reason."""
+
+_SHARED = ("float32", "float64", "float16", "int64", "int32", "bool")   # the dtypes torch.from_numpy takes too
+
+
+@st.composite
+def _import_cases(draw, dtype, strided=False):
+    """A NumPy array (passed as it is, not as a tensor); for from_dlpack sometimes a transposed or
+    sliced one (torch keeps its strides, lumina copies it: copy=None)."""
+    arr = draw(array(dtype, draw(shapes(0, 3))))
+    if strided and arr.ndim >= 2 and draw(st.booleans()):
+        arr = arr.T
+    elif strided and arr.ndim >= 1 and draw(st.booleans()):
+        arr = arr[::2]
+    return Case((arr,), dtype=dtype)
 
 
 @st.composite
@@ -222,6 +245,11 @@ def specs() -> list[OpSpec]:
                     exact=True, checks="'ij' and 'xy'; 0-d inputs; gradients sum over the copies"),
              OpSpec("lumina.cartesian_prod", lambda L, *xs: L.cartesian_prod(*xs), lambda d: _grid_cases(d, True),
                     dtypes=ALL, exact=True, checks="rows in itertools.product order")]
+    rows += [OpSpec("lumina.from_numpy", lambda L, a: L.from_numpy(a), _import_cases, dtypes=_SHARED, exact=True,
+                    grad=False, checks="the array's dtype and shape; memory sharing: tests/test_interop.py"),
+             OpSpec("lumina.from_dlpack", lambda L, a: L.from_dlpack(a), lambda d: _import_cases(d, True),
+                    dtypes=_SHARED, exact=True, grad=False,
+                    checks="NumPy producers, strided ones included; torch producers: tests/test_interop.py")]
     for name in ("diagonal", "diag_embed", "diag", "diagflat", "trace"):
         rows += methods(name, cases=(lambda n: lambda d: _diagonal_cases(d, n))(name),
                         dtypes=FLOATS + ("int64", "int32") + (() if name == "trace" else ("bool",)),
