@@ -199,8 +199,10 @@ class SamplingMethods:
 
     def normal_(self, mean=0, std=1, *, generator=None) -> Tensor:
         """``torch.Tensor.normal_``: normal samples of ``mean`` and ``std`` (floats only)."""
-        _float_only(self, "normal_")
         _check_std(std)
+        if self.numel() == 0:        # torch checks the dtype only when there is something to fill
+            return self
+        _float_only(self, "normal_")
         return update(self, "normal_", lambda: (randn(self.shape, generator=generator, dtype=self.dtype) * std + mean).to(self.dtype))
 
     def uniform_(self, from_=0, to=1, *, generator=None) -> Tensor:
@@ -213,9 +215,11 @@ class SamplingMethods:
 
     def exponential_(self, lambd=1, *, generator=None) -> Tensor:
         """``torch.Tensor.exponential_``: exponential samples of rate ``lambd`` > 0 (floats only)."""
-        _float_only(self, "exponential_")
         if not lambd > 0:
             raise LuminaValueError(f"exponential_: expects lambda > 0.0, but found lambda={lambd}")
+        if self.numel() == 0:
+            return self
+        _float_only(self, "exponential_")
         return update(self, "exponential_", lambda: (-(1.0 - _uniform(self, generator)).log() / lambd).to(self.dtype))
 
     def geometric_(self, p, *, generator=None) -> Tensor:
@@ -223,6 +227,8 @@ class SamplingMethods:
         success (1, 2, ...), ``p`` in (0, 1); any dtype but bool."""
         if not 0 < p < 1:
             raise LuminaValueError(f"geometric_: expects p to be in (0, 1), but got p={p}")
+        if self.dtype is DType.bool and self.numel():
+            raise LuminaTypeError(f"geometric_: not implemented for bool (as torch), got {self._value.type}")
         return update(self, "geometric_", lambda: (((1.0 - _uniform(self, generator)).log() / math.log1p(-p)).floor() + 1)
                       .to(self.dtype), check_cast=False)
 
@@ -238,6 +244,11 @@ class SamplingMethods:
             high = to if to is not None else _random_top(self.dtype) + 1
         if low >= high:
             raise LuminaValueError(f"random_: expects 'from' to be less than 'to', but got from={low} >= to={high}")
+        bottom, top_ = (-_random_top(self.dtype), _random_top(self.dtype)) if self.dtype.is_float else \
+            (0 if self.dtype is DType.bool else int(np.iinfo(self.dtype.numpy).min), _random_top(self.dtype))
+        if low < bottom or high - 1 > top_:
+            raise LuminaValueError(f"random_: the range [{low}, {high}) does not fit {self._value.type} "
+                                   f"(values from {bottom} to {top_})")
         span = float(high - low)
         top = float(np.nextafter(span, 0.0))    # u * span may round up to span itself
         return update(self, "random_", lambda: ((_uniform(self, generator) * span).floor().clamp(max=top) + float(low))
