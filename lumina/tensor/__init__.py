@@ -31,7 +31,8 @@ The modules, bottom to top (each imports only modules above it in this list, nev
     distances    norm / dist / cdist / cosine_similarity / pairwise_distance, torch's norm gradients
     saved        what in-place updates superseded, checked by backward (torch's saved tensors)
     inplace      in-place updates (``add_``, ``copy_``, ``+=``, ...) and version counters
-    scatter      scatter / scatter_add / scatter_reduce, out of place and in place
+    scatter      scatter / scatter_add / scatter_reduce, index_add / index_copy / index_fill / index_put,
+                 masked_scatter, out of place and in place; take, masked_select, repeat_interleave
     bitwise      bitwise and / or / xor / not / shifts, the operators ^ << >>, in place too
     sampling     randperm / multinomial / bernoulli / normal, normal_ / uniform_ / ... in place
     setitem      ``x[key] = value``
