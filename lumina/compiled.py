@@ -362,15 +362,15 @@ class CompiledFunction:
     def __call__(self, *args):
         entry, inputs, sources, targets = self._prepare(args)
         device = self.device
-        state_on = [t.device for t in targets]
+        state_on = [t._device_name for t in targets]
         if device == "cpu":
             outs = entry.executable.run(inputs)
             user_on = "cpu"
         else:
-            here = any(isinstance(x, Tensor) and x.device == device for x in self._tensors(args, sources))
+            here = any(isinstance(x, Tensor) and x._device_name == device for x in self._tensors(args, sources))
             user_on = device if here else "cpu"
             host = [user_on == "cpu"] * sum(entry.out_is_tensor) + [d != device for d in state_on]
-            host += [not isinstance(args[i], Tensor) or args[i].device != device for i in entry.arg_updates]
+            host += [not isinstance(args[i], Tensor) or args[i]._device_name != device for i in entry.arg_updates]
             outs = entry.executable.run(inputs, host=host)
         n_user, n_state = sum(entry.out_is_tensor), len(entry.updates)
         user, state, written = outs[:n_user], outs[n_user:n_user + n_state], outs[n_user + n_state:]
@@ -502,7 +502,7 @@ def _write_arg(arg, data, device: str) -> None:
     history: the function's own autograd checks ran when it was traced) or NumPy array."""
     if isinstance(arg, Tensor):
         with no_grad():
-            arg.copy_(_result_tensor(data, device, arg.device))
+            arg.copy_(_result_tensor(data, device, arg._device_name))
     else:
         np.copyto(arg, devices.host_array(data))
 

@@ -19,7 +19,7 @@ def _to_args(device, dtype) -> tuple[str | None, DType | None]:
     LuminaDeviceError for something that is neither a device nor a dtype, LuminaTypeError for a
     dtype that is not floating point."""
     if isinstance(device, Tensor):
-        device, dtype = device.device, device.dtype if dtype is None else dtype
+        device, dtype = device._device_name, device.dtype if dtype is None else dtype
     name = None if device is None else device_arg(device)
     if device is not None and name is None:
         try:

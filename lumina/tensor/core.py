@@ -37,7 +37,8 @@ from ..ir.ops import Op
 from ..ir.types import TensorType
 from ..tracing import BOUND, STATE, STOP_GRAD
 from .aliases import EPOCH, VIEW_OPS, detached, is_contiguous, link_view, sync
-from .device import DEVICE_STATE, device_arg, torch_to_dtype
+from .device import DEVICE_STATE, device, device_arg, torch_to_dtype
+from .size import Size
 
 # The tensor object of each leaf value that requires grad, for ``backward`` to find its ``.grad``.
 LEAF_OF: "weakref.WeakValueDictionary[int, Tensor]" = weakref.WeakValueDictionary()
@@ -95,7 +96,7 @@ class Tensor:
     def __reduce_ex__(self, protocol):
         """Pickle as torch's tensors pickle: the values (a lazy tensor is realised first), the
         dtype, ``requires_grad`` and the device; the result is a leaf with no history."""
-        return _rebuild, (np.array(self.numpy(), copy=True), self.requires_grad, self.device)
+        return _rebuild, (np.array(self.numpy(), copy=True), self.requires_grad, self._device_name)
 
     def __deepcopy__(self, memo) -> Tensor:
         """``copy.deepcopy``: a leaf with the same values, dtype, device and ``requires_grad``.
@@ -163,8 +164,9 @@ class Tensor:
 
     # ---- metadata --------------------------------------------------------------------------------
     @property
-    def shape(self) -> tuple[int, ...]:
-        return self._value.shape
+    def shape(self) -> Size:
+        """``torch.Tensor.shape``: the sizes of the dimensions, a ``lumina.Size`` (a tuple)."""
+        return Size(self._value.shape)
 
     @property
     def dtype(self) -> DType:
@@ -175,10 +177,15 @@ class Tensor:
         return len(self.shape)
 
     @property
-    def device(self) -> str:
-        """Where this tensor's value lives and where ops on it run: "cpu", "cuda" or "metal".
-        Constants not yet combined with data (``zeros``, ``full``, ``arange``) report "cpu" and
-        join any device they meet."""
+    def device(self) -> device:
+        """``torch.Tensor.device``: where this tensor's value lives and where ops on it run, as a
+        ``lumina.device`` (``device(type='cpu')``, "cuda" or "metal"). Constants not yet combined
+        with data (``zeros``, ``full``, ``arange``) report the CPU and join any device they meet."""
+        return device(self._device_name)
+
+    @property
+    def _device_name(self) -> str:
+        """``device``'s canonical name ("cpu", "cuda", "metal"), which lumina's own code compares."""
         return (DEVICE_STATE.device_of(self._value) if DEVICE_STATE.elsewhere else None) or "cpu"
 
     @property
@@ -214,7 +221,7 @@ class Tensor:
             return f"Tensor(<traced {self._value.type}>)"
         body = np.array2string(self.numpy(), separator=", ", prefix="Tensor(")
         extra = f", dtype={self.dtype.name}" if self.dtype not in (DType.float32, DType.int64, DType.bool) else ""
-        where = f", device='{self.device}'" if self.device != "cpu" else ""
+        where = f", device='{self._device_name}'" if self._device_name != "cpu" else ""
         return f"Tensor({body}{where}{extra}{', requires_grad=True' if self.requires_grad else ''})"
 
     # ---- realisation -----------------------------------------------------------------------------
@@ -291,7 +298,7 @@ class Tensor:
         differentiate; move the leaves first). Inside ``@lumina.compile`` a move is a no-op: the
         compiled function runs wholly on the device it was compiled for."""
         if isinstance(device, Tensor):
-            device, dtype = device.device, device.dtype if dtype is None else dtype
+            device, dtype = device._device_name, device.dtype if dtype is None else dtype
         moved = device_arg(device) if device is not None else None
         if device is not None and moved is None:
             if dtype is not None:
@@ -308,14 +315,14 @@ class Tensor:
         return Tensor._result(B.cast(self._touch(), dtype), *((self,) if dtype.is_float else ()))
 
     def _move(self, device: str) -> Tensor:
-        if STATE.trace is not None or device == self.device:
+        if STATE.trace is not None or device == self._device_name:
             return self
         if self.requires_grad and not self._is_leaf:
-            raise LuminaDeviceError(f"to: cannot move {self._value.type} from {self.device} to {device}: it "
+            raise LuminaDeviceError(f"to: cannot move {self._value.type} from {self._device_name} to {device}: it "
                                     "is computed from tensors that require grad; move the leaves (parameters, "
                                     "inputs) before computing with them")
         require(device)
-        src = self.device
+        src = self._device_name
         realize(self)
         data = BOUND[self._value] if self._data is None else self._data
         return Tensor._bind(transfer(data, src, device), device, self.requires_grad)
@@ -507,7 +514,7 @@ def _realize(*tensors: Tensor) -> None:
             "only known when the compiled function runs; return it instead")
     groups: dict[str, list[Tensor]] = {}
     for t in pending:   # each device's tensors run there, as one executable
-        groups.setdefault(t.device, []).append(t)
+        groups.setdefault(t._device_name, []).append(t)
     for device, group in groups.items():
         _realize_on(device, group)
 

@@ -88,6 +88,57 @@ def _own_device(n: Value, operands: list) -> str | None:
     return found
 
 
+TORCH_DEVICE_TYPES = ("cpu", "cuda", "mps", "xpu", "meta", "hip", "xla", "ipu", "mtia", "hpu", "metal")
+"""The device types ``lumina.device`` accepts: torch's (a script names "mps" when it is available),
+and lumina's "metal". Only lumina's ``DEVICE_NAMES`` can hold tensors."""
+
+
+class device:
+    """``torch.device``: a device type and an optional index, ``device("cuda:0")``,
+    ``device("cuda", 0)``, ``device("cpu")``. Equal to another ``device`` with the same type and
+    index (not to a string, as in torch); ``str`` gives ``"cuda:0"``. ``Tensor.to(device)`` and
+    every ``device=`` argument accept it; a type lumina cannot run ("mps") raises
+    LuminaDeviceError there. Raises LuminaDeviceError for an unknown type or a malformed index.
+    Semantics: https://pytorch.org/docs/stable/tensor_attributes.html#torch.device"""
+
+    __slots__ = ("type", "index")
+
+    def __init__(self, type: str | device, index: int | None = None):  # noqa: A002
+        if isinstance(type, device):
+            type, index = type.type, type.index if index is None else index  # noqa: A001
+        if not isinstance(type, str):
+            raise LuminaDeviceError(f"device: expected a string such as 'cpu' or 'cuda:0', got {type!r}")
+        base, sep, idx = type.strip().partition(":")
+        if sep:
+            if index is not None:
+                raise LuminaDeviceError(f"device: {type!r} has an index already, and index={index} is given")
+            if not idx.isdigit():
+                raise LuminaDeviceError(f"device: invalid device string {type!r}")
+            index = int(idx)
+        if base not in TORCH_DEVICE_TYPES:
+            raise LuminaDeviceError(f"device: unknown device type {base!r} (expected one of "
+                                    f"{', '.join(TORCH_DEVICE_TYPES)})")
+        if index is not None and (isinstance(index, bool) or not isinstance(index, int) or index < 0):
+            raise LuminaDeviceError(f"device: the index must be a non-negative int, got {index!r}")
+        self.type, self.index = base, index
+
+    def __str__(self) -> str:
+        return self.type if self.index is None else f"{self.type}:{self.index}"
+
+    def __repr__(self) -> str:
+        index = "" if self.index is None else f", index={self.index}"
+        return f"device(type='{self.type}'{index})"
+
+    def __eq__(self, other) -> bool:
+        return isinstance(other, device) and (self.type, self.index) == (other.type, other.index)
+
+    def __hash__(self) -> int:
+        return hash((device, self.type, self.index))
+
+    def __reduce__(self):
+        return device, (self.type, self.index)
+
+
 def device_arg(x) -> str | None:
     """``x`` as a device name if it names one ("cuda", "cuda:0", a ``torch.device``), else None
     (``Tensor.to`` then reads it as a dtype)."""

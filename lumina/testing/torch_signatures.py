@@ -206,6 +206,8 @@ SIGNATURE_OMISSIONS: dict[str, str] = {
 """torch parameters lumina leaves out everywhere, with the reason."""
 
 SIGNATURE_EXCLUDED: dict[str, str] = {
+    "lumina.device": "torch.device is a C type whose constructor has no introspectable signature; lumina.device "
+                     "takes its two forms, device('cuda:0') and device('cuda', 0) (tests/test_torch_basics.py)",
     "lumina.compile": "shares torch.compile's name only: a tracing compiler with its own options (static_argnums, "
                       "device, cache_size), not a front end to TorchDynamo's backends",
     "lumina.save": "torch's default pickle_module is the pickle module object, whose repr is no Python "

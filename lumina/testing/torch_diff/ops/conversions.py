@@ -104,5 +104,21 @@ def specs() -> list[OpSpec]:
              OpSpec("Tensor.numel", lambda L, x: x.numel(), tensor_only, dtypes=("float32",), grad=False),
              OpSpec("Tensor.dtype", lambda L, x: x.dtype, tensor_only, dtypes=ALL, grad=False),
              OpSpec("Tensor.device", lambda L, x: x.device, tensor_only, dtypes=("float32",), grad=False,
-                    checks="``str(x.device)``")]
+                    checks="``str(x.device)``"),
+             OpSpec("Tensor.is_floating_point", lambda L, x: x.is_floating_point(), tensor_only, dtypes=ALL, grad=False),
+             OpSpec("Tensor.element_size", lambda L, x: x.element_size(), tensor_only, dtypes=ALL, grad=False),
+             OpSpec("lumina.is_floating_point", lambda L, x: L.is_floating_point(x), tensor_only, dtypes=ALL,
+                    grad=False),
+             OpSpec("lumina.is_tensor", lambda L, x: L.is_tensor(x), tensor_only, dtypes=("float32", "int64"),
+                    grad=False),
+             OpSpec("lumina.numel", lambda L, x: L.numel(x), tensor_only, dtypes=("float32",), grad=False),
+             OpSpec("lumina.get_default_dtype", lambda L, x: L.get_default_dtype(), tensor_only, dtypes=("float32",),
+                    grad=False)]
     return rows
+
+
+EXCLUDED: dict[str, str] = {
+    "lumina.Size": "a class (the type of shapes): Tensor.shape / Tensor.size rows compare it; tests/test_torch_basics.py",
+    "lumina.device": "a class: tests/test_torch_basics.py compares it with torch.device",
+}
+"""This family's namesakes not run by the harness, each with the reason."""
