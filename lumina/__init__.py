@@ -26,6 +26,8 @@ from .tensor import diag, diag_embed, diagflat, diagonal, trace
 from .tensor import cartesian_prod, empty, empty_like, full_like, linspace, logspace, meshgrid
 from .tensor import addmm, baddbmm, bmm, mm, outer
 from .tensor import add, div, floor_divide, fmod, mul, pow, remainder, sub  # noqa: A004
+from .tensor import aminmax, argsort, kthvalue, median, mode, msort, nanmedian, sort, unique, unique_consecutive
+from .tensor import cummax, cummin, logcumsumexp
 from .tensor import (Tensor, arange, cat, ceil, chunk, cumprod, cumsum, einsum, enable_grad, eye, flip, floor, full,
                      gather, grad, index_select, inference_mode, is_grad_enabled, logsumexp, manual_seed, matmul,
                      maximum, minimum, no_grad, ones, ones_like, pad, rand, rand_like, randint, randn, randn_like,

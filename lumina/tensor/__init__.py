@@ -28,6 +28,7 @@ The modules, bottom to top (each imports only modules above it in this list, nev
                  overflow-safe moments
     scan         cumsum / cumprod
     selection    topk
+    sorting      sort / argsort / msort / kthvalue / median / nanmedian / mode / aminmax, unique
     einsum       einsum
     saved        what in-place updates superseded, checked by backward (torch's saved tensors)
     inplace      in-place updates (``add_``, ``copy_``, ``+=``, ...) and version counters
@@ -73,8 +74,11 @@ from .reductions import ReductionMethods, logsumexp, prod
 from .reshaping import ReshapingMethods, movedim, narrow, roll, unbind
 from .rounding import RoundingMethods, ceil, floor, round, sign, trunc
 from .scan import ScanMethods, cumprod, cumsum
+from .scan import cummax, cummin, logcumsumexp
 from .scatter import ScatterMethods, scatter, scatter_add, scatter_reduce
 from .selection import SelectionMethods, topk
+from .sorting import (SortingMethods, aminmax, argsort, kthvalue, median, mode, msort, nanmedian, sort, unique,
+                      unique_consecutive)
 from .setitem import SetitemMethods
 from .shapes import MEMORY_BYTES, broadcast_shapes, check_size, result_type
 
@@ -94,6 +98,11 @@ _METHODS = (ElementwiseMethods, RoundingMethods, ArithmeticMethods, PointwiseMet
 __all__ += ["empty", "empty_like", "full_like", "linspace", "logspace", "meshgrid", "cartesian_prod",
             "diag", "diag_embed", "diagflat", "diagonal", "trace"]
 _METHODS += (CreationMethods, DiagonalMethods)
+
+
+__all__ += ["sort", "argsort", "msort", "kthvalue", "median", "nanmedian", "mode", "aminmax", "unique",
+            "unique_consecutive", "cummax", "cummin", "logcumsumexp"]
+_METHODS += (SortingMethods,)
 
 
 def _attach(methods: type) -> None:

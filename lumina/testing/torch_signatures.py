@@ -212,6 +212,9 @@ SIGNATURE_EXCLUDED: dict[str, str] = {
                       "device, cache_size), not a front end to TorchDynamo's backends",
     "lumina.save": "torch's default pickle_module is the pickle module object, whose repr is no Python "
                    "expression; lumina.save takes torch's parameters, defaults included (tests/test_serialization.py)",
+    **{f"lumina.{op}": f"torch.{op} is a boolean_dispatch wrapper, introspectable only as (*args, **kwargs); lumina "
+                       f"takes the parameters of its implementation, torch.functional._{op}_impl, compared there "
+                       "(tests/test_sorting.py)" for op in ("unique", "unique_consecutive")},
 }
 """Shared names whose signatures are not compared, with the reason."""
 
