@@ -216,8 +216,10 @@ def logcumsumexp(input: Tensor, dim: int) -> Tensor:
     ``dim``, without overflow (https://pytorch.org/docs/2.13/generated/torch.logcumsumexp.html).
 
     Same shape and (floating) dtype as ``x``; a Hillis & Steele scan of ``log2(n)`` levels of a
-    shifted log-add-exp (see ``_log_add_exp``). Raises LuminaTypeError for integer and bool inputs
-    (torch has no integer kernel) and LuminaIndexError for a bad ``dim``."""
+    shifted log-add-exp (see ``_log_add_exp``). The gradient is the softmax weight of each input in
+    every later output: 0 at a -inf input, NaN where every input up to it is -inf, as torch's. Raises
+    LuminaTypeError for integer and bool inputs (torch has no integer kernel) and LuminaIndexError
+    for a bad ``dim``."""
     x = input
     if not x.dtype.is_float:
         raise LuminaTypeError(f"logcumsumexp: integer and bool inputs are not supported (as torch), got "
