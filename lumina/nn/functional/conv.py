@@ -1,27 +1,27 @@
-"""2-D convolution and pooling over NCHW tensors, as PyTorch's ``conv2d`` / ``max_pool2d`` /
-``avg_pool2d``.
+"""N-d convolution and transposed convolution over ``[N, C, *spatial]`` tensors, as PyTorch's
+``conv1d`` / ``conv2d`` / ``conv3d`` and ``conv_transpose1d`` / ``2d`` / ``3d``, and the window
+geometry the pools share (``lumina.nn.functional.pooling``).
 
-All three read the same windows: the input is padded once (``pad``), and window offset ``(i, j)``
+Every op reads the same windows: the input is padded once (``pad``), and window offset ``(j1, ..., jn)``
 of every output position is one strided ``slice`` of the padded input, of the output's spatial
 shape. The fusion pass turns these slices into index arithmetic, and their gradients (slice -> pad,
 with zeros interleaved for strides) are cheap, unlike a ``gather``-based im2col whose one-hot VJP
 grows with the image area squared.
 
-* conv2d: the im2col matrix ``[g, C/g * kh * kw, N * Ho * Wo]`` stacks the window slices, or for
-  large kernels is built by ``taps`` (broadcast, skew and strided reads: one chain of movement ops
-  per axis, where stacking ``kh * kw`` slices lowers to a select over every tap for each element)
-  and contracted with the
-  weight ``[g, O/g, C/g * kh * kw]`` in one batched ``dot`` (the GEMM micro-kernel), batch over the
-  groups.
-* avg_pool2d: the sum of the slices over the divisor (one fused elementwise kernel).
-* max_pool2d: the offset of each window's first maximum is found without gradient (a reduction
-  over the stacked slices, so it is computed once and stored), and the output is the sum over
-  offsets of ``where(first == k, slice_k, 0)``: the gradient goes to one element per window, as
-  PyTorch's (which routes it to the argmax), and each offset's backward term stays a small
-  expression (a chain of ``where`` over the slices compiles far more slowly).
+* convolution: the im2col matrix ``[g, C/g * prod(k), N * prod(out)]`` stacks the window slices, or
+  for large kernels is built by ``taps`` (broadcast, skew and strided reads: one chain of movement
+  ops per axis, where stacking ``prod(k)`` slices lowers to a select over every tap for each
+  element) and is contracted with the weight ``[g, O/g, C/g * prod(k)]`` in one batched ``dot``
+  (the GEMM micro-kernel), batch over the groups.
+* transposed convolution (the gradient of a convolution with respect to its input): the input
+  with ``stride - 1`` zeros between its elements, padded by ``dilation * (k - 1) - padding``
+  (``output_padding`` more at the end), convolved at stride 1 with the kernel flipped and its
+  in / out channels swapped per group (Dumoulin & Visin 2016, "A guide to convolution arithmetic
+  for deep learning", section 4).
 
-Output size (PyTorch's docs): ``floor((H + 2 p - d (k - 1) - 1) / s) + 1`` (``ceil`` with
-``ceil_mode``, dropping a last window that would start in the right padding).
+Output size (PyTorch's docs): ``floor((L + 2 p - d (k - 1) - 1) / s) + 1`` (``ceil`` with
+``ceil_mode``, dropping a last window that would start in the right padding); transposed:
+``(L - 1) s - 2 p + d (k - 1) + output_padding + 1``.
 """
 from __future__ import annotations
 
@@ -33,19 +33,27 @@ import numpy as np
 from ...errors import LuminaShapeError, LuminaTypeError, LuminaValueError
 from ...ir import graph as B
 from ...tensor.movement import pad
-from ...tensor import Tensor, arange, no_grad, stack, tensor, where
+from ...tensor import Tensor, stack
+
+
+def ntuple(v, n: int, name: str, op: str) -> tuple[int, ...]:
+    """``3 -> (3,) * n``; a sequence of ``n`` ints as is. Raises LuminaValueError for anything else."""
+    if isinstance(v, (int, np.integer)) and not isinstance(v, bool):
+        return (int(v),) * n
+    if isinstance(v, (tuple, list)) and len(v) == n and all(isinstance(e, (int, np.integer)) for e in v):
+        return tuple(int(e) for e in v)
+    if isinstance(v, (tuple, list)) and len(v) == 1 and isinstance(v[0], (int, np.integer)):
+        return (int(v[0]),) * n
+    raise LuminaValueError(f"{op}: {name} must be an int or a tuple of {n} ints, got {v!r}")
 
 
 def pair(v, name: str, op: str) -> tuple[int, int]:
     """``3 -> (3, 3)``; ``(2, 3)`` as is. Raises LuminaValueError for anything else."""
-    if isinstance(v, (int, np.integer)):
-        return int(v), int(v)
-    if isinstance(v, (tuple, list)) and len(v) == 2:
-        return int(v[0]), int(v[1])
-    raise LuminaValueError(f"{op}: {name} must be an int or a pair of ints, got {v!r}")
+    return ntuple(v, 2, name, op)
 
 
-def _out_size(size: int, k: int, s: int, p: int, d: int, ceil_mode: bool) -> int:
+def out_size(size: int, k: int, s: int, p: int, d: int, ceil_mode: bool) -> int:
+    """PyTorch's output length of one spatial dim (see the module docstring)."""
     span = size + 2 * p - d * (k - 1) - 1
     if not ceil_mode:
         return span // s + 1
@@ -55,12 +63,15 @@ def _out_size(size: int, k: int, s: int, p: int, d: int, ceil_mode: bool) -> int
     return out
 
 
-def _batched(x: Tensor, op: str) -> tuple[Tensor, bool]:
-    """NCHW input, or CHW made N=1 (as PyTorch's unbatched form). Raises LuminaShapeError."""
-    if x.ndim == 3:
+def batched(x: Tensor, nd: int, op: str) -> tuple[Tensor, bool]:
+    """``[N, C, *spatial]`` input, or ``[C, *spatial]`` made N=1 (PyTorch's unbatched form), with
+    ``nd`` spatial dims. Raises LuminaShapeError for another rank."""
+    if x.ndim == nd + 1:
         return x.unsqueeze(0), True
-    if x.ndim != 4:
-        raise LuminaShapeError(f"{op}: expects input [N, C, H, W] or [C, H, W], got {x._value.type}")
+    if x.ndim != nd + 2:
+        dims = {1: "L", 2: "H, W", 3: "D, H, W"}.get(nd, "*spatial")
+        raise LuminaShapeError(f"{op}: expects input [N, C, {dims}] or [C, {dims}] ({nd + 2}-d or {nd + 1}-d), "
+                               f"got {x._value.type}")
     return x, False
 
 
@@ -128,171 +139,200 @@ def taps(x: Tensor, axis: int, k: int, stride: int, dilation: int, out: int) -> 
     return y
 
 
-def _geometry(x: Tensor, kernel, stride, padding, dilation, ceil_mode: bool, op: str, what: str):
-    """Output size and the (top, bottom, left, right) padding; raises LuminaShapeError when the
-    (dilated) kernel does not fit the padded input."""
-    (kh, kw), (sh, sw), (ph, pw), (dh, dw) = kernel, stride, padding, dilation
-    h, w = x.shape[-2:]
-    for name, v in (("kernel_size", kh), ("kernel_size", kw), ("stride", sh), ("stride", sw),
-                    ("dilation", dh), ("dilation", dw)):
-        if v < 1:
-            raise LuminaValueError(f"{op}: {name} must be positive, got {(kh, kw) if name == 'kernel_size' else v}")
-    if ph < 0 or pw < 0:
-        raise LuminaValueError(f"{op}: padding must be non-negative, got {(ph, pw)}")
-    eh, ew = dh * (kh - 1) + 1, dw * (kw - 1) + 1
-    if eh > h + 2 * ph or ew > w + 2 * pw:
-        raise LuminaShapeError(f"{op}: {what} kernel {kh}x{kw} (dilation {dh}x{dw}: {eh}x{ew}) is larger than the "
-                               f"padded input {h + 2 * ph}x{w + 2 * pw} (input {x._value.type}, padding {(ph, pw)})")
-    ho = _out_size(h, kh, sh, ph, dh, ceil_mode)
-    wo = _out_size(w, kw, sw, pw, dw, ceil_mode)
-    extra_h = max(0, (ho - 1) * sh + eh - (h + 2 * ph))
-    extra_w = max(0, (wo - 1) * sw + ew - (w + 2 * pw))
-    return (ho, wo), (ph, ph + extra_h, pw, pw + extra_w)
+def geometry(x: Tensor, kernel, stride, padding, dilation, ceil_mode: bool, op: str, what: str):
+    """Output sizes and the ``[(lo, hi), ...]`` padding of each spatial dim (``hi`` grows for a
+    ``ceil_mode`` window past the end); raises LuminaValueError for a non-positive kernel, stride or
+    dilation or a negative padding, LuminaShapeError for an empty output (the (dilated) kernel
+    does not fit the padded input, and no ``ceil_mode`` window starts inside it)."""
+    sizes = x.shape[2:]
+    for name, vals in (("kernel_size", kernel), ("stride", stride), ("dilation", dilation)):
+        if any(v < 1 for v in vals):
+            raise LuminaValueError(f"{op}: {name} must be positive, got {tuple(vals)}")
+    if any(p < 0 for p in padding):
+        raise LuminaValueError(f"{op}: padding must be non-negative, got {tuple(padding)}")
+    spans = [d * (k - 1) + 1 for k, d in zip(kernel, dilation)]
+    outs = tuple(out_size(n, k, s, p, d, ceil_mode) for n, k, s, p, d in zip(sizes, kernel, stride, padding, dilation))
+    # torch's test is the output size: with ceil_mode a kernel longer than the padded input still
+    # pools the one partial window that starts inside it
+    if any(o <= 0 for o in outs):
+        raise LuminaShapeError(f"{op}: {what} kernel {tuple(kernel)} (dilation {tuple(dilation)}: {tuple(spans)}) is "
+                               f"larger than the padded input {tuple(n + 2 * p for n, p in zip(sizes, padding))} "
+                               f"(input {x._value.type}, padding {tuple(padding)}): output size {outs}")
+    pads = [(p, p + max(0, (o - 1) * s + e - (n + 2 * p)))
+            for n, p, s, e, o in zip(sizes, padding, stride, spans, outs)]
+    return outs, pads
+
+
+def pad_spatial(x: Tensor, pads, value: float = 0.0) -> Tensor:
+    """``x`` padded by ``[(lo, hi), ...]`` over its trailing dims (first pair: the first of them)."""
+    return pad(x, [p for lo_hi in reversed(pads) for p in lo_hi], value=value)
+
+
+def _check_operands(x: Tensor, weight: Tensor, bias: Tensor | None, nd: int, op: str) -> None:
+    if weight.ndim != nd + 2:
+        raise LuminaShapeError(f"{op}: weight must be {nd + 2}-d, got {weight._value.type} for input {x._value.type}")
+    if x.dtype is not weight.dtype or not x.dtype.is_float or (bias is not None and bias.dtype is not x.dtype):
+        raise LuminaTypeError(f"{op}: input, weight and bias must share a float dtype, got {x._value.type}, "
+                              f"{weight._value.type}" + (f", {bias._value.type}" if bias is not None else ""))
+
+
+def _conv(input: Tensor, weight: Tensor, bias, stride, padding, dilation, groups: int, nd: int, op: str) -> Tensor:
+    x, unbatched = batched(input, nd, op)
+    _check_operands(x, weight, bias, nd, op)
+    n, c = x.shape[:2]
+    o, cg, *kernel = weight.shape
+    if isinstance(groups, bool) or not isinstance(groups, (int, np.integer)) or groups < 1 or o % groups:
+        raise LuminaValueError(f"{op}: groups={groups!r} must be a positive int dividing the {o} output channels "
+                               f"(weight {weight._value.type})")
+    if c != cg * groups:
+        raise LuminaShapeError(f"{op}: input {input._value.type} has {c} channels, but weight "
+                               f"{weight._value.type} with groups={groups} expects {cg * groups}")
+    if bias is not None and bias.shape != (o,):
+        raise LuminaShapeError(f"{op}: bias must be [{o}], got {bias._value.type}")
+    stride, dilation = ntuple(stride, nd, "stride", op), ntuple(dilation, nd, "dilation", op)
+    if isinstance(padding, str):
+        if padding == "valid":
+            padding = (0,) * nd
+        elif padding == "same":
+            if stride != (1,) * nd:
+                raise LuminaValueError(f"{op}: padding='same' is not supported for strided convolutions "
+                                       f"(stride {stride})")
+            totals = [d * (k - 1) for d, k in zip(dilation, kernel)]
+            x = pad_spatial(x, [(t // 2, t - t // 2) for t in totals])   # an odd total: the extra one at the end
+            padding = (0,) * nd
+        else:
+            raise LuminaValueError(f"{op}: padding must be an int, a tuple, 'valid' or 'same', got {padding!r}")
+    padding = ntuple(padding, nd, "padding", op)
+    outs, pads = geometry(x, kernel, stride, padding, dilation, False, op, "weight")
+    # Channels first ([C, N, *spatial]), so that the columns are [C*prod(k), N*prod(out)] with the
+    # contraction's free dims one contiguous run: the GEMMs of the forward and of the weight
+    # gradient then read the columns in place.
+    xp = pad_spatial(x, pads).permute(1, 0, *range(2, nd + 2))
+    taps_ = math.prod(kernel)
+    if taps_ >= SKEW_MIN_TAPS:
+        cols = xp
+        for i in range(nd):
+            cols = taps(cols, 2 + 2 * i, kernel[i], stride[i], dilation[i], outs[i])   # [C, N, k1, o1, ...]
+        cols = cols.permute(0, *range(2, 2 + 2 * nd, 2), 1, *range(3, 3 + 2 * nd, 2))   # [C, *k, N, *out]
+    else:
+        cols = stack(windows(xp, kernel, stride, dilation, outs), 1)   # [C, prod(k), N, *out]
+    cols = cols.reshape(groups, cg * taps_, n * math.prod(outs))
+    wm = weight.reshape(groups, o // groups, cg * taps_)
+    out = Tensor._result(B.dot(wm._touch(), cols._touch(), contract=((2,), (1,)), batch=((0,), (0,))),
+                         wm, cols)                                          # [g, O/g, N*prod(out)]
+    out = out.reshape(o, n, *outs).permute(1, 0, *range(2, nd + 2))
+    if bias is not None:
+        out = out + bias.reshape(1, o, *(1,) * nd)
+    return out.squeeze(0) if unbatched else out
+
+
+_CONV_DOC = """``torch.nn.functional.conv{n}d`` (cross-correlation) as im2col + one batched dot.
+
+    ``input [N, C, {dims}]`` (or ``[C, {dims}]``), ``weight [O, C / groups, {ks}]``, ``bias [O]``;
+    output ``[N, O, {outs}]`` in the input's float dtype (float16 / bfloat16 / float32 / float64).
+    ``stride`` / ``padding`` / ``dilation``: an int or a tuple of {n}; ``padding`` may also be
+    "valid" (none) or "same" (stride 1 only; an odd total puts the extra element at the end, as
+    PyTorch). Raises LuminaShapeError naming the shapes when the channels do not match
+    ``weight.shape[1] * groups``, the rank is wrong or the kernel is larger than the padded input,
+    LuminaValueError for a bad ``stride`` / ``padding`` / ``dilation`` / ``groups``, LuminaTypeError
+    for mixed or integer dtypes. Semantics: https://pytorch.org/docs/2.13/generated/torch.nn.functional.conv{n}d.html
+    """
+
+
+def conv1d(input: Tensor, weight: Tensor, bias: Tensor | None = None, stride=1, padding=0, dilation=1,
+           groups: int = 1) -> Tensor:
+    return _conv(input, weight, bias, stride, padding, dilation, groups, 1, "conv1d")
 
 
 def conv2d(input: Tensor, weight: Tensor, bias: Tensor | None = None, stride=1, padding=0, dilation=1,
            groups: int = 1) -> Tensor:
-    """``torch.nn.functional.conv2d`` (cross-correlation) as im2col + one batched dot.
+    return _conv(input, weight, bias, stride, padding, dilation, groups, 2, "conv2d")
 
-    ``input [N, C, H, W]`` (or ``[C, H, W]``), ``weight [O, C / groups, kh, kw]``, ``bias [O]``;
-    output ``[N, O, Ho, Wo]`` in the input's float dtype. ``padding`` is an int, a pair, "valid"
-    (no padding) or "same" (stride 1 only; an odd total puts the extra row/column at the end, as
-    PyTorch). Raises LuminaShapeError naming the shapes when the channels do not match
-    ``weight.shape[1] * groups`` or the kernel is larger than the padded input, LuminaValueError for
-    bad ``stride`` / ``padding`` / ``dilation`` / ``groups``, LuminaTypeError for mixed dtypes.
-    """
-    x, unbatched = _batched(input, "conv2d")
-    if weight.ndim != 4:
-        raise LuminaShapeError(f"conv2d: weight must be [O, C/groups, kh, kw], got {weight._value.type}")
-    if x.dtype is not weight.dtype or not x.dtype.is_float or (bias is not None and bias.dtype is not x.dtype):
-        raise LuminaTypeError(f"conv2d: input, weight and bias must share a float dtype, got {x._value.type}, "
-                              f"{weight._value.type}" + (f", {bias._value.type}" if bias is not None else ""))
-    n, c, h, w = x.shape
-    o, cg, kh, kw = weight.shape
-    if groups < 1 or o % groups:
-        raise LuminaValueError(f"conv2d: groups={groups} must be positive and divide the {o} output channels "
-                               f"(weight {weight._value.type})")
-    if c != cg * groups:
-        raise LuminaShapeError(f"conv2d: input {input._value.type} has {c} channels, but weight "
-                               f"{weight._value.type} with groups={groups} expects {cg * groups}")
+
+def conv3d(input: Tensor, weight: Tensor, bias: Tensor | None = None, stride=1, padding=0, dilation=1,
+           groups: int = 1) -> Tensor:
+    return _conv(input, weight, bias, stride, padding, dilation, groups, 3, "conv3d")
+
+
+def _conv_transpose(input: Tensor, weight: Tensor, bias, stride, padding, output_padding, groups, dilation,
+                    nd: int, op: str) -> Tensor:
+    x, unbatched = batched(input, nd, op)
+    _check_operands(x, weight, bias, nd, op)
+    n, c, *sizes = x.shape
+    ci, og, *kernel = weight.shape
+    if isinstance(groups, bool) or not isinstance(groups, (int, np.integer)) or groups < 1 or ci % groups:
+        raise LuminaValueError(f"{op}: groups={groups!r} must be a positive int dividing the {ci} input channels "
+                               f"of weight {weight._value.type}")
+    if c != ci:
+        raise LuminaShapeError(f"{op}: input {input._value.type} has {c} channels, but weight "
+                               f"{weight._value.type} expects {ci} (weight [C_in, C_out / groups, ...])")
+    o = og * groups
     if bias is not None and bias.shape != (o,):
-        raise LuminaShapeError(f"conv2d: bias must be [{o}], got {bias._value.type}")
-    stride, dilation = pair(stride, "stride", "conv2d"), pair(dilation, "dilation", "conv2d")
+        raise LuminaShapeError(f"{op}: bias must be [{o}], got {bias._value.type}")
+    stride, dilation = ntuple(stride, nd, "stride", op), ntuple(dilation, nd, "dilation", op)
     if isinstance(padding, str):
-        if padding == "valid":
-            padding = (0, 0)
-        elif padding == "same":
-            if stride != (1, 1):
-                raise LuminaValueError(f"conv2d: padding='same' needs stride 1, got {stride}")
-            th, tw = dilation[0] * (kh - 1), dilation[1] * (kw - 1)
-            x = pad(x, (tw // 2, tw - tw // 2, th // 2, th - th // 2))
-            padding = (0, 0)
-        else:
-            raise LuminaValueError(f"conv2d: padding must be an int, a pair, 'valid' or 'same', got {padding!r}")
-    padding = pair(padding, "padding", "conv2d")
-    (ho, wo), pads = _geometry(x, (kh, kw), stride, padding, dilation, False, "conv2d", "weight")
-    # Channels first ([C, N, Hp, Wp]), so that the columns are [C*kh*kw, N*Ho*Wo] with the
-    # contraction's free dims (N, Ho, Wo) one contiguous run: the GEMMs of the forward and of the
-    # weight gradient then read the columns in place.
-    xp = pad(x, (pads[2], pads[3], pads[0], pads[1])).permute(1, 0, 2, 3)
-    if kh * kw >= SKEW_MIN_TAPS:
-        cols = taps(taps(xp, 2, kh, stride[0], dilation[0], ho), 4, kw, stride[1], dilation[1], wo)
-        cols = cols.permute(0, 2, 4, 1, 3, 5)                                # [C, kh, kw, N, Ho, Wo]
-    else:
-        cols = stack(windows(xp, (kh, kw), stride, dilation, (ho, wo)), 1)   # [C, kh*kw, N, Ho, Wo]
-    cols = cols.reshape(groups, cg * kh * kw, n * ho * wo)
-    wm = weight.reshape(groups, o // groups, cg * kh * kw)
-    out = Tensor._result(B.dot(wm._touch(), cols._touch(), contract=((2,), (1,)), batch=((0,), (0,))),
-                         wm, cols)                                          # [g, O/g, N*Ho*Wo]
-    out = out.reshape(o, n, ho, wo).permute(1, 0, 2, 3)
-    if bias is not None:
-        out = out + bias.reshape(1, o, 1, 1)
+        raise LuminaValueError(f"{op}: padding must be an int or a tuple of {nd} ints, got {padding!r}")
+    padding, output_padding = ntuple(padding, nd, "padding", op), ntuple(output_padding, nd, "output_padding", op)
+    if any(v < 1 for v in stride + dilation + tuple(kernel)) or any(v < 0 for v in padding + output_padding):
+        raise LuminaValueError(f"{op}: stride {stride} and dilation {dilation} must be positive, padding {padding} "
+                               f"and output_padding {output_padding} non-negative")
+    if any(q >= s and q >= d for q, s, d in zip(output_padding, stride, dilation)):
+        raise LuminaValueError(f"{op}: output padding must be smaller than either stride or dilation, got "
+                               f"output_padding {output_padding}, stride {stride}, dilation {dilation}")
+    outs = [(L - 1) * s - 2 * p + d * (k - 1) + q + 1
+            for L, s, p, d, k, q in zip(sizes, stride, padding, dilation, kernel, output_padding)]
+    if any(v <= 0 for v in outs):
+        raise LuminaShapeError(f"{op}: the output size {outs} of input {input._value.type} with weight "
+                               f"{weight._value.type} (stride {stride}, padding {padding}) is too small")
+    # zeros between the elements: [.., L] -> [.., L, s] (pad) -> [.., L * s] -> crop the last s - 1
+    for i, s in enumerate(stride):
+        if s > 1 and sizes[i] > 0:
+            axis = 2 + i
+            y = x.unsqueeze(axis + 1)
+            y = pad(y, [0, 0] * (nd - 1 - i) + [0, s - 1])
+            x = y.reshape(*x.shape[:axis], x.shape[axis] * s, *x.shape[axis + 1:])
+            x = x[(slice(None),) * axis + (slice(0, (sizes[i] - 1) * s + 1),)]
+    edges = [(d * (k - 1) - p, d * (k - 1) - p + q) for d, k, p, q in zip(dilation, kernel, padding, output_padding)]
+    x = pad_spatial(x, edges)          # negative amounts crop (padding beyond the kernel's reach)
+    w = weight.reshape(groups, ci // groups, og, *kernel).transpose(1, 2).reshape(o, ci // groups, *kernel)
+    w = w.flip(tuple(range(2, nd + 2)))
+    out = _conv(x, w, bias, 1, 0, dilation, groups, nd, op)
     return out.squeeze(0) if unbatched else out
 
 
-def _pool_args(op: str, kernel_size, stride, padding, dilation=1):
-    kernel = pair(kernel_size, "kernel_size", op)
-    stride = kernel if stride is None or (isinstance(stride, (list, tuple)) and not stride) \
-        else pair(stride, "stride", op)
-    return kernel, stride, pair(padding, "padding", op), pair(dilation, "dilation", op)
+_CONV_T_DOC = """``torch.nn.functional.conv_transpose{n}d``: the gradient of ``conv{n}d`` with respect to its
+    input, sometimes called a fractionally strided convolution.
 
-
-def max_pool2d(input: Tensor, kernel_size, stride=None, padding=0, dilation=1, ceil_mode: bool = False,
-               return_indices: bool = False) -> Tensor:
-    """``torch.nn.functional.max_pool2d``: the max over each (dilated) window; padding is -inf.
-
-    ``input [N, C, H, W]`` or ``[C, H, W]``; ``stride`` defaults to ``kernel_size``. The gradient goes
-    to the first maximum of each window (row-major), as PyTorch's; NaN propagates. Raises
-    LuminaValueError when ``padding`` exceeds half the effective kernel (PyTorch's rule) or for
-    ``return_indices``, LuminaShapeError when the kernel is larger than the padded input.
+    ``input [N, C_in, {dims}]`` (or unbatched), ``weight [C_in, C_out / groups, {ks}]``, ``bias
+    [C_out]``; output ``[N, C_out, {outs}]`` with ``L_out = (L - 1) * stride - 2 * padding + dilation
+    * (k - 1) + output_padding + 1``, in the input's float dtype. Raises LuminaShapeError naming the
+    shapes for mismatched channels, a wrong rank or an empty output, LuminaValueError when
+    ``output_padding`` is not smaller than the stride or the dilation (PyTorch's rule), for a bad
+    ``groups`` or a string padding, LuminaTypeError for mixed or integer dtypes. Semantics:
+    https://pytorch.org/docs/2.13/generated/torch.nn.functional.conv_transpose{n}d.html
     """
-    if return_indices:
-        raise LuminaValueError("max_pool2d: return_indices=True is not supported")
-    x, unbatched = _batched(input, "max_pool2d")
-    kernel, stride, padding, dilation = _pool_args("max_pool2d", kernel_size, stride, padding, dilation)
-    for k, p, d in zip(kernel, padding, dilation):
-        if p > (d * (k - 1) + 1) // 2:
-            raise LuminaValueError(f"max_pool2d: padding {padding} must be at most half the effective kernel "
-                                   f"size {kernel} (dilation {dilation}) for {input._value.type}")
-    out_hw, pads = _geometry(x, kernel, stride, padding, dilation, ceil_mode, "max_pool2d", "pooling")
-    fill = -math.inf if x.dtype.is_float else int(np.iinfo(x.dtype.numpy).min)
-    xp = pad(x, (pads[2], pads[3], pads[0], pads[1]), value=fill)
-    parts = windows(xp, kernel, stride, dilation, out_hw)
-    k = len(parts)
-    with no_grad():  # the window offset the gradient goes to, as torch's CPU kernel picks it:
-        # the first maximum, or, in a window holding NaN, the last NaN (it takes each NaN it meets)
-        stacked = stack([s.detach() for s in parts], 2)                    # [N, C, K, Ho, Wo]
-        offsets = arange(k).reshape(1, 1, k, 1, 1)
-        first = where(stacked == stacked.amax(2, keepdim=True), offsets, k).amin(2)   # [N, C, Ho, Wo]
-        if x.dtype.is_float:
-            last_nan = where(stacked != stacked, offsets, -1).amax(2)
-            first = where(last_nan >= 0, last_nan, first)
-    out = None
-    for i, s in enumerate(parts):
-        term = where(first == i, s, 0.0 if x.dtype.is_float else 0)
-        out = term if out is None else out + term
-    return out.squeeze(0) if unbatched else out
 
 
-def avg_pool2d(input: Tensor, kernel_size, stride=None, padding=0, ceil_mode: bool = False,
-               count_include_pad: bool = True, divisor_override: int | None = None) -> Tensor:
-    """``torch.nn.functional.avg_pool2d``: the mean over each window.
-
-    With ``count_include_pad`` (PyTorch's default) the zero padding counts in the divisor, except the
-    part of a ``ceil_mode`` window past the padding; without it only real input elements count;
-    ``divisor_override`` replaces the divisor. Raises LuminaValueError when ``padding`` exceeds half
-    the kernel (PyTorch's rule), LuminaShapeError when the kernel is larger than the padded input.
-    """
-    x, unbatched = _batched(input, "avg_pool2d")
-    kernel, stride, padding, _ = _pool_args("avg_pool2d", kernel_size, stride, padding)
-    if padding[0] > kernel[0] // 2 or padding[1] > kernel[1] // 2:
-        raise LuminaValueError(f"avg_pool2d: padding {padding} must be at most half the kernel size {kernel} "
-                               f"for {input._value.type}")
-    if not x.dtype.is_float:
-        raise LuminaTypeError(f"avg_pool2d: expects a floating-point input, got {input._value.type}")
-    out_hw, pads = _geometry(x, kernel, stride, padding, (1, 1), ceil_mode, "avg_pool2d", "pooling")
-    xp = pad(x, (pads[2], pads[3], pads[0], pads[1]))
-    parts = windows(xp, kernel, stride, (1, 1), out_hw)
-    total = parts[0]
-    for s in parts[1:]:
-        total = total + s
-    if divisor_override is not None:
-        if divisor_override == 0:
-            raise LuminaValueError("avg_pool2d: divisor_override must be non-zero")
-        out = total / float(divisor_override)
-    else:
-        div = _divisor(x.shape[-2:], kernel, stride, padding, out_hw, count_include_pad)
-        out = total / float(div.flat[0]) if (div == div.flat[0]).all() else total / tensor(div.astype(x.dtype.numpy))
-    return out.squeeze(0) if unbatched else out
+def conv_transpose1d(input: Tensor, weight: Tensor, bias: Tensor | None = None, stride=1, padding=0,
+                     output_padding=0, groups: int = 1, dilation=1) -> Tensor:
+    return _conv_transpose(input, weight, bias, stride, padding, output_padding, groups, dilation, 1,
+                           "conv_transpose1d")
 
 
-def _divisor(hw, kernel, stride, padding, out_hw, count_include_pad: bool) -> np.ndarray:
-    """``[Ho, Wo]`` window sizes PyTorch divides by (its ``AvgPool2d`` CPU kernel's ``pool_size``)."""
-    counts = []
-    for size, k, s, p, n in zip(hw, kernel, stride, padding, out_hw):
-        start = np.arange(n) * s - p
-        end = np.minimum(start + k, size + p)
-        if not count_include_pad:
-            end, start = np.minimum(end, size), np.maximum(start, 0)
-        counts.append(end - start)
-    return np.outer(counts[0], counts[1]).astype(np.float64)
+def conv_transpose2d(input: Tensor, weight: Tensor, bias: Tensor | None = None, stride=1, padding=0,
+                     output_padding=0, groups: int = 1, dilation=1) -> Tensor:
+    return _conv_transpose(input, weight, bias, stride, padding, output_padding, groups, dilation, 2,
+                           "conv_transpose2d")
+
+
+def conv_transpose3d(input: Tensor, weight: Tensor, bias: Tensor | None = None, stride=1, padding=0,
+                     output_padding=0, groups: int = 1, dilation=1) -> Tensor:
+    return _conv_transpose(input, weight, bias, stride, padding, output_padding, groups, dilation, 3,
+                           "conv_transpose3d")
+
+
+_SHAPES = {1: ("L", "k", "L_out"), 2: ("H, W", "kh, kw", "H_out, W_out"), 3: ("D, H, W", "kd, kh, kw", "D_out, H_out, W_out")}
+for _n, _f in ((1, conv1d), (2, conv2d), (3, conv3d)):
+    _f.__doc__ = _CONV_DOC.format(n=_n, dims=_SHAPES[_n][0], ks=_SHAPES[_n][1], outs=_SHAPES[_n][2])
+for _n, _f in ((1, conv_transpose1d), (2, conv_transpose2d), (3, conv_transpose3d)):
+    _f.__doc__ = _CONV_T_DOC.format(n=_n, dims=_SHAPES[_n][0], ks=_SHAPES[_n][1], outs=_SHAPES[_n][2])
