@@ -30,10 +30,15 @@ The modules, bottom to top (each imports only modules above it in this list, nev
     selection    topk
     sorting      sort / argsort / msort / kthvalue / median / nanmedian / mode / aminmax, unique
     einsum       einsum
+    distances    norm / dist / cdist / cosine_similarity / pairwise_distance, torch's norm gradients
     saved        what in-place updates superseded, checked by backward (torch's saved tensors)
     inplace      in-place updates (``add_``, ``copy_``, ``+=``, ...) and version counters
-    scatter      scatter / scatter_add / scatter_reduce, out of place and in place
+    scatter      scatter / scatter_add / scatter_reduce, index_add / index_copy / index_fill / index_put,
+                 masked_scatter, out of place and in place; take, masked_select, repeat_interleave
+    bitwise      bitwise and / or / xor / not / shifts, the operators ^ << >>, in place too
+    sampling     randperm / multinomial / bernoulli / normal, normal_ / uniform_ / ... in place
     setitem      ``x[key] = value``
+    interop      from_numpy / from_dlpack / __dlpack__: memory shared with NumPy and DLPack producers
     queries      is_tensor / numel / is_floating_point / element_size / get_default_dtype
     autograd     backward, ``lumina.grad``, ``lumina.value_and_grad``
 
@@ -54,6 +59,8 @@ from types import FunctionType
 
 from .arithmetic import ArithmeticMethods, add, div, floor_divide, fmod, mul, pow, remainder, sub
 from .autograd import AutogradMethods, grad, value_and_grad
+from .bitwise import (BitwiseMethods, bitwise_and, bitwise_left_shift, bitwise_not, bitwise_or, bitwise_right_shift,
+                      bitwise_xor)
 from .core import LEAF_OF, Tensor, enable_grad, inference_mode, is_grad_enabled, no_grad, realize, set_grad_enabled
 from .creation import arange, eye, full, ones, ones_like, place, tensor, zeros, zeros_like
 from .creation import CreationMethods, cartesian_prod, empty, empty_like, full_like, linspace, logspace, meshgrid
@@ -61,7 +68,9 @@ from .device import DEVICE_NAMES, device
 from .queries import QueryMethods, get_default_dtype, is_floating_point, is_tensor, numel
 from .size import Size
 from .diagonal import DiagonalMethods, diag, diag_embed, diagflat, diagonal, trace
+from .distances import DistanceMethods, cdist, cosine_similarity, dist, norm, pairwise_distance
 from .einsum import einsum
+from .interop import InteropMethods, SharedTensor, from_dlpack, from_numpy
 from .elementwise import ElementwiseMethods, maximum, minimum, where
 from .indexing import IndexingMethods, flip, gather, index_select, take_along_dim
 from .inplace import InplaceMethods
@@ -69,13 +78,16 @@ from .linalg import LinalgMethods, addmm, baddbmm, bmm, matmul, mm, outer, tril,
 from .movement import MovementMethods, cat, chunk, pad, split, stack, tile
 from .pointwise import (PointwiseMethods, all, any, expm1, frac, isfinite, isinf, isnan, log1p, nan_to_num,
                         rsqrt)
-from .random import manual_seed, rand, rand_like, randint, randn, randn_like
+from .random import Generator, manual_seed, rand, rand_like, randint, randn, randn_like
 from .reductions import ReductionMethods, logsumexp, prod
 from .reshaping import ReshapingMethods, movedim, narrow, roll, unbind
 from .rounding import RoundingMethods, ceil, floor, round, sign, trunc
+from .sampling import SamplingMethods, bernoulli, multinomial, normal, randperm
 from .scan import ScanMethods, cumprod, cumsum
 from .scan import cummax, cummin, logcumsumexp
 from .scatter import ScatterMethods, scatter, scatter_add, scatter_reduce
+from .scatter import (IndexOpMethods, index_add, index_copy, index_fill, index_put, masked_scatter, masked_select,
+                      repeat_interleave, take)
 from .selection import SelectionMethods, topk
 from .sorting import (SortingMethods, aminmax, argsort, kthvalue, median, mode, msort, nanmedian, sort, unique,
                       unique_consecutive)
@@ -98,6 +110,15 @@ _METHODS = (ElementwiseMethods, RoundingMethods, ArithmeticMethods, PointwiseMet
 __all__ += ["empty", "empty_like", "full_like", "linspace", "logspace", "meshgrid", "cartesian_prod",
             "diag", "diag_embed", "diagflat", "diagonal", "trace"]
 _METHODS += (CreationMethods, DiagonalMethods)
+__all__ += ["norm", "dist", "cdist", "cosine_similarity", "pairwise_distance"]
+_METHODS += (DistanceMethods,)
+__all__ += ["from_numpy", "from_dlpack", "SharedTensor"]
+_METHODS += (InteropMethods,)
+
+__all__ += ["bitwise_and", "bitwise_or", "bitwise_xor", "bitwise_not", "bitwise_left_shift", "bitwise_right_shift",
+            "index_add", "index_copy", "index_fill", "index_put", "masked_scatter", "take", "masked_select",
+            "repeat_interleave", "randperm", "multinomial", "bernoulli", "normal", "Generator"]
+_METHODS += (BitwiseMethods, IndexOpMethods, SamplingMethods)
 
 
 __all__ += ["sort", "argsort", "msort", "kthvalue", "median", "nanmedian", "mode", "aminmax", "unique",
