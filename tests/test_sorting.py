@@ -142,7 +142,10 @@ def test_median_propagates_nan_and_nanmedian_skips_it(path):
     nans = np.full((2, 3), np.nan)
     same(lumina.nanmedian(lumina.tensor(nans), 1).values, torch.nanmedian(torch.tensor(nans), 1).values)
     same(lumina.nanmedian(lumina.tensor(nans)), torch.nanmedian(torch.tensor(nans)))
-    same(lumina.median(lumina.tensor(np.zeros(0))), torch.median(torch.tensor(np.zeros(0))))
+    for dtype in ("float64", "int32", "int64"):      # empty: NaN, for integers the lowest value (as torch)
+        same(lumina.median(lumina.tensor(np.zeros(0, dtype))), torch.median(torch.tensor(np.zeros(0, dtype))))
+        same(lumina.nanmedian(lumina.tensor(np.zeros((2, 0), dtype))),
+             torch.nanmedian(torch.tensor(np.zeros((2, 0), dtype))))
     # the NaN ranks above every number for kthvalue too
     same_tuple(lumina.kthvalue(lx[2], 8), torch.kthvalue(tx[2], 8))
     same_tuple(lumina.kthvalue(lx[2], 7), torch.kthvalue(tx[2], 7))
@@ -165,6 +168,8 @@ def test_order_statistic_errors():
         lumina.kthvalue(x, 4)
     with pytest.raises(LuminaIndexError, match="kthvalue: selected number k=0"):
         x.kthvalue(0)
+    with pytest.raises(LuminaIndexError, match="kthvalue: selected number k=3"):   # checked on empty inputs too
+        lumina.kthvalue(lumina.tensor(np.zeros((0, 2))), 3)
     with pytest.raises(LuminaTypeError, match="kthvalue: k must be an int"):
         x.kthvalue(1.0)
     with pytest.raises(LuminaTypeError, match="median: bool inputs"):

@@ -164,7 +164,7 @@ def _running_extreme(x: Tensor, largest: bool) -> tuple[Tensor, Tensor]:
             keep = (pos < s) | later_wins
         values, indices = where(keep, values, prev_v), where(keep, indices, prev_i)
         s *= 2
-    return values, indices
+    return (values if n > 1 else values.clone()), indices
 
 
 def _cumulative_extreme(input: Tensor, dim: int, largest: bool):
@@ -238,6 +238,8 @@ def logcumsumexp(input: Tensor, dim: int) -> Tensor:
     while s < n:
         y = where(pos < s, y, _log_add_exp(y, _shifted(y, s)))
         s *= 2
+    if n == 1:      # a new tensor, as torch's, not the input itself
+        y = y.clone()
     return y.transpose(d, last) if d != last else y
 
 

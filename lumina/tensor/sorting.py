@@ -126,7 +126,7 @@ def kthvalue(input: Tensor, k: int, dim: int = -1, keepdim: bool = False):  # no
     _no_bool(x, "kthvalue")
     d = _dim_of(x, dim, "kthvalue")
     n = 1 if d is None else x.shape[d]
-    if not 1 <= k <= n and not (d is not None and x.numel() == 0 and n > 0):
+    if not 1 <= k <= n:
         raise LuminaIndexError(f"kthvalue: selected number k={k} out of range for dim {dim} of size {n} of "
                                f"{x._value.type} (k must be in [1, {n}])")
     if d is None:
@@ -153,8 +153,9 @@ def _median(x: Tensor, dim, keepdim: bool, ignore_nan: bool):
     if dim is None:
         if keepdim:
             raise LuminaTypeError(f"{op}: keepdim needs a dim")
-        if x.numel() == 0:    # torch: NaN
-            return tensor(float("nan"), dtype=x.dtype if x.dtype.is_float else DType.float32)
+        if x.numel() == 0:    # torch: NaN, which its integer kernels turn into the dtype's lowest value
+            empty = float("nan") if x.dtype.is_float else int(np.iinfo(x.dtype.numpy).min)
+            return tensor(empty, dtype=x.dtype)
         return _median(x.reshape(-1), 0, False, ignore_nan).values
     d = _dim_of(x, dim, op)
     if d is None:
@@ -179,7 +180,8 @@ def _median(x: Tensor, dim, keepdim: bool, ignore_nan: bool):
 
 def median(input: Tensor, dim: int | None = None, keepdim: bool = False):  # noqa: A002
     """``torch.median``: without ``dim`` the lower median of all elements (a 0-d tensor; NaN if
-    there is a NaN, or for an empty input); with ``dim`` a ``(values, indices)`` named tuple of the
+    there is a NaN, or for an empty input, whose integer median is the dtype's lowest value as in
+    torch); with ``dim`` a ``(values, indices)`` named tuple of the
     lower median along ``dim`` (rank ``(n - 1) // 2``) and its int64 index, the first NaN's where
     the slice holds one. ``dim`` dropped unless ``keepdim``; the gradient goes to the indexed
     element. Raises LuminaTypeError for bool, LuminaIndexError for a bad or empty ``dim``."""

@@ -121,11 +121,13 @@ def _scan_cases(draw, dtype):
 @st.composite
 def _logcumsumexp_cases(draw, dtype):
     """``logcumsumexp(x, dim)`` with the special values; the gradient only where every input is
-    finite (torch's is NaN at -inf inputs, from its formula)."""
+    finite and of moderate size: torch's backward formula (exp of the inputs and outputs, rescaled)
+    is NaN at -inf inputs and off by factors near the largest floats (``d out / d x`` of a single
+    element at 1.8e308 comes out as a third of the cotangent), where lumina's is the exact one."""
     shape = draw(shapes(0, 3))
     x = draw(array(dtype, shape))
-    finite = bool(np.isfinite(np.asarray(x, np.float64)).all()) if is_float(dtype) else False
-    return Case((Arr(x, finite), dim_of(draw, len(shape))), dtype=dtype)
+    moderate = bool((np.abs(np.asarray(x, np.float64)) < 1e3).all()) if is_float(dtype) else False
+    return Case((Arr(x, moderate), dim_of(draw, len(shape))), dtype=dtype)
 
 
 @st.composite
