@@ -76,6 +76,8 @@ def test_linspace_is_torchs_values(start, end, steps, dtype):
     t = torch.linspace(start, end, steps, dtype=getattr(torch, dtype)).numpy()
     l = lumina.linspace(start, end, steps, dtype=getattr(lumina, dtype)).numpy()
     assert l.dtype == t.dtype
+    if dtype == "float32":
+        np.testing.assert_array_equal(l, t)       # bit for bit
     np.testing.assert_allclose(l, t, rtol=np.finfo(t.dtype).eps, atol=0)
     if steps > 1:
         assert l[0] == np.asarray(start, t.dtype) and l[-1] == np.asarray(end, t.dtype)
@@ -88,6 +90,16 @@ def test_logspace_is_torchs_values(start, end, steps, base):
         t = torch.logspace(start, end, steps, base, dtype=getattr(torch, dtype)).numpy()
         l = lumina.logspace(start, end, steps, base, dtype=getattr(lumina, dtype)).numpy()
         np.testing.assert_allclose(l, t, rtol=2 * np.finfo(t.dtype).eps, atol=0)
+
+
+@pytest.mark.parametrize("dtype", ["int64", "int32"])
+def test_linspace_integers_are_torchs_bit_for_bit(dtype):
+    rng = np.random.default_rng(1)
+    for _ in range(60):
+        start, end = (int(v) for v in rng.integers(-500, 500, 2))
+        steps = int(rng.integers(2, 3000))
+        np.testing.assert_array_equal(lumina.linspace(start, end, steps, dtype=getattr(lumina, dtype)).numpy(),
+                                      torch.linspace(start, end, steps, dtype=getattr(torch, dtype)).numpy())
 
 
 def test_linspace_integer_dtype_and_default_dtype():

@@ -182,3 +182,26 @@ def test_inside_compile():
     tx = torch.tensor(a, requires_grad=True)
     (torch.norm(tx, 0.5) + TF.cosine_similarity(tx, tx * 0).sum()).backward()
     np.testing.assert_allclose(g(x).numpy(), tx.grad.numpy(), rtol=1e-10)
+
+
+def test_a_norm_of_one_element_is_its_absolute_value_as_torchs():
+    for v in (3e38, -2.0, 0.0, float("inf"), float("nan"), 1e-30):
+        for p in (2, 0.5, 1, math.inf, 3):
+            lx = lumina.tensor([[v]], requires_grad=True)
+            tx = torch.tensor([[v]], requires_grad=True)
+            lo, to = lumina.norm(lx, p, 1), torch.norm(tx, p, 1)
+            np.testing.assert_array_equal(lo.numpy(), to.detach().numpy())
+            if p != 3:      # torch's p=3 gradient formula over/underflows to NaN at 3e38 and 1e-30
+                lo.sum().backward()
+                to.sum().backward()
+                np.testing.assert_allclose(lx.grad.numpy(), tx.grad.numpy(), rtol=4e-7)   # NaN where torch's
+    # cdist's kernel has no such case: its one-column distances square and overflow, as torch's
+    np.testing.assert_array_equal(lumina.cdist(lumina.tensor([[3e38]]), lumina.tensor([[0.0]])).numpy(),
+                                  torch.cdist(torch.tensor([[3e38]]), torch.tensor([[0.0]])).numpy())
+
+
+def test_cdist_inf_distance_ignores_nan_as_torchs_kernel():
+    a = np.array([[1.0, 0.0], [-1.0, 0.5]])
+    b = np.array([[100.0, np.nan], [np.nan, np.nan], [3.0, 0.0]])
+    np.testing.assert_array_equal(lumina.cdist(lumina.tensor(a), lumina.tensor(b), math.inf).numpy(),
+                                  torch.cdist(torch.tensor(a), torch.tensor(b), math.inf).numpy())

@@ -224,8 +224,10 @@ def _steps(start, end, steps, dtype, op: str) -> tuple[float, float, int, DType]
 
 def _spaced(lo, hi, steps: int, step, work) -> np.ndarray:
     """torch's two-sided fill: element ``i`` is ``lo + step * i`` in the first half and ``hi - step
-    * (steps - 1 - i)`` in the second, so both ends are exact; each computed in ``work`` and
-    rounded once (torch's vectorised kernels use a fused multiply-add)."""
+    * (steps - 1 - i)`` in the second, so both ends are exact. torch's build computes each as one
+    fused multiply-add (one rounding); ``work`` is a wider type that emulates it (float64 for
+    float32, the 80-bit long double for float64 and integer results: exact for those, off by an
+    ulp in rare float64 cases where rounding twice differs from rounding once)."""
     i = np.arange(steps, dtype=np.int64)
     head = work(lo) + work(step) * i.astype(work)
     tail = work(hi) - work(step) * (steps - 1 - i).astype(work)
@@ -247,14 +249,14 @@ def linspace(start, end, steps, *, dtype=None, device=None, requires_grad: bool 
     ``(steps,)``, float32 unless ``dtype`` is given. The values are torch's CPU kernel's
     (``aten/src/ATen/native/cpu/RangeFactoriesKernel.cpp``): ``step = (end - start) / (steps - 1)``
     in the result dtype (in double for integer results, which then truncate), filled from both ends
-    (see ``_spaced``); float16 / bfloat16 results, which torch computes in half-precision steps,
-    may differ from torch's in the last place. Raises LuminaValueError for negative ``steps``,
+    (see ``_spaced``): bit for bit for float32 and integers; float64 within an ulp; float16 /
+    bfloat16, which torch computes in half-precision vector steps, within a few ulps. Raises LuminaValueError for negative ``steps``,
     LuminaTypeError for non-numbers. https://pytorch.org/docs/stable/generated/torch.linspace.html"""
     start, end, steps, dt = _steps(start, end, steps, dtype, "linspace")
     if not dt.is_float:
         lo, hi = np.float64(np.trunc(start)), np.float64(np.trunc(end))   # Scalar.to<int>()
         step = (hi - lo) / max(steps - 1, 1)
-        values = np.trunc(_spaced(lo, hi, steps, step, np.float64)) if steps > 1 else np.full(steps, lo)
+        values = np.trunc(_spaced(lo, hi, steps, step, np.longdouble).astype(np.float64)) if steps > 1 else np.full(steps, lo)
         values = values != 0 if dt is DType.bool else values
     else:
         scalar = dt.numpy.type
@@ -269,8 +271,8 @@ def logspace(start, end, steps, base=10.0, *, dtype=None, device=None, requires_
     """``torch.logspace``: ``base ** e`` for ``steps`` exponents ``e`` evenly spaced from ``start``
     to ``end``, shape ``(steps,)``, float32 unless ``dtype`` is given. As torch's CPU code
     (``aten/src/ATen/native/RangeFactories.cpp``): float results take the exponents and the power
-    in double, then round; integer results use float arithmetic and truncate. Errors as
-    ``linspace``. https://pytorch.org/docs/stable/generated/torch.logspace.html"""
+    in double, then round (torch's vectorised pow differs in the last place now and then: within 2
+    ulps); integer results use float arithmetic and truncate. Errors as ``linspace``. https://pytorch.org/docs/stable/generated/torch.logspace.html"""
     start, end, steps, dt = _steps(start, end, steps, dtype, "logspace")
     base = _range_arg(base, "base", "logspace")
     i = np.arange(steps, dtype=np.int64)

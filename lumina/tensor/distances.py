@@ -42,10 +42,12 @@ def _safe(s: Tensor, fn, at_zero: float) -> Tensor:
     return where(zero, at_zero, fn(where(zero, 1.0, s)))
 
 
-def vector_norm(x: Tensor, p: float, dim, keepdim: bool, dtype, op: str = "norm") -> Tensor:
+def vector_norm(x: Tensor, p: float, dim, keepdim: bool, dtype, op: str = "norm", one_is_abs: bool = True) -> Tensor:
     """torch's ``linalg.vector_norm(x, p, dim, keepdim, dtype=dtype)`` for a float ``x``:
     ``p = inf``: ``max |x|``; ``-inf``: ``min |x|``; ``0``: the number of non-zeros; otherwise
-    ``(sum |x|^p)^(1/p)`` (negative ``p`` too), over ``dim`` (every dim when None). ``dtype``
+    ``(sum |x|^p)^(1/p)`` (negative ``p`` too), over ``dim`` (every dim when None); a norm of one
+    element is ``|x|``, as torch's kernel (so ``norm([3e38])`` does not overflow; ``one_is_abs=False``
+    for cdist, whose kernel has no such case). ``dtype``
     casts ``x`` first (widening only, as torch). 16-bit floats compute in float32 and round once.
     Gradients: torch's ``norm_backward`` (see the module docstring). Raises LuminaTypeError for a
     non-float ``x`` or a narrowing ``dtype``, LuminaValueError for an inf / negative norm of an
@@ -60,7 +62,7 @@ def vector_norm(x: Tensor, p: float, dim, keepdim: bool, dtype, op: str = "norm"
                                   f"narrowing to the specified dtype ({dt.name})")
         x = x.to(dt)
     if x.dtype.is_half:
-        return vector_norm(x.to(DType.float32), p, dim, keepdim, None, op).to(x.dtype)
+        return vector_norm(x.to(DType.float32), p, dim, keepdim, None, op, one_is_abs).to(x.dtype)
     axes = x._axes(dim, op) if dim is not None else tuple(range(x.ndim))
     if isinstance(dim, (tuple, list)) and len(dim) == 0:
         axes = tuple(range(x.ndim))     # torch: dim=() is every dim
@@ -70,6 +72,17 @@ def vector_norm(x: Tensor, p: float, dim, keepdim: bool, dtype, op: str = "norm"
                                "has no identity (as torch)")
     dims = axes if axes else None
     a = x.abs()
+    if one_is_abs and math.prod(x.shape[ax] for ax in axes) == 1 and p != 0:
+        # torch: a norm of one element is |x| (no overflow in x^p; gradient sign(x)); an inf or NaN
+        # takes the general form, whose gradient there is torch's NaN
+        fast = a.sum(dims, keepdim)
+        odd = where(x.isfinite(), 1.0, x)     # the finite element never reaches the general form
+        return where(fast.isfinite(), fast, _powered(odd, odd.abs(), p, dims, axes, keepdim))
+    return _powered(x, a, p, dims, axes, keepdim)
+
+
+def _powered(x: Tensor, a: Tensor, p: float, dims, axes, keepdim: bool) -> Tensor:
+    """``vector_norm``'s general forms (``a = |x|``)."""
     if p == math.inf:
         return a.amax(axes, keepdim) if axes else a.clone()
     if p == -math.inf:
@@ -134,8 +147,9 @@ def cdist(x1: Tensor, x2: Tensor, p=2.0, compute_mode="use_mm_for_euclid_dist_if
     ``p >= 0`` (0, inf and fractional included). For ``p = 2`` torch computes through a matmul
     when ``compute_mode`` is ``'use_mm_for_euclid_dist'``, or by default when ``P > 25`` or ``R >
     25``: so does lumina, for the same values; the gradient is then the exact distance's (torch's
-    ``_euclidean_dist_backward`` is that formula). Gradients: torch's ``_cdist_backward`` (0 where
-    a distance is 0; ties of the inf-distance each get the whole gradient). Raises
+    ``_euclidean_dist_backward`` is that formula). The inf-distance ignores NaN differences, as
+    torch's kernel (a running maximum from 0). Gradients: torch's ``_cdist_backward`` (0 where a
+    distance is 0; ties of the inf-distance each get the whole gradient). Raises
     LuminaShapeError for inputs under 2 dims, different row lengths or unbroadcastable batches,
     LuminaTypeError for other dtypes, LuminaValueError for a negative ``p`` or an unknown mode.
     https://pytorch.org/docs/stable/generated/torch.cdist.html"""
@@ -162,7 +176,9 @@ def cdist(x1: Tensor, x2: Tensor, p=2.0, compute_mode="use_mm_for_euclid_dist_if
     rows, cols = x1.shape[-2], x2.shape[-2]
     diff = x1.unsqueeze(-2) - x2.unsqueeze(-3)            # (*B, P, R, M)
     if p == math.inf and diff.shape[-1] > 0:
+        # torch's kernel folds max(agg, |d|) from agg = 0, in which a NaN never wins
         a = diff.abs()
+        a = where(a.isnan(), 0.0, a)
         top = a.amax(-1)
         if not top.requires_grad:
             return top
@@ -170,7 +186,8 @@ def cdist(x1: Tensor, x2: Tensor, p=2.0, compute_mode="use_mm_for_euclid_dist_if
         held = top.detach()
         # the value is ``top``; the gradient, ``ties`` times amax's even share: the whole of it for each tie
         return where(held.isfinite(), held + (top - held) * ties, top)
-    exact = vector_norm(diff, p, -1, False, None, "cdist") if diff.shape[-1] else diff.sum(-1).abs()
+    exact = vector_norm(diff, p, -1, False, None, "cdist", one_is_abs=False) if diff.shape[-1] else \
+        diff.sum(-1).abs()
     mm = p == 2 and diff.shape[-1] > 0 and (compute_mode == _MODES[1] or
                                            (compute_mode == _MODES[0] and (rows > 25 or cols > 25)))
     if not mm:

@@ -237,7 +237,7 @@ def specs() -> list[OpSpec]:
                     lambda d: _creation_cases(d, like=True), dtypes=ALL, values=False, grad=False,
                     checks="dtype and shape (torch's values are uninitialised)"),
              OpSpec("lumina.linspace", lambda L, *a, **k: L.linspace(*a, **k), _space_cases,
-                    dtypes=("float32", "float64"), ulps=1, grad=False,
+                    dtypes=("float32", "float64", "int64", "int32"), ulps=1, grad=False,
                     checks="torch's two-ended fill; both ends exact; negative steps raise"),
              OpSpec("lumina.logspace", lambda L, *a, **k: L.logspace(*a, **k), lambda d: _space_cases(d, True),
                     dtypes=("float32", "float64"), ulps=2, grad=False, checks="``base``"),
