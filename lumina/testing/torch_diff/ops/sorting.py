@@ -54,6 +54,16 @@ def _sort_cases(draw, dtype):
 
 
 @st.composite
+def _sort_positional(draw, dtype):
+    """``sort(x, dim, descending)`` positionally, without ``stable`` (torch may then order ties in
+    any way, so the values are distinct)."""
+    shape = draw(shapes(0, 3))
+    x = Arr(_distinct(draw, dtype, shape), wants_grad(dtype, True))
+    dim = dim_of(draw, len(shape))
+    return Case((x, dim, draw(st.booleans())) if draw(st.booleans()) else (x, dim), dtype=dtype)
+
+
+@st.composite
 def _msort_cases(draw, dtype):
     shape = draw(shapes(0, 3))
     return Case((Arr(_distinct(draw, dtype, shape), wants_grad(dtype, True)),), dtype=dtype)
@@ -164,6 +174,11 @@ def specs() -> list[OpSpec]:
                     checks="``(values, indices)``; stable; NaN sorts above every number (first when descending)")
     rows += methods("argsort", cases=_sort_cases, dtypes=ALL, exact=True, grad=False,
                     checks="stable; NaN above every number")
+    for name in ("sort", "argsort"):
+        rows += [OpSpec(f"{scope}.{name}#positional", call, _sort_positional, dtypes=FLOATS + INTS, exact=True,
+                        grad=name == "sort", checks="``(x, dim, descending)`` positionally, the default ``stable``")
+                 for scope, call in (("lumina", (lambda n: lambda L, x, *a: getattr(L, n)(x, *a))(name)),
+                                     ("Tensor", (lambda n: lambda L, x, *a: getattr(x, n)(*a))(name)))]
     rows += methods("msort", cases=_msort_cases, dtypes=FLOATS + INTS, exact=True, checks="sorts along dim 0")
     rows += methods("kthvalue", cases=_kthvalue_cases, dtypes=FLOATS + INTS, exact=True,
                     checks="``(values, indices)``; NaN ranks above every number; k outside [1, n] raises")
