@@ -29,3 +29,17 @@ __all__ += ["AdaptiveAvgPool1d", "AdaptiveAvgPool2d", "AdaptiveAvgPool3d", "Adap
             "ConstantPad1d", "ConstantPad2d", "ConstantPad3d", "Conv1d", "Conv3d", "ConvTranspose1d", "ConvTranspose2d",
             "ConvTranspose3d", "MaxPool1d", "MaxPool3d", "ReflectionPad1d", "ReflectionPad2d", "ReflectionPad3d",
             "ReplicationPad1d", "ReplicationPad2d", "ReplicationPad3d", "ZeroPad1d", "ZeroPad2d", "ZeroPad3d"]
+# activation, dropout, normalisation, bilinear and embedding-bag layers beyond the above
+from .activation import (CELU, ELU, GLU, SELU, Hardshrink, Hardsigmoid, Hardswish, Hardtanh, LeakyReLU, LogSigmoid,
+                         LogSoftmax, Mish, PReLU, ReLU6, RReLU, SiLU, Softmax, Softmin, Softplus, Softshrink, Softsign,
+                         Tanhshrink, Threshold)
+from .dropout import AlphaDropout, Dropout1d, Dropout2d, Dropout3d, FeatureAlphaDropout
+from .layers import Bilinear
+from .normalization import (BatchNorm3d, GroupNorm, InstanceNorm1d, InstanceNorm2d, InstanceNorm3d, LocalResponseNorm,
+                            RMSNorm)
+from .sparse import EmbeddingBag
+__all__ += ["AlphaDropout", "BatchNorm3d", "Bilinear", "CELU", "Dropout1d", "Dropout2d", "Dropout3d", "ELU",
+            "EmbeddingBag", "FeatureAlphaDropout", "GLU", "GroupNorm", "Hardshrink", "Hardsigmoid", "Hardswish",
+            "Hardtanh", "InstanceNorm1d", "InstanceNorm2d", "InstanceNorm3d", "LeakyReLU", "LocalResponseNorm",
+            "LogSigmoid", "LogSoftmax", "Mish", "PReLU", "RMSNorm", "ReLU6", "RReLU", "SELU", "SiLU", "Softmax",
+            "Softmin", "Softplus", "Softshrink", "Softsign", "Tanhshrink", "Threshold"]

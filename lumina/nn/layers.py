@@ -1,10 +1,11 @@
-"""Layers: ``Linear``, activations, ``Flatten`` / ``Unflatten`` / ``Identity`` and the containers ``Sequential`` / ``ModuleList``."""
+"""Layers: ``Linear``, ``Bilinear``, ``ReLU`` / ``GELU`` / ``Tanh`` / ``Sigmoid`` (the other activations are
+in ``activation``), ``Flatten`` / ``Unflatten`` / ``Identity`` and the containers ``Sequential`` / ``ModuleList``."""
 from __future__ import annotations
 
 import math
 
 from ..tensor.autocast import autocast_operands
-from ..errors import LuminaShapeError, LuminaTypeError
+from ..errors import LuminaShapeError, LuminaTypeError, LuminaValueError
 from ..tensor.random import rand
 from ..tensor import Tensor
 from . import functional as F
@@ -58,12 +59,17 @@ class ReLU(Module):
 
 
 class GELU(Module):
+    """``torch.nn.GELU(approximate='none' | 'tanh')`` (Hendrycks & Gimpel 2016; ``Tensor.gelu``)."""
+
     def __init__(self, approximate: str = "none"):
         super().__init__()
         self.approximate = approximate
 
     def forward(self, x: Tensor) -> Tensor:
         return x.gelu(self.approximate)
+
+    def extra_repr(self) -> str:
+        return f"approximate={self.approximate!r}"
 
 
 class Tanh(Module):
@@ -204,3 +210,28 @@ class Unflatten(Module):
 
     def extra_repr(self) -> str:
         return f"dim={self.dim}, unflattened_size={self.unflattened_size}"
+
+
+class Bilinear(Module):
+    """``torch.nn.Bilinear``: ``y = x1^T W x2 + b`` (``functional.bilinear``) with ``weight [out_features,
+    in1_features, in2_features]`` and ``bias [out_features]``, both U(-1/sqrt(in1), 1/sqrt(in1))
+    (torch's init). Inputs ``[..., in1]`` and ``[..., in2]``, output ``[..., out]``. ``device`` /
+    ``dtype``: see ``module.factory``. Raises LuminaValueError when ``in1_features <= 0``."""
+
+    def __init__(self, in1_features: int, in2_features: int, out_features: int, bias: bool = True, device=None,
+                 dtype=None):
+        super().__init__()
+        if in1_features <= 0:
+            raise LuminaValueError(f"Bilinear: in1_features must be > 0, but got (in1_features={in1_features})")
+        self.in1_features, self.in2_features, self.out_features = in1_features, in2_features, out_features
+        bound = 1 / math.sqrt(in1_features)
+        self.weight = _uniform((out_features, in1_features, in2_features), bound)
+        self.bias = _uniform((out_features,), bound) if bias else None
+        factory(self, device, dtype)
+
+    def forward(self, input1: Tensor, input2: Tensor) -> Tensor:
+        return F.bilinear(input1, input2, self.weight, self.bias)
+
+    def extra_repr(self) -> str:
+        return (f"in1_features={self.in1_features}, in2_features={self.in2_features}, "
+                f"out_features={self.out_features}, bias={self.bias is not None}")

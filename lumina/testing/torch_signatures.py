@@ -186,6 +186,9 @@ def torch_signatures(name: str) -> dict:
         overloads, source = [params], "inspect"
     else:
         overloads, source = _stub_overloads(qual), "stub"
+        alias = getattr(obj, "__name__", None)
+        if not overloads and alias and alias != qual.rpartition(".")[2]:   # F.logsigmoid is _nn.log_sigmoid
+            overloads = _stub_overloads(qual.rpartition(".")[0] + "." + alias)
     overloads = [[p for p in o if not p.name.startswith("_")] for o in overloads]
     return {"torch": qual, "source": source, "overloads": [render_signature(o) for o in overloads]}
 

@@ -30,3 +30,12 @@ __all__ = ["avg_pool2d", "batch_norm", "binary_cross_entropy", "binary_cross_ent
 __all__ += ["adaptive_avg_pool1d", "adaptive_avg_pool2d", "adaptive_avg_pool3d", "adaptive_max_pool1d",
             "adaptive_max_pool2d", "adaptive_max_pool3d", "avg_pool1d", "avg_pool3d", "conv1d", "conv3d",
             "conv_transpose1d", "conv_transpose2d", "conv_transpose3d", "max_pool1d", "max_pool3d"]
+# activations, dropouts, normalisations, linear maps and embedding bags beyond the above
+from .activation import glu, hardshrink, hardtanh, logsigmoid, prelu, relu6, rrelu, softmin, softshrink, tanhshrink
+from .dropout_variants import alpha_dropout, dropout1d, dropout2d, dropout3d, feature_alpha_dropout
+from .linear import bilinear, linear
+from .norm import group_norm, instance_norm, local_response_norm, normalize, rms_norm
+from .sparse import embedding_bag
+__all__ += ["alpha_dropout", "bilinear", "dropout1d", "dropout2d", "dropout3d", "embedding_bag", "feature_alpha_dropout",
+            "glu", "group_norm", "hardshrink", "hardtanh", "instance_norm", "linear", "local_response_norm",
+            "logsigmoid", "normalize", "prelu", "relu6", "rms_norm", "rrelu", "softmin", "softshrink", "tanhshrink"]

@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 import warnings
 
-from ...errors import LuminaTraceError, LuminaTypeError, LuminaValueError
+from ...errors import LuminaShapeError, LuminaTraceError, LuminaTypeError, LuminaValueError
 from ...tensor.indexing import checked_index, known_values
 from ...ir.dtypes import DType
 from ...tensor.random import rand
@@ -300,3 +300,149 @@ def dropout(input: Tensor, p: float = 0.5, training: bool = True, inplace: bool 
         return _maybe_inplace(x, x * 0.0, inplace)
     keep = rand(x.shape, dtype=x.dtype) >= p
     return _maybe_inplace(x, where(keep, x * (1.0 / (1.0 - p)), 0.0), inplace)
+
+
+# ---- clamps, shrinks and gated / parametric activations -----------------------------------------------------------
+# (https://pytorch.org/docs/2.13/nn.functional.html#non-linear-activation-functions)
+
+
+def _clamp_region(x: Tensor, lo: float, hi: float) -> Tensor:
+    """torch's hardtanh: ``lo`` below ``lo``, ``hi`` above ``hi``, ``x`` elsewhere (NaN and the
+    zeros' signs included). The gradient is 1 strictly inside ``(lo, hi)`` and 0 elsewhere, NaN
+    included: torch's vectorised backward kernel (``lo < x < hi``); its scalar loop, which handles
+    tensors of fewer than 8 (float64) or 16 (float32) elements and the tails of others, passes
+    NaN's gradient instead, so torch disagrees with itself there."""
+    frozen = x.detach()
+    inside = (x > lo) & (x < hi)
+    out = where(inside, x, where(x < lo, lo, where(x > hi, hi, frozen)))
+    return out.to(x.dtype)
+
+
+def _no_bool(x: Tensor, op: str) -> Tensor:
+    if x.dtype is DType.bool:
+        raise LuminaTypeError(f"{op}: bool inputs are not supported (as torch), got {x._value.type}")
+    return x
+
+
+def hardtanh(input: Tensor, min_val: float = -1.0, max_val: float = 1.0, inplace: bool = False) -> Tensor:
+    """``torch.nn.functional.hardtanh``: ``x`` clamped to ``[min_val, max_val]``; any shape, floats
+    and integers (bool raises LuminaTypeError). The gradient is 1 strictly between the bounds, 0
+    at and beyond them and at NaN (which passes; see ``_clamp_region``). Raises LuminaValueError when
+    ``min_val > max_val``. ``inplace`` updates ``input``."""
+    x = _no_bool(input, "hardtanh")
+    if min_val > max_val:
+        raise LuminaValueError(f"hardtanh: min_val {min_val} cannot be greater than max_val {max_val} "
+                               f"(input {x._value.type})")
+    return _maybe_inplace(x, _clamp_region(x, min_val, max_val), inplace)
+
+
+def relu6(input: Tensor, inplace: bool = False) -> Tensor:
+    """``torch.nn.functional.relu6``: ``hardtanh(x, 0, 6)`` (Krizhevsky 2010): ``-0.0`` stays
+    ``-0.0``, NaN passes, the gradient is 0 at 0 and 6 and at NaN. Integers allowed, bool raises."""
+    x = _no_bool(input, "relu6")
+    return _maybe_inplace(x, _clamp_region(x, 0.0, 6.0), inplace)
+
+
+def tanhshrink(input: Tensor) -> Tensor:
+    """``torch.nn.functional.tanhshrink``: ``x - tanh(x)``; integers compute in float32 (as torch)."""
+    x = input if input.dtype.is_float else input.to(DType.float32)
+    return x - x.tanh()
+
+
+def softshrink(input: Tensor, lambd: float = 0.5) -> Tensor:
+    """``torch.nn.functional.softshrink``: ``x - lambd`` above ``lambd``, ``x + lambd`` below
+    ``-lambd``, ``+0.0`` between, bounds included, NaN passing; the gradient is 1 outside
+    ``[-lambd, lambd]`` and 0 elsewhere, NaN included. This is torch's vectorised kernel; its
+    scalar loop (small tensors, tails: see ``_clamp_region``) gives ``x * 0`` (``-0.0`` for negative
+    ``x``) between and passes NaN's gradient. Floats only (LuminaTypeError); LuminaValueError for
+    a negative ``lambd``."""
+    x = _float_input(input, "softshrink")
+    if not lambd >= 0:
+        raise LuminaValueError(f"softshrink: lambd must be non-negative, got {lambd} for {x._value.type}")
+    frozen = x.detach()
+    out = where(x > lambd, x - lambd, where(x < -lambd, x + lambd, where(frozen == frozen, 0.0, frozen)))
+    return out.to(x.dtype)
+
+
+def hardshrink(input: Tensor, lambd: float = 0.5) -> Tensor:
+    """``torch.nn.functional.hardshrink``: 0 where ``-lambd <= x <= lambd``, ``x`` elsewhere (NaN
+    passes, with gradient 0 as torch's vectorised kernel: see ``_clamp_region``). Floats only
+    (LuminaTypeError)."""
+    x = _float_input(input, "hardshrink")
+    frozen = x.detach()
+    return where((x > lambd) | (x < -lambd), x, where(frozen == frozen, 0.0, frozen)).to(x.dtype)
+
+
+@_in_float32
+def _logsigmoid(x: Tensor) -> Tensor:
+    neg = x < 0.0
+    xn, xp = where(neg, x, 0.0), where(neg, 0.0, x)
+    # torch's kernel: min(x, 0) - log1p(exp(-|x|)); the two branches keep each gradient exact
+    return xn - log1p(where(neg, xn, -xp).exp())
+
+
+def logsigmoid(input: Tensor) -> Tensor:
+    """``torch.nn.functional.logsigmoid``: ``log(1 / (1 + exp(-x)))`` computed as
+    ``min(x, 0) - log1p(exp(-|x|))`` (no overflow; ``-inf`` at ``-inf``, ``0`` at ``inf``). Floats
+    only (LuminaTypeError); 16-bit floats in float32."""
+    return _logsigmoid(_float_input(input, "logsigmoid"))
+
+
+def softmin(input: Tensor, dim: int | None = None, _stacklevel: int = 3, dtype=None) -> Tensor:
+    """``torch.nn.functional.softmin``: ``softmax(-x, dim)``; ``dtype`` casts first, ``dim=None`` is
+    torch's deprecated implicit dim (``implicit_dim``). Floats only (LuminaTypeError)."""
+    x, dim = _prepare(input, dim, dtype, "softmin")
+    x = _float_input(x, "softmin")
+    return softmax(-x, dim)
+
+
+def glu(input: Tensor, dim: int = -1) -> Tensor:
+    """``torch.nn.functional.glu`` (Dauphin et al. 2017): ``a * sigmoid(b)`` for the halves ``a``,
+    ``b`` of ``input`` along ``dim``; the output has half that size. Raises LuminaShapeError for a
+    0-d input or an odd size, LuminaTypeError for a non-float input."""
+    x = _float_input(input, "glu")
+    if x.ndim == 0:
+        raise LuminaShapeError(f"glu: 0-d input {x._value.type} cannot be halved")
+    d = x._axes(dim, "glu")[0]
+    n = x.shape[d]
+    if n % 2:
+        raise LuminaShapeError(f"glu: halving dimension must be even, but dimension {dim} of {x._value.type} "
+                               f"is {n}")
+    return x.narrow(d, 0, n // 2) * x.narrow(d, n // 2, n // 2).sigmoid()
+
+
+def prelu(input: Tensor, weight: Tensor) -> Tensor:
+    """``torch.nn.functional.prelu`` (He et al. 2015): ``x`` above 0, ``weight * x`` at and below it
+    (NaN too); ``weight`` has one element or one per channel (dim 1, or 1 for a 0- or 1-d input).
+    Gradients for both. Raises LuminaShapeError for a weight of rank above 1 or the wrong count,
+    LuminaTypeError for non-float or mixed dtypes."""
+    x = _float_input(input, "prelu")
+    if weight.ndim > 1:
+        raise LuminaShapeError(f"prelu: weight must be a scalar or 1-D tensor, got {weight._value.type}")
+    if weight.dtype is not x.dtype:
+        raise LuminaTypeError(f"prelu: weight {weight._value.type} must have the input's dtype {x._value.type}")
+    channels = x.shape[1] if x.ndim >= 2 else 1
+    count = weight.numel()
+    if count != 1 and count != channels:
+        raise LuminaShapeError(f"prelu: {count} parameters for {channels} channels of input {x._value.type} "
+                               "(expected 1 or one per channel)")
+    w = weight.reshape(()) if count == 1 else weight.reshape((1, channels) + (1,) * (x.ndim - 2))
+    return where(x > 0.0, x, w * x)
+
+
+def rrelu(input: Tensor, lower: float = 1.0 / 8, upper: float = 1.0 / 3, training: bool = False,
+          inplace: bool = False) -> Tensor:
+    """``torch.nn.functional.rrelu`` (Xu et al. 2015, randomized leaky ReLU). Evaluation:
+    ``leaky_relu(x, (lower + upper) / 2)``. Training: each element at or below 0 is multiplied by
+    its own slope drawn uniformly from ``[lower, upper)`` by lumina's in-graph generator (so the
+    stream differs from torch's; fresh on every compiled call), others (and NaN) pass with
+    gradient 1; the gradient is that slope. Floats only (LuminaTypeError); LuminaValueError when
+    ``lower > upper``. ``inplace`` updates ``input``."""
+    x = _float_input(input, "rrelu")
+    if lower > upper:
+        raise LuminaValueError(f"rrelu: lower bound {lower} should be at most the upper bound {upper} "
+                               f"(input {x._value.type})")
+    if not training:
+        return leaky_relu(x, (lower + upper) / 2.0, inplace)
+    slope = rand(x.shape, dtype=x.dtype) * (upper - lower) + lower
+    return _maybe_inplace(x, where(x <= 0.0, x * slope, x), inplace)

@@ -14,6 +14,7 @@ from ..cases import ALL, FLOATS, Arr, Case, np_dtype
 from ..spec import OpSpec
 from ..strategies import array, dim_of, rarely, shapes, specials, wants_grad
 from ..tensors import lumina_numpy, torch_numpy
+from . import functional_more
 
 
 @st.composite
@@ -501,4 +502,5 @@ def specs() -> list[OpSpec]:
                     lambda d: _pixel_cases(d, shuffle=False), dtypes=ALL, exact=True,
                     checks="batch dims; a height or width not divisible by r raises")]
     rows += _loss_rows()
+    rows += functional_more.specs()
     return rows

@@ -2,6 +2,7 @@
 output, input gradients and parameter gradients compared; and ``nn.Parameter``."""
 from __future__ import annotations
 
+import numpy as np
 from hypothesis import strategies as st
 
 from ..cases import Arr, Case
@@ -60,6 +61,66 @@ def _loss_module_rows() -> list[OpSpec]:
     rows += [OpSpec("nn.CTCLoss", lambda L, m, x, *a: m(L.nn.functional.log_softmax(x, 2), *a), cases=_args_only(
         _ctc_cases), module=lambda L: L.nn.CTCLoss(blank=0, reduction="sum", zero_infinity=True), **common)]
     return rows
+
+
+def _activation_and_norm_module_rows() -> list[OpSpec]:
+    """The activation, dropout (eval mode), normalisation, bilinear and embedding-bag layers, built with
+    non-default arguments where they have any."""
+    rows = []
+    plain = dict(ulps=8, grad_atol=4.0)
+    # inputs without NaN where a gradient is compared: torch's clamp kernels disagree with themselves
+    # at NaN (see functional_more)
+    finite = lambda d: _mod_input(d, special=False)      # noqa: E731
+    for name, make in (("SiLU", lambda L: L.nn.SiLU()), ("Mish", lambda L: L.nn.Mish()),
+                       ("Hardswish", lambda L: L.nn.Hardswish()), ("Hardsigmoid", lambda L: L.nn.Hardsigmoid()),
+                       ("ReLU6", lambda L: L.nn.ReLU6()), ("LeakyReLU", lambda L: L.nn.LeakyReLU(0.2)),
+                       ("ELU", lambda L: L.nn.ELU(0.5)), ("SELU", lambda L: L.nn.SELU()),
+                       ("CELU", lambda L: L.nn.CELU(2.0)), ("Softplus", lambda L: L.nn.Softplus(2.0, 5.0)),
+                       ("Softsign", lambda L: L.nn.Softsign()), ("Tanhshrink", lambda L: L.nn.Tanhshrink()),
+                       ("LogSigmoid", lambda L: L.nn.LogSigmoid()), ("Hardtanh", lambda L: L.nn.Hardtanh(-2.0, 0.5)),
+                       ("Threshold", lambda L: L.nn.Threshold(0.5, -1.0)),
+                       ("Softshrink", lambda L: L.nn.Softshrink(0.3)), ("Hardshrink", lambda L: L.nn.Hardshrink(0.3)),
+                       ("RReLU", lambda L: L.nn.RReLU(0.1, 0.3).eval())):
+        rows += _module(name, make, finite, **plain)
+    channels3 = lambda d: _mod_input(d, shapes(2, 4, min_side=1).map(lambda s: (s[0], 3) + s[2:]),  # noqa: E731
+                                     special=False)
+    rows += _module("PReLU", lambda L: L.nn.PReLU(3, 0.1), channels3)
+    rows += _module("GLU", lambda L: L.nn.GLU(0), lambda d: _mod_input(d, shapes(1, 3, min_side=1).map(
+        lambda s: (2 * s[0],) + s[1:]), special=False), ulps=8, grad_atol=4.0)
+    for name in ("Softmax", "LogSoftmax", "Softmin"):
+        rows += _module(name, (lambda n: lambda L: getattr(L.nn, n)(dim=-1))(name), lambda d: _mod_input(
+            d, shapes(1, 3)), normwise=True, ulps=16, accumulates=True)
+    for name in ("Dropout1d", "Dropout2d", "Dropout3d", "AlphaDropout", "FeatureAlphaDropout"):
+        rank = {"Dropout1d": 3, "Dropout2d": 4}.get(name, 5)
+        rows += _module(name, (lambda n: lambda L: getattr(L.nn, n)(0.3).eval())(name), lambda d, r=rank: _mod_input(
+            d, shapes(r, r, min_side=1)), exact=True, checks="evaluation: identity")
+    norm = dict(ulps=64, accumulates=True, normwise=True)
+    rows += _module("GroupNorm", lambda L: L.nn.GroupNorm(2, 4), lambda d: _mod_input(
+        d, shapes(2, 4, min_side=2).map(lambda s: (s[0], 4) + s[2:]), special=False), **norm)
+    for k, name in enumerate(("InstanceNorm1d", "InstanceNorm2d", "InstanceNorm3d"), 1):
+        rows += _module(name, (lambda n: lambda L: getattr(L.nn, n)(2, affine=True, track_running_stats=True))(name),
+                        lambda d, k=k: _mod_input(d, shapes(k + 2, k + 2, min_side=2).map(
+                            lambda s: (s[0], 2) + s[2:]), special=False),
+                        checks="affine, tracked running statistics (training mode)", **norm)
+    rows += _module("RMSNorm", lambda L: L.nn.RMSNorm([3]), lambda d: _mod_input(
+        d, shapes(1, 3, min_side=1).map(lambda s: s[:-1] + (3,))), checks="eps=None", **norm)
+    rows += _module("LocalResponseNorm", lambda L: L.nn.LocalResponseNorm(3, alpha=0.5), lambda d: _mod_input(
+        d, shapes(3, 4, min_side=1), special=False), **norm)
+    rows += _module("BatchNorm3d", lambda L: L.nn.BatchNorm3d(2), lambda d: _mod_input(
+        d, shapes(5, 5, min_side=2).map(lambda s: (s[0], 2) + s[2:]), special=False), **norm)
+    rows += _module("Bilinear", lambda L: L.nn.Bilinear(2, 3, 2), _bilinear_module_cases, **norm)
+    rows += _module("EmbeddingBag", lambda L: L.nn.EmbeddingBag(5, 2, mode="sum"), lambda d: st.builds(
+        lambda a, o: Case((Arr(a), Arr(o)), dtype=d), array("int64", (4,), 0, 4),
+        st.sampled_from([np.array([0, 2]), np.array([0, 0, 4]), np.array([0])])), dtypes=("int64",),
+        accumulates=True, normwise=True, checks="offsets, empty bags")
+    return rows
+
+
+@st.composite
+def _bilinear_module_cases(draw, dtype):
+    lead = draw(shapes(1, 2, min_side=1))
+    return Case((Arr(draw(array(dtype, lead + (2,), special=False)), True),
+                 Arr(draw(array(dtype, lead + (3,), special=False)), True)), dtype=dtype)
 
 
 def _module(name, make, cases, dtypes=("float32",), **kw):
@@ -140,6 +201,7 @@ def specs() -> list[OpSpec]:
     rows += _module("Unflatten", lambda L: L.nn.Unflatten(-1, (2, -1)), lambda d: _mod_input(
         d, shapes(1, 3).map(lambda s: s[:-1] + (4,))), exact=True)
     rows += _loss_module_rows()
+    rows += _activation_and_norm_module_rows()
     rows += [OpSpec("nn.Parameter", lambda L, x: L.nn.Parameter(x.detach()), tensor_only, exact=True, grad=False,
                     check_extra=_parameter_check)]
     return rows
