@@ -8,7 +8,7 @@ import pytest
 import torch
 
 import lumina
-from lumina.errors import LuminaDeviceError, LuminaTraceError, LuminaTypeError, LuminaValueError
+from lumina.errors import LuminaDeviceError, LuminaGradError, LuminaTraceError, LuminaTypeError, LuminaValueError
 
 DTYPES = ["float32", "float64", "float16", "int64", "int32", "bool"]
 
@@ -189,6 +189,13 @@ def test_dlpack_errors():
         lumina.tensor([1.0], dtype=lumina.bfloat16).__dlpack__()
     with pytest.raises(LuminaValueError, match="stream"):
         lumina.ones(2).__dlpack__(stream=1)
+    with pytest.raises(BufferError, match="require"):
+        np.from_dlpack(torch.ones(2, requires_grad=True))
+    with pytest.raises(LuminaValueError, match="require gradient"):
+        lumina.from_dlpack(torch.ones(2, requires_grad=True))
+    with pytest.raises(LuminaGradError, match="detach"):
+        torch.from_dlpack(lumina.ones(2, requires_grad=True))
+    torch.from_dlpack(lumina.ones(2, requires_grad=True).detach())
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         torch.from_dlpack(lumina.ones(2))

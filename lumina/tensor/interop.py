@@ -30,7 +30,7 @@ import warnings
 import numpy as np
 
 from .. import tracing
-from ..errors import LuminaDeviceError, LuminaTraceError, LuminaTypeError, LuminaValueError
+from ..errors import LuminaDeviceError, LuminaGradError, LuminaTraceError, LuminaTypeError, LuminaValueError
 from ..ir.dtypes import to_dtype
 from ..ir.graph import emit
 from ..ir.ops import Op
@@ -154,7 +154,8 @@ def from_dlpack(ext_tensor, *, device=None, copy=None) -> Tensor:
     copies, ``copy=False`` never does (a layout lumina cannot bind in place then raises
     LuminaValueError), ``None`` copies only where needed (strided producers). ``device`` must be
     None or "cpu". Raises LuminaDeviceError for a producer on another device, LuminaTypeError for an
-    unsupported dtype or an object without DLPack, LuminaTraceError inside ``@lumina.compile``."""
+    unsupported dtype or an object without DLPack, LuminaValueError where the producer refuses (a
+    torch tensor that requires grad), LuminaTraceError inside ``@lumina.compile``."""
     _refuse_in_trace("from_dlpack")
     if device is not None and str(device) != "cpu":
         raise LuminaDeviceError(f"from_dlpack: only device='cpu' is supported, got {device!r}")
@@ -170,8 +171,8 @@ def from_dlpack(ext_tensor, *, device=None, copy=None) -> Tensor:
     except (TypeError, AttributeError) as e:
         raise LuminaTypeError(f"from_dlpack: {type(ext_tensor).__name__} does not support the DLPack protocol "
                               f"({e})") from None
-    except BufferError as e:
-        raise LuminaTypeError(f"from_dlpack: cannot import the {type(ext_tensor).__name__}: {e}") from None
+    except (BufferError, RuntimeError, ValueError) as e:     # the producer refuses (torch: requires grad)
+        raise LuminaValueError(f"from_dlpack: the {type(ext_tensor).__name__} cannot be imported: {e}") from None
     _dtype_of(arr, "from_dlpack")
     if _check_layout(arr, "from_dlpack") is not None:
         if copy is False:
@@ -190,6 +191,7 @@ class InteropMethods:
         are this tensor's value (for a view, the memory is the view's own realised copy of its
         elements, not its base's). ``stream`` must be None or -1 (the CPU has no streams).
         Raises LuminaTraceError inside ``@lumina.compile`` (the value is not known),
+        LuminaGradError for a tensor that requires grad (as torch: export ``detach()``),
         LuminaDeviceError off the CPU, LuminaTypeError for a dtype DLPack cannot carry
         (bfloat16 through NumPy)."""
         if STATE.trace is not None:
@@ -198,6 +200,9 @@ class InteropMethods:
         if str(self.device) != "cpu":
             raise LuminaDeviceError(f"__dlpack__: only CPU tensors are exported, this {self._value.type} is on "
                                     f"{self.device} (call .cpu() first)")
+        if self.requires_grad:
+            raise LuminaGradError(f"__dlpack__: can't export a {self._value.type} tensor that requires grad (as "
+                                  "torch); use tensor.detach()")
         if stream not in (None, -1):
             raise LuminaValueError(f"__dlpack__: stream must be None or -1 for a CPU tensor, got {stream!r}")
         data = self._array if isinstance(self, SharedTensor) and self._data is None else self.numpy()
