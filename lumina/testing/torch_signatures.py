@@ -166,6 +166,18 @@ def _stub_overloads(qualname: str) -> list[list[Param]]:
     return found
 
 
+def _doc_signature(obj) -> list[Param]:
+    """The signature on the first line of a builtin's docstring, for torch.linalg's functions, which
+    have no type stubs: "linalg.solve(A, B, *, left=True, out=None) -> Tensor"."""
+    head = obj.__doc__.strip().splitlines()[0]
+    start, depth = head.index("("), 0
+    for end in range(start, len(head)):
+        depth += {"(": 1, ")": -1}.get(head[end], 0)
+        if depth == 0:
+            return parse_signature(head[start:end + 1])
+    raise ValueError(f"no signature in {head!r}")
+
+
 def torch_signatures(name: str) -> dict:
     """The torch 2.13 signatures of namesake ``name``: ``{"torch": qualname, "source": "inspect" |
     "stub", "overloads": [text, ...]}``; parameters whose names start with "_" (torch's private
@@ -186,6 +198,8 @@ def torch_signatures(name: str) -> dict:
         overloads, source = [params], "inspect"
     else:
         overloads, source = _stub_overloads(qual), "stub"
+        if not overloads and qual.startswith("torch.linalg."):
+            overloads, source = [_doc_signature(obj)], "doc"
         alias = getattr(obj, "__name__", None)
         if not overloads and alias and alias != qual.rpartition(".")[2]:   # F.logsigmoid is _nn.log_sigmoid
             overloads = _stub_overloads(qual.rpartition(".")[0] + "." + alias)

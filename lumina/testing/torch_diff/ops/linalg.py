@@ -1,5 +1,6 @@
 """Matrix products: ``@``, its reflected form and ``lumina.matmul``, over vectors, matrices and
-broadcast batches; ``einsum``; the triangles ``triu`` / ``tril``."""
+broadcast batches; ``einsum``; the triangles ``triu`` / ``tril``; the ``lumina.linalg`` namespace
+(``linalg_specs``) and torch's older ``det`` / ``inverse`` / ``slogdet`` / ``logdet``."""
 from __future__ import annotations
 
 from hypothesis import strategies as st
@@ -8,6 +9,7 @@ from ..cases import ALL, FLOATS, INTS, Arr, Case
 from ..spec import OpSpec
 from ..strategies import array, rarely, shapes, wants_grad
 from .common import methods
+from .linalg_namespace import linalg_specs
 
 # Equations and the ranks of their operands ("..." stands for 0 to 2 dims).
 _EQUATIONS = ("ij,jk->ik", "bij,bjk->bik", "ij,jk", "i,i", "i,i->", "i,j->ij", "ii->i", "ii", "iij->j", "ij->ji",
@@ -118,4 +120,4 @@ def specs() -> list[OpSpec]:
                         accumulates=True, ulps=8,
                         checks="ranks, inner dims and (but for outer) dtypes checked" +
                         ("; beta and alpha, beta=0 ignores input" if name.startswith(("add", "badd")) else ""))
-    return rows
+    return rows + linalg_specs()
