@@ -34,9 +34,8 @@ def vecdot(x: Tensor, y: Tensor, *, dim: int = -1) -> Tensor:
 def cross(input: Tensor, other: Tensor, *, dim: int = -1) -> Tensor:
     """``torch.linalg.cross``: the cross product of 3-vectors along ``dim`` of broadcast ``input``
     and ``other`` (``(a1 b2 - a2 b1, a2 b0 - a0 b2, a0 b1 - a1 b0)``), batch dims broadcast (the ranks
-    must be equal). Raises LuminaShapeError when the dims have no 3 entries, the ranks differ or the
-    shapes do not broadcast, LuminaTypeError when the dtypes
-    differ."""
+    must be equal, as torch's). Raises LuminaShapeError when the dims have no 3 entries, the ranks
+    differ or the shapes do not broadcast, LuminaTypeError when the dtypes differ."""
     op = "linalg.cross"
     a, b = as_tensor(op, input, "input"), as_tensor(op, other, "other")
     if a.dtype != b.dtype:
