@@ -1,6 +1,7 @@
-"""Convolution layers over ``[N, C, *spatial]`` tensors: ``Conv1d`` / ``Conv2d`` / ``Conv3d`` and
+"""Convolution layers over ``[N, C, *spatial]`` tensors: ``Conv1d`` / ``Conv2d`` / ``Conv3d``,
 ``ConvTranspose1d`` / ``2d`` / ``3d``, one class each over a shared ``_ConvNd`` (PyTorch 2.13's
-constructors, attributes and state-dict keys). Pooling layers are in ``nn.pooling``."""
+constructors, attributes and state-dict keys), and the im2col layers ``Unfold`` / ``Fold``. Pooling
+layers are in ``nn.pooling``."""
 from __future__ import annotations
 
 import math
@@ -77,8 +78,9 @@ class _ConvNd(Module):
     def _check_input(self, x: Tensor) -> None:
         nd = self.nd
         if x.ndim not in (nd + 1, nd + 2) or x.shape[-nd - 1] != self.in_channels:
-            raise LuminaShapeError(f"{self._name()}: expects input [N, {self.in_channels}, *{nd} spatial dims] or "
-                                   f"[{self.in_channels}, *{nd} spatial dims], got {x._value.type}")
+            dims = {1: "L", 2: "H, W", 3: "D, H, W"}[nd]
+            raise LuminaShapeError(f"{self._name()}: expects input [N, {self.in_channels}, {dims}] or "
+                                   f"[{self.in_channels}, {dims}], got {x._value.type}")
 
     def _name(self) -> str:
         return f"{type(self).__name__}({self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size})"
@@ -194,3 +196,36 @@ class ConvTranspose3d(_ConvTranspose):
     """``torch.nn.ConvTranspose3d`` (see ``ConvTranspose1d``), weight ``[in, out / groups, kd, kh, kw]``.
     https://pytorch.org/docs/2.13/generated/torch.nn.ConvTranspose3d.html"""
     nd = 3
+
+
+class Unfold(Module):
+    """``torch.nn.Unfold`` (im2col): ``[N, C, H, W] -> [N, C * kh * kw, L]`` by ``functional.unfold``.
+    https://pytorch.org/docs/2.13/generated/torch.nn.Unfold.html"""
+
+    def __init__(self, kernel_size, dilation=1, padding=0, stride=1):
+        super().__init__()
+        self.kernel_size, self.dilation, self.padding, self.stride = kernel_size, dilation, padding, stride
+
+    def forward(self, input: Tensor) -> Tensor:
+        return F.unfold(input, self.kernel_size, self.dilation, self.padding, self.stride)
+
+    def extra_repr(self) -> str:
+        return (f"kernel_size={self.kernel_size}, dilation={self.dilation}, padding={self.padding}, "
+                f"stride={self.stride}")
+
+
+class Fold(Module):
+    """``torch.nn.Fold`` (col2im): ``[N, C * kh * kw, L] -> [N, C, *output_size]`` by ``functional.fold``.
+    https://pytorch.org/docs/2.13/generated/torch.nn.Fold.html"""
+
+    def __init__(self, output_size, kernel_size, dilation=1, padding=0, stride=1):
+        super().__init__()
+        self.output_size, self.kernel_size = output_size, kernel_size
+        self.dilation, self.padding, self.stride = dilation, padding, stride
+
+    def forward(self, input: Tensor) -> Tensor:
+        return F.fold(input, self.output_size, self.kernel_size, self.dilation, self.padding, self.stride)
+
+    def extra_repr(self) -> str:
+        return (f"output_size={self.output_size}, kernel_size={self.kernel_size}, dilation={self.dilation}, "
+                f"padding={self.padding}, stride={self.stride}")

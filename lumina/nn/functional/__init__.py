@@ -17,6 +17,8 @@ from .padding import pad
 from .pooling import (adaptive_avg_pool1d, adaptive_avg_pool2d, adaptive_avg_pool3d, adaptive_max_pool1d,
                       adaptive_max_pool2d, adaptive_max_pool3d, avg_pool1d, avg_pool2d, avg_pool3d, max_pool1d,
                       max_pool2d, max_pool3d)
+from .fold import fold, unfold
+from .upsampling import interpolate
 from .sparse import embedding
 from .vision import pixel_shuffle, pixel_unshuffle
 from ...tensor.distances import cosine_similarity, pairwise_distance  # noqa: F401 (torch's F names)
@@ -26,10 +28,6 @@ __all__ = ["avg_pool2d", "batch_norm", "binary_cross_entropy", "binary_cross_ent
            "layer_norm", "leaky_relu", "margin_ranking_loss", "log_softmax", "max_pool2d", "mish", "mse_loss", "nll_loss", "one_hot", "pad",
            "pixel_shuffle", "pixel_unshuffle", "poisson_nll_loss", "relu", "scaled_dot_product_attention", "selu", "sigmoid", "silu",
            "softmax", "softplus", "softsign", "tanh", "threshold", "triplet_margin_loss"]
-# convolution, pooling and padding beyond the above
-__all__ += ["adaptive_avg_pool1d", "adaptive_avg_pool2d", "adaptive_avg_pool3d", "adaptive_max_pool1d",
-            "adaptive_max_pool2d", "adaptive_max_pool3d", "avg_pool1d", "avg_pool3d", "conv1d", "conv3d",
-            "conv_transpose1d", "conv_transpose2d", "conv_transpose3d", "max_pool1d", "max_pool3d"]
 # activations, dropouts, normalisations, linear maps and embedding bags beyond the above
 from .activation import glu, hardshrink, hardtanh, logsigmoid, prelu, relu6, rrelu, softmin, softshrink, tanhshrink
 from .dropout_variants import alpha_dropout, dropout1d, dropout2d, dropout3d, feature_alpha_dropout
@@ -39,3 +37,8 @@ from .sparse import embedding_bag
 __all__ += ["alpha_dropout", "bilinear", "dropout1d", "dropout2d", "dropout3d", "embedding_bag", "feature_alpha_dropout",
             "glu", "group_norm", "hardshrink", "hardtanh", "instance_norm", "linear", "local_response_norm",
             "logsigmoid", "normalize", "prelu", "relu6", "rms_norm", "rrelu", "softmin", "softshrink", "tanhshrink"]
+# convolution, pooling and padding beyond the above
+__all__ += ["adaptive_avg_pool1d", "adaptive_avg_pool2d", "adaptive_avg_pool3d", "adaptive_max_pool1d",
+            "adaptive_max_pool2d", "adaptive_max_pool3d", "avg_pool1d", "avg_pool3d", "conv1d", "conv3d",
+            "conv_transpose1d", "conv_transpose2d", "conv_transpose3d", "fold", "interpolate", "max_pool1d", "max_pool3d",
+            "unfold"]

@@ -155,9 +155,10 @@ def geometry(x: Tensor, kernel, stride, padding, dilation, ceil_mode: bool, op: 
     # torch's test is the output size: with ceil_mode a kernel longer than the padded input still
     # pools the one partial window that starts inside it
     if any(o <= 0 for o in outs):
-        raise LuminaShapeError(f"{op}: {what} kernel {tuple(kernel)} (dilation {tuple(dilation)}: {tuple(spans)}) is "
-                               f"larger than the padded input {tuple(n + 2 * p for n, p in zip(sizes, padding))} "
-                               f"(input {x._value.type}, padding {tuple(padding)}): output size {outs}")
+        by = lambda vals: "x".join(str(v) for v in vals)   # noqa: E731
+        raise LuminaShapeError(f"{op}: {what} kernel {by(kernel)} (dilation {by(dilation)}: {by(spans)}) is larger "
+                               f"than the padded input {by(n + 2 * p for n, p in zip(sizes, padding))} (input "
+                               f"{x._value.type}, padding {tuple(padding)}): output size {outs}")
     pads = [(p, p + max(0, (o - 1) * s + e - (n + 2 * p)))
             for n, p, s, e, o in zip(sizes, padding, stride, spans, outs)]
     return outs, pads
@@ -195,8 +196,8 @@ def _conv(input: Tensor, weight: Tensor, bias, stride, padding, dilation, groups
             padding = (0,) * nd
         elif padding == "same":
             if stride != (1,) * nd:
-                raise LuminaValueError(f"{op}: padding='same' is not supported for strided convolutions "
-                                       f"(stride {stride})")
+                raise LuminaValueError(f"{op}: padding='same' needs stride 1 (as torch, which does not support it "
+                                       f"for strided convolutions), got stride {stride}")
             totals = [d * (k - 1) for d, k in zip(dilation, kernel)]
             x = pad_spatial(x, [(t // 2, t - t // 2) for t in totals])   # an odd total: the extra one at the end
             padding = (0,) * nd
@@ -331,7 +332,8 @@ def conv_transpose3d(input: Tensor, weight: Tensor, bias: Tensor | None = None, 
                            "conv_transpose3d")
 
 
-_SHAPES = {1: ("L", "k", "L_out"), 2: ("H, W", "kh, kw", "H_out, W_out"), 3: ("D, H, W", "kd, kh, kw", "D_out, H_out, W_out")}
+_SHAPES = {1: ("L", "k", "L_out"), 2: ("H, W", "kh, kw", "H_out, W_out"),
+           3: ("D, H, W", "kd, kh, kw", "D_out, H_out, W_out")}
 for _n, _f in ((1, conv1d), (2, conv2d), (3, conv3d)):
     _f.__doc__ = _CONV_DOC.format(n=_n, dims=_SHAPES[_n][0], ks=_SHAPES[_n][1], outs=_SHAPES[_n][2])
 for _n, _f in ((1, conv_transpose1d), (2, conv_transpose2d), (3, conv_transpose3d)):

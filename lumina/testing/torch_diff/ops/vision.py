@@ -35,7 +35,8 @@ def _conv_cases(draw, dtype, nd: int, transposed: bool = False):
     if draw(st.booleans()):
         kw["stride"] = draw(st.sampled_from([1, 2, (2,) + (1,) * (nd - 1)]))
     if draw(st.booleans()):
-        kw["padding"] = draw(st.sampled_from([0, 1, (1,) + (0,) * (nd - 1)] + ([] if transposed else ["same", "valid"])))
+        strings = [] if transposed else ["same", "valid"]
+        kw["padding"] = draw(st.sampled_from([0, 1, (1,) + (0,) * (nd - 1)] + strings))
     if draw(st.integers(0, 2)) == 0:
         kw["dilation"] = draw(st.sampled_from([1, 2]))
     if transposed and draw(st.integers(0, 2)) == 0:
@@ -203,10 +204,87 @@ def _padding_module_rows() -> list[OpSpec]:
     return rows
 
 
+_INTERP_RANK = {"nearest": None, "nearest-exact": None, "linear": 1, "bilinear": 2, "bicubic": 2, "trilinear": 3,
+                "area": None}
+
+
+@st.composite
+def _interpolate_cases(draw, dtype):
+    """``interpolate(x, size | scale_factor, mode, align_corners, recompute_scale_factor)``; a rank
+    the mode does not take, both or neither of size / scale_factor, and align_corners with a
+    non-interpolating mode are drawn rarely (they raise)."""
+    mode = draw(st.sampled_from(list(_INTERP_RANK)))
+    nd = _INTERP_RANK[mode] or draw(st.integers(1, 3))
+    if rarely(draw, 12):
+        nd = nd % 3 + 1
+    shape = (draw(st.integers(1, 2)), draw(st.integers(1, 2))) + tuple(_side(draw, 1, 4) for _ in range(nd))
+    x = Arr(draw(array(dtype, shape, special=draw(st.integers(0, 5)) == 0)), True)
+    kw = {"mode": mode}
+    if draw(st.booleans()):
+        kw["size"] = draw(st.integers(1, 6)) if draw(st.booleans()) else tuple(draw(st.integers(1, 6))
+                                                                              for _ in range(nd))
+    else:
+        kw["scale_factor"] = draw(st.sampled_from([0.5, 0.7, 1.0, 1.5, 2.0, 2.3, 3.0]))
+        if draw(st.integers(0, 2)) == 0:
+            kw["recompute_scale_factor"] = True
+    if (mode in ("linear", "bilinear", "bicubic", "trilinear") or rarely(draw, 12)) and draw(st.booleans()):
+        kw["align_corners"] = draw(st.booleans())
+    if rarely(draw, 15):
+        kw["size"], kw["scale_factor"] = 2, 2.0
+    return Case((x,), kw, dtype=dtype)
+
+
+@st.composite
+def _unfold_cases(draw, dtype, folding: bool = False):
+    n, c = draw(st.integers(1, 2)), draw(st.integers(1, 2))
+    kernel = (draw(st.integers(1, 3)), draw(st.integers(1, 3)))
+    kw = {}
+    if draw(st.booleans()):
+        kw["stride"] = draw(st.sampled_from([1, 2, (1, 3)]))
+    if draw(st.booleans()):
+        kw["padding"] = draw(st.sampled_from([0, 1, (0, 1)]))
+    if draw(st.integers(0, 2)) == 0:
+        kw["dilation"] = draw(st.sampled_from([1, 2]))
+    size = (draw(st.integers(1, 6)), draw(st.integers(1, 6)))
+    if not folding:
+        return Case((Arr(draw(array(dtype, (n, c) + size)), True), kernel), kw, dtype=dtype)
+    pair = lambda v: v if isinstance(v, tuple) else (v, v)   # noqa: E731
+    s, p, d = pair(kw.get("stride", 1)), pair(kw.get("padding", 0)), pair(kw.get("dilation", 1))
+    blocks = [(o + 2 * q - e * (k - 1) - 1) // t + 1 for o, q, e, k, t in zip(size, p, d, kernel, s)]
+    length = max(blocks[0], 0) * max(blocks[1], 0) + (1 if rarely(draw, 12) else 0)
+    x = Arr(draw(array(dtype, (n, c * kernel[0] * kernel[1], length))), True)
+    return Case((x, size, kernel), kw, dtype=dtype)
+
+
+def _upsampling_rows() -> list[OpSpec]:
+    return [
+        OpSpec("F.interpolate", _fn("interpolate"), _interpolate_cases, dtypes=F64, ulps=16, accumulates=True,
+               normwise=True,
+               checks="every mode, size / scale_factor, align_corners, recompute_scale_factor"),
+        OpSpec("F.unfold", _fn("unfold"), _unfold_cases, dtypes=F64, exact=True,
+               checks="stride, padding, dilation; blocks larger than the padded input raise"),
+        OpSpec("F.fold", _fn("fold"), lambda d: _unfold_cases(d, folding=True), dtypes=F64, accumulates=True,
+               checks="stride, padding, dilation; a block count other than output_size's raises"),
+        _module("Upsample", lambda L: L.nn.Upsample(scale_factor=(1.5, 2.0), mode="bicubic", align_corners=True),
+                lambda d: _module_input(d, 2, 2), ulps=16, accumulates=True, normwise=True),
+        _module("UpsamplingNearest2d", lambda L: L.nn.UpsamplingNearest2d(size=(3, 5)),
+                lambda d: _module_input(d, 2, 2), exact=True),
+        _module("UpsamplingBilinear2d", lambda L: L.nn.UpsamplingBilinear2d(scale_factor=2),
+                lambda d: _module_input(d, 2, 2), ulps=16, accumulates=True, normwise=True),
+        _module("PixelShuffle", lambda L: L.nn.PixelShuffle(2), lambda d: _module_input(d, 8, 2), exact=True),
+        _module("PixelUnshuffle", lambda L: L.nn.PixelUnshuffle(2), lambda d: _module_input(d, 2, 2, 2, 2).map(
+            lambda c: Case((Arr(c.args[0].value.repeat(2, -1).repeat(2, -2), True),), dtype=c.dtype)), exact=True),
+        _module("Unfold", lambda L: L.nn.Unfold((2, 3), padding=1, stride=2), lambda d: _module_input(d, 2, 2),
+                exact=True),
+        _module("Fold", lambda L: L.nn.Fold((4, 5), 2, stride=(2, 1)), lambda d: st.builds(
+            lambda a: Case((Arr(a, True),), dtype=d), array(d, (2, 8, 8))), accumulates=True),
+    ]
+
+
 def specs() -> list[OpSpec]:
     """This family's rows."""
     pad_rows = [OpSpec(f"F.pad#{mode}", lambda L, x, p, m: L.nn.functional.pad(x, p, mode=m),
                        lambda d, mode=mode: _pad_mode_cases(d, mode), dtypes=("float32", "float64", "int64"),
                        exact=True, checks=f"mode={mode!r}: negative amounts, amounts and ranks torch refuses")
                 for mode in ("reflect", "replicate", "circular")]
-    return _conv_rows() + _pool_rows() + pad_rows + _module_rows() + _padding_module_rows()
+    return _conv_rows() + _pool_rows() + pad_rows + _module_rows() + _padding_module_rows() + _upsampling_rows()
