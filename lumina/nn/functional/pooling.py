@@ -47,10 +47,13 @@ def _select_max(parts: list[Tensor], valid: np.ndarray, positions: np.ndarray, r
     with no_grad():
         stacked = stack([p.detach() for p in parts], 2)                       # [N, C, K, *out]
         offsets = arange(k).reshape(1, 1, k, *(1,) * (x.ndim - 2))
-        ok = tensor(valid).unsqueeze(0).unsqueeze(0)
-        first = where(ok & (stacked == stacked.amax(2, keepdim=True)), offsets, k).amin(2)
+        is_max, is_nan = stacked == stacked.amax(2, keepdim=True), stacked != stacked
+        if not valid.all():     # padding slots never win (no mask in the common case)
+            ok = tensor(valid).unsqueeze(0).unsqueeze(0)
+            is_max, is_nan = ok & is_max, ok & is_nan
+        first = where(is_max, offsets, k).amin(2)
         if not integer:
-            last_nan = where(ok & (stacked != stacked), offsets, -1).amax(2)
+            last_nan = where(is_nan, offsets, -1).amax(2)
             first = where(last_nan >= 0, last_nan, first)
     out = None
     for i, p in enumerate(parts):
@@ -168,7 +171,8 @@ _AVG_DOC = """``torch.nn.functional.avg_pool{n}d``: the mean over each window.
     dtype. With ``count_include_pad`` (PyTorch's default) the zero padding counts in the divisor,
     except the part of a ``ceil_mode`` window past the padding; without it only real input elements
     count;{override} Raises LuminaValueError when ``padding`` exceeds half the kernel (PyTorch's
-    rule), LuminaShapeError for a wrong rank or a kernel larger than the padded input,
+    rule), LuminaShapeError for a wrong rank or a kernel larger than the padded input (for 3-d
+    pooling, than the unpadded input, as PyTorch's ``avg_pool3d``),
     LuminaTypeError for an integer input. Semantics:
     https://pytorch.org/docs/2.13/generated/torch.nn.functional.avg_pool{n}d.html
     """
