@@ -73,6 +73,8 @@ def _default_text(v) -> str:
     import re
     if v is Ellipsis:
         return "..."
+    if inspect.isfunction(v) or inspect.isbuiltin(v):
+        return v.__name__      # a function default (Transformer's activation=F.relu) as its name, which parses
     text = v.__name__ if isinstance(v, type) else repr(v)
     return re.sub(r" at 0x[0-9a-f]+", "", text)
 
