@@ -33,6 +33,12 @@ from .tensor import addmm, baddbmm, bmm, mm, outer
 from .tensor import add, div, floor_divide, fmod, mul, pow, remainder, sub  # noqa: A004
 from .tensor import aminmax, argsort, kthvalue, median, mode, msort, nanmedian, sort, unique, unique_consecutive
 from .tensor import cummax, cummin, logcumsumexp
+from .tensor import (absolute, allclose, broadcast_to, concat, concatenate, divide, eq, equal, fix, ge, greater,
+                     greater_equal, gt, is_nonzero, isclose, le, less, less_equal, lt, multiply, ne, negative,
+                     not_equal, subtract, swapaxes, swapdims, true_divide)
+from .tensor import addmv, addr, dot, inner, kron, mv, tensordot, vdot
+from .tensor import (atleast_1d, atleast_2d, atleast_3d, block_diag, broadcast_tensors, column_stack, dstack, fliplr,
+                     flipud, hstack, rot90, tensor_split, vstack)
 from .tensor import (Tensor, arange, cat, ceil, chunk, cumprod, cumsum, einsum, enable_grad, eye, flip, floor, full,
                      gather, grad, index_select, inference_mode, is_grad_enabled, logsumexp, manual_seed, matmul,
                      maximum, minimum, no_grad, ones, ones_like, pad, rand, rand_like, randint, randn, randn_like,

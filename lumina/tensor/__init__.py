@@ -40,6 +40,10 @@ The modules, bottom to top (each imports only modules above it in this list, nev
     setitem      ``x[key] = value``
     interop      from_numpy / from_dlpack / __dlpack__: memory shared with NumPy and DLPack producers
     queries      is_tensor / numel / is_floating_point / element_size / get_default_dtype
+    functions    torch's aliases (divide, swapaxes, concat, ...), eq / lt / ..., isclose / allclose / equal
+    products     dot / vdot / inner / mv / addmv / addr / kron / tensordot
+    stacking     atleast_nd, hstack / vstack / dstack / column_stack, tensor_split, broadcast_tensors,
+                 block_diag, rot90 / fliplr / flipud
     autograd     backward, ``lumina.grad``, ``lumina.value_and_grad``
 
 How ``Tensor`` gets its methods. ``core`` defines the class with its data model only, and imports no
@@ -114,6 +118,12 @@ __all__ += ["norm", "dist", "cdist", "cosine_similarity", "pairwise_distance"]
 _METHODS += (DistanceMethods,)
 __all__ += ["from_numpy", "from_dlpack", "SharedTensor"]
 _METHODS += (InteropMethods,)
+from .functions import *  # noqa: E402,F403  (each module's names are its __all__)
+from .products import *  # noqa: E402,F403
+from .stacking import *  # noqa: E402,F403
+from . import functions as _functions, products as _products, stacking as _stacking  # noqa: E402
+__all__ += [n for m in (_functions, _products, _stacking) for n in m.__all__ if not n.endswith("Methods")]
+_METHODS += (FunctionMethods, ProductMethods, StackingMethods)  # noqa: F405
 
 __all__ += ["bitwise_and", "bitwise_or", "bitwise_xor", "bitwise_not", "bitwise_left_shift", "bitwise_right_shift",
             "index_add", "index_copy", "index_fill", "index_put", "masked_scatter", "take", "masked_select",

@@ -4,12 +4,12 @@ the op families of ``ops``; ``EXCLUDED``, the namesakes not run, each with its r
 from __future__ import annotations
 
 from ..namesakes import namesakes
-from .ops import (autograd, conversions, creation, distances, elementwise, functional, indexing, inplace, linalg,
-                  modules, parameters, random, recurrent, reductions, shapes, sorting, vision)
+from .ops import (aliases, autograd, conversions, creation, distances, elementwise, functional, indexing, inplace,
+                  linalg, modules, parameters, random, recurrent, reductions, shapes, sorting, vision)
 from .spec import OpSpec, namesake_of
 
 FAMILIES = (elementwise, linalg, reductions, sorting, shapes, indexing, random, creation, distances, conversions,
-            autograd, inplace, functional, modules, vision, recurrent, parameters)
+            autograd, inplace, functional, modules, vision, recurrent, parameters, aliases)
 """The op families whose ``specs()`` make up the table."""
 
 

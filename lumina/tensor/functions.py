@@ -1,0 +1,219 @@
+"""torch's other names for lumina's ops, and the comparisons under their function names: thin
+wrappers, each one line over the op it names, with torch 2.13's signatures
+(https://pytorch.org/docs/stable/torch.html#comparison-ops and the alias notes of each page).
+
+    eq ne lt le gt ge              the comparison operators ``==`` ``!=`` ``<`` ``<=`` ``>`` ``>=``
+    greater less greater_equal less_equal not_equal    torch's aliases of gt lt ge le ne
+    divide multiply subtract true_divide               div mul sub (true_divide is div)
+    negative absolute fix          neg abs trunc
+    swapaxes swapdims              transpose
+    concat concatenate             cat
+    broadcast_to                   Tensor.broadcast_to
+    isclose allclose equal is_nonzero
+
+Each returns what its target returns: the same dtype promotion, the same broadcasting, the same
+errors (LuminaError subclasses naming the target op). ``allclose``, ``equal`` and ``is_nonzero``
+return Python bools, so they realise their inputs and raise LuminaTraceError inside
+``@lumina.compile`` (as ``Tensor.item()``).
+"""
+from __future__ import annotations
+
+from ..errors import LuminaTypeError, LuminaValueError
+from ..ir.dtypes import DType
+from .arithmetic import _as_tensor, div, mul, sub
+from .core import Tensor
+from .movement import cat
+from .pointwise import isfinite, isnan
+from .rounding import trunc
+
+
+def eq(input, other) -> Tensor:
+    """``torch.eq``: ``input == other`` elementwise, broadcast, a bool tensor (NaN equals nothing)."""
+    return _as_tensor(input, "eq") == other
+
+
+def ne(input, other) -> Tensor:
+    """``torch.ne``: ``input != other`` elementwise, broadcast, a bool tensor (NaN differs from all)."""
+    return _as_tensor(input, "ne") != other
+
+
+def lt(input, other) -> Tensor:
+    """``torch.lt``: ``input < other`` elementwise, broadcast, a bool tensor (False where NaN)."""
+    return _as_tensor(input, "lt") < other
+
+
+def le(input, other) -> Tensor:
+    """``torch.le``: ``input <= other`` elementwise, broadcast, a bool tensor (False where NaN)."""
+    return _as_tensor(input, "le") <= other
+
+
+def gt(input, other) -> Tensor:
+    """``torch.gt``: ``input > other`` elementwise, broadcast, a bool tensor (False where NaN)."""
+    return _as_tensor(input, "gt") > other
+
+
+def ge(input, other) -> Tensor:
+    """``torch.ge``: ``input >= other`` elementwise, broadcast, a bool tensor (False where NaN)."""
+    return _as_tensor(input, "ge") >= other
+
+
+greater, less, greater_equal, less_equal, not_equal = gt, lt, ge, le, ne
+
+
+def divide(input, other, *, rounding_mode: str | None = None) -> Tensor:
+    """``torch.divide``: ``div``."""
+    return div(input, other, rounding_mode=rounding_mode)
+
+
+def true_divide(input, other) -> Tensor:
+    """``torch.true_divide``: ``div`` with no rounding (integers divide to floats)."""
+    return div(input, other)
+
+
+def multiply(input, other) -> Tensor:
+    """``torch.multiply``: ``mul``."""
+    return mul(input, other)
+
+
+def subtract(input, other, *, alpha=1) -> Tensor:
+    """``torch.subtract``: ``sub``."""
+    return sub(input, other, alpha=alpha)
+
+
+def negative(input) -> Tensor:
+    """``torch.negative``: ``neg``."""
+    return _as_tensor(input, "negative").neg()
+
+
+def absolute(input) -> Tensor:
+    """``torch.absolute``: ``abs``."""
+    return _as_tensor(input, "absolute").abs()
+
+
+def fix(input) -> Tensor:
+    """``torch.fix``: ``trunc``."""
+    return trunc(_as_tensor(input, "fix"))
+
+
+def swapaxes(input, axis0: int, axis1: int) -> Tensor:
+    """``torch.swapaxes``: ``transpose`` (NumPy's name)."""
+    return _as_tensor(input, "swapaxes").transpose(axis0, axis1)
+
+
+def swapdims(input, dim0: int, dim1: int) -> Tensor:
+    """``torch.swapdims``: ``transpose``."""
+    return _as_tensor(input, "swapdims").transpose(dim0, dim1)
+
+
+def concat(tensors, dim: int = 0) -> Tensor:
+    """``torch.concat``: ``cat``."""
+    return cat(tensors, dim)
+
+
+def concatenate(tensors, dim: int = 0) -> Tensor:
+    """``torch.concatenate``: ``cat`` (NumPy's name)."""
+    return cat(tensors, dim)
+
+
+def broadcast_to(input, size) -> Tensor:
+    """``torch.broadcast_to``: ``input.broadcast_to(size)`` (``expand``; -1 keeps a dim)."""
+    return _as_tensor(input, "broadcast_to").broadcast_to(size)
+
+
+def isclose(input, other, rtol: float = 1e-05, atol: float = 1e-08, equal_nan: bool = False) -> Tensor:
+    """``torch.isclose``: ``|input - other| <= atol + rtol * |other|`` elementwise, broadcast, a
+    bool tensor; equal values (infinities included) are close, NaN only to NaN with ``equal_nan``.
+    As torch's kernel, integer and bool operands are equal or not as they are, but their errors
+    are computed in the default float dtype (float32), so no difference overflows. Raises LuminaTypeError when the dtypes differ, LuminaValueError for a
+    negative ``rtol`` or ``atol`` (as torch).
+    https://pytorch.org/docs/stable/generated/torch.isclose.html"""
+    a, b = _as_tensor(input, "isclose"), _as_tensor(other, "isclose")
+    if a.dtype is not b.dtype:
+        raise LuminaTypeError(f"isclose: expected both inputs to have the same dtype, got {a._value.type} and "
+                              f"{b._value.type}")
+    if rtol < 0 or atol < 0:
+        raise LuminaValueError(f"isclose: rtol and atol must be greater than or equal to zero, got rtol={rtol}, "
+                               f"atol={atol}")
+    close = a == b
+    if equal_nan and a.dtype.is_float:
+        close = close | (isnan(a) & isnan(b))
+    if rtol == 0 and atol == 0:
+        return close
+    if not a.dtype.is_float:
+        a, b = a.to(DType.float32), b.to(DType.float32)   # torch's default dtype
+    allowed = (b * rtol).abs() + atol
+    actual = (a - b).abs()
+    return close | (isfinite(actual) & (actual <= allowed))
+
+
+def allclose(input, other, rtol: float = 1e-05, atol: float = 1e-08, equal_nan: bool = False) -> bool:
+    """``torch.allclose``: whether ``isclose`` holds everywhere (a Python bool; realises its inputs,
+    so LuminaTraceError inside ``@lumina.compile``). Errors as ``isclose``."""
+    return bool(isclose(input, other, rtol, atol, equal_nan).all().item())
+
+
+def equal(input, other) -> bool:
+    """``torch.equal``: True if both have the same shape and equal elements (NaN is never equal),
+    compared after torch's type promotion; a Python bool (realises, so LuminaTraceError inside
+    ``@lumina.compile``). Raises LuminaTypeError for a non-tensor argument.
+    https://pytorch.org/docs/stable/generated/torch.equal.html"""
+    for name, v in (("input", input), ("other", other)):
+        if not isinstance(v, Tensor):
+            raise LuminaTypeError(f"equal: {name} must be a Tensor, got {type(v).__name__}")
+    if tuple(input.shape) != tuple(other.shape):
+        return False
+    return bool((input == other).all().item())
+
+
+def is_nonzero(input) -> bool:
+    """``torch.is_nonzero``: whether a one-element tensor is not zero (``bool(input)``), a Python
+    bool (realises; LuminaTraceError inside ``@lumina.compile``). Raises LuminaValueError for
+    more or fewer than one element, LuminaTypeError for a non-tensor (as torch)."""
+    if not isinstance(input, Tensor):
+        raise LuminaTypeError(f"is_nonzero: input must be a Tensor, got {type(input).__name__}")
+    if input.numel() != 1:
+        what = "no values" if input.numel() == 0 else "more than one value"
+        raise LuminaValueError(f"is_nonzero: Boolean value of Tensor with {what} is ambiguous: {input._value.type}")
+    return bool(input.item())
+
+
+class FunctionMethods:
+    """The Tensor methods of torch's aliases and comparisons (see the module docstring)."""
+
+    def eq(self, other) -> Tensor: return eq(self, other)
+    def ne(self, other) -> Tensor: return ne(self, other)
+    def lt(self, other) -> Tensor: return lt(self, other)
+    def le(self, other) -> Tensor: return le(self, other)
+    def gt(self, other) -> Tensor: return gt(self, other)
+    def ge(self, other) -> Tensor: return ge(self, other)
+    def greater(self, other) -> Tensor: return gt(self, other)
+    def less(self, other) -> Tensor: return lt(self, other)
+    def greater_equal(self, other) -> Tensor: return ge(self, other)
+    def less_equal(self, other) -> Tensor: return le(self, other)
+    def not_equal(self, other) -> Tensor: return ne(self, other)
+
+    def divide(self, other, *, rounding_mode: str | None = None) -> Tensor:
+        return div(self, other, rounding_mode=rounding_mode)
+
+    def true_divide(self, other) -> Tensor: return div(self, other)
+    def multiply(self, other) -> Tensor: return mul(self, other)
+    def subtract(self, other, *, alpha=1) -> Tensor: return sub(self, other, alpha=alpha)
+    def negative(self) -> Tensor: return self.neg()
+    def absolute(self) -> Tensor: return self.abs()
+    def fix(self) -> Tensor: return trunc(self)
+    def swapaxes(self, axis0: int, axis1: int) -> Tensor: return self.transpose(axis0, axis1)
+    def swapdims(self, dim0: int, dim1: int) -> Tensor: return self.transpose(dim0, dim1)
+
+    def isclose(self, other, rtol: float = 1e-05, atol: float = 1e-08, equal_nan: bool = False) -> Tensor:
+        return isclose(self, other, rtol, atol, equal_nan)
+
+    def allclose(self, other, rtol: float = 1e-05, atol: float = 1e-08, equal_nan: bool = False) -> bool:
+        return allclose(self, other, rtol, atol, equal_nan)
+
+    def equal(self, other) -> bool: return equal(self, other)
+    def is_nonzero(self) -> bool: return is_nonzero(self)
+
+
+__all__ = ["eq", "ne", "lt", "le", "gt", "ge", "greater", "less", "greater_equal", "less_equal", "not_equal",
+           "divide", "true_divide", "multiply", "subtract", "negative", "absolute", "fix", "swapaxes", "swapdims",
+           "concat", "concatenate", "broadcast_to", "isclose", "allclose", "equal", "is_nonzero", "FunctionMethods"]

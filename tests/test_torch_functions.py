@@ -1,0 +1,273 @@
+"""torch's aliases and the function forms of Tensor methods (``lumina.tensor.functions``), the
+vector and tensor products (``lumina.tensor.products``) and the NumPy-style stacking family
+(``lumina.tensor.stacking``) against PyTorch CPU: values, dtypes and shapes, gradients against
+torch's and float64 finite differences (``gradcheck.check``), eagerly and inside
+``@lumina.compile``; errors are LuminaErrors naming the op. The harness rows
+(``lumina/testing/torch_diff/ops/aliases.py``) draw many more cases.
+"""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+import lumina
+from gradcheck import check
+from lumina import LuminaShapeError, LuminaTraceError, LuminaTypeError, LuminaValueError
+
+RNG = np.random.default_rng(5)
+
+
+def same(lo, to):
+    """lumina's tensor equals torch's: shape, dtype name and values (NaN equal to NaN)."""
+    assert tuple(lo.shape) == tuple(to.shape), (lo.shape, to.shape)
+    assert lo.dtype.name == str(to.dtype).removeprefix("torch."), (lo.dtype, to.dtype)
+    np.testing.assert_array_equal(lo.numpy(), to.detach().numpy())
+
+
+def both(fn, *arrays, **kw):
+    """``fn(library, *tensors, **kw)`` in lumina and torch."""
+    return fn(lumina, *[lumina.tensor(a) for a in arrays], **kw), fn(torch, *[torch.tensor(a) for a in arrays], **kw)
+
+
+SPECIALS = np.array([np.nan, np.inf, -np.inf, 0.0, -0.0, 1.0, -1.5, 3.0], np.float32)
+COMPARISONS = ["eq", "ne", "lt", "le", "gt", "ge", "greater", "less", "greater_equal", "less_equal", "not_equal"]
+
+
+@pytest.mark.parametrize("name", COMPARISONS)
+def test_comparisons_match_torch_with_nan_promotion_and_scalars(name):
+    a, b = SPECIALS.reshape(-1, 1), SPECIALS.reshape(1, -1)
+    same(*both(lambda L, x, y: getattr(L, name)(x, y), a, b))
+    same(*both(lambda L, x, y: getattr(x, name)(y), a, b.astype(np.float64)))
+    same(*both(lambda L, x: getattr(L, name)(x, 1), np.array([0, 1, 2], np.int32)))
+    same(*both(lambda L, x: getattr(x, name)(0.5), np.array([0, 1, 2], np.int64)))
+
+
+@pytest.mark.parametrize("name, target", [("divide", "div"), ("true_divide", "div"), ("multiply", "mul"),
+                                          ("subtract", "sub")])
+def test_arithmetic_aliases_are_their_targets(name, target):
+    a = RNG.standard_normal((3, 4)).astype(np.float32)
+    b = RNG.standard_normal(4).astype(np.float32)
+    same(*both(lambda L, x, y: getattr(L, name)(x, y), a, b))
+    same(*both(lambda L, x, y: getattr(x, name)(y), a, b))
+    ints = np.array([7, -7, 5], np.int64), np.array([2, 2, -3], np.int64)
+    same(*both(lambda L, x, y: getattr(L, name)(x, y), *ints))
+    check(lambda L, F, x, y: getattr(L, name)(x, y), a, b)
+
+
+def test_divide_rounding_mode_and_subtract_alpha():
+    a, b = np.array([7.5, -7.5, 3.0], np.float32), np.array([2.0, 2.0, -0.0], np.float32)
+    for mode in (None, "trunc", "floor"):
+        same(*both(lambda L, x, y: L.divide(x, y, rounding_mode=mode), a, b))
+        same(*both(lambda L, x, y: x.divide(y, rounding_mode=mode), a, b))
+    same(*both(lambda L, x, y: L.subtract(x, y, alpha=2), a, b))
+    with pytest.raises(LuminaValueError, match="rounding_mode"):
+        lumina.divide(lumina.tensor(a), 2.0, rounding_mode="bogus")
+    with pytest.raises(LuminaTypeError, match="sub"):
+        lumina.subtract(lumina.tensor([True]), lumina.tensor([False]))
+
+
+@pytest.mark.parametrize("name", ["negative", "absolute", "fix"])
+def test_unary_aliases(name):
+    same(*both(lambda L, x: getattr(L, name)(x), SPECIALS))
+    same(*both(lambda L, x: getattr(x, name)(), np.array([-3, 0, 4], np.int32)))
+    check(lambda L, F, x: getattr(L, name)(x), RNG.standard_normal(5) + 0.1)
+
+
+def test_swapaxes_swapdims_concat_broadcast_to():
+    x = RNG.standard_normal((2, 3, 4)).astype(np.float32)
+    for name in ("swapaxes", "swapdims"):
+        same(*both(lambda L, t: getattr(L, name)(t, 0, -1), x))
+        same(*both(lambda L, t: getattr(t, name)(2, 1), x))
+        check(lambda L, F, t: getattr(L, name)(t, 0, 2), x)
+    for name in ("concat", "concatenate"):
+        same(*both(lambda L, a, b: getattr(L, name)([a, b], dim=1), x, x.astype(np.float64)))
+    same(*both(lambda L, t: L.broadcast_to(t, (5, 2, -1, 4)), x))
+    with pytest.raises(LuminaShapeError):
+        lumina.broadcast_to(lumina.tensor(x), (2, 3, 5))
+
+
+def test_isclose_allclose_equal_is_nonzero():
+    a = SPECIALS.reshape(-1, 1)
+    b = (SPECIALS * (1 + 1e-6)).astype(np.float32).reshape(1, -1)
+    for kw in ({}, {"equal_nan": True}, {"rtol": 0.0, "atol": 0.0}, {"rtol": 1e-3, "atol": 1.0}):
+        same(*both(lambda L, x, y: L.isclose(x, y, **kw), a, b))
+        assert lumina.allclose(lumina.tensor(a), lumina.tensor(a), **kw) == torch.allclose(
+            torch.tensor(a), torch.tensor(a), **kw)
+    big = np.array([2 ** 24, 2 ** 53, 2 ** 62, -2 ** 63], np.int64)
+    same(*both(lambda L, x, y: L.isclose(x, y, rtol=0, atol=0.5), big, big[::-1].copy() + 1))
+    same(*both(lambda L, x, y: x.isclose(y), np.array([True, False]), np.array([True, True])))
+    ints = np.array([1, 2], np.int64)
+    for x, y in [(ints, ints.astype(np.float32)), (ints, ints[:1]), (SPECIALS, SPECIALS), (ints, ints + 1)]:
+        assert lumina.equal(lumina.tensor(x), lumina.tensor(y)) == torch.equal(torch.tensor(x), torch.tensor(y))
+    for v in (0.0, -0.0, 2.0, np.nan):
+        assert lumina.is_nonzero(lumina.tensor([[v]])) == torch.is_nonzero(torch.tensor([[v]]))
+    with pytest.raises(LuminaTypeError, match="isclose"):
+        lumina.isclose(lumina.tensor([1.0]), lumina.tensor([1.0], dtype=lumina.float64))
+    with pytest.raises(LuminaValueError, match="isclose"):
+        lumina.isclose(lumina.tensor([1.0]), lumina.tensor([1.0]), rtol=-1.0)
+    with pytest.raises(LuminaValueError, match="is_nonzero"):
+        lumina.is_nonzero(lumina.tensor([1.0, 2.0]))
+    with pytest.raises(LuminaValueError, match="is_nonzero"):
+        lumina.tensor([]).is_nonzero()
+
+
+def test_python_bool_results_raise_inside_compile():
+    x = lumina.tensor([1.0, 2.0])
+    for fn in (lambda t: lumina.allclose(t, t), lambda t: lumina.equal(t, t), lambda t: t[:1].is_nonzero()):
+        with pytest.raises(LuminaTraceError):
+            lumina.compile(lambda t: t * float(fn(t)))(x)
+
+
+def test_aliases_inside_compile():
+    a = RNG.standard_normal((3, 4)).astype(np.float32)
+    b = RNG.standard_normal((3, 4)).astype(np.float32)
+
+    def f(L, x, y):
+        return L.where(L.greater(x, y) | x.isclose(y), L.divide(x, 2.0), L.negative(y)).swapaxes(0, 1)
+    got = lumina.compile(lambda x, y: f(lumina, x, y))(lumina.tensor(a), lumina.tensor(b))
+    same(got, f(torch, torch.tensor(a), torch.tensor(b)))
+
+
+# ---- products ---------------------------------------------------------------------------------------------------
+
+PRODUCTS = [
+    ("dot", lambda L, F, a, b: L.dot(a, b), [(5,), (5,)]),
+    ("vdot", lambda L, F, a, b: a.vdot(b), [(5,), (5,)]),
+    ("mv", lambda L, F, a, b: L.mv(a, b), [(3, 4), (4,)]),
+    ("addmv", lambda L, F, i, a, b: L.addmv(i, a, b, beta=0.5, alpha=-2), [(1,), (3, 4), (4,)]),
+    ("addr", lambda L, F, i, a, b: i.addr(a, b, alpha=3), [(3, 1), (3,), (4,)]),
+    ("inner", lambda L, F, a, b: L.inner(a, b), [(2, 3, 4), (5, 4)]),
+    ("inner0", lambda L, F, a, b: L.inner(a, b), [(), (2, 3)]),
+    ("kron", lambda L, F, a, b: a.kron(b), [(2, 3), (4, 1, 2)]),
+    ("kron0", lambda L, F, a, b: L.kron(a, b), [(), ()]),
+    ("tensordot", lambda L, F, a, b: L.tensordot(a, b), [(2, 3, 4), (3, 4, 5)]),
+    ("tensordot_lists", lambda L, F, a, b: L.tensordot(a, b, dims=([0, -1], [2, 0])), [(2, 3, 4), (4, 5, 2)]),
+    ("tensordot_0", lambda L, F, a, b: L.tensordot(a, b, 0), [(2,), (3,)]),
+]
+
+
+@pytest.mark.parametrize("name, fn, shapes", PRODUCTS, ids=[p[0] for p in PRODUCTS])
+def test_products_values_and_gradients(name, fn, shapes):
+    arrays = [np.asarray(RNG.standard_normal(s)) for s in shapes]
+    check(fn, *arrays)
+    f32 = [a.astype(np.float32) for a in arrays]
+    lo, to = both(lambda L, *ts: fn(L, None, *ts), *f32)
+    assert lo.dtype.name == "float32" and tuple(lo.shape) == tuple(to.shape)
+    np.testing.assert_allclose(lo.numpy(), to.numpy(), rtol=1e-5, atol=1e-5)
+    ints = [np.asarray(RNG.integers(-5, 5, s)) for s in shapes]
+    same(*both(lambda L, *ts: fn(L, None, *ts), *ints))
+    compiled = lumina.compile(lambda *ts: fn(lumina, None, *ts))(*[lumina.tensor(a) for a in f32])
+    np.testing.assert_allclose(compiled.numpy(), to.numpy(), rtol=1e-5, atol=1e-5)
+
+
+def test_product_dtypes_and_errors():
+    f, d = lumina.ones(3), lumina.ones(3, dtype=lumina.float64)
+    for op in (lambda: lumina.dot(f, d), lambda: lumina.mv(lumina.ones(2, 3), d), lambda: lumina.inner(f, d),
+               lambda: lumina.tensordot(f, d, 1), lambda: lumina.dot(f.bool(), f.bool())):
+        with pytest.raises(LuminaTypeError):
+            op()
+    same(*both(lambda L, a, b: L.kron(a, b), np.ones(2, np.float32), np.ones(2, np.float64)))
+    same(*both(lambda L, i, a, b: L.addr(i, a, b), np.ones((2, 2), np.float32), np.ones(2), np.ones(2)))
+    for op, match in ((lambda: lumina.dot(f, lumina.ones(4)), "dot"), (lambda: lumina.dot(lumina.ones(1, 3), f), "dot"),
+                      (lambda: lumina.mv(lumina.ones(2, 4), f), "mv"), (lambda: lumina.inner(f, lumina.ones(4)), "inner"),
+                      (lambda: lumina.tensordot(f, lumina.ones(4), 1), "tensordot"),
+                      (lambda: lumina.tensordot(f, f, 2), "tensordot")):
+        with pytest.raises(LuminaShapeError, match=match):
+            op()
+
+
+# ---- stacking ---------------------------------------------------------------------------------------------------
+
+def test_stacks_match_torch():
+    v, m, c = (RNG.standard_normal(s).astype(np.float32) for s in ((3,), (2, 3), (3, 1)))
+    same(*both(lambda L, a, b: L.hstack([a, b]), v, v.astype(np.float64)))
+    same(*both(lambda L, a, b: L.hstack((a, b)), c, c))
+    same(*both(lambda L, a, b: L.vstack([a, b]), v, m))
+    same(*both(lambda L, a, b: L.dstack([a, b]), m, m))
+    same(*both(lambda L, a, b, s: L.column_stack([a, b, s]), v, c, np.float32(2.0).reshape(()) * np.ones(3, np.float32)))
+    for name in ("atleast_1d", "atleast_2d", "atleast_3d"):
+        for shape in ((), (3,), (2, 3), (2, 3, 4)):
+            same(*both(lambda L, a: getattr(L, name)(a), RNG.standard_normal(shape)))
+        lo, to = both(lambda L, a, b: getattr(L, name)(a, b), v, m)
+        assert isinstance(lo, tuple) and len(lo) == 2
+        for a, b in zip(lo, to):
+            same(a, b)
+        lo, to = both(lambda L, a: getattr(L, name)([a]), v)
+        assert isinstance(lo, tuple) and len(lo) == 1
+    check(lambda L, F, a, b: L.vstack([a, b]), v.astype(np.float64), m.astype(np.float64))
+    with pytest.raises(LuminaValueError, match="hstack"):
+        lumina.hstack([])
+    with pytest.raises(LuminaShapeError, match="cat"):
+        lumina.vstack([lumina.ones(3), lumina.ones(4)])
+
+
+@pytest.mark.parametrize("spec", [3, 1, 7, [1, 3], [-1], [3, 1, 9], [], "tensor0", "tensor1"])
+def test_tensor_split_matches_torch(spec):
+    x = RNG.standard_normal((5, 4)).astype(np.float32)
+    tensors = {"tensor0": (lambda L: L.tensor(2)), "tensor1": (lambda L: L.tensor([1, 3]))}
+    arg = tensors[spec] if isinstance(spec, str) else (lambda L: spec)
+    lo, to = both(lambda L, t: L.tensor_split(t, arg(L)), x)
+    assert len(lo) == len(to)
+    for a, b in zip(lo, to):
+        same(a, b)
+    for a, b in zip(*both(lambda L, t: t.tensor_split(arg(L), dim=-1), x)):
+        same(a, b)
+    check(lambda L, F, t: L.cat([p * (i + 1) for i, p in enumerate(L.tensor_split(t, 3, 1))], 1), x.astype(np.float64))
+
+
+def test_tensor_split_errors_and_compile():
+    with pytest.raises(LuminaShapeError, match="tensor_split"):
+        lumina.tensor_split(lumina.tensor(1.0), 2)
+    with pytest.raises(LuminaValueError, match="tensor_split"):
+        lumina.tensor_split(lumina.ones(3), 0)
+    got = lumina.compile(lambda t: lumina.tensor_split(t, [1, 2])[1] * 2)(lumina.arange(5.0))
+    np.testing.assert_array_equal(got.numpy(), [2.0])
+
+
+def test_broadcast_tensors_block_diag_rot90_flips():
+    a, b = RNG.standard_normal((3, 1)), RNG.standard_normal((4,))
+    for x, y in zip(*both(lambda L, p, q: L.broadcast_tensors(p, q), a, b)):
+        same(x, y)
+    with pytest.raises(LuminaShapeError):
+        lumina.broadcast_tensors(lumina.ones(3), lumina.ones(4))
+    blocks = [RNG.standard_normal(s) for s in ((2, 3), (), (4,), (1, 2))]
+    same(*both(lambda L, *ts: L.block_diag(*ts), *blocks))
+    same(*both(lambda L, p, q: L.block_diag(p, q), np.ones((2, 2), np.int32), np.ones(2, np.float32)))
+    check(lambda L, F, *ts: L.block_diag(*ts), *blocks)
+    with pytest.raises(LuminaShapeError, match="block_diag"):
+        lumina.block_diag(lumina.ones(1, 1, 1))
+    x = RNG.standard_normal((2, 3, 4))
+    for k in range(-5, 6):
+        for dims in ((0, 1), (2, 0), (-1, 1)):
+            same(*both(lambda L, t: L.rot90(t, k, dims), x))
+    same(*both(lambda L, t: t.rot90(), x))
+    same(*both(lambda L, t: L.fliplr(t), x))
+    same(*both(lambda L, t: t.flipud(), x[0, 0]))
+    check(lambda L, F, t: L.rot90(t, 1, (1, 2)), x)
+    for op, err in ((lambda: lumina.rot90(lumina.ones(3)), LuminaShapeError),
+                    (lambda: lumina.rot90(lumina.ones(2, 2), 1, (0, 0)), LuminaValueError),
+                    (lambda: lumina.rot90(lumina.ones(2, 2), 1, (0, 1, 1)), LuminaValueError),
+                    (lambda: lumina.fliplr(lumina.ones(3)), LuminaShapeError),
+                    (lambda: lumina.flipud(lumina.tensor(1.0)), LuminaShapeError)):
+        with pytest.raises(err):
+            op()
+
+
+def test_block_diag_gradient_past_an_empty_block_by_finite_differences():
+    """torch's backward misplaces the gradients of blocks after a [1, 0] block (it does not move
+    its row offset past it); the reference here is the same matrix built from pads in torch."""
+    def reference(L, F, a, e, c):
+        rows = [F.pad(a.reshape(1, 1), (0, 1)), L.zeros(1, 2, dtype=a.dtype), F.pad(c.reshape(1, 1), (1, 0))]
+        return L.cat(rows, 0)
+    check(lambda L, F, a, e, c: L.block_diag(a, e, c), np.array(1.5), np.zeros(0), np.array(-2.0), wrt=[0, 2],
+          torch_fn=reference)
+
+
+def test_stacking_inside_compile():
+    x = RNG.standard_normal((2, 3)).astype(np.float32)
+
+    def f(L, t):
+        return L.hstack([L.rot90(t, 1).T, L.fliplr(t)]) + L.block_diag(t, t)[:2, :3].sum() + L.atleast_3d(t).sum()
+    got = lumina.compile(lambda t: f(lumina, t))(lumina.tensor(x))
+    np.testing.assert_allclose(got.numpy(), f(torch, torch.tensor(x)).numpy(), rtol=1e-6)
