@@ -21,7 +21,7 @@ from .backends.devices import available as device_available
 from .backends.devices import default_device
 from .tensor import all, any, expm1, frac, isfinite, isinf, isnan, log1p, nan_to_num, rsqrt  # noqa: A004
 from .tensor import movedim, narrow, roll, unbind
-from .tensor import Size, device, get_default_dtype, is_floating_point, is_tensor, numel
+from .tensor import Size, _assert, device, get_default_dtype, is_floating_point, is_tensor, numel
 from .tensor import index_add, index_copy, index_fill, index_put, masked_scatter, masked_select, repeat_interleave, take
 from .tensor import Generator, bernoulli, multinomial, normal, randperm
 from .tensor import bitwise_and, bitwise_left_shift, bitwise_not, bitwise_or, bitwise_right_shift, bitwise_xor

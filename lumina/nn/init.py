@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import math
 
-from ..errors import LuminaValueError
+from ..errors import LuminaTraceError, LuminaValueError
 from ..tensor.random import rand, randn
-from ..tensor import Tensor, full, no_grad, realize
+from ..tensor import Tensor, full, no_grad, realize, where
 from ..tracing import STATE
 
 
@@ -65,6 +65,36 @@ def uniform_(tensor: Tensor, a: float = 0.0, b: float = 1.0) -> Tensor:
 def normal_(tensor: Tensor, mean: float = 0.0, std: float = 1.0) -> Tensor:
     """Fill with N(mean, std^2)."""
     return _fill(tensor, randn(tensor.shape, dtype=tensor.dtype) * std + mean)
+
+
+def trunc_normal_(tensor: Tensor, mean: float = 0.0, std: float = 1.0, a: float = -2.0, b: float = 2.0,
+                  generator=None) -> Tensor:
+    """``torch.nn.init.trunc_normal_``: fill with N(mean, std^2) restricted to ``[a, b]`` (``a`` and
+    ``b`` are absolute bounds, as torch's). Exact rejection sampling: the draws outside ``[a, b]``
+    are drawn again until none is left (torch inverts the CDF instead: same distribution, other
+    values). Raises LuminaValueError for ``std <= 0`` or ``a >= b``, or when ``[a, b]`` holds less
+    than 1e-6 of the distribution's mass (torch warns and returns values piled at the bounds), and
+    LuminaTraceError inside ``@lumina.compile`` (how many redraws it takes depends on the draws).
+    ``generator`` (a ``lumina.Generator``) is passed to ``randn``."""
+    if not std > 0 or not a < b:
+        raise LuminaValueError(f"trunc_normal_: needs std > 0 and a < b, got std={std}, a={a}, b={b} "
+                               f"for {tensor._value.type}")
+    if STATE.trace is not None:
+        raise LuminaTraceError("trunc_normal_: the number of redraws depends on the data; initialise the "
+                               "tensor outside @lumina.compile")
+    mass = 0.5 * (math.erf((b - mean) / (std * math.sqrt(2))) - math.erf((a - mean) / (std * math.sqrt(2))))
+    if mass < 1e-6:
+        raise LuminaValueError(f"trunc_normal_: [{a}, {b}] holds {mass:.3g} of N({mean}, {std}^2); draws would "
+                               f"take too long (torch warns and piles values at the bounds)")
+    kw = {} if generator is None else {"generator": generator}
+    with no_grad():
+        value = randn(tensor.shape, dtype=tensor.dtype, **kw) * std + mean
+        outside = (value < a) | (value > b)
+        while bool(outside.any()):
+            value = where(outside, randn(tensor.shape, dtype=tensor.dtype, **kw) * std + mean, value)
+            realize(value)
+            outside = (value < a) | (value > b)
+    return _fill(tensor, value)
 
 
 def constant_(tensor: Tensor, val: float) -> Tensor:

@@ -3,9 +3,10 @@ in ``activation``), ``Flatten`` / ``Unflatten`` / ``Identity`` and the container
 from __future__ import annotations
 
 import math
+from collections import OrderedDict
 
 from ..tensor.autocast import autocast_operands
-from ..errors import LuminaShapeError, LuminaTypeError, LuminaValueError
+from ..errors import LuminaIndexError, LuminaShapeError, LuminaTypeError, LuminaValueError
 from ..tensor.random import rand
 from ..tensor import Tensor
 from . import functional as F
@@ -83,26 +84,94 @@ class Sigmoid(Module):
 
 
 class Sequential(Module):
-    """Applies its modules in order."""
+    """``torch.nn.Sequential``: applies its modules in order. Built from modules (named "0", "1",
+    ...) or from one ``OrderedDict`` of name -> module (``Sequential(OrderedDict(head=...))``,
+    then ``seq.head``). Indexing takes an int (negative too) or a slice (a new ``Sequential`` of
+    the same modules, names kept); ``append``, ``insert``, ``extend``, ``pop``, ``del seq[i]``,
+    ``seq[i] = m`` and ``+`` as torch's. Raises LuminaIndexError for an index out of range and
+    LuminaTypeError for something that is not a Module.
+    Semantics: https://pytorch.org/docs/stable/generated/torch.nn.Sequential.html"""
 
     def __init__(self, *args: Module):
         super().__init__()
-        for i, m in enumerate(args):
-            setattr(self, str(i), m)
+        if len(args) == 1 and isinstance(args[0], OrderedDict):
+            for name, m in args[0].items():
+                self.add_module(name, self._check(m))
+        else:
+            for i, m in enumerate(args):
+                self.add_module(str(i), self._check(m))
 
-    def forward(self, x):
+    @staticmethod
+    def _check(m) -> Module:
+        if not isinstance(m, Module):
+            raise LuminaTypeError(f"Sequential: {type(m).__name__} is not a Module")
+        return m
+
+    def forward(self, input):  # noqa: A002
         for m in self._modules.values():
-            x = m(x)
-        return x
+            input = m(input)
+        return input
 
-    def __getitem__(self, i: int) -> Module:
-        return list(self._modules.values())[i]
+    def _key(self, idx: int) -> str:
+        n = len(self._modules)
+        if isinstance(idx, bool) or not isinstance(idx, int) or not -n <= idx < n:
+            raise LuminaIndexError(f"Sequential: index {idx!r} is out of range for {n} modules")
+        return list(self._modules)[idx % n]
+
+    def __getitem__(self, idx):
+        if isinstance(idx, slice):
+            return Sequential(OrderedDict(list(self._modules.items())[idx]))
+        return self._modules[self._key(idx)]
+
+    def __setitem__(self, idx: int, module: Module) -> None:
+        setattr(self, self._key(idx), self._check(module))
+
+    def __delitem__(self, idx) -> None:
+        keys = list(self._modules)[idx] if isinstance(idx, slice) else [self._key(idx)]
+        for k in keys:
+            delattr(self, k)
+        items = list(self._modules.items())   # torch renumbers what is left: "0", "1", ...
+        for k, _ in items:
+            delattr(self, k)
+        for i, (_, m) in enumerate(items):
+            self.add_module(str(i), m)
 
     def __len__(self) -> int:
         return len(self._modules)
 
     def __iter__(self):
         return iter(list(self._modules.values()))
+
+    def __add__(self, other: "Sequential") -> "Sequential":
+        if not isinstance(other, Sequential):
+            raise LuminaTypeError(f"Sequential: cannot add a {type(other).__name__}")
+        return Sequential(*self, *other)
+
+    def append(self, module: Module) -> "Sequential":
+        self.add_module(str(len(self)), self._check(module))
+        return self
+
+    def extend(self, sequential) -> "Sequential":
+        for m in sequential:
+            self.append(m)
+        return self
+
+    def insert(self, index: int, module: Module) -> "Sequential":
+        n = len(self)
+        if isinstance(index, bool) or not isinstance(index, int) or not -n <= index <= n:
+            raise LuminaIndexError(f"Sequential.insert: index {index!r} is out of range for {n} modules")
+        mods = list(self)
+        mods.insert(index % (n + 1) if index < 0 else index, self._check(module))
+        for k in list(self._modules):
+            delattr(self, k)
+        for i, m in enumerate(mods):
+            self.add_module(str(i), m)
+        return self
+
+    def pop(self, key: int) -> Module:
+        m = self[key]
+        del self[key]
+        return m
 
 
 class ModuleList(Module):

@@ -169,14 +169,57 @@ class Module:
             self._parameters[name] = value   # keeps its place (``self.weight += 1`` rebinds the same one)
             object.__setattr__(self, name, value)
             return
-        self._parameters.pop(name, None)
-        self._modules.pop(name, None)
-        self._buffers.pop(name, None)
-        if isinstance(value, Parameter):
-            self._parameters[name] = value
-        elif isinstance(value, Module):
-            self._modules[name] = value
+        table = (self._parameters if isinstance(value, Parameter) else self._modules if isinstance(value, Module)
+                 else None)
+        for other in (self._parameters, self._modules, self._buffers):
+            if other is not table:
+                other.pop(name, None)
+        if table is not None:
+            table[name] = value   # a replaced child keeps its place, as torch's (``seq[0] = m``)
         object.__setattr__(self, name, value)
+
+    def _check_new_name(self, what: str, name) -> None:
+        if "_parameters" not in self.__dict__:
+            raise LuminaValueError(f"{type(self).__name__}: call super().__init__() before {what}")
+        if not isinstance(name, str):
+            raise LuminaTypeError(f"{what}: the name must be a string, got {type(name).__name__}")
+        if not name or "." in name:
+            raise LuminaValueError(f"{what}: bad name {name!r} (empty, or with a '.')")
+
+    def add_module(self, name: str, module: Module | None) -> None:
+        """``torch.nn.Module.add_module``: register ``module`` as the child ``name`` (as assigning
+        ``self.name = module`` does; None leaves an empty slot, skipped by ``children``). Raises
+        LuminaTypeError for something that is not a Module, LuminaValueError for a bad name or one
+        that is taken by an attribute that is not a child."""
+        self._check_new_name("add_module", name)
+        if module is not None and not isinstance(module, Module):
+            raise LuminaTypeError(f"add_module: {type(module).__name__} is not a Module")
+        if hasattr(self, name) and name not in self._modules:
+            raise LuminaValueError(f"add_module: {type(self).__name__} already has an attribute {name!r}")
+        if module is None:
+            self._modules.pop(name, None)
+            object.__setattr__(self, name, None)
+        else:
+            setattr(self, name, module)
+
+    register_module = add_module
+
+    def register_parameter(self, name: str, param: Parameter | None) -> None:
+        """``torch.nn.Module.register_parameter``: register ``param`` as the parameter ``name``
+        (None: an empty slot, as ``Linear(bias=False)``'s bias, absent from ``parameters()`` and
+        ``state_dict()``). Raises LuminaTypeError for a value that is not a Parameter,
+        LuminaValueError for a bad name or one taken by an attribute that is not a parameter."""
+        self._check_new_name("register_parameter", name)
+        if param is not None and not isinstance(param, Parameter):
+            raise LuminaTypeError(f"register_parameter: cannot assign a {type(param).__name__} as parameter {name!r} "
+                                  "(a lumina.nn.Parameter or None is expected)")
+        if hasattr(self, name) and name not in self._parameters:
+            raise LuminaValueError(f"register_parameter: {type(self).__name__} already has an attribute {name!r}")
+        if param is None:
+            self._parameters.pop(name, None)
+            object.__setattr__(self, name, None)
+        else:
+            setattr(self, name, param)
 
     def register_buffer(self, name: str, tensor: Tensor | None, persistent: bool = True) -> None:
         """Register ``tensor`` as state that is not a parameter (BatchNorm's running statistics).

@@ -69,7 +69,7 @@ from .core import LEAF_OF, Tensor, enable_grad, inference_mode, is_grad_enabled,
 from .creation import arange, eye, full, ones, ones_like, place, tensor, zeros, zeros_like
 from .creation import CreationMethods, cartesian_prod, empty, empty_like, full_like, linspace, logspace, meshgrid
 from .device import DEVICE_NAMES, device
-from .queries import QueryMethods, get_default_dtype, is_floating_point, is_tensor, numel
+from .queries import QueryMethods, _assert, get_default_dtype, is_floating_point, is_tensor, numel
 from .size import Size
 from .diagonal import DiagonalMethods, diag, diag_embed, diagflat, diagonal, trace
 from .distances import DistanceMethods, cdist, cosine_similarity, dist, norm, pairwise_distance

@@ -1,5 +1,5 @@
 """Questions about a tensor that need no computation: ``is_tensor``, ``numel``, ``is_floating_point``,
-``element_size``, and ``get_default_dtype``."""
+``element_size``, ``get_default_dtype``, and ``_assert``."""
 from __future__ import annotations
 
 from ..errors import LuminaTypeError
@@ -46,3 +46,13 @@ class QueryMethods:
     def element_size(self) -> int:
         """``torch.Tensor.element_size``: bytes per element of this tensor's dtype."""
         return self.dtype.itemsize
+
+
+def _assert(condition, message) -> None:
+    """``torch._assert``: raise AssertionError(``message``) unless ``condition`` holds, the check
+    torchvision's models make (``torch._assert(h == self.image_size, ...)``) so that torch.fx can
+    trace it. A tensor condition is realised (``bool``); inside ``@lumina.compile`` that raises
+    LuminaTraceError, as any data-dependent branch. Unlike Python's ``assert`` it is not removed
+    by ``python -O``."""
+    if not condition:
+        raise AssertionError(message)

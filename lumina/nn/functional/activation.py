@@ -14,6 +14,7 @@ import warnings
 
 from ...errors import LuminaShapeError, LuminaTraceError, LuminaTypeError, LuminaValueError
 from ...tensor.indexing import checked_index, known_values
+from ...tensor.inplace import update
 from ...ir.dtypes import DType
 from ...tensor.random import rand
 from ...tensor import Tensor, arange, no_grad, where, zeros_like
@@ -258,11 +259,14 @@ def threshold(input: Tensor, threshold: float, value: float, inplace: bool = Fal
 
 
 def _maybe_inplace(input: Tensor, out: Tensor, inplace: bool) -> Tensor:
-    """``out``, or with ``inplace`` ``input`` updated to it (``Tensor.copy_``: torch's in-place
-    rules, version counters and autograd checks) and returned."""
+    """``out``, or with ``inplace`` ``input`` updated to it and returned, with torch's in-place
+    rules, version counters and autograd checks (``inplace.update``). The nodes that computed
+    ``out`` from ``input`` are the update's own, so their gradients may read ``input``'s old value,
+    as torch's in-place activations keep what their backward needs (``F.hardswish(x, inplace=True)``
+    after a BatchNorm trains, as in torchvision's MobileNetV3)."""
     if not inplace or out is input:
         return out
-    return input.copy_(out)
+    return update(input, "in-place activation", lambda: out, check_cast=False)
 
 
 def relu(input: Tensor, inplace: bool = False) -> Tensor:

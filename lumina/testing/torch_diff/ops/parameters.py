@@ -25,6 +25,8 @@ def _init_cases(draw, dtype, op):
         return Case((x, draw(st.sampled_from([0.5, -2.0, math.nan]))), dtype=dtype)
     if op == "uniform_":
         return Case((x, -0.5, 2.0), dtype=dtype)
+    if op == "trunc_normal_":
+        return Case((x,), {"mean": 0.25, "std": draw(st.sampled_from([0.5, 2.0])), "a": -1.0, "b": 1.5}, dtype=dtype)
     if op in ("xavier_uniform_", "xavier_normal_"):
         return Case((x,), {"gain": draw(st.sampled_from([1.0, 2.0]))}, dtype=dtype)
     if op in ("kaiming_uniform_", "kaiming_normal_"):
@@ -41,6 +43,9 @@ def _init_bound(op):
             return []
         v = lumina_numpy(lout)
         t = torch_numpy(tout)
+        if op == "trunc_normal_":
+            lo, hi = case.kwargs["a"], case.kwargs["b"]
+            return [] if ((v >= lo) & (v <= hi)).all() else [f"{op}: values outside [{lo}, {hi}]"]
         if op.endswith("uniform_"):
             bound = max(np.abs(t).max(), 1e-9)
             lo, hi = (case.args[1], case.args[2]) if op == "uniform_" else (None, None)
@@ -99,7 +104,8 @@ def specs() -> list[OpSpec]:
     for op in ("zeros_", "ones_", "constant_"):
         rows += [OpSpec(f"nn.init.{op}", (lambda o: lambda L, x, *a: getattr(L.nn.init, o)(x, *a))(op),
                         (lambda o: lambda d: _init_cases(d, o))(op), exact=True, grad=False)]
-    for op in ("uniform_", "normal_", "xavier_uniform_", "xavier_normal_", "kaiming_uniform_", "kaiming_normal_"):
+    for op in ("uniform_", "normal_", "trunc_normal_", "xavier_uniform_", "xavier_normal_", "kaiming_uniform_",
+               "kaiming_normal_"):
         rows += [OpSpec(f"nn.init.{op}", (lambda o: lambda L, x, *a, **k: getattr(L.nn.init, o)(x, *a, **k))(op),
                         (lambda o: lambda d: _init_cases(d, o))(op), values=False, grad=False,
                         check_extra=_init_bound(op), checks="dtype, shape, the bound of torch's formula")]
