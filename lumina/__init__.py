@@ -39,6 +39,8 @@ from .tensor import (absolute, allclose, broadcast_to, concat, concatenate, divi
 from .tensor import addmv, addr, dot, inner, kron, mv, tensordot, vdot
 from .tensor import (atleast_1d, atleast_2d, atleast_3d, block_diag, broadcast_tensors, column_stack, dstack, fliplr,
                      flipud, hstack, rot90, tensor_split, vstack)
+from .tensor import count_nonzero, diff, nanmean, nansum, std_mean, var_mean
+from .tensor import argwhere, as_tensor, asarray, nonzero, scalar_tensor, tril_indices, triu_indices
 from .tensor import (Tensor, arange, cat, ceil, chunk, cumprod, cumsum, einsum, enable_grad, eye, flip, floor, full,
                      gather, grad, index_select, inference_mode, is_grad_enabled, logsumexp, manual_seed, matmul,
                      maximum, minimum, no_grad, ones, ones_like, pad, rand, rand_like, randint, randn, randn_like,
@@ -138,6 +140,16 @@ def clamp(input, min=None, max=None):  # noqa: A002 (torch's names)
 
 
 clip = clamp
+
+
+def dropout(input, p: builtins.float, train: builtins.bool):
+    """``torch.dropout``: ``F.dropout(input, p, training=train)`` (torch's functional form)."""
+    return nn.functional.dropout(input, p, train)
+
+
+def alpha_dropout(input, p: builtins.float, train: builtins.bool):
+    """``torch.alpha_dropout``: ``F.alpha_dropout(input, p, training=train)``."""
+    return nn.functional.alpha_dropout(input, p, train)
 
 
 def var(input, dim=None, unbiased=None, keepdim: builtins.bool = False, *, correction=None):

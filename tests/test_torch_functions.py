@@ -271,3 +271,120 @@ def test_stacking_inside_compile():
         return L.hstack([L.rot90(t, 1).T, L.fliplr(t)]) + L.block_diag(t, t)[:2, :3].sum() + L.atleast_3d(t).sum()
     got = lumina.compile(lambda t: f(lumina, t))(lumina.tensor(x))
     np.testing.assert_allclose(got.numpy(), f(torch, torch.tensor(x)).numpy(), rtol=1e-6)
+
+
+# ---- summaries --------------------------------------------------------------------------------------------------
+
+def test_nansum_nanmean_values_gradients_and_errors():
+    x = np.array([[1.5, np.nan, -2.0], [np.nan, np.nan, np.nan], [0.5, 4.0, np.inf]], np.float32)
+    for dim in (None, 0, 1, (0, 1)):
+        same(*both(lambda L, t: L.nansum(t, dim), x))
+        same(*both(lambda L, t: t.nanmean(dim, keepdim=True), x))
+    same(*both(lambda L, t: L.nansum(t), np.array([[1, 2], [3, 4]], np.int32)))
+    same(*both(lambda L, t: t.nansum(dtype=L.float64), x))
+    finite = np.array([[1.5, np.nan, -2.0], [0.25, 1.0, np.nan]])
+    check(lambda L, F, t: L.nansum(t, 1), finite)
+    check(lambda L, F, t: L.nanmean(t, 0), finite)
+    with pytest.raises(LuminaTypeError, match="nanmean"):
+        lumina.nanmean(lumina.tensor([1, 2]))
+
+
+def test_var_mean_std_mean_as_torchs_welford_mean():
+    rows = np.array([[np.inf, 1.0, 2.0], [1.0, 2.0, np.inf], [np.nan, 1.0, 1.0], [3e38, 3e38, 3e38], [1.0, 2.0, 4.0]],
+                    np.float32)
+    for name in ("var_mean", "std_mean"):
+        for args, kw in (((1,), {}), ((1, False), {}), ((), {}), ((1,), {"correction": 0, "keepdim": True}),
+                         ((True,), {})):
+            lo, to = both(lambda L, t: getattr(L, name)(t, *args, **kw), rows)
+            assert isinstance(lo, tuple) and len(lo) == 2
+            for a, b in zip(lo, to):
+                np.testing.assert_allclose(a.numpy(), b.numpy(), rtol=1e-6)
+                assert a.dtype.name == "float32"
+        check(lambda L, F, t: sum(getattr(L, name)(t, 1)), RNG.standard_normal((3, 4)))
+    with pytest.raises(LuminaTypeError):
+        lumina.var_mean(lumina.tensor([1, 2]))
+
+
+def test_count_nonzero_and_diff():
+    x = np.array([[0.0, -0.0, np.nan], [1.0, 0.0, -2.0]], np.float32)
+    for dim in (None, 0, -1, (0, 1)):
+        same(*both(lambda L, t: L.count_nonzero(t, dim), x))
+    same(*both(lambda L, t: t.count_nonzero(), np.array([True, False, True])))
+    v = RNG.standard_normal((3, 5))
+    for n in (0, 1, 2, 7):
+        same(*both(lambda L, t: L.diff(t, n), v))
+    same(*both(lambda L, t, p, a: t.diff(2, 0, p, a), v, v[:1], v[:2]))
+    same(*both(lambda L, t: L.diff(t), np.array([True, False, False, True])))
+    same(*both(lambda L, t: L.diff(t, dim=0), np.array([[1, 5], [3, -2]], np.int32)))
+    check(lambda L, F, t, p: L.diff(t, 2, -1, prepend=p), v, v[:, :2])
+    with pytest.raises(LuminaShapeError, match="diff"):
+        lumina.diff(lumina.tensor(1.0))
+    with pytest.raises(LuminaShapeError, match="diff"):
+        lumina.diff(lumina.ones(2, 3), prepend=lumina.ones(3))
+    with pytest.raises(LuminaValueError, match="diff"):
+        lumina.diff(lumina.ones(3), n=-1)
+
+
+def test_summaries_inside_compile():
+    x = np.array([[1.5, np.nan, -2.0], [0.5, 4.0, 3.0]], np.float32)
+
+    def f(L, t):
+        v, m = L.var_mean(L.nan_to_num(t), 1)
+        return L.nansum(t, 0).sum() + L.nanmean(t) + L.diff(t, dim=0).nansum() + v.sum() + m.sum() + \
+            L.count_nonzero(t).to(t.dtype)
+    got = lumina.compile(lambda t: f(lumina, t))(lumina.tensor(x))
+    np.testing.assert_allclose(got.numpy(), f(torch, torch.tensor(x)).numpy(), rtol=1e-6)
+
+
+# ---- positions, conversions, dropout ----------------------------------------------------------------------------
+
+def test_nonzero_argwhere_eager_and_refused_inside_compile():
+    x = np.array([[0.0, np.nan, -0.0], [2.0, 0.0, 1.0]], np.float32)
+    same(*both(lambda L, t: L.nonzero(t), x))
+    same(*both(lambda L, t: t.argwhere(), x))
+    for v in (np.array(0.0), np.array(3), x, np.zeros((2, 0))):
+        for a, b in zip(*both(lambda L, t: L.nonzero(t, as_tuple=True), v)):
+            same(a, b)
+        same(*both(lambda L, t: t.nonzero(), v))
+    for fn in (lambda t: lumina.nonzero(t), lambda t: t.argwhere(), lambda t: t.nonzero(as_tuple=True)[0]):
+        with pytest.raises(LuminaTraceError, match="nonzero|argwhere"):
+            lumina.compile(fn)(lumina.tensor(x))
+
+
+def test_triangle_indices():
+    for name in ("triu_indices", "tril_indices"):
+        for args in ((3, 4), (4, 3, 1), (3, 3, -1), (0, 3), (2, 5, 9), (3, 2, -7)):
+            same(*both(lambda L: getattr(L, name)(*args)))
+        same(*both(lambda L: getattr(L, name)(3, 3, dtype=L.int32)))
+        with pytest.raises(LuminaValueError, match=name):
+            getattr(lumina, name)(-1, 3)
+        with pytest.raises(LuminaTypeError, match=name):
+            getattr(lumina, name)(3, 3, dtype=lumina.float32)
+    got = lumina.compile(lambda t: t[tuple(lumina.triu_indices(3, 3))])(lumina.arange(9.0).reshape(3, 3))
+    np.testing.assert_array_equal(got.numpy(), [0, 1, 2, 4, 5, 8])
+
+
+def test_as_tensor_asarray_scalar_tensor():
+    t = lumina.tensor([1.0, 2.0], requires_grad=True)
+    assert lumina.as_tensor(t) is t and lumina.asarray(t) is t
+    assert lumina.as_tensor(t, dtype=lumina.float64).dtype is lumina.float64
+    c = lumina.asarray(t, copy=True)
+    assert c is not t and np.array_equal(c.numpy(), t.numpy())
+    assert lumina.asarray([1.0], requires_grad=True).requires_grad
+    with pytest.raises(LuminaValueError, match="asarray"):
+        lumina.asarray([1.0, 2.0], copy=False)
+    for data in ([1, 2], [1.5], 3, 2.5, True, np.arange(3, dtype=np.int32)):
+        same(*both(lambda L: L.as_tensor(data)))
+        same(*both(lambda L: L.asarray(data)))
+    for s, dt in ((3, None), (True, None), (2.5, "int64"), (np.inf, "bool"), (0, "bool"), (1.5, "float64")):
+        same(*both(lambda L: L.scalar_tensor(s, dtype=None if dt is None else getattr(L, dt))))
+
+
+def test_top_level_dropout_forms():
+    x = lumina.ones(1000)
+    for fn in (lumina.dropout, lumina.alpha_dropout):
+        np.testing.assert_array_equal(fn(x, 0.5, False).numpy(), np.ones(1000, np.float32))
+    y = lumina.dropout(x, 0.25, True).numpy()
+    assert set(np.unique(y)) <= {0.0, np.float32(1 / 0.75)} and 0 < (y == 0).sum() < 1000
+    z = lumina.alpha_dropout(x, 0.5, True).numpy()
+    assert len(np.unique(z)) == 2

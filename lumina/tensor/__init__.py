@@ -44,6 +44,8 @@ The modules, bottom to top (each imports only modules above it in this list, nev
     products     dot / vdot / inner / mv / addmv / addr / kron / tensordot
     stacking     atleast_nd, hstack / vstack / dstack / column_stack, tensor_split, broadcast_tensors,
                  block_diag, rot90 / fliplr / flipud
+    summaries    nansum / nanmean, var_mean / std_mean, count_nonzero, diff
+    positions    nonzero / argwhere (eager only), triu_indices / tril_indices
     autograd     backward, ``lumina.grad``, ``lumina.value_and_grad``
 
 How ``Tensor`` gets its methods. ``core`` defines the class with its data model only, and imports no
@@ -121,9 +123,13 @@ _METHODS += (InteropMethods,)
 from .functions import *  # noqa: E402,F403  (each module's names are its __all__)
 from .products import *  # noqa: E402,F403
 from .stacking import *  # noqa: E402,F403
+from .summaries import *  # noqa: E402,F403
+from .positions import *  # noqa: E402,F403
 from . import functions as _functions, products as _products, stacking as _stacking  # noqa: E402
-__all__ += [n for m in (_functions, _products, _stacking) for n in m.__all__ if not n.endswith("Methods")]
-_METHODS += (FunctionMethods, ProductMethods, StackingMethods)  # noqa: F405
+from . import positions as _positions, summaries as _summaries  # noqa: E402
+__all__ += [n for m in (_functions, _products, _stacking, _summaries, _positions) for n in m.__all__
+            if not n.endswith("Methods")]
+_METHODS += (FunctionMethods, ProductMethods, StackingMethods, SummaryMethods, PositionMethods)  # noqa: F405
 
 __all__ += ["bitwise_and", "bitwise_or", "bitwise_xor", "bitwise_not", "bitwise_left_shift", "bitwise_right_shift",
             "index_add", "index_copy", "index_fill", "index_put", "masked_scatter", "take", "masked_select",

@@ -10,6 +10,7 @@ wrappers, each one line over the op it names, with torch 2.13's signatures
     concat concatenate             cat
     broadcast_to                   Tensor.broadcast_to
     isclose allclose equal is_nonzero
+    as_tensor asarray scalar_tensor    ``tensor`` with torch's conversion rules
 
 Each returns what its target returns: the same dtype promotion, the same broadcasting, the same
 errors (LuminaError subclasses naming the target op). ``allclose``, ``equal`` and ``is_nonzero``
@@ -22,6 +23,7 @@ from ..errors import LuminaTypeError, LuminaValueError
 from ..ir.dtypes import DType
 from .arithmetic import _as_tensor, div, mul, sub
 from .core import Tensor
+from .creation import tensor
 from .movement import cat
 from .pointwise import isfinite, isnan
 from .rounding import trunc
@@ -177,6 +179,43 @@ def is_nonzero(input) -> bool:
     return bool(input.item())
 
 
+def as_tensor(data, dtype=None, device=None) -> Tensor:
+    """``torch.as_tensor``: ``data`` itself when it is a lumina tensor of that dtype and device
+    (else ``data.to(dtype, device)``, which keeps its graph); other data (arrays, lists, numbers)
+    as ``lumina.tensor`` makes it (a copy: ``lumina.from_numpy`` shares a NumPy array's memory)."""
+    if isinstance(data, Tensor):
+        out = data if dtype is None else data.to(dtype)
+        return out if device is None else out.to(device)
+    return tensor(data, dtype=dtype, device=device)
+
+
+def asarray(obj, *, dtype=None, device=None, copy=None, requires_grad=None) -> Tensor:
+    """``torch.asarray``: ``as_tensor`` with ``copy`` (True: always a new tensor; False: never
+    copy, so LuminaValueError where the data must be converted or is not a lumina tensor) and
+    ``requires_grad`` (None: a tensor's own flag, else False)."""
+    if copy is False:
+        if not isinstance(obj, Tensor) or (dtype is not None and obj.dtype is not dtype):
+            raise LuminaValueError(f"asarray: copy=False, but {type(obj).__name__} data cannot be used without a copy "
+                                   "(lumina aliases lumina tensors only, of the same dtype)")
+    out = as_tensor(obj, dtype, device)
+    if copy and out is obj:
+        out = obj.clone()
+    if requires_grad is not None and requires_grad != out.requires_grad:
+        out = (out.detach() if not requires_grad else out).requires_grad_(requires_grad)
+    return out
+
+
+def scalar_tensor(s, *, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
+    """``torch.scalar_tensor``: a 0-d tensor of the number ``s``, float32 (torch's default dtype)
+    unless ``dtype`` is given, whatever the type of ``s``."""
+    if isinstance(s, Tensor):
+        s = s.item()
+    dt = DType.float32 if dtype is None else dtype
+    if dt is DType.bool:
+        s = bool(s)   # as torch: any nonzero number, NaN and infinities included, is True
+    return tensor(s, dtype=dt, device=device, requires_grad=requires_grad)
+
+
 class FunctionMethods:
     """The Tensor methods of torch's aliases and comparisons (see the module docstring)."""
 
@@ -216,4 +255,5 @@ class FunctionMethods:
 
 __all__ = ["eq", "ne", "lt", "le", "gt", "ge", "greater", "less", "greater_equal", "less_equal", "not_equal",
            "divide", "true_divide", "multiply", "subtract", "negative", "absolute", "fix", "swapaxes", "swapdims",
-           "concat", "concatenate", "broadcast_to", "isclose", "allclose", "equal", "is_nonzero", "FunctionMethods"]
+           "concat", "concatenate", "broadcast_to", "isclose", "allclose", "equal", "is_nonzero", "as_tensor", "asarray",
+           "scalar_tensor", "FunctionMethods"]

@@ -242,6 +242,8 @@ SIGNATURE_DIFFERENCES: dict[str, dict[str, str]] = {
                                       "overloads take either unbiased or correction, and one Python signature "
                                       "needs a sentinel to tell which was passed"}
        for scope in ("lumina", "Tensor") for op in ("var", "std")},
+    **{f"lumina.{op}": {"unbiased": "None stands for 'not given', as in var and std (whose moments these are)"}
+       for op in ("var_mean", "std_mean")},
     **{f"{scope}.{op}": {"other": "torch's overloads put either dim or other second (max(input, dim, keepdim) and "
                                   "max(input, other)); lumina's one signature takes dim there and treats a tensor "
                                   "in dim's place as other (x.max(y) is torch's max(other)), so other= is a "

@@ -1,8 +1,11 @@
 """Rows of torch's aliases and the function forms of Tensor methods (``lumina.tensor.functions``):
 the comparisons by name, divide / multiply / subtract / true_divide / negative / absolute / fix,
-swapaxes / swapdims, concat / concatenate, broadcast_to, isclose / allclose / equal / is_nonzero;
-the products (``lumina.tensor.products``) and the stacking family (``lumina.tensor.stacking``).
-An alias reuses the case strategy of the row of the op it names."""
+swapaxes / swapdims, concat / concatenate, broadcast_to, isclose / allclose / equal / is_nonzero,
+as_tensor / asarray / scalar_tensor; the products (``lumina.tensor.products``), the stacking family
+(``lumina.tensor.stacking``), nansum / nanmean / var_mean / std_mean / count_nonzero / diff
+(``lumina.tensor.summaries``), nonzero / argwhere / triu_indices / tril_indices
+(``lumina.tensor.positions``) and torch's top-level dropout / alpha_dropout. An alias reuses the
+case strategy of the row of the op it names."""
 from __future__ import annotations
 
 import math
@@ -10,12 +13,15 @@ import math
 import numpy as np
 from hypothesis import strategies as st
 
-from ..cases import ALL, FLOATS, INTS, Arr, Case
+from ..cases import ALL, FLOATS, INTS, Arr, Case, Dt
 from ..spec import OpSpec
-from ..strategies import (array, binary_cases, binary_specials, dim_of, rarely, shapes, unary_cases, unary_specials,
-                          wants_grad)
+from ..strategies import (array, binary_cases, binary_specials, dim_of, rarely, reduce_cases, reduce_specials, shapes,
+                          unary_cases, unary_specials, wants_grad)
 from .common import methods
 from .elementwise import _arith_cases, _arith_specials
+from .functional import _dropout_cases, _dropout_check
+from .functional_more import _alpha_check, _alpha_dropout_cases
+from .reductions import _var_extra, _var_fixed, _var_positional
 from .shapes import _cat_cases, _expand_cases, _transpose_cases
 
 _COMPARISONS = ("eq", "ne", "lt", "le", "gt", "ge", "greater", "less", "greater_equal", "less_equal", "not_equal")
@@ -291,6 +297,143 @@ def _stacking_rows() -> list[OpSpec]:
     return rows
 
 
+@st.composite
+def _diff_cases(draw, dtype):
+    """``diff(x, n, dim, prepend, append)``: orders past the size, prepend / append of other
+    lengths along dim (rarely of another rank: torch raises), a 0-d input (raises)."""
+    shape = list(draw(shapes(0 if rarely(draw, 10) else 1, 3)))
+    x = Arr(draw(array(dtype, tuple(shape))), wants_grad(dtype, True))
+    kw = {}
+    if draw(st.booleans()):
+        kw["n"] = draw(st.integers(0, 4))
+    d = dim_of(draw, len(shape), errors=False) if shape else -1
+    if shape and draw(st.booleans()):
+        kw["dim"] = d
+    for side in ("prepend", "append"):
+        if shape and draw(st.integers(0, 2)) == 0:
+            s = list(shape)
+            s[d] = draw(st.integers(0, 2))
+            if rarely(draw, 10):
+                s = s[1:]
+            kw[side] = Arr(draw(array(dtype, tuple(s))), wants_grad(dtype, True))
+    return Case((x,), kw, dtype=dtype)
+
+
+@st.composite
+def _count_cases(draw, dtype):
+    shape = draw(shapes())
+    x = Arr(draw(array(dtype, shape)))
+    form = draw(st.integers(0, 2))
+    if form == 0 or not shape:
+        return Case((x,), dtype=dtype)
+    if form == 1:
+        return Case((x, dim_of(draw, len(shape))), dtype=dtype)
+    return Case((x, tuple(draw(st.permutations(range(len(shape))))[:draw(st.integers(1, len(shape)))])), dtype=dtype)
+
+
+@st.composite
+def _nonzero_position_cases(draw, dtype):
+    x = draw(array(dtype, draw(shapes(0, 3))))
+    if x.size and draw(st.booleans()):
+        x = np.where(draw(array("bool", x.shape)), x, np.zeros_like(x))
+    if draw(st.booleans()):
+        return Case((Arr(x),), {"as_tuple": draw(st.booleans())}, dtype=dtype)
+    return Case((Arr(x),), dtype=dtype)
+
+
+@st.composite
+def _triangle_index_cases(draw, dtype):
+    row, col = draw(st.integers(-1 if rarely(draw, 10) else 0, 5)), draw(st.integers(0, 5))
+    args = (row, col) if draw(st.booleans()) else (row, col, draw(st.integers(-6, 6)))
+    kw = {"dtype": Dt(draw(st.sampled_from(["int64", "int32"] + ["float32"] * rarely(draw, 8))))} \
+        if draw(st.booleans()) else {}
+    return Case(args, kw, dtype=dtype)
+
+
+@st.composite
+def _conversion_cases(draw, dtype, op):
+    """``as_tensor`` / ``asarray`` of a tensor, a nested list or a number, sometimes with a
+    dtype; ``scalar_tensor`` of a number."""
+    if op == "scalar_tensor":
+        s = draw(st.sampled_from([0, 3, -2.5, True, math.inf, math.nan]))
+        kw = {"dtype": Dt(dtype)} if draw(st.booleans()) else {}
+        return Case((s,), kw, dtype=dtype)
+    x = draw(array(dtype, draw(shapes())))
+    data = Arr(x) if draw(st.booleans()) else x.tolist() if dtype in ("float32", "int64", "bool") else Arr(x)
+    kw = {}
+    if draw(st.booleans()):
+        kw["dtype"] = Dt(draw(st.sampled_from(["float32", "float64", "int64"])))
+    if op == "asarray" and draw(st.booleans()):
+        kw["copy"] = True
+    return Case((data,), kw, dtype=dtype)
+
+
+def _only_nan_slice(case: Case) -> bool:
+    """A ``reduce_cases`` case with a slice of NaN only, whose gradient requested."""
+    x = case.args[0]
+    if not x.grad or x.value.size == 0:
+        return False
+    dim = case.args[1] if len(case.args) > 1 else None
+    return bool(np.isnan(x.value.astype(np.float64)).all(axis=dim).any())
+
+
+_NANMEAN_SKIP = (("a slice of NaN only: torch's gradient there is NaN (1 / 0 times its 0 mask of the NaN elements), "
+                  "lumina's 0, as the docstring of lumina.nanmean says", _only_nan_slice),)
+
+
+def _huge_float64(case: Case) -> bool:
+    x = case.args[0].value
+    return x.dtype == np.float64 and bool((np.abs(x[np.isfinite(x)]) > 1e300).any())
+
+
+_MOMENTS_SKIP = (("float64 slices near float64's largest values: var's known difference (its mean overflows, "
+                  "lumina.tensor.reductions.scaled_moments), which var_mean and std_mean share", _huge_float64),)
+
+
+def _summary_rows() -> list[OpSpec]:
+    rows: list[OpSpec] = []
+    rows += methods("nansum", cases=reduce_cases(), dtypes=ALL, accumulates=True, fixed=reduce_specials,
+                    checks="NaN read as 0 (its gradient 0); integers and bool sum to int64")
+    rows += methods("nanmean", cases=reduce_cases(), dtypes=FLOATS + INTS, accumulates=True, fixed=reduce_specials,
+                    skip=_NANMEAN_SKIP, checks="NaN skipped, a slice of NaN only is NaN; integers raise")
+    for name in ("var_mean", "std_mean"):
+        rows.append(OpSpec(f"lumina.{name}", (lambda n: lambda L, x, *a, **k: getattr(L, n)(x, *a, **k))(name),
+                           reduce_cases(extra=_var_extra), dtypes=FLOATS, ulps=16, accumulates=True,
+                           fixed=_var_fixed, skip=_MOMENTS_SKIP, checks="``unbiased`` and ``correction`` as var's; a tuple of two"))
+        rows.append(OpSpec(f"lumina.{name}#positional", (lambda n: lambda L, x, *a: getattr(L, n)(x, *a))(name),
+                           _var_positional, dtypes=("float32",), ulps=16, accumulates=True))
+    rows += methods("count_nonzero", cases=_count_cases, dtypes=ALL, exact=True, grad=False,
+                    checks="NaN counts, -0.0 does not; a tuple of dims")
+    rows += methods("diff", cases=_diff_cases, dtypes=ALL, exact=True,
+                    checks="orders past the size, prepend / append, bool by !=; a 0-d input or another rank raise")
+    return rows
+
+
+def _position_rows() -> list[OpSpec]:
+    rows: list[OpSpec] = []
+    rows += methods("nonzero", cases=_nonzero_position_cases, dtypes=ALL, exact=True, grad=False,
+                    checks="as_tuple (a 0-d input too); eager only: tests/test_torch_functions.py checks the "
+                           "LuminaTraceError inside @lumina.compile")
+    rows += methods("argwhere", cases=lambda d: _nonzero_position_cases(d).filter(lambda c: not c.kwargs),
+                    dtypes=ALL, exact=True, grad=False, checks="eager only")
+    for name in ("triu_indices", "tril_indices"):
+        rows.append(OpSpec(f"lumina.{name}", (lambda n: lambda L, *a, **k: getattr(L, n)(*a, **k))(name),
+                           _triangle_index_cases, dtypes=("int64",), exact=True, grad=False,
+                           checks="offsets past either corner, int32; negative sizes and float dtypes raise"))
+    for name in ("as_tensor", "asarray", "scalar_tensor"):
+        rows.append(OpSpec(f"lumina.{name}", (lambda n: lambda L, *a, **k: getattr(L, n)(*a, **k))(name),
+                           (lambda n: lambda d: _conversion_cases(d, n))(name), dtypes=ALL, exact=True, grad=False,
+                           checks="Python data: float32 / int64 defaults; dtype="))
+    rows.append(OpSpec("lumina.dropout", lambda L, x, **k: L.dropout(x, k.get("p", 0.5), k.get("training", True)),
+                       _dropout_cases, dtypes=("float32", "float64"), values=False, grad=False,
+                       check_extra=_dropout_check, checks="F.dropout's row, positional (input, p, train)"))
+    rows.append(OpSpec("lumina.alpha_dropout",
+                       lambda L, x, **k: L.alpha_dropout(x, k.get("p", 0.5), k.get("training", False)),
+                       _alpha_dropout_cases, values=False, grad=False, check_extra=_alpha_check,
+                       checks="F.alpha_dropout's row, positional (input, p, train)"))
+    return rows
+
+
 def specs() -> list[OpSpec]:
-    """The alias, product and stacking rows."""
-    return _alias_rows() + _product_rows() + _stacking_rows()
+    """The alias, product, stacking, summary and position rows."""
+    return _alias_rows() + _product_rows() + _stacking_rows() + _summary_rows() + _position_rows()
