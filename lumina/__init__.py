@@ -41,6 +41,7 @@ from .tensor import (atleast_1d, atleast_2d, atleast_3d, block_diag, broadcast_t
                      flipud, hstack, rot90, tensor_split, vstack)
 from .tensor import count_nonzero, diff, nanmean, nansum, std_mean, var_mean
 from .tensor import argwhere, as_tensor, asarray, nonzero, scalar_tensor, tril_indices, triu_indices
+from .tensor import clamp_max, clamp_min, select, square
 from .tensor import (Tensor, arange, cat, ceil, chunk, cumprod, cumsum, einsum, enable_grad, eye, flip, floor, full,
                      gather, grad, index_select, inference_mode, is_grad_enabled, logsumexp, manual_seed, matmul,
                      maximum, minimum, no_grad, ones, ones_like, pad, rand, rand_like, randint, randn, randn_like,
@@ -140,6 +141,16 @@ def clamp(input, min=None, max=None):  # noqa: A002 (torch's names)
 
 
 clip = clamp
+
+
+def softmax(input, dim: builtins.int, dtype=None):
+    """``torch.softmax``: ``F.softmax(input, dim, dtype)`` (``dim`` required, as torch's)."""
+    return nn.functional.softmax(input, dim, dtype)
+
+
+def log_softmax(input, dim: builtins.int, dtype=None):
+    """``torch.log_softmax``: ``F.log_softmax(input, dim, dtype)``."""
+    return nn.functional.log_softmax(input, dim, dtype)
 
 
 def dropout(input, p: builtins.float, train: builtins.bool):

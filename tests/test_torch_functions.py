@@ -388,3 +388,35 @@ def test_top_level_dropout_forms():
     assert set(np.unique(y)) <= {0.0, np.float32(1 / 0.75)} and 0 < (y == 0).sum() < 1000
     z = lumina.alpha_dropout(x, 0.5, True).numpy()
     assert len(np.unique(z)) == 2
+
+
+def test_square_clamp_bounds_select_softmax():
+    same(*both(lambda L, t: L.square(t), SPECIALS))
+    same(*both(lambda L, t: t.square(), np.array([True, False])))
+    same(*both(lambda L, t: L.square(t), np.array([-3, 4], np.int32)))
+    check(lambda L, F, t: L.square(t), RNG.standard_normal(4))
+    for bound in (0.5, np.nan, -np.inf):
+        same(*both(lambda L, t: L.clamp_min(t, bound), SPECIALS))
+        same(*both(lambda L, t: t.clamp_max(bound), SPECIALS))
+    same(*both(lambda L, t, b: L.clamp_min(t, b), SPECIALS.reshape(-1, 1), SPECIALS[:3]))
+    same(*both(lambda L, t: L.clamp_max(t, 2.5), np.array([1, 5], np.int64)))
+    check(lambda L, F, t: L.clamp_min(t, 0.1) + t.clamp_max(-0.2), RNG.standard_normal(6))
+    x = RNG.standard_normal((2, 3, 4))
+    for dim, index in ((0, 1), (-1, -4), (1, 2)):
+        same(*both(lambda L, t: L.select(t, dim, index), x))
+        same(*both(lambda L, t: t.select(dim, index), x))
+    check(lambda L, F, t: L.select(t, 2, 1), x)
+    with pytest.raises(lumina.LuminaIndexError, match="select"):
+        lumina.select(lumina.tensor(x), 1, 3)
+    with pytest.raises(lumina.LuminaIndexError, match="select"):
+        lumina.tensor(1.0).select(0, 0)
+    for name in ("softmax", "log_softmax"):
+        lo, to = both(lambda L, t: getattr(L, name)(t, 1), x)
+        np.testing.assert_allclose(lo.numpy(), to.numpy(), rtol=1e-12)
+        lo, to = both(lambda L, t: getattr(L, name)(t, -1, L.float32), x)
+        assert lo.dtype is lumina.float32
+        np.testing.assert_allclose(lo.numpy(), to.numpy(), rtol=1e-6)
+        check(lambda L, F, t: getattr(L, name)(t, 0), x)
+    got = lumina.compile(lambda t: lumina.softmax(t.select(0, 1).square(), -1).clamp_min(0.1))(lumina.tensor(x))
+    want = torch.softmax(torch.tensor(x).select(0, 1).square(), -1).clamp_min(0.1)
+    np.testing.assert_allclose(got.numpy(), want.numpy(), rtol=1e-12)

@@ -11,6 +11,7 @@ wrappers, each one line over the op it names, with torch 2.13's signatures
     broadcast_to                   Tensor.broadcast_to
     isclose allclose equal is_nonzero
     as_tensor asarray scalar_tensor    ``tensor`` with torch's conversion rules
+    square clamp_min clamp_max select  ``x * x``, ``clamp`` with one bound, ``x[..., index]``
 
 Each returns what its target returns: the same dtype promotion, the same broadcasting, the same
 errors (LuminaError subclasses naming the target op). ``allclose``, ``equal`` and ``is_nonzero``
@@ -19,7 +20,7 @@ return Python bools, so they realise their inputs and raise LuminaTraceError ins
 """
 from __future__ import annotations
 
-from ..errors import LuminaTypeError, LuminaValueError
+from ..errors import LuminaIndexError, LuminaTypeError, LuminaValueError
 from ..ir.dtypes import DType
 from .arithmetic import _as_tensor, div, mul, sub
 from .core import Tensor
@@ -216,6 +217,41 @@ def scalar_tensor(s, *, dtype=None, device=None, requires_grad: bool = False) ->
     return tensor(s, dtype=dt, device=device, requires_grad=requires_grad)
 
 
+def square(input) -> Tensor:
+    """``torch.square``: ``input * input``, torch's ``pow(input, 2)``: the input's dtype (bool
+    squares to int64, as torch). The gradient is ``x g + x g``; torch's ``(2 x) g`` overflows where
+    ``2 x`` does, though the product may be finite (lumina's is then)."""
+    x = _as_tensor(input, "square")
+    if x.dtype is DType.bool:
+        x = x.to(DType.int64)
+    return x * x
+
+
+def clamp_min(input, min) -> Tensor:  # noqa: A002 (torch's name)
+    """``torch.clamp_min``: ``clamp(input, min=min)`` (a number or a tensor; NaN propagates)."""
+    return _as_tensor(input, "clamp_min").clamp(min, None)
+
+
+def clamp_max(input, max) -> Tensor:  # noqa: A002 (torch's name)
+    """``torch.clamp_max``: ``clamp(input, max=max)``."""
+    return _as_tensor(input, "clamp_max").clamp(None, max)
+
+
+def select(input, dim: int, index: int) -> Tensor:
+    """``torch.select``: ``input[..., index, ...]`` with ``index`` at ``dim``, dropping that dim (a
+    view). Raises LuminaIndexError for a 0-d input, a dim or an index out of range (as torch)."""
+    x = _as_tensor(input, "select")
+    if x.ndim == 0:
+        raise LuminaIndexError(f"select: cannot be applied to a 0-dim tensor ({x._value.type})")
+    d = x._axes(dim, "select")[0]
+    if isinstance(index, bool) or not isinstance(index, int):
+        raise LuminaTypeError(f"select: index must be an int, got {index!r}")
+    if not -x.shape[d] <= index < x.shape[d]:
+        raise LuminaIndexError(f"select: index {index} out of range for tensor of size {list(x.shape)} at "
+                               f"dimension {dim}")
+    return x[(slice(None),) * d + (index,)]
+
+
 class FunctionMethods:
     """The Tensor methods of torch's aliases and comparisons (see the module docstring)."""
 
@@ -249,6 +285,10 @@ class FunctionMethods:
     def allclose(self, other, rtol: float = 1e-05, atol: float = 1e-08, equal_nan: bool = False) -> bool:
         return allclose(self, other, rtol, atol, equal_nan)
 
+    def square(self) -> Tensor: return square(self)
+    def clamp_min(self, min) -> Tensor: return clamp_min(self, min)  # noqa: A002
+    def clamp_max(self, max) -> Tensor: return clamp_max(self, max)  # noqa: A002
+    def select(self, dim: int, index: int) -> Tensor: return select(self, dim, index)
     def equal(self, other) -> bool: return equal(self, other)
     def is_nonzero(self) -> bool: return is_nonzero(self)
 
@@ -256,4 +296,4 @@ class FunctionMethods:
 __all__ = ["eq", "ne", "lt", "le", "gt", "ge", "greater", "less", "greater_equal", "less_equal", "not_equal",
            "divide", "true_divide", "multiply", "subtract", "negative", "absolute", "fix", "swapaxes", "swapdims",
            "concat", "concatenate", "broadcast_to", "isclose", "allclose", "equal", "is_nonzero", "as_tensor", "asarray",
-           "scalar_tensor", "FunctionMethods"]
+           "scalar_tensor", "square", "clamp_min", "clamp_max", "select", "FunctionMethods"]

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 
+import ml_dtypes
 import numpy as np
 from hypothesis import strategies as st
 
@@ -19,7 +20,7 @@ from ..strategies import (array, binary_cases, binary_specials, dim_of, rarely, 
                           unary_cases, unary_specials, wants_grad)
 from .common import methods
 from .elementwise import _arith_cases, _arith_specials
-from .functional import _dropout_cases, _dropout_check
+from .functional import _dropout_cases, _dropout_check, _softmax_cases, _softmax_fixed
 from .functional_more import _alpha_check, _alpha_dropout_cases
 from .reductions import _var_extra, _var_fixed, _var_positional
 from .shapes import _cat_cases, _expand_cases, _transpose_cases
@@ -68,6 +69,42 @@ def _nonzero_cases(draw, dtype):
     return Case((Arr(draw(array(dtype, shape))),), dtype=dtype)
 
 
+@st.composite
+def _bound_cases(draw, dtype):
+    """``clamp_min(x, bound)`` / ``clamp_max``: a number (NaN among them) or a tensor that
+    broadcasts, of this dtype or another."""
+    sa, sb = draw(shapes()), draw(shapes(0, 2))
+    x = Arr(draw(array(dtype, sa)), wants_grad(dtype, True))
+    if draw(st.booleans()):
+        return Case((x, draw(st.sampled_from([0, -1, 2.5, math.nan, -math.inf]))), dtype=dtype)
+    odt = dtype if draw(st.integers(0, 3)) else draw(st.sampled_from(FLOATS[:2] + INTS))
+    return Case((x, Arr(draw(array(odt, tuple(sa[len(sa) - len(sb):]) if len(sb) <= len(sa) else sb)),
+                        wants_grad(odt, True))), dtype=dtype)
+
+
+@st.composite
+def _select_cases(draw, dtype):
+    shape = draw(shapes(0 if rarely(draw, 10) else 1, 3))
+    x = Arr(draw(array(dtype, shape)), wants_grad(dtype, True))
+    d = dim_of(draw, len(shape))
+    size = shape[d] if shape and isinstance(d, int) and -len(shape) <= d < len(shape) else 1
+    if size == 0:
+        return Case((x, d, draw(st.integers(-1, 0))), dtype=dtype)     # nothing to select: torch raises
+    return Case((x, d, draw(st.integers(-size - rarely(draw, 8), size - 1 + rarely(draw, 8)))), dtype=dtype)
+
+
+def _twice_overflows(case: Case) -> bool:
+    x = case.args[0]
+    if not x.grad:
+        return False
+    v = x.value.astype(np.float64)
+    return bool((np.abs(v[np.isfinite(v)]) > float(ml_dtypes.finfo(x.value.dtype).max) / 2).any())
+
+
+_SQUARE_SKIP = (("gradients where 2 x overflows: torch's backward forms 2 x first (inf), lumina's x g + x g "
+                 "is the finite true value (see lumina.square)", _twice_overflows),)
+
+
 def _alias_rows() -> list[OpSpec]:
     rows: list[OpSpec] = []
     for name in _COMPARISONS:
@@ -85,6 +122,18 @@ def _alias_rows() -> list[OpSpec]:
                     checks="alpha; bool operands raise")
     for name in ("negative", "absolute", "fix"):
         rows += methods(name, cases=unary_cases(), dtypes=ALL, exact=True, fixed=unary_specials)
+    rows += methods("square", cases=unary_cases(), dtypes=ALL, exact=True, fixed=unary_specials, skip=_SQUARE_SKIP,
+                    checks="bool squares to int64")
+    for name in ("clamp_min", "clamp_max"):
+        rows += methods(name, cases=_bound_cases, dtypes=FLOATS + INTS, exact=True, signed_zeros=False,
+                        checks="a number (NaN too) or a broadcast tensor of another dtype")
+    rows += methods("select", cases=_select_cases, dtypes=ALL, exact=True,
+                    checks="negative dims and indices; out of range and 0-d raise")
+    for name in ("softmax", "log_softmax"):
+        rows.append(OpSpec(f"lumina.{name}", (lambda n: lambda L, x, d: getattr(L, n)(x, d))(name), _softmax_cases,
+                           normwise=True, dtypes=FLOATS, ulps=16, accumulates=name == "log_softmax",
+                           fixed=_softmax_fixed,
+                           checks=f"F.{name}'s row, through torch.{name}"))
     for name in ("swapaxes", "swapdims"):
         rows += methods(name, cases=_transpose_cases, dtypes=ALL, exact=True)
     for name in ("concat", "concatenate"):
