@@ -420,3 +420,22 @@ def test_square_clamp_bounds_select_softmax():
     got = lumina.compile(lambda t: lumina.softmax(t.select(0, 1).square(), -1).clamp_min(0.1))(lumina.tensor(x))
     want = torch.softmax(torch.tensor(x).select(0, 1).square(), -1).clamp_min(0.1)
     np.testing.assert_allclose(got.numpy(), want.numpy(), rtol=1e-12)
+
+
+def test_in_place_functions_update_and_return_their_input():
+    x = np.array([-2.0, np.nan, 0.5, 3.0], np.float32)
+    for name, args in (("clamp_", (-1.0, 1.0)), ("clip_", (None, 0.0)), ("fill_", (7.0,)), ("zero_", ()),
+                       ("index_put_", ((np.array([0, 2]),), np.array([5.0, 6.0], np.float32)))):
+        lt, tt = lumina.tensor(x), torch.tensor(x)
+        largs = [tuple(lumina.tensor(i) for i in a) if isinstance(a, tuple) else lumina.tensor(a)
+                 if isinstance(a, np.ndarray) else a for a in args]
+        targs = [tuple(torch.tensor(i) for i in a) if isinstance(a, tuple) else torch.tensor(a)
+                 if isinstance(a, np.ndarray) else a for a in args]
+        assert getattr(lumina, name)(lt, *largs) is lt
+        getattr(torch, name)(tt, *targs)
+        same(lt, tt)
+    with pytest.raises(LuminaTypeError, match="zero_"):
+        lumina.zero_([1.0, 2.0])
+    leaf = lumina.tensor([1.0], requires_grad=True)
+    with pytest.raises(lumina.LuminaGradError):
+        lumina.fill_(leaf, 2.0)

@@ -12,6 +12,7 @@ wrappers, each one line over the op it names, with torch 2.13's signatures
     isclose allclose equal is_nonzero
     as_tensor asarray scalar_tensor    ``tensor`` with torch's conversion rules
     square clamp_min clamp_max select  ``x * x``, ``clamp`` with one bound, ``x[..., index]``
+    clamp_ clip_ fill_ zero_ index_put_    torch's function forms of the in-place methods
 
 Each returns what its target returns: the same dtype promotion, the same broadcasting, the same
 errors (LuminaError subclasses naming the target op). ``allclose``, ``equal`` and ``is_nonzero``
@@ -252,6 +253,39 @@ def select(input, dim: int, index: int) -> Tensor:
     return x[(slice(None),) * d + (index,)]
 
 
+def _updated(input, op: str) -> Tensor:
+    """The tensor an in-place function updates (LuminaTypeError for anything else)."""
+    if not isinstance(input, Tensor):
+        raise LuminaTypeError(f"{op}: input must be a Tensor to update in place, got {type(input).__name__}")
+    return input
+
+
+def clamp_(input, min=None, max=None) -> Tensor:  # noqa: A002 (torch's names)
+    """``torch.clamp_``: ``input.clamp_(min, max)``, in place; returns ``input``. These in-place
+    functions raise what their methods raise, and LuminaTypeError for a non-tensor ``input``."""
+    return _updated(input, "clamp_").clamp_(min, max)
+
+
+def clip_(input, min=None, max=None) -> Tensor:  # noqa: A002
+    """``torch.clip_``: ``input.clip_(min, max)``."""
+    return _updated(input, "clip_").clip_(min, max)
+
+
+def fill_(input, value) -> Tensor:
+    """``torch.fill_``: ``input.fill_(value)``, in place; returns ``input``."""
+    return _updated(input, "fill_").fill_(value)
+
+
+def zero_(input) -> Tensor:
+    """``torch.zero_``: ``input.zero_()``, in place; returns ``input``."""
+    return _updated(input, "zero_").zero_()
+
+
+def index_put_(input, indices, values, accumulate: bool = False) -> Tensor:
+    """``torch.index_put_``: ``input.index_put_(indices, values, accumulate)``."""
+    return _updated(input, "index_put_").index_put_(indices, values, accumulate)
+
+
 class FunctionMethods:
     """The Tensor methods of torch's aliases and comparisons (see the module docstring)."""
 
@@ -296,4 +330,5 @@ class FunctionMethods:
 __all__ = ["eq", "ne", "lt", "le", "gt", "ge", "greater", "less", "greater_equal", "less_equal", "not_equal",
            "divide", "true_divide", "multiply", "subtract", "negative", "absolute", "fix", "swapaxes", "swapdims",
            "concat", "concatenate", "broadcast_to", "isclose", "allclose", "equal", "is_nonzero", "as_tensor", "asarray",
-           "scalar_tensor", "square", "clamp_min", "clamp_max", "select", "FunctionMethods"]
+           "scalar_tensor", "square", "clamp_min", "clamp_max", "select", "clamp_", "clip_", "fill_", "zero_", "index_put_",
+           "FunctionMethods"]

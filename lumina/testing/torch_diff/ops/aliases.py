@@ -22,6 +22,8 @@ from .common import methods
 from .elementwise import _arith_cases, _arith_specials
 from .functional import _dropout_cases, _dropout_check, _softmax_cases, _softmax_fixed
 from .functional_more import _alpha_check, _alpha_dropout_cases
+from .indexing import _leaf_sometimes, index_put_cases
+from .inplace import _clamp_inplace_cases, _copy_of, _fill_cases, _inplace_cases
 from .reductions import _var_extra, _var_fixed, _var_positional
 from .shapes import _cat_cases, _expand_cases, _transpose_cases
 
@@ -483,6 +485,29 @@ def _position_rows() -> list[OpSpec]:
     return rows
 
 
+def _in_place_function(name):
+    """``y = x.clone()`` then ``L.<name>(y, *args)`` (with ``leaf=True`` on ``x`` itself): returns
+    ``(y, result, result is y)``, as the in-place method rows (``inplace._inplace``)."""
+    def call(L, x, *a, leaf=False, **kw):
+        y = x if leaf else _copy_of(x)
+        r = getattr(L, name)(y, *a, **kw)
+        return y, r, r is y
+    return call
+
+
+def _in_place_rows() -> list[OpSpec]:
+    checks = "returns input; on a leaf that requires grad it raises (the method's row)"
+    rows = [OpSpec(f"lumina.{name}", _in_place_function(name), _clamp_inplace_cases, dtypes=FLOATS[:2] + INTS[:1],
+                   exact=True, signed_zeros=False, checks=checks) for name in ("clamp_", "clip_")]
+    rows += [OpSpec("lumina.fill_", _in_place_function("fill_"), _fill_cases, dtypes=("float32", "int64", "bool"),
+                    exact=True, checks=checks),
+             OpSpec("lumina.zero_", _in_place_function("zero_"), _inplace_cases(0), dtypes=("float32", "int64", "bool"),
+                    exact=True, checks=checks),
+             OpSpec("lumina.index_put_", _in_place_function("index_put_"), _leaf_sometimes(index_put_cases),
+                    dtypes=("float32", "int64"), exact=True, checks=checks)]
+    return rows
+
+
 def specs() -> list[OpSpec]:
-    """The alias, product, stacking, summary and position rows."""
-    return _alias_rows() + _product_rows() + _stacking_rows() + _summary_rows() + _position_rows()
+    """The alias, product, stacking, summary, position and in-place function rows."""
+    return _alias_rows() + _product_rows() + _stacking_rows() + _summary_rows() + _position_rows() + _in_place_rows()
