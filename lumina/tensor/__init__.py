@@ -39,6 +39,8 @@ The modules, bottom to top (each imports only modules above it in this list, nev
     sampling     randperm / multinomial / bernoulli / normal, normal_ / uniform_ / ... in place
     setitem      ``x[key] = value``
     interop      from_numpy / from_dlpack / __dlpack__: memory shared with NumPy and DLPack producers
+    special_math sinh / cosh / asinh / acosh / atanh, log2 / log10 / exp2, reciprocal, sinc, logit, sgn / signbit
+    binary_math  hypot, logaddexp(2), xlogy, copysign, heaviside, float_power, lerp, addcmul / addcdiv
     queries      is_tensor / numel / is_floating_point / element_size / get_default_dtype
     functions    torch's aliases (divide, swapaxes, concat, ...), eq / lt / ..., isclose / allclose / equal
     products     dot / vdot / inner / mv / addmv / addr / kron / tensordot
@@ -120,6 +122,14 @@ __all__ += ["norm", "dist", "cdist", "cosine_similarity", "pairwise_distance"]
 _METHODS += (DistanceMethods,)
 __all__ += ["from_numpy", "from_dlpack", "SharedTensor"]
 _METHODS += (InteropMethods,)
+from .special_math import (SpecialMathMethods, acosh, asinh, atanh, cosh, deg2rad, exp2, log2, log10, logit,
+                           rad2deg, reciprocal, sgn, signbit, sinc, sinh)
+from .binary_math import (BinaryMathMethods, addcdiv, addcmul, copysign, float_power, heaviside, hypot, lerp,
+                          logaddexp, logaddexp2, xlogy)
+__all__ += ["sinh", "cosh", "asinh", "acosh", "atanh", "log2", "log10", "exp2", "reciprocal", "deg2rad", "rad2deg",
+            "sinc", "sgn", "signbit", "logit", "hypot", "logaddexp", "logaddexp2", "xlogy", "copysign", "heaviside",
+            "float_power", "lerp", "addcmul", "addcdiv"]
+_METHODS += (SpecialMathMethods, BinaryMathMethods)
 from .functions import *  # noqa: E402,F403  (each module's names are its __all__)
 from .products import *  # noqa: E402,F403
 from .stacking import *  # noqa: E402,F403

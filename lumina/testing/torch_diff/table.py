@@ -6,9 +6,10 @@ from __future__ import annotations
 from ..namesakes import namesakes
 from .ops import (aliases, autograd, conversions, creation, distances, elementwise, functional, indexing, inplace,
                   linalg, modules, parameters, random, recurrent, reductions, shapes, sorting, vision)
+from .ops import elementwise_more
 from .spec import OpSpec, namesake_of
 
-FAMILIES = (elementwise, linalg, reductions, sorting, shapes, indexing, random, creation, distances, conversions,
+FAMILIES = (elementwise, elementwise_more, linalg, reductions, sorting, shapes, indexing, random, creation, distances, conversions,
             autograd, inplace, functional, modules, vision, recurrent, parameters, aliases)
 """The op families whose ``specs()`` make up the table."""
 

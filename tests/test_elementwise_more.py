@@ -1,0 +1,293 @@
+"""The further elementwise math (lumina/tensor/special_math.py, binary_math.py) against PyTorch 2.13
+CPU: values within a stated number of ulps in float32 and float64 (special values, signed zeros and
+domain edges exactly where torch's are NaN / inf / ±0), dtypes, gradients against torch and float64
+finite differences, ``@lumina.compile``, in-place forms and errors."""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import torch
+
+import lumina
+from gradcheck import check
+
+SPECIALS = [math.nan, math.inf, -math.inf, 0.0, -0.0, 1.0, -1.0, 0.5, -0.5, 1e-30, -1e-7, 0.999, -0.999, 1.001, 2.0,
+            -3.5, 20.0, -30.0, 88.9, 89.3, 95.0, -95.0, 300.0, 1e10, 3e38, -3e38, 1e-45, 710.0, 1e200]
+
+# name -> (ulps allowed in float32, in float64); measured maxima are below these
+UNARY = {"sinh": (4, 4), "cosh": (4, 4), "asinh": (4, 4), "acosh": (4, 4), "atanh": (4, 4), "log2": (2, 2),
+         "log10": (2, 2), "exp2": (2, 2), "reciprocal": (1, 1), "sinc": (4, 4), "logit": (4, 4),
+         "deg2rad": (1, 1), "rad2deg": (1, 1), "sgn": (0, 0)}
+
+# open intervals of the smooth interior for finite differences
+DOMAIN = {"acosh": (1.1, 5.0), "atanh": (-0.9, 0.9), "log2": (0.1, 5.0), "log10": (0.1, 5.0),
+          "logit": (0.05, 0.95), "reciprocal": (0.2, 5.0)}
+
+
+def _inputs(dtype, seed=0):
+    rng = np.random.default_rng(seed)
+    rand = np.concatenate([rng.uniform(-5, 5, 64), rng.uniform(-1, 1, 32), 10.0 ** rng.uniform(-20, 20, 32)])
+    with np.errstate(over="ignore"):      # 1e200 is inf in float32
+        return np.concatenate([np.array(SPECIALS), rand]).astype(dtype)
+
+
+def _assert_close_ulps(got, want, ulps, what, signed_zeros=True, floor=np.finfo(np.float64).tiny):
+    got, want = np.asarray(got, np.float64), np.asarray(want, np.float64)
+    assert got.shape == want.shape, what
+    nan_g, nan_w = np.isnan(got), np.isnan(want)
+    assert (nan_g == nan_w).all(), f"{what}: NaN at {np.flatnonzero(nan_g != nan_w)}"
+    inf = np.isinf(want) | np.isinf(got)
+    assert (got[inf] == want[inf]).all(), f"{what}: infinities differ {got[inf]} vs {want[inf]}"
+    zero = (want == 0) & ~nan_w
+    assert (np.signbit(got[zero]) == np.signbit(want[zero])).all() or not signed_zeros, what
+    assert (got[zero] == 0).all(), \
+        f"{what}: zeros differ {got[zero]} vs {want[zero]}"
+    ok = ~(nan_w | inf | zero)
+    return _ulps_off(got[ok], want[ok], ulps, what, floor=floor)
+
+
+def _ulps_off(got, want, ulps, what, eps=None, floor=np.finfo(np.float64).tiny):
+    """The largest error in ulps relative to ``max(|want|, floor)``."""
+    eps = eps or _ulps_off.eps
+    err = np.abs(got - want) / np.maximum(np.abs(want), floor)
+    worst = float(err.max() / eps) if err.size else 0.0
+    assert worst <= max(ulps, 0.0) + (0 if ulps else 0), f"{what}: {worst:.2f} ulps off (allowed {ulps})"
+    return worst
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("name", sorted(UNARY))
+def test_unary_values_match_torch(name, dtype):
+    x = _inputs(dtype)
+    _ulps_off.eps = float(np.finfo(dtype).eps)
+    got = getattr(lumina, name)(lumina.tensor(x)).numpy()
+    if name in ("sinh", "cosh"):
+        # element by element: torch's vectorised kernel overflows where e^|x| does, its scalar
+        # kernel (and lumina) only where the result does
+        want = np.array([getattr(torch, name)(torch.tensor([v])).item() for v in x], dtype)
+    else:
+        want = getattr(torch, name)(torch.tensor(x)).numpy()
+    assert got.dtype == want.dtype
+    _assert_close_ulps(got, want, UNARY[name][dtype == "float64"], f"{name} {dtype}")
+
+
+@pytest.mark.parametrize("name", sorted(UNARY))
+def test_unary_gradients_match_torch_at_special_values(name):
+    if name == "sgn":
+        return
+    x = _inputs("float64")
+    lx, tx = lumina.tensor(x, requires_grad=True), torch.tensor(x, requires_grad=True)
+    getattr(lumina, name)(lx).sum().backward()
+    getattr(torch, name)(tx).sum().backward()
+    _ulps_off.eps = 2 ** -52
+    want = tx.grad.numpy()
+    if name in ("sinh", "cosh"):
+        want = np.array([getattr(torch, "cosh" if name == "sinh" else "sinh")(torch.tensor([v])).item() for v in x])
+        want[np.isinf(x)] = tx.grad.numpy()[np.isinf(x)]
+    # gradients at ±inf inputs are 0 where torch's formula gives -0.0 (atanh): zero signs not compared
+    _assert_close_ulps(lx.grad.numpy(), want, 8, f"d{name}", signed_zeros=False)
+
+
+@pytest.mark.parametrize("name", sorted(set(UNARY) - {"sgn"}))
+def test_unary_gradients_finite_differences(name):
+    lo, hi = DOMAIN.get(name, (-3.0, 3.0))
+    x = np.random.default_rng(1).uniform(lo, hi, (3, 4))
+    check(lambda L, F, a: getattr(L, name)(a), x)
+
+
+@pytest.mark.parametrize("name", ["sinh", "cosh", "asinh", "acosh", "atanh", "log2", "exp2", "reciprocal", "sinc",
+                                  "logit", "sgn"])
+def test_unary_dtypes_as_torch(name):
+    for dt in ("int64", "int32", "bool", "float16", "bfloat16"):
+        x = np.array([0, 1, 2, 3]).astype(np.float32).astype(dt) if dt != "bfloat16" else None
+        tx = torch.tensor([0.0, 1.0, 2.0, 3.0]).to(getattr(torch, dt))
+        lx = lumina.tensor(x) if x is not None else lumina.tensor([0.0, 1.0, 2.0, 3.0]).to(lumina.bfloat16)
+        want = getattr(torch, name)(tx)
+        got = getattr(lumina, name)(lx)
+        assert got.dtype.name == str(want.dtype).removeprefix("torch."), (name, dt)
+        np.testing.assert_allclose(got.to(lumina.float64).numpy(), want.double().numpy(), rtol=1e-2)
+
+
+def test_signbit_and_sgn():
+    x = np.array([-0.0, 0.0, -1.0, 2.0, math.inf, -math.inf, math.nan], np.float32)
+    np.testing.assert_array_equal(lumina.signbit(lumina.tensor(x)).numpy(), torch.signbit(torch.tensor(x)).numpy())
+    i = np.array([-3, 0, 5])
+    np.testing.assert_array_equal(lumina.signbit(lumina.tensor(i)).numpy(), torch.signbit(torch.tensor(i)).numpy())
+    np.testing.assert_array_equal(lumina.sgn(lumina.tensor(i)).numpy(), torch.sgn(torch.tensor(i)).numpy())
+    assert lumina.signbit(lumina.tensor(x)).dtype is lumina.bool
+
+
+def test_logit_eps_values_and_gradient():
+    p = np.array([0.0, 1.0, 0.5, 2.0, -1.0, 0.05, 0.3, math.nan, 0.95, 0.999])
+    lx, tx = lumina.tensor(p, requires_grad=True), torch.tensor(p, requires_grad=True)
+    lumina.logit(lx, eps=0.1).sum().backward()
+    torch.logit(tx, eps=0.1).sum().backward()
+    np.testing.assert_allclose(lumina.logit(lumina.tensor(p), eps=0.1).numpy(), torch.logit(torch.tensor(p), eps=0.1)
+                               .numpy(), rtol=1e-14)
+    np.testing.assert_allclose(lx.grad.numpy(), tx.grad.numpy(), rtol=1e-12)
+
+
+def test_deg2rad_of_integers_is_float32_and_in_place_refused():
+    got = lumina.deg2rad(lumina.tensor([1, 2]))
+    assert got.dtype is lumina.float32
+    np.testing.assert_allclose(got.numpy(), torch.deg2rad(torch.tensor([1, 2])).numpy(), rtol=1e-7)
+    with pytest.raises(lumina.LuminaTypeError, match="deg2rad_"):
+        lumina.tensor([1, 2]).deg2rad_()
+
+
+def test_inplace_unary():
+    x = np.array([0.3, -1.2, 2.0])
+    for name in ("sinh", "cosh", "asinh", "exp2", "log2", "reciprocal", "sinc", "deg2rad"):
+        lt = lumina.tensor(x)
+        assert getattr(lt, name + "_")() is lt
+        np.testing.assert_allclose(lt.numpy(), getattr(torch.tensor(x), name + "_")().numpy(), rtol=1e-14)
+    with pytest.raises(lumina.LuminaTypeError, match="sinh_"):
+        lumina.tensor([1, 2]).sinh_()
+
+
+def test_inside_compile():
+    x = np.random.default_rng(2).uniform(0.1, 0.9, (5,)).astype(np.float32)
+    y = np.random.default_rng(3).uniform(-2, 2, (5,)).astype(np.float32)
+
+    @lumina.compile
+    def f(a, b):
+        return (lumina.sinh(b) + lumina.acosh(1.0 + a) + lumina.atanh(a) + lumina.logit(a, eps=0.2) + lumina.sinc(b)
+                + lumina.hypot(a, b) + lumina.logaddexp(a, b) + lumina.xlogy(a, b.abs()) + lumina.copysign(a, b)
+                + lumina.lerp(a, b, 0.7) + lumina.addcdiv(a, a, b, value=0.5) + lumina.heaviside(b, a))
+
+    def ref(L, a, b):
+        return (L.sinh(b) + L.acosh(1.0 + a) + L.atanh(a) + L.logit(a, eps=0.2) + L.sinc(b) + L.hypot(a, b)
+                + L.logaddexp(a, b) + L.xlogy(a, b.abs()) + L.copysign(a, b) + L.lerp(a, b, 0.7)
+                + L.addcdiv(a, a, b, value=0.5) + L.heaviside(b, a))
+    got = f(lumina.tensor(x), lumina.tensor(y)).numpy()
+    np.testing.assert_allclose(got, ref(torch, torch.tensor(x), torch.tensor(y)).numpy(), rtol=1e-5)
+    np.testing.assert_allclose(got, ref(lumina, lumina.tensor(x), lumina.tensor(y)).numpy(), rtol=1e-6)
+
+
+# ---- binary ----
+
+BIN_SPECIALS = np.array([math.nan, math.inf, -math.inf, 0.0, -0.0, 1.0, -1.0, 2.5, -3.5, 0.3, 1e-30, 3e38, 700.0])
+
+BINARY = {"hypot": 1, "logaddexp": 2, "logaddexp2": 2, "xlogy": 2, "copysign": 0, "float_power": 2}
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("name", sorted(BINARY))
+def test_binary_values_match_torch(name, dtype):
+    a = BIN_SPECIALS.astype(dtype).reshape(-1, 1)
+    b = np.concatenate([BIN_SPECIALS, np.random.default_rng(4).uniform(-4, 4, 8)]).astype(dtype).reshape(1, -1)
+    got = getattr(lumina, name)(lumina.tensor(a), lumina.tensor(b)).numpy()
+    want = getattr(torch, name)(torch.tensor(a), torch.tensor(b)).numpy()
+    assert got.dtype == want.dtype
+    _ulps_off.eps = float(np.finfo(got.dtype).eps)
+    # logaddexp near 0 (2^a + 2^b near 1) cancels in both libraries: errors relative to max(|result|, 1)
+    floor = 1.0 if name.startswith("logaddexp") else np.finfo(np.float64).tiny
+    _assert_close_ulps(got, want, BINARY[name], f"{name} {dtype}", floor=floor)
+
+
+@pytest.mark.parametrize("name", sorted(BINARY))
+def test_binary_gradients(name):
+    rng = np.random.default_rng(5)
+    a, b = rng.uniform(0.2, 3, (3, 4)), rng.uniform(-3, 3, (4,))
+    b = np.where(np.abs(b) < 0.2, 0.5, b)
+    if name in ("xlogy", "float_power"):
+        b = np.abs(b)
+    check(lambda L, F, x, y: getattr(L, name)(x, y), a, b)
+
+
+def test_binary_gradients_at_special_values_match_torch():
+    for name in ("hypot", "logaddexp", "xlogy", "copysign"):
+        # (torch's gradient at an infinite operand is NaN for hypot and copysign, lumina's 0: not compared)
+        a = np.array([0.0, 0.0, 1.0, -2.0, 3.0, 0.0, -1.0, 1e-300])
+        b = np.array([0.0, 1.0, 0.0, 2.0, -1.0, -1.0, -1.0, 0.0])
+        la, lb = lumina.tensor(a, requires_grad=True), lumina.tensor(b, requires_grad=name != "copysign")
+        ta, tb = torch.tensor(a, requires_grad=True), torch.tensor(b, requires_grad=name != "copysign")
+        getattr(lumina, name)(la, lb).sum().backward()
+        getattr(torch, name)(ta, tb).sum().backward()
+        np.testing.assert_allclose(la.grad.numpy(), ta.grad.numpy(), rtol=1e-14, err_msg=name)
+        if name != "copysign":
+            np.testing.assert_allclose(lb.grad.numpy(), tb.grad.numpy(), rtol=1e-14, err_msg=name)
+
+
+def test_binary_scalars_and_promotion():
+    for fn, args in ((lambda L, t: L.xlogy(2, t), ()), (lambda L, t: L.xlogy(t, 3), ()),
+                     (lambda L, t: L.copysign(t, -0.0), ()), (lambda L, t: L.float_power(t, 2), ()),
+                     (lambda L, t: L.float_power(2, t), ())):
+        for x in (np.array([1, 2, 0]), np.array([1.5, 0.0, -2.0], np.float32)):
+            want = fn(torch, torch.tensor(x))
+            got = fn(lumina, lumina.tensor(x))
+            assert got.dtype.name == str(want.dtype).removeprefix("torch.")
+            np.testing.assert_allclose(got.numpy(), want.numpy(), rtol=1e-6)
+
+
+def test_heaviside():
+    x = np.array([math.nan, 0.0, -0.0, 1.0, -1.0, math.inf])
+    v = np.array([0.5])
+    np.testing.assert_array_equal(lumina.heaviside(lumina.tensor(x), lumina.tensor(v)).numpy(),
+                                  torch.heaviside(torch.tensor(x), torch.tensor(v)).numpy())
+    i = np.array([3, 0, -2])
+    np.testing.assert_array_equal(lumina.heaviside(lumina.tensor(i), lumina.tensor([7])).numpy(),
+                                  torch.heaviside(torch.tensor(i), torch.tensor([7])).numpy())
+    with pytest.raises(lumina.LuminaTypeError, match="heaviside.*same dtype"):
+        lumina.heaviside(lumina.tensor([1.0]), lumina.tensor([1]))
+
+
+@pytest.mark.parametrize("weight", [0.3, 0.7, -0.5, 1.0, 2.0, "tensor"])
+def test_lerp_matches_torch_bitwise_and_gradients(weight):
+    rng = np.random.default_rng(6)
+    s, e = rng.standard_normal((3, 4)).astype(np.float32), rng.standard_normal((4,)).astype(np.float32)
+    w = rng.uniform(-1, 2, (3, 1)).astype(np.float32) if weight == "tensor" else weight
+    lw = lumina.tensor(w) if weight == "tensor" else w
+    tw = torch.tensor(w) if weight == "tensor" else w
+    # torch's kernel fuses the multiply-add: 1 ulp apart at most
+    np.testing.assert_allclose(lumina.lerp(lumina.tensor(s), lumina.tensor(e), lw).numpy(),
+                               torch.lerp(torch.tensor(s), torch.tensor(e), tw).numpy(), rtol=2 ** -23, atol=2 ** -24)
+    if weight == "tensor":
+        check(lambda L, F, a, b, c: L.lerp(a, b, c), s, e, w)
+    else:
+        check(lambda L, F, a, b: L.lerp(a, b, weight), s, e)
+
+
+def test_lerp_errors():
+    with pytest.raises(lumina.LuminaTypeError, match="lerp"):
+        lumina.lerp(lumina.tensor([1.0]), lumina.tensor([1.0], dtype=lumina.float64), 0.5)
+    with pytest.raises(lumina.LuminaTypeError, match="lerp"):
+        lumina.lerp(lumina.tensor([1]), lumina.tensor([1]), 0.5)
+
+
+@pytest.mark.parametrize("op", ["addcmul", "addcdiv"])
+def test_addcmul_addcdiv(op):
+    rng = np.random.default_rng(7)
+    a, b, c = rng.standard_normal((2, 3)), rng.standard_normal((3,)), rng.uniform(0.5, 2, (2, 1))
+    for value in (1, 0.5, -2):
+        check(lambda L, F, x, y, z: getattr(L, op)(x, y, z, value=value), a, b, c)
+        lt = lumina.tensor(a)
+        getattr(lt, op + "_")(lumina.tensor(b), lumina.tensor(c), value=value)
+        np.testing.assert_allclose(lt.numpy(), getattr(torch.tensor(a), op + "_")(torch.tensor(b), torch.tensor(c),
+                                                                                  value=value).numpy(), rtol=1e-15)
+    ints = [lumina.tensor([1, 2]), lumina.tensor([3, 4]), lumina.tensor([5, 6])]
+    if op == "addcmul":
+        for value in (2, 0.5, -1.5):     # a float value is truncated for integers, as torch's
+            np.testing.assert_array_equal(lumina.addcmul(*ints, value=value).numpy(),
+                                          torch.addcmul(torch.tensor([1, 2]), torch.tensor([3, 4]),
+                                                        torch.tensor([5, 6]), value=value).numpy())
+    else:
+        with pytest.raises(lumina.LuminaTypeError, match="addcdiv"):
+            lumina.addcdiv(*ints)
+
+
+def test_binary_errors():
+    with pytest.raises(lumina.LuminaTypeError, match="hypot"):
+        lumina.hypot(lumina.tensor([1, 2]), lumina.tensor([1, 2]))
+    with pytest.raises(lumina.LuminaTypeError, match="hypot.*other"):
+        lumina.hypot(lumina.tensor([1.0]), 2.0)
+    with pytest.raises(lumina.LuminaTypeError, match="logaddexp"):
+        lumina.logaddexp(lumina.tensor([1]), lumina.tensor([1]))
+    with pytest.raises(lumina.LuminaShapeError):
+        lumina.hypot(lumina.tensor([1.0, 2.0]), lumina.tensor([1.0, 2.0, 3.0]))
+    with pytest.raises(lumina.LuminaTypeError, match="float_power_"):
+        lumina.tensor([1.0, 2.0]).float_power_(2)
+    t = lumina.tensor([1.0, 2.0], dtype=lumina.float64)
+    np.testing.assert_array_equal(t.float_power_(2).numpy(), [1.0, 4.0])
