@@ -46,6 +46,7 @@ from .tensor import count_nonzero, diff, nanmean, nansum, std_mean, var_mean
 from .tensor import argwhere, as_tensor, asarray, nonzero, scalar_tensor, tril_indices, triu_indices
 from .tensor import clamp_max, clamp_min, select, square
 from .tensor import clamp_, clip_, fill_, index_put_, zero_
+from .tensor import arccosh, arcsinh, arctanh
 from .tensor import (Tensor, arange, cat, ceil, chunk, cumprod, cumsum, einsum, enable_grad, eye, flip, floor, full,
                      gather, grad, index_select, inference_mode, is_grad_enabled, logsumexp, manual_seed, matmul,
                      maximum, minimum, no_grad, ones, ones_like, pad, rand, rand_like, randint, randn, randn_like,

@@ -170,7 +170,8 @@ def test_product_dtypes_and_errors():
     same(*both(lambda L, a, b: L.kron(a, b), np.ones(2, np.float32), np.ones(2, np.float64)))
     same(*both(lambda L, i, a, b: L.addr(i, a, b), np.ones((2, 2), np.float32), np.ones(2), np.ones(2)))
     for op, match in ((lambda: lumina.dot(f, lumina.ones(4)), "dot"), (lambda: lumina.dot(lumina.ones(1, 3), f), "dot"),
-                      (lambda: lumina.mv(lumina.ones(2, 4), f), "mv"), (lambda: lumina.inner(f, lumina.ones(4)), "inner"),
+                      (lambda: lumina.mv(lumina.ones(2, 4), f), "mv"),
+                      (lambda: lumina.inner(f, lumina.ones(4)), "inner"),
                       (lambda: lumina.tensordot(f, lumina.ones(4), 1), "tensordot"),
                       (lambda: lumina.tensordot(f, f, 2), "tensordot")):
         with pytest.raises(LuminaShapeError, match=match):
@@ -185,7 +186,7 @@ def test_stacks_match_torch():
     same(*both(lambda L, a, b: L.hstack((a, b)), c, c))
     same(*both(lambda L, a, b: L.vstack([a, b]), v, m))
     same(*both(lambda L, a, b: L.dstack([a, b]), m, m))
-    same(*both(lambda L, a, b, s: L.column_stack([a, b, s]), v, c, np.float32(2.0).reshape(()) * np.ones(3, np.float32)))
+    same(*both(lambda L, a, b, s: L.column_stack([a, b, s]), v, c, np.full(3, 2.0, np.float32)))
     for name in ("atleast_1d", "atleast_2d", "atleast_3d"):
         for shape in ((), (3,), (2, 3), (2, 3, 4)):
             same(*both(lambda L, a: getattr(L, name)(a), RNG.standard_normal(shape)))
@@ -287,6 +288,9 @@ def test_nansum_nanmean_values_gradients_and_errors():
     check(lambda L, F, t: L.nanmean(t, 0), finite)
     with pytest.raises(LuminaTypeError, match="nanmean"):
         lumina.nanmean(lumina.tensor([1, 2]))
+    only_nan = lumina.tensor([[np.nan, np.nan], [1.0, np.nan]], requires_grad=True)
+    lumina.nanmean(only_nan, 1).sum().backward()     # documented: 0 where torch's gradient is NaN
+    np.testing.assert_array_equal(only_nan.grad.numpy(), [[0.0, 0.0], [1.0, 0.0]])
 
 
 def test_var_mean_std_mean_as_torchs_welford_mean():
@@ -439,3 +443,18 @@ def test_in_place_functions_update_and_return_their_input():
     leaf = lumina.tensor([1.0], requires_grad=True)
     with pytest.raises(lumina.LuminaGradError):
         lumina.fill_(leaf, 2.0)
+
+
+@pytest.mark.parametrize("name, target", [("arcsinh", "asinh"), ("arccosh", "acosh"), ("arctanh", "atanh")])
+def test_inverse_hyperbolic_aliases(name, target):
+    x = np.array([np.nan, -np.inf, -2.0, -0.5, -0.0, 0.0, 0.5, 1.0, 2.0, np.inf], np.float32)
+    for fn in (lambda L, t: getattr(L, name)(t), lambda L, t: getattr(t, name)()):
+        lo, to = both(fn, x)
+        np.testing.assert_allclose(lo.numpy(), to.numpy(), rtol=4e-7, equal_nan=True)
+    np.testing.assert_array_equal(getattr(lumina, name)(lumina.tensor(x)).numpy(),
+                                  getattr(lumina, target)(lumina.tensor(x)).numpy())
+    y = lumina.tensor([1.5, 0.25])
+    assert getattr(y, name + "_")() is y
+    np.testing.assert_allclose(y.numpy(), getattr(torch, name)(torch.tensor([1.5, 0.25])).numpy(), rtol=4e-7)
+    check(lambda L, F, t: getattr(L, name)(t), np.array([1.25, 1.5, 1.75]) if name == "arccosh" else
+          np.array([-0.5, 0.25, 0.75]))

@@ -6,6 +6,7 @@ wrappers, each one line over the op it names, with torch 2.13's signatures
     greater less greater_equal less_equal not_equal    torch's aliases of gt lt ge le ne
     divide multiply subtract true_divide               div mul sub (true_divide is div)
     negative absolute fix          neg abs trunc
+    arcsinh arccosh arctanh        asinh acosh atanh (and the in-place methods arcsinh_ ...)
     swapaxes swapdims              transpose
     concat concatenate             cat
     broadcast_to                   Tensor.broadcast_to
@@ -99,6 +100,21 @@ def fix(input) -> Tensor:
     return trunc(_as_tensor(input, "fix"))
 
 
+def arcsinh(input) -> Tensor:
+    """``torch.arcsinh``: ``asinh``."""
+    return _as_tensor(input, "arcsinh").asinh()
+
+
+def arccosh(input) -> Tensor:
+    """``torch.arccosh``: ``acosh``."""
+    return _as_tensor(input, "arccosh").acosh()
+
+
+def arctanh(input) -> Tensor:
+    """``torch.arctanh``: ``atanh``."""
+    return _as_tensor(input, "arctanh").atanh()
+
+
 def swapaxes(input, axis0: int, axis1: int) -> Tensor:
     """``torch.swapaxes``: ``transpose`` (NumPy's name)."""
     return _as_tensor(input, "swapaxes").transpose(axis0, axis1)
@@ -128,8 +144,9 @@ def isclose(input, other, rtol: float = 1e-05, atol: float = 1e-08, equal_nan: b
     """``torch.isclose``: ``|input - other| <= atol + rtol * |other|`` elementwise, broadcast, a
     bool tensor; equal values (infinities included) are close, NaN only to NaN with ``equal_nan``.
     As torch's kernel, integer and bool operands are equal or not as they are, but their errors
-    are computed in the default float dtype (float32), so no difference overflows. Raises LuminaTypeError when the dtypes differ, LuminaValueError for a
-    negative ``rtol`` or ``atol`` (as torch).
+    are computed in the default float dtype (float32), so no difference overflows. Raises
+    LuminaTypeError when the dtypes differ, LuminaValueError for a negative ``rtol`` or ``atol``
+    (as torch).
     https://pytorch.org/docs/stable/generated/torch.isclose.html"""
     a, b = _as_tensor(input, "isclose"), _as_tensor(other, "isclose")
     if a.dtype is not b.dtype:
@@ -310,6 +327,12 @@ class FunctionMethods:
     def negative(self) -> Tensor: return self.neg()
     def absolute(self) -> Tensor: return self.abs()
     def fix(self) -> Tensor: return trunc(self)
+    def arcsinh(self) -> Tensor: return self.asinh()
+    def arccosh(self) -> Tensor: return self.acosh()
+    def arctanh(self) -> Tensor: return self.atanh()
+    def arcsinh_(self) -> Tensor: return self.asinh_()
+    def arccosh_(self) -> Tensor: return self.acosh_()
+    def arctanh_(self) -> Tensor: return self.atanh_()
     def swapaxes(self, axis0: int, axis1: int) -> Tensor: return self.transpose(axis0, axis1)
     def swapdims(self, dim0: int, dim1: int) -> Tensor: return self.transpose(dim0, dim1)
 
@@ -329,6 +352,6 @@ class FunctionMethods:
 
 __all__ = ["eq", "ne", "lt", "le", "gt", "ge", "greater", "less", "greater_equal", "less_equal", "not_equal",
            "divide", "true_divide", "multiply", "subtract", "negative", "absolute", "fix", "swapaxes", "swapdims",
-           "concat", "concatenate", "broadcast_to", "isclose", "allclose", "equal", "is_nonzero", "as_tensor", "asarray",
-           "scalar_tensor", "square", "clamp_min", "clamp_max", "select", "clamp_", "clip_", "fill_", "zero_", "index_put_",
-           "FunctionMethods"]
+           "concat", "concatenate", "broadcast_to", "isclose", "allclose", "equal", "is_nonzero", "as_tensor",
+           "asarray", "scalar_tensor", "square", "clamp_min", "clamp_max", "select", "clamp_", "clip_", "fill_",
+           "zero_", "index_put_", "arcsinh", "arccosh", "arctanh", "FunctionMethods"]

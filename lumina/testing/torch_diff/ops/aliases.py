@@ -23,7 +23,7 @@ from .elementwise import _arith_cases, _arith_specials
 from .functional import _dropout_cases, _dropout_check, _softmax_cases, _softmax_fixed
 from .functional_more import _alpha_check, _alpha_dropout_cases
 from .indexing import _leaf_sometimes, index_put_cases
-from .inplace import _clamp_inplace_cases, _copy_of, _fill_cases, _inplace_cases
+from .inplace import _clamp_inplace_cases, _copy_of, _fill_cases, _inplace, _inplace_cases
 from .reductions import _var_extra, _var_fixed, _var_positional
 from .shapes import _cat_cases, _expand_cases, _transpose_cases
 
@@ -124,6 +124,10 @@ def _alias_rows() -> list[OpSpec]:
                     checks="alpha; bool operands raise")
     for name in ("negative", "absolute", "fix"):
         rows += methods(name, cases=unary_cases(), dtypes=ALL, exact=True, fixed=unary_specials)
+    for name in ("arcsinh", "arccosh", "arctanh"):     # the rows of asinh / acosh / atanh (elementwise_more)
+        rows += methods(name, cases=unary_cases(), dtypes=ALL, ulps=4, fixed=unary_specials)
+        rows += [OpSpec(f"Tensor.{name}_", _inplace(f"{name}_"), _inplace_cases(0), dtypes=("float32", "int64"),
+                        ulps=4, checks="returns self; integers raise (the result is float)")]
     rows += methods("square", cases=unary_cases(), dtypes=ALL, exact=True, fixed=unary_specials, skip=_SQUARE_SKIP,
                     checks="bool squares to int64")
     for name in ("clamp_min", "clamp_max"):
@@ -450,7 +454,8 @@ def _summary_rows() -> list[OpSpec]:
     for name in ("var_mean", "std_mean"):
         rows.append(OpSpec(f"lumina.{name}", (lambda n: lambda L, x, *a, **k: getattr(L, n)(x, *a, **k))(name),
                            reduce_cases(extra=_var_extra), dtypes=FLOATS, ulps=16, accumulates=True,
-                           fixed=_var_fixed, skip=_MOMENTS_SKIP, checks="``unbiased`` and ``correction`` as var's; a tuple of two"))
+                           fixed=_var_fixed, skip=_MOMENTS_SKIP,
+                           checks="``unbiased`` and ``correction`` as var's; a tuple of two"))
         rows.append(OpSpec(f"lumina.{name}#positional", (lambda n: lambda L, x, *a: getattr(L, n)(x, *a))(name),
                            _var_positional, dtypes=("float32",), ulps=16, accumulates=True))
     rows += methods("count_nonzero", cases=_count_cases, dtypes=ALL, exact=True, grad=False,
