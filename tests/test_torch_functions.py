@@ -458,3 +458,21 @@ def test_inverse_hyperbolic_aliases(name, target):
     np.testing.assert_allclose(y.numpy(), getattr(torch, name)(torch.tensor([1.5, 0.25])).numpy(), rtol=4e-7)
     check(lambda L, F, t: getattr(L, name)(t), np.array([1.25, 1.5, 1.75]) if name == "arccosh" else
           np.array([-0.5, 0.25, 0.75]))
+
+
+@pytest.mark.parametrize("name, args", [("divide_", (2.0,)), ("true_divide_", (4.0,)), ("multiply_", (3.0,)),
+                                        ("subtract_", (1.5,)), ("negative_", ()), ("fix_", ()),
+                                        ("clamp_min_", (0.0,)), ("clamp_max_", (0.5,))])
+def test_in_place_alias_methods_values_and_gradients(name, args):
+    a = np.array([-1.5, 2.25, -0.0, 0.75], np.float32)
+    x, tx = lumina.tensor(a, requires_grad=True), torch.tensor(a, requires_grad=True)
+    y, ty = x * 1.0, tx * 1.0
+    assert getattr(y, name)(*args) is y
+    getattr(ty, name)(*args)
+    same(y, ty)
+    cot = np.array([1.0, 2.0, 3.0, 4.0], np.float32)
+    (y * lumina.tensor(cot)).sum().backward()
+    (ty * torch.tensor(cot)).sum().backward()
+    np.testing.assert_array_equal(x.grad.numpy(), tx.grad.numpy())
+    with pytest.raises(lumina.LuminaGradError):
+        getattr(x, name)(*args)

@@ -14,6 +14,9 @@ wrappers, each one line over the op it names, with torch 2.13's signatures
     as_tensor asarray scalar_tensor    ``tensor`` with torch's conversion rules
     square clamp_min clamp_max select  ``x * x``, ``clamp`` with one bound, ``x[..., index]``
     clamp_ clip_ fill_ zero_ index_put_    torch's function forms of the in-place methods
+    Tensor.divide_ multiply_ subtract_ true_divide_ negative_ fix_ clamp_min_ clamp_max_
+                                   the in-place methods of the aliases (``copy_`` of the result
+                                   where the target has no in-place method and saves nothing)
 
 Each returns what its target returns: the same dtype promotion, the same broadcasting, the same
 errors (LuminaError subclasses naming the target op). ``allclose``, ``equal`` and ``is_nonzero``
@@ -327,6 +330,16 @@ class FunctionMethods:
     def negative(self) -> Tensor: return self.neg()
     def absolute(self) -> Tensor: return self.abs()
     def fix(self) -> Tensor: return trunc(self)
+    def divide_(self, other, *, rounding_mode: str | None = None) -> Tensor:
+        return self.div_(other, rounding_mode=rounding_mode)
+
+    def true_divide_(self, other) -> Tensor: return self.div_(other)
+    def multiply_(self, other) -> Tensor: return self.mul_(other)
+    def subtract_(self, other, *, alpha=1) -> Tensor: return self.sub_(other, alpha=alpha)
+    def negative_(self) -> Tensor: return self.copy_(self.neg())
+    def fix_(self) -> Tensor: return self.copy_(trunc(self))
+    def clamp_min_(self, min) -> Tensor: return self.clamp_(min, None)  # noqa: A002
+    def clamp_max_(self, max) -> Tensor: return self.clamp_(None, max)  # noqa: A002
     def arcsinh(self) -> Tensor: return self.asinh()
     def arccosh(self) -> Tensor: return self.acosh()
     def arctanh(self) -> Tensor: return self.atanh()

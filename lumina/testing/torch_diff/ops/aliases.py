@@ -124,6 +124,16 @@ def _alias_rows() -> list[OpSpec]:
                     checks="alpha; bool operands raise")
     for name in ("negative", "absolute", "fix"):
         rows += methods(name, cases=unary_cases(), dtypes=ALL, exact=True, fixed=unary_specials)
+    inplace_checks = "returns self; on a leaf that requires grad it raises (the rows of div_ / mul_ / sub_ / clamp_)"
+    for name in ("divide_", "true_divide_", "multiply_", "subtract_"):
+        rows += [OpSpec(f"Tensor.{name}", _inplace(name), _inplace_cases(1), dtypes=("float32", "int64", "bool"),
+                        exact=name not in ("divide_", "true_divide_"), ulps=8, checks=inplace_checks)]
+    for name in ("negative_", "fix_"):
+        rows += [OpSpec(f"Tensor.{name}", _inplace(name), _inplace_cases(0), dtypes=("float32", "int64", "bool"),
+                        exact=True, checks=inplace_checks)]
+    for name in ("clamp_min_", "clamp_max_"):
+        rows += [OpSpec(f"Tensor.{name}", _inplace(name), _bound_cases, dtypes=FLOATS[:2] + INTS[:1], exact=True,
+                        signed_zeros=False, checks=inplace_checks)]
     for name in ("arcsinh", "arccosh", "arctanh"):     # the rows of asinh / acosh / atanh (elementwise_more)
         rows += methods(name, cases=unary_cases(), dtypes=ALL, ulps=4, fixed=unary_specials)
         rows += [OpSpec(f"Tensor.{name}_", _inplace(f"{name}_"), _inplace_cases(0), dtypes=("float32", "int64"),
