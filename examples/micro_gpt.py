@@ -190,7 +190,7 @@ def main(argv=None) -> float:
     t0 = time.perf_counter()
     train_step(*data.batch(data.train, args.batch_size)).item()
     compile_s = time.perf_counter() - t0
-    start = model.state_dict()
+    start = {k: v.clone() for k, v in model.state_dict().items()}   # a snapshot: state_dict() shares the values
     t0 = time.perf_counter()
     for _ in range(5):
         train_step(*data.batch(data.train, args.batch_size)).item()

@@ -155,7 +155,7 @@ def test_module_to_moves_parameters_in_place(interpret):
 def _mlp_pair():
     lm = nn.Sequential(nn.Linear(8, 16), nn.ReLU(), nn.Linear(16, 4))
     tm = torch.nn.Sequential(torch.nn.Linear(8, 16), torch.nn.ReLU(), torch.nn.Linear(16, 4))
-    tm.load_state_dict({k: torch.from_numpy(v.copy()) for k, v in lm.state_dict().items()})
+    tm.load_state_dict({k: torch.from_numpy(v.numpy().copy()) for k, v in lm.state_dict().items()})
     return lm, tm
 
 
@@ -218,7 +218,7 @@ def test_training_with_the_model_on_cuda_keeps_state_there(interpret):
 def test_convnet_forward_on_cuda_matches_cpu_and_torch(interpret):
     lm = convnet(lumina, 4, 8).eval()
     tm = convnet(torch, 4, 8).eval()
-    tm.load_state_dict({k: torch.from_numpy(v.copy()) for k, v in lm.state_dict().items()})
+    tm.load_state_dict({k: torch.from_numpy(v.numpy().copy()) for k, v in lm.state_dict().items()})
     x = np.random.default_rng(2).random((2, 1, 8, 8), dtype=np.float32)
     got = lumina.compile(lambda x: lm(x), device="cuda")(x)
     want_cpu = lumina.compile(lambda x: lm(x), device="cpu")(x)

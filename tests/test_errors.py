@@ -236,7 +236,7 @@ def test_load_state_dict_with_missing_unexpected_and_mis_shaped_keys():
     model = nn.Sequential(nn.Linear(4, 3), nn.ReLU(), nn.Linear(3, 2))
     good = model.state_dict()
     assert list(good) == ["0.weight", "0.bias", "2.weight", "2.bias"]
-    before = {k: v.copy() for k, v in good.items()}
+    before = {k: v.clone() for k, v in good.items()}   # a snapshot: state_dict() shares the values
 
     missing = dict(good)
     del missing["2.bias"]

@@ -47,7 +47,7 @@ def test_state_dict_layout_matches_torch(make):
     assert [(k, tuple(p.shape)) for k, p in ours.named_parameters()] == \
            [(k, tuple(p.shape)) for k, p in theirs.named_parameters()]
     copy_from_torch(ours, theirs)   # and the names load into each other
-    theirs.load_state_dict({k: torch.from_numpy(v) for k, v in ours.state_dict().items()})
+    theirs.load_state_dict({k: torch.from_numpy(v.numpy()) for k, v in ours.state_dict().items()})
 
 
 def _stats(a):
@@ -308,7 +308,7 @@ def test_batchnorm_eager_training_updates_and_eval_does_not():
     assert bn.running_mean._realized and bn.num_batches_tracked.item() == 3   # realised, not a growing graph
     np.testing.assert_allclose(bn.running_mean.numpy(), tbn.running_mean.numpy(), rtol=1e-5)
     np.testing.assert_allclose(bn.running_var.numpy(), tbn.running_var.numpy(), rtol=1e-5)
-    before = bn.state_dict()
+    before = {k: v.clone() for k, v in bn.state_dict().items()}   # a snapshot, as in torch
     bn.eval()(lumina.tensor(arr(6, 3)))
     for k, v in bn.state_dict().items():
         np.testing.assert_array_equal(v, before[k])
@@ -339,7 +339,7 @@ def test_state_dict_round_trip_and_save_load(tmp_path):
         assert k == k2 and v.dtype == v2.dtype
         np.testing.assert_array_equal(v, v2)
     np.testing.assert_array_equal(a(x).numpy(), c(x).numpy())
-    assert c.state_dict()["1.num_batches_tracked"].dtype == np.int64
+    assert c.state_dict()["1.num_batches_tracked"].dtype == lumina.int64
 
     a.save(tmp_path / "no_suffix")                # NumPy adds .npz
     assert (tmp_path / "no_suffix.npz").exists()

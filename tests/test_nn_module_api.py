@@ -111,6 +111,92 @@ def test_load_state_dict_returns_incompatible_keys_as_torch():
         lm.load_state_dict(state, strict=False)
 
 
+def _update_in_place(L, m, opt, x):
+    """One ``opt`` step and a BatchNorm statistics update (both in place), then ``mul_`` / ``add_``
+    under no_grad: every entry of the state changes."""
+    opt.zero_grad()
+    (m(x) ** 2).sum().backward()
+    opt.step()
+    with L.no_grad():
+        for p in m.parameters():
+            p.mul_(2.0).add_(0.5)
+
+
+@pytest.mark.parametrize("compiled", [False, True], ids=["eager", "compiled"])
+def test_state_dict_holds_detached_tensors_that_follow_in_place_updates_as_torch(compiled):
+    """torch's ``state_dict()`` values are the tensors detached: plain tensors of the entries'
+    dtypes and shapes, without grad, sharing the values, so a later in-place update (an optimizer
+    step, BatchNorm's running statistics, ``p.mul_``) shows through them; ``.clone()`` and
+    ``copy.deepcopy`` keep snapshots."""
+    lm, tm = build(lumina), build(torch)
+    same_weights(lm, tm)
+    lm.train(), tm.train()
+    lsd, tsd = lm.state_dict(), tm.state_dict()
+    assert list(lsd) == list(tsd)
+    for k, t in tsd.items():
+        v = lsd[k]
+        assert type(v) is lumina.Tensor and type(t) is torch.Tensor, k
+        assert str(v.dtype) == str(t.dtype).replace("torch.", "lumina.") and tuple(v.shape) == tuple(t.shape), k
+        assert v.requires_grad is t.requires_grad is False, k
+    assert str(lsd["2.1.num_batches_tracked"].dtype) == "lumina.int64"
+    lsnap, tsnap = {k: v.clone() for k, v in lsd.items()}, {k: v.clone() for k, v in tsd.items()}
+    ldeep, tdeep = copy.deepcopy(lsd), copy.deepcopy(tsd)
+
+    x = np.random.default_rng(1).standard_normal((4, 3)).astype(np.float32)
+    lopt, topt = lumina.optim.SGD(lm.parameters(), lr=0.1), torch.optim.SGD(tm.parameters(), lr=0.1)
+    if compiled:
+        lumina.compile(lambda x: _update_in_place(lumina, lm, lopt, x))(x)
+    else:
+        _update_in_place(lumina, lm, lopt, lumina.tensor(x))
+    _update_in_place(torch, tm, topt, torch.tensor(x))
+    live = dict(lm.state_dict(keep_vars=True))
+    for k, t in tsd.items():   # the values after the update, through the state_dict taken before it
+        np.testing.assert_allclose(lsd[k].numpy(), t.numpy(), rtol=1e-5, atol=1e-6, err_msg=k)
+        np.testing.assert_array_equal(lsd[k].numpy(), live[k].detach().numpy(), err_msg=k)
+        assert not np.array_equal(tsnap[k].numpy(), t.numpy()), k   # torch's state did change
+    for k, t in tsnap.items():   # the snapshots hold the values before it
+        np.testing.assert_array_equal(lsnap[k].numpy(), t.numpy(), err_msg=k)
+        np.testing.assert_array_equal(ldeep[k].numpy(), tdeep[k].numpy(), err_msg=k)
+
+
+def test_state_dict_keep_vars_and_load_state_dict_sources_as_torch():
+    """``keep_vars=True`` gives the Parameters and buffers themselves (torch's); ``load_state_dict``
+    takes lumina tensors, torch tensors and Parameters, NumPy arrays; anything else is a
+    LuminaTypeError naming the key (torch's RuntimeError "expected torch.Tensor ... received")."""
+    lm, tm = build(lumina), build(torch)
+    lkeep, tkeep = lm.state_dict(keep_vars=True), tm.state_dict(keep_vars=True)
+    lnamed = dict(lm.named_parameters(remove_duplicate=False)) | dict(lm.named_buffers(remove_duplicate=False))
+    tnamed = dict(tm.named_parameters(remove_duplicate=False)) | dict(tm.named_buffers(remove_duplicate=False))
+    assert list(lkeep) == list(tkeep)
+    for k in tkeep:
+        assert lkeep[k] is lnamed[k] and tkeep[k] is tnamed[k], k
+        assert isinstance(lkeep[k], lumina.nn.Parameter) == isinstance(tkeep[k], torch.nn.Parameter), k
+    assert lkeep["0.weight"] is lkeep["2.0.weight"] and tkeep["0.weight"] is tkeep["2.0.weight"]   # shared layer
+
+    x = lumina.tensor(np.random.default_rng(2).standard_normal((4, 3)).astype(np.float32))
+    lm.eval(), tm.eval()
+    for source in (tkeep, tm.state_dict(), {k: v.detach().numpy() for k, v in tkeep.items()}):
+        fresh = build(lumina).eval()
+        fresh.load_state_dict(source)
+        np.testing.assert_allclose(fresh(x).numpy(), tm(torch.tensor(x.numpy())).detach().numpy(),
+                                   rtol=1e-6, atol=1e-6)
+    fresh = build(lumina).eval()
+    fresh.load_state_dict(tm.state_dict())
+    lm.load_state_dict(fresh.state_dict())   # lumina tensors
+    np.testing.assert_array_equal(lm(x).numpy(), fresh(x).numpy())
+    bad = dict(lm.state_dict(), **{"3.bias": "abc"})
+    with pytest.raises(RuntimeError, match="3.bias"):
+        tm.load_state_dict(dict(tm.state_dict(), **{"3.bias": "abc"}))
+    with pytest.raises(LuminaTypeError, match=r"load_state_dict.*'3\.bias'.*str"):
+        lm.load_state_dict(bad)
+    half, thalf = lumina.nn.Linear(3, 2).to(lumina.bfloat16), torch.nn.Linear(3, 2).to(torch.bfloat16)
+    half.load_state_dict(thalf.state_dict())   # bfloat16 read exactly
+    for k, t in thalf.state_dict().items():
+        np.testing.assert_array_equal(half.state_dict()[k].float().numpy(), t.float().numpy(), err_msg=k)
+    with pytest.raises(LuminaTypeError, match=r"'weight'.*float8_e4m3fn.*\[2, 3\]"):
+        half.load_state_dict(dict(thalf.state_dict(), weight=torch.zeros(2, 3, dtype=torch.float8_e4m3fn)))
+
+
 @pytest.mark.parametrize("how", ["deepcopy", "pickle"])
 def test_deepcopy_and_pickle_keep_weights_buffers_and_sharing(how):
     lm, tm = build(lumina), build(torch)

@@ -107,7 +107,8 @@ def _lumina_run(model, make_opt, batches):
         return loss
 
     losses = np.array([step(x, y).item() for x, y in batches])
-    return dict(losses=losses, weights=model.state_dict(), traces=len(traces), lr=opt.param_groups[0]["lr"],
+    return dict(losses=losses, weights={k: v.numpy().copy() for k, v in model.state_dict().items()},
+                traces=len(traces), lr=opt.param_groups[0]["lr"],
                 grads={k: p.grad.numpy().copy() for k, p in model.named_parameters()})
 
 

@@ -75,6 +75,27 @@ class RemovableHandle:
         self.remove()
 
 
+def _state_array(owner: str, key: str, value) -> np.ndarray:
+    """A ``load_state_dict`` value as a NumPy array: a lumina tensor's value, a torch tensor's
+    (a Parameter too, as ``state_dict(keep_vars=True)`` gives; bfloat16 read through float32,
+    which holds it exactly), or a NumPy array / number. Raises LuminaTypeError naming the key for
+    anything else."""
+    if isinstance(value, Tensor):
+        return value.numpy()
+    if type(value).__module__.startswith("torch") and hasattr(value, "detach"):
+        value = value.detach().cpu()
+        try:
+            return (value.float() if str(value.dtype) == "torch.bfloat16" else value).numpy()
+        except (TypeError, RuntimeError) as e:   # a torch dtype NumPy has no form of
+            raise LuminaTypeError(f"load_state_dict: {owner}: key {key!r} holds a {value.dtype} "
+                                  f"tensor of shape {list(value.shape)}, which lumina cannot read ({e})") from None
+    arr = np.asarray(value)
+    if arr.dtype.kind not in "biufc" and arr.dtype != np.dtype(DType.bfloat16.numpy):
+        raise LuminaTypeError(f"load_state_dict: {owner}: key {key!r} holds a {type(value).__name__} "
+                              f"({arr.dtype}); expected a tensor or a numeric NumPy array")
+    return arr
+
+
 def _saved(t: Tensor) -> "_SavedTensor":
     return _SavedTensor(np.array(t.numpy(), copy=True), t.dtype.name, t.requires_grad)
 
@@ -431,11 +452,14 @@ class Module:
                     yield (f"{mp}.{name}" if mp else name), t
 
     def state_dict(self, *args, destination=None, prefix: str = "",
-                   keep_vars: bool = False) -> "OrderedDict[str, np.ndarray]":
-        """Parameter and persistent buffer name (after ``prefix``) -> a copy of its value as a
-        NumPy array, or with ``keep_vars`` the tensor itself; entered into ``destination`` (a dict)
-        when given, which is returned. ``args`` is torch's deprecated positional form
-        ``(destination, prefix, keep_vars)``."""
+                   keep_vars: bool = False) -> "OrderedDict[str, Tensor]":
+        """``torch.nn.Module.state_dict``: parameter and persistent buffer name (after ``prefix``)
+        -> the tensor detached (sharing its value, as torch's: a later in-place update of the
+        parameter shows through it; ``copy.deepcopy`` or ``.clone()`` keeps a snapshot), or with
+        ``keep_vars`` the tensor itself; entered into ``destination`` (a dict) when given, which
+        is returned. ``args`` is torch's deprecated positional form ``(destination, prefix,
+        keep_vars)``. Each value has its entry's shape and dtype and ``requires_grad=False``.
+        Semantics: https://pytorch.org/docs/2.13/generated/torch.nn.Module.html#torch.nn.Module.state_dict"""
         if args:
             if len(args) > 3:
                 raise LuminaTypeError(f"state_dict: takes at most 3 positional arguments, got {len(args)}")
@@ -445,16 +469,19 @@ class Module:
         if not keep_vars:
             realize(*(t for _, t in items))
         for n, t in items:
-            out[prefix + n] = t if keep_vars else np.array(t.numpy(), copy=True)
+            out[prefix + n] = t if keep_vars else t.detach()
         return out
 
     def load_state_dict(self, state_dict: dict, strict: bool = True, assign: bool = False) -> _IncompatibleKeys:
-        """Copy values into the parameters and buffers (cast to their dtypes); returns torch's
+        """Copy values (lumina tensors, torch tensors or Parameters, NumPy arrays) into the
+        parameters and buffers (cast to their dtypes); returns torch's
         ``_IncompatibleKeys(missing_keys, unexpected_keys)``. Raises LuminaValueError naming the
         missing/unexpected keys when ``strict`` (torch's RuntimeError), before anything is copied,
         and LuminaShapeError naming a key whose shape differs (whatever ``strict``, as torch);
-        LuminaValueError for ``assign=True`` (torch's switch to adopt the given tensors instead of
-        copying into the module's own, which lumina does not support)."""
+        LuminaTypeError naming a key whose value is not numeric (torch's RuntimeError "expected
+        torch.Tensor"); LuminaValueError for ``assign=True`` (torch's switch to adopt the given
+        tensors instead of copying into the module's own, which lumina does not support).
+        Semantics: https://pytorch.org/docs/2.13/generated/torch.nn.Module.html#torch.nn.Module.load_state_dict"""
         if assign:
             raise LuminaValueError("load_state_dict: assign=True (adopting the given tensors as the module's) is "
                                    "not supported; values are copied into the existing parameters")
@@ -469,7 +496,7 @@ class Module:
         for name, value in state.items():
             if name not in targets:
                 continue
-            arr = np.asarray(value.numpy() if isinstance(value, Tensor) else value)
+            arr = _state_array(type(self).__name__, name, value)
             t = targets[name]
             if arr.shape != t.shape:
                 kind = "parameter" if isinstance(t, Parameter) else "buffer"
@@ -484,7 +511,7 @@ class Module:
     def save(self, path) -> None:
         """Write ``state_dict()`` to ``path`` as an uncompressed ``.npz`` (NumPy appends ``.npz`` to a
         path without it), one array per key."""
-        np.savez(path, **self.state_dict())
+        np.savez(path, **{k: v.numpy() for k, v in self.state_dict().items()})
 
     def load(self, path, strict: bool = True) -> "Module":
         """Load a file written by ``save`` into this module (``load_state_dict``); returns self."""
