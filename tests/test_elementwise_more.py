@@ -291,3 +291,99 @@ def test_binary_errors():
         lumina.tensor([1.0, 2.0]).float_power_(2)
     t = lumina.tensor([1.0, 2.0], dtype=lumina.float64)
     np.testing.assert_array_equal(t.float_power_(2).numpy(), [1.0, 4.0])
+
+
+# ---- gamma family, erfinv (lumina/tensor/gamma.py) ----
+
+GAMMA_POINTS = [math.nan, math.inf, -math.inf, 0.0, -0.0, 1.0, 2.0, -1.0, -2.5, 0.5, 1e-30, 3e38, 1.4616321449683622,
+                -0.5, 30.5, 171.6, -100.5, -6.0097]
+
+# name -> (torch function, errors allowed, in eps of max(1, |result|), float32 / float64); polygamma(2, .)
+# cancels near its negative poles (measured: 302 eps at most)
+GAMMA = {"lgamma": (torch.lgamma, 4, 16), "digamma": (torch.digamma, 4, 8),
+         "trigamma": (lambda t: torch.polygamma(1, t), 4, 1), "polygamma2": (lambda t: torch.polygamma(2, t), 4, 512)}
+GAMMA_LUMINA = {"lgamma": lumina.lgamma, "digamma": lumina.digamma, "trigamma": lambda t: lumina.polygamma(1, t),
+                "polygamma2": lambda t: lumina.polygamma(2, t)}
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("name", sorted(GAMMA))
+def test_gamma_family_matches_torch(name, dtype):
+    rng = np.random.default_rng(8)
+    x = np.concatenate([GAMMA_POINTS, rng.uniform(-10, 10, 200), 10 ** rng.uniform(-5, 5, 100)]).astype(dtype)
+    if name == "trigamma":       # torch's float32 poles come from its float32 sin(pi x): compared in float64
+        x = x[~((x < 0) & (np.floor(x) == x))] if dtype == "float32" else x
+    got = GAMMA_LUMINA[name](lumina.tensor(x)).numpy()
+    tf, u32, u64 = GAMMA[name]
+    want = tf(torch.tensor(x)).numpy()
+    assert got.dtype == want.dtype
+    _ulps_off.eps = float(np.finfo(dtype).eps)
+    _assert_close_ulps(got, want, u32 if dtype == "float32" else u64, f"{name} {dtype}", floor=1.0)
+
+
+@pytest.mark.parametrize("name", ["lgamma", "digamma", "trigamma"])
+def test_gamma_family_gradients(name):
+    rng = np.random.default_rng(9)
+    x = np.concatenate([rng.uniform(0.2, 8, 6), rng.uniform(-3.9, -0.1, 6)])
+    x = np.where(np.abs(x - np.round(x)) < 0.05, x + 0.1, x)
+    fn = {"lgamma": lambda L, F, a: L.lgamma(a), "digamma": lambda L, F, a: L.digamma(a),
+          "trigamma": lambda L, F, a: L.polygamma(1, a)}[name]
+    # torch's trigamma (also digamma's gradient) is accurate to about 1e-9 relative
+    check(fn, x, fd_rtol=1e-5, fd_atol=1e-7) if name == "lgamma" else _close_grads(fn, x)
+
+
+def _close_grads(fn, x):
+    lx, tx = lumina.tensor(x, requires_grad=True), torch.tensor(x, requires_grad=True)
+    fn(lumina, None, lx).sum().backward()
+    fn(torch, None, tx).sum().backward()
+    np.testing.assert_allclose(lx.grad.numpy(), tx.grad.numpy(), rtol=1e-12)
+    h = 1e-6
+    fd = (fn(lumina, None, lumina.tensor(x + h)).numpy() - fn(lumina, None, lumina.tensor(x - h)).numpy()) / (2 * h)
+    np.testing.assert_allclose(lx.grad.numpy(), fd, rtol=1e-5)
+
+
+def test_gamma_special_values_and_errors():
+    z = np.array([0.0, -0.0, -3.0, math.inf, -math.inf, math.nan])
+    for name in ("lgamma", "digamma"):
+        np.testing.assert_array_equal(getattr(lumina, name)(lumina.tensor(z)).numpy(),
+                                      getattr(torch, name)(torch.tensor(z)).numpy())
+    with pytest.raises(lumina.LuminaValueError, match="polygamma.*negative"):
+        lumina.polygamma(-1, lumina.tensor([1.0]))
+    assert lumina.lgamma(lumina.tensor([1, 2, 5])).dtype is lumina.float32
+    t = lumina.tensor([0.5, 3.0])
+    assert t.lgamma_() is t
+    np.testing.assert_allclose(t.numpy(), torch.tensor([0.5, 3.0]).lgamma_().numpy(), rtol=1e-6)
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_erfinv_matches_torch(dtype):
+    rng = np.random.default_rng(10)
+    y = np.concatenate([[math.nan, 1.0, -1.0, 0.0, -0.0, 1.5, -2.0, 0.7, -0.7, 1e-30], rng.uniform(-0.99, 0.99, 300)])
+    y = y.astype(dtype)
+    got = lumina.erfinv(lumina.tensor(y)).numpy()
+    want = torch.erfinv(torch.tensor(y)).numpy()
+    _ulps_off.eps = float(np.finfo(dtype).eps)
+    _assert_close_ulps(got, want, 4, f"erfinv {dtype}")
+    # the tails: both refine with Newton steps on erf, whose rounding the slope 1 / erf'(x) magnifies
+    t = (1 - np.logspace(-6, -2, 40)).astype(dtype)
+    got, want = lumina.erfinv(lumina.tensor(t)).numpy(), torch.erfinv(torch.tensor(t)).numpy()
+    slope = np.sqrt(np.pi) / 2 * np.exp(want.astype(np.float64) ** 2)
+    assert (np.abs(got - want) <= 4 * np.finfo(dtype).eps * (np.abs(want) + slope)).all()
+
+
+def test_erfinv_gradient_and_compile():
+    y = np.random.default_rng(11).uniform(-0.9, 0.9, (3, 4))
+    check(lambda L, F, a: L.erfinv(a), y)
+    e = np.array([1.0, -1.0, 0.0, 2.0])
+    lx, tx = lumina.tensor(e, requires_grad=True), torch.tensor(e, requires_grad=True)
+    lumina.erfinv(lx).sum().backward()
+    torch.erfinv(tx).sum().backward()
+    np.testing.assert_array_equal(lx.grad.numpy(), tx.grad.numpy())
+
+    @lumina.compile
+    def f(a):
+        return lumina.erfinv(a) + lumina.lgamma(a + 2.0) + lumina.digamma(a + 2.0) + lumina.polygamma(1, a + 2.0)
+    x = y.astype(np.float32)
+    want = (torch.erfinv(torch.tensor(x)) + torch.lgamma(torch.tensor(x) + 2) + torch.digamma(torch.tensor(x) + 2)
+            + torch.polygamma(1, torch.tensor(x) + 2))
+    np.testing.assert_allclose(f(lumina.tensor(x)).numpy(), want.numpy(), rtol=1e-5, atol=1e-6)

@@ -167,6 +167,53 @@ def _binary_rows() -> list[OpSpec]:
     return rows
 
 
+def _near(points, width=0.25, below=None):
+    """A skip predicate: the case's first tensor has a finite element within ``width`` of one of
+    ``points`` (or below ``below``)."""
+    def applies(case) -> bool:
+        a = case.args[0] if case.args else None
+        if not isinstance(a, Arr) or a.value.dtype.kind != "f":
+            return False
+        v = np.asarray(a.value, np.float64)
+        v = v[np.isfinite(v)]
+        close = any(bool(np.any(np.abs(v - p) < width)) for p in points)
+        return close or (below is not None and bool(np.any(v < below)))
+    return applies
+
+
+_ROOTS = ("near a root, where both libraries' relative errors grow without bound (lumina's absolute error is within "
+          "8 eps; tests/test_elementwise_more.py)")
+
+
+@st.composite
+def _polygamma_cases(draw, dtype):
+    x = Arr(draw(array(dtype, draw(st.sampled_from([(), (3,), (2, 3)])), 0.05, 30)), wants_grad(dtype, True))
+    return Case((draw(st.sampled_from([0, 1, 2])), x), dtype=dtype)
+
+
+def _gamma_rows() -> list[OpSpec]:
+    rows = []
+    rows += methods("lgamma", cases=unary_cases(), dtypes=FLOATS[:2] + INTS, ulps=16, fixed=unary_specials,
+                    skip=((_ROOTS, _near((1.0, 2.0), below=0.0)),),
+                    checks="inf at the poles and ±inf; integers in float32")
+    rows += methods("digamma", cases=unary_cases(), dtypes=FLOATS[:2] + INTS, ulps=16, fixed=unary_specials,
+                    skip=((_ROOTS, _near((1.4616321449683622,), below=0.0)),),
+                    checks="-inf at +0, inf at -0, NaN at negative integers")
+    rows += [OpSpec("lumina.polygamma", lambda L, n, x: L.polygamma(n, x), _polygamma_cases, ulps=16,
+                    checks="n = 0, 1, 2 for x > 0"),
+             OpSpec("Tensor.polygamma", lambda L, n, x: x.polygamma(n), _polygamma_cases, ulps=16,
+                    checks="n = 0, 1, 2 for x > 0")]
+    rows += methods("erfinv", cases=unary_cases(-0.99, 0.99), dtypes=FLOATS + INTS, ulps=8, fixed=unary_specials,
+                    checks="±inf at ±1, NaN beyond, signed zeros")
+    for name, lo in (("lgamma_", 2.5), ("digamma_", 2.5), ("erfinv_", -0.9)):
+        rows += [OpSpec(f"Tensor.{name}", _inplace(name), _inplace_cases(0), dtypes=("float32", "int64"), ulps=16,
+                        skip=((_ROOTS, _near((1.0, 1.4616321449683622, 2.0), below=0.0 if lo > 0 else None)),),
+                        checks=_INPLACE_CHECKS)]
+    rows += [OpSpec("Tensor.polygamma_", lambda L, n, x: _inplace("polygamma_")(L, x, n), _polygamma_cases, ulps=16,
+                    checks=_INPLACE_CHECKS)]
+    return rows
+
+
 def specs() -> list[OpSpec]:
     """The further elementwise rows."""
-    return _unary_rows() + _binary_rows()
+    return _unary_rows() + _binary_rows() + _gamma_rows()
