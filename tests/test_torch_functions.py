@@ -476,3 +476,20 @@ def test_in_place_alias_methods_values_and_gradients(name, args):
     np.testing.assert_array_equal(x.grad.numpy(), tx.grad.numpy())
     with pytest.raises(lumina.LuminaGradError):
         getattr(x, name)(*args)
+
+
+def test_addmv_addr_in_place():
+    i, m, v = RNG.standard_normal(3), RNG.standard_normal((3, 4)), RNG.standard_normal(4)
+    x, tx = lumina.tensor(i, requires_grad=True), torch.tensor(i, requires_grad=True)
+    y, ty = x * 1.0, tx * 1.0
+    assert y.addmv_(lumina.tensor(m), lumina.tensor(v), beta=0.5, alpha=2) is y
+    ty.addmv_(torch.tensor(m), torch.tensor(v), beta=0.5, alpha=2)
+    np.testing.assert_allclose(y.numpy(), ty.detach().numpy(), rtol=1e-12)
+    y.sum().backward()
+    ty.sum().backward()
+    np.testing.assert_array_equal(x.grad.numpy(), tx.grad.numpy())
+    z, tz = lumina.ones(2, 2), torch.ones(2, 2)
+    assert z.addr_(lumina.ones(2, dtype=lumina.float64), lumina.ones(2, dtype=lumina.float64), alpha=3) is z
+    same(z, tz.addr_(torch.ones(2, dtype=torch.float64), torch.ones(2, dtype=torch.float64), alpha=3))
+    with pytest.raises(LuminaShapeError, match="addmv_"):
+        lumina.ones(1).addmv_(lumina.ones(2, 3), lumina.ones(3))

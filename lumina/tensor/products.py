@@ -144,6 +144,14 @@ def tensordot(a, b, dims=2) -> Tensor:
     return matmul(xm, ym).reshape(tuple(x.shape[i] for i in free_a) + tuple(y.shape[j] for j in free_b))
 
 
+def _update(self: Tensor, out: Tensor, op: str) -> Tensor:
+    """``self.copy_(out)`` for the in-place forms, whose result must keep ``self``'s shape."""
+    if tuple(out.shape) != tuple(self.shape):
+        raise LuminaShapeError(f"{op}: bad in-place call: input tensor size {list(self.shape)} and output tensor "
+                               f"size {list(out.shape)} should match")
+    return self.copy_(out)
+
+
 class ProductMethods:
     """The Tensor methods of this module's products."""
 
@@ -158,6 +166,14 @@ class ProductMethods:
 
     def addr(self, vec1, vec2, *, beta=1, alpha=1) -> Tensor:
         return addr(self, vec1, vec2, beta=beta, alpha=alpha)
+
+    def addmv_(self, mat, vec, *, beta=1, alpha=1) -> Tensor:
+        """``addmv`` written into ``self`` (same shape; LuminaShapeError otherwise, as torch)."""
+        return _update(self, addmv(self, mat, vec, beta=beta, alpha=alpha), "addmv_")
+
+    def addr_(self, vec1, vec2, *, beta=1, alpha=1) -> Tensor:
+        """``addr`` written into ``self`` (cast to its dtype; same shape)."""
+        return _update(self, addr(self, vec1, vec2, beta=beta, alpha=alpha), "addr_")
 
 
 __all__ = ["dot", "vdot", "mv", "addmv", "addr", "inner", "kron", "tensordot", "ProductMethods"]

@@ -234,6 +234,11 @@ def _product_rows() -> list[OpSpec]:
                         accumulates=True, ulps=8, skip=_ADDMV_SKIP if name == "addmv" else (),
                         checks="ranks, sizes and dtypes checked" + ("; beta and alpha, beta=0 ignores input"
                                                                    if name.startswith("add") else ""))
+    for name in ("addmv_", "addr_"):
+        rows += [OpSpec(f"Tensor.{name}", _inplace(name), (lambda n: lambda d: _vector_cases(d, n))(name[:-1]),
+                        dtypes=FLOATS[:2] + INTS, accumulates=True, ulps=8,
+                        skip=_ADDMV_SKIP if name == "addmv_" else (),
+                        checks="returns self; an input that only broadcasts to the result raises")]
     for name in ("inner", "kron"):
         rows += methods(name, cases=(lambda n: lambda d: _pair_cases(d, n))(name), dtypes=FLOATS[:2] + INTS,
                         accumulates=True, ulps=8, checks="0-d operands; ranks that differ")
