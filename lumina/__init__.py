@@ -181,6 +181,7 @@ def std(input, dim=None, unbiased=None, keepdim: builtins.bool = False, *, corre
 
 from . import amp, nn, optim  # noqa: E402
 from . import linalg  # noqa: E402
+from . import special  # noqa: E402
 from .linalg.lu import inverse, logdet, torch_det as det, torch_slogdet as slogdet  # noqa: E402
 from .amp import autocast  # noqa: E402
 from .serialization import load, save  # noqa: E402

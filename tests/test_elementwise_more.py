@@ -387,3 +387,55 @@ def test_erfinv_gradient_and_compile():
     want = (torch.erfinv(torch.tensor(x)) + torch.lgamma(torch.tensor(x) + 2) + torch.digamma(torch.tensor(x) + 2)
             + torch.polygamma(1, torch.tensor(x) + 2))
     np.testing.assert_allclose(f(lumina.tensor(x)).numpy(), want.numpy(), rtol=1e-5, atol=1e-6)
+
+
+# ---- lumina.special ----
+
+def test_special_names_are_torch_specials():
+    x = np.array([0.3, -1.2, 2.0, 0.5])
+    for name in ("expit", "exp2", "expm1", "log1p", "sinc", "gammaln", "digamma", "psi", "entr"):
+        np.testing.assert_allclose(getattr(lumina.special, name)(lumina.tensor(x)).numpy(),
+                                   getattr(torch.special, name)(torch.tensor(x)).numpy(), rtol=1e-13, err_msg=name)
+    p = np.array([0.2, 0.7])
+    np.testing.assert_allclose(lumina.special.logit(lumina.tensor(p), eps=0.25).numpy(),
+                               torch.special.logit(torch.tensor(p), eps=0.25).numpy(), rtol=1e-14)
+    np.testing.assert_allclose(lumina.special.erfinv(lumina.tensor(p)).numpy(),
+                               torch.special.erfinv(torch.tensor(p)).numpy(), rtol=1e-14)
+    np.testing.assert_allclose(lumina.special.polygamma(1, lumina.tensor(x + 3)).numpy(),
+                               torch.special.polygamma(1, torch.tensor(x + 3)).numpy(), rtol=1e-14)
+    m = np.random.default_rng(12).standard_normal((2, 3))
+    for name in ("softmax", "log_softmax"):
+        np.testing.assert_allclose(getattr(lumina.special, name)(lumina.tensor(m), 1).numpy(),
+                                   getattr(torch.special, name)(torch.tensor(m), 1).numpy(), rtol=1e-13)
+
+
+def test_entr_and_xlog1py_values_gradients():
+    x = np.array([math.nan, math.inf, -math.inf, 0.0, -0.0, 0.5, 2.0, -1.0, 1e-300])
+    lx, tx = lumina.tensor(x, requires_grad=True), torch.tensor(x, requires_grad=True)
+    lumina.special.entr(lx).sum().backward()
+    torch.special.entr(tx).sum().backward()
+    np.testing.assert_allclose(lumina.special.entr(lumina.tensor(x)).numpy(), torch.special.entr(torch.tensor(x))
+                               .numpy(), rtol=1e-15)
+    np.testing.assert_allclose(lx.grad.numpy(), tx.grad.numpy(), rtol=1e-15)
+    a = np.array([0.0, 0.0, 1.0, 2.0, 0.0, -3.0, 1.5])
+    b = np.array([-1.0, -2.0, -1.0, math.nan, 0.5, 0.25, -0.5])
+    la, lb = lumina.tensor(a, requires_grad=True), lumina.tensor(b, requires_grad=True)
+    ta, tb = torch.tensor(a, requires_grad=True), torch.tensor(b, requires_grad=True)
+    lumina.special.xlog1py(la, lb).sum().backward()
+    torch.special.xlog1py(ta, tb).sum().backward()
+    np.testing.assert_allclose(lumina.special.xlog1py(lumina.tensor(a), lumina.tensor(b)).numpy(),
+                               torch.special.xlog1py(torch.tensor(a), torch.tensor(b)).numpy(), rtol=1e-15)
+    np.testing.assert_allclose(la.grad.numpy(), ta.grad.numpy(), rtol=1e-15)
+    np.testing.assert_allclose(lb.grad.numpy(), tb.grad.numpy(), rtol=1e-15)
+    r = np.random.default_rng(13)
+    check(lambda L, F, u, v: L.special.xlog1py(u, v), r.uniform(-2, 2, (3,)), r.uniform(-0.5, 2, (2, 3)))
+    check(lambda L, F, u: L.special.entr(u), r.uniform(0.1, 3, (4,)))
+
+    @lumina.compile
+    def f(u, v):
+        return lumina.special.entr(u) + lumina.special.xlog1py(u, v)
+    u, v = r.uniform(0.1, 2, (4,)).astype(np.float32), r.uniform(0, 2, (4,)).astype(np.float32)
+    np.testing.assert_allclose(f(lumina.tensor(u), lumina.tensor(v)).numpy(),
+                               (torch.special.entr(torch.tensor(u)) + torch.special.xlog1py(torch.tensor(u),
+                                                                                           torch.tensor(v))).numpy(),
+                               rtol=1e-6)

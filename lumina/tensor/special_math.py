@@ -246,7 +246,8 @@ def logit(input: Tensor, eps: float | None = None) -> Tensor:
             slope = where((d < 0.0) | (d > 1.0), math.nan, slope)
         else:
             slope = where((d < eps) | (d > 1.0 - eps), 0.0, slope)
-        return smooth(p, value, slope, lambda u: u * math.nan)     # NaN at ±inf, as torch's
+        # at ±inf: NaN with a NaN gradient without eps, as torch's; with eps the clamped value, gradient 0
+        return smooth(p, value, slope, (lambda u: u * math.nan) if eps is None else None)
     return in_float32(body)(input)
 
 

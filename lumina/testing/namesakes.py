@@ -1,5 +1,6 @@
 """The public names lumina shares with PyTorch 2.13 (``lumina``, ``lumina.Tensor``,
-``lumina.nn.functional``, ``lumina.nn`` layers, ``nn.init``, ``nn.utils``, ``lumina.linalg``), found by introspection:
+``lumina.nn.functional``, ``lumina.nn`` layers, ``nn.init``, ``nn.utils``, ``lumina.linalg``,
+``lumina.special``), found by introspection:
 the set the differential harness (``torch_diff``) and the signature check (``torch_signatures``)
 both cover."""
 from __future__ import annotations
@@ -38,6 +39,7 @@ def _scopes():
         ("nn.init", lumina.nn.init, torch.nn.init, lambda n, o: callable(o) and not isinstance(o, type)),
         ("nn.utils", lumina.nn.utils, torch.nn.utils, lambda n, o: callable(o) and not isinstance(o, type)),
         ("lumina.linalg", lumina.linalg, torch.linalg, is_value),
+        ("lumina.special", lumina.special, torch.special, is_value),
     )
 
 

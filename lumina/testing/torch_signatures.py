@@ -200,7 +200,7 @@ def torch_signatures(name: str) -> dict:
         overloads, source = [params], "inspect"
     else:
         overloads, source = _stub_overloads(qual), "stub"
-        if not overloads and qual.startswith("torch.linalg."):
+        if not overloads and qual.startswith(("torch.linalg.", "torch.special.")):
             overloads, source = [_doc_signature(obj)], "doc"
         alias = getattr(obj, "__name__", None)
         if not overloads and alias and alias != qual.rpartition(".")[2]:   # F.logsigmoid is _nn.log_sigmoid

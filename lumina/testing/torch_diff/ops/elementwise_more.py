@@ -13,7 +13,7 @@ from ..cases import ALL, FLOATS, INTS, Arr, Case
 from ..spec import OpSpec
 from ..strategies import (array, binary_cases, binary_specials, broadcast_shapes, specials, unary_cases,
                           unary_specials, wants_grad)
-from .common import methods
+from .common import methods, mpmath_pair
 from .inplace import _inplace, _inplace_cases
 
 _INPLACE_CHECKS = "returns self; integer tensors raise (float results); on a leaf that requires grad it raises"
@@ -214,6 +214,43 @@ def _gamma_rows() -> list[OpSpec]:
     return rows
 
 
+def _special(name, cases, **kw) -> OpSpec:
+    return OpSpec(f"lumina.special.{name}", (lambda n: lambda L, *a, **k: getattr(L.special, n)(*a, **k))(name),
+                  cases, **kw)
+
+
+@st.composite
+def _softmax_cases(draw, dtype):
+    x = Arr(draw(array(dtype, draw(st.sampled_from([(3,), (2, 3)])))), wants_grad(dtype, True))
+    return Case((x, draw(st.sampled_from([0, -1]))), dtype=dtype)
+
+
+def _special_rows() -> list[OpSpec]:
+    """``lumina.special``: the same functions as the rows above under torch.special's names, and
+    ``entr`` / ``xlog1py``."""
+    unary = {"expit": 4, "erfinv": 8, "exp2": 2, "expm1": 4, "log1p": 4, "sinc": 4}
+    rows = [_special(n, unary_cases(-0.99, 0.99) if n == "erfinv" else unary_cases(), dtypes=FLOATS[:2] + INTS,
+                     ulps=u, fixed=unary_specials, **({"exact_math": mpmath_pair("sigmoid"), "grad_atol": 4.0}
+                                                      if n == "expit" else {}))
+            for n, u in unary.items()]
+    rows += [_special("logit", _logit_cases, ulps=4, fixed=_logit_fixed, skip=_LOGIT_SKIP),
+             _special("gammaln", unary_cases(), dtypes=FLOATS[:2], ulps=16, fixed=unary_specials,
+                      skip=((_ROOTS, _near((1.0, 2.0), below=0.0)),)),
+             _special("digamma", unary_cases(), dtypes=FLOATS[:2], ulps=16, fixed=unary_specials,
+                      skip=((_ROOTS, _near((1.4616321449683622,), below=0.0)),)),
+             _special("psi", unary_cases(), dtypes=FLOATS[:2], ulps=16, fixed=unary_specials,
+                      skip=((_ROOTS, _near((1.4616321449683622,), below=0.0)),)),
+             _special("polygamma", _polygamma_cases, ulps=16),
+             _special("entr", unary_cases(), dtypes=FLOATS[:2] + INTS, ulps=4, fixed=unary_specials,
+                      checks="0 at 0, -inf below; integers in float32"),
+             _special("xlogy", binary_cases(), dtypes=FLOATS[:2] + INTS, ulps=4, fixed=binary_specials),
+             _special("xlog1py", binary_cases(), dtypes=FLOATS[:2] + INTS, ulps=4, fixed=binary_specials,
+                      checks="0 at x == 0 unless y is NaN; integers in float32"),
+             _special("softmax", _softmax_cases, ulps=4, normwise=True),
+             _special("log_softmax", _softmax_cases, ulps=4, normwise=True)]
+    return rows
+
+
 def specs() -> list[OpSpec]:
     """The further elementwise rows."""
-    return _unary_rows() + _binary_rows() + _gamma_rows()
+    return _unary_rows() + _binary_rows() + _gamma_rows() + _special_rows()
