@@ -439,3 +439,33 @@ def test_entr_and_xlog1py_values_gradients():
                                (torch.special.entr(torch.tensor(u)) + torch.special.xlog1py(torch.tensor(u),
                                                                                            torch.tensor(v))).numpy(),
                                rtol=1e-6)
+
+
+# ---- atan / asin / acos (lumina/tensor/inverse_trig.py) ----
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("name", ["atan", "asin", "acos"])
+def test_inverse_trig_matches_torch(name, dtype):
+    rng = np.random.default_rng(14)
+    x = np.concatenate([[math.nan, math.inf, -math.inf, 0.0, -0.0, 1.0, -1.0, 0.5, 1.0000001, -0.99999, 1e-30, 3e38,
+                         1e-45], rng.uniform(-1, 1, 300), 10 ** rng.uniform(-8, 8, 200) * rng.choice([-1, 1], 200)])
+    x = x.astype(dtype)
+    got, want = getattr(lumina, name)(lumina.tensor(x)).numpy(), getattr(torch, name)(torch.tensor(x)).numpy()
+    _ulps_off.eps = float(np.finfo(dtype).eps)
+    _assert_close_ulps(got, want, 4, f"{name} {dtype}")     # measured: 1 ulp (float32), 3 (float64)
+    lx, tx = lumina.tensor(x.astype(np.float64), requires_grad=True), torch.tensor(x.astype(np.float64),
+                                                                                  requires_grad=True)
+    getattr(lumina, name)(lx).sum().backward()
+    getattr(torch, name)(tx).sum().backward()
+    _ulps_off.eps = 2 ** -52
+    _assert_close_ulps(lx.grad.numpy(), tx.grad.numpy(), 4, f"d{name}", signed_zeros=False)
+
+
+@pytest.mark.parametrize("name", ["atan", "asin", "acos"])
+def test_inverse_trig_finite_differences_compile_inplace(name):
+    x = np.random.default_rng(15).uniform(-0.9, 0.9, (3, 4))
+    check(lambda L, F, a: getattr(L, name)(a), x)
+    t = lumina.tensor(x)
+    assert getattr(t, name + "_")() is t
+    np.testing.assert_allclose(t.numpy(), getattr(torch.tensor(x), name + "_")().numpy(), rtol=1e-15)
+    assert getattr(lumina, name)(lumina.tensor([0, 1])).dtype is lumina.float32

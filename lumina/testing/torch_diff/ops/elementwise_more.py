@@ -19,7 +19,8 @@ from .inplace import _inplace, _inplace_cases
 _INPLACE_CHECKS = "returns self; integer tensors raise (float results); on a leaf that requires grad it raises"
 
 # name -> ulps (float32 / float64 against torch; 16-bit floats round once from float32)
-_UNARY = dict(sinh=4, cosh=4, asinh=4, acosh=4, atanh=4, log2=2, log10=2, exp2=2, reciprocal=1, sinc=4)
+_UNARY = dict(sinh=4, cosh=4, asinh=4, acosh=4, atanh=4, log2=2, log10=2, exp2=2, reciprocal=1, sinc=4, atan=4, asin=4,
+              acos=4)
 
 
 @st.composite
