@@ -3,7 +3,9 @@
 
 The random ones draw from NumPy's PCG64 (``numpy.random.Generator``): ``generator`` is ``None``
 (each pass takes a fresh seed from lumina's global generator, so ``lumina.manual_seed`` makes the
-order reproducible), an ``int`` seed, or a ``numpy.random.Generator`` used as is. The permutations
+order reproducible), a ``lumina.Generator`` (each pass takes a fresh seed from it, as torch's
+samplers draw from their ``torch.Generator``), an ``int`` seed, or a ``numpy.random.Generator`` used
+as is. The permutations
 are not torch's for the same seed. Semantics: https://pytorch.org/docs/2.13/data.html#data-loading-order-and-sampler
 """
 from __future__ import annotations
@@ -14,25 +16,28 @@ from collections.abc import Iterable, Iterator, Sized
 import numpy as np
 
 from ...errors import LuminaTypeError, LuminaValueError
+from ...tensor.random import Generator, randint
 
 
 def numpy_generator(generator, op: str) -> np.random.Generator:
-    """The ``numpy.random.Generator`` for ``generator`` (None: seeded from lumina's generator)."""
-    if generator is None:
-        from ...tensor import randint
-        return np.random.default_rng(int(randint(0, 2**62, ()).item()))
+    """The ``numpy.random.Generator`` for ``generator`` (None or a ``lumina.Generator``: seeded
+    from that lumina stream, which advances)."""
+    if generator is None or isinstance(generator, Generator):
+        kw = {} if generator is None else {"generator": generator}
+        return np.random.default_rng(int(randint(0, 2**62, (), **kw).item()))
     if isinstance(generator, np.random.Generator):
         return generator
     if isinstance(generator, numbers.Integral) and not isinstance(generator, bool):
         return np.random.default_rng(int(generator))
-    raise LuminaTypeError(f"{op}: generator must be None, an int seed or a numpy.random.Generator "
-                          f"(lumina has no Generator object), got {type(generator).__name__}")
+    raise LuminaTypeError(f"{op}: generator must be None, a lumina.Generator, an int seed or a "
+                          f"numpy.random.Generator, got {type(generator).__name__}")
 
 
 def _check_generator(generator, op: str):
     """``generator`` as kept by a sampler: an int seed becomes its own stateful NumPy generator, so
-    successive passes differ, as they do with one ``torch.Generator``."""
-    return None if generator is None else numpy_generator(generator, op)
+    successive passes differ, as they do with one ``torch.Generator``; a ``lumina.Generator`` is
+    kept and drawn from at each pass."""
+    return generator if generator is None or isinstance(generator, Generator) else numpy_generator(generator, op)
 
 
 class Sampler:
@@ -80,7 +85,7 @@ class RandomSampler(Sampler):
 
     def __iter__(self) -> Iterator[int]:
         n = len(self.data_source)
-        rng = numpy_generator(None, "RandomSampler") if self.generator is None else self.generator
+        rng = numpy_generator(self.generator, "RandomSampler")
         if self.replacement:
             yield from (int(i) for i in rng.integers(0, n, self.num_samples))
             return
@@ -100,7 +105,7 @@ class SubsetRandomSampler(Sampler):
         self.generator = _check_generator(generator, "SubsetRandomSampler")
 
     def __iter__(self) -> Iterator[int]:
-        rng = numpy_generator(None, "SubsetRandomSampler") if self.generator is None else self.generator
+        rng = numpy_generator(self.generator, "SubsetRandomSampler")
         for i in rng.permutation(len(self.indices)):
             yield self.indices[int(i)]
 
