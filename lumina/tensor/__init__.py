@@ -28,6 +28,7 @@ The modules, bottom to top (each imports only modules above it in this list, nev
                  overflow-safe moments
     scan         cumsum / cumprod
     selection    topk
+    softmax      softmax / log_softmax (Tensor methods; F's and torch's functions are these)
     sorting      sort / argsort / msort / kthvalue / median / nanmedian / mode / aminmax, unique
     einsum       einsum
     distances    norm / dist / cdist / cosine_similarity / pairwise_distance, torch's norm gradients
@@ -77,6 +78,7 @@ from .creation import CreationMethods, cartesian_prod, empty, empty_like, full_l
 from .device import DEVICE_NAMES, device
 from .queries import QueryMethods, _assert, get_default_dtype, is_floating_point, is_tensor, numel
 from .size import Size
+from .softmax import SoftmaxMethods
 from .diagonal import DiagonalMethods, diag, diag_embed, diagflat, diagonal, trace
 from .distances import DistanceMethods, cdist, cosine_similarity, dist, norm, pairwise_distance
 from .einsum import einsum
@@ -169,6 +171,8 @@ def _attach(methods: type) -> None:
                 raise TypeError(f"Tensor.{name} is defined twice ({methods.__name__} and before it)")
             setattr(Tensor, name, attr)
 
+
+_METHODS += (SoftmaxMethods,)   # Tensor.softmax / log_softmax: F's functions, in tensor.softmax
 
 for _methods in _METHODS:
     _attach(_methods)
