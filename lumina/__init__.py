@@ -32,7 +32,7 @@ from .tensor import (acosh, addcdiv, addcmul, asinh, atanh, copysign, cosh, deg2
                      hypot, lerp, log2, log10, logaddexp, logaddexp2, logit, rad2deg, reciprocal, sgn, signbit, sinc,
                      sinh, xlogy)
 from .tensor import digamma, erfinv, lgamma, polygamma
-from .tensor import acos, asin, atan
+from .tensor import acos, asin, atan, atan2
 from .tensor import cartesian_prod, empty, empty_like, full_like, linspace, logspace, meshgrid
 from .tensor import addmm, baddbmm, bmm, mm, outer
 from .tensor import add, div, floor_divide, fmod, mul, pow, remainder, sub  # noqa: A004

@@ -469,3 +469,25 @@ def test_inverse_trig_finite_differences_compile_inplace(name):
     assert getattr(t, name + "_")() is t
     np.testing.assert_allclose(t.numpy(), getattr(torch.tensor(x), name + "_")().numpy(), rtol=1e-15)
     assert getattr(lumina, name)(lumina.tensor([0, 1])).dtype is lumina.float32
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_atan2_matches_torch(dtype):
+    s = np.array([math.nan, math.inf, -math.inf, 0.0, -0.0, 1.0, -1.0, 2.5, -3.5, 1e-30, 3e38, 0.3], dtype)
+    a, b = s.reshape(-1, 1), s.reshape(1, -1)
+    got, want = lumina.atan2(lumina.tensor(a), lumina.tensor(b)).numpy(), torch.atan2(torch.tensor(a),
+                                                                                      torch.tensor(b)).numpy()
+    _ulps_off.eps = float(np.finfo(dtype).eps)
+    _assert_close_ulps(got, want, 2, f"atan2 {dtype}")       # measured: 1 ulp
+    g = np.array([0.0, 1.0, -2.0, 0.5, 0.0, 3.0])
+    h = np.array([0.0, 0.0, 3.0, -1.0, -1.0, -0.5])
+    la, lb = lumina.tensor(g, requires_grad=True), lumina.tensor(h, requires_grad=True)
+    ta, tb = torch.tensor(g, requires_grad=True), torch.tensor(h, requires_grad=True)
+    lumina.atan2(la, lb).sum().backward()
+    torch.atan2(ta, tb).sum().backward()
+    np.testing.assert_allclose(la.grad.numpy(), ta.grad.numpy(), rtol=1e-15)
+    np.testing.assert_allclose(lb.grad.numpy(), tb.grad.numpy(), rtol=1e-15)
+    r = np.random.default_rng(16)
+    check(lambda L, F, u, v: L.atan2(u, v), r.uniform(-2, 2, (3, 1)), r.uniform(-2, 2, (4,)))
+    with pytest.raises(lumina.LuminaTypeError, match="atan2"):
+        lumina.atan2(lumina.tensor([1.0]), 2.0)

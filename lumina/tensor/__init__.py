@@ -43,7 +43,7 @@ The modules, bottom to top (each imports only modules above it in this list, nev
     special_math sinh / cosh / asinh / acosh / atanh, log2 / log10 / exp2, reciprocal, sinc, logit, sgn / signbit
     binary_math  hypot, logaddexp(2), xlogy, copysign, heaviside, float_power, lerp, addcmul / addcdiv
     gamma        lgamma / digamma / polygamma, erfinv
-    inverse_trig atan / asin / acos
+    inverse_trig atan / asin / acos / atan2
     queries      is_tensor / numel / is_floating_point / element_size / get_default_dtype
     functions    torch's aliases (divide, swapaxes, concat, ...), eq / lt / ..., isclose / allclose / equal
     products     dot / vdot / inner / mv / addmv / addr / kron / tensordot
@@ -137,8 +137,8 @@ _METHODS += (SpecialMathMethods, BinaryMathMethods)
 from .gamma import GammaMethods, digamma, erfinv, lgamma, polygamma
 __all__ += ["lgamma", "digamma", "polygamma", "erfinv"]
 _METHODS += (GammaMethods,)
-from .inverse_trig import InverseTrigMethods, acos, asin, atan
-__all__ += ["atan", "asin", "acos"]
+from .inverse_trig import InverseTrigMethods, acos, asin, atan, atan2
+__all__ += ["atan", "asin", "acos", "atan2"]
 _METHODS += (InverseTrigMethods,)
 from .functions import *  # noqa: E402,F403  (each module's names are its __all__)
 from .products import *  # noqa: E402,F403

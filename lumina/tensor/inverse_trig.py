@@ -1,5 +1,5 @@
 """The inverse trigonometric functions as PyTorch 2.13's (https://pytorch.org/docs/stable/torch.html
-#pointwise-ops): ``atan``, ``asin``, ``acos``, functions, Tensor methods and in-place methods,
+#pointwise-ops): ``atan``, ``asin``, ``acos``, ``atan2``, functions, Tensor methods and in-place methods,
 decomposed into lumina's primitives.
 
 ``atan(x)``: odd; for ``|x| > 1`` it is ``pi/2 - atan(1/|x|)``; on [0, 1] two half-angle steps
@@ -19,7 +19,7 @@ from ..ir.dtypes import DType
 from .core import Tensor
 from .elementwise import where
 from .inplace import update
-from .special_math import as_float, signbit, smooth
+from .special_math import as_float, signbit, smooth, tangent
 
 _TERMS = 13
 
@@ -83,6 +83,35 @@ def acos(x: Tensor) -> Tensor:
     return smooth(x, value, -1.0 / (1.0 - d * d).sqrt())
 
 
+def atan2(input: Tensor, other: Tensor) -> Tensor:
+    """``torch.atan2``: the angle of ``(other, input)`` in [-pi, pi], as C's atan2: ``atan(|y| /
+    |x|)`` moved to the quadrant by the signs of ``x`` and ``y`` (-0.0 counts as negative), pi/4
+    or 3pi/4 for two infinities, 0 or pi for two zeros. Both operands are tensors (LuminaTypeError
+    otherwise, as torch); they broadcast and promote (integers to float32); float32 and 16-bit
+    floats compute in float64 and round once. Gradients torch's: ``x / (x^2 + y^2)`` for ``y``,
+    ``-y / (x^2 + y^2)`` for ``x`` (0 where ``x^2 + y^2`` is 0, as torch's)."""
+    from .binary_math import _common, _needs_tensor
+    _needs_tensor("atan2", "other", other)
+    y, x = _common("atan2", input, other)
+    dt = y.dtype
+    if dt is not DType.float64:
+        return atan2(y.to(DType.float64), x.to(DType.float64)).to(dt)
+    yd, xd = y.detach(), x.detach()
+    ay, ax = yd.abs(), xd.abs()
+    both_inf = (ay == math.inf) & (ax == math.inf)
+    both_zero = (ay == 0.0) & (ax == 0.0)
+    q = where(both_inf | both_zero, 0.0, ay / where(both_zero, 1.0, ax))
+    r = where(both_inf, math.pi / 4, _atan_value(q))
+    r = where(signbit(xd), math.pi - r, r)
+    value = where(signbit(yd), -r, r)
+    value = where((yd != yd) | (xd != xd), yd + xd, value)
+    # torch's atan2_backward: 1 / (x^2 + y^2), with its infinities (at (0, 0)) set to 0
+    recip = 1.0 / (xd * xd + yd * yd)
+    recip = where(recip == math.inf, 0.0, recip)
+    # value - (0 - T): a zero value keeps its sign whatever zero the tangent terms T are
+    return value - (0.0 - (tangent(y, xd * recip) + tangent(x, -yd * recip)))
+
+
 class InverseTrigMethods:
     """``Tensor``'s atan / asin / acos and their in-place forms."""
 
@@ -92,3 +121,5 @@ class InverseTrigMethods:
     def atan_(self) -> Tensor: return update(self, "atan_", lambda: atan(self))
     def asin_(self) -> Tensor: return update(self, "asin_", lambda: asin(self))
     def acos_(self) -> Tensor: return update(self, "acos_", lambda: acos(self))
+    def atan2(self, other) -> Tensor: return atan2(self, other)
+    def atan2_(self, other) -> Tensor: return update(self, "atan2_", lambda: atan2(self, other), (other,))

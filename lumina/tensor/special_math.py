@@ -61,7 +61,7 @@ def tangent(x: Tensor, slope: Tensor) -> Tensor:
     sd = slope.detach()
     finite = isfinite(sd)
     s = where(finite, sd, 0.0)
-    lin = where(s < 0.0, (xs - xs.detach()) * s, -((xs.detach() - xs) * s))     # -0.0 either way
+    lin = where(signbit(s), (xs - xs.detach()) * s, -((xs.detach() - xs) * s))     # -0.0 either way
     steep = (sd == math.inf) | (sd == -math.inf)
     root = where(steep, where(sd < 0.0, 0.0 - t, t), 1.0).sqrt()     # 0 - t: +0, so the slope is +-inf
     nan = sd != sd

@@ -143,6 +143,9 @@ def _binary_rows() -> list[OpSpec]:
     rows += methods("logaddexp2", cases=binary_cases(scalar_other=False, other_dtypes=FLOATS), dtypes=FLOATS, ulps=4,
                     fixed=_logaddexp2_fixed, skip=_LOGADDEXP2_SKIP, checks="equal infinities; integers raise")
     rows += _float_binary("xlogy", 4, scalar_other=True, checks="0 at x == 0 unless y is NaN; integers in float32")
+    rows += _float_binary("atan2", 4, checks="quadrants by the signs of ±0 and ±inf; integers in float32")
+    rows += [OpSpec("Tensor.atan2_", _inplace("atan2_"), _inplace_cases(1, (2, 0.5, -1, math.nan)),
+                    dtypes=("float32", "float64", "int64"), ulps=4, checks=_INPLACE_CHECKS)]
     rows += _float_binary("copysign", 0, scalar_other=True, checks="-0.0 and -inf signs; integers in float32")
     rows += _float_binary("float_power", 8, scalar_other=True, dtypes=FLOATS[:2] + INTS,
                           checks="float64 results whatever the inputs")
