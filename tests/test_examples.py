@@ -57,12 +57,14 @@ def test_pytorch_script_runs_on_lumina_and_unchanged_on_torch(capsys):
     reads ``import lumina as torch``: it trains to 95% on lumina in 3 epochs, and with the line put
     back the same source trains on torch."""
     source = (EXAMPLES / "pytorch_script.py").read_text()
-    assert source.count("import lumina as torch") == 1 and "import lumina\n" not in source
+    imports = [line for line in source.splitlines() if line.startswith(("import ", "from "))]
+    assert [line for line in imports if "lumina" in line] == ["import lumina as torch   # the one changed line: it "
+                                                               "was ``import torch``"]
     accuracy = _load("pytorch_script").main(["--epochs", "3"])
     assert accuracy >= 0.95
     assert f"test accuracy: {accuracy:.4f}" in capsys.readouterr().out
     namespace = {"__name__": "pytorch_script_on_torch"}
-    exec(compile(source.replace("import lumina as torch", "import torch", 1), "pytorch_script_on_torch.py", "exec"),
-         namespace)
+    exec(compile(source.replace("\nimport lumina as torch", "\nimport torch", 1), "pytorch_script_on_torch.py",
+                 "exec"), namespace)
     assert namespace["torch"].__name__ == "torch"
     assert namespace["main"](["--epochs", "3"]) >= 0.95
