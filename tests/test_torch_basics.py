@@ -23,6 +23,7 @@ def test_size_behaves_as_torch_size(shape):
     assert got.numel() == want.numel()
     assert type(got[1:]) is lumina.Size and tuple(got[1:]) == tuple(want[1:])
     assert type(got + (7,)) is lumina.Size and tuple(got + (7,)) == tuple(want + (7,))
+    assert type((7,) + got) is lumina.Size and tuple((7,) + got) == tuple((7,) + want)
     assert repr(got) == repr(want).replace("torch.", "lumina.")
     assert lumina.tensor(a).size() == got and type(lumina.tensor(a).size()) is lumina.Size
     assert pickle.loads(pickle.dumps(got)) == got and type(pickle.loads(pickle.dumps(got))) is lumina.Size

@@ -6,7 +6,7 @@ import math
 
 class Size(tuple):
     """``torch.Size``: a tuple of ints (the sizes of a tensor's dimensions) that stays a ``Size``
-    when sliced or concatenated with a tuple, and has ``numel()``.
+    when sliced or concatenated with a tuple (on either side), and has ``numel()``.
     Semantics: https://pytorch.org/docs/stable/size.html"""
 
     __slots__ = ()
@@ -19,6 +19,11 @@ class Size(tuple):
         if not isinstance(other, tuple):
             return NotImplemented
         return Size(tuple.__add__(self, other))
+
+    def __radd__(self, other):
+        if not isinstance(other, tuple):
+            return NotImplemented
+        return Size(tuple.__add__(other, self))
 
     def __mul__(self, n):
         return Size(tuple.__mul__(self, n))
