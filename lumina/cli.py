@@ -1,7 +1,8 @@
 """The ``lumina`` command line.
 
     lumina --version                 lumina's version
-    lumina info                      version, LLVM target (CPU, SIMD features), thread count, devices
+    lumina info                      version, LLVM target (CPU, SIMD features, ISA level, caches, GEMM
+                                     tiles and blocks), thread count, devices
     lumina run MODEL.onnx [--input name=file.npy ...] [--random-inputs] [--dim name=N ...] [--bench N]
     lumina inspect MODEL.onnx [--dim name=N ...]
     lumina dump TARGET [--memory] [--target ir|kernel|llvm|triton|metal]   the IR before and after
@@ -36,6 +37,8 @@ def _info(args) -> int:
     print(f"lumina {__version__} (llvmlite {llvmlite.__version__})")
     print(f"target: {cpu.triple} cpu={cpu.name}")
     print(f"simd: {' '.join(cpu.simd)} (vectors of {cpu.vector_bits} bits)")
+    for line in cpu.choices:
+        print(line)
     print(f"threads: {cpu.threads}")
     for name in devices.DEVICES:
         ok, reason = devices.available(name)

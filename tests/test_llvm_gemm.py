@@ -1,7 +1,9 @@
 """The packed LLVM GEMM (lumina.backends.cpu.llvm_gemm) run through the CPU JIT (lumina.backends.cpu.jit).
 
-Each kernel is compiled once per dtype, called through ctypes on NumPy views (any strides) and
-compared with NumPy's ``@``.
+Each kernel is compiled once per dtype and ISA level, called through ctypes on NumPy views (any
+strides) and compared with NumPy's ``@``. The shape tests run every ISA level this CPU can run
+(AVX-512, AVX2, baseline on an AVX-512 machine: ``backends.cpu.isa.forced``), so each register
+tile stays correct whichever machine runs the suite.
 """
 
 from __future__ import annotations
@@ -15,7 +17,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from lumina.backends.cpu.llvm_gemm import BLOCKING, gemm_function_name, gemm_workspace_elems, render_gemm
+from lumina.backends.cpu import isa as cpu_isa
+from lumina.backends.cpu.llvm_gemm import (TILES, gemm_blocking, gemm_function_name, gemm_workspace_elems,
+                                           render_gemm)
 from lumina.errors import LuminaCodegenError, LuminaTypeError
 from lumina.backends.cpu.jit import compile_llvm, host_target_description
 
@@ -26,16 +30,24 @@ _P = ctypes.c_void_p
 _I = ctypes.c_int64
 _GEMM_SIGNATURE = ctypes.CFUNCTYPE(None, _P, _P, _P, *([_I] * 15), _P)
 
-_KERNELS: dict[str, tuple[object, object]] = {}
+_KERNELS: dict[tuple[str, str], tuple[object, object]] = {}
+
+ISAS = cpu_isa.runnable_isas()
 
 
-def _kernel(dtype: str):
-    """The compiled GEMM for dtype (compiled once per test session)."""
-    if dtype not in _KERNELS:
-        module = compile_llvm(render_gemm(dtype), name=f"gemm_{dtype}")
+def _kernel(dtype: str, isa: str):
+    """The compiled GEMM for dtype on ISA level ``isa`` (compiled once per test session)."""
+    if (dtype, isa) not in _KERNELS:
+        with cpu_isa.forced(isa):
+            module = compile_llvm(render_gemm(dtype), name=f"gemm_{dtype}")
         # Keep the module alive next to the function pointer: it owns the machine code.
-        _KERNELS[dtype] = (module, _GEMM_SIGNATURE(module.address(gemm_function_name(dtype))))
-    return _KERNELS[dtype][1]
+        _KERNELS[dtype, isa] = (module, _GEMM_SIGNATURE(module.address(gemm_function_name(dtype))))
+    return _KERNELS[dtype, isa][1]
+
+
+def _workspace(dtype: str, isa: str) -> np.ndarray:
+    blocking = gemm_blocking(dtype, isa) if dtype.startswith("float") else None
+    return np.empty(max(gemm_workspace_elems(dtype, blocking), 1), dtype)
 
 
 def _element_strides(array: np.ndarray) -> list[int]:
@@ -44,16 +56,17 @@ def _element_strides(array: np.ndarray) -> list[int]:
 
 
 def run_gemm(a: np.ndarray, b: np.ndarray, c: np.ndarray, m_range: tuple[int, int] | None = None,
-             workspace: np.ndarray | None = None) -> None:
-    """c[i] = a[i] @ b[i] for rows m_range of every batch; a: [batch, M, K], b: [batch, K, N]."""
+             workspace: np.ndarray | None = None, isa: str = ISAS[0]) -> None:
+    """c[i] = a[i] @ b[i] for rows m_range of every batch; a: [batch, M, K], b: [batch, K, N]; with
+    the kernel of ISA level ``isa`` (default the host's)."""
     dtype = a.dtype.name
     batch, m, k = a.shape
     n = b.shape[2]
     assert b.shape[:2] == (batch, k) and c.shape == (batch, m, n)
     m_start, m_end = m_range or (0, m)
     if workspace is None:
-        workspace = np.empty(max(gemm_workspace_elems(dtype), 1), dtype)
-    _kernel(dtype)(c.ctypes.data, a.ctypes.data, b.ctypes.data, batch, m, n, k,
+        workspace = _workspace(dtype, isa)
+    _kernel(dtype, isa)(c.ctypes.data, a.ctypes.data, b.ctypes.data, batch, m, n, k,
                    *_element_strides(a), *_element_strides(b), *_element_strides(c),
                    m_start, m_end, workspace.ctypes.data)
 
@@ -91,51 +104,74 @@ SHAPES = [  # (batch, M, N, K)
 ]
 
 
+@pytest.mark.parametrize("isa", ISAS)
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("shape", SHAPES, ids=lambda s: "x".join(map(str, s)))
-def test_matches_numpy(dtype, shape):
+def test_matches_numpy(dtype, shape, isa):
     batch, m, n, k = shape
     rng = np.random.default_rng(0)
     a = random_array((batch, m, k), dtype, rng)
     b = random_array((batch, k, n), dtype, rng)
     c = sentinel_like((batch, m, n), dtype)
-    run_gemm(a, b, c)
+    run_gemm(a, b, c, isa=isa)
     assert_matches(c, a @ b, dtype)
 
 
+@pytest.mark.parametrize("isa", ISAS)
 @pytest.mark.parametrize("dtype", DTYPES)
-def test_tile_edges_around_register_tile(dtype):
+def test_tile_edges_around_register_tile(dtype, isa):
     """Every M, N residue modulo the register tile, with K around the block depth."""
     rng = np.random.default_rng(1)
-    blk = BLOCKING.get(dtype, BLOCKING["float32"])
-    for m in range(1, blk.mr + 2):
-        for n in (1, blk.lanes - 1, blk.lanes, blk.nr - 1, blk.nr, blk.nr + 1):
+    mr, nr, lanes = TILES[isa].get(dtype, TILES[isa]["float32"])
+    for m in range(1, mr + 2):
+        for n in sorted({1, lanes - 1, lanes, lanes + 1, nr - 1, nr, nr + 1}):
             a = random_array((1, m, 9), dtype, rng)
             b = random_array((1, 9, n), dtype, rng)
             c = sentinel_like((1, m, n), dtype)
-            run_gemm(a, b, c)
+            run_gemm(a, b, c, isa=isa)
             assert_matches(c, a @ b, dtype)
 
 
+@pytest.mark.parametrize("isa", ISAS)
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
-def test_large_blocks(dtype):
-    """M, N, K beyond MC, NC and KC, so every cache-blocking loop runs more than once."""
-    blk = BLOCKING[dtype]
+def test_large_blocks(dtype, isa):
+    """M, N, K beyond MC, NC and KC, so every cache-blocking loop runs more than once (with small
+    caches, so the blocks are small and the test is quick)."""
+    blk = gemm_blocking(dtype, isa, caches=(32 << 10, 64 << 10, 1 << 20))
     m, n, k = blk.mc * 2 + 5, blk.nc + 3, blk.kc * 2 + 7
     rng = np.random.default_rng(2)
     a = random_array((1, m, k), dtype, rng)
     b = random_array((1, k, n), dtype, rng)
     c = sentinel_like((1, m, n), dtype)
-    run_gemm(a, b, c)
+    with cpu_isa.forced(isa):
+        module = compile_llvm(render_gemm(dtype, blk), name=f"gemm_{dtype}_small_blocks")
+    gemm = _GEMM_SIGNATURE(module.address(gemm_function_name(dtype)))
+    workspace = np.empty(gemm_workspace_elems(dtype, blk), dtype)
+    gemm(c.ctypes.data, a.ctypes.data, b.ctypes.data, 1, m, n, k, *_element_strides(a), *_element_strides(b),
+         *_element_strides(c), 0, m, workspace.ctypes.data)
     assert_matches(c, a @ b, dtype)
+
+
+def test_blocking_follows_isa_and_caches():
+    """The register tile is the ISA's; the blocks shrink with the caches; 512-bit tiles mark their
+    functions so LLVM keeps the registers whole."""
+    assert gemm_blocking("float32", "avx512").nr == 64 and gemm_blocking("float32", "avx2").nr == 16
+    big = gemm_blocking("float32", "avx512", caches=(48 << 10, 1 << 20, 32 << 20))
+    small = gemm_blocking("float32", "avx512", caches=(32 << 10, 256 << 10, 4 << 20))
+    assert small.mc < big.mc and small.nc < big.nc
+    assert big.mc % big.mr == 0 and big.nc % big.nr == 0
+    assert '"min-legal-vector-width"="512"' in render_gemm("float32", big)
+    with pytest.raises(LuminaTypeError, match="int32"):
+        gemm_blocking("int32", "avx2")
 
 
 # --- strides --------------------------------------------------------------------------------------
 
+@pytest.mark.parametrize("isa", ISAS)
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("transpose_a", [False, True])
 @pytest.mark.parametrize("transpose_b", [False, True])
-def test_transposed_operands(dtype, transpose_a, transpose_b):
+def test_transposed_operands(dtype, transpose_a, transpose_b, isa):
     batch, m, n, k = 2, 45, 70, 33
     rng = np.random.default_rng(3)
     a = random_array((batch, k, m), dtype, rng).transpose(0, 2, 1) if transpose_a \
@@ -143,7 +179,7 @@ def test_transposed_operands(dtype, transpose_a, transpose_b):
     b = random_array((batch, n, k), dtype, rng).transpose(0, 2, 1) if transpose_b \
         else random_array((batch, k, n), dtype, rng)
     c = sentinel_like((batch, m, n), dtype)
-    run_gemm(a, b, c)
+    run_gemm(a, b, c, isa=isa)
     assert_matches(c, a @ b, dtype)
 
 
@@ -226,10 +262,10 @@ def test_empty_n_and_batch_write_nothing(dtype):
 def gemm_cases(draw):
     dtype = draw(st.sampled_from(DTYPES))
     batch = draw(st.integers(1, 3))
-    m, n, k = (draw(st.integers(0, 70)) for _ in range(3))
+    m, n, k = (draw(st.integers(0, 140)) for _ in range(3))
     m_start = draw(st.integers(0, m))
     m_end = draw(st.integers(m_start, m))
-    return dict(dtype=dtype, batch=batch, m=m, n=n, k=k, m_range=(m_start, m_end),
+    return dict(dtype=dtype, isa=draw(st.sampled_from(ISAS)), batch=batch, m=m, n=n, k=k, m_range=(m_start, m_end),
                 transpose_a=draw(st.booleans()), transpose_b=draw(st.booleans()),
                 broadcast_b=draw(st.booleans()), seed=draw(st.integers(0, 2**31)))
 
@@ -246,7 +282,7 @@ def test_random_cases(case):
          else random_array((b_batch, k, n), dtype, rng))
     b = np.broadcast_to(b, (batch, k, n))
     c = sentinel_like((batch, m, n), dtype)
-    run_gemm(a, b, c, m_range=case["m_range"])
+    run_gemm(a, b, c, m_range=case["m_range"], isa=case["isa"])
     m_start, m_end = case["m_range"]
     assert_matches(c[:, m_start:m_end], (a @ b)[:, m_start:m_end], dtype)
     assert (c[:, :m_start] == -7).all() and (c[:, m_end:] == -7).all()
@@ -268,14 +304,14 @@ def test_concurrent_calls_on_row_ranges(dtype):
 
     def work(lo, hi):
         try:
-            workspace = np.empty(max(gemm_workspace_elems(dtype), 1), dtype)
+            workspace = _workspace(dtype, ISAS[0])
             start.wait()
             for _ in range(3):
                 run_gemm(a, b, c, m_range=(lo, hi), workspace=workspace)
         except Exception as exc:  # surfaced below: pytest does not see exceptions in threads
             errors.append(exc)
 
-    _kernel(dtype)  # compile before the threads start
+    _kernel(dtype, ISAS[0])  # compile before the threads start
     threads = [threading.Thread(target=work, args=(lo, hi)) for lo, hi in zip(bounds, bounds[1:])]
     for thread in threads:
         thread.start()
@@ -290,18 +326,30 @@ def test_concurrent_calls_on_row_ranges(dtype):
 def test_names_and_workspace():
     assert gemm_function_name("float32") == "lumina_gemm_float32"
     for dtype in ("float32", "float64"):
-        blk = BLOCKING[dtype]
+        blk = gemm_blocking(dtype)
         assert gemm_workspace_elems(dtype) >= blk.mc * blk.kc + blk.kc * blk.nc
     assert gemm_workspace_elems("int32") == 0
     with pytest.raises(LuminaTypeError, match="float16"):
         render_gemm("float16")
 
 
-def test_float_kernel_uses_vector_fma():
-    text = render_gemm("float32")
-    assert "llvm.fma.v8f32" in text
-    module = compile_llvm(text, name="gemm_asm")
-    assert "vfmadd" in module.asm()
+@pytest.mark.parametrize("isa", ISAS)
+def test_float_kernel_uses_the_isa_registers(isa):
+    """The micro-kernel's FMAs run on the ISA's vector registers, and on nothing wider: a forced
+    AVX2 build has no zmm register, a baseline one no ymm register, no FMA instruction and no call
+    of libm's fmaf (a multiply and an add instead)."""
+    with cpu_isa.forced(isa):
+        text = render_gemm("float32")
+        lanes = TILES[isa]["float32"][2]
+        assert f"llvm.fmuladd.v{lanes}f32" in text
+        asm = compile_llvm(text, name=f"gemm_asm_{isa}").asm()
+    if isa == "avx512":
+        assert "vfmadd" in asm and "%zmm" in asm
+    elif isa == "avx2":
+        assert "vfmadd" in asm and "%ymm" in asm and "%zmm" not in asm
+    else:
+        assert "%ymm" not in asm and "%zmm" not in asm and "vfmadd" not in asm and "fmaf" not in asm
+        assert "mulps" in asm and "addps" in asm
 
 
 # --- the JIT itself -------------------------------------------------------------------------------

@@ -40,7 +40,10 @@ class Target:
     stages. ``max_epilogue_inputs``: buffers an epilogue may read besides the dot result.
     ``threads``: the CPU threads a plan is scheduled over (1 on a GPU). ``triple`` and ``simd``:
     the CPU's LLVM target triple and vector extensions (``avx2``, ``avx512f``, ``neon``...), for
-    ``lumina info``."""
+    ``lumina info``. ``isa``: the CPU's ISA level the code is generated for ("avx512", "avx2",
+    "baseline": ``backends.cpu.isa``; "" on a GPU), which picks the GEMM's register tile.
+    ``choices``: what else the backend's code generation chose for this machine, as lines for
+    ``lumina info`` (the CPU's caches and the GEMM's tiles and cache blocks)."""
     device: str
     name: str
     vector_bits: int = 0
@@ -50,13 +53,16 @@ class Target:
     threads: int = 1
     triple: str = ""
     simd: tuple = ()
+    isa: str = ""
+    choices: tuple = ()
 
     @property
     def key(self) -> tuple:
         """The part of an executable's cache key that this target decides: every field, since
         the partition and the code depend on all of them."""
         return (self.device, self.name, self.vector_bits, self.float64, tuple(sorted(self.epilogue_dtypes)),
-                self.max_epilogue_inputs, self.threads, self.triple, self.simd)
+                self.max_epilogue_inputs, self.threads, self.triple, self.simd, self.isa,
+                self.choices)
 
 
 def backend(device: str) -> ModuleType:

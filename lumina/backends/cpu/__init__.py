@@ -9,19 +9,29 @@ from __future__ import annotations
 
 from ..target import Target
 from .build import build, cache_clear, cache_info
+from .isa import active_isa, cache_sizes, host_isa
 from .jit import host_cpu_name, host_simd, host_triple, host_vector_bits
 from ...codegen.kernel import DotKernel
 from .llvm import render_epilogue, render_module
-from .llvm_gemm import EPILOGUE_POINTERS, render_gemm
+from .llvm_gemm import EPILOGUE_POINTERS, PACKED_DTYPES, gemm_blocking, render_gemm
 from .threads import num_threads
 
 __all__ = ["build", "cache_clear", "cache_info", "render", "target"]
 
 
 def target() -> Target:
-    """The host CPU: its LLVM name, its widest vector registers, the threads of the pool."""
+    """The host CPU: its LLVM name, the ISA level and vector width the code is generated for
+    (``isa.active_isa()``), the threads of the pool, and the caches and GEMM blockings."""
+    level = active_isa()
     return Target("cpu", host_cpu_name(), vector_bits=host_vector_bits(), threads=num_threads(),
-                  triple=host_triple(), simd=host_simd())
+                  triple=host_triple(), simd=host_simd(), isa=level, choices=_choices(level))
+
+
+def _choices(level: str) -> tuple[str, ...]:
+    forced = "" if level == host_isa() else f" (forced by LUMINA_ISA; the CPU runs {host_isa()})"
+    l1, l2, l3 = cache_sizes()
+    return (f"isa: {level}{forced}", f"caches: L1d {l1 >> 10} KiB, L2 {l2 >> 10} KiB, L3 {l3 >> 10} KiB",
+            *(f"gemm {dtype}: {gemm_blocking(dtype, level)}" for dtype in sorted(PACKED_DTYPES)))
 
 
 def render(desc) -> str:
@@ -29,7 +39,7 @@ def render(desc) -> str:
     GEMM generator's module for its dtype, followed by its epilogue module when it has one."""
     if not isinstance(desc, DotKernel):
         return render_module([desc], name=desc.name)
-    text = render_gemm(desc.dtype.name)
+    text = render_gemm(desc.dtype.name)   # the blocking of the ISA level the JIT generates code for
     if desc.epilogue is not None or desc.rows is not None:
         text += f"\n; ---- {desc.name}: the epilogue\n" + render_epilogue(desc, EPILOGUE_POINTERS)
     return text

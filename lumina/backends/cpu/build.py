@@ -23,10 +23,10 @@ from ...codegen.program import Program, SlotRole, SlotSpec
 from ...schedule import memory
 from ...schedule.thread_schedule import horizons, schedule
 from .executable import Executable
-from .jit import CompiledModule, compile_llvm
+from .jit import CompiledModule, compile_llvm, host_target_description
 from .launch import BufferArg, ChunkBufferArg, IntArg, Launch, RangeArg, WorkspaceArg
 from .llvm import EPILOGUE_FUNCTION, epilogue_pointers, render_epilogue, render_module
-from .llvm_gemm import (EPILOGUE_POINTERS, gemm_epilogue_function_name, gemm_function_name,
+from .llvm_gemm import (EPILOGUE_POINTERS, PACKED_DTYPES, gemm_blocking, gemm_epilogue_function_name, gemm_function_name,
                         gemm_workspace_elems, render_gemm)
 from .llvm_plan import PlanStep, host_futex, host_is_x86, render_plan, symbol
 from .threads import PARALLEL_MIN_WORK
@@ -45,8 +45,9 @@ def cache_info() -> dict:
 
 
 def _module(text: str, name: str) -> CompiledModule:
-    """The compiled module of LLVM IR ``text``, shared while some executable holds it."""
-    key = hashlib.sha256(text.encode()).hexdigest()
+    """The compiled module of LLVM IR ``text`` for the code the JIT generates now (the ISA level
+    ``LUMINA_ISA`` may lower), shared while some executable holds it."""
+    key = hashlib.sha256(f"{host_target_description()}\n{text}".encode()).hexdigest()
     mod = _MODULES.get(key)
     if mod is None:
         mod = _MODULES[key] = compile_llvm(text, name)
@@ -85,8 +86,8 @@ def build(prog: Program, target) -> Executable:
             if desc.dtype.name not in gemm_dtypes:
                 gemm_dtypes.append(desc.dtype.name)
             launches.append(_gemm_launch(desc, kslots, gemm_dtypes.index(desc.dtype.name), keepalive, epilogues,
-                                          target.threads))
-    workspaces = tuple((np.dtype(d), gemm_workspace_elems(d)) for d in gemm_dtypes)
+                                          target))
+    workspaces = tuple((np.dtype(d), gemm_workspace_elems(d, _blocking(d, target))) for d in gemm_dtypes)
     plan, plan_threads, plan_text, steps = _plan(launches, graph.name, keepalive, target.threads)
     mem = _memory_plan(slots, launches, [d for _, d, _ in kernels], steps)
     info = prog.info(llvm=llvm_text + "".join(epilogues), plan=plan_text)
@@ -139,12 +140,17 @@ def _plan(launches: list[Launch], name: str, keepalive: list, threads: int):
 BATCH_SPLIT = 4   # a batched GEMM with this many entries per thread splits over its batch
 
 
+def _blocking(dtype: str, target):
+    """The packed GEMM's blocking for ``dtype`` on ``target``'s ISA level (None: an integer GEMM)."""
+    return gemm_blocking(dtype, target.isa) if dtype in PACKED_DTYPES else None
+
+
 def _gemm_launch(d: DotKernel, kslots, workspace: int, keepalive, epilogues: list[str],
-                 threads: int) -> Launch:
+                 target) -> Launch:
     """The launch of GEMM ``d`` (a call of ``backends.cpu.llvm_gemm``'s function, with ``d``'s epilogue
     module when it has an epilogue or row stages, whose IR is appended to ``epilogues``)."""
-    dtype = d.dtype.name
-    module = _module(render_gemm(dtype), f"gemm_{dtype}")
+    dtype, threads = d.dtype.name, target.threads
+    module = _module(render_gemm(dtype, _blocking(dtype, target)), f"gemm_{dtype}")
     keepalive.append(module)
     isz = d.dtype.itemsize
     a_slot, b_slot = kslots[d.a.buf], kslots[d.b.buf]

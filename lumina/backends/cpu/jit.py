@@ -5,7 +5,8 @@
     fn(...)                      # releases the GIL; safe from several threads at once
     print(mod.asm())             # native assembly, for inspection
 
-Code is generated for the host CPU exactly (``llvm.get_host_cpu_name()`` and its feature list), at
+Code is generated for the host CPU exactly (``llvm.get_host_cpu_name()`` and its feature list,
+less the extensions above the ISA level that ``LUMINA_ISA`` forces: see ``backends.cpu.isa``), at
 -O3 with loop and SLP vectorization, and loaded into an MCJIT execution engine. Calls to libm
 (``expf``, ``tanhf``, ``erff``, ``powf``, ...) resolve against the process's C math library.
 
@@ -23,6 +24,7 @@ import threading
 import llvmlite.binding as llvm
 
 from ...errors import LuminaCodegenError
+from . import isa
 
 __all__ = ["CompiledModule", "compile_llvm", "host_cpu_name", "host_simd", "host_target_description", "host_triple",
            "host_vector_bits"]
@@ -50,42 +52,44 @@ def _initialize() -> None:
 
 
 @functools.cache
-def _host_cpu() -> tuple[str, str, str]:
-    """(triple, cpu name, feature string) of the machine we run on."""
+def _host() -> tuple[str, str]:
+    """(triple, cpu name) of the machine we run on."""
     _initialize()
-    features = llvm.get_host_cpu_features().flatten()
-    return llvm.get_process_triple(), llvm.get_host_cpu_name(), features
+    return llvm.get_process_triple(), llvm.get_host_cpu_name()
 
 
-@functools.cache
+def _host_cpu() -> tuple[str, str, str]:
+    """(triple, cpu name, feature string) the code is generated for: the host, with the features
+    above ``isa.active_isa()`` turned off (read at each call: ``LUMINA_ISA`` may change)."""
+    triple, cpu = _host()
+    return triple, cpu, isa.llvm_features()
+
+
 def host_cpu_name() -> str:
     """LLVM's name of the host CPU (``znver5``, ``skylake-avx512``, ``apple-m1``...)."""
-    return _host_cpu()[1]
+    return _host()[1]
 
 
-@functools.cache
 def host_triple() -> str:
     """The LLVM target triple of this process (``x86_64-unknown-linux-gnu``...)."""
-    return _host_cpu()[0]
+    return _host()[0]
 
 
-@functools.cache
 def host_simd() -> tuple[str, ...]:
-    """The host's vector extensions LLVM generates code for (``sse4.2``, ``avx2``, ``fma``,
-    ``avx512f``, ``neon``...), sorted."""
-    features = _host_cpu()[2].split(",")
+    """The vector extensions the code is generated with (``sse4.2``, ``avx2``, ``fma``,
+    ``avx512f``, ``neon``...), sorted: the host's, less those above ``isa.active_isa()``."""
+    level = isa.active_isa()
+    dropped = {"avx512": (), "avx2": ("avx512",), "baseline": ("avx", "fma", "f16c")}[level]
+    features = isa.host_features().split(",")
     return tuple(sorted(f[1:] for f in features if f.startswith("+") and
-                        any(k in f for k in ("sse", "avx", "fma", "neon"))))
+                        any(k in f for k in ("sse", "avx", "fma", "neon")) and
+                        not f[1:].startswith(dropped)))
 
 
-@functools.cache
 def host_vector_bits() -> int:
-    """The widest vector registers the host's float math uses: 512 with AVX-512F, 256 with AVX,
-    128 otherwise (SSE, NEON)."""
-    features = set(_host_cpu()[2].split(","))
-    if "+avx512f" in features:
-        return 512
-    return 256 if "+avx" in features else 128
+    """The widest vector registers the generated float math uses: 512 with AVX-512F, 256 with
+    AVX2, 128 otherwise (SSE, NEON), as ``isa.active_isa()`` decides."""
+    return isa.vector_bits()
 
 
 def host_target_description() -> str:

@@ -37,7 +37,12 @@ Instantiating BLAS Functionality", TOMS 2015; Goto & van de Geijn, TOMS 2008):
 Packing copies each block once into contiguous, zero-padded panels, so the micro-kernel reads
 unit-stride memory whatever the strides of A and B (transposed views, stride-0 broadcast batches),
 and edge tiles (M, N not multiples of MR, NR) compute on the padding and store only what exists.
-The micro-kernel uses explicit vector types and ``llvm.fma``; it accumulates in the dtype itself.
+The micro-kernel uses explicit vector types and ``llvm.fmuladd`` (one fused multiply-add where the
+ISA has one, a multiply and an add where it has none: ``llvm.fma`` would call libm's ``fmaf`` per
+lane there); it accumulates in the dtype itself.
+Its register tile follows the ISA level the JIT generates code for (``TILES``: 6 x 64 f32 on
+AVX-512, 6 x 16 on AVX2, 6 x 8 on SSE / NEON), and the cache blocks follow the host's caches
+(``gemm_blocking``).
 
 Integers (int32, int64) use a plain triple loop: correct, not tuned.
 """
@@ -52,9 +57,10 @@ from llvmlite import ir
 
 from ...errors import LuminaTypeError
 from ..target import MAX_EPILOGUE_INPUTS
+from . import isa as cpu_isa
 
-__all__ = ["GemmBlocking", "gemm_function_name", "gemm_epilogue_function_name", "gemm_workspace_elems",
-           "render_gemm", "BLOCKING", "EPILOGUE_POINTERS"]
+__all__ = ["GemmBlocking", "gemm_blocking", "gemm_function_name", "gemm_epilogue_function_name",
+           "gemm_workspace_elems", "render_gemm", "PACKED_DTYPES", "TILES", "EPILOGUE_POINTERS"]
 
 EPILOGUE_POINTERS = MAX_EPILOGUE_INPUTS + 1
 """Pointers an epilogue function takes: the buffers an epilogue may read besides the dot result
@@ -71,7 +77,9 @@ _ELEMENT = {
     "int32": ir.IntType(32),
     "int64": ir.IntType(64),
 }
-_ITEMSIZE = {"float32": 4, "float64": 8, "int32": 4, "int64": 8}
+_FLOAT_ITEMSIZE = {"float32": 4, "float64": 8}
+"""The dtypes of the packed GEMM (the integer ones run a plain loop), with their item sizes."""
+PACKED_DTYPES = frozenset(_FLOAT_ITEMSIZE)
 
 # Packed panels start on a cache line, so micro-panel loads never split lines.
 _ALIGN_BYTES = 64
@@ -82,7 +90,7 @@ class GemmBlocking:
     """Tile and block sizes of the packed GEMM, in elements.
 
     mr x nr is the register tile: mr * (nr / lanes) vector accumulators, plus nr / lanes vectors
-    of B and one broadcast of A, must fit in the 16 vector registers of AVX2.
+    of B and one broadcast of A, fit in the ISA's vector registers (``TILES``).
     kc: depth of a K block. Each micro-kernel call streams an MR x KC panel of A and a KC x NR
     panel of B and then updates its C tile, so a larger KC amortizes the C traffic.
     mc: rows of the packed A block (MC x KC), which stays in L2.
@@ -99,18 +107,48 @@ class GemmBlocking:
     def __post_init__(self) -> None:
         assert self.nr % self.lanes == 0 and self.mc % self.mr == 0 and self.nc % self.nr == 0
 
+    def __str__(self) -> str:
+        return f"{self.mr}x{self.nr} tile, KC={self.kc} MC={self.mc} NC={self.nc}"
 
-# 256-bit vectors (<8 x float>, <4 x double>) run on every x86-64 CPU with AVX2 + FMA; on AVX-512
-# machines LLVM keeps them 256-bit, and Zen 4 executes 512-bit FMAs at the same rate anyway.
-# 6 x 16 (f32) / 6 x 8 (f64): 12 accumulators + 2 B vectors + 1 broadcast = 15 of 16 registers
-# (checked: no spills when compiled for plain AVX2, cpu=haswell).
-# KC, MC, NC were measured on a Zen 4 (1 MiB L2, 32 KiB L1d) at 1024^3 and 2048^3. KC = 512 beat
-# 256 by ~7% at 2048 (half the passes over C), with MC x KC = 192 KiB of packed A in L2 and
-# KC x NC = 2 MiB of packed B; larger NC gained nothing and only grew the workspace.
-BLOCKING = {
-    "float32": GemmBlocking(mr=6, nr=16, lanes=8, kc=512, mc=96, nc=1024),
-    "float64": GemmBlocking(mr=6, nr=8, lanes=4, kc=512, mc=48, nc=512),
+
+TILES = {
+    # 32 zmm registers: 6 x 64 f32 is 24 accumulators + 4 B vectors + 1 broadcast (BLIS's Zen 4
+    # sgemm tile, 64 x 6, transposed); 8 x 24 f64 is 24 + 3 + 1. Measured on a Zen 5 against
+    # 14 x 32, 12 x 32 and 8 x 48 (f32) and 6 x 32, 14 x 16 (f64): within 5% of each other, the
+    # chosen ones best at the skinny 64 x 4096 x 1024.
+    "avx512": {"float32": (6, 64, 16), "float64": (8, 24, 8)},
+    # 16 ymm registers: 12 accumulators + 2 B vectors + 1 broadcast = 15 (checked: no spills at
+    # cpu=haswell).
+    "avx2": {"float32": (6, 16, 8), "float64": (6, 8, 4)},
+    # 16 xmm registers (SSE2; NEON has 32, this tile leaves half unused): 12 + 2 + 1.
+    "baseline": {"float32": (6, 8, 4), "float64": (6, 4, 2)},
 }
+"""(MR, NR, lanes) of the register tile, per ISA level (``backends.cpu.isa``) and dtype."""
+
+# Cache blocking, from the caches the host reports (``isa.cache_sizes``). Measured on a Zen 5
+# (48 KiB L1d, 1 MiB L2, 32 MiB L3) with the 6 x 64 tile at 1024^3 and 2048^3, one thread:
+# KC = 512 f32 rows (2 KiB per row of a panel) beat 192-384 by 5-15% (fewer passes over C), and a
+# packed A block of 144-192 KiB (about L2 / 6) beat larger ones, which evict the B micro-panels;
+# the same rule gives Zen 4's tuned AVX2 blocking (KC 512, MC 96 of 6 x 16). The packed B block
+# (KC x NC) takes at most 4 MiB and an eighth of L3.
+_KC_BYTES = 2048
+_A_BLOCK_FRACTION = 6
+_B_BLOCK_MAX = 4 << 20
+
+
+def gemm_blocking(dtype: str, isa: str | None = None, caches: tuple[int, int, int] | None = None) -> GemmBlocking:
+    """The blocking of floating ``dtype``'s packed GEMM for ISA level ``isa`` (default the one the
+    JIT generates code for, ``isa.active_isa()``) and caches ``(L1d, L2, L3)`` in bytes (default
+    the host's). Raises LuminaTypeError for a dtype without a packed GEMM (the integer ones)."""
+    if dtype not in _FLOAT_ITEMSIZE:
+        raise LuminaTypeError(f"gemm: {dtype} GEMMs are not packed; packed GEMMs take {sorted(_FLOAT_ITEMSIZE)}")
+    mr, nr, lanes = TILES[isa or cpu_isa.active_isa()][dtype]
+    _, l2, l3 = caches or cpu_isa.cache_sizes()
+    size = _FLOAT_ITEMSIZE[dtype]
+    kc = _KC_BYTES // size
+    mc = max(mr, l2 // _A_BLOCK_FRACTION // (kc * size) // mr * mr)
+    nc = max(nr, min(_B_BLOCK_MAX, l3 // 8) // (kc * size) // nr * nr)
+    return GemmBlocking(mr, nr, lanes, kc, mc, nc)
 
 
 def gemm_function_name(dtype: str) -> str:
@@ -122,8 +160,8 @@ def gemm_function_name(dtype: str) -> str:
 def gemm_epilogue_function_name(dtype: str) -> str:
     """Symbol of the GEMM with an epilogue for floating ``dtype``, e.g. ``lumina_gemm_epi_float32``."""
     _check_dtype(dtype)
-    if dtype not in BLOCKING:
-        raise LuminaTypeError(f"gemm: {dtype} GEMMs take no epilogue; expected one of {sorted(BLOCKING)}")
+    if dtype not in _FLOAT_ITEMSIZE:
+        raise LuminaTypeError(f"gemm: {dtype} GEMMs take no epilogue; expected one of {sorted(_FLOAT_ITEMSIZE)}")
     return f"lumina_gemm_epi_{dtype}"
 
 
@@ -134,25 +172,36 @@ def gemm_workspace_elems(dtype: str, blocking: GemmBlocking | None = None) -> in
     Integer GEMMs need none (0). ``blocking`` must match the one given to ``render_gemm``.
     """
     _check_dtype(dtype)
-    if dtype not in BLOCKING:
+    if dtype not in _FLOAT_ITEMSIZE:
         return 0
-    blk = blocking or BLOCKING[dtype]
-    slack = 2 * _ALIGN_BYTES // _ITEMSIZE[dtype]
+    blk = blocking or gemm_blocking(dtype)
+    slack = 2 * _ALIGN_BYTES // _FLOAT_ITEMSIZE[dtype]
     return blk.mc * blk.kc + blk.kc * blk.nc + slack
 
 
 def render_gemm(dtype: str, blocking: GemmBlocking | None = None) -> str:
     """LLVM IR text of a module that defines ``gemm_function_name(dtype)`` (see module docstring).
 
-    ``blocking`` overrides the tuned ``BLOCKING[dtype]`` (floating point only; for experiments).
+    ``blocking`` overrides ``gemm_blocking(dtype)`` (floating point only: the one the caller
+    sizes the workspace for, for another ISA level, or for experiments).
     """
     _check_dtype(dtype)
     module = ir.Module(name=f"lumina_gemm_{dtype}")
-    if dtype in BLOCKING:
-        _emit_packed_gemm(module, dtype, blocking or BLOCKING[dtype])
-    else:
+    if dtype not in _FLOAT_ITEMSIZE:
         _emit_naive_gemm(module, dtype)
-    return str(module)
+        return str(module)
+    blk = blocking or gemm_blocking(dtype)
+    _emit_packed_gemm(module, dtype, blk)
+    return _min_legal_vector_width(str(module), blk.lanes * _FLOAT_ITEMSIZE[dtype] * 8)
+
+
+def _min_legal_vector_width(text: str, bits: int) -> str:
+    """Mark every function as using ``bits``-wide vectors (clang's ``min-legal-vector-width``): on
+    CPUs LLVM tunes for 256-bit vectors (Skylake-X, Ice Lake) it would otherwise split the
+    micro-kernel's 512-bit registers into halves."""
+    return "\n".join(line + f' "min-legal-vector-width"="{bits}"'
+                     if line.startswith("define") and line.endswith("nounwind") else line
+                     for line in text.split("\n"))
 
 
 def _check_dtype(dtype: str) -> None:
@@ -405,7 +454,7 @@ def _emit_micro_kernel(module: ir.Module, elem: ir.Type, blk: GemmBlocking) -> i
 
 def _vector_fma(module: ir.Module, vec: ir.VectorType) -> ir.Function:
     suffix = f"v{vec.count}f{_sizeof(vec.element) * 8}"
-    name = f"llvm.fma.{suffix}"
+    name = f"llvm.fmuladd.{suffix}"
     if name in module.globals:
         return module.globals[name]
     return ir.Function(module, ir.FunctionType(vec, [vec, vec, vec]), name=name)
