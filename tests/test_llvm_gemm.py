@@ -28,7 +28,7 @@ TOLERANCE = {"float32": 1e-4, "float64": 1e-10, "int32": 0, "int64": 0}
 
 _P = ctypes.c_void_p
 _I = ctypes.c_int64
-_GEMM_SIGNATURE = ctypes.CFUNCTYPE(None, _P, _P, _P, *([_I] * 15), _P)
+_GEMM_SIGNATURE = ctypes.CFUNCTYPE(None, _P, _P, _P, *([_I] * 17), _P)
 
 _KERNELS: dict[tuple[str, str], tuple[object, object]] = {}
 
@@ -56,19 +56,21 @@ def _element_strides(array: np.ndarray) -> list[int]:
 
 
 def run_gemm(a: np.ndarray, b: np.ndarray, c: np.ndarray, m_range: tuple[int, int] | None = None,
-             workspace: np.ndarray | None = None, isa: str = ISAS[0]) -> None:
-    """c[i] = a[i] @ b[i] for rows m_range of every batch; a: [batch, M, K], b: [batch, K, N]; with
-    the kernel of ISA level ``isa`` (default the host's)."""
+             workspace: np.ndarray | None = None, isa: str = ISAS[0],
+             n_range: tuple[int, int] | None = None) -> None:
+    """c[i] = a[i] @ b[i] for rows m_range and columns n_range of every batch; a: [batch, M, K],
+    b: [batch, K, N]; with the kernel of ISA level ``isa`` (default the host's)."""
     dtype = a.dtype.name
     batch, m, k = a.shape
     n = b.shape[2]
     assert b.shape[:2] == (batch, k) and c.shape == (batch, m, n)
     m_start, m_end = m_range or (0, m)
+    n_start, n_end = n_range or (0, n)
     if workspace is None:
         workspace = _workspace(dtype, isa)
     _kernel(dtype, isa)(c.ctypes.data, a.ctypes.data, b.ctypes.data, batch, m, n, k,
                    *_element_strides(a), *_element_strides(b), *_element_strides(c),
-                   m_start, m_end, workspace.ctypes.data)
+                   m_start, m_end, n_start, n_end, workspace.ctypes.data)
 
 
 def random_array(shape, dtype: str, rng: np.random.Generator) -> np.ndarray:
@@ -148,7 +150,7 @@ def test_large_blocks(dtype, isa):
     gemm = _GEMM_SIGNATURE(module.address(gemm_function_name(dtype)))
     workspace = np.empty(gemm_workspace_elems(dtype, blk), dtype)
     gemm(c.ctypes.data, a.ctypes.data, b.ctypes.data, 1, m, n, k, *_element_strides(a), *_element_strides(b),
-         *_element_strides(c), 0, m, workspace.ctypes.data)
+         *_element_strides(c), 0, m, 0, n, workspace.ctypes.data)
     assert_matches(c, a @ b, dtype)
 
 
@@ -256,6 +258,48 @@ def test_empty_n_and_batch_write_nothing(dtype):
     run_gemm(np.ones((0, 4, 3), dtype), np.ones((0, 3, 5), dtype), c)
 
 
+@pytest.mark.parametrize("isa", ISAS)
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("layout", ["row-major B", "column-contiguous B", "strided B"])
+def test_skinny_row_ranges(dtype, layout, isa):
+    """Row ranges of 1 .. MR rows take the skinny paths (B in place: the direct micro-kernel for a
+    row-major B, dot tiles for a column-contiguous one; a B with neither stride 1 stays packed),
+    with K across several K blocks and past a whole number of vectors, and N past whole panels."""
+    mr, nr, lanes = TILES[isa][dtype]
+    kc = gemm_blocking(dtype, isa).kc
+    rng = np.random.default_rng(11)
+    for k in (1, lanes + 3, kc + 5):
+        m, n = mr + 3, nr * 2 + lanes + 1
+        a = random_array((1, m, k), dtype, rng)
+        b = {"row-major B": lambda: random_array((1, k, n), dtype, rng),
+             "column-contiguous B": lambda: random_array((1, n, k), dtype, rng).transpose(0, 2, 1),
+             "strided B": lambda: random_array((1, k, 2 * n), dtype, rng)[:, :, ::2]}[layout]()
+        for lo, hi in ((0, 1), (2, 4), (1, 1 + mr)):
+            c = sentinel_like((1, m, n), dtype)
+            run_gemm(a, b, c, m_range=(lo, hi), isa=isa)
+            assert_matches(c[:, lo:hi], (a @ b)[:, lo:hi], dtype)
+            assert (c[:, :lo] == -7).all() and (c[:, hi:] == -7).all()
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("rows", [(0, 3), (0, 40)], ids=["skinny", "packed"])
+def test_column_ranges_leave_other_columns(dtype, rows):
+    """A column range [n_start, n_end) writes those columns only (a thread's share of a skinny
+    GEMM split over N), aligned to the register tile's width or not."""
+    m, n, k = 40, 150, 37
+    rng = np.random.default_rng(12)
+    a = random_array((2, m, k), dtype, rng)
+    for b in (random_array((2, k, n), dtype, rng), random_array((2, n, k), dtype, rng).transpose(0, 2, 1)):
+        for lo, hi in ((0, 64), (64, 150), (5, 6), (17, 130), (150, 150)):
+            c = sentinel_like((2, m, n), dtype)
+            run_gemm(a, b, c, m_range=rows, n_range=(lo, hi))
+            r0, r1 = rows
+            assert_matches(c[:, r0:r1, lo:hi], (a @ b)[:, r0:r1, lo:hi], dtype)
+            untouched = np.ones(c.shape, bool)
+            untouched[:, r0:r1, lo:hi] = False
+            assert (c[untouched] == -7).all()
+
+
 # --- random shapes and layouts --------------------------------------------------------------------
 
 @st.composite
@@ -264,13 +308,16 @@ def gemm_cases(draw):
     batch = draw(st.integers(1, 3))
     m, n, k = (draw(st.integers(0, 140)) for _ in range(3))
     m_start = draw(st.integers(0, m))
-    m_end = draw(st.integers(m_start, m))
+    m_end = draw(st.integers(m_start, min(m, m_start + draw(st.sampled_from([2, 8, 200])))))
+    n_start = draw(st.integers(0, n))
+    n_end = draw(st.integers(n_start, n))
     return dict(dtype=dtype, isa=draw(st.sampled_from(ISAS)), batch=batch, m=m, n=n, k=k, m_range=(m_start, m_end),
+                n_range=(n_start, n_end),
                 transpose_a=draw(st.booleans()), transpose_b=draw(st.booleans()),
                 broadcast_b=draw(st.booleans()), seed=draw(st.integers(0, 2**31)))
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=100, deadline=None)
 @given(gemm_cases())
 def test_random_cases(case):
     dtype, batch, m, n, k = case["dtype"], case["batch"], case["m"], case["n"], case["k"]
@@ -282,10 +329,12 @@ def test_random_cases(case):
          else random_array((b_batch, k, n), dtype, rng))
     b = np.broadcast_to(b, (batch, k, n))
     c = sentinel_like((batch, m, n), dtype)
-    run_gemm(a, b, c, m_range=case["m_range"], isa=case["isa"])
-    m_start, m_end = case["m_range"]
-    assert_matches(c[:, m_start:m_end], (a @ b)[:, m_start:m_end], dtype)
-    assert (c[:, :m_start] == -7).all() and (c[:, m_end:] == -7).all()
+    run_gemm(a, b, c, m_range=case["m_range"], n_range=case["n_range"], isa=case["isa"])
+    (m_start, m_end), (n_start, n_end) = case["m_range"], case["n_range"]
+    assert_matches(c[:, m_start:m_end, n_start:n_end], (a @ b)[:, m_start:m_end, n_start:n_end], dtype)
+    untouched = np.ones(c.shape, bool)
+    untouched[:, m_start:m_end, n_start:n_end] = False
+    assert (c[untouched] == -7).all()
 
 
 # --- threads --------------------------------------------------------------------------------------

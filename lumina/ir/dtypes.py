@@ -87,6 +87,10 @@ def to_dtype(x, op: str = "dtype") -> DType:
     """
     if isinstance(x, DType):
         return x
+    if isinstance(x, np.dtype):   # the common case first: an array's dtype
+        found = _BY_NUMPY.get(x)
+        if found is not None:
+            return found
     if x is float:
         return DType.float32
     if x is int:

@@ -24,7 +24,7 @@ from ...schedule import memory
 from ...schedule.thread_schedule import horizons, schedule
 from .executable import Executable
 from .jit import CompiledModule, compile_llvm, host_target_description
-from .launch import BufferArg, ChunkBufferArg, IntArg, Launch, RangeArg, WorkspaceArg
+from .launch import BufferArg, ChunkBufferArg, IntArg, Launch, RangeArg, TileRangeArg, WorkspaceArg
 from .llvm import EPILOGUE_FUNCTION, epilogue_pointers, render_epilogue, render_module
 from .llvm_gemm import (EPILOGUE_POINTERS, PACKED_DTYPES, gemm_blocking, gemm_epilogue_function_name, gemm_function_name,
                         gemm_workspace_elems, render_gemm)
@@ -88,11 +88,11 @@ def build(prog: Program, target) -> Executable:
             launches.append(_gemm_launch(desc, kslots, gemm_dtypes.index(desc.dtype.name), keepalive, epilogues,
                                           target))
     workspaces = tuple((np.dtype(d), gemm_workspace_elems(d, _blocking(d, target))) for d in gemm_dtypes)
-    plan, plan_threads, plan_text, steps = _plan(launches, graph.name, keepalive, target.threads)
+    plan, plan_threads, plan_text, steps, deferred = _plan(launches, graph.name, keepalive, target.threads)
     mem = _memory_plan(slots, launches, [d for _, d, _ in kernels], steps)
     info = prog.info(llvm=llvm_text + "".join(epilogues), plan=plan_text)
     return Executable(slots, prog.input_slots, prog.output_slots, prog.output_shapes, launches, plan,
-                      plan_threads, workspaces, keepalive, info, mem)
+                      plan_threads, workspaces, keepalive, info, mem, deferred)
 
 
 def _memory_plan(slots: list[SlotSpec], launches: list[Launch], descs: list, steps) -> memory.MemoryPlan:
@@ -118,26 +118,50 @@ SMALL_PLAN = 4   # launches that Python calls one by one sooner than LLVM compil
 
 def _plan(launches: list[Launch], name: str, keepalive: list, threads: int):
     """The native plan function over ``launches``, the number of threads it runs on, its LLVM
-    text and its schedule steps (or no plan and no steps, for a few launches on one thread: eager
-    ops). A step with too little work in all for a
-    thread hand-off to pay runs on the calling thread alone."""
+    text, its schedule steps and a deferred plan (see below). A step with too little work in all
+    for a thread hand-off to pay runs on the calling thread alone.
+
+    A few launches on one thread (eager ops) get no plan at first, only a deferred one: a
+    function that compiles it, which the executable calls once it has been run a few times (a
+    compiled function's small step), so that a one-off eager op never waits for LLVM and a hot
+    small step costs one native call."""
     n = threads if sum(L.work for L in launches) >= PARALLEL_MIN_WORK else 1
     steps = schedule(launches, n)
     used = 1 + max((t for s in steps for t in s.threads()), default=0)
     if used == 1 and len(launches) <= SMALL_PLAN:
-        return None, 1, "", None
+        return None, 1, "", None, lambda: _native_plan(launches, steps, 1, name)
+    plan, module, text = _native_plan(launches, steps, used, name)
+    keepalive.append(module)
+    return plan, used, text, steps, None
+
+
+def _native_plan(launches: list[Launch], steps, used: int, name: str):
+    """(plan function, its compiled module, its LLVM text) of ``launches`` scheduled as ``steps``
+    on ``used`` threads."""
     text = render_plan([PlanStep(L.address, L.args, s.barrier, s.bounds[:used])
                         for L, s in zip(launches, steps)], used, name=f"{name}_plan",
                        x86=host_is_x86(), futex=host_futex())
     # compiled per executable, never shared through the module cache: its barrier lives in the
     # module's globals, and only the executable's lock keeps two calls from meeting there
     module = compile_llvm(text, f"{name}_plan", opt_level=1, symbols={symbol(L.address): L.address for L in launches})
-    keepalive.append(module)
     p, i = ctypes.c_void_p, ctypes.c_int64
-    return ctypes.CFUNCTYPE(None, p, i, p)(module.address("plan")), used, text, steps
+    return ctypes.CFUNCTYPE(None, p, i, p)(module.address("plan")), module, text
 
 
 BATCH_SPLIT = 4   # a batched GEMM with this many entries per thread splits over its batch
+
+
+def _gemm_split(d: DotKernel, blocking, threads: int) -> str:
+    """How threads share GEMM ``d``: "batch" (whole GEMMs of a batch with many entries), "columns"
+    (panels of NR columns, when there are fewer rows than columns and enough panels: each thread
+    then packs only its part of B; never for a row-fused GEMM, whose stages need whole rows from
+    one thread), else "rows"."""
+    if d.batch >= BATCH_SPLIT * threads:
+        return "batch"
+    if (blocking is not None and d.rows is None and threads > 1 and d.m < d.n
+            and -(-d.n // blocking.nr) >= 2 * threads):
+        return "columns"
+    return "rows"
 
 
 def _blocking(dtype: str, target):
@@ -150,27 +174,36 @@ def _gemm_launch(d: DotKernel, kslots, workspace: int, keepalive, epilogues: lis
     """The launch of GEMM ``d`` (a call of ``backends.cpu.llvm_gemm``'s function, with ``d``'s epilogue
     module when it has an epilogue or row stages, whose IR is appended to ``epilogues``)."""
     dtype, threads = d.dtype.name, target.threads
-    module = _module(render_gemm(dtype, _blocking(dtype, target)), f"gemm_{dtype}")
+    blocking = _blocking(dtype, target)
+    module = _module(render_gemm(dtype, blocking), f"gemm_{dtype}")
     keepalive.append(module)
     isz = d.dtype.itemsize
     a_slot, b_slot = kslots[d.a.buf], kslots[d.b.buf]
     c_slot = kslots[d.c_buf]
     a_off, b_off = d.a.offset * isz, d.b.offset * isz
-    # (C, A, B, batch, M, N, K, 9 strides, m_start, m_end, workspace): see backends/cpu/llvm_gemm.py
+    # (C, A, B, batch, M, N, K, 9 strides, m_start, m_end, n_start, n_end, workspace): see llvm_gemm.py
     c_strides = d.c_strides if d.c_strides is not None else (d.m * d.n, d.n, 1)
     strides = d.a.strides + d.b.strides + c_strides
-    by_batch = d.batch >= BATCH_SPLIT * threads
-    if by_batch:
+    split = _gemm_split(d, blocking, threads)
+    if split == "batch":
         # Many small GEMMs (attention heads): threads take whole GEMMs of the batch, so no two
         # threads pack the same B panel; each chunk's C, A and B start at its first batch entry.
         args = (ChunkBufferArg(c_slot, 0, c_strides[0] * isz), ChunkBufferArg(a_slot, a_off, d.a.strides[0] * isz),
                 ChunkBufferArg(b_slot, b_off, d.b.strides[0] * isz), RangeArg.COUNT,
-                *(IntArg(v) for v in (d.m, d.n, d.k) + strides + (0, d.m)), WorkspaceArg(workspace))
+                *(IntArg(v) for v in (d.m, d.n, d.k) + strides + (0, d.m, 0, d.n)), WorkspaceArg(workspace))
         extent = d.batch
+    elif split == "columns":
+        # Few rows: threads take column panels of the register tile's width, so each packs (or
+        # reads) only its share of B, the large operand.
+        nr = blocking.nr
+        args = (BufferArg(c_slot), BufferArg(a_slot, a_off), BufferArg(b_slot, b_off),
+                *(IntArg(v) for v in (d.batch, d.m, d.n, d.k) + strides + (0, d.m)),
+                TileRangeArg(False, nr, d.n), TileRangeArg(True, nr, d.n), WorkspaceArg(workspace))
+        extent = -(-d.n // nr)
     else:   # threads take row ranges of each GEMM
         args = (BufferArg(c_slot), BufferArg(a_slot, a_off), BufferArg(b_slot, b_off),
                 *(IntArg(v) for v in (d.batch, d.m, d.n, d.k) + strides), RangeArg.START, RangeArg.END,
-                WorkspaceArg(workspace))
+                IntArg(0), IntArg(d.n), WorkspaceArg(workspace))
         extent = d.m
     entry = gemm_function_name(dtype)
     if d.epilogue is not None or d.rows is not None:
@@ -182,7 +215,7 @@ def _gemm_launch(d: DotKernel, kslots, workspace: int, keepalive, epilogues: lis
         keepalive.append(epi)
         reads = [kslots[i] for i in epilogue_pointers(d)]
         reads += [c_slot] * (EPILOGUE_POINTERS - 1 - len(reads))
-        batch0 = RangeArg.START if by_batch else IntArg(0)
+        batch0 = RangeArg.START if split == "batch" else IntArg(0)
         args += (IntArg(epi.address(EPILOGUE_FUNCTION)), batch0, *(BufferArg(s) for s in reads), BufferArg(c_slot))
         entry = gemm_epilogue_function_name(dtype)
     n_in = len(d.buffers) - d.n_outputs

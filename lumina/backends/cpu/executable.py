@@ -21,6 +21,7 @@ would write back (a compiled training step's new weights) is ever seen.
 """
 from __future__ import annotations
 
+import ctypes
 import threading
 import time
 from dataclasses import dataclass, field
@@ -32,15 +33,42 @@ from ...errors import LuminaIndexError, LuminaTypeError
 from ...codegen.program import SlotRole, SlotSpec
 from ...schedule.memory import ALIGNMENT, MemoryPlan, aligned_bytes
 from ...schedule.memory import plan as plan_memory
+from ...schedule.thread_schedule import split
 from .launch import Launch
 from .profile import profile_report
-from .threads import parallel_for, run_on_threads
+from .threads import PARALLEL_MIN_WORK, num_threads, parallel_for, run_on_threads
 
 
 # Tests set this to fill the arena and every fresh output with 0xFF bytes (NaN in a float, -1 in an
 # int) before each call, so that an element no kernel writes shows as NaN instead of whatever the
 # allocator left there (often zeros, which can pass for a right answer).
 POISON = False
+
+PLAN_AFTER = 3
+"""The run at which a small step's deferred plan is compiled (``build._plan``): one-off eager ops
+never compile one; a step called in a loop does, once."""
+
+
+def _data_offset() -> int | None:
+    """Where an ndarray object keeps its data pointer, as a byte offset from the object's address
+    (``id``): right after the object header, in NumPy's ``PyArrayObject_fields``. Checked on
+    arrays of several kinds against ``ndarray.ctypes.data``; None where it does not hold (another
+    Python build), and ``data_address`` then takes the slow way."""
+    offset = 2 * ctypes.sizeof(ctypes.c_void_p)
+    samples = [np.empty(3, np.float32), np.zeros((2, 5), np.int64)[:, 1:], np.ones(0)]
+    ok = all(ctypes.c_int64.from_address(id(a) + offset).value == a.ctypes.data for a in samples)
+    return offset if ok else None
+
+
+_DATA_OFFSET = _data_offset()
+
+
+def data_address(a: np.ndarray) -> int:
+    """The address of ``a``'s first element, as ``a.ctypes.data`` gives it, about 8x faster (a
+    call binds its arrays' addresses every time)."""
+    if _DATA_OFFSET is None:
+        return a.ctypes.data
+    return ctypes.c_int64.from_address(id(a) + _DATA_OFFSET).value
 
 
 _WORKSPACES = threading.local()   # per OS thread: GEMM packing buffers, so threads never share one
@@ -73,6 +101,8 @@ class Executable:
     info: dict = field(default_factory=dict)        # IR texts, kernel sources, partition, for dumps
     memory_plan: MemoryPlan | None = None           # arena offsets of the "temp" slots; None: each
                                                     # temp gets its own stretch of the arena
+    deferred_plan: Callable | None = None           # () -> (plan, module, text): the one-thread plan
+                                                    # of a small step, compiled at its PLAN_AFTER-th run
 
     def __post_init__(self):
         if self.memory_plan is None:
@@ -95,6 +125,15 @@ class Executable:
                                     dtype=np.int64)
         self._fresh = [i for i, s in enumerate(self.slots) if s.role is SlotRole.OUTPUT]
         self._lock = threading.Lock()
+        # The stepwise path runs a launch whose work is too small to split as one native call
+        # with precomputed arguments (``Launch.whole``).
+        self._whole = [len(split(L.extent, L.work, PARALLEL_MIN_WORK, num_threads())) <= 2 for L in self.launches]
+        self._runs = 0
+        # per output: its slot and shape, whether it is copied (an input, constant or intermediate
+        # buffer is not the caller's to keep) and whether the slot's buffer is reshaped
+        self._outputs = [(slot, shape, self.slots[slot].role in (SlotRole.INPUT, SlotRole.CONST, SlotRole.TEMP),
+                          tuple(shape) != tuple(self.slots[slot].shape))
+                         for slot, shape in zip(self.output_slots, self.output_shapes)]
 
     def _in_arena(self, slot: int) -> np.ndarray:
         """Temp slot ``slot``'s array: a view of the arena at its planned offset."""
@@ -109,6 +148,9 @@ class Executable:
         """Execute on ``inputs`` (one array per graph input); returns one array per graph output."""
         arrays, ptrs = self._bind(inputs)
         with self._lock:  # intermediates are shared: one call at a time per executable
+            self._runs += 1
+            if self.deferred_plan is not None and self._runs >= PLAN_AFTER:
+                self._compile_deferred_plan()
             if POISON:
                 self.arena[:] = 0xFF
             if stepwise or self.plan is None:
@@ -122,12 +164,14 @@ class Executable:
             error = self._index_error()
         if error is not None:
             raise LuminaIndexError(error)
-        outs = []
-        for slot, shape in zip(self.output_slots, self.output_shapes):
-            a = arrays[slot]
-            a = a.copy() if self.slots[slot].role in (SlotRole.INPUT, SlotRole.CONST, SlotRole.TEMP) else a
-            outs.append(a.reshape(shape))
-        return outs
+        return [arrays[slot].copy().reshape(shape) if copy else arrays[slot].reshape(shape) if reshape
+                else arrays[slot] for slot, shape, copy, reshape in self._outputs]
+
+    def _compile_deferred_plan(self) -> None:
+        plan, module, text = self.deferred_plan()
+        self.keepalive.append(module)
+        self.info["plan"] = text
+        self.plan, self.deferred_plan = plan, None
 
     def profile_report(self, inputs: list[np.ndarray], repeat: int = 10):
         """FLOPs, bytes moved, best time, rates and share of the step of every launch on
@@ -171,23 +215,28 @@ class Executable:
         ptrs = self._fixed_ptrs.copy()
         for slot, x in zip(self.input_slots, inputs):
             spec = self.slots[slot]
-            x = np.asarray(x, dtype=spec.dtype, order="C")
+            if not (type(x) is np.ndarray and x.dtype == spec.dtype and x.flags.c_contiguous):
+                x = np.asarray(x, dtype=spec.dtype, order="C")
             if x.shape != spec.shape:
                 raise LuminaTypeError(f"executable: input of shape {x.shape}, expected {spec.shape}")
             arrays[slot] = x
-            ptrs[slot] = x.ctypes.data
+            ptrs[slot] = data_address(x)
         for slot in self._fresh:
             spec = self.slots[slot]
             arrays[slot] = a = np.empty(spec.shape, spec.dtype)
             if POISON:
                 a.reshape(-1).view(np.uint8)[:] = 0xFF
-            ptrs[slot] = a.ctypes.data
+            ptrs[slot] = data_address(a)
         return arrays, ptrs
 
     def _run_stepwise(self, ptrs) -> None:
-        ptrs = [int(p) for p in ptrs]
-        for launch in self.launches:
-            self._launch(launch, ptrs)
+        ptrs = ptrs.tolist()
+        workspaces = workspace_table(self.workspaces)
+        for launch, whole in zip(self.launches, self._whole):
+            if whole:
+                launch.whole(ptrs, workspaces)
+            else:
+                self._launch(launch, ptrs)
 
     def _launch(self, launch: Launch, ptrs: list[int]) -> None:
         parallel_for(lambda start, end, worker: launch.call(ptrs, start, end, workspace_table(self.workspaces)),

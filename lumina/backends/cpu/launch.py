@@ -10,6 +10,7 @@ them in Python):
     IntArg(value)                         an i64 constant
     WorkspaceArg(index)                   the calling thread's GEMM packing buffer ``index``
     RangeArg.START / END / COUNT          the chunk ``[start, end)`` of the outer loop, or its length
+    TileRangeArg(end, tile, limit)        the chunk's start (or end) times ``tile``, at most ``limit``
 """
 from __future__ import annotations
 
@@ -55,7 +56,17 @@ class RangeArg(enum.Enum):
     COUNT = "count"     # end - start
 
 
-LaunchArg = Union[BufferArg, ChunkBufferArg, IntArg, WorkspaceArg, RangeArg]
+@dataclass(frozen=True)
+class TileRangeArg:
+    """The chunk's start (``end=False``) or end, in units of ``tile`` elements, as an i64 at most
+    ``limit``: a launch whose outer loop runs over tiles (a GEMM split over column panels of its
+    register tile's width) hands the kernel element bounds that never cut a tile."""
+    end: bool
+    tile: int
+    limit: int
+
+
+LaunchArg = Union[BufferArg, ChunkBufferArg, IntArg, WorkspaceArg, RangeArg, TileRangeArg]
 POINTER_ARGS = (BufferArg, ChunkBufferArg, WorkspaceArg)
 
 
@@ -80,6 +91,11 @@ def _getter(arg: LaunchArg) -> Callable:
     if isinstance(arg, IntArg):
         value = arg.value
         return lambda ptrs, start, end, ws: value
+    if isinstance(arg, TileRangeArg):
+        tile, limit = arg.tile, arg.limit
+        if arg.end:
+            return lambda ptrs, start, end, ws: min(end * tile, limit)
+        return lambda ptrs, start, end, ws: min(start * tile, limit)
     if arg is RangeArg.START:
         return lambda ptrs, start, end, ws: start
     if arg is RangeArg.END:
@@ -105,6 +121,29 @@ class Launch:
         """Run chunk ``[start, end)`` from Python (the stepwise path)."""
         fn, getters = self._callable
         fn(*[get(ptrs, start, end, workspaces) for get in getters])
+
+    @functools.cached_property
+    def whole(self) -> Callable[[list, object], None]:
+        """``whole(ptrs, workspaces)``: run all of ``range(extent)`` on the calling thread, with
+        every argument but the buffer and workspace addresses computed once (the stepwise path of
+        a small step, where the per-argument work above would cost more than the kernels)."""
+        fn, _ = self._callable
+        template, buffers, spaces = [], [], []
+        for i, a in enumerate(self.args):
+            if isinstance(a, (BufferArg, ChunkBufferArg)):   # chunk [0, extent): no start offset
+                buffers.append((i, a.slot, a.offset))
+            elif isinstance(a, WorkspaceArg):
+                spaces.append((i, a.index))
+            template.append(0 if isinstance(a, POINTER_ARGS) else arg_value(a, None, 0, self.extent, None))
+
+        def call(ptrs, workspaces) -> None:
+            args = template.copy()
+            for i, slot, offset in buffers:
+                args[i] = ptrs[slot] + offset
+            for i, index in spaces:
+                args[i] = int(workspaces[index])
+            fn(*args)
+        return call
 
     @functools.cached_property
     def _callable(self) -> tuple[Callable, tuple[Callable, ...]]:

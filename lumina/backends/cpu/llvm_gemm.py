@@ -7,9 +7,11 @@ The generated function (C view, all strides in elements, all non-negative)::
                              i64 sa_b, i64 sa_m, i64 sa_k,
                              i64 sb_b, i64 sb_k, i64 sb_n,
                              i64 sc_b, i64 sc_m, i64 sc_n,
-                             i64 m_start, i64 m_end, T* noalias workspace)
+                             i64 m_start, i64 m_end, i64 n_start, i64 n_end,
+                             T* noalias workspace)
 
-computes, for b < batch, m_start <= m < m_end, n < N (beta = 0: C is overwritten, K == 0 writes 0):
+computes, for b < batch, m_start <= m < m_end, n_start <= n < n_end (beta = 0: C is overwritten,
+K == 0 writes 0):
 
     C[b*sc_b + m*sc_m + n*sc_n] =
         sum_{k<K} A[b*sa_b + m*sa_m + k*sa_k] * B[b*sb_b + k*sb_k + n*sb_n]
@@ -22,8 +24,10 @@ in place (``backends.cpu.llvm.render_epilogue``: bias, activation, residual, per
 ``batch0`` is the batch index of this call's first entry in ``out``, for callers that hand each
 thread a slice of the batch.
 
-It writes only rows [m_start, m_end) of C, so a caller parallelizes by giving each thread its own
-row range and its own workspace of ``gemm_workspace_elems(dtype)`` elements (any alignment).
+It writes only rows [m_start, m_end) and columns [n_start, n_end) of C, so a caller parallelizes by
+giving each thread its own row range (or, for a few rows, its own column range, best in multiples
+of the register tile's NR) and its own workspace of ``gemm_workspace_elems(dtype)`` elements (any
+alignment).
 
 Floating point follows BLIS / GotoBLAS (Van Zee & van de Geijn, "BLIS: A Framework for Rapidly
 Instantiating BLAS Functionality", TOMS 2015; Goto & van de Geijn, TOMS 2008):
@@ -44,20 +48,26 @@ Its register tile follows the ISA level the JIT generates code for (``TILES``: 6
 AVX-512, 6 x 16 on AVX2, 6 x 8 on SSE / NEON), and the cache blocks follow the host's caches
 (``gemm_blocking``).
 
+A row range no taller than the register tile (a batch-1 layer, a thread's share of a skinny
+GEMM) takes a skinny path that packs nothing it would use only once: a row-major B is read in
+place by the same micro-kernel (``micro_kernel_direct``), and a B with contiguous columns (a
+transposed weight, ``x @ W.T``) by dot-product tiles along K (``llvm_gemm_skinny``).
+
 Integers (int32, int64) use a plain triple loop: correct, not tuned.
 """
 
 from __future__ import annotations
 
-from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Iterator
 
 from llvmlite import ir
 
 from ...errors import LuminaTypeError
 from ..target import MAX_EPILOGUE_INPUTS
 from . import isa as cpu_isa
+from .llvm_gemm_skinny import dot_tiles, emit_dot_tile
+from .llvm_gemm_ir import (ALIGN_BYTES, I1, I64, PTR, align_up, define, element_ptr, for_range, i64, imin,
+                           intrinsic, sizeof, splat, strided)
 
 __all__ = ["GemmBlocking", "gemm_blocking", "gemm_function_name", "gemm_epilogue_function_name",
            "gemm_workspace_elems", "render_gemm", "PACKED_DTYPES", "TILES", "EPILOGUE_POINTERS"]
@@ -67,9 +77,6 @@ EPILOGUE_POINTERS = MAX_EPILOGUE_INPUTS + 1
 (the CPU target's ``max_epilogue_inputs``), then the output. ``llvm.render_epilogue`` raises
 LuminaCodegenError for a kernel that needs more."""
 
-_I1 = ir.IntType(1)
-_I64 = ir.IntType(64)
-_PTR = ir.PointerType()
 
 _ELEMENT = {
     "float32": ir.FloatType(),
@@ -81,8 +88,6 @@ _FLOAT_ITEMSIZE = {"float32": 4, "float64": 8}
 """The dtypes of the packed GEMM (the integer ones run a plain loop), with their item sizes."""
 PACKED_DTYPES = frozenset(_FLOAT_ITEMSIZE)
 
-# Packed panels start on a cache line, so micro-panel loads never split lines.
-_ALIGN_BYTES = 64
 
 
 @dataclass(frozen=True)
@@ -175,7 +180,7 @@ def gemm_workspace_elems(dtype: str, blocking: GemmBlocking | None = None) -> in
     if dtype not in _FLOAT_ITEMSIZE:
         return 0
     blk = blocking or gemm_blocking(dtype)
-    slack = 2 * _ALIGN_BYTES // _FLOAT_ITEMSIZE[dtype]
+    slack = 2 * ALIGN_BYTES // _FLOAT_ITEMSIZE[dtype]
     return blk.mc * blk.kc + blk.kc * blk.nc + slack
 
 
@@ -210,116 +215,24 @@ def _check_dtype(dtype: str) -> None:
             f"gemm: unsupported dtype {dtype!r}; expected one of {sorted(_ELEMENT)}")
 
 
-# --- IR-building helpers -------------------------------------------------------------------------
-
-def _i64(value: int) -> ir.Constant:
-    return ir.Constant(_I64, value)
-
-
-@contextmanager
-def _for_range(b: ir.IRBuilder, start, stop, step=1, name: str = "i",
-               vectorize: bool = True) -> Iterator[ir.Value]:
-    """Emit ``for (iv = start; iv < stop; iv += step) { <body of the with-block> }``; yield iv.
-
-    ``vectorize=False`` tells LLVM's loop vectorizer to leave the loop alone (see _no_vectorize).
-    """
-    start = _i64(start) if isinstance(start, int) else start
-    stop = _i64(stop) if isinstance(stop, int) else stop
-    step = _i64(step) if isinstance(step, int) else step
-    preheader = b.block
-    header = b.append_basic_block(f"{name}.header")
-    body = b.append_basic_block(f"{name}.body")
-    done = b.append_basic_block(f"{name}.done")
-    b.branch(header)
-    b.position_at_end(header)
-    iv = b.phi(_I64, name=name)
-    iv.add_incoming(start, preheader)
-    b.cbranch(b.icmp_signed("<", iv, stop), body, done)
-    b.position_at_end(body)
-    yield iv
-    iv.add_incoming(b.add(iv, step, name=f"{name}.next", flags=["nsw"]), b.block)
-    backedge = b.branch(header)
-    if not vectorize:
-        backedge.set_metadata("llvm.loop", _no_vectorize(b.module))
-    b.position_at_end(done)
-
-
-def _no_vectorize(module: ir.Module) -> ir.MDValue:
-    """A fresh loop ID carrying ``llvm.loop.vectorize.enable = false``.
-
-    Packing loops with a runtime stride would otherwise be vectorized over k into AVX-512
-    gathers and scatters, which are several times slower than scalar copies on Zen 4.
-    """
-    disable = module.add_metadata([ir.MetaDataString(module, "llvm.loop.vectorize.enable"),
-                                   ir.Constant(_I1, 0)])
-    # A loop ID must list itself first; add_metadata cannot build a cycle, so patch it in.
-    placeholder = ir.MetaDataString(module, f"lumina.loop.{len(module.metadata)}")
-    loop_id = module.add_metadata([placeholder])
-    loop_id.operands = (loop_id, disable)
-    return loop_id
-
-
-def _sizeof(elem: ir.Type) -> int:
-    if isinstance(elem, ir.IntType):
-        return elem.width // 8
-    return 8 if isinstance(elem, ir.DoubleType) else 4
-
-
-def _min(b: ir.IRBuilder, x, y, name: str = "") -> ir.Value:
-    return b.select(b.icmp_signed("<", x, y), x, y, name=name)
-
-
-def _element_ptr(b: ir.IRBuilder, elem: ir.Type, base: ir.Value, *offsets: ir.Value,
-                 name: str = "") -> ir.Value:
-    """&base[sum(offsets)] in elements."""
-    total = offsets[0]
-    for off in offsets[1:]:
-        total = b.add(total, off)
-    return b.gep(base, [total], inbounds=True, source_etype=elem, name=name)
-
-
-def _strided(b: ir.IRBuilder, index: ir.Value, stride: ir.Value) -> ir.Value:
-    return b.mul(index, stride, flags=["nsw"])
-
-
-def _align_up(b: ir.IRBuilder, ptr: ir.Value, name: str) -> ir.Value:
-    addr = b.ptrtoint(ptr, _I64)
-    aligned = b.and_(b.add(addr, _i64(_ALIGN_BYTES - 1)), _i64(-_ALIGN_BYTES))
-    return b.inttoptr(aligned, _PTR, name=name)
-
-
-def _define(module: ir.Module, name: str, ret: ir.Type, params: list[tuple[str, ir.Type]],
-            internal: bool = True) -> tuple[ir.Function, ir.IRBuilder, dict[str, ir.Argument]]:
-    fn = ir.Function(module, ir.FunctionType(ret, [t for _, t in params]), name=name)
-    if internal:
-        fn.linkage = "internal"
-    fn.attributes.add("nounwind")
-    args = {}
-    for arg, (pname, _) in zip(fn.args, params):
-        arg.name = pname
-        args[pname] = arg
-    builder = ir.IRBuilder(fn.append_basic_block("entry"))
-    return fn, builder, args
-
-
 _GEMM_PARAMS = [
-    ("C", _PTR), ("A", _PTR), ("B", _PTR),
-    ("batch", _I64), ("M", _I64), ("N", _I64), ("K", _I64),
-    ("sa_b", _I64), ("sa_m", _I64), ("sa_k", _I64),
-    ("sb_b", _I64), ("sb_k", _I64), ("sb_n", _I64),
-    ("sc_b", _I64), ("sc_m", _I64), ("sc_n", _I64),
-    ("m_start", _I64), ("m_end", _I64), ("workspace", _PTR),
+    ("C", PTR), ("A", PTR), ("B", PTR),
+    ("batch", I64), ("M", I64), ("N", I64), ("K", I64),
+    ("sa_b", I64), ("sa_m", I64), ("sa_k", I64),
+    ("sb_b", I64), ("sb_k", I64), ("sb_n", I64),
+    ("sc_b", I64), ("sc_m", I64), ("sc_n", I64),
+    ("m_start", I64), ("m_end", I64), ("n_start", I64), ("n_end", I64), ("workspace", PTR),
 ]
 
 
-_EPILOGUE_PARAMS = [("epilogue", _I64), ("batch0", _I64)] + [
-    (f"e{i}", _PTR) for i in range(EPILOGUE_POINTERS)]
+_EPILOGUE_PARAMS = [("epilogue", I64), ("batch0", I64)] + [
+    (f"e{i}", PTR) for i in range(EPILOGUE_POINTERS)]
 
 
 def _define_gemm_entry(module: ir.Module, dtype: str, epilogue: bool = False):
     name = gemm_epilogue_function_name(dtype) if epilogue else gemm_function_name(dtype)
     params = _GEMM_PARAMS + (_EPILOGUE_PARAMS if epilogue else [])
-    fn, b, args = _define(module, name, ir.VoidType(), params, internal=False)
+    fn, b, args = define(module, name, ir.VoidType(), params, internal=False)
     for pname in ("A", "B", "workspace"):
         args[pname].add_attribute("noalias")
     if not epilogue:   # with one, the epilogue's output pointer is C again
@@ -335,22 +248,22 @@ def _emit_pack_a(module: ir.Module, elem: ir.Type, blk: GemmBlocking) -> ir.Func
     Panel p holds rows p*MR .. p*MR+MR-1, laid out k-major so the micro-kernel reads MR
     consecutive elements per k step.
     """
-    fn, b, args = _define(module, "pack_a", ir.VoidType(), [
-        ("dst", _PTR), ("a", _PTR), ("sa_m", _I64), ("sa_k", _I64), ("mc", _I64), ("kc", _I64)])
+    fn, b, args = define(module, "pack_a", ir.VoidType(), [
+        ("dst", PTR), ("a", PTR), ("sa_m", I64), ("sa_k", I64), ("mc", I64), ("kc", I64)])
     zero = ir.Constant(elem, 0)
-    with _for_range(b, 0, args["mc"], blk.mr, name="p") as p:
-        panel = _element_ptr(b, elem, args["dst"], b.mul(p, args["kc"]), name="panel")
-        rows = _min(b, _i64(blk.mr), b.sub(args["mc"], p), name="rows")
-        with _for_range(b, 0, args["kc"], name="k", vectorize=False) as k:
-            k_off = _strided(b, k, args["sa_k"])
+    with for_range(b, 0, args["mc"], blk.mr, name="p") as p:
+        panel = element_ptr(b, elem, args["dst"], b.mul(p, args["kc"]), name="panel")
+        rows = imin(b, i64(blk.mr), b.sub(args["mc"], p), name="rows")
+        with for_range(b, 0, args["kc"], name="k", vectorize=False) as k:
+            k_off = strided(b, k, args["sa_k"])
             for i in range(blk.mr):  # unrolled: MR is small and fixed
                 # Rows past the edge become zeros. Their loads read the last real row instead
                 # (always present), which keeps the loop free of branches.
-                exists = b.icmp_signed("<", _i64(i), rows)
-                row = b.add(p, b.select(exists, _i64(i), b.sub(rows, _i64(1))))
-                src = _element_ptr(b, elem, args["a"], _strided(b, row, args["sa_m"]), k_off)
+                exists = b.icmp_signed("<", i64(i), rows)
+                row = b.add(p, b.select(exists, i64(i), b.sub(rows, i64(1))))
+                src = element_ptr(b, elem, args["a"], strided(b, row, args["sa_m"]), k_off)
                 value = b.select(exists, b.load(src, typ=elem), zero)
-                dst = _element_ptr(b, elem, panel, b.add(b.mul(k, _i64(blk.mr)), _i64(i)))
+                dst = element_ptr(b, elem, panel, b.add(b.mul(k, i64(blk.mr)), i64(i)))
                 b.store(value, dst)
     b.ret_void()
     return fn
@@ -362,43 +275,43 @@ def _emit_pack_b(module: ir.Module, elem: ir.Type, blk: GemmBlocking) -> ir.Func
     Row-major B (sb_n == 1) copies each full panel row with NR / lanes vector loads; any other
     layout (transposed B, edge panels) falls back to scalar copies.
     """
-    fn, b, args = _define(module, "pack_b", ir.VoidType(), [
-        ("dst", _PTR), ("b", _PTR), ("sb_k", _I64), ("sb_n", _I64), ("kc", _I64), ("nc", _I64)])
+    fn, b, args = define(module, "pack_b", ir.VoidType(), [
+        ("dst", PTR), ("b", PTR), ("sb_k", I64), ("sb_n", I64), ("kc", I64), ("nc", I64)])
     zero = ir.Constant(elem, 0)
     vec = ir.VectorType(elem, blk.lanes)
-    unit_stride = b.icmp_signed("==", args["sb_n"], _i64(1))
-    with _for_range(b, 0, args["nc"], blk.nr, name="p") as p:
-        panel = _element_ptr(b, elem, args["dst"], b.mul(p, args["kc"]), name="panel")
-        cols = _min(b, _i64(blk.nr), b.sub(args["nc"], p), name="cols")
-        full = b.icmp_signed("==", cols, _i64(blk.nr))
+    unit_stride = b.icmp_signed("==", args["sb_n"], i64(1))
+    with for_range(b, 0, args["nc"], blk.nr, name="p") as p:
+        panel = element_ptr(b, elem, args["dst"], b.mul(p, args["kc"]), name="panel")
+        cols = imin(b, i64(blk.nr), b.sub(args["nc"], p), name="cols")
+        full = b.icmp_signed("==", cols, i64(blk.nr))
         with b.if_else(b.and_(full, unit_stride), likely=True) as (contiguous, general):
             with contiguous:
-                with _for_range(b, 0, args["kc"], name="kv") as k:
-                    src = _element_ptr(b, elem, args["b"], _strided(b, k, args["sb_k"]), p)
-                    dst = _element_ptr(b, elem, panel, b.mul(k, _i64(blk.nr)))
+                with for_range(b, 0, args["kc"], name="kv") as k:
+                    src = element_ptr(b, elem, args["b"], strided(b, k, args["sb_k"]), p)
+                    dst = element_ptr(b, elem, panel, b.mul(k, i64(blk.nr)))
                     for v in range(blk.nr // blk.lanes):
-                        value = b.load(_element_ptr(b, elem, src, _i64(v * blk.lanes)), typ=vec,
-                                       align=_sizeof(elem))
-                        b.store(value, _element_ptr(b, elem, dst, _i64(v * blk.lanes)),
-                                align=blk.lanes * _sizeof(elem))
+                        value = b.load(element_ptr(b, elem, src, i64(v * blk.lanes)), typ=vec,
+                                       align=sizeof(elem))
+                        b.store(value, element_ptr(b, elem, dst, i64(v * blk.lanes)),
+                                align=blk.lanes * sizeof(elem))
             with general:
-                with _for_range(b, 0, args["kc"], name="k", vectorize=False) as k:
-                    k_off = _strided(b, k, args["sb_k"])
+                with for_range(b, 0, args["kc"], name="k", vectorize=False) as k:
+                    k_off = strided(b, k, args["sb_k"])
                     for j in range(blk.nr):  # unrolled: NR is small and fixed
                         # Columns past the edge become zeros, loading the last real column
                         # instead (as in pack_a).
-                        exists = b.icmp_signed("<", _i64(j), cols)
-                        col = b.add(p, b.select(exists, _i64(j), b.sub(cols, _i64(1))))
-                        n_off = _strided(b, col, args["sb_n"])
-                        src = _element_ptr(b, elem, args["b"], k_off, n_off)
+                        exists = b.icmp_signed("<", i64(j), cols)
+                        col = b.add(p, b.select(exists, i64(j), b.sub(cols, i64(1))))
+                        n_off = strided(b, col, args["sb_n"])
+                        src = element_ptr(b, elem, args["b"], k_off, n_off)
                         value = b.select(exists, b.load(src, typ=elem), zero)
-                        dst = _element_ptr(b, elem, panel, b.add(b.mul(k, _i64(blk.nr)), _i64(j)))
+                        dst = element_ptr(b, elem, panel, b.add(b.mul(k, i64(blk.nr)), i64(j)))
                         b.store(value, dst)
     b.ret_void()
     return fn
 
 
-def _emit_micro_kernel(module: ir.Module, elem: ir.Type, blk: GemmBlocking) -> ir.Function:
+def _emit_micro_kernel(module: ir.Module, elem: ir.Type, blk: GemmBlocking, direct: bool = False) -> ir.Function:
     """micro(kc, ap, bp, c, sc_m, sc_n, mr, nr, accumulate): C[:mr, :nr] (+)= Ap Bp.
 
     Ap is an MR x kc panel and Bp a kc x NR panel, both packed.
@@ -406,16 +319,32 @@ def _emit_micro_kernel(module: ir.Module, elem: ir.Type, blk: GemmBlocking) -> i
     The full MR x NR tile is computed in registers (padding rows/cols of the panels are zero);
     only the mr x nr corner that exists is written back. ``accumulate`` is false for the first
     K block (C is overwritten: beta = 0) and true for the next ones.
+
+    ``direct``: ``micro_kernel_direct(kc, ap, bp, c, sc_m, sc_n, mr, nr, accumulate, a_sm, a_sk,
+    b_sk)`` reads A in place (element (i, k) at ``ap[i*a_sm + k*a_sk]``, rows past ``mr`` read row
+    ``mr - 1``) and B's rows ``b_sk`` elements apart, unaligned (a full NR-wide panel of a
+    row-major B, or a packed one with ``b_sk = NR``): the skinny path, where packing would cost
+    more than the FMAs it feeds.
     """
-    fn, b, args = _define(module, "micro_kernel", ir.VoidType(), [
-        ("kc", _I64), ("ap", _PTR), ("bp", _PTR), ("c", _PTR), ("sc_m", _I64), ("sc_n", _I64),
-        ("mr", _I64), ("nr", _I64), ("accumulate", _I1)])
+    params = [("kc", I64), ("ap", PTR), ("bp", PTR), ("c", PTR), ("sc_m", I64), ("sc_n", I64),
+              ("mr", I64), ("nr", I64), ("accumulate", I1)]
+    if direct:
+        params += [("a_sm", I64), ("a_sk", I64), ("b_sk", I64)]
+    fn, b, args = define(module, "micro_kernel_direct" if direct else "micro_kernel", ir.VoidType(), params)
     for pname in ("ap", "bp", "c"):
         args[pname].add_attribute("noalias")
     vec = ir.VectorType(elem, blk.lanes)
     vecs_per_row = blk.nr // blk.lanes
-    itemsize = _sizeof(elem)
-    vec_align = min(_ALIGN_BYTES, blk.lanes * itemsize)
+    itemsize = sizeof(elem)
+    vec_align = itemsize if direct else min(ALIGN_BYTES, blk.lanes * itemsize)
+    if direct:   # row i of the tile reads A's row min(i, mr - 1), which exists
+        last = b.sub(args["mr"], i64(1))
+        a_rows = [element_ptr(b, elem, args["ap"], strided(b, imin(b, i64(i), last), args["a_sm"]))
+                  for i in range(blk.mr)]
+        b_stride, a_stride = args["b_sk"], args["a_sk"]
+    else:
+        a_rows = [element_ptr(b, elem, args["ap"], i64(i)) for i in range(blk.mr)]
+        b_stride, a_stride = i64(blk.nr), i64(blk.mr)
 
     # Accumulators as stack slots: SROA promotes them to registers; the loop below then holds
     # MR * NR / lanes vector phis.
@@ -425,24 +354,19 @@ def _emit_micro_kernel(module: ir.Module, elem: ir.Type, blk: GemmBlocking) -> i
             b.store(ir.Constant(vec, None), slot)
 
     fma = _vector_fma(module, vec)
-    splat_mask = ir.Constant(ir.VectorType(ir.IntType(32), blk.lanes), [0] * blk.lanes)
-    with _for_range(b, 0, args["kc"], name="k") as k:
-        b_row = _element_ptr(b, elem, args["bp"], b.mul(k, _i64(blk.nr)))
-        b_vecs = [b.load(_element_ptr(b, elem, b_row, _i64(v * blk.lanes)), typ=vec,
-                         align=vec_align)
+    with for_range(b, 0, args["kc"], name="k") as k:
+        b_row = element_ptr(b, elem, args["bp"], b.mul(k, b_stride))
+        b_vecs = [b.load(element_ptr(b, elem, b_row, i64(v * blk.lanes)), typ=vec, align=vec_align)
                   for v in range(vecs_per_row)]
-        a_col = _element_ptr(b, elem, args["ap"], b.mul(k, _i64(blk.mr)))
+        a_off = b.mul(k, a_stride)
         for i in range(blk.mr):
-            a_scalar = b.load(_element_ptr(b, elem, a_col, _i64(i)), typ=elem)
-            a_splat = b.shuffle_vector(b.insert_element(ir.Constant(vec, ir.Undefined), a_scalar,
-                                                        ir.Constant(ir.IntType(32), 0)),
-                                       ir.Constant(vec, ir.Undefined), splat_mask)
+            a_splat = splat(b, b.load(element_ptr(b, elem, a_rows[i], a_off), typ=elem), blk.lanes)
             for v in range(vecs_per_row):
                 b.store(b.call(fma, [a_splat, b_vecs[v], b.load(acc[i][v], typ=vec)]), acc[i][v])
 
-    full_tile = b.and_(b.icmp_signed("==", args["mr"], _i64(blk.mr)),
-                       b.icmp_signed("==", args["nr"], _i64(blk.nr)))
-    contiguous_rows = b.icmp_signed("==", args["sc_n"], _i64(1))
+    full_tile = b.and_(b.icmp_signed("==", args["mr"], i64(blk.mr)),
+                       b.icmp_signed("==", args["nr"], i64(blk.nr)))
+    contiguous_rows = b.icmp_signed("==", args["sc_n"], i64(1))
     with b.if_else(b.and_(full_tile, contiguous_rows), likely=True) as (fast, general):
         with fast:
             _store_tile_vectors(b, elem, vec, acc, args)
@@ -453,11 +377,7 @@ def _emit_micro_kernel(module: ir.Module, elem: ir.Type, blk: GemmBlocking) -> i
 
 
 def _vector_fma(module: ir.Module, vec: ir.VectorType) -> ir.Function:
-    suffix = f"v{vec.count}f{_sizeof(vec.element) * 8}"
-    name = f"llvm.fmuladd.{suffix}"
-    if name in module.globals:
-        return module.globals[name]
-    return ir.Function(module, ir.FunctionType(vec, [vec, vec, vec]), name=name)
+    return intrinsic(module, f"llvm.fmuladd.v{vec.count}f{sizeof(vec.element) * 8}", vec, [vec, vec, vec])
 
 
 def _store_tile_vectors(b, elem, vec, acc, args) -> None:
@@ -475,13 +395,13 @@ def _store_tile_vectors(b, elem, vec, acc, args) -> None:
 def _store_tile_rows(b, elem, vec, acc, args, add_to_c: bool) -> None:
     lanes = vec.count
     for i, row in enumerate(acc):
-        c_row = _element_ptr(b, elem, args["c"], _strided(b, _i64(i), args["sc_m"]))
+        c_row = element_ptr(b, elem, args["c"], strided(b, i64(i), args["sc_m"]))
         for v, slot in enumerate(row):
-            dst = _element_ptr(b, elem, c_row, _i64(v * lanes))
+            dst = element_ptr(b, elem, c_row, i64(v * lanes))
             value = b.load(slot, typ=vec)
             if add_to_c:
-                value = b.fadd(value, b.load(dst, typ=vec, align=_sizeof(elem)))
-            b.store(value, dst, align=_sizeof(elem))
+                value = b.fadd(value, b.load(dst, typ=vec, align=sizeof(elem)))
+            b.store(value, dst, align=sizeof(elem))
 
 
 def _store_tile_scalars(b, elem, vec, blk, acc, args) -> None:
@@ -490,62 +410,163 @@ def _store_tile_scalars(b, elem, vec, blk, acc, args) -> None:
     tile = b.alloca(vec, size=blk.mr * blk.nr // lanes, name="tile")
     for i, row in enumerate(acc):
         for v, slot in enumerate(row):
-            dst = _element_ptr(b, elem, tile, _i64(i * blk.nr + v * lanes))
+            dst = element_ptr(b, elem, tile, i64(i * blk.nr + v * lanes))
             b.store(b.load(slot, typ=vec), dst)
-    with _for_range(b, 0, args["mr"], name="ti") as i:
-        c_row = _element_ptr(b, elem, args["c"], _strided(b, i, args["sc_m"]))
-        with _for_range(b, 0, args["nr"], name="tj") as j:
-            value = b.load(_element_ptr(b, elem, tile, b.add(b.mul(i, _i64(blk.nr)), j)), typ=elem)
-            dst = _element_ptr(b, elem, c_row, _strided(b, j, args["sc_n"]))
+    with for_range(b, 0, args["mr"], name="ti") as i:
+        c_row = element_ptr(b, elem, args["c"], strided(b, i, args["sc_m"]))
+        with for_range(b, 0, args["nr"], name="tj") as j:
+            value = b.load(element_ptr(b, elem, tile, b.add(b.mul(i, i64(blk.nr)), j)), typ=elem)
+            dst = element_ptr(b, elem, c_row, strided(b, j, args["sc_n"]))
             old = b.load(dst, typ=elem)
             b.store(b.select(args["accumulate"], b.fadd(value, old), value), dst)
 
 
 def _emit_packed_gemm(module: ir.Module, dtype: str, blk: GemmBlocking) -> None:
     elem = _ELEMENT[dtype]
-    pack_a = _emit_pack_a(module, elem, blk)
-    pack_b = _emit_pack_b(module, elem, blk)
-    micro = _emit_micro_kernel(module, elem, blk)
+    registers = 32 if blk.lanes * sizeof(elem) * 8 == 512 else 16
+    kernels = _Kernels(pack_a=_emit_pack_a(module, elem, blk), pack_b=_emit_pack_b(module, elem, blk),
+                       micro=_emit_micro_kernel(module, elem, blk),
+                       direct=_emit_micro_kernel(module, elem, blk, direct=True),
+                       dots=tuple(emit_dot_tile(module, elem, blk.lanes, tm, tn) for tm, tn in dot_tiles(registers)),
+                       dot_shapes=dot_tiles(registers))
     for epilogue in (False, True):
-        _emit_packed_entry(module, dtype, elem, blk, pack_a, pack_b, micro, epilogue)
+        _emit_packed_entry(module, dtype, elem, blk, kernels, epilogue)
 
 
-def _emit_packed_entry(module, dtype, elem, blk, pack_a, pack_b, micro, epilogue: bool) -> None:
+@dataclass(frozen=True)
+class _Kernels:
+    """The functions one packed GEMM module's entries call."""
+    pack_a: ir.Function
+    pack_b: ir.Function
+    micro: ir.Function
+    direct: ir.Function
+    dots: tuple
+    dot_shapes: tuple
+
+
+def _emit_packed_entry(module, dtype, elem, blk, kernels: _Kernels, epilogue: bool) -> None:
+    """The entry: the skinny paths for a row range no taller than the register tile (B read in
+    place: along its rows with the direct micro-kernel when they are contiguous, along K with the
+    dot tiles when its columns are), else the packed BLIS loops."""
     fn, b, a = _define_gemm_entry(module, dtype, epilogue)
-    if epilogue:
-        epi_type = ir.FunctionType(ir.VoidType(), [_PTR] * EPILOGUE_POINTERS + [_I64] * 5)
-        epi_fn = b.inttoptr(a["epilogue"], epi_type.as_pointer(), name="epilogue_fn")
+    finish = _epilogue_call(b, a) if epilogue else None
 
     # Workspace: [packed A block: MC x KC][packed B block: KC x NC], each cache-line aligned.
-    a_pack = _align_up(b, a["workspace"], name="a_pack")
-    b_pack = _align_up(b, _element_ptr(b, elem, a_pack, _i64(blk.mc * blk.kc)), name="b_pack")
-    k_stop, kc_step = _k_blocks(b, a["K"], blk.kc)
-
-    with _for_range(b, 0, a["batch"], name="bi") as bi:
-        a_batch = _element_ptr(b, elem, a["A"], _strided(b, bi, a["sa_b"]), name="a_batch")
-        b_batch = _element_ptr(b, elem, a["B"], _strided(b, bi, a["sb_b"]), name="b_batch")
-        c_batch = _element_ptr(b, elem, a["C"], _strided(b, bi, a["sc_b"]), name="c_batch")
-        with _for_range(b, 0, a["N"], blk.nc, name="jc") as jc:
-            nc = _min(b, _i64(blk.nc), b.sub(a["N"], jc), name="nc")
-            with _for_range(b, 0, k_stop, kc_step, name="pc") as pc:
-                kc = _min(b, kc_step, b.sub(a["K"], pc), name="kc")
-                accumulate = b.icmp_signed(">", pc, _i64(0), name="accumulate")
-                b_src = _element_ptr(b, elem, b_batch, _strided(b, pc, a["sb_k"]),
-                                     _strided(b, jc, a["sb_n"]))
-                b.call(pack_b, [b_pack, b_src, a["sb_k"], a["sb_n"], kc, nc])
-                with _for_range(b, a["m_start"], a["m_end"], blk.mc, name="ic") as ic:
-                    mc = _min(b, _i64(blk.mc), b.sub(a["m_end"], ic), name="mc")
-                    a_src = _element_ptr(b, elem, a_batch, _strided(b, ic, a["sa_m"]),
-                                         _strided(b, pc, a["sa_k"]))
-                    b.call(pack_a, [a_pack, a_src, a["sa_m"], a["sa_k"], mc, kc])
-                    _emit_macro_kernel(b, elem, blk, micro, a, a_pack, b_pack, c_batch,
-                                       ic, jc, mc, nc, kc, accumulate)
-                    if epilogue:   # after the last K block the panel is final (and in L2)
-                        last = b.icmp_signed(">=", b.add(pc, kc_step), k_stop, name="last_k")
-                        with b.if_then(last):
-                            b.call(epi_fn, [a[f"e{i}"] for i in range(EPILOGUE_POINTERS)] + [
-                                b.add(a["batch0"], bi), ic, b.add(ic, mc), jc, b.add(jc, nc)])
+    a_pack = align_up(b, a["workspace"], name="a_pack")
+    b_pack = align_up(b, element_ptr(b, elem, a_pack, i64(blk.mc * blk.kc)), name="b_pack")
+    rows = b.sub(a["m_end"], a["m_start"], name="rows")
+    skinny = b.and_(b.icmp_signed(">", rows, i64(0)), b.icmp_signed("<=", rows, i64(blk.mr)))
+    direct = b.and_(skinny, b.icmp_signed("==", a["sb_n"], i64(1)), name="direct")
+    dot = b.and_(skinny, b.and_(b.icmp_signed("==", a["sb_k"], i64(1)), b.icmp_signed("==", a["sa_k"], i64(1))))
+    with b.if_else(direct) as (then, otherwise):
+        with then:
+            _emit_direct_body(b, elem, blk, kernels, a, b_pack, finish)
+        with otherwise:
+            with b.if_else(dot) as (then_dot, packed):
+                with then_dot:
+                    _emit_dot_body(b, elem, kernels, a, rows, finish)
+                with packed:
+                    _emit_packed_body(b, elem, blk, kernels, a, a_pack, b_pack, finish)
     b.ret_void()
+
+
+def _epilogue_call(b, a):
+    """``finish(bi, m_lo, m_hi, n_lo, n_hi)``: emit the call of the epilogue on a final panel of C."""
+    epi_type = ir.FunctionType(ir.VoidType(), [PTR] * EPILOGUE_POINTERS + [I64] * 5)
+    epi_fn = b.inttoptr(a["epilogue"], epi_type.as_pointer(), name="epilogue_fn")
+
+    def finish(bi, m_lo, m_hi, n_lo, n_hi):
+        b.call(epi_fn, [a[f"e{i}"] for i in range(EPILOGUE_POINTERS)] + [b.add(a["batch0"], bi), m_lo, m_hi, n_lo, n_hi])
+    return finish
+
+
+def _batches(b, elem, a):
+    """``for bi < batch`` over the entries of A, B and C; yields (bi, A, B, C) of the entry."""
+    with for_range(b, 0, a["batch"], name="bi") as bi:
+        yield (bi, element_ptr(b, elem, a["A"], strided(b, bi, a["sa_b"]), name="a_batch"),
+               element_ptr(b, elem, a["B"], strided(b, bi, a["sb_b"]), name="b_batch"),
+               element_ptr(b, elem, a["C"], strided(b, bi, a["sc_b"]), name="c_batch"))
+
+
+def _emit_packed_body(b, elem, blk, kernels: _Kernels, a, a_pack, b_pack, finish) -> None:
+    k_stop, kc_step = _k_blocks(b, a["K"], blk.kc)
+    for bi, a_batch, b_batch, c_batch in _batches(b, elem, a):
+        with for_range(b, a["n_start"], a["n_end"], blk.nc, name="jc") as jc:
+            nc = imin(b, i64(blk.nc), b.sub(a["n_end"], jc), name="nc")
+            with for_range(b, 0, k_stop, kc_step, name="pc") as pc:
+                kc = imin(b, kc_step, b.sub(a["K"], pc), name="kc")
+                accumulate = b.icmp_signed(">", pc, i64(0), name="accumulate")
+                b_src = element_ptr(b, elem, b_batch, strided(b, pc, a["sb_k"]), strided(b, jc, a["sb_n"]))
+                b.call(kernels.pack_b, [b_pack, b_src, a["sb_k"], a["sb_n"], kc, nc])
+                with for_range(b, a["m_start"], a["m_end"], blk.mc, name="ic") as ic:
+                    mc = imin(b, i64(blk.mc), b.sub(a["m_end"], ic), name="mc")
+                    a_src = element_ptr(b, elem, a_batch, strided(b, ic, a["sa_m"]), strided(b, pc, a["sa_k"]))
+                    b.call(kernels.pack_a, [a_pack, a_src, a["sa_m"], a["sa_k"], mc, kc])
+                    _emit_macro_kernel(b, elem, blk, kernels.micro, a, a_pack, b_pack, c_batch,
+                                       ic, jc, mc, nc, kc, accumulate)
+                    if finish:   # after the last K block the panel is final (and in L2)
+                        with b.if_then(b.icmp_signed(">=", b.add(pc, kc_step), k_stop, name="last_k")):
+                            finish(bi, ic, b.add(ic, mc), jc, b.add(jc, nc))
+
+
+def _emit_direct_body(b, elem, blk, kernels: _Kernels, a, b_pack, finish) -> None:
+    """Rows [m_start, m_end) (one register tile) of a row-major B: each NR-wide panel of B is read
+    in place, only the last, narrower one is packed (so no load passes N)."""
+    k_stop, kc_step = _k_blocks(b, a["K"], blk.kc)
+    rows = b.sub(a["m_end"], a["m_start"])
+    for bi, a_batch, b_batch, c_batch in _batches(b, elem, a):
+        a_rows = element_ptr(b, elem, a_batch, strided(b, a["m_start"], a["sa_m"]))
+        c_rows = element_ptr(b, elem, c_batch, strided(b, a["m_start"], a["sc_m"]))
+        with for_range(b, 0, k_stop, kc_step, name="pc") as pc:
+            kc = imin(b, kc_step, b.sub(a["K"], pc), name="kc")
+            accumulate = b.icmp_signed(">", pc, i64(0), name="accumulate")
+            a_block = element_ptr(b, elem, a_rows, strided(b, pc, a["sa_k"]))
+            b_block = element_ptr(b, elem, b_batch, strided(b, pc, a["sb_k"]))
+            with for_range(b, a["n_start"], a["n_end"], blk.nr, name="jr") as jr:
+                nr = imin(b, i64(blk.nr), b.sub(a["n_end"], jr), name="nr")
+                b_panel = element_ptr(b, elem, b_block, jr)
+                full = b.icmp_signed("==", nr, i64(blk.nr))
+                with b.if_then(b.not_(full)):
+                    b.call(kernels.pack_b, [b_pack, b_panel, a["sb_k"], a["sb_n"], kc, nr])
+                panel = b.select(full, b_panel, b_pack)
+                b_sk = b.select(full, a["sb_k"], i64(blk.nr))
+                c_tile = element_ptr(b, elem, c_rows, strided(b, jr, a["sc_n"]))
+                b.call(kernels.direct, [kc, a_block, panel, c_tile, a["sc_m"], a["sc_n"], rows, nr, accumulate,
+                                        a["sa_m"], a["sa_k"], b_sk])
+                if finish:
+                    with b.if_then(b.icmp_signed(">=", b.add(pc, kc_step), k_stop)):
+                        finish(bi, a["m_start"], a["m_end"], jr, b.add(jr, nr))
+
+
+DOT_CHUNK = 64
+"""Columns the dot path computes between two epilogue calls."""
+
+
+def _emit_dot_body(b, elem, kernels: _Kernels, a, rows, finish) -> None:
+    """Rows [m_start, m_end) (one register tile) of a column-contiguous B, by dot tiles: one row
+    with the one-row tile, more with the taller one."""
+    (one, wide), (many, tall) = kernels.dot_shapes
+    one_row = b.icmp_signed("==", rows, i64(1))
+    tile_m = b.select(one_row, i64(one), i64(many))
+    tile_n = b.select(one_row, i64(wide), i64(tall))
+    for bi, a_batch, b_batch, c_batch in _batches(b, elem, a):
+        with for_range(b, a["n_start"], a["n_end"], DOT_CHUNK, name="nd") as n0:
+            n1 = imin(b, b.add(n0, i64(DOT_CHUNK)), a["n_end"])
+            with for_range(b, a["m_start"], a["m_end"], tile_m, name="md") as m0:
+                mr = imin(b, tile_m, b.sub(a["m_end"], m0))
+                a_rows = element_ptr(b, elem, a_batch, strided(b, m0, a["sa_m"]))
+                with for_range(b, n0, n1, tile_n, name="jd") as j:
+                    nr = imin(b, tile_n, b.sub(n1, j))
+                    args = [a["K"], a_rows, a["sa_m"], element_ptr(b, elem, b_batch, strided(b, j, a["sb_n"])),
+                            a["sb_n"], element_ptr(b, elem, c_batch, strided(b, m0, a["sc_m"]), strided(b, j, a["sc_n"])),
+                            a["sc_m"], a["sc_n"], mr, nr]
+                    with b.if_else(one_row) as (single, several):
+                        with single:
+                            b.call(kernels.dots[0], args)
+                        with several:
+                            b.call(kernels.dots[1], args)
+            if finish:
+                finish(bi, a["m_start"], a["m_end"], n0, n1)
 
 
 def _k_blocks(b: ir.IRBuilder, K: ir.Value, max_kc: int) -> tuple[ir.Value, ir.Value]:
@@ -555,9 +576,9 @@ def _k_blocks(b: ir.IRBuilder, K: ir.Value, max_kc: int) -> tuple[ir.Value, ir.V
     cost as much as its FMAs (K = 520 runs as 2 x 260, not 512 + 8). K == 0 still runs one empty
     block, whose micro-kernels store zeros (beta = 0).
     """
-    one = _i64(1)
-    k_stop = b.select(b.icmp_signed(">", K, _i64(0)), K, one, name="k_stop")
-    n_blocks = b.sdiv(b.add(k_stop, _i64(max_kc - 1)), _i64(max_kc), name="k_blocks")
+    one = i64(1)
+    k_stop = b.select(b.icmp_signed(">", K, i64(0)), K, one, name="k_stop")
+    n_blocks = b.sdiv(b.add(k_stop, i64(max_kc - 1)), i64(max_kc), name="k_blocks")
     step = b.sdiv(b.add(k_stop, b.sub(n_blocks, one)), n_blocks, name="kc_step")
     return k_stop, step
 
@@ -568,14 +589,14 @@ def _emit_macro_kernel(b, elem, blk, micro, a, a_pack, b_pack, c_batch, ic, jc, 
 
     jr is outer so one B micro-panel (KC x NR) stays in L1 while all A panels stream from L2.
     """
-    with _for_range(b, 0, nc, blk.nr, name="jr") as jr:
-        nr = _min(b, _i64(blk.nr), b.sub(nc, jr), name="nr")
-        b_panel = _element_ptr(b, elem, b_pack, b.mul(jr, kc), name="b_panel")
-        c_col = _element_ptr(b, elem, c_batch, _strided(b, b.add(jc, jr), a["sc_n"]))
-        with _for_range(b, 0, mc, blk.mr, name="ir") as ir_:
-            mr = _min(b, _i64(blk.mr), b.sub(mc, ir_), name="mr")
-            a_panel = _element_ptr(b, elem, a_pack, b.mul(ir_, kc), name="a_panel")
-            c_tile = _element_ptr(b, elem, c_col, _strided(b, b.add(ic, ir_), a["sc_m"]))
+    with for_range(b, 0, nc, blk.nr, name="jr") as jr:
+        nr = imin(b, i64(blk.nr), b.sub(nc, jr), name="nr")
+        b_panel = element_ptr(b, elem, b_pack, b.mul(jr, kc), name="b_panel")
+        c_col = element_ptr(b, elem, c_batch, strided(b, b.add(jc, jr), a["sc_n"]))
+        with for_range(b, 0, mc, blk.mr, name="ir") as ir_:
+            mr = imin(b, i64(blk.mr), b.sub(mc, ir_), name="mr")
+            a_panel = element_ptr(b, elem, a_pack, b.mul(ir_, kc), name="a_panel")
+            c_tile = element_ptr(b, elem, c_col, strided(b, b.add(ic, ir_), a["sc_m"]))
             b.call(micro, [kc, a_panel, b_panel, c_tile, a["sc_m"], a["sc_n"], mr, nr, accumulate])
 
 
@@ -589,20 +610,20 @@ def _emit_naive_gemm(module: ir.Module, dtype: str) -> None:
     elem = _ELEMENT[dtype]
     fn, b, a = _define_gemm_entry(module, dtype)
     zero = ir.Constant(elem, 0)
-    with _for_range(b, 0, a["batch"], name="bi") as bi:
-        a_batch = _element_ptr(b, elem, a["A"], _strided(b, bi, a["sa_b"]))
-        b_batch = _element_ptr(b, elem, a["B"], _strided(b, bi, a["sb_b"]))
-        c_batch = _element_ptr(b, elem, a["C"], _strided(b, bi, a["sc_b"]))
-        with _for_range(b, a["m_start"], a["m_end"], name="m") as m:
-            a_row = _element_ptr(b, elem, a_batch, _strided(b, m, a["sa_m"]))
-            c_row = _element_ptr(b, elem, c_batch, _strided(b, m, a["sc_m"]))
-            with _for_range(b, 0, a["N"], name="n0") as n:
-                b.store(zero, _element_ptr(b, elem, c_row, _strided(b, n, a["sc_n"])))
-            with _for_range(b, 0, a["K"], name="k") as k:
-                lhs = b.load(_element_ptr(b, elem, a_row, _strided(b, k, a["sa_k"])), typ=elem)
-                b_row = _element_ptr(b, elem, b_batch, _strided(b, k, a["sb_k"]))
-                with _for_range(b, 0, a["N"], name="n") as n:
-                    rhs = b.load(_element_ptr(b, elem, b_row, _strided(b, n, a["sb_n"])), typ=elem)
-                    dst = _element_ptr(b, elem, c_row, _strided(b, n, a["sc_n"]))
+    with for_range(b, 0, a["batch"], name="bi") as bi:
+        a_batch = element_ptr(b, elem, a["A"], strided(b, bi, a["sa_b"]))
+        b_batch = element_ptr(b, elem, a["B"], strided(b, bi, a["sb_b"]))
+        c_batch = element_ptr(b, elem, a["C"], strided(b, bi, a["sc_b"]))
+        with for_range(b, a["m_start"], a["m_end"], name="m") as m:
+            a_row = element_ptr(b, elem, a_batch, strided(b, m, a["sa_m"]))
+            c_row = element_ptr(b, elem, c_batch, strided(b, m, a["sc_m"]))
+            with for_range(b, a["n_start"], a["n_end"], name="n0") as n:
+                b.store(zero, element_ptr(b, elem, c_row, strided(b, n, a["sc_n"])))
+            with for_range(b, 0, a["K"], name="k") as k:
+                lhs = b.load(element_ptr(b, elem, a_row, strided(b, k, a["sa_k"])), typ=elem)
+                b_row = element_ptr(b, elem, b_batch, strided(b, k, a["sb_k"]))
+                with for_range(b, a["n_start"], a["n_end"], name="n") as n:
+                    rhs = b.load(element_ptr(b, elem, b_row, strided(b, n, a["sb_n"])), typ=elem)
+                    dst = element_ptr(b, elem, c_row, strided(b, n, a["sc_n"]))
                     b.store(b.add(b.load(dst, typ=elem), b.mul(lhs, rhs)), dst)
     b.ret_void()

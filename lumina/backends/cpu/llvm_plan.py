@@ -25,7 +25,7 @@ from dataclasses import dataclass
 
 from llvmlite import ir
 
-from .launch import BufferArg, ChunkBufferArg, IntArg, LaunchArg, RangeArg, WorkspaceArg
+from .launch import BufferArg, ChunkBufferArg, IntArg, LaunchArg, RangeArg, TileRangeArg, WorkspaceArg
 
 I32 = ir.IntType(32)
 I64 = ir.IntType(64)
@@ -115,6 +115,10 @@ def _arg(b: ir.IRBuilder, arg: LaunchArg, buffers, workspaces, start, end):
         return b.inttoptr(address, I8P)
     if isinstance(arg, IntArg):
         return ir.Constant(I64, arg.value)
+    if isinstance(arg, TileRangeArg):     # min(bound * tile, limit)
+        scaled = b.mul(end if arg.end else start, ir.Constant(I64, arg.tile))
+        limit = ir.Constant(I64, arg.limit)
+        return b.select(b.icmp_signed("<", scaled, limit), scaled, limit)
     if arg is RangeArg.COUNT:
         return b.sub(end, start)
     return start if arg is RangeArg.START else end

@@ -1,0 +1,120 @@
+"""IR-building helpers shared by the CPU GEMM generators (``llvm_gemm``, ``llvm_gemm_skinny``):
+counted loops, element pointers, alignment, function definitions, on ``llvmlite.ir``."""
+from __future__ import annotations
+
+from contextlib import contextmanager
+from typing import Iterator
+
+from llvmlite import ir
+
+I1 = ir.IntType(1)
+I64 = ir.IntType(64)
+PTR = ir.PointerType()
+
+ALIGN_BYTES = 64
+"""Packed panels start on a cache line, so micro-panel loads never split lines."""
+
+
+def i64(value: int) -> ir.Constant:
+    return ir.Constant(I64, value)
+
+
+@contextmanager
+def for_range(b: ir.IRBuilder, start, stop, step=1, name: str = "i",
+              vectorize: bool = True) -> Iterator[ir.Value]:
+    """Emit ``for (iv = start; iv < stop; iv += step) { <body of the with-block> }``; yield iv.
+
+    ``vectorize=False`` tells LLVM's loop vectorizer to leave the loop alone (see no_vectorize).
+    """
+    start = i64(start) if isinstance(start, int) else start
+    stop = i64(stop) if isinstance(stop, int) else stop
+    step = i64(step) if isinstance(step, int) else step
+    preheader = b.block
+    header = b.append_basic_block(f"{name}.header")
+    body = b.append_basic_block(f"{name}.body")
+    done = b.append_basic_block(f"{name}.done")
+    b.branch(header)
+    b.position_at_end(header)
+    iv = b.phi(I64, name=name)
+    iv.add_incoming(start, preheader)
+    b.cbranch(b.icmp_signed("<", iv, stop), body, done)
+    b.position_at_end(body)
+    yield iv
+    iv.add_incoming(b.add(iv, step, name=f"{name}.next", flags=["nsw"]), b.block)
+    backedge = b.branch(header)
+    if not vectorize:
+        backedge.set_metadata("llvm.loop", no_vectorize(b.module))
+    b.position_at_end(done)
+
+
+def no_vectorize(module: ir.Module) -> ir.MDValue:
+    """A fresh loop ID carrying ``llvm.loop.vectorize.enable = false``.
+
+    Packing loops with a runtime stride would otherwise be vectorized over k into AVX-512
+    gathers and scatters, which are several times slower than scalar copies on Zen 4.
+    """
+    disable = module.add_metadata([ir.MetaDataString(module, "llvm.loop.vectorize.enable"),
+                                   ir.Constant(I1, 0)])
+    # A loop ID must list itself first; add_metadata cannot build a cycle, so patch it in.
+    placeholder = ir.MetaDataString(module, f"lumina.loop.{len(module.metadata)}")
+    loop_id = module.add_metadata([placeholder])
+    loop_id.operands = (loop_id, disable)
+    return loop_id
+
+
+def sizeof(elem: ir.Type) -> int:
+    if isinstance(elem, ir.IntType):
+        return elem.width // 8
+    return 8 if isinstance(elem, ir.DoubleType) else 4
+
+
+def imin(b: ir.IRBuilder, x, y, name: str = "") -> ir.Value:
+    return b.select(b.icmp_signed("<", x, y), x, y, name=name)
+
+
+def element_ptr(b: ir.IRBuilder, elem: ir.Type, base: ir.Value, *offsets: ir.Value,
+                name: str = "") -> ir.Value:
+    """&base[sum(offsets)] in elements."""
+    total = offsets[0]
+    for off in offsets[1:]:
+        total = b.add(total, off)
+    return b.gep(base, [total], inbounds=True, source_etype=elem, name=name)
+
+
+def strided(b: ir.IRBuilder, index: ir.Value, stride: ir.Value) -> ir.Value:
+    return b.mul(index, stride, flags=["nsw"])
+
+
+def align_up(b: ir.IRBuilder, ptr: ir.Value, name: str) -> ir.Value:
+    addr = b.ptrtoint(ptr, I64)
+    aligned = b.and_(b.add(addr, i64(ALIGN_BYTES - 1)), i64(-ALIGN_BYTES))
+    return b.inttoptr(aligned, PTR, name=name)
+
+
+def define(module: ir.Module, name: str, ret: ir.Type, params: list[tuple[str, ir.Type]],
+           internal: bool = True) -> tuple[ir.Function, ir.IRBuilder, dict[str, ir.Argument]]:
+    fn = ir.Function(module, ir.FunctionType(ret, [t for _, t in params]), name=name)
+    if internal:
+        fn.linkage = "internal"
+    fn.attributes.add("nounwind")
+    args = {}
+    for arg, (pname, _) in zip(fn.args, params):
+        arg.name = pname
+        args[pname] = arg
+    builder = ir.IRBuilder(fn.append_basic_block("entry"))
+    return fn, builder, args
+
+
+def splat(b: ir.IRBuilder, scalar: ir.Value, lanes: int) -> ir.Value:
+    """A vector of ``lanes`` copies of ``scalar`` (one broadcast instruction)."""
+    vec = ir.VectorType(scalar.type, lanes)
+    first = b.insert_element(ir.Constant(vec, ir.Undefined), scalar, ir.Constant(ir.IntType(32), 0))
+    return b.shuffle_vector(first, ir.Constant(vec, ir.Undefined),
+                            ir.Constant(ir.VectorType(ir.IntType(32), lanes), [0] * lanes))
+
+
+def intrinsic(module: ir.Module, name: str, ret: ir.Type, params: list[ir.Type]) -> ir.Function:
+    """The declaration of LLVM intrinsic ``name`` in ``module`` (declared on first use)."""
+    if name in module.globals:
+        return module.globals[name]
+    return ir.Function(module, ir.FunctionType(ret, params), name=name)
