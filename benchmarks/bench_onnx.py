@@ -7,7 +7,9 @@ one process.
 (b) open_nsfw, a ResNet-50-style classifier (NHWC 224x224x3), batch 1 and 8.
 Both models come from the package index (``lumina.testing.registry``). Outputs are compared before
 timing. Prints the machine, the first call (import, trace, compile) and the best-of-N latency of each,
-and the ratio ONNX Runtime / lumina (>1: lumina is faster). ``--profile`` adds lumina's ten slowest
+the ratio ONNX Runtime / lumina (>1: lumina is faster) and lumina's roofline (its FLOP and byte
+counts over its time, against the measured FMA peak and stream bandwidth; ``LUMINA_ISA=avx2``
+for the AVX2 path). ``--profile`` adds lumina's ten slowest
 kernels per case.
 """
 from __future__ import annotations
@@ -20,7 +22,7 @@ import time
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(__file__))
-from machine import describe  # noqa: E402
+from machine import describe, roofline  # noqa: E402
 from timing import best_ms  # noqa: E402
 
 import lumina.onnx  # noqa: E402
@@ -63,6 +65,8 @@ def bench(title: str, item, cases, repeat: int, profile: bool) -> None:
         ref = best_ms(lambda: session.run(None, feeds), repeat)
         print(f"  {label:<10} lumina {lum:9.2f} ms   onnxruntime {ref:9.2f} ms   ratio {ref / lum:5.2f}x   "
               f"(lumina first call {first_s:.2f} s)")
+        report = model._compiled.profile_report(*model._args(model._bind((), feeds)), repeat=1)
+        print(f"             {roofline(report.flops, report.bytes, lum)}")
         if profile:
             _print_profile(model, feeds)
 

@@ -7,7 +7,9 @@
 (b) the Micro-GPT of ``examples/micro_gpt.py`` (3 layers, 128 wide, 4 heads, context 64, batch 32,
     vocabulary 84; AdamW with gradient clipping).
 Both frameworks start from the same weights and train on the same batch; the first losses are
-compared before timing. Prints the machine, times (best of N after warm-up) and lumina's speedup.
+compared before timing. Prints the machine, times (best of N after warm-up), lumina's speedup and
+its roofline (FLOP and byte counts over its time, against the measured FMA peak and stream
+bandwidth; ``LUMINA_ISA=avx2`` for the AVX2 path).
 """
 from __future__ import annotations
 
@@ -22,7 +24,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, os.path.dirname(__file__))
 sys.path.insert(0, str(ROOT / "examples"))
-from machine import describe  # noqa: E402
+from machine import describe, roofline  # noqa: E402
 from timing import best_ms, row  # noqa: E402
 
 import lumina  # noqa: E402
@@ -73,6 +75,8 @@ def compare(title: str, lumina_model, torch_model, batch, loss_fn, torch_loss_fn
     print(title)
     print(f"  {'lumina':<16} {lum:9.3f} ms   first call (trace + compile) {compile_s:.2f} s, "
           f"{len(step.lower(x, y).kernels())} kernels")
+    report = step.profile_report(x, y, repeat=1)
+    print(f"  {'':<16} {roofline(report.flops, report.bytes, lum)}")
     row("torch eager", best_ms(lambda: tstep(tx, ty).item(), repeat), lum)
     if use_compile:
         cstep = torch.compile(tstep)

@@ -31,7 +31,8 @@ def describe() -> str:
 
 def blas_kernel() -> str:
     """NumPy's BLAS and the kernel it runs (``SkylakeX``, ``Haswell``...), from threadpoolctl."""
-    import numpy  # noqa: F401  -- loads the BLAS that threadpoolctl looks for
+    import importlib
+    importlib.import_module("numpy")   # loads the BLAS that threadpoolctl looks for
     try:
         from threadpoolctl import threadpool_info
     except ImportError:
@@ -109,3 +110,22 @@ def stream_bandwidth(mib: int = 256) -> float:
         np.add(a, b, out=c)
         best = min(best, time.perf_counter() - t0)
     return 3 * a.nbytes / best / 1e9
+
+
+_PEAKS: dict = {}
+
+
+def roofline(flops: int, nbytes: int, ms: float) -> str:
+    """One line: the FLOP rate and byte rate of a step of ``flops`` and ``nbytes`` (lumina's
+    per-kernel counts, ``CompiledFunction.profile_report``) done in ``ms``, against this machine's
+    measured peaks on the ISA lumina generates code for (``fma_peak`` on every thread,
+    ``stream_bandwidth``)."""
+    from lumina.backends.cpu import isa as cpu_isa
+    from lumina.backends.cpu.threads import num_threads
+    level = cpu_isa.active_isa()
+    if level not in _PEAKS:
+        _PEAKS[level] = (fma_peak(level) * num_threads(), stream_bandwidth())
+    peak, bandwidth = _PEAKS[level]
+    gflops, gbs = flops / ms / 1e6, nbytes / ms / 1e6
+    return (f"roofline ({level}): {gflops:6.1f} GFLOP/s = {100 * gflops / peak:4.1f}% of the {peak:.0f} FMA peak, "
+            f"{gbs:5.1f} GB/s = {100 * gbs / bandwidth:4.1f}% of the {bandwidth:.0f} GB/s stream")

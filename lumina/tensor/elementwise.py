@@ -161,16 +161,17 @@ class ElementwiseMethods:
     def erf(self): return self._unary(Op.ERF)
 
     def sigmoid(self) -> Tensor:
-        """``1 / (1 + exp(-x))`` for x >= 0 and ``exp(x) / (1 + exp(x))`` below: neither branch
-        overflows, and each branch only sees inputs from its own side (so no ``0 * inf`` reaches
-        the gradient of the branch ``where`` discards). 16-bit floats compute in float32."""
+        """``1 / (1 + e)`` for x >= 0 and ``e / (1 + e)`` below, with ``e = exp(-|x|)`` (one
+        exponential and one division, which never overflow: ``e <= 1``). ``-|x|`` is written as
+        ``where(x >= 0, -x, x)`` so that its gradient at 0 is -1, not ``abs``'s 0: sigmoid'(0) =
+        1/4. NaN stays NaN; sigmoid(inf) = 1, sigmoid(-inf) = 0. 16-bit floats compute in float32."""
         if self.dtype.is_half:
             return self.to(DType.float32).sigmoid().to(self.dtype)
         x = self if self.dtype.is_float else self.to(DType.float32)
         pos = x >= 0.0
-        e_neg = (-where(pos, x, 0.0)).exp()
-        e_pos = where(pos, 0.0, x).exp()
-        return where(pos, 1.0 / (1.0 + e_neg), e_pos / (1.0 + e_pos))
+        e = where(pos, -x, x).exp()
+        s = 1.0 / (1.0 + e)
+        return where(pos, s, e * s)
 
     def relu(self) -> Tensor:
         """``torch.relu``: ``where(x <= 0, 0, x)``, so NaN passes through (with its gradient, as

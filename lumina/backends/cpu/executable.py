@@ -8,8 +8,8 @@ share memory.
 
 ``run`` makes one native call per thread: the plan function (``backends.cpu.llvm_plan``) walks every
 launch with the barriers of the static schedule (``schedule.thread_schedule``), so a step of hundreds of
-kernels costs one hand-off to the thread pool instead of one Python call (and, for split kernels,
-one hand-off) per kernel. ``run(..., stepwise=True)`` calls the kernels one by one from Python
+kernels costs one hand-off to the native thread pool (``native_pool``: pthreads that never take the
+GIL) instead of one Python call (and, for split kernels, one hand-off) per kernel. ``run(..., stepwise=True)`` calls the kernels one by one from Python
 instead, to time each of them.
 
 Index checks work like a device-side assert: a kernel that checks indices computed at run time
@@ -35,6 +35,7 @@ from ...schedule.memory import ALIGNMENT, MemoryPlan, aligned_bytes
 from ...schedule.memory import plan as plan_memory
 from ...schedule.thread_schedule import split
 from .launch import Launch
+from .native_pool import native_pool
 from .profile import profile_report
 from .threads import PARALLEL_MIN_WORK, num_threads, parallel_for, run_on_threads
 
@@ -156,16 +157,24 @@ class Executable:
             if stepwise or self.plan is None:
                 self._run_stepwise(ptrs)
             elif self.plan_threads == 1:
-                self.plan(ptrs.ctypes.data, 0, workspace_table(self.workspaces).ctypes.data)
+                self.plan(data_address(ptrs), 0, data_address(workspace_table(self.workspaces)))
             else:
-                run_on_threads(lambda tid: self.plan(ptrs.ctypes.data, tid,
-                                                     workspace_table(self.workspaces).ctypes.data),
-                               self.plan_threads)
+                self._run_on_threads(ptrs)
             error = self._index_error()
         if error is not None:
             raise LuminaIndexError(error)
         return [arrays[slot].copy().reshape(shape) if copy else arrays[slot].reshape(shape) if reshape
                 else arrays[slot] for slot, shape, copy, reshape in self._outputs]
+
+    def _run_on_threads(self, ptrs: np.ndarray) -> None:
+        """The plan on ``plan_threads`` threads: the native pool's, else the Python pool's."""
+        pool = native_pool(num_threads())
+        if pool is not None and self.plan_threads <= pool.workers + 1:
+            address = ctypes.cast(self.plan, ctypes.c_void_p).value
+            pool.run(address, data_address(ptrs), self.workspaces, self.plan_threads)
+        else:
+            run_on_threads(lambda tid: self.plan(data_address(ptrs), tid, data_address(workspace_table(self.workspaces))),
+                           self.plan_threads)
 
     def _compile_deferred_plan(self) -> None:
         plan, module, text = self.deferred_plan()

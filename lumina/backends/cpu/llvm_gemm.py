@@ -48,10 +48,11 @@ Its register tile follows the ISA level the JIT generates code for (``TILES``: 6
 AVX-512, 6 x 16 on AVX2, 6 x 8 on SSE / NEON), and the cache blocks follow the host's caches
 (``gemm_blocking``).
 
-A row range no taller than the register tile (a batch-1 layer, a thread's share of a skinny
-GEMM) takes a skinny path that packs nothing it would use only once: a row-major B is read in
-place by the same micro-kernel (``micro_kernel_direct``), and a B with contiguous columns (a
-transposed weight, ``x @ W.T``) by dot-product tiles along K (``llvm_gemm_skinny``).
+A row range at most ``SKINNY_GROUPS`` register tiles tall (a batch-1 layer, a thread's share of
+a skinny GEMM) takes a skinny path that packs nothing it would use only a few times: a row-major
+B is read in place by the same micro-kernel (``micro_kernel_direct_<rows>``, as tall as the rows
+need), and a B with contiguous columns (a transposed weight, ``x @ W.T``) by dot-product tiles
+along K (``llvm_gemm_skinny``).
 
 Integers (int32, int64) use a plain triple loop: correct, not tuned.
 """
@@ -272,8 +273,10 @@ def _emit_pack_a(module: ir.Module, elem: ir.Type, blk: GemmBlocking) -> ir.Func
 def _emit_pack_b(module: ir.Module, elem: ir.Type, blk: GemmBlocking) -> ir.Function:
     """pack_b(dst, b, sb_k, sb_n, kc, nc): B[0:kc, 0:nc] -> NR-wide panels, dst[p][k][j], 0-padded.
 
-    Row-major B (sb_n == 1) copies each full panel row with NR / lanes vector loads; any other
-    layout (transposed B, edge panels) falls back to scalar copies.
+    Row-major B (sb_n == 1) copies each full panel row with NR / lanes vector loads. A
+    transposed B (sb_k == 1: a weight ``W [N, K]`` read as ``W.T``) reads lanes x lanes blocks
+    along its contiguous K, transposes each in registers (``_transpose``) and stores whole panel
+    rows. Edge panels, the last K rows of a transposed panel and any other layout copy scalars.
     """
     fn, b, args = define(module, "pack_b", ir.VoidType(), [
         ("dst", PTR), ("b", PTR), ("sb_k", I64), ("sb_n", I64), ("kc", I64), ("nc", I64)])
@@ -295,7 +298,12 @@ def _emit_pack_b(module: ir.Module, elem: ir.Type, blk: GemmBlocking) -> ir.Func
                         b.store(value, element_ptr(b, elem, dst, i64(v * blk.lanes)),
                                 align=blk.lanes * sizeof(elem))
             with general:
-                with for_range(b, 0, args["kc"], name="k", vectorize=False) as k:
+                transposed = b.and_(full, b.icmp_signed("==", args["sb_k"], i64(1)))
+                k_blocks = b.sub(args["kc"], b.srem(args["kc"], i64(blk.lanes)))
+                k_scalar = b.select(transposed, k_blocks, i64(0), name="k_scalar")
+                with b.if_then(transposed):
+                    _emit_transposed_rows(b, elem, blk, args, p, panel, k_blocks)
+                with for_range(b, k_scalar, args["kc"], name="k", vectorize=False) as k:
                     k_off = strided(b, k, args["sb_k"])
                     for j in range(blk.nr):  # unrolled: NR is small and fixed
                         # Columns past the edge become zeros, loading the last real column
@@ -311,7 +319,39 @@ def _emit_pack_b(module: ir.Module, elem: ir.Type, blk: GemmBlocking) -> ir.Func
     return fn
 
 
-def _emit_micro_kernel(module: ir.Module, elem: ir.Type, blk: GemmBlocking, direct: bool = False) -> ir.Function:
+def _emit_transposed_rows(b, elem, blk: GemmBlocking, args, p, panel, k_stop) -> None:
+    """Panel rows [0, k_stop) (a multiple of lanes) of a full panel of a B with sb_k == 1: for each
+    lanes x lanes block, ``lanes`` loads along K (one per column), a register transpose, ``lanes``
+    aligned stores of panel rows."""
+    vec = ir.VectorType(elem, blk.lanes)
+    with for_range(b, 0, k_stop, blk.lanes, name="kt") as k0:
+        for g in range(blk.nr // blk.lanes):
+            columns = [element_ptr(b, elem, args["b"], strided(b, b.add(p, i64(g * blk.lanes + j)), args["sb_n"]), k0)
+                       for j in range(blk.lanes)]
+            rows = _transpose(b, [b.load(c, typ=vec, align=sizeof(elem)) for c in columns])
+            for t, row in enumerate(rows):
+                dst = element_ptr(b, elem, panel, b.add(b.mul(b.add(k0, i64(t)), i64(blk.nr)), i64(g * blk.lanes)))
+                b.store(row, dst, align=min(ALIGN_BYTES, blk.lanes * sizeof(elem)))
+
+
+def _transpose(b: ir.IRBuilder, vectors: list) -> list:
+    """The transpose of the square matrix whose rows are ``vectors`` (n of n lanes, n a power of
+    two): log2(n) stages, each exchanging blocks of s lanes between rows i and i + s (s = n/2,
+    ..., 1) with one pair of shuffles per row pair."""
+    v, n = list(vectors), len(vectors)
+    s = n // 2
+    while s >= 1:
+        low = ir.Constant(ir.VectorType(ir.IntType(32), n), [t if t & s == 0 else n + t - s for t in range(n)])
+        high = ir.Constant(ir.VectorType(ir.IntType(32), n), [t + s if t & s == 0 else n + t for t in range(n)])
+        for i in range(n):
+            if i & s == 0:
+                v[i], v[i + s] = b.shuffle_vector(v[i], v[i + s], low), b.shuffle_vector(v[i], v[i + s], high)
+        s //= 2
+    return v
+
+
+def _emit_micro_kernel(module: ir.Module, elem: ir.Type, blk: GemmBlocking, direct: bool = False,
+                       height: int | None = None) -> ir.Function:
     """micro(kc, ap, bp, c, sc_m, sc_n, mr, nr, accumulate): C[:mr, :nr] (+)= Ap Bp.
 
     Ap is an MR x kc panel and Bp a kc x NR panel, both packed.
@@ -324,13 +364,15 @@ def _emit_micro_kernel(module: ir.Module, elem: ir.Type, blk: GemmBlocking, dire
     b_sk)`` reads A in place (element (i, k) at ``ap[i*a_sm + k*a_sk]``, rows past ``mr`` read row
     ``mr - 1``) and B's rows ``b_sk`` elements apart, unaligned (a full NR-wide panel of a
     row-major B, or a packed one with ``b_sk = NR``): the skinny path, where packing would cost
-    more than the FMAs it feeds.
+    more than the FMAs it feeds. ``height`` (direct only, default MR) makes the tile that many
+    rows tall (``micro_kernel_direct_<height>``), so one or two rows do not pay for six.
     """
+    height = height or blk.mr
     params = [("kc", I64), ("ap", PTR), ("bp", PTR), ("c", PTR), ("sc_m", I64), ("sc_n", I64),
               ("mr", I64), ("nr", I64), ("accumulate", I1)]
     if direct:
         params += [("a_sm", I64), ("a_sk", I64), ("b_sk", I64)]
-    fn, b, args = define(module, "micro_kernel_direct" if direct else "micro_kernel", ir.VoidType(), params)
+    fn, b, args = define(module, f"micro_kernel_direct_{height}" if direct else "micro_kernel", ir.VoidType(), params)
     for pname in ("ap", "bp", "c"):
         args[pname].add_attribute("noalias")
     vec = ir.VectorType(elem, blk.lanes)
@@ -340,7 +382,7 @@ def _emit_micro_kernel(module: ir.Module, elem: ir.Type, blk: GemmBlocking, dire
     if direct:   # row i of the tile reads A's row min(i, mr - 1), which exists
         last = b.sub(args["mr"], i64(1))
         a_rows = [element_ptr(b, elem, args["ap"], strided(b, imin(b, i64(i), last), args["a_sm"]))
-                  for i in range(blk.mr)]
+                  for i in range(height)]
         b_stride, a_stride = args["b_sk"], args["a_sk"]
     else:
         a_rows = [element_ptr(b, elem, args["ap"], i64(i)) for i in range(blk.mr)]
@@ -348,7 +390,7 @@ def _emit_micro_kernel(module: ir.Module, elem: ir.Type, blk: GemmBlocking, dire
 
     # Accumulators as stack slots: SROA promotes them to registers; the loop below then holds
     # MR * NR / lanes vector phis.
-    acc = [[b.alloca(vec, name=f"acc{i}_{v}") for v in range(vecs_per_row)] for i in range(blk.mr)]
+    acc = [[b.alloca(vec, name=f"acc{i}_{v}") for v in range(vecs_per_row)] for i in range(height)]
     for row in acc:
         for slot in row:
             b.store(ir.Constant(vec, None), slot)
@@ -359,12 +401,12 @@ def _emit_micro_kernel(module: ir.Module, elem: ir.Type, blk: GemmBlocking, dire
         b_vecs = [b.load(element_ptr(b, elem, b_row, i64(v * blk.lanes)), typ=vec, align=vec_align)
                   for v in range(vecs_per_row)]
         a_off = b.mul(k, a_stride)
-        for i in range(blk.mr):
+        for i in range(height):
             a_splat = splat(b, b.load(element_ptr(b, elem, a_rows[i], a_off), typ=elem), blk.lanes)
             for v in range(vecs_per_row):
                 b.store(b.call(fma, [a_splat, b_vecs[v], b.load(acc[i][v], typ=vec)]), acc[i][v])
 
-    full_tile = b.and_(b.icmp_signed("==", args["mr"], i64(blk.mr)),
+    full_tile = b.and_(b.icmp_signed("==", args["mr"], i64(height)),
                        b.icmp_signed("==", args["nr"], i64(blk.nr)))
     contiguous_rows = b.icmp_signed("==", args["sc_n"], i64(1))
     with b.if_else(b.and_(full_tile, contiguous_rows), likely=True) as (fast, general):
@@ -407,7 +449,7 @@ def _store_tile_rows(b, elem, vec, acc, args, add_to_c: bool) -> None:
 def _store_tile_scalars(b, elem, vec, blk, acc, args) -> None:
     """Edge tile or strided C: spill the tile to the stack, then store its mr x nr corner."""
     lanes = vec.count
-    tile = b.alloca(vec, size=blk.mr * blk.nr // lanes, name="tile")
+    tile = b.alloca(vec, size=len(acc) * blk.nr // lanes, name="tile")
     for i, row in enumerate(acc):
         for v, slot in enumerate(row):
             dst = element_ptr(b, elem, tile, i64(i * blk.nr + v * lanes))
@@ -426,7 +468,8 @@ def _emit_packed_gemm(module: ir.Module, dtype: str, blk: GemmBlocking) -> None:
     registers = 32 if blk.lanes * sizeof(elem) * 8 == 512 else 16
     kernels = _Kernels(pack_a=_emit_pack_a(module, elem, blk), pack_b=_emit_pack_b(module, elem, blk),
                        micro=_emit_micro_kernel(module, elem, blk),
-                       direct=_emit_micro_kernel(module, elem, blk, direct=True),
+                       direct={h: _emit_micro_kernel(module, elem, blk, direct=True, height=h)
+                               for h in sorted({1, 2, 4, blk.mr} & set(range(1, blk.mr + 1)))},
                        dots=tuple(emit_dot_tile(module, elem, blk.lanes, tm, tn) for tm, tn in dot_tiles(registers)),
                        dot_shapes=dot_tiles(registers))
     for epilogue in (False, True):
@@ -439,13 +482,13 @@ class _Kernels:
     pack_a: ir.Function
     pack_b: ir.Function
     micro: ir.Function
-    direct: ir.Function
+    direct: dict           # tile height -> micro_kernel_direct_<height>
     dots: tuple
     dot_shapes: tuple
 
 
 def _emit_packed_entry(module, dtype, elem, blk, kernels: _Kernels, epilogue: bool) -> None:
-    """The entry: the skinny paths for a row range no taller than the register tile (B read in
+    """The entry: the skinny paths for a row range at most SKINNY_GROUPS tiles tall (B read in
     place: along its rows with the direct micro-kernel when they are contiguous, along K with the
     dot tiles when its columns are), else the packed BLIS loops."""
     fn, b, a = _define_gemm_entry(module, dtype, epilogue)
@@ -455,7 +498,7 @@ def _emit_packed_entry(module, dtype, elem, blk, kernels: _Kernels, epilogue: bo
     a_pack = align_up(b, a["workspace"], name="a_pack")
     b_pack = align_up(b, element_ptr(b, elem, a_pack, i64(blk.mc * blk.kc)), name="b_pack")
     rows = b.sub(a["m_end"], a["m_start"], name="rows")
-    skinny = b.and_(b.icmp_signed(">", rows, i64(0)), b.icmp_signed("<=", rows, i64(blk.mr)))
+    skinny = b.and_(b.icmp_signed(">", rows, i64(0)), b.icmp_signed("<=", rows, i64(SKINNY_GROUPS * blk.mr)))
     direct = b.and_(skinny, b.icmp_signed("==", a["sb_n"], i64(1)), name="direct")
     dot = b.and_(skinny, b.and_(b.icmp_signed("==", a["sb_k"], i64(1)), b.icmp_signed("==", a["sa_k"], i64(1))))
     with b.if_else(direct) as (then, otherwise):
@@ -510,32 +553,53 @@ def _emit_packed_body(b, elem, blk, kernels: _Kernels, a, a_pack, b_pack, finish
 
 
 def _emit_direct_body(b, elem, blk, kernels: _Kernels, a, b_pack, finish) -> None:
-    """Rows [m_start, m_end) (one register tile) of a row-major B: each NR-wide panel of B is read
-    in place, only the last, narrower one is packed (so no load passes N)."""
+    """Rows [m_start, m_end) of a row-major B, MR rows at a time: each NR-wide panel of B is read in
+    place (only the last, narrower one is packed, so no load passes N), once per group of rows."""
     k_stop, kc_step = _k_blocks(b, a["K"], blk.kc)
-    rows = b.sub(a["m_end"], a["m_start"])
     for bi, a_batch, b_batch, c_batch in _batches(b, elem, a):
-        a_rows = element_ptr(b, elem, a_batch, strided(b, a["m_start"], a["sa_m"]))
-        c_rows = element_ptr(b, elem, c_batch, strided(b, a["m_start"], a["sc_m"]))
-        with for_range(b, 0, k_stop, kc_step, name="pc") as pc:
-            kc = imin(b, kc_step, b.sub(a["K"], pc), name="kc")
-            accumulate = b.icmp_signed(">", pc, i64(0), name="accumulate")
-            a_block = element_ptr(b, elem, a_rows, strided(b, pc, a["sa_k"]))
-            b_block = element_ptr(b, elem, b_batch, strided(b, pc, a["sb_k"]))
-            with for_range(b, a["n_start"], a["n_end"], blk.nr, name="jr") as jr:
-                nr = imin(b, i64(blk.nr), b.sub(a["n_end"], jr), name="nr")
-                b_panel = element_ptr(b, elem, b_block, jr)
-                full = b.icmp_signed("==", nr, i64(blk.nr))
-                with b.if_then(b.not_(full)):
-                    b.call(kernels.pack_b, [b_pack, b_panel, a["sb_k"], a["sb_n"], kc, nr])
-                panel = b.select(full, b_panel, b_pack)
-                b_sk = b.select(full, a["sb_k"], i64(blk.nr))
-                c_tile = element_ptr(b, elem, c_rows, strided(b, jr, a["sc_n"]))
-                b.call(kernels.direct, [kc, a_block, panel, c_tile, a["sc_m"], a["sc_n"], rows, nr, accumulate,
-                                        a["sa_m"], a["sa_k"], b_sk])
-                if finish:
-                    with b.if_then(b.icmp_signed(">=", b.add(pc, kc_step), k_stop)):
-                        finish(bi, a["m_start"], a["m_end"], jr, b.add(jr, nr))
+        with for_range(b, a["m_start"], a["m_end"], blk.mr, name="mg") as m0:
+            rows = imin(b, i64(blk.mr), b.sub(a["m_end"], m0), name="group")
+            a_rows = element_ptr(b, elem, a_batch, strided(b, m0, a["sa_m"]))
+            c_rows = element_ptr(b, elem, c_batch, strided(b, m0, a["sc_m"]))
+            with for_range(b, 0, k_stop, kc_step, name="pc") as pc:
+                kc = imin(b, kc_step, b.sub(a["K"], pc), name="kc")
+                accumulate = b.icmp_signed(">", pc, i64(0), name="accumulate")
+                a_block = element_ptr(b, elem, a_rows, strided(b, pc, a["sa_k"]))
+                b_block = element_ptr(b, elem, b_batch, strided(b, pc, a["sb_k"]))
+                with for_range(b, a["n_start"], a["n_end"], blk.nr, name="jr") as jr:
+                    nr = imin(b, i64(blk.nr), b.sub(a["n_end"], jr), name="nr")
+                    b_panel = element_ptr(b, elem, b_block, jr)
+                    full = b.icmp_signed("==", nr, i64(blk.nr))
+                    with b.if_then(b.not_(full)):
+                        b.call(kernels.pack_b, [b_pack, b_panel, a["sb_k"], a["sb_n"], kc, nr])
+                    panel = b.select(full, b_panel, b_pack)
+                    b_sk = b.select(full, a["sb_k"], i64(blk.nr))
+                    c_tile = element_ptr(b, elem, c_rows, strided(b, jr, a["sc_n"]))
+                    args = [kc, a_block, panel, c_tile, a["sc_m"], a["sc_n"], rows, nr, accumulate,
+                            a["sa_m"], a["sa_k"], b_sk]
+                    _call_by_height(b, kernels.direct, rows, args)
+                    if finish:
+                        with b.if_then(b.icmp_signed(">=", b.add(pc, kc_step), k_stop)):
+                            finish(bi, m0, b.add(m0, rows), jr, b.add(jr, nr))
+
+
+SKINNY_GROUPS = 2
+"""A row range of at most this many register tiles' heights takes the skinny paths, which read B
+once per tile height of rows: measured (M x 1024 x 1024 f32, one thread, Zen 5), two passes over
+an unpacked B still beat packing it (M = 8: 130 against 200 us), three no longer do."""
+
+
+def _call_by_height(b, variants: dict, rows, args) -> None:
+    """Call the variant of the shortest tile at least ``rows`` tall (``rows`` <= the tallest)."""
+    (h, *taller) = sorted(variants)
+    if not taller:
+        b.call(variants[h], args)
+        return
+    with b.if_else(b.icmp_signed("<=", rows, i64(h))) as (fits, otherwise):
+        with fits:
+            b.call(variants[h], args)
+        with otherwise:
+            _call_by_height(b, {t: variants[t] for t in taller}, rows, args)
 
 
 DOT_CHUNK = 64

@@ -1,0 +1,170 @@
+"""A native thread pool for the plan functions: worker pthreads that never touch Python.
+
+Handing a plan to Python worker threads costs about 40 µs (a queue put, then the worker must take
+the GIL before its ctypes call can drop it again), which is more than a small model's whole step.
+Here the workers are pthreads running LLVM-compiled code: each waits for a new job generation,
+calls the job's plan function with its thread id, and counts itself done; the caller runs thread
+0 itself and waits for the count to reach zero. A hand-off costs a few microseconds.
+
+    pool = native_pool(n)                 # n - 1 workers, started once per process
+    pool.run(plan_address, buffers_address, workspace_tables, n)
+
+Waiting follows the plan's barrier (``llvm_plan``): spin ``SPIN_LIMIT`` polls with ``pause``, then
+sleep on a Linux futex, so an idle pool costs no CPU and a step that follows another within tens
+of microseconds finds the workers awake. The job generation and the pending count are each a
+futex word; a sleeper registers in a counter before it sleeps, and the waker checks that counter
+after its sequentially consistent store (a Dekker handshake: either the waker sees the sleeper,
+or the sleeper's futex call sees the new value). Linux only (``llvm_plan.host_futex``); elsewhere
+the executable hands plans to the Python pool (``threads.run_on_threads``).
+
+One job at a time: ``run`` holds a lock, and each worker's GEMM workspaces (``workspace_tables``)
+belong to the pool's thread ids.
+"""
+from __future__ import annotations
+
+import ctypes
+import functools
+import threading
+
+import numpy as np
+from llvmlite import ir
+
+from .llvm_plan import FUTEX_WAIT_PRIVATE, FUTEX_WAKE_PRIVATE, SPIN_LIMIT, host_futex, host_is_x86
+
+__all__ = ["NativePool", "native_pool"]
+
+I32, I64 = ir.IntType(32), ir.IntType(64)
+I8P = ir.IntType(8).as_pointer()
+_PLAN = ir.FunctionType(ir.VoidType(), [I64, I64, I64]).as_pointer()   # plan(buffers, tid, workspaces)
+
+
+def render_pool(futex: int, x86: bool) -> str:
+    """LLVM IR of ``i8* pool_worker(i8* tid)`` and ``void pool_run(plan, buffers, tables, n)``
+    (``tables``: the address of n workspace-table addresses, one per thread id)."""
+    module = ir.Module(name="lumina_pool")
+
+    def global_(name, typ):
+        g = ir.GlobalVariable(module, typ, name=name)
+        g.linkage, g.initializer = "internal", ir.Constant(typ, 0)
+        return g
+    gen, gen_sleepers = global_("generation", I32), global_("generation_sleepers", I32)
+    pending, pending_sleepers = global_("pending", I32), global_("pending_sleepers", I32)
+    job = {name: global_(f"job_{name}", I64) for name in ("plan", "buffers", "tables", "threads")}
+    syscall = ir.Function(module, ir.FunctionType(I64, [I64], var_arg=True), name="syscall")
+    pause = ir.Function(module, ir.FunctionType(ir.VoidType(), []), name="llvm.x86.sse2.pause") if x86 else None
+
+    def wake(b, word, count):
+        b.call(syscall, [ir.Constant(I64, futex), b.ptrtoint(word, I64), ir.Constant(I64, FUTEX_WAKE_PRIVATE),
+                         ir.Constant(I64, count)])
+
+    def wait_while(fn, b, word, sleepers, holds):
+        """Spin, then sleep, while ``holds(value of word)``; leaves ``b`` after the wait."""
+        polls = b.alloca(I64)
+        b.store(ir.Constant(I64, 0), polls)
+        check, spin, done = (fn.append_basic_block(n) for n in ("check", "spin", "done"))
+        b.branch(check)
+        b.position_at_end(check)
+        value = b.load_atomic(word, "acquire", 4)
+        b.cbranch(holds(b, value), spin, done)
+        b.position_at_end(spin)
+        n = b.add(b.load(polls), ir.Constant(I64, 1))
+        b.store(n, polls)
+        with b.if_else(b.icmp_unsigned(">", n, ir.Constant(I64, SPIN_LIMIT))) as (sleep, poll):
+            with sleep:   # sleep while the word still holds the value just seen
+                b.atomic_rmw("add", sleepers, ir.Constant(I32, 1), "seq_cst")
+                b.call(syscall, [ir.Constant(I64, futex), b.ptrtoint(word, I64), ir.Constant(I64, FUTEX_WAIT_PRIVATE),
+                                 b.zext(value, I64), ir.Constant(I64, 0)])
+                b.atomic_rmw("sub", sleepers, ir.Constant(I32, 1), "seq_cst")
+            with poll:
+                if pause is not None:
+                    b.call(pause, [])
+        b.branch(check)
+        b.position_at_end(done)
+
+    def call_plan(b, tid):
+        plan = b.inttoptr(b.load(job["plan"]), _PLAN)
+        tables = b.inttoptr(b.load(job["tables"]), I64.as_pointer())
+        b.call(plan, [b.load(job["buffers"]), tid, b.load(b.gep(tables, [tid], inbounds=True))])
+
+    # the worker: wait for a new generation, run its part of the job, count itself done
+    worker = ir.Function(module, ir.FunctionType(I8P, [I8P]), name="pool_worker")
+    b = ir.IRBuilder(worker.append_basic_block("entry"))
+    tid = b.ptrtoint(worker.args[0], I64)
+    seen = b.alloca(I32)
+    b.store(ir.Constant(I32, 0), seen)   # the generation before the first job, however late this thread starts
+    loop = worker.append_basic_block("loop")
+    b.branch(loop)
+    b.position_at_end(loop)
+    wait_while(worker, b, gen, gen_sleepers, lambda b, v: b.icmp_unsigned("==", v, b.load(seen)))
+    b.store(b.load_atomic(gen, "acquire", 4), seen)
+    with b.if_then(b.icmp_signed("<", tid, b.load(job["threads"]))):
+        call_plan(b, tid)
+        left = b.atomic_rmw("sub", pending, ir.Constant(I32, 1), "seq_cst")
+        with b.if_then(b.and_(b.icmp_unsigned("==", left, ir.Constant(I32, 1)),
+                              b.icmp_unsigned("!=", b.load_atomic(pending_sleepers, "seq_cst", 4), ir.Constant(I32, 0)))):
+            wake(b, pending, 1)
+    b.branch(loop)
+
+    # the caller: publish the job, wake the workers, run thread 0, wait for the others
+    run = ir.Function(module, ir.FunctionType(ir.VoidType(), [I64] * 4), name="pool_run")
+    plan, buffers, tables, n = run.args
+    b = ir.IRBuilder(run.append_basic_block("entry"))
+    for name, value in (("plan", plan), ("buffers", buffers), ("tables", tables), ("threads", n)):
+        b.store(value, job[name])
+    b.store_atomic(b.trunc(b.sub(n, ir.Constant(I64, 1)), I32), pending, "seq_cst", 4)
+    b.atomic_rmw("add", gen, ir.Constant(I32, 1), "seq_cst")
+    with b.if_then(b.icmp_unsigned("!=", b.load_atomic(gen_sleepers, "seq_cst", 4), ir.Constant(I32, 0))):
+        wake(b, gen, 1 << 30)
+    call_plan(b, ir.Constant(I64, 0))
+    wait_while(run, b, pending, pending_sleepers, lambda b, v: b.icmp_unsigned("!=", v, ir.Constant(I32, 0)))
+    b.ret_void()
+    return str(module)
+
+
+class NativePool:
+    """``workers`` pthreads running ``pool_worker`` (thread ids 1..workers); ``run`` hands them a
+    plan. Keep the object alive as long as the process uses the pool (it holds the code)."""
+
+    def __init__(self, workers: int):
+        from .jit import compile_llvm
+        self.module = compile_llvm(render_pool(host_futex(), host_is_x86()), "lumina_pool", opt_level=2)
+        self.workers = workers
+        self._run = ctypes.CFUNCTYPE(None, ctypes.c_int64, ctypes.c_int64, ctypes.c_int64,
+                                     ctypes.c_int64)(self.module.address("pool_run"))
+        self._lock = threading.Lock()
+        self._tables: dict = {}
+        libc = ctypes.CDLL(None)
+        libc.pthread_create.argtypes = [ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p]
+        libc.pthread_detach.argtypes = [ctypes.c_ulong]
+        entry = self.module.address("pool_worker")
+        for tid in range(1, workers + 1):
+            handle = ctypes.c_ulong()
+            if libc.pthread_create(ctypes.byref(handle), None, entry, ctypes.c_void_p(tid)) != 0:
+                raise OSError(f"pthread_create failed for the native pool's worker {tid}")
+            libc.pthread_detach(handle.value)
+
+    def tables(self, sizes: tuple) -> np.ndarray:
+        """The address of every thread id's workspace table for GEMM workspaces ``sizes`` (the
+        ``executable.workspace_table`` layout), owned by the pool."""
+        found = self._tables.get(sizes)
+        if found is None:
+            arrays = [[np.empty(max(1, n), dt) for dt, n in sizes] for _ in range(self.workers + 1)]
+            tables = [np.array([a.ctypes.data for a in per] or [0], dtype=np.int64) for per in arrays]
+            found = (np.array([t.ctypes.data for t in tables], dtype=np.int64), tables, arrays)
+            self._tables[sizes] = found
+        return found[0]
+
+    def run(self, plan: int, buffers: int, sizes: tuple, n: int) -> None:
+        """Run ``plan(buffers, tid, workspaces[tid])`` for tid < ``n`` (at most workers + 1), thread 0
+        on the calling thread; return when all are done."""
+        with self._lock:
+            self._run(plan, buffers, int(self.tables(sizes).ctypes.data), n)
+
+
+@functools.cache
+def native_pool(threads: int) -> NativePool | None:
+    """The process's native pool for ``threads`` threads (``threads - 1`` workers), or None where
+    there is none (no futex: not Linux)."""
+    if host_futex() is None or threads < 2:
+        return None
+    return NativePool(threads - 1)

@@ -1,0 +1,101 @@
+"""The native thread pool (``lumina.backends.cpu.native_pool``): every thread id runs each job
+exactly once, jobs from several Python threads never mix, and sleeping workers wake up."""
+from __future__ import annotations
+
+import ctypes
+import threading
+import time
+
+import numpy as np
+import pytest
+
+from lumina.backends.cpu.jit import compile_llvm
+from lumina.backends.cpu.llvm_plan import host_futex
+from lumina.backends.cpu.native_pool import NativePool, native_pool
+
+pytestmark = pytest.mark.skipif(host_futex() is None, reason="the native pool is Linux-only (futex); "
+                                                               "elsewhere plans go to the Python pool")
+
+# plan(buffers, tid, workspaces): buffers[tid] += tid + 1, and the workspace table's first entry
+# goes to buffers[8 + tid] (so the test sees which table each thread id was given)
+_PLAN = """
+define void @plan(i64 %buffers, i64 %tid, i64 %workspaces) {
+  %base = inttoptr i64 %buffers to ptr
+  %slot = getelementptr i64, ptr %base, i64 %tid
+  %old = load i64, ptr %slot
+  %add = add i64 %tid, 1
+  %new = add i64 %old, %add
+  store i64 %new, ptr %slot
+  %table = inttoptr i64 %workspaces to ptr
+  %first = load i64, ptr %table
+  %at = add i64 %tid, 8
+  %ws_slot = getelementptr i64, ptr %base, i64 %at
+  store i64 %first, ptr %ws_slot
+  ret void
+}
+"""
+
+
+@pytest.fixture(scope="module")
+def plan():
+    module = compile_llvm(_PLAN, "pool_test_plan")
+    return module, module.address("plan")
+
+
+@pytest.mark.parametrize("threads", [2, 3, 4])
+def test_every_thread_id_runs_each_job_once(plan, threads):
+    pool = native_pool(4)
+    counts = np.zeros(16, np.int64)
+    sizes = ((np.dtype(np.float32), 16),)
+    for _ in range(200):
+        pool.run(plan[1], counts.ctypes.data, sizes, threads)
+    expect = np.zeros(8, np.int64)
+    expect[:threads] = 200 * np.arange(1, threads + 1)
+    np.testing.assert_array_equal(counts[:8], expect)
+    tables = pool.tables(sizes)
+    firsts = [ctypes.c_int64.from_address(int(t)).value for t in tables[:threads]]
+    np.testing.assert_array_equal(counts[8:8 + threads], firsts)   # thread id t got table t
+    assert len(set(firsts)) == threads                               # no two share a workspace
+
+
+def test_jobs_from_several_python_threads_do_not_mix(plan):
+    pool = native_pool(2)
+    results, errors = [], []
+
+    def work():
+        try:
+            counts = np.zeros(16, np.int64)
+            for _ in range(300):
+                pool.run(plan[1], counts.ctypes.data, (), 2)
+            results.append(counts[:2].copy())
+        except Exception as exc:   # surfaced below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=work) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors
+    for counts in results:
+        np.testing.assert_array_equal(counts, [300, 600])
+
+
+def test_sleeping_workers_wake_for_the_next_job(plan):
+    """After an idle pause (workers asleep on the futex) a job still runs on every thread id."""
+    pool = NativePool(2)
+    counts = np.zeros(16, np.int64)
+    for _ in range(3):
+        time.sleep(0.05)
+        pool.run(plan[1], counts.ctypes.data, (), 3)
+    np.testing.assert_array_equal(counts[:3], [3, 6, 9])
+
+
+def test_a_job_right_after_the_start_runs_on_every_thread(plan):
+    """Workers that start after the first job was published still run it (they wait for the
+    generation after the pool's first, not for whatever they find when they start)."""
+    for _ in range(4):
+        pool = NativePool(2)
+        counts = np.zeros(16, np.int64)
+        pool.run(plan[1], counts.ctypes.data, (), 3)
+        np.testing.assert_array_equal(counts[:3], [1, 2, 3])
