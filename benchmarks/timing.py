@@ -4,8 +4,17 @@ from __future__ import annotations
 import time
 
 
+def settle(seconds: float = 0.3) -> None:
+    """Wait until the previous library's worker threads have gone to sleep: OpenBLAS and OpenMP
+    threads spin for a while after a call, and a spinning thread takes a core from the next
+    library timed (lumina's two-thread GEMMs ran at half speed right after NumPy's)."""
+    time.sleep(seconds)
+
+
 def best_ms(fn, repeat: int, warmup: int = 2) -> float:
-    """The fastest of ``repeat`` calls of ``fn`` after ``warmup`` calls, in milliseconds."""
+    """The fastest of ``repeat`` calls of ``fn`` after ``warmup`` calls, in milliseconds, after
+    ``settle()``."""
+    settle()
     for _ in range(warmup):
         fn()
     times = []

@@ -99,3 +99,30 @@ def test_a_job_right_after_the_start_runs_on_every_thread(plan):
         counts = np.zeros(16, np.int64)
         pool.run(plan[1], counts.ctypes.data, (), 3)
         np.testing.assert_array_equal(counts[:3], [1, 2, 3])
+
+
+def test_a_forked_child_runs_multithreaded_plans():
+    """After a fork (a DataLoader worker) the child has none of the parent's worker threads: its
+    two-thread plans run on a pool of its own instead of waiting forever."""
+    import os
+    import lumina
+    x = np.random.default_rng(0).standard_normal((256, 256)).astype(np.float32)
+    f = lumina.compile(lambda a: (a @ a).sum())
+    expect = float(f(x).item())                 # the parent's pool is started
+    assert f.lower(x).executable.plan_threads == min(2, os.cpu_count() or 1) or os.cpu_count() == 1
+    pid = os.fork()
+    if pid == 0:   # the child: exit 0 only if the plan ran and agreed
+        try:
+            ok = abs(float(f(x).item()) - expect) <= 1e-3 * abs(expect)
+        finally:
+            os._exit(0 if ok else 1)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        done, status = os.waitpid(pid, os.WNOHANG)
+        if done:
+            assert os.waitstatus_to_exitcode(status) == 0
+            return
+        time.sleep(0.05)
+    os.kill(pid, 9)
+    os.waitpid(pid, 0)
+    pytest.fail("the forked child's compiled call did not finish within 60 s")

@@ -133,6 +133,16 @@ def _const_table(module: ir.Module, name: str, values: list[int]) -> ir.GlobalVa
     return g
 
 
+def futex_sleep(b: ir.IRBuilder, syscall: ir.Function, futex: int, word, sleepers, value) -> None:
+    """Sleep on the i32 ``word`` while it holds ``value`` (FUTEX_WAIT), counted in ``sleepers``
+    meanwhile: a waker stores the new value (seq_cst), then wakes only if it sees a sleeper, and
+    a sleeper that registered too late finds the new value in the futex call itself."""
+    b.atomic_rmw("add", sleepers, ir.Constant(I32, 1), "seq_cst")
+    b.call(syscall, [ir.Constant(I64, futex), b.ptrtoint(word, I64), ir.Constant(I64, FUTEX_WAIT_PRIVATE),
+                     b.zext(value, I64), ir.Constant(I64, 0)])
+    b.atomic_rmw("sub", sleepers, ir.Constant(I32, 1), "seq_cst")
+
+
 def _emit_barrier(module: ir.Module, n_threads: int, x86: bool, futex: int | None) -> ir.Function:
     def global_(name, typ):
         g = ir.GlobalVariable(module, typ, name=name)
@@ -181,11 +191,7 @@ def _emit_barrier(module: ir.Module, n_threads: int, x86: bool, futex: int | Non
             if futex is None:
                 b.call(sleep, [])
             else:   # sleep while the sense still holds its old value
-                b.atomic_rmw("add", sleepers, ir.Constant(I32, 1), "seq_cst")
-                old = b.zext(b.xor(mine, ir.Constant(I32, 1)), I64)
-                b.call(sleep, [ir.Constant(I64, futex), b.ptrtoint(sense_g, I64),
-                               ir.Constant(I64, FUTEX_WAIT_PRIVATE), old, ir.Constant(I64, 0)])
-                b.atomic_rmw("sub", sleepers, ir.Constant(I32, 1), "seq_cst")
+                futex_sleep(b, sleep, futex, sense_g, sleepers, b.xor(mine, ir.Constant(I32, 1)))
         with otherwise:
             if pause is not None:
                 b.call(pause, [])

@@ -24,12 +24,13 @@ from __future__ import annotations
 
 import ctypes
 import functools
+import os
 import threading
 
 import numpy as np
 from llvmlite import ir
 
-from .llvm_plan import FUTEX_WAIT_PRIVATE, FUTEX_WAKE_PRIVATE, SPIN_LIMIT, host_futex, host_is_x86
+from .llvm_plan import FUTEX_WAKE_PRIVATE, SPIN_LIMIT, futex_sleep, host_futex, host_is_x86
 
 __all__ = ["NativePool", "native_pool"]
 
@@ -71,10 +72,7 @@ def render_pool(futex: int, x86: bool) -> str:
         b.store(n, polls)
         with b.if_else(b.icmp_unsigned(">", n, ir.Constant(I64, SPIN_LIMIT))) as (sleep, poll):
             with sleep:   # sleep while the word still holds the value just seen
-                b.atomic_rmw("add", sleepers, ir.Constant(I32, 1), "seq_cst")
-                b.call(syscall, [ir.Constant(I64, futex), b.ptrtoint(word, I64), ir.Constant(I64, FUTEX_WAIT_PRIVATE),
-                                 b.zext(value, I64), ir.Constant(I64, 0)])
-                b.atomic_rmw("sub", sleepers, ir.Constant(I32, 1), "seq_cst")
+                futex_sleep(b, syscall, futex, word, sleepers, value)
             with poll:
                 if pause is not None:
                     b.call(pause, [])
@@ -164,7 +162,11 @@ class NativePool:
 @functools.cache
 def native_pool(threads: int) -> NativePool | None:
     """The process's native pool for ``threads`` threads (``threads - 1`` workers), or None where
-    there is none (no futex: not Linux)."""
+    there is none (no futex: not Linux). A forked child starts its own on first use: only the
+    forking thread survives a fork, so the parent's workers are not there to run a job."""
     if host_futex() is None or threads < 2:
         return None
     return NativePool(threads - 1)
+
+
+os.register_at_fork(after_in_child=native_pool.cache_clear)

@@ -69,6 +69,9 @@ def _pool() -> _Pool:
     return _Pool(max(1, num_threads() - 1))
 
 
+os.register_at_fork(after_in_child=_pool.cache_clear)   # the parent's workers do not survive a fork
+
+
 def parallel_for(call: Callable[[int, int, int], None], extent: int, work: int,
                  bounds: list[int] | None = None) -> None:
     """Run ``call(start, end, worker)`` over chunks of ``range(extent)``; ``work`` sizes the split
