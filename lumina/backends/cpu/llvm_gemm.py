@@ -325,12 +325,13 @@ def _emit_transposed_rows(b, elem, blk: GemmBlocking, args, p, panel, k_stop) ->
     aligned stores of panel rows."""
     vec = ir.VectorType(elem, blk.lanes)
     with for_range(b, 0, k_stop, blk.lanes, name="kt") as k0:
-        for g in range(blk.nr // blk.lanes):
-            columns = [element_ptr(b, elem, args["b"], strided(b, b.add(p, i64(g * blk.lanes + j)), args["sb_n"]), k0)
+        with for_range(b, 0, blk.nr, blk.lanes, name="g") as g:
+            first = b.add(p, g)
+            columns = [element_ptr(b, elem, args["b"], strided(b, b.add(first, i64(j)), args["sb_n"]), k0)
                        for j in range(blk.lanes)]
             rows = _transpose(b, [b.load(c, typ=vec, align=sizeof(elem)) for c in columns])
             for t, row in enumerate(rows):
-                dst = element_ptr(b, elem, panel, b.add(b.mul(b.add(k0, i64(t)), i64(blk.nr)), i64(g * blk.lanes)))
+                dst = element_ptr(b, elem, panel, b.add(b.mul(b.add(k0, i64(t)), i64(blk.nr)), g))
                 b.store(row, dst, align=min(ALIGN_BYTES, blk.lanes * sizeof(elem)))
 
 
