@@ -50,8 +50,8 @@ AVX-512, 6 x 16 on AVX2, 6 x 8 on SSE / NEON), and the cache blocks follow the h
 
 A row range at most ``SKINNY_GROUPS`` register tiles tall (a batch-1 layer, a thread's share of
 a skinny GEMM) takes a skinny path that packs nothing it would use only a few times: a row-major
-B is read in place by the same micro-kernel (``micro_kernel_direct_<rows>``, as tall as the rows
-need), and a B with contiguous columns (a transposed weight, ``x @ W.T``) by dot-product tiles
+B is read in place by the same micro-kernel (``micro_kernel_direct_<h>``, 1, MR / 2 or MR rows
+tall), and a B with contiguous columns (a transposed weight, ``x @ W.T``) by dot-product tiles
 along K (``llvm_gemm_skinny``).
 
 Integers (int32, int64) use a plain triple loop: correct, not tuned.
@@ -470,7 +470,7 @@ def _emit_packed_gemm(module: ir.Module, dtype: str, blk: GemmBlocking) -> None:
     kernels = _Kernels(pack_a=_emit_pack_a(module, elem, blk), pack_b=_emit_pack_b(module, elem, blk),
                        micro=_emit_micro_kernel(module, elem, blk),
                        direct={h: _emit_micro_kernel(module, elem, blk, direct=True, height=h)
-                               for h in sorted({1, 2, 4, blk.mr} & set(range(1, blk.mr + 1)))},
+                               for h in sorted({1, blk.mr // 2, blk.mr} - {0})},
                        dots=tuple(emit_dot_tile(module, elem, blk.lanes, tm, tn) for tm, tn in dot_tiles(registers)),
                        dot_shapes=dot_tiles(registers))
     for epilogue in (False, True):

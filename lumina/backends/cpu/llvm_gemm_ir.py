@@ -94,8 +94,9 @@ def align_up(b: ir.IRBuilder, ptr: ir.Value, name: str) -> ir.Value:
 def define(module: ir.Module, name: str, ret: ir.Type, params: list[tuple[str, ir.Type]],
            internal: bool = True) -> tuple[ir.Function, ir.IRBuilder, dict[str, ir.Argument]]:
     fn = ir.Function(module, ir.FunctionType(ret, [t for _, t in params]), name=name)
-    if internal:
+    if internal:   # a loop nest called from both entries: one copy, not one inlined into each
         fn.linkage = "internal"
+        fn.attributes.add("noinline")
     fn.attributes.add("nounwind")
     args = {}
     for arg, (pname, _) in zip(fn.args, params):
