@@ -32,9 +32,10 @@ from .llvm_plan import PlanStep, host_futex, host_is_x86, render_plan, symbol
 from .threads import PARALLEL_MIN_WORK
 
 _MODULES: "weakref.WeakValueDictionary[str, CompiledModule]" = weakref.WeakValueDictionary()
-_GEMMS: dict[str, CompiledModule] = {}
-"""The GEMM modules, held for the process: a few per dtype, ISA level and blocking, each a second
-of LLVM work that every graph with a GEMM would otherwise pay again once no executable holds it."""
+_GEMMS: dict[tuple, CompiledModule] = {}
+"""The GEMM modules by (dtype, blocking, code-generation target), held for the process: a few, each
+half a second of LLVM work (and 50 ms of rendering) that every graph with a GEMM would otherwise
+pay again, per GEMM, once no executable holds it."""
 
 
 def cache_clear() -> None:
@@ -48,16 +49,22 @@ def cache_info() -> dict:
     return {"modules": len(_MODULES)}
 
 
-def _module(text: str, name: str, hold: bool = False) -> CompiledModule:
+def _module(text: str, name: str) -> CompiledModule:
     """The compiled module of LLVM IR ``text`` for the code the JIT generates now (the ISA level
-    ``LUMINA_ISA`` may lower), shared while some executable holds it (``hold``: for the process,
-    in ``_GEMMS``)."""
+    ``LUMINA_ISA`` may lower), shared while some executable holds it."""
     key = hashlib.sha256(f"{host_target_description()}\n{text}".encode()).hexdigest()
     mod = _MODULES.get(key)
     if mod is None:
         mod = _MODULES[key] = compile_llvm(text, name)
-    if hold:
-        _GEMMS[key] = mod
+    return mod
+
+
+def _gemm_module(dtype: str, blocking) -> CompiledModule:
+    """The GEMM generator's module for ``dtype`` and ``blocking`` (``_GEMMS``)."""
+    key = (dtype, blocking, host_target_description())
+    mod = _GEMMS.get(key)
+    if mod is None:
+        mod = _GEMMS[key] = _module(render_gemm(dtype, blocking), f"gemm_{dtype}")
     return mod
 
 
@@ -182,7 +189,7 @@ def _gemm_launch(d: DotKernel, kslots, workspace: int, keepalive, epilogues: lis
     module when it has an epilogue or row stages, whose IR is appended to ``epilogues``)."""
     dtype, threads = d.dtype.name, target.threads
     blocking = _blocking(dtype, target)
-    module = _module(render_gemm(dtype, blocking), f"gemm_{dtype}", hold=True)
+    module = _gemm_module(dtype, blocking)
     keepalive.append(module)
     isz = d.dtype.itemsize
     a_slot, b_slot = kslots[d.a.buf], kslots[d.b.buf]
