@@ -119,9 +119,14 @@ def render_pool(futex: int, x86: bool) -> str:
     return str(module)
 
 
+_STARTED: list = []
+"""Every pool ever started: its workers never exit, so its code and globals must never be freed
+(a freed module's memory taken by the next pool's would hand the old workers the new pool's jobs)."""
+
+
 class NativePool:
     """``workers`` pthreads running ``pool_worker`` (thread ids 1..workers); ``run`` hands them a
-    plan. Keep the object alive as long as the process uses the pool (it holds the code)."""
+    plan. The pool lives as long as the process (``_STARTED``)."""
 
     def __init__(self, workers: int):
         from .jit import compile_llvm
@@ -135,6 +140,7 @@ class NativePool:
         libc.pthread_create.argtypes = [ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p]
         libc.pthread_detach.argtypes = [ctypes.c_ulong]
         entry = self.module.address("pool_worker")
+        _STARTED.append(self)
         for tid in range(1, workers + 1):
             handle = ctypes.c_ulong()
             if libc.pthread_create(ctypes.byref(handle), None, entry, ctypes.c_void_p(tid)) != 0:
