@@ -35,6 +35,7 @@ from __future__ import annotations
 import functools
 import os
 import threading
+import weakref
 from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Any, Callable, Sequence
@@ -51,7 +52,7 @@ from .ir.types import TensorType
 from .backends import devices
 from .tensor.inplace import replaced
 from .tensor import Tensor, no_grad, realize
-from .tracing import BOUND, STATE, STATE_LOCK, Trace, grad_type
+from .tracing import BOUND, STATE, STATE_LOCK, Rebinds, Trace, grad_type
 
 # Compiled signatures each compiled function keeps by default (``$LUMINA_COMPILE_CACHE_SIZE``
 # overrides): enough for the batch sizes, train/eval modes and autocast states of real use.
@@ -117,6 +118,10 @@ class _Entry:
     grads_cleared: list[Tensor]
     guards: list[tuple[Tensor, Any]]   # (state tensor, its .grad's type when traced; None: no grad)
     arg_updates: list[int] = field(default_factory=list)   # arguments updated in place, by position
+    plain: bool = False       # on the cpu, nothing written back: a call is inputs in, results out
+    source_cache: list = field(default_factory=list)   # per captured input: weak references to the
+                                                       # (value, data, array) the last call read, or None
+    rebinds: int = -1         # tracing.Rebinds.count when source_cache was filled
 
     def guards_hold(self) -> bool:
         return all(grad_type(t) == traced for t, traced in self.guards)
@@ -234,17 +239,18 @@ class CompiledFunction:
                     self._insert(entry)
         return entry
 
-    def _prepare(self, args) -> tuple[_Entry, list, list, list]:
-        """The entry for ``args``, its input data, and the state tensors it reads and writes back
-        at this call, read under ``STATE_LOCK`` so that no trace has them rebound meanwhile."""
+    def _prepare(self, args, entry: _Entry | None = None) -> tuple[_Entry, list, list, list]:
+        """The entry for ``args`` (``entry`` when it is already looked up), its input data, and the
+        state tensors it reads and writes back at this call, read under ``STATE_LOCK`` so that no
+        trace has them rebound meanwhile."""
         for _ in range(3):
-            entry = self._entry(args)
+            entry = entry or self._entry(args)
             with STATE_LOCK:
-                if not entry.guards_hold():   # another thread changed a .grad since the lookup
-                    continue
-                sources = [_resolve(c) for c in entry.captured]
-                targets = [_resolve(u.target) for u in entry.updates]
-                return entry, self._inputs(args, sources), sources, targets
+                if entry.guards_hold():   # else another thread changed a .grad since the lookup
+                    sources = [_resolve(c) for c in entry.captured]
+                    targets = [_resolve(u.target) for u in entry.updates]
+                    return entry, self._inputs(args, entry, sources), sources, targets
+            entry = None
         raise LuminaTraceError(f"compile: {getattr(self.fn, '__name__', 'fn')}: the .grad of a tensor it "
                                "reads keeps changing between the lookup and the call (another thread?)")
 
@@ -315,10 +321,11 @@ class CompiledFunction:
                                                    name=getattr(self.fn, "__name__", "fn").strip("<>")))
         exe = compile_graph(graph, self.device, options=key[2])
         guards = list(trace.grad_guards.values())
+        plain = self.device == "cpu" and not (updates or cleared or written)
         return _Entry(key, graph, exe, len(placeholders), captured,
                       [isinstance(t, Tensor) for t in leaves],
                       [None if isinstance(t, Tensor) else t for t in leaves], rebuild, updates, cleared,
-                      guards, [i for i, _ in written])
+                      guards, [i for i, _ in written], plain)
 
     @staticmethod
     def _updates(trace: Trace, ref: Callable) -> tuple[list[_Update], list[Tensor], list]:
@@ -344,23 +351,74 @@ class CompiledFunction:
                  if i not in self.static_argnums and isinstance(a, (Tensor, np.ndarray))]
         return found + sources
 
-    def _inputs(self, args, sources: list) -> list:
+    def _inputs(self, args, entry: _Entry, sources: list) -> list:
         """The executable's input data, one per graph input: NumPy arrays, or device tensors for
-        a device executable (data already on its device is passed as it is)."""
+        a device executable (data already on its device is passed as it is). A captured state
+        tensor whose value (and cached data) are the objects the last call read gives the array it
+        gave then, without a lookup (``entry.source_cache``; ``tracing.Rebinds`` tells when a
+        value's data was replaced). Call it holding ``STATE_LOCK``."""
         host = self.device == "cpu"
-        inputs = []
-        for x in self._tensors(args, sources):
+        inputs = [self._data(x, host) if isinstance(x, Tensor) else devices.host_array(x) if host else x
+                  for x in self._tensors(args, [])]
+        cache = entry.source_cache
+        if entry.rebinds != Rebinds.count:
+            cache[:] = [None] * len(sources)
+            entry.rebinds = Rebinds.count
+        for i, x in enumerate(sources):
             if isinstance(x, Tensor):
-                realize(x)
-                data = BOUND[x._value] if x._data is None else x._data
-                x = devices.host_array(data) if host else data
-            elif host:
-                x = devices.host_array(x)     # a value fixed at trace time, maybe a device's
-            inputs.append(x)
+                seen = cache[i]
+                if seen is not None and seen[0]() is x._value and seen[1]() is x._data and x._view is None:
+                    data = seen[2]()
+                    if data is not None:
+                        inputs.append(data)
+                        continue
+                data = self._data(x, host)
+                if host and x._view is None:   # weak: the entry keeps none of the state alive
+                    cache[i] = (weakref.ref(x._value), _weak(x._data), weakref.ref(data))
+                inputs.append(data)
+            else:
+                inputs.append(devices.host_array(x) if host else x)   # fixed at trace time, maybe a device's
         return inputs
 
+    @staticmethod
+    def _data(x: Tensor, host: bool):
+        """Tensor ``x``'s data, realised: a NumPy array when ``host``, else in its device's form."""
+        realize(x)
+        data = BOUND[x._value] if x._data is None else x._data
+        return devices.host_array(data) if host else data
+
+    def _run_plain(self, entry: _Entry, args) -> list | None:
+        """The outputs of a plain entry's executable (see ``_Entry.plain``) on ``args``; None when
+        a guard no longer holds (the caller takes the general path, which looks the entry up
+        again)."""
+        with STATE_LOCK:
+            if not entry.guards_hold():
+                return None
+            inputs = self._inputs(args, entry, [_resolve(c) for c in entry.captured])
+        return entry.executable.run(inputs)
+
+    def run_host(self, *args) -> Any:
+        """Call the function; the tensors it returns come back as NumPy arrays (its other leaves as
+        they are), without making tensors of them: for callers that hand arrays on (an ONNX model's
+        outputs)."""
+        entry = self._entry(args)
+        outs = self._run_plain(entry, args) if entry.plain else None
+        if outs is None:
+            leaves, rebuild = _flatten(self(*args))
+            return rebuild([t.numpy() if isinstance(t, Tensor) else t for t in leaves])
+        it = iter(outs)
+        return entry.rebuild([next(it) if is_tensor else c for is_tensor, c in zip(entry.out_is_tensor,
+                                                                                    entry.out_constants)])
+
     def __call__(self, *args):
-        entry, inputs, sources, targets = self._prepare(args)
+        entry = self._entry(args)
+        if entry.plain:
+            outs = self._run_plain(entry, args)
+            if outs is not None:
+                it = iter(outs)
+                return entry.rebuild([Tensor._from_array(next(it)) if is_tensor else c
+                                      for is_tensor, c in zip(entry.out_is_tensor, entry.out_constants)])
+        entry, inputs, sources, targets = self._prepare(args, entry)
         device = self.device
         state_on = [t._device_name for t in targets]
         if device == "cpu":
@@ -495,6 +553,15 @@ class Lowered:
         part = self.executable.info["partition"]
         return part.graph.to_dot(part, forward_outputs=sum(self._entry.out_is_tensor),
                                  kernel_names=[k.name for k in self.kernels()])
+
+
+def _none() -> None:
+    return None
+
+
+def _weak(x) -> Callable:
+    """A weak reference to ``x``, or for None a callable returning None."""
+    return _none if x is None else weakref.ref(x)
 
 
 def _write_arg(arg, data, device: str) -> None:

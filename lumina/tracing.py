@@ -24,6 +24,19 @@ import numpy as np
 from .ir.graph import Value
 
 BOUND: "weakref.WeakKeyDictionary[Value, np.ndarray]" = weakref.WeakKeyDictionary()
+
+
+class Rebinds:
+    """How many times a value already in ``BOUND`` was given other data (``SharedTensor`` gives
+    the old value of an array it updates in place a copy). A compiled call that remembers which
+    array a state tensor's value had trusts it while this count is unchanged."""
+    count = 0
+
+    @classmethod
+    def note(cls) -> None:
+        cls.count += 1
+
+
 # Values made under no_grad (or by detach) from tensors that require grad: autodiff stops there.
 STOP_GRAD: "weakref.WeakSet[Value]" = weakref.WeakSet()
 _names = itertools.count()

@@ -161,12 +161,18 @@ class OnnxModel:
         self._types = value_types(proto)   # ONNX element type of every value (onnx.dtypes)
         self._dtypes = {name: _input_dtype(name, self._declared[name]) for name in self.input_names}
         self._by_value: set[str] = set()   # inputs the graph needs the values of (shapes, axes)
+        # per input: (name, dtype, declared rank or None, {axis: fixed size}), read once here, not
+        # from the protobuf at every call
+        self._checks = [(name, self._dtypes[name], len(t.shape.dim) if t.HasField("shape") else None,
+                         {i: d.dim_value for i, d in enumerate(t.shape.dim) if d.HasField("dim_value")})
+                        for name, t in ((n, self._declared[n]) for n in self.input_names)]
+        self._output_types = [self._types.get(name, 0) for name in self.output_names]
         self._compiled = lumina_compile(self._trace)
 
     def __call__(self, *arrays, **named) -> dict[str, np.ndarray]:
         outs = self._run(self._bind(arrays, named))
-        arrays = (o.numpy() if isinstance(o, Tensor) else np.asarray(o) for o in outs)
-        return {name: narrow_array(a, self._types.get(name, 0)) for name, a in zip(self.output_names, arrays)}
+        return {name: narrow_array(o if type(o) is np.ndarray else np.asarray(o), elem)
+                for name, o, elem in zip(self.output_names, outs, self._output_types)}
 
     @property
     def input_specs(self) -> dict[str, tuple[np.dtype, list]]:
@@ -181,7 +187,7 @@ class OnnxModel:
     def _run(self, inputs: list[np.ndarray]):
         while True:
             try:
-                return self._compiled(*self._args(inputs))
+                return self._compiled.run_host(*self._args(inputs))
             except NeedsValue as e:
                 if e.name in self._by_value:
                     raise
@@ -201,20 +207,21 @@ class OnnxModel:
             raise LuminaOnnxError(f"call: {len(arrays)} inputs given, the graph takes {len(self.input_names)} "
                                   f"({self.input_names})")
         out = []
-        for name, a in zip(self.input_names, arrays):
-            a = np.asarray(a)
-            t, want = self._declared[name], self._dtypes[name]
+        for (name, want, rank, fixed), a in zip(self._checks, arrays):
+            if type(a) is not np.ndarray:
+                a = np.asarray(a)
             if a.dtype != want:
                 raise LuminaOnnxError(f"input {name!r}: dtype {a.dtype}, expected {want}")
-            if t.HasField("shape"):
-                dims = t.shape.dim
-                if a.ndim != len(dims):
+            if rank is not None:
+                expected = lambda: _dims(self._declared[name].shape.dim)   # noqa: E731 (for the message)
+                if a.ndim != rank:
                     raise LuminaOnnxError(f"input {name!r}: rank {a.ndim} (shape {list(a.shape)}), expected "
-                                          f"rank {len(dims)} ({_dims(dims)})")
-                for i, d in enumerate(dims):
-                    if d.HasField("dim_value") and d.dim_value != a.shape[i]:
-                        raise LuminaOnnxError(f"input {name!r}: shape {list(a.shape)}, expected {_dims(dims)}")
-            out.append(np.ascontiguousarray(widen_array(a)).reshape(a.shape))   # keeps 0-d arrays 0-d
+                                          f"rank {rank} ({expected()})")
+                if any(a.shape[i] != n for i, n in fixed.items()):
+                    raise LuminaOnnxError(f"input {name!r}: shape {list(a.shape)}, expected {expected()}")
+            if not a.flags.c_contiguous or a.dtype.kind not in "fb" and widen_array(a) is not a:
+                a = np.ascontiguousarray(widen_array(a)).reshape(a.shape)   # keeps 0-d arrays 0-d
+            out.append(a)
         return out
 
     def _trace(self, *inputs):

@@ -35,7 +35,7 @@ from ..ir.dtypes import to_dtype
 from ..ir.graph import emit
 from ..ir.ops import Op
 from ..ir.types import TensorType
-from ..tracing import BOUND, STATE, STOP_GRAD
+from ..tracing import BOUND, STATE, STOP_GRAD, Rebinds
 from .core import LEAF_OF, Tensor, realize
 
 _DL_DEVICES = {"cpu": 1, "cuda": 2, "metal": 8}     # DLDeviceType: kDLCPU, kDLCUDA, kDLMetal
@@ -58,6 +58,7 @@ class SharedTensor(Tensor):
         if BOUND.get(old) is self._array:
             # results computed lazily from the old value must keep reading it: it gets a copy
             BOUND[old] = np.array(self._array, copy=True)
+            Rebinds.note()
         super()._set_value(v)
         value = Tensor(v)
         realize(value)

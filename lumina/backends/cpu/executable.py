@@ -24,6 +24,7 @@ from __future__ import annotations
 import ctypes
 import threading
 import time
+import weakref
 from dataclasses import dataclass, field
 from typing import Callable
 
@@ -72,19 +73,36 @@ def data_address(a: np.ndarray) -> int:
     return ctypes.c_int64.from_address(id(a) + _DATA_OFFSET).value
 
 
-_WORKSPACES = threading.local()   # per OS thread: GEMM packing buffers, so threads never share one
+class _Workspaces(threading.local):
+    """Per OS thread: GEMM packing buffers, so threads never share one."""
+
+    def __init__(self):
+        self.tables: dict[tuple, tuple[np.ndarray, int]] = {}   # sizes -> (table, its address)
+        self.keep: list = []
+
+
+_WORKSPACES = _Workspaces()
 
 
 def workspace_table(sizes: tuple[tuple[np.dtype, int], ...]) -> np.ndarray:
     """This thread's workspace addresses, one per ``(dtype, elements)`` of ``sizes`` (int64)."""
-    tables = _WORKSPACES.__dict__.setdefault("tables", {})
-    table = tables.get(sizes)
-    if table is None:
+    return _workspace(sizes)[0]
+
+
+def _workspace(sizes: tuple[tuple[np.dtype, int], ...]) -> tuple[np.ndarray, int]:
+    """``workspace_table(sizes)`` and the table's own address."""
+    found = _WORKSPACES.tables.get(sizes)
+    if found is None:
         arrays = [np.empty(max(1, n), dt) for dt, n in sizes]
         table = np.array([a.ctypes.data for a in arrays] or [0], dtype=np.int64)
-        tables[sizes] = table
-        _WORKSPACES.__dict__.setdefault("keep", []).append(arrays)
-    return table
+        found = _WORKSPACES.tables[sizes] = (table, table.ctypes.data)
+        _WORKSPACES.keep.append(arrays)
+    return found
+
+
+def _dead() -> None:
+    """A weak reference to nothing (what ``Executable._bound`` starts with)."""
+    return None
 
 
 @dataclass
@@ -124,6 +142,14 @@ class Executable:
                 at += len(s.checks)
         self._fixed_ptrs = np.array([a.ctypes.data if a is not None else 0 for a in self._fixed] or [0],
                                     dtype=np.int64)
+        # What ``run`` binds, under the lock: every slot's address (the fixed ones filled in once),
+        # and per input a weak reference to the array whose address is there (an input passed
+        # again as the same array object is not checked and bound again, only its shape and dtype
+        # compared; weak, so that the executable keeps no caller's array alive).
+        self._ptrs = self._fixed_ptrs.copy()
+        self._ptrs_address = self._ptrs.ctypes.data
+        self._inputs = [(slot, self.slots[slot].shape, self.slots[slot].dtype) for slot in self.input_slots]
+        self._bound: list = [_dead] * len(self.input_slots)
         self._fresh = [i for i, s in enumerate(self.slots) if s.role is SlotRole.OUTPUT]
         self._lock = threading.Lock()
         # The stepwise path runs a launch whose work is too small to split as one native call
@@ -146,25 +172,54 @@ class Executable:
         return self.arena[offset:offset + n].view(spec.dtype).reshape(spec.shape)
 
     def run(self, inputs: list[np.ndarray], stepwise: bool = False) -> list[np.ndarray]:
-        """Execute on ``inputs`` (one array per graph input); returns one array per graph output."""
-        arrays, ptrs = self._bind(inputs)
-        with self._lock:  # intermediates are shared: one call at a time per executable
+        """Execute on ``inputs`` (one array per graph input); returns one array per graph output.
+        Raises LuminaTypeError for an input of another shape than the executable's."""
+        with self._lock:  # intermediates and the bound addresses are shared: one call at a time
+            arrays = self._bind_run(inputs)
             self._runs += 1
             if self.deferred_plan is not None and self._runs >= PLAN_AFTER:
                 self._compile_deferred_plan()
             if POISON:
                 self.arena[:] = 0xFF
             if stepwise or self.plan is None:
-                self._run_stepwise(ptrs)
+                self._run_stepwise(self._ptrs)
             elif self.plan_threads == 1:
-                self.plan(data_address(ptrs), 0, data_address(workspace_table(self.workspaces)))
+                self.plan(self._ptrs_address, 0, _workspace(self.workspaces)[1])
             else:
-                self._run_on_threads(ptrs)
-            error = self._index_error()
+                self._run_on_threads(self._ptrs)
+            error = self._index_error() if self._status is not None else None
         if error is not None:
             raise LuminaIndexError(error)
         return [arrays[slot].copy().reshape(shape) if copy else arrays[slot].reshape(shape) if reshape
                 else arrays[slot] for slot, shape, copy, reshape in self._outputs]
+
+    def _bind_run(self, inputs: list[np.ndarray]) -> dict:
+        """``_bind`` into ``self._ptrs`` for ``run`` (holding the lock): only what changed since the
+        last call is bound again. Returns ``{slot: array}`` of every slot an output reads."""
+        ptrs, bound = self._ptrs, self._bound
+        arrays = {}
+        for k, ((slot, shape, dtype), x) in enumerate(zip(self._inputs, inputs)):
+            if x is not bound[k]():
+                if not (type(x) is np.ndarray and x.dtype == dtype and x.flags.c_contiguous):
+                    x = np.asarray(x, dtype=dtype, order="C")
+                if x.shape != shape:
+                    raise LuminaTypeError(f"executable: input of shape {x.shape}, expected {shape}")
+                bound[k] = weakref.ref(x)
+                ptrs[slot] = data_address(x)
+            elif x.shape != shape or x.dtype is not dtype and x.dtype != dtype:   # reshaped in place
+                bound[k] = _dead
+                return self._bind_run(inputs)
+            arrays[slot] = x
+        for slot in self._fresh:
+            spec = self.slots[slot]
+            arrays[slot] = a = np.empty(spec.shape, spec.dtype)
+            if POISON:
+                a.reshape(-1).view(np.uint8)[:] = 0xFF
+            ptrs[slot] = data_address(a)
+        for slot, _, copy, _ in self._outputs:
+            if slot not in arrays:
+                arrays[slot] = self._fixed[slot]
+        return arrays
 
     def _run_on_threads(self, ptrs: np.ndarray) -> None:
         """The plan on ``plan_threads`` threads: the native pool's, else the Python pool's."""
