@@ -18,7 +18,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from lumina.backends.cpu import isa as cpu_isa
-from lumina.backends.cpu.llvm_gemm import (TILES, gemm_blocking, gemm_function_name, gemm_workspace_elems,
+from lumina.backends.cpu.llvm_gemm import (NARROW_PANELS, TILES, gemm_blocking, gemm_function_name, gemm_workspace_elems,
                                            render_gemm)
 from lumina.errors import LuminaCodegenError, LuminaTypeError
 from lumina.backends.cpu.jit import compile_llvm, host_target_description
@@ -279,6 +279,35 @@ def test_skinny_row_ranges(dtype, layout, isa):
             run_gemm(a, b, c, m_range=(lo, hi), isa=isa)
             assert_matches(c[:, lo:hi], (a @ b)[:, lo:hi], dtype)
             assert (c[:, :lo] == -7).all() and (c[:, hi:] == -7).all()
+
+
+@pytest.mark.parametrize("isa", ISAS)
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_narrow_gemms_read_a_in_place(dtype, isa):
+    """A GEMM at most NARROW_PANELS register tiles wide (a convolution's rows by its channels)
+    packs only B and reads A in place: every column residue, K over several K blocks, rows across
+    several MC blocks, row and column ranges; an A with non-contiguous rows, and a B too deep for
+    the workspace, take the packed path instead. Each against NumPy, the rest of C untouched."""
+    blk = gemm_blocking(dtype, isa)
+    rng = np.random.default_rng(13)
+    m = blk.mc * 2 + blk.mr + 1
+    for n in sorted({1, blk.lanes + 1, blk.nr, blk.nr + 1, NARROW_PANELS * blk.nr}):
+        for k in (3, 2 * blk.kc + 5):
+            for a in (random_array((1, m, k), dtype, rng), random_array((1, k, m), dtype, rng).transpose(0, 2, 1)):
+                b = random_array((1, k, n), dtype, rng)
+                for rows, cols in (((0, m), (0, n)), ((blk.mr + 1, m - 3), (n // 3, n))):
+                    c = sentinel_like((1, m, n), dtype)
+                    run_gemm(a, b, c, m_range=rows, n_range=cols, isa=isa)
+                    (r0, r1), (c0, c1) = rows, cols
+                    assert_matches(c[:, r0:r1, c0:c1], (a @ b)[:, r0:r1, c0:c1], dtype)
+                    untouched = np.ones(c.shape, bool)
+                    untouched[:, r0:r1, c0:c1] = False
+                    assert (c[untouched] == -7).all()
+    deep = blk.kc * (blk.nc // blk.nr) + 1     # one panel of B no longer fits the workspace
+    a, b = random_array((1, 2 * blk.mr + 1, deep), dtype, rng), random_array((1, deep, blk.nr), dtype, rng)
+    c = sentinel_like((1, a.shape[1], blk.nr), dtype)
+    run_gemm(a, b, c, isa=isa)
+    assert_matches(c, a @ b, dtype)
 
 
 @pytest.mark.parametrize("dtype", DTYPES)

@@ -48,6 +48,11 @@ Its register tile follows the ISA level the JIT generates code for (``TILES``: 6
 AVX-512, 6 x 16 on AVX2, 6 x 8 on SSE / NEON), and the cache blocks follow the host's caches
 (``gemm_blocking``).
 
+A GEMM at most ``NARROW_PANELS`` register tiles wide (a convolution's N*H*W rows by its few
+output channels) packs only B and reads A in place with the direct micro-kernel
+(``_emit_narrow_body``): each packed A block would feed too few micro-kernel calls to pay for its
+packing.
+
 A row range at most ``SKINNY_GROUPS`` register tiles tall (a batch-1 layer, a thread's share of
 a skinny GEMM) takes a skinny path that packs nothing it would use only a few times: a row-major
 B is read in place by the same micro-kernel (``micro_kernel_direct_<h>``, 1, MR / 2 or MR rows
@@ -506,11 +511,15 @@ def _emit_packed_entry(module, dtype, elem, blk, kernels: _Kernels, epilogue: bo
         with then:
             _emit_direct_body(b, elem, blk, kernels, a, b_pack, finish)
         with otherwise:
-            with b.if_else(dot) as (then_dot, packed):
+            with b.if_else(dot) as (then_dot, other):
                 with then_dot:
                     _emit_dot_body(b, elem, kernels, a, rows, finish)
-                with packed:
-                    _emit_packed_body(b, elem, blk, kernels, a, a_pack, b_pack, finish)
+                with other:
+                    with b.if_else(_narrow(b, blk, a)) as (then_narrow, packed):
+                        with then_narrow:
+                            _emit_narrow_body(b, elem, blk, kernels, a, b_pack, finish)
+                        with packed:
+                            _emit_packed_body(b, elem, blk, kernels, a, a_pack, b_pack, finish)
     b.ret_void()
 
 
@@ -582,6 +591,61 @@ def _emit_direct_body(b, elem, blk, kernels: _Kernels, a, b_pack, finish) -> Non
                     if finish:
                         with b.if_then(b.icmp_signed(">=", b.add(pc, kc_step), k_stop)):
                             finish(bi, m0, b.add(m0, rows), jr, b.add(jr, nr))
+
+
+NARROW_PANELS = 2
+"""A GEMM at most this many register tiles wide (and tall: a convolution's N*H*W rows by its
+output channels) takes the narrow path: each packed A block would feed only this many micro-kernel
+calls, so packing it costs as much as the FMAs; A is read in place instead. Measured (f32, one
+thread, Zen 5, 6 x 64 tile), packed -> in place: 25088 x 32 x 288 (a 3x3 convolution's rows by its
+32 channels) 38 -> 123 GFLOP/s, 25088 x 128 x 32 194 -> 243, 6272 x 64 x 576 151 -> 261."""
+
+
+def _narrow(b, blk: GemmBlocking, a) -> ir.Value:
+    """Whether the narrow path takes this call: at most NARROW_PANELS panels of columns, A's rows
+    contiguous, and all of B (K x the columns, padded to panels) fits the B block of the
+    workspace."""
+    cols = b.sub(a["n_end"], a["n_start"])
+    panels = b.sdiv(b.add(cols, i64(blk.nr - 1)), i64(blk.nr))
+    fits = b.icmp_signed("<=", b.mul(a["K"], panels), i64(blk.kc * (blk.nc // blk.nr)))
+    few = b.icmp_signed("<=", panels, i64(NARROW_PANELS))
+    return b.and_(b.and_(few, fits), b.icmp_signed("==", a["sa_k"], i64(1)), name="narrow")
+
+
+def _emit_narrow_body(b, elem, blk, kernels: _Kernels, a, b_pack, finish) -> None:
+    """Rows [m_start, m_end) of a GEMM a few panels wide: all of B packed once (K block after K
+    block, each NR-wide panel KC x NR), then MR rows at a time the direct micro-kernel reads A in
+    place, K block by K block, panel by panel; the epilogue runs on MC rows at a time."""
+    k_stop, kc_step = _k_blocks(b, a["K"], blk.kc)
+    cols = b.sub(a["n_end"], a["n_start"], name="cols")
+    padded = b.mul(b.sdiv(b.add(cols, i64(blk.nr - 1)), i64(blk.nr)), i64(blk.nr), name="padded")
+    for bi, a_batch, b_batch, c_batch in _batches(b, elem, a):
+        b_cols = element_ptr(b, elem, b_batch, strided(b, a["n_start"], a["sb_n"]))
+        with for_range(b, 0, k_stop, kc_step, name="pk") as pc:
+            kc = imin(b, kc_step, b.sub(a["K"], pc), name="kc")
+            b.call(kernels.pack_b, [element_ptr(b, elem, b_pack, b.mul(pc, padded)),
+                                    element_ptr(b, elem, b_cols, strided(b, pc, a["sb_k"])),
+                                    a["sb_k"], a["sb_n"], kc, cols])
+        c_cols = element_ptr(b, elem, c_batch, strided(b, a["n_start"], a["sc_n"]))
+        with for_range(b, a["m_start"], a["m_end"], blk.mc, name="ic") as ic:
+            ic_end = b.add(ic, imin(b, i64(blk.mc), b.sub(a["m_end"], ic)), name="ic_end")
+            with for_range(b, ic, ic_end, blk.mr, name="mg") as m0:
+                rows = imin(b, i64(blk.mr), b.sub(ic_end, m0), name="group")
+                a_rows = element_ptr(b, elem, a_batch, strided(b, m0, a["sa_m"]))
+                c_rows = element_ptr(b, elem, c_cols, strided(b, m0, a["sc_m"]))
+                with for_range(b, 0, k_stop, kc_step, name="pc") as pc:
+                    kc = imin(b, kc_step, b.sub(a["K"], pc), name="kc")
+                    accumulate = b.icmp_signed(">", pc, i64(0), name="accumulate")
+                    a_block = element_ptr(b, elem, a_rows, strided(b, pc, a["sa_k"]))
+                    block = element_ptr(b, elem, b_pack, b.mul(pc, padded))
+                    with for_range(b, 0, cols, blk.nr, name="jr") as jr:
+                        nr = imin(b, i64(blk.nr), b.sub(cols, jr), name="nr")
+                        args = [kc, a_block, element_ptr(b, elem, block, b.mul(jr, kc)),
+                                element_ptr(b, elem, c_rows, strided(b, jr, a["sc_n"])), a["sc_m"], a["sc_n"],
+                                rows, nr, accumulate, a["sa_m"], a["sa_k"], i64(blk.nr)]
+                        _call_by_height(b, kernels.direct, rows, args)
+            if finish:
+                finish(bi, ic, ic_end, a["n_start"], a["n_end"])
 
 
 SKINNY_GROUPS = 2
