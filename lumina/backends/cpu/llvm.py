@@ -17,7 +17,6 @@ from __future__ import annotations
 
 from llvmlite import ir
 
-from ...codegen import expr as E
 from ...codegen import legalize as L
 from ...codegen.kernel import LoopKernel, RowKernel
 from .llvm_epilogue import EPILOGUE_FUNCTION, epilogue_pointers, render_epilogue
@@ -27,48 +26,6 @@ from .llvm_rows import RowBuilder
 __all__ = ["EPILOGUE_FUNCTION", "LEGALIZE", "epilogue_pointers", "render_epilogue", "render_module"]
 
 
-UNROLL_BRANCHES = 16
-"""The longest loop a ``LoopKernel`` unrolls because its selects branch on it (``branch_axis``)."""
-
-
-def branch_axis(k: LoopKernel) -> int | None:
-    """The position in ``k.domain`` of the loop to unroll, or None. An elementwise kernel whose
-    selects test a short loop's variable (a ``concat`` along it: ``select(i1 < 1, x0[..],
-    select(i1 < 2, x1[..], ...))``, the nine window slices of an im2col) evaluates every branch's
-    load for each element, vectorised; unrolled, each copy of the loop body has that variable as
-    a constant, LLVM folds the selects, and each copy is a plain strided copy of one piece. The
-    innermost loop (the vectorised one) is never taken; of the others, the one the most select
-    conditions read, at most ``UNROLL_BRANCHES`` long."""
-    if k.reduce_vars or len(k.domain) < 2:
-        return None
-    candidates = {v: 0 for v in k.domain[:-1] if v.extent <= UNROLL_BRANCHES}
-    if not candidates:
-        return None
-    seen, stack = set(), [k.value]
-    while stack:
-        e = stack.pop()
-        if id(e) in seen:
-            continue
-        seen.add(id(e))
-        if isinstance(e, E.Select):
-            for v in _vars(e.cond):
-                if v in candidates:
-                    candidates[v] += 1
-        stack.extend(E.children(e))
-    best = max(candidates, key=lambda v: candidates[v])
-    return k.domain.index(best) if candidates[best] else None
-
-
-def _vars(e: E.Expr) -> set:
-    found, stack = set(), [e]
-    while stack:
-        x = stack.pop()
-        if isinstance(x, E.Var):
-            found.add(x)
-        stack.extend(E.children(x))
-    return found
-
-
 class LoopBuilder(KernelBuilder):
     """A ``LoopKernel``: its loop nest and the store of ``value`` (or of its reduction)."""
     def emit(self):
@@ -76,29 +33,8 @@ class LoopBuilder(KernelBuilder):
         if k.reduce_vars and k.reduce_outer:
             self.emit_outer_reduction()
         else:
-            axis = branch_axis(k)
-            if axis is None:
-                self.nest(list(k.domain), self.store_value)
-            else:
-                self.nest(list(k.domain[:axis]), lambda: self.unrolled(axis))
+            self.nest(list(k.domain), self.store_value)
         self.finish()
-
-    def unrolled(self, axis: int) -> None:
-        """Loop ``k.domain[axis]`` unrolled (see ``branch_axis``): one copy of the loops inside it
-        per value, each with the variable a constant (the outermost loop's copies run where the
-        value is in ``[start, end)``)."""
-        k, b = self.k, self.b
-        v, inner = k.domain[axis], list(k.domain[axis + 1:])
-        for c in range(v.extent):
-            self.vars[v] = at = ir.Constant(I64, c)
-            self.memo = {}    # what the previous copy computed does not dominate this one
-            if axis == 0:
-                inside = b.and_(b.icmp_signed("<=", self.start, at), b.icmp_signed("<", at, self.end))
-                with b.if_then(inside):
-                    self.nest(inner, self.store_value)
-            else:
-                self.nest(inner, self.store_value)
-        self.memo = {}
 
     def store_value(self) -> None:
         k = self.k
