@@ -28,8 +28,10 @@ from lumina.backends.cpu.llvm_gemm import gemm_blocking  # noqa: E402
 from lumina.backends.cpu.threads import num_threads  # noqa: E402
 
 SHAPES = [(1024, 1024, 1024), (2048, 2048, 2048), (64, 4096, 1024), (256, 784, 512), (128, 1024, 1024),
-          (1, 1024, 1024)]
-"""(M, N, K): square, skinny (M below the tile's 64 rows of work per thread), a CNN layer, batch 1."""
+          (1, 1024, 1024), (25088, 32, 288), (6272, 64, 576)]
+"""(M, N, K): square, skinny (M below the tile's 64 rows of work per thread), a CNN layer, batch 1,
+and two narrow ones: a 3x3 convolution's N*H*W rows (batch 8 at 56x56 and 28x28) by its 32 or 64
+output channels, as an NHWC im2col feeds them."""
 
 
 def bench(dtype: str, repeat: int, isas, torch) -> None:

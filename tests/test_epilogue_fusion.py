@@ -124,21 +124,22 @@ def test_shared_pre_activation_is_the_epilogue_root():
 
 
 def test_refused_candidates_are_described():
-    """A dot read by a reduction and a dot whose rows a permute splits (no fixed C strides)
-    are not fused; describe() says why, next to the kernels."""
+    """A dot read by a reduction and a dot whose rows and columns a permute interleaves (no fixed C
+    strides, not even over equal runs of rows or columns) are not fused; describe() says why, next
+    to the kernels."""
     @lumina.compile
     def f(x, w, v):
-        return (x @ w).sum(1), (x @ v).reshape(2, 4, 6).permute(1, 0, 2) + 1.0
+        return (x @ w).sum(1), (x @ v).reshape(2, 4, 2, 3).permute(1, 3, 0, 2) + 1.0
     x, w, v = _randn(8, 6), _randn(6, 5), _randn(6, 6)
     s, t = f(x, w, v)
     x64 = x.astype(np.float64)
     np.testing.assert_allclose(np.asarray(s), (x64 @ w).sum(1), rtol=1e-4, atol=1e-4)
-    np.testing.assert_allclose(np.asarray(t), (x64 @ v).reshape(2, 4, 6).transpose(1, 0, 2) + 1,
+    np.testing.assert_allclose(np.asarray(t), (x64 @ v).reshape(2, 4, 2, 3).transpose(1, 3, 0, 2) + 1,
                                rtol=1e-4, atol=1e-4)
     text = f.lower(x, w, v).partition()
     refused = [line for line in text.splitlines() if line.startswith("refused:")]
     assert any(":dot into the kernel of" in r and "the reader is a reduce kernel" in r for r in refused), text
-    assert any(":dot into the kernel of" in r and "the permuted result f32[4,2,6] does not hold the GEMM's C"
+    assert any(":dot into the kernel of" in r and "the permuted result f32[4,3,2,2] does not hold the GEMM's C"
                in r and "at fixed strides" in r for r in refused), text
     assert sum(isinstance(k, DotKernel) and k.epilogue is None for k in f.lower(x, w, v).kernels()) == 2
 

@@ -1,4 +1,4 @@
-"""The graph-to-graph passes (cse, simplify, constant_fold, dce) on IR text fixtures, the verifier
+"""The graph-to-graph passes (cse, simplify, constant_fold, dce, sink_permutes) on IR text fixtures, the verifier
 after every pass of the pipeline on the example models, and the example models with the optional
 passes on and off.
 
@@ -25,6 +25,7 @@ from lumina.nn.utils import clip_grad_norm_
 from lumina.transforms import constant_fold as cf_module
 from lumina.transforms.constant_fold import constant_fold
 from lumina.transforms.cse import cse
+from lumina.transforms.layout import sink_permutes
 from lumina.transforms.pipeline import OPTIONAL, PASSES, optimize
 from lumina.transforms.rewrite import dce
 from lumina.transforms.simplify import simplify
@@ -520,9 +521,84 @@ DCE = {
         }"""),
 }
 
+SINK_PERMUTES = {
+    # a convolution's pair: channels last, a per-channel add and an exp, channels first again;
+    # the permute moves past both (the per-channel operand is permuted instead) and cancels
+    "cancel": ("""
+        graph cancel {
+          %0:f32[2,3,4,5] = input {name='x'}
+          %1:f32[1,1,1,3] = input {name='b'}
+          %2:f32[2,4,5,3] = permute %0 {perm=(0, 2, 3, 1)}
+          %3:f32[2,4,5,3] = expand %1 {shape=(2, 4, 5, 3)}
+          %4:f32[2,4,5,3] = add %2, %3
+          %5:f32[2,4,5,3] = exp %4
+          %6:f32[2,3,4,5] = permute %5 {perm=(0, 3, 1, 2)}
+          return %6
+        }""", """
+        graph cancel {
+          %0:f32[2,3,4,5] = input {name='x'}
+          %1:f32[1,1,1,3] = input {name='b'}
+          %2:f32[1,3,1,1] = permute %1 {perm=(0, 3, 1, 2)}
+          %3:f32[2,3,4,5] = expand %2 {shape=(2, 3, 4, 5)}
+          %4:f32[2,3,4,5] = add %0, %3
+          %5:f32[2,3,4,5] = exp %4
+          return %5
+        }"""),
+    # an operand stored in the permuted order stops the rule: reading it through a permute would
+    # only move the transpose
+    "stored": ("""
+        graph stored {
+          %0:f32[3,4] = input {name='x'}
+          %1:f32[4,3] = input {name='y'}
+          %2:f32[4,3] = permute %0 {perm=(1, 0)}
+          %3:f32[4,3] = mul %2, %1
+          return %3
+        }""", """
+        graph stored {
+          %0:f32[3,4] = input {name='x'}
+          %1:f32[4,3] = permute %0 {perm=(1, 0)}
+          %2:f32[4,3] = input {name='y'}
+          %3:f32[4,3] = mul %1, %2
+          return %3
+        }"""),
+    # two permutations do not mix; one permutation moves past a compare and a where (its
+    # broadcast scalar permuted)
+    "two_perms": ("""
+        graph two_perms {
+          %0:f32[2,3,4] = input {name='x'}
+          %1:f32[4,3,2] = input {name='y'}
+          %2:f32[3,2,4] = permute %0 {perm=(1, 0, 2)}
+          %3:f32[3,2,4] = permute %1 {perm=(1, 2, 0)}
+          %4:f32[3,2,4] = sub %2, %3
+          %5:f32[3,2,4] = permute %1 {perm=(1, 2, 0)}
+          %6:bool[3,2,4] = lt %5, %3
+          %7:f32[] = const {value=0.5}
+          %8:f32[1,1,1] = reshape %7 {shape=(1, 1, 1)}
+          %9:f32[3,2,4] = expand %8 {shape=(3, 2, 4)}
+          %10:f32[3,2,4] = where %6, %9, %3
+          return %4, %10
+        }""", """
+        graph two_perms {
+          %0:f32[2,3,4] = input {name='x'}
+          %1:f32[3,2,4] = permute %0 {perm=(1, 0, 2)}
+          %2:f32[4,3,2] = input {name='y'}
+          %3:f32[3,2,4] = permute %2 {perm=(1, 2, 0)}
+          %4:f32[3,2,4] = sub %1, %3
+          %5:bool[4,3,2] = lt %2, %2
+          %6:f32[] = const {value=0.5}
+          %7:f32[1,1,1] = reshape %6 {shape=(1, 1, 1)}
+          %8:f32[1,1,1] = permute %7 {perm=(2, 0, 1)}
+          %9:f32[4,3,2] = expand %8 {shape=(4, 3, 2)}
+          %10:f32[4,3,2] = where %5, %9, %2
+          %11:f32[3,2,4] = permute %10 {perm=(1, 2, 0)}
+          return %4, %11
+        }"""),
+}
+
 FIXTURES = [pytest.param(fn, *texts, id=f"{name}-{key}")
             for name, fn, table in (("cse", cse, CSE), ("simplify", simplify, SIMPLIFY),
-                                    ("constant_fold", constant_fold, CONSTANT_FOLD), ("dce", dce, DCE))
+                                    ("constant_fold", constant_fold, CONSTANT_FOLD), ("dce", dce, DCE),
+                                    ("sink_permutes", sink_permutes, SINK_PERMUTES))
             for key, texts in table.items()]
 
 
@@ -553,7 +629,8 @@ def _bits(a: np.ndarray) -> np.ndarray:
 
 
 @pytest.mark.parametrize("fn, source", [pytest.param(fn, texts[0], id=f"{name}-{key}")
-                                        for name, fn, table in (("cse", cse, CSE), ("simplify", simplify, SIMPLIFY))
+                                        for name, fn, table in (("cse", cse, CSE), ("simplify", simplify, SIMPLIFY),
+                                                                ("sink_permutes", sink_permutes, SINK_PERMUTES))
                                         for key, texts in table.items() if key != "rand"])
 def test_cse_and_simplify_keep_every_bit(fn, source, monkeypatch):
     """The backend computes the same bits for the graph before and after the pass (with the

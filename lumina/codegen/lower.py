@@ -314,7 +314,9 @@ class _EpilogueLowerer(_Lowerer):
 def _lower_epilogue(k: Kernel, status: int | None, sites: _Sites) -> Epilogue:
     dot = k.dot.out
     bsz, msz, nsz = dot.shape
-    if k.rebatch > 1:   # a batch-1 dot run as ``rebatch`` GEMMs of its column runs (fusion.Kernel)
+    if k.rebatch > 1 and k.rebatch_rows:   # a batch-1 dot run as ``rebatch`` GEMMs of its row runs
+        bsz, msz = k.rebatch, msz // k.rebatch
+    elif k.rebatch > 1:   # ... or of its column runs (schedule.groups.Kernel)
         bsz, nsz = k.rebatch, nsz // k.rebatch
     bvars = tuple(E.Var(name, n) for name, n in zip("bmn", (bsz, msz, nsz)))
     # the same expression as the dot result's loads, so LLVM sees the store hit the loaded element
@@ -342,7 +344,13 @@ def _lower_dot(k: Kernel, name, buffers, source, status: int | None, sites: _Sit
     n = rhs.shape[2]
     epilogue = _lower_epilogue(k, status, sites) if k.dot is not None else None
     c_strides = k.c_strides if k.c_strides is not None else (m * n, n, 1)
-    if k.rebatch > 1:   # batch 1 as ``rebatch`` GEMMs over runs of columns: A shared, B stepped
+    if k.rebatch > 1 and k.rebatch_rows:   # batch 1 as ``rebatch`` GEMMs over runs of rows: A stepped, B shared
+        a, bb = ops
+        m //= k.rebatch
+        b = k.rebatch
+        ops = [Operand(a.buf, a.offset, (m * a.strides[1], a.strides[1], a.strides[2])),
+               Operand(bb.buf, bb.offset, (0, bb.strides[1], bb.strides[2]))]
+    elif k.rebatch > 1:   # ... over runs of columns: A shared, B stepped
         a, bb = ops
         n //= k.rebatch
         b = k.rebatch

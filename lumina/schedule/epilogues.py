@@ -82,7 +82,7 @@ def fuse_epilogues(kernels, mat: dict[int, Materialized], target) -> EpilogueFus
         dot = d.root
         into = [now.get(id(k), k) for k in readers[id(dot)]]
         try:
-            c_strides, rebatch = _epilogue_layout(dot, into, mat, target)
+            c_strides, rebatch, rebatch_rows = _epilogue_layout(dot, into, mat, target)
         except Refused as why:
             refused.append(Refusal(dot, into[0].root if len(into) == 1 else None, why.reason,
                                    why.kind or RefusalKind.EPILOGUE))
@@ -92,16 +92,16 @@ def fuse_epilogues(kernels, mat: dict[int, Materialized], target) -> EpilogueFus
         inputs.update((id(v), v) for v in k.inputs if v is not dot)
         now[id(readers[id(dot)][0])] = replace(k, nodes=(dot.node,) + k.nodes, inputs=tuple(inputs.values()),
                                                reason=f"{k.reason}; epilogue of the dot", dot=dot.node,
-                                               c_strides=c_strides, rebatch=rebatch)
+                                               c_strides=c_strides, rebatch=rebatch, rebatch_rows=rebatch_rows)
         fused.add(id(d))
     result = tuple(now.get(id(k), k) for k in kernels if id(k) not in fused)
     return EpilogueFusion(result, frozenset(id(d.root) for d in kernels if id(d) in fused), tuple(refused))
 
 
 def _epilogue_layout(dot: Value, readers: list[Kernel], mat: dict[int, Materialized],
-                     target) -> tuple[tuple[int, int, int] | None, int]:
-    """``(c_strides, rebatch)`` of ``dot`` as the GEMM of its one reader's epilogue (see ``Kernel``;
-    ``(None, 1)``: C row-major). Raises Refused saying why it cannot be."""
+                     target) -> tuple[tuple[int, int, int] | None, int, bool]:
+    """``(c_strides, rebatch, rebatch_rows)`` of ``dot`` as the GEMM of its one reader's epilogue
+    (see ``Kernel``; ``(None, 1, False)``: C row-major). Raises Refused saying why it cannot be."""
     m = mat[id(dot)]
     if m.cause is not Cause.DOT:
         raise Refused(f"the dot result is materialised: {m.reason}")
@@ -127,16 +127,19 @@ def _epilogue_layout(dot: Value, readers: list[Kernel], mat: dict[int, Materiali
         raise Refused(f"the epilogue reads {extra} buffers (MAX_EPILOGUE_INPUTS {target.max_epilogue_inputs})")
     if any(n.op is Op.PERMUTE for n in k.nodes):
         return _permuted_c_strides(dot, k)
-    return None, 1
+    return None, 1, False
 
 
-def _permuted_c_strides(dot: Value, k: Kernel) -> tuple[tuple[int, int, int], int]:
-    """``(strides, rebatch)``: the strides (elements) at which ``C[b, m, n]`` sits in the row-major
-    buffer of ``k.root`` when every path from ``dot`` to the root is a chain of reshapes, permutes and
-    index-preserving ops that re-indexes the dot's result bijectively. When no fixed strides fit but
-    a batch-1 dot's columns split into R equal runs that do (a convolution over N > 1 images:
-    ``n = image * Ho*Wo + pixel``), ``strides`` are those of ``(r, m, n')`` and ``rebatch`` = R; else
-    ``rebatch`` = 1. Raises Refused when no strides fit.
+def _permuted_c_strides(dot: Value, k: Kernel) -> tuple[tuple[int, int, int], int, bool]:
+    """``(strides, rebatch, rebatch_rows)``: the strides (elements) at which ``C[b, m, n]`` sits in
+    the row-major buffer of ``k.root`` when every path from ``dot`` to the root is a chain of
+    reshapes, permutes and index-preserving ops that re-indexes the dot's result bijectively. When
+    no fixed strides fit but a batch-1 dot's columns split into R equal runs that do (a channels-first
+    convolution over N > 1 images: ``n = image * Ho*Wo + pixel``), ``strides`` are those of
+    ``(r, m, n')`` and ``rebatch`` = R; when its rows do (a channels-last convolution's ``[N*Ho*Wo,
+    O]`` result stored as ``[N, O, Ho, Wo]``: ``m = image * Ho*Wo + pixel``), those of ``(r, m',
+    n)``, ``rebatch`` = R and ``rebatch_rows``; else ``rebatch`` = 1. Raises Refused when no strides
+    fit.
 
     Exact: follows each element's dot position through the chain (NumPy ``reshape``/``transpose``
     of ``arange``, one int64 array per re-indexed value) and checks the inverse map is affine.
@@ -160,19 +163,29 @@ def _permuted_c_strides(dot: Value, k: Kernel) -> tuple[tuple[int, int, int], in
     pos = pos.reshape(dot.shape)
     strides = tuple(int(pos[(0,) * i + (1,) + (0,) * (2 - i)]) if dot.shape[i] > 1 else 0 for i in range(3))
     if _affine_at(pos, strides):
-        return strides, 1
+        return strides, 1, False
     bsz, msz, nsz = dot.shape
     if bsz == 1 and nsz > 1:   # columns in R runs of N/R: C as R GEMMs of [M, N/R]
-        run = pos[0, 0] - np.arange(nsz, dtype=np.int64) * strides[2]
-        breaks = np.flatnonzero(run)
-        n2 = int(breaks[0]) if breaks.size else nsz
+        n2 = _run_length(pos[0, 0], strides[2])
         if 1 < n2 < nsz and nsz % n2 == 0:
             split = (int(pos[0, 0, n2]), strides[1], strides[2])
             cols = pos[0].reshape(msz, nsz // n2, n2).transpose(1, 0, 2)
             if _affine_at(cols, split):
-                return split, nsz // n2
+                return split, nsz // n2, False
+    if bsz == 1 and msz > 1:   # rows in R runs of M/R: C as R GEMMs of [M/R, N]
+        m2 = _run_length(pos[0, :, 0], strides[1])
+        if 1 < m2 < msz and msz % m2 == 0:
+            split = (int(pos[0, m2, 0]), strides[1], strides[2])
+            if _affine_at(pos[0].reshape(msz // m2, m2, nsz), split):
+                return split, msz // m2, True
     raise Refused(f"the permuted result {k.root.type} does not hold the GEMM's C {dot.type} at fixed "
                   f"strides (the permute splits its rows, or its columns into unequal runs)")
+
+
+def _run_length(line: np.ndarray, stride: int) -> int:
+    """How many leading elements of the 1-d ``line`` are ``i * stride`` from its first."""
+    breaks = np.flatnonzero(line - line[0] - np.arange(line.size, dtype=np.int64) * stride)
+    return int(breaks[0]) if breaks.size else line.size
 
 
 def _affine_at(pos: np.ndarray, strides) -> bool:

@@ -111,7 +111,8 @@ class Kernel:
     (elements) place ``C[b, m, n]`` in the root's row-major buffer when a permute re-indexes it
     (None: row-major); with ``rebatch`` R > 1 (a batch-1 dot only) they are the strides of
     ``(r, m, n')`` for the column ``n = r * N/R + n'``, i.e. the GEMM runs as R GEMMs of N/R
-    columns each (a batched convolution's images).
+    columns each (a batched convolution's images), or with ``rebatch_rows`` those of ``(r, m', n)``
+    for the row ``m = r * M/R + m'`` (R GEMMs of M/R rows each).
 
     ``rows`` is set for a multi-output row kernel (``schedule.row_fusion``): ``nodes`` are all its
     stages' nodes, ``inputs`` the buffers they read from outside it, ``outputs`` the stage results
@@ -124,6 +125,7 @@ class Kernel:
     dot: Node | None = None
     c_strides: tuple[int, int, int] | None = None
     rebatch: int = 1
+    rebatch_rows: bool = False
     rows: Rows | None = None
 
     @property

@@ -18,6 +18,7 @@ from ..ir.graph import Graph
 from .canonicalize import canonicalize_dots, split_reductions
 from .constant_fold import constant_fold
 from .cse import cse
+from .layout import sink_permutes
 from .rewrite import dce
 from .simplify import simplify
 
@@ -27,6 +28,7 @@ PASSES: list[tuple[str, Callable[[Graph], Graph]]] = [
     ("constant_fold", constant_fold),
     ("cse", cse),
     ("simplify_cse", simplify),          # where(c, a, a) and x * 1 show up once equal values merge
+    ("sink_permutes", sink_permutes),    # convolutions' channels-last permutes meet and cancel
     ("canonicalize_dots", canonicalize_dots),
     ("simplify_dots", simplify),
     ("split_reductions", split_reductions),
@@ -34,7 +36,8 @@ PASSES: list[tuple[str, Callable[[Graph], Graph]]] = [
     ("dce_final", dce),
 ]
 
-OPTIONAL = frozenset({"simplify", "constant_fold", "cse", "simplify_cse", "simplify_dots", "cse_final"})
+OPTIONAL = frozenset({"simplify", "constant_fold", "cse", "simplify_cse", "sink_permutes", "simplify_dots",
+                      "cse_final"})
 
 
 def _env_set(name: str) -> set[str]:

@@ -75,28 +75,41 @@ def batched(x: Tensor, nd: int, op: str) -> tuple[Tensor, bool]:
     return x, False
 
 
-def windows(xp: Tensor, kernel, stride, dilation, outs) -> list[Tensor]:
+def windows(xp: Tensor, kernel, stride, dilation, outs, channels_last: bool = False) -> list[Tensor]:
     """The ``prod(kernel)`` windows ``[A, B, *outs]`` of the padded input ``xp`` (``[A, B, *spatial]``,
     any two leading axes, any number of spatial dims), row-major over the kernel offsets (the order
-    of a ``[.., k1, ..., kn]`` weight flattened).
+    of a ``[.., k1, ..., kn]`` weight flattened). ``channels_last``: ``xp`` is ``[A, *spatial, B]``
+    and so is each window, ``[A, *outs, B]``.
+
+    The windows are taken channels last either way (a ``[A, B, *spatial]`` input's are permuted
+    back): the ops that combine them (a pool's maximum or sum) then sit between two permutes that
+    ``transforms.layout`` moves past them, so a pool over a convolution's channels-last result
+    computes channels last too and reads its input in order.
 
     Window ``(j1, ..., jn)`` reads positions ``j*d + s*o`` along each dim. For a stride > 1 each dim
     is first split into (block, phase) by a reshape ``[.., S/s, s, ..]``, so every window is a
     unit-step slice at a fixed phase: the gradient of a unit-step slice is one ``pad``, whereas a
     strided slice's interleaves zeros through reshape/pad chains, whose index expressions are much
     deeper (and slower to compile, see ``codegen.expr``)."""
-    lead, sizes = list(xp.shape[:2]), xp.shape[2:]
+    nd = len(kernel)
+    if not channels_last:
+        last = (0, *range(2, nd + 2), 1)
+        parts = windows(xp.permute(*last), kernel, stride, dilation, outs, channels_last=True)
+        return [w.permute(0, nd + 1, *range(1, nd + 1)) for w in parts]
+    first = 1
+    lead, sizes, tail = list(xp.shape[:first]), xp.shape[first:first + nd], list(xp.shape[first + nd:])
+    keep = (slice(None),) * first
     need = [s * ((k - 1) * d // s + o) for k, s, d, o in zip(kernel, stride, dilation, outs)]  # read extent
     crop = [min(q, size) for q, size in zip(need, sizes)]
     if crop != list(sizes):
-        xp = xp[(slice(None), slice(None)) + tuple(slice(0, c) for c in crop)]
+        xp = xp[keep + tuple(slice(0, c) for c in crop)]
     grow = [q - c for q, c in zip(need, crop)]
     if any(grow):   # only elements past the last window: never read
-        xp = pad(xp, [p for g in reversed(grow) for p in (0, g)])
-    xr = xp.reshape(lead + [v for q, s in zip(need, stride) for v in (q // s, s)])
+        xp = pad(xp, [0, 0] * len(tail) + [p for g in reversed(grow) for p in (0, g)])
+    xr = xp.reshape(lead + [v for q, s in zip(need, stride) for v in (q // s, s)] + tail)
     out = []
     for offsets in itertools.product(*(range(k) for k in kernel)):
-        key = [slice(None), slice(None)]
+        key = list(keep)
         for j, s, d, o in zip(offsets, stride, dilation, outs):
             block, phase = divmod(j * d, s)
             key += [slice(block, block + o), phase]
@@ -205,6 +218,11 @@ def _conv(input: Tensor, weight: Tensor, bias, stride, padding, dilation, groups
             raise LuminaValueError(f"{op}: padding must be an int, a tuple, 'valid' or 'same', got {padding!r}")
     padding = ntuple(padding, nd, "padding", op)
     outs, pads = geometry(x, kernel, stride, padding, dilation, False, op, "weight")
+    if groups == 1:
+        out = _conv_channels_last(x, weight, kernel, stride, dilation, outs, pads)
+        if bias is not None:
+            out = out + bias.reshape(1, o, *(1,) * nd)
+        return out.squeeze(0) if unbatched else out
     # Channels first ([C, N, *spatial]), so that the columns are [C*prod(k), N*prod(out)] with the
     # contraction's free dims one contiguous run: the GEMMs of the forward and of the weight
     # gradient then read the columns in place.
@@ -225,6 +243,37 @@ def _conv(input: Tensor, weight: Tensor, bias, stride, padding, dilation, groups
     if bias is not None:
         out = out + bias.reshape(1, o, *(1,) * nd)
     return out.squeeze(0) if unbatched else out
+
+
+def _conv_channels_last(x: Tensor, weight: Tensor, kernel, stride, dilation, outs, pads) -> Tensor:
+    """An ungrouped convolution of ``x [N, C, *S]`` as one GEMM over channels-last im2col rows:
+    ``cols [N * prod(out), prod(k) * C]`` (one row per output position: its window, tap by tap,
+    each tap's C channels contiguous) times ``weight [O, C, *k]`` read as ``[prod(k) * C, O]``,
+    giving ``[N * prod(out), O]``, returned as ``[N, O, *out]``.
+
+    The GEMM has the output positions as rows and the few output channels as columns, with A's
+    rows contiguous: the narrow GEMM path reads them in place (``backends.cpu.llvm_gemm``). The
+    result is channels-last under a permute; ``transforms.layout`` moves that permute past the
+    elementwise ops that follow (bias, batch norm, activation) to the next convolution's
+    channels-last view of its input, where the two cancel, so a stack of convolutions keeps its
+    activations channels-last and no transpose runs between them."""
+    nd = len(kernel)
+    n, o = x.shape[0], weight.shape[0]
+    last = (0, *range(2, nd + 2), 1)                     # [N, C, *S] -> [N, *S, C]
+    first = (0, nd + 1, *range(1, nd + 1))               # [N, *S, C] -> [N, C, *S]
+    xp = pad(x.permute(*last), [0, 0] + [p for lo_hi in reversed(pads) for p in lo_hi])   # [N, *S', C]
+    taps_ = math.prod(kernel)
+    if taps_ >= SKEW_MIN_TAPS:
+        cols = xp
+        for i in range(nd):   # [N, *S', C] -> [N, k1, o1, ..., kn, on, C]
+            cols = taps(cols, 1 + 2 * i, kernel[i], stride[i], dilation[i], outs[i])
+        cols = cols.permute(0, *range(2, 2 + 2 * nd, 2), *range(1, 1 + 2 * nd, 2), 2 * nd + 1)   # [N, *out, *k, C]
+    else:
+        cols = stack(windows(xp, kernel, stride, dilation, outs, channels_last=True), nd + 1)   # [N, *out, prod(k), C]
+    cols = cols.reshape(n * math.prod(outs), taps_ * x.shape[1])
+    w = weight.permute(0, *range(2, nd + 2), 1).reshape(o, taps_ * x.shape[1])   # [O, *k, C]
+    y = Tensor._result(B.dot(cols._touch(), w._touch(), contract=((1,), (1,))), cols, w)   # [N*P, O]
+    return y.reshape(n, *outs, o).permute(*first)
 
 
 _CONV_DOC = """``torch.nn.functional.conv{n}d`` (cross-correlation) as im2col + one batched dot.

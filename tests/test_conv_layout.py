@@ -1,0 +1,65 @@
+"""Convolutions compute channels last (``nn.functional.conv``): one GEMM with the output positions
+as rows and the channels as columns, and ``transforms.layout`` cancels the permutes between two
+convolutions. Results against PyTorch; the layout from the kernel descriptions."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+import lumina
+from lumina.codegen.kernel import DotKernel
+from lumina.nn import functional as F
+
+
+def _block(lib, x, w1, w2, scale, shift):
+    """conv -> per-channel affine (batch norm in eval) -> relu -> max pool -> conv, plus a residual."""
+    y = lib.nn.functional.conv2d(x, w1, padding=1) if lib is torch else F.conv2d(x, w1, padding=1)
+    y = (y * scale + shift).relu()
+    pool = torch.nn.functional.max_pool2d if lib is torch else F.max_pool2d
+    y = pool(y, 3, stride=1, padding=1)
+    conv = torch.nn.functional.conv2d if lib is torch else F.conv2d
+    return conv(y, w2, padding=1) + y
+
+
+def _operands(rng, n=2, c=5, o=6, size=9):
+    return (rng.standard_normal((n, c, size, size)).astype(np.float32),
+            rng.standard_normal((o, c, 3, 3)).astype(np.float32) / 4,
+            rng.standard_normal((o, o, 3, 3)).astype(np.float32) / 4,
+            rng.standard_normal((1, o, 1, 1)).astype(np.float32),
+            rng.standard_normal((1, o, 1, 1)).astype(np.float32))
+
+
+def test_a_convolution_block_matches_torch_and_keeps_channels_last():
+    args = _operands(np.random.default_rng(0))
+    fn = lumina.compile(lambda *a: _block(lumina, *a))
+    got = fn(*args).numpy()
+    expect = _block(torch, *(torch.from_numpy(a) for a in args)).numpy()
+    np.testing.assert_allclose(got, expect, rtol=1e-4, atol=1e-4)
+    first, last = [k for k in fn.lower(*args).kernels() if isinstance(k, DotKernel)]
+    # inside the block: rows are the N*H*W output positions, read in place from the im2col rows; C
+    # row-major [N*H*W, O], the channels-last result, not stored transposed
+    assert (first.batch, first.m, first.n) == (1, 2 * 9 * 9, 6)
+    assert first.a.strides[2] == 1 and first.c_strides[2] == 1
+    # the block's result is [N, O, H, W]: the last GEMM runs per image (its rows split into the
+    # images' runs) with the residual add as its epilogue, storing each image's [O, H*W] in place
+    assert last.batch == 2 and last.epilogue is not None and last.c_strides == (6 * 81, 81, 1)
+
+
+@pytest.mark.parametrize("stride, dilation, size", [(1, 1, 7), (2, 1, 9), (1, 2, 10), (3, 1, 11)])
+def test_channels_last_convolution_gradients_match_torch(stride, dilation, size):
+    """Input, weight and bias gradients through the channels-last im2col (its VJP: the GEMMs and a
+    col2im of padded slices), 3x3 and the 7x7 kernel built by skewed taps."""
+    rng = np.random.default_rng(stride * 10 + dilation)
+    for k in (3, 7):
+        if (size + 2 - dilation * (k - 1) - 1) < 0:
+            continue
+        x = rng.standard_normal((2, 3, size, size))
+        w = rng.standard_normal((4, 3, k, k))
+        b = rng.standard_normal(4)
+        lx, lw, lb = (lumina.tensor(a, requires_grad=True) for a in (x, w, b))
+        (F.conv2d(lx, lw, lb, stride=stride, padding=1, dilation=dilation) ** 2).sum().backward()
+        tx, tw, tb = (torch.tensor(a, requires_grad=True) for a in (x, w, b))
+        (torch.nn.functional.conv2d(tx, tw, tb, stride=stride, padding=1, dilation=dilation) ** 2).sum().backward()
+        for mine, ref in ((lx, tx), (lw, tw), (lb, tb)):
+            np.testing.assert_allclose(mine.grad.numpy(), ref.grad.numpy(), rtol=1e-9, atol=1e-9)
