@@ -286,14 +286,16 @@ def test_skinny_row_ranges(dtype, layout, isa):
 def test_narrow_gemms_read_a_in_place(dtype, isa):
     """A GEMM at most NARROW_PANELS register tiles wide (a convolution's rows by its channels)
     packs only B and reads A in place: every column residue, K over several K blocks, rows across
-    several MC blocks, row and column ranges; an A with non-contiguous rows, and a B too deep for
-    the workspace, take the packed path instead. Each against NumPy, the rest of C untouched."""
+    several MC blocks, row and column ranges, A row-major or transposed (both read in place); an A
+    with neither its rows nor its columns contiguous, and a B too deep for the workspace, take the
+    packed path instead. Each against NumPy, the rest of C untouched."""
     blk = gemm_blocking(dtype, isa)
     rng = np.random.default_rng(13)
     m = blk.mc * 2 + blk.mr + 1
     for n in sorted({1, blk.lanes + 1, blk.nr, blk.nr + 1, NARROW_PANELS * blk.nr}):
         for k in (3, 2 * blk.kc + 5):
-            for a in (random_array((1, m, k), dtype, rng), random_array((1, k, m), dtype, rng).transpose(0, 2, 1)):
+            for a in (random_array((1, m, k), dtype, rng), random_array((1, k, m), dtype, rng).transpose(0, 2, 1),
+                      random_array((1, m, 2 * k), dtype, rng)[:, :, ::2]):
                 b = random_array((1, k, n), dtype, rng)
                 for rows, cols in (((0, m), (0, n)), ((blk.mr + 1, m - 3), (n // 3, n))):
                     c = sentinel_like((1, m, n), dtype)

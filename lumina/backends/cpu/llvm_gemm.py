@@ -49,7 +49,8 @@ AVX-512, 6 x 16 on AVX2, 6 x 8 on SSE / NEON), and the cache blocks follow the h
 (``gemm_blocking``).
 
 A GEMM at most ``NARROW_PANELS`` register tiles wide (a convolution's N*H*W rows by its few
-output channels) packs only B and reads A in place with the direct micro-kernel
+output channels, or its weight gradient) packs only B and reads A, row-major or transposed, in
+place with the direct micro-kernel
 (``_emit_narrow_body``): each packed A block would feed too few micro-kernel calls to pay for its
 packing.
 
@@ -603,13 +604,14 @@ thread, Zen 5, 6 x 64 tile), packed -> in place: 25088 x 32 x 288 (a 3x3 convolu
 
 def _narrow(b, blk: GemmBlocking, a) -> ir.Value:
     """Whether the narrow path takes this call: at most NARROW_PANELS panels of columns, A's rows
-    contiguous, and all of B (K x the columns, padded to panels) fits the B block of the
-    workspace."""
+    or columns contiguous (its MR-row groups then read one stream per row, or one run per k), and
+    all of B (K x the columns, padded to panels) fits the B block of the workspace."""
     cols = b.sub(a["n_end"], a["n_start"])
     panels = b.sdiv(b.add(cols, i64(blk.nr - 1)), i64(blk.nr))
     fits = b.icmp_signed("<=", b.mul(a["K"], panels), i64(blk.kc * (blk.nc // blk.nr)))
     few = b.icmp_signed("<=", panels, i64(NARROW_PANELS))
-    return b.and_(b.and_(few, fits), b.icmp_signed("==", a["sa_k"], i64(1)), name="narrow")
+    contiguous = b.or_(b.icmp_signed("==", a["sa_k"], i64(1)), b.icmp_signed("==", a["sa_m"], i64(1)))
+    return b.and_(b.and_(few, fits), contiguous, name="narrow")
 
 
 def _emit_narrow_body(b, elem, blk, kernels: _Kernels, a, b_pack, finish) -> None:
