@@ -32,6 +32,7 @@ import numpy as np
 
 from ...errors import LuminaShapeError, LuminaTypeError, LuminaValueError
 from ...ir import graph as B
+from ...ir.ops import Op
 from ...tensor.movement import pad
 from ...tensor import Tensor, stack
 
@@ -75,16 +76,17 @@ def batched(x: Tensor, nd: int, op: str) -> tuple[Tensor, bool]:
     return x, False
 
 
-def windows(xp: Tensor, kernel, stride, dilation, outs, channels_last: bool = False) -> list[Tensor]:
+def windows(xp: Tensor, kernel, stride, dilation, outs, channels_last: bool = False,
+            via_channels_last: bool = False) -> list[Tensor]:
     """The ``prod(kernel)`` windows ``[A, B, *outs]`` of the padded input ``xp`` (``[A, B, *spatial]``,
     any two leading axes, any number of spatial dims), row-major over the kernel offsets (the order
     of a ``[.., k1, ..., kn]`` weight flattened). ``channels_last``: ``xp`` is ``[A, *spatial, B]``
     and so is each window, ``[A, *outs, B]``.
 
-    The windows are taken channels last either way (a ``[A, B, *spatial]`` input's are permuted
-    back): the ops that combine them (a pool's maximum or sum) then sit between two permutes that
-    ``transforms.layout`` moves past them, so a pool over a convolution's channels-last result
-    computes channels last too and reads its input in order.
+    ``via_channels_last`` (for a pool over a convolution's result, see ``computed_channels_last``):
+    the windows are taken channels last and each is permuted back to ``[A, B, *outs]``. The ops that
+    combine them (a pool's maximum or sum) then sit between two permutes that ``transforms.layout``
+    moves past them, so the pool computes channels last too and reads its input in order.
 
     Window ``(j1, ..., jn)`` reads positions ``j*d + s*o`` along each dim. For a stride > 1 each dim
     is first split into (block, phase) by a reshape ``[.., S/s, s, ..]``, so every window is a
@@ -92,11 +94,11 @@ def windows(xp: Tensor, kernel, stride, dilation, outs, channels_last: bool = Fa
     strided slice's interleaves zeros through reshape/pad chains, whose index expressions are much
     deeper (and slower to compile, see ``codegen.expr``)."""
     nd = len(kernel)
-    if not channels_last:
+    if via_channels_last:
         last = (0, *range(2, nd + 2), 1)
         parts = windows(xp.permute(*last), kernel, stride, dilation, outs, channels_last=True)
         return [w.permute(0, nd + 1, *range(1, nd + 1)) for w in parts]
-    first = 1
+    first = 1 if channels_last else 2
     lead, sizes, tail = list(xp.shape[:first]), xp.shape[first:first + nd], list(xp.shape[first + nd:])
     keep = (slice(None),) * first
     need = [s * ((k - 1) * d // s + o) for k, s, d, o in zip(kernel, stride, dilation, outs)]  # read extent
@@ -115,6 +117,27 @@ def windows(xp: Tensor, kernel, stride, dilation, outs, channels_last: bool = Fa
             key += [slice(block, block + o), phase]
         out.append(xr[tuple(key)])
     return out
+
+
+def computed_channels_last(x: Tensor) -> bool:
+    """Whether ``x [N, C, *S]`` is a channels-last value under a permute, through elementwise ops
+    (a convolution's result after its bias, batch norm and activation): then a pool over it reads it
+    in order channels last (``windows(..., via_channels_last=True)``). A realised tensor, or any
+    other producer, is stored channels first."""
+    nd = x.ndim - 2
+    first = (0, nd + 1, *range(1, nd + 1))
+    v = x._value
+    for _ in range(32):
+        node = v.node
+        if node.op is Op.PERMUTE:
+            return tuple(node.attrs["perm"]) == first
+        if not node.op.is_elementwise:
+            return False
+        ahead = [u for u in node.inputs if u.shape == v.shape and u.op not in (Op.EXPAND, Op.CONST)]
+        if not ahead:
+            return False
+        v = ahead[0]
+    return False
 
 
 SKEW_MIN_TAPS = 16
@@ -218,8 +241,9 @@ def _conv(input: Tensor, weight: Tensor, bias, stride, padding, dilation, groups
             raise LuminaValueError(f"{op}: padding must be an int, a tuple, 'valid' or 'same', got {padding!r}")
     padding = ntuple(padding, nd, "padding", op)
     outs, pads = geometry(x, kernel, stride, padding, dilation, False, op, "weight")
-    if groups == 1:
-        out = _conv_channels_last(x, weight, kernel, stride, dilation, outs, pads)
+    if groups == 1 or groups == c == o:
+        conv = _conv_channels_last if groups == 1 else _conv_depthwise
+        out = conv(x, weight, kernel, stride, dilation, outs, pads)
         if bias is not None:
             out = out + bias.reshape(1, o, *(1,) * nd)
         return out.squeeze(0) if unbatched else out
@@ -269,11 +293,29 @@ def _conv_channels_last(x: Tensor, weight: Tensor, kernel, stride, dilation, out
             cols = taps(cols, 1 + 2 * i, kernel[i], stride[i], dilation[i], outs[i])
         cols = cols.permute(0, *range(2, 2 + 2 * nd, 2), *range(1, 1 + 2 * nd, 2), 2 * nd + 1)   # [N, *out, *k, C]
     else:
-        cols = stack(windows(xp, kernel, stride, dilation, outs, channels_last=True), nd + 1)   # [N, *out, prod(k), C]
+        parts = windows(xp, kernel, stride, dilation, outs, channels_last=True)   # each [N, *out, C]
+        cols = parts[0] if taps_ == 1 else stack(parts, nd + 1)                     # [N, *out, prod(k), C]
     cols = cols.reshape(n * math.prod(outs), taps_ * x.shape[1])
     w = weight.permute(0, *range(2, nd + 2), 1).reshape(o, taps_ * x.shape[1])   # [O, *k, C]
     y = Tensor._result(B.dot(cols._touch(), w._touch(), contract=((1,), (1,))), cols, w)   # [N*P, O]
     return y.reshape(n, *outs, o).permute(*first)
+
+
+def _conv_depthwise(x: Tensor, weight: Tensor, kernel, stride, dilation, outs, pads) -> Tensor:
+    """A depthwise convolution (``groups`` = channels in = channels out) of ``x [N, C, *S]`` with
+    ``weight [C, 1, *k]``, channels last and without a GEMM: the sum over the kernel's taps of each
+    window ``[N, *out, C]`` times that tap's ``[C]`` weights (one loop kernel, vectorised along
+    the channels), returned as ``[N, C, *out]``. One output channel reads one input channel, so
+    the batched GEMM over groups would be C GEMMs of a single column."""
+    nd, c = len(kernel), x.shape[1]
+    last, first = (0, *range(2, nd + 2), 1), (0, nd + 1, *range(1, nd + 1))
+    xp = pad(x.permute(*last), [0, 0] + [p for lo_hi in reversed(pads) for p in lo_hi])   # [N, *S', C]
+    taps_ = weight.reshape(c, math.prod(kernel)).transpose(0, 1)                          # [prod(k), C]
+    out = None
+    for t, window in enumerate(windows(xp, kernel, stride, dilation, outs, channels_last=True)):
+        term = window * taps_[t]
+        out = term if out is None else out + term
+    return out.permute(*first)
 
 
 _CONV_DOC = """``torch.nn.functional.conv{n}d`` (cross-correlation) as im2col + one batched dot.

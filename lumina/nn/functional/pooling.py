@@ -21,7 +21,7 @@ import numpy as np
 from ...errors import LuminaShapeError, LuminaTypeError, LuminaValueError
 from ...tensor import Tensor, arange, no_grad, stack, tensor, where
 from ...tensor.indexing import take
-from .conv import batched, geometry, ntuple, pad_spatial, windows
+from .conv import batched, computed_channels_last, geometry, ntuple, pad_spatial, windows
 
 
 def _pool_args(op: str, nd: int, kernel_size, stride, padding, dilation=1):
@@ -79,7 +79,8 @@ def _max_pool(input: Tensor, kernel_size, stride, padding, dilation, ceil_mode: 
         raise LuminaTypeError(f"{op}: expects a numeric input, got {input._value.type}")
     outs, pads = geometry(x, kernel, stride, padding, dilation, ceil_mode, op, "pooling")
     fill = -math.inf if x.dtype.is_float else int(np.iinfo(x.dtype.numpy).min)
-    parts = windows(pad_spatial(x, pads, fill), kernel, stride, dilation, outs)
+    parts = windows(pad_spatial(x, pads, fill), kernel, stride, dilation, outs,
+                    via_channels_last=computed_channels_last(x))
     # each offset's input position along each dim, [k, o]; then their product over the dims
     along = [np.arange(k)[:, None] * d + np.arange(o)[None, :] * s - p
              for k, s, p, d, o in zip(kernel, stride, padding, dilation, outs)]
@@ -138,7 +139,8 @@ def _avg_pool(input: Tensor, kernel_size, stride, padding, ceil_mode: bool, coun
     if nd == 3 and any(n < k for n, k in zip(x.shape[2:], kernel)):   # torch's 3-d kernel checks the unpadded input
         raise LuminaShapeError(f"{op}: input {input._value.type} is smaller than the kernel size {kernel}")
     outs, pads = geometry(x, kernel, stride, padding, (1,) * nd, ceil_mode, op, "pooling")
-    parts = windows(pad_spatial(x, pads), kernel, stride, (1,) * nd, outs)
+    parts = windows(pad_spatial(x, pads), kernel, stride, (1,) * nd, outs,
+                    via_channels_last=computed_channels_last(x))
     total = parts[0]
     for s in parts[1:]:
         total = total + s

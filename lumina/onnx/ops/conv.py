@@ -25,7 +25,7 @@ import numpy as np
 
 from ...ir.dtypes import DType
 from ...nn import functional as F
-from ...nn.functional.conv import windows
+from ...nn.functional.conv import computed_channels_last, windows
 from ...tensor.movement import pad
 from ...tensor import Tensor, matmul, maximum, stack, tensor, where, zeros
 from .registry import handler, ints, optional, tensor_of
@@ -327,7 +327,8 @@ def _pooledwindows(x: Tensor, kernel, strides, dilations, begin, end, outs, fill
     past the end padding too: those elements are read by no divisor and no max)."""
     need = [(o - 1) * s + d * (k - 1) + 1 for o, s, d, k in zip(outs, strides, dilations, kernel)]
     tail = [max(e, q - size - b) for e, q, size, b in zip(end, need, x.shape[2:], begin)]
-    return windows(_pad_spatial(x, begin, tail, fill), kernel, strides, dilations, outs)
+    return windows(_pad_spatial(x, begin, tail, fill), kernel, strides, dilations, outs,
+                   via_channels_last=computed_channels_last(x))
 
 
 def _tap_positions(size: int, k: int, s: int, d: int, b: int, out: int) -> np.ndarray:
