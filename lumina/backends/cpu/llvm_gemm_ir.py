@@ -119,3 +119,25 @@ def intrinsic(module: ir.Module, name: str, ret: ir.Type, params: list[ir.Type])
     if name in module.globals:
         return module.globals[name]
     return ir.Function(module, ir.FunctionType(ret, params), name=name)
+
+
+def batches(b, elem, a):
+    """``for bi < batch`` over the entries of A, B and C; yields (bi, A, B, C) of the entry."""
+    with for_range(b, 0, a["batch"], name="bi") as bi:
+        yield (bi, element_ptr(b, elem, a["A"], strided(b, bi, a["sa_b"]), name="a_batch"),
+               element_ptr(b, elem, a["B"], strided(b, bi, a["sb_b"]), name="b_batch"),
+               element_ptr(b, elem, a["C"], strided(b, bi, a["sc_b"]), name="c_batch"))
+
+
+def k_blocks(b: ir.IRBuilder, K: ir.Value, max_kc: int) -> tuple[ir.Value, ir.Value]:
+    """(stop, step) of the K-block loop: ceil(K / max_kc) blocks of (nearly) equal depth.
+
+    Equal depths avoid a last block of a few k steps, where the micro-kernel's C update would
+    cost as much as its FMAs (K = 520 runs as 2 x 260, not 512 + 8). K == 0 still runs one empty
+    block, whose micro-kernels store zeros (beta = 0).
+    """
+    one = i64(1)
+    k_stop = b.select(b.icmp_signed(">", K, i64(0)), K, one, name="k_stop")
+    n_blocks = b.sdiv(b.add(k_stop, i64(max_kc - 1)), i64(max_kc), name="k_blocks")
+    step = b.sdiv(b.add(k_stop, b.sub(n_blocks, one)), n_blocks, name="kc_step")
+    return k_stop, step
