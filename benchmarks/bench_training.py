@@ -1,11 +1,13 @@
 """Training-step benchmarks: lumina vs PyTorch eager vs torch.compile, in one process.
 
-    python benchmarks/bench_training.py [--repeat 20] [--no-torch-compile] [--only convnet|gpt]
+    python benchmarks/bench_training.py [--repeat 20] [--no-torch-compile] [--only convnet|gpt|mlp|convnet28]
 
 (a) the ConvNet of ``examples/train_convnet.py`` (conv-bn-relu-pool x2, linear; 8x8 digits, batch 32,
     AdamW);
 (b) the Micro-GPT of ``examples/micro_gpt.py`` (3 layers, 128 wide, 4 heads, context 64, batch 32,
-    vocabulary 84; AdamW with gradient clipping).
+    vocabulary 84; AdamW with gradient clipping);
+(c) an MLP 784-1024-1024-10 (ReLU), batch 128, AdamW;
+(d) the ConvNet of (a) on 28x28 images, batch 64, AdamW.
 Both frameworks start from the same weights and train on the same batch; the first losses are
 compared before timing. Prints the machine, times (best of N after warm-up), lumina's speedup and
 its roofline (FLOP and byte counts over its time, against the measured FMA peak and stream
@@ -110,11 +112,30 @@ def bench_gpt(repeat: int, use_compile: bool, torch) -> None:
             3e-3, 1.0, repeat, use_compile, torch)
 
 
+def bench_mlp(repeat: int, use_compile: bool, torch) -> None:
+    batch = 128
+    rng = np.random.default_rng(0)
+    data = (rng.standard_normal((batch, 784)).astype(np.float32), rng.integers(0, 10, batch))
+    lumina.manual_seed(0)
+    compare(f"(c) MLP training step (784-1024-1024-10, batch {batch}, AdamW)", twins.mlp(lumina), twins.mlp(torch),
+            data, F.cross_entropy, torch.nn.functional.cross_entropy, 1e-3, None, repeat, use_compile, torch)
+
+
+def bench_convnet28(repeat: int, use_compile: bool, torch) -> None:
+    width, batch = 32, 64
+    rng = np.random.default_rng(0)
+    data = (rng.standard_normal((batch, 1, 28, 28)).astype(np.float32), rng.integers(0, 10, batch))
+    lumina.manual_seed(0)
+    compare(f"(d) ConvNet training step (1x28x28, width {width}, batch {batch}, AdamW)",
+            twins.convnet(lumina, width, 2 * width, size=28), twins.convnet(torch, width, 2 * width, size=28),
+            data, F.cross_entropy, torch.nn.functional.cross_entropy, 3e-3, None, repeat, use_compile, torch)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=20)
     parser.add_argument("--no-torch-compile", action="store_true")
-    parser.add_argument("--only", choices=["convnet", "gpt"])
+    parser.add_argument("--only", choices=["convnet", "gpt", "mlp", "convnet28"])
     args = parser.parse_args()
     import torch
     print(describe())
@@ -124,6 +145,10 @@ def main() -> None:
         bench_convnet(args.repeat, use_compile, torch)
     if args.only in (None, "gpt"):
         bench_gpt(args.repeat, use_compile, torch)
+    if args.only in (None, "mlp"):
+        bench_mlp(args.repeat, use_compile, torch)
+    if args.only in (None, "convnet28"):
+        bench_convnet28(args.repeat, use_compile, torch)
 
 
 if __name__ == "__main__":

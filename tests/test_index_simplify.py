@@ -9,8 +9,12 @@ import operator
 
 from hypothesis import given, settings, strategies as st
 
-from lumina.codegen.expr import Bin, Const, KOp, Var, affine_sum, children, floordiv, mod
+from lumina.codegen.expr import (Bin, Const, KOp, Select, Var, affine_sum, bounds, children, floordiv, iconst,
+                                 mod)
+from lumina.ir.dtypes import DType
 from lumina.ir.ops import Op
+
+BOOL, I64 = DType.bool, DType.int64
 
 
 def evaluate(e, env):
@@ -18,12 +22,15 @@ def evaluate(e, env):
         return env[e.name]
     if isinstance(e, Const):
         return int(e.value)
+    if isinstance(e, Select):
+        return evaluate(e.a, env) if evaluate(e.cond, env) else evaluate(e.b, env)
     a, b = (evaluate(x, env) for x in children(e))
     return OPS[e.op](a, b)
 
 
 OPS = {Op.ADD: operator.add, Op.SUB: operator.sub, Op.MUL: operator.mul, KOp.FLOORDIV: operator.floordiv,
-       KOp.MOD: operator.mod}
+       KOp.MOD: operator.mod, Op.GE: operator.ge, Op.LT: operator.lt, Op.GT: operator.gt, Op.LE: operator.le,
+       Op.AND: operator.and_}
 
 
 def divisions(e) -> int:
@@ -49,6 +56,31 @@ def test_floordiv_and_mod_equal_python_everywhere(coeffs, const, c, inner):
             assert evaluate(q, env) == x // c, (expr, c, env)
             assert evaluate(r, env) == x % c, (expr, c, env)
             assert evaluate(whole, env) == x, (expr, c, env)
+
+
+@settings(max_examples=300, deadline=None)
+@given(coeffs=st.lists(st.integers(-9, 9), min_size=2, max_size=2), const=st.integers(-20, 20),
+       limits=st.tuples(st.integers(-10, 30), st.integers(-10, 30)), ops=st.sampled_from(["ge-lt", "gt-le", "ge", "lt"]),
+       fallback=st.integers(-5, 5), scale=st.integers(1, 12), c=st.integers(1, 30))
+def test_a_clamped_index_has_sound_bounds_and_exact_divisions(coeffs, const, limits, ops, fallback, scale, c):
+    """``select(lo <= x < hi, x, k)`` (a clamped index) is bounded by the range its condition
+    admits, and divisions of expressions over it still equal Python's at every point."""
+    x = affine_sum(list(zip(coeffs, VARS[:2])), const)
+    lo, hi = limits
+    parts = {"ge": Bin(Op.GE, x, iconst(lo), BOOL), "gt": Bin(Op.GT, x, iconst(lo), BOOL),
+             "lt": Bin(Op.LT, x, iconst(hi), BOOL), "le": Bin(Op.LE, x, iconst(hi), BOOL)}
+    names = ops.split("-")
+    cond = parts[names[0]] if len(names) == 1 else Bin(Op.AND, parts[names[0]], parts[names[1]], BOOL)
+    clamped = Select(cond, x, iconst(fallback), I64)
+    low, high = bounds(clamped)
+    e = affine_sum([(scale, clamped), (1, VARS[2])])
+    q, r = floordiv(e, c), mod(e, c)
+    for point in itertools.product(*(range(v.extent) for v in VARS)):
+        env = dict(zip((v.name for v in VARS), point))
+        value = evaluate(clamped, env)
+        assert low <= value <= high, (clamped, env, value, (low, high))
+        whole = scale * value + point[2]
+        assert evaluate(q, env) == whole // c and evaluate(r, env) == whole % c, (e, c, env)
 
 
 def test_im2col_index_loses_its_divisions():

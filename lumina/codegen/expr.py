@@ -324,11 +324,33 @@ def bounds(e: Expr) -> tuple[int, int]:
         if e.op is KOp.MOD and bl == bh and bl > 0:
             return (al, ah) if 0 <= al and ah < bl else (0, bl - 1)
     if isinstance(e, Select):
-        (al, ah), (bl, bh) = bounds(e.a), bounds(e.b)
+        al, ah = _bounds_where(e.cond, e.a, *bounds(e.a))
+        bl, bh = bounds(e.b)
+        if al > ah:   # the condition never holds
+            return bl, bh
         return min(al, bl), max(ah, bh)
     if isinstance(e, Check):
         return 0, max(e.size - 1, 0)
     return -(1 << 62), 1 << 62
+
+
+_LIMITS = {Op.GE: (0, None), Op.GT: (1, None), Op.LT: (None, -1), Op.LE: (None, 0)}
+
+
+def _bounds_where(cond: Expr, x: Expr, lo: int, hi: int) -> tuple[int, int]:
+    """``[lo, hi]`` (the bounds of ``x``) narrowed to where ``cond`` holds, for a condition that is
+    a conjunction of comparisons of ``x`` itself with constants (the range check of a clamped index,
+    ``select(x >= 0 and x < n, x, 0)``: there ``x`` is in ``[0, n)``)."""
+    if isinstance(cond, Bin) and cond.op is Op.AND:
+        return _bounds_where(cond.b, x, *_bounds_where(cond.a, x, lo, hi))
+    if isinstance(cond, Bin) and cond.op in _LIMITS and cond.a is x and isinstance(cond.b, Const):
+        low, high = _LIMITS[cond.op]
+        c = int(cond.b.value)
+        if low is not None:
+            lo = max(lo, c + low)
+        if high is not None:
+            hi = min(hi, c + high)
+    return lo, hi
 
 
 def _split(terms: dict, const: int, c: int):

@@ -7,17 +7,26 @@ training benchmark times both. The models are those of ``examples/train_convnet.
 from __future__ import annotations
 
 
-def convnet(lib, c1: int = 32, c2: int = 64, conv_bias: bool = True):
-    """``[N, 1, 8, 8] -> [N, 10]``: two ``Conv2d(3x3, padding 1) -> BatchNorm2d -> ReLU ->
-    MaxPool2d(2)`` stages (8x8 -> 4x4 -> 2x2) with ``c1`` and ``c2`` channels, then a linear
-    classifier. ``conv_bias=False`` drops the conv bias, which BatchNorm's mean subtraction makes
-    useless (its gradient is ~0)."""
+def convnet(lib, c1: int = 32, c2: int = 64, conv_bias: bool = True, size: int = 8):
+    """``[N, 1, size, size] -> [N, 10]``: two ``Conv2d(3x3, padding 1) -> BatchNorm2d -> ReLU ->
+    MaxPool2d(2)`` stages (8x8 -> 4x4 -> 2x2 at the default ``size``) with ``c1`` and ``c2``
+    channels, then a linear classifier. ``conv_bias=False`` drops the conv bias, which BatchNorm's
+    mean subtraction makes useless (its gradient is ~0)."""
     nn = lib.nn
 
     def stage(c_in, c_out):
         return [nn.Conv2d(c_in, c_out, 3, padding=1, bias=conv_bias), nn.BatchNorm2d(c_out), nn.ReLU(),
                 nn.MaxPool2d(2)]
-    return nn.Sequential(*stage(1, c1), *stage(c1, c2), nn.Flatten(), nn.Linear(c2 * 2 * 2, 10))
+    return nn.Sequential(*stage(1, c1), *stage(c1, c2), nn.Flatten(), nn.Linear(c2 * (size // 4) ** 2, 10))
+
+
+def mlp(lib, sizes=(784, 1024, 1024, 10)):
+    """``[N, sizes[0]] -> [N, sizes[-1]]``: Linear layers with ReLU between them."""
+    nn = lib.nn
+    layers = []
+    for i, (n_in, n_out) in enumerate(zip(sizes, sizes[1:])):
+        layers += [nn.Linear(n_in, n_out)] + ([nn.ReLU()] if i < len(sizes) - 2 else [])
+    return nn.Sequential(*layers)
 
 
 def transformer(lib, vocab: int, block: int, d_model: int, n_head: int, n_layer: int, attention: str = "sdpa"):

@@ -1,5 +1,6 @@
-"""IR-building helpers shared by the CPU GEMM generators (``llvm_gemm``, ``llvm_gemm_skinny``):
-counted loops, element pointers, alignment, function definitions, on ``llvmlite.ir``."""
+"""IR-building helpers shared by the CPU GEMM generators (``llvm_gemm``, ``llvm_gemm_unpacked``,
+``llvm_gemm_skinny``): counted loops, element pointers, alignment, function definitions, the loops
+over a call's batch entries and K blocks, on ``llvmlite.ir``."""
 from __future__ import annotations
 
 from contextlib import contextmanager
