@@ -80,3 +80,24 @@ def test_special_values_propagate_through_the_skinny_paths():
         np.testing.assert_array_equal(np.isinf(got), np.isinf(expect))
         finite = np.isfinite(expect)
         np.testing.assert_allclose(got[finite], expect[finite], rtol=1e-5, atol=1e-5)
+
+
+def test_a_gemm_with_a_few_columns_runs_transposed():
+    """Many rows by a few columns (a classifier's logits, a first convolution's [O, 9] weight
+    gradient): computed as the transposed product, a few rows the skinny paths read in place, and
+    stored transposed; its epilogue (bias, ReLU) rides along. A row-fused one (log_softmax over
+    the classes) keeps its rows. Against PyTorch."""
+    from lumina.codegen.kernel import DotKernel
+    rng = np.random.default_rng(8)
+    x = rng.standard_normal((300, 64)).astype(np.float32)
+    w = rng.standard_normal((9, 64)).astype(np.float32)
+    bias = rng.standard_normal(9).astype(np.float32)
+    fn = lumina.compile(lambda x, w, b: F.relu(F.linear(x, w, b)))
+    got = fn(x, w, bias).numpy()
+    expect = torch.relu(torch.nn.functional.linear(*(torch.from_numpy(a) for a in (x, w, bias)))).numpy()
+    np.testing.assert_allclose(got, expect, rtol=1e-5, atol=1e-5)
+    (dot,) = [k for k in fn.lower(x, w, bias).kernels() if isinstance(k, DotKernel)]
+    assert (dot.m, dot.n) == (9, 300) and dot.epilogue is not None
+    soft = lumina.compile(lambda x, w: F.log_softmax(x @ w.T, dim=-1))(x, w).numpy()
+    np.testing.assert_allclose(soft, torch.log_softmax(torch.from_numpy(x) @ torch.from_numpy(w).T, -1).numpy(),
+                               rtol=1e-5, atol=1e-5)

@@ -312,6 +312,32 @@ def test_narrow_gemms_read_a_in_place(dtype, isa):
     assert_matches(c, a @ b, dtype)
 
 
+@pytest.mark.parametrize("isa", ISAS)
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_the_narrow_tile_matches_numpy(dtype, isa):
+    """The module built with the tile for narrow GEMMs (``NARROW_TILES``, 8 x 32 f32 on AVX-512; the
+    ISA's own tile elsewhere) on every path: skinny, narrow and packed row ranges, edge columns,
+    several K blocks, transposed operands, strided C; against NumPy, the rest of C untouched."""
+    blk = gemm_blocking(dtype, isa, narrow=True)
+    with cpu_isa.forced(isa):
+        module = compile_llvm(render_gemm(dtype, blk), name=f"gemm_{dtype}_narrow")
+    gemm = _GEMM_SIGNATURE(module.address(gemm_function_name(dtype)))
+    workspace = np.empty(gemm_workspace_elems(dtype, blk), dtype)
+    rng = np.random.default_rng(14)
+    for m, n, k in ((3, blk.nr, 7), (blk.mr * 3 + 1, blk.nr - 3, blk.kc + 9), (blk.mc + 5, 2 * blk.nr + 1, 40),
+                    (9, 5, 300), (70, blk.nr, 2 * blk.kc + 1)):
+        for ta, tb in ((False, False), (True, False), (False, True)):
+            a = random_array((1, k, m), dtype, rng).transpose(0, 2, 1) if ta else random_array((1, m, k), dtype, rng)
+            b = random_array((1, n, k), dtype, rng).transpose(0, 2, 1) if tb else random_array((1, k, n), dtype, rng)
+            for c in (sentinel_like((1, m, n), dtype), sentinel_like((1, n, m), dtype).transpose(0, 2, 1)):
+                rows = (1, m) if m > 1 else (0, m)
+                gemm(c.ctypes.data, a.ctypes.data, b.ctypes.data, 1, m, n, k, *_element_strides(a),
+                     *_element_strides(b), *_element_strides(c), *rows, 0, n, workspace.ctypes.data)
+                assert_matches(c[:, rows[0]:], (a @ b)[:, rows[0]:], dtype)
+                assert (c[:, :rows[0]] == -7).all()
+    del module
+
+
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("rows", [(0, 3), (0, 40)], ids=["skinny", "packed"])
 def test_column_ranges_leave_other_columns(dtype, rows):

@@ -31,7 +31,9 @@ def _choices(level: str) -> tuple[str, ...]:
     forced = "" if level == host_isa() else f" (forced by LUMINA_ISA; the CPU runs {host_isa()})"
     l1, l2, l3 = cache_sizes()
     return (f"isa: {level}{forced}", f"caches: L1d {l1 >> 10} KiB, L2 {l2 >> 10} KiB, L3 {l3 >> 10} KiB",
-            *(f"gemm {dtype}: {gemm_blocking(dtype, level)}" for dtype in sorted(PACKED_DTYPES)))
+            *(f"gemm {dtype}: {gemm_blocking(dtype, level)}" for dtype in sorted(PACKED_DTYPES)),
+            *(f"gemm {dtype}, at most {narrow.nr} columns: {narrow}" for dtype in sorted(PACKED_DTYPES)
+              for narrow in [gemm_blocking(dtype, level, narrow=True)] if narrow != gemm_blocking(dtype, level)))
 
 
 def render(desc) -> str:

@@ -101,7 +101,8 @@ def build(prog: Program, target) -> Executable:
                 gemm_dtypes.append(desc.dtype.name)
             launches.append(_gemm_launch(desc, kslots, gemm_dtypes.index(desc.dtype.name), keepalive, epilogues,
                                           target))
-    workspaces = tuple((np.dtype(d), gemm_workspace_elems(d, _blocking(d, target))) for d in gemm_dtypes)
+    workspaces = tuple((np.dtype(d), max(gemm_workspace_elems(d, _blocking(d, target, columns))
+                                         for columns in (None, 1))) for d in gemm_dtypes)
     plan, plan_threads, plan_text, steps, deferred = _plan(launches, graph.name, keepalive, target.threads)
     mem = _memory_plan(slots, launches, [d for _, d, _ in kernels], steps)
     info = prog.info(llvm=llvm_text + "".join(epilogues), plan=plan_text)
@@ -178,9 +179,13 @@ def _gemm_split(d: DotKernel, blocking, threads: int) -> str:
     return "rows"
 
 
-def _blocking(dtype: str, target):
-    """The packed GEMM's blocking for ``dtype`` on ``target``'s ISA level (None: an integer GEMM)."""
-    return gemm_blocking(dtype, target.isa) if dtype in PACKED_DTYPES else None
+def _blocking(dtype: str, target, columns: int | None = None):
+    """The packed GEMM's blocking for ``dtype`` on ``target``'s ISA level (None: an integer GEMM), for
+    a GEMM ``columns`` wide: the narrow tile's when they fit it (``llvm_gemm.NARROW_TILES``)."""
+    if dtype not in PACKED_DTYPES:
+        return None
+    narrow = gemm_blocking(dtype, target.isa, narrow=True)
+    return narrow if columns is not None and columns <= narrow.nr else gemm_blocking(dtype, target.isa)
 
 
 def _gemm_launch(d: DotKernel, kslots, workspace: int, keepalive, epilogues: list[str],
@@ -188,7 +193,7 @@ def _gemm_launch(d: DotKernel, kslots, workspace: int, keepalive, epilogues: lis
     """The launch of GEMM ``d`` (a call of ``backends.cpu.llvm_gemm``'s function, with ``d``'s epilogue
     module when it has an epilogue or row stages, whose IR is appended to ``epilogues``)."""
     dtype, threads = d.dtype.name, target.threads
-    blocking = _blocking(dtype, target)
+    blocking = _blocking(dtype, target, d.n)
     module = _gemm_module(dtype, blocking)
     keepalive.append(module)
     isz = d.dtype.itemsize

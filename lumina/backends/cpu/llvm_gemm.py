@@ -74,12 +74,12 @@ from ..target import MAX_EPILOGUE_INPUTS
 from . import isa as cpu_isa
 from .llvm_gemm_skinny import dot_tiles, emit_dot_tile
 from .llvm_gemm_ir import (ALIGN_BYTES, I1, I64, PTR, align_up, batches, define, element_ptr, for_range, i64, imin,
-                           intrinsic, k_blocks, sizeof, splat, strided)
+                           intrinsic, k_blocks, lanes_below, masked_load, sizeof, splat, strided)
 from .llvm_gemm_unpacked import (NARROW_PANELS, SKINNY_GROUPS, emit_direct_body, emit_dot_body, emit_narrow_body,
                                  narrow)
 
 __all__ = ["GemmBlocking", "gemm_blocking", "gemm_function_name", "gemm_epilogue_function_name",
-           "gemm_workspace_elems", "render_gemm", "PACKED_DTYPES", "TILES", "EPILOGUE_POINTERS", "NARROW_PANELS",
+           "gemm_workspace_elems", "render_gemm", "PACKED_DTYPES", "TILES", "NARROW_TILES", "EPILOGUE_POINTERS", "NARROW_PANELS",
            "SKINNY_GROUPS"]
 
 EPILOGUE_POINTERS = MAX_EPILOGUE_INPUTS + 1
@@ -140,6 +140,17 @@ TILES = {
 }
 """(MR, NR, lanes) of the register tile, per ISA level (``backends.cpu.isa``) and dtype."""
 
+NARROW_TILES = {
+    # A GEMM at most 32 columns wide (a convolution with 32 output channels, an attention head's
+    # probabilities times its 32-wide values) would fill half of each 64-wide tile with padding:
+    # 16 accumulators of 8 x 32 instead. Measured on a Zen 5 (f32, one thread), 6 x 64 -> 8 x 32:
+    # 25088 x 32 x 288 123 -> 215 GFLOP/s, 25088 x 32 x 128 128 -> 255; 12 x 32 and 14 x 32 were
+    # slower there (166, 155), their A panels twelve and fourteen streams read in place.
+    "avx512": {"float32": (8, 32, 16)},
+}
+"""(MR, NR, lanes) of the tile for GEMMs at most NR columns wide (``gemm_blocking(narrow=True)``),
+where it differs from ``TILES``."""
+
 # Cache blocking, from the caches the host reports (``isa.cache_sizes``). Measured on a Zen 5
 # (48 KiB L1d, 1 MiB L2, 32 MiB L3) with the 6 x 64 tile at 1024^3 and 2048^3, one thread:
 # KC = 512 f32 rows (2 KiB per row of a panel) beat 192-384 by 5-15% (fewer passes over C), and a
@@ -151,13 +162,17 @@ _A_BLOCK_FRACTION = 6
 _B_BLOCK_MAX = 4 << 20
 
 
-def gemm_blocking(dtype: str, isa: str | None = None, caches: tuple[int, int, int] | None = None) -> GemmBlocking:
+def gemm_blocking(dtype: str, isa: str | None = None, caches: tuple[int, int, int] | None = None,
+                  narrow: bool = False) -> GemmBlocking:
     """The blocking of floating ``dtype``'s packed GEMM for ISA level ``isa`` (default the one the
     JIT generates code for, ``isa.active_isa()``) and caches ``(L1d, L2, L3)`` in bytes (default
-    the host's). Raises LuminaTypeError for a dtype without a packed GEMM (the integer ones)."""
+    the host's); ``narrow``: with the tile for GEMMs at most its NR columns wide (``NARROW_TILES``,
+    the ISA's own tile where it has none). Raises LuminaTypeError for a dtype without a packed GEMM
+    (the integer ones)."""
     if dtype not in _FLOAT_ITEMSIZE:
         raise LuminaTypeError(f"gemm: {dtype} GEMMs are not packed; packed GEMMs take {sorted(_FLOAT_ITEMSIZE)}")
-    mr, nr, lanes = TILES[isa or cpu_isa.active_isa()][dtype]
+    level = isa or cpu_isa.active_isa()
+    mr, nr, lanes = (NARROW_TILES.get(level, {}).get(dtype) if narrow else None) or TILES[level][dtype]
     _, l2, l3 = caches or cpu_isa.cache_sizes()
     size = _FLOAT_ITEMSIZE[dtype]
     kc = _KC_BYTES // size
@@ -256,27 +271,44 @@ def _emit_pack_a(module: ir.Module, elem: ir.Type, blk: GemmBlocking) -> ir.Func
     """pack_a(dst, a, sa_m, sa_k, mc, kc): A[0:mc, 0:kc] -> MR-tall panels, dst[p][k][i], 0-padded.
 
     Panel p holds rows p*MR .. p*MR+MR-1, laid out k-major so the micro-kernel reads MR
-    consecutive elements per k step.
+    consecutive elements per k step. A transposed A (``sa_m == 1``: the ``X^T`` of a weight
+    gradient ``X^T dY``) already holds them consecutively: a full panel copies one MR-wide vector
+    per k.
     """
     fn, b, args = define(module, "pack_a", ir.VoidType(), [
         ("dst", PTR), ("a", PTR), ("sa_m", I64), ("sa_k", I64), ("mc", I64), ("kc", I64)])
     zero = ir.Constant(elem, 0)
+    column = ir.VectorType(elem, blk.mr)
+    columns_contiguous = b.icmp_signed("==", args["sa_m"], i64(1))
     with for_range(b, 0, args["mc"], blk.mr, name="p") as p:
         panel = element_ptr(b, elem, args["dst"], b.mul(p, args["kc"]), name="panel")
         rows = imin(b, i64(blk.mr), b.sub(args["mc"], p), name="rows")
-        with for_range(b, 0, args["kc"], name="k", vectorize=False) as k:
-            k_off = strided(b, k, args["sa_k"])
-            for i in range(blk.mr):  # unrolled: MR is small and fixed
-                # Rows past the edge become zeros. Their loads read the last real row instead
-                # (always present), which keeps the loop free of branches.
-                exists = b.icmp_signed("<", i64(i), rows)
-                row = b.add(p, b.select(exists, i64(i), b.sub(rows, i64(1))))
-                src = element_ptr(b, elem, args["a"], strided(b, row, args["sa_m"]), k_off)
-                value = b.select(exists, b.load(src, typ=elem), zero)
-                dst = element_ptr(b, elem, panel, b.add(b.mul(k, i64(blk.mr)), i64(i)))
-                b.store(value, dst)
+        full = b.icmp_signed("==", rows, i64(blk.mr))
+        with b.if_else(b.and_(full, columns_contiguous)) as (transposed, general):
+            with transposed:
+                with for_range(b, 0, args["kc"], name="kt", vectorize=False) as k:
+                    src = element_ptr(b, elem, args["a"], p, strided(b, k, args["sa_k"]))
+                    b.store(b.load(src, typ=column, align=sizeof(elem)),
+                            element_ptr(b, elem, panel, b.mul(k, i64(blk.mr))), align=sizeof(elem))
+            with general:
+                _pack_a_scalars(b, elem, blk, args, p, panel, rows, zero)
     b.ret_void()
     return fn
+
+
+def _pack_a_scalars(b, elem, blk: GemmBlocking, args, p, panel, rows, zero) -> None:
+    """An edge panel of A, or any layout: element by element, rows past ``rows`` as zeros."""
+    with for_range(b, 0, args["kc"], name="k", vectorize=False) as k:
+        k_off = strided(b, k, args["sa_k"])
+        for i in range(blk.mr):  # unrolled: MR is small and fixed
+            # Rows past the edge become zeros. Their loads read the last real row instead
+            # (always present), which keeps the loop free of branches.
+            exists = b.icmp_signed("<", i64(i), rows)
+            row = b.add(p, b.select(exists, i64(i), b.sub(rows, i64(1))))
+            src = element_ptr(b, elem, args["a"], strided(b, row, args["sa_m"]), k_off)
+            value = b.select(exists, b.load(src, typ=elem), zero)
+            dst = element_ptr(b, elem, panel, b.add(b.mul(k, i64(blk.mr)), i64(i)))
+            b.store(value, dst)
 
 
 def _emit_pack_b(module: ir.Module, elem: ir.Type, blk: GemmBlocking) -> ir.Function:
@@ -285,7 +317,8 @@ def _emit_pack_b(module: ir.Module, elem: ir.Type, blk: GemmBlocking) -> ir.Func
     Row-major B (sb_n == 1) copies each full panel row with NR / lanes vector loads. A
     transposed B (sb_k == 1: a weight ``W [N, K]`` read as ``W.T``) reads lanes x lanes blocks
     along its contiguous K, transposes each in registers (``_transpose``) and stores whole panel
-    rows. Edge panels, the last K rows of a transposed panel and any other layout copy scalars.
+    rows. An edge panel of a row-major B copies masked vectors; the last K rows of a transposed
+    panel and any other layout copy scalars.
     """
     fn, b, args = define(module, "pack_b", ir.VoidType(), [
         ("dst", PTR), ("b", PTR), ("sb_k", I64), ("sb_n", I64), ("kc", I64), ("nc", I64)])
@@ -307,9 +340,20 @@ def _emit_pack_b(module: ir.Module, elem: ir.Type, blk: GemmBlocking) -> ir.Func
                         b.store(value, element_ptr(b, elem, dst, i64(v * blk.lanes)),
                                 align=blk.lanes * sizeof(elem))
             with general:
+                with b.if_then(unit_stride):   # an edge panel of a row-major B: masked vector loads
+                    masks = [lanes_below(b, v * blk.lanes, blk.lanes, cols) for v in range(blk.nr // blk.lanes)]
+                    load = masked_load(b.module, elem, blk.lanes)
+                    with for_range(b, 0, args["kc"], name="ke") as k:
+                        src = element_ptr(b, elem, args["b"], strided(b, k, args["sb_k"]), p)
+                        dst = element_ptr(b, elem, panel, b.mul(k, i64(blk.nr)))
+                        for v, mask in enumerate(masks):
+                            value = b.call(load, [element_ptr(b, elem, src, i64(v * blk.lanes)),
+                                                  ir.Constant(ir.IntType(32), sizeof(elem)), mask, ir.Constant(vec, None)])
+                            b.store(value, element_ptr(b, elem, dst, i64(v * blk.lanes)),
+                                    align=blk.lanes * sizeof(elem))
                 transposed = b.and_(full, b.icmp_signed("==", args["sb_k"], i64(1)))
                 k_blocks = b.sub(args["kc"], b.srem(args["kc"], i64(blk.lanes)))
-                k_scalar = b.select(transposed, k_blocks, i64(0), name="k_scalar")
+                k_scalar = b.select(transposed, k_blocks, b.select(unit_stride, args["kc"], i64(0)), name="k_scalar")
                 with b.if_then(transposed):
                     _emit_transposed_rows(b, elem, blk, args, p, panel, k_blocks)
                 with for_range(b, k_scalar, args["kc"], name="k", vectorize=False) as k:
@@ -423,7 +467,11 @@ def _emit_micro_kernel(module: ir.Module, elem: ir.Type, blk: GemmBlocking, dire
         with fast:
             _store_tile_vectors(b, elem, vec, acc, args)
         with general:
-            _store_tile_scalars(b, elem, vec, blk, acc, args)
+            with b.if_else(contiguous_rows) as (edge, strided_c):
+                with edge:
+                    _store_tile_masked(b, elem, vec, acc, args)
+                with strided_c:
+                    _store_tile_scalars(b, elem, vec, blk, acc, args)
     b.ret_void()
     return fn
 
@@ -456,8 +504,28 @@ def _store_tile_rows(b, elem, vec, acc, args, add_to_c: bool) -> None:
             b.store(value, dst, align=sizeof(elem))
 
 
+def _store_tile_masked(b, elem, vec, acc, args) -> None:
+    """Edge tile, unit column stride: the ``mr`` rows that exist, each with masked vector stores
+    of its ``nr`` columns (added to C's after the first K block)."""
+    lanes = vec.count
+    store = intrinsic(b.module, f"llvm.masked.store.v{lanes}f{sizeof(elem) * 8}.p0", ir.VoidType(),
+                      [vec, PTR, ir.IntType(32), ir.VectorType(I1, lanes)])
+    load = masked_load(b.module, elem, lanes)
+    align = ir.Constant(ir.IntType(32), sizeof(elem))
+    masks = [lanes_below(b, v * lanes, lanes, args["nr"]) for v in range(len(acc[0]))]
+    for i, row in enumerate(acc):
+        with b.if_then(b.icmp_signed("<", i64(i), args["mr"])):
+            c_row = element_ptr(b, elem, args["c"], strided(b, i64(i), args["sc_m"]))
+            for v, (slot, mask) in enumerate(zip(row, masks)):
+                dst = element_ptr(b, elem, c_row, i64(v * lanes))
+                value = b.load(slot, typ=vec)
+                old = b.call(load, [dst, align, mask, ir.Constant(vec, None)])
+                value = b.select(args["accumulate"], b.fadd(value, old), value)
+                b.call(store, [value, dst, align, mask])
+
+
 def _store_tile_scalars(b, elem, vec, blk, acc, args) -> None:
-    """Edge tile or strided C: spill the tile to the stack, then store its mr x nr corner."""
+    """Strided C: spill the tile to the stack, then store its mr x nr corner."""
     lanes = vec.count
     tile = b.alloca(vec, size=len(acc) * blk.nr // lanes, name="tile")
     for i, row in enumerate(acc):

@@ -142,3 +142,18 @@ def k_blocks(b: ir.IRBuilder, K: ir.Value, max_kc: int) -> tuple[ir.Value, ir.Va
     n_blocks = b.sdiv(b.add(k_stop, i64(max_kc - 1)), i64(max_kc), name="k_blocks")
     step = b.sdiv(b.add(k_stop, b.sub(n_blocks, one)), n_blocks, name="kc_step")
     return k_stop, step
+
+
+def masked_load(module: ir.Module, elem: ir.Type, lanes: int) -> ir.Function:
+    """``llvm.masked.load`` of ``lanes`` x ``elem``: ``(ptr, i32 align, <lanes x i1> mask,
+    passthru)``; masked-off lanes read no memory and take ``passthru``."""
+    vec = ir.VectorType(elem, lanes)
+    suffix = f"f{sizeof(elem) * 8}"
+    return intrinsic(module, f"llvm.masked.load.v{lanes}{suffix}.p0", vec,
+                     [PTR, ir.IntType(32), ir.VectorType(ir.IntType(1), lanes), vec])
+
+
+def lanes_below(b: ir.IRBuilder, first: int, lanes: int, limit: ir.Value) -> ir.Value:
+    """The ``<lanes x i1>`` mask of lanes ``first + i < limit``."""
+    lane = ir.Constant(ir.VectorType(I64, lanes), list(range(first, first + lanes)))
+    return b.icmp_signed("<", lane, splat(b, limit, lanes))
