@@ -35,6 +35,7 @@ from ...errors import LuminaCodegenError
 from ...ir.dtypes import DType
 from ...ir.ops import Op
 from . import llvm_math
+from .llvm_gemm_ir import no_unroll
 
 I1, I8, I16, I32, I64 = (ir.IntType(w) for w in (1, 8, 16, 32, 64))
 F16, F32, F64 = ir.HalfType(), ir.FloatType(), ir.DoubleType()
@@ -55,6 +56,10 @@ _CMP = {Op.LT: "<", Op.LE: "<=", Op.GT: ">", Op.GE: ">=", Op.EQ: "==", Op.NE: "!
 _INTRINSIC = {Op.EXP: "llvm.exp", Op.LOG: "llvm.log", Op.SQRT: "llvm.sqrt", Op.SIN: "llvm.sin",
               Op.COS: "llvm.cos", Op.ABS: "llvm.fabs", Op.POW: "llvm.pow"}
 _LIBM64 = {Op.TANH: "tanh", Op.ERF: "erf"}
+
+
+ROLLED_MIN = 16
+"""Trip count from which an innermost loop is kept rolled for the vectorizer (``KernelBuilder.nest``)."""
 
 
 class KernelBuilder:
@@ -79,8 +84,9 @@ class KernelBuilder:
         self.check_slots: dict[tuple[int, int], tuple] = {}
 
     # ---- loops ------------------------------------------------------------------------------------
-    def loop(self, var: E.Var, lo: ir.Value, hi: ir.Value, body):
-        """``for var in [lo, hi): body()`` (a counted loop; no iteration when ``lo >= hi``)."""
+    def loop(self, var: E.Var, lo: ir.Value, hi: ir.Value, body, rolled: bool = False):
+        """``for var in [lo, hi): body()`` (a counted loop; no iteration when ``lo >= hi``);
+        ``rolled``: never unrolled before the vectorizer sees it (``llvm_gemm_ir.no_unroll``)."""
         b = self.b
         pre = b.block
         head = b.append_basic_block(f"{var.name}.head")
@@ -96,7 +102,9 @@ class KernelBuilder:
         carried = body()
         nxt = b.add(i, ir.Constant(I64, 1), name=f"{var.name}.next", flags=("nsw",))
         i.add_incoming(nxt, b.block)
-        b.cbranch(b.icmp_signed("<", nxt, hi), loop, done)
+        backedge = b.cbranch(b.icmp_signed("<", nxt, hi), loop, done)
+        if rolled:
+            backedge.set_metadata("llvm.loop", no_unroll(self.module))
         b.position_at_end(done)
         return pre, head, carried
 
@@ -110,7 +118,12 @@ class KernelBuilder:
         b.ret_void()
 
     def nest(self, loops: list, body) -> None:
-        """Loops over ``loops`` (outer to inner; the first domain var runs over [start, end))."""
+        """Loops over ``loops`` (outer to inner; the first domain var runs over [start, end)).
+
+        An innermost loop at least ``ROLLED_MIN`` long inside another is kept rolled for the
+        vectorizer: LLVM would otherwise unroll its constant trip count away first and vectorize
+        the outer loop instead, with gathers and scatters. Measured (Zen 5, f32 ``x * w`` over
+        [50176, 32], ``w`` [32]): 1.0-2.7 ms unrolled, 0.14 ms rolled, as for [25088, 64]."""
         if not loops:
             body()
             return
@@ -118,7 +131,8 @@ class KernelBuilder:
         first = bool(self.k.domain) and v is self.k.domain[0]
         lo = self.start if first else ir.Constant(I64, 0)
         hi = self.end if first else ir.Constant(I64, v.extent)
-        self.loop(v, lo, hi, lambda: self.nest(rest, body))
+        rolled = not rest and not first and v.extent >= ROLLED_MIN
+        self.loop(v, lo, hi, lambda: self.nest(rest, body), rolled=rolled)
 
     def _identity(self, op: Reduce, dt: DType) -> ir.Constant:
         if op is Reduce.SUM:

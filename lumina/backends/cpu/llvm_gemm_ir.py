@@ -54,13 +54,23 @@ def no_vectorize(module: ir.Module) -> ir.MDValue:
     Packing loops with a runtime stride would otherwise be vectorized over k into AVX-512
     gathers and scatters, which are several times slower than scalar copies on Zen 4.
     """
-    disable = module.add_metadata([ir.MetaDataString(module, "llvm.loop.vectorize.enable"),
-                                   ir.Constant(I1, 0)])
+    return loop_id(module, module.add_metadata([ir.MetaDataString(module, "llvm.loop.vectorize.enable"),
+                                                ir.Constant(I1, 0)]))
+
+
+def no_unroll(module: ir.Module) -> ir.MDValue:
+    """A fresh loop ID carrying ``llvm.loop.unroll.disable``: the loop is left for the vectorizer
+    instead of being unrolled away first (see ``llvm_expr.KernelBuilder.nest``)."""
+    return loop_id(module, module.add_metadata([ir.MetaDataString(module, "llvm.loop.unroll.disable")]))
+
+
+def loop_id(module: ir.Module, *properties: ir.MDValue) -> ir.MDValue:
+    """A fresh loop ID (``!llvm.loop``) listing ``properties``."""
     # A loop ID must list itself first; add_metadata cannot build a cycle, so patch it in.
     placeholder = ir.MetaDataString(module, f"lumina.loop.{len(module.metadata)}")
-    loop_id = module.add_metadata([placeholder])
-    loop_id.operands = (loop_id, disable)
-    return loop_id
+    loop = module.add_metadata([placeholder])
+    loop.operands = (loop, *properties)
+    return loop
 
 
 def sizeof(elem: ir.Type) -> int:
