@@ -22,7 +22,7 @@ def _block(lib, x, w1, w2, scale, shift):
     return conv(y, w2, padding=1) + y
 
 
-def _operands(rng, n=2, c=5, o=6, size=9):
+def _operands(rng, n=2, c=5, o=20, size=9):
     return (rng.standard_normal((n, c, size, size)).astype(np.float32),
             rng.standard_normal((o, c, 3, 3)).astype(np.float32) / 4,
             rng.standard_normal((o, o, 3, 3)).astype(np.float32) / 4,
@@ -38,12 +38,13 @@ def test_a_convolution_block_matches_torch_and_keeps_channels_last():
     np.testing.assert_allclose(got, expect, rtol=1e-4, atol=1e-4)
     first, last = [k for k in fn.lower(*args).kernels() if isinstance(k, DotKernel)]
     # inside the block: rows are the N*H*W output positions, read in place from the im2col rows; C
-    # row-major [N*H*W, O], the channels-last result, not stored transposed
-    assert (first.batch, first.m, first.n) == (1, 2 * 9 * 9, 6)
+    # row-major [N*H*W, O], the channels-last result, not stored transposed (with more than
+    # lower.FEW_COLUMNS channels: fewer run as the transposed product)
+    assert (first.batch, first.m, first.n) == (1, 2 * 9 * 9, 20)
     assert first.a.strides[2] == 1 and first.c_strides[2] == 1
     # the block's result is [N, O, H, W]: the last GEMM runs per image (its rows split into the
     # images' runs) with the residual add as its epilogue, storing each image's [O, H*W] in place
-    assert last.batch == 2 and last.epilogue is not None and last.c_strides == (6 * 81, 81, 1)
+    assert last.batch == 2 and last.epilogue is not None and last.c_strides == (20 * 81, 81, 1)
 
 
 @pytest.mark.parametrize("stride, dilation, size", [(1, 1, 7), (2, 1, 9), (1, 2, 10), (3, 1, 11)])
