@@ -593,6 +593,24 @@ SINK_PERMUTES = {
           %11:f32[3,2,4] = permute %10 {perm=(1, 2, 0)}
           return %4, %11
         }"""),
+    # a reduction of a permute reduces the source over the mapped axes; its kept axes are permuted
+    # back (keepdim: by the same permutation)
+    "reductions": ("""
+        graph reductions {
+          %0:f32[2,3,4] = input {name='x'}
+          %1:f32[4,2,3] = permute %0 {perm=(2, 0, 1)}
+          %2:f32[4,3] = reduce_max %1 {axes=(1,), keepdim=False}
+          %3:f32[1,2,1] = reduce_max %1 {axes=(0, 2), keepdim=True}
+          return %2, %3
+        }""", """
+        graph reductions {
+          %0:f32[2,3,4] = input {name='x'}
+          %1:f32[3,4] = reduce_max %0 {axes=(0,), keepdim=False}
+          %2:f32[4,3] = permute %1 {perm=(1, 0)}
+          %3:f32[2,1,1] = reduce_max %0 {axes=(1, 2), keepdim=True}
+          %4:f32[1,2,1] = permute %3 {perm=(2, 0, 1)}
+          return %2, %4
+        }"""),
 }
 
 FIXTURES = [pytest.param(fn, *texts, id=f"{name}-{key}")

@@ -1,4 +1,4 @@
-"""Layout: move permutes past elementwise ops, so that two permutes meet and cancel.
+"""Layout: move permutes past elementwise ops and reductions, so that two permutes meet and cancel.
 
 A convolution computes channels last (``nn.functional.conv``: its GEMM's rows are the output
 positions, its columns the channels) and returns ``permute(y, [N, C, *S] order)``; the next one reads
@@ -15,8 +15,14 @@ permutation (the identity, dropped, for a convolution's pair). An operand that i
 tensor stored in the other order) stops the rule: reading it through a permute would only move the
 transpose.
 
-Exact: an elementwise op applied to permuted operands is the permutation of the op applied to the
-operands, element for element.
+A reduction of a permute reduces the unpermuted value over the corresponding axes instead (its
+kept axes permuted back), so that it reads the value in the order it is stored: a batch norm's
+per-channel statistics of a channels-last value.
+
+Exact for elementwise ops (applied to permuted operands, they give the permutation of their
+result, element for element) and for ``reduce_max``; a ``reduce_sum`` adds the same elements in
+another order, which the code generators already take the licence to choose (they reassociate
+sums to vectorise them).
 """
 from __future__ import annotations
 
@@ -46,6 +52,8 @@ def _permuted(x: Value, perm: tuple) -> Value:
 def _sink(node: Node, ins: list[Value]) -> Value | None:
     if node.op is Op.PERMUTE:
         return SIMPLIFY[Op.PERMUTE](node, *ins)     # permute(permute(x)) folds, the identity drops
+    if node.op in (Op.REDUCE_SUM, Op.REDUCE_MAX):
+        return _sink_reduction(node, ins[0])
     if not node.op.is_elementwise:
         return None
     perm = None
@@ -67,6 +75,22 @@ def _sink(node: Node, ins: list[Value]) -> Value | None:
         else:
             return None
     return B.permute(reemit(node, operands), list(perm))
+
+
+def _sink_reduction(node: Node, x: Value) -> Value | None:
+    """``reduce(permute(y, p), axes)`` as the reduction of ``y`` over the axes ``p`` maps them to,
+    permuted back into the order of the kept axes: a batch norm's per-channel statistics of a
+    channels-last value reduce its outer axes, read in order."""
+    if x.op is not Op.PERMUTE or _is_broadcast(x.node.inputs[0]):
+        return None
+    perm, source = tuple(x.node.attrs["perm"]), x.node.inputs[0]
+    axes, keepdim = node.attrs["axes"], node.attrs["keepdim"]
+    reduced = B.reduce(node.op, source, [perm[a] for a in axes], keepdim=keepdim)
+    if keepdim:
+        return B.permute(reduced, perm)
+    kept = [perm[a] for a in range(len(perm)) if a not in axes]   # source axes, in the result's order
+    order = sorted(kept)
+    return B.permute(reduced, [order.index(a) for a in kept])
 
 
 def sink_permutes(graph: Graph) -> Graph:
