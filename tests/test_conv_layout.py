@@ -106,3 +106,15 @@ def test_pools_read_their_input_in_the_order_it_is_stored():
     np.testing.assert_allclose(pooled.numpy(), torch.nn.functional.max_pool2d(
         torch.nn.functional.conv2d(tx, tw, padding=1).relu(), 2).numpy(), rtol=1e-5, atol=1e-5)
     np.testing.assert_allclose(averaged.numpy(), torch.nn.functional.avg_pool2d(tx, 2).numpy(), rtol=1e-6, atol=1e-6)
+
+
+def test_a_half_precision_depthwise_convolution_accumulates_in_float32():
+    """float16 in and out, the sum over the taps in float32 (as the GEMM of an ungrouped float16
+    convolution accumulates): within one float16 rounding of PyTorch's float32 result."""
+    rng = np.random.default_rng(4)
+    x = rng.standard_normal((2, 8, 12, 12)).astype(np.float16)
+    w = rng.standard_normal((8, 1, 5, 5)).astype(np.float16)
+    got = F.conv2d(lumina.tensor(x), lumina.tensor(w), padding=2, groups=8)
+    assert got.dtype == lumina.float16
+    expect = torch.nn.functional.conv2d(torch.from_numpy(x).float(), torch.from_numpy(w).float(), padding=2, groups=8)
+    np.testing.assert_allclose(got.numpy().astype(np.float32), expect.numpy(), rtol=2 ** -10, atol=2 ** -10)

@@ -219,8 +219,9 @@ class OnnxModel:
                                           f"rank {rank} ({expected()})")
                 if any(a.shape[i] != n for i, n in fixed.items()):
                     raise LuminaOnnxError(f"input {name!r}: shape {list(a.shape)}, expected {expected()}")
-            if not a.flags.c_contiguous or a.dtype.kind not in "fb" and widen_array(a) is not a:
-                a = np.ascontiguousarray(widen_array(a)).reshape(a.shape)   # keeps 0-d arrays 0-d
+            wide = widen_array(a)   # int8 as int32, float8 as float32...
+            if wide is not a or not a.flags.c_contiguous:
+                a = np.ascontiguousarray(wide).reshape(a.shape)   # keeps 0-d arrays 0-d
             out.append(a)
         return out
 

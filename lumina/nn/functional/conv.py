@@ -309,13 +309,16 @@ def _conv_depthwise(x: Tensor, weight: Tensor, kernel, stride, dilation, outs, p
     the batched GEMM over groups would be C GEMMs of a single column."""
     nd, c = len(kernel), x.shape[1]
     last, first = (0, *range(2, nd + 2), 1), (0, nd + 1, *range(1, nd + 1))
+    dtype = x.dtype
+    if dtype.is_half:   # accumulated in float32, as the GEMM accumulates a half convolution
+        x, weight = x.float(), weight.float()
     xp = pad(x.permute(*last), [0, 0] + [p for lo_hi in reversed(pads) for p in lo_hi])   # [N, *S', C]
     taps_ = weight.reshape(c, math.prod(kernel)).transpose(0, 1)                          # [prod(k), C]
     out = None
     for t, window in enumerate(windows(xp, kernel, stride, dilation, outs, channels_last=True)):
         term = window * taps_[t]
         out = term if out is None else out + term
-    return out.permute(*first)
+    return out.permute(*first).to(dtype)
 
 
 _CONV_DOC = """``torch.nn.functional.conv{n}d`` (cross-correlation) as im2col + one batched dot.
