@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from llvmlite import ir
 
+from ...codegen import expr as E
 from ...codegen import legalize as L
 from ...codegen.kernel import LoopKernel, RowKernel
 from .llvm_epilogue import EPILOGUE_FUNCTION, epilogue_pointers, render_epilogue
@@ -24,6 +25,11 @@ from .llvm_expr import I64, LEGALIZE, REG, KernelBuilder
 from .llvm_rows import RowBuilder
 
 __all__ = ["EPILOGUE_FUNCTION", "LEGALIZE", "epilogue_pointers", "render_epilogue", "render_module"]
+
+
+OUTER_REDUCE_BLOCK = 8
+"""Rows an outer reduction combines in registers before it updates its output
+(``LoopBuilder.emit_outer_reduction``)."""
 
 
 class LoopBuilder(KernelBuilder):
@@ -44,24 +50,50 @@ class LoopBuilder(KernelBuilder):
     def emit_outer_reduction(self) -> None:
         """The reduce loops run outside the innermost output loop and accumulate in the output
         buffer: ``for r: for j: out[j] = out[j] + x[r, j]`` reads ``x`` row by row (contiguous and
-        vectorisable) where the register-accumulator order would stride down its columns."""
+        vectorisable) where the register-accumulator order would stride down its columns.
+
+        The innermost reduce loop takes ``OUTER_REDUCE_BLOCK`` rows at a time, combined as a tree
+        before one update of the output: a sum of n rows then rounds about n / 8 + 8 times in
+        sequence instead of n (a batch norm's statistics of a channels-last value, a bias
+        gradient), and the output is loaded and stored an eighth as often."""
         k, b = self.k, self.b
         out, dt = len(k.buffers) - 1, k.value.dtype
         *outer, inner = k.domain
+        *others, last = k.reduce_vars
+        block = E.Var(f"{last.name}_block", max(1, last.extent // OUTER_REDUCE_BLOCK))
 
         def init():
             self.memo = {}
             self.store(out, self._row_major(k.domain), self._identity(k.reduce_op, dt), dt)
 
-        def accumulate():
+        def accumulate(rows):
+            """out[j] = out[j] combined with the tree of ``value`` at ``last`` = each of ``rows``
+            (LLVM values)."""
+            terms = []
+            for row in rows:
+                self.vars[last] = row
+                self.memo = {}
+                terms.append(self.expr(k.value))
+            while len(terms) > 1:
+                pairs = [self._combine(k.reduce_op, x, y, dt) for x, y in zip(terms[::2], terms[1::2])]
+                terms = pairs + terms[len(pairs) * 2:]
             self.memo = {}
             index = self._row_major(k.domain)
-            acc = b.load(self.pointer(out, index))
-            self.store(out, index, self._combine(k.reduce_op, acc, self.expr(k.value), dt), dt)
+            self.store(out, index, self._combine(k.reduce_op, b.load(self.pointer(out, index)), terms[0], dt), dt)
+
+        def blocks():
+            whole = last.extent // OUTER_REDUCE_BLOCK
+            if whole:
+                self.loop(block, ir.Constant(I64, 0), ir.Constant(I64, whole), lambda: self.nest([inner], lambda: accumulate(
+                    [b.add(b.mul(self.vars[block], ir.Constant(I64, OUTER_REDUCE_BLOCK)), ir.Constant(I64, u))
+                     for u in range(OUTER_REDUCE_BLOCK)])))
+            rest = range(whole * OUTER_REDUCE_BLOCK, last.extent)
+            if rest:
+                self.nest([inner], lambda: accumulate([ir.Constant(I64, r) for r in rest]))
 
         def per_row():
             self.nest([inner], init)
-            self.nest(list(k.reduce_vars) + [inner], accumulate)
+            self.nest(list(others), blocks)
 
         self.nest(outer, per_row)
 
