@@ -19,7 +19,7 @@ from llvmlite import ir
 
 from ...codegen import expr as E
 from ...codegen import legalize as L
-from ...codegen.kernel import LoopKernel, RowKernel
+from ...codegen.kernel import LoopKernel, Reduce, RowKernel
 from .llvm_epilogue import EPILOGUE_FUNCTION, epilogue_pointers, render_epilogue
 from .llvm_expr import I64, LEGALIZE, REG, KernelBuilder
 from .llvm_rows import RowBuilder
@@ -75,11 +75,11 @@ class LoopBuilder(KernelBuilder):
                 self.memo = {}
                 terms.append(self.expr(k.value))
             while len(terms) > 1:
-                pairs = [self._combine(k.reduce_op, x, y, dt) for x, y in zip(terms[::2], terms[1::2])]
+                pairs = [self._combine_in_order(x, y, dt) for x, y in zip(terms[::2], terms[1::2])]
                 terms = pairs + terms[len(pairs) * 2:]
             self.memo = {}
             index = self._row_major(k.domain)
-            self.store(out, index, self._combine(k.reduce_op, b.load(self.pointer(out, index)), terms[0], dt), dt)
+            self.store(out, index, self._combine_in_order(b.load(self.pointer(out, index)), terms[0], dt), dt)
 
         def blocks():
             whole = last.extent // OUTER_REDUCE_BLOCK
@@ -96,6 +96,14 @@ class LoopBuilder(KernelBuilder):
             self.nest(list(others), blocks)
 
         self.nest(outer, per_row)
+
+    def _combine_in_order(self, acc, x, dt):
+        """``_combine`` of an outer reduction, a float sum without the reassociation licence: the
+        vectorised and the scalar copies of the loop (the threads' column ranges split them
+        differently) must add in the same order, or a result would depend on the thread count."""
+        if self.k.reduce_op is Reduce.SUM and dt.is_float:
+            return self.b.fadd(acc, x)
+        return self._combine(self.k.reduce_op, acc, x, dt)
 
     def reduction(self) -> ir.Value:
         """Fold ``value`` over the reduce loops into a register accumulator."""
