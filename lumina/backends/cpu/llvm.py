@@ -29,7 +29,9 @@ __all__ = ["EPILOGUE_FUNCTION", "LEGALIZE", "epilogue_pointers", "render_epilogu
 
 OUTER_REDUCE_BLOCK = 8
 """Rows an outer reduction combines in registers before it updates its output
-(``LoopBuilder.emit_outer_reduction``)."""
+(``LoopBuilder.emit_outer_reduction``), when it reduces at least ``OUTER_REDUCE_BLOCKED`` of them:
+a short one (a pool's window) adds row by row, in the order PyTorch's loops add."""
+OUTER_REDUCE_BLOCKED = 64
 
 
 class LoopBuilder(KernelBuilder):
@@ -60,7 +62,8 @@ class LoopBuilder(KernelBuilder):
         out, dt = len(k.buffers) - 1, k.value.dtype
         *outer, inner = k.domain
         *others, last = k.reduce_vars
-        block = E.Var(f"{last.name}_block", max(1, last.extent // OUTER_REDUCE_BLOCK))
+        size = OUTER_REDUCE_BLOCK if last.extent >= OUTER_REDUCE_BLOCKED else 1   # a short one row by row
+        block = E.Var(f"{last.name}_block", max(1, last.extent // size))
 
         def init():
             self.memo = {}
@@ -82,12 +85,11 @@ class LoopBuilder(KernelBuilder):
             self.store(out, index, self._combine_in_order(b.load(self.pointer(out, index)), terms[0], dt), dt)
 
         def blocks():
-            whole = last.extent // OUTER_REDUCE_BLOCK
+            whole = last.extent // size
             if whole:
                 self.loop(block, ir.Constant(I64, 0), ir.Constant(I64, whole), lambda: self.nest([inner], lambda: accumulate(
-                    [b.add(b.mul(self.vars[block], ir.Constant(I64, OUTER_REDUCE_BLOCK)), ir.Constant(I64, u))
-                     for u in range(OUTER_REDUCE_BLOCK)])))
-            rest = range(whole * OUTER_REDUCE_BLOCK, last.extent)
+                    [b.add(b.mul(self.vars[block], ir.Constant(I64, size)), ir.Constant(I64, u)) for u in range(size)])))
+            rest = range(whole * size, last.extent)
             if rest:
                 self.nest([inner], lambda: accumulate([ir.Constant(I64, r) for r in rest]))
 
