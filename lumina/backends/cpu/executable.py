@@ -100,6 +100,16 @@ def _workspace(sizes: tuple[tuple[np.dtype, int], ...]) -> tuple[np.ndarray, int
     return found
 
 
+def _checked(x, shape: tuple, dtype: np.dtype) -> np.ndarray:
+    """Input ``x`` as a C-contiguous array of ``dtype`` (itself when it is one). Raises
+    LuminaTypeError when its shape is not ``shape``."""
+    if not (type(x) is np.ndarray and x.dtype == dtype and x.flags.c_contiguous):
+        x = np.asarray(x, dtype=dtype, order="C")
+    if x.shape != shape:
+        raise LuminaTypeError(f"executable: input of shape {x.shape}, expected {shape}")
+    return x
+
+
 def _dead() -> None:
     """A weak reference to nothing (what ``Executable._bound`` starts with)."""
     return None
@@ -200,22 +210,14 @@ class Executable:
         arrays = {}
         for k, ((slot, shape, dtype), x) in enumerate(zip(self._inputs, inputs)):
             if x is not bound[k]():
-                if not (type(x) is np.ndarray and x.dtype == dtype and x.flags.c_contiguous):
-                    x = np.asarray(x, dtype=dtype, order="C")
-                if x.shape != shape:
-                    raise LuminaTypeError(f"executable: input of shape {x.shape}, expected {shape}")
+                x = _checked(x, shape, dtype)
                 bound[k] = weakref.ref(x)
                 ptrs[slot] = data_address(x)
             elif x.shape != shape or x.dtype is not dtype and x.dtype != dtype:   # reshaped in place
                 bound[k] = _dead
                 return self._bind_run(inputs)
             arrays[slot] = x
-        for slot in self._fresh:
-            spec = self.slots[slot]
-            arrays[slot] = a = np.empty(spec.shape, spec.dtype)
-            if POISON:
-                a.reshape(-1).view(np.uint8)[:] = 0xFF
-            ptrs[slot] = data_address(a)
+        self._bind_fresh(arrays, ptrs)
         for slot, _, copy, _ in self._outputs:
             if slot not in arrays:
                 arrays[slot] = self._fixed[slot]
@@ -279,19 +281,20 @@ class Executable:
         ptrs = self._fixed_ptrs.copy()
         for slot, x in zip(self.input_slots, inputs):
             spec = self.slots[slot]
-            if not (type(x) is np.ndarray and x.dtype == spec.dtype and x.flags.c_contiguous):
-                x = np.asarray(x, dtype=spec.dtype, order="C")
-            if x.shape != spec.shape:
-                raise LuminaTypeError(f"executable: input of shape {x.shape}, expected {spec.shape}")
-            arrays[slot] = x
+            arrays[slot] = x = _checked(x, spec.shape, spec.dtype)
             ptrs[slot] = data_address(x)
+        self._bind_fresh(arrays, ptrs)
+        return arrays, ptrs
+
+    def _bind_fresh(self, arrays, ptrs) -> None:
+        """A new array for each output slot the caller keeps, in ``arrays`` (by slot) and its
+        address in ``ptrs``."""
         for slot in self._fresh:
             spec = self.slots[slot]
             arrays[slot] = a = np.empty(spec.shape, spec.dtype)
             if POISON:
                 a.reshape(-1).view(np.uint8)[:] = 0xFF
             ptrs[slot] = data_address(a)
-        return arrays, ptrs
 
     def _run_stepwise(self, ptrs) -> None:
         ptrs = ptrs.tolist()
