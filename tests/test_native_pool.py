@@ -11,7 +11,7 @@ import pytest
 
 from lumina.backends.cpu.jit import compile_llvm
 from lumina.backends.cpu.llvm_plan import host_futex
-from lumina.backends.cpu.native_pool import NativePool, native_pool
+from lumina.backends.cpu.native_pool import NativePool, bind_cpus, native_pool
 
 pytestmark = pytest.mark.skipif(host_futex() is None, reason="the native pool is Linux-only (futex); "
                                                                "elsewhere plans go to the Python pool")
@@ -31,6 +31,20 @@ define void @plan(i64 %buffers, i64 %tid, i64 %workspaces) {
   %at = add i64 %tid, 8
   %ws_slot = getelementptr i64, ptr %base, i64 %at
   store i64 %first, ptr %ws_slot
+  ret void
+}
+"""
+
+
+# plan(buffers, tid, workspaces): buffers[tid] = the CPU thread id ``tid`` runs on
+_CPU_PLAN = """
+declare i32 @sched_getcpu()
+define void @plan(i64 %buffers, i64 %tid, i64 %workspaces) {
+  %base = inttoptr i64 %buffers to ptr
+  %slot = getelementptr i64, ptr %base, i64 %tid
+  %cpu = call i32 @sched_getcpu()
+  %wide = sext i32 %cpu to i64
+  store i64 %wide, ptr %slot
   ret void
 }
 """
@@ -126,3 +140,28 @@ def test_a_forked_child_runs_multithreaded_plans():
     os.kill(pid, 9)
     os.waitpid(pid, 0)
     pytest.fail("the forked child's compiled call did not finish within 60 s")
+
+
+@pytest.mark.skipif(bind_cpus(2) is None, reason="this process may run on one CPU only, so nothing binds")
+def test_threads_run_on_their_bound_cpus_and_the_caller_gets_its_mask_back():
+    """Thread id t runs every job on the t-th allowed CPU, the caller (thread 0) included, and the
+    caller's own CPU mask is what it was once the job ends."""
+    import os
+    module = compile_llvm(_CPU_PLAN, "pool_cpu_plan")
+    pool = NativePool(1)
+    before = os.sched_getaffinity(0)
+    cpus = np.full(4, -1, np.int64)
+    for _ in range(20):
+        pool.run(module.address("plan"), cpus.ctypes.data, (), 2)
+        assert list(cpus[:2]) == bind_cpus(2)
+    assert os.sched_getaffinity(0) == before
+
+
+def test_binding_needs_enough_cpus_and_can_be_turned_off(monkeypatch):
+    import os
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {5, 2, 9})
+    assert bind_cpus(3) == [2, 5, 9]
+    assert bind_cpus(2) == [2, 5]
+    assert bind_cpus(4) is None                      # more threads than CPUs: they share anyway
+    monkeypatch.setenv("LUMINA_BIND_THREADS", "0")
+    assert bind_cpus(2) is None

@@ -14,6 +14,7 @@ from .jit import host_cpu_name, host_simd, host_triple, host_vector_bits
 from ...codegen.kernel import DotKernel
 from .llvm import render_epilogue, render_module
 from .llvm_gemm import EPILOGUE_POINTERS, PACKED_DTYPES, gemm_blocking, render_gemm
+from .native_pool import bind_cpus
 from .threads import num_threads
 
 __all__ = ["build", "cache_clear", "cache_info", "render", "target"]
@@ -33,7 +34,13 @@ def _choices(level: str) -> tuple[str, ...]:
     return (f"isa: {level}{forced}", f"caches: L1d {l1 >> 10} KiB, L2 {l2 >> 10} KiB, L3 {l3 >> 10} KiB",
             *(f"gemm {dtype}: {gemm_blocking(dtype, level)}" for dtype in sorted(PACKED_DTYPES)),
             *(f"gemm {dtype}, at most {narrow.nr} columns: {narrow}" for dtype in sorted(PACKED_DTYPES)
-              for narrow in [gemm_blocking(dtype, level, narrow=True)] if narrow != gemm_blocking(dtype, level)))
+              for narrow in [gemm_blocking(dtype, level, narrow=True)] if narrow != gemm_blocking(dtype, level)),
+            _binding(num_threads()))
+
+
+def _binding(threads: int) -> str:
+    bound = bind_cpus(threads) if threads > 1 else None
+    return f"thread binding: {'none' if bound is None else 'CPUs ' + ', '.join(map(str, bound))}"
 
 
 def render(desc) -> str:

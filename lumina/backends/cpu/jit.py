@@ -171,6 +171,17 @@ class CompiledModule:
         self._addresses[symbol] = addr
         return addr
 
+    def global_address(self, symbol: str) -> int:
+        """The address of the global variable ``symbol``.
+
+        Raises LuminaCodegenError if the module defines no such variable.
+        """
+        with _LLVM_LOCK:
+            addr = self._engine.get_global_value_address(symbol)
+        if not addr:
+            raise LuminaCodegenError(f"jit: module {self.name!r} defines no global variable {symbol!r}")
+        return addr
+
     def ir(self) -> str:
         """The LLVM IR after the -O3 pipeline, as text."""
         return self._optimized_ir
