@@ -144,8 +144,9 @@ def test_a_forked_child_runs_multithreaded_plans():
 
 @pytest.mark.skipif(bind_cpus(2) is None, reason="this process may run on one CPU only, so nothing binds")
 def test_threads_run_on_their_bound_cpus_and_the_caller_gets_its_mask_back():
-    """Thread id t runs every job on the t-th allowed CPU, the caller (thread 0) included, and the
-    caller's own CPU mask is what it was once the job ends."""
+    """Worker t runs every job on the t-th allowed CPU; the caller (thread 0) never shares a
+    worker's CPU (it runs a job it started on one on the first allowed CPU), and its own CPU mask
+    is what it was once the job ends."""
     import os
     module = compile_llvm(_CPU_PLAN, "pool_cpu_plan")
     pool = NativePool(1)

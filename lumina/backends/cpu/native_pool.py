@@ -18,12 +18,14 @@ or the sleeper's futex call sees the new value). Linux only (``llvm_plan.host_fu
 the executable hands plans to the Python pool (``threads.run_on_threads``).
 
 Threads are bound to CPUs (``bind_cpus``) where the process may run on at least as many CPUs as the
-pool has threads: worker ``t`` to the ``t``-th allowed CPU for its life, the caller to the first for
-the duration of each job (its own mask is restored when the job ends), as OpenMP does with
-``OMP_PROC_BIND``. Without it Linux often woke a worker on the caller's CPU and left both there, so
-the two halves of a job ran one after the other: a 128x768x512 GEMM on a 2-core KVM guest took
-0.57-0.60 ms (the worker's share starting when the caller's ended) in most rounds of 30 calls instead
-of 0.26-0.30 ms. ``LUMINA_BIND_THREADS=0`` leaves placement to the kernel.
+pool has threads, as OpenMP binds its threads with ``OMP_PROC_BIND``: worker ``t`` to the ``t``-th
+allowed CPU for its life. The caller stays where it is unless it finds itself on a worker's CPU:
+then it binds itself to the first allowed CPU for that job and gets its own mask back after (three
+system calls, about 10 µs, paid only then). Without binding Linux often woke a worker on the
+caller's CPU and left both there, so the two halves of a job ran one after the other: a
+128x768x512 GEMM on a 2-core KVM guest took 0.57-0.60 ms (the worker's share starting when the
+caller's ended) in most rounds of 30 calls instead of 0.26-0.30 ms. ``LUMINA_BIND_THREADS=0``
+leaves placement to the kernel.
 
 One job at a time: ``run`` holds a lock, and each worker's GEMM workspaces (``workspace_tables``)
 belong to the pool's thread ids.
@@ -52,9 +54,9 @@ _PLAN = ir.FunctionType(ir.VoidType(), [I64, I64, I64]).as_pointer()   # plan(bu
 def render_pool(futex: int, x86: bool) -> str:
     """LLVM IR of ``i8* pool_worker(i8* tid)`` and ``void pool_run(plan, buffers, tables, n)``
     (``tables``: the address of n workspace-table addresses, one per thread id), and the global
-    ``cpu_masks``: 0, or the address of ``MASK_BYTES`` CPU masks: room for the caller's own mask,
-    then one per thread id; where set, each thread binds itself to its mask (the caller for the
-    job only)."""
+    ``cpu_masks``: 0, or the address of ``MASK_BYTES`` CPU masks: the workers' CPUs together, then
+    one per thread id; where set, each worker binds itself to its mask, and the caller to thread
+    0's for a job it finds itself on a worker's CPU at the start of."""
     module = ir.Module(name="lumina_pool")
 
     def global_(name, typ):
@@ -66,16 +68,31 @@ def render_pool(futex: int, x86: bool) -> str:
     job = {name: global_(f"job_{name}", I64) for name in ("plan", "buffers", "tables", "threads")}
     masks = global_("cpu_masks", I64)
     masks.linkage = ""   # an exported definition: Python sets it before the workers start
+    saved = ir.GlobalVariable(module, ir.ArrayType(ir.IntType(8), MASK_BYTES), name="caller_mask")
+    saved.linkage, saved.initializer = "internal", ir.Constant(saved.type.pointee, None)
+    getcpu = ir.Function(module, ir.FunctionType(I32, []), name="sched_getcpu")
     syscall = ir.Function(module, ir.FunctionType(I64, [I64], var_arg=True), name="syscall")
     affinity = {name: ir.Function(module, ir.FunctionType(I32, [I32, I64, I8P]), name=f"sched_{name}affinity")
                 for name in ("get", "set")}
 
-    def bind(b, name, slot):
-        """sched_{get,set}affinity(this thread, mask ``slot`` of ``cpu_masks``) where masks are set."""
-        base = b.load(masks)
-        with b.if_then(b.icmp_unsigned("!=", base, ir.Constant(I64, 0))):
-            at = b.add(base, b.mul(slot, ir.Constant(I64, MASK_BYTES)))
-            b.call(affinity[name], [ir.Constant(I32, 0), ir.Constant(I64, MASK_BYTES), b.inttoptr(at, I8P)])
+    def mask(b, slot):
+        return b.inttoptr(b.add(b.load(masks), b.mul(slot, ir.Constant(I64, MASK_BYTES))), I8P)
+
+    def affine(b, name, at):
+        b.call(affinity[name], [ir.Constant(I32, 0), ir.Constant(I64, MASK_BYTES), at])
+
+    def on_worker_cpu(b):
+        """Whether masks are set and this thread runs on a CPU of slot 0's (the workers')."""
+        result = b.alloca(ir.IntType(1))
+        b.store(ir.Constant(ir.IntType(1), 0), result)
+        with b.if_then(b.icmp_unsigned("!=", b.load(masks), ir.Constant(I64, 0))):
+            cpu = b.zext(b.call(getcpu, []), I64)   # -1 (an error) becomes too large to test
+            with b.if_then(b.icmp_unsigned("<", cpu, ir.Constant(I64, 8 * MASK_BYTES))):
+                byte = b.load(b.gep(mask(b, ir.Constant(I64, 0)), [b.lshr(cpu, ir.Constant(I64, 3))]))
+                bit = b.and_(b.lshr(byte, b.trunc(b.and_(cpu, ir.Constant(I64, 7)), ir.IntType(8))),
+                             ir.Constant(ir.IntType(8), 1))
+                b.store(b.trunc(bit, ir.IntType(1)), result)
+        return b.load(result)
     pause = ir.Function(module, ir.FunctionType(ir.VoidType(), []), name="llvm.x86.sse2.pause") if x86 else None
 
     def wake(b, word, count):
@@ -112,7 +129,8 @@ def render_pool(futex: int, x86: bool) -> str:
     worker = ir.Function(module, ir.FunctionType(I8P, [I8P]), name="pool_worker")
     b = ir.IRBuilder(worker.append_basic_block("entry"))
     tid = b.ptrtoint(worker.args[0], I64)
-    bind(b, "set", b.add(tid, ir.Constant(I64, 1)))
+    with b.if_then(b.icmp_unsigned("!=", b.load(masks), ir.Constant(I64, 0))):
+        affine(b, "set", mask(b, b.add(tid, ir.Constant(I64, 1))))
     seen = b.alloca(I32)
     b.store(ir.Constant(I32, 0), seen)   # the generation before the first job, however late this thread starts
     loop = worker.append_basic_block("loop")
@@ -132,8 +150,10 @@ def render_pool(futex: int, x86: bool) -> str:
     run = ir.Function(module, ir.FunctionType(ir.VoidType(), [I64] * 4), name="pool_run")
     plan, buffers, tables, n = run.args
     b = ir.IRBuilder(run.append_basic_block("entry"))
-    bind(b, "get", ir.Constant(I64, 0))     # keep the caller's own mask, then bind it as thread 0
-    bind(b, "set", ir.Constant(I64, 1))
+    moved = on_worker_cpu(b)
+    with b.if_then(moved):   # keep the caller's own mask, then bind it as thread 0
+        affine(b, "get", b.bitcast(saved, I8P))
+        affine(b, "set", mask(b, ir.Constant(I64, 1)))
     for name, value in (("plan", plan), ("buffers", buffers), ("tables", tables), ("threads", n)):
         b.store(value, job[name])
     b.store_atomic(b.trunc(b.sub(n, ir.Constant(I64, 1)), I32), pending, "seq_cst", 4)
@@ -142,7 +162,8 @@ def render_pool(futex: int, x86: bool) -> str:
         wake(b, gen, 1 << 30)
     call_plan(b, ir.Constant(I64, 0))
     wait_while(run, b, pending, pending_sleepers, lambda b, v: b.icmp_unsigned("!=", v, ir.Constant(I32, 0)))
-    bind(b, "set", ir.Constant(I64, 0))
+    with b.if_then(moved):
+        affine(b, "set", b.bitcast(saved, I8P))
     b.ret_void()
     return str(module)
 
@@ -173,6 +194,7 @@ class NativePool:
             self._masks = np.zeros((workers + 2, MASK_BYTES), np.uint8)
             for tid, cpu in enumerate(cpus):
                 self._masks[tid + 1, cpu // 8] = 1 << (cpu % 8)
+            self._masks[0] = np.bitwise_or.reduce(self._masks[2:], axis=0)   # the workers' CPUs
             ctypes.c_int64.from_address(self.module.global_address("cpu_masks")).value = self._masks.ctypes.data
         _STARTED.append(self)
         for tid in range(1, workers + 1):
