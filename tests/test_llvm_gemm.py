@@ -20,6 +20,8 @@ from hypothesis import strategies as st
 from lumina.backends.cpu import isa as cpu_isa
 from lumina.backends.cpu.llvm_gemm import (NARROW_PANELS, TILES, gemm_blocking, gemm_function_name, gemm_workspace_elems,
                                            render_gemm)
+from lumina.backends.cpu.llvm_gemm_prepack import pack_function_name, prepacked_elems
+from lumina.schedule.memory import aligned_bytes
 from lumina.errors import LuminaCodegenError, LuminaTypeError
 from lumina.backends.cpu.jit import compile_llvm, host_target_description
 
@@ -28,7 +30,7 @@ TOLERANCE = {"float32": 1e-4, "float64": 1e-10, "int32": 0, "int64": 0}
 
 _P = ctypes.c_void_p
 _I = ctypes.c_int64
-_GEMM_SIGNATURE = ctypes.CFUNCTYPE(None, _P, _P, _P, *([_I] * 17), _P)
+_GEMM_SIGNATURE = ctypes.CFUNCTYPE(None, _P, _P, _P, *([_I] * 17), _P, _P)   # ..., workspace, b_packed
 
 _KERNELS: dict[tuple[str, str], tuple[object, object]] = {}
 
@@ -70,7 +72,7 @@ def run_gemm(a: np.ndarray, b: np.ndarray, c: np.ndarray, m_range: tuple[int, in
         workspace = _workspace(dtype, isa)
     _kernel(dtype, isa)(c.ctypes.data, a.ctypes.data, b.ctypes.data, batch, m, n, k,
                    *_element_strides(a), *_element_strides(b), *_element_strides(c),
-                   m_start, m_end, n_start, n_end, workspace.ctypes.data)
+                   m_start, m_end, n_start, n_end, workspace.ctypes.data, None)
 
 
 def random_array(shape, dtype: str, rng: np.random.Generator) -> np.ndarray:
@@ -150,8 +152,41 @@ def test_large_blocks(dtype, isa):
     gemm = _GEMM_SIGNATURE(module.address(gemm_function_name(dtype)))
     workspace = np.empty(gemm_workspace_elems(dtype, blk), dtype)
     gemm(c.ctypes.data, a.ctypes.data, b.ctypes.data, 1, m, n, k, *_element_strides(a), *_element_strides(b),
-         *_element_strides(c), 0, m, 0, n, workspace.ctypes.data)
+         *_element_strides(c), 0, m, 0, n, workspace.ctypes.data, None)
     assert_matches(c, a @ b, dtype)
+
+
+@pytest.mark.parametrize("isa", ISAS)
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_a_prepacked_b_gives_what_packing_at_each_call_gives(dtype, isa):
+    """B packed once ahead of the calls (``llvm_gemm_prepack``): row-major and transposed, edge
+    columns, several column and K blocks (small caches), row ranges as threads split them, a
+    batch sharing one B; equal bit for bit to the GEMM that packs B itself, and to NumPy."""
+    blk = gemm_blocking(dtype, isa, caches=(32 << 10, 64 << 10, 1 << 20))
+    with cpu_isa.forced(isa):
+        module = compile_llvm(render_gemm(dtype, blk), name=f"gemm_{dtype}_prepacked")
+    gemm = _GEMM_SIGNATURE(module.address(gemm_function_name(dtype)))
+    pack = ctypes.CFUNCTYPE(None, _P, _P, _I, _I, _I, _I)(module.address(pack_function_name(dtype)))
+    workspace = np.empty(gemm_workspace_elems(dtype, blk), dtype)
+    rng = np.random.default_rng(21)
+    for m, n, k in ((blk.mc + 7, blk.nc + blk.nr + 3, blk.kc * 2 + 5), (40, 3 * blk.nr, 33), (25, blk.nr - 1, 1)):
+        for transposed in (False, True):
+            b = random_array((n, k), dtype, rng).T if transposed else random_array((k, n), dtype, rng)
+            packed = aligned_bytes(prepacked_elems(k, n, blk) * np.dtype(dtype).itemsize).view(dtype)   # 64-byte
+            packed[:] = np.nan                                                                          # aligned
+            pack(packed.ctypes.data, b.ctypes.data, k, n, *_element_strides(b))
+            a = random_array((2, m, k), dtype, rng)
+            b3 = np.broadcast_to(b, (2, k, n))
+            sb = [0, *_element_strides(b)]
+            for rows in ((0, m), (0, m // 2), (m // 2, m)):
+                results = []
+                for b_packed in (None, packed.ctypes.data):
+                    c = sentinel_like((2, m, n), dtype)
+                    gemm(c.ctypes.data, a.ctypes.data, b3.ctypes.data, 2, m, n, k, *_element_strides(a), *sb,
+                         *_element_strides(c), *rows, 0, n, workspace.ctypes.data, b_packed)
+                    results.append(c)
+                np.testing.assert_array_equal(results[1], results[0])
+                assert_matches(results[1][:, rows[0]:rows[1]], (a @ b3)[:, rows[0]:rows[1]], dtype)
 
 
 def test_blocking_follows_isa_and_caches():
@@ -332,7 +367,7 @@ def test_the_narrow_tile_matches_numpy(dtype, isa):
             for c in (sentinel_like((1, m, n), dtype), sentinel_like((1, n, m), dtype).transpose(0, 2, 1)):
                 rows = (1, m) if m > 1 else (0, m)
                 gemm(c.ctypes.data, a.ctypes.data, b.ctypes.data, 1, m, n, k, *_element_strides(a),
-                     *_element_strides(b), *_element_strides(c), *rows, 0, n, workspace.ctypes.data)
+                     *_element_strides(b), *_element_strides(c), *rows, 0, n, workspace.ctypes.data, None)
                 assert_matches(c[:, rows[0]:], (a @ b)[:, rows[0]:], dtype)
                 assert (c[:, :rows[0]] == -7).all()
     del module

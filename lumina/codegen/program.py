@@ -35,12 +35,16 @@ class SlotRole(str, enum.Enum):
 @dataclass
 class SlotSpec:
     """One buffer slot: its shape, NumPy dtype and role; the array of a constant; for a status
-    slot, the ``codegen.kernel.IndexCheck`` each of its int64 elements reports."""
+    slot, the ``codegen.kernel.IndexCheck`` each of its int64 elements reports. ``frozen``: an
+    input whose array never changes while it stays bound (its ``input`` node's ``frozen``
+    attribute: an ONNX model's weights), so a backend may keep data derived from it (a GEMM's
+    packed B) until another array is bound there."""
     shape: tuple[int, ...]
     dtype: np.dtype
     role: SlotRole
     const: np.ndarray | None = None
     checks: tuple = ()
+    frozen: bool = False
 
     @property
     def nbytes(self) -> int:
@@ -78,12 +82,12 @@ def lower_partition(graph: Graph, part, stages: list) -> Program:
     slots: list[SlotSpec] = []
     slot_of: dict[int, int] = {}
 
-    def add(v, role: SlotRole, const=None):
+    def add(v, role: SlotRole, const=None, frozen: bool = False):
         slot_of[id(v)] = len(slots)
-        slots.append(SlotSpec(v.shape, v.dtype.numpy, role, const))
+        slots.append(SlotSpec(v.shape, v.dtype.numpy, role, const, frozen=frozen))
 
     for v in graph.inputs:
-        add(v, SlotRole.INPUT)
+        add(v, SlotRole.INPUT, frozen=bool(v.node.attrs.get("frozen", False)))
     outputs = {id(part.aliases.get(id(v), v)) for v in graph.outputs}
     for n in graph.nodes:
         v = n.out

@@ -152,7 +152,8 @@ class OnnxModel:
                                       f"{e})") from None
             if array.dtype.kind == "f":
                 array = array.astype(np.float32) if array.dtype == np.float64 else array
-                self._initializers[init.name] = Tensor._from_array(np.ascontiguousarray(array))
+                # frozen: a model never changes its weights, so compiled GEMMs pack them once
+                self._initializers[init.name] = Tensor._from_array(np.ascontiguousarray(array), frozen=True)
             else:
                 self._initializers[init.name] = array
         self.input_names = [i.name for i in graph.input if i.name not in self._initializers]

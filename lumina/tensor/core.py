@@ -74,9 +74,15 @@ class Tensor:
 
     # ---- construction helpers --------------------------------------------------------------------
     @staticmethod
-    def _from_array(arr: np.ndarray, requires_grad: bool = False) -> Tensor:
-        """A realised tensor over ``arr`` (not copied; it must be C-contiguous)."""
-        v = emit(Op.INPUT, type=TensorType(arr.shape, to_dtype(arr.dtype)), name=tracing.fresh_name())
+    def _from_array(arr: np.ndarray, requires_grad: bool = False, frozen: bool = False) -> Tensor:
+        """A realised tensor over ``arr`` (not copied; it must be C-contiguous). ``frozen``: the
+        caller promises ``arr`` never changes (an ONNX model's weights); it is made read-only, and
+        compiled code may keep data derived from it across calls (``codegen.program.SlotSpec``)."""
+        attrs = {}
+        if frozen:
+            arr.flags.writeable = False
+            attrs["frozen"] = True
+        v = emit(Op.INPUT, type=TensorType(arr.shape, to_dtype(arr.dtype)), name=tracing.fresh_name(), **attrs)
         BOUND[v] = arr
         return Tensor(v, requires_grad, _is_leaf=True)
 

@@ -21,13 +21,15 @@ from ...codegen.inplace_pairs import row_inplace_pairs, same_index_inputs
 from ...codegen.kernel import DotKernel, LoopKernel, RowKernel
 from ...codegen.program import Program, SlotRole, SlotSpec
 from ...schedule import memory
+from ...schedule.memory import aligned_bytes
 from ...schedule.thread_schedule import horizons, schedule
-from .executable import Executable
+from .executable import Executable, Prepack
 from .jit import CompiledModule, compile_llvm, host_target_description
 from .launch import BufferArg, ChunkBufferArg, IntArg, Launch, RangeArg, TileRangeArg, WorkspaceArg
 from .llvm import EPILOGUE_FUNCTION, epilogue_pointers, render_epilogue, render_module
-from .llvm_gemm import (EPILOGUE_POINTERS, PACKED_DTYPES, gemm_blocking, gemm_epilogue_function_name, gemm_function_name,
-                        gemm_workspace_elems, render_gemm)
+from .llvm_gemm import (EPILOGUE_POINTERS, NARROW_PANELS, PACKED_DTYPES, SKINNY_GROUPS, gemm_blocking,
+                        gemm_epilogue_function_name, gemm_function_name, gemm_workspace_elems, render_gemm)
+from .llvm_gemm_prepack import pack_function_name, prepacked_elems
 from .llvm_plan import PlanStep, host_futex, host_is_x86, render_plan, symbol
 from .threads import PARALLEL_MIN_WORK
 
@@ -86,6 +88,7 @@ def build(prog: Program, target) -> Executable:
     keepalive = [module] if module else []
 
     launches = []
+    prepacks: dict = {}
     epilogues: list[str] = []   # the GEMM epilogue modules' IR, for dumps
     gemm_dtypes: list[str] = []
     for k, desc, kslots in kernels:
@@ -100,14 +103,14 @@ def build(prog: Program, target) -> Executable:
             if desc.dtype.name not in gemm_dtypes:
                 gemm_dtypes.append(desc.dtype.name)
             launches.append(_gemm_launch(desc, kslots, gemm_dtypes.index(desc.dtype.name), keepalive, epilogues,
-                                          target))
+                                          target, slots, prepacks))
     workspaces = tuple((np.dtype(d), max(gemm_workspace_elems(d, _blocking(d, target, columns))
                                          for columns in (None, 1))) for d in gemm_dtypes)
     plan, plan_threads, plan_text, steps, deferred = _plan(launches, graph.name, keepalive, target.threads)
     mem = _memory_plan(slots, launches, [d for _, d, _ in kernels], steps)
     info = prog.info(llvm=llvm_text + "".join(epilogues), plan=plan_text)
     return Executable(slots, prog.input_slots, prog.output_slots, prog.output_shapes, launches, plan,
-                      plan_threads, workspaces, keepalive, info, mem, deferred)
+                      plan_threads, workspaces, keepalive, info, mem, deferred, tuple(prepacks.values()))
 
 
 def _memory_plan(slots: list[SlotSpec], launches: list[Launch], descs: list, steps) -> memory.MemoryPlan:
@@ -166,17 +169,26 @@ def _native_plan(launches: list[Launch], steps, used: int, name: str):
 BATCH_SPLIT = 4   # a batched GEMM with this many entries per thread splits over its batch
 
 
-def _gemm_split(d: DotKernel, blocking, threads: int) -> str:
+def _gemm_split(d: DotKernel, blocking, threads: int, prepacked: bool = False) -> str:
     """How threads share GEMM ``d``: "batch" (whole GEMMs of a batch with many entries), "columns"
     (panels of NR columns, when there are fewer rows than columns and enough panels: each thread
     then packs only its part of B; never for a row-fused GEMM, whose stages need whole rows from
-    one thread), else "rows"."""
+    one thread, nor for a ``prepacked`` B, which no thread packs), else "rows"."""
     if d.batch >= BATCH_SPLIT * threads:
         return "batch"
-    if (blocking is not None and d.rows is None and threads > 1 and d.m < d.n
+    if (blocking is not None and d.rows is None and threads > 1 and d.m < d.n and not prepacked
             and -(-d.n // blocking.nr) >= 2 * threads):
         return "columns"
     return "rows"
+
+
+def _prepackable(d: DotKernel, b_spec: SlotSpec, blocking, threads: int) -> bool:
+    """Whether GEMM ``d`` reads its B packed once per bound array (``llvm_gemm_prepack``): B is a
+    frozen input (``SlotSpec.frozen``), the same for every batch entry, and the packed body reads it
+    (wider than the narrow path's panels, each thread's rows more than the skinny path's)."""
+    return (blocking is not None and b_spec.role is SlotRole.INPUT and b_spec.frozen and d.k > 0
+            and (d.batch == 1 or d.b.strides[0] == 0) and d.n > NARROW_PANELS * blocking.nr
+            and d.m > threads * SKINNY_GROUPS * blocking.mr)
 
 
 def _blocking(dtype: str, target, columns: int | None = None):
@@ -189,9 +201,10 @@ def _blocking(dtype: str, target, columns: int | None = None):
 
 
 def _gemm_launch(d: DotKernel, kslots, workspace: int, keepalive, epilogues: list[str],
-                 target) -> Launch:
+                 target, slots: list[SlotSpec], prepacks: dict) -> Launch:
     """The launch of GEMM ``d`` (a call of ``backends.cpu.llvm_gemm``'s function, with ``d``'s epilogue
-    module when it has an epilogue or row stages, whose IR is appended to ``epilogues``)."""
+    module when it has an epilogue or row stages, whose IR is appended to ``epilogues``). A B the
+    GEMM reads prepacked gets its ``Prepack`` in ``prepacks`` (one per slot, place and layout)."""
     dtype, threads = d.dtype.name, target.threads
     blocking = _blocking(dtype, target, d.n)
     module = _gemm_module(dtype, blocking)
@@ -200,16 +213,24 @@ def _gemm_launch(d: DotKernel, kslots, workspace: int, keepalive, epilogues: lis
     a_slot, b_slot = kslots[d.a.buf], kslots[d.b.buf]
     c_slot = kslots[d.c_buf]
     a_off, b_off = d.a.offset * isz, d.b.offset * isz
-    # (C, A, B, batch, M, N, K, 9 strides, m_start, m_end, n_start, n_end, workspace): see llvm_gemm.py
+    # (C, A, B, batch, M, N, K, 9 strides, m_start, m_end, n_start, n_end, workspace, b_packed): see llvm_gemm.py
     c_strides = d.c_strides if d.c_strides is not None else (d.m * d.n, d.n, 1)
     strides = d.a.strides + d.b.strides + c_strides
-    split = _gemm_split(d, blocking, threads)
+    packed = 0
+    if _prepackable(d, slots[b_slot], blocking, threads):
+        key = (b_slot, b_off, d.b.strides[1:], d.k, d.n, blocking)
+        if key not in prepacks:
+            prepacks[key] = Prepack(b_slot, b_off, module.address(pack_function_name(dtype)), d.k, d.n,
+                                    *d.b.strides[1:], aligned_bytes(prepacked_elems(d.k, d.n, blocking) * isz))
+        packed = prepacks[key].data.ctypes.data
+    split = _gemm_split(d, blocking, threads, prepacked=bool(packed))
     if split == "batch":
         # Many small GEMMs (attention heads): threads take whole GEMMs of the batch, so no two
         # threads pack the same B panel; each chunk's C, A and B start at its first batch entry.
         args = (ChunkBufferArg(c_slot, 0, c_strides[0] * isz), ChunkBufferArg(a_slot, a_off, d.a.strides[0] * isz),
                 ChunkBufferArg(b_slot, b_off, d.b.strides[0] * isz), RangeArg.COUNT,
-                *(IntArg(v) for v in (d.m, d.n, d.k) + strides + (0, d.m, 0, d.n)), WorkspaceArg(workspace))
+                *(IntArg(v) for v in (d.m, d.n, d.k) + strides + (0, d.m, 0, d.n)), WorkspaceArg(workspace),
+                IntArg(packed))
         extent = d.batch
     elif split == "columns":
         # Few rows: threads take column panels of the register tile's width, so each packs (or
@@ -217,12 +238,12 @@ def _gemm_launch(d: DotKernel, kslots, workspace: int, keepalive, epilogues: lis
         nr = blocking.nr
         args = (BufferArg(c_slot), BufferArg(a_slot, a_off), BufferArg(b_slot, b_off),
                 *(IntArg(v) for v in (d.batch, d.m, d.n, d.k) + strides + (0, d.m)),
-                TileRangeArg(False, nr, d.n), TileRangeArg(True, nr, d.n), WorkspaceArg(workspace))
+                TileRangeArg(False, nr, d.n), TileRangeArg(True, nr, d.n), WorkspaceArg(workspace), IntArg(0))
         extent = -(-d.n // nr)
     else:   # threads take row ranges of each GEMM
         args = (BufferArg(c_slot), BufferArg(a_slot, a_off), BufferArg(b_slot, b_off),
                 *(IntArg(v) for v in (d.batch, d.m, d.n, d.k) + strides), RangeArg.START, RangeArg.END,
-                IntArg(0), IntArg(d.n), WorkspaceArg(workspace))
+                IntArg(0), IntArg(d.n), WorkspaceArg(workspace), IntArg(packed))
         extent = d.m
     entry = gemm_function_name(dtype)
     if d.epilogue is not None or d.rows is not None:

@@ -115,6 +115,37 @@ def _dead() -> None:
     return None
 
 
+@dataclass(frozen=True)
+class Prepack:
+    """B of one or more GEMMs packed ahead of their calls (``llvm_gemm_prepack``): the ``k x n``
+    matrix at byte ``offset`` of frozen input slot ``slot``, with element strides ``sb_k``,
+    ``sb_n``, packed by the function at ``address`` into ``data`` (64-byte aligned bytes, whose
+    address the launches were given) whenever another array is bound to the slot."""
+    slot: int
+    offset: int
+    address: int
+    k: int
+    n: int
+    sb_k: int
+    sb_n: int
+    data: np.ndarray
+
+    def pack(self, source: np.ndarray) -> None:
+        _PACK(self.address)(self.data.ctypes.data, data_address(source) + self.offset, self.k, self.n,
+                            self.sb_k, self.sb_n)
+
+
+_PACK_TYPE = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_void_p, *[ctypes.c_int64] * 4)
+_PACK_FUNCTIONS: dict = {}
+
+
+def _PACK(address: int):
+    fn = _PACK_FUNCTIONS.get(address)
+    if fn is None:
+        fn = _PACK_FUNCTIONS[address] = _PACK_TYPE(address)
+    return fn
+
+
 @dataclass
 class Executable:
     slots: list[SlotSpec]
@@ -132,6 +163,7 @@ class Executable:
                                                     # temp gets its own stretch of the arena
     deferred_plan: Callable | None = None           # () -> (plan, module, text): the one-thread plan
                                                     # of a small step, compiled at its PLAN_AFTER-th run
+    prepacks: tuple = ()                            # the ``Prepack`` of every GEMM B packed per array
 
     def __post_init__(self):
         if self.memory_plan is None:
@@ -161,6 +193,11 @@ class Executable:
         self._inputs = [(slot, self.slots[slot].shape, self.slots[slot].dtype) for slot in self.input_slots]
         self._bound: list = [_dead] * len(self.input_slots)
         self._fresh = [i for i, s in enumerate(self.slots) if s.role is SlotRole.OUTPUT]
+        # per frozen slot with prepacked GEMM operands: its Prepacks and a weak reference to the
+        # array they were packed from
+        self._prepacks: dict = {}
+        for p in self.prepacks:
+            self._prepacks.setdefault(p.slot, [[], _dead])[0].append(p)
         self._lock = threading.Lock()
         # The stepwise path runs a launch whose work is too small to split as one native call
         # with precomputed arguments (``Launch.whole``).
@@ -213,6 +250,8 @@ class Executable:
                 x = _checked(x, shape, dtype)
                 bound[k] = weakref.ref(x)
                 ptrs[slot] = data_address(x)
+                if slot in self._prepacks:
+                    self._prepack(slot, x)
             elif x.shape != shape or x.dtype is not dtype and x.dtype != dtype:   # reshaped in place
                 bound[k] = _dead
                 return self._bind_run(inputs)
@@ -222,6 +261,15 @@ class Executable:
             if slot not in arrays:
                 arrays[slot] = self._fixed[slot]
         return arrays
+
+    def _prepack(self, slot: int, x: np.ndarray) -> None:
+        """Pack the GEMM operands read from frozen input ``slot`` out of ``x``, unless they were
+        packed from ``x`` last (holding the lock)."""
+        entry = self._prepacks[slot]
+        if entry[1]() is not x:
+            for p in entry[0]:
+                p.pack(x)
+            entry[1] = weakref.ref(x)
 
     def _run_on_threads(self, ptrs: np.ndarray) -> None:
         """The plan on ``plan_threads`` threads: the native pool's, else the Python pool's."""
@@ -252,6 +300,8 @@ class Executable:
         best = [float("inf")] * len(self.launches)
         error = None
         with self._lock:
+            for slot in self._prepacks:
+                self._prepack(slot, arrays[slot])
             for _ in range(repeat):
                 for i, launch in enumerate(self.launches):
                     t0 = time.perf_counter()

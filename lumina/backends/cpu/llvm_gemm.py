@@ -8,7 +8,7 @@ The generated function (C view, all strides in elements, all non-negative)::
                              i64 sb_b, i64 sb_k, i64 sb_n,
                              i64 sc_b, i64 sc_m, i64 sc_n,
                              i64 m_start, i64 m_end, i64 n_start, i64 n_end,
-                             T* noalias workspace)
+                             T* noalias workspace, T* b_packed)
 
 computes, for b < batch, m_start <= m < m_end, n_start <= n < n_end (beta = 0: C is overwritten,
 K == 0 writes 0):
@@ -27,7 +27,7 @@ thread a slice of the batch.
 It writes only rows [m_start, m_end) and columns [n_start, n_end) of C, so a caller parallelizes by
 giving each thread its own row range (or, for a few rows, its own column range, best in multiples
 of the register tile's NR) and its own workspace of ``gemm_workspace_elems(dtype)`` elements (any
-alignment).
+alignment). ``b_packed`` is null, or B packed ahead of the call (``llvm_gemm_prepack``).
 
 Floating point follows BLIS / GotoBLAS (Van Zee & van de Geijn, "BLIS: A Framework for Rapidly
 Instantiating BLAS Functionality", TOMS 2015; Goto & van de Geijn, TOMS 2008):
@@ -72,6 +72,7 @@ from llvmlite import ir
 from ...errors import LuminaTypeError
 from ..target import MAX_EPILOGUE_INPUTS
 from . import isa as cpu_isa
+from .llvm_gemm_prepack import emit_pack_all, prepacked_block
 from .llvm_gemm_skinny import dot_tiles, emit_dot_tile
 from .llvm_gemm_ir import (ALIGN_BYTES, I1, I64, PTR, align_up, batches, define, element_ptr, for_range, i64, imin,
                            intrinsic, k_blocks, lanes_below, masked_load, sizeof, splat, strided)
@@ -246,7 +247,7 @@ _GEMM_PARAMS = [
     ("sa_b", I64), ("sa_m", I64), ("sa_k", I64),
     ("sb_b", I64), ("sb_k", I64), ("sb_n", I64),
     ("sc_b", I64), ("sc_m", I64), ("sc_n", I64),
-    ("m_start", I64), ("m_end", I64), ("n_start", I64), ("n_end", I64), ("workspace", PTR),
+    ("m_start", I64), ("m_end", I64), ("n_start", I64), ("n_end", I64), ("workspace", PTR), ("b_packed", PTR),
 ]
 
 
@@ -552,6 +553,7 @@ def _emit_packed_gemm(module: ir.Module, dtype: str, blk: GemmBlocking) -> None:
                        dot_shapes=dot_tiles(registers))
     for epilogue in (False, True):
         _emit_packed_entry(module, dtype, elem, blk, kernels, epilogue)
+    emit_pack_all(module, dtype, elem, blk, kernels.pack_b)
 
 
 @dataclass(frozen=True)
@@ -607,6 +609,7 @@ def _epilogue_call(b, a):
 
 def _emit_packed_body(b, elem, blk, kernels: GemmKernels, a, a_pack, b_pack, finish) -> None:
     k_stop, kc_step = k_blocks(b, a["K"], blk.kc)
+    prepacked = b.icmp_unsigned("!=", b.ptrtoint(a["b_packed"], I64), i64(0), name="prepacked")
     for bi, a_batch, b_batch, c_batch in batches(b, elem, a):
         with for_range(b, a["n_start"], a["n_end"], blk.nc, name="jc") as jc:
             nc = imin(b, i64(blk.nc), b.sub(a["n_end"], jc), name="nc")
@@ -614,12 +617,15 @@ def _emit_packed_body(b, elem, blk, kernels: GemmKernels, a, a_pack, b_pack, fin
                 kc = imin(b, kc_step, b.sub(a["K"], pc), name="kc")
                 accumulate = b.icmp_signed(">", pc, i64(0), name="accumulate")
                 b_src = element_ptr(b, elem, b_batch, strided(b, pc, a["sb_k"]), strided(b, jc, a["sb_n"]))
-                b.call(kernels.pack_b, [b_pack, b_src, a["sb_k"], a["sb_n"], kc, nc])
+                with b.if_then(b.not_(prepacked)):
+                    b.call(kernels.pack_b, [b_pack, b_src, a["sb_k"], a["sb_n"], kc, nc])
+                b_block = b.select(prepacked, prepacked_block(b, elem, a["b_packed"], a["K"], jc, pc, nc, blk.nr),
+                                   b_pack)
                 with for_range(b, a["m_start"], a["m_end"], blk.mc, name="ic") as ic:
                     mc = imin(b, i64(blk.mc), b.sub(a["m_end"], ic), name="mc")
                     a_src = element_ptr(b, elem, a_batch, strided(b, ic, a["sa_m"]), strided(b, pc, a["sa_k"]))
                     b.call(kernels.pack_a, [a_pack, a_src, a["sa_m"], a["sa_k"], mc, kc])
-                    _emit_macro_kernel(b, elem, blk, kernels.micro, a, a_pack, b_pack, c_batch,
+                    _emit_macro_kernel(b, elem, blk, kernels.micro, a, a_pack, b_block, c_batch,
                                        ic, jc, mc, nc, kc, accumulate)
                     if finish:   # after the last K block the panel is final (and in L2)
                         with b.if_then(b.icmp_signed(">=", b.add(pc, kc_step), k_stop, name="last_k")):
