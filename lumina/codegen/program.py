@@ -30,6 +30,8 @@ class SlotRole(str, enum.Enum):
     TEMP = "temp"       # an intermediate, at its memory-plan offset in the arena
     OUTPUT = "output"   # a graph output: a fresh array each call
     STATUS = "status"   # the int64 status words of a kernel's index checks
+    DERIVED = "derived"  # computed from frozen inputs alone (``frozen_kernels``): kept across calls,
+    #                      computed again only when another array is bound to one of them
 
 
 @dataclass
@@ -113,6 +115,32 @@ def lower_partition(graph: Graph, part, stages: list) -> Program:
     output_slots = [slot_of[id(part.aliases.get(id(v), v))] for v in graph.outputs]
     return Program(graph, stages, part, slots, kernels, [slot_of[id(v)] for v in graph.inputs],
                    output_slots, [v.shape for v in graph.outputs])
+
+
+def frozen_kernels(prog: Program) -> tuple[list[int], set[int]]:
+    """The kernels of ``prog`` that read only frozen inputs (``SlotSpec.frozen``), constants and
+    what such kernels wrote (an ONNX convolution's weight permuted to the im2col order, a weight
+    transposed), and the temp slots they write: a backend may run them only when another array is
+    bound to a frozen input, and keep their results (``SlotRole.DERIVED``) across calls, as ONNX
+    Runtime folds its initializers' transforms once. Kernels with index checks (their errors
+    belong to the call that hits them), kernels writing graph outputs and kernels reading no
+    frozen input (directly or through another such kernel) stay per call. Returns (kernel indices
+    in order, derived slots)."""
+    slots = prog.slots
+    derived_from = {i for i, s in enumerate(slots) if s.role is SlotRole.INPUT and s.frozen}
+    constant = {i for i, s in enumerate(slots) if s.role is SlotRole.CONST}
+    hoisted, derived = [], set()
+    for index, (_, desc, kslots) in enumerate(prog.kernels):
+        n_in = len(desc.buffers) - desc.n_outputs
+        reads, writes = kslots[:n_in], kslots[n_in:]
+        if (getattr(desc, "checks", ()) or not any(s in derived_from for s in reads)
+                or not all(s in derived_from or s in constant for s in reads)
+                or not all(slots[s].role is SlotRole.TEMP for s in writes)):
+            continue
+        hoisted.append(index)
+        derived.update(writes)
+        derived_from.update(writes)
+    return hoisted, derived
 
 
 def sequential_memory_plan(slots: list[SlotSpec], kernels) -> memory.MemoryPlan:

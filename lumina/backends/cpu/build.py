@@ -19,7 +19,7 @@ import numpy as np
 
 from ...codegen.inplace_pairs import row_inplace_pairs, same_index_inputs
 from ...codegen.kernel import DotKernel, LoopKernel, RowKernel
-from ...codegen.program import Program, SlotRole, SlotSpec
+from ...codegen.program import Program, SlotRole, SlotSpec, frozen_kernels
 from ...schedule import memory
 from ...schedule.memory import aligned_bytes
 from ...schedule.thread_schedule import horizons, schedule
@@ -27,7 +27,7 @@ from .executable import Executable, Prepack
 from .jit import CompiledModule, compile_llvm, host_target_description
 from .launch import BufferArg, ChunkBufferArg, IntArg, Launch, RangeArg, TileRangeArg, WorkspaceArg
 from .llvm import EPILOGUE_FUNCTION, epilogue_pointers, render_epilogue, render_module
-from .llvm_gemm import (EPILOGUE_POINTERS, NARROW_PANELS, PACKED_DTYPES, SKINNY_GROUPS, gemm_blocking,
+from .llvm_gemm import (EPILOGUE_POINTERS, PACKED_DTYPES, SKINNY_GROUPS, gemm_blocking,
                         gemm_epilogue_function_name, gemm_function_name, gemm_workspace_elems, render_gemm)
 from .llvm_gemm_prepack import pack_function_name, prepacked_elems
 from .llvm_plan import PlanStep, host_futex, host_is_x86, render_plan, symbol
@@ -74,9 +74,13 @@ def build(prog: Program, target) -> Executable:
     """The CPU executable of lowered program ``prog`` for ``target`` (a ``backends.target.Target``
     of the cpu device): the loop and row kernels in one LLVM module, a call of the GEMM generator's
     function (with its epilogue module) per dot kernel, the native plan over all launches scheduled
-    on ``target.threads`` threads, and the arena laid out by liveness."""
+    on ``target.threads`` threads, and the arena laid out by liveness. The kernels that read only
+    frozen inputs (``program.frozen_kernels``) are left out of the plan: the executable runs them
+    when another array is bound to a frozen input, into buffers of their own."""
     graph = prog.graph
-    slots, kernels = prog.slots, prog.kernels
+    kernels = prog.kernels
+    hoisted, derived = frozen_kernels(prog)
+    slots = [replace(s, role=SlotRole.DERIVED) if i in derived else s for i, s in enumerate(prog.slots)]
     # Structurally identical kernels (a deep chain repeats one) share one compiled function.
     unique: dict = {}
     for _, d, _ in kernels:
@@ -87,30 +91,36 @@ def build(prog: Program, target) -> Executable:
     module = _module(llvm_text, f"{graph.name}_kernels") if loops else None
     keepalive = [module] if module else []
 
-    launches = []
+    launches, hoisted_launches, descs = [], [], []
     prepacks: dict = {}
     epilogues: list[str] = []   # the GEMM epilogue modules' IR, for dumps
     gemm_dtypes: list[str] = []
-    for k, desc, kslots in kernels:
+    for index, (k, desc, kslots) in enumerate(kernels):
         if isinstance(desc, (LoopKernel, RowKernel)):
             address = module.address(unique[replace(desc, name="", source=())].name)
             extent = desc.domain[0].extent if desc.domain else 1
             args = tuple(BufferArg(s) for s in kslots) + (RangeArg.START, RangeArg.END)
             n_in = len(desc.buffers) - desc.n_outputs
-            launches.append(Launch(desc.name, address, args, tuple(kslots[:n_in]), tuple(kslots[n_in:]),
-                                   extent, desc.work, desc.source))
+            launch = Launch(desc.name, address, args, tuple(kslots[:n_in]), tuple(kslots[n_in:]),
+                            extent, desc.work, desc.source)
         else:
             if desc.dtype.name not in gemm_dtypes:
                 gemm_dtypes.append(desc.dtype.name)
-            launches.append(_gemm_launch(desc, kslots, gemm_dtypes.index(desc.dtype.name), keepalive, epilogues,
-                                          target, slots, prepacks))
+            launch = _gemm_launch(desc, kslots, gemm_dtypes.index(desc.dtype.name), keepalive, epilogues,
+                                  target, slots, prepacks)
+        if index in hoisted:
+            hoisted_launches.append(launch)
+        else:
+            launches.append(launch)
+            descs.append(desc)
     workspaces = tuple((np.dtype(d), max(gemm_workspace_elems(d, _blocking(d, target, columns))
                                          for columns in (None, 1))) for d in gemm_dtypes)
     plan, plan_threads, plan_text, steps, deferred = _plan(launches, graph.name, keepalive, target.threads)
-    mem = _memory_plan(slots, launches, [d for _, d, _ in kernels], steps)
+    mem = _memory_plan(slots, launches, descs, steps)
     info = prog.info(llvm=llvm_text + "".join(epilogues), plan=plan_text)
     return Executable(slots, prog.input_slots, prog.output_slots, prog.output_shapes, launches, plan,
-                      plan_threads, workspaces, keepalive, info, mem, deferred, tuple(prepacks.values()))
+                      plan_threads, workspaces, keepalive, info, mem, deferred, tuple(prepacks.values()),
+                      tuple(hoisted_launches))
 
 
 def _memory_plan(slots: list[SlotSpec], launches: list[Launch], descs: list, steps) -> memory.MemoryPlan:
@@ -184,11 +194,11 @@ def _gemm_split(d: DotKernel, blocking, threads: int, prepacked: bool = False) -
 
 def _prepackable(d: DotKernel, b_spec: SlotSpec, blocking, threads: int) -> bool:
     """Whether GEMM ``d`` reads its B packed once per bound array (``llvm_gemm_prepack``): B is a
-    frozen input (``SlotSpec.frozen``), the same for every batch entry, and the packed body reads it
-    (wider than the narrow path's panels, each thread's rows more than the skinny path's)."""
-    return (blocking is not None and b_spec.role is SlotRole.INPUT and b_spec.frozen and d.k > 0
-            and (d.batch == 1 or d.b.strides[0] == 0) and d.n > NARROW_PANELS * blocking.nr
-            and d.m > threads * SKINNY_GROUPS * blocking.mr)
+    frozen input (``SlotSpec.frozen``) or derived from frozen inputs alone, the same for every batch entry, and the packed body reads it
+    (each thread's rows more than the skinny path's, which reads B in place)."""
+    frozen = b_spec.role is SlotRole.DERIVED or b_spec.role is SlotRole.INPUT and b_spec.frozen
+    return (blocking is not None and frozen and d.k > 0
+            and (d.batch == 1 or d.b.strides[0] == 0) and d.m > threads * SKINNY_GROUPS * blocking.mr)
 
 
 def _blocking(dtype: str, target, columns: int | None = None):

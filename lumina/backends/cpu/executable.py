@@ -130,9 +130,9 @@ class Prepack:
     sb_n: int
     data: np.ndarray
 
-    def pack(self, source: np.ndarray) -> None:
-        _PACK(self.address)(self.data.ctypes.data, data_address(source) + self.offset, self.k, self.n,
-                            self.sb_k, self.sb_n)
+    def pack(self, address: int) -> None:
+        """Pack from the slot's data at ``address``."""
+        _PACK(self.address)(self.data.ctypes.data, address + self.offset, self.k, self.n, self.sb_k, self.sb_n)
 
 
 _PACK_TYPE = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_void_p, *[ctypes.c_int64] * 4)
@@ -164,6 +164,9 @@ class Executable:
     deferred_plan: Callable | None = None           # () -> (plan, module, text): the one-thread plan
                                                     # of a small step, compiled at its PLAN_AFTER-th run
     prepacks: tuple = ()                            # the ``Prepack`` of every GEMM B packed per array
+    hoisted: tuple = ()                             # the launches of ``program.frozen_kernels``: run
+                                                    # (before the prepacks of what they write) when
+                                                    # another array is bound to a frozen input
 
     def __post_init__(self):
         if self.memory_plan is None:
@@ -173,6 +176,7 @@ class Executable:
         # Constants and intermediates keep their buffers across calls: their addresses are taken
         # once; a call fills in only the inputs' and the fresh outputs'.
         self._fixed: list = [s.const if s.role is SlotRole.CONST else self._in_arena(i) if s.role is SlotRole.TEMP
+                             else aligned_bytes(s.nbytes).view(s.dtype).reshape(s.shape) if s.role is SlotRole.DERIVED
                              else None for i, s in enumerate(self.slots)]
         # The status slots of the index checks: views of one zeroed array, read after each call.
         self._checks = [c for s in self.slots if s.role is SlotRole.STATUS for c in s.checks]
@@ -193,11 +197,10 @@ class Executable:
         self._inputs = [(slot, self.slots[slot].shape, self.slots[slot].dtype) for slot in self.input_slots]
         self._bound: list = [_dead] * len(self.input_slots)
         self._fresh = [i for i, s in enumerate(self.slots) if s.role is SlotRole.OUTPUT]
-        # per frozen slot with prepacked GEMM operands: its Prepacks and a weak reference to the
-        # array they were packed from
-        self._prepacks: dict = {}
-        for p in self.prepacks:
-            self._prepacks.setdefault(p.slot, [[], _dead])[0].append(p)
+        # The frozen inputs that hoisted launches or prepacks read, each with a weak reference to
+        # the array they were last computed from (``_refresh``).
+        self._frozen = {slot: _dead for slot in self.input_slots if self.slots[slot].frozen} \
+            if self.hoisted or self.prepacks else {}
         self._lock = threading.Lock()
         # The stepwise path runs a launch whose work is too small to split as one native call
         # with precomputed arguments (``Launch.whole``).
@@ -205,7 +208,7 @@ class Executable:
         self._runs = 0
         # per output: its slot and shape, whether it is copied (an input, constant or intermediate
         # buffer is not the caller's to keep) and whether the slot's buffer is reshaped
-        self._outputs = [(slot, shape, self.slots[slot].role in (SlotRole.INPUT, SlotRole.CONST, SlotRole.TEMP),
+        self._outputs = [(slot, shape, self.slots[slot].role is not SlotRole.OUTPUT,
                           tuple(shape) != tuple(self.slots[slot].shape))
                          for slot, shape in zip(self.output_slots, self.output_shapes)]
 
@@ -245,31 +248,42 @@ class Executable:
         last call is bound again. Returns ``{slot: array}`` of every slot an output reads."""
         ptrs, bound = self._ptrs, self._bound
         arrays = {}
+        stale = False
         for k, ((slot, shape, dtype), x) in enumerate(zip(self._inputs, inputs)):
             if x is not bound[k]():
                 x = _checked(x, shape, dtype)
                 bound[k] = weakref.ref(x)
                 ptrs[slot] = data_address(x)
-                if slot in self._prepacks:
-                    self._prepack(slot, x)
+                stale = stale or slot in self._frozen
             elif x.shape != shape or x.dtype is not dtype and x.dtype != dtype:   # reshaped in place
                 bound[k] = _dead
                 return self._bind_run(inputs)
             arrays[slot] = x
         self._bind_fresh(arrays, ptrs)
+        if stale:
+            self._refresh(arrays, ptrs)
         for slot, _, copy, _ in self._outputs:
             if slot not in arrays:
                 arrays[slot] = self._fixed[slot]
         return arrays
 
-    def _prepack(self, slot: int, x: np.ndarray) -> None:
-        """Pack the GEMM operands read from frozen input ``slot`` out of ``x``, unless they were
-        packed from ``x`` last (holding the lock)."""
-        entry = self._prepacks[slot]
-        if entry[1]() is not x:
-            for p in entry[0]:
-                p.pack(x)
-            entry[1] = weakref.ref(x)
+    def _refresh(self, arrays, ptrs) -> None:
+        """Unless every frozen input holds the array the derived data was computed from: pack the
+        frozen inputs' GEMM operands, run the hoisted launches, pack what they wrote (holding the
+        lock; ``arrays`` and ``ptrs``: every input's array and address, by slot)."""
+        if all(source() is arrays[slot] for slot, source in self._frozen.items()):
+            return
+        ptrs = [int(p) for p in ptrs]
+        for p in self.prepacks:
+            if self.slots[p.slot].role is SlotRole.INPUT:
+                p.pack(ptrs[p.slot])
+        for launch in self.hoisted:
+            self._launch(launch, ptrs)
+        for p in self.prepacks:
+            if self.slots[p.slot].role is SlotRole.DERIVED:
+                p.pack(ptrs[p.slot])
+        for slot in self._frozen:
+            self._frozen[slot] = weakref.ref(arrays[slot])
 
     def _run_on_threads(self, ptrs: np.ndarray) -> None:
         """The plan on ``plan_threads`` threads: the native pool's, else the Python pool's."""
@@ -300,8 +314,7 @@ class Executable:
         best = [float("inf")] * len(self.launches)
         error = None
         with self._lock:
-            for slot in self._prepacks:
-                self._prepack(slot, arrays[slot])
+            self._refresh(arrays, ptrs)
             for _ in range(repeat):
                 for i, launch in enumerate(self.launches):
                     t0 = time.perf_counter()

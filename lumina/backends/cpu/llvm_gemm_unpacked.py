@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from llvmlite import ir
 
-from .llvm_gemm_ir import batches, element_ptr, for_range, i64, imin, k_blocks, strided
+from .llvm_gemm_ir import I64, batches, element_ptr, for_range, i64, imin, k_blocks, strided
 
 __all__ = ["NARROW_PANELS", "SKINNY_GROUPS", "DOT_CHUNK", "call_by_height", "emit_direct_body", "emit_dot_body",
            "emit_narrow_body", "narrow"]
@@ -76,17 +76,22 @@ def narrow(b, blk, a) -> ir.Value:
 def emit_narrow_body(b, elem, blk, kernels, a, b_pack, finish) -> None:
     """Rows [m_start, m_end) of a GEMM a few panels wide: all of B packed once (K block after K
     block, each NR-wide panel KC x NR), then MR rows at a time the direct micro-kernel reads A in
-    place, K block by K block, panel by panel; the epilogue runs on MC rows at a time."""
+    place, K block by K block, panel by panel; the epilogue runs on MC rows at a time. A B packed
+    ahead of the call (``b_packed``, columns from 0: ``llvm_gemm_prepack``'s layout is this one)
+    is read where it is."""
     k_stop, kc_step = k_blocks(b, a["K"], blk.kc)
     cols = b.sub(a["n_end"], a["n_start"], name="cols")
     padded = b.mul(b.sdiv(b.add(cols, i64(blk.nr - 1)), i64(blk.nr)), i64(blk.nr), name="padded")
+    prepacked = b.icmp_unsigned("!=", b.ptrtoint(a["b_packed"], I64), i64(0), name="prepacked")
+    b_pack = b.select(prepacked, a["b_packed"], b_pack)
     for bi, a_batch, b_batch, c_batch in batches(b, elem, a):
         b_cols = element_ptr(b, elem, b_batch, strided(b, a["n_start"], a["sb_n"]))
-        with for_range(b, 0, k_stop, kc_step, name="pk") as pc:
-            kc = imin(b, kc_step, b.sub(a["K"], pc), name="kc")
-            b.call(kernels.pack_b, [element_ptr(b, elem, b_pack, b.mul(pc, padded)),
-                                    element_ptr(b, elem, b_cols, strided(b, pc, a["sb_k"])),
-                                    a["sb_k"], a["sb_n"], kc, cols])
+        with b.if_then(b.not_(prepacked)):
+            with for_range(b, 0, k_stop, kc_step, name="pk") as pc:
+                kc = imin(b, kc_step, b.sub(a["K"], pc), name="kc")
+                b.call(kernels.pack_b, [element_ptr(b, elem, b_pack, b.mul(pc, padded)),
+                                        element_ptr(b, elem, b_cols, strided(b, pc, a["sb_k"])),
+                                        a["sb_k"], a["sb_n"], kc, cols])
         c_cols = element_ptr(b, elem, c_batch, strided(b, a["n_start"], a["sc_n"]))
         with for_range(b, a["m_start"], a["m_end"], blk.mc, name="ic") as ic:
             ic_end = b.add(ic, imin(b, i64(blk.mc), b.sub(a["m_end"], ic)), name="ic_end")
