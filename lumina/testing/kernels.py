@@ -47,10 +47,13 @@ def capture(exe: Executable, inputs: list[np.ndarray]) -> list[KernelCase]:
     what the kernel wrote there, as a backend that does not share the memory writes it."""
     prog = exe.info["program"]
     arrays, ptrs = exe._bind(inputs)
-    ptrs = [int(p) for p in ptrs]
+    launches = {launch.name: launch for launch in (*exe.hoisted, *exe.launches)}   # the hoisted ones too
     cases = []
     with exe._lock:
-        for launch, (_, desc, kslots) in zip(exe.launches, prog.kernels):
+        exe._refresh(arrays, ptrs)   # the GEMM operands packed ahead, from these inputs
+        ptrs = [int(p) for p in ptrs]
+        for _, desc, kslots in prog.kernels:
+            launch = launches[desc.name]
             n_in = len(desc.buffers) - desc.n_outputs
             before = [np.array(arrays[s], copy=True).reshape(-1) for s in kslots[:n_in]]
             exe._launch(launch, ptrs)
