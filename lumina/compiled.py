@@ -410,6 +410,36 @@ class CompiledFunction:
         return entry.rebuild([next(it) if is_tensor else c for is_tensor, c in zip(entry.out_is_tensor,
                                                                                     entry.out_constants)])
 
+    def frozen_host_call(self, *args) -> Callable[[Sequence[np.ndarray]], list | None] | None:
+        """For a host caller that calls again with arrays of ``args``' shapes and dtypes (an ONNX
+        model): ``call(arrays)``, the outputs' NumPy arrays for array arguments ``arrays``, without
+        the signature, cache and state lookups of a call; it returns None (take the full call) when
+        the autocast state, the compile options or a captured tensor's value is not what it was
+        here. None when no such shortcut is sound: arguments that are not all arrays, a compiled
+        call that writes state back, has guards or returns non-tensors, captured state that is not
+        frozen (``Tensor._from_array(frozen=True)``: data that never changes), or another device
+        than the cpu."""
+        if self.static_argnums or not all(type(a) is np.ndarray for a in args):
+            return None
+        entry = self._entry(args)
+        captured = entry.captured
+        if (not entry.plain or entry.guards or not all(entry.out_is_tensor)
+                or not all(isinstance(c, Tensor) and c._data is None and c._view is None
+                           and c._value.node.attrs.get("frozen") for c in captured)):
+            return None
+        values = [c._value for c in captured]
+        data = [BOUND[v] for v in values]
+        state, options, run = entry.key[1], entry.key[2], entry.executable.run
+
+        def call(arrays):
+            if autocast_state() != state or (self.options is None and current_options() != options):
+                return None
+            for c, v in zip(captured, values):
+                if c._value is not v:
+                    return None
+            return run([*arrays, *data])
+        return call
+
     def __call__(self, *args):
         entry = self._entry(args)
         if entry.plain:

@@ -94,3 +94,33 @@ def test_onnx_convolution_weights_are_permuted_once_and_agree_with_onnxruntime(t
         np.testing.assert_allclose(model(x=x)["y"], session.run(None, {"x": x})[0], rtol=1e-4, atol=1e-4)
     exe = model._compiled.lower(*model._args(model._bind((), {"x": x}))).executable
     assert exe.hoisted and exe.prepacks
+
+
+def test_repeated_onnx_calls_take_the_shortcut_and_stay_right(tmp_path):
+    """An ONNX model called again with arrays of a signature it has seen skips the compiled call's
+    lookups (``CompiledFunction.frozen_host_call``): results stay NumPy's when the batch size
+    alternates, when the caller rewrites its input array in place, and bad inputs still raise."""
+    from onnx import TensorProto, helper, numpy_helper
+    import lumina.onnx
+    from lumina.errors import LuminaOnnxError
+    rng = np.random.default_rng(3)
+    w = rng.standard_normal((8, 5)).astype(np.float32)
+    bias = rng.standard_normal(5).astype(np.float32)
+    graph = helper.make_graph([helper.make_node("Gemm", ["x", "w", "b"], ["g"]), helper.make_node("Relu", ["g"], ["y"])],
+                              "mlp", [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["batch", 8])],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["batch", 5])],
+                              [numpy_helper.from_array(w, "w"), numpy_helper.from_array(bias, "b")])
+    path = tmp_path / "mlp.onnx"
+    path.write_bytes(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]).SerializeToString())
+    model = lumina.onnx.load(path)
+    x1, x3 = rng.standard_normal((1, 8)).astype(np.float32), rng.standard_normal((3, 8)).astype(np.float32)
+    for step in range(4):
+        for x in (x1, x3):
+            np.testing.assert_allclose(model(x)["y"], np.maximum(x @ w + bias, 0), rtol=1e-5, atol=1e-6)
+            np.testing.assert_allclose(model(x=x)["y"], np.maximum(x @ w + bias, 0), rtol=1e-5, atol=1e-6)
+            x *= -1.5                                            # the same array, new data
+    assert any(fast.__name__ == "call" for fast in model._fast.values())
+    with pytest.raises(LuminaOnnxError, match="dtype"):
+        model(x1.astype(np.float64))
+    with pytest.raises(LuminaOnnxError, match="shape"):
+        model(np.ones((2, 7), np.float32))

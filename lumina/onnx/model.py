@@ -127,6 +127,14 @@ def read_model(model):
                               f"({type(e).__name__}: {e})") from None
 
 
+_FAST_SIGNATURES = 64   # input signatures whose shortcut a model keeps
+
+
+def _no_shortcut(arrays) -> None:
+    """The shortcut of a signature the compiled call cannot shorten: always the full call."""
+    return None
+
+
 class OnnxModel:
     """A loaded ONNX model. ``model(*arrays)`` or ``model(**{input_name: array})`` runs it and
     returns ``{output_name: np.ndarray}`` in graph-output order. Inputs are checked against the
@@ -169,11 +177,38 @@ class OnnxModel:
                         for name, t in ((n, self._declared[n]) for n in self.input_names)]
         self._output_types = [self._types.get(name, 0) for name in self.output_names]
         self._compiled = lumina_compile(self._trace)
+        # per (named?, (dtype, shape) of each input): the compiled call's shortcut for arrays that
+        # passed _bind unchanged before (``CompiledFunction.frozen_host_call``; the weights are frozen)
+        self._fast: dict = {}
 
     def __call__(self, *arrays, **named) -> dict[str, np.ndarray]:
-        outs = self._run(self._bind(arrays, named))
+        given = self._given(arrays, named)
+        key = None if given is None else (bool(named), *((a.dtype, a.shape) for a in given))
+        fast = self._fast.get(key)
+        outs = fast(given) if fast is not None else None
+        if outs is None:
+            inputs = self._bind(arrays, named)
+            outs = self._run(inputs)
+            if key is not None and fast is None and not self._by_value and all(i is a for i, a in zip(inputs, given)):
+                if len(self._fast) >= _FAST_SIGNATURES:
+                    self._fast.clear()
+                self._fast[key] = self._compiled.frozen_host_call(*inputs) or _no_shortcut
         return {name: narrow_array(o if type(o) is np.ndarray else np.asarray(o), elem)
                 for name, o, elem in zip(self.output_names, outs, self._output_types)}
+
+    def _given(self, arrays, named) -> tuple | None:
+        """The inputs in the graph's order when they are exactly its inputs and all NumPy arrays
+        (a call the shortcut can serve), else None."""
+        if named:
+            if arrays or len(named) != len(self.input_names):
+                return None
+            try:
+                arrays = tuple(named[n] for n in self.input_names)
+            except KeyError:
+                return None
+        if len(arrays) != len(self.input_names) or not all(type(a) is np.ndarray for a in arrays):
+            return None
+        return arrays
 
     @property
     def input_specs(self) -> dict[str, tuple[np.dtype, list]]:
