@@ -158,6 +158,26 @@ def test_large_blocks(dtype, isa):
 
 @pytest.mark.parametrize("isa", ISAS)
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_one_row_in_wide_stripes_equals_the_row_in_a_taller_tile(dtype, isa):
+    """A one-row GEMM (a GEMV) runs its columns in wide stripes (``micro_kernel_row``), then in
+    panels: bit for bit what the same row gives inside a two-row call (the panel kernels), for
+    stripes and panels and an edge, one and several K blocks, and a strided C; close to NumPy."""
+    rng = np.random.default_rng(31)
+    wide = 16 * TILES[isa][dtype][2] if isa == "avx512" else 8 * TILES[isa][dtype][2]
+    kc = gemm_blocking(dtype, isa).kc
+    for n, k in ((2 * wide + 70, 9), (wide - 1, 40), (3 * wide, 2 * kc + 3)):
+        a = random_array((1, 2, k), dtype, rng)
+        b = random_array((1, k, n), dtype, rng)
+        both = sentinel_like((1, 2, n), dtype)
+        run_gemm(a, b, both, isa=isa)
+        for c in (sentinel_like((1, 1, n), dtype), sentinel_like((1, 1, 2 * n), dtype)[:, :, ::2]):   # strided C too
+            run_gemm(a[:, :1], b, c, isa=isa)
+            np.testing.assert_array_equal(c, both[:, :1])
+        assert_matches(both[:, :1], a[:, :1] @ b, dtype)
+
+
+@pytest.mark.parametrize("isa", ISAS)
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
 def test_a_prepacked_b_gives_what_packing_at_each_call_gives(dtype, isa):
     """B packed once ahead of the calls (``llvm_gemm_prepack``): row-major and transposed, edge
     columns, several column and K blocks (small caches), row ranges as threads split them, a

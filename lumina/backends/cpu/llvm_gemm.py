@@ -65,7 +65,7 @@ Integers (int32, int64) use a plain triple loop: correct, not tuned.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from llvmlite import ir
 
@@ -406,7 +406,7 @@ def _transpose(b: ir.IRBuilder, vectors: list) -> list:
 
 
 def _emit_micro_kernel(module: ir.Module, elem: ir.Type, blk: GemmBlocking, direct: bool = False,
-                       height: int | None = None) -> ir.Function:
+                       height: int | None = None, name: str | None = None) -> ir.Function:
     """micro(kc, ap, bp, c, sc_m, sc_n, mr, nr, accumulate): C[:mr, :nr] (+)= Ap Bp.
 
     Ap is an MR x kc panel and Bp a kc x NR panel, both packed.
@@ -427,7 +427,8 @@ def _emit_micro_kernel(module: ir.Module, elem: ir.Type, blk: GemmBlocking, dire
               ("mr", I64), ("nr", I64), ("accumulate", I1)]
     if direct:
         params += [("a_sm", I64), ("a_sk", I64), ("b_sk", I64)]
-    fn, b, args = define(module, f"micro_kernel_direct_{height}" if direct else "micro_kernel", ir.VoidType(), params)
+    name = name or (f"micro_kernel_direct_{height}" if direct else "micro_kernel")
+    fn, b, args = define(module, name, ir.VoidType(), params)
     for pname in ("ap", "bp", "c"):
         args[pname].add_attribute("noalias")
     vec = ir.VectorType(elem, blk.lanes)
@@ -545,8 +546,11 @@ def _store_tile_scalars(b, elem, vec, blk, acc, args) -> None:
 def _emit_packed_gemm(module: ir.Module, dtype: str, blk: GemmBlocking) -> None:
     elem = _ELEMENT[dtype]
     registers = 32 if blk.lanes * sizeof(elem) * 8 == 512 else 16
+    wide = replace(blk, mr=1, mc=1, nr=registers // 2 * blk.lanes, nc=registers // 2 * blk.lanes)
     kernels = GemmKernels(pack_a=_emit_pack_a(module, elem, blk), pack_b=_emit_pack_b(module, elem, blk),
                        micro=_emit_micro_kernel(module, elem, blk),
+                       row=_emit_micro_kernel(module, elem, wide, direct=True, height=1, name="micro_kernel_row"),
+                       row_nr=wide.nr,
                        direct={h: _emit_micro_kernel(module, elem, blk, direct=True, height=h)
                                for h in sorted({1, blk.mr // 2, blk.mr} - {0})},
                        dots=tuple(emit_dot_tile(module, elem, blk.lanes, tm, tn) for tm, tn in dot_tiles(registers)),
@@ -562,6 +566,8 @@ class GemmKernels:
     pack_a: ir.Function
     pack_b: ir.Function
     micro: ir.Function
+    row: ir.Function       # micro_kernel_row: the direct kernel one row tall and row_nr wide
+    row_nr: int
     direct: dict           # tile height -> micro_kernel_direct_<height>
     dots: tuple
     dot_shapes: tuple
