@@ -118,3 +118,36 @@ def test_a_half_precision_depthwise_convolution_accumulates_in_float32():
     assert got.dtype == lumina.float16
     expect = torch.nn.functional.conv2d(torch.from_numpy(x).float(), torch.from_numpy(w).float(), padding=2, groups=8)
     np.testing.assert_allclose(got.numpy().astype(np.float32), expect.numpy(), rtol=2 ** -10, atol=2 ** -10)
+
+
+def test_a_padded_and_index_selected_pool_input_stays_channels_last():
+    """TensorFlow-style SAME padding before a pool (edge rows picked with index_select, then a pad,
+    as ONNX exports of TF models write it): the pool still reads the convolution's channels-last
+    result in order (no kernel reads it transposed, ``transforms.layout`` moves the permute past the
+    gathers and the pad), and the result is PyTorch's."""
+    from lumina.codegen.kernel import LoopKernel
+    from lumina.nn.functional.conv import computed_channels_last
+    rng = np.random.default_rng(5)
+    x = rng.standard_normal((2, 3, 9, 9)).astype(np.float32)
+    w = rng.standard_normal((16, 3, 3, 3)).astype(np.float32)
+    seen = {}
+
+    def f(x, w):
+        y = F.conv2d(x, w).relu()                                    # [2, 16, 7, 7]
+        index = lumina.tensor(np.array([0, *range(7), 6]))
+        y = y.index_select(2, index).index_select(3, index)
+        y = F.pad(y, (0, 1, 0, 1))
+        seen["pool input"] = computed_channels_last(y)
+        return F.max_pool2d(y, 2)
+    fn = lumina.compile(f)
+    got = fn(x, w).numpy()
+    assert seen == {"pool input": True}
+    ty = torch.nn.functional.conv2d(torch.from_numpy(x), torch.from_numpy(w)).relu()
+    index = torch.tensor([0, *range(7), 6])
+    ty = torch.nn.functional.pad(ty.index_select(2, index).index_select(3, index), (0, 1, 0, 1))
+    np.testing.assert_allclose(got, torch.nn.functional.max_pool2d(ty, 2).numpy(), rtol=1e-5, atol=1e-5)
+    # the kernel that writes the padded value writes it channels last: its innermost loop runs
+    # over the 16 channels, contiguous in its output
+    for k in fn.lower(x, w).kernels():
+        if isinstance(k, LoopKernel) and "pad" in k.name:
+            assert k.domain[-1].extent == 16

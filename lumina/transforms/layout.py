@@ -15,12 +15,16 @@ permutation (the identity, dropped, for a convolution's pair). An operand that i
 tensor stored in the other order) stops the rule: reading it through a permute would only move the
 transpose.
 
+A pad of a permute pads the unpermuted value (each axis as much as the axis it becomes) and is
+permuted after, and a gather along one axis with a 1-d index gathers along the corresponding
+axis, so a pool's padding between two channels-last convolutions adds no transpose.
+
 A reduction of a permute reduces the unpermuted value over the corresponding axes instead (its
 kept axes permuted back), so that it reads the value in the order it is stored: a batch norm's
 per-channel statistics of a channels-last value.
 
 Exact for elementwise ops (applied to permuted operands, they give the permutation of their
-result, element for element) and for ``reduce_max``; a ``reduce_sum`` adds the same elements in
+result, element for element), for pads, gathers and ``reduce_max``; a ``reduce_sum`` adds the same elements in
 another order, which the code generators already take the licence to choose (they reassociate
 sums to vectorise them).
 """
@@ -54,6 +58,10 @@ def _sink(node: Node, ins: list[Value]) -> Value | None:
         return SIMPLIFY[Op.PERMUTE](node, *ins)     # permute(permute(x)) folds, the identity drops
     if node.op in (Op.REDUCE_SUM, Op.REDUCE_MAX):
         return _sink_reduction(node, ins[0])
+    if node.op is Op.PAD:
+        return _sink_pad(node, ins[0])
+    if node.op is Op.GATHER and ins[1].type.rank == 1:
+        return _sink_gather(node, *ins)
     if not node.op.is_elementwise:
         return None
     perm = None
@@ -75,6 +83,30 @@ def _sink(node: Node, ins: list[Value]) -> Value | None:
         else:
             return None
     return B.permute(reemit(node, operands), list(perm))
+
+
+def _sink_pad(node: Node, x: Value) -> Value | None:
+    """``pad(permute(y, p))`` as ``permute(pad(y))``, each axis of ``y`` padded as the axis ``p``
+    maps it to: a pool's padding of a channels-last activation stays channels last."""
+    if x.op is not Op.PERMUTE or _is_broadcast(x.node.inputs[0]):
+        return None
+    perm, pads = tuple(x.node.attrs["perm"]), node.attrs["pads"]
+    source_pads = [None] * len(perm)
+    for axis, p in enumerate(perm):
+        source_pads[p] = tuple(pads[axis])
+    padded = B.emit(Op.PAD, (x.node.inputs[0],), pads=tuple(source_pads), value=node.attrs["value"])
+    return B.permute(padded, list(perm))
+
+
+def _sink_gather(node: Node, x: Value, index: Value) -> Value | None:
+    """``gather(permute(y, p), index, axis)`` (a 1-d index: the rank stays) as ``permute`` of the
+    gather of ``y`` along the axis ``p`` maps ``axis`` to: an edge padding written as index
+    selects (TensorFlow's SAME) keeps a channels-last value channels last."""
+    if x.op is not Op.PERMUTE or _is_broadcast(x.node.inputs[0]):
+        return None
+    perm = tuple(x.node.attrs["perm"])
+    gathered = B.emit(Op.GATHER, (x.node.inputs[0], index), axis=perm[node.attrs["axis"]])
+    return B.permute(gathered, list(perm))
 
 
 def _sink_reduction(node: Node, x: Value) -> Value | None:

@@ -115,18 +115,21 @@ def kernel_flops(kernel) -> int:
 
 def profile_report(executable, inputs: list, repeat: int = 10) -> ProfileReport:
     """Time every launch of ``executable`` on ``inputs`` (``Executable.profile``) and count its
-    FLOPs and bytes. Launch ``i`` is the ``i``-th kernel of the fusion partition stored in
-    ``executable.info["partition"]``. Raises LuminaValueError if the two lists differ in length
-    (an executable built without a partition)."""
-    part = executable.info.get("partition")
-    kernels = part.kernels if part is not None else []
+    FLOPs and bytes; each launch is the kernel of the fusion partition of its name (the program in
+    ``executable.info["program"]``). The launches that run only when another array is bound to a
+    frozen input (``Executable.hoisted``) are not part of a call, so not of the report. Raises
+    LuminaValueError for a launch without its kernel (an executable built without a program)."""
+    program = executable.info.get("program")
+    kernels = {desc.name: kernel for kernel, desc, _ in program.kernels} if program is not None else {}
     timed = executable.profile(inputs, repeat)
-    if len(kernels) != len(timed):
-        raise LuminaValueError(f"profile: {len(timed)} launches but {len(kernels)} kernels in the partition; "
+    missing = [launch.name for launch, _ in timed if launch.name not in kernels]
+    if missing:
+        raise LuminaValueError(f"profile: launches {missing[:5]} have no kernel in the program; "
                                "cannot attribute FLOPs to launches")
     total = sum(t for _, t in timed)
     rows = []
-    for kernel, (launch, seconds) in zip(kernels, timed):
+    for launch, seconds in timed:
+        kernel = kernels[launch.name]
         slots = set(launch.reads) | set(launch.writes)
         nbytes = sum(math.prod(executable.slots[s].shape) * executable.slots[s].dtype.itemsize for s in slots)
         rows.append(KernelProfile(launch.name, kernel.kind, kernel_flops(kernel), nbytes, seconds,

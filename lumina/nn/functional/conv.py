@@ -121,9 +121,10 @@ def windows(xp: Tensor, kernel, stride, dilation, outs, channels_last: bool = Fa
 
 def computed_channels_last(x: Tensor) -> bool:
     """Whether ``x [N, C, *S]`` is a channels-last value under a permute, through elementwise ops
-    (a convolution's result after its bias, batch norm and activation): then a pool over it reads it
-    in order channels last (``windows(..., via_channels_last=True)``). A realised tensor, or any
-    other producer, is stored channels first."""
+    (a convolution's result after its bias, batch norm and activation) and pads and 1-d index
+    gathers (a pool's padding; ``transforms.layout`` moves the permute past them): then a pool over
+    it reads it in order channels last (``windows(..., via_channels_last=True)``). A realised tensor,
+    or any other producer, is stored channels first."""
     nd = x.ndim - 2
     first = (0, nd + 1, *range(1, nd + 1))
     v = x._value
@@ -131,6 +132,9 @@ def computed_channels_last(x: Tensor) -> bool:
         node = v.node
         if node.op is Op.PERMUTE:
             return tuple(node.attrs["perm"]) == first
+        if node.op is Op.PAD or node.op is Op.GATHER and node.inputs[1].type.rank == 1:
+            v = node.inputs[0]
+            continue
         if not node.op.is_elementwise:
             return False
         ahead = [u for u in node.inputs if u.shape == v.shape and u.op not in (Op.EXPAND, Op.CONST)]
