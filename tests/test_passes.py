@@ -20,7 +20,7 @@ from lumina.compiler import compile_graph
 from lumina.ir import DType, Graph, Op, TensorType, emit, parse, verify
 from lumina.ir import graph as B
 from lumina.transforms import constant_fold as cf_module
-from lumina.transforms.canonicalize import canonicalize_dots, split_reductions
+from lumina.transforms.canonicalize import canonicalize_dots, split_k_dots, split_reductions
 from lumina.transforms.constant_fold import constant_fold
 from lumina.schedule.partition import partition
 from lumina.transforms.pipeline import PASSES, optimize
@@ -369,6 +369,33 @@ def test_canonicalize_dots_with_several_contracting_and_batch_axes():
     b = RNG.standard_normal((5, 6, 3, 2)).astype(np.float32)
     want = np.einsum("bkml,lnkb->bmn", a, b)
     assert_matches(run(out, [a, b]), [want], rtol=1e-4, atol=1e-4)
+
+
+# ---- split_k_dots ---------------------------------------------------------------------------------
+
+def test_split_k_dots_slices_a_long_contraction_and_sums_the_slices():
+    """A weight gradient's [64, 12544] x [12544, 288]: eight batched dots over slices of K and a sum
+    over the slices, against NumPy in float64; a dot whose K does not dwarf M and N is left alone."""
+    g = ir("""
+    graph s {
+      %0:f32[1,64,12544] = input {name='a'}
+      %1:f32[1,12544,288] = input {name='b'}
+      %2:f32[1,64,288] = dot %0, %1 {contract=((2,), (1,)), batch=((0,), (0,))}
+      %3:f32[1,64,64] = input {name='c'}
+      %4:f32[1,64,64] = dot %3, %3 {contract=((2,), (1,)), batch=((0,), (0,))}
+      return %2, %4
+    }
+    """)
+    out = verify(split_k_dots(g))
+    dots = [nd for nd in out.nodes if nd.op is Op.DOT]
+    assert sorted(nd.out.shape for nd in dots) == [(1, 64, 64), (8, 64, 288)]
+    assert ops_of(out).count("reduce_sum") == 1 and [v.type for v in out.outputs] == [v.type for v in g.outputs]
+    a = RNG.standard_normal((1, 64, 12544)).astype(np.float32)
+    b = RNG.standard_normal((1, 12544, 288)).astype(np.float32)
+    c = RNG.standard_normal((1, 64, 64)).astype(np.float32)
+    want = [(a.astype(np.float64) @ b).astype(np.float32), (c.astype(np.float64) @ c).astype(np.float32)]
+    assert_matches(reference(out, [a, b, c]), want, rtol=1e-4, atol=1e-3)
+    assert_matches(run(g, [a, b, c]), want, rtol=1e-4, atol=1e-3)
 
 
 # ---- split_reductions -----------------------------------------------------------------------------

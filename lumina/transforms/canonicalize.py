@@ -7,6 +7,10 @@
   float32 ``dot`` of the operands cast up, cast back down: it accumulates in float32 and rounds
   once, as PyTorch's CPU half matmul (the up-cast is exact, and costs O(MK + KN) next to the
   GEMM's O(MNK)).
+* ``split_k_dots``: a canonical ``dot`` whose contraction dwarfs its output (a convolution's
+  weight gradient: ``[64, 12544] x [12544, 288]``) runs as ``T`` dots over slices of K, batched,
+  and a sum of their ``T`` partial results (split-K, as CUTLASS's and XLA's GEMMs do): the threads
+  then take whole slices instead of a few column panels each.
 * ``split_reductions``: a reduction of many elements into few outputs is split in two stages,
   ``[..., R] -> [..., T, R/T] -> [..., T] -> [...]``, so its first stage has ``T`` independent rows
   for the thread pool (a tree reduction, as XLA's and Triton's split-K reductions do). A split
@@ -85,4 +89,27 @@ def split_reductions(graph: Graph) -> Graph:
         partial = B.reduce(node.op, x, [len(lead) + 1])
         total = B.reshape(B.reduce(node.op, partial, [len(lead)]), node.out.shape)
         return B.cast(total, half) if half is not None else total
+    return rewrite(graph, rule)
+
+
+SPLIT_K_MIN = 4096      # contraction length before a split-K pays
+SPLIT_K_RATIO = 16      # ... and it must be this many times the larger output dim
+SPLIT_K_SLICE = 512     # the shortest slice (a GEMM K block)
+
+
+def split_k_dots(graph: Graph) -> Graph:
+    def rule(node, ins):
+        if node.op is not Op.DOT or node.attrs != CANONICAL or not node.out.dtype.is_float:
+            return None
+        x, y = ins
+        b, m, k = x.shape
+        n = y.shape[2]
+        if b != 1 or k < SPLIT_K_MIN or k < SPLIT_K_RATIO * max(m, n):
+            return None
+        t = next((t for t in (8, 4, 2) if k % t == 0 and k // t >= SPLIT_K_SLICE), 1)
+        if t == 1:
+            return None
+        lhs = B.permute(B.reshape(x, (m, t, k // t)), (1, 0, 2))
+        rhs = B.reshape(y, (t, k // t, n))
+        return B.reduce(Op.REDUCE_SUM, B.dot(lhs, rhs, **CANONICAL), [0], keepdim=True)
     return rewrite(graph, rule)

@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterable
 
 from ..errors import LuminaValueError
 from ..ir.graph import Graph
-from .canonicalize import canonicalize_dots, split_reductions
+from .canonicalize import canonicalize_dots, split_k_dots, split_reductions
 from .constant_fold import constant_fold
 from .cse import cse
 from .layout import sink_permutes
@@ -31,13 +31,14 @@ PASSES: list[tuple[str, Callable[[Graph], Graph]]] = [
     ("sink_permutes", sink_permutes),    # convolutions' channels-last permutes meet and cancel
     ("canonicalize_dots", canonicalize_dots),
     ("simplify_dots", simplify),
+    ("split_k_dots", split_k_dots),      # a K that dwarfs M and N: slices in parallel, then a sum
     ("split_reductions", split_reductions),
     ("cse_final", cse),                  # the dots' operand reshapes and the split reductions
     ("dce_final", dce),
 ]
 
 OPTIONAL = frozenset({"simplify", "constant_fold", "cse", "simplify_cse", "sink_permutes", "simplify_dots",
-                      "cse_final"})
+                      "split_k_dots", "cse_final"})
 
 
 def _env_set(name: str) -> set[str]:
