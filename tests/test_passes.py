@@ -978,14 +978,21 @@ def test_big_int_reduction_is_exact():
 @pytest.mark.parametrize("reduce", ["sum", "max"])
 def test_reductions_over_outer_axes_match_numpy(shape, axes, keepdim, reduce):
     """Reducing over non-innermost axes uses the outer-reduction schedule (accumulate in the output
-    row by row); its values must equal NumPy's, NaN-free and with the same shapes."""
-    x = RNG.standard_normal(shape).astype(np.float32)
+    row by row); its values must equal NumPy's, NaN-free and with the same shapes. A max is exact;
+    a float32 sum is compared with the float64 sum to within float32's epsilon times the sum of
+    the magnitudes (the data is this case's own, whatever other tests drew before)."""
+    x = np.random.default_rng(len(shape) * 1000 + sum(shape)).standard_normal(shape).astype(np.float32)
     method = "amax" if reduce == "max" else reduce        # torch.amax takes a tuple of dims
     f = lumina.compile(lambda t: getattr(t, method)(axes, keepdim=keepdim))
     kernels = f.lower(x).kernels()
     assert any(getattr(k, "reduce_outer", False) for k in kernels)
-    ref = getattr(np, reduce)(x, axis=axes, keepdims=keepdim)
-    np.testing.assert_allclose(f(x).numpy(), ref, rtol=1e-5, atol=1e-5)
+    if reduce == "max":
+        np.testing.assert_array_equal(f(x).numpy(), np.max(x, axis=axes, keepdims=keepdim))
+        return
+    ref = np.sum(x.astype(np.float64), axis=axes, keepdims=keepdim)
+    bound = np.finfo(np.float32).eps * np.sum(np.abs(x.astype(np.float64)), axis=axes, keepdims=keepdim)
+    got = f(x).numpy()
+    assert got.shape == ref.shape and np.all(np.abs(got - ref) <= 1e-6 * np.abs(ref) + bound), np.max(np.abs(got - ref) - bound)
 
 
 def test_deeply_nested_index_arithmetic_compiles_in_linear_time():
