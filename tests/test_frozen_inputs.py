@@ -71,7 +71,7 @@ def test_onnx_convolution_weights_are_permuted_once_and_agree_with_onnxruntime(t
     """A convolution (channels last: its im2col rows times the weight) and a Gemm whose weights are
     initializers: the 3x3 weight's permute to the im2col order runs apart from the call, the
     convolution's GEMM reads it packed, and the outputs equal ONNX Runtime's for several inputs."""
-    ort = pytest.importorskip("onnxruntime")
+    import onnxruntime as ort
     from onnx import TensorProto, helper, numpy_helper
     import lumina.onnx
     rng = np.random.default_rng(2)

@@ -228,6 +228,7 @@ class OnnxModel:
                 if e.name in self._by_value:
                     raise
                 self._by_value.add(e.name)
+                self._fast.clear()   # a shortcut serves only a model needing no input by value
 
     def _bind(self, arrays, named) -> list[np.ndarray]:
         if arrays and named:

@@ -80,6 +80,7 @@ def build(prog: Program, target) -> Executable:
     graph = prog.graph
     kernels = prog.kernels
     hoisted, derived = frozen_kernels(prog)
+    hoisted = set(hoisted)
     slots = [replace(s, role=SlotRole.DERIVED) if i in derived else s for i, s in enumerate(prog.slots)]
     # Structurally identical kernels (a deep chain repeats one) share one compiled function.
     unique: dict = {}

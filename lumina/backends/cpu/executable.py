@@ -132,14 +132,15 @@ class Prepack:
 
     def pack(self, address: int) -> None:
         """Pack from the slot's data at ``address``."""
-        _PACK(self.address)(self.data.ctypes.data, address + self.offset, self.k, self.n, self.sb_k, self.sb_n)
+        _pack_function(self.address)(self.data.ctypes.data, address + self.offset, self.k, self.n, self.sb_k, self.sb_n)
 
 
 _PACK_TYPE = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_void_p, *[ctypes.c_int64] * 4)
 _PACK_FUNCTIONS: dict = {}
 
 
-def _PACK(address: int):
+def _pack_function(address: int):
+    """The ctypes function of the whole-B packing function at ``address`` (made once per address)."""
     fn = _PACK_FUNCTIONS.get(address)
     if fn is None:
         fn = _PACK_FUNCTIONS[address] = _PACK_TYPE(address)
