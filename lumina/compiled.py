@@ -50,6 +50,7 @@ from .ir.graph import Graph, emit, topo_sort
 from .ir.ops import Op
 from .ir.types import TensorType
 from .backends import devices
+from .tensor.aliases import EPOCH
 from .tensor.inplace import replaced
 from .tensor import Tensor, no_grad, realize
 from .tracing import BOUND, STATE, STATE_LOCK, Rebinds, Trace, grad_type
@@ -428,16 +429,21 @@ class CompiledFunction:
                            and c._value.node.attrs.get("frozen") for c in captured)):
             return None
         values = [c._value for c in captured]
-        data = [BOUND[v] for v in values]
-        state, options, run = entry.key[1], entry.key[2], entry.executable.run
+        state, options = entry.key[1], entry.key[2]
+        run = entry.executable.pinned([BOUND[v] for v in values])
+
+        checked = [-1]   # the EPOCH at which the captured tensors last held ``values``
 
         def call(arrays):
             if autocast_state() != state or (self.options is None and current_options() != options):
                 return None
-            for c, v in zip(captured, values):
-                if c._value is not v:
-                    return None
-            return run([*arrays, *data])
+            if checked[0] != EPOCH.now:   # some tensor was rebound since: were these?
+                now = EPOCH.now
+                for c, v in zip(captured, values):
+                    if c._value is not v:
+                        return None
+                checked[0] = now
+            return run(arrays)
         return call
 
     def __call__(self, *args):

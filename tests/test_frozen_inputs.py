@@ -124,3 +124,25 @@ def test_repeated_onnx_calls_take_the_shortcut_and_stay_right(tmp_path):
         model(x1.astype(np.float64))
     with pytest.raises(LuminaOnnxError, match="shape"):
         model(np.ones((2, 7), np.float32))
+
+
+def test_pinned_inputs_stay_bound_and_are_rebound_after_other_weights_ran(packs):
+    """``Executable.pinned``: a call binds only the leading inputs; after a ``run`` with other
+    weights, the next pinned call binds its own again (repacked) instead of reading the others."""
+    rng = np.random.default_rng(3)
+    w1, w2 = (rng.standard_normal((96, 80)).astype(np.float32) for _ in range(2))
+    xs = [rng.standard_normal((64, 80)).astype(np.float32) for _ in range(3)]
+    w = _frozen(w1)
+    f = lumina.compile(lambda a: a @ w.T)
+    f(xs[0])
+    exe = f.lower(xs[0]).executable
+    call = exe.pinned([w.numpy()])
+    for x in xs:                                                # a new head array each call
+        np.testing.assert_allclose(call([x])[0], x @ w1.T, rtol=1e-5, atol=1e-4)
+    packed = len(packs)
+    np.testing.assert_allclose(exe.run([xs[0], w2])[0], xs[0] @ w2.T, rtol=1e-5, atol=1e-4)
+    assert len(packs) > packed
+    np.testing.assert_allclose(call([xs[1]])[0], xs[1] @ w1.T, rtol=1e-5, atol=1e-4)
+    np.testing.assert_allclose(call([xs[2]])[0], xs[2] @ w1.T, rtol=1e-5, atol=1e-4)
+    with pytest.raises(lumina.LuminaError):
+        call([xs[0][:10]])                                      # a wrong shape is still checked

@@ -149,6 +149,11 @@ def widen_array(a: np.ndarray) -> np.ndarray:
     return a
 
 
+def narrows(elem: int) -> bool:
+    """Whether ``narrow_array`` can change an array lumina computed for ONNX type ``elem``."""
+    return elem == TP.UINT64 or elem in EMULATED
+
+
 def narrow_array(a: np.ndarray, elem: int) -> np.ndarray:
     """An array lumina computed, as the NumPy / ``ml_dtypes`` array of ONNX type ``elem`` (exact: the
     values are in range); arrays of other types pass unchanged."""

@@ -18,7 +18,7 @@ from ..compiled import compile as lumina_compile
 from ..errors import LuminaError, LuminaOnnxError
 from ..tensor import Tensor
 from .ops import HANDLERS, Ctx, NeedsValue
-from .dtypes import check_operands, conform_outputs, narrow_array, node_types, value_types, widen_array
+from .dtypes import check_operands, conform_outputs, narrow_array, narrows, node_types, value_types, widen_array
 from .ops.registry import static
 from ..progress import progress
 
@@ -176,6 +176,7 @@ class OnnxModel:
                          {i: d.dim_value for i, d in enumerate(t.shape.dim) if d.HasField("dim_value")})
                         for name, t in ((n, self._declared[n]) for n in self.input_names)]
         self._output_types = [self._types.get(name, 0) for name in self.output_names]
+        self._narrowed = any(map(narrows, self._output_types))   # an output narrow_array converts
         self._compiled = lumina_compile(self._trace)
         # per (named?, (dtype, shape) of each input): the compiled call's shortcut for arrays that
         # passed _bind unchanged before (``CompiledFunction.frozen_host_call``; the weights are frozen)
@@ -183,31 +184,35 @@ class OnnxModel:
 
     def __call__(self, *arrays, **named) -> dict[str, np.ndarray]:
         given = self._given(arrays, named)
-        key = None if given is None else (bool(named), *((a.dtype, a.shape) for a in given))
+        key = None if given is None else (bool(named), *[(a.dtype, a.shape) for a in given])
         fast = self._fast.get(key)
         outs = fast(given) if fast is not None else None
         if outs is None:
             inputs = self._bind(arrays, named)
-            outs = self._run(inputs)
+            outs = [o if type(o) is np.ndarray else np.asarray(o) for o in self._run(inputs)]
             if key is not None and fast is None and not self._by_value and all(i is a for i, a in zip(inputs, given)):
                 if len(self._fast) >= _FAST_SIGNATURES:
                     self._fast.clear()
                 self._fast[key] = self._compiled.frozen_host_call(*inputs) or _no_shortcut
-        return {name: narrow_array(o if type(o) is np.ndarray else np.asarray(o), elem)
-                for name, o, elem in zip(self.output_names, outs, self._output_types)}
+        if self._narrowed:
+            outs = [narrow_array(o, elem) for o, elem in zip(outs, self._output_types)]
+        return dict(zip(self.output_names, outs))
 
-    def _given(self, arrays, named) -> tuple | None:
+    def _given(self, arrays, named) -> list | tuple | None:
         """The inputs in the graph's order when they are exactly its inputs and all NumPy arrays
         (a call the shortcut can serve), else None."""
         if named:
             if arrays or len(named) != len(self.input_names):
                 return None
             try:
-                arrays = tuple(named[n] for n in self.input_names)
+                arrays = [named[n] for n in self.input_names]
             except KeyError:
                 return None
-        if len(arrays) != len(self.input_names) or not all(type(a) is np.ndarray for a in arrays):
+        if len(arrays) != len(self.input_names):
             return None
+        for a in arrays:
+            if type(a) is not np.ndarray:
+                return None
         return arrays
 
     @property
