@@ -125,6 +125,19 @@ def test_float32_polynomials_are_within_a_few_ulp(op, ref, ulps):
     assert (err <= ulps * np.maximum(ulp, np.spacing(np.float32(1e-30)))).all(), float((err / ulp).max())
 
 
+def test_a_users_multiply_add_is_rounded_twice_as_numpy_rounds_it():
+    """Only the library's polynomials may fuse a multiply and an add (``E.Bin.contract``): with
+    ``a = b = 1 + 2**-13`` and ``c = -(1 + 2**-12)``, ``a * b + c`` is 0 with the product rounded
+    (NumPy, PyTorch eager) and 2**-26 fused."""
+    import lumina
+    a = np.full(64, 1 + 2.0 ** -13, np.float32)
+    c = np.full(64, -(1 + 2.0 ** -12), np.float32)
+    f = lumina.compile(lambda a, b, c: a * b + c)
+    got = f(lumina.from_numpy(a), lumina.from_numpy(a.copy()), lumina.from_numpy(c)).numpy()
+    np.testing.assert_array_equal(got, a * a + c)
+    assert (a * a + c == 0).all()
+
+
 # ---- what legalization leaves ----------------------------------------------------------------------
 
 def _kernels() -> list:

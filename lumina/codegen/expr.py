@@ -85,11 +85,15 @@ class Un:
 @dataclass(frozen=True)
 class Bin:
     """``op(a, b)``: a binary ``ir.Op`` (``Op.ADD``, ``Op.LT``, ...; comparisons have a bool
-    ``dtype``) or a binary ``KOp``."""
+    ``dtype``) or a binary ``KOp``. ``contract``: a float add or multiply that a target may fuse
+    with a multiply operand (or the add it feeds) that also says so, into one fused multiply-add
+    with one rounding. Only the library's own polynomials (``legalize``'s Horner steps) set it, never
+    a user's arithmetic, whose results match NumPy's op by op."""
     op: KernelOp
     a: "Expr"
     b: "Expr"
     dtype: DType
+    contract: bool = False
 
     def __post_init__(self):
         _check_op(self)

@@ -31,9 +31,10 @@ def _i(v: int) -> ir.Constant:
 
 
 def _horner(b: ir.IRBuilder, x, coeffs):
+    """The polynomial by Horner's rule, each step a multiply-add LLVM may fuse (``contract``)."""
     acc = _c(coeffs[0])
     for c in coeffs[1:]:
-        acc = b.fadd(b.fmul(acc, x), _c(c))
+        acc = b.fadd(b.fmul(acc, x, flags=("contract",)), _c(c), flags=("contract",))
     return acc
 
 
