@@ -105,6 +105,8 @@ SHAPES = [  # (batch, M, N, K)
     (1, 256, 256, 256),
     (3, 20, 30, 40),
     (2, 97, 130, 1100),  # several K blocks, with an uneven split
+    (1, 100, 90, 70),    # last panels 26 (f32: the 2-vector edge kernel) and 18 (f64: 3 vectors) wide
+    (1, 61, 50, 40),     # last panel 2 wide in f64 (the 1-vector edge kernel)
 ]
 
 

@@ -250,13 +250,15 @@ def _gemm_launch(d: DotKernel, kslots, workspace: int, keepalive, epilogues: lis
                 IntArg(packed))
         extent = d.batch
     elif split == "columns":
-        # Few rows: threads take column panels of the register tile's width, so each packs (or
-        # reads) only its share of B, the large operand.
-        nr = blocking.nr
+        # Few rows: threads take column ranges, so each packs (or reads) only its share of B, the
+        # large operand. The ranges are in whole vectors, not whole register tiles: 784 columns
+        # are then 384 and 400 (the last panel of 400 is an edge kernel's 16 columns), where
+        # 64-wide tiles split them 448 / 336.
+        unit = blocking.lanes
         args = (BufferArg(c_slot), BufferArg(a_slot, a_off), BufferArg(b_slot, b_off),
                 *(IntArg(v) for v in (d.batch, d.m, d.n, d.k) + strides + (0, d.m)),
-                TileRangeArg(False, nr, d.n), TileRangeArg(True, nr, d.n), WorkspaceArg(workspace), IntArg(0))
-        extent = -(-d.n // nr)
+                TileRangeArg(False, unit, d.n), TileRangeArg(True, unit, d.n), WorkspaceArg(workspace), IntArg(0))
+        extent = -(-d.n // unit)
     else:   # threads take row ranges of each GEMM
         args = (BufferArg(c_slot), BufferArg(a_slot, a_off), BufferArg(b_slot, b_off),
                 *(IntArg(v) for v in (d.batch, d.m, d.n, d.k) + strides), RangeArg.START, RangeArg.END,

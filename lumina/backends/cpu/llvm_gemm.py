@@ -406,7 +406,7 @@ def _transpose(b: ir.IRBuilder, vectors: list) -> list:
 
 
 def _emit_micro_kernel(module: ir.Module, elem: ir.Type, blk: GemmBlocking, direct: bool = False,
-                       height: int | None = None, name: str | None = None) -> ir.Function:
+                       height: int | None = None, name: str | None = None, vectors: int | None = None) -> ir.Function:
     """micro(kc, ap, bp, c, sc_m, sc_n, mr, nr, accumulate): C[:mr, :nr] (+)= Ap Bp.
 
     Ap is an MR x kc panel and Bp a kc x NR panel, both packed.
@@ -421,18 +421,22 @@ def _emit_micro_kernel(module: ir.Module, elem: ir.Type, blk: GemmBlocking, dire
     row-major B, or a packed one with ``b_sk = NR``): the skinny path, where packing would cost
     more than the FMAs it feeds. ``height`` (direct only, default MR) makes the tile that many
     rows tall (``micro_kernel_direct_<height>``), so one or two rows do not pay for six.
+    ``vectors`` (packed only, default NR / lanes) computes only the first that many vectors of
+    each row of the NR-wide panel (``micro_kernel_w<vectors>``): an edge tile 16 columns wide then
+    does a quarter of a full 64-wide tile's FMAs instead of all of them.
     """
     height = height or blk.mr
     params = [("kc", I64), ("ap", PTR), ("bp", PTR), ("c", PTR), ("sc_m", I64), ("sc_n", I64),
               ("mr", I64), ("nr", I64), ("accumulate", I1)]
     if direct:
         params += [("a_sm", I64), ("a_sk", I64), ("b_sk", I64)]
-    name = name or (f"micro_kernel_direct_{height}" if direct else "micro_kernel")
+    vecs_per_row = vectors or blk.nr // blk.lanes
+    name = name or (f"micro_kernel_direct_{height}" if direct else
+                    "micro_kernel" if vecs_per_row == blk.nr // blk.lanes else f"micro_kernel_w{vecs_per_row}")
     fn, b, args = define(module, name, ir.VoidType(), params)
     for pname in ("ap", "bp", "c"):
         args[pname].add_attribute("noalias")
     vec = ir.VectorType(elem, blk.lanes)
-    vecs_per_row = blk.nr // blk.lanes
     itemsize = sizeof(elem)
     vec_align = itemsize if direct else min(ALIGN_BYTES, blk.lanes * itemsize)
     if direct:   # row i of the tile reads A's row min(i, mr - 1), which exists
@@ -549,6 +553,7 @@ def _emit_packed_gemm(module: ir.Module, dtype: str, blk: GemmBlocking) -> None:
     wide = replace(blk, mr=1, mc=1, nr=registers // 2 * blk.lanes, nc=registers // 2 * blk.lanes)
     kernels = GemmKernels(pack_a=_emit_pack_a(module, elem, blk), pack_b=_emit_pack_b(module, elem, blk),
                        micro=_emit_micro_kernel(module, elem, blk),
+                       edges=tuple(_emit_micro_kernel(module, elem, blk, vectors=v) for v in range(1, blk.nr // blk.lanes)),
                        row=_emit_micro_kernel(module, elem, wide, direct=True, height=1, name="micro_kernel_row"),
                        row_nr=wide.nr,
                        direct={h: _emit_micro_kernel(module, elem, blk, direct=True, height=h)
@@ -566,6 +571,7 @@ class GemmKernels:
     pack_a: ir.Function
     pack_b: ir.Function
     micro: ir.Function
+    edges: tuple           # micro_kernel_w<v> for v = 1 .. NR / lanes - 1: edge tiles v vectors wide
     row: ir.Function       # micro_kernel_row: the direct kernel one row tall and row_nr wide
     row_nr: int
     direct: dict           # tile height -> micro_kernel_direct_<height>
@@ -631,28 +637,43 @@ def _emit_packed_body(b, elem, blk, kernels: GemmKernels, a, a_pack, b_pack, fin
                     mc = imin(b, i64(blk.mc), b.sub(a["m_end"], ic), name="mc")
                     a_src = element_ptr(b, elem, a_batch, strided(b, ic, a["sa_m"]), strided(b, pc, a["sa_k"]))
                     b.call(kernels.pack_a, [a_pack, a_src, a["sa_m"], a["sa_k"], mc, kc])
-                    _emit_macro_kernel(b, elem, blk, kernels.micro, a, a_pack, b_block, c_batch,
+                    _emit_macro_kernel(b, elem, blk, kernels, a, a_pack, b_block, c_batch,
                                        ic, jc, mc, nc, kc, accumulate)
                     if finish:   # after the last K block the panel is final (and in L2)
                         with b.if_then(b.icmp_signed(">=", b.add(pc, kc_step), k_stop, name="last_k")):
                             finish(bi, ic, b.add(ic, mc), jc, b.add(jc, nc))
 
 
-def _emit_macro_kernel(b, elem, blk, micro, a, a_pack, b_pack, c_batch, ic, jc, mc, nc, kc,
+def _emit_macro_kernel(b, elem, blk, kernels: GemmKernels, a, a_pack, b_pack, c_batch, ic, jc, mc, nc, kc,
                        accumulate) -> None:
     """for jr in nc by NR: for ir in mc by MR: micro-kernel on the C tile at (ic + ir, jc + jr).
 
-    jr is outer so one B micro-panel (KC x NR) stays in L1 while all A panels stream from L2.
+    jr is outer so one B micro-panel (KC x NR) stays in L1 while all A panels stream from L2. A
+    panel narrower than NR (the last of a block) takes the edge kernel just wide enough for it.
     """
     with for_range(b, 0, nc, blk.nr, name="jr") as jr:
         nr = imin(b, i64(blk.nr), b.sub(nc, jr), name="nr")
         b_panel = element_ptr(b, elem, b_pack, b.mul(jr, kc), name="b_panel")
         c_col = element_ptr(b, elem, c_batch, strided(b, b.add(jc, jr), a["sc_n"]))
-        with for_range(b, 0, mc, blk.mr, name="ir") as ir_:
-            mr = imin(b, i64(blk.mr), b.sub(mc, ir_), name="mr")
-            a_panel = element_ptr(b, elem, a_pack, b.mul(ir_, kc), name="a_panel")
-            c_tile = element_ptr(b, elem, c_col, strided(b, b.add(ic, ir_), a["sc_m"]))
-            b.call(micro, [kc, a_panel, b_panel, c_tile, a["sc_m"], a["sc_n"], mr, nr, accumulate])
+
+        def tiles(micro):
+            with for_range(b, 0, mc, blk.mr, name="ir") as ir_:
+                mr = imin(b, i64(blk.mr), b.sub(mc, ir_), name="mr")
+                a_panel = element_ptr(b, elem, a_pack, b.mul(ir_, kc), name="a_panel")
+                c_tile = element_ptr(b, elem, c_col, strided(b, b.add(ic, ir_), a["sc_m"]))
+                b.call(micro, [kc, a_panel, b_panel, c_tile, a["sc_m"], a["sc_n"], mr, nr, accumulate])
+        if not kernels.edges:   # a tile one vector wide
+            tiles(kernels.micro)
+            return
+        with b.if_else(b.icmp_signed("==", nr, i64(blk.nr)), likely=True) as (full, edge):
+            with full:
+                tiles(kernels.micro)
+            with edge:
+                vectors = b.sdiv(b.add(nr, i64(blk.lanes - 1)), i64(blk.lanes))
+                micro = kernels.micro   # an edge wider than the widest edge kernel
+                for v in range(len(kernels.edges), 0, -1):
+                    micro = b.select(b.icmp_signed("<=", vectors, i64(v)), kernels.edges[v - 1], micro)
+                tiles(micro)
 
 
 # --- integer GEMM: a plain triple loop -----------------------------------------------------------
