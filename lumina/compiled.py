@@ -123,9 +123,10 @@ class _Entry:
     source_cache: list = field(default_factory=list)   # per captured input: weak references to the
                                                        # (value, data, array) the last call read, or None
     rebinds: int = -1         # tracing.Rebinds.count when source_cache was filled
+    out_types: list | None = None   # a plain entry's output TensorTypes, from its first call
 
     def guards_hold(self) -> bool:
-        return all(grad_type(t) == traced for t, traced in self.guards)
+        return not self.guards or all(grad_type(t) == traced for t, traced in self.guards)
 
 
 def default_cache_size() -> int:
@@ -164,6 +165,7 @@ class CompiledFunction:
         self._cache: dict[tuple, list[_Entry]] = {}
         self._recent: OrderedDict[_Entry, None] = OrderedDict()   # least recently used first
         self._lock = threading.Lock()         # guards _cache and _recent
+        self._last: _Entry | None = None      # the entry the last call ran
         self._trace_lock = threading.Lock()   # one trace of this function at a time
         self._device = devices.require(device) if device is not None else None
 
@@ -185,7 +187,8 @@ class CompiledFunction:
                                           "tensor/array nor hashable (static)") from None
                 sig.append(("static", type(a).__name__, a))
             elif isinstance(a, Tensor):
-                sig.append(("tensor", a.shape, a.dtype, a.requires_grad))
+                t = a._value.type
+                sig.append(("tensor", t.shape, t.dtype, a.requires_grad))
             else:
                 sig.append(("array", a.shape, to_dtype(a.dtype)))
         return tuple(sig)
@@ -200,6 +203,7 @@ class CompiledFunction:
         with self._lock:
             self._cache.clear()
             self._recent.clear()
+            self._last = None
 
     def _lookup(self, key: tuple) -> _Entry | None:
         with self._lock:
@@ -231,6 +235,9 @@ class CompiledFunction:
         sig = self._signature(args)
         options = self.options if self.options is not None else current_options()
         key = (sig, autocast_state(), options)   # ops record autocast casts
+        last = self._last   # the entry of the last call, checked without the lock and the LRU
+        if last is not None and last.key == key and last.guards_hold():
+            return last
         entry = self._lookup(key)
         if entry is None:
             with self._trace_lock:       # another thread may have traced it meanwhile
@@ -238,6 +245,7 @@ class CompiledFunction:
                 if entry is None:
                     entry = self._trace(args, sig, key)
                     self._insert(entry)
+        self._last = entry
         return entry
 
     def _prepare(self, args, entry: _Entry | None = None) -> tuple[_Entry, list, list, list]:
@@ -359,8 +367,12 @@ class CompiledFunction:
         gave then, without a lookup (``entry.source_cache``; ``tracing.Rebinds`` tells when a
         value's data was replaced). Call it holding ``STATE_LOCK``."""
         host = self.device == "cpu"
-        inputs = [self._data(x, host) if isinstance(x, Tensor) else devices.host_array(x) if host else x
-                  for x in self._tensors(args, [])]
+        if host:
+            static = self.static_argnums
+            inputs = [_host_data(a) if isinstance(a, Tensor) else a for i, a in enumerate(args)
+                      if isinstance(a, (Tensor, np.ndarray)) and i not in static]
+        else:
+            inputs = [self._data(x, host) if isinstance(x, Tensor) else x for x in self._tensors(args, [])]
         cache = entry.source_cache
         if entry.rebinds != Rebinds.count:
             cache[:] = [None] * len(sources)
@@ -451,8 +463,10 @@ class CompiledFunction:
         if entry.plain:
             outs = self._run_plain(entry, args)
             if outs is not None:
-                it = iter(outs)
-                return entry.rebuild([Tensor._from_array(next(it)) if is_tensor else c
+                if entry.out_types is None:   # the executable's outputs keep their shapes and dtypes
+                    entry.out_types = [TensorType(o.shape, to_dtype(o.dtype)) for o in outs]
+                it = iter(zip(outs, entry.out_types))
+                return entry.rebuild([_output(*next(it)) if is_tensor else c
                                       for is_tensor, c in zip(entry.out_is_tensor, entry.out_constants)])
         entry, inputs, sources, targets = self._prepare(args, entry)
         device = self.device
@@ -593,6 +607,21 @@ class Lowered:
 
 def _none() -> None:
     return None
+
+
+def _output(data: np.ndarray, type: TensorType) -> Tensor:
+    """A plain cpu entry's output ``data`` (of TensorType ``type``) as a realised tensor."""
+    return Tensor._from_array(data, type=type)
+
+
+def _host_data(x: Tensor) -> np.ndarray:
+    """``CompiledFunction._data(x, host=True)``: a realised tensor that is no view gives its array
+    without the realize call (a call's arguments are usually such tensors)."""
+    if x._view is None:
+        data = x._data if x._data is not None else BOUND.get(x._value)
+        if type(data) is np.ndarray:
+            return data
+    return CompiledFunction._data(x, True)
 
 
 def _weak(x) -> Callable:

@@ -74,15 +74,17 @@ class Tensor:
 
     # ---- construction helpers --------------------------------------------------------------------
     @staticmethod
-    def _from_array(arr: np.ndarray, requires_grad: bool = False, frozen: bool = False) -> Tensor:
+    def _from_array(arr: np.ndarray, requires_grad: bool = False, frozen: bool = False,
+                    type: TensorType | None = None) -> Tensor:
         """A realised tensor over ``arr`` (not copied; it must be C-contiguous). ``frozen``: the
         caller promises ``arr`` never changes (an ONNX model's weights); it is made read-only, and
-        compiled code may keep data derived from it across calls (``codegen.program.SlotSpec``)."""
-        attrs = {}
+        compiled code may keep data derived from it across calls (``codegen.program.SlotSpec``).
+        ``type``: ``arr``'s TensorType, when the caller has it already (a compiled call's outputs)."""
+        attrs = {"name": tracing.fresh_name()}
         if frozen:
             arr.flags.writeable = False
             attrs["frozen"] = True
-        v = emit(Op.INPUT, type=TensorType(arr.shape, to_dtype(arr.dtype)), name=tracing.fresh_name(), **attrs)
+        v = Value(Op.INPUT, (), attrs, type or TensorType(arr.shape, to_dtype(arr.dtype)))
         BOUND[v] = arr
         return Tensor(v, requires_grad, _is_leaf=True)
 

@@ -265,7 +265,7 @@ class Executable:
             if stepwise or self.plan is None:
                 self._run_stepwise(self._ptrs)
             elif self.plan_threads == 1:
-                self.plan(self._ptrs_address, 0, _workspace(self.workspaces)[1])
+                self.plan(self._ptrs_address, 0, _workspace(self.workspaces)[1] if self.workspaces else 0)
             else:
                 self._run_on_threads(self._ptrs)
             error = self._index_error() if self._status is not None else None
