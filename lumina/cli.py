@@ -11,6 +11,8 @@
                                    the generated LLVM IR, Triton (@triton.jit) or Metal (MSL) sources
     lumina viz TARGET -o OUT.svg [--stage optimized|input]   the graph drawn through Graphviz
     lumina profile TARGET [--repeat N] [--top N]       per kernel FLOPs, bytes, time, GFLOP/s, GB/s
+    lumina cache info|clear          the disk cache of compiled code ($LUMINA_CACHE): where, how
+                                     many entries, their size and the limit; or remove them all
 
 TARGET is an ONNX model (``MODEL.onnx``, symbolic dims from ``--dim name=N``, default 1) or a
 ``@lumina.compile``d function ``path/to/file.py::fn`` called on example inputs of ``--shapes
@@ -44,6 +46,21 @@ def _info(args) -> int:
         ok, reason = devices.available(name)
         print(f"device {name}: {'available' if ok else 'unavailable'} ({reason})")
     print(f"default device: {devices.default_device()}")
+    return 0
+
+
+def _cache(args) -> int:
+    from .backends import disk_cache
+
+    if args.action == "clear":
+        print(f"removed {disk_cache.clear()} entries")
+        return 0
+    found = disk_cache.info()
+    if found["root"] is None:
+        print("disk cache: off (LUMINA_CACHE=off)")
+        return 0
+    print(f"disk cache: {found['root']}")
+    print(f"entries: {found['entries']}, {found['bytes'] / 2**20:.1f} MiB of {found['limit'] / 2**20:.0f} MiB")
     return 0
 
 
@@ -389,6 +406,9 @@ def main(argv=None) -> int:
     prof.add_argument("--repeat", type=int, default=10, metavar="N", help="best of N runs per kernel")
     prof.add_argument("--top", type=int, default=None, metavar="N", help="only the N slowest kernels")
     prof.set_defaults(fn=_profile)
+    cache = sub.add_parser("cache", help="the disk cache of compiled code: its size, or clear it")
+    cache.add_argument("action", choices=["info", "clear"])
+    cache.set_defaults(fn=_cache)
     args = parser.parse_args(argv)
     try:
         return args.fn(args)

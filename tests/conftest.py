@@ -4,13 +4,22 @@ The suite's expectations (kernel counts, LLVM text, per-kernel profiles) are tho
 device, so ``@lumina.compile`` without a device runs there even on a machine with a GPU (where the
 default device would be cuda); tests of other devices name theirs (``tests/test_devices.py``,
 ``tests/test_gpu.py``). ``LUMINA_DEVICE=cuda python -m pytest`` runs the rest on the GPU instead.
+
+The disk cache of compiled code is a directory of this session's own (removed at exit) unless
+``LUMINA_CACHE`` names one: a run neither reads nor fills the user's cache.
 """
+import atexit
 import os
+import shutil
+import tempfile
 
 import numpy as np
 import pytest
 
 os.environ.setdefault("LUMINA_DEVICE", "cpu")
+if "LUMINA_CACHE" not in os.environ:
+    os.environ["LUMINA_CACHE"] = tempfile.mkdtemp(prefix="lumina-test-cache-")
+    atexit.register(shutil.rmtree, os.environ["LUMINA_CACHE"], ignore_errors=True)
 
 
 @pytest.fixture(scope="module")

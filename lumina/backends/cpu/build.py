@@ -172,7 +172,8 @@ def _native_plan(launches: list[Launch], steps, used: int, name: str):
                        x86=host_is_x86(), futex=host_futex())
     # compiled per executable, never shared through the module cache: its barrier lives in the
     # module's globals, and only the executable's lock keeps two calls from meeting there
-    module = compile_llvm(text, f"{name}_plan", opt_level=1, symbols={symbol(L.address): L.address for L in launches})
+    module = compile_llvm(text, f"{name}_plan", opt_level=1, symbols={symbol(L.address): L.address for L in launches},
+                          disk=False)   # the text holds this process's addresses
     p, i = ctypes.c_void_p, ctypes.c_int64
     return ctypes.CFUNCTYPE(None, p, i, p)(module.address("plan")), module, text
 

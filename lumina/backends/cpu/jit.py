@@ -19,17 +19,24 @@ from __future__ import annotations
 
 import ctypes.util
 import functools
+import hashlib
 import threading
+from pathlib import Path
 
 import llvmlite.binding as llvm
 
 from ...errors import LuminaCodegenError
+from .. import disk_cache
 from . import isa
 
 __all__ = ["CompiledModule", "compile_llvm", "host_cpu_name", "host_simd", "host_target_description", "host_triple",
            "host_vector_bits"]
 
 _OPT_LEVEL = 3
+
+# Part of every disk-cache key: this module's source, which holds the optimisation pipeline (a
+# change to it must not load object code the old pipeline made from the same IR).
+_PIPELINE = hashlib.sha256(Path(__file__).read_bytes()).hexdigest()
 
 # Serializes every use of the LLVM context: parsing, optimizing, code generation, engine creation.
 _LLVM_LOCK = threading.RLock()
@@ -197,28 +204,42 @@ class CompiledModule:
 
 
 def compile_llvm(ir_text: str, name: str = "module", opt_level: int = _OPT_LEVEL,
-                 symbols: dict[str, int] | None = None) -> CompiledModule:
+                 symbols: dict[str, int] | None = None, disk: bool = True) -> CompiledModule:
     """Parse, verify, optimize (-O3 unless ``opt_level`` says otherwise; host CPU) and JIT-compile
     the LLVM IR in ``ir_text``. Straight-line glue code (the executable plan) uses -O1: it has no
     loops to vectorize, and thousands of calls compile much faster. ``symbols`` maps external
-    function names the module declares to addresses of code compiled earlier.
+    function names the module declares to addresses of code compiled earlier. The object code is
+    kept in the disk cache (``backends.disk_cache``) and loaded from there when the same text was
+    compiled for the same target before, in this process or another; ``disk=False`` for text that
+    holds this process's addresses (an executable's plan), which no other process could reuse.
 
     Raises LuminaCodegenError if the text does not parse or verify, or code generation fails.
     """
     _initialize()
+    key = disk_cache.cache_key("llvm", host_target_description(), f"O{opt_level}", _PIPELINE, ir_text) if disk else None
+    cached = disk_cache.load("llvm", key) if disk else None   # [object code, optimized IR]
     with _LLVM_LOCK:
         for symbol, address in (symbols or {}).items():
             llvm.add_symbol(symbol, address)
         module = _parse(ir_text, name)
         target_machine = _create_target_machine(opt_level)
         module.data_layout = str(target_machine.target_data)
-        _optimize(module, target_machine, opt_level)
-        optimized_ir = str(module)
+        if cached is None:
+            _optimize(module, target_machine, opt_level)
+            optimized_ir = str(module)
+        else:
+            optimized_ir = cached[1].decode()
+        objects: list[bytes] = []
         try:
             engine = llvm.create_mcjit_compiler(module, target_machine)
+            # MCJIT asks the object cache before generating code, and hands it what it generated
+            engine.set_object_cache(notify_func=lambda _, obj: objects.append(obj),
+                                    getbuffer_func=lambda _: cached[0] if cached is not None else None)
             engine.finalize_object()
             engine.run_static_constructors()
         except RuntimeError as exc:
             raise LuminaCodegenError(
                 f"jit: module {name!r}: code generation failed: {exc}") from None
-        return CompiledModule(name, engine, module, optimized_ir)
+    if disk and cached is None and objects:
+        disk_cache.store("llvm", key, [objects[0], optimized_ir.encode()])
+    return CompiledModule(name, engine, module, optimized_ir)

@@ -1,0 +1,115 @@
+"""Compile time, cold and warm: a training step's first call in a fresh process, twice, sharing one
+disk cache (``$LUMINA_CACHE``, a new temporary directory unless ``--cache DIR``).
+
+    python benchmarks/bench_compile.py [--runs 2] [--cache DIR] [--profile]
+
+Each run is a new Python process that builds the Micro-GPT training step of ``bench_training.py``
+(3 layers, 128 wide, 4 heads, context 64, batch 32, AdamW + clipping), then times its first call
+(trace, passes, schedule, code generation, LLVM, one step) and a later call. The first process
+starts from an empty cache; the next ones find its object code on disk and pay no LLVM
+optimisation or code generation for the modules it compiled. Prints each run's times, the disk
+cache's hits and misses, and the warm/cold ratio of the first call. ``--profile`` prints the ten
+functions with the most cumulative time in the last run's first call (cProfile).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def child(profile: bool) -> None:
+    """One process: build the step, time its first and a later call, print a JSON line."""
+    t0 = time.perf_counter()
+    sys.path.insert(0, str(ROOT / "examples"))
+    import numpy as np
+
+    import lumina
+    import micro_gpt
+    from lumina.backends import disk_cache
+    from lumina.nn import functional as F
+    from lumina.nn.utils import clip_grad_norm_
+    imported = time.perf_counter() - t0
+
+    vocab, block, n_layer, n_embd, n_head, batch = 84, 64, 3, 128, 4, 32
+    ids = np.random.default_rng(0).integers(0, vocab, (batch, block + 1))
+    x, y = ids[:, :-1], ids[:, 1:]
+    lumina.manual_seed(0)
+    model = micro_gpt.MicroGPT(vocab, block, n_layer, n_embd, n_head)
+    opt = lumina.optim.AdamW(model.parameters(), lr=3e-3)
+
+    @lumina.compile
+    def step(x, y):
+        opt.zero_grad()
+        loss = F.cross_entropy(model(x).reshape(-1, vocab), y.reshape(-1))
+        loss.backward()
+        clip_grad_norm_(model.parameters(), 1.0)
+        opt.step()
+        return loss
+
+    profiler = None
+    if profile:
+        import cProfile
+        profiler = cProfile.Profile()
+        profiler.enable()
+    t0 = time.perf_counter()
+    loss = step(x, y).item()
+    first = time.perf_counter() - t0
+    if profiler is not None:
+        import io
+        import pstats
+        profiler.disable()
+        out = io.StringIO()
+        pstats.Stats(profiler, stream=out).sort_stats("cumulative").print_stats(25)
+        print(out.getvalue(), file=sys.stderr)
+    t0 = time.perf_counter()
+    step(x, y).item()
+    later = time.perf_counter() - t0
+    stats = disk_cache.STATS
+    print(json.dumps({"import_s": imported, "first_s": first, "later_s": later, "loss": loss,
+                      "hits": stats.hits, "misses": stats.misses, "stored": stats.stored}))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--runs", type=int, default=2)
+    parser.add_argument("--cache", help="the cache directory to share (default: a new temporary one)")
+    parser.add_argument("--profile", action="store_true")
+    parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        child(args.profile)
+        return
+    sys.path.insert(0, os.path.dirname(__file__))
+    from machine import describe
+    print(describe())
+    with tempfile.TemporaryDirectory() as tmp:
+        env = dict(os.environ, LUMINA_CACHE=args.cache or tmp)
+        print(f"disk cache: {env['LUMINA_CACHE']}")
+        print("Micro-GPT training step (3 layers, 128 wide, 4 heads, context 64, batch 32, AdamW + clipping)")
+        firsts = []
+        for run in range(args.runs):
+            cmd = [sys.executable, __file__, "--child"] + (["--profile"] if args.profile and run == args.runs - 1 else [])
+            done = subprocess.run(cmd, env=env, capture_output=True, text=True, check=False)
+            if done.returncode != 0:
+                sys.exit(f"run {run + 1} failed:\n{done.stderr}")
+            if args.profile and run == args.runs - 1:
+                print(done.stderr)
+            r = json.loads(done.stdout.strip().splitlines()[-1])
+            firsts.append(r["first_s"])
+            print(f"  process {run + 1}: first call {r['first_s']:6.3f} s   later call {r['later_s'] * 1e3:7.2f} ms   "
+                  f"import {r['import_s']:.2f} s   disk cache: {r['hits']} hits, {r['misses']} misses, "
+                  f"{r['stored']} stored   loss {r['loss']:.6f}")
+        if len(firsts) > 1:
+            print(f"  warm first call / cold first call: {firsts[-1] / firsts[0]:.2f}")
+
+
+if __name__ == "__main__":
+    main()
