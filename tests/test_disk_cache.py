@@ -199,3 +199,26 @@ def test_the_cli_reports_and_clears(cache):
     cleared = subprocess.run([sys.executable, "-m", "lumina.cli", "cache", "clear"], env=env, capture_output=True,
                              text=True, check=True).stdout
     assert "removed 1" in cleared and not _entry_files(cache)
+
+
+def test_a_gemm_module_on_disk_is_loaded_without_rendering_it(cache, monkeypatch):
+    """GEMM modules are keyed by the generator's arguments and source, not by their text: a warm
+    process neither renders nor optimizes them, and a changed generator renders anew."""
+    import importlib
+    build = importlib.import_module("lumina.backends.cpu.build")
+    from lumina.backends.cpu.llvm_gemm import gemm_blocking
+    blocking = gemm_blocking("float64")
+    monkeypatch.setattr(build, "_GEMMS", {})
+    build._gemm_module("float64", blocking)
+    assert disk_cache.STATS.stored == 1
+    monkeypatch.setattr(build, "_GEMMS", {})
+    monkeypatch.setattr(build, "render_gemm", lambda *a: pytest.fail("rendered although it was on disk"))
+    module = build._gemm_module("float64", blocking)
+    assert disk_cache.STATS.hits == 1 and module.address("lumina_gemm_float64")
+    from lumina.backends.cpu.llvm_gemm import render_gemm
+    rendered = []
+    monkeypatch.setattr(build, "_GEMMS", {})
+    monkeypatch.setattr(build, "_gemm_generator", lambda: "another generator")
+    monkeypatch.setattr(build, "render_gemm", lambda *a: rendered.append(a) or render_gemm(*a))
+    build._gemm_module("float64", blocking)
+    assert rendered and disk_cache.STATS.stored == 2

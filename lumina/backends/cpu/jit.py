@@ -22,14 +22,16 @@ import functools
 import hashlib
 import threading
 from pathlib import Path
+from typing import Callable, Sequence
 
+import llvmlite
 import llvmlite.binding as llvm
 
 from ...errors import LuminaCodegenError
 from .. import disk_cache
 from . import isa
 
-__all__ = ["CompiledModule", "compile_llvm", "host_cpu_name", "host_simd", "host_target_description", "host_triple",
+__all__ = ["CompiledModule", "compile_llvm", "compile_rendered", "host_cpu_name", "host_simd", "host_target_description", "host_triple",
            "host_vector_bits"]
 
 _OPT_LEVEL = 3
@@ -153,11 +155,9 @@ class CompiledModule:
     alongside any ctypes function built from them.
     """
 
-    def __init__(self, name: str, engine: llvm.ExecutionEngine, module: llvm.ModuleRef,
-                 optimized_ir: str) -> None:
+    def __init__(self, name: str, engine: llvm.ExecutionEngine, optimized_ir: str) -> None:
         self.name = name
-        self._engine = engine
-        self._module = module
+        self._engine = engine   # owns the module and the code memory
         self._optimized_ir = optimized_ir
         self._addresses: dict[str, int] = {}
 
@@ -172,7 +172,9 @@ class CompiledModule:
         with _LLVM_LOCK:
             addr = self._engine.get_function_address(symbol)
         if not addr:
-            defined = sorted(f.name for f in self._module.functions if not f.is_declaration)
+            with _LLVM_LOCK:
+                defined = sorted(f.name for f in llvm.parse_assembly(self._optimized_ir).functions
+                                 if not f.is_declaration)
             raise LuminaCodegenError(
                 f"jit: module {self.name!r} defines no function {symbol!r}; it defines {defined}")
         self._addresses[symbol] = addr
@@ -206,8 +208,8 @@ class CompiledModule:
 def compile_llvm(ir_text: str, name: str = "module", opt_level: int = _OPT_LEVEL,
                  symbols: dict[str, int] | None = None, disk: bool = True) -> CompiledModule:
     """Parse, verify, optimize (-O3 unless ``opt_level`` says otherwise; host CPU) and JIT-compile
-    the LLVM IR in ``ir_text``. Straight-line glue code (the executable plan) uses -O1: it has no
-    loops to vectorize, and thousands of calls compile much faster. ``symbols`` maps external
+    the LLVM IR in ``ir_text``. Straight-line glue code (the executable plan) uses -O1 or -O0: it
+    has no loops to vectorize, and thousands of calls compile much faster. ``symbols`` maps external
     function names the module declares to addresses of code compiled earlier. The object code is
     kept in the disk cache (``backends.disk_cache``) and loaded from there when the same text was
     compiled for the same target before, in this process or another; ``disk=False`` for text that
@@ -215,19 +217,35 @@ def compile_llvm(ir_text: str, name: str = "module", opt_level: int = _OPT_LEVEL
 
     Raises LuminaCodegenError if the text does not parse or verify, or code generation fails.
     """
+    return compile_rendered(lambda: ir_text, (ir_text,) if disk else None, name, opt_level, symbols)
+
+
+def compile_rendered(render: Callable[[], str], key: Sequence[str] | None, name: str = "module",
+                     opt_level: int = _OPT_LEVEL, symbols: dict[str, int] | None = None) -> CompiledModule:
+    """``compile_llvm(render())``, where the strings ``key`` determine the text: the text itself,
+    or the arguments of the generator that renders it and the generator's source. A module found
+    in the disk cache under ``key`` (with the target, the pipeline and lumina's version) is loaded
+    without calling ``render``; None: no disk cache.
+
+    Raises LuminaCodegenError if the text does not parse or verify, or code generation fails.
+    """
     _initialize()
-    key = disk_cache.cache_key("llvm", host_target_description(), f"O{opt_level}", _PIPELINE, ir_text) if disk else None
-    cached = disk_cache.load("llvm", key) if disk else None   # [object code, optimized IR]
+    if key is not None:
+        key = disk_cache.cache_key("llvm", host_target_description(), f"O{opt_level}", _PIPELINE,
+                                   f"llvmlite {llvmlite.__version__}", *key)
+    cached = disk_cache.load("llvm", key) if key is not None else None   # [object code, optimized IR]
     with _LLVM_LOCK:
         for symbol, address in (symbols or {}).items():
             llvm.add_symbol(symbol, address)
-        module = _parse(ir_text, name)
         target_machine = _create_target_machine(opt_level)
-        module.data_layout = str(target_machine.target_data)
         if cached is None:
+            module = _parse(render(), name)
+            module.data_layout = str(target_machine.target_data)
             _optimize(module, target_machine, opt_level)
             optimized_ir = str(module)
-        else:
+        else:   # MCJIT loads the stored object code for an empty module
+            module = _parse("", name)
+            module.data_layout = str(target_machine.target_data)
             optimized_ir = cached[1].decode()
         objects: list[bytes] = []
         try:
@@ -240,6 +258,6 @@ def compile_llvm(ir_text: str, name: str = "module", opt_level: int = _OPT_LEVEL
         except RuntimeError as exc:
             raise LuminaCodegenError(
                 f"jit: module {name!r}: code generation failed: {exc}") from None
-    if disk and cached is None and objects:
+    if key is not None and cached is None and objects:
         disk_cache.store("llvm", key, [objects[0], optimized_ir.encode()])
-    return CompiledModule(name, engine, module, optimized_ir)
+    return CompiledModule(name, engine, optimized_ir)
