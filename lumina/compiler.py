@@ -14,21 +14,26 @@ and machine code.
 """
 from __future__ import annotations
 
+import functools
+import hashlib
+import pickle
 import threading
 import weakref
 from collections import OrderedDict
 from contextlib import contextmanager
 from contextvars import ContextVar
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from pathlib import Path
 from typing import Iterator
 
-from .backends import devices
+from .backends import devices, disk_cache
 from .backends.target import Target, backend, target_for
 from .codegen.program import Program, lower_partition
 from .ir.graph import Graph, Node, emit
 from .ir.ops import Op
 from .schedule.options import FusionOptions
 from .schedule.partition import partition
+from .transforms.pipeline import environment as pipeline_environment
 from .transforms.pipeline import optimize
 
 _LOCK = threading.Lock()
@@ -84,8 +89,54 @@ def lower_program(graph: Graph, target: Target, options: CompileOptions | None =
 
 
 def build(graph: Graph, target: Target, options: CompileOptions | None = None):
-    """The executable of ``graph`` for ``target``: ``lower_program``, then the target's backend."""
-    return backend(target.device).build(lower_program(graph, target, options), target)
+    """The executable of ``graph`` for ``target``: ``lower_program`` (or the program the disk
+    cache holds for it: ``cached_program``), then the target's backend."""
+    return backend(target.device).build(cached_program(graph, target, options), target)
+
+
+def cached_program(graph: Graph, target: Target, options: CompileOptions | None = None) -> Program:
+    """``lower_program(graph, target, options)``, kept in the disk cache (``backends.disk_cache``)
+    under the graph's structural hash, the target, the options and lumina's source: a warm
+    process skips the passes, the partition and the lowering. A loaded program has the traced
+    ``graph`` and lowers again only if a dump asks for its stages or partition
+    (``Program.relower``). A program that cannot be pickled (an expression too deep) is not kept.
+    ``LUMINA_PASSES_OFF`` is part of the key; under ``LUMINA_DUMP`` the program is always lowered
+    (the dump is printed as the passes run)."""
+    options = options if options is not None else current_options()
+    passes_off, dumping = pipeline_environment()
+    if dumping or disk_cache.cache_root() is None:   # LUMINA_DUMP prints what the passes do
+        return lower_program(graph, target, options)
+    key = disk_cache.cache_key("program", _source_digest(), graph.structural_hash(), repr(target.key), repr(options),
+                               ",".join(sorted(passes_off)))
+    relower = functools.cache(functools.partial(lower_program, graph, target, options))
+    found = disk_cache.load("program", key)
+    if found is not None:
+        try:
+            stored = pickle.loads(found[0])
+        except Exception:   # written by a lumina whose classes differ: the source digest should prevent it
+            stored = None
+        if isinstance(stored, Program):
+            return replace(stored, graph=graph, key=key, relower=relower)
+    program = lower_program(graph, target, options)
+    bare = replace(program, graph=None, stages=None, partition=None, relower=None,
+                   kernels=[(None, desc, slots) for _, desc, slots in program.kernels])
+    try:
+        data = pickle.dumps(bare, protocol=pickle.HIGHEST_PROTOCOL)
+    except (pickle.PicklingError, RecursionError, TypeError, AttributeError):
+        return program
+    disk_cache.store("program", key, [data])
+    return replace(program, key=key)
+
+
+@functools.cache
+def _source_digest() -> str:
+    """SHA-256 of lumina's Python source: a program on disk was lowered by this very code."""
+    h = hashlib.sha256()
+    root = Path(__file__).parent
+    for path in sorted(root.rglob("*.py")):
+        h.update(str(path.relative_to(root)).encode())
+        h.update(path.read_bytes())
+    return h.hexdigest()
 
 
 def compile_graph(graph: Graph, device: str = "cpu", options: CompileOptions | None = None):

@@ -222,3 +222,33 @@ def test_a_gemm_module_on_disk_is_loaded_without_rendering_it(cache, monkeypatch
     monkeypatch.setattr(build, "render_gemm", lambda *a: rendered.append(a) or render_gemm(*a))
     build._gemm_module("float64", blocking)
     assert rendered and disk_cache.STATS.stored == 2
+
+
+_DUMPS = textwrap.dedent("""
+    import json
+    import numpy as np
+    import lumina
+    from lumina.backends import disk_cache
+    x = np.linspace(-3, 3, 4096, dtype=np.float32).reshape(64, 64)
+    f = lumina.compile(lambda a: (lumina.nn.functional.gelu(a @ a) + 1.0).softmax(-1).sum(0))
+    out = f(x).numpy()
+    low = f.lower(x)
+    report = f.profile_report(x, repeat=1)
+    print(json.dumps({"sum": out.tolist(), "stages": low.stages(), "optimized": low.as_text("optimized"),
+                      "partition": low.partition(), "llvm": low.llvm_ir(), "kernels": low.kernels_text(),
+                      "flops": report.flops, "hits": disk_cache.STATS.hits, "misses": disk_cache.STATS.misses}))
+""")
+
+
+def test_a_program_from_the_disk_cache_runs_and_dumps_as_a_fresh_one(cache):
+    """A warm process loads the lowered program (no passes, no partition) and the kernels' object
+    code; its dumps (stages, partition, LLVM, kernels) and profile equal the cold process's."""
+    env = dict(os.environ, LUMINA_CACHE=str(cache))
+    runs = [json.loads(subprocess.run([sys.executable, "-c", _DUMPS], env=env, capture_output=True, text=True,
+                                      check=True).stdout.strip().splitlines()[-1]) for _ in range(2)]
+    cold, warm = runs
+    assert cold["hits"] == 0 and warm["misses"] == 0
+    assert len(list((cache / "v1" / "program").rglob("*"))) > 0
+    for field in ("sum", "stages", "optimized", "partition", "kernels", "flops"):
+        assert warm[field] == cold[field], field
+    assert "define" in warm["llvm"]

@@ -16,6 +16,7 @@ from __future__ import annotations
 import enum
 import hashlib
 import math
+import struct
 from dataclasses import dataclass, field, fields, replace
 from typing import Union
 
@@ -57,10 +58,23 @@ class Var:
     dtype: DType = field(default=I64, compare=False)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class Const:
+    """A literal. Two are equal when they are the same value bit for bit: -0.0 is not 0.0 (a
+    memo or CSE that merged them would flip the sign of a zero result), and NaN is NaN (so an
+    expression holding one equals its copy, as a kernel description read back from disk does)."""
     value: Union[int, float, bool]
     dtype: DType
+
+    def _key(self) -> tuple:
+        v = self.value
+        return self.dtype, type(v), struct.pack("<d", v) if isinstance(v, float) else v
+
+    def __eq__(self, other) -> bool:
+        return isinstance(other, Const) and self._key() == other._key()
+
+    def __hash__(self) -> int:
+        return hash(self._key())
 
 
 @dataclass(frozen=True)

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass
+from typing import Callable
 
 import numpy as np
 
@@ -67,13 +68,49 @@ class Program:
     input_slots: list[int]
     output_slots: list[int]
     output_shapes: list[tuple[int, ...]]
+    # ``compiler.cached_program``: the program's disk-cache key (a backend keys its generated code
+    # by it, and need not render the code to find it), and for a program loaded from the disk
+    # cache, which has no stages or partition (nor kernel groups), a function that lowers its
+    # graph again, for the dumps that ask for them (``ProgramInfo``).
+    key: str | None = None
+    relower: Callable[[], "Program"] | None = None
 
-    def info(self, **extra) -> dict:
+    def grouped_kernels(self) -> list[tuple]:
+        """``kernels`` with their kernel groups, which a program loaded from the disk cache lacks
+        (it lowers its graph again for them: the same descriptions, in the same order)."""
+        if self.relower is None or all(group is not None for group, _, _ in self.kernels):
+            return self.kernels
+        return self.relower().kernels
+
+    def info(self, lazy: dict | None = None, **extra) -> dict:
         """What an executable keeps for dumps and inspection (``Lowered``): the pipeline's stages,
         the partition, the kernel descriptions, this program, and a backend's ``extra`` texts
-        ("llvm": the CPU's IR, "plan": its plan function)."""
-        return {"stages": self.stages, "partition": self.partition, "llvm": "",
-                "kernels": [d for _, d, _ in self.kernels], "program": self, **extra}
+        ("llvm": the CPU's IR, "plan": its plan function); ``lazy``: entries made on first read,
+        by name (a text the backend did not need to render)."""
+        lazy = dict(lazy or {})
+        items = {"llvm": "", "kernels": [d for _, d, _ in self.kernels], "program": self, **extra}
+        if self.relower is None:
+            items.update(stages=self.stages, partition=self.partition)
+        else:
+            lazy.update(stages=lambda: self.relower().stages, partition=lambda: self.relower().partition)
+        return ProgramInfo(lazy, items)
+
+
+class ProgramInfo(dict):
+    """``Program.info``: a dict whose ``lazy`` entries are made on first read (by ``[]``)."""
+
+    def __init__(self, lazy: dict[str, Callable[[], object]], items: dict):
+        super().__init__({k: v for k, v in items.items() if k not in lazy})
+        self._lazy = lazy
+
+    def __missing__(self, key: str):
+        if key not in self._lazy:
+            raise KeyError(key)
+        self[key] = value = self._lazy[key]()
+        return value
+
+    def get(self, key, default=None):
+        return self[key] if key in self or key in self._lazy else default
 
 
 

@@ -46,6 +46,13 @@ def _env_set(name: str) -> set[str]:
     return {s.strip() for s in spec.split(",") if s.strip()}
 
 
+def environment() -> tuple[frozenset[str], bool]:
+    """What the environment changes about ``optimize``: the passes ``LUMINA_PASSES_OFF`` skips,
+    and whether ``LUMINA_DUMP`` asks for prints (a cache of optimized programs keys on the first
+    and is bypassed for the second)."""
+    return frozenset(_env_set("LUMINA_PASSES_OFF")), bool(_env_set("LUMINA_DUMP"))
+
+
 def optimize(graph: Graph, on_pass: Callable[[str, Graph], None] | None = None,
              disable: Iterable[str] = ()) -> Graph:
     """Run every pass of ``PASSES`` in order; ``on_pass(name, graph)`` sees the graph after each

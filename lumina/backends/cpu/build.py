@@ -63,6 +63,18 @@ def _module(text: str, name: str) -> CompiledModule:
     return mod
 
 
+def _loops_module(program_key: str | None, render, name: str) -> CompiledModule:
+    """The module of a program's loop and row kernels (``render()`` gives its text): keyed by the
+    program's disk-cache key where it has one (a warm process does not render it), else by text."""
+    if program_key is None:
+        return _module(render(), name)
+    key = f"program {program_key}"
+    mod = _MODULES.get(key)
+    if mod is None:
+        mod = _MODULES[key] = compile_rendered(render, ("loop kernels", program_key), name)
+    return mod
+
+
 def _gemm_module(dtype: str, blocking) -> CompiledModule:
     """The GEMM generator's module for ``dtype`` and ``blocking`` (``_GEMMS``). On disk it is keyed
     by what the generator takes and the generator's source, so a warm process does not render it."""
@@ -102,8 +114,8 @@ def build(prog: Program, target) -> Executable:
         if isinstance(d, (LoopKernel, RowKernel)):
             unique.setdefault(replace(d, name="", source=()), d)
     loops = list(unique.values())
-    llvm_text = render_module(loops, name=f"{graph.name}_kernels") if loops else ""
-    module = _module(llvm_text, f"{graph.name}_kernels") if loops else None
+    render = functools.cache(lambda: render_module(loops, name=f"{graph.name}_kernels") if loops else "")
+    module = _loops_module(prog.key, render, f"{graph.name}_kernels") if loops else None
     keepalive = [module] if module else []
 
     launches, hoisted_launches, descs = [], [], []
@@ -132,7 +144,7 @@ def build(prog: Program, target) -> Executable:
                                          for columns in (None, 1))) for d in gemm_dtypes)
     plan, plan_threads, plan_text, steps, deferred = _plan(launches, graph.name, keepalive, target.threads)
     mem = _memory_plan(slots, launches, descs, steps)
-    info = prog.info(llvm=llvm_text + "".join(epilogues), plan=plan_text)
+    info = prog.info(lazy={"llvm": lambda: render() + "".join(epilogues)}, plan=plan_text)
     return Executable(slots, prog.input_slots, prog.output_slots, prog.output_shapes, launches, plan,
                       plan_threads, workspaces, keepalive, info, mem, deferred, tuple(prepacks.values()),
                       tuple(hoisted_launches))

@@ -120,7 +120,7 @@ def profile_report(executable, inputs: list, repeat: int = 10) -> ProfileReport:
     frozen input (``Executable.hoisted``) are not part of a call, so not of the report. Raises
     LuminaValueError for a launch without its kernel (an executable built without a program)."""
     program = executable.info.get("program")
-    kernels = {desc.name: kernel for kernel, desc, _ in program.kernels} if program is not None else {}
+    kernels = {desc.name: kernel for kernel, desc, _ in program.grouped_kernels()} if program is not None else {}
     timed = executable.profile(inputs, repeat)
     missing = [launch.name for launch, _ in timed if launch.name not in kernels]
     if missing:
