@@ -36,12 +36,13 @@ import functools
 import os
 import threading
 import weakref
-from collections import OrderedDict
+from collections import OrderedDict, deque
 from dataclasses import dataclass, field
 from typing import Any, Callable, Sequence
 
 import numpy as np
 
+from . import recompiles
 from .amp import autocast_state
 from .compiler import CompileOptions, compile_graph, current_options, with_own_inputs
 from .errors import LuminaDeviceError, LuminaTraceError, LuminaTypeError, LuminaValueError
@@ -166,6 +167,7 @@ class CompiledFunction:
         self._recent: OrderedDict[_Entry, None] = OrderedDict()   # least recently used first
         self._lock = threading.Lock()         # guards _cache and _recent
         self._last: _Entry | None = None      # the entry the last call ran
+        self._recompiles: deque[str] = deque(maxlen=recompiles.KEEP)   # why it traced again
         self._trace_lock = threading.Lock()   # one trace of this function at a time
         self._device = devices.require(device) if device is not None else None
 
@@ -194,9 +196,11 @@ class CompiledFunction:
         return tuple(sig)
 
     def cache_info(self) -> dict:
-        """``{"entries": compiled signatures held, "cache_size": the most it holds}``."""
+        """``{"entries": compiled signatures held, "cache_size": the most it holds, "recompiles":
+        why each of the last traces after the first was needed}`` (``lumina.recompiles``)."""
         with self._lock:
-            return {"entries": len(self._recent), "cache_size": self.cache_size}
+            return {"entries": len(self._recent), "cache_size": self.cache_size,
+                    "recompiles": list(self._recompiles)}
 
     def cache_clear(self) -> None:
         """Drop every compiled signature (each is traced again at its next call)."""
@@ -243,10 +247,24 @@ class CompiledFunction:
             with self._trace_lock:       # another thread may have traced it meanwhile
                 entry = self._lookup(key)
                 if entry is None:
+                    previous = self._last
                     entry = self._trace(args, sig, key)
                     self._insert(entry)
+                    self._note_recompile(previous, key)
         self._last = entry
         return entry
+
+    def _note_recompile(self, previous: _Entry | None, key: tuple) -> None:
+        """Log why this trace was needed, against the entry the function ran last (``recompiles``)."""
+        if previous is None:
+            return
+        stale = [f"the .grad of a {t._value.type} state tensor is {grad_type(t) or 'None'} (traced with "
+                 f"{traced or 'None'})" for t, traced in previous.guards if grad_type(t) != traced]
+        reasons = recompiles.explain(self.fn, previous.key, key, stale if previous.key == key else [])
+        line = (f"{recompiles.function_label(self.fn)} traced again ({len(self._recent)} signatures held): "
+                + "; ".join(reasons))
+        self._recompiles.append(line)
+        recompiles.LOG.info(line)
 
     def _prepare(self, args, entry: _Entry | None = None) -> tuple[_Entry, list, list, list]:
         """The entry for ``args`` (``entry`` when it is already looked up), its input data, and the
