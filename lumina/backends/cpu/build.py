@@ -27,12 +27,12 @@ from ...schedule.memory import aligned_bytes
 from ...schedule.thread_schedule import horizons, schedule
 from .executable import Executable, Prepack
 from .jit import CompiledModule, compile_llvm, compile_rendered, host_target_description
-from .launch import BufferArg, ChunkBufferArg, IntArg, Launch, RangeArg, TileRangeArg, WorkspaceArg
+from .launch import AddressArg, BufferArg, ChunkBufferArg, IntArg, Launch, RangeArg, TileRangeArg, WorkspaceArg
 from .llvm import EPILOGUE_FUNCTION, epilogue_pointers, render_epilogue, render_module
 from .llvm_gemm import (EPILOGUE_POINTERS, PACKED_DTYPES, SKINNY_GROUPS, gemm_blocking,
                         gemm_epilogue_function_name, gemm_function_name, gemm_workspace_elems, render_gemm)
 from .llvm_gemm_prepack import pack_function_name, prepacked_elems
-from .llvm_plan import PlanStep, host_futex, host_is_x86, render_plan, symbol
+from .llvm_plan import PlanStep, host_futex, host_is_x86, render_plan
 from .threads import PARALLEL_MIN_WORK
 
 _MODULES: "weakref.WeakValueDictionary[str, CompiledModule]" = weakref.WeakValueDictionary()
@@ -142,12 +142,13 @@ def build(prog: Program, target) -> Executable:
             descs.append(desc)
     workspaces = tuple((np.dtype(d), max(gemm_workspace_elems(d, _blocking(d, target, columns))
                                          for columns in (None, 1))) for d in gemm_dtypes)
-    plan, plan_threads, plan_text, steps, deferred = _plan(launches, graph.name, keepalive, target.threads)
+    plan, plan_threads, plan_text, steps, deferred, addresses = _plan(launches, graph.name, keepalive, target.threads,
+                                                                      len(slots), prog.key)
     mem = _memory_plan(slots, launches, descs, steps)
-    info = prog.info(lazy={"llvm": lambda: render() + "".join(epilogues)}, plan=plan_text)
+    info = prog.info(lazy={"llvm": lambda: render() + "".join(epilogues), "plan": plan_text})
     return Executable(slots, prog.input_slots, prog.output_slots, prog.output_shapes, launches, plan,
                       plan_threads, workspaces, keepalive, info, mem, deferred, tuple(prepacks.values()),
-                      tuple(hoisted_launches))
+                      tuple(hoisted_launches), addresses)
 
 
 def _memory_plan(slots: list[SlotSpec], launches: list[Launch], descs: list, steps) -> memory.MemoryPlan:
@@ -172,10 +173,13 @@ SMALL_PLAN = 4   # launches that Python calls one by one sooner than LLVM compil
 FAST_PLAN_LAUNCHES = 64   # plans up to this long are optimised (-O1); longer ones are not (-O0)
 
 
-def _plan(launches: list[Launch], name: str, keepalive: list, threads: int):
+def _plan(launches: list[Launch], name: str, keepalive: list, threads: int, n_slots: int, key: str | None):
     """The native plan function over ``launches``, the number of threads it runs on, its LLVM
-    text, its schedule steps and a deferred plan (see below). A step with too little work in all
-    for a thread hand-off to pay runs on the calling thread alone.
+    text (a function: it is rendered only when asked for, and a plan found in the disk cache is
+    not rendered to be compiled), its schedule steps, a deferred plan (see below) and the address
+    table the plans read after the ``n_slots`` slots' addresses (``_plan_steps``). ``key``: the
+    program's disk-cache key, which keys the plan's object code there (None: not kept). A step
+    with too little work in all for a thread hand-off to pay runs on the calling thread alone.
 
     A few launches on one thread (eager ops) get no plan at first, only a deferred one: a
     function that compiles it, which the executable calls once it has been run a few times (a
@@ -184,29 +188,40 @@ def _plan(launches: list[Launch], name: str, keepalive: list, threads: int):
     n = threads if sum(L.work for L in launches) >= PARALLEL_MIN_WORK else 1
     steps = schedule(launches, n)
     used = 1 + max((t for s in steps for t in s.threads()), default=0)
+    plan_steps, addresses = _plan_steps(launches, steps, used, n_slots)
     if used == 1 and len(launches) <= SMALL_PLAN:
-        return None, 1, "", None, lambda: _native_plan(launches, steps, 1, name)
-    plan, module, text = _native_plan(launches, steps, used, name)
+        return None, 1, lambda: "", None, lambda: _native_plan(plan_steps, used, name, key), addresses
+    plan, module, text = _native_plan(plan_steps, used, name, key)
     keepalive.append(module)
-    return plan, used, text, steps, None
+    return plan, used, text, steps, None, addresses
 
 
-def _native_plan(launches: list[Launch], steps, used: int, name: str):
-    """(plan function, its compiled module, its LLVM text) of ``launches`` scheduled as ``steps``
-    on ``used`` threads."""
-    text = render_plan([PlanStep(L.address, L.args, s.barrier, s.bounds[:used])
-                        for L, s in zip(launches, steps)], used, name=f"{name}_plan",
-                       x86=host_is_x86(), futex=host_futex())
-    # compiled per executable, never shared through the module cache: its barrier lives in the
-    # module's globals, and only the executable's lock keeps two calls from meeting there
-    # glue code: -O1 for a small plan (a few ns per call), no optimisation for a long one,
-    # whose compile time it cuts by five (476 launches: 0.53 -> 0.08 s) for no measurable cost
-    # per call (each launch is a call with constant arguments)
-    level = 1 if len(launches) <= FAST_PLAN_LAUNCHES else 0
-    module = compile_llvm(text, f"{name}_plan", opt_level=level, symbols={symbol(L.address): L.address for L in launches},
-                          disk=False)   # the text holds this process's addresses
+def _plan_steps(launches: list[Launch], steps, used: int, n_slots: int) -> tuple[list[PlanStep], tuple[int, ...]]:
+    """The plan's steps, each function and ``AddressArg`` replaced by an index into the address
+    table, which follows the slots in the executable's buffer table; and that table."""
+    table: dict[int, int] = {}
+
+    def entry(address: int) -> int:
+        return table.setdefault(address, n_slots + len(table))
+    plan_steps = [PlanStep(entry(L.address), tuple(BufferArg(entry(a.address)) if isinstance(a, AddressArg) else a
+                                                   for a in L.args), s.barrier, s.bounds[:used])
+                  for L, s in zip(launches, steps)]
+    return plan_steps, tuple(table)
+
+
+def _native_plan(plan_steps: list[PlanStep], used: int, name: str, key: str | None):
+    """(plan function, its compiled module, a function giving its LLVM text) of ``plan_steps`` on
+    ``used`` threads. The module is compiled per executable, never shared in memory: its barrier
+    lives in its globals, and only the executable's lock keeps two calls from meeting there. It
+    is glue code: -O1 for a small plan (a few ns per call), no optimisation for a long one, whose
+    compile time that cuts by five (476 launches: 0.53 -> 0.08 s) for no measurable cost per call."""
+    x86, futex = host_is_x86(), host_futex()
+    render = functools.cache(lambda: render_plan(plan_steps, used, name=f"{name}_plan", x86=x86, futex=futex))
+    level = 1 if len(plan_steps) <= FAST_PLAN_LAUNCHES else 0
+    disk = None if key is None else ("plan", key, f"{used} threads", f"x86 {x86} futex {futex}")
+    module = compile_rendered(render, disk, f"{name}_plan", opt_level=level)
     p, i = ctypes.c_void_p, ctypes.c_int64
-    return ctypes.CFUNCTYPE(None, p, i, p)(module.address("plan")), module, text
+    return ctypes.CFUNCTYPE(None, p, i, p)(module.address("plan")), module, render
 
 
 BATCH_SPLIT = 4   # a batched GEMM with this many entries per thread splits over its batch
@@ -279,7 +294,7 @@ def _gemm_launch(d: DotKernel, kslots, workspace: int, keepalive, epilogues: lis
         args = (ChunkBufferArg(c_slot, 0, c_strides[0] * isz), ChunkBufferArg(a_slot, a_off, d.a.strides[0] * isz),
                 ChunkBufferArg(b_slot, b_off, d.b.strides[0] * isz), RangeArg.COUNT,
                 *(IntArg(v) for v in (d.m, d.n, d.k) + strides + (0, d.m, 0, d.n)), WorkspaceArg(workspace),
-                IntArg(packed))
+                AddressArg(packed) if packed else IntArg(0))
         extent = d.batch
     elif split == "columns":
         # Few rows: threads take column ranges, so each packs (or reads) only its share of B, the
@@ -294,7 +309,7 @@ def _gemm_launch(d: DotKernel, kslots, workspace: int, keepalive, epilogues: lis
     else:   # threads take row ranges of each GEMM
         args = (BufferArg(c_slot), BufferArg(a_slot, a_off), BufferArg(b_slot, b_off),
                 *(IntArg(v) for v in (d.batch, d.m, d.n, d.k) + strides), RangeArg.START, RangeArg.END,
-                IntArg(0), IntArg(d.n), WorkspaceArg(workspace), IntArg(packed))
+                IntArg(0), IntArg(d.n), WorkspaceArg(workspace), AddressArg(packed) if packed else IntArg(0))
         extent = d.m
     entry = gemm_function_name(dtype)
     if d.epilogue is not None or d.rows is not None:
@@ -307,7 +322,7 @@ def _gemm_launch(d: DotKernel, kslots, workspace: int, keepalive, epilogues: lis
         reads = [kslots[i] for i in epilogue_pointers(d)]
         reads += [c_slot] * (EPILOGUE_POINTERS - 1 - len(reads))
         batch0 = RangeArg.START if split == "batch" else IntArg(0)
-        args += (IntArg(epi.address(EPILOGUE_FUNCTION)), batch0, *(BufferArg(s) for s in reads), BufferArg(c_slot))
+        args += (AddressArg(epi.address(EPILOGUE_FUNCTION)), batch0, *(BufferArg(s) for s in reads), BufferArg(c_slot))
         entry = gemm_epilogue_function_name(dtype)
     n_in = len(d.buffers) - d.n_outputs
     return Launch(d.name, module.address(entry), args, tuple(dict.fromkeys(kslots[:n_in])), tuple(kslots[n_in:]),

@@ -174,6 +174,8 @@ class Executable:
     hoisted: tuple = ()                             # the launches of ``program.frozen_kernels``: run
                                                     # (before the prepacks of what they write) when
                                                     # another array is bound to a frozen input
+    addresses: tuple = ()                           # the plan's address table (``llvm_plan``): in the
+                                                    # buffer table after the slots' addresses
 
     def __post_init__(self):
         if self.memory_plan is None:
@@ -193,8 +195,8 @@ class Executable:
             if s.role is SlotRole.STATUS:
                 self._fixed[i] = self._status[at:at + len(s.checks)]
                 at += len(s.checks)
-        self._fixed_ptrs = np.array([a.ctypes.data if a is not None else 0 for a in self._fixed] or [0],
-                                    dtype=np.int64)
+        self._fixed_ptrs = np.array([a.ctypes.data if a is not None else 0 for a in self._fixed] + list(self.addresses)
+                                    or [0], dtype=np.int64)
         # What ``run`` binds, under the lock: every slot's address (the fixed ones filled in once),
         # and per input a weak reference to the array whose address is there (an input passed
         # again as the same array object is not checked and bound again, only its shape and dtype
@@ -334,7 +336,7 @@ class Executable:
     def _compile_deferred_plan(self) -> None:
         plan, module, text = self.deferred_plan()
         self.keepalive.append(module)
-        self.info["plan"] = text
+        self.info["plan"] = text()
         self.plan, self.deferred_plan, self._job = plan, None, None
 
     def profile_report(self, inputs: list[np.ndarray], repeat: int = 10):

@@ -8,6 +8,9 @@ them in Python):
     BufferArg(slot, offset)               the slot's data address plus ``offset`` bytes
     ChunkBufferArg(slot, offset, stride)  ... plus ``start * stride`` bytes: a thread's part of a buffer
     IntArg(value)                         an i64 constant
+    AddressArg(address)                   an address fixed at build time (an epilogue function, a
+                                          prepacked operand): the plan reads it from the
+                                          executable's address table, so its code holds none
     WorkspaceArg(index)                   the calling thread's GEMM packing buffer ``index``
     RangeArg.START / END / COUNT          the chunk ``[start, end)`` of the outer loop, or its length
     TileRangeArg(end, tile, limit)        the chunk's start (or end) times ``tile``, at most ``limit``
@@ -66,7 +69,13 @@ class TileRangeArg:
     limit: int
 
 
-LaunchArg = Union[BufferArg, ChunkBufferArg, IntArg, WorkspaceArg, RangeArg, TileRangeArg]
+@dataclass(frozen=True)
+class AddressArg:
+    """An address known when the executable is built, passed as an i64 (see the module docstring)."""
+    address: int
+
+
+LaunchArg = Union[BufferArg, ChunkBufferArg, IntArg, AddressArg, WorkspaceArg, RangeArg, TileRangeArg]
 POINTER_ARGS = (BufferArg, ChunkBufferArg, WorkspaceArg)
 
 
@@ -88,8 +97,8 @@ def _getter(arg: LaunchArg) -> Callable:
     if isinstance(arg, WorkspaceArg):
         index = arg.index
         return lambda ptrs, start, end, ws: int(ws[index])
-    if isinstance(arg, IntArg):
-        value = arg.value
+    if isinstance(arg, (IntArg, AddressArg)):
+        value = arg.value if isinstance(arg, IntArg) else arg.address
         return lambda ptrs, start, end, ws: value
     if isinstance(arg, TileRangeArg):
         tile, limit = arg.tile, arg.limit

@@ -14,9 +14,12 @@ a global sense flipped by the last thread to arrive; the others spin on it (x86 
 the releaser calls ``FUTEX_WAKE_PRIVATE`` only when a sleeper registered), so that a thread whose
 partner was descheduled gives its core away instead of burning it (elsewhere: ``sched_yield``).
 
-Kernels are called as external functions named after their addresses (``symbol``), which the JIT
-resolves to the already compiled kernel modules, so nothing is compiled twice. A step is described by plain data (see
-``PlanStep``); the schedule itself is the runtime's (``schedule.thread_schedule``).
+Kernels are called through function pointers read from ``buffers`` too: the executable's buffer
+table holds, after the slots' addresses, an address table (each kernel function, each epilogue
+function and prepacked operand a launch passes: ``launch.AddressArg``). The plan's text and code
+then hold no address of this process, so the disk cache keeps them for the next one, and nothing
+is compiled twice. A step is described by plain data (see ``PlanStep``); the schedule itself is
+the runtime's (``schedule.thread_schedule``).
 """
 from __future__ import annotations
 
@@ -47,9 +50,10 @@ def host_futex() -> int | None:
 
 @dataclass(frozen=True)
 class PlanStep:
-    """One launch: call the function at ``address`` with ``args`` after a barrier if ``barrier``;
-    ``bounds[t]`` is thread ``t``'s ``(start, end)`` chunk or None. ``args``: see ``launch``."""
-    address: int
+    """One launch: call the function whose address is ``buffers[function]`` with ``args`` after a
+    barrier if ``barrier``; ``bounds[t]`` is thread ``t``'s ``(start, end)`` chunk or None.
+    ``args``: see ``launch`` (no ``AddressArg``: a buffer-table entry instead)."""
+    function: int
     args: tuple[LaunchArg, ...]
     barrier: bool
     bounds: tuple[tuple[int, int] | None, ...]
@@ -57,8 +61,8 @@ class PlanStep:
 
 def render_plan(steps: list[PlanStep], n_threads: int, name: str = "plan", x86: bool = True,
                 futex: int | None = None) -> str:
-    """LLVM IR text of a module defining ``void plan(i64* buffers, i64 tid, i64* workspaces)``;
-    register every step's ``symbol(address)`` with the JIT before compiling it. ``x86``: spin with
+    """LLVM IR text of a module defining ``void plan(i64* buffers, i64 tid, i64* workspaces)``,
+    which calls each step's function through ``buffers[step.function]``. ``x86``: spin with
     ``pause``; ``futex``: the futex syscall number that waiting threads sleep with (None:
     ``sched_yield``)."""
     module = ir.Module(name=name)
@@ -81,23 +85,11 @@ def render_plan(steps: list[PlanStep], n_threads: int, name: str = "plan", x86: 
         end = b.load(b.gep(ends, [ir.Constant(I64, 0), slot], inbounds=True))
         with b.if_then(b.icmp_signed("<", start, end)):
             args = [_arg(b, a, buffers, workspaces, start, end) for a in step.args]
-            b.call(_declare(module, step.address, [a.type for a in args]), args)
+            kind = ir.FunctionType(ir.VoidType(), [a.type for a in args])
+            address = b.load(b.gep(buffers, [ir.Constant(I64, step.function)], inbounds=True))
+            b.call(b.inttoptr(address, kind.as_pointer()), args)
     b.ret_void()
     return str(module)
-
-
-def symbol(address: int) -> str:
-    """The name under which the plan module calls the kernel at ``address``; the JIT must resolve
-    it to that address (``llvmlite.binding.add_symbol``)."""
-    return f"lumina_kernel_{address:x}"
-
-
-def _declare(module: ir.Module, address: int, types) -> ir.Function:
-    name = symbol(address)
-    fn = module.globals.get(name)
-    if fn is None:
-        fn = ir.Function(module, ir.FunctionType(ir.VoidType(), types), name=name)
-    return fn
 
 
 def _arg(b: ir.IRBuilder, arg: LaunchArg, buffers, workspaces, start, end):
