@@ -4,7 +4,8 @@ disk cache (``$LUMINA_CACHE``, a new temporary directory unless ``--cache DIR``)
     python benchmarks/bench_compile.py [--runs 2] [--cache DIR] [--profile]
 
 Each run is a new Python process that builds the Micro-GPT training step of ``bench_training.py``
-(3 layers, 128 wide, 4 heads, context 64, batch 32, AdamW + clipping), then times its first call
+(3 layers, 128 wide, 4 heads, context 64, batch 32, AdamW + clipping; ``bench_multi_output.gpt_step``),
+then times its first call
 (trace, passes, schedule, code generation, LLVM, one step) and a later call. The first process
 starts from an empty cache; the next ones find its object code on disk and pay no LLVM
 optimisation or code generation for the modules it compiled. Prints each run's times, the disk
@@ -20,39 +21,19 @@ import subprocess
 import sys
 import tempfile
 import time
-from pathlib import Path
-
-ROOT = Path(__file__).resolve().parent.parent
 
 
 def child(profile: bool) -> None:
     """One process: build the step, time its first and a later call, print a JSON line."""
     t0 = time.perf_counter()
-    sys.path.insert(0, str(ROOT / "examples"))
-    import numpy as np
-
+    sys.path.insert(0, os.path.dirname(__file__))
     import lumina
-    import micro_gpt
+    from bench_multi_output import gpt_step   # the same step, built once for both benchmarks
     from lumina.backends import disk_cache
-    from lumina.nn import functional as F
-    from lumina.nn.utils import clip_grad_norm_
     imported = time.perf_counter() - t0
 
-    vocab, block, n_layer, n_embd, n_head, batch = 84, 64, 3, 128, 4, 32
-    ids = np.random.default_rng(0).integers(0, vocab, (batch, block + 1))
-    x, y = ids[:, :-1], ids[:, 1:]
-    lumina.manual_seed(0)
-    model = micro_gpt.MicroGPT(vocab, block, n_layer, n_embd, n_head)
-    opt = lumina.optim.AdamW(model.parameters(), lr=3e-3)
-
-    @lumina.compile
-    def step(x, y):
-        opt.zero_grad()
-        loss = F.cross_entropy(model(x).reshape(-1, vocab), y.reshape(-1))
-        loss.backward()
-        clip_grad_norm_(model.parameters(), 1.0)
-        opt.step()
-        return loss
+    make, (x, y) = gpt_step()
+    step = lumina.compile(make())
 
     profiler = None
     if profile:
