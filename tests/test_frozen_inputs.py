@@ -146,3 +146,36 @@ def test_pinned_inputs_stay_bound_and_are_rebound_after_other_weights_ran(packs)
     np.testing.assert_allclose(call([xs[2]])[0], xs[2] @ w1.T, rtol=1e-5, atol=1e-4)
     with pytest.raises(lumina.LuminaError):
         call([xs[0][:10]])                                      # a wrong shape is still checked
+
+
+def test_pinned_and_plain_calls_from_two_threads_each_read_their_own_weights():
+    """The pin is checked under the executable's lock: a thread calling with other weights never
+    makes a pinned call read them."""
+    import threading
+    rng = np.random.default_rng(4)
+    w1, w2 = (rng.standard_normal((48, 40)).astype(np.float32) for _ in range(2))
+    x = rng.standard_normal((30, 40)).astype(np.float32)
+    w = _frozen(w1)
+    f = lumina.compile(lambda a: a @ w.T)
+    f(x)
+    exe = f.lower(x).executable
+    call = exe.pinned([w.numpy()])
+    wrong = []
+
+    def pinned():
+        for _ in range(300):
+            if not np.allclose(call([x])[0], x @ w1.T, rtol=1e-4, atol=1e-4):
+                wrong.append("pinned")
+
+    def plain():
+        for _ in range(300):
+            if not np.allclose(exe.run([x, w2])[0], x @ w2.T, rtol=1e-4, atol=1e-4):
+                wrong.append("plain")
+    threads = [threading.Thread(target=pinned), threading.Thread(target=plain)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not wrong, wrong[:3]
+    with pytest.raises(lumina.LuminaError, match="inputs before the pinned"):
+        call([x, x])

@@ -116,6 +116,15 @@ def _checked(x, shape: tuple, dtype: np.dtype) -> np.ndarray:
     return x
 
 
+@dataclass(eq=False)
+class _Pin:
+    """``Executable.pinned``'s inputs from ``start`` on: their arrays in order (``tail``) and by
+    slot (``arrays``)."""
+    start: int
+    tail: list
+    arrays: dict
+
+
 def _dead() -> None:
     """A weak reference to nothing (what ``Executable._bound`` starts with)."""
     return None
@@ -236,29 +245,32 @@ class Executable:
     def run(self, inputs: list[np.ndarray], stepwise: bool = False) -> list[np.ndarray]:
         """Execute on ``inputs`` (one array per graph input); returns one array per graph output.
         Raises LuminaTypeError for an input of another shape than the executable's."""
-        return self._execute(inputs, {}, stepwise)
+        return self._execute(inputs, None, stepwise)
 
     def pinned(self, tail: list[np.ndarray]) -> Callable[[list[np.ndarray]], list[np.ndarray]]:
         """``call(head)``, the same as ``run([*head, *tail])``: the last ``len(tail)`` inputs (the
         weights of an ONNX model) stay bound to ``tail``'s arrays, held here, so a call binds only
         ``head``. A call after another array was bound to one of them (a ``run`` with other
-        weights) binds all of them again."""
-        start, token = len(self._inputs) - len(tail), object()
-        held = {slot: x for (slot, _, _), x in zip(self._inputs[start:], tail)}
+        weights, in any thread) binds all of them again."""
+        start = len(self._inputs) - len(tail)
+        pin = _Pin(start, list(tail), {slot: x for (slot, _, _), x in zip(self._inputs[start:], tail)})
 
         def call(head):
-            if self._pin is token and len(head) == start:
-                return self._execute(head, dict(held))
-            outs = self._execute([*head, *tail], {})
-            self._pin, self._pin_start = token, start
-            return outs
+            if len(head) != start:
+                raise LuminaTypeError(f"executable: {len(head)} inputs before the pinned ones, expected {start}")
+            return self._execute(head, pin)
         return call
 
-    def _execute(self, inputs: list[np.ndarray], arrays: dict, stepwise: bool = False) -> list[np.ndarray]:
-        """``run`` with ``arrays`` (by slot) holding the pinned inputs' arrays, when ``inputs`` are
-        only the others."""
+    def _execute(self, inputs: list[np.ndarray], pin: _Pin | None, stepwise: bool = False) -> list[np.ndarray]:
+        """``run``; with a ``pin`` (``pinned``), ``inputs`` are the leading inputs only."""
         with self._lock:  # intermediates and the bound addresses are shared: one call at a time
-            arrays = self._bind_run(inputs, arrays)
+            if pin is None:
+                arrays = self._bind_run(inputs, {})
+            elif self._pin is pin:
+                arrays = self._bind_run(inputs, dict(pin.arrays))
+            else:   # first call, or another array was bound to a pinned input since
+                arrays = self._bind_run([*inputs, *pin.tail], {})
+                self._pin, self._pin_start = pin, pin.start
             self._runs += 1
             if self.deferred_plan is not None and self._runs >= PLAN_AFTER:
                 self._compile_deferred_plan()
