@@ -252,3 +252,21 @@ def test_a_program_from_the_disk_cache_runs_and_dumps_as_a_fresh_one(cache):
     for field in ("sum", "stages", "optimized", "partition", "kernels", "flops"):
         assert warm[field] == cold[field], field
     assert "define" in warm["llvm"]
+
+
+def test_expressions_read_back_equal_their_originals():
+    """What the program cache pickles: kernel expressions come back equal, with a hash of this
+    process (a cached one from the writer's would make equal expressions miss in a dict), and
+    constants compare bit for bit (NaN equals its copy; -0.0 is not 0.0)."""
+    import pickle
+    from lumina.codegen import expr as E
+    from lumina.ir.dtypes import DType
+    from lumina.ir.ops import Op
+    f32 = DType.float32
+    e = E.Bin(Op.ADD, E.Bin(Op.MUL, E.Var("i", 8), E.Const(float("nan"), f32), f32), E.Const(-0.0, f32), f32)
+    hash(e)
+    back = pickle.loads(pickle.dumps(e))
+    assert "_hash" not in back.__dict__                  # made again here, not carried over
+    assert back == e and hash(back) == hash(e) and {e: 1}[back] == 1
+    assert E.Const(-0.0, f32) != E.Const(0.0, f32)
+    assert E.Const(float("nan"), f32) == E.Const(float("nan"), f32)

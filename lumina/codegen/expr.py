@@ -204,10 +204,18 @@ def stable_key(e) -> str:
     return key
 
 
+def _pickled_state(self) -> dict:
+    """An expression's fields for pickle, without its cached ``hash``: Python's hash of a string
+    differs between processes, and a stale cached one would make equal expressions unequal to a
+    dict (a description read back from the disk cache, ``compiler.cached_program``)."""
+    return {k: v for k, v in self.__dict__.items() if k != "_hash"}
+
+
 _EXPR_TYPES = (Var, Const, Load, Un, Bin, Select, Cast, Rand, Acc, Check)
 for _cls in _EXPR_TYPES:
     _cls._fields = tuple(f.name for f in fields(_cls) if f.compare)
-    _cls.__hash__ = _cached_hash
+    _cls.__hash__ = _cached_hash if _cls is not Const else Const.__hash__   # a leaf hashes its bits
+    _cls.__getstate__ = _pickled_state
 
 COMPARE = frozenset(COMPARISONS)
 """The comparison ops (``ir.ops.COMPARISONS``): a ``Bin`` of one has a bool ``dtype``."""
