@@ -26,6 +26,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Iterator
 
+from . import progress
 from .backends import devices, disk_cache
 from .backends.target import Target, backend, target_for
 from .codegen.program import Program, lower_partition
@@ -90,8 +91,10 @@ def lower_program(graph: Graph, target: Target, options: CompileOptions | None =
 
 def build(graph: Graph, target: Target, options: CompileOptions | None = None):
     """The executable of ``graph`` for ``target``: ``lower_program`` (or the program the disk
-    cache holds for it: ``cached_program``), then the target's backend."""
-    return backend(target.device).build(cached_program(graph, target, options), target)
+    cache holds for it: ``cached_program``), then the target's backend. A build that runs past
+    ``progress.COMPILE_BAR_DELAY`` seconds shows a bar of the modules it builds, on a terminal."""
+    with progress.compiling(graph.name):
+        return backend(target.device).build(cached_program(graph, target, options), target)
 
 
 def cached_program(graph: Graph, target: Target, options: CompileOptions | None = None) -> Program:

@@ -17,7 +17,7 @@ MAX_LINES = 700
 
 # Bottom to top; a module may import its own layer and the layers before it.
 LAYERS = [
-    ("errors", ["lumina.errors"]),
+    ("base", ["lumina.errors", "lumina.progress"]),   # what every layer may use: errors, progress bars
     ("ir", ["lumina.ir"]),
     ("transforms", ["lumina.transforms"]),
     ("schedule", ["lumina.schedule"]),

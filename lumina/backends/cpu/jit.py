@@ -27,6 +27,7 @@ from typing import Callable, Sequence
 import llvmlite
 import llvmlite.binding as llvm
 
+from ... import progress
 from ...errors import LuminaCodegenError
 from .. import disk_cache
 from . import isa
@@ -260,4 +261,5 @@ def compile_rendered(render: Callable[[], str], key: Sequence[str] | None, name:
                 f"jit: module {name!r}: code generation failed: {exc}") from None
     if key is not None and cached is None and objects:
         disk_cache.store("llvm", key, [objects[0], optimized_ir.encode()])
+    progress.module_done()
     return CompiledModule(name, engine, optimized_ir)
