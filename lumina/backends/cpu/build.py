@@ -6,7 +6,9 @@ epilogue module when it has fused epilogue or row stages; the launches are sched
 target's threads (``schedule.thread_schedule``) into one native plan function
 (``backends.cpu.llvm_plan``); the arena is laid out by liveness over that schedule, with the
 in-place pairs the kernels allow (``codegen.inplace_pairs``). Compiled LLVM modules are cached in
-memory by the hash of their text while an executable holds them.
+memory while an executable holds them, and on disk (``backends.disk_cache``): the GEMM modules by
+the generator's arguments and source, a program's loop kernels and plan by the program's key
+(``compiler.cached_program``), so a warm process renders neither, and epilogues by their text.
 """
 from __future__ import annotations
 
