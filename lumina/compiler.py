@@ -89,15 +89,18 @@ def lower_program(graph: Graph, target: Target, options: CompileOptions | None =
     return lower_partition(optimized, groups, stages)
 
 
-def build(graph: Graph, target: Target, options: CompileOptions | None = None):
+def build(graph: Graph, target: Target, options: CompileOptions | None = None, structural_hash: str | None = None):
     """The executable of ``graph`` for ``target``: ``lower_program`` (or the program the disk
     cache holds for it: ``cached_program``), then the target's backend. A build that runs past
-    ``progress.COMPILE_BAR_DELAY`` seconds shows a bar of the modules it builds, on a terminal."""
+    ``progress.COMPILE_BAR_DELAY`` seconds shows a bar of the modules it builds, on a terminal.
+    ``structural_hash``: ``graph.structural_hash()`` when the caller has it (a big graph's costs
+    milliseconds)."""
     with progress.compiling(graph.name):
-        return backend(target.device).build(cached_program(graph, target, options), target)
+        return backend(target.device).build(cached_program(graph, target, options, structural_hash), target)
 
 
-def cached_program(graph: Graph, target: Target, options: CompileOptions | None = None) -> Program:
+def cached_program(graph: Graph, target: Target, options: CompileOptions | None = None,
+                   structural_hash: str | None = None) -> Program:
     """``lower_program(graph, target, options)``, kept in the disk cache (``backends.disk_cache``)
     under the graph's structural hash, the target, the options and lumina's source: a warm
     process skips the passes, the partition and the lowering. A loaded program has the traced
@@ -109,7 +112,8 @@ def cached_program(graph: Graph, target: Target, options: CompileOptions | None 
     passes_off, dumping = pipeline_environment()
     if dumping or disk_cache.cache_root() is None:   # LUMINA_DUMP prints what the passes do
         return lower_program(graph, target, options)
-    key = disk_cache.cache_key("program", _source_digest(), graph.structural_hash(), repr(target.key), repr(options),
+    digest = structural_hash or graph.structural_hash()   # the caller may have it already (compile_graph)
+    key = disk_cache.cache_key("program", _source_digest(), digest, repr(target.key), repr(options),
                                ",".join(sorted(passes_off)))
     relower = functools.cache(functools.partial(lower_program, graph, target, options))
     found = disk_cache.load("program", key)
@@ -154,7 +158,7 @@ def compile_graph(graph: Graph, device: str = "cpu", options: CompileOptions | N
         exe = _EXECUTABLES.get(key)
         if exe is None:
             graph = with_own_inputs(graph)   # the executable keeps it (for inspection), not its data
-            exe = _EXECUTABLES[key] = build(graph, target, options)
+            exe = _EXECUTABLES[key] = build(graph, target, options, key[0])
         _RECENT[key] = exe
         _RECENT.move_to_end(key)
         while len(_RECENT) > RECENT_EXECUTABLES:
