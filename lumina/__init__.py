@@ -14,6 +14,7 @@
 import builtins
 
 from .compiled import compile
+from .dynamic_shapes import mark_dynamic
 from .errors import (LuminaDeviceError, LuminaError, LuminaGradError, LuminaIndexError, LuminaOnnxError,
                      LuminaShapeError, LuminaTraceError, LuminaTypeError, LuminaValueError)
 from .ir.dtypes import DType, bfloat16, bool_, float16, float32, float64, int32, int64

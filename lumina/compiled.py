@@ -48,6 +48,9 @@ from .compiler import CompileOptions, compile_graph, current_options, with_own_i
 from .errors import LuminaDeviceError, LuminaTraceError, LuminaTypeError, LuminaValueError
 from .ir.dtypes import to_dtype
 from .ir.graph import Graph, emit, topo_sort
+from .dynamic_shapes import DynamicDims, has_symbols
+from .lowered import Lowered
+from .ir.symbolic import Sym
 from .ir.ops import Op
 from .ir.types import TensorType
 from .backends import devices
@@ -125,6 +128,7 @@ class _Entry:
                                                        # (value, data, array) the last call read, or None
     rebinds: int = -1         # tracing.Rebinds.count when source_cache was filled
     out_types: list | None = None   # a plain entry's output TensorTypes, from its first call
+    symbolic: bool = False    # traced with symbolic dims: one executable for many sizes
 
     def guards_hold(self) -> bool:
         return not self.guards or all(grad_type(t) == traced for t, traced in self.guards)
@@ -157,8 +161,10 @@ class CompiledFunction:
     once, and a trace never overlaps another thread's compiled call reading or writing state."""
 
     def __init__(self, fn: Callable, static_argnums: Sequence[int] = (), device: str | None = None,
-                 cache_size: int | None = None, options: CompileOptions | None = None):
+                 cache_size: int | None = None, options: CompileOptions | None = None,
+                 dynamic: bool | None = None):
         functools.update_wrapper(self, fn)
+        self._dims = DynamicDims(dynamic)   # which argument dims it compiles symbolically
         self.fn = fn
         self.options = options   # None: the compiler options current at each call
         self.static_argnums = set(static_argnums)
@@ -179,7 +185,13 @@ class CompiledFunction:
         return self._device
 
     def _signature(self, args) -> tuple:
+        """Per argument: ("static", type, value), or ("tensor", shape, dtype, requires_grad) /
+        ("array", shape, dtype), where a dim the function compiles symbolically (``DynamicDims``) is
+        its symbol's name instead of its size: dims of equal sizes share a symbol, as
+        ``torch.compile``'s duck sizing does; sizes 0 and 1 stay sizes (``ir.symbolic``)."""
         sig = []
+        names: dict[int, str] = {}
+        shape_of = functools.partial(self._dims.shape, names=names)
         for i, a in enumerate(args):
             if i in self.static_argnums or not isinstance(a, (Tensor, np.ndarray)):
                 try:
@@ -190,9 +202,9 @@ class CompiledFunction:
                 sig.append(("static", type(a).__name__, a))
             elif isinstance(a, Tensor):
                 t = a._value.type
-                sig.append(("tensor", t.shape, t.dtype, a.requires_grad))
+                sig.append(("tensor", shape_of(i, a), t.dtype, a.requires_grad))
             else:
-                sig.append(("array", a.shape, to_dtype(a.dtype)))
+                sig.append(("array", shape_of(i, a), to_dtype(a.dtype)))
         return tuple(sig)
 
     def cache_info(self) -> dict:
@@ -246,13 +258,38 @@ class CompiledFunction:
         if entry is None:
             with self._trace_lock:       # another thread may have traced it meanwhile
                 entry = self._lookup(key)
+                if entry is None and self._dims.widen([e.key[0] for e in list(self._recent)], sig):
+                    sig = self._signature(args)
+                    key = (sig, key[1], key[2])
+                    entry = self._lookup(key)
                 if entry is None:
                     previous = self._last
-                    entry = self._trace(args, sig, key)
+                    entry, key = self._trace_dynamic(args, sig, key)
                     self._insert(entry)
                     self._note_recompile(previous, key)
         self._last = entry
         return entry
+
+    def _trace_dynamic(self, args, sig: tuple, key: tuple) -> tuple[_Entry, tuple]:
+        """``_trace``; for a signature with symbolic dims, a trace or compile that cannot keep
+        them symbolic (a size the function needs as a number, an op whose code needs it) falls
+        back to the sizes themselves, for this and every later call, and the reason is logged
+        (``LUMINA_LOG=recompiles``). Returns the entry and its key."""
+        if not has_symbols(sig):
+            return self._trace(args, sig, key), key
+        try:
+            return self._trace(args, sig, key), key
+        except Exception as e:   # noqa: BLE001 - whatever failed, the sizes themselves decide
+            reason = f"{type(e).__name__}: {e}"
+        self._dims.give_up()
+        line = (f"{recompiles.function_label(self.fn)} compiled for its sizes: its symbolic compile "
+                f"failed ({reason})")
+        self._recompiles.append(line)
+        recompiles.LOG.info(line)
+        sig = self._signature(args)
+        key = (sig, key[1], key[2])
+        entry = self._lookup(key)
+        return (entry if entry is not None else self._trace(args, sig, key)), key
 
     def _note_recompile(self, previous: _Entry | None, key: tuple) -> None:
         """Log why this trace was needed, against the entry the function ran last (``recompiles``)."""
@@ -288,7 +325,8 @@ class CompiledFunction:
             if s[0] == "static":
                 traced_args.append(a)
                 continue
-            v = emit(Op.INPUT, type=TensorType(tuple(a.shape), s[2]), name=f"arg{len(placeholders)}")
+            shape = tuple(Sym.symbol(d) if isinstance(d, str) else d for d in s[1])
+            v = emit(Op.INPUT, type=TensorType(shape, s[2]), name=f"arg{len(placeholders)}")
             placeholders.append(v)
             trace.placeholders.add(id(v))
             traced_args.append(Tensor(v, requires_grad=isinstance(a, Tensor) and a.requires_grad, _is_leaf=True))
@@ -352,7 +390,8 @@ class CompiledFunction:
         return _Entry(key, graph, exe, len(placeholders), captured,
                       [isinstance(t, Tensor) for t in leaves],
                       [None if isinstance(t, Tensor) else t for t in leaves], rebuild, updates, cleared,
-                      guards, [i for i, _ in written], plain)
+                      guards, [i for i, _ in written], plain,
+                      symbolic=any(isinstance(d, Sym) for v in placeholders for d in v.shape))
 
     @staticmethod
     def _updates(trace: Trace, ref: Callable) -> tuple[list[_Update], list[Tensor], list]:
@@ -481,9 +520,12 @@ class CompiledFunction:
         if entry.plain:
             outs = self._run_plain(entry, args)
             if outs is not None:
-                if entry.out_types is None:   # the executable's outputs keep their shapes and dtypes
-                    entry.out_types = [TensorType(o.shape, to_dtype(o.dtype)) for o in outs]
-                it = iter(zip(outs, entry.out_types))
+                types = entry.out_types   # the executable's outputs keep their shapes and dtypes ...
+                if types is None:
+                    types = [TensorType(o.shape, to_dtype(o.dtype)) for o in outs]
+                    if not entry.symbolic:   # ... unless its sizes are symbolic
+                        entry.out_types = types
+                it = iter(zip(outs, types))
                 return entry.rebuild([_output(*next(it)) if is_tensor else c
                                       for is_tensor, c in zip(entry.out_is_tensor, entry.out_constants)])
         entry, inputs, sources, targets = self._prepare(args, entry)
@@ -544,83 +586,9 @@ class CompiledFunction:
                                     f"{self.fn.__name__} runs on {self.device} (compile it with device='cpu', "
                                     "or time the whole call, as benchmarks/bench_gpu.py does)")
 
-    def lower(self, *args) -> "Lowered":
+    def lower(self, *args) -> Lowered:
         """The compilation of this function for ``args``' signature (traces it if needed)."""
         return Lowered(self._entry(args))
-
-
-class Lowered:
-    """Inspection of one compiled signature, in the spirit of ``jax.jit(f).lower(x)``."""
-
-    def __init__(self, entry: _Entry):
-        self._entry = entry
-        self.graph = entry.graph
-        self.executable = entry.executable
-
-    def as_text(self, stage: str = "input") -> str:
-        """IR text at ``stage``: "input" (as traced), "optimized" (after all passes) or a pass name;
-        "kernel": the kernel descriptions instead (``kernels_text``). Raises LuminaTypeError for
-        any other stage."""
-        stages = self.executable.info["stages"]
-        table = dict(stages, optimized=stages[-1][1])
-        if stage == "kernel" and stage not in table:
-            return self.kernels_text()
-        if stage not in table:
-            raise LuminaTypeError(f"as_text: unknown stage {stage!r}; stages are {list(table) + ['kernel']}")
-        return str(table[stage])
-
-    def kernels_text(self) -> str:
-        """Every kernel description as text, in launch order (``codegen.kernel_text``): each under
-        a ``// ---- <graph>: kernel <i> ----`` line, with the IR nodes it was fused from (numbered
-        as in ``as_text("optimized")``) as comments, its buffers and its loop nest. What ``lumina
-        dump --target kernel`` prints."""
-        from .codegen.kernel_text import format_kernels
-        kernels = self.kernels()
-        if not kernels:
-            return f"// ---- {self.graph.name}: no kernels ----"
-        return format_kernels(kernels, title=f"{self.graph.name}: ")
-
-    def partition(self) -> str:
-        """Which IR nodes went into which kernel, and why each kernel's output is materialised."""
-        return self.executable.info["partition"].describe()
-
-    def kernels(self) -> list:
-        """The kernel descriptions (``LoopKernel`` / ``DotKernel``) in launch order."""
-        return list(self.executable.info["kernels"])
-
-    def llvm_ir(self) -> str:
-        """The LLVM IR of the generated loop kernels, then of each GEMM's epilogue module (its
-        elementwise epilogue and a row-fused GEMM's row stages, under a comment naming the
-        kernel; the packed GEMM itself is a library routine), before LLVM's optimisation; for a
-        function compiled for another device, that of the same graph compiled for the cpu."""
-        exe = self.executable
-        if getattr(exe, "device", "cpu") != "cpu":
-            exe = compile_graph(self.graph, "cpu", options=self._entry.key[2])
-        return exe.info["llvm"]
-
-    def kernel_sources(self, target: str) -> list[tuple[str, str]]:
-        """``(kernel name, source)`` per kernel in launch order, as ``target`` renders it: "triton"
-        (the cuda device's kernels) or "metal" (MSL), whatever device this signature runs on (the
-        kernel descriptions are the same for every device); see ``backends.devices.kernel_source``."""
-        return [(d.name, devices.kernel_source(d, target)) for d in self.kernels()]
-
-    def memory_plan(self):
-        """The executable's ``schedule.memory.MemoryPlan``: the arena offset of every intermediate
-        buffer (by slot), and the arena, naive and lower-bound sizes in bytes. The runtime's arena
-        (``self.executable.arena``, a uint8 array) has exactly ``arena_bytes``."""
-        return self.executable.memory_plan
-
-    def stages(self) -> list[str]:
-        """The stage names ``as_text`` takes, in pipeline order: "input", then one per pass."""
-        return [name for name, _ in self.executable.info["stages"]]
-
-    def to_dot(self):
-        """A ``graphviz.Digraph`` of the optimized graph with its kernels as clusters and the
-        forward part (what the function's returned tensors depend on) coloured apart from the
-        backward part (gradients, state updates); see ``ir.export.to_dot``."""
-        part = self.executable.info["partition"]
-        return part.graph.to_dot(part, forward_outputs=sum(self._entry.out_is_tensor),
-                                 kernel_names=[k.name for k in self.kernels()])
 
 
 def _none() -> None:
@@ -668,7 +636,8 @@ def _result_tensor(data, device: str, wanted: str) -> Tensor:
 
 
 def compile(fn: Callable | None = None, *, static_argnums: Sequence[int] = (), device: str | None = None,
-            cache_size: int | None = None, options: CompileOptions | None = None) -> Any:
+            cache_size: int | None = None, options: CompileOptions | None = None,
+            dynamic: bool | None = None) -> Any:
     """Decorator: compile ``fn`` (a function of tensors / arrays) per input signature.
 
     Non-tensor arguments are static: their values are part of the signature, so pass numbers that
@@ -682,7 +651,18 @@ def compile(fn: Callable | None = None, *, static_argnums: Sequence[int] = (), d
     Raises LuminaTraceError when ``fn`` reads a traced value (``.item()``, ``.numpy()``),
     LuminaDeviceError (naming the device and why) when ``device`` cannot run here, and
     LuminaValueError for a ``cache_size`` that is not a positive integer.
+
+    ``dynamic`` follows ``torch.compile``: None (default) compiles for the sizes seen, and when a
+    call differs from an earlier one only in some dims' sizes, compiles once more with those dims
+    symbolic (``ir.symbolic``), an executable that then serves every size of them; True makes the
+    first dim of every tensor argument symbolic from the first call (lumina's choice: PyTorch
+    makes every dim dynamic); False never. ``mark_dynamic(x, dim)`` names dims itself. Dims of
+    equal sizes share a symbol (duck sizing); sizes 0 and 1 are always compiled as they are. A
+    function whose code needs a size as a number (``int(x.shape[0])``, a ``mean`` over a
+    symbolic dim) or an op whose generated code needs it is compiled for its sizes instead, and
+    ``cache_info()["recompiles"]`` / ``LUMINA_LOG=recompiles`` say why.
     """
     if fn is None:
-        return lambda f: CompiledFunction(f, static_argnums, device, cache_size, options)
-    return CompiledFunction(fn, static_argnums, device, cache_size, options)
+        return lambda f: CompiledFunction(f, static_argnums, device, cache_size, options, dynamic)
+    return CompiledFunction(fn, static_argnums, device, cache_size, options, dynamic)
+

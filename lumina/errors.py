@@ -13,6 +13,12 @@ class LuminaShapeError(LuminaError, ValueError):
     """Shapes that do not fit an op: broadcast mismatch, matmul inner dims, reshape sizes."""
 
 
+class LuminaSymbolicError(LuminaShapeError):
+    """A symbolic size (``ir.symbolic.Sym``) was asked for something only a concrete size has: its
+    value, an inexact division, a comparison the sizes decide. The compiler specialises the dims
+    then."""
+
+
 class LuminaTypeError(LuminaError, TypeError):
     """Dtypes an op does not accept, or an unsupported dtype."""
 

@@ -77,7 +77,11 @@ def explain(fn, old_key: tuple | None, new_key: tuple, stale_guards: list[str]) 
             reasons.append(f"{name}: {_describe(a)} -> {_describe(b)}")
             continue
         if a[1] != b[1]:
-            reasons.append(f"{name}: shape {tuple(a[1])} -> {tuple(b[1])}")
+            symbolic = [k for k, d in enumerate(b[1]) if isinstance(d, str)]
+            line = f"{name}: shape {_shape(a[1])} -> {_shape(b[1])}"
+            if symbolic:
+                line += f" (dim{'s' if len(symbolic) > 1 else ''} {', '.join(map(str, symbolic))} symbolic: one executable for every size)"
+            reasons.append(line)
         if a[2] != b[2]:
             reasons.append(f"{name}: dtype {_dtype(a[2])} -> {_dtype(b[2])}")
         if a[0] == "tensor" and a[3] != b[3]:
@@ -89,3 +93,8 @@ def explain(fn, old_key: tuple | None, new_key: tuple, stale_guards: list[str]) 
     if not reasons:
         reasons = stale_guards or ["the state it traced with changed"]
     return reasons
+
+
+def _shape(shape) -> str:
+    """``(s0, 64)``: a signature's shape, symbols by name."""
+    return "(" + ", ".join(map(str, shape)) + ("," if len(shape) == 1 else "") + ")"

@@ -333,7 +333,7 @@ _BOUNDED = (Op.ADD, Op.SUB, Op.MUL, KOp.FLOORDIV, KOp.MOD)
 def bounds(e: Expr) -> tuple[int, int]:
     """Inclusive [lo, hi] of an int64 index expression (conservative)."""
     if isinstance(e, Var):
-        return 0, e.extent - 1
+        return (0, e.extent - 1) if isinstance(e.extent, int) else (0, 1 << 62)   # a symbolic extent
     if isinstance(e, Const):
         return int(e.value), int(e.value)
     if isinstance(e, Bin) and e.op in _BOUNDED:

@@ -24,6 +24,7 @@ import enum
 from dataclasses import dataclass, field
 
 from ..ir.dtypes import DType
+from ..ir.symbolic import Sym
 from .expr import Expr, Var
 
 
@@ -227,3 +228,16 @@ class DotKernel:
     def out(self) -> Buffer:
         """C's buffer."""
         return self.buffers[self.c_buf]
+
+
+def kernel_symbols(k) -> frozenset[str]:
+    """The size symbols (``ir.symbolic``) in the loop extents of loop or row kernel ``k``: a
+    renderer passes their values to the kernel at run time (the CPU: an ``i64*`` argument)."""
+    found: set[str] = set()
+    loops = list(k.domain) + list(getattr(k, "reduce_vars", ()))
+    for st in getattr(k, "stages", ()):
+        loops += st.vars
+    for v in loops:
+        if isinstance(v.extent, Sym):
+            found |= v.extent.symbols
+    return frozenset(found)

@@ -16,6 +16,7 @@ from ..errors import LuminaCodegenError
 from ..ir.dtypes import DType
 from ..ir.graph import Value
 from ..ir.ops import Kind, Op
+from ..ir.symbolic import hint
 from ..schedule.groups import Kernel, StageRole
 from ..schedule.views import view_base
 from . import expr as E
@@ -29,9 +30,18 @@ BOOL = DType.bool
 
 
 def unravel(linear: E.Expr, shape) -> tuple:
+    """The index of row-major position ``linear`` (in ``[0, numel)``) in ``shape``: the outermost
+    dim of a size other than 1 takes the quotient as it is (it is below that dim's size), so a symbolic leading size
+    (``ir.symbolic``) never enters the arithmetic."""
     out, stride = [], 1
-    for d in reversed(shape):   # a zero-size shape's index is never evaluated: any expression does
-        out.append(E.mod(E.floordiv(linear, stride), d) if d > 1 and stride > 0 else E.iconst(0))
+    outer = next((i for i, d in enumerate(shape) if d != 1), 0)   # the dims before it are all 1
+    for i, d in enumerate(reversed(shape)):   # a zero-size shape's index is never evaluated: any expression does
+        if not (d > 1 and stride > 0):
+            out.append(E.iconst(0))
+        elif i == len(shape) - 1 - outer:
+            out.append(E.floordiv(linear, stride))
+        else:
+            out.append(E.mod(E.floordiv(linear, stride), d))
         stride *= d
     return tuple(reversed(out))
 
@@ -167,7 +177,10 @@ class _Lowerer:
     def _pad(self, n, idx):
         x, a = n.inputs[0], n.attrs
         valid, src = None, []
-        for i, (lo, _), d in zip(idx, a["pads"], x.shape):
+        for i, (lo, hi), d in zip(idx, a["pads"], x.shape):
+            if lo == hi == 0:   # an axis without padding: the index as it is (its size may be symbolic)
+                src.append(i)
+                continue
             shifted = E.affine_sum([(1, i)], -lo)
             ok = _in_range(shifted, 0, d)
             valid = _and(valid, ok) if ok is not None else valid
@@ -365,7 +378,7 @@ def _lower_dot(k: Kernel, name, buffers, source, status: int | None, sites: _Sit
         ops = [Operand(a.buf, a.offset, (0, a.strides[1], a.strides[2])),
                Operand(bb.buf, bb.offset, (n * bb.strides[2], bb.strides[1], bb.strides[2]))]
     stored_transposed = m > 1 and c_strides[1] == 1 and c_strides[2] != 1
-    few_columns = n <= FEW_COLUMNS and m >= 2 * n and c_strides[2] == 1 and not row_stages
+    few_columns = hint(n) <= FEW_COLUMNS and hint(m) >= 2 * hint(n) and c_strides[2] == 1 and not row_stages
     if stored_transposed or few_columns:
         # C is stored transposed (a convolution's [O, N*H*W] result stored [N, O, H, W]): compute
         # C^T = B^T A^T instead, so the micro-kernel stores, and the epilogue's inner loop runs,

@@ -26,6 +26,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
+from ..ir.symbolic import is_symbolic
 from ..ir.graph import Graph, Value
 from ..ir.ops import Op
 from .groups import (Cause, Kernel, KernelKind, Materialized, Refusal, RefusalKind, Refused, checks_status,
@@ -144,6 +145,9 @@ def _permuted_c_strides(dot: Value, k: Kernel) -> tuple[tuple[int, int, int], in
     Exact: follows each element's dot position through the chain (NumPy ``reshape``/``transpose``
     of ``arange``, one int64 array per re-indexed value) and checks the inverse map is affine.
     """
+    if is_symbolic(dot.type.numel):
+        raise Refused(f"the dot's result {dot.type} has symbolic sizes: its permuted strides are not traced "
+                      "element by element")
     maps: dict[int, np.ndarray] = {id(dot): np.arange(dot.type.numel, dtype=np.int64).reshape(dot.shape)}
     for node in k.nodes:
         ins = [maps[id(u)] for u in node.inputs if id(u) in maps]

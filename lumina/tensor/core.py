@@ -56,7 +56,8 @@ class Tensor:
     """
 
     __slots__ = ("_value", "requires_grad", "_grad", "_is_leaf", "_data", "_serial", "_view", "_updates",
-                 "__weakref__")   # _updates: set by the first in-place update (.inplace)
+                 "_dynamic_dims", "__weakref__")   # _updates: set by the first in-place update (.inplace);
+    #                                                _dynamic_dims: by ``lumina.mark_dynamic``
     __hash__ = object.__hash__
 
     def __init__(self, value: Value, requires_grad: bool = False, _is_leaf: bool = False):

@@ -370,8 +370,11 @@ class IndexingMethods:
             elif isinstance(k, slice):
                 if k.step is not None and k.step <= 0:
                     raise LuminaValueError(f"getitem: slice step must be positive, got {k.step}")
-                lo, hi, st = k.indices(d)
-                hi = max(hi, lo)
+                if k == slice(None) or (k.start in (None, 0) and k.stop is None and k.step in (None, 1)):
+                    lo, hi, st = 0, d, 1   # the whole dim, whatever its size (a symbolic one too)
+                else:
+                    lo, hi, st = k.indices(d)
+                    hi = max(hi, lo)
                 starts.append(lo), stops.append(hi), steps.append(st)
                 out_shape.append(max(0, -(-(hi - lo) // st)))
             else:

@@ -10,6 +10,7 @@ import numpy as np
 
 from ..errors import LuminaShapeError, LuminaTypeError, LuminaValueError
 from ..ir.dtypes import DType, promote
+from ..ir.symbolic import Sym
 from ..ir.types import TensorType
 from .core import Tensor
 
@@ -29,6 +30,8 @@ def check_size(op: str, shape: Sequence[int], dtype: DType) -> None:
     machine's memory (``MEMORY_BYTES``): as PyTorch fails to allocate it, and rather than a lazy
     constant that would take hours to reduce (``ones(2**62).sum()``)."""
     numel = math.prod(shape)
+    if isinstance(numel, Sym):   # a symbolic size: known, and allocated, only when it runs
+        return
     if numel * dtype.itemsize > MEMORY_BYTES:
         raise LuminaValueError(f"{op}: a {dtype.name} tensor of shape {list(shape)} needs "
                                f"{numel * dtype.itemsize / 2**30:.4g} GiB, more than this machine's memory "
@@ -46,6 +49,9 @@ def shape_arg(shape, op: str | None = None, dtype: DType = DType.float32) -> tup
     for d in shape:
         if isinstance(d, Tensor) and d.ndim == 0 and not d.dtype.is_float and d.dtype is not DType.bool:
             d = d.item()
+        if isinstance(d, Sym) and op is None:   # a view's size from a symbolic shape
+            sizes.append(d)
+            continue
         if isinstance(d, bool) or not isinstance(d, (int, np.integer)):
             raise LuminaTypeError(f"{op or 'shape'}: sizes must be integers, got {d!r} in "
                                   f"{list(shape) if isinstance(shape, (tuple, list)) else shape!r}")

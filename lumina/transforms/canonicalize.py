@@ -24,6 +24,7 @@ from ..ir import graph as B
 from ..ir.dtypes import DType
 from ..ir.graph import Graph
 from ..ir.ops import Op
+from ..ir.symbolic import is_symbolic
 from .rewrite import rewrite
 
 CANONICAL = {"contract": ((2,), (1,)), "batch": ((0,), (0,))}
@@ -75,6 +76,8 @@ def split_reductions(graph: Graph) -> Graph:
         (x,) = ins
         axes = node.attrs["axes"]
         r = math.prod(x.shape[a] for a in axes)
+        if is_symbolic(r) or is_symbolic(x.type.numel):   # the split factor needs the size
+            return None
         outs = x.type.numel // max(r, 1)
         t = _split_factor(r)
         if r < SPLIT_MIN_REDUCE or outs > SPLIT_MAX_OUTPUTS or t == 1:
@@ -104,6 +107,8 @@ def split_k_dots(graph: Graph) -> Graph:
         x, y = ins
         b, m, k = x.shape
         n = y.shape[2]
+        if any(map(is_symbolic, (b, m, k, n))):   # the split needs the sizes
+            return None
         if b != 1 or k < SPLIT_K_MIN or k < SPLIT_K_RATIO * max(m, n):
             return None
         t = next((t for t in (8, 4, 2) if k % t == 0 and k // t >= SPLIT_K_SLICE), 1)

@@ -22,8 +22,10 @@ from pathlib import Path
 import numpy as np
 
 from ...codegen.inplace_pairs import row_inplace_pairs, same_index_inputs
-from ...codegen.kernel import DotKernel, LoopKernel, RowKernel
+from ...codegen.kernel import DotKernel, LoopKernel, RowKernel, kernel_symbols
 from ...codegen.program import Program, SlotRole, SlotSpec, frozen_kernels
+from ...codegen.sizes import dot_at, kernel_at, program_symbols
+from ...ir.symbolic import evaluate_shape
 from ...schedule import memory
 from ...schedule.memory import aligned_bytes
 from ...schedule.thread_schedule import horizons, schedule
@@ -35,6 +37,7 @@ from .llvm_gemm import (EPILOGUE_POINTERS, PACKED_DTYPES, SKINNY_GROUPS, gemm_bl
                         gemm_epilogue_function_name, gemm_function_name, gemm_workspace_elems, render_gemm)
 from .llvm_gemm_prepack import pack_function_name, prepacked_elems
 from .llvm_plan import PlanStep, host_futex, host_is_x86, render_plan
+from .symbolic_executable import SymbolicExecutable
 from .threads import PARALLEL_MIN_WORK
 
 _MODULES: "weakref.WeakValueDictionary[str, CompiledModule]" = weakref.WeakValueDictionary()
@@ -98,26 +101,57 @@ def _gemm_generator() -> str:
     return h.hexdigest()
 
 
-def build(prog: Program, target) -> Executable:
+def build(prog: Program, target):
     """The CPU executable of lowered program ``prog`` for ``target`` (a ``backends.target.Target``
     of the cpu device): the loop and row kernels in one LLVM module, a call of the GEMM generator's
     function (with its epilogue module) per dot kernel, the native plan over all launches scheduled
     on ``target.threads`` threads, and the arena laid out by liveness. The kernels that read only
     frozen inputs (``program.frozen_kernels``) are left out of the plan: the executable runs them
-    when another array is bound to a frozen input, into buffers of their own."""
+    when another array is bound to a frozen input, into buffers of their own.
+
+    A program with symbolic sizes (``ir.symbolic``) gets a ``SymbolicExecutable``: its loop and
+    row kernels are compiled once, reading their sizes at run time; each size it is called at gets
+    the rest (launch arguments, plan, memory plan, GEMM epilogues) from ``_build`` at those sizes."""
+    symbols = program_symbols(s.shape for s in prog.slots)
+    if symbols:   # the kernels are compiled now: what cannot be stays a compile error, not a call's
+        loops = _loop_kernels(prog, symbols)
+        return SymbolicExecutable(prog, symbols, lambda values: _build(prog, target, symbols, values, loops),
+                                  keepalive=[loops[2]])
+    return _build(prog, target)
+
+
+def _loop_kernels(prog: Program, symbols: tuple[str, ...]) -> tuple[dict, object, CompiledModule | None]:
+    """``(unique, render, module)``: the program's loop and row kernels by structure (a deep chain
+    repeats one: they share one compiled function), a function rendering their module's text, and
+    the compiled module (None: no such kernel)."""
+    unique: dict = {}
+    for _, d, _ in prog.kernels:
+        if isinstance(d, (LoopKernel, RowKernel)):
+            unique.setdefault(replace(d, name="", source=()), d)
+    kernels = list(unique.values())
+    name = f"{prog.graph.name}_kernels"
+    render = functools.cache(lambda: render_module(kernels, name=name, symbols=symbols) if kernels else "")
+    return unique, render, _loops_module(prog.key, render, name) if kernels else None
+
+
+def _build(prog: Program, target, symbols: tuple[str, ...] = (), values: dict | None = None,
+           loops: tuple | None = None) -> Executable:
+    """``build``, of a program with symbolic sizes at sizes ``values`` ({symbol: int}, None for a
+    program without): its slots get those shapes, a slot after them holds the sizes (the ``i64*``
+    argument of the kernels with symbolic loops), GEMMs are launched with them. ``loops``: its
+    ``_loop_kernels``, compiled once for every size."""
     graph = prog.graph
     kernels = prog.kernels
     hoisted, derived = frozen_kernels(prog)
     hoisted = set(hoisted)
     slots = [replace(s, role=SlotRole.DERIVED) if i in derived else s for i, s in enumerate(prog.slots)]
-    # Structurally identical kernels (a deep chain repeats one) share one compiled function.
-    unique: dict = {}
-    for _, d, _ in kernels:
-        if isinstance(d, (LoopKernel, RowKernel)):
-            unique.setdefault(replace(d, name="", source=()), d)
-    loops = list(unique.values())
-    render = functools.cache(lambda: render_module(loops, name=f"{graph.name}_kernels") if loops else "")
-    module = _loops_module(prog.key, render, f"{graph.name}_kernels") if loops else None
+    sizes_slot = None
+    if values is not None:
+        slots = [replace(s, shape=evaluate_shape(s.shape, values)) for s in slots]
+        sizes_slot = len(slots)
+        slots.append(SlotSpec((len(symbols),), np.dtype(np.int64), SlotRole.CONST,
+                              np.array([values[n] for n in symbols], np.int64)))
+    unique, render, module = loops if loops is not None else _loop_kernels(prog, symbols)
     keepalive = [module] if module else []
 
     launches, hoisted_launches, descs = [], [], []
@@ -127,12 +161,17 @@ def build(prog: Program, target) -> Executable:
     for index, (k, desc, kslots) in enumerate(kernels):
         if isinstance(desc, (LoopKernel, RowKernel)):
             address = module.address(unique[replace(desc, name="", source=())].name)
+            sized = (BufferArg(sizes_slot),) if kernel_symbols(desc) else ()
+            if values is not None:
+                desc = kernel_at(desc, values)
             extent = desc.domain[0].extent if desc.domain else 1
-            args = tuple(BufferArg(s) for s in kslots) + (RangeArg.START, RangeArg.END)
+            args = tuple(BufferArg(s) for s in kslots) + sized + (RangeArg.START, RangeArg.END)
             n_in = len(desc.buffers) - desc.n_outputs
             launch = Launch(desc.name, address, args, tuple(kslots[:n_in]), tuple(kslots[n_in:]),
                             extent, desc.work, desc.source)
         else:
+            if values is not None:
+                desc = dot_at(desc, values)
             if desc.dtype.name not in gemm_dtypes:
                 gemm_dtypes.append(desc.dtype.name)
             launch = _gemm_launch(desc, kslots, gemm_dtypes.index(desc.dtype.name), keepalive, epilogues,
@@ -144,11 +183,13 @@ def build(prog: Program, target) -> Executable:
             descs.append(desc)
     workspaces = tuple((np.dtype(d), max(gemm_workspace_elems(d, _blocking(d, target, columns))
                                          for columns in (None, 1))) for d in gemm_dtypes)
+    plan_key = prog.key if values is None or prog.key is None else f"{prog.key} at {sorted(values.items())}"
     plan, plan_threads, plan_text, steps, deferred, addresses = _plan(launches, graph.name, keepalive, target.threads,
-                                                                      len(slots), prog.key)
+                                                                      len(slots), plan_key)
     mem = _memory_plan(slots, launches, descs, steps)
     info = prog.info(lazy={"llvm": lambda: render() + "".join(epilogues), "plan": plan_text})
-    return Executable(slots, prog.input_slots, prog.output_slots, prog.output_shapes, launches, plan,
+    output_shapes = prog.output_shapes if values is None else [evaluate_shape(s, values) for s in prog.output_shapes]
+    return Executable(slots, prog.input_slots, prog.output_slots, output_shapes, launches, plan,
                       plan_threads, workspaces, keepalive, info, mem, deferred, tuple(prepacks.values()),
                       tuple(hoisted_launches), addresses)
 

@@ -62,8 +62,9 @@ class LoopBuilder(KernelBuilder):
         out, dt = len(k.buffers) - 1, k.value.dtype
         *outer, inner = k.domain
         *others, last = k.reduce_vars
-        size = OUTER_REDUCE_BLOCK if last.extent >= OUTER_REDUCE_BLOCKED else 1   # a short one row by row
-        block = E.Var(f"{last.name}_block", max(1, last.extent // size))
+        # a short one row by row; so is a symbolic one (its remainder rows need its size)
+        size = OUTER_REDUCE_BLOCK if isinstance(last.extent, int) and last.extent >= OUTER_REDUCE_BLOCKED else 1
+        block = E.Var(f"{last.name}_block", max(1, last.extent // size) if size > 1 else last.extent)
 
         def init():
             self.memo = {}
@@ -85,6 +86,10 @@ class LoopBuilder(KernelBuilder):
             self.store(out, index, self._combine_in_order(b.load(self.pointer(out, index)), terms[0], dt), dt)
 
         def blocks():
+            if size == 1:
+                self.loop(block, ir.Constant(I64, 0), self.extent(block),
+                          lambda: self.nest([inner], lambda: accumulate([self.vars[block]])))
+                return
             whole = last.extent // size
             if whole:
                 self.loop(block, ir.Constant(I64, 0), ir.Constant(I64, whole), lambda: self.nest([inner], lambda: accumulate(
@@ -121,7 +126,7 @@ class LoopBuilder(KernelBuilder):
         def nest(level: int):
             if level < len(k.reduce_vars):
                 v = k.reduce_vars[level]
-                self.loop(v, ir.Constant(I64, 0), ir.Constant(I64, v.extent), lambda: nest(level + 1))
+                self.loop(v, ir.Constant(I64, 0), self.extent(v), lambda: nest(level + 1))
                 return
             self.memo = {}
             x = self.expr(k.value)
@@ -133,11 +138,12 @@ class LoopBuilder(KernelBuilder):
         return b.load(acc_slot)
 
 
-def render_module(kernels: list[LoopKernel | RowKernel], name: str = "lumina") -> str:
+def render_module(kernels: list[LoopKernel | RowKernel], name: str = "lumina", symbols: tuple[str, ...] = ()) -> str:
     """LLVM IR text of one module defining every kernel in ``kernels``, each legalized first
-    (``LEGALIZE``)."""
+    (``LEGALIZE``). A kernel with symbolic extents takes an ``i64* sizes`` argument after its
+    buffers: the values of ``symbols``, in that order."""
     module = ir.Module(name=name)
     for k in kernels:
         k = L.legalize(k, LEGALIZE)
-        (RowBuilder if isinstance(k, RowKernel) else LoopBuilder)(module, k).emit()
+        (RowBuilder if isinstance(k, RowKernel) else LoopBuilder)(module, k, symbols).emit()
     return str(module)

@@ -30,10 +30,11 @@ from llvmlite import ir
 from ...codegen import expr as E
 from ...codegen import legalize as L
 from ...codegen.expr import KOp
-from ...codegen.kernel import LoopKernel, Reduce, RowKernel
+from ...codegen.kernel import LoopKernel, Reduce, RowKernel, kernel_symbols
 from ...errors import LuminaCodegenError
 from ...ir.dtypes import DType
 from ...ir.ops import Op
+from ...ir.symbolic import Sym, hint
 from . import llvm_math
 from .llvm_gemm_ir import loop_id
 
@@ -79,11 +80,12 @@ class KernelBuilder:
     ``llvm_rows.RowBuilder`` and ``llvm_epilogue.EpilogueBuilder`` add what their kernels run.
     ``vars`` binds loop variables to values, ``memo`` holds the expressions computed in the
     current loop body (cleared where a body starts)."""
-    def __init__(self, module: ir.Module, k: LoopKernel | RowKernel):
+    def __init__(self, module: ir.Module, k: LoopKernel | RowKernel, symbols: tuple[str, ...] = ()):
         self.module, self.k = module, k
-        args = [MEM[b.dtype].as_pointer() for b in k.buffers] + [I64, I64]
+        sized = bool(kernel_symbols(k))   # symbolic extents: an ``i64* sizes`` argument (``symbols`` order)
+        args = [MEM[b.dtype].as_pointer() for b in k.buffers] + [I64.as_pointer()] * sized + [I64, I64]
         self.fn = ir.Function(module, ir.FunctionType(ir.VoidType(), args), name=k.name)
-        for i, a in enumerate(self.fn.args[:-2]):
+        for i, a in enumerate(self.fn.args[:len(k.buffers)]):
             a.name = f"b{i}"
             a.add_attribute("noalias")
         self.start, self.end = self.fn.args[-2:]
@@ -92,6 +94,29 @@ class KernelBuilder:
         self.vars: dict[E.Var, ir.Value] = {}
         self.memo: dict = {}
         self.check_slots: dict[tuple[int, int], tuple] = {}
+        self.sizes: dict[str, ir.Value] = {}
+        if sized:
+            table = self.fn.args[len(k.buffers)]
+            table.name = "sizes"
+            for i, name in enumerate(symbols):
+                self.sizes[name] = self.b.load(self.b.gep(table, [ir.Constant(I64, i)], inbounds=True), name=name)
+
+    def extent(self, v: E.Var) -> ir.Value:
+        """Loop ``v``'s trip count: a constant, or a symbolic size computed from the sizes the
+        kernel was called with (its polynomial in the symbols)."""
+        d = v.extent
+        if not isinstance(d, Sym):
+            return ir.Constant(I64, d)
+        b = self.b
+        with b.goto_entry_block():
+            total = None
+            for mono, coeff in d.terms:
+                term = ir.Constant(I64, coeff)
+                for name, power in mono:
+                    for _ in range(power):
+                        term = b.mul(term, self.sizes[name], flags=("nsw",))
+                total = term if total is None else b.add(total, term, flags=("nsw",))
+        return total
 
     # ---- loops ------------------------------------------------------------------------------------
     def loop(self, var: E.Var, lo: ir.Value, hi: ir.Value, body, rolled: bool = False):
@@ -155,8 +180,8 @@ class KernelBuilder:
         v, rest = loops[0], loops[1:]
         first = bool(self.k.domain) and v is self.k.domain[0]
         lo = self.start if first else ir.Constant(I64, 0)
-        hi = self.end if first else ir.Constant(I64, v.extent)
-        rolled = not rest and not first and v.extent >= ROLLED_MIN
+        hi = self.end if first else self.extent(v)
+        rolled = not rest and not first and hint(v.extent) >= ROLLED_MIN
         self.loop(v, lo, hi, lambda: self.nest(rest, body), rolled=rolled)
 
     def _identity(self, op: Reduce, dt: DType) -> ir.Constant:

@@ -121,7 +121,7 @@ class RowBuilder(KernelBuilder):
                 body()
                 return
             v = st.vars[level]
-            self.loop(v, ir.Constant(I64, 0), ir.Constant(I64, v.extent), lambda: nest(level + 1))
+            self.loop(v, ir.Constant(I64, 0), self.extent(v), lambda: nest(level + 1))
         nest(0)
 
     def hoist(self, exprs, inner: set) -> None:
