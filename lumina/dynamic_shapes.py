@@ -1,6 +1,6 @@
 """Which argument dims a compiled function traces symbolically (``ir.symbolic``), as
 ``torch.compile``'s dynamic shapes decide it: ``dynamic=None`` (automatic: a dim seen at two
-sizes), ``True`` (lumina: the first dim of every tensor argument), ``False`` (never), and
+sizes, while ``AUTOMATIC`` is on), ``True`` (lumina: the first dim of every tensor argument), ``False`` (never), and
 ``mark_dynamic(x, dim)``."""
 from __future__ import annotations
 
@@ -9,6 +9,13 @@ from typing import Sequence
 from .errors import LuminaTypeError, LuminaValueError
 from .ir.symbolic import MIN_SIZE
 from .tensor import Tensor
+
+
+AUTOMATIC = False
+"""Whether ``dynamic=None`` makes a dim seen at two sizes symbolic (``torch.compile``'s default).
+Off for now: a symbolic compile falls back to the sizes when code needs a size as a number, and a
+``mean`` over the batch (every cross-entropy loss) still does, so most training steps would pay a
+wasted compile at their second size. ``dynamic=True`` and ``mark_dynamic`` work meanwhile."""
 
 
 class DynamicDims:
@@ -38,7 +45,7 @@ class DynamicDims:
         """Automatic dynamic shapes (``dynamic=None``): when ``sig`` differs from a signature in
         ``seen`` only in the sizes of some dims of its tensor arguments, those dims are symbolic
         from now on. Returns whether a dim became symbolic."""
-        if self.dynamic is not None or self.static_only:
+        if self.dynamic is not None or self.static_only or not AUTOMATIC:
             return False
         grown = False
         for old in seen:

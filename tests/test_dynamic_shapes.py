@@ -9,6 +9,7 @@ import pytest
 import lumina
 import lumina.nn as nn
 import lumina.nn.functional as F
+from lumina import dynamic_shapes
 from lumina.backends.cpu.symbolic_executable import INSTANCES, SymbolicExecutable
 
 SIZES = (2, 3, 7, 16, 33, 64, 5)
@@ -67,7 +68,8 @@ def test_mlp_forward_matches_eager_and_keeps_few_instances():
     assert len(exe._instances) == INSTANCES   # older sizes' arenas are freed
 
 
-def test_automatic_dynamic_after_a_second_size(caplog):
+def test_automatic_dynamic_after_a_second_size(caplog, monkeypatch):
+    monkeypatch.setattr(dynamic_shapes, "AUTOMATIC", True)
     model = _model()
 
     @lumina.compile
@@ -83,7 +85,15 @@ def test_automatic_dynamic_after_a_second_size(caplog):
             assert _symbolic(f) == (n not in (8, 1)), n
     # 8: sizes; 9: the batch dim becomes symbolic; 1: a size of its own (sizes 0 and 1 are kept)
     assert f.cache_info()["entries"] == 3
-    assert any("(s0, 12)" in r.getMessage() for r in caplog.records)
+    assert any("(s0, 12) (dim 0 symbolic" in r.getMessage() for r in caplog.records)
+
+
+def test_automatic_dynamic_is_off_by_default():
+    f = lumina.compile(lambda x: x + 1)
+    for n in (3, 4, 5):
+        f(lumina.tensor(np.zeros((n, 2), np.float32)))
+        assert not _symbolic(f)
+    assert f.cache_info()["entries"] == 3
 
 
 def test_mark_dynamic_and_dynamic_false():
