@@ -34,6 +34,8 @@ CASES = {
     "layer_norm": (lambda x: F.layer_norm(x, (12,)),
                    lambda x: (x - x.mean(1, keepdims=True)) / np.sqrt(x.var(1, keepdims=True) + 1e-5)),
     "reshape": (lambda x: (x.reshape(-1, 4, 3) + 1).sum(2), lambda x: (x.reshape(-1, 4, 3) + 1).sum(2)),
+    "mean over the batch": (lambda x: x.mean(0) - x.mean(), lambda x: x.mean(0) - x.mean()),
+    "transpose": (lambda x: x.T * 2, lambda x: x.T * 2),
 }
 
 
@@ -113,26 +115,30 @@ def test_mark_dynamic_and_dynamic_false():
 
 
 def test_what_needs_a_size_falls_back_to_it(caplog):
-    """A mean over the symbolic dim needs its size as a number: compiled for the sizes, with the
-    reason recorded, and right at every size."""
-    f = lumina.compile(lambda x: x.mean(0) + x.T.sum(1), dynamic=True)
+    """Code that takes a symbolic size as a number is compiled for its sizes, with the reason
+    recorded, and right at every size."""
+    f = lumina.compile(lambda x: x * float(x.shape[0]), dynamic=True)
     rng = np.random.default_rng(3)
     with caplog.at_level("INFO", logger="lumina.recompiles"):
         for n in (4, 6):
             x = rng.standard_normal((n, 3)).astype(np.float32)
-            np.testing.assert_allclose(f(lumina.tensor(x)).numpy(), x.mean(0) + x.sum(0), rtol=1e-5)
+            np.testing.assert_allclose(f(lumina.tensor(x)).numpy(), x * n, rtol=1e-6)
             assert not _symbolic(f)
     assert any("symbolic compile failed" in line for line in f.cache_info()["recompiles"])
 
 
-def test_a_transposed_symbolic_dim_is_not_silently_wrong():
-    """A symbolic dim that is not the outermost in a kernel's layout needs symbolic strides, which
-    the code generator does not have yet: the function is compiled for its sizes."""
-    f = lumina.compile(lambda x: x.T * 2, dynamic=True)
+def test_a_symbolic_dim_inside_a_layout_is_a_runtime_stride():
+    """A symbolic dim that is not outermost (a transpose, a permute that moves the batch inside)
+    makes strides symbolic: the kernels compute them from the sizes they are called with."""
+    f = lumina.compile(lambda x: (x.T * 2).reshape(4, -1).cumsum(1) + x.mean(), dynamic=True)
+    g = lumina.compile(lambda x: x.reshape(x.shape[0], 2, 2).permute(1, 2, 0).sum(-1), dynamic=True)
     rng = np.random.default_rng(4)
     for n in (3, 5, 8):
         x = rng.standard_normal((n, 4)).astype(np.float32)
-        np.testing.assert_array_equal(f(lumina.tensor(x)).numpy(), x.T * 2)
+        np.testing.assert_allclose(f(lumina.tensor(x)).numpy(), np.cumsum(x.T * 2, 1) + x.mean(), rtol=1e-5,
+                                   atol=1e-5)
+        np.testing.assert_allclose(g(lumina.tensor(x)).numpy(), x.reshape(n, 2, 2).sum(0), rtol=1e-5, atol=1e-6)
+        assert _symbolic(g)
 
 
 def test_training_step_with_symbolic_batch_matches_eager():

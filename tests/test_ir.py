@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 
 import lumina
+from lumina.ir.symbolic import Sym
 from lumina.errors import LuminaError, LuminaIRError, LuminaShapeError, LuminaTypeError, LuminaValueError
 from lumina.ir import DType, Graph, Node, Op, TensorType, emit, infer_type, parse, verify
 from lumina.ir import graph as B
@@ -71,7 +72,10 @@ def every_op_graph(names=("x", "y", "i", "k")) -> Graph:
     big = B.const(np.linspace(-1, 1, 60, dtype=np.float32).reshape(20, 3), F32, (20, 3))
     flags = B.const(np.array([True, False, True]), BOOL, (3,))
     ints = B.const(np.arange(5, dtype=np.int32), I32, (5,))
-    outs = vals + cmps + [s, m, p, pad, cat, g, d, bd, rnd, small, big, flags, ints]
+    n = Sym.symbol("n")   # a symbolic size: its value, and a type with it (i64[n])
+    size = emit(Op.SIZE, size=n * 3)
+    sized = B.expand(B.reshape(size, (1,)), (n,))
+    outs = vals + cmps + [s, m, p, pad, cat, g, d, bd, rnd, small, big, flags, ints, size, sized]
     return Graph.from_outputs(outs, [x, y, idx, key])
 
 

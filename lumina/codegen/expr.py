@@ -21,7 +21,9 @@ from dataclasses import dataclass, field, fields, replace
 from typing import Union
 
 from ..ir.dtypes import DType
+from ..errors import LuminaSymbolicError
 from ..ir.ops import COMPARISONS, Op
+from ..ir.symbolic import Sym, exact_div
 
 I64 = DType.int64
 
@@ -167,7 +169,15 @@ class Check:
     dtype: DType = I64
 
 
-Expr = Union[Var, Const, Load, Un, Bin, Select, Cast, Rand, Acc, Check]
+@dataclass(frozen=True)
+class Size:
+    """A symbolic size's value (``ir.symbolic.Sym``: ``B``, ``B*T``) as an int64, from the sizes the
+    kernel is called with: the ``size`` primitive."""
+    value: object   # a Sym
+    dtype: DType = I64
+
+
+Expr = Union[Var, Const, Load, Un, Bin, Select, Cast, Rand, Acc, Check, Size]
 
 
 def _cached_hash(self) -> int:
@@ -211,7 +221,7 @@ def _pickled_state(self) -> dict:
     return {k: v for k, v in self.__dict__.items() if k != "_hash"}
 
 
-_EXPR_TYPES = (Var, Const, Load, Un, Bin, Select, Cast, Rand, Acc, Check)
+_EXPR_TYPES = (Var, Const, Load, Un, Bin, Select, Cast, Rand, Acc, Check, Size)
 for _cls in _EXPR_TYPES:
     _cls._fields = tuple(f.name for f in fields(_cls) if f.compare)
     _cls.__hash__ = _cached_hash if _cls is not Const else Const.__hash__   # a leaf hashes its bits
@@ -226,7 +236,7 @@ def iconst(v: int) -> Const:
 
 
 def children(e: Expr) -> tuple:
-    if isinstance(e, (Var, Const, Acc)):
+    if isinstance(e, (Var, Const, Acc, Size)):
         return ()
     if isinstance(e, Load):
         return (e.index,)
@@ -264,26 +274,44 @@ Affine = tuple[dict, int]
 
 
 def _affine(e: Expr) -> Affine:
+    # Coefficients and the constant are ints, or symbolic sizes (``ir.symbolic.Sym``: a ``Size``
+    # factor, the stride of a dim after a symbolic one).
     if isinstance(e, Const):
         return {}, int(e.value)
+    if isinstance(e, Size):
+        return {}, e.value
     if isinstance(e, Bin) and e.op is Op.ADD:
         (ta, ca), (tb, cb) = _affine(e.a), _affine(e.b)
         terms = dict(ta)
         for k, v in tb.items():
             terms[k] = terms.get(k, 0) + v
-        return {k: v for k, v in terms.items() if v}, ca + cb
+        return {k: v for k, v in terms.items() if v != 0}, ca + cb
     if isinstance(e, Bin) and e.op is Op.SUB:
         (ta, ca), (tb, cb) = _affine(e.a), _affine(e.b)
         terms = dict(ta)
         for k, v in tb.items():
             terms[k] = terms.get(k, 0) - v
-        return {k: v for k, v in terms.items() if v}, ca - cb
+        return {k: v for k, v in terms.items() if v != 0}, ca - cb
     if isinstance(e, Bin) and e.op is Op.MUL:
         for x, c in ((e.a, e.b), (e.b, e.a)):
-            if isinstance(c, Const):
+            if isinstance(c, (Const, Size)):
+                f = int(c.value) if isinstance(c, Const) else c.value
                 t, k = _affine(x)
-                return {a: v * int(c.value) for a, v in t.items() if v * int(c.value)}, k * int(c.value)
+                return {a: v * f for a, v in t.items() if v * f != 0}, k * f
     return {e: 1}, 0
+
+
+def _coefficient(c) -> Expr:
+    """An affine form's coefficient or constant as an expression."""
+    return Size(c) if isinstance(c, Sym) else iconst(c)
+
+
+def _below(x, c) -> bool:
+    """Whether ``x < c`` for every value of the symbols (False when the sizes decide it)."""
+    try:
+        return bool(x < c)
+    except LuminaSymbolicError:
+        return False
 
 
 def _recombine(terms: dict, const: int) -> tuple[dict, int]:
@@ -315,11 +343,11 @@ def _from_affine(terms: dict, const: int) -> Expr:
         terms, const = _recombine(dict(terms), const)
     out = None
     for atom, coeff in sorted(terms.items(), key=lambda kv: _order(kv[0])):
-        term = atom if coeff == 1 else Bin(Op.MUL, atom, iconst(coeff), I64)
+        term = atom if coeff == 1 else Bin(Op.MUL, atom, _coefficient(coeff), I64)
         out = term if out is None else Bin(Op.ADD, out, term, I64)
     if out is None:
-        return iconst(const)
-    return out if const == 0 else Bin(Op.ADD, out, iconst(const), I64)
+        return _coefficient(const)
+    return out if const == 0 else Bin(Op.ADD, out, _coefficient(const), I64)
 
 
 def _order(atom: Expr):
@@ -357,6 +385,8 @@ def bounds(e: Expr) -> tuple[int, int]:
         return min(al, bl), max(ah, bh)
     if isinstance(e, Check):
         return 0, max(e.size - 1, 0)
+    if isinstance(e, Size):
+        return 2, 1 << 62   # a symbol is at least 2 (ir.symbolic.MIN_SIZE)
     return -(1 << 62), 1 << 62
 
 
@@ -379,17 +409,30 @@ def _bounds_where(cond: Expr, x: Expr, lo: int, hi: int) -> tuple[int, int]:
     return lo, hi
 
 
-def _split(terms: dict, const: int, c: int):
-    """Split an affine form into (part divisible by c) and (remainder part)."""
-    q_terms = {a: v // c for a, v in terms.items() if v % c == 0}
-    r_terms = {a: v for a, v in terms.items() if v % c != 0}
-    return (q_terms, const // c), (r_terms, const % c)
+def _split(terms: dict, const, c):
+    """Split an affine form into (part divisible by c) and (remainder part). With a symbolic
+    ``c`` or coefficients, the divisible part is what divides exactly for every size."""
+    if isinstance(c, int) and not any(isinstance(v, Sym) for v in (const, *terms.values())):
+        q_terms = {a: v // c for a, v in terms.items() if v % c == 0}
+        r_terms = {a: v for a, v in terms.items() if v % c != 0}
+        return (q_terms, const // c), (r_terms, const % c)
+    q_terms, r_terms = {}, {}
+    for a, v in terms.items():
+        q = exact_div(v, c)
+        if q is None:
+            r_terms[a] = v
+        else:
+            q_terms[a] = q
+    q = exact_div(const, c)
+    return (q_terms, q if q is not None else 0), (r_terms, 0 if q is not None else const)
 
 
 def _factor(terms: dict, const: int, c: int):
     """``e = g*A + r`` with ``g`` the largest divisor of ``c`` (> 1) for which the terms whose
     coefficients ``g`` does not divide, plus ``const % g``, stay in ``[0, g)``: returns ``(g, A, r)``
     as expressions, or None. Then ``e // c = A // (c/g)`` and ``e % c = g*(A % (c/g)) + r``."""
+    if isinstance(c, Sym) or any(isinstance(v, Sym) for v in (const, *terms.values())):
+        return None   # gcds of symbolic sizes: not attempted
     best = None
     for coeff in sorted({abs(v) for v in terms.values()}, reverse=True):
         g = math.gcd(coeff, c)
@@ -403,39 +446,39 @@ def _factor(terms: dict, const: int, c: int):
     return best
 
 
-def floordiv(e: Expr, c: int) -> Expr:
-    """``e // c`` (floor division by a positive constant), simplified."""
+def floordiv(e: Expr, c) -> Expr:
+    """``e // c`` (floor division by a positive constant or symbolic size), simplified."""
     if c == 1:
         return e
-    if isinstance(e, Bin) and e.op is KOp.FLOORDIV and isinstance(e.b, Const):   # (x // a) // c
-        return floordiv(e.a, int(e.b.value) * c)
+    if isinstance(e, Bin) and e.op is KOp.FLOORDIV and isinstance(e.b, (Const, Size)):   # (x // a) // c
+        return floordiv(e.a, (int(e.b.value) if isinstance(e.b, Const) else e.b.value) * c)
     terms, k = _affine(e)
     (qt, qk), (rt, rk) = _split(terms, k, c)   # e = c*q + rest, so e // c = q + rest // c
     rest = _from_affine(rt, rk)
     lo, hi = bounds(rest)
-    if 0 <= lo and hi < c:
+    if 0 <= lo and _below(hi, c):
         inner = iconst(0)
     else:
         factored = _factor(rt, rk, c)
-        inner = floordiv(factored[1], c // factored[0]) if factored else Bin(KOp.FLOORDIV, rest, iconst(c), I64)
+        inner = floordiv(factored[1], c // factored[0]) if factored else Bin(KOp.FLOORDIV, rest, _coefficient(c), I64)
     return affine_sum([(1, _from_affine(qt, qk)), (1, inner)])
 
 
-def mod(e: Expr, c: int) -> Expr:
-    """``e % c`` (Python's sign convention, positive constant ``c``), simplified."""
+def mod(e: Expr, c) -> Expr:
+    """``e % c`` (Python's sign convention, positive constant or symbolic size ``c``), simplified."""
     if c == 1:
         return iconst(0)
     terms, k = _affine(e)
     (_, _), (rt, rk) = _split(terms, k, c)
     rest = _from_affine(rt, rk)
     lo, hi = bounds(rest)
-    if 0 <= lo and hi < c:
+    if 0 <= lo and _below(hi, c):
         return rest
     factored = _factor(rt, rk, c)   # the multiples of c in e are gone: e % c = rest % c
     if factored is not None:
         g, a, r = factored
         return affine_sum([(g, mod(a, c // g)), (1, r)])
-    return Bin(KOp.MOD, rest, iconst(c), I64)
+    return Bin(KOp.MOD, rest, _coefficient(c), I64)
 
 
 def affine_sum(pairs, const: int = 0) -> Expr:
@@ -447,14 +490,17 @@ def affine_sum(pairs, const: int = 0) -> Expr:
         k += coeff * c
         for a, v in t.items():
             terms[a] = terms.get(a, 0) + coeff * v
-    return _from_affine({a: v for a, v in terms.items() if v}, k)
+    return _from_affine({a: v for a, v in terms.items() if v != 0}, k)
 
 
 def row_major(index, shape) -> Expr:
-    """The linear position of ``index`` (one expression per dim) in a row-major array of ``shape``."""
+    """The linear position of ``index`` (one expression per dim) in a row-major array of ``shape``.
+    A dim of size 1 adds nothing (its index is 0), so a symbolic size after it
+    (``[1, B, ...]``) is not a stride."""
     pairs, stride = [], 1
     for i, d in zip(reversed(index), reversed(shape)):
-        pairs.append((stride, i))
+        if d != 1:
+            pairs.append((stride, i))
         stride *= d
     return affine_sum(pairs)
 

@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 
 from ..ir.dtypes import DType
 from ..ir.symbolic import Sym
-from .expr import Expr, Var
+from .expr import Expr, Size, Var, children
 
 
 class Reduce(enum.Enum):
@@ -231,8 +231,9 @@ class DotKernel:
 
 
 def kernel_symbols(k) -> frozenset[str]:
-    """The size symbols (``ir.symbolic``) in the loop extents of loop or row kernel ``k``: a
-    renderer passes their values to the kernel at run time (the CPU: an ``i64*`` argument)."""
+    """The size symbols (``ir.symbolic``) in the loop extents and ``expr.Size`` values of loop or
+    row kernel ``k``: a renderer passes their values to the kernel at run time (the CPU: an
+    ``i64*`` argument)."""
     found: set[str] = set()
     loops = list(k.domain) + list(getattr(k, "reduce_vars", ()))
     for st in getattr(k, "stages", ()):
@@ -240,4 +241,15 @@ def kernel_symbols(k) -> frozenset[str]:
     for v in loops:
         if isinstance(v.extent, Sym):
             found |= v.extent.symbols
+    stack = [k.value] if isinstance(k, LoopKernel) else [e for st in k.stages for e in (st.value, st.index)
+                                                         if e is not None]
+    seen: set = set()
+    while stack:   # the ``size`` values it computes with
+        e = stack.pop()
+        if e in seen:
+            continue
+        seen.add(e)
+        if isinstance(e, Size):
+            found |= e.value.symbols
+        stack.extend(children(e))
     return frozenset(found)

@@ -42,7 +42,7 @@ SHORT_INDEX = 40    # shared index arithmetic up to this long stays inline (b0[i
 #                     better than a name for it)
 _INFIX = {"add": " + ", "sub": " - ", "mul": "*", "floordiv": " // ", "mod": " % "}
 _ADDITIVE = {"add", "sub"}
-_LEAVES = (E.Var, E.Const, E.Acc)
+_LEAVES = (E.Var, E.Const, E.Acc, E.Size)
 _INDENT = "  "
 
 
@@ -192,6 +192,8 @@ class _Scope:
             return format_const(e)
         if isinstance(e, E.Acc):
             return f"acc{e.stage}"
+        if isinstance(e, E.Size):
+            return f"size({e.value})"
         if isinstance(e, E.Load):
             name, dtype = self.load_name(e.buf)
             suffix = "" if dtype is e.dtype else f":{e.dtype.short}"

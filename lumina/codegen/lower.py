@@ -46,6 +46,32 @@ def unravel(linear: E.Expr, shape) -> tuple:
     return tuple(reversed(out))
 
 
+def reshape_groups(src, dst) -> list[tuple[tuple[int, int], tuple[int, int]]] | None:
+    """The dims of a reshape from ``src`` to ``dst`` in groups of equal size, ``[((first, end) in
+    src, (first, end) in dst), ...]`` in order (``[B, T, C] -> [B*T, C]``: ``(0, 2)`` with ``(0, 1)``,
+    then ``(2, 3)`` with ``(1, 2)``), or None for an empty shape. Each group reshapes on its own,
+    so an index goes through the row-major position of its group only, and a symbolic size that
+    leads its group never becomes a stride."""
+    if any(d == 0 for d in (*src, *dst)):
+        return None
+    groups, i, j = [], 0, 0
+    while i < len(src) or j < len(dst):
+        gi, gj, pi, pj = i, j, 1, 1
+        if i < len(src):
+            pi, i = src[i], i + 1
+        if j < len(dst):
+            pj, j = dst[j], j + 1
+        while pi != pj:
+            if i < len(src) and (j >= len(dst) or hint(pi) < hint(pj)):
+                pi, i = pi * src[i], i + 1
+            elif j < len(dst):
+                pj, j = pj * dst[j], j + 1
+            else:
+                return None
+        groups.append(((gi, i), (gj, j)))
+    return groups
+
+
 def _and(a, b):
     return b if a is None else E.Bin(Op.AND, a, b, BOOL)
 
@@ -137,6 +163,8 @@ class _Lowerer:
             return E.Select(c, x, y, dt)
         if op is Op.CAST:
             return E.Cast(self.value(n.inputs[0], idx), dt)
+        if op is Op.SIZE:
+            return E.Size(a["size"])
         if op is Op.RAND:
             return E.Rand(self.value(n.inputs[0], ()), row_major(idx, v.shape), dt)
         if op is Op.CHECK_INDEX:
@@ -155,7 +183,13 @@ class _Lowerer:
     # ---- movement ops as index arithmetic ---------------------------------------------------------
     def _reshape(self, n, idx):
         x = n.inputs[0]
-        return self.value(x, unravel(row_major(idx, n.out.shape), x.shape))
+        groups = reshape_groups(x.shape, n.out.shape)
+        if groups is None:
+            return self.value(x, unravel(row_major(idx, n.out.shape), x.shape))
+        src: tuple = ()
+        for (a, b), (c, d) in groups:   # each group of dims through its own row-major position
+            src += unravel(row_major(idx[c:d], n.out.shape[c:d]), x.shape[a:b])
+        return self.value(x, src)
 
     def _permute(self, n, idx):
         perm = n.attrs["perm"]

@@ -13,7 +13,6 @@ from typing import Mapping
 
 from ..ir.symbolic import Sym, evaluate
 from . import expr as E
-from .coalesce import substitute
 from .kernel import DotKernel, Epilogue, LoopKernel, Operand, RowKernel, Stage
 
 
@@ -25,6 +24,26 @@ def program_symbols(shapes) -> tuple[str, ...]:
             if isinstance(d, Sym):
                 found |= d.symbols
     return tuple(sorted(found))
+
+
+def _at(e, mapping: dict, values: Mapping[str, int]):
+    """Expression ``e`` with the variables in ``mapping`` replaced and every ``Size`` evaluated."""
+    memo: dict = {}
+
+    def go(x):
+        out = memo.get(x)
+        if out is None:
+            if isinstance(x, E.Size):
+                out = E.iconst(x.value.evaluate(values))
+            elif isinstance(x, E.Var):
+                out = mapping.get(x, x)
+            elif not E.children(x):
+                out = x
+            else:
+                out = E.with_children(x, [go(c) for c in E.children(x)])
+            memo[x] = out
+        return out
+    return go(e) if e is not None else None
 
 
 def _vars(vs, values, mapping: dict) -> tuple:
@@ -46,8 +65,8 @@ def _rows_at(k: RowKernel, values: Mapping[str, int]) -> RowKernel:
     stages = []
     for st in k.stages:
         svars = _vars(st.vars, values, mapping)
-        stages.append(Stage(svars, st.reduce_op, substitute(st.value, mapping), st.out,
-                            substitute(st.index, mapping) if st.index is not None else None))
+        stages.append(Stage(svars, st.reduce_op, _at(st.value, mapping, values), st.out,
+                            _at(st.index, mapping, values)))
     return replace(k, buffers=_buffers(k.buffers, values), domain=domain, stages=tuple(stages))
 
 
@@ -59,8 +78,8 @@ def dot_at(d: DotKernel, values: Mapping[str, int]) -> DotKernel:
     if epilogue is not None:
         mapping: dict = {}
         vars_ = _vars(epilogue.vars, values, mapping)
-        epilogue = Epilogue(vars_, substitute(epilogue.value, mapping), epilogue.buffers,
-                            substitute(epilogue.index, mapping))
+        epilogue = Epilogue(vars_, _at(epilogue.value, mapping, values), epilogue.buffers,
+                            _at(epilogue.index, mapping, values))
     return replace(d, buffers=_buffers(d.buffers, values), batch=ev(d.batch), m=ev(d.m), n=ev(d.n), k=ev(d.k), a=operand(d.a), b=operand(d.b),
                    c_strides=tuple(map(ev, d.c_strides)) if d.c_strides is not None else None,
                    epilogue=epilogue, rows=_rows_at(d.rows, values) if d.rows is not None else None)
@@ -77,4 +96,4 @@ def kernel_at(k, values: Mapping[str, int]):
     domain = _vars(k.domain, values, mapping)
     rvars = _vars(k.reduce_vars, values, mapping)
     return replace(k, buffers=_buffers(k.buffers, values), domain=domain, reduce_vars=rvars,
-                   value=substitute(k.value, mapping))
+                   value=_at(k.value, mapping, values))

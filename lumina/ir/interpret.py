@@ -15,6 +15,7 @@ import numpy as np
 from ..errors import LuminaIndexError
 from .numerics import uniform
 from .ops import Op
+from .symbolic import Sym
 
 _UNARY = {Op.NEG: np.negative, Op.EXP: np.exp, Op.LOG: np.log, Op.SQRT: np.sqrt, Op.SIN: np.sin,
           Op.COS: np.cos, Op.TANH: np.tanh, Op.ABS: np.abs, Op.NOT: np.invert,
@@ -129,6 +130,9 @@ def interpret(graph, inputs: list[np.ndarray]) -> list[np.ndarray]:
     values: dict = {}
     for i, (v, x) in enumerate(zip(graph.inputs, inputs)):
         x = np.asarray(x)
+        if any(isinstance(d, Sym) for d in v.shape):
+            raise LuminaIRError(f"interpret: input {i} ({v.attrs.get('name')}) is {v.type}, with symbolic sizes: "
+                                "the reference evaluator runs a graph traced at sizes")
         if x.shape != v.shape:
             raise LuminaShapeError(f"interpret: input {i} ({v.attrs.get('name')}) of shape {list(x.shape)}, "
                                    f"expected {v.type}")

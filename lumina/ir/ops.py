@@ -15,6 +15,8 @@ with a negative entry counted from the end (``i + size`` when ``low`` is ``-size
 in ``[low, size)``. An entry outside that range is an error: the kernel records it and the executable
 raises ``LuminaIndexError(message)`` after the launch (``{index}`` in ``message`` stands for the
 offending entry); that entry reads as 0 meanwhile, so what consumes it stays in bounds.
+``size {size}`` is the value of a symbolic size (``ir.symbolic``: ``B``, ``B*T``) at run time, an
+int64 scalar: how a ``mean`` over a symbolic dim divides by its count.
 """
 from __future__ import annotations
 
@@ -25,6 +27,7 @@ from typing import Callable
 
 from ..errors import LuminaShapeError, LuminaTypeError, LuminaValueError
 from .dtypes import DType
+from .symbolic import Sym
 from .types import TensorType, fmt_types
 
 
@@ -46,6 +49,7 @@ class Op(enum.Enum):
     INPUT = "input"
     CONST = "const"
     RAND = "rand"            # uniform [0, 1) from a counter-based hash of (key, linear index)
+    SIZE = "size"            # a symbolic size's value at run time (ir.symbolic): an i64 scalar
 
     NEG = "neg"
     EXP = "exp"
@@ -270,6 +274,12 @@ def _dot(op, types, *, contract: tuple, batch: tuple):
     return TensorType(tuple([a.shape[i] for i in ab] + a_free + b_free), a.dtype)
 
 
+def _size(op, types, *, size):
+    if not isinstance(size, Sym):
+        raise _err(op, types, f"size must be a symbolic size (ir.symbolic.Sym), got {size!r}", LuminaTypeError)
+    return TensorType((), DType.int64)
+
+
 def _rand(op, types, *, shape: tuple, dtype: DType):
     (key,) = types
     if key.shape != () or key.dtype is not DType.int64:
@@ -311,6 +321,7 @@ OPS: dict[Op, OpDef] = {
     Op.INPUT: OpDef(Kind.SOURCE, None, 0, differentiable=False, effectful=True),
     Op.CONST: OpDef(Kind.SOURCE, None, 0, differentiable=False),
     Op.RAND: OpDef(Kind.SOURCE, _rand, 1, differentiable=False, costly=True, effectful=True),
+    Op.SIZE: OpDef(Kind.SOURCE, _size, 0, differentiable=False),
 
     Op.NEG: OpDef(_U, _unary, 1),
     Op.EXP: OpDef(_U, _unary, 1, **_TRANSCENDENTAL),

@@ -11,9 +11,10 @@ from ..errors import LuminaError, LuminaIRError
 from .dtypes import from_short
 from .graph import Graph, emit
 from .ops import Op
+from .symbolic import literal
 from .types import TensorType
 
-_NODE = re.compile(r"^(%\d+):(\w+)\[([\d,]*)\] = (\w+)((?: %\d+,?)*)(?: \{(.*)\})?$")
+_NODE = re.compile(r"^(%\d+):(\w+)\[([^\]]*)\] = (\w+)((?: %\d+,?)*)(?: \{(.*)\})?$")
 _RETURN = re.compile(r"^return\s*((?:%\d+(?:,\s*)?)*)(?:\s*#\s*args:\s*(.*))?$")
 
 
@@ -48,7 +49,16 @@ def _attr_value(key: str, text: str, op: Op, type: TensorType):
         return np.array(ast.literal_eval(text), dtype=type.dtype.numpy).reshape(type.shape)
     if text in ("inf", "-inf", "nan"):
         return float(text)
-    return ast.literal_eval(text)
+    try:
+        return ast.literal_eval(text)
+    except ValueError:   # symbolic sizes (``ir.symbolic``): ``shape=(4*s0, 3)``, ``size=B*T``
+        return literal(text)
+
+
+def _dim(text: str):
+    """A dim of a type: an int, or a symbolic size (``s0``, ``4*B``)."""
+    text = text.strip()
+    return int(text) if text.isdigit() else literal(text)
 
 
 def _lookup(values: dict, token: str, line: str):
@@ -82,7 +92,7 @@ def parse(text: str) -> Graph:
             raise LuminaIRError(f"parse: {ln!r}: {res} is defined twice (IR values are SSA)")
         try:
             op = Op(opname)
-            type = TensorType(tuple(int(d) for d in dims.split(",") if d), from_short(dt))
+            type = TensorType(tuple(_dim(d) for d in dims.split(",") if d.strip()), from_short(dt))
             args = [_lookup(values, t, ln) for t in operands.split(",") if t.strip()]
             attrs = {}
             for part in _split_top(attr_text or ""):

@@ -14,11 +14,14 @@ import numpy as np
 
 from .dtypes import DType
 from .ops import Op
+from .symbolic import Sym
 
 INLINE_LIMIT = 16
 
 
 def format_attr(value) -> str:
+    if isinstance(value, Sym):   # a symbolic size: ``4*s0``, read back by ``symbolic.literal``
+        return str(value)
     if isinstance(value, DType):
         return value.short
     if isinstance(value, bool):

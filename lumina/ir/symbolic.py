@@ -17,6 +17,7 @@ plain ``int``. ``hint(d)``: a size for heuristics (block sizes, thread splits), 
 """
 from __future__ import annotations
 
+import ast
 import functools
 import math
 import re
@@ -241,7 +242,7 @@ class Sym:
     def __str__(self):
         parts = []
         for m, c in sorted(self.terms, key=lambda t: (-sum(p for _, p in t[0]), t[0])):
-            factors = [n if p == 1 else f"{n}^{p}" for n, p in m]
+            factors = [n if p == 1 else f"{n}**{p}" for n, p in m]
             if not factors:
                 parts.append(str(c))
             else:
@@ -325,3 +326,37 @@ def hint(d: Dim) -> int:
     """A size heuristics may plan for: ``d`` itself, or a ``Sym`` at every symbol = ``HINT``. The
     same for every trace, so what a heuristic picks never depends on which size came first."""
     return _hint(d) if isinstance(d, Sym) else d
+
+
+_BINARY = {ast.Add: lambda a, b: a + b, ast.Sub: lambda a, b: a - b, ast.Mult: lambda a, b: a * b}
+
+
+def literal(text: str):
+    """A Python literal (numbers, strings, tuples, lists, None, booleans) in which identifiers
+    are size symbols and sizes may be polynomials (``(4*s0, 3)``, ``B*T + 1``, ``B**2``): how
+    the IR parser reads dims and attributes. Raises ValueError for anything else."""
+    def go(node):
+        if isinstance(node, ast.Constant):
+            return node.value
+        if isinstance(node, ast.Name):
+            return Sym.symbol(node.id)
+        if isinstance(node, (ast.Tuple, ast.List)):
+            items = [go(e) for e in node.elts]
+            return tuple(items) if isinstance(node, ast.Tuple) else items
+        if isinstance(node, ast.UnaryOp) and isinstance(node.op, (ast.USub, ast.UAdd)):
+            v = go(node.operand)
+            return -v if isinstance(node.op, ast.USub) else v
+        if isinstance(node, ast.BinOp) and type(node.op) in _BINARY:
+            return _BINARY[type(node.op)](go(node.left), go(node.right))
+        if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Pow):
+            base, power = go(node.left), go(node.right)
+            if isinstance(power, int) and power >= 0:
+                out = 1
+                for _ in range(power):
+                    out = out * base
+                return out
+        raise ValueError(f"not a literal or a size: {ast.unparse(node)}")
+    try:
+        return go(ast.parse(text.strip(), mode="eval").body)
+    except SyntaxError as e:
+        raise ValueError(f"cannot read {text!r}: {e.msg}") from None

@@ -37,6 +37,7 @@ from .core import Tensor, no_grad
 from .creation import arange, ones, zeros
 from .elementwise import maximum, minimum, where
 from .movement import pad
+from .shapes import count
 
 # torch.return_types.max / .min: named tuples of (values, indices).
 max_result = namedtuple("max", ["values", "indices"])
@@ -316,7 +317,7 @@ class ReductionMethods:
         if x.dtype.is_half:
             return x.to(DType.float32).mean(dim, keepdim).to(x.dtype)
         n = math.prod(x.shape[a] for a in x._axes(dim, "mean"))
-        return x.sum(dim, keepdim) / float(n)
+        return x.sum(dim, keepdim) / count(n, x.dtype)
 
     def var(self, dim=None, unbiased: bool | None = None, keepdim: bool = False, *,
             correction=None) -> Tensor:

@@ -9,7 +9,9 @@ from typing import Sequence
 import numpy as np
 
 from ..errors import LuminaShapeError, LuminaTypeError, LuminaValueError
+from ..ir import graph as B
 from ..ir.dtypes import DType, promote
+from ..ir.ops import Op
 from ..ir.symbolic import Sym
 from ..ir.types import TensorType
 from .core import Tensor
@@ -73,7 +75,9 @@ def broadcast_shapes(op: str, *types: TensorType) -> tuple[int, ...]:
         if len(dims) > 1:
             raise LuminaShapeError(f"{op}: cannot broadcast {', '.join(map(str, types))}")
         out.append(dims.pop() if dims else 1)
-    if math.prod(out) > max(t.numel for t in types):   # an outer product: may outgrow memory
+    numels = [t.numel for t in types]
+    if not any(isinstance(d, Sym) for d in out + numels) and math.prod(out) > max(numels):
+        # an outer product: may outgrow memory (a symbolic size is checked when it is allocated)
         check_size(op, out, max((t.dtype for t in types), key=lambda d: d.itemsize))
     return tuple(out)
 
@@ -93,3 +97,11 @@ def result_type(a: Tensor, b: Tensor, a_dtype: DType | None = None) -> DType:
     (dim, d_dim), (zero, d_zero) = ((a, da), (b, b.dtype)) if b.ndim == 0 else ((b, b.dtype), (a, da))
     return d_zero if _category(d_zero) > _category(d_dim) else d_dim
 
+
+def count(n, dtype: DType):
+    """Element count ``n`` as a divisor of ``dtype`` values: ``float(n)``, or for a symbolic size
+    (``ir.symbolic``) a 0-d tensor of its value at run time (the ``size`` primitive), so a mean
+    over a symbolic dim stays symbolic."""
+    if not isinstance(n, Sym):
+        return float(n)
+    return Tensor(B.cast(B.emit(Op.SIZE, size=n), dtype))

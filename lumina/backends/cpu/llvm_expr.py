@@ -104,9 +104,16 @@ class KernelBuilder:
     def extent(self, v: E.Var) -> ir.Value:
         """Loop ``v``'s trip count: a constant, or a symbolic size computed from the sizes the
         kernel was called with (its polynomial in the symbols)."""
-        d = v.extent
+        return self.size(v.extent)
+
+    def size(self, d) -> ir.Value:
+        """Size ``d`` (an int or a ``Sym``) as an i64, computed in the entry block."""
         if not isinstance(d, Sym):
             return ir.Constant(I64, d)
+        missing = d.symbols - set(getattr(self, "sizes", {}))
+        if missing:
+            raise LuminaCodegenError(f"llvm: {self.fn.name} computes with the symbolic size {d}, but it is "
+                                     f"given no value for {sorted(missing)}")
         b = self.b
         with b.goto_entry_block():
             total = None
@@ -278,6 +285,8 @@ class KernelBuilder:
             return self.accs[e.stage]
         if isinstance(e, E.Check):
             return self._check(e)
+        if isinstance(e, E.Size):
+            return self.size(e.value)
         raise LuminaCodegenError(f"llvm: cannot render {type(e).__name__}")
 
     def _check(self, e: E.Check) -> ir.Value:
