@@ -652,15 +652,14 @@ def compile(fn: Callable | None = None, *, static_argnums: Sequence[int] = (), d
     LuminaDeviceError (naming the device and why) when ``device`` cannot run here, and
     LuminaValueError for a ``cache_size`` that is not a positive integer.
 
-    ``dynamic`` follows ``torch.compile``: None (default) compiles for the sizes seen (with
-    ``dynamic_shapes.AUTOMATIC``, which is off for now: when a call differs from an earlier one
-    only in some dims' sizes, it compiles once more with those dims symbolic, ``ir.symbolic``, an
-    executable that then serves every size of them); True makes the
+    ``dynamic`` follows ``torch.compile``: None (default) compiles for the sizes seen, and when a
+    call differs from an earlier one only in some dims' sizes, compiles once more with those dims
+    symbolic (``ir.symbolic``), an executable that then serves every size of them; True makes the
     first dim of every tensor argument symbolic from the first call (lumina's choice: PyTorch
     makes every dim dynamic); False never. ``mark_dynamic(x, dim)`` names dims itself. Dims of
     equal sizes share a symbol (duck sizing); sizes 0 and 1 are always compiled as they are. A
-    function whose code needs a size as a number (``int(x.shape[0])``, a ``mean`` over a
-    symbolic dim) or an op whose generated code needs it is compiled for its sizes instead, and
+    function whose code needs a size as a number (``int(x.shape[0])``) or an op whose generated
+    code needs it is compiled for its sizes instead, and
     ``cache_info()["recompiles"]`` / ``LUMINA_LOG=recompiles`` say why.
     """
     if fn is None:

@@ -1,6 +1,6 @@
 """Which argument dims a compiled function traces symbolically (``ir.symbolic``), as
 ``torch.compile``'s dynamic shapes decide it: ``dynamic=None`` (automatic: a dim seen at two
-sizes, while ``AUTOMATIC`` is on), ``True`` (lumina: the first dim of every tensor argument), ``False`` (never), and
+sizes), ``True`` (lumina: the first dim of every tensor argument), ``False`` (never), and
 ``mark_dynamic(x, dim)``."""
 from __future__ import annotations
 
@@ -11,11 +11,8 @@ from .ir.symbolic import MIN_SIZE
 from .tensor import Tensor
 
 
-AUTOMATIC = False
-"""Whether ``dynamic=None`` makes a dim seen at two sizes symbolic (``torch.compile``'s default).
-Off for now: a symbolic compile falls back to the sizes when code needs a size as a number, and a
-``mean`` over the batch (every cross-entropy loss) still does, so most training steps would pay a
-wasted compile at their second size. ``dynamic=True`` and ``mark_dynamic`` work meanwhile."""
+AUTOMATIC = True
+"""Whether ``dynamic=None`` makes a dim seen at two sizes symbolic (``torch.compile``'s default)."""
 
 
 class DynamicDims:

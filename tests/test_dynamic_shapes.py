@@ -70,8 +70,7 @@ def test_mlp_forward_matches_eager_and_keeps_few_instances():
     assert len(exe._instances) == INSTANCES   # older sizes' arenas are freed
 
 
-def test_automatic_dynamic_after_a_second_size(caplog, monkeypatch):
-    monkeypatch.setattr(dynamic_shapes, "AUTOMATIC", True)
+def test_automatic_dynamic_after_a_second_size(caplog):
     model = _model()
 
     @lumina.compile
@@ -90,7 +89,8 @@ def test_automatic_dynamic_after_a_second_size(caplog, monkeypatch):
     assert any("(s0, 12) (dim 0 symbolic" in r.getMessage() for r in caplog.records)
 
 
-def test_automatic_dynamic_is_off_by_default():
+def test_automatic_dynamic_can_be_switched_off(monkeypatch):
+    monkeypatch.setattr(dynamic_shapes, "AUTOMATIC", False)
     f = lumina.compile(lambda x: x + 1)
     for n in (3, 4, 5):
         f(lumina.tensor(np.zeros((n, 2), np.float32)))
