@@ -48,9 +48,9 @@ from .compiler import CompileOptions, compile_graph, current_options, with_own_i
 from .errors import LuminaDeviceError, LuminaTraceError, LuminaTypeError, LuminaValueError
 from .ir.dtypes import to_dtype
 from .ir.graph import Graph, emit, topo_sort
-from .dynamic_shapes import DynamicDims, has_symbols
+from .dynamic_shapes import DynamicDims, has_symbols, sizes_of
 from .lowered import Lowered
-from .ir.symbolic import Sym
+from .ir.symbolic import Sym, assuming
 from .ir.ops import Op
 from .ir.types import TensorType
 from .backends import devices
@@ -129,9 +129,14 @@ class _Entry:
     rebinds: int = -1         # tracing.Rebinds.count when source_cache was filled
     out_types: list | None = None   # a plain entry's output TensorTypes, from its first call
     symbolic: bool = False    # traced with symbolic dims: one executable for many sizes
+    size_guards: Any = None   # the ``ir.symbolic.Guards`` its trace recorded (None: none)
 
     def guards_hold(self) -> bool:
         return not self.guards or all(grad_type(t) == traced for t, traced in self.guards)
+
+    def sizes_hold(self, sizes: dict | None) -> bool:
+        """Whether the trace's size guards hold at ``sizes`` ({symbol: size} of a call)."""
+        return self.size_guards is None or sizes is None or self.size_guards.hold(sizes)
 
 
 def default_cache_size() -> int:
@@ -207,6 +212,11 @@ class CompiledFunction:
                 sig.append(("array", shape_of(i, a), to_dtype(a.dtype)))
         return tuple(sig)
 
+    def mark_dynamic(self, argument: int, dims) -> None:
+        """Compile dims ``dims`` of positional argument ``argument`` symbolically from the first
+        call on (an ONNX model's named dims: ``batch``, ``sequence``)."""
+        self._dims.axes.setdefault(argument, set()).update(dims)
+
     def cache_info(self) -> dict:
         """``{"entries": compiled signatures held, "cache_size": the most it holds, "recompiles":
         why each of the last traces after the first was needed}`` (``lumina.recompiles``)."""
@@ -221,10 +231,10 @@ class CompiledFunction:
             self._recent.clear()
             self._last = None
 
-    def _lookup(self, key: tuple) -> _Entry | None:
+    def _lookup(self, key: tuple, sizes: dict | None = None) -> _Entry | None:
         with self._lock:
             for entry in self._cache.get(key, ()):
-                if entry.guards_hold():
+                if entry.guards_hold() and entry.sizes_hold(sizes):
                     self._recent.move_to_end(entry)
                     return entry
         return None
@@ -251,22 +261,23 @@ class CompiledFunction:
         sig = self._signature(args)
         options = self.options if self.options is not None else current_options()
         key = (sig, autocast_state(), options)   # ops record autocast casts
+        sizes = sizes_of(args, sig)   # the symbolic dims' sizes at this call (None: no symbols)
         last = self._last   # the entry of the last call, checked without the lock and the LRU
-        if last is not None and last.key == key and last.guards_hold():
+        if last is not None and last.key == key and last.guards_hold() and last.sizes_hold(sizes):
             return last
-        entry = self._lookup(key)
+        entry = self._lookup(key, sizes)
         if entry is None:
             with self._trace_lock:       # another thread may have traced it meanwhile
-                entry = self._lookup(key)
+                entry = self._lookup(key, sizes)
                 if entry is None and self._dims.widen([e.key[0] for e in list(self._recent)], sig):
                     sig = self._signature(args)
                     key = (sig, key[1], key[2])
-                    entry = self._lookup(key)
+                    entry = self._lookup(key, sizes_of(args, sig))
                 if entry is None:
                     previous = self._last
                     entry, key = self._trace_dynamic(args, sig, key)
                     self._insert(entry)
-                    self._note_recompile(previous, key)
+                    self._note_recompile(previous, key, sizes_of(args, key[0]))
         self._last = entry
         return entry
 
@@ -291,12 +302,14 @@ class CompiledFunction:
         entry = self._lookup(key)
         return (entry if entry is not None else self._trace(args, sig, key)), key
 
-    def _note_recompile(self, previous: _Entry | None, key: tuple) -> None:
+    def _note_recompile(self, previous: _Entry | None, key: tuple, sizes: dict | None) -> None:
         """Log why this trace was needed, against the entry the function ran last (``recompiles``)."""
         if previous is None:
             return
         stale = [f"the .grad of a {t._value.type} state tensor is {grad_type(t) or 'None'} (traced with "
                  f"{traced or 'None'})" for t, traced in previous.guards if grad_type(t) != traced]
+        if not previous.sizes_hold(sizes):
+            stale.append(f"sizes {sizes} fail its guards {previous.size_guards.describe()}")
         reasons = recompiles.explain(self.fn, previous.key, key, stale if previous.key == key else [])
         line = (f"{recompiles.function_label(self.fn)} traced again ({len(self._recent)} signatures held): "
                 + "; ".join(reasons))
@@ -344,8 +357,9 @@ class CompiledFunction:
         with STATE_LOCK:   # the state tensors the function touches hold traced values until restored
             try:
                 STATE.trace = trace
-                try:
-                    out = self.fn(*traced_args)
+                try:   # a comparison of symbolic sizes is decided at this call's, and guarded
+                    with assuming(sizes_of(args, sig) or {}) as size_guards:
+                        out = self.fn(*traced_args)
                 finally:
                     STATE.trace = None
                 leaves, rebuild = _flatten(out)
@@ -391,7 +405,8 @@ class CompiledFunction:
                       [isinstance(t, Tensor) for t in leaves],
                       [None if isinstance(t, Tensor) else t for t in leaves], rebuild, updates, cleared,
                       guards, [i for i, _ in written], plain,
-                      symbolic=any(isinstance(d, Sym) for v in placeholders for d in v.shape))
+                      symbolic=any(isinstance(d, Sym) for v in placeholders for d in v.shape),
+                      size_guards=size_guards if size_guards.guards else None)
 
     @staticmethod
     def _updates(trace: Trace, ref: Callable) -> tuple[list[_Update], list[Tensor], list]:

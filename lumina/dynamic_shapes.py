@@ -68,6 +68,18 @@ class DynamicDims:
         self.axes.clear()
 
 
+def sizes_of(args, sig: tuple) -> dict[str, int] | None:
+    """``{symbol: size}`` of the symbolic dims of signature ``sig`` at ``args`` (None: none)."""
+    sizes = None
+    for a, entry in zip(args, sig):
+        if entry[0] != "static":
+            for d, n in zip(entry[1], a.shape):
+                if isinstance(d, str):
+                    sizes = sizes if sizes is not None else {}
+                    sizes[d] = int(n)
+    return sizes
+
+
 def has_symbols(sig: tuple) -> bool:
     """Whether signature ``sig`` has a symbolic dim."""
     return any(isinstance(d, str) for s in sig if s[0] != "static" for d in s[1])

@@ -178,3 +178,56 @@ def test_symbolic_executable_refuses_a_size_below_two():
         exe.run([np.ones((1, 2), np.float32)])
     with pytest.raises(lumina.LuminaTypeError):
         exe.run([np.ones((4, 3), np.float32)])
+
+
+def test_a_branch_on_a_size_is_guarded():
+    """``if n <= 10`` on a symbolic size is decided at the traced size and kept as a guard: a size
+    on the other side traces again (one executable per branch), each right."""
+    table = lumina.tensor(np.arange(40, dtype=np.float32).reshape(10, 4))
+
+    @lumina.compile(dynamic=True)
+    def f(x):
+        n = x.shape[0]
+        return x + table[:n] if n <= 10 else x * 2
+    for n in (3, 7, 12, 20, 5, 10, 11):
+        x = np.ones((n, 4), np.float32)
+        want = x + np.arange(40, dtype=np.float32).reshape(10, 4)[:n] if n <= 10 else x * 2
+        np.testing.assert_array_equal(f(lumina.tensor(x)).numpy(), want)
+        assert _symbolic(f)
+    assert f.cache_info()["entries"] == 2
+    assert any("fail its guards ['s0 <= 10'" in r for r in f.cache_info()["recompiles"])
+
+
+def _gpt_losses(dynamic, sizes):
+    import importlib.util
+    from pathlib import Path
+    path = Path(__file__).resolve().parents[1] / "examples" / "micro_gpt.py"
+    spec = importlib.util.spec_from_file_location("example_micro_gpt_dyn", path)
+    micro_gpt = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(micro_gpt)
+    lumina.manual_seed(0)
+    model = micro_gpt.MicroGPT(20, 16, 2, 32, 4)
+    opt = lumina.optim.AdamW(model.parameters(), lr=3e-3)
+
+    def step(x, y):
+        opt.zero_grad()
+        loss = F.cross_entropy(model(x).reshape(-1, 20), y.reshape(-1))
+        loss.backward()
+        nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        opt.step()
+        return loss
+    step = lumina.compile(step, dynamic=dynamic)
+    ids = np.random.default_rng(0).integers(0, 20, (max(sizes), 17))
+    losses = [step(lumina.tensor(ids[:n, :-1]), lumina.tensor(ids[:n, 1:])).item() for n in sizes]
+    return losses, step
+
+
+def test_micro_gpt_step_with_symbolic_batch_equals_the_static_one():
+    """The GPT step (attention permutes the batch inside its layouts: symbolic strides; a mean
+    over the symbolic batch in the loss) compiled once for every batch size gives the losses of
+    the step compiled per size."""
+    sizes = (8, 5, 8, 3)
+    got, step = _gpt_losses(True, sizes)
+    want, _ = _gpt_losses(False, sizes)
+    np.testing.assert_allclose(got, want, rtol=1e-6)
+    assert _symbolic(step) and step.cache_info()["entries"] == 1

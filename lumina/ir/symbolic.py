@@ -21,7 +21,9 @@ import ast
 import functools
 import math
 import re
-from typing import Mapping, Union
+from contextlib import contextmanager
+from contextvars import ContextVar
+from typing import Iterator, Mapping, Union
 
 from ..errors import LuminaSymbolicError
 
@@ -163,23 +165,30 @@ class Sym:
             return True
         if false_if(lo, hi):
             return False
+        env = _ASSUMED.get()
+        if env is not None and (self - other).symbols <= set(env.values):
+            return env.decide(self, other, op)
         raise LuminaSymbolicError(f"whether {self} {op} {other} depends on the size")
 
     def _range(self) -> tuple[float, float]:
-        """Bounds of the value over symbols >= MIN_SIZE: a term with a positive coefficient is at
-        least its value at MIN_SIZE and unbounded above; a negative one the reverse."""
+        """Bounds of the value over symbols >= MIN_SIZE. Each symbol ``x`` is written ``MIN_SIZE + y``
+        (``y >= 0``): in the expanded polynomial a term with a positive coefficient is at least 0
+        and unbounded above, a negative one the reverse (``12*B**2 - B`` is ``12*y**2 + 47*y + 46``:
+        at least 46)."""
+        shifted = self
+        for name in self.symbols:
+            shifted = _substitute(shifted, name, Sym.symbol(name) + MIN_SIZE)
+        if not isinstance(shifted, Sym):
+            return shifted, shifted
         lo = hi = 0.0
-        for m, c in self.terms:
-            at_min = c * MIN_SIZE ** sum(p for _, p in m)
+        for m, c in shifted.terms:
             if not m:
                 lo += c
                 hi += c
             elif c > 0:
-                lo += at_min
                 hi = math.inf
             else:
                 lo = -math.inf
-                hi += at_min
         return lo, hi
 
     def __eq__(self, other):
@@ -260,6 +269,19 @@ class Sym:
 
 
 Dim = Union[int, Sym]
+
+
+def _substitute(p: Sym, name: str, value) -> "Dim":
+    """Polynomial ``p`` with symbol ``name`` replaced by ``value`` (an int or a Sym)."""
+    total = 0
+    for m, c in p.terms:
+        term = c
+        for n, power in m:
+            factor = value if n == name else Sym({((n, 1),): 1})
+            for _ in range(power):
+                term = term * factor
+        total = total + term
+    return total
 
 
 def exact_div(a, b) -> Dim | None:
@@ -360,3 +382,48 @@ def literal(text: str):
         return go(ast.parse(text.strip(), mode="eval").body)
     except SyntaxError as e:
         raise ValueError(f"cannot read {text!r}: {e.msg}") from None
+
+
+_COMPARE = {"<": lambda a, b: a < b, "<=": lambda a, b: a <= b, ">": lambda a, b: a > b,
+            ">=": lambda a, b: a >= b, "!=": lambda a, b: a != b}
+
+
+class Guards:
+    """The sizes a trace runs at (``values``: {symbol: int}) and the guards it recorded: each
+    comparison of sizes that the symbols alone do not decide (``B <= 512``, a slice's end within
+    its dim) is decided at ``values`` and kept as ``(lhs, op, rhs, outcome)``, as
+    ``torch.compile``'s guards are. What was traced holds wherever every guard does
+    (``hold``)."""
+
+    def __init__(self, values: Mapping[str, int]):
+        self.values = dict(values)
+        self.guards: list[tuple] = []
+
+    def decide(self, lhs, rhs, op: str) -> bool:
+        outcome = _COMPARE[op](evaluate(lhs, self.values), evaluate(rhs, self.values))
+        if (lhs, op, rhs, outcome) not in self.guards:
+            self.guards.append((lhs, op, rhs, outcome))
+        return outcome
+
+    def hold(self, values: Mapping[str, int]) -> bool:
+        """Whether every guard gives its recorded outcome at ``values``."""
+        return all(_COMPARE[op](evaluate(a, values), evaluate(b, values)) == outcome
+                   for a, op, b, outcome in self.guards)
+
+    def describe(self) -> list[str]:
+        return [f"{a} {op} {b}" if outcome else f"not {a} {op} {b}" for a, op, b, outcome in self.guards]
+
+
+_ASSUMED: ContextVar[Guards | None] = ContextVar("lumina_assumed_sizes", default=None)
+
+
+@contextmanager
+def assuming(values: Mapping[str, int]) -> Iterator[Guards]:
+    """Within the block (in this thread), a comparison of sizes that the symbols do not decide is
+    decided at ``values`` and recorded as a guard of the yielded ``Guards`` (a trace's)."""
+    guards = Guards(values)
+    token = _ASSUMED.set(guards)
+    try:
+        yield guards
+    finally:
+        _ASSUMED.reset(token)

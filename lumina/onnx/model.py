@@ -2,8 +2,10 @@
 
 The graph is imported by tracing: ``@lumina.compile`` calls a function that walks the ONNX nodes in
 order and applies each one's handler (``onnx.ops``) to lumina tensors, so the imported model goes
-through the ordinary pipeline (passes, fusion, LLVM) and is specialised, and cached, per input
-shape: a symbolic dimension (``batch``, ``sequence``) is re-specialised for each new size. Float
+through the ordinary pipeline (passes, fusion, LLVM) and is cached per input signature: a dim the
+model names (``batch``, ``sequence``) or leaves unknown is symbolic in lumina too (``ir.symbolic``;
+sizes 0 and 1 are compiled apart), so one executable serves its sizes, unless the model needs such
+a size as a number (then it is compiled per size, as ``lumina.compile`` does). Float
 initializers become lumina tensors bound once (the compiled step reads them as captured inputs);
 integer initializers and ``Constant`` outputs stay NumPy arrays, known while tracing, so that shape
 arithmetic folds away.
@@ -16,6 +18,7 @@ import numpy as np
 
 from ..compiled import compile as lumina_compile
 from ..errors import LuminaError, LuminaOnnxError
+from ..ir.symbolic import Sym
 from ..tensor import Tensor
 from .ops import HANDLERS, Ctx, NeedsValue
 from .dtypes import check_operands, conform_outputs, narrow_array, narrows, node_types, value_types, widen_array
@@ -178,6 +181,9 @@ class OnnxModel:
         self._output_types = [self._types.get(name, 0) for name in self.output_names]
         self._narrowed = any(map(narrows, self._output_types))   # an output narrow_array converts
         self._compiled = lumina_compile(self._trace)
+        for i, (_, _, rank, fixed) in enumerate(self._checks):   # named and unknown dims: symbolic
+            if rank:
+                self._compiled.mark_dynamic(i, {a for a in range(rank) if a not in fixed})
         # per (named?, (dtype, shape) of each input): the compiled call's shortcut for arrays that
         # passed _bind unchanged before (``CompiledFunction.frozen_host_call``; the weights are frozen)
         self._fast: dict = {}
@@ -301,7 +307,11 @@ class OnnxModel:
         """The node's handler applied to ``xs``."""
         attrs = {a.name: _attribute(a) for a in node.attribute}
         check_operands(ctx)
-        return conform_outputs(ctx, HANDLERS[node.op_type](ctx, xs, attrs))
+        outs = HANDLERS[node.op_type](ctx, xs, attrs)
+        # a known value picked out of a symbolic Shape (an object array) is a 0-d array, as any
+        # known value is
+        outs = [_known(o) for o in outs]
+        return conform_outputs(ctx, outs)
 
     @staticmethod
     def _guarded(ctx: Ctx, node, xs: list, run) -> list:
@@ -398,8 +408,22 @@ def _describe_attributes(node, limit: int = 300) -> str:
     return text if len(text) <= limit else text[:limit - 4] + " ...}"
 
 
+def _known(x):
+    """A handler's output with known sizes made uniform: a bare size (a ``Sym`` or an int picked
+    out of a symbolic Shape) as a 0-d array, an object array without symbols as int64 (or bool)."""
+    if isinstance(x, Sym):
+        return np.array(x, dtype=object)
+    if type(x) is int:
+        return np.array(x, dtype=np.int64)
+    if isinstance(x, np.ndarray) and x.dtype == object and not any(isinstance(v, Sym) for v in x.flat):
+        return x.astype(bool if all(isinstance(v, (bool, np.bool_)) for v in x.flat) and x.size else np.int64)
+    return x
+
+
 def _describe(x) -> str:
     if x is None:
         return "none"
+    if not hasattr(x, "shape"):   # a bare value (a symbolic size)
+        return f"{type(x).__name__}({x})"
     dtype = x.dtype if isinstance(x, np.ndarray) else x.dtype.name
     return f"{dtype}{list(x.shape)}"

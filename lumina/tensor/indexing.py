@@ -32,7 +32,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..errors import LuminaIndexError, LuminaShapeError, LuminaTypeError, LuminaValueError
+from ..ir.symbolic import Sym
+from ..errors import LuminaIndexError, LuminaShapeError, LuminaSymbolicError, LuminaTypeError, LuminaValueError
 from ..ir import graph as B
 from ..ir.dtypes import DType
 from ..ir.graph import emit
@@ -370,11 +371,7 @@ class IndexingMethods:
             elif isinstance(k, slice):
                 if k.step is not None and k.step <= 0:
                     raise LuminaValueError(f"getitem: slice step must be positive, got {k.step}")
-                if k == slice(None) or (k.start in (None, 0) and k.stop is None and k.step in (None, 1)):
-                    lo, hi, st = 0, d, 1   # the whole dim, whatever its size (a symbolic one too)
-                else:
-                    lo, hi, st = k.indices(d)
-                    hi = max(hi, lo)
+                lo, hi, st = slice_bounds(k, d)
                 starts.append(lo), stops.append(hi), steps.append(st)
                 out_shape.append(max(0, -(-(hi - lo) // st)))
             else:
@@ -402,3 +399,25 @@ class IndexingMethods:
         if not dims:
             raise LuminaTypeError(f"flip: missing the dims for {self._value.type} (as torch)")
         return flip(self, dims[0] if len(dims) == 1 else dims)
+
+
+def slice_bounds(k: slice, d) -> tuple:
+    """``(start, stop, step)`` of slice ``k`` over a dim of size ``d``, clipped as Python clips,
+    with ``stop >= start``. A symbolic size or bound (``ir.symbolic``) is clipped by comparisons
+    that a compiled trace decides at its sizes and guards; raises LuminaSymbolicError for a
+    symbolic slice with a step other than 1."""
+    if not any(isinstance(v, Sym) for v in (k.start, k.stop, k.step, d)):
+        lo, hi, st = k.indices(d)
+        return lo, max(hi, lo), st
+    if k.step not in (None, 1):
+        raise LuminaSymbolicError(f"getitem: a slice {k} with a step over a symbolic size {d}")
+
+    def clip(v, default):
+        if v is None:
+            return default
+        if not isinstance(v, Sym) and v < 0:
+            v = v + d
+        return 0 if v < 0 else d if v > d else v   # Sym comparisons: decided, or guarded
+    lo = clip(k.start, 0)
+    hi = clip(k.stop, d)
+    return lo, (hi if hi >= lo else lo), 1

@@ -62,7 +62,8 @@ def _binary(ctx, xs, attrs):
         return [_pow(ctx, a, b)]
     lumina_fn, numpy_fn = _BINARY[ctx.op_type]
     u64 = TP.UINT64 in ctx.in_types
-    if is_static(a) and is_static(b) and a.dtype.kind in "iub" and b.dtype.kind in "iub" and not u64:
+    # known integers (object arrays: sizes, some symbolic, from a Shape) compute while tracing
+    if is_static(a) and is_static(b) and a.dtype.kind in "iubO" and b.dtype.kind in "iubO" and not u64:
         with np.errstate(all="ignore"):
             return [np.asarray(numpy_fn(a, b))]
     ta, tb = tensor_of(a), tensor_of(b)

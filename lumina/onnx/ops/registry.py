@@ -16,6 +16,7 @@ from typing import Callable
 
 import numpy as np
 
+from ...ir.symbolic import Sym
 from ...errors import LuminaOnnxError
 from ...ir.dtypes import to_dtype
 from ...tensor import Tensor, tensor
@@ -106,8 +107,9 @@ def _small_input_behind(ctx: Ctx, v: Tensor, limit: int = 256) -> str | None:
     return None
 
 
-def ints(ctx: Ctx, v, what: str) -> list[int]:
-    return [int(i) for i in static(ctx, v, what).reshape(-1)]
+def ints(ctx: Ctx, v, what: str) -> list:
+    """The known integers of ``v`` (sizes may be symbolic: ``ir.symbolic.Sym``)."""
+    return [i if isinstance(i, Sym) else int(i) for i in static(ctx, v, what).reshape(-1)]
 
 
 

@@ -7,6 +7,7 @@ import math
 import numpy as np
 
 from ...tensor.indexing import select_slices
+from ...ir.symbolic import Sym
 from ...tensor import cat, tensor, tril, triu
 from .registry import (axes_index, axes_of, axis_of, check_constant, handler, ints, is_static, permutation,
                        static, tensor_of)
@@ -14,7 +15,10 @@ from .registry import (axes_index, axes_of, axis_of, check_constant, handler, in
 
 @handler("Shape")
 def _shape(ctx, xs, attrs):
-    shape = np.array(xs[0].shape, dtype=np.int64)
+    # a symbolic dim (``ir.symbolic``) stays symbolic: an object array of sizes, which the shape
+    # arithmetic after it (Gather, Concat, Mul, Reshape) carries along
+    dims = xs[0].shape
+    shape = np.array(dims, dtype=object if any(isinstance(d, Sym) for d in dims) else np.int64)
     start, end = attrs.get("start", 0), attrs.get("end", None)
     return [shape[start:end]]
 
@@ -180,6 +184,8 @@ def _slice(ctx, xs, attrs):
     if not len(starts) == len(ends) == len(axes) == len(steps):
         raise ctx.error(f"starts {starts}, ends {ends}, axes {axes} and steps {steps} must have one length")
     axes = axes_index(ctx, axes, rank, unique=True)
+    if is_static(x) and any(isinstance(v, Sym) for v in (*starts, *ends)):
+        x = tensor_of(x)   # a known array cut at a symbolic size: a tensor of symbolic shape
     key = [slice(None)] * rank
     for s, e, a, st in zip(starts, ends, axes, steps):
         if st == 0:
@@ -194,12 +200,24 @@ def _slice(ctx, xs, attrs):
 def _expand(ctx, xs, attrs):
     x, shape = xs[0], ints(ctx, xs[1], "shape")
     try:
-        out = np.broadcast_shapes(tuple(x.shape), tuple(shape))
+        out = _broadcast(tuple(x.shape), tuple(shape))
     except ValueError:
         raise ctx.error(f"shape {shape} does not broadcast with the input's shape {list(x.shape)}") from None
     if is_static(x):
         check_constant(ctx, out, x.dtype)
     return [np.broadcast_to(x, out).copy() if is_static(x) else x.broadcast_to(out)]
+
+
+def _broadcast(a: tuple, b: tuple) -> tuple:
+    """NumPy's broadcast of two shapes whose sizes may be symbolic (a symbol is never 1)."""
+    rank = max(len(a), len(b))
+    out = []
+    for i in range(rank):
+        dims = {s[i - rank + len(s)] for s in (a, b) if i - rank + len(s) >= 0} - {1}
+        if len(dims) > 1:
+            raise ValueError(f"cannot broadcast {a} with {b}")
+        out.append(dims.pop() if dims else 1)
+    return tuple(out)
 
 
 @handler("Split")
