@@ -33,6 +33,7 @@ from .executable import Executable, Prepack
 from .jit import CompiledModule, compile_llvm, compile_rendered, host_target_description
 from .launch import AddressArg, BufferArg, ChunkBufferArg, IntArg, Launch, RangeArg, TileRangeArg, WorkspaceArg
 from .llvm import EPILOGUE_FUNCTION, epilogue_pointers, render_epilogue, render_module
+from .llvm_epilogue import epilogue_symbols
 from .llvm_gemm import (EPILOGUE_POINTERS, PACKED_DTYPES, SKINNY_GROUPS, gemm_blocking,
                         gemm_epilogue_function_name, gemm_function_name, gemm_workspace_elems, render_gemm)
 from .llvm_gemm_prepack import pack_function_name, prepacked_elems
@@ -170,12 +171,13 @@ def _build(prog: Program, target, symbols: tuple[str, ...] = (), values: dict | 
             launch = Launch(desc.name, address, args, tuple(kslots[:n_in]), tuple(kslots[n_in:]),
                             extent, desc.work, desc.source)
         else:
+            symbolic = desc   # its epilogue is rendered once, reading the sizes at run time
             if values is not None:
                 desc = dot_at(desc, values)
             if desc.dtype.name not in gemm_dtypes:
                 gemm_dtypes.append(desc.dtype.name)
             launch = _gemm_launch(desc, kslots, gemm_dtypes.index(desc.dtype.name), keepalive, epilogues,
-                                  target, slots, prepacks)
+                                  target, slots, prepacks, (symbolic, symbols, sizes_slot))
         if index in hoisted:
             hoisted_launches.append(launch)
         else:
@@ -267,6 +269,13 @@ def _native_plan(plan_steps: list[PlanStep], used: int, name: str, key: str | No
     return ctypes.CFUNCTYPE(None, p, i, p)(module.address("plan")), module, render
 
 
+@functools.lru_cache(maxsize=128)
+def _epilogue_text(d: DotKernel, symbols: tuple[str, ...]) -> str:
+    """``render_epilogue`` of GEMM ``d``, rendered once per description (a symbolic program's at
+    every size it runs at)."""
+    return render_epilogue(d, EPILOGUE_POINTERS, symbols)
+
+
 BATCH_SPLIT = 4   # a batched GEMM with this many entries per thread splits over its batch
 
 # A GEMM's work, in the units of a loop kernel's (innermost iterations): its multiply-adds run
@@ -308,10 +317,13 @@ def _blocking(dtype: str, target, columns: int | None = None):
 
 
 def _gemm_launch(d: DotKernel, kslots, workspace: int, keepalive, epilogues: list[str],
-                 target, slots: list[SlotSpec], prepacks: dict) -> Launch:
+                 target, slots: list[SlotSpec], prepacks: dict, sized: tuple = (None, (), None)) -> Launch:
     """The launch of GEMM ``d`` (a call of ``backends.cpu.llvm_gemm``'s function, with ``d``'s epilogue
     module when it has an epilogue or row stages, whose IR is appended to ``epilogues``). A B the
-    GEMM reads prepacked gets its ``Prepack`` in ``prepacks`` (one per slot, place and layout)."""
+    GEMM reads prepacked gets its ``Prepack`` in ``prepacks`` (one per slot, place and layout).
+    ``sized``: for a GEMM of a program with symbolic sizes, ``(its symbolic description, the
+    symbols, the sizes' slot)``: the epilogue is rendered from the description (once for every
+    size) and reads the sizes through a pointer after its buffers'."""
     dtype, threads = d.dtype.name, target.threads
     blocking = _blocking(dtype, target, d.n)
     module = _gemm_module(dtype, blocking)
@@ -357,12 +369,15 @@ def _gemm_launch(d: DotKernel, kslots, workspace: int, keepalive, epilogues: lis
     entry = gemm_function_name(dtype)
     if d.epilogue is not None or d.rows is not None:
         # see backends/cpu/llvm_gemm.py: epilogue address, batch0, its buffers, C
-        text = render_epilogue(d, EPILOGUE_POINTERS)
+        symbolic, symbols, sizes_slot = sized
+        text = _epilogue_text(symbolic if symbolic is not None else d, symbols)
         epi = _module(text, "epilogue")
         epilogues.append(f"\n; ---- {d.name}: the epilogue {gemm_epilogue_function_name(dtype)} calls on each "
                          f"finished panel of C\n{text}")
         keepalive.append(epi)
         reads = [kslots[i] for i in epilogue_pointers(d)]
+        if symbolic is not None and epilogue_symbols(symbolic):
+            reads.append(sizes_slot)
         reads += [c_slot] * (EPILOGUE_POINTERS - 1 - len(reads))
         batch0 = RangeArg.START if split == "batch" else IntArg(0)
         args += (AddressArg(epi.address(EPILOGUE_FUNCTION)), batch0, *(BufferArg(s) for s in reads), BufferArg(c_slot))

@@ -14,9 +14,10 @@ from llvmlite import ir
 
 from ...codegen import expr as E
 from ...codegen import legalize as L
-from ...codegen.kernel import DOT_RESULT, DotKernel, Epilogue
+from ...codegen.kernel import DOT_RESULT, DotKernel, Epilogue, kernel_symbols
 from ...errors import LuminaCodegenError
 from ...ir.dtypes import DType
+from ...ir.symbolic import Sym
 from .llvm_expr import I8, I64, LEGALIZE, MEM, KernelBuilder
 from .llvm_rows import RowBuilder
 
@@ -29,9 +30,12 @@ class EpilogueBuilder(KernelBuilder):
     GEMM, see ``llvm_gemm``); the inner loop runs along contiguous output columns and vectorizes.
     Epilogue position ``i`` is pointer ``p{i}``; the dot result (``kernel.DOT_RESULT``) is read
     from ``out``, where the GEMM left it."""
-    def __init__(self, module: ir.Module, ep: Epilogue, dtype: DType, n_pointers: int, name: str):
+    def __init__(self, module: ir.Module, ep: Epilogue, dtype: DType, n_pointers: int, name: str,
+                 sizes: int | None = None, symbols: tuple[str, ...] = ()):
         self.module = module
         types = [I8] * n_pointers
+        if sizes is not None:   # the pointer to the symbolic sizes' values (``symbols`` order)
+            types[sizes] = I64
         stack = [ep.value]
         while stack:   # each pointer is typed by what is loaded through it
             e = stack.pop()
@@ -51,6 +55,7 @@ class EpilogueBuilder(KernelBuilder):
         self.vars: dict[E.Var, ir.Value] = {}
         self.memo: dict = {}
         self.check_slots: dict[tuple[int, int], tuple] = {}
+        self.sizes = {} if sizes is None else load_sizes(self.b, self.fn.args[sizes], symbols)
 
     def pointer(self, buf: int, index: ir.Value):
         return super().pointer(self.out if buf == DOT_RESULT else buf, index)
@@ -70,6 +75,34 @@ class EpilogueBuilder(KernelBuilder):
         self.finish()
 
 
+def load_sizes(b: ir.IRBuilder, table, symbols: tuple[str, ...]) -> dict[str, ir.Value]:
+    """``{symbol: i64}`` loaded from the sizes table ``table`` (``i64*``, ``symbols`` order)."""
+    return {name: b.load(b.gep(table, [ir.Constant(I64, i)], inbounds=True), name=name)
+            for i, name in enumerate(symbols)}
+
+
+def epilogue_symbols(d: DotKernel) -> frozenset[str]:
+    """The size symbols GEMM ``d``'s epilogue function computes with (``expr.Size`` values, a
+    row-fused GEMM's rows and columns): it then reads their values through a pointer after the
+    buffers' (``render_epilogue``)."""
+    found: set[str] = set()
+    stack = [e for e in ((d.epilogue.value, d.epilogue.index) if d.epilogue is not None else ()) if e is not None]
+    seen: set = set()
+    while stack:
+        e = stack.pop()
+        if e not in seen:
+            seen.add(e)
+            if isinstance(e, E.Size):
+                found |= e.value.symbols
+            stack.extend(E.children(e))
+    if d.rows is not None:
+        found |= kernel_symbols(d.rows)
+        for size in (d.m, d.n, d.batch):
+            if isinstance(size, Sym):
+                found |= size.symbols
+    return frozenset(found)
+
+
 def epilogue_pointers(d: DotKernel) -> tuple[int, ...]:
     """The buffers of ``d`` (positions in ``d.buffers``) passed as the epilogue function's pointers
     ``p0, p1, ...`` (C itself is its ``out``): the elementwise epilogue's (``Epilogue.buffers``,
@@ -87,7 +120,7 @@ def epilogue_pointers(d: DotKernel) -> tuple[int, ...]:
     return tuple(ptrs)
 
 
-def render_epilogue(d: DotKernel, n_pointers: int) -> str:
+def render_epilogue(d: DotKernel, n_pointers: int, symbols: tuple[str, ...] = ()) -> str:
     """LLVM IR text of a module defining ``EPILOGUE_FUNCTION`` for GEMM ``d``, with ``n_pointers``
     pointer arguments (``epilogue_pointers(d)``, padded, then C) and ``(b, m0, m1, n0, n1)``, which
     ``llvm_gemm`` calls on each finished panel of C: it applies ``d.epilogue`` to the panel (see
@@ -97,31 +130,51 @@ def render_epilogue(d: DotKernel, n_pointers: int) -> str:
     Raises ``LuminaCodegenError`` when the buffers do not fit in ``n_pointers - 1``."""
     module = ir.Module(name="lumina_epilogue")
     ptrs = epilogue_pointers(d)
+    sized = epilogue_symbols(d)
     d = L.legalize(d, LEGALIZE)
-    if len(ptrs) > n_pointers - 1:
+    if len(ptrs) + bool(sized) > n_pointers - 1:
         raise LuminaCodegenError(f"llvm: the epilogue of {d.name} reads {len(ptrs)} buffers besides the "
-                                 f"dot result, more than the {n_pointers - 1} pointers of the CPU's "
-                                 f"epilogue function (Target.max_epilogue_inputs)")
+                                 f"dot result{' and its sizes' if sized else ''}, more than the {n_pointers - 1} "
+                                 f"pointers of the CPU's epilogue function (Target.max_epilogue_inputs)")
+    sizes = len(ptrs) if sized else None   # the pointer after the buffers': the sizes' table
     if d.rows is None:
-        EpilogueBuilder(module, d.epilogue, d.dtype, n_pointers, EPILOGUE_FUNCTION).emit()
+        EpilogueBuilder(module, d.epilogue, d.dtype, n_pointers, EPILOGUE_FUNCTION, sizes, symbols).emit()
         return str(module)
     fn = ir.Function(module, ir.FunctionType(ir.VoidType(), [I8.as_pointer()] * n_pointers + [I64] * 5),
                      name=EPILOGUE_FUNCTION)
     b = ir.IRBuilder(fn.append_basic_block("entry"))
     *pointers, out = fn.args[:n_pointers]
     batch, m0, m1, n0, n1 = fn.args[n_pointers:]
+    table = b.bitcast(pointers[sizes], I64.as_pointer()) if sized else None
+    values = load_sizes(b, table, symbols) if sized else {}
     if d.epilogue is not None:
-        panel = EpilogueBuilder(module, d.epilogue, d.dtype, n_pointers, "lumina_panel")
+        panel = EpilogueBuilder(module, d.epilogue, d.dtype, n_pointers, "lumina_panel", sizes, symbols)
         panel.emit()
         b.call(panel.fn, [b.bitcast(a, t) for a, t in zip(fn.args, panel.fn.function_type.args)])
-    rows = RowBuilder(module, replace(d.rows, name="lumina_rows"))
+    rows = RowBuilder(module, replace(d.rows, name="lumina_rows"), symbols)
     rows.emit()
     args = []
-    for i, t in enumerate(rows.fn.function_type.args[:-2]):
+    for i, t in enumerate(rows.fn.function_type.args[:len(d.rows.buffers)]):
         src = out if i == d.c_buf else pointers[ptrs.index(i)] if i in ptrs else None
         args.append(b.bitcast(src, t) if src is not None else ir.Constant(t, None))
-    base = b.mul(batch, ir.Constant(I64, d.m))
-    with b.if_then(b.icmp_signed("==", n1, ir.Constant(I64, d.n))):
+    if kernel_symbols(d.rows):
+        args.append(table)
+    base = b.mul(batch, _size(b, d.m, values))
+    with b.if_then(b.icmp_signed("==", n1, _size(b, d.n, values))):
         b.call(rows.fn, args + [b.add(base, m0), b.add(base, m1)])
     b.ret_void()
     return str(module)
+
+
+def _size(b: ir.IRBuilder, d, values: dict) -> ir.Value:
+    """Size ``d`` (an int, or a ``Sym`` over the loaded ``values``) as an i64."""
+    if not isinstance(d, Sym):
+        return ir.Constant(I64, d)
+    total = ir.Constant(I64, 0)
+    for mono, coeff in d.terms:
+        term = ir.Constant(I64, coeff)
+        for name, power in mono:
+            for _ in range(power):
+                term = b.mul(term, values[name])
+        total = b.add(total, term)
+    return total
