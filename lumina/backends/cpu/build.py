@@ -25,7 +25,7 @@ from ...codegen.inplace_pairs import row_inplace_pairs, same_index_inputs
 from ...codegen.kernel import DotKernel, LoopKernel, RowKernel, kernel_symbols
 from ...codegen.program import Program, SlotRole, SlotSpec, frozen_kernels
 from ...codegen.sizes import dot_at, kernel_at, program_symbols
-from ...ir.symbolic import evaluate_shape
+from ...ir.symbolic import HINT, evaluate_shape
 from ...schedule import memory
 from ...schedule.memory import aligned_bytes
 from ...schedule.thread_schedule import horizons, schedule
@@ -38,6 +38,7 @@ from .llvm_gemm import (EPILOGUE_POINTERS, PACKED_DTYPES, SKINNY_GROUPS, gemm_bl
                         gemm_epilogue_function_name, gemm_function_name, gemm_workspace_elems, render_gemm)
 from .llvm_gemm_prepack import pack_function_name, prepacked_elems
 from .llvm_plan import PlanStep, host_futex, host_is_x86, render_plan
+from .sized_plan import steps_at, structure, table_steps
 from .symbolic_executable import SymbolicExecutable
 from .threads import PARALLEL_MIN_WORK
 
@@ -115,8 +116,8 @@ def build(prog: Program, target):
     the rest (launch arguments, plan, memory plan, GEMM epilogues) from ``_build`` at those sizes."""
     symbols = program_symbols(s.shape for s in prog.slots)
     if symbols:   # the kernels are compiled now: what cannot be stays a compile error, not a call's
-        loops = _loop_kernels(prog, symbols)
-        return SymbolicExecutable(prog, symbols, lambda values: _build(prog, target, symbols, values, loops),
+        loops, shared = _loop_kernels(prog, symbols), {}
+        return SymbolicExecutable(prog, symbols, lambda values: _build(prog, target, symbols, values, loops, shared),
                                   keepalive=[loops[2]])
     return _build(prog, target)
 
@@ -136,13 +137,47 @@ def _loop_kernels(prog: Program, symbols: tuple[str, ...]) -> tuple[dict, object
 
 
 def _build(prog: Program, target, symbols: tuple[str, ...] = (), values: dict | None = None,
-           loops: tuple | None = None) -> Executable:
+           loops: tuple | None = None, shared: dict | None = None) -> Executable:
     """``build``, of a program with symbolic sizes at sizes ``values`` ({symbol: int}, None for a
     program without): its slots get those shapes, a slot after them holds the sizes (the ``i64*``
     argument of the kernels with symbolic loops), GEMMs are launched with them. ``loops``: its
-    ``_loop_kernels``, compiled once for every size."""
+    ``_loop_kernels``, compiled once for every size; ``shared``: what every size shares (the
+    decisions taken at the hint sizes and the plan, ``sized_plan``)."""
     graph = prog.graph
-    kernels = prog.kernels
+    unique, render, module = loops if loops is not None else _loop_kernels(prog, symbols)
+    keepalive = [module] if module else []
+    epilogues: list[str] = []   # the GEMM epilogue modules' IR, for dumps
+    prepacks: dict = {}
+    hint = None
+    if values is not None:   # the structure: launches at the hint sizes, decided once
+        if "hint" not in shared:
+            at = {name: HINT for name in symbols}
+            shared["hint"] = _launches(prog, target, symbols, at, None, loops, [], [], {})
+        hint = shared["hint"]
+    slots, launches, hoisted_launches, descs, gemm_dtypes = _launches(
+        prog, target, symbols, values, hint, (unique, render, module), keepalive, epilogues, prepacks)
+    workspaces = tuple((np.dtype(d), max(gemm_workspace_elems(d, _blocking(d, target, columns))
+                                         for columns in (None, 1))) for d in gemm_dtypes)
+    if values is None:
+        plan, plan_threads, plan_text, steps, deferred, addresses = _plan(launches, graph.name, keepalive,
+                                                                          target.threads, len(slots), prog.key)
+    else:
+        plan, plan_threads, plan_text, steps, addresses = _sized_plan(launches, hint[1], graph.name, keepalive,
+                                                                      target.threads, len(slots), prog.key, shared)
+        deferred = None
+    mem = _memory_plan(slots, launches, descs, steps)
+    info = prog.info(lazy={"llvm": lambda: render() + "".join(epilogues), "plan": plan_text})
+    output_shapes = prog.output_shapes if values is None else [evaluate_shape(s, values) for s in prog.output_shapes]
+    return Executable(slots, prog.input_slots, prog.output_slots, output_shapes, launches, plan,
+                      plan_threads, workspaces, keepalive, info, mem, deferred, tuple(prepacks.values()),
+                      tuple(hoisted_launches), addresses)
+
+
+def _launches(prog: Program, target, symbols, values: dict | None, hint, loops, keepalive: list,
+              epilogues: list, prepacks: dict):
+    """``(slots, launches, hoisted launches, kernel descriptions, GEMM dtypes)`` of ``prog`` at
+    sizes ``values`` (None: a program without symbols). ``hint``: this very result at the hint
+    sizes, whose GEMMs' choices (blocking, thread split, prepacking) every size keeps."""
     hoisted, derived = frozen_kernels(prog)
     hoisted = set(hoisted)
     slots = [replace(s, role=SlotRole.DERIVED) if i in derived else s for i, s in enumerate(prog.slots)]
@@ -152,14 +187,9 @@ def _build(prog: Program, target, symbols: tuple[str, ...] = (), values: dict | 
         sizes_slot = len(slots)
         slots.append(SlotSpec((len(symbols),), np.dtype(np.int64), SlotRole.CONST,
                               np.array([values[n] for n in symbols], np.int64)))
-    unique, render, module = loops if loops is not None else _loop_kernels(prog, symbols)
-    keepalive = [module] if module else []
-
-    launches, hoisted_launches, descs = [], [], []
-    prepacks: dict = {}
-    epilogues: list[str] = []   # the GEMM epilogue modules' IR, for dumps
-    gemm_dtypes: list[str] = []
-    for index, (k, desc, kslots) in enumerate(kernels):
+    unique, _, module = loops
+    launches, hoisted_launches, descs, gemm_dtypes = [], [], [], []
+    for index, (k, desc, kslots) in enumerate(prog.kernels):
         if isinstance(desc, (LoopKernel, RowKernel)):
             address = module.address(unique[replace(desc, name="", source=())].name)
             sized = (BufferArg(sizes_slot),) if kernel_symbols(desc) else ()
@@ -176,24 +206,33 @@ def _build(prog: Program, target, symbols: tuple[str, ...] = (), values: dict | 
                 desc = dot_at(desc, values)
             if desc.dtype.name not in gemm_dtypes:
                 gemm_dtypes.append(desc.dtype.name)
+            decide = hint[3][len(descs)] if hint is not None and index not in hoisted else None
             launch = _gemm_launch(desc, kslots, gemm_dtypes.index(desc.dtype.name), keepalive, epilogues,
-                                  target, slots, prepacks, (symbolic, symbols, sizes_slot))
+                                  target, slots, prepacks, (symbolic, symbols, sizes_slot), decide)
         if index in hoisted:
             hoisted_launches.append(launch)
         else:
             launches.append(launch)
             descs.append(desc)
-    workspaces = tuple((np.dtype(d), max(gemm_workspace_elems(d, _blocking(d, target, columns))
-                                         for columns in (None, 1))) for d in gemm_dtypes)
-    plan_key = prog.key if values is None or prog.key is None else f"{prog.key} at {sorted(values.items())}"
-    plan, plan_threads, plan_text, steps, deferred, addresses = _plan(launches, graph.name, keepalive, target.threads,
-                                                                      len(slots), plan_key)
-    mem = _memory_plan(slots, launches, descs, steps)
-    info = prog.info(lazy={"llvm": lambda: render() + "".join(epilogues), "plan": plan_text})
-    output_shapes = prog.output_shapes if values is None else [evaluate_shape(s, values) for s in prog.output_shapes]
-    return Executable(slots, prog.input_slots, prog.output_slots, output_shapes, launches, plan,
-                      plan_threads, workspaces, keepalive, info, mem, deferred, tuple(prepacks.values()),
-                      tuple(hoisted_launches), addresses)
+    return slots, launches, hoisted_launches, descs, gemm_dtypes
+
+
+def _sized_plan(launches: list[Launch], hint: list[Launch], name: str, keepalive: list, threads: int,
+                n_slots: int, key: str | None, shared: dict):
+    """``_plan`` for a size of a symbolic program: the schedule's structure from its launches at
+    the hint sizes, the numbers of these ``launches`` in a table the plan reads
+    (``sized_plan``); the plan is compiled once for every size (``shared``)."""
+    if "structure" not in shared:
+        shared["structure"] = structure(hint, threads)
+    hint_steps, used = shared["structure"]
+    steps = steps_at(hint_steps, launches)
+    plan_steps, addresses, ints, table = table_steps(launches, steps, used, n_slots)
+    found = shared.get(("plan", tuple(plan_steps)))
+    if found is None:
+        found = shared[("plan", tuple(plan_steps))] = _native_plan(plan_steps, used, name, key, table)
+    plan, module, text = found
+    keepalive += [module, ints]
+    return plan, used, text, steps, addresses
 
 
 def _memory_plan(slots: list[SlotSpec], launches: list[Launch], descs: list, steps) -> memory.MemoryPlan:
@@ -254,16 +293,17 @@ def _plan_steps(launches: list[Launch], steps, used: int, n_slots: int) -> tuple
     return plan_steps, tuple(table)
 
 
-def _native_plan(plan_steps: list[PlanStep], used: int, name: str, key: str | None):
+def _native_plan(plan_steps: list[PlanStep], used: int, name: str, key: str | None, table: int | None = None):
     """(plan function, its compiled module, a function giving its LLVM text) of ``plan_steps`` on
     ``used`` threads. The module is compiled per executable, never shared in memory: its barrier
     lives in its globals, and only the executable's lock keeps two calls from meeting there. It
     is glue code: -O1 for a small plan (a few ns per call), no optimisation for a long one, whose
     compile time that cuts by five (476 launches: 0.53 -> 0.08 s) for no measurable cost per call."""
     x86, futex = host_is_x86(), host_futex()
-    render = functools.cache(lambda: render_plan(plan_steps, used, name=f"{name}_plan", x86=x86, futex=futex))
+    render = functools.cache(lambda: render_plan(plan_steps, used, name=f"{name}_plan", x86=x86, futex=futex,
+                                                 table=table))
     level = 1 if len(plan_steps) <= FAST_PLAN_LAUNCHES else 0
-    disk = None if key is None else ("plan", key, f"{used} threads", f"x86 {x86} futex {futex}")
+    disk = None if key is None else ("plan", key, f"{used} threads", f"x86 {x86} futex {futex}", f"table {table}")
     module = compile_rendered(render, disk, f"{name}_plan", opt_level=level)
     p, i = ctypes.c_void_p, ctypes.c_int64
     return ctypes.CFUNCTYPE(None, p, i, p)(module.address("plan")), module, render
@@ -317,15 +357,19 @@ def _blocking(dtype: str, target, columns: int | None = None):
 
 
 def _gemm_launch(d: DotKernel, kslots, workspace: int, keepalive, epilogues: list[str],
-                 target, slots: list[SlotSpec], prepacks: dict, sized: tuple = (None, (), None)) -> Launch:
+                 target, slots: list[SlotSpec], prepacks: dict, sized: tuple = (None, (), None),
+                 decide: DotKernel | None = None) -> Launch:
     """The launch of GEMM ``d`` (a call of ``backends.cpu.llvm_gemm``'s function, with ``d``'s epilogue
     module when it has an epilogue or row stages, whose IR is appended to ``epilogues``). A B the
     GEMM reads prepacked gets its ``Prepack`` in ``prepacks`` (one per slot, place and layout).
     ``sized``: for a GEMM of a program with symbolic sizes, ``(its symbolic description, the
     symbols, the sizes' slot)``: the epilogue is rendered from the description (once for every
-    size) and reads the sizes through a pointer after its buffers'."""
+    size) and reads the sizes through a pointer after its buffers'; ``decide``: the GEMM's
+    description at the hint sizes, whose blocking, thread split and prepacking every size keeps
+    (so that every size's plan has one structure)."""
     dtype, threads = d.dtype.name, target.threads
-    blocking = _blocking(dtype, target, d.n)
+    pick = decide if decide is not None else d   # what the choices are made on
+    blocking = _blocking(dtype, target, pick.n)
     module = _gemm_module(dtype, blocking)
     keepalive.append(module)
     isz = d.dtype.itemsize
@@ -336,13 +380,13 @@ def _gemm_launch(d: DotKernel, kslots, workspace: int, keepalive, epilogues: lis
     c_strides = d.c_strides if d.c_strides is not None else (d.m * d.n, d.n, 1)
     strides = d.a.strides + d.b.strides + c_strides
     packed = 0
-    if _prepackable(d, slots[b_slot], blocking, threads):
+    if _prepackable(pick, slots[b_slot], blocking, threads):
         key = (b_slot, b_off, d.b.strides[1:], d.k, d.n, blocking)
         if key not in prepacks:
             prepacks[key] = Prepack(b_slot, b_off, module.address(pack_function_name(dtype)), d.k, d.n,
                                     *d.b.strides[1:], aligned_bytes(prepacked_elems(d.k, d.n, blocking) * isz))
         packed = prepacks[key].data.ctypes.data
-    split = _gemm_split(d, blocking, threads, prepacked=bool(packed))
+    split = _gemm_split(pick, blocking, threads, prepacked=bool(packed))
     if split == "batch":
         # Many small GEMMs (attention heads): threads take whole GEMMs of the batch, so no two
         # threads pack the same B panel; each chunk's C, A and B start at its first batch entry.

@@ -75,7 +75,33 @@ class AddressArg:
     address: int
 
 
-LaunchArg = Union[BufferArg, ChunkBufferArg, IntArg, AddressArg, WorkspaceArg, RangeArg, TileRangeArg]
+@dataclass(frozen=True)
+class TableArg:
+    """An i64 the native plan reads from its integer table (a symbolic program's plan, whose
+    numbers change with the sizes: ``sized_plan``): ``table[index]``."""
+    index: int
+
+
+@dataclass(frozen=True)
+class TableBufferArg:
+    """A pointer: slot ``slot``'s address plus ``table[offset]`` bytes, plus ``start *
+    table[stride]`` when ``stride`` is not None (``ChunkBufferArg``'s form)."""
+    slot: int
+    offset: int
+    stride: int | None = None
+
+
+@dataclass(frozen=True)
+class TableTileArg:
+    """``TileRangeArg`` with its tile and limit read from the table: ``min(bound * table[tile],
+    table[limit])``."""
+    end: bool
+    tile: int
+    limit: int
+
+
+LaunchArg = Union[BufferArg, ChunkBufferArg, IntArg, AddressArg, WorkspaceArg, RangeArg, TileRangeArg,
+                  TableArg, TableBufferArg, TableTileArg]
 POINTER_ARGS = (BufferArg, ChunkBufferArg, WorkspaceArg)
 
 

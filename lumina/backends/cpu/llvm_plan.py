@@ -28,7 +28,8 @@ from dataclasses import dataclass
 
 from llvmlite import ir
 
-from .launch import BufferArg, ChunkBufferArg, IntArg, LaunchArg, RangeArg, TileRangeArg, WorkspaceArg
+from .launch import (BufferArg, ChunkBufferArg, IntArg, LaunchArg, RangeArg, TableArg, TableBufferArg, TableTileArg,
+                     TileRangeArg, WorkspaceArg)
 
 I32 = ir.IntType(32)
 I64 = ir.IntType(64)
@@ -60,11 +61,14 @@ class PlanStep:
 
 
 def render_plan(steps: list[PlanStep], n_threads: int, name: str = "plan", x86: bool = True,
-                futex: int | None = None) -> str:
+                futex: int | None = None, table: int | None = None) -> str:
     """LLVM IR text of a module defining ``void plan(i64* buffers, i64 tid, i64* workspaces)``,
     which calls each step's function through ``buffers[step.function]``. ``x86``: spin with
     ``pause``; ``futex``: the futex syscall number that waiting threads sleep with (None:
-    ``sched_yield``)."""
+    ``sched_yield``). ``table``: the buffer-table entry holding the address of an i64 table from
+    which the plan reads every chunk bound (starts, then ends, ``[step][thread]``) and the
+    ``Table*Arg`` numbers, instead of holding them as constants: one plan for every size of a
+    symbolic program (``sized_plan``)."""
     module = ir.Module(name=name)
     barrier = _emit_barrier(module, n_threads, x86, futex)
     fn = ir.Function(module, ir.FunctionType(ir.VoidType(), [I64.as_pointer(), I64, I64.as_pointer()]),
@@ -73,18 +77,26 @@ def render_plan(steps: list[PlanStep], n_threads: int, name: str = "plan", x86: 
     b = ir.IRBuilder(fn.append_basic_block("entry"))
     sense = b.alloca(I32, name="sense")
     b.store(b.load_atomic(module.get_global("barrier_sense"), "acquire", 4), sense)
-    # The chunk table: starts/ends[step][thread]; (0, 0) for a thread that skips the step.
-    table = [b_ if b_ is not None else (0, 0) for s in steps for b_ in s.bounds]
-    starts = _const_table(module, "starts", [lo for lo, _ in table])
-    ends = _const_table(module, "ends", [hi for _, hi in table])
+    ints = None
+    if table is None:   # the chunk table: starts/ends[step][thread]; (0, 0) for a thread that skips the step
+        chunks = [b_ if b_ is not None else (0, 0) for s in steps for b_ in s.bounds]
+        starts = _const_table(module, "starts", [lo for lo, _ in chunks])
+        ends = _const_table(module, "ends", [hi for _, hi in chunks])
+    else:
+        ints = b.inttoptr(b.load(b.gep(buffers, [ir.Constant(I64, table)], inbounds=True)), I64.as_pointer())
+    n_chunks = len(steps) * n_threads
     for i, step in enumerate(steps):
         if step.barrier:
             b.call(barrier, [sense])
         slot = b.add(b.mul(ir.Constant(I64, i), ir.Constant(I64, n_threads)), tid)
-        start = b.load(b.gep(starts, [ir.Constant(I64, 0), slot], inbounds=True))
-        end = b.load(b.gep(ends, [ir.Constant(I64, 0), slot], inbounds=True))
+        if ints is None:
+            start = b.load(b.gep(starts, [ir.Constant(I64, 0), slot], inbounds=True))
+            end = b.load(b.gep(ends, [ir.Constant(I64, 0), slot], inbounds=True))
+        else:
+            start = b.load(b.gep(ints, [slot], inbounds=True))
+            end = b.load(b.gep(ints, [b.add(slot, ir.Constant(I64, n_chunks))], inbounds=True))
         with b.if_then(b.icmp_signed("<", start, end)):
-            args = [_arg(b, a, buffers, workspaces, start, end) for a in step.args]
+            args = [_arg(b, a, buffers, workspaces, start, end, ints) for a in step.args]
             kind = ir.FunctionType(ir.VoidType(), [a.type for a in args])
             address = b.load(b.gep(buffers, [ir.Constant(I64, step.function)], inbounds=True))
             b.call(b.inttoptr(address, kind.as_pointer()), args)
@@ -92,8 +104,22 @@ def render_plan(steps: list[PlanStep], n_threads: int, name: str = "plan", x86: 
     return str(module)
 
 
-def _arg(b: ir.IRBuilder, arg: LaunchArg, buffers, workspaces, start, end):
-    """The IR value of one launch argument (``launch.arg_value`` computes the same in Python)."""
+def _arg(b: ir.IRBuilder, arg: LaunchArg, buffers, workspaces, start, end, ints=None):
+    """The IR value of one launch argument (``launch.arg_value`` computes the same in Python);
+    ``ints``: the plan's integer table (``Table*Arg``)."""
+    def table(index):
+        return b.load(b.gep(ints, [ir.Constant(I64, index)], inbounds=True))
+    if isinstance(arg, TableArg):
+        return table(arg.index)
+    if isinstance(arg, TableBufferArg):
+        address = b.add(b.load(b.gep(buffers, [ir.Constant(I64, arg.slot)], inbounds=True)), table(arg.offset))
+        if arg.stride is not None:
+            address = b.add(address, b.mul(start, table(arg.stride)))
+        return b.inttoptr(address, I8P)
+    if isinstance(arg, TableTileArg):
+        scaled = b.mul(end if arg.end else start, table(arg.tile))
+        limit = table(arg.limit)
+        return b.select(b.icmp_signed("<", scaled, limit), scaled, limit)
     if isinstance(arg, BufferArg):
         address = b.load(b.gep(buffers, [ir.Constant(I64, arg.slot)], inbounds=True))
         if arg.offset:

@@ -49,6 +49,7 @@ class SymbolicExecutable:
         self._instantiate = instantiate
         self._instances: "OrderedDict[tuple, object]" = OrderedDict()
         self._lock = threading.Lock()
+        self._running = threading.Lock()   # one call at a time (``run``)
         self._last = None
         self.info = program.info()
         self._binders: dict[str, tuple[int, int]] = {}
@@ -94,8 +95,11 @@ class SymbolicExecutable:
             return exe
 
     def run(self, inputs: list, stepwise: bool = False) -> list[np.ndarray]:
-        """``Executable.run`` at the sizes of ``inputs``."""
-        return self.instance(self.sizes(inputs)).run(inputs, stepwise)
+        """``Executable.run`` at the sizes of ``inputs``. One call at a time: every size's
+        executable runs the one plan function, whose barrier lives in its module."""
+        exe = self.instance(self.sizes(inputs))
+        with self._running:
+            return exe.run(inputs, stepwise)
 
     def pinned(self, tail: list) -> Callable[[list], list]:
         """``Executable.pinned``: ``call(head)`` runs ``[*head, *tail]`` with ``tail`` kept bound,
@@ -109,7 +113,8 @@ class SymbolicExecutable:
                 found = calls[id(exe)] = (exe, exe.pinned(tail))
                 while len(calls) > INSTANCES:
                     calls.popitem(last=False)
-            return found[1](head)
+            with self._running:
+                return found[1](head)
         return call
 
     def _latest(self):
