@@ -5,7 +5,7 @@
 ``compile_graph`` is what ``@lumina.compile``, eager realisation and ONNX import all call.
 ``CompileOptions`` (the partitioner's ``FusionOptions``) say what may fuse; a compilation given
 none uses the current ones, which ``with options(dot_rows=False): ...`` changes for a block.
-Executables are cached in memory by the graph's structural hash, the target's key and the options,
+Executables are cached in memory by the graph's structure, the target's key and the options,
 so retracing an identical graph never reaches a code generator again while its executable is
 alive, and other options never get it. The cache keeps the ``RECENT_EXECUTABLES`` most recently
 requested executables (eager realisations have no other owner) and finds every other one still
@@ -149,16 +149,17 @@ def _source_digest() -> str:
 def compile_graph(graph: Graph, device: str = "cpu", options: CompileOptions | None = None):
     """The executable computing ``graph`` on ``device`` ("cpu": an ``Executable`` over LLVM
     kernels; "cuda": a ``CudaExecutable`` over Triton kernels; "metal": a ``MetalExecutable``)
-    with ``options`` (None: ``current_options()``), cached by structural hash, target and options.
+    with ``options`` (None: ``current_options()``), cached by structure (``Graph.structure_key``),
+    target and options.
     Raises LuminaDeviceError (naming the device and why) for a device that cannot run here."""
     target = target_for(devices.require(device))
     options = options if options is not None else current_options()
-    key = (graph.structural_hash(), target.key, options)
+    key = (graph.structure_key(), target.key, options)   # no text formatted: a cache hit is cheap
     with _LOCK:
         exe = _EXECUTABLES.get(key)
         if exe is None:
             graph = with_own_inputs(graph)   # the executable keeps it (for inspection), not its data
-            exe = _EXECUTABLES[key] = build(graph, target, options, key[0])
+            exe = _EXECUTABLES[key] = build(graph, target, options)
         _RECENT[key] = exe
         _RECENT.move_to_end(key)
         while len(_RECENT) > RECENT_EXECUTABLES:

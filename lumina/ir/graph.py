@@ -96,6 +96,23 @@ def topo_sort(outputs: Iterable[Value]) -> list[Node]:
     return order
 
 
+def _attr_key(v):
+    """Attribute value ``v`` as an exact, hashable key (``Graph.structure_key``)."""
+    if type(v) is int or type(v) is str:
+        return v
+    if isinstance(v, float):
+        return ("f", v.hex())
+    if isinstance(v, bool):
+        return ("b", v)
+    if isinstance(v, tuple):
+        return tuple(_attr_key(x) for x in v)
+    if isinstance(v, np.ndarray):
+        return ("a", v.dtype.str, v.shape, v.tobytes())
+    if isinstance(v, list):
+        return ("l",) + tuple(_attr_key(x) for x in v)
+    return v
+
+
 class Graph:
     """A function in SSA form: ``nodes`` in topological order, ``inputs`` and ``outputs`` values.
 
@@ -145,6 +162,21 @@ class Graph:
         """A hex digest equal for graphs that differ only in value numbering and input names."""
         from .printer import structural_hash
         return structural_hash(self)
+
+    def structure_key(self) -> tuple:
+        """A hashable key equal for graphs that differ only in value numbering and input names
+        (what ``structural_hash`` digests), built without formatting any text: a few times
+        cheaper, for in-memory caches (an eager realisation looks its executable up by it). Exact:
+        constants by their bytes, floats by their bits (``-0.0`` is not ``0.0``, NaN is NaN)."""
+        position: dict[int, int] = {}
+        nodes = []
+        for i, n in enumerate(self.nodes):
+            position[id(n)] = i
+            attrs = tuple((k, _attr_key(v)) for k, v in n.attrs.items() if not (k == "name" and n.op is Op.INPUT))
+            t = n.type   # plain strings and ints: hashed and compared in C (an enum's hash is Python's)
+            nodes.append((n.op._value_, t.shape, t.dtype._value_, attrs, tuple(position[id(u)] for u in n.inputs)))
+        return (self.name, tuple(nodes), tuple(position[id(v)] for v in self.inputs),
+                tuple(position[id(v)] for v in self.outputs))
 
     def to_networkx(self):
         """A ``networkx.DiGraph``: vertex ``i`` is ``nodes[i]`` (op, shape, dtype, type, attrs),
