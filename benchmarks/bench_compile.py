@@ -6,7 +6,9 @@ disk cache (``$LUMINA_CACHE``, a new temporary directory unless ``--cache DIR``)
 Each run is a new Python process that builds the Micro-GPT training step of ``bench_training.py``
 (3 layers, 128 wide, 4 heads, context 64, batch 32, AdamW + clipping; ``bench_multi_output.gpt_step``),
 then times its first call
-(trace, passes, schedule, code generation, LLVM, one step) and a later call. The first process
+(trace, passes, schedule, code generation, LLVM, one step), a later call, and first calls at three
+new batch sizes (31: the batch dim becomes symbolic and is compiled once more; 17, 24: that
+executable at new sizes). The first process
 starts from an empty cache; the next ones find its object code on disk and pay no LLVM
 optimisation or code generation for the modules it compiled. Prints each run's times, the disk
 cache's hits and misses, and the warm/cold ratio of the first call. ``--profile`` prints the ten
@@ -54,8 +56,15 @@ def child(profile: bool) -> None:
     step(x, y).item()
     later = time.perf_counter() - t0
     stats = disk_cache.STATS
+    hits, misses, stored = stats.hits, stats.misses, stats.stored
+    news = []   # new batch sizes: the second compiles the batch dim symbolically, the rest reuse it
+    for n in (31, 17, 24):
+        xs, ys = lumina.tensor(x.numpy()[:n]), lumina.tensor(y.numpy()[:n])
+        t0 = time.perf_counter()
+        step(xs, ys).item()
+        news.append(time.perf_counter() - t0)
     print(json.dumps({"import_s": imported, "first_s": first, "later_s": later, "loss": loss,
-                      "hits": stats.hits, "misses": stats.misses, "stored": stats.stored}))
+                      "hits": hits, "misses": misses, "stored": stored, "new_batch_s": news}))
 
 
 def main() -> None:
@@ -88,6 +97,8 @@ def main() -> None:
             print(f"  process {run + 1}: first call {r['first_s']:6.3f} s   later call {r['later_s'] * 1e3:7.2f} ms   "
                   f"import {r['import_s']:.2f} s   disk cache: {r['hits']} hits, {r['misses']} misses, "
                   f"{r['stored']} stored   loss {r['loss']:.6f}")
+            print("             first calls at new batch sizes 31, 17, 24: " + ", ".join(
+                f"{t:.3f} s ({t / r['first_s']:.0%} of the first)" for t in r["new_batch_s"]))
         if len(firsts) > 1:
             print(f"  warm first call / cold first call: {firsts[-1] / firsts[0]:.2f}")
 
