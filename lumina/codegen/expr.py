@@ -495,11 +495,12 @@ def affine_sum(pairs, const: int = 0) -> Expr:
 
 def row_major(index, shape) -> Expr:
     """The linear position of ``index`` (one expression per dim) in a row-major array of ``shape``.
-    A dim of size 1 adds nothing (its index is 0), so a symbolic size after it
-    (``[1, B, ...]``) is not a stride."""
+    A dim of size 1 indexed by a constant adds nothing (the constant is 0), so a symbolic size
+    after it (``[1, B, ...]``) is not a stride; any other index of it is kept (a checked gather
+    index must be evaluated, for its check)."""
     pairs, stride = [], 1
     for i, d in zip(reversed(index), reversed(shape)):
-        if d != 1:
+        if not (d == 1 and isinstance(i, Const)):
             pairs.append((stride, i))
         stride *= d
     return affine_sum(pairs)
