@@ -18,7 +18,7 @@ from ...codegen.kernel import DOT_RESULT, DotKernel, Epilogue, kernel_symbols
 from ...errors import LuminaCodegenError
 from ...ir.dtypes import DType
 from ...ir.symbolic import Sym
-from .llvm_expr import I8, I64, LEGALIZE, MEM, KernelBuilder
+from .llvm_expr import I8, I64, LEGALIZE, MEM, KernelBuilder, load_sizes, size_value
 from .llvm_rows import RowBuilder
 
 EPILOGUE_FUNCTION = "lumina_epilogue"
@@ -73,12 +73,6 @@ class EpilogueBuilder(KernelBuilder):
 
         self.loop(mv, m0, m1, lambda: self.loop(nv, n0, n1, body))
         self.finish()
-
-
-def load_sizes(b: ir.IRBuilder, table, symbols: tuple[str, ...]) -> dict[str, ir.Value]:
-    """``{symbol: i64}`` loaded from the sizes table ``table`` (``i64*``, ``symbols`` order)."""
-    return {name: b.load(b.gep(table, [ir.Constant(I64, i)], inbounds=True), name=name)
-            for i, name in enumerate(symbols)}
 
 
 def epilogue_symbols(d: DotKernel) -> frozenset[str]:
@@ -159,22 +153,9 @@ def render_epilogue(d: DotKernel, n_pointers: int, symbols: tuple[str, ...] = ()
         args.append(b.bitcast(src, t) if src is not None else ir.Constant(t, None))
     if kernel_symbols(d.rows):
         args.append(table)
-    base = b.mul(batch, _size(b, d.m, values))
-    with b.if_then(b.icmp_signed("==", n1, _size(b, d.n, values))):
+    base = b.mul(batch, size_value(b, d.m, values))
+    with b.if_then(b.icmp_signed("==", n1, size_value(b, d.n, values))):
         b.call(rows.fn, args + [b.add(base, m0), b.add(base, m1)])
     b.ret_void()
     return str(module)
 
-
-def _size(b: ir.IRBuilder, d, values: dict) -> ir.Value:
-    """Size ``d`` (an int, or a ``Sym`` over the loaded ``values``) as an i64."""
-    if not isinstance(d, Sym):
-        return ir.Constant(I64, d)
-    total = ir.Constant(I64, 0)
-    for mono, coeff in d.terms:
-        term = ir.Constant(I64, coeff)
-        for name, power in mono:
-            for _ in range(power):
-                term = b.mul(term, values[name])
-        total = b.add(total, term)
-    return total

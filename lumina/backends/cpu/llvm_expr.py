@@ -73,6 +73,27 @@ UNROLL_DISABLE = ("llvm.loop.unroll.disable",)
 INTERLEAVE = ("llvm.loop.interleave.count", ir.Constant(ir.IntType(32), INTERLEAVE_COUNT))
 
 
+def load_sizes(b: ir.IRBuilder, table, symbols: tuple[str, ...]) -> dict[str, ir.Value]:
+    """``{symbol: i64}`` loaded from the sizes table ``table`` (``i64*``, ``symbols`` order)."""
+    return {name: b.load(b.gep(table, [ir.Constant(I64, i)], inbounds=True), name=name)
+            for i, name in enumerate(symbols)}
+
+
+def size_value(b: ir.IRBuilder, d, sizes: dict[str, ir.Value]) -> ir.Value:
+    """Size ``d`` (an int, or a ``Sym``: its polynomial over the i64 ``sizes`` of its symbols) as
+    an i64 at ``b``'s position."""
+    if not isinstance(d, Sym):
+        return ir.Constant(I64, d)
+    total = None
+    for mono, coeff in d.terms:
+        term = ir.Constant(I64, coeff)
+        for name, power in mono:
+            for _ in range(power):
+                term = b.mul(term, sizes[name], flags=("nsw",))
+        total = term if total is None else b.add(total, term, flags=("nsw",))
+    return total
+
+
 class KernelBuilder:
     """Emits one kernel function into an ``ir.Module``: ``void @name(T0* noalias %b0, ...,
     i64 %start, i64 %end)`` for kernel description ``k`` (its ``buffers`` as pointers), with the
@@ -98,8 +119,7 @@ class KernelBuilder:
         if sized:
             table = self.fn.args[len(k.buffers)]
             table.name = "sizes"
-            for i, name in enumerate(symbols):
-                self.sizes[name] = self.b.load(self.b.gep(table, [ir.Constant(I64, i)], inbounds=True), name=name)
+            self.sizes = load_sizes(self.b, table, symbols)
 
     def extent(self, v: E.Var) -> ir.Value:
         """Loop ``v``'s trip count: a constant, or a symbolic size computed from the sizes the
@@ -114,16 +134,8 @@ class KernelBuilder:
         if missing:
             raise LuminaCodegenError(f"llvm: {self.fn.name} computes with the symbolic size {d}, but it is "
                                      f"given no value for {sorted(missing)}")
-        b = self.b
-        with b.goto_entry_block():
-            total = None
-            for mono, coeff in d.terms:
-                term = ir.Constant(I64, coeff)
-                for name, power in mono:
-                    for _ in range(power):
-                        term = b.mul(term, self.sizes[name], flags=("nsw",))
-                total = term if total is None else b.add(total, term, flags=("nsw",))
-        return total
+        with self.b.goto_entry_block():
+            return size_value(self.b, d, self.sizes)
 
     # ---- loops ------------------------------------------------------------------------------------
     def loop(self, var: E.Var, lo: ir.Value, hi: ir.Value, body, rolled: bool = False):
