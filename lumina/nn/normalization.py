@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..errors import LuminaShapeError, LuminaValueError
-from ..tensor import Tensor, no_grad, realize, tensor
+from ..tensor import Tensor, defer_realize, no_grad, realize, tensor
 from ..tracing import STATE
 from . import functional as F
 from .module import Module, Parameter, factory
@@ -58,7 +58,7 @@ class _BatchNorm(Module):
             with no_grad():
                 self.num_batches_tracked.assign(self.num_batches_tracked + 1)
             if STATE.trace is None:
-                realize(self.num_batches_tracked)
+                defer_realize(self.num_batches_tracked)
             if self.momentum is None:
                 momentum = 1.0 / self.num_batches_tracked.to(self.running_mean.dtype)
         use_batch = self.training or self.running_mean is None

@@ -72,7 +72,7 @@ from .arithmetic import ArithmeticMethods, add, div, floor_divide, fmod, mul, po
 from .autograd import AutogradMethods, grad, value_and_grad
 from .bitwise import (BitwiseMethods, bitwise_and, bitwise_left_shift, bitwise_not, bitwise_or, bitwise_right_shift,
                       bitwise_xor)
-from .core import LEAF_OF, Tensor, enable_grad, inference_mode, is_grad_enabled, no_grad, realize, set_grad_enabled
+from .core import LEAF_OF, Tensor, enable_grad, inference_mode, is_grad_enabled, no_grad, realize, set_grad_enabled, defer_realize
 from .creation import arange, eye, full, ones, ones_like, place, tensor, zeros, zeros_like
 from .creation import CreationMethods, cartesian_prod, empty, empty_like, full_like, linspace, logspace, meshgrid
 from .device import DEVICE_NAMES, device

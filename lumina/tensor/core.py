@@ -513,7 +513,26 @@ def realize(*tensors: Tensor) -> None:
         _realize(*tensors)
 
 
+_DEFERRED: list = []   # weak references to the tensors ``defer_realize`` was given
+DEFERRED_LIMIT = 4096   # deferred tensors from which the next ``defer_realize`` realises them at once
+
+
+def defer_realize(*tensors: Tensor) -> None:
+    """Realise ``tensors`` with the next realisation in this process instead of now: state a layer
+    updates in place outside a compiled function (BatchNorm's running statistics), whose own
+    realisation would compute everything before that layer again (a stack of eight BatchNorms
+    realised seventeen times per forward). The next realisation computes them in the same
+    executable; at most ``DEFERRED_LIMIT`` wait, so their history stays bounded."""
+    with tracing.STATE_LOCK:
+        _DEFERRED.extend(weakref.ref(t) for t in tensors)
+        if len(_DEFERRED) >= DEFERRED_LIMIT:
+            _realize()
+
+
 def _realize(*tensors: Tensor) -> None:
+    if _DEFERRED and STATE.trace is None:   # what waits for a realisation joins this one
+        tensors += tuple(t for t in (r() for r in _DEFERRED) if t is not None)
+        _DEFERRED.clear()
     pending = [t for t in tensors if not t._realized and t._data is None]
     if not pending:
         return

@@ -12,7 +12,7 @@ from ...errors import LuminaShapeError, LuminaTypeError, LuminaValueError
 from ...ir.dtypes import DType
 from ...tensor.movement import pad
 from ...tensor.reductions import normalize as standardize
-from ...tensor import Tensor, no_grad, realize, where
+from ...tensor import Tensor, defer_realize, no_grad, realize, where
 from ...tracing import STATE
 
 
@@ -49,7 +49,8 @@ def batch_norm(input: Tensor, running_mean: Tensor | None, running_var: Tensor |
     running stats are given, update them in place (``Tensor.assign``, which ``@lumina.compile`` turns
     into a state output) as ``r = (1 - momentum) r + momentum * stat`` with the *unbiased* variance.
     ``momentum`` may be a tensor (BatchNorm's cumulative average). Outside a compiled function the
-    updated stats are realised at once, so their history does not grow from step to step.
+    updated stats are realised with the next realisation (``defer_realize``), so their history does
+    not grow from step to step, and a stack of BatchNorms costs no realisation of its own.
     Evaluation: normalise by the running stats. Raises LuminaShapeError for a rank below 2 or
     per-channel tensors that are not ``[C]``, LuminaValueError when training on one value per channel
     or evaluating without running stats.
@@ -79,8 +80,8 @@ def batch_norm(input: Tensor, running_mean: Tensor | None, running_var: Tensor |
                     unbiased = var.detach().reshape(c) * (n / (n - 1))
                     running_var.assign(running_var * (1.0 - momentum) + unbiased * momentum)
                     updated.append(running_var)
-            if STATE.trace is None:
-                realize(*updated)
+            if STATE.trace is None:   # with the next realisation (a loss's): not a pass of its own
+                defer_realize(*updated)
     else:
         if running_mean is None or running_var is None:
             raise LuminaValueError("batch_norm: evaluation (training=False) needs running_mean and running_var")
