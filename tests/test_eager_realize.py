@@ -39,3 +39,22 @@ def test_running_statistics_match_torch_after_steps():
                                    rtol=1e-4)
     for (name, a), b in zip(ours.state_dict().items(), theirs.state_dict().values()):
         np.testing.assert_allclose(a.numpy(), b.numpy(), rtol=1e-5, atol=1e-6, err_msg=name)
+
+
+def test_a_loop_that_reads_nothing_keeps_one_step_waiting(monkeypatch):
+    """BatchNorm calibration (forwards whose results are never read): each step realises the
+    previous step's statistics, so no history grows; the statistics are still torch's."""
+    ours, theirs = _stack(lumina), _stack(torch)
+    theirs.load_state_dict({k: torch.tensor(v.numpy()) for k, v in ours.state_dict().items()})
+    core = sys.modules["lumina.tensor.core"]
+    runs = []
+    real = core.compile_graph
+    monkeypatch.setattr(core, "compile_graph", lambda *a, **k: runs.append(1) or real(*a, **k))
+    rng = np.random.default_rng(2)
+    for _ in range(5):
+        x = rng.standard_normal((2, 3, 6, 6)).astype(np.float32)
+        ours(lumina.tensor(x))
+        theirs(torch.tensor(x))
+    assert len(runs) == 4
+    for (name, a), b in zip(ours.state_dict().items(), theirs.state_dict().values()):
+        np.testing.assert_allclose(a.numpy(), b.numpy(), rtol=1e-5, atol=1e-6, err_msg=name)

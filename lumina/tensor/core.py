@@ -513,8 +513,7 @@ def realize(*tensors: Tensor) -> None:
         _realize(*tensors)
 
 
-_DEFERRED: list = []   # weak references to the tensors ``defer_realize`` was given
-DEFERRED_LIMIT = 4096   # deferred tensors from which the next ``defer_realize`` realises them at once
+_DEFERRED: dict[int, weakref.ref] = {}   # the tensors ``defer_realize`` was given, by id
 
 
 def defer_realize(*tensors: Tensor) -> None:
@@ -522,16 +521,17 @@ def defer_realize(*tensors: Tensor) -> None:
     updates in place outside a compiled function (BatchNorm's running statistics), whose own
     realisation would compute everything before that layer again (a stack of eight BatchNorms
     realised seventeen times per forward). The next realisation computes them in the same
-    executable; at most ``DEFERRED_LIMIT`` wait, so their history stays bounded."""
+    executable. A tensor deferred again before that realises what waits first, so no history
+    grows past one update (a loop that never reads its results: BatchNorm calibration)."""
     with tracing.STATE_LOCK:
-        _DEFERRED.extend(weakref.ref(t) for t in tensors)
-        if len(_DEFERRED) >= DEFERRED_LIMIT:
+        if any(id(t) in _DEFERRED and _DEFERRED[id(t)]() is t for t in tensors):
             _realize()
+        _DEFERRED.update((id(t), weakref.ref(t)) for t in tensors)
 
 
 def _realize(*tensors: Tensor) -> None:
     if _DEFERRED and STATE.trace is None:   # what waits for a realisation joins this one
-        tensors += tuple(t for t in (r() for r in _DEFERRED) if t is not None)
+        tensors += tuple(t for t in (r() for r in _DEFERRED.values()) if t is not None)
         _DEFERRED.clear()
     pending = [t for t in tensors if not t._realized and t._data is None]
     if not pending:
