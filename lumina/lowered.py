@@ -4,6 +4,7 @@ the partition, the kernels, the generated code, the memory plan), in the spirit 
 from __future__ import annotations
 
 from .backends import devices
+from .codegen.sizes import kernel_at
 from .compiler import compile_graph
 from .errors import LuminaTypeError
 
@@ -61,7 +62,9 @@ class Lowered:
         """``(kernel name, source)`` per kernel in launch order, as ``target`` renders it: "triton"
         (the cuda device's kernels) or "metal" (MSL), whatever device this signature runs on (the
         kernel descriptions are the same for every device); see ``backends.devices.kernel_source``."""
-        return [(d.name, devices.kernel_source(d, target)) for d in self.kernels()]
+        sizes = getattr(self.executable, "last_sizes", None)   # symbolic: at the sizes it ran at last
+        return [(d.name, devices.kernel_source(d if sizes is None else kernel_at(d, sizes), target))
+                for d in self.kernels()]
 
     def memory_plan(self):
         """The executable's ``schedule.memory.MemoryPlan``: the arena offset of every intermediate

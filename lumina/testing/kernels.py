@@ -24,6 +24,7 @@ import numpy as np
 
 from ..codegen import expr as E
 from ..codegen.kernel import DotKernel, LoopKernel, RowKernel
+from ..codegen.sizes import kernel_at
 from ..ir.dtypes import DType
 from ..backends.cpu.executable import Executable
 from ..backends.cpu.host_kernel import launcher
@@ -44,7 +45,13 @@ def capture(exe: Executable, inputs: list[np.ndarray]) -> list[KernelCase]:
     When the memory plan put one output of a kernel in the memory of an earlier one (a row-fused
     GEMM's stage output over C, which only the stages read), the earlier output's value is taken
     from a second launch with that output in a buffer of its own, inputs restored: every output is
-    what the kernel wrote there, as a backend that does not share the memory writes it."""
+    what the kernel wrote there, as a backend that does not share the memory writes it. A
+    symbolic executable (``backends.cpu.symbolic_executable``) is captured at the inputs' sizes,
+    its kernel descriptions with them."""
+    values = None
+    if hasattr(exe, "instance"):   # symbolic sizes: the executable at the inputs' sizes
+        values = exe.sizes(inputs)
+        exe = exe.instance(values)
     prog = exe.info["program"]
     arrays, ptrs = exe._bind(inputs)
     launches = {launch.name: launch for launch in (*exe.hoisted, *exe.launches)}   # the hoisted ones too
@@ -67,7 +74,7 @@ def capture(exe: Executable, inputs: list[np.ndarray]) -> list[KernelCase]:
                             arrays[s].reshape(-1)[...] = x
                     exe._launch(launch, ptrs[:slot] + [own.ctypes.data] + ptrs[slot + 1:])
                     after[j] = own.reshape(-1)
-            cases.append(KernelCase(desc, before, after))
+            cases.append(KernelCase(desc if values is None else kernel_at(desc, values), before, after))
     return cases
 
 

@@ -51,6 +51,7 @@ class SymbolicExecutable:
         self._lock = threading.Lock()
         self._running = threading.Lock()   # one call at a time (``run``)
         self._last = None
+        self.last_sizes: dict[str, int] | None = None   # the sizes of the instance called last
         self.info = program.info()
         self._binders: dict[str, tuple[int, int]] = {}
         for i, slot in enumerate(program.input_slots):
@@ -91,7 +92,7 @@ class SymbolicExecutable:
                 while len(self._instances) > INSTANCES:
                     self._instances.popitem(last=False)
             self._instances.move_to_end(key)
-            self._last = exe
+            self._last, self.last_sizes = exe, dict(values)
             return exe
 
     def run(self, inputs: list, stepwise: bool = False) -> list[np.ndarray]:
