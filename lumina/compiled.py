@@ -134,9 +134,10 @@ class _Entry:
     def guards_hold(self) -> bool:
         return not self.guards or all(grad_type(t) == traced for t, traced in self.guards)
 
-    def sizes_hold(self, sizes: dict | None) -> bool:
-        """Whether the trace's size guards hold at ``sizes`` ({symbol: size} of a call)."""
-        return self.size_guards is None or sizes is None or self.size_guards.hold(sizes)
+    def sizes_hold(self, args) -> bool:
+        """Whether the trace's size guards hold at call arguments ``args`` (the sizes of its
+        symbolic dims there); an entry without guards needs no look at them."""
+        return self.size_guards is None or self.size_guards.hold(sizes_of(args, self.key[0]) or {})
 
 
 def default_cache_size() -> int:
@@ -231,10 +232,10 @@ class CompiledFunction:
             self._recent.clear()
             self._last = None
 
-    def _lookup(self, key: tuple, sizes: dict | None = None) -> _Entry | None:
+    def _lookup(self, key: tuple, args) -> _Entry | None:
         with self._lock:
             for entry in self._cache.get(key, ()):
-                if entry.guards_hold() and entry.sizes_hold(sizes):
+                if entry.guards_hold() and entry.sizes_hold(args):
                     self._recent.move_to_end(entry)
                     return entry
         return None
@@ -261,23 +262,22 @@ class CompiledFunction:
         sig = self._signature(args)
         options = self.options if self.options is not None else current_options()
         key = (sig, autocast_state(), options)   # ops record autocast casts
-        sizes = sizes_of(args, sig)   # the symbolic dims' sizes at this call (None: no symbols)
         last = self._last   # the entry of the last call, checked without the lock and the LRU
-        if last is not None and last.key == key and last.guards_hold() and last.sizes_hold(sizes):
+        if last is not None and last.key == key and last.guards_hold() and last.sizes_hold(args):
             return last
-        entry = self._lookup(key, sizes)
+        entry = self._lookup(key, args)
         if entry is None:
             with self._trace_lock:       # another thread may have traced it meanwhile
-                entry = self._lookup(key, sizes)
+                entry = self._lookup(key, args)
                 if entry is None and self._dims.widen([e.key[0] for e in list(self._recent)], sig):
                     sig = self._signature(args)
                     key = (sig, key[1], key[2])
-                    entry = self._lookup(key, sizes_of(args, sig))
+                    entry = self._lookup(key, args)
                 if entry is None:
                     previous = self._last
                     entry, key = self._trace_dynamic(args, sig, key)
                     self._insert(entry)
-                    self._note_recompile(previous, key, sizes_of(args, key[0]))
+                    self._note_recompile(previous, key, args)
         self._last = entry
         return entry
 
@@ -299,17 +299,17 @@ class CompiledFunction:
         recompiles.LOG.info(line)
         sig = self._signature(args)
         key = (sig, key[1], key[2])
-        entry = self._lookup(key)
+        entry = self._lookup(key, args)
         return (entry if entry is not None else self._trace(args, sig, key)), key
 
-    def _note_recompile(self, previous: _Entry | None, key: tuple, sizes: dict | None) -> None:
+    def _note_recompile(self, previous: _Entry | None, key: tuple, args) -> None:
         """Log why this trace was needed, against the entry the function ran last (``recompiles``)."""
         if previous is None:
             return
         stale = [f"the .grad of a {t._value.type} state tensor is {grad_type(t) or 'None'} (traced with "
                  f"{traced or 'None'})" for t, traced in previous.guards if grad_type(t) != traced]
-        if not previous.sizes_hold(sizes):
-            stale.append(f"sizes {sizes} fail its guards {previous.size_guards.describe()}")
+        if previous.key == key and not previous.sizes_hold(args):
+            stale.append(f"sizes {sizes_of(args, key[0])} fail its guards {previous.size_guards.describe()}")
         reasons = recompiles.explain(self.fn, previous.key, key, stale if previous.key == key else [])
         line = (f"{recompiles.function_label(self.fn)} traced again ({len(self._recent)} signatures held): "
                 + "; ".join(reasons))
