@@ -438,6 +438,9 @@ class CompiledFunction:
         tensor whose value (and cached data) are the objects the last call read gives the array it
         gave then, without a lookup (``entry.source_cache``; ``tracing.Rebinds`` tells when a
         value's data was replaced). Call it holding ``STATE_LOCK``."""
+        pending = [x for x in (*args, *sources) if isinstance(x, Tensor) and not x._realized and x._data is None]
+        if pending:   # lazy arguments and state (eager gradients): computed by one executable
+            realize(*pending)
         host = self.device == "cpu"
         if host:
             static = self.static_argnums

@@ -597,6 +597,58 @@ def test_changing_a_compiled_in_hyperparameter_warns():
     opt.param_groups[0]["lr"] = 0.2                # read at each call: no warning
 
 
+def test_eager_steps_follow_hyperparameters_changed_between_them():
+    """Outside ``@lumina.compile`` a step runs as a compiled update per setting of the
+    hyperparameters: changing momentum and betas between steps takes effect at once, as in torch,
+    and warns about nothing."""
+    import warnings
+    for make_torch, make_lumina, key, values in [
+            (lambda ps: torch.optim.SGD(ps, lr=0.1, momentum=0.9),
+             lambda ps: lumina.optim.SGD(ps, lr=0.1, momentum=0.9), "momentum", [0.9, 0.5, 0.0, 0.9]),
+            (lambda ps: torch.optim.AdamW(ps, lr=0.01), lambda ps: lumina.optim.AdamW(ps, lr=0.01),
+             "betas", [(0.9, 0.999), (0.5, 0.9), (0.9, 0.999)])]:
+        tmodel = _torch_model()
+        model = _lumina_model(tmodel)
+        topt, opt = make_torch(tmodel.parameters()), make_lumina(model.parameters())
+        for i, (x, y) in enumerate(BATCHES[:8]):
+            value = values[i % len(values)]
+            topt.param_groups[0][key] = value
+            with warnings.catch_warnings():
+                warnings.simplefilter("error")
+                opt.param_groups[0][key] = value
+            topt.zero_grad()
+            torch.nn.functional.cross_entropy(tmodel(torch.from_numpy(x)), torch.from_numpy(y)).backward()
+            topt.step()
+            opt.zero_grad()
+            loss = F.cross_entropy(model(lumina.tensor(x)), lumina.tensor(y))
+            loss.backward()
+            opt.step()
+            assert np.isfinite(loss.item())
+        for k, v in tmodel.state_dict().items():
+            np.testing.assert_allclose(model.state_dict()[k], v.numpy(), rtol=1e-4, atol=1e-6, err_msg=key)
+
+
+def test_an_update_that_reads_a_value_still_steps_eagerly():
+    """A subclass whose update reads a value (``.item()``, which a compiled update cannot) is
+    recorded op by op instead, with the same result."""
+    class HalvingSGD(lumina.optim.SGD):
+        def _update_group(self, group):
+            scale = 0.5 if float(self.params[0].grad.abs().max().item()) > 0 else 1.0
+            touched = []
+            for p, g in self._gradients(group):
+                p.assign(p - (self._lr(group) * scale).to(p.dtype) * g)
+                touched.append(p)
+            return touched
+
+    w = lumina.tensor(np.ones(3, np.float32), requires_grad=True)
+    opt = HalvingSGD([w], lr=0.2)
+    for _ in range(2):
+        opt.zero_grad()
+        (w * lumina.tensor(np.array([1.0, 2.0, 3.0], np.float32))).sum().backward()
+        opt.step()
+    np.testing.assert_allclose(w.numpy(), 1.0 - 2 * 0.1 * np.array([1.0, 2.0, 3.0]), rtol=1e-6)
+
+
 def test_optimizer_argument_errors():
     w = lumina.tensor(np.ones(3, np.float32), requires_grad=True)
     with pytest.raises(lumina.LuminaValueError, match="learning rate -0.1"):

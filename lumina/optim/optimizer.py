@@ -27,7 +27,7 @@ from typing import Any, Iterable
 
 import numpy as np
 
-from ..errors import LuminaTypeError, LuminaValueError
+from ..errors import LuminaTraceError, LuminaTypeError, LuminaValueError
 from ..ir.dtypes import DType
 from ..tensor import Tensor, no_grad, realize, tensor, zeros
 from ..tracing import STATE
@@ -101,6 +101,15 @@ def _python_number(value, what: str) -> float:
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.integer, np.floating)):
         raise LuminaTypeError(f"{what}: expected a number, got {type(value).__name__}")
     return float(value)
+
+
+# How many settings of the hyperparameters keep a compiled eager update (the oldest is dropped).
+_FUSED_UPDATES = 8
+
+
+def _frozen(group: "ParamGroup") -> tuple:
+    """A group's hyperparameters other than the tensor ones, as a hashable key."""
+    return tuple((k, repr(v)) for k, v in group.items() if k != "params" and k not in TENSOR_HYPERPARAMETERS)
 
 
 def _differs(a, b) -> bool:
@@ -244,19 +253,53 @@ class Optimizer(OptimizerHooks):
         loss = None
         if closure is not None:
             loss = closure()
+        if STATE.trace is not None:
+            with no_grad():
+                self._update()
+            return loss
         before = [(t, t._value) for t in self.params + [t for slots in self.state.values() for t in slots.values()]]
-        with no_grad():
-            touched = self._update()
-        if STATE.trace is None:
-            try:
-                realize(*touched)
-            except BaseException:
-                # the update could not be computed (a label out of range, found as the loss ran):
-                # the parameters and the state keep their values, as after a raising torch step
-                for t, v in before:
-                    t._set_value(v)
-                raise
+        try:
+            self._eager_update()
+        except BaseException:
+            # the update could not be computed (a label out of range, found as the loss ran):
+            # the parameters and the state keep their values, as after a raising torch step
+            for t, v in before:
+                t._set_value(v)
+            raise
         return loss
+
+    def _eager_update(self) -> None:
+        """The update outside ``@lumina.compile``, run as one compiled function per setting of the
+        hyperparameters (torch's ``fused=True`` in spirit): recording a few hundred small ops per
+        step and keying their graph cost more than the update itself. The function reads the
+        gradients, the state and the learning-rate tensors as a compiled step does, so its result
+        is the eager update's. Hyperparameters changed between steps pick (or compile) another one,
+        as eager code expects; ``group._traced`` stays as it was, so they do not warn."""
+        devices = {p._device_name for p in self.params}
+        key = tuple(_frozen(g) for g in self.param_groups)
+        fused = self.__dict__.setdefault("_fused_updates", {})
+        update = fused.get(key)
+        if key not in fused and len(devices) == 1:
+            from ..compiled import compile   # noqa: PLC0415  (the front end, above the optimizers)
+
+            def run_update() -> None:
+                with no_grad():
+                    self._update()
+            if len(fused) >= _FUSED_UPDATES:
+                fused.pop(next(iter(fused)))
+            update = fused[key] = compile(run_update, device=devices.pop(), dynamic=False)
+        traced = [g._traced for g in self.param_groups]
+        try:
+            if update is not None:
+                update()
+                return
+        except LuminaTraceError:   # an update that reads a value (a subclass's): recorded lazily
+            fused[key] = None
+        finally:
+            for g, was in zip(self.param_groups, traced):
+                g._traced = was
+        with no_grad():
+            realize(*self._update())
 
     def _update(self) -> list[Tensor]:
         """Record every group's update (call under no_grad); returns the tensors it rebinds, so a

@@ -12,7 +12,7 @@ from ..ir import graph as B
 from ..ir.graph import topo_sort
 from ..tracing import STATE, STOP_GRAD
 from ..transforms.autodiff import vjp
-from .core import LEAF_OF, Tensor
+from .core import LEAF_OF, Tensor, defer_realize
 from .creation import tensor
 from .saved import THROUGH, check_saved, former_leaf
 
@@ -71,6 +71,10 @@ def backward(out: Tensor, gradient: Tensor | None = None, inputs=None) -> None:
     for t, dv in totals.values():
         gt = Tensor(dv)
         t.grad = gt if t.grad is None else t.grad + gt
+    if STATE.trace is None and out.numel() == 1:
+        # the loss is read next (``loss.item()``), after the optimizer's step has realised the
+        # gradients: computed in that executable instead of running the forward again
+        defer_realize(out, wait=False)
 
 
 def _argnums(argnums, n: int) -> tuple[int, ...]:

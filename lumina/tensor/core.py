@@ -516,17 +516,23 @@ def realize(*tensors: Tensor) -> None:
 _DEFERRED: dict[int, weakref.ref] = {}   # the tensors ``defer_realize`` was given, by id
 
 
-def defer_realize(*tensors: Tensor) -> None:
+def defer_realize(*tensors: Tensor, wait: bool = True) -> None:
     """Realise ``tensors`` with the next realisation in this process instead of now: state a layer
     updates in place outside a compiled function (BatchNorm's running statistics), whose own
     realisation would compute everything before that layer again (a stack of eight BatchNorms
     realised seventeen times per forward). The next realisation computes them in the same
     executable. A tensor deferred again before that realises what waits first, so no history
-    grows past one update (a loop that never reads its results: BatchNorm calibration)."""
-    with tracing.STATE_LOCK:
+    grows past one update (a loop that never reads its results: BatchNorm calibration).
+    ``wait=False`` makes it a hint: while another thread traces (holding the state lock) the
+    tensors are left to be realised when read."""
+    if not tracing.STATE_LOCK.acquire(blocking=wait):
+        return
+    try:
         if any(id(t) in _DEFERRED and _DEFERRED[id(t)]() is t for t in tensors):
             _realize()
         _DEFERRED.update((id(t), weakref.ref(t)) for t in tensors)
+    finally:
+        tracing.STATE_LOCK.release()
 
 
 def _realize(*tensors: Tensor) -> None:
