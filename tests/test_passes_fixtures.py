@@ -249,13 +249,12 @@ SIMPLIFY = {
         }""", """
         graph neg {
           %0:f32[3] = input {name='x'}
-          %1:f32[] = const {value=-2.5}
-          %2:f32[1] = reshape %1 {shape=(1,)}
-          %3:f32[3] = expand %2 {shape=(3,)}
-          %4:f32[3] = mul %0, %3
-          %5:f32[3] = const {value=[-1.0, 2.0, -0.0]}
-          %6:f32[3] = add %4, %5
-          return %6
+          %1:f32[1] = const {value=[-2.5]}
+          %2:f32[3] = expand %1 {shape=(3,)}
+          %3:f32[3] = mul %0, %2
+          %4:f32[3] = const {value=[-1.0, 2.0, -0.0]}
+          %5:f32[3] = add %3, %4
+          return %5
         }"""),
     # cast to the same dtype; f32->f64->f32 and i32->f64->i32 are x; f16->f32->f64 is one cast;
     # f64->f32->f64 (rounds) and i32->f64->f32 (not all floats) stay
@@ -332,21 +331,17 @@ SIMPLIFY = {
         }""", """
         graph broadcast_constants {
           %0:f32[4,3] = input {name='x'}
-          %1:f32[] = const {value=2.0}
-          %2:f32[1,1] = reshape %1 {shape=(1, 1)}
-          %3:f32[4,3] = expand %2 {shape=(4, 3)}
-          %4:f32[4,3] = mul %0, %3
-          %5:f32[] = const {value=0.5}
-          %6:f32[1,1] = reshape %5 {shape=(1, 1)}
-          %7:f32[4,3] = expand %6 {shape=(4, 3)}
-          %8:f32[4,3] = add %4, %7
-          %9:f32[] = const {value=0.5}
-          %10:f32[1,1] = reshape %9 {shape=(1, 1)}
-          %11:f32[3,4] = expand %10 {shape=(3, 4)}
-          %12:f32[] = const {value=0.5}
-          %13:f32[1] = reshape %12 {shape=(1,)}
-          %14:f32[12] = expand %13 {shape=(12,)}
-          return %8, %11, %14
+          %1:f32[1,1] = const {value=[[2.0]]}
+          %2:f32[4,3] = expand %1 {shape=(4, 3)}
+          %3:f32[4,3] = mul %0, %2
+          %4:f32[1,1] = const {value=[[0.5]]}
+          %5:f32[4,3] = expand %4 {shape=(4, 3)}
+          %6:f32[4,3] = add %3, %5
+          %7:f32[1,1] = const {value=[[0.5]]}
+          %8:f32[3,4] = expand %7 {shape=(3, 4)}
+          %9:f32[1] = const {value=[0.5]}
+          %10:f32[12] = expand %9 {shape=(12,)}
+          return %6, %8, %10
         }"""),
     # where with a constant True / False condition, where(c, a, a)
     "where": ("""
@@ -440,13 +435,12 @@ CONSTANT_FOLD = {
           %1:f32[1,3] = const {value=[[1.5, 2.5, 3.5]]}
           %2:f32[2,3] = expand %1 {shape=(2, 3)}
           %3:f32[2,3] = mul %0, %2
-          %4:f32[] = const {value=0.5}
-          %5:f32[1,1] = reshape %4 {shape=(1, 1)}
-          %6:f32[2,3] = expand %5 {shape=(2, 3)}
-          %7:f32[2,3] = mul %3, %6
-          %8:f32[1,3] = const {value=[[1.0, 2.0, 3.0]]}
-          %9:f32[2,3] = expand %8 {shape=(2, 3)}
-          return %7, %9
+          %4:f32[1,1] = const {value=[[0.5]]}
+          %5:f32[2,3] = expand %4 {shape=(2, 3)}
+          %6:f32[2,3] = mul %3, %5
+          %7:f32[1,3] = const {value=[[1.0, 2.0, 3.0]]}
+          %8:f32[2,3] = expand %7 {shape=(2, 3)}
+          return %6, %8
         }"""),
     # sum of a broadcast 1.0 over 5 is a broadcast 5.0; c = [[1,2,3],[4,5,6]]: c @ c.T =
     # [[14,32],[32,77]], max over rows [32, 77]; gather columns (2, -1) -> [[3,3],[6,6]], concat
@@ -469,12 +463,11 @@ CONSTANT_FOLD = {
           return %3, %7, %12
         }""", """
         graph reductions_and_movement {
-          %0:f32[] = const {value=5.0}
-          %1:f32[1] = reshape %0 {shape=(1,)}
-          %2:f32[4] = expand %1 {shape=(4,)}
-          %3:f32[2] = const {value=[32.0, 77.0]}
-          %4:f32[3,3] = const {value=[[-1.0, -1.0, -1.0], [3.0, 32.0, -1.0], [6.0, 77.0, -1.0]]}
-          return %2, %3, %4
+          %0:f32[1] = const {value=[5.0]}
+          %1:f32[4] = expand %0 {shape=(4,)}
+          %2:f32[2] = const {value=[32.0, 77.0]}
+          %3:f32[3,3] = const {value=[[-1.0, -1.0, -1.0], [3.0, 32.0, -1.0], [6.0, 77.0, -1.0]]}
+          return %1, %2, %3
         }"""),
     # rand (and what reads it) is never folded; a reshape of a scalar constant is
     "rand_not_folded": ("""

@@ -22,6 +22,10 @@ from ..errors import LuminaTypeError
 class DType(enum.Enum):
     """A tensor element type. ``value`` is the short name used in IR text (``f32[2,3]``)."""
 
+    # Members are singletons compared by identity: hash them in C too (Enum's own hash is Python
+    # code, and every rule-table lookup pays it). Neither hash is stable across processes.
+    __hash__ = object.__hash__
+
     bool = "bool"
     int32 = "i32"
     int64 = "i64"
@@ -36,11 +40,11 @@ class DType(enum.Enum):
 
     @property
     def numpy(self) -> np.dtype:
-        return np.dtype(ml_dtypes.bfloat16) if self is DType.bfloat16 else np.dtype(self.name)
+        return _NUMPY[self]
 
     @property
     def itemsize(self) -> int:
-        return self.numpy.itemsize
+        return _NUMPY[self].itemsize
 
     @property
     def is_float(self) -> bool:
@@ -59,6 +63,9 @@ class DType(enum.Enum):
         return f"lumina.{self.name}"
 
     __str__ = __repr__
+
+
+_NUMPY = {d: np.dtype(ml_dtypes.bfloat16) if d is DType.bfloat16 else np.dtype(d.name) for d in DType}
 
 
 float32, float64, int32, int64 = DType.float32, DType.float64, DType.int32, DType.int64

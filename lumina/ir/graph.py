@@ -199,7 +199,7 @@ class Graph:
 
 
 def const(value, dtype: DType, shape: Sequence[int] = ()) -> Value:
-    """A constant of ``shape``; a scalar ``value`` becomes ``expand(reshape(scalar))`` so no large
+    """A constant of ``shape``; a scalar ``value`` becomes ``expand(const [1, 1, ...])`` so no large
     array is ever materialised for a fill."""
     arr = np.asarray(value, dtype=dtype.numpy)
     shape = tuple(shape)
@@ -207,8 +207,8 @@ def const(value, dtype: DType, shape: Sequence[int] = ()) -> Value:
         return emit(Op.CONST, type=TensorType(shape, dtype), value=arr)
     if arr.ndim != 0:
         raise ValueError(f"const: value of shape {arr.shape} does not match {shape}")
-    scalar = emit(Op.CONST, type=TensorType((), dtype), value=arr)
-    return broadcast_to(scalar, shape)
+    ones = (1,) * len(shape)
+    return expand(emit(Op.CONST, type=TensorType(ones, dtype), value=arr.reshape(ones)), shape)
 
 
 def _lift(x, like: Value) -> Value:

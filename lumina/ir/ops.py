@@ -46,6 +46,10 @@ class Kind(enum.Enum):
 class Op(enum.Enum):
     """A primitive. ``value`` is its name in IR text."""
 
+    # Members are singletons compared by identity: hash them in C too (Enum's own hash is Python
+    # code, and every rule-table lookup pays it). Neither hash is stable across processes.
+    __hash__ = object.__hash__
+
     INPUT = "input"
     CONST = "const"
     RAND = "rand"            # uniform [0, 1) from a counter-based hash of (key, linear index)

@@ -92,6 +92,11 @@ class ElementwiseMethods:
             a, b = self, other
         elif isinstance(other, Scalar):
             dt = scalar_result(self.dtype, other)
+            if (not reverse and op is not Op.POW and not isinstance(other, bool) and self.dtype is not DType.bool
+                    and dt is not DType.bool and (dt.is_float or op is not Op.DIV)):
+                # the common case, without a 0-d tensor for the scalar: a fill of the result's shape
+                x = B.cast(self._touch(), dt)
+                return Tensor._result(emit(op, (x, B.const(other, dt, x.shape))), self)
             a, b = self, const(other, dt)
         elif isinstance(other, (np.ndarray, list, np.generic)):
             other = tensor(other)

@@ -68,6 +68,9 @@ def shape_arg(shape, op: str | None = None, dtype: DType = DType.float32) -> tup
 
 def broadcast_shapes(op: str, *types: TensorType) -> tuple[int, ...]:
     """NumPy's broadcast of the operands' shapes; raises LuminaShapeError naming ``op``."""
+    first = types[0].shape
+    if all(t.shape == first for t in types):
+        return first
     rank = max(t.rank for t in types)
     out = []
     for i in range(rank):
