@@ -183,7 +183,7 @@ class Tensor:
 
     @property
     def ndim(self) -> int:
-        return len(self.shape)
+        return len(self._value.type.shape)
 
     @property
     def device(self) -> device:

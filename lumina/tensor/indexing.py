@@ -358,11 +358,12 @@ class IndexingMethods:
         key = key + (slice(None),) * (self.ndim - sum(1 for k in key if k is not None))
         starts, stops, steps, out_shape = [], [], [], []
         axis = 0
+        shape = self._value.type.shape
         for k in key:
             if k is None:
                 out_shape.append(1)
                 continue
-            d = self.shape[axis]
+            d = shape[axis]
             if isinstance(k, (int, np.integer)) and not isinstance(k, bool):
                 i = int(k) + d if k < 0 else int(k)
                 if not 0 <= i < d:
@@ -378,7 +379,7 @@ class IndexingMethods:
                 raise LuminaTypeError(f"getitem: unsupported index {k!r} (advanced indexing is not supported yet)")
             axis += 1
         v = self._touch()
-        if (tuple(starts), tuple(stops), tuple(steps)) != ((0,) * self.ndim, self.shape, (1,) * self.ndim):
+        if (tuple(starts), tuple(stops), tuple(steps)) != ((0,) * len(shape), shape, (1,) * len(shape)):
             v = emit(Op.SLICE, (v,), starts=tuple(starts), stops=tuple(stops), steps=tuple(steps))
         return Tensor._result(B.reshape(v, out_shape), self)
 

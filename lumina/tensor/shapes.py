@@ -47,6 +47,8 @@ def shape_arg(shape, op: str | None = None, dtype: DType = DType.float32) -> tup
     -1, axes) pass ``op=None``."""
     if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
         shape = shape[0]
+    if op is None and all(type(d) is int for d in shape):   # the common case: plain sizes of a view
+        return tuple(shape)
     sizes = []
     for d in shape:
         if isinstance(d, Tensor) and d.ndim == 0 and not d.dtype.is_float and d.dtype is not DType.bool:
