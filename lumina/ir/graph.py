@@ -98,8 +98,14 @@ def topo_sort(outputs: Iterable[Value]) -> list[Node]:
 
 def _attr_key(v):
     """Attribute value ``v`` as an exact, hashable key (``Graph.structure_key``)."""
-    if type(v) is int or type(v) is str:
+    t = type(v)
+    if t is int or t is str:
         return v
+    if t is tuple:
+        for x in v:
+            if type(x) is not int:
+                return tuple(_attr_key(x) for x in v)
+        return v   # a shape, axes or a permutation: its own key
     if isinstance(v, float):
         return ("f", v.hex())
     if isinstance(v, bool):
@@ -170,11 +176,15 @@ class Graph:
         constants by their bytes, floats by their bits (``-0.0`` is not ``0.0``, NaN is NaN)."""
         position: dict[int, int] = {}
         nodes = []
+        append = nodes.append
         for i, n in enumerate(self.nodes):
             position[id(n)] = i
-            attrs = tuple((k, _attr_key(v)) for k, v in n.attrs.items() if not (k == "name" and n.op is Op.INPUT))
-            t = n.type   # plain strings and ints: hashed and compared in C (an enum's hash is Python's)
-            nodes.append((n.op._value_, t.shape, t.dtype._value_, attrs, tuple(position[id(u)] for u in n.inputs)))
+            if n.op is Op.INPUT:
+                attrs = tuple((k, _attr_key(v)) for k, v in n.attrs.items() if k != "name")
+            else:
+                attrs = tuple([(k, _attr_key(v)) for k, v in n.attrs.items()])
+            t = n.type   # plain strings and ints: hashed and compared in C
+            append((n.op._value_, t.shape, t.dtype._value_, attrs, tuple([position[id(u)] for u in n.inputs])))
         return (self.name, tuple(nodes), tuple(position[id(v)] for v in self.inputs),
                 tuple(position[id(v)] for v in self.outputs))
 
