@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 import onnx
 import onnxruntime as ort
 from onnx import TensorProto, helper, numpy_helper
@@ -50,3 +51,31 @@ def test_named_batch_compiles_once_and_matches_onnxruntime():
     assert m._compiled.cache_info()["entries"] == 2   # batch 1, and every other size
     kinds = sorted(isinstance(e.executable, SymbolicExecutable) for e in m._compiled._recent)
     assert kinds == [False, True]
+
+
+def test_dims_declared_minus_one_are_unknown_and_zero_is_a_size_as_onnxruntime_reads_them():
+    """Some exporters (PaddlePaddle's) declare an unknown dim as -1: any size is accepted and the
+    dim is symbolic; a declared 0 is a size, and another one is refused, as by ONNX Runtime."""
+    graph = helper.make_graph([helper.make_node("Relu", ["x"], ["h"]), helper.make_node("Relu", ["z"], ["g"])],
+                              "minus_one",
+                              [helper.make_tensor_value_info("x", TensorProto.FLOAT, [-1, 3, -1]),
+                               helper.make_tensor_value_info("z", TensorProto.FLOAT, [0, 2])],
+                              [helper.make_tensor_value_info("h", TensorProto.FLOAT, None),
+                               helper.make_tensor_value_info("g", TensorProto.FLOAT, None)])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    data = model.SerializeToString()
+    m = lumina.onnx.load(data)
+    sess = ort.InferenceSession(data, providers=["CPUExecutionProvider"])
+    rng = np.random.default_rng(2)
+    z = np.zeros((0, 2), np.float32)
+    for shape in ((1, 3, 48), (2, 3, 192), (5, 3, 7)):
+        x = rng.standard_normal(shape).astype(np.float32)
+        got, want = m(x=x, z=z), sess.run(None, {"x": x, "z": z})
+        np.testing.assert_array_equal(got["h"], want[0])
+        assert got["g"].shape == want[1].shape == (0, 2)
+    with pytest.raises(lumina.LuminaError, match="input 'z': shape \\[1, 2\\], expected \\[0, 2\\]"):
+        m(x=x, z=np.zeros((1, 2), np.float32))
+    with pytest.raises(Exception, match="invalid dimensions"):
+        sess.run(None, {"x": x, "z": np.zeros((1, 2), np.float32)})
+    with pytest.raises(lumina.LuminaError, match="input 'x': rank 2"):
+        m(x=np.zeros((2, 3), np.float32), z=z)

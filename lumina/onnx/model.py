@@ -174,9 +174,11 @@ class OnnxModel:
         self._dtypes = {name: _input_dtype(name, self._declared[name]) for name in self.input_names}
         self._by_value: set[str] = set()   # inputs the graph needs the values of (shapes, axes)
         # per input: (name, dtype, declared rank or None, {axis: fixed size}), read once here, not
-        # from the protobuf at every call
+        # from the protobuf at every call; a negative size (-1, as some exporters write) is unknown,
+        # as ONNX Runtime reads it, and 0 is a size
         self._checks = [(name, self._dtypes[name], len(t.shape.dim) if t.HasField("shape") else None,
-                         {i: d.dim_value for i, d in enumerate(t.shape.dim) if d.HasField("dim_value")})
+                         {i: d.dim_value for i, d in enumerate(t.shape.dim)
+                          if d.HasField("dim_value") and d.dim_value >= 0})
                         for name, t in ((n, self._declared[n]) for n in self.input_names)]
         self._output_types = [self._types.get(name, 0) for name in self.output_names]
         self._narrowed = any(map(narrows, self._output_types))   # an output narrow_array converts
@@ -386,7 +388,7 @@ def _attribute(a):
 
 
 def _dims(dims) -> list:
-    return [d.dim_value if d.HasField("dim_value") else (d.dim_param or "?") for d in dims]
+    return [d.dim_value if d.HasField("dim_value") and d.dim_value >= 0 else (d.dim_param or "?") for d in dims]
 
 
 def _describe_attributes(node, limit: int = 300) -> str:
