@@ -291,6 +291,9 @@ class Optimizer(OptimizerHooks):
         traced = [g._traced for g in self.param_groups]
         try:
             if update is not None:
+                # the gradients (and what waits for a realisation: the loss, BatchNorm statistics)
+                # in one executable, before a first call's trace would read them one by one
+                realize(*[p.grad for p in self.params if p.grad is not None])
                 update()
                 return
         except LuminaTraceError:   # an update that reads a value (a subclass's): recorded lazily

@@ -37,6 +37,7 @@ from .core import Tensor, no_grad
 from .creation import arange, ones, zeros
 from .elementwise import maximum, minimum, where
 from .movement import pad
+from .recorded import recorded
 from .shapes import count
 
 # torch.return_types.max / .min: named tuples of (values, indices).
@@ -270,6 +271,7 @@ def variance(x, dim, unbiased, keepdim: bool, correction, *, op: str = "var", ro
     return out.to(x.dtype)
 
 
+@recorded
 def normalize(x, axes: tuple[int, ...], eps: float):
     """``(x - E[x]) / sqrt(Var[x] + eps)`` over ``axes`` (biased variance): the core of
     ``layer_norm``, ``batch_norm`` and group / instance normalisation, overflow-safe through

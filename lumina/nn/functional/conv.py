@@ -35,6 +35,7 @@ from ...ir import graph as B
 from ...ir.ops import Op
 from ...tensor.movement import pad
 from ...tensor import Tensor, stack
+from ...tensor.recorded import recorded
 
 
 def ntuple(v, n: int, name: str, op: str) -> tuple[int, ...]:
@@ -217,6 +218,7 @@ def _check_operands(x: Tensor, weight: Tensor, bias: Tensor | None, nd: int, op:
                               f"{weight._value.type}" + (f", {bias._value.type}" if bias is not None else ""))
 
 
+@recorded   # its IR depends on the operands' types and the arguments only
 def _conv(input: Tensor, weight: Tensor, bias, stride, padding, dilation, groups: int, nd: int, op: str) -> Tensor:
     x, unbatched = batched(input, nd, op)
     _check_operands(x, weight, bias, nd, op)

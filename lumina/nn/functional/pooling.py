@@ -21,6 +21,7 @@ import numpy as np
 from ...errors import LuminaShapeError, LuminaTypeError, LuminaValueError
 from ...tensor import Tensor, arange, no_grad, stack, tensor, where
 from ...tensor.indexing import take
+from ...tensor.recorded import recorded
 from .conv import batched, computed_channels_last, geometry, ntuple, pad_spatial, windows
 
 
@@ -67,6 +68,13 @@ def _select_max(parts: list[Tensor], valid: np.ndarray, positions: np.ndarray, r
     return out, idx
 
 
+def _channels_last_key(input: Tensor, *args) -> bool:
+    """What a max pool's IR depends on beyond its arguments: whether its (batched) input is a
+    channels-last value under a permute (``computed_channels_last``)."""
+    return input.ndim == args[-2] + 2 and computed_channels_last(input)
+
+
+@recorded(key=_channels_last_key)
 def _max_pool(input: Tensor, kernel_size, stride, padding, dilation, ceil_mode: bool, return_indices: bool,
               nd: int, op: str):
     x, unbatched = batched(input, nd, op)
