@@ -76,23 +76,26 @@ def emit(op: Op, inputs: Sequence[Value] = (), type: TensorType | None = None, *
 
 
 def topo_sort(outputs: Iterable[Value]) -> list[Node]:
-    """Every node reachable from ``outputs``, operands before users (iterative; deep chains are fine)."""
+    """Every node reachable from ``outputs``, operands before users, depth first with operands
+    left to right (iterative; deep chains are fine)."""
     order: list[Node] = []
     done: set[int] = set()
+    add = done.add
     for root in outputs:
-        stack = [(root.node, False)]
+        if id(root) in done:
+            continue
+        stack = [(root, iter(root.inputs))]
         while stack:
-            node, expanded = stack.pop()
-            if id(node) in done:
-                continue
-            if expanded:
-                done.add(id(node))
-                order.append(node)
-                continue
-            stack.append((node, True))
-            for v in reversed(node.inputs):
-                if id(v.node) not in done:
-                    stack.append((v.node, False))
+            node, pending = stack[-1]
+            for v in pending:   # resumes where this node's operands were left
+                if id(v) not in done:
+                    stack.append((v, iter(v.inputs)))
+                    break
+            else:
+                stack.pop()
+                if id(node) not in done:
+                    add(id(node))
+                    order.append(node)
     return order
 
 

@@ -60,7 +60,7 @@ def backward(out: Tensor, gradient: Tensor | None = None, inputs=None) -> None:
         return
     wrt = [n for _, n in found]
     grads = vjp([out._value], [g], wrt, differentiable=lambda v: v not in STOP_GRAD,
-                passthrough=THROUGH.__contains__ if THROUGH else None)
+                passthrough=THROUGH.__contains__ if THROUGH else None, order=forward)
     # raises where torch finds a saved tensor modified in place
     check_saved(forward, grads, wrt, lambda v: v not in STOP_GRAD)
     totals: dict[int, tuple] = {}

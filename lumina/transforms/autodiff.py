@@ -19,7 +19,7 @@ import numpy as np
 from ..errors import LuminaGradError
 from ..ir import graph as B
 from ..ir.dtypes import DType
-from ..ir.graph import Graph, Value, emit, topo_sort
+from ..ir.graph import Graph, Node, Value, emit, topo_sort
 from ..ir.ops import Op
 
 
@@ -205,19 +205,20 @@ NON_DIFFERENTIABLE = frozenset(op for op in Op if not op.info.differentiable)
 
 def vjp(outputs: Sequence[Value], cotangents: Sequence[Value], wrt: Sequence[Value],
         differentiable: Callable[[Value], bool] | None = None,
-        passthrough: Callable[[Value], bool] | None = None) -> list[Value]:
+        passthrough: Callable[[Value], bool] | None = None,
+        order: Sequence[Node] | None = None) -> list[Value]:
     """Cotangents of ``wrt`` given ``cotangents`` of ``outputs`` (same shapes/dtypes as outputs).
 
     ``differentiable(v)`` may cut the walk (values computed under ``no_grad``). ``passthrough(v)``
     marks ``where`` nodes whose cotangent goes unchanged to their last operand (an in-place update
     made under ``no_grad`` of a tensor with history: ``where(True, new, old)``, see
     ``lumina.tensor.inplace``). An input with no path to the outputs gets zeros. Raises LuminaGradError if
-    a cotangent's type does not match.
+    a cotangent's type does not match. ``order``: ``topo_sort(outputs)``, when the caller has it.
     """
     for o, c in zip(outputs, cotangents):
         if o.type != c.type:
             raise LuminaGradError(f"vjp: cotangent {c.type} does not match output {o.type}")
-    nodes = topo_sort(outputs)
+    nodes = topo_sort(outputs) if order is None else order
     wanted = {id(w) for w in wrt}
     live: set[int] = set()  # values that depend on some wrt value
     for n in nodes:

@@ -7,6 +7,8 @@ the JIT, the thread pool and the native plan executor.
 """
 from __future__ import annotations
 
+import functools
+
 from ..target import Target
 from .build import build, cache_clear, cache_info
 from .isa import active_isa, cache_sizes, host_isa
@@ -23,8 +25,14 @@ __all__ = ["build", "cache_clear", "cache_info", "render", "target"]
 def target() -> Target:
     """The host CPU: its LLVM name, the ISA level and vector width the code is generated for
     (``isa.active_isa()``), the threads of the pool, and the caches and GEMM blockings."""
-    level = active_isa()
-    return Target("cpu", host_cpu_name(), vector_bits=host_vector_bits(), threads=num_threads(),
+    return _target(active_isa(), num_threads())
+
+
+@functools.lru_cache(maxsize=16)
+def _target(level: str, threads: int) -> Target:
+    """``target()`` at an ISA level and a thread count, what may change while a process runs
+    (``LUMINA_ISA``, ``set_num_threads``); every realisation asks for it."""
+    return Target("cpu", host_cpu_name(), vector_bits=host_vector_bits(), threads=threads,
                   triple=host_triple(), simd=host_simd(), isa=level, choices=_choices(level))
 
 
