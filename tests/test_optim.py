@@ -628,6 +628,20 @@ def test_eager_steps_follow_hyperparameters_changed_between_them():
             np.testing.assert_allclose(model.state_dict()[k], v.numpy(), rtol=1e-4, atol=1e-6, err_msg=key)
 
 
+def test_a_parameter_appended_to_a_group_is_updated_by_the_next_eager_step():
+    a = lumina.tensor(np.ones(2, np.float32), requires_grad=True)
+    b = lumina.tensor(np.ones(3, np.float32), requires_grad=True)
+    opt = lumina.optim.SGD([a], lr=0.5)
+    for _ in range(2):
+        opt.zero_grad()
+        ((a * 2.0).sum() + (b * 3.0).sum()).backward()
+        opt.step()
+        if len(opt.param_groups[0]["params"]) == 1:
+            opt.param_groups[0]["params"].append(b)
+    np.testing.assert_allclose(a.numpy(), 1.0 - 2 * 0.5 * 2.0)
+    np.testing.assert_allclose(b.numpy(), 1.0 - 0.5 * 3.0)
+
+
 def test_an_update_that_reads_a_value_still_steps_eagerly():
     """A subclass whose update reads a value (``.item()``, which a compiled update cannot) is
     recorded op by op instead, with the same result."""

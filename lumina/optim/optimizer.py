@@ -108,8 +108,10 @@ _FUSED_UPDATES = 8
 
 
 def _frozen(group: "ParamGroup") -> tuple:
-    """A group's hyperparameters other than the tensor ones, as a hashable key."""
-    return tuple((k, repr(v)) for k, v in group.items() if k != "params" and k not in TENSOR_HYPERPARAMETERS)
+    """A group's parameters (by identity: one appended to ``group["params"]`` is a new key) and its
+    hyperparameters other than the tensor ones, as a hashable key."""
+    return (tuple(map(id, group["params"])),
+            *((k, repr(v)) for k, v in group.items() if k != "params" and k not in TENSOR_HYPERPARAMETERS))
 
 
 def _differs(a, b) -> bool:
