@@ -23,6 +23,7 @@ updates round like PyTorch's.
 from __future__ import annotations
 
 import warnings
+import weakref
 from typing import Any, Iterable
 
 import numpy as np
@@ -76,6 +77,15 @@ class ParamGroup(dict):
                           stacklevel=2)
         super().__setitem__(key, value)
 
+    def __reduce_ex__(self, protocol):
+        # pickle would set the items (through __setitem__) before the attributes it reads
+        return (_new_group, (type(self),), (dict(self.__dict__), dict(self)))
+
+    def __setstate__(self, state) -> None:
+        attrs, items = state
+        self.__dict__.update(attrs)
+        dict.update(self, items)
+
     def update(self, *args, **kwargs) -> None:  # dict.update would bypass __setitem__
         for k, v in dict(*args, **kwargs).items():
             self[k] = v
@@ -84,6 +94,11 @@ class ParamGroup(dict):
         if key not in self:
             self[key] = default
         return self[key]
+
+
+def _new_group(cls):
+    """An empty ``ParamGroup`` for pickle to fill (``ParamGroup.__setstate__``)."""
+    return dict.__new__(cls)
 
 
 def refuse_differentiable(differentiable: bool, op: str) -> None:
@@ -105,6 +120,7 @@ def _python_number(value, what: str) -> float:
 
 # How many settings of the hyperparameters keep a compiled eager update (the oldest is dropped).
 _FUSED_UPDATES = 8
+_FUSED: "weakref.WeakKeyDictionary[Optimizer, dict]" = weakref.WeakKeyDictionary()
 
 
 def _frozen(group: "ParamGroup") -> tuple:
@@ -279,14 +295,15 @@ class Optimizer(OptimizerHooks):
         as eager code expects; ``group._traced`` stays as it was, so they do not warn."""
         devices = {p._device_name for p in self.params}
         key = tuple(_frozen(g) for g in self.param_groups)
-        fused = self.__dict__.setdefault("_fused_updates", {})
+        fused = _FUSED.setdefault(self, {})   # beside the optimizer: copy.deepcopy and pickle skip it
         update = fused.get(key)
         if key not in fused and len(devices) == 1:
             from ..compiled import compile   # noqa: PLC0415  (the front end, above the optimizers)
+            owner = weakref.ref(self)        # the cached update keeps no optimizer alive
 
             def run_update() -> None:
                 with no_grad():
-                    self._update()
+                    owner()._update()
             if len(fused) >= _FUSED_UPDATES:
                 fused.pop(next(iter(fused)))
             update = fused[key] = compile(run_update, device=devices.pop(), dynamic=False)
