@@ -191,7 +191,10 @@ def recorded(fn: Callable | None = None, *, key: Callable | None = None):
             if made is None or made.key() != found.key():
                 raise LuminaError(f"{fn.__qualname__}: the recorded IR for this signature differs from what "
                                   "the op emits now: its IR depends on something its signature leaves out")
-        table.move_to_end(sig)
+        try:
+            table.move_to_end(sig)
+        except KeyError:   # another thread dropped it meanwhile: this call still has it
+            pass
         outs = [Tensor(v, rg) for v, rg in zip(found.replay(values), found.requires_grad)]
         return outs[0] if found.single else tuple(outs)
     wrapper.recordings = table
