@@ -21,6 +21,7 @@ from lumina.backends.cpu import isa as cpu_isa
 from lumina.backends.cpu.llvm_gemm import (NARROW_PANELS, TILES, gemm_blocking, gemm_function_name, gemm_workspace_elems,
                                            render_gemm)
 from lumina.backends.cpu.llvm_gemm_prepack import pack_function_name, prepacked_elems
+from lumina.backends.cpu.llvm_gemm_gemv import CHUNK as GEMV_CHUNK
 from lumina.schedule.memory import aligned_bytes
 from lumina.errors import LuminaCodegenError, LuminaTypeError
 from lumina.backends.cpu.jit import compile_llvm, host_target_description
@@ -160,14 +161,15 @@ def test_large_blocks(dtype, isa):
 
 @pytest.mark.parametrize("isa", ISAS)
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
-def test_one_row_in_wide_stripes_equals_the_row_in_a_taller_tile(dtype, isa):
-    """A one-row GEMM (a GEMV) runs its columns in wide stripes (``micro_kernel_row``), then in
-    panels: bit for bit what the same row gives inside a two-row call (the panel kernels), for
-    stripes and panels and an edge, one and several K blocks, and a strided C; close to NumPy."""
+def test_one_row_streamed_by_rows_equals_the_row_in_a_taller_tile(dtype, isa):
+    """A one-row GEMM (a GEMV) streams whole rows of B into a scratch row (``llvm_gemm_gemv``):
+    bit for bit what the same row gives inside a two-row call (the panel kernels), for a K that is
+    not a multiple of the rows per pass, one and several K blocks, several column chunks, edge
+    columns past the last whole vector, and a strided C; close to NumPy."""
     rng = np.random.default_rng(31)
-    wide = 16 * TILES[isa][dtype][2] if isa == "avx512" else 8 * TILES[isa][dtype][2]
+    wide = TILES[isa][dtype][1]
     kc = gemm_blocking(dtype, isa).kc
-    for n, k in ((2 * wide + 70, 9), (wide - 1, 40), (3 * wide, 2 * kc + 3)):
+    for n, k in ((2 * wide + 70, 9), (wide - 1, 40), (3 * wide, 2 * kc + 3), (GEMV_CHUNK + 37, 6)):
         a = random_array((1, 2, k), dtype, rng)
         b = random_array((1, k, n), dtype, rng)
         both = sentinel_like((1, 2, n), dtype)

@@ -398,6 +398,39 @@ def test_split_k_dots_slices_a_long_contraction_and_sums_the_slices():
     assert_matches(run(g, [a, b, c]), want, rtol=1e-4, atol=1e-3)
 
 
+def test_split_k_dots_splits_a_large_gemv_over_a_row_major_b_only():
+    """A one-row dot over a 1024 x 1024 row-major B (a batch-1 layer, ``x @ W``) runs as two
+    slices of K and a sum; the same dot over a transposed B (``x @ W.T``, whose columns are
+    contiguous) and a small one-row dot are left alone; against NumPy in float64."""
+    g = ir("""
+    graph s {
+      %0:f32[1,1,1024] = input {name='x'}
+      %1:f32[1024,1024] = input {name='w'}
+      %2:f32[1,1024,1024] = reshape %1 {shape=(1, 1024, 1024)}
+      %3:f32[1,1,1024] = dot %0, %2 {contract=((2,), (1,)), batch=((0,), (0,))}
+      %4:f32[1024,1024] = permute %1 {perm=(1, 0)}
+      %5:f32[1,1024,1024] = reshape %4 {shape=(1, 1024, 1024)}
+      %6:f32[1,1,1024] = dot %0, %5 {contract=((2,), (1,)), batch=((0,), (0,))}
+      %7:f32[1,1,64] = input {name='y'}
+      %8:f32[1,64,64] = input {name='v'}
+      %9:f32[1,1,64] = dot %7, %8 {contract=((2,), (1,)), batch=((0,), (0,))}
+      return %3, %6, %9
+    }
+    """)
+    out = verify(split_k_dots(g))
+    dots = [nd for nd in out.nodes if nd.op is Op.DOT]
+    assert sorted(nd.out.shape for nd in dots) == [(1, 1, 64), (1, 1, 1024), (2, 1, 1024)]
+    assert ops_of(out).count("reduce_sum") == 1
+    x = RNG.standard_normal((1, 1, 1024)).astype(np.float32)
+    w = RNG.standard_normal((1024, 1024)).astype(np.float32)
+    y = RNG.standard_normal((1, 1, 64)).astype(np.float32)
+    v = RNG.standard_normal((1, 64, 64)).astype(np.float32)
+    x64 = x.astype(np.float64)
+    want = [(x64 @ w).astype(np.float32), (x64 @ w.T).astype(np.float32), (y.astype(np.float64) @ v).astype(np.float32)]
+    assert_matches(reference(out, [x, w, y, v]), want, rtol=1e-4, atol=1e-3)
+    assert_matches(run(g, [x, w, y, v]), want, rtol=1e-4, atol=1e-3)
+
+
 # ---- split_reductions -----------------------------------------------------------------------------
 
 def test_split_reductions_splits_a_big_sum_in_two_stages():

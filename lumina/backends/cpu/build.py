@@ -326,11 +326,12 @@ MACS_PER_WORK = 8
 
 
 def _gemm_split(d: DotKernel, blocking, threads: int, prepacked: bool = False) -> str:
-    """How threads share GEMM ``d``: "batch" (whole GEMMs of a batch with many entries), "columns"
+    """How threads share GEMM ``d``: "batch" (whole GEMMs of a batch with many entries, or one GEMV
+    or more per thread: each then streams its own B), "columns"
     (panels of NR columns, when there are fewer rows than columns and enough panels: each thread
     then packs only its part of B; never for a row-fused GEMM, whose stages need whole rows from
     one thread, nor for a ``prepacked`` B, which no thread packs), else "rows"."""
-    if d.batch >= BATCH_SPLIT * threads:
+    if d.batch >= BATCH_SPLIT * threads or d.m == 1 and d.batch >= threads:
         return "batch"
     if (blocking is not None and d.rows is None and threads > 1 and d.m < d.n and not prepacked
             and -(-d.n // blocking.nr) >= 2 * threads):

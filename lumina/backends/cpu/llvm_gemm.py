@@ -65,7 +65,7 @@ Integers (int32, int64) use a plain triple loop: correct, not tuned.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 from llvmlite import ir
 
@@ -77,6 +77,7 @@ from .llvm_gemm_prepack import emit_pack_all, prepacked_block
 from .llvm_gemm_skinny import dot_tiles, emit_dot_tile
 from .llvm_gemm_ir import (ALIGN_BYTES, I64, PTR, align_up, batches, define, element_ptr, for_range, i64, imin,
                            k_blocks, lanes_below, masked_load, sizeof, strided)
+from .llvm_gemm_gemv import emit_gemv_kernel
 from .llvm_gemm_unpacked import (NARROW_PANELS, SKINNY_GROUPS, emit_direct_body, emit_dot_body, emit_narrow_body,
                                  narrow)
 
@@ -409,12 +410,10 @@ def _transpose(b: ir.IRBuilder, vectors: list) -> list:
 def _emit_packed_gemm(module: ir.Module, dtype: str, blk: GemmBlocking) -> None:
     elem = _ELEMENT[dtype]
     registers = 32 if blk.lanes * sizeof(elem) * 8 == 512 else 16
-    wide = replace(blk, mr=1, mc=1, nr=registers // 2 * blk.lanes, nc=registers // 2 * blk.lanes)
     kernels = GemmKernels(pack_a=_emit_pack_a(module, elem, blk), pack_b=_emit_pack_b(module, elem, blk),
                        micro=emit_micro_kernel(module, elem, blk),
                        edges=tuple(emit_micro_kernel(module, elem, blk, vectors=v) for v in range(1, blk.nr // blk.lanes)),
-                       row=emit_micro_kernel(module, elem, wide, direct=True, height=1, name="micro_kernel_row"),
-                       row_nr=wide.nr,
+                       gemv=emit_gemv_kernel(module, elem, blk.lanes),
                        direct={h: emit_micro_kernel(module, elem, blk, direct=True, height=h)
                                for h in sorted({1, blk.mr // 2, blk.mr} - {0})},
                        dots=tuple(emit_dot_tile(module, elem, blk.lanes, tm, tn) for tm, tn in dot_tiles(registers)),
@@ -431,8 +430,7 @@ class GemmKernels:
     pack_b: ir.Function
     micro: ir.Function
     edges: tuple           # micro_kernel_w<v> for v = 1 .. NR / lanes - 1: edge tiles v vectors wide
-    row: ir.Function       # micro_kernel_row: the direct kernel one row tall and row_nr wide
-    row_nr: int
+    gemv: ir.Function      # gemv_rows (llvm_gemm_gemv): one row of C from whole rows of B
     direct: dict           # tile height -> micro_kernel_direct_<height>
     dots: tuple
     dot_shapes: tuple
@@ -454,7 +452,7 @@ def _emit_packed_entry(module, dtype, elem, blk, kernels: GemmKernels, epilogue:
     dot = b.and_(skinny, b.and_(b.icmp_signed("==", a["sb_k"], i64(1)), b.icmp_signed("==", a["sa_k"], i64(1))))
     with b.if_else(direct) as (then, otherwise):
         with then:
-            emit_direct_body(b, elem, blk, kernels, a, b_pack, finish)
+            emit_direct_body(b, elem, blk, kernels, a, a_pack, b_pack, finish)
         with otherwise:
             with b.if_else(dot) as (then_dot, other):
                 with then_dot:

@@ -16,19 +16,27 @@ from __future__ import annotations
 
 from llvmlite import ir
 
+from .llvm_gemm_gemv import emit_gemv_body
 from .llvm_gemm_ir import I64, batches, element_ptr, for_range, i64, imin, k_blocks, strided
 
 __all__ = ["NARROW_PANELS", "SKINNY_GROUPS", "DOT_CHUNK", "call_by_height", "emit_direct_body", "emit_dot_body",
            "emit_narrow_body", "narrow"]
 
 
-def emit_direct_body(b, elem, blk, kernels, a, b_pack, finish) -> None:
+def emit_direct_body(b, elem, blk, kernels, a, a_pack, b_pack, finish) -> None:
     """Rows [m_start, m_end) of a row-major B, MR rows at a time: each NR-wide panel of B is read in
     place (only the last, narrower one is packed, so no load passes N), once per group of rows.
-    A group of one row (a batch-1 layer: a GEMV) first takes the columns in stripes of the
-    one-row kernel (``micro_kernel_row``: half the registers as accumulators), so each row of B
-    it streams is a long contiguous run, not a 64-column piece (1x1024x1024, one thread: 81 ->
-    44 us); the stripes add over K in the same order as the panels, so results are the same."""
+    A call of one row (a batch-1 layer: a GEMV) streams B's rows whole instead
+    (``llvm_gemm_gemv``, its scratch row in ``a_pack``), with the same results."""
+    rows = b.sub(a["m_end"], a["m_start"])
+    with b.if_else(b.icmp_signed("==", rows, i64(1))) as (one, several):
+        with one:
+            emit_gemv_body(b, elem, blk, kernels.gemv, a, a_pack, finish)
+        with several:
+            _emit_direct_groups(b, elem, blk, kernels, a, b_pack, finish)
+
+
+def _emit_direct_groups(b, elem, blk, kernels, a, b_pack, finish) -> None:
     k_stop, kc_step = k_blocks(b, a["K"], blk.kc)
     for bi, a_batch, b_batch, c_batch in batches(b, elem, a):
         with for_range(b, a["m_start"], a["m_end"], blk.mr, name="mg") as m0:
@@ -40,18 +48,7 @@ def emit_direct_body(b, elem, blk, kernels, a, b_pack, finish) -> None:
                 accumulate = b.icmp_signed(">", pc, i64(0), name="accumulate")
                 a_block = element_ptr(b, elem, a_rows, strided(b, pc, a["sa_k"]))
                 b_block = element_ptr(b, elem, b_batch, strided(b, pc, a["sb_k"]))
-                wide = kernels.row_nr
-                stripes = b.select(b.icmp_signed("==", rows, i64(1)),
-                                   b.sdiv(b.sub(a["n_end"], a["n_start"]), i64(wide)), i64(0))
-                rest = b.add(a["n_start"], b.mul(stripes, i64(wide)), name="rest")
-                with for_range(b, a["n_start"], rest, wide, name="jw") as jw:
-                    c_tile = element_ptr(b, elem, c_rows, strided(b, jw, a["sc_n"]))
-                    b.call(kernels.row, [kc, a_block, element_ptr(b, elem, b_block, jw), c_tile, a["sc_m"], a["sc_n"],
-                                         rows, i64(wide), accumulate, a["sa_m"], a["sa_k"], a["sb_k"]])
-                    if finish:
-                        with b.if_then(b.icmp_signed(">=", b.add(pc, kc_step), k_stop)):
-                            finish(bi, m0, b.add(m0, rows), jw, b.add(jw, i64(wide)))
-                with for_range(b, rest, a["n_end"], blk.nr, name="jr") as jr:
+                with for_range(b, a["n_start"], a["n_end"], blk.nr, name="jr") as jr:
                     nr = imin(b, i64(blk.nr), b.sub(a["n_end"], jr), name="nr")
                     b_panel = element_ptr(b, elem, b_block, jr)
                     full = b.icmp_signed("==", nr, i64(blk.nr))

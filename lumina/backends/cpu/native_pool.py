@@ -11,7 +11,7 @@ calls the job's plan function with its thread id, and counts itself done; the ca
     job = pool.job(plan_address, buffers_address, workspace_tables, n)   # or, for many calls:
     pool.start(job.ctypes.data)
 
-Waiting follows the plan's barrier (``llvm_plan``): spin ``SPIN_LIMIT`` polls with ``pause``, then
+Waiting follows the plan's barrier (``llvm_plan``): spin with ``pause`` (``llvm_plan.Spin``), then
 sleep on a Linux futex, so an idle pool costs no CPU and a step that follows another within tens
 of microseconds finds the workers awake. The job generation and the pending count are each a
 futex word; a sleeper registers in a counter before it sleeps, and the waker checks that counter
@@ -42,7 +42,7 @@ import threading
 import numpy as np
 from llvmlite import ir
 
-from .llvm_plan import FUTEX_WAKE_PRIVATE, SPIN_LIMIT, futex_sleep, host_futex, host_is_x86
+from .llvm_plan import FUTEX_WAKE_PRIVATE, Spin, futex_sleep, host_futex, host_is_x86
 
 __all__ = ["NativePool", "native_pool", "bind_cpus"]
 
@@ -104,17 +104,14 @@ def render_pool(futex: int, x86: bool) -> str:
 
     def wait_while(fn, b, word, sleepers, holds):
         """Spin, then sleep, while ``holds(value of word)``; leaves ``b`` after the wait."""
-        polls = b.alloca(I64)
-        b.store(ir.Constant(I64, 0), polls)
+        budget = Spin(module, b, x86)
         check, spin, done = (fn.append_basic_block(n) for n in ("check", "spin", "done"))
         b.branch(check)
         b.position_at_end(check)
         value = b.load_atomic(word, "acquire", 4)
         b.cbranch(holds(b, value), spin, done)
         b.position_at_end(spin)
-        n = b.add(b.load(polls), ir.Constant(I64, 1))
-        b.store(n, polls)
-        with b.if_else(b.icmp_unsigned(">", n, ir.Constant(I64, SPIN_LIMIT))) as (sleep, poll):
+        with b.if_else(budget.expired(b)) as (sleep, poll):
             with sleep:   # sleep while the word still holds the value just seen
                 futex_sleep(b, syscall, futex, word, sleepers, value)
             with poll:
