@@ -193,6 +193,19 @@ def test_profile_counts_batched_matmul_and_reduction_flops():
     assert report.flops == 2 * 5 * 2 * 7 * 3 + 3 * 5 * 2
 
 
+def test_profile_of_a_symbolic_program_counts_at_the_call_sizes():
+    """A function compiled with a symbolic batch counts its FLOPs at the sizes of the call profiled:
+    integers, as the static program of the same sizes counts them."""
+    fn = lumina.compile(lambda a, b: (a @ b).sum())
+    for m in (3, 5):   # a second size makes M symbolic
+        a, b = lumina.ones(m, 7), lumina.ones(7, 2)
+        fn(a, b)
+    assert fn._last.symbolic
+    report = fn.profile_report(a, b, repeat=1)
+    assert isinstance(report.flops, int) and report.flops == 2 * 5 * 2 * 7 + 5 * 2
+    assert "s0" not in str(report)
+
+
 def test_profile_command_prints_a_row_per_kernel(tmp_path, capsys):
     src = tmp_path / "mm.py"
     src.write_text("import lumina\n\n@lumina.compile\ndef f(a, b):\n    return (a @ b).tanh()\n")

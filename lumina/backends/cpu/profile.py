@@ -20,6 +20,7 @@ from dataclasses import dataclass
 
 from ...errors import LuminaValueError
 from ...ir.ops import Kind
+from ...ir.symbolic import evaluate
 
 
 @dataclass(frozen=True)
@@ -113,9 +114,10 @@ def kernel_flops(kernel) -> int:
     return sum(node_flops(n) for n in kernel.nodes)
 
 
-def profile_report(executable, inputs: list, repeat: int = 10) -> ProfileReport:
+def profile_report(executable, inputs: list, repeat: int = 10, sizes: dict | None = None) -> ProfileReport:
     """Time every launch of ``executable`` on ``inputs`` (``Executable.profile``) and count its
-    FLOPs and bytes; each launch is the kernel of the fusion partition of its name (the program in
+    FLOPs and bytes, at ``sizes`` (``{symbol: size}``) for the instance of a program with symbolic
+    sizes, whose kernels count in symbols; each launch is the kernel of the fusion partition of its name (the program in
     ``executable.info["program"]``). The launches that run only when another array is bound to a
     frozen input (``Executable.hoisted``) are not part of a call, so not of the report. Raises
     LuminaValueError for a launch without its kernel (an executable built without a program)."""
@@ -132,6 +134,8 @@ def profile_report(executable, inputs: list, repeat: int = 10) -> ProfileReport:
         kernel = kernels[launch.name]
         slots = set(launch.reads) | set(launch.writes)
         nbytes = sum(math.prod(executable.slots[s].shape) * executable.slots[s].dtype.itemsize for s in slots)
-        rows.append(KernelProfile(launch.name, kernel.kind, kernel_flops(kernel), nbytes, seconds,
+        flops = kernel_flops(kernel)
+        flops = evaluate(flops, sizes) if sizes else flops
+        rows.append(KernelProfile(launch.name, kernel.kind, flops, nbytes, seconds,
                                   seconds / total if total > 0 else 0.0))
     return ProfileReport(rows)

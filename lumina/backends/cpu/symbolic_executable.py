@@ -20,6 +20,7 @@ import numpy as np
 from ...codegen.program import Program
 from ...errors import LuminaTypeError
 from ...ir.symbolic import MIN_SIZE, Sym
+from .profile import profile_report
 
 INSTANCES = 4
 
@@ -137,4 +138,5 @@ class SymbolicExecutable:
         return self.instance(self.sizes(inputs)).profile(inputs, repeat)
 
     def profile_report(self, inputs: list, repeat: int = 10):
-        return self.instance(self.sizes(inputs)).profile_report(inputs, repeat)
+        sizes = self.sizes(inputs)
+        return profile_report(self.instance(sizes), inputs, repeat, sizes)
