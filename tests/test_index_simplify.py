@@ -13,6 +13,7 @@ from lumina.codegen.expr import (Bin, Const, KOp, Select, Var, affine_sum, bound
                                  mod)
 from lumina.ir.dtypes import DType
 from lumina.ir.ops import Op
+from lumina.ir.symbolic import Sym
 
 BOOL, I64 = DType.bool, DType.int64
 
@@ -128,6 +129,16 @@ def test_split_then_merged_axes_fold_back_to_the_plain_index():
     assert e == affine_sum([(384, r0), (1, i2)])
     shifted = affine_sum([(4, floordiv(affine_sum([(1, i2)], 5), 4)), (1, mod(affine_sum([(1, i2)], 5), 4))])
     assert shifted == affine_sum([(1, i2)], 5)
+
+
+def test_a_loop_variable_over_a_symbolic_size_needs_no_division_by_it():
+    """``n % s`` and ``n // s`` for ``n`` in ``0..s`` (``s`` symbolic: the column of a mask row
+    broadcast over a sequence) are ``n`` and 0; anything else that may reach ``s`` keeps them."""
+    s = Sym.symbol("s")
+    n = Var("n", s)
+    assert mod(n, s) == n and floordiv(n, s) == iconst(0)
+    assert divisions(mod(affine_sum([(1, n)], 1), s)) == 1
+    assert divisions(mod(Var("m", 2 * s), s)) == 1 and divisions(floordiv(Var("m", 2 * s), s)) == 1
 
 
 @settings(max_examples=20, deadline=None)

@@ -96,6 +96,22 @@ def test_softmax_keeps_exp_for_the_row_instead_of_recomputing_it():
                                rtol=1e-6, atol=1e-7)
 
 
+@pytest.mark.parametrize("lengths", [(96, 128), (96, 5000)])
+def test_softmax_over_a_symbolic_row_is_one_row_kernel_at_every_length(lengths):
+    """A softmax over a row whose length is symbolic (a sequence compiled once for its sizes) is a
+    row kernel too; it keeps ``exp(x - max)`` for the row in a scratch row when the row fits
+    ``llvm_rows.SYMBOLIC_SCRATCH`` (4096) and recomputes it when not: against torch at a length of
+    each kind."""
+    fn = lumina.compile(lambda x: F.softmax(x, -1))
+    for n in lengths:   # the second length makes the row's length symbolic
+        x = RNG.standard_normal((6, n)).astype(np.float32) * 3
+        got = fn(lumina.tensor(x)).numpy()
+        np.testing.assert_allclose(got, torch.softmax(torch.tensor(x), -1).numpy(), rtol=1e-5, atol=1e-7)
+    assert fn._last.symbolic
+    kernels = _kernels(fn, lumina.tensor(x))
+    assert any(isinstance(k, RowKernel) for k in kernels), kernels
+
+
 def test_cross_entropy_forward_is_three_kernels_and_matches_torch():
     x = RNG.standard_normal((N, C)).astype(np.float32) * 4
     t = RNG.integers(0, C, N)

@@ -306,6 +306,16 @@ def _coefficient(c) -> Expr:
     return Size(c) if isinstance(c, Sym) else iconst(c)
 
 
+def _within(e: Expr, c) -> bool:
+    """Whether ``0 <= e < c`` for every value of the symbols: by ``e``'s bounds, or ``e`` is a loop
+    variable over exactly ``[0, c)`` (a symbolic extent, which ``bounds`` cannot compare:
+    ``n % s0`` for ``n`` in ``0..s0`` is ``n``, the index of a broadcast row of a mask)."""
+    if isinstance(e, Var) and e.extent == c:
+        return True
+    lo, hi = bounds(e)
+    return 0 <= lo and _below(hi, c)
+
+
 def _below(x, c) -> bool:
     """Whether ``x < c`` for every value of the symbols (False when the sizes decide it)."""
     try:
@@ -455,8 +465,7 @@ def floordiv(e: Expr, c) -> Expr:
     terms, k = _affine(e)
     (qt, qk), (rt, rk) = _split(terms, k, c)   # e = c*q + rest, so e // c = q + rest // c
     rest = _from_affine(rt, rk)
-    lo, hi = bounds(rest)
-    if 0 <= lo and _below(hi, c):
+    if _within(rest, c):
         inner = iconst(0)
     else:
         factored = _factor(rt, rk, c)
@@ -471,8 +480,7 @@ def mod(e: Expr, c) -> Expr:
     terms, k = _affine(e)
     (_, _), (rt, rk) = _split(terms, k, c)
     rest = _from_affine(rt, rk)
-    lo, hi = bounds(rest)
-    if 0 <= lo and _below(hi, c):
+    if _within(rest, c):
         return rest
     factored = _factor(rt, rk, c)   # the multiples of c in e are gone: e % c = rest % c
     if factored is not None:

@@ -29,7 +29,7 @@ from ..errors import LuminaSymbolicError
 
 Monomial = tuple[tuple[str, int], ...]   # ((symbol, power), ...) sorted by symbol; () is the constant
 MIN_SIZE = 2          # every symbol's value is at least this (sizes 0 and 1 are specialised)
-HINT = 32             # the size a symbol stands for in heuristics (``hint``)
+HINT = 64             # the size a symbol stands for in heuristics (``hint``): a batch or a sequence
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
 
 

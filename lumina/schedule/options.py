@@ -41,7 +41,9 @@ class FusionOptions:
     * ``max_row_elements``: the longest row a row kernel walks. Its stages each re-read the row and
       save a pass over memory only while it stays in cache between them: 16K elements is 64 KiB per
       float32 buffer, within the L2 cache of any server core of the last decade (256 KiB to 2 MiB),
-      with room for the two or three buffers a normalization reads.
+      with room for the two or three buffers a normalization reads. A row of symbolic length is
+      judged at its ``ir.symbolic.hint`` (a longer one at run time re-reads it from memory, as
+      separate kernels would).
 
     Raises LuminaTypeError for a switch that is not a bool or a budget that is not an int, and
     LuminaValueError for a negative budget.

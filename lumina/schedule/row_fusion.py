@@ -57,7 +57,7 @@ import heapq
 import math
 from dataclasses import dataclass, field, replace
 
-from ..ir.symbolic import is_symbolic
+from ..ir.symbolic import hint
 from ..ir.graph import Value
 from ..ir.ops import Kind, Op
 from .groups import (Kernel, KernelKind, Refusal, RefusalKind, Refused, RowStage, Rows, StageRole,
@@ -171,9 +171,9 @@ class _RowFuser:
         saying why it cannot join."""
         role, start = _role(k, g)
         limit = self.options.max_row_elements
-        if is_symbolic(g.length) or g.length > limit:
-            raise Refused(f"a row of {g.length} elements exceeds MAX_ROW_ELEMENTS {limit} (or may: a symbolic "
-                          f"length): it would not stay in cache between the stages")
+        if hint(g.length) > limit:
+            raise Refused(f"a row of {g.length} elements exceeds MAX_ROW_ELEMENTS {limit}: it would not stay "
+                          f"in cache between the stages")
         reads = _reads(k, start, g)
         if not g.contiguous and (role is not StageRole.REDUCE or reads):
             raise Refused("the rows are not contiguous (the innermost dim is kept): only independent sibling "

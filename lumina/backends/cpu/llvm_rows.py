@@ -23,6 +23,7 @@ from ...codegen.coalesce import substitute
 from ...codegen.kernel import RowKernel, Stage
 from ...ir.dtypes import DType
 from ...ir.ops import Op
+from ...ir.symbolic import is_symbolic
 from .llvm_expr import I64, REG, KernelBuilder
 
 
@@ -64,12 +65,32 @@ class RowBuilder(KernelBuilder):
         self.nest(outer, per_row)
 
     def row(self) -> None:
-        self.memo, self.accs = {}, {}
+        """One row's stages. Costly subexpressions an earlier stage computed are kept for the later
+        ones in stack scratch rows (``_row_reuse``). A row of symbolic length keeps them in rows of
+        ``SYMBOLIC_SCRATCH`` elements when it fits them and recomputes them otherwise: two copies
+        of the stages, chosen per call by the row's length."""
         saves, loads, sizes = _row_reuse(self.k)
         scratch = {}
         with self.b.goto_entry_block():
             for sid, (dt, n) in sizes.items():
-                scratch[sid] = self.b.alloca(REG[dt], size=ir.Constant(I64, n), name=f"row{sid}")
+                capacity = SYMBOLIC_SCRATCH if is_symbolic(n) else n
+                scratch[sid] = self.b.alloca(REG[dt], size=ir.Constant(I64, capacity), name=f"row{sid}")
+        lengths = {n for _, n in sizes.values() if is_symbolic(n)}
+        if not lengths:
+            self._stages(saves, loads, scratch)
+            return
+        fits = None
+        for n in lengths:
+            ok = self.b.icmp_signed("<=", self.size(n), ir.Constant(I64, SYMBOLIC_SCRATCH))
+            fits = ok if fits is None else self.b.and_(fits, ok)
+        with self.b.if_else(fits) as (kept, recomputed):
+            with kept:
+                self._stages(saves, loads, scratch)
+            with recomputed:
+                self._stages([[] for _ in saves], [{} for _ in loads], {})
+
+    def _stages(self, saves, loads, scratch) -> None:
+        self.memo, self.accs = {}, {}
 
         def reuse(j, before: bool):
             """Load the stage's shared subexpressions (before its value), or keep them (after)."""
@@ -133,6 +154,7 @@ class RowBuilder(KernelBuilder):
 
 _FULL_WIDTH = (DType.float32, DType.float64, DType.int32, DType.int64)
 ROW_SCRATCH_BYTES = 1 << 17   # stack buffers of one row kernel (threads have megabytes of stack)
+SYMBOLIC_SCRATCH = 1 << 12    # elements of a scratch row for a row of symbolic length
 _COSTLY = {Op.EXP, Op.LOG, Op.SQRT, Op.SIN, Op.COS, Op.TANH, Op.ERF, Op.DIV, Op.POW}
 
 
@@ -191,7 +213,7 @@ def _match_earlier(st, s, earlier, stages, subexprs, avail, costly, loads, saves
             sid = loads[t].get(r, kept.get(hit))
             if sid is None:
                 n = math.prod(extents)
-                nbytes = n * 8   # a register value: at most 8 bytes
+                nbytes = (SYMBOLIC_SCRATCH if is_symbolic(n) else n) * 8   # a register value: at most 8 bytes
                 if nbytes > budget:
                     stack.extend(E.children(e))
                     continue
