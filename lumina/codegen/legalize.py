@@ -312,23 +312,22 @@ def tanh32(x: E.Expr) -> E.Expr:
 # where exp(-z^2) leaves the normal range: denormal arithmetic made erf of large inputs (a GEMM's
 # pre-activation) several times slower.
 ERFC_CLAMP = 5.0
-_ERF_P = [-2.72614225801306e-10, 2.77068142495902e-08, -2.10102402082508e-06, -5.69250639462346e-05,
-          -7.34990630326855e-04, -2.95459980854025e-03, -1.60960333262415e-02]
-_ERF_Q = [-1.45660718464996e-05, -2.13374055278905e-04, -1.68282697438203e-03, -7.37332916720468e-03,
-          -1.42647390514189e-02]
+# erf(x) / x on |x| < 0.5 as a polynomial in x^2: a least-squares fit of the relative error, 2.8e-9
+# in exact arithmetic (float32 evaluation: 1.6e-7 relative to erf, against 2.2e-7 for the
+# rational form it replaced, which cost a division and five more multiply-adds).
+_ERF_NEAR = [0.004717317409813404, -0.026755182072520256, 0.11282754689455032, -0.3761260211467743,
+             1.1283791065216064]
 _ERFC_T = [0.17087277, -0.82215223, 1.48851587, -1.13520398, 0.27886807, -0.18628806, 0.09678418,
            0.37409196, 1.00002368, -1.26551223]
 
 
 def erf32(x: E.Expr) -> E.Expr:
-    """float32 ``erf(x)``: below |x| = 0.5 Eigen's ``generic_fast_erf_float`` rational form
-    (accurate relative to erf itself, on x clamped to [-4, 4]); from 0.5 on ``1 - erfc(|x|)`` with
+    """float32 ``erf(x)``: below |x| = 0.5 ``x * P(x^2)`` (``_ERF_NEAR``, accurate relative to erf
+    itself); from 0.5 on ``1 - erfc(|x|)`` with
     the sign of ``x``, erfc from Numerical Recipes' ``erfcc`` (a Chebyshev fit, relative error
     < 1.2e-7: ``t = 1/(1 + z/2)``, ``erfc = t exp(-z^2 + P(t))``), so ``1 + erf(x)`` in GELU's
     negative tail keeps erfc's relative accuracy. NaN stays NaN."""
-    xc = _max_num(_min_num(x, 4.0), -4.0)
-    x2 = E.Bin(Op.MUL, xc, xc, F32)
-    near = E.Bin(Op.DIV, E.Bin(Op.MUL, xc, _horner(x2, _ERF_P), F32), _horner(x2, _ERF_Q), F32)
+    near = E.Bin(Op.MUL, x, _horner(E.Bin(Op.MUL, x, x, F32), _ERF_NEAR), F32)
     ax = E.Un(Op.ABS, x, F32)
     z = _min_num(ax, ERFC_CLAMP)
     t = E.Bin(Op.DIV, _c(1.0, F32), E.Bin(Op.ADD, _c(1.0, F32), E.Bin(Op.MUL, z, _c(0.5, F32), F32), F32), F32)
