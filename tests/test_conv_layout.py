@@ -151,3 +151,23 @@ def test_a_padded_and_index_selected_pool_input_stays_channels_last():
     for k in fn.lower(x, w).kernels():
         if isinstance(k, LoopKernel) and "pad" in k.name:
             assert k.domain[-1].extent == 16
+
+
+def test_a_sum_of_channels_last_slices_stored_channels_first_loops_over_channels_innermost():
+    """The input gradient of a convolution sums channels-last slices of the im2col gradient into
+    an NCHW result: the CPU loop nest runs the channel loop innermost (``llvm.loop_order``), so
+    the loads are whole vectors and only the store strides; a plain transpose (one load, one
+    store) keeps the output's order. Both against NumPy."""
+    from lumina.backends.cpu.llvm import loop_order
+    rng = np.random.default_rng(5)
+    x = rng.standard_normal((2, 5, 6, 3, 32)).astype(np.float32)
+    summed = lumina.compile(lambda x: (x[..., 0, :] + x[..., 1, :] + x[..., 2, :]).permute(0, 3, 1, 2))
+    transposed = lumina.compile(lambda x: x[..., 0, :].permute(0, 3, 1, 2) * 2.0)
+    np.testing.assert_allclose(summed(x).numpy(), (x[..., 0, :] + x[..., 1, :] + x[..., 2, :]).transpose(0, 3, 1, 2),
+                               rtol=1e-6)
+    np.testing.assert_array_equal(transposed(x).numpy(), x[..., 0, :].transpose(0, 3, 1, 2) * 2.0)
+    (k,) = summed.lower(x).kernels()
+    order = loop_order(k)
+    assert order[0] is k.domain[0] and order[-1].extent == 32 and order[-1] is not k.domain[-1]
+    (k,) = transposed.lower(x).kernels()
+    assert loop_order(k) == list(k.domain)

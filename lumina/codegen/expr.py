@@ -253,6 +253,20 @@ def children(e: Expr) -> tuple:
     raise TypeError(e)
 
 
+def loads(e: Expr) -> list:
+    """Every distinct ``Load`` in expression ``e`` (indices included: a gather's load of its index)."""
+    out, stack, seen = [], [e], set()
+    while stack:
+        x = stack.pop()
+        if id(x) in seen:
+            continue
+        seen.add(id(x))
+        if isinstance(x, Load):
+            out.append(x)
+        stack.extend(children(x))
+    return out
+
+
 _CHILD_FIELDS = {Load: ("index",), Un: ("x",), Cast: ("x",), Bin: ("a", "b"), Select: ("cond", "a", "b"),
                  Rand: ("key", "index"), Check: ("index",)}
 

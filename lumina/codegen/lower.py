@@ -264,15 +264,6 @@ class _Lowerer:
 _FULL_WIDTH = (DType.float32, DType.float64, DType.int32, DType.int64)
 
 
-def _loads(e: E.Expr):
-    stack = [e]
-    while stack:
-        e = stack.pop()
-        if isinstance(e, E.Load):
-            yield e
-        stack.extend(E.children(e))
-
-
 def contiguous_along_output(value: E.Expr, domain, rvars) -> bool:
     """True when some load walks memory with unit stride along the innermost output dim and none
     along the innermost reduce dim: then reducing in the outer loops reads memory in order (a
@@ -280,7 +271,7 @@ def contiguous_along_output(value: E.Expr, domain, rvars) -> bool:
     if not domain or not rvars:
         return False
     inner, rinner = domain[-1], rvars[-1]
-    strides = [E.affine_terms(load.index)[0] for load in _loads(value)]
+    strides = [E.affine_terms(load.index)[0] for load in E.loads(value)]
     return any(t.get(inner) == 1 for t in strides) and not any(t.get(rinner) == 1 for t in strides)
 
 

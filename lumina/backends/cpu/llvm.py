@@ -21,7 +21,8 @@ from ...codegen import expr as E
 from ...codegen import legalize as L
 from ...codegen.kernel import LoopKernel, Reduce, RowKernel
 from .llvm_epilogue import EPILOGUE_FUNCTION, epilogue_pointers, render_epilogue
-from .llvm_expr import I64, LEGALIZE, REG, KernelBuilder
+from ...ir.symbolic import hint
+from .llvm_expr import I64, LEGALIZE, REG, ROLLED_MIN, KernelBuilder
 from .llvm_rows import RowBuilder
 
 __all__ = ["EPILOGUE_FUNCTION", "LEGALIZE", "epilogue_pointers", "render_epilogue", "render_module"]
@@ -34,6 +35,31 @@ a short one (a pool's window) adds row by row, in the order PyTorch's loops add.
 OUTER_REDUCE_BLOCKED = 64
 
 
+def loop_order(k: LoopKernel) -> list:
+    """The domain loops of ``k`` outer to inner: its domain, except that an elementwise kernel
+    whose loads run contiguous along another loop than the last (by more loads than the last
+    loop's, counting the store, which is contiguous along it) nests that loop innermost, so the
+    vectorized loop reads whole vectors and only the store strides. The first loop stays outermost
+    (threads split it). The store's index is the domain's row-major position whatever the order.
+    Measured (one thread): the input gradient of a 3x3 convolution (nine channels-last slices of
+    the im2col gradient summed into an NCHW [64, 32, 14, 14]), 3.2 -> 0.9 ms."""
+    domain = list(k.domain)
+    if k.reduce_vars or len(domain) < 3:
+        return domain
+    unit: dict = {}
+    for load in E.loads(k.value):
+        terms, _ = E.affine_terms(load.index)
+        for v in domain[1:]:
+            if terms.get(v) == 1:
+                unit[v] = unit.get(v, 0) + 1
+    last = domain[-1]
+    best = max(domain[1:-1], key=lambda v: unit.get(v, 0))
+    if unit.get(best, 0) > unit.get(last, 0) + 1 and hint(best.extent) >= ROLLED_MIN:
+        domain.remove(best)
+        domain.append(best)
+    return domain
+
+
 class LoopBuilder(KernelBuilder):
     """A ``LoopKernel``: its loop nest and the store of ``value`` (or of its reduction)."""
     def emit(self):
@@ -41,7 +67,7 @@ class LoopBuilder(KernelBuilder):
         if k.reduce_vars and k.reduce_outer:
             self.emit_outer_reduction()
         else:
-            self.nest(list(k.domain), self.store_value)
+            self.nest(loop_order(k), self.store_value)
         self.finish()
 
     def store_value(self) -> None:
