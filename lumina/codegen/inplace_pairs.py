@@ -14,15 +14,8 @@ from .kernel import LoopKernel, RowKernel
 def loads_by_buffer(value) -> dict[int, list]:
     """``{buffer position: [index expressions it is loaded at]}`` over expression ``value``."""
     loads: dict[int, list] = {}
-    stack, seen = [value], set()
-    while stack:
-        e = stack.pop()
-        if id(e) in seen:
-            continue
-        seen.add(id(e))
-        if isinstance(e, E.Load):
-            loads.setdefault(e.buf, []).append(e.index)
-        stack.extend(E.children(e))
+    for load in E.loads(value):
+        loads.setdefault(load.buf, []).append(load.index)
     return loads
 
 
