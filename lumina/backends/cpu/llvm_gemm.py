@@ -57,8 +57,9 @@ packing.
 A row range at most ``SKINNY_GROUPS`` register tiles tall (a batch-1 layer, a thread's share of
 a skinny GEMM) takes a skinny path that packs nothing it would use only a few times: a row-major
 B is read in place by the same micro-kernel (``micro_kernel_direct_<h>``, 1, MR / 2 or MR rows
-tall), and a B with contiguous columns (a transposed weight, ``x @ W.T``) by dot-product tiles
-along K (``llvm_gemm_skinny``).
+tall; a call of one row streams B's rows whole instead, ``llvm_gemm_gemv``), and a B with
+contiguous columns (a transposed weight, ``x @ W.T``) by dot-product tiles along K
+(``llvm_gemm_skinny``).
 
 Integers (int32, int64) use a plain triple loop: correct, not tuned.
 """

@@ -10,9 +10,10 @@ schedule gives it (an outer-loop chunk of a split launch, or a whole launch) wit
 The barrier is a sense-reversing centralized barrier (Mellor-Crummey & Scott 1991, "Algorithms for
 scalable synchronization on shared-memory multiprocessors", section 3.1): an atomic arrival count and
 a global sense flipped by the last thread to arrive; the others spin on it (x86 ``pause``) for
-``SPIN_TICKS`` of the time-stamp counter (elsewhere ``SPIN_LIMIT`` polls), then sleep on it with a Linux futex (``FUTEX_WAIT_PRIVATE`` on the sense word;
-the releaser calls ``FUTEX_WAKE_PRIVATE`` only when a sleeper registered), so that a thread whose
-partner was descheduled gives its core away instead of burning it (elsewhere: ``sched_yield``).
+``SPIN_TICKS`` of the time-stamp counter (elsewhere ``SPIN_LIMIT`` polls, ``Spin``), then sleep
+on it with a Linux futex (``FUTEX_WAIT_PRIVATE`` on the sense word; the releaser calls
+``FUTEX_WAKE_PRIVATE`` only when a sleeper registered), so that a thread whose partner was
+descheduled gives its core away instead of burning it (elsewhere: ``sched_yield``).
 
 Kernels are called through function pointers read from ``buffers`` too: the executable's buffer
 table holds, after the slots' addresses, an address table (each kernel function, each epilogue
