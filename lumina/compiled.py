@@ -123,6 +123,7 @@ class _Entry:
     grads_cleared: list[Tensor]
     guards: list[tuple[Tensor, Any]]   # (state tensor, its .grad's type when traced; None: no grad)
     arg_updates: list[int] = field(default_factory=list)   # arguments updated in place, by position
+    arg_grads: list[int] = field(default_factory=list)     # arguments given a .grad, by position
     plain: bool = False       # on the cpu, nothing written back: a call is inputs in, results out
     source_cache: list = field(default_factory=list)   # per captured input: weak references to the
                                                        # (value, data, array) the last call read, or None
@@ -368,6 +369,9 @@ class CompiledFunction:
                 # arguments the function updated in place (``x.add_(1)``, ``x[i] = v``): written
                 # back to the caller's tensors (and arrays) after each call, as in eager mode
                 written = [(i, t._value) for i, t, v in arg_tensors if t._value is not v]
+                # gradients the function's backward left on its tensor arguments: accumulated into
+                # the caller's tensors' .grad after each call, as eager mode and torch.compile do
+                arg_grads = [(i, t._grad._touch()) for i, t, _ in arg_tensors if t._grad is not None]
             finally:
                 # Whether the function returned or raised (KeyboardInterrupt included), every
                 # touched tensor gets its value and grad back: a trace never leaks placeholders
@@ -381,7 +385,7 @@ class CompiledFunction:
         for tensor, v0, _ in trace.touched.values():
             if id(v0) not in original or id(ref(tensor)) in updated:
                 original[id(v0)] = tensor
-        written_values = [v for _, v in written]
+        written_values = [v for _, v in written] + [g for _, g in arg_grads]
         nodes = topo_sort(out_values + update_values + written_values)
         captured_values, captured = [], []
         for n in nodes:
@@ -400,11 +404,11 @@ class CompiledFunction:
                                                    name=getattr(self.fn, "__name__", "fn").strip("<>")))
         exe = compile_graph(graph, self.device, options=key[2])
         guards = list(trace.grad_guards.values())
-        plain = self.device == "cpu" and not (updates or cleared or written)
+        plain = self.device == "cpu" and not (updates or cleared or written or arg_grads)
         return _Entry(key, graph, exe, len(placeholders), captured,
                       [isinstance(t, Tensor) for t in leaves],
                       [None if isinstance(t, Tensor) else t for t in leaves], rebuild, updates, cleared,
-                      guards, [i for i, _ in written], plain,
+                      guards, [i for i, _ in written], [i for i, _ in arg_grads], plain,
                       symbolic=any(isinstance(d, Sym) for v in placeholders for d in v.shape),
                       size_guards=size_guards if size_guards.guards else None)
 
@@ -557,9 +561,11 @@ class CompiledFunction:
             user_on = device if here else "cpu"
             host = [user_on == "cpu"] * sum(entry.out_is_tensor) + [d != device for d in state_on]
             host += [not isinstance(args[i], Tensor) or args[i]._device_name != device for i in entry.arg_updates]
+            host += [args[i]._device_name != device for i in entry.arg_grads]
             outs = entry.executable.run(inputs, host=host)
         n_user, n_state = sum(entry.out_is_tensor), len(entry.updates)
         user, state, written = outs[:n_user], outs[n_user:n_user + n_state], outs[n_user + n_state:]
+        written, grads = written[:len(entry.arg_updates)], written[len(entry.arg_updates):]
         # Every result tensor is made before the first is written back, so the state is updated
         # all together (short of an interrupt in the few assignments below) or not at all.
         results = [_result_tensor(arr, device, on) for arr, on in zip(state, state_on)]
@@ -575,6 +581,8 @@ class CompiledFunction:
                 t.grad = None
         for i, arr in zip(entry.arg_updates, written):
             _write_arg(args[i], arr, device)
+        for i, arr in zip(entry.arg_grads, grads):
+            _accumulate_grad(args[i], _result_tensor(arr, device, args[i]._device_name))
         it = iter(user)
         leaves = [_result_tensor(next(it), device, user_on) if is_t else c
                   for is_t, c in zip(entry.out_is_tensor, entry.out_constants)]
@@ -641,6 +649,16 @@ def _write_arg(arg, data, device: str) -> None:
             arg.copy_(_result_tensor(data, device, arg._device_name))
     else:
         np.copyto(arg, devices.host_array(data))
+
+
+def _accumulate_grad(arg: Tensor, grad: Tensor) -> None:
+    """Give argument ``arg`` the gradient a call's backward computed for it: its ``.grad``, or the
+    sum with the one it holds (PyTorch accumulates into ``.grad`` across backward passes)."""
+    if arg.grad is None:
+        arg.grad = grad
+    else:
+        with no_grad():
+            arg.grad = arg.grad + grad
 
 
 def _result_tensor(data, device: str, wanted: str) -> Tensor:

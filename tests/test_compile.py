@@ -307,6 +307,34 @@ def test_grad_accumulates_across_compiled_calls_as_in_eager_mode():
     np.testing.assert_array_equal(compiled.grad.numpy(), x)
 
 
+def test_a_tensor_argument_gets_its_grad_from_a_compiled_backward_as_torch_compile_gives_it():
+    """A compiled function whose backward reaches a tensor argument with requires_grad leaves the
+    gradient on the caller's tensor and accumulates it over calls, as eager mode and
+    ``torch.compile`` do (it used to stay None): two such arguments get theirs, an argument
+    without requires_grad and a NumPy argument none. Against torch.compile."""
+    x0 = np.arange(6, dtype=np.float32).reshape(2, 3) - 2.0
+    w0 = np.linspace(-1.0, 1.0, 3, dtype=np.float32)
+    x, c = lumina.tensor(x0, requires_grad=True), lumina.tensor(x0)
+    w = lumina.tensor(w0, requires_grad=True)
+    tx, tw = torch.tensor(x0, requires_grad=True), torch.tensor(w0, requires_grad=True)
+
+    def loss(x, c, a, w):
+        out = ((x * w).tanh() * c).sum() + (x * x).sum() * a.sum()
+        out.backward()
+        return out
+
+    step = lumina.compile(loss)
+    tstep = torch.compile(lambda x, c, a: loss(x, c, a, tw))
+    a = np.ones(2, np.float32)
+    for _ in range(2):
+        got = step(x, c, a, w)
+        want = tstep(tx, torch.tensor(x0), torch.tensor(a))
+        np.testing.assert_allclose(got.numpy(), want.detach().numpy(), rtol=1e-6)
+    np.testing.assert_allclose(x.grad.numpy(), tx.grad.numpy(), rtol=1e-6)
+    np.testing.assert_allclose(w.grad.numpy(), tw.grad.numpy(), rtol=1e-6)
+    assert c.grad is None
+
+
 def test_updated_parameters_are_seen_by_eager_code_and_other_compiled_functions():
     lumina.manual_seed(3)
     layer = nn.Linear(4, 2)
