@@ -581,8 +581,10 @@ class CompiledFunction:
                 t.grad = None
         for i, arr in zip(entry.arg_updates, written):
             _write_arg(args[i], arr, device)
-        for i, arr in zip(entry.arg_grads, grads):
-            _accumulate_grad(args[i], _result_tensor(arr, device, args[i]._device_name))
+        for i, arr in zip(entry.arg_grads, grads):   # accumulated into .grad, as PyTorch's backward does
+            grad = _result_tensor(arr, device, args[i]._device_name)
+            with no_grad():
+                args[i].grad = grad if args[i].grad is None else args[i].grad + grad
         it = iter(user)
         leaves = [_result_tensor(next(it), device, user_on) if is_t else c
                   for is_t, c in zip(entry.out_is_tensor, entry.out_constants)]
@@ -649,16 +651,6 @@ def _write_arg(arg, data, device: str) -> None:
             arg.copy_(_result_tensor(data, device, arg._device_name))
     else:
         np.copyto(arg, devices.host_array(data))
-
-
-def _accumulate_grad(arg: Tensor, grad: Tensor) -> None:
-    """Give argument ``arg`` the gradient a call's backward computed for it: its ``.grad``, or the
-    sum with the one it holds (PyTorch accumulates into ``.grad`` across backward passes)."""
-    if arg.grad is None:
-        arg.grad = grad
-    else:
-        with no_grad():
-            arg.grad = arg.grad + grad
 
 
 def _result_tensor(data, device: str, wanted: str) -> Tensor:
