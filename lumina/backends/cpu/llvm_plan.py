@@ -31,6 +31,7 @@ from llvmlite import ir
 
 from .launch import (BufferArg, ChunkBufferArg, IntArg, LaunchArg, RangeArg, TableArg, TableBufferArg, TableTileArg,
                      TileRangeArg, WorkspaceArg)
+from .llvm_gemm_ir import intrinsic
 
 I32 = ir.IntType(32)
 I64 = ir.IntType(64)
@@ -173,8 +174,7 @@ class Spin:
     def __init__(self, module: ir.Module, b: ir.IRBuilder, x86: bool):
         self.x86 = x86
         if x86:
-            self.clock = ir.Function(module, ir.FunctionType(I64, []), name="llvm.readcyclecounter") \
-                if "llvm.readcyclecounter" not in module.globals else module.globals["llvm.readcyclecounter"]
+            self.clock = intrinsic(module, "llvm.readcyclecounter", I64, [])
             self.start = b.call(self.clock, [])
         else:
             self.polls = b.alloca(I64)
