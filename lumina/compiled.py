@@ -49,7 +49,9 @@ from .errors import LuminaDeviceError, LuminaTraceError, LuminaTypeError, Lumina
 from .ir.dtypes import to_dtype
 from .ir.graph import Graph, emit, topo_sort
 from .dynamic_shapes import DynamicDims, has_symbols, sizes_of
+from .fast_call import FastCall
 from .lowered import Lowered
+from .pytree import flatten as _flatten
 from .ir.symbolic import Sym, assuming
 from .ir.ops import Op
 from .ir.types import TensorType
@@ -62,26 +64,6 @@ from .tracing import BOUND, STATE, STATE_LOCK, Rebinds, Trace, grad_type
 # Compiled signatures each compiled function keeps by default (``$LUMINA_COMPILE_CACHE_SIZE``
 # overrides): enough for the batch sizes, train/eval modes and autocast states of real use.
 CACHE_SIZE = 64
-
-
-def _flatten(tree) -> tuple[list, Callable]:
-    """Leaves of a tuple/list/dict tree of outputs, and a function that rebuilds the tree."""
-    if isinstance(tree, (tuple, list)):
-        parts = [_flatten(x) for x in tree]
-        sizes = [len(p[0]) for p in parts]
-
-        def build(leaves):
-            out, i = [], 0
-            for (_, f), n in zip(parts, sizes):
-                out.append(f(leaves[i:i + n]))
-                i += n
-            return type(tree)(out) if isinstance(tree, list) else tuple(out)
-        return [x for p in parts for x in p[0]], build
-    if isinstance(tree, dict):
-        keys = list(tree)
-        leaves, build_vals = _flatten([tree[k] for k in keys])
-        return leaves, lambda ls: dict(zip(keys, build_vals(ls)))
-    return [tree], lambda ls: ls[0]
 
 
 class _GradOf:
@@ -131,6 +113,7 @@ class _Entry:
     out_types: list | None = None   # a plain entry's output TensorTypes, from its first call
     symbolic: bool = False    # traced with symbolic dims: one executable for many sizes
     size_guards: Any = None   # the ``ir.symbolic.Guards`` its trace recorded (None: none)
+    fast: Any = None          # its ``fast_call.FastCall``, False where it has none; None: not made yet
 
     def guards_hold(self) -> bool:
         return not self.guards or all(grad_type(t) == traced for t, traced in self.guards)
@@ -180,6 +163,7 @@ class CompiledFunction:
         self._recent: OrderedDict[_Entry, None] = OrderedDict()   # least recently used first
         self._lock = threading.Lock()         # guards _cache and _recent
         self._last: _Entry | None = None      # the entry the last call ran
+        self._fast: FastCall | None = None    # the fast path of the last plain entry a call ran
         self._recompiles: deque[str] = deque(maxlen=recompiles.KEEP)   # why it traced again
         self._trace_lock = threading.Lock()   # one trace of this function at a time
         self._device = devices.require(device) if device is not None else None
@@ -231,7 +215,7 @@ class CompiledFunction:
         with self._lock:
             self._cache.clear()
             self._recent.clear()
-            self._last = None
+            self._last = self._fast = None
 
     def _lookup(self, key: tuple, args) -> _Entry | None:
         with self._lock:
@@ -247,6 +231,8 @@ class CompiledFunction:
             self._recent[entry] = None
             while len(self._recent) > self.cache_size:
                 old, _ = self._recent.popitem(last=False)
+                if self._fast is not None and self._fast.entry is old:
+                    self._fast = None
                 entries = self._cache[old.key]
                 entries.remove(old)
                 if not entries:
@@ -538,6 +524,11 @@ class CompiledFunction:
         return call
 
     def __call__(self, *args):
+        fast = self._fast
+        if fast is not None:
+            out = fast(args)
+            if out is not None:
+                return out
         entry = self._entry(args)
         if entry.plain:
             outs = self._run_plain(entry, args)
@@ -548,8 +539,12 @@ class CompiledFunction:
                     if not entry.symbolic:   # ... unless its sizes are symbolic
                         entry.out_types = types
                 it = iter(zip(outs, types))
-                return entry.rebuild([_output(*next(it)) if is_tensor else c
-                                      for is_tensor, c in zip(entry.out_is_tensor, entry.out_constants)])
+                out = entry.rebuild([_output(*next(it)) if is_tensor else c
+                                     for is_tensor, c in zip(entry.out_is_tensor, entry.out_constants)])
+                if entry.fast is None and not self.static_argnums:
+                    entry.fast = FastCall.build(entry, args, self.options is not None) or False
+                self._fast = entry.fast or None
+                return out
         entry, inputs, sources, targets = self._prepare(args, entry)
         device = self.device
         state_on = [t._device_name for t in targets]

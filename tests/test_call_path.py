@@ -82,3 +82,117 @@ def test_onnx_outputs_are_fresh_arrays_per_call():
     np.testing.assert_array_equal(first, [0, 2])
     np.testing.assert_array_equal(second, [1, 0])
     assert type(first) is np.ndarray and not np.shares_memory(first, second)
+
+
+def _general_path_forbidden(f, monkeypatch):
+    """Make ``f``'s general call path fail, so that a call that returns took the fast path."""
+    def refuse(args):
+        raise AssertionError("the general call path ran")
+    monkeypatch.setattr(f, "_entry", refuse)
+
+
+def test_a_repeated_call_takes_the_fast_path_and_reads_new_arguments(monkeypatch):
+    rng = np.random.default_rng(0)
+    f = lumina.compile(lambda a, b: (a * b + 1, a - b))
+    a, b = (rng.standard_normal((3, 5)).astype(np.float32) for _ in range(2))
+    f(lumina.tensor(a), b)
+    _general_path_forbidden(f, monkeypatch)
+    for _ in range(3):
+        a, b = (rng.standard_normal((3, 5)).astype(np.float32) for _ in range(2))
+        s, d = f(lumina.tensor(a), b)
+        assert isinstance(s, lumina.Tensor) and s.shape == (3, 5) and s.dtype == lumina.float32
+        np.testing.assert_allclose(s.numpy(), a * b + 1, rtol=1e-6)
+        np.testing.assert_array_equal(d.numpy(), a - b)
+
+
+@pytest.mark.parametrize("change", ["shape", "dtype", "requires_grad", "non_contiguous", "lazy", "view",
+                                    "autocast", "options"])
+def test_a_call_unlike_the_last_leaves_the_fast_path_and_gets_the_right_answer(change):
+    """Each change either needs another compiled signature (counted) or data the fast path does not
+    bind as it is; the answer is NumPy's (eager lumina's under autocast)."""
+    rng = np.random.default_rng(1)
+    w = lumina.tensor(rng.standard_normal((4, 3)).astype(np.float32))
+    f = lumina.compile(lambda x: (x @ w).exp())
+    x = rng.standard_normal((2, 4)).astype(np.float32)
+    f(lumina.tensor(x))
+    f(lumina.tensor(x))
+    assert f._fast is not None
+    arg, expected, context, signatures = lumina.tensor(x), np.exp(x @ w.numpy()), None, 2
+    if change == "shape":
+        x = rng.standard_normal((3, 4)).astype(np.float32)
+        arg, expected = lumina.tensor(x), np.exp(x @ w.numpy())
+    elif change == "dtype":
+        arg, expected = lumina.tensor(x.astype(np.float64)), np.exp(x.astype(np.float64) @ w.numpy())
+    elif change == "requires_grad":
+        arg = lumina.tensor(x, requires_grad=True)
+    elif change == "non_contiguous":
+        f(x)                          # now the fast path of a contiguous array argument
+        arg = np.repeat(x, 2, axis=1)[:, ::2]   # the same values, strided
+        signatures = 2
+    elif change == "lazy":
+        arg, signatures = lumina.tensor(x / 2) * 2, 1   # not realised yet
+    elif change == "view":
+        junk = np.full_like(x, 100)
+        arg, signatures = lumina.tensor(np.concatenate([junk, x]))[2:], 1   # rows 2.. of another array
+    elif change == "autocast":
+        context = lumina.autocast("cpu", dtype=lumina.bfloat16)
+    else:
+        context = lumina.compiler.options(epilogues=False)
+    if context is None:
+        out = f(arg)
+    else:
+        with context:
+            out = f(arg)
+            if change == "autocast":   # eager lumina under the same autocast
+                expected = (lumina.tensor(x) @ w).exp().numpy()
+                assert out.dtype == lumina.bfloat16
+    tol = 1e-2 if change == "autocast" else 1e-5
+    np.testing.assert_allclose(out.numpy().astype(np.float64), expected.astype(np.float64), rtol=tol)
+    assert f.cache_info()["entries"] == signatures
+
+
+def test_the_fast_path_keeps_no_rebound_state_alive():
+    import gc
+    import weakref
+    w = lumina.tensor(np.ones(1024, np.float32))
+    f = lumina.compile(lambda x: x + w)
+    x = np.zeros(1024, np.float32)
+    f(x)
+    f(x)
+    old = weakref.ref(w.numpy())
+    with lumina.no_grad():
+        w.add_(1)
+    w.numpy()                         # realised: a new array for w, the old one is garbage
+    gc.collect()
+    assert old() is None
+    np.testing.assert_array_equal(f(x).numpy(), np.full(1024, 2, np.float32))
+
+
+def test_state_trained_between_fast_calls_is_seen():
+    """An eager optimizer step rebinds every parameter; the compiled inference function reads the
+    new values (oracle: the same Linear computed with NumPy)."""
+    rng = np.random.default_rng(2)
+    model = lumina.nn.Linear(4, 3)
+    infer = lumina.compile(lambda x: model(x))
+    opt = lumina.optim.SGD(model.parameters(), lr=0.5)
+    x = rng.standard_normal((5, 4)).astype(np.float32)
+    for _ in range(3):
+        with lumina.no_grad():
+            out = infer(lumina.tensor(x)).numpy()
+        expected = x @ model.weight.numpy().T + model.bias.numpy()
+        np.testing.assert_allclose(out, expected, rtol=1e-5, atol=1e-6)
+        opt.zero_grad()
+        model(lumina.tensor(x)).square().sum().backward()
+        opt.step()
+
+
+def test_run_after_the_runner_binds_its_inputs_again():
+    """``Executable.runner`` binds addresses without ``run``'s bookkeeping; a ``run`` after it with
+    the array ``run`` bound before must not trust its old binding."""
+    x1, x2 = np.ones((2, 3), np.float32), np.full((2, 3), 5, np.float32)
+    exe = _exe(lambda t: t * 2, x1)
+    for _ in range(3):   # a small step's plan is compiled at its third run
+        np.testing.assert_array_equal(exe.run([x1])[0], x1 * 2)
+    assert exe.plan is not None
+    np.testing.assert_array_equal(exe.runner()([x2])[0], x2 * 2)
+    np.testing.assert_array_equal(exe.run([x1])[0], x1 * 2)

@@ -232,6 +232,9 @@ class Executable:
         self._outputs = [(slot, shape, self.slots[slot].role is not SlotRole.OUTPUT,
                           tuple(shape) != tuple(self.slots[slot].shape), self._fixed[slot])
                          for slot, shape in zip(self.output_slots, self.output_shapes)]
+        # the output slots, where every output is a fresh array of its slot's shape (else empty)
+        self._outputs_fresh = [slot for slot, _, copy, reshape, _ in self._outputs] \
+            if not any(copy or reshape for _, _, copy, reshape, _ in self._outputs) else []
 
     def _in_arena(self, slot: int) -> np.ndarray:
         """Temp slot ``slot``'s array: a view of the arena at its planned offset."""
@@ -261,6 +264,47 @@ class Executable:
             return self._execute(head, pin)
         return call
 
+    def binds_as_is(self, inputs: list) -> bool:
+        """Whether ``run`` binds ``inputs`` as they are: each a C-contiguous NumPy array of its
+        input's shape and dtype (what ``runner``'s caller must ensure)."""
+        return len(inputs) == len(self._inputs) and all(
+            type(x) is np.ndarray and x.flags.c_contiguous and x.shape == shape and x.dtype == dtype
+            for (_, shape, dtype), x in zip(self._inputs, inputs))
+
+    def runner(self) -> Callable[[list[np.ndarray]], list[np.ndarray]]:
+        """``call(inputs)``, the same as ``run(inputs)`` for inputs the caller has checked: each a
+        C-contiguous NumPy array of its input's shape and dtype (a compiled call's fast path,
+        ``fast_call``). It binds every address afresh, skipping ``run``'s per-input checks and
+        bookkeeping; a step that needs more than binding and one plan call (no plan compiled yet,
+        index checks, frozen inputs, outputs that are not fresh arrays) takes ``run``."""
+        fresh = self._fresh
+        if (self._frozen or self._status is not None or not self._outputs_fresh
+                or [slot for slot, _, _ in fresh] != self._outputs_fresh):
+            return self.run
+        slots = [slot for slot, _, _ in self._inputs]
+        ptrs, bound, lock, empty = self._ptrs, self._bound, self._lock, np.empty
+        dead = [_dead] * len(bound)
+
+        def call(inputs):
+            if self.plan is None or POISON:
+                return self.run(inputs)
+            with lock:
+                for slot, x in zip(slots, inputs):
+                    ptrs[slot] = _WORDS[(id(x) + _DATA_OFFSET) >> 3] if _WORDS is not None else x.ctypes.data
+                bound[:] = dead   # ``run`` binds every input again after this
+                self._pin = None
+                outs = []
+                for slot, shape, dtype in fresh:
+                    a = empty(shape, dtype)
+                    outs.append(a)
+                    ptrs[slot] = _WORDS[(id(a) + _DATA_OFFSET) >> 3] if _WORDS is not None else a.ctypes.data
+                if self.plan_threads == 1:
+                    self.plan(self._ptrs_address, 0, _workspace(self.workspaces)[1] if self.workspaces else 0)
+                else:
+                    self._run_on_threads(ptrs)
+            return outs
+        return call
+
     def _execute(self, inputs: list[np.ndarray], pin: _Pin | None, stepwise: bool = False) -> list[np.ndarray]:
         """``run``; with a ``pin`` (``pinned``), ``inputs`` are the leading inputs only."""
         with self._lock:  # intermediates and the bound addresses are shared: one call at a time
@@ -271,9 +315,10 @@ class Executable:
             else:   # first call, or another array was bound to a pinned input since
                 arrays = self._bind_run([*inputs, *pin.tail], {})
                 self._pin, self._pin_start = pin, pin.start
-            self._runs += 1
-            if self.deferred_plan is not None and self._runs >= PLAN_AFTER:
-                self._compile_deferred_plan()
+            if self.deferred_plan is not None:
+                self._runs += 1
+                if self._runs >= PLAN_AFTER:
+                    self._compile_deferred_plan()
             if POISON:
                 self.arena[:] = 0xFF
             if stepwise or self.plan is None:
@@ -285,6 +330,8 @@ class Executable:
             error = self._index_error() if self._status is not None else None
         if error is not None:
             raise LuminaIndexError(error)
+        if self._outputs_fresh:   # each output a fresh array of its slot's shape: returned as it is
+            return [arrays[slot] for slot in self._outputs_fresh]
         outs = []
         for slot, shape, copy, reshape, fixed in self._outputs:
             out = arrays[slot] if fixed is None else fixed
@@ -297,7 +344,9 @@ class Executable:
         arrays in ``arrays``). Returns ``{slot: array}`` of every slot an output reads."""
         ptrs, bound = self._ptrs, self._bound
         stale = False
-        for k, ((slot, shape, dtype), x) in enumerate(zip(self._inputs, inputs)):
+        k = -1
+        for (slot, shape, dtype), x in zip(self._inputs, inputs):
+            k += 1
             if x is not bound[k]():
                 x = _checked(x, shape, dtype)
                 bound[k] = weakref.ref(x)
@@ -402,11 +451,12 @@ class Executable:
     def _bind_fresh(self, arrays, ptrs) -> None:
         """A new array for each output slot the caller keeps, in ``arrays`` (by slot) and its
         address in ``ptrs``."""
+        empty = np.empty
         for slot, shape, dtype in self._fresh:
-            arrays[slot] = a = np.empty(shape, dtype)
+            arrays[slot] = a = empty(shape, dtype)
+            ptrs[slot] = _WORDS[(id(a) + _DATA_OFFSET) >> 3] if _WORDS is not None else a.ctypes.data
             if POISON:
                 a.reshape(-1).view(np.uint8)[:] = 0xFF
-            ptrs[slot] = data_address(a)
 
     def _run_stepwise(self, ptrs) -> None:
         ptrs = ptrs.tolist()

@@ -1,0 +1,153 @@
+"""The fast path of a ``@lumina.compile`` call: a call that looks like the last one runs its
+executable with only the checks that tell it is the same entry.
+
+A compiled call normally builds the argument signature (every shape, dtype and flag), looks it up,
+checks the entry's guards, gathers the captured state's arrays and wraps each output in a tensor:
+about 15 us of Python before and after a kernel that may take 1 us. ``FastCall`` is made for one
+*plain* entry (``compiled._Entry.plain``: on the cpu, nothing written back) after a call of it has
+succeeded; it remembers what that call's arguments looked like (per position, a realised ``Tensor``
+of one ``TensorType`` and ``requires_grad``, or a NumPy array of one shape and dtype) and the arrays
+of the captured state, and a later call whose arguments look the same runs the executable at once.
+Anything else (another shape, a lazy argument, a view, a trace in progress, another autocast state
+or compile options, state rebound since) makes it return None, and the caller takes the general
+path, which decides as it always did. So the fast path never decides differently from the general
+one; it only skips deciding again.
+
+State: a captured tensor is trusted while ``tensor.aliases.EPOCH`` (advanced by every rebinding of a
+tensor's value) and ``tracing.Rebinds`` (by every replacement of a value's data) have not moved;
+when either has, each captured tensor is checked against the value and data the snapshot holds.
+"""
+from __future__ import annotations
+
+import weakref
+from typing import Any, Callable
+
+import numpy as np
+
+from .amp import autocast_state
+from .compiler import current_options
+from .tensor import Tensor
+from .tensor.aliases import EPOCH
+from .tracing import BOUND, STATE, STATE_LOCK, Rebinds
+
+
+class FastCall:
+    """``call(args)``: the outputs of the entry it was made for, on ``args``, as the general path
+    returns them; None when ``args`` (or the state) do not look like the call it was made from.
+    Make one with ``FastCall.build``."""
+
+    __slots__ = ("entry", "_run", "_kinds", "_autocast", "_options", "_captured", "_arrays",
+                 "_epoch", "_rebinds", "_out_types", "_rebuild", "_single")
+
+    def __init__(self, entry, run: Callable, kinds: list, options, captured: list):
+        self.entry = entry
+        self._run = run
+        self._kinds = kinds          # per argument: (Tensor, TensorType, requires_grad) | (np.ndarray, shape, dtype)
+        self._autocast = entry.key[1]
+        self._options = options      # None: the function's own options (no check needed)
+        self._captured = captured    # per captured input: (tensor, value, data) or (None, array, None)
+        self._arrays: list[weakref.ref] = []   # the captured inputs' arrays at the last snapshot
+        self._epoch = -1
+        self._rebinds = -1
+        self._out_types = entry.out_types
+        self._rebuild = entry.rebuild
+        marker = object()   # one tensor returned as it is: no tree to rebuild
+        self._single = entry.out_is_tensor == [True] and entry.rebuild([marker]) is marker
+
+    @staticmethod
+    def build(entry, args, own_options: bool) -> FastCall | None:
+        """The fast path of plain cpu ``entry`` for calls like the one on ``args`` that just ran
+        it, or None where the entry needs what only the general path does: symbolic sizes or
+        size guards, ``.grad`` guards, a captured ``.grad``, static or non-array arguments, or a
+        tensor argument that is lazy, a view, a subclass or marked dynamic."""
+        if (not entry.plain or entry.symbolic or entry.size_guards is not None or entry.guards
+                or entry.out_types is None):
+            return None
+        kinds, arrays = [], []
+        for a in args:
+            if type(a) is np.ndarray:
+                kinds.append((np.ndarray, a.shape, a.dtype))
+                arrays.append(a)
+            elif type(a) is Tensor and a._view is None and getattr(a, "_dynamic_dims", None) is None:
+                kinds.append((Tensor, a._value.type, a.requires_grad))
+                arrays.append(_array(a))
+            else:
+                return None
+        captured = []
+        for c in entry.captured:
+            if isinstance(c, np.ndarray):
+                captured.append((None, c, None))
+            elif type(c) is Tensor or isinstance(c, Tensor):
+                captured.append((c, None, None))
+            else:   # a ``.grad`` read at each call
+                return None
+        fast = FastCall(entry, entry.executable.runner(), kinds, None if own_options else entry.key[2], captured)
+        # the executable takes these arrays as they are (so it will the same types' arrays later)
+        if not fast._snapshot() or not entry.executable.binds_as_is(arrays + [r() for r in fast._arrays]):
+            return None
+        return fast
+
+    def __call__(self, args) -> Any:
+        if (STATE.trace is not None or len(args) != len(self._kinds) or autocast_state() != self._autocast
+                or (self._options is not None and current_options() != self._options)):
+            return None
+        inputs = []
+        for a, (kind, t, flag) in zip(args, self._kinds):
+            if type(a) is not kind:
+                return None
+            if kind is Tensor:
+                if a._view is not None or a.requires_grad is not flag:
+                    return None
+                v = a._value
+                if v.type is not t and v.type != t:
+                    return None
+                data = a._data
+                if data is None:
+                    data = BOUND.get(v)
+                    if type(data) is not np.ndarray:   # lazy: the general path realises it
+                        return None
+                inputs.append(data)
+            elif a.shape != t or a.dtype != flag or not a.flags.c_contiguous:
+                return None
+            else:
+                inputs.append(a)
+        if self._captured:
+            if self._epoch != EPOCH.now or self._rebinds != Rebinds.count:
+                if not self._snapshot():
+                    return None
+            for ref in self._arrays:
+                data = ref()
+                if data is None:   # freed: its tensor was rebound since (and the count moved)
+                    return None
+                inputs.append(data)
+        outs = self._run(inputs)
+        if self._single:
+            return Tensor._from_array(outs[0], type=self._out_types[0])
+        it = iter(zip(outs, self._out_types))
+        return self._rebuild([Tensor._from_array(*next(it)) if is_tensor else c
+                              for is_tensor, c in zip(self.entry.out_is_tensor, self.entry.out_constants)])
+
+    def _snapshot(self) -> bool:
+        """Read the captured state's arrays afresh (some tensor was rebound since the last read);
+        False when a captured tensor is lazy or a view now (the general path handles it)."""
+        with STATE_LOCK:   # no trace in another thread has the state rebound meanwhile
+            epoch, rebinds = EPOCH.now, Rebinds.count
+            arrays = []
+            for tensor, fixed, _ in self._captured:
+                if tensor is None:
+                    arrays.append(weakref.ref(fixed))   # the entry holds it
+                    continue
+                if tensor._view is not None:
+                    return False
+                data = _array(tensor)
+                if type(data) is not np.ndarray:
+                    return False
+                arrays.append(weakref.ref(data))   # weak: the fast path keeps no old state alive
+            self._arrays, self._epoch, self._rebinds = arrays, epoch, rebinds
+        return True
+
+
+def _array(t: Tensor):
+    """Realised tensor ``t``'s host array, or None (lazy, or on another device)."""
+    data = t._data
+    return BOUND.get(t._value) if data is None else data
