@@ -25,6 +25,9 @@ class FusionOptions:
       kernel (``schedule.row_fusion``).
     * ``dot_rows``: a row kernel over whole rows of a GEMM's result joins the GEMM (needs
       ``multi_output``).
+    * ``elementwise_rows``: elementwise kernels over the same shape that read one another or share
+      an input merge into one multi-output row kernel (an optimizer's moment and parameter
+      updates: one pass over each buffer; needs ``multi_output``).
 
     Budgets (non-negative integers):
 
@@ -51,6 +54,7 @@ class FusionOptions:
     epilogues: bool = True
     multi_output: bool = True
     dot_rows: bool = True
+    elementwise_rows: bool = True
     max_depth: int = 64
     recompute_budget: int = 2
     row_recompute_budget: int = 8

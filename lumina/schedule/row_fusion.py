@@ -99,6 +99,7 @@ class _Group:
     cost: dict[int, int] = field(default_factory=dict)   # id(full member root) -> ops per evaluation
     contiguous: bool = True   # the innermost dim (of extent > 1) is reduced: a row is contiguous
     producer: int | None = None   # a row-fused GEMM: the dot kernel whose result's rows these are
+    elementwise: bool = False     # whole-row stages only (``_place_elementwise``)
 
     @property
     def length(self) -> int:
@@ -130,6 +131,10 @@ class _RowFuser:
         if self.options.dot_rows:
             for gi, g in enumerate(self.groups):
                 self._attach_dot(g, gi)
+        if self.options.elementwise_rows:
+            for i, k in enumerate(self.kernels):
+                if k.kind is KernelKind.ELEMENTWISE and self.group_of[i] is None and not _empty(k):
+                    self._place_elementwise(i, k)
         merged, registers = [], set()
         for g in self.groups:
             kernel, kept = self._merge(g, order)
@@ -165,6 +170,35 @@ class _RowFuser:
             group_of[i] = len(groups)
             groups.append(_Group(key[0], key[1], [i], [RowStage(k, StageRole.REDUCE)],
                                  {id(k.root): StageRole.REDUCE}, contiguous=sig[-1][1]))
+
+    def _place_elementwise(self, i: int, k: Kernel) -> None:
+        """Join elementwise kernel ``i`` (``k``, in no group) to an elementwise group over its
+        shape that it reads (latest first) or shares an input with; else open one. Such a group
+        has whole-row stages only; its rows are the shape's trailing dims (``_elementwise_rows``).
+        Only kernels of elementwise ops, broadcasts and reshapes take part: their loads follow the
+        rows, so a stage walks each buffer in order, as the kernel alone would."""
+        if id(k.root) not in self.outputs or not all(
+                n.op.kind in _ELEMENTWISE_KINDS or n.op in (Op.CONST, Op.EXPAND, Op.RESHAPE) for n in k.nodes):
+            return
+        key = _elementwise_rows(k.root.shape, self.options.max_row_elements)
+        if key is None:
+            return
+        sig = _signature(*key)
+        groups = self.groups
+        read = {self.group_of[self.producer[id(v)]] for v in k.inputs if id(v) in self.producer}
+        for g in range(len(groups) - 1, -1, -1):
+            group = groups[g]
+            if not group.elementwise or group.signature != sig or (g not in read and not self._shares_input(group, k)):
+                continue
+            try:
+                self._join(group, g, i, k)
+            except Refused:
+                continue
+            self.group_of[i] = g
+            return
+        self.group_of[i] = len(groups)
+        groups.append(_Group(key[0], key[1], [i], [RowStage(k, StageRole.FULL)], {id(k.root): StageRole.FULL},
+                             {id(k.root): self._cost(k)}, elementwise=True))
 
     def _join(self, g: _Group, gi: int, i: int, k: Kernel) -> None:
         """Add kernel ``i`` (``k``) to group ``g`` (number ``gi``); raise Refused (``g`` unchanged)
@@ -442,6 +476,29 @@ def _empty(k: Kernel) -> bool:
     its empty buffer (memory the arena gives to other values). On its own it is cheap: it has no
     elements to read, or none to write."""
     return any(v.type.numel == 0 for v in k.inputs) or any(n.out.type.numel == 0 for n in k.nodes)
+
+
+_ELEMENTWISE_KINDS = (Kind.UNARY, Kind.BINARY, Kind.TERNARY, Kind.CAST)
+
+ELEMENTWISE_ROW = 256
+"""Elements an elementwise group's row reaches at least where the shape allows: the trailing dims
+taken as a row until their product does (a stage loop long enough to vectorize; the other dims
+are the rows, split over threads)."""
+
+
+def _elementwise_rows(shape, limit: int) -> tuple[tuple[int, ...], tuple[int, ...]] | None:
+    """``(shape, axes)`` of the rows of an elementwise group over ``shape``: its trailing dims,
+    together at least ``ELEMENTWISE_ROW`` elements (or all of them); None when that row exceeds
+    ``limit`` elements, is symbolic, or the shape has no element."""
+    if not all(isinstance(n, int) for n in shape) or math.prod(shape) < 2:
+        return None
+    axes, length = [], 1
+    for d in range(len(shape) - 1, -1, -1):
+        if length >= ELEMENTWISE_ROW:
+            break
+        axes.insert(0, d)
+        length *= shape[d]
+    return (tuple(shape), tuple(axes)) if length <= limit else None
 
 
 def _row_key(k: Kernel) -> tuple[tuple[int, ...], tuple[int, ...]] | None:
