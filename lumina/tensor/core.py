@@ -171,7 +171,8 @@ class Tensor:
             # realised first, as ``_touch`` does: the trace must remember the value a call reads
             # (a pending one, as after ``copy_`` or ``load_state_dict``, would be captured as the
             # array it realises to, fixed, instead of the tensor)
-            _realize_outside_trace(self)
+            if id(self) not in trace.touched:
+                _realize_outside_trace(self)
             trace.write_grad(self)
         self._grad = value
 
