@@ -111,16 +111,16 @@ class FastCall:
                 return None
             else:
                 inputs.append(a)
+        tail = ()
         if self._captured:
             if self._epoch != EPOCH.now or self._rebinds != Rebinds.count:
                 if not self._snapshot():
                     return None
-            for ref in self._arrays:
-                data = ref()
-                if data is None:   # freed: its tensor was rebound since (and the count moved)
-                    return None
-                inputs.append(data)
-        outs = self._run(inputs)
+            # Unchanged since the snapshot (no tensor rebound, no value given other data), the
+            # captured tensors, which the entry holds, still hold these arrays: alive, and bound
+            # already when the last call bound the same list.
+            tail = self._arrays
+        outs = self._run(inputs, tail)
         if self._single:
             return Tensor._from_array(outs[0], type=self._out_types[0])
         it = iter(zip(outs, self._out_types))
@@ -143,6 +143,7 @@ class FastCall:
                 if type(data) is not np.ndarray:
                     return False
                 arrays.append(weakref.ref(data))   # weak: the fast path keeps no old state alive
+            # a new list: the executable's runner binds it again
             self._arrays, self._epoch, self._rebinds = arrays, epoch, rebinds
         return True
 

@@ -196,3 +196,28 @@ def test_run_after_the_runner_binds_its_inputs_again():
     assert exe.plan is not None
     np.testing.assert_array_equal(exe.runner()([x2])[0], x2 * 2)
     np.testing.assert_array_equal(exe.run([x1])[0], x1 * 2)
+
+
+def test_two_functions_sharing_one_executable_each_read_their_own_state():
+    """Functions of the same structure share an executable (cached by graph structure); the fast
+    path of each binds its own captured state whenever the other bound its own in between."""
+    w1 = lumina.tensor(np.full(4, 2.0, np.float32))
+    w2 = lumina.tensor(np.full(4, 3.0, np.float32))
+    f1 = lumina.compile(lambda x: x * w1)
+    f2 = lumina.compile(lambda x: x * w2)
+    x = np.arange(4, dtype=np.float32)
+    for _ in range(4):   # the plan is compiled at the third run; later calls take the runner
+        np.testing.assert_array_equal(f1(x).numpy(), x * 2)
+        np.testing.assert_array_equal(f2(x).numpy(), x * 3)
+    assert f1.lower(x).executable is f2.lower(x).executable
+
+
+def test_the_fast_path_binds_its_state_again_after_a_run_with_other_arrays():
+    w = lumina.tensor(np.full(4, 2.0, np.float32))
+    f = lumina.compile(lambda x: x * w)
+    x = np.arange(4, dtype=np.float32)
+    for _ in range(4):
+        np.testing.assert_array_equal(f(x).numpy(), x * 2)
+    exe = f.lower(x).executable
+    np.testing.assert_array_equal(exe.run([x, np.full(4, 5.0, np.float32)])[0], x * 5)
+    np.testing.assert_array_equal(f(x).numpy(), x * 2)

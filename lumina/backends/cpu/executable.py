@@ -216,6 +216,7 @@ class Executable:
         self._bound: list = [_dead] * len(self.input_slots)
         self._fresh = [(i, s.shape, s.dtype) for i, s in enumerate(self.slots) if s.role is SlotRole.OUTPUT]
         self._pin, self._pin_start = None, len(self._inputs)   # the ``pinned`` call bound now
+        self._runner_tail = None   # the tail ``runner`` bound last (None: none, or ``run`` bound since)
         # The frozen inputs that hoisted launches or prepacks read, each with a weak reference to
         # the array they were last computed from (``_refresh``).
         self._frozen = {slot: _dead for slot in self.input_slots if self.slots[slot].frozen} \
@@ -271,28 +272,36 @@ class Executable:
             type(x) is np.ndarray and x.flags.c_contiguous and x.shape == shape and x.dtype == dtype
             for (_, shape, dtype), x in zip(self._inputs, inputs))
 
-    def runner(self) -> Callable[[list[np.ndarray]], list[np.ndarray]]:
-        """``call(inputs)``, the same as ``run(inputs)`` for inputs the caller has checked: each a
-        C-contiguous NumPy array of its input's shape and dtype (a compiled call's fast path,
-        ``fast_call``). It binds every address afresh, skipping ``run``'s per-input checks and
-        bookkeeping; a step that needs more than binding and one plan call (no plan compiled yet,
-        index checks, frozen inputs, outputs that are not fresh arrays) takes ``run``."""
+    def runner(self) -> Callable[..., list[np.ndarray]]:
+        """``call(head, tail=())``, the same as ``run([*head, *tail])`` for inputs the caller has
+        checked: each a C-contiguous NumPy array of its input's shape and dtype (a compiled call's
+        fast path, ``fast_call``). ``tail`` holds weak references to the last inputs (the captured
+        state), bound again only when ``tail`` is another list than the last call's or another
+        call bound inputs since: the caller passes a new list when their arrays may have changed,
+        and keeps them alive meanwhile. It skips ``run``'s per-input checks and bookkeeping; a step
+        that needs more than binding and one plan call (no plan compiled yet, index checks, frozen
+        inputs, outputs that are not fresh arrays) takes ``run``."""
         fresh = self._fresh
         if (self._frozen or self._status is not None or not self._outputs_fresh
                 or [slot for slot, _, _ in fresh] != self._outputs_fresh):
-            return self.run
+            return lambda head, tail=(): self.run([*head, *(r() for r in tail)])
         slots = [slot for slot, _, _ in self._inputs]
         ptrs, bound, lock, empty = self._ptrs, self._bound, self._lock, np.empty
         dead = [_dead] * len(bound)
 
-        def call(inputs):
+        def call(head, tail=()):
             if self.plan is None or POISON:
-                return self.run(inputs)
+                return self.run([*head, *(r() for r in tail)])
             with lock:
-                for slot, x in zip(slots, inputs):
+                if tail is not self._runner_tail:   # the tail changed, or ``run`` bound inputs since
+                    for slot, ref in zip(slots[len(head):], tail):
+                        x = ref()
+                        ptrs[slot] = _WORDS[(id(x) + _DATA_OFFSET) >> 3] if _WORDS is not None else x.ctypes.data
+                    bound[:] = dead   # ``run`` binds every input again after this
+                    self._pin = None
+                    self._runner_tail = tail
+                for slot, x in zip(slots, head):
                     ptrs[slot] = _WORDS[(id(x) + _DATA_OFFSET) >> 3] if _WORDS is not None else x.ctypes.data
-                bound[:] = dead   # ``run`` binds every input again after this
-                self._pin = None
                 outs = []
                 for slot, shape, dtype in fresh:
                     a = empty(shape, dtype)
@@ -343,6 +352,7 @@ class Executable:
         last call is bound again; ``inputs`` may be the leading inputs only (the rest pinned, their
         arrays in ``arrays``). Returns ``{slot: array}`` of every slot an output reads."""
         ptrs, bound = self._ptrs, self._bound
+        self._runner_tail = None   # ``runner``'s binding of the tail is overwritten
         stale = False
         k = -1
         for (slot, shape, dtype), x in zip(self._inputs, inputs):
