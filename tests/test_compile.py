@@ -576,7 +576,7 @@ def test_a_training_step_compiled_after_loading_weights_reads_them_at_every_call
     """Weights loaded in place (pending when the first call traces the step, whose ``zero_grad``
     touches them first) are state the step reads at each call, not the loaded arrays fixed at
     trace time. Oracle: torch's SGD on the same weights and batches."""
-    torch = pytest.importorskip("torch")
+    from linear_twin import check_against_torch, step_of
     rng = np.random.default_rng(0)
     w, b = rng.standard_normal((3, 4)).astype(np.float32), rng.standard_normal(3).astype(np.float32)
     model = lumina.nn.Linear(4, 3)
@@ -587,27 +587,5 @@ def test_a_training_step_compiled_after_loading_weights_reads_them_at_every_call
             model.weight.copy_(lumina.tensor(w))
             model.bias.copy_(lumina.tensor(b))
     opt = lumina.optim.SGD(model.parameters(), lr=0.1)
-
-    @lumina.compile
-    def step(x):
-        opt.zero_grad()
-        loss = model(x).square().mean()
-        loss.backward()
-        opt.step()
-        return loss
-
-    tmodel = torch.nn.Linear(4, 3)
-    with torch.no_grad():
-        tmodel.weight.copy_(torch.from_numpy(w))
-        tmodel.bias.copy_(torch.from_numpy(b))
-    topt = torch.optim.SGD(tmodel.parameters(), lr=0.1)
-    for _ in range(3):
-        x = rng.standard_normal((8, 4)).astype(np.float32)
-        loss = step(lumina.tensor(x))
-        topt.zero_grad()
-        tloss = tmodel(torch.from_numpy(x)).square().mean()
-        tloss.backward()
-        topt.step()
-        np.testing.assert_allclose(loss.numpy(), tloss.detach().numpy(), rtol=1e-5)
-        np.testing.assert_allclose(model.weight.numpy(), tmodel.weight.detach().numpy(), rtol=1e-5, atol=1e-6)
-        np.testing.assert_allclose(model.bias.numpy(), tmodel.bias.detach().numpy(), rtol=1e-5, atol=1e-6)
+    step = lumina.compile(step_of(model, opt))
+    check_against_torch(step, model, w, b, lambda ps: torch.optim.SGD(ps, lr=0.1), 3, rng)

@@ -16,6 +16,8 @@ from lumina.codegen.kernel import RowKernel
 from lumina.compiler import CompileOptions
 from lumina.schedule.options import FusionOptions
 
+from linear_twin import check_against_torch, step_of
+
 
 def _options(on: bool) -> CompileOptions:
     return CompileOptions(FusionOptions(elementwise_rows=on))
@@ -27,30 +29,10 @@ def test_an_adamw_update_is_one_kernel_per_parameter_and_matches_torch():
     model = lumina.nn.Linear(64, 48)
     model.load_state_dict({"weight": lumina.tensor(w), "bias": lumina.tensor(b)})
     opt = lumina.optim.AdamW(model.parameters(), lr=1e-2, weight_decay=0.1)
-
-    def step(x):
-        opt.zero_grad()
-        loss = model(x).square().mean()
-        loss.backward()
-        opt.step()
-        return loss
+    step = step_of(model, opt)
     compiled = lumina.compile(step, options=_options(True))
-
-    tmodel = torch.nn.Linear(64, 48)
-    with torch.no_grad():
-        tmodel.weight.copy_(torch.from_numpy(w))
-        tmodel.bias.copy_(torch.from_numpy(b))
-    topt = torch.optim.AdamW(tmodel.parameters(), lr=1e-2, weight_decay=0.1)
-    for _ in range(4):
-        x = rng.standard_normal((8, 64)).astype(np.float32)
-        loss = compiled(lumina.tensor(x))
-        topt.zero_grad()
-        tloss = tmodel(torch.from_numpy(x)).square().mean()
-        tloss.backward()
-        topt.step()
-        np.testing.assert_allclose(loss.numpy(), tloss.detach().numpy(), rtol=1e-5)
-        np.testing.assert_allclose(model.weight.numpy(), tmodel.weight.detach().numpy(), rtol=1e-5, atol=1e-6)
-        np.testing.assert_allclose(model.bias.numpy(), tmodel.bias.detach().numpy(), rtol=1e-5, atol=1e-6)
+    check_against_torch(compiled, model, w, b, lambda ps: torch.optim.AdamW(ps, lr=1e-2, weight_decay=0.1), 4, rng)
+    x = rng.standard_normal((8, 64)).astype(np.float32)
     # the weight's two moments and the weight itself: one kernel, three stored whole-row stages
     merged = [k for k in compiled.lower(lumina.tensor(x)).kernels()
               if isinstance(k, RowKernel) and k.n_outputs == 3 and k.buffers[-1].numel == 48 * 64]
