@@ -59,7 +59,7 @@ class FastCall:
         """The fast path of plain cpu ``entry`` for calls like the one on ``args`` that just ran
         it, or None where the entry needs what only the general path does: symbolic sizes or
         size guards, ``.grad`` guards, a captured ``.grad``, static or non-array arguments, or a
-        tensor argument that is lazy, a view, a subclass or marked dynamic."""
+        tensor argument that is lazy, a view or marked dynamic."""
         if (not entry.plain or entry.symbolic or entry.size_guards is not None or entry.guards
                 or entry.out_types is None):
             return None
@@ -68,8 +68,9 @@ class FastCall:
             if type(a) is np.ndarray:
                 kinds.append((np.ndarray, a.shape, a.dtype))
                 arrays.append(a)
-            elif type(a) is Tensor and a._view is None and getattr(a, "_dynamic_dims", None) is None:
-                kinds.append((Tensor, a._value.type, a.requires_grad))
+            elif isinstance(a, Tensor) and a._view is None and getattr(a, "_dynamic_dims", None) is None:
+                # by its exact class: a subclass (from_numpy's, nn.Parameter) is checked as itself
+                kinds.append((type(a), a._value.type, a.requires_grad))
                 arrays.append(_array(a))
             else:
                 return None
@@ -95,7 +96,7 @@ class FastCall:
         for a, (kind, t, flag) in zip(args, self._kinds):
             if type(a) is not kind:
                 return None
-            if kind is Tensor:
+            if kind is not np.ndarray:
                 if a._view is not None or a.requires_grad is not flag:
                     return None
                 v = a._value

@@ -221,3 +221,16 @@ def test_the_fast_path_binds_its_state_again_after_a_run_with_other_arrays():
     exe = f.lower(x).executable
     np.testing.assert_array_equal(exe.run([x, np.full(4, 5.0, np.float32)])[0], x * 5)
     np.testing.assert_array_equal(f(x).numpy(), x * 2)
+
+
+def test_from_numpy_arguments_take_the_fast_path_and_read_their_array_afresh(monkeypatch):
+    x = np.arange(6, dtype=np.float32)
+    f = lumina.compile(lambda t: t * 2 + 1)
+    np.testing.assert_array_equal(f(lumina.from_numpy(x)).numpy(), x * 2 + 1)
+    _general_path_forbidden(f, monkeypatch)
+    shared = lumina.from_numpy(x)
+    np.testing.assert_array_equal(f(shared).numpy(), x * 2 + 1)
+    x[...] = -7                     # written through the array the tensor shares
+    np.testing.assert_array_equal(f(shared).numpy(), np.full(6, -13, np.float32))
+    y = np.ones(6, np.float32)
+    np.testing.assert_array_equal(f(lumina.from_numpy(y)).numpy(), y * 2 + 1)
