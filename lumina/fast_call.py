@@ -13,6 +13,10 @@ or compile options, state rebound since) makes it return None, and the caller ta
 path, which decides as it always did. So the fast path never decides differently from the general
 one; it only skips deciding again.
 
+An entry traced with symbolic dims (``dynamic=``, or a dim seen at two sizes) takes the fast path
+at any sizes its signature would name the same way: each symbol one size of at least
+``ir.symbolic.MIN_SIZE``, distinct symbols distinct sizes, and the trace's size guards holding.
+
 State: a captured tensor is trusted while ``tensor.aliases.EPOCH`` (advanced by every rebinding of a
 tensor's value) and ``tracing.Rebinds`` (by every replacement of a value's data) have not moved;
 when either has, each captured tensor is checked against the value and data the snapshot holds.
@@ -27,6 +31,8 @@ import numpy as np
 from .amp import autocast_state
 from .compiler import current_options
 from .tensor import Tensor
+from .ir.symbolic import MIN_SIZE
+from .ir.types import TensorType
 from .tensor.aliases import EPOCH
 from .tracing import BOUND, STATE, STATE_LOCK, Rebinds
 
@@ -37,7 +43,7 @@ class FastCall:
     Make one with ``FastCall.build``."""
 
     __slots__ = ("entry", "_run", "_kinds", "_autocast", "_options", "_captured", "_arrays",
-                 "_epoch", "_rebinds", "_out_types", "_rebuild", "_single")
+                 "_epoch", "_rebinds", "_out_types", "_rebuild", "_single", "_dtypes")
 
     def __init__(self, entry, run: Callable, kinds: list, options, captured: list):
         self.entry = entry
@@ -51,20 +57,22 @@ class FastCall:
         self._rebinds = -1
         self._out_types = entry.out_types
         self._rebuild = entry.rebuild
+        self._dtypes = None          # an entry with symbolic dims: its outputs' dtypes (their shapes vary)
         marker = object()   # one tensor returned as it is: no tree to rebuild
         self._single = entry.out_is_tensor == [True] and entry.rebuild([marker]) is marker
 
     @staticmethod
     def build(entry, args, own_options: bool) -> FastCall | None:
         """The fast path of plain cpu ``entry`` for calls like the one on ``args`` that just ran
-        it, or None where the entry needs what only the general path does: symbolic sizes or
-        size guards, ``.grad`` guards, a captured ``.grad``, static or non-array arguments, or a
-        tensor argument that is lazy, a view or marked dynamic."""
-        if (not entry.plain or entry.symbolic or entry.size_guards is not None or entry.guards
-                or entry.out_types is None):
+        it, or None where the entry needs what only the general path does: ``.grad`` guards, a
+        captured ``.grad``, static or non-array arguments, or a tensor argument that is lazy, a
+        view or marked dynamic. An entry traced with symbolic dims (``entry.symbolic``) takes
+        calls whose sizes give each symbol one size, distinct from the others' (as the signature's
+        duck sizing names them) and at least ``MIN_SIZE``, where its size guards hold."""
+        if not entry.plain or entry.guards or (not entry.symbolic and entry.out_types is None):
             return None
         kinds, arrays = [], []
-        for a in args:
+        for a, sig in zip(args, entry.key[0]):
             if type(a) is np.ndarray:
                 kinds.append((np.ndarray, a.shape, a.dtype))
                 arrays.append(a)
@@ -74,6 +82,9 @@ class FastCall:
                 arrays.append(_array(a))
             else:
                 return None
+            if entry.symbolic:   # the shape as the signature has it: sizes and symbols' names
+                kinds[-1] = (kinds[-1][0], (tuple(sig[1]), kinds[-1][1].dtype if sig[0] == "tensor" else a.dtype),
+                             kinds[-1][2])
         captured = []
         for c in entry.captured:
             if isinstance(c, np.ndarray):
@@ -82,9 +93,14 @@ class FastCall:
                 captured.append((c, None, None))
             else:   # a ``.grad`` read at each call
                 return None
-        fast = FastCall(entry, entry.executable.runner(), kinds, None if own_options else entry.key[2], captured)
+        exe = entry.executable
+        if entry.symbolic:   # an executable per size, which its runner finds
+            fast = FastCall(entry, exe.runner(), kinds, None if own_options else entry.key[2], captured)
+            fast._dtypes = [v.dtype for v in entry.graph.outputs[:sum(entry.out_is_tensor)]]
+            return fast if fast._snapshot() else None
+        fast = FastCall(entry, exe.runner(), kinds, None if own_options else entry.key[2], captured)
         # the executable takes these arrays as they are (so it will the same types' arrays later)
-        if not fast._snapshot() or not entry.executable.binds_as_is(arrays + [r() for r in fast._arrays]):
+        if not fast._snapshot() or not exe.binds_as_is(arrays + [r() for r in fast._arrays]):
             return None
         return fast
 
@@ -92,6 +108,8 @@ class FastCall:
         if (STATE.trace is not None or len(args) != len(self._kinds) or autocast_state() != self._autocast
                 or (self._options is not None and current_options() != self._options)):
             return None
+        if self._dtypes is not None:
+            return self._call_symbolic(args)
         inputs = []
         for a, (kind, t, flag) in zip(args, self._kinds):
             if type(a) is not kind:
@@ -112,6 +130,16 @@ class FastCall:
                 return None
             else:
                 inputs.append(a)
+        outs = self._execute(inputs)
+        if outs is None:
+            return None
+        if self._single:
+            return Tensor._from_array(outs[0], type=self._out_types[0])
+        return self._results(outs, self._out_types)
+
+    def _execute(self, inputs: list) -> list | None:
+        """The executable's outputs on argument arrays ``inputs`` and the captured state (None when
+        the state is no longer what the fast path can read)."""
         tail = ()
         if self._captured:
             if self._epoch != EPOCH.now or self._rebinds != Rebinds.count:
@@ -121,12 +149,50 @@ class FastCall:
             # captured tensors, which the entry holds, still hold these arrays: alive, and bound
             # already when the last call bound the same list.
             tail = self._arrays
-        outs = self._run(inputs, tail)
-        if self._single:
-            return Tensor._from_array(outs[0], type=self._out_types[0])
-        it = iter(zip(outs, self._out_types))
+        return self._run(inputs, tail)
+
+    def _results(self, outs: list, types) -> Any:
+        """The call's result: output arrays ``outs`` as tensors of ``types``, in the entry's tree."""
+        it = iter(zip(outs, types))
         return self._rebuild([Tensor._from_array(*next(it)) if is_tensor else c
                               for is_tensor, c in zip(self.entry.out_is_tensor, self.entry.out_constants)])
+
+    def _call_symbolic(self, args) -> Any:
+        """``__call__`` for an entry with symbolic dims: each argument's shape matches the
+        signature's, a symbol's dims agree, distinct symbols have distinct sizes of at least
+        ``MIN_SIZE`` (else the signature would name them otherwise), and the size guards hold."""
+        inputs, sizes = [], {}
+        for a, (kind, (shape, dtype), flag) in zip(args, self._kinds):
+            if type(a) is not kind:
+                return None
+            if kind is np.ndarray:
+                data = a
+                if a.dtype != dtype or not a.flags.c_contiguous:
+                    return None
+            else:
+                if a._view is not None or a.requires_grad is not flag or a._value.type.dtype is not dtype:
+                    return None
+                data = _array(a)
+                if type(data) is not np.ndarray:
+                    return None
+            if len(data.shape) != len(shape):
+                return None
+            for d, n in zip(shape, data.shape):
+                if type(d) is str:
+                    if n < MIN_SIZE or sizes.setdefault(d, n) != n:
+                        return None
+                elif d != n:
+                    return None
+            inputs.append(data)
+        if len(set(sizes.values())) != len(sizes):
+            return None
+        guards = self.entry.size_guards
+        if guards is not None and not guards.hold(sizes):
+            return None
+        outs = self._execute(inputs)
+        if outs is None:
+            return None
+        return self._results(outs, [TensorType(o.shape, dt) for o, dt in zip(outs, self._dtypes)])
 
     def _snapshot(self) -> bool:
         """Read the captured state's arrays afresh (some tensor was rebound since the last read);

@@ -234,3 +234,37 @@ def test_from_numpy_arguments_take_the_fast_path_and_read_their_array_afresh(mon
     np.testing.assert_array_equal(f(shared).numpy(), np.full(6, -13, np.float32))
     y = np.ones(6, np.float32)
     np.testing.assert_array_equal(f(lumina.from_numpy(y)).numpy(), y * 2 + 1)
+
+
+def test_a_function_with_symbolic_dims_takes_the_fast_path_at_new_sizes(monkeypatch):
+    rng = np.random.default_rng(3)
+    w = lumina.tensor(rng.standard_normal((5, 3)).astype(np.float32))
+    f = lumina.compile(lambda x: (x @ w).relu(), dynamic=True)
+    x = rng.standard_normal((4, 5)).astype(np.float32)
+    np.testing.assert_allclose(f(lumina.tensor(x)).numpy(), np.maximum(x @ w.numpy(), 0), rtol=1e-5, atol=1e-6)
+    assert f._fast is not None
+    _general_path_forbidden(f, monkeypatch)
+    for n in (2, 9, 33):
+        x = rng.standard_normal((n, 5)).astype(np.float32)
+        out = f(lumina.tensor(x))
+        assert out.shape == (n, 3)
+        np.testing.assert_allclose(out.numpy(), np.maximum(x @ w.numpy(), 0), rtol=1e-5, atol=1e-6)
+
+
+def test_symbolic_fast_path_leaves_sizes_its_signature_would_name_otherwise():
+    """Size 1 is compiled apart, two symbols the trace saw as one (duck sizing) at two sizes need
+    their own signature, and a size guard the trace recorded decides which entry runs."""
+    f = lumina.compile(lambda a, b: a.sum(0) + b.sum(0), dynamic=True)
+    a, b = np.ones((4, 3), np.float32), np.full((4, 3), 2.0, np.float32)
+    np.testing.assert_array_equal(f(a, b).numpy(), np.full(3, 12.0))
+    np.testing.assert_array_equal(f(a[:1], b[:1]).numpy(), np.full(3, 3.0))          # size 1
+    np.testing.assert_array_equal(f(np.ones((5, 3), np.float32), b).numpy(), np.full(3, 13.0))   # s0 != s1
+    assert f.cache_info()["entries"] == 3
+    # equal sizes again: the signature names both dims s0, so the first entry runs, not the last
+    np.testing.assert_array_equal(f(np.ones((6, 3), np.float32), np.ones((6, 3), np.float32)).numpy(), np.full(3, 12.0))
+    assert [s[1] for s in f._fast.entry.key[0]] == [("s0", 3), ("s0", 3)]
+
+    g = lumina.compile(lambda x: x[:4] * 2 if x.shape[0] > 4 else x * 3, dynamic=True)
+    for n in (6, 3, 8, 2, 5):
+        x = np.arange(n, dtype=np.float32)
+        np.testing.assert_array_equal(g(x).numpy(), x[:4] * 2 if n > 4 else x * 3)

@@ -103,6 +103,25 @@ class SymbolicExecutable:
         with self._running:
             return exe.run(inputs, stepwise)
 
+    def runner(self) -> Callable[..., list[np.ndarray]]:
+        """``Executable.runner``: ``call(head, tail=())`` runs the instance of the sizes of its
+        inputs through that instance's own runner (one call at a time), for inputs the caller has
+        checked: C-contiguous arrays of the program's dtypes, their dims the program's."""
+        runners: "OrderedDict[int, tuple]" = OrderedDict()
+        bound_by = max(i for i, _ in self._binders.values()) + 1 if self._binders else 0
+
+        def call(head, tail=()):
+            sized = head if len(head) >= bound_by else [*head, *(r() for r in tail)]
+            exe = self.instance(self.sizes(sized))
+            found = runners.get(id(exe))
+            if found is None or found[0] is not exe:
+                found = runners[id(exe)] = (exe, exe.runner())
+                while len(runners) > INSTANCES:
+                    runners.popitem(last=False)
+            with self._running:
+                return found[1](head, tail)
+        return call
+
     def pinned(self, tail: list) -> Callable[[list], list]:
         """``Executable.pinned``: ``call(head)`` runs ``[*head, *tail]`` with ``tail`` kept bound,
         in the instance of the call's sizes."""
