@@ -36,6 +36,15 @@ node of the reader is evaluated at is followed from its root through elementwise
 unknown index reaching a member refuses the candidate). The merged kernels are put back in a
 topological order (the merged kernel runs where its last member ran, or earlier).
 
+**Elementwise row kernels** (``FusionOptions.elementwise_rows``). After the groups above are made,
+elementwise kernels left alone whose results the graph returns (state written back: an
+optimizer's moments and parameters), over one shape, merge when a later one reads an earlier one at
+its own position or shares an input buffer with the group: one kernel, one pass over each buffer.
+Their rows are the shape's trailing dims, at least ``ELEMENTWISE_ROW`` elements (the other dims
+are split over threads); only elementwise ops, broadcasts and reshapes take part, so every stage
+reads its buffers in order; the checks of ``_join`` apply (positions, recompute budget, dependence
+through other kernels).
+
 **Row-fused GEMMs** (``FusionOptions.dot_rows``). When a row kernel's rows are whole rows of a
 GEMM's result C (``dot`` or ``dot+epilogue``, of a dtype in ``Target.epilogue_dtypes``, stored
 row-major [batch, M, N], the reduced dims being its trailing N) and its stages read C only at their
@@ -185,7 +194,7 @@ class _RowFuser:
             return
         sig = _signature(*key)
         groups = self.groups
-        read = {self.group_of[self.producer[id(v)]] for v in k.inputs if id(v) in self.producer}
+        read = {self.group_of[self.producer[id(v)]] for v in k.inputs if id(v) in self.producer} - {None}
         for g in range(len(groups) - 1, -1, -1):
             group = groups[g]
             if not group.elementwise or group.signature != sig or (g not in read and not self._shares_input(group, k)):

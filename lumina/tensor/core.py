@@ -169,8 +169,8 @@ class Tensor:
         trace = STATE.trace
         if trace is not None and self._serial < trace.start:
             # realised first, as ``_touch`` does: the trace must remember the value a call reads
-            # (a pending one, as after ``copy_`` or ``load_state_dict``, would be captured as the
-            # array it realises to, fixed, instead of the tensor)
+            # (a pending one, as after ``copy_`` under no_grad, would be captured as the array it
+            # realises to, fixed, instead of the tensor)
             if id(self) not in trace.touched:
                 _realize_outside_trace(self)
             trace.write_grad(self)

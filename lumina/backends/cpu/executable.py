@@ -295,12 +295,11 @@ class Executable:
             with lock:
                 if tail is not self._runner_tail:   # the tail changed, or ``run`` bound inputs since
                     for slot, ref in zip(slots[len(head):], tail):
-                        x = ref()
-                        ptrs[slot] = _WORDS[(id(x) + _DATA_OFFSET) >> 3] if _WORDS is not None else x.ctypes.data
+                        ptrs[slot] = data_address(ref())
                     bound[:] = dead   # ``run`` binds every input again after this
                     self._pin = None
                     self._runner_tail = tail
-                for slot, x in zip(slots, head):
+                for slot, x in zip(slots, head):   # ``data_address`` inlined: every call, every argument
                     ptrs[slot] = _WORDS[(id(x) + _DATA_OFFSET) >> 3] if _WORDS is not None else x.ctypes.data
                 outs = []
                 for slot, shape, dtype in fresh:
@@ -461,12 +460,11 @@ class Executable:
     def _bind_fresh(self, arrays, ptrs) -> None:
         """A new array for each output slot the caller keeps, in ``arrays`` (by slot) and its
         address in ``ptrs``."""
-        empty = np.empty
         for slot, shape, dtype in self._fresh:
-            arrays[slot] = a = empty(shape, dtype)
-            ptrs[slot] = _WORDS[(id(a) + _DATA_OFFSET) >> 3] if _WORDS is not None else a.ctypes.data
+            arrays[slot] = a = np.empty(shape, dtype)
             if POISON:
                 a.reshape(-1).view(np.uint8)[:] = 0xFF
+            ptrs[slot] = data_address(a)
 
     def _run_stepwise(self, ptrs) -> None:
         ptrs = ptrs.tolist()
