@@ -419,7 +419,9 @@ def test_square_clamp_bounds_select_softmax():
         np.testing.assert_allclose(lo.numpy(), to.numpy(), rtol=1e-12)
         lo, to = both(lambda L, t: getattr(L, name)(t, -1, L.float32), x)
         assert lo.dtype is lumina.float32
-        np.testing.assert_allclose(lo.numpy(), to.numpy(), rtol=1e-6)
+        # both compute in float32, summing in their own orders: log_softmax's x - max - log(sum)
+        # is off by an ulp or two of the log-sum-exp (up to about 4 here), however small the result
+        np.testing.assert_allclose(lo.numpy(), to.numpy(), rtol=1e-6, atol=1e-6)
         check(lambda L, F, t: getattr(L, name)(t, 0), x)
     got = lumina.compile(lambda t: lumina.softmax(t.select(0, 1).square(), -1).clamp_min(0.1))(lumina.tensor(x))
     want = torch.softmax(torch.tensor(x).select(0, 1).square(), -1).clamp_min(0.1)
