@@ -48,10 +48,12 @@ class FastCall:
     def __init__(self, entry, run: Callable, kinds: list, options, captured: list):
         self.entry = entry
         self._run = run
-        self._kinds = kinds          # per argument: (Tensor, TensorType, requires_grad) | (np.ndarray, shape, dtype)
+        # per argument: (its Tensor class, TensorType, requires_grad) | (np.ndarray, shape, dtype);
+        # for an entry with symbolic dims the middle is (the signature's shape, dtype)
+        self._kinds = kinds
         self._autocast = entry.key[1]
         self._options = options      # None: the function's own options (no check needed)
-        self._captured = captured    # per captured input: (tensor, value, data) or (None, array, None)
+        self._captured = captured    # per captured input: the state Tensor, or an array fixed at trace time
         self._arrays: list[weakref.ref] = []   # the captured inputs' arrays at the last snapshot
         self._epoch = -1
         self._rebinds = -1
@@ -74,34 +76,25 @@ class FastCall:
         kinds, arrays = [], []
         for a, sig in zip(args, entry.key[0]):
             if type(a) is np.ndarray:
-                kinds.append((np.ndarray, a.shape, a.dtype))
+                kinds.append((np.ndarray, (tuple(sig[1]), a.dtype) if entry.symbolic else a.shape, a.dtype))
                 arrays.append(a)
             elif isinstance(a, Tensor) and a._view is None and getattr(a, "_dynamic_dims", None) is None:
                 # by its exact class: a subclass (from_numpy's, nn.Parameter) is checked as itself
-                kinds.append((type(a), a._value.type, a.requires_grad))
+                t = a._value.type
+                kinds.append((type(a), (tuple(sig[1]), t.dtype) if entry.symbolic else t, a.requires_grad))
                 arrays.append(_array(a))
             else:
                 return None
-            if entry.symbolic:   # the shape as the signature has it: sizes and symbols' names
-                kinds[-1] = (kinds[-1][0], (tuple(sig[1]), kinds[-1][1].dtype if sig[0] == "tensor" else a.dtype),
-                             kinds[-1][2])
-        captured = []
-        for c in entry.captured:
-            if isinstance(c, np.ndarray):
-                captured.append((None, c, None))
-            elif type(c) is Tensor or isinstance(c, Tensor):
-                captured.append((c, None, None))
-            else:   # a ``.grad`` read at each call
-                return None
-        exe = entry.executable
-        if entry.symbolic:   # an executable per size, which its runner finds
-            fast = FastCall(entry, exe.runner(), kinds, None if own_options else entry.key[2], captured)
-            fast._dtypes = [v.dtype for v in entry.graph.outputs[:sum(entry.out_is_tensor)]]
-            return fast if fast._snapshot() else None
-        fast = FastCall(entry, exe.runner(), kinds, None if own_options else entry.key[2], captured)
-        # the executable takes these arrays as they are (so it will the same types' arrays later)
-        if not fast._snapshot() or not exe.binds_as_is(arrays + [r() for r in fast._arrays]):
+        if not all(isinstance(c, (Tensor, np.ndarray)) for c in entry.captured):   # a ``.grad`` read per call
             return None
+        exe = entry.executable
+        fast = FastCall(entry, exe.runner(), kinds, None if own_options else entry.key[2], list(entry.captured))
+        if not fast._snapshot():
+            return None
+        if entry.symbolic:   # an executable per size, which its runner finds and checks
+            fast._dtypes = [v.dtype for v in entry.graph.outputs[:sum(entry.out_is_tensor)]]
+        elif not exe.binds_as_is(arrays + [r() for r in fast._arrays]):
+            return None   # the executable would convert these arrays (so it would the same types' later)
         return fast
 
     def __call__(self, args) -> Any:
@@ -120,7 +113,7 @@ class FastCall:
                 v = a._value
                 if v.type is not t and v.type != t:
                     return None
-                data = a._data
+                data = a._data   # ``_array`` inlined: every call, every argument
                 if data is None:
                     data = BOUND.get(v)
                     if type(data) is not np.ndarray:   # lazy: the general path realises it
@@ -200,9 +193,9 @@ class FastCall:
         with STATE_LOCK:   # no trace in another thread has the state rebound meanwhile
             epoch, rebinds = EPOCH.now, Rebinds.count
             arrays = []
-            for tensor, fixed, _ in self._captured:
-                if tensor is None:
-                    arrays.append(weakref.ref(fixed))   # the entry holds it
+            for tensor in self._captured:
+                if isinstance(tensor, np.ndarray):
+                    arrays.append(weakref.ref(tensor))   # fixed at trace time; the entry holds it
                     continue
                 if tensor._view is not None:
                     return False
