@@ -306,10 +306,7 @@ class Executable:
                     a = empty(shape, dtype)
                     outs.append(a)
                     ptrs[slot] = _WORDS[(id(a) + _DATA_OFFSET) >> 3] if _WORDS is not None else a.ctypes.data
-                if self.plan_threads == 1:
-                    self.plan(self._ptrs_address, 0, _workspace(self.workspaces)[1] if self.workspaces else 0)
-                else:
-                    self._run_on_threads(ptrs)
+                self._run_plan()
             return outs
         return call
 
@@ -331,10 +328,8 @@ class Executable:
                 self.arena[:] = 0xFF
             if stepwise or self.plan is None:
                 self._run_stepwise(self._ptrs)
-            elif self.plan_threads == 1:
-                self.plan(self._ptrs_address, 0, _workspace(self.workspaces)[1] if self.workspaces else 0)
             else:
-                self._run_on_threads(self._ptrs)
+                self._run_plan()
             error = self._index_error() if self._status is not None else None
         if error is not None:
             raise LuminaIndexError(error)
@@ -389,6 +384,14 @@ class Executable:
                 p.pack(ptrs[p.slot])
         for slot in self._frozen:
             self._frozen[slot] = weakref.ref(arrays[slot])
+
+    def _run_plan(self) -> None:
+        """The native plan on the bound addresses: one call on this thread, or one per pool
+        thread (holding the lock)."""
+        if self.plan_threads == 1:
+            self.plan(self._ptrs_address, 0, _workspace(self.workspaces)[1] if self.workspaces else 0)
+        else:
+            self._run_on_threads(self._ptrs)
 
     def _run_on_threads(self, ptrs: np.ndarray) -> None:
         """The plan on ``plan_threads`` threads: the native pool's, else the Python pool's."""
