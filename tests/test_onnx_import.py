@@ -311,7 +311,12 @@ def test_model_local_functions_are_inlined():
                                                                      helper.make_opsetid("custom", 1)])
     x = _f32(2, 5)
     session = ort.InferenceSession(proto.SerializeToString(), providers=["CPUExecutionProvider"])
-    np.testing.assert_allclose(lumina.onnx.load(proto)(x)["y"], session.run(None, {"x": x})[0], rtol=1e-6)
+    got = lumina.onnx.load(proto)(x)["y"]
+    # ONNX Runtime's sigmoid is an approximation, about 1e-6 relative off in float32 (a draw of x
+    # met 1.6e-6); the exact swish in float64 is held to lumina's few ulps
+    np.testing.assert_allclose(got, session.run(None, {"x": x})[0], rtol=1e-5)
+    x64 = x.astype(np.float64)
+    np.testing.assert_allclose(got, x64 / (1 + np.exp(-1.5 * x64)), rtol=1e-6)
 
 
 class _OpsetProbe(torch.nn.Module):
