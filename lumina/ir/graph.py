@@ -30,13 +30,15 @@ class Node:
     identity so values can key dicts.
     """
 
-    __slots__ = ("op", "inputs", "attrs", "type", "__weakref__")
+    __slots__ = ("op", "inputs", "attrs", "type", "local_key", "__weakref__")
 
-    def __init__(self, op: Op, inputs: Sequence["Node"], attrs: dict, type: TensorType):
+    def __init__(self, op: Op, inputs: Sequence["Node"], attrs: dict, type: TensorType,
+                 local_key: tuple | None = None):
         self.op = op
         self.inputs = tuple(inputs)
         self.attrs = attrs
         self.type = type
+        self.local_key = local_key   # its entry in structure keys, less its operands: see node_key
 
     @property
     def out(self) -> "Node":
@@ -122,6 +124,19 @@ def _attr_key(v):
     return v
 
 
+def node_key(n: Node) -> tuple:
+    """``n``'s op, shape, dtype and attributes (an input's less its name) as plain strings, ints
+    and tuples, hashed and compared in C: its entry in ``Graph.structure_key`` without its
+    operands. Kept on the node (``Node.local_key``), which never changes, for the next key."""
+    if n.op is Op.INPUT:
+        attrs = tuple((k, _attr_key(v)) for k, v in n.attrs.items() if k != "name")
+    else:
+        attrs = tuple([(k, _attr_key(v)) for k, v in n.attrs.items()])
+    t = n.type
+    key = n.local_key = (n.op._value_, t.shape, t.dtype._value_, attrs)
+    return key
+
+
 class Graph:
     """A function in SSA form: ``nodes`` in topological order, ``inputs`` and ``outputs`` values.
 
@@ -182,12 +197,7 @@ class Graph:
         append = nodes.append
         for i, n in enumerate(self.nodes):
             position[id(n)] = i
-            if n.op is Op.INPUT:
-                attrs = tuple((k, _attr_key(v)) for k, v in n.attrs.items() if k != "name")
-            else:
-                attrs = tuple([(k, _attr_key(v)) for k, v in n.attrs.items()])
-            t = n.type   # plain strings and ints: hashed and compared in C
-            append((n.op._value_, t.shape, t.dtype._value_, attrs, tuple([position[id(u)] for u in n.inputs])))
+            append((n.local_key or node_key(n), tuple([position[id(u)] for u in n.inputs])))
         return (self.name, tuple(nodes), tuple(position[id(v)] for v in self.inputs),
                 tuple(position[id(v)] for v in self.outputs))
 

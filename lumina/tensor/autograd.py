@@ -12,6 +12,7 @@ from ..ir import graph as B
 from ..ir.graph import topo_sort
 from ..tracing import STATE, STOP_GRAD
 from ..transforms.autodiff import vjp
+from ..transforms.vjp_cache import cached_vjp
 from .core import LEAF_OF, Tensor, defer_realize
 from .creation import tensor
 from .saved import THROUGH, check_saved, former_leaf
@@ -59,8 +60,8 @@ def backward(out: Tensor, gradient: Tensor | None = None, inputs=None) -> None:
     if not found:
         return
     wrt = [n for _, n in found]
-    grads = vjp([out._value], [g], wrt, differentiable=lambda v: v not in STOP_GRAD,
-                passthrough=THROUGH.__contains__ if THROUGH else None, order=forward)
+    grads = cached_vjp(out._value, g, wrt, forward, differentiable=lambda v: v not in STOP_GRAD,
+                       passthrough=THROUGH.__contains__ if THROUGH else None)
     # raises where torch finds a saved tensor modified in place
     check_saved(forward, grads, wrt, lambda v: v not in STOP_GRAD)
     totals: dict[int, tuple] = {}

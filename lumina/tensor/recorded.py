@@ -35,7 +35,7 @@ from collections import OrderedDict
 from typing import Callable
 
 from ..errors import LuminaError
-from ..ir.graph import Node, _attr_key
+from ..ir.graph import Node, _attr_key, node_key
 from ..ir.ops import Op
 from ..tracing import STATE, STOP_GRAD
 from .autocast import autocast_state
@@ -56,7 +56,7 @@ REFUSED = _Refused()
 
 class Recording:
     """The nodes an op emitted for one signature, in order: ``(op, operands, attrs, type,
-    stop_grad)``, each operand an argument (``-1 - i``), an earlier node (``j``) or a shared
+    stop_grad, local structure key)`` (``ir.graph.node_key``), each operand an argument (``-1 - i``), an earlier node (``j``) or a shared
     constant node; and which nodes are the outputs, with their ``requires_grad``."""
 
     __slots__ = ("nodes", "outputs", "requires_grad", "single")
@@ -67,9 +67,9 @@ class Recording:
     def replay(self, values: list) -> tuple[Node, ...]:
         """The recorded nodes applied to ``values`` (the arguments' current values)."""
         made: list[Node] = []
-        for op, operands, attrs, type_, stop in self.nodes:
+        for op, operands, attrs, type_, stop, local_key in self.nodes:
             node = Node(op, [values[-1 - r] if r.__class__ is int and r < 0 else made[r] if r.__class__ is int else r
-                             for r in operands], attrs, type_)
+                             for r in operands], attrs, type_, local_key)
             if stop:
                 STOP_GRAD.add(node)
             made.append(node)
@@ -79,7 +79,7 @@ class Recording:
         """The recording's structure, shared constants by their value: equal for equal IR."""
         return (tuple((op, tuple(r if r.__class__ is int else ("const", _leaf_key(r)) for r in operands),
                        tuple((k, _attr_key(v)) for k, v in attrs.items()), type_, stop)
-                      for op, operands, attrs, type_, stop in self.nodes),
+                      for op, operands, attrs, type_, stop, _ in self.nodes),
                 tuple(self.outputs), tuple(self.requires_grad), self.single)
 
 
@@ -145,7 +145,7 @@ def _record(values: list, outputs: tuple) -> Recording | None:
             if depends[key]:
                 index[key] = len(nodes)
                 nodes.append((n.op, tuple(position.get(id(v), index.get(id(v), v)) for v in n.inputs),
-                              n.attrs, n.type, n in STOP_GRAD))
+                              n.attrs, n.type, n in STOP_GRAD, n.local_key or node_key(n)))
         return True
     for o in outs:
         if not visit(o._value):
