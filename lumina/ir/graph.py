@@ -8,6 +8,7 @@ outputs. Passes build new graphs; values are compared by identity.
 """
 from __future__ import annotations
 
+import itertools
 from typing import Iterable, Sequence
 
 import numpy as np
@@ -33,7 +34,7 @@ class Node:
     __slots__ = ("op", "inputs", "attrs", "type", "local_key", "__weakref__")
 
     def __init__(self, op: Op, inputs: Sequence["Node"], attrs: dict, type: TensorType,
-                 local_key: tuple | None = None):
+                 local_key: int | None = None):
         self.op = op
         self.inputs = tuple(inputs)
         self.attrs = attrs
@@ -124,16 +125,37 @@ def _attr_key(v):
     return v
 
 
-def node_key(n: Node) -> tuple:
-    """``n``'s op, shape, dtype and attributes (an input's less its name) as plain strings, ints
-    and tuples, hashed and compared in C: its entry in ``Graph.structure_key`` without its
-    operands. Kept on the node (``Node.local_key``), which never changes, for the next key."""
+_LOCAL_KEYS: dict[tuple, int] = {}
+_NEXT_LOCAL_KEY = itertools.count(1)
+MAX_LOCAL_KEYS = 1 << 16
+"""Local keys interned before the table starts afresh (numbers are never given twice, so a node
+keeping an old number only misses a cache, never matches another structure)."""
+
+
+_INTERNED_BYTES = 4096
+
+
+def node_key(n: Node) -> int | tuple:
+    """``n``'s op, shape, dtype and attributes (an input's less its name) as one negative int:
+    its entry in ``Graph.structure_key`` without its operands. Equal descriptions get equal
+    numbers (interned); the number is kept on the node (``Node.local_key``), which never changes.
+    A constant of more than ``_INTERNED_BYTES`` bytes keys as its description itself (a tuple),
+    so the table never holds a model's weights."""
     if n.op is Op.INPUT:
         attrs = tuple((k, _attr_key(v)) for k, v in n.attrs.items() if k != "name")
     else:
         attrs = tuple([(k, _attr_key(v)) for k, v in n.attrs.items()])
     t = n.type
-    key = n.local_key = (n.op._value_, t.shape, t.dtype._value_, attrs)
+    description = (n.op._value_, t.shape, t.dtype._value_, attrs)
+    if any(v.__class__ is np.ndarray and v.nbytes > _INTERNED_BYTES for v in n.attrs.values()):
+        n.local_key = description   # a large constant: its bytes are not kept past its node
+        return description
+    key = _LOCAL_KEYS.get(description)
+    if key is None:
+        if len(_LOCAL_KEYS) >= MAX_LOCAL_KEYS:
+            _LOCAL_KEYS.clear()
+        key = _LOCAL_KEYS.setdefault(description, -next(_NEXT_LOCAL_KEY))
+    n.local_key = key
     return key
 
 
@@ -192,13 +214,16 @@ class Graph:
         (what ``structural_hash`` digests), built without formatting any text: a few times
         cheaper, for in-memory caches (an eager realisation looks its executable up by it). Exact:
         constants by their bytes, floats by their bits (``-0.0`` is not ``0.0``, NaN is NaN)."""
+        # One flat tuple of ints: each node's local key (negative, ``node_key``), then its
+        # operands' positions (non-negative): hashed and compared in one C loop.
         position: dict[int, int] = {}
-        nodes = []
-        append = nodes.append
+        flat: list[int] = []
+        append, extend = flat.append, flat.extend
         for i, n in enumerate(self.nodes):
             position[id(n)] = i
-            append((n.local_key or node_key(n), tuple([position[id(u)] for u in n.inputs])))
-        return (self.name, tuple(nodes), tuple(position[id(v)] for v in self.inputs),
+            append(n.local_key or node_key(n))
+            extend([position[id(u)] for u in n.inputs])
+        return (self.name, tuple(flat), tuple(position[id(v)] for v in self.inputs),
                 tuple(position[id(v)] for v in self.outputs))
 
     def to_networkx(self):

@@ -161,7 +161,8 @@ def update(t: Tensor, op: str, compute: Callable[[], Tensor], operands=(), check
     inputs = [o for o in operands if isinstance(o, Tensor)]
     aliased = any(o is t or ((o._view is not None or t._view is not None) and base(o) is base(t)) for o in inputs)
     own = frozenset() if aliased else _nodes_made(new._value, [old] + [o._value for o in inputs])
-    work = max((_pending_work(o._value) for o in inputs), default=0)
+    # an "assign" (a state update) never realises on its own (_write): its operands' work is not counted
+    work = 0 if op == "assign" else max((_pending_work(o._value) for o in inputs), default=0)
     _write(t, new, op, own, work)
     return t
 
