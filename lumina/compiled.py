@@ -461,7 +461,8 @@ class CompiledFunction:
     @staticmethod
     def _data(x: Tensor, host: bool):
         """Tensor ``x``'s data, realised: a NumPy array when ``host``, else in its device's form."""
-        realize(x)
+        if x._view is not None or (not x._realized and x._data is None):   # else realize has nothing to do
+            realize(x)
         data = BOUND[x._value] if x._data is None else x._data
         return devices.host_array(data) if host else data
 

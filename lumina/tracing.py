@@ -37,8 +37,27 @@ class Rebinds:
         cls.count += 1
 
 
+class MarkedValues(weakref.WeakSet):
+    """A ``WeakSet`` of values whose membership test first checks a set of its members' ids, so a
+    graph's nodes (nearly none of them members) cost no weak reference each. The id set may hold
+    ids of dead members (a false positive costs the real test), never miss one."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.ids: set[int] = set()
+
+    def add(self, item) -> None:
+        super().add(item)
+        self.ids.add(id(item))
+        if len(self.ids) > 2 * len(self) + 1024:   # forget the ids of dead members
+            self.ids = {id(v) for v in self}
+
+    def __contains__(self, item) -> bool:
+        return id(item) in self.ids and super().__contains__(item)
+
+
 # Values made under no_grad (or by detach) from tensors that require grad: autodiff stops there.
-STOP_GRAD: "weakref.WeakSet[Value]" = weakref.WeakSet()
+STOP_GRAD = MarkedValues()
 _names = itertools.count()
 SERIALS = itertools.count()  # every Tensor's creation number
 

@@ -78,12 +78,27 @@ def emit(op: Op, inputs: Sequence[Value] = (), type: TensorType | None = None, *
     return Node(op, inputs, attrs, type)
 
 
-def topo_sort(outputs: Iterable[Value]) -> list[Node]:
+class Structure:
+    """A topological order's structure as ``topo_sort`` builds it: ``flat``, each node's local key
+    (``node_key``) followed by its operands' positions, and ``position``, id(node) -> its index in
+    the order. ``Graph.structure_key`` reads it instead of walking the nodes again."""
+
+    __slots__ = ("flat", "position")
+
+    def __init__(self) -> None:
+        self.flat: list = []
+        self.position: dict[int, int] = {}
+
+
+def topo_sort(outputs: Iterable[Value], structure: Structure | None = None) -> list[Node]:
     """Every node reachable from ``outputs``, operands before users, depth first with operands
-    left to right (iterative; deep chains are fine)."""
+    left to right (iterative; deep chains are fine). ``structure`` (a fresh ``Structure``)
+    receives the order's structure as it is built."""
     order: list[Node] = []
     done: set[int] = set()
     add = done.add
+    if structure is not None:
+        position, put = structure.position, structure.flat.append
     for root in outputs:
         if id(root) in done:
             continue
@@ -96,8 +111,14 @@ def topo_sort(outputs: Iterable[Value]) -> list[Node]:
                     break
             else:
                 stack.pop()
-                if id(node) not in done:
-                    add(id(node))
+                i = id(node)
+                if i not in done:
+                    add(i)
+                    if structure is not None:   # (plain loops: a comprehension is a call before 3.12)
+                        position[i] = len(order)
+                        put(node.local_key or node_key(node))
+                        for u in node.inputs:
+                            put(position[id(u)])
                     order.append(node)
     return order
 
@@ -166,18 +187,23 @@ class Graph:
     is among them. ``print(graph)`` shows the IR text; ``ir.parse`` reads it back.
     """
 
-    def __init__(self, nodes: list[Node], inputs: list[Value], outputs: list[Value], name: str = "main"):
+    def __init__(self, nodes: list[Node], inputs: list[Value], outputs: list[Value], name: str = "main",
+                 structure: Structure | None = None):
         self.nodes = list(nodes)
         self.inputs = list(inputs)
         self.outputs = list(outputs)
         self.name = name
+        self._structure = structure   # of ``nodes``, built with them (``from_outputs(keyed=True)``)
 
     @classmethod
     def from_outputs(cls, outputs: Sequence[Value], inputs: Sequence[Value] | None = None,
-                     name: str = "main") -> "Graph":
+                     name: str = "main", keyed: bool = False) -> "Graph":
         """The graph computing ``outputs``; ``inputs`` fixes the argument order (and may include
-        unused inputs). Raises LuminaIRError if an ``input`` node is reachable but not listed."""
-        nodes = topo_sort(list(outputs) + list(inputs or []))
+        unused inputs). ``keyed``: build its ``structure_key`` in the same walk (a graph looked up
+        by it at once: an eager realisation). Raises LuminaIRError if an ``input`` node is
+        reachable but not listed."""
+        structure = Structure() if keyed else None
+        nodes = topo_sort(list(outputs) + list(inputs or []), structure)
         found = [n.out for n in nodes if n.op is Op.INPUT]
         if inputs is None:
             inputs = found
@@ -187,7 +213,7 @@ class Graph:
             if missing:
                 raise LuminaIRError(f"graph {name}: outputs depend on inputs not listed as arguments: "
                                     f"{[v.node.attrs.get('name') for v in missing]}")
-        return cls(nodes, list(inputs), list(outputs), name)
+        return cls(nodes, list(inputs), list(outputs), name, structure)
 
     def users(self) -> dict[Value, list[Node]]:
         """For each value, the nodes that read it (graph outputs are not counted)."""
@@ -216,14 +242,17 @@ class Graph:
         constants by their bytes, floats by their bits (``-0.0`` is not ``0.0``, NaN is NaN)."""
         # One flat tuple of ints: each node's local key (negative, ``node_key``), then its
         # operands' positions (non-negative): hashed and compared in one C loop.
-        position: dict[int, int] = {}
-        flat: list[int] = []
-        append, extend = flat.append, flat.extend
-        for i, n in enumerate(self.nodes):
-            position[id(n)] = i
-            append(n.local_key or node_key(n))
-            extend([position[id(u)] for u in n.inputs])
-        return (self.name, tuple(flat), tuple(position[id(v)] for v in self.inputs),
+        structure = self._structure
+        if structure is None:
+            structure = Structure()
+            position, put = structure.position, structure.flat.append
+            for i, n in enumerate(self.nodes):
+                position[id(n)] = i
+                put(n.local_key or node_key(n))
+                for u in n.inputs:
+                    put(position[id(u)])
+        position = structure.position
+        return (self.name, tuple(structure.flat), tuple(position[id(v)] for v in self.inputs),
                 tuple(position[id(v)] for v in self.outputs))
 
     def to_networkx(self):

@@ -9,7 +9,7 @@ from typing import Callable, Sequence
 
 from ..errors import LuminaGradError, LuminaValueError
 from ..ir import graph as B
-from ..ir.graph import topo_sort
+from ..ir.graph import Structure, topo_sort
 from ..tracing import STATE, STOP_GRAD
 from ..transforms.autodiff import vjp
 from ..transforms.vjp_cache import cached_vjp
@@ -47,7 +47,8 @@ def backward(out: Tensor, gradient: Tensor | None = None, inputs=None) -> None:
             raise LuminaGradError(f"backward: gradient {gradient._value.type} does not match output "
                                   f"{out._value.type}")
         g = B.cast(gradient._touch(), out.dtype)
-    forward = topo_sort([out._touch()])
+    structure = Structure()   # the forward graph's, for cached_vjp's key
+    forward = topo_sort([out._touch()], structure)
     # Each leaf that requires grad, with its value in the graph: its current one, or one it held
     # before an in-place update under no_grad (an optimizer step between forward and backward).
     found = []
@@ -61,7 +62,7 @@ def backward(out: Tensor, gradient: Tensor | None = None, inputs=None) -> None:
         return
     wrt = [n for _, n in found]
     grads = cached_vjp(out._value, g, wrt, forward, differentiable=lambda v: v not in STOP_GRAD,
-                       passthrough=THROUGH.__contains__ if THROUGH else None)
+                       passthrough=THROUGH.__contains__ if THROUGH else None, structure=structure)
     # raises where torch finds a saved tensor modified in place
     check_saved(forward, grads, wrt, lambda v: v not in STOP_GRAD)
     totals: dict[int, tuple] = {}

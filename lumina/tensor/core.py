@@ -560,7 +560,7 @@ def _realize(*tensors: Tensor) -> None:
 
 def _realize_on(device: str, pending: list[Tensor]) -> None:
     values = list(dict.fromkeys(t._value for t in pending))
-    graph = Graph.from_outputs(values, name="eager")
+    graph = Graph.from_outputs(values, name="eager", keyed=True)
     missing = [v for v in graph.inputs if v not in BOUND]
     if missing:
         raise LuminaTraceError("realize: the tensor depends on a value traced inside @lumina.compile "

@@ -26,20 +26,41 @@ from typing import Callable
 from ..errors import LuminaGradError
 from ..ir.graph import Value, emit, topo_sort
 from ..ir.ops import Op
+from ..tracing import MarkedValues
 from ..transforms.autodiff import NON_DIFFERENTIABLE, VJP
 from .aliases import VIEW_OPS
 from .core import Tensor
 
 # Values that tensors held before an in-place update: value -> (the tensor, its base's version after
 # the update, the op, the update's own nodes). ``check_saved`` reads it; see the module docstring.
-SUPERSEDED: "weakref.WeakKeyDictionary[Value, tuple]" = weakref.WeakKeyDictionary()
+class _Superseded(weakref.WeakKeyDictionary):
+    """A ``WeakKeyDictionary`` with ``find``: a lookup that first checks a set of the keys' ids, so
+    the nodes of a graph that were never replaced (nearly all of them) cost no weak reference each.
+    The set may hold ids of dead keys (a false positive costs the real lookup), never miss one."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.ids: set[int] = set()
+
+    def __setitem__(self, key, value) -> None:
+        super().__setitem__(key, value)
+        self.ids.add(id(key))
+        if len(self.ids) > 2 * len(self) + 1024:   # forget the ids of dead keys
+            self.ids = {id(k) for k in self.keys()}
+
+    def find(self, v: Value):
+        """``self.get(v)``."""
+        return self.get(v) if id(v) in self.ids else None
+
+
+SUPERSEDED = _Superseded()   # Value -> (the tensor, its version, the op, the update's own nodes)
 # ``where(True, new, old)`` nodes of updates made without recording history to a tensor that has
 # some: autodiff passes the gradient to ``old`` unchanged.
-THROUGH: "weakref.WeakSet[Value]" = weakref.WeakSet()
+THROUGH = MarkedValues()
 
 
 def _stale(v: Value) -> tuple | None:
-    entry = SUPERSEDED.get(v)
+    entry = SUPERSEDED.find(v)
     if entry is None:
         return None
     owner = entry[0]()
@@ -51,7 +72,7 @@ def _stale(v: Value) -> tuple | None:
 def former_leaf(v: Value) -> Tensor | None:
     """The leaf tensor (requiring grad) that held ``v`` before an in-place update, if any: its
     gradient through ``v`` still accumulates into its ``.grad``, as torch's does."""
-    entry = SUPERSEDED.get(v) if SUPERSEDED else None
+    entry = SUPERSEDED.find(v)
     if entry is None:
         return None
     t = entry[0]()

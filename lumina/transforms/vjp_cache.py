@@ -22,7 +22,7 @@ from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Callable, Sequence
 
-from ..ir.graph import Graph, Node, Value, node_key
+from ..ir.graph import Graph, Node, Structure, Value, node_key
 from ..ir.ops import Op
 from .autodiff import vjp
 
@@ -53,12 +53,13 @@ _TEMPLATES: "OrderedDict[tuple, _Template | None]" = OrderedDict()
 
 
 def cached_vjp(out: Value, seed: Value, wrt: Sequence[Value], forward: Sequence[Node],
-               differentiable: Callable[[Value], bool], passthrough: Callable[[Value], bool] | None) -> list[Value]:
+               differentiable: Callable[[Value], bool], passthrough: Callable[[Value], bool] | None,
+               structure: Structure | None = None) -> list[Value]:
     """``vjp([out], [seed], wrt, differentiable, passthrough, order=forward)``, replayed from a
     template when a forward graph of the same structure was differentiated before (see the module
-    docstring). ``forward``: ``topo_sort([out])``; every value of ``wrt`` is among its nodes. Raises
-    what ``vjp`` raises."""
-    key = _key(out, seed, wrt, forward, differentiable, passthrough)
+    docstring). ``forward``: ``topo_sort([out])``, with its ``structure`` when the sort built it;
+    every value of ``wrt`` is among its nodes. Raises what ``vjp`` raises."""
+    key = _key(out, seed, wrt, forward, differentiable, passthrough, structure)
     if key in _TEMPLATES:
         _TEMPLATES.move_to_end(key)
         template = _TEMPLATES[key]
@@ -76,12 +77,13 @@ def clear() -> None:
     _TEMPLATES.clear()
 
 
-def _key(out, seed, wrt, forward, differentiable, passthrough) -> tuple:
-    position = {id(n): i for i, n in enumerate(forward)}
+def _key(out, seed, wrt, forward, differentiable, passthrough, structure) -> tuple:
+    graph = Graph(forward, [], [out], structure=structure)
+    shape = graph.structure_key()
+    position = structure.position if structure is not None else {id(n): i for i, n in enumerate(forward)}
     cut = tuple(i for i, n in enumerate(forward) if not differentiable(n))
     through = () if passthrough is None else tuple(i for i, n in enumerate(forward) if passthrough(n))
-    structure = Graph(forward, [], [out]).structure_key()
-    return (structure, tuple(position[id(w)] for w in wrt), cut, through, seed.type)
+    return (shape, tuple(position[id(w)] for w in wrt), cut, through, seed.type)
 
 
 def _record(forward: Sequence[Node], seed: Value, grads: list[Value]) -> _Template | None:
