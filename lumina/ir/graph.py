@@ -90,12 +90,15 @@ class Structure:
         self.position: dict[int, int] = {}
 
 
-def topo_sort(outputs: Iterable[Value], structure: Structure | None = None) -> list[Node]:
+def topo_sort(outputs: Iterable[Value], structure: Structure | None = None,
+              placed: list[Node] | None = None) -> list[Node]:
     """Every node reachable from ``outputs``, operands before users, depth first with operands
     left to right (iterative; deep chains are fine). ``structure`` (a fresh ``Structure``)
-    receives the order's structure as it is built."""
-    order: list[Node] = []
-    done: set[int] = set()
+    receives the order's structure as it is built. ``placed``: a topological order of some of
+    those nodes, closed under operands, with ``structure`` its structure: the result starts with
+    it and skips its nodes (both are extended in place)."""
+    order: list[Node] = [] if placed is None else placed
+    done: set[int] = set() if placed is None else set(structure.position)
     add = done.add
     if structure is not None:
         position, put = structure.position, structure.flat.append
@@ -197,13 +200,16 @@ class Graph:
 
     @classmethod
     def from_outputs(cls, outputs: Sequence[Value], inputs: Sequence[Value] | None = None,
-                     name: str = "main", keyed: bool = False) -> "Graph":
+                     name: str = "main", keyed: bool = False,
+                     after: tuple[list[Node], Structure] | None = None) -> "Graph":
         """The graph computing ``outputs``; ``inputs`` fixes the argument order (and may include
         unused inputs). ``keyed``: build its ``structure_key`` in the same walk (a graph looked up
-        by it at once: an eager realisation). Raises LuminaIRError if an ``input`` node is
-        reachable but not listed."""
-        structure = Structure() if keyed else None
-        nodes = topo_sort(list(outputs) + list(inputs or []), structure)
+        by it at once: an eager realisation). ``after``: the nodes start with this topological
+        order of ancestors of ``outputs``, closed under operands, and its structure (both taken
+        over; the graph is keyed). Raises LuminaIRError if an ``input`` node is reachable but not
+        listed."""
+        placed, structure = after if after is not None else (None, Structure() if keyed else None)
+        nodes = topo_sort(list(outputs) + list(inputs or []), structure, placed)
         found = [n.out for n in nodes if n.op is Op.INPUT]
         if inputs is None:
             inputs = found

@@ -13,7 +13,7 @@ from ..ir.graph import Structure, topo_sort
 from ..tracing import STATE, STOP_GRAD
 from ..transforms.autodiff import vjp
 from ..transforms.vjp_cache import cached_vjp
-from .core import LEAF_OF, Tensor, defer_realize
+from .core import LEAF_OF, Tensor, defer_realize, offer_order
 from .creation import tensor
 from .saved import THROUGH, check_saved, former_leaf
 
@@ -75,8 +75,10 @@ def backward(out: Tensor, gradient: Tensor | None = None, inputs=None) -> None:
         t.grad = gt if t.grad is None else t.grad + gt
     if STATE.trace is None and out.numel() == 1:
         # the loss is read next (``loss.item()``), after the optimizer's step has realised the
-        # gradients: computed in that executable instead of running the forward again
+        # gradients: computed in that executable instead of running the forward again, whose
+        # graph starts with the forward order walked here
         defer_realize(out, wait=False)
+        offer_order(out._value, forward, structure)
 
 
 def _argnums(argnums, n: int) -> tuple[int, ...]:

@@ -558,9 +558,22 @@ def _realize(*tensors: Tensor) -> None:
         _realize_on(device, group)
 
 
+_ORDERED: list = [None]   # (root, a topological order of its ancestors, its Structure): offer_order
+
+
+def offer_order(root: Value, order: list, structure) -> None:
+    """Offer the next realisation an order of ``root``'s ancestors already walked and keyed
+    (``backward``'s forward graph): when it computes ``root``, its graph starts with these nodes
+    instead of walking them again. Taken over (both lists are extended), by the next realisation
+    only."""
+    _ORDERED[0] = (root, order, structure)
+
+
 def _realize_on(device: str, pending: list[Tensor]) -> None:
     values = list(dict.fromkeys(t._value for t in pending))
-    graph = Graph.from_outputs(values, name="eager", keyed=True)
+    offered, _ORDERED[0] = _ORDERED[0], None
+    after = offered[1:] if offered is not None and any(v is offered[0] for v in values) else None
+    graph = Graph.from_outputs(values, name="eager", keyed=True, after=after)
     missing = [v for v in graph.inputs if v not in BOUND]
     if missing:
         raise LuminaTraceError("realize: the tensor depends on a value traced inside @lumina.compile "

@@ -11,6 +11,7 @@ import numpy as np
 from ...errors import LuminaShapeError, LuminaTypeError, LuminaValueError
 from ...ir.dtypes import DType
 from ...tensor.movement import pad
+from ...tensor.recorded import recorded
 from ...tensor.reductions import normalize as standardize
 from ...tensor import Tensor, defer_realize, no_grad, realize, where
 from ...tracing import STATE
@@ -72,25 +73,32 @@ def batch_norm(input: Tensor, running_mean: Tensor | None, running_var: Tensor |
         out, mean, var = standardize(input, axes, eps)
         if running_mean is not None or running_var is not None:
             with no_grad():
-                updated = []
-                if running_mean is not None:
-                    running_mean.assign(running_mean * (1.0 - momentum) + mean.detach().reshape(c) * momentum)
-                    updated.append(running_mean)
-                if running_var is not None:
-                    unbiased = var.detach().reshape(c) * (n / (n - 1))
-                    running_var.assign(running_var * (1.0 - momentum) + unbiased * momentum)
-                    updated.append(running_var)
+                stats = _running_stats(running_mean, running_var, mean, var, momentum, n / (n - 1))
+                updated = [r for r in (running_mean, running_var) if r is not None]
+                for r, new in zip((running_mean, running_var), stats):
+                    if r is not None:
+                        r.assign(new)
             if STATE.trace is None:   # with the next realisation (a loss's): not a pass of its own
                 defer_realize(*updated)
     else:
         if running_mean is None or running_var is None:
             raise LuminaValueError("batch_norm: evaluation (training=False) needs running_mean and running_var")
         out = (input - running_mean.reshape(bshape)) / (running_var.reshape(bshape) + eps).sqrt()
-    if weight is not None:
-        out = out * weight.reshape(bshape)
-    if bias is not None:
-        out = out + bias.reshape(bshape)
-    return out
+    return _affine(out, weight, bias)
+
+
+@recorded   # pure: new statistics from old ones
+def _running_stats(running_mean: Tensor | None, running_var: Tensor | None, mean: Tensor, var: Tensor, momentum,
+                   correction: float) -> tuple:
+    """BatchNorm's running statistics after a training batch of per-channel ``mean`` and biased
+    ``var`` (``[1, C, 1, ...]``): ``(1 - momentum) r + momentum * s`` with the unbiased variance
+    ``var * correction``; None for a statistic not tracked."""
+    c = mean.numel()
+    new_mean = None if running_mean is None else \
+        running_mean * (1.0 - momentum) + mean.detach().reshape(c) * momentum
+    new_var = None if running_var is None else \
+        running_var * (1.0 - momentum) + var.detach().reshape(c) * correction * momentum
+    return new_mean, new_var
 
 
 def _per_channel(name: str, t: Tensor | None, c: int, op: str, input: Tensor) -> None:
@@ -99,6 +107,7 @@ def _per_channel(name: str, t: Tensor | None, c: int, op: str, input: Tensor) ->
                                f"{input._value.type}")
 
 
+@recorded   # pure
 def _affine(out: Tensor, weight: Tensor | None, bias: Tensor | None) -> Tensor:
     """``out * weight + bias`` with per-channel ``[C]`` tensors broadcast along dim 1."""
     shape = (1, out.shape[1]) + (1,) * (out.ndim - 2)
