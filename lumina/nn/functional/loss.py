@@ -9,6 +9,7 @@ import math
 from ...tensor.autocast import autocast_fp32
 from ...errors import LuminaIndexError, LuminaShapeError, LuminaTypeError, LuminaValueError
 from ...ir.dtypes import DType
+from ...tensor.recorded import recorded
 from ...tensor.indexing import checked_index, known_values, pick, range_message, take
 from ...tensor import Tensor, broadcast_shapes, minimum, where
 from .activation import log_softmax
@@ -57,21 +58,29 @@ def _classes_last(input: Tensor, target: Tensor, op: str):
     return flat, target.reshape(-1), expected
 
 
-def _nll(logp: Tensor, target: Tensor, weight: Tensor | None, ignore_index: int, op: str):
-    """Per-row ``-w[t] * logp[t]`` and the row weights ``w[t] * [t != ignore_index]``. A target
-    outside ``[0, C)`` that is not ``ignore_index`` raises LuminaIndexError (at once when the
-    targets are known, else when the loss is computed)."""
-    c = logp.shape[1]
-    where_, note = f"{c} classes", f"ignore_index={ignore_index}"
+def _targets_known(target: Tensor, c: int, ignore_index: int, op: str) -> bool:
+    """Whether ``target``'s values are known now; known ones are checked at once: a target outside
+    ``[0, C)`` that is not ``ignore_index`` raises LuminaIndexError (unknown ones are checked
+    when the loss is computed, ``_nll``)."""
     vals = known_values(target)
     if vals is not None:
         bad = vals[(vals != ignore_index) & ((vals < 0) | (vals >= c))]
         if bad.size:
-            raise LuminaIndexError(range_message(op, where_, c, False, "target", note).replace("{index}", str(bad[0])))
+            raise LuminaIndexError(range_message(op, f"{c} classes", c, False, "target", f"ignore_index={ignore_index}")
+                                   .replace("{index}", str(bad[0])))
+    return vals is not None
+
+
+def _nll(logp: Tensor, target: Tensor, weight: Tensor | None, ignore_index: int, op: str, known: bool):
+    """Per-row ``-w[t] * logp[t]`` and the row weights ``w[t] * [t != ignore_index]``; targets not
+    ``known`` (``_targets_known``) are checked by the graph (LuminaIndexError when the loss is
+    computed)."""
+    c = logp.shape[1]
+    where_, note = f"{c} classes", f"ignore_index={ignore_index}"
     valid = target != ignore_index
     # an ignored target reads class 0 and weighs 0: only the others are checked
     safe = where(valid, target, 0).to(DType.int64)
-    if vals is None:
+    if not known:
         safe = checked_index(safe, c, op, where_, negative=False, name="target", note=note)
     picked = pick(logp, 1, safe.unsqueeze(1)).reshape(-1)
     w = valid.to(logp.dtype)
@@ -105,7 +114,8 @@ def nll_loss(input: Tensor, target: Tensor, weight: Tensor | None = None, size_a
     _check_reduction(reduction, "nll_loss")
     flat, tgt, shape = _classes_last(input, target, "nll_loss")
     _check_weight(weight, flat.shape[1], "nll_loss")
-    loss, w = _nll(flat, tgt, weight, ignore_index, "nll_loss")
+    loss, w = _nll(flat, tgt, weight, ignore_index, "nll_loss",
+                   _targets_known(tgt, flat.shape[1], ignore_index, "nll_loss"))
     if reduction == "mean":
         return _weighted_mean(loss, w)
     return loss.sum() if reduction == "sum" else loss.reshape(shape)
@@ -137,8 +147,18 @@ def cross_entropy(input: Tensor, target: Tensor, weight: Tensor | None = None, s
     if target.dtype.is_float:
         return _cross_entropy_probs(input, target, weight, reduction, label_smoothing)
     flat, tgt, shape = _classes_last(input, target, "cross_entropy")
+    known = _targets_known(tgt, flat.shape[1], ignore_index, "cross_entropy")
+    return _cross_entropy_indices(flat, tgt, weight, ignore_index, reduction, label_smoothing, shape, known)
+
+
+@recorded   # pure once the targets are checked: its IR follows the arguments (``known`` among them)
+def _cross_entropy_indices(flat: Tensor, tgt: Tensor, weight: Tensor | None, ignore_index: int, reduction: str,
+                           label_smoothing: float, shape: tuple, known: bool) -> Tensor:
+    """``cross_entropy`` of logits ``flat [N, C]`` and class indices ``tgt [N]`` (checked already
+    when ``known``), reduced, or ``[N] -> shape`` for "none"."""
+    c = flat.shape[1]
     logp = log_softmax(flat, 1)
-    loss, w = _nll(logp, tgt, weight, ignore_index, "cross_entropy")
+    loss, w = _nll(logp, tgt, weight, ignore_index, "cross_entropy", known)
     if label_smoothing > 0.0:
         per_class = logp * weight if weight is not None else logp
         smooth = -where(tgt != ignore_index, per_class.sum(1), 0.0)
