@@ -99,3 +99,54 @@ def test_an_update_without_history_replays_its_passthrough():
             (y * y).sum().backward()
             grads.append(w.grad.numpy())
         np.testing.assert_allclose(grads[0], grads[1], rtol=1e-6)
+
+
+def _train(L, steps: int, between=None):
+    """A few eager SGD steps of a conv-BatchNorm-linear model; ``between(loss)`` runs between
+    ``backward`` and the optimizer's step. Returns the losses and the final parameters."""
+    L.manual_seed(0)
+    model = L.nn.Sequential(L.nn.Conv2d(1, 4, 3, padding=1), L.nn.BatchNorm2d(4), L.nn.ReLU(),
+                            L.nn.Flatten(), L.nn.Linear(4 * 5 * 5, 3))
+    opt = L.optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
+    rng = np.random.default_rng(3)
+    losses = []
+    for _ in range(steps):
+        x = L.tensor(rng.standard_normal((6, 1, 5, 5)).astype(np.float32))
+        y = L.tensor(rng.integers(0, 3, 6))
+        opt.zero_grad()
+        loss = L.nn.functional.cross_entropy(model(x), y)
+        loss.backward()
+        if between is not None:
+            between(loss)
+        opt.step()
+        losses.append(loss.item())
+    return losses, [p.detach().numpy().copy() for p in model.parameters()]
+
+
+def _same_start(monkeypatch):
+    """Both frameworks start from lumina's initial weights (lumina.manual_seed decides them)."""
+    real = torch.nn.Sequential.__init__
+
+    def init(self, *layers):
+        real(self, *layers)
+        lumina.manual_seed(0)
+        ours = lumina.nn.Sequential(lumina.nn.Conv2d(1, 4, 3, padding=1), lumina.nn.BatchNorm2d(4),
+                                    lumina.nn.ReLU(), lumina.nn.Flatten(), lumina.nn.Linear(4 * 5 * 5, 3))
+        self.load_state_dict({k: torch.tensor(v.numpy()) for k, v in ours.state_dict().items()})
+    monkeypatch.setattr(torch.nn.Sequential, "__init__", init)
+
+
+@pytest.mark.parametrize("between", ["nothing", "an unrelated realisation", "the loss read early"])
+def test_eager_steps_match_torch_whatever_is_realised_between_backward_and_step(monkeypatch, between):
+    """The realisation after ``backward`` starts with the forward order backward walked, only
+    when it computes that loss: another realisation in between takes it over, or leaves it."""
+    _same_start(monkeypatch)
+    vjp_cache.clear()
+    other = {"nothing": None,
+             "an unrelated realisation": lambda loss: (lumina.tensor(np.ones(3, np.float32)) * 2).numpy(),
+             "the loss read early": lambda loss: loss.item()}[between]
+    ours, ours_params = _train(lumina, 4, other)
+    theirs, theirs_params = _train(torch, 4)
+    np.testing.assert_allclose(ours, theirs, rtol=1e-5)
+    for a, b in zip(ours_params, theirs_params):
+        np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-6)
