@@ -13,8 +13,9 @@
 Each line prints lumina's and torch's best time and torch / lumina (above 1: lumina is faster).
 Lumina's eager realisations look their executables up by graph structure, so after the first step
 nothing is compiled again; what remains per step is recording the ops in Python (convolutions,
-poolings and normalisations replay a recording: ``lumina/tensor/recorded.py``), the lookup, and
-the optimizer's compiled update.
+poolings, normalisations and the loss replay a recording: ``lumina/tensor/recorded.py``; the
+backward graph replays a template: ``lumina/transforms/vjp_cache.py``), the lookup, and the
+optimizer's compiled update.
 """
 from __future__ import annotations
 
