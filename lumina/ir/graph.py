@@ -165,13 +165,15 @@ def node_key(n: Node) -> int | tuple:
     numbers (interned); the number is kept on the node (``Node.local_key``), which never changes.
     A constant of more than ``_INTERNED_BYTES`` bytes keys as its description itself (a tuple),
     so the table never holds a model's weights."""
-    if n.op is Op.INPUT:
-        attrs = tuple((k, _attr_key(v)) for k, v in n.attrs.items() if k != "name")
-    else:
-        attrs = tuple([(k, _attr_key(v)) for k, v in n.attrs.items()])
+    parts, large = [], False
+    for k, v in n.attrs.items():   # (a plain loop: a comprehension is a call before 3.12)
+        if v.__class__ is np.ndarray and v.nbytes > _INTERNED_BYTES:
+            large = True
+        if k != "name" or n.op is not Op.INPUT:
+            parts.append((k, _attr_key(v)))
     t = n.type
-    description = (n.op._value_, t.shape, t.dtype._value_, attrs)
-    if any(v.__class__ is np.ndarray and v.nbytes > _INTERNED_BYTES for v in n.attrs.values()):
+    description = (n.op._value_, t.shape, t.dtype._value_, tuple(parts))
+    if large:
         n.local_key = description   # a large constant: its bytes are not kept past its node
         return description
     key = _LOCAL_KEYS.get(description)

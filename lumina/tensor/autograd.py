@@ -61,10 +61,12 @@ def backward(out: Tensor, gradient: Tensor | None = None, inputs=None) -> None:
     if not found:
         return
     wrt = [n for _, n in found]
-    grads = cached_vjp(out._value, g, wrt, forward, differentiable=lambda v: v not in STOP_GRAD,
+    def differentiable(v) -> bool:   # the ids first: nearly no node is a member
+        return id(v) not in STOP_GRAD.ids or v not in STOP_GRAD
+    grads = cached_vjp(out._value, g, wrt, forward, differentiable=differentiable,
                        passthrough=THROUGH.__contains__ if THROUGH else None, structure=structure)
     # raises where torch finds a saved tensor modified in place
-    check_saved(forward, grads, wrt, lambda v: v not in STOP_GRAD)
+    check_saved(forward, grads, wrt, differentiable)
     totals: dict[int, tuple] = {}
     for (t, _), dv in zip(found, grads):
         if id(t) in totals:
