@@ -150,3 +150,19 @@ def test_eager_steps_match_torch_whatever_is_realised_between_backward_and_step(
     np.testing.assert_allclose(ours, theirs, rtol=1e-5)
     for a, b in zip(ours_params, theirs_params):
         np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-6)
+
+
+def test_a_seed_from_the_forward_graph_is_not_replayed():
+    """``y.backward(y)`` with ``y = exp(w)``: exp's VJP reads ``y`` as well as the cotangent. A
+    template made from that call must not serve ``y.backward(ones)`` (the same forward graph)."""
+    vjp_cache.clear()
+    for step, seed_is_y in enumerate([True, False, True, False]):
+        w0 = np.random.default_rng(step).standard_normal(3).astype(np.float32)
+        grads = []
+        for L in (lumina, torch):
+            w = L.tensor(w0, requires_grad=True)
+            y = w.exp()
+            seed = (y if L is lumina else y.detach()) if seed_is_y else L.tensor(np.ones(3, np.float32))
+            y.backward(seed)
+            grads.append(w.grad.numpy())
+        np.testing.assert_allclose(grads[0], grads[1], rtol=1e-6)

@@ -15,7 +15,7 @@ from ..transforms.autodiff import vjp
 from ..transforms.vjp_cache import cached_vjp
 from .core import LEAF_OF, Tensor, defer_realize, offer_order
 from .creation import tensor
-from .saved import THROUGH, check_saved, former_leaf
+from .saved import SUPERSEDED, THROUGH, check_saved, former_leaf
 
 
 def backward(out: Tensor, gradient: Tensor | None = None, inputs=None) -> None:
@@ -52,9 +52,10 @@ def backward(out: Tensor, gradient: Tensor | None = None, inputs=None) -> None:
     # Each leaf that requires grad, with its value in the graph: its current one, or one it held
     # before an in-place update under no_grad (an optimizer step between forward and backward).
     found = []
+    replaced = SUPERSEDED.ids   # ids of values in-place updates replaced (a superset)
     for n in forward:
         t = LEAF_OF.get(id(n))
-        if t is None:
+        if t is None and id(n) in replaced:
             t = former_leaf(n)
         if t is not None and t.requires_grad and (only is None or id(t) in only):
             found.append((t, n))

@@ -92,8 +92,9 @@ def check_saved(forward: list, grads: list[Value], wrt: list[Value],
     if not SUPERSEDED:
         return
     stale: dict[int, tuple] = {}
+    replaced = SUPERSEDED.ids
     for n in forward:
-        entry = _stale(n)
+        entry = _stale(n) if id(n) in replaced else None
         if entry is not None:
             stale[id(n)] = entry
         elif n.op in VIEW_OPS and id(n.inputs[0]) in stale:   # a view shares its base's version

@@ -29,24 +29,21 @@ from .autodiff import vjp
 MAX_TEMPLATES = 64
 """Backward templates kept (least recently used first out): one per distinct forward structure."""
 
-_SEED = -1   # an operand reference to the seed cotangent; >= 0: a forward node; <= -2: a new node
-
-
 @dataclass(frozen=True)
 class _Template:
     """The nodes ``vjp`` built: ``(op, attrs, type, operand references, local structure key)`` in
-    build order, and the references of the gradients it returned."""
+    build order, and the references of the gradients it returned. A reference indexes the *pool*:
+    the forward nodes in order, then the seed cotangent, then the nodes built so far."""
     nodes: tuple
     grads: tuple
 
     def build(self, forward: Sequence[Node], seed: Value) -> list[Value]:
-        made: list[Node] = []
-
-        def resolve(r: int) -> Value:
-            return forward[r] if r >= 0 else seed if r == _SEED else made[-2 - r]
+        pool = list(forward)
+        pool.append(seed)
+        put = pool.append
         for op, attrs, type_, refs, local_key in self.nodes:
-            made.append(Node(op, [resolve(r) for r in refs], attrs, type_, local_key))
-        return [resolve(r) for r in self.grads]
+            put(Node(op, [pool[r] for r in refs], attrs, type_, local_key))
+        return [pool[r] for r in self.grads]
 
 
 _TEMPLATES: "OrderedDict[tuple, _Template | None]" = OrderedDict()
@@ -58,8 +55,11 @@ def cached_vjp(out: Value, seed: Value, wrt: Sequence[Value], forward: Sequence[
     """``vjp([out], [seed], wrt, differentiable, passthrough, order=forward)``, replayed from a
     template when a forward graph of the same structure was differentiated before (see the module
     docstring). ``forward``: ``topo_sort([out])``, with its ``structure`` when the sort built it;
-    every value of ``wrt`` is among its nodes. Raises what ``vjp`` raises."""
+    every value of ``wrt`` is among its nodes. A seed that is itself a forward value
+    (``y.backward(y)``) is not replayed. Raises what ``vjp`` raises."""
     key = _key(out, seed, wrt, forward, differentiable, passthrough, structure)
+    if key is None:
+        return vjp([out], [seed], wrt, differentiable=differentiable, passthrough=passthrough, order=forward)
     if key in _TEMPLATES:
         _TEMPLATES.move_to_end(key)
         template = _TEMPLATES[key]
@@ -77,10 +77,11 @@ def clear() -> None:
     _TEMPLATES.clear()
 
 
-def _key(out, seed, wrt, forward, differentiable, passthrough, structure) -> tuple:
-    graph = Graph(forward, [], [out], structure=structure)
-    shape = graph.structure_key()
+def _key(out, seed, wrt, forward, differentiable, passthrough, structure) -> tuple | None:
     position = structure.position if structure is not None else {id(n): i for i, n in enumerate(forward)}
+    if id(seed) in position:
+        return None
+    shape = Graph(forward, [], [out], structure=structure).structure_key()
     cut = tuple(i for i, n in enumerate(forward) if not differentiable(n))
     through = () if passthrough is None else tuple(i for i, n in enumerate(forward) if passthrough(n))
     return (shape, tuple(position[id(w)] for w in wrt), cut, through, seed.type)
@@ -90,17 +91,11 @@ def _record(forward: Sequence[Node], seed: Value, grads: list[Value]) -> _Templa
     """The template of the nodes reachable from ``grads`` that are neither forward nodes nor the
     seed, or None when one of them reads a node that is none of these."""
     position = {id(n): i for i, n in enumerate(forward)}
-    built: dict[int, int] = {}
+    position[id(seed)] = len(forward)   # the pool: forward nodes, the seed, the nodes built
     nodes: list[tuple] = []
 
     def ref(v: Value) -> int | None:
-        if v is seed:
-            return _SEED
-        i = position.get(id(v))
-        if i is not None:
-            return i
-        j = built.get(id(v))
-        return None if j is None else -2 - j
+        return position.get(id(v))
 
     for root in grads:
         stack = [root]
@@ -116,6 +111,6 @@ def _record(forward: Sequence[Node], seed: Value, grads: list[Value]) -> _Templa
                 stack.extend(pending)
                 continue
             stack.pop()
-            built[id(v)] = len(nodes)
+            position[id(v)] = len(forward) + 1 + len(nodes)
             nodes.append((v.op, v.attrs, v.type, tuple(ref(u) for u in v.inputs), v.local_key or node_key(v)))
     return _Template(tuple(nodes), tuple(ref(g) for g in grads))
