@@ -160,6 +160,12 @@ def test_norm_errors():
         F.batch_norm(lumina.ones(1, 3), None, None, training=True)
     with pytest.raises(LuminaShapeError, match=r"running_mean f32\[4\] must be \[3\]"):
         F.batch_norm(lumina.ones(2, 3), lumina.zeros(4), lumina.ones(3))
+    for mean, var in ((lumina.zeros(3), None), (None, lumina.ones(3))):   # torch raises ValueError too
+        with pytest.raises(LuminaValueError, match="both be None or neither"):
+            F.batch_norm(lumina.ones(2, 3), mean, var, training=True)
+        with pytest.raises(ValueError, match="both be None or neither"):
+            torch.nn.functional.batch_norm(torch.ones(2, 3), None if mean is None else torch.zeros(3),
+                                           None if var is None else torch.ones(3), training=True)
 
 
 # ---- attention ------------------------------------------------------------------------------------

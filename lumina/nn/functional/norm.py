@@ -65,21 +65,23 @@ def batch_norm(input: Tensor, running_mean: Tensor | None, running_var: Tensor |
             raise LuminaShapeError(f"batch_norm: {name} {t._value.type} must be [{c}] for input {input._value.type}")
     axes = (0,) + tuple(range(2, input.ndim))
     bshape = (1, c) + (1,) * (input.ndim - 2)
+    if training and (running_mean is None) != (running_var is None):
+        raise LuminaValueError("batch_norm: running_mean and running_var must either both be None or neither be "
+                               f"None (as torch), got {'only running_var' if running_mean is None else 'only running_mean'}"
+                               f" for input {input._value.type}")
     if training:
         n = input.numel() // c if c else 0
         if n <= 1:
             raise LuminaValueError(f"batch_norm: expected more than 1 value per channel when training, got "
                                    f"input {input._value.type}")
         out, mean, var = standardize(input, axes, eps)
-        if running_mean is not None or running_var is not None:
+        if running_mean is not None:
             with no_grad():
-                stats = _running_stats(running_mean, running_var, mean, var, momentum, n / (n - 1))
-                updated = [r for r in (running_mean, running_var) if r is not None]
-                for r, new in zip((running_mean, running_var), stats):
-                    if r is not None:
-                        r.assign(new)
+                new_mean, new_var = _running_stats(running_mean, running_var, mean, var, momentum, n / (n - 1))
+                running_mean.assign(new_mean)
+                running_var.assign(new_var)
             if STATE.trace is None:   # with the next realisation (a loss's): not a pass of its own
-                defer_realize(*updated)
+                defer_realize(running_mean, running_var)
     else:
         if running_mean is None or running_var is None:
             raise LuminaValueError("batch_norm: evaluation (training=False) needs running_mean and running_var")
@@ -88,16 +90,14 @@ def batch_norm(input: Tensor, running_mean: Tensor | None, running_var: Tensor |
 
 
 @recorded   # pure: new statistics from old ones
-def _running_stats(running_mean: Tensor | None, running_var: Tensor | None, mean: Tensor, var: Tensor, momentum,
-                   correction: float) -> tuple:
+def _running_stats(running_mean: Tensor, running_var: Tensor, mean: Tensor, var: Tensor, momentum,
+                   correction: float) -> tuple[Tensor, Tensor]:
     """BatchNorm's running statistics after a training batch of per-channel ``mean`` and biased
     ``var`` (``[1, C, 1, ...]``): ``(1 - momentum) r + momentum * s`` with the unbiased variance
-    ``var * correction``; None for a statistic not tracked."""
+    ``var * correction``."""
     c = mean.numel()
-    new_mean = None if running_mean is None else \
-        running_mean * (1.0 - momentum) + mean.detach().reshape(c) * momentum
-    new_var = None if running_var is None else \
-        running_var * (1.0 - momentum) + var.detach().reshape(c) * correction * momentum
+    new_mean = running_mean * (1.0 - momentum) + mean.detach().reshape(c) * momentum
+    new_var = running_var * (1.0 - momentum) + var.detach().reshape(c) * correction * momentum
     return new_mean, new_var
 
 
