@@ -77,3 +77,12 @@ def test_marked_values_membership_is_a_weak_sets():
     assert not any(b in marked for b in others)
     assert len(marked) == len(kept)
     assert len(marked.ids) <= 2 * len(marked) + 1024 + 1
+
+
+def test_a_pickled_graph_leaves_this_process_numbers_behind():
+    import pickle
+    g = _graph(2.0)
+    key = g.structure_key()   # every node now holds its interned number
+    copy = pickle.loads(pickle.dumps(g))
+    assert all(n.local_key is None for n in copy.nodes)
+    assert copy.structure_key() == key   # numbered again, in this process, the same way

@@ -41,6 +41,12 @@ class Node:
         self.type = type
         self.local_key = local_key   # its entry in structure keys, less its operands: see node_key
 
+    def __getstate__(self):
+        """Pickling and copying leave ``local_key`` out: it numbers descriptions in this process
+        only (``node_key``), and another process would read it as another description."""
+        return None, {"op": self.op, "inputs": self.inputs, "attrs": self.attrs, "type": self.type,
+                      "local_key": None}
+
     @property
     def out(self) -> "Node":
         return self
