@@ -554,8 +554,8 @@ def _realize(*tensors: Tensor) -> None:
     groups: dict[str, list[Tensor]] = {}
     for t in pending:   # each device's tensors run there, as one executable
         groups.setdefault(t._device_name, []).append(t)
-    for device, group in groups.items():
-        _realize_on(device, group)
+    for device_name, group in groups.items():
+        _realize_on(device_name, group)
 
 
 _ORDERED: list = [None]   # (root, a topological order of its ancestors, its Structure): offer_order
